@@ -1,0 +1,227 @@
+"""``twin train``: synchronous coupled learning of one or many realizations."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import click
+
+from ..documents import Dispatcher, JsonLinesWriter
+from ..network import save_network
+from ..rules import LambdaControl, LearningRule
+from ..trainer import TrainConfig, Trainer
+from . import cli
+from ._common import build_tasks, emit_json, progress_bar
+
+__all__ = ["train_cmd"]
+
+
+def _positive(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    if value is not None and not value > 0:
+        raise click.BadParameter(f"must be > 0, got {value}", ctx=ctx, param=param)
+    return value
+
+
+@cli.command("train")
+@click.option(
+    "--network",
+    "network",
+    default=None,
+    help="lattice:WxH[:periodic], jammed:N[:seed=S] or file:PATH.",
+)
+@click.option(
+    "--task",
+    "task",
+    default="allostery",
+    show_default=True,
+    help="regression, allostery, iris or file:PATH.",
+)
+@click.option(
+    "--lam",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Power-minimisation weight lambda (>= 0).",
+)
+@click.option(
+    "--control-tol",
+    type=float,
+    default=None,
+    callback=_positive,
+    help="Dynamic lambda control to this error tolerance (V^2).",
+)
+@click.option(
+    "--stop-tol",
+    type=float,
+    default=None,
+    callback=_positive,
+    help="Early stopping: stop at this training error (V^2).",
+)
+@click.option(
+    "--eta",
+    type=float,
+    default=1e-3,
+    show_default=True,
+    callback=_positive,
+    help="Nudge amplitude.",
+)
+@click.option(
+    "--alpha",
+    type=float,
+    default=0.5,
+    show_default=True,
+    callback=_positive,
+    help="Learning rate per step.",
+)
+@click.option(
+    "--kappa",
+    type=float,
+    default=1.0,
+    show_default=True,
+    callback=_positive,
+    help="Initial conductance, S.",
+)
+@click.option(
+    "--kmin",
+    type=float,
+    default=None,
+    callback=_positive,
+    help="Lower conductance bound, S (default: network's, 1e-3).",
+)
+@click.option(
+    "--kmax",
+    type=float,
+    default=None,
+    callback=_positive,
+    help="Upper conductance bound, S (default: network's, 1e1).",
+)
+@click.option(
+    "--steps", type=click.IntRange(min=0), default=10_000, show_default=True, help="Learning steps."
+)
+@click.option(
+    "--step-s",
+    type=float,
+    default=1e-4,
+    show_default=True,
+    callback=_positive,
+    help="Duration of one step, s.",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of networks and tasks.")
+@click.option("--realizations", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write run documents as JSON lines.",
+)
+@click.option(
+    "--plot",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Save error/power curves as PNG.",
+)
+@click.option(
+    "--save",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Save the trained network (realization 0) as JSON.",
+)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the summary as one JSON object (last line)."
+)
+def train_cmd(
+    network: str | None,
+    task: str,
+    lam: float,
+    control_tol: float | None,
+    stop_tol: float | None,
+    eta: float,
+    alpha: float,
+    kappa: float,
+    kmin: float | None,
+    kmax: float | None,
+    steps: int,
+    step_s: float,
+    seed: int,
+    realizations: int,
+    out: Path | None,
+    plot: Path | None,
+    save: Path | None,
+    as_json: bool,
+) -> None:
+    """Train networks with coupled learning (lambda = 0) or power-minimising coupled learning."""
+    if lam < 0:
+        raise click.BadParameter(f"must be >= 0, got {lam}", param_hint="--lam")
+    tasks = build_tasks(task, network, seed=seed, realizations=realizations)
+    config = TrainConfig(
+        rule=LearningRule(alpha=alpha, eta=eta, lam=lam),
+        kappa=kappa,
+        k_min=kmin,
+        k_max=kmax,
+        steps=steps,
+        step_s=step_s,
+        stop_tol=stop_tol,
+        control=LambdaControl(tol=control_tol, lam0=lam or 1e-8)
+        if control_tol is not None
+        else None,
+    )
+    params = {
+        "network": network,
+        "task": task,
+        "lam": lam,
+        "control_tol": control_tol,
+        "stop_tol": stop_tol,
+        "eta": eta,
+        "alpha": alpha,
+        "kappa": kappa,
+        "kmin": kmin,
+        "kmax": kmax,
+        "steps": steps,
+        "step_s": step_s,
+        "seed": seed,
+        "realizations": realizations,
+    }
+    dispatch = Dispatcher()
+    writer = JsonLinesWriter(out) if out is not None else None
+    if writer is not None:
+        dispatch.subscribe(writer)
+    trainer = Trainer(tasks, config)
+    t0 = time.perf_counter()
+    try:
+        with progress_bar("training", steps, enabled=not as_json) as update:
+            result = trainer.run(
+                emit=dispatch if dispatch else None, progress=update, params=params
+            )
+    finally:
+        if writer is not None:
+            writer.close()
+    wall_s = time.perf_counter() - t0
+    if save is not None:
+        n_e = tasks[0].network.n_edges
+        save_network(tasks[0].network.with_conductance(result.k[0, :n_e]), save)
+    if plot is not None:
+        from ..plots import plot_history
+
+        plot_history(result.history, plot, title=f"twin train --task {task}")
+    summary = result.summary() | {"wall_s": wall_s, "run": result.run_uid}
+    if as_json:
+        emit_json(summary)
+    else:
+        _print_summary(summary)
+
+
+def _print_summary(summary: dict[str, object]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="twin train", show_header=True)
+    table.add_column("quantity")
+    table.add_column("value", justify="right")
+    for key, value in summary.items():
+        shown = value if not isinstance(value, float) else f"{value:.4g}"
+        if isinstance(value, list):
+            shown = f"{len(value)} values (see --json)"
+        table.add_row(key, str(shown))
+    Console().print(table)

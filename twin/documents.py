@@ -1,0 +1,232 @@
+"""Run documents and their subscribers (the bluesky / event-model pattern).
+
+A run emits plain-dict documents: ``start``, then ``sample`` and ``energy`` documents, then
+``stop`` (``schemas/documents.schema.json``). Producers never know who listens: recorders (the
+in-memory :class:`Collector`, the :class:`JsonLinesWriter`, the energy ledger, the bridge publisher)
+are callables subscribed to a :class:`Dispatcher`. A subscriber that raises stops the run: failed
+documents are never silently ignored.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import IO, Any
+
+import jsonschema
+
+from ._generated import SCHEMAS, EnergyDoc, SampleDoc, StartDoc, StopDoc
+from .errors import TwinError
+
+__all__ = [
+    "Collector",
+    "Dispatcher",
+    "DocumentError",
+    "JsonLinesWriter",
+    "Subscriber",
+    "code_version",
+    "energy_doc",
+    "read_jsonl",
+    "sample_doc",
+    "start_doc",
+    "stop_doc",
+    "validate_document",
+]
+
+log = logging.getLogger("twin.documents")
+
+Subscriber = Callable[[Mapping[str, Any]], None]
+
+
+class DocumentError(TwinError, ValueError):
+    """A document does not follow ``schemas/documents.schema.json``."""
+
+
+def code_version() -> str:
+    """Installed version of the ``learning-twin`` distribution."""
+    try:
+        return version("learning-twin")
+    except PackageNotFoundError:  # running from a source tree without installation
+        return "0+unknown"
+
+
+def start_doc(
+    *,
+    source: str,
+    kind: str,
+    params: Mapping[str, Any],
+    realizations: int = 1,
+    board: str | None = None,
+    uid: str | None = None,
+) -> StartDoc:
+    """A ``start`` document with a fresh uid and the code version as provenance."""
+    doc: StartDoc = {
+        "doc": "start",
+        "uid": uid or uuid.uuid4().hex,
+        "time_unix": time.time(),
+        "source": source,  # type: ignore[typeddict-item]
+        "kind": kind,  # type: ignore[typeddict-item]
+        "params": dict(params),
+        "code_version": code_version(),
+        "realizations": int(realizations),
+    }
+    if board is not None:
+        doc["board"] = board
+    return doc
+
+
+def sample_doc(
+    run: str, seq: int, t_s: float, data: Mapping[str, Iterable[float]], step: int | None = None
+) -> SampleDoc:
+    """A ``sample`` document; every reading is a list with one value per realization."""
+    doc: SampleDoc = {
+        "doc": "sample",
+        "run": run,
+        "seq": int(seq),
+        "t_s": float(t_s),
+        "data": {k: [float(x) for x in v] for k, v in data.items()},
+    }
+    if step is not None:
+        doc["step"] = int(step)
+    return doc
+
+
+def energy_doc(
+    run: str,
+    seq: int,
+    t0_s: float,
+    t1_s: float,
+    energy_j: float,
+    *,
+    component: str,
+    phase: str = "training",
+    source: str = "twin",
+    method: str = "integral",
+    realization: int = 0,
+) -> EnergyDoc:
+    """An ``energy`` ledger entry: joules dissipated by ``component`` from ``t0_s`` to ``t1_s``."""
+    return {
+        "doc": "energy",
+        "run": run,
+        "seq": int(seq),
+        "t0_s": float(t0_s),
+        "t1_s": float(t1_s),
+        "phase": phase,  # type: ignore[typeddict-item]
+        "component": component,
+        "source": source,  # type: ignore[typeddict-item]
+        "method": method,  # type: ignore[typeddict-item]
+        "energy_j": float(energy_j),
+        "realization": int(realization),
+    }
+
+
+def stop_doc(
+    run: str,
+    *,
+    status: str = "complete",
+    reason: str = "",
+    summary: Mapping[str, Any] | None = None,
+) -> StopDoc:
+    """A ``stop`` document closing ``run``."""
+    doc: StopDoc = {"doc": "stop", "run": run, "time_unix": time.time(), "status": status}  # type: ignore[typeddict-item]
+    if reason:
+        doc["reason"] = reason
+    if summary is not None:
+        doc["summary"] = dict(summary)
+    return doc
+
+
+_VALIDATOR = jsonschema.Draft202012Validator(SCHEMAS["twin.documents/1"])
+
+
+def validate_document(doc: Mapping[str, Any]) -> None:
+    """Raise :class:`DocumentError` naming the first problem if ``doc`` breaks the schema."""
+    kind = doc.get("doc")
+    defs = SCHEMAS["twin.documents/1"]["$defs"]
+    if kind not in defs:
+        raise DocumentError(f"doc: expected one of {sorted(defs)}, got {kind!r}")
+    sub = jsonschema.Draft202012Validator(defs[kind])
+    err = jsonschema.exceptions.best_match(sub.iter_errors(doc))
+    if err is not None:
+        where = ".".join(str(p) for p in err.absolute_path) or kind
+        raise DocumentError(f"{where}: {err.message}")
+
+
+class Dispatcher:
+    """Sends each document to every subscriber, in subscription order."""
+
+    def __init__(self, subscribers: Iterable[Subscriber] = ()) -> None:
+        self._subscribers: list[Subscriber] = list(subscribers)
+
+    def subscribe(self, subscriber: Subscriber) -> Subscriber:
+        self._subscribers.append(subscriber)
+        return subscriber
+
+    def __call__(self, doc: Mapping[str, Any]) -> None:
+        for sub in self._subscribers:
+            sub(doc)
+
+    def __bool__(self) -> bool:
+        return bool(self._subscribers)
+
+
+class Collector:
+    """In-memory subscriber: keeps every document, with helpers for tests and plots."""
+
+    def __init__(self) -> None:
+        self.docs: list[dict[str, Any]] = []
+
+    def __call__(self, doc: Mapping[str, Any]) -> None:
+        self.docs.append(dict(doc))
+
+    def of(self, kind: str) -> list[dict[str, Any]]:
+        return [d for d in self.docs if d["doc"] == kind]
+
+    def series(self, key: str) -> tuple[list[float], list[list[float]]]:
+        """Times (s) and values (one list per sample) of a sampled reading."""
+        samples = self.of("sample")
+        return [s["t_s"] for s in samples], [s["data"][key] for s in samples]
+
+
+class JsonLinesWriter:
+    """Subscriber writing one JSON document per line, flushed per document.
+
+    Each line is written whole and flushed (and fsynced on ``stop``), so a killed process leaves a
+    readable file whose last complete line is the last document emitted.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._fh: IO[str] | None = self.path.open("a", encoding="utf-8")
+
+    def __call__(self, doc: Mapping[str, Any]) -> None:
+        if self._fh is None:
+            raise DocumentError(f"{self.path}: writer already closed")
+        self._fh.write(json.dumps(doc, separators=(",", ":")) + "\n")
+        self._fh.flush()
+        if doc.get("doc") == "stop":
+            os.fsync(self._fh.fileno())
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+
+
+def read_jsonl(path: str | Path) -> Iterator[dict[str, Any]]:
+    """Documents of a JSON-lines file; a torn line (killed writer) is skipped with a warning."""
+    with Path(path).open(encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                yield json.loads(line)
+            except json.JSONDecodeError:
+                log.warning("%s:%d: skipping a torn line", path, lineno)
