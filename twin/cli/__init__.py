@@ -49,15 +49,18 @@ def cli(verbose: int) -> None:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
 
 
-def _register() -> None:
-    from . import demo, train  # noqa: F401  (each module adds its commands to `cli`)
+#: Modules under ``twin.cli`` that define commands (each adds its commands to :data:`cli`).
+_COMMAND_MODULES = (
+    "demo",
+    "train",
+)
 
-    for optional in ("simulate", "energy", "infer"):
-        try:
-            __import__(f"{__name__}.{optional}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{__name__}.{optional}":
-                raise
+
+def _register() -> None:
+    import importlib
+
+    for name in _COMMAND_MODULES:
+        importlib.import_module(f"{__name__}.{name}")
 
 
 def main(argv: list[str] | None = None) -> Any:
