@@ -4,278 +4,17 @@ from __future__ import annotations
 
 from typing import Any, Literal, NotRequired, TypedDict
 
-SCHEMAS: dict[str, Any] = {
-    "twin.documents/1": {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": "twin.documents/1",
-        "title": "Run documents",
-        "description": "Documents a run emits, in order: one start, then samples and energy entries, then one stop. Subscribers (collectors, JSON-lines writers, the energy ledger, the bridge publisher) receive them as plain dicts. Times t_s are simulated or board time in seconds since the run's start; time_unix is wall-clock seconds since the epoch.",
-        "oneOf": [
-            {"$ref": "#/$defs/start"},
-            {"$ref": "#/$defs/sample"},
-            {"$ref": "#/$defs/energy"},
-            {"$ref": "#/$defs/stop"},
-        ],
-        "$defs": {
-            "start": {
-                "type": "object",
-                "description": "Opens a run.",
-                "required": [
-                    "doc",
-                    "uid",
-                    "time_unix",
-                    "source",
-                    "kind",
-                    "params",
-                    "code_version",
-                    "realizations",
-                ],
-                "additionalProperties": False,
-                "properties": {
-                    "doc": {"const": "start"},
-                    "uid": {"type": "string", "description": "Unique run id."},
-                    "time_unix": {
-                        "type": "number",
-                        "description": "Wall-clock start, seconds since the epoch.",
-                    },
-                    "source": {
-                        "enum": ["twin", "board", "replay"],
-                        "description": "What produced the run.",
-                    },
-                    "kind": {
-                        "enum": ["train", "simulate", "shadow", "sweep", "infer"],
-                        "description": "What the run does.",
-                    },
-                    "params": {
-                        "type": "object",
-                        "description": "Every parameter needed to reproduce the run (provenance).",
-                    },
-                    "code_version": {
-                        "type": "string",
-                        "description": "Version of the code that produced the run.",
-                    },
-                    "realizations": {
-                        "type": "integer",
-                        "minimum": 1,
-                        "description": "Number of realizations the run carries.",
-                    },
-                    "board": {
-                        "type": ["string", "null"],
-                        "description": "Board or device name, if any.",
-                    },
-                },
-            },
-            "sample": {
-                "type": "object",
-                "description": "A probe reading at time t_s; every data value is a list with one entry per realization.",
-                "required": ["doc", "run", "seq", "t_s", "data"],
-                "additionalProperties": False,
-                "properties": {
-                    "doc": {"const": "sample"},
-                    "run": {"type": "string", "description": "uid of the run."},
-                    "seq": {
-                        "type": "integer",
-                        "minimum": 0,
-                        "description": "Sample number within the run.",
-                    },
-                    "t_s": {"type": "number", "description": "Run time of the reading, seconds."},
-                    "step": {
-                        "type": ["integer", "null"],
-                        "description": "Learning step, for discrete-step trainers.",
-                    },
-                    "data": {
-                        "type": "object",
-                        "description": "Named readings: error (V^2), error_normalized, free_power_w, clamped_power_w, lam, energy_j, ...",
-                        "additionalProperties": {"type": "array", "items": {"type": "number"}},
-                    },
-                },
-            },
-            "energy": {
-                "type": "object",
-                "description": "Energy dissipated by one component in one phase between t0_s and t1_s (joules, integrated exactly).",
-                "required": [
-                    "doc",
-                    "run",
-                    "seq",
-                    "t0_s",
-                    "t1_s",
-                    "phase",
-                    "component",
-                    "source",
-                    "method",
-                    "energy_j",
-                ],
-                "additionalProperties": False,
-                "properties": {
-                    "doc": {"const": "energy"},
-                    "run": {"type": "string"},
-                    "seq": {
-                        "type": "integer",
-                        "minimum": 0,
-                        "description": "Entry number within the run; (run, seq, component) is unique.",
-                    },
-                    "t0_s": {"type": "number"},
-                    "t1_s": {"type": "number"},
-                    "phase": {"enum": ["training", "inference", "idle", "calibration"]},
-                    "component": {
-                        "type": "string",
-                        "description": "free_network, clamped_network, gate_charging, ...",
-                    },
-                    "source": {"enum": ["twin", "board"]},
-                    "method": {"enum": ["integral", "counter", "estimate"]},
-                    "energy_j": {"type": "number", "minimum": 0},
-                    "realization": {
-                        "type": "integer",
-                        "minimum": 0,
-                        "description": "Realization index (0 when the run has one).",
-                    },
-                },
-            },
-            "stop": {
-                "type": "object",
-                "description": "Closes a run.",
-                "required": ["doc", "run", "time_unix", "status"],
-                "additionalProperties": False,
-                "properties": {
-                    "doc": {"const": "stop"},
-                    "run": {"type": "string"},
-                    "time_unix": {"type": "number"},
-                    "status": {"enum": ["complete", "aborted"]},
-                    "reason": {"type": "string"},
-                    "summary": {
-                        "type": "object",
-                        "description": "Run summary (the CLI's --json object).",
-                    },
-                },
-            },
-        },
-    },
-    "twin.network/1": {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": "twin.network/1",
-        "title": "Resistor network",
-        "description": "A resistor network: oriented edges [u, v] (dV = V[u] - V[v]), optional positions, conductance bounds and trained conductances in siemens.",
-        "type": "object",
-        "required": ["nodes", "edges"],
-        "properties": {
-            "schema": {"const": "twin.network/1"},
-            "name": {"type": "string"},
-            "nodes": {"type": "integer", "minimum": 2, "description": "Number of nodes N."},
-            "edges": {
-                "type": "array",
-                "minItems": 1,
-                "items": {
-                    "type": "array",
-                    "items": {"type": "integer", "minimum": 0},
-                    "minItems": 2,
-                    "maxItems": 2,
-                },
-            },
-            "positions": {
-                "type": "array",
-                "items": {
-                    "type": "array",
-                    "items": {"type": "number"},
-                    "minItems": 2,
-                    "maxItems": 2,
-                },
-            },
-            "box": {
-                "type": ["number", "null"],
-                "description": "Side of the periodic box of the positions.",
-            },
-            "k_min": {
-                "type": "number",
-                "exclusiveMinimum": 0,
-                "description": "Lower conductance bound, siemens.",
-            },
-            "k_max": {
-                "type": "number",
-                "exclusiveMinimum": 0,
-                "description": "Upper conductance bound, siemens.",
-            },
-            "conductance": {
-                "type": "array",
-                "items": {"type": "number", "exclusiveMinimum": 0},
-                "description": "Trained conductances per edge, siemens.",
-            },
-        },
-    },
-    "twin.task/1": {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": "twin.task/1",
-        "title": "Learning task",
-        "description": "A learning task: network, grounded nodes, sources and targets (nodes or edges), and example sets. Inputs are volts at source nodes or drops across source edges; outputs are desired volts at the targets. Edge drops follow the edge orientation: dV_i = V[u_i] - V[v_i].",
-        "type": "object",
-        "required": ["schema", "network", "ground", "sources", "targets", "train"],
-        "$defs": {
-            "boundary": {
-                "type": "object",
-                "minProperties": 1,
-                "maxProperties": 1,
-                "properties": {
-                    "nodes": {
-                        "type": "array",
-                        "items": {"type": "integer", "minimum": 0},
-                        "minItems": 1,
-                    },
-                    "edges": {
-                        "type": "array",
-                        "items": {"type": "integer", "minimum": 0},
-                        "minItems": 1,
-                    },
-                },
-                "additionalProperties": False,
-            },
-            "examples": {
-                "type": "object",
-                "required": ["inputs", "outputs"],
-                "properties": {
-                    "inputs": {
-                        "type": "array",
-                        "minItems": 1,
-                        "items": {"type": "array", "items": {"type": "number"}},
-                    },
-                    "outputs": {
-                        "type": "array",
-                        "minItems": 1,
-                        "items": {"type": "array", "items": {"type": "number"}},
-                    },
-                    "labels": {
-                        "type": "array",
-                        "items": {"type": "integer"},
-                        "description": "Class labels (classification tasks).",
-                    },
-                },
-            },
-        },
-        "properties": {
-            "schema": {"const": "twin.task/1"},
-            "kind": {"type": "string", "description": "regression, allostery, iris or custom."},
-            "description": {"type": "string"},
-            "network": {
-                "description": "Inline network (see twin.network/1), a spec string (lattice:4x4:periodic, jammed:64:seed=3) or a path relative to the task file.",
-                "oneOf": [{"type": "object", "required": ["nodes", "edges"]}, {"type": "string"}],
-            },
-            "ground": {"type": "array", "items": {"type": "integer", "minimum": 0}, "minItems": 1},
-            "sources": {"$ref": "#/$defs/boundary"},
-            "targets": {"$ref": "#/$defs/boundary"},
-            "train": {"$ref": "#/$defs/examples"},
-            "test": {"$ref": "#/$defs/examples"},
-            "extra": {"type": "object", "additionalProperties": {"$ref": "#/$defs/examples"}},
-        },
-    },
-}
+SCHEMAS: dict[str, Any] = {'twin.documents/1': {'$schema': 'https://json-schema.org/draft/2020-12/schema', '$id': 'twin.documents/1', 'title': 'Run documents', 'description': "Documents a run emits, in order: one start, then samples and energy entries, then one stop. Subscribers (collectors, JSON-lines writers, the energy ledger, the bridge publisher) receive them as plain dicts. Times t_s are simulated or board time in seconds since the run's start; time_unix is wall-clock seconds since the epoch.", 'oneOf': [{'$ref': '#/$defs/start'}, {'$ref': '#/$defs/sample'}, {'$ref': '#/$defs/energy'}, {'$ref': '#/$defs/stop'}], '$defs': {'start': {'type': 'object', 'description': 'Opens a run.', 'required': ['doc', 'uid', 'time_unix', 'source', 'kind', 'params', 'code_version', 'realizations'], 'additionalProperties': False, 'properties': {'doc': {'const': 'start'}, 'uid': {'type': 'string', 'description': 'Unique run id.'}, 'time_unix': {'type': 'number', 'description': 'Wall-clock start, seconds since the epoch.'}, 'source': {'enum': ['twin', 'board', 'replay'], 'description': 'What produced the run.'}, 'kind': {'enum': ['train', 'simulate', 'shadow', 'sweep', 'infer'], 'description': 'What the run does.'}, 'params': {'type': 'object', 'description': 'Every parameter needed to reproduce the run (provenance).'}, 'code_version': {'type': 'string', 'description': 'Version of the code that produced the run.'}, 'realizations': {'type': 'integer', 'minimum': 1, 'description': 'Number of realizations the run carries.'}, 'board': {'type': ['string', 'null'], 'description': 'Board or device name, if any.'}}}, 'sample': {'type': 'object', 'description': 'A probe reading at time t_s; every data value is a list with one entry per realization.', 'required': ['doc', 'run', 'seq', 't_s', 'data'], 'additionalProperties': False, 'properties': {'doc': {'const': 'sample'}, 'run': {'type': 'string', 'description': 'uid of the run.'}, 'seq': {'type': 'integer', 'minimum': 0, 'description': 'Sample number within the run.'}, 't_s': {'type': 'number', 'description': 'Run time of the reading, seconds.'}, 'step': {'type': ['integer', 'null'], 'description': 'Learning step, for discrete-step trainers.'}, 'data': {'type': 'object', 'description': 'Named readings: error (V^2), error_normalized, free_power_w, clamped_power_w, lam, energy_j, ...', 'additionalProperties': {'type': 'array', 'items': {'type': 'number'}}}}}, 'energy': {'type': 'object', 'description': 'Energy dissipated by one component in one phase between t0_s and t1_s (joules, integrated exactly).', 'required': ['doc', 'run', 'seq', 't0_s', 't1_s', 'phase', 'component', 'source', 'method', 'energy_j'], 'additionalProperties': False, 'properties': {'doc': {'const': 'energy'}, 'run': {'type': 'string'}, 'seq': {'type': 'integer', 'minimum': 0, 'description': 'Entry number within the run; (run, seq, component) is unique.'}, 't0_s': {'type': 'number'}, 't1_s': {'type': 'number'}, 'phase': {'enum': ['training', 'inference', 'idle', 'calibration']}, 'component': {'type': 'string', 'description': 'free_network, clamped_network, gate_charging, ...'}, 'source': {'enum': ['twin', 'board']}, 'method': {'enum': ['integral', 'counter', 'estimate']}, 'energy_j': {'type': 'number', 'minimum': 0}, 'realization': {'type': 'integer', 'minimum': 0, 'description': 'Realization index (0 when the run has one).'}}}, 'stop': {'type': 'object', 'description': 'Closes a run.', 'required': ['doc', 'run', 'time_unix', 'status'], 'additionalProperties': False, 'properties': {'doc': {'const': 'stop'}, 'run': {'type': 'string'}, 'time_unix': {'type': 'number'}, 'status': {'enum': ['complete', 'aborted']}, 'reason': {'type': 'string'}, 'summary': {'type': 'object', 'description': "Run summary (the CLI's --json object)."}}}}}, 'twin.network/1': {'$schema': 'https://json-schema.org/draft/2020-12/schema', '$id': 'twin.network/1', 'title': 'Resistor network', 'description': 'A resistor network: oriented edges [u, v] (dV = V[u] - V[v]), optional positions, conductance bounds and trained conductances in siemens.', 'type': 'object', 'required': ['nodes', 'edges'], 'properties': {'schema': {'const': 'twin.network/1'}, 'name': {'type': 'string'}, 'nodes': {'type': 'integer', 'minimum': 2, 'description': 'Number of nodes N.'}, 'edges': {'type': 'array', 'minItems': 1, 'items': {'type': 'array', 'items': {'type': 'integer', 'minimum': 0}, 'minItems': 2, 'maxItems': 2}}, 'positions': {'type': 'array', 'items': {'type': 'array', 'items': {'type': 'number'}, 'minItems': 2, 'maxItems': 2}}, 'box': {'type': ['number', 'null'], 'description': 'Side of the periodic box of the positions.'}, 'k_min': {'type': 'number', 'exclusiveMinimum': 0, 'description': 'Lower conductance bound, siemens.'}, 'k_max': {'type': 'number', 'exclusiveMinimum': 0, 'description': 'Upper conductance bound, siemens.'}, 'conductance': {'type': 'array', 'items': {'type': 'number', 'exclusiveMinimum': 0}, 'description': 'Trained conductances per edge, siemens.'}}}, 'twin.task/1': {'$schema': 'https://json-schema.org/draft/2020-12/schema', '$id': 'twin.task/1', 'title': 'Learning task', 'description': 'A learning task: network, grounded nodes, sources and targets (nodes or edges), and example sets. Inputs are volts at source nodes or drops across source edges; outputs are desired volts at the targets. Edge drops follow the edge orientation: dV_i = V[u_i] - V[v_i].', 'type': 'object', 'required': ['schema', 'network', 'ground', 'sources', 'targets', 'train'], '$defs': {'boundary': {'type': 'object', 'minProperties': 1, 'maxProperties': 1, 'properties': {'nodes': {'type': 'array', 'items': {'type': 'integer', 'minimum': 0}, 'minItems': 1}, 'edges': {'type': 'array', 'items': {'type': 'integer', 'minimum': 0}, 'minItems': 1}}, 'additionalProperties': False}, 'examples': {'type': 'object', 'required': ['inputs', 'outputs'], 'properties': {'inputs': {'type': 'array', 'minItems': 1, 'items': {'type': 'array', 'items': {'type': 'number'}}}, 'outputs': {'type': 'array', 'minItems': 1, 'items': {'type': 'array', 'items': {'type': 'number'}}}, 'labels': {'type': 'array', 'items': {'type': 'integer'}, 'description': 'Class labels (classification tasks).'}}}}, 'properties': {'schema': {'const': 'twin.task/1'}, 'kind': {'type': 'string', 'description': 'regression, allostery, iris or custom.'}, 'description': {'type': 'string'}, 'network': {'description': 'Inline network (see twin.network/1), a spec string (lattice:4x4:periodic, jammed:64:seed=3) or a path relative to the task file.', 'oneOf': [{'type': 'object', 'required': ['nodes', 'edges']}, {'type': 'string'}]}, 'ground': {'type': 'array', 'items': {'type': 'integer', 'minimum': 0}, 'minItems': 1}, 'sources': {'$ref': '#/$defs/boundary'}, 'targets': {'$ref': '#/$defs/boundary'}, 'train': {'$ref': '#/$defs/examples'}, 'test': {'$ref': '#/$defs/examples'}, 'extra': {'type': 'object', 'additionalProperties': {'$ref': '#/$defs/examples'}}}}}
 
 
 class StartDoc(TypedDict):
     """Opens a run."""
 
-    doc: Literal["start"]
+    doc: Literal['start']
     uid: str
     time_unix: float
-    source: Literal["twin", "board", "replay"]
-    kind: Literal["train", "simulate", "shadow", "sweep", "infer"]
+    source: Literal['twin', 'board', 'replay']
+    kind: Literal['train', 'simulate', 'shadow', 'sweep', 'infer']
     params: dict[str, Any]
     code_version: str
     realizations: int
@@ -285,7 +24,7 @@ class StartDoc(TypedDict):
 class SampleDoc(TypedDict):
     """A probe reading at time t_s; every data value is a list with one entry per realization."""
 
-    doc: Literal["sample"]
+    doc: Literal['sample']
     run: str
     seq: int
     t_s: float
@@ -296,15 +35,15 @@ class SampleDoc(TypedDict):
 class EnergyDoc(TypedDict):
     """Energy dissipated by one component in one phase between t0_s and t1_s (joules, integrated exactly)."""
 
-    doc: Literal["energy"]
+    doc: Literal['energy']
     run: str
     seq: int
     t0_s: float
     t1_s: float
-    phase: Literal["training", "inference", "idle", "calibration"]
+    phase: Literal['training', 'inference', 'idle', 'calibration']
     component: str
-    source: Literal["twin", "board"]
-    method: Literal["integral", "counter", "estimate"]
+    source: Literal['twin', 'board']
+    method: Literal['integral', 'counter', 'estimate']
     energy_j: float
     realization: NotRequired[int]
 
@@ -312,12 +51,12 @@ class EnergyDoc(TypedDict):
 class StopDoc(TypedDict):
     """Closes a run."""
 
-    doc: Literal["stop"]
+    doc: Literal['stop']
     run: str
     time_unix: float
-    status: Literal["complete", "aborted"]
+    status: Literal['complete', 'aborted']
     reason: NotRequired[str]
     summary: NotRequired[dict[str, Any]]
 
 
-__all__ = ["SCHEMAS", "EnergyDoc", "SampleDoc", "StartDoc", "StopDoc"]
+__all__ = ['EnergyDoc', 'SCHEMAS', 'SampleDoc', 'StartDoc', 'StopDoc']

@@ -285,24 +285,32 @@ def iris_task(
     *,
     rng: np.random.Generator,
     n_train_per_class: int = 30,
-    low_v: float = 0.1,
-    high_v: float = 0.3,
+    low_v: float = 0.0,
+    high_v: float = 0.2,
+    bias_v: float = 1.0,
 ) -> Task:
-    """Iris classification (seed App. C): 4 features as source-node voltages, 3 target nodes.
+    """Iris classification (seed App. C): feature voltages in, 3 class nodes out.
 
-    Features are scaled to ``[0, 1]`` V by their maximum. The desired output is ``high_v`` at the
-    node of the correct class and ``low_v`` at the others; the predicted class is the target node
-    with the highest voltage. The 150 samples (shipped with the package, Fisher 1936) are split per
-    class into ``n_train_per_class`` training and the rest test examples.
+    Features are min-max scaled to ``[0, 1]`` V and applied push-pull: each feature drives one
+    source node at ``+x`` and one at ``-x``, and two bias nodes sit at ``+bias_v`` and ``-bias_v``
+    (10 source nodes). A passive network only forms convex combinations of its source voltages;
+    the mirrored inputs and the bias let it realise any bounded affine map, which a linear
+    classifier of Iris needs (without them the middle class cannot win the argmax). The desired
+    output is ``high_v`` at the node of the correct class and ``low_v`` elsewhere; the predicted
+    class is the target node with the highest voltage. The 150 samples (shipped with the package,
+    Fisher 1936) are split per class into ``n_train_per_class`` training and the rest test examples.
     """
-    if net.n_nodes < 8:
+    n_sources = 10
+    if net.n_nodes < 1 + n_sources + 3:
         raise TaskError(
-            f"network: iris needs >= 8 nodes (1 ground, 4 sources, 3 targets), got {net.n_nodes}"
+            f"network: iris needs >= 14 nodes (1 ground, 10 sources, 3 targets), got {net.n_nodes}"
         )
     x, y = _iris_data()
-    x = x / x.max(axis=0)
-    nodes = rng.choice(net.n_nodes, size=8, replace=False)
-    ground, sources, targets = nodes[:1], nodes[1:5], nodes[5:]
+    x = (x - x.min(axis=0)) / (x.max(axis=0) - x.min(axis=0))
+    ones = np.ones((x.shape[0], 1))
+    drive = np.hstack([x, -x, bias_v * ones, -bias_v * ones])
+    nodes = rng.choice(net.n_nodes, size=1 + n_sources + 3, replace=False)
+    ground, sources, targets = nodes[:1], nodes[1 : 1 + n_sources], nodes[1 + n_sources :]
     train_idx, test_idx = [], []
     for c in range(3):
         idx = rng.permutation(np.flatnonzero(y == c))
@@ -315,7 +323,7 @@ def iris_task(
         lab = y[idx].copy()
         lab.setflags(write=False)
         return Examples(
-            inputs=_matrix(x[idx], "inputs"), outputs=_matrix(out, "outputs"), labels=lab
+            inputs=_matrix(drive[idx], "inputs"), outputs=_matrix(out, "outputs"), labels=lab
         )
 
     return Task(
@@ -328,7 +336,7 @@ def iris_task(
         targets=targets,
         train=make(np.concatenate(train_idx)),
         test=make(np.concatenate(test_idx)),
-        description="Iris classification, 4 feature nodes, 3 class nodes",
+        description="Iris classification: 4 features push-pull + 2 bias nodes, 3 class nodes",
     )
 
 

@@ -1,0 +1,39 @@
+"""Small builders used by several test modules."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from twin.network import Network
+from twin.task import Examples, Task
+
+
+def examples(inputs: Sequence[Sequence[float]], outputs: Sequence[Sequence[float]]) -> Examples:
+    return Examples(inputs=np.array(inputs, dtype=float), outputs=np.array(outputs, dtype=float))
+
+
+def node_task(
+    n_nodes: int,
+    edges: Sequence[tuple[int, int]],
+    *,
+    ground: Sequence[int],
+    sources: Sequence[int],
+    targets: Sequence[int],
+    inputs: Sequence[Sequence[float]],
+    outputs: Sequence[Sequence[float]] | None = None,
+) -> Task:
+    """A node-source/node-target task on a small explicit network."""
+    net = Network(n_nodes=n_nodes, edges=list(edges))
+    outs = outputs if outputs is not None else [[0.0] * len(targets) for _ in inputs]
+    return Task(
+        kind="custom",
+        network=net,
+        ground=list(ground),
+        source_kind="nodes",
+        sources=list(sources),
+        target_kind="nodes",
+        targets=list(targets),
+        train=examples(inputs, outs),
+    )
