@@ -28,6 +28,14 @@ def test_reference_regression_error_falls_by_1e4(reference_dir) -> None:
     assert test_err[0] < 1e-3 * result.error_initial[0]  # generalises to unseen inputs
 
 
+def test_regression_on_our_jammed_network_falls_by_1e4() -> None:
+    from twin.network import network_from_spec
+
+    task = regression_task(network_from_spec("jammed:64:seed=1"), rng=np.random.default_rng(1))
+    result = train(task, TrainConfig(steps=20_000, rule=LearningRule(alpha=0.5, eta=1e-3)))
+    assert result.error_final[0] < 1e-4 * result.error_initial[0]
+
+
 def test_bounds_are_respected_and_padding_untouched() -> None:
     tasks = _board_tasks(3)
     cfg = TrainConfig(rule=LearningRule(alpha=5.0, eta=0.22), k_min=0.05, k_max=2.0, steps=300)
