@@ -196,6 +196,13 @@ def _random_edges(net: Network, count: int, rng: np.random.Generator) -> np.ndar
     return np.sort(rng.choice(net.n_edges, size=count, replace=False))
 
 
+def _edges_independent(net: Network, ground: int, edges: np.ndarray) -> bool:
+    """Whether the drops across ``edges`` can be imposed independently (no loop ties them)."""
+    rows = net.incidence()[edges].toarray()
+    rows = np.delete(rows, ground, axis=1)
+    return bool(np.linalg.matrix_rank(rows) == len(edges))
+
+
 def regression_task(
     net: Network,
     *,
@@ -212,9 +219,14 @@ def regression_task(
     train and test inputs from ``U(0, 1)^2`` (volts), out-of-range inputs from ``N(0, 1)``;
     ``label_noise`` adds ``N(0, label_noise^2)`` to the training outputs.
     """
-    picked = rng.choice(net.n_edges, size=4, replace=False)
-    sources, targets = np.sort(picked[:2]), np.sort(picked[2:])
-    ground = int(rng.integers(net.n_nodes))
+    for _ in range(1000):  # redraw the rare picks whose drops are tied by a loop (small lattices)
+        picked = rng.choice(net.n_edges, size=4, replace=False)
+        sources, targets = np.sort(picked[:2]), np.sort(picked[2:])
+        ground = int(rng.integers(net.n_nodes))
+        if _edges_independent(net, ground, picked):
+            break
+    else:
+        raise TaskError(f"network: no 4 independent source/target edges found on {net.name or 'it'}")
     a = np.array([[0.2, 0.3], [0.1, 0.5]]) + map_noise * rng.standard_normal((2, 2))
 
     def make(inputs: np.ndarray, noise: float = 0.0) -> Examples:
