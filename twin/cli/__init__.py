@@ -53,6 +53,8 @@ def cli(verbose: int) -> None:
 _COMMAND_MODULES = (
     "demo",
     "train",
+    "energy",
+    "infer",
 )
 
 

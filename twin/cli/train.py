@@ -13,6 +13,7 @@ from ..rules import LambdaControl, LearningRule
 from ..trainer import TrainConfig, Trainer
 from . import cli
 from ._common import build_tasks, emit_json, progress_bar
+from ._ledger import ledger_options, run_recording
 
 __all__ = ["train_cmd"]
 
@@ -131,6 +132,7 @@ def _positive(ctx: click.Context, param: click.Parameter, value: float | None) -
 @click.option(
     "--json", "as_json", is_flag=True, help="Print the summary as one JSON object (last line)."
 )
+@ledger_options
 def train_cmd(
     network: str | None,
     task: str,
@@ -150,6 +152,8 @@ def train_cmd(
     plot: Path | None,
     save: Path | None,
     as_json: bool,
+    db: str | None,
+    no_db: bool,
 ) -> None:
     """Train networks with coupled learning (lambda = 0) or power-minimising coupled learning."""
     if lam < 0:
@@ -188,12 +192,15 @@ def train_cmd(
     if writer is not None:
         dispatch.subscribe(writer)
     trainer = Trainer(tasks, config)
-    t0 = time.perf_counter()
     try:
-        with progress_bar("training", steps, enabled=not as_json) as update:
-            result = trainer.run(
-                emit=dispatch if dispatch else None, progress=update, params=params
-            )
+        with run_recording(db, no_db) as ledger_sink:
+            if ledger_sink is not None:
+                dispatch.subscribe(ledger_sink)
+            t0 = time.perf_counter()
+            with progress_bar("training", steps, enabled=not as_json) as update:
+                result = trainer.run(
+                    emit=dispatch if dispatch else None, progress=update, params=params
+                )
     finally:
         if writer is not None:
             writer.close()

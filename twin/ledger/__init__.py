@@ -1,0 +1,69 @@
+"""The energy ledger: how many joules runs spent, per phase and component, in a SQL database.
+
+The ledger subscribes to run documents (:mod:`twin.documents`) and stores runs, append-only
+energy entries (joules, integrated exactly by the producer), sampled time series and alarms in
+SQLite (default: a per-user file, WAL mode) or PostgreSQL (psycopg 3). Tables come from
+``schemas/ledger.schema.json``; Alembic migrations (``twin/migrations``) create or upgrade the
+database on open.
+
+Recording a run::
+
+    from twin.ledger import open_ledger, recording
+
+    with open_ledger(url) as ledger, recording(ledger, signals=True) as writer:
+        dispatcher.subscribe(writer)      # or emit=writer
+        run_the_simulation(emit=dispatcher)
+
+- :func:`open_ledger` ``(url=None)`` resolves ``url`` (SQLAlchemy URL or SQLite path), else
+  ``$TWIN_DB_URL``, else :func:`default_path`; creates/upgrades the schema and repairs runs whose
+  writer died. ``recording_disabled()`` tells whether ``TWIN_DB_URL=off``.
+- :func:`recording` ``(ledger, signals=False, **writer_options)`` yields a :class:`LedgerWriter`
+  (a document subscriber). Writes are batched off the hot path; a ``stop`` document returns once
+  committed; on exit everything is flushed; if the block raises, runs without a stop are marked
+  ``aborted``. ``signals=True`` makes SIGTERM/SIGINT unwind the run the same way (CLI use).
+- Writes are idempotent (``ON CONFLICT DO NOTHING`` on ``(run, seq, component)``): replaying a
+  document stream never double-counts.
+
+Queries (JSON-ready dicts): :func:`list_runs`, :func:`show_run`, :func:`energy_history`,
+:func:`energy_to_tolerance`, :func:`compare_runs`; :func:`repair_runs` closes dead runs.
+Errors derive from :class:`LedgerError` (a :class:`twin.errors.TwinError`).
+"""
+
+from .db import Ledger, default_path, open_ledger, recording_disabled, resolve_url
+from .errors import LedgerConnectionError, LedgerError, LedgerQueryError, RunNotFoundError
+from .queries import (
+    compare_runs,
+    energy_history,
+    energy_to_tolerance,
+    list_runs,
+    parse_duration,
+    parse_time,
+    show_run,
+)
+from .repair import repair_runs
+from .writer import LedgerWriter, TerminatedBySignal, flush_on_signals, record_alarm, recording
+
+__all__ = [
+    "Ledger",
+    "LedgerConnectionError",
+    "LedgerError",
+    "LedgerQueryError",
+    "LedgerWriter",
+    "RunNotFoundError",
+    "TerminatedBySignal",
+    "compare_runs",
+    "default_path",
+    "energy_history",
+    "energy_to_tolerance",
+    "flush_on_signals",
+    "list_runs",
+    "open_ledger",
+    "parse_duration",
+    "parse_time",
+    "record_alarm",
+    "recording",
+    "recording_disabled",
+    "repair_runs",
+    "resolve_url",
+    "show_run",
+]

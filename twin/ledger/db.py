@@ -1,0 +1,303 @@
+"""The ledger database: URLs, the per-user default location, engines and migrations.
+
+URL resolution (:func:`resolve_url`): an explicit URL or file path, else ``$TWIN_DB_URL``, else
+the SQLite file ``ledger.db`` in the per-user data directory (:func:`default_path`). A value
+without ``://`` is a SQLite file path; ``postgresql://`` URLs use psycopg 3. ``TWIN_DB_URL=off``
+turns recording off for ``twin train``/``simulate``/``infer`` (see :func:`recording_disabled`).
+
+SQLite runs in WAL mode with ``synchronous=NORMAL`` (a killed process never loses a committed
+transaction; a power cut may lose the last few), foreign keys on and a 30 s busy timeout; write
+transactions begin ``IMMEDIATE`` so concurrent writers queue instead of failing on a lock upgrade.
+PostgreSQL migrations hold an advisory lock, so concurrent first opens do not race.
+
+Migrations (Alembic, ``twin/migrations/``) run programmatically from :func:`open_ledger`: an empty
+database is created at the head revision and an older one is upgraded. New revisions are made
+with ``alembic.command.revision(alembic_config(url), message=..., autogenerate=True)``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
+from sqlalchemy.engine import Connection, Engine
+
+from ..errors import ConfigError
+from .errors import LedgerConnectionError, LedgerError
+
+__all__ = [
+    "DB_ENV",
+    "VERSION_TABLE",
+    "Ledger",
+    "alembic_config",
+    "create_engine",
+    "default_path",
+    "head_revision",
+    "open_ledger",
+    "recording_disabled",
+    "resolve_url",
+    "upgrade",
+]
+
+log = logging.getLogger("twin.ledger")
+
+#: Environment variable holding the ledger URL (or ``off``).
+DB_ENV = "TWIN_DB_URL"
+#: Values of :data:`DB_ENV` (or ``--db``) that turn recording off.
+_OFF = frozenset({"off", "none", "no", "false", "0"})
+#: Alembic's version table (named for the ledger, so a shared database can hold other apps).
+VERSION_TABLE = "ledger_version"
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+_PG_MIGRATION_LOCK = 0x7477696E  # advisory lock key ("twin") serialising migrations
+_BUSY_TIMEOUT_MS = 30_000
+
+
+def default_path() -> Path:
+    """Per-user ledger file: ``$XDG_DATA_HOME/learning-twin/ledger.db`` on Linux.
+
+    ``~/.local/share`` stands in for an unset ``XDG_DATA_HOME``; macOS uses
+    ``~/Library/Application Support``, Windows ``%LOCALAPPDATA%``.
+    """
+    if sys.platform == "win32":
+        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
+    elif sys.platform == "darwin":
+        base = Path.home() / "Library" / "Application Support"
+    else:
+        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return base / "learning-twin" / "ledger.db"
+
+
+def recording_disabled(url: str | None = None) -> bool:
+    """True when ``url`` (or, if ``None``, ``$TWIN_DB_URL``) is ``off``/``none``/``no``/... ."""
+    value = url if url is not None else os.environ.get(DB_ENV, "")
+    return value.strip().lower() in _OFF
+
+
+def resolve_url(url: str | None = None) -> str:
+    """The SQLAlchemy URL of the ledger: ``url``, else ``$TWIN_DB_URL``, else the default file.
+
+    Raises
+    ------
+    ConfigError
+        The URL cannot be parsed, names an unsupported database, or recording is turned off.
+    """
+    where = "db"
+    if url is None or not url.strip():
+        url = os.environ.get(DB_ENV, "").strip() or None
+        where = DB_ENV
+    if url is None:
+        return f"sqlite:///{default_path()}"
+    if recording_disabled(url):
+        raise ConfigError(f"{where}: the ledger is turned off ({url!r}); pass --db URL")
+    if "://" not in url:
+        return f"sqlite:///{Path(url).expanduser().resolve()}"
+    try:
+        parsed = sa.make_url(url)
+    except (sa.exc.ArgumentError, ValueError):
+        raise ConfigError(f"{where}: cannot parse database URL {url!r}") from None
+    backend = parsed.get_backend_name()
+    if backend in ("postgres", "postgresql"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    elif backend != "sqlite":
+        raise ConfigError(f"{where}: unsupported database {backend!r}; use sqlite or postgresql")
+    if backend == "sqlite" and parsed.database in (None, "", ":memory:"):
+        raise ConfigError(f"{where}: need a SQLite file (the writer uses its own connection)")
+    return parsed.render_as_string(hide_password=False)
+
+
+def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
+    dbapi_conn.isolation_level = None  # the driver must not BEGIN on its own: see _sqlite_begin
+    cur = dbapi_conn.cursor()
+    for pragma in (
+        "journal_mode=WAL",
+        "synchronous=NORMAL",
+        "foreign_keys=ON",
+        f"busy_timeout={_BUSY_TIMEOUT_MS}",
+    ):
+        cur.execute(f"PRAGMA {pragma}")
+    cur.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    # Write transactions take the lock up front (IMMEDIATE), so a writer waits in busy_timeout
+    # rather than failing when a read transaction cannot be upgraded.
+    mode = conn.get_execution_options().get("twin_begin", "DEFERRED")
+    conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def create_engine(url: str) -> Engine:
+    """An engine for a resolved ledger URL, with the SQLite pragmas of this module."""
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return sa.create_engine(parsed, pool_pre_ping=True)
+    assert parsed.database is not None
+    folder = Path(parsed.database).parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise LedgerConnectionError(f"db: cannot create folder {str(folder)!r}: {exc}") from None
+    engine = sa.create_engine(parsed)
+    sa.event.listen(engine, "connect", _sqlite_on_connect)
+    sa.event.listen(engine, "begin", _sqlite_begin)
+    return engine
+
+
+def alembic_config(url: str | None = None) -> Config:
+    """Alembic configuration built in code (no ``alembic.ini``): scripts in ``twin/migrations``."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.set_main_option("path_separator", "os")
+    if url is not None:
+        cfg.set_main_option("sqlalchemy.url", resolve_url(url).replace("%", "%%"))
+    return cfg
+
+
+def head_revision() -> str:
+    """The newest migration revision this code knows."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def _current_revision(conn: Connection) -> str | None:
+    ctx = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
+    return ctx.get_current_revision()
+
+
+def upgrade(engine: Engine) -> bool:
+    """Bring the database to the head revision; returns True when a migration ran.
+
+    Raises
+    ------
+    LedgerError
+        The database is at a revision this code does not know (written by newer code).
+    """
+    head = head_revision()
+    with engine.connect() as conn:
+        current = _current_revision(conn)
+        conn.rollback()
+    if current == head:
+        return False
+    with engine.connect() as conn:
+        conn.execution_options(twin_begin="IMMEDIATE")
+        with conn.begin():
+            if conn.dialect.name == "postgresql":
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATION_LOCK})
+            current = _current_revision(conn)  # another process may have migrated meanwhile
+            if current == head:
+                return False
+            cfg = alembic_config()
+            cfg.attributes["connection"] = conn
+            try:
+                command.upgrade(cfg, "head")
+            except CommandError as exc:
+                raise LedgerError(
+                    f"db: database revision {current!r} is unknown to this code (head {head!r}); "
+                    "upgrade learning-twin"
+                ) from exc
+    log.info("ledger upgraded from revision %s to %s", current, head)
+    return True
+
+
+class Ledger:
+    """An open ledger database: an engine plus read and write transactions.
+
+    Create with :func:`open_ledger`; close with :meth:`close` (or use it as a context manager).
+    Queries live in :mod:`twin.ledger.queries`, the batching writer in :mod:`twin.ledger.writer`.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @property
+    def url(self) -> str:
+        """The database URL, password hidden (for messages)."""
+        return self.engine.url.render_as_string(hide_password=True)
+
+    @property
+    def dialect(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return self.engine.dialect.name
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A connection for queries (its transaction is rolled back on exit)."""
+        with self.engine.connect() as conn:
+            yield conn
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A connection in a write transaction, committed on success, rolled back on error."""
+        with self.engine.connect() as conn:
+            conn.execution_options(twin_begin="IMMEDIATE")
+            with conn.begin():
+                yield conn
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Ledger({self.url!r})"
+
+
+def open_ledger(url: str | None = None, *, migrate: bool = True, repair: bool = True) -> Ledger:
+    """Open (creating or upgrading if needed) the ledger at ``url``.
+
+    Parameters
+    ----------
+    url
+        SQLAlchemy URL or SQLite file path; ``None`` takes ``$TWIN_DB_URL``, else
+        :func:`default_path`.
+    migrate
+        Run the Alembic migrations up to the head revision (a no-op when already there).
+    repair
+        Mark as ``aborted`` the runs whose writer process is gone (:func:`twin.ledger.repair_runs`).
+
+    Raises
+    ------
+    ConfigError
+        Bad URL.
+    LedgerConnectionError
+        The database cannot be reached.
+    """
+    resolved = resolve_url(url)
+    engine = create_engine(resolved)
+    shown = engine.url.render_as_string(hide_password=True)
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+            conn.rollback()
+        if migrate:
+            upgrade(engine)
+    except sa.exc.OperationalError as exc:
+        engine.dispose()
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        raise LedgerConnectionError(f"db: cannot open {shown}: {reason}") from None
+    except BaseException:
+        engine.dispose()
+        raise
+    ledger = Ledger(engine)
+    if repair:
+        from .repair import repair_runs  # local: repair imports this module
+
+        repair_runs(ledger)
+    log.debug("opened ledger %s", shown)
+    return ledger

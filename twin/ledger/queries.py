@@ -1,0 +1,514 @@
+"""What the ledger answers: run lists, run details, history, energy to a tolerance, comparisons.
+
+Every function takes an open :class:`~twin.ledger.Ledger` and returns plain JSON-ready dicts and
+lists (joules, seconds, ISO-8601 UTC times), which the ``twin energy`` command prints as a table,
+JSON or CSV. A run may be given by its uid, a unique uid prefix, or ``last`` (the newest run).
+
+Bad arguments raise :class:`~twin.ledger.LedgerQueryError` (a ``ValueError``) or
+:class:`~twin.ledger.RunNotFoundError` (a ``LookupError``) with a one-line message naming the
+argument.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from collections import defaultdict
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
+
+from .db import Ledger
+from .errors import LedgerQueryError, RunNotFoundError
+from .models import ENERGY_PHASE, RUN_KIND, RUN_STATUS, entries, runs, samples
+
+__all__ = [
+    "compare_runs",
+    "energy_history",
+    "energy_to_tolerance",
+    "iso_utc",
+    "list_runs",
+    "parse_duration",
+    "parse_time",
+    "resolve_run",
+    "show_run",
+]
+
+_UNITS_S = {
+    "s": 1.0,
+    "sec": 1.0,
+    "m": 60.0,
+    "min": 60.0,
+    "h": 3600.0,
+    "d": 86400.0,
+    "w": 604800.0,
+}
+_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*([a-z]+)\s*$")
+
+
+def parse_duration(text: str, *, field: str = "every") -> float:
+    """Seconds in a duration such as ``30s``, ``15m``/``15min``, ``1h``, ``1d``, ``2w``.
+
+    Raises
+    ------
+    LedgerQueryError
+        Malformed, unknown unit, or not > 0.
+    """
+    m = _DURATION_RE.match(text.lower())
+    if not m or m.group(2) not in _UNITS_S or float(m.group(1)) <= 0:
+        raise LedgerQueryError(
+            f"{field}: expected a duration > 0 like 30s, 15m, 1h, 1d or 2w, got {text!r}"
+        )
+    return float(m.group(1)) * _UNITS_S[m.group(2)]
+
+
+def parse_time(text: str, *, field: str = "since", now: float | None = None) -> float:
+    """Unix seconds of an ISO date/time (naive means UTC) or of a duration ago (``30d``)."""
+    stripped = text.strip()
+    if _DURATION_RE.match(stripped.lower()):
+        ago = parse_duration(stripped, field=field)
+        return (time.time() if now is None else now) - ago
+    try:
+        when = datetime.fromisoformat(stripped.replace("Z", "+00:00"))
+    except ValueError:
+        raise LedgerQueryError(
+            f"{field}: expected an ISO date/time (2025-01-31, 2025-01-31T12:00) or a duration "
+            f"ago (30d, 12h), got {text!r}"
+        ) from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when.timestamp()
+
+
+def iso_utc(unix: float | None) -> str | None:
+    """``2025-01-31T12:00:00Z`` for unix seconds (``None`` stays ``None``)."""
+    if unix is None:
+        return None
+    return datetime.fromtimestamp(unix, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _choice(value: str | None, allowed: tuple[str, ...], field: str) -> str | None:
+    if value is not None and value not in allowed:
+        raise LedgerQueryError(f"{field}: expected one of {', '.join(allowed)}, got {value!r}")
+    return value
+
+
+class _floor(FunctionElement[float]):
+    """``floor(x)``; SQLite (maybe built without math functions) gets ``CAST(x AS INTEGER)``.
+
+    The cast truncates, which is the floor for the non-negative times it is used on.
+    """
+
+    type = sa.Double()
+    name = "floor"
+    inherit_cache = True
+
+
+@compiles(_floor)
+def _floor_default(element: _floor, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"floor({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(_floor, "sqlite")
+def _floor_sqlite(element: _floor, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"CAST({compiler.process(element.clauses, **kw)} AS INTEGER)"
+
+
+# --------------------------------------------------------------------------- runs
+
+
+def resolve_run(conn: Connection, ref: str) -> str:
+    """The uid of the run ``ref`` names: a uid, a unique uid prefix, or ``last``.
+
+    Raises
+    ------
+    RunNotFoundError
+        No run matches.
+    LedgerQueryError
+        Empty, or a prefix matching several runs.
+    """
+    ref = ref.strip()
+    if not ref:
+        raise LedgerQueryError("run: empty run id")
+    if ref in ("last", "latest"):
+        uid = conn.execute(
+            sa.select(runs.c.uid).order_by(runs.c.started_unix.desc()).limit(1)
+        ).scalar()
+        if uid is None:
+            raise RunNotFoundError("run: the ledger has no runs yet")
+        return str(uid)
+    if conn.execute(sa.select(runs.c.uid).where(runs.c.uid == ref)).scalar() is not None:
+        return ref
+    pattern = ref.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    found = (
+        conn.execute(sa.select(runs.c.uid).where(runs.c.uid.like(pattern, escape="\\")).limit(3))
+        .scalars()
+        .all()
+    )
+    if not found:
+        raise RunNotFoundError(f"run: no run matches {ref!r}")
+    if len(found) > 1:
+        raise LedgerQueryError(f"run: {ref!r} is ambiguous (matches {', '.join(found[:2])}, ...)")
+    return str(found[0])
+
+
+def _run_totals() -> sa.Select[Any]:
+    e = entries
+    in_phase = {
+        p: sa.func.coalesce(sa.func.sum(sa.case((e.c.phase == p, e.c.energy_j))), 0.0)
+        for p in ("training", "inference")
+    }
+    return (
+        sa.select(
+            runs.c.uid.label("run"),
+            runs.c.started_unix,
+            runs.c.kind,
+            runs.c.source,
+            runs.c.board,
+            runs.c.status,
+            runs.c.realizations,
+            sa.func.count(e.c.seq).label("entries"),
+            sa.func.coalesce(sa.func.sum(e.c.energy_j), 0.0).label("energy_j"),
+            in_phase["training"].label("training_j"),
+            in_phase["inference"].label("inference_j"),
+        )
+        .select_from(runs.outerjoin(e, e.c.run_uid == runs.c.uid))
+        .group_by(runs.c.uid)
+    )
+
+
+def list_runs(
+    ledger: Ledger,
+    *,
+    board: str | None = None,
+    since: str | None = None,
+    kind: str | None = None,
+    status: str | None = None,
+    limit: int | None = None,
+) -> list[dict[str, Any]]:
+    """Runs, newest first, with their entry count and joules (total, training, inference).
+
+    Parameters
+    ----------
+    board, kind, status
+        Keep only runs with this board, kind or status.
+    since
+        Keep runs started at or after this ISO date/time (UTC) or duration ago (``7d``).
+    limit
+        At most this many runs (``None`` or 0: all).
+    """
+    _choice(kind, RUN_KIND, "kind")
+    _choice(status, RUN_STATUS, "status")
+    if limit is not None and limit < 0:
+        raise LedgerQueryError(f"limit: must be >= 0, got {limit}")
+    q = _run_totals().order_by(runs.c.started_unix.desc())
+    if board is not None:
+        q = q.where(runs.c.board == board)
+    if since is not None:
+        q = q.where(runs.c.started_unix >= parse_time(since))
+    if kind is not None:
+        q = q.where(runs.c.kind == kind)
+    if status is not None:
+        q = q.where(runs.c.status == status)
+    if limit:
+        q = q.limit(limit)
+    with ledger.read() as conn:
+        rows = conn.execute(q).mappings().all()
+    out = []
+    for row in rows:
+        d = dict(row)
+        d["started"] = iso_utc(d.pop("started_unix"))
+        out.append({"run": d.pop("run"), "started": d.pop("started"), **d})
+    return out
+
+
+def _run_info(conn: Connection, uid: str) -> dict[str, Any]:
+    row = conn.execute(sa.select(runs).where(runs.c.uid == uid)).mappings().one()
+    info = dict(row)
+    info["started"] = iso_utc(info["started_unix"])
+    info["stopped"] = iso_utc(info["stopped_unix"])
+    return info
+
+
+def _energy_breakdown(conn: Connection, uid: str) -> list[dict[str, Any]]:
+    e = entries
+    keys = (e.c.phase, e.c.component, e.c.source, e.c.method)
+    q = (
+        sa.select(
+            *keys,
+            sa.func.count().label("entries"),
+            sa.func.count(sa.distinct(e.c.realization)).label("realizations"),
+            sa.func.min(e.c.t0_s).label("t0_s"),
+            sa.func.max(e.c.t1_s).label("t1_s"),
+            sa.func.sum(e.c.energy_j).label("energy_j"),
+        )
+        .where(e.c.run_uid == uid)
+        .group_by(*keys)
+        .order_by(*keys)
+    )
+    return [dict(r) for r in conn.execute(q).mappings()]
+
+
+def show_run(ledger: Ledger, ref: str) -> dict[str, Any]:
+    """Everything about one run: provenance, status, joules per phase/component/source/method.
+
+    Returns
+    -------
+    dict
+        ``run`` (the run row plus ISO ``started``/``stopped``), ``energy`` (one row per phase,
+        component, source and method: entries, realizations, ``t0_s``..``t1_s``, ``energy_j``),
+        ``energy_j_total``, ``samples`` (row count) and ``quantities`` (sampled reading names).
+    """
+    with ledger.read() as conn:
+        uid = resolve_run(conn, ref)
+        info = _run_info(conn, uid)
+        energy = _energy_breakdown(conn, uid)
+        n_samples = conn.execute(
+            sa.select(sa.func.count()).where(samples.c.run_uid == uid)
+        ).scalar_one()
+        names = (
+            conn.execute(
+                sa.select(samples.c.quantity)
+                .where(samples.c.run_uid == uid)
+                .distinct()
+                .order_by(samples.c.quantity)
+            )
+            .scalars()
+            .all()
+        )
+    return {
+        "run": info,
+        "energy": energy,
+        "energy_j_total": float(sum(r["energy_j"] for r in energy)),
+        "samples": int(n_samples),
+        "quantities": list(names),
+    }
+
+
+# --------------------------------------------------------------------------- history
+
+
+def energy_history(
+    ledger: Ledger,
+    *,
+    board: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    phase: str | None = None,
+    every: str = "1d",
+) -> list[dict[str, Any]]:
+    """Joules per time bucket, entry source (twin/board), phase and component.
+
+    An entry's time is ``runs.started_unix + t0_s``: the wall clock for boards, and for the twin
+    the time the simulated circuit would have reached that point had it run in real time from the
+    run's start. Buckets are aligned on multiples of ``every`` since the epoch (UTC).
+
+    Parameters
+    ----------
+    board
+        Only runs of this board.
+    since, until
+        ISO date/time (UTC when naive) or a duration ago (``30d``).
+    phase
+        Only this phase (training, inference, idle, calibration).
+    every
+        Bucket width: ``30s``, ``15m``, ``1h``, ``1d``, ``1w``...
+    """
+    width = parse_duration(every)
+    _choice(phase, ENERGY_PHASE, "phase")
+    e = entries
+    t = runs.c.started_unix + e.c.t0_s
+    bucket = (_floor(t / sa.literal_column(repr(width))) * sa.literal_column(repr(width))).label(
+        "bucket_unix"
+    )
+    keys = (e.c.source, e.c.phase, e.c.component)
+    q = (
+        sa.select(
+            bucket,
+            *keys,
+            sa.func.count(sa.distinct(e.c.run_uid)).label("runs"),
+            sa.func.count().label("entries"),
+            sa.func.sum(e.c.energy_j).label("energy_j"),
+        )
+        .select_from(e.join(runs, runs.c.uid == e.c.run_uid))
+        .group_by(bucket, *keys)
+        .order_by(bucket, *keys)
+    )
+    if board is not None:
+        q = q.where(runs.c.board == board)
+    if since is not None:
+        q = q.where(t >= parse_time(since))
+    if until is not None:
+        q = q.where(t < parse_time(until, field="until"))
+    if phase is not None:
+        q = q.where(e.c.phase == phase)
+    with ledger.read() as conn:
+        rows = conn.execute(q).mappings().all()
+    return [
+        {"bucket": iso_utc(float(r["bucket_unix"])), **{k: r[k] for k in r if k != "bucket_unix"}}
+        for r in rows
+    ]
+
+
+# --------------------------------------------------------------------------- energy to tolerance
+
+
+def _first_hits(
+    conn: Connection, uid: str, quantity: str, tol: float
+) -> tuple[dict[int, tuple[float, int | None, float]], dict[int, float | None]]:
+    """Per realization: (t_s, step, value) of the first sample <= tol, and the minimum value."""
+    s = samples
+    rows = conn.execute(
+        sa.select(s.c.realization, s.c.t_s, s.c.step, s.c.value)
+        .where(s.c.run_uid == uid, s.c.quantity == quantity)
+        .order_by(s.c.realization, s.c.t_s, s.c.seq)
+    ).all()
+    if not rows:
+        raise LedgerQueryError(f"{quantity}: run {uid} has no {quantity!r} samples")
+    hits: dict[int, tuple[float, int | None, float]] = {}
+    lowest: dict[int, float | None] = {}
+    for r, t_s, step, value in rows:
+        lowest.setdefault(r, None)
+        if value is None:
+            continue
+        low = lowest[r]
+        lowest[r] = value if low is None else min(low, value)
+        if r not in hits and value <= tol:
+            hits[r] = (t_s, step, value)
+    return hits, lowest
+
+
+def _energy_until(
+    conn: Connection, uid: str, realization: int, phase: str, t_stop: float
+) -> dict[str, float]:
+    """Joules per component of ``phase`` entries up to run time ``t_stop`` (straddlers prorated)."""
+    e = entries
+    mine = (e.c.run_uid == uid, e.c.realization == realization, e.c.phase == phase)
+    out: dict[str, float] = defaultdict(float)
+    full = conn.execute(
+        sa.select(e.c.component, sa.func.sum(e.c.energy_j))
+        .where(*mine, e.c.t1_s <= t_stop)
+        .group_by(e.c.component)
+    ).all()
+    for comp, joules in full:
+        out[comp] += float(joules)
+    straddling = conn.execute(
+        sa.select(e.c.component, e.c.t0_s, e.c.t1_s, e.c.energy_j).where(
+            *mine, e.c.t0_s < t_stop, e.c.t1_s > t_stop
+        )
+    ).all()
+    for comp, t0, t1, joules in straddling:
+        out[comp] += float(joules) * (t_stop - t0) / (t1 - t0)
+    return dict(out)
+
+
+def energy_to_tolerance(
+    ledger: Ledger,
+    ref: str,
+    *,
+    error: float,
+    quantity: str = "error",
+    phase: str = "training",
+) -> dict[str, Any]:
+    """Energy a run spent until its error first reached a tolerance, per realization.
+
+    Definition: ``t*`` is the run time of the first sample whose ``quantity`` is ``<= error``
+    (the error is known only at samples, so ``t*`` is exact to the sampling resolution and never
+    earlier than the true crossing). The energy is the sum, per component, of the ``phase``
+    entries of that realization over ``[0, t*]``: entries ending by ``t*`` count in full; an entry
+    whose interval ``[t0_s, t1_s]`` straddles ``t*`` counts the fraction
+    ``(t* - t0_s) / (t1_s - t0_s)`` of its joules (linear in time, i.e. assuming constant power
+    within the entry). For the trainer, entries end exactly at sample times, so no proration
+    happens and the result is the exact integral of the power up to ``t*``.
+
+    Parameters
+    ----------
+    ref
+        Run uid, unique prefix or ``last``.
+    error
+        Tolerance, in the unit of ``quantity`` (V^2 for ``error``); > 0.
+    quantity
+        Sampled reading compared with the tolerance (``error_normalized`` for relative).
+    phase
+        Phase whose entries are summed.
+
+    Returns
+    -------
+    dict
+        ``run``, ``tolerance``, ``quantity``, ``phase``, ``realizations``: one dict each with
+        ``realization``, ``reached``, ``t_s``, ``step``, ``error`` (the value at ``t*``),
+        ``min_error``, ``components`` (joules per component; empty if not reached) and
+        ``energy_j`` (their sum; ``None`` if not reached).
+    """
+    if not (isinstance(error, int | float) and math.isfinite(error) and error > 0):
+        raise LedgerQueryError(f"error: tolerance must be a finite number > 0, got {error!r}")
+    _choice(phase, ENERGY_PHASE, "phase")
+    with ledger.read() as conn:
+        uid = resolve_run(conn, ref)
+        hits, lowest = _first_hits(conn, uid, quantity, float(error))
+        rows = []
+        for r in sorted(lowest):
+            hit = hits.get(r)
+            comps = _energy_until(conn, uid, r, phase, hit[0]) if hit else {}
+            rows.append(
+                {
+                    "realization": r,
+                    "reached": hit is not None,
+                    "t_s": hit[0] if hit else None,
+                    "step": hit[1] if hit else None,
+                    "error": hit[2] if hit else None,
+                    "min_error": lowest[r],
+                    "components": comps,
+                    "energy_j": float(sum(comps.values())) if hit else None,
+                }
+            )
+    return {
+        "run": uid,
+        "tolerance": float(error),
+        "quantity": quantity,
+        "phase": phase,
+        "realizations": rows,
+    }
+
+
+# --------------------------------------------------------------------------- compare
+
+
+def compare_runs(ledger: Ledger, ref_a: str, ref_b: str) -> dict[str, Any]:
+    """Joules of two runs side by side, per phase, component and source.
+
+    Returns
+    -------
+    dict
+        ``runs`` (the two run rows), ``energy`` (rows with ``phase``, ``component``, ``source``,
+        ``a_j``, ``b_j``, ``ratio`` = b/a or ``None``) and ``total`` (same keys, all rows).
+    """
+    with ledger.read() as conn:
+        uids = [resolve_run(conn, ref_a), resolve_run(conn, ref_b)]
+        infos = [_run_info(conn, uid) for uid in uids]
+        table: dict[tuple[str, str, str], list[float]] = defaultdict(lambda: [0.0, 0.0])
+        for i, uid in enumerate(uids):
+            for row in _energy_breakdown(conn, uid):
+                table[(row["phase"], row["component"], row["source"])][i] += row["energy_j"]
+
+    def ratio(a: float, b: float) -> float | None:
+        return b / a if a > 0 else None
+
+    rows: list[dict[str, Any]] = [
+        {"phase": p, "component": c, "source": s, "a_j": a, "b_j": b, "ratio": ratio(a, b)}
+        for (p, c, s), (a, b) in sorted(table.items())
+    ]
+    tot_a = float(sum(r["a_j"] for r in rows))
+    tot_b = float(sum(r["b_j"] for r in rows))
+    keep = ("uid", "kind", "source", "board", "status", "started", "realizations", "params")
+    return {
+        "runs": [{k: info[k] for k in keep} for info in infos],
+        "energy": rows,
+        "total": {"a_j": tot_a, "b_j": tot_b, "ratio": ratio(tot_a, tot_b)},
+    }
