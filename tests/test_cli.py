@@ -60,7 +60,8 @@ def test_train_json_summary_and_artifacts(capsys, tmp_path) -> None:
         validate_document(doc)
     assert docs[-1]["summary"]["error_final"] == summary["error_final"]
     net = load_network(tmp_path / "trained.json")
-    assert net.conductance is not None and net.conductance.shape == (32,)
+    assert net.conductance is not None
+    assert net.conductance.shape == (32,)
     assert (tmp_path / "p.png").read_bytes()[:4] == b"\x89PNG"
 
 
@@ -119,10 +120,11 @@ def test_train_reference_task_file(capsys, reference_dir) -> None:
     ],
 )
 def test_bad_arguments_give_one_line_and_exit_2(capsys, args: list[str], needle: str) -> None:
-    code, out, err = run(capsys, *args)
+    code, _out, err = run(capsys, *args)
     assert code == 2
     assert len(err.strip().splitlines()) == 1, err
-    assert needle in err and "Traceback" not in err
+    assert needle in err
+    assert "Traceback" not in err
 
 
 def test_module_entry_point_runs() -> None:

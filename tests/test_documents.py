@@ -110,7 +110,8 @@ def test_dispatcher_fans_out_in_order() -> None:
     d = Dispatcher([a, lambda doc: seen.append(doc["doc"])])
     d.subscribe(b)
     d({"doc": "start"})
-    assert a.docs == b.docs == [{"doc": "start"}] and seen == ["start"]
+    assert a.docs == b.docs == [{"doc": "start"}]
+    assert seen == ["start"]
 
 
 def test_jsonl_writer_survives_a_torn_tail(tmp_path) -> None:

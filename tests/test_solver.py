@@ -143,7 +143,7 @@ def test_batched_realizations_of_different_sizes_match_single_solves() -> None:
 
 
 def test_dependent_boundary_conditions_are_rejected() -> None:
-    # source edges 0-1 and 1-2 and target edge 0-2 on a triangle: the target drop is fixed by the sources
+    # source edges 0-1, 1-2 and target edge 0-2 on a triangle: the sources fix the target drop
     net = Network(n_nodes=4, edges=[[0, 1], [1, 2], [0, 2], [2, 3]])
     task = Task(
         kind="custom",

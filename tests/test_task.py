@@ -29,7 +29,8 @@ def test_regression_task_follows_the_seed_setup(rng) -> None:
     assert (task.source_kind, task.target_kind) == ("edges", "edges")
     assert (task.n_sources, task.n_targets, task.ground.size) == (2, 2, 1)
     assert (task.train.size, task.test.size, task.extra["out_of_range"].size) == (20, 100, 100)
-    assert task.train.inputs.min() >= 0 and task.train.inputs.max() <= 1
+    assert task.train.inputs.min() >= 0
+    assert task.train.inputs.max() <= 1
     # outputs are a linear map of the inputs near A = [[0.2, 0.3], [0.1, 0.5]]
     a, *_ = np.linalg.lstsq(task.train.inputs, task.train.outputs, rcond=None)
     np.testing.assert_allclose(task.train.inputs @ a, task.train.outputs, atol=1e-12)
@@ -38,7 +39,7 @@ def test_regression_task_follows_the_seed_setup(rng) -> None:
 
 def test_label_noise_only_touches_training_outputs(rng) -> None:
     task = regression_task(lattice(6, 6), rng=rng, label_noise=1e-3)
-    a, res, *_ = np.linalg.lstsq(task.train.inputs, task.train.outputs, rcond=None)
+    _a, res, *_ = np.linalg.lstsq(task.train.inputs, task.train.outputs, rcond=None)
     assert res.sum() > 0
     b, *_ = np.linalg.lstsq(task.test.inputs, task.test.outputs, rcond=None)
     np.testing.assert_allclose(task.test.inputs @ b, task.test.outputs, atol=1e-12)
@@ -55,7 +56,8 @@ def test_allostery_is_the_board_task(rng) -> None:
 def test_iris_task_ships_its_data(rng) -> None:
     task = iris_task(lattice(5, 5, periodic=True), rng=rng)
     assert (task.train.size, task.test.size) == (90, 60)
-    assert task.train.inputs.shape[1] == 10 and task.train.outputs.shape[1] == 3
+    assert task.train.inputs.shape[1] == 10
+    assert task.train.outputs.shape[1] == 3
     np.testing.assert_allclose(task.train.inputs[:, 4:8], -task.train.inputs[:, :4])
     assert np.all(np.bincount(task.train.labels) == 30)
     np.testing.assert_array_equal(np.argmax(task.train.outputs, axis=1), task.train.labels)
@@ -79,7 +81,8 @@ def test_reference_task_is_valid_and_loads(reference_dir) -> None:
     jsonschema.validate(json.loads(path.read_text()), TASK_SCHEMA)
     task = load_task(path)
     assert (task.network.n_nodes, task.network.n_edges) == (64, 143)
-    assert task.sources.tolist() == [45, 118] and task.targets.tolist() == [16, 56]
+    assert task.sources.tolist() == [45, 118]
+    assert task.targets.tolist() == [16, 56]
 
 
 def test_task_network_may_be_a_spec_string(tmp_path) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -40,7 +42,8 @@ def test_bounds_are_respected_and_padding_untouched() -> None:
     tasks = _board_tasks(3)
     cfg = TrainConfig(rule=LearningRule(alpha=5.0, eta=0.22), k_min=0.05, k_max=2.0, steps=300)
     result = train(tasks, cfg)
-    assert result.k.min() >= 0.05 and result.k.max() <= 2.0
+    assert result.k.min() >= 0.05
+    assert result.k.max() <= 2.0
     assert np.isclose(result.k.min(), 0.05) or np.isclose(result.k.max(), 2.0)  # bounds were hit
 
 
@@ -79,7 +82,10 @@ def test_documents_follow_the_schema_in_order() -> None:
         params={"why": "test"},
     )
     kinds = [d["doc"] for d in collector.docs]
-    assert kinds[0] == "start" and kinds[-1] == "stop" and "sample" in kinds and "energy" in kinds
+    assert kinds[0] == "start"
+    assert kinds[-1] == "stop"
+    assert "sample" in kinds
+    assert "energy" in kinds
     for doc in collector.docs:
         validate_document(doc)
     uid = collector.docs[0]["uid"]
@@ -103,7 +109,8 @@ def test_subscriber_failure_aborts_the_run_and_is_not_swallowed() -> None:
             TrainConfig(rule=LearningRule(eta=0.22), steps=50, n_records=5),
             emit=flaky,
         )
-    assert docs[-1]["doc"] == "stop" and docs[-1]["status"] == "aborted"
+    assert docs[-1]["doc"] == "stop"
+    assert docs[-1]["status"] == "aborted"
 
 
 def test_early_stopping_stops_each_realization_at_tolerance() -> None:
@@ -127,8 +134,8 @@ def test_power_minimisation_trades_error_for_power() -> None:
     lams = sorted(out)
     errors = [out[lam][0] for lam in lams]
     powers = [out[lam][1] for lam in lams]
-    assert all(a < b for a, b in zip(errors, errors[1:], strict=False))
-    assert all(a > b for a, b in zip(powers, powers[1:], strict=False))
+    assert all(a < b for a, b in itertools.pairwise(errors))
+    assert all(a > b for a, b in itertools.pairwise(powers))
 
 
 def test_dynamic_control_holds_error_near_tolerance_with_less_power() -> None:
@@ -157,13 +164,17 @@ def test_iris_classification_learns(rng) -> None:
     train_acc = trainer.evaluate(result.k, "train")["accuracy"][0]
     test_acc = trainer.evaluate(result.k, "test")["accuracy"][0]
     # a linear network classifier: well above chance (1/3), ~0.8 measured over seeds 0-3
-    assert train_acc >= 0.75 and test_acc >= 0.65 and test_acc > before
+    assert train_acc >= 0.75
+    assert test_acc >= 0.65
+    assert test_acc > before
 
 
 def test_record_schedule() -> None:
     steps = record_steps(100_000, 50)
-    assert steps[0] == 0 and steps[-1] == 100_000
-    assert np.all(np.diff(steps) > 0) and 40 <= steps.size <= 52
+    assert steps[0] == 0
+    assert steps[-1] == 100_000
+    assert np.all(np.diff(steps) > 0)
+    assert 40 <= steps.size <= 52
 
 
 def test_config_errors_name_the_field() -> None:
@@ -177,7 +188,7 @@ def test_config_errors_name_the_field() -> None:
 
 @pytest.mark.slow
 def test_error_grows_as_lambda_squared_and_power_falls_linearly(reference_dir) -> None:
-    """Seed Fig. 2: error ~ lambda^2, free-power reduction ~ lambda (small lambda, long training)."""
+    """Seed Fig. 2: error ~ lambda^2, free-power reduction ~ lambda (small lambda, long runs)."""
     nets = [
         read_authors_txt(p)
         for p in sorted((reference_dir / "jammed").glob("data_N00064_*_r[1-5].txt"))
