@@ -226,7 +226,9 @@ def regression_task(
         if _edges_independent(net, ground, picked):
             break
     else:
-        raise TaskError(f"network: no 4 independent source/target edges found on {net.name or 'it'}")
+        raise TaskError(
+            f"network: no 4 independent source/target edges found on {net.name or 'it'}"
+        )
     a = np.array([[0.2, 0.3], [0.1, 0.5]]) + map_noise * rng.standard_normal((2, 2))
 
     def make(inputs: np.ndarray, noise: float = 0.0) -> Examples:
