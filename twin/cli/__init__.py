@@ -53,6 +53,7 @@ def cli(verbose: int) -> None:
 _COMMAND_MODULES = (
     "demo",
     "train",
+    "simulate",
     "energy",
     "infer",
 )

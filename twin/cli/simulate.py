@@ -1,0 +1,251 @@
+"""``twin simulate``: the event-driven twin of a self-learning board (:mod:`twin.sim`)."""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+import click
+import numpy as np
+import simpy
+
+from ..documents import Dispatcher, JsonLinesWriter
+from ..network import save_network
+from ..sim.clocks import parse_clock
+from ..sim.edge import board_edge_params
+from ..sim.noise import NoiseConfig
+from ..sim.realtime import realtime_environment
+from ..sim.twin import Twin, TwinConfig
+from . import cli
+from ._common import build_tasks, emit_json, progress_bar
+
+__all__ = ["simulate_cmd"]
+
+MODELS = ("linear", "transistor")
+
+
+def _non_negative(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    if not (math.isfinite(value) and value >= 0):
+        raise click.BadParameter(f"must be a finite number >= 0, got {value}", ctx=ctx, param=param)
+    return value
+
+
+def _positive(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    if value is not None and not (math.isfinite(value) and value > 0):
+        raise click.BadParameter(f"must be a finite number > 0, got {value}", ctx=ctx, param=param)
+    return value
+
+
+@cli.command("simulate")
+@click.option(
+    "--network",
+    default=None,
+    help="lattice:WxH[:periodic], jammed:N[:seed=S] or file:PATH (default: the 4x4 board).",
+)
+@click.option(
+    "--task", default="allostery", show_default=True, help="allostery, regression or file:PATH."
+)
+@click.option(
+    "--model",
+    default="transistor",
+    show_default=True,
+    help="Conductance curve: linear (ideal) or transistor (board).",
+)
+@click.option(
+    "--clock",
+    default="sync:10000",
+    show_default=True,
+    help="sync:HZ, bernoulli:HZ:P, poisson:HZ, periodic:HZ:JITTER[:SPREAD] or continuous:DQ_V.",
+)
+@click.option(
+    "--duration",
+    type=float,
+    default=20.0,
+    show_default=True,
+    callback=_non_negative,
+    help="Simulated time, s.",
+)
+@click.option(
+    "--lam", type=float, default=0.0, show_default=True, callback=_non_negative, help="Lambda."
+)
+@click.option(
+    "--eta", type=float, default=0.22, show_default=True, callback=_positive, help="Nudge eta."
+)
+@click.option(
+    "--tau-feedback",
+    type=float,
+    default=0.0,
+    show_default=True,
+    callback=_non_negative,
+    help="Time constant of the clamp feedback loop, s (0: instant).",
+)
+@click.option(
+    "--noise",
+    type=float,
+    default=0.0,
+    show_default=True,
+    callback=_non_negative,
+    help="Learning-rule white noise delta, V^2 per 0.1 ms.",
+)
+@click.option(
+    "--meas-noise",
+    type=float,
+    default=0.0,
+    show_default=True,
+    callback=_non_negative,
+    help="Measurement noise on each drop read, V.",
+)
+@click.option(
+    "--offsets",
+    type=float,
+    default=0.0,
+    show_default=True,
+    callback=_non_negative,
+    help="Spread of fixed comparator offsets, V^2.",
+)
+@click.option(
+    "--leak",
+    type=float,
+    default=None,
+    callback=_positive,
+    help="Gate leak time constant, s (default: no leak).",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of task and noise.")
+@click.option(
+    "--sample-s",
+    type=float,
+    default=None,
+    callback=_positive,
+    help="Probe interval, s (default: duration / 200).",
+)
+@click.option(
+    "--batch-s",
+    type=float,
+    default=1e-2,
+    show_default=True,
+    callback=_non_negative,
+    help="Batched engine wake-up interval, s (0: every event instant).",
+)
+@click.option(
+    "--engine",
+    type=click.Choice(["batched", "agents"]),
+    default="batched",
+    show_default=True,
+    help="batched (fast) or agents (one SimPy process per edge, reference).",
+)
+@click.option("--realtime", is_flag=True, help="Pace the run by the wall clock (live use).")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write run documents as JSON lines.",
+)
+@click.option(
+    "--plot",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Save error/power curves as PNG.",
+)
+@click.option(
+    "--save",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Save the network with its trained conductances (S) as JSON.",
+)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the summary as one JSON object (last line)."
+)
+def simulate_cmd(
+    network: str | None,
+    task: str,
+    model: str,
+    clock: str,
+    duration: float,
+    lam: float,
+    eta: float,
+    tau_feedback: float,
+    noise: float,
+    meas_noise: float,
+    offsets: float,
+    leak: float | None,
+    seed: int,
+    sample_s: float | None,
+    batch_s: float,
+    engine: str,
+    realtime: bool,
+    out: Path | None,
+    plot: Path | None,
+    save: Path | None,
+    as_json: bool,
+) -> None:
+    """Run the event-driven twin: asynchronous edge agents in continuous simulated time."""
+    if model not in MODELS:
+        raise click.BadParameter(
+            f"unknown model {model!r}; expected linear or transistor", param_hint="--model"
+        )
+    if task == "iris":
+        raise click.BadParameter("use allostery, regression or file:PATH", param_hint="--task")
+    clock_cfg = parse_clock(clock)
+    edges = board_edge_params(model)
+    if leak is not None:
+        edges = edges.evolve(tau_leak_s=leak)
+    sample_interval = sample_s if sample_s is not None else max(duration / 200, 1e-6)
+    config = TwinConfig(
+        clock=clock_cfg,
+        edges=edges,
+        lam=lam,
+        eta=eta,
+        tau_feedback_s=tau_feedback,
+        noise=NoiseConfig(delta_v2=noise, meas_sigma_v=meas_noise, offset_sigma_v2=offsets),
+        sample_interval_s=sample_interval,
+        batch_s=batch_s,
+        engine=engine,  # type: ignore[arg-type]
+    )
+    the_task = build_tasks(task, network, seed=seed, realizations=1)[0]
+    params = {"network": network or the_task.network.name, "task": task, "seed": seed}
+    dispatch = Dispatcher()
+    writer = JsonLinesWriter(out) if out is not None else None
+    if writer is not None:
+        dispatch.subscribe(writer)
+    env: simpy.Environment = realtime_environment() if realtime else simpy.Environment()
+    t0 = time.perf_counter()
+    twin = Twin(
+        env,
+        the_task,
+        config,
+        np.random.default_rng([seed, 1]),
+        emit=dispatch if dispatch else None,
+        params=params,
+    )
+    if realtime:
+        env.sync()  # type: ignore[attr-defined]  # start the wall clock now, not at env creation
+    try:
+        with progress_bar("simulating", duration, enabled=not as_json) as update:
+            result = twin.run(duration, progress=update)
+    finally:
+        if writer is not None:
+            writer.close()
+    summary = result.summary() | {"wall_total_s": time.perf_counter() - t0, "run": result.run_uid}
+    if save is not None:
+        save_network(the_task.network.with_conductance(result.k), save)
+    if plot is not None:
+        from ..plots import plot_history
+
+        plot_history(result.history, plot, title=f"twin simulate --clock {clock_cfg.spec}")
+    if as_json:
+        emit_json(summary)
+    else:
+        _print_summary(summary)
+
+
+def _print_summary(summary: dict[str, object]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="twin simulate", show_header=True)
+    table.add_column("quantity")
+    table.add_column("value", justify="right")
+    for key, value in summary.items():
+        table.add_row(key, f"{value:.4g}" if isinstance(value, float) else str(value))
+    Console().print(table)
