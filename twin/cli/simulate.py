@@ -19,6 +19,7 @@ from ..sim.realtime import realtime_environment
 from ..sim.twin import Twin, TwinConfig
 from . import cli
 from ._common import build_tasks, emit_json, progress_bar
+from ._ledger import ledger_options, run_recording
 
 __all__ = ["simulate_cmd"]
 
@@ -156,6 +157,7 @@ def _positive(ctx: click.Context, param: click.Parameter, value: float | None) -
 @click.option(
     "--json", "as_json", is_flag=True, help="Print the summary as one JSON object (last line)."
 )
+@ledger_options
 def simulate_cmd(
     network: str | None,
     task: str,
@@ -178,6 +180,8 @@ def simulate_cmd(
     plot: Path | None,
     save: Path | None,
     as_json: bool,
+    db: str | None,
+    no_db: bool,
 ) -> None:
     """Run the event-driven twin: asynchronous edge agents in continuous simulated time."""
     if model not in MODELS:
@@ -203,26 +207,45 @@ def simulate_cmd(
         engine=engine,  # type: ignore[arg-type]
     )
     the_task = build_tasks(task, network, seed=seed, realizations=1)[0]
-    params = {"network": network or the_task.network.name, "task": task, "seed": seed}
+    params = {
+        "network": network or the_task.network.name,
+        "task": task,
+        "model": model,
+        "clock": clock_cfg.spec,
+        "duration_s": duration,
+        "lam": lam,
+        "eta": eta,
+        "tau_feedback_s": tau_feedback,
+        "noise_delta_v2": noise,
+        "meas_noise_v": meas_noise,
+        "offsets_v2": offsets,
+        "tau_leak_s": leak,
+        "seed": seed,
+        "engine": engine,
+        "realtime": realtime,
+    }
     dispatch = Dispatcher()
     writer = JsonLinesWriter(out) if out is not None else None
     if writer is not None:
         dispatch.subscribe(writer)
-    env: simpy.Environment = realtime_environment() if realtime else simpy.Environment()
-    t0 = time.perf_counter()
-    twin = Twin(
-        env,
-        the_task,
-        config,
-        np.random.default_rng([seed, 1]),
-        emit=dispatch if dispatch else None,
-        params=params,
-    )
-    if realtime:
-        env.sync()  # type: ignore[attr-defined]  # start the wall clock now, not at env creation
     try:
-        with progress_bar("simulating", duration, enabled=not as_json) as update:
-            result = twin.run(duration, progress=update)
+        with run_recording(db, no_db) as ledger_sink:
+            if ledger_sink is not None:
+                dispatch.subscribe(ledger_sink)
+            env: simpy.Environment = realtime_environment() if realtime else simpy.Environment()
+            t0 = time.perf_counter()
+            twin = Twin(
+                env,
+                the_task,
+                config,
+                np.random.default_rng([seed, 1]),
+                emit=dispatch if dispatch else None,
+                params=params,
+            )
+            if realtime:
+                env.sync()  # type: ignore[attr-defined]  # start the wall clock now
+            with progress_bar("simulating", duration, enabled=not as_json) as update:
+                result = twin.run(duration, progress=update)
     finally:
         if writer is not None:
             writer.close()
