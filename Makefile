@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-demo: $(STAMP)  ## the main job: train the 4x4 board network on its allostery task
+demo: $(STAMP)  ## the main job: the board's event-driven twin with its energy ledger, and the trainer
 	$(BIN)/twin demo --out out/demo
 
 test: $(STAMP) check  ## lint, type-check and the default test suite
@@ -30,7 +30,7 @@ slow: $(STAMP)  ## physics validations that take minutes
 	$(BIN)/pytest -q -m slow
 
 bench: $(STAMP)  ## performance benchmarks (numbers go in closing notes)
-	$(BIN)/python benchmarks/bench_trainer.py
+	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache

@@ -137,3 +137,25 @@ def test_module_entry_point_runs() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert "error_final" in json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_demo_writes_plots_documents_and_a_ledger(capsys, tmp_path) -> None:
+    code, out, _ = run(
+        capsys,
+        "demo",
+        "--out",
+        str(tmp_path),
+        "--duration",
+        "0.3",
+        "--realizations",
+        "2",
+        "--steps",
+        "200",
+    )
+    assert code == 0
+    for name in ("twin_lam0.png", "twin_lam0.01.png", "trainer_lam0.png", "ledger.db"):
+        assert (tmp_path / name).stat().st_size > 0
+    docs = list(read_jsonl(tmp_path / "twin_lam0.jsonl"))
+    assert docs[0]["doc"] == "start"
+    assert docs[-1]["status"] == "complete"
+    assert "board twin" in out
