@@ -6,12 +6,10 @@ realization axis ``R`` and an edge axis ``E``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import attrs
 import numpy as np
 
-from .errors import ConfigError
+from ._validators import non_negative, positive
 
 __all__ = [
     "LambdaControl",
@@ -19,22 +17,6 @@ __all__ = [
     "clip_conductance",
     "coupled_update",
 ]
-
-
-def _positive(name: str) -> Callable[[object, object, float], None]:
-    def check(_inst: object, _attr: object, value: float) -> None:
-        if not (np.isfinite(value) and value > 0):
-            raise ConfigError(f"{name}: must be a finite number > 0, got {value!r}")
-
-    return check
-
-
-def _non_negative(name: str) -> Callable[[object, object, float], None]:
-    def check(_inst: object, _attr: object, value: float) -> None:
-        if not (np.isfinite(value) and value >= 0):
-            raise ConfigError(f"{name}: must be a finite number >= 0, got {value!r}")
-
-    return check
 
 
 @attrs.frozen(kw_only=True)
@@ -46,9 +28,9 @@ class LearningRule:
     ``lam = 0`` is coupled learning, ``0 < lam < 1`` power-minimising, ``lam = 1`` directed aging.
     """
 
-    alpha: float = attrs.field(default=0.5, validator=_positive("alpha"))
-    eta: float = attrs.field(default=1e-3, validator=_positive("eta"))
-    lam: float = attrs.field(default=0.0, validator=_non_negative("lam"))
+    alpha: float = attrs.field(default=0.5, validator=positive())
+    eta: float = attrs.field(default=1e-3, validator=positive())
+    lam: float = attrs.field(default=0.0, validator=non_negative())
 
 
 def coupled_update(
@@ -82,11 +64,11 @@ class LambdaControl:
     dynamics (lambda = 0 would stay 0).
     """
 
-    tol: float = attrs.field(validator=_positive("control tolerance"))
-    rho: float = attrs.field(default=1.0, validator=_positive("rho"))
-    p: float = attrs.field(default=0.02, validator=_positive("p"))
-    lam0: float = attrs.field(default=1e-8, validator=_positive("lam0"))
-    lam_max: float = attrs.field(default=1.0, validator=_positive("lam_max"))
+    tol: float = attrs.field(validator=positive(label="control tolerance"))
+    rho: float = attrs.field(default=1.0, validator=positive())
+    p: float = attrs.field(default=0.02, validator=positive())
+    lam0: float = attrs.field(default=1e-8, validator=positive())
+    lam_max: float = attrs.field(default=1.0, validator=positive())
 
     def step(self, lam: np.ndarray, error: np.ndarray, dt: float) -> np.ndarray:
         """Next lambda for errors ``error`` (V^2) after a step of ``dt`` (1/alpha epochs)."""

@@ -27,6 +27,7 @@ import attrs
 import numpy as np
 
 from . import _kernels
+from ._validators import non_negative, positive
 from .documents import Dispatcher, Subscriber, energy_doc, sample_doc, start_doc, stop_doc
 from .errors import ConfigError
 from .rules import LambdaControl, LearningRule, clip_conductance, coupled_update
@@ -46,16 +47,6 @@ BACKENDS: tuple[str, ...] = ("auto", "numpy", "compiled")
 MAX_CHUNK_STEPS = 1000
 #: Wall time aimed at per compiled chunk, seconds (keeps progress moving on large networks).
 CHUNK_SECONDS = 0.25
-
-
-def _positive_int(_inst: object, attr: attrs.Attribute[Any], value: int) -> None:
-    if value < 0:
-        raise ConfigError(f"{attr.name}: must be an integer >= 0, got {value!r}")
-
-
-def _optional_positive(_inst: object, attr: attrs.Attribute[Any], value: float | None) -> None:
-    if value is not None and not (np.isfinite(value) and value > 0):
-        raise ConfigError(f"{attr.name}: must be a finite number > 0, got {value!r}")
 
 
 def _backend(_inst: object, attr: attrs.Attribute[Any], value: str) -> None:
@@ -94,16 +85,16 @@ class TrainConfig:
     """
 
     rule: LearningRule = attrs.field(factory=LearningRule)
-    kappa: float = attrs.field(default=1.0, validator=_optional_positive)
-    k_min: float | None = attrs.field(default=None, validator=_optional_positive)
-    k_max: float | None = attrs.field(default=None, validator=_optional_positive)
-    steps: int = attrs.field(default=10_000, converter=int, validator=_positive_int)
-    step_s: float = attrs.field(default=1e-4, validator=_optional_positive)
+    kappa: float = attrs.field(default=1.0, validator=positive(optional=True))
+    k_min: float | None = attrs.field(default=None, validator=positive(optional=True))
+    k_max: float | None = attrs.field(default=None, validator=positive(optional=True))
+    steps: int = attrs.field(default=10_000, converter=int, validator=non_negative())
+    step_s: float = attrs.field(default=1e-4, validator=positive(optional=True))
     control: LambdaControl | None = None
-    stop_tol: float | None = attrs.field(default=None, validator=_optional_positive)
-    n_records: int = attrs.field(default=100, converter=int, validator=_positive_int)
+    stop_tol: float | None = attrs.field(default=None, validator=positive(optional=True))
+    n_records: int = attrs.field(default=100, converter=int, validator=non_negative())
     backend: Backend = attrs.field(default="auto", validator=_backend)
-    threads: int = attrs.field(default=0, converter=int, validator=_positive_int)
+    threads: int = attrs.field(default=0, converter=int, validator=non_negative())
 
     def __attrs_post_init__(self) -> None:
         if self.k_min is not None and self.k_max is not None and self.k_min >= self.k_max:

@@ -36,6 +36,7 @@ from typing import Any
 import attrs
 import numpy as np
 
+from .._validators import finite, positive
 from . import _kernel as K
 from .errors import ModelError
 
@@ -63,22 +64,12 @@ def _array(value: Any) -> np.ndarray:
     return arr
 
 
-def _finite(_inst: object, attr: attrs.Attribute[Any], value: np.ndarray) -> None:
-    if not np.all(np.isfinite(value)):
-        raise ModelError(f"{attr.name}: must be finite, got {value!r}")
-
-
-def _positive(_inst: object, attr: attrs.Attribute[Any], value: np.ndarray) -> None:
-    if not (np.all(np.isfinite(value)) and np.all(value > 0)):
-        raise ModelError(f"{attr.name}: must be finite and > 0, got {value!r}")
-
-
 @attrs.frozen(kw_only=True, eq=False)
 class LinearDevice:
     """Ideal linear element ``k = slope_s_per_v * (V_G - v_zero_v)`` (scalars or per edge)."""
 
-    slope_s_per_v: np.ndarray = attrs.field(converter=_array, validator=_positive)
-    v_zero_v: np.ndarray = attrs.field(converter=_array, validator=_finite)
+    slope_s_per_v: np.ndarray = attrs.field(converter=_array, validator=positive(ModelError))
+    v_zero_v: np.ndarray = attrs.field(converter=_array, validator=finite(ModelError))
     kind = K.LINEAR
     name = "linear"
 
@@ -96,13 +87,15 @@ class TransistorDevice:
     """Board n-MOSFET in the ohmic region with a subthreshold floor (scalars or per edge)."""
 
     s_a_per_v2: np.ndarray = attrs.field(
-        default=_array(BOARD_S_A_PER_V2), converter=_array, validator=_positive
+        default=_array(BOARD_S_A_PER_V2), converter=_array, validator=positive(ModelError)
     )
     v_t_v: np.ndarray = attrs.field(
-        default=_array(BOARD_V_T_V), converter=_array, validator=_finite
+        default=_array(BOARD_V_T_V), converter=_array, validator=finite(ModelError)
     )
     subthreshold_v_per_decade: np.ndarray = attrs.field(
-        default=_array(BOARD_SUBTHRESHOLD_V_PER_DECADE), converter=_array, validator=_positive
+        default=_array(BOARD_SUBTHRESHOLD_V_PER_DECADE),
+        converter=_array,
+        validator=positive(ModelError),
     )
     kind = K.TRANSISTOR
     name = "transistor"

@@ -42,6 +42,7 @@ from typing import Any
 import attrs
 import numpy as np
 
+from .._validators import finite, non_negative, positive
 from . import _kernel as K
 from .devices import Device, LinearDevice, TransistorDevice
 from .errors import ModelError
@@ -73,26 +74,6 @@ def _array(value: Any) -> np.ndarray:
     return arr
 
 
-def _positive(_inst: object, attr: attrs.Attribute[Any], value: np.ndarray) -> None:
-    if not (np.all(value > 0) and not np.any(np.isnan(value))):
-        raise ModelError(f"{attr.name}: must be > 0, got {value!r}")
-
-
-def _positive_finite(_inst: object, attr: attrs.Attribute[Any], value: np.ndarray) -> None:
-    if not (np.all(np.isfinite(value)) and np.all(value > 0)):
-        raise ModelError(f"{attr.name}: must be finite and > 0, got {value!r}")
-
-
-def _finite(_inst: object, attr: attrs.Attribute[Any], value: np.ndarray) -> None:
-    if not np.all(np.isfinite(value)):
-        raise ModelError(f"{attr.name}: must be finite, got {value!r}")
-
-
-def _non_negative(_inst: object, attr: attrs.Attribute[Any], value: np.ndarray) -> None:
-    if not (np.all(np.isfinite(value)) and np.all(value >= 0)):
-        raise ModelError(f"{attr.name}: must be finite and >= 0, got {value!r}")
-
-
 @attrs.frozen(kw_only=True, eq=False)
 class EdgeParams:
     """Per-edge circuit parameters (scalars or ``(E,)`` arrays), in SI units.
@@ -119,29 +100,31 @@ class EdgeParams:
 
     device: Device
     c_gate_f: np.ndarray = attrs.field(
-        default=_array(BOARD_C_GATE_F), converter=_array, validator=_positive_finite
+        default=_array(BOARD_C_GATE_F), converter=_array, validator=positive(ModelError)
     )
     r_charge_ohm: np.ndarray = attrs.field(
-        default=_array(BOARD_R_CHARGE_OHM), converter=_array, validator=_positive_finite
+        default=_array(BOARD_R_CHARGE_OHM), converter=_array, validator=positive(ModelError)
     )
     a_free_per_v: np.ndarray = attrs.field(
-        default=_array(BOARD_GAIN_PER_V), converter=_array, validator=_non_negative
+        default=_array(BOARD_GAIN_PER_V), converter=_array, validator=non_negative(ModelError)
     )
     a_clamp_per_v: np.ndarray = attrs.field(
-        default=_array(BOARD_GAIN_PER_V), converter=_array, validator=_non_negative
+        default=_array(BOARD_GAIN_PER_V), converter=_array, validator=non_negative(ModelError)
     )
     tau_leak_s: np.ndarray = attrs.field(
-        default=_array(np.inf), converter=_array, validator=_positive
+        default=_array(np.inf), converter=_array, validator=positive(ModelError, allow_inf=True)
     )
-    v_rest_v: np.ndarray = attrs.field(default=_array(0.0), converter=_array, validator=_finite)
+    v_rest_v: np.ndarray = attrs.field(
+        default=_array(0.0), converter=_array, validator=finite(ModelError)
+    )
     v_min_v: np.ndarray = attrs.field(
-        default=_array(BOARD_V_MIN_V), converter=_array, validator=_finite
+        default=_array(BOARD_V_MIN_V), converter=_array, validator=finite(ModelError)
     )
     v_max_v: np.ndarray = attrs.field(
-        default=_array(BOARD_V_MAX_V), converter=_array, validator=_finite
+        default=_array(BOARD_V_MAX_V), converter=_array, validator=finite(ModelError)
     )
     v_gate0_v: np.ndarray = attrs.field(
-        default=_array(BOARD_V_GATE0_V), converter=_array, validator=_finite
+        default=_array(BOARD_V_GATE0_V), converter=_array, validator=finite(ModelError)
     )
 
     def __attrs_post_init__(self) -> None:

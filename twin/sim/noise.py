@@ -31,11 +31,10 @@ bit, whatever the batching.
 
 from __future__ import annotations
 
-from typing import Any
-
 import attrs
 import numpy as np
 
+from .._validators import non_negative, positive
 from . import _kernel as K
 from .errors import ModelError
 
@@ -43,16 +42,6 @@ __all__ = ["NoiseConfig", "comparator_offsets", "gate_noise_std", "run_keys"]
 
 #: The board's learning step, the reference interval of ``delta_v2``, seconds.
 REFERENCE_STEP_S = 1e-4
-
-
-def _non_negative(_inst: object, attr: attrs.Attribute[Any], value: float) -> None:
-    if not (np.isfinite(value) and value >= 0):
-        raise ModelError(f"{attr.name}: must be a finite number >= 0, got {value!r}")
-
-
-def _positive(_inst: object, attr: attrs.Attribute[Any], value: float) -> None:
-    if not (np.isfinite(value) and value > 0):
-        raise ModelError(f"{attr.name}: must be a finite number > 0, got {value!r}")
 
 
 @attrs.frozen(kw_only=True)
@@ -71,10 +60,16 @@ class NoiseConfig:
         Spread of the fixed per-edge comparator offsets, V^2.
     """
 
-    delta_v2: float = attrs.field(default=0.0, converter=float, validator=_non_negative)
-    tau_ref_s: float = attrs.field(default=REFERENCE_STEP_S, converter=float, validator=_positive)
-    meas_sigma_v: float = attrs.field(default=0.0, converter=float, validator=_non_negative)
-    offset_sigma_v2: float = attrs.field(default=0.0, converter=float, validator=_non_negative)
+    delta_v2: float = attrs.field(default=0.0, converter=float, validator=non_negative(ModelError))
+    tau_ref_s: float = attrs.field(
+        default=REFERENCE_STEP_S, converter=float, validator=positive(ModelError)
+    )
+    meas_sigma_v: float = attrs.field(
+        default=0.0, converter=float, validator=non_negative(ModelError)
+    )
+    offset_sigma_v2: float = attrs.field(
+        default=0.0, converter=float, validator=non_negative(ModelError)
+    )
 
     @property
     def signal_sigma(self) -> float:

@@ -43,6 +43,7 @@ import attrs
 import numpy as np
 import simpy
 
+from .._validators import non_negative, positive
 from ..documents import Dispatcher, Subscriber, start_doc, stop_doc
 from ..rules import LearningRule
 from ..task import Task
@@ -68,16 +69,6 @@ FIXED_POINT_TOL = 1e-12
 
 def _clock(value: Clock | str) -> Clock:
     return parse_clock(value) if isinstance(value, str) else value
-
-
-def _non_negative(_inst: object, attr: attrs.Attribute[Any], value: float) -> None:
-    if not (np.isfinite(value) and value >= 0):
-        raise ModelError(f"{attr.name}: must be a finite number >= 0, got {value!r}")
-
-
-def _positive(_inst: object, attr: attrs.Attribute[Any], value: float) -> None:
-    if not (np.isfinite(value) and value > 0):
-        raise ModelError(f"{attr.name}: must be a finite number > 0, got {value!r}")
 
 
 def _engine(_inst: object, _attr: object, value: str) -> None:
@@ -120,12 +111,16 @@ class TwinConfig:
 
     clock: Clock = attrs.field(factory=lambda: SyncClock(rate_hz=1e4), converter=_clock)
     edges: EdgeParams = attrs.field(factory=lambda: board_edge_params("transistor"))
-    lam: float = attrs.field(default=0.0, converter=float, validator=_non_negative)
-    eta: float = attrs.field(default=0.22, converter=float, validator=_positive)
-    tau_feedback_s: float = attrs.field(default=0.0, converter=float, validator=_non_negative)
+    lam: float = attrs.field(default=0.0, converter=float, validator=non_negative(ModelError))
+    eta: float = attrs.field(default=0.22, converter=float, validator=positive(ModelError))
+    tau_feedback_s: float = attrs.field(
+        default=0.0, converter=float, validator=non_negative(ModelError)
+    )
     noise: NoiseConfig = attrs.field(factory=NoiseConfig)
-    sample_interval_s: float = attrs.field(default=0.1, converter=float, validator=_positive)
-    batch_s: float = attrs.field(default=1e-2, converter=float, validator=_non_negative)
+    sample_interval_s: float = attrs.field(
+        default=0.1, converter=float, validator=positive(ModelError)
+    )
+    batch_s: float = attrs.field(default=1e-2, converter=float, validator=non_negative(ModelError))
     engine: Engine = attrs.field(default="batched", validator=_engine)
     solver: SolverSettings = attrs.field(factory=SolverSettings)
     per_edge_samples: int = attrs.field(default=64, converter=int)
