@@ -131,8 +131,12 @@ def test_step_quantities_agree_on_random_circuits(seed: int) -> None:
         got = run.quantities()
         for key in ("error", "free_power_w", "clamped_power_w"):
             np.testing.assert_allclose(got[key], expected[key], rtol=1e-9)
+        # dk is a difference of squared drops: both paths carry the solve's rounding, which grows
+        # with the Laplacian's condition number (conductances span up to 8 decades here)
+        cond = np.linalg.cond(trainer.batch.laplacian(k)[0])
+        tol = max(1e-9, 10 * np.finfo(float).eps * cond)
         scale = np.abs(expected["dk"]).max()
-        np.testing.assert_allclose(got["dk"], expected["dk"], rtol=0, atol=1e-9 * scale)
+        np.testing.assert_allclose(got["dk"], expected["dk"], rtol=0, atol=tol * scale)
 
 
 def test_source_edge_touching_ground_agrees() -> None:
