@@ -188,31 +188,41 @@ def test_config_errors_name_the_field() -> None:
 
 @pytest.mark.slow
 def test_error_grows_as_lambda_squared_and_power_falls_linearly(reference_dir) -> None:
-    """Seed Fig. 2: error ~ lambda^2, free-power reduction ~ lambda (small lambda, long runs)."""
-    nets = [
-        read_authors_txt(p)
-        for p in sorted((reference_dir / "jammed").glob("data_N00064_*_r[1-5].txt"))
+    """Seed Fig. 2: error ~ lambda^2, free-power reduction ~ lambda (small lambda, long runs).
+
+    With PHYSICS.md's rule the power term carries the factor alpha/eta = 500, so the small-lambda
+    regime is lambda <~ 1e-8 here (at 1e-7 the power reduction saturates). Realizations whose
+    lambda = 0 run does not reach 1e-8 in 1e5 steps (3 of these 9) are left out.
+    """
+    paths = sorted((reference_dir / "jammed").glob("data_N00064_*_r[1-9].txt"))
+    tasks = [
+        regression_task(read_authors_txt(p), rng=np.random.default_rng(i))
+        for i, p in enumerate(paths)
     ]
-    tasks = [regression_task(n, rng=np.random.default_rng(i)) for i, n in enumerate(nets)]
-    lams = [0.0, 1e-6, 1e-5, 1e-4]
+    lams = [0.0, 1e-10, 1e-9, 1e-8]
     res = {
         lam: train(
             tasks,
             TrainConfig(
                 steps=100_000,
                 n_records=2,
-                rule=LearningRule(alpha=0.5, eta=1e-3, lam=lam),
                 k_min=1e-4,
                 k_max=1e6,
+                rule=LearningRule(alpha=0.5, eta=1e-3, lam=lam),
             ),
         )
         for lam in lams
     }
-    err = np.array([np.median(res[lam].error_final) for lam in lams[1:]])
+    ok = res[0.0].error_final < 1e-8
+    assert ok.sum() >= 5
+    err = np.array([np.median(res[lam].error_final[ok]) for lam in lams[1:]])
     dp = np.array(
-        [np.median(res[0.0].free_power_final_w - res[lam].free_power_final_w) for lam in lams[1:]]
+        [
+            np.median(res[0.0].free_power_final_w[ok] - res[lam].free_power_final_w[ok])
+            for lam in lams[1:]
+        ]
     )
     slope_err = np.polyfit(np.log10(lams[1:]), np.log10(err), 1)[0]
     slope_dp = np.polyfit(np.log10(lams[1:]), np.log10(dp), 1)[0]
-    assert 1.5 < slope_err < 2.5
-    assert 0.7 < slope_dp < 1.3
+    assert 1.7 < slope_err < 2.3
+    assert 0.85 < slope_dp < 1.15
