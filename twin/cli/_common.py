@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 import numpy as np
@@ -17,7 +18,15 @@ from ..errors import TaskError
 from ..network import Network, network_from_spec
 from ..task import Task, allostery_task, iris_task, load_task, regression_task
 
-__all__ = ["DEFAULT_NETWORKS", "build_tasks", "emit_json", "progress_bar", "seeds_for"]
+__all__ = [
+    "DEFAULT_NETWORKS",
+    "artifact_options",
+    "build_tasks",
+    "emit_json",
+    "print_summary",
+    "progress_bar",
+    "seeds_for",
+]
 
 #: Network used by each generated task kind when --network is not given.
 DEFAULT_NETWORKS = {
@@ -99,3 +108,44 @@ def progress_bar(description: str, total: float, *, enabled: bool = True) -> Ite
             bar.update(tid, completed=done)
 
         yield update
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def artifact_options(save_help: str) -> Callable[[F], F]:
+    """``--out``, ``--plot``, ``--save`` and ``--json`` (parameters out, plot, save, as_json)."""
+    path = click.Path(dir_okay=False, path_type=Path)
+
+    def decorate(func: F) -> F:
+        func = click.option(
+            "--json",
+            "as_json",
+            is_flag=True,
+            help="Print the summary as one JSON object (last line).",
+        )(func)
+        func = click.option("--save", type=path, default=None, help=save_help)(func)
+        func = click.option(
+            "--plot", type=path, default=None, help="Save error/power curves as PNG."
+        )(func)
+        return click.option(
+            "--out", type=path, default=None, help="Write run documents as JSON lines."
+        )(func)
+
+    return decorate
+
+
+def print_summary(title: str, summary: dict[str, Any]) -> None:
+    """The summary as a two-column rich table (lists are shown by their length)."""
+    from rich.table import Table
+
+    table = Table(title=title, show_header=True)
+    table.add_column("quantity")
+    table.add_column("value", justify="right")
+    for key, value in summary.items():
+        if isinstance(value, list):
+            shown = f"{len(value)} values (see --json)"
+        else:
+            shown = f"{value:.4g}" if isinstance(value, float) else str(value)
+        table.add_row(key, shown)
+    Console().print(table)

@@ -23,13 +23,14 @@ import logging
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
-from ..documents import Subscriber
+from ..documents import Dispatcher, JsonLinesWriter, Subscriber
 
-__all__ = ["DB_HELP", "ledger_options", "run_recording"]
+__all__ = ["DB_HELP", "ledger_options", "recorded_dispatch", "run_recording"]
 
 log = logging.getLogger("twin.ledger")
 
@@ -72,3 +73,20 @@ def run_recording(db: str | None, no_db: bool) -> Iterator[Subscriber | None]:
         return
     with ledger, recording(ledger, signals=True) as writer:
         yield writer
+
+
+@contextmanager
+def recorded_dispatch(out: Path | None, db: str | None, no_db: bool) -> Iterator[Dispatcher]:
+    """A :class:`Dispatcher` feeding the ``--out`` JSON-lines file and the ledger; closes both."""
+    dispatch = Dispatcher()
+    writer = JsonLinesWriter(out) if out is not None else None
+    if writer is not None:
+        dispatch.subscribe(writer)
+    try:
+        with run_recording(db, no_db) as ledger_sink:
+            if ledger_sink is not None:
+                dispatch.subscribe(ledger_sink)
+            yield dispatch
+    finally:
+        if writer is not None:
+            writer.close()

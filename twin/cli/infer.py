@@ -15,13 +15,13 @@ from typing import Any
 import click
 import numpy as np
 
-from ..documents import Dispatcher, JsonLinesWriter, energy_doc, sample_doc, start_doc, stop_doc
+from ..documents import Dispatcher, energy_doc, sample_doc, start_doc, stop_doc
 from ..errors import NetworkError
 from ..solver import CircuitBatch, free_state
 from ..task import Task
 from . import cli
 from ._common import build_tasks, emit_json
-from ._ledger import ledger_options, run_recording
+from ._ledger import ledger_options, recorded_dispatch
 
 __all__ = ["free_power", "infer_cmd"]
 
@@ -133,18 +133,8 @@ def infer_cmd(
         "power_w": [float(x) for x in power],
         "error": [float(x) for x in error],
     }
-    dispatch = Dispatcher()
-    writer = JsonLinesWriter(out) if out is not None else None
-    if writer is not None:
-        dispatch.subscribe(writer)
-    try:
-        with run_recording(db, no_db) as ledger_sink:
-            if ledger_sink is not None:
-                dispatch.subscribe(ledger_sink)
-            uid = _emit_run(dispatch, params, power, error, hold_s, summary)
-    finally:
-        if writer is not None:
-            writer.close()
+    with recorded_dispatch(out, db, no_db) as dispatch:
+        uid = _emit_run(dispatch, params, power, error, hold_s, summary)
     summary["run"] = uid
     if as_json:
         emit_json(summary)

@@ -10,7 +10,6 @@ import click
 import numpy as np
 import simpy
 
-from ..documents import Dispatcher, JsonLinesWriter
 from ..network import save_network
 from ..sim.clocks import parse_clock
 from ..sim.edge import board_edge_params
@@ -18,8 +17,8 @@ from ..sim.noise import NoiseConfig
 from ..sim.realtime import realtime_environment
 from ..sim.twin import Twin, TwinConfig
 from . import cli
-from ._common import build_tasks, emit_json, progress_bar
-from ._ledger import ledger_options, run_recording
+from ._common import artifact_options, build_tasks, emit_json, print_summary, progress_bar
+from ._ledger import ledger_options, recorded_dispatch
 
 __all__ = ["simulate_cmd"]
 
@@ -136,27 +135,7 @@ def _positive(ctx: click.Context, param: click.Parameter, value: float | None) -
     help="batched (fast) or agents (one SimPy process per edge, reference).",
 )
 @click.option("--realtime", is_flag=True, help="Pace the run by the wall clock (live use).")
-@click.option(
-    "--out",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Write run documents as JSON lines.",
-)
-@click.option(
-    "--plot",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Save error/power curves as PNG.",
-)
-@click.option(
-    "--save",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Save the network with its trained conductances (S) as JSON.",
-)
-@click.option(
-    "--json", "as_json", is_flag=True, help="Print the summary as one JSON object (last line)."
-)
+@artifact_options("Save the network with its trained conductances (S) as JSON.")
 @ledger_options
 def simulate_cmd(
     network: str | None,
@@ -224,31 +203,21 @@ def simulate_cmd(
         "engine": engine,
         "realtime": realtime,
     }
-    dispatch = Dispatcher()
-    writer = JsonLinesWriter(out) if out is not None else None
-    if writer is not None:
-        dispatch.subscribe(writer)
-    try:
-        with run_recording(db, no_db) as ledger_sink:
-            if ledger_sink is not None:
-                dispatch.subscribe(ledger_sink)
-            env: simpy.Environment = realtime_environment() if realtime else simpy.Environment()
-            t0 = time.perf_counter()
-            twin = Twin(
-                env,
-                the_task,
-                config,
-                np.random.default_rng([seed, 1]),
-                emit=dispatch if dispatch else None,
-                params=params,
-            )
-            if realtime:
-                env.sync()  # type: ignore[attr-defined]  # start the wall clock now
-            with progress_bar("simulating", duration, enabled=not as_json) as update:
-                result = twin.run(duration, progress=update)
-    finally:
-        if writer is not None:
-            writer.close()
+    with recorded_dispatch(out, db, no_db) as dispatch:
+        env: simpy.Environment = realtime_environment() if realtime else simpy.Environment()
+        t0 = time.perf_counter()
+        twin = Twin(
+            env,
+            the_task,
+            config,
+            np.random.default_rng([seed, 1]),
+            emit=dispatch if dispatch else None,
+            params=params,
+        )
+        if realtime:
+            env.sync()  # type: ignore[attr-defined]  # start the wall clock now
+        with progress_bar("simulating", duration, enabled=not as_json) as update:
+            result = twin.run(duration, progress=update)
     summary = result.summary() | {"wall_total_s": time.perf_counter() - t0, "run": result.run_uid}
     if save is not None:
         save_network(the_task.network.with_conductance(result.k), save)
@@ -259,16 +228,4 @@ def simulate_cmd(
     if as_json:
         emit_json(summary)
     else:
-        _print_summary(summary)
-
-
-def _print_summary(summary: dict[str, object]) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title="twin simulate", show_header=True)
-    table.add_column("quantity")
-    table.add_column("value", justify="right")
-    for key, value in summary.items():
-        table.add_row(key, f"{value:.4g}" if isinstance(value, float) else str(value))
-    Console().print(table)
+        print_summary("twin simulate", summary)

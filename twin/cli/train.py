@@ -7,13 +7,12 @@ from pathlib import Path
 
 import click
 
-from ..documents import Dispatcher, JsonLinesWriter
 from ..network import save_network
 from ..rules import LambdaControl, LearningRule
 from ..trainer import TrainConfig, Trainer
 from . import cli
-from ._common import build_tasks, emit_json, progress_bar
-from ._ledger import ledger_options, run_recording
+from ._common import artifact_options, build_tasks, emit_json, print_summary, progress_bar
+from ._ledger import ledger_options, recorded_dispatch
 
 __all__ = ["train_cmd"]
 
@@ -110,28 +109,7 @@ def _positive(ctx: click.Context, param: click.Parameter, value: float | None) -
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of networks and tasks.")
 @click.option("--realizations", type=click.IntRange(min=1), default=1, show_default=True)
-@click.option(
-    "--out",
-    "out",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Write run documents as JSON lines.",
-)
-@click.option(
-    "--plot",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Save error/power curves as PNG.",
-)
-@click.option(
-    "--save",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Save the trained network (realization 0) as JSON.",
-)
-@click.option(
-    "--json", "as_json", is_flag=True, help="Print the summary as one JSON object (last line)."
-)
+@artifact_options("Save the trained network (realization 0) as JSON.")
 @ledger_options
 def train_cmd(
     network: str | None,
@@ -187,23 +165,13 @@ def train_cmd(
         "seed": seed,
         "realizations": realizations,
     }
-    dispatch = Dispatcher()
-    writer = JsonLinesWriter(out) if out is not None else None
-    if writer is not None:
-        dispatch.subscribe(writer)
     trainer = Trainer(tasks, config)
-    try:
-        with run_recording(db, no_db) as ledger_sink:
-            if ledger_sink is not None:
-                dispatch.subscribe(ledger_sink)
-            t0 = time.perf_counter()
-            with progress_bar("training", steps, enabled=not as_json) as update:
-                result = trainer.run(
-                    emit=dispatch if dispatch else None, progress=update, params=params
-                )
-    finally:
-        if writer is not None:
-            writer.close()
+    with recorded_dispatch(out, db, no_db) as dispatch:
+        t0 = time.perf_counter()
+        with progress_bar("training", steps, enabled=not as_json) as update:
+            result = trainer.run(
+                emit=dispatch if dispatch else None, progress=update, params=params
+            )
     wall_s = time.perf_counter() - t0
     if save is not None:
         n_e = tasks[0].network.n_edges
@@ -216,19 +184,4 @@ def train_cmd(
     if as_json:
         emit_json(summary)
     else:
-        _print_summary(summary)
-
-
-def _print_summary(summary: dict[str, object]) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title="twin train", show_header=True)
-    table.add_column("quantity")
-    table.add_column("value", justify="right")
-    for key, value in summary.items():
-        shown = value if not isinstance(value, float) else f"{value:.4g}"
-        if isinstance(value, list):
-            shown = f"{len(value)} values (see --json)"
-        table.add_row(key, str(shown))
-    Console().print(table)
+        print_summary("twin train", summary)
