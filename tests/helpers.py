@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -37,3 +38,16 @@ def node_task(
         targets=list(targets),
         train=examples(inputs, outs),
     )
+
+
+def run_cli(capsys: Any, *args: str) -> tuple[int, str, str]:
+    """Run ``twin ARGS`` in process: exit code, stdout, stderr."""
+    from twin.cli import main
+
+    try:
+        main(list(args))
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out = capsys.readouterr()
+    return code, out.out, out.err

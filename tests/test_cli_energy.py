@@ -11,13 +11,13 @@ from typing import Any
 import numpy as np
 import pytest
 
-from twin.cli import main
 from twin.cli._common import build_tasks
 from twin.documents import read_jsonl
 from twin.ledger import open_ledger, show_run
 from twin.network import load_network
 from twin.trainer import TrainConfig, Trainer
 
+from .helpers import run_cli as run
 from .ledger_support import (
     hand_built_run,
     ledger_url,
@@ -30,16 +30,6 @@ from .ledger_support import (
 )
 
 __all__ = ["ledger_url", "pg_server", "pg_url", "sqlite_url"]  # fixtures, re-exported
-
-
-def run(capsys: Any, *args: str) -> tuple[int, str, str]:
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def run_json(capsys: Any, *args: str) -> Any:

@@ -95,8 +95,16 @@ def test_four_node_sources_three_node_targets_agree() -> None:
     net = lattice(5, 5, periodic=True)
     nodes = rng.choice(net.n_nodes, size=9, replace=False).tolist()
     train_set = examples(rng.uniform(0, 1, (12, 4)), rng.uniform(0.2, 0.6, (12, 3)))
-    task = Task(kind="custom", network=net, ground=nodes[:2], source_kind="nodes",
-                sources=nodes[2:6], target_kind="nodes", targets=nodes[6:], train=train_set)
+    task = Task(
+        kind="custom",
+        network=net,
+        ground=nodes[:2],
+        source_kind="nodes",
+        sources=nodes[2:6],
+        target_kind="nodes",
+        targets=nodes[6:],
+        train=train_set,
+    )
     a, b = _both(task, steps=200, rule=LearningRule(alpha=0.2, eta=1e-2))
     _assert_agree(task, a, b)
 

@@ -6,19 +6,10 @@ import json
 
 import pytest
 
-from twin.cli import main
 from twin.documents import read_jsonl, validate_document
 from twin.network import load_network
 
-
-def run(capsys, *args: str) -> tuple[int, str, str]:
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out = capsys.readouterr()
-    return code, out.out, out.err
+from ..helpers import run_cli as run
 
 
 def test_simulate_json_summary_documents_and_saved_network(capsys, tmp_path) -> None:
