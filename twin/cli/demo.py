@@ -69,7 +69,9 @@ def _twin_runs(console: Console, out: Path, seed: int, duration_s: float) -> Non
                 lam=lam,
                 sample_interval_s=duration_s / 400,
             )
-            writer = JsonLinesWriter(out / f"twin_lam{lam:g}.jsonl")
+            jsonl = out / f"twin_lam{lam:g}.jsonl"
+            jsonl.unlink(missing_ok=True)  # each demo writes its runs afresh (the ledger keeps all)
+            writer = JsonLinesWriter(jsonl)
             with recording(ledger) as sink:
                 twin = Twin(
                     simpy.Environment(),
