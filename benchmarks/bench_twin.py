@@ -8,7 +8,9 @@ The board: 4 x 4 periodic lattice (32 edges), allostery task, transistor model, 
 - ``agents``: one SimPy process per edge, one SimPy event per edge event, compiled rank-1 updates;
 - ``batched``: one SimPy process per clock group, events processed in compiled batches (default).
 
-Also a ~1,024-edge jammed network (``jammed:460:seed=1``, 1040 edges), on short runs.
+Also a ~1,024-edge jammed network (``jammed:460:seed=1``, 1040 edges), on short runs; with sync
+and Bernoulli clocks both on the sparse path (the default above 56 reduced nodes) and on the
+dense path (``SolverSettings(sparse_above=None)``: dense refactorisation per tick, the "before").
 
 Run: ``.venv/bin/python benchmarks/bench_twin.py [--duration 20] [--quick]``.
 """
@@ -25,7 +27,7 @@ import simpy
 
 from twin.cli._common import build_tasks
 from twin.network import network_from_spec
-from twin.sim import TwinConfig, board_edge_params, simulate
+from twin.sim import SolverSettings, TwinConfig, board_edge_params, simulate
 from twin.solver import CircuitBatch, clamped_state, free_state, nudged_targets
 from twin.task import Task, allostery_task
 
@@ -115,10 +117,15 @@ def main() -> None:
     net = network_from_spec("jammed:460:seed=1")
     task = allostery_task(net, rng=np.random.default_rng(0))
     print(f"# jammed:460:seed=1: {net.n_nodes} nodes, {net.n_edges} edges, allostery")
-    big_runs = (("sync:10000", 0.02), ("bernoulli:10000:0.5", 0.02), ("poisson:10000", 2e-3))
-    for clock, dur in big_runs:
+    for clock in ("sync:10000", "bernoulli:10000:0.5"):
         for model in ("linear", "transistor"):
-            row(f"batched, {model}, {clock}", run(task, clock, dur, edges=board_edge_params(model)))
+            edges = board_edge_params(model)
+            row(f"batched, {model}, {clock}, sparse", run(task, clock, 0.2, edges=edges))
+            dense = run(task, clock, 0.02, edges=edges, solver=SolverSettings(sparse_above=None))
+            row(f"batched, {model}, {clock}, dense", dense)
+    for model in ("linear", "transistor"):
+        edges = board_edge_params(model)
+        row(f"batched, {model}, poisson:10000", run(task, "poisson:10000", 2e-3, edges=edges))
     row("batched, transistor, continuous:0.001", run(task, CONTINUOUS, 0.05))
 
 

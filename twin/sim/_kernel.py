@@ -48,7 +48,8 @@ N_EPAR = 13
 
 # integer parameters State.ipar
 I_NSRC, I_CLOCK, I_DEVICE, I_REFACTOR_EVERY, I_CHECK_EVERY, I_REFACTOR_GROUP = range(6)
-N_IPAR = 6
+I_SPARSE, I_SPLIT, I_FIRST = 6, 7, 8  # sparse path on (0/1), dense block start, constraint block
+N_IPAR = 9
 # integer run counters State.icnt
 C_TICK, C_EVENTS, C_GROUPS, C_RANK1, C_REFACTORS, C_SINCE, C_CHECK = range(7)
 N_ICNT = 7
@@ -75,7 +76,7 @@ class State(NamedTuple):
     k: np.ndarray  # (Q, E) conductances, S
     k_new: np.ndarray  # (Q, E) staged conductances, S
     staged: np.ndarray  # (E,) bool
-    linv: np.ndarray  # (Q, n+1, n+1)
+    linv: np.ndarray  # (Q, n+1, n+1); (Q, 1, 1) on the sparse path (no rank-1 updates)
     x: np.ndarray  # (Q, n+1, c)
     s: np.ndarray  # (Q, c, c)
     # examples
@@ -107,13 +108,31 @@ class State(NamedTuple):
     w: np.ndarray  # (n+1,) scratch
     gx: np.ndarray  # (c,) scratch
     sm: np.ndarray  # (c, c+1) scratch for small solves
-    lap: np.ndarray  # (n+1, n+1) scratch: Laplacian, then its Cholesky factor
+    lap: np.ndarray  # (n+1, n+1) scratch: Laplacian, then its Cholesky factor; (1, 1) if sparse
     log_t: np.ndarray  # (L,) times of the first L edge events, s (L = 0: no log)
     log_e: np.ndarray  # (L,) int64 edges of the first L edge events
+    # sparse path (ipar[I_SPARSE] = 1; placeholders of length 1 otherwise): the factor structure
+    # of twin._kernels (elimination order, compressed sparse columns, dense trailing block)
+    sp_colptr: np.ndarray  # (split + 1,) int64
+    sp_rowind: np.ndarray  # (nnz,) int64
+    sp_rlptr: np.ndarray  # (split + 1,) int64 row lists of the sparse columns
+    sp_rlcol: np.ndarray  # int64
+    sp_rlpos: np.ndarray  # int64
+    sp_tstart: np.ndarray  # (split,) int64
+    sp_diagpos: np.ndarray  # (n,) int64
+    sp_ends: np.ndarray  # (E, 2) int64 edge ends in elimination order, n = ground
+    sp_offdiag: np.ndarray  # (E,) int64
+    sp_cidx: np.ndarray  # (c, 2) int64 constraint terms in elimination order, -1 = none
+    sp_cval: np.ndarray  # (c, 2) their coefficients
+    sp_perm: np.ndarray  # (n,) int64 perm[new] = old reduced node index
+    sp_v: np.ndarray  # (values,) scratch: factor values
+    sp_pos: np.ndarray  # (n,) int64 scratch
+    sp_x: np.ndarray  # (n + 1, cw) scratch: basis in elimination order, cw = 4 ceil(c / 4)
 
 
 _jit = numba.njit(cache=True, nogil=True)
 _inline = _jit  # hot-path functions (a marker: small enough for LLVM to inline)
+Arr = np.ndarray
 
 
 @structref.register
@@ -385,8 +404,12 @@ def refactor(st: State, q: int) -> None:
     """Fresh basis ``x`` and Schur complement ``s`` of circuit ``q`` from its conductances.
 
     A Cholesky factorisation of the reduced Laplacian gives ``x = L^-1 C^T`` directly; the full
-    inverse, needed only by rank-1 updates, is formed lazily (:func:`ensure_inverse`).
+    inverse, needed only by rank-1 updates, is formed lazily (:func:`ensure_inverse`). Large
+    networks (``ipar[I_SPARSE]``) use the sparse factorisation instead (:func:`refactor_sparse`).
     """
+    if st.ipar[I_SPARSE] != 0:
+        refactor_sparse(st, q)
+        return
     n = st.linv.shape[1] - 1
     c = st.cons.shape[0]
     lap = st.lap
@@ -476,7 +499,7 @@ def rank1(st: State, q: int, i: int, delta: float) -> None:
 @_jit
 def drift(st: State, q: int) -> float:
     """Residual ``max |L x - C^T|`` of circuit ``q`` (dimensionless; 0 for a fresh solve)."""
-    n1 = st.linv.shape[1]
+    n1 = st.x.shape[1]
     c = st.cons.shape[0]
     res = np.zeros((n1, c))
     for i in range(st.ends.shape[0]):
@@ -602,6 +625,256 @@ def _clamped_only(st: State) -> None:
         for col in range(c):
             p += st.mu_c[e, col] * st.b[e, col]
     st.acc[A_P_CLAMPED] = p / st.b.shape[0]
+
+
+# ----------------------------------------------------------------------------- sparse circuits
+# Large networks: ``x = L^-1 C^T`` from a sparse Cholesky factorisation whose ordering and
+# symbolic structure are fixed at build time (:func:`twin.sim.network_state.sparse_structure`,
+# which reuses :mod:`twin._kernels`' set-up). The numeric routines below are verbatim copies of
+# :mod:`twin._kernels`' (``_assemble`` renamed ``_assemble_sparse``): numba's cache would not
+# notice a change to a callee in another file, so they live here; ``tests/sim`` checks the
+# copies against the originals.
+
+
+@_jit
+def refactor_sparse(st: State, q: int) -> None:
+    """:func:`refactor` of circuit ``q`` by sparse factorisation (``O(nnz)``, not ``O(n^3)``)."""
+    n = st.x.shape[1] - 1
+    c = st.cons.shape[0]
+    split = st.ipar[I_SPLIT]
+    nt = n - split
+    v = st.sp_v
+    _assemble_sparse(
+        st.k[q], st.ends.shape[0], st.sp_ends, n, st.sp_diagpos, st.sp_offdiag, v.shape[0], v
+    )
+    ok = _factor_sparse(split, nt, st.sp_colptr, st.sp_rowind, st.sp_rlptr, st.sp_rlcol,
+                        st.sp_rlpos, st.sp_tstart, v, st.sp_pos)  # fmt: skip
+    base = st.sp_colptr[split]
+    if not (ok and _factor_dense(v[base : base + nt * nt].reshape((nt, nt)))):
+        raise ValueError("twin: the reduced Laplacian is not positive definite")
+    xs = st.sp_x
+    _basis(n, split, st.ipar[I_FIRST], st.sp_colptr, st.sp_rowind, v, st.sp_cidx, st.sp_cval,
+           xs, st.s[q])  # fmt: skip
+    xq = st.x[q]
+    for r in range(n):
+        row = st.sp_perm[r]
+        for j in range(c):
+            xq[row, j] = xs[r, j]
+    st.linv_ok[q] = False
+
+
+@_jit
+def _assemble_sparse(
+    k: Arr, ne: int, ends: Arr, n: int, diagpos: Arr, offdiag: Arr, nvals: int, v: Arr
+) -> None:
+    """Reduced Laplacian values (siemens) scattered into the factor storage ``v``."""
+    for p in range(nvals):
+        v[p] = 0.0
+    for e in range(ne):
+        ke = k[e]
+        a = ends[e, 0]
+        b = ends[e, 1]
+        if a < n:
+            v[diagpos[a]] += ke
+        if b < n:
+            v[diagpos[b]] += ke
+        if offdiag[e] >= 0:
+            v[offdiag[e]] -= ke
+
+
+@_jit
+def _factor_sparse(
+    split: int,
+    nt: int,
+    colptr: Arr,
+    rowind: Arr,
+    rlptr: Arr,
+    rlcol: Arr,
+    rlpos: Arr,
+    tstart: Arr,
+    v: Arr,
+    pos: Arr,
+) -> bool:
+    """Left-looking Cholesky of the sparse columns; False when a pivot is not positive.
+
+    Each finished column's outer product over the dense block is subtracted there (the block is
+    stored row-major as an upper factor after the sparse values).
+    """
+    base = colptr[split] - split * nt - split
+    for j in range(split):
+        c0 = colptr[j]
+        c1 = colptr[j + 1]
+        for p in range(c0, c1):
+            pos[rowind[p]] = p
+        for t in range(rlptr[j], rlptr[j + 1]):
+            pj = rlpos[t]
+            ljk = v[pj]
+            for p in range(pj, colptr[rlcol[t] + 1]):
+                v[pos[rowind[p]]] -= ljk * v[p]
+        d = v[c0]
+        if not d > 0.0:
+            return False
+        d = np.sqrt(d)
+        v[c0] = d
+        inv = 1.0 / d
+        for p in range(c0 + 1, c1):
+            v[p] *= inv
+        for p in range(tstart[j], c1):
+            la = v[p]
+            row = base + rowind[p] * nt
+            for p2 in range(p, c1):
+                v[row + rowind[p2]] -= la * v[p2]
+    return True
+
+
+@_jit
+def _factor_panel(u: Arr, k: int, kb: int) -> bool:
+    """Factor rows ``k..k+kb-1`` of ``u`` (their trailing parts are updated in place).
+
+    Loops run over row slices indexed from 0, which lets LLVM vectorise them.
+    """
+    for kk in range(k, k + kb):
+        d = u[kk, kk]
+        if not d > 0.0:
+            return False
+        d = np.sqrt(d)
+        u[kk, kk] = d
+        inv = 1.0 / d
+        row = u[kk, kk + 1 :]
+        for j in range(row.shape[0]):
+            row[j] *= inv
+        for i in range(kk + 1, k + kb):
+            f = u[kk, i]
+            ui = u[i, i:]
+            uk = u[kk, i:]
+            for j in range(ui.shape[0]):
+                ui[j] -= f * uk[j]
+    return True
+
+
+@_jit
+def _factor_dense(u: Arr) -> bool:
+    """In-place upper Cholesky ``A = U^T U`` of the upper triangle of ``u``; False if singular.
+
+    Right-looking in panels of 4 rows: each trailing row gets one rank-4 update per panel.
+    """
+    nt = u.shape[0]
+    k = 0
+    while k + 4 <= nt:
+        if not _factor_panel(u, k, 4):
+            return False
+        for i in range(k + 4, nt):
+            f0, f1, f2, f3 = u[k, i], u[k + 1, i], u[k + 2, i], u[k + 3, i]
+            if f0 == 0.0 and f1 == 0.0 and f2 == 0.0 and f3 == 0.0:
+                continue
+            ui = u[i, i:]
+            r0, r1, r2, r3 = u[k, i:], u[k + 1, i:], u[k + 2, i:], u[k + 3, i:]
+            for j in range(ui.shape[0]):
+                ui[j] -= (f0 * r0[j] + f1 * r1[j]) + (f2 * r2[j] + f3 * r3[j])
+        k += 4
+    return _factor_panel(u, k, nt - k)
+
+
+@_jit
+def _forward_dense(u: Arr, f0: int, y: Arr, cw: int) -> None:
+    """Solve ``U^T y = rhs`` in place for rows ``>= f0`` (the right-hand side is 0 above)."""
+    nt = u.shape[0]
+    for k in range(f0, nt):
+        inv = 1.0 / u[k, k]
+        for jb in range(0, cw, 4):
+            y[k, jb] *= inv
+            y[k, jb + 1] *= inv
+            y[k, jb + 2] *= inv
+            y[k, jb + 3] *= inv
+        for i in range(k + 1, nt):
+            f = u[k, i]
+            if f != 0.0:
+                for jb in range(0, cw, 4):
+                    y[i, jb] -= f * y[k, jb]
+                    y[i, jb + 1] -= f * y[k, jb + 1]
+                    y[i, jb + 2] -= f * y[k, jb + 2]
+                    y[i, jb + 3] -= f * y[k, jb + 3]
+
+
+@_jit
+def _backward_dense(u: Arr, f0: int, x: Arr, cw: int) -> None:
+    """Solve ``U x = y`` in place (``y`` is 0 in rows before ``f0``)."""
+    nt = u.shape[0]
+    for i in range(nt - 1, -1, -1):
+        d = u[i, i]
+        for jb in range(0, cw, 4):
+            if i >= f0:
+                a0, a1, a2, a3 = x[i, jb], x[i, jb + 1], x[i, jb + 2], x[i, jb + 3]
+            else:
+                a0 = a1 = a2 = a3 = 0.0
+            for j in range(i + 1, nt):
+                f = u[i, j]
+                a0 -= f * x[j, jb]
+                a1 -= f * x[j, jb + 1]
+                a2 -= f * x[j, jb + 2]
+                a3 -= f * x[j, jb + 3]
+            x[i, jb] = a0 / d
+            x[i, jb + 1] = a1 / d
+            x[i, jb + 2] = a2 / d
+            x[i, jb + 3] = a3 / d
+
+
+@_jit
+def _backward_sparse(split: int, colptr: Arr, rowind: Arr, v: Arr, x: Arr, cw: int) -> None:
+    """Solve the sparse columns' part of ``F^T x = 0``, rows ``split-1`` down to 0."""
+    for i in range(split - 1, -1, -1):
+        c0 = colptr[i]
+        d = v[c0]
+        for jb in range(0, cw, 4):
+            a0 = a1 = a2 = a3 = 0.0
+            for p in range(c0 + 1, colptr[i + 1]):
+                r = rowind[p]
+                lp = v[p]
+                a0 -= lp * x[r, jb]
+                a1 -= lp * x[r, jb + 1]
+                a2 -= lp * x[r, jb + 2]
+                a3 -= lp * x[r, jb + 3]
+            x[i, jb] = a0 / d
+            x[i, jb + 1] = a1 / d
+            x[i, jb + 2] = a2 / d
+            x[i, jb + 3] = a3 / d
+
+
+@_jit
+def _basis(
+    n: int,
+    split: int,
+    first: int,
+    colptr: Arr,
+    rowind: Arr,
+    v: Arr,
+    cidx: Arr,
+    cval: Arr,
+    x: Arr,
+    s: Arr,
+) -> None:
+    """Basis solutions ``x = L^-1 C^T`` (volts per ampere; row ``n`` stays 0) and ``s = C x``."""
+    c = cidx.shape[0]
+    cw = x.shape[1]
+    nt = n - split
+    u = v[colptr[split] : colptr[split] + nt * nt].reshape((nt, nt))
+    xt = x[split:n]
+    for i in range(first, n):
+        for j in range(cw):
+            x[i, j] = 0.0
+    for j in range(c):
+        for slot in range(2):
+            if cidx[j, slot] >= 0:
+                x[cidx[j, slot], j] += cval[j, slot]
+    _forward_dense(u, first - split, xt, cw)
+    for a in range(c):
+        for b in range(c):
+            acc = 0.0
+            for i in range(first, n):
+                acc += x[i, a] * x[i, b]
+            s[a, b] = acc
+    _backward_dense(u, first - split, xt, cw)
+    _backward_sparse(split, colptr, rowind, v, x, cw)
 
 
 # ----------------------------------------------------------------------------- edge agents

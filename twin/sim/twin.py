@@ -52,7 +52,7 @@ from .clocks import Clock, ContinuousClock, PeriodicClock, SyncClock, parse_cloc
 from .devices import linear_for_bounds
 from .edge import BOARD_V_MAX_V, BOARD_V_MIN_V, EdgeParams, board_edge_params
 from .errors import ModelError
-from .network_state import NetworkState, SolverSettings, circuit_structure
+from .network_state import NetworkState, SolverSettings, circuit_structure, sparse_structure
 from .noise import NoiseConfig, comparator_offsets, run_keys
 
 __all__ = ["Twin", "TwinConfig", "TwinResult", "simulate", "trainer_equivalent"]
@@ -242,7 +242,18 @@ def build_state(
     ipar[[K.I_NSRC, K.I_CLOCK, K.I_DEVICE]] = ns, clock.kind, config.edges.device.kind
     ipar[K.I_REFACTOR_EVERY] = config.solver.refactor_every
     ipar[K.I_CHECK_EVERY] = config.solver.check_every
-    ipar[K.I_REFACTOR_GROUP] = config.solver.group_limit(n)
+    sparse = config.solver.sparse(n, clock.kind in (K.SYNC, K.BERNOULLI))
+    ipar[K.I_REFACTOR_GROUP] = config.solver.group_limit(n, sparse)
+    nd = 1 if sparse else n + 1  # dense inverse and Laplacian scratch: dense path only
+    if sparse:
+        sp = sparse_structure(ends, cons, n)
+        ipar[[K.I_SPARSE, K.I_SPLIT, K.I_FIRST]] = 1, sp.pop("split"), sp.pop("first")
+    else:
+        i1, f1 = np.zeros(1, dtype=np.int64), np.zeros(1)
+        sp = dict.fromkeys(("colptr", "rowind", "rlptr", "rlcol", "rlpos", "tstart"), i1)
+        sp |= {"diagpos": i1, "ends": np.zeros((1, 2), dtype=np.int64), "offdiag": i1}
+        sp |= {"cidx": np.zeros((1, 2), dtype=np.int64), "cval": np.zeros((1, 2))}
+        sp |= {"perm": i1, "v": f1, "pos": i1, "x": np.zeros((1, 4))}
     fpar = np.zeros(K.N_FPAR)
     fpar[[K.F_LAM, K.F_ETA, K.F_TAU_FB]] = config.lam, config.eta, config.tau_feedback_s
     fpar[[K.F_SIG_GATE, K.F_SIG_MEAS]] = config.noise.signal_sigma, config.noise.meas_sigma_v
@@ -262,7 +273,7 @@ def build_state(
         k=np.zeros((q, e)),
         k_new=np.zeros((q, e)),
         staged=np.zeros(e, dtype=np.bool_),
-        linv=np.zeros((q, n + 1, n + 1)),
+        linv=np.zeros((q, nd, nd)),
         x=np.zeros((q, n + 1, c)),
         s=np.zeros((q, c, c)),
         b=b,
@@ -291,9 +302,10 @@ def build_state(
         w=np.zeros(n + 1),
         gx=np.zeros(c),
         sm=np.zeros((c, c + 1)),
-        lap=np.zeros((n + 1, n + 1)),
+        lap=np.zeros((nd, nd)),
         log_t=np.zeros(max(config.log_events, 0)),
         log_e=np.zeros(max(config.log_events, 0), dtype=np.int64),
+        **{f"sp_{name}": value for name, value in sp.items()},
     )
     kst = K.KernelState(*st)
     iters = K.initialise(kst, FIXED_POINT_ITERS, FIXED_POINT_TOL)
