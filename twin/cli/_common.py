@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -22,6 +23,8 @@ __all__ = [
     "DEFAULT_NETWORKS",
     "artifact_options",
     "build_tasks",
+    "check_non_negative",
+    "check_positive",
     "emit_json",
     "print_summary",
     "progress_bar",
@@ -149,3 +152,17 @@ def print_summary(title: str, summary: dict[str, Any]) -> None:
             shown = f"{value:.4g}" if isinstance(value, float) else str(value)
         table.add_row(key, shown)
     Console().print(table)
+
+
+def check_positive(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    """Click callback: a finite number > 0 (``None`` passes: the option was not given)."""
+    if value is not None and not (math.isfinite(value) and value > 0):
+        raise click.BadParameter(f"must be a finite number > 0, got {value}", ctx=ctx, param=param)
+    return value
+
+
+def check_non_negative(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    """Click callback: a finite number >= 0."""
+    if not (math.isfinite(value) and value >= 0):
+        raise click.BadParameter(f"must be a finite number >= 0, got {value}", ctx=ctx, param=param)
+    return value

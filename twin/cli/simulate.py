@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import time
 from pathlib import Path
 
@@ -17,24 +16,20 @@ from ..sim.noise import NoiseConfig
 from ..sim.realtime import realtime_environment
 from ..sim.twin import Twin, TwinConfig
 from . import cli
-from ._common import artifact_options, build_tasks, emit_json, print_summary, progress_bar
+from ._common import (
+    artifact_options,
+    build_tasks,
+    check_non_negative,
+    check_positive,
+    emit_json,
+    print_summary,
+    progress_bar,
+)
 from ._ledger import ledger_options, recorded_dispatch
 
 __all__ = ["simulate_cmd"]
 
 MODELS = ("linear", "transistor")
-
-
-def _non_negative(ctx: click.Context, param: click.Parameter, value: float) -> float:
-    if not (math.isfinite(value) and value >= 0):
-        raise click.BadParameter(f"must be a finite number >= 0, got {value}", ctx=ctx, param=param)
-    return value
-
-
-def _positive(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
-    if value is not None and not (math.isfinite(value) and value > 0):
-        raise click.BadParameter(f"must be a finite number > 0, got {value}", ctx=ctx, param=param)
-    return value
 
 
 @cli.command("simulate")
@@ -63,21 +58,21 @@ def _positive(ctx: click.Context, param: click.Parameter, value: float | None) -
     type=float,
     default=20.0,
     show_default=True,
-    callback=_non_negative,
+    callback=check_non_negative,
     help="Simulated time, s.",
 )
 @click.option(
-    "--lam", type=float, default=0.0, show_default=True, callback=_non_negative, help="Lambda."
+    "--lam", type=float, default=0.0, show_default=True, callback=check_non_negative, help="Lambda."
 )
 @click.option(
-    "--eta", type=float, default=0.22, show_default=True, callback=_positive, help="Nudge eta."
+    "--eta", type=float, default=0.22, show_default=True, callback=check_positive, help="Nudge eta."
 )
 @click.option(
     "--tau-feedback",
     type=float,
     default=0.0,
     show_default=True,
-    callback=_non_negative,
+    callback=check_non_negative,
     help="Time constant of the clamp feedback loop, s (0: instant).",
 )
 @click.option(
@@ -85,7 +80,7 @@ def _positive(ctx: click.Context, param: click.Parameter, value: float | None) -
     type=float,
     default=0.0,
     show_default=True,
-    callback=_non_negative,
+    callback=check_non_negative,
     help="Learning-rule white noise delta, V^2 per 0.1 ms.",
 )
 @click.option(
@@ -93,7 +88,7 @@ def _positive(ctx: click.Context, param: click.Parameter, value: float | None) -
     type=float,
     default=0.0,
     show_default=True,
-    callback=_non_negative,
+    callback=check_non_negative,
     help="Measurement noise on each drop read, V.",
 )
 @click.option(
@@ -101,14 +96,14 @@ def _positive(ctx: click.Context, param: click.Parameter, value: float | None) -
     type=float,
     default=0.0,
     show_default=True,
-    callback=_non_negative,
+    callback=check_non_negative,
     help="Spread of fixed comparator offsets, V^2.",
 )
 @click.option(
     "--leak",
     type=float,
     default=None,
-    callback=_positive,
+    callback=check_positive,
     help="Gate leak time constant, s (default: no leak).",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of task and noise.")
@@ -116,7 +111,7 @@ def _positive(ctx: click.Context, param: click.Parameter, value: float | None) -
     "--sample-s",
     type=float,
     default=None,
-    callback=_positive,
+    callback=check_positive,
     help="Probe interval, s (default: duration / 200).",
 )
 @click.option(
@@ -124,7 +119,7 @@ def _positive(ctx: click.Context, param: click.Parameter, value: float | None) -
     type=float,
     default=1e-2,
     show_default=True,
-    callback=_non_negative,
+    callback=check_non_negative,
     help="Batched engine wake-up interval, s (0: every event instant).",
 )
 @click.option(

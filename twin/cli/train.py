@@ -11,16 +11,17 @@ from ..network import save_network
 from ..rules import LambdaControl, LearningRule
 from ..trainer import TrainConfig, Trainer
 from . import cli
-from ._common import artifact_options, build_tasks, emit_json, print_summary, progress_bar
+from ._common import (
+    artifact_options,
+    build_tasks,
+    check_positive,
+    emit_json,
+    print_summary,
+    progress_bar,
+)
 from ._ledger import ledger_options, recorded_dispatch
 
 __all__ = ["train_cmd"]
-
-
-def _positive(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
-    if value is not None and not value > 0:
-        raise click.BadParameter(f"must be > 0, got {value}", ctx=ctx, param=param)
-    return value
 
 
 @cli.command("train")
@@ -48,14 +49,14 @@ def _positive(ctx: click.Context, param: click.Parameter, value: float | None) -
     "--control-tol",
     type=float,
     default=None,
-    callback=_positive,
+    callback=check_positive,
     help="Dynamic lambda control to this error tolerance (V^2).",
 )
 @click.option(
     "--stop-tol",
     type=float,
     default=None,
-    callback=_positive,
+    callback=check_positive,
     help="Early stopping: stop at this training error (V^2).",
 )
 @click.option(
@@ -63,7 +64,7 @@ def _positive(ctx: click.Context, param: click.Parameter, value: float | None) -
     type=float,
     default=1e-3,
     show_default=True,
-    callback=_positive,
+    callback=check_positive,
     help="Nudge amplitude.",
 )
 @click.option(
@@ -71,7 +72,7 @@ def _positive(ctx: click.Context, param: click.Parameter, value: float | None) -
     type=float,
     default=0.5,
     show_default=True,
-    callback=_positive,
+    callback=check_positive,
     help="Learning rate per step.",
 )
 @click.option(
@@ -79,21 +80,21 @@ def _positive(ctx: click.Context, param: click.Parameter, value: float | None) -
     type=float,
     default=1.0,
     show_default=True,
-    callback=_positive,
+    callback=check_positive,
     help="Initial conductance, S.",
 )
 @click.option(
     "--kmin",
     type=float,
     default=None,
-    callback=_positive,
+    callback=check_positive,
     help="Lower conductance bound, S (default: network's, 1e-3).",
 )
 @click.option(
     "--kmax",
     type=float,
     default=None,
-    callback=_positive,
+    callback=check_positive,
     help="Upper conductance bound, S (default: network's, 1e1).",
 )
 @click.option(
@@ -104,7 +105,7 @@ def _positive(ctx: click.Context, param: click.Parameter, value: float | None) -
     type=float,
     default=1e-4,
     show_default=True,
-    callback=_positive,
+    callback=check_positive,
     help="Duration of one step, s.",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of networks and tasks.")
