@@ -54,6 +54,7 @@ def test_energy_is_the_exact_integral_of_recorded_power() -> None:
     result = train(tasks, cfg, emit=collector)
     h = result.history
     assert h["step"].tolist() == list(range(61))  # every step recorded
+    np.testing.assert_allclose(h["error_normalized"], h["error"] / h["error"][0], rtol=1e-12)
     expected = h["free_power_w"][:-1].sum(axis=0) * 2e-4
     np.testing.assert_allclose(result.training_energy_j, expected, rtol=1e-12)
     # the energy documents carry exactly that energy, per realization and component

@@ -116,6 +116,8 @@ class TrainResult:
     clamped_energy_j : (R,) integral of the clamped-state power, J.
     lam_final : (R,) lambda at the end.
     history : log-spaced samples, each ``(n_samples, R)``; ``step``, ``t_s`` are ``(n_samples,)``.
+        Keys: step, t_s, error (V^2), error_normalized (L / L(t=0)), free_power_w,
+        clamped_power_w, lam, energy_j.
     """
 
     k: np.ndarray
@@ -149,6 +151,13 @@ class TrainResult:
                 out[f"{name}_mean"] = float(np.mean(arr))
         out["steps"] = int(self.steps_done[0]) if single else [int(s) for s in self.steps_done]
         return out
+
+
+def _history_arrays(hist: dict[str, list[Any]], err0: np.ndarray) -> dict[str, np.ndarray]:
+    """Recorded samples as arrays, with the error also normalised by its initial value."""
+    out = {key: np.array(v) for key, v in hist.items()}
+    out["error_normalized"] = out["error"] / np.where(err0 > 0, err0, 1.0)
+    return out
 
 
 def record_steps(steps: int, n_records: int) -> np.ndarray:
@@ -428,7 +437,7 @@ class Trainer:
             training_energy_j=engine.e_free.copy(),
             clamped_energy_j=engine.e_clamped.copy(),
             lam_final=engine.lam.copy(),
-            history={key: np.array(v) for key, v in hist.items()},
+            history=_history_arrays(hist, err0),
             run_uid=uid,
         )
 
