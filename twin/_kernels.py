@@ -437,16 +437,6 @@ class Realizations:
     def realizations(self) -> int:
         return int(self.sizes.shape[0])
 
-    @property
-    def dense_rows(self) -> np.ndarray:
-        """Rows of each realization's dense trailing block."""
-        return self.sizes[:, 0] - self.sizes[:, 2]
-
-    @property
-    def factor_values(self) -> np.ndarray:
-        """Stored factor values per realization (a cost and memory measure)."""
-        return self.sizes[:, 4]
-
 
 @attrs.frozen(kw_only=True)
 class StepParams:

@@ -192,10 +192,6 @@ def _validate_task(t: Task) -> None:
 # --------------------------------------------------------------------------- generators
 
 
-def _random_edges(net: Network, count: int, rng: np.random.Generator) -> np.ndarray:
-    return np.sort(rng.choice(net.n_edges, size=count, replace=False))
-
-
 def _edges_independent(net: Network, ground: int, edges: np.ndarray) -> bool:
     """Whether the drops across ``edges`` can be imposed independently (no loop ties them)."""
     rows = net.incidence()[edges].toarray()
