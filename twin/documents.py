@@ -142,16 +142,19 @@ def stop_doc(
     return doc
 
 
-_VALIDATOR = jsonschema.Draft202012Validator(SCHEMAS["twin.documents/1"])
+#: One compiled validator per document kind (read-only, built once from the schema).
+_VALIDATORS = {
+    kind: jsonschema.Draft202012Validator(spec)
+    for kind, spec in SCHEMAS["twin.documents/1"]["$defs"].items()
+}
 
 
 def validate_document(doc: Mapping[str, Any]) -> None:
     """Raise :class:`DocumentError` naming the first problem if ``doc`` breaks the schema."""
     kind = doc.get("doc")
-    defs = SCHEMAS["twin.documents/1"]["$defs"]
-    if kind not in defs:
-        raise DocumentError(f"doc: expected one of {sorted(defs)}, got {kind!r}")
-    sub = jsonschema.Draft202012Validator(defs[kind])
+    sub = _VALIDATORS.get(kind) if isinstance(kind, str) else None
+    if sub is None:
+        raise DocumentError(f"doc: expected one of {sorted(_VALIDATORS)}, got {kind!r}")
     err = jsonschema.exceptions.best_match(sub.iter_errors(doc))
     if err is not None:
         where = ".".join(str(p) for p in err.absolute_path) or kind
