@@ -20,10 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-from twin.network import lattice, read_authors_txt
-from twin.rules import LearningRule
-from twin.task import Task, allostery_task, load_task, regression_task
-from twin.trainer import TrainConfig, Trainer
+from twin.learning.rules import LearningRule
+from twin.learning.trainer import TrainConfig, Trainer
+from twin.physics.network import lattice, read_authors_txt
+from twin.physics.task import Task, allostery_task, load_task, regression_task
 
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
 JAMMED = REFERENCE / "jammed"

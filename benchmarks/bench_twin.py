@@ -26,10 +26,10 @@ import numpy as np
 import simpy
 
 from twin.cli._common import build_tasks
-from twin.network import network_from_spec
-from twin.sim import SolverSettings, TwinConfig, board_edge_params, simulate
-from twin.solver import CircuitBatch, clamped_state, free_state, nudged_targets
-from twin.task import Task, allostery_task
+from twin.physics.network import network_from_spec
+from twin.physics.solver import CircuitBatch, clamped_state, free_state, nudged_targets
+from twin.physics.task import Task, allostery_task
+from twin.simulation import SolverSettings, TwinConfig, board_edge_params, simulate
 
 CLOCKS = ("sync:10000", "bernoulli:10000:0.5", "poisson:10000", "periodic:10000:0.01")
 CONTINUOUS = "continuous:0.001"

@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from twin.network import Network
-from twin.task import Examples, Task
+from twin.physics.network import Network
+from twin.physics.task import Examples, Task
 
 
 def examples(inputs: Sequence[Sequence[float]], outputs: Sequence[Sequence[float]]) -> Examples:

@@ -5,11 +5,19 @@ event-driven simulator, energy ledger and CLI live in their own modules.
 """
 
 from .errors import ConfigError, NetworkError, SolverError, TaskError, TwinError
-from .network import Network, lattice, load_network, network_from_spec, save_network
-from .rules import LambdaControl, LearningRule
-from .solver import CircuitBatch
-from .task import Examples, Task, allostery_task, iris_task, load_task, regression_task, save_task
-from .trainer import TrainConfig, TrainResult, train
+from .learning.rules import LambdaControl, LearningRule
+from .learning.trainer import TrainConfig, TrainResult, train
+from .physics.network import Network, lattice, load_network, network_from_spec, save_network
+from .physics.solver import CircuitBatch
+from .physics.task import (
+    Examples,
+    Task,
+    allostery_task,
+    iris_task,
+    load_task,
+    regression_task,
+    save_task,
+)
 
 __all__ = [
     "CircuitBatch",

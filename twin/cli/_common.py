@@ -16,8 +16,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from ..errors import TaskError
-from ..network import Network, network_from_spec
-from ..task import Task, allostery_task, iris_task, load_task, regression_task
+from ..physics.network import Network, network_from_spec
+from ..physics.task import Task, allostery_task, iris_task, load_task, regression_task
 
 __all__ = [
     "DEFAULT_NETWORKS",

@@ -23,9 +23,9 @@ from rich.console import Console
 from rich.table import Table
 
 from ..documents import Dispatcher, JsonLinesWriter
+from ..learning.rules import LearningRule
+from ..learning.trainer import TrainConfig, train
 from ..plots import plot_history
-from ..rules import LearningRule
-from ..trainer import TrainConfig, train
 from . import cli
 from ._common import build_tasks, progress_bar
 
@@ -40,8 +40,8 @@ def _twin_runs(console: Console, out: Path, seed: int, duration_s: float) -> Non
     import simpy
 
     from ..ledger import energy_to_tolerance, open_ledger, recording, show_run
-    from ..sim.clocks import parse_clock
-    from ..sim.twin import Twin, TwinConfig
+    from ..simulation.clocks import parse_clock
+    from ..simulation.twin import Twin, TwinConfig
 
     task = build_tasks("allostery", "lattice:4x4:periodic", seed=seed, realizations=1)[0]
     console.print(f"[bold]Event-driven twin of the board[/bold]: {task.description}")

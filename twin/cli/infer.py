@@ -17,8 +17,8 @@ import numpy as np
 
 from ..documents import Dispatcher, energy_doc, sample_doc, start_doc, stop_doc
 from ..errors import NetworkError
-from ..solver import CircuitBatch, free_state
-from ..task import Task
+from ..physics.solver import CircuitBatch, free_state
+from ..physics.task import Task
 from . import cli
 from ._common import build_tasks, emit_json
 from ._ledger import ledger_options, recorded_dispatch

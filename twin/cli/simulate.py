@@ -1,4 +1,4 @@
-"""``twin simulate``: the event-driven twin of a self-learning board (:mod:`twin.sim`)."""
+"""``twin simulate``: the event-driven twin of a self-learning board (:mod:`twin.simulation`)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ import click
 import numpy as np
 import simpy
 
-from ..network import save_network
-from ..sim.clocks import parse_clock
-from ..sim.edge import board_edge_params
-from ..sim.noise import NoiseConfig
-from ..sim.realtime import realtime_environment
-from ..sim.twin import Twin, TwinConfig
+from ..physics.network import save_network
+from ..simulation.clocks import parse_clock
+from ..simulation.edge import board_edge_params
+from ..simulation.noise import NoiseConfig
+from ..simulation.realtime import realtime_environment
+from ..simulation.twin import Twin, TwinConfig
 from . import cli
 from ._common import (
     artifact_options,

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import click
 
-from ..network import save_network
-from ..rules import LambdaControl, LearningRule
-from ..trainer import TrainConfig, Trainer
+from ..learning.rules import LambdaControl, LearningRule
+from ..learning.trainer import TrainConfig, Trainer
+from ..physics.network import save_network
 from . import cli
 from ._common import (
     artifact_options,

@@ -1,0 +1,262 @@
+"""``twin energy``, ``twin infer`` and the ledger options of ``twin train``: output, errors."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from tests.helpers import run_cli as run
+from tests.ledger_support import (
+    hand_built_run,
+    ledger_url,
+    pg_server,
+    pg_url,
+    record,
+    rows,
+    scalar,
+    sqlite_url,
+)
+from twin.cli._common import build_tasks
+from twin.documents import read_jsonl
+from twin.learning.trainer import TrainConfig, Trainer
+from twin.ledger import open_ledger, show_run
+from twin.physics.network import load_network
+
+__all__ = ["ledger_url", "pg_server", "pg_url", "sqlite_url"]  # fixtures, re-exported
+
+
+def run_json(capsys: Any, *args: str) -> Any:
+    code, out, err = run(capsys, *args)
+    assert code == 0, err
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def _train(capsys: Any, db: str, *extra: str) -> dict[str, Any]:
+    return run_json(
+        capsys, "train", "--steps", "1500", "--eta", "0.22", "--json", "--db", db, *extra
+    )
+
+
+def test_train_records_its_run_and_the_queries_report_it(capsys, ledger_url: str) -> None:
+    summary = _train(capsys, ledger_url)
+    uid = summary["run"]
+    runs = run_json(capsys, "energy", "runs", "--db", ledger_url, "--format", "json")
+    assert [r["run"] for r in runs] == [uid]
+    total = summary["training_energy_j"] + summary["clamped_energy_j"]
+    assert runs[0]["energy_j"] == pytest.approx(total, rel=1e-12)
+    assert runs[0]["status"] == "complete"
+    shown = run_json(capsys, "energy", "show", uid[:8], "--db", ledger_url, "--format", "json")
+    assert shown["run"]["params"]["steps"] == 1500
+    free = [r for r in shown["energy"] if r["component"] == "free_network"]
+    assert free[0]["energy_j"] == pytest.approx(summary["training_energy_j"], rel=1e-12)
+
+    code, out, _ = run(
+        capsys, "energy", "history", "--every", "1h", "--db", ledger_url, "--format", "csv"
+    )
+    assert code == 0
+    table = list(csv.DictReader(io.StringIO(out)))
+    assert {r["component"] for r in table} == {"free_network", "clamped_network"}
+    assert sum(float(r["energy_j"]) for r in table) == pytest.approx(total, rel=1e-12)
+
+    tol = summary["error_final"] * 1.001
+    got = run_json(
+        capsys,
+        "energy",
+        "to-tolerance",
+        "last",
+        "--error",
+        str(tol),
+        "--db",
+        ledger_url,
+        "--format",
+        "json",
+    )
+    (real,) = got["realizations"]
+    assert real["reached"]
+    assert real["components"]["free_network"] <= summary["training_energy_j"] * (1 + 1e-12)
+
+    for fmt in ("table", "csv"):
+        for args in (
+            ["runs"],
+            ["show", "last"],
+            ["history"],
+            ["compare", uid, "last"],
+            ["to-tolerance", "last", "--error", str(tol)],
+        ):
+            code, out, err = run(capsys, "energy", *args, "--db", ledger_url, "--format", fmt)
+            assert code == 0, (args, err)
+            assert out.strip(), args
+
+
+def test_compare_two_training_runs(capsys, sqlite_url: str) -> None:
+    a = _train(capsys, sqlite_url)
+    b = _train(capsys, sqlite_url, "--lam", "0.5")
+    got = run_json(
+        capsys, "energy", "compare", a["run"], b["run"], "--db", sqlite_url, "--format", "json"
+    )
+    free = next(r for r in got["energy"] if r["component"] == "free_network")
+    assert free["a_j"] == pytest.approx(a["training_energy_j"], rel=1e-12)
+    assert free["b_j"] == pytest.approx(b["training_energy_j"], rel=1e-12)
+    assert free["ratio"] == pytest.approx(b["training_energy_j"] / a["training_energy_j"])
+    assert [r["uid"] for r in got["runs"]] == [a["run"], b["run"]]
+
+
+def test_import_of_a_document_file_is_idempotent(capsys, tmp_path: Path, sqlite_url: str) -> None:
+    out = tmp_path / "run.jsonl"
+    summary = run_json(capsys, "train", "--steps", "500", "--json", "--no-db", "--out", str(out))
+    for _ in range(2):
+        code, text, err = run(capsys, "energy", "import", str(out), "--db", sqlite_url)
+        assert code == 0, err
+        assert f"{len(list(read_jsonl(out)))} document(s)" in text
+    runs = run_json(capsys, "energy", "runs", "--db", sqlite_url, "--format", "json")
+    assert len(runs) == 1
+    total = summary["training_energy_j"] + summary["clamped_energy_j"]
+    assert runs[0]["energy_j"] == pytest.approx(total, rel=1e-12)
+
+
+def test_recording_defaults_to_the_per_user_file_and_can_be_turned_off(
+    capsys, tmp_path: Path, monkeypatch
+) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    default = tmp_path / "learning-twin" / "ledger.db"
+    run_json(capsys, "train", "--steps", "10", "--json")  # TWIN_DB_URL=off in the test suite
+    assert not default.exists()
+    monkeypatch.delenv("TWIN_DB_URL")
+    run_json(capsys, "train", "--steps", "10", "--json", "--no-db")
+    assert not default.exists()
+    uid = run_json(capsys, "train", "--steps", "10", "--json")["run"]
+    assert default.exists()
+    with open_ledger(None) as led:
+        assert show_run(led, uid)["run"]["status"] == "complete"
+
+
+def test_infer_records_the_inference_energy(capsys, tmp_path: Path, ledger_url: str) -> None:
+    trained = tmp_path / "trained.json"
+    train_args = ("--task", "regression", "--network", "lattice:5x5", "--steps", "300")
+    run_json(capsys, "train", *train_args, "--json", "--no-db", "--save", str(trained))
+    hold_s = 2e-3
+    got = run_json(
+        capsys,
+        "infer",
+        "--network",
+        f"file:{trained}",
+        "--task",
+        "regression",
+        "--set",
+        "test",
+        "--hold-s",
+        str(hold_s),
+        "--json",
+        "--db",
+        ledger_url,
+    )
+    assert got["hold_s"] == hold_s
+    assert got["inputs"] == len(got["energy_j"]) > 1
+    assert got["energy_j_total"] == pytest.approx(sum(got["energy_j"]), rel=1e-12)
+    # independent: the trainer's mean free power of the saved conductances on the test set
+    task = build_tasks("regression", f"file:{trained}", seed=0, realizations=1)[0]
+    k = load_network(trained).conductance
+    assert k is not None
+    power = Trainer([task], TrainConfig()).evaluate(k[None], "test")["free_power_w"][0]
+    assert got["energy_j_total"] == pytest.approx(power * got["inputs"] * hold_s, rel=1e-10)
+    with open_ledger(ledger_url) as led:
+        shown = show_run(led, got["run"])
+        assert shown["run"]["kind"] == "infer"
+        ((phase, comp, joules),) = [
+            (r["phase"], r["component"], r["energy_j"]) for r in shown["energy"]
+        ]
+        assert (phase, comp) == ("inference", "free_network")
+        assert joules == pytest.approx(got["energy_j_total"], rel=1e-12)
+        per_input = rows(
+            led, "SELECT input, hold_s, power_w, energy_j FROM ledger_inference ORDER BY input"
+        )
+        assert [r[0] for r in per_input] == list(range(got["inputs"]))
+        np.testing.assert_allclose([r[3] for r in per_input], got["energy_j"], rtol=1e-12)
+        np.testing.assert_allclose([r[2] for r in per_input], got["power_w"], rtol=1e-9)
+
+
+def test_repair_command_closes_dead_runs(capsys, sqlite_url: str) -> None:
+    with open_ledger(sqlite_url) as led:
+        record(led, hand_built_run("dead1")[:-1])  # no stop document: closed as aborted...
+        assert scalar(led, "SELECT status FROM runs") == "aborted"
+        with led.write() as conn:  # ...so pretend a vanished writer on this host left it
+            conn.exec_driver_sql(
+                "UPDATE runs SET status = 'running', writer_pid = 999999999, reason = NULL"
+            )
+    code, out, err = run(capsys, "energy", "repair", "--db", sqlite_url)
+    assert code == 0, err
+    assert out.startswith("1 run(s) marked aborted: dead1")
+    code, out, _ = run(capsys, "energy", "repair", "--db", sqlite_url)
+    assert out.startswith("0 run(s)")
+
+
+@pytest.fixture
+def filled_db(sqlite_url: str) -> str:
+    with open_ledger(sqlite_url) as led:
+        record(led, hand_built_run("aa11"))
+        record(led, hand_built_run("aa22"))
+    return sqlite_url
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["energy", "history", "--every", "xyz"], "every"),
+        (["energy", "history", "--since", "notadate"], "since"),
+        (["energy", "history", "--phase", "nap"], "--phase"),
+        (["energy", "runs", "--format", "xml"], "--format"),
+        (["energy", "runs", "--limit", "-1"], "--limit"),
+        (["energy", "to-tolerance", "aa11", "--error", "-1"], "error"),
+        (["energy", "to-tolerance", "aa11", "--error", "nan"], "error"),
+        (["energy", "to-tolerance", "aa11"], "--error"),
+        (["energy", "to-tolerance", "aa11", "--error", "1", "--quantity", "nope"], "nope"),
+        (["energy", "show", "nosuchrun"], "no run matches"),
+        (["energy", "show", "aa"], "ambiguous"),
+        (["energy", "compare", "aa11"], "RUN_B"),
+        (["energy", "repair", "--stale-s", "0"], "--stale-s"),
+    ],
+)
+def test_bad_query_arguments_give_one_line_and_exit_2(
+    capsys, filled_db: str, args: list[str], needle: str
+) -> None:
+    code, _, err = run(capsys, *args, "--db", filled_db)
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1, err
+    assert needle in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["energy", "runs", "--db", "mysql://u@h/db"], "unsupported"),
+        (["energy", "runs", "--db", "postgresql://postgres@127.0.0.1:1/t"], "cannot open"),
+        (["energy", "runs"], "TWIN_DB_URL"),  # the test suite runs with TWIN_DB_URL=off
+        (["train", "--steps", "5", "--db", "mysql://u@h/db"], "unsupported"),
+        (["infer", "--network", "lattice:4x4"], "--network"),
+        (["infer", "--network", "file:/does/not/exist.json"], "no such file"),
+        (["infer", "--network", "file:{untrained}"], "no trained conductances"),
+        (["infer", "--network", "file:{trained}", "--set", "nope"], "--set"),
+        (["infer", "--network", "file:{trained}", "--hold-s", "0"], "--hold-s"),
+    ],
+)
+def test_bad_ledger_and_infer_arguments_give_one_line_and_exit_2(
+    capsys, tmp_path: Path, args: list[str], needle: str
+) -> None:
+    untrained, trained = tmp_path / "untrained.json", tmp_path / "trained.json"
+    run_json(capsys, "train", "--steps", "5", "--json", "--save", str(trained))
+    net = load_network(trained)
+    untrained.write_text(trained.read_text().replace(', "conductance"', ', "unused"'))
+    assert net.conductance is not None
+    args = [a.format(untrained=untrained, trained=trained) for a in args]
+    code, _, err = run(capsys, *args)
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1, err
+    assert needle in err
+    assert "Traceback" not in err

@@ -1,0 +1,107 @@
+"""Networks: generators, validation, spec strings and file formats."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from twin.errors import NetworkError
+from twin.physics.network import (
+    Network,
+    lattice,
+    load_network,
+    network_from_dict,
+    network_from_spec,
+    network_to_dict,
+    read_authors_txt,
+    save_network,
+    write_authors_txt,
+)
+
+
+def test_board_lattice_is_a_4x4_torus() -> None:
+    net = network_from_spec("lattice:4x4:periodic")
+    assert (net.n_nodes, net.n_edges) == (16, 32)
+    assert np.all(net.degree() == 4)
+    # no duplicate undirected edges
+    assert len({tuple(sorted(e)) for e in net.edges.tolist()}) == 32
+
+
+def test_open_lattice_counts() -> None:
+    net = network_from_spec("lattice:8x8")
+    assert (net.n_nodes, net.n_edges) == (64, 2 * 8 * 7)
+    assert net.degree().min() == 2
+
+
+def test_incidence_matches_orientation() -> None:
+    net = lattice(3, 3)
+    d = net.incidence().toarray()
+    v = np.arange(net.n_nodes, dtype=float) ** 2
+    np.testing.assert_allclose(d @ v, v[net.edges[:, 0]] - v[net.edges[:, 1]])
+    np.testing.assert_allclose(d.sum(axis=1), 0.0)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"n_nodes": 4, "edges": [[0, 1], [2, 3]]}, "disconnected"),
+        ({"n_nodes": 3, "edges": [[0, 1], [1, 1]]}, "self-loop"),
+        ({"n_nodes": 3, "edges": [[0, 1], [1, 5]]}, "indices"),
+        ({"n_nodes": 3, "edges": [[0, 1, 2]]}, "shape"),
+        ({"n_nodes": 2, "edges": [[0, 1]], "conductance": [-1.0]}, "conductance"),
+        ({"n_nodes": 2, "edges": [[0, 1]], "conductance": [1.0, 2.0]}, "conductance"),
+        ({"n_nodes": 2, "edges": [[0, 1]], "k_min": 2.0, "k_max": 1.0}, "k_min"),
+    ],
+)
+def test_bad_networks_are_rejected_with_the_field_named(kwargs: dict, match: str) -> None:
+    with pytest.raises(NetworkError, match=match):
+        Network(**kwargs)
+
+
+@pytest.mark.parametrize("spec", ["lattice:4x", "grid:4x4", "jammed:x", "lattice:2x2:periodic"])
+def test_bad_specs(spec: str) -> None:
+    with pytest.raises(NetworkError):
+        network_from_spec(spec)
+
+
+def test_json_round_trip_keeps_everything(tmp_path) -> None:
+    net = lattice(4, 4, periodic=True).with_conductance(np.linspace(0.1, 3.2, 32))
+    path = tmp_path / "net.json"
+    save_network(net, path)
+    back = load_network(path)
+    np.testing.assert_array_equal(back.edges, net.edges)
+    np.testing.assert_array_equal(back.conductance, net.conductance)
+    np.testing.assert_array_equal(back.positions, net.positions)
+    assert back.n_nodes == 16
+    assert network_to_dict(network_from_dict(json.loads(path.read_text()))) == json.loads(
+        path.read_text()
+    )
+
+
+def test_authors_format_round_trip(tmp_path) -> None:
+    net = lattice(5, 5, periodic=True)
+    path = tmp_path / "net.txt"
+    write_authors_txt(net, path)
+    back = read_authors_txt(path)
+    np.testing.assert_array_equal(back.edges, net.edges)
+    np.testing.assert_allclose(back.positions, net.positions)
+
+
+def test_reads_reference_networks(reference_dir) -> None:
+    net = load_network(reference_dir / "jammed" / "data_N00064_Lp0.0100_r1.txt")
+    assert net.n_nodes == 64
+    assert 136 <= net.n_edges <= 146
+    assert net.degree().min() >= 3
+
+
+def test_load_network_errors_name_the_file(tmp_path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    with pytest.raises(NetworkError, match="invalid JSON"):
+        load_network(bad)
+    with pytest.raises(NetworkError, match="no such file"):
+        load_network(tmp_path / "missing.json")
+    with pytest.raises(NetworkError, match="'nodes'"):
+        network_from_dict({"edges": [[0, 1]]})

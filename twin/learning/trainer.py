@@ -1,0 +1,518 @@
+"""Synchronous (full-batch, discrete-step) trainer for many realizations at once.
+
+Each step solves the free and clamped states of every realization for all training examples,
+applies the local rule of :mod:`twin.learning.rules`, clips to the bounds and, with dynamic control,
+updates lambda. Readings are sampled on a log-spaced schedule of steps and emitted as ``sample``
+documents; the energy dissipated between samples is emitted as ``energy`` documents.
+
+Time: one learning step lasts ``step_s`` seconds (default 0.1 ms, the board's learning step, as in
+the seed's Fig. 3 simulations). Conductances are held constant during a step, so the training
+energy ``sum_steps P_F * step_s`` is the exact integral of the free power.
+
+Two backends compute the same steps: ``numpy`` (the reference: batched dense or SuperLU solves per
+step, :mod:`twin.physics.solver`) and ``compiled`` (:mod:`twin.kernels.trainer`: numba kernels with
+a sparse Cholesky factorization that advance all realizations between record points without
+returning to Python). ``auto`` picks ``compiled`` when numba is importable. Records and documents
+are produced in Python at the record points, identically for both.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, Literal, Protocol
+
+import attrs
+import numpy as np
+
+from .._validators import non_negative, positive
+from ..documents import Dispatcher, Subscriber, energy_doc, sample_doc, start_doc, stop_doc
+from ..errors import ConfigError
+from ..kernels import trainer as _kernels
+from ..physics.solver import CircuitBatch, clamped_state, free_state, nudged_targets
+from ..physics.task import Task
+from .rules import LambdaControl, LearningRule, clip_conductance, coupled_update
+
+__all__ = ["TrainConfig", "TrainResult", "Trainer", "record_steps", "train"]
+
+log = logging.getLogger("twin.trainer")
+
+Progress = Callable[[int, int], None]
+
+Backend = Literal["auto", "numpy", "compiled"]
+BACKENDS: tuple[str, ...] = ("auto", "numpy", "compiled")
+
+#: Longest run of compiled steps between two progress calls.
+MAX_CHUNK_STEPS = 1000
+#: Wall time aimed at per compiled chunk, seconds (keeps progress moving on large networks).
+CHUNK_SECONDS = 0.25
+
+
+def _backend(_inst: object, attr: attrs.Attribute[Any], value: str) -> None:
+    if value not in BACKENDS:
+        raise ConfigError(f"{attr.name}: expected one of {', '.join(BACKENDS)}, got {value!r}")
+
+
+@attrs.frozen(kw_only=True)
+class TrainConfig:
+    """Settings of a synchronous training run.
+
+    Parameters
+    ----------
+    rule
+        Learning rule (alpha, eta, lambda).
+    kappa
+        Initial conductance of every edge, siemens (clipped to the bounds).
+    k_min, k_max
+        Conductance bounds, siemens; ``None`` takes each network's own bounds.
+    steps
+        Maximum number of learning steps.
+    step_s
+        Duration of one learning step, seconds.
+    control
+        Dynamic lambda control; ``None`` keeps lambda fixed at ``rule.lam``.
+    stop_tol
+        Early stopping: a realization stops learning once its training error is <= this (V^2).
+    n_records
+        Number of log-spaced sample points.
+    backend
+        ``numpy`` (reference), ``compiled`` (numba kernels) or ``auto`` (compiled when numba is
+        available). Both give the same results to rounding (relative 1e-10 over long runs).
+    threads
+        Worker threads of the compiled backend, one realization per thread at a time; ``0`` uses
+        every CPU available to the process. Results do not depend on it.
+    """
+
+    rule: LearningRule = attrs.field(factory=LearningRule)
+    kappa: float = attrs.field(default=1.0, validator=positive(optional=True))
+    k_min: float | None = attrs.field(default=None, validator=positive(optional=True))
+    k_max: float | None = attrs.field(default=None, validator=positive(optional=True))
+    steps: int = attrs.field(default=10_000, converter=int, validator=non_negative())
+    step_s: float = attrs.field(default=1e-4, validator=positive(optional=True))
+    control: LambdaControl | None = None
+    stop_tol: float | None = attrs.field(default=None, validator=positive(optional=True))
+    n_records: int = attrs.field(default=100, converter=int, validator=non_negative())
+    backend: Backend = attrs.field(default="auto", validator=_backend)
+    threads: int = attrs.field(default=0, converter=int, validator=non_negative())
+
+    def __attrs_post_init__(self) -> None:
+        if self.k_min is not None and self.k_max is not None and self.k_min >= self.k_max:
+            raise ConfigError(f"kmin/kmax: need kmin < kmax, got {self.k_min} >= {self.k_max}")
+
+
+@attrs.frozen(eq=False)
+class TrainResult:
+    """Outcome of :func:`train`; arrays have one entry per realization.
+
+    Attributes
+    ----------
+    k : (R, E) final conductances (siemens; padding edges of smaller networks are meaningless).
+    steps_done : (R,) steps each realization learned for.
+    error_initial, error_final : (R,) training error, V^2 (mean over examples of the summed
+        squared target error).
+    free_power_initial_w, free_power_final_w : (R,) free power averaged over training examples, W.
+    training_energy_j : (R,) integral of the free power over learning, J.
+    clamped_energy_j : (R,) integral of the clamped-state power, J.
+    lam_final : (R,) lambda at the end.
+    history : log-spaced samples, each ``(n_samples, R)``; ``step``, ``t_s`` are ``(n_samples,)``.
+        Keys: step, t_s, error (V^2), error_normalized (L / L(t=0)), free_power_w,
+        clamped_power_w, lam, energy_j.
+    """
+
+    k: np.ndarray
+    steps_done: np.ndarray
+    error_initial: np.ndarray
+    error_final: np.ndarray
+    free_power_initial_w: np.ndarray
+    free_power_final_w: np.ndarray
+    training_energy_j: np.ndarray
+    clamped_energy_j: np.ndarray
+    lam_final: np.ndarray
+    history: dict[str, np.ndarray]
+    run_uid: str = ""
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-ready summary: per-realization lists plus means (``*_mean``)."""
+        out: dict[str, Any] = {}
+        fields = {
+            "error_initial": self.error_initial,
+            "error_final": self.error_final,
+            "free_power_initial_w": self.free_power_initial_w,
+            "free_power_final_w": self.free_power_final_w,
+            "training_energy_j": self.training_energy_j,
+            "clamped_energy_j": self.clamped_energy_j,
+            "lam_final": self.lam_final,
+        }
+        single = self.k.shape[0] == 1
+        for name, arr in fields.items():
+            out[name] = float(arr[0]) if single else [float(x) for x in arr]
+            if not single:
+                out[f"{name}_mean"] = float(np.mean(arr))
+        out["steps"] = int(self.steps_done[0]) if single else [int(s) for s in self.steps_done]
+        return out
+
+
+def _history_arrays(hist: dict[str, list[Any]], err0: np.ndarray) -> dict[str, np.ndarray]:
+    """Recorded samples as arrays, with the error also normalised by its initial value."""
+    out = {key: np.array(v) for key, v in hist.items()}
+    out["error_normalized"] = out["error"] / np.where(err0 > 0, err0, 1.0)
+    return out
+
+
+def record_steps(steps: int, n_records: int) -> np.ndarray:
+    """Log-spaced step numbers in ``[0, steps]``, always including 0 and ``steps``."""
+    if steps == 0 or n_records <= 1:
+        return np.unique([0, steps])
+    pts = np.unique(np.round(np.logspace(0, np.log10(steps), n_records)).astype(np.int64))
+    return np.unique(np.concatenate([[0], pts, [steps]]))
+
+
+def _squared_error(outputs: np.ndarray, desired: np.ndarray) -> np.ndarray:
+    """Mean over examples of the summed squared target error, ``(R,)`` in V^2."""
+    return np.mean(np.sum((outputs - desired) ** 2, axis=-1), axis=-1)
+
+
+def _resolve_backend(name: str) -> str:
+    """``numpy`` or ``compiled`` for a configured backend name."""
+    if name == "numpy":
+        return "numpy"
+    if _kernels.HAVE_NUMBA:
+        return "compiled"
+    if name == "compiled":
+        raise ConfigError("backend: 'compiled' needs numba, which is not importable")
+    log.warning("numba is not importable: the trainer falls back to the (slower) numpy backend")
+    return "numpy"
+
+
+class _Engine(Protocol):
+    """Advances the training state; the run loop records and emits from its arrays."""
+
+    k: np.ndarray
+    lam: np.ndarray
+    active: np.ndarray
+    steps_done: np.ndarray
+    e_free: np.ndarray
+    e_clamped: np.ndarray
+    pending: np.ndarray  # (2, R) free and clamped energy since the last sample, J
+    chunk: int  # steps per advance call
+
+    def quantities(self) -> dict[str, np.ndarray]: ...
+
+    def advance(self, n_steps: int) -> int: ...
+
+    def close(self) -> None: ...
+
+
+class _NumpyEngine:
+    """The reference path: one :meth:`Trainer.step_quantities` call per step."""
+
+    chunk = 1
+
+    def __init__(self, trainer: Trainer, k: np.ndarray, lam: np.ndarray) -> None:
+        rr = lam.size
+        self.trainer = trainer
+        self.k, self.lam = k, lam
+        self.active = np.ones(rr, dtype=bool)
+        self.steps_done = np.zeros(rr, dtype=np.int64)
+        self.e_free = np.zeros(rr)
+        self.e_clamped = np.zeros(rr)
+        self.pending = np.zeros((2, rr))
+        self.q = trainer.step_quantities(k, lam)
+
+    def quantities(self) -> dict[str, np.ndarray]:
+        return self.q
+
+    def advance(self, n_steps: int) -> int:
+        """One step (``n_steps`` is always 1 here); returns 1."""
+        cfg, t, q, active = self.trainer.config, self.trainer, self.q, self.active
+        de_free = q["free_power_w"] * cfg.step_s * active
+        de_clamped = q["clamped_power_w"] * cfg.step_s * active
+        self.e_free += de_free
+        self.e_clamped += de_clamped
+        self.pending += (de_free, de_clamped)
+        k_new = clip_conductance(self.k + q["dk"], t.k_min, t.k_max)
+        self.k = np.where(active[:, None] & t.mask, k_new, self.k)
+        if cfg.control is not None:
+            self.lam = np.where(active, cfg.control.step(self.lam, q["error"], cfg.rule.alpha),
+                                self.lam)  # fmt: skip
+        self.steps_done += active
+        self.q = t.step_quantities(self.k, self.lam)
+        return 1
+
+    def close(self) -> None:
+        return None
+
+
+class _CompiledEngine:
+    """The numba path: :class:`twin.kernels.trainer.KernelRun` advances whole chunks of steps."""
+
+    def __init__(self, trainer: Trainer, k: np.ndarray, lam: np.ndarray) -> None:
+        cfg = trainer.config
+        ctl = cfg.control
+        params = _kernels.StepParams(
+            alpha=cfg.rule.alpha,
+            eta=cfg.rule.eta,
+            step_s=cfg.step_s,
+            stop_tol=cfg.stop_tol or 0.0,
+            ctl_tol=ctl.tol if ctl is not None else 0.0,
+            rho=ctl.rho if ctl is not None else 1.0,
+            p=ctl.p if ctl is not None else 1.0,
+            lam_max=ctl.lam_max if ctl is not None else 1.0,
+        )
+        structure = _kernels.Realizations.from_tasks(trainer.tasks)
+        self.run = _kernels.KernelRun(structure, params, k, lam, trainer.k_min, trainer.k_max,
+                                      threads=cfg.threads)  # fmt: skip
+        self.k, self.lam, self.active = self.run.k, self.run.lam, self.run.active
+        self.steps_done = self.run.steps_done
+        self.e_free, self.e_clamped = self.run.energy[0], self.run.energy[1]
+        self.pending = self.run.energy[2:4]
+        self.chunk = 16
+
+    def quantities(self) -> dict[str, np.ndarray]:
+        return self.run.quantities()
+
+    def advance(self, n_steps: int) -> int:
+        """Up to ``n_steps`` steps; fewer when every realization stopped. Adapts the chunk."""
+        t0 = time.perf_counter()
+        done = self.run.advance(n_steps)
+        per_step = (time.perf_counter() - t0) / max(done, 1)
+        self.chunk = int(np.clip(CHUNK_SECONDS / max(per_step, 1e-9), 1, MAX_CHUNK_STEPS))
+        return done
+
+    def close(self) -> None:
+        self.run.close()
+
+
+class Trainer:
+    """Holds the compiled circuits and example arrays of ``R`` realizations.
+
+    Use :func:`train` for the common case; the class is for callers that evaluate or step by hand
+    (the event-driven twin's tests, sweeps).
+    """
+
+    def __init__(self, tasks: Sequence[Task], config: TrainConfig) -> None:
+        self.tasks = list(tasks)
+        self.config = config
+        self.batch = CircuitBatch.from_tasks(self.tasks)
+        self.inputs = np.stack([t.train.inputs for t in self.tasks])
+        self.desired = np.stack([t.train.outputs for t in self.tasks])
+        rr, e = self.batch.realizations, self.batch.n_edges
+        kmin = [config.k_min or t.network.k_min for t in self.tasks]
+        kmax = [config.k_max or t.network.k_max for t in self.tasks]
+        self.k_min = np.array(kmin)[:, None] * np.ones((1, e))
+        self.k_max = np.array(kmax)[:, None] * np.ones((1, e))
+        if np.any(self.k_min >= self.k_max):
+            raise ConfigError("kmin/kmax: need kmin < kmax for every network")
+        self.mask = self.batch.edge_mask
+        self.k0 = np.where(self.mask, np.clip(config.kappa, self.k_min, self.k_max), 1.0)
+        self.shape = (rr, e)
+        self.backend = _resolve_backend(config.backend)
+
+    def evaluate(self, k: np.ndarray, examples: str = "train") -> dict[str, np.ndarray]:
+        """Free-state error (V^2) and mean free power (W) of conductances ``k`` on a set."""
+        sets = [t.sets()[examples] for t in self.tasks]
+        inputs = np.stack([s.inputs for s in sets])
+        desired = np.stack([s.outputs for s in sets])
+        basis = self.batch.basis(k)
+        free = free_state(self.batch, basis, inputs)
+        power = np.sum(k[:, :, None] * free.drops**2, axis=1).mean(axis=-1)
+        out = {
+            "error": _squared_error(free.outputs, desired),
+            "free_power_w": power,
+            "outputs": free.outputs,
+        }
+        labels = [s.labels for s in sets]
+        if all(lab is not None for lab in labels):
+            pred = np.argmax(free.outputs, axis=-1)
+            out["accuracy"] = np.mean(pred == np.stack(labels), axis=-1)  # type: ignore[arg-type]
+        return out
+
+    def step_quantities(self, k: np.ndarray, lam: np.ndarray) -> dict[str, np.ndarray]:
+        """Everything one learning step needs and reports, for conductances ``k`` (siemens)."""
+        cfg = self.config
+        basis = self.batch.basis(k)
+        free = free_state(self.batch, basis, self.inputs)
+        clamp = nudged_targets(free.outputs, self.desired, cfg.rule.eta)
+        clamped = clamped_state(self.batch, basis, self.inputs, clamp)
+        sq_free = np.mean(free.drops**2, axis=-1)
+        sq_clamped = np.mean(clamped.drops**2, axis=-1)
+        return {
+            "error": _squared_error(free.outputs, self.desired),
+            "free_power_w": np.sum(k * sq_free, axis=1),
+            "clamped_power_w": np.sum(k * sq_clamped, axis=1),
+            "dk": coupled_update(cfg.rule, sq_clamped, sq_free, lam[:, None]),
+        }
+
+    def run(
+        self,
+        *,
+        emit: Subscriber | None = None,
+        progress: Progress | None = None,
+        params: dict[str, Any] | None = None,
+        k0: np.ndarray | None = None,
+    ) -> TrainResult:
+        """Train; see :func:`train`."""
+        rr, _ = self.shape
+        dispatch = Dispatcher([emit] if emit is not None else [])
+        start = start_doc(source="twin", kind="train", params=params or {}, realizations=rr)
+        uid = start["uid"]
+        if dispatch:
+            dispatch(start)
+        try:
+            engine = self._engine(k0)
+        except BaseException as exc:
+            if dispatch:
+                dispatch(stop_doc(uid, status="aborted", reason=f"{type(exc).__name__}: {exc}"))
+            raise
+        try:
+            result = self._loop(engine, dispatch, uid, progress)
+        except BaseException as exc:
+            if dispatch:
+                dispatch(stop_doc(uid, status="aborted", reason=f"{type(exc).__name__}: {exc}"))
+            raise
+        finally:
+            engine.close()
+        if dispatch:
+            dispatch(stop_doc(uid, status="complete", summary=result.summary()))
+        return result
+
+    def _engine(self, k0: np.ndarray | None) -> _Engine:
+        cfg = self.config
+        rr, _ = self.shape
+        k = self.k0.copy() if k0 is None else np.where(self.mask, np.asarray(k0, float), 1.0)
+        lam = np.full(rr, cfg.control.lam0 if cfg.control and cfg.rule.lam == 0 else cfg.rule.lam)
+        if self.backend == "compiled":
+            return _CompiledEngine(self, k, lam)
+        return _NumpyEngine(self, k, lam)
+
+    def _loop(
+        self, engine: _Engine, dispatch: Dispatcher, uid: str, progress: Progress | None
+    ) -> TrainResult:
+        """Step to the end, sampling on the record schedule (identical for both backends)."""
+        cfg = self.config
+        schedule = record_steps(cfg.steps, cfg.n_records)
+        records = set(schedule.tolist())
+        hist: dict[str, list[Any]] = {
+            key: []
+            for key in (
+                "step",
+                "t_s",
+                "error",
+                "free_power_w",
+                "clamped_power_w",
+                "lam",
+                "energy_j",
+            )
+        }
+        seq = {"sample": 0, "energy": 0}
+        q = engine.quantities()
+        err0, p0 = q["error"].copy(), q["free_power_w"].copy()
+        last_t = 0.0
+        step = 0
+        while True:
+            if cfg.stop_tol is not None:
+                engine.active &= q["error"] > cfg.stop_tol
+            if step in records or not engine.active.any():
+                t_s = step * cfg.step_s
+                self._record(hist, step, t_s, q, engine.lam, engine.e_free)
+                if dispatch:
+                    self._emit(dispatch, uid, seq, step, last_t, t_s, hist, engine.pending, err0)
+                engine.pending[:] = 0.0
+                last_t = t_s
+            if step == cfg.steps or not engine.active.any():
+                break
+            target = int(schedule[np.searchsorted(schedule, step, side="right")])
+            step += engine.advance(min(target - step, engine.chunk))
+            q = engine.quantities()
+            if progress is not None:
+                progress(step, cfg.steps)
+        return TrainResult(
+            k=engine.k.copy(),
+            steps_done=engine.steps_done.copy(),
+            error_initial=err0,
+            error_final=q["error"].copy(),
+            free_power_initial_w=p0,
+            free_power_final_w=q["free_power_w"].copy(),
+            training_energy_j=engine.e_free.copy(),
+            clamped_energy_j=engine.e_clamped.copy(),
+            lam_final=engine.lam.copy(),
+            history=_history_arrays(hist, err0),
+            run_uid=uid,
+        )
+
+    @staticmethod
+    def _record(
+        hist: dict[str, list[Any]],
+        step: int,
+        t_s: float,
+        q: dict[str, np.ndarray],
+        lam: np.ndarray,
+        energy: np.ndarray,
+    ) -> None:
+        hist["step"].append(step)
+        hist["t_s"].append(t_s)
+        for key in ("error", "free_power_w", "clamped_power_w"):
+            hist[key].append(q[key].copy())
+        hist["lam"].append(lam.copy())
+        hist["energy_j"].append(energy.copy())
+
+    @staticmethod
+    def _emit(
+        dispatch: Dispatcher,
+        uid: str,
+        seq: dict[str, int],
+        step: int,
+        t0: float,
+        t1: float,
+        hist: dict[str, list[Any]],
+        pending: np.ndarray,
+        err0: np.ndarray,
+    ) -> None:
+        data = {
+            key: hist[key][-1]
+            for key in ("error", "free_power_w", "clamped_power_w", "lam", "energy_j")
+        }
+        data["error_normalized"] = hist["error"][-1] / np.where(err0 > 0, err0, 1.0)
+        dispatch(sample_doc(uid, seq["sample"], t1, data, step=step))
+        seq["sample"] += 1
+        if t1 <= t0:
+            return
+        for r in range(pending.shape[1]):
+            for comp, e_j in zip(("free_network", "clamped_network"), pending[:, r], strict=True):
+                dispatch(energy_doc(uid, seq["energy"], t0, t1, e_j, component=comp, realization=r))
+                seq["energy"] += 1
+
+
+def train(
+    tasks: Task | Sequence[Task],
+    config: TrainConfig,
+    *,
+    emit: Subscriber | None = None,
+    progress: Progress | None = None,
+    params: dict[str, Any] | None = None,
+    k0: np.ndarray | None = None,
+) -> TrainResult:
+    """Train one or many realizations synchronously.
+
+    Parameters
+    ----------
+    tasks
+        One task or one per realization (same numbers of sources, targets and examples).
+    config
+        Run settings.
+    emit
+        Subscriber receiving the run's documents (start, samples, energy entries, stop).
+    progress
+        Called as ``progress(step, steps)`` after each step (numpy backend) or after each chunk
+        of steps (compiled backend: at most every 1000 steps, about every 0.25 s).
+    params
+        Provenance recorded in the start document.
+    k0
+        Initial conductances ``(R, E)`` (siemens) instead of the uniform ``kappa``.
+    """
+    task_list = [tasks] if isinstance(tasks, Task) else list(tasks)
+    t0 = time.perf_counter()
+    result = Trainer(task_list, config).run(emit=emit, progress=progress, params=params, k0=k0)
+    log.info("trained %d realization(s) in %.3f s", len(task_list), time.perf_counter() - t0)
+    return result

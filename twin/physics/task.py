@@ -1,0 +1,458 @@
+"""Learning tasks: boundary conditions, example sets, generators and the JSON task format.
+
+A task fixes which nodes are grounded, which nodes or edges are driven (sources) and which are
+read out (targets), and the example sets (inputs in volts at the sources, desired outputs in volts
+at the targets). Edge values are voltage drops ``dV = V[u] - V[v]`` along the edge's orientation.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import attrs
+import numpy as np
+
+from ..errors import NetworkError, TaskError
+from .network import Network, network_from_dict, network_from_spec, network_to_dict
+
+__all__ = [
+    "TASK_SCHEMA_ID",
+    "Examples",
+    "Task",
+    "allostery_task",
+    "iris_task",
+    "load_task",
+    "regression_task",
+    "save_task",
+    "task_from_dict",
+    "task_to_dict",
+]
+
+TASK_SCHEMA_ID = "twin.task/1"
+
+Kind = Literal["nodes", "edges"]
+
+#: Board allostery values (PHYSICS.md section 6): sources at 0 V and 0.45 V.
+BOARD_SOURCE_HIGH_V = 0.45
+
+
+def _matrix(value: Any, field: str) -> np.ndarray:
+    try:
+        arr = np.array(value, dtype=float)
+    except (TypeError, ValueError):
+        raise TaskError(f"{field}: expected a list of lists of numbers (volts)") from None
+    if arr.ndim == 1 and arr.size == 0:
+        arr = arr.reshape(0, 0)
+    if arr.ndim != 2:
+        raise TaskError(f"{field}: expected a 2-D list [examples][values], got {arr.ndim}-D")
+    if not np.all(np.isfinite(arr)):
+        raise TaskError(f"{field}: values must be finite numbers")
+    arr.setflags(write=False)
+    return arr
+
+
+@attrs.frozen(kw_only=True, eq=False)
+class Examples:
+    """Examples: ``inputs`` ``(m, n_sources)`` and ``outputs`` ``(m, n_targets)``, in volts."""
+
+    inputs: np.ndarray
+    outputs: np.ndarray
+    labels: np.ndarray | None = None  # class labels for classification tasks
+
+    @property
+    def size(self) -> int:
+        return int(self.inputs.shape[0])
+
+
+def _index_array(value: Any, field: str) -> np.ndarray:
+    try:
+        arr = np.array(value, dtype=np.int64).reshape(-1)
+    except (TypeError, ValueError):
+        raise TaskError(f"{field}: expected a list of integer indices") from None
+    arr.setflags(write=False)
+    return arr
+
+
+@attrs.frozen(kw_only=True, eq=False)
+class Task:
+    """A learning task on a network.
+
+    Parameters
+    ----------
+    kind
+        ``regression``, ``allostery``, ``iris`` or ``custom``.
+    network
+        The resistor network.
+    ground
+        Grounded nodes (held at 0 V).
+    source_kind, sources
+        ``"nodes"`` (node voltages imposed) or ``"edges"`` (drops imposed), and their indices.
+    target_kind, targets
+        ``"nodes"`` or ``"edges"`` read out (and clamped in the clamped state).
+    train, test
+        Example sets; ``extra`` holds further named sets (e.g. ``out_of_range``).
+    """
+
+    kind: str
+    network: Network
+    ground: np.ndarray = attrs.field(converter=lambda v: _index_array(v, "ground"))
+    source_kind: Kind
+    sources: np.ndarray = attrs.field(converter=lambda v: _index_array(v, "sources"))
+    target_kind: Kind
+    targets: np.ndarray = attrs.field(converter=lambda v: _index_array(v, "targets"))
+    train: Examples
+    test: Examples | None = None
+    extra: Mapping[str, Examples] = attrs.field(factory=dict)
+    description: str = ""
+
+    def __attrs_post_init__(self) -> None:
+        _validate_task(self)
+
+    @property
+    def n_sources(self) -> int:
+        return int(self.sources.size)
+
+    @property
+    def n_targets(self) -> int:
+        return int(self.targets.size)
+
+    def sets(self) -> dict[str, Examples]:
+        """All example sets by name (``train``, ``test``, extras)."""
+        out = {"train": self.train}
+        if self.test is not None:
+            out["test"] = self.test
+        out.update(self.extra)
+        return out
+
+    def evolve(self, **changes: Any) -> Task:
+        return attrs.evolve(self, **changes)
+
+
+def _check_indices(idx: np.ndarray, kind: str, net: Network, field: str) -> None:
+    bound = net.n_nodes if kind == "nodes" else net.n_edges
+    if kind not in ("nodes", "edges"):
+        raise TaskError(f"{field}: kind must be 'nodes' or 'edges', got {kind!r}")
+    if idx.size and (idx.min() < 0 or idx.max() >= bound):
+        raise TaskError(f"{field}: {kind} indices must be in [0, {bound - 1}]")
+    if np.unique(idx).size != idx.size:
+        raise TaskError(f"{field}: repeated index")
+
+
+def _validate_task(t: Task) -> None:
+    net = t.network
+    if t.ground.size == 0:
+        raise TaskError(
+            "ground: at least one grounded node is required "
+            "(a source node held at 0 V is a ground: list it under 'ground')"
+        )
+    _check_indices(t.ground, "nodes", net, "ground")
+    _check_indices(t.sources, t.source_kind, net, "sources")
+    _check_indices(t.targets, t.target_kind, net, "targets")
+    if t.sources.size == 0:
+        raise TaskError("sources: need at least one source")
+    if t.targets.size == 0:
+        raise TaskError("targets: need at least one target")
+    if t.source_kind == t.target_kind:
+        both = np.intersect1d(t.sources, t.targets)
+        if both.size:
+            raise TaskError(f"targets: {t.target_kind[:-1]} {int(both[0])} is also a source")
+    grounded = set(t.ground.tolist())
+    for field, kind, idx in (
+        ("sources", t.source_kind, t.sources),
+        ("targets", t.target_kind, t.targets),
+    ):
+        if kind == "nodes":
+            bad = grounded.intersection(idx.tolist())
+            if bad:
+                raise TaskError(f"{field}: node {min(bad)} is grounded")
+        else:
+            ends = net.edges[idx]
+            both_ground = np.all(np.isin(ends, list(grounded)), axis=1)
+            if np.any(both_ground):
+                raise TaskError(
+                    f"{field}: edge {int(idx[both_ground][0])} joins two grounded nodes"
+                )
+    for name, ex in t.sets().items():
+        if ex.inputs.shape[1:] != (t.n_sources,) or ex.inputs.shape[0] == 0:
+            raise TaskError(
+                f"{name}.inputs: expected shape (m >= 1, {t.n_sources}) for {t.n_sources} sources, "
+                f"got {ex.inputs.shape}"
+            )
+        if ex.outputs.shape != (ex.inputs.shape[0], t.n_targets):
+            raise TaskError(
+                f"{name}.outputs: expected shape ({ex.inputs.shape[0]}, {t.n_targets}) "
+                f"for {t.n_targets} targets, got {ex.outputs.shape}"
+            )
+
+
+# --------------------------------------------------------------------------- generators
+
+
+def _edges_independent(net: Network, ground: int, edges: np.ndarray) -> bool:
+    """Whether the drops across ``edges`` can be imposed independently (no loop ties them)."""
+    rows = net.incidence()[edges].toarray()
+    rows = np.delete(rows, ground, axis=1)
+    return bool(np.linalg.matrix_rank(rows) == len(edges))
+
+
+def regression_task(
+    net: Network,
+    *,
+    rng: np.random.Generator,
+    n_train: int = 20,
+    n_test: int = 100,
+    n_out_of_range: int = 100,
+    label_noise: float = 0.0,
+    map_noise: float = 0.1,
+) -> Task:
+    """The seed's regression task (App. B): 2 source edges, 2 target edges, one grounded node.
+
+    Desired map ``dV_out = A @ dV_in`` with ``A = [[0.2, 0.3], [0.1, 0.5]] + N(0, map_noise^2)``;
+    train and test inputs from ``U(0, 1)^2`` (volts), out-of-range inputs from ``N(0, 1)``;
+    ``label_noise`` adds ``N(0, label_noise^2)`` to the training outputs.
+    """
+    for _ in range(1000):  # redraw the rare picks whose drops are tied by a loop (small lattices)
+        picked = rng.choice(net.n_edges, size=4, replace=False)
+        sources, targets = np.sort(picked[:2]), np.sort(picked[2:])
+        ground = int(rng.integers(net.n_nodes))
+        if _edges_independent(net, ground, picked):
+            break
+    else:
+        raise TaskError(
+            f"network: no 4 independent source/target edges found on {net.name or 'it'}"
+        )
+    a = np.array([[0.2, 0.3], [0.1, 0.5]]) + map_noise * rng.standard_normal((2, 2))
+
+    def make(inputs: np.ndarray, noise: float = 0.0) -> Examples:
+        out = inputs @ a.T
+        if noise > 0:
+            out = out + noise * rng.standard_normal(out.shape)
+        return Examples(inputs=_matrix(inputs, "inputs"), outputs=_matrix(out, "outputs"))
+
+    train = make(rng.uniform(0, 1, (n_train, 2)), label_noise)
+    test = make(rng.uniform(0, 1, (n_test, 2)))
+    extra = (
+        {"out_of_range": make(rng.standard_normal((n_out_of_range, 2)))} if n_out_of_range else {}
+    )
+    return Task(
+        kind="regression",
+        network=net,
+        ground=[ground],
+        source_kind="edges",
+        sources=sources,
+        target_kind="edges",
+        targets=targets,
+        train=train,
+        test=test,
+        extra=extra,
+        description=f"regression A={np.round(a, 4).tolist()} label_noise={label_noise}",
+    )
+
+
+def allostery_task(
+    net: Network,
+    *,
+    rng: np.random.Generator,
+    high_v: float = BOARD_SOURCE_HIGH_V,
+    fractions: tuple[float, float] = (0.2, 0.8),
+) -> Task:
+    """The board's node-allostery task: two source nodes at 0 V and ``high_v``, two target nodes.
+
+    The 0 V source is the ground. Desired target values are ``fractions`` of the source range
+    (0.09 V and 0.36 V for 20 %/80 % of 0.45 V).
+    """
+    nodes = rng.choice(net.n_nodes, size=4, replace=False)
+    low, high, t1, t2 = (int(x) for x in nodes)
+    outputs = [[fractions[0] * high_v, fractions[1] * high_v]]
+    return Task(
+        kind="allostery",
+        network=net,
+        ground=[low],
+        source_kind="nodes",
+        sources=[high],
+        target_kind="nodes",
+        targets=[t1, t2],
+        train=Examples(inputs=_matrix([[high_v]], "inputs"), outputs=_matrix(outputs, "outputs")),
+        description=f"node allostery: node {low} at 0 V, node {high} at {high_v} V, "
+        f"targets {t1},{t2} at {fractions[0]:.0%}/{fractions[1]:.0%}",
+    )
+
+
+def _iris_data() -> tuple[np.ndarray, np.ndarray]:
+    text = resources.files("twin").joinpath("data/iris.csv").read_text()
+    rows = [ln.split(",") for ln in text.strip().splitlines()[1:]]
+    x = np.array([[float(v) for v in r[:4]] for r in rows])
+    y = np.array([int(r[4]) for r in rows])
+    return x, y
+
+
+def iris_task(
+    net: Network,
+    *,
+    rng: np.random.Generator,
+    n_train_per_class: int = 30,
+    low_v: float = 0.0,
+    high_v: float = 0.2,
+    bias_v: float = 1.0,
+) -> Task:
+    """Iris classification (seed App. C): feature voltages in, 3 class nodes out.
+
+    Features are min-max scaled to ``[0, 1]`` V and applied push-pull: each feature drives one
+    source node at ``+x`` and one at ``-x``, and two bias nodes sit at ``+bias_v`` and ``-bias_v``
+    (10 source nodes). A passive network only forms convex combinations of its source voltages;
+    the mirrored inputs and the bias let it realise any bounded affine map, which a linear
+    classifier of Iris needs (without them the middle class cannot win the argmax). The desired
+    output is ``high_v`` at the node of the correct class and ``low_v`` elsewhere; the predicted
+    class is the target node with the highest voltage. The 150 samples (shipped with the package,
+    Fisher 1936) are split per class into ``n_train_per_class`` training and the rest test examples.
+    """
+    n_sources = 10
+    if net.n_nodes < 1 + n_sources + 3:
+        raise TaskError(
+            f"network: iris needs >= 14 nodes (1 ground, 10 sources, 3 targets), got {net.n_nodes}"
+        )
+    x, y = _iris_data()
+    x = (x - x.min(axis=0)) / (x.max(axis=0) - x.min(axis=0))
+    ones = np.ones((x.shape[0], 1))
+    drive = np.hstack([x, -x, bias_v * ones, -bias_v * ones])
+    nodes = rng.choice(net.n_nodes, size=1 + n_sources + 3, replace=False)
+    ground, sources, targets = nodes[:1], nodes[1 : 1 + n_sources], nodes[1 + n_sources :]
+    train_idx, test_idx = [], []
+    for c in range(3):
+        idx = rng.permutation(np.flatnonzero(y == c))
+        train_idx.append(idx[:n_train_per_class])
+        test_idx.append(idx[n_train_per_class:])
+
+    def make(idx: np.ndarray) -> Examples:
+        out = np.full((idx.size, 3), low_v)
+        out[np.arange(idx.size), y[idx]] = high_v
+        lab = y[idx].copy()
+        lab.setflags(write=False)
+        return Examples(
+            inputs=_matrix(drive[idx], "inputs"), outputs=_matrix(out, "outputs"), labels=lab
+        )
+
+    return Task(
+        kind="iris",
+        network=net,
+        ground=ground,
+        source_kind="nodes",
+        sources=sources,
+        target_kind="nodes",
+        targets=targets,
+        train=make(np.concatenate(train_idx)),
+        test=make(np.concatenate(test_idx)),
+        description="Iris classification: 4 features push-pull + 2 bias nodes, 3 class nodes",
+    )
+
+
+# --------------------------------------------------------------------------- JSON format
+
+
+def _examples_to_dict(ex: Examples) -> dict[str, Any]:
+    doc: dict[str, Any] = {"inputs": ex.inputs.tolist(), "outputs": ex.outputs.tolist()}
+    if ex.labels is not None:
+        doc["labels"] = ex.labels.tolist()
+    return doc
+
+
+def _examples_from_dict(doc: Any, field: str) -> Examples:
+    if not isinstance(doc, Mapping) or "inputs" not in doc or "outputs" not in doc:
+        raise TaskError(f"{field}: expected an object with 'inputs' and 'outputs'")
+    labels = doc.get("labels")
+    lab = None
+    if labels is not None:
+        lab = _index_array(labels, f"{field}.labels")
+    return Examples(
+        inputs=_matrix(doc["inputs"], f"{field}.inputs"),
+        outputs=_matrix(doc["outputs"], f"{field}.outputs"),
+        labels=lab,
+    )
+
+
+def task_to_dict(task: Task, *, network: str | None = None) -> dict[str, Any]:
+    """The task JSON document (``schemas/task.schema.json``).
+
+    ``network`` replaces the inline network by a spec string or path when given.
+    """
+    net_doc: Any = network if network is not None else network_to_dict(task.network)
+    doc: dict[str, Any] = {
+        "schema": TASK_SCHEMA_ID,
+        "kind": task.kind,
+        "network": net_doc,
+        "ground": task.ground.tolist(),
+        "sources": {task.source_kind: task.sources.tolist()},
+        "targets": {task.target_kind: task.targets.tolist()},
+        "train": _examples_to_dict(task.train),
+    }
+    if task.description:
+        doc["description"] = task.description
+    if task.test is not None:
+        doc["test"] = _examples_to_dict(task.test)
+    if task.extra:
+        doc["extra"] = {k: _examples_to_dict(v) for k, v in task.extra.items()}
+    return doc
+
+
+def _boundary(doc: Any, field: str) -> tuple[Kind, Any]:
+    if not isinstance(doc, Mapping) or len(doc) != 1 or next(iter(doc)) not in ("nodes", "edges"):
+        raise TaskError(f'{field}: expected {{"nodes": [...]}} or {{"edges": [...]}}')
+    kind = next(iter(doc))
+    return kind, doc[kind]
+
+
+def task_from_dict(doc: Any, *, base_dir: Path | None = None) -> Task:
+    """Build a :class:`Task` from its JSON document; errors name the offending field."""
+    if not isinstance(doc, Mapping):
+        raise TaskError("task: expected a JSON object")
+    if doc.get("schema") != TASK_SCHEMA_ID:
+        raise TaskError(f"schema: expected {TASK_SCHEMA_ID!r}, got {doc.get('schema')!r}")
+    for key in ("network", "ground", "sources", "targets", "train"):
+        if key not in doc:
+            raise TaskError(f"task: missing field {key!r}")
+    net_doc = doc["network"]
+    try:
+        if isinstance(net_doc, str):
+            spec = net_doc if ":" in net_doc.split("/")[0] else f"file:{net_doc}"
+            net = network_from_spec(spec, base_dir=base_dir)
+        else:
+            net = network_from_dict(net_doc)
+    except NetworkError as exc:
+        raise TaskError(f"network: {exc}") from None
+    skind, sources = _boundary(doc["sources"], "sources")
+    tkind, targets = _boundary(doc["targets"], "targets")
+    extra = {k: _examples_from_dict(v, f"extra.{k}") for k, v in dict(doc.get("extra", {})).items()}
+    return Task(
+        kind=str(doc.get("kind", "custom")),
+        network=net,
+        ground=doc["ground"],
+        source_kind=skind,
+        sources=sources,
+        target_kind=tkind,
+        targets=targets,
+        train=_examples_from_dict(doc["train"], "train"),
+        test=_examples_from_dict(doc["test"], "test") if doc.get("test") is not None else None,
+        extra=extra,
+        description=str(doc.get("description", "")),
+    )
+
+
+def load_task(path: str | Path) -> Task:
+    """Load a task JSON file (see ``schemas/task.schema.json``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise TaskError(f"task: no such file {str(path)!r}")
+    try:
+        doc = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise TaskError(f"{path}: invalid JSON ({exc.msg} at line {exc.lineno})") from None
+    return task_from_dict(doc, base_dir=path.parent)
+
+
+def save_task(task: Task, path: str | Path) -> None:
+    """Save a task as JSON with its network inline."""
+    Path(path).write_text(json.dumps(task_to_dict(task)) + "\n")
