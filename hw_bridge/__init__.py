@@ -1,6 +1,18 @@
 """Hardware bridge: wire protocol, ZeroMQ transport, board emulator, recorder and replay.
 
-Filled in by the bridge issue; the package exists so the layout and packaging are fixed early.
+:mod:`hw_bridge.contract` is the one board contract (:class:`~hw_bridge.contract.Board`) that the
+ZeroMQ client, the in-process emulator and the replayer satisfy.
 """
 
-__all__: list[str] = []
+from .contract import Ack, Board, BoardConfig, BoardState, Command, LinkCounters, Resync, Snapshot
+
+__all__ = [
+    "Ack",
+    "Board",
+    "BoardConfig",
+    "BoardState",
+    "Command",
+    "LinkCounters",
+    "Resync",
+    "Snapshot",
+]
