@@ -159,7 +159,14 @@ class Ack:
 
 @attrs.define(kw_only=True)
 class LinkCounters:
-    """What happened on the link (a plain, mutable tally owned by the board implementation)."""
+    """What happened on the link (a plain, mutable tally owned by the board implementation).
+
+    ``resyncs`` counts re-snapshots after the first (gap, silence, restart); ``resynced_seqs``
+    the sequence numbers such re-snapshots skipped over within an epoch (accounted, not
+    delivered as updates); ``restarts`` the new epochs seen. Within one epoch every ``seq`` after
+    the join is either delivered (``updates``) or in ``resynced_seqs``: a publisher that sent
+    ``n`` states after the join has ``undetected_loss = n - updates - resynced_seqs == 0``.
+    """
 
     frames: int = 0
     updates: int = 0
@@ -173,6 +180,8 @@ class LinkCounters:
     lag_p50_s: float = 0.0
     lag_p99_s: float = 0.0
     clock_offset_s: float = 0.0
+    resynced_seqs: int = 0
+    restarts: int = 0
 
     def as_dict(self) -> dict[str, float | int]:
         return attrs.asdict(self)
