@@ -109,7 +109,26 @@ def configure(
     rcvtimeo_s: float | None = None,
     curve: CurveServer | CurveClient | None = None,
 ) -> zmq.Socket:
-    """Set the limits every bridge socket carries explicitly (HWMs, linger, receive timeout)."""
+    """Set the limits every bridge socket carries explicitly (HWMs, linger, receive timeout).
+
+    On a bad setting (e.g. an unreadable key file) the socket is closed before the error rises.
+    """
+    try:
+        _configure(sock, sndhwm, rcvhwm, linger_s, rcvtimeo_s, curve)
+    except BaseException:
+        sock.close(linger=0)
+        raise
+    return sock
+
+
+def _configure(
+    sock: zmq.Socket,
+    sndhwm: int,
+    rcvhwm: int,
+    linger_s: float,
+    rcvtimeo_s: float | None,
+    curve: CurveServer | CurveClient | None,
+) -> None:
     sock.setsockopt(zmq.SNDHWM, sndhwm)
     sock.setsockopt(zmq.RCVHWM, rcvhwm)
     sock.setsockopt(zmq.LINGER, round(linger_s * 1000))
@@ -118,4 +137,3 @@ def configure(
     sock.setsockopt(zmq.RECONNECT_IVL_MAX, 1000)
     if curve is not None:
         curve.apply(sock)
-    return sock

@@ -193,9 +193,9 @@ class ZmqBoard:
         self._check_open()
         deadline = time.monotonic() + timeout_s
         while True:
-            self._recover(deadline)
             if self._sub is not None:
-                self._drain()
+                self._drain()  # first: queued frames prove the board alive
+            self._recover(deadline)
             if self._out or time.monotonic() >= deadline:
                 break
             self._wait(deadline)
@@ -303,7 +303,13 @@ class ZmqBoard:
         """Join, re-snapshot or reconnect when needed (at most one attempt per backoff step)."""
         now = time.monotonic()
         silent_s = self._settings.missed_heartbeats * self._heartbeat_s
-        if self._need is None and self._sub is not None and now - self._last_rx > silent_s:
+        if (
+            self._need is None
+            and self._sub is not None
+            and now - self._last_rx > silent_s
+            and not self._pending
+            and not self._sub.poll(0)  # a long batch is not silence: frames are waiting
+        ):
             log.warning("board %s silent; reconnecting", self.board_id or self.endpoints.base)
             self._counters.silences += 1
             self._need = "silence"

@@ -42,6 +42,13 @@ Mode = Literal["idle", "training", "inference"]
 
 
 def _ro(value: Any) -> np.ndarray:
+    if (
+        isinstance(value, np.ndarray)
+        and value.dtype == np.float64
+        and not value.flags.writeable
+        and value.base is None
+    ):
+        return value  # already one of ours (owns its data, read-only): share, do not copy
     arr = np.array(value, dtype=np.float64)
     arr.setflags(write=False)
     return arr

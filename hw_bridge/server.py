@@ -38,7 +38,7 @@ import zmq
 
 from ._messages import PROTOCOL_VERSION, SCHEMA
 from ._sockets import CurveServer, Endpoints, configure
-from .codec import Limits, decode
+from .codec import Limits, decode, send_frames
 from .contract import Ack, BoardConfig, BoardState, Command, Snapshot
 from .errors import (
     BridgeClosed,
@@ -233,22 +233,24 @@ class BoardPublisher:
 
     def _open_sockets(self, bind: str, curve: CurveServer | None) -> None:
         s = self._settings
+        self._sockets: list[zmq.Socket] = []
 
-        def socket(kind: int) -> zmq.Socket:
+        def socket(kind: int, *, limits: bool = True) -> zmq.Socket:
             sock = self._ctx.socket(kind)
-            return configure(
-                sock, sndhwm=s.sndhwm, rcvhwm=s.rcvhwm, linger_s=s.linger_s, curve=curve
-            )
+            self._sockets.append(sock)
+            if limits:
+                configure(sock, sndhwm=s.sndhwm, rcvhwm=s.rcvhwm, linger_s=s.linger_s, curve=curve)
+            return sock
 
-        self._pub = socket(zmq.PUB)
-        self._snap = socket(zmq.ROUTER)
-        self._cmd = socket(zmq.ROUTER)
-        self._wake_rx = self._ctx.socket(zmq.PAIR)
-        self._wake_tx = self._ctx.socket(zmq.PAIR)
-        wake = f"inproc://hw-bridge-wake-{id(self)}-{secrets.token_hex(4)}"
-        self._wake_rx.bind(wake)
-        self._wake_tx.connect(wake)
         try:
+            self._pub = socket(zmq.PUB)
+            self._snap = socket(zmq.ROUTER)
+            self._cmd = socket(zmq.ROUTER)
+            self._wake_rx = socket(zmq.PAIR, limits=False)
+            self._wake_tx = socket(zmq.PAIR, limits=False)
+            wake = f"inproc://hw-bridge-wake-{id(self)}-{secrets.token_hex(4)}"
+            self._wake_rx.bind(wake)
+            self._wake_tx.connect(wake)
             if curve is not None and curve.clients_dir is not None:
                 from zmq.auth.thread import ThreadAuthenticator
 
@@ -294,7 +296,7 @@ class BoardPublisher:
             stamped = attrs.evolve(
                 state, board_id=self._board_id, epoch=self._epoch, seq=self._seq + 1
             )
-            self._pub.send_multipart(encode_update(stamped))
+            send_frames(self._pub, encode_update(stamped))
             self._seq = stamped.seq
             self._latest = stamped
         return stamped
@@ -363,8 +365,8 @@ class BoardPublisher:
         if self._auth is not None:
             self._auth.stop()
             self._auth = None
-        for sock in (self._pub, self._snap, self._cmd, self._wake_rx, self._wake_tx):
-            sock.close()
+        for sock in self._sockets:
+            sock.close(linger=None if sock is self._pub else 0)
         if self._own_context:
             self._ctx.term()
 
