@@ -45,8 +45,8 @@ class SyntheticBoard:
         rng = self.rng
         return BoardState(
             board_id="synthetic",
-            epoch=0,
-            seq=0,
+            epoch=1,
+            seq=1,  # the publisher stamps its own epoch and seq
             t_s=self.t_s,
             wall_unix=time.time(),
             mode="training",
