@@ -214,8 +214,9 @@ class ZmqBoard:
         """
         self._check_open()
         frames = encode_command(command, board_id=self.board_id, client_unix=time.time())
-        attempt_s = timeout_s / (self._settings.request_retries + 1)
-        for _ in range(self._settings.request_retries + 1):
+        retries = self._settings.request_retries
+        attempt_s = min(self._settings.request_timeout_s, timeout_s / (retries + 1))
+        for _ in range(retries + 1):
             reply = self._request("command", frames, "ack", command.key, attempt_s)
             if reply is not None:
                 return ack_from(reply)
