@@ -56,6 +56,7 @@ _COMMAND_MODULES = (
     "simulate",
     "energy",
     "infer",
+    "record",
 )
 
 

@@ -1,0 +1,135 @@
+"""``twin record`` and ``twin replay``: record a board's live stream, replay a recording.
+
+``twin record --connect tcp://HOST:PORT --out FILE [--duration S]`` joins a board (its acquisition
+host or ``twin board``) and appends every frame it receives to FILE (kill-safe: at most the last
+frame is lost). ``twin replay FILE [--speed X]`` runs the recording through the same client
+pipeline (sequencing, gap detection, counters) and prints the summary.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from . import cli
+from ._common import emit_json, print_summary
+
+__all__ = ["record_cmd", "replay_cmd"]
+
+
+def _link_summary(counters: Any) -> dict[str, Any]:
+    c = counters.as_dict()
+    keys = (
+        "frames",
+        "updates",
+        "gaps_detected",
+        "resyncs",
+        "resynced_seqs",
+        "restarts",
+        "decode_errors",
+        "dropped_stale",
+        "heartbeats",
+        "silences",
+        "reconnects",
+        "lag_p50_s",
+        "lag_p99_s",
+        "clock_offset_s",
+    )
+    return {key: c[key] for key in keys}
+
+
+@cli.command("record")
+@click.option("--connect", "endpoint", required=True, help="Board endpoint, tcp://HOST:PORT.")
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Recording file (appended to if it exists).",
+)
+@click.option(
+    "--duration",
+    "duration_s",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Stop after this many seconds (default: until Ctrl-C).",
+)
+@click.option("--board-id", default=None, help="Refuse a board of another name.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (last line).")
+def record_cmd(
+    endpoint: str, out: Path, duration_s: float | None, board_id: str | None, as_json: bool
+) -> None:
+    """Record a board's live stream to FILE."""
+    from hw_bridge.client import ZmqBoard
+    from hw_bridge.recorder import Recorder
+
+    start = time.monotonic()
+    with Recorder(out) as recorder, ZmqBoard(endpoint, board_id=board_id, tap=recorder) as board:
+        snapshot = board.snapshot(timeout_s=5.0)
+        try:
+            while duration_s is None or time.monotonic() - start < duration_s:
+                board.poll(0.1)
+        except KeyboardInterrupt:
+            pass
+        summary = {
+            "board_id": snapshot.config.board_id,
+            "out": str(out),
+            "records": recorder.records,
+            "duration_s": time.monotonic() - start,
+            **_link_summary(board.counters),
+        }
+    if as_json:
+        emit_json(summary)
+    else:
+        print_summary(f"recorded {out}", summary)
+
+
+@cli.command("replay")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--speed",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="Speed factor (1: as recorded); 0: as fast as possible.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (last line).")
+def replay_cmd(file: Path, speed: float, as_json: bool) -> None:
+    """Replay a recording through the client pipeline and print its counters."""
+    from hw_bridge.contract import Resync
+    from hw_bridge.recorder import Replayer
+
+    start = time.monotonic()
+    resyncs: dict[str, int] = {}
+    t_first = t_last = None
+    with Replayer(file, speed=speed or None) as replay:
+        while not replay.done:
+            for item in replay.poll(0.5):
+                if isinstance(item, Resync):
+                    resyncs[item.reason] = resyncs.get(item.reason, 0) + 1
+                    item_t = item.snapshot.state.t_s
+                else:
+                    item_t = item.t_s
+                t_first = item_t if t_first is None else t_first
+                t_last = item_t
+        summary = {
+            "board_id": replay.board_id,
+            "file": str(file),
+            "records": replay.info.records,
+            "torn_bytes": replay.info.torn_bytes,
+            "board_time_s": (t_last - t_first)
+            if t_first is not None and t_last is not None
+            else 0.0,
+            "replay_s": time.monotonic() - start,
+            "resync_reasons": resyncs,
+            **_link_summary(replay.counters),
+        }
+    if as_json:
+        emit_json(summary)
+    else:
+        print_summary(
+            f"replayed {file}", {k: v for k, v in summary.items() if k != "resync_reasons"}
+        )
