@@ -9,6 +9,7 @@ version raises its subclass :class:`~hw_bridge.errors.ProtocolVersionError` nami
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -220,31 +221,44 @@ def _check_header(header: Any, topic_type: str) -> dict[str, Any]:
     return header
 
 
+@functools.lru_cache(maxsize=256)
+def _layout(name: Any, dtype: Any, shape: tuple[Any, ...], max_elements: int) -> tuple[Any, ...]:
+    """(dtype, shape, bytes) of a valid array descriptor; cached, as a board repeats its own."""
+    if not isinstance(name, str) or not 0 < len(name) <= 64:
+        raise DecodeError("arrays: name must be a string of 1-64 characters")
+    if dtype not in _ITEMSIZE:
+        raise DecodeError(f"arrays.{name}: dtype {dtype!r} not one of {list(DTYPES)}")
+    if len(shape) > 4 or not all(
+        isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in shape
+    ):
+        raise DecodeError(f"arrays.{name}: shape must be up to 4 non-negative ints")
+    count = math.prod(shape)
+    if count > max_elements:
+        raise DecodeError(f"arrays.{name}: {count} elements over the {max_elements} limit")
+    return np.dtype(dtype), shape, count * _ITEMSIZE[dtype]
+
+
 def _array(msg_type: str, descriptor: Any, buf: bytes, limits: Limits) -> tuple[str, np.ndarray]:
     if not isinstance(descriptor, dict) or set(descriptor) != {"name", "dtype", "shape"}:
         raise DecodeError(f"{msg_type}.arrays: each descriptor needs exactly name, dtype, shape")
-    name, dtype, shape = descriptor["name"], descriptor["dtype"], descriptor["shape"]
-    if not isinstance(name, str) or not 0 < len(name) <= 64:
-        raise DecodeError(f"{msg_type}.arrays: name must be a string of 1-64 characters")
-    if dtype not in _ITEMSIZE:
-        raise DecodeError(f"{msg_type}.arrays.{name}: dtype {dtype!r} not one of {list(DTYPES)}")
-    if (
-        not isinstance(shape, list)
-        or len(shape) > 4
-        or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in shape)
-    ):
-        raise DecodeError(f"{msg_type}.arrays.{name}: shape must be up to 4 non-negative ints")
-    count = math.prod(shape)
-    if count > limits.max_array_elements:
-        raise DecodeError(
-            f"{msg_type}.arrays.{name}: {count} elements over the {limits.max_array_elements} limit"
+    name, shape = descriptor["name"], descriptor["shape"]
+    if not isinstance(shape, list):
+        raise DecodeError(f"{msg_type}.arrays: shape must be a list")
+    try:
+        dtype, dims, nbytes = _layout(
+            name, descriptor["dtype"], tuple(shape), limits.max_array_elements
         )
-    if len(buf) != count * _ITEMSIZE[dtype]:
+    except TypeError as exc:  # an unhashable name, dtype or dimension
+        raise DecodeError(f"{msg_type}.arrays: malformed descriptor ({exc})") from exc
+    except DecodeError as exc:
+        raise DecodeError(f"{msg_type}.{exc}") from None
+    if len(buf) != nbytes:
         raise DecodeError(
-            f"{msg_type}.arrays.{name}: buffer of {len(buf)} bytes, expected "
-            f"{count * _ITEMSIZE[dtype]} for {dtype} {shape}"
+            f"{msg_type}.arrays.{name}: buffer of {len(buf)} bytes, expected {nbytes} "
+            f"for {descriptor['dtype']} {shape}"
         )
-    return name, np.frombuffer(buf, dtype=dtype).reshape(shape)
+    arr = np.frombuffer(buf, dtype=dtype)
+    return name, arr if len(dims) == 1 else arr.reshape(dims)
 
 
 def _arrays(msg_type: str, header: dict[str, Any], bufs: Sequence[bytes], limits: Limits) -> dict:

@@ -41,14 +41,20 @@ MODES = ("idle", "training", "inference")
 Mode = Literal["idle", "training", "inference"]
 
 
+def _immutable(arr: np.ndarray) -> bool:
+    """True when nobody can change ``arr``: read-only, and its memory is a read-only array of
+    its own or an immutable ``bytes`` (a decoded wire buffer)."""
+    if arr.flags.writeable:
+        return False
+    owner: Any = arr
+    while isinstance(owner, np.ndarray) and owner.base is not None:
+        owner = owner.base
+    return isinstance(owner, bytes) or (isinstance(owner, np.ndarray) and owner is arr)
+
+
 def _ro(value: Any) -> np.ndarray:
-    if (
-        isinstance(value, np.ndarray)
-        and value.dtype == np.float64
-        and not value.flags.writeable
-        and value.base is None
-    ):
-        return value  # already one of ours (owns its data, read-only): share, do not copy
+    if isinstance(value, np.ndarray) and value.dtype == np.float64 and _immutable(value):
+        return value  # shared, never copied: nobody can write to it
     arr = np.array(value, dtype=np.float64)
     arr.setflags(write=False)
     return arr
