@@ -38,7 +38,9 @@ from .fuzz import invalid_frames, mutated_frames
 ROOT = Path(__file__).resolve().parents[2]
 VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
 # the machine is shared: 40 examples per message type keep the round trips to a few seconds
-settings.register_profile("bridge", max_examples=40, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile(
+    "bridge", max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 settings.load_profile("bridge")
 
 finite = st.floats(allow_nan=False, allow_infinity=False, width=64)
