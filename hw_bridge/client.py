@@ -153,6 +153,7 @@ class ZmqBoard:
         self._backoff_s = settings.backoff_s[0]
         self._need: str | None = "initial"
         self._closed = False
+        self._warned_version = False
 
     # ------------------------------------------------------------------ Board protocol
 
@@ -446,6 +447,11 @@ class ZmqBoard:
                 self._flag(self._seq.on_heartbeat(beat))
             else:
                 raise DecodeError(f"{msg.type} message on the update stream")
+        except ProtocolVersionError as exc:
+            self._counters.decode_errors += 1
+            if not self._warned_version:
+                log.warning("board stream refused: %s", exc)
+                self._warned_version = True
         except DecodeError as exc:
             self._counters.decode_errors += 1
             log.debug("skipped an undecodable frame: %s", exc)
