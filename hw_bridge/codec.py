@@ -105,6 +105,13 @@ def _buffer(name: str, value: Any) -> tuple[dict[str, Any], bytes]:
     return {"name": name, "dtype": dtype, "shape": list(arr.shape)}, data
 
 
+def _plain(value: Any) -> Any:
+    """numpy scalars and arrays in a header (e.g. a handler's result) as plain msgpack values."""
+    if isinstance(value, np.generic | np.ndarray):
+        return value.tolist()
+    raise TypeError(f"cannot serialize {type(value).__name__}")
+
+
 def encode(
     msg_type: str,
     fields: Mapping[str, Any],
@@ -142,7 +149,7 @@ def encode(
             buffers.append(data)
         header["arrays"] = descriptors
     try:
-        packed = msgpack.packb(header, use_bin_type=True)
+        packed = msgpack.packb(header, use_bin_type=True, default=_plain)
     except (TypeError, ValueError, OverflowError) as exc:
         raise EncodeError(f"{msg_type} header cannot be packed: {exc}") from exc
     return [msg_type.encode("ascii"), packed, *buffers]

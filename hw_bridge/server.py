@@ -45,6 +45,7 @@ from .errors import (
     BridgeConfigError,
     CommandRefused,
     DecodeError,
+    EncodeError,
     ProtocolVersionError,
 )
 from .protocol import (
@@ -418,7 +419,12 @@ class BoardPublisher:
                 return
             if len(parts) < 2:
                 continue
-            reply = handle(parts[1:])
+            try:
+                reply = handle(parts[1:])
+            except Exception as exc:  # the I/O thread must outlive any one bad request
+                log.exception("request failed")
+                self.stats["bad_requests"] += 1
+                reply = encode_error(board_id=self._board_id, code="malformed", message=str(exc))
             sock.send_multipart([parts[0], *reply])
 
     def _refusal(self, frames: list[bytes], expected: str) -> tuple[Any, list[bytes] | None]:
@@ -480,6 +486,11 @@ class BoardPublisher:
         else:
             self.stats["commands"] += 1
             ack = self._apply(command)
+            try:
+                encode_ack(ack, board_id=self._board_id, board_unix=0.0)
+            except EncodeError as exc:
+                message = f"applied, but its result cannot be sent: {exc}"
+                ack = attrs.evolve(ack, ok=False, code="failed", message=message, result={})
             self._acks[command.key] = ack
             while len(self._acks) > self._settings.idempotency_cache:
                 self._acks.popitem(last=False)

@@ -191,3 +191,19 @@ def test_the_client_refuses_a_board_of_another_version(zctx, make_client) -> Non
         done.set()
         thread.join()
         router.close()
+
+
+def test_handler_results_are_sent_as_plain_values(board_and_handler) -> None:
+    import numpy as np
+
+    def numpy_result(command: Command):
+        if command.key == "odd":
+            return {"thing": object()}
+        return {"outputs_v": np.array([0.1, 0.2]), "energy_j": np.float64(2e-9)}
+
+    _, board, _ = board_and_handler(numpy_result)
+    ack = board.command(Command(name="run_inference", key="np", args={"inputs_v": [0.1]}))
+    assert ack.result == {"outputs_v": [0.1, 0.2], "energy_j": 2e-9}
+    odd = board.command(Command(name="run_inference", key="odd", args={"inputs_v": [0.1]}))
+    assert (odd.ok, odd.code) == (False, "failed")
+    assert "cannot be sent" in odd.message
