@@ -338,7 +338,10 @@ class ZmqBoard:
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise BridgeTimeout(f"no snapshot from {self.endpoints.snapshot}")
+                raise BridgeTimeout(
+                    f"no snapshot from {self.endpoints.snapshot} in time "
+                    "(is the board running, and is this its endpoint?)"
+                )
             attempt_s = min(remaining, self._settings.request_timeout_s)
             reply = self._request("snapshot", frames, "snapshot", request_id, attempt_s)
             if reply is None:
