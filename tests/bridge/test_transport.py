@@ -269,3 +269,27 @@ def test_curve_authentication(tmp_path, make_publisher, make_client) -> None:
             pub.endpoints.base,
             curve=CurveClient(secret_file=tmp_path / "missing", server_public_file=server_public),
         ).snapshot(1.0)
+
+
+@pytest.mark.slow
+def test_soak_ten_percent_loss_for_twenty_thousand_frames(
+    make_publisher, make_client, make_relay
+) -> None:
+    pub, source = make_publisher(), SyntheticBoard()
+    pub.publish(source.state())
+    rng = np.random.default_rng(17)
+    relay = make_relay(
+        pub.endpoints.updates, lambda kind, seq: kind == "update" and rng.random() < 0.1
+    )
+    board, tally = make_client(via(relay, pub)), Tally()
+    tally.take(board.poll(2.0))
+    n_total = 20_000
+    feeder = threading.Thread(target=publish_paced, args=(pub, source, n_total - 1, 2000.0))
+    feeder.start()
+    poll_until(board, tally, lambda: not feeder.is_alive(), timeout_s=60.0)
+    feeder.join()
+    poll_until(board, tally, lambda: tally.last >= n_total)
+    assert tally.undetected(n_total) == []
+    counters = board.counters
+    assert n_total - tally.join_seq - counters.updates - counters.resynced_seqs == 0
+    assert counters.gaps_detected >= 100
