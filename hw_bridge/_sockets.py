@@ -106,10 +106,13 @@ def configure(
     sndhwm: int,
     rcvhwm: int,
     linger_s: float,
-    rcvtimeo_s: float | None = None,
+    rcvtimeo_s: float | None = 1.0,
     curve: CurveServer | CurveClient | None = None,
 ) -> zmq.Socket:
     """Set the limits every bridge socket carries explicitly (HWMs, linger, receive timeout).
+
+    Bridge code polls before it receives, so the receive timeout (default 1 s) is a backstop:
+    no receive call can block forever.
 
     On a bad setting (e.g. an unreadable key file) the socket is closed before the error rises.
     """
