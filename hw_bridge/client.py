@@ -30,7 +30,7 @@ import numpy as np
 import zmq
 
 from ._sockets import CurveClient, Endpoints, configure
-from .codec import Limits, Message, decode
+from .codec import Limits, Message, decode, recv_frames
 from .contract import Ack, Command, LinkCounters, Snapshot, Update
 from .errors import (
     BridgeClosed,
@@ -418,7 +418,7 @@ class ZmqBoard:
         assert self._sub is not None
         for _ in range(limit):
             try:
-                parts = self._sub.recv_multipart(zmq.NOBLOCK)
+                parts = recv_frames(self._sub, zmq.NOBLOCK)
             except zmq.Again:
                 return
             recv_unix = time.time()

@@ -29,6 +29,7 @@ __all__ = [
     "Message",
     "decode",
     "encode",
+    "recv_frames",
     "send_frames",
 ]
 
@@ -158,6 +159,17 @@ def encode(
 _SNDMORE = int(zmq.SNDMORE)
 
 
+_RCVMORE = int(zmq.RCVMORE)
+
+
+def recv_frames(sock: zmq.Socket, flags: int = 0) -> list[bytes]:
+    """``sock.recv_multipart(flags)`` without its per-part overhead (runs per received frame)."""
+    parts = [sock.recv(flags)]
+    while sock.get(_RCVMORE):
+        parts.append(sock.recv())
+    return parts
+
+
 def send_frames(sock: zmq.Socket, frames: Sequence[bytes], flags: int = 0) -> None:
     """``sock.send_multipart(frames)`` without its per-part overhead (runs per published frame)."""
     last = len(frames) - 1
@@ -180,14 +192,19 @@ def _unpack(data: bytes, limits: Limits) -> Any:
 
 
 def _compile(spec: tuple[Any, ...]) -> tuple[Any, ...]:
-    """A field spec with its Python types resolved once (the decoder runs per frame)."""
+    """A field spec with its Python types resolved once (the decoder runs per frame): (types,
+    bools allowed, nothing else to check, the spec for :func:`_check_value`)."""
     kinds, required, allowed, minimum, maximum, max_len = spec
     types = tuple(t for k in kinds for t in _PY_TYPES[k])
     allow_bool = "boolean" in kinds or "any" in kinds
-    return ("/".join(kinds), types, allow_bool, required, allowed, minimum, maximum, max_len)
+    simple = allowed is None and minimum is None and maximum is None and max_len is None
+    full = ("/".join(kinds), types, allow_bool, required, allowed, minimum, maximum, max_len)
+    return types, allow_bool, simple, full
 
 
 _FIELDS = {name: {k: _compile(v) for k, v in spec.items()} for name, spec in FIELDS.items()}
+_REQUIRED = {name: frozenset(k for k, v in spec.items() if v[1]) for name, spec in FIELDS.items()}
+_N_REQUIRED = {name: len(keys) for name, keys in _REQUIRED.items()}
 
 
 def _check_value(msg_type: str, key: str, value: Any, spec: tuple[Any, ...]) -> None:
@@ -221,10 +238,15 @@ def _check_header(header: Any, topic_type: str) -> dict[str, Any]:
         spec = fields.get(key)
         if spec is None:
             raise DecodeError(f"{topic_type}: unknown field {key!r}")
-        _check_value(topic_type, key, value, spec)
-    for key, spec in fields.items():
-        if spec[3] and key not in header:
-            raise DecodeError(f"{topic_type}: required field {key!r} missing")
+        types, allow_bool, simple, full = spec
+        # fast path: a plain field of the right type (bool is an int, so it is checked apart)
+        plain = isinstance(value, types) and (allow_bool or value.__class__ is not bool)
+        if not (simple and plain):
+            _check_value(topic_type, key, value, full)
+    if len(header) != _N_REQUIRED[topic_type] or not _REQUIRED[topic_type] <= header.keys():
+        for key in _REQUIRED[topic_type]:
+            if key not in header:
+                raise DecodeError(f"{topic_type}: required field {key!r} missing")
     return header
 
 
