@@ -346,6 +346,9 @@ class ZmqBoard:
             reply = self._request("snapshot", frames, "snapshot", request_id, attempt_s)
             if reply is None:
                 continue
+            if reply.type == "error":  # not ready: ask again shortly
+                time.sleep(min(0.02, max(0.0, deadline - time.monotonic())))
+                continue
             snapshot = snapshot_from(reply)
             self._clock_sample(sent_unix, time.time(), reply.header["board_unix"])
             return snapshot
@@ -391,8 +394,9 @@ class ZmqBoard:
         if msg.type == "error":
             if header["code"] == "unsupported_version":
                 raise ProtocolVersionError(f"board refused the request: {header['message']}")
-            if header.get("request_id") in (key, None):
-                log.debug("board answered %s: %s", header["code"], header["message"])
+            if header.get("request_id") == key and header["code"] == "not_ready":
+                return msg  # the board has published nothing yet: the caller retries soon
+            log.debug("board answered %s: %s", header["code"], header["message"])
             return None
         if msg.type != reply_type:
             return None

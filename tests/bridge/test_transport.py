@@ -293,3 +293,16 @@ def test_soak_ten_percent_loss_for_twenty_thousand_frames(
     counters = board.counters
     assert n_total - tally.join_seq - counters.updates - counters.resynced_seqs == 0
     assert counters.gaps_detected >= 100
+
+
+def test_a_board_that_has_published_nothing_is_waited_for(make_publisher, make_client) -> None:
+    pub = make_publisher()
+    board = make_client(pub.endpoints.base)
+    feeder = threading.Timer(0.2, lambda: pub.publish(SyntheticBoard().state()))
+    feeder.start()  # the board's first measurement comes later (a fault injection, not a sync)
+    try:
+        first = board.poll(5.0)
+    finally:
+        feeder.join()
+    assert isinstance(first[0], Resync)
+    assert first[0].snapshot.state.seq == 1
