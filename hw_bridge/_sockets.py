@@ -17,7 +17,7 @@ import zmq.auth
 
 from .errors import BridgeConfigError
 
-__all__ = ["CurveClient", "CurveServer", "Endpoints", "configure"]
+__all__ = ["CurveClient", "CurveServer", "Endpoints", "bind_all", "configure"]
 
 _TCP = re.compile(r"^tcp://(?P<host>\[[^\]]+\]|[^:/]+):(?P<port>\d+)$")
 
@@ -140,3 +140,33 @@ def _configure(
     sock.setsockopt(zmq.RECONNECT_IVL_MAX, 1000)
     if curve is not None:
         curve.apply(sock)
+
+
+def bind_all(socks: tuple[zmq.Socket, ...], base: str) -> Endpoints:
+    """Bind the three sockets; port 0 lets the OS choose P (retrying until P+1, P+2 are free)."""
+    if not (base.startswith("tcp://") and base.rsplit(":", 1)[-1] == "0"):
+        wanted = Endpoints.from_base(base)
+        try:
+            eps = (wanted.updates, wanted.snapshot, wanted.command)
+            for sock, ep in zip(socks, eps, strict=True):
+                sock.bind(ep)
+        except zmq.ZMQError as exc:
+            raise BridgeConfigError(f"cannot bind {base}: {exc}") from exc
+        return wanted
+    host = base[len("tcp://") : -len(":0")]
+    Endpoints.from_base(f"tcp://{host}:1")  # validates the host part
+    for _ in range(64):
+        socks[0].bind(f"tcp://{host}:0")
+        pub_endpoint = socks[0].getsockopt_string(zmq.LAST_ENDPOINT)
+        port = int(pub_endpoint.rsplit(":", 1)[1])
+        bound: list[tuple[zmq.Socket, str]] = []
+        try:
+            for sock, offset in ((socks[1], 1), (socks[2], 2)):
+                sock.bind(f"tcp://{host}:{port + offset}")
+                bound.append((sock, f"tcp://{host}:{port + offset}"))
+            return Endpoints.from_base(f"tcp://{host}:{port}")
+        except zmq.ZMQError:
+            for sock, ep in bound:
+                sock.unbind(ep)
+            socks[0].unbind(pub_endpoint)
+    raise BridgeConfigError(f"cannot bind {base}: found no three consecutive free ports")

@@ -28,24 +28,21 @@ import math
 import secrets
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from typing import Any
 
 import attrs
-import jsonschema
 import zmq
 
-from ._messages import PROTOCOL_VERSION, SCHEMA
-from ._sockets import CurveServer, Endpoints, configure
+from ._messages import PROTOCOL_VERSION
+from ._sockets import CurveServer, bind_all, configure
 from .codec import Limits, decode, send_frames
-from .contract import Ack, BoardConfig, BoardState, Command, Snapshot
+from .commands import CommandDesk, CommandHandler
+from .contract import BoardConfig, BoardState, Command, Snapshot
 from .errors import (
     BridgeClosed,
     BridgeConfigError,
-    CommandRefused,
     DecodeError,
-    EncodeError,
     ProtocolVersionError,
 )
 from .protocol import (
@@ -57,24 +54,9 @@ from .protocol import (
     encode_update,
 )
 
-__all__ = ["BoardPublisher", "CommandHandler", "PublisherSettings", "normalize_command"]
+__all__ = ["BoardPublisher", "PublisherSettings"]
 
 log = logging.getLogger("hw_bridge.server")
-
-#: Commands that do not change the desired state (so do not bump its version).
-_READ_ONLY_COMMANDS = frozenset({"run_inference"})
-_ARG_VALIDATORS = {
-    name: jsonschema.Draft202012Validator(SCHEMA["$defs"][f"{name}_args"])
-    for name in SCHEMA["$defs"]["command"]["properties"]["name"]["enum"]
-}
-#: ETA -> eta conversion of the laboratory board (PHYSICS.md section 8).
-ETA_DIVISOR = 129
-
-
-class CommandHandler(Protocol):
-    """Applies a command on the board; returns its result (or None), or raises CommandRefused."""
-
-    def __call__(self, command: Command) -> Mapping[str, Any] | None: ...
 
 
 @attrs.frozen(kw_only=True)
@@ -103,65 +85,6 @@ class PublisherSettings:
     linger_s: float = 0.2
     idempotency_cache: int = 4096
     limits: Limits = attrs.field(factory=lambda: Limits(max_frame_bytes=1 << 21))
-
-
-def normalize_command(command: Command) -> Command:
-    """Validate a command's arguments against the schema and convert the board's forms.
-
-    ``set_params`` accepts ``ETA`` (the board's integer, eta = ETA/129) or ``eta``, and
-    ``step_us`` (microseconds) or ``step_s``; the result carries only ``eta`` and ``step_s``.
-
-    Raises
-    ------
-    CommandRefused
-        With code ``invalid``, naming the offending argument.
-    """
-    validator = _ARG_VALIDATORS.get(command.name)
-    if validator is None:
-        raise CommandRefused("invalid", f"unknown command {command.name!r}")
-    error = jsonschema.exceptions.best_match(validator.iter_errors(dict(command.args)))
-    if error is not None:
-        where = ".".join(str(p) for p in error.absolute_path) or "args"
-        raise CommandRefused("invalid", f"{command.name}.{where}: {error.message}")
-    if command.name != "set_params":
-        return command
-    args = dict(command.args)
-    for physical, board, scale in (("eta", "ETA", 1.0 / ETA_DIVISOR), ("step_s", "step_us", 1e-6)):
-        if physical in args and board in args:
-            raise CommandRefused("invalid", f"set_params: give {physical} or {board}, not both")
-        if board in args:
-            args[physical] = args.pop(board) * scale
-    return attrs.evolve(command, args=args)
-
-
-def _bind_all(socks: tuple[zmq.Socket, ...], base: str) -> Endpoints:
-    """Bind the three sockets; port 0 lets the OS choose P (retrying until P+1, P+2 are free)."""
-    if not (base.startswith("tcp://") and base.rsplit(":", 1)[-1] == "0"):
-        wanted = Endpoints.from_base(base)
-        try:
-            eps = (wanted.updates, wanted.snapshot, wanted.command)
-            for sock, ep in zip(socks, eps, strict=True):
-                sock.bind(ep)
-        except zmq.ZMQError as exc:
-            raise BridgeConfigError(f"cannot bind {base}: {exc}") from exc
-        return wanted
-    host = base[len("tcp://") : -len(":0")]
-    Endpoints.from_base(f"tcp://{host}:1")  # validates the host part
-    for _ in range(64):
-        socks[0].bind(f"tcp://{host}:0")
-        pub_endpoint = socks[0].getsockopt_string(zmq.LAST_ENDPOINT)
-        port = int(pub_endpoint.rsplit(":", 1)[1])
-        bound: list[tuple[zmq.Socket, str]] = []
-        try:
-            for sock, offset in ((socks[1], 1), (socks[2], 2)):
-                sock.bind(f"tcp://{host}:{port + offset}")
-                bound.append((sock, f"tcp://{host}:{port + offset}"))
-            return Endpoints.from_base(f"tcp://{host}:{port}")
-        except zmq.ZMQError:
-            for sock, ep in bound:
-                sock.unbind(ep)
-            socks[0].unbind(pub_endpoint)
-    raise BridgeConfigError(f"cannot bind {base}: found no three consecutive free ports")
 
 
 class BoardPublisher:
@@ -208,9 +131,8 @@ class BoardPublisher:
             raise BridgeConfigError(f"board_id {board_id!r}: expected 1-64 characters")
         self._board_id = board_id
         self._settings = settings
-        self._handler = handler
         self._epoch = secrets.randbits(64) if epoch is None else int(epoch)
-        self._config = BoardConfig(
+        config = BoardConfig(
             board_id=board_id,
             epoch=self._epoch,
             network=dict(network),
@@ -220,11 +142,11 @@ class BoardPublisher:
         )
         self._seq = 0
         self._latest: BoardState | None = None
-        self._acks: OrderedDict[str, Ack] = OrderedDict()
+        self._desk = CommandDesk(config, handler, cache_size=settings.idempotency_cache)
         self._lock = threading.Lock()
         self._t0 = time.monotonic()
         self._closed = False
-        self.stats = {"snapshots": 0, "commands": 0, "acks_replayed": 0, "bad_requests": 0}
+        self._stats = {"snapshots": 0, "bad_requests": 0}
         self._own_context = context is None
         self._ctx = zmq.Context() if context is None else context
         self._auth: Any = None  # zmq.auth.thread.ThreadAuthenticator when clients are checked
@@ -258,7 +180,7 @@ class BoardPublisher:
                 self._auth = ThreadAuthenticator(self._ctx)
                 self._auth.start()
                 self._auth.configure_curve(domain="*", location=str(curve.clients_dir))
-            self.endpoints = _bind_all((self._pub, self._snap, self._cmd), bind)
+            self.endpoints = bind_all((self._pub, self._snap, self._cmd), bind)
         except BaseException:
             self._close_sockets()
             raise
@@ -282,8 +204,13 @@ class BoardPublisher:
     @property
     def config(self) -> BoardConfig:
         """The configuration a snapshot carries (topology, task, parameters, version)."""
-        with self._lock:
-            return self._config
+        return self._desk.config
+
+    @property
+    def stats(self) -> dict[str, int]:
+        """Requests served: snapshots, commands, acks_replayed (retries answered from the
+        idempotency cache) and bad_requests (refused with an error reply)."""
+        return {**self._stats, **self._desk.stats}
 
     def publish(self, state: BoardState) -> BoardState:
         """Publish one state; the publisher stamps ``board_id``, ``epoch`` and the next ``seq``.
@@ -342,15 +269,12 @@ class BoardPublisher:
         params: Mapping[str, Any] | None = None,
     ) -> BoardConfig:
         """Change what snapshots carry (``params`` are merged); the desired version is kept."""
-        with self._lock:
-            cfg = self._config
-            self._config = attrs.evolve(
-                cfg,
-                network=dict(network) if network is not None else cfg.network,
-                task=dict(task) if task is not None else cfg.task,
-                params={**cfg.params, **(params or {})},
-            )
-            return self._config
+        changes: dict[str, Any] = {"params": dict(params or {})}
+        if network is not None:
+            changes["network"] = dict(network)
+        if task is not None:
+            changes["task"] = dict(task)
+        return self._desk.update(**changes)
 
     def close(self) -> None:
         """Stop the I/O thread, close every socket (and the context if owned). Idempotent."""
@@ -423,7 +347,7 @@ class BoardPublisher:
                 reply = handle(parts[1:])
             except Exception as exc:  # the I/O thread must outlive any one bad request
                 log.exception("request failed")
-                self.stats["bad_requests"] += 1
+                self._stats["bad_requests"] += 1
                 reply = encode_error(board_id=self._board_id, code="malformed", message=str(exc))
             sock.send_multipart([parts[0], *reply])
 
@@ -433,7 +357,7 @@ class BoardPublisher:
             msg = decode(frames, self._settings.limits)
         except ProtocolVersionError as exc:
             log.warning("refused a request: %s", exc)
-            self.stats["bad_requests"] += 1
+            self._stats["bad_requests"] += 1
             return None, encode_error(
                 board_id=self._board_id,
                 code="unsupported_version",
@@ -441,10 +365,10 @@ class BoardPublisher:
             )
         except DecodeError as exc:
             log.warning("malformed request: %s", exc)
-            self.stats["bad_requests"] += 1
+            self._stats["bad_requests"] += 1
             return None, encode_error(board_id=self._board_id, code="malformed", message=str(exc))
         if msg.type != expected:
-            self.stats["bad_requests"] += 1
+            self._stats["bad_requests"] += 1
             return None, encode_error(
                 board_id=self._board_id,
                 code="unknown_type",
@@ -458,7 +382,8 @@ class BoardPublisher:
             return refusal
         request_id = msg.header["request_id"]
         with self._lock:
-            latest, config = self._latest, self._config
+            latest = self._latest
+        config = self._desk.config
         if latest is None:
             return encode_error(
                 board_id=self._board_id,
@@ -466,7 +391,7 @@ class BoardPublisher:
                 message="no state published yet; retry",
                 request_id=request_id,
             )
-        self.stats["snapshots"] += 1
+        self._stats["snapshots"] += 1
         return encode_snapshot(
             Snapshot(config=config, state=latest),
             request_id=request_id,
@@ -478,51 +403,5 @@ class BoardPublisher:
         msg, refusal = self._refusal(frames, "command")
         if refusal is not None:
             return refusal
-        command = command_from(msg)
-        cached = self._acks.get(command.key)
-        if cached is not None:
-            self.stats["acks_replayed"] += 1
-            ack = cached
-        else:
-            self.stats["commands"] += 1
-            ack = self._apply(command)
-            try:
-                encode_ack(ack, board_id=self._board_id, board_unix=0.0)
-            except EncodeError as exc:
-                message = f"applied, but its result cannot be sent: {exc}"
-                ack = attrs.evolve(ack, ok=False, code="failed", message=message, result={})
-            self._acks[command.key] = ack
-            while len(self._acks) > self._settings.idempotency_cache:
-                self._acks.popitem(last=False)
+        ack = self._desk.take(command_from(msg))
         return encode_ack(ack, board_id=self._board_id, board_unix=time.time())
-
-    def _apply(self, command: Command) -> Ack:
-        version = self._config.version
-        key = command.key
-        if command.version is not None and command.version != version:
-            message = f"desired_version {command.version} is stale: the board is at {version}"
-            return Ack(key=key, ok=False, code="stale", message=message, version=version)
-        if self._handler is None:
-            message = "this board takes no commands"
-            return Ack(key=key, ok=False, code="unsupported", message=message, version=version)
-        try:
-            command = normalize_command(command)
-            result = dict(self._handler(command) or {})
-        except CommandRefused as exc:
-            return Ack(key=key, ok=False, code=exc.code, message=str(exc), version=version)
-        except Exception as exc:  # a lab's handler failing must not kill the board's I/O thread
-            log.exception("command %s failed", command.name)
-            message = f"{type(exc).__name__}: {exc}"
-            return Ack(key=key, ok=False, code="failed", message=message, version=version)
-        return Ack(key=key, ok=True, version=self._accept(command), result=result)
-
-    def _accept(self, command: Command) -> int:
-        """Record an applied command in the configuration; the new desired-state version."""
-        with self._lock:
-            cfg = self._config
-            if command.name in _READ_ONLY_COMMANDS:
-                return cfg.version
-            task = command.args["task"] if command.name == "load_task" else cfg.task
-            params = {**cfg.params, **command.args} if command.name == "set_params" else cfg.params
-            self._config = attrs.evolve(cfg, task=task, params=params, version=cfg.version + 1)
-            return self._config.version
