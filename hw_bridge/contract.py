@@ -178,7 +178,9 @@ class LinkCounters:
     the sequence numbers such re-snapshots skipped over within an epoch (accounted, not
     delivered as updates); ``restarts`` the new epochs seen. Within one epoch every ``seq`` after
     the join is either delivered (``updates``) or in ``resynced_seqs``: a publisher that sent
-    ``n`` states after the join has ``undetected_loss = n - updates - resynced_seqs == 0``.
+    ``n`` states after the join has ``n - updates - resynced_seqs == 0``. ``undetected_loss``
+    is the board's own count against that: sequence numbers it announced (in updates and
+    heartbeats) that were neither delivered nor skipped by a counted resync; it must stay 0.
     """
 
     frames: int = 0
@@ -195,6 +197,7 @@ class LinkCounters:
     clock_offset_s: float = 0.0
     resynced_seqs: int = 0
     restarts: int = 0
+    undetected_loss: int = 0
 
     def as_dict(self) -> dict[str, float | int]:
         return attrs.asdict(self)

@@ -34,6 +34,9 @@ class Sequencer:
         #: True after a gap or restart until the next snapshot arrives.
         self.stale = True
         self._left: set[int] = set()
+        #: Highest seq the board announced in this epoch (updates and heartbeats).
+        self.announced = 0
+        self._closed_loss = 0  # unaccounted seqs of epochs already left
 
     @property
     def joined(self) -> bool:
@@ -45,6 +48,8 @@ class Sequencer:
             raise ValueError(f"resync reason {reason!r} not one of {_RESYNC_REASONS}")
         state = snapshot.state
         if self.epoch is not None and state.epoch != self.epoch:
+            self._closed_loss += self._residual()
+            self.announced = 0
             self._left.add(self.epoch)
             if reason != "restart":
                 self.counters.restarts += 1
@@ -54,6 +59,7 @@ class Sequencer:
         if reason != "initial":
             self.counters.resyncs += 1
         self.epoch, self.seq, self.snapshot, self.stale = state.epoch, state.seq, snapshot, False
+        self._announce(state.seq)
         return Resync(snapshot=snapshot, reason=reason)  # type: ignore[arg-type]
 
     def on_update(self, state: BoardState) -> Verdict:
@@ -63,6 +69,7 @@ class Sequencer:
             return "stale"
         if state.epoch != self.epoch:
             return self._restart()
+        self._announce(state.seq)
         if state.seq <= self.seq or self.stale:
             self.counters.dropped_stale += 1
             return "stale"
@@ -70,6 +77,7 @@ class Sequencer:
             return self._gap()
         self.seq = state.seq
         self.counters.updates += 1
+        self._account()
         return "deliver"
 
     def on_heartbeat(self, beat: Heartbeat) -> Verdict:
@@ -79,16 +87,31 @@ class Sequencer:
             return "ok"
         if beat.epoch != self.epoch:
             return self._restart()
+        self._announce(beat.seq)
         if beat.seq > self.seq:
             return self._gap()
         return "ok"
 
+    def _announce(self, seq: int) -> None:
+        self.announced = max(self.announced, seq)
+        self._account()
+
+    def _residual(self) -> int:
+        """Seqs announced in this epoch, neither delivered nor skipped by a counted resync
+        (a pending re-snapshot will cover them: none while stale)."""
+        return 0 if self.stale else max(0, self.announced - self.seq)
+
+    def _account(self) -> None:
+        self.counters.undetected_loss = self._closed_loss + self._residual()
+
     def _gap(self) -> Verdict:
         self.counters.gaps_detected += 1
         self.stale = True
+        self._account()
         return "gap"
 
     def _restart(self) -> Verdict:
         self.counters.restarts += 1
         self.stale = True
+        self._account()
         return "restart"

@@ -92,6 +92,7 @@ def test_random_loss_and_tail_loss_are_all_detected(
     assert counters.updates == len(tally.delivered)
     assert counters.resynced_seqs == len(tally.covered)
     assert n_total - tally.join_seq - counters.updates - counters.resynced_seqs == 0
+    assert counters.undetected_loss == 0
     assert tally.resyncs[-1].snapshot.state.seq == n_total  # the tail loss was resynced
     for seq in tally.delivered[::50]:  # what arrived is what was sent
         np.testing.assert_array_equal(tally.states[seq].gate_v, sent[seq].gate_v)
@@ -149,6 +150,7 @@ def test_slow_subscriber_at_the_high_water_mark_sees_its_loss(make_publisher, ma
     poll_until(board, tally, lambda: tally.last >= pub.seq)
     assert board.counters.gaps_detected >= 1
     assert tally.undetected(pub.seq) == []
+    assert board.counters.undetected_loss == 0
 
 
 def test_fuzzed_frames_on_the_live_stream_are_counted_and_skipped(

@@ -29,6 +29,7 @@ def _link_summary(counters: Any) -> dict[str, Any]:
         "resyncs",
         "resynced_seqs",
         "restarts",
+        "undetected_loss",
         "decode_errors",
         "dropped_stale",
         "heartbeats",
