@@ -29,6 +29,7 @@ import attrs
 import numpy as np
 import zmq
 
+from ._requests import Requester
 from ._sockets import CurveClient, Endpoints, configure
 from .codec import Limits, Message, decode, recv_frames
 from .contract import Ack, Command, LinkCounters, Snapshot, Update
@@ -145,7 +146,16 @@ class ZmqBoard:
         self._best_rtt_s = float("inf")
         self._heartbeat_s = settings.heartbeat_s
         self._sub: zmq.Socket | None = None
-        self._dealers: dict[str, zmq.Socket] = {}
+        self._requests = {
+            which: Requester(
+                lambda: self._socket(zmq.DEALER),
+                getattr(self.endpoints, which),
+                limits=settings.limits,
+                counters=self._counters,
+                tap=tap if which == "snapshot" else None,
+            )
+            for which in ("snapshot", "command")
+        }
         self._pending: deque[tuple[list[bytes], float]] = deque()
         self._out: list[Update] = []
         self._last_rx = time.monotonic()
@@ -218,7 +228,7 @@ class ZmqBoard:
         retries = self._settings.request_retries
         attempt_s = min(self._settings.request_timeout_s, timeout_s / (retries + 1))
         for _ in range(retries + 1):
-            reply = self._request("command", frames, "ack", command.key, attempt_s)
+            reply = self._requests["command"].ask(frames, "ack", command.key, attempt_s)
             if reply is not None:
                 return ack_from(reply)
         raise BridgeTimeout(
@@ -257,18 +267,9 @@ class ZmqBoard:
         if self._sub is not None:
             self._sub.close()
             self._sub = None
-        for sock in self._dealers.values():
-            sock.close()
-        self._dealers.clear()
+        for requester in self._requests.values():
+            requester.close()
         self._pending.clear()
-
-    def _dealer(self, which: str) -> zmq.Socket:
-        sock = self._dealers.get(which)
-        if sock is None:
-            sock = self._socket(zmq.DEALER)
-            sock.connect(getattr(self.endpoints, which))
-            self._dealers[which] = sock
-        return sock
 
     def _subscribe(self) -> None:
         self._sub = self._socket(zmq.SUB)
@@ -343,7 +344,7 @@ class ZmqBoard:
                     "(is the board running, and is this its endpoint?)"
                 )
             attempt_s = min(remaining, self._settings.request_timeout_s)
-            reply = self._request("snapshot", frames, "snapshot", request_id, attempt_s)
+            reply = self._requests["snapshot"].ask(frames, "snapshot", request_id, attempt_s)
             if reply is None:
                 continue
             if reply.type == "error":  # not ready: ask again shortly
@@ -359,49 +360,6 @@ class ZmqBoard:
         if rtt_s <= self._best_rtt_s:
             self._best_rtt_s = rtt_s
             self._counters.clock_offset_s = board_unix - (sent_unix + recv_unix) / 2
-
-    def _request(
-        self, which: str, frames: list[bytes], reply_type: str, key: str, timeout_s: float
-    ) -> Message | None:
-        """Send a request and wait for the reply matching ``key``; None on timeout (after which
-        the socket is replaced, dropping a late reply: the Lazy Pirate pattern)."""
-        sock = self._dealer(which)
-        sock.send_multipart(frames)
-        deadline = time.monotonic() + timeout_s
-        while (remaining := deadline - time.monotonic()) > 0:
-            if not sock.poll(_ms(remaining)):
-                break
-            parts = sock.recv_multipart()
-            if self._tap is not None and which == "snapshot":
-                self._tap("snapshot", parts, time.time())
-            reply = self._decode_reply(parts, reply_type, key)
-            if reply is not None:
-                return reply
-        sock.close()
-        del self._dealers[which]
-        return None
-
-    def _decode_reply(self, parts: list[bytes], reply_type: str, key: str) -> Message | None:
-        try:
-            msg = decode(parts, self._settings.limits)
-        except ProtocolVersionError:
-            raise
-        except DecodeError as exc:
-            self._counters.decode_errors += 1
-            log.debug("undecodable reply: %s", exc)
-            return None
-        header = msg.header
-        if msg.type == "error":
-            if header["code"] == "unsupported_version":
-                raise ProtocolVersionError(f"board refused the request: {header['message']}")
-            if header.get("request_id") == key and header["code"] == "not_ready":
-                return msg  # the board has published nothing yet: the caller retries soon
-            log.debug("board answered %s: %s", header["code"], header["message"])
-            return None
-        if msg.type != reply_type:
-            return None
-        matches = header.get("request_id", header.get("key")) == key
-        return msg if matches else None
 
     # ------------------------------------------------------------------ the stream
 
