@@ -37,8 +37,8 @@ import zmq
 from ._messages import PROTOCOL_VERSION
 from ._sockets import CurveServer, bind_all, configure
 from .codec import Limits, decode, send_frames
-from .commands import CommandDesk, CommandHandler
 from .contract import BoardConfig, BoardState, Command, Snapshot
+from .desk import CommandDesk, CommandHandler
 from .errors import (
     BridgeClosed,
     BridgeConfigError,
