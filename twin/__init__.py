@@ -7,7 +7,8 @@ event-driven simulator, energy ledger and CLI live in their own modules.
 from .errors import ConfigError, NetworkError, SolverError, TaskError, TwinError
 from .learning.rules import LambdaControl, LearningRule
 from .learning.trainer import TrainConfig, TrainResult, train
-from .physics.network import Network, lattice, load_network, network_from_spec, save_network
+from .physics.network import Network, lattice
+from .physics.network_io import load_network, network_from_spec, save_network
 from .physics.solver import CircuitBatch
 from .physics.task import (
     Examples,

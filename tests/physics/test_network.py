@@ -8,9 +8,8 @@ import numpy as np
 import pytest
 
 from twin.errors import NetworkError
-from twin.physics.network import (
-    Network,
-    lattice,
+from twin.physics.network import Network, lattice
+from twin.physics.network_io import (
     load_network,
     network_from_dict,
     network_from_spec,

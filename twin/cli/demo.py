@@ -25,9 +25,10 @@ from rich.table import Table
 from ..documents import Dispatcher, JsonLinesWriter
 from ..learning.rules import LearningRule
 from ..learning.trainer import TrainConfig, train
+from ..physics.task_spec import build_tasks
 from ..plots import plot_history
 from . import cli
-from ._common import build_tasks, progress_bar
+from ._common import progress_bar
 
 __all__ = ["demo_cmd"]
 

@@ -20,7 +20,7 @@ from ..errors import NetworkError
 from ..physics.solver import CircuitBatch, free_state
 from ..physics.task import Task
 from . import cli
-from ._common import build_tasks, emit_json
+from ._common import emit_json, tasks_from_options
 from ._ledger import ledger_options, recorded_dispatch
 
 __all__ = ["free_power", "infer_cmd"]
@@ -46,7 +46,7 @@ def _trained_task(task_spec: str, network_spec: str, seed: int) -> tuple[Task, n
         raise click.BadParameter(
             "expected file:PATH of a network saved with --save", param_hint="--network"
         )
-    task = build_tasks(task_spec, network_spec, seed=seed, realizations=1)[0]
+    task = tasks_from_options(task_spec, network_spec, seed=seed, realizations=1)[0]
     k = task.network.conductance
     if k is None:
         raise NetworkError(

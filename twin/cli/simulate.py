@@ -9,7 +9,7 @@ import click
 import numpy as np
 import simpy
 
-from ..physics.network import save_network
+from ..physics.network_io import save_network
 from ..simulation.clocks import parse_clock
 from ..simulation.edge import board_edge_params
 from ..simulation.noise import NoiseConfig
@@ -18,12 +18,12 @@ from ..simulation.twin import Twin, TwinConfig
 from . import cli
 from ._common import (
     artifact_options,
-    build_tasks,
     check_non_negative,
     check_positive,
     emit_json,
     print_summary,
     progress_bar,
+    tasks_from_options,
 )
 from ._ledger import ledger_options, recorded_dispatch
 
@@ -180,7 +180,7 @@ def simulate_cmd(
         batch_s=batch_s,
         engine=engine,  # type: ignore[arg-type]
     )
-    the_task = build_tasks(task, network, seed=seed, realizations=1)[0]
+    the_task = tasks_from_options(task, network, seed=seed, realizations=1)[0]
     params = {
         "network": network or the_task.network.name,
         "task": task,

@@ -9,15 +9,15 @@ import click
 
 from ..learning.rules import LambdaControl, LearningRule
 from ..learning.trainer import TrainConfig, Trainer
-from ..physics.network import save_network
+from ..physics.network_io import save_network
 from . import cli
 from ._common import (
     artifact_options,
-    build_tasks,
     check_positive,
     emit_json,
     print_summary,
     progress_bar,
+    tasks_from_options,
 )
 from ._ledger import ledger_options, recorded_dispatch
 
@@ -137,7 +137,7 @@ def train_cmd(
     """Train networks with coupled learning (lambda = 0) or power-minimising coupled learning."""
     if lam < 0:
         raise click.BadParameter(f"must be >= 0, got {lam}", param_hint="--lam")
-    tasks = build_tasks(task, network, seed=seed, realizations=realizations)
+    tasks = tasks_from_options(task, network, seed=seed, realizations=realizations)
     config = TrainConfig(
         rule=LearningRule(alpha=alpha, eta=eta, lam=lam),
         kappa=kappa,

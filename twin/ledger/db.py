@@ -35,6 +35,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from ..errors import ConfigError
 from .errors import LedgerConnectionError, LedgerError
+from .repair import repair_runs
 
 __all__ = [
     "DB_ENV",
@@ -296,8 +297,6 @@ def open_ledger(url: str | None = None, *, migrate: bool = True, repair: bool = 
         raise
     ledger = Ledger(engine)
     if repair:
-        from .repair import repair_runs  # local: repair imports this module
-
         repair_runs(ledger)
     log.debug("opened ledger %s", shown)
     return ledger
