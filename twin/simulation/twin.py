@@ -44,7 +44,7 @@ import numpy as np
 import simpy
 
 from .._validators import non_negative, positive
-from ..documents import Dispatcher, Subscriber, start_doc, stop_doc
+from ..documents import Run, Subscriber
 from ..kernels import events as K
 from ..learning.rules import LearningRule
 from ..physics.task import Task
@@ -347,7 +347,7 @@ class Twin:
         self.config = config
         self.state, self.kernel = build_state(task, config, rng)
         self.network = NetworkState(self.state, self.kernel)
-        self.dispatch = Dispatcher([emit] if emit is not None else [])
+        self.emit = emit
         self.params = config.params() | (params or {})
         self.t0_s = float(env.now)
         self.initial = self.readings(self.t0_s)
@@ -418,27 +418,18 @@ class Twin:
 
         if not (np.isfinite(duration_s) and duration_s >= 0):
             raise ModelError(f"duration: must be a finite number >= 0 s, got {duration_s!r}")
-        start = start_doc(source="twin", kind="simulate", params=self.params)
-        self.run_uid = start["uid"]
-        if self.dispatch:
-            self.dispatch(start)
-        probe = Probe(self, self.dispatch, self.run_uid, progress=progress)
-        wall0 = time.perf_counter()
-        try:
+        with Run(self.emit, source="twin", kind="simulate", params=self.params) as run:
+            self.run_uid = run.uid
+            probe = Probe(self, run, progress=progress)
+            wall0 = time.perf_counter()
             if self.config.engine == "agents":
                 start_agents(self.env, self, duration_s)
             else:
                 start_batched(self.env, self, duration_s)
             self.env.run(until=probe.start(duration_s))
-        except BaseException as exc:
-            if self.dispatch:
-                reason = f"{type(exc).__name__}: {exc}"
-                self.dispatch(stop_doc(self.run_uid, status="aborted", reason=reason))
-            raise
-        wall_s = time.perf_counter() - wall0
-        result = self._result(probe, duration_s, wall_s)
-        if self.dispatch:
-            self.dispatch(stop_doc(self.run_uid, status="complete", summary=result.summary()))
+            wall_s = time.perf_counter() - wall0
+            result = self._result(probe, duration_s, wall_s)
+            run.summary = result.summary()
         log.info(
             "simulated %.3g s in %.3g s wall (%.3gx real time), %d events",
             duration_s,
