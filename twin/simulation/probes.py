@@ -29,6 +29,7 @@ import simpy
 from simpy.events import Event, EventPriority
 
 from ..documents import Run
+from .contracts import ObservedTwin
 from .realtime import lag_s
 
 __all__ = ["LATE", "LateTimeout", "Probe"]
@@ -70,7 +71,7 @@ class Probe:
 
     def __init__(
         self,
-        twin: Any,
+        twin: ObservedTwin,
         run: Run,
         *,
         progress: Callable[[float, float], None] | None = None,

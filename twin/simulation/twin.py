@@ -37,7 +37,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 import numpy as np
@@ -54,6 +54,9 @@ from .edge import BOARD_V_MAX_V, BOARD_V_MIN_V, EdgeParams, board_edge_params
 from .errors import ModelError
 from .network_state import NetworkState, SolverSettings, circuit_structure, sparse_structure
 from .noise import NoiseConfig, comparator_offsets, run_keys
+
+if TYPE_CHECKING:
+    from .probes import Probe
 
 __all__ = ["Twin", "TwinConfig", "TwinResult", "simulate", "trainer_equivalent"]
 
@@ -439,7 +442,7 @@ class Twin:
         )
         return result
 
-    def _result(self, probe: Any, duration_s: float, wall_s: float) -> TwinResult:
+    def _result(self, probe: Probe, duration_s: float, wall_s: float) -> TwinResult:
         st = self.state
         last = probe.last
         stats: dict[str, Any] = {
