@@ -12,12 +12,10 @@ from typing import Any, Protocol
 
 import simpy
 
-from ..kernels import events as K
-
-__all__ = ["KernelTwin", "ObservedTwin", "TwinSettings"]
+__all__ = ["EngineConfig", "KernelTwin", "ObservedTwin"]
 
 
-class TwinSettings(Protocol):
+class EngineConfig(Protocol):
     """The settings engines and probes read (:class:`twin.simulation.twin.TwinConfig`)."""
 
     @property
@@ -45,7 +43,7 @@ class ObservedTwin(Protocol):
         ...
 
     @property
-    def config(self) -> TwinSettings:
+    def config(self) -> EngineConfig:
         """The twin's settings."""
         ...
 
@@ -73,15 +71,19 @@ class ObservedTwin(Protocol):
 
 
 class KernelTwin(ObservedTwin, Protocol):
-    """A twin whose compiled state the agents engine steps edge by edge."""
+    """A twin whose compiled state the agents engine steps edge by edge.
+
+    ``state`` and ``kernel`` are the compiled kernel's own types (:mod:`twin.kernels.events`);
+    they are opaque here so that this contract does not depend on the kernel's internal layout.
+    """
 
     @property
-    def state(self) -> K.State:
-        """The kernel's arrays (:mod:`twin.kernels.events`)."""
+    def state(self) -> Any:
+        """The kernel's arrays (read by the agents engine: clock kind, next event times)."""
         ...
 
     @property
-    def kernel(self) -> K.KernelState:
+    def kernel(self) -> Any:
         """The compiled kernel state handle passed to the event functions."""
         ...
 

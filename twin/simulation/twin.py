@@ -151,23 +151,26 @@ def trainer_equivalent(
     rule: LearningRule,
     *,
     step_s: float = 1e-4,
-    k_min_s: float = 1e-3,
-    k_max_s: float = 1e1,
-    kappa_s: float = 1.0,
+    k_min_siemens: float = 1e-3,
+    k_max_siemens: float = 1e1,
+    kappa_siemens: float = 1.0,
     clock: Clock | str | None = None,
 ) -> TwinConfig:
     """The linear, noise-free twin that performs the synchronous trainer's rule.
 
-    The linear device maps the board's gate rails onto ``[k_min_s, k_max_s]`` (slope ``m``, S/V)
-    and the gates start where ``k = kappa_s``. A sync tick of ``dt`` moves a gate by
-    ``a * contrast * dt / (R C)``, so ``dk = m a dt / (R C) * contrast``; the gains are chosen so
-    that at ``dt = step_s`` this is the trainer's ``dk = (alpha / eta) * ((1 - lam) dV_F^2 -
-    dV_C^2)`` with the same eta and lambda. ``clock`` defaults to ``sync:1/step_s`` (the same
-    steps); a faster sync clock approaches the continuous-time limit of the same dynamics.
+    The linear device maps the board's gate rails onto ``[k_min_siemens, k_max_siemens]``
+    (slope ``m``, S/V) and the gates start where ``k = kappa_siemens``. A sync tick of ``dt``
+    moves a gate by ``a * contrast * dt / (R C)``, so ``dk = m a dt / (R C) * contrast``; the
+    gains are chosen so that at ``dt = step_s`` this is the trainer's ``dk = (alpha / eta) *
+    ((1 - lam) dV_F^2 - dV_C^2)`` with the same eta and lambda. ``clock`` defaults to
+    ``sync:1/step_s`` (the same steps); a faster sync clock approaches the continuous-time limit
+    of the same dynamics.
     """
-    device = linear_for_bounds(k_min_s, k_max_s, BOARD_V_MIN_V, BOARD_V_MAX_V)
-    slope = float(device.slope_s_per_v)
-    v0 = float(device.v_zero_v) + float(np.clip(kappa_s, k_min_s, k_max_s)) / slope
+    device = linear_for_bounds(k_min_siemens, k_max_siemens, BOARD_V_MIN_V, BOARD_V_MAX_V)
+    slope = float(device.slope_siemens_per_v)
+    v0 = (
+        float(device.v_zero_v) + float(np.clip(kappa_siemens, k_min_siemens, k_max_siemens)) / slope
+    )
     base = EdgeParams(device=device, v_gate0_v=min(max(v0, BOARD_V_MIN_V), BOARD_V_MAX_V))
     gain = (rule.alpha / rule.eta) * float(base.rc_s) / (slope * step_s)
     edges = base.evolve(a_free_per_v=gain, a_clamp_per_v=gain)
