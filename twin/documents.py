@@ -9,6 +9,7 @@ documents are never silently ignored.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -19,8 +20,6 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
-
-import jsonschema
 
 from ._generated import SCHEMAS, EnergyDoc, SampleDoc, StartDoc, StopDoc
 from .errors import TwinError
@@ -144,19 +143,26 @@ def stop_doc(
     return doc
 
 
-#: One compiled validator per document kind (read-only, built once from the schema).
-_VALIDATORS = {
-    kind: jsonschema.Draft202012Validator(spec)
-    for kind, spec in SCHEMAS["twin.documents/1"]["$defs"].items()
-}
+@functools.cache
+def _validators() -> dict[str, Any]:
+    """One compiled validator per document kind (read-only, built on first use)."""
+    import jsonschema  # local: slow to import, and only validating callers need it
+
+    return {
+        kind: jsonschema.Draft202012Validator(spec)
+        for kind, spec in SCHEMAS["twin.documents/1"]["$defs"].items()
+    }
 
 
 def validate_document(doc: Mapping[str, Any]) -> None:
     """Raise :class:`DocumentError` naming the first problem if ``doc`` breaks the schema."""
+    import jsonschema
+
+    validators = _validators()
     kind = doc.get("doc")
-    sub = _VALIDATORS.get(kind) if isinstance(kind, str) else None
+    sub = validators.get(kind) if isinstance(kind, str) else None
     if sub is None:
-        raise DocumentError(f"doc: expected one of {sorted(_VALIDATORS)}, got {kind!r}")
+        raise DocumentError(f"doc: expected one of {sorted(validators)}, got {kind!r}")
     err = jsonschema.exceptions.best_match(sub.iter_errors(doc))
     if err is not None:
         where = ".".join(str(p) for p in err.absolute_path) or kind

@@ -149,3 +149,15 @@ def test_demo_writes_plots_documents_and_a_ledger(capsys, tmp_path) -> None:
     assert docs[0]["doc"] == "start"
     assert docs[-1]["status"] == "complete"
     assert "board twin" in out
+
+
+def test_a_cold_kernel_cache_is_announced_on_stderr(monkeypatch, capsys) -> None:
+    from twin import _kernel_cache
+    from twin.cli._common import announce_compilation
+
+    monkeypatch.setattr(_kernel_cache, "cold_kernel_modules", lambda: ["twin.kernels.x"])
+    announce_compilation("train")
+    assert capsys.readouterr().err == "compiling kernels (first run only, ~30 s)\n"
+    monkeypatch.setattr(_kernel_cache, "cold_kernel_modules", list)
+    announce_compilation("train")
+    assert capsys.readouterr().err == ""

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from twin.errors import NetworkError
-from twin.physics.network import Network, lattice
+from twin.physics.network import Network, lattice, n_components
 from twin.physics.network_io import (
     load_network,
     network_from_dict,
@@ -104,3 +104,25 @@ def test_load_network_errors_name_the_file(tmp_path) -> None:
         load_network(tmp_path / "missing.json")
     with pytest.raises(NetworkError, match="'nodes'"):
         network_from_dict({"edges": [[0, 1]]})
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_component_count_agrees_with_scipy(seed: int) -> None:
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 60))
+    e = int(rng.integers(0, 2 * n))
+    edges = rng.integers(0, n, size=(e, 2))
+    adj = coo_matrix((np.ones(e), (edges[:, 0], edges[:, 1])), shape=(n, n))
+    assert n_components(n, edges) == connected_components(adj, directed=False)[0]
+
+
+def test_component_count_of_a_long_path_and_two_rings() -> None:
+    path = np.array([[i, i + 1] for i in range(999)])
+    assert n_components(1000, path[::-1]) == 1
+    rings = np.array(
+        [[i, (i + 1) % 50] for i in range(50)] + [[50 + i, 50 + (i + 1) % 7] for i in range(7)]
+    )
+    assert n_components(57, rings) == 2

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from ..physics.task import Task
 
 __all__ = [
+    "announce_compilation",
     "artifact_options",
     "check_non_negative",
     "check_positive",
@@ -36,6 +37,19 @@ def tasks_from_options(
         return build_tasks(task_spec, network_spec, seed=seed, realizations=realizations)
     except TaskSpecError as exc:
         raise click.BadParameter(exc.detail, param_hint=f"--{exc.field}") from None
+
+
+#: First-run compile times of the kernels a command loads, seconds (measured on 2 shared cores).
+COMPILE_ESTIMATE_S = {"train": 30, "simulate": 60, "demo": 90}
+
+
+def announce_compilation(command: str) -> None:
+    """Say on stderr that the kernels the command imported must compile first (cold cache)."""
+    from .._kernel_cache import cold_kernel_modules
+
+    if cold_kernel_modules():
+        estimate = COMPILE_ESTIMATE_S.get(command, 60)
+        click.echo(f"compiling kernels (first run only, ~{estimate} s)", err=True)
 
 
 def emit_json(obj: dict[str, Any]) -> None:

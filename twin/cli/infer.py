@@ -7,15 +7,18 @@ ledger entry per input) is recorded in the energy ledger and the ``--out`` file.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-import numpy as np
 
-from ..physics.task import Task
 from . import cli
 from ._common import emit_json, tasks_from_options
 from ._ledger import ledger_options, recorded_dispatch
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from ..physics.task import Task
 
 __all__ = ["infer_cmd"]
 

@@ -6,17 +6,10 @@ import time
 from pathlib import Path
 
 import click
-import numpy as np
-import simpy
 
-from ..physics.network_io import save_network
-from ..simulation.clocks import parse_clock
-from ..simulation.edge import board_edge_params
-from ..simulation.noise import NoiseConfig
-from ..simulation.realtime import realtime_environment
-from ..simulation.twin import Twin, TwinConfig
 from . import cli
 from ._common import (
+    announce_compilation,
     artifact_options,
     check_non_negative,
     check_positive,
@@ -158,6 +151,16 @@ def simulate_cmd(
     no_db: bool,
 ) -> None:
     """Run the event-driven twin: asynchronous edge agents in continuous simulated time."""
+    import numpy as np
+    import simpy
+
+    from ..physics.network_io import save_network
+    from ..simulation.clocks import parse_clock
+    from ..simulation.edge import board_edge_params
+    from ..simulation.noise import NoiseConfig
+    from ..simulation.realtime import realtime_environment
+    from ..simulation.twin import Twin, TwinConfig
+
     if model not in MODELS:
         raise click.BadParameter(
             f"unknown model {model!r}; expected linear or transistor", param_hint="--model"
@@ -181,6 +184,7 @@ def simulate_cmd(
         engine=engine,  # type: ignore[arg-type]
     )
     the_task = tasks_from_options(task, network, seed=seed, realizations=1)[0]
+    announce_compilation("simulate")
     params = {
         "network": network or the_task.network.name,
         "task": task,

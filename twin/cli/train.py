@@ -7,11 +7,9 @@ from pathlib import Path
 
 import click
 
-from ..learning.rules import LambdaControl, LearningRule
-from ..learning.trainer import TrainConfig, Trainer
-from ..physics.network_io import save_network
 from . import cli
 from ._common import (
+    announce_compilation,
     artifact_options,
     check_positive,
     emit_json,
@@ -135,9 +133,14 @@ def train_cmd(
     no_db: bool,
 ) -> None:
     """Train networks with coupled learning (lambda = 0) or power-minimising coupled learning."""
+    from ..learning.rules import LambdaControl, LearningRule
+    from ..learning.trainer import TrainConfig, Trainer
+    from ..physics.network_io import save_network
+
     if lam < 0:
         raise click.BadParameter(f"must be >= 0, got {lam}", param_hint="--lam")
     tasks = tasks_from_options(task, network, seed=seed, realizations=realizations)
+    announce_compilation("train")
     config = TrainConfig(
         rule=LearningRule(alpha=alpha, eta=eta, lam=lam),
         kappa=kappa,

@@ -7,16 +7,17 @@ trained conductances. Edge voltage drops follow PHYSICS.md: ``dV_i = V[u_i] - V[
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import numpy as np
-import scipy.sparse as sp
-from scipy.sparse.csgraph import connected_components
 
 from ..errors import NetworkError
 
-__all__ = ["DEFAULT_K_MAX", "DEFAULT_K_MIN", "Network", "lattice"]
+if TYPE_CHECKING:
+    import scipy.sparse as sp
+
+__all__ = ["DEFAULT_K_MAX", "DEFAULT_K_MIN", "Network", "lattice", "n_components"]
 
 #: Conductance bounds (siemens, in the paper's units) quoted in the seed text.
 DEFAULT_K_MIN = 1e-3
@@ -86,6 +87,8 @@ class Network:
 
     def incidence(self) -> sp.csr_matrix:
         """Sparse ``(E, N)`` incidence matrix ``D`` with ``D[i, u_i] = +1``, ``D[i, v_i] = -1``."""
+        import scipy.sparse as sp  # local: scipy is slow to import and rarely needed
+
         e = self.n_edges
         rows = np.repeat(np.arange(e), 2)
         cols = self.edges.reshape(-1)
@@ -129,12 +132,31 @@ def _validate(net: Network) -> None:
             raise NetworkError(f"conductance: expected shape ({net.n_edges},), got {k.shape}")
         if not np.all(np.isfinite(k)) or np.any(k <= 0):
             raise NetworkError("conductance: every conductance must be finite and > 0 siemens")
-    adj = sp.coo_matrix(
-        (np.ones(net.n_edges), (net.edges[:, 0], net.edges[:, 1])), shape=(net.n_nodes,) * 2
-    )
-    n_comp, _ = connected_components(adj, directed=False)
+    n_comp = n_components(net.n_nodes, net.edges)
     if n_comp != 1:
         raise NetworkError(f"edges: the graph is disconnected ({n_comp} components); need one")
+
+
+def n_components(n_nodes: int, edges: np.ndarray) -> int:
+    """Number of connected components of the undirected graph ``(n_nodes, edges)``.
+
+    Label propagation with pointer jumping, in numpy: every node starts as its own label; each
+    round gives both ends of every edge the smaller of their labels, then replaces each label by
+    its label's label. Labels only decrease and always name a node of the same component, so at
+    the fixed point the labels are constant on components. (scipy's ``connected_components``
+    gives the same count, but importing scipy costs more than a command's whole start-up.)
+    """
+    label = np.arange(n_nodes)
+    u, v = edges[:, 0], edges[:, 1]
+    while True:
+        m = np.minimum(label[u], label[v])
+        new = label.copy()
+        np.minimum.at(new, u, m)
+        np.minimum.at(new, v, m)
+        new = new[new]
+        if np.array_equal(new, label):
+            return int(np.unique(label).size)
+        label = new
 
 
 # --------------------------------------------------------------------------- generators
