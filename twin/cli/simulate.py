@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -20,9 +21,53 @@ from ._common import (
 )
 from ._ledger import ledger_options, recorded_dispatch
 
+if TYPE_CHECKING:
+    from ..simulation.twin import TwinConfig
+
 __all__ = ["simulate_cmd"]
 
 MODELS = ("linear", "transistor")
+
+
+def _twin_config(
+    *,
+    model: str,
+    clock: str,
+    lam: float,
+    eta: float,
+    tau_feedback: float,
+    noise: float,
+    meas_noise: float,
+    offsets: float,
+    leak: float | None,
+    sample_s: float,
+    batch_s: float,
+    engine: str,
+) -> TwinConfig:
+    """The twin's settings from the command's options (board edges of the chosen model)."""
+    from ..simulation.clocks import parse_clock
+    from ..simulation.edge import board_edge_params
+    from ..simulation.noise import NoiseConfig
+    from ..simulation.twin import TwinConfig
+
+    if model not in MODELS:
+        raise click.BadParameter(
+            f"unknown model {model!r}; expected linear or transistor", param_hint="--model"
+        )
+    edges = board_edge_params(model)
+    if leak is not None:
+        edges = edges.evolve(tau_leak_s=leak)
+    return TwinConfig(
+        clock=parse_clock(clock),
+        edges=edges,
+        lam=lam,
+        eta=eta,
+        tau_feedback_s=tau_feedback,
+        noise=NoiseConfig(delta_v2=noise, meas_sigma_v=meas_noise, offset_sigma_v2=offsets),
+        sample_interval_s=sample_s,
+        batch_s=batch_s,
+        engine=engine,  # type: ignore[arg-type]
+    )
 
 
 @cli.command("simulate")
@@ -155,34 +200,17 @@ def simulate_cmd(
     import simpy
 
     from ..physics.network_io import save_network
-    from ..simulation.clocks import parse_clock
-    from ..simulation.edge import board_edge_params
-    from ..simulation.noise import NoiseConfig
     from ..simulation.realtime import realtime_environment
-    from ..simulation.twin import Twin, TwinConfig
+    from ..simulation.twin import Twin
 
-    if model not in MODELS:
-        raise click.BadParameter(
-            f"unknown model {model!r}; expected linear or transistor", param_hint="--model"
-        )
     if task == "iris":
         raise click.BadParameter("use allostery, regression or file:PATH", param_hint="--task")
-    clock_cfg = parse_clock(clock)
-    edges = board_edge_params(model)
-    if leak is not None:
-        edges = edges.evolve(tau_leak_s=leak)
-    sample_interval = sample_s if sample_s is not None else max(duration / 200, 1e-6)
-    config = TwinConfig(
-        clock=clock_cfg,
-        edges=edges,
-        lam=lam,
-        eta=eta,
-        tau_feedback_s=tau_feedback,
-        noise=NoiseConfig(delta_v2=noise, meas_sigma_v=meas_noise, offset_sigma_v2=offsets),
-        sample_interval_s=sample_interval,
-        batch_s=batch_s,
-        engine=engine,  # type: ignore[arg-type]
-    )
+    config = _twin_config(
+        model=model, clock=clock, lam=lam, eta=eta, tau_feedback=tau_feedback, noise=noise,
+        meas_noise=meas_noise, offsets=offsets, leak=leak, batch_s=batch_s, engine=engine,
+        sample_s=sample_s if sample_s is not None else max(duration / 200, 1e-6),
+    )  # fmt: skip
+    clock_cfg = config.clock
     the_task = tasks_from_options(task, network, seed=seed, realizations=1)[0]
     announce_compilation("simulate")
     params = {
