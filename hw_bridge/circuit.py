@@ -19,10 +19,10 @@ import numpy as np
 
 from twin.physics.solver import CircuitBatch, free_state
 from twin.physics.task import Task
-from twin.simulation.devices import Device
+from twin.simulation.devices import Device, LinearDevice
 from twin.simulation.edge import EdgeParams
 
-__all__ = ["BoardCircuit", "Powers"]
+__all__ = ["BoardCircuit", "EdgeModel", "Powers"]
 
 #: Fixed-point iterations for the transistor's operating point in :meth:`free_response`.
 OPERATING_POINT_ITERS = 30
@@ -35,6 +35,34 @@ class Powers:
     free_w: float
     clamped_w: float
     gate_w: float
+
+
+class EdgeModel:
+    """An edge model's per-edge arrays, evaluated in numpy without per-call set-up.
+
+    The conductance is the device's documented curve (:mod:`twin.simulation.devices`):
+    transistor ``k = S n ln(1 + exp((V_G - V_t - V_mid) / n))`` with ``n`` the subthreshold
+    slope over ``ln 10``, or linear ``k = slope (V_G - v_zero)``. A test checks it against
+    ``Device.conductance``.
+    """
+
+    def __init__(self, edges: EdgeParams, n_edges: int) -> None:
+        self.edges = edges
+        cols = edges.columns(n_edges)
+        self.a_free_per_v = cols["a_free_per_v"]
+        self.a_clamp_per_v = cols["a_clamp_per_v"]
+        self.r_charge_ohm = cols["r_charge_ohm"]
+        dev = edges.device.params(n_edges)
+        self.linear = isinstance(edges.device, LinearDevice)
+        self._p0, self._p1 = dev[:, 0].copy(), dev[:, 1].copy()
+        self._n = dev[:, 2] / np.log(10.0)
+
+    def conductance(self, gate_v: np.ndarray, v_mid_v: np.ndarray) -> np.ndarray:
+        """Conductances (S) at gate voltages and mid-point voltages (V)."""
+        if self.linear:
+            return self._p0 * (gate_v - self._p1)
+        x = (gate_v - self._p1 - v_mid_v) / self._n
+        return self._p0 * self._n * np.logaddexp(0.0, x)
 
 
 class BoardCircuit:
@@ -79,8 +107,7 @@ class BoardCircuit:
 
     def powers(
         self,
-        device: Device,
-        edges: EdgeParams,
+        model: EdgeModel,
         gate_v: np.ndarray,
         v_free_v: np.ndarray,
         v_clamped_v: np.ndarray,
@@ -88,16 +115,16 @@ class BoardCircuit:
         lam: float,
         training: bool,
     ) -> Powers:
-        """Free, clamped and gate-charging power (W) of the measured state (nominal model)."""
+        """Free, clamped and gate-charging power (W) of a measured state under ``model``."""
         d_f, d_c = self.drops(v_free_v), self.drops(v_clamped_v)
-        p_f = float(np.sum(self.conductance(device, gate_v, v_free_v) * d_f**2))
-        p_c = float(np.sum(self.conductance(device, gate_v, v_clamped_v) * d_c**2))
+        k_f = model.conductance(gate_v, self.midpoints(v_free_v))
+        k_c = model.conductance(gate_v, self.midpoints(v_clamped_v))
         p_g = 0.0
         if training:
-            cols = edges.columns(self.n_edges)
-            u = (1.0 - lam) * cols["a_free_per_v"] * d_f**2 - cols["a_clamp_per_v"] * d_c**2
-            p_g = float(np.sum(u**2 / cols["r_charge_ohm"]))
-        return Powers(free_w=p_f, clamped_w=p_c, gate_w=p_g)
+            u = (1.0 - lam) * model.a_free_per_v * d_f**2 - model.a_clamp_per_v * d_c**2
+            p_g = float(np.dot(u, u / model.r_charge_ohm))
+        return Powers(free_w=float(np.dot(k_f, d_f**2)), clamped_w=float(np.dot(k_c, d_c**2)),
+                      gate_w=p_g)  # fmt: skip
 
     def kcl_residual(self, k_s: np.ndarray, v_nodes_v: np.ndarray, *, clamped: bool) -> np.ndarray:
         """Net current (A) leaving every node no boundary condition holds.

@@ -96,6 +96,8 @@ class InProcessBoard:
     def _frames(self, timeout_s: float) -> list:  # type: ignore[type-arg]
         emu = self.emulator
         if not self.realtime:
+            # As fast as polled: stamp the frames with the wall time they are made at.
+            emu.boot_unix = time.time() - emu.t_s
             return emu.advance(emu.t_s + self.chunk_s)
         deadline = time.monotonic() + max(timeout_s, 0.0)
         while True:

@@ -1,0 +1,563 @@
+"""Shadow mode: a nominal twin mirrors a board, says when and where the hardware departs.
+
+:class:`Shadow` takes any :class:`~hw_bridge.contract.Board` (it only uses the Protocol), builds
+its own twin from the snapshot's configuration (network, task, eta, lambda, learning step) with
+the *nominal* device model (or calibrated edges, :mod:`hw_bridge.calibrate`), and for every
+reported state:
+
+1. advances the twin to the board's time (board time only; the wall clock never enters the
+   model) and mirrors the board's mode, eta and lambda;
+2. computes residuals: per edge (reported minus predicted gate voltage) and per node (free and
+   clamped node voltages), and a divergence score, the largest residual in units of its
+   tolerance (``gate_tol_v``, ``node_tol_v``);
+3. feeds the score to a :class:`~hw_bridge.alarms.DivergenceMonitor` (alarm after ``hold_s``
+   above ``threshold``, naming the divergent edges and nodes);
+4. optionally resyncs the twin's gates to the board's (``resync``: ``off``, ``periodic`` every
+   ``resync_interval_s`` of board time, or ``on_alarm``);
+5. books energies for both sources and emits run documents (:mod:`hw_bridge.shadow_docs`).
+
+A :class:`~hw_bridge.contract.Resync` from the board (late join, gap, silence, restart) rebuilds
+the twin from the new snapshot; a new epoch counts as a restart. Run time (``t_s`` of the
+documents) is board time made continuous across restarts. Losses no board counter announced
+(a sequence jump without a Resync) are counted as ``undetected_loss``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any, Literal
+
+import attrs
+import numpy as np
+
+from twin._validators import positive
+from twin.physics.task import Task, task_from_dict
+from twin.simulation.edge import EdgeParams, board_edge_params
+
+from .alarms import Alarm, AlarmSink, DivergenceMonitor
+from .circuit import BoardCircuit, EdgeModel
+from .contract import Ack, Board, BoardState, Command, Resync, Snapshot, Update
+from .errors import BridgeConfigError, BridgeTimeout
+from .shadow_docs import ShadowRecorder
+from .shadow_state import DesiredState, PredictedState, ShadowHistory, ShadowStats
+from .track import ENERGY_KEYS, TwinTrack
+
+__all__ = ["Shadow", "ShadowConfig"]
+
+log = logging.getLogger("hw_bridge.shadow")
+
+Progress = Callable[[Mapping[str, Any]], None]
+_COMPONENT_OF = dict(zip(ENERGY_KEYS, ("free_network", "clamped_network", "gate_charging")))
+
+
+def _resync_mode(_inst: object, _attr: object, value: str) -> None:
+    if value not in ("off", "periodic", "on_alarm"):
+        raise BridgeConfigError(f"resync: expected off, periodic or on_alarm, got {value!r}")
+
+
+@attrs.frozen(kw_only=True)
+class ShadowConfig:
+    """Settings of a shadow.
+
+    Parameters
+    ----------
+    gate_tol_v, node_tol_v
+        Residual tolerances, V: a score of 1 is a residual of one tolerance.
+    threshold
+        Score above which the board diverges.
+    hold_s, clear_s
+        Board time above threshold before an alarm, below before it ends, s.
+    resync, resync_interval_s
+        When to reset the twin's gates to the board's: ``off``, ``periodic`` (every
+        ``resync_interval_s`` of board time) or ``on_alarm``.
+    sample_interval_s
+        Run time between sample and energy documents, s.
+    compare_nodes_every
+        Compare node voltages every this many frames (gates are compared at every frame).
+    history_every
+        Frames between rows of the plot history.
+    silence_s
+        :meth:`Shadow.run` gives up after this long (wall) without a frame, s.
+    """
+
+    gate_tol_v: float = attrs.field(default=0.05, validator=positive(BridgeConfigError))
+    node_tol_v: float = attrs.field(default=0.01, validator=positive(BridgeConfigError))
+    threshold: float = attrs.field(default=1.0, validator=positive(BridgeConfigError))
+    hold_s: float = 0.05
+    clear_s: float = 0.2
+    resync: Literal["off", "periodic", "on_alarm"] = attrs.field(
+        default="periodic", validator=_resync_mode
+    )
+    resync_interval_s: float = attrs.field(default=1.0, validator=positive(BridgeConfigError))
+    sample_interval_s: float = attrs.field(default=0.1, validator=positive(BridgeConfigError))
+    compare_nodes_every: int = 1
+    history_every: int = 10
+    silence_s: float = attrs.field(default=10.0, validator=positive(BridgeConfigError))
+
+    def evolve(self, **changes: Any) -> ShadowConfig:
+        return attrs.evolve(self, **changes)
+
+
+class Shadow:
+    """A twin shadowing a board.
+
+    Parameters
+    ----------
+    board
+        Any implementation of the board contract.
+    config
+        Shadow settings.
+    rng
+        Source of the twin's random keys.
+    emit
+        Subscriber for the run documents (board and twin runs).
+    on_alarm
+        Called when an alarm is raised (``end_s`` None) and when it ends.
+    edges
+        Edge circuits of the twin (default: the nominal transistor board; calibrated edges from
+        :func:`hw_bridge.calibrate.calibrate`).
+    params
+        Extra provenance for the start documents.
+    """
+
+    def __init__(
+        self,
+        board: Board,
+        config: ShadowConfig | None = None,
+        *,
+        rng: np.random.Generator,
+        emit: Callable[[Mapping[str, Any]], None] | None = None,
+        on_alarm: AlarmSink | None = None,
+        edges: EdgeParams | None = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.board = board
+        self.config = config if config is not None else ShadowConfig()
+        self.rng = rng
+        self.edges = edges if edges is not None else board_edge_params("transistor")
+        self._model: EdgeModel | None = None
+        self.on_alarm = on_alarm
+        self.params = dict(params or {})
+        self.recorder = ShadowRecorder(emit)
+        cfg = self.config
+        self.monitor = DivergenceMonitor(
+            threshold=cfg.threshold, hold_s=cfg.hold_s, clear_s=cfg.clear_s
+        )
+        self.stats = ShadowStats()
+        self.history = ShadowHistory(cfg.history_every)
+        self.reported: BoardState | None = None
+        self.predicted: PredictedState | None = None
+        self.desired = DesiredState()
+        self.config_of_board: Mapping[str, Any] = {}
+        self.task: Task | None = None
+        self.circuit: BoardCircuit | None = None
+        self.track: TwinTrack | None = None
+        self.epoch: int | None = None
+        self.score = 0.0
+        self._version = 0
+        self._offset_s = 0.0
+        self._run_t_s = 0.0
+        self._t_start_s: float | None = None
+        self._last_resync_s = 0.0
+        self._next_sample_s = 0.0
+        self._twin_energy: dict[str, float] = {}
+        self._node_res = np.zeros(0)
+        self._gate_res = np.zeros(0)
+        self._started = False
+        self._closed = False
+        self._check_task = True
+
+    # ------------------------------------------------------------------ life cycle
+
+    def open(self) -> None:
+        """Emit the start documents (the first poll's Resync then builds the twin)."""
+        if self._started:
+            return
+        self._started = True
+        params = {**self.params, "shadow": attrs.asdict(self.config)}
+        self.recorder.start(board=self.board.board_id, params=params)
+
+    def close(self, *, status: str = "complete", reason: str = "") -> dict[str, Any]:
+        """End the active alarm, flush the last documents and emit the stops; the summary."""
+        if self._closed:
+            return self.summary()
+        self._closed = True
+        self._finish_alarm(self._run_t_s)
+        if self.reported is not None:
+            self._flush(self._run_t_s)
+        summary = self.summary()
+        self.recorder.stop(status=status, summary=summary, reason=reason)
+        return summary
+
+    @property
+    def run_t_s(self) -> float:
+        """Run time of the last ingested state (board time made continuous), s."""
+        return self._run_t_s
+
+    # ------------------------------------------------------------------ driving
+
+    def step(self, timeout_s: float) -> int:
+        """Poll the board once and ingest what arrived; returns the number of updates."""
+        updates = self.board.poll(timeout_s)
+        for update in updates:
+            self.ingest(update)
+        return len(updates)
+
+    def run(self, duration_s: float, *, progress: Progress | None = None) -> dict[str, Any]:
+        """Shadow for ``duration_s`` seconds of run time; returns :meth:`summary`.
+
+        Raises :class:`~hw_bridge.errors.BridgeTimeout` when the board is silent for
+        ``silence_s`` (wall clock: that is a property of the link, not of the model).
+        """
+        self.open()
+        quiet_since = time.monotonic()
+        next_progress = 0.0
+        while self._t_start_s is None or self._run_t_s - self._t_start_s < duration_s:
+            if self.step(min(0.2, self.config.silence_s)):
+                quiet_since = time.monotonic()
+            elif time.monotonic() - quiet_since > self.config.silence_s:
+                raise BridgeTimeout(
+                    f"board {self.board.board_id}: no frame for {self.config.silence_s:g} s"
+                )
+            if progress is not None and self._run_t_s >= next_progress:
+                progress(self.progress_info(duration_s))
+                next_progress = self._run_t_s + 0.1
+        return self.summary()
+
+    def ingest(self, update: Update) -> None:
+        """Take one update from the board (a state or a Resync)."""
+        if isinstance(update, Resync):
+            self._on_resync(update.snapshot, update.reason)
+        else:
+            self._on_state(update)
+
+    # ------------------------------------------------------------------ resync
+
+    def _on_resync(self, snapshot: Snapshot, reason: str) -> None:
+        self.stats.resyncs += 1
+        state, cfg = snapshot.state, snapshot.config
+        new_epoch = self.epoch is not None and state.epoch != self.epoch
+        if new_epoch:
+            self.stats.restarts += 1
+            self._finish_alarm(self._run_t_s)
+            self._offset_s = self._run_t_s - state.t_s
+            log.info("board %s restarted (epoch %d)", cfg.board_id, state.epoch)
+        elif self.epoch is None:
+            self._offset_s = -state.t_s
+        self.epoch = state.epoch
+        self.config_of_board = {"network": cfg.network, "task": cfg.task, "params": cfg.params}
+        self.desired = attrs.evolve(self.desired, version=cfg.version, params=dict(cfg.params))
+        self._build(task_from_dict(cfg.task), state, cfg.params)
+        log.debug("resync (%s) at board t=%.4f s, seq %d", reason, state.t_s, state.seq)
+
+    def _build(self, task: Task, state: BoardState, params: Mapping[str, Any]) -> None:
+        self.task = task
+        self.circuit = BoardCircuit(task)
+        self._model = EdgeModel(self.edges, task.network.n_edges)
+        self._check_task = True
+        self.track = TwinTrack(
+            task,
+            self.edges,
+            t_s=state.t_s,
+            gates_v=np.asarray(state.gate_v),
+            mode=_track_mode(state.mode),
+            eta=state.eta,
+            lam=state.lam,
+            step_s=float(params.get("step_s", 1e-4)),
+            rng=self.rng,
+        )
+        self._version += 1
+        self._last_resync_s = state.t_s
+        self._twin_energy = {k: 0.0 for k in ENERGY_KEYS}
+        self._accept(state)
+        if self._t_start_s is None:
+            self._t_start_s = self._run_t_s
+            self._next_sample_s = self._run_t_s
+
+    def _accept(self, state: BoardState) -> None:
+        self.reported = state
+        self._run_t_s = state.t_s + self._offset_s
+        self.stats.board_time_s = self._run_t_s - (self._t_start_s or 0.0)
+
+    def resync_state(self) -> None:
+        """Reset the twin's gate voltages to the last reported ones (state resync)."""
+        if self.track is None or self.reported is None:
+            return
+        self.track.restart(self.reported.t_s, gates_v=np.asarray(self.reported.gate_v))
+        self._version += 1
+        self._last_resync_s = self.reported.t_s
+        self.stats.state_resyncs += 1
+
+    # ------------------------------------------------------------------ states
+
+    def _on_state(self, state: BoardState) -> None:
+        prev = self.reported
+        if self.track is None or prev is None or state.epoch != self.epoch:
+            if self.track is not None:
+                self.stats.undetected_loss += 1  # an epoch change nobody announced
+            self._on_resync(self.board.snapshot(), "restart")
+            return
+        if state.seq <= prev.seq:
+            self.stats.out_of_order += 1
+            return
+        if state.seq > prev.seq + 1:
+            self.stats.undetected_loss += state.seq - prev.seq - 1
+        self.stats.frames += 1
+        self.stats.lags_s.append(time.time() - state.wall_unix)
+        assert self.circuit is not None and self.task is not None
+        if self._config_changed(prev, state):
+            self.stats.config_changes += 1
+            self._on_resync(self.board.snapshot(), "config")
+            return
+        self._book_board_energy(prev, state.t_s - prev.t_s)
+        self._mirror(prev, state)
+        readings = self.track.readings()
+        self._book_twin_energy(prev.mode, readings)
+        self._accept(state)
+        self._compare(state, readings)
+        if self.config.resync == "periodic" and (
+            state.t_s - self._last_resync_s >= self.config.resync_interval_s
+        ):
+            self.resync_state()
+        if self._run_t_s >= self._next_sample_s + self.config.sample_interval_s - 1e-12:
+            self._flush(self._run_t_s)
+
+    def _config_changed(self, prev: BoardState, state: BoardState) -> bool:
+        """Whether the board's task changed (targets, or training inputs, differ from ours)."""
+        same = np.array_equal(state.targets_v, prev.targets_v) and (
+            state.mode == "inference" or np.array_equal(state.inputs_v, prev.inputs_v)
+        )
+        if same and not self._check_task:
+            return False
+        task = self.task
+        assert task is not None
+        self._check_task = False
+        if state.targets_v.shape != (task.n_targets,) or state.gate_v.shape != (
+            task.network.n_edges,
+        ):
+            return True
+        if not np.allclose(state.targets_v, task.train.outputs[0]):
+            return True
+        return state.mode != "inference" and not np.allclose(state.inputs_v, task.train.inputs[0])
+
+    def _mirror(self, prev: BoardState, state: BoardState) -> None:
+        track = self.track
+        assert track is not None
+        mode = _track_mode(state.mode)
+        if mode != track.mode or state.eta != track.eta or state.lam != track.lam:
+            track.restart(prev.t_s, mode=mode, eta=state.eta, lam=state.lam)
+        track.advance(state.t_s)
+
+    def _compare(self, state: BoardState, readings: Mapping[str, Any]) -> None:
+        track = self.track
+        assert track is not None
+        gates = np.asarray(readings["gate_v"])
+        gate_res = np.asarray(state.gate_v) - gates
+        self.stats.add_gate(gate_res)
+        self._gate_res = gate_res
+        edge_scores = np.abs(gate_res) / self.config.gate_tol_v
+        node_scores = np.zeros(0)
+        v_free, v_clamped = track.node_voltages()
+        every = max(self.config.compare_nodes_every, 1)
+        if state.mode != "inference" and self.stats.frames % every == 0:
+            res = np.maximum(
+                np.abs(np.asarray(state.v_free_v) - v_free),
+                np.abs(np.asarray(state.v_clamped_v) - v_clamped),
+            )
+            self._node_res = res
+            self.stats.add_nodes(res)
+            node_scores = res / self.config.node_tol_v
+        self.score = float(max(np.max(edge_scores), np.max(node_scores, initial=0.0)))
+        self.predicted = PredictedState(
+            epoch=state.epoch, version=self._version, t_s=state.t_s, mode=state.mode,
+            gate_v=gates, v_free_v=v_free, v_clamped_v=v_clamped, eta=track.eta, lam=track.lam,
+        )  # fmt: skip
+        alarm = self.monitor.update(
+            self._run_t_s, edge_scores, node_scores, board_id=state.board_id, epoch=state.epoch
+        )
+        if alarm is not None:
+            self._alarm(alarm)
+        if self.history.due():
+            self.history.add(self._row(state, readings), gate_res)
+
+    def _alarm(self, alarm: Alarm) -> None:
+        if alarm.end_s is None:
+            log.warning("divergence alarm: edges %s nodes %s", list(alarm.edges), list(alarm.nodes))
+            if self.config.resync == "on_alarm":
+                self.resync_state()
+        if self.on_alarm is not None:
+            self.on_alarm(alarm)
+
+    def _finish_alarm(self, t_s: float) -> None:
+        done = self.monitor.finish(t_s)
+        if done is not None and self.on_alarm is not None:
+            self.on_alarm(done)
+
+    # ------------------------------------------------------------------ energy, documents
+
+    def _book_board_energy(self, prev: BoardState, dt_s: float) -> None:
+        if dt_s <= 0:
+            return
+        p = self._board_powers(prev)
+        book = self.recorder.board
+        book.add_energy(prev.mode, "free_network", p.free_w * dt_s)
+        book.add_energy(prev.mode, "clamped_network", p.clamped_w * dt_s)
+        book.add_energy(prev.mode, "gate_charging", p.gate_w * dt_s)
+
+    def _board_powers(self, state: BoardState) -> Any:
+        assert self.circuit is not None
+        assert self._model is not None
+        return self.circuit.powers(
+            self._model, state.gate_v, state.v_free_v, state.v_clamped_v, lam=state.lam,
+            training=state.mode == "training",
+        )  # fmt: skip
+
+    def _book_twin_energy(self, mode: str, readings: Mapping[str, Any]) -> None:
+        for key in ENERGY_KEYS:
+            value = float(readings[key])
+            self.recorder.twin.add_energy(mode, _COMPONENT_OF[key], value - self._twin_energy[key])
+            self._twin_energy[key] = value
+
+    def _row(self, state: BoardState, readings: Mapping[str, Any]) -> dict[str, float]:
+        p = self._board_powers(state)
+        return {
+            "t_s": self._run_t_s,
+            "board_free_power_w": p.free_w,
+            "twin_free_power_w": float(readings["free_power_w"]),
+            "board_error": self._board_error(state),
+            "twin_error": float(readings["error"]),
+            "gate_residual_rms_v": float(np.sqrt(np.mean(self._gate_res**2))),
+            "node_residual_rms_v": float(np.sqrt(np.mean(self._node_res**2)))
+            if self._node_res.size
+            else 0.0,
+            "score": self.score,
+        }
+
+    def _board_error(self, state: BoardState) -> float:
+        task = self.task
+        assert task is not None and self.circuit is not None
+        v = np.asarray(state.v_free_v)
+        out = v[task.targets] if task.target_kind == "nodes" else self.circuit.drops(v)[task.targets]
+        return float(np.sum((out - np.asarray(state.targets_v)) ** 2))
+
+    def _flush(self, t_s: float) -> None:
+        state = self.reported
+        assert state is not None
+        assert self.track is not None
+        row = self._row(state, self.track.readings())
+        gates = np.asarray(state.gate_v)
+        board = {
+            "error": row["board_error"],
+            "free_power_w": row["board_free_power_w"],
+            "eta": state.eta,
+            "lam": state.lam,
+            **{f"gate_v_{i}": float(v) for i, v in enumerate(gates)},
+        }
+        twin = {
+            "error": row["twin_error"],
+            "free_power_w": row["twin_free_power_w"],
+            "gate_residual_rms_v": row["gate_residual_rms_v"],
+            "node_residual_rms_v": row["node_residual_rms_v"],
+            "divergence_score": self.score,
+            "lag_s": self.stats.lags_s[-1] if self.stats.lags_s else 0.0,
+        }
+        if self.predicted is not None:
+            twin |= {f"gate_v_{i}": float(v) for i, v in enumerate(self.predicted.gate_v)}
+        self.recorder.board.flush(t_s, board)
+        self.recorder.twin.flush(t_s, twin)
+        self._next_sample_s = t_s
+
+    # ------------------------------------------------------------------ reading
+
+    def predict(self, horizon_s: float) -> PredictedState:
+        """The twin's state ``horizon_s`` seconds of board time ahead (the twin is untouched)."""
+        if self.track is None or self.reported is None:
+            raise BridgeConfigError("predict: no board state yet (poll first)")
+        if not (np.isfinite(horizon_s) and horizon_s >= 0):
+            raise BridgeConfigError(f"horizon_s: expected a finite number >= 0, got {horizon_s}")
+        now = self.reported.t_s
+        ahead = TwinTrack(
+            self.track.task, self.edges, t_s=now, gates_v=self.track.gates(),
+            mode=self.track.mode, eta=self.track.eta, lam=self.track.lam,
+            step_s=self.track.step_s, rng=np.random.default_rng(self.rng.integers(2**63)),
+        )  # fmt: skip
+        ahead.advance(now + horizon_s)
+        v_free, v_clamped = ahead.node_voltages()
+        return PredictedState(
+            epoch=self.reported.epoch, version=self._version, t_s=now + horizon_s,
+            mode=self.reported.mode, gate_v=ahead.gates(), v_free_v=v_free,
+            v_clamped_v=v_clamped, eta=ahead.eta, lam=ahead.lam,
+        )  # fmt: skip
+
+    def command(self, name: str, args: Mapping[str, Any] | None = None, *,
+                key: str | None = None, timeout_s: float = 5.0) -> Ack:  # fmt: skip
+        """Send a command carrying the desired version last seen; track the desired state.
+
+        A refused command (``ack.ok`` False, e.g. ``stale``) leaves the desired state as it was.
+        """
+        cmd = Command(name=name, key=key or uuid.uuid4().hex, args=dict(args or {}),
+                      version=self.desired.version)  # fmt: skip
+        ack = self.board.command(cmd, timeout_s=timeout_s)
+        if ack.ok:
+            params = {**self.desired.params, **{k: v for k, v in cmd.args.items()
+                                                if name == "set_params"}}  # fmt: skip
+            self.desired = DesiredState(version=ack.version, params=params, last_key=cmd.key,
+                                        last_command=name)  # fmt: skip
+        return ack
+
+    @property
+    def alarms(self) -> list[Alarm]:
+        """Finished alarms, oldest first (plus the active one, if any)."""
+        active = [self.monitor.active] if self.monitor.active is not None else []
+        return [*self.monitor.alarms, *active]
+
+    def progress_info(self, duration_s: float | None = None) -> dict[str, Any]:
+        """A live view: run time, frames, residuals, score, alarms, energies, lag."""
+        p50, p99 = self.stats.lag_quantiles()
+        return {
+            "t_s": self.stats.board_time_s,
+            "duration_s": duration_s,
+            "frames": self.stats.frames,
+            "residual_rms_v": self.stats.residual_rms_v,
+            "gate_residual_rms_v": self.stats.gate_residual_rms_v,
+            "score": self.score,
+            "alarms": len(self.alarms),
+            "board_energy_j": self.recorder.board.energy_j,
+            "twin_energy_j": self.recorder.twin.energy_j,
+            "lag_p99_s": p99,
+        }
+
+    def summary(self) -> dict[str, Any]:
+        """The session's figures (the CLI's ``--json`` object)."""
+        counters = self.board.counters
+        p50, p99 = self.stats.lag_quantiles()
+        alarms = self.alarms
+        return {
+            "board": self.board.board_id,
+            "frames": self.stats.frames,
+            "gaps_detected": int(counters.gaps_detected),
+            "resyncs": self.stats.resyncs,
+            "restarts": self.stats.restarts,
+            "state_resyncs": self.stats.state_resyncs,
+            "undetected_loss": self.stats.undetected_loss,
+            "out_of_order": self.stats.out_of_order,
+            "decode_errors": int(counters.decode_errors),
+            "lag_p50_s": p50,
+            "lag_p99_s": p99,
+            "residual_rms_v": self.stats.residual_rms_v,
+            "gate_residual_rms_v": self.stats.gate_residual_rms_v,
+            "alarms": len(alarms),
+            "alarm_edges": sorted({e for a in alarms for e in a.edges}),
+            "board_energy_j": self.recorder.board.energy_j,
+            "twin_energy_j": self.recorder.twin.energy_j,
+            "board_time_s": self.stats.board_time_s,
+            "board_run": self.recorder.board.uid,
+            "twin_run": self.recorder.twin.uid,
+        }
+
+
+def _track_mode(mode: str) -> str:
+    return "training" if mode == "training" else "idle"
