@@ -99,16 +99,27 @@ class DivergenceMonitor:
             self._merge(edge_scores, node_scores)
             if t_s - self._above_since < self.hold_s:
                 return None
-            self.active = Alarm(board_id=board_id, epoch=epoch, start_s=self._above_since,
-                                raised_s=t_s, end_s=None, edges=tuple(self._edges),
-                                nodes=tuple(self._nodes), score_max=score)  # fmt: skip
+            self.active = Alarm(
+                board_id=board_id,
+                epoch=epoch,
+                start_s=self._above_since,
+                raised_s=t_s,
+                end_s=None,
+                edges=tuple(self._edges),
+                nodes=tuple(self._nodes),
+                score_max=score,
+            )
             self._below_since = None
             return self.active
         if above:
             self._below_since = None
             self._merge(edge_scores, node_scores)
-            self.active = attrs.evolve(self.active, score_max=max(self.active.score_max, score),
-                                       edges=tuple(self._edges), nodes=tuple(self._nodes))  # fmt: skip
+            self.active = attrs.evolve(
+                self.active,
+                score_max=max(self.active.score_max, score),
+                edges=tuple(self._edges),
+                nodes=tuple(self._nodes),
+            )
             return None
         if self._below_since is None:
             self._below_since = t_s

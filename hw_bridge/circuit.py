@@ -88,6 +88,10 @@ class BoardCircuit:
             held[task.targets] = True
         self._held_clamped = held
         self._batch = CircuitBatch.from_tasks([task])
+        inc = np.zeros((self.u.size, task.network.n_nodes))
+        inc[np.arange(self.u.size), self.u] = 1.0
+        inc[np.arange(self.u.size), self.v] -= 1.0
+        self._incidence = inc
 
     @property
     def n_edges(self) -> int:
@@ -123,19 +127,16 @@ class BoardCircuit:
         if training:
             u = (1.0 - lam) * model.a_free_per_v * d_f**2 - model.a_clamp_per_v * d_c**2
             p_g = float(np.dot(u, u / model.r_charge_ohm))
-        return Powers(free_w=float(np.dot(k_f, d_f**2)), clamped_w=float(np.dot(k_c, d_c**2)),
-                      gate_w=p_g)  # fmt: skip
+        return Powers(
+            free_w=float(np.dot(k_f, d_f**2)), clamped_w=float(np.dot(k_c, d_c**2)), gate_w=p_g
+        )
 
     def kcl_residual(self, k_s: np.ndarray, v_nodes_v: np.ndarray, *, clamped: bool) -> np.ndarray:
         """Net current (A) leaving every node no boundary condition holds.
 
         ``k_s`` ``(..., E)`` and ``v_nodes_v`` ``(..., N)``; returns ``(..., N_free)``.
         """
-        current = k_s * self.drops(v_nodes_v)
-        n = self.task.network.n_nodes
-        out = np.zeros((*current.shape[:-1], n))
-        np.add.at(out, (..., self.u), current)
-        np.subtract.at(out, (..., self.v), current)
+        out = (k_s * self.drops(v_nodes_v)) @ self._incidence
         held = self._held_clamped if clamped else self._held_free
         return out[..., ~held]
 

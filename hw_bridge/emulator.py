@@ -28,6 +28,7 @@ import numpy as np
 from twin._validators import positive
 from twin.physics.network import network_from_spec, network_to_dict
 from twin.physics.task import Task, allostery_task, task_from_dict, task_to_dict
+from twin.simulation.devices import TransistorDevice
 from twin.simulation.edge import EdgeParams
 from twin.simulation.noise import NoiseConfig
 
@@ -332,8 +333,9 @@ class BoardEmulator:
         self.circuit = BoardCircuit(task)
         self._inference = None
         self.mode = "idle"
-        self.track.restart(self.t_s, np.full(own.n_edges, self.config.reset_gate_v), task=task,
-                           mode="idle")  # fmt: skip
+        self.track.restart(
+            self.t_s, np.full(own.n_edges, self.config.reset_gate_v), task=task, mode="idle"
+        )
         return {}
 
     def _cmd_start_training(self, args: Mapping[str, Any]) -> dict[str, Any]:
@@ -364,8 +366,13 @@ class BoardEmulator:
             self.rate_hz = values["rate_hz"]
             self._frame_base_s, self._frame_n = self.t_s, 0
         self.track.restart(self.t_s, eta=self.eta, lam=self.lam, step_s=self.step_s)
-        return {"eta": self.eta, "ETA": eta_setting(self.eta), "lam": self.lam,
-                "step_s": self.step_s, "rate_hz": self.rate_hz}  # fmt: skip
+        return {
+            "eta": self.eta,
+            "ETA": eta_setting(self.eta),
+            "lam": self.lam,
+            "step_s": self.step_s,
+            "rate_hz": self.rate_hz,
+        }
 
     def _cmd_reset_gates(self, args: Mapping[str, Any]) -> dict[str, Any]:
         cols = self.edges.columns(self.task.network.n_edges)
@@ -388,8 +395,12 @@ class BoardEmulator:
         nodes, power_w = self.circuit.free_response(self.edges.device, self.track.gates(), inputs)
         self._inference = {"until_s": self.t_s + hold_s, "nodes": nodes, "inputs": inputs}
         outputs = self.config.node_adc.read(nodes[self.task.targets], self._adc_rng)
-        return {"outputs_v": outputs.tolist(), "energy_j": power_w * hold_s,
-                "power_w": power_w, "hold_s": hold_s}  # fmt: skip
+        return {
+            "outputs_v": outputs.tolist(),
+            "energy_j": power_w * hold_s,
+            "power_w": power_w,
+            "hold_s": hold_s,
+        }
 
     # ------------------------------------------------------------------ emulation only
 
@@ -413,7 +424,10 @@ class BoardEmulator:
             cols["v_rest_v"][edge] = changes.pop("v_rest_v", 0.0)
         if changes:
             raise BridgeConfigError(f"inject_fault: unknown change(s) {sorted(changes)}")
-        device = attrs.evolve(self.edges.device, v_t_v=dev_vt)  # type: ignore[misc]
+        dev = self.edges.device
+        if not isinstance(dev, TransistorDevice):
+            raise BridgeConfigError("inject_fault: the emulator's device is a transistor")
+        device = attrs.evolve(dev, v_t_v=dev_vt)
         cols.pop("v_gate0_v")
         self.edges = EdgeParams(device=device, **cols)
         self.track.restart(self.t_s, edges=self.edges)

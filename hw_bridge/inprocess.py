@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 
-from .contract import Ack, Command, LinkCounters, Resync, Snapshot, Update
+from .contract import Ack, BoardState, Command, LinkCounters, Resync, Snapshot, Update
 from .emulator import BoardEmulator
 from .errors import BridgeClosed, BridgeConfigError
 
@@ -93,7 +93,7 @@ class InProcessBoard:
         out.extend(frames)
         return out
 
-    def _frames(self, timeout_s: float) -> list:  # type: ignore[type-arg]
+    def _frames(self, timeout_s: float) -> list[BoardState]:
         emu = self.emulator
         if not self.realtime:
             # As fast as polled: stamp the frames with the wall time they are made at.

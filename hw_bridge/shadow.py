@@ -50,7 +50,9 @@ __all__ = ["Shadow", "ShadowConfig"]
 log = logging.getLogger("hw_bridge.shadow")
 
 Progress = Callable[[Mapping[str, Any]], None]
-_COMPONENT_OF = dict(zip(ENERGY_KEYS, ("free_network", "clamped_network", "gate_charging")))
+_COMPONENT_OF = dict(
+    zip(ENERGY_KEYS, ("free_network", "clamped_network", "gate_charging"), strict=True)
+)
 
 
 def _resync_mode(_inst: object, _attr: object, value: str) -> None:
@@ -271,7 +273,7 @@ class Shadow:
         )
         self._version += 1
         self._last_resync_s = state.t_s
-        self._twin_energy = {k: 0.0 for k in ENERGY_KEYS}
+        self._twin_energy = dict.fromkeys(ENERGY_KEYS, 0.0)
         self._accept(state)
         if self._t_start_s is None:
             self._t_start_s = self._run_t_s
@@ -307,7 +309,8 @@ class Shadow:
             self.stats.undetected_loss += state.seq - prev.seq - 1
         self.stats.frames += 1
         self.stats.lags_s.append(time.time() - state.wall_unix)
-        assert self.circuit is not None and self.task is not None
+        assert self.circuit is not None
+        assert self.task is not None
         if self._config_changed(prev, state):
             self.stats.config_changes += 1
             self._on_resync(self.board.snapshot(), "config")
@@ -372,9 +375,16 @@ class Shadow:
             node_scores = res / self.config.node_tol_v
         self.score = float(max(np.max(edge_scores), np.max(node_scores, initial=0.0)))
         self.predicted = PredictedState(
-            epoch=state.epoch, version=self._version, t_s=state.t_s, mode=state.mode,
-            gate_v=gates, v_free_v=v_free, v_clamped_v=v_clamped, eta=track.eta, lam=track.lam,
-        )  # fmt: skip
+            epoch=state.epoch,
+            version=self._version,
+            t_s=state.t_s,
+            mode=state.mode,
+            gate_v=gates,
+            v_free_v=v_free,
+            v_clamped_v=v_clamped,
+            eta=track.eta,
+            lam=track.lam,
+        )
         alarm = self.monitor.update(
             self._run_t_s, edge_scores, node_scores, board_id=state.board_id, epoch=state.epoch
         )
@@ -411,9 +421,13 @@ class Shadow:
         assert self.circuit is not None
         assert self._model is not None
         return self.circuit.powers(
-            self._model, state.gate_v, state.v_free_v, state.v_clamped_v, lam=state.lam,
+            self._model,
+            state.gate_v,
+            state.v_free_v,
+            state.v_clamped_v,
+            lam=state.lam,
             training=state.mode == "training",
-        )  # fmt: skip
+        )
 
     def _book_twin_energy(self, mode: str, readings: Mapping[str, Any]) -> None:
         for key in ENERGY_KEYS:
@@ -438,9 +452,12 @@ class Shadow:
 
     def _board_error(self, state: BoardState) -> float:
         task = self.task
-        assert task is not None and self.circuit is not None
+        assert task is not None
+        assert self.circuit is not None
         v = np.asarray(state.v_free_v)
-        out = v[task.targets] if task.target_kind == "nodes" else self.circuit.drops(v)[task.targets]
+        out = (
+            v[task.targets] if task.target_kind == "nodes" else self.circuit.drops(v)[task.targets]
+        )
         return float(np.sum((out - np.asarray(state.targets_v)) ** 2))
 
     def _flush(self, t_s: float) -> None:
@@ -480,32 +497,57 @@ class Shadow:
             raise BridgeConfigError(f"horizon_s: expected a finite number >= 0, got {horizon_s}")
         now = self.reported.t_s
         ahead = TwinTrack(
-            self.track.task, self.edges, t_s=now, gates_v=self.track.gates(),
-            mode=self.track.mode, eta=self.track.eta, lam=self.track.lam,
-            step_s=self.track.step_s, rng=np.random.default_rng(self.rng.integers(2**63)),
-        )  # fmt: skip
+            self.track.task,
+            self.edges,
+            t_s=now,
+            gates_v=self.track.gates(),
+            mode=self.track.mode,
+            eta=self.track.eta,
+            lam=self.track.lam,
+            step_s=self.track.step_s,
+            rng=np.random.default_rng(self.rng.integers(2**63)),
+        )
         ahead.advance(now + horizon_s)
         v_free, v_clamped = ahead.node_voltages()
         return PredictedState(
-            epoch=self.reported.epoch, version=self._version, t_s=now + horizon_s,
-            mode=self.reported.mode, gate_v=ahead.gates(), v_free_v=v_free,
-            v_clamped_v=v_clamped, eta=ahead.eta, lam=ahead.lam,
-        )  # fmt: skip
+            epoch=self.reported.epoch,
+            version=self._version,
+            t_s=now + horizon_s,
+            mode=self.reported.mode,
+            gate_v=ahead.gates(),
+            v_free_v=v_free,
+            v_clamped_v=v_clamped,
+            eta=ahead.eta,
+            lam=ahead.lam,
+        )
 
-    def command(self, name: str, args: Mapping[str, Any] | None = None, *,
-                key: str | None = None, timeout_s: float = 5.0) -> Ack:  # fmt: skip
+    def command(
+        self,
+        name: str,
+        args: Mapping[str, Any] | None = None,
+        *,
+        key: str | None = None,
+        timeout_s: float = 5.0,
+    ) -> Ack:
         """Send a command carrying the desired version last seen; track the desired state.
 
         A refused command (``ack.ok`` False, e.g. ``stale``) leaves the desired state as it was.
         """
-        cmd = Command(name=name, key=key or uuid.uuid4().hex, args=dict(args or {}),
-                      version=self.desired.version)  # fmt: skip
+        cmd = Command(
+            name=name,
+            key=key or uuid.uuid4().hex,
+            args=dict(args or {}),
+            version=self.desired.version,
+        )
         ack = self.board.command(cmd, timeout_s=timeout_s)
         if ack.ok:
-            params = {**self.desired.params, **{k: v for k, v in cmd.args.items()
-                                                if name == "set_params"}}  # fmt: skip
-            self.desired = DesiredState(version=ack.version, params=params, last_key=cmd.key,
-                                        last_command=name)  # fmt: skip
+            params = {
+                **self.desired.params,
+                **{k: v for k, v in cmd.args.items() if name == "set_params"},
+            }
+            self.desired = DesiredState(
+                version=ack.version, params=params, last_key=cmd.key, last_command=name
+            )
         return ack
 
     @property
@@ -516,7 +558,7 @@ class Shadow:
 
     def progress_info(self, duration_s: float | None = None) -> dict[str, Any]:
         """A live view: run time, frames, residuals, score, alarms, energies, lag."""
-        p50, p99 = self.stats.lag_quantiles()
+        _, p99 = self.stats.lag_quantiles()
         return {
             "t_s": self.stats.board_time_s,
             "duration_s": duration_s,

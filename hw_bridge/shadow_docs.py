@@ -58,9 +58,17 @@ class RunBook:
             for (phase, component), e_j in sorted(self.pending.items()):
                 if self.dispatch:
                     self.dispatch(
-                        energy_doc(self.uid, self.seq["energy"], self.t_open_s, t_s, e_j,
-                                   component=component, phase=phase, source=self.source,
-                                   method=self.method)  # fmt: skip
+                        energy_doc(
+                            self.uid,
+                            self.seq["energy"],
+                            self.t_open_s,
+                            t_s,
+                            e_j,
+                            component=component,
+                            phase=phase,
+                            source=self.source,
+                            method=self.method,
+                        )
                     )
                 self.seq["energy"] += 1
             self.pending.clear()
