@@ -50,6 +50,8 @@ __all__ = ["BoardEmulator", "EmulatorConfig", "default_board_task"]
 
 log = logging.getLogger("hw_bridge.emulator")
 
+#: Commands that do not change the desired state (no version bump).
+READ_ONLY_COMMANDS = frozenset({"run_inference"})
 #: Acknowledgements remembered for idempotent retries.
 ACK_MEMORY = 4096
 
@@ -301,18 +303,30 @@ class BoardEmulator:
         return ack
 
     def _apply(self, command: Command) -> Ack:
-        if command.name not in COMMAND_NAMES:
-            return self._refuse(command, "unsupported", f"unknown command {command.name!r}")
         if command.version is not None and command.version != self.version:
             msg = f"desired version {command.version} is not the board's {self.version}"
             return self._refuse(command, "stale", msg)
         try:
-            result = getattr(self, f"_cmd_{command.name}")(command.args)
+            result = self.execute(command)
         except CommandRefused as exc:
             return self._refuse(command, exc.code, str(exc))
-        self.version += 1
-        log.debug("applied %s at t=%.4f s (version %d)", command.name, self.t_s, self.version)
         return Ack(key=command.key, ok=True, version=self.version, result=result)
+
+    def execute(self, command: Command) -> dict[str, Any]:
+        """Apply a command without the version and idempotency checks; its result.
+
+        This is the board's command handler: :meth:`command` wraps it with the checks, and a
+        publisher that does its own (``hw_bridge.server.BoardPublisher``) calls it directly.
+        Every change but ``run_inference`` bumps the desired-state version. Raises
+        :class:`~hw_bridge.errors.CommandRefused` (code ``unsupported`` or ``invalid``).
+        """
+        if command.name not in COMMAND_NAMES:
+            raise CommandRefused("unsupported", f"unknown command {command.name!r}")
+        result: dict[str, Any] = getattr(self, f"_cmd_{command.name}")(command.args)
+        if command.name not in READ_ONLY_COMMANDS:
+            self.version += 1
+        log.debug("applied %s at t=%.4f s (version %d)", command.name, self.t_s, self.version)
+        return result
 
     def _refuse(self, command: Command, code: str, message: str) -> Ack:
         return Ack(key=command.key, ok=False, code=code, message=message, version=self.version)

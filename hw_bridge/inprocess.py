@@ -14,12 +14,47 @@ Nothing is lost in process, so the link counters only count frames, updates and 
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping, Sequence
+
+import attrs
 
 from .contract import Ack, BoardState, Command, LinkCounters, Resync, Snapshot, Update
 from .emulator import BoardEmulator
 from .errors import BridgeClosed, BridgeConfigError
 
-__all__ = ["InProcessBoard"]
+__all__ = ["Fault", "InProcessBoard", "parse_fault"]
+
+
+@attrs.frozen(kw_only=True)
+class Fault:
+    """A change of one edge's hidden circuit at board time ``t_s`` (see ``inject_fault``)."""
+
+    t_s: float
+    edge: int
+    changes: Mapping[str, float]
+
+
+_FAULT_KEYS = {
+    "gain": "gain_factor",
+    "free_gain": "free_gain_factor",
+    "threshold": "threshold_shift_v",
+    "leak": "leak_tau_s",
+}
+
+
+def parse_fault(spec: str) -> Fault:
+    """``EDGE:KIND=VALUE@T_S`` (KIND gain, free_gain, threshold or leak), e.g. ``7:gain=3@10``."""
+    try:
+        where, at = spec.split("@")
+        edge, change = where.split(":")
+        kind, value = change.split("=")
+        key = _FAULT_KEYS[kind]
+        return Fault(t_s=float(at), edge=int(edge), changes={key: float(value)})
+    except (ValueError, KeyError):
+        raise BridgeConfigError(
+            f"fault {spec!r}: expected EDGE:KIND=VALUE@T_S with KIND one of "
+            f"{', '.join(_FAULT_KEYS)} (e.g. 7:gain=3@10)"
+        ) from None
 
 
 class InProcessBoard:
@@ -35,6 +70,8 @@ class InProcessBoard:
         Board seconds per wall second when paced.
     chunk_s
         Board time returned per :meth:`poll` when not paced, s.
+    faults
+        Faults to inject at given board times (:class:`Fault`; emulation only).
     """
 
     def __init__(
@@ -44,6 +81,7 @@ class InProcessBoard:
         realtime: bool = False,
         speed: float = 1.0,
         chunk_s: float = 0.01,
+        faults: Sequence[Fault] = (),
     ) -> None:
         if not speed > 0 or not chunk_s > 0:
             raise BridgeConfigError("speed and chunk_s: must be > 0")
@@ -57,6 +95,7 @@ class InProcessBoard:
         self._wall0 = 0.0
         self._board0 = 0.0
         self._joined = False
+        self._faults = sorted(faults, key=lambda f: f.t_s)
         self._restamp(time.time())
 
     def _restamp(self, now_unix: float) -> None:
@@ -98,16 +137,24 @@ class InProcessBoard:
         if not self.realtime:
             # As fast as polled: stamp the frames with the wall time they are made at.
             emu.boot_unix = time.time() - emu.t_s
-            return emu.advance(emu.t_s + self.chunk_s)
+            return self._advance(emu.t_s + self.chunk_s)
         deadline = time.monotonic() + max(timeout_s, 0.0)
         while True:
             due_s = self._board0 + (time.monotonic() - self._wall0) * self.speed
             if emu.next_frame_s <= due_s:
-                return emu.advance(due_s)
+                return self._advance(due_s)
             wait_s = (emu.next_frame_s - due_s) / self.speed
             if time.monotonic() + wait_s > deadline:
                 return []
             time.sleep(wait_s)  # pacing of the emulated board, not synchronisation
+
+    def _advance(self, t_s: float) -> list[BoardState]:
+        frames: list[BoardState] = []
+        while self._faults and self._faults[0].t_s <= t_s:
+            fault = self._faults.pop(0)
+            frames += self.emulator.advance(fault.t_s)
+            self.emulator.inject_fault(fault.edge, **dict(fault.changes))
+        return frames + self.emulator.advance(t_s)
 
     def _resync(self, reason: str) -> Resync:
         self._counters.resyncs += 1
