@@ -51,6 +51,8 @@ __all__ = [
 
 #: Leak rates below this (1/s) count as no leak.
 MIN_LEAK_PER_S = 1e-4
+#: Fewer usable windows than this leave an edge at its nominal dynamics.
+MIN_WINDOWS = 8
 #: A gate moving more than this in one frame was reset (V).
 JUMP_V = 0.3
 #: Gates within this of a rail are clipped: windows touching them are not used.
@@ -161,7 +163,11 @@ def fit_gate_dynamics(
     window_s: float = 0.02,
     rails_v: tuple[float, float] = (1.0, 5.5),
 ) -> tuple[dict[str, np.ndarray], float]:
-    """Per-edge ``g_F``, ``g_C`` (1/(V s)), ``c`` (V/s) and leak rate ``r`` (1/s); the cost."""
+    """Per-edge ``g_F``, ``g_C`` (1/(V s)), ``c`` (V/s) and leak rate ``r`` (1/s); the cost.
+
+    ``fitted`` is 1 for the edges fitted, 0 for those with too few windows off the rails (their
+    ``g`` are NaN: the caller keeps the nominal values).
+    """
     circuit = BoardCircuit(task)
     n = task.network.n_edges
     rows: list[list[np.ndarray]] = [[] for _ in range(n)]
@@ -191,10 +197,13 @@ def fit_gate_dynamics(
             for e in np.flatnonzero(~near):
                 rows[e].append(np.append(feats[e], target[e]))
     out = {name: np.zeros(n) for name in ("g_free", "g_clamp", "c_v_per_s", "leak_per_s")}
+    out["fitted"] = np.zeros(n)
     cost = 0.0
     for i in range(n):
-        if len(rows[i]) < 8:
-            raise BridgeConfigError(f"calibrate: edge {i} has too few usable windows")
+        if len(rows[i]) < MIN_WINDOWS:  # pinned at a rail all along: keep the nominal gains
+            out["g_free"][i] = out["g_clamp"][i] = np.nan
+            continue
+        out["fitted"][i] = 1.0
         data = np.array(rows[i])
         a_mat, y = data[:, :4], data[:, 4]
         scale = np.maximum(np.sqrt(np.mean(a_mat**2, axis=0)), 1e-30)
@@ -228,6 +237,9 @@ def calibrate(
     vt, cost_vt = fit_thresholds(segments, task, base)
     dyn, cost_dyn = fit_gate_dynamics(segments, task, window_s=window_s, rails_v=rails)
     rc = cols["r_charge_ohm"] * cols["c_gate_f"]
+    nominal = dyn["fitted"] == 0
+    dyn["g_free"][nominal] = cols["a_free_per_v"][nominal] / rc[nominal]
+    dyn["g_clamp"][nominal] = cols["a_clamp_per_v"][nominal] / rc[nominal]
     leak = dyn["leak_per_s"]
     has_leak = leak > MIN_LEAK_PER_S
     tau = np.where(has_leak, 1.0 / np.maximum(leak, MIN_LEAK_PER_S), np.inf)
@@ -238,6 +250,7 @@ def calibrate(
         "v_t_v": vt,
         "tau_leak_s": tau,
         "v_rest_v": v_rest,
+        "dynamics_fitted": dyn["fitted"].astype(bool),
     }
     assert isinstance(base.device, TransistorDevice)
     edges = base.evolve(
@@ -315,10 +328,12 @@ def parameter_errors(
     cols = nominal.columns(n)
     assert isinstance(nominal.device, TransistorDevice)
     out: dict[str, float] = {}
+    ok = np.asarray(fitted.get("dynamics_fitted", np.ones(n, dtype=bool)), dtype=bool)
+    out["edges_dynamics_fitted"] = float(ok.sum())
     for key in ("a_free_per_v", "a_clamp_per_v"):
-        hid = hidden[key] / hidden["c_gate_f"]
-        fit = fitted[key] / cols["c_gate_f"]
-        nom = cols[key] / cols["c_gate_f"]
+        hid = hidden[key][ok] / hidden["c_gate_f"][ok]
+        fit = fitted[key][ok] / cols["c_gate_f"][ok]
+        nom = cols[key][ok] / cols["c_gate_f"][ok]
         name = key.split("_")[1]
         out[f"gain_{name}_rel_rms_fitted"] = float(np.sqrt(np.mean((fit / hid - 1) ** 2)))
         out[f"gain_{name}_rel_rms_nominal"] = float(np.sqrt(np.mean((nom / hid - 1) ** 2)))
