@@ -96,6 +96,10 @@ class InProcessBoard:
         self._board0 = 0.0
         self._joined = False
         self._faults = sorted(faults, key=lambda f: f.t_s)
+        n = emulator.task.network.n_edges
+        for fault in self._faults:
+            if not 0 <= fault.edge < n:
+                raise BridgeConfigError(f"fault edge: expected 0..{n - 1}, got {fault.edge}")
         self._restamp(time.time())
 
     def _restamp(self, now_unix: float) -> None:
