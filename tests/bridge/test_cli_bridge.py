@@ -16,7 +16,8 @@ KEYS = ("frames", "gaps_detected", "resyncs", "undetected_loss", "decode_errors"
 def test_shadow_emulate_json(capsys, tmp_path) -> None:
     code, out, err = run(
         capsys, "shadow", "--emulate", "--duration", "0.5", "--no-db", "--json",
-        "--variation", "none", "--plot", str(tmp_path / "s.png"), "--out", str(tmp_path / "r.jsonl"),
+        "--variation", "none", "--plot", str(tmp_path / "s.png"),
+        "--out", str(tmp_path / "r.jsonl"),
     )  # fmt: skip
     assert code == 0, err
     summary = json.loads(out.strip().splitlines()[-1])
@@ -65,8 +66,10 @@ def test_board_runs_the_emulator(capsys) -> None:
         (("shadow", "--emulate", "--connect", "tcp://127.0.0.1:1"), "exactly one"),
         (("shadow", "--emulate", "--duration", "-1"), "--duration"),
         (("shadow", "--emulate", "--fault", "bogus"), "fault 'bogus'"),
-        (("shadow", "--emulate", "--fault", "99:gain=2@0.1", "--duration", "0.2", "--no-db"),
-         "fault edge: expected 0..31"),
+        (
+            ("shadow", "--emulate", "--fault", "99:gain=2@0.1", "--duration", "0.2", "--no-db"),
+            "fault edge: expected 0..31",
+        ),
         (("shadow", "--emulate", "--resync", "sometimes"), "--resync"),
         (("calibrate",), "exactly one of --from-emulator or --record"),
         (("calibrate", "--record", "/nonexistent/rec.bin"), "no such file"),
@@ -74,7 +77,7 @@ def test_board_runs_the_emulator(capsys) -> None:
     ],
 )
 def test_bad_arguments_are_one_line_errors_with_exit_2(capsys, args, needle) -> None:
-    code, out, err = run(capsys, *args)
+    code, _, err = run(capsys, *args)
     assert code == 2
     lines = [line for line in err.strip().splitlines() if line.strip()]
     assert len(lines) == 1, err

@@ -53,7 +53,7 @@ def test_twin_node_voltages_match_the_circuit_solver() -> None:
 
 
 def test_nominal_board_is_tracked_within_the_adc_error() -> None:
-    sh, docs, alarms = shadow(InProcessBoard(emulator()))
+    sh, _, alarms = shadow(InProcessBoard(emulator()))
     summary = sh.run(1.5)
     sh.close()
     assert summary["frames"] == 1500
@@ -81,7 +81,11 @@ def test_energy_documents_for_board_and_twin() -> None:
     energy = docs.of("energy")
     for source, method in (("board", "estimate"), ("twin", "integral")):
         mine = [e for e in energy if e["source"] == source]
-        assert {e["component"] for e in mine} == {"free_network", "clamped_network", "gate_charging"}
+        assert {e["component"] for e in mine} == {
+            "free_network",
+            "clamped_network",
+            "gate_charging",
+        }
         assert {e["method"] for e in mine} == {method}
         assert all(e["run"] == sh.recorder.__getattribute__(source).uid for e in mine)
         seqs = [e["seq"] for e in mine]
