@@ -131,6 +131,24 @@ class BoardCircuit:
             free_w=float(np.dot(k_f, d_f**2)), clamped_w=float(np.dot(k_c, d_c**2)), gate_w=p_g
         )
 
+    def powers_many(
+        self,
+        model: EdgeModel,
+        gate_v: np.ndarray,
+        v_free_v: np.ndarray,
+        v_clamped_v: np.ndarray,
+        *,
+        lam: np.ndarray,
+        training: np.ndarray,
+    ) -> np.ndarray:
+        """Free, clamped and gate powers (W, ``(F, 3)``) of ``F`` measured states at once."""
+        d_f, d_c = self.drops(v_free_v), self.drops(v_clamped_v)
+        k_f = model.conductance(gate_v, self.midpoints(v_free_v))
+        k_c = model.conductance(gate_v, self.midpoints(v_clamped_v))
+        u = (1.0 - lam)[:, None] * model.a_free_per_v * d_f**2 - model.a_clamp_per_v * d_c**2
+        p_g = np.where(training, np.sum(u * u / model.r_charge_ohm, axis=-1), 0.0)
+        return np.stack([np.sum(k_f * d_f**2, -1), np.sum(k_c * d_c**2, -1), p_g], axis=-1)
+
     def kcl_residual(self, k_s: np.ndarray, v_nodes_v: np.ndarray, *, clamped: bool) -> np.ndarray:
         """Net current (A) leaving every node no boundary condition holds.
 

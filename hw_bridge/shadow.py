@@ -27,7 +27,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
 import attrs
@@ -41,7 +41,7 @@ from .alarms import Alarm, AlarmSink, DivergenceMonitor
 from .circuit import BoardCircuit, EdgeModel
 from .contract import Ack, Board, BoardState, Command, Resync, Snapshot, Update
 from .errors import BridgeConfigError, BridgeTimeout
-from .shadow_docs import ShadowRecorder
+from .shadow_docs import COMPONENTS, ShadowRecorder
 from .shadow_state import DesiredState, PredictedState, ShadowHistory, ShadowStats
 from .track import ENERGY_KEYS, TwinTrack
 
@@ -204,8 +204,7 @@ class Shadow:
     def step(self, timeout_s: float) -> int:
         """Poll the board once and ingest what arrived; returns the number of updates."""
         updates = self.board.poll(timeout_s)
-        for update in updates:
-            self.ingest(update)
+        self.ingest_many(updates)
         return len(updates)
 
     def run(self, duration_s: float, *, progress: Progress | None = None) -> dict[str, Any]:
@@ -231,10 +230,21 @@ class Shadow:
 
     def ingest(self, update: Update) -> None:
         """Take one update from the board (a state or a Resync)."""
-        if isinstance(update, Resync):
-            self._on_resync(update.snapshot, update.reason)
-        else:
-            self._on_state(update)
+        self.ingest_many([update])
+
+    def ingest_many(self, updates: Sequence[Update]) -> None:
+        """Take updates in order. Consecutive states are processed as runs: every frame counts
+        (sequence checks, lag, the board's energy), the twin is compared at each run's last
+        frame, so a shadow that falls behind compares less often instead of lagging more."""
+        batch: list[BoardState] = []
+        for update in updates:
+            if isinstance(update, Resync):
+                self._on_states(batch)
+                batch = []
+                self._on_resync(update.snapshot, update.reason)
+            else:
+                batch.append(update)
+        self._on_states(batch)
 
     # ------------------------------------------------------------------ resync
 
@@ -295,34 +305,51 @@ class Shadow:
 
     # ------------------------------------------------------------------ states
 
-    def _on_state(self, state: BoardState) -> None:
-        prev = self.reported
-        if self.track is None or prev is None or state.epoch != self.epoch:
-            if self.track is not None:
-                self.stats.undetected_loss += 1  # an epoch change nobody announced
-            self._on_resync(self.board.snapshot(), "restart")
+    def _on_states(self, states: Sequence[BoardState]) -> None:
+        run: list[BoardState] = []
+        for state in states:
+            prev = run[-1] if run else self.reported
+            if self.track is None or prev is None or state.epoch != self.epoch:
+                self._process(run)
+                run = []
+                if self.track is not None:
+                    self.stats.undetected_loss += 1  # an epoch change nobody announced
+                self._on_resync(self.board.snapshot(), "restart")
+                continue
+            if state.seq <= prev.seq:
+                self.stats.out_of_order += 1
+                continue
+            if state.seq > prev.seq + 1:
+                self.stats.undetected_loss += state.seq - prev.seq - 1
+            if run and not _same_setting(run[-1], state):
+                self._process(run)
+                run = []
+            run.append(state)
+        self._process(run)
+
+    def _process(self, run: Sequence[BoardState]) -> None:
+        """Frames of one setting (mode, eta, lambda, task): book, advance, compare once."""
+        if not run:
             return
-        if state.seq <= prev.seq:
-            self.stats.out_of_order += 1
-            return
-        if state.seq > prev.seq + 1:
-            self.stats.undetected_loss += state.seq - prev.seq - 1
-        self.stats.frames += 1
-        self.stats.lags_s.append(time.time() - state.wall_unix)
-        assert self.circuit is not None
-        assert self.task is not None
-        if self._config_changed(prev, state):
+        prev, first, last = self.reported, run[0], run[-1]
+        assert prev is not None
+        assert self.track is not None
+        self.stats.frames += len(run)
+        now = time.time()
+        self.stats.lags_s.extend(now - s.wall_unix for s in run)
+        if self._config_changed(prev, first):
             self.stats.config_changes += 1
             self._on_resync(self.board.snapshot(), "config")
             return
-        self._book_board_energy(prev, state.t_s - prev.t_s)
-        self._mirror(prev, state)
+        self._book_board_energy([prev, *run])
+        self._mirror(prev, first)
+        self.track.advance(last.t_s)
         readings = self.track.readings()
-        self._book_twin_energy(prev.mode, readings)
-        self._accept(state)
-        self._compare(state, readings)
+        self._book_twin_energy(first.mode, readings)
+        self._accept(last)
+        self._compare(last, readings)
         if self.config.resync == "periodic" and (
-            state.t_s - self._last_resync_s >= self.config.resync_interval_s
+            last.t_s - self._last_resync_s >= self.config.resync_interval_s
         ):
             self.resync_state()
         if self._run_t_s >= self._next_sample_s + self.config.sample_interval_s - 1e-12:
@@ -352,7 +379,6 @@ class Shadow:
         mode = _track_mode(state.mode)
         if mode != track.mode or state.eta != track.eta or state.lam != track.lam:
             track.restart(prev.t_s, mode=mode, eta=state.eta, lam=state.lam)
-        track.advance(state.t_s)
 
     def _compare(self, state: BoardState, readings: Mapping[str, Any]) -> None:
         track = self.track
@@ -365,7 +391,7 @@ class Shadow:
         node_scores = np.zeros(0)
         v_free, v_clamped = track.node_voltages()
         every = max(self.config.compare_nodes_every, 1)
-        if state.mode != "inference" and self.stats.frames % every == 0:
+        if state.mode != "inference" and self.stats.compared % every == 0:
             res = np.maximum(
                 np.abs(np.asarray(state.v_free_v) - v_free),
                 np.abs(np.asarray(state.v_clamped_v) - v_clamped),
@@ -408,14 +434,27 @@ class Shadow:
 
     # ------------------------------------------------------------------ energy, documents
 
-    def _book_board_energy(self, prev: BoardState, dt_s: float) -> None:
-        if dt_s <= 0:
-            return
-        p = self._board_powers(prev)
+    def _book_board_energy(self, states: Sequence[BoardState]) -> None:
+        """Board energy of each interval between consecutive states, at the earlier's power."""
+        assert self.circuit is not None
+        assert self._model is not None
+        head = states[:-1]
+        dt = np.diff([s.t_s for s in states])
+        powers = self.circuit.powers_many(
+            self._model,
+            np.array([s.gate_v for s in head]),
+            np.array([s.v_free_v for s in head]),
+            np.array([s.v_clamped_v for s in head]),
+            lam=np.array([s.lam for s in head]),
+            training=np.array([s.mode == "training" for s in head]),
+        )
+        energy = powers * np.maximum(dt, 0.0)[:, None]
+        modes = [s.mode for s in head]
         book = self.recorder.board
-        book.add_energy(prev.mode, "free_network", p.free_w * dt_s)
-        book.add_energy(prev.mode, "clamped_network", p.clamped_w * dt_s)
-        book.add_energy(prev.mode, "gate_charging", p.gate_w * dt_s)
+        for mode in set(modes):
+            rows = energy[[m == mode for m in modes]].sum(axis=0)
+            for component, e_j in zip(COMPONENTS, rows, strict=True):
+                book.add_energy(mode, component, float(e_j))
 
     def _board_powers(self, state: BoardState) -> Any:
         assert self.circuit is not None
@@ -599,6 +638,17 @@ class Shadow:
             "board_run": self.recorder.board.uid,
             "twin_run": self.recorder.twin.uid,
         }
+
+
+def _same_setting(a: BoardState, b: BoardState) -> bool:
+    """Whether two consecutive states share mode, eta, lambda, inputs and targets."""
+    return (
+        a.mode == b.mode
+        and a.eta == b.eta
+        and a.lam == b.lam
+        and a.targets_v.tobytes() == b.targets_v.tobytes()
+        and a.inputs_v.tobytes() == b.inputs_v.tobytes()
+    )
 
 
 def _track_mode(mode: str) -> str:

@@ -62,6 +62,7 @@ class ShadowStats:
     """Running tallies of a shadow session."""
 
     frames: int = 0
+    compared: int = 0
     resyncs: int = 0
     restarts: int = 0
     state_resyncs: int = 0
@@ -79,6 +80,7 @@ class ShadowStats:
         if self.edge_sq_v2.shape != residual_v.shape:
             self.edge_sq_v2 = np.zeros(residual_v.shape)
         sq = residual_v * residual_v
+        self.compared += 1
         self.edge_sq_v2 += sq
         self.gate_sq_v2 += float(sq.mean())
 
@@ -93,12 +95,12 @@ class ShadowStats:
 
     @property
     def gate_residual_rms_v(self) -> float:
-        """RMS of the gate-voltage residuals over edges and frames, V."""
-        return float(np.sqrt(self.gate_sq_v2 / self.frames)) if self.frames else 0.0
+        """RMS of the gate-voltage residuals over edges and compared frames, V."""
+        return float(np.sqrt(self.gate_sq_v2 / self.compared)) if self.compared else 0.0
 
     def edge_rms_v(self) -> np.ndarray:
         """Per-edge RMS gate residual, V."""
-        return np.sqrt(self.edge_sq_v2 / self.frames) if self.frames else self.edge_sq_v2
+        return np.sqrt(self.edge_sq_v2 / self.compared) if self.compared else self.edge_sq_v2
 
     def lag_quantiles(self) -> tuple[float, float]:
         """p50 and p99 of board -> shadow latency, s (0 without frames)."""
