@@ -52,7 +52,7 @@ __all__ = [
 #: Leak rates below this (1/s) count as no leak.
 MIN_LEAK_PER_S = 1e-4
 #: Fewer usable windows than this leave an edge at its nominal dynamics.
-MIN_WINDOWS = 8
+MIN_WINDOWS = 6
 #: A gate moving more than this in one frame was reset (V).
 JUMP_V = 0.3
 #: Gates within this of a rail are clipped: windows touching them are not used.
@@ -160,7 +160,7 @@ def fit_gate_dynamics(
     segments: Sequence[Sequence[BoardState]],
     task: Task,
     *,
-    window_s: float = 0.02,
+    window_s: float = 0.005,
     rails_v: tuple[float, float] = (1.0, 5.5),
 ) -> tuple[dict[str, np.ndarray], float]:
     """Per-edge ``g_F``, ``g_C`` (1/(V s)), ``c`` (V/s) and leak rate ``r`` (1/s); the cost.
@@ -224,7 +224,7 @@ def calibrate(
     task: Task,
     *,
     base: EdgeParams | None = None,
-    window_s: float = 0.02,
+    window_s: float = 0.005,
 ) -> CalibrationResult:
     """Fit thresholds and gate dynamics per edge; the twin's calibrated :class:`EdgeParams`."""
     base = base if base is not None else board_edge_params("transistor")
