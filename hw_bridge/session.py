@@ -158,13 +158,16 @@ def serve_emulator(
     start = time.monotonic()
     try:
         while duration_s is None or time.monotonic() - start < duration_s:
-            with lock:
-                frames = [u for u in board.poll(0.05) if isinstance(u, BoardState)]
+            with lock:  # commands wait for at most one advance, never for the pacing
+                frames = [u for u in board.poll(0.0) if isinstance(u, BoardState)]
+            if not frames:
+                time.sleep(0.5 / emulator.rate_hz)  # pacing: the next frame is not due yet
+                continue
             for frame in frames:
                 if publisher is not None:
                     publisher.publish(frame)
             published += len(frames)
-            if on_frames is not None and frames:
+            if on_frames is not None:
                 on_frames(frames)
     finally:
         if publisher is not None:

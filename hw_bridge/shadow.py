@@ -582,7 +582,7 @@ class Shadow:
         if ack.ok:
             params = {
                 **self.desired.params,
-                **{k: v for k, v in cmd.args.items() if name == "set_params"},
+                **(ack.result if name == "set_params" else {}),
             }
             self.desired = DesiredState(
                 version=ack.version, params=params, last_key=cmd.key, last_command=name

@@ -53,7 +53,10 @@ def test_shadow_fault_alarm_is_stored_in_the_ledger(capsys, tmp_path) -> None:
 
 
 def test_board_runs_the_emulator(capsys) -> None:
-    code, out, err = run(capsys, "board", "--duration", "0.3", "--rate-hz", "200", "--json")
+    code, out, err = run(
+        capsys, "board", "--bind", "tcp://127.0.0.1:0", "--duration", "0.3", "--rate-hz", "200",
+        "--json",
+    )  # fmt: skip
     assert code == 0, err
     summary = json.loads(out.strip().splitlines()[-1])
     assert summary["frames"] >= 20
