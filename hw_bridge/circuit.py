@@ -142,12 +142,15 @@ class BoardCircuit:
         training: np.ndarray,
     ) -> np.ndarray:
         """Free, clamped and gate powers (W, ``(F, 3)``) of ``F`` measured states at once."""
-        d_f, d_c = self.drops(v_free_v), self.drops(v_clamped_v)
-        k_f = model.conductance(gate_v, self.midpoints(v_free_v))
-        k_c = model.conductance(gate_v, self.midpoints(v_clamped_v))
-        u = (1.0 - lam)[:, None] * model.a_free_per_v * d_f**2 - model.a_clamp_per_v * d_c**2
-        p_g = np.where(training, np.sum(u * u / model.r_charge_ohm, axis=-1), 0.0)
-        return np.stack([np.sum(k_f * d_f**2, -1), np.sum(k_c * d_c**2, -1), p_g], axis=-1)
+        f = gate_v.shape[0]
+        both = np.concatenate([v_free_v, v_clamped_v])  # free and clamped in one pass
+        d = self.drops(both)
+        d2 = d * d
+        k = model.conductance(np.concatenate([gate_v, gate_v]), self.midpoints(both))
+        p = np.sum(k * d2, axis=-1)
+        u = (1.0 - lam)[:, None] * model.a_free_per_v * d2[:f] - model.a_clamp_per_v * d2[f:]
+        p_g = np.where(training, (u * u) @ (1.0 / model.r_charge_ohm), 0.0)
+        return np.stack([p[:f], p[f:], p_g], axis=-1)
 
     def kcl_residual(self, k_s: np.ndarray, v_nodes_v: np.ndarray, *, clamped: bool) -> np.ndarray:
         """Net current (A) leaving every node no boundary condition holds.

@@ -93,7 +93,7 @@ class ShadowConfig:
     resync: Literal["off", "periodic", "on_alarm"] = attrs.field(
         default="periodic", validator=_resync_mode
     )
-    resync_interval_s: float = attrs.field(default=1.0, validator=positive(BridgeConfigError))
+    resync_interval_s: float = attrs.field(default=0.25, validator=positive(BridgeConfigError))
     sample_interval_s: float = attrs.field(default=0.1, validator=positive(BridgeConfigError))
     compare_nodes_every: int = 1
     history_every: int = 10
@@ -615,6 +615,8 @@ class Shadow:
         """The session's figures (the CLI's ``--json`` object)."""
         counters = self.board.counters
         p50, p99 = self.stats.lag_quantiles()
+        if counters.lag_p99_s > 0:  # the link measured it (clock offset corrected): prefer that
+            p50, p99 = float(counters.lag_p50_s), float(counters.lag_p99_s)
         alarms = self.alarms
         return {
             "board": self.board.board_id,

@@ -229,3 +229,24 @@ def test_monitor_needs_the_hold_time_and_clears() -> None:
     assert done is not None
     assert (done.start_s, done.end_s) == (0.0, 0.15)
     assert "edges" in done.message()
+
+
+def test_batched_board_powers_equal_the_single_state_ones() -> None:
+    from hw_bridge.circuit import EdgeModel
+
+    emu = emulator(3, HiddenVariation.typical())
+    frames = emu.advance(0.02)[::4]
+    model = EdgeModel(emu.edges, 32)
+    many = emu.circuit.powers_many(
+        model,
+        np.array([f.gate_v for f in frames]),
+        np.array([f.v_free_v for f in frames]),
+        np.array([f.v_clamped_v for f in frames]),
+        lam=np.full(len(frames), 0.1),
+        training=np.array([True, False, True, True, False]),
+    )
+    for row, f, training in zip(many, frames, (True, False, True, True, False), strict=True):
+        one = emu.circuit.powers(model, f.gate_v, f.v_free_v, f.v_clamped_v, lam=0.1,
+                                 training=training)  # fmt: skip
+        assert np.allclose(row, [one.free_w, one.clamped_w, one.gate_w], rtol=1e-12, atol=0)
+    assert many[0, 2] > 0
