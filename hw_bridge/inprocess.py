@@ -127,6 +127,7 @@ class InProcessBoard:
         out: list[Update] = []
         if not self._joined:
             self._joined = True
+            self._restamp(time.time())  # the emulated board's clock starts with its first reader
             out.append(self._resync("initial"))
         out.extend(self._pending)
         self._pending.clear()
