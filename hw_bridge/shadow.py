@@ -28,12 +28,11 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Literal
+from typing import Any
 
 import attrs
 import numpy as np
 
-from twin._validators import positive
 from twin.physics.task import Task, task_from_dict
 from twin.simulation.edge import EdgeParams, board_edge_params
 
@@ -41,7 +40,9 @@ from .alarms import Alarm, AlarmSink, DivergenceMonitor
 from .circuit import BoardCircuit, EdgeModel
 from .contract import Ack, Board, BoardState, Command, Resync, Snapshot, Update
 from .errors import BridgeConfigError, BridgeTimeout
-from .shadow_docs import COMPONENTS, ShadowRecorder
+from .shadow_config import ShadowConfig
+from .shadow_docs import ShadowRecorder
+from .shadow_output import ShadowOutput
 from .shadow_state import DesiredState, PredictedState, ShadowHistory, ShadowStats
 from .track import ENERGY_KEYS, TwinTrack
 
@@ -50,60 +51,9 @@ __all__ = ["Shadow", "ShadowConfig"]
 log = logging.getLogger("hw_bridge.shadow")
 
 Progress = Callable[[Mapping[str, Any]], None]
-_COMPONENT_OF = dict(
-    zip(ENERGY_KEYS, ("free_network", "clamped_network", "gate_charging"), strict=True)
-)
 
 
-def _resync_mode(_inst: object, _attr: object, value: str) -> None:
-    if value not in ("off", "periodic", "on_alarm"):
-        raise BridgeConfigError(f"resync: expected off, periodic or on_alarm, got {value!r}")
-
-
-@attrs.frozen(kw_only=True)
-class ShadowConfig:
-    """Settings of a shadow.
-
-    Parameters
-    ----------
-    gate_tol_v, node_tol_v
-        Residual tolerances, V: a score of 1 is a residual of one tolerance.
-    threshold
-        Score above which the board diverges.
-    hold_s, clear_s
-        Board time above threshold before an alarm, below before it ends, s.
-    resync, resync_interval_s
-        When to reset the twin's gates to the board's: ``off``, ``periodic`` (every
-        ``resync_interval_s`` of board time) or ``on_alarm``.
-    sample_interval_s
-        Run time between sample and energy documents, s.
-    compare_nodes_every
-        Compare node voltages every this many frames (gates are compared at every frame).
-    history_every
-        Frames between rows of the plot history.
-    silence_s
-        :meth:`Shadow.run` gives up after this long (wall) without a frame, s.
-    """
-
-    gate_tol_v: float = attrs.field(default=0.05, validator=positive(BridgeConfigError))
-    node_tol_v: float = attrs.field(default=0.01, validator=positive(BridgeConfigError))
-    threshold: float = attrs.field(default=1.0, validator=positive(BridgeConfigError))
-    hold_s: float = 0.05
-    clear_s: float = 0.2
-    resync: Literal["off", "periodic", "on_alarm"] = attrs.field(
-        default="periodic", validator=_resync_mode
-    )
-    resync_interval_s: float = attrs.field(default=0.25, validator=positive(BridgeConfigError))
-    sample_interval_s: float = attrs.field(default=0.1, validator=positive(BridgeConfigError))
-    compare_nodes_every: int = 1
-    history_every: int = 10
-    silence_s: float = attrs.field(default=10.0, validator=positive(BridgeConfigError))
-
-    def evolve(self, **changes: Any) -> ShadowConfig:
-        return attrs.evolve(self, **changes)
-
-
-class Shadow:
+class Shadow(ShadowOutput):
     """A twin shadowing a board.
 
     Parameters
@@ -432,100 +382,6 @@ class Shadow:
         if done is not None and self.on_alarm is not None:
             self.on_alarm(done)
 
-    # ------------------------------------------------------------------ energy, documents
-
-    def _book_board_energy(self, states: Sequence[BoardState]) -> None:
-        """Board energy of each interval between consecutive states, at the earlier's power."""
-        assert self.circuit is not None
-        assert self._model is not None
-        head = states[:-1]
-        dt = np.diff([s.t_s for s in states])
-        powers = self.circuit.powers_many(
-            self._model,
-            np.array([s.gate_v for s in head]),
-            np.array([s.v_free_v for s in head]),
-            np.array([s.v_clamped_v for s in head]),
-            lam=np.array([s.lam for s in head]),
-            training=np.array([s.mode == "training" for s in head]),
-        )
-        energy = powers * np.maximum(dt, 0.0)[:, None]
-        modes = [s.mode for s in head]
-        book = self.recorder.board
-        for mode in set(modes):
-            rows = energy[[m == mode for m in modes]].sum(axis=0)
-            for component, e_j in zip(COMPONENTS, rows, strict=True):
-                book.add_energy(mode, component, float(e_j))
-
-    def _board_powers(self, state: BoardState) -> Any:
-        assert self.circuit is not None
-        assert self._model is not None
-        return self.circuit.powers(
-            self._model,
-            state.gate_v,
-            state.v_free_v,
-            state.v_clamped_v,
-            lam=state.lam,
-            training=state.mode == "training",
-        )
-
-    def _book_twin_energy(self, mode: str, readings: Mapping[str, Any]) -> None:
-        for key in ENERGY_KEYS:
-            value = float(readings[key])
-            self.recorder.twin.add_energy(mode, _COMPONENT_OF[key], value - self._twin_energy[key])
-            self._twin_energy[key] = value
-
-    def _row(self, state: BoardState, readings: Mapping[str, Any]) -> dict[str, float]:
-        p = self._board_powers(state)
-        return {
-            "t_s": self._run_t_s,
-            "board_free_power_w": p.free_w,
-            "twin_free_power_w": float(readings["free_power_w"]),
-            "board_error": self._board_error(state),
-            "twin_error": float(readings["error"]),
-            "gate_residual_rms_v": float(np.sqrt(np.mean(self._gate_res**2))),
-            "node_residual_rms_v": float(np.sqrt(np.mean(self._node_res**2)))
-            if self._node_res.size
-            else 0.0,
-            "score": self.score,
-        }
-
-    def _board_error(self, state: BoardState) -> float:
-        task = self.task
-        assert task is not None
-        assert self.circuit is not None
-        v = np.asarray(state.v_free_v)
-        out = (
-            v[task.targets] if task.target_kind == "nodes" else self.circuit.drops(v)[task.targets]
-        )
-        return float(np.sum((out - np.asarray(state.targets_v)) ** 2))
-
-    def _flush(self, t_s: float) -> None:
-        state = self.reported
-        assert state is not None
-        assert self.track is not None
-        row = self._row(state, self.track.readings())
-        gates = np.asarray(state.gate_v)
-        board = {
-            "error": row["board_error"],
-            "free_power_w": row["board_free_power_w"],
-            "eta": state.eta,
-            "lam": state.lam,
-            **{f"gate_v_{i}": float(v) for i, v in enumerate(gates)},
-        }
-        twin = {
-            "error": row["twin_error"],
-            "free_power_w": row["twin_free_power_w"],
-            "gate_residual_rms_v": row["gate_residual_rms_v"],
-            "node_residual_rms_v": row["node_residual_rms_v"],
-            "divergence_score": self.score,
-            "lag_s": self.stats.lags_s[-1] if self.stats.lags_s else 0.0,
-        }
-        if self.predicted is not None:
-            twin |= {f"gate_v_{i}": float(v) for i, v in enumerate(self.predicted.gate_v)}
-        self.recorder.board.flush(t_s, board)
-        self.recorder.twin.flush(t_s, twin)
-        self._next_sample_s = t_s
-
     # ------------------------------------------------------------------ reading
 
     def predict(self, horizon_s: float) -> PredictedState:
@@ -588,58 +444,6 @@ class Shadow:
                 version=ack.version, params=params, last_key=cmd.key, last_command=name
             )
         return ack
-
-    @property
-    def alarms(self) -> list[Alarm]:
-        """Finished alarms, oldest first (plus the active one, if any)."""
-        active = [self.monitor.active] if self.monitor.active is not None else []
-        return [*self.monitor.alarms, *active]
-
-    def progress_info(self, duration_s: float | None = None) -> dict[str, Any]:
-        """A live view: run time, frames, residuals, score, alarms, energies, lag."""
-        _, p99 = self.stats.lag_quantiles()
-        return {
-            "t_s": self.stats.board_time_s,
-            "duration_s": duration_s,
-            "frames": self.stats.frames,
-            "residual_rms_v": self.stats.residual_rms_v,
-            "gate_residual_rms_v": self.stats.gate_residual_rms_v,
-            "score": self.score,
-            "alarms": len(self.alarms),
-            "board_energy_j": self.recorder.board.energy_j,
-            "twin_energy_j": self.recorder.twin.energy_j,
-            "lag_p99_s": p99,
-        }
-
-    def summary(self) -> dict[str, Any]:
-        """The session's figures (the CLI's ``--json`` object)."""
-        counters = self.board.counters
-        p50, p99 = self.stats.lag_quantiles()
-        if counters.lag_p99_s > 0:  # the link measured it (clock offset corrected): prefer that
-            p50, p99 = float(counters.lag_p50_s), float(counters.lag_p99_s)
-        alarms = self.alarms
-        return {
-            "board": self.board.board_id,
-            "frames": self.stats.frames,
-            "gaps_detected": int(counters.gaps_detected),
-            "resyncs": self.stats.resyncs,
-            "restarts": self.stats.restarts,
-            "state_resyncs": self.stats.state_resyncs,
-            "undetected_loss": self.stats.undetected_loss,
-            "out_of_order": self.stats.out_of_order,
-            "decode_errors": int(counters.decode_errors),
-            "lag_p50_s": p50,
-            "lag_p99_s": p99,
-            "residual_rms_v": self.stats.residual_rms_v,
-            "gate_residual_rms_v": self.stats.gate_residual_rms_v,
-            "alarms": len(alarms),
-            "alarm_edges": sorted({e for a in alarms for e in a.edges}),
-            "board_energy_j": self.recorder.board.energy_j,
-            "twin_energy_j": self.recorder.twin.energy_j,
-            "board_time_s": self.stats.board_time_s,
-            "board_run": self.recorder.board.uid,
-            "twin_run": self.recorder.twin.uid,
-        }
 
 
 def _same_setting(a: BoardState, b: BoardState) -> bool:
