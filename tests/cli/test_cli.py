@@ -137,18 +137,21 @@ def test_demo_writes_plots_documents_and_a_ledger(capsys, tmp_path) -> None:
         str(tmp_path),
         "--duration",
         "0.3",
+        "--calibration-s",
+        "0.3",
         "--realizations",
         "2",
         "--steps",
         "200",
     )
     assert code == 0
-    for name in ("twin_lam0.png", "twin_lam0.01.png", "trainer_lam0.png", "ledger.db"):
+    for name in ("shadow.png", "trainer_lam0.png", "ledger.db"):
         assert (tmp_path / name).stat().st_size > 0
-    docs = list(read_jsonl(tmp_path / "twin_lam0.jsonl"))
-    assert docs[0]["doc"] == "start"
-    assert docs[-1]["status"] == "complete"
-    assert "board twin" in out
+    docs = list(read_jsonl(tmp_path / "shadow.jsonl"))
+    assert [d["source"] for d in docs if d["doc"] == "start"] == ["board", "twin"]
+    assert [d["status"] for d in docs if d["doc"] == "stop"] == ["complete", "complete"]
+    assert "Shadow mode" in out
+    assert "ledger run" in out
 
 
 def test_a_cold_kernel_cache_is_announced_on_stderr(monkeypatch, capsys) -> None:

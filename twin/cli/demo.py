@@ -24,22 +24,31 @@ __all__ = ["demo_cmd"]
     type=int,
     default=2,
     show_default=True,
-    help="Board task of the twin runs (seed 0 draws a task the board cannot learn).",
+    help="Emulated board (hidden variation) and trainer tasks.",
 )
 @click.option(
     "--duration",
     type=click.FloatRange(min=0, min_open=True),
     default=20.0,
     show_default=True,
-    help="Simulated seconds of each twin run.",
+    help="Board seconds of the shadow run.",
+)
+@click.option(
+    "--calibration-s",
+    type=click.FloatRange(min=0.2),
+    default=1.0,
+    show_default=True,
+    help="Board seconds of each of the 6 calibration episodes.",
 )
 @click.option("--realizations", type=click.IntRange(min=1), default=8, show_default=True)
 @click.option("--steps", type=click.IntRange(min=1), default=20_000, show_default=True)
-def demo_cmd(out: Path, seed: int, duration: float, realizations: int, steps: int) -> None:
-    """Run the board twin (with its energy ledger) and the trainer's error/power trade-off."""
+def demo_cmd(
+    out: Path, seed: int, duration: float, calibration_s: float, realizations: int, steps: int
+) -> None:
+    """Shadow an emulated board (calibrate, fault, alarms, ledger) and the trainer trade-off."""
     from ..simulation import twin as _twin  # noqa: F401  (its kernels, for the check below)
     from ._common import announce_compilation
     from ._demo import run_demo
 
     announce_compilation("demo")
-    run_demo(out, seed, duration, realizations, steps)
+    run_demo(out, seed, duration, calibration_s, realizations, steps)

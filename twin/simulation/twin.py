@@ -352,6 +352,10 @@ class Twin:
         self.task = task
         self.config = config
         self.state, self.kernel = build_state(task, config, rng)
+        ground = np.zeros(task.network.n_nodes, dtype=bool)
+        ground[task.ground] = True
+        #: Reduced index of every node (``n`` for ground), as in :func:`circuit_structure`.
+        self._node_index = np.where(ground, ground.size - int(ground.sum()), np.cumsum(~ground) - 1)
         self.network = NetworkState(self.state, self.kernel)
         self.emit = emit
         self.params = config.params() | (params or {})
@@ -403,6 +407,25 @@ class Twin:
             "events": int(st.icnt[K.C_EVENTS]),
             "gate_v": gates,
         }
+
+    def node_voltages(self, example: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """Free and clamped node voltages (V, each ``(N,)``) of training example ``example``.
+
+        The electrical state as of the last processed event (call :meth:`catch_up` first): the
+        network's conductances are held between edge events, so this is the state at any time
+        up to the next event. Grounded nodes read 0 V. Read-only.
+        """
+        st = self.state
+        if not 0 <= example < st.mu_f.shape[0]:
+            raise ModelError(f"example: expected 0..{st.mu_f.shape[0] - 1}, got {example}")
+        n = st.x.shape[1] - 1
+        out = []
+        circuits = ((st.free_q[example], st.mu_f[example]), (st.clamp_q[example], st.mu_c[example]))
+        for q, mu in circuits:
+            v = np.zeros(n + 1)
+            v[:n] = st.x[int(q), :n] @ mu
+            out.append(v[self._node_index])
+        return out[0], out[1]
 
     @property
     def conductance(self) -> np.ndarray:
