@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+WARM   := $(VENV)/.kernels-warm
 
-.PHONY: demo test check lint typecheck slow bench clean
+.PHONY: demo test warm check lint typecheck slow bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,16 +13,27 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-demo: $(STAMP)  ## the main job: the board's event-driven twin with its energy ledger, and the trainer
+# Compile the numba kernels once into their on-disk cache (a few tiny runs; again after an edit
+# to the kernels), so that the demo and the tests do not each pay the first-run compilation.
+$(WARM): $(STAMP) $(shell find twin/kernels -name '*.py')
+	TWIN_DB_URL=off $(BIN)/twin train --steps 2 --json > /dev/null
+	TWIN_DB_URL=off $(BIN)/twin simulate --duration 0.002 --json > /dev/null
+	TWIN_DB_URL=off $(BIN)/twin simulate --duration 0.002 --engine agents --json > /dev/null
+	touch $(WARM)
+
+warm: $(WARM)  ## compile the kernels into their cache (done by demo and test)
+
+demo: $(WARM)  ## the main job: the board's event-driven twin with its energy ledger, and the trainer
 	$(BIN)/twin demo --out out/demo
 
-test: $(STAMP) check  ## lint, type-check and the default test suite
+test: $(WARM) check  ## lint, type-check and the default test suite
 	$(BIN)/pytest -q
 
 check: lint typecheck
 
 lint: $(STAMP)
 	$(BIN)/ruff check twin hw_bridge tests benchmarks schemas
+	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

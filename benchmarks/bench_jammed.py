@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from twin.physics.jammed import jammed_network
-from twin.physics.network import Network, read_authors_txt
+from twin.physics.network import Network
+from twin.physics.network_io import read_authors_txt
 
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "jammed"
 

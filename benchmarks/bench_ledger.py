@@ -29,10 +29,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from twin.cli._common import build_tasks
 from twin.documents import energy_doc, start_doc, stop_doc
 from twin.learning.trainer import TrainConfig, Trainer
 from twin.ledger import open_ledger, recording
+from twin.physics.task_spec import build_tasks
 
 PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 

@@ -22,7 +22,8 @@ import numpy as np
 
 from twin.learning.rules import LearningRule
 from twin.learning.trainer import TrainConfig, Trainer
-from twin.physics.network import lattice, read_authors_txt
+from twin.physics.network import lattice
+from twin.physics.network_io import read_authors_txt
 from twin.physics.task import Task, allostery_task, load_task, regression_task
 
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"

@@ -25,10 +25,10 @@ from typing import Any
 import numpy as np
 import simpy
 
-from twin.cli._common import build_tasks
-from twin.physics.network import network_from_spec
+from twin.physics.network_io import network_from_spec
 from twin.physics.solver import CircuitBatch, clamped_state, free_state, nudged_targets
 from twin.physics.task import Task, allostery_task
+from twin.physics.task_spec import build_tasks
 from twin.simulation import SolverSettings, TwinConfig, board_edge_params, simulate
 
 CLOCKS = ("sync:10000", "bernoulli:10000:0.5", "poisson:10000", "periodic:10000:0.01")

@@ -3,15 +3,26 @@
 :mod:`hw_bridge.contract` is the one board contract (:class:`~hw_bridge.contract.Board`) that the
 ZeroMQ client (:class:`ZmqBoard`), the in-process emulator and the replayer (:class:`Replayer`)
 satisfy. :class:`BoardPublisher` is the board side, called by a lab's acquisition script.
-``schemas/PROTOCOL.md`` describes the wire protocol.
+``schemas/PROTOCOL.md`` describes the wire protocol. The transport names are imported on first
+use, so ``import hw_bridge`` (and the in-process emulator) does not load ZeroMQ.
 """
 
-from ._sockets import CurveClient, CurveServer, Endpoints
-from .client import ClientSettings, ZmqBoard
+from twin._lazy import lazy_attributes
+
 from .contract import Ack, Board, BoardConfig, BoardState, Command, LinkCounters, Resync, Snapshot
 from .errors import BridgeError, BridgeTimeout, DecodeError, ProtocolVersionError
-from .recorder import Recorder, Replayer
-from .server import BoardPublisher, PublisherSettings
+
+_LAZY = {
+    "BoardPublisher": ".server",
+    "ClientSettings": ".client",
+    "CurveClient": "._sockets",
+    "CurveServer": "._sockets",
+    "Endpoints": "._sockets",
+    "PublisherSettings": ".server",
+    "Recorder": ".recorder",
+    "Replayer": ".recorder",
+    "ZmqBoard": ".client",
+}
 
 __all__ = [
     "Ack",
@@ -36,3 +47,5 @@ __all__ = [
     "Snapshot",
     "ZmqBoard",
 ]
+
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY, __all__)

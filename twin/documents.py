@@ -9,6 +9,7 @@ documents are never silently ignored.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -17,9 +18,8 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from types import TracebackType
 from typing import IO, Any
-
-import jsonschema
 
 from ._generated import SCHEMAS, EnergyDoc, SampleDoc, StartDoc, StopDoc
 from .errors import TwinError
@@ -29,6 +29,7 @@ __all__ = [
     "Dispatcher",
     "DocumentError",
     "JsonLinesWriter",
+    "Run",
     "Subscriber",
     "code_version",
     "energy_doc",
@@ -142,19 +143,26 @@ def stop_doc(
     return doc
 
 
-#: One compiled validator per document kind (read-only, built once from the schema).
-_VALIDATORS = {
-    kind: jsonschema.Draft202012Validator(spec)
-    for kind, spec in SCHEMAS["twin.documents/1"]["$defs"].items()
-}
+@functools.cache
+def _validators() -> dict[str, Any]:
+    """One compiled validator per document kind (read-only, built on first use)."""
+    import jsonschema  # local: slow to import, and only validating callers need it
+
+    return {
+        kind: jsonschema.Draft202012Validator(spec)
+        for kind, spec in SCHEMAS["twin.documents/1"]["$defs"].items()
+    }
 
 
 def validate_document(doc: Mapping[str, Any]) -> None:
     """Raise :class:`DocumentError` naming the first problem if ``doc`` breaks the schema."""
+    import jsonschema
+
+    validators = _validators()
     kind = doc.get("doc")
-    sub = _VALIDATORS.get(kind) if isinstance(kind, str) else None
+    sub = validators.get(kind) if isinstance(kind, str) else None
     if sub is None:
-        raise DocumentError(f"doc: expected one of {sorted(_VALIDATORS)}, got {kind!r}")
+        raise DocumentError(f"doc: expected one of {sorted(validators)}, got {kind!r}")
     err = jsonschema.exceptions.best_match(sub.iter_errors(doc))
     if err is not None:
         where = ".".join(str(p) for p in err.absolute_path) or kind
@@ -177,6 +185,101 @@ class Dispatcher:
 
     def __bool__(self) -> bool:
         return bool(self._subscribers)
+
+
+class Run:
+    """The lifecycle of one run's documents: start, numbered samples and energy entries, stop.
+
+    Use as a context manager around the work of a run::
+
+        with Run(emit, source="twin", kind="train", params=params, realizations=r) as run:
+            run.sample(t_s, {"error": [...]}, step=n)
+            run.energy(t0_s, t1_s, e_j, component="free_network")
+            run.summary = result.summary()
+
+    On entry the ``start`` document goes out; ``sample`` and ``energy`` documents are numbered
+    (``seq``) per kind from 0; on exit a ``stop`` follows: ``complete`` with :attr:`summary`, or,
+    if the block raised, ``aborted`` with the exception as reason (the exception propagates).
+    With no subscriber (``emit`` is ``None`` or an empty :class:`Dispatcher`) nothing is sent
+    (:attr:`recording` is false) but the run still has its :attr:`uid`.
+
+    Parameters
+    ----------
+    emit
+        Subscriber (or :class:`Dispatcher`) receiving the documents.
+    source, kind, params, realizations, board
+        Fields of the start document (:func:`start_doc`).
+    """
+
+    def __init__(
+        self,
+        emit: Subscriber | None,
+        *,
+        source: str,
+        kind: str,
+        params: Mapping[str, Any],
+        realizations: int = 1,
+        board: str | None = None,
+    ) -> None:
+        if isinstance(emit, Dispatcher):
+            self.dispatch = emit
+        else:
+            self.dispatch = Dispatcher([emit] if emit is not None else [])
+        self.start = start_doc(
+            source=source, kind=kind, params=params, realizations=realizations, board=board
+        )
+        self.uid: str = self.start["uid"]
+        self.seq = {"sample": 0, "energy": 0}
+        self.summary: Mapping[str, Any] | None = None
+
+    @property
+    def recording(self) -> bool:
+        """True when someone listens (documents are built and sent)."""
+        return bool(self.dispatch)
+
+    def __enter__(self) -> Run:
+        if self.dispatch:
+            self.dispatch(self.start)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if not self.dispatch:
+            return
+        if exc is None:
+            self.dispatch(stop_doc(self.uid, status="complete", summary=self.summary))
+        else:
+            reason = f"{type(exc).__name__}: {exc}"
+            self.dispatch(stop_doc(self.uid, status="aborted", reason=reason))
+
+    def sample(
+        self, t_s: float, data: Mapping[str, Iterable[float]], step: int | None = None
+    ) -> None:
+        """Send the next ``sample`` document (:func:`sample_doc`)."""
+        self.dispatch(sample_doc(self.uid, self.seq["sample"], t_s, data, step=step))
+        self.seq["sample"] += 1
+
+    def energy(
+        self,
+        t0_s: float,
+        t1_s: float,
+        energy_j: float,
+        *,
+        component: str,
+        phase: str = "training",
+        realization: int = 0,
+    ) -> None:
+        """Send the next ``energy`` document (:func:`energy_doc`): joules from t0_s to t1_s."""
+        doc = energy_doc(
+            self.uid, self.seq["energy"], t0_s, t1_s, energy_j,
+            component=component, phase=phase, realization=realization,
+        )  # fmt: skip
+        self.dispatch(doc)
+        self.seq["energy"] += 1
 
 
 class Collector:

@@ -1,4 +1,9 @@
-"""Plots (PNG) of training histories. Matplotlib is imported lazily with the Agg backend."""
+"""Plots (PNG) of training histories, drawn with matplotlib's object-oriented API.
+
+Each plot is its own :class:`matplotlib.figure.Figure` on an Agg canvas: no pyplot, no global
+backend switch, nothing left registered after the call (safe in threads and in a host program
+that uses another backend). Matplotlib is imported on first use.
+"""
 
 from __future__ import annotations
 
@@ -12,16 +17,16 @@ __all__ = ["plot_history"]
 
 def plot_history(history: dict[str, Any], path: str | Path, *, title: str = "") -> Path:
     """Error (V^2) and free power (W) against time (s), one line per realization, saved as PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
     t = np.asarray(history["t_s"], dtype=float)
     err = np.atleast_2d(np.asarray(history["error"], dtype=float).T)
     power = np.atleast_2d(np.asarray(history["free_power_w"], dtype=float).T)
     tt = np.where(t > 0, t, np.nan)
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
+    fig = Figure(figsize=(10, 4), layout="constrained")
+    FigureCanvasAgg(fig)
+    ax1, ax2 = fig.subplots(1, 2)
     for r in range(err.shape[0]):
         ax1.loglog(tt, err[r], lw=1, alpha=0.8)
         ax2.loglog(tt, power[r], lw=1, alpha=0.8)
@@ -34,5 +39,4 @@ def plot_history(history: dict[str, Any], path: str | Path, *, title: str = "") 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
-    plt.close(fig)
     return path

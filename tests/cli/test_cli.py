@@ -10,7 +10,7 @@ import pytest
 
 from tests.helpers import run_cli as run
 from twin.documents import read_jsonl, validate_document
-from twin.physics.network import load_network
+from twin.physics.network_io import load_network
 
 
 def test_train_json_summary_and_artifacts(capsys, tmp_path) -> None:
@@ -137,15 +137,30 @@ def test_demo_writes_plots_documents_and_a_ledger(capsys, tmp_path) -> None:
         str(tmp_path),
         "--duration",
         "0.3",
+        "--calibration-s",
+        "0.3",
         "--realizations",
         "2",
         "--steps",
         "200",
     )
     assert code == 0
-    for name in ("twin_lam0.png", "twin_lam0.01.png", "trainer_lam0.png", "ledger.db"):
+    for name in ("shadow.png", "trainer_lam0.png", "ledger.db"):
         assert (tmp_path / name).stat().st_size > 0
-    docs = list(read_jsonl(tmp_path / "twin_lam0.jsonl"))
-    assert docs[0]["doc"] == "start"
-    assert docs[-1]["status"] == "complete"
-    assert "board twin" in out
+    docs = list(read_jsonl(tmp_path / "shadow.jsonl"))
+    assert [d["source"] for d in docs if d["doc"] == "start"] == ["board", "twin"]
+    assert [d["status"] for d in docs if d["doc"] == "stop"] == ["complete", "complete"]
+    assert "Shadow mode" in out
+    assert "ledger run" in out
+
+
+def test_a_cold_kernel_cache_is_announced_on_stderr(monkeypatch, capsys) -> None:
+    from twin import _kernel_cache
+    from twin.cli._common import announce_compilation
+
+    monkeypatch.setattr(_kernel_cache, "cold_kernel_modules", lambda: ["twin.kernels.x"])
+    announce_compilation("train")
+    assert capsys.readouterr().err == "compiling kernels (first run only, ~30 s)\n"
+    monkeypatch.setattr(_kernel_cache, "cold_kernel_modules", list)
+    announce_compilation("train")
+    assert capsys.readouterr().err == ""

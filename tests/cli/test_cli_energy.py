@@ -22,11 +22,11 @@ from tests.ledger_support import (
     scalar,
     sqlite_url,
 )
-from twin.cli._common import build_tasks
 from twin.documents import read_jsonl
 from twin.learning.trainer import TrainConfig, Trainer
 from twin.ledger import open_ledger, show_run
-from twin.physics.network import load_network
+from twin.physics.network_io import load_network
+from twin.physics.task_spec import build_tasks
 
 __all__ = ["ledger_url", "pg_server", "pg_url", "sqlite_url"]  # fixtures, re-exported
 

@@ -8,7 +8,7 @@ import pytest
 
 from tests.helpers import run_cli as run
 from twin.documents import read_jsonl, validate_document
-from twin.physics.network import load_network
+from twin.physics.network_io import load_network
 
 
 def test_simulate_json_summary_documents_and_saved_network(capsys, tmp_path) -> None:

@@ -15,7 +15,8 @@ from twin.errors import ConfigError, SolverError
 from twin.kernels import trainer as _kernels
 from twin.learning.rules import LambdaControl, LearningRule
 from twin.learning.trainer import TrainConfig, Trainer, TrainResult, train
-from twin.physics.network import Network, lattice, read_authors_txt
+from twin.physics.network import Network, lattice
+from twin.physics.network_io import read_authors_txt
 from twin.physics.task import Task, allostery_task, iris_task, load_task, regression_task
 
 pytestmark = pytest.mark.skipif(not _kernels.HAVE_NUMBA, reason="numba is not importable")

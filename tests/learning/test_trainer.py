@@ -11,7 +11,8 @@ from twin.documents import Collector, validate_document
 from twin.errors import ConfigError
 from twin.learning.rules import LambdaControl, LearningRule
 from twin.learning.trainer import TrainConfig, Trainer, record_steps, train
-from twin.physics.network import lattice, read_authors_txt
+from twin.physics.network import lattice
+from twin.physics.network_io import read_authors_txt
 from twin.physics.task import allostery_task, iris_task, load_task, regression_task
 
 REFERENCE_SETTING = {"rule": LearningRule(alpha=0.5, eta=1e-3), "k_min": 1e-4, "k_max": 1e6}
@@ -31,7 +32,7 @@ def test_reference_regression_error_falls_by_1e4(reference_dir) -> None:
 
 
 def test_regression_on_our_jammed_network_falls_by_1e4() -> None:
-    from twin.physics.network import network_from_spec
+    from twin.physics.network_io import network_from_spec
 
     task = regression_task(network_from_spec("jammed:64:seed=1"), rng=np.random.default_rng(1))
     result = train(task, TrainConfig(steps=20_000, rule=LearningRule(alpha=0.5, eta=1e-3)))

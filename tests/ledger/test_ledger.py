@@ -35,7 +35,6 @@ from tests.ledger_support import (
     sqlite_url,
     wait_for,
 )
-from twin.cli._common import build_tasks
 from twin.documents import Collector, Dispatcher, energy_doc, start_doc, stop_doc
 from twin.errors import ConfigError
 from twin.learning.trainer import TrainConfig, Trainer
@@ -58,6 +57,7 @@ from twin.ledger import (
 )
 from twin.ledger.db import VERSION_TABLE, alembic_config, default_path, head_revision, resolve_url
 from twin.ledger.models import VIEW_COLUMNS, VIEWS, entries, metadata, runs, samples
+from twin.physics.task_spec import build_tasks
 
 __all__ = ["ledger", "ledger_url", "pg_server", "pg_url", "sqlite_url"]  # fixtures, re-exported
 

@@ -11,7 +11,8 @@ import pytest
 
 from twin.errors import ConfigError, NetworkError
 from twin.physics.jammed import JammingConfig, _forces, _jammed_packing, jammed_network
-from twin.physics.network import Network, network_from_spec, read_authors_txt
+from twin.physics.network import Network
+from twin.physics.network_io import network_from_spec, read_authors_txt
 
 REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "jammed"
 SEEDS = range(10)

@@ -1,24 +1,13 @@
-"""Networks: generators, validation, spec strings and file formats."""
+"""Networks: the lattice generator, validation, incidence and connectivity."""
 
 from __future__ import annotations
-
-import json
 
 import numpy as np
 import pytest
 
 from twin.errors import NetworkError
-from twin.physics.network import (
-    Network,
-    lattice,
-    load_network,
-    network_from_dict,
-    network_from_spec,
-    network_to_dict,
-    read_authors_txt,
-    save_network,
-    write_authors_txt,
-)
+from twin.physics.network import Network, lattice, n_components
+from twin.physics.network_io import network_from_spec
 
 
 def test_board_lattice_is_a_4x4_torus() -> None:
@@ -60,48 +49,23 @@ def test_bad_networks_are_rejected_with_the_field_named(kwargs: dict, match: str
         Network(**kwargs)
 
 
-@pytest.mark.parametrize("spec", ["lattice:4x", "grid:4x4", "jammed:x", "lattice:2x2:periodic"])
-def test_bad_specs(spec: str) -> None:
-    with pytest.raises(NetworkError):
-        network_from_spec(spec)
+@pytest.mark.parametrize("seed", range(20))
+def test_component_count_agrees_with_scipy(seed: int) -> None:
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 60))
+    e = int(rng.integers(0, 2 * n))
+    edges = rng.integers(0, n, size=(e, 2))
+    adj = coo_matrix((np.ones(e), (edges[:, 0], edges[:, 1])), shape=(n, n))
+    assert n_components(n, edges) == connected_components(adj, directed=False)[0]
 
 
-def test_json_round_trip_keeps_everything(tmp_path) -> None:
-    net = lattice(4, 4, periodic=True).with_conductance(np.linspace(0.1, 3.2, 32))
-    path = tmp_path / "net.json"
-    save_network(net, path)
-    back = load_network(path)
-    np.testing.assert_array_equal(back.edges, net.edges)
-    np.testing.assert_array_equal(back.conductance, net.conductance)
-    np.testing.assert_array_equal(back.positions, net.positions)
-    assert back.n_nodes == 16
-    assert network_to_dict(network_from_dict(json.loads(path.read_text()))) == json.loads(
-        path.read_text()
+def test_component_count_of_a_long_path_and_two_rings() -> None:
+    path = np.array([[i, i + 1] for i in range(999)])
+    assert n_components(1000, path[::-1]) == 1
+    rings = np.array(
+        [[i, (i + 1) % 50] for i in range(50)] + [[50 + i, 50 + (i + 1) % 7] for i in range(7)]
     )
-
-
-def test_authors_format_round_trip(tmp_path) -> None:
-    net = lattice(5, 5, periodic=True)
-    path = tmp_path / "net.txt"
-    write_authors_txt(net, path)
-    back = read_authors_txt(path)
-    np.testing.assert_array_equal(back.edges, net.edges)
-    np.testing.assert_allclose(back.positions, net.positions)
-
-
-def test_reads_reference_networks(reference_dir) -> None:
-    net = load_network(reference_dir / "jammed" / "data_N00064_Lp0.0100_r1.txt")
-    assert net.n_nodes == 64
-    assert 136 <= net.n_edges <= 146
-    assert net.degree().min() >= 3
-
-
-def test_load_network_errors_name_the_file(tmp_path) -> None:
-    bad = tmp_path / "bad.json"
-    bad.write_text("{not json")
-    with pytest.raises(NetworkError, match="invalid JSON"):
-        load_network(bad)
-    with pytest.raises(NetworkError, match="no such file"):
-        load_network(tmp_path / "missing.json")
-    with pytest.raises(NetworkError, match="'nodes'"):
-        network_from_dict({"edges": [[0, 1]]})
+    assert n_components(57, rings) == 2

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from twin.cli._common import build_tasks
 from twin.physics.task import Task
+from twin.physics.task_spec import build_tasks
 
 #: Seed of a board allostery task that the board's gate range can learn (seed 0's targets need
 #: conductance ratios beyond the 1.0-5.5 V rails).

@@ -24,7 +24,7 @@ def test_desync_reduces_error_100x_in_one_second(board_task, clock: str) -> None
 )
 @pytest.mark.parametrize("seed", [2, 3, 5])
 def test_desync_reduces_error_100x_in_20_seconds(clock: str, seed: int) -> None:
-    from twin.cli._common import build_tasks
+    from twin.physics.task_spec import build_tasks
 
     task = build_tasks("allostery", None, seed=seed, realizations=1)[0]
     result = simulate(task, TwinConfig(clock=clock), 20.0, rng=run_rng())

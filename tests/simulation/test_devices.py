@@ -19,7 +19,7 @@ from .conftest import run_rng
 
 
 def test_linear_device_is_linear() -> None:
-    dev = LinearDevice(slope_s_per_v=2e-3, v_zero_v=0.5)
+    dev = LinearDevice(slope_siemens_per_v=2e-3, v_zero_v=0.5)
     assert np.allclose(dev.conductance(np.array([1.0, 3.0])), [1e-3, 5e-3])
 
 

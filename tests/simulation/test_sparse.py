@@ -14,7 +14,7 @@ import simpy
 
 from twin.kernels import events as K
 from twin.kernels import trainer as KK
-from twin.physics.network import network_from_spec
+from twin.physics.network_io import network_from_spec
 from twin.physics.solver import CircuitBatch
 from twin.physics.task import Task, allostery_task
 from twin.simulation import (

@@ -31,7 +31,7 @@ def trained(board_task):
 
 
 def _twin(board_task, clock: str | None = None):
-    cfg = trainer_equivalent(RULE, step_s=STEP_S, kappa_s=1.0, clock=clock)
+    cfg = trainer_equivalent(RULE, step_s=STEP_S, kappa_siemens=1.0, clock=clock)
     return simulate(board_task, cfg.evolve(sample_interval_s=1e-2), STEPS * STEP_S, rng=run_rng())
 
 

@@ -56,6 +56,9 @@ _COMMAND_MODULES = (
     "simulate",
     "energy",
     "infer",
+    "board",
+    "shadow",
+    "calibrate",
     "record",
 )
 

@@ -8,80 +8,48 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-import numpy as np
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-from ..errors import TaskError
-from ..physics.network import Network, network_from_spec
-from ..physics.task import Task, allostery_task, iris_task, load_task, regression_task
+if TYPE_CHECKING:
+    from ..physics.task import Task
 
 __all__ = [
-    "DEFAULT_NETWORKS",
+    "announce_compilation",
     "artifact_options",
-    "build_tasks",
     "check_non_negative",
     "check_positive",
     "emit_json",
     "print_summary",
     "progress_bar",
-    "seeds_for",
+    "tasks_from_options",
 ]
 
-#: Network used by each generated task kind when --network is not given.
-DEFAULT_NETWORKS = {
-    "allostery": "lattice:4x4:periodic",
-    "regression": "jammed:64",
-    "iris": "jammed:64",
-}
-TASK_KINDS = ("regression", "allostery", "iris")
 
-
-def seeds_for(seed: int, realization: int) -> np.random.Generator:
-    """The generator of one realization: independent streams from ``(seed, realization)``."""
-    return np.random.default_rng([seed, realization])
-
-
-def _network_for(spec: str, seed: int, realization: int) -> Network:
-    # A jammed spec without its own seed gives every realization its own packing.
-    if spec.startswith("jammed:") and ":seed=" not in spec:
-        spec = f"{spec}:seed={seed * 100_003 + realization}"
-    return network_from_spec(spec)
-
-
-def build_tasks(
+def tasks_from_options(
     task_spec: str, network_spec: str | None, *, seed: int, realizations: int
 ) -> list[Task]:
-    """Tasks for ``realizations`` realizations from CLI specs (``regression``, ``file:PATH``...)."""
-    if realizations < 1:
-        raise click.BadParameter("must be >= 1", param_hint="--realizations")
-    if task_spec.startswith("file:"):
-        task = load_task(task_spec[5:])
-        if network_spec is not None:
-            net = network_from_spec(network_spec)
-            if (net.n_nodes, net.n_edges) != (task.network.n_nodes, task.network.n_edges):
-                raise TaskError(
-                    f"--network: {network_spec} has {net.n_nodes} nodes/{net.n_edges} edges, "
-                    f"the task's network {task.network.n_nodes}/{task.network.n_edges}"
-                )
-            task = task.evolve(network=net)
-        return [task] * realizations
-    if task_spec not in TASK_KINDS:
-        raise click.BadParameter(
-            f"unknown task {task_spec!r}; expected one of {', '.join(TASK_KINDS)} or file:PATH",
-            param_hint="--task",
-        )
-    spec = network_spec or DEFAULT_NETWORKS[task_spec]
-    make = {"regression": regression_task, "allostery": allostery_task, "iris": iris_task}[
-        task_spec
-    ]
-    tasks = []
-    for r in range(realizations):
-        tasks.append(make(_network_for(spec, seed, r), rng=seeds_for(seed, r)))  # type: ignore[operator]
-    return tasks
+    """:func:`twin.physics.task_spec.build_tasks`, its spec errors pointing at the CLI option."""
+    from ..physics.task_spec import TaskSpecError, build_tasks
+
+    try:
+        return build_tasks(task_spec, network_spec, seed=seed, realizations=realizations)
+    except TaskSpecError as exc:
+        raise click.BadParameter(exc.detail, param_hint=f"--{exc.field}") from None
+
+
+#: First-run compile times of the kernels a command loads, seconds (measured on 2 shared cores).
+COMPILE_ESTIMATE_S = {"train": 30, "simulate": 60, "demo": 90}
+
+
+def announce_compilation(command: str) -> None:
+    """Say on stderr that the kernels the command imported must compile first (cold cache)."""
+    from .._kernel_cache import cold_kernel_modules
+
+    if cold_kernel_modules():
+        estimate = COMPILE_ESTIMATE_S.get(command, 60)
+        click.echo(f"compiling kernels (first run only, ~{estimate} s)", err=True)
 
 
 def emit_json(obj: dict[str, Any]) -> None:
@@ -93,6 +61,9 @@ def emit_json(obj: dict[str, Any]) -> None:
 @contextmanager
 def progress_bar(description: str, total: float, *, enabled: bool = True) -> Iterator[Any]:
     """A rich progress bar on stderr; yields ``update(done, total)``. Disabled when not a TTY."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
     console = Console(stderr=True)
     if not enabled or not console.is_terminal:
         yield lambda done, total_: None
@@ -140,6 +111,7 @@ def artifact_options(save_help: str) -> Callable[[F], F]:
 
 def print_summary(title: str, summary: dict[str, Any]) -> None:
     """The summary as a two-column rich table (lists are shown by their length)."""
+    from rich.console import Console
     from rich.table import Table
 
     table = Table(title=title, show_header=True)

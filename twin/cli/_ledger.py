@@ -24,11 +24,12 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from ..documents import Dispatcher, JsonLinesWriter, Subscriber
+if TYPE_CHECKING:
+    from ..documents import Dispatcher, Subscriber
 
 __all__ = ["DB_HELP", "ledger_options", "recorded_dispatch", "run_recording"]
 
@@ -57,11 +58,13 @@ def run_recording(db: str | None, no_db: bool) -> Iterator[Subscriber | None]:
     SIGTERM and SIGINT unwind the run while it is recorded, so the run is flushed and stopped
     as ``aborted`` rather than lost; the writer is flushed and the ledger closed on exit.
     """
-    from ..ledger import LedgerError, open_ledger, recording, recording_disabled
+    from ..ledger import recording_disabled
 
     if no_db or recording_disabled(db) or (db is None and recording_disabled()):
         yield None
         return
+    from ..ledger import LedgerError, open_ledger, recording
+
     explicit = db is not None or bool(os.environ.get("TWIN_DB_URL", "").strip())
     try:
         ledger = open_ledger(db)
@@ -78,6 +81,8 @@ def run_recording(db: str | None, no_db: bool) -> Iterator[Subscriber | None]:
 @contextmanager
 def recorded_dispatch(out: Path | None, db: str | None, no_db: bool) -> Iterator[Dispatcher]:
     """A :class:`Dispatcher` feeding the ``--out`` JSON-lines file and the ledger; closes both."""
+    from ..documents import Dispatcher, JsonLinesWriter
+
     dispatch = Dispatcher()
     writer = JsonLinesWriter(out) if out is not None else None
     if writer is not None:

@@ -4,32 +4,70 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-import numpy as np
-import simpy
 
-from ..physics.network import save_network
-from ..simulation.clocks import parse_clock
-from ..simulation.edge import board_edge_params
-from ..simulation.noise import NoiseConfig
-from ..simulation.realtime import realtime_environment
-from ..simulation.twin import Twin, TwinConfig
 from . import cli
 from ._common import (
+    announce_compilation,
     artifact_options,
-    build_tasks,
     check_non_negative,
     check_positive,
     emit_json,
     print_summary,
     progress_bar,
+    tasks_from_options,
 )
 from ._ledger import ledger_options, recorded_dispatch
+
+if TYPE_CHECKING:
+    from ..simulation.twin import TwinConfig
 
 __all__ = ["simulate_cmd"]
 
 MODELS = ("linear", "transistor")
+
+
+def _twin_config(
+    *,
+    model: str,
+    clock: str,
+    lam: float,
+    eta: float,
+    tau_feedback: float,
+    noise: float,
+    meas_noise: float,
+    offsets: float,
+    leak: float | None,
+    sample_s: float,
+    batch_s: float,
+    engine: str,
+) -> TwinConfig:
+    """The twin's settings from the command's options (board edges of the chosen model)."""
+    from ..simulation.clocks import parse_clock
+    from ..simulation.edge import board_edge_params
+    from ..simulation.noise import NoiseConfig
+    from ..simulation.twin import TwinConfig
+
+    if model not in MODELS:
+        raise click.BadParameter(
+            f"unknown model {model!r}; expected linear or transistor", param_hint="--model"
+        )
+    edges = board_edge_params(model)
+    if leak is not None:
+        edges = edges.evolve(tau_leak_s=leak)
+    return TwinConfig(
+        clock=parse_clock(clock),
+        edges=edges,
+        lam=lam,
+        eta=eta,
+        tau_feedback_s=tau_feedback,
+        noise=NoiseConfig(delta_v2=noise, meas_sigma_v=meas_noise, offset_sigma_v2=offsets),
+        sample_interval_s=sample_s,
+        batch_s=batch_s,
+        engine=engine,  # type: ignore[arg-type]
+    )
 
 
 @cli.command("simulate")
@@ -158,29 +196,23 @@ def simulate_cmd(
     no_db: bool,
 ) -> None:
     """Run the event-driven twin: asynchronous edge agents in continuous simulated time."""
-    if model not in MODELS:
-        raise click.BadParameter(
-            f"unknown model {model!r}; expected linear or transistor", param_hint="--model"
-        )
+    import numpy as np
+    import simpy
+
+    from ..physics.network_io import save_network
+    from ..simulation.realtime import realtime_environment
+    from ..simulation.twin import Twin
+
     if task == "iris":
         raise click.BadParameter("use allostery, regression or file:PATH", param_hint="--task")
-    clock_cfg = parse_clock(clock)
-    edges = board_edge_params(model)
-    if leak is not None:
-        edges = edges.evolve(tau_leak_s=leak)
-    sample_interval = sample_s if sample_s is not None else max(duration / 200, 1e-6)
-    config = TwinConfig(
-        clock=clock_cfg,
-        edges=edges,
-        lam=lam,
-        eta=eta,
-        tau_feedback_s=tau_feedback,
-        noise=NoiseConfig(delta_v2=noise, meas_sigma_v=meas_noise, offset_sigma_v2=offsets),
-        sample_interval_s=sample_interval,
-        batch_s=batch_s,
-        engine=engine,  # type: ignore[arg-type]
-    )
-    the_task = build_tasks(task, network, seed=seed, realizations=1)[0]
+    config = _twin_config(
+        model=model, clock=clock, lam=lam, eta=eta, tau_feedback=tau_feedback, noise=noise,
+        meas_noise=meas_noise, offsets=offsets, leak=leak, batch_s=batch_s, engine=engine,
+        sample_s=sample_s if sample_s is not None else max(duration / 200, 1e-6),
+    )  # fmt: skip
+    clock_cfg = config.clock
+    the_task = tasks_from_options(task, network, seed=seed, realizations=1)[0]
+    announce_compilation("simulate")
     params = {
         "network": network or the_task.network.name,
         "task": task,

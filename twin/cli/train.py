@@ -7,17 +7,15 @@ from pathlib import Path
 
 import click
 
-from ..learning.rules import LambdaControl, LearningRule
-from ..learning.trainer import TrainConfig, Trainer
-from ..physics.network import save_network
 from . import cli
 from ._common import (
+    announce_compilation,
     artifact_options,
-    build_tasks,
     check_positive,
     emit_json,
     print_summary,
     progress_bar,
+    tasks_from_options,
 )
 from ._ledger import ledger_options, recorded_dispatch
 
@@ -135,9 +133,14 @@ def train_cmd(
     no_db: bool,
 ) -> None:
     """Train networks with coupled learning (lambda = 0) or power-minimising coupled learning."""
+    from ..learning.rules import LambdaControl, LearningRule
+    from ..learning.trainer import TrainConfig, Trainer
+    from ..physics.network_io import save_network
+
     if lam < 0:
         raise click.BadParameter(f"must be >= 0, got {lam}", param_hint="--lam")
-    tasks = build_tasks(task, network, seed=seed, realizations=realizations)
+    tasks = tasks_from_options(task, network, seed=seed, realizations=realizations)
+    announce_compilation("train")
     config = TrainConfig(
         rule=LearningRule(alpha=alpha, eta=eta, lam=lam),
         kappa=kappa,

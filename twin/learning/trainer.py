@@ -27,7 +27,7 @@ import attrs
 import numpy as np
 
 from .._validators import non_negative, positive
-from ..documents import Dispatcher, Subscriber, energy_doc, sample_doc, start_doc, stop_doc
+from ..documents import Run, Subscriber
 from ..errors import ConfigError
 from ..kernels import trainer as _kernels
 from ..physics.solver import CircuitBatch, clamped_state, free_state, nudged_targets
@@ -354,27 +354,13 @@ class Trainer:
     ) -> TrainResult:
         """Train; see :func:`train`."""
         rr, _ = self.shape
-        dispatch = Dispatcher([emit] if emit is not None else [])
-        start = start_doc(source="twin", kind="train", params=params or {}, realizations=rr)
-        uid = start["uid"]
-        if dispatch:
-            dispatch(start)
-        try:
+        with Run(emit, source="twin", kind="train", params=params or {}, realizations=rr) as run:
             engine = self._engine(k0)
-        except BaseException as exc:
-            if dispatch:
-                dispatch(stop_doc(uid, status="aborted", reason=f"{type(exc).__name__}: {exc}"))
-            raise
-        try:
-            result = self._loop(engine, dispatch, uid, progress)
-        except BaseException as exc:
-            if dispatch:
-                dispatch(stop_doc(uid, status="aborted", reason=f"{type(exc).__name__}: {exc}"))
-            raise
-        finally:
-            engine.close()
-        if dispatch:
-            dispatch(stop_doc(uid, status="complete", summary=result.summary()))
+            try:
+                result = self._loop(engine, run, progress)
+            finally:
+                engine.close()
+            run.summary = result.summary()
         return result
 
     def _engine(self, k0: np.ndarray | None) -> _Engine:
@@ -386,9 +372,7 @@ class Trainer:
             return _CompiledEngine(self, k, lam)
         return _NumpyEngine(self, k, lam)
 
-    def _loop(
-        self, engine: _Engine, dispatch: Dispatcher, uid: str, progress: Progress | None
-    ) -> TrainResult:
+    def _loop(self, engine: _Engine, run: Run, progress: Progress | None) -> TrainResult:
         """Step to the end, sampling on the record schedule (identical for both backends)."""
         cfg = self.config
         schedule = record_steps(cfg.steps, cfg.n_records)
@@ -405,7 +389,6 @@ class Trainer:
                 "energy_j",
             )
         }
-        seq = {"sample": 0, "energy": 0}
         q = engine.quantities()
         err0, p0 = q["error"].copy(), q["free_power_w"].copy()
         last_t = 0.0
@@ -416,8 +399,8 @@ class Trainer:
             if step in records or not engine.active.any():
                 t_s = step * cfg.step_s
                 self._record(hist, step, t_s, q, engine.lam, engine.e_free)
-                if dispatch:
-                    self._emit(dispatch, uid, seq, step, last_t, t_s, hist, engine.pending, err0)
+                if run.recording:
+                    self._emit(run, step, last_t, t_s, hist, engine.pending, err0)
                 engine.pending[:] = 0.0
                 last_t = t_s
             if step == cfg.steps or not engine.active.any():
@@ -438,7 +421,7 @@ class Trainer:
             clamped_energy_j=engine.e_clamped.copy(),
             lam_final=engine.lam.copy(),
             history=_history_arrays(hist, err0),
-            run_uid=uid,
+            run_uid=run.uid,
         )
 
     @staticmethod
@@ -459,9 +442,7 @@ class Trainer:
 
     @staticmethod
     def _emit(
-        dispatch: Dispatcher,
-        uid: str,
-        seq: dict[str, int],
+        run: Run,
         step: int,
         t0: float,
         t1: float,
@@ -474,14 +455,12 @@ class Trainer:
             for key in ("error", "free_power_w", "clamped_power_w", "lam", "energy_j")
         }
         data["error_normalized"] = hist["error"][-1] / np.where(err0 > 0, err0, 1.0)
-        dispatch(sample_doc(uid, seq["sample"], t1, data, step=step))
-        seq["sample"] += 1
+        run.sample(t1, data, step=step)
         if t1 <= t0:
             return
         for r in range(pending.shape[1]):
             for comp, e_j in zip(("free_network", "clamped_network"), pending[:, r], strict=True):
-                dispatch(energy_doc(uid, seq["energy"], t0, t1, e_j, component=comp, realization=r))
-                seq["energy"] += 1
+                run.energy(t0, t1, e_j, component=comp, realization=r)
 
 
 def train(

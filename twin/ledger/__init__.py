@@ -27,21 +27,57 @@ Recording a run::
 Queries (JSON-ready dicts): :func:`list_runs`, :func:`show_run`, :func:`energy_history`,
 :func:`energy_to_tolerance`, :func:`compare_runs`; :func:`repair_runs` closes dead runs.
 Errors derive from :class:`LedgerError` (a :class:`twin.errors.TwinError`).
+
+Names are imported on first use: a command that does not record never imports SQLAlchemy.
 """
 
-from .db import Ledger, default_path, open_ledger, recording_disabled, resolve_url
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_attributes
 from .errors import LedgerConnectionError, LedgerError, LedgerQueryError, RunNotFoundError
-from .queries import (
-    compare_runs,
-    energy_history,
-    energy_to_tolerance,
-    list_runs,
-    parse_duration,
-    parse_time,
-    show_run,
-)
-from .repair import repair_runs
-from .writer import LedgerWriter, TerminatedBySignal, flush_on_signals, record_alarm, recording
+from .location import default_path, recording_disabled
+
+if TYPE_CHECKING:
+    from .db import Ledger, open_ledger, resolve_url
+    from .queries import (
+        compare_runs,
+        energy_history,
+        energy_to_tolerance,
+        list_runs,
+        parse_duration,
+        parse_time,
+        show_run,
+    )
+    from .repair import repair_runs
+    from .writer import (
+        LedgerWriter,
+        TerminatedBySignal,
+        flush_on_signals,
+        record_alarm,
+        recording,
+    )
+
+#: Where each lazily imported name lives.
+_LAZY = {
+    "Ledger": ".db",
+    "open_ledger": ".db",
+    "resolve_url": ".db",
+    "compare_runs": ".queries",
+    "energy_history": ".queries",
+    "energy_to_tolerance": ".queries",
+    "list_runs": ".queries",
+    "parse_duration": ".queries",
+    "parse_time": ".queries",
+    "show_run": ".queries",
+    "repair_runs": ".repair",
+    "LedgerWriter": ".writer",
+    "TerminatedBySignal": ".writer",
+    "flush_on_signals": ".writer",
+    "record_alarm": ".writer",
+    "recording": ".writer",
+}
 
 __all__ = [
     "Ledger",
@@ -67,3 +103,6 @@ __all__ = [
     "resolve_url",
     "show_run",
 ]
+
+
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY, __all__)

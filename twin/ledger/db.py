@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -35,6 +34,8 @@ from sqlalchemy.engine import Connection, Engine
 
 from ..errors import ConfigError
 from .errors import LedgerConnectionError, LedgerError
+from .location import DB_ENV, default_path, recording_disabled
+from .repair import repair_runs
 
 __all__ = [
     "DB_ENV",
@@ -52,36 +53,11 @@ __all__ = [
 
 log = logging.getLogger("twin.ledger")
 
-#: Environment variable holding the ledger URL (or ``off``).
-DB_ENV = "TWIN_DB_URL"
-#: Values of :data:`DB_ENV` (or ``--db``) that turn recording off.
-_OFF = frozenset({"off", "none", "no", "false", "0"})
 #: Alembic's version table (named for the ledger, so a shared database can hold other apps).
 VERSION_TABLE = "ledger_version"
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 _PG_MIGRATION_LOCK = 0x7477696E  # advisory lock key ("twin") serialising migrations
 _BUSY_TIMEOUT_MS = 30_000
-
-
-def default_path() -> Path:
-    """Per-user ledger file: ``$XDG_DATA_HOME/learning-twin/ledger.db`` on Linux.
-
-    ``~/.local/share`` stands in for an unset ``XDG_DATA_HOME``; macOS uses
-    ``~/Library/Application Support``, Windows ``%LOCALAPPDATA%``.
-    """
-    if sys.platform == "win32":
-        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
-    elif sys.platform == "darwin":
-        base = Path.home() / "Library" / "Application Support"
-    else:
-        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-    return base / "learning-twin" / "ledger.db"
-
-
-def recording_disabled(url: str | None = None) -> bool:
-    """True when ``url`` (or, if ``None``, ``$TWIN_DB_URL``) is ``off``/``none``/``no``/... ."""
-    value = url if url is not None else os.environ.get(DB_ENV, "")
-    return value.strip().lower() in _OFF
 
 
 def resolve_url(url: str | None = None) -> str:
@@ -296,8 +272,6 @@ def open_ledger(url: str | None = None, *, migrate: bool = True, repair: bool = 
         raise
     ledger = Ledger(engine)
     if repair:
-        from .repair import repair_runs  # local: repair imports this module
-
         repair_runs(ledger)
     log.debug("opened ledger %s", shown)
     return ledger

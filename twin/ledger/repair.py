@@ -18,20 +18,33 @@ import os
 import socket
 import time
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
-from .db import Ledger
 from .models import runs
 
-__all__ = ["DEFAULT_STALE_S", "pid_alive", "repair_runs"]
+__all__ = ["DEFAULT_STALE_S", "Transactions", "pid_alive", "repair_runs"]
 
 log = logging.getLogger("twin.ledger")
 
 #: A running run whose heartbeat is older than this (seconds) is presumed dead.
 DEFAULT_STALE_S = 600.0
+
+
+class Transactions(Protocol):
+    """What repair needs of a ledger (:class:`twin.ledger.Ledger`): read and write connections.
+
+    Typed against this instead of the class so that :mod:`.db` can repair on open without an
+    import cycle.
+    """
+
+    def read(self) -> AbstractContextManager[Connection]: ...
+
+    def write(self) -> AbstractContextManager[Connection]: ...
 
 
 def pid_alive(pid: int) -> bool:
@@ -64,7 +77,7 @@ def _dead_reason(row: Sequence[Any], host: str, now: float, stale_s: float) -> s
     return None
 
 
-def repair_runs(ledger: Ledger, *, stale_s: float = DEFAULT_STALE_S) -> list[str]:
+def repair_runs(ledger: Transactions, *, stale_s: float = DEFAULT_STALE_S) -> list[str]:
     """Mark ``running`` runs whose writer is gone as ``aborted``; returns their uids.
 
     Parameters

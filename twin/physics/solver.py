@@ -21,14 +21,16 @@ become isolated identity rows, missing edges become inert edges with zero drop.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import attrs
 import numpy as np
-import scipy.sparse as sp
-import scipy.sparse.linalg as spla
 
 from ..errors import SolverError, TaskError
 from .task import Task
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
 
 __all__ = [
     "DENSE_MAX_NODES",
@@ -193,6 +195,8 @@ class CircuitBatch:
 
     def sparse_laplacian(self, k_r: np.ndarray, r: int) -> sp.csc_matrix:
         """Sparse reduced Laplacian of realization ``r`` (padding rows are identity)."""
+        import scipy.sparse as sp  # local: only large networks need scipy
+
         n = self.n_free
         u, v = self.ends[r, :, 0], self.ends[r, :, 1]
         ok = self.edge_mask[r]
@@ -228,6 +232,8 @@ class CircuitBatch:
         return self._basis_from_x(x)
 
     def _sparse_solve(self, k_r: np.ndarray, r: int, rhs: np.ndarray) -> np.ndarray:
+        import scipy.sparse.linalg as spla
+
         try:
             lu = spla.splu(self.sparse_laplacian(k_r, r), permc_spec="MMD_AT_PLUS_A")
         except RuntimeError as exc:

@@ -17,7 +17,8 @@ import attrs
 import numpy as np
 
 from ..errors import NetworkError, TaskError
-from .network import Network, network_from_dict, network_from_spec, network_to_dict
+from .network import Network
+from .network_io import network_from_dict, network_from_spec, network_to_dict
 
 __all__ = [
     "TASK_SCHEMA_ID",

@@ -25,6 +25,7 @@ import simpy
 from simpy.events import Event
 
 from ..kernels import events as K
+from .contracts import KernelTwin
 
 __all__ = ["start_agents"]
 
@@ -42,7 +43,7 @@ class _Broadcast:
 
 
 def _ticker(
-    env: simpy.Environment, twin: Any, tick: _Broadcast, duration_s: float
+    env: simpy.Environment, twin: KernelTwin, tick: _Broadcast, duration_s: float
 ) -> Generator[Event, Any, None]:
     n = 1
     while (t := float(K.tick_time(twin.kernel, n))) <= duration_s:
@@ -53,7 +54,7 @@ def _ticker(
 
 
 def _tick_agent(
-    env: simpy.Environment, twin: Any, i: int, tick: _Broadcast
+    env: simpy.Environment, twin: KernelTwin, i: int, tick: _Broadcast
 ) -> Generator[Event, int, None]:
     st = twin.kernel
     while True:
@@ -69,7 +70,7 @@ def _tick_agent(
 
 
 def _own_clock_agent(
-    env: simpy.Environment, twin: Any, i: int, duration_s: float
+    env: simpy.Environment, twin: KernelTwin, i: int, duration_s: float
 ) -> Generator[Event, Any, None]:
     st, kst = twin.state, twin.kernel
     while (t := float(st.next_t[i])) <= duration_s:
@@ -78,7 +79,7 @@ def _own_clock_agent(
 
 
 def _continuous_agent(
-    env: simpy.Environment, twin: Any, i: int, changed: _Broadcast, duration_s: float
+    env: simpy.Environment, twin: KernelTwin, i: int, changed: _Broadcast, duration_s: float
 ) -> Generator[Event, Any, None]:
     st, kst = twin.state, twin.kernel
     while True:
@@ -92,7 +93,9 @@ def _continuous_agent(
             changed.fire()
 
 
-def start_agents(env: simpy.Environment, twin: Any, duration_s: float) -> list[simpy.Process]:
+def start_agents(
+    env: simpy.Environment, twin: KernelTwin, duration_s: float
+) -> list[simpy.Process]:
     """Start one process per edge (and the tick broadcaster for global clocks)."""
     st = twin.state
     clock = int(st.ipar[K.I_CLOCK])

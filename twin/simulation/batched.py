@@ -17,11 +17,13 @@ from typing import Any
 import simpy
 from simpy.events import Event
 
+from .contracts import ObservedTwin
+
 __all__ = ["batched_process", "start_batched"]
 
 
 def batched_process(
-    env: simpy.Environment, twin: Any, duration_s: float
+    env: simpy.Environment, twin: ObservedTwin, duration_s: float
 ) -> Generator[Event, Any, None]:
     """Wake every ``batch_s`` (or at each event instant) and process the events due."""
     batch_s = twin.config.batch_s
@@ -40,6 +42,6 @@ def batched_process(
             return
 
 
-def start_batched(env: simpy.Environment, twin: Any, duration_s: float) -> simpy.Process:
+def start_batched(env: simpy.Environment, twin: ObservedTwin, duration_s: float) -> simpy.Process:
     """Start the batched engine's process for ``duration_s`` simulated seconds."""
     return env.process(batched_process(env, twin, float(duration_s)))

@@ -66,16 +66,16 @@ def _array(value: Any) -> np.ndarray:
 
 @attrs.frozen(kw_only=True, eq=False)
 class LinearDevice:
-    """Ideal linear element ``k = slope_s_per_v * (V_G - v_zero_v)`` (scalars or per edge)."""
+    """Ideal linear element ``k = slope_siemens_per_v * (V_G - v_zero_v)`` (scalars or per edge)."""
 
-    slope_s_per_v: np.ndarray = attrs.field(converter=_array, validator=positive(ModelError))
+    slope_siemens_per_v: np.ndarray = attrs.field(converter=_array, validator=positive(ModelError))
     v_zero_v: np.ndarray = attrs.field(converter=_array, validator=finite(ModelError))
     kind = K.LINEAR
     name = "linear"
 
     def params(self, n_edges: int) -> np.ndarray:
         """Kernel parameter columns ``(E, 3)``."""
-        return _columns(n_edges, self.slope_s_per_v, self.v_zero_v, 0.0)
+        return _columns(n_edges, self.slope_siemens_per_v, self.v_zero_v, 0.0)
 
     def conductance(self, v_gate_v: np.ndarray, v_mid_v: np.ndarray | None = None) -> np.ndarray:
         """Conductances (S) for gate voltages ``v_gate_v`` (the mid-point is irrelevant)."""
@@ -126,10 +126,11 @@ def _evaluate(device: Device, v_gate_v: np.ndarray, v_mid_v: np.ndarray | None) 
 
 
 def linear_for_bounds(
-    k_min_s: float, k_max_s: float, v_min_v: float, v_max_v: float
+    k_min_siemens: float, k_max_siemens: float, v_min_v: float, v_max_v: float
 ) -> LinearDevice:
-    """The linear map taking the gate rails ``[v_min_v, v_max_v]`` to ``[k_min_s, k_max_s]``."""
-    if not (0 < k_min_s < k_max_s and v_min_v < v_max_v):
+    """The linear map taking the gate rails ``[v_min_v, v_max_v]`` to ``[k_min_siemens,
+    k_max_siemens]`` (siemens)."""
+    if not (0 < k_min_siemens < k_max_siemens and v_min_v < v_max_v):
         raise ModelError("linear device: need 0 < k_min < k_max and v_min < v_max")
-    slope = (k_max_s - k_min_s) / (v_max_v - v_min_v)
-    return LinearDevice(slope_s_per_v=slope, v_zero_v=v_min_v - k_min_s / slope)
+    slope = (k_max_siemens - k_min_siemens) / (v_max_v - v_min_v)
+    return LinearDevice(slope_siemens_per_v=slope, v_zero_v=v_min_v - k_min_siemens / slope)

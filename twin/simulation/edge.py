@@ -131,7 +131,7 @@ class EdgeParams:
         if np.any(np.asarray(self.v_min_v) >= np.asarray(self.v_max_v)):
             raise ModelError("v_min_v/v_max_v: need v_min_v < v_max_v")
         if isinstance(self.device, LinearDevice) and np.any(
-            self.device.slope_s_per_v * (self.v_min_v - self.device.v_zero_v) <= 0
+            self.device.slope_siemens_per_v * (self.v_min_v - self.device.v_zero_v) <= 0
         ):
             raise ModelError(
                 "linear device: the lower rail v_min_v must give a positive conductance "
@@ -185,7 +185,9 @@ def board_edge_params(model: str) -> EdgeParams:
         return EdgeParams(device=transistor)
     if model == "linear":
         return EdgeParams(
-            device=LinearDevice(slope_s_per_v=transistor.s_a_per_v2, v_zero_v=transistor.v_t_v)
+            device=LinearDevice(
+                slope_siemens_per_v=transistor.s_a_per_v2, v_zero_v=transistor.v_t_v
+            )
         )
     raise ModelError(f"model: unknown model {model!r}; expected linear or transistor")
 

@@ -28,7 +28,8 @@ import numpy as np
 import simpy
 from simpy.events import Event, EventPriority
 
-from ..documents import Dispatcher, energy_doc, sample_doc
+from ..documents import Run
+from .contracts import ObservedTwin
 from .realtime import lag_s
 
 __all__ = ["LATE", "LateTimeout", "Probe"]
@@ -62,28 +63,23 @@ class Probe:
     ----------
     twin
         The twin (:class:`twin.simulation.twin.Twin`).
-    dispatch
-        Where documents go.
-    run_uid
-        uid of the run's start document.
+    run
+        The run whose sample and energy documents the probe sends.
     progress
         Called as ``progress(t_s, duration_s)`` after every sample.
     """
 
     def __init__(
         self,
-        twin: Any,
-        dispatch: Dispatcher,
-        run_uid: str,
+        twin: ObservedTwin,
+        run: Run,
         *,
         progress: Callable[[float, float], None] | None = None,
     ) -> None:
         self.twin = twin
-        self.dispatch = dispatch
-        self.run_uid = run_uid
+        self.run = run
         self.progress = progress
         self.interval_s = float(twin.config.sample_interval_s)
-        self.seq = {"sample": 0, "energy": 0}
         self.rows: list[dict[str, Any]] = []
         self.last: dict[str, Any] = dict(twin.initial)
         self.lag_max_s = 0.0
@@ -116,7 +112,7 @@ class Probe:
             self.lag_max_s = max(self.lag_max_s, lag)
         self.rows.append(row)
         self.last = row
-        if self.dispatch:
+        if self.run.recording:
             self._emit(row, previous)
         return row
 
@@ -135,18 +131,12 @@ class Probe:
             data.update({f"gate_v_{i}": [float(v)] for i, v in enumerate(gates)})
         if "lag_s" in row:
             data["lag_s"] = [row["lag_s"]]
-        self.dispatch(sample_doc(self.run_uid, self.seq["sample"], row["t_s"], data))
-        self.seq["sample"] += 1
+        self.run.sample(row["t_s"], data)
         if previous is None or row["t_s"] <= previous["t_s"]:
             return
         for component, key in ENERGY_COMPONENTS:
             e_j = max(row[key] - previous[key], 0.0)
-            doc = energy_doc(
-                self.run_uid, self.seq["energy"], previous["t_s"], row["t_s"], e_j,
-                component=component,
-            )  # fmt: skip
-            self.dispatch(doc)
-            self.seq["energy"] += 1
+            self.run.energy(previous["t_s"], row["t_s"], e_j, component=component)
 
     def history(self) -> dict[str, np.ndarray]:
         """Sampled series as arrays (``gate_v`` is ``(n_samples, E)``)."""

@@ -37,14 +37,14 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 import numpy as np
 import simpy
 
 from .._validators import non_negative, positive
-from ..documents import Dispatcher, Subscriber, start_doc, stop_doc
+from ..documents import Run, Subscriber
 from ..kernels import events as K
 from ..learning.rules import LearningRule
 from ..physics.task import Task
@@ -54,6 +54,9 @@ from .edge import BOARD_V_MAX_V, BOARD_V_MIN_V, EdgeParams, board_edge_params
 from .errors import ModelError
 from .network_state import NetworkState, SolverSettings, circuit_structure, sparse_structure
 from .noise import NoiseConfig, comparator_offsets, run_keys
+
+if TYPE_CHECKING:
+    from .probes import Probe
 
 __all__ = ["Twin", "TwinConfig", "TwinResult", "simulate", "trainer_equivalent"]
 
@@ -148,23 +151,26 @@ def trainer_equivalent(
     rule: LearningRule,
     *,
     step_s: float = 1e-4,
-    k_min_s: float = 1e-3,
-    k_max_s: float = 1e1,
-    kappa_s: float = 1.0,
+    k_min_siemens: float = 1e-3,
+    k_max_siemens: float = 1e1,
+    kappa_siemens: float = 1.0,
     clock: Clock | str | None = None,
 ) -> TwinConfig:
     """The linear, noise-free twin that performs the synchronous trainer's rule.
 
-    The linear device maps the board's gate rails onto ``[k_min_s, k_max_s]`` (slope ``m``, S/V)
-    and the gates start where ``k = kappa_s``. A sync tick of ``dt`` moves a gate by
-    ``a * contrast * dt / (R C)``, so ``dk = m a dt / (R C) * contrast``; the gains are chosen so
-    that at ``dt = step_s`` this is the trainer's ``dk = (alpha / eta) * ((1 - lam) dV_F^2 -
-    dV_C^2)`` with the same eta and lambda. ``clock`` defaults to ``sync:1/step_s`` (the same
-    steps); a faster sync clock approaches the continuous-time limit of the same dynamics.
+    The linear device maps the board's gate rails onto ``[k_min_siemens, k_max_siemens]``
+    (slope ``m``, S/V) and the gates start where ``k = kappa_siemens``. A sync tick of ``dt``
+    moves a gate by ``a * contrast * dt / (R C)``, so ``dk = m a dt / (R C) * contrast``; the
+    gains are chosen so that at ``dt = step_s`` this is the trainer's ``dk = (alpha / eta) *
+    ((1 - lam) dV_F^2 - dV_C^2)`` with the same eta and lambda. ``clock`` defaults to
+    ``sync:1/step_s`` (the same steps); a faster sync clock approaches the continuous-time limit
+    of the same dynamics.
     """
-    device = linear_for_bounds(k_min_s, k_max_s, BOARD_V_MIN_V, BOARD_V_MAX_V)
-    slope = float(device.slope_s_per_v)
-    v0 = float(device.v_zero_v) + float(np.clip(kappa_s, k_min_s, k_max_s)) / slope
+    device = linear_for_bounds(k_min_siemens, k_max_siemens, BOARD_V_MIN_V, BOARD_V_MAX_V)
+    slope = float(device.slope_siemens_per_v)
+    v0 = (
+        float(device.v_zero_v) + float(np.clip(kappa_siemens, k_min_siemens, k_max_siemens)) / slope
+    )
     base = EdgeParams(device=device, v_gate0_v=min(max(v0, BOARD_V_MIN_V), BOARD_V_MAX_V))
     gain = (rule.alpha / rule.eta) * float(base.rc_s) / (slope * step_s)
     edges = base.evolve(a_free_per_v=gain, a_clamp_per_v=gain)
@@ -346,8 +352,12 @@ class Twin:
         self.task = task
         self.config = config
         self.state, self.kernel = build_state(task, config, rng)
+        ground = np.zeros(task.network.n_nodes, dtype=bool)
+        ground[task.ground] = True
+        #: Reduced index of every node (``n`` for ground), as in :func:`circuit_structure`.
+        self._node_index = np.where(ground, ground.size - int(ground.sum()), np.cumsum(~ground) - 1)
         self.network = NetworkState(self.state, self.kernel)
-        self.dispatch = Dispatcher([emit] if emit is not None else [])
+        self.emit = emit
         self.params = config.params() | (params or {})
         self.t0_s = float(env.now)
         self.initial = self.readings(self.t0_s)
@@ -398,6 +408,25 @@ class Twin:
             "gate_v": gates,
         }
 
+    def node_voltages(self, example: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """Free and clamped node voltages (V, each ``(N,)``) of training example ``example``.
+
+        The electrical state as of the last processed event (call :meth:`catch_up` first): the
+        network's conductances are held between edge events, so this is the state at any time
+        up to the next event. Grounded nodes read 0 V. Read-only.
+        """
+        st = self.state
+        if not 0 <= example < st.mu_f.shape[0]:
+            raise ModelError(f"example: expected 0..{st.mu_f.shape[0] - 1}, got {example}")
+        n = st.x.shape[1] - 1
+        out = []
+        circuits = ((st.free_q[example], st.mu_f[example]), (st.clamp_q[example], st.mu_c[example]))
+        for q, mu in circuits:
+            v = np.zeros(n + 1)
+            v[:n] = st.x[int(q), :n] @ mu
+            out.append(v[self._node_index])
+        return out[0], out[1]
+
     @property
     def conductance(self) -> np.ndarray:
         """Conductances of the free network of example 0, siemens ``(E,)``."""
@@ -418,27 +447,18 @@ class Twin:
 
         if not (np.isfinite(duration_s) and duration_s >= 0):
             raise ModelError(f"duration: must be a finite number >= 0 s, got {duration_s!r}")
-        start = start_doc(source="twin", kind="simulate", params=self.params)
-        self.run_uid = start["uid"]
-        if self.dispatch:
-            self.dispatch(start)
-        probe = Probe(self, self.dispatch, self.run_uid, progress=progress)
-        wall0 = time.perf_counter()
-        try:
+        with Run(self.emit, source="twin", kind="simulate", params=self.params) as run:
+            self.run_uid = run.uid
+            probe = Probe(self, run, progress=progress)
+            wall0 = time.perf_counter()
             if self.config.engine == "agents":
                 start_agents(self.env, self, duration_s)
             else:
                 start_batched(self.env, self, duration_s)
             self.env.run(until=probe.start(duration_s))
-        except BaseException as exc:
-            if self.dispatch:
-                reason = f"{type(exc).__name__}: {exc}"
-                self.dispatch(stop_doc(self.run_uid, status="aborted", reason=reason))
-            raise
-        wall_s = time.perf_counter() - wall0
-        result = self._result(probe, duration_s, wall_s)
-        if self.dispatch:
-            self.dispatch(stop_doc(self.run_uid, status="complete", summary=result.summary()))
+            wall_s = time.perf_counter() - wall0
+            result = self._result(probe, duration_s, wall_s)
+            run.summary = result.summary()
         log.info(
             "simulated %.3g s in %.3g s wall (%.3gx real time), %d events",
             duration_s,
@@ -448,7 +468,7 @@ class Twin:
         )
         return result
 
-    def _result(self, probe: Any, duration_s: float, wall_s: float) -> TwinResult:
+    def _result(self, probe: Probe, duration_s: float, wall_s: float) -> TwinResult:
         st = self.state
         last = probe.last
         stats: dict[str, Any] = {

@@ -1,0 +1,152 @@
+"""Board commands as data: argument checking and the board's integer forms.
+
+The lab's host sets eta as an 8-bit integer ``ETA`` with ``eta = ETA / 129`` and the learning
+time per step in microseconds; :func:`parse_set_params` accepts either form (not both) and
+returns physical values. Every checker raises :class:`~hw_bridge.errors.CommandRefused` with
+code ``invalid`` and a one-line message naming the argument.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from .errors import CommandRefused
+
+__all__ = [
+    "COMMAND_NAMES",
+    "ETA_DIVISOR",
+    "eta_from_setting",
+    "eta_setting",
+    "parse_inference",
+    "parse_reset_gates",
+    "parse_set_params",
+    "parse_start_training",
+]
+
+COMMAND_NAMES = (
+    "load_task",
+    "start_training",
+    "stop_training",
+    "set_params",
+    "reset_gates",
+    "run_inference",
+)
+
+#: The board's nudge setting: eta = ETA / 129 (ETA an 8-bit integer).
+ETA_DIVISOR = 129
+
+
+def eta_from_setting(eta_int: int) -> float:
+    """Physical eta of the board's integer setting ``ETA`` (1..255)."""
+    if isinstance(eta_int, bool) or not isinstance(eta_int, int | np.integer):
+        raise CommandRefused("invalid", f"ETA: expected an integer 1..255, got {eta_int!r}")
+    if not 1 <= int(eta_int) <= 255:
+        raise CommandRefused("invalid", f"ETA: expected an integer 1..255, got {eta_int}")
+    return int(eta_int) / ETA_DIVISOR
+
+
+def eta_setting(eta: float) -> int:
+    """The nearest integer setting ``ETA`` for a physical ``eta``."""
+    return round(eta * ETA_DIVISOR)
+
+
+def _number(
+    args: Mapping[str, Any], key: str, *, low: float = 0.0, high: float = math.inf
+) -> float:
+    value = args[key]
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise CommandRefused("invalid", f"{key}: expected a number, got {value!r}")
+    value = float(value)
+    if not (math.isfinite(value) and low < value <= high):
+        raise CommandRefused(
+            "invalid", f"{key}: expected a number in ({low:g}, {high:g}], got {value}"
+        )
+    return value
+
+
+def _only(args: Mapping[str, Any], allowed: tuple[str, ...], name: str) -> None:
+    extra = sorted(set(args) - set(allowed))
+    if extra:
+        raise CommandRefused(
+            "invalid", f"{name}: unknown argument(s) {', '.join(extra)}; expected {allowed}"
+        )
+
+
+def parse_set_params(args: Mapping[str, Any]) -> dict[str, float]:
+    """Physical settings of a ``set_params`` command: ``eta``, ``lam``, ``step_s``, ``rate_hz``."""
+    _only(args, ("eta", "ETA", "lam", "step_s", "step_us", "rate_hz"), "set_params")
+    if not args:
+        raise CommandRefused("invalid", "set_params: give at least one of eta/ETA, lam, step")
+    out: dict[str, float] = {}
+    if "eta" in args and "ETA" in args:
+        raise CommandRefused("invalid", "set_params: give eta or ETA, not both")
+    if "step_s" in args and "step_us" in args:
+        raise CommandRefused("invalid", "set_params: give step_s or step_us, not both")
+    if "eta" in args:
+        out["eta"] = _number(args, "eta", high=1.0)
+    if "ETA" in args:
+        out["eta"] = eta_from_setting(args["ETA"])
+    if "lam" in args:
+        value = args["lam"]
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not (math.isfinite(value) and value >= 0)
+        ):
+            raise CommandRefused("invalid", f"lam: expected a number >= 0, got {value!r}")
+        out["lam"] = float(value)
+    if "step_s" in args:
+        out["step_s"] = _number(args, "step_s", high=1.0)
+    if "step_us" in args:
+        out["step_s"] = _number(args, "step_us", high=1e6) * 1e-6
+    if "rate_hz" in args:
+        out["rate_hz"] = _number(args, "rate_hz", high=1e5)
+    return out
+
+
+def parse_start_training(args: Mapping[str, Any]) -> float | None:
+    """Duration (s) of a ``start_training`` command, or ``None`` (until stopped)."""
+    _only(args, ("duration_s",), "start_training")
+    return _number(args, "duration_s") if "duration_s" in args else None
+
+
+def parse_reset_gates(
+    args: Mapping[str, Any], n_edges: int, rails_v: tuple[float, float], default_v: float
+) -> np.ndarray:
+    """Gate voltages (V, ``(E,)``) of a ``reset_gates`` command, within the rails."""
+    _only(args, ("gate_v",), "reset_gates")
+    raw = args.get("gate_v", default_v)
+    try:
+        gates = np.asarray(raw, dtype=float)
+        gates = np.broadcast_to(gates, (n_edges,)).copy() if gates.ndim == 0 else gates
+    except (TypeError, ValueError):
+        raise CommandRefused("invalid", f"gate_v: expected a number or {n_edges} numbers") from None
+    if gates.shape != (n_edges,):
+        raise CommandRefused("invalid", f"gate_v: expected {n_edges} values, got {gates.size}")
+    lo, hi = rails_v
+    if not np.all(np.isfinite(gates)) or np.any(gates < lo) or np.any(gates > hi):
+        raise CommandRefused("invalid", f"gate_v: every value must lie in [{lo:g}, {hi:g}] V")
+    return gates
+
+
+def parse_inference(
+    args: Mapping[str, Any], n_sources: int, default_hold_s: float, max_input_v: float
+) -> tuple[np.ndarray, float]:
+    """Inputs (V, ``(n_sources,)``) and hold time (s) of a ``run_inference`` command."""
+    _only(args, ("inputs_v", "hold_s"), "run_inference")
+    if "inputs_v" not in args:
+        raise CommandRefused("invalid", "run_inference: missing argument inputs_v")
+    try:
+        inputs = np.asarray(args["inputs_v"], dtype=float).reshape(-1)
+    except (TypeError, ValueError):
+        raise CommandRefused("invalid", f"inputs_v: expected {n_sources} numbers") from None
+    if inputs.size != n_sources:
+        raise CommandRefused("invalid", f"inputs_v: expected {n_sources} values, got {inputs.size}")
+    if not np.all(np.isfinite(inputs)) or np.any(np.abs(inputs) > max_input_v):
+        raise CommandRefused("invalid", f"inputs_v: values must lie within +-{max_input_v:g} V")
+    hold = _number(args, "hold_s", high=60.0) if "hold_s" in args else default_hold_s
+    return inputs, hold

@@ -1,0 +1,448 @@
+"""The board emulator: the laboratory board's transistor network with hidden variation.
+
+:class:`BoardEmulator` is the board a lab would have (PHYSICS.md section 8: by default the 4 x 4
+periodic transistor lattice on the node-allostery task at eta = 0.22, learning step 0.1 ms),
+built on the event-driven twin (:class:`~hw_bridge.track.TwinTrack`) with *hidden* per-edge
+variation (:mod:`hw_bridge.variation`: gains, thresholds, capacitors, leaks, comparator
+offsets), measured through ADCs (quantisation and noise) and published as
+:class:`~hw_bridge.contract.BoardState` frames at ``rate_hz`` (1 kHz) in board time.
+
+It is pure and seeded: :meth:`BoardEmulator.advance` steps board time and returns the frames
+due; nothing reads the wall clock (``wall_unix`` is ``boot_unix + t_s``, with ``boot_unix``
+given by whoever runs it). Commands (:meth:`BoardEmulator.command`) follow the contract:
+idempotent by key (a retry returns the first acknowledgement), versioned (a command carrying
+another desired-state version than the board's is refused with code ``stale``), applied at the
+current board time.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+import numpy as np
+
+from twin._validators import positive
+from twin.physics.network_io import network_from_spec, network_to_dict
+from twin.physics.task import Task, allostery_task, task_from_dict, task_to_dict
+from twin.simulation.devices import TransistorDevice
+from twin.simulation.edge import EdgeParams
+from twin.simulation.noise import NoiseConfig
+
+from .circuit import BoardCircuit
+from .commands import (
+    COMMAND_NAMES,
+    eta_setting,
+    parse_inference,
+    parse_reset_gates,
+    parse_set_params,
+    parse_start_training,
+)
+from .contract import Ack, BoardConfig, BoardState, Command, Snapshot
+from .errors import BridgeConfigError, CommandRefused
+from .track import TwinTrack
+from .variation import GATE_FULL_SCALE_V, Adc, HiddenVariation, draw_hidden_edges
+
+__all__ = ["BoardEmulator", "EmulatorConfig", "default_board_task"]
+
+log = logging.getLogger("hw_bridge.emulator")
+
+#: Commands that do not change the desired state (no version bump).
+READ_ONLY_COMMANDS = frozenset({"run_inference"})
+#: Acknowledgements remembered for idempotent retries.
+ACK_MEMORY = 4096
+
+
+def default_board_task(network: str = "lattice:4x4:periodic", seed: int = 2) -> Task:
+    """The board's allostery task on ``network`` (seed 2: a task the 4 x 4 board learns)."""
+    net = network_from_spec(network)
+    return allostery_task(net, rng=np.random.default_rng([seed, 0]))
+
+
+@attrs.frozen(kw_only=True)
+class EmulatorConfig:
+    """Settings of an emulated board.
+
+    Parameters
+    ----------
+    board_id
+        Name the board publishes.
+    rate_hz
+        Frames published per second of board time.
+    eta, lam, step_s
+        Nudge, power weight and learning step (s) at boot.
+    variation
+        Hidden component variation.
+    node_adc, gate_adc
+        ADCs of the node voltages (full scale 0.4532 V) and of the gate voltages.
+    noise_delta_v2
+        Learning-rule white noise (V^2 per 0.1 ms).
+    reset_gate_v
+        Gate voltage at boot and of ``reset_gates`` without arguments, V.
+    inference_hold_s
+        Default hold time of ``run_inference``, s.
+    autostart
+        Boot into training (else idle).
+    """
+
+    board_id: str = "emulated-board"
+    rate_hz: float = attrs.field(default=1000.0, validator=positive(BridgeConfigError))
+    eta: float = attrs.field(default=0.22, validator=positive(BridgeConfigError))
+    lam: float = 0.0
+    step_s: float = attrs.field(default=1e-4, validator=positive(BridgeConfigError))
+    variation: HiddenVariation = attrs.field(factory=HiddenVariation)
+    node_adc: Adc = attrs.field(factory=lambda: Adc(bits=10, sigma_v=2e-4))
+    gate_adc: Adc = attrs.field(
+        factory=lambda: Adc(bits=12, full_scale_v=GATE_FULL_SCALE_V, sigma_v=1e-3)
+    )
+    noise_delta_v2: float = 0.0
+    reset_gate_v: float = 3.0
+    inference_hold_s: float = attrs.field(default=0.01, validator=positive(BridgeConfigError))
+    autostart: bool = True
+
+    def evolve(self, **changes: Any) -> EmulatorConfig:
+        return attrs.evolve(self, **changes)
+
+
+class BoardEmulator:
+    """An emulated board, stepped in board time.
+
+    Parameters
+    ----------
+    config
+        Board settings.
+    rng
+        Source of the hidden variation, epochs, learning noise and ADC noise.
+    task
+        The task at boot (default :func:`default_board_task`).
+    boot_unix
+        Host wall time at boot, s since 1970 (``wall_unix = boot_unix + t_s``).
+    """
+
+    def __init__(
+        self,
+        config: EmulatorConfig | None = None,
+        *,
+        rng: np.random.Generator,
+        task: Task | None = None,
+        boot_unix: float = 0.0,
+    ) -> None:
+        self.config = config if config is not None else EmulatorConfig()
+        self.task = task if task is not None else default_board_task()
+        self._rng = rng
+        n = self.task.network.n_edges
+        self.edges, self.hidden = draw_hidden_edges(n, rng, self.config.variation)
+        self._adc_rng = np.random.default_rng(rng.integers(0, 2**63))
+        self._twin_rng = np.random.default_rng(rng.integers(0, 2**63))
+        self.eta = self.config.eta
+        self.lam = self.config.lam
+        self.step_s = self.config.step_s
+        self.rate_hz = self.config.rate_hz
+        self._acks: OrderedDict[str, Ack] = OrderedDict()
+        self.boot(boot_unix)
+
+    # ------------------------------------------------------------------ boot
+
+    def boot(self, boot_unix: float) -> None:
+        """(Re)boot: a new epoch, board time 0, gates at the reset value, version 0.
+
+        The task and the learning settings survive (the host reloads its configuration);
+        the desired-state version and the acknowledgements do not.
+        """
+        self.epoch = int(self._rng.integers(1, 2**63))
+        self.boot_unix = float(boot_unix)
+        self.t_s = 0.0
+        self.seq = 0
+        self.version = 0
+        self._acks.clear()
+        self._frame_base_s, self._frame_n = 0.0, 0
+        self._train_until_s = np.inf
+        self._inference: dict[str, Any] | None = None
+        self._resume_mode = "idle"
+        self.mode = "training" if self.config.autostart else "idle"
+        self.circuit = BoardCircuit(self.task)
+        self.track = self._new_track(np.full(self.task.network.n_edges, self.config.reset_gate_v))
+        self.last: BoardState = self._measure()
+
+    def _new_track(self, gates_v: np.ndarray) -> TwinTrack:
+        return TwinTrack(
+            self.task,
+            self.edges,
+            t_s=self.t_s,
+            gates_v=gates_v,
+            mode=self._track_mode(),
+            eta=self.eta,
+            lam=self.lam,
+            step_s=self.step_s,
+            noise=NoiseConfig(delta_v2=self.config.noise_delta_v2),
+            rng=self._twin_rng,
+        )
+
+    def _track_mode(self) -> str:
+        return "training" if self.mode == "training" else "idle"
+
+    # ------------------------------------------------------------------ time
+
+    @property
+    def next_frame_s(self) -> float:
+        """Board time of the next frame, s."""
+        return self._frame_base_s + (self._frame_n + 1) / self.rate_hz
+
+    def advance(self, t_s: float) -> list[BoardState]:
+        """Run to board time ``t_s``; return the frames published on the way, in order."""
+        frames = []
+        while self.next_frame_s <= t_s + 1e-12:
+            frames.append(self.step())
+        self._run_to(max(t_s, self.t_s))
+        return frames
+
+    def step(self) -> BoardState:
+        """Run to the next frame time and publish one frame."""
+        t = self.next_frame_s
+        self._run_to(t)
+        self._frame_n += 1
+        self.seq += 1
+        self.last = self._measure()
+        return self.last
+
+    def _run_to(self, t_s: float) -> None:
+        for t_change in sorted(self._pending_changes()):
+            if self.t_s < t_change <= t_s:
+                self.track.advance(t_change)
+                self.t_s = t_change
+                self._scheduled_change(t_change)
+        self.track.advance(t_s)
+        self.t_s = max(self.t_s, t_s)
+
+    def _pending_changes(self) -> list[float]:
+        out = [self._train_until_s] if self.mode == "training" else []
+        if self._inference is not None:
+            out.append(self._inference["until_s"])
+        return [t for t in out if np.isfinite(t)]
+
+    def _scheduled_change(self, t_s: float) -> None:
+        if self._inference is not None and t_s >= self._inference["until_s"]:
+            self._inference = None
+            self._set_mode(self._resume_mode)
+        elif self.mode == "training" and t_s >= self._train_until_s:
+            self._train_until_s = np.inf
+            self._set_mode("idle")
+
+    def _set_mode(self, mode: str) -> None:
+        self.mode = mode
+        self.track.restart(self.t_s, mode=self._track_mode())
+
+    # ------------------------------------------------------------------ measuring
+
+    def _measure(self) -> BoardState:
+        gates = self.track.gates()
+        if self._inference is not None:
+            v_free = v_clamped = self._inference["nodes"]
+            inputs = self._inference["inputs"]
+        else:
+            v_free, v_clamped = self.track.node_voltages()
+            inputs = self.task.train.inputs[0]
+        n = v_free.size
+        nodes = self.config.node_adc.read(np.concatenate([v_free, v_clamped]), self._adc_rng)
+        return BoardState(
+            board_id=self.config.board_id,
+            epoch=self.epoch,
+            seq=self.seq,
+            t_s=self.t_s,
+            wall_unix=self.boot_unix + self.t_s,
+            mode=self.mode,
+            gate_v=self.config.gate_adc.read(gates, self._adc_rng),
+            v_free_v=nodes[:n],
+            v_clamped_v=nodes[n:],
+            inputs_v=inputs,
+            targets_v=self.task.train.outputs[0],
+            eta=self.eta,
+            lam=self.lam,
+        )
+
+    def board_config(self) -> BoardConfig:
+        """The configuration a late joiner needs (network, task, parameters, version)."""
+        params = {
+            "eta": self.eta,
+            "ETA": eta_setting(self.eta),
+            "lam": self.lam,
+            "step_s": self.step_s,
+            "rate_hz": self.rate_hz,
+            "node_full_scale_v": self.config.node_adc.full_scale_v,
+            "node_adc_bits": self.config.node_adc.bits,
+            "gate_adc_bits": self.config.gate_adc.bits,
+            "reset_gate_v": self.config.reset_gate_v,
+            "model": "transistor",
+        }
+        return BoardConfig(
+            board_id=self.config.board_id,
+            epoch=self.epoch,
+            network=network_to_dict(self.task.network),
+            task=task_to_dict(self.task),
+            params=params,
+            version=self.version,
+        )
+
+    def snapshot(self) -> Snapshot:
+        """Configuration and the last published state (``seq`` 0 before the first frame)."""
+        return Snapshot(config=self.board_config(), state=self.last)
+
+    # ------------------------------------------------------------------ commands
+
+    def command(self, command: Command) -> Ack:
+        """Apply ``command`` at the current board time (idempotent by key, versioned)."""
+        if command.key in self._acks:
+            return self._acks[command.key]
+        ack = self._apply(command)
+        self._acks[command.key] = ack
+        while len(self._acks) > ACK_MEMORY:
+            self._acks.popitem(last=False)
+        return ack
+
+    def _apply(self, command: Command) -> Ack:
+        if command.version is not None and command.version != self.version:
+            msg = f"desired version {command.version} is not the board's {self.version}"
+            return self._refuse(command, "stale", msg)
+        try:
+            result = self.execute(command)
+        except CommandRefused as exc:
+            return self._refuse(command, exc.code, str(exc))
+        return Ack(key=command.key, ok=True, version=self.version, result=result)
+
+    def execute(self, command: Command) -> dict[str, Any]:
+        """Apply a command without the version and idempotency checks; its result.
+
+        This is the board's command handler: :meth:`command` wraps it with the checks, and a
+        publisher that does its own (``hw_bridge.server.BoardPublisher``) calls it directly.
+        Every change but ``run_inference`` bumps the desired-state version. Raises
+        :class:`~hw_bridge.errors.CommandRefused` (code ``unsupported`` or ``invalid``).
+        """
+        if command.name not in COMMAND_NAMES:
+            raise CommandRefused("unsupported", f"unknown command {command.name!r}")
+        result: dict[str, Any] = getattr(self, f"_cmd_{command.name}")(command.args)
+        if command.name not in READ_ONLY_COMMANDS:
+            self.version += 1
+        log.debug("applied %s at t=%.4f s (version %d)", command.name, self.t_s, self.version)
+        return result
+
+    def _refuse(self, command: Command, code: str, message: str) -> Ack:
+        return Ack(key=command.key, ok=False, code=code, message=message, version=self.version)
+
+    def _cmd_load_task(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        if set(args) != {"task"}:
+            raise CommandRefused("invalid", "load_task: expected exactly one argument, task")
+        try:
+            task = task_from_dict(args["task"])
+        except ValueError as exc:
+            raise CommandRefused("invalid", f"task: {exc}") from None
+        net, own = task.network, self.task.network
+        if net.n_nodes != own.n_nodes or not np.array_equal(net.edges, own.edges):
+            raise CommandRefused("invalid", "task: the network must be the board's own")
+        if task.n_sources != self.task.n_sources:
+            raise CommandRefused("invalid", f"task: the board has {self.task.n_sources} sources")
+        self.task = task
+        self.circuit = BoardCircuit(task)
+        self._inference = None
+        self.mode = "idle"
+        self.track.restart(
+            self.t_s, np.full(own.n_edges, self.config.reset_gate_v), task=task, mode="idle"
+        )
+        return {}
+
+    def _cmd_start_training(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        duration = parse_start_training(args)
+        self._train_until_s = self.t_s + duration if duration is not None else np.inf
+        if self._inference is not None:
+            self._resume_mode = "training"
+        elif self.mode != "training":
+            self._set_mode("training")
+        return {}
+
+    def _cmd_stop_training(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        if args:
+            raise CommandRefused("invalid", "stop_training: takes no arguments")
+        self._train_until_s = np.inf
+        if self._inference is not None:
+            self._resume_mode = "idle"
+        elif self.mode != "idle":
+            self._set_mode("idle")
+        return {}
+
+    def _cmd_set_params(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        values = parse_set_params(args)
+        self.eta = values.get("eta", self.eta)
+        self.lam = values.get("lam", self.lam)
+        self.step_s = values.get("step_s", self.step_s)
+        if "rate_hz" in values:
+            self.rate_hz = values["rate_hz"]
+            self._frame_base_s, self._frame_n = self.t_s, 0
+        self.track.restart(self.t_s, eta=self.eta, lam=self.lam, step_s=self.step_s)
+        return {
+            "eta": self.eta,
+            "ETA": eta_setting(self.eta),
+            "lam": self.lam,
+            "step_s": self.step_s,
+            "rate_hz": self.rate_hz,
+        }
+
+    def _cmd_reset_gates(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        cols = self.edges.columns(self.task.network.n_edges)
+        rails = (float(np.max(cols["v_min_v"])), float(np.min(cols["v_max_v"])))
+        gates = parse_reset_gates(args, self.task.network.n_edges, rails, self.config.reset_gate_v)
+        self._train_until_s = np.inf
+        self._inference = None
+        self.mode = "idle"
+        self.track.restart(self.t_s, gates, mode="idle")
+        return {}
+
+    def _cmd_run_inference(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        inputs, hold_s = parse_inference(
+            args, self.task.n_sources, self.config.inference_hold_s, 1.0
+        )
+        if self._inference is None:
+            self._resume_mode = self.mode
+            self.mode = "inference"
+            self.track.restart(self.t_s, mode="idle")
+        nodes, power_w = self.circuit.free_response(self.edges.device, self.track.gates(), inputs)
+        self._inference = {"until_s": self.t_s + hold_s, "nodes": nodes, "inputs": inputs}
+        outputs = self.config.node_adc.read(nodes[self.task.targets], self._adc_rng)
+        return {
+            "outputs_v": outputs.tolist(),
+            "energy_j": power_w * hold_s,
+            "power_w": power_w,
+            "hold_s": hold_s,
+        }
+
+    # ------------------------------------------------------------------ emulation only
+
+    def inject_fault(self, edge: int, **changes: float) -> None:
+        """Change one edge's hidden circuit now (emulation only; not a protocol command).
+
+        ``changes``: ``gain_factor`` (both amplifier gains), ``free_gain_factor``,
+        ``threshold_shift_v``, ``leak_tau_s`` (with the rest voltage ``v_rest_v``, default 0).
+        """
+        n = self.task.network.n_edges
+        if not 0 <= edge < n:
+            raise BridgeConfigError(f"edge: expected 0..{n - 1}, got {edge}")
+        cols = self.edges.columns(n)
+        dev_vt = np.broadcast_to(self.edges.device.params(n)[:, 1], (n,)).copy()
+        factor = changes.pop("gain_factor", 1.0)
+        cols["a_free_per_v"][edge] *= factor * changes.pop("free_gain_factor", 1.0)
+        cols["a_clamp_per_v"][edge] *= factor
+        dev_vt[edge] += changes.pop("threshold_shift_v", 0.0)
+        if "leak_tau_s" in changes:
+            cols["tau_leak_s"][edge] = changes.pop("leak_tau_s")
+            cols["v_rest_v"][edge] = changes.pop("v_rest_v", 0.0)
+        if changes:
+            raise BridgeConfigError(f"inject_fault: unknown change(s) {sorted(changes)}")
+        dev = self.edges.device
+        if not isinstance(dev, TransistorDevice):
+            raise BridgeConfigError("inject_fault: the emulator's device is a transistor")
+        device = attrs.evolve(dev, v_t_v=dev_vt)
+        cols.pop("v_gate0_v")
+        self.edges = EdgeParams(device=device, **cols)
+        self.track.restart(self.t_s, edges=self.edges)
+        log.info("fault injected on edge %d at t=%.4f s", edge, self.t_s)

@@ -1,0 +1,461 @@
+"""Shadow mode: a nominal twin mirrors a board, says when and where the hardware departs.
+
+:class:`Shadow` takes any :class:`~hw_bridge.contract.Board` (it only uses the Protocol), builds
+its own twin from the snapshot's configuration (network, task, eta, lambda, learning step) with
+the *nominal* device model (or calibrated edges, :mod:`hw_bridge.calibrate`), and for every
+reported state:
+
+1. advances the twin to the board's time (board time only; the wall clock never enters the
+   model) and mirrors the board's mode, eta and lambda;
+2. computes residuals: per edge (reported minus predicted gate voltage) and per node (free and
+   clamped node voltages), and a divergence score, the largest residual in units of its
+   tolerance (``gate_tol_v``, ``node_tol_v``);
+3. feeds the score to a :class:`~hw_bridge.alarms.DivergenceMonitor` (alarm after ``hold_s``
+   above ``threshold``, naming the divergent edges and nodes);
+4. optionally resyncs the twin's gates to the board's (``resync``: ``off``, ``periodic`` every
+   ``resync_interval_s`` of board time, or ``on_alarm``);
+5. books energies for both sources and emits run documents (:mod:`hw_bridge.shadow_docs`).
+
+A :class:`~hw_bridge.contract.Resync` from the board (late join, gap, silence, restart) rebuilds
+the twin from the new snapshot; a new epoch counts as a restart. Run time (``t_s`` of the
+documents) is board time made continuous across restarts. Losses no board counter announced
+(a sequence jump without a Resync) are counted as ``undetected_loss``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import attrs
+import numpy as np
+
+from twin.physics.task import Task, task_from_dict
+from twin.simulation.edge import EdgeParams, board_edge_params
+
+from .alarms import Alarm, AlarmSink, DivergenceMonitor
+from .circuit import BoardCircuit, EdgeModel
+from .contract import Ack, Board, BoardState, Command, Resync, Snapshot, Update
+from .errors import BridgeConfigError, BridgeTimeout
+from .shadow_config import ShadowConfig
+from .shadow_docs import ShadowRecorder
+from .shadow_output import ShadowOutput
+from .shadow_state import DesiredState, PredictedState, ShadowHistory, ShadowStats
+from .track import ENERGY_KEYS, TwinTrack
+
+__all__ = ["Shadow", "ShadowConfig"]
+
+log = logging.getLogger("hw_bridge.shadow")
+
+Progress = Callable[[Mapping[str, Any]], None]
+
+
+class Shadow(ShadowOutput):
+    """A twin shadowing a board.
+
+    Parameters
+    ----------
+    board
+        Any implementation of the board contract.
+    config
+        Shadow settings.
+    rng
+        Source of the twin's random keys.
+    emit
+        Subscriber for the run documents (board and twin runs).
+    on_alarm
+        Called when an alarm is raised (``end_s`` None) and when it ends.
+    edges
+        Edge circuits of the twin (default: the nominal transistor board; calibrated edges from
+        :func:`hw_bridge.calibrate.calibrate`).
+    params
+        Extra provenance for the start documents.
+    """
+
+    def __init__(
+        self,
+        board: Board,
+        config: ShadowConfig | None = None,
+        *,
+        rng: np.random.Generator,
+        emit: Callable[[Mapping[str, Any]], None] | None = None,
+        on_alarm: AlarmSink | None = None,
+        edges: EdgeParams | None = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.board = board
+        self.config = config if config is not None else ShadowConfig()
+        self.rng = rng
+        self.edges = edges if edges is not None else board_edge_params("transistor")
+        self._model: EdgeModel | None = None
+        self.on_alarm = on_alarm
+        self.params = dict(params or {})
+        self.recorder = ShadowRecorder(emit)
+        cfg = self.config
+        self.monitor = DivergenceMonitor(
+            threshold=cfg.threshold, hold_s=cfg.hold_s, clear_s=cfg.clear_s
+        )
+        self.stats = ShadowStats()
+        self.history = ShadowHistory(cfg.history_every)
+        self.reported: BoardState | None = None
+        self.predicted: PredictedState | None = None
+        self.desired = DesiredState()
+        self.config_of_board: Mapping[str, Any] = {}
+        self.task: Task | None = None
+        self.circuit: BoardCircuit | None = None
+        self.track: TwinTrack | None = None
+        self.epoch: int | None = None
+        self.score = 0.0
+        self._version = 0
+        self._offset_s = 0.0
+        self._run_t_s = 0.0
+        self._t_start_s: float | None = None
+        self._last_resync_s = 0.0
+        self._next_sample_s = 0.0
+        self._twin_energy: dict[str, float] = {}
+        self._node_res = np.zeros(0)
+        self._gate_res = np.zeros(0)
+        self._started = False
+        self._closed = False
+        self._check_task = True
+
+    # ------------------------------------------------------------------ life cycle
+
+    def open(self) -> None:
+        """Emit the start documents (the first poll's Resync then builds the twin)."""
+        if self._started:
+            return
+        self._started = True
+        params = {**self.params, "shadow": attrs.asdict(self.config)}
+        self.recorder.start(board=self.board.board_id, params=params)
+
+    def close(self, *, status: str = "complete", reason: str = "") -> dict[str, Any]:
+        """End the active alarm, flush the last documents and emit the stops; the summary."""
+        if self._closed:
+            return self.summary()
+        self._closed = True
+        self._finish_alarm(self._run_t_s)
+        if self.reported is not None:
+            self._flush(self._run_t_s)
+        summary = self.summary()
+        self.recorder.stop(status=status, summary=summary, reason=reason)
+        return summary
+
+    @property
+    def run_t_s(self) -> float:
+        """Run time of the last ingested state (board time made continuous), s."""
+        return self._run_t_s
+
+    # ------------------------------------------------------------------ driving
+
+    def step(self, timeout_s: float) -> int:
+        """Poll the board once and ingest what arrived; returns the number of updates."""
+        updates = self.board.poll(timeout_s)
+        self.ingest_many(updates)
+        return len(updates)
+
+    def run(self, duration_s: float, *, progress: Progress | None = None) -> dict[str, Any]:
+        """Shadow for ``duration_s`` seconds of run time; returns :meth:`summary`.
+
+        Raises :class:`~hw_bridge.errors.BridgeTimeout` when the board is silent for
+        ``silence_s`` (wall clock: that is a property of the link, not of the model).
+        """
+        self.open()
+        quiet_since = time.monotonic()
+        next_progress = 0.0
+        while self._t_start_s is None or self._run_t_s - self._t_start_s < duration_s:
+            if self.step(min(0.2, self.config.silence_s)):
+                quiet_since = time.monotonic()
+            elif time.monotonic() - quiet_since > self.config.silence_s:
+                raise BridgeTimeout(
+                    f"board {self.board.board_id}: no frame for {self.config.silence_s:g} s"
+                )
+            if progress is not None and self._run_t_s >= next_progress:
+                progress(self.progress_info(duration_s))
+                next_progress = self._run_t_s + 0.1
+        return self.summary()
+
+    def ingest(self, update: Update) -> None:
+        """Take one update from the board (a state or a Resync)."""
+        self.ingest_many([update])
+
+    def ingest_many(self, updates: Sequence[Update]) -> None:
+        """Take updates in order. Consecutive states are processed as runs: every frame counts
+        (sequence checks, lag, the board's energy), the twin is compared at each run's last
+        frame, so a shadow that falls behind compares less often instead of lagging more."""
+        batch: list[BoardState] = []
+        for update in updates:
+            if isinstance(update, Resync):
+                self._on_states(batch)
+                batch = []
+                self._on_resync(update.snapshot, update.reason)
+            else:
+                batch.append(update)
+        self._on_states(batch)
+
+    # ------------------------------------------------------------------ resync
+
+    def _on_resync(self, snapshot: Snapshot, reason: str) -> None:
+        self.stats.resyncs += 1
+        state, cfg = snapshot.state, snapshot.config
+        new_epoch = self.epoch is not None and state.epoch != self.epoch
+        if new_epoch:
+            self.stats.restarts += 1
+            self._finish_alarm(self._run_t_s)
+            self._offset_s = self._run_t_s - state.t_s
+            log.info("board %s restarted (epoch %d)", cfg.board_id, state.epoch)
+        elif self.epoch is None:
+            self._offset_s = -state.t_s
+        self.epoch = state.epoch
+        self.config_of_board = {"network": cfg.network, "task": cfg.task, "params": cfg.params}
+        self.desired = attrs.evolve(self.desired, version=cfg.version, params=dict(cfg.params))
+        self._build(task_from_dict(cfg.task), state, cfg.params)
+        log.debug("resync (%s) at board t=%.4f s, seq %d", reason, state.t_s, state.seq)
+
+    def _build(self, task: Task, state: BoardState, params: Mapping[str, Any]) -> None:
+        self.task = task
+        self.circuit = BoardCircuit(task)
+        self._model = EdgeModel(self.edges, task.network.n_edges)
+        self._check_task = True
+        self.track = TwinTrack(
+            task,
+            self.edges,
+            t_s=state.t_s,
+            gates_v=np.asarray(state.gate_v),
+            mode=_track_mode(state.mode),
+            eta=state.eta,
+            lam=state.lam,
+            step_s=float(params.get("step_s", 1e-4)),
+            rng=self.rng,
+        )
+        self._version += 1
+        self._last_resync_s = state.t_s
+        self._twin_energy = dict.fromkeys(ENERGY_KEYS, 0.0)
+        self._accept(state)
+        if self._t_start_s is None:
+            self._t_start_s = self._run_t_s
+            self._next_sample_s = self._run_t_s
+
+    def _accept(self, state: BoardState) -> None:
+        self.reported = state
+        self._run_t_s = state.t_s + self._offset_s
+        self.stats.board_time_s = self._run_t_s - (self._t_start_s or 0.0)
+
+    def resync_state(self) -> None:
+        """Reset the twin's gate voltages to the last reported ones (state resync)."""
+        if self.track is None or self.reported is None:
+            return
+        self.track.restart(self.reported.t_s, gates_v=np.asarray(self.reported.gate_v))
+        self._version += 1
+        self._last_resync_s = self.reported.t_s
+        self.stats.state_resyncs += 1
+
+    # ------------------------------------------------------------------ states
+
+    def _on_states(self, states: Sequence[BoardState]) -> None:
+        run: list[BoardState] = []
+        for state in states:
+            prev = run[-1] if run else self.reported
+            if self.track is None or prev is None or state.epoch != self.epoch:
+                self._process(run)
+                run = []
+                if self.track is not None:
+                    self.stats.undetected_loss += 1  # an epoch change nobody announced
+                self._on_resync(self.board.snapshot(), "restart")
+                continue
+            if state.seq <= prev.seq:
+                self.stats.out_of_order += 1
+                continue
+            if state.seq > prev.seq + 1:
+                self.stats.undetected_loss += state.seq - prev.seq - 1
+            if run and not _same_setting(run[-1], state):
+                self._process(run)
+                run = []
+            run.append(state)
+        self._process(run)
+
+    def _process(self, run: Sequence[BoardState]) -> None:
+        """Frames of one setting (mode, eta, lambda, task): book, advance, compare once."""
+        if not run:
+            return
+        prev, first, last = self.reported, run[0], run[-1]
+        assert prev is not None
+        assert self.track is not None
+        self.stats.frames += len(run)
+        now = time.time()
+        self.stats.lags_s.extend(now - s.wall_unix for s in run)
+        if self._config_changed(prev, first):
+            self.stats.config_changes += 1
+            self._on_resync(self.board.snapshot(), "config")
+            return
+        self._book_board_energy([prev, *run])
+        self._mirror(prev, first)
+        self.track.advance(last.t_s)
+        readings = self.track.readings()
+        self._book_twin_energy(first.mode, readings)
+        self._accept(last)
+        self._compare(last, readings)
+        if self.config.resync == "periodic" and (
+            last.t_s - self._last_resync_s >= self.config.resync_interval_s
+        ):
+            self.resync_state()
+        if self._run_t_s >= self._next_sample_s + self.config.sample_interval_s - 1e-12:
+            self._flush(self._run_t_s)
+
+    def _config_changed(self, prev: BoardState, state: BoardState) -> bool:
+        """Whether the board's task changed (targets, or training inputs, differ from ours)."""
+        same = np.array_equal(state.targets_v, prev.targets_v) and (
+            state.mode == "inference" or np.array_equal(state.inputs_v, prev.inputs_v)
+        )
+        if same and not self._check_task:
+            return False
+        task = self.task
+        assert task is not None
+        self._check_task = False
+        if state.targets_v.shape != (task.n_targets,) or state.gate_v.shape != (
+            task.network.n_edges,
+        ):
+            return True
+        if not np.allclose(state.targets_v, task.train.outputs[0]):
+            return True
+        return state.mode != "inference" and not np.allclose(state.inputs_v, task.train.inputs[0])
+
+    def _mirror(self, prev: BoardState, state: BoardState) -> None:
+        track = self.track
+        assert track is not None
+        mode = _track_mode(state.mode)
+        if mode != track.mode or state.eta != track.eta or state.lam != track.lam:
+            track.restart(prev.t_s, mode=mode, eta=state.eta, lam=state.lam)
+
+    def _compare(self, state: BoardState, readings: Mapping[str, Any]) -> None:
+        track = self.track
+        assert track is not None
+        gates = np.asarray(readings["gate_v"])
+        gate_res = np.asarray(state.gate_v) - gates
+        self.stats.add_gate(gate_res)
+        self._gate_res = gate_res
+        edge_scores = np.abs(gate_res) / self.config.gate_tol_v
+        node_scores = np.zeros(0)
+        v_free, v_clamped = track.node_voltages()
+        every = max(self.config.compare_nodes_every, 1)
+        if state.mode != "inference" and self.stats.compared % every == 0:
+            res = np.maximum(
+                np.abs(np.asarray(state.v_free_v) - v_free),
+                np.abs(np.asarray(state.v_clamped_v) - v_clamped),
+            )
+            self._node_res = res
+            self.stats.add_nodes(res)
+            node_scores = res / self.config.node_tol_v
+        self.score = float(max(np.max(edge_scores), np.max(node_scores, initial=0.0)))
+        self.predicted = PredictedState(
+            epoch=state.epoch,
+            version=self._version,
+            t_s=state.t_s,
+            mode=state.mode,
+            gate_v=gates,
+            v_free_v=v_free,
+            v_clamped_v=v_clamped,
+            eta=track.eta,
+            lam=track.lam,
+        )
+        alarm = self.monitor.update(
+            self._run_t_s, edge_scores, node_scores, board_id=state.board_id, epoch=state.epoch
+        )
+        if alarm is not None:
+            self._alarm(alarm)
+        if self.history.due():
+            self.history.add(self._row(state, readings), gate_res)
+
+    def _alarm(self, alarm: Alarm) -> None:
+        if alarm.end_s is None:
+            log.warning("divergence alarm: edges %s nodes %s", list(alarm.edges), list(alarm.nodes))
+            if self.config.resync == "on_alarm":
+                self.resync_state()
+        if self.on_alarm is not None:
+            self.on_alarm(alarm)
+
+    def _finish_alarm(self, t_s: float) -> None:
+        done = self.monitor.finish(t_s)
+        if done is not None and self.on_alarm is not None:
+            self.on_alarm(done)
+
+    # ------------------------------------------------------------------ reading
+
+    def predict(self, horizon_s: float) -> PredictedState:
+        """The twin's state ``horizon_s`` seconds of board time ahead (the twin is untouched)."""
+        if self.track is None or self.reported is None:
+            raise BridgeConfigError("predict: no board state yet (poll first)")
+        if not (np.isfinite(horizon_s) and horizon_s >= 0):
+            raise BridgeConfigError(f"horizon_s: expected a finite number >= 0, got {horizon_s}")
+        now = self.reported.t_s
+        ahead = TwinTrack(
+            self.track.task,
+            self.edges,
+            t_s=now,
+            gates_v=self.track.gates(),
+            mode=self.track.mode,
+            eta=self.track.eta,
+            lam=self.track.lam,
+            step_s=self.track.step_s,
+            rng=np.random.default_rng(self.rng.integers(2**63)),
+        )
+        ahead.advance(now + horizon_s)
+        v_free, v_clamped = ahead.node_voltages()
+        return PredictedState(
+            epoch=self.reported.epoch,
+            version=self._version,
+            t_s=now + horizon_s,
+            mode=self.reported.mode,
+            gate_v=ahead.gates(),
+            v_free_v=v_free,
+            v_clamped_v=v_clamped,
+            eta=ahead.eta,
+            lam=ahead.lam,
+        )
+
+    def command(
+        self,
+        name: str,
+        args: Mapping[str, Any] | None = None,
+        *,
+        key: str | None = None,
+        timeout_s: float = 5.0,
+    ) -> Ack:
+        """Send a command carrying the desired version last seen; track the desired state.
+
+        A refused command (``ack.ok`` False, e.g. ``stale``) leaves the desired state as it was.
+        """
+        cmd = Command(
+            name=name,
+            key=key or uuid.uuid4().hex,
+            args=dict(args or {}),
+            version=self.desired.version,
+        )
+        ack = self.board.command(cmd, timeout_s=timeout_s)
+        if ack.ok:
+            params = {
+                **self.desired.params,
+                **(ack.result if name == "set_params" else {}),
+            }
+            self.desired = DesiredState(
+                version=ack.version, params=params, last_key=cmd.key, last_command=name
+            )
+        return ack
+
+
+def _same_setting(a: BoardState, b: BoardState) -> bool:
+    """Whether two consecutive states share mode, eta, lambda, inputs and targets."""
+    return (
+        a.mode == b.mode
+        and a.eta == b.eta
+        and a.lam == b.lam
+        and a.targets_v.tobytes() == b.targets_v.tobytes()
+        and a.inputs_v.tobytes() == b.inputs_v.tobytes()
+    )
+
+
+def _track_mode(mode: str) -> str:
+    return "training" if mode == "training" else "idle"

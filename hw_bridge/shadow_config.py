@@ -1,0 +1,61 @@
+"""Settings of a shadow: tolerances, alarm timing, resync policy, document cadence."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import attrs
+
+from twin._validators import positive
+
+from .errors import BridgeConfigError
+
+__all__ = ["ShadowConfig"]
+
+
+def _resync_mode(_inst: object, _attr: object, value: str) -> None:
+    if value not in ("off", "periodic", "on_alarm"):
+        raise BridgeConfigError(f"resync: expected off, periodic or on_alarm, got {value!r}")
+
+
+@attrs.frozen(kw_only=True)
+class ShadowConfig:
+    """Settings of a shadow.
+
+    Parameters
+    ----------
+    gate_tol_v, node_tol_v
+        Residual tolerances, V: a score of 1 is a residual of one tolerance.
+    threshold
+        Score above which the board diverges.
+    hold_s, clear_s
+        Board time above threshold before an alarm, below before it ends, s.
+    resync, resync_interval_s
+        When to reset the twin's gates to the board's: ``off``, ``periodic`` (every
+        ``resync_interval_s`` of board time) or ``on_alarm``.
+    sample_interval_s
+        Run time between sample and energy documents, s.
+    compare_nodes_every
+        Compare node voltages every this many frames (gates are compared at every frame).
+    history_every
+        Frames between rows of the plot history.
+    silence_s
+        :meth:`Shadow.run` gives up after this long (wall) without a frame, s.
+    """
+
+    gate_tol_v: float = attrs.field(default=0.05, validator=positive(BridgeConfigError))
+    node_tol_v: float = attrs.field(default=0.01, validator=positive(BridgeConfigError))
+    threshold: float = attrs.field(default=1.0, validator=positive(BridgeConfigError))
+    hold_s: float = 0.05
+    clear_s: float = 0.2
+    resync: Literal["off", "periodic", "on_alarm"] = attrs.field(
+        default="periodic", validator=_resync_mode
+    )
+    resync_interval_s: float = attrs.field(default=0.25, validator=positive(BridgeConfigError))
+    sample_interval_s: float = attrs.field(default=0.1, validator=positive(BridgeConfigError))
+    compare_nodes_every: int = 1
+    history_every: int = 10
+    silence_s: float = attrs.field(default=10.0, validator=positive(BridgeConfigError))
+
+    def evolve(self, **changes: Any) -> ShadowConfig:
+        return attrs.evolve(self, **changes)

@@ -1,0 +1,195 @@
+"""What a shadow reports: energies of both sources, run documents, live view and summary.
+
+:class:`ShadowOutput` is the part of :class:`~hw_bridge.shadow.Shadow` that books and reports
+(a mixin: it reads the shadow's state, never changes the twin). The board's energy comes from
+its reported voltages under the nominal device model
+(:meth:`~hw_bridge.circuit.BoardCircuit.powers_many`), the twin's from its exact integrals
+(:class:`~hw_bridge.track.TwinTrack`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from twin.physics.task import Task
+
+from .alarms import Alarm, DivergenceMonitor
+from .circuit import BoardCircuit, EdgeModel, Powers
+from .contract import Board, BoardState
+from .shadow_docs import COMPONENTS, ShadowRecorder
+from .shadow_state import PredictedState, ShadowStats
+from .track import ENERGY_KEYS, TwinTrack
+
+__all__ = ["ShadowOutput"]
+
+_COMPONENT_OF = dict(
+    zip(ENERGY_KEYS, ("free_network", "clamped_network", "gate_charging"), strict=True)
+)
+
+
+class ShadowOutput:
+    """Energy booking, documents, live view and summary of a shadow (mixed into ``Shadow``)."""
+
+    board: Board
+    recorder: ShadowRecorder
+    circuit: BoardCircuit | None
+    task: Task | None
+    track: TwinTrack | None
+    reported: BoardState | None
+    predicted: PredictedState | None
+    stats: ShadowStats
+    monitor: DivergenceMonitor
+    score: float
+    _model: EdgeModel | None
+    _twin_energy: dict[str, float]
+    _gate_res: np.ndarray
+    _node_res: np.ndarray
+    _next_sample_s: float
+    _run_t_s: float
+
+    def _book_board_energy(self, states: Sequence[BoardState]) -> None:
+        """Board energy of each interval between consecutive states, at the earlier's power."""
+        assert self.circuit is not None
+        assert self._model is not None
+        head = states[:-1]
+        dt = np.diff([s.t_s for s in states])
+        powers = self.circuit.powers_many(
+            self._model,
+            np.array([s.gate_v for s in head]),
+            np.array([s.v_free_v for s in head]),
+            np.array([s.v_clamped_v for s in head]),
+            lam=np.array([s.lam for s in head]),
+            training=np.array([s.mode == "training" for s in head]),
+        )
+        energy = powers * np.maximum(dt, 0.0)[:, None]
+        modes = [s.mode for s in head]
+        book = self.recorder.board
+        for mode in set(modes):
+            rows = energy[[m == mode for m in modes]].sum(axis=0)
+            for component, e_j in zip(COMPONENTS, rows, strict=True):
+                book.add_energy(mode, component, float(e_j))
+
+    def _board_powers(self, state: BoardState) -> Powers:
+        assert self.circuit is not None
+        assert self._model is not None
+        return self.circuit.powers(
+            self._model,
+            state.gate_v,
+            state.v_free_v,
+            state.v_clamped_v,
+            lam=state.lam,
+            training=state.mode == "training",
+        )
+
+    def _book_twin_energy(self, mode: str, readings: Mapping[str, Any]) -> None:
+        for key in ENERGY_KEYS:
+            value = float(readings[key])
+            self.recorder.twin.add_energy(mode, _COMPONENT_OF[key], value - self._twin_energy[key])
+            self._twin_energy[key] = value
+
+    def _row(self, state: BoardState, readings: Mapping[str, Any]) -> dict[str, float]:
+        p = self._board_powers(state)
+        return {
+            "t_s": self._run_t_s,
+            "board_free_power_w": p.free_w,
+            "twin_free_power_w": float(readings["free_power_w"]),
+            "board_error": self._board_error(state),
+            "twin_error": float(readings["error"]),
+            "gate_residual_rms_v": float(np.sqrt(np.mean(self._gate_res**2))),
+            "node_residual_rms_v": float(np.sqrt(np.mean(self._node_res**2)))
+            if self._node_res.size
+            else 0.0,
+            "score": self.score,
+        }
+
+    def _board_error(self, state: BoardState) -> float:
+        task = self.task
+        assert task is not None
+        assert self.circuit is not None
+        v = np.asarray(state.v_free_v)
+        out = (
+            v[task.targets] if task.target_kind == "nodes" else self.circuit.drops(v)[task.targets]
+        )
+        return float(np.sum((out - np.asarray(state.targets_v)) ** 2))
+
+    def _flush(self, t_s: float) -> None:
+        state = self.reported
+        assert state is not None
+        assert self.track is not None
+        row = self._row(state, self.track.readings())
+        gates = np.asarray(state.gate_v)
+        board = {
+            "error": row["board_error"],
+            "free_power_w": row["board_free_power_w"],
+            "eta": state.eta,
+            "lam": state.lam,
+            **{f"gate_v_{i}": float(v) for i, v in enumerate(gates)},
+        }
+        twin = {
+            "error": row["twin_error"],
+            "free_power_w": row["twin_free_power_w"],
+            "gate_residual_rms_v": row["gate_residual_rms_v"],
+            "node_residual_rms_v": row["node_residual_rms_v"],
+            "divergence_score": self.score,
+            "lag_s": self.stats.lags_s[-1] if self.stats.lags_s else 0.0,
+        }
+        if self.predicted is not None:
+            twin |= {f"gate_v_{i}": float(v) for i, v in enumerate(self.predicted.gate_v)}
+        self.recorder.board.flush(t_s, board)
+        self.recorder.twin.flush(t_s, twin)
+        self._next_sample_s = t_s
+
+    @property
+    def alarms(self) -> list[Alarm]:
+        """Finished alarms, oldest first (plus the active one, if any)."""
+        active = [self.monitor.active] if self.monitor.active is not None else []
+        return [*self.monitor.alarms, *active]
+
+    def progress_info(self, duration_s: float | None = None) -> dict[str, Any]:
+        """A live view: run time, frames, residuals, score, alarms, energies, lag."""
+        _, p99 = self.stats.lag_quantiles()
+        return {
+            "t_s": self.stats.board_time_s,
+            "duration_s": duration_s,
+            "frames": self.stats.frames,
+            "residual_rms_v": self.stats.residual_rms_v,
+            "gate_residual_rms_v": self.stats.gate_residual_rms_v,
+            "score": self.score,
+            "alarms": len(self.alarms),
+            "board_energy_j": self.recorder.board.energy_j,
+            "twin_energy_j": self.recorder.twin.energy_j,
+            "lag_p99_s": p99,
+        }
+
+    def summary(self) -> dict[str, Any]:
+        """The session's figures (the CLI's ``--json`` object)."""
+        counters = self.board.counters
+        p50, p99 = self.stats.lag_quantiles()
+        if counters.lag_p99_s > 0:  # the link measured it (clock offset corrected): prefer that
+            p50, p99 = float(counters.lag_p50_s), float(counters.lag_p99_s)
+        alarms = self.alarms
+        return {
+            "board": self.board.board_id,
+            "frames": self.stats.frames,
+            "gaps_detected": int(counters.gaps_detected),
+            "resyncs": self.stats.resyncs,
+            "restarts": self.stats.restarts,
+            "state_resyncs": self.stats.state_resyncs,
+            "undetected_loss": self.stats.undetected_loss,
+            "out_of_order": self.stats.out_of_order,
+            "decode_errors": int(counters.decode_errors),
+            "lag_p50_s": p50,
+            "lag_p99_s": p99,
+            "residual_rms_v": self.stats.residual_rms_v,
+            "gate_residual_rms_v": self.stats.gate_residual_rms_v,
+            "alarms": len(alarms),
+            "alarm_edges": sorted({e for a in alarms for e in a.edges}),
+            "board_energy_j": self.recorder.board.energy_j,
+            "twin_energy_j": self.recorder.twin.energy_j,
+            "board_time_s": self.stats.board_time_s,
+            "board_run": self.recorder.board.uid,
+            "twin_run": self.recorder.twin.uid,
+        }

@@ -1,0 +1,145 @@
+"""What the shadow keeps apart: reported, predicted and desired state, and its running tallies.
+
+- *Reported*: the board's last :class:`~hw_bridge.contract.BoardState`, versioned by
+  ``(epoch, seq)``.
+- *Predicted*: :class:`PredictedState`, the twin's state at a board time, versioned by the
+  number of times the twin was (re)built or resynced to the board.
+- *Desired*: :class:`DesiredState`, what a user asked for, versioned by the board's
+  desired-state version (a command carrying an older one is refused as stale).
+
+:class:`ShadowStats` tallies frames, losses, lags and residuals; :class:`ShadowHistory` keeps a
+decimated time series for plots.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+import numpy as np
+
+__all__ = ["DesiredState", "PredictedState", "ShadowHistory", "ShadowStats"]
+
+
+def _ro(value: Any) -> np.ndarray:
+    arr = np.array(value, dtype=np.float64)
+    arr.setflags(write=False)
+    return arr
+
+
+@attrs.frozen(kw_only=True, eq=False)
+class PredictedState:
+    """The twin's state at board time ``t_s`` (volts, seconds).
+
+    ``version`` counts the twin's builds and resyncs to the board; ``epoch`` is the board epoch
+    the prediction belongs to.
+    """
+
+    epoch: int
+    version: int
+    t_s: float
+    mode: str
+    gate_v: np.ndarray = attrs.field(converter=_ro)
+    v_free_v: np.ndarray = attrs.field(converter=_ro)
+    v_clamped_v: np.ndarray = attrs.field(converter=_ro)
+    eta: float
+    lam: float
+
+
+@attrs.frozen(kw_only=True)
+class DesiredState:
+    """What users asked the board for: accepted settings and the board's desired version."""
+
+    version: int = 0
+    params: Mapping[str, Any] = attrs.field(factory=dict)
+    last_key: str = ""
+    last_command: str = ""
+
+
+@attrs.define(kw_only=True)
+class ShadowStats:
+    """Running tallies of a shadow session."""
+
+    frames: int = 0
+    compared: int = 0
+    resyncs: int = 0
+    restarts: int = 0
+    state_resyncs: int = 0
+    undetected_loss: int = 0
+    out_of_order: int = 0
+    config_changes: int = 0
+    compared_nodes: int = 0
+    node_sq_v2: float = 0.0
+    gate_sq_v2: float = 0.0
+    edge_sq_v2: np.ndarray = attrs.field(factory=lambda: np.zeros(0))
+    lags_s: list[float] = attrs.field(factory=list)
+    board_time_s: float = 0.0
+
+    def add_gate(self, residual_v: np.ndarray) -> None:
+        if self.edge_sq_v2.shape != residual_v.shape:
+            self.edge_sq_v2 = np.zeros(residual_v.shape)
+        sq = residual_v * residual_v
+        self.compared += 1
+        self.edge_sq_v2 += sq
+        self.gate_sq_v2 += float(sq.mean())
+
+    def add_nodes(self, residual_v: np.ndarray) -> None:
+        self.node_sq_v2 += float(np.mean(residual_v * residual_v))
+        self.compared_nodes += 1
+
+    @property
+    def residual_rms_v(self) -> float:
+        """RMS of the node-voltage residuals (free and clamped) over the compared frames, V."""
+        return float(np.sqrt(self.node_sq_v2 / self.compared_nodes)) if self.compared_nodes else 0.0
+
+    @property
+    def gate_residual_rms_v(self) -> float:
+        """RMS of the gate-voltage residuals over edges and compared frames, V."""
+        return float(np.sqrt(self.gate_sq_v2 / self.compared)) if self.compared else 0.0
+
+    def edge_rms_v(self) -> np.ndarray:
+        """Per-edge RMS gate residual, V."""
+        return np.sqrt(self.edge_sq_v2 / self.compared) if self.compared else self.edge_sq_v2
+
+    def lag_quantiles(self) -> tuple[float, float]:
+        """p50 and p99 of board -> shadow latency, s (0 without frames)."""
+        if not self.lags_s:
+            return 0.0, 0.0
+        q = np.quantile(np.asarray(self.lags_s), [0.5, 0.99])
+        return float(q[0]), float(q[1])
+
+
+class ShadowHistory:
+    """A decimated record for plots: one row every ``every`` frames."""
+
+    COLUMNS = (
+        "t_s",
+        "board_free_power_w",
+        "twin_free_power_w",
+        "board_error",
+        "twin_error",
+        "gate_residual_rms_v",
+        "node_residual_rms_v",
+        "score",
+    )
+
+    def __init__(self, every: int) -> None:
+        self.every = max(int(every), 1)
+        self.rows: list[tuple[float, ...]] = []
+        self.edge_rows: list[np.ndarray] = []
+        self._count = 0
+
+    def due(self) -> bool:
+        self._count += 1
+        return self._count % self.every == 0
+
+    def add(self, row: Mapping[str, float], edge_residual_v: np.ndarray) -> None:
+        self.rows.append(tuple(float(row[c]) for c in self.COLUMNS))
+        self.edge_rows.append(np.asarray(edge_residual_v, dtype=float).copy())
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        data = np.array(self.rows, dtype=float).reshape(-1, len(self.COLUMNS))
+        out = {c: data[:, i] for i, c in enumerate(self.COLUMNS)}
+        out["edge_residual_v"] = np.array(self.edge_rows) if self.edge_rows else np.zeros((0, 0))
+        return out

@@ -1,0 +1,169 @@
+"""Hidden component variation of an emulated board, and the ADC that measures it.
+
+A real board's edges differ from the nominal model: amplifier gains of the free and clamped
+channels, transistor thresholds, gate capacitors, leakage and comparator offsets all spread.
+:func:`draw_hidden_edges` draws one board's per-edge values from a ``numpy.random.Generator``;
+the emulator uses them, the shadow never sees them (it has to infer them: calibration).
+
+A comparator offset ``o`` (V, added to the charging drive ``u``) on an edge with a leak of time
+constant ``tau`` is folded exactly into the leak's rest voltage: ``u/RC + o/RC - (V - v_r)/tau``
+equals ``u/RC - (V - (v_r + tau o / RC))/tau``. Offsets therefore need a leak; the emulator
+always has one (a board without a drain resistor still leaks through the capacitor's
+dielectric).
+
+:class:`Adc` quantises readings to ``bits`` over ``[0, full_scale_v]`` after Gaussian noise.
+"""
+
+from __future__ import annotations
+
+import attrs
+import numpy as np
+
+from twin._validators import non_negative, positive
+from twin.simulation.devices import TransistorDevice
+from twin.simulation.edge import EdgeParams, board_edge_params
+
+from .errors import BridgeConfigError
+
+__all__ = ["NODE_FULL_SCALE_V", "Adc", "HiddenVariation", "draw_hidden_edges"]
+
+#: Full scale of the board's node-voltage ADC, volts (PHYSICS.md section 8).
+NODE_FULL_SCALE_V = 0.4532
+#: Full scale of the gate-voltage ADC, volts (the gate rail).
+GATE_FULL_SCALE_V = 5.5
+
+
+@attrs.frozen(kw_only=True)
+class HiddenVariation:
+    """Spread of one board's components (all zero: the nominal board).
+
+    Parameters
+    ----------
+    gain_rel
+        Relative spread of each amplifier gain (free and clamped channels drawn separately).
+    threshold_v
+        Spread of the transistor thresholds, V.
+    capacitance_rel
+        Relative spread of the gate capacitors.
+    leak_tau_s
+        Range ``(low, high)`` of the leak time constants, s (log-uniform); ``None``: no leak.
+    offset_v
+        Spread of the comparator offsets on the charging drive, V (needs a leak).
+    """
+
+    gain_rel: float = attrs.field(default=0.0, validator=non_negative(BridgeConfigError))
+    threshold_v: float = attrs.field(default=0.0, validator=non_negative(BridgeConfigError))
+    capacitance_rel: float = attrs.field(default=0.0, validator=non_negative(BridgeConfigError))
+    leak_tau_s: tuple[float, float] | None = None
+    offset_v: float = attrs.field(default=0.0, validator=non_negative(BridgeConfigError))
+
+    def __attrs_post_init__(self) -> None:
+        if self.leak_tau_s is not None:
+            lo, hi = self.leak_tau_s
+            if not 0 < lo <= hi < np.inf:
+                raise BridgeConfigError(f"leak_tau_s: need 0 < low <= high, got {self.leak_tau_s}")
+        if self.offset_v > 0 and self.leak_tau_s is None:
+            raise BridgeConfigError("offset_v: comparator offsets need a leak (leak_tau_s)")
+
+    @classmethod
+    def typical(cls) -> HiddenVariation:
+        """A plausible board: 5 % gains, 20 mV thresholds, 10 % capacitors, 20-200 s leaks."""
+        return cls(
+            gain_rel=0.05,
+            threshold_v=0.02,
+            capacitance_rel=0.1,
+            leak_tau_s=(20.0, 200.0),
+            offset_v=2e-4,
+        )
+
+
+def _spread(rng: np.random.Generator, n: int, rel: float) -> np.ndarray:
+    return np.maximum(1.0 + rel * rng.standard_normal(n), 0.2)
+
+
+def draw_hidden_edges(
+    n_edges: int, rng: np.random.Generator, variation: HiddenVariation
+) -> tuple[EdgeParams, dict[str, np.ndarray]]:
+    """One board's edge circuits and the per-edge values drawn (for tests and calibration).
+
+    Returns the :class:`EdgeParams` the emulator runs and a dict of the hidden per-edge values:
+    ``a_free_per_v``, ``a_clamp_per_v``, ``v_t_v``, ``c_gate_f``, ``tau_leak_s``, ``offset_v``.
+    Draws happen in a fixed order whatever the spreads, so a seed names one board.
+    """
+    base = board_edge_params("transistor")
+    cols = base.columns(n_edges)
+    dev = base.device
+    assert isinstance(dev, TransistorDevice)
+    a_f = cols["a_free_per_v"] * _spread(rng, n_edges, variation.gain_rel)
+    a_c = cols["a_clamp_per_v"] * _spread(rng, n_edges, variation.gain_rel)
+    v_t = np.broadcast_to(dev.v_t_v, (n_edges,)) + variation.threshold_v * rng.standard_normal(
+        n_edges
+    )
+    c_gate = cols["c_gate_f"] * _spread(rng, n_edges, variation.capacitance_rel)
+    u = rng.uniform(size=n_edges)
+    offset = variation.offset_v * rng.standard_normal(n_edges)
+    if variation.leak_tau_s is None:
+        tau = np.full(n_edges, np.inf)
+        v_rest = cols["v_rest_v"]
+    else:
+        lo, hi = variation.leak_tau_s
+        tau = np.exp(np.log(lo) + u * (np.log(hi) - np.log(lo)))
+        v_rest = cols["v_rest_v"] + tau * offset / (cols["r_charge_ohm"] * c_gate)
+    edges = base.evolve(
+        device=TransistorDevice(v_t_v=v_t),
+        a_free_per_v=a_f,
+        a_clamp_per_v=a_c,
+        c_gate_f=c_gate,
+        tau_leak_s=tau,
+        v_rest_v=v_rest,
+    )
+    hidden = {
+        "a_free_per_v": a_f,
+        "a_clamp_per_v": a_c,
+        "v_t_v": v_t,
+        "c_gate_f": c_gate,
+        "tau_leak_s": tau,
+        "offset_v": offset,
+    }
+    return edges, hidden
+
+
+@attrs.frozen(kw_only=True)
+class Adc:
+    """An ADC: Gaussian noise ``sigma_v``, then ``bits``-bit quantisation of ``[0, full_scale_v]``.
+
+    ``bits = 0`` disables quantisation.
+    """
+
+    bits: int = attrs.field(default=10)
+    full_scale_v: float = attrs.field(
+        default=NODE_FULL_SCALE_V, validator=positive(BridgeConfigError)
+    )
+    sigma_v: float = attrs.field(default=0.0, validator=non_negative(BridgeConfigError))
+
+    @bits.validator
+    def _check_bits(self, _attr: object, value: int) -> None:
+        if value not in (0, 8, 10, 12, 14, 16):
+            raise BridgeConfigError(f"adc bits: expected 0, 8, 10, 12, 14 or 16, got {value}")
+
+    @property
+    def lsb_v(self) -> float:
+        """One least-significant bit, volts (0 without quantisation)."""
+        return self.full_scale_v / (2**self.bits - 1) if self.bits else 0.0
+
+    @property
+    def error_sigma_v(self) -> float:
+        """Standard deviation of a reading's error (noise and quantisation), volts."""
+        return float(np.sqrt(self.sigma_v**2 + self.lsb_v**2 / 12.0))
+
+    def read(self, values_v: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Measured values (V) of true ``values_v``."""
+        out = np.array(values_v, dtype=float)
+        if self.sigma_v > 0:
+            out += self.sigma_v * rng.standard_normal(out.shape)
+        if self.bits:
+            lsb = self.lsb_v
+            np.rint(out * (1.0 / lsb), out=out)
+            np.minimum(np.maximum(out, 0.0, out=out), 2**self.bits - 1, out=out)
+            out *= lsb
+        return out

@@ -1,0 +1,252 @@
+"""The shadow: tracking, divergence alarms, restarts, energies of both sources, losses."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hw_bridge.alarms import Alarm, DivergenceMonitor
+from hw_bridge.contract import Board, BoardState, LinkCounters, Snapshot, Update
+from hw_bridge.emulator import BoardEmulator, EmulatorConfig
+from hw_bridge.inprocess import Fault, InProcessBoard
+from hw_bridge.shadow import Shadow, ShadowConfig
+from hw_bridge.variation import HiddenVariation
+from twin.documents import Collector, validate_document
+from twin.physics.solver import CircuitBatch, clamped_state, free_state, nudged_targets
+
+
+def emulator(seed: int = 1, variation: HiddenVariation | None = None) -> BoardEmulator:
+    config = EmulatorConfig(variation=variation or HiddenVariation())
+    return BoardEmulator(config, rng=np.random.default_rng(seed))
+
+
+def shadow(board: Board, **kw: object) -> tuple[Shadow, Collector, list[Alarm]]:
+    docs, alarms = Collector(), []
+    config = ShadowConfig(**{"resync": "periodic", "resync_interval_s": 0.25, **kw})  # type: ignore[arg-type]
+    sh = Shadow(board, config, rng=np.random.default_rng(2), emit=docs, on_alarm=alarms.append)
+    return sh, docs, alarms
+
+
+def test_twin_node_voltages_match_the_circuit_solver() -> None:
+    emu = emulator()
+    emu.advance(0.05)
+    v_free, v_clamped = emu.track.node_voltages()
+    task = emu.task
+    batch = CircuitBatch.from_tasks([task])
+    from hw_bridge.circuit import EdgeModel
+
+    model = EdgeModel(emu.edges, 32)
+    gates = emu.track.gates()
+    k = model.conductance(gates, emu.circuit.midpoints(v_free))
+    basis = batch.basis(k[None, :])
+    free = free_state(batch, basis, task.train.inputs[None])
+    nodes = batch.node_voltages(basis, free.currents)[0, :, 0]
+    assert np.allclose(nodes, v_free, atol=2e-5)
+    clamp = nudged_targets(free.outputs, task.train.outputs[None], 0.22)
+    k_c = model.conductance(gates, emu.circuit.midpoints(v_clamped))
+    basis_c = batch.basis(k_c[None, :])
+    cl = clamped_state(batch, basis_c, task.train.inputs[None], clamp)
+    nodes_c = batch.node_voltages(basis_c, cl.currents)[0, :, 0]
+    assert np.allclose(nodes_c, v_clamped, atol=2e-5)
+    assert np.allclose(model.conductance(gates, np.zeros(32)),
+                       emu.edges.device.conductance(gates, np.zeros(32)), rtol=1e-12)  # fmt: skip
+
+
+def test_nominal_board_is_tracked_within_the_adc_error() -> None:
+    sh, _, alarms = shadow(InProcessBoard(emulator()))
+    summary = sh.run(1.5)
+    sh.close()
+    assert summary["frames"] == 1500
+    assert summary["undetected_loss"] == 0
+    assert summary["residual_rms_v"] < 1e-3  # node ADC: 0.44 mV LSB + 0.2 mV noise
+    assert summary["gate_residual_rms_v"] < 5e-3
+    assert alarms == []
+    assert summary["board_energy_j"] == pytest.approx(summary["twin_energy_j"], rel=0.01)
+    assert sh.predicted is not None
+    assert sh.predicted.t_s == sh.reported.t_s  # type: ignore[union-attr]
+
+
+def test_energy_documents_for_board_and_twin() -> None:
+    sh, docs, _ = shadow(InProcessBoard(emulator()), sample_interval_s=0.05)
+    sh.run(0.3)
+    sh.close()
+    for doc in docs.docs:
+        validate_document(doc)
+    starts = docs.of("start")
+    assert sorted(d["source"] for d in starts) == ["board", "twin"]
+    assert {d["kind"] for d in starts} == {"shadow"}
+    by_uid = {d["uid"]: d for d in starts}
+    for d in starts:
+        assert by_uid[d["params"]["peer_run"]]["source"] != d["source"]
+    energy = docs.of("energy")
+    for source, method in (("board", "estimate"), ("twin", "integral")):
+        mine = [e for e in energy if e["source"] == source]
+        assert {e["component"] for e in mine} == {
+            "free_network",
+            "clamped_network",
+            "gate_charging",
+        }
+        assert {e["method"] for e in mine} == {method}
+        assert all(e["run"] == sh.recorder.__getattribute__(source).uid for e in mine)
+        seqs = [e["seq"] for e in mine]
+        assert seqs == sorted(set(seqs))
+    board_j = sum(e["energy_j"] for e in energy if e["source"] == "board")
+    twin_j = sum(e["energy_j"] for e in energy if e["source"] == "twin")
+    assert board_j == pytest.approx(twin_j, rel=0.02)
+    assert len(docs.of("stop")) == 2
+
+
+def test_fault_on_one_edge_raises_an_alarm_naming_it() -> None:
+    emu = emulator(5, HiddenVariation.typical())
+    board = InProcessBoard(emu, faults=[Fault(t_s=1.0, edge=7, changes={"free_gain_factor": 3.0})])
+    sh, _, alarms = shadow(board)
+    sh.edges = emu.edges  # a twin that knows the board (calibrated), so only the fault shows
+    sh.run(0.9)
+    assert alarms == []
+    sh.run(1.6)
+    raised = [a for a in alarms if a.end_s is None]
+    assert len(raised) == 1
+    assert raised[0].edges[0] == 7
+    assert raised[0].start_s >= 1.0
+    sh.close()
+    assert sh.monitor.alarms[0].end_s is not None
+    assert sh.summary()["alarm_edges"][0] == 7 or 7 in sh.summary()["alarm_edges"]
+
+
+def test_board_variation_makes_the_nominal_twin_diverge() -> None:
+    sh, _, alarms = shadow(InProcessBoard(emulator(5, HiddenVariation.typical())))
+    summary = sh.run(1.0)
+    assert summary["gate_residual_rms_v"] > 0.01
+    assert alarms  # the nominal twin is not this board
+
+
+def test_restart_mid_run_resyncs_to_the_new_epoch() -> None:
+    emu = emulator()
+    board = InProcessBoard(emu)
+    sh, docs, _ = shadow(board)
+    sh.run(0.5)
+    old_epoch = sh.epoch
+    t_before = sh.run_t_s
+    board.restart()
+    sh.step(1.0)
+    assert sh.epoch == emu.epoch != old_epoch
+    assert sh.run_t_s >= t_before  # run time stays monotonic across the restart
+    summary = sh.run(1.0)
+    assert summary["restarts"] == 1
+    assert summary["resyncs"] == 2
+    assert summary["undetected_loss"] == 0
+    assert summary["residual_rms_v"] < 1e-3  # tracking again after the reboot
+    sh.close()
+    times = [d["t_s"] for d in docs.of("sample") if d["run"] == sh.recorder.twin.uid]
+    assert times == sorted(times)
+
+
+class LossyBoard:
+    """Drops every 10th frame without saying so (a broken link), to test the shadow's check."""
+
+    def __init__(self, inner: InProcessBoard) -> None:
+        self.inner = inner
+        self.dropped: list[int] = []
+
+    @property
+    def board_id(self) -> str:
+        return self.inner.board_id
+
+    @property
+    def counters(self) -> LinkCounters:
+        return self.inner.counters
+
+    def snapshot(self, timeout_s: float = 5.0) -> Snapshot:
+        return self.inner.snapshot(timeout_s)
+
+    def poll(self, timeout_s: float) -> list[Update]:
+        out: list[Update] = []
+        for u in self.inner.poll(timeout_s):
+            if isinstance(u, BoardState) and u.seq % 10 == 0:
+                self.dropped.append(u.seq)
+                continue
+            out.append(u)
+        return out
+
+    def command(self, command, timeout_s: float = 5.0):  # type: ignore[no-untyped-def]
+        return self.inner.command(command, timeout_s)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def test_silent_loss_is_counted_as_undetected() -> None:
+    lossy = LossyBoard(InProcessBoard(emulator()))
+    sh, _, _ = shadow(lossy)
+    summary = sh.run(0.5)
+    assert sh.reported is not None
+    seen_gaps = [seq for seq in lossy.dropped if seq < sh.reported.seq]  # tail loss is invisible
+    assert len(seen_gaps) >= 49
+    assert summary["undetected_loss"] == len(seen_gaps)
+
+
+def test_predict_ahead_leaves_the_twin_alone() -> None:
+    sh, _, _ = shadow(InProcessBoard(emulator()), resync="off")
+    sh.run(0.1)
+    now = sh.predicted
+    ahead = sh.predict(0.5)
+    assert ahead.t_s == pytest.approx(now.t_s + 0.5)  # type: ignore[union-attr]
+    assert np.max(np.abs(ahead.gate_v - now.gate_v)) > 1e-3  # type: ignore[union-attr]
+    sh.run(0.6)
+    assert np.allclose(sh.predicted.gate_v, ahead.gate_v, atol=0.01)  # type: ignore[union-attr]
+
+
+def test_desired_state_is_versioned_and_stale_commands_refused() -> None:
+    emu = emulator()
+    sh, _, _ = shadow(InProcessBoard(emu))
+    sh.run(0.05)
+    ack = sh.command("set_params", {"ETA": 28})
+    assert ack.ok
+    assert sh.desired.version == 1
+    assert sh.desired.params["ETA"] == 28
+    emu.command(emu_cmd := __import__("hw_bridge.contract", fromlist=["Command"]).Command(
+        name="stop_training", key="other-user"))  # fmt: skip
+    assert emu_cmd.name == "stop_training"
+    refused = sh.command("start_training")
+    assert (refused.ok, refused.code) == (False, "stale")
+    assert sh.desired.version == 1
+    sh.run(0.1)
+    assert sh.reported.eta == pytest.approx(28 / 129)  # type: ignore[union-attr]
+    assert sh.track.eta == pytest.approx(28 / 129)  # type: ignore[union-attr]
+
+
+def test_monitor_needs_the_hold_time_and_clears() -> None:
+    mon = DivergenceMonitor(threshold=1.0, hold_s=0.1, clear_s=0.1)
+    hi, lo = np.array([0.0, 3.0, 2.0]), np.zeros(3)
+    kw = {"board_id": "b", "epoch": 1}
+    assert mon.update(0.0, hi, lo, **kw) is None
+    assert mon.update(0.05, hi, lo, **kw) is None
+    raised = mon.update(0.1, hi, lo, **kw)
+    assert raised is not None
+    assert raised.edges == (1, 2)
+    assert mon.update(0.15, lo, lo, **kw) is None
+    done = mon.update(0.3, lo, lo, **kw)
+    assert done is not None
+    assert (done.start_s, done.end_s) == (0.0, 0.15)
+    assert "edges" in done.message()
+
+
+def test_batched_board_powers_equal_the_single_state_ones() -> None:
+    from hw_bridge.circuit import EdgeModel
+
+    emu = emulator(3, HiddenVariation.typical())
+    frames = emu.advance(0.02)[::4]
+    model = EdgeModel(emu.edges, 32)
+    many = emu.circuit.powers_many(
+        model,
+        np.array([f.gate_v for f in frames]),
+        np.array([f.v_free_v for f in frames]),
+        np.array([f.v_clamped_v for f in frames]),
+        lam=np.full(len(frames), 0.1),
+        training=np.array([True, False, True, True, False]),
+    )
+    for row, f, training in zip(many, frames, (True, False, True, True, False), strict=True):
+        one = emu.circuit.powers(model, f.gate_v, f.v_free_v, f.v_clamped_v, lam=0.1,
+                                 training=training)  # fmt: skip
+        assert np.allclose(row, [one.free_w, one.clamped_w, one.gate_w], rtol=1e-12, atol=0)
+    assert many[0, 2] > 0

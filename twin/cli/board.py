@@ -1,0 +1,83 @@
+"""``twin board``: run the board emulator in real time and serve it (``hw_bridge``)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import click
+
+from . import cli
+from ._common import check_positive, emit_json
+
+__all__ = ["board_cmd"]
+
+
+@cli.command("board")
+@click.option(
+    "--bind",
+    default="tcp://127.0.0.1:5555",
+    show_default=True,
+    help="Base endpoint to serve at (loopback by default).",
+)
+@click.option(
+    "--rate-hz",
+    type=float,
+    default=1000.0,
+    show_default=True,
+    callback=check_positive,
+    help="Frames published per second.",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Board (hidden variation).")
+@click.option(
+    "--variation",
+    type=click.Choice(["none", "typical"]),
+    default="typical",
+    show_default=True,
+    help="Hidden component variation.",
+)
+@click.option(
+    "--duration",
+    type=float,
+    default=None,
+    callback=check_positive,
+    help="Stop after this many seconds (default: run until interrupted).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print a summary as one JSON object.")
+def board_cmd(
+    bind: str, rate_hz: float, seed: int, variation: str, duration: float | None, as_json: bool
+) -> None:
+    """Serve an emulated board (the 4x4 transistor network with hidden variation)."""
+    from hw_bridge.session import EmulationSpec, make_emulator, serve_emulator
+
+    if not bind.startswith(("tcp://", "ipc://", "inproc://")):
+        raise click.BadParameter(f"expected tcp://HOST:PORT, got {bind!r}", param_hint="--bind")
+    emulator = make_emulator(EmulationSpec(seed=seed, variation=variation, rate_hz=rate_hz))
+    tty = sys.stderr.isatty()
+
+    def show(frames: Sequence[Any]) -> None:
+        last = frames[-1]
+        if tty and last.seq % 100 < len(frames):
+            sys.stderr.write(
+                f"\rboard {last.board_id} t={last.t_s:8.2f} s seq {last.seq} mode {last.mode}"
+            )
+            sys.stderr.flush()
+
+    try:
+        published = serve_emulator(emulator, bind, rate_hz, duration_s=duration, on_frames=show)
+    except KeyboardInterrupt:
+        published = emulator.seq
+    if tty:
+        sys.stderr.write("\n")
+    summary = {
+        "board": emulator.config.board_id,
+        "epoch": emulator.epoch,
+        "frames": published,
+        "board_time_s": emulator.t_s,
+        "bind": bind,
+    }
+    if as_json:
+        emit_json(summary)
+    else:
+        click.echo(f"board {summary['board']}: {published} frames over {emulator.t_s:.2f} s")

@@ -1,0 +1,95 @@
+"""``twin calibrate``: fit the twin's per-edge parameters to a board's recorded states."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from . import cli
+from ._common import check_positive, emit_json, print_summary
+
+__all__ = ["calibrate_cmd"]
+
+
+@cli.command("calibrate")
+@click.option(
+    "--from-emulator",
+    "from_emulator",
+    is_flag=True,
+    help="Record an emulated board (hidden variation) and calibrate on it.",
+)
+@click.option(
+    "--record",
+    "record",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Calibrate on a recorded stream (twin record).",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Emulated board.")
+@click.option(
+    "--episodes",
+    type=click.IntRange(min=3),
+    default=6,
+    show_default=True,
+    help="Training episodes recorded from random gates.",
+)
+@click.option(
+    "--held-out",
+    type=click.IntRange(min=1),
+    default=2,
+    show_default=True,
+    help="Episodes kept out of the fit, to test the prediction on.",
+)
+@click.option(
+    "--episode-s",
+    type=float,
+    default=1.0,
+    show_default=True,
+    callback=check_positive,
+    help="Board time per episode, s.",
+)
+@click.option(
+    "--save",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the fitted per-edge values as JSON.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
+def calibrate_cmd(
+    from_emulator: bool,
+    record: Path | None,
+    seed: int,
+    episodes: int,
+    held_out: int,
+    episode_s: float,
+    save: Path | None,
+    as_json: bool,
+) -> None:
+    """Fit per-edge thresholds, gains and leaks; report the held-out prediction error."""
+    from hw_bridge.session import EmulationSpec, calibrate_emulator, make_emulator
+
+    if from_emulator == (record is not None):
+        raise click.UsageError("give exactly one of --from-emulator or --record FILE")
+    if record is not None:
+        from hw_bridge.session import calibrate_recording
+
+        result, report = calibrate_recording(record, held_out=held_out)
+    else:
+        if held_out >= episodes:
+            raise click.BadParameter("must be below --episodes", param_hint="--held-out")
+        emulator = make_emulator(EmulationSpec(seed=seed))
+        result, report = calibrate_emulator(
+            emulator, episodes=episodes, held_out=held_out, episode_s=episode_s, seed=seed
+        )
+    if save is not None:
+        save.write_text(json.dumps({k: v.tolist() for k, v in result.fitted.items()}) + "\n")
+    if as_json:
+        emit_json(report)
+        return
+    pred = report["prediction"]
+    rows = {f"{name} {key}": value for name, errs in pred.items() for key, value in errs.items()}
+    rows |= {k: v for k, v in report.items() if k not in ("prediction", "parameters")}
+    rows |= report.get("parameters", {})
+    print_summary("twin calibrate (held-out prediction, V)", rows)

@@ -1,0 +1,307 @@
+"""``twin shadow``: a twin mirrors a board (emulated or remote) and reports where they differ."""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import click
+import numpy as np
+
+from . import cli
+from ._common import check_positive, emit_json, print_summary
+from ._ledger import ledger_options, recorded_dispatch
+
+__all__ = ["progress_printer", "run_shadow", "shadow_cmd", "store_alarms"]
+
+
+def progress_printer(enabled: bool = True) -> Any:
+    """A progress callback printing one live line on stderr (rewritten in place on a TTY)."""
+    tty = sys.stderr.isatty()
+    state = {"last": 0.0}
+
+    def show(info: Mapping[str, Any]) -> None:
+        if not enabled:
+            return
+        now = time.monotonic()
+        if not tty and now - state["last"] < 2.0:
+            return
+        state["last"] = now
+        total = info.get("duration_s") or 0.0
+        line = (
+            f"shadow t={info['t_s']:6.2f}/{total:g} s  frames {info['frames']:6d}  "
+            f"node resid {info['residual_rms_v'] * 1e3:6.2f} mV  "
+            f"gate resid {info['gate_residual_rms_v'] * 1e3:7.2f} mV  "
+            f"score {info['score']:6.2f}  alarms {info['alarms']}  "
+            f"E board {info['board_energy_j'] * 1e3:.3f} mJ  "
+            f"twin {info['twin_energy_j'] * 1e3:.3f} mJ"
+        )
+        sys.stderr.write(("\r" + line) if tty else (line + "\n"))
+        sys.stderr.flush()
+
+    return show
+
+
+def store_alarms(db: str | None, no_db: bool, alarms: list[Any], run_uid: str) -> int:
+    """Write finished alarms to the ledger's alarms table (after the run was recorded)."""
+    from ..ledger import open_ledger, recording_disabled
+
+    if no_db or not alarms or recording_disabled(db) or (db is None and recording_disabled()):
+        return 0
+    from hw_bridge.alarms import ledger_alarm_sink
+
+    with open_ledger(db) as ledger:
+        sink = ledger_alarm_sink(ledger, run_uid)
+        for alarm in alarms:
+            sink(alarm)
+    return len(alarms)
+
+
+def run_shadow(
+    board: Any,
+    *,
+    duration_s: float,
+    shadow_config: Any,
+    seed: int,
+    edges: Any = None,
+    out: Path | None,
+    db: str | None,
+    no_db: bool,
+    plot: Path | None,
+    params: Mapping[str, Any],
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Shadow ``board`` for ``duration_s``, record both runs, store alarms, plot; the summary."""
+    from hw_bridge.shadow import Shadow
+
+    t0 = time.perf_counter()
+    with recorded_dispatch(out, db, no_db) as dispatch:
+        shadow = Shadow(
+            board,
+            shadow_config,
+            rng=np.random.default_rng([seed, 3]),
+            emit=dispatch if dispatch else None,
+            edges=edges,
+            params=params,
+        )
+        shadow.open()
+        try:
+            shadow.run(duration_s, progress=progress_printer(progress))
+        except BaseException as exc:
+            shadow.close(status="aborted", reason=f"{type(exc).__name__}: {exc}")
+            raise
+        finally:
+            board.close()
+            if progress and sys.stderr.isatty():
+                sys.stderr.write("\n")
+        summary = shadow.close()
+    wall_s = time.perf_counter() - t0
+    summary["wall_s"] = wall_s
+    summary["realtime_factor"] = summary["board_time_s"] / wall_s if wall_s > 0 else math.inf
+    summary["alarms_stored"] = store_alarms(
+        db, no_db, shadow.monitor.alarms, shadow.recorder.twin.uid
+    )
+    summary["alarm_list"] = [a.as_dict() for a in shadow.monitor.alarms]
+    if plot is not None:
+        from hw_bridge.plots import plot_shadow
+
+        plot_shadow(
+            shadow.history.arrays(),
+            plot,
+            alarms=shadow.monitor.alarms,
+            title=f"shadow of {board.board_id}",
+        )
+    return summary
+
+
+@cli.command("shadow")
+@click.option("--emulate", is_flag=True, help="Shadow an emulated board in this process.")
+@click.option("--connect", metavar="ENDPOINT", default=None, help="Shadow a remote board.")
+@click.option(
+    "--duration",
+    type=float,
+    default=10.0,
+    show_default=True,
+    callback=check_positive,
+    help="Run time to shadow, s (board time).",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Emulated board and twin.")
+@click.option(
+    "--variation",
+    type=click.Choice(["none", "typical"]),
+    default="typical",
+    show_default=True,
+    help="Hidden component variation of the emulated board.",
+)
+@click.option(
+    "--adc-bits",
+    type=click.Choice(["8", "10", "12"]),
+    default="10",
+    show_default=True,
+    help="Node-voltage ADC of the emulated board.",
+)
+@click.option(
+    "--rate-hz",
+    type=float,
+    default=1000.0,
+    show_default=True,
+    callback=check_positive,
+    help="Frame rate of the emulated board, Hz.",
+)
+@click.option("--realtime", is_flag=True, help="Pace the emulated board by the wall clock.")
+@click.option(
+    "--fault",
+    "faults",
+    multiple=True,
+    metavar="EDGE:KIND=VALUE@T",
+    help="Inject a fault into the emulated board (e.g. 7:free_gain=3@10).",
+)
+@click.option(
+    "--calibrate",
+    "calibrate_first",
+    is_flag=True,
+    help="Calibrate the twin on the emulated board first (6 s of board time).",
+)
+@click.option(
+    "--resync",
+    type=click.Choice(["off", "periodic", "on_alarm"]),
+    default="periodic",
+    show_default=True,
+    help="When to reset the twin's gates to the board's.",
+)
+@click.option(
+    "--resync-s",
+    type=float,
+    default=0.25,
+    show_default=True,
+    callback=check_positive,
+    help="Board time between periodic resyncs, s.",
+)
+@click.option(
+    "--gate-tol",
+    type=float,
+    default=0.05,
+    show_default=True,
+    callback=check_positive,
+    help="Gate residual of score 1, V.",
+)
+@click.option(
+    "--node-tol",
+    type=float,
+    default=0.01,
+    show_default=True,
+    callback=check_positive,
+    help="Node residual of score 1, V.",
+)
+@click.option(
+    "--hold-s",
+    type=float,
+    default=0.05,
+    show_default=True,
+    callback=check_positive,
+    help="Time above threshold before an alarm, s.",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the run documents as JSON lines.",
+)
+@click.option(
+    "--plot",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Save board vs twin error, power and residuals as PNG.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
+@ledger_options
+def shadow_cmd(
+    emulate: bool,
+    connect: str | None,
+    duration: float,
+    seed: int,
+    variation: str,
+    adc_bits: str,
+    rate_hz: float,
+    realtime: bool,
+    faults: tuple[str, ...],
+    calibrate_first: bool,
+    resync: str,
+    resync_s: float,
+    gate_tol: float,
+    node_tol: float,
+    hold_s: float,
+    out: Path | None,
+    plot: Path | None,
+    as_json: bool,
+    db: str | None,
+    no_db: bool,
+) -> None:
+    """Mirror a board with the twin: residuals, divergence alarms, energies of both."""
+    from hw_bridge.inprocess import parse_fault
+    from hw_bridge.session import EmulationSpec, calibrate_emulator, make_emulator, open_board
+    from hw_bridge.shadow import ShadowConfig
+
+    if emulate == (connect is not None):
+        raise click.UsageError("give exactly one of --emulate or --connect")
+    if (faults or calibrate_first) and not emulate:
+        raise click.UsageError("--fault and --calibrate need --emulate")
+    spec = EmulationSpec(
+        seed=seed,
+        variation=variation,
+        adc_bits=int(adc_bits),
+        rate_hz=rate_hz,
+        realtime=realtime,
+        faults=tuple(parse_fault(f) for f in faults),
+    )
+    config = ShadowConfig(
+        resync=resync,  # type: ignore[arg-type]  # click.Choice checked it
+        resync_interval_s=resync_s,
+        gate_tol_v=gate_tol,
+        node_tol_v=node_tol,
+        hold_s=hold_s,
+    )
+    edges, calibration = None, None
+    if emulate:
+        emulator = make_emulator(spec)
+        if calibrate_first:
+            result, calibration = calibrate_emulator(emulator, seed=seed)
+            edges = result.edges
+            emulator.boot(0.0)  # the board restarts; the shadow joins the new epoch
+        board = open_board(emulate=spec, emulator=emulator)
+    else:
+        board = open_board(connect=connect)
+    params = {
+        "source": "emulate" if emulate else connect,
+        "seed": seed,
+        "variation": variation,
+        "adc_bits": int(adc_bits),
+        "rate_hz": rate_hz,
+        "faults": list(faults),
+        "calibrated": calibrate_first,
+        "duration_s": duration,
+    }
+    summary = run_shadow(
+        board,
+        duration_s=duration,
+        shadow_config=config,
+        seed=seed,
+        edges=edges,
+        out=out,
+        db=db,
+        no_db=no_db,
+        plot=plot,
+        params=params,
+        progress=not as_json,
+    )
+    if calibration is not None:
+        summary["calibration"] = calibration
+    if as_json:
+        emit_json(summary)
+    else:
+        shown = {k: v for k, v in summary.items() if k not in ("alarm_list", "calibration")}
+        print_summary("twin shadow", shown)

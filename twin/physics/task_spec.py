@@ -1,0 +1,114 @@
+"""Tasks from spec strings: ``regression``, ``allostery``, ``iris`` or ``file:PATH``.
+
+:func:`build_tasks` turns a task spec and an optional network spec (:mod:`.network_io`) into one
+task per realization, the way every command line, test and benchmark builds them: generated
+tasks get independent random streams per realization (:func:`realization_rng`) and, for a jammed
+network without its own seed, their own packing.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import TaskError
+from .network import Network
+from .network_io import network_from_spec
+from .task import Task, allostery_task, iris_task, load_task, regression_task
+
+__all__ = [
+    "DEFAULT_NETWORKS",
+    "TASK_KINDS",
+    "TaskSpecError",
+    "build_tasks",
+    "realization_rng",
+]
+
+#: Network used by each generated task kind when no network spec is given.
+DEFAULT_NETWORKS = {
+    "allostery": "lattice:4x4:periodic",
+    "regression": "jammed:64",
+    "iris": "jammed:64",
+}
+TASK_KINDS = ("regression", "allostery", "iris")
+
+
+class TaskSpecError(TaskError):
+    """A task or network spec (or the number of realizations) is not acceptable.
+
+    ``field`` names the argument at fault (``task``, ``network`` or ``realizations``), so a
+    command line can point at its own option.
+    """
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.detail = message
+
+
+def realization_rng(seed: int, realization: int) -> np.random.Generator:
+    """The generator of one realization: independent streams from ``(seed, realization)``."""
+    return np.random.default_rng([seed, realization])
+
+
+def _network_for(spec: str, seed: int, realization: int) -> Network:
+    # A jammed spec without its own seed gives every realization its own packing.
+    if spec.startswith("jammed:") and ":seed=" not in spec:
+        spec = f"{spec}:seed={seed * 100_003 + realization}"
+    return network_from_spec(spec)
+
+
+def _file_task(path: str, network_spec: str | None) -> Task:
+    task = load_task(path)
+    if network_spec is None:
+        return task
+    net = network_from_spec(network_spec)
+    if (net.n_nodes, net.n_edges) != (task.network.n_nodes, task.network.n_edges):
+        raise TaskSpecError(
+            "network",
+            f"{network_spec} has {net.n_nodes} nodes/{net.n_edges} edges, "
+            f"the task's network {task.network.n_nodes}/{task.network.n_edges}",
+        )
+    return task.evolve(network=net)
+
+
+def build_tasks(
+    task_spec: str, network_spec: str | None, *, seed: int, realizations: int
+) -> list[Task]:
+    """One task per realization from a task spec and an optional network spec.
+
+    Parameters
+    ----------
+    task_spec
+        ``regression``, ``allostery``, ``iris`` (generated) or ``file:PATH`` (a task file).
+    network_spec
+        Network of the task (:func:`~.network_io.network_from_spec`); ``None`` takes the task
+        kind's default (:data:`DEFAULT_NETWORKS`) or the task file's own network.
+    seed
+        Seed of the generated networks and tasks.
+    realizations
+        Number of tasks (>= 1); a task file gives the same task for every realization.
+
+    Raises
+    ------
+    TaskSpecError
+        Unknown task kind, bad number of realizations, network not matching a task file.
+    TaskError, NetworkError
+        A file or network spec that cannot be read.
+    """
+    if realizations < 1:
+        raise TaskSpecError("realizations", "must be >= 1")
+    if task_spec.startswith("file:"):
+        return [_file_task(task_spec[5:], network_spec)] * realizations
+    if task_spec not in TASK_KINDS:
+        raise TaskSpecError(
+            "task",
+            f"unknown task {task_spec!r}; expected one of {', '.join(TASK_KINDS)} or file:PATH",
+        )
+    spec = network_spec or DEFAULT_NETWORKS[task_spec]
+    make = {"regression": regression_task, "allostery": allostery_task, "iris": iris_task}[
+        task_spec
+    ]
+    return [
+        make(_network_for(spec, seed, r), rng=realization_rng(seed, r))  # type: ignore[operator]
+        for r in range(realizations)
+    ]
