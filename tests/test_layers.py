@@ -17,8 +17,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 ROOTS = ("twin", "hw_bridge")
-#: Directories below the root packages that hold no importable code (data, Alembic scripts).
-NOT_PACKAGES = {"twin/data", "twin/migrations", "twin/migrations/versions"}
+#: Directories below the root packages that hold no importable code (data, Alembic scripts,
+#: runnable examples).
+NOT_PACKAGES = {"twin/data", "twin/migrations", "twin/migrations/versions", "hw_bridge/examples"}
 
 
 def _contracts() -> list[dict]:

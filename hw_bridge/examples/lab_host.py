@@ -24,6 +24,8 @@ from hw_bridge.contract import Command
 from hw_bridge.errors import CommandRefused
 from hw_bridge.server import BoardPublisher
 
+__all__ = ["FakeBoard", "lattice_4x4", "main"]
+
 
 def lattice_4x4() -> dict[str, Any]:
     edges = []
