@@ -67,9 +67,9 @@ def record_cmd(
     from hw_bridge.client import ZmqBoard
     from hw_bridge.recorder import Recorder
 
-    start = time.monotonic()
     with Recorder(out) as recorder, ZmqBoard(endpoint, board_id=board_id, tap=recorder) as board:
         snapshot = board.snapshot(timeout_s=5.0)
+        start = time.monotonic()  # --duration counts recording time, not the join
         try:
             while duration_s is None or time.monotonic() - start < duration_s:
                 board.poll(0.1)
