@@ -1,0 +1,50 @@
+"""Fixtures of the live-view tests: a served state, and headless Chromium (Debian's) via Playwright.
+
+The browser tests are skipped, with the reason, only when Chromium or Playwright is absent;
+``.ci/run`` installs Chromium when ``/usr/bin/chromium`` is missing.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from twin.view import LiveState, ViewServer
+
+CHROMIUM = os.environ.get("TWIN_CHROMIUM", "/usr/bin/chromium")
+
+
+@pytest.fixture
+def served() -> Iterator[ViewServer]:
+    """A view server (port 0) of a fresh state, 20 updates per second."""
+    with ViewServer(LiveState(window=200), update_hz=20.0) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """One headless Chromium for the session (skipped when Chromium or Playwright is absent)."""
+    if not (os.path.isfile(CHROMIUM) or shutil.which(CHROMIUM)):
+        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install -y chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--enable-precise-memory-info", "--js-flags=--expose-gc"],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    """A fresh page, 1280 x 900 (closed after the test)."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()

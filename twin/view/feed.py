@@ -1,0 +1,110 @@
+"""Feeding the live page from a run: a shadow's counters and alarms, a simulation's progress.
+
+Documents reach :class:`~twin.view.state.LiveState` as a subscriber; these feeds add what is not
+in the documents: the link (frames, resyncs, restarts, gaps, lag, time of the last frame), the
+board's epoch and alarms. They read cheap attributes only (no quantiles over the whole run) and
+never change the run.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from .layout import network_layout
+from .state import LiveState
+
+if TYPE_CHECKING:
+    from hw_bridge.alarms import Alarm
+    from hw_bridge.shadow import Shadow
+
+    from ..physics.network import Network
+
+__all__ = ["ShadowFeed", "SimulationFeed"]
+
+
+class ShadowFeed:
+    """The shadow's link and alarms into ``state``: call it with each progress report.
+
+    Parameters
+    ----------
+    state
+        The live page's state.
+    shadow
+        The shadow being watched (read only).
+    """
+
+    def __init__(self, state: LiveState, shadow: Shadow) -> None:
+        self.state = state
+        self.shadow = shadow
+        self._frames = -1
+        self._resyncs = 0
+        self._restarts = 0
+        self._epoch: int | None = None
+        self._last_rx_unix: float | None = None
+
+    def __call__(self, info: Mapping[str, Any]) -> None:
+        """Update the status from the shadow (a ``Shadow.run`` progress callback)."""
+        sh, state = self.shadow, self.state
+        if not state.has_layout and sh.task is not None:
+            state.set_layout(network_layout(sh.task.network))
+        stats = sh.stats
+        if stats.frames != self._frames:
+            self._frames = stats.frames
+            self._last_rx_unix = time.time()
+        self._events(sh)
+        counters = sh.board.counters
+        reported = sh.reported
+        state.set_status(
+            connected=True,
+            board=sh.board.board_id,
+            epoch=sh.epoch,
+            board_mode=reported.mode if reported is not None else None,
+            t_s=sh.run_t_s,
+            duration_s=info.get("duration_s"),
+            frames=stats.frames,
+            resyncs=stats.resyncs,
+            restarts=stats.restarts,
+            state_resyncs=stats.state_resyncs,
+            gaps=int(counters.gaps_detected),
+            lost=stats.undetected_loss,
+            out_of_order=stats.out_of_order,
+            lag_s=stats.lags_s[-1] if stats.lags_s else None,
+            lag_p99_s=info.get("lag_p99_s"),
+            score=sh.score,
+            last_frame_unix=self._last_rx_unix,
+        )
+
+    def _events(self, sh: Shadow) -> None:
+        stats, t_s = sh.stats, sh.run_t_s
+        if stats.restarts > self._restarts:
+            self.state.event("restart", f"board restarted: epoch {sh.epoch}, twin rebuilt", t_s)
+        elif stats.resyncs > self._resyncs and self._epoch is not None:
+            n = stats.resyncs - self._resyncs
+            self.state.event("resync", f"resync ({n}), twin rebuilt from the board", t_s)
+        self._restarts, self._resyncs, self._epoch = stats.restarts, stats.resyncs, sh.epoch
+
+    def alarm(self, alarm: Alarm) -> None:
+        """An alarm raised or ended (a ``Shadow`` ``on_alarm`` sink)."""
+        self.state.alarm(alarm.as_dict())
+
+
+class SimulationFeed:
+    """A simulation's progress into ``state``: call it as ``update(done_s, total_s)``.
+
+    Parameters
+    ----------
+    state
+        The live page's state.
+    network
+        The simulated network (drawn on the page).
+    """
+
+    def __init__(self, state: LiveState, network: Network) -> None:
+        self.state = state
+        state.set_layout(network_layout(network))
+        state.set_status(connected=True, board="twin (simulation)")
+
+    def __call__(self, done_s: float, total_s: float) -> None:
+        self.state.set_status(t_s=done_s, duration_s=total_s, last_frame_unix=time.time())

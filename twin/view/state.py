@@ -1,0 +1,277 @@
+"""What the live page shows, kept in bounded memory and shared between two threads.
+
+:class:`LiveState` is written by the run (a document subscriber plus status updates from the
+shadow or the simulation) and read by the page server's thread. Everything it holds is bounded:
+
+- per source (``board``, ``twin``) a rolling window of the last ``window`` samples (run time,
+  error, free power, and for the twin of a shadow the gate residual and divergence score);
+- the latest gate voltage of every edge per source (one value per edge);
+- energy so far per source and component (a handful of sums);
+- the last ``max_events`` events (resyncs, restarts, alarms, run start and stop) and the last
+  ``max_alarms`` alarms;
+- a status mapping (connection state, counters, lag, time of the last frame).
+
+Each sample gets a sequence number, so a reader asks for what is new since its cursor
+(:meth:`LiveState.delta`) and a late-joining page gets the whole state (:meth:`LiveState.snapshot`).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+import time
+from collections import deque
+from collections.abc import Mapping
+from typing import Any
+
+from ..errors import ConfigError
+
+__all__ = ["SOURCES", "LiveState", "Point"]
+
+#: The series the page plots.
+SOURCES = ("board", "twin")
+
+#: One sample on the page: ``[seq, t_s, error, free_power_w, gate_residual_rms_v, score]``.
+Point = list[float | None]
+
+_GATE = re.compile(r"^gate_v_(\d+)$")
+
+
+def _first(data: Mapping[str, Any], key: str) -> float | None:
+    """The first realization of a reading (documents hold a list per key), or None."""
+    value = data.get(key)
+    if not value:
+        return None
+    x = float(value[0])
+    return x if math.isfinite(x) else None
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-safe status value: numbers as float or int (non-finite: None), text as is."""
+    if isinstance(value, bool | str) or value is None:
+        return value
+    if isinstance(value, int):
+        return int(value)
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    return x if math.isfinite(x) else None
+
+
+class LiveState:
+    """The bounded, thread-safe state behind the live page.
+
+    Parameters
+    ----------
+    window
+        Samples kept per source (the rolling window of the time plots).
+    max_events, max_alarms
+        Events and alarms kept (older ones are dropped; their counts are kept).
+    mode
+        ``shadow`` or ``simulate`` (what the page labels and which panels it shows).
+    """
+
+    def __init__(
+        self, *, window: int = 600, max_events: int = 40, max_alarms: int = 20, mode: str = "shadow"
+    ) -> None:
+        if window < 2 or max_events < 1 or max_alarms < 1:
+            raise ConfigError("window: expected >= 2; max_events, max_alarms: expected >= 1")
+        self.window = int(window)
+        self.mode = mode
+        self._lock = threading.Lock()
+        self._seq = 0
+        self._version = 0
+        self._series: dict[str, deque[Point]] = {s: deque(maxlen=self.window) for s in SOURCES}
+        self._runs: dict[str, str] = {}
+        self._gates: dict[str, list[float | None]] = {}
+        self._energy: dict[str, dict[str, float]] = {}
+        self._events: deque[dict[str, Any]] = deque(maxlen=max_events)
+        self._alarms: deque[dict[str, Any]] = deque(maxlen=max_alarms)
+        self._n_events = 0
+        self._n_alarms = 0
+        self._status: dict[str, Any] = {"mode": mode, "run": "waiting"}
+        self._layout: dict[str, Any] | None = None
+        self._layout_version = 0
+        self.documents = 0
+
+    # ------------------------------------------------------------------ writing (the run)
+
+    def __call__(self, doc: Mapping[str, Any]) -> None:
+        """Take one run document (a :data:`twin.documents.Subscriber`)."""
+        kind = doc.get("doc")
+        with self._lock:
+            self.documents += 1
+            if kind == "start":
+                self._on_start(doc)
+            elif kind == "sample":
+                self._on_sample(doc)
+            elif kind == "energy":
+                self._on_energy(doc)
+            elif kind == "stop":
+                self._on_stop(doc)
+            self._version += 1
+
+    def _on_start(self, doc: Mapping[str, Any]) -> None:
+        source = "board" if doc.get("source") == "board" else "twin"
+        self._runs[str(doc["uid"])] = source
+        while len(self._runs) > 8:  # runs of this process only; keep the map bounded anyway
+            del self._runs[next(iter(self._runs))]
+        self._status["run"] = "running"
+        if doc.get("board"):
+            self._status["board"] = doc["board"]
+        self._event_locked(None, "start", f"{source} run {str(doc['uid'])[:8]} started")
+
+    def _on_sample(self, doc: Mapping[str, Any]) -> None:
+        source = self._runs.get(str(doc.get("run")), "twin")
+        data = doc.get("data", {})
+        t_s = float(doc["t_s"])
+        self._seq += 1
+        residual = _first(data, "gate_residual_rms_v")
+        point: Point = [
+            self._seq,
+            t_s,
+            _first(data, "error"),
+            _first(data, "free_power_w"),
+            residual,
+            _first(data, "divergence_score"),
+        ]
+        self._series[source].append(point)
+        gates = {int(m.group(1)): _first(data, k) for k in data if (m := _GATE.match(k))}
+        if gates:
+            row: list[float | None] = [None] * (max(gates) + 1)
+            for i, v in gates.items():
+                row[i] = v
+            self._gates[source] = row
+        self._status["t_s"] = max(t_s, float(self._status.get("t_s", 0.0)))
+        lag = _first(data, "lag_s")
+        if lag is not None:
+            self._status["lag_s"] = lag
+
+    def _on_energy(self, doc: Mapping[str, Any]) -> None:
+        source = str(doc.get("source", "twin"))
+        book = self._energy.setdefault(source, {})
+        component = str(doc.get("component", "?"))
+        book[component] = book.get(component, 0.0) + float(doc.get("energy_j", 0.0))
+
+    def _on_stop(self, doc: Mapping[str, Any]) -> None:
+        status = str(doc.get("status", "complete"))
+        self._status["run"] = status
+        self._event_locked(None, "stop", f"run {str(doc.get('run'))[:8]} {status}")
+
+    def _event_locked(self, t_s: float | None, kind: str, text: str) -> None:
+        self._n_events += 1
+        self._events.append({"n": self._n_events, "t_s": t_s, "kind": kind, "text": text})
+
+    def event(self, kind: str, text: str, t_s: float | None = None) -> None:
+        """Record an event (``resync``, ``restart``, ``alarm``, ...) at run time ``t_s``."""
+        with self._lock:
+            self._event_locked(t_s, kind, text)
+            self._version += 1
+
+    def alarm(self, alarm: Mapping[str, Any]) -> None:
+        """Record an alarm when raised (``end_s`` None) and update it when it ends."""
+        entry = dict(alarm)
+        key = (entry.get("epoch"), entry.get("start_s"))
+        with self._lock:
+            for i, old in enumerate(self._alarms):
+                if (old.get("epoch"), old.get("start_s")) == key:
+                    self._alarms[i] = entry
+                    break
+            else:
+                self._n_alarms += 1
+                self._alarms.append(entry)
+                edges = ", ".join(str(e) for e in entry.get("edges", [])) or "-"
+                self._event_locked(entry.get("raised_s"), "alarm", f"alarm: edges {edges}")
+            self._version += 1
+
+    def set_status(self, **fields: Any) -> None:
+        """Merge ``fields`` into the status (connection state, counters, lag, last frame)."""
+        clean = {k: _plain(v) for k, v in fields.items()}
+        with self._lock:
+            self._status.update(clean)
+            self._version += 1
+
+    def set_layout(self, layout: Mapping[str, Any]) -> None:
+        """The network drawing (:func:`~twin.view.layout.network_layout`)."""
+        with self._lock:
+            self._layout = dict(layout)
+            self._layout_version += 1
+            self._version += 1
+
+    @property
+    def has_layout(self) -> bool:
+        return self._layout is not None
+
+    # ------------------------------------------------------------------ reading (the server)
+
+    def _latest_locked(self) -> dict[str, Any]:
+        status = dict(self._status)
+        last = status.get("last_frame_unix")
+        status["frame_age_s"] = time.time() - float(last) if last is not None else None
+        return {
+            "status": status,
+            "gates": {k: list(v) for k, v in self._gates.items()},
+            "energy_j": {k: dict(v) for k, v in self._energy.items()},
+            "events": list(self._events),
+            "alarms": list(self._alarms),
+            "n_alarms": self._n_alarms,
+            "n_events": self._n_events,
+        }
+
+    def snapshot(self) -> dict[str, Any]:
+        """Everything, for a page that just connected (``cursor``: the last sample's number)."""
+        with self._lock:
+            return {
+                "type": "snapshot",
+                "mode": self.mode,
+                "window": self.window,
+                "cursor": self._seq,
+                "version": self._version,
+                "layout": self._layout,
+                "layout_version": self._layout_version,
+                "series": {s: [list(p) for p in d] for s, d in self._series.items()},
+                "latest": self._latest_locked(),
+            }
+
+    def delta(self, cursor: int, version: int, layout_version: int) -> dict[str, Any]:
+        """What is new since ``cursor`` (samples), ``version`` (state) and ``layout_version``.
+
+        ``latest`` is None when nothing but the clock changed; ``age`` (seconds since the last
+        board frame, or None) is always current so that a stalled stream shows at once.
+        """
+        with self._lock:
+            series: dict[str, list[Point]] = {}
+            for source, points in self._series.items():
+                new: list[Point] = []
+                for p in reversed(points):  # newest first: stop at the cursor
+                    if int(p[0] or 0) <= cursor:
+                        break
+                    new.append(list(p))
+                series[source] = new[::-1]
+            last = self._status.get("last_frame_unix")
+            out: dict[str, Any] = {
+                "type": "update",
+                "cursor": self._seq,
+                "version": self._version,
+                "series": series,
+                "latest": self._latest_locked() if version != self._version else None,
+                "age_s": time.time() - float(last) if last is not None else None,
+                "layout": None,
+                "layout_version": self._layout_version,
+            }
+            if layout_version != self._layout_version:
+                out["layout"] = self._layout
+            return out
+
+    def sizes(self) -> dict[str, int]:
+        """How many items each bounded buffer holds (for tests and the memory check)."""
+        with self._lock:
+            return {
+                **{f"series_{s}": len(d) for s, d in self._series.items()},
+                "events": len(self._events),
+                "alarms": len(self._alarms),
+                "gates": sum(len(g) for g in self._gates.values()),
+                "energy": sum(len(e) for e in self._energy.values()),
+            }
