@@ -15,6 +15,7 @@ import numpy as np
 from . import cli
 from ._common import check_positive, emit_json, print_summary
 from ._ledger import ledger_options, recorded_dispatch
+from ._view import maybe_live_view, view_options
 
 __all__ = ["progress_printer", "run_shadow", "shadow_cmd", "store_alarms"]
 
@@ -74,12 +75,18 @@ def run_shadow(
     plot: Path | None,
     params: Mapping[str, Any],
     progress: bool = True,
+    view: Any = None,
 ) -> dict[str, Any]:
-    """Shadow ``board`` for ``duration_s``, record both runs, store alarms, plot; the summary."""
+    """Shadow ``board`` for ``duration_s``, record both runs, store alarms, plot; the summary.
+
+    ``view`` (a :class:`twin.view.LiveView`) is fed the documents, the link and the alarms.
+    """
     from hw_bridge.shadow import Shadow
 
     t0 = time.perf_counter()
     with recorded_dispatch(out, db, no_db) as dispatch:
+        if view is not None:
+            dispatch.subscribe(view.state)
         shadow = Shadow(
             board,
             shadow_config,
@@ -88,9 +95,12 @@ def run_shadow(
             edges=edges,
             params=params,
         )
+        show = progress_printer(progress)
+        if view is not None:
+            show = _with_view(show, view, shadow)
         shadow.open()
         try:
-            shadow.run(duration_s, progress=progress_printer(progress))
+            shadow.run(duration_s, progress=show)
         except BaseException as exc:
             shadow.close(status="aborted", reason=f"{type(exc).__name__}: {exc}")
             raise
@@ -116,6 +126,20 @@ def run_shadow(
             title=f"shadow of {board.board_id}",
         )
     return summary
+
+
+def _with_view(show: Any, view: Any, shadow: Any) -> Any:
+    """The progress callback ``show`` that also feeds the live page (link status, alarms)."""
+    from ..view import ShadowFeed
+
+    feed = ShadowFeed(view.state, shadow)
+    shadow.on_alarm = feed.alarm
+
+    def both(info: Mapping[str, Any]) -> None:
+        show(info)
+        feed(info)
+
+    return both
 
 
 @cli.command("shadow")
@@ -218,6 +242,7 @@ def run_shadow(
     help="Save board vs twin error, power and residuals as PNG.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
+@view_options
 @ledger_options
 def shadow_cmd(
     emulate: bool,
@@ -238,6 +263,8 @@ def shadow_cmd(
     out: Path | None,
     plot: Path | None,
     as_json: bool,
+    view: bool,
+    port: int,
     db: str | None,
     no_db: bool,
 ) -> None:
@@ -285,19 +312,21 @@ def shadow_cmd(
         "calibrated": calibrate_first,
         "duration_s": duration,
     }
-    summary = run_shadow(
-        board,
-        duration_s=duration,
-        shadow_config=config,
-        seed=seed,
-        edges=edges,
-        out=out,
-        db=db,
-        no_db=no_db,
-        plot=plot,
-        params=params,
-        progress=not as_json,
-    )
+    with maybe_live_view(view, port, mode="shadow") as live:
+        summary = run_shadow(
+            board,
+            duration_s=duration,
+            shadow_config=config,
+            seed=seed,
+            edges=edges,
+            out=out,
+            db=db,
+            no_db=no_db,
+            plot=plot,
+            params=params,
+            progress=not as_json,
+            view=live,
+        )
     if calibration is not None:
         summary["calibration"] = calibration
     if as_json:

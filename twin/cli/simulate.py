@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,6 +21,7 @@ from ._common import (
     tasks_from_options,
 )
 from ._ledger import ledger_options, recorded_dispatch
+from ._view import maybe_live_view, view_options
 
 if TYPE_CHECKING:
     from ..simulation.twin import TwinConfig
@@ -68,6 +70,16 @@ def _twin_config(
         batch_s=batch_s,
         engine=engine,  # type: ignore[arg-type]
     )
+
+
+def _both(*updates: Callable[[float, float], None]) -> Callable[[float, float], None]:
+    """One progress callback ``update(done_s, total_s)`` calling each of ``updates``."""
+
+    def update(done_s: float, total_s: float) -> None:
+        for each in updates:
+            each(done_s, total_s)
+
+    return update
 
 
 @cli.command("simulate")
@@ -169,6 +181,7 @@ def _twin_config(
 )
 @click.option("--realtime", is_flag=True, help="Pace the run by the wall clock (live use).")
 @artifact_options("Save the network with its trained conductances (S) as JSON.")
+@view_options
 @ledger_options
 def simulate_cmd(
     network: str | None,
@@ -192,6 +205,8 @@ def simulate_cmd(
     plot: Path | None,
     save: Path | None,
     as_json: bool,
+    view: bool,
+    port: int,
     db: str | None,
     no_db: bool,
 ) -> None:
@@ -230,7 +245,16 @@ def simulate_cmd(
         "engine": engine,
         "realtime": realtime,
     }
-    with recorded_dispatch(out, db, no_db) as dispatch:
+    with (
+        maybe_live_view(view, port, mode="simulate") as live,
+        recorded_dispatch(out, db, no_db) as dispatch,
+    ):
+        feed = None
+        if live is not None:
+            from ..view import SimulationFeed
+
+            dispatch.subscribe(live.state)
+            feed = SimulationFeed(live.state, the_task.network)
         env: simpy.Environment = realtime_environment() if realtime else simpy.Environment()
         t0 = time.perf_counter()
         twin = Twin(
@@ -243,7 +267,8 @@ def simulate_cmd(
         )
         if realtime:
             env.sync()  # type: ignore[attr-defined]  # start the wall clock now
-        with progress_bar("simulating", duration, enabled=not as_json) as update:
+        with progress_bar("simulating", duration, enabled=not as_json) as bar:
+            update = bar if feed is None else _both(bar, feed)
             result = twin.run(duration, progress=update)
     summary = result.summary() | {"wall_total_s": time.perf_counter() - t0, "run": result.run_uid}
     if save is not None:
