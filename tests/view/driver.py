@@ -43,8 +43,9 @@ class ShadowDriver:
         faults: Sequence[Fault] = (),
         max_board_s: float = 120.0,
         seed: int = 0,
+        variation: str = "none",
     ) -> None:
-        spec = EmulationSpec(seed=seed, realtime=realtime)
+        spec = EmulationSpec(seed=seed, realtime=realtime, variation=variation)
         self.board = InProcessBoard(make_emulator(spec), realtime=realtime, faults=tuple(faults))
         self.shadow = Shadow(
             self.board,

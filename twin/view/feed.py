@@ -79,7 +79,7 @@ class ShadowFeed:
     def _events(self, sh: Shadow) -> None:
         stats, t_s = sh.stats, sh.run_t_s
         if stats.restarts > self._restarts:
-            self.state.event("restart", f"board restarted: epoch {sh.epoch}, twin rebuilt", t_s)
+            self.state.event("restart", "board restarted (new epoch), twin rebuilt", t_s)
         elif stats.resyncs > self._resyncs and self._epoch is not None:
             n = stats.resyncs - self._resyncs
             self.state.event("resync", f"resync ({n}), twin rebuilt from the board", t_s)

@@ -182,8 +182,9 @@ class LiveState:
             else:
                 self._n_alarms += 1
                 self._alarms.append(entry)
-                edges = ", ".join(str(e) for e in entry.get("edges", [])) or "-"
-                self._event_locked(entry.get("raised_s"), "alarm", f"alarm: edges {edges}")
+                edges = [str(e) for e in entry.get("edges", [])]
+                shown = ", ".join(edges[:6]) + (f" … (+{len(edges) - 6})" if len(edges) > 6 else "")
+                self._event_locked(entry.get("raised_s"), "alarm", f"alarm: edges {shown or '-'}")
             self._version += 1
 
     def set_status(self, **fields: Any) -> None:

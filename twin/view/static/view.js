@@ -12,8 +12,8 @@
   const view = {
     mode: "shadow", window: 600, layout: null,
     series: { board: [], twin: [] },
-    latest: null, ageS: null, lastMessageMs: 0, closed: true,
-    stats: { messages: 0, snapshots: 0, updates: 0, bytes: 0, renders: 0, firstMs: 0 },
+    latest: null, ageS: null, lastMessageMs: 0, closed: true, coloured: 0,
+    stats: { messages: 0, snapshots: 0, updates: 0, bytes: 0, renders: 0, firstMs: 0, lastMs: 0 },
   };
   window.liveView = {
     sizes: () => ({ board: view.series.board.length, twin: view.series.twin.length,
@@ -21,6 +21,7 @@
                     alarms: view.latest ? view.latest.alarms.length : 0, window: view.window }),
     stats: () => Object.assign({}, view.stats),
     status: () => (view.latest ? view.latest.status : null),
+    edges: () => ({ drawn: view.layout ? view.layout.n_edges : 0, coloured: view.coloured }),
     lastT: () => { const s = view.series.board.concat(view.series.twin);
                    return s.length ? Math.max(...s.map((p) => p[I.t])) : null; },
   };
@@ -37,6 +38,10 @@
   }
   function num(x, digits) {
     return x === null || x === undefined || !isFinite(x) ? "–" : Number(x).toFixed(digits);
+  }
+  function list(xs, n) {
+    xs = xs || [];
+    return xs.length <= n ? xs.join(", ") : xs.slice(0, n).join(", ") + ` … (+${xs.length - n})`;
   }
   function esc(s) {
     return String(s).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" }[c]));
@@ -102,7 +107,7 @@
       ctx.moveTo(X(ev.t_s), m.t); ctx.lineTo(X(ev.t_s), h - m.b); ctx.stroke(); ctx.setLineDash([]);
     }
     for (const ln of lines) {
-      ctx.strokeStyle = ln.color; ctx.lineWidth = 1.6; ctx.beginPath();
+      ctx.strokeStyle = ln.color; ctx.lineWidth = ln.width || 1.6; ctx.beginPath();
       let pen = false;
       for (const p of ln.pts) {
         const v = p[ln.idx]; if (v === null) { pen = false; continue; }
@@ -158,6 +163,7 @@
     if (diverging) { const a = Math.max(Math.abs(lo), Math.abs(hi), 1e-3); lo = -a; hi = a; }
     if (!(hi > lo)) { lo = isFinite(lo) ? lo - 0.05 : 0; hi = lo + 0.1; }
     ctx.lineCap = "round";
+    view.coloured = vals ? vals.filter((v) => v !== null && v !== undefined).length : 0;
     lay.edges.forEach((segs, i) => {
       const v = vals ? vals[i] : null;
       ctx.strokeStyle = v === null || v === undefined ? "#ced4da" : cmap(diverging ? DIV : SEQ, (v - lo) / (hi - lo));
@@ -200,10 +206,10 @@
     row("run", "run", st.run || "–");
     row("board", "board", st.board || "–");
     if (view.mode === "shadow") {
-      row("epoch", "epoch", st.epoch ?? "–");
+      row("epoch", "epoch", st.epoch === null || st.epoch === undefined ? "–" : "…" + String(st.epoch).slice(-6));
       row("board_mode", "board mode", st.board_mode || "–");
     }
-    row("t_s", "run time", `${num(st.t_s, 2)} / ${num(st.duration_s, 1)} s`);
+    row("t_s", "run time", st.duration_s ? `${num(st.t_s, 2)} / ${num(st.duration_s, 1)} s` : `${num(st.t_s, 2)} s`);
     if (view.mode === "shadow") {
       row("frames", "frames", st.frames ?? 0);
       row("resyncs", "resyncs", st.resyncs ?? 0, st.resyncs > 1);
@@ -232,8 +238,8 @@
     const L = view.latest;
     document.getElementById("n-alarms").textContent = L.n_alarms;
     document.getElementById("alarms").innerHTML = L.alarms.slice().reverse().map((a) =>
-      `<li class="alarm${a.end_s === null ? " active" : ""}">t=${num(a.raised_s, 2)} s, edges ${esc((a.edges || []).join(", ") || "–")}` +
-      `${a.nodes && a.nodes.length ? ", nodes " + esc(a.nodes.join(", ")) : ""}, score max ${num(a.score_max, 1)}` +
+      `<li class="alarm${a.end_s === null ? " active" : ""}">t=${num(a.raised_s, 2)} s, edges ${esc(list(a.edges, 6) || "–")}` +
+      `${a.nodes && a.nodes.length ? ", nodes " + esc(list(a.nodes, 6)) : ""}, score max ${num(a.score_max, 1)}` +
       `${a.end_s === null ? " (active)" : `, ended ${num(a.end_s, 2)} s`}</li>`).join("");
     document.getElementById("events").innerHTML = L.events.slice().reverse().map((ev) =>
       `<li class="${esc(ev.kind)}">${ev.t_s === null ? "" : `t=${num(ev.t_s, 2)} s: `}${esc(ev.text)}</li>`).join("");
@@ -249,9 +255,9 @@
       view.stats.renders += 1;
       const S = view.series;
       drawPlot(document.getElementById("plot-error"),
-        [{ pts: S.board, idx: I.err, color: COL.board }, { pts: S.twin, idx: I.err, color: COL.twin }], "V²");
+        [{ pts: S.board, idx: I.err, color: COL.board, width: 3.2 }, { pts: S.twin, idx: I.err, color: COL.twin }], "V²");
       drawPlot(document.getElementById("plot-power"),
-        [{ pts: S.board, idx: I.pw, color: COL.board }, { pts: S.twin, idx: I.pw, color: COL.twin }], "W");
+        [{ pts: S.board, idx: I.pw, color: COL.board, width: 3.2 }, { pts: S.twin, idx: I.pw, color: COL.twin }], "W");
       if (view.mode === "shadow") drawPlot(document.getElementById("plot-residual"),
         [{ pts: S.twin, idx: I.res, color: COL.twin }, { pts: S.twin, idx: I.score, color: COL.score, axis: "right" }], "V", "score");
       drawNetwork(); statusTable(); energyTable(); logs();
@@ -270,7 +276,7 @@
   function onMessage(ev) {
     view.stats.messages += 1; view.stats.bytes += ev.data.length;
     if (!view.stats.firstMs) view.stats.firstMs = performance.now();
-    view.lastMessageMs = performance.now();
+    view.lastMessageMs = view.stats.lastMs = performance.now();
     const msg = JSON.parse(ev.data);
     if (msg.type === "snapshot") {
       view.stats.snapshots += 1;
