@@ -59,7 +59,7 @@ class ShadowFeed:
         state.set_status(
             connected=True,
             board=sh.board.board_id,
-            epoch=sh.epoch,
+            epoch=None if sh.epoch is None else str(sh.epoch),  # 63-bit: exact as text
             board_mode=reported.mode if reported is not None else None,
             t_s=sh.run_t_s,
             duration_s=info.get("duration_s"),
