@@ -25,9 +25,13 @@ def served() -> Iterator[ViewServer]:
         yield server
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """One headless Chromium for the session (skipped when Chromium or Playwright is absent)."""
+    """One headless Chromium per module (skipped when Chromium or Playwright is absent).
+
+    Module scope, not session: Playwright's sync API holds an event loop in the main thread
+    while it runs, and ``asyncio.run`` in later tests must not find it there.
+    """
     if not (os.path.isfile(CHROMIUM) or shutil.which(CHROMIUM)):
         pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install -y chromium)")
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
