@@ -91,7 +91,7 @@ def test_memory_stays_bounded_over_a_long_run(served: ViewServer, page: Any) -> 
 
     push(5)
     before = _heap_bytes(cdp)
-    push(25)  # 30 windows in all: 6000 samples per source
+    push(15)  # 20 windows in all: 4000 samples per source
     after = _heap_bytes(cdp)
     sizes = page.evaluate("() => liveView.sizes()")
     assert sizes["board"] == window
@@ -147,7 +147,7 @@ def cli_run(capsys: pytest.CaptureFixture[str]) -> Iterator[Any]:
 
 
 def test_twin_shadow_view_serves_the_page(cli_run: Any, page: Any) -> None:
-    thread, result, url = cli_run("shadow", "--emulate", "--realtime", "--duration", "2")
+    thread, result, url = cli_run("shadow", "--emulate", "--realtime", "--duration", "1.5")
     page.goto(url)
     page.wait_for_function("() => liveView.sizes().board > 3 && liveView.sizes().twin > 3")
     expect(page.locator("#mode")).to_contain_text("shadow")
