@@ -77,6 +77,8 @@ class ShadowDriver:
     def _run(self) -> None:
         try:
             self.shadow.open()
+            info: dict[str, object] = {"duration_s": None, "lag_p99_s": None}
+            steps = 0
             while not self._stop.is_set() and self.shadow.run_t_s < self.max_board_s:
                 if not self.running.is_set():  # paused: the stream stalls, the page must say so
                     self.running.wait()
@@ -85,7 +87,10 @@ class ShadowDriver:
                     self.restart_wanted.clear()
                     self.board.restart()
                 self.shadow.step(0.05)
-                self.feed({"duration_s": None, "lag_p99_s": None})
+                steps += 1
+                if steps % 20 == 0:  # the lag quantiles cost O(frames): not every step
+                    info = self.shadow.progress_info()
+                self.feed(info)
             self.shadow.close()
         except BaseException as exc:  # handed to the test thread by stop()
             self.error = exc
