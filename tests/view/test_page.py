@@ -43,6 +43,9 @@ def test_page_follows_a_shadowed_board_through_a_restart_and_a_stall(
         expect(page.locator("#energy-board")).to_contain_text("J")
         expect(page.locator("#energy-twin")).to_contain_text("J")
         assert page.evaluate("() => liveView.edges()") == {"drawn": 32, "coloured": 32}
+        page.select_option("#edge-mode", "k-board")
+        expect(page.locator("#cb-hi")).to_contain_text("S")
+        assert page.evaluate("() => liveView.edges().coloured") == 32
         # a board restart (new epoch) shows as a resync
         epoch = page.evaluate("() => String(liveView.status().epoch)")
         expect(page.locator("#st-restarts")).to_have_text("0")
@@ -165,6 +168,9 @@ def test_twin_simulate_view_serves_the_page(cli_run: Any, page: Any) -> None:
     page.wait_for_function("() => liveView.sizes().twin > 3")
     expect(page.locator("#mode")).to_contain_text("simulation")
     assert page.evaluate("() => liveView.edges()") == {"drawn": 32, "coloured": 32}
+    page.select_option("#edge-mode", "k-twin")
+    expect(page.locator("#cb-hi")).to_contain_text("S")
+    assert page.evaluate("() => liveView.edges().coloured") == 32
     expect(page.locator("#st-run")).to_have_text("complete", timeout=60_000)
     thread.join(60)
     assert result["code"] == 0

@@ -73,6 +73,22 @@ def test_gates_energy_and_stop() -> None:
     assert latest["status"]["run"] == "complete"
 
 
+def test_conductance_follows_the_gates_through_the_device_model() -> None:
+    from twin.simulation.edge import board_edge_params
+
+    device = board_edge_params("transistor").device
+    state = LiveState(window=10)
+    board, _ = _runs(state)
+    gates = np.linspace(0.5, 3.0, 4)
+    state(sample_doc(board, 0, 0.0, {f"gate_v_{i}": [g] for i, g in enumerate(gates)}))
+    assert state.snapshot()["latest"]["conductance_siemens"]["board"] == [None] * 4  # no model
+    state.set_conductance(device.conductance)
+    state(sample_doc(board, 1, 0.1, {f"gate_v_{i}": [g] for i, g in enumerate(gates)}))
+    k = state.snapshot()["latest"]["conductance_siemens"]["board"]
+    assert k == pytest.approx(device.conductance(gates).tolist())
+    assert np.all(np.diff(k) > 0)  # a higher gate voltage conducts more
+
+
 def test_alarm_is_updated_when_it_ends_and_events_are_bounded() -> None:
     state = LiveState(window=10, max_events=5, max_alarms=3)
     raised = {"epoch": 1, "start_s": 1.0, "raised_s": 1.05, "end_s": None, "edges": [7]}

@@ -254,7 +254,7 @@ def simulate_cmd(
             from ..view import SimulationFeed
 
             dispatch.subscribe(live.state)
-            feed = SimulationFeed(live.state, the_task.network)
+            feed = SimulationFeed(live.state, the_task.network, edges=config.edges)
         env: simpy.Environment = realtime_environment() if realtime else simpy.Environment()
         t0 = time.perf_counter()
         twin = Twin(

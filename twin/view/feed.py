@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from hw_bridge.shadow import Shadow
 
     from ..physics.network import Network
+    from ..simulation.edge import EdgeParams
 
 __all__ = ["ShadowFeed", "SimulationFeed"]
 
@@ -49,6 +50,7 @@ class ShadowFeed:
         sh, state = self.shadow, self.state
         if not state.has_layout and sh.task is not None:
             state.set_layout(network_layout(sh.task.network))
+            state.set_conductance(sh.edges.device.conductance)  # the twin's (nominal) model
         stats = sh.stats
         if stats.frames != self._frames:
             self._frames = stats.frames
@@ -99,11 +101,17 @@ class SimulationFeed:
         The live page's state.
     network
         The simulated network (drawn on the page).
+    edges
+        The simulated edges (their device model turns gate voltages into conductances).
     """
 
-    def __init__(self, state: LiveState, network: Network) -> None:
+    def __init__(
+        self, state: LiveState, network: Network, *, edges: EdgeParams | None = None
+    ) -> None:
         self.state = state
         state.set_layout(network_layout(network))
+        if edges is not None:
+            state.set_conductance(edges.device.conductance)
         state.set_status(connected=True, board="twin (simulation)")
 
     def __call__(self, done_s: float, total_s: float) -> None:

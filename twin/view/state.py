@@ -5,7 +5,8 @@ shadow or the simulation) and read by the page server's thread. Everything it ho
 
 - per source (``board``, ``twin``) a rolling window of the last ``window`` samples (run time,
   error, free power, and for the twin of a shadow the gate residual and divergence score);
-- the latest gate voltage of every edge per source (one value per edge);
+- the latest gate voltage of every edge per source (one value per edge), and its conductance
+  under the device model given by :meth:`LiveState.set_conductance` (the nominal model);
 - energy so far per source and component (a handful of sums);
 - the last ``max_events`` events (resyncs, restarts, alarms, run start and stop) and the last
   ``max_alarms`` alarms;
@@ -22,8 +23,10 @@ import re
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
+
+import numpy as np
 
 from ..errors import ConfigError
 
@@ -86,6 +89,8 @@ class LiveState:
         self._series: dict[str, deque[Point]] = {s: deque(maxlen=self.window) for s in SOURCES}
         self._runs: dict[str, str] = {}
         self._gates: dict[str, list[float | None]] = {}
+        self._conductance: dict[str, list[float | None]] = {}
+        self._to_conductance: Callable[[np.ndarray], np.ndarray] | None = None
         self._energy: dict[str, dict[str, float]] = {}
         self._events: deque[dict[str, Any]] = deque(maxlen=max_events)
         self._alarms: deque[dict[str, Any]] = deque(maxlen=max_alarms)
@@ -144,10 +149,20 @@ class LiveState:
             for i, v in gates.items():
                 row[i] = v
             self._gates[source] = row
+            self._conductance[source] = self._conductances(row)
         self._status["t_s"] = max(t_s, float(self._status.get("t_s", 0.0)))
         lag = _first(data, "lag_s")
         if lag is not None:
             self._status["lag_s"] = lag
+
+    def _conductances(self, gates: list[float | None]) -> list[float | None]:
+        """Conductance (S) of each edge at its gate voltage (all None unless every gate is known:
+        a device model may have per-edge parameters)."""
+        fn = self._to_conductance
+        if fn is None or any(v is None for v in gates):
+            return [None] * len(gates)
+        k = np.asarray(fn(np.array(gates, dtype=float)), dtype=float)
+        return [float(x) if math.isfinite(x) else None for x in k]
 
     def _on_energy(self, doc: Mapping[str, Any]) -> None:
         source = str(doc.get("source", "twin"))
@@ -201,6 +216,15 @@ class LiveState:
             self._layout_version += 1
             self._version += 1
 
+    def set_conductance(self, fn: Callable[[np.ndarray], np.ndarray] | None) -> None:
+        """How gate voltages (V) become conductances (S) on the page (None: not shown).
+
+        Called in the writer's thread with the gate voltages of the edges a sample reports.
+        """
+        with self._lock:
+            self._to_conductance = fn
+            self._version += 1
+
     @property
     def has_layout(self) -> bool:
         return self._layout is not None
@@ -214,6 +238,7 @@ class LiveState:
         return {
             "status": status,
             "gates": {k: list(v) for k, v in self._gates.items()},
+            "conductance_siemens": {k: list(v) for k, v in self._conductance.items()},
             "energy_j": {k: dict(v) for k, v in self._energy.items()},
             "events": list(self._events),
             "alarms": list(self._alarms),
@@ -274,5 +299,6 @@ class LiveState:
                 "events": len(self._events),
                 "alarms": len(self._alarms),
                 "gates": sum(len(g) for g in self._gates.values()),
+                "conductance": sum(len(g) for g in self._conductance.values()),
                 "energy": sum(len(e) for e in self._energy.values()),
             }

@@ -132,6 +132,10 @@
   }
   function edgeValues(mode) {
     const g = view.latest ? view.latest.gates : {};
+    if (mode.startsWith("k-")) {
+      const k = view.latest ? view.latest.conductance_siemens[mode.slice(2)] : null;
+      return k && k.some((v) => v !== null) ? k : null;
+    }
     if (mode === "residual") {
       if (!g.board || !g.twin) return null;
       return g.board.map((b, i) => (b === null || g.twin[i] === null ? null : b - g.twin[i]));
@@ -141,11 +145,11 @@
   function edgeModes() {
     const sel = document.getElementById("edge-mode");
     const want = view.mode === "shadow"
-      ? [["board", "gate V (board)"], ["twin", "gate V (twin)"], ["residual", "residual V (board − twin)"]]
-      : [["twin", "gate V (twin)"]];
+      ? [["residual", "residual V (board − twin)"], ["board", "gate V (board)"], ["twin", "gate V (twin)"],
+         ["k-board", "conductance S (board, nominal model)"], ["k-twin", "conductance S (twin)"]]
+      : [["twin", "gate V (twin)"], ["k-twin", "conductance S (twin)"]];
     if (sel.options.length !== want.length) {
       sel.innerHTML = want.map(([v, l]) => `<option value="${v}">${l}</option>`).join("");
-      if (view.mode === "shadow") sel.value = "residual";
     }
     return sel.value;
   }
@@ -161,7 +165,7 @@
     if (vals) for (const v of vals) if (v !== null) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
     const diverging = mode === "residual";
     if (diverging) { const a = Math.max(Math.abs(lo), Math.abs(hi), 1e-3); lo = -a; hi = a; }
-    if (!(hi > lo)) { lo = isFinite(lo) ? lo - 0.05 : 0; hi = lo + 0.1; }
+    if (!(hi > lo)) { const d = isFinite(lo) ? Math.abs(lo) * 0.05 || 0.05 : 0.05; lo = isFinite(lo) ? lo - d : 0; hi = lo + 2 * d; }
     ctx.lineCap = "round";
     view.coloured = vals ? vals.filter((v) => v !== null && v !== undefined).length : 0;
     lay.edges.forEach((segs, i) => {
@@ -176,8 +180,9 @@
     for (const p of lay.nodes) { ctx.beginPath(); ctx.arc(ox + p[0] * s, oy + p[1] * s, Math.max(2.5, s / 70), 0, 7); ctx.fill(); }
     const bar = fit(document.getElementById("colorbar"));
     for (let x = 0; x < bar.w; x++) { bar.ctx.fillStyle = cmap(diverging ? DIV : SEQ, x / bar.w); bar.ctx.fillRect(x, 0, 1, bar.h); }
-    document.getElementById("cb-lo").textContent = si(lo, "V");
-    document.getElementById("cb-hi").textContent = si(hi, "V");
+    const unit = mode.startsWith("k-") ? "S" : "V";
+    document.getElementById("cb-lo").textContent = si(lo, unit);
+    document.getElementById("cb-hi").textContent = si(hi, unit);
   }
 
   // ------------------------------------------------------------------ panels
