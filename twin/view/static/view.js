@@ -227,7 +227,7 @@
     row("lag_s", "lag", si(st.lag_s, "s"));
     if (view.mode === "shadow") row("lag_p99_s", "lag p99", si(st.lag_p99_s, "s"));
     const age = view.ageS;
-    row("age", "last frame", age === null ? "–" : `${age.toFixed(1)} s ago`, age !== null && age > STALL_S && st.run === "running");
+    row("age", view.mode === "shadow" ? "last frame" : "last update", age === null ? "–" : `${age.toFixed(1)} s ago`, age !== null && age > STALL_S && st.run === "running");
     document.getElementById("status").innerHTML = rows.join("");
   }
   function energyTable() {
