@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 
-import jsonschema
 import numpy as np
 import pytest
 
-from twin._generated import SCHEMAS
 from twin.errors import TaskError
+from twin.physics.file_checks import check_document
 from twin.physics.network import lattice
 from twin.physics.task import (
+    TASK_SCHEMA_ID,
     allostery_task,
     iris_task,
     load_task,
@@ -20,8 +20,6 @@ from twin.physics.task import (
     task_from_dict,
     task_to_dict,
 )
-
-TASK_SCHEMA = SCHEMAS["twin.task/1"]
 
 
 def test_regression_task_follows_the_seed_setup(rng) -> None:
@@ -68,7 +66,7 @@ def test_json_round_trip_is_schema_valid(tmp_path, rng) -> None:
     path = tmp_path / "task.json"
     save_task(task, path)
     doc = json.loads(path.read_text())
-    jsonschema.validate(doc, TASK_SCHEMA)
+    check_document(doc, TASK_SCHEMA_ID, TaskError)
     back = load_task(path)
     assert task_to_dict(back) == doc
     np.testing.assert_array_equal(
@@ -78,7 +76,7 @@ def test_json_round_trip_is_schema_valid(tmp_path, rng) -> None:
 
 def test_reference_task_is_valid_and_loads(reference_dir) -> None:
     path = reference_dir / "tasks" / "regression_n64_r1.json"
-    jsonschema.validate(json.loads(path.read_text()), TASK_SCHEMA)
+    check_document(json.loads(path.read_text()), TASK_SCHEMA_ID, TaskError)
     task = load_task(path)
     assert (task.network.n_nodes, task.network.n_edges) == (64, 143)
     assert task.sources.tolist() == [45, 118]
@@ -95,7 +93,7 @@ def test_task_network_may_be_a_spec_string(tmp_path) -> None:
         "targets": {"nodes": [10, 15]},
         "train": {"inputs": [[0.45]], "outputs": [[0.09, 0.36]]},
     }
-    jsonschema.validate(doc, TASK_SCHEMA)
+    check_document(doc, TASK_SCHEMA_ID, TaskError)
     assert task_from_dict(doc).network.n_edges == 32
 
 

@@ -17,6 +17,7 @@ import attrs
 import numpy as np
 
 from ..errors import NetworkError, TaskError
+from .file_checks import check_document, read_json
 from .network import Network
 from .network_io import network_from_dict, network_from_spec, network_to_dict
 
@@ -406,15 +407,22 @@ def _boundary(doc: Any, field: str) -> tuple[Kind, Any]:
     return kind, doc[kind]
 
 
-def task_from_dict(doc: Any, *, base_dir: Path | None = None) -> Task:
-    """Build a :class:`Task` from its JSON document; errors name the offending field."""
-    if not isinstance(doc, Mapping):
-        raise TaskError("task: expected a JSON object")
-    if doc.get("schema") != TASK_SCHEMA_ID:
-        raise TaskError(f"schema: expected {TASK_SCHEMA_ID!r}, got {doc.get('schema')!r}")
-    for key in ("network", "ground", "sources", "targets", "train"):
-        if key not in doc:
-            raise TaskError(f"task: missing field {key!r}")
+def task_from_dict(doc: Any, *, base_dir: Path | None = None, source: str = "") -> Task:
+    """Build a :class:`Task` from its JSON document; errors name the offending field.
+
+    The document is checked against ``schemas/task.schema.json`` (its inline network against
+    ``schemas/network.schema.json``) before anything is built; ``source`` (the file) starts
+    every message. A ``network`` path or ``file:PATH`` resolves relative to ``base_dir`` (the
+    task file's folder).
+    """
+    check_document(doc, TASK_SCHEMA_ID, TaskError, source=source)
+    try:
+        return _task_from_valid_dict(doc, base_dir)
+    except TaskError as exc:
+        raise TaskError(f"{source}: {exc}" if source else str(exc)) from None
+
+
+def _task_from_valid_dict(doc: Mapping[str, Any], base_dir: Path | None) -> Task:
     net_doc = doc["network"]
     try:
         if isinstance(net_doc, str):
@@ -445,13 +453,8 @@ def task_from_dict(doc: Any, *, base_dir: Path | None = None) -> Task:
 def load_task(path: str | Path) -> Task:
     """Load a task JSON file (see ``schemas/task.schema.json``)."""
     path = Path(path)
-    if not path.is_file():
-        raise TaskError(f"task: no such file {str(path)!r}")
-    try:
-        doc = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise TaskError(f"{path}: invalid JSON ({exc.msg} at line {exc.lineno})") from None
-    return task_from_dict(doc, base_dir=path.parent)
+    doc = read_json(path, TaskError, what="task")
+    return task_from_dict(doc, base_dir=path.parent, source=str(path))
 
 
 def save_task(task: Task, path: str | Path) -> None:

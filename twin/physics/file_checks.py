@@ -1,0 +1,268 @@
+"""Reading network and task files at the boundary: size, encoding, JSON and schema checks.
+
+Every check runs before the file's content is turned into arrays, so a hostile or careless file
+(binary data, a 5,000-digit integer, arrays nested 100,000 deep, a node count of ``1e12``) ends
+in one :class:`~twin.errors.NetworkError` or :class:`~twin.errors.TaskError` line naming the file,
+the field as a JSON path (``train.inputs[3][1]``) and the expected form, never in a traceback or
+an attempt to allocate terabytes. Messages never quote a file's text: a file that is not in the
+expected format (``file:/etc/passwd`` as a network) is named, not echoed.
+
+The limits on counts (nodes, edges, examples) live in ``schemas/*.schema.json`` (``maximum``,
+``maxItems``), read here through :data:`twin._generated.SCHEMAS`.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from .._generated import SCHEMAS
+
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_EDGES",
+    "MAX_FILE_BYTES",
+    "MAX_INT_DIGITS",
+    "MAX_NODES",
+    "check_document",
+    "json_path",
+    "parse_count",
+    "parse_json",
+    "read_json",
+    "read_text",
+]
+
+#: Largest network or task file read, bytes (a 1,000,000-edge network is ~20 MB of JSON).
+MAX_FILE_BYTES = 64 * 1024 * 1024
+#: Deepest nesting of JSON arrays and objects (a task file needs 5: extra.NAME.inputs[i][j]).
+MAX_DEPTH = 16
+#: Longest integer literal, digits (int64 has 19; node and edge counts need far fewer).
+MAX_INT_DIGITS = 18
+#: Largest node count of a network (``schemas/network.schema.json``, ``nodes.maximum``).
+MAX_NODES: int = SCHEMAS["twin.network/1"]["properties"]["nodes"]["maximum"]
+#: Largest edge count of a network (``schemas/network.schema.json``, ``edges.maxItems``).
+MAX_EDGES: int = SCHEMAS["twin.network/1"]["properties"]["edges"]["maxItems"]
+
+
+class _Bad:
+    """Placeholder the JSON parser leaves where a literal cannot be a finite value."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+
+
+def json_path(parts: Iterator[Any] | list[Any] | tuple[Any, ...], prefix: str = "") -> str:
+    """``("train", "inputs", 3, 1)`` -> ``train.inputs[3][1]`` (``prefix`` goes in front)."""
+    out = prefix
+    for part in parts:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "(top level)"
+
+
+def read_text(path: Path, error: type[Exception], *, what: str) -> str:
+    """The UTF-8 text of a file no larger than :data:`MAX_FILE_BYTES`.
+
+    Raises ``error`` (one line naming the file) for a missing file, a folder, a file too large,
+    binary content (a NUL byte) or bytes that are not UTF-8.
+    """
+    if not path.exists():
+        raise error(f"{what}: no such file {str(path)!r}")
+    if not path.is_file():
+        raise error(f"{what}: {str(path)!r} is not a regular file")
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise error(f"{path}: {size} bytes; a {what} file may have at most {MAX_FILE_BYTES}")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise error(f"{path}: cannot read ({exc.strerror})") from None
+    if b"\x00" in data:
+        raise error(f"{path}: binary data (a NUL byte at offset {data.index(0)}); "
+                    f"expected a {what} text file")  # fmt: skip
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise error(
+            f"{path}: not UTF-8 text (byte {exc.start}); expected a {what} text file"
+        ) from None
+
+
+def _parse_int(text: str) -> int | _Bad:
+    digits = len(text.lstrip("-"))
+    if digits > MAX_INT_DIGITS:
+        return _Bad(f"an integer of at most {MAX_INT_DIGITS} digits, got {digits} digits")
+    return int(text)
+
+
+def _parse_float(text: str) -> float | _Bad:
+    value = float(text)
+    return value if math.isfinite(value) else _Bad(f"a finite number, got {text[:20]}")
+
+
+def _parse_constant(text: str) -> _Bad:
+    return _Bad(f"a finite number, got {text}")
+
+
+def _walk(doc: Any) -> tuple[list[Any], str] | None:
+    """First problem found iteratively (no recursion): (JSON path parts, expected form)."""
+    stack: list[tuple[Any, list[Any]]] = [(doc, [])]
+    while stack:
+        node, where = stack.pop()
+        if isinstance(node, _Bad):
+            return where, node.what
+        if len(where) > MAX_DEPTH:
+            return where, f"nesting at most {MAX_DEPTH} levels deep"
+        if isinstance(node, dict):
+            stack.extend((v, [*where, k]) for k, v in node.items())
+        elif isinstance(node, list):
+            stack.extend((v, [*where, i]) for i, v in enumerate(node))
+    return None
+
+
+def read_json(path: Path, error: type[Exception], *, what: str) -> Any:
+    """Read and parse a JSON file; every literal finite, nesting bounded (:data:`MAX_DEPTH`)."""
+    return parse_json(read_text(path, error, what=what), str(path), error)
+
+
+def parse_json(text: str, source: str, error: type[Exception]) -> Any:
+    """Parse JSON text (``source`` names it in messages); see :func:`read_json`."""
+    path = source
+    try:
+        doc = json.loads(
+            text,
+            parse_int=_parse_int,
+            parse_float=_parse_float,
+            parse_constant=_parse_constant,
+        )
+    except json.JSONDecodeError as exc:
+        raise error(
+            f"{path}: invalid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
+        ) from None
+    except RecursionError:
+        raise error(
+            f"{path}: JSON nested too deeply; expected at most {MAX_DEPTH} levels"
+        ) from None
+    problem = _walk(doc)
+    if problem is not None:
+        raise error(f"{path}: {json_path(problem[0])}: expected {problem[1]}")
+    return doc
+
+
+@functools.cache
+def _validator(schema_id: str) -> Any:
+    import jsonschema  # local: slow to import, and only file readers need it
+    from referencing import Registry
+    from referencing.jsonschema import DRAFT202012
+
+    registry: Registry[Any] = Registry().with_resources(
+        (sid, DRAFT202012.create_resource(spec)) for sid, spec in SCHEMAS.items()
+    )
+    return jsonschema.Draft202012Validator(SCHEMAS[schema_id], registry=registry)
+
+
+_TYPE_NAMES = {
+    "object": "an object",
+    "array": "an array",
+    "string": "a string",
+    "number": "a number",
+    "integer": "an integer",
+    "boolean": "true or false",
+    "null": "null",
+}
+
+
+def _types(value: Any) -> str:
+    kinds = value if isinstance(value, list) else [value]
+    return " or ".join(_TYPE_NAMES.get(k, str(k)) for k in kinds)
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, (dict, list)):
+        return "an object" if isinstance(value, dict) else f"an array of {len(value)} items"
+    text = json.dumps(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _expected(err: Any) -> str:
+    """What is wrong and the expected form, without quoting large values."""
+    v, want = err.validator, err.validator_value
+    custom = err.schema.get("x-expected") if isinstance(err.schema, dict) else None
+    if v == "required":
+        return "missing field " + err.message.split(" is a required")[0]
+    if v == "additionalProperties":
+        extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
+        return f"unknown field {', '.join(repr(e) for e in extra[:3])} (not in the schema)"
+    if custom:
+        return f"expected {custom}, got {_shown(err.instance)}"
+    forms = {
+        "type": lambda: _types(want),
+        "minimum": lambda: f"a number >= {want}",
+        "maximum": lambda: f"a number <= {want}",
+        "exclusiveMinimum": lambda: f"a number > {want}",
+        "exclusiveMaximum": lambda: f"a number < {want}",
+        "minItems": lambda: f"at least {want} item(s)",
+        "maxItems": lambda: f"at most {want} items",
+        "minLength": lambda: f"a string of at least {want} character(s)",
+        "maxLength": lambda: f"a string of at most {want} characters",
+        "maxProperties": lambda: f"at most {want} fields",
+        "minProperties": lambda: f"at least {want} field(s)",
+        "const": lambda: json.dumps(want),
+        "enum": lambda: " or ".join(json.dumps(w) for w in want),
+        "pattern": lambda: f"a string matching {want}",
+    }
+    form = forms.get(v, lambda: err.message[:80])()
+    return f"expected {form}, got {_shown(err.instance)}"
+
+
+def _best(errors: Any) -> Any:
+    import jsonschema
+
+    err = jsonschema.exceptions.best_match(errors)
+    # A failed oneOf whose branches all disagree on type at the same place: say "X or Y".
+    while err is not None and err.validator in ("oneOf", "anyOf") and err.context:
+        if all(c.validator == "type" and not c.relative_path for c in err.context):
+            return err
+        deeper = [c for c in err.context if c.relative_path or c.validator != "type"]
+        err = jsonschema.exceptions.best_match(deeper)
+    return err
+
+
+def check_document(
+    doc: Any, schema_id: str, error: type[Exception], *, source: str = "", prefix: str = ""
+) -> None:
+    """Validate ``doc`` against the schema ``schema_id``; raise ``error`` on the first problem.
+
+    The message is ``SOURCE: PATH: expected FORM, got VALUE`` (``prefix`` is put in front of the
+    JSON path, e.g. ``network`` for a task's inline network).
+    """
+    err = _best(_validator(schema_id).iter_errors(doc))
+    if err is None:
+        return
+    if err.validator in ("oneOf", "anyOf"):
+        types = [c.validator_value for c in err.context]
+        custom = err.schema.get("x-expected")
+        form = f"expected {custom or _types(types)}, got {_shown(err.instance)}"
+    else:
+        form = _expected(err)
+    where = json_path(list(err.absolute_path), prefix)
+    head = f"{source}: " if source else ""
+    raise error(f"{head}{where}: {form}")
+
+
+def parse_count(text: str, field: str, limit: int, error: type[Exception]) -> int:
+    """A decimal count of at most ``limit`` (checked on the digits, before any allocation)."""
+    digits = text.strip()
+    if not digits.isdigit():
+        raise error(f"{field}: expected a whole number, got {digits[:20]!r}")
+    if len(digits) > len(str(limit)) or int(digits) > limit:
+        raise error(
+            f"{field}: at most {limit:,}, got {digits[:20]}{'...' if len(digits) > 20 else ''}"
+        )
+    return int(digits)
