@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from . import cli
-from ._common import emit_json, tasks_from_options
+from ._common import SEED, FiniteRange, check_output_path, emit_json, tasks_from_options
 from ._ledger import ledger_options, recorded_dispatch
 
 if TYPE_CHECKING:
@@ -57,17 +57,18 @@ def _trained_task(task_spec: str, network_spec: str, seed: int) -> tuple[Task, n
 )
 @click.option(
     "--hold-s",
-    type=click.FloatRange(min=0, min_open=True),
+    type=FiniteRange(0, 1e6, min_open=True),
     default=1e-4,
     show_default=True,
     help="Time each input is held, s (default: one board learning step).",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of generated tasks.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of generated tasks.")
 @click.option(
     "--out",
     "out",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
+    callback=check_output_path,
     help="Write run documents as JSON lines.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (last line).")

@@ -11,10 +11,11 @@ import click
 
 from . import cli
 from ._common import (
+    SEED,
+    FiniteRange,
     announce_compilation,
     artifact_options,
-    check_non_negative,
-    check_positive,
+    check_work,
     emit_json,
     print_summary,
     progress_bar,
@@ -26,9 +27,40 @@ from ._view import maybe_live_view, view_options
 if TYPE_CHECKING:
     from ..simulation.twin import TwinConfig
 
-__all__ = ["simulate_cmd"]
+__all__ = ["MAX_CLOCK_HZ", "MAX_EVENTS", "MAX_SAMPLES", "simulate_cmd"]
 
 MODELS = ("linear", "transistor")
+#: Work limit of one run, edge events (edges x clock rate x duration, and batched wake-ups):
+#: ~hours at the twin's 10^5-10^6 events per second; --force lifts it.
+MAX_EVENTS = 1e9
+#: Largest number of probe samples (duration / --sample-s) a run keeps in memory.
+MAX_SAMPLES = 1e7
+#: Fastest learning clock, Hz (the board's is 10 kHz).
+MAX_CLOCK_HZ = 1e9
+#: Voltages and noise powers of the board are below a volt: ranges of the noise options.
+_NOISE = FiniteRange(0, 1)
+
+
+def _check_run_size(
+    clock: object, n_edges: int, duration: float, sample_s: float, batch_s: float, force: bool
+) -> None:
+    """Refuse (before the run) a clock, duration or interval that the machine cannot finish."""
+    rate_hz = float(getattr(clock, "rate_hz", 0.0))
+    if rate_hz > MAX_CLOCK_HZ:
+        raise click.BadParameter(
+            f"clock rate {rate_hz:g} Hz; expected at most {MAX_CLOCK_HZ:g} Hz", param_hint="--clock"
+        )
+    formula = "edge events (edges x clock rate x duration)"
+    check_work("simulate", n_edges * rate_hz * duration, MAX_EVENTS, formula, force)
+    if batch_s > 0:
+        check_work("simulate", duration / batch_s, MAX_EVENTS, "wake-ups (duration / batch-s)",
+                   force)  # fmt: skip
+    if duration / sample_s > MAX_SAMPLES:
+        raise click.BadParameter(
+            f"{duration / sample_s:.3g} probe samples (duration / sample-s); "
+            f"at most {MAX_SAMPLES:g}",
+            param_hint="--sample-s",
+        )
 
 
 def _twin_config(
@@ -105,71 +137,71 @@ def _both(*updates: Callable[[float, float], None]) -> Callable[[float, float], 
 )
 @click.option(
     "--duration",
-    type=float,
+    type=FiniteRange(0, 1e6),
     default=20.0,
     show_default=True,
-    callback=check_non_negative,
-    help="Simulated time, s.",
+    help="Simulated time, s (edges x clock rate x duration at most 1e9 events without --force).",
 )
 @click.option(
-    "--lam", type=float, default=0.0, show_default=True, callback=check_non_negative, help="Lambda."
+    "--lam",
+    type=FiniteRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="Power-minimisation weight lambda.",
 )
 @click.option(
-    "--eta", type=float, default=0.22, show_default=True, callback=check_positive, help="Nudge eta."
+    "--eta",
+    type=FiniteRange(0, 1, min_open=True),
+    default=0.22,
+    show_default=True,
+    help="Nudge eta (the board's: 0.22).",
 )
 @click.option(
     "--tau-feedback",
-    type=float,
+    type=FiniteRange(0, 1e3),
     default=0.0,
     show_default=True,
-    callback=check_non_negative,
     help="Time constant of the clamp feedback loop, s (0: instant).",
 )
 @click.option(
     "--noise",
-    type=float,
+    type=_NOISE,
     default=0.0,
     show_default=True,
-    callback=check_non_negative,
     help="Learning-rule white noise delta, V^2 per 0.1 ms.",
 )
 @click.option(
     "--meas-noise",
-    type=float,
+    type=_NOISE,
     default=0.0,
     show_default=True,
-    callback=check_non_negative,
     help="Measurement noise on each drop read, V.",
 )
 @click.option(
     "--offsets",
-    type=float,
+    type=_NOISE,
     default=0.0,
     show_default=True,
-    callback=check_non_negative,
     help="Spread of fixed comparator offsets, V^2.",
 )
 @click.option(
     "--leak",
-    type=float,
+    type=FiniteRange(1e-9, 1e9),
     default=None,
-    callback=check_positive,
     help="Gate leak time constant, s (default: no leak).",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of task and noise.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of task and noise.")
 @click.option(
     "--sample-s",
-    type=float,
+    type=FiniteRange(0, 1e6, min_open=True),
     default=None,
-    callback=check_positive,
-    help="Probe interval, s (default: duration / 200).",
+    help="Probe interval, s (default: duration / 200; at most 1e7 samples).",
 )
 @click.option(
     "--batch-s",
-    type=float,
+    type=FiniteRange(0, 1e3),
     default=1e-2,
     show_default=True,
-    callback=check_non_negative,
     help="Batched engine wake-up interval, s (0: every event instant).",
 )
 @click.option(
@@ -180,6 +212,7 @@ def _both(*updates: Callable[[float, float], None]) -> Callable[[float, float], 
     help="batched (fast) or agents (one SimPy process per edge, reference).",
 )
 @click.option("--realtime", is_flag=True, help="Pace the run by the wall clock (live use).")
+@click.option("--force", is_flag=True, help="Run even when the work estimate exceeds the limit.")
 @artifact_options("Save the network with its trained conductances (S) as JSON.")
 @view_options
 @ledger_options
@@ -201,6 +234,7 @@ def simulate_cmd(
     batch_s: float,
     engine: str,
     realtime: bool,
+    force: bool,
     out: Path | None,
     plot: Path | None,
     save: Path | None,
@@ -227,6 +261,9 @@ def simulate_cmd(
     )  # fmt: skip
     clock_cfg = config.clock
     the_task = tasks_from_options(task, network, seed=seed, realizations=1)[0]
+    _check_run_size(
+        clock_cfg, the_task.network.n_edges, duration, config.sample_interval_s, batch_s, force
+    )
     announce_compilation("simulate")
     params = {
         "network": network or the_task.network.name,

@@ -9,9 +9,11 @@ import click
 
 from . import cli
 from ._common import (
+    SEED,
+    FiniteRange,
     announce_compilation,
     artifact_options,
-    check_positive,
+    check_work,
     emit_json,
     print_summary,
     progress_bar,
@@ -19,7 +21,18 @@ from ._common import (
 )
 from ._ledger import ledger_options, recorded_dispatch
 
-__all__ = ["train_cmd"]
+__all__ = ["MAX_EDGE_STEPS", "MAX_REALIZATIONS", "MAX_STEPS", "train_cmd"]
+
+#: Work limit of one run, edge-steps (steps x realizations x edges): ~hours on one core at the
+#: trainer's 10^6-10^7 edge-steps per second; --force lifts it.
+MAX_EDGE_STEPS = 1e10
+#: Largest --steps and --realizations.
+MAX_STEPS = 10**9
+MAX_REALIZATIONS = 10_000
+#: Conductances (kappa, bounds) in siemens, as in schemas/network.schema.json.
+CONDUCTANCE_S = FiniteRange(0, 1e6, min_open=True)
+#: Error tolerances in V^2 (target voltages are at most 1000 V: schemas/task.schema.json).
+ERROR_V2 = FiniteRange(0, 1e6, min_open=True)
 
 
 @cli.command("train")
@@ -38,76 +51,75 @@ __all__ = ["train_cmd"]
 )
 @click.option(
     "--lam",
-    type=float,
+    type=FiniteRange(0, 1),
     default=0.0,
     show_default=True,
-    help="Power-minimisation weight lambda (>= 0).",
+    help="Power-minimisation weight lambda (the rule weighs the free state by 1 - lambda).",
 )
 @click.option(
     "--control-tol",
-    type=float,
+    type=ERROR_V2,
     default=None,
-    callback=check_positive,
-    help="Dynamic lambda control to this error tolerance (V^2).",
+    help="Dynamic lambda control to this error tolerance, V^2.",
 )
 @click.option(
     "--stop-tol",
-    type=float,
+    type=ERROR_V2,
     default=None,
-    callback=check_positive,
-    help="Early stopping: stop at this training error (V^2).",
+    help="Early stopping: stop at this training error, V^2.",
 )
 @click.option(
     "--eta",
-    type=float,
+    type=FiniteRange(0, 1, min_open=True),
     default=1e-3,
     show_default=True,
-    callback=check_positive,
-    help="Nudge amplitude.",
+    help="Nudge amplitude: fraction of the way the clamped targets move toward the desired values.",
 )
 @click.option(
     "--alpha",
-    type=float,
+    type=FiniteRange(0, 1, min_open=True),
     default=0.5,
     show_default=True,
-    callback=check_positive,
     help="Learning rate per step.",
 )
 @click.option(
     "--kappa",
-    type=float,
+    type=CONDUCTANCE_S,
     default=1.0,
     show_default=True,
-    callback=check_positive,
     help="Initial conductance, S.",
 )
 @click.option(
     "--kmin",
-    type=float,
+    type=CONDUCTANCE_S,
     default=None,
-    callback=check_positive,
     help="Lower conductance bound, S (default: network's, 1e-3).",
 )
 @click.option(
     "--kmax",
-    type=float,
+    type=CONDUCTANCE_S,
     default=None,
-    callback=check_positive,
     help="Upper conductance bound, S (default: network's, 1e1).",
 )
 @click.option(
-    "--steps", type=click.IntRange(min=0), default=10_000, show_default=True, help="Learning steps."
+    "--steps",
+    type=click.IntRange(0, MAX_STEPS),
+    default=10_000,
+    show_default=True,
+    help="Learning steps (steps x realizations x edges at most 1e10 without --force).",
 )
 @click.option(
     "--step-s",
-    type=float,
+    type=FiniteRange(0, 3600, min_open=True),
     default=1e-4,
     show_default=True,
-    callback=check_positive,
-    help="Duration of one step, s.",
+    help="Duration of one step, s (the board's: 1e-4).",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of networks and tasks.")
-@click.option("--realizations", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of networks and tasks.")
+@click.option(
+    "--realizations", type=click.IntRange(1, MAX_REALIZATIONS), default=1, show_default=True
+)
+@click.option("--force", is_flag=True, help="Run even when the work estimate exceeds the limit.")
 @artifact_options("Save the trained network (realization 0) as JSON.")
 @ledger_options
 def train_cmd(
@@ -125,6 +137,7 @@ def train_cmd(
     step_s: float,
     seed: int,
     realizations: int,
+    force: bool,
     out: Path | None,
     plot: Path | None,
     save: Path | None,
@@ -137,9 +150,12 @@ def train_cmd(
     from ..learning.trainer import TrainConfig, Trainer
     from ..physics.network_io import save_network
 
-    if lam < 0:
-        raise click.BadParameter(f"must be >= 0, got {lam}", param_hint="--lam")
+    if kmin is not None and kmax is not None and kmin >= kmax:
+        raise click.BadParameter(f"must be > --kmin ({kmin:g}), got {kmax:g}", param_hint="--kmax")
     tasks = tasks_from_options(task, network, seed=seed, realizations=realizations)
+    edge_steps = float(steps) * sum(t.network.n_edges for t in tasks)
+    check_work("train", edge_steps, MAX_EDGE_STEPS, "edge-steps (steps x realizations x edges)",
+               force)  # fmt: skip
     announce_compilation("train")
     config = TrainConfig(
         rule=LearningRule(alpha=alpha, eta=eta, lam=lam),

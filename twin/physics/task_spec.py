@@ -97,6 +97,12 @@ def build_tasks(
     """
     if realizations < 1:
         raise TaskSpecError("realizations", "must be >= 1")
+    if network_spec is not None and not network_spec.strip():
+        raise TaskSpecError(
+            "network",
+            "empty spec; expected lattice:WxH[:periodic], jammed:N[:seed=S] or file:PATH "
+            "(leave the option out for the task's default network)",
+        )
     if task_spec.startswith("file:"):
         return [_file_task(task_spec[5:], network_spec)] * realizations
     if task_spec not in TASK_KINDS:
