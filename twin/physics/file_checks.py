@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .._generated import SCHEMAS
+from ._schema_check import Checker
 
 __all__ = [
     "MAX_DEPTH",
@@ -156,82 +157,9 @@ def parse_json(text: str, source: str, error: type[Exception]) -> Any:
 
 
 @functools.cache
-def _validator(schema_id: str) -> Any:
-    import jsonschema  # local: slow to import, and only file readers need it
-    from referencing import Registry
-    from referencing.jsonschema import DRAFT202012
-
-    registry: Registry[Any] = Registry().with_resources(
-        (sid, DRAFT202012.create_resource(spec)) for sid, spec in SCHEMAS.items()
-    )
-    return jsonschema.Draft202012Validator(SCHEMAS[schema_id], registry=registry)
-
-
-_TYPE_NAMES = {
-    "object": "an object",
-    "array": "an array",
-    "string": "a string",
-    "number": "a number",
-    "integer": "an integer",
-    "boolean": "true or false",
-    "null": "null",
-}
-
-
-def _types(value: Any) -> str:
-    kinds = value if isinstance(value, list) else [value]
-    return " or ".join(_TYPE_NAMES.get(k, str(k)) for k in kinds)
-
-
-def _shown(value: Any) -> str:
-    if isinstance(value, (dict, list)):
-        return "an object" if isinstance(value, dict) else f"an array of {len(value)} items"
-    text = json.dumps(value)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
-def _expected(err: Any) -> str:
-    """What is wrong and the expected form, without quoting large values."""
-    v, want = err.validator, err.validator_value
-    custom = err.schema.get("x-expected") if isinstance(err.schema, dict) else None
-    if v == "required":
-        return "missing field " + err.message.split(" is a required")[0]
-    if v == "additionalProperties":
-        extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
-        return f"unknown field {', '.join(repr(e) for e in extra[:3])} (not in the schema)"
-    if custom:
-        return f"expected {custom}, got {_shown(err.instance)}"
-    forms = {
-        "type": lambda: _types(want),
-        "minimum": lambda: f"a number >= {want}",
-        "maximum": lambda: f"a number <= {want}",
-        "exclusiveMinimum": lambda: f"a number > {want}",
-        "exclusiveMaximum": lambda: f"a number < {want}",
-        "minItems": lambda: f"at least {want} item(s)",
-        "maxItems": lambda: f"at most {want} items",
-        "minLength": lambda: f"a string of at least {want} character(s)",
-        "maxLength": lambda: f"a string of at most {want} characters",
-        "maxProperties": lambda: f"at most {want} fields",
-        "minProperties": lambda: f"at least {want} field(s)",
-        "const": lambda: json.dumps(want),
-        "enum": lambda: " or ".join(json.dumps(w) for w in want),
-        "pattern": lambda: f"a string matching {want}",
-    }
-    form = forms.get(v, lambda: err.message[:80])()
-    return f"expected {form}, got {_shown(err.instance)}"
-
-
-def _best(errors: Any) -> Any:
-    import jsonschema
-
-    err = jsonschema.exceptions.best_match(errors)
-    # A failed oneOf whose branches all disagree on type at the same place: say "X or Y".
-    while err is not None and err.validator in ("oneOf", "anyOf") and err.context:
-        if all(c.validator == "type" and not c.relative_path for c in err.context):
-            return err
-        deeper = [c for c in err.context if c.relative_path or c.validator != "type"]
-        err = jsonschema.exceptions.best_match(deeper)
-    return err
+def _checker(schema_id: str) -> Checker:
+    files = {sid: SCHEMAS[sid] for sid in ("twin.network/1", "twin.task/1")}
+    return Checker(schema_id, files)
 
 
 def check_document(
@@ -242,18 +170,12 @@ def check_document(
     The message is ``SOURCE: PATH: expected FORM, got VALUE`` (``prefix`` is put in front of the
     JSON path, e.g. ``network`` for a task's inline network).
     """
-    err = _best(_validator(schema_id).iter_errors(doc))
-    if err is None:
+    problem = _checker(schema_id).first_problem(doc)
+    if problem is None:
         return
-    if err.validator in ("oneOf", "anyOf"):
-        types = [c.validator_value for c in err.context]
-        custom = err.schema.get("x-expected")
-        form = f"expected {custom or _types(types)}, got {_shown(err.instance)}"
-    else:
-        form = _expected(err)
-    where = json_path(list(err.absolute_path), prefix)
+    where = json_path(problem[0], prefix)
     head = f"{source}: " if source else ""
-    raise error(f"{head}{where}: {form}")
+    raise error(f"{head}{where}: {problem[1]}")
 
 
 def parse_count(text: str, field: str, limit: int, error: type[Exception]) -> int:
