@@ -116,11 +116,11 @@ class Checker:
         if "enum" in schema and value not in schema["enum"]:
             return bad(" or ".join(json.dumps(v) for v in schema["enum"]))
         if _is_type(value, "number"):
-            problem = _check_number(schema, value)
-            if problem:
-                return bad(
-                    problem.replace("a number", "an integer", schema.get("type") == "integer")
-                )
+            form = _check_number(schema, value)
+            if form and schema.get("type") == "integer":
+                form = form.replace("a number", "an integer")
+            if form:
+                return bad(form)
         if isinstance(value, str):
             if len(value) < schema.get("minLength", 0):
                 return bad(f"a string of at least {schema['minLength']} character(s)")
