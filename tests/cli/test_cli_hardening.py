@@ -79,7 +79,7 @@ def test_bad_numbers_and_specs(capsys: Any, args: list[str], needle: str) -> Non
 def test_output_paths_checked_before_the_run(
     capsys: Any, tmp_path: Path, option: str, value: str, needle: str
 ) -> None:
-    # --steps 10**9 would run for hours: the path error must come first.
+    # The path error must come before the (long) run.
     for command in (["train", "--steps", "1000000"], ["simulate", "--duration", "100"]):
         err = _clean_error(capsys, *command, option, value.format(tmp=tmp_path))
         assert needle in err

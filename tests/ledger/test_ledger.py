@@ -357,7 +357,7 @@ def test_alarms_are_recorded(ledger) -> None:
 @contextmanager
 def _training(url: str) -> Iterator[subprocess.Popen[str]]:
     """A long ``twin train --db url`` in a subprocess, killed and reaped at the end."""
-    args = [sys.executable, "-m", "twin", "train", "--steps", str(10**9), "--db", url]
+    args = [sys.executable, "-m", "twin", "train", "--steps", str(10**9), "--force", "--db", url]
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         yield proc
