@@ -10,7 +10,7 @@ used (a test also checks agreement with ``jsonschema`` on fuzzed documents).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 __all__ = ["KEYWORDS", "Checker", "shown", "types_text"]
@@ -41,6 +41,16 @@ _TYPE_NAMES = {
 }
 
 
+#: Python types of the other JSON types; in-process callers may pass any Mapping or a tuple.
+_PY_TYPES: dict[str, type | tuple[type, ...]] = {
+    "object": Mapping,
+    "array": (list, tuple),
+    "string": str,
+    "boolean": bool,
+    "null": type(None),
+}
+
+
 def _is_type(value: Any, kind: str) -> bool:
     if kind == "number":
         return isinstance(value, (int, float)) and not isinstance(value, bool)
@@ -48,8 +58,7 @@ def _is_type(value: Any, kind: str) -> bool:
         if isinstance(value, float):
             return value.is_integer()
         return isinstance(value, int) and not isinstance(value, bool)
-    return isinstance(value, {"object": dict, "array": list, "string": str, "boolean": bool,
-                              "null": type(None)}[kind])  # fmt: skip
+    return isinstance(value, _PY_TYPES[kind])
 
 
 def types_text(kinds: Any) -> str:
@@ -60,11 +69,11 @@ def types_text(kinds: Any) -> str:
 
 def shown(value: Any) -> str:
     """A short description of a value (never a long quote)."""
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):
         return "an object"
-    if isinstance(value, list):
+    if isinstance(value, (list, tuple)):
         return f"an array of {len(value)} items"
-    text = json.dumps(value)
+    text = json.dumps(value, default=repr)
     return text if len(text) <= 40 else text[:37] + "..."
 
 
@@ -126,9 +135,9 @@ class Checker:
                 return bad(f"a string of at least {schema['minLength']} character(s)")
             if "maxLength" in schema and len(value) > schema["maxLength"]:
                 return bad(f"a string of at most {schema['maxLength']} characters")
-        if isinstance(value, list):
+        if isinstance(value, (list, tuple)):
             return self._check_array(root, schema, value, path, bad)
-        if isinstance(value, dict):
+        if isinstance(value, Mapping):
             return self._check_object(root, schema, value, path, bad)
         if "oneOf" in schema:
             return self._check_one_of(root, schema, value, path)
@@ -138,7 +147,7 @@ class Checker:
         self,
         root: dict[str, Any],
         schema: dict[str, Any],
-        value: list[Any],
+        value: list[Any] | tuple[Any, ...],
         path: list[Any],
         bad: Callable[[str], Problem],
     ) -> Problem | None:
@@ -165,7 +174,7 @@ class Checker:
         self,
         root: dict[str, Any],
         schema: dict[str, Any],
-        value: dict[str, Any],
+        value: Mapping[str, Any],
         path: list[Any],
         bad: Callable[[str], Problem],
     ) -> Problem | None:
