@@ -2,7 +2,8 @@
 exit code 0 (accepted) or 2 (one-line error), never in a traceback.
 
 Files are random structural mutations of valid ones (and random bytes); runs use tiny networks and
-``--steps 1`` so a few thousand cases take seconds.
+``--steps 1``: ~1,750 derandomized cases, ~15 s on an idle core (a valid case runs the command,
+~20 ms; most bad ones stop at the boundary in a few ms).
 """
 
 from __future__ import annotations
@@ -92,7 +93,7 @@ def _train(capsys: Any, *args: str) -> tuple[int, str]:
     return code, err
 
 
-@settings(FUZZ, max_examples=600)
+@settings(FUZZ, max_examples=500)
 @given(doc=mutated(TASK_DOC))
 def test_mutated_task_files(capsys: Any, folder: Path, doc: Any) -> None:
     path = folder / "task.json"
@@ -100,7 +101,7 @@ def test_mutated_task_files(capsys: Any, folder: Path, doc: Any) -> None:
     _assert_clean(*_train(capsys, "--task", f"file:{path}"))
 
 
-@settings(FUZZ, max_examples=400)
+@settings(FUZZ, max_examples=300)
 @given(doc=mutated(NET_DOC))
 def test_mutated_network_files(capsys: Any, folder: Path, doc: Any) -> None:
     path = folder / "net.json"
@@ -170,7 +171,7 @@ SIMULATE_OPTIONS = ["--duration", "--lam", "--eta", "--tau-feedback", "--noise",
                     "--offsets", "--leak", "--seed", "--sample-s", "--batch-s"]  # fmt: skip
 
 
-@settings(FUZZ, max_examples=150)
+@settings(FUZZ, max_examples=100)
 @given(option=st.sampled_from(SIMULATE_OPTIONS), value=NUMBERS)
 def test_numeric_simulate_options(capsys: Any, option: str, value: Any) -> None:
     assume(_affordable(option, value, {"--duration": 0.01}))
