@@ -181,7 +181,7 @@ def check_document(
 def parse_count(text: str, field: str, limit: int, error: type[Exception]) -> int:
     """A decimal count of at most ``limit`` (checked on the digits, before any allocation)."""
     digits = text.strip()
-    if not digits.isdigit():
+    if not (digits.isascii() and digits.isdigit()):
         raise error(f"{field}: expected a whole number, got {digits[:20]!r}")
     if len(digits) > len(str(limit)) or int(digits) > limit:
         raise error(
