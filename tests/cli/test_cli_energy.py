@@ -110,10 +110,11 @@ def test_compare_two_training_runs(capsys, sqlite_url: str) -> None:
 def test_import_of_a_document_file_is_idempotent(capsys, tmp_path: Path, sqlite_url: str) -> None:
     out = tmp_path / "run.jsonl"
     summary = run_json(capsys, "train", "--steps", "500", "--json", "--no-db", "--out", str(out))
-    for _ in range(2):
+    n_docs = len(list(read_jsonl(out)))
+    for recorded, already in ((n_docs, 0), (0, n_docs)):
         code, text, err = run(capsys, "energy", "import", str(out), "--db", sqlite_url)
         assert code == 0, err
-        assert f"{len(list(read_jsonl(out)))} document(s)" in text
+        assert f"{recorded} document(s) recorded, {already} already there, 0 conflicted" in text
     runs = run_json(capsys, "energy", "runs", "--db", sqlite_url, "--format", "json")
     assert len(runs) == 1
     total = summary["training_energy_j"] + summary["clamped_energy_j"]
