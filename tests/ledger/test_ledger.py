@@ -550,8 +550,20 @@ def test_samples_table_holds_every_reading(ledger) -> None:
 
 def test_stop_summary_is_stored_as_json(ledger) -> None:
     start = start_doc(source="twin", kind="train", params={"a": (1, 2)}, uid="sum1")
-    summary = {"error_final": float("nan"), "steps": np.int64(3)}
+    summary = {"error_final": 0.5, "steps": np.int64(3)}
     record(ledger, [dict(start), dict(stop_doc("sum1", summary=summary))])
     info = show_run(ledger, "sum1")["run"]
     assert info["params"] == {"a": [1, 2]}
-    assert info["summary"] == {"error_final": None, "steps": 3}
+    assert info["summary"] == {"error_final": 0.5, "steps": 3}
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_a_non_finite_summary_fails_the_run_instead_of_completing_it(ledger, bad: float) -> None:
+    start = start_doc(source="twin", kind="train", params={}, uid="nf1")
+    summary = {"energy_j": [1.0, bad], "steps": 3}
+    with pytest.raises(LedgerError, match=r"run nf1: summary.energy_j\[1\] = (nan|inf)"):
+        record(ledger, [dict(start), dict(stop_doc("nf1", summary=summary))])
+    info = show_run(ledger, "nf1")["run"]
+    assert info["status"] == "aborted"
+    assert info["summary"] is None
+    assert "not a finite number" in info["reason"]
