@@ -40,7 +40,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .._lazy import lazy_attributes
-from .errors import LedgerConnectionError, LedgerError, LedgerQueryError, RunNotFoundError
+from .errors import (
+    LedgerConnectionError,
+    LedgerError,
+    LedgerQueryError,
+    NonFiniteError,
+    RunNotFoundError,
+)
 from .location import default_path, recording_disabled
 
 if TYPE_CHECKING:
@@ -96,6 +102,7 @@ __all__ = [
     "LedgerError",
     "LedgerQueryError",
     "LedgerWriter",
+    "NonFiniteError",
     "RunNotFoundError",
     "TerminatedBySignal",
     "compare_runs",

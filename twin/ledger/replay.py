@@ -327,7 +327,7 @@ def import_spool(ledger: Ledger, base: str | Path | None = None) -> list[ImportR
             report = ImportReport(path=str(path), conflicts=(str(exc),))
         if report.rejected:
             log.warning("spool file %s not imported: %s", path, "; ".join(report.conflicts))
-            path.rename(path.with_suffix(".rejected"))
+            path.rename(path.with_name(path.name + ".rejected"))
         else:
             log.warning(
                 "imported spool file %s: %d document(s) recorded, %d already there",

@@ -6,11 +6,12 @@ holds, and every later one, to a JSON-lines spool file (the start documents of i
 first, so the file stands alone). The run goes on; nothing finished is lost.
 
 Spool files live in ``$TWIN_SPOOL_DIR``, else ``spool/`` beside the per-user ledger file, in a
-folder per database (a hash of its URL), named ``HOST-PID-TIME.jsonl``. The next
-:func:`~twin.ledger.open_ledger` of that database (or ``twin energy import``) imports every spool
-file whose writer is gone, with the import rules of :mod:`twin.ledger.replay` (all or nothing,
-never downgrading a run), and deletes it once imported. A file that cannot be imported is left
-in place with a warning.
+folder per database (a hash of its URL), named ``HOST-PID-TIME.jsonl.part`` while written and
+``.jsonl`` once the writer closed it. The next :func:`~twin.ledger.open_ledger` of that database
+(or ``twin energy import``) imports every closed spool file, and every unclosed one whose writer
+process is gone, with the import rules of :mod:`twin.ledger.replay` (all or nothing, never
+downgrading a run), and deletes it once imported. A file that cannot be imported is renamed
+``.rejected`` with a warning.
 """
 
 from __future__ import annotations
@@ -50,8 +51,8 @@ class Spool:
 
     def __init__(self, folder: Path, url_shown: str) -> None:
         self.folder = folder
-        name = f"{socket.gethostname()}-{os.getpid()}-{time.time_ns()}.jsonl"
-        self.path = folder / name
+        self.path = folder / f"{socket.gethostname()}-{os.getpid()}-{time.time_ns()}.jsonl"
+        self._part = self.path.with_name(self.path.name + ".part")
         self.url_shown = url_shown
         self.count = 0
         self._fh: IO[str] | None = None
@@ -60,7 +61,7 @@ class Spool:
         if self._fh is None:
             self.folder.mkdir(parents=True, exist_ok=True)
             (self.folder / "URL").write_text(self.url_shown + "\n")
-            self._fh = self.path.open("a", encoding="utf-8")
+            self._fh = self._part.open("a", encoding="utf-8")
         self._fh.write(json.dumps(doc, separators=(",", ":")) + "\n")
         self.count += 1
 
@@ -70,16 +71,19 @@ class Spool:
             os.fsync(self._fh.fileno())
 
     def close(self) -> None:
+        """Sync and close; the file becomes ``.jsonl`` (ready to import)."""
         if self._fh is not None:
             self.sync()
             self._fh.close()
             self._fh = None
+            self._part.rename(self.path)
 
 
 def _writer_gone(path: Path) -> bool:
     from .repair import pid_alive  # local: repair imports db
 
-    host, _, rest = path.stem.rpartition("-")[0].rpartition("-")
+    stem = path.name.removesuffix(".part").removesuffix(".jsonl")
+    host, _, rest = stem.rpartition("-")[0].rpartition("-")
     try:
         pid = int(rest)
     except ValueError:
@@ -88,9 +92,10 @@ def _writer_gone(path: Path) -> bool:
 
 
 def pending_spool_files(url: str, base: str | Path | None = None) -> list[Path]:
-    """Spool files of the ledger at ``url`` whose writer process is gone, oldest first."""
+    """Spool files of the ledger at ``url`` to import (closed, or writer gone), oldest first."""
     folder = spool_dir(url, base)
     if not folder.is_dir():
         return []
-    files = [p for p in folder.glob("*.jsonl") if _writer_gone(p)]
+    files = list(folder.glob("*.jsonl"))
+    files += [p for p in folder.glob("*.jsonl.part") if _writer_gone(p)]
     return sorted(files, key=lambda p: p.stat().st_mtime)
