@@ -10,6 +10,11 @@
    20 000 steps, 100 records) and a document-heavy run (50 realizations, 2 000 records).
 3. Ledger on vs off, command line: wall time of ``twin train`` (and ``twin simulate`` when that
    command exists) with ``--no-db`` vs ``--db sqlite:///...``, best of ``--repeat``.
+4. Writer vs simulator at the densest sampling (``twin simulate --sample-s 0.0002``), per
+   backend: the simulator's production rate (documents and rows per second of wall time, with a
+   subscriber that only counts), the writer's throughput on those very documents (from the
+   first call to everything committed), and the simulator recorded live (back-pressure holds
+   the simulator to the writer's pace when the writer is slower).
 
 Run: ``.venv/bin/python benchmarks/bench_ledger.py [--entries 200000] [--repeat 5] [--quick]``.
 """
@@ -29,10 +34,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from twin.documents import energy_doc, start_doc, stop_doc
+import numpy as np
+import simpy
+
+from twin.documents import Collector, energy_doc, start_doc, stop_doc
 from twin.learning.trainer import TrainConfig, Trainer
 from twin.ledger import open_ledger, recording
 from twin.physics.task_spec import build_tasks
+from twin.simulation.twin import Twin, TwinConfig
 
 PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
@@ -139,15 +148,64 @@ def cli_on_off(command: list[str], url: str, repeat: int) -> None:
     )
 
 
+def _twin(emit: Any, duration_s: float) -> float:
+    task = build_tasks("allostery", None, seed=2, realizations=1)[0]
+    config = TwinConfig(sample_interval_s=2e-4)
+    twin = Twin(simpy.Environment(), task, config, np.random.default_rng([0, 1]), emit=emit)
+    t0 = time.perf_counter()
+    twin.run(duration_s)
+    return time.perf_counter() - t0
+
+
+def writer_vs_simulator(urls: dict[str, str], duration_s: float) -> None:
+    """Production rate of the densest-sampled twin vs the writer's throughput, per backend."""
+    _twin(Collector(), 0.002)  # warm-up (kernels)
+    collector = Collector()
+    sim_s = _twin(collector, duration_s)
+    docs = collector.docs
+    rows = len(docs)  # one row per document (a sample document is one row)
+    print(
+        f"  simulator (counting subscriber): {len(docs)} documents, {rows} rows in {sim_s:.2f} s"
+        f" = {len(docs) / sim_s:.0f} docs/s, {rows / sim_s:.0f} rows/s"
+    )
+    for name, url in urls.items():
+        with open_ledger(url) as ledger:
+            t0 = time.perf_counter()
+            with recording(ledger) as writer:
+                for doc in docs:
+                    writer(doc)
+            write_s = time.perf_counter() - t0
+            with recording(ledger) as live:
+                live_s = _twin(live, duration_s)
+        print(
+            f"  {name:10s} writer: {len(docs) / write_s:.0f} docs/s, {rows / write_s:.0f} rows/s "
+            f"({sim_s / write_s:.2f}x the simulator's rate); simulator recorded live: "
+            f"{live_s:.2f} s ({live_s / sim_s:.2f}x unrecorded), producer held back "
+            f"{live.waits} times, {live.flushes} transactions"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--entries", type=int, default=200_000)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="smaller sizes, one repeat")
+    parser.add_argument(
+        "--only-writer", action="store_true", help="only part 4 (writer vs simulator)"
+    )
+    parser.add_argument("--sim-s", type=float, default=2.0, help="simulated time of part 4, s")
     args = parser.parse_args()
     n = 20_000 if args.quick else args.entries
     repeat = 1 if args.quick else args.repeat
+    if not args.only_writer:
+        parts_1_to_3(args, n, repeat)
+    print(f"4. writer vs simulator at --sample-s 0.0002, {args.sim_s:g} s simulated")
+    with sqlite_url() as url, postgres_url() as pg:
+        urls = {"SQLite": url} | ({"PostgreSQL": pg} if pg is not None else {})
+        writer_vs_simulator(urls, 0.2 if args.quick else args.sim_s)
 
+
+def parts_1_to_3(args: argparse.Namespace, n: int, repeat: int) -> None:
     print(f"1. writer throughput, {n} entries (one run), best of {repeat}")
     with sqlite_url() as url:
         res = [throughput(url, n) for _ in range(repeat)]

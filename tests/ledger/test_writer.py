@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 from pathlib import Path
@@ -15,7 +16,6 @@ from tests.ledger_support import (
     ledger_url,
     pg_server,
     pg_url,
-    rows,
     scalar,
     sqlite_url,
     wait_for,
@@ -50,7 +50,7 @@ def test_a_fast_producer_is_held_back_and_nothing_is_lost(ledger) -> None:
             writer(doc)
     assert writer.waits > 0  # the producer (a list) is far faster than any database
     assert scalar(ledger, "SELECT COUNT(*) FROM entries WHERE run_uid = 'bp1'") == 9000
-    assert scalar(ledger, "SELECT COUNT(*) FROM samples WHERE run_uid = 'bp1'") == 3000 * 40
+    assert scalar(ledger, "SELECT COUNT(*) FROM samples WHERE run_uid = 'bp1'") == 3000
     assert scalar(ledger, "SELECT status FROM runs WHERE uid = 'bp1'") == "complete"
 
 
@@ -61,18 +61,11 @@ def test_samples_keep_every_reading_and_store_non_finite_as_null(ledger) -> None
         writer(start_doc(source="twin", kind="train", params={}, realizations=2, uid=uid))
         writer(sample_doc(uid, 0, 0.0, data, step=0))
         writer(stop_doc(uid))
-    got = rows(
-        ledger,
-        "SELECT quantity, realization, value, step FROM samples ORDER BY quantity, realization",
-    )
-    assert got == [
-        ("error", 0, 0.5, 0),
-        ("error", 1, None, 0),
-        ("lam", 0, None, 0),
-        ("lam", 1, 2.0, 0),
-        ("name NaN", 0, 1.0, 0),
-        ("name NaN", 1, 3.0, 0),
-    ]
+    with ledger.read() as conn:
+        (stored,) = conn.execute(sa.text("SELECT step, data FROM samples")).all()
+    assert stored[0] == 0
+    data = json.loads(stored[1]) if isinstance(stored[1], str) else stored[1]
+    assert data == {"error": [0.5, None], "lam": [None, 2.0], "name NaN": [1.0, 3.0]}
 
 
 def test_the_run_row_is_committed_before_start_returns(ledger_url: str) -> None:
@@ -172,5 +165,5 @@ def test_out_of_patience_the_run_is_spooled_and_the_next_open_imports_it(
         info = show_run(led, "spool1")
         assert info["run"]["status"] == "complete"
         assert scalar(led, "SELECT COUNT(*) FROM entries") == 120
-        assert scalar(led, "SELECT COUNT(*) FROM samples") == 40 * 40
+        assert scalar(led, "SELECT COUNT(*) FROM samples") == 40
     assert not writer.spool_path.exists()  # imported, then deleted

@@ -2,10 +2,9 @@
 
 The hot path of the writer and of imports. Entries go in as tuples (SQLite ``executemany``) or as
 one JSON array expanded by the server (PostgreSQL ``jsonb_to_recordset``). A sample document
-holds one reading per quantity and realization (~40 rows for a 4x4 board); its readings are sent
-as one JSON text that the database expands (``json_each`` / ``jsonb_each``), which halves
-SQLite's insert time and keeps the row building out of Python (and off the producer's GIL).
-Non-finite readings are stored as NULL. Every insert is ``ON CONFLICT DO NOTHING``.
+(~40 readings for a 4x4 board) is one row whose readings are a JSON text
+``{quantity: [value per realization]}``, non-finite values as null. Every insert is
+``ON CONFLICT DO NOTHING``.
 """
 
 from __future__ import annotations
@@ -24,7 +23,6 @@ __all__ = [
     "ENTRY_COLUMNS",
     "bulk_insert_ignore",
     "check_entry",
-    "doc_rows",
     "entry_row",
     "first_non_finite",
     "insert_entries",
@@ -133,19 +131,14 @@ def _finite_data(data: Mapping[str, Sequence[float]]) -> dict[str, list[float | 
 
 
 def sample_row(doc: Mapping[str, Any]) -> tuple[Any, ...]:
-    """A sample document as ``(run, seq, t_s, step, readings JSON)``; non-finite readings null."""
+    """A sample document as a ``samples`` row ``(run, seq, t_s, step, readings JSON)``.
+
+    Non-finite readings become null.
+    """
     text = json.dumps(doc["data"], separators=(",", ":"))
     if "NaN" in text or "Infinity" in text:  # rare: rebuild with nulls (a name may hold "NaN")
         text = json.dumps(_finite_data(doc["data"]), separators=(",", ":"))
     return (doc["run"], doc["seq"], doc["t_s"], doc.get("step"), text)
-
-
-def doc_rows(doc: Mapping[str, Any]) -> int:
-    """Rows a document adds (its weight in the writer's bounded buffer)."""
-    if doc["doc"] == "sample":
-        data = doc["data"]
-        return max(1, len(data) * len(next(iter(data.values()), ())))
-    return 1
 
 
 def bulk_insert_ignore(
@@ -164,16 +157,11 @@ _PG_ENTRIES = (
     "phase text, source text, method text, energy_j float8) ON CONFLICT DO NOTHING"
 ).format(cols=", ".join(ENTRY_COLUMNS))
 
-_SQLITE_SAMPLES = (
-    "INSERT INTO samples (run_uid, seq, realization, quantity, t_s, step, value) "
-    "SELECT ?1, ?2, r.key, q.key, ?3, ?4, r.value FROM json_each(?5) q, json_each(q.value) r "
-    "WHERE true ON CONFLICT DO NOTHING"
-)
+_SAMPLE_COLUMNS = ("run_uid", "seq", "t_s", "step", "data")
 _PG_SAMPLES = (
-    "INSERT INTO samples (run_uid, seq, realization, quantity, t_s, step, value) "
-    "SELECT d->>0, (d->>1)::bigint, (r.ord - 1)::int, q.key, (d->>2)::float8, (d->>3)::bigint, "
-    "(r.v #>> '{}')::float8 FROM jsonb_array_elements(%s::jsonb) d, jsonb_each(d->4) q, "
-    "jsonb_array_elements(q.value) WITH ORDINALITY r(v, ord) ON CONFLICT DO NOTHING"
+    "INSERT INTO samples (run_uid, seq, t_s, step, data) SELECT d->>0, (d->>1)::bigint, "
+    "(d->>2)::float8, (d->>3)::bigint, (d->4)::json FROM jsonb_array_elements(%s::jsonb) d "
+    "ON CONFLICT DO NOTHING"
 )
 
 
@@ -196,11 +184,11 @@ def insert_entries(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
 
 
 def insert_samples(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
-    """Insert the readings of sample rows (from :func:`sample_row`), skipping existing keys."""
+    """Insert ``samples`` rows (from :func:`sample_row`), skipping existing keys."""
     if not rows:
         return
     if _dialect(conn) == "sqlite":
-        conn.exec_driver_sql(_SQLITE_SAMPLES, list(rows))
+        bulk_insert_ignore(conn, "samples", _SAMPLE_COLUMNS, rows)
         return
     payload = "[" + ",".join(json.dumps(r[:4])[:-1] + "," + r[4] + "]" for r in rows) + "]"
     conn.exec_driver_sql(_PG_SAMPLES, (payload,))

@@ -17,8 +17,8 @@ one transaction per batch.
   After ``patience_s`` (locked) or ``unavailable_s`` (unreachable) the writer stops trying and
   spools the documents it holds, and all later ones, to a local file (:mod:`twin.ledger.spool`)
   that the next open of the ledger imports.
-- Idempotent: entries are unique per ``(run, seq, component)``, samples per
-  ``(run, seq, realization, quantity)``, runs per uid; replaying a stream adds nothing.
+- Idempotent: entries are unique per ``(run, seq, component)``, samples per ``(run, seq)``,
+  runs per uid; replaying a stream adds nothing.
 - Failures that retrying cannot fix (an entry for an unknown run, a bad phase, a non-finite
   number) are never swallowed: the next call (or ``flush``/``close``) raises
   :class:`~twin.ledger.LedgerError`, which stops the run.
@@ -54,7 +54,6 @@ from ..documents import stop_doc, validate_document
 from ._buffer import Buffer
 from ._bulk import (
     check_entry,
-    doc_rows,
     entry_row,
     first_non_finite,
     insert_entries,
@@ -99,7 +98,6 @@ class _Batch:
         self.entries: list[tuple[Any, ...]] = []
         self.samples: list[tuple[Any, ...]] = []
         self.stops: list[dict[str, Any]] = []
-        self.n_samples = 0
 
     def add(self, doc: Mapping[str, Any]) -> None:
         kind = doc["doc"]
@@ -107,7 +105,6 @@ class _Batch:
             self.entries.append(entry_row(doc))
         elif kind == "sample":
             self.samples.append(sample_row(doc))
-            self.n_samples += doc_rows(doc)
         elif kind == "start":
             self._add_start(doc)
         elif kind == "stop":
@@ -196,8 +193,8 @@ class LedgerWriter:
     max_lag_s
         The producer waits while the oldest uncommitted document is older than this, s.
     tx_budget_s
-        Target duration of one transaction, s: bounds the rows in flight (from the measured
-        rate), hence the kill window and the time other writers wait for the lock.
+        Target duration of one transaction, s: bounds the documents in flight (from the
+        measured rate), hence the kill window and the time other writers wait for the lock.
     heartbeat_s
         Refresh the heartbeat of open runs this often, s, even when idle.
     patience_s
@@ -210,11 +207,12 @@ class LedgerWriter:
         Check every document against ``schemas/documents.schema.json`` first (for untrusted
         input; costs ~50 us per document).
     batch_size
-        Deprecated alias: the initial bound on rows in flight.
+        Initial bound on the documents in flight (adapted from the measured rate).
 
     Attributes
     ----------
-    entries_written, samples_written : rows sent to the database (duplicates included).
+    entries_written, samples_written : rows sent to the database (duplicates included); a
+    sample row is one sample document.
     flushes : committed transactions. retries : failed attempts retried.
     waits : times the producer was held back. spooled : documents spooled (``spool_path``).
     """
@@ -318,7 +316,7 @@ class LedgerWriter:
             self._open.pop(doc["run"], None)
         elif kind == "start":
             self._open[doc["uid"]] = None
-        seq = self._buffer.put(doc, doc_rows(doc), self._thread.is_alive)
+        seq = self._buffer.put(doc, 1, self._thread.is_alive)
         if kind in ("start", "stop"):
             self._buffer.wait_done(seq, self._thread.is_alive)
             if self._error is not None:
@@ -464,9 +462,9 @@ class LedgerWriter:
                 log.debug("ledger writer: %s, retrying in %.3f s", kind, delay)
                 time.sleep(delay * (0.5 + self._jitter.random()))
                 delay = min(delay * 2, 1.0)
-        rows = len(batch.entries) + batch.n_samples + len(batch.runs) + len(batch.stops)
+        rows = len(batch.entries) + len(batch.samples) + len(batch.runs) + len(batch.stops)
         self.entries_written += len(batch.entries)
-        self.samples_written += batch.n_samples
+        self.samples_written += len(batch.samples)
         self.flushes += 1
         self._adapt(rows, time.monotonic() - t_try)
 
