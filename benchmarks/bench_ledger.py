@@ -15,6 +15,9 @@
    subscriber that only counts), the writer's throughput on those very documents (from the
    first call to everything committed), and the simulator recorded live (back-pressure holds
    the simulator to the writer's pace when the writer is slower).
+5. Concurrent writers (``--concurrent``): N forked processes each record a densely sampled twin
+   run (as part 4) into one SQLite file; wall time, documents/s over all writers, retries, and a
+   check that every run is complete with every entry and sample it emitted.
 
 Run: ``.venv/bin/python benchmarks/bench_ledger.py [--entries 200000] [--repeat 5] [--quick]``.
 """
@@ -23,6 +26,8 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
+import os
 import statistics
 import subprocess
 import sys
@@ -36,6 +41,7 @@ from typing import Any
 
 import numpy as np
 import simpy
+import sqlalchemy as sa
 
 from twin.documents import Collector, energy_doc, start_doc, stop_doc
 from twin.learning.trainer import TrainConfig, Trainer
@@ -185,6 +191,71 @@ def writer_vs_simulator(urls: dict[str, str], duration_s: float) -> None:
         )
 
 
+def _one_writer(url: str, seed: int, duration_s: float, report: str) -> None:
+    counts = {"energy": 0, "sample": 0}
+
+    def count(doc: Any) -> None:
+        if doc["doc"] in counts:
+            counts[doc["doc"]] += 1
+
+    from twin.documents import Dispatcher
+
+    with open_ledger(url) as ledger, recording(ledger) as writer:
+        task = build_tasks("allostery", None, seed=2, realizations=1)[0]
+        config = TwinConfig(sample_interval_s=2e-4)
+        twin = Twin(
+            simpy.Environment(),
+            task,
+            config,
+            np.random.default_rng([seed, 1]),
+            emit=Dispatcher([count, writer]),
+        )
+        uid = twin.run(duration_s).run_uid
+    Path(report).write_text(json.dumps(counts | {"run": uid, "retries": writer.retries}))
+
+
+def concurrent_writers(n_writers: int, duration_s: float) -> None:
+    """``n_writers`` forked processes recording into one SQLite file; checks nothing is lost."""
+    import multiprocessing
+
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{Path(tmp) / 'shared.db'}"
+        open_ledger(url).close()
+        ctx = multiprocessing.get_context("fork")
+        reports = [Path(tmp) / f"w{i}.json" for i in range(n_writers)]
+        t0 = time.perf_counter()
+        procs = [
+            ctx.Process(target=_one_writer, args=(url, i, duration_s, str(r)))
+            for i, r in enumerate(reports)
+        ]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join()
+        wall = time.perf_counter() - t0
+        sent = [json.loads(r.read_text()) for r in reports]
+        with open_ledger(url) as ledger, ledger.read() as conn:
+            ok = all(
+                conn.execute(
+                    sa.text(
+                        "SELECT status = 'complete' AND "
+                        "(SELECT COUNT(*) FROM entries WHERE run_uid = :u) = :e AND "
+                        "(SELECT COUNT(*) FROM samples WHERE run_uid = :u) = :s "
+                        "FROM runs WHERE uid = :u"
+                    ),
+                    {"u": r["run"], "e": r["energy"], "s": r["sample"]},
+                ).scalar()
+                for r in sent
+            )
+    docs = sum(r["energy"] + r["sample"] for r in sent)
+    print(
+        f"  {n_writers:2d} writers x {duration_s:g} s simulated: wall {wall:.1f} s, "
+        f"{docs / wall:.0f} documents/s in all, retries {sum(r['retries'] for r in sent)}, "
+        f"exit codes {sorted({p.exitcode for p in procs})}, every run complete with every "
+        f"document: {ok}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--entries", type=int, default=200_000)
@@ -194,9 +265,22 @@ def main() -> None:
         "--only-writer", action="store_true", help="only part 4 (writer vs simulator)"
     )
     parser.add_argument("--sim-s", type=float, default=2.0, help="simulated time of part 4, s")
+    parser.add_argument(
+        "--concurrent",
+        type=int,
+        nargs="*",
+        default=None,
+        help="only part 5, with these numbers of writer processes (e.g. 1 2 4 8)",
+    )
     args = parser.parse_args()
     n = 20_000 if args.quick else args.entries
     repeat = 1 if args.quick else args.repeat
+    if args.concurrent is not None:
+        _one_writer(f"sqlite:///{tempfile.mkdtemp()}/warm.db", 0, 0.002, os.devnull)
+        print(f"5. concurrent writers on one SQLite file, {args.sim_s:g} s simulated each")
+        for n_writers in args.concurrent or [1, 2, 4, 8]:
+            concurrent_writers(n_writers, args.sim_s)
+        return
     if not args.only_writer:
         parts_1_to_3(args, n, repeat)
     print(f"4. writer vs simulator at --sample-s 0.0002, {args.sim_s:g} s simulated")

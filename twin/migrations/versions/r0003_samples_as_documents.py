@@ -32,8 +32,8 @@ _DATA_COMMENT = (
 _TABLE_COMMENT = (
     "Sampled time series: one row per sample document, holding all its readings as JSON "
     "{quantity: [value per realization]} (error in V^2, free_power_w in W, ...; null for a "
-    "non-finite value). One row rather than one per reading and realization keeps the writer "
-    "ahead of the densest-sampled twin (~40 readings per sample)."
+    "non-finite value). One row rather than one per reading and realization: ten times fewer "
+    "rows for a densely sampled twin (~40 readings per sample)."
 )
 _OLD_COMMENT = (
     "Sampled time series: one row per sample document, realization and reading (error in V^2, "
