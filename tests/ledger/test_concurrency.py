@@ -21,9 +21,9 @@ import pytest
 import simpy
 
 from tests.ledger_support import rows
-from twin.cli._common import build_tasks
 from twin.documents import Dispatcher
 from twin.ledger import open_ledger, recording
+from twin.physics.task_spec import build_tasks
 from twin.simulation.twin import Twin, TwinConfig
 
 SAMPLE_S = 2e-4  # the densest sampling of the issue (twin simulate --sample-s 0.0002)
