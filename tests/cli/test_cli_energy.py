@@ -387,3 +387,47 @@ def test_energy_for_a_run_that_does_not_exist_is_one_line(
     assert len(err.strip().splitlines()) == 1, err
     assert "orphan.jsonl:1:" in err
     assert "not in the ledger" in err
+
+
+# --------------------------------------------------------------------------- non-finite numbers
+
+
+@pytest.mark.parametrize(
+    ("args", "quantity", "cause"),
+    [
+        (
+            ["train", "--steps", "5", "--step-s", "1e308"],
+            "is not a finite number",
+            "step_s = 1e+308",
+        ),
+        (
+            ["simulate", "--duration", "0.005", "--meas-noise", "1e308"],
+            "is not a finite number",
+            "meas_noise_v = 1e+308",
+        ),
+        (["infer", "--hold-s", "inf"], "hold_s", ""),  # refused up front: "got inf"
+    ],
+)
+def test_non_finite_results_fail_in_one_line_and_are_never_recorded_complete(
+    capsys, tmp_path: Path, sqlite_url: str, args: list[str], quantity: str, cause: str
+) -> None:
+    if args[0] == "infer":
+        trained = tmp_path / "trained.json"
+        run_json(capsys, "train", "--steps", "5", "--json", "--no-db", "--save", str(trained))
+        args = [*args, "--network", f"file:{trained}", "--task", "allostery"]
+    out = tmp_path / "run.jsonl"
+    for where in (["--no-db"], ["--db", sqlite_url, "--out", str(out)]):
+        code, stdout, err = run(capsys, *args, *where, "--json")
+        assert code == 2, err
+        assert len(err.strip().splitlines()) == 1, err
+        assert quantity in err
+        assert f"input out of range: {cause}" in err if cause else "inf" in err
+        assert "NaN" not in stdout
+        assert "Infinity" not in stdout
+    if out.exists():
+        assert "NaN" not in out.read_text()
+        assert "Infinity" not in out.read_text()
+    with open_ledger(sqlite_url) as led:
+        assert scalar(led, "SELECT COUNT(*) FROM runs WHERE status = 'complete'") == 0
+        bad = "SELECT COUNT(*) FROM entries WHERE NOT (energy_j < 1e309 AND t1_s < 1e309)"
+        assert scalar(led, bad) == 0
