@@ -21,9 +21,7 @@ from __future__ import annotations
 
 import logging
 import os
-import random
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -37,6 +35,7 @@ from alembic.util.exc import CommandError
 from sqlalchemy.engine import Connection, Engine
 
 from ..errors import ConfigError
+from ._retry import failure_kind, retry_locked
 from .errors import LedgerConnectionError, LedgerError
 from .location import DB_ENV, default_path, recording_disabled
 from .repair import repair_runs
@@ -63,7 +62,6 @@ VERSION_TABLE = "ledger_version"
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 _PG_MIGRATION_LOCK = 0x7477696E  # advisory lock key ("twin") serialising migrations
 _BUSY_TIMEOUT_MS = 2_000
-_LOCKED = ("database is locked", "database table is locked", "database is busy")
 
 
 def resolve_url(url: str | None = None) -> str:
@@ -96,27 +94,6 @@ def resolve_url(url: str | None = None) -> str:
     if backend == "sqlite" and parsed.database in (None, "", ":memory:"):
         raise ConfigError(f"{where}: need a SQLite file (the writer uses its own connection)")
     return parsed.render_as_string(hide_password=False)
-
-
-def failure_kind(exc: BaseException) -> str | None:
-    """``locked``, ``unavailable`` or None: whether a failed transaction is worth retrying.
-
-    ``locked``: another SQLite writer holds the lock (or a PostgreSQL serialization/deadlock
-    failure). ``unavailable``: the server or file cannot be reached or written (connection
-    refused or lost, disk I/O error, read-only file). None: retrying cannot help (a constraint
-    violated, bad SQL).
-    """
-    if isinstance(exc, sa.exc.IntegrityError | sa.exc.ProgrammingError | sa.exc.DataError):
-        return None
-    orig = getattr(exc, "orig", None) or exc
-    text = str(orig).lower()
-    if any(m in text for m in _LOCKED) or getattr(orig, "sqlstate", None) in ("40001", "40P01"):
-        return "locked"
-    if isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError) or getattr(
-        exc, "connection_invalidated", False
-    ):
-        return "unavailable"
-    return None
 
 
 def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -285,7 +262,7 @@ def open_ledger(url: str | None = None, *, migrate: bool = True, repair: bool = 
     engine = create_engine(resolved)
     shown = engine.url.render_as_string(hide_password=True)
     try:
-        _retry_locked(lambda: _check_and_migrate(engine, migrate))
+        retry_locked(lambda: _check_and_migrate(engine, migrate))
     except sa.exc.OperationalError as exc:
         engine.dispose()
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
@@ -297,7 +274,7 @@ def open_ledger(url: str | None = None, *, migrate: bool = True, repair: bool = 
     if repair:
         from .replay import import_spool  # local: replay imports this module
 
-        _retry_locked(lambda: repair_runs(ledger))
+        retry_locked(lambda: repair_runs(ledger))
         import_spool(ledger)
     log.debug("opened ledger %s", shown)
     return ledger
@@ -309,18 +286,3 @@ def _check_and_migrate(engine: Engine, migrate: bool) -> None:
         conn.rollback()
     if migrate:
         upgrade(engine)
-
-
-def _retry_locked(fn: Callable[[], Any], patience_s: float = 120.0) -> Any:
-    """Call ``fn``, retrying with jittered backoff while the database is locked."""
-    deadline = time.monotonic() + patience_s
-    delay = 0.01
-    jitter = random.Random(os.getpid())
-    while True:
-        try:
-            return fn()
-        except sa.exc.DBAPIError as exc:
-            if failure_kind(exc) != "locked" or time.monotonic() > deadline:
-                raise
-        time.sleep(delay * (0.5 + jitter.random()))
-        delay = min(delay * 2, 1.0)

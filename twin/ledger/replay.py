@@ -25,7 +25,7 @@ import math
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import attrs
 import sqlalchemy as sa
@@ -33,9 +33,10 @@ from sqlalchemy.engine import Connection
 
 from ..documents import DocumentError, validate_document
 from ._bulk import check_entry, entry_row, insert_entries, insert_samples, jsonable, sample_row
-from .db import Ledger, _retry_locked
+from ._retry import retry_locked
 from .errors import LedgerError
 from .models import boards, insert_ignore, runs, samples
+from .repair import Transactions
 from .spool import pending_spool_files
 
 __all__ = [
@@ -50,6 +51,14 @@ __all__ = [
 log = logging.getLogger("twin.ledger")
 
 _SHOWN_CONFLICTS = 5
+
+
+class Ledgerlike(Transactions, Protocol):
+    """What an import needs of a :class:`twin.ledger.Ledger` (typed so that :mod:`.db` can
+    import spool files on open without an import cycle)."""
+
+    @property
+    def url(self) -> str: ...
 
 
 class ImportFileError(LedgerError, ValueError):
@@ -283,7 +292,9 @@ class _Import:
         self.status[uid] = status
 
 
-def import_file(ledger: Ledger, path: str | Path, *, skip_bad_lines: bool = False) -> ImportReport:
+def import_file(
+    ledger: Ledgerlike, path: str | Path, *, skip_bad_lines: bool = False
+) -> ImportReport:
     """Import one JSON-lines document file (all or nothing; see the module docstring).
 
     Raises
@@ -301,7 +312,7 @@ def import_file(ledger: Ledger, path: str | Path, *, skip_bad_lines: bool = Fals
         return job
 
     try:
-        job = _retry_locked(write)
+        job = retry_locked(write)
     except _Conflicts as exc:
         return ImportReport(path=shown, conflicts=tuple(exc.messages), skipped_lines=skipped)
     return ImportReport(
@@ -313,7 +324,7 @@ def import_file(ledger: Ledger, path: str | Path, *, skip_bad_lines: bool = Fals
     )
 
 
-def import_spool(ledger: Ledger, base: str | Path | None = None) -> list[ImportReport]:
+def import_spool(ledger: Ledgerlike, base: str | Path | None = None) -> list[ImportReport]:
     """Import the ledger's spool files whose writer is gone; delete each once imported.
 
     A file that cannot be imported is renamed ``*.rejected`` (kept for inspection) with a

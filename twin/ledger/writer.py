@@ -61,7 +61,8 @@ from ._bulk import (
     jsonable,
     sample_row,
 )
-from .db import Ledger, failure_kind
+from ._retry import failure_kind
+from .db import Ledger
 from .errors import LedgerError, NonFiniteError
 from .models import alarms, boards, insert_ignore, runs
 from .spool import Spool, spool_dir
