@@ -10,6 +10,14 @@
    20 000 steps, 100 records) and a document-heavy run (50 realizations, 2 000 records).
 3. Ledger on vs off, command line: wall time of ``twin train`` (and ``twin simulate`` when that
    command exists) with ``--no-db`` vs ``--db sqlite:///...``, best of ``--repeat``.
+4. Writer vs simulator at the densest sampling (``twin simulate --sample-s 0.0002``), per
+   backend: the simulator's production rate (documents and rows per second of wall time, with a
+   subscriber that only counts), the writer's throughput on those very documents (from the
+   first call to everything committed), and the simulator recorded live (back-pressure holds
+   the simulator to the writer's pace when the writer is slower).
+5. Concurrent writers (``--concurrent``): N forked processes each record a densely sampled twin
+   run (as part 4) into one SQLite file; wall time, documents/s over all writers, retries, and a
+   check that every run is complete with every entry and sample it emitted.
 
 Run: ``.venv/bin/python benchmarks/bench_ledger.py [--entries 200000] [--repeat 5] [--quick]``.
 """
@@ -18,6 +26,8 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
+import os
 import statistics
 import subprocess
 import sys
@@ -29,10 +39,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from twin.documents import energy_doc, start_doc, stop_doc
+import numpy as np
+import simpy
+import sqlalchemy as sa
+
+from twin.documents import Collector, energy_doc, start_doc, stop_doc
 from twin.learning.trainer import TrainConfig, Trainer
 from twin.ledger import open_ledger, recording
 from twin.physics.task_spec import build_tasks
+from twin.simulation.twin import Twin, TwinConfig
 
 PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
@@ -139,15 +154,142 @@ def cli_on_off(command: list[str], url: str, repeat: int) -> None:
     )
 
 
+def _twin(emit: Any, duration_s: float) -> float:
+    task = build_tasks("allostery", None, seed=2, realizations=1)[0]
+    config = TwinConfig(sample_interval_s=2e-4)
+    twin = Twin(simpy.Environment(), task, config, np.random.default_rng([0, 1]), emit=emit)
+    t0 = time.perf_counter()
+    twin.run(duration_s)
+    return time.perf_counter() - t0
+
+
+def writer_vs_simulator(urls: dict[str, str], duration_s: float) -> None:
+    """Production rate of the densest-sampled twin vs the writer's throughput, per backend."""
+    _twin(Collector(), 0.002)  # warm-up (kernels)
+    collector = Collector()
+    sim_s = _twin(collector, duration_s)
+    docs = collector.docs
+    rows = len(docs)  # one row per document (a sample document is one row)
+    print(
+        f"  simulator (counting subscriber): {len(docs)} documents, {rows} rows in {sim_s:.2f} s"
+        f" = {len(docs) / sim_s:.0f} docs/s, {rows / sim_s:.0f} rows/s"
+    )
+    for name, url in urls.items():
+        with open_ledger(url) as ledger:
+            t0 = time.perf_counter()
+            with recording(ledger) as writer:
+                for doc in docs:
+                    writer(doc)
+            write_s = time.perf_counter() - t0
+            with recording(ledger) as live:
+                live_s = _twin(live, duration_s)
+        print(
+            f"  {name:10s} writer: {len(docs) / write_s:.0f} docs/s, {rows / write_s:.0f} rows/s "
+            f"({sim_s / write_s:.2f}x the simulator's rate); simulator recorded live: "
+            f"{live_s:.2f} s ({live_s / sim_s:.2f}x unrecorded), producer held back "
+            f"{live.waits} times, {live.flushes} transactions"
+        )
+
+
+def _one_writer(url: str, seed: int, duration_s: float, report: str) -> None:
+    counts = {"energy": 0, "sample": 0}
+
+    def count(doc: Any) -> None:
+        if doc["doc"] in counts:
+            counts[doc["doc"]] += 1
+
+    from twin.documents import Dispatcher
+
+    with open_ledger(url) as ledger, recording(ledger) as writer:
+        task = build_tasks("allostery", None, seed=2, realizations=1)[0]
+        config = TwinConfig(sample_interval_s=2e-4)
+        twin = Twin(
+            simpy.Environment(),
+            task,
+            config,
+            np.random.default_rng([seed, 1]),
+            emit=Dispatcher([count, writer]),
+        )
+        uid = twin.run(duration_s).run_uid
+    Path(report).write_text(json.dumps(counts | {"run": uid, "retries": writer.retries}))
+
+
+def concurrent_writers(n_writers: int, duration_s: float) -> None:
+    """``n_writers`` forked processes recording into one SQLite file; checks nothing is lost."""
+    import multiprocessing
+
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{Path(tmp) / 'shared.db'}"
+        open_ledger(url).close()
+        ctx = multiprocessing.get_context("fork")
+        reports = [Path(tmp) / f"w{i}.json" for i in range(n_writers)]
+        t0 = time.perf_counter()
+        procs = [
+            ctx.Process(target=_one_writer, args=(url, i, duration_s, str(r)))
+            for i, r in enumerate(reports)
+        ]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join()
+        wall = time.perf_counter() - t0
+        sent = [json.loads(r.read_text()) for r in reports]
+        with open_ledger(url) as ledger, ledger.read() as conn:
+            ok = all(
+                conn.execute(
+                    sa.text(
+                        "SELECT status = 'complete' AND "
+                        "(SELECT COUNT(*) FROM entries WHERE run_uid = :u) = :e AND "
+                        "(SELECT COUNT(*) FROM samples WHERE run_uid = :u) = :s "
+                        "FROM runs WHERE uid = :u"
+                    ),
+                    {"u": r["run"], "e": r["energy"], "s": r["sample"]},
+                ).scalar()
+                for r in sent
+            )
+    docs = sum(r["energy"] + r["sample"] for r in sent)
+    print(
+        f"  {n_writers:2d} writers x {duration_s:g} s simulated: wall {wall:.1f} s, "
+        f"{docs / wall:.0f} documents/s in all, retries {sum(r['retries'] for r in sent)}, "
+        f"exit codes {sorted({p.exitcode for p in procs})}, every run complete with every "
+        f"document: {ok}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--entries", type=int, default=200_000)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="smaller sizes, one repeat")
+    parser.add_argument(
+        "--only-writer", action="store_true", help="only part 4 (writer vs simulator)"
+    )
+    parser.add_argument("--sim-s", type=float, default=2.0, help="simulated time of part 4, s")
+    parser.add_argument(
+        "--concurrent",
+        type=int,
+        nargs="*",
+        default=None,
+        help="only part 5, with these numbers of writer processes (e.g. 1 2 4 8)",
+    )
     args = parser.parse_args()
     n = 20_000 if args.quick else args.entries
     repeat = 1 if args.quick else args.repeat
+    if args.concurrent is not None:
+        _one_writer(f"sqlite:///{tempfile.mkdtemp()}/warm.db", 0, 0.002, os.devnull)
+        print(f"5. concurrent writers on one SQLite file, {args.sim_s:g} s simulated each")
+        for n_writers in args.concurrent or [1, 2, 4, 8]:
+            concurrent_writers(n_writers, args.sim_s)
+        return
+    if not args.only_writer:
+        parts_1_to_3(args, n, repeat)
+    print(f"4. writer vs simulator at --sample-s 0.0002, {args.sim_s:g} s simulated")
+    with sqlite_url() as url, postgres_url() as pg:
+        urls = {"SQLite": url} | ({"PostgreSQL": pg} if pg is not None else {})
+        writer_vs_simulator(urls, 0.2 if args.quick else args.sim_s)
 
+
+def parts_1_to_3(args: argparse.Namespace, n: int, repeat: int) -> None:
     print(f"1. writer throughput, {n} entries (one run), best of {repeat}")
     with sqlite_url() as url:
         res = [throughput(url, n) for _ in range(repeat)]

@@ -110,10 +110,11 @@ def test_compare_two_training_runs(capsys, sqlite_url: str) -> None:
 def test_import_of_a_document_file_is_idempotent(capsys, tmp_path: Path, sqlite_url: str) -> None:
     out = tmp_path / "run.jsonl"
     summary = run_json(capsys, "train", "--steps", "500", "--json", "--no-db", "--out", str(out))
-    for _ in range(2):
+    n_docs = len(list(read_jsonl(out)))
+    for recorded, already in ((n_docs, 0), (0, n_docs)):
         code, text, err = run(capsys, "energy", "import", str(out), "--db", sqlite_url)
         assert code == 0, err
-        assert f"{len(list(read_jsonl(out)))} document(s)" in text
+        assert f"{recorded} document(s) recorded, {already} already there, 0 conflicted" in text
     runs = run_json(capsys, "energy", "runs", "--db", sqlite_url, "--format", "json")
     assert len(runs) == 1
     total = summary["training_energy_j"] + summary["clamped_energy_j"]
@@ -262,3 +263,179 @@ def test_bad_ledger_and_infer_arguments_give_one_line_and_exit_2(
     assert len(err.strip().splitlines()) == 1, err
     assert needle in err
     assert "Traceback" not in err
+
+
+# --------------------------------------------------------------------------- import (replay)
+
+
+@pytest.fixture
+def finished_run(capsys, tmp_path: Path) -> tuple[Path, list[str]]:
+    """The JSON-lines file of a finished training run (and its lines)."""
+    out = tmp_path / "run.jsonl"
+    run_json(capsys, "train", "--steps", "300", "--json", "--no-db", "--out", str(out))
+    return out, out.read_text().splitlines(keepends=True)
+
+
+def _write(path: Path, lines: list[str]) -> Path:
+    path.write_text("".join(lines))
+    return path
+
+
+def _runs(capsys: Any, db: str) -> list[dict[str, Any]]:
+    return list(run_json(capsys, "energy", "runs", "--db", db, "--format", "json"))
+
+
+def test_import_never_downgrades_a_complete_run(
+    capsys, tmp_path: Path, ledger_url: str, finished_run: tuple[Path, list[str]]
+) -> None:
+    out, lines = finished_run
+    code, _, err = run(capsys, "energy", "import", str(out), "--db", ledger_url)
+    assert code == 0, err
+    (before,) = _runs(capsys, ledger_url)
+    with open_ledger(ledger_url) as led:
+        shown_before = show_run(led, before["run"])["run"]
+    head = _write(tmp_path / "head.jsonl", lines[:20])  # the issue's probe: first 20 lines
+    code, text, err = run(capsys, "energy", "import", str(head), "--db", ledger_url)
+    assert code == 0, err
+    assert "0 document(s) recorded, 20 already there, 0 conflicted" in text
+    with open_ledger(ledger_url) as led:
+        shown_after = show_run(led, before["run"])["run"]
+    keep = ("status", "stopped", "stopped_unix", "reason", "summary")
+    assert {k: shown_after[k] for k in keep} == {k: shown_before[k] for k in keep}
+    assert shown_after["status"] == "complete"
+
+
+def test_a_torn_file_is_rejected_whole(
+    capsys, tmp_path: Path, ledger_url: str, finished_run: tuple[Path, list[str]]
+) -> None:
+    _, lines = finished_run
+    torn = _write(tmp_path / "torn.jsonl", [*lines[:-3], lines[-3][:25]])  # killed mid-line
+    code, _, err = run(capsys, "energy", "import", str(torn), "--db", ledger_url)
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1, err
+    assert f"torn.jsonl:{len(lines) - 2}:" in err
+    assert "nothing of the file was imported" in err
+    with open_ledger(ledger_url) as led:
+        assert scalar(led, "SELECT COUNT(*) FROM runs") == 0
+        assert scalar(led, "SELECT COUNT(*) FROM entries") == 0
+
+
+def test_an_invalid_document_mid_file_commits_nothing(
+    capsys, tmp_path: Path, ledger_url: str, finished_run: tuple[Path, list[str]]
+) -> None:
+    _, lines = finished_run
+    middle = len(lines) // 2
+    bad = json.loads(lines[middle])
+    bad["seq"] = -5
+    corrupt = [*lines[:middle], json.dumps(bad) + "\n", *lines[middle + 1 :]]
+    code, _, err = run(capsys, "energy", "import", str(_write(tmp_path / "c.jsonl", corrupt)),
+                       "--db", ledger_url)  # fmt: skip
+    assert code == 2
+    assert f"c.jsonl:{middle + 1}:" in err
+    with open_ledger(ledger_url) as led:
+        assert scalar(led, "SELECT COUNT(*) FROM entries") == 0
+
+
+def test_skip_bad_lines_imports_the_rest_and_says_how_many(
+    capsys, tmp_path: Path, sqlite_url: str, finished_run: tuple[Path, list[str]]
+) -> None:
+    _, lines = finished_run
+    torn = _write(tmp_path / "torn.jsonl", [*lines[:-3], "{not json\n", lines[-3][:25]])
+    code, text, err = run(
+        capsys, "energy", "import", str(torn), "--skip-bad-lines", "--db", sqlite_url
+    )
+    assert code == 0, err
+    assert "2 bad line(s) skipped" in text
+    assert f"{len(lines) - 3} document(s) recorded" in text
+    (got,) = _runs(capsys, sqlite_url)
+    assert got["status"] == "aborted"  # no stop document in what was imported
+    with open_ledger(sqlite_url) as led:
+        assert "without a stop document" in show_run(led, got["run"])["run"]["reason"]
+
+
+def test_an_entry_with_other_joules_is_a_named_conflict(
+    capsys, tmp_path: Path, ledger_url: str, finished_run: tuple[Path, list[str]]
+) -> None:
+    out, lines = finished_run
+    assert run(capsys, "energy", "import", str(out), "--db", ledger_url)[0] == 0
+    i = next(n for n, line in enumerate(lines) if '"doc":"energy"' in line)
+    entry = json.loads(lines[i])
+    entry["energy_j"] *= 1.5
+    changed = [*lines[:i], json.dumps(entry) + "\n", *lines[i + 1 :]]
+    extra = _write(tmp_path / "changed.jsonl", changed)
+    code, text, err = run(capsys, "energy", "import", str(extra), "--db", ledger_url)
+    assert code == 2
+    assert f"changed.jsonl:{i + 1}: entry seq {entry['seq']} {entry['component']}" in err
+    assert "0 document(s) recorded, 0 already there, 1 conflicted" in text
+    (got,) = _runs(capsys, ledger_url)
+    with open_ledger(ledger_url) as led:
+        joules = scalar(
+            led,
+            "SELECT energy_j FROM entries WHERE run_uid = :u AND seq = :s AND component = :c",
+            u=got["run"],
+            s=entry["seq"],
+            c=entry["component"],
+        )
+    assert joules == pytest.approx(entry["energy_j"] / 1.5, rel=1e-15)
+
+
+def test_energy_for_a_run_that_does_not_exist_is_one_line(
+    capsys, tmp_path: Path, sqlite_url: str, finished_run: tuple[Path, list[str]]
+) -> None:
+    _, lines = finished_run
+    orphan = _write(tmp_path / "orphan.jsonl", lines[1:10])  # no start document
+    code, _, err = run(capsys, "energy", "import", str(orphan), "--db", sqlite_url)
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1, err
+    assert "orphan.jsonl:1:" in err
+    assert "not in the ledger" in err
+
+
+# --------------------------------------------------------------------------- non-finite numbers
+
+
+@pytest.mark.parametrize(
+    ("args", "quantity", "cause"),
+    [
+        # inputs that once produced NaN/inf results are now refused up front by their ranges
+        (["train", "--steps", "5", "--step-s", "1e308"], "--step-s", "1e+308"),
+        (["simulate", "--duration", "0.005", "--meas-noise", "1e308"], "--meas-noise", "1e+308"),
+        (["infer", "--hold-s", "inf"], "--hold-s", "inf"),
+    ],
+)
+def test_non_finite_results_fail_in_one_line_and_are_never_recorded_complete(
+    capsys, tmp_path: Path, sqlite_url: str, args: list[str], quantity: str, cause: str
+) -> None:
+    if args[0] == "infer":
+        trained = tmp_path / "trained.json"
+        run_json(capsys, "train", "--steps", "5", "--json", "--no-db", "--save", str(trained))
+        args = [*args, "--network", f"file:{trained}", "--task", "allostery"]
+    out = tmp_path / "run.jsonl"
+    for where in (["--no-db"], ["--db", sqlite_url, "--out", str(out)]):
+        code, stdout, err = run(capsys, *args, *where, "--json")
+        assert code == 2, err
+        assert len(err.strip().splitlines()) == 1, err
+        assert quantity in err
+        assert cause in err
+        assert "NaN" not in stdout
+        assert "Infinity" not in stdout
+    if out.exists():
+        assert "NaN" not in out.read_text()
+        assert "Infinity" not in out.read_text()
+    with open_ledger(sqlite_url) as led:
+        assert scalar(led, "SELECT COUNT(*) FROM runs WHERE status = 'complete'") == 0
+        bad = "SELECT COUNT(*) FROM entries WHERE NOT (energy_j < 1e309 AND t1_s < 1e309)"
+        assert scalar(led, bad) == 0
+
+
+def test_the_finite_guard_names_the_quantity_and_the_suspect_input() -> None:
+    from twin.cli._ledger import check_finite
+    from twin.errors import ConfigError
+
+    check_finite({"training_energy_j": 1.0, "steps": 5}, "summary", {"step_s": 1e-4})
+    with pytest.raises(ConfigError) as info:
+        check_finite({"training_energy_j": float("inf")}, "summary", {"step_s": 1e308})
+    message = str(info.value)
+    assert len(message.splitlines()) == 1
+    assert "training_energy_j = inf is not a finite number" in message
+    assert "input out of range: step_s = 1e+308" in message

@@ -537,21 +537,79 @@ def test_samples_table_holds_every_reading(ledger) -> None:
     _, docs = _train_docs(steps=100, realizations=2)
     record(ledger, docs)
     smp = [d for d in docs if d["doc"] == "sample"]
-    expected = sum(len(v) for s in smp for v in s["data"].values())
-    assert scalar(ledger, "SELECT COUNT(*) FROM samples") == expected
+    assert scalar(ledger, "SELECT COUNT(*) FROM samples") == len(smp)
     with ledger.read() as conn:
-        first = conn.execute(
-            sa.select(samples.c.value).where(
-                samples.c.seq == 0, samples.c.quantity == "error", samples.c.realization == 1
+        stored = conn.execute(
+            sa.select(samples.c.seq, samples.c.t_s, samples.c.step, samples.c.data).order_by(
+                samples.c.seq
             )
-        ).scalar()
-    assert first == smp[0]["data"]["error"][1]
+        ).all()
+    assert [(r.seq, r.t_s, r.step) for r in stored] == [
+        (d["seq"], d["t_s"], d.get("step")) for d in smp
+    ]
+    assert [r.data for r in stored] == [d["data"] for d in smp]  # every reading, exactly
+
+
+def test_upgrade_folds_old_sample_rows_into_documents(ledger_url: str) -> None:
+    engine = sa.create_engine(resolve_url(ledger_url))
+    try:
+        with engine.begin() as conn:
+            cfg = alembic_config()
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "0002")  # one row per reading
+        with engine.begin() as conn:
+            conn.execute(
+                sa.insert(runs).values(
+                    uid="old2",
+                    source="twin",
+                    kind="train",
+                    realizations=2,
+                    params={},
+                    code_version="0.0.1",
+                    started_unix=1.0,
+                    status="complete",
+                )
+            )
+            old = [
+                ("old2", 0, 0, "error", 0.0, 0, 1.0),
+                ("old2", 0, 1, "error", 0.0, 0, None),
+                ("old2", 0, 0, "lam", 0.0, 0, 0.5),
+                ("old2", 1, 1, "error", 2.0, 5, 0.25),
+            ]
+            conn.execute(
+                sa.text("INSERT INTO samples VALUES (:u, :s, :r, :q, :t, :st, :v)"),
+                [dict(zip(("u", "s", "r", "q", "t", "st", "v"), row, strict=True)) for row in old],
+            )
+    finally:
+        engine.dispose()
+    with open_ledger(ledger_url) as led, led.read() as conn:
+        got = conn.execute(
+            sa.select(samples.c.seq, samples.c.t_s, samples.c.step, samples.c.data).order_by(
+                samples.c.seq
+            )
+        ).all()
+    assert [tuple(r) for r in got] == [
+        (0, 0.0, 0, {"error": [1.0, None], "lam": [0.5]}),
+        (1, 2.0, 5, {"error": [None, 0.25]}),
+    ]
 
 
 def test_stop_summary_is_stored_as_json(ledger) -> None:
     start = start_doc(source="twin", kind="train", params={"a": (1, 2)}, uid="sum1")
-    summary = {"error_final": float("nan"), "steps": np.int64(3)}
+    summary = {"error_final": 0.5, "steps": np.int64(3)}
     record(ledger, [dict(start), dict(stop_doc("sum1", summary=summary))])
     info = show_run(ledger, "sum1")["run"]
     assert info["params"] == {"a": [1, 2]}
-    assert info["summary"] == {"error_final": None, "steps": 3}
+    assert info["summary"] == {"error_final": 0.5, "steps": 3}
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_a_non_finite_summary_fails_the_run_instead_of_completing_it(ledger, bad: float) -> None:
+    start = start_doc(source="twin", kind="train", params={}, uid="nf1")
+    summary = {"energy_j": [1.0, bad], "steps": 3}
+    with pytest.raises(LedgerError, match=r"run nf1: summary.energy_j\[1\] = (nan|inf)"):
+        record(ledger, [dict(start), dict(stop_doc("nf1", summary=summary))])
+    info = show_run(ledger, "nf1")["run"]
+    assert info["status"] == "aborted"
+    assert info["summary"] is None
+    assert "not a finite number" in info["reason"]

@@ -20,18 +20,27 @@ SQLAlchemy is imported only when a run is recorded, so ``twin --help`` stays fas
 from __future__ import annotations
 
 import logging
+import math
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from ..errors import ConfigError
+
 if TYPE_CHECKING:
     from ..documents import Dispatcher, Subscriber
 
-__all__ = ["DB_HELP", "ledger_options", "recorded_dispatch", "run_recording"]
+__all__ = [
+    "DB_HELP",
+    "check_finite",
+    "ledger_options",
+    "recorded_dispatch",
+    "run_recording",
+]
 
 log = logging.getLogger("twin.ledger")
 
@@ -78,17 +87,86 @@ def run_recording(db: str | None, no_db: bool) -> Iterator[Subscriber | None]:
         yield writer
 
 
+def _first_non_finite(value: Any, path: str) -> str | None:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = _first_non_finite(item, f"{path}.{key}" if path else str(key))
+            if found:
+                return found
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            found = _first_non_finite(item, f"{path}[{i}]")
+            if found:
+                return found
+    elif isinstance(value, float) and not math.isfinite(value):
+        return f"{path} = {value}"
+    return None
+
+
+def _suspects(params: Mapping[str, Any] | None) -> str:
+    """The run inputs that are non-finite or huge (the likely cause of a non-finite result)."""
+    bad = [
+        f"{k} = {v:g}"
+        for k, v in (params or {}).items()
+        if isinstance(v, float) and not (math.isfinite(v) and abs(v) < 1e150)
+    ]
+    return f" (input out of range: {', '.join(bad)})" if bad else " (check the run's inputs)"
+
+
+def check_finite(value: Any, where: str, params: Mapping[str, Any] | None = None) -> None:
+    """Raise a one-line :class:`ConfigError` if ``value`` holds NaN or infinity.
+
+    The message names the quantity and the inputs in ``params`` that are non-finite or larger
+    than 1e150, e.g. ``summary: training_energy_j = inf is not a finite number (input out of
+    range: step_s = 1e+308)``.
+    """
+    found = _first_non_finite(value, "")
+    if found is not None:
+        raise ConfigError(f"{where}: {found} is not a finite number{_suspects(params)}")
+
+
+def _finite_guard(params: Mapping[str, Any] | None) -> Subscriber:
+    """A subscriber refusing energy entries, samples and summaries with non-finite numbers.
+
+    Subscribed first, it raises before the JSON-lines file or the ledger sees the document, so
+    the producer stops the run as aborted and nothing non-finite is recorded.
+    """
+
+    def guard(doc: Mapping[str, Any]) -> None:
+        kind = doc["doc"]
+        if kind == "energy":
+            values = {k: doc[k] for k in ("t0_s", "t1_s", "energy_j")}
+            where = f"energy entry {doc['seq']} ({doc['component']}) of run {doc['run']}"
+            check_finite(values, where, params)
+        elif kind == "sample":
+            values = {"t_s": doc["t_s"], **doc["data"]}
+            check_finite(values, f"sample {doc['seq']} of run {doc['run']}", params)
+        elif kind == "stop" and "summary" in doc:
+            check_finite(dict(doc["summary"]), "summary", params)
+
+    return guard
+
+
 @contextmanager
-def recorded_dispatch(out: Path | None, db: str | None, no_db: bool) -> Iterator[Dispatcher]:
-    """A :class:`Dispatcher` feeding the ``--out`` JSON-lines file and the ledger; closes both."""
+def recorded_dispatch(
+    out: Path | None, db: str | None, no_db: bool, *, params: Mapping[str, Any] | None = None
+) -> Iterator[Dispatcher]:
+    """A :class:`Dispatcher` feeding the ``--out`` JSON-lines file and the ledger; closes both.
+
+    With ``params`` (the run's inputs) and anything recording, a guard subscribed first refuses
+    non-finite energies, samples and summaries (one-line :class:`ConfigError` naming the quantity
+    and the suspect inputs).
+    """
     from ..documents import Dispatcher, JsonLinesWriter
 
     dispatch = Dispatcher()
     writer = JsonLinesWriter(out) if out is not None else None
-    if writer is not None:
-        dispatch.subscribe(writer)
     try:
         with run_recording(db, no_db) as ledger_sink:
+            if params is not None and (writer is not None or ledger_sink is not None):
+                dispatch.subscribe(_finite_guard(params))
+            if writer is not None:
+                dispatch.subscribe(writer)
             if ledger_sink is not None:
                 dispatch.subscribe(ledger_sink)
             yield dispatch

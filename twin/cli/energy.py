@@ -12,7 +12,6 @@ import json
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -316,19 +315,59 @@ def repair_cmd(stale_s: float, db: str | None) -> None:
 
 
 @energy_grp.command("import")
-@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "--skip-bad-lines",
+    is_flag=True,
+    help="Import the valid documents of a file with torn or invalid lines (and count the rest).",
+)
 @click.option("--db", "db", metavar="URL", default=None, help=DB_HELP)
-def import_cmd(files: tuple[str, ...], db: str | None) -> None:
-    """Record run documents from JSON-lines FILES (twin train --out); replays add nothing."""
-    from ..documents import read_jsonl
-    from ..ledger import open_ledger, recording
+def import_cmd(files: tuple[str, ...], skip_bad_lines: bool, db: str | None) -> None:
+    """Record run documents from JSON-lines FILES (twin train --out); never rewrites history.
 
-    count = 0
-    with open_ledger(db) as ledger, recording(ledger, validate=True) as writer:
+    Each file is imported whole or not at all: a torn or invalid line rejects the file unless
+    --skip-bad-lines. A finished run is never downgraded. An entry already recorded with other
+    joules is a conflict: the file is rolled back, the conflict named, and the exit code is 2.
+    Without FILES, only the spool files of writers that gave up on the database are imported.
+    """
+    from ..ledger import open_ledger
+    from ..ledger.replay import import_file, import_spool, summarize
+
+    with open_ledger(db, repair=False) as ledger:
+        reports = import_spool(ledger)
+        for report in reports:
+            click.echo(_import_line(report, spool=True))
         for path in files:
-            for doc in read_jsonl(Path(path)):
-                writer(doc)
-                count += 1
-        runs = writer.open_runs
-    note = f"; {len(runs)} run(s) had no stop document and were marked aborted" if runs else ""
-    click.echo(f"{count} document(s) recorded from {len(files)} file(s){note}")
+            report = import_file(ledger, path, skip_bad_lines=skip_bad_lines)
+            reports.append(report)
+            click.echo(_import_line(report))
+            for message in report.conflicts[:10]:
+                click.echo(f"twin energy import: conflict: {message}", err=True)
+    total = summarize(reports)
+    click.echo(
+        f"{total['recorded']} document(s) recorded, {total['already']} already there, "
+        f"{total['conflicted']} conflicted from {len(reports)} file(s)"
+        + (f"; {total['skipped_lines']} bad line(s) skipped" if total["skipped_lines"] else "")
+    )
+    if total["rejected_files"]:
+        click.echo(
+            f"twin energy import: error: {total['rejected_files']} file(s) not imported "
+            "(conflicting entries)",
+            err=True,
+        )
+        sys.exit(2)
+
+
+def _import_line(report: Any, *, spool: bool = False) -> str:
+    what = "spool file " if spool else ""
+    if report.rejected:
+        return f"{what}{report.path}: rejected, {len(report.conflicts)} conflict(s)"
+    line = (
+        f"{what}{report.path}: {report.recorded} recorded, {report.already} already there, "
+        f"0 conflicted"
+    )
+    if report.skipped_lines:
+        line += f", {report.skipped_lines} bad line(s) skipped"
+    if report.aborted_runs:
+        line += f"; run(s) {', '.join(report.aborted_runs)} had no stop document: aborted"
+    return line

@@ -13,7 +13,7 @@ import click
 
 from . import cli
 from ._common import SEED, FiniteRange, check_output_path, emit_json, tasks_from_options
-from ._ledger import ledger_options, recorded_dispatch
+from ._ledger import check_finite, ledger_options, recorded_dispatch
 
 if TYPE_CHECKING:
     import numpy as np
@@ -100,11 +100,12 @@ def infer_cmd(
         "hold_s": hold_s,
         "seed": seed,
     }
-    with recorded_dispatch(out, db, no_db) as dispatch:
+    with recorded_dispatch(out, db, no_db, params=params) as dispatch:
         result = infer(
             the_task, k, example_set=example_set, hold_s=hold_s, emit=dispatch, params=params
         )
     summary = result.summary() | {"run": result.run_uid}
+    check_finite(summary, "summary", params)
     if as_json:
         emit_json(summary)
     else:

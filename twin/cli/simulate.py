@@ -21,7 +21,7 @@ from ._common import (
     progress_bar,
     tasks_from_options,
 )
-from ._ledger import ledger_options, recorded_dispatch
+from ._ledger import check_finite, ledger_options, recorded_dispatch
 from ._view import maybe_live_view, view_options
 
 if TYPE_CHECKING:
@@ -284,7 +284,7 @@ def simulate_cmd(
     }
     with (
         maybe_live_view(view, port, mode="simulate") as live,
-        recorded_dispatch(out, db, no_db) as dispatch,
+        recorded_dispatch(out, db, no_db, params=params) as dispatch,
     ):
         feed = None
         if live is not None:
@@ -308,6 +308,7 @@ def simulate_cmd(
             update = bar if feed is None else _both(bar, feed)
             result = twin.run(duration, progress=update)
     summary = result.summary() | {"wall_total_s": time.perf_counter() - t0, "run": result.run_uid}
+    check_finite(summary, "summary", params)
     if save is not None:
         save_network(the_task.network.with_conductance(result.k), save)
     if plot is not None:

@@ -19,7 +19,7 @@ from ._common import (
     progress_bar,
     tasks_from_options,
 )
-from ._ledger import ledger_options, recorded_dispatch
+from ._ledger import check_finite, ledger_options, recorded_dispatch
 
 __all__ = ["MAX_EDGE_STEPS", "MAX_REALIZATIONS", "MAX_STEPS", "train_cmd"]
 
@@ -186,7 +186,7 @@ def train_cmd(
         "realizations": realizations,
     }
     trainer = Trainer(tasks, config)
-    with recorded_dispatch(out, db, no_db) as dispatch:
+    with recorded_dispatch(out, db, no_db, params=params) as dispatch:
         t0 = time.perf_counter()
         with progress_bar("training", steps, enabled=not as_json) as update:
             result = trainer.run(
@@ -201,6 +201,7 @@ def train_cmd(
 
         plot_history(result.history, plot, title=f"twin train --task {task}")
     summary = result.summary() | {"wall_s": wall_s, "run": result.run_uid}
+    check_finite(summary, "summary", params)
     if as_json:
         emit_json(summary)
     else:

@@ -6,8 +6,10 @@ without ``://`` is a SQLite file path; ``postgresql://`` URLs use psycopg 3. ``T
 turns recording off for ``twin train``/``simulate``/``infer`` (see :func:`recording_disabled`).
 
 SQLite runs in WAL mode with ``synchronous=NORMAL`` (a killed process never loses a committed
-transaction; a power cut may lose the last few), foreign keys on and a 30 s busy timeout; write
+transaction; a power cut may lose the last few), foreign keys on and a 2 s busy timeout; write
 transactions begin ``IMMEDIATE`` so concurrent writers queue instead of failing on a lock upgrade.
+A transaction that still finds the database locked (or unreachable) fails with an error that
+:func:`failure_kind` classifies; the writer retries it with backoff (:mod:`twin.ledger.writer`).
 PostgreSQL migrations hold an advisory lock, so concurrent first opens do not race.
 
 Migrations (Alembic, ``twin/migrations/``) run programmatically from :func:`open_ledger`: an empty
@@ -33,6 +35,7 @@ from alembic.util.exc import CommandError
 from sqlalchemy.engine import Connection, Engine
 
 from ..errors import ConfigError
+from ._retry import failure_kind, retry_locked
 from .errors import LedgerConnectionError, LedgerError
 from .location import DB_ENV, default_path, recording_disabled
 from .repair import repair_runs
@@ -44,6 +47,7 @@ __all__ = [
     "alembic_config",
     "create_engine",
     "default_path",
+    "failure_kind",
     "head_revision",
     "open_ledger",
     "recording_disabled",
@@ -57,7 +61,7 @@ log = logging.getLogger("twin.ledger")
 VERSION_TABLE = "ledger_version"
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 _PG_MIGRATION_LOCK = 0x7477696E  # advisory lock key ("twin") serialising migrations
-_BUSY_TIMEOUT_MS = 30_000
+_BUSY_TIMEOUT_MS = 2_000
 
 
 def resolve_url(url: str | None = None) -> str:
@@ -258,11 +262,7 @@ def open_ledger(url: str | None = None, *, migrate: bool = True, repair: bool = 
     engine = create_engine(resolved)
     shown = engine.url.render_as_string(hide_password=True)
     try:
-        with engine.connect() as conn:
-            conn.exec_driver_sql("SELECT 1")
-            conn.rollback()
-        if migrate:
-            upgrade(engine)
+        retry_locked(lambda: _check_and_migrate(engine, migrate))
     except sa.exc.OperationalError as exc:
         engine.dispose()
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
@@ -272,6 +272,17 @@ def open_ledger(url: str | None = None, *, migrate: bool = True, repair: bool = 
         raise
     ledger = Ledger(engine)
     if repair:
-        repair_runs(ledger)
+        from .replay import import_spool  # local: replay imports this module
+
+        retry_locked(lambda: repair_runs(ledger))
+        import_spool(ledger)
     log.debug("opened ledger %s", shown)
     return ledger
+
+
+def _check_and_migrate(engine: Engine, migrate: bool) -> None:
+    with engine.connect() as conn:
+        conn.exec_driver_sql("SELECT 1")
+        conn.rollback()
+    if migrate:
+        upgrade(engine)

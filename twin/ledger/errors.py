@@ -9,7 +9,13 @@ from __future__ import annotations
 
 from ..errors import TwinError
 
-__all__ = ["LedgerConnectionError", "LedgerError", "LedgerQueryError", "RunNotFoundError"]
+__all__ = [
+    "LedgerConnectionError",
+    "LedgerError",
+    "LedgerQueryError",
+    "NonFiniteError",
+    "RunNotFoundError",
+]
 
 
 class LedgerError(TwinError, RuntimeError):
@@ -26,3 +32,7 @@ class LedgerQueryError(LedgerError, ValueError):
 
 class RunNotFoundError(LedgerError, LookupError):
     """No run in the ledger matches the given uid or prefix."""
+
+
+class NonFiniteError(LedgerError, ValueError):
+    """A document carries NaN or infinity where the ledger needs a number (never stored)."""

@@ -6,8 +6,8 @@ idempotent insert used by the writer.
 
 Tables: ``boards``, ``runs`` (one per start document; ``status`` running/complete/aborted, writer
 pid/host/heartbeat for repair), ``entries`` (append-only energy entries, unique per
-``(run_uid, seq, component)``), ``samples`` (sampled time series, one row per reading and
-realization), ``alarms``. Energies are joules; ``t*_s`` are seconds of run time; ``*_unix`` are
+``(run_uid, seq, component)``), ``samples`` (sampled time series, one row per sample document,
+readings as JSON), ``alarms``. Energies are joules; ``t*_s`` are seconds of run time; ``*_unix`` are
 wall-clock seconds since the epoch.
 """
 

@@ -11,6 +11,7 @@ argument.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import time
@@ -255,6 +256,15 @@ def _energy_breakdown(conn: Connection, uid: str) -> list[dict[str, Any]]:
     return [dict(r) for r in conn.execute(q).mappings()]
 
 
+def _quantities(conn: Connection, uid: str) -> list[str]:
+    """Names of the readings sampled in run ``uid``, sorted."""
+    if conn.dialect.name == "postgresql":
+        sql = "SELECT DISTINCT json_object_keys(data) FROM samples WHERE run_uid = :u"
+    else:
+        sql = "SELECT DISTINCT j.key FROM samples, json_each(samples.data) j WHERE run_uid = :u"
+    return sorted(str(name) for name in conn.execute(sa.text(sql), {"u": uid}).scalars())
+
+
 def show_run(ledger: Ledger, ref: str) -> dict[str, Any]:
     """Everything about one run: provenance, status, joules per phase/component/source/method.
 
@@ -263,7 +273,8 @@ def show_run(ledger: Ledger, ref: str) -> dict[str, Any]:
     dict
         ``run`` (the run row plus ISO ``started``/``stopped``), ``energy`` (one row per phase,
         component, source and method: entries, realizations, ``t0_s``..``t1_s``, ``energy_j``),
-        ``energy_j_total``, ``samples`` (row count) and ``quantities`` (sampled reading names).
+        ``energy_j_total``, ``samples`` (sample documents) and ``quantities`` (sampled reading
+        names).
     """
     with ledger.read() as conn:
         uid = resolve_run(conn, ref)
@@ -272,16 +283,7 @@ def show_run(ledger: Ledger, ref: str) -> dict[str, Any]:
         n_samples = conn.execute(
             sa.select(sa.func.count()).where(samples.c.run_uid == uid)
         ).scalar_one()
-        names = (
-            conn.execute(
-                sa.select(samples.c.quantity)
-                .where(samples.c.run_uid == uid)
-                .distinct()
-                .order_by(samples.c.quantity)
-            )
-            .scalars()
-            .all()
-        )
+        names = _quantities(conn, uid)
     return {
         "run": info,
         "energy": energy,
@@ -365,23 +367,30 @@ def _first_hits(
     """Per realization: (t_s, step, value) of the first sample <= tol, and the minimum value."""
     s = samples
     rows = conn.execute(
-        sa.select(s.c.realization, s.c.t_s, s.c.step, s.c.value)
-        .where(s.c.run_uid == uid, s.c.quantity == quantity)
-        .order_by(s.c.realization, s.c.t_s, s.c.seq)
+        sa.select(s.c.t_s, s.c.step, s.c.data).where(s.c.run_uid == uid).order_by(s.c.t_s, s.c.seq)
     ).all()
-    if not rows:
-        raise LedgerQueryError(f"{quantity}: run {uid} has no {quantity!r} samples")
     hits: dict[int, tuple[float, int | None, float]] = {}
     lowest: dict[int, float | None] = {}
-    for r, t_s, step, value in rows:
-        lowest.setdefault(r, None)
-        if value is None:
+    for t_s, step, data in rows:
+        values = _readings(data).get(quantity)
+        if values is None:
             continue
-        low = lowest[r]
-        lowest[r] = value if low is None else min(low, value)
-        if r not in hits and value <= tol:
-            hits[r] = (t_s, step, value)
+        for r, value in enumerate(values):
+            lowest.setdefault(r, None)
+            if value is None:
+                continue
+            low = lowest[r]
+            lowest[r] = value if low is None else min(low, value)
+            if r not in hits and value <= tol:
+                hits[r] = (t_s, step, value)
+    if not lowest:
+        raise LedgerQueryError(f"{quantity}: run {uid} has no {quantity!r} samples")
     return hits, lowest
+
+
+def _readings(data: Any) -> dict[str, list[float | None]]:
+    """A sample row's readings (the driver may hand JSON back as text)."""
+    return dict(json.loads(data) if isinstance(data, str) else data)
 
 
 def _energy_until(

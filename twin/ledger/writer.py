@@ -1,19 +1,26 @@
-"""The batching ledger writer: a document subscriber that never stalls the run.
+"""The batching ledger writer: a document subscriber that keeps up, or holds the run back.
 
-:class:`LedgerWriter` is a :data:`twin.documents.Subscriber`. Calling it only puts the document on
-a queue (well under a microsecond); a background thread turns documents into rows and writes them
-with Core bulk ``INSERT ... ON CONFLICT DO NOTHING`` statements, one transaction per batch.
+:class:`LedgerWriter` is a :data:`twin.documents.Subscriber`. Calling it puts the document in a
+bounded buffer (:mod:`twin.ledger._buffer`, about a microsecond); a background thread turns
+documents into rows and writes them with bulk ``INSERT ... ON CONFLICT DO NOTHING`` statements,
+one transaction per batch.
 
-- A batch is flushed when it reaches ``batch_size`` documents, when its oldest document has
-  waited ``flush_interval_s``, on :meth:`LedgerWriter.flush`, on every ``stop`` document (the
-  call returns once the stop is committed) and on :meth:`LedgerWriter.close`.
-- Idempotent: entries are unique per ``(run, seq, component)``, samples per
-  ``(run, seq, realization, quantity)``, runs per uid; replaying a stream adds nothing.
-- Kill-safety: each batch is one transaction, so a killed process loses at most the batch in
-  flight and never leaves a partial or duplicated one. Each run row records the writer's host and
-  pid, and a heartbeat refreshed every ``heartbeat_s``; :func:`twin.ledger.repair_runs` (run by
-  every :func:`twin.ledger.open_ledger`) marks a ``running`` run aborted once its writer is gone.
-- Failures are never swallowed: a failed flush makes the next call (or ``flush``/``close``) raise
+- Back-pressure, not backlog: the producer waits while the oldest uncommitted document is older
+  than ``max_lag_s`` or the uncommitted rows exceed what the writer commits in ``tx_budget_s``
+  (measured as it goes). A SIGKILL therefore loses at most about ``max_lag_s`` plus one
+  transaction of work (0.25 s documented; ``benchmarks/bench_kill_window.py`` measures it).
+- The run row is committed synchronously: a ``start`` document returns once committed, so a run
+  killed at any moment is in the ledger and :func:`~twin.ledger.repair_runs` marks it aborted. A
+  ``stop`` document also returns once committed. A stop never downgrades a ``complete`` run.
+- Concurrency that degrades, never loses: a transaction that fails because the database is locked
+  (SQLite writers queue for one lock) or unreachable is retried with jittered exponential backoff.
+  After ``patience_s`` (locked) or ``unavailable_s`` (unreachable) the writer stops trying and
+  spools the documents it holds, and all later ones, to a local file (:mod:`twin.ledger.spool`)
+  that the next open of the ledger imports.
+- Idempotent: entries are unique per ``(run, seq, component)``, samples per ``(run, seq)``,
+  runs per uid; replaying a stream adds nothing.
+- Failures that retrying cannot fix (an entry for an unknown run, a bad phase, a non-finite
+  number) are never swallowed: the next call (or ``flush``/``close``) raises
   :class:`~twin.ledger.LedgerError`, which stops the run.
 
 :func:`recording` wraps a writer for one block: it closes (flushes) it on exit and marks runs
@@ -28,14 +35,15 @@ import atexit
 import logging
 import math
 import os
-import queue
+import random
 import signal
 import socket
 import threading
 import time
 import weakref
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager, suppress
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -43,39 +51,31 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from ..documents import stop_doc, validate_document
-from .db import Ledger
-from .errors import LedgerError
-from .models import (
-    ENERGY_METHOD,
-    ENERGY_PHASE,
-    ENERGY_SOURCE,
-    alarms,
-    boards,
-    entries,
-    insert_ignore,
-    runs,
-    samples,
+from ._buffer import Buffer
+from ._bulk import (
+    check_entry,
+    entry_row,
+    first_non_finite,
+    insert_entries,
+    insert_samples,
+    jsonable,
+    sample_row,
 )
+from ._retry import failure_kind
+from .db import Ledger
+from .errors import LedgerError, NonFiniteError
+from .models import alarms, boards, insert_ignore, runs
+from .spool import Spool, spool_dir
 
 __all__ = [
     "LedgerWriter",
     "TerminatedBySignal",
-    "bulk_insert_ignore",
     "flush_on_signals",
     "record_alarm",
     "recording",
 ]
 
 log = logging.getLogger("twin.ledger")
-
-_CLOSE = object()
-
-
-class _Barrier:
-    """Queue marker: the writer flushes everything before it, then sets the event."""
-
-    def __init__(self) -> None:
-        self.done = threading.Event()
 
 
 class TerminatedBySignal(SystemExit):
@@ -89,122 +89,23 @@ class TerminatedBySignal(SystemExit):
         return f"terminated by {signal.Signals(self.signum).name}"
 
 
-def _jsonable(value: Any) -> Any:
-    """``value`` as plain JSON: numpy scalars to Python, tuples to lists, non-finite floats None."""
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if value is None or isinstance(value, bool | str):
-        return value
-    if isinstance(value, int):
-        return int(value)
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        return str(value)
-    return x if math.isfinite(x) else None
-
-
-_ENTRY_COLUMNS = (
-    "run_uid",
-    "seq",
-    "component",
-    "realization",
-    "t0_s",
-    "t1_s",
-    "phase",
-    "source",
-    "method",
-    "energy_j",
-)
-_SAMPLE_COLUMNS = ("run_uid", "seq", "realization", "quantity", "t_s", "step", "value")
-_PHASES = frozenset(ENERGY_PHASE)
-_SOURCES = frozenset(ENERGY_SOURCE)
-_METHODS = frozenset(ENERGY_METHOD)
-
-
-def _bad_entry(doc: Mapping[str, Any]) -> str:
-    checks: tuple[tuple[str, tuple[str, ...]], ...] = (
-        ("phase", ENERGY_PHASE),
-        ("source", ENERGY_SOURCE),
-        ("method", ENERGY_METHOD),
-    )
-    field, allowed = next((f, a) for f, a in checks if doc[f] not in a)
-    return (
-        f"energy doc {doc.get('seq')} of run {doc.get('run')}: {field} must be one of "
-        f"{', '.join(allowed)}, got {doc[field]!r}"
-    )
-
-
-def bulk_insert_ignore(
-    conn: Connection, table: sa.Table, columns: Sequence[str], rows: list[tuple[Any, ...]]
-) -> None:
-    """Insert ``rows`` (tuples in ``columns`` order), skipping primary keys already present.
-
-    The hot path of the ledger, so it bypasses SQLAlchemy's per-row parameter processing:
-    SQLite gets one ``executemany`` of ``INSERT ... ON CONFLICT DO NOTHING``; PostgreSQL gets a
-    ``COPY`` into a temporary staging table and one ``INSERT ... SELECT ... ON CONFLICT DO
-    NOTHING`` (about 1.5x faster than psycopg's pipelined ``executemany``).
-    """
-    cols = ", ".join(columns)
-    if conn.dialect.name == "sqlite":
-        marks = ", ".join("?" * len(columns))
-        sql = f"INSERT INTO {table.name} ({cols}) VALUES ({marks}) ON CONFLICT DO NOTHING"
-        conn.exec_driver_sql(sql, rows)
-        return
-    if conn.dialect.name != "postgresql":
-        raise LedgerError(f"db: unsupported database {conn.dialect.name!r}")
-    stage = f"twin_stage_{table.name}"
-    raw = conn.connection.driver_connection
-    assert raw is not None
-    with raw.cursor() as cur:
-        if stage not in conn.info:  # once per database connection
-            cur.execute(
-                f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {table.name}) ON COMMIT DELETE ROWS"
-            )
-            conn.info[stage] = True
-        with cur.copy(f"COPY {stage} ({cols}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
-        cur.execute(
-            f"INSERT INTO {table.name} ({cols}) SELECT {cols} FROM {stage} ON CONFLICT DO NOTHING"
-        )
-
-
 class _Batch:
-    """Rows of one flush, grouped by statement."""
+    """Rows of one transaction, grouped by statement."""
 
     def __init__(self, host: str, pid: int, now: float) -> None:
         self.host, self.pid, self.now = host, pid, now
         self.boards: list[dict[str, Any]] = []
         self.runs: list[dict[str, Any]] = []
-        self.entries: list[tuple[Any, ...]] = []  # in _ENTRY_COLUMNS order
-        self.samples: list[tuple[Any, ...]] = []  # in _SAMPLE_COLUMNS order
+        self.entries: list[tuple[Any, ...]] = []
+        self.samples: list[tuple[Any, ...]] = []
         self.stops: list[dict[str, Any]] = []
 
     def add(self, doc: Mapping[str, Any]) -> None:
         kind = doc["doc"]
         if kind == "energy":
-            phase, source, method = doc["phase"], doc["source"], doc["method"]
-            if phase not in _PHASES or source not in _SOURCES or method not in _METHODS:
-                raise LedgerError(_bad_entry(doc))
-            self.entries.append(
-                (
-                    doc["run"],
-                    doc["seq"],
-                    doc["component"],
-                    doc.get("realization", 0),
-                    doc["t0_s"],
-                    doc["t1_s"],
-                    phase,
-                    source,
-                    method,
-                    doc["energy_j"],
-                )
-            )
+            self.entries.append(entry_row(doc))
         elif kind == "sample":
-            self._add_sample(doc)
+            self.samples.append(sample_row(doc))
         elif kind == "start":
             self._add_start(doc)
         elif kind == "stop":
@@ -214,19 +115,11 @@ class _Batch:
                     "status": doc["status"],
                     "stopped_unix": doc["time_unix"],
                     "reason": doc.get("reason") or None,
-                    "summary": _jsonable(doc["summary"]) if "summary" in doc else None,
+                    "summary": jsonable(doc["summary"]) if "summary" in doc else None,
                 }
             )
         else:
             raise LedgerError(f"doc: cannot record a {kind!r} document")
-
-    def _add_sample(self, doc: Mapping[str, Any]) -> None:
-        run, seq, t_s, step = doc["run"], doc["seq"], doc["t_s"], doc.get("step")
-        rows = self.samples
-        for quantity, values in doc["data"].items():
-            for r, value in enumerate(values):
-                # NaN is stored as NULL (SQLite cannot store NaN)
-                rows.append((run, seq, r, quantity, t_s, step, None if value != value else value))
 
     def _add_start(self, doc: Mapping[str, Any]) -> None:
         board = doc.get("board")
@@ -239,7 +132,7 @@ class _Batch:
                 "kind": doc["kind"],
                 "board": board,
                 "realizations": doc["realizations"],
-                "params": _jsonable(doc["params"]),
+                "params": jsonable(doc["params"]),
                 "code_version": doc["code_version"],
                 "started_unix": doc["time_unix"],
                 "stopped_unix": None,
@@ -264,14 +157,13 @@ class _Batch:
                 .where(runs.c.uid.in_([r["uid"] for r in self.runs]), runs.c.status == "running")
                 .values(writer_host=self.host, writer_pid=self.pid, heartbeat_unix=self.now)
             )
-        if self.entries:
-            bulk_insert_ignore(conn, entries, _ENTRY_COLUMNS, self.entries)
-        if self.samples:
-            bulk_insert_ignore(conn, samples, _SAMPLE_COLUMNS, self.samples)
+        insert_entries(conn, self.entries)
+        insert_samples(conn, self.samples)
         if self.stops:
+            # Never downgrade: a complete run stays complete (its stop time and reason too).
             conn.execute(
                 sa.update(runs)
-                .where(runs.c.uid == sa.bindparam("b_uid"))
+                .where(runs.c.uid == sa.bindparam("b_uid"), runs.c.status != "complete")
                 .values(
                     status=sa.bindparam("status"),
                     stopped_unix=sa.bindparam("stopped_unix"),
@@ -297,51 +189,85 @@ class LedgerWriter:
     ----------
     ledger
         The open ledger (not closed by the writer).
-    batch_size
-        Flush when this many documents are waiting.
     flush_interval_s
-        Flush when the oldest waiting document is this old, seconds (wall clock): the most a
-        killed process can lose.
+        Commit when the oldest waiting document is this old, s (wall clock).
+    max_lag_s
+        The producer waits while the oldest uncommitted document is older than this, s.
+    tx_budget_s
+        Target duration of one transaction, s: bounds the documents in flight (from the
+        measured rate), hence the kill window and the time other writers wait for the lock.
     heartbeat_s
-        Refresh the heartbeat of open runs this often, seconds, even when idle.
+        Refresh the heartbeat of open runs this often, s, even when idle.
+    patience_s
+        Keep retrying a locked database this long, s, before spooling.
+    unavailable_s
+        Keep retrying an unreachable database this long, s, before spooling.
+    spool_base
+        Folder of spool files (default ``$TWIN_SPOOL_DIR`` or beside the per-user ledger).
     validate
         Check every document against ``schemas/documents.schema.json`` first (for untrusted
-        input such as imported files; costs ~50 us per document).
+        input; costs ~50 us per document).
+    batch_size
+        Initial bound on the documents in flight (adapted from the measured rate).
 
     Attributes
     ----------
-    entries_written, samples_written : rows sent to the database (duplicates included).
-    flushes : number of committed transactions.
+    entries_written, samples_written : rows sent to the database (duplicates included); a
+    sample row is one sample document.
+    flushes : committed transactions. retries : failed attempts retried.
+    waits : times the producer was held back. spooled : documents spooled (``spool_path``).
     """
 
     def __init__(
         self,
         ledger: Ledger,
         *,
-        batch_size: int = 20_000,
-        flush_interval_s: float = 0.25,
+        flush_interval_s: float = 0.05,
+        max_lag_s: float = 0.1,
+        tx_budget_s: float = 0.1,
         heartbeat_s: float = 5.0,
+        patience_s: float = 600.0,
+        unavailable_s: float = 10.0,
+        spool_base: str | Path | None = None,
         validate: bool = False,
+        batch_size: int = 5_000,
     ) -> None:
-        if batch_size < 1:
-            raise LedgerError(f"batch_size: must be >= 1, got {batch_size}")
-        if not (flush_interval_s > 0 and heartbeat_s > 0):
-            raise LedgerError("flush_interval_s/heartbeat_s: must be > 0")
+        positive = {
+            "flush_interval_s": flush_interval_s,
+            "max_lag_s": max_lag_s,
+            "tx_budget_s": tx_budget_s,
+            "heartbeat_s": heartbeat_s,
+            "patience_s": patience_s,
+            "unavailable_s": unavailable_s,
+            "batch_size": batch_size,
+        }
+        for name, value in positive.items():
+            if not (math.isfinite(value) and value > 0):
+                raise LedgerError(f"{name}: must be a finite number > 0, got {value!r}")
         self.ledger = ledger
-        self.batch_size = int(batch_size)
         self.flush_interval_s = float(flush_interval_s)
+        self.tx_budget_s = float(tx_budget_s)
         self.heartbeat_s = float(heartbeat_s)
+        self.patience_s = float(patience_s)
+        self.unavailable_s = float(unavailable_s)
         self.validate = validate
         self.entries_written = 0
         self.samples_written = 0
         self.flushes = 0
+        self.retries = 0
+        self._spool_folder = spool_dir(ledger.url, spool_base)
+        self._spool: Spool | None = None
         self._host = socket.gethostname()
         self._pid = os.getpid()
-        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._jitter = random.Random(self._pid)
+        self._rate = 0.0  # rows/s of recent transactions (exponential average)
+        self._buffer = Buffer(max_lag_s=float(max_lag_s), cap_rows=int(batch_size))
         self._error: BaseException | None = None
         self._closed = False
         self._open: dict[str, None] = {}  # runs started and not stopped, as the caller sees them
         self._live: set[str] = set()  # the same, as the writer thread has seen them
+        self._starts: dict[str, Mapping[str, Any]] = {}  # start documents of live runs (spool)
+        self._last_beat = time.monotonic()
         self._thread = threading.Thread(target=self._loop, name="twin-ledger-writer", daemon=True)
         self._thread.start()
         # A writer left open at interpreter exit is still flushed (the thread is a daemon).
@@ -359,7 +285,16 @@ class LedgerWriter:
     # ------------------------------------------------------------------ caller side
 
     def __call__(self, doc: Mapping[str, Any]) -> None:
-        """Queue one document; a ``stop`` document is committed before this returns."""
+        """Queue one document; ``start`` and ``stop`` documents are committed before returning.
+
+        Raises
+        ------
+        NonFiniteError
+            An energy entry or a stop summary holds NaN or infinity (the document is refused;
+            an ``aborted`` stop for the run is still accepted).
+        LedgerError
+            An earlier write failed, or the writer is closed.
+        """
         if self._error is not None:
             raise self._failure()
         if self._closed:
@@ -367,33 +302,56 @@ class LedgerWriter:
         if self.validate:
             validate_document(doc)
         kind = doc["doc"]
-        if kind == "start":
-            self._open[doc["uid"]] = None
+        if kind == "energy":
+            if not math.isfinite(doc["energy_j"] + doc["t0_s"] + doc["t1_s"]):
+                check_entry(doc)  # raises NonFiniteError naming the field, nothing is queued
+        elif kind == "sample":
+            if not math.isfinite(doc["t_s"]):
+                raise NonFiniteError(
+                    f"sample {doc['seq']} of run {doc['run']}: t_s = {doc['t_s']} is not finite"
+                )
         elif kind == "stop":
+            bad = first_non_finite(doc.get("summary"), "summary")
+            if bad is not None:
+                raise NonFiniteError(f"run {doc['run']}: {bad} is not a finite number")
             self._open.pop(doc["run"], None)
-        self._queue.put(doc)
-        if kind == "stop":
-            self.flush()
+        elif kind == "start":
+            self._open[doc["uid"]] = None
+        seq = self._buffer.put(doc, 1, self._thread.is_alive)
+        if kind in ("start", "stop"):
+            self._buffer.wait_done(seq, self._thread.is_alive)
+            if self._error is not None:
+                raise self._failure()
 
     @property
     def open_runs(self) -> list[str]:
         """Uids of the runs started and not yet stopped."""
         return list(self._open)
 
+    @property
+    def waits(self) -> int:
+        """How many times the producer was held back (back-pressure)."""
+        return self._buffer.waits
+
+    @property
+    def spooled(self) -> int:
+        """Documents written to the spool file instead of the database."""
+        return self._spool.count if self._spool is not None else 0
+
+    @property
+    def spool_path(self) -> Path | None:
+        """The spool file, if the database was given up on."""
+        return self._spool.path if self._spool is not None else None
+
     def flush(self) -> None:
-        """Block until every document queued so far is committed.
+        """Block until every document queued so far is committed (or spooled).
 
         Raises
         ------
         LedgerError
             A write failed (this or an earlier one).
         """
-        if self._thread.is_alive():
-            barrier = _Barrier()
-            self._queue.put(barrier)
-            while not barrier.done.wait(0.5):
-                if not self._thread.is_alive():
-                    break
+        self._buffer.wait_done(self._buffer.put_seq, self._thread.is_alive)
         if self._error is not None:
             raise self._failure()
 
@@ -406,9 +364,18 @@ class LedgerWriter:
         """Flush and stop the writer thread (idempotent); raises if a write failed."""
         if not self._closed:
             self._closed = True
-            self._queue.put(_CLOSE)
+            self._buffer.close()
             self._thread.join()
             atexit.unregister(self._exit_hook)
+            if self._spool is not None:
+                self._spool.close()
+                log.warning(
+                    "ledger %s unavailable: %d document(s) spooled to %s; the next open of the "
+                    "ledger (or twin energy import) records them",
+                    self.ledger.url,
+                    self._spool.count,
+                    self._spool.path,
+                )
         if self._error is not None:
             raise self._failure()
 
@@ -420,6 +387,8 @@ class LedgerWriter:
 
     def _failure(self) -> LedgerError:
         exc = self._error
+        if isinstance(exc, LedgerError):
+            return exc
         orig = getattr(exc, "orig", None) or exc
         first = str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
         err = LedgerError(f"ledger writer: {first}")
@@ -428,77 +397,96 @@ class LedgerWriter:
 
     # ------------------------------------------------------------------ writer thread
 
+    def _beat_due(self, now: float) -> float | None:
+        if not self._live:
+            return None
+        return self._last_beat + self.heartbeat_s - now
+
     def _loop(self) -> None:
-        pending: list[Mapping[str, Any]] = []
-        first_at = 0.0
-        last_beat = time.monotonic()
         while True:
-            now = time.monotonic()
-            if pending:
-                timeout: float | None = max(0.0, first_at + self.flush_interval_s - now)
-            elif self._live:
-                timeout = max(0.0, last_beat + self.heartbeat_s - now)
-            else:
-                timeout = None
-            try:
-                item = self._queue.get(timeout=timeout)
-            except queue.Empty:
-                item = None
-            barrier: _Barrier | None = None
-            closing = False
-            while item is not None:
-                if item is _CLOSE:
-                    closing = True
-                    break
-                if isinstance(item, _Barrier):
-                    barrier = item
-                    break
-                if not pending:
-                    first_at = time.monotonic()
-                pending.append(item)
-                if len(pending) >= self.batch_size:
-                    break
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    item = None
-            now = time.monotonic()
-            due = bool(pending) and (
-                closing
-                or barrier is not None
-                or len(pending) >= self.batch_size
-                or now - first_at >= self.flush_interval_s
-            )
-            if due or (self._live and now - last_beat >= self.heartbeat_s):
-                self._write(pending)
-                pending = []
-                last_beat = now
-            if barrier is not None:
-                barrier.done.set()
+            docs, seq, closing = self._buffer.take(self.flush_interval_s, self._beat_due)
+            beat = self._live and time.monotonic() - self._last_beat >= self.heartbeat_s
+            if docs or beat:
+                self._write(docs, beat=bool(beat))
+            self._buffer.committed(seq)
             if closing:
                 return
 
-    def _write(self, docs: list[Mapping[str, Any]]) -> None:
+    def _write(self, docs: list[Mapping[str, Any]], *, beat: bool) -> None:
         if self._error is not None:
             return  # the caller has been told; later documents are dropped, not half-written
+        live = set(self._live)
+        if beat:
+            self._last_beat = time.monotonic()
         try:
             batch = _Batch(self._host, self._pid, time.time())
-            live = set(self._live)
             for doc in docs:
                 batch.add(doc)
                 if doc["doc"] == "start":
                     live.add(doc["uid"])
+                    self._starts[doc["uid"]] = doc
                 elif doc["doc"] == "stop":
                     live.discard(doc["run"])
-            with self.ledger.write() as conn:
-                batch.execute(conn, live)
-            self._live = live
-            self.entries_written += len(batch.entries)
-            self.samples_written += len(batch.samples)
-            self.flushes += 1
+            if self._spool is None:
+                self._commit(batch, live if beat else set(), docs)
+            else:
+                self._to_spool(docs)
         except Exception as exc:  # reported to the caller by the next call, flush or close
-            log.error("ledger writer: flush of %d documents failed: %s", len(docs), exc)
+            log.error("ledger writer: write of %d documents failed: %s", len(docs), exc)
             self._error = exc
+            return
+        for uid in self._live - live:
+            self._starts.pop(uid, None)
+        self._live = live
+
+    def _commit(self, batch: _Batch, live: set[str], docs: list[Mapping[str, Any]]) -> None:
+        """One transaction, retried on lock or connection failures; spool when out of patience."""
+        t0 = time.monotonic()
+        delay = 0.005
+        while True:
+            t_try = time.monotonic()
+            try:
+                with self.ledger.write() as conn:
+                    batch.execute(conn, live)
+                break
+            except sa.exc.DBAPIError as exc:
+                kind = failure_kind(exc)
+                if kind is None:
+                    raise
+                waited = time.monotonic() - t0
+                if waited > (self.patience_s if kind == "locked" else self.unavailable_s):
+                    log.error("ledger writer: giving up on the database after %.1f s: %s",
+                              waited, str(exc.orig or exc).splitlines()[0])  # fmt: skip
+                    self._to_spool(docs)
+                    return
+                self.retries += 1
+                log.debug("ledger writer: %s, retrying in %.3f s", kind, delay)
+                time.sleep(delay * (0.5 + self._jitter.random()))
+                delay = min(delay * 2, 1.0)
+        rows = len(batch.entries) + len(batch.samples) + len(batch.runs) + len(batch.stops)
+        self.entries_written += len(batch.entries)
+        self.samples_written += len(batch.samples)
+        self.flushes += 1
+        self._adapt(rows, time.monotonic() - t_try)
+
+    def _adapt(self, rows: int, seconds: float) -> None:
+        """Size the rows in flight so one transaction takes about ``tx_budget_s``."""
+        if rows < 100 or seconds <= 0:
+            return
+        rate = rows / seconds
+        self._rate = rate if self._rate == 0 else 0.7 * self._rate + 0.3 * rate
+        self._buffer.set_cap(int(min(max(self._rate * self.tx_budget_s, 200), 200_000)))
+
+    def _to_spool(self, docs: list[Mapping[str, Any]]) -> None:
+        if self._spool is None:
+            self._spool = Spool(self._spool_folder, self.ledger.url)
+            in_batch = {d["uid"] for d in docs if d["doc"] == "start"}
+            for uid, start in self._starts.items():  # the spool file stands alone
+                if uid not in in_batch:
+                    self._spool.write(start)
+        for doc in docs:
+            self._spool.write(doc)
+        self._spool.sync()
 
 
 @contextmanager
