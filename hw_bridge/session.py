@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import numpy as np
@@ -36,6 +36,10 @@ from .emulator import BoardEmulator, EmulatorConfig
 from .errors import BridgeConfigError
 from .inprocess import Fault, InProcessBoard
 from .variation import Adc, HiddenVariation
+
+if TYPE_CHECKING:
+    from twin.physics.task import Task
+    from twin.simulation.edge import EdgeParams
 
 __all__ = [
     "EmulationSpec",
@@ -217,24 +221,40 @@ def calibrate_emulator(
     task = emulator.task
     result = calibrate(train, task)
     nominal = board_edge_params("transistor")
+    report = _held_out_report(
+        result, test, task, nominal, horizon_s, emulator.step_s, hidden=emulator.edges
+    )
+    report["parameters"] = parameter_errors(result.fitted, emulator.hidden, nominal)
+    return result, report
+
+
+def _held_out_report(
+    result: CalibrationResult,
+    test: Sequence[Sequence[BoardState]],
+    task: Task,
+    nominal: EdgeParams,
+    horizon_s: float,
+    step_s: float,
+    *,
+    hidden: EdgeParams | None = None,
+) -> dict[str, Any]:
+    """Held-out prediction errors (gate and node RMS, V) of the nominal and calibrated twins
+    (and of the twin with the true hidden parameters, when known) and the improvements."""
+    twins = {"nominal": nominal, "calibrated": result.edges}
+    if hidden is not None:
+        twins["hidden"] = hidden
     errors = {
-        name: prediction_error(test, task, edges, horizon_s=horizon_s, step_s=emulator.step_s)
-        for name, edges in (
-            ("nominal", nominal),
-            ("calibrated", result.edges),
-            ("hidden", emulator.edges),
-        )
+        name: prediction_error(test, task, edges, horizon_s=horizon_s, step_s=step_s)
+        for name, edges in twins.items()
     }
-    report = {
+    return {
         "frames_fit": result.frames,
         "frames_held_out": int(sum(len(s) for s in test)),
         "horizon_s": horizon_s,
         "prediction": errors,
         "gate_improvement": errors["nominal"]["gate_rms_v"] / errors["calibrated"]["gate_rms_v"],
         "node_improvement": errors["nominal"]["node_rms_v"] / errors["calibrated"]["node_rms_v"],
-        "parameters": parameter_errors(result.fitted, emulator.hidden, nominal),
     }
-    return result, report
 
 
 def _drain(board: Board, timeout_s: float) -> list[BoardState]:
@@ -264,22 +284,8 @@ def calibrate_board(
         )
     train, test = segments[:-held_out], segments[-held_out:]
     result = calibrate(train, task)
-    errors = {
-        name: prediction_error(test, task, edges, horizon_s=horizon_s, step_s=step_s)
-        for name, edges in (
-            ("nominal", board_edge_params("transistor")),
-            ("calibrated", result.edges),
-        )
-    }
-    report = {
-        "frames_fit": result.frames,
-        "frames_held_out": int(sum(len(s) for s in test)),
-        "horizon_s": horizon_s,
-        "prediction": errors,
-        "gate_improvement": errors["nominal"]["gate_rms_v"] / errors["calibrated"]["gate_rms_v"],
-        "node_improvement": errors["nominal"]["node_rms_v"] / errors["calibrated"]["node_rms_v"],
-    }
-    return result, report
+    nominal = board_edge_params("transistor")
+    return result, _held_out_report(result, test, task, nominal, horizon_s, step_s)
 
 
 def calibrate_recording(
