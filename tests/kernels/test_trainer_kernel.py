@@ -12,14 +12,14 @@ from hypothesis import strategies as st
 from tests.helpers import examples
 from twin.documents import Collector
 from twin.errors import ConfigError, SolverError
-from twin.kernels import trainer as _kernels
+from twin.kernels.ordering import minimum_degree_order, symbolic_cholesky
+from twin.kernels.train_run import KernelRun, StepParams
+from twin.learning._compiled import realizations
 from twin.learning.rules import LambdaControl, LearningRule
 from twin.learning.trainer import TrainConfig, Trainer, TrainResult, train
 from twin.physics.network import Network, lattice
 from twin.physics.network_io import read_authors_txt
 from twin.physics.task import Task, allostery_task, iris_task, load_task, regression_task
-
-pytestmark = pytest.mark.skipif(not _kernels.HAVE_NUMBA, reason="numba is not importable")
 
 REFERENCE_SETTING = {"rule": LearningRule(alpha=0.5, eta=1e-3), "k_min": 1e-4, "k_max": 1e6}
 RTOL = 1e-10  # agreement of the two backends over a few hundred steps
@@ -133,9 +133,9 @@ def test_step_quantities_agree_on_random_circuits(seed: int) -> None:
     k = np.exp(rng.uniform(-9, 9, (1, net.n_edges)))
     lam = rng.uniform(0.0, 0.5, 1)
     expected = trainer.step_quantities(k, lam)
-    structure = _kernels.Realizations.from_tasks([task])
-    params = _kernels.StepParams(alpha=0.5, eta=1e-3, step_s=1e-4)
-    with _kernels.KernelRun(structure, params, k, lam, k / 2, 2 * k) as run:
+    structure = realizations([task])
+    params = StepParams(alpha=0.5, eta=1e-3, step_s=1e-4)
+    with KernelRun(structure, params, k, lam, k / 2, 2 * k) as run:
         got = run.quantities()
         for key in ("error", "free_power_w", "clamped_power_w"):
             np.testing.assert_allclose(got[key], expected[key], rtol=1e-9)
@@ -196,9 +196,9 @@ def test_step_quantities_agree_with_kernel_evaluation(reference_dir: Path) -> No
     k = trainer.k0 * np.exp(np.random.default_rng(0).uniform(-3, 3, trainer.k0.shape))
     lam = np.array([1e-3])
     expected = trainer.step_quantities(k, lam)
-    params = _kernels.StepParams(alpha=0.5, eta=1e-3, step_s=1e-4)
-    structure = _kernels.Realizations.from_tasks([task])
-    with _kernels.KernelRun(structure, params, k, lam, trainer.k_min, trainer.k_max) as run:
+    params = StepParams(alpha=0.5, eta=1e-3, step_s=1e-4)
+    structure = realizations([task])
+    with KernelRun(structure, params, k, lam, trainer.k_min, trainer.k_max) as run:
         got = run.quantities()
         for key in ("error", "free_power_w", "clamped_power_w"):
             np.testing.assert_allclose(got[key], expected[key], rtol=1e-13)
@@ -218,10 +218,10 @@ def test_threads_and_chunks_do_not_change_any_number(reference_dir: Path) -> Non
     np.testing.assert_array_equal(one.k, two.k)
     np.testing.assert_array_equal(one.training_energy_j, two.training_energy_j)
     trainer = Trainer(tasks, TrainConfig(**REFERENCE_SETTING))  # type: ignore[arg-type]
-    params = _kernels.StepParams(alpha=0.5, eta=1e-3, step_s=1e-4)
-    structure = _kernels.Realizations.from_tasks(tasks)
+    params = StepParams(alpha=0.5, eta=1e-3, step_s=1e-4)
+    structure = realizations(tasks)
     lam = np.zeros(3)
-    runs = [_kernels.KernelRun(structure, params, trainer.k0, lam, trainer.k_min, trainer.k_max)
+    runs = [KernelRun(structure, params, trainer.k0, lam, trainer.k_min, trainer.k_max)
             for _ in range(2)]  # fmt: skip
     runs[0].advance(300)
     for _ in range(10):
@@ -274,15 +274,12 @@ def test_unknown_backend_is_named() -> None:
         TrainConfig(backend="cuda")  # type: ignore[arg-type]
 
 
-def test_auto_backend_falls_back_to_numpy_without_numba(monkeypatch, caplog) -> None:
+def test_auto_backend_is_the_compiled_one() -> None:
+    """numba is a required dependency: ``auto`` always means ``compiled`` (no silent fallback)."""
     tasks = _board_tasks(1)
     assert Trainer(tasks, TrainConfig()).backend == "compiled"
-    monkeypatch.setattr(_kernels, "HAVE_NUMBA", False)
-    with caplog.at_level("WARNING", logger="twin.trainer"):
-        assert Trainer(tasks, TrainConfig()).backend == "numpy"
-    assert "numba" in caplog.text
-    with pytest.raises(ConfigError, match="numba"):
-        Trainer(tasks, TrainConfig(backend="compiled"))
+    assert Trainer(tasks, TrainConfig(backend="compiled")).backend == "compiled"
+    assert Trainer(tasks, TrainConfig(backend="numpy")).backend == "numpy"
 
 
 # --------------------------------------------------------------------------- symbolic set-up
@@ -290,7 +287,7 @@ def test_auto_backend_falls_back_to_numpy_without_numba(monkeypatch, caplog) -> 
 
 def test_minimum_degree_order_is_a_permutation_with_the_block_last() -> None:
     net = lattice(7, 6, periodic=True)
-    perm = _kernels.minimum_degree_order(net.n_nodes, net.edges, last=[5, 17, 3])
+    perm = minimum_degree_order(net.n_nodes, net.edges, last=[5, 17, 3])
     assert sorted(perm.tolist()) == list(range(net.n_nodes))
     assert perm[-3:].tolist() == [5, 17, 3]
 
@@ -299,10 +296,10 @@ def test_symbolic_pattern_contains_the_numeric_factor() -> None:
     rng = np.random.default_rng(4)
     net = lattice(6, 5, periodic=True)
     n = net.n_nodes
-    perm = _kernels.minimum_degree_order(n, net.edges)
+    perm = minimum_degree_order(n, net.edges)
     iperm = np.argsort(perm)
     edges = iperm[net.edges]
-    colptr, rowind = _kernels.symbolic_cholesky(n, edges)
+    colptr, rowind = symbolic_cholesky(n, edges)
     d = np.zeros((net.n_edges, n))
     d[np.arange(net.n_edges), edges[:, 0]] = 1.0
     d[np.arange(net.n_edges), edges[:, 1]] = -1.0

@@ -51,14 +51,14 @@ def test_transistor_network_satisfies_the_nonlinear_kirchhoff_law(board_task) ->
     st = twin.state
     net = board_task.network
     dev = TransistorDevice()
-    for q, mu in ((0, st.mu_f[0]), (1, st.mu_c[0])):
+    for q, mu in ((0, st.examples.mu_f[0]), (1, st.examples.mu_c[0])):
         volts = np.zeros(net.n_nodes)
         free = np.ones(net.n_nodes, dtype=bool)
         free[board_task.ground] = False
-        volts[free] = st.x[q, :-1] @ mu
+        volts[free] = st.circuit.x[q, :-1] @ mu
         a, b = net.edges[:, 0], net.edges[:, 1]
         vmid = 0.5 * (volts[a] + volts[b])
-        current = dev.conductance(st.v_gate, vmid) * (volts[a] - volts[b])
+        current = dev.conductance(st.edges.v_gate, vmid) * (volts[a] - volts[b])
         net_in = np.zeros(net.n_nodes)
         np.add.at(net_in, a, -current)
         np.add.at(net_in, b, current)

@@ -6,14 +6,10 @@ different factorisations, so they differ by rounding only.
 
 from __future__ import annotations
 
-import inspect
-
 import numpy as np
 import pytest
 import simpy
 
-from twin.kernels import events as K
-from twin.kernels import trainer as KK
 from twin.physics.network_io import network_from_spec
 from twin.physics.solver import CircuitBatch
 from twin.physics.task import Task, allostery_task
@@ -49,23 +45,10 @@ def _close(a: np.ndarray | float, b: np.ndarray | float) -> None:
     np.testing.assert_allclose(a, b, rtol=RTOL, atol=0.0)
 
 
-def test_numeric_routines_are_the_trainers() -> None:
-    """The sparse routines compiled into the twin's kernel are verbatim copies of the trainer's."""
-    pairs = [("_assemble_sparse", "_assemble")] + [
-        (name, name)
-        for name in ("_factor_sparse", "_factor_panel", "_factor_dense", "_forward_dense",
-                     "_backward_dense", "_backward_sparse", "_basis")
-    ]  # fmt: skip
-    for mine, theirs in pairs:
-        src = inspect.getsource(getattr(K, mine).py_func)
-        ref = inspect.getsource(getattr(KK, theirs).py_func)
-        assert src == ref.replace(f"def {theirs}(", f"def {mine}("), mine
-
-
 def test_path_selection(board_task: Task, jammed_task: Task) -> None:
     def sparse(task: Task, clock: str, **changes: object) -> bool:
         twin = Twin(simpy.Environment(), task, _config(clock, "linear", **changes), run_rng())
-        return bool(twin.state.ipar[K.I_SPARSE])
+        return bool(twin.state.solver.sparse)
 
     assert not sparse(board_task, "sync:10000")
     assert sparse(jammed_task, "sync:10000")

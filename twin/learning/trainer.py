@@ -10,10 +10,10 @@ the seed's Fig. 3 simulations). Conductances are held constant during a step, so
 energy ``sum_steps P_F * step_s`` is the exact integral of the free power.
 
 Two backends compute the same steps: ``numpy`` (the reference: batched dense or SuperLU solves per
-step, :mod:`twin.physics.solver`) and ``compiled`` (:mod:`twin.kernels.trainer`: numba kernels with
-a sparse Cholesky factorization that advance all realizations between record points without
-returning to Python). ``auto`` picks ``compiled`` when numba is importable. Records and documents
-are produced in Python at the record points, identically for both.
+step, :mod:`twin.physics.solver`) and ``compiled`` (:mod:`twin.kernels.train_step`: numba kernels
+with a sparse Cholesky factorization that advance all realizations between record points without
+returning to Python); ``auto`` is ``compiled``. Records and documents are produced in Python at
+the record points, identically for both.
 """
 
 from __future__ import annotations
@@ -29,9 +29,10 @@ import numpy as np
 from .._validators import non_negative, positive
 from ..documents import Run, Subscriber
 from ..errors import ConfigError
-from ..kernels import trainer as _kernels
+from ..kernels.train_run import KernelRun, StepParams
 from ..physics.solver import CircuitBatch, clamped_state, free_state, nudged_targets
 from ..physics.task import Task
+from ._compiled import realizations
 from .rules import LambdaControl, LearningRule, clip_conductance, coupled_update
 
 __all__ = ["TrainConfig", "TrainResult", "Trainer", "record_steps", "train"]
@@ -174,15 +175,8 @@ def _squared_error(outputs: np.ndarray, desired: np.ndarray) -> np.ndarray:
 
 
 def _resolve_backend(name: str) -> str:
-    """``numpy`` or ``compiled`` for a configured backend name."""
-    if name == "numpy":
-        return "numpy"
-    if _kernels.HAVE_NUMBA:
-        return "compiled"
-    if name == "compiled":
-        raise ConfigError("backend: 'compiled' needs numba, which is not importable")
-    log.warning("numba is not importable: the trainer falls back to the (slower) numpy backend")
-    return "numpy"
+    """``numpy`` or ``compiled`` for a configured backend name (``auto`` is ``compiled``)."""
+    return "numpy" if name == "numpy" else "compiled"
 
 
 class _Engine(Protocol):
@@ -245,12 +239,12 @@ class _NumpyEngine:
 
 
 class _CompiledEngine:
-    """The numba path: :class:`twin.kernels.trainer.KernelRun` advances whole chunks of steps."""
+    """The numba path: :class:`twin.kernels.train_run.KernelRun` advances whole chunks of steps."""
 
     def __init__(self, trainer: Trainer, k: np.ndarray, lam: np.ndarray) -> None:
         cfg = trainer.config
         ctl = cfg.control
-        params = _kernels.StepParams(
+        params = StepParams(
             alpha=cfg.rule.alpha,
             eta=cfg.rule.eta,
             step_s=cfg.step_s,
@@ -260,9 +254,9 @@ class _CompiledEngine:
             p=ctl.p if ctl is not None else 1.0,
             lam_max=ctl.lam_max if ctl is not None else 1.0,
         )
-        structure = _kernels.Realizations.from_tasks(trainer.tasks)
-        self.run = _kernels.KernelRun(structure, params, k, lam, trainer.k_min, trainer.k_max,
-                                      threads=cfg.threads)  # fmt: skip
+        structure = realizations(trainer.tasks)
+        self.run = KernelRun(structure, params, k, lam, trainer.k_min, trainer.k_max,
+                             threads=cfg.threads)  # fmt: skip
         self.k, self.lam, self.active = self.run.k, self.run.lam, self.run.active
         self.steps_done = self.run.steps_done
         self.e_free, self.e_clamped = self.run.energy[0], self.run.energy[1]

@@ -24,10 +24,19 @@ from typing import Any
 import simpy
 from simpy.events import Event
 
-from ..kernels import events as K
+from ..kernels.events import circuit as KCi
+from ..kernels.events import clocks as KC
+from ..kernels.events import energy as KE
+from ..kernels.events import loop as KL
+from ..kernels.status import raise_for_status
 from .contracts import KernelTwin
 
 __all__ = ["start_agents"]
+
+
+def _check(twin: KernelTwin) -> None:
+    """Raise :class:`twin.errors.SolverError` if the last event's solves failed."""
+    raise_for_status(int(twin.state.counters.status), "the twin's network")
 
 
 class _Broadcast:
@@ -46,9 +55,9 @@ def _ticker(
     env: simpy.Environment, twin: KernelTwin, tick: _Broadcast, duration_s: float
 ) -> Generator[Event, Any, None]:
     n = 1
-    while (t := float(K.tick_time(twin.kernel, n))) <= duration_s:
+    while (t := float(KC.tick_time(twin.kernel, n))) <= duration_s:
         yield env.timeout(max(twin.t0_s + t - env.now, 0.0))
-        twin.state.icnt[K.C_TICK] = n + 1
+        KC.set_tick(twin.kernel, n + 1)
         tick.fire(n)
         n += 1
 
@@ -59,23 +68,25 @@ def _tick_agent(
     st = twin.kernel
     while True:
         n = yield tick.event
-        if not K.fires(st, i, n):
+        if not KC.fires(st, i, n):
             continue
-        t = float(K.tick_time(st, n))
-        K.prepare(st, t)
-        K.stage(st, i, t)
+        t = float(KC.tick_time(st, n))
+        KE.prepare(st, t)
+        KL.stage(st, i, t)
         yield env.timeout(0)
-        K.commit(st)
-        K.measure(st, i, True)
+        KCi.commit(st)
+        KL.measure(st, i, True)
+        _check(twin)
 
 
 def _own_clock_agent(
     env: simpy.Environment, twin: KernelTwin, i: int, duration_s: float
 ) -> Generator[Event, Any, None]:
     st, kst = twin.state, twin.kernel
-    while (t := float(st.next_t[i])) <= duration_s:
+    while (t := float(st.clock.next_t[i])) <= duration_s:
         yield env.timeout(max(twin.t0_s + t - env.now, 0.0))
-        K.fire_own(kst, i)
+        KL.fire_own(kst, i)
+        _check(twin)
 
 
 def _continuous_agent(
@@ -83,13 +94,14 @@ def _continuous_agent(
 ) -> Generator[Event, Any, None]:
     st, kst = twin.state, twin.kernel
     while True:
-        t = float(st.next_t[i])
+        t = float(st.clock.next_t[i])
         waits: list[Event] = [changed.event]
         if math.isfinite(t) and t <= duration_s:
             waits.append(env.timeout(max(twin.t0_s + t - env.now, 0.0)))
         yield env.any_of(waits)
-        if float(st.next_t[i]) == t and math.isfinite(t) and t <= twin.local(env.now) + 1e-15:
-            K.fire_own(kst, i)
+        if float(st.clock.next_t[i]) == t and math.isfinite(t) and t <= twin.local(env.now) + 1e-15:
+            KL.fire_own(kst, i)
+            _check(twin)
             changed.fire()
 
 
@@ -98,13 +110,13 @@ def start_agents(
 ) -> list[simpy.Process]:
     """Start one process per edge (and the tick broadcaster for global clocks)."""
     st = twin.state
-    clock = int(st.ipar[K.I_CLOCK])
-    n_edges = st.drive.shape[0]
-    if clock in (K.SYNC, K.BERNOULLI):
+    clock = int(st.clock.kind)
+    n_edges = st.edges.drive.shape[0]
+    if clock in (KC.SYNC, KC.BERNOULLI):
         tick = _Broadcast(env)
         procs = [env.process(_tick_agent(env, twin, i, tick)) for i in range(n_edges)]
         return [*procs, env.process(_ticker(env, twin, tick, duration_s))]
-    if clock == K.CONTINUOUS:
+    if clock == KC.CONTINUOUS:
         changed = _Broadcast(env)
         return [
             env.process(_continuous_agent(env, twin, i, changed, duration_s))

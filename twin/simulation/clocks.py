@@ -18,7 +18,7 @@ Spec strings (``--clock``) parse into frozen configs:
     since the network last saw it (or it reaches a rail). Busy edges update often, settled edges
     rarely. Its drive is the edge's analog contrast signal, always current.
 
-Draws are counter-based (see :mod:`twin.kernels.events`): edge ``i``'s ``n``-th clock draw depends
+Draws are counter-based (:mod:`twin.kernels.events.rng`): edge ``i``'s ``n``-th clock draw depends
 only on the run's clock key, ``i`` and ``n``. :func:`event_times` returns the exact times the twin
 uses, for inspection and statistics.
 
@@ -33,7 +33,8 @@ from typing import Any
 import attrs
 import numpy as np
 
-from ..kernels import events as K
+from ..kernels.events import clocks as KC
+from ..kernels.events.state import ClockGroup
 from .errors import ClockError
 
 __all__ = [
@@ -43,6 +44,7 @@ __all__ = [
     "PeriodicClock",
     "PoissonClock",
     "SyncClock",
+    "clock_group",
     "event_times",
     "parse_clock",
 ]
@@ -73,7 +75,7 @@ class SyncClock:
     """One global clock at ``rate_hz``; every edge updates at every tick."""
 
     rate_hz: float = attrs.field(converter=float, validator=_rate)
-    kind = K.SYNC
+    kind = KC.SYNC
 
     @property
     def spec(self) -> str:
@@ -90,7 +92,7 @@ class BernoulliClock:
 
     rate_hz: float = attrs.field(converter=float, validator=_rate)
     p: float = attrs.field(converter=float, validator=_fraction)
-    kind = K.BERNOULLI
+    kind = KC.BERNOULLI
 
     @property
     def spec(self) -> str:
@@ -105,7 +107,7 @@ class PoissonClock:
     """Independent Poisson clocks of rate ``rate_hz`` per edge."""
 
     rate_hz: float = attrs.field(converter=float, validator=_rate)
-    kind = K.POISSON
+    kind = KC.POISSON
 
     @property
     def spec(self) -> str:
@@ -122,7 +124,7 @@ class PeriodicClock:
     rate_hz: float = attrs.field(converter=float, validator=_rate)
     jitter: float = attrs.field(converter=float, validator=_spread)
     spread: float | None = attrs.field(default=None)
-    kind = K.PERIODIC
+    kind = KC.PERIODIC
 
     def __attrs_post_init__(self) -> None:
         if self.spread is not None:
@@ -148,7 +150,7 @@ class ContinuousClock:
     """Quantized-state clock: an edge fires when its gate has moved ``dq_v`` volts."""
 
     dq_v: float = attrs.field(converter=float, validator=_rate)
-    kind = K.CONTINUOUS
+    kind = KC.CONTINUOUS
 
     @property
     def spec(self) -> str:
@@ -226,7 +228,7 @@ def event_times(
     if isinstance(clock, ContinuousClock):
         raise ClockError("clock: continuous clock times depend on the run; use a twin's log")
     periods = np.full(n_edges, 1.0 / clock.rate_hz) if periods_s is None else periods_s
-    times, edges = K.clock_times(
+    times, edges = KC.clock_times(
         clock.kind,
         np.uint64(key),
         n_edges,
@@ -238,3 +240,24 @@ def event_times(
         cap,
     )
     return [times[edges == i] for i in range(n_edges)]
+
+
+def clock_group(clock: Clock, n_edges: int, key: int, rng: np.random.Generator) -> ClockGroup:
+    """The clock's kernel group; a periodic clock draws its per-edge periods from ``rng``."""
+    if isinstance(clock, PeriodicClock):
+        period_s = clock.periods_s(n_edges, rng)
+    elif isinstance(clock, ContinuousClock):
+        period_s = np.zeros(n_edges)
+    else:
+        period_s = np.full(n_edges, 1.0 / clock.rate_hz)
+    return ClockGroup(
+        kind=int(clock.kind),
+        key=np.uint64(key),
+        rate_hz=float(getattr(clock, "rate_hz", 0.0)),
+        p=float(getattr(clock, "p", 1.0)),
+        jitter=float(getattr(clock, "jitter", 0.0)),
+        dq_v=float(getattr(clock, "dq_v", 0.0)),
+        period_s=period_s,
+        next_t=np.full(n_edges, np.inf),
+        draws=np.zeros(n_edges, dtype=np.int64),
+    )

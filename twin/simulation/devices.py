@@ -37,7 +37,8 @@ import attrs
 import numpy as np
 
 from .._validators import finite, positive
-from ..kernels import events as K
+from ..kernels.events import devices as KD
+from ..kernels.events.state import DeviceGroup
 from .errors import ModelError
 
 __all__ = [
@@ -47,6 +48,7 @@ __all__ = [
     "Device",
     "LinearDevice",
     "TransistorDevice",
+    "device_group",
     "linear_for_bounds",
 ]
 
@@ -70,7 +72,7 @@ class LinearDevice:
 
     slope_siemens_per_v: np.ndarray = attrs.field(converter=_array, validator=positive(ModelError))
     v_zero_v: np.ndarray = attrs.field(converter=_array, validator=finite(ModelError))
-    kind = K.LINEAR
+    kind = KD.LINEAR
     name = "linear"
 
     def params(self, n_edges: int) -> np.ndarray:
@@ -97,7 +99,7 @@ class TransistorDevice:
         converter=_array,
         validator=positive(ModelError),
     )
-    kind = K.TRANSISTOR
+    kind = KD.TRANSISTOR
     name = "transistor"
 
     def params(self, n_edges: int) -> np.ndarray:
@@ -122,7 +124,7 @@ def _evaluate(device: Device, v_gate_v: np.ndarray, v_mid_v: np.ndarray | None) 
     vg = np.atleast_1d(np.asarray(v_gate_v, dtype=float))
     vm = np.zeros_like(vg) if v_mid_v is None else np.broadcast_to(v_mid_v, vg.shape)
     dev = device.params(vg.size)
-    return K.conductance_array(device.kind, dev, vg.ravel(), np.ascontiguousarray(vm, float))
+    return KD.conductance_array(device.kind, dev, vg.ravel(), np.ascontiguousarray(vm, float))
 
 
 def linear_for_bounds(
@@ -134,3 +136,8 @@ def linear_for_bounds(
         raise ModelError("linear device: need 0 < k_min < k_max and v_min < v_max")
     slope = (k_max_siemens - k_min_siemens) / (v_max_v - v_min_v)
     return LinearDevice(slope_siemens_per_v=slope, v_zero_v=v_min_v - k_min_siemens / slope)
+
+
+def device_group(device: Device, n_edges: int) -> DeviceGroup:
+    """The device's kernel group: its kind and per-edge parameter columns ``(E, 3)``."""
+    return DeviceGroup(kind=int(device.kind), params=np.ascontiguousarray(device.params(n_edges)))

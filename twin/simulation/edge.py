@@ -43,7 +43,8 @@ import attrs
 import numpy as np
 
 from .._validators import finite, non_negative, positive
-from ..kernels import events as K
+from ..kernels.events import gate as KG
+from ..kernels.events.state import Edges
 from .devices import Device, LinearDevice, TransistorDevice
 from .errors import ModelError
 
@@ -164,6 +165,26 @@ class EdgeParams:
             raise ModelError("v_gate0_v: the initial gate voltage must lie within the rails")
         return out
 
+    def kernel_group(self, n_edges: int) -> Edges:
+        """The edges' kernel group: parameters per edge and the gate state at ``t = 0``."""
+        cols = self.columns(n_edges)
+        v0 = cols["v_gate0_v"]
+        return Edges(
+            c_gate_f=cols["c_gate_f"],
+            r_charge_ohm=cols["r_charge_ohm"],
+            a_free_per_v=cols["a_free_per_v"],
+            a_clamp_per_v=cols["a_clamp_per_v"],
+            tau_leak_s=cols["tau_leak_s"],
+            v_rest_v=cols["v_rest_v"],
+            v_min_v=cols["v_min_v"],
+            v_max_v=cols["v_max_v"],
+            v_gate=v0.copy(),
+            t_gate=np.zeros(n_edges),
+            drive=np.zeros(n_edges),
+            q_gate=v0.copy(),
+            events=np.zeros(n_edges, dtype=np.int64),
+        )
+
     def varied(self, n_edges: int, rng: np.random.Generator, rel_sigma: float) -> EdgeParams:
         """A copy with component variation: C, R and the gains times ``1 + rel_sigma N(0, 1)``."""
         cols = self.columns(n_edges)
@@ -202,7 +223,7 @@ def gate_voltage(
     v0 = np.atleast_1d(np.asarray(v0_v, dtype=float))
     n = v0.size
     cols = params.columns(n)
-    return K.gate_advance_array(
+    return KG.gate_advance_array(
         v0,
         np.broadcast_to(np.asarray(dt_s, float), (n,)).copy(),
         np.broadcast_to(np.asarray(drive_v, float), (n,)).copy(),

@@ -16,7 +16,7 @@ for ``O(n^2)`` work instead of a fresh ``O(n^3)`` solve. The inverse is dense (t
 Large networks (more than ``sparse_above`` reduced nodes) with global-tick clocks (sync,
 Bernoulli) keep no inverse: every change, or group of simultaneous changes, refactorises each
 circuit with a sparse Cholesky factorisation whose ordering and symbolic structure are computed
-once (:func:`sparse_structure`, the set-up of :mod:`twin.kernels.trainer`), and only
+once (:func:`sparse_structure`, :func:`twin.kernels.ordering.factor_layout`), and only
 ``x = L^-1 C^T`` is
 formed, in ``O(nnz)`` per circuit instead of the dense ``O(n^3)`` refactorisation and ``O(n^2)``
 inverse. No drift accumulates on that path.
@@ -38,13 +38,23 @@ from typing import Any
 import attrs
 import numpy as np
 
-from ..kernels import events as K
-from ..kernels import trainer as KK
+from ..kernels.events import circuit as KC
+from ..kernels.events.state import Circuit, Examples, Factor, SolverGroup, State
+from ..kernels.ordering import factor_layout
+from ..kernels.status import raise_for_status
 from ..physics.solver import CircuitBatch
 from ..physics.task import Task
 from .errors import ModelError
 
-__all__ = ["NetworkState", "SolverSettings", "circuit_structure", "sparse_structure"]
+__all__ = [
+    "NetworkState",
+    "SolverSettings",
+    "circuit_group",
+    "circuit_structure",
+    "examples_group",
+    "solver_group",
+    "sparse_structure",
+]
 
 
 #: Default :attr:`SolverSettings.sparse_above` (reduced nodes), chosen by measurement.
@@ -118,76 +128,132 @@ def circuit_structure(task: Task) -> tuple[np.ndarray, np.ndarray, int]:
     return np.ascontiguousarray(batch.ends[0]), cons, n
 
 
-def sparse_structure(ends: np.ndarray, cons: np.ndarray, n: int) -> dict[str, Any]:
-    """Sparse-factorisation structure of a circuit, as :mod:`twin.kernels.trainer` builds it.
+def sparse_structure(ends: np.ndarray, cons: np.ndarray, n: int) -> tuple[Factor, int, int]:
+    """Sparse-factorisation layout of a circuit (:func:`twin.kernels.ordering.factor_layout`).
 
     Minimum-degree ordering with the constrained nodes last, symbolic factorisation, the dense
-    trailing block chosen by the trainer's cost model, and the storage positions of the
-    Laplacian's entries. ``ends`` and ``cons`` as from :func:`circuit_structure`. Returns the
-    kernel's ``sp_*`` arrays (without the ``sp_`` prefix) and ``split``, ``first``.
+    trailing block chosen by the cost model, and the storage positions of the Laplacian's
+    entries. ``ends`` and ``cons`` as from :func:`circuit_structure`. Returns the kernel's
+    :class:`~twin.kernels.events.state.Factor` group with its scratch, ``split`` and ``first``.
     """
-    block = list(dict.fromkeys(int(a) for a in cons.ravel() if a < n))
-    perm = KK.minimum_degree_order(n, ends, last=block)
-    iperm = np.empty(n + 1, dtype=np.int64)
-    iperm[perm] = np.arange(n)
-    iperm[n] = n
-    pends = np.ascontiguousarray(iperm[ends])
-    colptr, rowind = KK.symbolic_cholesky(n, pends)
-    first = n - len(block)
-    split = KK._split_point(n, first, colptr, rowind)
-    colptr, rowind = colptr[: split + 1], rowind[: colptr[split]]
-    rlptr, rlcol, rlpos = KK._row_lists(split, colptr, rowind)
-    tstart = np.array(
-        [colptr[k] + 1 + np.searchsorted(rowind[colptr[k] + 1 : colptr[k + 1]], split)
-         for k in range(split)],
-        dtype=np.int64,
-    )  # fmt: skip
-    diagpos, offdiag = KK._entry_positions(n, split, colptr, rowind, pends)
-    nt = n - split
-    return {
-        "colptr": colptr,
-        "rowind": rowind,
-        "rlptr": rlptr,
-        "rlcol": rlcol,
-        "rlpos": rlpos,
-        "tstart": tstart,
-        "diagpos": diagpos,
-        "ends": pends,
-        "offdiag": offdiag,
-        "cidx": np.where(cons < n, iperm[np.minimum(cons, n)], -1).astype(np.int64),
-        "cval": np.where(cons < n, np.array([1.0, -1.0]), 0.0),
-        "perm": perm,
-        "v": np.zeros(int(colptr[split]) + nt * nt),
-        "pos": np.zeros(n, dtype=np.int64),
-        "x": np.zeros((n + 1, 4 * ((cons.shape[0] + 3) // 4))),
-        "split": split,
-        "first": first,
-    }
+    cidx = np.where(cons < n, cons, -1).astype(np.int64)
+    cval = np.where(cons < n, np.array([1.0, -1.0]), 0.0)
+    lay = factor_layout(n, ends, cidx, cval)
+    factor = Factor(
+        colptr=lay.colptr,
+        rowind=lay.rowind,
+        rlptr=lay.rlptr,
+        rlcol=lay.rlcol,
+        rlpos=lay.rlpos,
+        tstart=lay.tstart,
+        diagpos=lay.diagpos,
+        ends=lay.ends,
+        offdiag=lay.offdiag,
+        cidx=lay.cidx,
+        cval=lay.cval,
+        perm=lay.perm,
+        v=np.zeros(lay.n_values),
+        pos=np.zeros(n, dtype=np.int64),
+        x=np.zeros((n + 1, 4 * ((cons.shape[0] + 3) // 4))),
+    )
+    return factor, lay.split, lay.first
+
+
+def _no_factor() -> Factor:
+    """Placeholders of the dense path (no sparse layout)."""
+    i1 = np.zeros(1, dtype=np.int64)
+    pair = np.zeros((1, 2), dtype=np.int64)
+    return Factor(i1, i1, i1, i1, i1, i1, i1, pair, i1, pair, np.zeros((1, 2)), i1, np.zeros(1),
+                  i1, np.zeros((1, 4)))  # fmt: skip
+
+
+def solver_group(
+    settings: SolverSettings, ends: np.ndarray, cons: np.ndarray, n: int, tick_clock: bool
+) -> tuple[SolverGroup, Factor]:
+    """The incremental solver's kernel group and, on the sparse path, its factor layout."""
+    sparse = settings.sparse(n, tick_clock)
+    factor, split, first = sparse_structure(ends, cons, n) if sparse else (_no_factor(), 0, 0)
+    group = SolverGroup(
+        refactor_every=int(settings.refactor_every),
+        check_every=int(settings.check_every),
+        refactor_group=int(settings.group_limit(n, sparse)),
+        sparse=bool(sparse),
+        split=int(split),
+        first=int(first),
+        drift_tol=float(settings.drift_tol),
+    )
+    return group, factor
+
+
+def circuit_group(
+    ends: np.ndarray, cons: np.ndarray, n: int, m: int, per_example: bool, sparse: bool
+) -> Circuit:
+    """The circuits' kernel group (conductances set by the twin's initialisation).
+
+    ``per_example``: one circuit per state and example (transistor model), else one shared.
+    """
+    e, c = ends.shape[0], cons.shape[0]
+    q = 2 * m if per_example else 1
+    nd = 1 if sparse else n + 1  # dense inverse and Laplacian scratch: dense path only
+    return Circuit(
+        ends=ends,
+        cons=cons,
+        free_q=np.arange(m, dtype=np.int64) if per_example else np.zeros(m, dtype=np.int64),
+        clamp_q=np.arange(m, 2 * m, dtype=np.int64) if per_example else np.zeros(m, np.int64),
+        k=np.zeros((q, e)),
+        k_new=np.zeros((q, e)),
+        staged=np.zeros(e, dtype=np.bool_),
+        linv=np.zeros((q, nd, nd)),
+        linv_ok=np.zeros(q, dtype=np.bool_),
+        x=np.zeros((q, n + 1, c)),
+        s=np.zeros((q, c, c)),
+        lap=np.zeros((nd, nd)),
+        w=np.zeros(n + 1),
+        gx=np.zeros(c),
+        group=np.zeros(e, dtype=np.int64),
+    )
+
+
+def examples_group(task: Task) -> Examples:
+    """Boundary values of the task's training examples (clamp slots filled by the twin)."""
+    m, ns = task.train.size, task.n_sources
+    c = ns + task.n_targets
+    b = np.zeros((m, c))
+    b[:, :ns] = task.train.inputs
+    return Examples(
+        b=b,
+        desired=np.ascontiguousarray(task.train.outputs, dtype=float),
+        c_inf=np.zeros((m, c - ns)),
+        out_f=np.zeros((m, c - ns)),
+        mu_f=np.zeros((m, c)),
+        mu_c=np.zeros((m, c)),
+        sm=np.zeros((c, c + 1)),
+    )
 
 
 class NetworkState:
-    """Read and change the electrical state of a kernel :class:`~._kernel.State`.
+    """Read and change the electrical state of a twin's kernel :class:`State`.
 
     Parameters
     ----------
     state
-        The kernel state's arrays (shared, not copied).
+        The kernel state's groups (shared, not copied).
     kernel
-        The kernel handle on the same arrays.
+        The kernel handle on the same groups.
     """
 
-    def __init__(self, state: K.State, kernel: K.KernelState) -> None:
+    def __init__(self, state: State, kernel: Any) -> None:
         self._st = state
         self._k = kernel
 
     @property
     def n_circuits(self) -> int:
-        return int(self._st.k.shape[0])
+        return int(self._st.circuit.k.shape[0])
 
     @property
     def conductance(self) -> np.ndarray:
         """Conductances ``(Q, E)`` in siemens (a copy)."""
-        return self._st.k.copy()
+        return self._st.circuit.k.copy()
 
     def set_conductance(self, edges: np.ndarray, k_s: np.ndarray) -> None:
         """Change conductances of ``edges`` (every circuit) and bring the states up to date."""
@@ -195,30 +261,37 @@ class NetworkState:
         k = np.broadcast_to(np.asarray(k_s, dtype=float), edges.shape)
         if np.any(k <= 0) or not np.all(np.isfinite(k)):
             raise ModelError("conductance: must be finite and > 0 siemens")
-        self._st.k_new[:, edges] = k
-        self._st.staged[edges] = True
-        K.commit(self._k)
+        self._st.circuit.k_new[:, edges] = k
+        self._st.circuit.staged[edges] = True
+        KC.commit(self._k)
+        self.check()
 
     def refactor(self) -> None:
         """Fresh factorisation of every circuit (drift back to rounding level)."""
         for q in range(self.n_circuits):
-            K.refactor(self._k, q)
-        K.update_states(self._k)
+            KC.refactor(self._k, q)
+        KC.update_states(self._k)
+        self.check()
 
     def drift(self) -> float:
         """Largest residual ``max |L x - C^T|`` over the circuits."""
-        return max(float(K.drift(self._k, q)) for q in range(self.n_circuits))
+        return max(float(KC.drift(self._k, q)) for q in range(self.n_circuits))
 
     def basis(self, q: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """Current ``x`` ``(n, c)`` and ``s`` ``(c, c)`` of circuit ``q`` (copies)."""
-        return self._st.x[q, :-1].copy(), self._st.s[q].copy()
+        return self._st.circuit.x[q, :-1].copy(), self._st.circuit.s[q].copy()
+
+    def check(self) -> None:
+        """Raise :class:`twin.errors.SolverError` if a kernel flagged a failed solve."""
+        raise_for_status(int(self._st.counters.status), "the twin's network")
 
     @property
     def stats(self) -> dict[str, float]:
         """Rank-1 updates, refactorisations and the residuals seen."""
+        ctr = self._st.counters
         return {
-            "rank1_updates": int(self._st.icnt[K.C_RANK1]),
-            "refactorisations": int(self._st.icnt[K.C_REFACTORS]),
-            "drift": float(self._st.acc[K.A_DRIFT]),
-            "drift_max": float(self._st.acc[K.A_DRIFT_MAX]),
+            "rank1_updates": int(ctr.rank1),
+            "refactorisations": int(ctr.refactors),
+            "drift": float(ctr.drift),
+            "drift_max": float(ctr.drift_max),
         }

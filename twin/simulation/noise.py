@@ -25,7 +25,7 @@ Comparator offsets (``offset_sigma_v2``)
     A fixed per-edge offset on the contrast (V^2), drawn once per run: ``N(0, offset_sigma_v2^2)``.
 
 Reproducibility: the run's keys come from the ``numpy.random.Generator`` passed in; draws are
-counter-based per edge (see :mod:`twin.kernels.events`), so the same seed gives the same run bit for
+counter-based per edge (:mod:`twin.kernels.events.rng`), so the same seed gives the same run bit for
 bit, whatever the batching.
 """
 
@@ -35,10 +35,11 @@ import attrs
 import numpy as np
 
 from .._validators import non_negative, positive
-from ..kernels import events as K
+from ..kernels.events import gate as KG
+from ..kernels.events.state import NoiseGroup
 from .errors import ModelError
 
-__all__ = ["NoiseConfig", "comparator_offsets", "gate_noise_std", "run_keys"]
+__all__ = ["NoiseConfig", "comparator_offsets", "gate_noise_std", "noise_group", "run_keys"]
 
 #: The board's learning step, the reference interval of ``delta_v2``, seconds.
 REFERENCE_STEP_S = 1e-4
@@ -96,4 +97,16 @@ def run_keys(rng: np.random.Generator) -> tuple[int, int]:
 
 def gate_noise_std(dt_s: float, sigma_v_per_sqrt_s: float, tau_s: float = np.inf) -> float:
     """Standard deviation (V) of the gate's noise increment over ``dt_s`` seconds."""
-    return float(K.gate_noise_std(float(dt_s), float(sigma_v_per_sqrt_s), float(tau_s)))
+    return float(KG.gate_noise_std(float(dt_s), float(sigma_v_per_sqrt_s), float(tau_s)))
+
+
+def noise_group(noise: NoiseConfig, n_edges: int, key: int, rng: np.random.Generator) -> NoiseGroup:
+    """The noise sources' kernel group; draws the comparator offsets from ``rng``."""
+    return NoiseGroup(
+        key=np.uint64(key),
+        sig_gate=float(noise.signal_sigma),
+        sig_meas_v=float(noise.meas_sigma_v),
+        offset_v2=comparator_offsets(noise, n_edges, rng),
+        t_noise=np.zeros(n_edges),
+        draws=np.zeros(n_edges, dtype=np.int64),
+    )

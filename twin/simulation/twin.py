@@ -45,15 +45,27 @@ import simpy
 
 from .._validators import non_negative, positive
 from ..documents import Run, Subscriber
-from ..kernels import events as K
+from ..kernels.events import clocks as KC
+from ..kernels.events import devices as KD
+from ..kernels.events import energy as KE
+from ..kernels.events import gate as KG
+from ..kernels.events import loop as KL
+from ..kernels.events.state import EventLog, KernelState, Rule, State, new_counters, new_energy
 from ..learning.rules import LearningRule
 from ..physics.task import Task
-from .clocks import Clock, ContinuousClock, PeriodicClock, SyncClock, parse_clock
-from .devices import linear_for_bounds
+from .clocks import Clock, SyncClock, clock_group, parse_clock
+from .devices import device_group, linear_for_bounds
 from .edge import BOARD_V_MAX_V, BOARD_V_MIN_V, EdgeParams, board_edge_params
 from .errors import ModelError
-from .network_state import NetworkState, SolverSettings, circuit_structure, sparse_structure
-from .noise import NoiseConfig, comparator_offsets, run_keys
+from .network_state import (
+    NetworkState,
+    SolverSettings,
+    circuit_group,
+    circuit_structure,
+    examples_group,
+    solver_group,
+)
+from .noise import NoiseConfig, noise_group, run_keys
 
 if TYPE_CHECKING:
     from .probes import Probe
@@ -206,115 +218,43 @@ class TwinResult:
         return dict(self.stats)
 
 
-def _edge_columns(config: TwinConfig, n_edges: int, rng: np.random.Generator) -> np.ndarray:
-    cols = config.edges.columns(n_edges)
-    epar = np.zeros((n_edges, K.N_EPAR))
-    for idx, name in (
-        (K.C_GATE, "c_gate_f"),
-        (K.R_CHARGE, "r_charge_ohm"),
-        (K.A_FREE, "a_free_per_v"),
-        (K.A_CLAMP, "a_clamp_per_v"),
-        (K.TAU_LEAK, "tau_leak_s"),
-        (K.V_REST, "v_rest_v"),
-        (K.V_MIN, "v_min_v"),
-        (K.V_MAX, "v_max_v"),
-    ):
-        epar[:, idx] = cols[name]
-    epar[:, K.DEV0 : K.DEV2 + 1] = config.edges.device.params(n_edges)
-    epar[:, K.OFFSET] = comparator_offsets(config.noise, n_edges, rng)
-    clock = config.clock
-    if isinstance(clock, PeriodicClock):
-        epar[:, K.PERIOD] = clock.periods_s(n_edges, rng)
-    elif not isinstance(clock, ContinuousClock):
-        epar[:, K.PERIOD] = 1.0 / clock.rate_hz
-    return epar
-
-
 def build_state(
     task: Task, config: TwinConfig, rng: np.random.Generator
-) -> tuple[K.State, K.KernelState]:
-    """Allocate and initialise the kernel state of a twin (t = 0): arrays and kernel handle."""
+) -> tuple[State, KernelState]:
+    """Allocate and initialise the kernel state of a twin (t = 0): groups and kernel handle.
+
+    Each concept module fills its own group; the draws from ``rng`` come in a fixed order (run
+    keys, comparator offsets, clock periods).
+    """
     ends, cons, n = circuit_structure(task)
-    e, c, ns = ends.shape[0], cons.shape[0], task.n_sources
-    m = task.train.size
-    transistor = config.edges.device.kind == K.TRANSISTOR
-    q = 2 * m if transistor else 1
-    keys = run_keys(rng)
-    epar = _edge_columns(config, e, rng)
+    e = ends.shape[0]
     clock = config.clock
-    b = np.zeros((m, c))
-    b[:, :ns] = task.train.inputs
-    ipar = np.zeros(K.N_IPAR, dtype=np.int64)
-    ipar[[K.I_NSRC, K.I_CLOCK, K.I_DEVICE]] = ns, clock.kind, config.edges.device.kind
-    ipar[K.I_REFACTOR_EVERY] = config.solver.refactor_every
-    ipar[K.I_CHECK_EVERY] = config.solver.check_every
-    sparse = config.solver.sparse(n, clock.kind in (K.SYNC, K.BERNOULLI))
-    ipar[K.I_REFACTOR_GROUP] = config.solver.group_limit(n, sparse)
-    nd = 1 if sparse else n + 1  # dense inverse and Laplacian scratch: dense path only
-    if sparse:
-        sp = sparse_structure(ends, cons, n)
-        ipar[[K.I_SPARSE, K.I_SPLIT, K.I_FIRST]] = 1, sp.pop("split"), sp.pop("first")
-    else:
-        i1, f1 = np.zeros(1, dtype=np.int64), np.zeros(1)
-        sp = dict.fromkeys(("colptr", "rowind", "rlptr", "rlcol", "rlpos", "tstart"), i1)
-        sp |= {"diagpos": i1, "ends": np.zeros((1, 2), dtype=np.int64), "offdiag": i1}
-        sp |= {"cidx": np.zeros((1, 2), dtype=np.int64), "cval": np.zeros((1, 2))}
-        sp |= {"perm": i1, "v": f1, "pos": i1, "x": np.zeros((1, 4))}
-    fpar = np.zeros(K.N_FPAR)
-    fpar[[K.F_LAM, K.F_ETA, K.F_TAU_FB]] = config.lam, config.eta, config.tau_feedback_s
-    fpar[[K.F_SIG_GATE, K.F_SIG_MEAS]] = config.noise.signal_sigma, config.noise.meas_sigma_v
-    fpar[K.F_RATE] = getattr(clock, "rate_hz", 0.0)
-    fpar[K.F_P] = getattr(clock, "p", 1.0)
-    fpar[K.F_JITTER] = getattr(clock, "jitter", 0.0)
-    fpar[K.F_DQ] = getattr(clock, "dq_v", 0.0)
-    fpar[K.F_DRIFT_TOL] = config.solver.drift_tol
-    icnt = np.zeros(K.N_ICNT, dtype=np.int64)
-    icnt[K.C_TICK] = 1
-    v0 = config.edges.columns(e)["v_gate0_v"]
-    st = K.State(
-        ends=ends,
-        cons=cons,
-        free_q=np.arange(m, dtype=np.int64) if transistor else np.zeros(m, dtype=np.int64),
-        clamp_q=np.arange(m, 2 * m, dtype=np.int64) if transistor else np.zeros(m, np.int64),
-        k=np.zeros((q, e)),
-        k_new=np.zeros((q, e)),
-        staged=np.zeros(e, dtype=np.bool_),
-        linv=np.zeros((q, nd, nd)),
-        x=np.zeros((q, n + 1, c)),
-        s=np.zeros((q, c, c)),
-        b=b,
-        desired=np.ascontiguousarray(task.train.outputs, dtype=float),
-        c_inf=np.zeros((m, c - ns)),
-        out_f=np.zeros((m, c - ns)),
-        mu_f=np.zeros((m, c)),
-        mu_c=np.zeros((m, c)),
-        epar=epar,
-        v_gate=v0.copy(),
-        t_gate=np.zeros(e),
-        t_noise=np.zeros(e),
-        drive=np.zeros(e),
-        q_gate=v0.copy(),
-        next_t=np.full(e, np.inf),
-        n_noise=np.zeros(e, dtype=np.int64),
-        n_clock=np.zeros(e, dtype=np.int64),
-        edge_events=np.zeros(e, dtype=np.int64),
-        ipar=ipar,
-        icnt=icnt,
-        fpar=fpar,
-        acc=np.zeros(K.N_ACC),
-        keys=np.array(keys, dtype=np.uint64),
-        group=np.zeros(e, dtype=np.int64),
-        linv_ok=np.zeros(q, dtype=np.bool_),
-        w=np.zeros(n + 1),
-        gx=np.zeros(c),
-        sm=np.zeros((c, c + 1)),
-        lap=np.zeros((nd, nd)),
-        log_t=np.zeros(max(config.log_events, 0)),
-        log_e=np.zeros(max(config.log_events, 0), dtype=np.int64),
-        **{f"sp_{name}": value for name, value in sp.items()},
+    noise_key, clock_key = run_keys(rng)
+    noise = noise_group(config.noise, e, noise_key, rng)
+    clocks = clock_group(clock, e, clock_key, rng)
+    solver, factor = solver_group(
+        config.solver, ends, cons, n, clock.kind in (KC.SYNC, KC.BERNOULLI)
     )
-    kst = K.KernelState(*st)
-    iters = K.initialise(kst, FIXED_POINT_ITERS, FIXED_POINT_TOL)
+    transistor = config.edges.device.kind == KD.TRANSISTOR
+    n_log = max(config.log_events, 0)
+    st = State(
+        circuit=circuit_group(ends, cons, n, task.train.size, transistor, solver.sparse),
+        factor=factor,
+        examples=examples_group(task),
+        edges=config.edges.kernel_group(e),
+        device=device_group(config.edges.device, e),
+        clock=clocks,
+        noise=noise,
+        rule=Rule(lam=config.lam, eta=config.eta, tau_feedback_s=config.tau_feedback_s,
+                  n_sources=int(task.n_sources)),
+        solver=solver,
+        log=EventLog(t=np.zeros(n_log), edge=np.zeros(n_log, dtype=np.int64)),
+        counters=new_counters(),
+        energy=new_energy(),
+    )  # fmt: skip
+    kst = KernelState(*st)
+    iters = KL.initialise(kst, FIXED_POINT_ITERS, FIXED_POINT_TOL)
+    NetworkState(st, kst).check()
     log.debug("initial operating point after %d fixed-point iteration(s)", iters)
     return st, kst
 
@@ -368,7 +308,7 @@ class Twin:
     @property
     def clock_key(self) -> int:
         """The run's clock key (for :func:`twin.simulation.clocks.event_times`)."""
-        return int(self.state.keys[1])
+        return int(self.state.clock.key)
 
     def local(self, t_s: float) -> float:
         """Twin time (s since the run started) of environment time ``t_s``."""
@@ -381,30 +321,33 @@ class Twin:
         """
         if self.config.engine == "agents":
             return 0
-        return int(K.run_until(self.kernel, float(t_s), 2**62))
+        done = int(KL.run_until(self.kernel, float(t_s), 2**62))
+        self.network.check()
+        return done
 
     def next_event_s(self) -> float:
         """Twin time of the next edge event (``inf`` if none)."""
-        return float(K.next_event_time(self.kernel))
+        return float(KL.next_event_time(self.kernel))
 
     # ------------------------------------------------------------------ readings
 
     def readings(self, t_s: float) -> dict[str, Any]:
         """Probe readings at twin time ``t_s`` (read-only: looking never changes the run)."""
         st = self.state
-        pend = K.pending_energy(self.kernel, float(t_s))
-        gates = np.empty(st.v_gate.shape[0])
-        K.gates_at(self.kernel, float(t_s), gates)
-        err = float(np.mean(np.sum((st.out_f - st.desired) ** 2, axis=-1)))
+        pend = KE.pending_energy(self.kernel, float(t_s))
+        gates = np.empty(st.edges.v_gate.shape[0])
+        KG.gates_at(self.kernel, float(t_s), gates)
+        err = float(np.mean(np.sum((st.examples.out_f - st.examples.desired) ** 2, axis=-1)))
+        en = st.energy
         return {
             "error": err,
-            "free_power_w": float(st.acc[K.A_P_FREE]),
-            "clamped_power_w": float(st.acc[K.A_P_CLAMPED]),
+            "free_power_w": float(en.free_power_w),
+            "clamped_power_w": float(en.clamped_power_w),
             "lam": self.config.lam,
-            "energy_j": float(st.acc[K.A_E_FREE] + pend[0]),
-            "clamped_energy_j": float(st.acc[K.A_E_CLAMPED] + pend[1]),
-            "gate_energy_j": float(st.acc[K.A_E_GATE] + pend[2]),
-            "events": int(st.icnt[K.C_EVENTS]),
+            "energy_j": float(en.free_j + pend[0]),
+            "clamped_energy_j": float(en.clamped_j + pend[1]),
+            "gate_energy_j": float(en.gate_j + pend[2]),
+            "events": int(st.counters.events),
             "gate_v": gates,
         }
 
@@ -430,12 +373,14 @@ class Twin:
     @property
     def conductance(self) -> np.ndarray:
         """Conductances of the free network of example 0, siemens ``(E,)``."""
-        return self.state.k[int(self.state.free_q[0])].copy()
+        cir = self.state.circuit
+        return cir.k[int(cir.free_q[0])].copy()
 
     def event_log(self) -> tuple[np.ndarray, np.ndarray]:
         """Times (s) and edges of the logged events (``config.log_events``), in order."""
-        n = min(int(self.state.icnt[K.C_EVENTS]), self.state.log_t.shape[0])
-        return self.state.log_t[:n].copy(), self.state.log_e[:n].copy()
+        ev = self.state.log
+        n = min(int(self.state.counters.events), ev.t.shape[0])
+        return ev.t[:n].copy(), ev.edge[:n].copy()
 
     # ------------------------------------------------------------------ running
 
@@ -481,11 +426,11 @@ class Twin:
             "clamped_energy_j": last["clamped_energy_j"],
             "gate_charging_energy_j": last["gate_energy_j"],
             "sim_time_s": float(duration_s),
-            "events": int(st.icnt[K.C_EVENTS]),
-            "event_groups": int(st.icnt[K.C_GROUPS]),
-            "rank1_updates": int(st.icnt[K.C_RANK1]),
-            "refactorisations": int(st.icnt[K.C_REFACTORS]),
-            "drift_max": float(st.acc[K.A_DRIFT_MAX]),
+            "events": int(st.counters.events),
+            "event_groups": int(st.counters.groups),
+            "rank1_updates": int(st.counters.rank1),
+            "refactorisations": int(st.counters.refactors),
+            "drift_max": float(st.counters.drift_max),
             "wall_s": wall_s,
             "realtime_factor": float(duration_s) / wall_s if wall_s > 0 else float("inf"),
             "lag_max_s": probe.lag_max_s,

@@ -1,0 +1,211 @@
+"""The twin's event loop: the three phases of an edge event and the time-ordered run.
+
+An event of edge ``i`` at ``t``: (1) :func:`stage` moves the gate to ``t`` and stages the new
+conductance; (2) :func:`twin.kernels.events.circuit.commit` applies every change staged at this
+instant; (3) :func:`measure` reads the edge's drops and sets its held drive. Edges firing at the
+same global tick all stage before the commit and all measure after it. :func:`run_until`
+performs exactly the operations the one-process-per-edge engine performs, in the same order.
+A failed solve (``counters.status``) stops the loop; Python raises.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._jit import jit
+from ..status import OK
+from .circuit import circuit_mu, clamped_only, commit, edge_drop, edge_mid, refactor, update_states
+from .clocks import (
+    BERNOULLI,
+    CONTINUOUS,
+    PERIODIC,
+    POISSON,
+    SYNC,
+    fires,
+    first_own_time,
+    next_crossing,
+    next_own_time,
+    tick_time,
+)
+from .devices import TRANSISTOR, conductance
+from .energy import prepare
+from .gate import advance_gate
+from .rng import S_NOISE, normal, stream_id
+from .state import State
+
+__all__ = [
+    "fire_own",
+    "fire_tick",
+    "initialise",
+    "measure",
+    "next_event_time",
+    "run_until",
+    "stage",
+]
+
+
+@jit
+def stage(st: State, i: int, t: float) -> None:
+    """Phase 1 of an event of edge ``i`` at ``t``: gate to ``t``, new conductance staged."""
+    advance_gate(st, i, t, True)
+    dev = st.device
+    p = dev.params[i]
+    ed = st.edges
+    cir = st.circuit
+    for q in range(cir.k.shape[0]):
+        v_mid = 0.0
+        if dev.kind == TRANSISTOR:
+            v_mid = edge_mid(st, q, i, circuit_mu(st, q))
+        cir.k_new[q, i] = conductance(dev.kind, p[0], p[1], p[2], ed.v_gate[i], v_mid)
+    ed.q_gate[i] = ed.v_gate[i]
+    cir.staged[i] = True
+    n_log = st.counters.events
+    if n_log < st.log.t.shape[0]:
+        st.log.t[n_log] = t
+        st.log.edge[n_log] = i
+    ed.events[i] += 1
+    st.counters.events += 1
+
+
+@jit
+def measure(st: State, i: int, noisy: bool) -> None:
+    """Phase 3: edge ``i`` reads its free and clamped drops and sets its held drive (V).
+
+    Drive ``= mean over examples of (1 - lam) a_F dV_F^2 - a_C dV_C^2`` plus the edge's fixed
+    comparator offset times the mean gain; with ``noisy``, measurement noise on every drop read.
+    """
+    ed = st.edges
+    nz = st.noise
+    a_free = ed.a_free_per_v[i]
+    a_clamp = ed.a_clamp_per_v[i]
+    lam = st.rule.lam
+    sig = nz.sig_meas_v if noisy else 0.0
+    m = st.examples.b.shape[0]
+    total = 0.0
+    for e in range(m):
+        d_f = edge_drop(st, st.circuit.free_q[e], i, st.examples.mu_f[e])
+        d_c = edge_drop(st, st.circuit.clamp_q[e], i, st.examples.mu_c[e])
+        if sig > 0.0:
+            d_f += sig * normal(nz.key, stream_id(S_NOISE, i), nz.draws[i])
+            d_c += sig * normal(nz.key, stream_id(S_NOISE, i), nz.draws[i] + 1)
+            nz.draws[i] += 2
+        total += (1.0 - lam) * a_free * d_f * d_f - a_clamp * d_c * d_c
+    ed.drive[i] = total / m + 0.5 * (a_free + a_clamp) * nz.offset_v2[i]
+
+
+@jit
+def _remeasure_all(st: State, t: float) -> None:
+    """Continuous clock: every edge's analog drive follows the new state; next crossings."""
+    for i in range(st.edges.drive.shape[0]):
+        advance_gate(st, i, t, False)
+        measure(st, i, False)
+        st.clock.next_t[i] = next_crossing(st, i)
+
+
+@jit
+def fire_tick(st: State, n: int) -> int:
+    """All edges due at global tick ``n`` update together; returns how many fired."""
+    t = tick_time(st, n)
+    g = 0
+    for i in range(st.edges.drive.shape[0]):
+        if fires(st, i, n):
+            if g == 0:
+                prepare(st, t)
+            stage(st, i, t)
+            g += 1
+    commit(st)  # fills circuit.group with the staged edges, in index order
+    for gi in range(g):
+        measure(st, st.circuit.group[gi], True)
+    st.counters.tick = n + 1
+    return g
+
+
+@jit
+def fire_own(st: State, i: int) -> None:
+    """Edge ``i``'s own clock fires at ``next_t[i]``: stage, commit, measure, reschedule."""
+    t = st.clock.next_t[i]
+    prepare(st, t)
+    stage(st, i, t)
+    commit(st)
+    if st.clock.kind == CONTINUOUS:
+        _remeasure_all(st, t)
+    else:
+        measure(st, i, True)
+        st.clock.next_t[i] = next_own_time(st, i, t)
+
+
+@jit
+def next_event_time(st: State) -> float:
+    """Time (s) of the next event of any edge (``inf`` if none will happen)."""
+    if st.clock.kind in (SYNC, BERNOULLI):
+        return tick_time(st, st.counters.tick)
+    return np.min(st.clock.next_t)
+
+
+@jit
+def run_until(st: State, t_end: float, max_groups: int) -> int:
+    """Process every event at time <= ``t_end`` in time order (at most ``max_groups`` groups).
+
+    Exactly the sequence of operations the one-process-per-edge path performs, so the result
+    does not depend on how a run is cut into calls. Stops after a group whose solves failed
+    (``counters.status``). Returns the number of groups processed.
+    """
+    done = 0
+    if st.clock.kind in (SYNC, BERNOULLI):
+        n = st.counters.tick
+        while done < max_groups and tick_time(st, n) <= t_end and st.counters.status == OK:
+            fire_tick(st, n)
+            n += 1
+            done += 1
+        return done
+    while done < max_groups and st.counters.status == OK:
+        i = int(np.argmin(st.clock.next_t))
+        if not st.clock.next_t[i] <= t_end:
+            break
+        fire_own(st, i)
+        done += 1
+    return done
+
+
+@jit
+def initialise(st: State, fixed_point_iters: int, fixed_point_tol: float) -> int:
+    """Conductances from the initial gates (fixed point for the transistor), states, drives.
+
+    Returns the number of fixed-point iterations used.
+    """
+    dev = st.device
+    cir = st.circuit
+    ex = st.examples
+    used = 0
+    for it in range(max(fixed_point_iters, 1)):
+        change = 0.0
+        for q in range(cir.k.shape[0]):
+            for i in range(st.edges.drive.shape[0]):
+                p = dev.params[i]
+                v_mid = 0.0
+                if dev.kind == TRANSISTOR and it > 0:
+                    v_mid = edge_mid(st, q, i, circuit_mu(st, q))
+                new = conductance(dev.kind, p[0], p[1], p[2], st.edges.v_gate[i], v_mid)
+                if it > 0:
+                    change = max(change, abs(new - cir.k[q, i]) / abs(new))
+                cir.k[q, i] = new
+            refactor(st, q)
+        update_states(st)
+        if st.rule.tau_feedback_s > 0.0:  # the feedback loop starts settled on the nudged targets
+            ns = st.rule.n_sources
+            for e in range(ex.b.shape[0]):
+                for j in range(ex.c_inf.shape[1]):
+                    ex.b[e, ns + j] = ex.c_inf[e, j]
+            clamped_only(st)
+        used = it + 1
+        if dev.kind != TRANSISTOR or (it > 0 and change < fixed_point_tol):
+            break
+    kind = st.clock.kind
+    for i in range(st.edges.drive.shape[0]):
+        st.edges.q_gate[i] = st.edges.v_gate[i]
+        measure(st, i, kind != CONTINUOUS)
+        if kind in (POISSON, PERIODIC):
+            st.clock.next_t[i] = first_own_time(st, i)
+        elif kind == CONTINUOUS:
+            st.clock.next_t[i] = next_crossing(st, i)
+    return used

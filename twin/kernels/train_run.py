@@ -1,0 +1,279 @@
+"""Driver of the compiled trainer: the arrays of a run and the threads that advance them.
+
+:class:`Realizations` stacks the factor layouts (:mod:`.ordering`) and training examples of
+``R`` realizations, padded to common sizes; :class:`KernelRun` owns every state array and calls
+:func:`twin.kernels.train_step.advance` on groups of realizations. The kernels release the GIL,
+so realizations are split over threads without changing any number (each realization is
+computed by one thread, in the same order, whatever the thread count).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import attrs
+import numpy as np
+
+from .ordering import FactorLayout
+from .status import raise_for_status
+from .train_step import advance
+
+__all__ = ["KernelRun", "Realizations", "StepParams", "default_threads"]
+
+
+def _pad(arrays: Sequence[np.ndarray], fill: float, dtype: Any) -> np.ndarray:
+    """Stack arrays whose first lengths differ into one array padded with ``fill``."""
+    length = max(1, *(a.shape[0] for a in arrays))
+    out = np.full((len(arrays), length, *arrays[0].shape[1:]), fill, dtype=dtype)
+    for r, a in enumerate(arrays):
+        out[r, : a.shape[0]] = a
+    return out
+
+
+@attrs.frozen(eq=False)
+class Realizations:
+    """Factor structures and training examples of ``R`` realizations, padded to common sizes.
+
+    Build with :meth:`from_layouts` (from tasks: :func:`twin.learning._compiled.realizations`).
+    Each realization keeps its own sizes: padding is stored, never computed.
+    """
+
+    sizes: np.ndarray  # (R, 5): reduced nodes, real edges, split, first constraint row, values
+    colptr: np.ndarray  # (R, split_max + 1)
+    rowind: np.ndarray  # (R, nnz_max)
+    rlptr: np.ndarray  # (R, split_max + 1)
+    rlcol: np.ndarray  # (R, rl_max)
+    rlpos: np.ndarray  # (R, rl_max)
+    tstart: np.ndarray  # (R, split_max)
+    diagpos: np.ndarray  # (R, n_max)
+    ends: np.ndarray  # (R, E, 2)
+    offdiag: np.ndarray  # (R, E)
+    cidx: np.ndarray  # (R, c, 2)
+    cval: np.ndarray  # (R, c, 2)
+    inputs: np.ndarray  # (R, m, s) volts
+    desired: np.ndarray  # (R, m, t) volts
+    input_moment: np.ndarray  # (R, s, s) sum over examples of b b^T, V^2
+
+    @classmethod
+    def from_layouts(
+        cls, layouts: Sequence[FactorLayout], inputs: np.ndarray, desired: np.ndarray
+    ) -> Realizations:
+        """Stack per-realization layouts and examples (``inputs`` ``(R, m, s)``, ``desired``
+        ``(R, m, t)``, volts; every realization has the same ``m``, ``s`` and ``t``)."""
+        ls = list(layouts)
+        inputs = np.asarray(inputs, dtype=float)
+        sizes = [(c.n, c.ends.shape[0], c.split, c.first, c.n_values) for c in ls]
+        return cls(
+            sizes=np.array(sizes, dtype=np.int64),
+            colptr=_pad([c.colptr for c in ls], 0, np.int64),
+            rowind=_pad([c.rowind for c in ls], 0, np.int64),
+            rlptr=_pad([c.rlptr for c in ls], 0, np.int64),
+            rlcol=_pad([c.rlcol for c in ls], 0, np.int64),
+            rlpos=_pad([c.rlpos for c in ls], 0, np.int64),
+            tstart=_pad([c.tstart for c in ls], 0, np.int64),
+            diagpos=_pad([c.diagpos for c in ls], 0, np.int64),
+            ends=_pad([c.ends for c in ls], 0, np.int64),
+            offdiag=_pad([c.offdiag for c in ls], -1, np.int64),
+            cidx=np.stack([c.cidx for c in ls]),
+            cval=np.stack([c.cval for c in ls]),
+            inputs=inputs,
+            desired=np.asarray(desired, dtype=float),
+            input_moment=np.einsum("rmi,rmj->rij", inputs, inputs),
+        )
+
+    def arrays(self) -> tuple[np.ndarray, ...]:
+        """The structure in the order the kernels unpack it."""
+        return (
+            self.sizes,
+            self.colptr,
+            self.rowind,
+            self.rlptr,
+            self.rlcol,
+            self.rlpos,
+            self.tstart,
+            self.diagpos,
+            self.ends,
+            self.offdiag,
+            self.cidx,
+            self.cval,
+            self.inputs,
+            self.desired,
+            self.input_moment,
+        )
+
+    def workspace(self) -> tuple[np.ndarray, ...]:
+        """Zeroed scratch arrays of every realization, in the order the kernels unpack them.
+
+        Factor values, position map, basis ``x`` and its product ``y`` (``cw`` columns: the
+        constraint count rounded up to a multiple of 4), ``S``, the rule's form ``Q`` and small
+        matrices of the coefficient algebra.
+        """
+        rr = self.realizations
+        n_max = int(self.sizes[:, 0].max())
+        c = self.cidx.shape[1]
+        cw = 4 * ((c + 3) // 4)
+        return (
+            np.zeros((rr, int(self.sizes[:, 4].max()))),
+            np.zeros((rr, n_max), dtype=np.int64),
+            np.zeros((rr, n_max + 1, cw)),
+            np.zeros((rr, n_max + 1, cw)),
+            np.zeros((rr, c, c)),
+            np.zeros((rr, cw, cw)),
+            np.zeros((rr, 12, c, c)),
+        )
+
+    @property
+    def realizations(self) -> int:
+        return int(self.sizes.shape[0])
+
+
+@attrs.frozen(kw_only=True)
+class StepParams:
+    """Scalar settings of a run (see :class:`twin.learning.trainer.TrainConfig`).
+
+    ``alpha`` (S/V^2 per step) and ``eta`` are the rule's, ``step_s`` the step duration in seconds,
+    ``stop_tol`` the early-stopping tolerance and ``ctl_tol`` the lambda-control tolerance (V^2;
+    ``<= 0`` disables either); ``rho``, ``p`` and ``lam_max`` are the control's constants.
+    """
+
+    alpha: float
+    eta: float
+    step_s: float
+    stop_tol: float = 0.0
+    ctl_tol: float = 0.0
+    rho: float = 1.0
+    p: float = 1.0
+    lam_max: float = 1.0
+
+    def array(self) -> np.ndarray:
+        """The settings in the order the kernels read them."""
+        return np.array(
+            [
+                self.alpha,
+                self.eta,
+                self.step_s,
+                self.stop_tol,
+                self.ctl_tol,
+                self.rho,
+                self.p,
+                self.lam_max,
+            ]
+        )
+
+
+def default_threads() -> int:
+    """Worker threads for realizations: the CPUs this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+class KernelRun:
+    """Arrays of a compiled training run and the calls that advance them.
+
+    Parameters
+    ----------
+    structure
+        Sparse structures and examples of the realizations.
+    params
+        Scalar settings.
+    k
+        ``(R, E)`` initial conductances, siemens (padding edges are ignored).
+    lam
+        ``(R,)`` initial lambda.
+    kmin, kmax
+        ``(R, E)`` conductance bounds, siemens.
+    threads
+        Worker threads; ``0`` uses every available CPU (never more than ``R``).
+    """
+
+    def __init__(
+        self,
+        structure: Realizations,
+        params: StepParams,
+        k: np.ndarray,
+        lam: np.ndarray,
+        kmin: np.ndarray,
+        kmax: np.ndarray,
+        threads: int = 0,
+    ) -> None:
+        rr = structure.realizations
+        self.structure = structure
+        self.circ = structure.arrays()
+        self.work = structure.workspace()
+        self.par = params.array()
+        self.k = np.ascontiguousarray(k, dtype=float).copy()
+        self.lam = np.ascontiguousarray(lam, dtype=float).copy()
+        self.kmin = np.ascontiguousarray(kmin, dtype=float)
+        self.kmax = np.ascontiguousarray(kmax, dtype=float)
+        self.dk = np.zeros_like(self.k)
+        self.active = np.ones(rr, dtype=np.bool_)
+        self.steps_done = np.zeros(rr, dtype=np.int64)
+        #: rows: free and clamped energy since the start, then since the last reset (joules)
+        self.energy = np.zeros((4, rr))
+        self.error = np.zeros(rr)
+        self.free_power = np.zeros(rr)
+        self.clamped_power = np.zeros(rr)
+        self.iters = np.zeros(rr, dtype=np.int64)
+        self.status = np.zeros(rr, dtype=np.int64)
+        n_threads = min(threads or default_threads(), rr)
+        self._groups = [np.arange(g, rr, n_threads, dtype=np.int64) for g in range(n_threads)]
+        self._pool = ThreadPoolExecutor(n_threads) if n_threads > 1 else None
+        try:
+            self._map(self._advance, 0, True)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        """Release the worker threads."""
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+
+    def __enter__(self) -> KernelRun:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _map(self, fn: Any, *args: Any) -> None:
+        """Run ``fn(group, *args)`` for every thread's group of realizations; check status."""
+        if self._pool is None:
+            fn(self._groups[0], *args)
+        else:
+            list(self._pool.map(lambda g: fn(g, *args), self._groups))
+        bad = np.flatnonzero(self.status)
+        if bad.size:
+            raise_for_status(int(self.status[bad[0]]), f"realization {int(bad[0])}")
+
+    def _advance(self, idx: np.ndarray, n_steps: int, initial: bool = False) -> None:
+        state = (self.k, self.dk, self.lam, self.active, self.steps_done, self.energy,
+                 self.error, self.free_power, self.clamped_power)  # fmt: skip
+        advance(idx, n_steps, initial, self.circ, self.work, self.par, self.kmin, self.kmax,
+                state, self.iters, self.status)  # fmt: skip
+
+    def advance(self, n_steps: int) -> int:
+        """Advance every active realization by up to ``n_steps`` steps.
+
+        Returns
+        -------
+        int
+            Steps until the last realization stopped (``n_steps`` if any is still active).
+        """
+        self.iters[:] = 0
+        self._map(self._advance, int(n_steps))
+        return int(self.iters.max(initial=0))
+
+    def quantities(self) -> dict[str, np.ndarray]:
+        """Current error (V^2), free and clamped power (W) and rate ``dk`` (S per step)."""
+        return {
+            "error": self.error,
+            "free_power_w": self.free_power,
+            "clamped_power_w": self.clamped_power,
+            "dk": self.dk,
+        }

@@ -1,0 +1,60 @@
+"""Tasks turned into the plain arrays of the compiled trainer (:mod:`twin.kernels`).
+
+The kernels sit below the physics layer and know nothing of tasks or networks; this module
+reduces a task to node indices (ground eliminated, index ``n`` for ground) and constraint terms
+and lets :func:`twin.kernels.ordering.factor_layout` do the rest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from ..kernels.ordering import FactorLayout, factor_layout
+from ..kernels.train_run import Realizations
+from ..physics.task import Task
+
+__all__ = ["constraint_terms", "realizations", "task_layout"]
+
+
+def constraint_terms(task: Task, fi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of ``C`` as up to two (reduced node, coefficient) terms; ``fi`` maps node -> index.
+
+    Sources first, then targets; node ``-1`` for none (a grounded end of an edge constraint).
+    """
+    c = task.n_sources + task.n_targets
+    idx = np.full((c, 2), -1, dtype=np.int64)
+    val = np.zeros((c, 2))
+    rows = [(task.source_kind, i) for i in task.sources]
+    rows += [(task.target_kind, i) for i in task.targets]
+    for j, (kind, i) in enumerate(rows):
+        if kind == "nodes":
+            idx[j, 0], val[j, 0] = fi[i], 1.0
+            continue
+        u, v = task.network.edges[i]
+        for slot, (node, sign) in enumerate(((u, 1.0), (v, -1.0))):
+            if fi[node] >= 0:
+                idx[j, slot], val[j, slot] = fi[node], sign
+    return idx, val
+
+
+def task_layout(task: Task) -> FactorLayout:
+    """Ordering, symbolic factorization and storage layout of one task's reduced Laplacian."""
+    net = task.network
+    free = np.ones(net.n_nodes, dtype=bool)
+    free[task.ground] = False
+    n = int(free.sum())
+    fi = np.full(net.n_nodes, -1, dtype=np.int64)
+    fi[free] = np.arange(n)
+    cidx, cval = constraint_terms(task, fi)
+    ends = np.where(fi[net.edges] >= 0, fi[net.edges], n)
+    return factor_layout(n, ends, cidx, cval)
+
+
+def realizations(tasks: Sequence[Task]) -> Realizations:
+    """Structures of ``tasks`` (same numbers of sources, targets and training examples)."""
+    layouts = [task_layout(t) for t in tasks]
+    inputs = np.stack([t.train.inputs for t in tasks]).astype(float)
+    desired = np.stack([t.train.outputs for t in tasks]).astype(float)
+    return Realizations.from_layouts(layouts, inputs, desired)
