@@ -22,22 +22,31 @@ LAPACK_ABOVE = 96
 
 
 @jit
-def small_cholesky(a: Arr, m: int, f: Arr) -> bool:
-    """Cholesky factor ``f`` of the leading ``m x m`` block of ``a``; False if not positive."""
-    for j in range(m):
+def _cholesky_lower(a: Arr, nn: int) -> bool:
+    """In-place lower Cholesky factor of ``a[:nn, :nn]`` (left-looking; upper part left as is)."""
+    for j in range(nn):
         d = a[j, j]
-        for q in range(j):
-            d -= f[j, q] * f[j, q]
+        for p in range(j):
+            d -= a[j, p] * a[j, p]
         if not d > 0.0:
             return False
-        d = np.sqrt(d)
-        f[j, j] = d
-        for i in range(j + 1, m):
-            v = a[i, j]
-            for q in range(j):
-                v -= f[i, q] * f[j, q]
-            f[i, j] = v / d
+        d = math.sqrt(d)
+        a[j, j] = d
+        for r in range(j + 1, nn):
+            acc = a[r, j]
+            for p in range(j):
+                acc -= a[r, p] * a[j, p]
+            a[r, j] = acc / d
     return True
+
+
+@jit
+def small_cholesky(a: Arr, m: int, f: Arr) -> bool:
+    """Cholesky factor ``f`` of the leading ``m x m`` block of ``a``; False if not positive."""
+    for i in range(m):
+        for j in range(i + 1):
+            f[i, j] = a[i, j]
+    return _cholesky_lower(f, m)
 
 
 @jit
@@ -85,20 +94,7 @@ def dense_cholesky(a: Arr, nn: int) -> bool:
         except Exception:
             return False
         return True
-    for j in range(nn):
-        d = a[j, j]
-        for p in range(j):
-            d -= a[j, p] * a[j, p]
-        if not d > 0.0:
-            return False
-        d = math.sqrt(d)
-        a[j, j] = d
-        for r in range(j + 1, nn):
-            acc = a[r, j]
-            for p in range(j):
-                acc -= a[r, p] * a[j, p]
-            a[r, j] = acc / d
-    return True
+    return _cholesky_lower(a, nn)
 
 
 @jit
