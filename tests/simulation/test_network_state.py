@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import simpy
 
+from twin.errors import SolverError
+from twin.kernels.events import circuit as KC
 from twin.physics.solver import CircuitBatch
 from twin.simulation import SolverSettings, Twin, TwinConfig, board_edge_params
 
@@ -56,3 +59,17 @@ def test_large_groups_refactorise_instead(board_task) -> None:
     assert twin.network.stats["refactorisations"] == 1
     fresh = CircuitBatch.from_tasks([board_task]).basis(twin.network.conductance)
     assert np.allclose(twin.network.basis()[1], fresh.s[0], rtol=1e-12)
+
+
+@pytest.mark.parametrize("sparse_above", [None, 4])
+def test_a_singular_circuit_raises_solver_error(board_task, sparse_above) -> None:
+    """A failed factorisation (dense or sparse path) is a SolverError in Python, not NaNs."""
+    cfg = TwinConfig(edges=board_edge_params("linear"),
+                     solver=SolverSettings(sparse_above=sparse_above))  # fmt: skip
+    twin = Twin(simpy.Environment(), board_task, cfg, run_rng())
+    assert bool(twin.state.solver.sparse) == (sparse_above is not None)
+    twin.state.circuit.k_new[:] = -1e-3  # bypasses set_conductance's validation on purpose
+    twin.state.circuit.staged[:] = True
+    KC.commit(twin.kernel)
+    with pytest.raises(SolverError, match="singular"):
+        twin.network.check()

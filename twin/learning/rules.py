@@ -15,6 +15,8 @@ __all__ = [
     "LambdaControl",
     "LearningRule",
     "clip_conductance",
+    "contrast",
+    "contrast_update",
     "coupled_update",
 ]
 
@@ -45,6 +47,25 @@ def coupled_update(
     """
     weight = 1.0 - (rule.lam if lam is None else lam)
     return -(rule.alpha / rule.eta) * (sq_clamped - weight * sq_free)
+
+
+def contrast(
+    drops_free: np.ndarray, drops_delta: np.ndarray, lam: np.ndarray | float
+) -> np.ndarray:
+    """``mean((dV^C)^2 - (1 - lam) (dV^F)^2)`` over the examples (last axis), V^2, factored.
+
+    Computed as ``mean((dV^C - dV^F)(dV^C + dV^F) + lam (dV^F)^2)`` from the free drops and the
+    clamped-minus-free drops ``drops_delta`` themselves (solved for directly, e.g. from the
+    nudge ``eta (V~ - V_F)``), so the small difference of two nearly equal squares is never formed
+    by subtraction. ``lam`` broadcasts against the result (``(R, 1)`` per realization).
+    """
+    total = 2.0 * drops_free + drops_delta  # dV^C + dV^F
+    return np.mean(drops_delta * total, axis=-1) + lam * np.mean(drops_free**2, axis=-1)
+
+
+def contrast_update(rule: LearningRule, contrast_v2: np.ndarray) -> np.ndarray:
+    """Conductance change ``dk = -(alpha / eta) * contrast`` (siemens) from :func:`contrast`."""
+    return -(rule.alpha / rule.eta) * contrast_v2
 
 
 def clip_conductance(

@@ -13,7 +13,9 @@ Two backends compute the same steps: ``numpy`` (the reference: batched dense or 
 step, :mod:`twin.physics.solver`) and ``compiled`` (:mod:`twin.kernels.train_step`: numba kernels
 with a sparse Cholesky factorization that advance all realizations between record points without
 returning to Python); ``auto`` is ``compiled``. Records and documents are produced in Python at
-the record points, identically for both.
+the record points, identically for both. Both form the free-clamped contrast without cancellation
+and agree per step to rounding; over long runs they agree only where the dynamics are not
+sensitive to rounding (see :class:`TrainConfig`, ``backend``).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from ..kernels.train_run import KernelRun, StepParams
 from ..physics.solver import CircuitBatch, clamped_state, free_state, nudged_targets
 from ..physics.task import Task
 from ._compiled import realizations
-from .rules import LambdaControl, LearningRule, clip_conductance, coupled_update
+from .rules import LambdaControl, LearningRule, clip_conductance, contrast, contrast_update
 
 __all__ = ["TrainConfig", "TrainResult", "Trainer", "record_steps", "train"]
 
@@ -78,8 +80,14 @@ class TrainConfig:
     n_records
         Number of log-spaced sample points.
     backend
-        ``numpy`` (reference), ``compiled`` (numba kernels) or ``auto`` (compiled when numba is
-        available). Both give the same results to rounding (relative 1e-10 over long runs).
+        ``numpy`` (reference), ``compiled`` (numba kernels) or ``auto`` (= ``compiled``). From
+        the same conductances both compute the same update to rounding (within ~1e-15 of the
+        exact update relative to its largest entry, ``tests/learning/test_agreement.py``).
+        Trajectories agree to rounding over runs whose dynamics are not sensitive (relative
+        1e-10 over a few hundred steps in the tests), but not in general: where the dynamics
+        amplify rounding (e.g. the reference task at lambda 1e-5, near update 27,600) single
+        runs of the two backends can end in different outcomes; only the set of outcomes of an
+        ensemble of perturbed runs is the same.
     threads
         Worker threads of the compiled backend, one realization per thread at a time; ``0`` uses
         every CPU available to the process. Results do not depend on it.
@@ -331,11 +339,16 @@ class Trainer:
         clamped = clamped_state(self.batch, basis, self.inputs, clamp)
         sq_free = np.mean(free.drops**2, axis=-1)
         sq_clamped = np.mean(clamped.drops**2, axis=-1)
+        # clamped minus free drops from the nudge itself (no difference of two solves)
+        nudge = cfg.rule.eta * (self.desired - free.outputs)  # (R, m, t), V
+        rhs = np.concatenate([np.zeros_like(np.swapaxes(self.inputs, 1, 2)),
+                              np.swapaxes(nudge, 1, 2)], axis=1)  # fmt: skip
+        delta = basis.g @ np.linalg.solve(basis.s, rhs)
         return {
             "error": _squared_error(free.outputs, self.desired),
             "free_power_w": np.sum(k * sq_free, axis=1),
             "clamped_power_w": np.sum(k * sq_clamped, axis=1),
-            "dk": coupled_update(cfg.rule, sq_clamped, sq_free, lam[:, None]),
+            "dk": contrast_update(cfg.rule, contrast(free.drops, delta, lam[:, None])),
         }
 
     def run(

@@ -227,6 +227,8 @@ def examples_group(task: Task) -> Examples:
         out_f=np.zeros((m, c - ns)),
         mu_f=np.zeros((m, c)),
         mu_c=np.zeros((m, c)),
+        mu_d=np.zeros((m, c)),
+        rhs=np.zeros(c),
         sm=np.zeros((c, c + 1)),
     )
 

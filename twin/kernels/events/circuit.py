@@ -228,6 +228,38 @@ def solve_examples(st: State, q: int, rhs: np.ndarray, nn: int, out: np.ndarray)
 
 
 @jit
+def _clamped_currents(st: State, e: int, nudge: bool) -> None:
+    """Clamped currents of example ``e`` for its current clamp values ``b[e]``.
+
+    A circuit shared by the free and clamped states (linear model) solves for the difference
+    ``mu_d = S^-1 [0; V_C - V_F]`` directly (``V_C - V_F = eta (V~ - V_F)`` with ``nudge``,
+    without subtracting) and adds it to the free currents, so the drops' free-clamped difference
+    is never formed by subtraction; separate circuits (transistor) solve ``S_C mu_c = b``.
+    """
+    ex = st.examples
+    c = ex.b.shape[1]
+    ns = st.rule.n_sources
+    qc = st.circuit.clamp_q[e]
+    if qc != st.circuit.free_q[e]:
+        solve_examples(st, qc, ex.b[e], c, ex.mu_c[e])
+        for j in range(c):
+            ex.mu_d[e, j] = ex.mu_c[e, j] - (ex.mu_f[e, j] if j < ns else 0.0)
+        return
+    rhs = ex.rhs
+    eta = st.rule.eta
+    for j in range(c):
+        if j < ns:
+            rhs[j] = 0.0
+        elif nudge:
+            rhs[j] = eta * (ex.desired[e, j - ns] - ex.out_f[e, j - ns])
+        else:
+            rhs[j] = ex.b[e, j] - ex.out_f[e, j - ns]
+    solve_examples(st, qc, rhs, c, ex.mu_d[e])
+    for j in range(c):
+        ex.mu_c[e, j] = (ex.mu_f[e, j] if j < ns else 0.0) + ex.mu_d[e, j]
+
+
+@jit
 def update_states(st: State) -> None:
     """Free state, nudged targets and clamped state of every example; their powers (W)."""
     ex = st.examples
@@ -250,7 +282,7 @@ def update_states(st: State) -> None:
             ex.c_inf[e, j] = out + eta * (ex.desired[e, j] - out)
             if instant:
                 ex.b[e, ns + j] = ex.c_inf[e, j]
-        solve_examples(st, st.circuit.clamp_q[e], ex.b[e], c, ex.mu_c[e])
+        _clamped_currents(st, e, instant)
         for col in range(ns):
             p_free += ex.mu_f[e, col] * ex.b[e, col]
         for col in range(c):
@@ -266,7 +298,7 @@ def clamped_only(st: State) -> None:
     c = ex.b.shape[1]
     p = 0.0
     for e in range(ex.b.shape[0]):
-        solve_examples(st, st.circuit.clamp_q[e], ex.b[e], c, ex.mu_c[e])
+        _clamped_currents(st, e, False)
         for col in range(c):
             p += ex.mu_c[e, col] * ex.b[e, col]
     st.energy.clamped_power_w = p / ex.b.shape[0]

@@ -73,6 +73,9 @@ def measure(st: State, i: int, noisy: bool) -> None:
 
     Drive ``= mean over examples of (1 - lam) a_F dV_F^2 - a_C dV_C^2`` plus the edge's fixed
     comparator offset times the mean gain; with ``noisy``, measurement noise on every drop read.
+    The contrast is formed as ``-(a_C (dV_C - dV_F)(dV_C + dV_F) + (a_C - a_F + lam a_F) dV_F^2)``
+    (equal gains: ``-a ((dV_C - dV_F)(dV_C + dV_F) + lam dV_F^2)``), so the small difference of
+    the free and clamped squares is never formed by subtracting them.
     """
     ed = st.edges
     nz = st.noise
@@ -83,13 +86,21 @@ def measure(st: State, i: int, noisy: bool) -> None:
     m = st.examples.b.shape[0]
     total = 0.0
     for e in range(m):
-        d_f = edge_drop(st, st.circuit.free_q[e], i, st.examples.mu_f[e])
-        d_c = edge_drop(st, st.circuit.clamp_q[e], i, st.examples.mu_c[e])
+        qf = st.circuit.free_q[e]
+        qc = st.circuit.clamp_q[e]
+        d_f = edge_drop(st, qf, i, st.examples.mu_f[e])
+        if qc == qf:  # shared circuit: the clamped-free difference from its own currents
+            diff = edge_drop(st, qc, i, st.examples.mu_d[e])
+        else:
+            diff = edge_drop(st, qc, i, st.examples.mu_c[e]) - d_f
         if sig > 0.0:
-            d_f += sig * normal(nz.key, stream_id(S_NOISE, i), nz.draws[i])
-            d_c += sig * normal(nz.key, stream_id(S_NOISE, i), nz.draws[i] + 1)
+            n_f = sig * normal(nz.key, stream_id(S_NOISE, i), nz.draws[i])
+            n_c = sig * normal(nz.key, stream_id(S_NOISE, i), nz.draws[i] + 1)
             nz.draws[i] += 2
-        total += (1.0 - lam) * a_free * d_f * d_f - a_clamp * d_c * d_c
+            d_f += n_f
+            diff += n_c - n_f
+        # (1 - lam) a_F dF^2 - a_C dC^2 in factored form: no digits lost to cancellation
+        total -= a_clamp * diff * (2.0 * d_f + diff) + (a_clamp - a_free + lam * a_free) * d_f * d_f
     ed.drive[i] = total / m + 0.5 * (a_free + a_clamp) * nz.offset_v2[i]
 
 

@@ -93,6 +93,8 @@ class Examples(NamedTuple):
     out_f: np.ndarray  # (m, t) free-state target values, V
     mu_f: np.ndarray  # (m, c) free constraint currents (target slots zero), A
     mu_c: np.ndarray  # (m, c) clamped constraint currents, A
+    mu_d: np.ndarray  # (m, c) clamped minus free currents (shared circuit: solved directly), A
+    rhs: np.ndarray  # (c,) scratch right-hand side
     sm: np.ndarray  # (c, c+1) scratch for small solves
 
 
