@@ -166,8 +166,16 @@ def test_sensitive_regime_ensembles_agree(reference_dir: Path) -> None:
                    for j in range(ENSEMBLE)])  # fmt: skip
     finals: dict[str, np.ndarray] = {}
     for backend in ("compiled", "numpy"):
-        cfg = TrainConfig(rule=rule, k_min=1e-4, k_max=1e6, kappa=1.0, steps=ENSEMBLE_STEPS,
-                          n_records=2, backend=backend, threads=1)  # type: ignore[arg-type]
+        cfg = TrainConfig(
+            rule=rule,
+            k_min=1e-4,
+            k_max=1e6,
+            kappa=1.0,
+            steps=ENSEMBLE_STEPS,
+            n_records=2,
+            backend=backend,
+            threads=1,
+        )  # type: ignore[arg-type]
         finals[backend] = train([task] * ENSEMBLE, cfg, k0=k0).error_final
     ours, theirs = _outcomes(finals["compiled"]), _outcomes(finals["numpy"])
     assert len(ours) == len(theirs) == 2, finals  # the regime is sensitive for both
