@@ -118,7 +118,7 @@ def _twin_dk(task: Task, k: np.ndarray, rule: LearningRule) -> np.ndarray:
     twin.network.set_conductance(np.arange(k.size), k)
     for i in range(k.size):
         KL.measure(twin.kernel, i, False)
-    slope = float(cfg.edges.device.slope_s_per_v)
+    slope = float(cfg.edges.device.slope_siemens_per_v)
     return slope * twin.state.edges.drive * STEP_S / float(cfg.edges.rc_s)
 
 
