@@ -10,7 +10,10 @@ cache.
 The stamp is computed once, when this module is imported (the sources the process runs are the
 ones it imported). The locator claims only functions defined below this module's directory;
 other numba code keeps numba's own locators. Where the cache lives: ``NUMBA_CACHE_DIR`` when set,
-else ``__pycache__`` beside the sources, else the user's cache directory.
+else ``__pycache__`` beside the sources, else the user's cache directory; in each, a directory
+``kernels-<stamp>`` per version of the package, so that no process ever unpickles an index
+written by another version (whose types may be gone). Old version directories are left for the
+user to delete (``find twin/kernels -name 'kernels-*' -prune -exec rm -r {} +``).
 
 This module imports nothing from the project, so it can be copied into another package (the
 cache test does exactly that).
@@ -84,7 +87,9 @@ class _PackageLocator(caching._CacheLocator):
         if cache_dir:
             candidates.insert(0, os.path.join(cache_dir, sub))
         for where in candidates:
-            self = cls(py_func, py_file, where)
+            # one directory per package version: an index written by another version is never
+            # unpickled (its types may no longer exist)
+            self = cls(py_func, py_file, os.path.join(where, f"kernels-{_STAMP[:16]}"))
             try:
                 self.ensure_cache_path()
             except OSError:

@@ -50,7 +50,7 @@ from ..kernels.events import devices as KD
 from ..kernels.events import energy as KE
 from ..kernels.events import gate as KG
 from ..kernels.events import loop as KL
-from ..kernels.events.state import EventLog, KernelState, Rule, State, new_counters, new_energy
+from ..kernels.events.state import EventLog, KernelState, Rule, State, kernel_state
 from ..learning.rules import LearningRule
 from ..physics.task import Task
 from .clocks import Clock, SyncClock, clock_group, parse_clock
@@ -237,7 +237,7 @@ def build_state(
     )
     transistor = config.edges.device.kind == KD.TRANSISTOR
     n_log = max(config.log_events, 0)
-    st = State(
+    st, kst = kernel_state(
         circuit=circuit_group(ends, cons, n, task.train.size, transistor, solver.sparse),
         factor=factor,
         examples=examples_group(task),
@@ -249,10 +249,7 @@ def build_state(
                   n_sources=int(task.n_sources)),
         solver=solver,
         log=EventLog(t=np.zeros(n_log), edge=np.zeros(n_log, dtype=np.int64)),
-        counters=new_counters(),
-        energy=new_energy(),
     )  # fmt: skip
-    kst = KernelState(*st)
     iters = KL.initialise(kst, FIXED_POINT_ITERS, FIXED_POINT_TOL)
     NetworkState(st, kst).check()
     log.debug("initial operating point after %d fixed-point iteration(s)", iters)

@@ -13,7 +13,7 @@ import numpy as np
 from .._jit import jit
 from .gate import crossing_time
 from .rng import S_CLOCK, normal, stream_id, uniform
-from .state import State
+from .state import KernelState
 
 __all__ = [
     "BERNOULLI",
@@ -113,61 +113,58 @@ def clock_times(
 
 
 @jit
-def tick_time(st: State, n: int) -> float:
+def tick_time(st: KernelState, n: int) -> float:
     """Time (s) of global tick ``n`` of a sync or Bernoulli clock."""
-    return n / st.clock.rate_hz
+    return n / st.clock_rate_hz
 
 
 @jit
-def set_tick(st: State, n: int) -> None:
+def set_tick(st: KernelState, n: int) -> None:
     """The next global tick is ``n`` (the agents engine's ticker advances it)."""
-    st.counters.tick = n
+    st.counters_tick = n
 
 
 @jit
-def fires(st: State, i: int, n: int) -> bool:
+def fires(st: KernelState, i: int, n: int) -> bool:
     """Whether edge ``i`` updates at global tick ``n``."""
-    if st.clock.kind == SYNC:
+    if st.clock_kind == SYNC:
         return True
-    return bernoulli_fires(st.clock.key, i, n, st.clock.p)
+    return bernoulli_fires(st.clock_key, i, n, st.clock_p)
 
 
 @jit
-def next_own_time(st: State, i: int, t: float) -> float:
+def next_own_time(st: KernelState, i: int, t: float) -> float:
     """Next event of edge ``i``'s own (Poisson or periodic) clock after its event at ``t``."""
-    ck = st.clock
-    cnt = ck.draws[i]
-    ck.draws[i] += 1
-    if ck.kind == POISSON:
-        return poisson_next(ck.key, i, cnt, t, ck.rate_hz)
-    return periodic_next(ck.key, i, cnt, t, ck.period_s[i], ck.jitter)
+    cnt = st.clock_draws[i]
+    st.clock_draws[i] += 1
+    if st.clock_kind == POISSON:
+        return poisson_next(st.clock_key, i, cnt, t, st.clock_rate_hz)
+    return periodic_next(st.clock_key, i, cnt, t, st.clock_period_s[i], st.clock_jitter)
 
 
 @jit
-def first_own_time(st: State, i: int) -> float:
+def first_own_time(st: KernelState, i: int) -> float:
     """First event of edge ``i``'s own (Poisson or periodic) clock."""
-    ck = st.clock
-    cnt = ck.draws[i]
-    ck.draws[i] += 1
-    if ck.kind == POISSON:
-        return poisson_next(ck.key, i, cnt, 0.0, ck.rate_hz)
-    return periodic_first(ck.key, i, cnt, ck.period_s[i])
+    cnt = st.clock_draws[i]
+    st.clock_draws[i] += 1
+    if st.clock_kind == POISSON:
+        return poisson_next(st.clock_key, i, cnt, 0.0, st.clock_rate_hz)
+    return periodic_first(st.clock_key, i, cnt, st.clock_period_s[i])
 
 
 @jit
-def next_crossing(st: State, i: int) -> float:
+def next_crossing(st: KernelState, i: int) -> float:
     """Continuous clock: absolute time edge ``i``'s gate will have moved ``dq`` volts."""
-    ed = st.edges
     dt = crossing_time(
-        ed.v_gate[i],
-        ed.q_gate[i],
-        st.clock.dq_v,
-        ed.drive[i],
-        ed.c_gate_f[i],
-        ed.r_charge_ohm[i],
-        ed.tau_leak_s[i],
-        ed.v_rest_v[i],
-        ed.v_min_v[i],
-        ed.v_max_v[i],
+        st.edges_v_gate[i],
+        st.edges_q_gate[i],
+        st.clock_dq_v,
+        st.edges_drive[i],
+        st.edges_c_gate_f[i],
+        st.edges_r_charge_ohm[i],
+        st.edges_tau_leak_s[i],
+        st.edges_v_rest_v[i],
+        st.edges_v_min_v[i],
+        st.edges_v_max_v[i],
     )
-    return ed.t_gate[i] + dt
+    return st.edges_t_gate[i] + dt

@@ -12,7 +12,7 @@ import numpy as np
 
 from .._jit import jit
 from .rng import S_NOISE, normal, stream_id
-from .state import State
+from .state import KernelState
 
 __all__ = [
     "advance_gate",
@@ -95,60 +95,61 @@ def crossing_time(
 
 
 @jit
-def advance_gate(st: State, i: int, t: float, noisy: bool) -> None:
+def advance_gate(st: KernelState, i: int, t: float, noisy: bool) -> None:
     """Move edge ``i``'s capacitor to time ``t`` under its held drive (closed form, rails).
 
     Books the i^2 R energy of the charging resistor; with ``noisy`` adds the exact noise
     increment accumulated since the edge's last noise draw.
     """
-    ed = st.edges
-    dt = t - ed.t_gate[i]
-    u = ed.drive[i]
-    v = ed.v_gate[i]
-    r_ohm = ed.r_charge_ohm[i]
-    c_f = ed.c_gate_f[i]
-    tau_s = ed.tau_leak_s[i]
+    dt = t - st.edges_t_gate[i]
+    u = st.edges_drive[i]
+    v = st.edges_v_gate[i]
+    r_ohm = st.edges_r_charge_ohm[i]
+    c_f = st.edges_c_gate_f[i]
+    tau_s = st.edges_tau_leak_s[i]
     if dt > 0.0:
-        v = gate_advance(v, dt, u, c_f, r_ohm, tau_s, ed.v_rest_v[i])
-        st.energy.gate_j += u * u / r_ohm * dt
-        ed.t_gate[i] = t
-    nz = st.noise
-    if noisy and nz.sig_gate > 0.0:
-        sig = nz.sig_gate * 0.5 * (ed.a_free_per_v[i] + ed.a_clamp_per_v[i]) / (r_ohm * c_f)
-        std = gate_noise_std(t - nz.t_noise[i], sig, tau_s)
-        if std > 0.0:
-            v += std * normal(nz.key, stream_id(S_NOISE, i), nz.draws[i])
-            nz.draws[i] += 1
-        nz.t_noise[i] = t
-    ed.v_gate[i] = min(max(v, ed.v_min_v[i]), ed.v_max_v[i])
-
-
-@jit
-def gates_at(st: State, t: float, out: np.ndarray) -> None:
-    """Deterministic gate voltages (V) at ``t`` (read-only; noise since last draw excluded)."""
-    ed = st.edges
-    for i in range(ed.drive.shape[0]):
-        v = gate_advance(
-            ed.v_gate[i],
-            max(t - ed.t_gate[i], 0.0),
-            ed.drive[i],
-            ed.c_gate_f[i],
-            ed.r_charge_ohm[i],
-            ed.tau_leak_s[i],
-            ed.v_rest_v[i],
+        v = gate_advance(v, dt, u, c_f, r_ohm, tau_s, st.edges_v_rest_v[i])
+        st.energy_gate_j += u * u / r_ohm * dt
+        st.edges_t_gate[i] = t
+    if noisy and st.noise_sig_gate > 0.0:
+        sig = (
+            st.noise_sig_gate
+            * 0.5
+            * (st.edges_a_free_per_v[i] + st.edges_a_clamp_per_v[i])
+            / (r_ohm * c_f)
         )
-        out[i] = min(max(v, ed.v_min_v[i]), ed.v_max_v[i])
+        std = gate_noise_std(t - st.noise_t_noise[i], sig, tau_s)
+        if std > 0.0:
+            v += std * normal(st.noise_key, stream_id(S_NOISE, i), st.noise_draws[i])
+            st.noise_draws[i] += 1
+        st.noise_t_noise[i] = t
+    st.edges_v_gate[i] = min(max(v, st.edges_v_min_v[i]), st.edges_v_max_v[i])
 
 
 @jit
-def pending_gate_energy(st: State, t: float) -> float:
+def gates_at(st: KernelState, t: float, out: np.ndarray) -> None:
+    """Deterministic gate voltages (V) at ``t`` (read-only; noise since last draw excluded)."""
+    for i in range(st.edges_drive.shape[0]):
+        v = gate_advance(
+            st.edges_v_gate[i],
+            max(t - st.edges_t_gate[i], 0.0),
+            st.edges_drive[i],
+            st.edges_c_gate_f[i],
+            st.edges_r_charge_ohm[i],
+            st.edges_tau_leak_s[i],
+            st.edges_v_rest_v[i],
+        )
+        out[i] = min(max(v, st.edges_v_min_v[i]), st.edges_v_max_v[i])
+
+
+@jit
+def pending_gate_energy(st: KernelState, t: float) -> float:
     """Gate-charging energy (J) dissipated since each edge's last advance, up to ``t``."""
-    ed = st.edges
     e_gate = 0.0
-    for i in range(ed.drive.shape[0]):
-        dti = t - ed.t_gate[i]
+    for i in range(st.edges_drive.shape[0]):
+        dti = t - st.edges_t_gate[i]
         if dti > 0.0:
-            e_gate += ed.drive[i] * ed.drive[i] / ed.r_charge_ohm[i] * dti
+            e_gate += st.edges_drive[i] * st.edges_drive[i] / st.edges_r_charge_ohm[i] * dti
     return e_gate
 
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from .._jit import jit
 from ..status import OK
-from .circuit import circuit_mu, clamped_only, commit, edge_drop, edge_mid, refactor, update_states
+from .circuit import circuit_mu, clamped_only, commit, edge_mid, refactor, update_states
 from .clocks import (
     BERNOULLI,
     CONTINUOUS,
@@ -31,7 +31,7 @@ from .devices import TRANSISTOR, conductance
 from .energy import prepare
 from .gate import advance_gate
 from .rng import S_NOISE, normal, stream_id
-from .state import State
+from .state import KernelState
 
 __all__ = [
     "fire_own",
@@ -45,30 +45,29 @@ __all__ = [
 
 
 @jit
-def stage(st: State, i: int, t: float) -> None:
+def stage(st: KernelState, i: int, t: float) -> None:
     """Phase 1 of an event of edge ``i`` at ``t``: gate to ``t``, new conductance staged."""
     advance_gate(st, i, t, True)
-    dev = st.device
-    p = dev.params[i]
-    ed = st.edges
-    cir = st.circuit
-    for q in range(cir.k.shape[0]):
+    p = st.device_params[i]
+    for q in range(st.circuit_k.shape[0]):
         v_mid = 0.0
-        if dev.kind == TRANSISTOR:
+        if st.device_kind == TRANSISTOR:
             v_mid = edge_mid(st, q, i, circuit_mu(st, q))
-        cir.k_new[q, i] = conductance(dev.kind, p[0], p[1], p[2], ed.v_gate[i], v_mid)
-    ed.q_gate[i] = ed.v_gate[i]
-    cir.staged[i] = True
-    n_log = st.counters.events
-    if n_log < st.log.t.shape[0]:
-        st.log.t[n_log] = t
-        st.log.edge[n_log] = i
-    ed.events[i] += 1
-    st.counters.events += 1
+        st.circuit_k_new[q, i] = conductance(
+            st.device_kind, p[0], p[1], p[2], st.edges_v_gate[i], v_mid
+        )
+    st.edges_q_gate[i] = st.edges_v_gate[i]
+    st.circuit_staged[i] = True
+    n_log = st.counters_events
+    if n_log < st.log_t.shape[0]:
+        st.log_t[n_log] = t
+        st.log_edge[n_log] = i
+    st.edges_events[i] += 1
+    st.counters_events += 1
 
 
 @jit
-def measure(st: State, i: int, noisy: bool) -> None:
+def measure(st: KernelState, i: int, noisy: bool) -> None:
     """Phase 3: edge ``i`` reads its free and clamped drops and sets its held drive (V).
 
     Drive ``= mean over examples of (1 - lam) a_F dV_F^2 - a_C dV_C^2`` plus the edge's fixed
@@ -77,48 +76,60 @@ def measure(st: State, i: int, noisy: bool) -> None:
     (equal gains: ``-a ((dV_C - dV_F)(dV_C + dV_F) + lam dV_F^2)``), so the small difference of
     the free and clamped squares is never formed by subtracting them.
     """
-    ed = st.edges
-    nz = st.noise
-    a_free = ed.a_free_per_v[i]
-    a_clamp = ed.a_clamp_per_v[i]
-    lam = st.rule.lam
-    sig = nz.sig_meas_v if noisy else 0.0
-    m = st.examples.b.shape[0]
+    a_free = st.edges_a_free_per_v[i]
+    a_clamp = st.edges_a_clamp_per_v[i]
+    lam = st.rule_lam
+    sig = st.noise_sig_meas_v if noisy else 0.0
+    m = st.examples_b.shape[0]
     total = 0.0
-    for e in range(m):
-        qf = st.circuit.free_q[e]
-        qc = st.circuit.clamp_q[e]
-        d_f = edge_drop(st, qf, i, st.examples.mu_f[e])
+    ea = st.circuit_ends[i, 0]
+    eb = st.circuit_ends[i, 1]
+    x = st.circuit_x
+    mu_f = st.examples_mu_f
+    mu_c = st.examples_mu_c
+    mu_d = st.examples_mu_d
+    c = mu_f.shape[1]
+    for e in range(m):  # the loops of circuit.edge_drop, on whole arrays (no slices: faster)
+        qf = st.circuit_free_q[e]
+        qc = st.circuit_clamp_q[e]
+        d_f = 0.0
+        for j in range(c):
+            d_f += (x[qf, ea, j] - x[qf, eb, j]) * mu_f[e, j]
+        diff = 0.0
         if qc == qf:  # shared circuit: the clamped-free difference from its own currents
-            diff = edge_drop(st, qc, i, st.examples.mu_d[e])
+            for j in range(c):
+                diff += (x[qc, ea, j] - x[qc, eb, j]) * mu_d[e, j]
         else:
-            diff = edge_drop(st, qc, i, st.examples.mu_c[e]) - d_f
+            d_c = 0.0
+            for j in range(c):
+                d_c += (x[qc, ea, j] - x[qc, eb, j]) * mu_c[e, j]
+            diff = d_c - d_f
         if sig > 0.0:
-            n_f = sig * normal(nz.key, stream_id(S_NOISE, i), nz.draws[i])
-            n_c = sig * normal(nz.key, stream_id(S_NOISE, i), nz.draws[i] + 1)
-            nz.draws[i] += 2
+            n_f = sig * normal(st.noise_key, stream_id(S_NOISE, i), st.noise_draws[i])
+            n_c = sig * normal(st.noise_key, stream_id(S_NOISE, i), st.noise_draws[i] + 1)
+            st.noise_draws[i] += 2
             d_f += n_f
             diff += n_c - n_f
         # (1 - lam) a_F dF^2 - a_C dC^2 in factored form: no digits lost to cancellation
         total -= a_clamp * diff * (2.0 * d_f + diff) + (a_clamp - a_free + lam * a_free) * d_f * d_f
-    ed.drive[i] = total / m + 0.5 * (a_free + a_clamp) * nz.offset_v2[i]
+    st.edges_drive[i] = total / m + 0.5 * (a_free + a_clamp) * st.noise_offset_v2[i]
 
 
 @jit
-def _remeasure_all(st: State, t: float) -> None:
+def _remeasure_all(st: KernelState, t: float) -> None:
     """Continuous clock: every edge's analog drive follows the new state; next crossings."""
-    for i in range(st.edges.drive.shape[0]):
+    for i in range(st.edges_drive.shape[0]):
         advance_gate(st, i, t, False)
         measure(st, i, False)
-        st.clock.next_t[i] = next_crossing(st, i)
+        st.clock_next_t[i] = next_crossing(st, i)
 
 
 @jit
-def fire_tick(st: State, n: int) -> int:
+def fire_tick(st: KernelState, n: int) -> int:
     """All edges due at global tick ``n`` update together; returns how many fired."""
     t = tick_time(st, n)
     g = 0
-    for i in range(st.edges.drive.shape[0]):
+    for i in range(st.edges_drive.shape[0]):
         if fires(st, i, n):
             if g == 0:
                 prepare(st, t)
@@ -126,35 +137,35 @@ def fire_tick(st: State, n: int) -> int:
             g += 1
     commit(st)  # fills circuit.group with the staged edges, in index order
     for gi in range(g):
-        measure(st, st.circuit.group[gi], True)
-    st.counters.tick = n + 1
+        measure(st, st.circuit_group[gi], True)
+    st.counters_tick = n + 1
     return g
 
 
 @jit
-def fire_own(st: State, i: int) -> None:
+def fire_own(st: KernelState, i: int) -> None:
     """Edge ``i``'s own clock fires at ``next_t[i]``: stage, commit, measure, reschedule."""
-    t = st.clock.next_t[i]
+    t = st.clock_next_t[i]
     prepare(st, t)
     stage(st, i, t)
     commit(st)
-    if st.clock.kind == CONTINUOUS:
+    if st.clock_kind == CONTINUOUS:
         _remeasure_all(st, t)
     else:
         measure(st, i, True)
-        st.clock.next_t[i] = next_own_time(st, i, t)
+        st.clock_next_t[i] = next_own_time(st, i, t)
 
 
 @jit
-def next_event_time(st: State) -> float:
+def next_event_time(st: KernelState) -> float:
     """Time (s) of the next event of any edge (``inf`` if none will happen)."""
-    if st.clock.kind in (SYNC, BERNOULLI):
-        return tick_time(st, st.counters.tick)
-    return np.min(st.clock.next_t)
+    if st.clock_kind in (SYNC, BERNOULLI):
+        return tick_time(st, st.counters_tick)
+    return np.min(st.clock_next_t)
 
 
 @jit
-def run_until(st: State, t_end: float, max_groups: int) -> int:
+def run_until(st: KernelState, t_end: float, max_groups: int) -> int:
     """Process every event at time <= ``t_end`` in time order (at most ``max_groups`` groups).
 
     Exactly the sequence of operations the one-process-per-edge path performs, so the result
@@ -162,16 +173,16 @@ def run_until(st: State, t_end: float, max_groups: int) -> int:
     (``counters.status``). Returns the number of groups processed.
     """
     done = 0
-    if st.clock.kind in (SYNC, BERNOULLI):
-        n = st.counters.tick
-        while done < max_groups and tick_time(st, n) <= t_end and st.counters.status == OK:
+    if st.clock_kind in (SYNC, BERNOULLI):
+        n = st.counters_tick
+        while done < max_groups and tick_time(st, n) <= t_end and st.counters_status == OK:
             fire_tick(st, n)
             n += 1
             done += 1
         return done
-    while done < max_groups and st.counters.status == OK:
-        i = int(np.argmin(st.clock.next_t))
-        if not st.clock.next_t[i] <= t_end:
+    while done < max_groups and st.counters_status == OK:
+        i = int(np.argmin(st.clock_next_t))
+        if not st.clock_next_t[i] <= t_end:
             break
         fire_own(st, i)
         done += 1
@@ -179,44 +190,41 @@ def run_until(st: State, t_end: float, max_groups: int) -> int:
 
 
 @jit
-def initialise(st: State, fixed_point_iters: int, fixed_point_tol: float) -> int:
+def initialise(st: KernelState, fixed_point_iters: int, fixed_point_tol: float) -> int:
     """Conductances from the initial gates (fixed point for the transistor), states, drives.
 
     Returns the number of fixed-point iterations used.
     """
-    dev = st.device
-    cir = st.circuit
-    ex = st.examples
     used = 0
     for it in range(max(fixed_point_iters, 1)):
         change = 0.0
-        for q in range(cir.k.shape[0]):
-            for i in range(st.edges.drive.shape[0]):
-                p = dev.params[i]
+        for q in range(st.circuit_k.shape[0]):
+            for i in range(st.edges_drive.shape[0]):
+                p = st.device_params[i]
                 v_mid = 0.0
-                if dev.kind == TRANSISTOR and it > 0:
+                if st.device_kind == TRANSISTOR and it > 0:
                     v_mid = edge_mid(st, q, i, circuit_mu(st, q))
-                new = conductance(dev.kind, p[0], p[1], p[2], st.edges.v_gate[i], v_mid)
+                new = conductance(st.device_kind, p[0], p[1], p[2], st.edges_v_gate[i], v_mid)
                 if it > 0:
-                    change = max(change, abs(new - cir.k[q, i]) / abs(new))
-                cir.k[q, i] = new
+                    change = max(change, abs(new - st.circuit_k[q, i]) / abs(new))
+                st.circuit_k[q, i] = new
             refactor(st, q)
         update_states(st)
-        if st.rule.tau_feedback_s > 0.0:  # the feedback loop starts settled on the nudged targets
-            ns = st.rule.n_sources
-            for e in range(ex.b.shape[0]):
-                for j in range(ex.c_inf.shape[1]):
-                    ex.b[e, ns + j] = ex.c_inf[e, j]
+        if st.rule_tau_feedback_s > 0.0:  # the feedback loop starts settled on the nudged targets
+            ns = st.rule_n_sources
+            for e in range(st.examples_b.shape[0]):
+                for j in range(st.examples_c_inf.shape[1]):
+                    st.examples_b[e, ns + j] = st.examples_c_inf[e, j]
             clamped_only(st)
         used = it + 1
-        if dev.kind != TRANSISTOR or (it > 0 and change < fixed_point_tol):
+        if st.device_kind != TRANSISTOR or (it > 0 and change < fixed_point_tol):
             break
-    kind = st.clock.kind
-    for i in range(st.edges.drive.shape[0]):
-        st.edges.q_gate[i] = st.edges.v_gate[i]
+    kind = st.clock_kind
+    for i in range(st.edges_drive.shape[0]):
+        st.edges_q_gate[i] = st.edges_v_gate[i]
         measure(st, i, kind != CONTINUOUS)
         if kind in (POISSON, PERIODIC):
-            st.clock.next_t[i] = first_own_time(st, i)
+            st.clock_next_t[i] = first_own_time(st, i)
         elif kind == CONTINUOUS:
-            st.clock.next_t[i] = next_crossing(st, i)
+            st.clock_next_t[i] = next_crossing(st, i)
     return used

@@ -1,9 +1,12 @@
 """The twin's kernel state as named groups, one per concept, each filled by its own module.
 
 Immutable settings and the arrays a concept owns are named tuples (the arrays inside are mutated
-in place); the run's mutable scalars (counters, energy books) are structrefs. :class:`State` is
-the Python-side view of the groups and :class:`KernelState` the kernel's handle on the same
-objects (one reference-counted pointer per call instead of one per array).
+in place), built by the concept's own module. The kernels see them through one flat struct,
+:class:`KernelState`, whose fields are named ``<group>_<field>`` (``st.circuit_x``,
+``st.rule_lam``) and which also owns the run's mutable scalars (``st.counters_events``,
+``st.energy_free_j``): one pointer per call, one reference per field read (a struct of groups
+would touch every array of a group at each read; measured 3x slower). :class:`State` is the
+Python-side view.
 
 Conventions: reduced node indices ``0..n-1``; index ``n`` is "ground / none" and every
 node-indexed array has ``n + 1`` rows whose last one stays zero, so an edge to ground needs no
@@ -22,6 +25,7 @@ from numba.experimental import structref
 from .._jit import jit
 
 __all__ = [
+    "KERNEL_FIELDS",
     "Circuit",
     "ClockGroup",
     "Counters",
@@ -36,8 +40,7 @@ __all__ = [
     "Rule",
     "SolverGroup",
     "State",
-    "new_counters",
-    "new_energy",
+    "kernel_state",
 ]
 
 
@@ -180,21 +183,28 @@ _COUNTER_FIELDS = ("tick", "events", "groups", "rank1", "refactors", "since", "c
 _COUNTER_FLOATS = ("drift", "drift_max")
 _ENERGY_FIELDS = ("t_s", "free_j", "clamped_j", "gate_j", "free_power_w", "clamped_power_w")
 
+#: The groups that are named tuples, in the order of :class:`State`.
+_GROUPS: tuple[tuple[str, Any], ...] = (
+    ("circuit", Circuit),
+    ("factor", Factor),
+    ("examples", Examples),
+    ("edges", Edges),
+    ("device", DeviceGroup),
+    ("clock", ClockGroup),
+    ("noise", NoiseGroup),
+    ("rule", Rule),
+    ("solver", SolverGroup),
+    ("log", EventLog),
+)
 
-@structref.register
-class CountersType(types.StructRef):
-    """Numba type of :class:`Counters`."""
-
-    def preprocess_fields(self, fields: Any) -> tuple[tuple[str, Any], ...]:
-        return tuple((name, types.unliteral(typ)) for name, typ in fields)
-
-
-@structref.register
-class EnergyType(types.StructRef):
-    """Numba type of :class:`Energy`."""
-
-    def preprocess_fields(self, fields: Any) -> tuple[tuple[str, Any], ...]:
-        return tuple((name, types.unliteral(typ)) for name, typ in fields)
+#: Fields of the kernel's struct: ``<group>_<field>`` for every group's field, then the mutable
+#: scalars ``counters_<name>`` and ``energy_<name>``. Kernels read ``st.circuit_x``,
+#: ``st.counters_events``: one flat struct, so a field access costs one pointer, not a group.
+KERNEL_FIELDS: tuple[str, ...] = (
+    *(f"{group}_{field}" for group, cls in _GROUPS for field in cls._fields),
+    *(f"counters_{name}" for name in (*_COUNTER_FIELDS, *_COUNTER_FLOATS)),
+    *(f"energy_{name}" for name in _ENERGY_FIELDS),
+)
 
 
 @structref.register
@@ -206,69 +216,68 @@ class KernelStateType(types.StructRef):
 
 
 if TYPE_CHECKING:
-
-    class Counters:
-        """Run counters (ints) and the incremental solver's residuals (floats)."""
-
-        tick: int  # next global tick (sync, Bernoulli)
-        events: int  # edge events
-        groups: int  # event groups committed
-        rank1: int  # rank-1 updates
-        refactors: int  # refactorisations
-        since: int  # rank-1 updates since the last refactorisation
-        check: int  # rank-1 updates since the last residual check
-        status: int  # twin.kernels.status code of the last failure (0: none)
-        drift: float  # last residual checked
-        drift_max: float  # largest residual seen
-
-    class Energy:
-        """Energy books (J) up to ``t_s`` and the current network powers (W)."""
-
-        t_s: float
-        free_j: float
-        clamped_j: float
-        gate_j: float
-        free_power_w: float
-        clamped_power_w: float
-
+    KernelState = Any  # fields are generated (KERNEL_FIELDS): opaque to type checkers
 else:
 
-    class Counters(structref.StructRefProxy):
-        """Run counters (ints) and the incremental solver's residuals (floats)."""
+    class KernelState(structref.StructRefProxy):
+        """The kernel's handle on a twin's state: one flat reference-counted struct.
 
-    class Energy(structref.StructRefProxy):
-        """Energy books (J) up to ``t_s`` and the current network powers (W)."""
+        It shares the arrays of the named-tuple groups and owns the run's mutable scalars
+        (counters, energy books), which Python reads through :class:`Counters` and
+        :class:`Energy`. Build it with :func:`kernel_state`.
+        """
 
-    structref.define_proxy(Counters, CountersType, [*_COUNTER_FIELDS, *_COUNTER_FLOATS])
-    structref.define_proxy(Energy, EnergyType, list(_ENERGY_FIELDS))
-
-    @jit
-    def _counter_values(c: Any) -> tuple[Any, ...]:
-        return (c.tick, c.events, c.groups, c.rank1, c.refactors, c.since, c.check, c.status,
-                c.drift, c.drift_max)  # fmt: skip
-
-    @jit
-    def _energy_values(en: Any) -> tuple[float, ...]:
-        return (en.t_s, en.free_j, en.clamped_j, en.gate_j, en.free_power_w, en.clamped_power_w)
-
-    def _read_only(cls: type, values: Any, names: tuple[str, ...]) -> None:
-        """Python-side properties of a structref proxy (one compiled read of every field)."""
-        for idx, name in enumerate(names):
-            setattr(cls, name, property(lambda self, i=idx: values(self)[i], doc=f"``{name}``"))
-
-    _read_only(Counters, _counter_values, (*_COUNTER_FIELDS, *_COUNTER_FLOATS))
-    _read_only(Energy, _energy_values, _ENERGY_FIELDS)
+    structref.define_proxy(KernelState, KernelStateType, list(KERNEL_FIELDS))
 
 
-def new_counters() -> Counters:
-    """Counters of a fresh run (the first global tick is 1)."""
-    ints = [1] + [0] * (len(_COUNTER_FIELDS) - 1)
-    return Counters(*ints, 0.0, 0.0)  # type: ignore[call-arg]
+@jit
+def _counter_values(st: Any) -> tuple[Any, ...]:
+    return (st.counters_tick, st.counters_events, st.counters_groups, st.counters_rank1,
+            st.counters_refactors, st.counters_since, st.counters_check, st.counters_status,
+            st.counters_drift, st.counters_drift_max)  # fmt: skip
 
 
-def new_energy() -> Energy:
-    """Empty energy books at ``t = 0``."""
-    return Energy(*([0.0] * len(_ENERGY_FIELDS)))
+@jit
+def _energy_values(st: Any) -> tuple[float, ...]:
+    return (st.energy_t_s, st.energy_free_j, st.energy_clamped_j, st.energy_gate_j,
+            st.energy_free_power_w, st.energy_clamped_power_w)  # fmt: skip
+
+
+class _View:
+    """Read-only Python view of a group of the kernel's mutable scalars."""
+
+    _names: tuple[str, ...] = ()
+
+    def __init__(self, kernel: KernelState) -> None:
+        self._kernel = kernel
+
+    def _values(self) -> tuple[Any, ...]:
+        raise NotImplementedError
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_") or name not in self._names:
+            raise AttributeError(name)
+        return self._values()[self._names.index(name)]
+
+
+class Counters(_View):
+    """Run counters (``tick``, ``events``, ``groups``, ``rank1``, ``refactors``, ``since``,
+    ``check``, ``status``: ints) and the solver's residuals (``drift``, ``drift_max``)."""
+
+    _names = (*_COUNTER_FIELDS, *_COUNTER_FLOATS)
+
+    def _values(self) -> tuple[Any, ...]:
+        return _counter_values(self._kernel)
+
+
+class Energy(_View):
+    """Energy books (J) up to ``t_s`` and the current network powers (W): ``t_s``, ``free_j``,
+    ``clamped_j``, ``gate_j``, ``free_power_w``, ``clamped_power_w``."""
+
+    _names = _ENERGY_FIELDS
+
+    def _values(self) -> tuple[Any, ...]:
+        return _energy_values(self._kernel)
 
 
 class State(NamedTuple):
@@ -288,15 +297,23 @@ class State(NamedTuple):
     energy: Energy
 
 
-if TYPE_CHECKING:
-    KernelState = State  # to type checkers the handle has the named tuple's fields
-else:
-
-    class KernelState(structref.StructRefProxy):
-        """The kernel's handle on a :class:`State`: one reference-counted struct of its groups.
-
-        Build it as ``KernelState(*state)``: it shares the groups, so the named tuple stays the
-        Python-side view.
-        """
-
-    structref.define_proxy(KernelState, KernelStateType, list(State._fields))
+def kernel_state(
+    circuit: Circuit,
+    factor: Factor,
+    examples: Examples,
+    edges: Edges,
+    device: DeviceGroup,
+    clock: ClockGroup,
+    noise: NoiseGroup,
+    rule: Rule,
+    solver: SolverGroup,
+    log: EventLog,
+) -> tuple[State, KernelState]:
+    """The kernel struct of the groups (fresh counters, the first global tick 1; empty energy
+    books at ``t = 0``) and the Python-side :class:`State` view of both."""
+    groups = (circuit, factor, examples, edges, device, clock, noise, rule, solver, log)
+    values: list[Any] = [value for group in groups for value in group]
+    values += [1, *([0] * (len(_COUNTER_FIELDS) - 1)), 0.0, 0.0]
+    values += [0.0] * len(_ENERGY_FIELDS)
+    kernel = KernelState(*values)
+    return State(*groups, Counters(kernel), Energy(kernel)), kernel
