@@ -24,7 +24,6 @@ __all__ = [
     "clamped_only",
     "commit",
     "drift",
-    "edge_drop",
     "edge_mid",
     "ensure_inverse",
     "rank1",
@@ -32,18 +31,6 @@ __all__ = [
     "solve_examples",
     "update_states",
 ]
-
-
-@jit
-def edge_drop(st: KernelState, q: int, i: int, mu: np.ndarray) -> float:
-    """Voltage drop (V) of edge ``i`` in circuit ``q`` for constraint currents ``mu``."""
-    a = st.circuit_ends[i, 0]
-    b = st.circuit_ends[i, 1]
-    x = st.circuit_x
-    acc = 0.0
-    for j in range(mu.shape[0]):
-        acc += (x[q, a, j] - x[q, b, j]) * mu[j]
-    return acc
 
 
 @jit

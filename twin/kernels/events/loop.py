@@ -89,7 +89,7 @@ def measure(st: KernelState, i: int, noisy: bool) -> None:
     mu_c = st.examples_mu_c
     mu_d = st.examples_mu_d
     c = mu_f.shape[1]
-    for e in range(m):  # the loops of circuit.edge_drop, on whole arrays (no slices: faster)
+    for e in range(m):  # drops x[q, a] - x[q, b] times the currents, on whole arrays (no slices)
         qf = st.circuit_free_q[e]
         qc = st.circuit_clamp_q[e]
         d_f = 0.0
