@@ -355,15 +355,18 @@ class Twin:
         network's conductances are held between edge events, so this is the state at any time
         up to the next event. Grounded nodes read 0 V. Read-only.
         """
-        st = self.state
-        if not 0 <= example < st.mu_f.shape[0]:
-            raise ModelError(f"example: expected 0..{st.mu_f.shape[0] - 1}, got {example}")
-        n = st.x.shape[1] - 1
+        cir, ex = self.state.circuit, self.state.examples
+        if not 0 <= example < ex.mu_f.shape[0]:
+            raise ModelError(f"example: expected 0..{ex.mu_f.shape[0] - 1}, got {example}")
+        n = cir.x.shape[1] - 1
         out = []
-        circuits = ((st.free_q[example], st.mu_f[example]), (st.clamp_q[example], st.mu_c[example]))
+        circuits = (
+            (cir.free_q[example], ex.mu_f[example]),
+            (cir.clamp_q[example], ex.mu_c[example]),
+        )
         for q, mu in circuits:
             v = np.zeros(n + 1)
-            v[:n] = st.x[int(q), :n] @ mu
+            v[:n] = cir.x[int(q), :n] @ mu
             out.append(v[self._node_index])
         return out[0], out[1]
 
