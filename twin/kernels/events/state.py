@@ -315,5 +315,12 @@ def kernel_state(
     values: list[Any] = [value for group in groups for value in group]
     values += [1, *([0] * (len(_COUNTER_FIELDS) - 1)), 0.0, 0.0]
     values += [0.0] * len(_ENERGY_FIELDS)
-    kernel = KernelState(*values)
+    kernel = _new_kernel_state(tuple(values))
     return State(*groups, Counters(kernel), Energy(kernel)), kernel
+
+
+@jit
+def _new_kernel_state(values: Any) -> Any:
+    """``KernelState(*values)`` compiled with the on-disk cache (structref's own constructor is
+    compiled afresh in every process: seconds for a struct of this size)."""
+    return KernelState(*values)
