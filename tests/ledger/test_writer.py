@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -167,3 +168,41 @@ def test_out_of_patience_the_run_is_spooled_and_the_next_open_imports_it(
         assert scalar(led, "SELECT COUNT(*) FROM entries") == 120
         assert scalar(led, "SELECT COUNT(*) FROM samples") == 40
     assert not writer.spool_path.exists()  # imported, then deleted
+
+
+def _emit_and_flush(writer: LedgerWriter, docs: list[dict[str, Any]]) -> None:
+    for doc in docs:
+        writer(doc)
+    writer.flush()
+
+
+def test_a_failed_writer_with_a_live_run_waits_instead_of_spinning(sqlite_url: str) -> None:
+    """Regression: after a failed write, a due heartbeat stayed due and the writer thread spun
+    on its condition variable holding the GIL, starving every other thread of the process."""
+    docs = _stream("fail1", 3)
+    with open_ledger(sqlite_url) as led:
+        writer = LedgerWriter(led, heartbeat_s=0.01)
+        writer(docs[0])  # the run row is in: the run is live, so heartbeats are due
+
+        def broken(*args: Any) -> None:
+            raise RuntimeError("injected failure of the entries insert")
+
+        writer._commit = broken  # type: ignore[method-assign]  # every later write fails
+        with pytest.raises(Exception, match="entries"):
+            _emit_and_flush(writer, docs[1:])
+        calls = 0
+        take = writer._buffer.take
+
+        def counting(*args: Any) -> Any:
+            nonlocal calls
+            calls += 1
+            return take(*args)
+
+        writer._buffer.take = counting  # type: ignore[method-assign]
+        deadline = time.monotonic() + 0.5
+        while time.monotonic() < deadline:  # a measurement window, not synchronisation
+            threading.Event().wait(0.05)
+        assert calls < 5, f"the writer loop ran {calls} times in 0.5 s"
+        with pytest.raises(Exception, match="entries"):
+            writer.close()
+        assert not writer._thread.is_alive()

@@ -398,7 +398,7 @@ class LedgerWriter:
     # ------------------------------------------------------------------ writer thread
 
     def _beat_due(self, now: float) -> float | None:
-        if not self._live:
+        if not self._live or self._error is not None:  # a failed writer beats no more
             return None
         return self._last_beat + self.heartbeat_s - now
 
@@ -413,11 +413,11 @@ class LedgerWriter:
                 return
 
     def _write(self, docs: list[Mapping[str, Any]], *, beat: bool) -> None:
+        if beat:  # before any early return: a due heartbeat must not stay due (a busy loop)
+            self._last_beat = time.monotonic()
         if self._error is not None:
             return  # the caller has been told; later documents are dropped, not half-written
         live = set(self._live)
-        if beat:
-            self._last_beat = time.monotonic()
         try:
             batch = _Batch(self._host, self._pid, time.time())
             for doc in docs:
