@@ -21,8 +21,11 @@ def test_realtime_run_reports_lag_instead_of_crashing(board_task) -> None:
     sink = Collector()
     cfg = TwinConfig(clock="poisson:10000", sample_interval_s=0.02, batch_s=0.005)
     twin = Twin(env, board_task, cfg, run_rng(), emit=sink)
-    env.real_start -= 0.05  # start 50 ms behind the wall clock: strict mode would raise
+    # the wall clock starts now, not at the environment's creation (building the twin takes a
+    # variable time), and 50 ms behind it: strict mode would raise
     t0 = time.perf_counter()
+    env.sync()
+    env.real_start -= 0.05
     result = twin.run(0.1)
     wall = time.perf_counter() - t0
     assert wall >= 0.05  # paced: the first 50 ms were already lost, the rest waited for
