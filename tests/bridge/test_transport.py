@@ -294,7 +294,10 @@ def test_soak_ten_percent_loss_for_twenty_thousand_frames(
     assert tally.undetected(n_total) == []
     counters = board.counters
     assert n_total - tally.join_seq - counters.updates - counters.resynced_seqs == 0
-    assert counters.gaps_detected >= 100
+    # every resync was a detected gap (none from silence); how many gaps one resync covers
+    # depends on timing (frames arriving during a re-snapshot are stale), so no count is fixed
+    assert counters.gaps_detected > 0
+    assert counters.resyncs == counters.gaps_detected
 
 
 def test_a_board_that_has_published_nothing_is_waited_for(make_publisher, make_client) -> None:
