@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import math
 import os
 import time
 import uuid
@@ -33,6 +34,7 @@ __all__ = [
     "Subscriber",
     "code_version",
     "energy_doc",
+    "first_non_finite",
     "read_jsonl",
     "sample_doc",
     "start_doc",
@@ -336,3 +338,20 @@ def read_jsonl(path: str | Path) -> Iterator[dict[str, Any]]:
                 yield json.loads(line)
             except json.JSONDecodeError:
                 log.warning("%s:%d: skipping a torn line", path, lineno)
+
+
+def first_non_finite(value: Any, path: str = "") -> str | None:
+    """``"path = value"`` of the first NaN or infinity in nested dicts/lists (None if none)."""
+    if isinstance(value, Mapping):
+        for k, v in value.items():
+            found = first_non_finite(v, f"{path}.{k}" if path else str(k))
+            if found:
+                return found
+    elif isinstance(value, list | tuple):
+        for i, v in enumerate(value):
+            found = first_non_finite(v, f"{path}[{i}]")
+            if found:
+                return found
+    elif isinstance(value, float) and not math.isfinite(value):
+        return f"{path} = {value}"
+    return None

@@ -87,22 +87,6 @@ def run_recording(db: str | None, no_db: bool) -> Iterator[Subscriber | None]:
         yield writer
 
 
-def _first_non_finite(value: Any, path: str) -> str | None:
-    if isinstance(value, dict):
-        for key, item in value.items():
-            found = _first_non_finite(item, f"{path}.{key}" if path else str(key))
-            if found:
-                return found
-    elif isinstance(value, list | tuple):
-        for i, item in enumerate(value):
-            found = _first_non_finite(item, f"{path}[{i}]")
-            if found:
-                return found
-    elif isinstance(value, float) and not math.isfinite(value):
-        return f"{path} = {value}"
-    return None
-
-
 def _suspects(params: Mapping[str, Any] | None) -> str:
     """The run inputs that are non-finite or huge (the likely cause of a non-finite result)."""
     bad = [
@@ -120,7 +104,9 @@ def check_finite(value: Any, where: str, params: Mapping[str, Any] | None = None
     than 1e150, e.g. ``summary: training_energy_j = inf is not a finite number (input out of
     range: step_s = 1e+308)``.
     """
-    found = _first_non_finite(value, "")
+    from ..documents import first_non_finite
+
+    found = first_non_finite(value)
     if found is not None:
         raise ConfigError(f"{where}: {found} is not a finite number{_suspects(params)}")
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
+from ..documents import first_non_finite
 from .errors import LedgerError, NonFiniteError
 from .models import ENERGY_METHOD, ENERGY_PHASE, ENERGY_SOURCE
 
@@ -107,23 +108,6 @@ def jsonable(value: Any) -> Any:
     except (TypeError, ValueError):
         return str(value)
     return x if math.isfinite(x) else None
-
-
-def first_non_finite(value: Any, path: str) -> str | None:
-    """The dotted path of the first non-finite number in ``value`` (None if all are finite)."""
-    if isinstance(value, Mapping):
-        for k, v in value.items():
-            found = first_non_finite(v, f"{path}.{k}" if path else str(k))
-            if found:
-                return found
-    elif isinstance(value, list | tuple):
-        for i, v in enumerate(value):
-            found = first_non_finite(v, f"{path}[{i}]")
-            if found:
-                return found
-    elif isinstance(value, float) and not math.isfinite(value):
-        return f"{path} = {value}"
-    return None
 
 
 def _finite_data(data: Mapping[str, Sequence[float]]) -> dict[str, list[float | None]]:
