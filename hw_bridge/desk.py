@@ -23,6 +23,7 @@ import attrs
 import jsonschema
 
 from ._messages import SCHEMA
+from .commands import ETA_DIVISOR
 from .contract import Ack, BoardConfig, Command
 from .errors import CommandRefused, EncodeError
 from .protocol import encode_ack
@@ -31,8 +32,6 @@ __all__ = ["ETA_DIVISOR", "CommandDesk", "CommandHandler", "normalize_command"]
 
 log = logging.getLogger("hw_bridge.server")
 
-#: ETA -> eta conversion of the laboratory board (PHYSICS.md section 8).
-ETA_DIVISOR = 129
 #: Commands that do not change the desired state (so do not bump its version).
 _READ_ONLY_COMMANDS = frozenset({"run_inference"})
 _ARG_VALIDATORS = {
