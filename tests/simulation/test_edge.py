@@ -65,7 +65,10 @@ def test_rails_hold_in_a_run_with_a_violent_drive(board_task) -> None:
     gates = result.history["gate_v"]
     assert gates.min() >= 1.0
     assert gates.max() <= 5.5
-    assert np.any(gates == 1.0) or np.any(gates == 5.5)  # it really hit a rail
+    # it really drove gates onto the rails: the drive fades as a gate closes in on a rail, so
+    # whether one lands exactly on it within 50 ms is a matter of rounding (one did in earlier
+    # runs; with numba 0.68.1 / numpy 2.4.6 the closest stops 4.6e-9 V short of 5.5 V)
+    assert np.any(gates - 1.0 < 1e-6) or np.any(5.5 - gates < 1e-6)
 
 
 def test_noise_increment_scales_with_the_square_root_of_the_interval() -> None:
