@@ -140,14 +140,16 @@ class TwinConfig:
         Commit window of per-edge clocks (Poisson, periodic), s: events within ``window_s`` of
         the first pending one are committed together, one factorisation per window (see the
         module docstring; an approximation of order ``window_s``). 0: every event on its own
-        (exact).
+        (exact). Windows are also cut at every wake-up (``batch_s``; 0 wakes at each event, so
+        every window holds one instant) and probe sample.
     solver
         Incremental-solver settings.
     per_edge_samples
         Sample every edge's gate voltage (``gate_v_<i>``) when the network has at most this many
         edges.
     log_events
-        Keep the times and edges of the first ``log_events`` edge events (tests, statistics).
+        Keep the times and edges of the first ``log_events`` edge events (tests, statistics;
+        with ``window_s > 0`` a window's events are logged edge by edge).
     """
 
     clock: Clock = attrs.field(factory=lambda: SyncClock(rate_hz=1e4), converter=_clock)
@@ -407,7 +409,8 @@ class Twin:
         return cir.k[int(cir.free_q[0])].copy()
 
     def event_log(self) -> tuple[np.ndarray, np.ndarray]:
-        """Times (s) and edges of the logged events (``config.log_events``), in order."""
+        """Times (s) and edges of the logged events (``config.log_events``), in order (with
+        ``config.window_s > 0``: window by window, edge by edge within a window)."""
         ev = self.state.log
         n = min(int(self.state.counters.events), ev.t.shape[0])
         return ev.t[:n].copy(), ev.edge[:n].copy()
