@@ -93,4 +93,5 @@ def test_simulate_with_a_commit_window(capsys) -> None:
     windowed = json.loads(out.strip().splitlines()[-1])
     assert windowed["events"] == exact["events"] == exact["event_groups"]
     assert windowed["event_groups"] < exact["events"] / 10
+    assert (exact["window_s"], windowed["window_s"]) == (0.0, 1e-4)
     assert windowed["error_final"] == pytest.approx(exact["error_final"], rel=1e-2)

@@ -470,6 +470,7 @@ class Twin:
             "clock": self.config.clock.spec,
             "model": self.config.edges.device.name,
             "engine": self.config.engine,
+            "window_s": self.config.window_s,
             "lam": self.config.lam,
             "eta": self.config.eta,
         }
