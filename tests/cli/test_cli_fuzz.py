@@ -168,7 +168,8 @@ def test_numeric_train_options(capsys: Any, option: str, value: Any) -> None:
 
 
 SIMULATE_OPTIONS = ["--duration", "--lam", "--eta", "--tau-feedback", "--noise", "--meas-noise",
-                    "--offsets", "--leak", "--seed", "--sample-s", "--batch-s"]  # fmt: skip
+                    "--offsets", "--leak", "--seed", "--sample-s", "--batch-s",
+                    "--window-s"]  # fmt: skip
 
 
 @settings(FUZZ, max_examples=100)

@@ -70,6 +70,8 @@ def test_simulate_json_summary_documents_and_saved_network(capsys, tmp_path) -> 
         (["--model", "bjt"], "--model"),
         (["--eta", "0"], "--eta"),
         (["--task", "nonsense"], "--task"),
+        (["--window-s", "1e-4"], "window_s"),  # the default clock is sync
+        (["--clock", "poisson:10000", "--window-s", "-1"], "--window-s"),
     ],
 )
 def test_bad_arguments_are_one_line_errors_with_exit_2(capsys, args, needle) -> None:
@@ -77,3 +79,19 @@ def test_bad_arguments_are_one_line_errors_with_exit_2(capsys, args, needle) -> 
     assert code == 2
     assert err.count("\n") == 1
     assert needle in err
+
+
+def test_simulate_with_a_commit_window(capsys) -> None:
+    """``--window-s`` commits Poisson clock events in windows (fewer groups, same events)."""
+    args = ("simulate", "--no-db", "--seed", "2", "--clock", "poisson:10000", "--duration", "0.05",
+            "--json")  # fmt: skip
+    code, out, _ = run(capsys, *args)
+    assert code == 0
+    exact = json.loads(out.strip().splitlines()[-1])
+    code, out, _ = run(capsys, *args, "--window-s", "1e-4")
+    assert code == 0
+    windowed = json.loads(out.strip().splitlines()[-1])
+    assert windowed["events"] == exact["events"] == exact["event_groups"]
+    assert windowed["event_groups"] < exact["events"] / 10
+    assert (exact["window_s"], windowed["window_s"]) == (0.0, 1e-4)
+    assert windowed["error_final"] == pytest.approx(exact["error_final"], rel=1e-2)

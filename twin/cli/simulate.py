@@ -77,6 +77,7 @@ def _twin_config(
     sample_s: float,
     batch_s: float,
     engine: str,
+    window_s: float = 0.0,
 ) -> TwinConfig:
     """The twin's settings from the command's options (board edges of the chosen model)."""
     from ..simulation.clocks import parse_clock
@@ -101,6 +102,7 @@ def _twin_config(
         sample_interval_s=sample_s,
         batch_s=batch_s,
         engine=engine,  # type: ignore[arg-type]
+        window_s=window_s,
     )
 
 
@@ -211,6 +213,14 @@ def _both(*updates: Callable[[float, float], None]) -> Callable[[float, float], 
     show_default=True,
     help="batched (fast) or agents (one SimPy process per edge, reference).",
 )
+@click.option(
+    "--window-s",
+    type=FiniteRange(0, 1e3),
+    default=0.0,
+    show_default=True,
+    help="Poisson/periodic clocks: commit the events within this window together, s "
+    "(one factorisation per window; an approximation of order window-s). 0: exact.",
+)
 @click.option("--realtime", is_flag=True, help="Pace the run by the wall clock (live use).")
 @click.option("--force", is_flag=True, help="Run even when the work estimate exceeds the limit.")
 @artifact_options("Save the network with its trained conductances (S) as JSON.")
@@ -233,6 +243,7 @@ def simulate_cmd(
     sample_s: float | None,
     batch_s: float,
     engine: str,
+    window_s: float,
     realtime: bool,
     force: bool,
     out: Path | None,
@@ -257,7 +268,7 @@ def simulate_cmd(
     config = _twin_config(
         model=model, clock=clock, lam=lam, eta=eta, tau_feedback=tau_feedback, noise=noise,
         meas_noise=meas_noise, offsets=offsets, leak=leak, batch_s=batch_s, engine=engine,
-        sample_s=sample_s if sample_s is not None else max(duration / 200, 1e-6),
+        window_s=window_s, sample_s=sample_s if sample_s is not None else max(duration / 200, 1e-6),
     )  # fmt: skip
     clock_cfg = config.clock
     the_task = tasks_from_options(task, network, seed=seed, realizations=1)[0]
@@ -280,6 +291,7 @@ def simulate_cmd(
         "tau_leak_s": leak,
         "seed": seed,
         "engine": engine,
+        "window_s": window_s,
         "realtime": realtime,
     }
     with (

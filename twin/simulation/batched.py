@@ -6,7 +6,9 @@ every event instant with ``batch_s = 0``) and hands the compiled kernel every ev
 last wake-up. The kernel processes them in time order exactly as the per-edge agents would:
 simultaneous events of a global tick as one group (stage all, one commit, measure all), events of
 per-edge clocks one at a time. Nothing is approximated; ``batch_s`` only sets how often the twin
-yields to other SimPy processes and, in real-time mode, syncs with the wall clock.
+yields to other SimPy processes and, in real-time mode, syncs with the wall clock. (With a
+commit window, ``TwinConfig.window_s > 0``, events of per-edge clocks are committed a window at a
+time, an approximation; each wake-up also cuts the open window.)
 """
 
 from __future__ import annotations

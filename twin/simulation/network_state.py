@@ -13,13 +13,15 @@ gives, with ``w = L^-1 g``,
 for ``O(n^2)`` work instead of a fresh ``O(n^3)`` solve. The inverse is dense (the board has
 ``n = 15`` reduced nodes).
 
-Large networks (more than ``sparse_above`` reduced nodes) with global-tick clocks (sync,
-Bernoulli) keep no inverse: every change, or group of simultaneous changes, refactorises each
-circuit with a sparse Cholesky factorisation whose ordering and symbolic structure are computed
-once (:func:`sparse_structure`, :func:`twin.kernels.ordering.factor_layout`), and only
-``x = L^-1 C^T`` is
-formed, in ``O(nnz)`` per circuit instead of the dense ``O(n^3)`` refactorisation and ``O(n^2)``
-inverse. No drift accumulates on that path.
+Large networks keep no inverse: every change, or group of changes committed together (a sync
+or Bernoulli tick, a window of per-edge clock events), refactorises each circuit with a sparse
+Cholesky factorisation whose ordering and symbolic structure are computed once
+(:func:`sparse_structure`, :func:`twin.kernels.ordering.factor_layout`), and only
+``x = L^-1 C^T`` is formed, in ``O(nnz)`` per circuit instead of the dense ``O(n^3)``
+refactorisation and ``O(n^2)`` inverse. No drift accumulates on that path, and nothing of size
+``n^2`` is kept. Grouped changes take that path above ``sparse_above`` reduced nodes, single
+events of per-edge clocks above ``sparse_events_above`` (where one sparse refactorisation costs
+less than one dense rank-1 update: measured crossover ~130-140 reduced nodes).
 
 Groups of simultaneous changes larger than ``refactor_group`` (a sync tick changes every edge)
 are cheaper as one fresh factorisation. Drift of the updated inverse is bounded two ways: every
@@ -59,6 +61,11 @@ __all__ = [
 
 #: Default :attr:`SolverSettings.sparse_above` (reduced nodes), chosen by measurement.
 SPARSE_ABOVE = 56
+#: Default :attr:`SolverSettings.sparse_events_above` (reduced nodes): per event, a sparse
+#: refactorisation against a dense rank-1 update (Poisson clocks, linear model, one core under
+#: load ~4): 11 vs 4 us at 127 reduced nodes (jammed), 14 vs 39 us at 143 (12x12 lattice),
+#: 32 vs 138 us at 255 (jammed), 76 vs 330 us at 459 (jammed).
+SPARSE_EVENTS_ABOVE = 128
 
 
 @attrs.frozen(kw_only=True)
@@ -77,8 +84,12 @@ class SolverSettings:
         A group of more than this many simultaneous changes is refactorised (``None``: half the
         reduced node count).
     sparse_above
-        Networks with more reduced nodes than this use the sparse path with sync and Bernoulli
-        clocks: every change is a sparse refactorisation, no inverse is kept (``None``: never).
+        Networks with more reduced nodes than this use the sparse path when changes are
+        committed in groups (sync and Bernoulli clocks, windowed per-edge clocks): every group
+        is a sparse refactorisation, no inverse is kept (``None``: never).
+    sparse_events_above
+        The same threshold for per-edge clocks committing one event at a time (``None``:
+        never).
     """
 
     refactor_every: int = attrs.field(default=4096, converter=int)
@@ -86,6 +97,7 @@ class SolverSettings:
     drift_tol: float = attrs.field(default=1e-9, converter=float)
     refactor_group: int | None = None
     sparse_above: int | None = SPARSE_ABOVE
+    sparse_events_above: int | None = SPARSE_EVENTS_ABOVE
 
     def __attrs_post_init__(self) -> None:
         if self.refactor_every < 1 or self.check_every < 1:
@@ -93,14 +105,15 @@ class SolverSettings:
         if not self.drift_tol > 0:
             raise ModelError(f"solver: drift_tol must be > 0, got {self.drift_tol}")
 
-    def sparse(self, n_free: int, tick_clock: bool) -> bool:
+    def sparse(self, n_free: int, grouped: bool) -> bool:
         """Whether a network of ``n_free`` reduced nodes uses the sparse path.
 
-        Only global-tick clocks (sync, Bernoulli) do: their ticks change many edges at once. With
-        per-edge clocks a sparse refactorisation per event measured no faster than a dense
-        rank-1 update at 460 nodes, so those stay on the dense path.
+        ``grouped``: changes are committed in groups (global-tick clocks, windowed per-edge
+        clocks), judged against ``sparse_above``; otherwise one event at a time, judged against
+        ``sparse_events_above``.
         """
-        return tick_clock and self.sparse_above is not None and n_free > self.sparse_above
+        limit = self.sparse_above if grouped else self.sparse_events_above
+        return limit is not None and n_free > limit
 
     def group_limit(self, n_free: int, sparse: bool = False) -> int:
         if sparse:
@@ -168,10 +181,19 @@ def _no_factor() -> Factor:
 
 
 def solver_group(
-    settings: SolverSettings, ends: np.ndarray, cons: np.ndarray, n: int, tick_clock: bool
+    settings: SolverSettings,
+    ends: np.ndarray,
+    cons: np.ndarray,
+    n: int,
+    grouped: bool,
+    window_s: float = 0.0,
 ) -> tuple[SolverGroup, Factor]:
-    """The incremental solver's kernel group and, on the sparse path, its factor layout."""
-    sparse = settings.sparse(n, tick_clock)
+    """The incremental solver's kernel group and, on the sparse path, its factor layout.
+
+    ``grouped``: changes are committed in groups (see :meth:`SolverSettings.sparse`);
+    ``window_s``: the commit window of per-edge clocks, s (0: every event on its own).
+    """
+    sparse = settings.sparse(n, grouped)
     factor, split, first = sparse_structure(ends, cons, n) if sparse else (_no_factor(), 0, 0)
     group = SolverGroup(
         refactor_every=int(settings.refactor_every),
@@ -181,6 +203,7 @@ def solver_group(
         split=int(split),
         first=int(first),
         drift_tol=float(settings.drift_tol),
+        window_s=float(window_s),
     )
     return group, factor
 

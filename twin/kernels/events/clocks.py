@@ -12,7 +12,7 @@ import numpy as np
 
 from .._jit import jit
 from .gate import crossing_time
-from .rng import S_CLOCK, normal, stream_id, uniform
+from .rng import S_CLOCK, normal, stream_hash, stream_id, uniform, uniform_at
 from .state import KernelState
 
 __all__ = [
@@ -29,6 +29,7 @@ __all__ = [
     "next_own_time",
     "periodic_first",
     "periodic_next",
+    "poisson_after",
     "poisson_next",
     "set_tick",
     "tick_time",
@@ -45,9 +46,15 @@ def bernoulli_fires(key: np.uint64, i: int, n: int, p: float) -> bool:
 
 
 @jit
+def poisson_after(h: np.uint64, cnt: int, t: float, rate_hz: float) -> float:
+    """Event after ``t`` of a Poisson clock of stream hash ``h`` (its ``cnt``-th draw)."""
+    return t - math.log(uniform_at(h, cnt)) / rate_hz
+
+
+@jit
 def poisson_next(key: np.uint64, i: int, cnt: int, t: float, rate_hz: float) -> float:
     """Event after ``t`` of edge ``i``'s Poisson clock (``cnt``-th draw of its stream)."""
-    return t - math.log(uniform(key, stream_id(S_CLOCK, i), cnt)) / rate_hz
+    return poisson_after(stream_hash(key, stream_id(S_CLOCK, i)), cnt, t, rate_hz)
 
 
 @jit

@@ -12,7 +12,16 @@ import numpy as np
 
 from .._jit import jit
 
-__all__ = ["S_CLOCK", "S_NOISE", "normal", "splitmix64", "stream_id", "uniform"]
+__all__ = [
+    "S_CLOCK",
+    "S_NOISE",
+    "normal",
+    "splitmix64",
+    "stream_hash",
+    "stream_id",
+    "uniform",
+    "uniform_at",
+]
 
 # random streams (high bits of the stream id)
 S_NOISE, S_CLOCK = 1, 2
@@ -36,15 +45,26 @@ def splitmix64(z: np.uint64) -> np.uint64:
 
 
 @jit
+def stream_hash(key: np.uint64, stream: int) -> np.uint64:
+    """The ``(key, stream)`` part of every draw of a stream (computed once for many draws)."""
+    return splitmix64(key ^ splitmix64(np.uint64(stream)))
+
+
+@jit
 def _hash3(key: np.uint64, stream: int, counter: int) -> np.uint64:
-    h = splitmix64(key ^ splitmix64(np.uint64(stream)))
-    return splitmix64(h ^ np.uint64(counter))
+    return splitmix64(stream_hash(key, stream) ^ np.uint64(counter))
+
+
+@jit
+def uniform_at(h: np.uint64, counter: int) -> float:
+    """Uniform draw in ``(0, 1)`` for stream hash ``h`` (:func:`stream_hash`) and ``counter``."""
+    return ((splitmix64(h ^ np.uint64(counter)) >> _S11) + 0.5) * (1.0 / 9007199254740992.0)
 
 
 @jit
 def uniform(key: np.uint64, stream: int, counter: int) -> float:
     """Uniform draw in ``(0, 1)`` for ``(key, stream, counter)``."""
-    return ((_hash3(key, stream, counter) >> _S11) + 0.5) * (1.0 / 9007199254740992.0)
+    return uniform_at(stream_hash(key, stream), counter)
 
 
 @jit

@@ -170,6 +170,7 @@ class SolverGroup(NamedTuple):
     split: int  # sparse path: dense block start
     first: int  # sparse path: first row of the constraint block
     drift_tol: float
+    window_s: float  # per-edge clocks: events within this many seconds commit together (0: exact)
 
 
 class EventLog(NamedTuple):
