@@ -169,3 +169,24 @@ def test_long_request_is_announced_on_stderr(capsys: Any) -> None:
     out = capsys.readouterr()
     assert out.out == ""
     assert out.err.strip().splitlines() == ["train: estimated 300 MB peak memory, ~1.5 min"]
+
+
+def test_build_tasks_reports_progress_per_realization() -> None:
+    from twin.physics.task_spec import build_tasks
+
+    calls: list[tuple[int, int]] = []
+    build_tasks(
+        "allostery", "lattice:4x4", seed=0, realizations=3, progress=lambda *a: calls.append(a)
+    )
+    assert calls == [(1, 3), (2, 3), (3, 3)]
+
+
+def test_timed_progress_stops_its_thread() -> None:
+    import threading
+
+    from twin.cli._common import timed_progress
+
+    before = threading.active_count()
+    with pytest.raises(RuntimeError, match="inside"), timed_progress("network", 30.0):
+        raise RuntimeError("inside")
+    assert threading.active_count() == before

@@ -6,6 +6,8 @@ import json
 import math
 import os
 import sys
+import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -35,6 +37,7 @@ __all__ = [
     "progress_bar",
     "request_size",
     "tasks_from_options",
+    "timed_progress",
 ]
 
 
@@ -154,20 +157,47 @@ def tasks_from_options(
     seed: int,
     realizations: int,
     progress: bool = False,
+    estimate_s: float = 0.0,
 ) -> list[Task]:
     """:func:`twin.physics.task_spec.build_tasks`, its spec errors pointing at the CLI option.
 
-    With ``progress``, a bar with an ETA over the realizations (when there is more than one).
+    With ``progress``, a bar with an ETA over the realizations when there is more than one; one
+    network estimated to take more than :data:`ANNOUNCE_S` to generate (``estimate_s``) gets a bar
+    of elapsed over estimated time (the generator reports no intermediate progress).
     """
     from ..physics.task_spec import TaskSpecError, build_tasks
 
     try:
+        if progress and realizations == 1 and estimate_s > ANNOUNCE_S:
+            with timed_progress("network (estimated time)", estimate_s):
+                return build_tasks(task_spec, network_spec, seed=seed, realizations=1)
         with progress_bar("networks", realizations, enabled=progress and realizations > 1) as bar:
             return build_tasks(
                 task_spec, network_spec, seed=seed, realizations=realizations, progress=bar
             )
     except TaskSpecError as exc:
         raise click.BadParameter(exc.detail, param_hint=f"--{exc.field}") from None
+
+
+@contextmanager
+def timed_progress(description: str, estimate_s: float) -> Iterator[None]:
+    """A :func:`progress_bar` of elapsed over estimated seconds (at most 99 % until done),
+    updated twice a second from a thread while the body runs."""
+    done = threading.Event()
+    with progress_bar(description, estimate_s) as update:
+
+        def tick() -> None:
+            t0 = time.monotonic()
+            while not done.wait(0.5):
+                update(min(time.monotonic() - t0, 0.99 * estimate_s), estimate_s)
+
+        worker = threading.Thread(target=tick, name="timed-progress", daemon=True)
+        worker.start()
+        try:
+            yield
+        finally:
+            done.set()
+            worker.join()
 
 
 def request_size(task_spec: str, network_spec: str | None) -> NetworkSize | None:

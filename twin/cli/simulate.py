@@ -283,7 +283,10 @@ def simulate_cmd(
         _check_run_size(clock_cfg, size.edges, duration, config.sample_interval_s, batch_s, force)
         estimate = _check_memory(size, clock_cfg, duration, config.sample_interval_s, force)
         announce_estimate("simulate", estimate)
-    the_task = tasks_from_options(task, network, seed=seed, realizations=1)[0]
+    build_s = estimate.seconds("network") if size is not None else 0.0
+    the_task = tasks_from_options(
+        task, network, seed=seed, realizations=1, progress=not as_json, estimate_s=build_s
+    )[0]
     if size is None:  # a task file: its network is known now
         from ..physics.estimate import NetworkSize
 

@@ -196,7 +196,12 @@ def train_cmd(
         estimate = _check_train(size, realizations, steps, solver, force)
         announce_estimate("train", estimate)
     tasks = tasks_from_options(
-        task, network, seed=seed, realizations=realizations, progress=not as_json
+        task,
+        network,
+        seed=seed,
+        realizations=realizations,
+        progress=not as_json,
+        estimate_s=estimate.seconds("network") if size is not None else 0.0,
     )
     if size is None:  # a task file: its network is known now
         net = tasks[0].network

@@ -104,6 +104,10 @@ class Estimate:
     time_s: float
     parts: tuple[tuple[str, float], ...] = ()  # (what, seconds)
 
+    def seconds(self, what: str) -> float:
+        """Estimated seconds of one part (``network``, ``set-up``, ...), 0 if it has none."""
+        return sum(t for name, t in self.parts if name == what)
+
     def describe(self) -> str:
         """``1.2 GB peak memory, ~3 min (network 20 s, set-up 40 s, training 2 min)``."""
         detail = ", ".join(f"{what} {format_seconds(t)}" for what, t in self.parts if t >= 0.5)
