@@ -110,12 +110,12 @@ def laplacian_apply(k: Arr, ne: int, ends: Arr, n: int, x: Arr, y: Arr) -> None:
 
 
 @jit
-def conductance_ratio(k: Arr, kf: Arr, ne: int) -> tuple[float, float]:
-    """Smallest and largest ``k_e / kf_e`` over the edges."""
+def conductance_ratio(k: Arr, kf_inv: Arr, ne: int) -> tuple[float, float]:
+    """Smallest and largest ``k_e / kf_e`` over the edges (``kf_inv = 1 / kf``)."""
     lo = np.inf
     hi = 0.0
     for e in range(ne):
-        ratio = k[e] / kf[e]
+        ratio = k[e] * kf_inv[e]
         lo = min(lo, ratio)
         hi = max(hi, ratio)
     return lo, hi
@@ -123,16 +123,23 @@ def conductance_ratio(k: Arr, kf: Arr, ne: int) -> tuple[float, float]:
 
 @jit
 def galerkin_s(n: int, c: int, cidx: Arr, cval: Arr, x: Arr, r: Arr, s: Arr) -> None:
-    """``S_ab = (c_a^T x_b + x_a^T r_b)``, symmetrised; ``r = C^T - L x`` (second-order error)."""
+    """``S_ab = (c_a^T x_b + x_a^T r_b)``, symmetrised; ``r = C^T - L x`` (second-order error).
+
+    One pass over the rows (``x`` and ``r`` are row-major ``(n + 1, cw)``).
+    """
     for a in range(c):
         for b in range(c):
-            acc = 0.0
+            s[a, b] = 0.0
+    for i in range(n):
+        for a in range(c):
+            xa = x[i, a]
+            for b in range(c):
+                s[a, b] += xa * r[i, b]
+    for a in range(c):
+        for b in range(c):
             for slot in range(2):
                 if cidx[a, slot] >= 0:
-                    acc += cval[a, slot] * x[cidx[a, slot], b]
-            for i in range(n):
-                acc += x[i, a] * r[i, b]
-            s[a, b] = acc
+                    s[a, b] += cval[a, slot] * x[cidx[a, slot], b]
     for a in range(c):
         for b in range(a + 1, c):
             m = 0.5 * (s[a, b] + s[b, a])
@@ -284,8 +291,8 @@ def pcg_basis(
 ) -> bool:
     """Basis ``x = L^-1 C^T`` and ``s = C x`` by PCG, refactorizing when it pays; False if singular.
 
-    ``pw`` is ``(kf, xh, r, z, p, ap, sc)``: conductances of the stored factor (S), the two
-    previous solutions, four ``(n + 1, cw)`` vectors and ``(6, cw)`` column scalars.
+    ``pw`` is ``(kf, xh, r, z, p, ap, sc)``: inverse conductances of the stored factor (1/S),
+    the two previous solutions, four ``(n + 1, cw)`` vectors and ``(6, cw)`` column scalars.
     ``counters`` are the realization's :data:`ITERATIONS`, ... slots; ``par`` the trainer's
     settings (``par[9]`` tol, ``par[10]`` max iterations, ``par[11]`` refactor iterations,
     ``par[12]`` kappa max).
@@ -304,7 +311,7 @@ def pcg_basis(
         if not sparse_basis(k, ne, n, split, first, layout, v, pos, x, s):
             return False
         for e in range(ne):
-            kf[e] = k[e]
+            kf[e] = 1.0 / k[e]
         counters[FACTORIZATIONS] += 1
         counters[REFACTOR_NEXT] = 0
     else:

@@ -129,8 +129,9 @@ class Realizations:
     def pcg_workspace(self, enabled: bool) -> tuple[np.ndarray, ...]:
         """Arrays of the PCG solver (:func:`twin.kernels.pcg.pcg_basis`), in kernel order.
 
-        Conductances of the stored factor, the two previous basis solutions, four basis-shaped
-        vectors and per-column scalars; placeholders of one row when ``enabled`` is false.
+        Inverse conductances of the stored factor, the two previous basis solutions, four
+        basis-shaped vectors and per-column scalars; placeholders of one row when ``enabled`` is
+        false.
         """
         rr = self.realizations
         c = self.cidx.shape[1]
