@@ -230,7 +230,11 @@ def _both(*updates: Callable[[float, float], None]) -> Callable[[float, float], 
     help="batched (fast) or agents (one SimPy process per edge, reference).",
 )
 @click.option("--realtime", is_flag=True, help="Pace the run by the wall clock (live use).")
-@click.option("--force", is_flag=True, help="Run even when the work estimate exceeds the limit.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Run even when the estimated memory or work exceeds its limit.",
+)
 @artifact_options("Save the network with its trained conductances (S) as JSON.")
 @view_options
 @ledger_options

@@ -156,7 +156,11 @@ def _check_train(
     show_default=True,
     help="pcg: bound on the relative energy-norm error of each update's node voltages.",
 )
-@click.option("--force", is_flag=True, help="Run even when the work estimate exceeds the limit.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Run even when the estimated memory, time or work exceeds its limit.",
+)
 @artifact_options("Save the trained network (realization 0) as JSON.")
 @ledger_options
 def train_cmd(
