@@ -77,14 +77,18 @@ def warm_kernels() -> None:
 
 
 def _peak_rss_mb(spec: str, realizations: int) -> float:
-    """Peak RSS (MB) of a fresh process that builds the request's trainer and takes 2 steps."""
+    """Peak RSS (MiB) of a fresh process that builds the request's trainer and takes 2 steps.
+
+    ``VmHWM`` of the process's own memory map: ``ru_maxrss`` would carry over the RSS of the
+    (large) test process it was forked from.
+    """
     code = (
-        "import resource, sys\n"
         "from twin.physics.task_spec import build_tasks\n"
         "from twin.learning.trainer import TrainConfig, Trainer\n"
         f"tasks = build_tasks('allostery', {spec!r}, seed=0, realizations={realizations})\n"
         "Trainer(tasks, TrainConfig(steps=2, n_records=2)).run()\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0)\n"
+        "status = open('/proc/self/status').read().split('VmHWM:')[1].split()\n"
+        "print(float(status[0]) / 1024.0)\n"
     )
     root = Path(__file__).resolve().parents[2]
     out = subprocess.run(
