@@ -22,11 +22,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -80,7 +80,7 @@ def measure(side: int, solver: str, repeat: int, steps: int) -> dict[str, Any]:
         if stats is not None:
             iters.append(float(stats["iterations"][0]) / steps)
             refac.append(float(stats["refactorizations"][0]))
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak_kb = float(Path("/proc/self/status").read_text().split("VmHWM:")[1].split()[0])
     return {
         "N": side * side,
         "solver": solver,
