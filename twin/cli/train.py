@@ -189,10 +189,6 @@ def train_cmd(
     no_db: bool,
 ) -> None:
     """Train networks with coupled learning (lambda = 0) or power-minimising coupled learning."""
-    from ..learning.rules import LambdaControl, LearningRule
-    from ..learning.trainer import TrainConfig, Trainer
-    from ..physics.network_io import save_network
-
     if kmin is not None and kmax is not None and kmin >= kmax:
         raise click.BadParameter(f"must be > --kmin ({kmin:g}), got {kmax:g}", param_hint="--kmax")
     size = request_size(task, network)
@@ -212,6 +208,11 @@ def train_cmd(
         estimate = _check_train(NetworkSize(nodes=net.n_nodes, edges=net.n_edges), realizations,
                                 steps, solver, force)  # fmt: skip
         announce_estimate("train", estimate)
+    # the trainer loads numba: imported once the request is accepted (a refusal takes ms)
+    from ..learning.rules import LambdaControl, LearningRule
+    from ..learning.trainer import TrainConfig, Trainer
+    from ..physics.network_io import save_network
+
     announce_compilation("train")
     config = TrainConfig(
         rule=LearningRule(alpha=alpha, eta=eta, lam=lam),
