@@ -6,6 +6,8 @@ import json
 import math
 import os
 import sys
+import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 if TYPE_CHECKING:
+    from ..physics.estimate import Estimate, NetworkSize
     from ..physics.task import Task
 
 __all__ = [
@@ -21,16 +24,20 @@ __all__ = [
     "SEED",
     "FiniteRange",
     "announce_compilation",
+    "announce_estimate",
     "artifact_options",
     "check_non_negative",
     "check_output_path",
     "check_plot_path",
     "check_positive",
+    "check_request",
     "check_work",
     "emit_json",
     "print_summary",
     "progress_bar",
+    "request_size",
     "tasks_from_options",
+    "timed_progress",
 ]
 
 
@@ -62,6 +69,54 @@ def check_work(what: str, estimate: float, limit: float, formula: str, force: bo
             f"{what}: estimated {estimate:.3g} {formula} exceeds the limit {limit:.3g} "
             "(hours of computing); reduce it or pass --force"
         )
+
+
+#: Longest estimated request run without --force, seconds (a request estimated longer looks hung;
+#: the edge-steps and edge-events limits of the commands are of the same order).
+MAX_REQUEST_S = 3600.0
+#: Requests estimated to take longer than this print their estimate before starting, seconds.
+ANNOUNCE_S = 10.0
+
+
+def check_request(
+    what: str,
+    estimate: Estimate,
+    force: bool,
+    *,
+    quiet: bool = False,
+    max_time_s: float | None = MAX_REQUEST_S,
+    work: tuple[float, float, str] | None = None,
+) -> None:
+    """Refuse a request whose estimated peak memory exceeds the memory available, whose
+    estimated time exceeds ``max_time_s`` (``None``: no time limit) or whose ``work``
+    ``(estimate, limit, unit)`` exceeds its limit, unless ``force``: one line naming the
+    estimate and every limit it exceeds. Announce a long request on stderr (unless ``quiet``)."""
+    from ..physics.estimate import available_memory_bytes, format_bytes, format_seconds
+
+    available = available_memory_bytes()
+    limits = []
+    if estimate.memory_bytes > available:
+        limits.append(f"the {format_bytes(available)} of memory available")
+    if max_time_s is not None and estimate.time_s > max_time_s:
+        limits.append(f"the {format_seconds(max_time_s)} limit")
+    text = estimate.describe()
+    if work is not None:
+        text += f", {work[0]:.3g} {work[2]}"
+        if work[0] > work[1]:
+            limits.append(f"the {work[1]:.3g} {work[2].split(' ')[0]} limit")
+    if limits and not force:
+        raise click.UsageError(
+            f"{what}: estimated {text} exceeds {', '.join(limits)}; "
+            "reduce the request or pass --force"
+        )
+    if not quiet:
+        announce_estimate(what, estimate)
+
+
+def announce_estimate(what: str, estimate: Estimate) -> None:
+    """Print a request's estimate on stderr when it is longer than :data:`ANNOUNCE_S`."""
+    if estimate.time_s > ANNOUNCE_S:
+        click.echo(f"{what}: estimated {estimate.describe()}", err=True)
 
 
 def check_output_path(
@@ -96,15 +151,65 @@ def check_plot_path(ctx: click.Context, param: click.Parameter, value: Path | No
 
 
 def tasks_from_options(
-    task_spec: str, network_spec: str | None, *, seed: int, realizations: int
+    task_spec: str,
+    network_spec: str | None,
+    *,
+    seed: int,
+    realizations: int,
+    progress: bool = False,
+    estimate_s: float = 0.0,
 ) -> list[Task]:
-    """:func:`twin.physics.task_spec.build_tasks`, its spec errors pointing at the CLI option."""
+    """:func:`twin.physics.task_spec.build_tasks`, its spec errors pointing at the CLI option.
+
+    With ``progress``, a bar with an ETA over the realizations when there is more than one; one
+    network estimated to take more than :data:`ANNOUNCE_S` to generate (``estimate_s``) gets a bar
+    of elapsed over estimated time (the generator reports no intermediate progress).
+    """
     from ..physics.task_spec import TaskSpecError, build_tasks
 
     try:
-        return build_tasks(task_spec, network_spec, seed=seed, realizations=realizations)
+        if progress and realizations == 1 and estimate_s > ANNOUNCE_S:
+            with timed_progress("network (estimated time)", estimate_s):
+                return build_tasks(task_spec, network_spec, seed=seed, realizations=1)
+        with progress_bar("networks", realizations, enabled=progress and realizations > 1) as bar:
+            return build_tasks(
+                task_spec, network_spec, seed=seed, realizations=realizations, progress=bar
+            )
     except TaskSpecError as exc:
         raise click.BadParameter(exc.detail, param_hint=f"--{exc.field}") from None
+
+
+@contextmanager
+def timed_progress(description: str, estimate_s: float) -> Iterator[None]:
+    """A :func:`progress_bar` of elapsed over estimated seconds (at most 99 % until done),
+    updated twice a second from a thread while the body runs."""
+    done = threading.Event()
+    with progress_bar(description, estimate_s) as update:
+
+        def tick() -> None:
+            t0 = time.monotonic()
+            while not done.wait(0.5):
+                update(min(time.monotonic() - t0, 0.99 * estimate_s), estimate_s)
+
+        worker = threading.Thread(target=tick, name="timed-progress", daemon=True)
+        worker.start()
+        try:
+            yield
+        finally:
+            done.set()
+            worker.join()
+
+
+def request_size(task_spec: str, network_spec: str | None) -> NetworkSize | None:
+    """:class:`twin.physics.estimate.NetworkSize` of the network a request will generate, from
+    its specs alone (``None`` for files: their size is known once they are read)."""
+    from ..physics.estimate import network_size
+    from ..physics.task_spec import DEFAULT_NETWORKS
+
+    spec = network_spec if network_spec is not None else DEFAULT_NETWORKS.get(task_spec)
+    if spec is None or (task_spec.startswith("file:") and network_spec is None):
+        return None
+    return network_size(spec)
 
 
 #: First-run compile times of the kernels a command loads, seconds (measured on 2 shared cores).

@@ -14,17 +14,21 @@ from ._common import (
     SEED,
     FiniteRange,
     announce_compilation,
+    announce_estimate,
     artifact_options,
+    check_request,
     check_work,
     emit_json,
     print_summary,
     progress_bar,
+    request_size,
     tasks_from_options,
 )
 from ._ledger import check_finite, ledger_options, recorded_dispatch
 from ._view import maybe_live_view, view_options
 
 if TYPE_CHECKING:
+    from ..physics.estimate import Estimate, NetworkSize
     from ..simulation.twin import TwinConfig
 
 __all__ = ["MAX_CLOCK_HZ", "MAX_EVENTS", "MAX_SAMPLES", "simulate_cmd"]
@@ -61,6 +65,20 @@ def _check_run_size(
             f"at most {MAX_SAMPLES:g}",
             param_hint="--sample-s",
         )
+
+
+def _check_memory(
+    size: NetworkSize, clock: object, duration: float, sample_s: float, force: bool
+) -> Estimate:
+    """Refuse a simulation from its estimated memory (its time is limited by the edge-events
+    limit, :func:`_check_run_size`; a real-time run lasts its duration); the estimate."""
+    from ..physics.estimate import simulate_estimate
+
+    rate_hz = float(getattr(clock, "rate_hz", 0.0))
+    events = size.edges * rate_hz * duration
+    estimate = simulate_estimate(size, events=events, samples=duration / sample_s)
+    check_request("simulate", estimate, force, quiet=True, max_time_s=None)
+    return estimate
 
 
 def _twin_config(
@@ -222,7 +240,11 @@ def _both(*updates: Callable[[float, float], None]) -> Callable[[float, float], 
     "(one factorisation per window; an approximation of order window-s). 0: exact.",
 )
 @click.option("--realtime", is_flag=True, help="Pace the run by the wall clock (live use).")
-@click.option("--force", is_flag=True, help="Run even when the work estimate exceeds the limit.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Run even when the estimated memory or work exceeds its limit.",
+)
 @artifact_options("Save the network with its trained conductances (S) as JSON.")
 @view_options
 @ledger_options
@@ -271,10 +293,26 @@ def simulate_cmd(
         window_s=window_s, sample_s=sample_s if sample_s is not None else max(duration / 200, 1e-6),
     )  # fmt: skip
     clock_cfg = config.clock
-    the_task = tasks_from_options(task, network, seed=seed, realizations=1)[0]
+    size = request_size(task, network)
+    if size is not None:  # refuse before generating anything
+        _check_run_size(clock_cfg, size.edges, duration, config.sample_interval_s, batch_s, force)
+        estimate = _check_memory(size, clock_cfg, duration, config.sample_interval_s, force)
+        announce_estimate("simulate", estimate)
+    build_s = estimate.seconds("network") if size is not None else 0.0
+    the_task = tasks_from_options(
+        task, network, seed=seed, realizations=1, progress=not as_json, estimate_s=build_s
+    )[0]
+    if size is None:  # a task file: its network is known now
+        from ..physics.estimate import NetworkSize
+
+        net = the_task.network
+        estimate = _check_memory(NetworkSize(nodes=net.n_nodes, edges=net.n_edges), clock_cfg,
+                                 duration, config.sample_interval_s, force)  # fmt: skip
     _check_run_size(
         clock_cfg, the_task.network.n_edges, duration, config.sample_interval_s, batch_s, force
     )
+    if size is None:
+        announce_estimate("simulate", estimate)
     announce_compilation("simulate")
     params = {
         "network": network or the_task.network.name,

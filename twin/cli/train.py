@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
 import click
 
+from ..physics.estimate import PCG_MIN_EDGES, Estimate, NetworkSize
 from . import cli
 from ._common import (
     SEED,
     FiniteRange,
     announce_compilation,
+    announce_estimate,
     artifact_options,
-    check_work,
+    check_request,
     emit_json,
     print_summary,
     progress_bar,
+    request_size,
     tasks_from_options,
 )
 from ._ledger import check_finite, ledger_options, recorded_dispatch
@@ -28,11 +32,27 @@ __all__ = ["MAX_EDGE_STEPS", "MAX_REALIZATIONS", "MAX_STEPS", "train_cmd"]
 MAX_EDGE_STEPS = 1e10
 #: Largest --steps and --realizations.
 MAX_STEPS = 10**9
-MAX_REALIZATIONS = 10_000
+MAX_REALIZATIONS = 10**9  # the memory and time estimate refuses far below
 #: Conductances (kappa, bounds) in siemens, as in schemas/network.schema.json.
 CONDUCTANCE_S = FiniteRange(0, 1e6, min_open=True)
 #: Error tolerances in V^2 (target voltages are at most 1000 V: schemas/task.schema.json).
 ERROR_V2 = FiniteRange(0, 1e6, min_open=True)
+
+
+def _check_train(
+    size: NetworkSize, realizations: int, steps: int, solver: str, force: bool
+) -> Estimate:
+    """Refuse a training request from its estimated memory, time and edge-steps (steps x
+    realizations x edges, :data:`MAX_EDGE_STEPS`); the estimate."""
+    from ..physics.estimate import train_estimate
+
+    threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+    estimate = train_estimate(size, realizations=realizations, steps=steps, solver=solver,
+                              threads=threads)  # fmt: skip
+    edge_steps = float(steps) * realizations * size.edges
+    work = (edge_steps, MAX_EDGE_STEPS, "edge-steps (steps x realizations x edges)")
+    check_request("train", estimate, force, quiet=True, work=work)
+    return estimate
 
 
 @cli.command("train")
@@ -119,7 +139,28 @@ ERROR_V2 = FiniteRange(0, 1e6, min_open=True)
 @click.option(
     "--realizations", type=click.IntRange(1, MAX_REALIZATIONS), default=1, show_default=True
 )
-@click.option("--force", is_flag=True, help="Run even when the work estimate exceeds the limit.")
+@click.option(
+    "--solver",
+    type=click.Choice(["auto", "direct", "pcg"]),
+    default="auto",
+    show_default=True,
+    help="Circuit solver per update: direct (one sparse Cholesky factorization, exact to "
+    "rounding: the reference), pcg (conjugate gradients warm-started from the last updates and "
+    f"preconditioned by a recent factorization, to --solver-tol), auto: pcg for networks of >= "
+    f"{PCG_MIN_EDGES} edges, direct below.",
+)
+@click.option(
+    "--solver-tol",
+    type=FiniteRange(0, 1, min_open=True, max_open=True),
+    default=1e-6,
+    show_default=True,
+    help="pcg: bound on the relative energy-norm error of each update's node voltages.",
+)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Run even when the estimated memory, time or work exceeds its limit.",
+)
 @artifact_options("Save the trained network (realization 0) as JSON.")
 @ledger_options
 def train_cmd(
@@ -137,6 +178,8 @@ def train_cmd(
     step_s: float,
     seed: int,
     realizations: int,
+    solver: str,
+    solver_tol: float,
     force: bool,
     out: Path | None,
     plot: Path | None,
@@ -146,16 +189,30 @@ def train_cmd(
     no_db: bool,
 ) -> None:
     """Train networks with coupled learning (lambda = 0) or power-minimising coupled learning."""
+    if kmin is not None and kmax is not None and kmin >= kmax:
+        raise click.BadParameter(f"must be > --kmin ({kmin:g}), got {kmax:g}", param_hint="--kmax")
+    size = request_size(task, network)
+    if size is not None:  # refuse before generating anything
+        estimate = _check_train(size, realizations, steps, solver, force)
+        announce_estimate("train", estimate)
+    tasks = tasks_from_options(
+        task,
+        network,
+        seed=seed,
+        realizations=realizations,
+        progress=not as_json,
+        estimate_s=estimate.seconds("network") if size is not None else 0.0,
+    )
+    if size is None:  # a task file: its network is known now
+        net = tasks[0].network
+        estimate = _check_train(NetworkSize(nodes=net.n_nodes, edges=net.n_edges), realizations,
+                                steps, solver, force)  # fmt: skip
+        announce_estimate("train", estimate)
+    # the trainer loads numba: imported once the request is accepted (a refusal takes ms)
     from ..learning.rules import LambdaControl, LearningRule
     from ..learning.trainer import TrainConfig, Trainer
     from ..physics.network_io import save_network
 
-    if kmin is not None and kmax is not None and kmin >= kmax:
-        raise click.BadParameter(f"must be > --kmin ({kmin:g}), got {kmax:g}", param_hint="--kmax")
-    tasks = tasks_from_options(task, network, seed=seed, realizations=realizations)
-    edge_steps = float(steps) * sum(t.network.n_edges for t in tasks)
-    check_work("train", edge_steps, MAX_EDGE_STEPS, "edge-steps (steps x realizations x edges)",
-               force)  # fmt: skip
     announce_compilation("train")
     config = TrainConfig(
         rule=LearningRule(alpha=alpha, eta=eta, lam=lam),
@@ -168,6 +225,8 @@ def train_cmd(
         control=LambdaControl(tol=control_tol, lam0=lam or 1e-8)
         if control_tol is not None
         else None,
+        solver=solver,  # type: ignore[arg-type]
+        solver_tol=solver_tol,
     )
     params = {
         "network": network,
@@ -184,6 +243,8 @@ def train_cmd(
         "step_s": step_s,
         "seed": seed,
         "realizations": realizations,
+        "solver": solver,
+        "solver_tol": solver_tol,
     }
     trainer = Trainer(tasks, config)
     with recorded_dispatch(out, db, no_db, params=params) as dispatch:

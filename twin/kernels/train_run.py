@@ -18,6 +18,7 @@ import attrs
 import numpy as np
 
 from .ordering import FactorLayout
+from .pcg import N_COUNTERS
 from .status import raise_for_status
 from .train_step import advance
 
@@ -125,6 +126,25 @@ class Realizations:
             np.zeros((rr, 12, c, c)),
         )
 
+    def pcg_workspace(self, enabled: bool) -> tuple[np.ndarray, ...]:
+        """Arrays of the PCG solver (:func:`twin.kernels.pcg.pcg_basis`), in kernel order.
+
+        Inverse conductances of the stored factor, the two previous basis solutions, four
+        basis-shaped vectors and per-column scalars; placeholders of one row when ``enabled`` is
+        false.
+        """
+        rr = self.realizations
+        c = self.cidx.shape[1]
+        cw = 4 * ((c + 3) // 4)
+        m = int(self.sizes[:, 0].max()) + 1 if enabled else 1
+        e = self.ends.shape[1] if enabled else 1
+        return (
+            np.ones((rr, e)),
+            np.zeros((rr, 2, m, cw)),
+            *(np.zeros((rr, m, cw)) for _ in range(4)),
+            np.zeros((rr, 6, cw)),
+        )
+
     @property
     def realizations(self) -> int:
         return int(self.sizes.shape[0])
@@ -137,6 +157,12 @@ class StepParams:
     ``alpha`` (S/V^2 per step) and ``eta`` are the rule's, ``step_s`` the step duration in seconds,
     ``stop_tol`` the early-stopping tolerance and ``ctl_tol`` the lambda-control tolerance (V^2;
     ``<= 0`` disables either); ``rho``, ``p`` and ``lam_max`` are the control's constants.
+
+    ``pcg`` selects the basis solver (false: one factorization per update; true:
+    :func:`twin.kernels.pcg.pcg_basis`), ``solver_tol`` its relative energy-norm tolerance per
+    basis column, ``max_iters`` the iterations after which it refactorizes at once,
+    ``refactor_iters`` the iterations of one update above which the next update refactorizes,
+    and ``kappa_max`` the largest ratio ``max(k/k_f) / min(k/k_f)`` it iterates at.
     """
 
     alpha: float
@@ -147,6 +173,11 @@ class StepParams:
     rho: float = 1.0
     p: float = 1.0
     lam_max: float = 1.0
+    pcg: bool = False
+    solver_tol: float = 1e-6
+    max_iters: int = 8
+    refactor_iters: int = 2
+    kappa_max: float = 4.0
 
     def array(self) -> np.ndarray:
         """The settings in the order the kernels read them."""
@@ -160,6 +191,11 @@ class StepParams:
                 self.rho,
                 self.p,
                 self.lam_max,
+                1.0 if self.pcg else 0.0,
+                self.solver_tol,
+                self.max_iters,
+                self.refactor_iters,
+                self.kappa_max,
             ]
         )
 
@@ -205,6 +241,9 @@ class KernelRun:
         self.structure = structure
         self.circ = structure.arrays()
         self.work = structure.workspace()
+        self.pwork = structure.pcg_workspace(params.pcg)
+        #: per realization: CG iterations, factorizations, stored solutions, refactor flag, latest
+        self.counters = np.zeros((rr, N_COUNTERS), dtype=np.int64)
         self.par = params.array()
         self.k = np.ascontiguousarray(k, dtype=float).copy()
         self.lam = np.ascontiguousarray(lam, dtype=float).copy()
@@ -255,7 +294,7 @@ class KernelRun:
         state = (self.k, self.dk, self.lam, self.active, self.steps_done, self.energy,
                  self.error, self.free_power, self.clamped_power)  # fmt: skip
         advance(idx, n_steps, initial, self.circ, self.work, self.par, self.kmin, self.kmax,
-                state, self.iters, self.status)  # fmt: skip
+                state, self.iters, self.status, self.pwork, self.counters)  # fmt: skip
 
     def advance(self, n_steps: int) -> int:
         """Advance every active realization by up to ``n_steps`` steps.
@@ -268,6 +307,14 @@ class KernelRun:
         self.iters[:] = 0
         self._map(self._advance, int(n_steps))
         return int(self.iters.max(initial=0))
+
+    def solver_stats(self) -> dict[str, np.ndarray]:
+        """Per realization: CG iterations and factorizations so far (the direct solver factorizes
+        at every evaluation, the first included)."""
+        return {
+            "iterations": self.counters[:, 0].copy(),
+            "refactorizations": self.counters[:, 1].copy(),
+        }
 
     def quantities(self) -> dict[str, np.ndarray]:
         """Current error (V^2), free and clamped power (W) and rate ``dk`` (S per step)."""

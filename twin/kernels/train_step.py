@@ -4,7 +4,9 @@ Per realization and step, in reduced (ground-eliminated) node space with the nod
 boundary condition ordered last (PHYSICS.md sections 1-4):
 
 1. factorize ``L = F F^T`` and form the basis ``X = L^-1 C^T`` and ``S = C X``
-   (:func:`twin.kernels.cholesky.sparse_basis`);
+   (:func:`twin.kernels.cholesky.sparse_basis`; the direct solver), or solve for ``X`` by
+   conjugate gradients preconditioned by a recent factorization (:func:`twin.kernels.pcg.pcg_basis`;
+   the ``pcg`` solver, to a stated energy-norm tolerance);
 2. with ``A = S_ss^-1`` the free currents of example ``b`` are ``A b``, the free outputs
    ``W b`` (``W = S_ts A``), the error ``e = y - W b``; the clamped currents are the free ones plus
    ``d = eta S^-1 [0; e]``. The mean squared drops enter the rule only through
@@ -25,10 +27,11 @@ import numpy as np
 
 from ._jit import Arr, jit
 from .cholesky import sparse_basis
+from .pcg import FACTORIZATIONS, pcg_basis
 from .small import mm, small_inverse
 from .status import OK, SINGULAR
 
-__all__ = ["advance", "coefficients", "edge_rates", "evaluate_one"]
+__all__ = ["advance", "coefficients", "edge_rates", "evaluate", "evaluate_one", "rates_from_basis"]
 
 Arrays = tuple[np.ndarray, ...]
 
@@ -185,21 +188,13 @@ def edge_rates(ne: int, ends: Arr, x: Arr, q: Arr, scale: float, y: Arr, dk: Arr
 
 
 @jit
-def evaluate_one(
-    r: int, circ: Arrays, k_r: Arr, lam: float, eta: float, alpha: float, ws: Arrays, dk_r: Arr
+def rates_from_basis(
+    r: int, circ: Arrays, lam: float, eta: float, alpha: float, ws: Arrays, dk_r: Arr
 ) -> tuple[bool, float, float, float]:
-    """All step quantities of realization ``r``; ``(ok, error, free power, clamped power)``.
-
-    ``ws`` is the realization's :func:`workspace`; ``dk_r`` receives the rate (S per step).
-    """
-    (sizes, colptr, rowind, rlptr, rlcol, rlpos, tstart, diagpos, ends, offdiag, cidx, cval,
-     inputs, desired, moment) = circ  # fmt: skip
-    v, pos, x, y, s_mat, q, sm = ws
-    n, ne, split, first = sizes[r, 0], sizes[r, 1], sizes[r, 2], sizes[r, 3]
-    layout = (colptr[r], rowind[r], rlptr[r], rlcol[r], rlpos[r], tstart[r], diagpos[r], ends[r],
-              offdiag[r], cidx[r], cval[r])  # fmt: skip
-    if not sparse_basis(k_r, ne, n, split, first, layout, v, pos, x, s_mat):
-        return False, 0.0, 0.0, 0.0
+    """Step quantities of realization ``r`` from its basis ``x`` and ``S`` (in ``ws``)."""
+    ends, inputs, desired, moment = circ[8], circ[12], circ[13], circ[14]
+    _v, _pos, x, y, s_mat, q, sm = ws
+    ne = circ[0][r, 1]
     ok, err, pf, pc = coefficients(s_mat, inputs.shape[2], inputs[r], desired[r], moment[r],
                                    lam, eta, sm, q)  # fmt: skip
     if ok:
@@ -208,10 +203,74 @@ def evaluate_one(
 
 
 @jit
+def _layout(circ: Arrays, r: int) -> tuple[Arr, Arr, Arr, Arr, Arr, Arr, Arr, Arr, Arr, Arr, Arr]:
+    (_sizes, colptr, rowind, rlptr, rlcol, rlpos, tstart, diagpos, ends, offdiag, cidx, cval,
+     _inputs, _desired, _moment) = circ  # fmt: skip
+    return (colptr[r], rowind[r], rlptr[r], rlcol[r], rlpos[r], tstart[r], diagpos[r], ends[r],
+            offdiag[r], cidx[r], cval[r])  # fmt: skip
+
+
+@jit
+def evaluate_one(
+    r: int, circ: Arrays, k_r: Arr, lam: float, eta: float, alpha: float, ws: Arrays, dk_r: Arr
+) -> tuple[bool, float, float, float]:
+    """All step quantities of realization ``r``; ``(ok, error, free power, clamped power)``.
+
+    ``ws`` is the realization's :func:`workspace`; ``dk_r`` receives the rate (S per step).
+    The direct path: one sparse factorization per call.
+    """
+    sizes = circ[0]
+    v, pos, x, _y, s_mat, _q, _sm = ws
+    n, ne, split, first = sizes[r, 0], sizes[r, 1], sizes[r, 2], sizes[r, 3]
+    if not sparse_basis(k_r, ne, n, split, first, _layout(circ, r), v, pos, x, s_mat):
+        return False, 0.0, 0.0, 0.0
+    return rates_from_basis(r, circ, lam, eta, alpha, ws, dk_r)
+
+
+@jit
+def evaluate(
+    r: int,
+    circ: Arrays,
+    k_r: Arr,
+    lam: float,
+    eta: float,
+    alpha: float,
+    ws: Arrays,
+    pws: Arrays,
+    counters: Arr,
+    par: Arr,
+    dk_r: Arr,
+) -> tuple[bool, float, float, float]:
+    """:func:`evaluate_one` with the configured solver (``par[8]``: 0 direct, 1 PCG).
+
+    ``pws`` is the realization's PCG workspace, ``counters`` its solver counters
+    (:data:`twin.kernels.pcg.ITERATIONS`, ...).
+    """
+    if par[8] == 0.0:
+        counters[FACTORIZATIONS] += 1
+        return evaluate_one(r, circ, k_r, lam, eta, alpha, ws, dk_r)
+    sizes = circ[0]
+    v, pos, x, _y, s_mat, _q, _sm = ws
+    n, ne, split, first = sizes[r, 0], sizes[r, 1], sizes[r, 2], sizes[r, 3]
+    if not pcg_basis(k_r, ne, n, split, first, _layout(circ, r), v, pos, x, s_mat, pws,
+                     counters, par):  # fmt: skip
+        return False, 0.0, 0.0, 0.0
+    return rates_from_basis(r, circ, lam, eta, alpha, ws, dk_r)
+
+
+@jit
 def workspace(work: Arrays, r: int, n: int, nvals: int) -> Arrays:
     """Realization ``r``'s views of the scratch arrays (:meth:`Realizations.workspace`)."""
     v, pos, x, y, s_mat, q, sm = work
     return v[r, :nvals], pos[r, :n], x[r, : n + 1], y[r, : n + 1], s_mat[r], q[r], sm[r]
+
+
+@jit
+def pcg_workspace(pwork: Arrays, r: int, n: int) -> Arrays:
+    """Realization ``r``'s views of the PCG arrays (:meth:`Realizations.pcg_workspace`)."""
+    kf, xh, res, z, p, ap, sc = pwork
+    m = n + 1
+    return kf[r], xh[r, :, :m], res[r, :m], z[r, :m], p[r, :m], ap[r, :m], sc[r]
 
 
 @jit
@@ -236,6 +295,8 @@ def advance(
     state: Arrays,
     iters: Arr,
     status: Arr,
+    pwork: Arrays,
+    counters: Arr,
 ) -> None:
     """Advance realizations ``idx`` by up to ``n_steps`` learning steps.
 
@@ -244,17 +305,20 @@ def advance(
     accumulation (joules), clipped update, lambda control, step count, new step quantities.
     A realization leaves the loop when it stops; ``iters[r]`` counts the steps it took here and
     ``status[r]`` is :data:`~.status.SINGULAR` when its circuit equations could not be solved.
+    ``pwork`` holds the PCG arrays and ``counters`` ``(R, 4)`` the solver counters.
     """
     k, dk, lam, active, steps_done, energy, err, pf, pc = state
     alpha, eta, step_s, stop_tol, ctl_tol = par[0], par[1], par[2], par[3], par[4]
     sizes = circ[0]
     for r in idx:
         ws = workspace(work, r, sizes[r, 0], sizes[r, 4])
+        pws = pcg_workspace(pwork, r, sizes[r, 0])
         ne = sizes[r, 1]
         it = 0
         status[r] = OK
         if initial:
-            ok, err[r], pf[r], pc[r] = evaluate_one(r, circ, k[r], lam[r], eta, alpha, ws, dk[r])
+            ok, err[r], pf[r], pc[r] = evaluate(r, circ, k[r], lam[r], eta, alpha, ws, pws,
+                                                counters[r], par, dk[r])  # fmt: skip
             if not ok:
                 status[r] = SINGULAR
                 n_steps = 0
@@ -274,7 +338,8 @@ def advance(
             if ctl_tol > 0.0:
                 lam[r] = control(lam[r], err[r], par)
             steps_done[r] += 1
-            ok, e1, p1, p2 = evaluate_one(r, circ, k[r], lam[r], eta, alpha, ws, dk[r])
+            ok, e1, p1, p2 = evaluate(r, circ, k[r], lam[r], eta, alpha, ws, pws, counters[r],
+                                      par, dk[r])  # fmt: skip
             if not ok:
                 status[r] = SINGULAR
                 break

@@ -32,12 +32,21 @@ from .._validators import non_negative, positive
 from ..documents import Run, Subscriber
 from ..errors import ConfigError
 from ..kernels.train_run import KernelRun, StepParams
+from ..physics.estimate import PCG_MIN_EDGES
 from ..physics.solver import CircuitBatch, clamped_state, free_state, nudged_targets
 from ..physics.task import Task
 from ._compiled import realizations
 from .rules import LambdaControl, LearningRule, clip_conductance, contrast, contrast_update
 
-__all__ = ["TrainConfig", "TrainResult", "Trainer", "record_steps", "train"]
+__all__ = [
+    "PCG_MIN_EDGES",
+    "TrainConfig",
+    "TrainResult",
+    "Trainer",
+    "record_steps",
+    "resolve_solver",
+    "train",
+]
 
 log = logging.getLogger("twin.trainer")
 
@@ -45,6 +54,8 @@ Progress = Callable[[int, int], None]
 
 Backend = Literal["auto", "numpy", "compiled"]
 BACKENDS: tuple[str, ...] = ("auto", "numpy", "compiled")
+Solver = Literal["auto", "direct", "pcg"]
+SOLVERS: tuple[str, ...] = ("auto", "direct", "pcg")
 
 #: Longest run of compiled steps between two progress calls.
 MAX_CHUNK_STEPS = 1000
@@ -55,6 +66,16 @@ CHUNK_SECONDS = 0.25
 def _backend(_inst: object, attr: attrs.Attribute[Any], value: str) -> None:
     if value not in BACKENDS:
         raise ConfigError(f"{attr.name}: expected one of {', '.join(BACKENDS)}, got {value!r}")
+
+
+def _solver(_inst: object, attr: attrs.Attribute[Any], value: str) -> None:
+    if value not in SOLVERS:
+        raise ConfigError(f"{attr.name}: expected one of {', '.join(SOLVERS)}, got {value!r}")
+
+
+def _solver_tol(_inst: object, attr: attrs.Attribute[Any], value: float) -> None:
+    if not 0.0 < value < 1.0:
+        raise ConfigError(f"{attr.name}: expected a number in (0, 1), got {value!r}")
 
 
 @attrs.frozen(kw_only=True)
@@ -91,6 +112,20 @@ class TrainConfig:
     threads
         Worker threads of the compiled backend, one realization per thread at a time; ``0`` uses
         every CPU available to the process. Results do not depend on it.
+    solver
+        How the compiled backend solves the circuit equations at each update. ``direct`` (the
+        reference): one sparse Cholesky factorization per update, exact to rounding. ``pcg``:
+        conjugate gradients warm-started from the previous updates' solutions and preconditioned
+        by a recent factorization, refactorizing only when the iteration count climbs
+        (:mod:`twin.kernels.pcg`). ``auto`` (default): ``pcg`` for networks of at least
+        :data:`PCG_MIN_EDGES` edges (where it is several times faster), ``direct`` below and
+        always with the numpy backend (which has no ``pcg``).
+    solver_tol
+        ``pcg`` only: bound on the relative error, in the energy norm ``sqrt(x^T L x)``, of each
+        basis solution of an update (the node voltages per unit constraint current, from which
+        every free and clamped node voltage is formed). The target outputs, the error and the
+        powers come from ``S = C X`` in a Galerkin form whose relative error is ``solver_tol^2``;
+        edge drops, hence the update ``dk``, carry the first-order ``solver_tol``.
     """
 
     rule: LearningRule = attrs.field(factory=LearningRule)
@@ -104,8 +139,12 @@ class TrainConfig:
     n_records: int = attrs.field(default=100, converter=int, validator=non_negative())
     backend: Backend = attrs.field(default="auto", validator=_backend)
     threads: int = attrs.field(default=0, converter=int, validator=non_negative())
+    solver: Solver = attrs.field(default="auto", validator=_solver)
+    solver_tol: float = attrs.field(default=1e-6, converter=float, validator=_solver_tol)
 
     def __attrs_post_init__(self) -> None:
+        if self.solver == "pcg" and self.backend == "numpy":
+            raise ConfigError("solver: 'pcg' needs the compiled backend, got backend 'numpy'")
         if self.k_min is not None and self.k_max is not None and self.k_min >= self.k_max:
             raise ConfigError(f"kmin/kmax: need kmin < kmax, got {self.k_min} >= {self.k_max}")
 
@@ -127,6 +166,10 @@ class TrainResult:
     history : log-spaced samples, each ``(n_samples, R)``; ``step``, ``t_s`` are ``(n_samples,)``.
         Keys: step, t_s, error (V^2), error_normalized (L / L(t=0)), free_power_w,
         clamped_power_w, lam, energy_j.
+    solver : the solver used (``direct`` or ``pcg``).
+    solver_stats : per realization ``(R,)``: ``iterations`` (CG iterations in all) and
+        ``refactorizations`` (sparse factorizations, one per evaluation with ``direct``); empty
+        for the numpy backend.
     """
 
     k: np.ndarray
@@ -140,6 +183,8 @@ class TrainResult:
     lam_final: np.ndarray
     history: dict[str, np.ndarray]
     run_uid: str = ""
+    solver: str = "direct"
+    solver_stats: dict[str, np.ndarray] = attrs.field(factory=dict)
 
     def summary(self) -> dict[str, Any]:
         """JSON-ready summary: per-realization lists plus means (``*_mean``)."""
@@ -187,6 +232,15 @@ def _resolve_backend(name: str) -> str:
     return "numpy" if name == "numpy" else "compiled"
 
 
+def resolve_solver(config: TrainConfig, n_edges: int) -> str:
+    """``direct`` or ``pcg`` for a configuration and the largest network's edge count."""
+    if config.solver != "auto":
+        return config.solver
+    if _resolve_backend(config.backend) == "numpy" or n_edges < PCG_MIN_EDGES:
+        return "direct"
+    return "pcg"
+
+
 class _Engine(Protocol):
     """Advances the training state; the run loop records and emits from its arrays."""
 
@@ -200,6 +254,8 @@ class _Engine(Protocol):
     chunk: int  # steps per advance call
 
     def quantities(self) -> dict[str, np.ndarray]: ...
+
+    def solver_stats(self) -> dict[str, np.ndarray]: ...
 
     def advance(self, n_steps: int) -> int: ...
 
@@ -224,6 +280,9 @@ class _NumpyEngine:
 
     def quantities(self) -> dict[str, np.ndarray]:
         return self.q
+
+    def solver_stats(self) -> dict[str, np.ndarray]:
+        return {}
 
     def advance(self, n_steps: int) -> int:
         """One step (``n_steps`` is always 1 here); returns 1."""
@@ -261,6 +320,8 @@ class _CompiledEngine:
             rho=ctl.rho if ctl is not None else 1.0,
             p=ctl.p if ctl is not None else 1.0,
             lam_max=ctl.lam_max if ctl is not None else 1.0,
+            pcg=trainer.solver == "pcg",
+            solver_tol=cfg.solver_tol,
         )
         structure = realizations(trainer.tasks)
         self.run = KernelRun(structure, params, k, lam, trainer.k_min, trainer.k_max,
@@ -273,6 +334,9 @@ class _CompiledEngine:
 
     def quantities(self) -> dict[str, np.ndarray]:
         return self.run.quantities()
+
+    def solver_stats(self) -> dict[str, np.ndarray]:
+        return self.run.solver_stats()
 
     def advance(self, n_steps: int) -> int:
         """Up to ``n_steps`` steps; fewer when every realization stopped. Adapts the chunk."""
@@ -310,6 +374,7 @@ class Trainer:
         self.k0 = np.where(self.mask, np.clip(config.kappa, self.k_min, self.k_max), 1.0)
         self.shape = (rr, e)
         self.backend = _resolve_backend(config.backend)
+        self.solver = resolve_solver(config, e)
 
     def evaluate(self, k: np.ndarray, examples: str = "train") -> dict[str, np.ndarray]:
         """Free-state error (V^2) and mean free power (W) of conductances ``k`` on a set."""
@@ -429,6 +494,8 @@ class Trainer:
             lam_final=engine.lam.copy(),
             history=_history_arrays(hist, err0),
             run_uid=run.uid,
+            solver=self.solver,
+            solver_stats=engine.solver_stats(),
         )
 
     @staticmethod

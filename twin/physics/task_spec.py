@@ -8,6 +8,8 @@ network without its own seed, their own packing.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from ..errors import TaskError
@@ -72,7 +74,12 @@ def _file_task(path: str, network_spec: str | None) -> Task:
 
 
 def build_tasks(
-    task_spec: str, network_spec: str | None, *, seed: int, realizations: int
+    task_spec: str,
+    network_spec: str | None,
+    *,
+    seed: int,
+    realizations: int,
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[Task]:
     """One task per realization from a task spec and an optional network spec.
 
@@ -87,6 +94,8 @@ def build_tasks(
         Seed of the generated networks and tasks.
     realizations
         Number of tasks (>= 1); a task file gives the same task for every realization.
+    progress
+        Called as ``progress(done, realizations)`` after each generated realization.
 
     Raises
     ------
@@ -114,7 +123,9 @@ def build_tasks(
     make = {"regression": regression_task, "allostery": allostery_task, "iris": iris_task}[
         task_spec
     ]
-    return [
-        make(_network_for(spec, seed, r), rng=realization_rng(seed, r))  # type: ignore[operator]
-        for r in range(realizations)
-    ]
+    tasks = []
+    for r in range(realizations):
+        tasks.append(make(_network_for(spec, seed, r), rng=realization_rng(seed, r)))  # type: ignore[operator]
+        if progress is not None:
+            progress(r + 1, realizations)
+    return tasks
