@@ -10,11 +10,13 @@ decides what to do with each finished, failed, lost or overdue cell:
 - :meth:`Executor.abandon` gives up on an overdue cell (cancels it; locally, where a running
   process cannot be cancelled, the worker processes are killed and the pool restarted).
 
-Dask: results are gathered with ``distributed.wait(..., return_when="FIRST_COMPLETED")`` and a
-timeout rather than an open-ended ``as_completed`` loop, and results are fetched with a timeout:
-``as_completed`` can loop forever when a worker restarts (dask/distributed#6074, #7331) and a
-task lost with its worker can hang a waiting client (#3196, #4001). A cell that does not come
-back in ``timeout_s`` is cancelled and resubmitted under a fresh key.
+Dask: each future reports its completion (done, error or cancelled) through
+``Future.add_done_callback`` into a queue, which the runner reads with a timeout; results are
+fetched with a timeout too. No call blocks without one: an open-ended ``as_completed`` loop can
+spin forever when a worker restarts (dask/distributed#6074, #7331) and a task lost with its
+worker can hang a waiting client (#3196, #4001). A cell that does not come back in ``timeout_s``
+is cancelled and resubmitted under a fresh key; a ``KilledWorker`` (the scheduler gave up after
+its own retries) is resubmitted the same way.
 """
 
 from __future__ import annotations
@@ -23,7 +25,9 @@ import concurrent.futures as cf
 import logging
 import multiprocessing
 import os
+import queue
 import signal
+import time
 import uuid
 from collections.abc import Collection
 from typing import TYPE_CHECKING, Any, Protocol
@@ -232,6 +236,7 @@ class DaskExecutor:
                 raise SweepError(f"scheduler: cannot connect to {scheduler}: {exc}") from None
             self._own = True
         self.default_timeout_s = timeout_s
+        self._completed: queue.Queue[Any] = queue.Queue()
 
     @property
     def workers(self) -> int:
@@ -239,18 +244,33 @@ class DaskExecutor:
         return max(1, sum(int(w.get("nthreads", 1)) for w in info.values()))
 
     def submit(self, kind: str, params: dict[str, Any], seeds: list[int], key: str) -> Any:
-        return self.client.submit(
+        fut = self.client.submit(
             run_cell, kind, params, seeds, key=f"{key}-{uuid.uuid4().hex[:8]}", pure=False
         )
+        fut.add_done_callback(self._completed.put)  # called in a thread once it is done
+        return fut
 
     def wait(self, futures: Collection[Any], timeout_s: float) -> list[Any]:
-        from distributed import wait
-
-        try:
-            done, _ = wait(list(futures), timeout=timeout_s, return_when="FIRST_COMPLETED")
-        except TimeoutError:
-            return []
-        return list(done)
+        wanted = set(futures)
+        deadline = time.monotonic() + timeout_s
+        out: list[Any] = []
+        while not out:
+            left = deadline - time.monotonic()
+            try:
+                fut = self._completed.get(timeout=max(left, 0.0)) if left > 0 else None
+            except queue.Empty:
+                fut = None
+            if fut is None:
+                return out
+            if fut in wanted:  # not one abandoned earlier
+                out.append(fut)
+        while True:
+            try:
+                fut = self._completed.get_nowait()
+            except queue.Empty:
+                return out
+            if fut in wanted:
+                out.append(fut)
 
     def outcome(self, future: Any) -> dict[str, Any]:
         from distributed import KilledWorker

@@ -48,8 +48,10 @@ log = logging.getLogger("twin.sweeps")
 Progress = Callable[[int, int], None]
 #: Statuses reported by :func:`sweep_status`.
 STATUSES = ("done", "running", "failed", "missing")
-#: Seconds between heartbeats of the running cells (and the longest wait of one poll).
+#: Seconds between heartbeats of the running cells.
 HEARTBEAT_S = 15.0
+#: Longest wait of one poll, s (progress is reported after every poll).
+POLL_S = 1.0
 #: Default bound on submissions of one cell (first try included).
 MAX_ATTEMPTS = 3
 
@@ -211,7 +213,7 @@ class _Loop:
             while queue and len(self.inflight) < self.executor.workers:
                 self.submit(queue.pop(), 1)
             deadlines = [d for _, d, _ in self.inflight.values()]
-            wait_s = min([HEARTBEAT_S, *(d - time.monotonic() for d in deadlines)])
+            wait_s = min([POLL_S, *(d - time.monotonic() for d in deadlines)])
             for fut in self.executor.wait(list(self.inflight), max(wait_s, 0.01)):
                 if fut in self.inflight:
                     self.collect(fut)
