@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import run_cli
-from twin.sweeps._trainer_cell import METRICS
+from twin.sweeps.metrics import TRAINER_METRICS as METRICS
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -147,3 +147,23 @@ def test_twin_sweep_on_a_command_line_cluster(cli_cluster: str, db: str, tmp_pat
     ref = f"sqlite:///{tmp_path / 'ref.db'}"
     run_sweep(tiny_spec(), db_url=ref, executor=SerialExecutor())
     _same_metrics(db, ref, tiny_spec())
+
+
+def test_an_overdue_cell_is_resubmitted_then_failed(db: str) -> None:
+    # ~1 s cells against a 0.2 s timeout: every attempt is overdue; the fast cell completes
+    slow = tiny_spec(base={"steps": 100_000, "task": "allostery"}, axes={"lam": [0.0]})
+    fast = tiny_spec(name="fast")
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster, set_as_default=False) as client,
+    ):
+        executor = DaskExecutor(client, timeout_s=0.2)
+        outcome = run_sweep(slow, db_url=db, executor=executor, max_attempts=2)
+        assert (outcome.computed, outcome.failed, outcome.resubmitted) == (0, 1, 1)
+        ((_, error),) = outcome.failures
+        assert error == "no result within 0.2 s (after 2 attempts)"
+        # the abandoned cell still holds a thread (no nanny to restart it); no timeout here
+        assert run_sweep(fast, db_url=db, executor=DaskExecutor(client)).computed == 3
+    assert sweep_status(slow, db_url=db).counts["failed"] == 1

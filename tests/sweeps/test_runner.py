@@ -17,8 +17,8 @@ from twin.sweeps import (
     run_sweep,
     sweep_status,
 )
-from twin.sweeps._trainer_cell import METRICS
 from twin.sweeps.evaluate import evaluate_cell
+from twin.sweeps.metrics import TRAINER_METRICS as METRICS
 
 
 def _count(url: str, sql: str) -> int:

@@ -12,24 +12,9 @@ from ..learning.rules import LambdaControl, LearningRule
 from ..learning.trainer import TrainConfig, Trainer, TrainResult
 from ..physics.task import Task
 from ..physics.task_spec import build_tasks
+from .metrics import TRAINER_METRICS as METRICS
 
 __all__ = ["METRICS", "evaluate_trainer", "train_config"]
-
-#: Metrics of every realization (classification tasks add accuracy_train / accuracy_test).
-METRICS = (
-    "error_initial",
-    "error_final",
-    "error_ratio",
-    "free_power_initial_w",
-    "free_power_final_w",
-    "power_ratio",
-    "training_energy_j",
-    "clamped_energy_j",
-    "lam_final",
-    "steps_done",
-    "time_to_tol_s",
-    "test_error",
-)
 
 
 def train_config(params: Mapping[str, Any], *, threads: int = 1) -> TrainConfig:

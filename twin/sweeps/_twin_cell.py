@@ -12,24 +12,9 @@ import simpy
 from ..physics.task_spec import build_tasks
 from ..simulation.options import twin_config_from_options
 from ..simulation.twin import Twin, TwinConfig
+from .metrics import TWIN_METRICS as METRICS
 
 __all__ = ["METRICS", "evaluate_twin", "twin_config"]
-
-#: Metrics of every realization (``twin simulate --json``'s quantities plus the two ratios).
-METRICS = (
-    "error_initial",
-    "error_final",
-    "error_ratio",
-    "free_power_initial_w",
-    "free_power_final_w",
-    "power_ratio",
-    "clamped_power_final_w",
-    "training_energy_j",
-    "clamped_energy_j",
-    "gate_charging_energy_j",
-    "events",
-    "sim_time_s",
-)
 
 
 def twin_config(params: Mapping[str, Any]) -> TwinConfig:

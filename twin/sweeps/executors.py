@@ -51,6 +51,8 @@ log = logging.getLogger("twin.sweeps")
 
 #: Default per-cell timeout on Dask, s (a cell that has not come back is resubmitted).
 DASK_TIMEOUT_S = 3600.0
+#: Longest wait for a worker restart after a hung cell, s.
+RESTART_TIMEOUT_S = 60.0
 #: Longest wait for a finished cell's result to be fetched from its worker, s.
 FETCH_TIMEOUT_S = 120.0
 #: Thread-count variables set to 1 in local workers: one cell per process, no oversubscription.
@@ -224,6 +226,7 @@ class DaskExecutor:
         *,
         timeout_s: float | None = DASK_TIMEOUT_S,
         connect_timeout_s: float = 30.0,
+        restart_hung: bool = True,
     ) -> None:
         from distributed import Client
 
@@ -236,6 +239,7 @@ class DaskExecutor:
                 raise SweepError(f"scheduler: cannot connect to {scheduler}: {exc}") from None
             self._own = True
         self.default_timeout_s = timeout_s
+        self.restart_hung = restart_hung
         self._completed: queue.Queue[Any] = queue.Queue()
 
     @property
@@ -293,8 +297,25 @@ class DaskExecutor:
         return dict(result)
 
     def abandon(self, future: Any) -> None:
+        """Cancel an overdue cell; restart the worker still running it (hung), if it has a nanny.
+
+        Dask cannot stop a running task: without a restart, a hung cell would hold its worker
+        thread for good. Workers without a nanny (``dask worker --no-nanny``, threads-only
+        clusters) are left as they are (logged).
+        """
+        busy = [addr for addr, keys in self.client.processing().items() if future.key in keys]
         future.cancel()
         future.release()
+        if not (busy and self.restart_hung):
+            return
+        try:
+            status = self.client.restart_workers(
+                busy, timeout=RESTART_TIMEOUT_S, raise_for_error=False
+            )
+        except Exception as exc:  # no nanny, scheduler gone: the cell is resubmitted anyway
+            log.warning("could not restart worker(s) %s running an overdue cell: %s", busy, exc)
+            return
+        log.warning("restarted worker(s) running an overdue cell: %s", status)
 
     def close(self) -> None:
         if self._own:

@@ -28,6 +28,7 @@ from . import store
 from .cells import Cell, expand
 from .errors import SweepError
 from .executors import Executor, LocalExecutor, WorkerLost
+from .metrics import METRICS
 from .provenance import code_version
 from .spec import SweepSpec, spec_from_dict
 
@@ -349,6 +350,9 @@ def results_frame(spec_or_name: SweepSpec | str, *, db_url: str | None = None) -
             row["code_version"] = state.code_version if state else None
             records.append(row)
     frame = pd.DataFrame.from_records(records)
-    front = ["cell_id", "position", "realization", "seed", *cells[0].params] if cells else []
-    rest = [c for c in frame.columns if c not in front and c not in ("status", "code_version")]
-    return frame[[*front, *rest, "status", "code_version"]] if cells else frame
+    if not cells:
+        return frame
+    front = ["cell_id", "position", "realization", "seed", *cells[0].params]
+    known = [m for m in METRICS[spec.kind] if m in frame.columns]
+    extra = sorted(set(frame.columns) - {*front, *known, "status", "code_version"})
+    return frame[[*front, *known, *extra, "status", "code_version"]]
