@@ -135,3 +135,20 @@ def test_a_killed_sweep_resumes_and_counts_every_result_once(capsys, tmp_path: P
             "FROM sweep_results"
         ).fetchone()[0]
     assert rows == per_cell == 4 * 2 * len(METRICS)
+
+
+def test_a_cell_that_cannot_be_configured_stops_the_sweep_before_it_runs(
+    capsys, tmp_path: Path, db: str
+) -> None:
+    path = tmp_path / "clock.toml"
+    path.write_text(
+        'name = "c"\nkind = "twin"\nrealizations = 1\n[axes]\nclock = ["sync:100", "tick:5"]\n'
+    )
+    code, _, err = run_cli(capsys, "sweep", str(path), "--db", db)
+    assert code == 2
+    assert err.startswith(f"twin: error: {path}: cell 1 (clock = 'tick:5'): clock: unknown clock")
+    assert len(err.strip().splitlines()) == 1
+    path.write_text(TINY.replace("steps = 60", "kmin = 2\nkmax = 1"))
+    code, _, err = run_cli(capsys, "sweep", str(path), "--db", db)
+    assert code == 2
+    assert "cell 0 (lam = 0.0): kmin/kmax: need kmin < kmax" in err

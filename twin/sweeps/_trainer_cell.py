@@ -14,7 +14,7 @@ from ..physics.task import Task
 from ..physics.task_spec import build_tasks
 from .metrics import TRAINER_METRICS as METRICS
 
-__all__ = ["METRICS", "evaluate_trainer", "train_config"]
+__all__ = ["METRICS", "check_params", "evaluate_trainer", "train_config"]
 
 
 def train_config(params: Mapping[str, Any], *, threads: int = 1) -> TrainConfig:
@@ -38,6 +38,11 @@ def train_config(params: Mapping[str, Any], *, threads: int = 1) -> TrainConfig:
         n_records=params["n_records"],
         threads=threads,
     )
+
+
+def check_params(params: Mapping[str, Any]) -> None:
+    """Raise the configuration's own error if the parameters cannot make a trainer config."""
+    train_config(params)
 
 
 def tasks_for(params: Mapping[str, Any], seeds: Sequence[int]) -> list[Task]:

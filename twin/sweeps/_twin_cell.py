@@ -10,11 +10,12 @@ import numpy as np
 import simpy
 
 from ..physics.task_spec import build_tasks
+from ..simulation.errors import ModelError
 from ..simulation.options import twin_config_from_options
 from ..simulation.twin import Twin, TwinConfig
 from .metrics import TWIN_METRICS as METRICS
 
-__all__ = ["METRICS", "evaluate_twin", "twin_config"]
+__all__ = ["METRICS", "check_params", "evaluate_twin", "twin_config"]
 
 
 def twin_config(params: Mapping[str, Any]) -> TwinConfig:
@@ -34,6 +35,13 @@ def twin_config(params: Mapping[str, Any]) -> TwinConfig:
         batch_s=params["batch_s"],
         engine=params["engine"],
     )
+
+
+def check_params(params: Mapping[str, Any]) -> None:
+    """Raise a one-line error if the parameters cannot make a twin (clock, model, task kind)."""
+    if params["task"] == "iris":
+        raise ModelError("task: the twin runs allostery, regression or file:PATH, not iris")
+    twin_config(params)
 
 
 def _run_one(params: Mapping[str, Any], config: TwinConfig, seed: int) -> dict[str, float]:

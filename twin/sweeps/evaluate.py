@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-__all__ = ["KINDS", "evaluate_cell", "run_cell"]
+__all__ = ["KINDS", "check_cell", "evaluate_cell", "run_cell"]
 
 Evaluator = Callable[[Mapping[str, Any], Sequence[int]], list[dict[str, float]]]
 
@@ -33,6 +33,19 @@ def _twin(params: Mapping[str, Any], seeds: Sequence[int]) -> list[dict[str, flo
 
 #: Evaluator of each cell kind.
 KINDS: dict[str, Evaluator] = {"trainer": _trainer, "twin": _twin}
+
+
+def check_cell(kind: str, params: Mapping[str, Any]) -> None:
+    """Build the cell's configuration without running it: raises what the run would (one line).
+
+    Catches at submission what the schema cannot: an unknown clock spec, ``kmin >= kmax``, ...
+    (network and task specs are checked when the cell builds its tasks).
+    """
+    if kind == "trainer":
+        from ._trainer_cell import check_params
+    else:
+        from ._twin_cell import check_params
+    check_params(params)
 
 
 def evaluate_cell(

@@ -23,10 +23,12 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from ..errors import TwinError
 from ..ledger.db import Ledger, open_ledger
 from . import store
 from .cells import Cell, expand
-from .errors import SweepError
+from .errors import SweepError, SweepSpecError
+from .evaluate import check_cell
 from .executors import Executor, LocalExecutor, WorkerLost
 from .metrics import METRICS
 from .provenance import code_version
@@ -39,6 +41,7 @@ __all__ = [
     "STATUSES",
     "SweepOutcome",
     "SweepStatus",
+    "check_cells",
     "results_frame",
     "run_sweep",
     "sweep_status",
@@ -226,6 +229,17 @@ class _Loop:
                 self.progress(self.computed + self.failed, total)
 
 
+def check_cells(spec: SweepSpec, cells: list[Cell]) -> None:
+    """Build every cell's configuration before anything runs (one-line :class:`SweepSpecError`
+    naming the file, the cell and the problem)."""
+    for cell in cells:
+        try:
+            check_cell(cell.kind, cell.params)
+        except TwinError as exc:
+            where = ", ".join(f"{k} = {v!r}" for k, v in cell.values.items()) or "base"
+            raise SweepSpecError(f"{spec.source}: cell {cell.position} ({where}): {exc}") from None
+
+
 def run_sweep(
     spec: SweepSpec,
     *,
@@ -265,6 +279,7 @@ def run_sweep(
         raise SweepError(f"max_attempts: expected >= 1, got {max_attempts}")
     t0 = time.perf_counter()
     cells = expand(spec)
+    check_cells(spec, cells)
     own = executor is None
     with open_ledger(db_url) as ledger:
         version = code_version()
