@@ -167,3 +167,10 @@ def test_an_overdue_cell_is_resubmitted_then_failed(db: str) -> None:
         # the abandoned cell still holds a thread (no nanny to restart it); no timeout here
         assert run_sweep(fast, db_url=db, executor=DaskExecutor(client)).computed == 3
     assert sweep_status(slow, db_url=db).counts["failed"] == 1
+
+
+def test_an_unreachable_scheduler_is_one_error() -> None:
+    from twin.sweeps import SweepError
+
+    with pytest.raises(SweepError, match=r"scheduler: cannot connect to tcp://127\.0\.0\.1:9"):
+        DaskExecutor("tcp://127.0.0.1:9", connect_timeout_s=0.5)

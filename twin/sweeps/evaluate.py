@@ -63,11 +63,18 @@ def evaluate_cell(
 
 
 def run_cell(kind: str, params: Mapping[str, Any], seeds: Sequence[int]) -> dict[str, Any]:
-    """Evaluate a cell and say where and how long: ``{rows, host, pid, elapsed_s, cpu_s}``."""
+    """Evaluate a cell and say where, how long and with which code.
+
+    Returns ``{rows, host, pid, elapsed_s, cpu_s, code_version}`` (the worker's code version: on
+    a cluster it may differ from the sweep process's).
+    """
+    from .provenance import code_version
+
     wall0, cpu0 = time.perf_counter(), time.process_time()
     rows = evaluate_cell(kind, params, seeds)
     return {
         "rows": rows,
+        "code_version": code_version(),
         "host": socket.gethostname(),
         "pid": os.getpid(),
         "elapsed_s": time.perf_counter() - wall0,

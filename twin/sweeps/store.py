@@ -230,7 +230,8 @@ def _finite(value: Any) -> float | None:
 def finish(ledger: Ledger, cell: Cell, outcome: Mapping[str, Any], code_version: str) -> int:
     """Commit a finished cell: its result rows and ``done`` status in one transaction.
 
-    Earlier rows of the cell (a ``--rerun``) are replaced, never added to. Returns the number of
+    Earlier rows of the cell (a ``--rerun``) are replaced, never added to. The code version is
+    the worker's (``outcome["code_version"]``), else ``code_version``. Returns the number of
     result rows written.
     """
     rows = [
@@ -255,7 +256,7 @@ def finish(ledger: Ledger, cell: Cell, outcome: Mapping[str, Any], code_version:
             .values(
                 status="done",
                 error=None,
-                code_version=code_version,
+                code_version=str(outcome.get("code_version") or code_version),
                 host=str(outcome.get("host", ""))[:255] or None,
                 finished_unix=time.time(),
                 elapsed_s=outcome.get("elapsed_s"),
