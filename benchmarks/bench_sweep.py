@@ -82,7 +82,8 @@ def main() -> None:
         results = {w: _run(spec, w, Path(tmp)) for w in (1, 2)}
     for w, r in results.items():
         print(f"workers={w}: wall {r['wall_s']:.2f} s, sweep process CPU {r['sweep_cpu_s']:.2f} s, "
-              f"workers CPU {r['workers_cpu_s']:.2f} s (cells {r['cells_cpu_s']:.2f} s), "
+              f"workers CPU {r['workers_cpu_s']:.2f} s (cells {r['cells_cpu_s']:.2f} s; "
+              f"{r['workers_cpu_s'] / r['wall_s']:.2f} cores used), "
               f"load {r['load_before']:.2f} -> {r['load_after']:.2f}")  # fmt: skip
     print(f"speed-up of 2 workers over 1: {results[1]['wall_s'] / results[2]['wall_s']:.2f}x")
 
