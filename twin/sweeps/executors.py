@@ -10,13 +10,13 @@ decides what to do with each finished, failed, lost or overdue cell:
 - :meth:`Executor.abandon` gives up on an overdue cell (cancels it; locally, where a running
   process cannot be cancelled, the worker processes are killed and the pool restarted).
 
-Dask: each future reports its completion (done, error or cancelled) through
-``Future.add_done_callback`` into a queue, which the runner reads with a timeout; results are
-fetched with a timeout too. No call blocks without one: an open-ended ``as_completed`` loop can
-spin forever when a worker restarts (dask/distributed#6074, #7331) and a task lost with its
-worker can hang a waiting client (#3196, #4001). A cell that does not come back in ``timeout_s``
-is cancelled and resubmitted under a fresh key; a ``KilledWorker`` (the scheduler gave up after
-its own retries) is resubmitted the same way.
+Dask: submitted futures go into one ``distributed.as_completed`` collection; completed ones (done,
+error or cancelled) are taken with ``next_batch(block=False)`` and waited for on its condition
+with a timeout, and results are fetched with a timeout too. No call blocks without one:
+iterating ``as_completed`` can spin forever when a worker restarts (dask/distributed#6074,
+#7331) and a task lost with its worker can hang a waiting client (#3196, #4001). A cell that
+does not come back in ``timeout_s`` is cancelled and resubmitted under a fresh key; a
+``KilledWorker`` (the scheduler gave up after its own retries) is resubmitted the same way.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ import concurrent.futures as cf
 import logging
 import multiprocessing
 import os
-import queue
 import signal
 import time
 import uuid
@@ -228,7 +227,7 @@ class DaskExecutor:
         connect_timeout_s: float = 30.0,
         restart_hung: bool = True,
     ) -> None:
-        from distributed import Client
+        from distributed import Client, as_completed
 
         if isinstance(scheduler, Client):
             self.client, self._own = scheduler, False
@@ -240,7 +239,7 @@ class DaskExecutor:
             self._own = True
         self.default_timeout_s = timeout_s
         self.restart_hung = restart_hung
-        self._completed: queue.Queue[Any] = queue.Queue()
+        self._completed = as_completed(loop=self.client.loop)
 
     @property
     def workers(self) -> int:
@@ -251,30 +250,22 @@ class DaskExecutor:
         fut = self.client.submit(
             run_cell, kind, params, seeds, key=f"{key}-{uuid.uuid4().hex[:8]}", pure=False
         )
-        fut.add_done_callback(self._completed.put)  # called in a thread once it is done
+        self._completed.add(fut)
         return fut
 
     def wait(self, futures: Collection[Any], timeout_s: float) -> list[Any]:
         wanted = set(futures)
         deadline = time.monotonic() + timeout_s
-        out: list[Any] = []
-        while not out:
-            left = deadline - time.monotonic()
-            try:
-                fut = self._completed.get(timeout=max(left, 0.0)) if left > 0 else None
-            except queue.Empty:
-                fut = None
-            if fut is None:
-                return out
-            if fut in wanted:  # not one abandoned earlier
-                out.append(fut)
+        ready = self._completed
         while True:
-            try:
-                fut = self._completed.get_nowait()
-            except queue.Empty:
-                return out
-            if fut in wanted:
-                out.append(fut)
+            # abandoned (cancelled) futures come back too: drop them
+            done = [f for f in ready.next_batch(block=False) if f in wanted]
+            left = deadline - time.monotonic()
+            if done or left <= 0:
+                return done
+            with ready.thread_condition:
+                if not ready.has_ready():
+                    ready.thread_condition.wait(timeout=left)
 
     def outcome(self, future: Any) -> dict[str, Any]:
         from distributed import KilledWorker
