@@ -225,3 +225,18 @@ def test_a_local_worker_killed_while_a_cell_is_out_is_resubmitted(db: str) -> No
     assert outcome.resubmitted >= 1
     assert (outcome.computed, outcome.failed) == (2, 0)
     assert _count(db, "SELECT COUNT(*) FROM sweep_results") == 2 * 2 * len(METRICS)
+
+
+def test_an_overdue_local_cell_kills_its_worker_and_is_failed_after_its_attempts(
+    db: str,
+) -> None:
+    spec = tiny_spec(base={"steps": 200_000, "task": "allostery"}, axes={"lam": [0.0]})
+    ex = LocalExecutor(workers=1)
+    try:
+        outcome = run_sweep(spec, db_url=db, executor=ex, timeout_s=0.3, max_attempts=2)
+        assert (outcome.failed, outcome.resubmitted) == (1, 1)
+        assert outcome.failures[0][1] == "no result within 0.3 s (after 2 attempts)"
+        # the restarted pool still works
+        assert run_sweep(tiny_spec(name="after"), db_url=db, executor=ex).computed == 3
+    finally:
+        ex.close()
