@@ -240,3 +240,33 @@ def test_an_overdue_local_cell_kills_its_worker_and_is_failed_after_its_attempts
         assert run_sweep(tiny_spec(name="after"), db_url=db, executor=ex).computed == 3
     finally:
         ex.close()
+
+
+def test_a_database_failure_mid_sweep_is_one_error_and_resumable(db: str, monkeypatch) -> None:
+    from twin.ledger import LedgerConnectionError
+    from twin.sweeps import store
+
+    spec = tiny_spec()
+    real_finish = store.finish
+    finished: list[str] = []
+
+    def finish_then_fail(ledger, cell, outcome, version):
+        if finished:
+            raise sa.exc.OperationalError("INSERT", {}, Exception("disk I/O error"))
+        finished.append(cell.cell_id)
+        return real_finish(ledger, cell, outcome, version)
+
+    monkeypatch.setattr(store, "finish", finish_then_fail)
+    with pytest.raises(LedgerConnectionError) as info:
+        run_sweep(spec, db_url=db, executor=SerialExecutor())
+    assert "disk I/O error" in str(info.value)
+    assert "run the sweep again to resume" in str(info.value)
+    assert "\n" not in str(info.value)
+    monkeypatch.setattr(store, "finish", real_finish)
+    assert sweep_status(spec, db_url=db).counts == {
+        "done": 1,
+        "running": 0,
+        "failed": 0,
+        "missing": 2,
+    }
+    assert run_sweep(spec, db_url=db, executor=SerialExecutor()).computed == 2

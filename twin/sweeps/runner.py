@@ -22,9 +22,11 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import attrs
+import sqlalchemy as sa
 
 from ..errors import TwinError
 from ..ledger.db import Ledger, open_ledger
+from ..ledger.errors import LedgerConnectionError
 from . import store
 from .cells import Cell, expand
 from .errors import SweepError, SweepSpecError
@@ -293,11 +295,26 @@ def run_sweep(
         loop = _Loop(ledger, ex, timeout_s=timeout, max_attempts=max_attempts, progress=progress)
         try:
             loop.run(todo)
+        except sa.exc.DBAPIError as exc:
+            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+            raise LedgerConnectionError(
+                f"db: {ledger.url}: {reason}; the cells committed so far are kept: run the "
+                "sweep again to resume"
+            ) from None
         finally:
-            store.release(ledger, [c.cell_id for c in todo], loop.owner)
+            _release(ledger, todo, loop.owner)
             if own:
                 ex.close()
     return _outcome(spec, cells, skipped, loop, t0, version)
+
+
+def _release(ledger: Ledger, todo: list[Cell], owner: store.Owner) -> None:
+    """Put this process's running cells back to pending (best effort: the database may be gone,
+    and then they count as missing anyway once this process has ended)."""
+    try:
+        store.release(ledger, [c.cell_id for c in todo], owner)
+    except sa.exc.DBAPIError as exc:
+        log.warning("could not release the running cells: %s", exc)
 
 
 def _outcome(
