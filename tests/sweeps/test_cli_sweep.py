@@ -152,3 +152,20 @@ def test_a_cell_that_cannot_be_configured_stops_the_sweep_before_it_runs(
     code, _, err = run_cli(capsys, "sweep", str(path), "--db", db)
     assert code == 2
     assert "cell 0 (lam = 0.0): kmin/kmax: need kmin < kmax" in err
+
+
+def test_several_spec_files_run_as_one_pool(capsys, spec_file: Path, tmp_path: Path, db) -> None:
+    other = tmp_path / "other.toml"
+    other.write_text(TINY.replace('name = "tiny"', 'name = "other"').replace("1e-5]", "1e-3]"))
+    code, out, err = run_cli(capsys, "sweep", str(spec_file), str(other), "--db", db,
+                             "--workers", "1", "--json")  # fmt: skip
+    assert code == 0, err
+    sweeps = json.loads(out.strip().splitlines()[-1])["sweeps"]
+    # lam = 0 is shared: computed once, counted in both
+    assert [(s["name"], s["cells"], s["computed"]) for s in sweeps] == [
+        ("tiny", 2, 2),
+        ("other", 2, 2),
+    ]
+    code, _, err = run_cli(capsys, "sweep", str(spec_file), str(spec_file), "--db", db)
+    assert code == 2
+    assert "names must differ" in err

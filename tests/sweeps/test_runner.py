@@ -270,3 +270,22 @@ def test_a_database_failure_mid_sweep_is_one_error_and_resumable(db: str, monkey
         "missing": 2,
     }
     assert run_sweep(spec, db_url=db, executor=SerialExecutor()).computed == 2
+
+
+def test_several_sweeps_pool_their_cells(db: str) -> None:
+    from twin.sweeps import SweepError, run_sweeps
+
+    a, b = tiny_spec(name="a"), tiny_spec(name="b", axes={"lam": [1e-4, 1e-3]})
+    progress: list[tuple[int, int]] = []
+    out_a, out_b = run_sweeps(
+        [a, b], db_url=db, executor=SerialExecutor(), progress=lambda d, t: progress.append((d, t))
+    )
+    # lam = 1e-4 is one cell of both sweeps: 4 distinct cells, each computed once
+    assert progress[-1] == (4, 4)
+    assert (out_a.cells, out_a.computed, out_b.cells, out_b.computed) == (3, 3, 2, 2)
+    assert _count(db, "SELECT COUNT(*) FROM sweep_cells") == 4
+    assert _count(db, "SELECT SUM(attempts) FROM sweep_cells") == 4
+    again = run_sweeps([a, b], db_url=db, executor=SerialExecutor())
+    assert [(o.already_done, o.computed) for o in again] == [(3, 0), (2, 0)]
+    with pytest.raises(SweepError, match="names must differ"):
+        run_sweeps([a, a], db_url=db, executor=SerialExecutor())

@@ -95,7 +95,7 @@ def _sigterm_unwinds() -> Iterator[None]:
 
 
 @sweep_group.command("run")
-@click.argument("spec", type=_SPEC)
+@click.argument("specs", metavar="SPEC.toml...", nargs=-1, required=True, type=_SPEC)
 @click.option("--db", metavar="URL", default=None, help=_DB_HELP)
 @click.option(
     "--workers",
@@ -129,7 +129,7 @@ def _sigterm_unwinds() -> Iterator[None]:
 @click.option("--retry-failed", is_flag=True, help="Submit cells recorded as failed again.")
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as one JSON object.")
 def run_cmd(
-    spec: Path,
+    specs: tuple[Path, ...],
     db: str | None,
     workers: int | None,
     scheduler: str | None,
@@ -139,8 +139,8 @@ def run_cmd(
     retry_failed: bool,
     as_json: bool,
 ) -> None:
-    """Compute the missing cells of a sweep; exit 1 if a cell failed."""
-    from ..sweeps import DaskExecutor, LocalExecutor, load_spec, run_sweep
+    """Compute the missing cells of one or more sweeps (cells pooled); exit 1 if a cell failed."""
+    from ..sweeps import DaskExecutor, LocalExecutor, load_spec, run_sweeps
 
     if workers is not None and scheduler is not None:
         raise click.UsageError("give --workers or --scheduler, not both")
@@ -148,12 +148,12 @@ def run_cmd(
         raise click.BadParameter(
             f"expected tcp://HOST:PORT, got {scheduler!r}", param_hint="--scheduler"
         )
-    the_spec = load_spec(spec)
+    the_specs = [load_spec(spec) for spec in specs]
     executor = DaskExecutor(scheduler) if scheduler else LocalExecutor(workers)
     try:
         with _sigterm_unwinds(), _cells_bar(not as_json) as update:
-            outcome = run_sweep(
-                the_spec,
+            outcomes = run_sweeps(
+                the_specs,
                 db_url=db,
                 executor=executor,
                 progress=update,
@@ -164,15 +164,16 @@ def run_cmd(
             )
     finally:
         executor.close()
-    summary = outcome.summary()
+    summaries = [outcome.summary() for outcome in outcomes]
     if as_json:
-        emit_json(summary)
+        emit_json(summaries[0] if len(summaries) == 1 else {"sweeps": summaries})
     else:
-        failures = summary.pop("failures")
-        print_summary(f"twin sweep {the_spec.name}", summary)
-        for item in failures:
-            click.echo(f"failed {item['cell_id']}: {item['error']}", err=True)
-    if outcome.failed:
+        for summary in summaries:
+            failures = summary.pop("failures")
+            print_summary(f"twin sweep {summary['name']}", summary)
+            for item in failures:
+                click.echo(f"failed {item['cell_id']}: {item['error']}", err=True)
+    if any(outcome.failed for outcome in outcomes):
         sys.exit(EXIT_FAILED_CELLS)
 
 

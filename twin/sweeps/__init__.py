@@ -24,7 +24,14 @@ if TYPE_CHECKING:
     from .executors import DaskExecutor, Executor, LocalExecutor, SerialExecutor, WorkerLost
     from .metrics import METRICS
     from .provenance import code_version
-    from .runner import SweepOutcome, SweepStatus, results_frame, run_sweep, sweep_status
+    from .runner import (
+        SweepOutcome,
+        SweepStatus,
+        results_frame,
+        run_sweep,
+        run_sweeps,
+        sweep_status,
+    )
     from .spec import Axis, SweepSpec, load_spec, spec_from_dict
 
 _LAZY = {
@@ -44,6 +51,7 @@ _LAZY = {
     "SweepStatus": ".runner",
     "results_frame": ".runner",
     "run_sweep": ".runner",
+    "run_sweeps": ".runner",
     "sweep_status": ".runner",
     "Axis": ".spec",
     "SweepSpec": ".spec",
@@ -74,6 +82,7 @@ __all__ = [
     "realization_seeds",
     "results_frame",
     "run_sweep",
+    "run_sweeps",
     "spec_from_dict",
     "sweep_status",
 ]

@@ -1,25 +1,30 @@
-"""Running a sweep: submit the missing cells, record each one as it completes, resume later.
+"""Running sweeps: submit the missing cells, record each one as it completes, resume later.
 
-:func:`run_sweep` registers the sweep in the ledger database, works out which cells are missing
-(no result, or ``running`` under a dead owner), claims them and keeps at most
-``executor.workers`` of them in flight. Each completed cell is committed with its results in one
-transaction (:func:`twin.sweeps.store.finish`), so an interrupted sweep resumes where it stopped
-and never repeats or double-counts a finished cell; the scheduler's own state is never relied on.
+:func:`run_sweep` (one sweep) and :func:`run_sweeps` (several, their cells pooled so that no
+core idles between sweeps) register the sweeps in the ledger database, work out which cells are
+missing (no result, or ``running`` under a dead owner), and keep at most ``executor.workers``
+cells in flight, each claimed (``running``) when submitted. Each completed cell is committed
+with its results in one transaction (:func:`twin.sweeps.store.finish`), so an interrupted sweep
+resumes where it stopped and never repeats or double-counts a finished cell; the scheduler's
+own state is never relied on.
 
 - A cell that raises is recorded ``failed`` with ``Type: message`` and the sweep goes on
   (``retry_failed=True`` submits failed cells again).
 - A cell whose worker died (:class:`~twin.sweeps.executors.WorkerLost`) or that is still out after
-  ``timeout_s`` is resubmitted, at most ``max_attempts`` submissions in all, then recorded failed.
+  its timeout is resubmitted, at most ``max_attempts`` submissions in all, then recorded failed.
 - ``rerun=True`` recomputes every cell (after a code change: the code version is provenance, not
   part of the cell id).
+
+:func:`sweep_status` and :func:`results_frame` (:mod:`twin.sweeps.results`) read sweeps back.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import attrs
 import sqlalchemy as sa
@@ -32,28 +37,25 @@ from .cells import Cell, expand
 from .errors import SweepError, SweepSpecError
 from .evaluate import check_cell
 from .executors import Executor, LocalExecutor, WorkerLost
-from .metrics import METRICS
 from .provenance import code_version
-from .spec import SweepSpec, spec_from_dict
-
-if TYPE_CHECKING:
-    import pandas as pd
+from .results import STATUSES, SweepStatus, results_frame, sweep_status
+from .spec import SweepSpec
 
 __all__ = [
+    "MAX_ATTEMPTS",
     "STATUSES",
     "SweepOutcome",
     "SweepStatus",
     "check_cells",
     "results_frame",
     "run_sweep",
+    "run_sweeps",
     "sweep_status",
 ]
 
 log = logging.getLogger("twin.sweeps")
 
 Progress = Callable[[int, int], None]
-#: Statuses reported by :func:`sweep_status`.
-STATUSES = ("done", "running", "failed", "missing")
 #: Seconds between heartbeats of the running cells.
 HEARTBEAT_S = 15.0
 #: Longest wait of one poll, s (progress is reported after every poll).
@@ -64,7 +66,7 @@ MAX_ATTEMPTS = 3
 
 @attrs.frozen(kw_only=True)
 class SweepOutcome:
-    """What :func:`run_sweep` did.
+    """What :func:`run_sweep` did for one sweep.
 
     ``cells``: cells of the spec; ``already_done``: found done; ``computed``: finished now;
     ``failed``: recorded failed now; ``resubmitted``: resubmissions (timeouts, lost workers);
@@ -90,104 +92,50 @@ class SweepOutcome:
         return out
 
 
-@attrs.frozen(kw_only=True)
-class SweepStatus:
-    """Counts of done / running / failed / missing cells, and each cell's status in order."""
-
-    name: str
-    counts: dict[str, int]
-    cells: tuple[dict[str, Any], ...]
-
-    def summary(self) -> dict[str, Any]:
-        """JSON-ready summary."""
-        return {"name": self.name, "counts": dict(self.counts), "cells": list(self.cells)}
-
-
-def _status_of(state: store.CellState | None, now: float) -> str:
-    if state is None or state.status == "pending":
-        return "missing"
-    if state.status == "running":
-        return "running" if store.is_live(state, now=now) else "missing"
-    return state.status
-
-
-def sweep_status(spec: SweepSpec, *, db_url: str | None = None) -> SweepStatus:
-    """How far ``spec`` is: done / running (owner alive) / failed / missing, per cell."""
-    cells = expand(spec)
-    with open_ledger(db_url) as ledger:
-        states = store.cell_states(ledger, [c.cell_id for c in cells])
-    now = time.time()
-    counts = dict.fromkeys(STATUSES, 0)
-    rows = []
-    for cell in cells:
-        state = states.get(cell.cell_id)
-        status = _status_of(state, now)
-        counts[status] += 1
-        row: dict[str, Any] = {"cell_id": cell.cell_id, "status": status, **cell.values}
-        if state is not None and state.error:
-            row["error"] = state.error
-        rows.append(row)
-    return SweepStatus(name=spec.name, counts=counts, cells=tuple(rows))
-
-
-def _todo(
-    cells: list[Cell], states: Mapping[str, store.CellState], *, rerun: bool, retry_failed: bool
-) -> tuple[list[Cell], dict[str, int]]:
-    now = time.time()
-    skipped = {"done": 0, "failed": 0, "running": 0}
-    todo = []
-    for cell in cells:
-        status = _status_of(states.get(cell.cell_id), now)
-        if status == "missing" or rerun or (status == "failed" and retry_failed):
-            todo.append(cell)
-        else:
-            skipped[status] += 1
-    return todo, skipped
-
-
 def _error_text(exc: BaseException) -> str:
     text = f"{type(exc).__name__}: {exc}".strip()
     return " ".join(text.split())[:2000]
 
 
 class _Loop:
-    """The submit / wait / record loop of one :func:`run_sweep` call."""
+    """The submit / wait / record loop of one :func:`run_sweeps` call."""
 
     def __init__(
         self,
         ledger: Ledger,
         executor: Executor,
         *,
-        timeout_s: float | None,
+        timeouts: Mapping[str, float | None],
         max_attempts: int,
         progress: Progress | None,
     ) -> None:
         self.ledger, self.executor = ledger, executor
-        self.timeout_s, self.max_attempts, self.progress = timeout_s, max_attempts, progress
+        self.timeouts, self.max_attempts, self.progress = timeouts, max_attempts, progress
         self.owner = store.Owner()
         self.version = code_version()
         self.inflight: dict[Any, tuple[Cell, float, int]] = {}  # future -> cell, deadline, try
-        self.computed = self.failed = self.resubmitted = 0
-        self.failures: list[tuple[str, str]] = []
+        self.computed: set[str] = set()
+        self.failed: dict[str, str] = {}  # cell id -> error
+        self.resubmitted: Counter[str] = Counter()
 
     def submit(self, cell: Cell, attempt: int) -> None:
         store.claim(self.ledger, [cell.cell_id], self.owner)  # running, counts the attempt
         fut = self.executor.submit(cell.kind, cell.params, list(cell.seeds), f"cell-{cell.cell_id}")
-        deadline = time.monotonic() + self.timeout_s if self.timeout_s else float("inf")
+        timeout = self.timeouts.get(cell.cell_id)
+        deadline = time.monotonic() + timeout if timeout else float("inf")
         self.inflight[fut] = (cell, deadline, attempt)
 
     def retry_or_fail(self, cell: Cell, attempt: int, why: str) -> None:
         if attempt < self.max_attempts:
             log.warning("cell %s: %s; resubmitting (attempt %d)", cell.cell_id, why, attempt + 1)
-            self.resubmitted += 1
+            self.resubmitted[cell.cell_id] += 1
             self.submit(cell, attempt + 1)
         else:
             self.fail(cell, f"{why} (after {attempt} attempts)")
 
     def fail(self, cell: Cell, error: str) -> None:
         store.record_failure(self.ledger, cell, error, self.version)
-        self.failed += 1
-        self.failures.append((cell.cell_id, error))
+        self.failed[cell.cell_id] = error
 
     def collect(self, fut: Any) -> None:
         cell, _, attempt = self.inflight.pop(fut)
@@ -201,7 +149,7 @@ class _Loop:
             self.fail(cell, _error_text(exc))
             return
         store.finish(self.ledger, cell, outcome, self.version)
-        self.computed += 1
+        self.computed.add(cell.cell_id)
 
     def expire(self) -> None:
         now = time.monotonic()
@@ -209,7 +157,8 @@ class _Loop:
             if now >= deadline and fut in self.inflight:
                 del self.inflight[fut]
                 self.executor.abandon(fut)
-                self.retry_or_fail(cell, attempt, f"no result within {self.timeout_s:g} s")
+                why = f"no result within {self.timeouts[cell.cell_id]:g} s"
+                self.retry_or_fail(cell, attempt, why)
 
     def run(self, todo: list[Cell]) -> None:
         queue = list(reversed(todo))
@@ -228,7 +177,7 @@ class _Loop:
                 store.heartbeat(self.ledger, self.owner)
                 last_beat = time.monotonic()
             if self.progress is not None:
-                self.progress(self.computed + self.failed, total)
+                self.progress(len(self.computed) + len(self.failed), total)
 
 
 def check_cells(spec: SweepSpec, cells: list[Cell]) -> None:
@@ -240,6 +189,82 @@ def check_cells(spec: SweepSpec, cells: list[Cell]) -> None:
         except TwinError as exc:
             where = ", ".join(f"{k} = {v!r}" for k, v in cell.values.items()) or "base"
             raise SweepSpecError(f"{spec.source}: cell {cell.position} ({where}): {exc}") from None
+
+
+def _wanted(status: str, rerun: bool, retry_failed: bool) -> bool:
+    """Whether a cell of this status is submitted."""
+    return status == "missing" or rerun or (status == "failed" and retry_failed)
+
+
+def run_sweeps(
+    specs: Sequence[SweepSpec],
+    *,
+    db_url: str | None = None,
+    executor: Executor | None = None,
+    progress: Progress | None = None,
+    rerun: bool = False,
+    retry_failed: bool = False,
+    timeout_s: float | None = None,
+    max_attempts: int = MAX_ATTEMPTS,
+) -> list[SweepOutcome]:
+    """Compute the missing cells of several sweeps at once (one pool of cells, in spec order).
+
+    A cell shared by two sweeps is computed once (and counted in both outcomes). Parameters as
+    :func:`run_sweep`; ``progress`` counts the cells of all the sweeps. Sweep names must differ.
+    """
+    if max_attempts < 1:
+        raise SweepError(f"max_attempts: expected >= 1, got {max_attempts}")
+    names = [s.name for s in specs]
+    if len(set(names)) != len(names):
+        raise SweepError(f"sweeps: names must differ, got {names}")
+    t0 = time.perf_counter()
+    cells = {spec.name: expand(spec) for spec in specs}
+    for spec in specs:
+        check_cells(spec, cells[spec.name])
+    version = code_version()
+    with open_ledger(db_url) as ledger:
+        for spec in specs:
+            store.register(ledger, spec, cells[spec.name], version)
+        every = {c.cell_id: c for spec in specs for c in cells[spec.name]}
+        states = store.cell_states(ledger, list(every))
+        now = time.time()
+        status = {cid: store.status_of(states.get(cid), now) for cid in every}
+        todo = [c for c in every.values() if _wanted(status[c.cell_id], rerun, retry_failed)]
+        loop = _run_cells(ledger, specs, cells, todo, executor, progress, timeout_s, max_attempts)
+    return [_outcome(spec, cells[spec.name], status, loop, t0, version) for spec in specs]
+
+
+def _run_cells(
+    ledger: Ledger,
+    specs: Sequence[SweepSpec],
+    cells: Mapping[str, list[Cell]],
+    todo: list[Cell],
+    executor: Executor | None,
+    progress: Progress | None,
+    timeout_s: float | None,
+    max_attempts: int,
+) -> _Loop | None:
+    if not todo:
+        return None
+    ex: Executor = LocalExecutor() if executor is None else executor
+    timeouts: dict[str, float | None] = {}
+    for spec in specs:  # the first spec naming a cell sets its timeout
+        for cell in cells[spec.name]:
+            timeouts.setdefault(cell.cell_id, timeout_s or spec.timeout_s or ex.default_timeout_s)
+    loop = _Loop(ledger, ex, timeouts=timeouts, max_attempts=max_attempts, progress=progress)
+    try:
+        loop.run(todo)
+    except sa.exc.DBAPIError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        raise LedgerConnectionError(
+            f"db: {ledger.url}: {reason}; the cells committed so far are kept: run the "
+            "sweep again to resume"
+        ) from None
+    finally:
+        _release(ledger, todo, loop.owner)
+        if executor is None:
+            ex.close()
+    return loop
 
 
 def run_sweep(
@@ -277,35 +302,17 @@ def run_sweep(
     max_attempts
         Submissions of one cell at most (timeouts and lost workers), then it is recorded failed.
     """
-    if max_attempts < 1:
-        raise SweepError(f"max_attempts: expected >= 1, got {max_attempts}")
-    t0 = time.perf_counter()
-    cells = expand(spec)
-    check_cells(spec, cells)
-    own = executor is None
-    with open_ledger(db_url) as ledger:
-        version = code_version()
-        store.register(ledger, spec, cells, version)
-        states = store.cell_states(ledger, [c.cell_id for c in cells])
-        todo, skipped = _todo(cells, states, rerun=rerun, retry_failed=retry_failed)
-        if not todo:
-            return _outcome(spec, cells, skipped, None, t0, version)
-        ex: Executor = LocalExecutor() if executor is None else executor
-        timeout = timeout_s or spec.timeout_s or ex.default_timeout_s
-        loop = _Loop(ledger, ex, timeout_s=timeout, max_attempts=max_attempts, progress=progress)
-        try:
-            loop.run(todo)
-        except sa.exc.DBAPIError as exc:
-            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-            raise LedgerConnectionError(
-                f"db: {ledger.url}: {reason}; the cells committed so far are kept: run the "
-                "sweep again to resume"
-            ) from None
-        finally:
-            _release(ledger, todo, loop.owner)
-            if own:
-                ex.close()
-    return _outcome(spec, cells, skipped, loop, t0, version)
+    (outcome,) = run_sweeps(
+        [spec],
+        db_url=db_url,
+        executor=executor,
+        progress=progress,
+        rerun=rerun,
+        retry_failed=retry_failed,
+        timeout_s=timeout_s,
+        max_attempts=max_attempts,
+    )
+    return outcome
 
 
 def _release(ledger: Ledger, todo: list[Cell], owner: store.Owner) -> None:
@@ -320,71 +327,24 @@ def _release(ledger: Ledger, todo: list[Cell], owner: store.Owner) -> None:
 def _outcome(
     spec: SweepSpec,
     cells: list[Cell],
-    skipped: dict[str, int],
+    status: Mapping[str, str],
     loop: _Loop | None,
     t0: float,
     version: str,
 ) -> SweepOutcome:
+    ids = [c.cell_id for c in cells]
+    submitted = set(loop.computed) | set(loop.failed) if loop else set()
+    before = Counter(status[i] for i in ids if i not in submitted and status[i] != "missing")
     return SweepOutcome(
         name=spec.name,
         cells=len(cells),
-        already_done=skipped["done"],
-        computed=loop.computed if loop else 0,
-        failed=loop.failed if loop else 0,
-        resubmitted=loop.resubmitted if loop else 0,
-        skipped_failed=skipped["failed"],
-        skipped_running=skipped["running"],
+        already_done=before["done"],
+        computed=sum(i in loop.computed for i in ids) if loop else 0,
+        failed=sum(i in loop.failed for i in ids) if loop else 0,
+        resubmitted=sum(loop.resubmitted[i] for i in ids) if loop else 0,
+        skipped_failed=before["failed"],
+        skipped_running=before["running"],
         elapsed_s=time.perf_counter() - t0,
         code_version=version,
-        failures=tuple(loop.failures) if loop else (),
+        failures=tuple((i, loop.failed[i]) for i in ids if i in loop.failed) if loop else (),
     )
-
-
-def results_frame(spec_or_name: SweepSpec | str, *, db_url: str | None = None) -> pd.DataFrame:
-    """The sweep's results as a tidy table: one row per cell and realization.
-
-    Columns: ``cell_id``, ``position`` (cell order), ``realization``, ``seed``, every parameter,
-    every metric (NaN where undefined or not computed), ``status`` (done / running / failed /
-    missing) and ``code_version``. A name looks the spec up in the database.
-    """
-    import pandas as pd
-
-    with open_ledger(db_url) as ledger:
-        if isinstance(spec_or_name, str):
-            stored = store.stored_spec(ledger, spec_or_name)
-            if stored is None:
-                raise SweepError(f"sweep: no sweep named {spec_or_name!r} in {ledger.url}")
-            spec = spec_from_dict(stored, source=f"sweep {spec_or_name!r}")
-        else:
-            spec = spec_or_name
-        cells = expand(spec)
-        ids = [c.cell_id for c in cells]
-        states = store.cell_states(ledger, ids)
-        results = store.result_rows(ledger, ids)
-    now = time.time()
-    metrics: dict[tuple[str, int], dict[str, Any]] = {}
-    for cid, r, _seed, metric, value in results:
-        metrics.setdefault((cid, r), {})[metric] = float("nan") if value is None else value
-    records = []
-    for cell in cells:
-        state = states.get(cell.cell_id)
-        status = _status_of(state, now)
-        for r, seed in enumerate(cell.seeds):
-            row = {
-                "cell_id": cell.cell_id,
-                "position": cell.position,
-                "realization": r,
-                "seed": seed,
-                **cell.params,
-            }
-            row |= metrics.get((cell.cell_id, r), {}) if status == "done" else {}
-            row["status"] = status
-            row["code_version"] = state.code_version if state else None
-            records.append(row)
-    frame = pd.DataFrame.from_records(records)
-    if not cells:
-        return frame
-    front = ["cell_id", "position", "realization", "seed", *cells[0].params]
-    known = [m for m in METRICS[spec.kind] if m in frame.columns]
-    extra = sorted(set(frame.columns) - {*front, *known, "status", "code_version"})
-    return frame[[*front, *known, *extra, "status", "code_version"]]

@@ -42,6 +42,7 @@ __all__ = [
     "register",
     "release",
     "result_rows",
+    "status_of",
     "stored_spec",
 ]
 
@@ -91,6 +92,16 @@ def _write(ledger: Ledger, work: Callable[[Connection], None]) -> None:
             work(conn)
 
     retry_locked(attempt)
+
+
+def status_of(state: CellState | None, now: float | None = None) -> str:
+    """``done``, ``failed``, ``running`` (owner alive) or ``missing`` (no row, pending, or running
+    under a dead owner)."""
+    if state is None or state.status == "pending":
+        return "missing"
+    if state.status == "running":
+        return "running" if is_live(state, now=now) else "missing"
+    return state.status
 
 
 def _chunks(ids: Sequence[str]) -> Iterable[Sequence[str]]:
