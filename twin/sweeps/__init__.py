@@ -3,8 +3,9 @@
 A sweep (:class:`SweepSpec`, :func:`load_spec`; format ``schemas/sweep.schema.json``) is a base
 configuration, axes (product or zipped) and realizations. :func:`expand` turns it into cells, each
 with an id hashed from its full parameters and seeds (:mod:`twin.sweeps.cells`).
-:func:`run_sweep` computes the missing cells (:func:`evaluate_cell`: the batched trainer or the
-event-driven twin) on an :class:`Executor` (:class:`LocalExecutor`, :class:`DaskExecutor`) and
+:func:`run_sweep` (or :func:`run_sweeps`, several sweeps as one pool of cells) computes the
+missing cells (:func:`evaluate_cell`: the batched trainer or the event-driven twin) on an
+:class:`Executor` (:class:`LocalExecutor`, :class:`DaskExecutor`, :class:`SerialExecutor`) and
 commits each one with its results in the ledger database; :func:`sweep_status` and
 :func:`results_frame` (a pandas DataFrame, one row per cell and realization) read them back.
 
