@@ -4,8 +4,10 @@ The same sweep (``--cells`` lambda values x ``--realizations`` on the jammed-net
 task, ``--steps`` each; one batched trainer call per cell) runs into a fresh SQLite ledger with
 ``LocalExecutor(workers=1)`` and then ``workers=2``. Reported per run: wall time, the CPU time of
 the sweep process and of its (joined) worker processes, the summed per-cell CPU time recorded
-in the ledger, and the load average before and after (the machine is shared: a busy machine
-lowers the speed-up, the CPU times show how much work was done). Speed-up = wall(1) / wall(2).
+in the ledger, the average number of cells in flight (summed cell wall times / sweep wall time:
+~1 and ~2 when the executor keeps its workers busy), and the load average before and after (the
+machine is shared: a busy machine lowers the speed-up, the CPU times show how much work was
+done). Speed-up = wall(1) / wall(2).
 
 Run: ``PYTHONPATH=. .venv/bin/python benchmarks/bench_sweep.py [--cells 8] [--steps 5000]``.
 """
@@ -57,12 +59,15 @@ def _run(spec, workers: int, folder: Path) -> dict[str, float]:
     if outcome.computed != outcome.cells or outcome.failed:
         raise RuntimeError(f"the sweep did not compute every cell: {outcome}")
     with open_ledger(url) as led, led.read() as conn:
-        cell_cpu = conn.execute(sa.text("SELECT SUM(cpu_s) FROM sweep_cells")).scalar()
+        cell_cpu, cell_wall = conn.execute(
+            sa.text("SELECT SUM(cpu_s), SUM(elapsed_s) FROM sweep_cells")
+        ).one()
     return {
         "wall_s": wall,
         "sweep_cpu_s": time.process_time() - cpu0,
         "workers_cpu_s": _children_cpu_s() - child0,
         "cells_cpu_s": float(cell_cpu),
+        "cells_wall_s": float(cell_wall),
         "load_before": load0,
         "load_after": os.getloadavg()[0],
     }
@@ -83,7 +88,8 @@ def main() -> None:
     for w, r in results.items():
         print(f"workers={w}: wall {r['wall_s']:.2f} s, sweep process CPU {r['sweep_cpu_s']:.2f} s, "
               f"workers CPU {r['workers_cpu_s']:.2f} s (cells {r['cells_cpu_s']:.2f} s; "
-              f"{r['workers_cpu_s'] / r['wall_s']:.2f} cores used), "
+              f"{r['workers_cpu_s'] / r['wall_s']:.2f} cores used; "
+              f"{r['cells_wall_s'] / r['wall_s']:.2f} cells in flight on average), "
               f"load {r['load_before']:.2f} -> {r['load_after']:.2f}")  # fmt: skip
     print(f"speed-up of 2 workers over 1: {results[1]['wall_s'] / results[2]['wall_s']:.2f}x")
 
