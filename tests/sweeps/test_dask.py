@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -47,10 +48,11 @@ def test_a_local_cluster_runs_the_sweep_like_the_serial_reference(db: str, tmp_p
 
 
 def test_a_worker_killed_mid_cell_is_resubmitted_and_the_cell_completes(db: str) -> None:
-    # slow enough cells (~1 s) to be caught running; allowed-failures 0 makes the scheduler give
-    # up at once (KilledWorker), so the sweep's own resubmission is what saves the cell
+    # allowed-failures 0 makes the scheduler give up at once (KilledWorker), so the sweep's own
+    # resubmission is what saves the cell; a watcher kills the first worker seen running a cell
     spec = tiny_spec(base={"steps": 200_000, "task": "allostery"}, axes={"lam": [0.0, 1e-5]})
     killed: list[int] = []
+    stop = threading.Event()
 
     with (
         dask.config.set({"distributed.scheduler.allowed-failures": 0}),
@@ -61,17 +63,22 @@ def test_a_worker_killed_mid_cell_is_resubmitted_and_the_cell_completes(db: str)
     ):
         pids = client.run(os.getpid)
 
-        def kill_a_busy_worker(done: int, total: int) -> None:
-            if killed:
-                return
-            for addr, keys in client.processing().items():
-                if keys and addr in pids:
-                    os.kill(pids[addr], signal.SIGKILL)
-                    killed.append(pids[addr])
-                    return
+        def watch() -> None:
+            while not stop.is_set() and not killed:
+                for addr, keys in client.processing().items():
+                    if keys and addr in pids:
+                        os.kill(pids[addr], signal.SIGKILL)
+                        killed.append(pids[addr])
+                        return
+                stop.wait(0.02)
 
-        executor = DaskExecutor(client)
-        outcome = run_sweep(spec, db_url=db, executor=executor, progress=kill_a_busy_worker)
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+        try:
+            outcome = run_sweep(spec, db_url=db, executor=DaskExecutor(client))
+        finally:
+            stop.set()
+            watcher.join(timeout=10)
     assert killed, "no worker was caught running a cell"
     assert outcome.resubmitted >= 1
     assert (outcome.computed, outcome.failed) == (2, 0)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import os
 import signal
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -188,35 +187,18 @@ def test_local_processes_agree_with_the_serial_reference(db: str, tmp_path) -> N
     assert local[columns].equals(ref[columns])
 
 
-def _spawned_children() -> list[int]:
-    """Pids of this process's multiprocessing (spawn) workers, from /proc."""
-    out = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            cmd = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        if ppid == os.getpid() and b"spawn_main" in cmd:
-            out.append(int(entry.name))
-    return out
-
-
-@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
 def test_a_local_worker_killed_while_a_cell_is_out_is_resubmitted(db: str) -> None:
     spec = tiny_spec(base={"steps": 200_000, "task": "allostery"}, axes={"lam": [0.0, 1e-5]})
     killed: list[int] = []
 
+    ex = LocalExecutor(workers=1)
+
     def kill_the_worker(done: int, total: int) -> None:
         if not killed and done == 0:
-            for pid in _spawned_children():
+            for pid in ex.pids:
                 os.kill(pid, signal.SIGKILL)
                 killed.append(pid)
 
-    ex = LocalExecutor(workers=1)
     try:
         outcome = run_sweep(spec, db_url=db, executor=ex, progress=kill_the_worker)
     finally:

@@ -151,6 +151,12 @@ class LocalExecutor:
     def workers(self) -> int:
         return self._workers
 
+    @property
+    def pids(self) -> list[int]:
+        """Process ids of the worker processes started so far (diagnostics, tests)."""
+        procs = getattr(self._pool, "_processes", None) or {}
+        return [int(p.pid) for p in procs.values() if p.pid is not None]
+
     def _new_pool(self) -> cf.ProcessPoolExecutor:
         # spawn: the parent may hold threads (rich, SQLAlchemy), which fork would copy unsafely
         ctx = multiprocessing.get_context("spawn")
