@@ -345,6 +345,7 @@ def iris_task(
     low_v: float = 0.0,
     high_v: float = 0.2,
     bias_v: float = 1.0,
+    label_noise: float = 0.0,
 ) -> Task:
     """Iris classification (seed App. C): feature voltages in, 3 class nodes out.
 
@@ -356,6 +357,8 @@ def iris_task(
     output is ``high_v`` at the node of the correct class and ``low_v`` elsewhere; the predicted
     class is the target node with the highest voltage. The 150 samples (shipped with the package,
     Fisher 1936) are split per class into ``n_train_per_class`` training and the rest test examples.
+    ``label_noise`` adds ``N(0, label_noise^2)`` (volts) to the desired training outputs, as for
+    :func:`regression_task` (seed App. C); the class labels and the test set are unchanged.
     """
     n_sources = 10
     if net.n_nodes < 1 + n_sources + 3:
@@ -374,9 +377,11 @@ def iris_task(
         train_idx.append(idx[:n_train_per_class])
         test_idx.append(idx[n_train_per_class:])
 
-    def make(idx: np.ndarray) -> Examples:
+    def make(idx: np.ndarray, noise: float = 0.0) -> Examples:
         out = np.full((idx.size, 3), low_v)
         out[np.arange(idx.size), y[idx]] = high_v
+        if noise > 0:
+            out = out + noise * rng.standard_normal(out.shape)
         lab = y[idx].copy()
         lab.setflags(write=False)
         return Examples(
@@ -391,7 +396,7 @@ def iris_task(
         sources=sources,
         target_kind="nodes",
         targets=targets,
-        train=make(np.concatenate(train_idx)),
+        train=make(np.concatenate(train_idx), label_noise),
         test=make(np.concatenate(test_idx)),
         description="Iris classification: 4 features push-pull + 2 bias nodes, 3 class nodes",
     )
