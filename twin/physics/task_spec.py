@@ -23,6 +23,7 @@ __all__ = [
     "TaskSpecError",
     "build_tasks",
     "realization_rng",
+    "reference_for_realization",
 ]
 
 #: Network used by each generated task kind when no network spec is given.
@@ -58,15 +59,24 @@ def _network_for(spec: str, seed: int, realization: int) -> Network:
     # A jammed spec without its own seed gives every realization its own packing.
     if spec.startswith("jammed:") and ":seed=" not in spec:
         spec = f"{spec}:seed={seed * 100_003 + realization}"
-    elif spec.startswith("ref:") and ":i=" not in spec:
-        from .reference_networks import reference_files
+    return network_from_spec(reference_for_realization(spec, realization))
 
-        try:
-            count = len(reference_files(int(spec[4:]))) if spec[4:].isdigit() else 1
-        except NetworkError:
-            count = 1  # network_from_spec reports the missing files
-        spec = f"{spec}:i={realization % count}"
-    return network_from_spec(spec)
+
+def reference_for_realization(spec: str, realization: int) -> str:
+    """``ref:N`` -> ``ref:N:i=K`` with ``K = realization mod`` (number of N files); else ``spec``.
+
+    What :func:`build_tasks` does for realization ``realization``; callers that build each
+    realization alone (sweeps: one seed per realization) call it to get the same network.
+    """
+    if not (spec.startswith("ref:") and ":i=" not in spec and spec[4:].isdigit()):
+        return spec
+    from .reference_networks import reference_files
+
+    try:
+        count = len(reference_files(int(spec[4:])))
+    except NetworkError:
+        return spec  # network_from_spec reports the missing files
+    return f"{spec}:i={realization % count}"
 
 
 def _file_task(path: str, network_spec: str | None) -> Task:
