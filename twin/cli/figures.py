@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from . import cli
+from .sweep import _sigterm_unwinds
 
 __all__ = ["figures_cmd"]
 
@@ -92,7 +93,7 @@ def figures_cmd(
                                  param_hint="--out")  # fmt: skip
     executor = DaskExecutor(scheduler) if scheduler else LocalExecutor(workers)
     try:
-        with _sweeps_bar(True) as update:
+        with _sigterm_unwinds(), _sweeps_bar(True) as update:
             report = make_figures(list(only) or None, quick=quick, out_dir=out_dir, db_url=db,
                                   executor=executor, progress=update)  # fmt: skip
     finally:

@@ -202,12 +202,14 @@ def train_cmd(
     check_work("train", edge_steps, MAX_EDGE_STEPS, "edge-steps (steps x realizations x edges)",
                force)  # fmt: skip
     announce_compilation("train")
-    control_settings = {
-        "tol": control_tol,
-        "rho": 1.0 if rho is None else rho,
-        "p": 0.02 if p_exp is None else p_exp,
-        "lam0": lam0 if lam0 is not None else (lam or 1e-8),
-    }
+    control = None
+    if control_tol is not None:
+        control = LambdaControl(
+            tol=control_tol,
+            rho=1.0 if rho is None else rho,
+            p=0.02 if p_exp is None else p_exp,
+            lam0=lam0 if lam0 is not None else (lam or 1e-8),
+        )
     config = TrainConfig(
         rule=LearningRule(alpha=alpha, eta=eta, lam=lam),
         kappa=kappa,
@@ -216,7 +218,7 @@ def train_cmd(
         steps=steps,
         step_s=step_s,
         stop_tol=stop_tol,
-        control=None if control_tol is None else LambdaControl(**control_settings),
+        control=control,
     )
     params = {
         "network": network,

@@ -192,8 +192,8 @@ def save_figure(fig: Figure, path: Path) -> Path:
     """
     for ax in fig.axes:
         values = [np.asarray(line.get_ydata(), dtype=float) for line in ax.get_lines()]
-        values += [np.asarray(c.get_offsets(), dtype=float)[:, 1] for c in ax.collections
-                   if hasattr(c, "get_offsets") and len(c.get_offsets())]  # fmt: skip
+        offsets = [np.asarray(c.get_offsets(), dtype=float) for c in ax.collections]
+        values += [o[:, 1] for o in offsets if o.ndim == 2 and o.shape[0]]
         positive = any(np.any(np.isfinite(v) & (v > 0)) for v in values)
         if not positive:
             ax.set_yscale("linear")
