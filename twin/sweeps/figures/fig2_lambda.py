@@ -116,7 +116,7 @@ def render(frames: dict[str, pd.DataFrame], out_dir: Path) -> FigureResult:
             ax1.plot(xs, anchor * (xs / s.x_range[1]) ** s.slope, "k--", lw=1)
             ax1.annotate(f"slope {s.slope:.2f}", (xs[0], anchor * (xs[0] / xs[1]) ** s.slope),
                          fontsize=8)  # fmt: skip
-    if math.isfinite(floor):
+    if math.isfinite(floor) and floor > 0:
         ax1.axhline(floor, color="grey", ls=":", lw=1, label="error ratio at $\\lambda = 0$")
     ax1.set(xscale="log", yscale="log", ylabel="ratio",
             xlabel="$\\lambda$ (power term x alpha/eta, as the authors' code)")  # fmt: skip
