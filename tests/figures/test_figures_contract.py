@@ -78,7 +78,7 @@ def test_every_registered_figure_follows_the_contract() -> None:
 
 
 def _fig2_frame() -> pd.DataFrame:
-    """Synthetic lambda sweep: L/L0 = 1e-14 + 1e3 lambda^2, 1 - P/P(0) = 50 lambda (x noise)."""
+    """Synthetic lambda sweep: L/L0 = 1e-20 + 1e3 lambda^2, 1 - P/P(0) = 50 lambda (x noise)."""
     rng = np.random.default_rng(0)
     lams = [0.0, *np.logspace(-10, -2, 17).tolist()]
     rows = []
@@ -91,7 +91,7 @@ def _fig2_frame() -> pd.DataFrame:
                     "realization": r,
                     "status": "done",
                     "steps": 100_000,
-                    "error_ratio": (1e-14 + 1e3 * lam**2) * wobble,
+                    "error_ratio": (1e-20 + 1e3 * lam**2) * wobble,
                     "free_power_final_w": (1 + r) * max(1 - 50 * lam, 1e-3),
                     "training_energy_j": (2 + r) * max(1 - 20 * lam, 1e-3),
                 }

@@ -32,13 +32,17 @@ from ._common import (
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["FIT_MAX_LAMBDA", "NAME", "TITLE", "render", "specs"]
+__all__ = ["FIT_MAX_LAMBDA", "NAME", "TITLE", "WIDE_MAX_LAMBDA", "render", "specs"]
 
 NAME = "fig2"
 TITLE = "Fig. 2: error and free-power reduction vs lambda (regression, N = 64)"
-#: Largest lambda in the slope fits: the small-lambda regime (decided before any run: section 3
-#: of PHYSICS.md puts the paper's small-lambda results at lambda <~ 1e-6 in our convention).
-FIT_MAX_LAMBDA = 1e-6
+#: Largest lambda of the slope fits: the small-lambda regime where the paper's scalings hold,
+#: lambda <~ 1e-8 on our axis (PHYSICS.md section 3; the scalings are linear response, and the
+#: power reduction saturates at 1 - P/P(0) -> 1 beyond it).
+FIT_MAX_LAMBDA = 1e-8
+#: A wider window, reported beside it (our first choice, made before any full run: it includes
+#: the onset of saturation, so its slopes read low).
+WIDE_MAX_LAMBDA = 1e-6
 #: A lambda-induced error counts once it is this many times the lambda = 0 error (median).
 ERROR_ABOVE_FLOOR = 10.0
 #: The paper's "five orders of magnitude" error reduction.
@@ -98,8 +102,10 @@ def render(frames: dict[str, pd.DataFrame], out_dir: Path) -> FigureResult:
     pos = err[err["x"] > 0]
     above = pos[pos["median"] > ERROR_ABOVE_FLOOR * floor] if math.isfinite(floor) else pos
     s_err = fit_loglog_slope(above["x"], above["median"], x_max=FIT_MAX_LAMBDA)
+    w_err = fit_loglog_slope(above["x"], above["median"], x_max=WIDE_MAX_LAMBDA)
     dpos = drop[drop["x"] > 0]
     s_pow = fit_loglog_slope(dpos["x"], dpos["median"], x_max=FIT_MAX_LAMBDA)
+    w_pow = fit_loglog_slope(dpos["x"], dpos["median"], x_max=WIDE_MAX_LAMBDA)
     lam_star = crossing(pos["x"].to_numpy(), pos["median"].to_numpy(), ERROR_RATIO_LEVEL)
     ppos, epos = power[power["x"] > 0], energy[energy["x"] > 0]
     p_star = interp_loglog(ppos["x"].to_numpy(), ppos["median"].to_numpy(), lam_star)
@@ -138,6 +144,8 @@ def render(frames: dict[str, pd.DataFrame], out_dir: Path) -> FigureResult:
         "error_slope_stderr": s_err.stderr,
         "power_reduction_slope": s_pow.slope,
         "power_reduction_slope_stderr": s_pow.stderr,
+        "error_slope_wide": w_err.slope,
+        "power_reduction_slope_wide": w_pow.slope,
         "lambda_at_error_ratio_1e-5": lam_star,
         "power_ratio_there": p_star,
         "energy_ratio_there": e_star,
@@ -158,6 +166,9 @@ def render(frames: dict[str, pd.DataFrame], out_dir: Path) -> FigureResult:
          "2", f"{fmt(s_err.slope - 2, 2)}"),
         ("power-reduction slope", f"{fmt(s_pow.slope)} +- {fmt(s_pow.stderr, 2)} "
          f"({s_pow.n_points} points)", "1", f"{fmt(s_pow.slope - 1, 2)}"),
+        (f"both slopes, wider window lambda <= {WIDE_MAX_LAMBDA:g}",
+         f"{fmt(w_err.slope)} ({w_err.n_points} pts), {fmt(w_pow.slope)} ({w_pow.n_points} pts)",
+         "2, 1", f"{fmt(w_err.slope - 2, 2)}, {fmt(w_pow.slope - 1, 2)}"),
         ("lambda where median L/L0 = 1e-5", fmt(lam_star),
          "1e-5 (paper's axis); ~1e-6 on ours (authors' code: 1e-6 -> L/L0 7.5e-6)",
          f"x {fmt(lam_star / 1e-6, 2)} of 1e-6" if math.isfinite(lam_star) else "n/a"),
@@ -185,7 +196,10 @@ L/L0 < 1e-5 (median L/L0 = {fmt(floor)}); the others did not within this run (wi
 most of those stay in a local minimum from an initial transfer of the wrong sign: see the
 regression-task commit), so every curve is a median over all realizations. The error
 slope is fitted where the median error is > {ERROR_ABOVE_FLOOR:g} x its lambda = 0 value and
-lambda <= {FIT_MAX_LAMBDA:g}; the power-reduction slope for lambda <= {FIT_MAX_LAMBDA:g}.
+lambda <= {FIT_MAX_LAMBDA:g}; the power-reduction slope for lambda <= {FIT_MAX_LAMBDA:g}
+(the small-lambda regime of PHYSICS.md section 3). The wider window (lambda <= {WIDE_MAX_LAMBDA:g})
+was our first choice; it takes in the saturation of the power reduction (1 - P/P(0) cannot
+exceed 1) and reads low; both are shown.
 
 {measured_table(rows)}
 """
