@@ -168,3 +168,22 @@ def test_fig1_and_fig5_render_fake_frames(tmp_path: Path) -> None:
     assert result.measured["largest_lambda_accuracy_kept"] == pytest.approx(1e-5)
     assert result.measured["power_gain_there"] == pytest.approx(2.0)
     assert "| ~2 |" in result.markdown
+
+
+@pytest.mark.parametrize("name", list(FIGURES))
+def test_a_figure_renders_before_any_cell_is_done(tmp_path: Path, name: str) -> None:
+    """Frames of sweeps with nothing done (no metric columns yet) give a 'no data' figure."""
+    from twin.sweeps.cells import expand
+
+    module = figure_module(name)
+    frames = {}
+    for spec in module.specs(True):
+        rows = [
+            {**cell.params, "realization": r, "seed": s, "status": "missing"}
+            for cell in expand(spec)
+            for r, s in enumerate(cell.seeds)
+        ]
+        frames[spec.name] = pd.DataFrame(rows)
+    result = module.render(frames, tmp_path)
+    assert result.png.read_bytes()[:4] == PNG
+    assert "n/a" in result.markdown

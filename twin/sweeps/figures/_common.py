@@ -27,6 +27,7 @@ __all__ = [
     "Slope",
     "band",
     "crossing",
+    "done_rows",
     "fit_loglog_slope",
     "fmt",
     "grouped",
@@ -129,6 +130,21 @@ def grouped(
     return out.reset_index().sort_values("x")
 
 
+def done_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows of done cells, with every trainer metric as a column (NaN where not computed).
+
+    A sweep none of whose cells is done yet has no metric columns at all; figures render from
+    whatever is done, so they read the metrics through this.
+    """
+    from ..metrics import METRICS
+
+    out = frame[frame["status"] == "done"].copy()
+    for name in (*METRICS["trainer"], "accuracy_train", "accuracy_test"):
+        if name not in out.columns:
+            out[name] = np.nan
+    return out
+
+
 def paired(frame: pd.DataFrame, by: str, metric: str, ref: Any) -> pd.Series:
     """Per row, ``metric`` divided by the same realization's ``metric`` in the row ``by == ref``.
 
@@ -200,7 +216,13 @@ def save_figure(fig: Figure, path: Path) -> Path:
             ax.set_xscale("linear")
             ax.text(0.5, 0.5, "no data", transform=ax.transAxes, ha="center", va="center")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    try:
+        fig.savefig(path, dpi=110)
+    except ValueError:  # a log axis with nothing positive on it (reference lines only)
+        for ax in fig.axes:
+            ax.set_xscale("linear")
+            ax.set_yscale("linear")
+        fig.savefig(path, dpi=110)
     return path
 
 

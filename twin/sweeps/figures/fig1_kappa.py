@@ -17,7 +17,16 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..spec import SweepSpec, spec_from_dict
-from ._common import FigureResult, band, fmt, grouped, measured_table, new_figure, save_figure
+from ._common import (
+    FigureResult,
+    band,
+    done_rows,
+    fmt,
+    grouped,
+    measured_table,
+    new_figure,
+    save_figure,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -60,8 +69,7 @@ def render(frames: dict[str, pd.DataFrame], out_dir: Path) -> FigureResult:
     """Panels: trained free power, training time to 1e-4 V^2 and training energy vs kappa."""
     run = next(f for n, f in frames.items() if "-tol-" not in n)
     tol = next(f for n, f in frames.items() if "-tol-" in n)
-    run = run[run["status"] == "done"].copy()
-    tol = tol[tol["status"] == "done"].copy()
+    run, tol = done_rows(run), done_rows(tol)
     # paper time units: steps x (alpha/kappa); energy: sum over steps of P_F x (alpha/kappa)
     unit = tol["alpha"] / tol["kappa"] / tol["step_s"]
     tol["time_units"] = tol["time_to_tol_s"] * unit
@@ -74,7 +82,8 @@ def render(frames: dict[str, pd.DataFrame], out_dir: Path) -> FigureResult:
     all_reached = energy[energy["x"].map(reached) == 1.0]
     kappa_min_e = float(all_reached.loc[all_reached["median"].idxmin(), "x"]) if len(
         all_reached) else math.nan  # fmt: skip
-    p_hi, p_lo = power["median"].iloc[-1], power["median"].iloc[0]
+    p_hi, p_lo = (power["median"].iloc[-1], power["median"].iloc[0]) if len(power) else (
+        math.nan, math.nan)  # fmt: skip
     power_falls = bool(np.all(np.diff(power["median"].to_numpy()) > 0)) if len(power) > 1 else False
 
     fig, (ax1, ax2, ax3) = new_figure(3, title=TITLE)
@@ -119,7 +128,7 @@ def render(frames: dict[str, pd.DataFrame], out_dir: Path) -> FigureResult:
 Settings: `ref:64`, regression, lambda = 0, eta = 1e-3, bounds [1e-3, 10] S, kappa in
 {fmt(run["kappa"].min(), 2)}..{fmt(run["kappa"].max(), 2)} S with
 **alpha = {ALPHA_PER_KAPPA:g} kappa** (the learning rate scaled with kappa),
-{int(run["steps"].max())} steps, {run["realization"].nunique()} realizations.
+{fmt(run["steps"].max(), 7)} steps, {run["realization"].nunique()} realizations.
 **Time unit:** kappa/alpha = {1 / ALPHA_PER_KAPPA:g} steps (the seed's 1/alpha epochs at
 kappa = 1); training energy = sum over steps of P_F x (alpha/kappa), in P_F x time
 units, to the first step with L <= {TOLERANCE_V2:g} V^2 (early-stopping sweep). With a fixed

@@ -19,6 +19,7 @@ from ._common import (
     FigureResult,
     band,
     crossing,
+    done_rows,
     fit_loglog_slope,
     fmt,
     grouped,
@@ -88,7 +89,7 @@ def specs(quick: bool) -> list[SweepSpec]:
 def render(frames: dict[str, pd.DataFrame], out_dir: Path) -> FigureResult:
     """Panels: error ratio and power reduction vs lambda (with fits); P and E vs lambda."""
     (frame,) = frames.values()
-    frame = frame[frame["status"] == "done"].copy()
+    frame = done_rows(frame)
     frame["power_drop"] = 1.0 - paired(frame, "lam", "free_power_final_w", 0.0)
     frame["power_rel"] = paired(frame, "lam", "free_power_final_w", 0.0)
     frame["energy_rel"] = paired(frame, "lam", "training_energy_j", 0.0)
@@ -181,7 +182,7 @@ def render(frames: dict[str, pd.DataFrame], out_dir: Path) -> FigureResult:
 
 Settings: `ref:64` (the authors' 50 N = 64 networks, realization r on network r), regression
 (seed App. B, node-disjoint edges), kappa = 1 S, alpha = 0.5, eta = 1e-3, bounds [1e-3, 10] S
-(the seed text's; the authors' code uses [1e-4, 1e6]), {int(frame["steps"].max())} steps,
+(the seed text's; the authors' code uses [1e-4, 1e6]), {fmt(frame["steps"].max(), 7)} steps,
 {n_real} realizations. Error: training error ratio L/L0 (L0 = at t = 0). Power and energy are
 paired per realization with lambda = 0. Medians with the 25-75 % band.
 

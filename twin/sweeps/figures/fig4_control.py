@@ -20,6 +20,7 @@ from ..spec import SweepSpec, spec_from_dict
 from ._common import (
     FigureResult,
     band,
+    done_rows,
     fmt,
     grouped,
     interp_loglog,
@@ -61,8 +62,8 @@ def gain_frame(es: pd.DataFrame, ctl: pd.DataFrame) -> pd.DataFrame:
     """One row per (tolerance, realization): gain ``G``, energy ratio ``R_E``, ES reached L~."""
     import pandas as pd
 
-    a = es[es["status"] == "done"].rename(columns={"stop_tol": "tol"})
-    b = ctl[ctl["status"] == "done"].rename(columns={"control_tol": "tol"})
+    a = done_rows(es).rename(columns={"stop_tol": "tol"})
+    b = done_rows(ctl).rename(columns={"control_tol": "tol"})
     m = pd.merge(a, b, on=["tol", "realization"], suffixes=("_es", "_ctl"))
     p_es, p_ctl = m["free_power_final_w_es"], m["free_power_final_w_ctl"]
     p_min = m["free_power_initial_w_es"]  # every conductance at k_min at the start
@@ -128,10 +129,10 @@ def render(frames: dict[str, pd.DataFrame], out_dir: Path) -> FigureResult:
 ![{NAME}]({png.name})
 
 Settings: `ref:64`, regression, kappa = k_min = 1e-3 S, bounds [1e-3, 10] S, alpha = 0.03,
-eta = 1e-3, {int(es["steps"].max())} steps, {g["realization"].nunique()} realizations; control
+eta = 1e-3, {fmt(es["steps"].max(), 7)} steps, {g["realization"].nunique()} realizations; control
 rho = 1 per 1/alpha epoch (one step = alpha = 0.03 time units), p = 0.02, lambda from 1e-8;
 lambda on our axis (power term x alpha/eta, PHYSICS.md section 3). G and R_E are per realization
-(medians, 25-75 % band). G is measured at the end of the run ({int(es["steps"].max())} steps;
+(medians, 25-75 % band). G is measured at the end of the run ({fmt(es["steps"].max(), 7)} steps;
 the seed: 1e5); a realization whose early stopping never reached L~ is compared at the end of
 its run. Fraction of early-stopping runs that reached L~: {reach_text}.
 

@@ -18,6 +18,7 @@ from ..spec import SweepSpec, spec_from_dict
 from ._common import (
     FigureResult,
     band,
+    done_rows,
     fmt,
     grouped,
     measured_table,
@@ -66,7 +67,7 @@ def specs(quick: bool) -> list[SweepSpec]:
 def render(frames: dict[str, pd.DataFrame], out_dir: Path) -> FigureResult:
     """Panels: train/test accuracy vs lambda; trained free power relative to lambda = 0."""
     (frame,) = frames.values()
-    frame = frame[frame["status"] == "done"].copy()
+    frame = done_rows(frame)
     frame["power_rel"] = paired(frame, "lam", "free_power_final_w", 0.0)
     acc_tr = grouped(frame, "lam", "accuracy_train")
     acc_te = grouped(frame, "lam", "accuracy_test")
@@ -121,7 +122,7 @@ def render(frames: dict[str, pd.DataFrame], out_dir: Path) -> FigureResult:
 Settings: `ref:64`, Iris (90 training, 60 test samples per realization; 10 source nodes: 4
 features push-pull + 2 bias; our encoding, not necessarily the paper's), label noise 1e-3 V on
 the desired training outputs, kappa = 1 S, alpha = 0.5, eta = 1e-3, bounds [1e-3, 10] S,
-{int(frame["steps"].max())} steps (fewer than Fig. 2's 1e5: the Iris set is 4.5x larger per
+{fmt(frame["steps"].max(), 7)} steps (fewer than Fig. 2's 1e5: the Iris set is 4.5x larger per
 step), {frame["realization"].nunique()} realizations (the paper: 100). Lambda on our axis (power
 term x alpha/eta = 500, PHYSICS.md section 3), which is not the paper's; the lambdas quoted
 below are ours. Power is paired per realization with lambda = 0. Medians, 25-75 % band.
