@@ -158,6 +158,7 @@ def tasks_from_options(
     realizations: int,
     progress: bool = False,
     estimate_s: float = 0.0,
+    label_noise: float = 0.0,
 ) -> list[Task]:
     """:func:`twin.physics.task_spec.build_tasks`, its spec errors pointing at the CLI option.
 
@@ -170,13 +171,21 @@ def tasks_from_options(
     try:
         if progress and realizations == 1 and estimate_s > ANNOUNCE_S:
             with timed_progress("network (estimated time)", estimate_s):
-                return build_tasks(task_spec, network_spec, seed=seed, realizations=1)
+                return build_tasks(
+                    task_spec, network_spec, seed=seed, realizations=1, label_noise=label_noise
+                )
         with progress_bar("networks", realizations, enabled=progress and realizations > 1) as bar:
             return build_tasks(
-                task_spec, network_spec, seed=seed, realizations=realizations, progress=bar
+                task_spec,
+                network_spec,
+                seed=seed,
+                realizations=realizations,
+                progress=bar,
+                label_noise=label_noise,
             )
     except TaskSpecError as exc:
-        raise click.BadParameter(exc.detail, param_hint=f"--{exc.field}") from None
+        option = exc.field.replace("_", "-")
+        raise click.BadParameter(exc.detail, param_hint=f"--{option}") from None
 
 
 @contextmanager

@@ -170,6 +170,8 @@ class TrainResult:
     solver_stats : per realization ``(R,)``: ``iterations`` (CG iterations in all) and
         ``refactorizations`` (sparse factorizations, one per evaluation with ``direct``); empty
         for the numpy backend.
+    k_min_siemens, k_max_siemens : (R,) conductance bounds the run used (siemens): the configured
+        ones or each network's own (``None`` when not known).
     """
 
     k: np.ndarray
@@ -185,6 +187,8 @@ class TrainResult:
     run_uid: str = ""
     solver: str = "direct"
     solver_stats: dict[str, np.ndarray] = attrs.field(factory=dict)
+    k_min_siemens: np.ndarray | None = None
+    k_max_siemens: np.ndarray | None = None
 
     def summary(self) -> dict[str, Any]:
         """JSON-ready summary: per-realization lists plus means (``*_mean``)."""
@@ -204,6 +208,11 @@ class TrainResult:
             if not single:
                 out[f"{name}_mean"] = float(np.mean(arr))
         out["steps"] = int(self.steps_done[0]) if single else [int(s) for s in self.steps_done]
+        bounds = (("k_min_siemens", self.k_min_siemens), ("k_max_siemens", self.k_max_siemens))
+        for name, bound in bounds:
+            if bound is not None:  # one number when every realization shares it
+                same = bool(np.all(bound == bound[0]))
+                out[name] = float(bound[0]) if same else [float(x) for x in bound]
         return out
 
 
@@ -496,6 +505,8 @@ class Trainer:
             run_uid=run.uid,
             solver=self.solver,
             solver_stats=engine.solver_stats(),
+            k_min_siemens=self.k_min[:, 0].copy(),
+            k_max_siemens=self.k_max[:, 0].copy(),
         )
 
     @staticmethod

@@ -1,0 +1,189 @@
+"""The figures framework: slope fits, ensemble statistics, each figure's contract on fake frames."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from twin.sweeps.figures import FIGURES, FigureResult, figure_module
+from twin.sweeps.figures._common import crossing, fit_loglog_slope, grouped, paired
+from twin.sweeps.spec import SweepSpec
+
+PNG = b"\x89PNG"
+
+
+@pytest.mark.parametrize("slope", [2.0, 1.0, -0.5])
+def test_slope_fit_recovers_a_known_power_law_with_noise(slope: float) -> None:
+    rng = np.random.default_rng(3)
+    x = np.logspace(-10, -6, 9)
+    y = 3.0 * x**slope * np.exp(0.05 * rng.standard_normal(x.size))
+    fit = fit_loglog_slope(x, y)
+    assert fit.slope == pytest.approx(slope, abs=0.05)
+    assert 0 < fit.stderr < 0.05
+    assert abs(fit.slope - slope) < 4 * fit.stderr + 1e-3
+    assert fit.n_points == 9
+
+
+def test_slope_fit_window_and_bad_points() -> None:
+    x = np.array([0.0, 1e-9, 1e-8, 1e-7, 1e-6, 1e-3])
+    y = np.array([5.0, 1e-18, 1e-16, 1e-14, -1.0, 1.0])  # slope 2 below 1e-7; junk elsewhere
+    fit = fit_loglog_slope(x, y, x_max=1e-6)
+    assert fit.slope == pytest.approx(2.0, abs=1e-9)
+    assert fit.n_points == 3
+    assert fit.x_range == (1e-9, 1e-7)
+    assert math.isnan(fit_loglog_slope([1.0], [1.0]).slope)
+
+
+def test_grouped_median_quantiles_and_pairing() -> None:
+    frame = pd.DataFrame(
+        {
+            "lam": [0.0] * 4 + [1e-6] * 4,
+            "realization": [0, 1, 2, 3] * 2,
+            "p": [1.0, 2.0, 4.0, 8.0, 0.5, 1.0, 2.0, 4.0],
+        }
+    )
+    stats = grouped(frame, "lam", "p")
+    assert stats["median"].tolist() == [3.0, 1.5]
+    assert stats["n"].tolist() == [4, 4]
+    assert stats["q_low"].iloc[0] == pytest.approx(1.75)
+    ratio = paired(frame, "lam", "p", 0.0)
+    np.testing.assert_allclose(ratio[frame["lam"] > 0], 0.5)
+    assert crossing(np.array([1.0, 10.0, 100.0]), np.array([1e-3, 1e-2, 1e-1]), 3e-2) == (
+        pytest.approx(10**1.477, rel=1e-3)
+    )
+
+
+def test_every_registered_figure_follows_the_contract() -> None:
+    names = set()
+    for name in FIGURES:
+        module = figure_module(name)
+        assert name == module.NAME
+        assert isinstance(module.TITLE, str)
+        assert module.TITLE
+        for quick in (True, False):
+            specs = module.specs(quick)
+            assert specs
+            assert all(isinstance(s, SweepSpec) for s in specs)
+            names.update(s.name for s in specs)
+            assert all(("quick" in s.name) == quick for s in specs)
+        full = module.specs(False)
+        assert all(s.realizations >= 50 for s in full)  # the paper's realization counts
+    assert len(names) == sum(len(figure_module(n).specs(q)) for n in FIGURES for q in (1, 0))
+    with pytest.raises(KeyError, match="fig2"):
+        figure_module("nope")
+
+
+def _fig2_frame() -> pd.DataFrame:
+    """Synthetic lambda sweep: L/L0 = 1e-20 + 1e3 lambda^2, 1 - P/P(0) = 50 lambda (x noise)."""
+    rng = np.random.default_rng(0)
+    lams = [0.0, *np.logspace(-10, -2, 17).tolist()]
+    rows = []
+    for lam in lams:
+        for r in range(8):
+            wobble = np.exp(0.02 * rng.standard_normal())
+            rows.append(
+                {
+                    "lam": lam,
+                    "realization": r,
+                    "status": "done",
+                    "steps": 100_000,
+                    "error_ratio": (1e-20 + 1e3 * lam**2) * wobble,
+                    "free_power_final_w": (1 + r) * max(1 - 50 * lam, 1e-3),
+                    "training_energy_j": (2 + r) * max(1 - 20 * lam, 1e-3),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def test_fig2_renders_the_slopes_of_synthetic_data(tmp_path: Path) -> None:
+    module = figure_module("fig2")
+    result = module.render({"fig2-lambda-full": _fig2_frame()}, tmp_path)
+    assert isinstance(result, FigureResult)
+    assert result.png.read_bytes()[:4] == PNG
+    assert result.measured["error_slope"] == pytest.approx(2.0, abs=0.05)
+    assert result.measured["power_reduction_slope"] == pytest.approx(1.0, abs=0.01)
+    # 1e3 lambda^2 = 1e-5 at lambda = 1e-4 (interpolated between grid points 1e-4.5 .. 1e-4)
+    assert result.measured["lambda_at_error_ratio_1e-5"] == pytest.approx(1e-4, rel=0.15)
+    assert result.measured["fraction_learning_at_lambda_0"] == 1.0
+    assert f"{result.measured['error_slope']:.3g}" in result.markdown
+    assert "published" in result.markdown
+    assert "| 2 |" in result.markdown
+    assert result.published["error_slope"].startswith("2")
+
+
+def test_fig4_gain_from_paired_runs(tmp_path: Path) -> None:
+    module = figure_module("fig4")
+    tols = [1e-4, 1e-3, 1e-2]
+    es, ctl = [], []
+    for tol in tols:
+        for r in range(5):
+            p_min, p_es = 1.0, 11.0
+            gain = 0.5 + 0.1 * math.log(tol / 1e-3)
+            common = {"realization": r, "status": "done", "steps": 1000,
+                      "free_power_initial_w": p_min}  # fmt: skip
+            es.append({**common, "stop_tol": tol, "free_power_final_w": p_es,
+                       "training_energy_j": 2.0, "error_final": tol / 2})  # fmt: skip
+            ctl.append({**common, "control_tol": tol, "error_final": tol,
+                        "free_power_final_w": p_es - gain * (p_es - p_min),
+                        "training_energy_j": 6.0})  # fmt: skip
+    frames = {"fig4-es-full": pd.DataFrame(es), "fig4-control-full": pd.DataFrame(ctl)}
+    result = module.render(frames, tmp_path)
+    assert result.png.read_bytes()[:4] == PNG
+    assert result.measured["gain_at_1e-3"] == pytest.approx(0.5)
+    assert result.measured["gain_per_ln_tol"] == pytest.approx(0.1)
+    assert result.measured["energy_ratio_at_1e-3"] == pytest.approx(3.0)
+    assert "| 0.5 | ~0.5 |" in result.markdown
+
+
+def test_fig1_and_fig5_render_fake_frames(tmp_path: Path) -> None:
+    kappas = [1e-3, 1e-2, 1e-1, 1.0]
+    run, tol = [], []
+    for k in kappas:
+        for r in range(3):
+            base = {"kappa": k, "alpha": 0.1 * k, "realization": r, "status": "done",
+                    "steps": 1000, "step_s": 1e-4}  # fmt: skip
+            run.append({**base, "free_power_final_w": k**0.5})
+            steps = 100 + k**-2  # energy ~ k x time = 100 k + 1/k: minimum at kappa 0.1
+            tol.append({**base, "time_to_tol_s": steps * 1e-4,
+                        "training_energy_j": steps * 1e-4 * k})  # fmt: skip
+    result = figure_module("fig1").render(
+        {"fig1-kappa-full": pd.DataFrame(run), "fig1-kappa-tol-full": pd.DataFrame(tol)}, tmp_path
+    )
+    assert result.png.read_bytes()[:4] == PNG
+    assert result.measured["trained_power_increases_with_kappa"] == 1.0
+    assert result.measured["kappa_at_energy_minimum"] == pytest.approx(0.1)
+    iris = []
+    for lam in [0.0, 1e-7, 1e-5, 1e-3]:
+        for r in range(3):
+            iris.append({"lam": lam, "realization": r, "status": "done", "steps": 100,
+                         "accuracy_train": 0.9 if lam < 1e-4 else 0.4,
+                         "accuracy_test": 0.9 if lam < 1e-4 else 0.4,
+                         "free_power_final_w": 1.0 / (1 + 1e5 * lam)})  # fmt: skip
+    result = figure_module("fig5").render({"fig5-iris-full": pd.DataFrame(iris)}, tmp_path)
+    assert result.png.read_bytes()[:4] == PNG
+    assert result.measured["largest_lambda_accuracy_kept"] == pytest.approx(1e-5)
+    assert result.measured["power_gain_there"] == pytest.approx(2.0)
+    assert "| ~2 |" in result.markdown
+
+
+@pytest.mark.parametrize("name", list(FIGURES))
+def test_a_figure_renders_before_any_cell_is_done(tmp_path: Path, name: str) -> None:
+    """Frames of sweeps with nothing done (no metric columns yet) give a 'no data' figure."""
+    from twin.sweeps.cells import expand
+
+    module = figure_module(name)
+    frames = {}
+    for spec in module.specs(True):
+        rows = [
+            {**cell.params, "realization": r, "seed": s, "status": "missing"}
+            for cell in expand(spec)
+            for r, s in enumerate(cell.seeds)
+        ]
+        frames[spec.name] = pd.DataFrame(rows)
+    result = module.render(frames, tmp_path)
+    assert result.png.read_bytes()[:4] == PNG
+    assert "n/a" in result.markdown
