@@ -1,0 +1,3 @@
+"""Figures of the seed paper regenerated from sweeps (placeholder until the figures framework)."""
+
+__all__: list[str] = []
