@@ -24,6 +24,7 @@ SCHEMA_FILES = (
     "network.schema.json",
     "task.schema.json",
     "ledger.schema.json",
+    "sweep.schema.json",
 )
 
 
@@ -112,7 +113,12 @@ def _sql_type(prop: dict[str, Any]) -> str:
         return f"sa.String({prop['maxLength']})" if "maxLength" in prop else "sa.Text()"
     if kind == "integer":
         return "sa.BigInteger()" if prop.get("format") == "int64" else "sa.Integer()"
-    return {"number": "sa.Double()", "object": "sa.JSON()", "boolean": "sa.Boolean()"}[kind]
+    return {
+        "number": "sa.Double()",
+        "object": "sa.JSON()",
+        "array": "sa.JSON()",
+        "boolean": "sa.Boolean()",
+    }[kind]
 
 
 def _column(name: str, prop: dict[str, Any], table: dict[str, Any]) -> str:

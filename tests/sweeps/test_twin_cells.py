@@ -180,3 +180,30 @@ def test_bad_cells_name_the_field(params: dict, field: str) -> None:
         cell_from_params(params)
     assert isinstance(info.value, ValueError)
     assert "\n" not in str(info.value)
+
+
+def test_cell_fields_and_defaults_are_the_sweep_schemas() -> None:
+    """The sweep schema is the vocabulary: same names, same defaults (drift test)."""
+    import attrs
+
+    from twin.sweeps.params import defaults
+
+    schema = defaults("twin")
+    fields = {f.name: f.default for f in attrs.fields(TwinCell)}
+    assert set(fields) == set(schema)
+    for name, default in schema.items():
+        assert fields[name] == default, name
+
+
+def test_sweep_cells_evaluate_through_the_twin_kind() -> None:
+    from twin.sweeps import KINDS, spec_from_dict
+    from twin.sweeps.cells import expand
+
+    spec = spec_from_dict({
+        "name": "t", "kind": "twin", "realizations": 2, "seed": 0,
+        "base": {"duration": 0.1, "noise": 1e-3}, "axes": {"lam": [0.0, 1e-2]},
+    })  # fmt: skip
+    cell = expand(spec)[1]
+    rows = KINDS["twin"](cell.params, cell.seeds)
+    assert len(rows) == 2
+    assert set(METRICS) <= set(rows[0])

@@ -159,3 +159,14 @@ def test_loglog_slope_and_quick_clock_names() -> None:
     assert loglog_slope(x, 3 * x**2) == pytest.approx(2.0)
     assert np.isnan(loglog_slope([0.0, 1.0], [1.0, 2.0]))
     assert clock_spec("poisson", 0.2) in fig6_desync.clocks(quick=True)
+
+
+@pytest.mark.parametrize("module", [fig3_board, fig6_desync])
+@pytest.mark.parametrize("quick", [True, False])
+def test_figure_sweeps_are_valid_specs(module, quick: bool) -> None:
+    from twin.sweeps.cells import expand
+
+    specs = module.specs(quick)
+    assert [s.name for s in specs] == [d["name"] for d in module.spec_dicts(quick)]
+    cells = [c for s in specs for c in expand(s)]
+    assert len({c.cell_id for c in cells}) == len(cells)

@@ -60,6 +60,7 @@ _COMMAND_MODULES = (
     "shadow",
     "calibrate",
     "record",
+    "sweep",
 )
 
 

@@ -29,7 +29,6 @@ if TYPE_CHECKING:
 
 __all__ = ["MAX_CLOCK_HZ", "MAX_EVENTS", "MAX_SAMPLES", "simulate_cmd"]
 
-MODELS = ("linear", "transistor")
 #: Work limit of one run, edge events (edges x clock rate x duration, and batched wake-ups):
 #: ~hours at the twin's 10^5-10^6 events per second; --force lifts it.
 MAX_EVENTS = 1e9
@@ -79,29 +78,17 @@ def _twin_config(
     engine: str,
 ) -> TwinConfig:
     """The twin's settings from the command's options (board edges of the chosen model)."""
-    from ..simulation.clocks import parse_clock
-    from ..simulation.edge import board_edge_params
-    from ..simulation.noise import NoiseConfig
-    from ..simulation.twin import TwinConfig
+    from ..simulation.options import MODELS, twin_config_from_options
 
     if model not in MODELS:
         raise click.BadParameter(
             f"unknown model {model!r}; expected linear or transistor", param_hint="--model"
         )
-    edges = board_edge_params(model)
-    if leak is not None:
-        edges = edges.evolve(tau_leak_s=leak)
-    return TwinConfig(
-        clock=parse_clock(clock),
-        edges=edges,
-        lam=lam,
-        eta=eta,
-        tau_feedback_s=tau_feedback,
-        noise=NoiseConfig(delta_v2=noise, meas_sigma_v=meas_noise, offset_sigma_v2=offsets),
-        sample_interval_s=sample_s,
-        batch_s=batch_s,
-        engine=engine,  # type: ignore[arg-type]
-    )
+    return twin_config_from_options(
+        model=model, clock=clock, lam=lam, eta=eta, tau_feedback=tau_feedback, noise=noise,
+        meas_noise=meas_noise, offsets=offsets, leak=leak, sample_s=sample_s, batch_s=batch_s,
+        engine=engine,
+    )  # fmt: skip
 
 
 def _both(*updates: Callable[[float, float], None]) -> Callable[[float, float], None]:

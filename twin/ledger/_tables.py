@@ -21,6 +21,8 @@ ENERGY_PHASE = ('training', 'inference', 'idle', 'calibration')
 ENERGY_SOURCE = ('twin', 'board')
 ENERGY_METHOD = ('integral', 'counter', 'estimate')
 ALARM_SEVERITY = ('info', 'warning', 'error', 'critical')
+SWEEP_KIND = ('trainer', 'twin')
+SWEEP_CELL_STATUS = ('pending', 'running', 'done', 'failed')
 
 
 boards = sa.Table(
@@ -110,8 +112,75 @@ alarms = sa.Table(
 )
 
 
-VIEWS: dict[str, dict[str, str]] = {'ledger_run_totals': {'default': "SELECT r.uid AS run_uid, r.source AS run_source, r.kind AS kind,\n       r.board AS board, r.status AS status,\n       r.started_unix AS started_unix, r.stopped_unix AS stopped_unix,\n       COUNT(e.seq) AS entries,\n       COALESCE(SUM(e.energy_j), 0.0) AS energy_j,\n       COALESCE(SUM(CASE WHEN e.phase = 'training'\n                         THEN e.energy_j END), 0.0) AS training_j,\n       COALESCE(SUM(CASE WHEN e.phase = 'inference'\n                         THEN e.energy_j END), 0.0) AS inference_j\nFROM runs r LEFT JOIN entries e ON e.run_uid = r.uid\nGROUP BY r.uid, r.source, r.kind, r.board, r.status,\n         r.started_unix, r.stopped_unix"}, 'ledger_run_energy': {'default': 'SELECT e.run_uid AS run_uid, r.kind AS kind, r.board AS board, e.phase AS phase,\n       e.component AS component, e.source AS source, e.method AS method,\n       COUNT(*) AS entries, MIN(e.t0_s) AS t0_s, MAX(e.t1_s) AS t1_s,\n       SUM(e.energy_j) AS energy_j\nFROM entries e JOIN runs r ON r.uid = e.run_uid\nGROUP BY e.run_uid, r.kind, r.board, e.phase, e.component, e.source, e.method'}, 'ledger_daily_energy': {'sqlite': "SELECT date(r.started_unix + e.t0_s, 'unixepoch') AS day, r.board AS board,\n       e.source AS source, e.phase AS phase, e.component AS component,\n       COUNT(DISTINCT e.run_uid) AS runs, COUNT(*) AS entries,\n       SUM(e.energy_j) AS energy_j\nFROM entries e JOIN runs r ON r.uid = e.run_uid\nGROUP BY date(r.started_unix + e.t0_s, 'unixepoch'), r.board,\n         e.source, e.phase, e.component", 'postgresql': "SELECT to_char(to_timestamp(r.started_unix + e.t0_s) AT TIME ZONE 'UTC',\n               'YYYY-MM-DD') AS day,\n       r.board AS board, e.source AS source, e.phase AS phase,\n       e.component AS component,\n       COUNT(DISTINCT e.run_uid) AS runs, COUNT(*) AS entries,\n       SUM(e.energy_j) AS energy_j\nFROM entries e JOIN runs r ON r.uid = e.run_uid\nGROUP BY 1, r.board, e.source, e.phase, e.component"}, 'ledger_inference': {'default': "SELECT e.run_uid AS run_uid, e.seq AS input, e.realization AS realization,\n       e.component AS component, e.source AS source, e.t1_s - e.t0_s AS hold_s,\n       e.energy_j / NULLIF(e.t1_s - e.t0_s, 0) AS power_w,\n       e.energy_j AS energy_j\nFROM entries e\nWHERE e.phase = 'inference'"}}
+sweeps = sa.Table(
+    'sweeps',
+    metadata,
+    sa.Column('name', sa.String(64), nullable=False, comment="Sweep name (the spec's name)."),
+    sa.Column('kind', sa.Enum(*SWEEP_KIND, name='sweep_kind', native_enum=False, create_constraint=True, length=8), nullable=False, comment='trainer (synchronous, batched) or twin (event-driven).'),
+    sa.Column('spec', sa.JSON(), nullable=False, comment='The sweep specification as last submitted.'),
+    sa.Column('cells', sa.Integer(), nullable=False, comment='Number of cells of the specification.'),
+    sa.Column('code_version', sa.String(64), nullable=False, comment='Code version that last submitted the sweep (provenance).'),
+    sa.Column('created_unix', sa.Double(), nullable=False, comment='First submission, seconds since the epoch.'),
+    sa.Column('updated_unix', sa.Double(), nullable=False, comment='Last submission, seconds since the epoch.'),
+    sa.PrimaryKeyConstraint('name'),
+    comment='Sweeps (twin sweep): one row per sweep name, holding its specification (schemas/sweep.schema.json) as last submitted.',
+)
 
-VIEW_COLUMNS: dict[str, tuple[str, ...]] = {'ledger_run_totals': ('run_uid', 'run_source', 'kind', 'board', 'status', 'started_unix', 'stopped_unix', 'entries', 'energy_j', 'training_j', 'inference_j'), 'ledger_run_energy': ('run_uid', 'kind', 'board', 'phase', 'component', 'source', 'method', 'entries', 't0_s', 't1_s', 'energy_j'), 'ledger_daily_energy': ('day', 'board', 'source', 'phase', 'component', 'runs', 'entries', 'energy_j'), 'ledger_inference': ('run_uid', 'input', 'realization', 'component', 'source', 'hold_s', 'power_w', 'energy_j')}
 
-__all__ = ['ALARM_SEVERITY', 'ENERGY_METHOD', 'ENERGY_PHASE', 'ENERGY_SOURCE', 'NAMING_CONVENTION', 'RUN_KIND', 'RUN_SOURCE', 'RUN_STATUS', 'SCHEMA_ID', 'VIEWS', 'VIEW_COLUMNS', 'alarms', 'boards', 'entries', 'metadata', 'runs', 'samples']
+sweep_cells = sa.Table(
+    'sweep_cells',
+    metadata,
+    sa.Column('cell_id', sa.String(32), nullable=False, comment='Cell id: hex prefix of the sha256 of the canonical parameters, seeds and kind.'),
+    sa.Column('kind', sa.Enum(*SWEEP_KIND, name='sweep_kind', native_enum=False, create_constraint=True, length=8), nullable=False, comment='trainer or twin.'),
+    sa.Column('params', sa.JSON(), nullable=False, comment='Every parameter of the cell, defaults filled in (canonical).'),
+    sa.Column('seeds', sa.JSON(), nullable=False, comment='Seed of each realization, in order.'),
+    sa.Column('realizations', sa.Integer(), nullable=False, comment='Number of realizations.'),
+    sa.Column('status', sa.Enum(*SWEEP_CELL_STATUS, name='sweep_cell_status', native_enum=False, create_constraint=True, length=8), nullable=False, comment='pending, running, done or failed.'),
+    sa.Column('error', sa.Text(), nullable=True, comment='Error of a failed cell (type: message).'),
+    sa.Column('attempts', sa.Integer(), nullable=False, comment='Times the cell was submitted (resubmissions after a timeout or a lost worker included).'),
+    sa.Column('code_version', sa.String(64), nullable=True, comment='Code version that computed the result (provenance, not part of the id).'),
+    sa.Column('host', sa.String(255), nullable=True, comment='Host that computed the cell.'),
+    sa.Column('owner_host', sa.String(255), nullable=True, comment='Host of the sweep process that submitted the cell.'),
+    sa.Column('owner_pid', sa.Integer(), nullable=True, comment='Process id of the sweep process that submitted the cell.'),
+    sa.Column('started_unix', sa.Double(), nullable=True, comment='Submission time, seconds since the epoch.'),
+    sa.Column('finished_unix', sa.Double(), nullable=True, comment='Completion time, seconds since the epoch.'),
+    sa.Column('heartbeat_unix', sa.Double(), nullable=True, comment='Last sign of life of the owner while the cell ran, seconds since the epoch.'),
+    sa.Column('elapsed_s', sa.Double(), nullable=True, comment='Wall time of the computation in the worker, s.'),
+    sa.Column('cpu_s', sa.Double(), nullable=True, comment='CPU time of the computation in the worker, s.'),
+    sa.PrimaryKeyConstraint('cell_id'),
+    sa.Index('ix_sweep_cells_status', 'status'),
+    comment='Sweep cells: one parameter set times its realizations, identified by the hash of its canonical parameters and seeds (not of the code version, which is provenance). Status pending (registered, never run), running (submitted by the owner process), done (results committed in the same transaction) or failed (error recorded). A running cell whose owner died counts as missing.',
+)
+
+
+sweep_members = sa.Table(
+    'sweep_members',
+    metadata,
+    sa.Column('sweep', sa.String(64), sa.ForeignKey('sweeps.name'), nullable=False, comment='Sweep name.'),
+    sa.Column('cell_id', sa.String(32), sa.ForeignKey('sweep_cells.cell_id'), nullable=False, comment='Cell id.'),
+    sa.Column('position', sa.Integer(), nullable=False, comment="Index of the cell in the sweep's expansion order."),
+    sa.PrimaryKeyConstraint('sweep', 'cell_id'),
+    sa.Index('ix_sweep_members_cell_id', 'cell_id'),
+    comment='Which cells belong to which sweep (a cell shared by two sweeps is computed once).',
+)
+
+
+sweep_results = sa.Table(
+    'sweep_results',
+    metadata,
+    sa.Column('cell_id', sa.String(32), sa.ForeignKey('sweep_cells.cell_id'), nullable=False, comment='Cell id.'),
+    sa.Column('realization', sa.Integer(), nullable=False, comment='Realization index.'),
+    sa.Column('metric', sa.String(64), nullable=False, comment='Metric name, its unit as suffix.'),
+    sa.Column('seed', sa.BigInteger(), nullable=False, comment='Seed of the realization.'),
+    sa.Column('value', sa.Double(), nullable=True, comment='Value (NULL for NaN or infinity).'),
+    sa.PrimaryKeyConstraint('cell_id', 'realization', 'metric'),
+    sqlite_with_rowid=False,
+    comment='Metrics of finished cells: one row per cell, realization and metric (error_final in V^2, free_power_final_w in W, training_energy_j in J, ...). value is NULL for NaN or infinity (e.g. time_to_tol_s when the tolerance was never reached).',
+)
+
+
+VIEWS: dict[str, dict[str, str]] = {'ledger_run_totals': {'default': "SELECT r.uid AS run_uid, r.source AS run_source, r.kind AS kind,\n       r.board AS board, r.status AS status,\n       r.started_unix AS started_unix, r.stopped_unix AS stopped_unix,\n       COUNT(e.seq) AS entries,\n       COALESCE(SUM(e.energy_j), 0.0) AS energy_j,\n       COALESCE(SUM(CASE WHEN e.phase = 'training'\n                         THEN e.energy_j END), 0.0) AS training_j,\n       COALESCE(SUM(CASE WHEN e.phase = 'inference'\n                         THEN e.energy_j END), 0.0) AS inference_j\nFROM runs r LEFT JOIN entries e ON e.run_uid = r.uid\nGROUP BY r.uid, r.source, r.kind, r.board, r.status,\n         r.started_unix, r.stopped_unix"}, 'ledger_run_energy': {'default': 'SELECT e.run_uid AS run_uid, r.kind AS kind, r.board AS board, e.phase AS phase,\n       e.component AS component, e.source AS source, e.method AS method,\n       COUNT(*) AS entries, MIN(e.t0_s) AS t0_s, MAX(e.t1_s) AS t1_s,\n       SUM(e.energy_j) AS energy_j\nFROM entries e JOIN runs r ON r.uid = e.run_uid\nGROUP BY e.run_uid, r.kind, r.board, e.phase, e.component, e.source, e.method'}, 'ledger_daily_energy': {'sqlite': "SELECT date(r.started_unix + e.t0_s, 'unixepoch') AS day, r.board AS board,\n       e.source AS source, e.phase AS phase, e.component AS component,\n       COUNT(DISTINCT e.run_uid) AS runs, COUNT(*) AS entries,\n       SUM(e.energy_j) AS energy_j\nFROM entries e JOIN runs r ON r.uid = e.run_uid\nGROUP BY date(r.started_unix + e.t0_s, 'unixepoch'), r.board,\n         e.source, e.phase, e.component", 'postgresql': "SELECT to_char(to_timestamp(r.started_unix + e.t0_s) AT TIME ZONE 'UTC',\n               'YYYY-MM-DD') AS day,\n       r.board AS board, e.source AS source, e.phase AS phase,\n       e.component AS component,\n       COUNT(DISTINCT e.run_uid) AS runs, COUNT(*) AS entries,\n       SUM(e.energy_j) AS energy_j\nFROM entries e JOIN runs r ON r.uid = e.run_uid\nGROUP BY 1, r.board, e.source, e.phase, e.component"}, 'ledger_inference': {'default': "SELECT e.run_uid AS run_uid, e.seq AS input, e.realization AS realization,\n       e.component AS component, e.source AS source, e.t1_s - e.t0_s AS hold_s,\n       e.energy_j / NULLIF(e.t1_s - e.t0_s, 0) AS power_w,\n       e.energy_j AS energy_j\nFROM entries e\nWHERE e.phase = 'inference'"}, 'sweep_results_long': {'default': "SELECT m.sweep AS sweep, c.cell_id AS cell_id, c.kind AS kind, c.params AS params,\n       r.realization AS realization, r.seed AS seed, r.metric AS metric,\n       r.value AS value, c.code_version AS code_version\nFROM sweep_members m\nJOIN sweep_cells c ON c.cell_id = m.cell_id\nJOIN sweep_results r ON r.cell_id = c.cell_id\nWHERE c.status = 'done'"}, 'sweep_progress': {'default': 'SELECT m.sweep AS sweep, c.status AS status, COUNT(*) AS cells\nFROM sweep_members m JOIN sweep_cells c ON c.cell_id = m.cell_id\nGROUP BY m.sweep, c.status'}}
+
+VIEW_COLUMNS: dict[str, tuple[str, ...]] = {'ledger_run_totals': ('run_uid', 'run_source', 'kind', 'board', 'status', 'started_unix', 'stopped_unix', 'entries', 'energy_j', 'training_j', 'inference_j'), 'ledger_run_energy': ('run_uid', 'kind', 'board', 'phase', 'component', 'source', 'method', 'entries', 't0_s', 't1_s', 'energy_j'), 'ledger_daily_energy': ('day', 'board', 'source', 'phase', 'component', 'runs', 'entries', 'energy_j'), 'ledger_inference': ('run_uid', 'input', 'realization', 'component', 'source', 'hold_s', 'power_w', 'energy_j'), 'sweep_results_long': ('sweep', 'cell_id', 'kind', 'params', 'realization', 'seed', 'metric', 'value', 'code_version'), 'sweep_progress': ('sweep', 'status', 'cells')}
+
+__all__ = ['ALARM_SEVERITY', 'ENERGY_METHOD', 'ENERGY_PHASE', 'ENERGY_SOURCE', 'NAMING_CONVENTION', 'RUN_KIND', 'RUN_SOURCE', 'RUN_STATUS', 'SCHEMA_ID', 'SWEEP_CELL_STATUS', 'SWEEP_KIND', 'VIEWS', 'VIEW_COLUMNS', 'alarms', 'boards', 'entries', 'metadata', 'runs', 'samples', 'sweep_cells', 'sweep_members', 'sweep_results', 'sweeps']

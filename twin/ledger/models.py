@@ -7,7 +7,9 @@ idempotent insert used by the writer.
 Tables: ``boards``, ``runs`` (one per start document; ``status`` running/complete/aborted, writer
 pid/host/heartbeat for repair), ``entries`` (append-only energy entries, unique per
 ``(run_uid, seq, component)``), ``samples`` (sampled time series, one row per sample document,
-readings as JSON), ``alarms``. Energies are joules; ``t*_s`` are seconds of run time; ``*_unix`` are
+readings as JSON), ``alarms``; for ``twin sweep``: ``sweeps``, ``sweep_cells`` (one per cell
+id, with its status), ``sweep_members`` (sweep -> cells) and ``sweep_results`` (one row per cell,
+realization and metric). Energies are joules; ``t*_s`` are seconds of run time; ``*_unix`` are
 wall-clock seconds since the epoch.
 """
 
@@ -26,6 +28,8 @@ from ._tables import (
     RUN_SOURCE,
     RUN_STATUS,
     SCHEMA_ID,
+    SWEEP_CELL_STATUS,
+    SWEEP_KIND,
     VIEW_COLUMNS,
     VIEWS,
     alarms,
@@ -34,6 +38,10 @@ from ._tables import (
     metadata,
     runs,
     samples,
+    sweep_cells,
+    sweep_members,
+    sweep_results,
+    sweeps,
 )
 from .errors import LedgerError
 
@@ -46,6 +54,8 @@ __all__ = [
     "RUN_SOURCE",
     "RUN_STATUS",
     "SCHEMA_ID",
+    "SWEEP_CELL_STATUS",
+    "SWEEP_KIND",
     "VIEWS",
     "VIEW_COLUMNS",
     "alarms",
@@ -55,6 +65,10 @@ __all__ = [
     "metadata",
     "runs",
     "samples",
+    "sweep_cells",
+    "sweep_members",
+    "sweep_results",
+    "sweeps",
     "view_sql",
 ]
 

@@ -1,41 +1,42 @@
 """Twin sweep cells: one event-driven twin run per realization, reduced to scalar metrics.
 
-A *twin cell* is a flat mapping of parameters (one point of a sweep); :func:`evaluate_twin`
-runs the event-driven twin (:mod:`twin.simulation`) once per seed and returns one dict of float
-metrics per realization. What a cell adds to ``twin simulate``:
+A *twin cell* is a flat mapping of parameters (one point of a sweep; the vocabulary is
+``$defs/twin`` of ``schemas/sweep.schema.json``: ``twin simulate``'s long options with
+underscores, plus the ones below); :func:`evaluate_twin` runs the event-driven twin
+(:mod:`twin.simulation`) once per seed and returns one dict of float metrics per realization.
+What a cell adds to ``twin simulate``:
 
-Clock kinds on one axis ``p``
-    ``clock_kind`` is ``sync``, ``bernoulli``, ``poisson``, ``periodic`` or ``continuous``;
-    ``rate_hz`` is the global tick rate (the board's 10 kHz learning step) and ``p`` the mean
-    update probability per tick, so every kind has the same mean updates per edge per second,
-    ``rate_hz * p``: Bernoulli ticks at ``rate_hz`` with probability ``p`` (Wycoff et al. 2022),
-    independent Poisson clocks of rate ``rate_hz * p``, independent jittered periodic clocks of
-    mean rate ``rate_hz * p`` (relative cycle jitter and frequency spread ``jitter``). ``sync``
-    needs ``p = 1``. ``continuous`` (quantized-state clock, ``dq_v``) has no fixed rate.
+Clock kinds on one update-probability axis
+    :func:`clock_spec` writes the clock of a kind at mean update probability ``p`` per global
+    tick of ``rate_hz`` (the board's 10 kHz learning step), so that every kind has the same mean
+    updates per edge per second, ``rate_hz * p``: ``bernoulli`` (global ticks, each edge with
+    probability ``p``; Wycoff et al. 2022), ``poisson`` and ``periodic`` (independent per-edge
+    clocks of rate ``rate_hz * p``; periodic with relative cycle jitter and frequency spread),
+    ``sync`` (``p = 1``). :func:`clock_kind_and_p` reads them back.
 Duration in board time, or in updates per edge
-    Exactly one of ``duration_s`` (board seconds) and ``updates_per_edge`` (duration
-    ``updates_per_edge / (rate_hz * p)``) is given: "equal board time" and "equal numbers of
-    updates per edge" comparisons of desynchronous learning.
+    ``duration`` (board seconds), or ``updates_per_edge`` (the board time is then
+    ``updates_per_edge`` over the clock's mean rate per edge): the "equal board time" and "equal
+    numbers of updates per edge" comparisons of desynchronous learning.
 The board's noise model (reused, not re-implemented)
-    ``delta_v2``: learning-rule white noise on the contrast, V^2 per 0.1 ms (seed Fig. 3d:
-    1e-3; :class:`twin.simulation.NoiseConfig`); ``offset_sigma_v2``: the twin's fixed per-edge
-    comparator offsets on the contrast; ``meas_sigma_v``: noise on each drop read;
+    ``noise``: learning-rule white noise delta on the contrast, V^2 per 0.1 ms (seed Fig. 3d:
+    1e-3; :class:`twin.simulation.NoiseConfig`); ``offsets``: the twin's fixed per-edge
+    comparator offsets on the contrast (V^2); ``meas_noise``: noise on each drop read (V);
     ``variation = "typical"``: the emulated board's hidden component variation
     (:class:`hw_bridge.variation.HiddenVariation`: gains of the free and clamped channels,
     thresholds, capacitors, leaks, comparator offsets on the drive), transistor model only;
-    ``adc_bits``/``adc_sigma_v``: the board's node ADC (:class:`hw_bridge.variation.Adc`, full
+    ``adc_bits``/``adc_noise``: the board's node ADC (:class:`hw_bridge.variation.Adc`, full
     scale 0.4532 V) through which the final target voltages are read for ``error_measured``.
 
 Metrics per realization (floats; NaN where undefined)
-    ``error_initial``, ``error_final`` (V^2, at the end), ``error_tail`` (time average of the
-    sampled error over the last ``tail_fraction`` of the run: the noise floor),
+    ``error_initial``, ``error_final`` (V^2, at the end), ``error_ratio``, ``error_tail`` (time
+    average of the sampled error over the last ``tail_fraction`` of the run: the noise floor),
     ``error_measured`` (final targets read through the ADC), ``free_power_initial_w``,
-    ``free_power_final_w``, ``free_power_tail_w``; energies kept apart: ``training_energy_j``
-    (free network), ``clamped_energy_j`` (clamped network), ``gate_charging_energy_j`` (i^2 R of
-    the gate-charging resistors) and their sum ``total_energy_j``; ``time_to_tol_s`` and
-    ``energy_to_tol_j`` (first sampled crossing of ``tolerance_v2``, log-interpolated between
-    samples; free-network energy up to then); ``updates_per_edge`` (mean events per edge),
-    ``events``, ``sim_time_s``, ``cpu_s``.
+    ``free_power_final_w``, ``power_ratio``, ``free_power_tail_w``, ``clamped_power_final_w``;
+    energies kept apart: ``training_energy_j`` (free network), ``clamped_energy_j`` (clamped
+    network), ``gate_charging_energy_j`` (i^2 R of the gate-charging resistors) and their sum
+    ``total_energy_j``; ``time_to_tol_s`` and ``energy_to_tol_j`` (first sampled crossing of
+    ``tol``, log-interpolated between samples; free-network energy up to then);
+    ``updates_per_edge`` (mean events per edge), ``events``, ``sim_time_s``, ``cpu_s``.
 
 Seeds: realization ``s`` uses the task of ``build_tasks(task, network, seed=s,
 realizations=1)`` (the same task as ``twin simulate --seed s``), the twin's randomness from
@@ -61,7 +62,7 @@ from ..physics.task import Task
 from ..physics.task_spec import build_tasks
 from ..simulation.clocks import Clock, parse_clock
 from ..simulation.edge import EdgeParams, board_edge_params
-from ..simulation.noise import NoiseConfig
+from ..simulation.options import twin_config_from_options
 from ..simulation.twin import Twin, TwinConfig, TwinResult
 
 __all__ = [
@@ -86,11 +87,14 @@ META_KEYS = frozenset({"kind", "seed", "seeds", "realizations"})
 METRICS = (
     "error_initial",
     "error_final",
+    "error_ratio",
     "error_tail",
     "error_measured",
     "free_power_initial_w",
     "free_power_final_w",
+    "power_ratio",
     "free_power_tail_w",
+    "clamped_power_final_w",
     "training_energy_j",
     "clamped_energy_j",
     "gate_charging_energy_j",
@@ -243,11 +247,6 @@ class TwinCell:
         assert rate is not None
         return self.updates_per_edge / rate
 
-    def noise_config(self) -> NoiseConfig:
-        return NoiseConfig(
-            delta_v2=self.noise, meas_sigma_v=self.meas_noise, offset_sigma_v2=self.offsets
-        )
-
     def edges(self, n_edges: int, seed: int) -> EdgeParams:
         """The edge circuits of realization ``seed`` (the board's variation, if any)."""
         if self.variation == "typical":
@@ -267,19 +266,25 @@ class TwinCell:
         return Adc(bits=self.adc_bits, full_scale_v=NODE_FULL_SCALE_V, sigma_v=self.adc_noise)
 
     def twin_config(self, n_edges: int, seed: int) -> TwinConfig:
-        """The twin's settings for realization ``seed``."""
+        """The twin's settings for realization ``seed`` (``twin simulate``'s, plus variation)."""
         duration = self.board_time_s()
-        return TwinConfig(
-            clock=self.make_clock(),
-            edges=self.edges(n_edges, seed),
+        config = twin_config_from_options(
+            model=self.model,
+            clock=self.clock,
             lam=self.lam,
             eta=self.eta,
-            tau_feedback_s=self.tau_feedback,
-            noise=self.noise_config(),
-            sample_interval_s=self.sample_s if self.sample_s is not None else duration / 200,
+            tau_feedback=self.tau_feedback,
+            noise=self.noise,
+            meas_noise=self.meas_noise,
+            offsets=self.offsets,
+            leak=self.leak,
+            sample_s=self.sample_s if self.sample_s is not None else duration / 200,
             batch_s=min(self.batch_s, duration),
-            engine=self.engine,  # type: ignore[arg-type]
+            engine=self.engine,
         )
+        if self.variation != "none":
+            config = config.evolve(edges=self.edges(n_edges, seed))
+        return config
 
     def make_task(self, seed: int) -> Task:
         """The task of realization ``seed`` (as ``twin simulate --seed``)."""
@@ -328,6 +333,10 @@ def time_to_tolerance(
     return t, energy
 
 
+def _ratio(a: float, b: float) -> float:
+    return a / b if b > 0 else math.nan
+
+
 def _tail_mean(t_s: np.ndarray, values: np.ndarray, fraction: float) -> float:
     """Mean of the samples in the last ``fraction`` of the run (at least one sample)."""
     start = t_s[-1] - fraction * (t_s[-1] - t_s[0])
@@ -366,11 +375,14 @@ def metrics_of(
     out = {
         "error_initial": float(st["error_initial"]),
         "error_final": float(st["error_final"]),
+        "error_ratio": _ratio(float(st["error_final"]), float(st["error_initial"])),
         "error_tail": _tail_mean(t, err, cell.tail_fraction),
         "error_measured": error_measured,
         "free_power_initial_w": float(st["free_power_initial_w"]),
         "free_power_final_w": float(st["free_power_final_w"]),
+        "power_ratio": _ratio(float(st["free_power_final_w"]), float(st["free_power_initial_w"])),
         "free_power_tail_w": _tail_mean(t, power, cell.tail_fraction),
+        "clamped_power_final_w": float(st["clamped_power_final_w"]),
         "training_energy_j": free,
         "clamped_energy_j": clamped,
         "gate_charging_energy_j": gate,

@@ -1,0 +1,197 @@
+"""``twin sweep``: run a sweep file (locally or on Dask) and show how far it is."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+
+from . import cli
+from ._common import FiniteRange, emit_json, print_summary
+
+__all__ = ["sweep_group"]
+
+#: Exit code when cells failed (the sweep itself ran to the end).
+EXIT_FAILED_CELLS = 1
+_DB_HELP = "Ledger database URL or SQLite path (default: $TWIN_DB_URL, else the per-user file)."
+_SPEC = click.Path(dir_okay=False, path_type=Path)
+
+
+class _SweepGroup(click.Group):
+    """``twin sweep SPEC.toml ...`` is ``twin sweep run SPEC.toml ...``."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("-h", "--help"):
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+
+@cli.group("sweep", cls=_SweepGroup)
+def sweep_group() -> None:
+    """Run a sweep file: twin sweep SPEC.toml [options]; twin sweep status SPEC.toml.
+
+    The file (schemas/sweep.schema.json) gives a base configuration, axes and realizations; each
+    cell is recorded in the ledger database when it finishes, so a sweep that is interrupted
+    resumes where it stopped.
+    """
+
+
+@contextmanager
+def _cells_bar(enabled: bool) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar on stderr: cells done / total, rate (cells/min) and ETA."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        ProgressColumn,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+    from rich.text import Text
+
+    class _Rate(ProgressColumn):
+        def render(self, task: Any) -> Text:
+            speed = task.finished_speed or task.speed
+            return Text("-- cells/min" if speed is None else f"{60 * speed:.3g} cells/min")
+
+    console = Console(stderr=True)
+    if not enabled or not console.is_terminal:
+        yield lambda done, total: None
+        return
+    columns = (
+        TextColumn("cells"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        _Rate(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=console, transient=True) as bar:
+        tid = bar.add_task("sweep", total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(tid, completed=done, total=total)
+
+        yield update
+
+
+def _raise_on_sigterm() -> None:
+    def handler(signum: int, _frame: Any) -> None:
+        raise SystemExit(128 + signum)  # unwinds run_sweep: running cells go back to pending
+
+    signal.signal(signal.SIGTERM, handler)
+
+
+@sweep_group.command("run")
+@click.argument("spec", type=_SPEC)
+@click.option("--db", metavar="URL", default=None, help=_DB_HELP)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 4096),
+    default=None,
+    help="Local worker processes (default: every CPU).",
+)
+@click.option(
+    "--scheduler",
+    metavar="tcp://HOST:PORT",
+    default=None,
+    help="Run on this Dask distributed scheduler instead of local processes.",
+)
+@click.option(
+    "--timeout-s",
+    type=FiniteRange(0, 1e7, min_open=True),
+    default=None,
+    help="Resubmit a cell not back after this many seconds (default: the spec's; "
+    "none locally, 3600 on Dask).",
+)
+@click.option(
+    "--max-attempts",
+    type=click.IntRange(1, 100),
+    default=3,
+    show_default=True,
+    help="Submissions of one cell at most (timeouts, lost workers) before it is failed.",
+)
+@click.option(
+    "--rerun", is_flag=True, help="Recompute every cell, done or not (after a code change)."
+)
+@click.option("--retry-failed", is_flag=True, help="Submit cells recorded as failed again.")
+@click.option("--json", "as_json", is_flag=True, help="Print the outcome as one JSON object.")
+def run_cmd(
+    spec: Path,
+    db: str | None,
+    workers: int | None,
+    scheduler: str | None,
+    timeout_s: float | None,
+    max_attempts: int,
+    rerun: bool,
+    retry_failed: bool,
+    as_json: bool,
+) -> None:
+    """Compute the missing cells of a sweep; exit 1 if a cell failed."""
+    from ..sweeps import DaskExecutor, LocalExecutor, load_spec, run_sweep
+
+    if workers is not None and scheduler is not None:
+        raise click.UsageError("give --workers or --scheduler, not both")
+    if scheduler is not None and not scheduler.startswith(("tcp://", "tls://", "inproc://")):
+        raise click.BadParameter(
+            f"expected tcp://HOST:PORT, got {scheduler!r}", param_hint="--scheduler"
+        )
+    the_spec = load_spec(spec)
+    executor = DaskExecutor(scheduler) if scheduler else LocalExecutor(workers)
+    _raise_on_sigterm()
+    try:
+        with _cells_bar(not as_json) as update:
+            outcome = run_sweep(
+                the_spec,
+                db_url=db,
+                executor=executor,
+                progress=update,
+                rerun=rerun,
+                retry_failed=retry_failed,
+                timeout_s=timeout_s,
+                max_attempts=max_attempts,
+            )
+    finally:
+        executor.close()
+    summary = outcome.summary()
+    if as_json:
+        emit_json(summary)
+    else:
+        failures = summary.pop("failures")
+        print_summary(f"twin sweep {the_spec.name}", summary)
+        for item in failures:
+            click.echo(f"failed {item['cell_id']}: {item['error']}", err=True)
+    if outcome.failed:
+        sys.exit(EXIT_FAILED_CELLS)
+
+
+@sweep_group.command("status")
+@click.argument("spec", type=_SPEC)
+@click.option("--db", metavar="URL", default=None, help=_DB_HELP)
+@click.option("--json", "as_json", is_flag=True, help="Print the status as one JSON object.")
+def status_cmd(spec: Path, db: str | None, as_json: bool) -> None:
+    """Show how many cells of a sweep are done, running, failed and missing."""
+    from ..sweeps import load_spec, sweep_status
+
+    status = sweep_status(load_spec(spec), db_url=db)
+    if as_json:
+        emit_json(status.summary())
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    counts = ", ".join(f"{n} {k}" for k, n in status.counts.items())
+    table = Table(title=f"sweep {status.name}: {counts}")
+    axes = [k for k in (status.cells[0] if status.cells else {}) if k not in ("cell_id", "status")]
+    axes = [k for k in axes if k != "error"]
+    for name in ("cell", *axes, "status", "error"):
+        table.add_column(name)
+    for cell in status.cells:
+        values = [str(cell.get(a)) for a in axes]
+        table.add_row(cell["cell_id"], *values, cell["status"], str(cell.get("error", ""))[:80])
+    Console().print(table)

@@ -1,0 +1,119 @@
+"""Trainer cells: every realization of a cell in one batched call of the synchronous trainer."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from ..learning.rules import LambdaControl, LearningRule
+from ..learning.trainer import TrainConfig, Trainer, TrainResult
+from ..physics.task import Task
+from ..physics.task_spec import build_tasks
+
+__all__ = ["METRICS", "evaluate_trainer", "train_config"]
+
+#: Metrics of every realization (classification tasks add accuracy_train / accuracy_test).
+METRICS = (
+    "error_initial",
+    "error_final",
+    "error_ratio",
+    "free_power_initial_w",
+    "free_power_final_w",
+    "power_ratio",
+    "training_energy_j",
+    "clamped_energy_j",
+    "lam_final",
+    "steps_done",
+    "time_to_tol_s",
+    "test_error",
+)
+
+
+def train_config(params: Mapping[str, Any], *, threads: int = 1) -> TrainConfig:
+    """The trainer's settings from a cell's parameters (as ``twin train`` builds them).
+
+    ``threads=1``: a sweep runs one cell per worker process, so the trainer must not add threads.
+    """
+    lam = params["lam"]
+    control_tol = params["control_tol"]
+    return TrainConfig(
+        rule=LearningRule(alpha=params["alpha"], eta=params["eta"], lam=lam),
+        kappa=params["kappa"],
+        k_min=params["kmin"],
+        k_max=params["kmax"],
+        steps=params["steps"],
+        step_s=params["step_s"],
+        stop_tol=params["stop_tol"],
+        control=LambdaControl(tol=control_tol, lam0=lam or 1e-8)
+        if control_tol is not None
+        else None,
+        n_records=params["n_records"],
+        threads=threads,
+    )
+
+
+def tasks_for(params: Mapping[str, Any], seeds: Sequence[int]) -> list[Task]:
+    """One task per realization: realization ``r`` built as ``twin train --seed seeds[r]``."""
+    return [
+        build_tasks(params["task"], params["network"], seed=int(s), realizations=1)[0]
+        for s in seeds
+    ]
+
+
+def _ratio(a: float, b: float) -> float:
+    return float(a / b) if b > 0 else math.nan
+
+
+def _time_to_tol(result: TrainResult, r: int, params: Mapping[str, Any]) -> float:
+    """Time (s) at which realization ``r`` first reached the tolerance (NaN: never, or none set).
+
+    Early stopping (``stop_tol``): exactly ``steps_done * step_s`` when the run stopped under it.
+    Dynamic control (``control_tol``): the first record point with error <= tol (resolution:
+    the log-spaced record schedule, ``n_records`` points).
+    """
+    if params["stop_tol"] is not None:
+        if result.error_final[r] <= params["stop_tol"]:
+            return float(result.steps_done[r]) * params["step_s"]
+        return math.nan
+    tol = params["control_tol"]
+    if tol is None:
+        return math.nan
+    errors = result.history["error"][:, r]
+    hit = np.flatnonzero(errors <= tol)
+    return float(result.history["t_s"][hit[0]]) if hit.size else math.nan
+
+
+def evaluate_trainer(params: Mapping[str, Any], seeds: Sequence[int]) -> list[dict[str, float]]:
+    """Train every realization of a cell in one batched call; one metrics row per realization."""
+    tasks = tasks_for(params, seeds)
+    trainer = Trainer(tasks, train_config(params))
+    result = trainer.run()
+    has_test = all(t.test is not None for t in tasks)
+    test = trainer.evaluate(result.k, "test") if has_test else {}
+    classify = all(t.train.labels is not None for t in tasks)
+    train = trainer.evaluate(result.k, "train") if classify else {}
+    rows = []
+    for r in range(len(tasks)):
+        row = {
+            "error_initial": float(result.error_initial[r]),
+            "error_final": float(result.error_final[r]),
+            "error_ratio": _ratio(result.error_final[r], result.error_initial[r]),
+            "free_power_initial_w": float(result.free_power_initial_w[r]),
+            "free_power_final_w": float(result.free_power_final_w[r]),
+            "power_ratio": _ratio(result.free_power_final_w[r], result.free_power_initial_w[r]),
+            "training_energy_j": float(result.training_energy_j[r]),
+            "clamped_energy_j": float(result.clamped_energy_j[r]),
+            "lam_final": float(result.lam_final[r]),
+            "steps_done": float(result.steps_done[r]),
+            "time_to_tol_s": _time_to_tol(result, r, params),
+            "test_error": float(test["error"][r]) if test else math.nan,
+        }
+        if "accuracy" in train:
+            row["accuracy_train"] = float(train["accuracy"][r])
+        if "accuracy" in test:
+            row["accuracy_test"] = float(test["accuracy"][r])
+        rows.append(row)
+    return rows

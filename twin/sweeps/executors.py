@@ -1,0 +1,281 @@
+"""Where cells run: local worker processes or a Dask distributed cluster.
+
+Both satisfy :class:`Executor`; the runner (:mod:`twin.sweeps.runner`) keeps at most
+:attr:`Executor.workers` cells in flight, waits with a timeout (it never blocks without one), and
+decides what to do with each finished, failed, lost or overdue cell:
+
+- :meth:`Executor.outcome` returns the cell's result dict (:func:`twin.sweeps.evaluate.run_cell`),
+  re-raises the cell's own exception (recorded as failed), or raises :class:`WorkerLost` when the
+  worker died or the task was cancelled (resubmitted, a bounded number of times).
+- :meth:`Executor.abandon` gives up on an overdue cell (cancels it; locally, where a running
+  process cannot be cancelled, the worker processes are killed and the pool restarted).
+
+Dask: results are gathered with ``distributed.wait(..., return_when="FIRST_COMPLETED")`` and a
+timeout rather than an open-ended ``as_completed`` loop, and results are fetched with a timeout:
+``as_completed`` can loop forever when a worker restarts (dask/distributed#6074, #7331) and a
+task lost with its worker can hang a waiting client (#3196, #4001). A cell that does not come
+back in ``timeout_s`` is cancelled and resubmitted under a fresh key.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import logging
+import multiprocessing
+import os
+import signal
+import uuid
+from collections.abc import Collection
+from typing import TYPE_CHECKING, Any, Protocol
+
+from .errors import SweepError
+from .evaluate import run_cell
+
+if TYPE_CHECKING:
+    from distributed import Client
+
+__all__ = [
+    "DaskExecutor",
+    "Executor",
+    "LocalExecutor",
+    "SerialExecutor",
+    "WorkerLost",
+    "available_cpus",
+]
+
+log = logging.getLogger("twin.sweeps")
+
+#: Default per-cell timeout on Dask, s (a cell that has not come back is resubmitted).
+DASK_TIMEOUT_S = 3600.0
+#: Longest wait for a finished cell's result to be fetched from its worker, s.
+FETCH_TIMEOUT_S = 120.0
+#: Thread-count variables set to 1 in local workers: one cell per process, no oversubscription.
+_ONE_THREAD = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
+
+
+class WorkerLost(SweepError, RuntimeError):
+    """The worker computing a cell died or the task was cancelled: resubmit the cell."""
+
+
+class Executor(Protocol):
+    """Runs cells somewhere; see the module docstring."""
+
+    @property
+    def workers(self) -> int:
+        """How many cells can run at once."""
+        ...
+
+    default_timeout_s: float | None
+
+    def submit(self, kind: str, params: dict[str, Any], seeds: list[int], key: str) -> Any: ...
+
+    def wait(self, futures: Collection[Any], timeout_s: float) -> list[Any]:
+        """The futures among ``futures`` that are finished (none if ``timeout_s`` passed)."""
+        ...
+
+    def outcome(self, future: Any) -> dict[str, Any]: ...
+
+    def abandon(self, future: Any) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def available_cpus() -> int:
+    """CPUs this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _init_worker() -> None:
+    # the sweep process handles Ctrl-C (and kills the workers); workers must not print tracebacks
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for name in _ONE_THREAD:
+        os.environ[name] = "1"
+
+
+class SerialExecutor:
+    """Cells one after another in this process (the simple reference; debugging, tests).
+
+    :meth:`submit` computes the cell before returning a finished future, so timeouts never fire.
+    """
+
+    default_timeout_s: float | None = None
+    workers = 1
+
+    def submit(self, kind: str, params: dict[str, Any], seeds: list[int], key: str) -> Any:
+        fut: cf.Future[Any] = cf.Future()
+        try:
+            fut.set_result(run_cell(kind, params, seeds))
+        except Exception as exc:
+            fut.set_exception(exc)
+        return fut
+
+    def wait(self, futures: Collection[Any], timeout_s: float) -> list[Any]:
+        return [f for f in futures if f.done()]
+
+    def outcome(self, future: Any) -> dict[str, Any]:
+        return dict(future.result())
+
+    def abandon(self, future: Any) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+
+class LocalExecutor:
+    """Cells in ``workers`` local processes (all CPUs by default).
+
+    Processes are started with ``spawn`` (the sweep process may hold threads, which ``fork``
+    copies unsafely), so a script that runs a sweep on a :class:`LocalExecutor` needs the usual
+    ``if __name__ == "__main__":`` guard. Each worker runs one cell at a time with one thread.
+    """
+
+    default_timeout_s: float | None = None
+
+    def __init__(self, workers: int | None = None) -> None:
+        n = available_cpus() if workers is None or workers <= 0 else int(workers)
+        self._workers = n
+        self._pool = self._new_pool()
+        self._generation: dict[cf.Future[Any], int] = {}
+        self._gen = 0
+
+    @property
+    def workers(self) -> int:
+        return self._workers
+
+    def _new_pool(self) -> cf.ProcessPoolExecutor:
+        # spawn: the parent may hold threads (rich, SQLAlchemy), which fork would copy unsafely
+        ctx = multiprocessing.get_context("spawn")
+        return cf.ProcessPoolExecutor(self._workers, mp_context=ctx, initializer=_init_worker)
+
+    def submit(self, kind: str, params: dict[str, Any], seeds: list[int], key: str) -> Any:
+        try:
+            fut = self._pool.submit(run_cell, kind, params, seeds)
+        except cf.process.BrokenProcessPool:
+            self._restart()
+            fut = self._pool.submit(run_cell, kind, params, seeds)
+        self._generation[fut] = self._gen
+        return fut
+
+    def wait(self, futures: Collection[Any], timeout_s: float) -> list[Any]:
+        try:
+            for first in cf.as_completed(futures, timeout=timeout_s):
+                return [first, *(f for f in futures if f is not first and f.done())]
+        except TimeoutError:
+            pass
+        return []
+
+    def outcome(self, future: Any) -> dict[str, Any]:
+        gen = self._generation.pop(future, self._gen)
+        try:
+            return dict(future.result())
+        except cf.process.BrokenProcessPool as exc:
+            if gen == self._gen:
+                self._restart()
+            raise WorkerLost(f"worker process died ({exc})") from None
+        except cf.CancelledError:
+            raise WorkerLost("cancelled") from None
+
+    def abandon(self, future: Any) -> None:
+        if future.cancel():
+            self._generation.pop(future, None)
+            return
+        # running: a process cannot be cancelled; kill the workers (the other running cells come
+        # back as WorkerLost and are resubmitted)
+        log.warning("killing the local worker processes to abandon an overdue cell")
+        self._generation.pop(future, None)
+        self._kill()
+        self._restart()
+
+    def _kill(self) -> None:
+        # ProcessPoolExecutor offers no way to stop a running task (terminate_workers() is 3.14+)
+        for proc in list((getattr(self._pool, "_processes", None) or {}).values()):
+            proc.kill()
+
+    def _restart(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool = self._new_pool()
+        self._gen += 1
+
+    def close(self) -> None:
+        """Stop the workers; cells still running (an interrupted sweep) are killed."""
+        self._kill()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+class DaskExecutor:
+    """Cells on a Dask distributed cluster: ``scheduler`` is ``tcp://HOST:PORT`` or a ``Client``.
+
+    A client made here is closed by :meth:`close`; one passed in is left open. ``workers`` is the
+    number of worker threads the scheduler knows (at least 1; queried on every use, so workers
+    joining or leaving change how many cells are in flight).
+    """
+
+    def __init__(
+        self,
+        scheduler: str | Client,
+        *,
+        timeout_s: float | None = DASK_TIMEOUT_S,
+        connect_timeout_s: float = 30.0,
+    ) -> None:
+        from distributed import Client
+
+        if isinstance(scheduler, Client):
+            self.client, self._own = scheduler, False
+        else:
+            try:
+                self.client = Client(scheduler, timeout=connect_timeout_s, set_as_default=False)
+            except (OSError, TimeoutError) as exc:
+                raise SweepError(f"scheduler: cannot connect to {scheduler}: {exc}") from None
+            self._own = True
+        self.default_timeout_s = timeout_s
+
+    @property
+    def workers(self) -> int:
+        info = self.client.scheduler_info(n_workers=-1)["workers"]
+        return max(1, sum(int(w.get("nthreads", 1)) for w in info.values()))
+
+    def submit(self, kind: str, params: dict[str, Any], seeds: list[int], key: str) -> Any:
+        return self.client.submit(
+            run_cell, kind, params, seeds, key=f"{key}-{uuid.uuid4().hex[:8]}", pure=False
+        )
+
+    def wait(self, futures: Collection[Any], timeout_s: float) -> list[Any]:
+        from distributed import wait
+
+        try:
+            done, _ = wait(list(futures), timeout=timeout_s, return_when="FIRST_COMPLETED")
+        except TimeoutError:
+            return []
+        return list(done)
+
+    def outcome(self, future: Any) -> dict[str, Any]:
+        from distributed import KilledWorker
+
+        status = future.status
+        if status == "cancelled":
+            raise WorkerLost("task cancelled (worker or scheduler lost)")
+        if status == "error":
+            exc = future.exception(timeout=FETCH_TIMEOUT_S)
+            if isinstance(exc, KilledWorker):
+                raise WorkerLost(f"worker died running the cell ({exc})")
+            future.release()
+            raise exc
+        try:
+            result = future.result(timeout=FETCH_TIMEOUT_S)
+        except TimeoutError:
+            raise WorkerLost(f"result not fetched within {FETCH_TIMEOUT_S:g} s") from None
+        finally:
+            future.release()
+        return dict(result)
+
+    def abandon(self, future: Any) -> None:
+        future.cancel()
+        future.release()
+
+    def close(self) -> None:
+        if self._own:
+            self.client.close()
