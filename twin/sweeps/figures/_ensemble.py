@@ -13,7 +13,14 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-__all__ = ["fmt", "loglog_slope", "quantile_table", "spearman"]
+__all__ = ["done_rows", "fmt", "loglog_slope", "quantile_table", "spearman"]
+
+
+def done_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows of finished cells (a results frame's ``status`` is ``done``; all rows without)."""
+    if "status" in frame.columns:
+        return frame[frame["status"] == "done"]
+    return frame
 
 
 def quantile_table(

@@ -44,7 +44,7 @@ from ...simulation.edge import (
     BOARD_V_MAX_V,
     BOARD_V_MIN_V,
 )
-from ._ensemble import fmt, loglog_slope, quantile_table, spearman
+from ._ensemble import done_rows, fmt, loglog_slope, quantile_table, spearman
 
 if TYPE_CHECKING:
     from ..spec import SweepSpec
@@ -149,7 +149,7 @@ def _series_frames(frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     """The frames of the three series, by the suffix of their sweep names."""
     out = {}
     for series in SERIES:
-        match = [f for name, f in frames.items() if name.endswith(f"-{series}")]
+        match = [done_rows(f) for name, f in frames.items() if name.endswith(f"-{series}")]
         if match and len(match[0]):
             out[series] = match[0]
     return out

@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from ..twin_cells import clock_kind_and_p, clock_spec
-from ._ensemble import fmt, quantile_table
+from ._ensemble import done_rows, fmt, quantile_table
 
 if TYPE_CHECKING:
     from ..spec import SweepSpec
@@ -128,7 +128,7 @@ def specs(quick: bool) -> list[SweepSpec]:
 def _budget_frames(frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     out = {}
     for budget in BUDGETS:
-        match = [f for name, f in frames.items() if name.endswith(f"-{budget}")]
+        match = [done_rows(f) for name, f in frames.items() if name.endswith(f"-{budget}")]
         if match and len(match[0]):
             frame = match[0].copy()
             kp = [clock_kind_and_p(str(c), rate_hz=RATE_HZ) for c in frame["clock"]]
@@ -235,8 +235,7 @@ def _plot(tables: dict[str, pd.DataFrame], path: Path) -> Path:
                         label=f"{kind}, {BUDGETS[budget]}")  # fmt: skip
     ax.set(xscale="log", yscale="log", xlabel="update probability P per 0.1 ms tick",
            ylabel="total training energy (J)",
-           title="energy (free + clamped + gate); solid: equal time, "
-                 "dashed: equal updates")  # fmt: skip
+           title="total energy; solid: equal time, dashed: equal updates")  # fmt: skip
     ax.legend(fontsize=6)
     for a in axes.ravel():
         a.grid(True, which="both", alpha=0.3)
