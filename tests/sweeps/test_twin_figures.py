@@ -170,3 +170,16 @@ def test_figure_sweeps_are_valid_specs(module, quick: bool) -> None:
     assert [s.name for s in specs] == [d["name"] for d in module.spec_dicts(quick)]
     cells = [c for s in specs for c in expand(s)]
     assert len({c.cell_id for c in cells}) == len(cells)
+
+
+@pytest.mark.parametrize("module", [fig3_board, fig6_desync])
+def test_example_sweep_files_are_the_full_figure_sweeps(module) -> None:
+    """``examples/sweeps/<name>.toml`` is each full sweep of the figure (drift test)."""
+    from pathlib import Path
+
+    from twin.sweeps import load_spec
+
+    examples = Path(__file__).resolve().parents[2] / "examples" / "sweeps"
+    for spec in module.specs(False):
+        loaded = load_spec(examples / f"{spec.name}.toml")
+        assert loaded.to_dict() == spec.to_dict()
