@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import math
+import os
+import signal
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -17,8 +20,8 @@ from twin.sweeps import (
     run_sweep,
     sweep_status,
 )
-from twin.sweeps._trainer_cell import METRICS
 from twin.sweeps.evaluate import evaluate_cell
+from twin.sweeps.metrics import TRAINER_METRICS as METRICS
 
 
 def _count(url: str, sql: str) -> int:
@@ -183,3 +186,42 @@ def test_local_processes_agree_with_the_serial_reference(db: str, tmp_path) -> N
     local, ref = results_frame(spec, db_url=db), results_frame(spec, db_url=ref_db)
     columns = [c for c in local.columns if c != "code_version"]
     assert local[columns].equals(ref[columns])
+
+
+def _spawned_children() -> list[int]:
+    """Pids of this process's multiprocessing (spawn) workers, from /proc."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmd = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        if ppid == os.getpid() and b"spawn_main" in cmd:
+            out.append(int(entry.name))
+    return out
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+def test_a_local_worker_killed_while_a_cell_is_out_is_resubmitted(db: str) -> None:
+    spec = tiny_spec(base={"steps": 200_000, "task": "allostery"}, axes={"lam": [0.0, 1e-5]})
+    killed: list[int] = []
+
+    def kill_the_worker(done: int, total: int) -> None:
+        if not killed and done == 0:
+            for pid in _spawned_children():
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+
+    ex = LocalExecutor(workers=1)
+    try:
+        outcome = run_sweep(spec, db_url=db, executor=ex, progress=kill_the_worker)
+    finally:
+        ex.close()
+    assert killed
+    assert outcome.resubmitted >= 1
+    assert (outcome.computed, outcome.failed) == (2, 0)
+    assert _count(db, "SELECT COUNT(*) FROM sweep_results") == 2 * 2 * len(METRICS)

@@ -61,6 +61,7 @@ _COMMAND_MODULES = (
     "calibrate",
     "record",
     "sweep",
+    "figures",
 )
 
 

@@ -96,15 +96,23 @@ def check_plot_path(ctx: click.Context, param: click.Parameter, value: Path | No
 
 
 def tasks_from_options(
-    task_spec: str, network_spec: str | None, *, seed: int, realizations: int
+    task_spec: str,
+    network_spec: str | None,
+    *,
+    seed: int,
+    realizations: int,
+    label_noise: float = 0.0,
 ) -> list[Task]:
     """:func:`twin.physics.task_spec.build_tasks`, its spec errors pointing at the CLI option."""
     from ..physics.task_spec import TaskSpecError, build_tasks
 
     try:
-        return build_tasks(task_spec, network_spec, seed=seed, realizations=realizations)
+        return build_tasks(
+            task_spec, network_spec, seed=seed, realizations=realizations, label_noise=label_noise
+        )
     except TaskSpecError as exc:
-        raise click.BadParameter(exc.detail, param_hint=f"--{exc.field}") from None
+        option = exc.field.replace("_", "-")
+        raise click.BadParameter(exc.detail, param_hint=f"--{option}") from None
 
 
 #: First-run compile times of the kernels a command loads, seconds (measured on 2 shared cores).

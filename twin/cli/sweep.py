@@ -80,11 +80,18 @@ def _cells_bar(enabled: bool) -> Iterator[Callable[[int, int], None]]:
         yield update
 
 
-def _raise_on_sigterm() -> None:
-    def handler(signum: int, _frame: Any) -> None:
-        raise SystemExit(128 + signum)  # unwinds run_sweep: running cells go back to pending
+@contextmanager
+def _sigterm_unwinds() -> Iterator[None]:
+    """SIGTERM raises SystemExit while the sweep runs, so it unwinds like Ctrl-C does."""
 
-    signal.signal(signal.SIGTERM, handler)
+    def handler(signum: int, _frame: Any) -> None:
+        raise SystemExit(128 + signum)  # run_sweep puts its running cells back to pending
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @sweep_group.command("run")
@@ -143,9 +150,8 @@ def run_cmd(
         )
     the_spec = load_spec(spec)
     executor = DaskExecutor(scheduler) if scheduler else LocalExecutor(workers)
-    _raise_on_sigterm()
     try:
-        with _cells_bar(not as_json) as update:
+        with _sigterm_unwinds(), _cells_bar(not as_json) as update:
             outcome = run_sweep(
                 the_spec,
                 db_url=db,

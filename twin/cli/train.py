@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from ..learning.rules import CONTROL_RANGES
 from . import cli
 from ._common import (
     SEED,
@@ -40,7 +41,9 @@ ERROR_V2 = FiniteRange(0, 1e6, min_open=True)
     "--network",
     "network",
     default=None,
-    help="lattice:WxH[:periodic], jammed:N[:seed=S] or file:PATH.",
+    help="lattice:WxH[:periodic], jammed:N[:seed=S], ref:N[:i=K] or file:PATH. ref:N gives "
+    "realization r the paper authors' N-disk network number r (mod 50; folder "
+    "$TWIN_REFERENCE_DIR, default shared/reference/jammed beside the repository).",
 )
 @click.option(
     "--task",
@@ -57,10 +60,38 @@ ERROR_V2 = FiniteRange(0, 1e6, min_open=True)
     help="Power-minimisation weight lambda (the rule weighs the free state by 1 - lambda).",
 )
 @click.option(
+    "--label-noise",
+    type=FiniteRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="Gaussian noise (std, V) on the desired training outputs of a generated regression or "
+    "iris task (seed App. C: 1e-3).",
+)
+@click.option(
     "--control-tol",
     type=ERROR_V2,
     default=None,
     help="Dynamic lambda control to this error tolerance, V^2.",
+)
+@click.option(
+    "--rho",
+    type=FiniteRange(*CONTROL_RANGES["rho"], min_open=True),
+    default=None,
+    help="Lambda control rate, per 1/alpha epoch (default 1, the seed's; needs --control-tol).",
+)
+@click.option(
+    "--p",
+    "p_exp",
+    type=FiniteRange(*CONTROL_RANGES["p"], min_open=True),
+    default=None,
+    help="Lambda control exponent: d lam/dt = rho lam ((tol/L)^p - 1) (default 0.02, the seed's; "
+    "needs --control-tol).",
+)
+@click.option(
+    "--lam0",
+    type=FiniteRange(*CONTROL_RANGES["lam0"], min_open=True),
+    default=None,
+    help="Lambda the control starts from (default --lam if > 0, else 1e-8; needs --control-tol).",
 )
 @click.option(
     "--stop-tol",
@@ -93,13 +124,16 @@ ERROR_V2 = FiniteRange(0, 1e6, min_open=True)
     "--kmin",
     type=CONDUCTANCE_S,
     default=None,
-    help="Lower conductance bound, S (default: network's, 1e-3).",
+    help="Lower conductance bound, S (default: the network's; 1e-3 for generated, ref: and "
+    "file: networks without bounds, as in the seed text; the authors' code uses 1e-4).",
 )
 @click.option(
     "--kmax",
     type=CONDUCTANCE_S,
     default=None,
-    help="Upper conductance bound, S (default: network's, 1e1).",
+    help="Upper conductance bound, S (default: the network's; 10 for generated, ref: and "
+    "file: networks without bounds, as in the seed text; the authors' code uses 1e6). The "
+    "summary reports the bounds used (k_min_s, k_max_s).",
 )
 @click.option(
     "--steps",
@@ -126,7 +160,11 @@ def train_cmd(
     network: str | None,
     task: str,
     lam: float,
+    label_noise: float,
     control_tol: float | None,
+    rho: float | None,
+    p_exp: float | None,
+    lam0: float | None,
     stop_tol: float | None,
     eta: float,
     alpha: float,
@@ -152,11 +190,24 @@ def train_cmd(
 
     if kmin is not None and kmax is not None and kmin >= kmax:
         raise click.BadParameter(f"must be > --kmin ({kmin:g}), got {kmax:g}", param_hint="--kmax")
-    tasks = tasks_from_options(task, network, seed=seed, realizations=realizations)
+    for name, value in (("--rho", rho), ("--p", p_exp), ("--lam0", lam0)):
+        if value is not None and control_tol is None:
+            raise click.BadParameter(
+                "needs --control-tol (dynamic lambda control)", param_hint=name
+            )
+    tasks = tasks_from_options(
+        task, network, seed=seed, realizations=realizations, label_noise=label_noise
+    )
     edge_steps = float(steps) * sum(t.network.n_edges for t in tasks)
     check_work("train", edge_steps, MAX_EDGE_STEPS, "edge-steps (steps x realizations x edges)",
                force)  # fmt: skip
     announce_compilation("train")
+    control_settings = {
+        "tol": control_tol,
+        "rho": 1.0 if rho is None else rho,
+        "p": 0.02 if p_exp is None else p_exp,
+        "lam0": lam0 if lam0 is not None else (lam or 1e-8),
+    }
     config = TrainConfig(
         rule=LearningRule(alpha=alpha, eta=eta, lam=lam),
         kappa=kappa,
@@ -165,15 +216,17 @@ def train_cmd(
         steps=steps,
         step_s=step_s,
         stop_tol=stop_tol,
-        control=LambdaControl(tol=control_tol, lam0=lam or 1e-8)
-        if control_tol is not None
-        else None,
+        control=None if control_tol is None else LambdaControl(**control_settings),
     )
     params = {
         "network": network,
         "task": task,
         "lam": lam,
+        "label_noise": label_noise,
         "control_tol": control_tol,
+        "rho": rho,
+        "p": p_exp,
+        "lam0": lam0,
         "stop_tol": stop_tol,
         "eta": eta,
         "alpha": alpha,

@@ -10,8 +10,10 @@ import attrs
 import numpy as np
 
 from .._validators import non_negative, positive
+from ..errors import ConfigError
 
 __all__ = [
+    "CONTROL_RANGES",
     "LambdaControl",
     "LearningRule",
     "clip_conductance",
@@ -75,6 +77,22 @@ def clip_conductance(
     return np.clip(k, k_min, k_max)
 
 
+#: Accepted ``(low, high]`` of the control's settings: ``rho`` (per 1/alpha epoch), ``p``
+#: (dimensionless exponent) and ``lam0`` (starting lambda). Wider values are not physics errors,
+#: but outside these the multiplicative dynamics overflow or never move within 10^9 steps.
+CONTROL_RANGES: dict[str, tuple[float, float]] = {
+    "rho": (0.0, 1e3),
+    "p": (0.0, 10.0),
+    "lam0": (0.0, 1.0),
+}
+
+
+def _in_control_range(inst: object, attr: attrs.Attribute[float], value: float) -> None:
+    low, high = CONTROL_RANGES[attr.name]
+    if not (low < value <= high):
+        raise ConfigError(f"{attr.name}: must be in ({low:g}, {high:g}], got {value!r}")
+
+
 @attrs.frozen(kw_only=True)
 class LambdaControl:
     """Dynamic lambda control (seed Eq. 18, reconstructed in PHYSICS.md section 4).
@@ -82,13 +100,14 @@ class LambdaControl:
     ``d lam / dt = rho * lam * ((tol / L)^p - 1)``, integrated exactly over a step during which the
     error ``L`` is constant: ``lam <- lam * exp(rho * dt * ((tol / L)^p - 1))``. Time ``dt`` is in
     units of ``1/alpha`` epochs (one step is ``dt = alpha``). ``lam0`` starts the multiplicative
-    dynamics (lambda = 0 would stay 0).
+    dynamics (lambda = 0 would stay 0). Defaults are the seed's Fig. 4 settings (``rho = 1``,
+    ``p = 0.02``); ranges in :data:`CONTROL_RANGES`.
     """
 
     tol: float = attrs.field(validator=positive(label="control tolerance"))
-    rho: float = attrs.field(default=1.0, validator=positive())
-    p: float = attrs.field(default=0.02, validator=positive())
-    lam0: float = attrs.field(default=1e-8, validator=positive())
+    rho: float = attrs.field(default=1.0, validator=_in_control_range)
+    p: float = attrs.field(default=0.02, validator=_in_control_range)
+    lam0: float = attrs.field(default=1e-8, validator=_in_control_range)
     lam_max: float = attrs.field(default=1.0, validator=positive())
 
     def step(self, lam: np.ndarray, error: np.ndarray, dt: float) -> np.ndarray:

@@ -127,6 +127,8 @@ class TrainResult:
     history : log-spaced samples, each ``(n_samples, R)``; ``step``, ``t_s`` are ``(n_samples,)``.
         Keys: step, t_s, error (V^2), error_normalized (L / L(t=0)), free_power_w,
         clamped_power_w, lam, energy_j.
+    k_min_s, k_max_s : (R,) conductance bounds the run used (siemens): the configured ones or
+        each network's own (``None`` when not known).
     """
 
     k: np.ndarray
@@ -140,6 +142,8 @@ class TrainResult:
     lam_final: np.ndarray
     history: dict[str, np.ndarray]
     run_uid: str = ""
+    k_min_s: np.ndarray | None = None
+    k_max_s: np.ndarray | None = None
 
     def summary(self) -> dict[str, Any]:
         """JSON-ready summary: per-realization lists plus means (``*_mean``)."""
@@ -159,6 +163,10 @@ class TrainResult:
             if not single:
                 out[f"{name}_mean"] = float(np.mean(arr))
         out["steps"] = int(self.steps_done[0]) if single else [int(s) for s in self.steps_done]
+        for name, bound in (("k_min_s", self.k_min_s), ("k_max_s", self.k_max_s)):
+            if bound is not None:  # one number when every realization shares it
+                same = bool(np.all(bound == bound[0]))
+                out[name] = float(bound[0]) if same else [float(x) for x in bound]
         return out
 
 
@@ -429,6 +437,8 @@ class Trainer:
             lam_final=engine.lam.copy(),
             history=_history_arrays(hist, err0),
             run_uid=run.uid,
+            k_min_s=self.k_min[:, 0].copy(),
+            k_max_s=self.k_max[:, 0].copy(),
         )
 
     @staticmethod

@@ -28,6 +28,7 @@ from .network import DEFAULT_K_MAX, DEFAULT_K_MIN, Network, lattice
 
 __all__ = [
     "NETWORK_SCHEMA_ID",
+    "SPEC_FORMS",
     "load_network",
     "network_from_dict",
     "network_from_spec",
@@ -41,6 +42,9 @@ NETWORK_SCHEMA_ID = "twin.network/1"
 
 _LATTICE_RE = re.compile(r"^lattice:(\d+)x(\d+)(:periodic)?$")
 _JAMMED_RE = re.compile(r"^jammed:(\d+)(?::seed=(\d+))?$")
+_REF_RE = re.compile(r"^ref:(\d+)(?::i=(\d+))?$")
+#: Every accepted form, for error messages.
+SPEC_FORMS = "lattice:WxH[:periodic], jammed:N[:seed=S], ref:N[:i=K] or file:PATH"
 #: Largest jammed packing generated from a spec, particles (the generator is O(N^1.5) in time).
 MAX_JAMMED_NODES = 100_000
 #: Largest seed in a spec string (numpy takes any non-negative integer; this keeps it int64).
@@ -63,14 +67,13 @@ def network_from_spec(spec: str, *, base_dir: Path | None = None) -> Network:
     """Build a network from a spec string.
 
     Accepted forms: ``lattice:WxH``, ``lattice:WxH:periodic``, ``jammed:N`` or
-    ``jammed:N:seed=S`` (our jammed-packing generator), ``file:PATH`` (JSON network, a task file's
-    network, or the authors' text format).
+    ``jammed:N:seed=S`` (our jammed-packing generator), ``ref:N`` or ``ref:N:i=K`` (the paper
+    authors' N-disk network number K, 0-based, default 0: :mod:`.reference_networks`),
+    ``file:PATH`` (JSON network, a task file's network, or the authors' text format).
     """
     spec = spec.strip()
     if not spec:
-        raise NetworkError(
-            "network: empty spec; expected lattice:WxH[:periodic], jammed:N[:seed=S] or file:PATH"
-        )
+        raise NetworkError(f"network: empty spec; expected {SPEC_FORMS}")
     if m := _LATTICE_RE.match(spec):
         return _lattice_from_spec(m.group(1), m.group(2), bool(m.group(3)))
     if m := _JAMMED_RE.match(spec):
@@ -82,6 +85,19 @@ def network_from_spec(spec: str, *, base_dir: Path | None = None) -> Network:
             seed = parse_count(m.group(2), "network: jammed seed", MAX_SEED, NetworkError)
         net = jammed_network(n, rng=np.random.default_rng(seed))
         return net.evolve(name=spec)
+    if m := _REF_RE.match(spec):
+        from .reference_networks import reference_files
+
+        files = reference_files(parse_count(m.group(1), "network: ref N", MAX_NODES, NetworkError))
+        index = 0
+        if m.group(2) is not None:
+            index = parse_count(m.group(2), "network: ref index i", MAX_SEED, NetworkError)
+        if index >= len(files):
+            raise NetworkError(
+                f"network: {spec}: index {index} out of range; there are {len(files)} files "
+                f"(i=0..{len(files) - 1})"
+            )
+        return load_network(files[index]).evolve(name=spec)
     if spec.startswith("file:"):
         if not spec[5:].strip():
             raise NetworkError("network: file: needs a PATH (file:PATH)")
@@ -89,10 +105,7 @@ def network_from_spec(spec: str, *, base_dir: Path | None = None) -> Network:
         if base_dir is not None and not path.is_absolute():
             path = base_dir / path
         return load_network(path)
-    raise NetworkError(
-        f"network: unknown spec {spec!r}; expected lattice:WxH[:periodic], "
-        "jammed:N[:seed=S] or file:PATH"
-    )
+    raise NetworkError(f"network: unknown spec {spec!r}; expected {SPEC_FORMS}")
 
 
 # --------------------------------------------------------------------------- file formats

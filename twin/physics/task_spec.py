@@ -3,24 +3,27 @@
 :func:`build_tasks` turns a task spec and an optional network spec (:mod:`.network_io`) into one
 task per realization, the way every command line, test and benchmark builds them: generated
 tasks get independent random streams per realization (:func:`realization_rng`) and, for a jammed
-network without its own seed, their own packing.
+network without its own seed, their own packing; ``ref:N`` without an index gives realization
+``r`` the authors' reference network number ``r`` (modulo their count: 50 per size).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..errors import TaskError
+from ..errors import NetworkError, TaskError
 from .network import Network
-from .network_io import network_from_spec
+from .network_io import SPEC_FORMS, network_from_spec
 from .task import Task, allostery_task, iris_task, load_task, regression_task
 
 __all__ = [
     "DEFAULT_NETWORKS",
+    "LABEL_NOISE_KINDS",
     "TASK_KINDS",
     "TaskSpecError",
     "build_tasks",
     "realization_rng",
+    "reference_for_realization",
 ]
 
 #: Network used by each generated task kind when no network spec is given.
@@ -30,6 +33,8 @@ DEFAULT_NETWORKS = {
     "iris": "jammed:64",
 }
 TASK_KINDS = ("regression", "allostery", "iris")
+#: Generated task kinds that take label noise (seed App. C).
+LABEL_NOISE_KINDS = ("regression", "iris")
 
 
 class TaskSpecError(TaskError):
@@ -54,7 +59,24 @@ def _network_for(spec: str, seed: int, realization: int) -> Network:
     # A jammed spec without its own seed gives every realization its own packing.
     if spec.startswith("jammed:") and ":seed=" not in spec:
         spec = f"{spec}:seed={seed * 100_003 + realization}"
-    return network_from_spec(spec)
+    return network_from_spec(reference_for_realization(spec, realization))
+
+
+def reference_for_realization(spec: str, realization: int) -> str:
+    """``ref:N`` -> ``ref:N:i=K`` with ``K = realization mod`` (number of N files); else ``spec``.
+
+    What :func:`build_tasks` does for realization ``realization``; callers that build each
+    realization alone (sweeps: one seed per realization) call it to get the same network.
+    """
+    if not (spec.startswith("ref:") and ":i=" not in spec and spec[4:].isdigit()):
+        return spec
+    from .reference_networks import reference_files
+
+    try:
+        count = len(reference_files(int(spec[4:])))
+    except NetworkError:
+        return spec  # network_from_spec reports the missing files
+    return f"{spec}:i={realization % count}"
 
 
 def _file_task(path: str, network_spec: str | None) -> Task:
@@ -72,7 +94,12 @@ def _file_task(path: str, network_spec: str | None) -> Task:
 
 
 def build_tasks(
-    task_spec: str, network_spec: str | None, *, seed: int, realizations: int
+    task_spec: str,
+    network_spec: str | None,
+    *,
+    seed: int,
+    realizations: int,
+    label_noise: float = 0.0,
 ) -> list[Task]:
     """One task per realization from a task spec and an optional network spec.
 
@@ -87,11 +114,15 @@ def build_tasks(
         Seed of the generated networks and tasks.
     realizations
         Number of tasks (>= 1); a task file gives the same task for every realization.
+    label_noise
+        Standard deviation (V) of Gaussian noise on the desired training outputs of a generated
+        regression or iris task (seed App. C: 1e-3); 0 for none.
 
     Raises
     ------
     TaskSpecError
-        Unknown task kind, bad number of realizations, network not matching a task file.
+        Unknown task kind, bad number of realizations, network not matching a task file, label
+        noise that is negative or given for a task kind without labels to perturb.
     TaskError, NetworkError
         A file or network spec that cannot be read.
     """
@@ -100,8 +131,16 @@ def build_tasks(
     if network_spec is not None and not network_spec.strip():
         raise TaskSpecError(
             "network",
-            "empty spec; expected lattice:WxH[:periodic], jammed:N[:seed=S] or file:PATH "
+            f"empty spec; expected {SPEC_FORMS} "
             "(leave the option out for the task's default network)",
+        )
+    if not (label_noise >= 0 and np.isfinite(label_noise)):
+        raise TaskSpecError("label_noise", f"must be a finite number >= 0 V, got {label_noise}")
+    kind = task_spec.split(":", 1)[0] if task_spec.startswith("file:") else task_spec
+    if label_noise > 0 and kind not in LABEL_NOISE_KINDS:
+        raise TaskSpecError(
+            "label_noise",
+            f"applies to generated {' and '.join(LABEL_NOISE_KINDS)} tasks, not {kind}",
         )
     if task_spec.startswith("file:"):
         return [_file_task(task_spec[5:], network_spec)] * realizations
@@ -114,7 +153,8 @@ def build_tasks(
     make = {"regression": regression_task, "allostery": allostery_task, "iris": iris_task}[
         task_spec
     ]
+    extra = {"label_noise": label_noise} if label_noise > 0 else {}
     return [
-        make(_network_for(spec, seed, r), rng=realization_rng(seed, r))  # type: ignore[operator]
+        make(_network_for(spec, seed, r), rng=realization_rng(seed, r), **extra)  # type: ignore[operator]
         for r in range(realizations)
     ]

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from .cells import Cell, expand, realization_seeds
     from .evaluate import KINDS, evaluate_cell
     from .executors import DaskExecutor, Executor, LocalExecutor, SerialExecutor, WorkerLost
+    from .metrics import METRICS
     from .provenance import code_version
     from .runner import SweepOutcome, SweepStatus, results_frame, run_sweep, sweep_status
     from .spec import Axis, SweepSpec, load_spec, spec_from_dict
@@ -31,6 +32,7 @@ _LAZY = {
     "expand": ".cells",
     "realization_seeds": ".cells",
     "KINDS": ".evaluate",
+    "METRICS": ".metrics",
     "evaluate_cell": ".evaluate",
     "DaskExecutor": ".executors",
     "Executor": ".executors",
@@ -51,6 +53,7 @@ _LAZY = {
 
 __all__ = [
     "KINDS",
+    "METRICS",
     "Axis",
     "Cell",
     "CellError",

@@ -11,25 +11,10 @@ import numpy as np
 from ..learning.rules import LambdaControl, LearningRule
 from ..learning.trainer import TrainConfig, Trainer, TrainResult
 from ..physics.task import Task
-from ..physics.task_spec import build_tasks
+from ..physics.task_spec import build_tasks, reference_for_realization
+from .metrics import TRAINER_METRICS as METRICS
 
-__all__ = ["METRICS", "evaluate_trainer", "train_config"]
-
-#: Metrics of every realization (classification tasks add accuracy_train / accuracy_test).
-METRICS = (
-    "error_initial",
-    "error_final",
-    "error_ratio",
-    "free_power_initial_w",
-    "free_power_final_w",
-    "power_ratio",
-    "training_energy_j",
-    "clamped_energy_j",
-    "lam_final",
-    "steps_done",
-    "time_to_tol_s",
-    "test_error",
-)
+__all__ = ["METRICS", "check_params", "evaluate_trainer", "train_config"]
 
 
 def train_config(params: Mapping[str, Any], *, threads: int = 1) -> TrainConfig:
@@ -47,7 +32,12 @@ def train_config(params: Mapping[str, Any], *, threads: int = 1) -> TrainConfig:
         steps=params["steps"],
         step_s=params["step_s"],
         stop_tol=params["stop_tol"],
-        control=LambdaControl(tol=control_tol, lam0=lam or 1e-8)
+        control=LambdaControl(
+            tol=control_tol,
+            rho=params.get("rho", 1.0),
+            p=params.get("p", 0.02),
+            lam0=params.get("lam0") or lam or 1e-8,
+        )
         if control_tol is not None
         else None,
         n_records=params["n_records"],
@@ -55,11 +45,27 @@ def train_config(params: Mapping[str, Any], *, threads: int = 1) -> TrainConfig:
     )
 
 
+def check_params(params: Mapping[str, Any]) -> None:
+    """Raise the configuration's own error if the parameters cannot make a trainer config."""
+    train_config(params)
+
+
 def tasks_for(params: Mapping[str, Any], seeds: Sequence[int]) -> list[Task]:
-    """One task per realization: realization ``r`` built as ``twin train --seed seeds[r]``."""
+    """One task per realization: realization ``r`` built as ``twin train --seed seeds[r]``.
+
+    A ``ref:N`` network becomes ``ref:N:i=r`` (mod the number of files) for realization ``r``,
+    so the realizations train on the authors' distinct reference networks.
+    """
+    network = params["network"]
     return [
-        build_tasks(params["task"], params["network"], seed=int(s), realizations=1)[0]
-        for s in seeds
+        build_tasks(
+            params["task"],
+            None if network is None else reference_for_realization(network, r),
+            seed=int(s),
+            realizations=1,
+            label_noise=params.get("label_noise", 0.0),
+        )[0]
+        for r, s in enumerate(seeds)
     ]
 
 

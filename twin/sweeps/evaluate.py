@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-__all__ = ["KINDS", "evaluate_cell", "run_cell"]
+__all__ = ["KINDS", "check_cell", "evaluate_cell", "run_cell"]
 
 Evaluator = Callable[[Mapping[str, Any], Sequence[int]], list[dict[str, float]]]
 
@@ -35,6 +35,19 @@ def _twin(params: Mapping[str, Any], seeds: Sequence[int]) -> list[dict[str, flo
 KINDS: dict[str, Evaluator] = {"trainer": _trainer, "twin": _twin}
 
 
+def check_cell(kind: str, params: Mapping[str, Any]) -> None:
+    """Build the cell's configuration without running it: raises what the run would (one line).
+
+    Catches at submission what the schema cannot: an unknown clock spec, ``kmin >= kmax``, ...
+    (network and task specs are checked when the cell builds its tasks).
+    """
+    if kind == "trainer":
+        from ._trainer_cell import check_params
+    else:
+        from .twin_cells import check_params
+    check_params(params)
+
+
 def evaluate_cell(
     kind: str, params: Mapping[str, Any], seeds: Sequence[int]
 ) -> list[dict[str, float]]:
@@ -50,11 +63,18 @@ def evaluate_cell(
 
 
 def run_cell(kind: str, params: Mapping[str, Any], seeds: Sequence[int]) -> dict[str, Any]:
-    """Evaluate a cell and say where and how long: ``{rows, host, pid, elapsed_s, cpu_s}``."""
+    """Evaluate a cell and say where, how long and with which code.
+
+    Returns ``{rows, host, pid, elapsed_s, cpu_s, code_version}`` (the worker's code version: on
+    a cluster it may differ from the sweep process's).
+    """
+    from .provenance import code_version
+
     wall0, cpu0 = time.perf_counter(), time.process_time()
     rows = evaluate_cell(kind, params, seeds)
     return {
         "rows": rows,
+        "code_version": code_version(),
         "host": socket.gethostname(),
         "pid": os.getpid(),
         "elapsed_s": time.perf_counter() - wall0,

@@ -10,11 +10,13 @@ decides what to do with each finished, failed, lost or overdue cell:
 - :meth:`Executor.abandon` gives up on an overdue cell (cancels it; locally, where a running
   process cannot be cancelled, the worker processes are killed and the pool restarted).
 
-Dask: results are gathered with ``distributed.wait(..., return_when="FIRST_COMPLETED")`` and a
-timeout rather than an open-ended ``as_completed`` loop, and results are fetched with a timeout:
-``as_completed`` can loop forever when a worker restarts (dask/distributed#6074, #7331) and a
-task lost with its worker can hang a waiting client (#3196, #4001). A cell that does not come
-back in ``timeout_s`` is cancelled and resubmitted under a fresh key.
+Dask: submitted futures go into one ``distributed.as_completed`` collection; completed ones (done,
+error or cancelled) are taken with ``next_batch(block=False)`` and waited for on its condition
+with a timeout, and results are fetched with a timeout too. No call blocks without one:
+iterating ``as_completed`` can spin forever when a worker restarts (dask/distributed#6074,
+#7331) and a task lost with its worker can hang a waiting client (#3196, #4001). A cell that
+does not come back in ``timeout_s`` is cancelled and resubmitted under a fresh key; a
+``KilledWorker`` (the scheduler gave up after its own retries) is resubmitted the same way.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import logging
 import multiprocessing
 import os
 import signal
+import time
 import uuid
 from collections.abc import Collection
 from typing import TYPE_CHECKING, Any, Protocol
@@ -47,6 +50,8 @@ log = logging.getLogger("twin.sweeps")
 
 #: Default per-cell timeout on Dask, s (a cell that has not come back is resubmitted).
 DASK_TIMEOUT_S = 3600.0
+#: Longest wait for a worker restart after a hung cell, s.
+RESTART_TIMEOUT_S = 60.0
 #: Longest wait for a finished cell's result to be fetched from its worker, s.
 FETCH_TIMEOUT_S = 120.0
 #: Thread-count variables set to 1 in local workers: one cell per process, no oversubscription.
@@ -220,8 +225,9 @@ class DaskExecutor:
         *,
         timeout_s: float | None = DASK_TIMEOUT_S,
         connect_timeout_s: float = 30.0,
+        restart_hung: bool = True,
     ) -> None:
-        from distributed import Client
+        from distributed import Client, as_completed
 
         if isinstance(scheduler, Client):
             self.client, self._own = scheduler, False
@@ -232,6 +238,8 @@ class DaskExecutor:
                 raise SweepError(f"scheduler: cannot connect to {scheduler}: {exc}") from None
             self._own = True
         self.default_timeout_s = timeout_s
+        self.restart_hung = restart_hung
+        self._completed = as_completed(loop=self.client.loop)
 
     @property
     def workers(self) -> int:
@@ -239,18 +247,25 @@ class DaskExecutor:
         return max(1, sum(int(w.get("nthreads", 1)) for w in info.values()))
 
     def submit(self, kind: str, params: dict[str, Any], seeds: list[int], key: str) -> Any:
-        return self.client.submit(
+        fut = self.client.submit(
             run_cell, kind, params, seeds, key=f"{key}-{uuid.uuid4().hex[:8]}", pure=False
         )
+        self._completed.add(fut)
+        return fut
 
     def wait(self, futures: Collection[Any], timeout_s: float) -> list[Any]:
-        from distributed import wait
-
-        try:
-            done, _ = wait(list(futures), timeout=timeout_s, return_when="FIRST_COMPLETED")
-        except TimeoutError:
-            return []
-        return list(done)
+        wanted = set(futures)
+        deadline = time.monotonic() + timeout_s
+        ready = self._completed
+        while True:
+            # abandoned (cancelled) futures come back too: drop them
+            done = [f for f in ready.next_batch(block=False) if f in wanted]
+            left = deadline - time.monotonic()
+            if done or left <= 0:
+                return done
+            with ready.thread_condition:
+                if not ready.has_ready():
+                    ready.thread_condition.wait(timeout=left)
 
     def outcome(self, future: Any) -> dict[str, Any]:
         from distributed import KilledWorker
@@ -273,8 +288,25 @@ class DaskExecutor:
         return dict(result)
 
     def abandon(self, future: Any) -> None:
+        """Cancel an overdue cell; restart the worker still running it (hung), if it has a nanny.
+
+        Dask cannot stop a running task: without a restart, a hung cell would hold its worker
+        thread for good. Workers without a nanny (``dask worker --no-nanny``, threads-only
+        clusters) are left as they are (logged).
+        """
+        busy = [addr for addr, keys in self.client.processing().items() if future.key in keys]
         future.cancel()
         future.release()
+        if not (busy and self.restart_hung):
+            return
+        try:
+            status = self.client.restart_workers(
+                busy, timeout=RESTART_TIMEOUT_S, raise_for_error=False
+            )
+        except Exception as exc:  # no nanny, scheduler gone: the cell is resubmitted anyway
+            log.warning("could not restart worker(s) %s running an overdue cell: %s", busy, exc)
+            return
+        log.warning("restarted worker(s) running an overdue cell: %s", status)
 
     def close(self) -> None:
         if self._own:

@@ -23,11 +23,14 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from ..errors import TwinError
 from ..ledger.db import Ledger, open_ledger
 from . import store
 from .cells import Cell, expand
-from .errors import SweepError
+from .errors import SweepError, SweepSpecError
+from .evaluate import check_cell
 from .executors import Executor, LocalExecutor, WorkerLost
+from .metrics import METRICS
 from .provenance import code_version
 from .spec import SweepSpec, spec_from_dict
 
@@ -38,6 +41,7 @@ __all__ = [
     "STATUSES",
     "SweepOutcome",
     "SweepStatus",
+    "check_cells",
     "results_frame",
     "run_sweep",
     "sweep_status",
@@ -48,8 +52,10 @@ log = logging.getLogger("twin.sweeps")
 Progress = Callable[[int, int], None]
 #: Statuses reported by :func:`sweep_status`.
 STATUSES = ("done", "running", "failed", "missing")
-#: Seconds between heartbeats of the running cells (and the longest wait of one poll).
+#: Seconds between heartbeats of the running cells.
 HEARTBEAT_S = 15.0
+#: Longest wait of one poll, s (progress is reported after every poll).
+POLL_S = 1.0
 #: Default bound on submissions of one cell (first try included).
 MAX_ATTEMPTS = 3
 
@@ -211,7 +217,7 @@ class _Loop:
             while queue and len(self.inflight) < self.executor.workers:
                 self.submit(queue.pop(), 1)
             deadlines = [d for _, d, _ in self.inflight.values()]
-            wait_s = min([HEARTBEAT_S, *(d - time.monotonic() for d in deadlines)])
+            wait_s = min([POLL_S, *(d - time.monotonic() for d in deadlines)])
             for fut in self.executor.wait(list(self.inflight), max(wait_s, 0.01)):
                 if fut in self.inflight:
                     self.collect(fut)
@@ -221,6 +227,17 @@ class _Loop:
                 last_beat = time.monotonic()
             if self.progress is not None:
                 self.progress(self.computed + self.failed, total)
+
+
+def check_cells(spec: SweepSpec, cells: list[Cell]) -> None:
+    """Build every cell's configuration before anything runs (one-line :class:`SweepSpecError`
+    naming the file, the cell and the problem)."""
+    for cell in cells:
+        try:
+            check_cell(cell.kind, cell.params)
+        except TwinError as exc:
+            where = ", ".join(f"{k} = {v!r}" for k, v in cell.values.items()) or "base"
+            raise SweepSpecError(f"{spec.source}: cell {cell.position} ({where}): {exc}") from None
 
 
 def run_sweep(
@@ -262,6 +279,7 @@ def run_sweep(
         raise SweepError(f"max_attempts: expected >= 1, got {max_attempts}")
     t0 = time.perf_counter()
     cells = expand(spec)
+    check_cells(spec, cells)
     own = executor is None
     with open_ledger(db_url) as ledger:
         version = code_version()
@@ -347,6 +365,9 @@ def results_frame(spec_or_name: SweepSpec | str, *, db_url: str | None = None) -
             row["code_version"] = state.code_version if state else None
             records.append(row)
     frame = pd.DataFrame.from_records(records)
-    front = ["cell_id", "position", "realization", "seed", *cells[0].params] if cells else []
-    rest = [c for c in frame.columns if c not in front and c not in ("status", "code_version")]
-    return frame[[*front, *rest, "status", "code_version"]] if cells else frame
+    if not cells:
+        return frame
+    front = ["cell_id", "position", "realization", "seed", *cells[0].params]
+    known = [m for m in METRICS[spec.kind] if m in frame.columns]
+    extra = sorted(set(frame.columns) - {*front, *known, "status", "code_version"})
+    return frame[[*front, *known, *extra, "status", "code_version"]]

@@ -15,12 +15,14 @@ import math
 import os
 import socket
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
+from ..ledger._retry import retry_locked
 from ..ledger.db import Ledger
 from ..ledger.models import insert_ignore, sweep_cells, sweep_members, sweep_results, sweeps
 from ..ledger.repair import pid_alive
@@ -81,6 +83,16 @@ def is_live(state: CellState, *, now: float | None = None, stale_s: float = STAL
     return state.heartbeat_unix is not None and now - state.heartbeat_unix < stale_s
 
 
+def _write(ledger: Ledger, work: Callable[[Connection], None]) -> None:
+    """Run ``work`` in one write transaction, retried with backoff while the database is locked."""
+
+    def attempt() -> None:
+        with ledger.write() as conn:
+            work(conn)
+
+    retry_locked(attempt)
+
+
 def _chunks(ids: Sequence[str]) -> Iterable[Sequence[str]]:
     for i in range(0, len(ids), _CHUNK):
         yield ids[i : i + _CHUNK]
@@ -98,7 +110,8 @@ def register(ledger: Ledger, spec: SweepSpec, cells: Sequence[Cell], code_versio
         "created_unix": now,
         "updated_unix": now,
     }
-    with ledger.write() as conn:
+
+    def work(conn: Connection) -> None:
         dialect = conn.dialect.name
         conn.execute(insert_ignore(dialect, sweeps), [row])
         changes = {k: row[k] for k in ("kind", "spec", "cells", "code_version", "updated_unix")}
@@ -125,6 +138,8 @@ def register(ledger: Ledger, spec: SweepSpec, cells: Sequence[Cell], code_versio
                 sa.insert(sweep_members),
                 [{"sweep": spec.name, "cell_id": c.cell_id, "position": c.position} for c in cells],
             )
+
+    _write(ledger, work)
 
 
 def cell_states(ledger: Ledger, ids: Sequence[str]) -> dict[str, CellState]:
@@ -153,7 +168,8 @@ def claim(ledger: Ledger, ids: Sequence[str], owner: Owner) -> None:
     """Mark cells ``running`` by ``owner`` (one transaction), counting an attempt each."""
     now = time.time()
     c = sweep_cells.c
-    with ledger.write() as conn:
+
+    def work(conn: Connection) -> None:
         for chunk in _chunks(list(ids)):
             conn.execute(
                 sa.update(sweep_cells)
@@ -169,22 +185,28 @@ def claim(ledger: Ledger, ids: Sequence[str], owner: Owner) -> None:
                 )
             )
 
+    _write(ledger, work)
+
 
 def heartbeat(ledger: Ledger, owner: Owner) -> None:
     """Refresh the heartbeat of every cell ``owner`` is running."""
     c = sweep_cells.c
-    with ledger.write() as conn:
+
+    def work(conn: Connection) -> None:
         conn.execute(
             sa.update(sweep_cells)
             .where(c.status == "running", c.owner_host == owner.host, c.owner_pid == owner.pid)
             .values(heartbeat_unix=time.time())
         )
 
+    _write(ledger, work)
+
 
 def release(ledger: Ledger, ids: Sequence[str], owner: Owner) -> None:
     """Put ``owner``'s running cells among ``ids`` back to ``pending`` (interrupted sweep)."""
     c = sweep_cells.c
-    with ledger.write() as conn:
+
+    def work(conn: Connection) -> None:
         for chunk in _chunks(list(ids)):
             conn.execute(
                 sa.update(sweep_cells)
@@ -197,6 +219,8 @@ def release(ledger: Ledger, ids: Sequence[str], owner: Owner) -> None:
                 .values(status="pending")
             )
 
+    _write(ledger, work)
+
 
 def _finite(value: Any) -> float | None:
     value = float(value)
@@ -206,7 +230,8 @@ def _finite(value: Any) -> float | None:
 def finish(ledger: Ledger, cell: Cell, outcome: Mapping[str, Any], code_version: str) -> int:
     """Commit a finished cell: its result rows and ``done`` status in one transaction.
 
-    Earlier rows of the cell (a ``--rerun``) are replaced, never added to. Returns the number of
+    Earlier rows of the cell (a ``--rerun``) are replaced, never added to. The code version is
+    the worker's (``outcome["code_version"]``), else ``code_version``. Returns the number of
     result rows written.
     """
     rows = [
@@ -220,7 +245,8 @@ def finish(ledger: Ledger, cell: Cell, outcome: Mapping[str, Any], code_version:
         for r, (seed, metrics) in enumerate(zip(cell.seeds, outcome["rows"], strict=True))
         for name, value in metrics.items()
     ]
-    with ledger.write() as conn:
+
+    def work(conn: Connection) -> None:
         conn.execute(sa.delete(sweep_results).where(sweep_results.c.cell_id == cell.cell_id))
         if rows:
             conn.execute(sa.insert(sweep_results), rows)
@@ -230,19 +256,22 @@ def finish(ledger: Ledger, cell: Cell, outcome: Mapping[str, Any], code_version:
             .values(
                 status="done",
                 error=None,
-                code_version=code_version,
+                code_version=str(outcome.get("code_version") or code_version),
                 host=str(outcome.get("host", ""))[:255] or None,
                 finished_unix=time.time(),
                 elapsed_s=outcome.get("elapsed_s"),
                 cpu_s=outcome.get("cpu_s"),
             )
         )
+
+    _write(ledger, work)
     return len(rows)
 
 
 def record_failure(ledger: Ledger, cell: Cell, error: str, code_version: str) -> None:
     """Mark a cell ``failed`` with its error (its earlier results, if any, are removed)."""
-    with ledger.write() as conn:
+
+    def work(conn: Connection) -> None:
         conn.execute(sa.delete(sweep_results).where(sweep_results.c.cell_id == cell.cell_id))
         conn.execute(
             sa.update(sweep_cells)
@@ -251,6 +280,8 @@ def record_failure(ledger: Ledger, cell: Cell, error: str, code_version: str) ->
                 status="failed", error=error, code_version=code_version, finished_unix=time.time()
             )
         )
+
+    _write(ledger, work)
 
 
 def result_rows(ledger: Ledger, ids: Sequence[str]) -> list[tuple[str, int, int, str, Any]]:

@@ -64,6 +64,7 @@ from ..simulation.clocks import Clock, parse_clock
 from ..simulation.edge import EdgeParams, board_edge_params
 from ..simulation.options import twin_config_from_options
 from ..simulation.twin import Twin, TwinConfig, TwinResult
+from .metrics import TWIN_METRICS
 
 __all__ = [
     "CLOCK_KINDS",
@@ -71,6 +72,7 @@ __all__ = [
     "TwinCell",
     "TwinCellError",
     "cell_from_params",
+    "check_params",
     "clock_kind_and_p",
     "clock_spec",
     "evaluate_twin",
@@ -83,29 +85,8 @@ CLOCK_KINDS = ("sync", "bernoulli", "poisson", "periodic")
 VARIATIONS = ("none", "typical")
 #: Parameters of a sweep cell that describe the cell, not the twin (ignored here).
 META_KEYS = frozenset({"kind", "seed", "seeds", "realizations"})
-#: Metric names of one realization, in order.
-METRICS = (
-    "error_initial",
-    "error_final",
-    "error_ratio",
-    "error_tail",
-    "error_measured",
-    "free_power_initial_w",
-    "free_power_final_w",
-    "power_ratio",
-    "free_power_tail_w",
-    "clamped_power_final_w",
-    "training_energy_j",
-    "clamped_energy_j",
-    "gate_charging_energy_j",
-    "total_energy_j",
-    "time_to_tol_s",
-    "energy_to_tol_j",
-    "updates_per_edge",
-    "events",
-    "sim_time_s",
-    "cpu_s",
-)
+#: Metric names of one realization, in order (:data:`twin.sweeps.metrics.TWIN_METRICS`).
+METRICS = TWIN_METRICS
 
 
 class TwinCellError(ConfigError):
@@ -309,6 +290,14 @@ def cell_from_params(params: Mapping[str, Any]) -> TwinCell:
         raise
     except (TypeError, ValueError) as exc:
         raise TwinCellError(f"twin cell: {exc}") from None
+
+
+def check_params(params: Mapping[str, Any]) -> None:
+    """Raise a one-line error if the parameters cannot make a twin (without running it)."""
+    cell = cell_from_params(params)
+    if cell.task == "iris":
+        raise TwinCellError("task: the twin runs allostery, regression or file:PATH, not iris")
+    cell.twin_config(1, 0)  # the clock, model and noise exactly as a run builds them
 
 
 def time_to_tolerance(

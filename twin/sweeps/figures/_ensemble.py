@@ -1,4 +1,4 @@
-"""Ensemble statistics of sweep frames for the figures: medians, quartiles, fits, tables.
+"""Ensemble statistics of sweep frames beyond :mod:`._common`: several metrics per group, ranks.
 
 A frame is the tidy table of a sweep (one row per cell and realization, parameters and metrics
 as columns). Figures report medians with the 25 % / 75 % quantiles over realizations, never a
@@ -10,10 +10,9 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-import numpy as np
 import pandas as pd
 
-__all__ = ["done_rows", "fmt", "loglog_slope", "quantile_table", "spearman"]
+__all__ = ["done_rows", "quantile_table", "spearman"]
 
 
 def done_rows(frame: pd.DataFrame) -> pd.DataFrame:
@@ -44,15 +43,6 @@ def quantile_table(
     return out.reset_index()
 
 
-def loglog_slope(x: Sequence[float], y: Sequence[float]) -> float:
-    """Least-squares slope of ``log y`` against ``log x`` over the positive pairs (NaN if < 2)."""
-    xa, ya = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    ok = (xa > 0) & (ya > 0) & np.isfinite(xa) & np.isfinite(ya)
-    if int(ok.sum()) < 2:
-        return math.nan
-    return float(np.polyfit(np.log(xa[ok]), np.log(ya[ok]), 1)[0])
-
-
 def spearman(x: Sequence[float], y: Sequence[float]) -> float:
     """Spearman rank correlation of ``x`` and ``y`` (NaN with fewer than 3 finite pairs)."""
     s = pd.DataFrame({"x": x, "y": y}).dropna()
@@ -60,9 +50,3 @@ def spearman(x: Sequence[float], y: Sequence[float]) -> float:
         return math.nan
     return float(s["x"].rank().corr(s["y"].rank()))
 
-
-def fmt(value: float, digits: int = 3) -> str:
-    """A number for the report: ``digits`` significant digits, ``n/a`` for NaN."""
-    if value is None or not math.isfinite(value):
-        return "n/a"
-    return f"{value:.{digits}g}"

@@ -44,11 +44,18 @@ from ...simulation.edge import (
     BOARD_V_MAX_V,
     BOARD_V_MIN_V,
 )
-from ._ensemble import done_rows, fmt, loglog_slope, quantile_table, spearman
+from ._common import (
+    FigureResult,
+    fit_loglog_slope,
+    fmt,
+    measured_table,
+    new_figure,
+    save_figure,
+)
+from ._ensemble import done_rows, quantile_table, spearman
 
 if TYPE_CHECKING:
     from ..spec import SweepSpec
-    from .registry import FigureResult
 
 __all__ = [
     "LAMBDAS",
@@ -63,7 +70,7 @@ __all__ = [
     "specs",
 ]
 
-NAME = "fig3_board"
+NAME = "fig3"
 TITLE = "Fig. 3: board-like 16-node allostery with the board's noise, error vs free power"
 
 #: Lambda values of the full figure (the board's 0-0.055 range, log-spaced below).
@@ -208,17 +215,12 @@ def measure(frames: dict[str, pd.DataFrame]) -> tuple[dict[str, float], dict[str
         if len(zero):  # excess error over the lambda = 0 floor, ~lambda^2 (seed Fig. 2)
             pos = t[t["lam"] > 0]
             excess = pos["error"] - float(zero["error"].iloc[0])
-            measured[f"{key}_excess_error_slope"] = loglog_slope(pos["lam"], excess)
+            measured[f"{key}_excess_error_slope"] = fit_loglog_slope(pos["lam"], excess).slope
     return measured, tables
 
 
 def _plot(tables: dict[str, pd.DataFrame], path: Path) -> Path:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(15, 4.5), layout="constrained")
-    FigureCanvasAgg(fig)
-    ax1, ax2, ax3 = fig.subplots(1, 3)
+    fig, (ax1, ax2, ax3) = new_figure(3, title=TITLE)
     styles = {
         "trainer": ("k", "s"),
         "twin-linear": ("tab:blue", "o"),
@@ -254,13 +256,8 @@ def _plot(tables: dict[str, pd.DataFrame], path: Path) -> Path:
             title="error vs lambda (dotted: lambda = 0)")  # fmt: skip
     ax3.set(xscale="log", yscale="log", xlabel="lambda", ylabel="trained free power (W)",
             title="free power vs lambda (dotted: lambda = 0)")  # fmt: skip
-    for ax in (ax1, ax2, ax3):
-        ax.grid(True, which="both", alpha=0.3)
     ax1.legend(fontsize=7)
-    fig.suptitle(TITLE)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    return path
+    return save_figure(fig, path)
 
 
 def _markdown(measured: dict[str, float], tables: dict[str, pd.DataFrame], png: Path) -> str:
@@ -281,10 +278,26 @@ def _markdown(measured: dict[str, float], tables: dict[str, pd.DataFrame], png: 
                 f"[{fmt(r['error_q25'])}, {fmt(r['error_q75'])}] | {fmt(r['power'])} "
                 f"[{fmt(r['power_q25'])}, {fmt(r['power_q75'])}] | {fmt(r['energy'])} |"
             )
-    lines += ["", "Measured vs published:", ""]
     floor = measured.get("twin_linear_error_lam0_v2", math.nan)
     board = measured.get("twin_board_error_lam0_v2", math.nan)
     ratio = floor / 1e-6 if math.isfinite(floor) else math.nan
+    spearmans = {s: measured.get(f"{s.replace('-', '_')}_tradeoff_spearman", math.nan)
+                 for s in tables}  # fmt: skip
+    traded = [s for s, x in spearmans.items() if math.isfinite(x) and x <= -0.5]
+    rows = [
+        ("error floor, lambda = 0, delta = 1e-3 V^2 (linear twin)", f"{fmt(floor)} V^2",
+         "~1e-6 V^2 (Fig. 3d)", f"x{fmt(ratio, 2)}"),
+        ("error floor, lambda = 0 (board twin: true / ADC-read)",
+         f"{fmt(board)} / "
+         f"{fmt(measured.get('twin_board_error_measured_lam0_v2', math.nan))} V^2",
+         "(not published)", "-"),
+        ("error / free-power trade-off over lambda (rank correlation per series)",
+         ", ".join(f"{s} {fmt(x, 2)}" for s, x in spearmans.items()),
+         "same trade-off on board and simulation (Fig. 3c, 3d)",
+         "none" if len(traded) == len(spearmans) else
+         f"no clear trade-off: {', '.join(sorted(set(spearmans) - set(traded)))}"),
+    ]  # fmt: skip
+    lines += ["", measured_table(rows), "", "Measured vs published:", ""]
     lines.append(
         f"- Error floor at lambda = 0 with delta = 1e-3 V^2: linear twin {fmt(floor)} V^2, "
         f"board twin {fmt(board)} V^2 (ADC-read: "
@@ -333,7 +346,5 @@ def build(frames: dict[str, pd.DataFrame], out_dir: Path) -> tuple[Path, str, di
 
 def render(frames: dict[str, pd.DataFrame], out_dir: Path) -> FigureResult:
     """The figure from the frames of :func:`specs` (keyed by sweep name)."""
-    from .registry import FigureResult
-
     png, markdown, measured = build(frames, out_dir)
     return FigureResult(png=png, markdown=markdown, measured=measured, published=dict(PUBLISHED))

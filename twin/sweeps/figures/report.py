@@ -1,0 +1,137 @@
+"""Run or find the figures' sweeps, render them and write ``report.md``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import resource
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..errors import SweepError
+from ..provenance import code_version
+from ..runner import results_frame, run_sweep
+from . import FIGURES, figure_module
+
+if TYPE_CHECKING:
+    from ..executors import Executor
+
+__all__ = ["REPORT_NAME", "check_names", "make_figures"]
+
+log = logging.getLogger("twin.figures")
+
+#: File name of the report in the output folder.
+REPORT_NAME = "report.md"
+#: ``progress(label, done, total)``: cells finished of the sweep ``label``.
+Progress = Callable[[str, int, int], None]
+
+
+def _cpu_s() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def make_figures(
+    names: Sequence[str] | None = None,
+    *,
+    quick: bool = False,
+    out_dir: str | Path = "figures",
+    db_url: str | None = None,
+    executor: Executor | None = None,
+    progress: Progress | None = None,
+) -> Path:
+    """Regenerate figures ``names`` (default: all of :data:`FIGURES`); returns the report's path.
+
+    Each figure's sweeps go through :func:`twin.sweeps.run_sweep` (cells already in the ledger at
+    ``db_url`` are reused), then its module renders ``out_dir/<name>.png`` and its section of
+    ``out_dir/report.md``. A figure whose cells failed is still rendered from the cells that are
+    done; the report lists the failures.
+
+    Raises
+    ------
+    KeyError
+        An unknown figure name.
+    """
+    chosen = list(FIGURES) if not names else list(dict.fromkeys(names))
+    modules = [figure_module(n) for n in chosen]  # unknown names fail before any work
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    sections, timings = [], []
+    t_all, cpu_all = time.perf_counter(), _cpu_s()
+    for module in modules:
+        t0, cpu0 = time.perf_counter(), _cpu_s()
+        frames, notes = {}, []
+        for spec in module.specs(quick):
+            update = None
+            if progress is not None:
+                label = spec.name
+
+                def update(done: int, total: int, label: str = label) -> None:
+                    progress(label, done, total)
+
+            outcome = run_sweep(spec, db_url=db_url, executor=executor, progress=update)
+            frames[spec.name] = results_frame(spec, db_url=db_url)
+            failed = f", **{outcome.failed} failed**" if outcome.failed else ""
+            notes.append(
+                f"`{spec.name}`: {outcome.cells} cells x {spec.realizations} realizations, "
+                f"{outcome.already_done} found done, {outcome.computed} computed{failed}"
+            )
+            for cell_id, error in outcome.failures:
+                notes.append(f"failed cell `{cell_id}`: {error}")
+        result = module.render(frames, out)
+        wall_s, cpu_s = time.perf_counter() - t0, _cpu_s() - cpu0
+        timings.append((module.NAME, wall_s, cpu_s))
+        sections.append(
+            f"{result.markdown.rstrip()}\n\n*Sweeps:* "
+            + "; ".join(notes)
+            + f". *Time:* {wall_s:.0f} s wall, {cpu_s:.0f} s CPU.\n"
+        )
+    total_wall, total_cpu = time.perf_counter() - t_all, _cpu_s() - cpu_all
+    report = out / REPORT_NAME
+    report.write_text(
+        _header(chosen, quick, db_url, timings, total_wall, total_cpu) + "\n\n".join(sections)
+    )
+    log.info("figures %s written to %s in %.0f s", ", ".join(chosen), out, total_wall)
+    return report
+
+
+def _header(
+    names: list[str],
+    quick: bool,
+    db_url: str | None,
+    timings: list[tuple[str, float, float]],
+    wall_s: float,
+    cpu_s: float,
+) -> str:
+    load = os.getloadavg()
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    lines = [
+        "# The seed paper's figures, regenerated",
+        "",
+        f"{stamp}; code version `{code_version()}`; mode **{'quick' if quick else 'full'}**"
+        + (" (few realizations, short runs: a smoke test, not a measurement)" if quick else "")
+        + f"; figures {', '.join(names)}; ledger `{db_url or 'default'}`.",
+        f"Total {wall_s:.0f} s wall, {cpu_s:.0f} s CPU (this process and the worker processes "
+        "it has reaped: a worker pool still open is not yet counted); "
+        f"load average at the end {load[0]:.2f}, {load[1]:.2f}, {load[2]:.2f}.",
+        "",
+        "| figure | wall (s) | CPU (s) |",
+        "|---|---|---|",
+        *(f"| {n} | {w:.0f} | {c:.0f} |" for n, w, c in timings),
+        "",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def check_names(names: Sequence[str]) -> None:
+    """Raise :class:`SweepError` naming the first unknown figure."""
+    for name in names:
+        if name not in FIGURES:
+            raise SweepError(
+                f"--only: unknown figure {name!r}; expected one of {', '.join(FIGURES)}"
+            )
