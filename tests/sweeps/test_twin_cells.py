@@ -145,7 +145,7 @@ def test_updates_per_edge_sets_the_board_time() -> None:
     }
     assert rows["sync"]["sim_time_s"] == pytest.approx(0.05)
     assert rows["bernoulli"]["sim_time_s"] == pytest.approx(0.2)
-    assert rows["bernoulli"]["updates_per_edge"] == pytest.approx(500, rel=0.1)
+    assert rows["bernoulli"]["mean_updates_per_edge"] == pytest.approx(500, rel=0.1)
 
 
 def test_clock_spec_round_trip() -> None:
@@ -207,3 +207,12 @@ def test_sweep_cells_evaluate_through_the_twin_kind() -> None:
     rows = KINDS["twin"](cell.params, cell.seeds)
     assert len(rows) == 2
     assert set(METRICS) <= set(rows[0])
+
+
+@pytest.mark.parametrize("kind", ["trainer", "twin"])
+def test_no_metric_is_named_like_a_parameter(kind: str) -> None:
+    """A results frame has one column per parameter and per metric: the names must differ."""
+    from twin.sweeps.metrics import METRICS as BY_KIND
+    from twin.sweeps.params import parameters
+
+    assert not set(BY_KIND[kind]) & set(parameters(kind))

@@ -128,7 +128,7 @@ def _fig6_frames(ratio: float) -> dict[str, pd.DataFrame]:
                 "error_tail": base * (1.0 if sync else ratio),
                 "time_to_tol_s": 0.4, "training_energy_j": 1e-3,
                 "total_energy_j": 2e-3 * (1.0 if sync or budget == "time" else 3.0),
-                "sim_time_s": 3.0, "updates_per_edge": 3e4,
+                "sim_time_s": 3.0, "mean_updates_per_edge": 3e4,
             })  # fmt: skip
         frames[f"fig6-{budget}"] = pd.DataFrame(rows)
     return frames

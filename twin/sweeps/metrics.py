@@ -41,7 +41,7 @@ TWIN_METRICS = (
     "total_energy_j",  # sum of the three components
     "time_to_tol_s",  # first sampled crossing of tol; NaN if never
     "energy_to_tol_j",  # free-network energy until then
-    "updates_per_edge",  # mean edge events per edge
+    "mean_updates_per_edge",  # edge events per edge
     "events",
     "sim_time_s",  # board time of the run
     "cpu_s",

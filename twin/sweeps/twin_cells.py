@@ -36,7 +36,7 @@ Metrics per realization (floats; NaN where undefined)
     network), ``gate_charging_energy_j`` (i^2 R of the gate-charging resistors) and their sum
     ``total_energy_j``; ``time_to_tol_s`` and ``energy_to_tol_j`` (first sampled crossing of
     ``tol``, log-interpolated between samples; free-network energy up to then);
-    ``updates_per_edge`` (mean events per edge), ``events``, ``sim_time_s``, ``cpu_s``.
+    ``mean_updates_per_edge`` (edge events per edge), ``events``, ``sim_time_s``, ``cpu_s``.
 
 Seeds: realization ``s`` uses the task of ``build_tasks(task, network, seed=s,
 realizations=1)`` (the same task as ``twin simulate --seed s``), the twin's randomness from
@@ -378,7 +378,7 @@ def metrics_of(
         "total_energy_j": free + clamped + gate,
         "time_to_tol_s": t_tol,
         "energy_to_tol_j": e_tol,
-        "updates_per_edge": float(st["events"]) / n_edges,
+        "mean_updates_per_edge": float(st["events"]) / n_edges,
         "events": float(st["events"]),
         "sim_time_s": float(st["sim_time_s"]),
         "cpu_s": cpu_s,

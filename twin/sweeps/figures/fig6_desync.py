@@ -171,7 +171,9 @@ def measure(
     measured: dict[str, float] = {}
     tables, ratios = {}, {}
     for budget, frame in _budget_frames(frames).items():
-        t = quantile_table(frame, ["clock_kind", "p"], [*METRICS, "sim_time_s", "updates_per_edge"])
+        t = quantile_table(
+            frame, ["clock_kind", "p"], [*METRICS, "sim_time_s", "mean_updates_per_edge"]
+        )
         tables[budget] = t
         ratios[budget] = _paired_ratios(frame)
         sync = t[t["clock_kind"] == "sync"]
