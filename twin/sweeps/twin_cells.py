@@ -168,45 +168,31 @@ class TwinCell:
     engine: str = "batched"
 
     def __attrs_post_init__(self) -> None:
-        _check(
-            self.model in ("linear", "transistor"),
-            f"model: expected linear or transistor, got {self.model!r}",
-        )
-        _check(
-            self.variation in VARIATIONS,
-            f"variation: expected none or typical, got {self.variation!r}",
-        )
-        _check(
-            self.variation == "none" or self.model == "transistor",
-            "variation: the board's component variation needs model = transistor",
-        )
-        _check(
-            self.adc_bits in (0, 8, 10, 12, 14, 16),
-            f"adc_bits: expected 0, 8, 10, 12, 14 or 16, got {self.adc_bits}",
-        )
-        _check(
-            0 < self.tail_fraction <= 1,
-            f"tail_fraction: expected a number in (0, 1], got {self.tail_fraction!r}",
-        )
-        _check(
-            math.isfinite(self.tol) and self.tol > 0,
-            f"tol: expected a finite number > 0 (V^2), got {self.tol!r}",
-        )
+        checks = (
+            (self.model in ("linear", "transistor"),
+             f"model: expected linear or transistor, got {self.model!r}"),
+            (self.variation in VARIATIONS,
+             f"variation: expected none or typical, got {self.variation!r}"),
+            (self.variation == "none" or self.model == "transistor",
+             "variation: the board's component variation needs model = transistor"),
+            (self.adc_bits in (0, 8, 10, 12, 14, 16),
+             f"adc_bits: expected 0, 8, 10, 12, 14 or 16, got {self.adc_bits}"),
+            (0 < self.tail_fraction <= 1,
+             f"tail_fraction: expected a number in (0, 1], got {self.tail_fraction!r}"),
+            (math.isfinite(self.tol) and self.tol > 0,
+             f"tol: expected a finite number > 0 (V^2), got {self.tol!r}"),
+        )  # fmt: skip
+        for ok, message in checks:
+            _check(ok, message)
         self.make_clock()  # a bad clock spec fails here, naming the clock
-        if self.updates_per_edge is not None:
-            _check(
-                math.isfinite(self.updates_per_edge) and self.updates_per_edge > 0,
-                f"updates_per_edge: expected a number > 0, got {self.updates_per_edge!r}",
-            )
-            _check(
-                self.edge_rate_hz() is not None,
-                "updates_per_edge: a continuous clock has no fixed update rate; use duration",
-            )
-        else:
-            _check(
-                math.isfinite(self.duration) and self.duration > 0,
-                f"duration: expected a finite number > 0 (s), got {self.duration!r}",
-            )
+        if self.updates_per_edge is None:
+            _check(math.isfinite(self.duration) and self.duration > 0,
+                   f"duration: expected a finite number > 0 (s), got {self.duration!r}")
+            return  # fmt: skip
+        _check(math.isfinite(self.updates_per_edge) and self.updates_per_edge > 0,
+               f"updates_per_edge: expected a number > 0, got {self.updates_per_edge!r}")
+        _check(self.edge_rate_hz() is not None,
+               "updates_per_edge: a continuous clock has no fixed rate; use duration")  # fmt: skip
 
     def make_clock(self) -> Clock:
         """The twin clock of this cell."""
