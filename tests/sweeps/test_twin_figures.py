@@ -94,6 +94,7 @@ def test_fig3_render_writes_a_png_and_reports_the_measured_numbers(tmp_path) -> 
     assert png.read_bytes()[:8] == PNG_MAGIC
     assert measured["twin_linear_error_lam0_v2"] == pytest.approx(2e-7)
     assert measured["twin_board_error_measured_lam0_v2"] == pytest.approx(2e-7 + 1e-8)
+    assert measured["twin_board_error_end_lam0_v2"] == pytest.approx(4e-7)
     assert measured["twin_board_power_ratio_lam_max"] == pytest.approx(1 - 10 * 5.5e-2)
     assert measured["trainer_tradeoff_spearman"] == pytest.approx(-1.0)
     # error = floor + a lam^2: the excess over the floor has slope 2
