@@ -258,8 +258,26 @@ def _plot(tables: dict[str, pd.DataFrame], path: Path) -> Path:
             title="error vs lambda (dotted: lambda = 0)")  # fmt: skip
     ax3.set(xscale="log", yscale="log", xlabel="lambda", ylabel="trained free power (W)",
             title="free power vs lambda (dotted: lambda = 0)")  # fmt: skip
+    _clip_noise_free(tables, (ax1, ax2))
     ax1.legend(fontsize=7)
     return save_figure(fig, path)
+
+
+def _clip_noise_free(tables: dict[str, pd.DataFrame], axes: tuple[Any, ...]) -> None:
+    """Keep the error axes on the noisy series: a noise-free error far below their floors (the
+    trainer at lambda = 0 reaches rounding, ~1e-29 V^2) is named in a note, not plotted to scale.
+    """
+    noisy = [t["error_q25"].min() for s, t in tables.items() if SERIES[s][0] == "twin"]
+    if not noisy or not all(v > 0 for v in noisy):
+        return
+    bottom = min(noisy) / 1e3
+    below = [(s, r) for s, t in tables.items() for _, r in t.iterrows() if r["error"] < bottom]
+    if not below:
+        return
+    note = "; ".join(f"{s}, lambda = {r['lam']:g}: {fmt(r['error'])} V$^2$" for s, r in below)
+    for ax in axes:
+        ax.set_ylim(bottom=bottom)
+    axes[-1].text(0.02, 0.02, f"below the axis: {note}", transform=axes[-1].transAxes, fontsize=6)
 
 
 def _markdown(measured: dict[str, float], tables: dict[str, pd.DataFrame], png: Path) -> str:
