@@ -23,6 +23,9 @@ Metrics (medians over realizations with 25-75 % quantiles; each desynchronous ru
 paired with the sync run of the same task: ratios per realization): ``error_tail`` (noise floor:
 time average of L over the last quarter), ``time_to_tol_s`` (first crossing of 1e-5 V^2),
 ``training_energy_j`` (free network) and ``total_energy_j`` (free + clamped + gate charging).
+
+Cost (measured 2026-12-01 on the 2-core machine, load ~8): full, 448 CPU-seconds in the workers
+(equal updates: runs at P = 0.05 last 60 s of board time); quick, ~5 CPU-seconds.
 """
 
 from __future__ import annotations
