@@ -26,7 +26,7 @@ def _trainer(params: Mapping[str, Any], seeds: Sequence[int]) -> list[dict[str, 
 
 
 def _twin(params: Mapping[str, Any], seeds: Sequence[int]) -> list[dict[str, float]]:
-    from ._twin_cell import evaluate_twin
+    from .twin_cells import evaluate_twin
 
     return evaluate_twin(params, seeds)
 
@@ -44,7 +44,7 @@ def check_cell(kind: str, params: Mapping[str, Any]) -> None:
     if kind == "trainer":
         from ._trainer_cell import check_params
     else:
-        from ._twin_cell import check_params
+        from .twin_cells import check_params
     check_params(params)
 
 

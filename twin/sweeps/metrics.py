@@ -22,20 +22,29 @@ TRAINER_METRICS = (
     "time_to_tol_s",  # NaN when the tolerance was never reached (or none was set)
     "test_error",  # V^2 on the test examples; NaN when the task has none
 )
-#: Twin cells (``twin simulate --json``'s quantities plus the two ratios).
+#: Twin cells (:mod:`twin.sweeps.twin_cells`; ``twin simulate --json``'s quantities, the two
+#: ratios, noise-floor averages, the ADC-read error, the energy total and time to tolerance).
 TWIN_METRICS = (
-    "error_initial",
-    "error_final",
-    "error_ratio",
+    "error_initial",  # V^2
+    "error_final",  # V^2, at the end of the run
+    "error_ratio",  # error_final / error_initial
+    "error_tail",  # V^2, time average over the last tail_fraction of the run (noise floor)
+    "error_measured",  # V^2, final targets read through the node ADC; NaN without one
     "free_power_initial_w",
     "free_power_final_w",
-    "power_ratio",
+    "power_ratio",  # free_power_final_w / free_power_initial_w
+    "free_power_tail_w",  # time average over the last tail_fraction of the run
     "clamped_power_final_w",
-    "training_energy_j",
-    "clamped_energy_j",
-    "gate_charging_energy_j",
+    "training_energy_j",  # free network
+    "clamped_energy_j",  # clamped network
+    "gate_charging_energy_j",  # i^2 R of the gate-charging resistors
+    "total_energy_j",  # sum of the three components
+    "time_to_tol_s",  # first sampled crossing of tol; NaN if never
+    "energy_to_tol_j",  # free-network energy until then
+    "mean_updates_per_edge",  # edge events per edge
     "events",
-    "sim_time_s",
+    "sim_time_s",  # board time of the run
+    "cpu_s",
 )
 #: Metrics of each kind, in the order :func:`twin.sweeps.results_frame` shows them.
 METRICS: dict[str, tuple[str, ...]] = {"trainer": TRAINER_METRICS, "twin": TWIN_METRICS}

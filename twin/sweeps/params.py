@@ -4,7 +4,7 @@
 takes (the long option names of ``twin train`` / ``twin simulate`` with underscores), its JSON
 type, range and default. Adding a parameter is one line in the schema (then ``python
 schemas/codegen.py``) plus its use where the cell's configuration is built
-(:mod:`twin.sweeps._trainer_cell` or :mod:`twin.sweeps._twin_cell`).
+(:mod:`twin.sweeps._trainer_cell` or :mod:`twin.sweeps.twin_cells`).
 """
 
 from __future__ import annotations

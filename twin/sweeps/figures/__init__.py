@@ -44,8 +44,10 @@ __all__ = ["FIGURES", "FigureResult", "figure_module"]
 FIGURES: dict[str, str] = {
     "fig1": ".fig1_kappa",
     "fig2": ".fig2_lambda",
+    "fig3": ".fig3_board",
     "fig4": ".fig4_control",
     "fig5": ".fig5_iris",
+    "fig6": ".fig6_desync",
 }
 
 
