@@ -39,6 +39,8 @@ TITLE = "Fig. 1: trained power, training time and energy vs initial conductance 
 ALPHA_PER_KAPPA = 0.1
 #: Error tolerance of the training time and energy, V^2 (seed Fig. 1c: 1e-4).
 TOLERANCE_V2 = 1e-4
+#: Fraction of realizations that must reach the tolerance for a kappa to enter the minimum.
+MOST_REACHED = 0.5
 
 BASE = {"task": "regression", "network": "ref:64", "eta": 1e-3, "kmin": 1e-3, "kmax": 10.0,
         "lam": 0.0}  # fmt: skip
@@ -79,9 +81,15 @@ def render(frames: dict[str, pd.DataFrame], out_dir: Path) -> FigureResult:
     time_ = grouped(tol, "kappa", "time_units")
     energy = grouped(tol, "kappa", "energy_units")
     reached = tol.groupby("kappa")["time_to_tol_s"].apply(lambda s: float(np.isfinite(s).mean()))
-    all_reached = energy[energy["x"].map(reached) == 1.0]
-    kappa_min_e = float(all_reached.loc[all_reached["median"].idxmin(), "x"]) if len(
-        all_reached) else math.nan  # fmt: skip
+    # the minimum over the kappas where most realizations reached the tolerance (~15 % of the
+    # regression tasks never learn at all, so "all" would exclude every kappa); an argmin at
+    # either end of that range is no minimum
+    most = energy[energy["x"].map(reached) >= MOST_REACHED].reset_index(drop=True)
+    kappa_min_e = math.nan
+    if len(most) >= 3:
+        i = int(most["median"].idxmin())
+        kappa_min_e = float(most.loc[i, "x"]) if 0 < i < len(most) - 1 else math.nan
+    eligible = (float(most["x"].min()), float(most["x"].max())) if len(most) else (math.nan,) * 2
     p_hi, p_lo = (power["median"].iloc[-1], power["median"].iloc[0]) if len(power) else (
         math.nan, math.nan)  # fmt: skip
     power_falls = bool(np.all(np.diff(power["median"].to_numpy()) > 0)) if len(power) > 1 else False
@@ -91,7 +99,7 @@ def render(frames: dict[str, pd.DataFrame], out_dir: Path) -> FigureResult:
     ax1.set(xscale="log", yscale="log", xlabel="$\\kappa$ (S)", ylabel="$P_F$ at the end (W)")
     band(ax2, time_, label=f"time to L = {TOLERANCE_V2:g}")
     ax2.set(xscale="log", yscale="log", xlabel="$\\kappa$ (S)",
-            ylabel="training time ($\\kappa/\\alpha$ steps)")  # fmt: skip
+            ylabel="training time (1 unit = $\\kappa/\\alpha$ steps)")  # fmt: skip
     band(ax3, energy, label="training energy")
     if math.isfinite(kappa_min_e):
         ax3.axvline(kappa_min_e, color="k", ls="--", lw=1, label=f"minimum at {kappa_min_e:.2g}")
@@ -117,7 +125,8 @@ def render(frames: dict[str, pd.DataFrame], out_dir: Path) -> FigureResult:
          "yes", ""),
         ("trained power, largest / smallest kappa", fmt(measured[
             "trained_power_ratio_high_to_low_kappa"]), "(shape only)", ""),
-        ("kappa of the training-energy minimum (kappas where all reached 1e-4)",
+        (f"kappa of the training-energy minimum (interior; kappas where >= {MOST_REACHED:.0%} "
+         f"reached 1e-4: {fmt(eligible[0], 2)}..{fmt(eligible[1], 2)})",
          fmt(kappa_min_e, 2), "~2e-2",
          f"x {fmt(kappa_min_e / 2e-2, 2)}" if math.isfinite(kappa_min_e) else "n/a"),
     ]  # fmt: skip
@@ -134,7 +143,9 @@ kappa = 1); training energy = sum over steps of P_F x (alpha/kappa), in P_F x ti
 units, to the first step with L <= {TOLERANCE_V2:g} V^2 (early-stopping sweep). With a fixed
 alpha instead, time and energy scale differently with kappa and the minimum moves (issue 9).
 Medians with the 25-75 % band; a kappa where some realizations never reached the tolerance in
-the run has a median over those that did. Fraction reaching it: {reach_text}.
+the run has a median over those that did (biased low where few did). Fraction reaching it:
+{reach_text}. The seed ran 1e6 steps; where few realizations reach the tolerance within this
+run's steps, the low-kappa rise of the training time and energy is cut off.
 
 {measured_table(rows)}
 """
