@@ -34,6 +34,7 @@ __all__ = [
     "interp_loglog",
     "measured_table",
     "new_figure",
+    "no_data",
     "paired",
     "save_figure",
 ]
@@ -131,18 +132,32 @@ def grouped(
 
 
 def done_rows(frame: pd.DataFrame) -> pd.DataFrame:
-    """The rows of done cells, with every trainer metric as a column (NaN where not computed).
+    """The rows of done cells, with every metric of the frame's kind (of every kind, when the
+    frame has no ``kind`` column) as a column (NaN where not computed; a frame without
+    ``status`` is taken as all done).
 
     A sweep none of whose cells is done yet has no metric columns at all; figures render from
     whatever is done, so they read the metrics through this.
     """
     from ..metrics import METRICS
 
-    out = frame[frame["status"] == "done"].copy()
-    for name in (*METRICS["trainer"], "accuracy_train", "accuracy_test"):
+    out = frame[frame["status"] == "done"].copy() if "status" in frame.columns else frame.copy()
+    kinds = set(frame["kind"]) if "kind" in frame.columns else set(METRICS)
+    names = [m for k in sorted(kinds) for m in METRICS.get(k, ())]
+    for name in (*names, "accuracy_train", "accuracy_test"):
         if name not in out.columns:
             out[name] = np.nan
     return out
+
+
+def no_data(frames: dict[str, pd.DataFrame], path: Path, *, title: str) -> tuple[Path, str]:
+    """A placeholder PNG and Markdown for a figure none of whose cells is done yet."""
+    fig, (ax,) = new_figure(1, title=title)
+    ax.set_axis_off()
+    ax.text(0.5, 0.5, "no finished cells yet", transform=ax.transAxes, ha="center", va="center")
+    png = save_figure(fig, path)
+    names = ", ".join(f"`{n}`" for n in sorted(frames))
+    return png, f"No finished cells yet in {names}: every measured value is n/a.\n"
 
 
 def paired(frame: pd.DataFrame, by: str, metric: str, ref: Any) -> pd.Series:

@@ -12,14 +12,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-__all__ = ["done_rows", "quantile_table", "spearman"]
-
-
-def done_rows(frame: pd.DataFrame) -> pd.DataFrame:
-    """The rows of finished cells (a results frame's ``status`` is ``done``; all rows without)."""
-    if "status" in frame.columns:
-        return frame[frame["status"] == "done"]
-    return frame
+__all__ = ["quantile_table", "spearman"]
 
 
 def quantile_table(
@@ -49,4 +42,3 @@ def spearman(x: Sequence[float], y: Sequence[float]) -> float:
     if len(s) < 3:
         return math.nan
     return float(s["x"].rank().corr(s["y"].rank()))
-

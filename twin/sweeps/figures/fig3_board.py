@@ -49,13 +49,15 @@ from ...simulation.edge import (
 )
 from ._common import (
     FigureResult,
+    done_rows,
     fit_loglog_slope,
     fmt,
     measured_table,
     new_figure,
+    no_data,
     save_figure,
 )
-from ._ensemble import done_rows, quantile_table, spearman
+from ._ensemble import quantile_table, spearman
 
 if TYPE_CHECKING:
     from ..spec import SweepSpec
@@ -363,7 +365,8 @@ def build(frames: dict[str, pd.DataFrame], out_dir: Path) -> tuple[Path, str, di
     """PNG, Markdown and measured values of the figure from the sweeps' frames."""
     measured, tables = measure(frames)
     if not tables:
-        raise ValueError(f"{NAME}: no results in the frames {sorted(frames)}")
+        png, markdown = no_data(frames, Path(out_dir) / f"{NAME}.png", title=TITLE)
+        return png, markdown, measured
     png = _plot(tables, Path(out_dir) / f"{NAME}.png")
     return png, _markdown(measured, tables, png), measured
 

@@ -38,8 +38,8 @@ import numpy as np
 import pandas as pd
 
 from ..twin_cells import clock_kind_and_p, clock_spec
-from ._common import FigureResult, fmt, measured_table, save_figure
-from ._ensemble import done_rows, quantile_table
+from ._common import FigureResult, done_rows, fmt, measured_table, no_data, save_figure
+from ._ensemble import quantile_table
 
 if TYPE_CHECKING:
     from ..spec import SweepSpec
@@ -342,7 +342,8 @@ def build(frames: dict[str, pd.DataFrame], out_dir: Path) -> tuple[Path, str, di
     """PNG, Markdown and measured values of the figure from the sweeps' frames."""
     measured, tables, ratios = measure(frames)
     if not tables:
-        raise ValueError(f"{NAME}: no results in the frames {sorted(frames)}")
+        png, markdown = no_data(frames, Path(out_dir) / f"{NAME}.png", title=TITLE)
+        return png, markdown, measured
     png = _plot(tables, Path(out_dir) / f"{NAME}.png")
     return png, _markdown(measured, tables, ratios, png), measured
 
