@@ -29,7 +29,6 @@ from ._view import maybe_live_view, view_options
 
 if TYPE_CHECKING:
     from ..physics.estimate import Estimate, NetworkSize
-    from ..simulation.twin import TwinConfig
 
 __all__ = ["MAX_CLOCK_HZ", "MAX_EVENTS", "MAX_SAMPLES", "simulate_cmd"]
 
@@ -78,36 +77,6 @@ def _check_memory(
     estimate = simulate_estimate(size, events=events, samples=duration / sample_s)
     check_request("simulate", estimate, force, quiet=True, max_time_s=None)
     return estimate
-
-
-def _twin_config(
-    *,
-    model: str,
-    clock: str,
-    lam: float,
-    eta: float,
-    tau_feedback: float,
-    noise: float,
-    meas_noise: float,
-    offsets: float,
-    leak: float | None,
-    sample_s: float,
-    batch_s: float,
-    engine: str,
-    window_s: float = 0.0,
-) -> TwinConfig:
-    """The twin's settings from the command's options (board edges of the chosen model)."""
-    from ..simulation.options import MODELS, twin_config_from_options
-
-    if model not in MODELS:
-        raise click.BadParameter(
-            f"unknown model {model!r}; expected linear or transistor", param_hint="--model"
-        )
-    return twin_config_from_options(
-        model=model, clock=clock, lam=lam, eta=eta, tau_feedback=tau_feedback, noise=noise,
-        meas_noise=meas_noise, offsets=offsets, leak=leak, sample_s=sample_s, batch_s=batch_s,
-        engine=engine, window_s=window_s,
-    )  # fmt: skip
 
 
 def _both(*updates: Callable[[float, float], None]) -> Callable[[float, float], None]:
@@ -273,7 +242,13 @@ def simulate_cmd(
 
     if task == "iris":
         raise click.BadParameter("use allostery, regression or file:PATH", param_hint="--task")
-    config = _twin_config(
+    from ..simulation.options import MODELS, twin_config_from_options
+
+    if model not in MODELS:
+        raise click.BadParameter(
+            f"unknown model {model!r}; expected linear or transistor", param_hint="--model"
+        )
+    config = twin_config_from_options(
         model=model, clock=clock, lam=lam, eta=eta, tau_feedback=tau_feedback, noise=noise,
         meas_noise=meas_noise, offsets=offsets, leak=leak, batch_s=batch_s, engine=engine,
         window_s=window_s, sample_s=sample_s if sample_s is not None else max(duration / 200, 1e-6),
