@@ -41,7 +41,7 @@ _BOARD = textwrap.dedent(
     """
     import sys, time
     import numpy as np
-    from hw_bridge.contract import BoardState
+    from twin.board.contract import BoardState
     from hw_bridge.server import BoardPublisher, PublisherSettings
 
     rate_hz, n = float(sys.argv[1]), int(sys.argv[2])

@@ -23,10 +23,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from hw_bridge.contract import Ack, BoardState, Command, LinkCounters, Resync, Snapshot, Update
-from hw_bridge.emulator import BoardEmulator, EmulatorConfig
-from hw_bridge.shadow import Shadow, ShadowConfig
-from hw_bridge.variation import HiddenVariation
+from twin.board.contract import Ack, BoardState, Command, LinkCounters, Resync, Snapshot, Update
+from twin.board.emulator import BoardEmulator, EmulatorConfig
+from twin.board.variation import HiddenVariation
+from twin.shadow.shadow import Shadow, ShadowConfig
 from twin.simulation.edge import EdgeParams
 
 

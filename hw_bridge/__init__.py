@@ -1,16 +1,24 @@
-"""Hardware bridge: wire protocol, ZeroMQ transport, board emulator, recorder and replay.
+"""Hardware bridge, the wire only: protocol, codec, ZeroMQ client and server, recorder and replay.
 
-:mod:`hw_bridge.contract` is the one board contract (:class:`~hw_bridge.contract.Board`) that the
-ZeroMQ client (:class:`ZmqBoard`), the in-process emulator and the replayer (:class:`Replayer`)
-satisfy. :class:`BoardPublisher` is the board side, called by a lab's acquisition script.
-``schemas/PROTOCOL.md`` describes the wire protocol. The transport names are imported on first
-use, so ``import hw_bridge`` (and the in-process emulator) does not load ZeroMQ.
+:mod:`twin.board.contract` is the one board contract (:class:`~twin.board.contract.Board`) that the
+ZeroMQ client (:class:`ZmqBoard`), the in-process emulator (:mod:`twin.board`) and the replayer
+(:class:`Replayer`) satisfy; its types are re-exported here. :class:`BoardPublisher` is the board
+side, called by a lab's acquisition script. ``schemas/PROTOCOL.md`` describes the wire protocol.
+The transport names are imported on first use, so ``import hw_bridge`` does not load ZeroMQ.
 """
 
 from twin._lazy import lazy_attributes
-
-from .contract import Ack, Board, BoardConfig, BoardState, Command, LinkCounters, Resync, Snapshot
-from .errors import BridgeError, BridgeTimeout, DecodeError, ProtocolVersionError
+from twin.board.contract import (
+    Ack,
+    Board,
+    BoardConfig,
+    BoardState,
+    Command,
+    LinkCounters,
+    Resync,
+    Snapshot,
+)
+from twin.board.errors import BridgeError, BridgeTimeout, DecodeError, ProtocolVersionError
 
 _LAZY = {
     "BoardPublisher": ".server",

@@ -14,9 +14,9 @@ from collections.abc import Callable
 
 import zmq
 
-from .codec import Limits, Message, decode
-from .contract import LinkCounters
-from .errors import DecodeError, ProtocolVersionError
+from hw_bridge.codec import Limits, Message, decode
+from twin.board.contract import LinkCounters
+from twin.board.errors import DecodeError, ProtocolVersionError
 
 __all__ = ["Requester"]
 

@@ -15,7 +15,7 @@ import attrs
 import zmq
 import zmq.auth
 
-from .errors import BridgeConfigError
+from twin.board.errors import BridgeConfigError
 
 __all__ = ["CurveClient", "CurveServer", "Endpoints", "bind_all", "configure"]
 

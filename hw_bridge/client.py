@@ -1,4 +1,4 @@
-"""Twin side of the bridge: :class:`ZmqBoard`, a :class:`~hw_bridge.contract.Board` over ZeroMQ.
+"""Twin side of the bridge: :class:`ZmqBoard`, a :class:`~twin.board.contract.Board` over ZeroMQ.
 
 Joining follows the Clone pattern: subscribe first (SUB to ``update`` and ``heartbeat``), wait
 until the subscription carries a message, then ask the snapshot ROUTER for the full state, and
@@ -29,18 +29,10 @@ import attrs
 import numpy as np
 import zmq
 
-from ._requests import Requester
-from ._sockets import CurveClient, Endpoints, configure
-from .codec import Limits, Message, decode, recv_frames
-from .contract import Ack, Command, LinkCounters, Snapshot, Update
-from .errors import (
-    BridgeClosed,
-    BridgeConfigError,
-    BridgeTimeout,
-    DecodeError,
-    ProtocolVersionError,
-)
-from .protocol import (
+from hw_bridge._requests import Requester
+from hw_bridge._sockets import CurveClient, Endpoints, configure
+from hw_bridge.codec import Limits, Message, decode, recv_frames
+from hw_bridge.protocol import (
     ack_from,
     encode_command,
     encode_snapshot_request,
@@ -48,7 +40,15 @@ from .protocol import (
     snapshot_from,
     state_from,
 )
-from .sequencer import Sequencer
+from hw_bridge.sequencer import Sequencer
+from twin.board.contract import Ack, Command, LinkCounters, Snapshot, Update
+from twin.board.errors import (
+    BridgeClosed,
+    BridgeConfigError,
+    BridgeTimeout,
+    DecodeError,
+    ProtocolVersionError,
+)
 
 __all__ = ["ClientSettings", "Tap", "ZmqBoard"]
 
@@ -102,7 +102,7 @@ def _ms(seconds: float) -> int:
 
 
 class ZmqBoard:
-    """A remote board reached over ZeroMQ; satisfies :class:`~hw_bridge.contract.Board`.
+    """A remote board reached over ZeroMQ; satisfies :class:`~twin.board.contract.Board`.
 
     Parameters
     ----------

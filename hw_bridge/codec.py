@@ -3,8 +3,8 @@
 The header is a msgpack map checked against the field table generated from
 ``schemas/messages.schema.json`` (:mod:`hw_bridge._messages`); arrays travel as raw little-endian
 buffers described in the header's ``arrays`` list. Never pickle. Decoding is bounded by
-:class:`Limits` and every failure raises :class:`~hw_bridge.errors.DecodeError` (a wrong protocol
-version raises its subclass :class:`~hw_bridge.errors.ProtocolVersionError` naming both versions).
+:class:`Limits` and every failure raises :class:`~twin.board.errors.DecodeError` (a wrong protocol
+version raises its subclass :class:`~twin.board.errors.ProtocolVersionError` naming both versions).
 """
 
 from __future__ import annotations
@@ -19,8 +19,15 @@ import msgpack
 import numpy as np
 import zmq
 
-from ._messages import DTYPES, FIELDS, LIMITS, MESSAGE_TYPES, PROTOCOL_VERSION, STATE_ARRAYS
-from .errors import DecodeError, EncodeError, ProtocolVersionError
+from hw_bridge._messages import (
+    DTYPES,
+    FIELDS,
+    LIMITS,
+    MESSAGE_TYPES,
+    PROTOCOL_VERSION,
+    STATE_ARRAYS,
+)
+from twin.board.errors import DecodeError, EncodeError, ProtocolVersionError
 
 __all__ = [
     "DEFAULT_LIMITS",

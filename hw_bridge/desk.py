@@ -1,7 +1,7 @@
 """Board-side command handling: argument checks, idempotency, desired-state version.
 
 A :class:`CommandDesk` owns the board's configuration (what a snapshot carries) and answers each
-:class:`~hw_bridge.contract.Command` with an :class:`~hw_bridge.contract.Ack`:
+:class:`~twin.board.contract.Command` with an :class:`~twin.board.contract.Ack`:
 
 1. a key seen before gets the remembered ack again (never applied twice);
 2. a ``desired_version`` other than the current one is refused as ``stale``;
@@ -22,11 +22,11 @@ from typing import Any, Protocol
 import attrs
 import jsonschema
 
-from ._messages import SCHEMA
-from .commands import ETA_DIVISOR
-from .contract import Ack, BoardConfig, Command
-from .errors import CommandRefused, EncodeError
-from .protocol import encode_ack
+from hw_bridge._messages import SCHEMA
+from hw_bridge.protocol import encode_ack
+from twin.board.commands import ETA_DIVISOR
+from twin.board.contract import Ack, BoardConfig, Command
+from twin.board.errors import CommandRefused, EncodeError
 
 __all__ = ["ETA_DIVISOR", "CommandDesk", "CommandHandler", "normalize_command"]
 

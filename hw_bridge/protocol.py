@@ -2,7 +2,7 @@
 
 Each ``encode_*`` returns the frames of one message (:func:`hw_bridge.codec.encode`); each
 ``*_from`` turns a decoded :class:`~hw_bridge.codec.Message` back into a contract object, raising
-:class:`~hw_bridge.errors.DecodeError` when the message is of another type or inconsistent.
+:class:`~twin.board.errors.DecodeError` when the message is of another type or inconsistent.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from typing import Any
 import attrs
 import numpy as np
 
-from ._messages import PROTOCOL_VERSION, STATE_ARRAYS
-from .codec import Message, encode
-from .contract import Ack, BoardConfig, BoardState, Command, Snapshot
-from .errors import DecodeError
+from hw_bridge._messages import PROTOCOL_VERSION, STATE_ARRAYS
+from hw_bridge.codec import Message, encode
+from twin.board.contract import Ack, BoardConfig, BoardState, Command, Snapshot
+from twin.board.errors import DecodeError
 
 __all__ = [
     "Heartbeat",

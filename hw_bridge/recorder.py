@@ -33,11 +33,11 @@ import attrs
 import msgpack
 import numpy as np
 
-from .codec import DEFAULT_LIMITS, Limits, decode
-from .contract import Ack, Command, LinkCounters, Snapshot, Update
-from .errors import BridgeClosed, DecodeError, RecordingError
-from .protocol import heartbeat_from, snapshot_from, state_from
-from .sequencer import Sequencer
+from hw_bridge.codec import DEFAULT_LIMITS, Limits, decode
+from hw_bridge.protocol import heartbeat_from, snapshot_from, state_from
+from hw_bridge.sequencer import Sequencer
+from twin.board.contract import Ack, Command, LinkCounters, Snapshot, Update
+from twin.board.errors import BridgeClosed, DecodeError, RecordingError
 
 __all__ = ["MAGIC", "Record", "Recorder", "RecordingInfo", "Replayer", "read_records", "scan"]
 
@@ -193,7 +193,7 @@ class Recorder:
 
 
 class Replayer:
-    """A recorded stream replayed as a :class:`~hw_bridge.contract.Board` (read-only).
+    """A recorded stream replayed as a :class:`~twin.board.contract.Board` (read-only).
 
     Parameters
     ----------

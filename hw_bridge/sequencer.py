@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Literal
 
-from .contract import BoardState, LinkCounters, Resync, Snapshot
-from .protocol import Heartbeat
+from hw_bridge.protocol import Heartbeat
+from twin.board.contract import BoardState, LinkCounters, Resync, Snapshot
 
 __all__ = ["Sequencer", "Verdict"]
 

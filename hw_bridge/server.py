@@ -34,24 +34,24 @@ from typing import Any
 import attrs
 import zmq
 
-from ._messages import PROTOCOL_VERSION
-from ._sockets import CurveServer, bind_all, configure
-from .codec import Limits, decode, send_frames
-from .contract import BoardConfig, BoardState, Command, Snapshot
-from .desk import CommandDesk, CommandHandler
-from .errors import (
-    BridgeClosed,
-    BridgeConfigError,
-    DecodeError,
-    ProtocolVersionError,
-)
-from .protocol import (
+from hw_bridge._messages import PROTOCOL_VERSION
+from hw_bridge._sockets import CurveServer, bind_all, configure
+from hw_bridge.codec import Limits, decode, send_frames
+from hw_bridge.desk import CommandDesk, CommandHandler
+from hw_bridge.protocol import (
     command_from,
     encode_ack,
     encode_error,
     encode_heartbeat,
     encode_snapshot,
     encode_update,
+)
+from twin.board.contract import BoardConfig, BoardState, Command, Snapshot
+from twin.board.errors import (
+    BridgeClosed,
+    BridgeConfigError,
+    DecodeError,
+    ProtocolVersionError,
 )
 
 __all__ = ["BoardPublisher", "PublisherSettings"]

@@ -1,8 +1,9 @@
 """learning-twin: an event-driven digital twin of self-learning electronic circuits.
 
 Layers (each imports only from the ones below it; an import-linter contract checks this):
-:mod:`twin.cli` > :mod:`hw_bridge` | :mod:`twin.sweeps` > :mod:`twin.ledger` >
-:mod:`twin.simulation` > :mod:`twin.learning` > :mod:`twin.physics` > :mod:`twin.kernels`;
+:mod:`twin.cli` > :mod:`twin.view` > :mod:`twin.shadow` > :mod:`twin.sweeps` > :mod:`hw_bridge`
+(the wire) > :mod:`twin.board` > :mod:`twin.ledger` > :mod:`twin.simulation` >
+:mod:`twin.learning` > :mod:`twin.physics` > :mod:`twin.kernels`;
 :mod:`twin.documents`,
 :mod:`twin.errors`, :mod:`twin._generated` and :mod:`twin._validators` sit beside them all.
 

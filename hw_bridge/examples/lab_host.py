@@ -20,9 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from hw_bridge.contract import Command
-from hw_bridge.errors import CommandRefused
 from hw_bridge.server import BoardPublisher
+from twin.board.contract import Command
+from twin.board.errors import CommandRefused
 
 __all__ = ["FakeBoard", "lattice_4x4", "main"]
 

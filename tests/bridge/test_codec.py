@@ -15,7 +15,6 @@ from hypothesis import strategies as st
 from hw_bridge import Ack, BoardConfig, BoardState, Command, Snapshot
 from hw_bridge._messages import COMMAND_NAMES, ERROR_CODES, MESSAGE_TYPES, SCHEMA
 from hw_bridge.codec import Limits, decode, encode
-from hw_bridge.errors import BridgeError, DecodeError, EncodeError, ProtocolVersionError
 from hw_bridge.protocol import (
     ack_from,
     command_from,
@@ -30,6 +29,7 @@ from hw_bridge.protocol import (
     snapshot_from,
     state_from,
 )
+from twin.board.errors import BridgeError, DecodeError, EncodeError, ProtocolVersionError
 from twin.errors import TwinError
 
 from .conftest import SyntheticBoard, lattice_4x4
@@ -233,7 +233,7 @@ def test_error_hierarchy() -> None:
     assert issubclass(DecodeError, ValueError)
     assert issubclass(ProtocolVersionError, DecodeError)
     assert issubclass(BridgeError, TwinError)
-    from hw_bridge.errors import BridgeTimeout
+    from twin.board.errors import BridgeTimeout
 
     assert issubclass(BridgeTimeout, TimeoutError)
 

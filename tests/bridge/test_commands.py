@@ -10,8 +10,8 @@ import zmq
 from hw_bridge import Command
 from hw_bridge.client import ClientSettings
 from hw_bridge.codec import decode, encode
-from hw_bridge.errors import BridgeTimeout, CommandRefused, ProtocolVersionError
 from hw_bridge.protocol import encode_snapshot_request
+from twin.board.errors import BridgeTimeout, CommandRefused, ProtocolVersionError
 
 from .conftest import SyntheticBoard
 

@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 
 from hw_bridge import Board, BoardConfig, Command, Resync, Snapshot
-from hw_bridge.errors import RecordingError
 from hw_bridge.protocol import encode_snapshot, encode_update
 from hw_bridge.recorder import MAGIC, Recorder, Replayer, read_records, scan
+from twin.board.errors import RecordingError
 
 from .conftest import SyntheticBoard, Tally, poll_until, publish_paced
 
@@ -81,7 +81,7 @@ _WRITER = textwrap.dedent(
     """
     import sys
     import numpy as np
-    from hw_bridge.contract import BoardState
+    from twin.board.contract import BoardState
     from hw_bridge.protocol import encode_snapshot, encode_update
     from hw_bridge.recorder import Recorder
 

@@ -15,8 +15,8 @@ import zmq.auth
 from hw_bridge import Board, Resync
 from hw_bridge.client import ClientSettings
 from hw_bridge.codec import Limits
-from hw_bridge.errors import BridgeClosed, BridgeConfigError
 from hw_bridge.server import PublisherSettings
+from twin.board.errors import BridgeClosed, BridgeConfigError
 
 from .conftest import FAST_CLIENT, SyntheticBoard, Tally, poll_until, publish_paced, via
 from .fuzz import invalid_frames
@@ -243,7 +243,7 @@ def test_curve_authentication(tmp_path, make_publisher, make_client) -> None:
         pytest.skip("libzmq without CURVE")
 
     from hw_bridge._sockets import CurveClient, CurveServer
-    from hw_bridge.errors import BridgeTimeout
+    from twin.board.errors import BridgeTimeout
 
     allowed, other = tmp_path / "allowed", tmp_path / "other"
     for folder in (allowed, other):

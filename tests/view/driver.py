@@ -11,10 +11,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from hw_bridge.inprocess import Fault, InProcessBoard
-from hw_bridge.session import EmulationSpec, make_emulator
-from hw_bridge.shadow import Shadow, ShadowConfig
+from twin.board.inprocess import Fault, InProcessBoard
 from twin.documents import Dispatcher
+from twin.shadow.session import EmulationSpec, make_emulator
+from twin.shadow.shadow import Shadow, ShadowConfig
 from twin.view import LiveState, ShadowFeed
 
 __all__ = ["ShadowDriver"]

@@ -14,9 +14,9 @@ import sys
 import time
 from pathlib import Path
 
-from hw_bridge.inprocess import parse_fault
 from tests.view.conftest import CHROMIUM
 from tests.view.driver import ShadowDriver
+from twin.board.inprocess import parse_fault
 from twin.view import LiveState, ViewServer
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from hw_bridge.inprocess import parse_fault
 from tests.view.driver import ShadowDriver
+from twin.board.inprocess import parse_fault
 from twin.view import LiveState
 
 

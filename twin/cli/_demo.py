@@ -39,9 +39,9 @@ DEMO_FAULT = "7:free_gain=3@12"
 def _shadow_run(
     console: Console, out: Path, seed: int, duration_s: float, episode_s: float
 ) -> None:
-    from hw_bridge.inprocess import parse_fault
-    from hw_bridge.session import EmulationSpec, calibrate_emulator, make_emulator, open_board
-    from hw_bridge.shadow import ShadowConfig
+    from twin.board.inprocess import parse_fault
+    from twin.shadow.session import EmulationSpec, calibrate_emulator, make_emulator, open_board
+    from twin.shadow.shadow import ShadowConfig
 
     from ..ledger import open_ledger, show_run
     from .shadow import run_shadow

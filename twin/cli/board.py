@@ -49,7 +49,7 @@ def board_cmd(
     bind: str, rate_hz: float, seed: int, variation: str, duration: float | None, as_json: bool
 ) -> None:
     """Serve an emulated board (the 4x4 transistor network with hidden variation)."""
-    from hw_bridge.session import EmulationSpec, make_emulator, serve_emulator
+    from twin.shadow.session import EmulationSpec, make_emulator, serve_emulator
 
     if not bind.startswith(("tcp://", "ipc://", "inproc://")):
         raise click.BadParameter(f"expected tcp://HOST:PORT, got {bind!r}", param_hint="--bind")

@@ -68,12 +68,12 @@ def calibrate_cmd(
     as_json: bool,
 ) -> None:
     """Fit per-edge thresholds, gains and leaks; report the held-out prediction error."""
-    from hw_bridge.session import EmulationSpec, calibrate_emulator, make_emulator
+    from twin.shadow.session import EmulationSpec, calibrate_emulator, make_emulator
 
     if from_emulator == (record is not None):
         raise click.UsageError("give exactly one of --from-emulator or --record FILE")
     if record is not None:
-        from hw_bridge.session import calibrate_recording
+        from twin.shadow.session import calibrate_recording
 
         result, report = calibrate_recording(record, held_out=held_out)
     else:

@@ -100,8 +100,8 @@ def record_cmd(
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (last line).")
 def replay_cmd(file: Path, speed: float, as_json: bool) -> None:
     """Replay a recording through the client pipeline and print its counters."""
-    from hw_bridge.contract import Resync
     from hw_bridge.recorder import Replayer
+    from twin.board.contract import Resync
 
     start = time.monotonic()
     resyncs: dict[str, int] = {}

@@ -53,7 +53,7 @@ def store_alarms(db: str | None, no_db: bool, alarms: list[Any], run_uid: str) -
 
     if no_db or not alarms or recording_disabled(db) or (db is None and recording_disabled()):
         return 0
-    from hw_bridge.alarms import ledger_alarm_sink
+    from twin.shadow.alarms import ledger_alarm_sink
 
     with open_ledger(db) as ledger:
         sink = ledger_alarm_sink(ledger, run_uid)
@@ -81,7 +81,7 @@ def run_shadow(
 
     ``view`` (a :class:`twin.view.LiveView`) is fed the documents, the link and the alarms.
     """
-    from hw_bridge.shadow import Shadow
+    from twin.shadow.shadow import Shadow
 
     t0 = time.perf_counter()
     with recorded_dispatch(out, db, no_db) as dispatch:
@@ -117,7 +117,7 @@ def run_shadow(
     )
     summary["alarm_list"] = [a.as_dict() for a in shadow.monitor.alarms]
     if plot is not None:
-        from hw_bridge.plots import plot_shadow
+        from twin.shadow.plots import plot_shadow
 
         plot_shadow(
             shadow.history.arrays(),
@@ -269,9 +269,9 @@ def shadow_cmd(
     no_db: bool,
 ) -> None:
     """Mirror a board with the twin: residuals, divergence alarms, energies of both."""
-    from hw_bridge.inprocess import parse_fault
-    from hw_bridge.session import EmulationSpec, calibrate_emulator, make_emulator, open_board
-    from hw_bridge.shadow import ShadowConfig
+    from twin.board.inprocess import parse_fault
+    from twin.shadow.session import EmulationSpec, calibrate_emulator, make_emulator, open_board
+    from twin.shadow.shadow import ShadowConfig
 
     if emulate == (connect is not None):
         raise click.UsageError("give exactly one of --emulate or --connect")

@@ -22,9 +22,9 @@ The board's noise model (reused, not re-implemented)
     1e-3; :class:`twin.simulation.NoiseConfig`); ``offsets``: the twin's fixed per-edge
     comparator offsets on the contrast (V^2); ``meas_noise``: noise on each drop read (V);
     ``variation = "typical"``: the emulated board's hidden component variation
-    (:class:`hw_bridge.variation.HiddenVariation`: gains of the free and clamped channels,
+    (:class:`twin.board.variation.HiddenVariation`: gains of the free and clamped channels,
     thresholds, capacitors, leaks, comparator offsets on the drive), transistor model only;
-    ``adc_bits``/``adc_noise``: the board's node ADC (:class:`hw_bridge.variation.Adc`, full
+    ``adc_bits``/``adc_noise``: the board's node ADC (:class:`twin.board.variation.Adc`, full
     scale 0.4532 V) through which the final target voltages are read for ``error_measured``.
 
 Metrics per realization (floats; NaN where undefined)
@@ -55,7 +55,7 @@ import attrs
 import numpy as np
 import simpy
 
-from hw_bridge.variation import NODE_FULL_SCALE_V, Adc, HiddenVariation, draw_hidden_edges
+from twin.board.variation import NODE_FULL_SCALE_V, Adc, HiddenVariation, draw_hidden_edges
 
 from ..errors import ConfigError
 from ..physics.task import Task

@@ -16,8 +16,8 @@ from .layout import network_layout
 from .state import LiveState
 
 if TYPE_CHECKING:
-    from hw_bridge.alarms import Alarm
-    from hw_bridge.shadow import Shadow
+    from twin.shadow.alarms import Alarm
+    from twin.shadow.shadow import Shadow
 
     from ..physics.network import Network
     from ..simulation.edge import EdgeParams

@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hw_bridge.alarms import Alarm, DivergenceMonitor
-from hw_bridge.contract import Board, BoardState, LinkCounters, Snapshot, Update
-from hw_bridge.emulator import BoardEmulator, EmulatorConfig
-from hw_bridge.inprocess import Fault, InProcessBoard
-from hw_bridge.shadow import Shadow, ShadowConfig
-from hw_bridge.variation import HiddenVariation
+from twin.board.contract import Board, BoardState, LinkCounters, Snapshot, Update
+from twin.board.emulator import BoardEmulator, EmulatorConfig
+from twin.board.inprocess import Fault, InProcessBoard
+from twin.board.variation import HiddenVariation
 from twin.documents import Collector, validate_document
 from twin.physics.solver import CircuitBatch, clamped_state, free_state, nudged_targets
+from twin.shadow.alarms import Alarm, DivergenceMonitor
+from twin.shadow.shadow import Shadow, ShadowConfig
 
 
 def emulator(seed: int = 1, variation: HiddenVariation | None = None) -> BoardEmulator:
@@ -33,7 +33,7 @@ def test_twin_node_voltages_match_the_circuit_solver() -> None:
     v_free, v_clamped = emu.track.node_voltages()
     task = emu.task
     batch = CircuitBatch.from_tasks([task])
-    from hw_bridge.circuit import EdgeModel
+    from twin.board.circuit import EdgeModel
 
     model = EdgeModel(emu.edges, 32)
     gates = emu.track.gates()
@@ -204,7 +204,7 @@ def test_desired_state_is_versioned_and_stale_commands_refused() -> None:
     assert ack.ok
     assert sh.desired.version == 1
     assert sh.desired.params["ETA"] == 28
-    emu.command(emu_cmd := __import__("hw_bridge.contract", fromlist=["Command"]).Command(
+    emu.command(emu_cmd := __import__("twin.board.contract", fromlist=["Command"]).Command(
         name="stop_training", key="other-user"))  # fmt: skip
     assert emu_cmd.name == "stop_training"
     refused = sh.command("start_training")
@@ -232,7 +232,7 @@ def test_monitor_needs_the_hold_time_and_clears() -> None:
 
 
 def test_batched_board_powers_equal_the_single_state_ones() -> None:
-    from hw_bridge.circuit import EdgeModel
+    from twin.board.circuit import EdgeModel
 
     emu = emulator(3, HiddenVariation.typical())
     frames = emu.advance(0.02)[::4]

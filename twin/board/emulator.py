@@ -2,10 +2,10 @@
 
 :class:`BoardEmulator` is the board a lab would have (PHYSICS.md section 8: by default the 4 x 4
 periodic transistor lattice on the node-allostery task at eta = 0.22, learning step 0.1 ms),
-built on the event-driven twin (:class:`~hw_bridge.track.TwinTrack`) with *hidden* per-edge
-variation (:mod:`hw_bridge.variation`: gains, thresholds, capacitors, leaks, comparator
+built on the event-driven twin (:class:`~twin.board.track.TwinTrack`) with *hidden* per-edge
+variation (:mod:`twin.board.variation`: gains, thresholds, capacitors, leaks, comparator
 offsets), measured through ADCs (quantisation and noise) and published as
-:class:`~hw_bridge.contract.BoardState` frames at ``rate_hz`` (1 kHz) in board time.
+:class:`~twin.board.contract.BoardState` frames at ``rate_hz`` (1 kHz) in board time.
 
 It is pure and seeded: :meth:`BoardEmulator.advance` steps board time and returns the frames
 due; nothing reads the wall clock (``wall_unix`` is ``boot_unix + t_s``, with ``boot_unix``
@@ -26,14 +26,8 @@ import attrs
 import numpy as np
 
 from twin._validators import positive
-from twin.physics.network_io import network_from_spec, network_to_dict
-from twin.physics.task import Task, allostery_task, task_from_dict, task_to_dict
-from twin.simulation.devices import TransistorDevice
-from twin.simulation.edge import EdgeParams
-from twin.simulation.noise import NoiseConfig
-
-from .circuit import BoardCircuit
-from .commands import (
+from twin.board.circuit import BoardCircuit
+from twin.board.commands import (
     COMMAND_NAMES,
     eta_setting,
     parse_inference,
@@ -41,14 +35,19 @@ from .commands import (
     parse_set_params,
     parse_start_training,
 )
-from .contract import Ack, BoardConfig, BoardState, Command, Snapshot
-from .errors import BridgeConfigError, CommandRefused
-from .track import TwinTrack
-from .variation import GATE_FULL_SCALE_V, Adc, HiddenVariation, draw_hidden_edges
+from twin.board.contract import Ack, BoardConfig, BoardState, Command, Snapshot
+from twin.board.errors import BridgeConfigError, CommandRefused
+from twin.board.track import TwinTrack
+from twin.board.variation import GATE_FULL_SCALE_V, Adc, HiddenVariation, draw_hidden_edges
+from twin.physics.network_io import network_from_spec, network_to_dict
+from twin.physics.task import Task, allostery_task, task_from_dict, task_to_dict
+from twin.simulation.devices import TransistorDevice
+from twin.simulation.edge import EdgeParams
+from twin.simulation.noise import NoiseConfig
 
 __all__ = ["BoardEmulator", "EmulatorConfig", "default_board_task"]
 
-log = logging.getLogger("hw_bridge.emulator")
+log = logging.getLogger("twin.board.emulator")
 
 #: Commands that do not change the desired state (no version bump).
 READ_ONLY_COMMANDS = frozenset({"run_inference"})
@@ -318,7 +317,7 @@ class BoardEmulator:
         This is the board's command handler: :meth:`command` wraps it with the checks, and a
         publisher that does its own (``hw_bridge.server.BoardPublisher``) calls it directly.
         Every change but ``run_inference`` bumps the desired-state version. Raises
-        :class:`~hw_bridge.errors.CommandRefused` (code ``unsupported`` or ``invalid``).
+        :class:`~twin.board.errors.CommandRefused` (code ``unsupported`` or ``invalid``).
         """
         if command.name not in COMMAND_NAMES:
             raise CommandRefused("unsupported", f"unknown command {command.name!r}")

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hw_bridge.calibrate import split_segments
-from hw_bridge.emulator import BoardEmulator, EmulatorConfig
-from hw_bridge.errors import BridgeConfigError
-from hw_bridge.session import calibrate_emulator
-from hw_bridge.variation import HiddenVariation
+from twin.board.emulator import BoardEmulator, EmulatorConfig
+from twin.board.errors import BridgeConfigError
+from twin.board.variation import HiddenVariation
+from twin.shadow.calibrate import split_segments
+from twin.shadow.session import calibrate_emulator
 
 
 def test_calibration_cuts_the_held_out_prediction_error() -> None:
@@ -34,7 +34,7 @@ def test_calibration_cuts_the_held_out_prediction_error() -> None:
 def test_segments_split_at_resets_and_mode_changes() -> None:
     emu = BoardEmulator(EmulatorConfig(), rng=np.random.default_rng(1))
     states = emu.advance(0.1)
-    from hw_bridge.contract import Command
+    from twin.board.contract import Command
 
     emu.command(Command(name="reset_gates", key="r", args={"gate_v": 2.0}))
     emu.command(Command(name="start_training", key="s"))

@@ -1,8 +1,8 @@
 """Shadow mode: a nominal twin mirrors a board, says when and where the hardware departs.
 
-:class:`Shadow` takes any :class:`~hw_bridge.contract.Board` (it only uses the Protocol), builds
+:class:`Shadow` takes any :class:`~twin.board.contract.Board` (it only uses the Protocol), builds
 its own twin from the snapshot's configuration (network, task, eta, lambda, learning step) with
-the *nominal* device model (or calibrated edges, :mod:`hw_bridge.calibrate`), and for every
+the *nominal* device model (or calibrated edges, :mod:`twin.shadow.calibrate`), and for every
 reported state:
 
 1. advances the twin to the board's time (board time only; the wall clock never enters the
@@ -10,13 +10,13 @@ reported state:
 2. computes residuals: per edge (reported minus predicted gate voltage) and per node (free and
    clamped node voltages), and a divergence score, the largest residual in units of its
    tolerance (``gate_tol_v``, ``node_tol_v``);
-3. feeds the score to a :class:`~hw_bridge.alarms.DivergenceMonitor` (alarm after ``hold_s``
+3. feeds the score to a :class:`~twin.shadow.alarms.DivergenceMonitor` (alarm after ``hold_s``
    above ``threshold``, naming the divergent edges and nodes);
 4. optionally resyncs the twin's gates to the board's (``resync``: ``off``, ``periodic`` every
    ``resync_interval_s`` of board time, or ``on_alarm``);
-5. books energies for both sources and emits run documents (:mod:`hw_bridge.shadow_docs`).
+5. books energies for both sources and emits run documents (:mod:`twin.shadow.docs`).
 
-A :class:`~hw_bridge.contract.Resync` from the board (late join, gap, silence, restart) rebuilds
+A :class:`~twin.board.contract.Resync` from the board (late join, gap, silence, restart) rebuilds
 the twin from the new snapshot; a new epoch counts as a restart. Run time (``t_s`` of the
 documents) is board time made continuous across restarts. Losses no board counter announced
 (a sequence jump without a Resync) are counted as ``undetected_loss``.
@@ -33,22 +33,21 @@ from typing import Any
 import attrs
 import numpy as np
 
+from twin.board.circuit import BoardCircuit, EdgeModel
+from twin.board.contract import Ack, Board, BoardState, Command, Resync, Snapshot, Update
+from twin.board.errors import BridgeConfigError, BridgeTimeout
+from twin.board.track import ENERGY_KEYS, TwinTrack
 from twin.physics.task import Task, task_from_dict
+from twin.shadow.alarms import Alarm, AlarmSink, DivergenceMonitor
+from twin.shadow.config import ShadowConfig
+from twin.shadow.docs import ShadowRecorder
+from twin.shadow.output import ShadowOutput
+from twin.shadow.state import DesiredState, PredictedState, ShadowHistory, ShadowStats
 from twin.simulation.edge import EdgeParams, board_edge_params
-
-from .alarms import Alarm, AlarmSink, DivergenceMonitor
-from .circuit import BoardCircuit, EdgeModel
-from .contract import Ack, Board, BoardState, Command, Resync, Snapshot, Update
-from .errors import BridgeConfigError, BridgeTimeout
-from .shadow_config import ShadowConfig
-from .shadow_docs import ShadowRecorder
-from .shadow_output import ShadowOutput
-from .shadow_state import DesiredState, PredictedState, ShadowHistory, ShadowStats
-from .track import ENERGY_KEYS, TwinTrack
 
 __all__ = ["Shadow", "ShadowConfig"]
 
-log = logging.getLogger("hw_bridge.shadow")
+log = logging.getLogger("twin.shadow.shadow")
 
 Progress = Callable[[Mapping[str, Any]], None]
 
@@ -70,7 +69,7 @@ class Shadow(ShadowOutput):
         Called when an alarm is raised (``end_s`` None) and when it ends.
     edges
         Edge circuits of the twin (default: the nominal transistor board; calibrated edges from
-        :func:`hw_bridge.calibrate.calibrate`).
+        :func:`twin.shadow.calibrate.calibrate`).
     params
         Extra provenance for the start documents.
     """
@@ -160,7 +159,7 @@ class Shadow(ShadowOutput):
     def run(self, duration_s: float, *, progress: Progress | None = None) -> dict[str, Any]:
         """Shadow for ``duration_s`` seconds of run time; returns :meth:`summary`.
 
-        Raises :class:`~hw_bridge.errors.BridgeTimeout` when the board is silent for
+        Raises :class:`~twin.board.errors.BridgeTimeout` when the board is silent for
         ``silence_s`` (wall clock: that is a property of the link, not of the model).
         """
         self.open()

@@ -2,7 +2,7 @@
 
 The lab's host sets eta as an 8-bit integer ``ETA`` with ``eta = ETA / 129`` and the learning
 time per step in microseconds; :func:`parse_set_params` accepts either form (not both) and
-returns physical values. Every checker raises :class:`~hw_bridge.errors.CommandRefused` with
+returns physical values. Every checker raises :class:`~twin.board.errors.CommandRefused` with
 code ``invalid`` and a one-line message naming the argument.
 """
 
@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import CommandRefused
+from twin.board.errors import CommandRefused
 
 __all__ = [
     "COMMAND_NAMES",

@@ -1,6 +1,6 @@
 """What the shadow keeps apart: reported, predicted and desired state, and its running tallies.
 
-- *Reported*: the board's last :class:`~hw_bridge.contract.BoardState`, versioned by
+- *Reported*: the board's last :class:`~twin.board.contract.BoardState`, versioned by
   ``(epoch, seq)``.
 - *Predicted*: :class:`PredictedState`, the twin's state at a board time, versioned by the
   number of times the twin was (re)built or resynced to the board.

@@ -7,8 +7,7 @@ from typing import Any, Literal
 import attrs
 
 from twin._validators import positive
-
-from .errors import BridgeConfigError
+from twin.board.errors import BridgeConfigError
 
 __all__ = ["ShadowConfig"]
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .alarms import Alarm
+from twin.shadow.alarms import Alarm
 
 __all__ = ["plot_shadow"]
 

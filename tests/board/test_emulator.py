@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hw_bridge.commands import eta_from_setting, parse_set_params
-from hw_bridge.contract import Board, Command
-from hw_bridge.emulator import BoardEmulator, EmulatorConfig
-from hw_bridge.errors import BridgeClosed, CommandRefused
-from hw_bridge.inprocess import InProcessBoard, parse_fault
-from hw_bridge.variation import Adc, HiddenVariation
+from twin.board.commands import eta_from_setting, parse_set_params
+from twin.board.contract import Board, Command
+from twin.board.emulator import BoardEmulator, EmulatorConfig
+from twin.board.errors import BridgeClosed, CommandRefused
+from twin.board.inprocess import InProcessBoard, parse_fault
+from twin.board.variation import Adc, HiddenVariation
 from twin.physics.task import task_to_dict
 
 

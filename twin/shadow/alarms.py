@@ -1,7 +1,7 @@
 """Divergence alarms: raised when the board departs from the twin for longer than a hold time.
 
 :class:`DivergenceMonitor` watches the shadow's divergence score (dimensionless: the largest
-residual in units of its tolerance, :mod:`hw_bridge.shadow`). An alarm starts when the score
+residual in units of its tolerance, :mod:`twin.shadow.shadow`). An alarm starts when the score
 has stayed above ``threshold`` for ``hold_s`` seconds of board time (its ``start_s`` is when it
 first went above), names the edges and nodes above threshold (most divergent first), and ends
 when the score has stayed below threshold for ``clear_s``. :func:`ledger_alarm_sink` stores

@@ -1,6 +1,6 @@
-"""An emulated board in the same process, behind the :class:`~hw_bridge.contract.Board` contract.
+"""An emulated board in the same process, behind the :class:`~twin.board.contract.Board` contract.
 
-:class:`InProcessBoard` runs a :class:`~hw_bridge.emulator.BoardEmulator` either paced by the
+:class:`InProcessBoard` runs a :class:`~twin.board.emulator.BoardEmulator` either paced by the
 wall clock (``realtime=True``: board time advances ``speed`` seconds per wall second, as a
 board would) or as fast as the consumer polls (``realtime=False``: each :meth:`poll` returns the
 next ``chunk_s`` of board time; tests and replays of the past). The pacing lives here, not in
@@ -8,7 +8,7 @@ the emulator, so the model never reads the wall clock.
 
 Nothing is lost in process, so the link counters only count frames, updates and resyncs.
 :meth:`restart` reboots the board (a new epoch); the next :meth:`poll` starts with a
-:class:`~hw_bridge.contract.Resync` of reason ``restart``.
+:class:`~twin.board.contract.Resync` of reason ``restart``.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from collections.abc import Mapping, Sequence
 
 import attrs
 
-from .contract import Ack, BoardState, Command, LinkCounters, Resync, Snapshot, Update
-from .emulator import BoardEmulator
-from .errors import BridgeClosed, BridgeConfigError
+from twin.board.contract import Ack, BoardState, Command, LinkCounters, Resync, Snapshot, Update
+from twin.board.emulator import BoardEmulator
+from twin.board.errors import BridgeClosed, BridgeConfigError
 
 __all__ = ["Fault", "InProcessBoard", "parse_fault"]
 
@@ -58,7 +58,7 @@ def parse_fault(spec: str) -> Fault:
 
 
 class InProcessBoard:
-    """The :class:`~hw_bridge.contract.Board` of an in-process emulator.
+    """The :class:`~twin.board.contract.Board` of an in-process emulator.
 
     Parameters
     ----------

@@ -1,10 +1,10 @@
 """What a shadow reports: energies of both sources, run documents, live view and summary.
 
-:class:`ShadowOutput` is the part of :class:`~hw_bridge.shadow.Shadow` that books and reports
+:class:`ShadowOutput` is the part of :class:`~twin.shadow.shadow.Shadow` that books and reports
 (a mixin: it reads the shadow's state, never changes the twin). The board's energy comes from
 its reported voltages under the nominal device model
-(:meth:`~hw_bridge.circuit.BoardCircuit.powers_many`), the twin's from its exact integrals
-(:class:`~hw_bridge.track.TwinTrack`).
+(:meth:`~twin.board.circuit.BoardCircuit.powers_many`), the twin's from its exact integrals
+(:class:`~twin.board.track.TwinTrack`).
 """
 
 from __future__ import annotations
@@ -14,14 +14,13 @@ from typing import Any
 
 import numpy as np
 
+from twin.board.circuit import BoardCircuit, EdgeModel, Powers
+from twin.board.contract import Board, BoardState
+from twin.board.track import ENERGY_KEYS, TwinTrack
 from twin.physics.task import Task
-
-from .alarms import Alarm, DivergenceMonitor
-from .circuit import BoardCircuit, EdgeModel, Powers
-from .contract import Board, BoardState
-from .shadow_docs import COMPONENTS, ShadowRecorder
-from .shadow_state import PredictedState, ShadowStats
-from .track import ENERGY_KEYS, TwinTrack
+from twin.shadow.alarms import Alarm, DivergenceMonitor
+from twin.shadow.docs import COMPONENTS, ShadowRecorder
+from twin.shadow.state import PredictedState, ShadowStats
 
 __all__ = ["ShadowOutput"]
 

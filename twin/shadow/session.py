@@ -2,13 +2,13 @@
 
 :func:`open_board` is the one factory the commands use: an emulated board in process
 (``emulate``), a remote board over ZeroMQ (``connect``) or a recorded stream (``replay``); the
-shadow only ever sees the :class:`~hw_bridge.contract.Board` it returns. :func:`serve_emulator`
+shadow only ever sees the :class:`~twin.board.contract.Board` it returns. :func:`serve_emulator`
 runs an emulated board in real time and publishes it.
 
 Integration points for the wire half (``hw_bridge.client.ZmqBoard``,
 ``hw_bridge.server.BoardPublisher``, ``hw_bridge.recorder``): :func:`open_board` and
 :func:`serve_emulator` import them lazily; in a build without them they raise
-:class:`~hw_bridge.errors.BridgeConfigError` (``open_board``) or serve nothing
+:class:`~twin.board.errors.BridgeConfigError` (``open_board``) or serve nothing
 (``serve_emulator`` runs the board locally).
 """
 
@@ -24,18 +24,18 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import numpy as np
 
-from .calibrate import (
+from twin.board.contract import Board, BoardState, Command
+from twin.board.emulator import BoardEmulator, EmulatorConfig
+from twin.board.errors import BridgeConfigError
+from twin.board.inprocess import Fault, InProcessBoard
+from twin.board.variation import Adc, HiddenVariation
+from twin.shadow.calibrate import (
     CalibrationResult,
     calibrate,
     parameter_errors,
     prediction_error,
     split_segments,
 )
-from .contract import Board, BoardState, Command
-from .emulator import BoardEmulator, EmulatorConfig
-from .errors import BridgeConfigError
-from .inprocess import Fault, InProcessBoard
-from .variation import Adc, HiddenVariation
 
 if TYPE_CHECKING:
     from twin.physics.task import Task
@@ -51,7 +51,7 @@ __all__ = [
     "serve_emulator",
 ]
 
-log = logging.getLogger("hw_bridge.session")
+log = logging.getLogger("twin.shadow.session")
 
 VARIATIONS = {"none": HiddenVariation, "typical": HiddenVariation.typical}
 
@@ -99,7 +99,7 @@ def open_board(
         raise BridgeConfigError("board: give exactly one of --emulate, --connect, --replay")
     if connect is not None:
         try:  # integration point: the wire half's ZeroMQ client
-            from .client import ZmqBoard  # type: ignore[import-not-found,unused-ignore]
+            from hw_bridge.client import ZmqBoard  # type: ignore[import-not-found,unused-ignore]
         except ImportError:
             raise BridgeConfigError(
                 "--connect: the ZeroMQ client (hw_bridge.client) is not in this build"
@@ -108,7 +108,7 @@ def open_board(
         return board
     if replay is not None:
         try:  # integration point: the wire half's recorded-stream replayer
-            from .recorder import Replayer  # type: ignore[import-not-found,unused-ignore]
+            from hw_bridge.recorder import Replayer  # type: ignore[import-not-found,unused-ignore]
         except ImportError:
             raise BridgeConfigError(
                 "--replay: the replayer (hw_bridge.recorder) is not in this build"
@@ -145,7 +145,7 @@ def serve_emulator(
 
     publisher: Any = None
     try:  # integration point: the wire half's board-side publisher
-        from .server import BoardPublisher  # type: ignore[import-not-found,unused-ignore]
+        from hw_bridge.server import BoardPublisher  # type: ignore[import-not-found,unused-ignore]
 
         cfg = emulator.board_config()
         publisher = BoardPublisher(

@@ -20,10 +20,9 @@ import attrs
 import numpy as np
 
 from twin._validators import non_negative, positive
+from twin.board.errors import BridgeConfigError
 from twin.simulation.devices import TransistorDevice
 from twin.simulation.edge import EdgeParams, board_edge_params
-
-from .errors import BridgeConfigError
 
 __all__ = ["NODE_FULL_SCALE_V", "Adc", "HiddenVariation", "draw_hidden_edges"]
 

@@ -29,14 +29,13 @@ import attrs
 import numpy as np
 from scipy.optimize import least_squares
 
+from twin.board.circuit import BoardCircuit, EdgeModel
+from twin.board.contract import Board, BoardState, Resync
+from twin.board.errors import BridgeConfigError
+from twin.board.track import TwinTrack
 from twin.physics.task import Task
 from twin.simulation.devices import TransistorDevice
 from twin.simulation.edge import EdgeParams, board_edge_params
-
-from .circuit import BoardCircuit, EdgeModel
-from .contract import Board, BoardState, Resync
-from .errors import BridgeConfigError
-from .track import TwinTrack
 
 __all__ = [
     "CalibrationResult",

@@ -1,0 +1,12 @@
+"""The shadow: a twin that mirrors a board, calibrated to it, with residuals, alarms and plots.
+
+On top of the board model (:mod:`twin.board`), the wire (:mod:`hw_bridge`), the twin and the
+ledger; nothing below imports it. :mod:`~twin.shadow.shadow` (the shadow loop),
+:mod:`~twin.shadow.config`, :mod:`~twin.shadow.state`, :mod:`~twin.shadow.output`,
+:mod:`~twin.shadow.docs` (run documents), :mod:`~twin.shadow.alarms` (divergence monitor),
+:mod:`~twin.shadow.calibrate` (fitting the twin's per-edge parameters to a board),
+:mod:`~twin.shadow.session` (the composition root: an emulator, a ZeroMQ link or a replayer) and
+:mod:`~twin.shadow.plots`.
+"""
+
+__all__: list[str] = []
