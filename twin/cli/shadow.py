@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import sys
 import time
 from collections.abc import Mapping
@@ -10,14 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import click
-import numpy as np
 
 from . import cli
 from ._common import check_positive, emit_json, print_summary
 from ._ledger import ledger_options, recorded_dispatch
 from ._view import maybe_live_view, view_options
 
-__all__ = ["progress_printer", "run_shadow", "shadow_cmd", "store_alarms"]
+__all__ = ["progress_printer", "run_shadow", "shadow_cmd"]
 
 
 def progress_printer(enabled: bool = True) -> Any:
@@ -47,21 +45,6 @@ def progress_printer(enabled: bool = True) -> Any:
     return show
 
 
-def store_alarms(db: str | None, no_db: bool, alarms: list[Any], run_uid: str) -> int:
-    """Write finished alarms to the ledger's alarms table (after the run was recorded)."""
-    from ..ledger import open_ledger, recording_disabled
-
-    if no_db or not alarms or recording_disabled(db) or (db is None and recording_disabled()):
-        return 0
-    from twin.shadow.alarms import ledger_alarm_sink
-
-    with open_ledger(db) as ledger:
-        sink = ledger_alarm_sink(ledger, run_uid)
-        for alarm in alarms:
-            sink(alarm)
-    return len(alarms)
-
-
 def run_shadow(
     board: Any,
     *,
@@ -77,69 +60,42 @@ def run_shadow(
     progress: bool = True,
     view: Any = None,
 ) -> dict[str, Any]:
-    """Shadow ``board`` for ``duration_s``, record both runs, store alarms, plot; the summary.
+    """:func:`twin.shadow.run.run_shadow` with the CLI's recording, progress line and live page."""
+    from twin.shadow.run import run_shadow as run
+    from twin.shadow.run import store_alarms
 
-    ``view`` (a :class:`twin.view.LiveView`) is fed the documents, the link and the alarms.
-    """
-    from twin.shadow.shadow import Shadow
-
-    t0 = time.perf_counter()
-    with recorded_dispatch(out, db, no_db) as dispatch:
-        if view is not None:
-            dispatch.subscribe(view.state)
-        shadow = Shadow(
-            board,
-            shadow_config,
-            rng=np.random.default_rng([seed, 3]),
-            emit=dispatch if dispatch else None,
-            edges=edges,
-            params=params,
-        )
-        show = progress_printer(progress)
-        if view is not None:
-            show = _with_view(show, view, shadow)
-        shadow.open()
-        try:
-            shadow.run(duration_s, progress=show)
-        except BaseException as exc:
-            shadow.close(status="aborted", reason=f"{type(exc).__name__}: {exc}")
-            raise
-        finally:
-            board.close()
-            if progress and sys.stderr.isatty():
-                sys.stderr.write("\n")
-        summary = shadow.close()
-    wall_s = time.perf_counter() - t0
-    summary["wall_s"] = wall_s
-    summary["realtime_factor"] = summary["board_time_s"] / wall_s if wall_s > 0 else math.inf
-    summary["alarms_stored"] = store_alarms(
-        db, no_db, shadow.monitor.alarms, shadow.recorder.twin.uid
-    )
-    summary["alarm_list"] = [a.as_dict() for a in shadow.monitor.alarms]
-    if plot is not None:
-        from twin.shadow.plots import plot_shadow
-
-        plot_shadow(
-            shadow.history.arrays(),
-            plot,
-            alarms=shadow.monitor.alarms,
-            title=f"shadow of {board.board_id}",
-        )
-    return summary
+    watchers: list[Any] = [lambda _shadow: progress_printer(progress)]
+    if view is not None:
+        watchers.append(lambda shadow: _view_feed(view, shadow))
+    try:
+        with recorded_dispatch(out, db, no_db) as dispatch:
+            if view is not None:
+                dispatch.subscribe(view.state)
+            result = run(
+                board,
+                duration_s=duration_s,
+                config=shadow_config,
+                seed=seed,
+                emit=dispatch if dispatch else None,
+                edges=edges,
+                params=params,
+                watchers=watchers,
+                plot=plot,
+            )
+    finally:
+        if progress and sys.stderr.isatty():
+            sys.stderr.write("\n")
+    stored = 0 if no_db else store_alarms(db, result.alarms, result.twin_uid)
+    return {**result.summary, "alarms_stored": stored}
 
 
-def _with_view(show: Any, view: Any, shadow: Any) -> Any:
-    """The progress callback ``show`` that also feeds the live page (link status, alarms)."""
+def _view_feed(view: Any, shadow: Any) -> Any:
+    """A progress callback feeding the live page (link status, alarms) from ``shadow``."""
     from ..view import ShadowFeed
 
     feed = ShadowFeed(view.state, shadow)
     shadow.on_alarm = feed.alarm
-
-    def both(info: Mapping[str, Any]) -> None:
-        show(info)
-        feed(info)
-
-    return both
+    return feed
 
 
 @cli.command("shadow")
