@@ -5,8 +5,8 @@ Run by hand::
     .venv/bin/python benchmarks/bench_jammed.py [--seeds 10] [--sizes 64 128 256]
 
 For each size it prints the wall time per network (mean / max) and, for ours and the authors'
-reference networks (``shared/reference/jammed``, if present), the node count range, the edge count
-mean / min / max, the mean coordination ``z = 2E/N`` and the minimum degree.
+reference networks (``twin/data/reference/jammed``, package data), the node count range, the edge
+count mean / min / max, the mean coordination ``z = 2E/N`` and the minimum degree.
 """
 
 from __future__ import annotations
@@ -14,15 +14,15 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 
 from twin.physics.jammed import jammed_network
 from twin.physics.network import Network
 from twin.physics.network_io import read_authors_txt
+from twin.physics.reference_networks import packaged_reference_dir
 
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "jammed"
+REFERENCE = packaged_reference_dir() / "jammed"
 
 
 def _row(label: str, nets: Sequence[Network]) -> str:

@@ -24,9 +24,10 @@ from twin.learning.rules import LearningRule
 from twin.learning.trainer import TrainConfig, Trainer
 from twin.physics.network import lattice
 from twin.physics.network_io import read_authors_txt
+from twin.physics.reference_networks import packaged_reference_dir
 from twin.physics.task import Task, allostery_task, load_task, regression_task
 
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
+REFERENCE = packaged_reference_dir()
 JAMMED = REFERENCE / "jammed"
 SETTING = {"rule": LearningRule(alpha=0.5, eta=1e-3), "k_min": 1e-4, "k_max": 1e6}
 

@@ -1,4 +1,4 @@
-"""Shared fixtures: reference data from ../shared, seeded generators."""
+"""Shared fixtures: the reference data shipped with the package, seeded generators."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-REFERENCE = SHARED / "reference"
+from twin.physics.reference_networks import packaged_reference_dir
+
+#: The paper authors' networks (``jammed/``) and task (``tasks/``), package data.
+REFERENCE = packaged_reference_dir()
 
 
 @pytest.fixture
@@ -18,6 +20,5 @@ def rng() -> np.random.Generator:
 
 @pytest.fixture
 def reference_dir() -> Path:
-    if not REFERENCE.is_dir():
-        pytest.skip(f"reference data not found at {REFERENCE} (shared/ sits beside the repo)")
+    assert (REFERENCE / "jammed").is_dir(), f"package data missing: {REFERENCE}"
     return REFERENCE

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-from pathlib import Path
 
 import attrs
 import numpy as np
@@ -13,8 +12,9 @@ from twin.errors import ConfigError, NetworkError
 from twin.physics.jammed import JammingConfig, _forces, _jammed_packing, jammed_network
 from twin.physics.network import Network
 from twin.physics.network_io import network_from_spec, read_authors_txt
+from twin.physics.reference_networks import packaged_reference_dir
 
-REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "jammed"
+REFERENCE = packaged_reference_dir() / "jammed"
 SEEDS = range(10)
 
 
@@ -43,8 +43,7 @@ def _stats(nets: list[Network]) -> Stats:
 @functools.cache
 def _reference_stats(n: int) -> Stats:
     files = sorted(REFERENCE.glob(f"data_N{n:05d}_*.txt"))
-    if not files:
-        pytest.skip(f"reference networks for N={n} not found under {REFERENCE}")
+    assert files, f"reference networks for N={n} missing from {REFERENCE}"
     return _stats([read_authors_txt(f) for f in files])
 
 

@@ -63,7 +63,7 @@ def _check_train(
     default=None,
     help="lattice:WxH[:periodic], jammed:N[:seed=S], ref:N[:i=K] or file:PATH. ref:N gives "
     "realization r the paper authors' N-disk network number r (mod 50; folder "
-    "$TWIN_REFERENCE_DIR, default shared/reference/jammed beside the repository).",
+    "shipped with the package; $TWIN_REFERENCE_DIR overrides the folder).",
 )
 @click.option(
     "--task",

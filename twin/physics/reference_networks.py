@@ -7,30 +7,39 @@ of ``--network ref:64`` train on the 50 reference networks, each once; ``ref:N:i
 (0-based) for every realization.
 
 The folder is ``$TWIN_REFERENCE_DIR`` when set (the folder of the ``data_N*.txt`` files, or a
-folder holding ``jammed/``), else ``shared/reference/jammed`` beside the repository (the layout of
-this project's checkout). Networks read this way carry the project's default conductance bounds
-(``[1e-3, 10]`` S, the seed text's), not the authors' code's ``[1e-4, 1e6]``: pass the bounds
-explicitly (``--kmin``/``--kmax``) to use those.
+folder holding ``jammed/``), else the copy shipped as package data, ``twin/data/reference/jammed``
+(provenance and licence in ``twin/data/reference/README.md``). Networks read this way carry the
+project's default conductance bounds (``[1e-3, 10]`` S, the seed text's), not the authors' code's
+``[1e-4, 1e6]``: pass the bounds explicitly (``--kmin``/``--kmax``) to use those.
 """
 
 from __future__ import annotations
 
 import os
 import re
+from importlib import resources
 from pathlib import Path
 
 from ..errors import NetworkError
 
-__all__ = ["REFERENCE_ENV", "reference_dir", "reference_files"]
+__all__ = ["REFERENCE_ENV", "packaged_reference_dir", "reference_dir", "reference_files"]
 
 #: Environment variable naming the folder of the authors' network files.
 REFERENCE_ENV = "TWIN_REFERENCE_DIR"
 _FILE_RE = re.compile(r"^data_N(\d+)_Lp[0-9.]+_r(\d+)\.txt$")
 
 
+def packaged_reference_dir() -> Path:
+    """The reference data shipped with the package: ``jammed/`` (networks) and ``tasks/``.
+
+    The package is installed as files (a wheel or an editable checkout), never zipped, so the
+    resource is a folder on disk.
+    """
+    return Path(str(resources.files("twin").joinpath("data", "reference")))
+
+
 def _default_dir() -> Path:
-    # twin/physics/this.py -> repository -> its parent, where shared/ sits beside the checkout
-    return Path(__file__).resolve().parents[3] / "shared" / "reference" / "jammed"
+    return packaged_reference_dir() / "jammed"
 
 
 def reference_dir() -> Path:
@@ -39,7 +48,7 @@ def reference_dir() -> Path:
     Raises
     ------
     NetworkError
-        Neither ``$TWIN_REFERENCE_DIR`` nor the default folder exists.
+        ``$TWIN_REFERENCE_DIR`` is set but not a folder, or the package data is missing.
     """
     env = os.environ.get(REFERENCE_ENV, "").strip()
     if env:
@@ -50,10 +59,10 @@ def reference_dir() -> Path:
             raise NetworkError(f"network: ${REFERENCE_ENV}={env!r} is not a folder")
         return path
     path = _default_dir()
-    if not path.is_dir():
+    if not path.is_dir():  # an installation without its package data
         raise NetworkError(
-            f"network: ref: needs the authors' network files; set ${REFERENCE_ENV} to their "
-            f"folder (default {path} does not exist)"
+            f"network: ref: needs the authors' network files, missing from the package at {path}; "
+            f"reinstall it or set ${REFERENCE_ENV} to their folder"
         )
     return path
 

@@ -219,7 +219,7 @@ def regression_task(
     ``label_noise`` adds ``N(0, label_noise^2)`` to the training outputs.
 
     With ``disjoint`` (the default) the four edges share no node, as in the paper authors'
-    regression task (``shared/reference/tasks``). Why: a target edge that touches a source edge
+    regression task (``twin/data/reference/tasks``). Why: a target edge that touches a source edge
     can have the sign of its response to that source fixed by the circuit whatever the
     conductances, so the task has no solution (on the 50 authors' N = 64 networks, seed 0, 15
     tasks drawn without this rule shared a node and 9 of them never learned: error stuck at
