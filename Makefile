@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 WARM   := $(VENV)/.kernels-warm
 
-.PHONY: demo test warm check lint typecheck slow bench clean
+.PHONY: demo test warm check lint typecheck slow fuzz bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,8 +38,16 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-slow: $(STAMP)  ## physics validations that take minutes
+slow: $(STAMP)  ## physics validations that take minutes, then the deeper property-test run
 	$(BIN)/pytest -q -m slow
+	$(MAKE) fuzz
+
+# The property tests (Hypothesis marks them `hypothesis`) with 10x their examples
+# (tests/hypothesis_profiles.py). Seeded, so a failure is reproduced by the same command;
+# `make fuzz FUZZ_SEED=` draws new examples on each run and replays failures from .hypothesis/.
+FUZZ_SEED ?= 1
+fuzz: $(STAMP)  ## property tests with 10x examples (seed FUZZ_SEED, default 1)
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest -q -m hypothesis $(if $(FUZZ_SEED),--hypothesis-seed=$(FUZZ_SEED))
 
 bench: $(STAMP)  ## performance benchmarks (numbers go in closing notes)
 	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done

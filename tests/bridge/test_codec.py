@@ -9,7 +9,7 @@ import jsonschema
 import msgpack
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hw_bridge import Ack, BoardConfig, BoardState, Command, Snapshot
@@ -29,6 +29,7 @@ from hw_bridge.protocol import (
     snapshot_from,
     state_from,
 )
+from tests.hypothesis_profiles import scaled
 from twin.board.errors import BridgeError, DecodeError, EncodeError, ProtocolVersionError
 from twin.errors import TwinError
 
@@ -37,11 +38,9 @@ from .fuzz import invalid_frames, mutated_frames
 
 ROOT = Path(__file__).resolve().parents[2]
 VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
-# the machine is shared: 40 examples per message type keep the round trips to a few seconds
-settings.register_profile(
-    "bridge", max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
-settings.load_profile("bridge")
+#: the machine is shared: 40 examples per message type keep the round trips to a few seconds
+#: (a decorator, not a profile: loading a profile here changed every later module's settings)
+ROUND_TRIPS = settings(max_examples=scaled(40))
 
 finite = st.floats(allow_nan=False, allow_infinity=False, width=64)
 names = st.text(max_size=64)
@@ -93,6 +92,7 @@ def _conforms(frames: list[bytes]) -> None:
     VALIDATOR.validate(msgpack.unpackb(frames[1]))
 
 
+@ROUND_TRIPS
 @given(states())
 def test_update_round_trip(state) -> None:
     frames = encode_update(state)
@@ -100,6 +100,7 @@ def test_update_round_trip(state) -> None:
     _same_state(state_from(decode(frames)), state)
 
 
+@ROUND_TRIPS
 @given(states(), json_obj, json_obj, st.integers(0, 2**31), names, finite, finite)
 def test_snapshot_round_trip(state, task, params, version, request_id, t0, t1) -> None:
     config = BoardConfig(
@@ -119,6 +120,7 @@ def test_snapshot_round_trip(state, task, params, version, request_id, t0, t1) -
     _same_state(snap.state, state)
 
 
+@ROUND_TRIPS
 @given(names, u64, st.integers(0, 2**63 - 1), finite, finite, st.floats(1e-6, 10.0))
 def test_heartbeat_round_trip(board_id, epoch, seq, t_s, wall_unix, period_s) -> None:
     fields = {"board_id": board_id, "epoch": epoch, "seq": seq, "t_s": t_s, "wall_unix": wall_unix}
@@ -128,6 +130,7 @@ def test_heartbeat_round_trip(board_id, epoch, seq, t_s, wall_unix, period_s) ->
     assert (beat.board_id, beat.epoch, beat.seq, beat.period_s) == (board_id, epoch, seq, period_s)
 
 
+@ROUND_TRIPS
 @given(names, names, finite)
 def test_snapshot_request_round_trip(board_id, request_id, client_unix) -> None:
     frames = encode_snapshot_request(
@@ -138,6 +141,7 @@ def test_snapshot_request_round_trip(board_id, request_id, client_unix) -> None:
     assert (header["request_id"], header["client_unix"]) == (request_id, client_unix)
 
 
+@ROUND_TRIPS
 @given(
     st.sampled_from(COMMAND_NAMES),
     st.text(min_size=1, max_size=128),
@@ -152,6 +156,7 @@ def test_command_round_trip(name, key, args, version, board_id) -> None:
     assert command_from(decode(frames)) == command
 
 
+@ROUND_TRIPS
 @given(
     st.text(max_size=128),
     st.booleans(),
@@ -167,6 +172,7 @@ def test_ack_round_trip(key, ok, code, message, version, result) -> None:
     assert ack_from(decode(frames)) == ack
 
 
+@ROUND_TRIPS
 @given(st.sampled_from(ERROR_CODES), st.text(), st.none() | st.text(max_size=64))
 def test_error_round_trip(code, message, request_id) -> None:
     frames = encode_error(board_id="b", code=code, message=message, request_id=request_id)

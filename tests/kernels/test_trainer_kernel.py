@@ -6,12 +6,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from tests.helpers import examples
+from tests.hypothesis_profiles import scaled
 from twin.documents import Collector
-from twin.errors import ConfigError, SolverError
+from twin.errors import ConfigError, SolverError, TaskError
 from twin.kernels.ordering import minimum_degree_order, symbolic_cholesky
 from twin.kernels.train_run import KernelRun, StepParams
 from twin.learning._compiled import realizations
@@ -111,16 +112,27 @@ def test_four_node_sources_three_node_targets_agree() -> None:
     _assert_agree(task, a, b)
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=scaled(30))
 @given(st.integers(0, 100_000))
+@example(898)  # cond 4.9e7: the error differs by 4.3e-9 relative (0.4 eps cond)
+@example(34)  # a regression task on a 2 x 3 lattice: refused by the generator
 def test_step_quantities_agree_on_random_circuits(seed: int) -> None:
-    """Random lattices, task kinds, extra grounds, conductances over 8 decades and lambda."""
+    """Random lattices, task kinds, extra grounds, conductances over 8 decades and lambda.
+
+    Both paths solve the same Laplacian with different factorisations, so they differ by its
+    rounding, which grows with the condition number: tolerances are ``10 eps cond`` (over seeds
+    0-1499 the largest deviation of error and powers was 0.86 eps cond, up to 4e-9 relative,
+    which a fixed rtol of 1e-9 did not allow).
+    """
     rng = np.random.default_rng(seed)
     w, h = int(rng.integers(2, 7)), int(rng.integers(3, 7))
     net = lattice(w, h, periodic=bool(rng.integers(2)) and min(w, h) >= 3)
     if rng.integers(2):
-        task = regression_task(net, rng=rng, n_train=int(rng.integers(1, 6)), n_test=1,
-                               n_out_of_range=0)  # fmt: skip
+        try:
+            task = regression_task(net, rng=rng, n_train=int(rng.integers(1, 6)), n_test=1,
+                                   n_out_of_range=0)  # fmt: skip
+        except TaskError:  # no four node-disjoint edges (a 2 x 3 lattice): refused, no circuit
+            assume(False)
     else:
         task = allostery_task(net, rng=rng)
     ends = net.edges[task.sources].ravel() if task.source_kind == "edges" else task.sources
@@ -131,7 +143,7 @@ def test_step_quantities_agree_on_random_circuits(seed: int) -> None:
     try:
         trainer = Trainer([task], TrainConfig(backend="numpy"))
     except SolverError:  # dependent boundary conditions: rejected by both paths
-        return
+        assume(False)
     k = np.exp(rng.uniform(-9, 9, (1, net.n_edges)))
     lam = rng.uniform(0.0, 0.5, 1)
     expected = trainer.step_quantities(k, lam)
@@ -139,12 +151,16 @@ def test_step_quantities_agree_on_random_circuits(seed: int) -> None:
     params = StepParams(alpha=0.5, eta=1e-3, step_s=1e-4)
     with KernelRun(structure, params, k, lam, k / 2, 2 * k) as run:
         got = run.quantities()
-        for key in ("error", "free_power_w", "clamped_power_w"):
-            np.testing.assert_allclose(got[key], expected[key], rtol=1e-9)
-        # dk is a difference of squared drops: both paths carry the solve's rounding, which grows
-        # with the Laplacian's condition number (conductances span up to 8 decades here)
+        # both paths carry the solve's rounding, which grows with the Laplacian's condition
+        # number (conductances span up to 8 decades here)
         cond = np.linalg.cond(trainer.batch.laplacian(k)[0])
-        tol = max(1e-9, 10 * np.finfo(float).eps * cond)
+        tol = 10 * np.finfo(float).eps * cond
+        volts = max(np.abs(task.train.inputs).max(), np.abs(task.train.outputs).max())
+        np.testing.assert_allclose(got["error"], expected["error"], rtol=tol, atol=tol * volts**2)
+        for key in ("free_power_w", "clamped_power_w"):
+            np.testing.assert_allclose(got[key], expected[key], rtol=tol)
+        # dk is a difference of squared drops: held to the same bound on its scale
+        tol = max(1e-9, tol)
         scale = np.abs(expected["dk"]).max()
         np.testing.assert_allclose(got["dk"], expected["dk"], rtol=0, atol=tol * scale)
 

@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.helpers import examples
+from tests.hypothesis_profiles import scaled
 from twin.errors import ConfigError
 from twin.learning.rules import LambdaControl, LearningRule, clip_conductance, coupled_update
 from twin.physics.network import lattice
@@ -113,7 +114,7 @@ def test_directed_aging_lowers_the_clamped_power() -> None:
     assert powers[-1] < 0.9 * powers[0]
 
 
-@settings(max_examples=50, deadline=None)
+@settings(max_examples=scaled(50))
 @given(
     st.lists(st.floats(-1e3, 1e3), min_size=1, max_size=20),
     st.floats(1e-4, 1.0),
@@ -125,7 +126,7 @@ def test_clipping_respects_bounds(values: list[float], k_min: float, span: float
     assert np.all(k <= k_min * span)
 
 
-@settings(max_examples=50, deadline=None)
+@settings(max_examples=scaled(50))
 @given(st.floats(0.0, 1.0), st.lists(st.floats(0, 10), min_size=3, max_size=3))
 def test_update_is_linear_in_lambda_and_zero_when_states_agree(lam: float, sq: list[float]) -> None:
     rule = LearningRule(alpha=0.3, eta=0.1, lam=lam)

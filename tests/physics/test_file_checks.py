@@ -9,11 +9,12 @@ from typing import Any
 import jsonschema
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
+from tests.hypothesis_profiles import scaled
 from twin._generated import SCHEMAS
 from twin.errors import NetworkError, TaskError
 from twin.physics._schema_check import KEYWORDS, Checker
@@ -192,8 +193,7 @@ JSON_VALUES = st.recursive(
 FIELDS = ["schema", "network", "ground", "sources", "targets", "train", "test", "extra", "kind"]
 
 
-@settings(max_examples=300, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.too_slow])  # fmt: skip
+@settings(max_examples=scaled(300))
 @given(field=st.sampled_from(FIELDS), sub=st.sampled_from([None, 0, "nodes", "inputs", "edges"]),
        value=JSON_VALUES)  # fmt: skip
 def test_checker_agrees_with_jsonschema(field: str, sub: Any, value: Any) -> None:

@@ -66,7 +66,9 @@ def test_the_environment_variable_still_overrides(
         reference_dir()
 
 
-_SHARED = re.compile(r"\.\./shared|parents\[\d\]\s*/\s*[\"']shared[\"']|[\"']shared[\"']\s*/\s*[\"']reference")
+_SHARED = re.compile(
+    r"\.\./shared|parents\[\d\]\s*/\s*[\"']shared[\"']|[\"']shared[\"']\s*/\s*[\"']reference"
+)
 
 
 def test_nothing_reads_a_shared_folder_beside_the_checkout() -> None:

@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.helpers import examples, node_task
+from tests.hypothesis_profiles import scaled
 from twin.errors import SolverError, TaskError
 from twin.physics.network import Network, lattice
 from twin.physics.solver import CircuitBatch, clamped_state, free_state, nudged_targets
@@ -79,7 +80,7 @@ def _random_task(seed: int) -> tuple[Task, np.ndarray]:
     return task, k
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=scaled(25))
 @given(st.integers(0, 10_000))
 def test_kirchhoff_and_power_balance_in_free_and_clamped_states(seed: int) -> None:
     task, k = _random_task(seed)
