@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 import attrs
@@ -291,13 +292,22 @@ def test_soak_ten_percent_loss_for_twenty_thousand_frames(
     poll_until(board, tally, lambda: not feeder.is_alive(), timeout_s=60.0)
     feeder.join()
     poll_until(board, tally, lambda: tally.last >= n_total)
+    # no undetected loss: every seq after the join was delivered or skipped by a counted resync
     assert tally.undetected(n_total) == []
     counters = board.counters
+    assert counters.undetected_loss == 0
     assert n_total - tally.join_seq - counters.updates - counters.resynced_seqs == 0
-    # every resync was a detected gap (none from silence); how many gaps one resync covers
-    # depends on timing (frames arriving during a re-snapshot are stale), so no count is fixed
-    assert counters.gaps_detected > 0
-    assert counters.resyncs == counters.gaps_detected
+    # every resync has a recorded cause: handed out with its reason and counted under it. How many
+    # gaps one resync covers (frames arriving during a re-snapshot are stale) and whether a loaded
+    # machine adds a silence (seen: 1435 resyncs for 1434 gaps and one silence) is timing's
+    # business, so no count is fixed
+    assert tally.resyncs[0].reason == "initial"
+    reasons = Counter(r.reason for r in tally.resyncs[1:])
+    assert sum(reasons.values()) == counters.resyncs
+    assert set(reasons) <= {"gap", "silence"}  # one epoch: no restart
+    assert counters.restarts == 0
+    assert 0 < reasons["gap"] <= counters.gaps_detected
+    assert reasons["silence"] <= counters.silences
 
 
 def test_a_board_that_has_published_nothing_is_waited_for(make_publisher, make_client) -> None:
