@@ -26,7 +26,8 @@ warm: $(WARM)  ## compile the kernels into their cache (done by demo and test)
 demo: $(WARM)  ## the main job: the board's event-driven twin with its energy ledger, and the trainer
 	$(BIN)/twin demo --out out/demo
 
-test: $(WARM) check  ## lint, type-check and the default test suite
+test: $(WARM) check  ## lint, type-check and the default test suite (with Chromium if it can be installed)
+	.ci/chromium
 	$(BIN)/pytest -q
 
 check: lint typecheck

@@ -4,6 +4,7 @@ profile (``ci``: derandomized, the default; ``HYPOTHESIS_PROFILE=fuzz``: deeper,
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,9 @@ from tests.hypothesis_profiles import load_profile
 from twin.physics.reference_networks import packaged_reference_dir
 
 load_profile()
+
+#: Prefix of the skip reasons of the browser tests (tests/view/conftest.py), counted in the summary.
+BROWSER_SKIP = "browser: "
 
 #: The paper authors' networks (``jammed/``) and task (``tasks/``), package data.
 REFERENCE = packaged_reference_dir()
@@ -27,3 +31,19 @@ def rng() -> np.random.Generator:
 def reference_dir() -> Path:
     assert (REFERENCE / "jammed").is_dir(), f"package data missing: {REFERENCE}"
     return REFERENCE
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """One line saying how many browser tests were skipped and why (never a silent skip)."""
+    reasons: Counter[str] = Counter()
+    for report in terminalreporter.stats.get("skipped", []):
+        longrepr = report.longrepr
+        if isinstance(longrepr, tuple) and BROWSER_SKIP in str(longrepr[2]):
+            reasons[str(longrepr[2]).split(BROWSER_SKIP, 1)[1]] += 1
+    if reasons:
+        why = "; ".join(reasons)
+        terminalreporter.write_line(
+            f"browser tests: {sum(reasons.values())} skipped: {why}; make test installs Debian's "
+            "chromium as root with apt-get (.ci/chromium)",
+            yellow=True,
+        )

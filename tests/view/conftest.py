@@ -1,7 +1,9 @@
 """Fixtures of the live-view tests: a served state, and headless Chromium (Debian's) via Playwright.
 
 The browser tests are skipped, with the reason, only when Chromium or Playwright is absent;
-``.ci/run`` installs Chromium when ``/usr/bin/chromium`` is missing.
+``make test`` installs Chromium when ``/usr/bin/chromium`` is missing and it can (``.ci/chromium``:
+root and apt-get), and the run ends with one line saying how many browser tests were skipped and
+why (``tests/conftest.py``, from the :data:`BROWSER_SKIP` prefix of the reasons).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import BROWSER_SKIP
 from twin.view import LiveState, ViewServer
 
 CHROMIUM = os.environ.get("TWIN_CHROMIUM", "/usr/bin/chromium")
@@ -33,8 +36,10 @@ def browser() -> Iterator[Any]:
     while it runs, and ``asyncio.run`` in later tests must not find it there.
     """
     if not (os.path.isfile(CHROMIUM) or shutil.which(CHROMIUM)):
-        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install -y chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+        pytest.skip(f"{BROWSER_SKIP}no Chromium at {CHROMIUM} (apt-get install -y chromium)")
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason=f"{BROWSER_SKIP}playwright is not installed"
+    )
     with sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(
             executable_path=CHROMIUM,
