@@ -1,130 +1,62 @@
 """Record a board's stream to an append-only file; replay it as a :class:`~.contract.Board`.
 
-File format (``hw_bridge.recording/1``), little-endian::
-
-    magic   8 bytes   b"TWINREC1"
-    record  repeated: u32 length | u32 crc32(payload) | payload (length bytes)
-
-A payload is a msgpack array ``[source, recv_unix, [part, ...]]``: ``source`` is ``"sub"`` (a frame
-of the update stream) or ``"snapshot"`` (a snapshot reply), ``recv_unix`` the receive wall time in
-seconds, and the parts the raw ZeroMQ frames exactly as received (so the replay decodes, sequences
-and counts them like the live client did).
+The file format, and reading it in bounded memory, is :mod:`hw_bridge.recording_file`
+(``hw_bridge.recording/1``: a magic, then records of length, crc32 and a msgpack payload).
 
 Durability: each record is written with one ``write(2)`` on a file opened ``O_APPEND``, so a killed
 recorder (even SIGKILL) leaves every record it wrote complete except at most the one being written;
-the next open detects that torn tail by its length or checksum and ignores it (a writer truncates it
-before appending). ``os.fsync`` runs every ``fsync_every_s`` seconds (default 1 s) and on close:
+the next open detects that torn tail by its length or checksum and ignores it (a writer appending
+truncates it first). ``os.fsync`` runs every ``fsync_every_s`` seconds (default 1 s) and on close:
 a power loss can lose the last second, a process kill loses at most one frame.
+
+Nothing recorded is lost to a new recorder: ``mode="create"`` refuses an existing file,
+``"append"`` appends to a valid recording (refusing a corrupt one: only a torn last record is
+dropped) and only ``"overwrite"`` replaces one. The file is opened at the first record written, so a
+recorder that never receives a frame (a board that cannot be reached) leaves no file behind.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import struct
 import time
-import zlib
 from collections import deque
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-import attrs
-import msgpack
 import numpy as np
 
 from hw_bridge.codec import DEFAULT_LIMITS, Limits, decode
 from hw_bridge.protocol import heartbeat_from, snapshot_from, state_from
+from hw_bridge.recording_file import (
+    MAGIC,
+    Record,
+    RecordingInfo,
+    check_recording_path,
+    encode_record,
+    read_records,
+    scan,
+)
 from hw_bridge.sequencer import Sequencer
 from twin.board.contract import Ack, Command, LinkCounters, Snapshot, Update
 from twin.board.errors import BridgeClosed, DecodeError, RecordingError
 
-__all__ = ["MAGIC", "Record", "Recorder", "RecordingInfo", "Replayer", "read_records", "scan"]
+__all__ = [
+    "MAGIC",
+    "RECORDER_MODES",
+    "Record",
+    "Recorder",
+    "RecordingInfo",
+    "Replayer",
+    "read_records",
+    "scan",
+]
 
 log = logging.getLogger("hw_bridge.recorder")
 
-MAGIC = b"TWINREC1"
-_PREFIX = struct.Struct("<II")
-#: Largest record accepted on reading (a larger length field is corruption), bytes.
-MAX_RECORD_BYTES = 1 << 26
-
-
-@attrs.frozen(kw_only=True)
-class Record:
-    """One recorded frame: where it came from, when it arrived (s since 1970), its parts."""
-
-    source: str
-    recv_unix: float
-    frames: list[bytes]
-
-
-@attrs.frozen(kw_only=True)
-class RecordingInfo:
-    """What :func:`scan` found: record count, byte offset after the last good record, and the
-    number of bytes of a torn last record (ignored)."""
-
-    records: int
-    end: int
-    torn_bytes: int
-
-
-def _read_record(data: bytes, offset: int, path: Path) -> tuple[Record | None, int]:
-    """The record at ``offset`` and the next offset; (None, offset) at a torn tail."""
-    if len(data) - offset < _PREFIX.size:
-        return None, offset
-    length, crc = _PREFIX.unpack_from(data, offset)
-    start, stop = offset + _PREFIX.size, offset + _PREFIX.size + length
-    if length > MAX_RECORD_BYTES or stop > len(data):
-        if length > MAX_RECORD_BYTES and stop < len(data):
-            raise RecordingError(f"{path}: record at byte {offset} has a bad length {length}")
-        return None, offset
-    payload = data[start:stop]
-    if zlib.crc32(payload) != crc:
-        if stop == len(data):
-            return None, offset
-        raise RecordingError(f"{path}: record at byte {offset} fails its checksum")
-    try:
-        source, recv_unix, frames = msgpack.unpackb(payload, raw=False)
-        record = Record(source=source, recv_unix=float(recv_unix), frames=list(frames))
-    except (ValueError, TypeError) as exc:
-        raise RecordingError(f"{path}: record at byte {offset} is not a record: {exc}") from exc
-    return record, stop
-
-
-def _read_all(path: Path) -> bytes:
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise RecordingError(f"{path}: cannot read the recording ({exc.strerror})") from exc
-    if data[: len(MAGIC)] != MAGIC:
-        raise RecordingError(f"{path}: not a recording (expected the {MAGIC!r} header)")
-    return data
-
-
-def _records(data: bytes, path: Path) -> Iterator[tuple[Record, int]]:
-    offset = len(MAGIC)
-    while True:
-        record, offset = _read_record(data, offset, path)
-        if record is None:
-            return
-        yield record, offset
-
-
-def read_records(path: str | Path) -> Iterator[Record]:
-    """The complete records of a recording, in order (a torn last record is skipped)."""
-    path = Path(path)
-    for record, _ in _records(_read_all(path), path):
-        yield record
-
-
-def scan(path: str | Path) -> RecordingInfo:
-    """Count the records of a recording and measure its torn tail, if any."""
-    path = Path(path)
-    data = _read_all(path)
-    count, end = 0, len(MAGIC)
-    for _, offset in _records(data, path):
-        count, end = count + 1, offset
-    return RecordingInfo(records=count, end=end, torn_bytes=len(data) - end)
+#: What a :class:`Recorder` does with an existing file.
+RecorderMode = Literal["create", "append", "overwrite"]
+RECORDER_MODES: tuple[RecorderMode, ...] = ("create", "append", "overwrite")
 
 
 class Recorder:
@@ -133,43 +65,83 @@ class Recorder:
     Parameters
     ----------
     path : str or Path
-        Recording file; created, or appended to after dropping a torn tail.
+        Recording file.
+    mode : {"append", "create", "overwrite"}
+        What to do if ``path`` exists: append to it (it must be a valid recording; a torn last
+        record is dropped first), refuse it (``create``), or replace it. Checked here, before
+        anything is written.
     fsync_every_s : float
         Seconds between ``os.fsync`` calls (0: after every record).
+
+    Raises
+    ------
+    RecordingError
+        The path exists and ``mode`` is ``create``; it is not a regular file; ``append`` to a
+        file that is not a recording or is corrupt before its last record; its folder is missing.
     """
 
-    def __init__(self, path: str | Path, *, fsync_every_s: float = 1.0) -> None:
+    def __init__(
+        self, path: str | Path, *, mode: RecorderMode = "append", fsync_every_s: float = 1.0
+    ) -> None:
+        if mode not in RECORDER_MODES:
+            raise ValueError(f"mode {mode!r} not one of {RECORDER_MODES}")
         self.path = Path(path)
+        self.mode: RecorderMode = mode
         self._fsync_every_s = fsync_every_s
         self.records = 0
+        self._end: int | None = None  # append: the offset after the last good record
+        self._fd: int | None = None
+        self._created = False
+        self._closed = False
+        self._check()
+        self._synced = time.monotonic()
+
+    def _check(self) -> None:
+        folder = self.path.parent
+        if not folder.is_dir():
+            raise RecordingError(f"{self.path}: folder {folder} does not exist")
+        st = check_recording_path(self.path)
+        if st is None:
+            return
+        if self.mode == "create":
+            raise RecordingError(
+                f"{self.path}: exists; pass --append to add to it or --overwrite to replace it"
+            )
+        if self.mode == "append" and st.st_size > 0:
+            info = scan(self.path)  # raises on a file that is not a recording or is corrupt
+            self.records, self._end = info.records, info.end
+            if info.torn_bytes:
+                log.warning(
+                    "%s: will drop a torn last record (%d bytes)", self.path, info.torn_bytes
+                )
+
+    def _open(self) -> int:
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT
+        flags |= {"create": os.O_EXCL, "append": 0, "overwrite": os.O_TRUNC}[self.mode]
+        existed = self.path.exists()
         try:
-            self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+            fd = os.open(self.path, flags, 0o644)
         except OSError as exc:
             raise RecordingError(f"{self.path}: cannot open for writing ({exc.strerror})") from exc
+        self._created = not existed
         try:
-            self._prepare()
+            size = os.fstat(fd).st_size
+            if size == 0:
+                os.write(fd, MAGIC)
+            elif self._end is not None and size > self._end:
+                os.ftruncate(fd, self._end)  # the torn tail found by the check, nothing else
         except BaseException:
-            os.close(self._fd)
+            os.close(fd)
             raise
-        self._synced = time.monotonic()
-        self._closed = False
-
-    def _prepare(self) -> None:
-        if os.fstat(self._fd).st_size == 0:
-            os.write(self._fd, MAGIC)
-            return
-        info = scan(self.path)
-        if info.torn_bytes:
-            log.warning("%s: dropping a torn last record (%d bytes)", self.path, info.torn_bytes)
-            os.ftruncate(self._fd, info.end)
-        self.records = info.records
+        return fd
 
     def write(self, source: str, frames: list[bytes], recv_unix: float) -> None:
-        """Append one record (one ``write`` call)."""
+        """Append one record (one ``write`` call); the first one opens the file."""
         if self._closed:
             raise BridgeClosed(f"recorder of {self.path} is closed")
-        payload = msgpack.packb([source, recv_unix, [bytes(p) for p in frames]], use_bin_type=True)
-        os.write(self._fd, _PREFIX.pack(len(payload), zlib.crc32(payload)) + payload)
+        if self._fd is None:
+            self._fd = self._open()
+        os.write(self._fd, encode_record(source, frames, recv_unix))
         self.records += 1
         if time.monotonic() - self._synced >= self._fsync_every_s:
             os.fsync(self._fd)
@@ -182,8 +154,16 @@ class Recorder:
         if self._closed:
             return
         self._closed = True
-        os.fsync(self._fd)
-        os.close(self._fd)
+        if self._fd is not None:
+            os.fsync(self._fd)
+            os.close(self._fd)
+
+    def discard(self) -> None:
+        """Close, and remove the file if this recorder created it (a recording that failed)."""
+        self.close()
+        if self._created:
+            self.path.unlink(missing_ok=True)
+            self._created = False
 
     def __enter__(self) -> Recorder:
         return self
@@ -294,6 +274,7 @@ class Replayer:
     def close(self) -> None:
         self._closed = True
         self._next = None
+        self._records.close()  # the open file of the pass
 
     def __enter__(self) -> Replayer:
         return self

@@ -1,9 +1,13 @@
 """``twin record`` and ``twin replay``: record a board's live stream, replay a recording.
 
 ``twin record --connect tcp://HOST:PORT --out FILE [--duration S]`` joins a board (its acquisition
-host or ``twin board``) and appends every frame it receives to FILE (kill-safe: at most the last
-frame is lost). ``twin replay FILE [--speed X]`` runs the recording through the same client
-pipeline (sequencing, gap detection, counters) and prints the summary.
+host or ``twin board``) and writes every frame it receives to FILE (kill-safe: at most the last
+frame is lost). An existing FILE is refused unless ``--append`` (add to a valid recording) or
+``--overwrite`` is given, and a board that cannot be joined leaves no new file behind.
+
+``twin replay FILE [--speed X]`` runs the recording through the same client pipeline (sequencing,
+gap detection, counters) and prints the summary; a recording corrupt before its last record is
+refused with the offset of the bad record.
 """
 
 from __future__ import annotations
@@ -49,8 +53,15 @@ def _link_summary(counters: Any) -> dict[str, Any]:
     "out",
     required=True,
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Recording file (appended to if it exists).",
+    help="Recording file (must not exist, unless --append or --overwrite).",
 )
+@click.option(
+    "--append",
+    "append",
+    is_flag=True,
+    help="Add to an existing recording (refused if it is corrupt; a torn last record is dropped).",
+)
+@click.option("--overwrite", "overwrite", is_flag=True, help="Replace an existing file.")
 @click.option(
     "--duration",
     "duration_s",
@@ -61,27 +72,45 @@ def _link_summary(counters: Any) -> dict[str, Any]:
 @click.option("--board-id", default=None, help="Refuse a board of another name.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (last line).")
 def record_cmd(
-    endpoint: str, out: Path, duration_s: float | None, board_id: str | None, as_json: bool
+    endpoint: str,
+    out: Path,
+    append: bool,
+    overwrite: bool,
+    duration_s: float | None,
+    board_id: str | None,
+    as_json: bool,
 ) -> None:
     """Record a board's live stream to FILE."""
     from hw_bridge.client import ZmqBoard
     from hw_bridge.recorder import Recorder
 
-    with Recorder(out) as recorder, ZmqBoard(endpoint, board_id=board_id, tap=recorder) as board:
-        snapshot = board.snapshot(timeout_s=5.0)
-        start = time.monotonic()  # --duration counts recording time, not the join
-        try:
-            while duration_s is None or time.monotonic() - start < duration_s:
-                board.poll(0.1)
-        except KeyboardInterrupt:
-            pass
-        summary = {
-            "board_id": snapshot.config.board_id,
-            "out": str(out),
-            "records": recorder.records,
-            "duration_s": time.monotonic() - start,
-            **_link_summary(board.counters),
-        }
+    if append and overwrite:
+        raise click.UsageError("--append and --overwrite exclude each other")
+    # checked before connecting: an existing file is refused (create), or must be a valid recording
+    recorder = Recorder(out, mode="append" if append else "overwrite" if overwrite else "create")
+    joined = False
+    try:
+        with ZmqBoard(endpoint, board_id=board_id, tap=recorder) as board:
+            snapshot = board.snapshot(timeout_s=5.0)
+            joined = True
+            start = time.monotonic()  # --duration counts recording time, not the join
+            try:
+                while duration_s is None or time.monotonic() - start < duration_s:
+                    board.poll(0.1)
+            except KeyboardInterrupt:
+                pass
+            summary = {
+                "board_id": snapshot.config.board_id,
+                "out": str(out),
+                "records": recorder.records,
+                "duration_s": time.monotonic() - start,
+                **_link_summary(board.counters),
+            }
+    finally:
+        if joined:
+            recorder.close()
+        else:  # nothing worth keeping: a file this command created is removed
+            recorder.discard()
     if as_json:
         emit_json(summary)
     else:
