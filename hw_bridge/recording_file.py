@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import math
 import os
-import stat
 import struct
 import zlib
 from collections.abc import Generator, Iterator
@@ -33,6 +32,7 @@ import attrs
 import msgpack
 import numpy as np
 
+from twin._files import NotARegularFileError, regular_file
 from twin.board.errors import RecordingError
 
 __all__ = [
@@ -90,15 +90,10 @@ def check_recording_path(path: Path) -> os.stat_result | None:
         ``path`` is a directory, FIFO, device or socket, or cannot be examined.
     """
     try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise RecordingError(f"{path}: cannot read the recording ({exc.strerror})") from exc
-    if not stat.S_ISREG(st.st_mode):
-        kind = "a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file"
-        raise RecordingError(f"{path}: {kind}; a recording is a file written by twin record")
-    return st
+        return regular_file(path)
+    except NotARegularFileError as exc:
+        what = "a recording is a file written by twin record"
+        raise RecordingError(f"{path}: {exc}; {what}") from None
 
 
 def _open(path: Path) -> tuple[BinaryIO, int]:

@@ -301,12 +301,20 @@ def artifact_options(save_help: str) -> Callable[[F], F]:
     return decorate
 
 
+def plain(value: Any) -> str:
+    """``str(value)`` with rich markup escaped: text from data (names, uids, paths, errors) is
+    printed as written, never read as markup (``[/]`` in a name would end in a traceback)."""
+    from rich.markup import escape
+
+    return escape(str(value))
+
+
 def print_summary(title: str, summary: dict[str, Any]) -> None:
     """The summary as a two-column rich table (lists are shown by their length)."""
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=title, show_header=True)
+    table = Table(title=plain(title), show_header=True)
     table.add_column("quantity")
     table.add_column("value", justify="right")
     for key, value in summary.items():
@@ -314,7 +322,7 @@ def print_summary(title: str, summary: dict[str, Any]) -> None:
             shown = f"{len(value)} values (see --json)"
         else:
             shown = f"{value:.4g}" if isinstance(value, float) else str(value)
-        table.add_row(key, shown)
+        table.add_row(plain(key), plain(shown))
     Console().print(table)
 
 

@@ -27,7 +27,7 @@ from ..learning.rules import LearningRule
 from ..learning.trainer import TrainConfig, train
 from ..physics.task_spec import build_tasks
 from ..plots import plot_history
-from ._common import progress_bar
+from ._common import plain, progress_bar
 
 __all__ = ["run_demo"]
 
@@ -91,8 +91,8 @@ def _shadow_run(
         }
     for uid, shown in runs.items():
         comps = ", ".join(f"{e['component']} {e['energy_j'] * 1e3:.3f} mJ" for e in shown["energy"])
-        console.print(f"ledger run {uid[:8]} ({shown['run']['source']}): {comps}")
-    console.print(f"ledger: {db_url}; plot: {out / 'shadow.png'}")
+        console.print(plain(f"ledger run {uid[:8]} ({shown['run']['source']}): {comps}"))
+    console.print(plain(f"ledger: {db_url}; plot: {out / 'shadow.png'}"))
 
 
 def _shadow_table(console: Console, s: dict[str, Any], duration_s: float) -> None:
@@ -174,4 +174,4 @@ def run_demo(
     out.mkdir(parents=True, exist_ok=True)
     _shadow_run(console, out, seed, duration_s, calibration_s)
     _trainer_runs(console, out, seed, realizations, steps)
-    console.print(f"plots and run documents: {out.resolve()}")
+    console.print(plain(f"plots and run documents: {out.resolve()}"))

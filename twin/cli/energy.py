@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from . import cli
+from ._common import plain
 from ._ledger import DB_HELP
 
 if TYPE_CHECKING:
@@ -55,7 +56,7 @@ def _query_options(func: F) -> F:
 def _ledger(db: str | None) -> Iterator[Ledger]:
     from ..ledger import open_ledger
 
-    with open_ledger(db) as ledger:
+    with open_ledger(db, read_only=True) as ledger:  # queries never write
         yield ledger
 
 
@@ -71,7 +72,7 @@ def _cell(key: str, value: Any, unit: str) -> str:
         if key.endswith("_j"):
             return f"{value / _UNITS[unit]:.4g}"
         return f"{value:.4g}"
-    return str(value)
+    return plain(value)
 
 
 def _header(key: str, unit: str) -> str:
@@ -84,7 +85,7 @@ def _print_table(
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=title)
+    table = Table(title=plain(title))
     for col in columns:
         numeric = bool(rows) and isinstance(rows[0].get(col), int | float)
         table.add_column(_header(col, unit), justify="right" if numeric else "left")

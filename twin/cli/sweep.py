@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from . import cli
-from ._common import FiniteRange, emit_json, print_summary
+from ._common import FiniteRange, emit_json, plain, print_summary
 
 __all__ = ["sweep_group"]
 
@@ -193,12 +193,13 @@ def status_cmd(spec: Path, db: str | None, as_json: bool) -> None:
     from rich.table import Table
 
     counts = ", ".join(f"{n} {k}" for k, n in status.counts.items())
-    table = Table(title=f"sweep {status.name}: {counts}")
+    table = Table(title=plain(f"sweep {status.name}: {counts}"))
     axes = [k for k in (status.cells[0] if status.cells else {}) if k not in ("cell_id", "status")]
     axes = [k for k in axes if k != "error"]
     for name in ("cell", *axes, "status", "error"):
         table.add_column(name)
     for cell in status.cells:
-        values = [str(cell.get(a)) for a in axes]
-        table.add_row(cell["cell_id"], *values, cell["status"], str(cell.get("error", ""))[:80])
+        values = [plain(cell.get(a)) for a in axes]
+        error = plain(str(cell.get("error", ""))[:80])
+        table.add_row(plain(cell["cell_id"]), *values, cell["status"], error)
     Console().print(table)

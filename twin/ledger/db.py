@@ -13,7 +13,12 @@ A transaction that still finds the database locked (or unreachable) fails with a
 PostgreSQL migrations hold an advisory lock, so concurrent first opens do not race.
 
 Migrations (Alembic, ``twin/migrations/``) run programmatically from :func:`open_ledger`: an empty
-database is created at the head revision and an older one is upgraded. New revisions are made
+database is created at the head revision and an older one is upgraded. Only writers do that, and
+only in an existing folder (the per-user default folder is created on first use):
+``open_ledger(url, read_only=True)``, used by every query, opens an existing ledger without
+writing (SQLite ``mode=ro`` and ``query_only``; PostgreSQL read-only transactions), refuses a
+database that is not a ledger at this code's revision, and never creates a file, folder or table.
+A SQLite URL with ``?mode=ro`` is read-only: a writer refuses it. New revisions are made
 with ``alembic.command.revision(alembic_config(url), message=..., autogenerate=True)``.
 """
 
@@ -21,6 +26,8 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
+import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -34,6 +41,7 @@ from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
 from sqlalchemy.engine import Connection, Engine
 
+from .._files import NotARegularFileError, regular_file
 from ..errors import ConfigError
 from ._retry import failure_kind, retry_locked
 from .errors import LedgerConnectionError, LedgerError
@@ -116,21 +124,83 @@ def _sqlite_begin(conn: Connection) -> None:
     conn.exec_driver_sql(f"BEGIN {mode}")
 
 
-def create_engine(url: str) -> Engine:
-    """An engine for a resolved ledger URL, with the SQLite pragmas of this module."""
+def _sqlite_read_only_on_connect(dbapi_conn: Any, _record: Any) -> None:
+    dbapi_conn.isolation_level = None
+    cur = dbapi_conn.cursor()
+    for pragma in ("query_only=ON", "foreign_keys=ON", f"busy_timeout={_BUSY_TIMEOUT_MS}"):
+        cur.execute(f"PRAGMA {pragma}")
+    cur.close()
+
+
+def _read_only_url(parsed: sa.URL) -> bool:
+    return parsed.get_backend_name() == "sqlite" and parsed.query.get("mode") == "ro"
+
+
+def create_engine(url: str, *, read_only: bool = False) -> Engine:
+    """An engine for a resolved ledger URL, with the SQLite pragmas of this module.
+
+    ``read_only`` (or a SQLite URL with ``?mode=ro``): the SQLite file is opened with
+    ``mode=ro`` (it must exist; nothing is created) and ``query_only``; PostgreSQL sessions
+    default to read-only transactions.
+    """
     parsed = sa.make_url(url)
+    read_only = read_only or _read_only_url(parsed)
     if parsed.get_backend_name() != "sqlite":
+        if read_only:  # added to the URL's own libpq options (a search_path, say)
+            given = parsed.query.get("options") or ""
+            given = given if isinstance(given, str) else " ".join(given)
+            options = f"{given} -c default_transaction_read_only=on".strip()
+            parsed = parsed.difference_update_query(["options"])
+            return sa.create_engine(
+                parsed, pool_pre_ping=True, connect_args={"options": options}
+            )
         return sa.create_engine(parsed, pool_pre_ping=True)
     assert parsed.database is not None
+    if not read_only:
+        engine = sa.create_engine(parsed)
+        sa.event.listen(engine, "connect", _sqlite_on_connect)
+    else:
+        uri = f"file:{urllib.parse.quote(parsed.database)}?mode=ro"
+        engine = sa.create_engine(
+            "sqlite://",
+            creator=lambda: sqlite3.connect(uri, uri=True, check_same_thread=False),
+        )
+        sa.event.listen(engine, "connect", _sqlite_read_only_on_connect)
+    sa.event.listen(engine, "begin", _sqlite_begin)
+    return engine
+
+
+def _writer_folder(parsed: sa.URL) -> None:
+    """A writer's SQLite folder: the per-user default is created, any other must exist."""
+    if parsed.get_backend_name() != "sqlite":
+        return
+    assert parsed.database is not None
     folder = Path(parsed.database).parent
+    if folder.is_dir():
+        return
+    if folder != default_path().parent:
+        raise LedgerConnectionError(f"db: folder {str(folder)!r} does not exist; create it first")
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise LedgerConnectionError(f"db: cannot create folder {str(folder)!r}: {exc}") from None
-    engine = sa.create_engine(parsed)
-    sa.event.listen(engine, "connect", _sqlite_on_connect)
-    sa.event.listen(engine, "begin", _sqlite_begin)
-    return engine
+
+
+def _reader_file(parsed: sa.URL) -> None:
+    """A reader's SQLite file must exist and be a regular file (nothing is created)."""
+    if parsed.get_backend_name() != "sqlite":
+        return
+    assert parsed.database is not None
+    try:
+        found = regular_file(parsed.database)
+    except NotARegularFileError as exc:
+        raise LedgerConnectionError(
+            f"db: {parsed.database}: {exc}; a ledger file expected"
+        ) from None
+    if found is None:
+        raise LedgerConnectionError(
+            f"db: no ledger at {parsed.database} (nothing recorded there yet?)"
+        )
 
 
 def alembic_config(url: str | None = None) -> Config:
@@ -197,13 +267,16 @@ class Ledger:
     Queries live in :mod:`twin.ledger.queries`, the batching writer in :mod:`twin.ledger.writer`.
     """
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, url: str | None = None, read_only: bool = False) -> None:
         self.engine = engine
+        self._url = url
+        #: Opened for queries only (nothing is written through it).
+        self.read_only = read_only
 
     @property
     def url(self) -> str:
         """The database URL, password hidden (for messages)."""
-        return self.engine.url.render_as_string(hide_password=True)
+        return self._url or self.engine.url.render_as_string(hide_password=True)
 
     @property
     def dialect(self) -> str:
@@ -238,8 +311,11 @@ class Ledger:
         return f"Ledger({self.url!r})"
 
 
-def open_ledger(url: str | None = None, *, migrate: bool = True, repair: bool = True) -> Ledger:
-    """Open (creating or upgrading if needed) the ledger at ``url``.
+def open_ledger(
+    url: str | None = None, *, migrate: bool = True, repair: bool = True, read_only: bool = False
+) -> Ledger:
+    """Open (creating or upgrading if needed) the ledger at ``url``; or, ``read_only``, open an
+    existing ledger for queries without writing anything.
 
     Parameters
     ----------
@@ -250,34 +326,74 @@ def open_ledger(url: str | None = None, *, migrate: bool = True, repair: bool = 
         Run the Alembic migrations up to the head revision (a no-op when already there).
     repair
         Mark as ``aborted`` the runs whose writer process is gone (:func:`twin.ledger.repair_runs`).
+    read_only
+        Queries only: no migration, repair or spool import; the database must already be a
+        ledger at this code's revision.
 
     Raises
     ------
     ConfigError
-        Bad URL.
+        Bad URL, or a read-only URL (``?mode=ro``) given to a writer.
     LedgerConnectionError
-        The database cannot be reached.
+        The database cannot be reached; a writer's folder or a reader's file does not exist.
+    LedgerError
+        A reader's database is not a ledger, or not at this code's revision.
     """
     resolved = resolve_url(url)
-    engine = create_engine(resolved)
-    shown = engine.url.render_as_string(hide_password=True)
+    parsed = sa.make_url(resolved)
+    if read_only:
+        _reader_file(parsed)
+    elif _read_only_url(parsed):
+        raise ConfigError("db: the URL opens the ledger read-only (mode=ro); this command writes")
+    else:
+        _writer_folder(parsed)
+    engine = create_engine(resolved, read_only=read_only)
+    shown = parsed.render_as_string(hide_password=True)
     try:
-        retry_locked(lambda: _check_and_migrate(engine, migrate))
-    except sa.exc.OperationalError as exc:
+        if read_only:
+            retry_locked(lambda: _check_ledger(engine, shown))
+        else:
+            retry_locked(lambda: _check_and_migrate(engine, migrate))
+    except sa.exc.DBAPIError as exc:
         engine.dispose()
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
         raise LedgerConnectionError(f"db: cannot open {shown}: {reason}") from None
     except BaseException:
         engine.dispose()
         raise
-    ledger = Ledger(engine)
-    if repair:
+    ledger = Ledger(engine, url=shown, read_only=read_only)
+    if repair and not read_only:
         from .replay import import_spool  # local: replay imports this module
 
         retry_locked(lambda: repair_runs(ledger))
         import_spool(ledger)
     log.debug("opened ledger %s", shown)
     return ledger
+
+
+def _check_ledger(engine: Engine, shown: str) -> None:
+    """Refuse a database that is not a ledger at this code's revision (reads only)."""
+    head = head_revision()
+    with engine.connect() as conn:
+        if not sa.inspect(conn).has_table(VERSION_TABLE):
+            raise LedgerError(
+                f"db: {shown} is not a learning-twin ledger (no {VERSION_TABLE} table); "
+                "queries never create one"
+            )
+        current = _current_revision(conn)
+        conn.rollback()
+    if current == head:
+        return
+    known = {s.revision for s in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
+    if current not in known:
+        raise LedgerError(
+            f"db: {shown} is at ledger revision {current!r}, unknown to this code (head {head!r}); "
+            "upgrade learning-twin"
+        )
+    raise LedgerError(
+        f"db: {shown} is at an older ledger revision ({current}); a writer (twin energy repair "
+        "--db ...) upgrades it, queries do not"
+    )
 
 
 def _check_and_migrate(engine: Engine, migrate: bool) -> None:

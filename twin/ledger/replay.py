@@ -19,11 +19,12 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import math
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -31,10 +32,12 @@ import attrs
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from .._files import NotARegularFileError, regular_file
 from ..documents import DocumentError, validate_document
 from ._bulk import check_entry, entry_row, insert_entries, insert_samples, jsonable, sample_row
 from ._retry import retry_locked
 from .errors import LedgerError
+from .import_checks import check_imported
 from .models import boards, insert_ignore, runs, samples
 from .repair import Transactions
 from .spool import pending_spool_files
@@ -51,6 +54,8 @@ __all__ = [
 log = logging.getLogger("twin.ledger")
 
 _SHOWN_CONFLICTS = 5
+#: Longest line read (a start document with large params, a sample of 10,000 realizations).
+MAX_LINE_CHARS = 64 << 20
 
 
 class Ledgerlike(Transactions, Protocol):
@@ -96,9 +101,34 @@ def _bad_reason(line: str) -> tuple[dict[str, Any] | None, str]:
         validate_document(doc)
         if doc["doc"] == "energy":
             check_entry(doc)
+        check_imported(doc)
     except (DocumentError, LedgerError) as exc:
         return None, str(exc)
     return doc, ""
+
+
+def _lines(path: str | Path) -> Iterator[tuple[int, str]]:
+    """Numbered lines of a regular file, each at most :data:`MAX_LINE_CHARS` (bounded reads)."""
+    try:
+        if regular_file(path) is None:
+            raise ImportFileError(f"{path}: cannot read: no such file")
+    except NotARegularFileError as exc:
+        expected = "a JSON-lines file of run documents expected"
+        raise ImportFileError(f"{path}: {exc}; {expected}") from None
+    try:
+        with open(path, encoding="utf-8") as fh:
+            for lineno in itertools.count(1):
+                line = fh.readline(MAX_LINE_CHARS + 1)
+                if not line:
+                    return
+                if len(line) > MAX_LINE_CHARS:
+                    raise ImportFileError(
+                        f"{path}:{lineno}: a line longer than {MAX_LINE_CHARS:,} characters; "
+                        "a JSON-lines file of run documents expected"
+                    )
+                yield lineno, line
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ImportFileError(f"{path}: cannot read: {exc}") from None
 
 
 def read_documents(path: str | Path, *, skip_bad_lines: bool = False) -> tuple[Numbered, int]:
@@ -111,11 +141,7 @@ def read_documents(path: str | Path, *, skip_bad_lines: bool = False) -> tuple[N
     """
     docs: Numbered = []
     skipped = 0
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ImportFileError(f"{path}: cannot read: {exc}") from None
-    for lineno, line in enumerate(text.splitlines(), 1):
+    for lineno, line in _lines(path):
         if not line.strip():
             continue
         doc, why = _bad_reason(line)

@@ -39,7 +39,7 @@ class SweepStatus:
 def sweep_status(spec: SweepSpec, *, db_url: str | None = None) -> SweepStatus:
     """How far ``spec`` is: done / running (owner alive) / failed / missing, per cell."""
     cells = expand(spec)
-    with open_ledger(db_url) as ledger:
+    with open_ledger(db_url, read_only=True) as ledger:
         states = store.cell_states(ledger, [c.cell_id for c in cells])
     now = time.time()
     counts = dict.fromkeys(STATUSES, 0)
@@ -64,7 +64,7 @@ def results_frame(spec_or_name: SweepSpec | str, *, db_url: str | None = None) -
     """
     import pandas as pd
 
-    with open_ledger(db_url) as ledger:
+    with open_ledger(db_url, read_only=True) as ledger:
         if isinstance(spec_or_name, str):
             stored = store.stored_spec(ledger, spec_or_name)
             if stored is None:

@@ -44,7 +44,7 @@ def cells_cpu_s(specs: Sequence[SweepSpec], db_url: str | None) -> float:
 
     ids = list({c.cell_id for spec in specs for c in expand(spec)})
     c = sweep_cells.c
-    with open_ledger(db_url) as ledger, ledger.engine.connect() as conn:
+    with open_ledger(db_url, read_only=True) as ledger, ledger.engine.connect() as conn:
         query = sa.select(sa.func.sum(c.cpu_s)).where(c.cell_id.in_(ids), c.status == "done")
         total = conn.execute(query).scalar()
     return float(total or 0.0)

@@ -1,0 +1,165 @@
+"""``twin energy import`` validates what it stores; queries open the ledger read-only and refuse a
+database that is not a ledger; only writers create a ledger, and only in an existing folder."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.helpers import run_cli as run
+from twin.documents import energy_doc, sample_doc, start_doc, stop_doc
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _docs(**changes: Any) -> list[dict[str, Any]]:
+    """A small complete run; ``changes`` maps "kind.field" to a replacement value."""
+    start = start_doc(source="twin", kind="train", params={"steps": 2}, board="lab-1", uid="r1")
+    docs: list[dict[str, Any]] = [
+        dict(start),
+        dict(sample_doc("r1", 0, 0.0, {"error": [0.5]})),
+        dict(energy_doc("r1", 0, 0.0, 1.0, 2e-3, component="free_network")),
+        dict(stop_doc("r1")),
+    ]
+    for key, value in changes.items():
+        kind, field = key.split(".")
+        doc = next(d for d in docs if d["doc"] == kind)
+        if kind == "sample" and field == "data":
+            doc["data"] = value
+        else:
+            doc[field] = value
+    if "start.uid" in changes:
+        for doc in docs[1:]:
+            doc["run"] = changes["start.uid"]
+    return docs
+
+
+def _write(path: Path, docs: list[dict[str, Any]]) -> Path:
+    path.write_text("".join(json.dumps(d) + "\n" for d in docs))  # NaN/Infinity as Python does
+    return path
+
+
+def _one_line(code: int, err: str, *needles: str) -> None:
+    assert code == 2, err
+    assert len(err.strip().splitlines()) == 1, err
+    assert "Traceback" not in err
+    for needle in needles:
+        assert needle in err, err
+
+
+def _tables(db: Path) -> list[str]:
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        return sorted(r[0] for r in conn.execute("SELECT name FROM sqlite_master"))
+
+
+@pytest.mark.parametrize(
+    ("changes", "line", "needles"),
+    [
+        ({"start.time_unix": 1e300}, 1, ("time_unix", "2100")),
+        ({"start.time_unix": -1e15}, 1, ("time_unix", "1970")),
+        ({"start.time_unix": float("inf")}, 1, ("time_unix", "finite")),
+        ({"stop.time_unix": float("nan")}, 4, ("time_unix", "finite")),
+        ({"sample.data": {"error": [float("nan")]}}, 2, ("error[0]", "finite")),
+        ({"energy.t0_s": 2.0}, 3, ("t0_s <= t1_s",)),
+        ({"start.uid": ""}, 1, ("uid", "non-empty")),
+        ({"start.uid": "last"}, 1, ("'last' is reserved",)),
+        ({"start.uid": "a b"}, 1, ("uid", "without spaces")),
+        ({"energy.component": "x\x1b[31m"}, 3, ("component", "printable")),
+        ({"start.board": " lab"}, 1, ("board", "leading or trailing")),
+    ],
+)
+def test_import_refuses_what_would_poison_the_ledger(
+    capsys, tmp_path: Path, changes: dict[str, Any], line: int, needles: tuple[str, ...]
+) -> None:
+    path = _write(tmp_path / "run.jsonl", _docs(**changes))
+    db = tmp_path / "l.db"
+    code, _, err = run(capsys, "energy", "import", str(path), "--db", str(db))
+    _one_line(code, err, f"{path}:{line}:", *needles)
+    code, out, err = run(capsys, "energy", "runs", "--db", str(db), "--format", "json")
+    assert (code, json.loads(out)) == (0, []), err  # nothing of the file was recorded
+
+
+def test_markup_in_names_is_printed_as_written(capsys, tmp_path: Path) -> None:
+    path = _write(
+        tmp_path / "run.jsonl", _docs(**{"start.board": "[/]", "energy.component": "[bold]x[/]"})
+    )
+    db = str(tmp_path / "l.db")
+    assert run(capsys, "energy", "import", str(path), "--db", db)[0] == 0
+    code, out, err = run(capsys, "energy", "runs", "--db", db)
+    assert code == 0, err
+    assert "[/]" in out
+    code, out, err = run(capsys, "energy", "show", "last", "--db", db)
+    assert code == 0, err
+    assert "[bold]x[/]" in out
+
+
+def test_queries_refuse_a_database_that_is_not_a_ledger_and_leave_it_alone(
+    capsys, tmp_path: Path
+) -> None:
+    other = tmp_path / "other.db"
+    with sqlite3.connect(other) as conn:
+        conn.execute("CREATE TABLE notes (text TEXT)")
+    before = other.read_bytes()
+    spec = tmp_path / "s.toml"
+    spec.write_text('name = "s"\nkind = "trainer"\nrealizations = 1\n[base]\nsteps = 2\n')
+    for args in (
+        ("energy", "runs", "--db", str(other)),
+        ("energy", "show", "last", "--db", f"sqlite:///{other}"),
+        ("sweep", "status", str(spec), "--db", str(other)),
+    ):
+        code, _, err = run(capsys, *args)
+        _one_line(code, err, "not a learning-twin ledger")
+    assert _tables(other) == ["notes"]
+    assert other.read_bytes() == before
+
+
+def test_queries_and_writers_create_no_folder_and_queries_no_file(capsys, tmp_path: Path) -> None:
+    missing = tmp_path / "no" / "such" / "dir" / "l.db"
+    for args in (
+        ("energy", "runs", "--db", f"sqlite:///{missing}"),
+        ("energy", "history", "--db", str(missing)),
+    ):
+        code, _, err = run(capsys, *args)
+        _one_line(code, err, "no ledger at")
+    path = _write(tmp_path / "run.jsonl", _docs())
+    code, _, err = run(capsys, "energy", "import", str(path), "--db", f"sqlite:///{missing}")
+    _one_line(code, err, "does not exist")
+    assert not (tmp_path / "no").exists()
+    alone = tmp_path / "absent.db"
+    code, _, err = run(capsys, "energy", "runs", "--db", str(alone))
+    _one_line(code, err, "no ledger at")
+    assert not alone.exists()
+
+
+def test_mode_ro_is_read_only(capsys, tmp_path: Path) -> None:
+    db = tmp_path / "l.db"
+    path = _write(tmp_path / "run.jsonl", _docs())
+    assert run(capsys, "energy", "import", str(path), "--db", str(db))[0] == 0
+    code, _, err = run(capsys, "energy", "import", str(path), "--db", f"sqlite:///{db}?mode=ro")
+    _one_line(code, err, "read-only")
+    code, out, err = run(capsys, "energy", "runs", "--db", f"sqlite:///{db}?mode=ro", "--format",
+                         "json")  # fmt: skip
+    assert code == 0, err
+    assert [r["run"] for r in json.loads(out)] == ["r1"]
+
+
+def test_import_reads_are_bounded(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe.jsonl"
+    os.mkfifo(fifo)  # opening it for reading would wait for a writer forever
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    for source in (fifo, Path("/dev/zero")):
+        done = subprocess.run(
+            [sys.executable, "-m", "twin", "energy", "import", str(source), "--db",
+             str(tmp_path / "l.db")],
+            env=env, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert done.returncode == 2, done.stderr
+        assert "not a regular file" in done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1
