@@ -169,3 +169,30 @@ def test_several_spec_files_run_as_one_pool(capsys, spec_file: Path, tmp_path: P
     code, _, err = run_cli(capsys, "sweep", str(spec_file), str(spec_file), "--db", db)
     assert code == 2
     assert "names must differ" in err
+
+
+def test_results_without_python_table_csv_and_json(capsys, spec_file: Path, tmp_path, db) -> None:
+    code, _, err = run_cli(capsys, "sweep", str(spec_file), "--db", db, "--workers", "1", "--json")
+    assert code == 0, err
+    code, out, err = run_cli(capsys, "sweep", "results", str(spec_file), "--db", db)
+    assert code == 0, err
+    assert "sweep tiny: median over realizations" in out
+    assert "lam" in out and "1e-05" in out and "error_final" in out
+    code, out, err = run_cli(capsys, "sweep", "results", "tiny", "--db", db, "--format", "csv")
+    assert code == 0, err
+    lines = out.strip().splitlines()
+    assert lines[0].startswith("cell_id,position,realization,seed,")
+    assert len(lines) == 1 + 2 * 2  # two cells of two realizations
+    code, out, err = run_cli(capsys, "sweep", "results", "tiny", "--db", db, "--format", "json")
+    assert code == 0, err
+    assert {r["lam"] for r in json.loads(out)} == {0.0, 1e-5}
+    csv_file = tmp_path / "tiny.csv"
+    code, out, err = run_cli(capsys, "sweep", "results", "tiny", "--db", db, "--out", str(csv_file))
+    assert code == 0, err
+    assert csv_file.read_text().count("\n") == 5
+    code, _, err = run_cli(capsys, "sweep", "results", "tiny", "--db", db, "--out", str(csv_file))
+    assert code == 2
+    assert "exists" in err
+    code, _, err = run_cli(capsys, "sweep", "results", "nothing", "--db", db)
+    assert code == 2
+    assert "no sweep named 'nothing'" in err

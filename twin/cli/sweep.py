@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import sys
 from collections.abc import Callable, Iterator
@@ -203,3 +204,86 @@ def status_cmd(spec: Path, db: str | None, as_json: bool) -> None:
         error = plain(str(cell.get("error", ""))[:80])
         table.add_row(plain(cell["cell_id"]), *values, cell["status"], error)
     Console().print(table)
+
+
+@sweep_group.command("results")
+@click.argument("sweep")
+@click.option("--db", metavar="URL", default=None, help=_DB_HELP)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
+    show_default=True,
+    help="table: one row per cell (median over its realizations); csv, json: one row per cell "
+    "and realization (every parameter and metric).",
+)
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the CSV (one row per cell and realization) to this new file instead.",
+)
+def results_cmd(sweep: str, db: str | None, fmt: str, out: Path | None) -> None:
+    """Show a sweep's results: SWEEP is its file (SPEC.toml) or its name in the ledger."""
+    from ..sweeps import load_spec, results_frame
+
+    target = load_spec(sweep) if sweep.endswith(".toml") or Path(sweep).is_file() else sweep
+    if out is not None:
+        _check_new_file(out)
+    frame = results_frame(target, db_url=db)
+    if out is not None:
+        frame.to_csv(out, index=False)
+        click.echo(f"{len(frame)} rows written to {out}")
+    elif fmt == "csv":
+        frame.to_csv(sys.stdout, index=False)
+    elif fmt == "json":
+        emit_json(json.loads(frame.to_json(orient="records")))
+    else:
+        name = target.name if not isinstance(target, str) else target
+        _print_results_table(name, frame)
+
+
+def _check_new_file(out: Path) -> None:
+    if out.exists():
+        raise click.BadParameter(
+            f"{out} exists; results never overwrite a file", param_hint="--out"
+        )
+    if not out.parent.is_dir():
+        raise click.BadParameter(f"folder {out.parent} does not exist", param_hint="--out")
+
+
+def _print_results_table(name: str, frame: Any) -> None:
+    """One row per cell: its varied parameters, status, realizations and metric medians."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from ..sweeps.metrics import METRICS
+
+    if frame.empty:
+        click.echo(f"sweep {name}: no cells")
+        return
+    metrics = [m for kind in METRICS.values() for m in kind if m in frame.columns]
+    metrics = list(dict.fromkeys(metrics))
+    fixed = {"cell_id", "position", "realization", "seed", "status", "code_version", *metrics}
+    varied = [c for c in frame.columns if c not in fixed and frame[c].nunique(dropna=False) > 1]
+    cells = frame.groupby("position", sort=True)
+    table = Table(title=plain(f"sweep {name}: median over realizations"))
+    for col in ("cell", *varied, "status", "n", *metrics):
+        table.add_column(plain(col), justify="left" if col in ("cell", "status") else "right")
+    for _, rows in cells:
+        first = rows.iloc[0]
+        medians = [rows[m].median() for m in metrics]
+        table.add_row(
+            plain(first["cell_id"]),
+            *(plain(_short(first[c])) for c in varied),
+            plain(first["status"]),
+            str(int(rows[metrics].notna().any(axis=1).sum()) if metrics else 0),
+            *("-" if v != v else f"{v:.4g}" for v in medians),
+        )
+    Console(width=200 if not sys.stdout.isatty() else None).print(table)
+
+
+def _short(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
