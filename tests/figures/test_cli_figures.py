@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -23,6 +24,7 @@ def _quick(capsys, tmp_path, names: list[str]) -> tuple[str, str]:
         assert (out / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
         assert f"![{name}]({name}.png)" in text
     assert "mode **quick**" in text
+    assert f"ledger `{db}`" in text  # the ledger it used, by its URL
     assert "| quantity | measured here | published (seed) | departure |" in text
     assert "0 found done" in text
     assert "failed" not in text
@@ -59,3 +61,12 @@ def test_bad_figure_options_fail_in_one_line(capsys, tmp_path, args, needle) -> 
     assert code == 2
     assert len(err.strip().splitlines()) == 1, err
     assert needle in err
+
+
+def test_help_and_readme_agree_on_how_long_quick_takes(capsys) -> None:
+    code, out, _ = run(capsys, "figures", "--help")
+    assert code == 0
+    said = re.search(r"all\s+six\s+in\s+(~\d+ s)\s+on\s+2\s+cores", " ".join(out.split()))
+    assert said is not None, out
+    readme = " ".join((Path(__file__).resolve().parents[2] / "README.md").read_text().split())
+    assert f"short runs (a smoke test: all six in {said[1]} on 2 cores" in readme

@@ -124,6 +124,15 @@ def make_figures(
     return report
 
 
+def _ledger_name(db_url: str | None) -> str:
+    """The ledger the figures read and wrote, as a URL (password hidden)."""
+    import sqlalchemy as sa
+
+    from ...ledger.db import resolve_url
+
+    return sa.make_url(resolve_url(db_url)).render_as_string(hide_password=True)
+
+
 def _header(
     names: list[str],
     quick: bool,
@@ -139,7 +148,7 @@ def _header(
         "",
         f"{stamp}; code version `{code_version()}`; mode **{'quick' if quick else 'full'}**"
         + (" (few realizations, short runs: a smoke test, not a measurement)" if quick else "")
-        + f"; figures {', '.join(names)}; ledger `{db_url or 'default'}`.",
+        + f"; figures {', '.join(names)}; ledger `{_ledger_name(db_url)}`.",
         f"Total {wall_s:.0f} s wall, {cpu_s:.0f} s CPU (this process and the worker processes "
         "it has reaped: a worker pool still open is not yet counted); "
         f"load average at the end {load[0]:.2f}, {load[1]:.2f}, {load[2]:.2f}.",
