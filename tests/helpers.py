@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -51,3 +52,9 @@ def run_cli(capsys: Any, *args: str) -> tuple[int, str, str]:
         code = int(exc.code or 0)
     out = capsys.readouterr()
     return code, out.out, out.err
+
+
+def undocumented_keys(keys: Iterable[str]) -> list[str]:
+    """The keys of a ``--json`` object that README.md does not name (as ```key```)."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    return [key for key in keys if f"`{key}`" not in readme]

@@ -6,6 +6,7 @@ import json
 import threading
 
 from tests.helpers import run_cli as run
+from tests.helpers import undocumented_keys
 
 from .conftest import SyntheticBoard, publish_paced
 
@@ -49,6 +50,7 @@ def test_record_then_replay(capsys, tmp_path, make_publisher) -> None:
     assert replayed["updates"] == recorded["updates"]
     assert replayed["gaps_detected"] == recorded["gaps_detected"]
     assert replayed["resync_reasons"]["initial"] == 1
+    assert undocumented_keys([*recorded, *replayed, *replayed["resync_reasons"]]) == []
     code, out, _ = run(capsys, "replay", str(out_file))
     assert code == 0
     assert "replayed" in out

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import run_cli
+from tests.helpers import run_cli, undocumented_keys
 from twin.sweeps.metrics import TRAINER_METRICS as METRICS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,6 +41,7 @@ def test_run_and_status_json(capsys, spec_file: Path, db: str) -> None:
     assert code == 0, err
     status = json.loads(out.strip().splitlines()[-1])
     assert status["counts"] == {"done": 2, "running": 0, "failed": 0, "missing": 0}
+    assert undocumented_keys([*summary, *status, *status["counts"], *status["cells"][0]]) == []
     assert [c["lam"] for c in status["cells"]] == [0.0, 1e-5]
     # the explicit subcommand is the same command
     code, out, _ = run_cli(capsys, "sweep", "run", str(spec_file), "--db", db, "--json")
@@ -177,7 +178,8 @@ def test_results_without_python_table_csv_and_json(capsys, spec_file: Path, tmp_
     code, out, err = run_cli(capsys, "sweep", "results", str(spec_file), "--db", db)
     assert code == 0, err
     assert "sweep tiny: median over realizations" in out
-    assert "lam" in out and "1e-05" in out and "error_final" in out
+    for needle in ("lam", "1e-05", "error_final"):
+        assert needle in out
     code, out, err = run_cli(capsys, "sweep", "results", "tiny", "--db", db, "--format", "csv")
     assert code == 0, err
     lines = out.strip().splitlines()
