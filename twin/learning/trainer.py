@@ -389,10 +389,12 @@ class Trainer:
     (the event-driven twin's tests, sweeps).
     """
 
-    def __init__(self, tasks: Sequence[Any], config: TrainConfig) -> None:
+    def __init__(
+        self, tasks: Sequence[Any], config: TrainConfig, *, physics: Physics | None = None
+    ) -> None:
         self.tasks = list(tasks)
         self.config = config
-        self.physics: Physics = physics_for(self.tasks)
+        self.physics: Physics = physics_for(self.tasks) if physics is None else physics
         self.inputs, self.desired = self.physics.examples("train")
         rr, e = self.physics.shape
         kmin = [config.k_min or float(lo) for lo in self.physics.k_min]
@@ -576,6 +578,7 @@ def train(
     progress: Progress | None = None,
     params: dict[str, Any] | None = None,
     k0: np.ndarray | None = None,
+    physics: Physics | None = None,
 ) -> TrainResult:
     """Train one or many realizations synchronously.
 
@@ -596,9 +599,13 @@ def train(
         Provenance recorded in the start document.
     k0
         Initial conductances ``(R, E)`` (siemens) instead of the uniform ``kappa``.
+    physics
+        The substrate built from ``tasks`` (default :func:`twin.physics.substrates.physics_for`;
+        e.g. spring physics in its ``nonlinear`` mode).
     """
     task_list = list(tasks) if isinstance(tasks, Sequence) else [tasks]
     t0 = time.perf_counter()
-    result = Trainer(task_list, config).run(emit=emit, progress=progress, params=params, k0=k0)
+    trainer = Trainer(task_list, config, physics=physics)
+    result = trainer.run(emit=emit, progress=progress, params=params, k0=k0)
     log.info("trained %d realization(s) in %.3f s", len(task_list), time.perf_counter() - t0)
     return result
