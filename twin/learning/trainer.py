@@ -214,7 +214,8 @@ class TrainResult:
                 out[f"{name}_mean"] = float(np.mean(arr))
         out["steps"] = int(self.steps_done[0]) if single else [int(s) for s in self.steps_done]
         bounds = (("k_min_siemens", self.k_min_siemens), ("k_max_siemens", self.k_max_siemens))
-        for name, bound in bounds:
+        for field, bound in bounds:
+            name = public_key(field, self.cost_name)
             if bound is not None:  # one number when every realization shares it
                 same = bool(np.all(bound == bound[0]))
                 out[name] = float(bound[0]) if same else [float(x) for x in bound]
@@ -223,8 +224,13 @@ class TrainResult:
 
 def public_key(key: str, cost_name: str) -> str:
     """A reported key for a substrate whose cost is ``cost_name`` (:class:`~twin.physics.
-    contract.Cost`): ``free_power_initial_w`` reads ``free_energy_initial_j`` for springs."""
-    if cost_name == "power_w" or "power" not in key or not key.endswith("_w"):
+    contract.Cost`): ``free_power_initial_w`` reads ``free_energy_initial_j`` and
+    ``k_min_siemens`` reads ``k_min_n_per_m`` for springs."""
+    if cost_name == "power_w":
+        return key
+    if key.endswith("_siemens"):
+        return key.removesuffix("_siemens") + "_n_per_m"
+    if "power" not in key or not key.endswith("_w"):
         return key
     return key[:-2].replace("power", "energy") + "_j"
 

@@ -47,11 +47,11 @@ class SpringPhysics:
     name = "springs"
     cost = ELASTIC_ENERGY
 
-    def __init__(self, tasks: Sequence[SpringTask], mode: Mode = "linear") -> None:
+    def __init__(self, tasks: Sequence[SpringTask], mode: Mode | str = "linear") -> None:
         if mode not in MODES:
             raise ConfigError(f"mode: expected one of {', '.join(MODES)}, got {mode!r}")
         self.tasks = list(tasks)
-        self.mode = mode
+        self.mode: str = mode
         for task in self.tasks:
             check_rigid(task.network)
         self.batch = SpringBatch(self.tasks)
