@@ -55,6 +55,36 @@ def test_nonlinear_reference_and_linear_path_agree_step_by_step_at_small_strain(
         k = np.clip(k + a["dk"], lin.k_min, lin.k_max)
 
 
-def test_compiled_backend_is_refused_for_springs(tasks: list) -> None:
+def test_compiled_backend_is_refused_for_the_nonlinear_reference(tasks: list) -> None:
     with pytest.raises(ConfigError, match="backend: 'compiled' is not available for springs"):
-        Trainer(tasks, TrainConfig(backend="compiled"))
+        Trainer(tasks, TrainConfig(backend="compiled"), physics=SpringPhysics(tasks, "nonlinear"))
+
+
+@pytest.mark.parametrize("lam", [0.0, 1e-3])
+def test_compiled_kernel_agrees_with_the_numpy_reference_step_by_step(
+    tasks: list, lam: float
+) -> None:
+    """Lockstep over 300 updates (one update per advance call, recorded every step), then the
+    final state of compiled chunks of many updates (recorded at the start and the end only)."""
+    cfg = {"rule": LearningRule(alpha=10.0, lam=lam), "steps": 300, "n_records": 400}
+    ref = train(tasks, TrainConfig(backend="numpy", **cfg))
+    fast = train(tasks, TrainConfig(backend="compiled", **cfg))
+    for key in ("error", "free_energy_j", "clamped_energy_j", "energy_j"):
+        np.testing.assert_allclose(fast.history[key], ref.history[key], rtol=1e-9, atol=1e-300)
+    np.testing.assert_allclose(fast.k, ref.k, rtol=1e-9)
+    np.testing.assert_allclose(fast.training_energy_j, ref.training_energy_j, rtol=1e-9)
+    chunked = train(tasks, TrainConfig(backend="compiled", **(cfg | {"n_records": 2})))
+    np.testing.assert_allclose(chunked.k, ref.k, rtol=1e-9)
+    np.testing.assert_allclose(chunked.training_energy_j, ref.training_energy_j, rtol=1e-9)
+
+
+def test_compiled_kernel_with_lambda_control_and_early_stopping(tasks: list) -> None:
+    from twin.learning.rules import LambdaControl
+
+    for extra in ({"control": LambdaControl(tol=1e-8)}, {"stop_tol": 1e-7}):
+        cfg = dict(rule=LearningRule(alpha=10.0), steps=400, n_records=50, **extra)
+        ref = train(tasks, TrainConfig(backend="numpy", **cfg))
+        fast = train(tasks, TrainConfig(backend="compiled", **cfg))
+        np.testing.assert_array_equal(fast.steps_done, ref.steps_done)
+        np.testing.assert_allclose(fast.lam_final, ref.lam_final, rtol=1e-9)
+        np.testing.assert_allclose(fast.error_final, ref.error_final, rtol=1e-6, atol=1e-20)

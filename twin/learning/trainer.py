@@ -257,13 +257,15 @@ def _squared_error(outputs: np.ndarray, desired: np.ndarray) -> np.ndarray:
     return np.mean(np.sum((outputs - desired) ** 2, axis=-1), axis=-1)
 
 
-def _resolve_backend(name: str, physics: str = "resistors") -> str:
+def _resolve_backend(name: str, physics: Physics | None = None) -> str:
     """``numpy`` or ``compiled`` for a configured backend name (``auto`` is ``compiled`` where the
-    substrate has compiled kernels: resistors)."""
-    if physics != "resistors":
-        if name == "compiled":
-            raise ConfigError(f"backend: 'compiled' is not available for {physics}; use numpy")
-        return "numpy"
+    substrate has compiled kernels: resistors, and springs on the linear path)."""
+    if physics is not None and physics.name != "resistors":
+        fast = getattr(physics, "mode", "") == "linear"
+        if name == "compiled" and not fast:
+            raise ConfigError(f"backend: 'compiled' is not available for {physics.name} "
+                              f"({getattr(physics, 'mode', '')}); use numpy")  # fmt: skip
+        return "compiled" if fast and name != "numpy" else "numpy"
     return "numpy" if name == "numpy" else "compiled"
 
 
@@ -412,7 +414,7 @@ class Trainer:
         self.mask = self.physics.edge_mask
         self.k0 = np.where(self.mask, np.clip(config.kappa, self.k_min, self.k_max), 1.0)
         self.shape = (rr, e)
-        self.backend = _resolve_backend(config.backend, self.physics.name)
+        self.backend = _resolve_backend(config.backend, self.physics)
         if self.physics.name != "resistors" and config.solver == "pcg":
             raise ConfigError(f"solver: 'pcg' is not available for {self.physics.name}")
         self.solver = resolve_solver(config, e) if self.backend == "compiled" else "direct"
@@ -474,6 +476,10 @@ class Trainer:
         rr, _ = self.shape
         k = self.k0.copy() if k0 is None else np.where(self.mask, np.asarray(k0, float), 1.0)
         lam = np.full(rr, cfg.control.lam0 if cfg.control and cfg.rule.lam == 0 else cfg.rule.lam)
+        if self.backend == "compiled" and self.physics.name == "springs":
+            from ._spring_engine import SpringKernelEngine
+
+            return SpringKernelEngine(self, k, lam)
         if self.backend == "compiled":
             return _CompiledEngine(self, k, lam)
         return _NumpyEngine(self, k, lam)
