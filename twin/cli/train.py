@@ -199,14 +199,16 @@ def _check_train(
     "--kmin",
     type=CONDUCTANCE_S,
     default=None,
-    help="Lower conductance bound, S (default: the network's; 1e-3 for generated, ref: and "
+    help="Lower conductance bound, S (stiffness, N/m, for springs; default: the network's; 1e-3 "
+    "for springs and for generated, ref: and "
     "file: networks without bounds, as in the seed text; the authors' code uses 1e-4).",
 )
 @click.option(
     "--kmax",
     type=CONDUCTANCE_S,
     default=None,
-    help="Upper conductance bound, S (default: the network's; 10 for generated, ref: and "
+    help="Upper conductance bound, S (N/m for springs; default: the network's; 10 for springs and "
+    "for generated, ref: and "
     "file: networks without bounds, as in the seed text; the authors' code uses 1e6). The "
     "summary reports the bounds used (k_min_siemens, k_max_siemens).",
 )

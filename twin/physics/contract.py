@@ -105,10 +105,11 @@ def local_terms(drops_free: np.ndarray, drops_delta: np.ndarray) -> tuple[np.nda
 class Physics(Protocol):
     """A learning substrate: ``R`` realizations of a network with a task, batched.
 
-    Implementations: :class:`twin.physics.resistors.ResistorPhysics` (linear resistor networks;
-    the transistor networks of the board reduce to it at small signal, and the event-driven twin
-    reads the same rule terms per edge) and :class:`twin.physics.springs.physics.SpringPhysics`
-    (harmonic spring networks, seed App. D).
+    Implementations: :class:`twin.physics.resistors.ResistorPhysics` (linear resistor networks)
+    and :class:`twin.physics.springs.physics.SpringPhysics` (harmonic spring networks, seed
+    App. D). The board's transistor networks are modelled only by the event-driven twin
+    (:mod:`twin.simulation`, per-edge devices in compiled events), which does not go through
+    this contract yet.
     """
 
     #: ``resistors`` or ``springs``.
