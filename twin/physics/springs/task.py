@@ -103,6 +103,11 @@ class SpringTask:
     def train(self) -> Examples:
         return Examples(inputs=self.source_strains, outputs=self.target_strains)
 
+    @property
+    def test(self) -> Examples | None:
+        """No test set: the task is one strain pattern."""
+        return None
+
     def sets(self) -> dict[str, Examples]:
         """The example sets by name (only ``train``: the task is one strain pattern)."""
         return {"train": self.train}
