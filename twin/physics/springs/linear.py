@@ -24,6 +24,7 @@ hold) raises :class:`~twin.errors.SolverError`.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import attrs
 import numpy as np
@@ -31,6 +32,9 @@ import numpy as np
 from ...errors import SolverError, TaskError
 from .network import fixed_coordinates, rigidity_matrix
 from .task import SpringTask
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
 
 __all__ = ["DENSE_MAX_DOF", "LinearBasis", "SpringBatch"]
 
@@ -88,6 +92,7 @@ class SpringBatch:
         )
         self.l0 = self.rest[ridx, bonds]  # (R, c) rest lengths of the constraint bonds, m
         self.pin = np.array([task.pin_stiffness for task in tasks])  # (R,) N/m
+        self._sparse: dict[int, tuple[sp.csr_matrix, sp.csr_matrix]] = {}
 
     @property
     def realizations(self) -> int:
@@ -122,14 +127,23 @@ class SpringBatch:
             raise SolverError(_FLOPPY)
         return LinearBasis(s=self.constraints @ x, g=self.rigidity @ x)
 
+    def _sparse_parts(self, r: int) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+        """Sparse rigidity matrix and ``K C_S^T C_S + padding`` of realization ``r`` (cached)."""
+        import scipy.sparse as sp
+
+        if r not in self._sparse:
+            rm = sp.csr_matrix(self.rigidity[r])
+            cs = sp.csr_matrix(self.constraints[r, : self.n_sources])
+            pad = sp.diags(self.pad_dof[r].astype(float))
+            self._sparse[r] = (rm, (self.pin[r] * (cs.T @ cs) + pad).tocsr())
+        return self._sparse[r]
+
     def _sparse_solve(self, k_r: np.ndarray, r: int, rhs: np.ndarray) -> np.ndarray:
         import scipy.sparse as sp
         import scipy.sparse.linalg as spla
 
-        rm = sp.csr_matrix(self.rigidity[r])
-        cs = sp.csr_matrix(self.constraints[r, : self.n_sources])
-        pad = sp.diags(self.pad_dof[r].astype(float))
-        h = rm.T @ sp.diags(k_r) @ rm + self.pin[r] * (cs.T @ cs) + pad
+        rm, constant = self._sparse_parts(r)
+        h = rm.T @ sp.diags(k_r) @ rm + constant
         try:
             lu = spla.splu(h.tocsc())
         except RuntimeError:
