@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -22,6 +23,7 @@ from ._common import (
     print_summary,
     progress_bar,
     request_size,
+    spring_tasks_from_options,
     tasks_from_options,
 )
 from ._ledger import check_finite, ledger_options, recorded_dispatch
@@ -38,6 +40,36 @@ MAX_REALIZATIONS = 10**9  # the memory and time estimate refuses far below
 CONDUCTANCE_S = FiniteRange(0, 1e6, min_open=True)
 #: Error tolerances in V^2 (target voltages are at most 1000 V: schemas/task.schema.json).
 ERROR_V2 = FiniteRange(0, 1e6, min_open=True)
+
+
+def _check_physics_options(
+    physics: str,
+    task: str,
+    alpha: float,
+    spring_solver: str,
+    prune: float | None,
+    save: Path | None,
+) -> None:
+    """Options that belong to one substrate, refused on the other with the option named."""
+    springs = physics == "springs"
+    if springs and task != "allostery-strain":
+        raise click.BadParameter(f"springs have the task allostery-strain, got {task!r}",
+                                 param_hint="--task")  # fmt: skip
+    if not springs and task == "allostery-strain":
+        raise click.BadParameter("allostery-strain needs --physics springs", param_hint="--task")
+    if not springs and alpha > 1:
+        raise click.BadParameter(f"at most 1 for resistors, got {alpha:g}", param_hint="--alpha")
+    if not springs and (spring_solver != "linear" or prune is not None):
+        hint = "--prune" if prune is not None else "--spring-solver"
+        raise click.BadParameter("needs --physics springs", param_hint=hint)
+    if springs and save is not None:
+        raise click.BadParameter("not available with --physics springs", param_hint="--save")
+
+
+def _physics(tasks: list[Any], spring_solver: str) -> Any:
+    from ..physics.springs.physics import SpringPhysics
+
+    return SpringPhysics(tasks, spring_solver)
 
 
 def _check_train(
@@ -68,9 +100,32 @@ def _check_train(
 @click.option(
     "--task",
     "task",
-    default="allostery",
+    default=None,
+    help="regression, allostery, iris or file:PATH; allostery-strain with --physics springs "
+    "(default: allostery, or allostery-strain for springs).",
+)
+@click.option(
+    "--physics",
+    type=click.Choice(["resistors", "springs"]),
+    default="resistors",
     show_default=True,
-    help="regression, allostery, iris or file:PATH.",
+    help="Substrate: resistor networks, or harmonic spring networks (seed App. D: stiffnesses "
+    "in N/m, strains, elastic energy in J; network default jammed:27, rigid).",
+)
+@click.option(
+    "--spring-solver",
+    type=click.Choice(["linear", "nonlinear"]),
+    default="linear",
+    show_default=True,
+    help="Springs: linear response about the unstrained network (fast), or the exact "
+    "nonlinear equilibrium by Newton's method (the reference).",
+)
+@click.option(
+    "--prune",
+    type=FiniteRange(0, 6, min_open=True),
+    default=None,
+    help="Springs: remove random redundant bonds down to this mean coordination (rigidity kept; "
+    "must be above isostatic, ~4).",
 )
 @click.option(
     "--lam",
@@ -128,30 +183,32 @@ def _check_train(
 )
 @click.option(
     "--alpha",
-    type=FiniteRange(0, 1, min_open=True),
-    default=0.5,
-    show_default=True,
-    help="Learning rate per step.",
+    type=FiniteRange(0, 1e3, min_open=True),
+    default=None,
+    help="Learning rate per step (default 0.5; 10 for springs, whose extensions, ~0.05 m, are "
+    "smaller than the resistors' volts). At most 1 for resistors.",
 )
 @click.option(
     "--kappa",
     type=CONDUCTANCE_S,
     default=1.0,
     show_default=True,
-    help="Initial conductance, S.",
+    help="Initial conductance, S (stiffness, N/m, for springs).",
 )
 @click.option(
     "--kmin",
     type=CONDUCTANCE_S,
     default=None,
-    help="Lower conductance bound, S (default: the network's; 1e-3 for generated, ref: and "
+    help="Lower conductance bound, S (stiffness, N/m, for springs; default: the network's; 1e-3 "
+    "for springs and for generated, ref: and "
     "file: networks without bounds, as in the seed text; the authors' code uses 1e-4).",
 )
 @click.option(
     "--kmax",
     type=CONDUCTANCE_S,
     default=None,
-    help="Upper conductance bound, S (default: the network's; 10 for generated, ref: and "
+    help="Upper conductance bound, S (N/m for springs; default: the network's; 10 for springs and "
+    "for generated, ref: and "
     "file: networks without bounds, as in the seed text; the authors' code uses 1e6). The "
     "summary reports the bounds used (k_min_siemens, k_max_siemens).",
 )
@@ -199,7 +256,10 @@ def _check_train(
 @ledger_options
 def train_cmd(
     network: str | None,
-    task: str,
+    task: str | None,
+    physics: str,
+    spring_solver: str,
+    prune: float | None,
     lam: float,
     label_noise: float,
     control_tol: float | None,
@@ -208,7 +268,7 @@ def train_cmd(
     lam0: float | None,
     stop_tol: float | None,
     eta: float,
-    alpha: float,
+    alpha: float | None,
     kappa: float,
     kmin: float | None,
     kmax: float | None,
@@ -234,19 +294,29 @@ def train_cmd(
             raise click.BadParameter(
                 "needs --control-tol (dynamic lambda control)", param_hint=name
             )
-    size = request_size(task, network)
+    springs = physics == "springs"
+    task = task or ("allostery-strain" if springs else "allostery")
+    alpha = alpha if alpha is not None else (10.0 if springs else 0.5)
+    _check_physics_options(physics, task, alpha, spring_solver, prune, save)
+    size = request_size(task, network if network or not springs else "jammed:27")
     if size is not None:  # refuse before generating anything
         estimate = _check_train(size, realizations, steps, solver, force)
         announce_estimate("train", estimate)
-    tasks = tasks_from_options(
-        task,
-        network,
-        seed=seed,
-        realizations=realizations,
-        progress=not as_json,
-        estimate_s=estimate.seconds("network") if size is not None else 0.0,
-        label_noise=label_noise,
-    )
+    if springs:
+        tasks: list[Any] = spring_tasks_from_options(
+            task, network, seed=seed, realizations=realizations, prune=prune,
+            progress=not as_json,
+        )  # fmt: skip
+    else:
+        tasks = tasks_from_options(
+            task,
+            network,
+            seed=seed,
+            realizations=realizations,
+            progress=not as_json,
+            estimate_s=estimate.seconds("network") if size is not None else 0.0,
+            label_noise=label_noise,
+        )
     if size is None:  # a task file: its network is known now
         net = tasks[0].network
         estimate = _check_train(NetworkSize(nodes=net.n_nodes, edges=net.n_edges), realizations,
@@ -279,6 +349,7 @@ def train_cmd(
         solver_tol=solver_tol,
     )
     params = {
+        "physics": physics,
         "network": network,
         "task": task,
         "lam": lam,
@@ -300,7 +371,9 @@ def train_cmd(
         "solver": solver,
         "solver_tol": solver_tol,
     }
-    trainer = Trainer(tasks, config)
+    if springs:
+        params |= {"spring_solver": spring_solver, "prune": prune}
+    trainer = Trainer(tasks, config, physics=_physics(tasks, spring_solver) if springs else None)
     with recorded_dispatch(out, db, no_db, params=params) as dispatch:
         t0 = time.perf_counter()
         with progress_bar("training", steps, enabled=not as_json) as update:

@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 
 from ..learning.rules import LambdaControl, LearningRule
-from ..learning.trainer import TrainConfig, Trainer, TrainResult
-from ..physics.task import Task
+from ..learning.trainer import TrainConfig, Trainer, TrainResult, public_key
+from ..physics.springs.task_spec import SPRING_TASKS, build_spring_tasks
 from ..physics.task_spec import build_tasks, reference_for_realization
 from .metrics import TRAINER_METRICS as METRICS
 
@@ -50,13 +50,19 @@ def check_params(params: Mapping[str, Any]) -> None:
     train_config(params)
 
 
-def tasks_for(params: Mapping[str, Any], seeds: Sequence[int]) -> list[Task]:
+def tasks_for(params: Mapping[str, Any], seeds: Sequence[int]) -> list[Any]:
     """One task per realization: realization ``r`` built as ``twin train --seed seeds[r]``.
 
     A ``ref:N`` network becomes ``ref:N:i=r`` (mod the number of files) for realization ``r``,
-    so the realizations train on the authors' distinct reference networks.
+    so the realizations train on the authors' distinct reference networks. A spring task
+    (``allostery-strain``) is built as ``twin train --physics springs --seed seeds[r]``.
     """
     network = params["network"]
+    if params["task"] in SPRING_TASKS:
+        return [
+            build_spring_tasks(params["task"], network, seed=int(s), realizations=1)[0]
+            for s in seeds
+        ]
     return [
         build_tasks(
             params["task"],
@@ -92,6 +98,16 @@ def _time_to_tol(result: TrainResult, r: int, params: Mapping[str, Any]) -> floa
     return float(result.history["t_s"][hit[0]]) if hit.size else math.nan
 
 
+def _in_units(row: dict[str, float], cost_name: str) -> dict[str, float]:
+    """Metric names of the substrate's cost: for springs the free-state cost is an elastic energy
+    (``free_energy_*_j``, ratio ``free_energy_ratio``), not a power."""
+    if cost_name == "power_w":
+        return row
+    renamed = {public_key(k, cost_name): v for k, v in row.items()}
+    renamed["free_energy_ratio"] = renamed.pop("power_ratio")
+    return renamed
+
+
 def evaluate_trainer(params: Mapping[str, Any], seeds: Sequence[int]) -> list[dict[str, float]]:
     """Train every realization of a cell in one batched call; one metrics row per realization."""
     tasks = tasks_for(params, seeds)
@@ -103,7 +119,7 @@ def evaluate_trainer(params: Mapping[str, Any], seeds: Sequence[int]) -> list[di
     train = trainer.evaluate(result.k, "train") if classify else {}
     rows = []
     for r in range(len(tasks)):
-        row = {
+        row: dict[str, float] = {
             "error_initial": float(result.error_initial[r]),
             "error_final": float(result.error_final[r]),
             "error_ratio": _ratio(result.error_final[r], result.error_initial[r]),
@@ -121,5 +137,5 @@ def evaluate_trainer(params: Mapping[str, Any], seeds: Sequence[int]) -> list[di
             row["accuracy_train"] = float(train["accuracy"][r])
         if "accuracy" in test:
             row["accuracy_test"] = float(test["accuracy"][r])
-        rows.append(row)
+        rows.append(_in_units(row, result.cost_name))
     return rows

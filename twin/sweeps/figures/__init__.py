@@ -48,6 +48,7 @@ FIGURES: dict[str, str] = {
     "fig4": ".fig4_control",
     "fig5": ".fig5_iris",
     "fig6": ".fig6_desync",
+    "fig8": ".fig8_springs",
 }
 
 

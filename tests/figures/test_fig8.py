@@ -1,0 +1,40 @@
+"""Fig. 8 (springs) renders its slopes from the frame: synthetic data with known scalings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from twin.sweeps.figures import figure_module
+
+
+def test_fig8_measures_the_slopes_of_its_frame(tmp_path: Path) -> None:
+    """L/L0 = floor + c lam^2 and E_F = E0 (1 - d lam): slopes 2 and 1; a realization that does
+    not learn at lambda = 0 is left out of the medians."""
+    rows = []
+    lams = [0.0, *np.logspace(-10, -4, 13).tolist()]
+    for r in range(6):
+        e0 = 1.0 + 0.1 * r
+        floor = 1e-24 if r < 5 else 0.5  # realization 5 never learns
+        for lam in lams:
+            rows.append(
+                {
+                    "lam": lam,
+                    "realization": r,
+                    "seed": r,
+                    "status": "done",
+                    "steps": 20000,
+                    "error_ratio": floor + 1e4 * lam**2,
+                    "free_energy_final_j": e0 * (1 - 1e3 * lam),
+                }
+            )
+    result = figure_module("fig8").render({"fig8-springs-full": pd.DataFrame(rows)}, tmp_path)
+    assert result.png.read_bytes()[:4] == b"\x89PNG"
+    assert result.measured["error_slope"] == pytest.approx(2.0, abs=1e-3)
+    assert result.measured["energy_reduction_slope"] == pytest.approx(1.0, abs=1e-3)
+    assert result.measured["learning_realizations"] == 5
+    assert result.measured["error_ratio_at_lambda_0"] == pytest.approx(1e-24)
+    assert "5 of 6 realizations learn" in result.markdown
