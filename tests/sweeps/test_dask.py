@@ -23,6 +23,11 @@ dask = pytest.importorskip("dask")
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
+#: The scheduler's HTTP server (health, metrics) binds port 8787 even with the dashboard off; a
+#: second cluster on the machine (a benchmark, another test run) then makes it warn, which the
+#: suite turns into an error. A random loopback port instead, as every test server here.
+NO_FIXED_HTTP_PORT = {"dashboard_address": "127.0.0.1:0"}
+
 
 def _same_metrics(url_a: str, url_b: str, spec) -> None:
     a, b = results_frame(spec, db_url=url_a), results_frame(spec, db_url=url_b)
@@ -34,7 +39,8 @@ def test_a_local_cluster_runs_the_sweep_like_the_serial_reference(db: str, tmp_p
     spec = tiny_spec()
     with (
         distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None,
+            scheduler_kwargs=NO_FIXED_HTTP_PORT,
         ) as cluster,
         distributed.Client(cluster, set_as_default=False) as client,
     ):
@@ -57,7 +63,8 @@ def test_a_worker_killed_mid_cell_is_resubmitted_and_the_cell_completes(db: str)
     with (
         dask.config.set({"distributed.scheduler.allowed-failures": 0}),
         distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+            scheduler_kwargs=NO_FIXED_HTTP_PORT,
         ) as cluster,
         distributed.Client(cluster, set_as_default=False) as client,
     ):
@@ -90,7 +97,7 @@ def cli_cluster(tmp_path: Path) -> Iterator[str]:
     """A ``dask scheduler`` and two ``dask worker`` processes on loopback, random ports."""
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     sched_file = tmp_path / "scheduler.json"
-    common = ["--no-dashboard"]
+    common = ["--no-dashboard", "--dashboard-address", "127.0.0.1:0"]
     procs = [
         subprocess.Popen(
             [str(BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--port", "0",
@@ -162,7 +169,8 @@ def test_an_overdue_cell_is_resubmitted_then_failed(db: str) -> None:
     fast = tiny_spec(name="fast")
     with (
         distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None,
+            scheduler_kwargs=NO_FIXED_HTTP_PORT,
         ) as cluster,
         distributed.Client(cluster, set_as_default=False) as client,
     ):
