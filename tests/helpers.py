@@ -58,3 +58,12 @@ def undocumented_keys(keys: Iterable[str]) -> list[str]:
     """The keys of a ``--json`` object that README.md does not name (as ```key```)."""
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     return [key for key in keys if f"`{key}`" not in readme]
+
+
+def one_line_error(code: int, err: str, *needles: str) -> None:
+    """Bad input: exit code 2, one line on stderr holding every needle, no traceback."""
+    assert code == 2, err
+    assert len(err.strip().splitlines()) == 1, err
+    assert "Traceback" not in err
+    for needle in needles:
+        assert needle in err, err

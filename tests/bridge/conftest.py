@@ -8,6 +8,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import pytest
@@ -232,3 +233,21 @@ def publish_paced(pub: BoardPublisher, source: SyntheticBoard, n: int, rate_hz: 
         if pause > 0:
             time.sleep(pause)
     return sent
+
+
+@contextmanager
+def feeding(pub: BoardPublisher, source: SyntheticBoard, rate_hz: float = 1000.0) -> Iterator[None]:
+    """Publish ``source``'s states at about ``rate_hz`` from a thread while the block runs."""
+    stop = threading.Event()
+
+    def feed() -> None:
+        while not stop.is_set():
+            publish_paced(pub, source, 20, rate_hz)
+
+    feeder = threading.Thread(target=feed)
+    feeder.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        feeder.join()

@@ -3,27 +3,18 @@
 from __future__ import annotations
 
 import json
-import threading
 
 from tests.helpers import run_cli as run
 from tests.helpers import undocumented_keys
 
-from .conftest import SyntheticBoard, publish_paced
+from .conftest import SyntheticBoard, feeding
 
 
 def test_record_then_replay(capsys, tmp_path, make_publisher) -> None:
     pub, source = make_publisher("lab-1"), SyntheticBoard()
     pub.publish(source.state())
-    stop = threading.Event()
-
-    def feed() -> None:
-        while not stop.is_set():
-            publish_paced(pub, source, 20, 1000.0)
-
-    feeder = threading.Thread(target=feed)
-    feeder.start()
     out_file = tmp_path / "s.rec"
-    try:
+    with feeding(pub, source):
         code, out, err = run(
             capsys,
             "record",
@@ -35,9 +26,6 @@ def test_record_then_replay(capsys, tmp_path, make_publisher) -> None:
             "0.4",
             "--json",
         )
-    finally:
-        stop.set()
-        feeder.join()
     assert code == 0, err
     recorded = json.loads(out.strip().splitlines()[-1])
     assert recorded["board_id"] == "lab-1"

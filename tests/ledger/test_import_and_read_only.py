@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from tests.helpers import one_line_error
 from tests.helpers import run_cli as run
 from twin.documents import energy_doc, sample_doc, start_doc, stop_doc
 
@@ -46,14 +47,6 @@ def _write(path: Path, docs: list[dict[str, Any]]) -> Path:
     return path
 
 
-def _one_line(code: int, err: str, *needles: str) -> None:
-    assert code == 2, err
-    assert len(err.strip().splitlines()) == 1, err
-    assert "Traceback" not in err
-    for needle in needles:
-        assert needle in err, err
-
-
 def _tables(db: Path) -> list[str]:
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
         return sorted(r[0] for r in conn.execute("SELECT name FROM sqlite_master"))
@@ -81,7 +74,7 @@ def test_import_refuses_what_would_poison_the_ledger(
     path = _write(tmp_path / "run.jsonl", _docs(**changes))
     db = tmp_path / "l.db"
     code, _, err = run(capsys, "energy", "import", str(path), "--db", str(db))
-    _one_line(code, err, f"{path}:{line}:", *needles)
+    one_line_error(code, err, f"{path}:{line}:", *needles)
     code, out, err = run(capsys, "energy", "runs", "--db", str(db), "--format", "json")
     assert (code, json.loads(out)) == (0, []), err  # nothing of the file was recorded
 
@@ -115,7 +108,7 @@ def test_queries_refuse_a_database_that_is_not_a_ledger_and_leave_it_alone(
         ("sweep", "status", str(spec), "--db", str(other)),
     ):
         code, _, err = run(capsys, *args)
-        _one_line(code, err, "not a learning-twin ledger")
+        one_line_error(code, err, "not a learning-twin ledger")
     assert _tables(other) == ["notes"]
     assert other.read_bytes() == before
 
@@ -127,14 +120,14 @@ def test_queries_and_writers_create_no_folder_and_queries_no_file(capsys, tmp_pa
         ("energy", "history", "--db", str(missing)),
     ):
         code, _, err = run(capsys, *args)
-        _one_line(code, err, "no ledger at")
+        one_line_error(code, err, "no ledger at")
     path = _write(tmp_path / "run.jsonl", _docs())
     code, _, err = run(capsys, "energy", "import", str(path), "--db", f"sqlite:///{missing}")
-    _one_line(code, err, "does not exist")
+    one_line_error(code, err, "does not exist")
     assert not (tmp_path / "no").exists()
     alone = tmp_path / "absent.db"
     code, _, err = run(capsys, "energy", "runs", "--db", str(alone))
-    _one_line(code, err, "no ledger at")
+    one_line_error(code, err, "no ledger at")
     assert not alone.exists()
 
 
@@ -143,7 +136,7 @@ def test_mode_ro_is_read_only(capsys, tmp_path: Path) -> None:
     path = _write(tmp_path / "run.jsonl", _docs())
     assert run(capsys, "energy", "import", str(path), "--db", str(db))[0] == 0
     code, _, err = run(capsys, "energy", "import", str(path), "--db", f"sqlite:///{db}?mode=ro")
-    _one_line(code, err, "read-only")
+    one_line_error(code, err, "read-only")
     code, out, err = run(capsys, "energy", "runs", "--db", f"sqlite:///{db}?mode=ro", "--format",
                          "json")  # fmt: skip
     assert code == 0, err
