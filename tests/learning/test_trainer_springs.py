@@ -88,3 +88,14 @@ def test_compiled_kernel_with_lambda_control_and_early_stopping(tasks: list) -> 
         np.testing.assert_array_equal(fast.steps_done, ref.steps_done)
         np.testing.assert_allclose(fast.lam_final, ref.lam_final, rtol=1e-9)
         np.testing.assert_allclose(fast.error_final, ref.error_final, rtol=1e-6, atol=1e-20)
+
+
+def test_large_spring_networks_take_the_sparse_numpy_path(
+    tasks: list, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from twin.physics.springs import linear
+
+    monkeypatch.setattr(linear, "DENSE_MAX_DOF", 10)
+    assert Trainer(tasks, TrainConfig()).backend == "numpy"
+    with pytest.raises(ConfigError, match="this size"):
+        Trainer(tasks, TrainConfig(backend="compiled"))

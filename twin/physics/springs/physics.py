@@ -28,6 +28,7 @@ import numpy as np
 
 from ...errors import ConfigError
 from ..contract import ELASTIC_ENERGY, RuleTerms, State, local_terms
+from . import linear
 from .linear import LinearBasis, SpringBatch
 from .mechanics import SpringSet, relax
 from .network import check_rigid, fixed_coordinates
@@ -58,6 +59,13 @@ class SpringPhysics:
         self.edge_mask = self.batch.edge_mask
         self.k_min = np.array([t.network.k_min for t in self.tasks])
         self.k_max = np.array([t.network.k_max for t in self.tasks])
+
+    @property
+    def compiled(self) -> bool:
+        """Whether the compiled kernel serves this batch: the linear path with a dense Hessian
+        (at most :data:`~.linear.DENSE_MAX_DOF` degrees of freedom; larger networks use the
+        sparse numpy path)."""
+        return self.mode == "linear" and self.batch.n_dof <= linear.DENSE_MAX_DOF
 
     @property
     def shape(self) -> tuple[int, int]:
