@@ -21,18 +21,24 @@ __all__ = ["xy_relax"]
 
 @jit
 def _forces(
-    x: Arr, ea: Arr, eb: Arr, w: Arr, h: Arr, psi: Arr, outputs: Arr, target: Arr,
-    beta: float, f: Arr,
+    x: Arr, ea: Arr, eb: Arr, w: Arr, hc: Arr, hs: Arr, outputs: Arr, target: Arr,
+    beta: float, c: Arr, s: Arr, f: Arr,
 ) -> None:  # fmt: skip
-    """``f = -d(E + beta C)/dphi`` at ``x`` (every node)."""
+    """``f = -d(E + beta C)/dphi`` at ``x`` (every node).
+
+    One ``cos`` and ``sin`` per node, none per edge: ``sin(x_a - x_b) = s_a c_b - c_a s_b`` and
+    ``h sin(x - psi) = (h cos psi) s - (h sin psi) c`` (``hc``, ``hs``).
+    """
     for i in range(x.shape[0]):
-        f[i] = -h[i] * math.sin(x[i] - psi[i])
+        c[i] = math.cos(x[i])
+        s[i] = math.sin(x[i])
+        f[i] = hs[i] * c[i] - hc[i] * s[i]
     for e in range(ea.shape[0]):
         a = ea[e]
         b = eb[e]
-        s = w[e] * math.sin(x[a] - x[b])
-        f[a] -= s
-        f[b] += s
+        t = w[e] * (s[a] * c[b] - c[a] * s[b])
+        f[a] -= t
+        f[b] += t
     if beta != 0.0:
         for k in range(outputs.shape[0]):
             o = outputs[k]
@@ -54,13 +60,17 @@ def xy_relax(
     n = phi.shape[1]
     f = np.empty(n)
     x = np.empty(n)
+    c = np.empty(n)
+    s = np.empty(n)
+    hc = h * np.cos(psi)
+    hs = h * np.sin(psi)
     for b in range(phi.shape[0]):
         x[:] = phi[b]
         acc = 0.0
         taken = 0
         fmax = 0.0
         while True:
-            _forces(x, ea, eb, w, h, psi, outputs, targets[b], beta, f)
+            _forces(x, ea, eb, w, hc, hs, outputs, targets[b], beta, c, s, f)
             fmax = 0.0
             norm2 = 0.0
             for j in range(free.shape[0]):
