@@ -52,7 +52,8 @@ def _scaled(train: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.ndarray
     """Both sets mapped to [-pi/2, pi/2] by the training set's per-feature range."""
     low, high = train.min(axis=0), train.max(axis=0)
     span = np.where(high > low, high - low, 1.0)
-    return tuple(np.clip((s - low) / span, 0, 1) * np.pi - HALF_PI for s in (train, test))  # type: ignore[return-value]
+    scaled = [np.clip((s - low) / span, 0, 1) * np.pi - HALF_PI for s in (train, test)]
+    return scaled[0], scaled[1]
 
 
 def _split(
