@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -25,6 +26,7 @@ from ._common import (
     tasks_from_options,
 )
 from ._ledger import check_finite, ledger_options, recorded_dispatch
+from .train_xy import refuse_foreign, run_xy, xy_options
 
 __all__ = ["MAX_EDGE_STEPS", "MAX_REALIZATIONS", "MAX_STEPS", "train_cmd"]
 
@@ -58,19 +60,28 @@ def _check_train(
 
 @cli.command("train")
 @click.option(
+    "--physics",
+    type=click.Choice(["resistors", "xy"]),
+    default="resistors",
+    show_default=True,
+    help="resistors: coupled learning of resistor networks; xy: XY oscillator networks trained "
+    "by equilibrium propagation (seed 003; options marked xy).",
+)
+@click.option(
     "--network",
     "network",
     default=None,
     help="lattice:WxH[:periodic], jammed:N[:seed=S], ref:N[:i=K] or file:PATH. ref:N gives "
     "realization r the paper authors' N-disk network number r (mod 50; folder "
-    "$TWIN_REFERENCE_DIR, default shared/reference/jammed beside the repository).",
+    "$TWIN_REFERENCE_DIR, default shared/reference/jammed beside the repository). xy: all:N, "
+    "layered:A,B,..., lattice:RxC[:tri][:skip=L][:io=corner|sides] or file:PATH (JSON graph).",
 )
 @click.option(
     "--task",
     "task",
     default="allostery",
     show_default=True,
-    help="regression, allostery, iris or file:PATH.",
+    help="regression, allostery, iris or file:PATH; xy: xor, iris or digits (default xor).",
 )
 @click.option(
     "--lam",
@@ -197,7 +208,11 @@ def _check_train(
 )
 @artifact_options("Save the trained network (realization 0) as JSON.")
 @ledger_options
+@xy_options
+@click.pass_context
 def train_cmd(
+    ctx: click.Context,
+    physics: str,
     network: str | None,
     task: str,
     lam: float,
@@ -225,8 +240,16 @@ def train_cmd(
     as_json: bool,
     db: str | None,
     no_db: bool,
+    **xy: Any,
 ) -> None:
-    """Train networks with coupled learning (lambda = 0) or power-minimising coupled learning."""
+    """Train networks with coupled learning (lambda = 0) or power-minimising coupled learning,
+    or XY oscillator networks by equilibrium propagation (--physics xy)."""
+    refuse_foreign(ctx, physics)
+    if physics == "xy":
+        xor = ctx.get_parameter_source("task") == click.core.ParameterSource.DEFAULT
+        run_xy(network=network, task="xor" if xor else task, seed=seed, force=force, out=out,
+               plot=plot, save=save, as_json=as_json, db=db, no_db=no_db, **xy)  # fmt: skip
+        return
     if kmin is not None and kmax is not None and kmin >= kmax:
         raise click.BadParameter(f"must be > --kmin ({kmin:g}), got {kmax:g}", param_hint="--kmax")
     for name, value in (("--rho", rho), ("--p", p_exp), ("--lam0", lam0)):
