@@ -132,3 +132,23 @@ def test_relaxation_stops_by_force_norm_at_a_minimum(rng):
     # Newton polish moves a converged state by no more than its residual allows
     x = polish(graph, p, out.phi[0])
     assert np.abs(x - out.phi[0]).max() < 1e-6
+
+
+def test_input_response_matches_finite_differences_of_equilibria(rng):
+    from twin.physics.xy.response import hop_distance, input_response
+
+    graph = lattice(3, 3, 2, 1, io="sides")
+    p = _params(graph, rng)
+    phi0 = rng.uniform(-np.pi, np.pi, (1, graph.n_nodes))
+    x = polish(graph, p, relax(graph, p, phi0, config=RelaxConfig(max_steps=100_000)).phi[0])
+    eps = 1e-6
+    cols = []
+    for i in graph.inputs:
+        up, down = x.copy(), x.copy()
+        up[i] += eps
+        down[i] -= eps
+        cols.append((polish(graph, p, up) - polish(graph, p, down)) / (2 * eps))
+    fd = np.linalg.norm(np.column_stack(cols), axis=1)
+    np.testing.assert_allclose(input_response(graph, p, x[None])[0], fd, atol=1e-6)
+    assert graph.inputs.tolist() == [0, 6]
+    assert hop_distance(graph).tolist() == [0, 1, 2, 1, 2, 3, 0, 1, 2]
