@@ -22,7 +22,10 @@ def plot_history(history: dict[str, Any], path: str | Path, *, title: str = "") 
 
     t = np.asarray(history["t_s"], dtype=float)
     err = np.atleast_2d(np.asarray(history["error"], dtype=float).T)
-    power = np.atleast_2d(np.asarray(history["free_power_w"], dtype=float).T)
+    springs = "free_energy_j" in history  # an elastic substrate: energy (J) and strain^2
+    power = np.atleast_2d(
+        np.asarray(history["free_energy_j" if springs else "free_power_w"], dtype=float).T
+    )
     tt = np.where(t > 0, t, np.nan)
     fig = Figure(figsize=(10, 4), layout="constrained")
     FigureCanvasAgg(fig)
@@ -30,8 +33,12 @@ def plot_history(history: dict[str, Any], path: str | Path, *, title: str = "") 
     for r in range(err.shape[0]):
         ax1.loglog(tt, err[r], lw=1, alpha=0.8)
         ax2.loglog(tt, power[r], lw=1, alpha=0.8)
-    ax1.set(xlabel="time (s)", ylabel="training error L (V$^2$)", title="error")
-    ax2.set(xlabel="time (s)", ylabel="free power $P_F$ (W)", title="free power")
+    if springs:
+        ax1.set(xlabel="time (s)", ylabel="training error L (strain$^2$)", title="error")
+        ax2.set(xlabel="time (s)", ylabel="free elastic energy $E_F$ (J)", title="free energy")
+    else:
+        ax1.set(xlabel="time (s)", ylabel="training error L (V$^2$)", title="error")
+        ax2.set(xlabel="time (s)", ylabel="free power $P_F$ (W)", title="free power")
     for ax in (ax1, ax2):
         ax.grid(True, which="both", alpha=0.3)
     if title:

@@ -36,6 +36,7 @@ __all__ = [
     "print_summary",
     "progress_bar",
     "request_size",
+    "spring_tasks_from_options",
     "tasks_from_options",
     "timed_progress",
 ]
@@ -182,6 +183,36 @@ def tasks_from_options(
                 realizations=realizations,
                 progress=bar,
                 label_noise=label_noise,
+            )
+    except TaskSpecError as exc:
+        option = exc.field.replace("_", "-")
+        raise click.BadParameter(exc.detail, param_hint=f"--{option}") from None
+
+
+def spring_tasks_from_options(
+    task_spec: str,
+    network_spec: str | None,
+    *,
+    seed: int,
+    realizations: int,
+    prune: float | None,
+    progress: bool = False,
+) -> list[Any]:
+    """:func:`twin.physics.springs.task_spec.build_spring_tasks`, spec errors on the option."""
+    from ..physics.springs.task_spec import build_spring_tasks
+    from ..physics.task_spec import TaskSpecError
+
+    try:
+        with progress_bar("networks", realizations, enabled=progress and realizations > 1) as bar:
+            return list(
+                build_spring_tasks(
+                    task_spec,
+                    network_spec,
+                    seed=seed,
+                    realizations=realizations,
+                    prune=prune,
+                    progress=bar,
+                )
             )
     except TaskSpecError as exc:
         option = exc.field.replace("_", "-")

@@ -23,6 +23,7 @@ from ._common import (
     print_summary,
     progress_bar,
     request_size,
+    spring_tasks_from_options,
     tasks_from_options,
 )
 from ._ledger import check_finite, ledger_options, recorded_dispatch
@@ -40,6 +41,36 @@ MAX_REALIZATIONS = 10**9  # the memory and time estimate refuses far below
 CONDUCTANCE_S = FiniteRange(0, 1e6, min_open=True)
 #: Error tolerances in V^2 (target voltages are at most 1000 V: schemas/task.schema.json).
 ERROR_V2 = FiniteRange(0, 1e6, min_open=True)
+
+
+def _check_physics_options(
+    physics: str,
+    task: str,
+    alpha: float,
+    spring_solver: str,
+    prune: float | None,
+    save: Path | None,
+) -> None:
+    """Options that belong to one substrate, refused on the other with the option named."""
+    springs = physics == "springs"
+    if springs and task != "allostery-strain":
+        raise click.BadParameter(f"springs have the task allostery-strain, got {task!r}",
+                                 param_hint="--task")  # fmt: skip
+    if not springs and task == "allostery-strain":
+        raise click.BadParameter("allostery-strain needs --physics springs", param_hint="--task")
+    if not springs and alpha > 1:
+        raise click.BadParameter(f"at most 1 for resistors, got {alpha:g}", param_hint="--alpha")
+    if not springs and (spring_solver != "linear" or prune is not None):
+        hint = "--prune" if prune is not None else "--spring-solver"
+        raise click.BadParameter("needs --physics springs", param_hint=hint)
+    if springs and save is not None:
+        raise click.BadParameter("not available with --physics springs", param_hint="--save")
+
+
+def _physics(tasks: list[Any], spring_solver: str) -> Any:
+    from ..physics.springs.physics import SpringPhysics
+
+    return SpringPhysics(tasks, spring_solver)
 
 
 def _check_train(
@@ -60,14 +91,6 @@ def _check_train(
 
 @cli.command("train")
 @click.option(
-    "--physics",
-    type=click.Choice(["resistors", "xy"]),
-    default="resistors",
-    show_default=True,
-    help="resistors: coupled learning of resistor networks; xy: XY oscillator networks trained "
-    "by equilibrium propagation (seed 003; options marked xy).",
-)
-@click.option(
     "--network",
     "network",
     default=None,
@@ -79,9 +102,34 @@ def _check_train(
 @click.option(
     "--task",
     "task",
-    default="allostery",
+    default=None,
+    help="regression, allostery, iris or file:PATH; allostery-strain with --physics springs "
+    "(default: allostery, or allostery-strain for springs); xy: xor, iris or digits (default "
+    "xor).",
+)
+@click.option(
+    "--physics",
+    type=click.Choice(["resistors", "springs", "xy"]),
+    default="resistors",
     show_default=True,
-    help="regression, allostery, iris or file:PATH; xy: xor, iris or digits (default xor).",
+    help="Substrate: resistor networks, harmonic spring networks (seed App. D: stiffnesses "
+    "in N/m, strains, elastic energy in J; network default jammed:27, rigid), or XY oscillator "
+    "networks trained by equilibrium propagation (seed 003; options marked xy).",
+)
+@click.option(
+    "--spring-solver",
+    type=click.Choice(["linear", "nonlinear"]),
+    default="linear",
+    show_default=True,
+    help="Springs: linear response about the unstrained network (fast), or the exact "
+    "nonlinear equilibrium by Newton's method (the reference).",
+)
+@click.option(
+    "--prune",
+    type=FiniteRange(0, 6, min_open=True),
+    default=None,
+    help="Springs: remove random redundant bonds down to this mean coordination (rigidity kept; "
+    "must be above isostatic, ~4).",
 )
 @click.option(
     "--lam",
@@ -139,17 +187,17 @@ def _check_train(
 )
 @click.option(
     "--alpha",
-    type=FiniteRange(0, 1, min_open=True),
-    default=0.5,
-    show_default=True,
-    help="Learning rate per step.",
+    type=FiniteRange(0, 1e3, min_open=True),
+    default=None,
+    help="Learning rate per step (default 0.5; 10 for springs, whose extensions, ~0.05 m, are "
+    "smaller than the resistors' volts). At most 1 for resistors.",
 )
 @click.option(
     "--kappa",
     type=CONDUCTANCE_S,
     default=1.0,
     show_default=True,
-    help="Initial conductance, S.",
+    help="Initial conductance, S (stiffness, N/m, for springs).",
 )
 @click.option(
     "--kmin",
@@ -212,9 +260,11 @@ def _check_train(
 @click.pass_context
 def train_cmd(
     ctx: click.Context,
-    physics: str,
     network: str | None,
-    task: str,
+    task: str | None,
+    physics: str,
+    spring_solver: str,
+    prune: float | None,
     lam: float,
     label_noise: float,
     control_tol: float | None,
@@ -223,7 +273,7 @@ def train_cmd(
     lam0: float | None,
     stop_tol: float | None,
     eta: float,
-    alpha: float,
+    alpha: float | None,
     kappa: float,
     kmin: float | None,
     kmax: float | None,
@@ -246,8 +296,7 @@ def train_cmd(
     or XY oscillator networks by equilibrium propagation (--physics xy)."""
     refuse_foreign(ctx, physics)
     if physics == "xy":
-        xor = ctx.get_parameter_source("task") == click.core.ParameterSource.DEFAULT
-        run_xy(network=network, task="xor" if xor else task, seed=seed, force=force, out=out,
+        run_xy(network=network, task=task or "xor", seed=seed, force=force, out=out,
                plot=plot, save=save, as_json=as_json, db=db, no_db=no_db, **xy)  # fmt: skip
         return
     if kmin is not None and kmax is not None and kmin >= kmax:
@@ -257,19 +306,29 @@ def train_cmd(
             raise click.BadParameter(
                 "needs --control-tol (dynamic lambda control)", param_hint=name
             )
-    size = request_size(task, network)
+    springs = physics == "springs"
+    task = task or ("allostery-strain" if springs else "allostery")
+    alpha = alpha if alpha is not None else (10.0 if springs else 0.5)
+    _check_physics_options(physics, task, alpha, spring_solver, prune, save)
+    size = request_size(task, network if network or not springs else "jammed:27")
     if size is not None:  # refuse before generating anything
         estimate = _check_train(size, realizations, steps, solver, force)
         announce_estimate("train", estimate)
-    tasks = tasks_from_options(
-        task,
-        network,
-        seed=seed,
-        realizations=realizations,
-        progress=not as_json,
-        estimate_s=estimate.seconds("network") if size is not None else 0.0,
-        label_noise=label_noise,
-    )
+    if springs:
+        tasks: list[Any] = spring_tasks_from_options(
+            task, network, seed=seed, realizations=realizations, prune=prune,
+            progress=not as_json,
+        )  # fmt: skip
+    else:
+        tasks = tasks_from_options(
+            task,
+            network,
+            seed=seed,
+            realizations=realizations,
+            progress=not as_json,
+            estimate_s=estimate.seconds("network") if size is not None else 0.0,
+            label_noise=label_noise,
+        )
     if size is None:  # a task file: its network is known now
         net = tasks[0].network
         estimate = _check_train(NetworkSize(nodes=net.n_nodes, edges=net.n_edges), realizations,
@@ -302,6 +361,7 @@ def train_cmd(
         solver_tol=solver_tol,
     )
     params = {
+        "physics": physics,
         "network": network,
         "task": task,
         "lam": lam,
@@ -323,7 +383,9 @@ def train_cmd(
         "solver": solver,
         "solver_tol": solver_tol,
     }
-    trainer = Trainer(tasks, config)
+    if springs:
+        params |= {"spring_solver": spring_solver, "prune": prune}
+    trainer = Trainer(tasks, config, physics=_physics(tasks, spring_solver) if springs else None)
     with recorded_dispatch(out, db, no_db, params=params) as dispatch:
         t0 = time.perf_counter()
         with progress_bar("training", steps, enabled=not as_json) as update:

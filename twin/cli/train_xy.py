@@ -20,10 +20,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 #: Work limit of one run, node-steps (epochs x examples x starts x phases x max steps x
 #: (nodes + couplings)): ~an hour at the kernel's ~10^8 per second; --force lifts it.
 MAX_XY_WORK = 3e11
-#: ``twin train`` options that only the resistor trainer reads, and those only XY reads.
+#: ``twin train`` options that only the resistor and spring trainer reads, and those only XY reads.
 RESISTOR_ONLY = ("lam", "label_noise", "control_tol", "rho", "p_exp", "lam0", "stop_tol", "eta",
                  "alpha", "kappa", "kmin", "kmax", "steps", "step_s", "realizations", "solver",
-                 "solver_tol")  # fmt: skip
+                 "solver_tol", "spring_solver", "prune")  # fmt: skip
 XY_ONLY = ("beta", "symmetric", "lr", "optimizer", "epochs", "starts", "batch_size", "dt",
            "max_steps", "relax_tol", "eval_starts")  # fmt: skip
 

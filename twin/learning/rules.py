@@ -11,6 +11,7 @@ import numpy as np
 
 from .._validators import non_negative, positive
 from ..errors import ConfigError
+from ..physics.contract import local_terms
 
 __all__ = [
     "CONTROL_RANGES",
@@ -61,8 +62,8 @@ def contrast(
     nudge ``eta (V~ - V_F)``), so the small difference of two nearly equal squares is never formed
     by subtraction. ``lam`` broadcasts against the result (``(R, 1)`` per realization).
     """
-    total = 2.0 * drops_free + drops_delta  # dV^C + dV^F
-    return np.mean(drops_delta * total, axis=-1) + lam * np.mean(drops_free**2, axis=-1)
+    delta_term, free_term = local_terms(drops_free, drops_delta)
+    return delta_term + lam * free_term
 
 
 def contrast_update(rule: LearningRule, contrast_v2: np.ndarray) -> np.ndarray:

@@ -32,17 +32,20 @@ from .._validators import non_negative, positive
 from ..documents import Run, Subscriber
 from ..errors import ConfigError
 from ..kernels.train_run import KernelRun, StepParams
+from ..physics.contract import Physics
 from ..physics.estimate import PCG_MIN_EDGES
-from ..physics.solver import CircuitBatch, clamped_state, free_state, nudged_targets
-from ..physics.task import Task
+from ..physics.resistors import ResistorPhysics
+from ..physics.solver import CircuitBatch
+from ..physics.substrates import physics_for
 from ._compiled import realizations
-from .rules import LambdaControl, LearningRule, clip_conductance, contrast, contrast_update
+from .rules import LambdaControl, LearningRule, clip_conductance, contrast_update
 
 __all__ = [
     "PCG_MIN_EDGES",
     "TrainConfig",
     "TrainResult",
     "Trainer",
+    "public_key",
     "record_steps",
     "resolve_solver",
     "train",
@@ -189,6 +192,7 @@ class TrainResult:
     solver_stats: dict[str, np.ndarray] = attrs.field(factory=dict)
     k_min_siemens: np.ndarray | None = None
     k_max_siemens: np.ndarray | None = None
+    cost_name: str = "power_w"
 
     def summary(self) -> dict[str, Any]:
         """JSON-ready summary: per-realization lists plus means (``*_mean``)."""
@@ -203,22 +207,39 @@ class TrainResult:
             "lam_final": self.lam_final,
         }
         single = self.k.shape[0] == 1
-        for name, arr in fields.items():
+        for field, arr in fields.items():
+            name = public_key(field, self.cost_name)
             out[name] = float(arr[0]) if single else [float(x) for x in arr]
             if not single:
                 out[f"{name}_mean"] = float(np.mean(arr))
         out["steps"] = int(self.steps_done[0]) if single else [int(s) for s in self.steps_done]
         bounds = (("k_min_siemens", self.k_min_siemens), ("k_max_siemens", self.k_max_siemens))
-        for name, bound in bounds:
+        for field, bound in bounds:
+            name = public_key(field, self.cost_name)
             if bound is not None:  # one number when every realization shares it
                 same = bool(np.all(bound == bound[0]))
                 out[name] = float(bound[0]) if same else [float(x) for x in bound]
         return out
 
 
-def _history_arrays(hist: dict[str, list[Any]], err0: np.ndarray) -> dict[str, np.ndarray]:
+def public_key(key: str, cost_name: str) -> str:
+    """A reported key for a substrate whose cost is ``cost_name`` (:class:`~twin.physics.
+    contract.Cost`): ``free_power_initial_w`` reads ``free_energy_initial_j`` and
+    ``k_min_siemens`` reads ``k_min_n_per_m`` for springs."""
+    if cost_name == "power_w":
+        return key
+    if key.endswith("_siemens"):
+        return key.removesuffix("_siemens") + "_n_per_m"
+    if "power" not in key or not key.endswith("_w"):
+        return key
+    return key[:-2].replace("power", "energy") + "_j"
+
+
+def _history_arrays(
+    hist: dict[str, list[Any]], err0: np.ndarray, cost_name: str = "power_w"
+) -> dict[str, np.ndarray]:
     """Recorded samples as arrays, with the error also normalised by its initial value."""
-    out = {key: np.array(v) for key, v in hist.items()}
+    out = {public_key(key, cost_name): np.array(v) for key, v in hist.items()}
     out["error_normalized"] = out["error"] / np.where(err0 > 0, err0, 1.0)
     return out
 
@@ -236,8 +257,13 @@ def _squared_error(outputs: np.ndarray, desired: np.ndarray) -> np.ndarray:
     return np.mean(np.sum((outputs - desired) ** 2, axis=-1), axis=-1)
 
 
-def _resolve_backend(name: str) -> str:
-    """``numpy`` or ``compiled`` for a configured backend name (``auto`` is ``compiled``)."""
+def _resolve_backend(name: str, physics: str = "resistors") -> str:
+    """``numpy`` or ``compiled`` for a configured backend name (``auto`` is ``compiled`` where the
+    substrate has compiled kernels: resistors)."""
+    if physics != "resistors":
+        if name == "compiled":
+            raise ConfigError(f"backend: 'compiled' is not available for {physics}; use numpy")
+        return "numpy"
     return "numpy" if name == "numpy" else "compiled"
 
 
@@ -296,8 +322,9 @@ class _NumpyEngine:
     def advance(self, n_steps: int) -> int:
         """One step (``n_steps`` is always 1 here); returns 1."""
         cfg, t, q, active = self.trainer.config, self.trainer, self.q, self.active
-        de_free = q["free_power_w"] * cfg.step_s * active
-        de_clamped = q["clamped_power_w"] * cfg.step_s * active
+        cost = t.physics.cost
+        de_free = cost.update_energy_j(q["free_power_w"], cfg.step_s) * active
+        de_clamped = cost.update_energy_j(q["clamped_power_w"], cfg.step_s) * active
         self.e_free += de_free
         self.e_clamped += de_clamped
         self.pending += (de_free, de_clamped)
@@ -360,69 +387,67 @@ class _CompiledEngine:
 
 
 class Trainer:
-    """Holds the compiled circuits and example arrays of ``R`` realizations.
+    """Holds the physics (:class:`~twin.physics.contract.Physics`) and example arrays of ``R``
+    realizations; the quantities named ``*power_w`` hold the substrate's cost (elastic energy in
+    joules for springs, reported as ``*energy_j``: :func:`public_key`).
 
     Use :func:`train` for the common case; the class is for callers that evaluate or step by hand
     (the event-driven twin's tests, sweeps).
     """
 
-    def __init__(self, tasks: Sequence[Task], config: TrainConfig) -> None:
+    def __init__(
+        self, tasks: Sequence[Any], config: TrainConfig, *, physics: Physics | None = None
+    ) -> None:
         self.tasks = list(tasks)
         self.config = config
-        self.batch = CircuitBatch.from_tasks(self.tasks)
-        self.inputs = np.stack([t.train.inputs for t in self.tasks])
-        self.desired = np.stack([t.train.outputs for t in self.tasks])
-        rr, e = self.batch.realizations, self.batch.n_edges
-        kmin = [config.k_min or t.network.k_min for t in self.tasks]
-        kmax = [config.k_max or t.network.k_max for t in self.tasks]
+        self.physics: Physics = physics_for(self.tasks) if physics is None else physics
+        self.inputs, self.desired = self.physics.examples("train")
+        rr, e = self.physics.shape
+        kmin = [config.k_min or float(lo) for lo in self.physics.k_min]
+        kmax = [config.k_max or float(hi) for hi in self.physics.k_max]
         self.k_min = np.array(kmin)[:, None] * np.ones((1, e))
         self.k_max = np.array(kmax)[:, None] * np.ones((1, e))
         if np.any(self.k_min >= self.k_max):
             raise ConfigError("kmin/kmax: need kmin < kmax for every network")
-        self.mask = self.batch.edge_mask
+        self.mask = self.physics.edge_mask
         self.k0 = np.where(self.mask, np.clip(config.kappa, self.k_min, self.k_max), 1.0)
         self.shape = (rr, e)
-        self.backend = _resolve_backend(config.backend)
-        self.solver = resolve_solver(config, e)
+        self.backend = _resolve_backend(config.backend, self.physics.name)
+        if self.physics.name != "resistors" and config.solver == "pcg":
+            raise ConfigError(f"solver: 'pcg' is not available for {self.physics.name}")
+        self.solver = resolve_solver(config, e) if self.backend == "compiled" else "direct"
+
+    @property
+    def batch(self) -> CircuitBatch:
+        """The resistor circuits (resistor physics only)."""
+        if not isinstance(self.physics, ResistorPhysics):
+            raise AttributeError(f"batch: {self.physics.name} have no circuit batch")
+        return self.physics.batch
 
     def evaluate(self, k: np.ndarray, examples: str = "train") -> dict[str, np.ndarray]:
-        """Free-state error (V^2) and mean free power (W) of conductances ``k`` on a set."""
-        sets = [t.sets()[examples] for t in self.tasks]
-        inputs = np.stack([s.inputs for s in sets])
-        desired = np.stack([s.outputs for s in sets])
-        basis = self.batch.basis(k)
-        free = free_state(self.batch, basis, inputs)
-        power = np.sum(k[:, :, None] * free.drops**2, axis=1).mean(axis=-1)
+        """Free-state error and mean free cost (``free_power_w``: W, or J for springs) of ``k``."""
+        inputs, desired = self.physics.examples(examples)
+        free = self.physics.solve(k, inputs, None)
         out = {
             "error": _squared_error(free.outputs, desired),
-            "free_power_w": power,
+            "free_power_w": free.cost,
             "outputs": free.outputs,
         }
-        labels = [s.labels for s in sets]
-        if all(lab is not None for lab in labels):
+        labels = self.physics.labels(examples)
+        if labels is not None:
             pred = np.argmax(free.outputs, axis=-1)
-            out["accuracy"] = np.mean(pred == np.stack(labels), axis=-1)  # type: ignore[arg-type]
+            out["accuracy"] = np.mean(pred == labels, axis=-1)
         return out
 
     def step_quantities(self, k: np.ndarray, lam: np.ndarray) -> dict[str, np.ndarray]:
-        """Everything one learning step needs and reports, for conductances ``k`` (siemens)."""
+        """Everything one learning step needs and reports, for learning DOF ``k``."""
         cfg = self.config
-        basis = self.batch.basis(k)
-        free = free_state(self.batch, basis, self.inputs)
-        clamp = nudged_targets(free.outputs, self.desired, cfg.rule.eta)
-        clamped = clamped_state(self.batch, basis, self.inputs, clamp)
-        sq_free = np.mean(free.drops**2, axis=-1)
-        sq_clamped = np.mean(clamped.drops**2, axis=-1)
-        # clamped minus free drops from the nudge itself (no difference of two solves)
-        nudge = cfg.rule.eta * (self.desired - free.outputs)  # (R, m, t), V
-        rhs = np.concatenate([np.zeros_like(np.swapaxes(self.inputs, 1, 2)),
-                              np.swapaxes(nudge, 1, 2)], axis=1)  # fmt: skip
-        delta = basis.g @ np.linalg.solve(basis.s, rhs)
+        terms = self.physics.rule_terms(k, self.inputs, self.desired, cfg.rule.eta)
         return {
-            "error": _squared_error(free.outputs, self.desired),
-            "free_power_w": np.sum(k * sq_free, axis=1),
-            "clamped_power_w": np.sum(k * sq_clamped, axis=1),
-            "dk": contrast_update(cfg.rule, contrast(free.drops, delta, lam[:, None])),
+            "error": _squared_error(terms.free.outputs, self.desired),
+            "free_power_w": terms.free.cost,
+            "clamped_power_w": terms.clamped.cost,
+            "dk": contrast_update(cfg.rule, terms.contrast + lam[:, None] * terms.free_term),
         }
 
     def run(
@@ -481,7 +506,8 @@ class Trainer:
                 t_s = step * cfg.step_s
                 self._record(hist, step, t_s, q, engine.lam, engine.e_free)
                 if run.recording:
-                    self._emit(run, step, last_t, t_s, hist, engine.pending, err0)
+                    self._emit(run, step, last_t, t_s, hist, engine.pending, err0,
+                               self.physics.cost.name)  # fmt: skip
                 engine.pending[:] = 0.0
                 last_t = t_s
             if step == cfg.steps or not engine.active.any():
@@ -501,12 +527,13 @@ class Trainer:
             training_energy_j=engine.e_free.copy(),
             clamped_energy_j=engine.e_clamped.copy(),
             lam_final=engine.lam.copy(),
-            history=_history_arrays(hist, err0),
+            history=_history_arrays(hist, err0, self.physics.cost.name),
             run_uid=run.uid,
             solver=self.solver,
             solver_stats=engine.solver_stats(),
             k_min_siemens=self.k_min[:, 0].copy(),
             k_max_siemens=self.k_max[:, 0].copy(),
+            cost_name=self.physics.cost.name,
         )
 
     @staticmethod
@@ -534,9 +561,10 @@ class Trainer:
         hist: dict[str, list[Any]],
         pending: np.ndarray,
         err0: np.ndarray,
+        cost_name: str = "power_w",
     ) -> None:
         data = {
-            key: hist[key][-1]
+            public_key(key, cost_name): hist[key][-1]
             for key in ("error", "free_power_w", "clamped_power_w", "lam", "energy_j")
         }
         data["error_normalized"] = hist["error"][-1] / np.where(err0 > 0, err0, 1.0)
@@ -549,20 +577,23 @@ class Trainer:
 
 
 def train(
-    tasks: Task | Sequence[Task],
+    tasks: Any,
     config: TrainConfig,
     *,
     emit: Subscriber | None = None,
     progress: Progress | None = None,
     params: dict[str, Any] | None = None,
     k0: np.ndarray | None = None,
+    physics: Physics | None = None,
 ) -> TrainResult:
     """Train one or many realizations synchronously.
 
     Parameters
     ----------
     tasks
-        One task or one per realization (same numbers of sources, targets and examples).
+        One task or one per realization (same numbers of sources, targets and examples), all of
+        one substrate (resistor :class:`~twin.physics.task.Task` or spring
+        :class:`~twin.physics.springs.task.SpringTask`).
     config
         Run settings.
     emit
@@ -574,9 +605,13 @@ def train(
         Provenance recorded in the start document.
     k0
         Initial conductances ``(R, E)`` (siemens) instead of the uniform ``kappa``.
+    physics
+        The substrate built from ``tasks`` (default :func:`twin.physics.substrates.physics_for`;
+        e.g. spring physics in its ``nonlinear`` mode).
     """
-    task_list = [tasks] if isinstance(tasks, Task) else list(tasks)
+    task_list = list(tasks) if isinstance(tasks, Sequence) else [tasks]
     t0 = time.perf_counter()
-    result = Trainer(task_list, config).run(emit=emit, progress=progress, params=params, k0=k0)
+    trainer = Trainer(task_list, config, physics=physics)
+    result = trainer.run(emit=emit, progress=progress, params=params, k0=k0)
     log.info("trained %d realization(s) in %.3f s", len(task_list), time.perf_counter() - t0)
     return result
