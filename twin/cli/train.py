@@ -97,7 +97,8 @@ def _check_train(
     help="lattice:WxH[:periodic], jammed:N[:seed=S], ref:N[:i=K] or file:PATH. ref:N gives "
     "realization r the paper authors' N-disk network number r (mod 50; folder "
     "$TWIN_REFERENCE_DIR, default shared/reference/jammed beside the repository). xy: all:N, "
-    "layered:A,B,..., lattice:RxC[:tri][:skip=L][:io=corner|sides] or file:PATH (JSON graph).",
+    "layered:A,B,..., lattice:RxC[:tri][:skip=L][:io=corner|sides][:w0=STD] or file:PATH "
+    "(JSON graph).",
 )
 @click.option(
     "--task",

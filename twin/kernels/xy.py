@@ -16,22 +16,26 @@ import numpy as np
 
 from ._jit import Arr, jit
 
-__all__ = ["xy_relax"]
+__all__ = ["SMALL_ANGLE", "xy_relax"]
+
+
+#: Below this rotation angle (radians) a step updates cos and sin of a phase by the Taylor series
+#: of the rotation (truncation < 3e-21, below rounding) instead of calling cos and sin again.
+SMALL_ANGLE = 0.01
 
 
 @jit
 def _forces(
-    x: Arr, ea: Arr, eb: Arr, w: Arr, hc: Arr, hs: Arr, outputs: Arr, target: Arr,
-    beta: float, c: Arr, s: Arr, f: Arr,
+    c: Arr, s: Arr, x: Arr, ea: Arr, eb: Arr, w: Arr, hc: Arr, hs: Arr, outputs: Arr,
+    target: Arr, beta: float, f: Arr,
 ) -> None:  # fmt: skip
-    """``f = -d(E + beta C)/dphi`` at ``x`` (every node).
+    """``f = -d(E + beta C)/dphi`` (every node) from ``c = cos x`` and ``s = sin x``.
 
-    One ``cos`` and ``sin`` per node, none per edge: ``sin(x_a - x_b) = s_a c_b - c_a s_b`` and
-    ``h sin(x - psi) = (h cos psi) s - (h sin psi) c`` (``hc``, ``hs``).
+    No trigonometry per edge: ``sin(x_a - x_b) = s_a c_b - c_a s_b`` and
+    ``h sin(x - psi) = (h cos psi) s - (h sin psi) c`` (``hc``, ``hs``); only the nudged outputs
+    call ``tan``.
     """
     for i in range(x.shape[0]):
-        c[i] = math.cos(x[i])
-        s[i] = math.sin(x[i])
         f[i] = hs[i] * c[i] - hc[i] * s[i]
     for e in range(ea.shape[0]):
         a = ea[e]
@@ -65,12 +69,16 @@ def xy_relax(
     hc = h * np.cos(psi)
     hs = h * np.sin(psi)
     for b in range(phi.shape[0]):
-        x[:] = phi[b]
+        for i in range(n):
+            x[i] = phi[b, i]
+            c[i] = math.cos(x[i])
+            s[i] = math.sin(x[i])
+        target = targets[b]
         acc = 0.0
         taken = 0
         fmax = 0.0
         while True:
-            _forces(x, ea, eb, w, hc, hs, outputs, targets[b], beta, c, s, f)
+            _forces(c, s, x, ea, eb, w, hc, hs, outputs, target, beta, f)
             fmax = 0.0
             norm2 = 0.0
             for j in range(free.shape[0]):
@@ -80,8 +88,22 @@ def xy_relax(
             if fmax < tol or taken >= max_steps:
                 break
             for j in range(free.shape[0]):
+                # x_i += theta, with c_i, s_i kept equal to cos x_i, sin x_i: rotated by the
+                # Taylor series of theta when small, recomputed otherwise (inline: a call per
+                # node and step cost more than the update)
                 i = free[j]
-                x[i] += dt * f[i]
+                theta = dt * f[i]
+                x[i] += theta
+                if abs(theta) < SMALL_ANGLE:
+                    t2 = theta * theta
+                    ct = 1.0 - t2 * (0.5 - t2 * (1.0 / 24.0 - t2 / 720.0))
+                    st = theta * (1.0 - t2 * (1.0 / 6.0 - t2 * (1.0 / 120.0 - t2 / 5040.0)))
+                    ci = c[i]
+                    c[i] = ci * ct - s[i] * st
+                    s[i] = s[i] * ct + ci * st
+                else:
+                    c[i] = math.cos(x[i])
+                    s[i] = math.sin(x[i])
             acc += dt * norm2
             taken += 1
         phi[b] = x

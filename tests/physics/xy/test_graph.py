@@ -32,6 +32,11 @@ def test_lattice_couples_only_local_neighbours():
     assert g.degree().max() == 6 + 1  # inner rows: six triangular neighbours and one row skip
 
 
+def test_initial_coupling_spread():
+    g = graph_from_spec("lattice:3x3:w0=0.25", 2, 1)
+    np.testing.assert_array_equal(g.weight_std, 0.25)
+
+
 def test_io_placements():
     corner = graph_from_spec("lattice:5x5", 2, 1)
     assert corner.inputs.tolist() == [0, 1]
@@ -59,6 +64,8 @@ def test_graph_from_file(tmp_path):
         ("lattice:5x5:skip=1", "skip"),
         ("lattice:5x5:io=middle", "io: expected one of"),
         ("lattice:5x5:holes", "unknown lattice option"),
+        ("lattice:5x5:w0=x", "w0: expected a number"),
+        ("lattice:5x5:w0=-1", "w0: expected a number in"),
         ("layered:3,4,1", "needs 2 inputs"),
         ("all:2", "cannot hold"),
         ("all:99999", "at most"),

@@ -171,6 +171,7 @@ def lattice(
     triangular: bool = False,
     skip: int = 0,
     io: str = "corner",
+    w0: float = 1.0,
     name: str = "",
 ) -> XYGraph:
     """A ``rows x cols`` lattice with open boundaries, nodes numbered row-major.
@@ -178,13 +179,16 @@ def lattice(
     Nearest neighbours couple along rows and columns; ``triangular`` adds one diagonal per
     plaquette (``(r, c)-(r+1, c+1)``: the triangular lattice drawn on a sheared square grid, six
     neighbours inside). ``skip = L >= 2`` adds skip connections of length ``L`` along rows and
-    columns (``(r, c)-(r, c+L)`` and ``(r, c)-(r+L, c)``). Couplings start ~ ``N(0, 1)`` (the
-    predecessor code's lattice initialisation). Inputs and outputs: :data:`IO_PLACEMENTS`.
+    columns (``(r, c)-(r, c+L)`` and ``(r, c)-(r+L, c)``). Couplings start ~ ``N(0, w0^2)``
+    (``w0 = 1``: the predecessor code's lattice initialisation). Inputs and outputs:
+    :data:`IO_PLACEMENTS`.
     """
     if rows < 1 or cols < 1 or rows * cols < n_in + n_out:
         raise NetworkError(f"lattice: {rows}x{cols} cannot hold {n_in} inputs and {n_out} outputs")
     if skip == 1 or skip < 0:
         raise NetworkError(f"lattice: skip: expected 0 (none) or a length >= 2, got {skip}")
+    if not (0 <= w0 < 1e6):
+        raise NetworkError(f"lattice: w0: expected a number in [0, 1e6), got {w0}")
     if io not in IO_PLACEMENTS:
         raise NetworkError(f"lattice: io: expected one of {', '.join(IO_PLACEMENTS)}, got {io!r}")
     steps = [(0, 1), (1, 0)] + ([(1, 1)] if triangular else [])
@@ -203,7 +207,7 @@ def lattice(
         edges=np.array(edges).reshape(-1, 2),
         inputs=inputs,
         outputs=outputs,
-        weight_std=np.ones(len(edges)),
+        weight_std=np.full(len(edges), w0),
         positions=np.column_stack([cc, -rr]).astype(float),
         name=name or f"lattice:{rows}x{cols}",
     )

@@ -1,7 +1,8 @@
 """XY network spec strings (``twin train --physics xy --network SPEC``).
 
 ``all:N`` (all-to-all), ``layered:2,4,1``, ``lattice:RxC`` with options ``:tri`` (triangular),
-``:skip=L`` (skip connections of length L) and ``:io=corner|sides`` (:data:`.graph.IO_PLACEMENTS`),
+``:skip=L`` (skip connections of length L), ``:io=corner|sides`` (:data:`.graph.IO_PLACEMENTS`)
+and ``:w0=STD`` (initial coupling spread, default 1),
 and ``file:PATH`` (a JSON graph: ``{"n_nodes": N, "edges": [[a, b], ...], "inputs": [...],
 "outputs": [...], "weight_std": s}``). The task fixes the number of inputs and outputs.
 """
@@ -25,6 +26,14 @@ MAX_NODES = 100_000
 MAX_ALL_NODES = 2_000
 
 
+def _number(text: str, field: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise NetworkError(f"{field}: expected a number, got {text[:20]!r}") from None
+    return value
+
+
 def _lattice(args: list[str], n_in: int, n_out: int, spec: str) -> XYGraph:
     dims = args[0].lower().split("x")
     if len(dims) != 2:
@@ -41,9 +50,11 @@ def _lattice(args: list[str], n_in: int, n_out: int, spec: str) -> XYGraph:
             opts["skip"] = parse_count(value, "network: skip", max(rows, cols), NetworkError)
         elif key == "io":
             opts["io"] = value
+        elif key == "w0":
+            opts["w0"] = _number(value, "network: w0")
         else:
             raise NetworkError(f"network: {spec!r}: unknown lattice option {opt!r} "
-                               "(expected tri, skip=L or io=corner|sides)")  # fmt: skip
+                               "(expected tri, skip=L, io=corner|sides or w0=STD)")  # fmt: skip
     return lattice(rows, cols, n_in, n_out, name=spec, **opts)
 
 
