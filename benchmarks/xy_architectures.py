@@ -24,6 +24,7 @@ from twin.learning.ep import EPConfig, free_phase, random_starts
 from twin.learning.ep_train import XYTrainConfig, train_xy
 from twin.physics.xy.energy import XYParams, init_params
 from twin.physics.xy.graph import XYGraph
+from twin.physics.xy.relax import RelaxConfig
 from twin.physics.xy.response import hop_distance, input_response
 from twin.physics.xy.spec import graph_from_spec
 from twin.physics.xy.tasks import XYTask, xor
@@ -60,13 +61,14 @@ def _response(
     return float(np.median(np.linalg.norm(chi, axis=1))), float(spread.mean())
 
 
-def run_one(spec: str, seed: int, epochs: int, symmetric: bool) -> dict:
+def run_one(spec: str, seed: int, epochs: int, symmetric: bool, max_steps: int = 1000) -> dict:
     task = xor()
     graph = graph_from_spec(spec, task.n_in, task.n_out)
     rng = np.random.default_rng(seed)
     p0 = init_params(graph, rng)
     chi0, spread0 = _response(graph, p0, task, np.random.default_rng(seed + 1000))
-    config = XYTrainConfig(epochs=epochs, ep=EPConfig(symmetric=symmetric))
+    relax = RelaxConfig(max_steps=max_steps)
+    config = XYTrainConfig(epochs=epochs, ep=EPConfig(symmetric=symmetric, relax=relax))
     cpu0 = time.process_time()
     result = train_xy(graph, task, config, rng, params0=p0)
     cpu_s = time.process_time() - cpu0
@@ -75,6 +77,8 @@ def run_one(spec: str, seed: int, epochs: int, symmetric: bool) -> dict:
         "spec": spec,
         "seed": seed,
         "symmetric": symmetric,
+        "max_steps": max_steps,
+        "converged_train": float(np.mean(result.history.get("converged_fraction", [np.nan]))),
         "couplings": graph.n_edges,
         "out_hops": int(hop_distance(graph)[graph.outputs].min()),
         "accuracy": result.test.accuracy,
@@ -90,12 +94,15 @@ def run_one(spec: str, seed: int, epochs: int, symmetric: bool) -> dict:
 
 
 def _table(rows: list[dict]) -> None:
-    specs = list(dict.fromkeys((r["spec"], r["symmetric"]) for r in rows))
-    print(f"{'network':26s} {'sym':>3s} {'E':>4s} {'hops':>4s} {'acc med [min,max]':>20s} "
+    specs = list(dict.fromkeys((r["spec"], r["symmetric"], r.get("max_steps", 1000))
+                               for r in rows))  # fmt: skip
+    print(f"{'network':26s} {'sym':>3s} {'steps':>5s} {'conv':>4s} {'E':>4s} {'hops':>4s} "
+          f"{'acc med [min,max]':>20s} "
           f"{'learned':>8s} {'chi_out init->trained':>22s} {'spread init->trained':>21s} "
           f"{'ms/ep':>6s}")  # fmt: skip
-    for spec, sym in specs:
-        rs = [r for r in rows if r["spec"] == spec and r["symmetric"] == sym]
+    for spec, sym, steps in specs:
+        rs = [r for r in rows if (r["spec"], r["symmetric"], r.get("max_steps", 1000))
+              == (spec, sym, steps)]  # fmt: skip
         acc = np.array([r["accuracy"] for r in rs])
         learned = int((acc >= 0.95).sum())
         chi0 = np.median([r["chi_out_init"] for r in rs])
@@ -103,7 +110,9 @@ def _table(rows: list[dict]) -> None:
         ms = np.median([r["cpu_ms_per_epoch"] for r in rs])
         sp0 = np.median([r.get("spread_out_init", np.nan) for r in rs])
         sp1 = np.median([r.get("spread_out_trained", np.nan) for r in rs])
-        print(f"{spec:26s} {'y' if sym else 'n':>3s} {rs[0]['couplings']:4d} "
+        conv = np.median([r.get("converged_train", np.nan) for r in rs])
+        print(f"{spec:26s} {'y' if sym else 'n':>3s} {steps:5d} {conv:4.2f} "
+              f"{rs[0]['couplings']:4d} "
               f"{rs[0]['out_hops']:4d} {np.median(acc):8.3f} [{acc.min():.2f},{acc.max():.2f}] "
               f"{learned:4d}/{len(rs):<3d} {chi0:10.2e}->{chi1:9.2e} {sp0:10.2f}->{sp1:9.2f} "
               f"{ms:6.2f}")  # fmt: skip
@@ -116,6 +125,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=1000)
     parser.add_argument("--specs", nargs="*", default=SPECS)
     parser.add_argument("--symmetric", action="store_true")
+    parser.add_argument("--max-steps", type=int, default=1000, help="Euler steps per phase")
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--table-only", action="store_true", help="tabulate --out, run nothing")
     args = parser.parse_args()
@@ -127,7 +137,7 @@ def main() -> None:
     t0 = time.perf_counter()
     for spec in args.specs:
         for seed in range(args.seed0, args.seed0 + args.seeds):
-            row = run_one(spec, seed, args.epochs, args.symmetric)
+            row = run_one(spec, seed, args.epochs, args.symmetric, args.max_steps)
             rows.append(row)
             if args.out is not None:
                 with args.out.open("a") as fh:

@@ -97,3 +97,15 @@ def test_global_rotation_leaves_ep_step_unchanged():
     np.testing.assert_allclose(step.grad.flat(), ref.grad.flat(), atol=1e-7)
     assert step.loss == pytest.approx(ref.loss, abs=1e-12)
     assert step.energy_free == pytest.approx(ref.energy_free, abs=1e-9)
+
+
+def test_train_xy_learns_xor_on_all_to_all_and_handles_zero_epochs():
+    from twin.learning.ep_train import XYTrainConfig, train_xy
+    from twin.physics.xy.tasks import xor
+
+    graph = all_to_all(6, 2, 1)
+    result = train_xy(graph, xor(), XYTrainConfig(epochs=300), np.random.default_rng(0))
+    assert result.test.accuracy == 1.0  # all 4 examples from all 8 random starts
+    assert result.history["loss"][-1] < 0.01 < result.history["loss"][0]
+    empty = train_xy(graph, xor(), XYTrainConfig(epochs=0), np.random.default_rng(0))
+    assert empty.summary()["epochs"] == 0

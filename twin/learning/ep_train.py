@@ -75,7 +75,7 @@ class XYTrainResult:
 
     def summary(self) -> dict[str, Any]:
         """The run's result as the CLI's ``--json`` object."""
-        epochs = len(self.history["loss"])
+        epochs = len(self.history.get("loss", []))
         return {
             "physics": "xy",
             "epochs": epochs,
