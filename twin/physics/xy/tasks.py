@@ -96,7 +96,8 @@ def digits(rng: np.random.Generator, test_fraction: float = 0.3) -> XYTask:
     try:
         from sklearn.datasets import load_digits
     except ImportError:
-        raise TaskError("task: digits needs scikit-learn (pip install scikit-learn)") from None
+        raise TaskError("task: digits needs scikit-learn (a dependency: pip install -e .)"
+                        ) from None  # fmt: skip
     data = load_digits()
     return _split("digits", data.data.astype(float), data.target.astype(np.int64), 10,
                   test_fraction, rng)  # fmt: skip
