@@ -27,6 +27,7 @@ from ._common import (
     tasks_from_options,
 )
 from ._ledger import check_finite, ledger_options, recorded_dispatch
+from .train_xy import refuse_foreign, run_xy, xy_options
 
 __all__ = ["MAX_EDGE_STEPS", "MAX_REALIZATIONS", "MAX_STEPS", "train_cmd"]
 
@@ -95,22 +96,26 @@ def _check_train(
     default=None,
     help="lattice:WxH[:periodic], jammed:N[:seed=S], ref:N[:i=K] or file:PATH. ref:N gives "
     "realization r the paper authors' N-disk network number r (mod 50; folder "
-    "shipped with the package; $TWIN_REFERENCE_DIR overrides the folder).",
+    "shipped with the package; $TWIN_REFERENCE_DIR overrides the folder). xy: all:N, "
+    "layered:A,B,..., lattice:RxC[:tri][:skip=L][:io=corner|sides][:w0=STD] or file:PATH "
+    "(JSON graph).",
 )
 @click.option(
     "--task",
     "task",
     default=None,
     help="regression, allostery, iris or file:PATH; allostery-strain with --physics springs "
-    "(default: allostery, or allostery-strain for springs).",
+    "(default: allostery, or allostery-strain for springs); xy: xor, iris or digits (default "
+    "xor).",
 )
 @click.option(
     "--physics",
-    type=click.Choice(["resistors", "springs"]),
+    type=click.Choice(["resistors", "springs", "xy"]),
     default="resistors",
     show_default=True,
-    help="Substrate: resistor networks, or harmonic spring networks (seed App. D: stiffnesses "
-    "in N/m, strains, elastic energy in J; network default jammed:27, rigid).",
+    help="Substrate: resistor networks, harmonic spring networks (seed App. D: stiffnesses "
+    "in N/m, strains, elastic energy in J; network default jammed:27, rigid), or XY oscillator "
+    "networks trained by equilibrium propagation (seed 003; options marked xy).",
 )
 @click.option(
     "--spring-solver",
@@ -254,7 +259,10 @@ def _check_train(
 )
 @artifact_options("Save the trained network (realization 0) as JSON.")
 @ledger_options
+@xy_options
+@click.pass_context
 def train_cmd(
+    ctx: click.Context,
     network: str | None,
     task: str | None,
     physics: str,
@@ -285,8 +293,15 @@ def train_cmd(
     as_json: bool,
     db: str | None,
     no_db: bool,
+    **xy: Any,
 ) -> None:
-    """Train networks with coupled learning (lambda = 0) or power-minimising coupled learning."""
+    """Train networks with coupled learning (lambda = 0) or power-minimising coupled learning,
+    or XY oscillator networks by equilibrium propagation (--physics xy)."""
+    refuse_foreign(ctx, physics)
+    if physics == "xy":
+        run_xy(network=network, task=task or "xor", seed=seed, force=force, out=out,
+               plot=plot, save=save, as_json=as_json, db=db, no_db=no_db, **xy)  # fmt: skip
+        return
     if kmin is not None and kmax is not None and kmin >= kmax:
         raise click.BadParameter(f"must be > --kmin ({kmin:g}), got {kmax:g}", param_hint="--kmax")
     for name, value in (("--rho", rho), ("--p", p_exp), ("--lam0", lam0)):

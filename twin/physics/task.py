@@ -26,6 +26,7 @@ __all__ = [
     "Examples",
     "Task",
     "allostery_task",
+    "iris_data",
     "iris_task",
     "load_task",
     "regression_task",
@@ -340,7 +341,8 @@ def allostery_task(
     )
 
 
-def _iris_data() -> tuple[np.ndarray, np.ndarray]:
+def iris_data() -> tuple[np.ndarray, np.ndarray]:
+    """The bundled Iris set: features ``(150, 4)`` (cm) and classes ``(150,)`` (0, 1, 2)."""
     text = resources.files("twin").joinpath("data/iris.csv").read_text()
     rows = [ln.split(",") for ln in text.strip().splitlines()[1:]]
     x = np.array([[float(v) for v in r[:4]] for r in rows])
@@ -376,7 +378,7 @@ def iris_task(
         raise TaskError(
             f"network: iris needs >= 14 nodes (1 ground, 10 sources, 3 targets), got {net.n_nodes}"
         )
-    x, y = _iris_data()
+    x, y = iris_data()
     x = (x - x.min(axis=0)) / (x.max(axis=0) - x.min(axis=0))
     ones = np.ones((x.shape[0], 1))
     drive = np.hstack([x, -x, bias_v * ones, -bias_v * ones])
