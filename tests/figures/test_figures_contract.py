@@ -11,6 +11,7 @@ import pytest
 
 from twin.sweeps.figures import FIGURES, FigureResult, figure_module
 from twin.sweeps.figures._common import crossing, fit_loglog_slope, grouped, paired
+from twin.sweeps.figures.spread import Spread, bootstrap, resample
 from twin.sweeps.spec import SweepSpec
 
 PNG = b"\x89PNG"
@@ -187,3 +188,21 @@ def test_a_figure_renders_before_any_cell_is_done(tmp_path: Path, name: str) -> 
     result = module.render(frames, tmp_path)
     assert result.png.read_bytes()[:4] == PNG
     assert "n/a" in result.markdown
+
+
+def test_spreads_of_the_headline_numbers_come_from_resampled_realizations(tmp_path: Path) -> None:
+    frames = {"fig2-lambda-full": _fig2_frame()}
+    module = figure_module("fig2")
+    result = module.render(frames, tmp_path)
+    spreads = bootstrap(module.render, frames, result, tmp_path / "none", resamples=8)
+    slope = spreads["error_slope"]
+    assert slope.low <= slope.value <= slope.high
+    assert not slope.too_uncertain()  # synthetic data: every realization on the same law
+    assert not (tmp_path / "none").exists()  # nothing drawn while resampling
+    one = resample(frames, np.random.default_rng(1))["fig2-lambda-full"]
+    assert sorted(one["realization"].unique()) == sorted(frames["fig2-lambda-full"]
+                                                         ["realization"].unique())  # fmt: skip
+    assert len(one) == len(frames["fig2-lambda-full"])  # every realization has all its rows
+    assert Spread(value=1.0, low=0.2, high=3.0, finite=1.0).too_uncertain()
+    assert Spread(value=1.9, low=1.5, high=2.4, finite=1.0).too_uncertain() is False
+    assert Spread(value=1.9, low=1.8, high=2.0, finite=0.5).too_uncertain()

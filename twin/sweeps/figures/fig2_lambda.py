@@ -65,8 +65,9 @@ BASE = {
 def specs(quick: bool) -> list[SweepSpec]:
     """The lambda sweep: {0} U logspace(-10, -2, 17) x 50 realizations x 1e5 steps (quick: less)."""
     if quick:
-        lams = [0.0, 1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3]
-        steps, realizations = 3000, 4
+        # three points in the slope window (<= 1e-8), and around L/L0 = 1e-5 (~1e-6)
+        lams = [0.0, 1e-10, 1e-9, 1e-8, 1e-7, 1e-6, 1e-5]
+        steps, realizations = 100_000, 8
     else:
         lams = [0.0, *np.logspace(-10, -2, 17).tolist()]
         steps, realizations = 100_000, 50

@@ -119,7 +119,7 @@ def board_trainer_params(duration_s: float) -> dict[str, Any]:
 def spec_dicts(quick: bool) -> list[dict[str, Any]]:
     """The three sweeps (trainer, twin-linear, twin-board) as spec documents."""
     duration = 2.0 if quick else 20.0
-    realizations = 2 if quick else 50
+    realizations = 6 if quick else 50
     lambdas = list(QUICK_LAMBDAS if quick else LAMBDAS)
     prefix = "fig3-quick" if quick else "fig3"
     twin_base = {

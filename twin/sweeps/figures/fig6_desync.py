@@ -101,7 +101,7 @@ def spec_dicts(quick: bool) -> list[dict[str, Any]]:
         "duration": board_s,
     }
     prefix = "fig6-quick" if quick else "fig6"
-    realizations = 2 if quick else 50
+    realizations = 6 if quick else 50
     budgets = {
         "time": base,
         # duration is not used when updates_per_edge is set
