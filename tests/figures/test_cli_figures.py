@@ -113,4 +113,4 @@ def test_compare_of_a_missing_report_fails_in_one_line(capsys, tmp_path) -> None
     code, _, err = run(capsys, "figures", "--compare", str(tmp_path / "a"), str(tmp_path / "b"))
     assert code == 2
     assert len(err.strip().splitlines()) == 1, err
-    assert "report.json" in err
+    assert f"no such report '{tmp_path / 'a'}'" in err

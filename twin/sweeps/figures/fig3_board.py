@@ -151,7 +151,7 @@ def spec_dicts(quick: bool) -> list[dict[str, Any]]:
 
 
 def specs(quick: bool) -> list[SweepSpec]:
-    """The figure's sweeps (``quick``: 3 lambdas, 2 realizations, 2 s)."""
+    """The figure's sweeps (``quick``: 3 lambdas, 6 realizations, 2 s)."""
     from ..spec import spec_from_dict
 
     return [spec_from_dict(d, source=f"{NAME}:{d['name']}") for d in spec_dicts(quick)]
