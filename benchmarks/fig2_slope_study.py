@@ -45,7 +45,8 @@ def spec(name: str, kmin: float, kmax: float, steps: int, realizations: int) -> 
 def slopes(frame: object) -> dict[str, str]:
     """The four fitted slopes of one sweep's frame."""
     frame = done_rows(frame)  # type: ignore[arg-type]
-    frame["excess"] = frame["error_ratio"] - paired(frame, "lam", "error_ratio", 0.0)
+    # paired() is L/L(lambda = 0) per realization: L - L(0) = L (1 - 1 / that)
+    frame["excess"] = frame["error_ratio"] * (1.0 - 1.0 / paired(frame, "lam", "error_ratio", 0.0))
     out = {}
     floor = float(np.median(frame.loc[frame["lam"] == 0.0, "error_ratio"]))
     for label, column in (("L/L0", "error_ratio"), ("L/L0 - (L/L0 at 0)", "excess")):
@@ -72,7 +73,7 @@ def main() -> None:
     try:
         for bounds, steps in variants:
             kmin, kmax = BOUNDS[bounds]
-            name = f"fig2-study-{kmin:g}-{kmax:g}-{steps}"
+            name = f"fig2-study-k{-round(np.log10(kmin))}-k{round(np.log10(kmax))}-{steps}"
             sp = spec(name, kmin, kmax, steps, args.realizations)
             t0 = time.perf_counter()
             run_sweep(sp, db_url=args.db, executor=executor)

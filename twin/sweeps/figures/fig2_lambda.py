@@ -95,7 +95,10 @@ def render(frames: dict[str, pd.DataFrame], out_dir: Path) -> FigureResult:
     frame["power_rel"] = paired(frame, "lam", "free_power_final_w", 0.0)
     frame["energy_rel"] = paired(frame, "lam", "training_energy_j", 0.0)
     # the error the power term adds: L/L0 minus its lambda = 0 value, paired per realization
-    frame["error_excess"] = frame["error_ratio"] - paired(frame, "lam", "error_ratio", 0.0)
+    # (paired gives L/L(lambda = 0) per realization: L - L(0) = L (1 - 1 / that))
+    frame["error_excess"] = frame["error_ratio"] * (
+        1.0 - 1.0 / paired(frame, "lam", "error_ratio", 0.0)
+    )
     err = grouped(frame, "lam", "error_ratio")
     drop = grouped(frame, "lam", "power_drop")
     power = grouped(frame, "lam", "power_rel")
