@@ -57,8 +57,8 @@ def _compare(old: Path, new: Path) -> None:
 
 
 @cli.command("figures")
-@click.option("--quick", is_flag=True, help="Few realizations and short runs (minutes, a smoke "
-              "test); default: the paper's realization counts.")  # fmt: skip
+@click.option("--quick", is_flag=True, help="6-8 realizations, runs long enough to learn "
+              "(minutes); default: the paper's realization counts.")  # fmt: skip
 @click.option(
     "--out",
     "out_dir",

@@ -190,7 +190,7 @@ def _header(
         "# The seed paper's figures, regenerated",
         "",
         f"{stamp}; code version `{code_version()}`; mode **{'quick' if quick else 'full'}**"
-        + (" (few realizations, short runs: a smoke test, not a measurement)" if quick else "")
+        + (" (6-8 realizations: see each number's spread before comparing it)" if quick else "")
         + f"; figures {', '.join(names)}; ledger `{db_url or 'default'}`.",
         f"Total {wall_s:.0f} s wall, {cpu_s:.0f} s CPU (this process and the worker processes "
         "it has reaped: a worker pool still open is not yet counted); "
