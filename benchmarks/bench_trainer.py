@@ -2,18 +2,22 @@
 
 The reference problem (GitHub issue 2): the N = 64 jammed network of the reference task file,
 20 training examples, 2 source edges, 2 target edges, alpha 0.5, eta 1e-3, bounds [1e-4, 1e6];
-for 1 realization and for 50 (one network with 50 tasks, and 50 different networks r1..r50).
-Also N = 256 (jammed, regression) and N = 4096 (64 x 64 periodic lattice, allostery).
+for 1 realization, for 8 realizations of that one task (computed together in lanes,
+:mod:`twin.kernels.train_lanes`, issue 21) and for 50 (one network with 50 tasks, and 50
+different networks r1..r50). Also N = 256 (jammed, regression) and N = 4096 (64 x 64 periodic
+lattice, allostery).
 
-Each figure is the best of ``--repeat`` timed runs of ``Trainer.run``, minus a run of 0 steps
-(set-up: ordering and symbolic factorization, reported separately); numba compilation is excluded
-by a warm-up run. Run: ``make bench`` or
-``.venv/bin/python benchmarks/bench_trainer.py [--repeat 3] [--quick]``.
+Each figure is the median of ``--repeat`` timed runs of ``Trainer.run`` (one thread), minus the
+median of runs of 0 steps (set-up: ordering and symbolic factorization, reported separately);
+numba compilation is excluded by a warm-up run. The machine may be shared: the load average is
+printed beside the numbers. Run: ``make bench`` or
+``.venv/bin/python benchmarks/bench_trainer.py [--repeat 5] [--quick] [--compiled-only]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -41,6 +45,11 @@ def reference_r1() -> list[Task]:
     return [load_task(REFERENCE / "tasks" / "regression_n64_r1.json")]
 
 
+def reference_r8() -> list[Task]:
+    """The reference task file 8 times (one circuit: its realizations run in lanes)."""
+    return reference_r1() * 8
+
+
 def one_network_r50() -> list[Task]:
     """50 regression tasks on the N = 64 network r1 (no padding)."""
     net = read_authors_txt(_jammed(64, 1))
@@ -65,16 +74,16 @@ def lattice_4096() -> list[Task]:
     return [allostery_task(net, rng=np.random.default_rng(0))]
 
 
-def _best_run(tasks: list[Task], backend: str, steps: int, repeat: int) -> float:
-    """Best wall time of ``Trainer.run`` over ``repeat`` runs, seconds."""
-    cfg = TrainConfig(backend=backend, steps=steps, **SETTING)  # type: ignore[arg-type]
-    best = np.inf
+def _median_run(tasks: list[Task], backend: str, steps: int, repeat: int) -> float:
+    """Median wall time of ``Trainer.run`` over ``repeat`` runs (one thread), seconds."""
+    cfg = TrainConfig(backend=backend, steps=steps, threads=1, **SETTING)  # type: ignore[arg-type]
+    times = []
     for _ in range(repeat):
         trainer = Trainer(tasks, cfg)
         t0 = time.perf_counter()
         trainer.run()
-        best = min(best, time.perf_counter() - t0)
-    return float(best)
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times))
 
 
 def time_run(tasks: list[Task], backend: str, steps: int, repeat: int) -> tuple[float, float]:
@@ -83,14 +92,15 @@ def time_run(tasks: list[Task], backend: str, steps: int, repeat: int) -> tuple[
     The per-step figure is ``(t(steps) - t(0)) / (steps * R)``: set-up (ordering, symbolic
     factorization) and the first evaluation are excluded.
     """
-    setup = _best_run(tasks, backend, 0, repeat)
-    total = _best_run(tasks, backend, steps, repeat)
+    setup = _median_run(tasks, backend, 0, repeat)
+    total = _median_run(tasks, backend, steps, repeat)
     return setup, (total - setup) / (steps * len(tasks)) * 1e6
 
 
 CASES: list[tuple[str, Callable[[], list[Task]], int, int]] = [
     # name, tasks, numpy steps, compiled steps
     ("N=64 R=1 (reference task)", reference_r1, 1000, 20_000),
+    ("N=64 R=8 (reference x 8, lanes)", reference_r8, 100, 5000),
     ("N=64 R=50 (one network)", one_network_r50, 100, 2000),
     ("N=64 R=50 (networks r1..r50)", networks_r50, 100, 2000),
     ("N=256 R=1", jammed_256, 100, 5000),
@@ -100,22 +110,31 @@ CASES: list[tuple[str, Callable[[], list[Task]], int, int]] = [
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=3, help="timed runs per figure (best)")
+    parser.add_argument("--repeat", type=int, default=5, help="timed runs per figure (median)")
     parser.add_argument("--quick", action="store_true", help="a tenth of the steps")
+    parser.add_argument("--compiled-only", action="store_true", help="skip the numpy backend")
+    parser.add_argument("--only", default="", help="cases whose name contains this text")
     args = parser.parse_args()
     scale = 0.1 if args.quick else 1.0
     t0 = time.perf_counter()
     time_run(reference_r1(), "compiled", 2, 1)  # compile or load the numba cache
     print(f"numba warm-up (compile or cache load): {time.perf_counter() - t0:.2f} s")
-    print(f"{'case':30s} {'numpy us':>10s} {'compiled us':>12s} {'speed-up':>9s} {'set-up s':>9s}")
-    print(f"(microseconds per realization-step, best of {args.repeat} runs; set-up: compiled)")
-    print("issue 2 target, N=64: <= 40 us (authors' code: 400-520 us), aim <= 10 us")
+    print(f"{'case':32s} {'numpy us':>10s} {'compiled us':>12s} {'speed-up':>9s} {'set-up s':>9s}")
+    print(
+        f"(microseconds per realization-step, median of {args.repeat} runs, one thread; "
+        f"set-up: compiled; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)"
+    )
+    print("issue 21 target, N=64: <= 2.5 us per realization-update (issue 2: <= 40 us)")
     for name, make, n_numpy, n_compiled in CASES:
+        if args.only not in name:
+            continue
         tasks = make()
-        _, us_numpy = time_run(tasks, "numpy", max(2, int(n_numpy * scale)), args.repeat)
+        us_numpy = np.nan
+        if not args.compiled_only:
+            _, us_numpy = time_run(tasks, "numpy", max(2, int(n_numpy * scale)), args.repeat)
         setup, us_comp = time_run(tasks, "compiled", max(2, int(n_compiled * scale)), args.repeat)
         ratio = us_numpy / us_comp
-        print(f"{name:30s} {us_numpy:10.1f} {us_comp:12.2f} {ratio:8.1f}x {setup:9.3f}")
+        print(f"{name:32s} {us_numpy:10.1f} {us_comp:12.2f} {ratio:8.1f}x {setup:9.3f}")
 
 
 if __name__ == "__main__":

@@ -43,6 +43,10 @@ def test_train_json_summary_and_artifacts(capsys, tmp_path) -> None:
         "wall_s",
     ):
         assert key in summary
+    # the Landauer floor of the run's updates: positive, far below the dissipated energy
+    assert 0 < summary["energy_floor_j"] < summary["training_energy_j"]
+    ratio = summary["training_energy_j"] / summary["energy_floor_j"]
+    assert summary["energy_above_floor"] == pytest.approx(ratio)
     assert summary["error_final"] < summary["error_initial"]
     assert summary["steps"] == 2000
     docs = list(read_jsonl(tmp_path / "run.jsonl"))

@@ -11,6 +11,7 @@ import pytest
 
 from twin.sweeps.figures import FIGURES, FigureResult, figure_module
 from twin.sweeps.figures._common import crossing, fit_loglog_slope, grouped, paired
+from twin.sweeps.figures.spread import Spread, bootstrap, resample
 from twin.sweeps.spec import SweepSpec
 
 PNG = b"\x89PNG"
@@ -187,3 +188,42 @@ def test_a_figure_renders_before_any_cell_is_done(tmp_path: Path, name: str) -> 
     result = module.render(frames, tmp_path)
     assert result.png.read_bytes()[:4] == PNG
     assert "n/a" in result.markdown
+
+
+def test_spreads_of_the_headline_numbers_come_from_resampled_realizations(tmp_path: Path) -> None:
+    frames = {"fig2-lambda-full": _fig2_frame()}
+    module = figure_module("fig2")
+    result = module.render(frames, tmp_path)
+    spreads = bootstrap(module.render, frames, result, tmp_path / "none", resamples=8)
+    slope = spreads["error_slope"]
+    assert slope.low <= slope.value <= slope.high
+    assert not slope.too_uncertain()  # synthetic data: every realization on the same law
+    assert not (tmp_path / "none").exists()  # nothing drawn while resampling
+    one = resample(frames, np.random.default_rng(1))["fig2-lambda-full"]
+    assert sorted(one["realization"].unique()) == sorted(frames["fig2-lambda-full"]
+                                                         ["realization"].unique())  # fmt: skip
+    assert len(one) == len(frames["fig2-lambda-full"])  # every realization has all its rows
+    assert Spread(value=1.0, low=0.2, high=3.0, finite=1.0).too_uncertain()
+    assert Spread(value=1.9, low=1.5, high=2.4, finite=1.0).too_uncertain() is False
+    assert Spread(value=1.9, low=1.8, high=2.0, finite=0.5).too_uncertain()
+
+
+def test_fig1_finds_the_minimum_in_both_time_conventions(tmp_path: Path) -> None:
+    kappas = [1e-3, 1e-2, 1e-1, 1.0]
+    run, tol, fixed = [], [], []
+    for k in kappas:
+        for r in range(3):
+            base = {"kappa": k, "realization": r, "status": "done", "steps": 1000, "step_s": 1e-4}
+            run.append({**base, "alpha": 0.1 * k, "free_power_final_w": k**0.5})
+            steps = 100 + k**-2  # kappa/alpha units: energy ~ 100 k + 1/k, minimum at 0.1
+            tol.append({**base, "alpha": 0.1 * k, "time_to_tol_s": steps * 1e-4,
+                        "training_energy_j": steps * 1e-4 * k})  # fmt: skip
+            # fixed alpha, epochs: energy ~ k + 1e-4 / k, minimum at 1e-2
+            fixed.append({**base, "alpha": 0.1, "time_to_tol_s": 1e-4,
+                          "training_energy_j": k + 1e-4 / k})  # fmt: skip
+    frames = {"fig1-kappa-full": pd.DataFrame(run), "fig1-kappa-tol-full": pd.DataFrame(tol),
+              "fig1-kappa-tol-fixed-alpha-full": pd.DataFrame(fixed)}  # fmt: skip
+    result = figure_module("fig1").render(frames, tmp_path)
+    assert result.measured["kappa_at_energy_minimum"] == pytest.approx(0.1)
+    assert result.measured["kappa_at_energy_minimum_fixed_alpha"] == pytest.approx(1e-2)
+    assert "1/alpha epochs" in result.markdown

@@ -25,7 +25,8 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 def test_full_sweeps_use_the_paper_counts_and_quick_ones_are_small(module) -> None:
     full, quick = module.spec_dicts(False), module.spec_dicts(True)
     assert all(d["realizations"] == 50 for d in full)
-    assert all(d["realizations"] <= 3 for d in quick)
+    # issue 21: the quick set gives every headline number with a spread, still a few realizations
+    assert all(d["realizations"] <= 8 for d in quick)
     assert {d["name"] for d in full}.isdisjoint({d["name"] for d in quick})
     # one root seed per figure: realization r has the same task in every series
     assert len({d["seed"] for d in full}) == 1

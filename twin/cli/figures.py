@@ -44,9 +44,21 @@ def _sweeps_bar(enabled: bool) -> Iterator[Callable[[str, int, int], None]]:
         yield update
 
 
+def _compare(old: Path, new: Path) -> None:
+    from ..sweeps.errors import SweepError
+    from ..sweeps.figures.compare import compare_reports, load_numbers, render_changes
+
+    try:
+        changes = compare_reports(load_numbers(old), load_numbers(new))
+    except SweepError as exc:
+        raise click.BadParameter(str(exc).removeprefix("--compare: "),
+                                 param_hint="--compare") from None  # fmt: skip
+    click.echo(render_changes(changes))
+
+
 @cli.command("figures")
-@click.option("--quick", is_flag=True, help="Few realizations and short runs (a smoke test: all "
-              "six in ~18 s on 2 cores); default: the paper's realization counts.")  # fmt: skip
+@click.option("--quick", is_flag=True, help="6-8 realizations, runs long enough to learn "
+              "(all six in ~180 s on 2 cores); default: the paper's realization counts.")  # fmt: skip
 @click.option(
     "--out",
     "out_dir",
@@ -64,6 +76,9 @@ def _sweeps_bar(enabled: bool) -> Iterator[Callable[[str, int, int], None]]:
               help="Run the sweeps on this Dask distributed scheduler.")  # fmt: skip
 @click.option("--only", "only", multiple=True, metavar="NAME",
               help="Only this figure (repeatable): fig1, fig2, ... (default: all).")  # fmt: skip
+@click.option("--compare", nargs=2, type=click.Path(path_type=Path), default=None,
+              metavar="OLD NEW", help="Compare two reports (folders or report.json): which "
+              "headline numbers moved beyond their spread. Runs nothing.")  # fmt: skip
 def figures_cmd(
     quick: bool,
     out_dir: Path,
@@ -71,8 +86,12 @@ def figures_cmd(
     workers: int | None,
     scheduler: str | None,
     only: tuple[str, ...],
+    compare: tuple[Path, Path] | None,
 ) -> None:
     """Regenerate the paper's figures (PNG) and report.md: measured beside published values."""
+    if compare is not None:
+        _compare(*compare)
+        return
     from ..sweeps import DaskExecutor, LocalExecutor
     from ..sweeps.figures import FIGURES
     from ..sweeps.figures.report import make_figures

@@ -403,7 +403,10 @@ def train_cmd(
         from ..plots import plot_history
 
         plot_history(result.history, plot, title=f"twin train --task {task}")
-    summary = result.summary() | {"wall_s": wall_s, "run": result.run_uid}
+    from ..learning.energy_floor import floor_summary
+
+    summary = result.summary() | floor_summary(result, tasks, kappa)
+    summary |= {"wall_s": wall_s, "run": result.run_uid}
     check_finite(summary, "summary", params)
     if as_json:
         emit_json(summary)

@@ -230,7 +230,9 @@ class FactorLayout:
         return int(self.colptr[-1]) + nt * nt
 
 
-def factor_layout(n: int, ends: np.ndarray, cidx: np.ndarray, cval: np.ndarray) -> FactorLayout:
+def factor_layout(
+    n: int, ends: np.ndarray, cidx: np.ndarray, cval: np.ndarray, *, lanes: bool = False
+) -> FactorLayout:
     """Ordering, symbolic factorization and storage layout of a reduced Laplacian.
 
     Parameters
@@ -242,6 +244,10 @@ def factor_layout(n: int, ends: np.ndarray, cidx: np.ndarray, cval: np.ndarray) 
     cidx, cval
         ``(c, 2)`` rows of the constraint matrix ``C`` as up to two (reduced node, coefficient)
         terms, node ``-1`` for none.
+    lanes
+        Lay out for the lane kernels (:mod:`.lanes`): the dense block is only the constraint
+        block, every other column sparse (there the sparse columns vectorise across lanes and
+        cost less than the dense block; one realization alone takes :func:`split_point`'s).
     """
     cidx = np.asarray(cidx, dtype=np.int64)
     block = list(dict.fromkeys(int(a) for a in cidx.ravel() if a >= 0))
@@ -252,7 +258,7 @@ def factor_layout(n: int, ends: np.ndarray, cidx: np.ndarray, cval: np.ndarray) 
     pends = np.ascontiguousarray(iperm[ends])
     colptr, rowind = symbolic_cholesky(n, pends)
     first = n - len(block)
-    split = split_point(n, first, colptr, rowind)
+    split = first if lanes else split_point(n, first, colptr, rowind)
     colptr, rowind = colptr[: split + 1], rowind[: colptr[split]]
     rlptr, rlcol, rlpos = row_lists(split, colptr, rowind)
     tstart = np.array(

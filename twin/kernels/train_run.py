@@ -2,9 +2,12 @@
 
 :class:`Realizations` stacks the factor layouts (:mod:`.ordering`) and training examples of
 ``R`` realizations, padded to common sizes; :class:`KernelRun` owns every state array and calls
-:func:`twin.kernels.train_step.advance` on groups of realizations. The kernels release the GIL,
-so realizations are split over threads without changing any number (each realization is
-computed by one thread, in the same order, whatever the thread count).
+:func:`twin.kernels.train_step.advance` on groups of realizations. Realizations that share one
+factor layout (the same network and constrained nodes) are advanced together in lanes by
+:func:`twin.kernels.train_lanes.advance_lanes` (direct solver, up to 4 constraint rows), with
+the same numbers bit for bit. The kernels release the GIL, so the work is split over threads
+without changing any number (each realization is computed by one thread, in the same order,
+whatever the thread count).
 """
 
 from __future__ import annotations
@@ -17,12 +20,17 @@ from typing import Any
 import attrs
 import numpy as np
 
+from .lanes import LANES
 from .ordering import FactorLayout
 from .pcg import N_COUNTERS
 from .status import raise_for_status
+from .train_lanes import LANE_COLUMNS, advance_lanes
 from .train_step import advance
 
-__all__ = ["KernelRun", "Realizations", "StepParams", "default_threads"]
+__all__ = ["MAX_LANES", "KernelRun", "Realizations", "StepParams", "default_threads"]
+
+#: Most realizations factorized together in lanes.
+MAX_LANES = LANES
 
 
 def _pad(arrays: Sequence[np.ndarray], fill: float, dtype: Any) -> np.ndarray:
@@ -149,6 +157,43 @@ class Realizations:
     def realizations(self) -> int:
         return int(self.sizes.shape[0])
 
+    def layout_groups(self, max_lanes: int) -> list[np.ndarray]:
+        """Realizations in groups of at most ``max_lanes`` sharing one factor layout.
+
+        Ordered by each group's first realization; a realization whose layout no other shares
+        is a group of one.
+        """
+        keyed: dict[bytes, list[int]] = {}
+        layout = self.arrays()[:12]
+        for r in range(self.realizations):
+            key = b"|".join(np.ascontiguousarray(a[r]).tobytes() for a in layout)
+            keyed.setdefault(key, []).append(r)
+        groups = []
+        for members in keyed.values():
+            for g in range(0, len(members), max(1, max_lanes)):
+                groups.append(np.array(members[g : g + max_lanes], dtype=np.int64))
+        return sorted(groups, key=lambda g: int(g[0]))
+
+    def lane_workspace(self, group: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Scratch of one group of realizations computed in lanes, in kernel order.
+
+        With ``W`` = :data:`~.lanes.LANES`: factor values (flat ``(values, W)``), position map,
+        basis (flat ``(n + 1, 4, W)``), ``S`` ``(c, c, W)``, an accumulator ``(4 W)``, pivot
+        flags and the rates' coefficients and values ``(10 + E, W)``.
+        """
+        w = LANES
+        n, nvals = int(self.sizes[group[0], 0]), int(self.sizes[group[0], 4])
+        c = self.cidx.shape[1]
+        return (
+            np.zeros(nvals * w),
+            np.zeros(n, dtype=np.int64),
+            np.zeros((n + 1) * LANE_COLUMNS * w),
+            np.zeros((c, c, w)),
+            np.zeros(LANE_COLUMNS * w),
+            np.ones(w, dtype=np.bool_),
+            np.zeros((10 + self.ends.shape[1], w)),
+        )
+
 
 @attrs.frozen(kw_only=True)
 class StepParams:
@@ -200,6 +245,18 @@ class StepParams:
         )
 
 
+Unit = tuple[np.ndarray, tuple[np.ndarray, ...] | None]
+
+
+def _merge_single(units: list[Unit]) -> list[Unit]:
+    """One thread's units with its lone realizations in one call (in realization order)."""
+    single = [idx for idx, lws in units if lws is None]
+    merged: list[Unit] = [(g, w) for g, w in units if w is not None]
+    if single:
+        merged.append((np.sort(np.concatenate(single)), None))
+    return merged
+
+
 def default_threads() -> int:
     """Worker threads for realizations: the CPUs this process may use."""
     try:
@@ -224,7 +281,10 @@ class KernelRun:
     kmin, kmax
         ``(R, E)`` conductance bounds, siemens.
     threads
-        Worker threads; ``0`` uses every available CPU (never more than ``R``).
+        Worker threads; ``0`` uses every available CPU (never more than the units of work).
+    max_lanes
+        Most realizations of one layout advanced together in lanes (``1``: none; at most
+        :data:`~.lanes.LANES`).
     """
 
     def __init__(
@@ -236,6 +296,7 @@ class KernelRun:
         kmin: np.ndarray,
         kmax: np.ndarray,
         threads: int = 0,
+        max_lanes: int = MAX_LANES,
     ) -> None:
         rr = structure.realizations
         self.structure = structure
@@ -259,8 +320,9 @@ class KernelRun:
         self.clamped_power = np.zeros(rr)
         self.iters = np.zeros(rr, dtype=np.int64)
         self.status = np.zeros(rr, dtype=np.int64)
-        n_threads = min(threads or default_threads(), rr)
-        self._groups = [np.arange(g, rr, n_threads, dtype=np.int64) for g in range(n_threads)]
+        units = self._units(max_lanes)
+        n_threads = min(threads or default_threads(), len(units))
+        self._groups = [_merge_single(units[g::n_threads]) for g in range(n_threads)]
         self._pool = ThreadPoolExecutor(n_threads) if n_threads > 1 else None
         try:
             self._map(self._advance, 0, True)
@@ -280,6 +342,20 @@ class KernelRun:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _units(self, max_lanes: int) -> list[Unit]:
+        """Units of work: a group in lanes with its workspace, or one realization alone."""
+        c = self.structure.cidx.shape[1]
+        lanes_ok = not bool(self.par[8]) and c <= LANE_COLUMNS and max_lanes > 1
+        units: list[Unit] = []
+        for group in self.structure.layout_groups(min(max_lanes, LANES) if lanes_ok else 1):
+            if group.size > 1:
+                lanes = np.full(LANES, group[0], dtype=np.int64)
+                lanes[: group.size] = group
+                units.append((lanes, self.structure.lane_workspace(group)))
+            else:
+                units.append((group, None))
+        return units
+
     def _map(self, fn: Any, *args: Any) -> None:
         """Run ``fn(group, *args)`` for every thread's group of realizations; check status."""
         if self._pool is None:
@@ -290,11 +366,21 @@ class KernelRun:
         if bad.size:
             raise_for_status(int(self.status[bad[0]]), f"realization {int(bad[0])}")
 
-    def _advance(self, idx: np.ndarray, n_steps: int, initial: bool = False) -> None:
+    def _advance(
+        self, units: list[Unit], n_steps: int,
+        initial: bool = False,
+    ) -> None:  # fmt: skip
         state = (self.k, self.dk, self.lam, self.active, self.steps_done, self.energy,
                  self.error, self.free_power, self.clamped_power)  # fmt: skip
-        advance(idx, n_steps, initial, self.circ, self.work, self.par, self.kmin, self.kmax,
-                state, self.iters, self.status, self.pwork, self.counters)  # fmt: skip
+        for idx, lws in units:
+            if lws is None:
+                advance(idx, n_steps, initial, self.circ, self.work, self.par, self.kmin,
+                        self.kmax, state, self.iters, self.status, self.pwork,
+                        self.counters)  # fmt: skip
+            else:
+                advance_lanes(idx, n_steps, initial, self.circ, self.work, lws, self.par,
+                              self.kmin, self.kmax, state, self.iters, self.status,
+                              self.counters)  # fmt: skip
 
     def advance(self, n_steps: int) -> int:
         """Advance every active realization by up to ``n_steps`` steps.

@@ -7,11 +7,13 @@ and lets :func:`twin.kernels.ordering.factor_layout` do the rest.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 
 import numpy as np
 
 from ..kernels.ordering import FactorLayout, factor_layout
+from ..kernels.train_lanes import LANE_COLUMNS
 from ..kernels.train_run import Realizations
 from ..physics.task import Task
 
@@ -39,8 +41,11 @@ def constraint_terms(task: Task, fi: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return idx, val
 
 
-def task_layout(task: Task) -> FactorLayout:
-    """Ordering, symbolic factorization and storage layout of one task's reduced Laplacian."""
+def task_layout(task: Task, *, lanes: bool = False) -> FactorLayout:
+    """Ordering, symbolic factorization and storage layout of one task's reduced Laplacian.
+
+    ``lanes``: the layout of the lane kernels (:func:`twin.kernels.ordering.factor_layout`).
+    """
     net = task.network
     free = np.ones(net.n_nodes, dtype=bool)
     free[task.ground] = False
@@ -49,12 +54,30 @@ def task_layout(task: Task) -> FactorLayout:
     fi[free] = np.arange(n)
     cidx, cval = constraint_terms(task, fi)
     ends = np.where(fi[net.edges] >= 0, fi[net.edges], n)
-    return factor_layout(n, ends, cidx, cval)
+    return factor_layout(n, ends, cidx, cval, lanes=lanes)
+
+
+def _shared(tasks: Sequence[Task]) -> list[bool]:
+    """Which tasks share their circuit (network and constrained edges or nodes) with another."""
+    keys = [
+        (t.network.n_nodes, t.network.edges.tobytes(), t.ground.tobytes(), t.source_kind,
+         t.sources.tobytes(), t.target_kind, t.targets.tobytes())
+        for t in tasks
+    ]  # fmt: skip
+    count = Counter(keys)
+    return [count[key] > 1 for key in keys]
 
 
 def realizations(tasks: Sequence[Task]) -> Realizations:
-    """Structures of ``tasks`` (same numbers of sources, targets and training examples)."""
-    layouts = [task_layout(t) for t in tasks]
+    """Structures of ``tasks`` (same numbers of sources, targets and training examples).
+
+    Tasks that share a circuit with another get the lane layout (their steps are computed
+    together in lanes, :mod:`twin.kernels.train_lanes`) when they have at most
+    :data:`~twin.kernels.train_lanes.LANE_COLUMNS` constraint rows.
+    """
+    few = bool(tasks) and tasks[0].n_sources + tasks[0].n_targets <= LANE_COLUMNS
+    shared = _shared(tasks) if few else [False] * len(tasks)
+    layouts = [task_layout(t, lanes=s) for t, s in zip(tasks, shared, strict=True)]
     inputs = np.stack([t.train.inputs for t in tasks]).astype(float)
     desired = np.stack([t.train.outputs for t in tasks]).astype(float)
     return Realizations.from_layouts(layouts, inputs, desired)

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from ..learning.energy_floor import energy_floors
 from ..learning.rules import LambdaControl, LearningRule
 from ..learning.trainer import TrainConfig, Trainer, TrainResult, public_key
 from ..physics.springs.task_spec import SPRING_TASKS, build_spring_tasks
@@ -113,6 +114,7 @@ def evaluate_trainer(params: Mapping[str, Any], seeds: Sequence[int]) -> list[di
     tasks = tasks_for(params, seeds)
     trainer = Trainer(tasks, train_config(params))
     result = trainer.run()
+    floors = energy_floors(result, tasks, params["kappa"])
     has_test = all(t.test is not None for t in tasks)
     test = trainer.evaluate(result.k, "test") if has_test else {}
     classify = all(t.train.labels is not None for t in tasks)
@@ -127,6 +129,7 @@ def evaluate_trainer(params: Mapping[str, Any], seeds: Sequence[int]) -> list[di
             "free_power_final_w": float(result.free_power_final_w[r]),
             "power_ratio": _ratio(result.free_power_final_w[r], result.free_power_initial_w[r]),
             "training_energy_j": float(result.training_energy_j[r]),
+            "energy_floor_j": float(floors[r]),
             "clamped_energy_j": float(result.clamped_energy_j[r]),
             "lam_final": float(result.lam_final[r]),
             "steps_done": float(result.steps_done[r]),

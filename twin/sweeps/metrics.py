@@ -16,6 +16,7 @@ TRAINER_METRICS = (
     "free_power_final_w",
     "power_ratio",  # free_power_final_w / free_power_initial_w
     "training_energy_j",  # integral of the free power over learning
+    "energy_floor_j",  # Landauer floor of writing the updates (twin.physics.energy_floor)
     "clamped_energy_j",
     "lam_final",
     "steps_done",

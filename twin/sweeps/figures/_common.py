@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
+from contextvars import ContextVar
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 __all__ = [
+    "DRAWING",
     "QUANTILES",
     "FigureResult",
     "Slope",
@@ -41,6 +43,8 @@ __all__ = [
 
 #: Quantiles drawn as a band around each median (the inter-quartile range).
 QUANTILES = (0.25, 0.75)
+#: False while a figure's numbers are recomputed on resamples (:mod:`.spread`): nothing is drawn.
+DRAWING: ContextVar[bool] = ContextVar("DRAWING", default=True)
 
 
 @attrs.frozen(kw_only=True)
@@ -220,7 +224,10 @@ def save_figure(fig: Figure, path: Path) -> Path:
 
     A panel left without any finite positive value on a log axis (e.g. no realization reached a
     tolerance in a short run) is switched to linear and says "no data" instead of failing.
+    Nothing is written while :data:`DRAWING` is false.
     """
+    if not DRAWING.get():
+        return path
     for ax in fig.axes:
         values = [np.asarray(line.get_ydata(), dtype=float) for line in ax.get_lines()]
         offsets = [np.asarray(c.get_offsets(), dtype=float) for c in ax.collections]

@@ -119,7 +119,7 @@ def board_trainer_params(duration_s: float) -> dict[str, Any]:
 def spec_dicts(quick: bool) -> list[dict[str, Any]]:
     """The three sweeps (trainer, twin-linear, twin-board) as spec documents."""
     duration = 2.0 if quick else 20.0
-    realizations = 2 if quick else 50
+    realizations = 6 if quick else 50
     lambdas = list(QUICK_LAMBDAS if quick else LAMBDAS)
     prefix = "fig3-quick" if quick else "fig3"
     twin_base = {
@@ -151,7 +151,7 @@ def spec_dicts(quick: bool) -> list[dict[str, Any]]:
 
 
 def specs(quick: bool) -> list[SweepSpec]:
-    """The figure's sweeps (``quick``: 3 lambdas, 2 realizations, 2 s)."""
+    """The figure's sweeps (``quick``: 3 lambdas, 6 realizations, 2 s)."""
     from ..spec import spec_from_dict
 
     return [spec_from_dict(d, source=f"{NAME}:{d['name']}") for d in spec_dicts(quick)]

@@ -46,7 +46,7 @@ BASE = {"task": "regression", "network": "ref:64", "kappa": 1e-3, "kmin": 1e-3, 
 def specs(quick: bool) -> list[SweepSpec]:
     """Early stopping and control over the tolerances L~ (zipped by position)."""
     tols = [1e-3, 1e-2] if quick else [1e-4, 3e-4, 1e-3, 3e-3, 1e-2]
-    steps, realizations = (3000, 4) if quick else (100_000, 50)
+    steps, realizations = (100_000, 8) if quick else (100_000, 50)
     mode = "quick" if quick else "full"
     base = {**BASE, "steps": steps, "n_records": 2}
     common = {"kind": "trainer", "realizations": realizations, "seed": 0, "description": TITLE}

@@ -46,7 +46,7 @@ BASE = {"task": "iris", "network": "ref:64", "label_noise": 1e-3, "kappa": 1.0, 
 def specs(quick: bool) -> list[SweepSpec]:
     """The lambda sweep of the Iris task ({0} U 1e-10..1e-3)."""
     if quick:
-        lams, steps, realizations = [0.0, 1e-7, 1e-5, 1e-3], 500, 3
+        lams, steps, realizations = [0.0, 1e-7, 1e-5, 1e-3], 20_000, 8
     else:
         lams = [0.0, *np.logspace(-10, -3, 8).tolist()]
         steps, realizations = 20_000, 50

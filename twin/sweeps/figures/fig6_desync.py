@@ -101,7 +101,7 @@ def spec_dicts(quick: bool) -> list[dict[str, Any]]:
         "duration": board_s,
     }
     prefix = "fig6-quick" if quick else "fig6"
-    realizations = 2 if quick else 50
+    realizations = 6 if quick else 50
     budgets = {
         "time": base,
         # duration is not used when updates_per_edge is set
@@ -122,7 +122,7 @@ def spec_dicts(quick: bool) -> list[dict[str, Any]]:
 
 
 def specs(quick: bool) -> list[SweepSpec]:
-    """The figure's sweeps (``quick``: P = 0.2 only, 2 realizations, 1 s)."""
+    """The figure's sweeps (``quick``: P = 0.2 only, 6 realizations, 1 s)."""
     from ..spec import spec_from_dict
 
     return [spec_from_dict(d, source=f"{NAME}:{d['name']}") for d in spec_dicts(quick)]

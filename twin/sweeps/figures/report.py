@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import os
 import resource
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,17 +17,22 @@ from ..errors import SweepError
 from ..provenance import code_version
 from ..runner import results_frame, run_sweep
 from . import FIGURES, figure_module
+from .spread import Spread, bootstrap
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from ..executors import Executor
     from ..spec import SweepSpec
 
-__all__ = ["REPORT_NAME", "check_names", "make_figures"]
+__all__ = ["NUMBERS_NAME", "REPORT_NAME", "check_names", "make_figures", "spread_table"]
 
 log = logging.getLogger("twin.figures")
 
 #: File name of the report in the output folder.
 REPORT_NAME = "report.md"
+#: File name of the headline numbers with their spreads (what ``twin figures --compare`` reads).
+NUMBERS_NAME = "report.json"
 #: ``progress(label, done, total)``: cells finished of the sweep ``label``.
 Progress = Callable[[str, int, int], None]
 
@@ -82,6 +88,7 @@ def make_figures(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     sections: list[str] = []
+    numbers: dict[str, dict[str, dict[str, float | bool]]] = {}
     timings: list[tuple[str, float, float, float]] = []
     t_all, cpu_all = time.perf_counter(), _cpu_s()
     for module in modules:
@@ -106,11 +113,14 @@ def make_figures(
             for cell_id, error in outcome.failures:
                 notes.append(f"failed cell `{cell_id}`: {error}")
         result = module.render(frames, out)
+        spreads = bootstrap(module.render, frames, result, out)
+        numbers[module.NAME] = {k: v.as_dict() for k, v in spreads.items()}
         wall_s, cpu_s = time.perf_counter() - t0, _cpu_s() - cpu0
         cells_s = cells_cpu_s(specs, db_url)
         timings.append((module.NAME, wall_s, cpu_s, cells_s))
         sections.append(
-            f"{result.markdown.rstrip()}\n\n*Sweeps:* "
+            f"{result.markdown.rstrip()}\n\n{spread_table(spreads, result.published)}\n\n"
+            f"{floor_line(frames)}*Sweeps:* "
             + "; ".join(notes)
             + f". *Time:* {wall_s:.0f} s wall here; CPU of its cells as the ledger records it "
             f"(whichever run computed them): {cells_s:.0f} s.\n"
@@ -120,6 +130,9 @@ def make_figures(
     report.write_text(
         _header(chosen, quick, db_url, timings, total_wall, total_cpu) + "\n\n".join(sections)
     )
+    meta = {"quick": quick, "code_version": code_version(), "figures": chosen,
+            "wall_s": total_wall, "cpu_s": total_cpu}  # fmt: skip
+    (out / NUMBERS_NAME).write_text(json.dumps({"meta": meta, "numbers": numbers}, indent=1))
     log.info("figures %s written to %s in %.0f s", ", ".join(chosen), out, total_wall)
     return report
 
@@ -131,6 +144,43 @@ def _ledger_name(db_url: str | None) -> str:
     from ...ledger.db import resolve_url
 
     return sa.make_url(resolve_url(db_url)).render_as_string(hide_password=True)
+def floor_line(frames: Mapping[str, pd.DataFrame]) -> str:
+    """The training energy against the Landauer floor of the updates, over every trainer row."""
+    import numpy as np
+
+    ratios = [
+        (f["training_energy_j"] / f["energy_floor_j"]).to_numpy(dtype=float)
+        for f in frames.values()
+        if {"training_energy_j", "energy_floor_j"} <= set(f.columns)
+    ]
+    vals = np.concatenate(ratios) if ratios else np.array([])
+    vals = vals[np.isfinite(vals) & (vals > 0)]
+    if not vals.size:
+        return ""
+    q25, med, q75 = np.quantile(vals, [0.25, 0.5, 0.75])
+    return (
+        f"*Energy floor:* training energy / Landauer floor of writing its conductance updates "
+        f"(k_B T ln 2 per bit at 300 K, `energy_floor_j`: twin.physics.energy_floor; that and "
+        f"nothing more): median {med:.3g} (25-75 %: {q25:.3g}..{q75:.3g}) over {vals.size} "
+        "runs.\n\n"
+    )
+
+
+def spread_table(spreads: dict[str, Spread], published: Mapping[str, str]) -> str:
+    """The headline numbers with their bootstrap intervals, and which are too uncertain."""
+    pub = published
+    lines = [
+        "**Headline numbers with their spread** (value [16-84 % over bootstrap resamples of the "
+        "realizations]; *too uncertain* = the interval spans more than a factor 3 or +-25 %, or "
+        "a fifth of the resamples give no number: not to be compared with the seed):",
+        "",
+        "| number | value [68 % interval] | published (seed) | comparable? |",
+        "|---|---|---|---|",
+    ]
+    for key, sp in spreads.items():
+        verdict = "**too uncertain**" if sp.too_uncertain() else "yes"
+        lines.append(f"| `{key}` | {sp.text()} | {pub.get(key, '')} | {verdict} |")
+    return "\n".join(lines)
 
 
 def _header(
@@ -147,7 +197,7 @@ def _header(
         "# The seed paper's figures, regenerated",
         "",
         f"{stamp}; code version `{code_version()}`; mode **{'quick' if quick else 'full'}**"
-        + (" (few realizations, short runs: a smoke test, not a measurement)" if quick else "")
+        + (" (6-8 realizations: see each number's spread before comparing it)" if quick else "")
         + f"; figures {', '.join(names)}; ledger `{_ledger_name(db_url)}`.",
         f"Total {wall_s:.0f} s wall, {cpu_s:.0f} s CPU (this process and the worker processes "
         "it has reaped: a worker pool still open is not yet counted); "
