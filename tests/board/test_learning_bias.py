@@ -136,3 +136,23 @@ def test_emulator_and_twin_agree_on_a_biased_board() -> None:
 def test_bias_must_be_finite(bad: float) -> None:
     with pytest.raises(ModelError, match="bias_v_per_s"):
         board_edge_params("transistor").evolve(bias_v_per_s=bad)
+
+
+def test_small_network_board_follows_the_model_and_loses_its_cycle_without_bias() -> None:
+    """The emulator as the lab's two-transistor network: span rate near the model's 6.3 V/s at
+    a short period; with B = 0 the tasks share a solution and cycle and floor vanish."""
+    from twin.board.clln import emulated_cycle, small_network_board
+    from twin.learning.clln_small import small_network_model
+    from twin.learning.limit_cycle import span_rate
+
+    model = small_network_model("exp1")
+    rate = span_rate(model.alpha, model.beta, model.bias_v_per_s)
+    biased = emulated_cycle(
+        small_network_board("exp1"), 0.01, rng=np.random.default_rng(0), settle_s=0.3
+    )
+    assert np.sqrt(biased.d2_v2) / 0.01 == pytest.approx(rate, rel=0.15)
+    clean = emulated_cycle(
+        small_network_board("exp1", bias=False), 0.01, rng=np.random.default_rng(0), settle_s=0.3
+    )
+    assert clean.d2_v2 < 1e-4 * biased.d2_v2
+    assert clean.mse_v2 < 1e-3 * biased.mse_v2

@@ -105,6 +105,10 @@ def make_figures(
             )
             for cell_id, error in outcome.failures:
                 notes.append(f"failed cell `{cell_id}`: {error}")
+        compute = getattr(module, "compute", None)
+        if compute is not None:  # a figure computed directly, not from sweep cells
+            frames.update(compute(quick))
+            notes.append("computed directly (no sweep cells)")
         result = module.render(frames, out)
         wall_s, cpu_s = time.perf_counter() - t0, _cpu_s() - cpu0
         cells_s = cells_cpu_s(specs, db_url)
