@@ -156,3 +156,18 @@ def test_small_network_board_follows_the_model_and_loses_its_cycle_without_bias(
     )
     assert clean.d2_v2 < 1e-4 * biased.d2_v2
     assert clean.mse_v2 < 1e-3 * biased.mse_v2
+
+
+def test_twin_options_carry_a_uniform_bias() -> None:
+    from twin.simulation.options import twin_config_from_options
+
+    def config(bias: float) -> TwinConfig:
+        return twin_config_from_options(
+            model="transistor", clock="sync:10000", lam=0.0, eta=0.22, tau_feedback=0.0,
+            noise=0.0, meas_noise=0.0, offsets=0.0, leak=None, sample_s=0.01, batch_s=0.01,
+            engine="batched", bias_v_per_s=bias,
+        )  # fmt: skip
+
+    plain, biased = config(0.0), config(3.0)
+    assert not np.any(plain.edges.bias_v_per_s)
+    np.testing.assert_allclose(biased.edges.bias_offsets_v2(32), 3.0 * 2.2e-3 / 10.0)
