@@ -41,7 +41,9 @@ __all__ = [
     "CycleMeasurement",
     "SmallBoard",
     "compare_small_network",
+    "cycle_error_v2",
     "emulated_cycle",
+    "settle_cycle",
     "small_network_board",
 ]
 
@@ -116,13 +118,56 @@ class CycleMeasurement:
     cycles: int  # cycles run
 
 
-def _switch_points(
-    emu: BoardEmulator, tau_s: float, t0_s: float, k: int
-) -> tuple[np.ndarray, np.ndarray]:
-    emu.advance(t0_s + k * tau_s)
-    start = emu.track.gates()[:2].copy()
-    emu.advance(t0_s + k * tau_s + tau_s / 2)
-    return start, emu.track.gates()[:2].copy()
+def settle_cycle(
+    emu: BoardEmulator,
+    tau_s: float,
+    *,
+    settle_s: float,
+    min_cycles: int = 12,
+    max_cycles: int = 100_000,
+    rel_tol: float = 1e-3,
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Run an emulator that has just started a schedule of period ``tau_s`` until steady.
+
+    Runs at least ``settle_s`` seconds and ``min_cycles`` cycles, then until both switch points
+    move less than ``rel_tol`` times the span from one cycle to the next. Returns the gates (V)
+    at the start of the last cycle and at its half, and the number of cycles run.
+    """
+    t0 = emu.t_s
+
+    def points(k: int) -> tuple[np.ndarray, np.ndarray]:
+        emu.advance(t0 + k * tau_s)
+        start = emu.track.gates().copy()
+        emu.advance(t0 + k * tau_s + tau_s / 2)
+        return start, emu.track.gates().copy()
+
+    k = min(max(min_cycles, int(np.ceil(settle_s / tau_s))), max_cycles - 1)
+    prev = points(k)
+    start, half = prev
+    while k < max_cycles:
+        k += 1
+        start, half = points(k)
+        scale = max(float(np.linalg.norm(half - start)), 1e-6)
+        if max(np.linalg.norm(start - prev[0]), np.linalg.norm(half - prev[1])) < rel_tol * scale:
+            break
+        prev = (start, half)
+    return start, half, k
+
+
+def cycle_error_v2(
+    emu: BoardEmulator, tasks: Sequence[Task], points: Sequence[np.ndarray]
+) -> float:
+    """Mean over ``points`` (gate vectors, V) of the tasks' mean training error (V^2).
+
+    Leaves the emulator idle at the last point (a measurement after the run).
+    """
+    every = Schedule(tasks=list(tasks))
+    errors = []
+    for gates in points:
+        emu.command(Command(name="reset_gates", key=f"measure-{emu.version}",
+                            args={"gate_v": np.asarray(gates).tolist()}))  # fmt: skip
+        errors.append(emu.schedule_error_v2(every))
+    return float(np.mean(errors))
 
 
 def emulated_cycle(
@@ -137,51 +182,36 @@ def emulated_cycle(
 ) -> CycleMeasurement:
     """Train the emulated board on alpha/beta alternating every ``tau_s / 2``; measure the cycle.
 
-    Starts from the model's short-period centre (a board already trained on both tasks), runs at
-    least ``settle_s`` seconds and ``min_cycles`` cycles, then until the span and the switch
-    points change by less than ``rel_tol`` (relative) from one cycle to the next.
+    Starts from the model's short-period centre (a board already trained on both tasks); runs
+    until steady (:func:`settle_cycle`).
     """
     model = C.small_network_model(board.experiment)
     center = short_period_center(model.alpha, model.beta, model.bias_v_per_s)
-    edges = board.edges
     config = EmulatorConfig(
         eta=board.eta, node_adc=Adc(bits=0), gate_adc=Adc(bits=0), rate_hz=1.0 / tau_s
     )
-    emu = BoardEmulator(config, rng=rng, task=board.alpha, edges=edges)
+    emu = BoardEmulator(config, rng=rng, task=board.alpha, edges=board.edges)
     gates = [float(center[0]), float(center[1]), FIXED_GATE_V]  # the resistor's gate too
     ack = emu.command(Command(name="reset_gates", key="clln-start", args={"gate_v": gates}))
     if not ack.ok:
         raise BridgeConfigError(f"emulated_cycle: start gates refused: {ack.message}")
-    cycles_total = max_cycles
     schedule = Schedule(
         tasks=[board.alpha, board.beta],
         period_s=tau_s,
         eta=EtaRamp.constant(board.eta),
-        duration_s=tau_s * (cycles_total + 1),
+        duration_s=tau_s * (max_cycles + 1),
     )
     emu.follow_schedule(schedule)
-    t0 = emu.t_s
-    n_min = max(min_cycles, int(np.ceil(settle_s / tau_s)))
-    k = n_min
-    prev = _switch_points(emu, tau_s, t0, k)
-    while k < max_cycles:
-        k += 1
-        start, half = _switch_points(emu, tau_s, t0, k)
-        scale = max(float(np.linalg.norm(half - start)), 1e-6)
-        if max(np.linalg.norm(start - prev[0]), np.linalg.norm(half - prev[1])) < rel_tol * scale:
-            break
-        prev = (start, half)
-    two = Schedule(tasks=[board.alpha, board.beta])
-    errors = []
-    for point in (start, half):
-        emu.track.restart(emu.t_s, np.array([point[0], point[1], FIXED_GATE_V]))
-        errors.append(emu.schedule_error_v2(two))
+    start, half, k = settle_cycle(
+        emu, tau_s, settle_s=settle_s, min_cycles=min_cycles, max_cycles=max_cycles,
+        rel_tol=rel_tol,
+    )  # fmt: skip
     return CycleMeasurement(
         tau_s=tau_s,
-        start_v=start,
-        half_v=half,
-        d2_v2=float(np.sum((half - start) ** 2)),
-        mse_v2=float(np.mean(errors)),
+        start_v=start[:2],
+        half_v=half[:2],
+        d2_v2=float(np.sum((half[:2] - start[:2]) ** 2)),
+        mse_v2=cycle_error_v2(emu, [board.alpha, board.beta], [start, half]),
         cycles=k,
     )
 
