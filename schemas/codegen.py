@@ -25,6 +25,7 @@ SCHEMA_FILES = (
     "task.schema.json",
     "ledger.schema.json",
     "sweep.schema.json",
+    "schedule.schema.json",
 )
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import attrs
@@ -44,6 +44,7 @@ from twin.physics.task import Task, allostery_task, task_from_dict, task_to_dict
 from twin.simulation.devices import TransistorDevice
 from twin.simulation.edge import EdgeParams
 from twin.simulation.noise import NoiseConfig
+from twin.simulation.schedule import Schedule, Segment, segments
 
 __all__ = ["BoardEmulator", "EmulatorConfig", "default_board_task"]
 
@@ -119,6 +120,9 @@ class BoardEmulator:
         The task at boot (default :func:`default_board_task`).
     boot_unix
         Host wall time at boot, s since 1970 (``wall_unix = boot_unix + t_s``).
+    edges
+        The board's edge circuits, given instead of drawn from ``config.variation`` (a board
+        configured as a particular network: another device, fixed elements, a measured bias).
     """
 
     def __init__(
@@ -128,12 +132,17 @@ class BoardEmulator:
         rng: np.random.Generator,
         task: Task | None = None,
         boot_unix: float = 0.0,
+        edges: EdgeParams | None = None,
     ) -> None:
         self.config = config if config is not None else EmulatorConfig()
         self.task = task if task is not None else default_board_task()
         self._rng = rng
         n = self.task.network.n_edges
-        self.edges, self.hidden = draw_hidden_edges(n, rng, self.config.variation)
+        if edges is None:
+            self.edges, self.hidden = draw_hidden_edges(n, rng, self.config.variation)
+        else:
+            self.edges = edges
+            self.hidden = {"bias_v_per_s": edges.columns(n)["bias_v_per_s"]}
         self._adc_rng = np.random.default_rng(rng.integers(0, 2**63))
         self._twin_rng = np.random.default_rng(rng.integers(0, 2**63))
         self.eta = self.config.eta
@@ -160,6 +169,7 @@ class BoardEmulator:
         self._frame_base_s, self._frame_n = 0.0, 0
         self._train_until_s = np.inf
         self._inference: dict[str, Any] | None = None
+        self._schedule: _Following | None = None
         self._resume_mode = "idle"
         self.mode = "training" if self.config.autostart else "idle"
         self.circuit = BoardCircuit(self.task)
@@ -208,11 +218,14 @@ class BoardEmulator:
         return self.last
 
     def _run_to(self, t_s: float) -> None:
-        for t_change in sorted(self._pending_changes()):
-            if self.t_s < t_change <= t_s:
-                self.track.advance(t_change)
-                self.t_s = t_change
-                self._scheduled_change(t_change)
+        while True:
+            due = [t for t in self._pending_changes() if self.t_s < t <= t_s]
+            if not due:
+                break
+            t_change = min(due)
+            self.track.advance(t_change)
+            self.t_s = t_change
+            self._scheduled_change(t_change)
         self.track.advance(t_s)
         self.t_s = max(self.t_s, t_s)
 
@@ -220,10 +233,14 @@ class BoardEmulator:
         out = [self._train_until_s] if self.mode == "training" else []
         if self._inference is not None:
             out.append(self._inference["until_s"])
+        if self._schedule is not None and self._inference is None:
+            out.append(self._schedule.end_s)
         return [t for t in out if np.isfinite(t)]
 
     def _scheduled_change(self, t_s: float) -> None:
-        if self._inference is not None and t_s >= self._inference["until_s"]:
+        if self._schedule is not None and self._inference is None and t_s >= self._schedule.end_s:
+            self._next_segment()
+        elif self._inference is not None and t_s >= self._inference["until_s"]:
             self._inference = None
             self._set_mode(self._resume_mode)
         elif self.mode == "training" and t_s >= self._train_until_s:
@@ -233,6 +250,60 @@ class BoardEmulator:
     def _set_mode(self, mode: str) -> None:
         self.mode = mode
         self.track.restart(self.t_s, mode=self._track_mode())
+
+    # ------------------------------------------------------------------ schedules
+
+    def follow_schedule(self, schedule: Schedule) -> None:
+        """Train on ``schedule`` from now on (emulation only, like a lab's training script).
+
+        Tasks switch and eta steps happen at their board times without touching the gates; the
+        board goes idle when the schedule stops (its duration, or its error rule at the end of
+        a cycle). Every task must be on the board's network with the board's source count. A
+        command that changes the training (``stop_training``, ``reset_gates``, ``load_task``)
+        abandons the schedule.
+        """
+        own = self.task.network
+        for i, task in enumerate(schedule.tasks):
+            if task.network.n_nodes != own.n_nodes or not np.array_equal(
+                task.network.edges, own.edges
+            ):
+                raise BridgeConfigError(f"schedule.tasks[{i}]: must be on the board's network")
+        self._inference = None
+        self._schedule = _Following(schedule=schedule, t0_s=self.t_s, segments=segments(schedule))
+        self._next_segment()
+
+    def _next_segment(self) -> None:
+        following = self._schedule
+        assert following is not None
+        last = following.segment
+        stop = last is not None and last.cycle_end and self._schedule_error_met(following)
+        seg = None if stop else next(following.segments, None)
+        if seg is None:
+            self._schedule = None
+            self._set_mode("idle")
+            return
+        following.segment = seg
+        task = following.schedule.tasks[seg.task]
+        if last is None or task is not self.task or seg.eta != self.eta:
+            self.task, self.eta = task, seg.eta
+            self.circuit = BoardCircuit(task)
+            self.mode = "training"
+            self.track.restart(self.t_s, task=task, eta=seg.eta, mode="training")
+
+    def _schedule_error_met(self, following: _Following) -> bool:
+        tol = following.schedule.stop_error_v2
+        return tol is not None and self.schedule_error_v2(following.schedule) <= tol
+
+    def schedule_error_v2(self, schedule: Schedule) -> float:
+        """Mean over ``schedule``'s tasks of their training error (V^2) at the current gates."""
+        errors = []
+        gates = self.track.gates()
+        for task in schedule.tasks:
+            circuit = BoardCircuit(task)
+            for inputs, desired in zip(task.train.inputs, task.train.outputs, strict=True):
+                nodes, _ = circuit.free_response(self.edges.device, gates, inputs)
+                errors.append(float(np.sum((nodes[task.targets] - desired) ** 2)))
+        return float(np.mean(errors))
 
     # ------------------------------------------------------------------ measuring
 
@@ -345,6 +416,7 @@ class BoardEmulator:
         self.task = task
         self.circuit = BoardCircuit(task)
         self._inference = None
+        self._schedule = None
         self.mode = "idle"
         self.track.restart(
             self.t_s, np.full(own.n_edges, self.config.reset_gate_v), task=task, mode="idle"
@@ -364,6 +436,7 @@ class BoardEmulator:
         if args:
             raise CommandRefused("invalid", "stop_training: takes no arguments")
         self._train_until_s = np.inf
+        self._schedule = None
         if self._inference is not None:
             self._resume_mode = "idle"
         elif self.mode != "idle":
@@ -393,6 +466,7 @@ class BoardEmulator:
         gates = parse_reset_gates(args, self.task.network.n_edges, rails, self.config.reset_gate_v)
         self._train_until_s = np.inf
         self._inference = None
+        self._schedule = None
         self.mode = "idle"
         self.track.restart(self.t_s, gates, mode="idle")
         return {}
@@ -445,3 +519,18 @@ class BoardEmulator:
         self.edges = EdgeParams(device=device, **cols)
         self.track.restart(self.t_s, edges=self.edges)
         log.info("fault injected on edge %d at t=%.4f s", edge, self.t_s)
+
+
+@attrs.define
+class _Following:
+    """A schedule the emulator follows: its segments from board time ``t0_s`` on."""
+
+    schedule: Schedule
+    t0_s: float
+    segments: Iterator[Segment]
+    segment: Segment | None = None
+
+    @property
+    def end_s(self) -> float:
+        """Board time the current segment ends, s."""
+        return np.inf if self.segment is None else self.t0_s + self.segment.t1_s

@@ -11,6 +11,12 @@ equals ``u/RC - (V - (v_r + tau o / RC))/tau``. Offsets therefore need a leak; t
 always has one (a board without a drain resistor still leaks through the capacitor's
 dielectric).
 
+A learning bias ``B`` (V/s per edge: the gate drifts at ``B`` while the edge learns, whatever its
+drops; arXiv 2505.22887) is drawn as ``N(bias_mean_v_per_s, bias_sigma_v_per_s^2)`` per edge
+from a child stream of the board's generator (``Generator.spawn``), so a board without a bias
+draws exactly what it drew before the bias existed. :meth:`HiddenVariation.lab` is a board as
+imperfect as the lab's: :meth:`HiddenVariation.typical` plus the measured bias magnitudes.
+
 :class:`Adc` quantises readings to ``bits`` over ``[0, full_scale_v]`` after Gaussian noise.
 """
 
@@ -19,7 +25,7 @@ from __future__ import annotations
 import attrs
 import numpy as np
 
-from twin._validators import non_negative, positive
+from twin._validators import finite, non_negative, positive
 from twin.board.errors import BridgeConfigError
 from twin.simulation.devices import TransistorDevice
 from twin.simulation.edge import EdgeParams, board_edge_params
@@ -48,6 +54,8 @@ class HiddenVariation:
         Range ``(low, high)`` of the leak time constants, s (log-uniform); ``None``: no leak.
     offset_v
         Spread of the comparator offsets on the charging drive, V (needs a leak).
+    bias_mean_v_per_s, bias_sigma_v_per_s
+        Mean and spread of the per-edge learning bias, V/s of gate voltage while learning.
     """
 
     gain_rel: float = attrs.field(default=0.0, validator=non_negative(BridgeConfigError))
@@ -55,6 +63,8 @@ class HiddenVariation:
     capacitance_rel: float = attrs.field(default=0.0, validator=non_negative(BridgeConfigError))
     leak_tau_s: tuple[float, float] | None = None
     offset_v: float = attrs.field(default=0.0, validator=non_negative(BridgeConfigError))
+    bias_mean_v_per_s: float = attrs.field(default=0.0, validator=finite(BridgeConfigError))
+    bias_sigma_v_per_s: float = attrs.field(default=0.0, validator=non_negative(BridgeConfigError))
 
     def __attrs_post_init__(self) -> None:
         if self.leak_tau_s is not None:
@@ -75,6 +85,24 @@ class HiddenVariation:
             offset_v=2e-4,
         )
 
+    @classmethod
+    def lab(cls) -> HiddenVariation:
+        """:meth:`typical` plus a learning bias of 0.5 +- 0.5 V/s per edge (the 4 x 4 board).
+
+        The lab's two-transistor network measured biases of (2.87, 4.72) V/s (exp1) and
+        (-0.29, 2.00) V/s (exp2) (arXiv 2505.22887; :mod:`twin.board.clln` configures the
+        emulator as that network with those values). The 4 x 4 board's cycle span, 2.3-4 V/s x
+        tau summed over 32 edges, implies smaller per-edge biases: with 2 +- 2 V/s this emulator
+        spans 15 V/s x tau, with 0.5 +- 0.5 V/s 8.8 V/s x tau (measured with
+        ``benchmarks/validate_imperfection.py --board``). Still 5x the typical comparator
+        offset's drift (2e-4 V on the drive, ~0.1 V/s).
+        """
+        return attrs.evolve(cls.typical(), bias_mean_v_per_s=0.5, bias_sigma_v_per_s=0.5)
+
+    @property
+    def has_bias(self) -> bool:
+        return bool(self.bias_mean_v_per_s or self.bias_sigma_v_per_s)
+
 
 def _spread(rng: np.random.Generator, n: int, rel: float) -> np.ndarray:
     return np.maximum(1.0 + rel * rng.standard_normal(n), 0.2)
@@ -86,8 +114,9 @@ def draw_hidden_edges(
     """One board's edge circuits and the per-edge values drawn (for tests and calibration).
 
     Returns the :class:`EdgeParams` the emulator runs and a dict of the hidden per-edge values:
-    ``a_free_per_v``, ``a_clamp_per_v``, ``v_t_v``, ``c_gate_f``, ``tau_leak_s``, ``offset_v``.
-    Draws happen in a fixed order whatever the spreads, so a seed names one board.
+    ``a_free_per_v``, ``a_clamp_per_v``, ``v_t_v``, ``c_gate_f``, ``tau_leak_s``, ``offset_v``,
+    ``bias_v_per_s``. Draws happen in a fixed order whatever the spreads, so a seed names one
+    board; the bias comes from a child stream spawned only when the variation has one.
     """
     base = board_edge_params("transistor")
     cols = base.columns(n_edges)
@@ -101,6 +130,12 @@ def draw_hidden_edges(
     c_gate = cols["c_gate_f"] * _spread(rng, n_edges, variation.capacitance_rel)
     u = rng.uniform(size=n_edges)
     offset = variation.offset_v * rng.standard_normal(n_edges)
+    bias = np.zeros(n_edges)
+    if variation.has_bias:
+        child = rng.spawn(1)[0]
+        bias = variation.bias_mean_v_per_s + variation.bias_sigma_v_per_s * child.standard_normal(
+            n_edges
+        )
     if variation.leak_tau_s is None:
         tau = np.full(n_edges, np.inf)
         v_rest = cols["v_rest_v"]
@@ -115,6 +150,7 @@ def draw_hidden_edges(
         c_gate_f=c_gate,
         tau_leak_s=tau,
         v_rest_v=v_rest,
+        bias_v_per_s=bias,
     )
     hidden = {
         "a_free_per_v": a_f,
@@ -123,6 +159,7 @@ def draw_hidden_edges(
         "c_gate_f": c_gate,
         "tau_leak_s": tau,
         "offset_v": offset,
+        "bias_v_per_s": bias,
     }
     return edges, hidden
 

@@ -44,16 +44,33 @@ __all__ = ["board_cmd"]
     callback=check_positive,
     help="Stop after this many seconds (default: run until interrupted).",
 )
+@click.option(
+    "--schedule",
+    "schedule_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Train on this twin.schedule/1 file (tasks in turn, eta ramp, stop rule) from boot.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print a summary as one JSON object.")
 def board_cmd(
-    bind: str, rate_hz: float, seed: int, variation: str, duration: float | None, as_json: bool
+    bind: str,
+    rate_hz: float,
+    seed: int,
+    variation: str,
+    duration: float | None,
+    schedule_path: str | None,
+    as_json: bool,
 ) -> None:
     """Serve an emulated board (the 4x4 transistor network with hidden variation)."""
     from twin.shadow.session import EmulationSpec, make_emulator, serve_emulator
+    from twin.simulation.schedule import load_schedule
 
     if not bind.startswith(("tcp://", "ipc://", "inproc://")):
         raise click.BadParameter(f"expected tcp://HOST:PORT, got {bind!r}", param_hint="--bind")
+    schedule = load_schedule(schedule_path) if schedule_path is not None else None
     emulator = make_emulator(EmulationSpec(seed=seed, variation=variation, rate_hz=rate_hz))
+    if schedule is not None:
+        emulator.follow_schedule(schedule)
     tty = sys.stderr.isatty()
 
     def show(frames: Sequence[Any]) -> None:

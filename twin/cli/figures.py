@@ -57,8 +57,12 @@ def _compare(old: Path, new: Path) -> None:
 
 
 @cli.command("figures")
-@click.option("--quick", is_flag=True, help="6-8 realizations, runs long enough to learn "
-              "(all six in ~180 s on 2 cores); default: the paper's realization counts.")  # fmt: skip
+@click.option(
+    "--quick",
+    is_flag=True,
+    help="6-8 realizations, runs long enough to learn (all six in ~180 s on 2 cores); default: "
+    "the paper's realization counts.",
+)
 @click.option(
     "--out",
     "out_dir",

@@ -165,6 +165,15 @@ def _both(*updates: Callable[[float, float], None]) -> Callable[[float, float], 
     default=None,
     help="Gate leak time constant, s (default: no leak).",
 )
+@click.option(
+    "--bias-v-per-s",
+    "bias_v_per_s",
+    type=FiniteRange(-1e3, 1e3),
+    default=0.0,
+    show_default=True,
+    help="Learning bias of every edge, V/s of gate while learning (arXiv 2505.22887 measured "
+    "2-5.5 V/s on its two-edge network; 0: none).",
+)
 @click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of task and noise.")
 @click.option(
     "--sample-s",
@@ -216,6 +225,7 @@ def simulate_cmd(
     meas_noise: float,
     offsets: float,
     leak: float | None,
+    bias_v_per_s: float,
     seed: int,
     sample_s: float | None,
     batch_s: float,
@@ -252,6 +262,7 @@ def simulate_cmd(
         model=model, clock=clock, lam=lam, eta=eta, tau_feedback=tau_feedback, noise=noise,
         meas_noise=meas_noise, offsets=offsets, leak=leak, batch_s=batch_s, engine=engine,
         window_s=window_s, sample_s=sample_s if sample_s is not None else max(duration / 200, 1e-6),
+        bias_v_per_s=bias_v_per_s,
     )  # fmt: skip
     clock_cfg = config.clock
     size = request_size(task, network)
@@ -288,6 +299,7 @@ def simulate_cmd(
         "meas_noise_v": meas_noise,
         "offsets_v2": offsets,
         "tau_leak_s": leak,
+        **({"bias_v_per_s": bias_v_per_s} if bias_v_per_s else {}),
         "seed": seed,
         "engine": engine,
         "window_s": window_s,

@@ -97,6 +97,10 @@ class EdgeParams:
         Gate rails, V.
     v_gate0_v
         Initial gate voltage, V.
+    bias_v_per_s
+        Learning bias, V/s: the drift of the gate while the edge learns, whatever the drops (an
+        offset on the charging drive after the amplifier, ``bias R C`` volts; arXiv 2505.22887).
+        It acts only while the amplifier drives the gate (gains > 0): a held gate does not drift.
     """
 
     device: Device
@@ -127,6 +131,9 @@ class EdgeParams:
     v_gate0_v: np.ndarray = attrs.field(
         default=_array(BOARD_V_GATE0_V), converter=_array, validator=finite(ModelError)
     )
+    bias_v_per_s: np.ndarray = attrs.field(
+        default=_array(0.0), converter=_array, validator=finite(ModelError)
+    )
 
     def __attrs_post_init__(self) -> None:
         if np.any(np.asarray(self.v_min_v) >= np.asarray(self.v_max_v)):
@@ -138,6 +145,20 @@ class EdgeParams:
                 "linear device: the lower rail v_min_v must give a positive conductance "
                 "(v_min_v > v_zero_v)"
             )
+
+    def bias_offsets_v2(self, n_edges: int) -> np.ndarray:
+        """The learning bias as a per-edge offset on the contrast (V^2), the form the kernel adds.
+
+        The kernel's drive carries ``0.5 (a_F + a_C) offset``; an offset of
+        ``bias R C / (0.5 (a_F + a_C))`` makes the gate move at ``bias`` V/s while the edge learns.
+        Zero where the gains are zero (the edge does not learn, so it does not drift).
+        """
+        cols = self.columns(n_edges)
+        gain = 0.5 * (cols["a_free_per_v"] + cols["a_clamp_per_v"])
+        drive = cols["bias_v_per_s"] * cols["r_charge_ohm"] * cols["c_gate_f"]
+        out = np.zeros(n_edges)
+        np.divide(drive, gain, out=out, where=gain > 0)
+        return out
 
     @property
     def rc_s(self) -> np.ndarray:

@@ -29,13 +29,15 @@ def twin_config_from_options(
     batch_s: float,
     engine: str,
     window_s: float = 0.0,
+    bias_v_per_s: float = 0.0,
 ) -> TwinConfig:
     """The twin's settings (board edges of ``model``) from ``twin simulate``'s options.
 
     Parameters are the options' values: ``tau_feedback`` and ``leak`` in seconds (``leak`` None:
     no gate leak), ``noise`` the learning-rule noise delta (V^2 per 0.1 ms), ``meas_noise`` in V,
     ``offsets`` in V^2, ``sample_s``, ``batch_s`` and ``window_s`` (commit window of per-edge
-    clocks, 0 = exact per-event) in seconds.
+    clocks, 0 = exact per-event) in seconds, ``bias_v_per_s`` the learning bias of every edge
+    (V/s of gate while learning).
 
     Raises
     ------
@@ -47,6 +49,8 @@ def twin_config_from_options(
     edges = board_edge_params(model)
     if leak is not None:
         edges = edges.evolve(tau_leak_s=leak)
+    if bias_v_per_s:
+        edges = edges.evolve(bias_v_per_s=bias_v_per_s)
     return TwinConfig(
         clock=parse_clock(clock),
         edges=edges,

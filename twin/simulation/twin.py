@@ -261,6 +261,8 @@ def build_state(
     clock = config.clock
     noise_key, clock_key = run_keys(rng)
     noise = noise_group(config.noise, e, noise_key, rng)
+    if np.any(config.edges.bias_v_per_s != 0):  # the learning bias rides on the offsets
+        noise.offset_v2[:] += config.edges.bias_offsets_v2(e)
     clocks = clock_group(clock, e, clock_key, rng)
     windowed = config.window_s > 0
     solver, factor = solver_group(

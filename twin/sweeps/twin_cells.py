@@ -187,11 +187,15 @@ class TwinCell:
             _check(ok, message)
         self.make_clock()  # a bad clock spec fails here, naming the clock
         if self.updates_per_edge is None:
-            _check(math.isfinite(self.duration) and self.duration > 0,
-                   f"duration: expected a finite number > 0 (s), got {self.duration!r}")
+            _check(
+                math.isfinite(self.duration) and self.duration > 0,
+                f"duration: expected a finite number > 0 (s), got {self.duration!r}",
+            )
             return  # fmt: skip
-        _check(math.isfinite(self.updates_per_edge) and self.updates_per_edge > 0,
-               f"updates_per_edge: expected a number > 0, got {self.updates_per_edge!r}")
+        _check(
+            math.isfinite(self.updates_per_edge) and self.updates_per_edge > 0,
+            f"updates_per_edge: expected a number > 0, got {self.updates_per_edge!r}",
+        )
         _check(self.edge_rate_hz() is not None,
                "updates_per_edge: a continuous clock has no fixed rate; use duration")  # fmt: skip
 

@@ -24,6 +24,10 @@ A module ``twin/sweeps/figures/figN_topic.py`` exposes:
     ``FigureCanvasAgg``, :func:`._common.new_figure`; never pyplot) and returns a
     :class:`FigureResult` (frozen attrs: ``png``, ``markdown``, ``measured``, ``published``).
 
+A figure whose data are not sweep cells (one deterministic emulation per point) returns no
+specs and exposes ``compute(quick: bool) -> dict[str, pandas.DataFrame]`` instead: its frames
+go to ``render`` the same way.
+
 Rules for ``render``: compute everything from the frames (never a hard-coded result); quote the
 published value beside each measured one and state a departure with its size; state the
 conventions that decide a comparison (lambda axis, time unit, error normalisation, conductance
@@ -49,6 +53,7 @@ FIGURES: dict[str, str] = {
     "fig5": ".fig5_iris",
     "fig6": ".fig6_desync",
     "fig8": ".fig8_springs",
+    "imperfection": ".imperfection",
 }
 
 

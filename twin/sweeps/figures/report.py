@@ -112,6 +112,10 @@ def make_figures(
             )
             for cell_id, error in outcome.failures:
                 notes.append(f"failed cell `{cell_id}`: {error}")
+        compute = getattr(module, "compute", None)
+        if compute is not None:  # a figure computed directly, not from sweep cells
+            frames.update(compute(quick))
+            notes.append("computed directly (no sweep cells)")
         result = module.render(frames, out)
         spreads = bootstrap(module.render, frames, result, out)
         numbers[module.NAME] = {k: v.as_dict() for k, v in spreads.items()}

@@ -1,0 +1,173 @@
+"""The per-edge learning bias (arXiv 2505.22887) in the emulator's hidden variation and the twin."""
+
+from __future__ import annotations
+
+import attrs
+import numpy as np
+import pytest
+import simpy
+
+from twin.board.contract import Command
+from twin.board.emulator import BoardEmulator, EmulatorConfig, default_board_task
+from twin.board.variation import HiddenVariation, draw_hidden_edges
+from twin.physics.task import Examples, Task
+from twin.simulation.clocks import SyncClock
+from twin.simulation.edge import board_edge_params
+from twin.simulation.errors import ModelError
+from twin.simulation.noise import NoiseConfig
+from twin.simulation.twin import Twin, TwinConfig
+
+
+def test_zero_bias_is_the_board_of_before_bit_for_bit() -> None:
+    """Values recorded on main (41bc0fd, before the bias existed), same seeds and settings."""
+    emu = BoardEmulator(
+        EmulatorConfig(variation=HiddenVariation.typical(), noise_delta_v2=1e-3),
+        rng=np.random.default_rng(11),
+    )
+    frames = emu.advance(0.05)
+    assert frames[-1].gate_v[:4].tolist() == [
+        1.758119658119658,
+        3.1616605616605615,
+        3.212698412698413,
+        2.695604395604396,
+    ]
+    assert emu.track.gates()[:4].tolist() == [
+        1.7594227668019837,
+        3.16373708568505,
+        3.212948690971327,
+        2.6966636005742872,
+    ]
+    assert not emu.hidden["bias_v_per_s"].any()
+    twin = Twin(
+        simpy.Environment(),
+        default_board_task(),
+        TwinConfig(noise=NoiseConfig(delta_v2=1e-3, offset_sigma_v2=1e-4)),
+        np.random.default_rng(4),
+    )
+    assert twin.run(0.02).gate_v[:4].tolist() == [
+        2.601753619535749,
+        2.9437715154872985,
+        3.0862054852948893,
+        2.8635667647500798,
+    ]
+
+
+def test_bias_draw_leaves_every_other_hidden_value_unchanged() -> None:
+    plain, hidden = draw_hidden_edges(32, np.random.default_rng(3), HiddenVariation.typical())
+    _, biased = draw_hidden_edges(32, np.random.default_rng(3), HiddenVariation.lab())
+    for name, value in hidden.items():
+        if name != "bias_v_per_s":
+            np.testing.assert_array_equal(biased[name], value)
+    b = biased["bias_v_per_s"]
+    assert 0.2 < float(np.mean(b)) < 0.8
+    assert 0.25 < float(np.std(b)) < 0.75
+    assert not np.any(plain.bias_v_per_s)
+
+
+def _task_solved_at(task: Task, gates_v: float, edges: object) -> Task:
+    """The same task with desired outputs equal to the free outputs at uniform gates: solved."""
+    twin = Twin(
+        simpy.Environment(),
+        task,
+        TwinConfig(edges=edges.evolve(v_gate0_v=gates_v)),  # type: ignore[attr-defined]
+        np.random.default_rng(0),
+    )
+    free, _ = twin.node_voltages(0)
+    outputs = free[task.targets][None, :]
+    return task.evolve(train=Examples(inputs=task.train.inputs[:1], outputs=outputs))
+
+
+def test_a_biased_edge_drifts_at_b_at_the_solution() -> None:
+    edges = board_edge_params("transistor")
+    task = _task_solved_at(default_board_task(), 3.0, edges)
+    bias = np.zeros(32)
+    bias[5], bias[17] = 3.0, -1.5
+    config = TwinConfig(
+        clock=SyncClock(rate_hz=1e4), edges=edges.evolve(v_gate0_v=3.0, bias_v_per_s=bias)
+    )
+    twin = Twin(simpy.Environment(), task, config, np.random.default_rng(1))
+    t = 1e-3
+    moved = twin.run(t).gate_v - 3.0
+    # at the solution the drive is the bias alone: dG = B t, to first order in M t (~0.05 here)
+    np.testing.assert_allclose(moved[[5, 17]], bias[[5, 17]] * t, rtol=0.05)
+    others = np.delete(np.abs(moved), [5, 17])
+    assert others.max() < 0.05 * 3.0 * t  # the rest only respond to the biased edges' drift
+    # without the bias nothing moves at the solution
+    still = Twin(
+        simpy.Environment(),
+        task,
+        attrs.evolve(config, edges=edges.evolve(v_gate0_v=3.0)),
+        np.random.default_rng(1),
+    )
+    assert np.max(np.abs(still.run(t).gate_v - 3.0)) < 1e-12
+
+
+def test_emulator_applies_its_hidden_bias_only_while_training() -> None:
+    variation = HiddenVariation(bias_mean_v_per_s=2.0, bias_sigma_v_per_s=2.0)
+    probe = BoardEmulator(EmulatorConfig(variation=variation), rng=np.random.default_rng(8))
+    task = _task_solved_at(default_board_task(), 3.0, probe.edges)
+    config = EmulatorConfig(variation=variation)
+    emu = BoardEmulator(config, rng=np.random.default_rng(8), task=task)
+    bias = emu.hidden["bias_v_per_s"]
+    assert np.std(bias) > 0.5
+    t = 1e-3
+    emu.advance(t)
+    moved = emu.track.gates() - 3.0
+    np.testing.assert_allclose(moved, bias * t, rtol=0.1, atol=0.02 * t)
+    emu.command(Command(name="stop_training", key="stop", args={}))
+    held = emu.track.gates()
+    emu.advance(0.05)
+    np.testing.assert_array_equal(emu.track.gates(), held)  # idle: the gates hold
+
+
+def test_emulator_and_twin_agree_on_a_biased_board() -> None:
+    emu = BoardEmulator(
+        EmulatorConfig(variation=HiddenVariation.lab()), rng=np.random.default_rng(21)
+    )
+    emu.advance(0.02)
+    config = TwinConfig(
+        clock=SyncClock(rate_hz=1e4), edges=emu.edges.evolve(v_gate0_v=3.0), eta=0.22
+    )
+    twin = Twin(simpy.Environment(), emu.task, config, np.random.default_rng(0))
+    np.testing.assert_array_equal(twin.run(0.02).gate_v, emu.track.gates())
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_bias_must_be_finite(bad: float) -> None:
+    with pytest.raises(ModelError, match="bias_v_per_s"):
+        board_edge_params("transistor").evolve(bias_v_per_s=bad)
+
+
+def test_small_network_board_follows_the_model_and_loses_its_cycle_without_bias() -> None:
+    """The emulator as the lab's two-transistor network: span rate near the model's 6.3 V/s at
+    a short period; with B = 0 the tasks share a solution and cycle and floor vanish."""
+    from twin.board.clln import emulated_cycle, small_network_board
+    from twin.learning.clln_small import small_network_model
+    from twin.learning.limit_cycle import span_rate
+
+    model = small_network_model("exp1")
+    rate = span_rate(model.alpha, model.beta, model.bias_v_per_s)
+    biased = emulated_cycle(
+        small_network_board("exp1"), 0.01, rng=np.random.default_rng(0), settle_s=0.3
+    )
+    assert np.sqrt(biased.d2_v2) / 0.01 == pytest.approx(rate, rel=0.15)
+    clean = emulated_cycle(
+        small_network_board("exp1", bias=False), 0.01, rng=np.random.default_rng(0), settle_s=0.3
+    )
+    assert clean.d2_v2 < 1e-4 * biased.d2_v2
+    assert clean.mse_v2 < 1e-3 * biased.mse_v2
+
+
+def test_twin_options_carry_a_uniform_bias() -> None:
+    from twin.simulation.options import twin_config_from_options
+
+    def config(bias: float) -> TwinConfig:
+        return twin_config_from_options(
+            model="transistor", clock="sync:10000", lam=0.0, eta=0.22, tau_feedback=0.0,
+            noise=0.0, meas_noise=0.0, offsets=0.0, leak=None, sample_s=0.01, batch_s=0.01,
+            engine="batched", bias_v_per_s=bias,
+        )  # fmt: skip
+
+    plain, biased = config(0.0), config(3.0)
+    assert not np.any(plain.edges.bias_v_per_s)
+    np.testing.assert_allclose(biased.edges.bias_offsets_v2(32), 3.0 * 2.2e-3 / 10.0)
