@@ -66,7 +66,9 @@ class CommandClient:
     board
         The board (any :class:`~twin.board.contract.Board`).
     run
-        Run uid: prefix of the idempotency keys and the ``run`` of the documents.
+        Run uid: the ``run`` of the documents (and, by default, the keys' prefix).
+    key_prefix
+        Prefix of the idempotency keys (``<prefix>-<n>``; default ``run``).
     version
         Desired-state version the board reported (its snapshot's ``config.version``).
     limits
@@ -86,6 +88,7 @@ class CommandClient:
         board: Board,
         *,
         run: str,
+        key_prefix: str | None = None,
         version: int = 0,
         limits: CommandLimits | None = None,
         emit: Subscriber | None = None,
@@ -97,6 +100,7 @@ class CommandClient:
     ) -> None:
         self.board = board
         self.run = run
+        self.key_prefix = key_prefix or run
         self.version = int(version)
         self.limits = limits if limits is not None else CommandLimits()
         self.emit = emit
@@ -114,7 +118,7 @@ class CommandClient:
 
     def _key(self) -> str:
         self._n += 1
-        return f"{self.run}-{self._n:05d}"
+        return f"{self.key_prefix}-{self._n:05d}"
 
     def send(
         self, name: str, args: Mapping[str, Any] | None = None, *, must: bool = False

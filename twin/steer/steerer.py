@@ -71,6 +71,11 @@ class SteerResult:
     uid: str
 
 
+def _finite_or_none(value: Any) -> Any:
+    """``None`` for a non-finite float (JSON has no NaN), else the value."""
+    return None if isinstance(value, float) and not np.isfinite(value) else value
+
+
 class Steerer:
     """Steers ``board`` (see the module docstring).
 
@@ -121,7 +126,8 @@ class Steerer:
         self._t0_epoch_s = 0.0
         self.client = CommandClient(
             board,
-            run=self.uid[:12],
+            run=self.uid,
+            key_prefix=self.uid[:12],
             limits=config.limits,
             emit=self._emit_command,
             dry_run=dry_run,
@@ -387,7 +393,7 @@ class Steerer:
     ) -> dict[str, Any]:
         c = self.client.counters
         plan = getattr(policy, "current", None)
-        return {
+        summary = {
             "reached": out["reached"],
             "reason": out["reason"],
             "policy": policy.name,
@@ -412,3 +418,4 @@ class Steerer:
             "dry_run": self.dry_run,
             **self.counts,
         }
+        return {k: _finite_or_none(v) for k, v in summary.items()}
