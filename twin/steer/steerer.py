@@ -139,6 +139,7 @@ class Steerer:
         self._samples = 0
         self._last_error = float("nan")
         self._step_s = 1e-4
+        self._e_join_j = 0.0
 
     # ------------------------------------------------------------------ documents
 
@@ -224,7 +225,20 @@ class Steerer:
         if ack is None or not ack.ok:
             return f"unknown: stop_training refused ({ack.message if ack else 'no ack'})"
         self.training = False
-        return SAFE_MODE
+        return SAFE_MODE if self._await_idle() else f"{SAFE_MODE} (acknowledged; not yet reported)"
+
+    def _await_idle(self) -> bool:
+        """Poll until the board reports itself idle (an inference hold ends first)."""
+        deadline = time.monotonic() + self.config.join_timeout_s
+        while time.monotonic() < deadline:
+            try:
+                updates = self.board.poll(self.config.poll_s)
+            except BridgeError:
+                return False
+            states = [u for u in updates if isinstance(u, BoardState)]
+            if states and states[-1].mode == "idle":
+                return True
+        return False
 
     def _verify(self, meter: BoardMeter, tol: float) -> tuple[bool, float, float]:
         """Inference on the training input: (error <= tol, measured error, predicted error)."""
@@ -267,6 +281,7 @@ class Steerer:
         )
         self._step_s = planner.step_s
         policy = self.make_policy(ctx)
+        self._e_join_j = meter.training_energy_j  # the board's own training before steering
         gates0 = np.array(meter.latest.gate_v) if meter.latest is not None else snap.state.gate_v
         self.dispatch(
             start_doc(
@@ -358,7 +373,10 @@ class Steerer:
                 if ok:
                     out.update(reached=True, reason="tolerance reached (verified by inference)")
                     return
-            elif cfg.budget_j is not None and meter.training_energy_j >= cfg.budget_j:
+            elif (
+                cfg.budget_j is not None
+                and meter.training_energy_j - self._e_join_j >= cfg.budget_j
+            ):
                 out["reason"] = f"energy budget {cfg.budget_j:g} J spent"
                 return
             elif self.t_s >= cfg.max_time_s:
@@ -403,7 +421,8 @@ class Steerer:
             "error_final": out["verified_error"] if out["reached"] else self._last_error,
             "verified_error": out["verified_error"],
             "predicted_inference_error": out["predicted_inference_error"],
-            "training_energy_j": meter.training_energy_j,
+            "training_energy_j": meter.training_energy_j - self._e_join_j,
+            "pre_steer_energy_j": self._e_join_j,
             "baseline_energy_j": None if baseline is None else baseline.energy_to_tol_j,
             "baseline_time_s": None if baseline is None else baseline.reached_s,
             "predicted_energy_j": None if plan is None else plan.energy_to_tol_j,

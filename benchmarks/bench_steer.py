@@ -1,0 +1,102 @@
+"""Steering benchmark (issue 22): reach, training energy and time to a tolerance, per policy.
+
+On the in-process emulated board (``--variation``), for each seed and relative tolerance, four
+policies steer a fresh board from boot: (a) lambda = 0 stopped at the tolerance, (b) a fixed
+lambda, (c) seed Eq. 18 control on the board's error (no twin), (d) ``predictive`` (the twin's
+least-energy schedule). Reports the fraction reaching the tolerance (verified by inference),
+the median training energy (board estimate, J) and board time (s) of the runs that reached it,
+the median ratio to (a) on the same seed, and wall time. Run by hand::
+
+    nice -n 10 python benchmarks/bench_steer.py --seeds 10 --variation none
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+
+from twin.shadow.session import EmulationSpec, open_board
+from twin.steer import PolicySpec, SteerConfig, steer_board
+
+POLICIES = {
+    "a_lam0": PolicySpec(name="fixed", lam=0.0),
+    "b_fixed": PolicySpec(name="fixed", lam=0.01),
+    "c_control": PolicySpec(name="control"),
+    "d_predictive": PolicySpec(name="predictive"),
+}
+
+
+def one(seed: int, rel: float, name: str, variation: str, max_time_s: float) -> dict:
+    board = open_board(emulate=EmulationSpec(seed=seed, variation=variation))
+    t0 = time.perf_counter()
+    try:
+        res = steer_board(
+            board,
+            policy=POLICIES[name],
+            config=SteerConfig(tolerance_rel=rel, max_time_s=max_time_s),
+            seed=seed,
+        )
+    finally:
+        board.close()
+    s = res.summary
+    return {
+        "seed": seed,
+        "tol_rel": rel,
+        "policy": name,
+        "reached": s["reached"],
+        "energy_j": s["training_energy_j"],
+        "time_s": s["board_time_s"],
+        "baseline_j": s["baseline_energy_j"],
+        "replans": s["replans"],
+        "fell_back": s["fell_back"],
+        "wall_s": time.perf_counter() - t0,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seeds", type=int, default=10)
+    ap.add_argument("--tolerances", type=float, nargs="+", default=[1e-3, 1e-4])
+    ap.add_argument("--variation", default="none")
+    ap.add_argument("--max-time-s", type=float, default=3.0)
+    ap.add_argument("--out", default=None, help="JSON lines of every run")
+    args = ap.parse_args()
+    rows = []
+    total = args.seeds * len(args.tolerances) * len(POLICIES)
+    start = time.perf_counter()
+    for rel in args.tolerances:
+        for seed in range(args.seeds):
+            for name in POLICIES:
+                rows.append(one(seed, rel, name, args.variation, args.max_time_s))
+                done = len(rows)
+                eta = (time.perf_counter() - start) / done * (total - done)
+                print(f"[{done}/{total}] {rows[-1]}  ETA {eta:.0f} s", file=sys.stderr, flush=True)
+                if args.out:
+                    with open(args.out, "a") as fh:
+                        fh.write(json.dumps(rows[-1]) + "\n")
+    print(f"variation={args.variation} seeds={args.seeds} max_time_s={args.max_time_s}")
+    print("tol_rel  policy        reached  E_med(J)   t_med(s)  E/E_a(med)  wall_med(s)")
+    for rel in args.tolerances:
+        base = {r["seed"]: r for r in rows if r["tol_rel"] == rel and r["policy"] == "a_lam0"}
+        for name in POLICIES:
+            rs = [r for r in rows if r["tol_rel"] == rel and r["policy"] == name]
+            ok = [r for r in rs if r["reached"]]
+            ratios = [
+                r["energy_j"] / base[r["seed"]]["energy_j"]
+                for r in ok
+                if base[r["seed"]]["reached"]
+            ]
+            def med(xs):
+                return statistics.median(xs) if xs else float("nan")
+            print(
+                f"{rel:7.0e}  {name:12s}  {len(ok)}/{len(rs)}    "
+                f"{med([r['energy_j'] for r in ok]):.3e}  {med([r['time_s'] for r in ok]):7.3f}"
+                f"   {med(ratios):7.3f}     {med([r['wall_s'] for r in rs]):6.1f}"
+            )
+
+
+if __name__ == "__main__":
+    main()
