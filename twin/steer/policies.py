@@ -209,8 +209,10 @@ class PredictivePolicy:
         return plan.best.schedule[0].lam
 
     def start(self, obs: Observation) -> float:
+        """Plan from ``obs`` (again after a reboot: counted as a re-plan)."""
         if self.fell_back is not None:
             return self.fallback.start(obs)
+        self.replans += bool(self.plans)
         return self._replan(obs)
 
     def decide(self, obs: Observation) -> float:
