@@ -23,7 +23,7 @@ import numpy as np
 from twin.board.contract import Ack, Command
 from twin.board.errors import BridgeTimeout
 from twin.shadow.session import EmulationSpec, open_board
-from twin.steer import PolicySpec, SteerConfig, steer_board
+from twin.steer import PolicySpec, SteerConfig, calibrated_twin, nominal_twin, steer_board
 
 
 class ChaosBoard:
@@ -72,8 +72,30 @@ POLICIES = {
 }
 
 
-def one(seed: int, rel: float, name: str, variation: str, max_time_s: float, chaos: bool) -> dict:
-    board = open_board(emulate=EmulationSpec(seed=seed, variation=variation))
+_TWINS: dict = {}
+
+
+def twin_for(spec: EmulationSpec, calibrate: bool):
+    """The twin used to steer: calibrated on a recording of the same hidden board, or nominal."""
+    if not calibrate:
+        return nominal_twin()
+    if spec.seed not in _TWINS:
+        _TWINS[spec.seed] = calibrated_twin(spec, seed=spec.seed)
+    return _TWINS[spec.seed]
+
+
+def one(
+    seed: int,
+    rel: float,
+    name: str,
+    variation: str,
+    max_time_s: float,
+    chaos: bool,
+    calibrate: bool,
+) -> dict:
+    spec = EmulationSpec(seed=seed, variation=variation)
+    twin = twin_for(spec, calibrate)
+    board = open_board(emulate=spec)
     if chaos:  # reboot after ~0.15 s of board time (15 polls of 10 ms), 5 % command loss
         board = ChaosBoard(board, loss=0.05, reboot_polls=15, seed=seed)
     t0 = time.perf_counter()
@@ -82,6 +104,7 @@ def one(seed: int, rel: float, name: str, variation: str, max_time_s: float, cha
             board,
             policy=POLICIES[name],
             config=SteerConfig(tolerance_rel=rel, max_time_s=max_time_s),
+            twin=twin,
             seed=seed,
         )
     finally:
@@ -108,6 +131,7 @@ def main() -> None:
     ap.add_argument("--variation", default="none")
     ap.add_argument("--max-time-s", type=float, default=3.0)
     ap.add_argument("--out", default=None, help="JSON lines of every run")
+    ap.add_argument("--calibrate", action="store_true", help="steer with a calibrated twin")
     ap.add_argument("--policies", nargs="+", default=list(POLICIES), choices=list(POLICIES))
     ap.add_argument("--chaos", action="store_true", help="5 %% command loss and a reboot mid-run")
     args = ap.parse_args()
@@ -118,7 +142,11 @@ def main() -> None:
     for rel in args.tolerances:
         for seed in range(args.seeds):
             for name in policies:
-                rows.append(one(seed, rel, name, args.variation, args.max_time_s, args.chaos))
+                rows.append(
+                    one(
+                        seed, rel, name, args.variation, args.max_time_s, args.chaos, args.calibrate
+                    )
+                )
                 done = len(rows)
                 eta = (time.perf_counter() - start) / done * (total - done)
                 print(f"[{done}/{total}] {rows[-1]}  ETA {eta:.0f} s", file=sys.stderr, flush=True)
@@ -127,7 +155,7 @@ def main() -> None:
                         fh.write(json.dumps(rows[-1]) + "\n")
     print(
         f"variation={args.variation} seeds={args.seeds} max_time_s={args.max_time_s} "
-        f"chaos={args.chaos}"
+        f"chaos={args.chaos} calibrate={args.calibrate}"
     )
     print("tol_rel  policy        reached  E_med(J)   t_med(s)  E/E_a(med)  wall_med(s)")
     for rel in args.tolerances:
