@@ -12,6 +12,7 @@ import sys
 import pytest
 
 from tests.helpers import run_cli as run
+from twin.board.contract import Command
 
 
 @pytest.mark.parametrize(
@@ -79,11 +80,11 @@ def _free_base_port() -> int:
     raise RuntimeError("no free port triple")
 
 
-@pytest.mark.slow  # ~25 s: a second interpreter boots the board, which runs in real time
-def test_steers_a_board_in_another_process(capsys) -> None:
-    port = _free_base_port()
-    endpoint = f"tcp://127.0.0.1:{port}"
-    board = subprocess.Popen(
+@pytest.fixture(scope="module")
+def board_process():
+    """``twin board`` (no hidden variation) in another process on a random port; its endpoint."""
+    endpoint = f"tcp://127.0.0.1:{_free_base_port()}"
+    proc = subprocess.Popen(
         [
             sys.executable,
             "-m",
@@ -94,27 +95,62 @@ def test_steers_a_board_in_another_process(capsys) -> None:
             "--variation",
             "none",
             "--duration",
-            "120",
+            "300",
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env=dict(os.environ),
     )
     try:
-        code, out, err = run(
-            capsys,
-            "steer",
-            "--connect",
-            endpoint,
-            "--tolerance-rel",
-            "1e-2",
-            "--json",
-            "--join-timeout-s",
-            "60",
-        )
+        yield endpoint
     finally:
-        board.terminate()
-        board.wait(timeout=30)
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+@pytest.mark.slow  # a second interpreter boots the board
+def test_command_round_trips_with_a_board_in_another_process(board_process) -> None:
+    from hw_bridge.client import ZmqBoard
+    from twin.steer.client import CommandClient
+
+    with ZmqBoard(board_process) as zb:
+        snap = zb.snapshot(timeout_s=60.0)
+        c = CommandClient(zb, run="xproc", version=snap.config.version)
+        ack = c.send("set_params", {"lam": 0.01})
+        assert ack is not None
+        assert ack.ok
+        v = ack.version
+        refused = c.send("run_inference", {"inputs_v": [0.1, 0.2, 0.3]})  # 2 sources
+        assert refused is not None
+        assert refused.code == "invalid"
+        # the same key twice: answered from the board's memory, applied once
+        cmd = Command(name="set_params", key="xproc-same", args={"lam": 0.02}, version=v)
+        first, again = zb.command(cmd), zb.command(cmd)
+        assert first.ok
+        assert again == first
+        assert zb.snapshot(timeout_s=10.0).config.version == v + 1
+        # a stale version is refused and re-sent by the client on the board's version
+        c.version = v - 1
+        ack = c.send("set_params", {"lam": 0.0})
+        assert ack is not None
+        assert ack.ok
+        assert c.counters.stale == 1
+        assert c.send("stop_training").ok
+
+
+@pytest.mark.slow  # a second interpreter boots the board, which runs in real time
+def test_steers_a_board_in_another_process(capsys, board_process) -> None:
+    code, out, err = run(
+        capsys,
+        "steer",
+        "--connect",
+        board_process,
+        "--tolerance-rel",
+        "1e-2",
+        "--json",
+        "--join-timeout-s",
+        "60",
+    )
     assert code == 0, err
     s = json.loads(out.strip().splitlines()[-1])
     for key in (
