@@ -1,8 +1,10 @@
 """The steering loop: the twin in the loop of a board's training (``twin steer``).
 
 :class:`Steerer` joins a :class:`~twin.board.contract.Board`, measures its initial error,
-chooses lambda with a :class:`~twin.steer.policies.Policy` every ``decision_s`` of board time
-and sends it through the :class:`~twin.steer.client.CommandClient`. When the board's error is at
+holds the board (``stop_training``: a real board keeps learning while the twin plans, and the
+plan must start from the state it was made for), chooses lambda with a
+:class:`~twin.steer.policies.Policy` every ``decision_s`` of board time and sends it through
+the :class:`~twin.steer.client.CommandClient`. When the board's error is at
 or below the tolerance it *verifies* with an inference command (the twin predicts its outcome
 from the reported gates first) and stops training. It also stops (unreached) at the energy
 budget or the time limit. Whatever ends the run, including an operator's Ctrl-C
@@ -140,6 +142,8 @@ class Steerer:
         self._last_error = float("nan")
         self._step_s = 1e-4
         self._e_join_j = 0.0
+        self._gates_start: np.ndarray | None = None
+        self._meter: BoardMeter | None = None
 
     # ------------------------------------------------------------------ documents
 
@@ -228,17 +232,28 @@ class Steerer:
         return SAFE_MODE if self._await_idle() else f"{SAFE_MODE} (acknowledged; not yet reported)"
 
     def _await_idle(self) -> bool:
-        """Poll until the board reports itself idle (an inference hold ends first)."""
+        """Poll (booking frames) until the board reports itself idle (an inference ends first)."""
         deadline = time.monotonic() + self.config.join_timeout_s
         while time.monotonic() < deadline:
             try:
                 updates = self.board.poll(self.config.poll_s)
             except BridgeError:
                 return False
+            if self._meter is not None:
+                self._ingest(self._meter, updates)
             states = [u for u in updates if isinstance(u, BoardState)]
             if states and states[-1].mode == "idle":
                 return True
         return False
+
+    def _hold(self, meter: BoardMeter) -> None:
+        """Stop training while the twin decides, so the plan starts from the board's state."""
+        if self.dry_run:
+            return
+        ack = self.client.send("stop_training", must=True)
+        if ack is not None and ack.ok:
+            self._await_idle()
+        self._e_join_j = meter.training_energy_j
 
     def _verify(self, meter: BoardMeter, tol: float) -> tuple[bool, float, float]:
         """Inference on the training input: (error <= tol, measured error, predicted error)."""
@@ -261,6 +276,7 @@ class Steerer:
     def run(self) -> SteerResult:
         """Steer until the tolerance, the budget, the time limit or an interrupt."""
         snap, meter, task = self._join()
+        self._meter = meter
         params = snap.config.params
         e0 = meter.error()
         tol = self.config.tolerance(e0)
@@ -315,9 +331,10 @@ class Steerer:
             status = "aborted"
         finally:
             out["safe_mode"] = self._stop_training()
+        start_gates = gates0 if self._gates_start is None else self._gates_start
         baseline = (
-            planner.simulate(gates0, (Phase(lam=0.0, until_error=tol),), tol)
-            if (self.want_baseline)
+            planner.simulate(start_gates, (Phase(lam=0.0, until_error=tol),), tol)
+            if self.want_baseline and status == "complete"
             else None
         )
         summary = self._summary(meter, policy, tol, e0, out, baseline)
@@ -341,7 +358,9 @@ class Steerer:
 
     def _loop(self, meter: BoardMeter, policy: Policy, tol: float, out: dict[str, Any]) -> None:
         cfg = self.config
+        self._hold(meter)
         obs = self._observe(meter)
+        self._gates_start = obs.gate_v
         self._set_lam(policy.start(obs))
         self._start_training()
         if self.dry_run:
@@ -352,6 +371,8 @@ class Steerer:
             if self._ingest(meter, self.board.poll(cfg.poll_s)):
                 self.lam_acked = None  # the new epoch's settings are not ours
                 self._await_window(meter)
+                self.client.send("stop_training", must=True)  # hold while the policy restarts
+                self._await_idle()
                 self._set_lam(policy.start(self._observe(meter)))
                 self._start_training()
                 continue
