@@ -121,9 +121,17 @@ class CommandClient:
         return f"{self.key_prefix}-{self._n:05d}"
 
     def send(
-        self, name: str, args: Mapping[str, Any] | None = None, *, must: bool = False
+        self,
+        name: str,
+        args: Mapping[str, Any] | None = None,
+        *,
+        must: bool = False,
+        patience_s: float = 0.0,
     ) -> Ack | None:
         """Send one command; its acknowledgement (``None``: unanswered).
+
+        ``patience_s``: keep retrying with the same key for at least this long (wall clock,
+        s), beyond the ``retries`` (for the command that leaves the board safe).
 
         Raises
         ------
@@ -141,14 +149,14 @@ class CommandClient:
             self._record(command, dry, "dry_run", attempts=0)
             return dry
         ack: Ack | None
-        ack, attempts = self._deliver(command)
+        ack, attempts = self._deliver(command, patience_s)
         if ack is not None and ack.code == "stale":
             self.counters.stale += 1
             self._record(command, ack, "stale", attempts)
             log.info("command %s stale (board at version %d): re-sent", name, ack.version)
             self.version = ack.version
             command = Command(name=name, key=self._key(), args=args, version=self.version)
-            ack, attempts = self._deliver(command)
+            ack, attempts = self._deliver(command, patience_s)
         if ack is None:
             self.counters.unanswered += 1
             self._record(command, None, "unanswered", attempts)
@@ -165,18 +173,21 @@ class CommandClient:
         self._record(command, ack, "acked" if ack.ok else "refused", attempts)
         return ack
 
-    def _deliver(self, command: Command) -> tuple[Ack | None, int]:
+    def _deliver(self, command: Command, patience_s: float = 0.0) -> tuple[Ack | None, int]:
         """Send ``command``, retrying with its key after no answer; (ack or None, attempts)."""
-        for attempt in range(1, self.retries + 2):
+        deadline = time.monotonic() + patience_s
+        attempt = 0
+        while True:
+            attempt += 1
             self.rate.wait()
             self.counters.sent += 1
             try:
                 return self.board.command(command, timeout_s=self.timeout_s), attempt
             except BridgeTimeout as exc:
                 log.info("command %s: %s (attempt %d)", command.name, exc, attempt)
-                if attempt <= self.retries:
-                    self.counters.retries += 1
-        return None, self.retries + 1
+            if attempt > self.retries and time.monotonic() >= deadline:
+                return None, attempt
+            self.counters.retries += 1
 
     def _record(self, command: Command, ack: Ack | None, status: str, attempts: int) -> None:
         if self.emit is None:

@@ -43,6 +43,9 @@ class SteerConfig:
         Wait for the board's snapshot and first frames, s.
     poll_s : float
         Longest wait for frames per poll, s.
+    stop_patience_s : float
+        How long the final ``stop_training`` is retried (same key) before the board's mode is
+        reported unknown, s of wall time.
     limits : CommandLimits
         Argument ranges and the command rate.
     """
@@ -57,6 +60,7 @@ class SteerConfig:
     verify_hold_s: float = 0.01
     join_timeout_s: float = 10.0
     poll_s: float = 0.5
+    stop_patience_s: float = 30.0
     limits: CommandLimits = attrs.field(factory=CommandLimits)
 
     def __attrs_post_init__(self) -> None:
@@ -67,7 +71,14 @@ class SteerConfig:
         if rel is not None and not (math.isfinite(rel) and 0 < rel < 1):
             raise SteerConfigError(f"--tolerance-rel: expected a number in (0, 1), got {rel!r}")
         _positive_or_none("--budget-j", self.budget_j)
-        for name in ("max_time_s", "decision_s", "verify_hold_s", "join_timeout_s", "poll_s"):
+        for name in (
+            "max_time_s",
+            "decision_s",
+            "verify_hold_s",
+            "join_timeout_s",
+            "poll_s",
+            "stop_patience_s",
+        ):
             _positive_or_none(name, getattr(self, name))
         if self.window < 1:
             raise SteerConfigError(f"window: expected >= 1 frames, got {self.window}")

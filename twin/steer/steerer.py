@@ -144,11 +144,15 @@ class Steerer:
         self._e_join_j = 0.0
         self._gates_start: np.ndarray | None = None
         self._meter: BoardMeter | None = None
+        self._held_docs: list[Any] | None = []
 
     # ------------------------------------------------------------------ documents
 
     def _emit_command(self, doc: Any) -> None:
-        self.dispatch(doc)
+        if self._held_docs is None:
+            self.dispatch(doc)
+        else:  # sent while joining (the hold): recorded once the run has started
+            self._held_docs.append(doc)
 
     def _sample(self, data: dict[str, float]) -> None:
         self.dispatch(
@@ -162,12 +166,16 @@ class Steerer:
         snap = self.board.snapshot(self.config.join_timeout_s)
         task = task_from_dict(snap.config.task)
         meter = BoardMeter(task, self.edges, window=self.config.window)
+        self._meter = meter
         self.client.new_epoch(snap.config.version)
+        self._hold(meter)
+        meter.clear_window()  # the initial error is the held board's
         deadline = time.monotonic() + self.config.join_timeout_s
         while not meter.ready:
             if time.monotonic() > deadline:
                 raise SteerError(f"board {self.board.board_id}: no frames within the join timeout")
             self._ingest(meter, self.board.poll(self.config.poll_s))
+        self._e_join_j = meter.training_energy_j  # the board's own training before steering
         return snap, meter, task
 
     def _ingest(self, meter: BoardMeter, updates: list[Any]) -> bool:
@@ -223,7 +231,9 @@ class Steerer:
         if self.dry_run:
             return "unchanged (dry run: nothing sent)"
         try:
-            ack = self.client.send("stop_training", must=True)
+            ack = self.client.send(
+                "stop_training", must=True, patience_s=self.config.stop_patience_s
+            )
         except (CommandUnanswered, BridgeError) as exc:
             return f"unknown: stop_training not acknowledged ({exc})"
         if ack is None or not ack.ok:
@@ -253,7 +263,6 @@ class Steerer:
         ack = self.client.send("stop_training", must=True)
         if ack is not None and ack.ok:
             self._await_idle()
-        self._e_join_j = meter.training_energy_j
 
     def _verify(self, meter: BoardMeter, tol: float) -> tuple[bool, float, float]:
         """Inference on the training input: (error <= tol, measured error, predicted error)."""
@@ -276,7 +285,6 @@ class Steerer:
     def run(self) -> SteerResult:
         """Steer until the tolerance, the budget, the time limit or an interrupt."""
         snap, meter, task = self._join()
-        self._meter = meter
         params = snap.config.params
         e0 = meter.error()
         tol = self.config.tolerance(e0)
@@ -297,7 +305,6 @@ class Steerer:
         )
         self._step_s = planner.step_s
         policy = self.make_policy(ctx)
-        self._e_join_j = meter.training_energy_j  # the board's own training before steering
         gates0 = np.array(meter.latest.gate_v) if meter.latest is not None else snap.state.gate_v
         self.dispatch(
             start_doc(
@@ -314,6 +321,9 @@ class Steerer:
                 uid=self.uid,
             )
         )
+        for doc in self._held_docs or ():
+            self.dispatch(doc)
+        self._held_docs = None
         out: dict[str, Any] = {
             "reached": False,
             "reason": "",
@@ -358,7 +368,6 @@ class Steerer:
 
     def _loop(self, meter: BoardMeter, policy: Policy, tol: float, out: dict[str, Any]) -> None:
         cfg = self.config
-        self._hold(meter)
         obs = self._observe(meter)
         self._gates_start = obs.gate_v
         self._set_lam(policy.start(obs))
