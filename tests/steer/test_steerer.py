@@ -134,3 +134,31 @@ def test_planner_prediction_matches_the_twin_steered_as_its_own_board() -> None:
     # predicted vs measured training energy to the tolerance: the same circuit, frame-sampled
     assert s["training_energy_j"] == pytest.approx(s["predicted_energy_j"], rel=0.1)
     assert s["training_energy_j"] < s["baseline_energy_j"]
+
+
+@pytest.mark.slow  # three plans on the twin: ~25 s on a loaded machine
+def test_a_replan_holds_the_board() -> None:
+    from twin.simulation.edge import board_edge_params
+    from twin.steer.session import SteerTwin
+
+    nominal = board_edge_params("transistor")
+    cols = nominal.columns(32)
+    fast = nominal.evolve(
+        a_free_per_v=cols["a_free_per_v"] * 3.0, a_clamp_per_v=cols["a_clamp_per_v"] * 3.0
+    )  # a twin that learns 3x too fast: the board falls behind its plan
+    planner = PlannerConfig(lams=(0.0, 0.1), switch_factors=(30.0,), horizon_s=1.0)
+    docs, emit = collect()
+    s = steer_board(
+        emulated(),
+        policy=PolicySpec(name="predictive", planner=planner, max_replans=1),
+        config=SteerConfig(tolerance_rel=REL),
+        twin=SteerTwin(edges=fast, trusted=True),
+        emit=emit,
+    ).summary
+    assert s["replans"] >= 1
+    assert s["reached"], s
+    names = [d["name"] for d in docs if d["doc"] == "command"]
+    # hold at the join, then each re-plan is bracketed by stop_training ... start_training
+    first_start = names.index("start_training")
+    assert "stop_training" in names[first_start + 1 :]
+    assert names.count("start_training") >= 2

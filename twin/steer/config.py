@@ -43,6 +43,8 @@ class SteerConfig:
         Wait for the board's snapshot and first frames, s.
     poll_s : float
         Longest wait for frames per poll, s.
+    command_timeout_s : float
+        Wait for one acknowledgement (the link retries inside it with the same key), s.
     stop_patience_s : float
         How long the final ``stop_training`` is retried (same key) before the board's mode is
         reported unknown, s of wall time.
@@ -60,6 +62,7 @@ class SteerConfig:
     verify_hold_s: float = 0.01
     join_timeout_s: float = 10.0
     poll_s: float = 0.5
+    command_timeout_s: float = 5.0
     stop_patience_s: float = 30.0
     limits: CommandLimits = attrs.field(factory=CommandLimits)
 
@@ -78,6 +81,7 @@ class SteerConfig:
             "join_timeout_s",
             "poll_s",
             "stop_patience_s",
+            "command_timeout_s",
         ):
             _positive_or_none(name, getattr(self, name))
         if self.window < 1:

@@ -15,6 +15,7 @@ its gates) and answers with the lambda to hold. Three policies:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Protocol
 
 import attrs
@@ -191,6 +192,8 @@ class PredictivePolicy:
         self.fell_back: str | None = None if trusted else "twin not trusted"
         self._phase = 0
         self._t0_s = 0.0
+        #: Called before each (re-)plan: the steerer holds the board while the twin plans.
+        self.before_planning: Callable[[], None] | None = None
 
     @property
     def current(self) -> Prediction | None:
@@ -200,6 +203,8 @@ class PredictivePolicy:
         return self.plans[-1][1].best
 
     def _replan(self, obs: Observation) -> float:
+        if self.before_planning is not None:
+            self.before_planning()
         plan = self.planner.plan(obs.gate_v, self.tol)
         self.plans.append((obs.t_s, plan))
         self._t0_s, self._phase = obs.t_s, 0

@@ -133,6 +133,7 @@ class Steerer:
             limits=config.limits,
             emit=self._emit_command,
             dry_run=dry_run,
+            timeout_s=config.command_timeout_s,
             clock=lambda: self.t_s,
         )
         self.counts = {"reboots": 0, "lost_connections": 0, "gaps": 0, "verifications": 0}
@@ -223,7 +224,7 @@ class Steerer:
             self.lam_acked = lam
 
     def _start_training(self) -> None:
-        ack = self.client.send("start_training", must=True)
+        ack = self.client.send("start_training", must=True, patience_s=self.config.join_timeout_s)
         self.training = bool(ack is not None and ack.ok)
 
     def _stop_training(self) -> str:
@@ -255,6 +256,19 @@ class Steerer:
             if states and states[-1].mode == "idle":
                 return True
         return False
+
+    def _pause(self) -> None:
+        """Hold a training board while the twin re-plans (training resumes with the plan)."""
+        if self.training and not self.dry_run:
+            ack = self.client.send("stop_training", must=True)
+            self.training = not (ack is not None and ack.ok)
+            self._await_idle()
+
+    def _decide(self, policy: Policy, obs: Observation) -> None:
+        """The policy's lambda, sent; training restarted if a re-plan held the board."""
+        self._set_lam(policy.decide(obs))
+        if not self.training:
+            self._start_training()
 
     def _hold(self, meter: BoardMeter) -> None:
         """Stop training while the twin decides, so the plan starts from the board's state."""
@@ -305,6 +319,8 @@ class Steerer:
         )
         self._step_s = planner.step_s
         policy = self.make_policy(ctx)
+        if hasattr(policy, "before_planning"):
+            policy.before_planning = self._pause
         gates0 = np.array(meter.latest.gate_v) if meter.latest is not None else snap.state.gate_v
         self.dispatch(
             start_doc(
@@ -413,7 +429,7 @@ class Steerer:
                 out["reason"] = f"time limit {cfg.max_time_s:g} s of board time"
                 return
             else:
-                self._set_lam(policy.decide(obs))
+                self._decide(policy, obs)
 
     def _await_window(self, meter: BoardMeter) -> None:
         deadline = time.monotonic() + self.config.join_timeout_s
