@@ -121,6 +121,12 @@ def one(
         "replans": s["replans"],
         "fell_back": s["fell_back"],
         "wall_s": time.perf_counter() - t0,
+        "reboots": s["reboots"],
+        "retries": s["commands"]["retries"],
+        "unanswered": s["commands"]["unanswered"],
+        "trusted": s["twin"]["trusted"],
+        "error_initial": s["error_initial"],
+        "error_final": s["error_final"],
     }
 
 
