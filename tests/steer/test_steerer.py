@@ -162,3 +162,20 @@ def test_a_replan_holds_the_board() -> None:
     first_start = names.index("start_training")
     assert "stop_training" in names[first_start + 1 :]
     assert names.count("start_training") >= 2
+
+
+def test_a_silent_board_ends_the_run_as_a_lost_link_and_is_still_stopped() -> None:
+    class Silent(Misbehaving):
+        def poll(self, timeout_s: float):
+            self.polls += 1
+            return [] if self.polls > 12 else self.inner.poll(timeout_s)
+
+    inner = emulated()
+    s = steer_board(
+        Silent(inner),
+        policy=PolicySpec(name="control"),
+        config=SteerConfig(tolerance_rel=1e-4, join_timeout_s=0.3, poll_s=0.01),
+    ).summary
+    assert s["reason"].startswith("link lost: no state")
+    assert not s["reached"]
+    assert inner.emulator.mode == "idle"  # the stop went through the command path

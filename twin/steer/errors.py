@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from twin.errors import TwinError
 
-__all__ = ["CommandUnanswered", "SteerConfigError", "SteerError"]
+__all__ = ["BoardSilent", "CommandUnanswered", "SteerConfigError", "SteerError"]
 
 
 class SteerError(TwinError):
@@ -17,3 +17,7 @@ class SteerConfigError(SteerError, ValueError):
 
 class CommandUnanswered(SteerError, TimeoutError):
     """A command got no acknowledgement after every retry (the link is lost)."""
+
+
+class BoardSilent(SteerError, TimeoutError):
+    """The board sent no state for longer than the steerer waits (the link is lost)."""

@@ -36,7 +36,7 @@ from twin.simulation.edge import EdgeParams
 
 from .client import CommandClient
 from .config import SteerConfig
-from .errors import CommandUnanswered, SteerError
+from .errors import BoardSilent, CommandUnanswered, SteerError
 from .meter import BoardMeter
 from .planner import Phase, Planner
 from .policies import Observation, Policy
@@ -352,7 +352,7 @@ class Steerer:
         except KeyboardInterrupt:
             out["reason"] = "interrupted by the operator"
             status = "aborted"
-        except (CommandUnanswered, BridgeError) as exc:
+        except (CommandUnanswered, BoardSilent, BridgeError) as exc:
             out["reason"] = f"link lost: {exc}"
             status = "aborted"
         finally:
@@ -392,11 +392,18 @@ class Steerer:
             out["reason"] = "dry run: nothing sent"
             return
         next_decision = self.t_s + cfg.decision_s
+        heard = time.monotonic()
         while True:
-            if self._ingest(meter, self.board.poll(cfg.poll_s)):
+            updates = self.board.poll(cfg.poll_s)
+            if updates:
+                heard = time.monotonic()
+            elif time.monotonic() - heard > cfg.join_timeout_s:
+                raise BoardSilent(f"no state from the board for {cfg.join_timeout_s:g} s")
+            if self._ingest(meter, updates):
                 self.lam_acked = None  # the new epoch's settings are not ours
                 self._await_window(meter)
                 self.client.send("stop_training", must=True)  # hold while the policy restarts
+                self.training = False
                 self._await_idle()
                 self._set_lam(policy.start(self._observe(meter)))
                 self._start_training()
