@@ -58,6 +58,7 @@ _COMMAND_MODULES = (
     "infer",
     "board",
     "shadow",
+    "steer",
     "calibrate",
     "record",
     "sweep",

@@ -1,0 +1,171 @@
+"""``twin steer`` from the command line: bad input is a one-line error (exit 2); a board in
+another process (``twin board``) is steered over ZeroMQ to the tolerance."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from tests.helpers import run_cli as run
+from twin.board.contract import Command
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--emulate", "--tolerance", "-1"], "--tolerance"),
+        (["--emulate", "--tolerance", "nan"], "--tolerance"),
+        (["--emulate", "--tolerance-rel", "2"], "--tolerance-rel"),
+        (["--emulate", "--tolerance", "1e-5", "--tolerance-rel", "1e-3"], "exactly one"),
+        (["--emulate"], "exactly one"),
+        (["--emulate", "--tolerance", "1e-5", "--budget-j", "0"], "--budget-j"),
+        (["--emulate", "--tolerance", "1e-5", "--budget-j", "inf"], "--budget-j"),
+        (["--emulate", "--tolerance", "1e-5", "--policy", "fixed", "--lam", "3"], "--lam"),
+        (["--connect", "garbage", "--tolerance", "1e-5"], "endpoint 'garbage'"),
+        (["--tolerance", "1e-5"], "--emulate or --connect"),
+        (
+            ["--connect", "tcp://127.0.0.1:5555", "--calibrate", "--tolerance", "1e-5"],
+            "--calibrate",
+        ),
+    ],
+)
+def test_bad_input_is_a_one_line_error(capsys, args, needle) -> None:
+    code, out, err = run(capsys, "steer", *args)
+    assert code == 2
+    assert needle in err
+    assert len(err.strip().splitlines()) == 1
+    assert out == ""
+
+
+def test_no_board_at_the_endpoint_is_a_one_line_error(capsys) -> None:
+    port = _free_base_port()
+    code, _, err = run(
+        capsys,
+        "steer",
+        "--connect",
+        f"tcp://127.0.0.1:{port}",
+        "--tolerance",
+        "1e-5",
+        "--join-timeout-s",
+        "0.3",
+    )
+    assert code == 2
+    assert "no snapshot" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def _free_base_port() -> int:
+    """A base port whose two successors are free too (the board binds base, +1, +2)."""
+    for _ in range(50):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            base = s.getsockname()[1]
+        if base > 65000:
+            continue
+        try:
+            socks = [socket.socket() for _ in range(3)]
+            for i, sk in enumerate(socks):
+                sk.bind(("127.0.0.1", base + i))
+        except OSError:
+            continue
+        finally:
+            for sk in socks:
+                sk.close()
+        return base
+    raise RuntimeError("no free port triple")
+
+
+@pytest.fixture(scope="module")
+def board_process():
+    """``twin board`` (no hidden variation) in another process on a random port; its endpoint."""
+    endpoint = f"tcp://127.0.0.1:{_free_base_port()}"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "twin",
+            "board",
+            "--bind",
+            endpoint,
+            "--variation",
+            "none",
+            "--duration",
+            "300",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=dict(os.environ),
+    )
+    try:
+        yield endpoint
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+@pytest.mark.slow  # a second interpreter boots the board
+def test_command_round_trips_with_a_board_in_another_process(board_process) -> None:
+    from hw_bridge.client import ZmqBoard
+    from twin.steer.client import CommandClient
+
+    with ZmqBoard(board_process) as zb:
+        snap = zb.snapshot(timeout_s=60.0)
+        c = CommandClient(zb, run="xproc", version=snap.config.version)
+        ack = c.send("set_params", {"lam": 0.01})
+        assert ack is not None
+        assert ack.ok
+        v = ack.version
+        refused = c.send("run_inference", {"inputs_v": [0.1, 0.2, 0.3]})  # 2 sources
+        assert refused is not None
+        assert refused.code == "invalid"
+        # the same key twice: answered from the board's memory, applied once
+        cmd = Command(name="set_params", key="xproc-same", args={"lam": 0.02}, version=v)
+        first, again = zb.command(cmd), zb.command(cmd)
+        assert first.ok
+        assert again == first
+        assert zb.snapshot(timeout_s=10.0).config.version == v + 1
+        # a stale version is refused and re-sent by the client on the board's version
+        c.version = v - 1
+        ack = c.send("set_params", {"lam": 0.0})
+        assert ack is not None
+        assert ack.ok
+        assert c.counters.stale == 1
+        assert c.send("stop_training").ok
+
+
+@pytest.mark.slow  # a second interpreter boots the board, which runs in real time
+def test_steers_a_board_in_another_process(capsys, board_process) -> None:
+    code, out, err = run(
+        capsys,
+        "steer",
+        "--connect",
+        board_process,
+        "--tolerance-rel",
+        "1e-2",
+        "--json",
+        "--join-timeout-s",
+        "60",
+    )
+    assert code == 0, err
+    s = json.loads(out.strip().splitlines()[-1])
+    for key in (
+        "reached",
+        "error_initial",
+        "error_final",
+        "training_energy_j",
+        "baseline_energy_j",
+        "steps",
+        "commands_sent",
+        "commands_refused",
+        "replans",
+        "board_time_s",
+    ):
+        assert key in s
+    assert s["reached"], s
+    assert s["commands_refused"] == 0
+    assert s["safe_mode"].startswith("idle")

@@ -1,0 +1,89 @@
+"""Policies: Eq. 18 through the trainer's LambdaControl, schedule following, divergence."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from twin.learning.rules import LambdaControl
+from twin.steer.errors import SteerConfigError
+from twin.steer.planner import Phase, Plan, PlannerConfig, Prediction
+from twin.steer.policies import ControlPolicy, MonitorDivergence, Observation, PredictivePolicy
+
+
+def obs(t_s: float, error: float) -> Observation:
+    return Observation(t_s=t_s, error=error, gate_v=np.zeros(3), lam=0.0)
+
+
+def test_control_lowers_lambda_above_and_raises_it_below_the_tolerance() -> None:
+    law = LambdaControl(tol=1e-4, rho=1.0, p=0.02, lam0=0.01)
+    pol = ControlPolicy(law, time_unit_s=0.1)
+    assert pol.start(obs(0.0, 1e-2)) == 0.01
+    above = pol.decide(obs(0.1, 1e-2))  # one time unit at L = 100 tol
+    # d lam/dt = rho lam ((tol/L)^p - 1) over one unit at tol/L = 1e-2, integrated exactly
+    assert above == pytest.approx(0.01 * np.exp((1e-2) ** 0.02 - 1.0), rel=1e-12)
+    assert above < 0.01
+    below = pol.decide(obs(0.2, 1e-6))
+    assert below > above
+    # the same law as the trainer's own step (reused, not copied)
+    expected = law.step(np.array([above]), np.array([1e-6]), 1.0)[0]
+    assert below == pytest.approx(expected)
+
+
+def test_control_time_unit_must_be_positive() -> None:
+    with pytest.raises(SteerConfigError, match="time_unit_s"):
+        ControlPolicy(LambdaControl(tol=1e-4), time_unit_s=0.0)
+
+
+class _FixedPlanner:
+    """A planner stub returning one prediction: error 1e-2 -> 1e-4 in 0.2 s, lam 0.1 then 0."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.config = PlannerConfig()
+
+    def plan(self, gates_v, tol):
+        self.calls += 1
+        pred = Prediction(
+            schedule=(Phase(lam=0.1, until_error=1e-3), Phase(lam=0.0, until_error=tol)),
+            t_s=np.array([0.0, 0.1, 0.2]),
+            error=np.array([1e-2, 1e-3, 1e-4]),
+            energy_j=np.array([0.0, 1.0, 2.0]),
+            reached_s=0.2,
+            energy_to_tol_j=2.0,
+        )
+        return Plan(best=pred, candidates=(pred,))
+
+
+def _predictive(**kw) -> tuple[PredictivePolicy, _FixedPlanner]:
+    planner = _FixedPlanner()
+    fallback = ControlPolicy(LambdaControl(tol=1e-4, lam0=0.02))
+    return PredictivePolicy(planner, 1e-4, fallback, **kw), planner  # type: ignore[arg-type]
+
+
+def test_predictive_follows_the_schedule_by_error() -> None:
+    pol, planner = _predictive()
+    assert pol.start(obs(0.0, 1e-2)) == 0.1
+    assert pol.decide(obs(0.05, 3e-3)) == 0.1
+    assert pol.decide(obs(0.1, 1e-3)) == 0.0  # switched on the error
+    assert pol.decide(obs(0.12, 9e-4)) == 0.0
+    assert planner.calls == 1
+    assert pol.replans == 0
+
+
+def test_predictive_replans_on_divergence_then_falls_back() -> None:
+    pol, planner = _predictive(divergence=MonitorDivergence(factor=2.0, hold_s=0.0), max_replans=1)
+    pol.start(obs(0.0, 1e-2))
+    pol.decide(obs(0.1, 1e-1))  # 100x above the plan: re-plan
+    assert pol.replans == 1
+    assert planner.calls == 2
+    lam = pol.decide(obs(0.3, 1.0))  # again: more than max_replans -> Eq. 18 control
+    assert pol.fell_back is not None
+    assert lam == pytest.approx(0.02)
+
+
+def test_untrusted_twin_is_never_followed() -> None:
+    pol, planner = _predictive(trusted=False)
+    assert pol.start(obs(0.0, 1e-2)) == pytest.approx(0.02)
+    assert planner.calls == 0
+    assert pol.fell_back == "twin not trusted"

@@ -1,0 +1,158 @@
+"""``twin steer``: the twin steers a board's training to an error tolerance at the least energy."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from . import cli
+from ._common import check_positive, emit_json, print_summary
+
+__all__ = ["steer_cmd"]
+
+#: Exit code of a run the operator interrupted (the board is left in the stated safe mode).
+EXIT_INTERRUPTED = 130
+
+
+@cli.command("steer")
+@click.option("--emulate", is_flag=True, help="Steer an emulated board in this process.")
+@click.option(
+    "--connect", metavar="ENDPOINT", default=None, help="Steer a board at tcp://HOST:PORT."
+)
+@click.option(
+    "--tolerance",
+    type=float,
+    default=None,
+    callback=check_positive,
+    help="Error to reach, V^2.",
+)
+@click.option(
+    "--tolerance-rel",
+    type=float,
+    default=None,
+    help="Error to reach as a fraction of the board's initial error, in (0, 1).",
+)
+@click.option(
+    "--policy",
+    type=click.Choice(["control", "predictive", "fixed"]),
+    default="control",
+    show_default=True,
+    help="control: seed Eq. 18 on the board's error; predictive: the twin's least-energy "
+    "schedule; fixed: hold --lam.",
+)
+@click.option("--lam", type=float, default=0.0, show_default=True, help="Lambda of --policy fixed.")
+@click.option(
+    "--budget-j",
+    type=float,
+    default=None,
+    callback=check_positive,
+    help="Stop when the board's training energy reaches this, J.",
+)
+@click.option(
+    "--max-time-s",
+    type=float,
+    default=30.0,
+    show_default=True,
+    callback=check_positive,
+    help="Stop after this much board time, s.",
+)
+@click.option("--dry-run", is_flag=True, help="Show the commands that would be sent; send none.")
+@click.option(
+    "--seed", type=int, default=0, show_default=True, help="Emulated board and twin seed."
+)
+@click.option(
+    "--variation",
+    type=click.Choice(["none", "typical"]),
+    default="typical",
+    show_default=True,
+    help="Hidden component variation of the emulated board.",
+)
+@click.option(
+    "--calibrate",
+    "calibrate_first",
+    is_flag=True,
+    help="Calibrate the twin on a recording of the emulated board first (--emulate).",
+)
+@click.option(
+    "--join-timeout-s",
+    type=float,
+    default=10.0,
+    show_default=True,
+    callback=check_positive,
+    help="Wait for the board's snapshot and frames, s.",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the run documents (samples, commands, energies) as JSON lines.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
+def steer_cmd(
+    emulate: bool,
+    connect: str | None,
+    tolerance: float | None,
+    tolerance_rel: float | None,
+    policy: str,
+    lam: float,
+    budget_j: float | None,
+    max_time_s: float,
+    dry_run: bool,
+    seed: int,
+    variation: str,
+    calibrate_first: bool,
+    join_timeout_s: float,
+    out: Path | None,
+    as_json: bool,
+) -> None:
+    """Steer a board's training to --tolerance, stopping it there (verified by inference)."""
+    from twin.documents import JsonLinesWriter
+    from twin.shadow.session import EmulationSpec, open_board
+    from twin.steer import PolicySpec, SteerConfig, calibrated_twin, nominal_twin, steer_board
+    from twin.steer.limits import CommandLimits
+
+    if emulate == (connect is not None):
+        raise click.UsageError("give exactly one of --emulate or --connect")
+    if calibrate_first and not emulate:
+        raise click.UsageError("--calibrate needs --emulate")
+    limits = CommandLimits()
+    if policy == "fixed" and not (0 <= lam <= limits.lam_max):
+        raise click.BadParameter(
+            f"must be in [0, {limits.lam_max:g}], got {lam}", param_hint="--lam"
+        )
+    config = SteerConfig(
+        tolerance_v2=tolerance,
+        tolerance_rel=tolerance_rel,
+        budget_j=budget_j,
+        max_time_s=max_time_s,
+        join_timeout_s=join_timeout_s,
+        limits=limits,
+    )
+    spec = EmulationSpec(seed=seed, variation=variation)
+    twin = calibrated_twin(spec, seed=seed) if calibrate_first else nominal_twin()
+    board = open_board(emulate=spec) if emulate else open_board(connect=connect)
+    writer = JsonLinesWriter(out) if out is not None else None
+    try:
+        result = steer_board(
+            board,
+            policy=PolicySpec(name=policy, lam=lam),
+            config=config,
+            twin=twin,
+            emit=writer,
+            dry_run=dry_run,
+            seed=seed,
+        )
+    finally:
+        board.close()
+        if writer is not None:
+            writer.close()
+    summary = result.summary
+    if as_json:
+        emit_json(summary)
+    else:
+        print_summary("twin steer", {k: v for k, v in summary.items() if not isinstance(v, dict)})
+    if summary["reason"].startswith("interrupted"):
+        click.echo(f"twin steer: interrupted; board left {summary['safe_mode']}", err=True)
+        sys.exit(EXIT_INTERRUPTED)

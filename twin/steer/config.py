@@ -1,0 +1,95 @@
+"""Settings of a steering run (frozen, keyword-only, checked at construction)."""
+
+from __future__ import annotations
+
+import math
+
+import attrs
+
+from .errors import SteerConfigError
+from .limits import CommandLimits
+
+__all__ = ["SteerConfig"]
+
+
+def _positive_or_none(name: str, value: float | None) -> None:
+    if value is not None and not (math.isfinite(value) and value > 0):
+        raise SteerConfigError(f"{name}: expected a positive number, got {value!r}")
+
+
+@attrs.frozen(kw_only=True)
+class SteerConfig:
+    """How to steer.
+
+    Attributes
+    ----------
+    tolerance_v2 : float or None
+        Error to reach, V^2 (exactly one of this and ``tolerance_rel``).
+    tolerance_rel : float or None
+        Error to reach as a fraction of the board's initial error, in (0, 1).
+    budget_j : float or None
+        Stop (unreached) when the board's training energy reaches this, J.
+    max_time_s : float
+        Stop (unreached) after this much board time, s.
+    decision_s : float
+        Board time between decisions, s.
+    lam_rtol : float
+        A new lambda is sent only when it differs from the acknowledged one by this fraction.
+    window : int
+        Frames the board's error is averaged over.
+    verify_hold_s : float
+        Hold time of the verifying inference, s.
+    join_timeout_s : float
+        Wait for the board's snapshot and first frames, s.
+    poll_s : float
+        Longest wait for frames per poll, s.
+    command_timeout_s : float
+        Wait for one acknowledgement (the link retries inside it with the same key), s.
+    stop_patience_s : float
+        How long the final ``stop_training`` is retried (same key) before the board's mode is
+        reported unknown, s of wall time.
+    limits : CommandLimits
+        Argument ranges and the command rate.
+    """
+
+    tolerance_v2: float | None = None
+    tolerance_rel: float | None = None
+    budget_j: float | None = None
+    max_time_s: float = 30.0
+    decision_s: float = 0.01
+    lam_rtol: float = 0.05
+    window: int = 10
+    verify_hold_s: float = 0.01
+    join_timeout_s: float = 10.0
+    poll_s: float = 0.5
+    command_timeout_s: float = 5.0
+    stop_patience_s: float = 30.0
+    limits: CommandLimits = attrs.field(factory=CommandLimits)
+
+    def __attrs_post_init__(self) -> None:
+        if (self.tolerance_v2 is None) == (self.tolerance_rel is None):
+            raise SteerConfigError("tolerance: give exactly one of --tolerance, --tolerance-rel")
+        _positive_or_none("--tolerance (V^2)", self.tolerance_v2)
+        rel = self.tolerance_rel
+        if rel is not None and not (math.isfinite(rel) and 0 < rel < 1):
+            raise SteerConfigError(f"--tolerance-rel: expected a number in (0, 1), got {rel!r}")
+        _positive_or_none("--budget-j", self.budget_j)
+        for name in (
+            "max_time_s",
+            "decision_s",
+            "verify_hold_s",
+            "join_timeout_s",
+            "poll_s",
+            "stop_patience_s",
+            "command_timeout_s",
+        ):
+            _positive_or_none(name, getattr(self, name))
+        if self.window < 1:
+            raise SteerConfigError(f"window: expected >= 1 frames, got {self.window}")
+
+    def tolerance(self, error_initial: float) -> float:
+        """The tolerance in V^2 for a board starting at ``error_initial``."""
+        if self.tolerance_v2 is not None:
+            return self.tolerance_v2
+        assert self.tolerance_rel is not None
+        return self.tolerance_rel * error_initial

@@ -1,0 +1,254 @@
+"""The predictive planner: the twin simulates lambda schedules ahead of the board.
+
+A :class:`Schedule` is a sequence of :class:`Phase` objects: hold ``lam`` until the error
+(V^2) falls to ``until_error``, then go on to the next phase; the last phase runs until the
+tolerance. Switching on the *error* rather than on time makes a schedule robust when it is
+executed on a board that runs a little faster or slower than the twin.
+
+:class:`Planner` runs candidate schedules on a :class:`~twin.board.track.TwinTrack` (the
+event-driven twin with the shadow's calibrated edges) from the board's current gate voltages,
+and picks the one predicted to reach the tolerance with the least training energy (free
+network, J). Candidates: every ``lam`` held to the tolerance, and every high ``lam`` held to
+``factor x tolerance`` then ``lam = 0`` to the tolerance; trunks are shared (each high-lambda
+run is simulated once and branched at every switch point). Pure and seeded: nothing reads the
+wall clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import attrs
+import numpy as np
+
+from twin.board.track import TwinTrack
+from twin.physics.task import Task
+from twin.simulation.edge import EdgeParams
+from twin.simulation.noise import NoiseConfig
+
+from .errors import SteerConfigError
+
+__all__ = ["Phase", "Plan", "Planner", "PlannerConfig", "Prediction", "Schedule"]
+
+
+@attrs.frozen(kw_only=True)
+class Phase:
+    """Hold ``lam`` until the error is at or below ``until_error`` (V^2)."""
+
+    lam: float
+    until_error: float
+
+
+Schedule = tuple[Phase, ...]
+
+
+@attrs.frozen(kw_only=True, eq=False)
+class Prediction:
+    """A simulated run of one schedule: trajectory and where it reaches the tolerance.
+
+    ``t_s``, ``error``, ``energy_j`` are sampled every planner step from the start (board time
+    since the plan, s; error V^2; cumulative free-network energy J). ``reached_s`` and
+    ``energy_to_tol_j`` are ``None`` when the tolerance was not reached within the horizon.
+    """
+
+    schedule: Schedule
+    t_s: np.ndarray
+    error: np.ndarray
+    energy_j: np.ndarray
+    reached_s: float | None
+    energy_to_tol_j: float | None
+
+    def error_at(self, t_s: float) -> float:
+        """Predicted error at plan time ``t_s`` (held at the last value past the end)."""
+        return float(np.interp(t_s, self.t_s, self.error))
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "schedule": [attrs.asdict(p) for p in self.schedule],
+            "reached_s": self.reached_s,
+            "energy_to_tol_j": self.energy_to_tol_j,
+        }
+
+
+@attrs.frozen(kw_only=True, eq=False)
+class Plan:
+    """The chosen prediction and every candidate considered."""
+
+    best: Prediction | None
+    candidates: tuple[Prediction, ...]
+
+
+def _positive(name: str, values: Sequence[float]) -> None:
+    if not values or any(not (np.isfinite(v) and v > 0) for v in values):
+        raise SteerConfigError(f"{name}: expected positive numbers, got {list(values)!r}")
+
+
+@attrs.frozen(kw_only=True)
+class PlannerConfig:
+    """Candidates and resolution of the planner.
+
+    Attributes
+    ----------
+    lams : tuple of float
+        Lambdas held from the start (0 included: the early-stopping candidate).
+    switch_factors : tuple of float
+        A high lambda is held until the error is ``factor x tolerance``, then ``lam = 0``.
+    dt_s : float
+        Simulation step between readings, s of board time.
+    horizon_s : float
+        Longest stretch simulated per candidate, s.
+    stall_s : float
+        A candidate whose error has not fallen by 1 % in this time is abandoned, s.
+    """
+
+    lams: tuple[float, ...] = (0.0, 0.003, 0.01, 0.03, 0.1, 0.3)
+    switch_factors: tuple[float, ...] = (300.0, 100.0, 30.0, 10.0)
+    dt_s: float = 0.005
+    horizon_s: float = 5.0
+    stall_s: float = 0.5
+
+    def __attrs_post_init__(self) -> None:
+        if any(not (0 <= v < 1) for v in self.lams):
+            raise SteerConfigError(f"planner lams: expected numbers in [0, 1), got {self.lams}")
+        _positive("planner switch_factors", self.switch_factors)
+        _positive("planner dt_s/horizon_s/stall_s", (self.dt_s, self.horizon_s, self.stall_s))
+
+
+class Planner:
+    """Simulates schedules on the twin (see the module docstring).
+
+    Parameters
+    ----------
+    task
+        The board's task.
+    edges
+        The twin's edge circuits (calibrated to the board, or nominal).
+    eta, step_s
+        The board's nudge and learning step, s.
+    seed
+        Seed of the twin's noise keys.
+    config
+        Candidates and resolution.
+    """
+
+    def __init__(
+        self,
+        task: Task,
+        edges: EdgeParams,
+        *,
+        eta: float,
+        step_s: float,
+        seed: int = 0,
+        config: PlannerConfig | None = None,
+    ) -> None:
+        self.task = task
+        self.edges = edges
+        self.eta = float(eta)
+        self.step_s = float(step_s)
+        self.seed = int(seed)
+        self.config = config if config is not None else PlannerConfig()
+        self.simulated_s = 0.0
+
+    def _track(self, gates_v: np.ndarray, lam: float) -> TwinTrack:
+        return TwinTrack(
+            self.task,
+            self.edges,
+            t_s=0.0,
+            gates_v=np.asarray(gates_v, dtype=float),
+            mode="training",
+            eta=self.eta,
+            lam=lam,
+            step_s=self.step_s,
+            noise=NoiseConfig(),
+            rng=np.random.default_rng([self.seed, 23]),
+        )
+
+    def simulate(
+        self, gates_v: np.ndarray, schedule: Schedule, tol: float, *, horizon_s: float | None = None
+    ) -> Prediction:
+        """Run ``schedule`` on the twin from ``gates_v`` until ``tol``, a stall or the horizon."""
+        pred, _ = self._run(gates_v, schedule, tol, horizon_s=horizon_s, branch_at=())
+        return pred
+
+    def _run(
+        self,
+        gates_v: np.ndarray,
+        schedule: Schedule,
+        tol: float,
+        *,
+        horizon_s: float | None,
+        branch_at: Sequence[float],
+    ) -> tuple[Prediction, list[tuple[float, float, np.ndarray, int]]]:
+        """Simulate; also the (t, energy, gates, sample index) where the error first falls to
+        each of ``branch_at`` (for branching further candidates off this trunk)."""
+        cfg = self.config
+        horizon = cfg.horizon_s if horizon_s is None else horizon_s
+        phase = 0
+        track = self._track(gates_v, schedule[0].lam)
+        r = track.readings()
+        ts, errs, ens = [0.0], [float(r["error"])], [float(r["energy_j"])]
+        branches: list[tuple[float, float, np.ndarray, int]] = []
+        pending = sorted(branch_at, reverse=True)
+        reached: float | None = None
+        n_stall = max(1, round(cfg.stall_s / cfg.dt_s))
+        while ts[-1] < horizon:
+            t = ts[-1] + cfg.dt_s
+            track.advance(t)
+            r = track.readings()
+            ts.append(t)
+            errs.append(float(r["error"]))
+            ens.append(float(r["energy_j"]))
+            while pending and errs[-1] <= pending[0]:
+                branches.append((t, ens[-1], np.array(r["gate_v"]), len(ts)))
+                pending.pop(0)
+            if errs[-1] <= tol:
+                reached = t
+                break
+            while phase + 1 < len(schedule) and errs[-1] <= schedule[phase].until_error:
+                phase += 1
+                track.restart(t, lam=schedule[phase].lam)
+            if len(errs) > n_stall and errs[-1] > 0.99 * errs[-1 - n_stall] and not pending:
+                break  # stalled: this schedule does not get there
+        self.simulated_s += ts[-1]
+        pred = Prediction(
+            schedule=schedule,
+            t_s=np.array(ts),
+            error=np.array(errs),
+            energy_j=np.array(ens),
+            reached_s=reached,
+            energy_to_tol_j=ens[-1] if reached is not None else None,
+        )
+        return pred, branches
+
+    def plan(self, gates_v: np.ndarray, tol: float) -> Plan:
+        """Every candidate from ``gates_v``; the least-energy one that reaches ``tol``."""
+        if not (np.isfinite(tol) and tol > 0):
+            raise SteerConfigError(f"tolerance: expected a positive error in V^2, got {tol!r}")
+        candidates: list[Prediction] = []
+        for lam in self.config.lams:
+            direct: Schedule = (Phase(lam=lam, until_error=tol),)
+            switches = [f * tol for f in self.config.switch_factors] if lam > 0 else []
+            trunk, branches = self._run(gates_v, direct, tol, horizon_s=None, branch_at=switches)
+            candidates.append(trunk)
+            for (t0, e0, gates, n), until in zip(branches, switches, strict=False):
+                schedule = (Phase(lam=lam, until_error=until), Phase(lam=0.0, until_error=tol))
+                horizon = self.config.horizon_s - t0
+                tail = self.simulate(gates, schedule[1:], tol, horizon_s=horizon)
+                candidates.append(_join(schedule, trunk, n, t0, e0, tail))
+        reaching = [c for c in candidates if c.energy_to_tol_j is not None]
+        best = min(reaching, key=lambda c: c.energy_to_tol_j or 0.0) if reaching else None
+        return Plan(best=best, candidates=tuple(candidates))
+
+
+def _join(
+    schedule: Schedule, trunk: Prediction, n: int, t0: float, e0: float, tail: Prediction
+) -> Prediction:
+    """The trunk's first ``n`` samples then the tail shifted by ``(t0, e0)``."""
+    return Prediction(
+        schedule=schedule,
+        t_s=np.concatenate([trunk.t_s[:n], t0 + tail.t_s[1:]]),
+        error=np.concatenate([trunk.error[:n], tail.error[1:]]),
+        energy_j=np.concatenate([trunk.energy_j[:n], e0 + tail.energy_j[1:]]),
+        reached_s=None if tail.reached_s is None else t0 + tail.reached_s,
+        energy_to_tol_j=None if tail.energy_to_tol_j is None else e0 + tail.energy_to_tol_j,
+    )

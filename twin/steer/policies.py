@@ -1,0 +1,238 @@
+"""Steering policies: what lambda the board should train with, given what it reports.
+
+A :class:`Policy` sees :class:`Observation` objects (board time, the board's measured error,
+its gates) and answers with the lambda to hold. Three policies:
+
+- :class:`FixedPolicy`: one lambda throughout (``lam = 0`` is early stopping);
+- :class:`ControlPolicy`: the seed's Eq. 18 dynamic control on the board's reported error, by
+  :class:`twin.learning.rules.LambdaControl` (the trainer's own implementation, reused);
+- :class:`PredictivePolicy`: follows the least-energy schedule the :class:`~.planner.Planner`
+  predicts on the twin, re-plans when the board departs from the prediction (a
+  :class:`Divergence` detector: today the shadow's hold-time monitor) and falls back to control
+  when the twin is not trusted or keeps diverging.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Protocol
+
+import attrs
+import numpy as np
+
+from twin.learning.rules import LambdaControl
+from twin.shadow.alarms import DivergenceMonitor
+
+from .errors import SteerConfigError
+from .planner import Plan, Planner, Prediction
+
+__all__ = [
+    "ControlPolicy",
+    "Divergence",
+    "FixedPolicy",
+    "MonitorDivergence",
+    "Observation",
+    "Policy",
+    "PredictivePolicy",
+]
+
+
+@attrs.frozen(kw_only=True, eq=False)
+class Observation:
+    """What the steerer knows at a decision point.
+
+    ``t_s`` board time since steering began (s, summed across reboots), ``error`` the board's
+    measured error (V^2), ``gate_v`` its gates (V), ``lam`` the lambda in force.
+    """
+
+    t_s: float
+    error: float
+    gate_v: np.ndarray
+    lam: float
+
+
+class Policy(Protocol):
+    """Chooses the lambda to hold; ``start`` once (and after a reboot), then ``decide``."""
+
+    name: str
+    replans: int
+
+    def start(self, obs: Observation) -> float: ...
+
+    def decide(self, obs: Observation) -> float: ...
+
+
+@attrs.define(kw_only=True)
+class FixedPolicy:
+    """Hold ``lam`` throughout (``0``: coupled learning stopped at the tolerance)."""
+
+    lam: float = 0.0
+    name: str = "fixed"
+    replans: int = 0
+
+    def start(self, obs: Observation) -> float:
+        return self.lam
+
+    def decide(self, obs: Observation) -> float:
+        return self.lam
+
+
+class ControlPolicy:
+    """Seed Eq. 18 on the board: ``d lam/dt = rho lam ((tol/L)^p - 1)`` with ``L`` reported.
+
+    Parameters
+    ----------
+    control
+        The control law (tolerance, rho, p, starting lambda, cap): the trainer's own.
+    time_unit_s
+        Board seconds per unit of the law's time (the trainer's unit is ``1/alpha`` steps;
+        on the board, its learning time constant).
+    """
+
+    name = "control"
+
+    def __init__(self, control: LambdaControl, *, time_unit_s: float = 0.1) -> None:
+        if not (math.isfinite(time_unit_s) and time_unit_s > 0):
+            raise SteerConfigError(f"time_unit_s: expected a positive time, got {time_unit_s!r}")
+        self.control = control
+        self.time_unit_s = float(time_unit_s)
+        self.replans = 0
+        self._lam = control.lam0
+        self._t_s: float | None = None
+
+    def start(self, obs: Observation) -> float:
+        self._t_s = obs.t_s
+        return self._lam
+
+    def decide(self, obs: Observation) -> float:
+        last = obs.t_s if self._t_s is None else self._t_s
+        dt = max(obs.t_s - last, 0.0) / self.time_unit_s
+        self._t_s = obs.t_s
+        lam = self.control.step(np.array([self._lam]), np.array([obs.error]), dt)
+        self._lam = float(lam[0])
+        return self._lam
+
+
+class Divergence(Protocol):
+    """Board-versus-plan divergence: fed the error ratio, says when to re-plan.
+
+    The seam for the shadow's detector: any object with this method will do.
+    """
+
+    def update(self, t_s: float, board_error: float, predicted_error: float) -> bool: ...
+
+
+class MonitorDivergence:
+    """The shadow's alarm logic on one score: ``|log(board/predicted)| / log(factor)``.
+
+    An alarm (score above 1 for ``hold_s`` of board time) asks for a re-plan; the monitor is
+    reset after each.
+    """
+
+    def __init__(self, *, factor: float = 2.0, hold_s: float = 0.03) -> None:
+        if not factor > 1:
+            raise SteerConfigError(f"divergence factor: expected > 1, got {factor!r}")
+        self.factor = float(factor)
+        self.hold_s = float(hold_s)
+        self.monitor = self._new()
+
+    def _new(self) -> DivergenceMonitor:
+        return DivergenceMonitor(threshold=1.0, hold_s=self.hold_s, clear_s=self.hold_s)
+
+    def update(self, t_s: float, board_error: float, predicted_error: float) -> bool:
+        tiny = np.finfo(float).tiny
+        score = abs(math.log(max(board_error, tiny) / max(predicted_error, tiny)))
+        score /= math.log(self.factor)
+        alarm = self.monitor.update(t_s, np.array([score]), np.array([]), board_id="", epoch=0)
+        if alarm is not None and alarm.end_s is None:
+            self.monitor = self._new()
+            return True
+        return False
+
+
+class PredictivePolicy:
+    """Follow the twin's least-energy plan; re-plan on divergence; else fall back to control.
+
+    Parameters
+    ----------
+    planner
+        Simulates schedules on the twin.
+    tol
+        Tolerance, V^2.
+    fallback
+        The control used when the twin is not trusted, no plan reaches the tolerance, or more
+        than ``max_replans`` re-plans were needed.
+    trusted
+        Whether the twin is trusted at the start (e.g. its calibration's held-out error).
+    divergence
+        Detector of board-versus-plan divergence.
+    """
+
+    name = "predictive"
+
+    def __init__(
+        self,
+        planner: Planner,
+        tol: float,
+        fallback: ControlPolicy,
+        *,
+        trusted: bool = True,
+        divergence: Divergence | None = None,
+        max_replans: int = 3,
+    ) -> None:
+        self.planner = planner
+        self.tol = float(tol)
+        self.fallback = fallback
+        self.trusted = trusted
+        self.divergence = divergence if divergence is not None else MonitorDivergence()
+        self.max_replans = int(max_replans)
+        self.replans = 0
+        self.plans: list[tuple[float, Plan]] = []
+        self.fell_back: str | None = None if trusted else "twin not trusted"
+        self._phase = 0
+        self._t0_s = 0.0
+        #: Called before each (re-)plan: the steerer holds the board while the twin plans.
+        self.before_planning: Callable[[], None] | None = None
+
+    @property
+    def current(self) -> Prediction | None:
+        """The prediction being followed (``None`` once fallen back)."""
+        if self.fell_back is not None or not self.plans:
+            return None
+        return self.plans[-1][1].best
+
+    def _replan(self, obs: Observation) -> float:
+        if self.before_planning is not None:
+            self.before_planning()
+        plan = self.planner.plan(obs.gate_v, self.tol)
+        self.plans.append((obs.t_s, plan))
+        self._t0_s, self._phase = obs.t_s, 0
+        if plan.best is None:
+            self.fell_back = "no schedule predicted to reach the tolerance"
+            return self.fallback.start(obs)
+        return plan.best.schedule[0].lam
+
+    def start(self, obs: Observation) -> float:
+        """Plan from ``obs`` (again after a reboot: counted as a re-plan)."""
+        if self.fell_back is not None:
+            return self.fallback.start(obs)
+        self.replans += bool(self.plans)
+        return self._replan(obs)
+
+    def decide(self, obs: Observation) -> float:
+        if self.fell_back is not None:
+            return self.fallback.decide(obs)
+        best = self.current
+        assert best is not None
+        predicted = best.error_at(obs.t_s - self._t0_s)
+        if self.divergence.update(obs.t_s, obs.error, predicted):
+            self.replans += 1
+            if self.replans > self.max_replans:
+                self.fell_back = f"diverged from the twin {self.replans} times"
+                return self.fallback.start(obs)
+            return self._replan(obs)
+        schedule = best.schedule
+        while self._phase + 1 < len(schedule) and obs.error <= schedule[self._phase].until_error:
+            self._phase += 1
+        return schedule[self._phase].lam
