@@ -39,6 +39,7 @@ from twin.board.contract import Board, BoardState, Resync
 from twin.board.errors import BridgeConfigError
 from twin.board.track import TwinTrack
 from twin.physics.task import Task
+from twin.shadow.detector import SpreadModel
 from twin.simulation.devices import TransistorDevice
 from twin.simulation.edge import EdgeParams, board_edge_params
 
@@ -80,12 +81,14 @@ class CalibrationResult:
     """Fitted edges and the per-edge values (``a_free_per_v``, ``a_clamp_per_v``, ``v_t_v``,
     ``tau_leak_s``, ``v_rest_v``, ``drift_v_per_s`` at :data:`DRIFT_REF_V`) with their standard
     errors (``a_free_se_per_v``, ``a_clamp_se_per_v``, ``drift_se_v_per_s``, ``leak_per_s_se``;
-    NaN where an edge kept its nominal values), and the fits' final costs."""
+    NaN where an edge kept its nominal values), the fits' final costs, and the fault-free residual
+    spread of the calibrated twin (``spread``, :func:`twin.shadow.detector.learn_spread`)."""
 
     edges: EdgeParams
     fitted: dict[str, np.ndarray]
     cost: dict[str, float]
     frames: int
+    spread: SpreadModel | None = None
 
 
 def split_segments(

@@ -8,10 +8,13 @@ reported state:
 1. advances the twin to the board's time (board time only; the wall clock never enters the
    model) and mirrors the board's mode, eta and lambda;
 2. computes residuals: per edge (reported minus predicted gate voltage) and per node (free and
-   clamped node voltages), and a divergence score, the largest residual in units of its
-   tolerance (``gate_tol_v``, ``node_tol_v``);
-3. feeds the score to a :class:`~twin.shadow.alarms.DivergenceMonitor` (alarm after ``hold_s``
-   above ``threshold``, naming the divergent edges and nodes);
+   clamped node voltages);
+3. normalises the gate residuals by their fault-free spread at the time since the last resync
+   and runs a per-edge CUSUM (:class:`~twin.shadow.detector.CusumDetector`) whose decision
+   level gives ``false_alarm_hours`` between false alarms; the divergence score is the largest
+   CUSUM over its level, fed to a :class:`~twin.shadow.alarms.DivergenceMonitor` (alarm above
+   ``threshold``, naming the divergent edges). Without a learned spread (an uncalibrated twin)
+   the spread is learned over the first ``warmup_s`` and the summary says so;
 4. optionally resyncs the twin's gates to the board's (``resync``: ``off``, ``periodic`` every
    ``resync_interval_s`` of board time, or ``on_alarm``);
 5. books energies for both sources and emits run documents (:mod:`twin.shadow.docs`).
@@ -40,12 +43,21 @@ from twin.board.track import ENERGY_KEYS, TwinTrack
 from twin.physics.task import Task, task_from_dict
 from twin.shadow.alarms import Alarm, AlarmSink, DivergenceMonitor
 from twin.shadow.config import ShadowConfig
+from twin.shadow.detector import (
+    CusumDetector,
+    FalseAlarmCurve,
+    SpreadModel,
+    default_false_alarm_curve,
+)
 from twin.shadow.docs import ShadowRecorder
 from twin.shadow.output import ShadowOutput
 from twin.shadow.state import DesiredState, PredictedState, ShadowHistory, ShadowStats, TwinState
 from twin.simulation.edge import EdgeParams, board_edge_params
 
-__all__ = ["Shadow", "ShadowConfig"]
+__all__ = ["RAIL_MARGIN_V", "Shadow", "ShadowConfig"]
+
+#: Gates within this of a rail count as pinned there, V.
+RAIL_MARGIN_V = 0.05
 
 log = logging.getLogger("twin.shadow.shadow")
 
@@ -72,6 +84,10 @@ class Shadow:
         :func:`twin.shadow.calibrate.calibrate`).
     params
         Extra provenance for the start documents.
+    spread
+        Fault-free residual spread learned at calibration (``None``: learned over a warm-up).
+    curve
+        False-alarm rate against decision level (default: the emulated board's).
     """
 
     def __init__(
@@ -84,6 +100,8 @@ class Shadow:
         on_alarm: AlarmSink | None = None,
         edges: EdgeParams | None = None,
         params: Mapping[str, Any] | None = None,
+        spread: SpreadModel | None = None,
+        curve: FalseAlarmCurve | None = None,
     ) -> None:
         self.board = board
         self.config = config if config is not None else ShadowConfig()
@@ -96,6 +114,26 @@ class Shadow:
         self.monitor = DivergenceMonitor(
             threshold=cfg.threshold, hold_s=cfg.hold_s, clear_s=cfg.clear_s
         )
+        self._rails_v = (
+            float(np.max(self.edges.v_min_v)),
+            float(np.min(self.edges.v_max_v)),
+        )
+        self.curve = curve if curve is not None else default_false_alarm_curve()
+        self.calibrated = spread is not None
+        self.detector = CusumDetector(
+            spread,
+            level=self.curve.level(cfg.false_alarm_hours),
+            k=self.curve.k,
+            clip=self.curve.clip,
+            every_s=self.curve.every_s,
+            warmup_s=cfg.warmup_s,
+        )
+        if spread is None:
+            log.warning(
+                "uncalibrated twin: residual spread learned over the first %g s; "
+                "its false-alarm rate is not established (calibrate first)",
+                cfg.warmup_s,
+            )
         self.stats = ShadowStats()
         self.history = ShadowHistory(cfg.history_every)
         self.desired = DesiredState()
@@ -178,8 +216,34 @@ class Shadow:
         return self.output.progress_info(duration_s)
 
     def summary(self) -> dict[str, Any]:
-        """The session's figures (the CLI's ``--json`` object)."""
-        return self.output.summary()
+        """The session's figures (the CLI's ``--json`` object), with the detector's settings."""
+        return self.output.summary() | {
+            "calibrated": self.calibrated,
+            "detector": self.detector_info(),
+        }
+
+    def detector_info(self) -> dict[str, Any]:
+        """What the alarms mean: the false-alarm setting, the level and where the spread
+        came from (an uncalibrated twin says so)."""
+        det = self.detector
+        if self.calibrated:
+            note = (
+                f"CUSUM of normalised gate residuals; one false alarm per "
+                f"{self.config.false_alarm_hours:g} board-hours (Monte Carlo on the emulated board)"
+            )
+        else:
+            note = (
+                "uncalibrated twin: residual spread learned over the first "
+                f"{self.config.warmup_s:g} s of training; false-alarm rate not established"
+            )
+        return {
+            "false_alarm_hours": self.config.false_alarm_hours,
+            "level": det.level,
+            "k": det.k,
+            "every_s": det.every_s,
+            "spread": det.spread.source if det.spread is not None else "warming up",
+            "note": note,
+        }
 
     # ------------------------------------------------------------------ driving
 
@@ -239,6 +303,7 @@ class Shadow:
         if new_epoch:
             self.stats.restarts += 1
             self._finish_alarm(self.state.run_t_s)
+            self.detector.reset()
             self.state.offset_s = self.state.run_t_s - state.t_s
             log.info("board %s restarted (epoch %d)", cfg.board_id, state.epoch)
         elif self.state.epoch is None:
@@ -267,6 +332,7 @@ class Shadow:
         )
         self.state.version += 1
         self.state.last_resync_s = state.t_s
+        self.state.resync_gates_v = np.array(state.gate_v, dtype=float)
         self.state.twin_energy = dict.fromkeys(ENERGY_KEYS, 0.0)
         self._accept(state)
         if self.state.t_start_s is None:
@@ -287,6 +353,7 @@ class Shadow:
         )
         self.state.version += 1
         self.state.last_resync_s = self.state.reported.t_s
+        self.state.resync_gates_v = np.array(self.state.reported.gate_v, dtype=float)
         self.stats.state_resyncs += 1
 
     # ------------------------------------------------------------------ states
@@ -322,7 +389,9 @@ class Shadow:
         assert self.state.track is not None
         self.stats.frames += len(run)
         now = time.time()
-        self.stats.lags_s.extend(now - s.wall_unix for s in run)
+        # Receipt minus stamp; a stamp ahead of this host's clock (an uncorrected offset) is
+        # not a negative delay: the link's offset-corrected figures are preferred when it has them.
+        self.stats.lags_s.extend(max(now - s.wall_unix, 0.0) for s in run)
         if self._config_changed(prev, first):
             self.stats.config_changes += 1
             self._on_resync(self.board.snapshot(), "config")
@@ -373,8 +442,6 @@ class Shadow:
         gate_res = np.asarray(state.gate_v) - gates
         self.stats.add_gate(gate_res)
         self.state.gate_res_v = gate_res
-        edge_scores = np.abs(gate_res) / self.config.gate_tol_v
-        node_scores = np.zeros(0)
         v_free, v_clamped = track.node_voltages()
         every = max(self.config.compare_nodes_every, 1)
         if state.mode != "inference" and self.stats.compared % every == 0:
@@ -384,8 +451,18 @@ class Shadow:
             )
             self.state.node_res_v = res
             self.stats.add_nodes(res)
-            node_scores = res / self.config.node_tol_v
-        self.state.score = float(max(np.max(edge_scores), np.max(node_scores, initial=0.0)))
+        tau_s = state.t_s - self.state.last_resync_s
+        edge_scores = None
+        if state.mode == "training":  # idle and inference gates hold: nothing to learn from
+            edge_scores = self.detector.update(
+                self.state.run_t_s,
+                tau_s,
+                np.abs(gates - self.state.resync_gates_v),
+                gate_res,
+                self._off_rails(state.gate_v, gates),
+            )
+        if edge_scores is not None:
+            self.state.score = float(np.max(edge_scores, initial=0.0))
         self.state.predicted = PredictedState(
             epoch=state.epoch,
             version=self.state.version,
@@ -397,13 +474,27 @@ class Shadow:
             eta=track.eta,
             lam=track.lam,
         )
-        alarm = self.monitor.update(
-            self.state.run_t_s, edge_scores, node_scores, board_id=state.board_id, epoch=state.epoch
-        )
-        if alarm is not None:
-            self._alarm(alarm)
+        if edge_scores is not None:
+            alarm = self.monitor.update(
+                self.state.run_t_s,
+                edge_scores,
+                np.zeros(0),
+                board_id=state.board_id,
+                epoch=state.epoch,
+            )
+            if alarm is not None:
+                self._alarm(alarm)
         if self.history.due():
             self.history.add(self.output.row(state, readings), gate_res)
+
+    def _off_rails(self, reported_v: np.ndarray, predicted_v: np.ndarray) -> np.ndarray:
+        """Edges the detector watches: all but those pinned at one rail in both board and twin
+        (a pinned gate says nothing; one at a rail the other has not reached says a lot)."""
+        lo, hi = self._rails_v
+        rep = np.asarray(reported_v)
+        low = (rep < lo + RAIL_MARGIN_V) & (predicted_v < lo + RAIL_MARGIN_V)
+        high = (rep > hi - RAIL_MARGIN_V) & (predicted_v > hi - RAIL_MARGIN_V)
+        return ~(low | high)
 
     def _alarm(self, alarm: Alarm) -> None:
         if alarm.end_s is None:

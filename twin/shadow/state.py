@@ -74,7 +74,8 @@ class TwinState:
     (``None`` before the first one); ``reported`` the board's last state and ``predicted`` the
     twin's at that time; ``epoch`` the board epoch followed. Run time ``run_t_s`` is board time
     plus ``offset_s`` (continuous across restarts); ``t_start_s`` the run time of the first
-    state; ``last_resync_s`` the board time of the last resync; ``next_sample_s`` the run time of
+    state; ``last_resync_s`` the board time of the last resync and ``resync_gates_v`` the
+    gates it set; ``next_sample_s`` the run time of
     the last sample documents. ``twin_energy`` holds the twin's cumulative energies already
     booked (J), ``gate_res_v``/``node_res_v`` the last residuals and ``score`` the last
     divergence score; ``version`` counts the twin's builds and resyncs.
@@ -93,6 +94,7 @@ class TwinState:
     run_t_s: float = 0.0
     t_start_s: float | None = None
     last_resync_s: float = 0.0
+    resync_gates_v: np.ndarray = attrs.field(factory=lambda: np.zeros(0))
     next_sample_s: float = 0.0
     twin_energy: dict[str, float] = attrs.field(factory=dict)
     gate_res_v: np.ndarray = attrs.field(factory=lambda: np.zeros(0))
