@@ -270,3 +270,23 @@ def test_batched_board_powers_equal_the_single_state_ones() -> None:
                                  training=training)  # fmt: skip
         assert np.allclose(row, [one.free_w, one.clamped_w, one.gate_w], rtol=1e-12, atol=0)
     assert many[0, 2] > 0
+
+
+def test_energy_compare_sets_board_and_twin_side_by_side_per_component(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from twin.ledger import compare_runs, open_ledger
+    from twin.ledger.writer import recording
+
+    sh, docs, _ = shadow(InProcessBoard(emulator()))
+    sh.run(0.3)
+    summary = sh.close()
+    with open_ledger(f"sqlite:///{tmp_path / 'l.db'}") as ledger:
+        with recording(ledger) as writer:
+            for doc in docs.docs:
+                writer(doc)
+        cmp = compare_runs(ledger, summary["board_run"], summary["twin_run"])
+    rows = {r["component"]: r for r in cmp["energy"]}
+    assert set(rows) == {"free_network", "clamped_network", "gate_charging"}
+    for row in rows.values():
+        assert row["source"] == "board / twin"
+    for comp in ("free_network", "clamped_network"):  # the nominal board: twin = board
+        assert rows[comp]["ratio"] == pytest.approx(1.0, rel=0.02)
