@@ -22,8 +22,29 @@ import time
 import numpy as np
 
 from twin.board.inprocess import Fault, InProcessBoard
+from twin.shadow.detector import FalseAlarmCurve, default_false_alarm_curve
 from twin.shadow.session import EmulationSpec, calibrate_emulator, make_emulator
 from twin.shadow.shadow import Shadow, ShadowConfig
+
+#: The runs record the detector's increments, so any level is evaluated afterwards: the one of
+#: ``--false-alarm-hours`` on the stored curve, read when the runs are done.
+PROVISIONAL = FalseAlarmCurve(
+    log_rate0=0.0, decay_per_level=1.0, k=1.0, clip=50.0, every_s=0.01, fitted_range=(0, 0)
+)
+
+
+def first_crossing(trace: list[np.ndarray], times: list[float], level: float) -> list[tuple]:
+    """(time, edges by CUSUM, largest first) of every crossing of ``level`` (sums restart)."""
+    sums: np.ndarray | None = None
+    out = []
+    for t, step in zip(times, trace, strict=True):
+        sums = np.maximum((sums if sums is not None else 0.0) + step, 0.0)
+        if np.max(sums) > level:
+            order = np.argsort(-sums)
+            out.append((t, [int(e) for e in order if sums[e] > level]))
+            sums = np.zeros_like(sums)
+    return out
+
 
 FAULTS = {
     "free gain x3": {"free_gain_factor": 3.0},
@@ -38,18 +59,30 @@ FAULTS = {
 
 
 def _shadow(emu, result, fault: Fault | None, duration_s: float, seed: int) -> dict:
-    raised: list = []
     sh = Shadow(
         InProcessBoard(emu, faults=[fault] if fault else []),
         ShadowConfig(),
         rng=np.random.default_rng([seed, 3]),
         edges=result.edges,
         spread=result.spread,
-        on_alarm=lambda a: raised.append(a) if a.end_s is None else None,
+        curve=PROVISIONAL,
     )
+    det = sh.detector
+    det.trace = []
+    times: list[float] = []
+    update = det.update
+
+    def timed(t_s, *args):
+        n = len(det.trace or [])
+        out = update(t_s, *args)
+        if len(det.trace or []) > n:
+            times.append(t_s)
+        return out
+
+    det.update = timed  # type: ignore[method-assign]
     sh.run(duration_s)
     sh.close()
-    return {"alarms": raised, "t0": sh.state.t_start_s or 0.0}
+    return {"trace": det.trace, "times": times, "t0": sh.state.t_start_s or 0.0}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -58,9 +91,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--first-seed", type=int, default=200)
     ap.add_argument("--fault-at", type=float, default=3.0)
     ap.add_argument("--after", type=float, default=1.0)
+    ap.add_argument("--false-alarm-hours", type=float, default=10.0)
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
-    rows: dict[str, list[dict]] = {name: [] for name in FAULTS}
+    runs: dict[str, list[dict]] = {name: [] for name in FAULTS}
     pinned = []
     t0 = time.perf_counter()
     for i, seed in enumerate(range(args.first_seed, args.first_seed + args.seeds)):
@@ -77,39 +111,49 @@ def main(argv: list[str] | None = None) -> int:
             edge = int(rng.choice(off))
             fault = Fault(t_s=args.fault_at, edge=edge, changes=changes)
             got = _shadow(copy.deepcopy(emu), result, fault, args.fault_at + args.after, seed)
-            t_fault = got["t0"] + args.fault_at
-            before = [a for a in got["alarms"] if a.raised_s < t_fault]
-            after = [a for a in got["alarms"] if a.raised_s >= t_fault]
-            rows[name].append(
-                {
-                    "seed": seed,
-                    "edge": edge,
-                    "false_before": len(before),
-                    "detected": bool(after),
-                    "delay_s": after[0].raised_s - t_fault if after else None,
-                    "right_edge": bool(after) and after[0].edges[0] == edge,
-                    "named": list(after[0].edges[:4]) if after else [],
-                }
+            runs[name].append(
+                {"seed": seed, "edge": edge, "t_fault": got["t0"] + args.fault_at, **got}
             )
         eta = (time.perf_counter() - t0) / (i + 1) * (args.seeds - i - 1)
         sys.stderr.write(f"seed {seed} done; ETA {eta:.0f} s\n")
+    curve = default_false_alarm_curve()
+    level = curve.level(args.false_alarm_hours)
     table: dict[str, list[dict]] = {}
-    out = {"pinned_edges_at_fault_time": pinned, "faults": table}
+    out = {"pinned_edges_at_fault_time": pinned, "level": level, "faults": table}
     sys.stdout.write(f"edges pinned at a rail at {args.fault_at:g} s (per seed): {pinned}\n")
+    sys.stdout.write(
+        f"level {level:.1f} ({args.false_alarm_hours:g} board-hours per false alarm)\n"
+    )
     sys.stdout.write(
         "fault                 detected  delay median/max (s)  right edge  false before\n"
     )
-    for name, rs in rows.items():
-        n = len(rs)
-        det = [r for r in rs if r["detected"]]
+    for name, rs in runs.items():
+        rows = []
+        for r in rs:
+            hits = first_crossing(r["trace"], r["times"], level)
+            before = [h for h in hits if h[0] < r["t_fault"]]
+            after = [h for h in hits if h[0] >= r["t_fault"]]
+            rows.append(
+                {
+                    "seed": r["seed"],
+                    "edge": r["edge"],
+                    "false_before": len(before),
+                    "detected": bool(after),
+                    "delay_s": after[0][0] - r["t_fault"] if after else None,
+                    "right_edge": bool(after) and after[0][1][0] == r["edge"],
+                    "named": after[0][1][:4] if after else [],
+                }
+            )
+        n = len(rows)
+        det = [r for r in rows if r["detected"]]
         delays = [r["delay_s"] for r in det]
         med = f"{np.median(delays):.3f}/{max(delays):.3f}" if delays else "-"
-        right = sum(r["right_edge"] for r in rs)
-        false = sum(r["false_before"] for r in rs)
+        right = sum(r["right_edge"] for r in rows)
+        false = sum(r["false_before"] for r in rows)
         sys.stdout.write(
             f"{name:20s} {len(det):3d}/{n:<3d}  {med:>20s}  {right:3d}/{n:<3d}   {false}\n"
         )
-        table[name] = rs
+        table[name] = rows
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(out, fh, indent=1)
