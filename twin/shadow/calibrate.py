@@ -37,9 +37,8 @@ from scipy.optimize import least_squares, lsq_linear
 from twin.board.circuit import BoardCircuit, EdgeModel
 from twin.board.contract import Board, BoardState, Resync
 from twin.board.errors import BridgeConfigError
-from twin.board.track import TwinTrack
 from twin.physics.task import Task
-from twin.shadow.detector import SpreadModel
+from twin.shadow.detector import SpreadModel, predict_horizons
 from twin.simulation.devices import TransistorDevice
 from twin.simulation.edge import EdgeParams, board_edge_params
 
@@ -356,32 +355,15 @@ def prediction_error(
     shadow) and runs open loop until the next one.
     """
     gate_sq, node_sq, count = 0.0, 0.0, 0
-    for seg in segments:
-        t = np.array([s.t_s for s in seg])
-        start = 0
-        while start < len(seg) - 1:
-            s0 = seg[start]
-            track = TwinTrack(
-                task,
-                edges,
-                t_s=s0.t_s,
-                gates_v=np.asarray(s0.gate_v),
-                mode="training",
-                eta=s0.eta,
-                lam=s0.lam,
-                step_s=step_s,
-                rng=np.random.default_rng(seed),
-            )
-            stop = int(np.searchsorted(t, s0.t_s + horizon_s, side="right"))
-            for s in seg[start + 1 : stop]:
-                track.advance(s.t_s)
-                v_f, v_c = track.node_voltages()
-                gate_sq += float(np.mean((np.asarray(s.gate_v) - track.gates()) ** 2))
-                node_sq += 0.5 * float(
-                    np.mean((s.v_free_v - v_f) ** 2) + np.mean((s.v_clamped_v - v_c) ** 2)
-                )
-                count += 1
-            start = max(stop - 1, start + 1)
+    for _, s, track in predict_horizons(
+        segments, task, edges, horizon_s=horizon_s, step_s=step_s, seed=seed
+    ):
+        v_f, v_c = track.node_voltages()
+        gate_sq += float(np.mean((np.asarray(s.gate_v) - track.gates()) ** 2))
+        node_sq += 0.5 * float(
+            np.mean((s.v_free_v - v_f) ** 2) + np.mean((s.v_clamped_v - v_c) ** 2)
+        )
+        count += 1
     if count == 0:
         raise BridgeConfigError("prediction_error: the segments hold no frames to predict")
     return {

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from importlib import resources
 from typing import Any
 
@@ -53,6 +53,7 @@ __all__ = [
     "fit_false_alarm_curve",
     "fit_spread",
     "learn_spread",
+    "predict_horizons",
 ]
 
 #: Smallest spread floor, V (one LSB of the 12-bit gate ADC over 5.5 V).
@@ -128,20 +129,19 @@ def fit_spread(
     )
 
 
-def learn_spread(
+def predict_horizons(
     segments: Sequence[Sequence[BoardState]],
     task: Task,
     edges: EdgeParams,
     *,
-    horizon_s: float = 0.25,
-    step_s: float = 1e-4,
-    seed: int = 0,
-) -> SpreadModel:
-    """The spread of a twin with ``edges`` predicting ``segments``, resynced every ``horizon_s``
-    (as the shadow does): residuals against the time since resync, fitted per edge."""
-    taus: list[float] = []
-    travels: list[np.ndarray] = []
-    rows: list[np.ndarray] = []
+    horizon_s: float,
+    step_s: float,
+    seed: int,
+    every: int = 1,
+) -> Iterator[tuple[BoardState, BoardState, TwinTrack]]:
+    """A twin with ``edges`` predicting ``segments`` as a resyncing shadow does: started from
+    the reported gates at the start of every ``horizon_s`` and run open loop to its end. Yields
+    ``(start state, state, twin advanced to it)`` for every ``every``-th frame."""
     for seg in segments:
         t = np.array([s.t_s for s in seg])
         start = 0
@@ -159,13 +159,33 @@ def learn_spread(
                 rng=np.random.default_rng(seed),
             )
             stop = int(np.searchsorted(t, s0.t_s + horizon_s, side="right"))
-            for s in seg[start + 1 : stop : 5]:  # every 5th frame: enough pairs, 5x cheaper
+            for s in seg[start + 1 : stop : every]:
                 track.advance(s.t_s)
-                gates = track.gates()
-                taus.append(s.t_s - s0.t_s)
-                travels.append(np.abs(gates - np.asarray(s0.gate_v)))
-                rows.append(np.asarray(s.gate_v) - gates)
+                yield s0, s, track
             start = max(stop - 1, start + 1)
+
+
+def learn_spread(
+    segments: Sequence[Sequence[BoardState]],
+    task: Task,
+    edges: EdgeParams,
+    *,
+    horizon_s: float = 0.25,
+    step_s: float = 1e-4,
+    seed: int = 0,
+) -> SpreadModel:
+    """The spread of a twin with ``edges`` predicting ``segments``, resynced every ``horizon_s``
+    (as the shadow does): residuals against the time since resync, fitted per edge."""
+    taus: list[float] = []
+    travels: list[np.ndarray] = []
+    rows: list[np.ndarray] = []
+    for s0, s, track in predict_horizons(
+        segments, task, edges, horizon_s=horizon_s, step_s=step_s, seed=seed, every=5
+    ):  # every 5th frame: enough pairs, 5x cheaper
+        gates = track.gates()
+        taus.append(s.t_s - s0.t_s)
+        travels.append(np.abs(gates - np.asarray(s0.gate_v)))
+        rows.append(np.asarray(s.gate_v) - gates)
     if not rows:
         raise BridgeConfigError("learn_spread: the segments hold no frames to predict")
     return fit_spread(np.array(taus), np.array(travels), np.array(rows))
