@@ -2,7 +2,8 @@
 fault class and size, on calibrated emulated boards.
 
 For each seed a board with typical hidden variation is calibrated once (as ``twin shadow
---calibrate``), rebooted, and copied; each fault is injected into a fresh copy at ``--fault-at``
+--calibrate``); each fault is injected into a fresh board with the same hidden variation (the
+seed draws it first) at ``--fault-at``
 s on an edge whose gate is off the rails then (a gate pinned at a rail cannot reveal a fault to a
 passive watcher: such edges are counted, not faulted). The shadow runs ``--after`` s past the
 fault. Reported per fault: detections (an alarm raised at or after the fault), median and worst
@@ -14,7 +15,6 @@ Run: ``nice -n 10 python benchmarks/bench_detection.py --seeds 3 [--json out.jso
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import sys
 import time
@@ -98,10 +98,9 @@ def main(argv: list[str] | None = None) -> int:
     pinned = []
     t0 = time.perf_counter()
     for i, seed in enumerate(range(args.first_seed, args.first_seed + args.seeds)):
-        emu = make_emulator(EmulationSpec(seed=seed))
-        result, _ = calibrate_emulator(emu, seed=seed)
-        emu.boot(0.0)
-        probe = copy.deepcopy(emu)
+        spec = EmulationSpec(seed=seed)
+        result, _ = calibrate_emulator(make_emulator(spec), seed=seed)
+        probe = make_emulator(spec)  # the same hidden board (drawn first from the seed), booted
         probe.advance(args.fault_at)
         gates = probe.track.gates()
         off = np.flatnonzero((gates > 1.2) & (gates < 5.3))
@@ -110,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         for name, changes in FAULTS.items():
             edge = int(rng.choice(off))
             fault = Fault(t_s=args.fault_at, edge=edge, changes=changes)
-            got = _shadow(copy.deepcopy(emu), result, fault, args.fault_at + args.after, seed)
+            got = _shadow(make_emulator(spec), result, fault, args.fault_at + args.after, seed)
             runs[name].append(
                 {"seed": seed, "edge": edge, "t_fault": got["t0"] + args.fault_at, **got}
             )
