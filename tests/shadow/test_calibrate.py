@@ -29,6 +29,11 @@ def test_calibration_cuts_the_held_out_prediction_error() -> None:
     assert params["gain_free_rel_rms_fitted"] < params["gain_free_rel_rms_nominal"] / 2
     assert params["gain_clamp_rel_rms_fitted"] < params["gain_clamp_rel_rms_nominal"] / 2
     assert result.edges.columns(32)["a_free_per_v"].shape == (32,)
+    # uncertainties are reported, and the fitted leaks stay physical (>= 20 s)
+    unc = report["uncertainty"]
+    assert 0 < unc["gain_free_rel_se_median"] < 0.2
+    assert unc["drift_se_v_per_s_median"] > 0
+    assert np.min(result.fitted["tau_leak_s"]) >= 20.0
 
 
 def test_segments_split_at_resets_and_mode_changes() -> None:

@@ -278,7 +278,20 @@ def _held_out_report(
         name: prediction_error(test, task, edges, horizon_s=horizon_s, step_s=step_s)
         for name, edges in twins.items()
     }
+    fit = result.fitted
+    with np.errstate(invalid="ignore", divide="ignore"):
+        uncertainty = {
+            "gain_free_rel_se_median": float(
+                np.nanmedian(fit["a_free_se_per_v"] / fit["a_free_per_v"])
+            ),
+            "gain_clamp_rel_se_median": float(
+                np.nanmedian(fit["a_clamp_se_per_v"] / fit["a_clamp_per_v"])
+            ),
+            "drift_se_v_per_s_median": float(np.nanmedian(fit["drift_se_v_per_s"])),
+            "edges_dynamics_fitted": int(np.sum(fit["dynamics_fitted"])),
+        }
     return {
+        "uncertainty": uncertainty,
         "frames_fit": result.frames,
         "frames_held_out": int(sum(len(s) for s in test)),
         "horizon_s": horizon_s,
