@@ -19,7 +19,11 @@ learned at calibration from the calibrated twin's own prediction residuals
     S_e <- max(0, S_e + min(z^2, clip) - 1 - k),
 
 which drifts down by ``k`` per sample while the edge is fault-free (``E z^2 = 1``) and climbs when
-its residual departs from its fault-free spread. An edge is divergent while ``S_e > h``. The
+its residual departs from its fault-free spread. The spread is refined online: each edge's
+``z^2`` is divided by its running mean over ``adapt_s`` (an exponential average, never below 1),
+so a spread the calibration underestimated (a regime its recording did not visit) or a slow
+drift is absorbed over tens of seconds, while a fault, abrupt on that scale, is caught in a few
+samples. An edge is divergent while ``S_e > h``. The
 decision level ``h`` comes from a target mean time between false alarms: :class:`FalseAlarmCurve`
 holds the rate of level crossings per board-hour ``rate(h) = exp(a - b h)`` estimated by Monte
 Carlo over fault-free emulated seeds (``benchmarks/bench_false_alarms.py``), and
@@ -268,6 +272,8 @@ class CusumDetector:
         Board time between samples, s.
     warmup_s
         Warm-up of an uncalibrated detector, s (no alarm before it ends).
+    adapt_s
+        Time constant of the online refinement of the spread, s.
     """
 
     def __init__(
@@ -279,8 +285,12 @@ class CusumDetector:
         clip: float,
         every_s: float,
         warmup_s: float = 2.0,
+        adapt_s: float = 5.0,
     ) -> None:
         self.spread = spread
+        self.adapt_s = float(adapt_s)
+        #: Running mean of each edge's squared score (the online variance inflation, >= 1).
+        self.inflation = np.zeros(0)
         self.level = float(level)
         self.k = float(k)
         self.clip = float(clip)
@@ -330,11 +340,15 @@ class CusumDetector:
             self.spread = self.learner.model()
         if self.sums.shape != residual_v.shape:
             self.sums = np.zeros(residual_v.shape)
+        if self.inflation.shape != residual_v.shape:
+            self.inflation = np.ones(residual_v.shape)
         z = residual_v / self.spread.sigma_v(tau_s, travel_v)
         if watched is not None:
             z = np.where(watched, z, 0.0)
         self.last_z = z
-        step = np.minimum(z * z, self.clip) - 1.0 - self.k
+        raw = np.minimum(z * z, self.clip)
+        step = raw / np.maximum(self.inflation, 1.0) - 1.0 - self.k
+        self.inflation += (raw - self.inflation) * min(self.every_s / self.adapt_s, 1.0)
         if self.trace is not None:
             self.trace.append(step)
         self.sums = np.maximum(self.sums + step, 0.0)
