@@ -120,7 +120,8 @@ def _shadow_table(console: Console, s: dict[str, Any], duration_s: float) -> Non
             "detector",
             f"CUSUM level {s['detector']['level']:.1f}: one false alarm per "
             f"{s['detector']['false_alarm_hours']:g} board-hours"
-            + ("" if s["calibrated"] else " (uncalibrated: rate not established)"),
+            + ("" if s["calibrated"] else " (uncalibrated: rate not established)")
+            + ("" if s["detector"].get("curve_validated") else " (curve not validated)"),
         ),
         ("alarms", f"{s['alarms']}"),
     ]

@@ -222,7 +222,7 @@ class FalseAlarmCurve:
     (beyond it, an extrapolation of the CUSUM's exponential tail).
 
     ``k`` and ``clip`` are the CUSUM's settings it was estimated with; ``provenance`` says how
-    (seeds, board-hours, command).
+    (seeds, board-hours, command); ``validated`` whether a check on other seeds confirmed it.
     """
 
     log_rate0: float
@@ -232,6 +232,7 @@ class FalseAlarmCurve:
     every_s: float
     fitted_range: tuple[float, float]
     provenance: str = ""
+    validated: bool = False
 
     def rate_per_hour(self, h: float) -> float:
         return math.exp(self.log_rate0 - self.decay_per_level * h)

@@ -228,8 +228,9 @@ class Shadow:
         det = self.detector
         if self.calibrated:
             note = (
-                f"CUSUM of normalised gate residuals; one false alarm per "
-                f"{self.config.false_alarm_hours:g} board-hours (Monte Carlo on the emulated board)"
+                f"CUSUM of normalised gate residuals; level for one false alarm per "
+                f"{self.config.false_alarm_hours:g} board-hours on the stored curve "
+                f"({'validated' if self.curve.validated else 'NOT validated'} by Monte Carlo)"
             )
         else:
             note = (
@@ -241,6 +242,8 @@ class Shadow:
             "level": det.level,
             "k": det.k,
             "every_s": det.every_s,
+            "curve_validated": self.curve.validated,
+            "curve": self.curve.provenance,
             "spread": det.spread.source if det.spread is not None else "warming up",
             "note": note,
         }
