@@ -23,7 +23,6 @@ from twin.view import ViewServer
 
 expect = pytest.importorskip("playwright.sync_api", reason="playwright is not installed").expect
 
-
 def _number(page: Any, selector: str) -> float:
     return float(page.text_content(selector))
 
