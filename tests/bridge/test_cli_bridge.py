@@ -35,12 +35,13 @@ def test_shadow_emulate_json(capsys, tmp_path) -> None:
 def test_shadow_fault_alarm_is_stored_in_the_ledger(capsys, tmp_path) -> None:
     db = tmp_path / "ledger.db"
     code, out, err = run(
-        capsys, "shadow", "--emulate", "--duration", "1.5", "--variation", "none", "--json",
-        "--fault", "7:free_gain=3@0.8", "--db", f"sqlite:///{db}",
+        capsys, "shadow", "--emulate", "--duration", "2.8", "--variation", "none", "--json",
+        "--fault", "7:free_gain=3@2.3", "--db", f"sqlite:///{db}",
     )  # fmt: skip
     assert code == 0, err
     summary = json.loads(out.strip().splitlines()[-1])
-    assert summary["alarms"] >= 1
+    assert summary["alarms"] >= 1  # after the uncalibrated detector's 2 s warm-up
+    assert summary["calibrated"] is False
     assert summary["alarm_list"][-1]["edges"][0] == 7
     with sqlite3.connect(db) as conn:
         rows = conn.execute("SELECT code, run_uid, message FROM alarms").fetchall()

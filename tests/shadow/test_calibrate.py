@@ -29,6 +29,11 @@ def test_calibration_cuts_the_held_out_prediction_error() -> None:
     assert params["gain_free_rel_rms_fitted"] < params["gain_free_rel_rms_nominal"] / 2
     assert params["gain_clamp_rel_rms_fitted"] < params["gain_clamp_rel_rms_nominal"] / 2
     assert result.edges.columns(32)["a_free_per_v"].shape == (32,)
+    # uncertainties are reported, and the fitted leaks stay physical (>= 20 s)
+    unc = report["uncertainty"]
+    assert 0 < unc["gain_free_rel_se_median"] < 0.2
+    assert unc["drift_se_v_per_s_median"] > 0
+    assert np.min(result.fitted["tau_leak_s"]) >= 20.0
 
 
 def test_segments_split_at_resets_and_mode_changes() -> None:
@@ -48,3 +53,36 @@ def test_too_few_episodes_is_an_error() -> None:
     emu = BoardEmulator(EmulatorConfig(), rng=np.random.default_rng(1))
     with pytest.raises(BridgeConfigError):
         calibrate_emulator(emu, episodes=2, held_out=2)
+
+
+class _Recorded:
+    """A finite board: a recorded stream, polled in chunks until it is used up."""
+
+    board_id = "recorded"
+
+    def __init__(self, emu: BoardEmulator, states: list) -> None:  # type: ignore[type-arg]
+        self._snapshot = emu.snapshot()
+        self._states = states
+
+    def snapshot(self, timeout_s: float = 5.0):  # type: ignore[no-untyped-def]
+        return self._snapshot
+
+    def poll(self, timeout_s: float) -> list:  # type: ignore[type-arg]
+        out, self._states = self._states[:200], self._states[200:]
+        return out
+
+
+def test_a_board_that_trains_without_a_break_can_be_calibrated() -> None:
+    from twin.shadow.session import calibrate_board
+
+    emu = BoardEmulator(
+        EmulatorConfig(variation=HiddenVariation.typical()), rng=np.random.default_rng(3)
+    )
+    states = emu.advance(2.2)  # as twin board: one training segment from boot
+    assert len(split_segments(states)) == 1
+    result, report = calibrate_board(_Recorded(emu, states), held_out=1)  # type: ignore[arg-type]
+    assert report["frames_held_out"] < report["frames_fit"]
+    assert report["gate_improvement"] > 3
+    assert result.spread is not None
+    with pytest.raises(BridgeConfigError, match="needs more than 2 segments or 2 s"):
+        calibrate_board(_Recorded(emu, states[:900]), held_out=1)  # type: ignore[arg-type]

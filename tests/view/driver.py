@@ -13,11 +13,19 @@ import numpy as np
 
 from twin.board.inprocess import Fault, InProcessBoard
 from twin.documents import Dispatcher
+from twin.shadow.detector import SpreadModel
 from twin.shadow.session import EmulationSpec, make_emulator
 from twin.shadow.shadow import Shadow, ShadowConfig
 from twin.view import LiveState, ShadowFeed
 
 __all__ = ["ShadowDriver"]
+
+
+#: Without hidden variation the nominal twin is the board: its residual spread is the gate
+#: ADC's (1 mV noise, 1.3 mV LSB, on the reading and on the resync) plus a little slack.
+EXACT_TWIN_SPREAD = SpreadModel(
+    floor_v=np.full(32, 2.5e-3), slope_v_per_s=np.full(32, 5e-3), rel=np.full(32, 5e-3)
+)
 
 
 class ShadowDriver:
@@ -52,6 +60,7 @@ class ShadowDriver:
             ShadowConfig(sample_interval_s=0.05),
             rng=np.random.default_rng([seed, 3]),
             emit=Dispatcher([state]),
+            spread=EXACT_TWIN_SPREAD if variation == "none" else None,
         )
         self.feed = ShadowFeed(state, self.shadow)
         self.shadow.on_alarm = self.feed.alarm

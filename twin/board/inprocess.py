@@ -6,7 +6,10 @@ board would) or as fast as the consumer polls (``realtime=False``: each :meth:`p
 next ``chunk_s`` of board time; tests and replays of the past). The pacing lives here, not in
 the emulator, so the model never reads the wall clock.
 
-Nothing is lost in process, so the link counters only count frames, updates and resyncs.
+Frames carry real wall time (``wall_unix``): the time a paced frame fell due, capped at the time
+it was made, or the time an unpaced frame was made; so a consumer's lag (receipt minus stamp,
+same clock) is never negative. Nothing is lost in process, so the link counters only count
+frames, updates and resyncs.
 :meth:`restart` reboots the board (a new epoch); the next :meth:`poll` starts with a
 :class:`~twin.board.contract.Resync` of reason ``restart``.
 """
@@ -141,13 +144,16 @@ class InProcessBoard:
         emu = self.emulator
         if not self.realtime:
             # As fast as polled: stamp the frames with the wall time they are made at.
-            emu.boot_unix = time.time() - emu.t_s
-            return self._advance(emu.t_s + self.chunk_s)
+            made = self._advance(emu.t_s + self.chunk_s)
+            now = time.time()
+            return [attrs.evolve(f, wall_unix=now) for f in made]
         deadline = time.monotonic() + max(timeout_s, 0.0)
         while True:
             due_s = self._board0 + (time.monotonic() - self._wall0) * self.speed
             if emu.next_frame_s <= due_s:
-                return self._advance(due_s)
+                made = self._advance(due_s)
+                now = time.time()
+                return [attrs.evolve(f, wall_unix=min(f.wall_unix, now)) for f in made]
             wait_s = (emu.next_frame_s - due_s) / self.speed
             if time.monotonic() + wait_s > deadline:
                 return []

@@ -76,6 +76,7 @@ def _shadow_run(
         shadow_config=ShadowConfig(resync="periodic", resync_interval_s=0.25),
         seed=seed,
         edges=result.edges,
+        spread=result.spread,
         out=jsonl,
         db=db_url,
         no_db=False,
@@ -115,6 +116,14 @@ def _shadow_table(console: Console, s: dict[str, Any], duration_s: float) -> Non
             f"{s['board_energy_j'] * 1e3:.3f} / {s['twin_energy_j'] * 1e3:.3f}",
         ),
         ("x real time", f"{s['realtime_factor']:.2f}"),
+        (
+            "detector",
+            f"CUSUM level {s['detector']['level']:.1f}: one false alarm per "
+            f"{s['detector']['false_alarm_hours']:g} board-hours"
+            + ("" if s["calibrated"] else " (uncalibrated: rate not established)")
+            + ("" if s["detector"].get("curve_validated") else " (curve not validated)"),
+        ),
+        ("alarms", f"{s['alarms']}"),
     ]
     for alarm in s["alarm_list"]:
         end = alarm["end_s"]

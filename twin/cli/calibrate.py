@@ -90,6 +90,9 @@ def calibrate_cmd(
         return
     pred = report["prediction"]
     rows = {f"{name} {key}": value for name, errs in pred.items() for key, value in errs.items()}
-    rows |= {k: v for k, v in report.items() if k not in ("prediction", "parameters")}
+    rows |= {
+        k: v for k, v in report.items() if k not in ("prediction", "parameters", "uncertainty")
+    }
     rows |= report.get("parameters", {})
+    rows |= report.get("uncertainty", {})
     print_summary("twin calibrate (held-out prediction, V)", rows)

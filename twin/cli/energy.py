@@ -285,7 +285,7 @@ def to_tolerance_cmd(
 @click.argument("run_b")
 @_query_options
 def compare_cmd(run_a: str, run_b: str, db: str | None, fmt: str, unit: str) -> None:
-    """Joules of RUN_A and RUN_B side by side per phase, component and source (ratio b/a)."""
+    """Joules of RUN_A and RUN_B side by side per phase and component (ratio b/a)."""
     from ..ledger import compare_runs
 
     with _ledger(db) as ledger:

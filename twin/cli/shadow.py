@@ -52,6 +52,7 @@ def run_shadow(
     shadow_config: Any,
     seed: int,
     edges: Any = None,
+    spread: Any = None,
     out: Path | None,
     db: str | None,
     no_db: bool,
@@ -78,6 +79,7 @@ def run_shadow(
                 seed=seed,
                 emit=dispatch if dispatch else None,
                 edges=edges,
+                spread=spread,
                 params=params,
                 watchers=watchers,
                 plot=plot,
@@ -180,10 +182,18 @@ def _view_feed(view: Any, shadow: Any) -> Any:
 @click.option(
     "--hold-s",
     type=float,
-    default=0.05,
+    default=0.01,
     show_default=True,
     callback=check_positive,
-    help="Time above threshold before an alarm, s.",
+    help="Time above the detector's level before an alarm, s.",
+)
+@click.option(
+    "--false-alarm-hours",
+    type=float,
+    default=10.0,
+    show_default=True,
+    callback=check_positive,
+    help="Target mean time between false alarms, board-hours (sets the detector's level).",
 )
 @click.option(
     "--out",
@@ -216,6 +226,7 @@ def shadow_cmd(
     gate_tol: float,
     node_tol: float,
     hold_s: float,
+    false_alarm_hours: float,
     out: Path | None,
     plot: Path | None,
     as_json: bool,
@@ -247,13 +258,14 @@ def shadow_cmd(
         gate_tol_v=gate_tol,
         node_tol_v=node_tol,
         hold_s=hold_s,
+        false_alarm_hours=false_alarm_hours,
     )
-    edges, calibration = None, None
+    edges, spread, calibration = None, None, None
     if emulate:
         emulator = make_emulator(spec)
         if calibrate_first:
             result, calibration = calibrate_emulator(emulator, seed=seed)
-            edges = result.edges
+            edges, spread = result.edges, result.spread
             emulator.boot(0.0)  # the board restarts; the shadow joins the new epoch
         board = open_board(emulate=spec, emulator=emulator)
     else:
@@ -275,6 +287,7 @@ def shadow_cmd(
             shadow_config=config,
             seed=seed,
             edges=edges,
+            spread=spread,
             out=out,
             db=db,
             no_db=no_db,

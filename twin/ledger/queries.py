@@ -490,29 +490,41 @@ def energy_to_tolerance(
 
 
 def compare_runs(ledger: Ledger, ref_a: str, ref_b: str) -> dict[str, Any]:
-    """Joules of two runs side by side, per phase, component and source.
+    """Joules of two runs side by side, per phase and component (one row each, whatever
+    source booked them: a board's estimate and its twin's integral share a row).
 
     Returns
     -------
     dict
-        ``runs`` (the two run rows), ``energy`` (rows with ``phase``, ``component``, ``source``,
-        ``a_j``, ``b_j``, ``ratio`` = b/a or ``None``) and ``total`` (same keys, all rows).
+        ``runs`` (the two run rows), ``energy`` (rows with ``phase``, ``component``, ``source``
+        (the sources, ``a / b`` when they differ), ``a_j``, ``b_j``, ``ratio`` = b/a or
+        ``None``) and ``total`` (same keys, all rows).
     """
     with ledger.read() as conn:
         uids = [resolve_run(conn, ref_a), resolve_run(conn, ref_b)]
         infos = [_run_info(conn, uid) for uid in uids]
-        table: dict[tuple[str, str, str], list[float]] = defaultdict(lambda: [0.0, 0.0])
+        table: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0, 0.0])
+        sources: dict[tuple[str, str], tuple[set[str], set[str]]] = defaultdict(
+            lambda: (set(), set())
+        )
         for i, uid in enumerate(uids):
             for row in _energy_breakdown(conn, uid):
-                table[(row["phase"], row["component"], row["source"])][i] += row["energy_j"]
+                key = (row["phase"], row["component"])
+                table[key][i] += row["energy_j"]
+                sources[key][i].add(row["source"])
 
     def ratio(a: float, b: float) -> float | None:
         return b / a if a > 0 else None
 
+    def source(key: tuple[str, str]) -> str:
+        sa, sb = (",".join(sorted(s)) or "-" for s in sources[key])
+        return sa if sa == sb else f"{sa} / {sb}"
+
     rows: list[dict[str, Any]] = [
-        {"phase": p, "component": c, "source": s, "a_j": a, "b_j": b, "ratio": ratio(a, b)}
-        for (p, c, s), (a, b) in sorted(table.items())
-    ]
+        {"phase": p, "component": c, "source": source((p, c)), "a_j": a, "b_j": b,
+         "ratio": ratio(a, b)}
+        for (p, c), (a, b) in sorted(table.items())
+    ]  # fmt: skip
     tot_a = float(sum(r["a_j"] for r in rows))
     tot_b = float(sum(r["b_j"] for r in rows))
     keep = ("uid", "kind", "source", "board", "status", "started", "realizations", "params")

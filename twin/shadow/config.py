@@ -28,7 +28,14 @@ class ShadowConfig:
     threshold
         Score above which the board diverges.
     hold_s, clear_s
-        Board time above threshold before an alarm, below before it ends, s.
+        Board time above threshold before an alarm, below before it ends, s (the CUSUM
+        already integrates: no hold by default).
+    false_alarm_hours
+        Target mean time between false alarms, board-hours: sets the CUSUM's decision level
+        (:class:`~twin.shadow.detector.FalseAlarmCurve`).
+    warmup_s
+        Board time over which an uncalibrated shadow learns its residuals' spread, s (no
+        alarm before; its false-alarm rate is not established).
     resync, resync_interval_s
         When to reset the twin's gates to the board's: ``off``, ``periodic`` (every
         ``resync_interval_s`` of board time) or ``on_alarm``.
@@ -45,7 +52,7 @@ class ShadowConfig:
     gate_tol_v: float = attrs.field(default=0.05, validator=positive(BridgeConfigError))
     node_tol_v: float = attrs.field(default=0.01, validator=positive(BridgeConfigError))
     threshold: float = attrs.field(default=1.0, validator=positive(BridgeConfigError))
-    hold_s: float = 0.05
+    hold_s: float = 0.0
     clear_s: float = 0.2
     resync: Literal["off", "periodic", "on_alarm"] = attrs.field(
         default="periodic", validator=_resync_mode
@@ -55,6 +62,8 @@ class ShadowConfig:
     compare_nodes_every: int = 1
     history_every: int = 10
     silence_s: float = attrs.field(default=10.0, validator=positive(BridgeConfigError))
+    false_alarm_hours: float = attrs.field(default=10.0, validator=positive(BridgeConfigError))
+    warmup_s: float = attrs.field(default=2.0, validator=positive(BridgeConfigError))
 
     def evolve(self, **changes: Any) -> ShadowConfig:
         return attrs.evolve(self, **changes)

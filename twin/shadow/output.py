@@ -1,8 +1,8 @@
 """What a shadow reports: energies of both sources, run documents, live view and summary.
 
 :class:`ShadowOutput` is the part of :class:`~twin.shadow.shadow.Shadow` that books and reports
-(a mixin: it reads the shadow's state, never changes the twin). The board's energy comes from
-its reported voltages under the nominal device model
+(it reads the shadow's explicit :class:`~twin.shadow.state.TwinState`, never changes the
+twin). The board's energy comes from its reported voltages under the nominal device model
 (:meth:`~twin.board.circuit.BoardCircuit.powers_many`), the twin's from its exact integrals
 (:class:`~twin.board.track.TwinTrack`).
 """
@@ -14,13 +14,12 @@ from typing import Any
 
 import numpy as np
 
-from twin.board.circuit import BoardCircuit, EdgeModel, Powers
+from twin.board.circuit import Powers
 from twin.board.contract import Board, BoardState
-from twin.board.track import ENERGY_KEYS, TwinTrack
-from twin.physics.task import Task
+from twin.board.track import ENERGY_KEYS
 from twin.shadow.alarms import Alarm, DivergenceMonitor
 from twin.shadow.docs import COMPONENTS, ShadowRecorder
-from twin.shadow.state import PredictedState, ShadowStats
+from twin.shadow.state import ShadowStats, TwinState
 
 __all__ = ["ShadowOutput"]
 
@@ -30,33 +29,43 @@ _COMPONENT_OF = dict(
 
 
 class ShadowOutput:
-    """Energy booking, documents, live view and summary of a shadow (mixed into ``Shadow``)."""
+    """Energy booking, documents, live view and summary of a shadow.
 
-    board: Board
-    recorder: ShadowRecorder
-    circuit: BoardCircuit | None
-    task: Task | None
-    track: TwinTrack | None
-    reported: BoardState | None
-    predicted: PredictedState | None
-    stats: ShadowStats
-    monitor: DivergenceMonitor
-    score: float
-    _model: EdgeModel | None
-    _twin_energy: dict[str, float]
-    _gate_res: np.ndarray
-    _node_res: np.ndarray
-    _next_sample_s: float
-    _run_t_s: float
+    Parameters
+    ----------
+    board
+        The board shadowed (its id and link counters).
+    recorder
+        The board and twin runs' documents.
+    stats, monitor
+        The shadow's tallies and alarm monitor.
+    state
+        The shadow's explicit state (read only here).
+    """
 
-    def _book_board_energy(self, states: Sequence[BoardState]) -> None:
+    def __init__(
+        self,
+        *,
+        board: Board,
+        recorder: ShadowRecorder,
+        stats: ShadowStats,
+        monitor: DivergenceMonitor,
+        state: TwinState,
+    ) -> None:
+        self.board = board
+        self.recorder = recorder
+        self.stats = stats
+        self.monitor = monitor
+        self.state = state
+
+    def book_board_energy(self, states: Sequence[BoardState]) -> None:
         """Board energy of each interval between consecutive states, at the earlier's power."""
-        assert self.circuit is not None
-        assert self._model is not None
+        assert self.state.circuit is not None
+        assert self.state.model is not None
         head = states[:-1]
         dt = np.diff([s.t_s for s in states])
-        powers = self.circuit.powers_many(
-            self._model,
+        powers = self.state.circuit.powers_many(
+            self.state.model,
             np.array([s.gate_v for s in head]),
             np.array([s.v_free_v for s in head]),
             np.array([s.v_clamped_v for s in head]),
@@ -72,10 +81,10 @@ class ShadowOutput:
                 book.add_energy(mode, component, float(e_j))
 
     def _board_powers(self, state: BoardState) -> Powers:
-        assert self.circuit is not None
-        assert self._model is not None
-        return self.circuit.powers(
-            self._model,
+        assert self.state.circuit is not None
+        assert self.state.model is not None
+        return self.state.circuit.powers(
+            self.state.model,
             state.gate_v,
             state.v_free_v,
             state.v_clamped_v,
@@ -83,42 +92,46 @@ class ShadowOutput:
             training=state.mode == "training",
         )
 
-    def _book_twin_energy(self, mode: str, readings: Mapping[str, Any]) -> None:
+    def book_twin_energy(self, mode: str, readings: Mapping[str, Any]) -> None:
         for key in ENERGY_KEYS:
             value = float(readings[key])
-            self.recorder.twin.add_energy(mode, _COMPONENT_OF[key], value - self._twin_energy[key])
-            self._twin_energy[key] = value
+            self.recorder.twin.add_energy(
+                mode, _COMPONENT_OF[key], value - self.state.twin_energy[key]
+            )
+            self.state.twin_energy[key] = value
 
-    def _row(self, state: BoardState, readings: Mapping[str, Any]) -> dict[str, float]:
+    def row(self, state: BoardState, readings: Mapping[str, Any]) -> dict[str, float]:
         p = self._board_powers(state)
         return {
-            "t_s": self._run_t_s,
+            "t_s": self.state.run_t_s,
             "board_free_power_w": p.free_w,
             "twin_free_power_w": float(readings["free_power_w"]),
             "board_error": self._board_error(state),
             "twin_error": float(readings["error"]),
-            "gate_residual_rms_v": float(np.sqrt(np.mean(self._gate_res**2))),
-            "node_residual_rms_v": float(np.sqrt(np.mean(self._node_res**2)))
-            if self._node_res.size
+            "gate_residual_rms_v": float(np.sqrt(np.mean(self.state.gate_res_v**2))),
+            "node_residual_rms_v": float(np.sqrt(np.mean(self.state.node_res_v**2)))
+            if self.state.node_res_v.size
             else 0.0,
-            "score": self.score,
+            "score": self.state.score,
         }
 
     def _board_error(self, state: BoardState) -> float:
-        task = self.task
+        task = self.state.task
         assert task is not None
-        assert self.circuit is not None
+        assert self.state.circuit is not None
         v = np.asarray(state.v_free_v)
         out = (
-            v[task.targets] if task.target_kind == "nodes" else self.circuit.drops(v)[task.targets]
+            v[task.targets]
+            if task.target_kind == "nodes"
+            else self.state.circuit.drops(v)[task.targets]
         )
         return float(np.sum((out - np.asarray(state.targets_v)) ** 2))
 
-    def _flush(self, t_s: float) -> None:
-        state = self.reported
+    def flush(self, t_s: float) -> None:
+        state = self.state.reported
         assert state is not None
-        assert self.track is not None
-        row = self._row(state, self.track.readings())
+        assert self.state.track is not None
+        row = self.row(state, self.state.track.readings())
         gates = np.asarray(state.gate_v)
         board = {
             "error": row["board_error"],
@@ -132,14 +145,14 @@ class ShadowOutput:
             "free_power_w": row["twin_free_power_w"],
             "gate_residual_rms_v": row["gate_residual_rms_v"],
             "node_residual_rms_v": row["node_residual_rms_v"],
-            "divergence_score": self.score,
+            "divergence_score": self.state.score,
             "lag_s": self.stats.lags_s[-1] if self.stats.lags_s else 0.0,
         }
-        if self.predicted is not None:
-            twin |= {f"gate_v_{i}": float(v) for i, v in enumerate(self.predicted.gate_v)}
+        if self.state.predicted is not None:
+            twin |= {f"gate_v_{i}": float(v) for i, v in enumerate(self.state.predicted.gate_v)}
         self.recorder.board.flush(t_s, board)
         self.recorder.twin.flush(t_s, twin)
-        self._next_sample_s = t_s
+        self.state.next_sample_s = t_s
 
     @property
     def alarms(self) -> list[Alarm]:
@@ -156,7 +169,7 @@ class ShadowOutput:
             "frames": self.stats.frames,
             "residual_rms_v": self.stats.residual_rms_v,
             "gate_residual_rms_v": self.stats.gate_residual_rms_v,
-            "score": self.score,
+            "score": self.state.score,
             "alarms": len(self.alarms),
             "board_energy_j": self.recorder.board.energy_j,
             "twin_energy_j": self.recorder.twin.energy_j,

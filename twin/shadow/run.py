@@ -24,6 +24,7 @@ from twin.documents import Subscriber
 
 from .alarms import Alarm, ledger_alarm_sink
 from .config import ShadowConfig
+from .detector import SpreadModel
 from .shadow import Shadow
 
 __all__ = ["Progress", "ShadowRun", "ShadowWatcher", "run_shadow", "store_alarms"]
@@ -82,12 +83,14 @@ def run_shadow(
     params: Mapping[str, Any] | None = None,
     watchers: Sequence[ShadowWatcher] = (),
     plot: Path | None = None,
+    spread: SpreadModel | None = None,
 ) -> ShadowRun:
     """Shadow ``board`` for ``duration_s`` of board time: the summary and the alarms.
 
     ``emit`` receives both runs' documents (board and twin); ``edges`` are calibrated per-edge
-    parameters (``None``: the nominal device model); ``alarm_db`` is the ledger URL the finished
-    ``plot`` a PNG path. The board is closed on return, and the runs are
+    parameters (``None``: the nominal device model) and ``spread`` the fault-free residual
+    spread learned with them (:class:`~twin.shadow.detector.SpreadModel`); ``plot`` a PNG
+    path. The board is closed on return, and the runs are
     closed ``aborted`` (then the exception re-raised) if anything fails mid-run.
     """
     t0 = time.perf_counter()
@@ -98,6 +101,7 @@ def run_shadow(
         emit=emit,
         edges=edges,
         params=params or {},
+        spread=spread,
     )
     shadow.open()
     try:

@@ -36,6 +36,7 @@ from twin.shadow.calibrate import (
     prediction_error,
     split_segments,
 )
+from twin.shadow.detector import learn_spread
 
 if TYPE_CHECKING:
     from twin.physics.task import Task
@@ -219,13 +220,43 @@ def calibrate_emulator(
         raise BridgeConfigError(f"calibration: expected {episodes} segments, got {len(segments)}")
     train, test = segments[:-held_out], segments[-held_out:]
     task = emulator.task
-    result = calibrate(train, task)
+    result = _with_spread(calibrate(train, task), segments, task, horizon_s, emulator.step_s)
     nominal = board_edge_params("transistor")
     report = _held_out_report(
         result, test, task, nominal, horizon_s, emulator.step_s, hidden=emulator.edges
     )
     report["parameters"] = parameter_errors(result.fitted, emulator.hidden, nominal)
     return result, report
+
+
+def _with_spread(
+    result: CalibrationResult,
+    segments: Sequence[Sequence[BoardState]],
+    task: Task,
+    horizon_s: float,
+    step_s: float,
+) -> CalibrationResult:
+    """The calibration with the calibrated twin's fault-free residual spread (all segments).
+
+    The spread seen in the recording is widened to what the fit's own uncertainty implies
+    where the recording did not exercise an edge: a relative gain error of one standard error
+    per volt of gate travel, a drift error of one standard error per second.
+    """
+    spread = learn_spread(segments, task, result.edges, horizon_s=horizon_s, step_s=step_s)
+    fit = result.fitted
+    with np.errstate(invalid="ignore", divide="ignore"):
+        gain_rel = np.fmax(
+            fit["a_free_se_per_v"] / fit["a_free_per_v"],
+            fit["a_clamp_se_per_v"] / fit["a_clamp_per_v"],
+        )
+    spread = attrs.evolve(
+        spread,
+        rel=np.fmax(spread.rel, np.nan_to_num(gain_rel, nan=0.0)),
+        slope_v_per_s=np.fmax(
+            spread.slope_v_per_s, np.nan_to_num(fit["drift_se_v_per_s"], nan=0.0)
+        ),
+    )
+    return attrs.evolve(result, spread=spread)
 
 
 def _held_out_report(
@@ -247,7 +278,20 @@ def _held_out_report(
         name: prediction_error(test, task, edges, horizon_s=horizon_s, step_s=step_s)
         for name, edges in twins.items()
     }
+    fit = result.fitted
+    with np.errstate(invalid="ignore", divide="ignore"):
+        uncertainty = {
+            "gain_free_rel_se_median": float(
+                np.nanmedian(fit["a_free_se_per_v"] / fit["a_free_per_v"])
+            ),
+            "gain_clamp_rel_se_median": float(
+                np.nanmedian(fit["a_clamp_se_per_v"] / fit["a_clamp_per_v"])
+            ),
+            "drift_se_v_per_s_median": float(np.nanmedian(fit["drift_se_v_per_s"])),
+            "edges_dynamics_fitted": int(np.sum(fit["dynamics_fitted"])),
+        }
     return {
+        "uncertainty": uncertainty,
         "frames_fit": result.frames,
         "frames_held_out": int(sum(len(s) for s in test)),
         "horizon_s": horizon_s,
@@ -267,6 +311,33 @@ def _drain(board: Board, timeout_s: float) -> list[BoardState]:
         states += [u for u in updates if isinstance(u, BoardState)]
 
 
+#: A recording with too few training segments is cut into pieces of this much board time, s.
+PIECE_S = 1.0
+
+
+def _pieces(segments: list[list[BoardState]], held_out: int) -> list[list[BoardState]]:
+    """``segments``, or, when there are not more than ``held_out`` of them (a board that trained
+    without a break, as ``twin board`` does), the same frames cut into pieces of
+    :data:`PIECE_S`; an error saying how much training is needed when even that is short."""
+    if len(segments) > held_out:
+        return segments
+    pieces: list[list[BoardState]] = []
+    for seg in segments:
+        t0 = seg[0].t_s
+        cut: dict[int, list[BoardState]] = {}
+        for s in seg:
+            cut.setdefault(int((s.t_s - t0) // PIECE_S), []).append(s)
+        pieces += [p for p in cut.values() if len(p) > 1]
+    if len(pieces) <= held_out:
+        seconds = sum(seg[-1].t_s - seg[0].t_s for seg in segments)
+        raise BridgeConfigError(
+            f"record: {seconds:.2f} s of training frames in {len(segments)} segment(s); "
+            f"calibration needs more than {held_out + 1} segments or "
+            f"{(held_out + 1) * PIECE_S:g} s of training (record longer or lower --held-out)"
+        )
+    return pieces
+
+
 def calibrate_board(
     board: Board, *, held_out: int = 1, horizon_s: float = 0.25, timeout_s: float = 1.0
 ) -> tuple[CalibrationResult, dict[str, Any]]:
@@ -277,13 +348,9 @@ def calibrate_board(
     snapshot = board.snapshot(timeout_s)
     task = task_from_dict(snapshot.config.task)
     step_s = float(snapshot.config.params.get("step_s", 1e-4))
-    segments = split_segments(_drain(board, timeout_s))
-    if len(segments) <= held_out:
-        raise BridgeConfigError(
-            f"record: {len(segments)} training segment(s); need more than --held-out {held_out}"
-        )
+    segments = _pieces(split_segments(_drain(board, timeout_s)), held_out)
     train, test = segments[:-held_out], segments[-held_out:]
-    result = calibrate(train, task)
+    result = _with_spread(calibrate(train, task), segments, task, horizon_s, step_s)
     nominal = board_edge_params("transistor")
     return result, _held_out_report(result, test, task, nominal, horizon_s, step_s)
 

@@ -8,10 +8,13 @@ reported state:
 1. advances the twin to the board's time (board time only; the wall clock never enters the
    model) and mirrors the board's mode, eta and lambda;
 2. computes residuals: per edge (reported minus predicted gate voltage) and per node (free and
-   clamped node voltages), and a divergence score, the largest residual in units of its
-   tolerance (``gate_tol_v``, ``node_tol_v``);
-3. feeds the score to a :class:`~twin.shadow.alarms.DivergenceMonitor` (alarm after ``hold_s``
-   above ``threshold``, naming the divergent edges and nodes);
+   clamped node voltages);
+3. normalises the gate residuals by their fault-free spread at the time since the last resync
+   and runs a per-edge CUSUM (:class:`~twin.shadow.detector.CusumDetector`) whose decision
+   level gives ``false_alarm_hours`` between false alarms; the divergence score is the largest
+   CUSUM over its level, fed to a :class:`~twin.shadow.alarms.DivergenceMonitor` (alarm above
+   ``threshold``, naming the divergent edges). Without a learned spread (an uncalibrated twin)
+   the spread is learned over the first ``warmup_s`` and the summary says so;
 4. optionally resyncs the twin's gates to the board's (``resync``: ``off``, ``periodic`` every
    ``resync_interval_s`` of board time, or ``on_alarm``);
 5. books energies for both sources and emits run documents (:mod:`twin.shadow.docs`).
@@ -40,19 +43,28 @@ from twin.board.track import ENERGY_KEYS, TwinTrack
 from twin.physics.task import Task, task_from_dict
 from twin.shadow.alarms import Alarm, AlarmSink, DivergenceMonitor
 from twin.shadow.config import ShadowConfig
+from twin.shadow.detector import (
+    CusumDetector,
+    FalseAlarmCurve,
+    SpreadModel,
+    default_false_alarm_curve,
+)
 from twin.shadow.docs import ShadowRecorder
 from twin.shadow.output import ShadowOutput
-from twin.shadow.state import DesiredState, PredictedState, ShadowHistory, ShadowStats
+from twin.shadow.state import DesiredState, PredictedState, ShadowHistory, ShadowStats, TwinState
 from twin.simulation.edge import EdgeParams, board_edge_params
 
-__all__ = ["Shadow", "ShadowConfig"]
+__all__ = ["RAIL_MARGIN_V", "Shadow", "ShadowConfig"]
+
+#: Gates within this of a rail count as pinned there, V.
+RAIL_MARGIN_V = 0.05
 
 log = logging.getLogger("twin.shadow.shadow")
 
 Progress = Callable[[Mapping[str, Any]], None]
 
 
-class Shadow(ShadowOutput):
+class Shadow:
     """A twin shadowing a board.
 
     Parameters
@@ -72,6 +84,10 @@ class Shadow(ShadowOutput):
         :func:`twin.shadow.calibrate.calibrate`).
     params
         Extra provenance for the start documents.
+    spread
+        Fault-free residual spread learned at calibration (``None``: learned over a warm-up).
+    curve
+        False-alarm rate against decision level (default: the emulated board's).
     """
 
     def __init__(
@@ -84,12 +100,13 @@ class Shadow(ShadowOutput):
         on_alarm: AlarmSink | None = None,
         edges: EdgeParams | None = None,
         params: Mapping[str, Any] | None = None,
+        spread: SpreadModel | None = None,
+        curve: FalseAlarmCurve | None = None,
     ) -> None:
         self.board = board
         self.config = config if config is not None else ShadowConfig()
         self.rng = rng
         self.edges = edges if edges is not None else board_edge_params("transistor")
-        self._model: EdgeModel | None = None
         self.on_alarm = on_alarm
         self.params = dict(params or {})
         self.recorder = ShadowRecorder(emit)
@@ -97,29 +114,40 @@ class Shadow(ShadowOutput):
         self.monitor = DivergenceMonitor(
             threshold=cfg.threshold, hold_s=cfg.hold_s, clear_s=cfg.clear_s
         )
+        self._rails_v = (
+            float(np.max(self.edges.v_min_v)),
+            float(np.min(self.edges.v_max_v)),
+        )
+        self.curve = curve if curve is not None else default_false_alarm_curve()
+        self.calibrated = spread is not None
+        self.detector = CusumDetector(
+            spread,
+            level=self.curve.level(cfg.false_alarm_hours),
+            k=self.curve.k,
+            clip=self.curve.clip,
+            every_s=self.curve.every_s,
+            warmup_s=cfg.warmup_s,
+        )
+        if spread is None:
+            log.warning(
+                "uncalibrated twin: residual spread learned over the first %g s; "
+                "its false-alarm rate is not established (calibrate first)",
+                cfg.warmup_s,
+            )
         self.stats = ShadowStats()
         self.history = ShadowHistory(cfg.history_every)
-        self.reported: BoardState | None = None
-        self.predicted: PredictedState | None = None
         self.desired = DesiredState()
         self.config_of_board: Mapping[str, Any] = {}
-        self.task: Task | None = None
-        self.circuit: BoardCircuit | None = None
-        self.track: TwinTrack | None = None
-        self.epoch: int | None = None
-        self.score = 0.0
-        self._version = 0
-        self._offset_s = 0.0
-        self._run_t_s = 0.0
-        self._t_start_s: float | None = None
-        self._last_resync_s = 0.0
-        self._next_sample_s = 0.0
-        self._twin_energy: dict[str, float] = {}
-        self._node_res = np.zeros(0)
-        self._gate_res = np.zeros(0)
+        self.state = TwinState()
+        self.output = ShadowOutput(
+            board=board,
+            recorder=self.recorder,
+            stats=self.stats,
+            monitor=self.monitor,
+            state=self.state,
+        )
         self._started = False
         self._closed = False
-        self._check_task = True
 
     # ------------------------------------------------------------------ life cycle
 
@@ -136,9 +164,9 @@ class Shadow(ShadowOutput):
         if self._closed:
             return self.summary()
         self._closed = True
-        self._finish_alarm(self._run_t_s)
-        if self.reported is not None:
-            self._flush(self._run_t_s)
+        self._finish_alarm(self.state.run_t_s)
+        if self.state.reported is not None:
+            self.output.flush(self.state.run_t_s)
         summary = self.summary()
         self.recorder.stop(status=status, summary=summary, reason=reason)
         return summary
@@ -146,7 +174,79 @@ class Shadow(ShadowOutput):
     @property
     def run_t_s(self) -> float:
         """Run time of the last ingested state (board time made continuous), s."""
-        return self._run_t_s
+        return self.state.run_t_s
+
+    @property
+    def reported(self) -> BoardState | None:
+        """The board's last state."""
+        return self.state.reported
+
+    @property
+    def predicted(self) -> PredictedState | None:
+        """The twin's state at the last compared board time."""
+        return self.state.predicted
+
+    @property
+    def track(self) -> TwinTrack | None:
+        """The twin (``None`` before the first snapshot)."""
+        return self.state.track
+
+    @property
+    def task(self) -> Task | None:
+        """The board's task as the twin knows it."""
+        return self.state.task
+
+    @property
+    def epoch(self) -> int | None:
+        """The board epoch followed."""
+        return self.state.epoch
+
+    @property
+    def score(self) -> float:
+        """The last divergence score."""
+        return self.state.score
+
+    @property
+    def alarms(self) -> list[Alarm]:
+        """Finished alarms, oldest first (plus the active one, if any)."""
+        return self.output.alarms
+
+    def progress_info(self, duration_s: float | None = None) -> dict[str, Any]:
+        """A live view: run time, frames, residuals, score, alarms, energies, lag."""
+        return self.output.progress_info(duration_s)
+
+    def summary(self) -> dict[str, Any]:
+        """The session's figures (the CLI's ``--json`` object), with the detector's settings."""
+        return self.output.summary() | {
+            "calibrated": self.calibrated,
+            "detector": self.detector_info(),
+        }
+
+    def detector_info(self) -> dict[str, Any]:
+        """What the alarms mean: the false-alarm setting, the level and where the spread
+        came from (an uncalibrated twin says so)."""
+        det = self.detector
+        if self.calibrated:
+            note = (
+                f"CUSUM of normalised gate residuals; level for one false alarm per "
+                f"{self.config.false_alarm_hours:g} board-hours on the stored curve "
+                f"({'validated' if self.curve.validated else 'NOT validated'} by Monte Carlo)"
+            )
+        else:
+            note = (
+                "uncalibrated twin: residual spread learned over the first "
+                f"{self.config.warmup_s:g} s of training; false-alarm rate not established"
+            )
+        return {
+            "false_alarm_hours": self.config.false_alarm_hours,
+            "level": det.level,
+            "k": det.k,
+            "every_s": det.every_s,
+            "curve_validated": self.curve.validated,
+            "curve": self.curve.provenance,
+            "spread": det.spread.source if det.spread is not None else "warming up",
+            "note": note,
+        }
 
     # ------------------------------------------------------------------ driving
 
@@ -165,16 +265,18 @@ class Shadow(ShadowOutput):
         self.open()
         quiet_since = time.monotonic()
         next_progress = 0.0
-        while self._t_start_s is None or self._run_t_s - self._t_start_s < duration_s:
+        while (
+            self.state.t_start_s is None or self.state.run_t_s - self.state.t_start_s < duration_s
+        ):
             if self.step(min(0.2, self.config.silence_s)):
                 quiet_since = time.monotonic()
             elif time.monotonic() - quiet_since > self.config.silence_s:
                 raise BridgeTimeout(
                     f"board {self.board.board_id}: no frame for {self.config.silence_s:g} s"
                 )
-            if progress is not None and self._run_t_s >= next_progress:
+            if progress is not None and self.state.run_t_s >= next_progress:
                 progress(self.progress_info(duration_s))
-                next_progress = self._run_t_s + 0.1
+                next_progress = self.state.run_t_s + 0.1
         return self.summary()
 
     def ingest(self, update: Update) -> None:
@@ -200,26 +302,27 @@ class Shadow(ShadowOutput):
     def _on_resync(self, snapshot: Snapshot, reason: str) -> None:
         self.stats.resyncs += 1
         state, cfg = snapshot.state, snapshot.config
-        new_epoch = self.epoch is not None and state.epoch != self.epoch
+        new_epoch = self.state.epoch is not None and state.epoch != self.state.epoch
         if new_epoch:
             self.stats.restarts += 1
-            self._finish_alarm(self._run_t_s)
-            self._offset_s = self._run_t_s - state.t_s
+            self._finish_alarm(self.state.run_t_s)
+            self.detector.reset()
+            self.state.offset_s = self.state.run_t_s - state.t_s
             log.info("board %s restarted (epoch %d)", cfg.board_id, state.epoch)
-        elif self.epoch is None:
-            self._offset_s = -state.t_s
-        self.epoch = state.epoch
+        elif self.state.epoch is None:
+            self.state.offset_s = -state.t_s
+        self.state.epoch = state.epoch
         self.config_of_board = {"network": cfg.network, "task": cfg.task, "params": cfg.params}
         self.desired = attrs.evolve(self.desired, version=cfg.version, params=dict(cfg.params))
         self._build(task_from_dict(cfg.task), state, cfg.params)
         log.debug("resync (%s) at board t=%.4f s, seq %d", reason, state.t_s, state.seq)
 
     def _build(self, task: Task, state: BoardState, params: Mapping[str, Any]) -> None:
-        self.task = task
-        self.circuit = BoardCircuit(task)
-        self._model = EdgeModel(self.edges, task.network.n_edges)
-        self._check_task = True
-        self.track = TwinTrack(
+        self.state.task = task
+        self.state.circuit = BoardCircuit(task)
+        self.state.model = EdgeModel(self.edges, task.network.n_edges)
+        self.state.check_task = True
+        self.state.track = TwinTrack(
             task,
             self.edges,
             t_s=state.t_s,
@@ -230,26 +333,30 @@ class Shadow(ShadowOutput):
             step_s=float(params.get("step_s", 1e-4)),
             rng=self.rng,
         )
-        self._version += 1
-        self._last_resync_s = state.t_s
-        self._twin_energy = dict.fromkeys(ENERGY_KEYS, 0.0)
+        self.state.version += 1
+        self.state.last_resync_s = state.t_s
+        self.state.resync_gates_v = np.array(state.gate_v, dtype=float)
+        self.state.twin_energy = dict.fromkeys(ENERGY_KEYS, 0.0)
         self._accept(state)
-        if self._t_start_s is None:
-            self._t_start_s = self._run_t_s
-            self._next_sample_s = self._run_t_s
+        if self.state.t_start_s is None:
+            self.state.t_start_s = self.state.run_t_s
+            self.state.next_sample_s = self.state.run_t_s
 
     def _accept(self, state: BoardState) -> None:
-        self.reported = state
-        self._run_t_s = state.t_s + self._offset_s
-        self.stats.board_time_s = self._run_t_s - (self._t_start_s or 0.0)
+        self.state.reported = state
+        self.state.run_t_s = state.t_s + self.state.offset_s
+        self.stats.board_time_s = self.state.run_t_s - (self.state.t_start_s or 0.0)
 
     def resync_state(self) -> None:
         """Reset the twin's gate voltages to the last reported ones (state resync)."""
-        if self.track is None or self.reported is None:
+        if self.state.track is None or self.state.reported is None:
             return
-        self.track.restart(self.reported.t_s, gates_v=np.asarray(self.reported.gate_v))
-        self._version += 1
-        self._last_resync_s = self.reported.t_s
+        self.state.track.restart(
+            self.state.reported.t_s, gates_v=np.asarray(self.state.reported.gate_v)
+        )
+        self.state.version += 1
+        self.state.last_resync_s = self.state.reported.t_s
+        self.state.resync_gates_v = np.array(self.state.reported.gate_v, dtype=float)
         self.stats.state_resyncs += 1
 
     # ------------------------------------------------------------------ states
@@ -257,11 +364,11 @@ class Shadow(ShadowOutput):
     def _on_states(self, states: Sequence[BoardState]) -> None:
         run: list[BoardState] = []
         for state in states:
-            prev = run[-1] if run else self.reported
-            if self.track is None or prev is None or state.epoch != self.epoch:
+            prev = run[-1] if run else self.state.reported
+            if self.state.track is None or prev is None or state.epoch != self.state.epoch:
                 self._process(run)
                 run = []
-                if self.track is not None:
+                if self.state.track is not None:
                     self.stats.undetected_loss += 1  # an epoch change nobody announced
                 self._on_resync(self.board.snapshot(), "restart")
                 continue
@@ -280,40 +387,42 @@ class Shadow(ShadowOutput):
         """Frames of one setting (mode, eta, lambda, task): book, advance, compare once."""
         if not run:
             return
-        prev, first, last = self.reported, run[0], run[-1]
+        prev, first, last = self.state.reported, run[0], run[-1]
         assert prev is not None
-        assert self.track is not None
+        assert self.state.track is not None
         self.stats.frames += len(run)
         now = time.time()
-        self.stats.lags_s.extend(now - s.wall_unix for s in run)
+        # Receipt minus stamp; a stamp ahead of this host's clock (an uncorrected offset) is
+        # not a negative delay: the link's offset-corrected figures are preferred when it has them.
+        self.stats.lags_s.extend(max(now - s.wall_unix, 0.0) for s in run)
         if self._config_changed(prev, first):
             self.stats.config_changes += 1
             self._on_resync(self.board.snapshot(), "config")
             return
-        self._book_board_energy([prev, *run])
+        self.output.book_board_energy([prev, *run])
         self._mirror(prev, first)
-        self.track.advance(last.t_s)
-        readings = self.track.readings()
-        self._book_twin_energy(first.mode, readings)
+        self.state.track.advance(last.t_s)
+        readings = self.state.track.readings()
+        self.output.book_twin_energy(first.mode, readings)
         self._accept(last)
         self._compare(last, readings)
         if self.config.resync == "periodic" and (
-            last.t_s - self._last_resync_s >= self.config.resync_interval_s
+            last.t_s - self.state.last_resync_s >= self.config.resync_interval_s
         ):
             self.resync_state()
-        if self._run_t_s >= self._next_sample_s + self.config.sample_interval_s - 1e-12:
-            self._flush(self._run_t_s)
+        if self.state.run_t_s >= self.state.next_sample_s + self.config.sample_interval_s - 1e-12:
+            self.output.flush(self.state.run_t_s)
 
     def _config_changed(self, prev: BoardState, state: BoardState) -> bool:
         """Whether the board's task changed (targets, or training inputs, differ from ours)."""
         same = np.array_equal(state.targets_v, prev.targets_v) and (
             state.mode == "inference" or np.array_equal(state.inputs_v, prev.inputs_v)
         )
-        if same and not self._check_task:
+        if same and not self.state.check_task:
             return False
-        task = self.task
+        task = self.state.task
         assert task is not None
-        self._check_task = False
+        self.state.check_task = False
         if state.targets_v.shape != (task.n_targets,) or state.gate_v.shape != (
             task.network.n_edges,
         ):
@@ -323,21 +432,19 @@ class Shadow(ShadowOutput):
         return state.mode != "inference" and not np.allclose(state.inputs_v, task.train.inputs[0])
 
     def _mirror(self, prev: BoardState, state: BoardState) -> None:
-        track = self.track
+        track = self.state.track
         assert track is not None
         mode = _track_mode(state.mode)
         if mode != track.mode or state.eta != track.eta or state.lam != track.lam:
             track.restart(prev.t_s, mode=mode, eta=state.eta, lam=state.lam)
 
     def _compare(self, state: BoardState, readings: Mapping[str, Any]) -> None:
-        track = self.track
+        track = self.state.track
         assert track is not None
         gates = np.asarray(readings["gate_v"])
         gate_res = np.asarray(state.gate_v) - gates
         self.stats.add_gate(gate_res)
-        self._gate_res = gate_res
-        edge_scores = np.abs(gate_res) / self.config.gate_tol_v
-        node_scores = np.zeros(0)
+        self.state.gate_res_v = gate_res
         v_free, v_clamped = track.node_voltages()
         every = max(self.config.compare_nodes_every, 1)
         if state.mode != "inference" and self.stats.compared % every == 0:
@@ -345,13 +452,23 @@ class Shadow(ShadowOutput):
                 np.abs(np.asarray(state.v_free_v) - v_free),
                 np.abs(np.asarray(state.v_clamped_v) - v_clamped),
             )
-            self._node_res = res
+            self.state.node_res_v = res
             self.stats.add_nodes(res)
-            node_scores = res / self.config.node_tol_v
-        self.score = float(max(np.max(edge_scores), np.max(node_scores, initial=0.0)))
-        self.predicted = PredictedState(
+        tau_s = state.t_s - self.state.last_resync_s
+        edge_scores = None
+        if state.mode == "training":  # idle and inference gates hold: nothing to learn from
+            edge_scores = self.detector.update(
+                self.state.run_t_s,
+                tau_s,
+                np.abs(gates - self.state.resync_gates_v),
+                gate_res,
+                self._off_rails(state.gate_v, gates),
+            )
+        if edge_scores is not None:
+            self.state.score = float(np.max(edge_scores, initial=0.0))
+        self.state.predicted = PredictedState(
             epoch=state.epoch,
-            version=self._version,
+            version=self.state.version,
             t_s=state.t_s,
             mode=state.mode,
             gate_v=gates,
@@ -360,13 +477,27 @@ class Shadow(ShadowOutput):
             eta=track.eta,
             lam=track.lam,
         )
-        alarm = self.monitor.update(
-            self._run_t_s, edge_scores, node_scores, board_id=state.board_id, epoch=state.epoch
-        )
-        if alarm is not None:
-            self._alarm(alarm)
+        if edge_scores is not None:
+            alarm = self.monitor.update(
+                self.state.run_t_s,
+                edge_scores,
+                np.zeros(0),
+                board_id=state.board_id,
+                epoch=state.epoch,
+            )
+            if alarm is not None:
+                self._alarm(alarm)
         if self.history.due():
-            self.history.add(self._row(state, readings), gate_res)
+            self.history.add(self.output.row(state, readings), gate_res)
+
+    def _off_rails(self, reported_v: np.ndarray, predicted_v: np.ndarray) -> np.ndarray:
+        """Edges the detector watches: all but those pinned at one rail in both board and twin
+        (a pinned gate says nothing; one at a rail the other has not reached says a lot)."""
+        lo, hi = self._rails_v
+        rep = np.asarray(reported_v)
+        low = (rep < lo + RAIL_MARGIN_V) & (predicted_v < lo + RAIL_MARGIN_V)
+        high = (rep > hi - RAIL_MARGIN_V) & (predicted_v > hi - RAIL_MARGIN_V)
+        return ~(low | high)
 
     def _alarm(self, alarm: Alarm) -> None:
         if alarm.end_s is None:
@@ -385,29 +516,29 @@ class Shadow(ShadowOutput):
 
     def predict(self, horizon_s: float) -> PredictedState:
         """The twin's state ``horizon_s`` seconds of board time ahead (the twin is untouched)."""
-        if self.track is None or self.reported is None:
+        if self.state.track is None or self.state.reported is None:
             raise BridgeConfigError("predict: no board state yet (poll first)")
         if not (np.isfinite(horizon_s) and horizon_s >= 0):
             raise BridgeConfigError(f"horizon_s: expected a finite number >= 0, got {horizon_s}")
-        now = self.reported.t_s
+        now = self.state.reported.t_s
         ahead = TwinTrack(
-            self.track.task,
+            self.state.track.task,
             self.edges,
             t_s=now,
-            gates_v=self.track.gates(),
-            mode=self.track.mode,
-            eta=self.track.eta,
-            lam=self.track.lam,
-            step_s=self.track.step_s,
+            gates_v=self.state.track.gates(),
+            mode=self.state.track.mode,
+            eta=self.state.track.eta,
+            lam=self.state.track.lam,
+            step_s=self.state.track.step_s,
             rng=np.random.default_rng(self.rng.integers(2**63)),
         )
         ahead.advance(now + horizon_s)
         v_free, v_clamped = ahead.node_voltages()
         return PredictedState(
-            epoch=self.reported.epoch,
-            version=self._version,
+            epoch=self.state.reported.epoch,
+            version=self.state.version,
             t_s=now + horizon_s,
-            mode=self.reported.mode,
+            mode=self.state.reported.mode,
             gate_v=ahead.gates(),
             v_free_v=v_free,
             v_clamped_v=v_clamped,

@@ -9,17 +9,26 @@
 
 :class:`ShadowStats` tallies frames, losses, lags and residuals; :class:`ShadowHistory` keeps a
 decimated time series for plots.
+:class:`TwinState` is the shadow's mutable state (the twin it runs, the last comparison, run
+time): one explicit object that :class:`~twin.shadow.shadow.Shadow` changes and
+:class:`~twin.shadow.output.ShadowOutput` only reads.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import numpy as np
 
-__all__ = ["DesiredState", "PredictedState", "ShadowHistory", "ShadowStats"]
+if TYPE_CHECKING:
+    from twin.board.circuit import BoardCircuit, EdgeModel
+    from twin.board.contract import BoardState
+    from twin.board.track import TwinTrack
+    from twin.physics.task import Task
+
+__all__ = ["DesiredState", "PredictedState", "ShadowHistory", "ShadowStats", "TwinState"]
 
 
 def _ro(value: Any) -> np.ndarray:
@@ -55,6 +64,42 @@ class DesiredState:
     params: Mapping[str, Any] = attrs.field(factory=dict)
     last_key: str = ""
     last_command: str = ""
+
+
+@attrs.define(kw_only=True, eq=False)
+class TwinState:
+    """The shadow's mutable state: the twin it runs and the last comparison (volts, seconds).
+
+    ``task``, ``circuit``, ``model`` and ``track`` are the twin built from the board's snapshot
+    (``None`` before the first one); ``reported`` the board's last state and ``predicted`` the
+    twin's at that time; ``epoch`` the board epoch followed. Run time ``run_t_s`` is board time
+    plus ``offset_s`` (continuous across restarts); ``t_start_s`` the run time of the first
+    state; ``last_resync_s`` the board time of the last resync and ``resync_gates_v`` the
+    gates it set; ``next_sample_s`` the run time of
+    the last sample documents. ``twin_energy`` holds the twin's cumulative energies already
+    booked (J), ``gate_res_v``/``node_res_v`` the last residuals and ``score`` the last
+    divergence score; ``version`` counts the twin's builds and resyncs.
+    """
+
+    task: Task | None = None
+    circuit: BoardCircuit | None = None
+    model: EdgeModel | None = None
+    track: TwinTrack | None = None
+    reported: BoardState | None = None
+    predicted: PredictedState | None = None
+    epoch: int | None = None
+    score: float = 0.0
+    version: int = 0
+    offset_s: float = 0.0
+    run_t_s: float = 0.0
+    t_start_s: float | None = None
+    last_resync_s: float = 0.0
+    resync_gates_v: np.ndarray = attrs.field(factory=lambda: np.zeros(0))
+    next_sample_s: float = 0.0
+    twin_energy: dict[str, float] = attrs.field(factory=dict)
+    gate_res_v: np.ndarray = attrs.field(factory=lambda: np.zeros(0))
+    node_res_v: np.ndarray = attrs.field(factory=lambda: np.zeros(0))
+    check_task: bool = True
 
 
 @attrs.define(kw_only=True)
