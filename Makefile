@@ -19,6 +19,11 @@ $(WARM): $(STAMP) $(shell find twin/kernels -name '*.py')
 	TWIN_DB_URL=off $(BIN)/twin train --steps 2 --json > /dev/null
 	TWIN_DB_URL=off $(BIN)/twin simulate --duration 0.002 --json > /dev/null
 	TWIN_DB_URL=off $(BIN)/twin simulate --duration 0.002 --engine agents --json > /dev/null
+	TWIN_DB_URL=off $(BIN)/twin train --task file:twin/data/reference/tasks/regression_n64_r1.json \
+		--steps 2 --realizations 2 --json > /dev/null  # realizations sharing a circuit: lanes
+	TWIN_DB_URL=off $(BIN)/twin train --physics springs --steps 2 --json > /dev/null
+	TWIN_DB_URL=off $(BIN)/twin train --physics xy --network all:6 --task xor --epochs 1 \
+		--json > /dev/null
 	touch $(WARM)
 
 warm: $(WARM)  ## compile the kernels into their cache (done by demo and test)
