@@ -282,7 +282,10 @@ def _print_results_table(name: str, frame: Any) -> None:
             str(int(rows[metrics].notna().any(axis=1).sum()) if metrics else 0),
             *("-" if v != v else f"{v:.4g}" for v in medians),
         )
-    Console(width=200 if not sys.stdout.isatty() else None).print(table)
+    # Piped or redirected: as wide as the table needs (a fixed width cut metric columns away as
+    # the metrics grew); on a terminal, rich fits it to the window.
+    tty = sys.stdout.isatty()
+    Console(width=None if tty else Console(width=100_000).measure(table).maximum).print(table)
 
 
 def _short(value: Any) -> str:
