@@ -29,6 +29,7 @@ from twin._validators import positive
 from twin.board.circuit import BoardCircuit
 from twin.board.commands import (
     COMMAND_NAMES,
+    RATE_HZ_RANGE,
     eta_setting,
     parse_inference,
     parse_reset_gates,
@@ -61,6 +62,12 @@ def default_board_task(network: str = "lattice:4x4:periodic", seed: int = 2) -> 
     return allostery_task(net, rng=np.random.default_rng([seed, 0]))
 
 
+def _rate_in_range(_inst: object, _attr: object, value: float) -> None:
+    low, high = RATE_HZ_RANGE
+    if not low <= value <= high:
+        raise BridgeConfigError(f"rate_hz: expected {low:g} to {high:g} Hz, got {value!r}")
+
+
 @attrs.frozen(kw_only=True)
 class EmulatorConfig:
     """Settings of an emulated board.
@@ -88,7 +95,9 @@ class EmulatorConfig:
     """
 
     board_id: str = "emulated-board"
-    rate_hz: float = attrs.field(default=1000.0, validator=positive(BridgeConfigError))
+    rate_hz: float = attrs.field(
+        default=1000.0, validator=[positive(BridgeConfigError), _rate_in_range]
+    )
     eta: float = attrs.field(default=0.22, validator=positive(BridgeConfigError))
     lam: float = 0.0
     step_s: float = attrs.field(default=1e-4, validator=positive(BridgeConfigError))

@@ -9,7 +9,8 @@ from typing import Any
 import click
 
 from . import cli
-from ._common import check_positive, emit_json
+from ._common import emit_json
+from ._types import DURATION_S, RATE_HZ, SEED, Endpoint
 
 __all__ = ["board_cmd"]
 
@@ -17,19 +18,19 @@ __all__ = ["board_cmd"]
 @cli.command("board")
 @click.option(
     "--bind",
+    type=Endpoint(bind=True),
     default="tcp://127.0.0.1:5555",
     show_default=True,
     help="Base endpoint to serve at (loopback by default).",
 )
 @click.option(
     "--rate-hz",
-    type=float,
+    type=RATE_HZ,
     default=1000.0,
     show_default=True,
-    callback=check_positive,
     help="Frames published per second.",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="Board (hidden variation).")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Board (hidden variation).")
 @click.option(
     "--variation",
     type=click.Choice(["none", "typical"]),
@@ -39,9 +40,8 @@ __all__ = ["board_cmd"]
 )
 @click.option(
     "--duration",
-    type=float,
+    type=DURATION_S,
     default=None,
-    callback=check_positive,
     help="Stop after this many seconds (default: run until interrupted).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print a summary as one JSON object.")
@@ -51,8 +51,6 @@ def board_cmd(
     """Serve an emulated board (the 4x4 transistor network with hidden variation)."""
     from twin.shadow.session import EmulationSpec, make_emulator, serve_emulator
 
-    if not bind.startswith(("tcp://", "ipc://", "inproc://")):
-        raise click.BadParameter(f"expected tcp://HOST:PORT, got {bind!r}", param_hint="--bind")
     emulator = make_emulator(EmulationSpec(seed=seed, variation=variation, rate_hz=rate_hz))
     tty = sys.stderr.isatty()
 

@@ -8,9 +8,14 @@ from pathlib import Path
 import click
 
 from . import cli
-from ._common import check_positive, emit_json, print_summary
+from ._common import emit_json, print_summary
+from ._types import SEED, FiniteRange, OutputFile
 
-__all__ = ["calibrate_cmd"]
+__all__ = ["MAX_EPISODES", "calibrate_cmd"]
+
+#: Most calibration episodes (each is --episode-s of board time); the work estimate refuses a
+#: long request below this.
+MAX_EPISODES = 10_000
 
 
 @cli.command("calibrate")
@@ -27,32 +32,31 @@ __all__ = ["calibrate_cmd"]
     default=None,
     help="Calibrate on a recorded stream (twin record).",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="Emulated board.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Emulated board.")
 @click.option(
     "--episodes",
-    type=click.IntRange(min=3),
+    type=click.IntRange(3, MAX_EPISODES),
     default=6,
     show_default=True,
     help="Training episodes recorded from random gates.",
 )
 @click.option(
     "--held-out",
-    type=click.IntRange(min=1),
+    type=click.IntRange(1, MAX_EPISODES),
     default=2,
     show_default=True,
     help="Episodes kept out of the fit, to test the prediction on.",
 )
 @click.option(
     "--episode-s",
-    type=float,
+    type=FiniteRange(0.05, 3600.0),
     default=1.0,
     show_default=True,
-    callback=check_positive,
     help="Board time per episode, s.",
 )
 @click.option(
     "--save",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=OutputFile(),
     default=None,
     help="Write the fitted per-edge values as JSON.",
 )

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from . import cli
+from ._types import SEED, FiniteRange, OutputDir
 
 __all__ = ["demo_cmd"]
 
@@ -14,34 +15,36 @@ __all__ = ["demo_cmd"]
 @cli.command("demo")
 @click.option(
     "--out",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=OutputDir(),
     default=Path("out/demo"),
     show_default=True,
     help="Folder for plots, run documents and the demo ledger.",
 )
 @click.option(
     "--seed",
-    type=int,
+    type=SEED,
     default=2,
     show_default=True,
     help="Emulated board (hidden variation) and trainer tasks.",
 )
 @click.option(
     "--duration",
-    type=click.FloatRange(min=0, min_open=True),
+    type=FiniteRange(0, 3600.0, min_open=True),
     default=20.0,
     show_default=True,
     help="Board seconds of the shadow run.",
 )
 @click.option(
     "--calibration-s",
-    type=click.FloatRange(min=0.2),
+    type=FiniteRange(0.2, 60.0),
     default=1.0,
     show_default=True,
     help="Board seconds of each of the 6 calibration episodes.",
 )
-@click.option("--realizations", type=click.IntRange(min=1), default=8, show_default=True)
-@click.option("--steps", type=click.IntRange(min=1), default=20_000, show_default=True)
+@click.option("--realizations", type=click.IntRange(1, 64), default=8, show_default=True,
+              help="Trainer realizations.")  # fmt: skip
+@click.option("--steps", type=click.IntRange(1, 10**6), default=20_000, show_default=True,
+              help="Trainer steps of 0.1 ms.")  # fmt: skip
 def demo_cmd(
     out: Path, seed: int, duration: float, calibration_s: float, realizations: int, steps: int
 ) -> None:

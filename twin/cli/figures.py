@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from . import cli
+from ._types import SCHEDULER, OutputDir
 from .sweep import _sigterm_unwinds
 
 __all__ = ["figures_cmd"]
@@ -50,7 +51,7 @@ def _sweeps_bar(enabled: bool) -> Iterator[Callable[[str, int, int], None]]:
 @click.option(
     "--out",
     "out_dir",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=OutputDir(),
     default=Path("figures"),
     show_default=True,
     help="Folder for the PNGs and report.md (made if missing).",
@@ -60,7 +61,7 @@ def _sweeps_bar(enabled: bool) -> Iterator[Callable[[str, int, int], None]]:
               "(default: $TWIN_DB_URL, else the per-user file).")  # fmt: skip
 @click.option("--workers", type=click.IntRange(1, 4096), default=None,
               help="Local worker processes (default: every CPU).")  # fmt: skip
-@click.option("--scheduler", metavar="tcp://HOST:PORT", default=None,
+@click.option("--scheduler", type=SCHEDULER, default=None,
               help="Run the sweeps on this Dask distributed scheduler.")  # fmt: skip
 @click.option("--only", "only", multiple=True, metavar="NAME",
               help="Only this figure (repeatable): fig1, fig2, ... (default: all).")  # fmt: skip
@@ -85,12 +86,6 @@ def figures_cmd(
             )
     if workers is not None and scheduler is not None:
         raise click.UsageError("give --workers or --scheduler, not both")
-    if scheduler is not None and not scheduler.startswith(("tcp://", "tls://", "inproc://")):
-        raise click.BadParameter(f"expected tcp://HOST:PORT, got {scheduler!r}",
-                                 param_hint="--scheduler")  # fmt: skip
-    if out_dir.exists() and not out_dir.is_dir():
-        raise click.BadParameter(f"{str(out_dir)!r} is a file; expected a folder",
-                                 param_hint="--out")  # fmt: skip
     executor = DaskExecutor(scheduler) if scheduler else LocalExecutor(workers)
     try:
         with _sigterm_unwinds(), _sweeps_bar(True) as update:

@@ -16,6 +16,7 @@ import click
 
 from . import cli
 from ._common import emit_json, print_summary
+from ._types import DURATION_S, Endpoint, FiniteRange, OutputFile
 
 __all__ = ["record_cmd", "replay_cmd"]
 
@@ -43,18 +44,20 @@ def _link_summary(counters: Any) -> dict[str, Any]:
 
 
 @cli.command("record")
-@click.option("--connect", "endpoint", required=True, help="Board endpoint, tcp://HOST:PORT.")
+@click.option(
+    "--connect", "endpoint", required=True, type=Endpoint(), help="Board endpoint, tcp://HOST:PORT."
+)
 @click.option(
     "--out",
     "out",
     required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=OutputFile(),
     help="Recording file (appended to if it exists).",
 )
 @click.option(
     "--duration",
     "duration_s",
-    type=click.FloatRange(min=0, min_open=True),
+    type=DURATION_S,
     default=None,
     help="Stop after this many seconds (default: until Ctrl-C).",
 )
@@ -92,7 +95,7 @@ def record_cmd(
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
     "--speed",
-    type=click.FloatRange(min=0),
+    type=FiniteRange(0, 1e6),
     default=0.0,
     show_default=True,
     help="Speed factor (1: as recorded); 0: as fast as possible.",

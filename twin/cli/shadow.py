@@ -11,11 +11,22 @@ from typing import Any
 import click
 
 from . import cli
-from ._common import check_positive, emit_json, print_summary
+from ._common import PLOT_SUFFIXES, emit_json, print_summary
 from ._ledger import ledger_options, recorded_dispatch
+from ._types import DURATION_S, RATE_HZ, SEED, Endpoint, FaultSpec, FiniteRange, OutputFile
 from ._view import maybe_live_view, view_options
 
 __all__ = ["progress_printer", "run_shadow", "shadow_cmd"]
+
+#: Tolerances and intervals (V or s): finite, > 0, at most 1e6.
+POSITIVE_S_OR_V = FiniteRange(0, 1e6, min_open=True)
+
+
+def fault_text(fault: Any) -> str:
+    """A parsed fault back in its ``EDGE:KIND=VALUE@T_S`` form (for the run's parameters)."""
+    from twin.board.inprocess import fault_spec
+
+    return fault_spec(fault)
 
 
 def progress_printer(enabled: bool = True) -> Any:
@@ -100,16 +111,15 @@ def _view_feed(view: Any, shadow: Any) -> Any:
 
 @cli.command("shadow")
 @click.option("--emulate", is_flag=True, help="Shadow an emulated board in this process.")
-@click.option("--connect", metavar="ENDPOINT", default=None, help="Shadow a remote board.")
+@click.option("--connect", type=Endpoint(), default=None, help="Shadow a remote board.")
 @click.option(
     "--duration",
-    type=float,
+    type=DURATION_S,
     default=10.0,
     show_default=True,
-    callback=check_positive,
     help="Run time to shadow, s (board time).",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="Emulated board and twin.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Emulated board and twin.")
 @click.option(
     "--variation",
     type=click.Choice(["none", "typical"]),
@@ -126,10 +136,9 @@ def _view_feed(view: Any, shadow: Any) -> Any:
 )
 @click.option(
     "--rate-hz",
-    type=float,
+    type=RATE_HZ,
     default=1000.0,
     show_default=True,
-    callback=check_positive,
     help="Frame rate of the emulated board, Hz.",
 )
 @click.option("--realtime", is_flag=True, help="Pace the emulated board by the wall clock.")
@@ -137,6 +146,7 @@ def _view_feed(view: Any, shadow: Any) -> Any:
     "--fault",
     "faults",
     multiple=True,
+    type=FaultSpec(),
     metavar="EDGE:KIND=VALUE@T",
     help="Inject a fault into the emulated board (e.g. 7:free_gain=3@10).",
 )
@@ -155,45 +165,41 @@ def _view_feed(view: Any, shadow: Any) -> Any:
 )
 @click.option(
     "--resync-s",
-    type=float,
+    type=POSITIVE_S_OR_V,
     default=0.25,
     show_default=True,
-    callback=check_positive,
     help="Board time between periodic resyncs, s.",
 )
 @click.option(
     "--gate-tol",
-    type=float,
+    type=POSITIVE_S_OR_V,
     default=0.05,
     show_default=True,
-    callback=check_positive,
     help="Gate residual of score 1, V.",
 )
 @click.option(
     "--node-tol",
-    type=float,
+    type=POSITIVE_S_OR_V,
     default=0.01,
     show_default=True,
-    callback=check_positive,
     help="Node residual of score 1, V.",
 )
 @click.option(
     "--hold-s",
-    type=float,
+    type=POSITIVE_S_OR_V,
     default=0.05,
     show_default=True,
-    callback=check_positive,
     help="Time above threshold before an alarm, s.",
 )
 @click.option(
     "--out",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=OutputFile(),
     default=None,
     help="Write the run documents as JSON lines.",
 )
 @click.option(
     "--plot",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=OutputFile(PLOT_SUFFIXES),
     default=None,
     help="Save board vs twin error, power and residuals as PNG.",
 )
@@ -209,7 +215,7 @@ def shadow_cmd(
     adc_bits: str,
     rate_hz: float,
     realtime: bool,
-    faults: tuple[str, ...],
+    faults: tuple[Any, ...],
     calibrate_first: bool,
     resync: str,
     resync_s: float,
@@ -225,7 +231,6 @@ def shadow_cmd(
     no_db: bool,
 ) -> None:
     """Mirror a board with the twin: residuals, divergence alarms, energies of both."""
-    from twin.board.inprocess import parse_fault
     from twin.shadow.session import EmulationSpec, calibrate_emulator, make_emulator, open_board
     from twin.shadow.shadow import ShadowConfig
 
@@ -239,7 +244,7 @@ def shadow_cmd(
         adc_bits=int(adc_bits),
         rate_hz=rate_hz,
         realtime=realtime,
-        faults=tuple(parse_fault(f) for f in faults),
+        faults=faults,
     )
     config = ShadowConfig(
         resync=resync,  # type: ignore[arg-type]  # click.Choice checked it
@@ -264,7 +269,7 @@ def shadow_cmd(
         "variation": variation,
         "adc_bits": int(adc_bits),
         "rate_hz": rate_hz,
-        "faults": list(faults),
+        "faults": [fault_text(f) for f in faults],
         "calibrated": calibrate_first,
         "duration_s": duration,
     }

@@ -12,7 +12,8 @@ from typing import Any
 import click
 
 from . import cli
-from ._common import FiniteRange, emit_json, print_summary
+from ._common import emit_json, print_summary
+from ._types import SCHEDULER, FiniteRange
 
 __all__ = ["sweep_group"]
 
@@ -105,7 +106,7 @@ def _sigterm_unwinds() -> Iterator[None]:
 )
 @click.option(
     "--scheduler",
-    metavar="tcp://HOST:PORT",
+    type=SCHEDULER,
     default=None,
     help="Run on this Dask distributed scheduler instead of local processes.",
 )
@@ -144,10 +145,6 @@ def run_cmd(
 
     if workers is not None and scheduler is not None:
         raise click.UsageError("give --workers or --scheduler, not both")
-    if scheduler is not None and not scheduler.startswith(("tcp://", "tls://", "inproc://")):
-        raise click.BadParameter(
-            f"expected tcp://HOST:PORT, got {scheduler!r}", param_hint="--scheduler"
-        )
     the_specs = [load_spec(spec) for spec in specs]
     executor = DaskExecutor(scheduler) if scheduler else LocalExecutor(workers)
     try:

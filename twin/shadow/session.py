@@ -82,7 +82,12 @@ def make_emulator(spec: EmulationSpec) -> BoardEmulator:
         variation=VARIATIONS[spec.variation](),
         node_adc=Adc(bits=spec.adc_bits, sigma_v=2e-4),
     )
-    return BoardEmulator(config, rng=np.random.default_rng([spec.seed, 7]))
+    emulator = BoardEmulator(config, rng=np.random.default_rng([spec.seed, 7]))
+    n = emulator.task.network.n_edges
+    for fault in spec.faults:  # before any calibration or run: the board's edge count is known
+        if not 0 <= fault.edge < n:
+            raise BridgeConfigError(f"fault edge: expected 0..{n - 1}, got {fault.edge}")
+    return emulator
 
 
 def open_board(
