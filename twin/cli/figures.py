@@ -11,7 +11,7 @@ import click
 
 from . import cli
 from ._types import SCHEDULER, OutputDir
-from .sweep import _sigterm_unwinds
+from .sweep import CONNECT_TIMEOUT_S, _sigterm_unwinds
 
 __all__ = ["figures_cmd"]
 
@@ -86,7 +86,11 @@ def figures_cmd(
             )
     if workers is not None and scheduler is not None:
         raise click.UsageError("give --workers or --scheduler, not both")
-    executor = DaskExecutor(scheduler) if scheduler else LocalExecutor(workers)
+    executor = (
+        DaskExecutor(scheduler, connect_timeout_s=CONNECT_TIMEOUT_S)
+        if scheduler
+        else LocalExecutor(workers)
+    )
     try:
         with _sigterm_unwinds(), _sweeps_bar(True) as update:
             report = make_figures(list(only) or None, quick=quick, out_dir=out_dir, db_url=db,

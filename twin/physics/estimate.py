@@ -32,6 +32,8 @@ from pathlib import Path
 import attrs
 
 __all__ = [
+    "MAX_EDGE_EVENTS",
+    "MAX_EDGE_STEPS",
     "PCG_MIN_EDGES",
     "Estimate",
     "NetworkSize",
@@ -49,6 +51,13 @@ __all__ = [
 #: way (``benchmarks/bench_scale_trainer.py``: PCG 2x faster at 2,048 edges, 5-6x at 8,192).
 #: Defined here, a module without heavy imports, so that ``twin train --help`` can quote it.
 PCG_MIN_EDGES = 2000
+
+#: Work limit of one training request, edge-steps (steps x realizations x edges): ~hours on one
+#: core at the trainer's 10^6-10^7 edge-steps per second (``twin train``, each trainer sweep cell).
+MAX_EDGE_STEPS = 1e10
+#: Work limit of one twin run, edge events (edges x clock rate x duration): ~hours at the twin's
+#: 10^5-10^6 events per second (``twin simulate``, each realization of a twin sweep cell).
+MAX_EDGE_EVENTS = 1e9
 
 #: Resident memory of a process that imported the trainer or the twin (numpy, scipy, numba,
 #: kernels), bytes: 222-229 MB measured for small trainer runs, ~250 MB for the twin.
