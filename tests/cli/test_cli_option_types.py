@@ -144,3 +144,31 @@ def test_set_params_rate_range_is_the_cli_range() -> None:
     with pytest.raises(CommandRefused):
         parse_set_params({"rate_hz": 1e-300})
     assert parse_set_params({"rate_hz": 50.0}) == {"rate_hz": 50.0}
+
+
+WORK = [
+    ["shadow", "--emulate", "--duration", "1e7"],
+    ["shadow", "--emulate", "--rate-hz", "1e5", "--duration", "1000"],
+    ["shadow", "--emulate", "--realtime", "--duration", "1e7"],
+    ["shadow", "--connect", "tcp://127.0.0.1:5555", "--duration", "1e6"],
+    ["calibrate", "--from-emulator", "--episodes", "10000"],
+    ["demo", "--duration", "3600", "--calibration-s", "60"],
+]
+
+
+@pytest.mark.parametrize("args", WORK)
+def test_work_is_estimated_before_it_starts(
+    capsys: Any, tmp_path: Path, monkeypatch: Any, args: list[str]
+) -> None:
+    import time
+
+    monkeypatch.chdir(tmp_path)
+    t0 = time.monotonic()
+    code, _, err = run_cli(capsys, *args, "--out" if args[0] == "demo" else "--json",
+                           *(["out"] if args[0] == "demo" else []))  # fmt: skip
+    assert code == 2, err
+    assert "estimated" in err
+    assert "--force" in err
+    assert len(err.strip().splitlines()) == 1, err
+    assert time.monotonic() - t0 < 10
+    assert os.listdir(tmp_path) == []

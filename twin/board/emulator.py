@@ -342,11 +342,24 @@ class BoardEmulator:
     def _cmd_load_task(self, args: Mapping[str, Any]) -> dict[str, Any]:
         if set(args) != {"task"}:
             raise CommandRefused("invalid", "load_task: expected exactly one argument, task")
+        own = self.task.network
+        doc = args["task"]
+        net_doc = doc.get("network") if isinstance(doc, Mapping) else None
+        # The network must be the board's own, given inline: a spec (jammed:3000, file:PATH) would
+        # make the board generate or read a network while it should be publishing.
+        if not isinstance(net_doc, Mapping):
+            raise CommandRefused(
+                "invalid",
+                "task: network: expected the board's own network as a twin.network/1 "
+                "document (not a spec or file)",
+            )
+        if net_doc.get("nodes") != own.n_nodes or len(net_doc.get("edges") or ()) != own.n_edges:
+            raise CommandRefused("invalid", "task: the network must be the board's own")
         try:
-            task = task_from_dict(args["task"])
+            task = task_from_dict(doc)
         except ValueError as exc:
             raise CommandRefused("invalid", f"task: {exc}") from None
-        net, own = task.network, self.task.network
+        net = task.network
         if net.n_nodes != own.n_nodes or not np.array_equal(net.edges, own.edges):
             raise CommandRefused("invalid", "task: the network must be the board's own")
         if task.n_sources != self.task.n_sources:

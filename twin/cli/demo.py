@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import attrs
 import click
 
 from . import cli
@@ -45,12 +46,35 @@ __all__ = ["demo_cmd"]
               help="Trainer realizations.")  # fmt: skip
 @click.option("--steps", type=click.IntRange(1, 10**6), default=20_000, show_default=True,
               help="Trainer steps of 0.1 ms.")  # fmt: skip
+@click.option("--force", is_flag=True, help="Run even when the estimated work exceeds the limits.")
 def demo_cmd(
-    out: Path, seed: int, duration: float, calibration_s: float, realizations: int, steps: int
+    out: Path,
+    seed: int,
+    duration: float,
+    calibration_s: float,
+    realizations: int,
+    steps: int,
+    force: bool,
 ) -> None:
     """Shadow an emulated board (calibrate, fault, alarms, ledger) and the trainer trade-off."""
+    from ..physics.estimate import network_size, stream_estimate, train_estimate
+    from ._common import announce_compilation, check_request
+
+    board = network_size("lattice:4x4:periodic")
+    assert board is not None
+    shadow = stream_estimate(shadow_frames=duration * 1000.0,
+                             calibration_frames=6 * calibration_s * 1000.0)  # fmt: skip
+    trainer = train_estimate(board, realizations=realizations, steps=steps)
+    total = shadow.time_s + 2 * trainer.time_s  # two trainer runs (lambda = 0 and 1e-3)
+    estimate = attrs.evolve(
+        shadow,
+        time_s=total,
+        memory_bytes=max(shadow.memory_bytes, trainer.memory_bytes),
+        parts=(*shadow.parts, ("trainer", 2 * trainer.time_s)),
+    )
+    check_request("demo", estimate, force)
+
     from ..simulation import twin as _twin  # noqa: F401  (its kernels, for the check below)
-    from ._common import announce_compilation
     from ._demo import run_demo
 
     announce_compilation("demo")

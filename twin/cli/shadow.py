@@ -11,15 +11,48 @@ from typing import Any
 import click
 
 from . import cli
-from ._common import PLOT_SUFFIXES, emit_json, print_summary
+from ._common import MAX_REQUEST_S, PLOT_SUFFIXES, check_request, emit_json, print_summary
 from ._ledger import ledger_options, recorded_dispatch
 from ._types import DURATION_S, RATE_HZ, SEED, Endpoint, FaultSpec, FiniteRange, OutputFile
 from ._view import maybe_live_view, view_options
 
 __all__ = ["progress_printer", "run_shadow", "shadow_cmd"]
 
+#: Most frames one shadow run mirrors without --force (a day of the lab board at 1 kHz).
+MAX_FRAMES = 86400 * 1000.0
 #: Tolerances and intervals (V or s): finite, > 0, at most 1e6.
 POSITIVE_S_OR_V = FiniteRange(0, 1e6, min_open=True)
+
+
+#: A remote board's frame rate assumed by the work estimate, Hz (the lab board's).
+NOMINAL_RATE_HZ = 1000.0
+#: Board seconds --calibrate records (6 episodes of 1 s).
+CALIBRATION_S = 6.0
+
+
+def check_shadow_work(
+    *,
+    duration_s: float,
+    rate_hz: float,
+    calibration_s: float = 0.0,
+    paced: bool,
+    force: bool,
+    quiet: bool = False,
+    what: str = "shadow",
+) -> None:
+    """Refuse a shadow run whose estimated memory (its history grows with the frames) or, when
+    not paced by the wall clock, time exceeds the limits (:func:`check_request`)."""
+    from ..physics.estimate import stream_estimate
+
+    frames = duration_s * rate_hz
+    estimate = stream_estimate(
+        shadow_frames=frames,
+        calibration_frames=calibration_s * rate_hz,
+        paced_s=duration_s if paced else 0.0,
+    )
+    work = (frames, MAX_FRAMES, "frames (duration x rate)")
+    check_request(what, estimate, force, quiet=quiet, max_time_s=None if paced else MAX_REQUEST_S,
+                  work=work)  # fmt: skip
 
 
 def fault_text(fault: Any) -> str:
@@ -203,6 +236,7 @@ def _view_feed(view: Any, shadow: Any) -> Any:
     default=None,
     help="Save board vs twin error, power and residuals as PNG.",
 )
+@click.option("--force", is_flag=True, help="Run even when the estimated work exceeds the limits.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
 @view_options
 @ledger_options
@@ -224,6 +258,7 @@ def shadow_cmd(
     hold_s: float,
     out: Path | None,
     plot: Path | None,
+    force: bool,
     as_json: bool,
     view: bool,
     port: int,
@@ -238,6 +273,14 @@ def shadow_cmd(
         raise click.UsageError("give exactly one of --emulate or --connect")
     if (faults or calibrate_first) and not emulate:
         raise click.UsageError("--fault and --calibrate need --emulate")
+    check_shadow_work(
+        duration_s=duration,
+        rate_hz=rate_hz if emulate else NOMINAL_RATE_HZ,
+        calibration_s=CALIBRATION_S if calibrate_first else 0.0,
+        paced=realtime or not emulate,
+        force=force,
+        quiet=as_json,
+    )
     spec = EmulationSpec(
         seed=seed,
         variation=variation,
