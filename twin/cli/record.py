@@ -45,7 +45,11 @@ def _link_summary(counters: Any) -> dict[str, Any]:
 
 @cli.command("record")
 @click.option(
-    "--connect", "endpoint", required=True, type=Endpoint(), help="Board endpoint, tcp://HOST:PORT."
+    "--connect",
+    "endpoint",
+    required=True,
+    type=Endpoint(),
+    help="Board endpoint, tcp://HOST:PORT (a board must answer within 5 s).",
 )
 @click.option(
     "--out",
@@ -68,8 +72,10 @@ def record_cmd(
 ) -> None:
     """Record a board's live stream to FILE."""
     from hw_bridge.client import ZmqBoard
+    from hw_bridge.probe import probe_endpoint
     from hw_bridge.recorder import Recorder
 
+    probe_endpoint(endpoint)  # before the recording file is opened
     with Recorder(out) as recorder, ZmqBoard(endpoint, board_id=board_id, tap=recorder) as board:
         snapshot = board.snapshot(timeout_s=5.0)
         start = time.monotonic()  # --duration counts recording time, not the join

@@ -144,7 +144,12 @@ def _view_feed(view: Any, shadow: Any) -> Any:
 
 @cli.command("shadow")
 @click.option("--emulate", is_flag=True, help="Shadow an emulated board in this process.")
-@click.option("--connect", type=Endpoint(), default=None, help="Shadow a remote board.")
+@click.option(
+    "--connect",
+    type=Endpoint(),
+    default=None,
+    help="Shadow a remote board, tcp://HOST:PORT (a board must answer within 5 s).",
+)
 @click.option(
     "--duration",
     type=DURATION_S,

@@ -109,6 +109,9 @@ def open_board(
             raise BridgeConfigError(
                 "--connect: the ZeroMQ client (hw_bridge.client) is not in this build"
             ) from None
+        from hw_bridge.probe import probe_endpoint  # type: ignore[import-not-found,unused-ignore]
+
+        probe_endpoint(connect)  # one line naming the endpoint instead of a silent wait
         board: Board = ZmqBoard(connect)
         return board
     if replay is not None:
