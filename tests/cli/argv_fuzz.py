@@ -53,7 +53,7 @@ WORK_ENTRY_POINTS = (
 )
 
 
-class Started(Exception):  # noqa: N818 - a signal, not an error
+class Started(Exception):
     """Raised by a stubbed work entry point: the command validated its input and began work."""
 
 
@@ -142,6 +142,7 @@ def _path_values(folder: Path, files: dict[str, Path]) -> list[str]:
         "/dev/zero",
         "/etc/passwd",
         "",
+        "a\x00b",
     ]
 
 
@@ -166,8 +167,9 @@ def values_for(param: click.Parameter, folder: Path, files: dict[str, Path]) -> 
     if isinstance(kind, SchedulerAddress):
         return st.sampled_from([f"tcp://127.0.0.1:{port}", "tcp://x", "nonsense", ""])
     if isinstance(kind, FaultSpec):
-        return st.sampled_from(["7:gain=2@1", "7:gain=nan@1", "7:threshold=1e308@0.5",
-                                "99:leak=1@0", "7:leak=0@1", "x", "", "7:free_gain=3@inf"])  # fmt: skip
+        faults = ["7:gain=2@1", "7:gain=nan@1", "7:threshold=1e308@0.5", "99:leak=1@0",
+                  "7:leak=0@1", "x", "", "7:free_gain=3@inf"]  # fmt: skip
+        return st.sampled_from(faults)
     return st.sampled_from(["", "x", "lattice:3x3", "lattice:99999x99999", "jammed:3000",
                             "file:/etc/passwd", "ref:64", "[/]", "a" * 300, "allostery", "iris",
                             "sync:1e12", "7d", "2026-01-01", "-1", "nan", f"file:{files['json']}",
