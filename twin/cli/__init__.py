@@ -67,6 +67,7 @@ _COMMAND_MODULES = (
     "record",
     "sweep",
     "figures",
+    "keys",
 )
 
 

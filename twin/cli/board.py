@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import click
@@ -11,6 +12,7 @@ import click
 from . import cli
 from ._common import emit_json
 from ._types import DURATION_S, RATE_HZ, SEED, Endpoint
+from .keys import server_curve, server_key_options
 
 __all__ = ["board_cmd"]
 
@@ -45,12 +47,21 @@ __all__ = ["board_cmd"]
     help="Stop after this many seconds (default: run until interrupted).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print a summary as one JSON object.")
+@server_key_options
 def board_cmd(
-    bind: str, rate_hz: float, seed: int, variation: str, duration: float | None, as_json: bool
+    bind: str,
+    rate_hz: float,
+    seed: int,
+    variation: str,
+    duration: float | None,
+    as_json: bool,
+    curve_secret: Path | None,
+    curve_clients: Path | None,
 ) -> None:
     """Serve an emulated board (the 4x4 transistor network with hidden variation)."""
     from twin.shadow.session import EmulationSpec, make_emulator, serve_emulator
 
+    curve = server_curve(curve_secret, curve_clients)
     emulator = make_emulator(EmulationSpec(seed=seed, variation=variation, rate_hz=rate_hz))
     tty = sys.stderr.isatty()
 
@@ -63,7 +74,9 @@ def board_cmd(
             sys.stderr.flush()
 
     try:
-        published = serve_emulator(emulator, bind, rate_hz, duration_s=duration, on_frames=show)
+        published = serve_emulator(
+            emulator, bind, rate_hz, duration_s=duration, on_frames=show, curve=curve
+        )
     except KeyboardInterrupt:
         published = emulator.seq
     if tty:

@@ -17,6 +17,7 @@ import click
 from . import cli
 from ._common import emit_json, print_summary
 from ._types import DURATION_S, Endpoint, FiniteRange, OutputFile
+from .keys import client_curve, client_key_options
 
 __all__ = ["record_cmd", "replay_cmd"]
 
@@ -67,16 +68,27 @@ def _link_summary(counters: Any) -> dict[str, Any]:
 )
 @click.option("--board-id", default=None, help="Refuse a board of another name.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (last line).")
+@client_key_options
 def record_cmd(
-    endpoint: str, out: Path, duration_s: float | None, board_id: str | None, as_json: bool
+    endpoint: str,
+    out: Path,
+    duration_s: float | None,
+    board_id: str | None,
+    as_json: bool,
+    curve_secret: Path | None,
+    curve_server: Path | None,
 ) -> None:
     """Record a board's live stream to FILE."""
     from hw_bridge.client import ZmqBoard
     from hw_bridge.probe import probe_endpoint
     from hw_bridge.recorder import Recorder
 
+    curve = client_curve(curve_secret, curve_server)
     probe_endpoint(endpoint)  # before the recording file is opened
-    with Recorder(out) as recorder, ZmqBoard(endpoint, board_id=board_id, tap=recorder) as board:
+    with (
+        Recorder(out) as recorder,
+        ZmqBoard(endpoint, board_id=board_id, tap=recorder, curve=curve) as board,
+    ):
         snapshot = board.snapshot(timeout_s=5.0)
         start = time.monotonic()  # --duration counts recording time, not the join
         try:

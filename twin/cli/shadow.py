@@ -15,6 +15,7 @@ from ._common import MAX_REQUEST_S, PLOT_SUFFIXES, check_request, emit_json, pri
 from ._ledger import ledger_options, recorded_dispatch
 from ._types import DURATION_S, RATE_HZ, SEED, Endpoint, FaultSpec, FiniteRange, OutputFile
 from ._view import maybe_live_view, view_options
+from .keys import client_curve, client_key_options
 
 __all__ = ["progress_printer", "run_shadow", "shadow_cmd"]
 
@@ -245,6 +246,7 @@ def _view_feed(view: Any, shadow: Any) -> Any:
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
 @view_options
 @ledger_options
+@client_key_options
 def shadow_cmd(
     emulate: bool,
     connect: str | None,
@@ -269,6 +271,8 @@ def shadow_cmd(
     port: int,
     db: str | None,
     no_db: bool,
+    curve_secret: Path | None,
+    curve_server: Path | None,
 ) -> None:
     """Mirror a board with the twin: residuals, divergence alarms, energies of both."""
     from twin.shadow.session import EmulationSpec, calibrate_emulator, make_emulator, open_board
@@ -278,6 +282,9 @@ def shadow_cmd(
         raise click.UsageError("give exactly one of --emulate or --connect")
     if (faults or calibrate_first) and not emulate:
         raise click.UsageError("--fault and --calibrate need --emulate")
+    curve = client_curve(curve_secret, curve_server)
+    if curve is not None and emulate:
+        raise click.UsageError("--curve-secret and --curve-server need --connect")
     check_shadow_work(
         duration_s=duration,
         rate_hz=rate_hz if emulate else NOMINAL_RATE_HZ,
@@ -310,7 +317,7 @@ def shadow_cmd(
             emulator.boot(0.0)  # the board restarts; the shadow joins the new epoch
         board = open_board(emulate=spec, emulator=emulator)
     else:
-        board = open_board(connect=connect)
+        board = open_board(connect=connect, curve=curve)
     params = {
         "source": "emulate" if emulate else connect,
         "seed": seed,

@@ -97,8 +97,10 @@ def open_board(
     connect: str | None = None,
     replay: Path | None = None,
     replay_speed: float = 0.0,
+    curve: Any = None,
 ) -> Board:
-    """The board to shadow: exactly one of ``emulate``/``emulator``, ``connect``, ``replay``."""
+    """The board to shadow: exactly one of ``emulate``/``emulator``, ``connect``, ``replay``;
+    ``curve`` (``hw_bridge._sockets.CurveClient``) encrypts and authenticates ``connect``."""
     given = [emulate is not None or emulator is not None, connect is not None, replay is not None]
     if sum(given) != 1:
         raise BridgeConfigError("board: give exactly one of --emulate, --connect, --replay")
@@ -112,7 +114,7 @@ def open_board(
         from hw_bridge.probe import probe_endpoint  # type: ignore[import-not-found,unused-ignore]
 
         probe_endpoint(connect)  # one line naming the endpoint instead of a silent wait
-        board: Board = ZmqBoard(connect)
+        board: Board = ZmqBoard(connect, curve=curve)
         return board
     if replay is not None:
         try:  # integration point: the wire half's recorded-stream replayer
@@ -135,8 +137,10 @@ def serve_emulator(
     *,
     duration_s: float | None = None,
     on_frames: Callable[[Sequence[BoardState]], None] | None = None,
+    curve: Any = None,
 ) -> int:
     """Run ``emulator`` in real time and publish its frames at ``bind``; frames published.
+    ``curve`` (``hw_bridge._sockets.CurveServer``): CURVE encryption and client keys.
 
     Integration point: publishes through ``hw_bridge.server.BoardPublisher`` (snapshots and
     commands served by it, commands applied by :meth:`BoardEmulator.execute` under a lock). In a
@@ -163,6 +167,7 @@ def serve_emulator(
             params=cfg.params,
             handler=handler,
             bind=bind,
+            curve=curve,
         )
     except ImportError:
         log.warning("no ZeroMQ publisher in this build: running the board locally only")
