@@ -9,6 +9,7 @@ default suite runs a fixed, derandomized set (~200 cases, a few seconds); ``make
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,8 @@ _register()
 COMMANDS = sorted(leaf_commands(cli))
 #: Longest a case may take, s (refusals take milliseconds; a few checks wait on a socket).
 CASE_S = 6.0
+#: Cases of the deep run (make slow); $TWIN_FUZZ_EXAMPLES overrides.
+DEEP_EXAMPLES = int(os.environ.get("TWIN_FUZZ_EXAMPLES", "5000"))
 STATS: dict[str, int] = {"cases": 0, "refused": 0, "started": 0, "ok": 0}
 
 
@@ -125,7 +128,7 @@ def test_argv_fuzz(data: st.DataObject, sandbox: tuple[Path, dict[str, Path]]) -
 
 
 @pytest.mark.slow
-@settings(FUZZ, max_examples=5000, derandomize=False)
+@settings(FUZZ, max_examples=DEEP_EXAMPLES, derandomize=False)
 @given(data=st.data())
 def test_argv_fuzz_deep(data: st.DataObject, sandbox: tuple[Path, dict[str, Path]]) -> None:
     folder, files = sandbox

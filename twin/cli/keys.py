@@ -124,9 +124,10 @@ def keys_cmd(name: str, out: Path, as_json: bool) -> None:
     import zmq
     import zmq.auth
 
-    if not name or not all(c.isalnum() or c in "-_." for c in name) or name.startswith("."):
-        raise click.BadParameter(f"expected letters, digits, '-', '_' or '.', got {name!r}",
-                                 param_hint="NAME")  # fmt: skip
+    ok = all(c.isascii() and (c.isalnum() or c in "-_.") for c in name)
+    if not name or not ok or name.startswith(".") or len(name) > 64:
+        raise click.BadParameter(f"expected 1-64 letters, digits, '-', '_' or '.', got "
+                                 f"{name[:70]!r}", param_hint="NAME")  # fmt: skip
     if not zmq.has("curve"):
         raise click.UsageError("this libzmq has no CURVE support")
     public, secret = out / f"{name}.key", out / f"{name}.key_secret"
