@@ -8,6 +8,7 @@ Default: a fixed, derandomized set; ``make slow``: many more.
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,8 @@ from tests.cli.argv_fuzz import WORK_ENTRY_POINTS, Started
 from twin.cli import _register, cli
 
 _register()
+#: Cases of each deep run (make slow); $TWIN_FUZZ_EXAMPLES overrides.
+DEEP_EXAMPLES = int(os.environ.get("TWIN_FUZZ_EXAMPLES", "2000"))
 
 VALID_SWEEP = """name = "fuzz"
 kind = "trainer"
@@ -116,9 +119,7 @@ FUZZ = settings(
 )
 
 
-@settings(FUZZ, max_examples=60)
-@given(text=sweep_text())
-def test_mutated_sweep_files(tmp_path_factory: pytest.TempPathFactory, text: str) -> None:
+def _sweep_case(tmp_path_factory: pytest.TempPathFactory, text: str) -> None:
     folder = tmp_path_factory.mktemp("sweep-fuzz")
     spec = folder / "s.toml"
     spec.write_text(text, encoding="utf-8", errors="surrogateescape")
@@ -127,11 +128,17 @@ def test_mutated_sweep_files(tmp_path_factory: pytest.TempPathFactory, text: str
     _run(["sweep", "status", str(spec), "--db", db], spec)
 
 
+@settings(FUZZ, max_examples=60)
+@given(text=sweep_text())
+def test_mutated_sweep_files(tmp_path_factory: pytest.TempPathFactory, text: str) -> None:
+    _sweep_case(tmp_path_factory, text)
+
+
 @pytest.mark.slow
-@settings(FUZZ, max_examples=2000, derandomize=False)
+@settings(FUZZ, max_examples=DEEP_EXAMPLES, derandomize=False)
 @given(text=sweep_text())
 def test_mutated_sweep_files_deep(tmp_path_factory: pytest.TempPathFactory, text: str) -> None:
-    test_mutated_sweep_files.hypothesis.inner_test(tmp_path_factory, text)  # type: ignore[attr-defined]
+    _sweep_case(tmp_path_factory, text)
 
 
 def _recording(path: Path, frames: int = 12) -> None:
@@ -176,10 +183,23 @@ def _valid_recording(folder: Path) -> bytes:
     return _VALID_RECORDING[0]
 
 
-@settings(FUZZ, max_examples=40)
-@given(data=st.data())
-def test_mutated_recordings(tmp_path_factory: pytest.TempPathFactory, data: st.DataObject) -> None:
+def _recording_case(tmp_path_factory: pytest.TempPathFactory, data: st.DataObject) -> None:
     folder = tmp_path_factory.mktemp("rec-fuzz")
     rec = folder / "r.rec"
     rec.write_bytes(data.draw(recording_bytes(_valid_recording(folder))))
     _run(["replay", str(rec), "--json"], rec)
+
+
+@settings(FUZZ, max_examples=40)
+@given(data=st.data())
+def test_mutated_recordings(tmp_path_factory: pytest.TempPathFactory, data: st.DataObject) -> None:
+    _recording_case(tmp_path_factory, data)
+
+
+@pytest.mark.slow
+@settings(FUZZ, max_examples=DEEP_EXAMPLES, derandomize=False)
+@given(data=st.data())
+def test_mutated_recordings_deep(
+    tmp_path_factory: pytest.TempPathFactory, data: st.DataObject
+) -> None:
+    _recording_case(tmp_path_factory, data)
