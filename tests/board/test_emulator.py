@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -189,3 +191,23 @@ def test_faults_are_injected_at_board_time() -> None:
     while emu.t_s < 0.1:
         board.poll(1.0)
     assert emu.edges.columns(32)["a_free_per_v"][7] == 0.0
+
+
+def test_load_task_with_a_network_spec_or_a_huge_network_is_refused_at_once(
+    tmp_path: Path,
+) -> None:
+    import time
+
+    emu = make()
+    doc = task_to_dict(emu.task)
+    secret = tmp_path / "net.json"
+    secret.write_text("{}")
+    huge = {"nodes": 3000, "edges": [[i, i + 1] for i in range(2999)]}
+    for network in ("jammed:3000", f"file:{secret}", str(secret), huge):
+        t0 = time.perf_counter()
+        ack = emu.command(
+            cmd("load_task", f"k{len(str(network))}", task=dict(doc, network=network))
+        )
+        assert (ack.ok, ack.code) == (False, "invalid")
+        assert "network" in ack.message
+        assert time.perf_counter() - t0 < 0.5  # refused before any network is generated or read

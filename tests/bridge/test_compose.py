@@ -74,3 +74,58 @@ def test_commands_are_valid_twin_commands(compose, capsys) -> None:
         sub = cli.get_command(ctx, args[0])
         assert sub is not None, name
         sub.make_context(args[0], list(args[1:]))  # parses: options exist, values convert
+
+
+def test_postgres_needs_a_password_from_an_env_file(compose) -> None:
+    pg = compose["services"]["postgres"]
+    env = pg["environment"]
+    assert "trust" not in str(env).lower()
+    assert env["POSTGRES_HOST_AUTH_METHOD"] == "scram-sha-256"
+    assert env["POSTGRES_PASSWORD"].startswith("${POSTGRES_PASSWORD:?")
+    assert pg["env_file"] == [{"path": ".env", "required": True}]
+    assert "${POSTGRES_PASSWORD:?" in compose["services"]["shadow"]["environment"]["TWIN_DB_URL"]
+    assert "POSTGRES_PASSWORD=" in (ROOT / ".env.example").read_text()
+    assert ".env" in (ROOT / ".gitignore").read_text().split()
+
+
+def test_shadow_healthcheck_asks_the_ledger(compose) -> None:
+    test = compose["services"]["shadow"]["healthcheck"]["test"]
+    assert "/proc/" not in " ".join(test)  # grepping its own command line always passed
+    assert test[1:4] == ["python", "-m", "twin.ledger.health"]
+
+
+def test_kernels_are_compiled_into_the_image() -> None:
+    text = (ROOT / "Dockerfile").read_text()
+    user = text.index("USER twin")
+    warm = text.index("twin train --steps 2")
+    assert user < warm  # compiled as the user that runs, into its cache
+    assert "twin simulate" in text[warm:]
+    assert "twin shadow --emulate" in text[warm:]
+    cache = next(line for line in text.splitlines() if "NUMBA_CACHE_DIR=" in line)
+    assert "/tmp" not in cache
+
+
+def test_ledger_health_check(capsys, tmp_path) -> None:
+    import sqlite3
+    import time
+
+    from tests.helpers import run_cli
+    from twin.ledger.health import main
+
+    db = tmp_path / "ledger.db"
+    url = f"sqlite:///{db}"
+    assert main(["--db", url]) == 1  # no ledger yet: unhealthy, and none is created
+    assert not db.exists() or db.stat().st_size == 0
+    code, _, err = run_cli(capsys, "shadow", "--emulate", "--duration", "0.05", "--db", url,
+                           "--json")  # fmt: skip
+    assert code == 0, err
+    assert main(["--db", url]) == 1  # the run finished: nothing is recording
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE runs SET status = 'running', heartbeat_unix = ? WHERE source = "
+                     "'twin'", (time.time(),))  # fmt: skip
+    assert main(["--db", url]) == 0
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE runs SET heartbeat_unix = ? WHERE source = 'twin'",
+                     (time.time() - 120,))  # fmt: skip
+    assert main(["--db", url, "--max-age-s", "60"]) == 1
+    assert "last heartbeat" in capsys.readouterr().err

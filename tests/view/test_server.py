@@ -90,3 +90,41 @@ def test_port_without_view_is_a_usage_error(capsys: pytest.CaptureFixture[str]) 
     code, _, err = run_cli(capsys, "simulate", "--port", "8000", "--duration", "0.01")
     assert code == 2
     assert "--port needs --view" in err
+
+
+def _get_with(url: str, headers: dict[str, str]) -> int:
+    req = urllib.request.Request(url, headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=5) as resp:
+            return int(resp.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+
+
+def test_dns_rebinding_is_refused_by_the_host_check(served: ViewServer) -> None:
+    port = served.port
+    for host in (f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}"):
+        assert _get_with(served.url + "state", {"Host": host}) == 200
+    for host in (f"evil.example:{port}", "evil.example", f"127.0.0.1:{port + 1}", ""):
+        assert _get_with(served.url + "state", {"Host": host}) == 421, host
+        assert _get_with(served.url, {"Host": host}) == 421, host
+
+
+def test_cross_site_websockets_are_refused(served: ViewServer) -> None:
+    async def connect(origin: str | None) -> int:
+        headers = {} if origin is None else {"Origin": origin}
+        async with aiohttp.ClientSession() as session:
+            try:
+                async with session.ws_connect(served.url + "ws", headers=headers) as ws:
+                    msg = await ws.receive(timeout=5)
+                    assert msg.json()["type"] == "snapshot"
+                    return 101
+            except aiohttp.WSServerHandshakeError as exc:
+                return exc.status
+
+    assert asyncio.run(connect(None)) == 101  # a script, not a page
+    assert asyncio.run(connect(f"http://127.0.0.1:{served.port}")) == 101  # the page itself
+    assert asyncio.run(connect(f"http://localhost:{served.port}")) == 101
+    for origin in ("http://evil.example", "https://127.0.0.1.evil.example", "null",
+                   f"http://127.0.0.1:{served.port + 1}"):  # fmt: skip
+        assert asyncio.run(connect(origin)) == 403, origin

@@ -19,6 +19,7 @@ from twin.board.errors import CommandRefused
 __all__ = [
     "COMMAND_NAMES",
     "ETA_DIVISOR",
+    "RATE_HZ_RANGE",
     "eta_from_setting",
     "eta_setting",
     "parse_inference",
@@ -35,6 +36,10 @@ COMMAND_NAMES = (
     "reset_gates",
     "run_inference",
 )
+
+#: Frame rates a board publishes at, Hz (``set_params`` and every ``--rate-hz``): from one frame
+#: every 100 s to 100 kHz (the lab board's ADC reads at most ~10 kHz).
+RATE_HZ_RANGE = (1e-2, 1e5)
 
 #: The board's nudge setting: eta = ETA / 129 (ETA an 8-bit integer).
 ETA_DIVISOR = 129
@@ -104,7 +109,12 @@ def parse_set_params(args: Mapping[str, Any]) -> dict[str, float]:
     if "step_us" in args:
         out["step_s"] = _number(args, "step_us", high=1e6) * 1e-6
     if "rate_hz" in args:
-        out["rate_hz"] = _number(args, "rate_hz", high=1e5)
+        out["rate_hz"] = _number(args, "rate_hz", high=RATE_HZ_RANGE[1])
+        if out["rate_hz"] < RATE_HZ_RANGE[0]:
+            raise CommandRefused(
+                "invalid",
+                f"rate_hz: expected at least {RATE_HZ_RANGE[0]:g} Hz, got {out['rate_hz']}",
+            )
     return out
 
 

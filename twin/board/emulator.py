@@ -29,6 +29,7 @@ from twin._validators import positive
 from twin.board.circuit import BoardCircuit
 from twin.board.commands import (
     COMMAND_NAMES,
+    RATE_HZ_RANGE,
     eta_setting,
     parse_inference,
     parse_reset_gates,
@@ -62,6 +63,12 @@ def default_board_task(network: str = "lattice:4x4:periodic", seed: int = 2) -> 
     return allostery_task(net, rng=np.random.default_rng([seed, 0]))
 
 
+def _rate_in_range(_inst: object, _attr: object, value: float) -> None:
+    low, high = RATE_HZ_RANGE
+    if not low <= value <= high:
+        raise BridgeConfigError(f"rate_hz: expected {low:g} to {high:g} Hz, got {value!r}")
+
+
 @attrs.frozen(kw_only=True)
 class EmulatorConfig:
     """Settings of an emulated board.
@@ -89,7 +96,9 @@ class EmulatorConfig:
     """
 
     board_id: str = "emulated-board"
-    rate_hz: float = attrs.field(default=1000.0, validator=positive(BridgeConfigError))
+    rate_hz: float = attrs.field(
+        default=1000.0, validator=[positive(BridgeConfigError), _rate_in_range]
+    )
     eta: float = attrs.field(default=0.22, validator=positive(BridgeConfigError))
     lam: float = 0.0
     step_s: float = attrs.field(default=1e-4, validator=positive(BridgeConfigError))
@@ -404,11 +413,24 @@ class BoardEmulator:
     def _cmd_load_task(self, args: Mapping[str, Any]) -> dict[str, Any]:
         if set(args) != {"task"}:
             raise CommandRefused("invalid", "load_task: expected exactly one argument, task")
+        own = self.task.network
+        doc = args["task"]
+        net_doc = doc.get("network") if isinstance(doc, Mapping) else None
+        # The network must be the board's own, given inline: a spec (jammed:3000, file:PATH) would
+        # make the board generate or read a network while it should be publishing.
+        if not isinstance(net_doc, Mapping):
+            raise CommandRefused(
+                "invalid",
+                "task: network: expected the board's own network as a twin.network/1 "
+                "document (not a spec or file)",
+            )
+        if net_doc.get("nodes") != own.n_nodes or len(net_doc.get("edges") or ()) != own.n_edges:
+            raise CommandRefused("invalid", "task: the network must be the board's own")
         try:
-            task = task_from_dict(args["task"])
+            task = task_from_dict(doc)
         except ValueError as exc:
             raise CommandRefused("invalid", f"task: {exc}") from None
-        net, own = task.network, self.task.network
+        net = task.network
         if net.n_nodes != own.n_nodes or not np.array_equal(net.edges, own.edges):
             raise CommandRefused("invalid", "task: the network must be the board's own")
         if task.n_sources != self.task.n_sources:

@@ -56,6 +56,9 @@ class CommandRefused(BridgeError, ValueError):
         super().__init__(message)
         self.code = code
 
+    def __reduce__(self) -> tuple[type[CommandRefused], tuple[str, str]]:
+        return type(self), (self.code, str(self))
+
 
 class RecordingError(BridgeError, ValueError):
     """A recording file is not a recording, or is corrupt before its last record."""

@@ -16,6 +16,7 @@ frames, updates and resyncs.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Mapping, Sequence
 
@@ -25,16 +26,54 @@ from twin.board.contract import Ack, BoardState, Command, LinkCounters, Resync, 
 from twin.board.emulator import BoardEmulator
 from twin.board.errors import BridgeClosed, BridgeConfigError
 
-__all__ = ["Fault", "InProcessBoard", "parse_fault"]
+__all__ = ["FAULT_RANGES", "Fault", "InProcessBoard", "fault_spec", "parse_fault"]
+
+
+#: Physical ranges of a fault's changes: amplifier gain factors (x), the threshold shift (V, the
+#: transistor's threshold moves at most across the 0-5 V rails) and the leak time (s; inf: none).
+FAULT_RANGES = {
+    "gain_factor": (0.0, 1e3),
+    "free_gain_factor": (0.0, 1e3),
+    "threshold_shift_v": (-5.0, 5.0),
+    "leak_tau_s": (1e-3, float("inf")),
+}
+
+
+def _check_changes(_inst: object, _attr: object, changes: Mapping[str, float]) -> None:
+    for key, value in changes.items():
+        if key not in FAULT_RANGES:
+            raise BridgeConfigError(
+                f"fault: unknown change {key!r}; expected {sorted(FAULT_RANGES)}"
+            )
+        low, high = FAULT_RANGES[key]
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        ok = ok and not math.isnan(value) and low <= value <= high
+        if not ok or (math.isinf(value) and key != "leak_tau_s"):
+            raise BridgeConfigError(
+                f"fault {key}: expected a number in [{low:g}, {high:g}], got {value!r}"
+            )
+
+
+def _check_time(_inst: object, _attr: object, t_s: float) -> None:
+    if not (math.isfinite(t_s) and t_s >= 0):
+        raise BridgeConfigError(
+            f"fault time: expected a finite number of seconds >= 0, got {t_s!r}"
+        )
+
+
+def _check_edge(_inst: object, _attr: object, edge: int) -> None:
+    if isinstance(edge, bool) or not isinstance(edge, int) or edge < 0:
+        raise BridgeConfigError(f"fault edge: expected an edge index >= 0, got {edge!r}")
 
 
 @attrs.frozen(kw_only=True)
 class Fault:
-    """A change of one edge's hidden circuit at board time ``t_s`` (see ``inject_fault``)."""
+    """A change of one edge's hidden circuit at board time ``t_s`` (see ``inject_fault``); every
+    value within :data:`FAULT_RANGES`."""
 
-    t_s: float
-    edge: int
-    changes: Mapping[str, float]
+    t_s: float = attrs.field(validator=_check_time)
+    edge: int = attrs.field(validator=_check_edge)
+    changes: Mapping[str, float] = attrs.field(validator=_check_changes)
 
 
 _FAULT_KEYS = {
@@ -45,19 +84,31 @@ _FAULT_KEYS = {
 }
 
 
+def fault_spec(fault: Fault) -> str:
+    """The ``EDGE:KIND=VALUE@T_S`` text of ``fault`` (what :func:`parse_fault` reads back)."""
+    kinds = {key: kind for kind, key in _FAULT_KEYS.items()}
+    changes = ",".join(f"{kinds.get(k, k)}={v:g}" for k, v in fault.changes.items())
+    return f"{fault.edge}:{changes}@{fault.t_s:g}"
+
+
 def parse_fault(spec: str) -> Fault:
-    """``EDGE:KIND=VALUE@T_S`` (KIND gain, free_gain, threshold or leak), e.g. ``7:gain=3@10``."""
+    """``EDGE:KIND=VALUE@T_S`` (KIND gain, free_gain, threshold or leak), e.g. ``7:gain=3@10``;
+    values within :data:`FAULT_RANGES` (one-line :class:`BridgeConfigError` naming the value)."""
     try:
         where, at = spec.split("@")
         edge, change = where.split(":")
         kind, value = change.split("=")
         key = _FAULT_KEYS[kind]
-        return Fault(t_s=float(at), edge=int(edge), changes={key: float(value)})
+        parsed = (float(at), int(edge), float(value))
     except (ValueError, KeyError):
         raise BridgeConfigError(
             f"fault {spec!r}: expected EDGE:KIND=VALUE@T_S with KIND one of "
             f"{', '.join(_FAULT_KEYS)} (e.g. 7:gain=3@10)"
         ) from None
+    try:
+        return Fault(t_s=parsed[0], edge=parsed[1], changes={key: parsed[2]})
+    except BridgeConfigError as exc:
+        raise BridgeConfigError(f"fault {spec!r}: {str(exc).removeprefix('fault ')}") from None
 
 
 class InProcessBoard:

@@ -24,6 +24,11 @@ class _OneLineErrors(click.Group):
 
     def main(self, *args: Any, **kwargs: Any) -> Any:
         kwargs["standalone_mode"] = False
+        argv = kwargs.get("args", args[0] if args else None)
+        for i, arg in enumerate(argv or ()):
+            if isinstance(arg, str) and "\x00" in arg:  # an OS command line cannot hold one
+                click.echo(f"twin: error: argument {i + 1} contains a NUL byte", err=True)
+                sys.exit(EXIT_USAGE)
         try:
             return super().main(*args, **kwargs)
         except click.exceptions.Exit as exc:
@@ -63,6 +68,7 @@ _COMMAND_MODULES = (
     "record",
     "sweep",
     "figures",
+    "keys",
 )
 
 

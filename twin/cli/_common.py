@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import sys
 import threading
 import time
@@ -14,6 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
+
+from ._types import MAX_SEED, SEED, FiniteRange, OutputFile, check_output_file
 
 if TYPE_CHECKING:
     from ..physics.estimate import Estimate, NetworkSize
@@ -42,22 +43,8 @@ __all__ = [
 ]
 
 
-#: Largest seed (int64), for every ``--seed``.
-MAX_SEED = 2**63 - 1
-#: The ``--seed`` type: an integer in [0, 2^63 - 1].
-SEED = click.IntRange(0, MAX_SEED)
 #: Plot formats ``--plot`` writes, by suffix.
 PLOT_SUFFIXES = (".png", ".pdf", ".svg")
-
-
-class FiniteRange(click.FloatRange):
-    """A float in a range, also refusing ``nan`` and infinities; the range shows in ``--help``."""
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        rv = super().convert(value, param, ctx)
-        if not math.isfinite(rv):
-            self.fail(f"{value!r} is not a finite number", param, ctx)
-        return rv
 
 
 def check_work(what: str, estimate: float, limit: float, formula: str, force: bool) -> None:
@@ -123,32 +110,17 @@ def announce_estimate(what: str, estimate: Estimate) -> None:
 def check_output_path(
     ctx: click.Context, param: click.Parameter, value: Path | None
 ) -> Path | None:
-    """Click callback: a file path whose folder exists and is writable (checked before the run)."""
-    if value is None:
-        return None
-    where = str(value)
-    if not where or value.is_dir():
-        raise click.BadParameter(f"{where!r} is a folder; expected a file path", ctx, param)
-    folder = value.parent
-    if not folder.is_dir():
-        raise click.BadParameter(f"folder {str(folder)!r} does not exist", ctx, param)
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise click.BadParameter(f"folder {str(folder)!r} is not writable", ctx, param)
-    if value.exists() and not os.access(value, os.W_OK):
-        raise click.BadParameter(f"{where!r} exists and is not writable", ctx, param)
+    """Click callback: :func:`twin.cli._types.check_output_file` (checked before the run)."""
+    if value is not None and (problem := check_output_file(value)) is not None:
+        raise click.BadParameter(problem, ctx, param)
     return value
 
 
 def check_plot_path(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
     """Click callback: :func:`check_output_path` and a known plot format (png, pdf, svg)."""
-    if value is not None and value.suffix.lower() not in PLOT_SUFFIXES:
-        raise click.BadParameter(
-            f"unknown plot format {value.suffix or '(none)'!r}; expected a "
-            f"{', '.join(PLOT_SUFFIXES)} file",
-            ctx,
-            param,
-        )
-    return check_output_path(ctx, param, value)
+    if value is not None and (problem := check_output_file(value, PLOT_SUFFIXES)) is not None:
+        raise click.BadParameter(problem, ctx, param)
+    return value
 
 
 def tasks_from_options(
@@ -302,7 +274,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def artifact_options(save_help: str) -> Callable[[F], F]:
     """``--out``, ``--plot``, ``--save`` and ``--json`` (parameters out, plot, save, as_json)."""
-    path = click.Path(dir_okay=False, path_type=Path)
 
     def decorate(func: F) -> F:
         func = click.option(
@@ -311,22 +282,15 @@ def artifact_options(save_help: str) -> Callable[[F], F]:
             is_flag=True,
             help="Print the summary as one JSON object (last line).",
         )(func)
-        func = click.option(
-            "--save", type=path, default=None, callback=check_output_path, help=save_help
-        )(func)
+        func = click.option("--save", type=OutputFile(), default=None, help=save_help)(func)
         func = click.option(
             "--plot",
-            type=path,
+            type=OutputFile(PLOT_SUFFIXES),
             default=None,
-            callback=check_plot_path,
             help="Save error/power curves (.png, .pdf or .svg).",
         )(func)
         return click.option(
-            "--out",
-            type=path,
-            default=None,
-            callback=check_output_path,
-            help="Write run documents as JSON lines.",
+            "--out", type=OutputFile(), default=None, help="Write run documents as JSON lines."
         )(func)
 
     return decorate

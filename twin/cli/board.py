@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import click
 
 from . import cli
-from ._common import check_positive, emit_json
+from ._common import emit_json
+from ._types import DURATION_S, RATE_HZ, SEED, Endpoint
+from .keys import server_curve, server_key_options
 
 __all__ = ["board_cmd"]
 
@@ -17,19 +20,19 @@ __all__ = ["board_cmd"]
 @cli.command("board")
 @click.option(
     "--bind",
+    type=Endpoint(bind=True),
     default="tcp://127.0.0.1:5555",
     show_default=True,
     help="Base endpoint to serve at (loopback by default).",
 )
 @click.option(
     "--rate-hz",
-    type=float,
+    type=RATE_HZ,
     default=1000.0,
     show_default=True,
-    callback=check_positive,
     help="Frames published per second.",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="Board (hidden variation).")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Board (hidden variation).")
 @click.option(
     "--variation",
     type=click.Choice(["none", "typical"]),
@@ -39,9 +42,8 @@ __all__ = ["board_cmd"]
 )
 @click.option(
     "--duration",
-    type=float,
+    type=DURATION_S,
     default=None,
-    callback=check_positive,
     help="Stop after this many seconds (default: run until interrupted).",
 )
 @click.option(
@@ -52,6 +54,7 @@ __all__ = ["board_cmd"]
     help="Train on this twin.schedule/1 file (tasks in turn, eta ramp, stop rule) from boot.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print a summary as one JSON object.")
+@server_key_options
 def board_cmd(
     bind: str,
     rate_hz: float,
@@ -60,13 +63,14 @@ def board_cmd(
     duration: float | None,
     schedule_path: str | None,
     as_json: bool,
+    curve_secret: Path | None,
+    curve_clients: Path | None,
 ) -> None:
     """Serve an emulated board (the 4x4 transistor network with hidden variation)."""
     from twin.shadow.session import EmulationSpec, make_emulator, serve_emulator
     from twin.simulation.schedule import load_schedule
 
-    if not bind.startswith(("tcp://", "ipc://", "inproc://")):
-        raise click.BadParameter(f"expected tcp://HOST:PORT, got {bind!r}", param_hint="--bind")
+    curve = server_curve(curve_secret, curve_clients)
     schedule = load_schedule(schedule_path) if schedule_path is not None else None
     emulator = make_emulator(EmulationSpec(seed=seed, variation=variation, rate_hz=rate_hz))
     if schedule is not None:
@@ -82,7 +86,9 @@ def board_cmd(
             sys.stderr.flush()
 
     try:
-        published = serve_emulator(emulator, bind, rate_hz, duration_s=duration, on_frames=show)
+        published = serve_emulator(
+            emulator, bind, rate_hz, duration_s=duration, on_frames=show, curve=curve
+        )
     except KeyboardInterrupt:
         published = emulator.seq
     if tty:

@@ -8,9 +8,16 @@ from pathlib import Path
 import click
 
 from . import cli
-from ._common import check_positive, emit_json, print_summary
+from ._common import check_request, emit_json, print_summary
+from ._types import SEED, FiniteRange, OutputFile
 
-__all__ = ["calibrate_cmd"]
+__all__ = ["MAX_EPISODES", "calibrate_cmd"]
+
+#: Most calibration episodes (each is --episode-s of board time); the work estimate refuses a
+#: long request below this.
+MAX_EPISODES = 10_000
+#: Most frames recorded for one calibration without --force (all are kept in memory).
+MAX_FRAMES = 1e7
 
 
 @cli.command("calibrate")
@@ -27,35 +34,35 @@ __all__ = ["calibrate_cmd"]
     default=None,
     help="Calibrate on a recorded stream (twin record).",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="Emulated board.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Emulated board.")
 @click.option(
     "--episodes",
-    type=click.IntRange(min=3),
+    type=click.IntRange(3, MAX_EPISODES),
     default=6,
     show_default=True,
     help="Training episodes recorded from random gates.",
 )
 @click.option(
     "--held-out",
-    type=click.IntRange(min=1),
+    type=click.IntRange(1, MAX_EPISODES),
     default=2,
     show_default=True,
     help="Episodes kept out of the fit, to test the prediction on.",
 )
 @click.option(
     "--episode-s",
-    type=float,
+    type=FiniteRange(0.05, 3600.0),
     default=1.0,
     show_default=True,
-    callback=check_positive,
     help="Board time per episode, s.",
 )
 @click.option(
     "--save",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=OutputFile(),
     default=None,
     help="Write the fitted per-edge values as JSON.",
 )
+@click.option("--force", is_flag=True, help="Run even when the estimated work exceeds the limits.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
 def calibrate_cmd(
     from_emulator: bool,
@@ -65,10 +72,13 @@ def calibrate_cmd(
     held_out: int,
     episode_s: float,
     save: Path | None,
+    force: bool,
     as_json: bool,
 ) -> None:
     """Fit per-edge thresholds, gains and leaks; report the held-out prediction error."""
     from twin.shadow.session import EmulationSpec, calibrate_emulator, make_emulator
+
+    from ..physics.estimate import stream_estimate
 
     if from_emulator == (record is not None):
         raise click.UsageError("give exactly one of --from-emulator or --record FILE")
@@ -79,7 +89,12 @@ def calibrate_cmd(
     else:
         if held_out >= episodes:
             raise click.BadParameter("must be below --episodes", param_hint="--held-out")
-        emulator = make_emulator(EmulationSpec(seed=seed))
+        spec = EmulationSpec(seed=seed)
+        frames = episodes * episode_s * spec.rate_hz
+        check_request("calibrate", stream_estimate(calibration_frames=frames), force,
+                      quiet=as_json, work=(frames, MAX_FRAMES, "frames (episodes x episode-s x "
+                                           "rate)"))  # fmt: skip
+        emulator = make_emulator(spec)
         result, report = calibrate_emulator(
             emulator, episodes=episodes, held_out=held_out, episode_s=episode_s, seed=seed
         )

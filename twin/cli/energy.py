@@ -19,6 +19,7 @@ import click
 from . import cli
 from ._common import plain
 from ._ledger import DB_HELP
+from ._types import FiniteRange
 
 if TYPE_CHECKING:
     from ..ledger import Ledger
@@ -238,7 +239,11 @@ def history_cmd(
 @energy_grp.command("to-tolerance")
 @click.argument("run")
 @click.option(
-    "--error", "tol", type=float, required=True, help="Tolerance, in the unit of --quantity."
+    "--error",
+    "tol",
+    type=FiniteRange(),
+    required=True,
+    help="Tolerance, in the unit of --quantity.",
 )
 @click.option(
     "--quantity",
@@ -300,7 +305,7 @@ def compare_cmd(run_a: str, run_b: str, db: str | None, fmt: str, unit: str) -> 
 @energy_grp.command("repair")
 @click.option(
     "--stale-s",
-    type=click.FloatRange(min=0, min_open=True),
+    type=FiniteRange(0, 1e9, min_open=True),
     default=600.0,
     show_default=True,
     help="Heartbeat age after which a writer is presumed dead, s.",

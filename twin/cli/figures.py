@@ -10,7 +10,8 @@ from typing import Any
 import click
 
 from . import cli
-from .sweep import _sigterm_unwinds
+from ._types import SCHEDULER, OutputDir
+from .sweep import CONNECT_TIMEOUT_S, _sigterm_unwinds
 
 __all__ = ["figures_cmd"]
 
@@ -66,7 +67,7 @@ def _compare(old: Path, new: Path) -> None:
 @click.option(
     "--out",
     "out_dir",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=OutputDir(),
     default=Path("figures"),
     show_default=True,
     help="Folder for the PNGs and report.md (made if missing).",
@@ -76,7 +77,7 @@ def _compare(old: Path, new: Path) -> None:
               "(default: $TWIN_DB_URL, else the per-user file).")  # fmt: skip
 @click.option("--workers", type=click.IntRange(1, 4096), default=None,
               help="Local worker processes (default: every CPU).")  # fmt: skip
-@click.option("--scheduler", metavar="tcp://HOST:PORT", default=None,
+@click.option("--scheduler", type=SCHEDULER, default=None,
               help="Run the sweeps on this Dask distributed scheduler.")  # fmt: skip
 @click.option("--only", "only", multiple=True, metavar="NAME",
               help="Only this figure (repeatable): fig1, fig2, ... (default: all).")  # fmt: skip
@@ -108,13 +109,11 @@ def figures_cmd(
             )
     if workers is not None and scheduler is not None:
         raise click.UsageError("give --workers or --scheduler, not both")
-    if scheduler is not None and not scheduler.startswith(("tcp://", "tls://", "inproc://")):
-        raise click.BadParameter(f"expected tcp://HOST:PORT, got {scheduler!r}",
-                                 param_hint="--scheduler")  # fmt: skip
-    if out_dir.exists() and not out_dir.is_dir():
-        raise click.BadParameter(f"{str(out_dir)!r} is a file; expected a folder",
-                                 param_hint="--out")  # fmt: skip
-    executor = DaskExecutor(scheduler) if scheduler else LocalExecutor(workers)
+    executor = (
+        DaskExecutor(scheduler, connect_timeout_s=CONNECT_TIMEOUT_S)
+        if scheduler
+        else LocalExecutor(workers)
+    )
     try:
         with _sigterm_unwinds(), _sweeps_bar(True) as update:
             report = make_figures(list(only) or None, quick=quick, out_dir=out_dir, db_url=db,

@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from . import cli
-from ._common import SEED, FiniteRange, check_output_path, emit_json, tasks_from_options
+from ._common import emit_json, tasks_from_options
 from ._ledger import check_finite, ledger_options, recorded_dispatch
+from ._types import SEED, FiniteRange, OutputFile
 
 if TYPE_CHECKING:
     import numpy as np
@@ -66,9 +67,8 @@ def _trained_task(task_spec: str, network_spec: str, seed: int) -> tuple[Task, n
 @click.option(
     "--out",
     "out",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=OutputFile(),
     default=None,
-    callback=check_output_path,
     help="Write run documents as JSON lines.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (last line).")

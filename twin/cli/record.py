@@ -20,6 +20,8 @@ import click
 
 from . import cli
 from ._common import emit_json, print_summary
+from ._types import DURATION_S, Endpoint, FiniteRange, OutputFile
+from .keys import client_curve, client_key_options
 
 __all__ = ["record_cmd", "replay_cmd"]
 
@@ -47,12 +49,18 @@ def _link_summary(counters: Any) -> dict[str, Any]:
 
 
 @cli.command("record")
-@click.option("--connect", "endpoint", required=True, help="Board endpoint, tcp://HOST:PORT.")
+@click.option(
+    "--connect",
+    "endpoint",
+    required=True,
+    type=Endpoint(),
+    help="Board endpoint, tcp://HOST:PORT (a board must answer within 5 s).",
+)
 @click.option(
     "--out",
     "out",
     required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=OutputFile(),
     help="Recording file (must not exist, unless --append or --overwrite).",
 )
 @click.option(
@@ -65,12 +73,13 @@ def _link_summary(counters: Any) -> dict[str, Any]:
 @click.option(
     "--duration",
     "duration_s",
-    type=click.FloatRange(min=0, min_open=True),
+    type=DURATION_S,
     default=None,
     help="Stop after this many seconds (default: until Ctrl-C).",
 )
 @click.option("--board-id", default=None, help="Refuse a board of another name.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (last line).")
+@client_key_options
 def record_cmd(
     endpoint: str,
     out: Path,
@@ -79,18 +88,23 @@ def record_cmd(
     duration_s: float | None,
     board_id: str | None,
     as_json: bool,
+    curve_secret: Path | None,
+    curve_server: Path | None,
 ) -> None:
     """Record a board's live stream to FILE."""
     from hw_bridge.client import ZmqBoard
+    from hw_bridge.probe import probe_endpoint
     from hw_bridge.recorder import Recorder
 
     if append and overwrite:
         raise click.UsageError("--append and --overwrite exclude each other")
+    curve = client_curve(curve_secret, curve_server)
+    probe_endpoint(endpoint)  # before the recording file is opened
     # checked before connecting: an existing file is refused (create), or must be a valid recording
     recorder = Recorder(out, mode="append" if append else "overwrite" if overwrite else "create")
     joined = False
     try:
-        with ZmqBoard(endpoint, board_id=board_id, tap=recorder) as board:
+        with ZmqBoard(endpoint, board_id=board_id, tap=recorder, curve=curve) as board:
             snapshot = board.snapshot(timeout_s=5.0)
             joined = True
             start = time.monotonic()  # --duration counts recording time, not the join
@@ -121,7 +135,7 @@ def record_cmd(
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
     "--speed",
-    type=click.FloatRange(min=0),
+    type=FiniteRange(0, 1e6),
     default=0.0,
     show_default=True,
     help="Speed factor (1: as recorded); 0: as fast as possible.",

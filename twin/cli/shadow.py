@@ -11,11 +11,56 @@ from typing import Any
 import click
 
 from . import cli
-from ._common import check_positive, emit_json, print_summary
+from ._common import MAX_REQUEST_S, PLOT_SUFFIXES, check_request, emit_json, print_summary
 from ._ledger import ledger_options, recorded_dispatch
+from ._types import DURATION_S, RATE_HZ, SEED, Endpoint, FaultSpec, FiniteRange, OutputFile
 from ._view import maybe_live_view, view_options
+from .keys import client_curve, client_key_options
 
 __all__ = ["progress_printer", "run_shadow", "shadow_cmd"]
+
+#: Most frames one shadow run mirrors without --force (a day of the lab board at 1 kHz).
+MAX_FRAMES = 86400 * 1000.0
+#: Tolerances and intervals (V or s): finite, > 0, at most 1e6.
+POSITIVE_S_OR_V = FiniteRange(0, 1e6, min_open=True)
+
+
+#: A remote board's frame rate assumed by the work estimate, Hz (the lab board's).
+NOMINAL_RATE_HZ = 1000.0
+#: Board seconds --calibrate records (6 episodes of 1 s).
+CALIBRATION_S = 6.0
+
+
+def check_shadow_work(
+    *,
+    duration_s: float,
+    rate_hz: float,
+    calibration_s: float = 0.0,
+    paced: bool,
+    force: bool,
+    quiet: bool = False,
+    what: str = "shadow",
+) -> None:
+    """Refuse a shadow run whose estimated memory (its history grows with the frames) or, when
+    not paced by the wall clock, time exceeds the limits (:func:`check_request`)."""
+    from ..physics.estimate import stream_estimate
+
+    frames = duration_s * rate_hz
+    estimate = stream_estimate(
+        shadow_frames=frames,
+        calibration_frames=calibration_s * rate_hz,
+        paced_s=duration_s if paced else 0.0,
+    )
+    work = (frames, MAX_FRAMES, "frames (duration x rate)")
+    check_request(what, estimate, force, quiet=quiet, max_time_s=None if paced else MAX_REQUEST_S,
+                  work=work)  # fmt: skip
+
+
+def fault_text(fault: Any) -> str:
+    """A parsed fault back in its ``EDGE:KIND=VALUE@T_S`` form (for the run's parameters)."""
+    from twin.board.inprocess import fault_spec
+
+    return fault_spec(fault)
 
 
 def progress_printer(enabled: bool = True) -> Any:
@@ -102,16 +147,20 @@ def _view_feed(view: Any, shadow: Any) -> Any:
 
 @cli.command("shadow")
 @click.option("--emulate", is_flag=True, help="Shadow an emulated board in this process.")
-@click.option("--connect", metavar="ENDPOINT", default=None, help="Shadow a remote board.")
+@click.option(
+    "--connect",
+    type=Endpoint(),
+    default=None,
+    help="Shadow a remote board, tcp://HOST:PORT (a board must answer within 5 s).",
+)
 @click.option(
     "--duration",
-    type=float,
+    type=DURATION_S,
     default=10.0,
     show_default=True,
-    callback=check_positive,
     help="Run time to shadow, s (board time).",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="Emulated board and twin.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Emulated board and twin.")
 @click.option(
     "--variation",
     type=click.Choice(["none", "typical"]),
@@ -128,10 +177,9 @@ def _view_feed(view: Any, shadow: Any) -> Any:
 )
 @click.option(
     "--rate-hz",
-    type=float,
+    type=RATE_HZ,
     default=1000.0,
     show_default=True,
-    callback=check_positive,
     help="Frame rate of the emulated board, Hz.",
 )
 @click.option("--realtime", is_flag=True, help="Pace the emulated board by the wall clock.")
@@ -139,6 +187,7 @@ def _view_feed(view: Any, shadow: Any) -> Any:
     "--fault",
     "faults",
     multiple=True,
+    type=FaultSpec(),
     metavar="EDGE:KIND=VALUE@T",
     help="Inject a fault into the emulated board (e.g. 7:free_gain=3@10).",
 )
@@ -157,59 +206,56 @@ def _view_feed(view: Any, shadow: Any) -> Any:
 )
 @click.option(
     "--resync-s",
-    type=float,
+    type=POSITIVE_S_OR_V,
     default=0.25,
     show_default=True,
-    callback=check_positive,
     help="Board time between periodic resyncs, s.",
 )
 @click.option(
     "--gate-tol",
-    type=float,
+    type=POSITIVE_S_OR_V,
     default=0.05,
     show_default=True,
-    callback=check_positive,
     help="Gate residual of score 1, V.",
 )
 @click.option(
     "--node-tol",
-    type=float,
+    type=POSITIVE_S_OR_V,
     default=0.01,
     show_default=True,
-    callback=check_positive,
     help="Node residual of score 1, V.",
 )
 @click.option(
     "--hold-s",
-    type=float,
+    type=POSITIVE_S_OR_V,
     default=0.01,
     show_default=True,
-    callback=check_positive,
     help="Time above the detector's level before an alarm, s.",
 )
 @click.option(
     "--false-alarm-hours",
-    type=float,
+    type=FiniteRange(0, 1e9, min_open=True),
     default=10.0,
     show_default=True,
-    callback=check_positive,
     help="Target mean time between false alarms, board-hours (sets the detector's level).",
 )
 @click.option(
     "--out",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=OutputFile(),
     default=None,
     help="Write the run documents as JSON lines.",
 )
 @click.option(
     "--plot",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=OutputFile(PLOT_SUFFIXES),
     default=None,
     help="Save board vs twin error, power and residuals as PNG.",
 )
+@click.option("--force", is_flag=True, help="Run even when the estimated work exceeds the limits.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
 @view_options
 @ledger_options
+@client_key_options
 def shadow_cmd(
     emulate: bool,
     connect: str | None,
@@ -219,7 +265,7 @@ def shadow_cmd(
     adc_bits: str,
     rate_hz: float,
     realtime: bool,
-    faults: tuple[str, ...],
+    faults: tuple[Any, ...],
     calibrate_first: bool,
     resync: str,
     resync_s: float,
@@ -229,14 +275,16 @@ def shadow_cmd(
     false_alarm_hours: float,
     out: Path | None,
     plot: Path | None,
+    force: bool,
     as_json: bool,
     view: bool,
     port: int,
     db: str | None,
     no_db: bool,
+    curve_secret: Path | None,
+    curve_server: Path | None,
 ) -> None:
     """Mirror a board with the twin: residuals, divergence alarms, energies of both."""
-    from twin.board.inprocess import parse_fault
     from twin.shadow.session import EmulationSpec, calibrate_emulator, make_emulator, open_board
     from twin.shadow.shadow import ShadowConfig
 
@@ -244,13 +292,24 @@ def shadow_cmd(
         raise click.UsageError("give exactly one of --emulate or --connect")
     if (faults or calibrate_first) and not emulate:
         raise click.UsageError("--fault and --calibrate need --emulate")
+    curve = client_curve(curve_secret, curve_server)
+    if curve is not None and emulate:
+        raise click.UsageError("--curve-secret and --curve-server need --connect")
+    check_shadow_work(
+        duration_s=duration,
+        rate_hz=rate_hz if emulate else NOMINAL_RATE_HZ,
+        calibration_s=CALIBRATION_S if calibrate_first else 0.0,
+        paced=realtime or not emulate,
+        force=force,
+        quiet=as_json,
+    )
     spec = EmulationSpec(
         seed=seed,
         variation=variation,
         adc_bits=int(adc_bits),
         rate_hz=rate_hz,
         realtime=realtime,
-        faults=tuple(parse_fault(f) for f in faults),
+        faults=faults,
     )
     config = ShadowConfig(
         resync=resync,  # type: ignore[arg-type]  # click.Choice checked it
@@ -269,14 +328,14 @@ def shadow_cmd(
             emulator.boot(0.0)  # the board restarts; the shadow joins the new epoch
         board = open_board(emulate=spec, emulator=emulator)
     else:
-        board = open_board(connect=connect)
+        board = open_board(connect=connect, curve=curve)
     params = {
         "source": "emulate" if emulate else connect,
         "seed": seed,
         "variation": variation,
         "adc_bits": int(adc_bits),
         "rate_hz": rate_hz,
-        "faults": list(faults),
+        "faults": [fault_text(f) for f in faults],
         "calibrated": calibrate_first,
         "duration_s": duration,
     }

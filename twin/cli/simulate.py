@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from ..physics.estimate import MAX_EDGE_EVENTS
 from . import cli
 from ._common import (
     SEED,
@@ -32,9 +33,9 @@ if TYPE_CHECKING:
 
 __all__ = ["MAX_CLOCK_HZ", "MAX_EVENTS", "MAX_SAMPLES", "simulate_cmd"]
 
-#: Work limit of one run, edge events (edges x clock rate x duration, and batched wake-ups):
-#: ~hours at the twin's 10^5-10^6 events per second; --force lifts it.
-MAX_EVENTS = 1e9
+#: Work limit of one run, edge events (edges x clock rate x duration, and batched wake-ups);
+#: --force lifts it.
+MAX_EVENTS = MAX_EDGE_EVENTS
 #: Largest number of probe samples (duration / --sample-s) a run keeps in memory.
 MAX_SAMPLES = 1e7
 #: Fastest learning clock, Hz (the board's is 10 kHz).

@@ -13,7 +13,8 @@ from typing import Any
 import click
 
 from . import cli
-from ._common import FiniteRange, emit_json, plain, print_summary
+from ._common import check_request, emit_json, plain, print_summary
+from ._types import SCHEDULER, FiniteRange
 
 __all__ = ["sweep_group"]
 
@@ -21,6 +22,11 @@ __all__ = ["sweep_group"]
 EXIT_FAILED_CELLS = 1
 _DB_HELP = "Ledger database URL or SQLite path (default: $TWIN_DB_URL, else the per-user file)."
 _SPEC = click.Path(dir_okay=False, path_type=Path)
+#: Most CPU time a sweep may be estimated to need without --force, s (a week; the paper's six
+#: figures in full are ~hours).
+MAX_SWEEP_CPU_S = 7 * 86400.0
+#: Seconds to reach a --scheduler before giving up.
+CONNECT_TIMEOUT_S = 10.0
 
 
 class _SweepGroup(click.Group):
@@ -95,6 +101,23 @@ def _sigterm_unwinds() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def _check_sweep_work(specs: list[Any], force: bool, *, quiet: bool) -> None:
+    """Check every cell of ``specs`` and refuse the sweep if its estimated work (CPU time
+    summed over the cells, the largest cell's memory) exceeds the limits, unless ``force``."""
+    from ..sweeps.cells import expand
+    from ..sweeps.estimate import sweep_estimate
+    from ..sweeps.runner import check_cells
+
+    cells = []
+    for spec in specs:
+        expanded = expand(spec)
+        check_cells(spec, expanded)
+        cells += expanded
+    estimate, worst = sweep_estimate(cells)
+    work = (worst.work, worst.limit, worst.unit) if worst is not None else None
+    check_request("sweep", estimate, force, quiet=quiet, max_time_s=MAX_SWEEP_CPU_S, work=work)
+
+
 @sweep_group.command("run")
 @click.argument("specs", metavar="SPEC.toml...", nargs=-1, required=True, type=_SPEC)
 @click.option("--db", metavar="URL", default=None, help=_DB_HELP)
@@ -106,9 +129,10 @@ def _sigterm_unwinds() -> Iterator[None]:
 )
 @click.option(
     "--scheduler",
-    metavar="tcp://HOST:PORT",
+    type=SCHEDULER,
     default=None,
-    help="Run on this Dask distributed scheduler instead of local processes.",
+    help="Run on this Dask distributed scheduler instead of local processes (reached within "
+    f"{CONNECT_TIMEOUT_S:g} s).",
 )
 @click.option(
     "--timeout-s",
@@ -128,6 +152,7 @@ def _sigterm_unwinds() -> Iterator[None]:
     "--rerun", is_flag=True, help="Recompute every cell, done or not (after a code change)."
 )
 @click.option("--retry-failed", is_flag=True, help="Submit cells recorded as failed again.")
+@click.option("--force", is_flag=True, help="Run even when the estimated work exceeds the limits.")
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as one JSON object.")
 def run_cmd(
     specs: tuple[Path, ...],
@@ -138,19 +163,25 @@ def run_cmd(
     max_attempts: int,
     rerun: bool,
     retry_failed: bool,
+    force: bool,
     as_json: bool,
 ) -> None:
-    """Compute the missing cells of one or more sweeps (cells pooled); exit 1 if a cell failed."""
+    """Compute the missing cells of one or more sweeps (cells pooled); exit 1 if a cell failed.
+
+    Every cell is checked and the sweep's work estimated (CPU time summed over its cells, at
+    most a week without --force; the largest cell's memory) before anything is submitted.
+    """
     from ..sweeps import DaskExecutor, LocalExecutor, load_spec, run_sweeps
 
     if workers is not None and scheduler is not None:
         raise click.UsageError("give --workers or --scheduler, not both")
-    if scheduler is not None and not scheduler.startswith(("tcp://", "tls://", "inproc://")):
-        raise click.BadParameter(
-            f"expected tcp://HOST:PORT, got {scheduler!r}", param_hint="--scheduler"
-        )
     the_specs = [load_spec(spec) for spec in specs]
-    executor = DaskExecutor(scheduler) if scheduler else LocalExecutor(workers)
+    _check_sweep_work(the_specs, force, quiet=as_json)
+    executor = (
+        DaskExecutor(scheduler, connect_timeout_s=CONNECT_TIMEOUT_S)
+        if scheduler
+        else LocalExecutor(workers)
+    )
     try:
         with _sigterm_unwinds(), _cells_bar(not as_json) as update:
             outcomes = run_sweeps(

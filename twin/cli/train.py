@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from ..learning.rules import CONTROL_RANGES
-from ..physics.estimate import PCG_MIN_EDGES, Estimate, NetworkSize
+from ..physics.estimate import MAX_EDGE_STEPS, PCG_MIN_EDGES, Estimate, NetworkSize
 from . import cli
 from ._common import (
     SEED,
@@ -31,9 +31,6 @@ from .train_xy import refuse_foreign, run_xy, xy_options
 
 __all__ = ["MAX_EDGE_STEPS", "MAX_REALIZATIONS", "MAX_STEPS", "train_cmd"]
 
-#: Work limit of one run, edge-steps (steps x realizations x edges): ~hours on one core at the
-#: trainer's 10^6-10^7 edge-steps per second; --force lifts it.
-MAX_EDGE_STEPS = 1e10
 #: Largest --steps and --realizations.
 MAX_STEPS = 10**9
 MAX_REALIZATIONS = 10**9  # the memory and time estimate refuses far below

@@ -32,6 +32,8 @@ from pathlib import Path
 import attrs
 
 __all__ = [
+    "MAX_EDGE_EVENTS",
+    "MAX_EDGE_STEPS",
     "PCG_MIN_EDGES",
     "Estimate",
     "NetworkSize",
@@ -41,6 +43,7 @@ __all__ = [
     "format_seconds",
     "network_size",
     "simulate_estimate",
+    "stream_estimate",
     "train_estimate",
 ]
 
@@ -49,6 +52,13 @@ __all__ = [
 #: way (``benchmarks/bench_scale_trainer.py``: PCG 2x faster at 2,048 edges, 5-6x at 8,192).
 #: Defined here, a module without heavy imports, so that ``twin train --help`` can quote it.
 PCG_MIN_EDGES = 2000
+
+#: Work limit of one training request, edge-steps (steps x realizations x edges): ~hours on one
+#: core at the trainer's 10^6-10^7 edge-steps per second (``twin train``, each trainer sweep cell).
+MAX_EDGE_STEPS = 1e10
+#: Work limit of one twin run, edge events (edges x clock rate x duration): ~hours at the twin's
+#: 10^5-10^6 events per second (``twin simulate``, each realization of a twin sweep cell).
+MAX_EDGE_EVENTS = 1e9
 
 #: Resident memory of a process that imported the trainer or the twin (numpy, scipy, numba,
 #: kernels), bytes: 222-229 MB measured for small trainer runs, ~250 MB for the twin.
@@ -82,6 +92,17 @@ DENSE_BLOCK = 1024
 #: The twin: edge events per second (10^5-10^6 measured) and bytes per probe sample and edge.
 EVENTS_PER_S = 3e5
 SAMPLE_BYTES, SAMPLE_EDGE_BYTES = 2000.0, 16.0
+
+#: Board streams (the shadow, calibration): frames the shadow mirrors per second when not paced
+#: by the wall clock (650 measured for the 4 x 4 board on a loaded 2-core machine, ~1,500 idle),
+#: frames calibration records and fits per second (~400 loaded), bytes the shadow keeps per frame
+#: (a plot row every 10 frames: ~700 B) and calibration per recorded frame (the whole state).
+SHADOW_FRAMES_PER_S = 1000.0
+CALIBRATION_FRAMES_PER_S = 500.0
+SHADOW_FRAME_BYTES = 70.0
+RECORDED_FRAME_BYTES = 2000.0
+#: Resident memory of a process that imported the shadow (numpy, scipy, the twin, zmq), bytes.
+BASE_STREAM_BYTES = 200e6
 
 _LATTICE = re.compile(r"^lattice:(\d+)x(\d+)(:periodic)?$")
 _JAMMED = re.compile(r"^jammed:(\d+)(?::seed=\d+)?$")
@@ -232,6 +253,26 @@ def simulate_estimate(size: NetworkSize, *, events: float, samples: float) -> Es
         memory_bytes=_memory(size, 1, BASE_SIMULATE_BYTES) + samples_b,
         time_s=build_s + layout_s + run_s,
         parts=(("network", build_s), ("set-up", layout_s), ("simulation", run_s)),
+    )
+
+
+def stream_estimate(
+    *, shadow_frames: float = 0.0, calibration_frames: float = 0.0, paced_s: float = 0.0
+) -> Estimate:
+    """Peak memory and time of mirroring ``shadow_frames`` board frames (the shadow's plot
+    history grows with them) after recording and fitting ``calibration_frames``; a run paced by
+    the wall clock (a real board, ``--realtime``) lasts at least ``paced_s``."""
+    shadow_s = max(shadow_frames / SHADOW_FRAMES_PER_S, paced_s)
+    calibration_s = calibration_frames / CALIBRATION_FRAMES_PER_S
+    memory = (
+        BASE_STREAM_BYTES
+        + SHADOW_FRAME_BYTES * shadow_frames
+        + RECORDED_FRAME_BYTES * calibration_frames
+    )
+    return Estimate(
+        memory_bytes=memory,
+        time_s=shadow_s + calibration_s,
+        parts=(("calibration", calibration_s), ("shadow", shadow_s)),
     )
 
 

@@ -73,11 +73,15 @@ def read_text(path: Path, error: type[Exception], *, what: str) -> str:
     Raises ``error`` (one line naming the file) for a missing file, a folder, a file too large,
     binary content (a NUL byte) or bytes that are not UTF-8.
     """
-    if not path.exists():
+    try:
+        exists, regular = path.exists(), path.is_file()
+        size = path.stat().st_size if regular else 0
+    except OSError as exc:  # a name too long, a loop of links, a permission: one line
+        raise error(f"{what}: {str(path)[:80]!r}: {exc.strerror or exc}") from None
+    if not exists:
         raise error(f"{what}: no such file {str(path)!r}")
-    if not path.is_file():
+    if not regular:
         raise error(f"{what}: {str(path)!r} is not a regular file")
-    size = path.stat().st_size
     if size > MAX_FILE_BYTES:
         raise error(f"{path}: {size} bytes; a {what} file may have at most {MAX_FILE_BYTES}")
     try:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ..errors import NetworkError, TaskError
+from .estimate import network_size
 from .network import Network
 from .network_io import SPEC_FORMS, network_from_spec
 from .task import Task, allostery_task, iris_task, load_task, regression_task
@@ -24,6 +25,7 @@ __all__ = [
     "TASK_KINDS",
     "TaskSpecError",
     "build_tasks",
+    "check_task_spec",
     "realization_rng",
     "reference_for_realization",
 ]
@@ -50,6 +52,10 @@ class TaskSpecError(TaskError):
         super().__init__(f"{field}: {message}")
         self.field = field
         self.detail = message
+
+    def __reduce__(self) -> tuple[type[TaskSpecError], tuple[str, str]]:
+        # rebuilt from both arguments, so the error crosses a process pool as itself
+        return type(self), (self.field, self.detail)
 
 
 def realization_rng(seed: int, realization: int) -> np.random.Generator:
@@ -95,6 +101,46 @@ def _file_task(path: str, network_spec: str | None) -> Task:
     return task.evolve(network=net)
 
 
+def check_task_spec(
+    task_spec: str, network_spec: str | None, *, realizations: int = 1, label_noise: float = 0.0
+) -> None:
+    """The checks :func:`build_tasks` makes before generating anything (cheap: no network is
+    built): the task kind, the number of realizations, the label noise and, for generated
+    ``lattice:``/``jammed:`` networks, the spec's form and size limits.
+
+    Raises
+    ------
+    TaskSpecError, NetworkError
+        As :func:`build_tasks` would.
+    """
+    if realizations < 1:
+        raise TaskSpecError("realizations", "must be >= 1")
+    if network_spec is not None and not network_spec.strip():
+        raise TaskSpecError(
+            "network",
+            f"empty spec; expected {SPEC_FORMS} "
+            "(leave the option out for the task's default network)",
+        )
+    if not (label_noise >= 0 and np.isfinite(label_noise)):
+        raise TaskSpecError("label_noise", f"must be a finite number >= 0 V, got {label_noise}")
+    kind = task_spec.split(":", 1)[0] if task_spec.startswith("file:") else task_spec
+    if label_noise > 0 and kind not in LABEL_NOISE_KINDS:
+        raise TaskSpecError(
+            "label_noise",
+            f"applies to generated {' and '.join(LABEL_NOISE_KINDS)} tasks, not {kind}",
+        )
+    if task_spec.startswith("file:"):
+        return
+    if task_spec not in TASK_KINDS:
+        raise TaskSpecError(
+            "task",
+            f"unknown task {task_spec!r}; expected one of {', '.join(TASK_KINDS)} or file:PATH",
+        )
+    spec = network_spec or DEFAULT_NETWORKS[task_spec]
+    if spec.startswith(("lattice:", "jammed:")) and network_size(spec) is None:
+        network_from_spec(spec)  # malformed or over the limits: raises its own message
+
+
 def build_tasks(
     task_spec: str,
     network_spec: str | None,
@@ -131,29 +177,9 @@ def build_tasks(
     TaskError, NetworkError
         A file or network spec that cannot be read.
     """
-    if realizations < 1:
-        raise TaskSpecError("realizations", "must be >= 1")
-    if network_spec is not None and not network_spec.strip():
-        raise TaskSpecError(
-            "network",
-            f"empty spec; expected {SPEC_FORMS} "
-            "(leave the option out for the task's default network)",
-        )
-    if not (label_noise >= 0 and np.isfinite(label_noise)):
-        raise TaskSpecError("label_noise", f"must be a finite number >= 0 V, got {label_noise}")
-    kind = task_spec.split(":", 1)[0] if task_spec.startswith("file:") else task_spec
-    if label_noise > 0 and kind not in LABEL_NOISE_KINDS:
-        raise TaskSpecError(
-            "label_noise",
-            f"applies to generated {' and '.join(LABEL_NOISE_KINDS)} tasks, not {kind}",
-        )
+    check_task_spec(task_spec, network_spec, realizations=realizations, label_noise=label_noise)
     if task_spec.startswith("file:"):
         return [_file_task(task_spec[5:], network_spec)] * realizations
-    if task_spec not in TASK_KINDS:
-        raise TaskSpecError(
-            "task",
-            f"unknown task {task_spec!r}; expected one of {', '.join(TASK_KINDS)} or file:PATH",
-        )
     spec = network_spec or DEFAULT_NETWORKS[task_spec]
     make = {"regression": regression_task, "allostery": allostery_task, "iris": iris_task}[
         task_spec

@@ -83,7 +83,12 @@ def make_emulator(spec: EmulationSpec) -> BoardEmulator:
         variation=VARIATIONS[spec.variation](),
         node_adc=Adc(bits=spec.adc_bits, sigma_v=2e-4),
     )
-    return BoardEmulator(config, rng=np.random.default_rng([spec.seed, 7]))
+    emulator = BoardEmulator(config, rng=np.random.default_rng([spec.seed, 7]))
+    n = emulator.task.network.n_edges
+    for fault in spec.faults:  # before any calibration or run: the board's edge count is known
+        if not 0 <= fault.edge < n:
+            raise BridgeConfigError(f"fault edge: expected 0..{n - 1}, got {fault.edge}")
+    return emulator
 
 
 def open_board(
@@ -93,8 +98,10 @@ def open_board(
     connect: str | None = None,
     replay: Path | None = None,
     replay_speed: float = 0.0,
+    curve: Any = None,
 ) -> Board:
-    """The board to shadow: exactly one of ``emulate``/``emulator``, ``connect``, ``replay``."""
+    """The board to shadow: exactly one of ``emulate``/``emulator``, ``connect``, ``replay``;
+    ``curve`` (``hw_bridge._sockets.CurveClient``) encrypts and authenticates ``connect``."""
     given = [emulate is not None or emulator is not None, connect is not None, replay is not None]
     if sum(given) != 1:
         raise BridgeConfigError("board: give exactly one of --emulate, --connect, --replay")
@@ -105,7 +112,10 @@ def open_board(
             raise BridgeConfigError(
                 "--connect: the ZeroMQ client (hw_bridge.client) is not in this build"
             ) from None
-        board: Board = ZmqBoard(connect)
+        from hw_bridge.probe import probe_endpoint  # type: ignore[import-not-found,unused-ignore]
+
+        probe_endpoint(connect)  # one line naming the endpoint instead of a silent wait
+        board: Board = ZmqBoard(connect, curve=curve)
         return board
     if replay is not None:
         try:  # integration point: the wire half's recorded-stream replayer
@@ -128,8 +138,10 @@ def serve_emulator(
     *,
     duration_s: float | None = None,
     on_frames: Callable[[Sequence[BoardState]], None] | None = None,
+    curve: Any = None,
 ) -> int:
     """Run ``emulator`` in real time and publish its frames at ``bind``; frames published.
+    ``curve`` (``hw_bridge._sockets.CurveServer``): CURVE encryption and client keys.
 
     Integration point: publishes through ``hw_bridge.server.BoardPublisher`` (snapshots and
     commands served by it, commands applied by :meth:`BoardEmulator.execute` under a lock). In a
@@ -156,6 +168,7 @@ def serve_emulator(
             params=cfg.params,
             handler=handler,
             bind=bind,
+            curve=curve,
         )
     except ImportError:
         log.warning("no ZeroMQ publisher in this build: running the board locally only")

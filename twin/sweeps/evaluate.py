@@ -39,8 +39,17 @@ def check_cell(kind: str, params: Mapping[str, Any]) -> None:
     """Build the cell's configuration without running it: raises what the run would (one line).
 
     Catches at submission what the schema cannot: an unknown clock spec, ``kmin >= kmax``, ...
-    (network and task specs are checked when the cell builds its tasks).
+    and the task and network specs (:func:`twin.physics.task_spec.check_task_spec`: a misspelt
+    task or a malformed network is refused here, not in a worker).
     """
+    from ..physics.task_spec import check_task_spec
+
+    network = params.get("network")
+    check_task_spec(
+        str(params.get("task", "allostery")),
+        None if network is None else str(network),
+        label_noise=float(params.get("label_noise", 0.0)),
+    )
     if kind == "trainer":
         from ._trainer_cell import check_params
     else:

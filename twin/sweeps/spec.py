@@ -23,6 +23,7 @@ the vocabulary of its kind (:mod:`twin.sweeps.params`). Every problem is one
 from __future__ import annotations
 
 import functools
+import math
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
@@ -37,7 +38,14 @@ from ..physics.file_checks import json_path, read_text
 from .errors import SweepSpecError
 from .params import SCHEMA_ID, canonical_params, canonical_value, parameters
 
-__all__ = ["Axis", "SweepSpec", "load_spec", "spec_from_dict"]
+__all__ = ["MAX_CELLS", "Axis", "SweepSpec", "cell_count", "load_spec", "spec_from_dict"]
+
+#: Most cells of one sweep (checked before the axes are expanded).
+MAX_CELLS = 100_000
+#: Deepest nesting of a sweep document (a value in an axis list is at depth 3).
+MAX_DEPTH = 32
+#: Largest integer magnitude in a sweep document (int64).
+MAX_INT = 2**63 - 1
 
 Kind = Literal["trainer", "twin"]
 Combine = Literal["product", "zip"]
@@ -139,11 +147,50 @@ def load_spec(path: str | Path) -> SweepSpec:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise SweepSpecError(f"{path}: invalid TOML ({exc})") from None
+    except RecursionError:
+        raise SweepSpecError(
+            f"{path}: invalid TOML (values nested deeper than the parser can read; expected at "
+            f"most {MAX_DEPTH} levels)"
+        ) from None
+    except ValueError as exc:  # e.g. an integer of more than 4,300 digits
+        raise SweepSpecError(f"{path}: invalid TOML ({str(exc).splitlines()[0]})") from None
     return spec_from_dict(doc, source=str(path))
+
+
+def _check_values(doc: Any, source: str) -> None:
+    """Refuse what JSON Schema cannot (before the schema walks the document recursively):
+    nesting deeper than :data:`MAX_DEPTH`, NaN and infinities, integers beyond int64."""
+    stack: list[tuple[Any, tuple[Any, ...]]] = [(doc, ())]
+    while stack:
+        value, path = stack.pop()
+        where = json_path(list(path)) if path else "(document)"
+        if len(path) > MAX_DEPTH:
+            raise SweepSpecError(f"{source}: {where}: nested deeper than {MAX_DEPTH} levels")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise SweepSpecError(f"{source}: {where}: expected a finite number, got {value}")
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT:
+            raise SweepSpecError(
+                f"{source}: {where}: expected an integer of magnitude at most 2^63 - 1, got one "
+                f"of {len(str(abs(value)))} digits"
+            )
+        if isinstance(value, Mapping):
+            stack.extend((v, (*path, k)) for k, v in value.items())
+        elif isinstance(value, list):
+            stack.extend((v, (*path, i)) for i, v in enumerate(value))
+
+
+def cell_count(axes: Mapping[str, Any], combine: str) -> int:
+    """Cells of ``axes`` (name -> list of values) combined as ``product`` or ``zip``, without
+    expanding them."""
+    lengths = [len(v) if isinstance(v, list) else 1 for v in axes.values()]
+    if not lengths:
+        return 1
+    return min(lengths) if combine == "zip" else math.prod(lengths)
 
 
 def spec_from_dict(d: Mapping[str, Any], *, source: str = "<dict>") -> SweepSpec:
     """A :class:`SweepSpec` from a parsed document (same checks and messages as a file)."""
+    _check_values(d, source)
     problem = _checker().first_problem(d)
     if problem is not None:
         raise SweepSpecError(f"{source}: {json_path(problem[0])}: {problem[1]}")
@@ -157,6 +204,12 @@ def spec_from_dict(d: Mapping[str, Any], *, source: str = "<dict>") -> SweepSpec
     base = dict(d.get("base", {}))
     canonical_params(kind, base, where=f"{source}: base")  # checks names and values
     base = {k: canonical_value(kind, k, v, where=f"{source}: base.{k}") for k, v in base.items()}
+    combine = d.get("combine", "product")
+    count = cell_count(d.get("axes", {}), combine)
+    if count > MAX_CELLS:
+        raise SweepSpecError(
+            f"{source}: axes: {count:.3g} cells ({combine} of the axes); at most {MAX_CELLS:,}"
+        )
     axes = []
     for axis_name, values in d.get("axes", {}).items():
         if axis_name in base:
@@ -170,7 +223,6 @@ def spec_from_dict(d: Mapping[str, Any], *, source: str = "<dict>") -> SweepSpec
             for i, v in enumerate(values)
         )
         axes.append(Axis(name=axis_name, values=canon))
-    combine = d.get("combine", "product")
     if combine == "zip" and len({len(a.values) for a in axes}) > 1:
         lengths = ", ".join(f"{a.name}: {len(a.values)}" for a in axes)
         raise SweepSpecError(f"{source}: axes: zip needs axes of one length, got {lengths}")

@@ -7,6 +7,13 @@ its own messages: nothing is queued per page, so memory stays bounded however sl
 
 The server is read-only: it answers ``GET`` of the page, its assets (served from the package,
 no external network) and ``/state`` (the snapshot as JSON), and ignores whatever a page sends.
+
+It answers only requests addressed to itself: the ``Host`` header must name this machine's
+loopback address and the server's port (``127.0.0.1``, ``localhost`` or ``[::1]``), else 421 (a
+web page the user visits cannot rebind its own domain to 127.0.0.1 and read the run, "DNS
+rebinding"); a WebSocket whose ``Origin`` is another site is refused with 403 (cross-site
+WebSocket hijacking). Clients that send no ``Origin`` (scripts, curl) are not browsers' pages
+and are served.
 """
 
 from __future__ import annotations
@@ -24,7 +31,10 @@ from aiohttp import WSMsgType, web
 from ..errors import TwinError
 from .state import LiveState
 
-__all__ = ["ViewError", "ViewServer"]
+__all__ = ["LOOPBACK_NAMES", "ViewError", "ViewServer"]
+
+#: Host names a request to the live page may address (with the server's port).
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 
 log = logging.getLogger("twin.view")
 
@@ -130,7 +140,7 @@ class ViewServer:
     async def _main(self, sock: socket.socket) -> None:
         self._loop = asyncio.get_running_loop()
         self._stopping = asyncio.Event()
-        app = web.Application()
+        app = web.Application(middlewares=[self._same_host])
         app.router.add_get("/", self._index)
         app.router.add_get("/static/{name}", self._static)
         app.router.add_get("/state", self._state)
@@ -145,6 +155,21 @@ class ViewServer:
         await self._runner.cleanup()
 
     # ------------------------------------------------------------------ handlers
+
+    def _allowed_hosts(self) -> set[str]:
+        return {f"{name}:{self.port}" for name in LOOPBACK_NAMES}
+
+    @web.middleware
+    async def _same_host(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        """Refuse a request addressed to another host (421) or a WebSocket from another
+        site's page (403)."""
+        allowed = self._allowed_hosts()
+        if request.headers.get("Host", "").lower() not in allowed:
+            raise web.HTTPMisdirectedRequest(text="this server answers only its loopback address")
+        origin = request.headers.get("Origin")
+        if origin is not None and origin.lower().removeprefix("http://") not in allowed:
+            raise web.HTTPForbidden(text="cross-origin requests are refused")
+        return await handler(request)
 
     async def _index(self, request: web.Request) -> web.Response:
         return web.Response(body=self._assets["index.html"], content_type="text/html")

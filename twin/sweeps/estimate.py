@@ -1,0 +1,113 @@
+"""The work of a sweep, estimated from its cells before anything is submitted.
+
+Each cell is estimated and limited as the command it stands for would be
+(:mod:`twin.physics.estimate`): a trainer cell as ``twin train`` of its realizations on one
+thread (at most :data:`~twin.physics.estimate.MAX_EDGE_STEPS` edge-steps), a twin cell as ``twin
+simulate`` of each realization (at most :data:`~twin.physics.estimate.MAX_EDGE_EVENTS` edge
+events each). Cells whose network size is only known once a file is read count as unknown (zero)
+work. The sweep's total is the sum of CPU time over its cells and its peak memory the largest
+cell's (a worker holds one cell).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import attrs
+
+from ..physics.estimate import (
+    MAX_EDGE_EVENTS,
+    MAX_EDGE_STEPS,
+    Estimate,
+    NetworkSize,
+    network_size,
+    simulate_estimate,
+    train_estimate,
+)
+from ..physics.task_spec import DEFAULT_NETWORKS
+from .cells import Cell
+
+__all__ = ["CellWork", "cell_estimate", "cell_work", "sweep_estimate"]
+
+
+def _size(params: Mapping[str, Any]) -> NetworkSize | None:
+    network = params.get("network")
+    task = str(params.get("task", "allostery"))
+    spec = network if network is not None else DEFAULT_NETWORKS.get(task)
+    return network_size(str(spec)) if spec is not None else None
+
+
+def _twin_events(params: Mapping[str, Any], edges: int) -> tuple[float, float]:
+    """Edge events and probe samples of one realization of a twin cell."""
+    from .twin_cells import cell_from_params
+
+    cell = cell_from_params(params)
+    duration = cell.board_time_s()
+    rate = cell.edge_rate_hz() or 0.0  # continuous clock: no discrete events
+    sample_s = cell.sample_s if cell.sample_s is not None else duration / 200
+    return edges * rate * duration, duration / max(sample_s, 1e-12)
+
+
+def cell_estimate(kind: str, params: Mapping[str, Any], realizations: int) -> Estimate | None:
+    """Peak memory and CPU time of one cell (``None``: its network size is not known yet)."""
+    size = _size(params)
+    if size is None:
+        return None
+    if kind == "trainer":
+        return train_estimate(
+            size, realizations=realizations, steps=int(params.get("steps", 0)), threads=1
+        )
+    events, samples = _twin_events(params, size.edges)
+    one = simulate_estimate(size, events=events, samples=samples)
+    return Estimate(
+        memory_bytes=one.memory_bytes,
+        time_s=one.time_s * realizations,
+        parts=tuple((what, t * realizations) for what, t in one.parts),
+    )
+
+
+@attrs.frozen(kw_only=True)
+class CellWork:
+    """The work of one cell in the unit its command limits (``work`` of at most ``limit``)."""
+
+    work: float
+    limit: float
+    unit: str
+    position: int = 0
+
+    @property
+    def ratio(self) -> float:
+        """``work / limit`` (above 1: refused without --force)."""
+        return self.work / self.limit
+
+
+def cell_work(kind: str, params: Mapping[str, Any], realizations: int) -> CellWork | None:
+    """Edge-steps (trainer: steps x realizations x edges) or edge events of one realization
+    (twin: edges x edge rate x duration) of a cell, with its command's limit."""
+    size = _size(params)
+    if size is None:
+        return None
+    if kind == "trainer":
+        work = float(params.get("steps", 0)) * realizations * size.edges
+        return CellWork(work=work, limit=MAX_EDGE_STEPS, unit="edge-steps (steps x "
+                        "realizations x edges) in one cell")  # fmt: skip
+    events, _samples = _twin_events(params, size.edges)
+    return CellWork(work=events, limit=MAX_EDGE_EVENTS, unit="edge events (edges x clock "
+                    "rate x duration) in one realization")  # fmt: skip
+
+
+def sweep_estimate(cells: Iterable[Cell]) -> tuple[Estimate, CellWork | None]:
+    """Total CPU time over ``cells`` with the peak memory of the largest one, and the work of
+    the cell nearest to (or furthest beyond) its limit."""
+    memory, total = 0.0, 0.0
+    worst: CellWork | None = None
+    for cell in cells:
+        estimate = cell_estimate(cell.kind, cell.params, cell.realizations)
+        if estimate is not None:
+            memory = max(memory, estimate.memory_bytes)
+            total += estimate.time_s
+        work = cell_work(cell.kind, cell.params, cell.realizations)
+        if work is not None and (worst is None or work.ratio > worst.ratio):
+            worst = attrs.evolve(work, position=cell.position)
+    return Estimate(memory_bytes=memory, time_s=total, parts=(("cells", total),)), worst
