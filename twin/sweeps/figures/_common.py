@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
+    from ..spec import SweepSpec
+
 __all__ = [
     "DRAWING",
     "QUANTILES",
@@ -34,6 +36,7 @@ __all__ = [
     "fmt",
     "grouped",
     "interp_loglog",
+    "lambda_sweep",
     "measured_table",
     "new_figure",
     "no_data",
@@ -260,3 +263,27 @@ def measured_table(rows: Sequence[tuple[str, str, str, str]]) -> str:
     out = ["| quantity | measured here | published (seed) | departure |", "|---|---|---|---|"]
     out += [f"| {q} | {m} | {p} | {d} |" for q, m, p, d in rows]
     return "\n".join(out)
+
+
+def lambda_sweep(
+    name: str,
+    *,
+    lams: Sequence[float],
+    realizations: int,
+    description: str,
+    base: Mapping[str, Any],
+) -> SweepSpec:
+    """A trainer sweep over lambda (one axis, root seed 0): the spec of figures 2, 5 and 8."""
+    from ..spec import spec_from_dict
+
+    return spec_from_dict(
+        {
+            "name": name,
+            "kind": "trainer",
+            "realizations": realizations,
+            "seed": 0,
+            "description": description,
+            "base": dict(base),
+            "axes": {"lam": list(lams)},
+        }
+    )

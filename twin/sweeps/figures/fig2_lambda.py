@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..spec import SweepSpec, spec_from_dict
+from ..spec import SweepSpec
 from ._common import (
     FigureResult,
     band,
@@ -24,6 +24,7 @@ from ._common import (
     fmt,
     grouped,
     interp_loglog,
+    lambda_sweep,
     measured_table,
     new_figure,
     paired,
@@ -73,16 +74,12 @@ def specs(quick: bool) -> list[SweepSpec]:
         steps, realizations = 100_000, 50
     mode = "quick" if quick else "full"
     return [
-        spec_from_dict(
-            {
-                "name": f"fig2-lambda-{mode}",
-                "kind": "trainer",
-                "realizations": realizations,
-                "seed": 0,
-                "description": TITLE,
-                "base": {**BASE, "steps": steps, "n_records": 20},
-                "axes": {"lam": lams},
-            }
+        lambda_sweep(
+            f"fig2-lambda-{mode}",
+            lams=lams,
+            realizations=realizations,
+            description=TITLE,
+            base={**BASE, "steps": steps, "n_records": 20},
         )
     ]
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..spec import SweepSpec, spec_from_dict
+from ..spec import SweepSpec
 from ._common import (
     FigureResult,
     band,
@@ -23,6 +23,7 @@ from ._common import (
     fmt,
     grouped,
     interp_loglog,
+    lambda_sweep,
     measured_table,
     new_figure,
     paired,
@@ -52,16 +53,12 @@ def specs(quick: bool) -> list[SweepSpec]:
         steps, realizations = 20_000, 50
     mode = "quick" if quick else "full"
     return [
-        spec_from_dict(
-            {
-                "name": f"fig5-iris-{mode}",
-                "kind": "trainer",
-                "realizations": realizations,
-                "seed": 0,
-                "description": TITLE,
-                "base": {**BASE, "steps": steps, "n_records": 2},
-                "axes": {"lam": lams},
-            }
+        lambda_sweep(
+            f"fig5-iris-{mode}",
+            lams=lams,
+            realizations=realizations,
+            description=TITLE,
+            base={**BASE, "steps": steps, "n_records": 2},
         )
     ]
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..spec import SweepSpec, spec_from_dict
+from ..spec import SweepSpec
 from ._common import (
     FigureResult,
     band,
@@ -23,6 +23,7 @@ from ._common import (
     fit_loglog_slope,
     fmt,
     grouped,
+    lambda_sweep,
     measured_table,
     new_figure,
     paired,
@@ -56,16 +57,12 @@ def specs(quick: bool) -> list[SweepSpec]:
         steps, realizations = 20_000, 50
     mode = "quick" if quick else "full"
     return [
-        spec_from_dict(
-            {
-                "name": f"fig8-springs-{mode}",
-                "kind": "trainer",
-                "realizations": realizations,
-                "seed": 0,
-                "description": TITLE,
-                "base": {**BASE, "steps": steps, "n_records": 20},
-                "axes": {"lam": lams},
-            }
+        lambda_sweep(
+            f"fig8-springs-{mode}",
+            lams=lams,
+            realizations=realizations,
+            description=TITLE,
+            base={**BASE, "steps": steps, "n_records": 20},
         )
     ]
 
