@@ -55,7 +55,7 @@ def test_no_board_at_the_endpoint_is_a_one_line_error(capsys) -> None:
         "0.3",
     )
     assert code == 2
-    assert "no snapshot" in err
+    assert f"tcp://127.0.0.1:{port}: nothing listens there" in err  # the endpoint probe
     assert len(err.strip().splitlines()) == 1
 
 

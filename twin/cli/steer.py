@@ -8,7 +8,8 @@ from pathlib import Path
 import click
 
 from . import cli
-from ._common import check_positive, emit_json, print_summary
+from ._common import emit_json, print_summary
+from ._types import DURATION_S, SEED, Endpoint, FiniteRange, OutputFile
 
 __all__ = ["steer_cmd"]
 
@@ -19,18 +20,21 @@ EXIT_INTERRUPTED = 130
 @cli.command("steer")
 @click.option("--emulate", is_flag=True, help="Steer an emulated board in this process.")
 @click.option(
-    "--connect", metavar="ENDPOINT", default=None, help="Steer a board at tcp://HOST:PORT."
+    "--connect",
+    type=Endpoint(),
+    metavar="ENDPOINT",
+    default=None,
+    help="Steer a board at tcp://HOST:PORT.",
 )
 @click.option(
     "--tolerance",
-    type=float,
+    type=FiniteRange(0, 1e6, min_open=True),
     default=None,
-    callback=check_positive,
     help="Error to reach, V^2.",
 )
 @click.option(
     "--tolerance-rel",
-    type=float,
+    type=FiniteRange(0, 1, min_open=True, max_open=True),
     default=None,
     help="Error to reach as a fraction of the board's initial error, in (0, 1).",
 )
@@ -42,25 +46,29 @@ EXIT_INTERRUPTED = 130
     help="control: seed Eq. 18 on the board's error; predictive: the twin's least-energy "
     "schedule; fixed: hold --lam.",
 )
-@click.option("--lam", type=float, default=0.0, show_default=True, help="Lambda of --policy fixed.")
+@click.option(
+    "--lam",
+    type=FiniteRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="Lambda of --policy fixed.",
+)
 @click.option(
     "--budget-j",
-    type=float,
+    type=FiniteRange(0, 1e9, min_open=True),
     default=None,
-    callback=check_positive,
     help="Stop when the board's training energy reaches this, J.",
 )
 @click.option(
     "--max-time-s",
-    type=float,
+    type=DURATION_S,
     default=30.0,
     show_default=True,
-    callback=check_positive,
     help="Stop after this much board time, s.",
 )
 @click.option("--dry-run", is_flag=True, help="Show the commands that would be sent; send none.")
 @click.option(
-    "--seed", type=int, default=0, show_default=True, help="Emulated board and twin seed."
+    "--seed", type=SEED, default=0, show_default=True, help="Emulated board and twin seed."
 )
 @click.option(
     "--variation",
@@ -77,15 +85,14 @@ EXIT_INTERRUPTED = 130
 )
 @click.option(
     "--join-timeout-s",
-    type=float,
+    type=FiniteRange(0, 3600, min_open=True),
     default=10.0,
     show_default=True,
-    callback=check_positive,
     help="Wait for the board's snapshot and frames, s.",
 )
 @click.option(
     "--out",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=OutputFile(),
     default=None,
     help="Write the run documents (samples, commands, energies) as JSON lines.",
 )
