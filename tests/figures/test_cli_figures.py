@@ -91,10 +91,11 @@ def test_bad_figure_options_fail_in_one_line(capsys, tmp_path, args, needle) -> 
 def test_help_and_readme_agree_on_how_long_quick_takes(capsys) -> None:
     code, out, _ = run(capsys, "figures", "--help")
     assert code == 0
-    said = re.search(r"all\s+six\s+in\s+(~\d+ s)\s+on\s+2\s+cores", " ".join(out.split()))
+    said = re.search(r"all\s+(\w+)\s+in\s+(~\d+ s)\s+on\s+2\s+cores", " ".join(out.split()))
     assert said is not None, out
     readme = " ".join((Path(__file__).resolve().parents[2] / "README.md").read_text().split())
-    assert f"runs long enough to learn (all six in {said[1]} on 2 cores" in readme
+    assert f"runs long enough to learn (all {said[1]} in {said[2]} on 2 cores" in readme
+    assert said[1] == {8: "eight"}.get(len(FIGURES)), "the help counts the registered figures"
 
 
 def _report(path, value: float, low: float, high: float) -> None:
