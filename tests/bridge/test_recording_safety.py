@@ -105,7 +105,7 @@ def test_record_append_refuses_a_corrupt_recording_untouched(capsys, tmp_path: P
 def test_record_leaves_no_file_when_it_cannot_join(capsys, tmp_path: Path) -> None:
     path = tmp_path / "new.rec"
     code, _, err = run(capsys, "record", "--connect", DEAD, "--out", str(path))
-    one_line_error(code, err, "no snapshot")
+    one_line_error(code, err, DEAD, "nothing listens there")  # the endpoint probe
     assert not path.exists()
     code, _, err = run(capsys, "record", "--connect", DEAD, "--out", str(tmp_path / "no" / "r.rec"))
     one_line_error(code, err, "does not exist")

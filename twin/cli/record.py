@@ -99,11 +99,11 @@ def record_cmd(
     if append and overwrite:
         raise click.UsageError("--append and --overwrite exclude each other")
     curve = client_curve(curve_secret, curve_server)
-    probe_endpoint(endpoint)  # before the recording file is opened
     # checked before connecting: an existing file is refused (create), or must be a valid recording
     recorder = Recorder(out, mode="append" if append else "overwrite" if overwrite else "create")
     joined = False
     try:
+        probe_endpoint(endpoint)  # one line naming the endpoint if nothing board-like is there
         with ZmqBoard(endpoint, board_id=board_id, tap=recorder, curve=curve) as board:
             snapshot = board.snapshot(timeout_s=5.0)
             joined = True

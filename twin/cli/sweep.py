@@ -14,7 +14,7 @@ import click
 
 from . import cli
 from ._common import check_request, emit_json, plain, print_summary
-from ._types import SCHEDULER, FiniteRange
+from ._types import SCHEDULER, FiniteRange, OutputFile
 
 __all__ = ["sweep_group"]
 
@@ -252,7 +252,7 @@ def status_cmd(spec: Path, db: str | None, as_json: bool) -> None:
 @click.option(
     "--out",
     "out",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=OutputFile(),
     default=None,
     help="Write the CSV (one row per cell and realization) to this new file instead.",
 )
