@@ -29,6 +29,7 @@ __all__ = [
     "WORK_ENTRY_POINTS",
     "Started",
     "base_args",
+    "import_everything",
     "leaf_commands",
     "make_sandbox",
     "snapshot",
@@ -198,3 +199,24 @@ def base_args(path: tuple[str, ...], folder: Path, files: dict[str, Path]) -> li
     if path == ("demo",) or path == ("figures",):
         return ["--out", str(folder / "out")]
     return list(BASES.get(path, []))
+
+
+def import_everything() -> None:
+    """Import every module of the project before any stub is set.
+
+    A module first imported while a work entry point is stubbed would bind the stub for good
+    (``from twin.learning.trainer import Trainer``) and break every later test that uses it.
+    """
+    import importlib
+    import pkgutil
+
+    import hw_bridge
+    import twin
+
+    for package in (twin, hw_bridge):
+        for info in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
+            if ".migrations" in info.name or info.name.endswith(("__main__", ".examples")):
+                continue  # alembic's env.py runs a migration on import; __main__ runs the CLI
+            importlib.import_module(info.name)
+
+

@@ -23,6 +23,7 @@ from tests.cli.argv_fuzz import (
     WORK_ENTRY_POINTS,
     Started,
     base_args,
+    import_everything,
     leaf_commands,
     make_sandbox,
     snapshot,
@@ -32,27 +33,7 @@ from twin.cli import _register, cli
 
 _register()
 
-
-def _import_everything() -> None:
-    """Import every module of the project before any stub is set.
-
-    A module first imported while a work entry point is stubbed would bind the stub for good
-    (``from twin.learning.trainer import Trainer``) and break every later test that uses it.
-    """
-    import importlib
-    import pkgutil
-
-    import hw_bridge
-    import twin
-
-    for package in (twin, hw_bridge):
-        for info in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
-            if ".migrations" in info.name or info.name.endswith(("__main__", ".examples")):
-                continue  # alembic's env.py runs a migration on import; __main__ runs the CLI
-            importlib.import_module(info.name)
-
-
-_import_everything()
+import_everything()
 COMMANDS = sorted(leaf_commands(cli))
 #: Longest a case may take, s (refusals take milliseconds; a few checks wait on a socket).
 CASE_S = 6.0

@@ -1,7 +1,9 @@
-"""File fuzzers: sweep files (TOML) and board recordings mutated at random and run through the
-commands that read them (``twin sweep``, ``twin sweep status``, ``twin replay``, ``twin calibrate
---record``). Each case ends in exit 0 or 2 (one stderr line, no traceback) or at the start of its
-work (stubbed, tests/cli/argv_fuzz.py), within seconds, and the input file is never changed.
+"""File fuzzers: sweep files (TOML), board recordings and run-document imports (JSON lines)
+mutated at random and run through the commands that read them (``twin sweep``, ``twin sweep
+status``, ``twin replay``, ``twin calibrate --record``, ``twin energy import`` then ``twin energy
+runs`` / ``show``). Each case ends in exit 0 or 2 (one stderr line, no traceback) or at the
+start of its work (stubbed, tests/cli/argv_fuzz.py), within seconds, and the input file is never
+changed.
 Default: a fixed, derandomized set; ``make slow``: many more.
 """
 
@@ -18,10 +20,11 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.cli.argv_fuzz import WORK_ENTRY_POINTS, Started
+from tests.cli.argv_fuzz import WORK_ENTRY_POINTS, Started, import_everything
 from twin.cli import _register, cli
 
 _register()
+import_everything()  # before any stub: a module imported under a stub would keep it
 #: Cases of each deep run (make slow); $TWIN_FUZZ_EXAMPLES overrides.
 DEEP_EXAMPLES = int(os.environ.get("TWIN_FUZZ_EXAMPLES", "2000"))
 
@@ -203,3 +206,83 @@ def test_mutated_recordings_deep(
     tmp_path_factory: pytest.TempPathFactory, data: st.DataObject
 ) -> None:
     _recording_case(tmp_path_factory, data)
+
+
+#: JSON values a mutation puts in place of a valid one in an import file.
+ODD_JSON = [
+    "1e300", "-1e15", "Infinity", "-Infinity", "NaN", "null", '""', '"[/]"', '"last"', "[]",
+    "{}", "-1", "0", "1e308", "9" * 400, '"\\u0000"', "true", '"x" ' * 3, "[" * 2000 + "]" * 2000,
+]  # fmt: skip
+
+_VALID_IMPORT: list[str] = []
+
+
+def _valid_import() -> str:
+    """The JSON lines of a small complete run: start, samples, energies, stop."""
+    import json
+
+    from twin.documents import energy_doc, sample_doc, start_doc, stop_doc
+
+    if not _VALID_IMPORT:
+        start = start_doc(source="twin", kind="train", params={"steps": 2}, realizations=2)
+        uid = start["uid"]
+        docs: list[Any] = [
+            start,
+            sample_doc(uid, 0, 0.0, {"error": [1.0, 2.0], "free_power_w": [1e-3, 2e-3]}, step=0),
+            sample_doc(uid, 1, 1e-4, {"error": [0.5, 1.0], "free_power_w": [1e-3, 2e-3]}, step=1),
+            energy_doc(uid, 0, 0.0, 1e-4, 1e-6, component="free_network"),
+            energy_doc(uid, 1, 0.0, 1e-4, 2e-6, component="clamped_network", realization=1),
+            stop_doc(uid, status="complete"),
+        ]
+        _VALID_IMPORT.append("".join(json.dumps(d) + "\n" for d in docs))
+    return _VALID_IMPORT[0]
+
+
+@st.composite
+def import_text(draw: st.DrawFn, valid: str) -> str:
+    import re
+
+    lines = valid.splitlines()
+    for _ in range(draw(st.integers(1, 3))):
+        i = draw(st.integers(0, len(lines) - 1))
+        action = draw(st.sampled_from(["value", "value", "delete", "duplicate", "cut"]))
+        if action == "value":
+            spans = [m.span(1) for m in re.finditer(r':\s*("[^"]*"|[-0-9.eE+]+|true|false|null)',
+                                                   lines[i])]  # fmt: skip
+            if spans:
+                a, b = draw(st.sampled_from(spans))
+                lines[i] = lines[i][:a] + draw(st.sampled_from(ODD_JSON)) + lines[i][b:]
+        elif action == "delete" and len(lines) > 1:
+            del lines[i]
+        elif action == "duplicate":
+            lines.insert(i, lines[i])
+        else:
+            lines[i] = lines[i][: draw(st.integers(0, len(lines[i])))]
+    return "\n".join(lines) + "\n"
+
+
+def _import_case(tmp_path_factory: pytest.TempPathFactory, data: st.DataObject) -> None:
+    folder = tmp_path_factory.mktemp("import-fuzz")
+    src = folder / "run.jsonl"
+    src.write_text(data.draw(import_text(_valid_import())))
+    db = f"sqlite:///{folder}/ledger.db"
+    skip = data.draw(st.sampled_from([[], ["--skip-bad-lines"]]))
+    _run(["energy", "import", str(src), *skip, "--db", db], src)
+    if (folder / "ledger.db").exists():  # whatever was accepted must read back cleanly
+        _run(["energy", "runs", "--db", db], src)
+        _run(["energy", "show", "last", "--db", db], src)
+
+
+@settings(FUZZ, max_examples=40)
+@given(data=st.data())
+def test_mutated_imports(tmp_path_factory: pytest.TempPathFactory, data: st.DataObject) -> None:
+    _import_case(tmp_path_factory, data)
+
+
+@pytest.mark.slow
+@settings(FUZZ, max_examples=DEEP_EXAMPLES, derandomize=False)
+@given(data=st.data())
+def test_mutated_imports_deep(
+    tmp_path_factory: pytest.TempPathFactory, data: st.DataObject
+) -> None:
+    _import_case(tmp_path_factory, data)

@@ -66,6 +66,11 @@ def _tables(db: Path) -> list[str]:
         ({"start.uid": "a b"}, 1, ("uid", "without spaces")),
         ({"energy.component": "x\x1b[31m"}, 3, ("component", "printable")),
         ({"start.board": " lab"}, 1, ("board", "leading or trailing")),
+        # found by the import fuzzer (tests/cli/test_cli_file_fuzz.py): tracebacks before
+        ({"sample.seq": 10**20}, 2, ("seq", "2^63")),
+        ({"sample.t_s": 10**400}, 2, ("t_s", "too large")),
+        ({"start.params": {"steps": 10**400}}, 1, ("params.steps", "too large")),
+        ({"sample.data": {"error": [[[[1.0]]]] * 1 + [0]}}, 2, ("error",)),
     ],
 )
 def test_import_refuses_what_would_poison_the_ledger(
@@ -77,6 +82,13 @@ def test_import_refuses_what_would_poison_the_ledger(
     one_line_error(code, err, f"{path}:{line}:", *needles)
     code, out, err = run(capsys, "energy", "runs", "--db", str(db), "--format", "json")
     assert (code, json.loads(out)) == (0, []), err  # nothing of the file was recorded
+
+
+def test_import_refuses_json_nested_too_deeply(capsys, tmp_path: Path) -> None:
+    path = tmp_path / "deep.jsonl"
+    path.write_text('{"doc": ' + "[" * 100_000 + "]" * 100_000 + "}\n")
+    code, _, err = run(capsys, "energy", "import", str(path), "--db", str(tmp_path / "l.db"))
+    one_line_error(code, err, f"{path}:1:", "nested too deeply")
 
 
 def test_markup_in_names_is_printed_as_written(capsys, tmp_path: Path) -> None:

@@ -74,11 +74,42 @@ def _time_unix(field: str, value: float) -> None:
         )
 
 
+#: Integer fields stored in the ledger's BIGINT/INTEGER columns, with their largest value.
+COUNTERS = ("seq", "realizations", "realization", "step")
+MAX_COUNTER = 2**63 - 1
+
+
+def _first_huge_int(value: Any, path: str) -> str | None:
+    """Path of the first integer outside the 64-bit range (no field of a run holds one)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return path if abs(value) > MAX_COUNTER else None
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            found = _first_huge_int(item, f"{path}.{key}" if path else str(key))
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            found = _first_huge_int(item, f"{path}[{i}]")
+            if found is not None:
+                return found
+    return None
+
+
 def check_imported(doc: Mapping[str, Any]) -> None:
     """Raise :class:`ImportCheckError` if a schema-valid document cannot be imported."""
+    big = _first_huge_int(doc, "")
+    if big is not None:  # JSON integers go to the database as integers, even in REAL columns
+        raise ImportCheckError(f"{big}: a number within +-2^63 expected (an integer too large)")
     bad = first_non_finite(doc)
     if bad is not None:
         raise ImportCheckError(f"{bad}: a finite number expected (NaN and Infinity are refused)")
+    for key in COUNTERS:  # the schema bounds them below only (found by the import fuzzer)
+        value = doc.get(key)
+        if isinstance(value, int) and not 0 <= value <= MAX_COUNTER:
+            raise ImportCheckError(f"{key}: an integer in [0, 2^63 - 1] expected, got {value}")
     kind = doc["doc"]
     if kind == "start":
         _uid("uid", doc["uid"])

@@ -95,6 +95,8 @@ def _bad_reason(line: str) -> tuple[dict[str, Any] | None, str]:
         doc = json.loads(line)
     except json.JSONDecodeError as exc:
         return None, f"not a JSON document (torn line?): {exc.msg}"
+    except RecursionError:  # arrays or objects nested thousands deep (found by the import fuzzer)
+        return None, "not a run document: nested too deeply"
     if not isinstance(doc, dict):
         return None, "not a JSON object"
     try:
