@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 
 from hypothesis import HealthCheck, settings
+from hypothesis.database import DirectoryBasedExampleDatabase
 
 __all__ = ["FUZZ_FACTOR", "PROFILE_ENV", "load_profile", "scaled"]
 
@@ -37,6 +38,9 @@ settings.register_profile(
 )
 settings.register_profile(
     "fuzz",
+    # explicit: profiles inherit the defaults in force when they are registered, and with $CI set
+    # Hypothesis' own defaults have no database (the clean-clone CI run failed on this)
+    database=DirectoryBasedExampleDatabase(".hypothesis/examples"),
     derandomize=False,
     max_examples=100 * FUZZ_FACTOR,
     deadline=None,
