@@ -33,6 +33,31 @@ def reference_dir() -> Path:
     return REFERENCE
 
 
+#: What a test session may add to the repository's top folder: caches, nothing else.
+_CACHES = {".pytest_cache", ".hypothesis", ".mypy_cache", ".ruff_cache", "__pycache__"}
+_ROOT_BEFORE = pytest.StashKey[set[str]]()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    session.stash[_ROOT_BEFORE] = {p.name for p in session.config.rootpath.iterdir()}
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail a session whose tests left files in the repository's top folder (a command run with a
+    relative name outside a temporary folder: 43 such files were once committed by accident)."""
+    before = session.stash.get(_ROOT_BEFORE, None)
+    if before is None:
+        return
+    new = {p.name for p in session.config.rootpath.iterdir()} - before - _CACHES
+    if new:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(
+                f"tests left files in {session.config.rootpath}: {', '.join(sorted(new))}", red=True
+            )
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """One line saying how many browser tests were skipped and why (never a silent skip)."""
     reasons: Counter[str] = Counter()
