@@ -250,3 +250,14 @@ def test_imperfection_renders_its_table_and_csv(tmp_path: Path) -> None:
         ratio = emulated[f"emulated_{column}"] / emulated[f"measured_{column}"]
         assert ratio.between(0.5, 2.0).all()
     assert "| exp1 | 0.02 |" in result.markdown
+
+
+def test_log_grids_do_not_depend_on_the_last_bit_of_pow() -> None:
+    """Sweep axes feed cell ids: a grid is the same on every machine (12 significant digits)."""
+    from twin.sweeps.figures._common import log_grid
+
+    grid = log_grid(-10, -2, 17)
+    assert (grid[0], grid[10], grid[-1]) == (1e-10, 1e-5, 1e-2)
+    assert all(float(f"{v:.12g}") == v for v in grid)
+    wobbled = [float(f"{v * (1 + 2.2e-16):.12g}") for v in np.logspace(-10, -2, 17)]
+    assert wobbled == grid  # one ulp either way rounds to the same grid

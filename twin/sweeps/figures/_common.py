@@ -37,6 +37,7 @@ __all__ = [
     "grouped",
     "interp_loglog",
     "lambda_sweep",
+    "log_grid",
     "measured_table",
     "new_figure",
     "no_data",
@@ -263,6 +264,18 @@ def measured_table(rows: Sequence[tuple[str, str, str, str]]) -> str:
     out = ["| quantity | measured here | published (seed) | departure |", "|---|---|---|---|"]
     out += [f"| {q} | {m} | {p} | {d} |" for q, m, p, d in rows]
     return "\n".join(out)
+
+
+def log_grid(lo_exp: float, hi_exp: float, n: int) -> list[float]:
+    """``n`` values from ``10**lo_exp`` to ``10**hi_exp``, evenly spaced in log, rounded to 12
+    significant digits.
+
+    Sweep axes feed the cell ids (a hash of every parameter), so they must not depend on the
+    machine: ``numpy.logspace`` computes its powers in numpy's AVX-512 loops where the CPU has them
+    and with the C library elsewhere, and the two differ in the last bit (``1e-05`` on one machine,
+    ``9.999999999999999e-06`` on another). Rounding removes that bit.
+    """
+    return [float(f"{v:.12g}") for v in np.logspace(lo_exp, hi_exp, n)]
 
 
 def lambda_sweep(

@@ -27,6 +27,7 @@ from ._common import (
     done_rows,
     fmt,
     grouped,
+    log_grid,
     measured_table,
     new_figure,
     save_figure,
@@ -57,7 +58,7 @@ BASE = {"task": "regression", "network": "ref:64", "eta": 1e-3, "kmin": 1e-3, "k
 def _kappas(quick: bool) -> list[float]:
     if quick:  # around the seed's minimum (~2e-2) and both ends
         return [1e-3, 1e-2, 3.1622776601683794e-2, 1e-1, 1.0]
-    return np.logspace(-3, 1, 9).tolist()
+    return log_grid(-3, 1, 9)
 
 
 def specs(quick: bool) -> list[SweepSpec]:

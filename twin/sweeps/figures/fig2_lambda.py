@@ -25,6 +25,7 @@ from ._common import (
     grouped,
     interp_loglog,
     lambda_sweep,
+    log_grid,
     measured_table,
     new_figure,
     paired,
@@ -70,7 +71,7 @@ def specs(quick: bool) -> list[SweepSpec]:
         lams = [0.0, 1e-10, 1e-9, 1e-8, 1e-7, 1e-6, 1e-5]
         steps, realizations = 100_000, 8
     else:
-        lams = [0.0, *np.logspace(-10, -2, 17).tolist()]
+        lams = [0.0, *log_grid(-10, -2, 17)]
         steps, realizations = 100_000, 50
     mode = "quick" if quick else "full"
     return [

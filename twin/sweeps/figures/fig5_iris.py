@@ -12,8 +12,6 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from ..spec import SweepSpec
 from ._common import (
     FigureResult,
@@ -24,6 +22,7 @@ from ._common import (
     grouped,
     interp_loglog,
     lambda_sweep,
+    log_grid,
     measured_table,
     new_figure,
     paired,
@@ -49,7 +48,7 @@ def specs(quick: bool) -> list[SweepSpec]:
     if quick:
         lams, steps, realizations = [0.0, 1e-7, 1e-5, 1e-3], 20_000, 8
     else:
-        lams = [0.0, *np.logspace(-10, -3, 8).tolist()]
+        lams = [0.0, *log_grid(-10, -3, 8)]
         steps, realizations = 20_000, 50
     mode = "quick" if quick else "full"
     return [

@@ -24,6 +24,7 @@ from ._common import (
     fmt,
     grouped,
     lambda_sweep,
+    log_grid,
     measured_table,
     new_figure,
     paired,
@@ -53,7 +54,7 @@ def specs(quick: bool) -> list[SweepSpec]:
         lams = [0.0, 1e-9, 1e-8, 1e-7, 1e-6, 1e-5]
         steps, realizations = 4000, 3
     else:
-        lams = [0.0, *np.logspace(-10, -4, 13).tolist()]
+        lams = [0.0, *log_grid(-10, -4, 13)]
         steps, realizations = 20_000, 50
     mode = "quick" if quick else "full"
     return [
