@@ -127,7 +127,8 @@ FUZZ = settings(
 def test_every_command_is_fuzzed() -> None:
     names = {" ".join(path) for path, _ in COMMANDS}
     assert {"train", "simulate", "infer", "board", "shadow", "calibrate", "record", "replay",
-            "demo", "figures", "sweep run", "sweep status", "energy runs"} <= names  # fmt: skip
+            "demo", "figures", "sweep run", "sweep status", "energy runs",
+            "energy alarms"} <= names  # fmt: skip
 
 
 @settings(FUZZ, max_examples=200)

@@ -205,6 +205,55 @@ def filled_db(sqlite_url: str) -> str:
     return sqlite_url
 
 
+def test_alarms_are_listed_by_run_board_and_time_without_writing(
+    capsys, filled_db: str, tmp_path: Path
+) -> None:
+    from twin.ledger import record_alarm
+    from twin.shadow.alarms import Alarm, ledger_alarm_sink
+
+    alarm = Alarm(
+        board_id="b1", epoch=3, start_s=12.02, raised_s=12.03, end_s=12.4, edges=(7, 2),
+        nodes=(), score_max=4.5,
+    )  # fmt: skip
+    with open_ledger(filled_db) as led:
+        ledger_alarm_sink(led, "aa11")(alarm)
+        record_alarm(led, severity="warning", code="lag", message="lag 30 ms", board="b2")
+    before = Path(filled_db.removeprefix("sqlite:///")).read_bytes()
+    got = run_json(capsys, "energy", "alarms", "--db", filled_db, "--format", "json")
+    assert [a["code"] for a in got] == ["lag", "shadow_divergence"]  # newest first
+    div = got[1]
+    assert (div["run"], div["edges"], div["start_s"], div["end_s"]) == ("aa11", [7, 2], 12.02, 12.4)
+    assert div["score_max"] == 4.5
+    assert div["epoch"] == 3
+    by_run = run_json(
+        capsys, "energy", "alarms", "--run", "aa11", "--db", filled_db, "--format", "json"
+    )
+    assert [a["code"] for a in by_run] == ["shadow_divergence"]
+    by_board = run_json(
+        capsys, "energy", "alarms", "--board", "b2", "--db", filled_db, "--format", "json"
+    )
+    assert [a["message"] for a in by_board] == ["lag 30 ms"]
+    assert (
+        run_json(
+            capsys,
+            "energy",
+            "alarms",
+            "--since",
+            "2999-01-01",
+            "--db",
+            filled_db,
+            "--format",
+            "json",
+        )
+        == []
+    )
+    code, out, err = run(capsys, "energy", "alarms", "--db", filled_db)
+    assert code == 0, err
+    assert "shadow_divergence" in out
+    assert "12.02" in out
+    assert Path(filled_db.removeprefix("sqlite:///")).read_bytes() == before  # queries never write
+
+
 @pytest.mark.parametrize(
     ("args", "needle"),
     [
@@ -221,6 +270,11 @@ def filled_db(sqlite_url: str) -> str:
         (["energy", "show", "aa"], "ambiguous"),
         (["energy", "compare", "aa11"], "RUN_B"),
         (["energy", "repair", "--stale-s", "0"], "--stale-s"),
+        (["energy", "alarms", "--since", "notadate"], "since"),
+        (["energy", "alarms", "--until", "yesterday"], "until"),
+        (["energy", "alarms", "--run", "nosuchrun"], "no run matches"),
+        (["energy", "alarms", "--run", "aa"], "ambiguous"),
+        (["energy", "alarms", "--limit", "-1"], "--limit"),
     ],
 )
 def test_bad_query_arguments_give_one_line_and_exit_2(

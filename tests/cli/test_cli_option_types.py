@@ -30,7 +30,7 @@ BAD = [
     (["shadow", "--emulate", "--duration", "1e308"], "--duration"),
     (["shadow", "--emulate", "--rate-hz", "1e300"], "--rate-hz"),
     (["shadow", "--emulate", "--rate-hz", "1e-300"], "--rate-hz"),
-    (["shadow", "--emulate", "--gate-tol", "nan"], "--gate-tol"),
+    (["shadow", "--emulate", "--hold-s", "nan"], "--hold-s"),
     (["board", "--rate-hz", "1e300"], "--rate-hz"),
     (["board", "--rate-hz", "1e-300"], "--rate-hz"),
     (["board", "--duration", "nan"], "--duration"),

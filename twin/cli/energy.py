@@ -1,4 +1,5 @@
-"""``twin energy``: query the energy ledger (runs, show, history, to-tolerance, compare, repair).
+"""``twin energy``: query the energy ledger (runs, show, history, to-tolerance, compare, alarms,
+repair).
 
 Every subcommand takes ``--db URL`` (default ``$TWIN_DB_URL``, else the per-user SQLite file) and
 ``--format table|json|csv``. JSON is one object or list on one line (joules, seconds, ISO-8601 UTC
@@ -300,6 +301,40 @@ def compare_cmd(run_a: str, run_b: str, db: str | None, fmt: str, unit: str) -> 
     columns = ["phase", "component", "source", "a_j", "b_j", "ratio"]
     a, b = (r["uid"] for r in report["runs"])
     _output(rows, columns, fmt, title=f"a = {a}, b = {b}", unit=unit, whole=report)
+
+
+@energy_grp.command("alarms")
+@click.option("--run", default=None, help="Only alarms of this run (uid, unique prefix or 'last').")
+@click.option("--board", default=None, help="Only alarms of this board.")
+@click.option("--since", default=None, help="Raised since DATE (ISO, UTC) or a duration ago (7d).")
+@click.option("--until", default=None, help="Raised before DATE (ISO, UTC) or a duration ago.")
+@click.option("--code", default=None, help="Only this alarm code (shadow_divergence, ...).")
+@click.option(
+    "--limit", type=click.IntRange(min=0), default=50, show_default=True, help="0 lists all."
+)
+@_query_options
+def alarms_cmd(
+    run: str | None,
+    board: str | None,
+    since: str | None,
+    until: str | None,
+    code: str | None,
+    limit: int,
+    db: str | None,
+    fmt: str,
+    unit: str,
+) -> None:
+    """List alarms, newest first (a shadow's divergence alarms with their edges and score)."""
+    from ..ledger import list_alarms
+
+    with _ledger(db) as ledger:
+        rows = list_alarms(
+            ledger, run=run, board=board, since=since, until=until, code=code, limit=limit
+        )
+    columns = ["id", "raised", "run", "board", "code", "start_s", "end_s", "edges", "score_max"]
+    if not any("edges" in r for r in rows):
+        columns = ["id", "raised", "run", "board", "t_s", "severity", "code", "message"]
+    _output(rows, columns, fmt, title="twin energy alarms", unit=unit)
 
 
 @energy_grp.command("repair")

@@ -212,20 +212,6 @@ def _view_feed(view: Any, shadow: Any) -> Any:
     help="Board time between periodic resyncs, s.",
 )
 @click.option(
-    "--gate-tol",
-    type=POSITIVE_S_OR_V,
-    default=0.05,
-    show_default=True,
-    help="Gate residual of score 1, V.",
-)
-@click.option(
-    "--node-tol",
-    type=POSITIVE_S_OR_V,
-    default=0.01,
-    show_default=True,
-    help="Node residual of score 1, V.",
-)
-@click.option(
     "--hold-s",
     type=POSITIVE_S_OR_V,
     default=0.01,
@@ -269,8 +255,6 @@ def shadow_cmd(
     calibrate_first: bool,
     resync: str,
     resync_s: float,
-    gate_tol: float,
-    node_tol: float,
     hold_s: float,
     false_alarm_hours: float,
     out: Path | None,
@@ -314,8 +298,6 @@ def shadow_cmd(
     config = ShadowConfig(
         resync=resync,  # type: ignore[arg-type]  # click.Choice checked it
         resync_interval_s=resync_s,
-        gate_tol_v=gate_tol,
-        node_tol_v=node_tol,
         hold_s=hold_s,
         false_alarm_hours=false_alarm_hours,
     )

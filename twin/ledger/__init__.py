@@ -50,6 +50,7 @@ from .errors import (
 from .location import default_path, recording_disabled
 
 if TYPE_CHECKING:
+    from .alarm_queries import list_alarms
     from .db import Ledger, open_ledger, resolve_url
     from .queries import (
         compare_runs,
@@ -78,6 +79,7 @@ _LAZY = {
     "compare_runs": ".queries",
     "energy_history": ".queries",
     "energy_to_tolerance": ".queries",
+    "list_alarms": ".alarm_queries",
     "list_runs": ".queries",
     "parse_duration": ".queries",
     "parse_time": ".queries",
@@ -112,6 +114,7 @@ __all__ = [
     "flush_on_signals",
     "import_file",
     "import_spool",
+    "list_alarms",
     "list_runs",
     "open_ledger",
     "parse_duration",

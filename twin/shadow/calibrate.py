@@ -355,7 +355,7 @@ def prediction_error(
     shadow) and runs open loop until the next one.
     """
     gate_sq, node_sq, count = 0.0, 0.0, 0
-    for _, s, track in predict_horizons(
+    for _, _, s, track in predict_horizons(
         segments, task, edges, horizon_s=horizon_s, step_s=step_s, seed=seed
     ):
         v_f, v_c = track.node_voltages()

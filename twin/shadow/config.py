@@ -1,4 +1,4 @@
-"""Settings of a shadow: tolerances, alarm timing, resync policy, document cadence."""
+"""Settings of a shadow: detector, alarm timing, resync policy, document cadence."""
 
 from __future__ import annotations
 
@@ -23,10 +23,9 @@ class ShadowConfig:
 
     Parameters
     ----------
-    gate_tol_v, node_tol_v
-        Residual tolerances, V: a score of 1 is a residual of one tolerance.
     threshold
-        Score above which the board diverges.
+        Divergence score (the largest edge CUSUM over its decision level) above which the
+        board diverges.
     hold_s, clear_s
         Board time above threshold before an alarm, below before it ends, s (the CUSUM
         already integrates: no hold by default).
@@ -49,8 +48,6 @@ class ShadowConfig:
         :meth:`Shadow.run` gives up after this long (wall) without a frame, s.
     """
 
-    gate_tol_v: float = attrs.field(default=0.05, validator=positive(BridgeConfigError))
-    node_tol_v: float = attrs.field(default=0.01, validator=positive(BridgeConfigError))
     threshold: float = attrs.field(default=1.0, validator=positive(BridgeConfigError))
     hold_s: float = 0.0
     clear_s: float = 0.2

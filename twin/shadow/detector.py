@@ -45,6 +45,7 @@ from twin.board.contract import BoardState
 from twin.board.errors import BridgeConfigError
 from twin.board.track import TwinTrack
 from twin.physics.task import Task
+from twin.shadow.resync import RAIL_MARGIN_V, ResyncEstimator
 from twin.simulation.edge import EdgeParams
 
 __all__ = [
@@ -142,31 +143,50 @@ def predict_horizons(
     step_s: float,
     seed: int,
     every: int = 1,
-) -> Iterator[tuple[BoardState, BoardState, TwinTrack]]:
-    """A twin with ``edges`` predicting ``segments`` as a resyncing shadow does: started from
-    the reported gates at the start of every ``horizon_s`` and run open loop to its end. Yields
-    ``(start state, state, twin advanced to it)`` for every ``every``-th frame."""
+) -> Iterator[tuple[float, np.ndarray, BoardState, TwinTrack]]:
+    """A twin with ``edges`` predicting ``segments`` as a resyncing shadow does: resynced at
+    the start of every ``horizon_s`` (the first time to the reported gates, then where the
+    shadow's :class:`~twin.shadow.resync.ResyncEstimator` puts them) and run open loop to its
+    end. Yields ``(resync time s, resynced gates V, state, twin advanced to it)`` for every
+    ``every``-th frame."""
+    v_min = float(np.max(edges.v_min_v))
+    v_max = float(np.min(edges.v_max_v))
     for seg in segments:
         t = np.array([s.t_s for s in seg])
         start = 0
+        gates0 = np.asarray(seg[0].gate_v, dtype=float)
+        estimator = ResyncEstimator()
         while start < len(seg) - 1:
             s0 = seg[start]
             track = TwinTrack(
                 task,
                 edges,
                 t_s=s0.t_s,
-                gates_v=np.asarray(s0.gate_v),
+                gates_v=gates0,
                 mode="training",
                 eta=s0.eta,
                 lam=s0.lam,
                 step_s=step_s,
                 rng=np.random.default_rng(seed),
             )
+            estimator.reset(s0.t_s, gates0)
             stop = int(np.searchsorted(t, s0.t_s + horizon_s, side="right"))
-            for s in seg[start + 1 : stop : every]:
+            done = start
+            for i in range(start + every, stop + every - 1, every):
+                i = min(i, stop - 1)
+                if i <= done:
+                    break
+                s = seg[i]
                 track.advance(s.t_s)
-                yield s0, s, track
+                estimator.add(seg[done + 1 : i + 1], s.t_s, track.gates())
+                done = i
+                yield s0.t_s, gates0, s, track
             start = max(stop - 1, start + 1)
+            nxt = seg[start]
+            track.advance(nxt.t_s)
+            gates0 = estimator.gates(
+                nxt.t_s, track.gates(), nxt.gate_v, (v_min, v_max), RAIL_MARGIN_V
+            )
 
 
 def learn_spread(
@@ -183,12 +203,12 @@ def learn_spread(
     taus: list[float] = []
     travels: list[np.ndarray] = []
     rows: list[np.ndarray] = []
-    for s0, s, track in predict_horizons(
+    for t0_s, gates0_v, s, track in predict_horizons(
         segments, task, edges, horizon_s=horizon_s, step_s=step_s, seed=seed, every=5
     ):  # every 5th frame: enough pairs, 5x cheaper
         gates = track.gates()
-        taus.append(s.t_s - s0.t_s)
-        travels.append(np.abs(gates - np.asarray(s0.gate_v)))
+        taus.append(s.t_s - t0_s)
+        travels.append(np.abs(gates - gates0_v))
         rows.append(np.asarray(s.gate_v) - gates)
     if not rows:
         raise BridgeConfigError("learn_spread: the segments hold no frames to predict")

@@ -51,13 +51,11 @@ from twin.shadow.detector import (
 )
 from twin.shadow.docs import ShadowRecorder
 from twin.shadow.output import ShadowOutput
+from twin.shadow.resync import RAIL_MARGIN_V, ResyncEstimator
 from twin.shadow.state import DesiredState, PredictedState, ShadowHistory, ShadowStats, TwinState
 from twin.simulation.edge import EdgeParams, board_edge_params
 
 __all__ = ["RAIL_MARGIN_V", "Shadow", "ShadowConfig"]
-
-#: Gates within this of a rail count as pinned there, V.
-RAIL_MARGIN_V = 0.05
 
 log = logging.getLogger("twin.shadow.shadow")
 
@@ -139,6 +137,7 @@ class Shadow:
         self.desired = DesiredState()
         self.config_of_board: Mapping[str, Any] = {}
         self.state = TwinState()
+        self.resync_estimator = ResyncEstimator()
         self.output = ShadowOutput(
             board=board,
             recorder=self.recorder,
@@ -336,6 +335,7 @@ class Shadow:
         self.state.version += 1
         self.state.last_resync_s = state.t_s
         self.state.resync_gates_v = np.array(state.gate_v, dtype=float)
+        self.resync_estimator.reset(state.t_s, self.state.resync_gates_v)
         self.state.twin_energy = dict.fromkeys(ENERGY_KEYS, 0.0)
         self._accept(state)
         if self.state.t_start_s is None:
@@ -348,15 +348,21 @@ class Shadow:
         self.stats.board_time_s = self.state.run_t_s - (self.state.t_start_s or 0.0)
 
     def resync_state(self) -> None:
-        """Reset the twin's gate voltages to the last reported ones (state resync)."""
-        if self.state.track is None or self.state.reported is None:
+        """Reset the twin's gate voltages to the board's: to the twin's own gates plus the
+        residual fitted over the last frames (:class:`~twin.shadow.resync.ResyncEstimator`;
+        one reading's noise would offset every prediction until the next resync), or to the
+        last reported ones at a rail and when no frame is held."""
+        track, reported = self.state.track, self.state.reported
+        if track is None or reported is None:
             return
-        self.state.track.restart(
-            self.state.reported.t_s, gates_v=np.asarray(self.state.reported.gate_v)
+        gates = self.resync_estimator.gates(
+            reported.t_s, track.gates(), reported.gate_v, self._rails_v, RAIL_MARGIN_V
         )
+        track.restart(reported.t_s, gates_v=gates)
         self.state.version += 1
-        self.state.last_resync_s = self.state.reported.t_s
-        self.state.resync_gates_v = np.array(self.state.reported.gate_v, dtype=float)
+        self.state.last_resync_s = reported.t_s
+        self.state.resync_gates_v = gates
+        self.resync_estimator.reset(reported.t_s, gates)
         self.stats.state_resyncs += 1
 
     # ------------------------------------------------------------------ states
@@ -406,6 +412,7 @@ class Shadow:
         self.output.book_twin_energy(first.mode, readings)
         self._accept(last)
         self._compare(last, readings)
+        self.resync_estimator.add(run, last.t_s, readings["gate_v"])
         if self.config.resync == "periodic" and (
             last.t_s - self.state.last_resync_s >= self.config.resync_interval_s
         ):
@@ -437,6 +444,7 @@ class Shadow:
         mode = _track_mode(state.mode)
         if mode != track.mode or state.eta != track.eta or state.lam != track.lam:
             track.restart(prev.t_s, mode=mode, eta=state.eta, lam=state.lam)
+            self.resync_estimator.reset()
 
     def _compare(self, state: BoardState, readings: Mapping[str, Any]) -> None:
         track = self.state.track
