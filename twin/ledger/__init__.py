@@ -62,6 +62,7 @@ if TYPE_CHECKING:
     )
     from .repair import repair_runs
     from .replay import ImportFileError, ImportReport, import_file, import_spool
+    from .steering import steer_runs
     from .writer import (
         LedgerWriter,
         TerminatedBySignal,
@@ -87,6 +88,7 @@ _LAZY = {
     "ImportReport": ".replay",
     "import_file": ".replay",
     "import_spool": ".replay",
+    "steer_runs": ".steering",
     "LedgerWriter": ".writer",
     "TerminatedBySignal": ".writer",
     "flush_on_signals": ".writer",
@@ -122,6 +124,7 @@ __all__ = [
     "repair_runs",
     "resolve_url",
     "show_run",
+    "steer_runs",
 ]
 
 
