@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -169,3 +170,24 @@ def test_steers_a_board_in_another_process(capsys, board_process) -> None:
     assert s["reached"], s
     assert s["commands_refused"] == 0
     assert s["safe_mode"].startswith("idle")
+
+
+def test_view_serves_the_live_page_while_steering(capsys) -> None:
+    code, out, err = run(
+        capsys,
+        "steer",
+        "--emulate",
+        "--variation",
+        "none",
+        "--tolerance-rel",
+        "1e-2",
+        "--view",
+        "--json",
+        "--no-db",
+    )
+    assert code == 0, err
+    assert re.search(r"live view: http://127\.0\.0\.1:\d+/", err)
+    assert json.loads(out.strip().splitlines()[-1])["reached"]
+    code, _, err = run(capsys, "steer", "--emulate", "--tolerance", "1e-5", "--port", "8123")
+    assert code == 2
+    assert "--port needs --view" in err

@@ -11,6 +11,7 @@ from . import cli
 from ._common import emit_json, print_summary
 from ._ledger import ledger_options, recorded_dispatch
 from ._types import DURATION_S, SEED, Endpoint, FiniteRange, OutputFile
+from ._view import maybe_live_view, view_options
 
 __all__ = ["steer_cmd"]
 
@@ -99,6 +100,7 @@ EXIT_INTERRUPTED = 130
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
 @ledger_options
+@view_options
 def steer_cmd(
     emulate: bool,
     connect: str | None,
@@ -117,12 +119,15 @@ def steer_cmd(
     as_json: bool,
     db: str | None,
     no_db: bool,
+    view: bool,
+    port: int,
 ) -> None:
     """Steer a board's training to --tolerance, stopping it there (verified by inference).
 
     The run (commands and acknowledgements, board energy per phase, the twin's plans and its
     lambda = 0 baseline) is recorded in the energy ledger: ``twin energy steer`` shows what
-    steering saved.
+    steering saved. ``--view`` serves a live page: the board's error against the twin's plan,
+    and the commands sent.
     """
     from twin.shadow.session import EmulationSpec, open_board
     from twin.steer import PolicySpec, SteerConfig, calibrated_twin, nominal_twin, steer_board
@@ -149,7 +154,12 @@ def steer_cmd(
     twin = calibrated_twin(spec, seed=seed) if calibrate_first else nominal_twin()
     board = open_board(emulate=spec) if emulate else open_board(connect=connect)
     try:
-        with recorded_dispatch(out, db, no_db) as dispatch:
+        with (
+            maybe_live_view(view, port, mode="steer") as live,
+            recorded_dispatch(out, db, no_db) as dispatch,
+        ):
+            if live is not None:
+                dispatch.subscribe(live.state)
             result = steer_board(
                 board,
                 policy=PolicySpec(name=policy, lam=lam),
