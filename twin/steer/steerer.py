@@ -38,7 +38,7 @@ from .client import CommandClient
 from .config import SteerConfig
 from .errors import BoardSilent, CommandUnanswered, SteerError
 from .meter import BoardMeter
-from .planner import Phase, Planner
+from .planner import Phase, Planner, PlannerConfig
 from .policies import Observation, Policy
 from .record import EnergyBook, record_prediction
 
@@ -101,6 +101,8 @@ class Steerer:
         Predict the lambda = 0 energy to the tolerance on the twin from the start state.
     seed
         Seed of the twin's noise keys.
+    planner
+        Candidates and resolution of the predictive planner (default :class:`PlannerConfig`).
     """
 
     def __init__(
@@ -114,7 +116,9 @@ class Steerer:
         dry_run: bool = False,
         baseline: bool = True,
         seed: int = 0,
+        planner: PlannerConfig | None = None,
     ) -> None:
+        self.planner_config = planner
         self.board = board
         self.make_policy = policy
         self.config = config
@@ -269,9 +273,10 @@ class Steerer:
             self._await_idle()
 
     def _record_plans(self, policy: Policy) -> None:
-        """Record the plans the policy made since the last call as twin runs (role ``plan``)."""
+        """Record the plans the policy made since the last call as twin runs (role ``plan``),
+        from the board time training resumed with them (now)."""
         plans = getattr(policy, "plans", [])
-        for t0_s, plan in plans[len(self._plan_runs) :]:
+        for _, plan in plans[len(self._plan_runs) :]:
             uid = ""
             if plan.best is not None:
                 uid = record_prediction(
@@ -280,25 +285,22 @@ class Steerer:
                     role="plan",
                     peer_run=self.uid,
                     board=self.board.board_id,
-                    t0_s=t0_s,
+                    t0_s=self.t_s,
                     params=self._run_params,
                 )
             self._plan_runs.append(uid)
 
-    def _plan_error(self, policy: Policy) -> float | None:
-        """The followed plan's predicted error now (None without one)."""
-        current = getattr(policy, "current", None)
-        plans = getattr(policy, "plans", [])
-        if current is None or not plans:
-            return None
-        return current.error_at(self.t_s - plans[-1][0])
+    def _plan_error(self, policy: Policy, obs: Observation) -> float | None:
+        """The followed plan's predicted error at ``obs`` (None without one)."""
+        predicted = getattr(policy, "predicted_error", None)
+        return None if predicted is None else predicted(obs)
 
     def _decide(self, policy: Policy, obs: Observation) -> None:
         """The policy's lambda, sent; training restarted if a re-plan held the board."""
         self._set_lam(policy.decide(obs))
-        self._record_plans(policy)
         if not self.training:
             self._start_training()
+        self._record_plans(policy)
 
     def _hold(self, meter: BoardMeter) -> None:
         """Stop training while the twin decides, so the plan starts from the board's state."""
@@ -338,6 +340,7 @@ class Steerer:
             eta=float(params.get("eta", snap.state.eta)),
             step_s=float(params.get("step_s", 1e-4)),
             seed=self.seed,
+            config=self.planner_config,
         )
         ctx = SteerContext(
             task=task,
@@ -415,8 +418,8 @@ class Steerer:
         obs = self._observe(meter)
         self._gates_start = obs.gate_v
         self._set_lam(policy.start(obs))
-        self._record_plans(policy)
         self._start_training()
+        self._record_plans(policy)
         if self.dry_run:
             out["reason"] = "dry run: nothing sent"
             return
@@ -435,8 +438,8 @@ class Steerer:
                 self.training = False
                 self._await_idle()
                 self._set_lam(policy.start(self._observe(meter)))
-                self._record_plans(policy)
                 self._start_training()
+                self._record_plans(policy)
                 continue
             if self.t_s < next_decision or not meter.ready:
                 continue
@@ -448,7 +451,7 @@ class Steerer:
                 "lam": self.lam_acked or 0.0,
                 "energy_j": meter.training_energy_j,
             }
-            plan_error = self._plan_error(policy)
+            plan_error = self._plan_error(policy, obs)
             if plan_error is not None:
                 reading["plan_error"] = plan_error
             self._sample(reading)
@@ -484,6 +487,7 @@ class Steerer:
             error=meter.error(),
             gate_v=np.array(latest.gate_v),
             lam=self.lam_acked if self.lam_acked is not None else float(latest.lam),
+            train_s=meter.training_s,
         )
 
     def _summary(
