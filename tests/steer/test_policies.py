@@ -42,7 +42,7 @@ class _FixedPlanner:
         self.calls = 0
         self.config = PlannerConfig()
 
-    def plan(self, gates_v, tol):
+    def plan(self, gates_v, tol, *, first=None):
         self.calls += 1
         pred = Prediction(
             schedule=(Phase(lam=0.1, until_error=1e-3), Phase(lam=0.0, until_error=tol)),

@@ -219,7 +219,9 @@ class PredictivePolicy:
     def _replan(self, obs: Observation) -> float:
         if self.before_planning is not None:
             self.before_planning()
-        plan = self.planner.plan(obs.gate_v, self.tol)
+        last = self.plans[-1][1].best if self.plans else None
+        first = None if last is None else last.schedule[0].lam
+        plan = self.planner.plan(obs.gate_v, self.tol, first=first)
         self.plans.append((obs.t_s, plan))
         self._t0_s, self._phase = obs.clock_s, 0
         if plan.best is None:
