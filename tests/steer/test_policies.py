@@ -42,7 +42,7 @@ class _FixedPlanner:
         self.calls = 0
         self.config = PlannerConfig()
 
-    def plan(self, gates_v, tol):
+    def plan(self, gates_v, tol, *, first=None):
         self.calls += 1
         pred = Prediction(
             schedule=(Phase(lam=0.1, until_error=1e-3), Phase(lam=0.0, until_error=tol)),
@@ -87,3 +87,23 @@ def test_untrusted_twin_is_never_followed() -> None:
     assert pol.start(obs(0.0, 1e-2)) == pytest.approx(0.02)
     assert planner.calls == 0
     assert pol.fell_back == "twin not trusted"
+
+
+def test_predictive_follows_the_plan_on_training_time_not_board_time() -> None:
+    """A board held for 8 s while the twin planned has not learned meanwhile: on its training
+    time it is on plan (no re-plan); on board time it would look 100x behind."""
+    pol, planner = _predictive(divergence=MonitorDivergence(factor=2.0, hold_s=0.0))
+
+    def at(t_s: float, train_s: float, error: float) -> Observation:
+        return Observation(t_s=t_s, error=error, gate_v=np.zeros(3), lam=0.1, train_s=train_s)
+
+    pol.start(at(0.0, 5.0, 1e-2))
+    assert pol.predicted_error(at(8.1, 5.1, 1e-3)) == pytest.approx(1e-3)
+    assert pol.decide(at(8.1, 5.1, 1e-3)) == 0.0  # on plan at 0.1 s of training
+    assert pol.replans == 0
+    assert planner.calls == 1
+    # without the training clock the same board looks diverged from its plan and is re-planned
+    late, planner = _predictive(divergence=MonitorDivergence(factor=2.0, hold_s=0.0))
+    late.start(obs(0.0, 1e-2))
+    late.decide(obs(8.1, 1e-2))
+    assert late.replans == 1

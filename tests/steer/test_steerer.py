@@ -179,3 +179,37 @@ def test_a_silent_board_ends_the_run_as_a_lost_link_and_is_still_stopped() -> No
     assert s["reason"].startswith("link lost: no state")
     assert not s["reached"]
     assert inner.emulator.mode == "idle"  # the stop went through the command path
+
+
+@pytest.mark.parametrize("rel", [1e-2, pytest.param(1e-3, marks=pytest.mark.slow)])
+def test_bounded_planning_chooses_what_the_exhaustive_search_chooses(rel: float) -> None:
+    from twin.physics.task import task_from_dict
+    from twin.simulation.edge import board_edge_params
+    from twin.steer.planner import Planner
+
+    board = emulated()
+    snap = board.snapshot(5.0)
+    board.close()
+    gates = np.array(snap.state.gate_v)
+    config = PlannerConfig(lams=(0.0, 0.1), switch_factors=(30.0, 10.0), horizon_s=1.0)
+
+    def planner() -> Planner:
+        return Planner(
+            task_from_dict(snap.config.task),
+            board_edge_params("transistor"),
+            eta=float(snap.config.params.get("eta", snap.state.eta)),
+            step_s=float(snap.config.params.get("step_s", 1e-4)),
+            config=config,
+        )
+
+    full = planner()
+    tol = rel * float(full._track(gates, 0.0).readings()["error"])
+    chosen = full.plan(gates, tol, bound=False).best
+    assert chosen is not None
+    for first in (None, 0.1):
+        bounded = planner()
+        best = bounded.plan(gates, tol, first=first).best
+        assert best is not None
+        assert best.as_dict() == chosen.as_dict()
+        np.testing.assert_array_equal(best.error, chosen.error)
+        assert bounded.simulated_s <= full.simulated_s  # savings: benchmarks/bench_planner.py

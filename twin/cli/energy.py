@@ -1,5 +1,5 @@
 """``twin energy``: query the energy ledger (runs, show, history, to-tolerance, compare, alarms,
-repair).
+steer, repair, import).
 
 Every subcommand takes ``--db URL`` (default ``$TWIN_DB_URL``, else the per-user SQLite file) and
 ``--format table|json|csv``. JSON is one object or list on one line (joules, seconds, ISO-8601 UTC
@@ -31,7 +31,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 _UNITS = {"J": 1.0, "mJ": 1e-3, "uJ": 1e-6, "nJ": 1e-9, "pJ": 1e-12, "Wh": 3600.0}
 _PHASES = ("training", "inference", "idle", "calibration")
-_KINDS = ("train", "simulate", "shadow", "sweep", "infer")
+_KINDS = ("train", "simulate", "shadow", "sweep", "infer", "steer")
 _STATUSES = ("running", "complete", "aborted")
 
 
@@ -205,6 +205,41 @@ def show_cmd(run: str, db: str | None, fmt: str, unit: str) -> None:
     meta.append({"field": "energy_j_total", "value": report["energy_j_total"]})
     _print_table(meta, ["field", "value"], title=f"run {info['uid']}", unit=unit)
     _print_table(report["energy"], columns, title="energy", unit=unit)
+
+
+@energy_grp.command("steer")
+@click.option("--board", default=None, help="Only runs of this board.")
+@click.option("--since", default=None, help="Started since DATE (ISO, UTC) or a duration ago (7d).")
+@click.option(
+    "--limit", type=click.IntRange(min=0), default=20, show_default=True, help="0 lists all."
+)
+@_query_options
+def steer_cmd(
+    board: str | None, since: str | None, limit: int, db: str | None, fmt: str, unit: str
+) -> None:
+    """What steering saved: each twin steer run's board training energy against the twin's
+    lambda = 0 baseline to the same tolerance, and the totals over the runs that reached it."""
+    from ..ledger import steer_runs
+
+    with _ledger(db) as ledger:
+        report = steer_runs(ledger, board=board, since=since, limit=limit)
+    columns = [
+        "run",
+        "started",
+        "board",
+        "policy",
+        "status",
+        "reached",
+        "training_energy_j",
+        "baseline_energy_j",
+        "saved_j",
+        "ratio",
+        "commands",
+        "refused",
+    ]
+    _output(report["runs"], columns, fmt, title="twin energy steer", unit=unit, whole=report)
+    if fmt == "table":
+        _print_table([report["total"]], list(report["total"]), title="total", unit=unit)
 
 
 @energy_grp.command("history")

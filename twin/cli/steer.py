@@ -9,7 +9,9 @@ import click
 
 from . import cli
 from ._common import emit_json, print_summary
+from ._ledger import ledger_options, recorded_dispatch
 from ._types import DURATION_S, SEED, Endpoint, FiniteRange, OutputFile
+from ._view import maybe_live_view, view_options
 
 __all__ = ["steer_cmd"]
 
@@ -97,6 +99,8 @@ EXIT_INTERRUPTED = 130
     help="Write the run documents (samples, commands, energies) as JSON lines.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
+@ledger_options
+@view_options
 def steer_cmd(
     emulate: bool,
     connect: str | None,
@@ -113,9 +117,18 @@ def steer_cmd(
     join_timeout_s: float,
     out: Path | None,
     as_json: bool,
+    db: str | None,
+    no_db: bool,
+    view: bool,
+    port: int,
 ) -> None:
-    """Steer a board's training to --tolerance, stopping it there (verified by inference)."""
-    from twin.documents import JsonLinesWriter
+    """Steer a board's training to --tolerance, stopping it there (verified by inference).
+
+    The run (commands and acknowledgements, board energy per phase, the twin's plans and its
+    lambda = 0 baseline) is recorded in the energy ledger: ``twin energy steer`` shows what
+    steering saved. ``--view`` serves a live page: the board's error against the twin's plan,
+    and the commands sent.
+    """
     from twin.shadow.session import EmulationSpec, open_board
     from twin.steer import PolicySpec, SteerConfig, calibrated_twin, nominal_twin, steer_board
     from twin.steer.limits import CommandLimits
@@ -140,21 +153,24 @@ def steer_cmd(
     spec = EmulationSpec(seed=seed, variation=variation)
     twin = calibrated_twin(spec, seed=seed) if calibrate_first else nominal_twin()
     board = open_board(emulate=spec) if emulate else open_board(connect=connect)
-    writer = JsonLinesWriter(out) if out is not None else None
     try:
-        result = steer_board(
-            board,
-            policy=PolicySpec(name=policy, lam=lam),
-            config=config,
-            twin=twin,
-            emit=writer,
-            dry_run=dry_run,
-            seed=seed,
-        )
+        with (
+            maybe_live_view(view, port, mode="steer") as live,
+            recorded_dispatch(out, db, no_db) as dispatch,
+        ):
+            if live is not None:
+                dispatch.subscribe(live.state)
+            result = steer_board(
+                board,
+                policy=PolicySpec(name=policy, lam=lam),
+                config=config,
+                twin=twin,
+                emit=dispatch,
+                dry_run=dry_run,
+                seed=seed,
+            )
     finally:
         board.close()
-        if writer is not None:
-            writer.close()
     summary = result.summary
     if as_json:
         emit_json(summary)

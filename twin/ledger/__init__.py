@@ -63,6 +63,7 @@ if TYPE_CHECKING:
     )
     from .repair import repair_runs
     from .replay import ImportFileError, ImportReport, import_file, import_spool
+    from .steering import steer_runs
     from .writer import (
         LedgerWriter,
         TerminatedBySignal,
@@ -89,6 +90,7 @@ _LAZY = {
     "ImportReport": ".replay",
     "import_file": ".replay",
     "import_spool": ".replay",
+    "steer_runs": ".steering",
     "LedgerWriter": ".writer",
     "TerminatedBySignal": ".writer",
     "flush_on_signals": ".writer",
@@ -125,6 +127,7 @@ __all__ = [
     "repair_runs",
     "resolve_url",
     "show_run",
+    "steer_runs",
 ]
 
 

@@ -18,14 +18,16 @@ from sqlalchemy.engine import Connection
 
 from ..documents import first_non_finite
 from .errors import LedgerError, NonFiniteError
-from .models import ENERGY_METHOD, ENERGY_PHASE, ENERGY_SOURCE
+from .models import ENERGY_METHOD, ENERGY_PHASE, ENERGY_SOURCE, commands, insert_ignore
 
 __all__ = [
     "ENTRY_COLUMNS",
     "bulk_insert_ignore",
     "check_entry",
+    "command_row",
     "entry_row",
     "first_non_finite",
+    "insert_commands",
     "insert_entries",
     "insert_samples",
     "jsonable",
@@ -176,3 +178,42 @@ def insert_samples(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
         return
     payload = "[" + ",".join(json.dumps(r[:4])[:-1] + "," + r[4] + "]" for r in rows) + "]"
     conn.exec_driver_sql(_PG_SAMPLES, (payload,))
+
+
+#: Longest acknowledgement code stored (the ``commands.ack_code`` column).
+ACK_CODE_CHARS = 32
+
+
+def command_row(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """A command document as a ``commands`` row, checked (a one-line :class:`LedgerError`)."""
+    where = f"command doc {doc.get('seq')} of run {doc.get('run')}"
+    for field in ("t_s", "time_unix"):
+        value = doc.get(field)
+        if value is not None and not math.isfinite(value):
+            raise NonFiniteError(f"{where}: {field} is {value}, not a finite number")
+    ack = doc.get("ack")
+    code = None if ack is None else str(ack["code"])
+    if code is not None and len(code) > ACK_CODE_CHARS:
+        raise LedgerError(
+            f"{where}: ack.code must be at most {ACK_CODE_CHARS} characters, got {len(code)}"
+        )
+    return {
+        "run_uid": doc["run"],
+        "seq": doc["seq"],
+        "t_s": doc["t_s"],
+        "time_unix": doc.get("time_unix"),
+        "name": doc["name"],
+        "key": doc["key"],
+        "args": jsonable(doc["args"]),
+        "version": doc.get("version"),
+        "status": doc["status"],
+        "attempts": doc["attempts"],
+        "ack_code": code,
+        "ack": None if ack is None else jsonable(ack),
+    }
+
+
+def insert_commands(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert ``commands`` rows (from :func:`command_row`), skipping existing keys."""
+    if rows:
+        conn.execute(insert_ignore(_dialect(conn), commands), list(rows))

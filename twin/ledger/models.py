@@ -7,10 +7,11 @@ idempotent insert used by the writer.
 Tables: ``boards``, ``runs`` (one per start document; ``status`` running/complete/aborted, writer
 pid/host/heartbeat for repair), ``entries`` (append-only energy entries, unique per
 ``(run_uid, seq, component)``), ``samples`` (sampled time series, one row per sample document,
-readings as JSON), ``alarms``; for ``twin sweep``: ``sweeps``, ``sweep_cells`` (one per cell
-id, with its status), ``sweep_members`` (sweep -> cells) and ``sweep_results`` (one row per cell,
-realization and metric). Energies are joules; ``t*_s`` are seconds of run time; ``*_unix`` are
-wall-clock seconds since the epoch.
+readings as JSON), ``alarms``, ``commands`` (commands a run sent to a board and their
+acknowledgements, one per command document); for ``twin sweep``: ``sweeps``, ``sweep_cells``
+(one per cell id, with its status), ``sweep_members`` (sweep -> cells) and ``sweep_results``
+(one row per cell, realization and metric). Energies are joules; ``t*_s`` are seconds of run
+time; ``*_unix`` are wall-clock seconds since the epoch.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from sqlalchemy.sql.dml import Insert
 
 from ._tables import (
     ALARM_SEVERITY,
+    COMMAND_NAME,
+    COMMAND_STATUS,
     ENERGY_METHOD,
     ENERGY_PHASE,
     ENERGY_SOURCE,
@@ -34,6 +37,7 @@ from ._tables import (
     VIEWS,
     alarms,
     boards,
+    commands,
     entries,
     metadata,
     runs,
@@ -47,6 +51,8 @@ from .errors import LedgerError
 
 __all__ = [
     "ALARM_SEVERITY",
+    "COMMAND_NAME",
+    "COMMAND_STATUS",
     "ENERGY_METHOD",
     "ENERGY_PHASE",
     "ENERGY_SOURCE",
@@ -60,6 +66,7 @@ __all__ = [
     "VIEW_COLUMNS",
     "alarms",
     "boards",
+    "commands",
     "entries",
     "insert_ignore",
     "metadata",

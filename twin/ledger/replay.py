@@ -34,11 +34,20 @@ from sqlalchemy.engine import Connection
 
 from .._files import NotARegularFileError, regular_file
 from ..documents import DocumentError, validate_document
-from ._bulk import check_entry, entry_row, insert_entries, insert_samples, jsonable, sample_row
+from ._bulk import (
+    check_entry,
+    command_row,
+    entry_row,
+    insert_commands,
+    insert_entries,
+    insert_samples,
+    jsonable,
+    sample_row,
+)
 from ._retry import retry_locked
 from .errors import LedgerError
 from .import_checks import check_imported
-from .models import boards, insert_ignore, runs, samples
+from .models import boards, commands, insert_ignore, runs, samples
 from .repair import Transactions
 from .spool import pending_spool_files
 
@@ -103,6 +112,8 @@ def _bad_reason(line: str) -> tuple[dict[str, Any] | None, str]:
         validate_document(doc)
         if doc["doc"] == "energy":
             check_entry(doc)
+        elif doc["doc"] == "command":
+            command_row(doc)  # raises on what the commands table cannot hold
         check_imported(doc)
     except (DocumentError, LedgerError) as exc:
         return None, str(exc)
@@ -210,6 +221,7 @@ class _Import:
             raise _Conflicts(self.conflicts)
         insert_entries(self.conn, rows)
         self._samples(by_kind["sample"])
+        self._commands(by_kind["command"])
         self._stops(by_kind["stop"])
 
     def _starts(self, starts: Numbered) -> None:
@@ -286,6 +298,22 @@ class _Import:
             rows.append(sample_row(doc))
             self.recorded += 1
         insert_samples(self.conn, rows)
+
+    def _commands(self, docs: Numbered) -> None:
+        have: dict[str, set[int]] = {}
+        rows = []
+        for _, doc in docs:
+            uid = doc["run"]
+            if uid not in have:
+                q = sa.select(commands.c.seq).where(commands.c.run_uid == uid)
+                have[uid] = set(self.conn.execute(q).scalars()) if uid in self.known else set()
+            if doc["seq"] in have[uid]:
+                self.already += 1
+                continue
+            have[uid].add(doc["seq"])
+            rows.append(command_row(doc))
+            self.recorded += 1
+        insert_commands(self.conn, rows)
 
     def _stops(self, stops: Numbered) -> None:
         last: dict[str, dict[str, Any]] = {}

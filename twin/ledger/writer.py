@@ -17,8 +17,8 @@ one transaction per batch.
   After ``patience_s`` (locked) or ``unavailable_s`` (unreachable) the writer stops trying and
   spools the documents it holds, and all later ones, to a local file (:mod:`twin.ledger.spool`)
   that the next open of the ledger imports.
-- Idempotent: entries are unique per ``(run, seq, component)``, samples per ``(run, seq)``,
-  runs per uid; replaying a stream adds nothing.
+- Idempotent: entries are unique per ``(run, seq, component)``, samples and commands per
+  ``(run, seq)``, runs per uid; replaying a stream adds nothing.
 - Failures that retrying cannot fix (an entry for an unknown run, a bad phase, a non-finite
   number) are never swallowed: the next call (or ``flush``/``close``) raises
   :class:`~twin.ledger.LedgerError`, which stops the run.
@@ -54,8 +54,10 @@ from ..documents import stop_doc, validate_document
 from ._buffer import Buffer
 from ._bulk import (
     check_entry,
+    command_row,
     entry_row,
     first_non_finite,
+    insert_commands,
     insert_entries,
     insert_samples,
     jsonable,
@@ -98,6 +100,7 @@ class _Batch:
         self.runs: list[dict[str, Any]] = []
         self.entries: list[tuple[Any, ...]] = []
         self.samples: list[tuple[Any, ...]] = []
+        self.commands: list[dict[str, Any]] = []
         self.stops: list[dict[str, Any]] = []
 
     def add(self, doc: Mapping[str, Any]) -> None:
@@ -106,6 +109,8 @@ class _Batch:
             self.entries.append(entry_row(doc))
         elif kind == "sample":
             self.samples.append(sample_row(doc))
+        elif kind == "command":
+            self.commands.append(command_row(doc))
         elif kind == "start":
             self._add_start(doc)
         elif kind == "stop":
@@ -159,6 +164,7 @@ class _Batch:
             )
         insert_entries(conn, self.entries)
         insert_samples(conn, self.samples)
+        insert_commands(conn, self.commands)
         if self.stops:
             # Never downgrade: a complete run stays complete (its stop time and reason too).
             conn.execute(
@@ -464,6 +470,7 @@ class LedgerWriter:
                 time.sleep(delay * (0.5 + self._jitter.random()))
                 delay = min(delay * 2, 1.0)
         rows = len(batch.entries) + len(batch.samples) + len(batch.runs) + len(batch.stops)
+        rows += len(batch.commands)
         self.entries_written += len(batch.entries)
         self.samples_written += len(batch.samples)
         self.flushes += 1

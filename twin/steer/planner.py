@@ -10,8 +10,11 @@ event-driven twin with the shadow's calibrated edges) from the board's current g
 and picks the one predicted to reach the tolerance with the least training energy (free
 network, J). Candidates: every ``lam`` held to the tolerance, and every high ``lam`` held to
 ``factor x tolerance`` then ``lam = 0`` to the tolerance; trunks are shared (each high-lambda
-run is simulated once and branched at every switch point). Pure and seeded: nothing reads the
-wall clock.
+run is simulated once and branched at every switch point). Branch and bound: the energy of a
+run only grows, so a candidate is abandoned as soon as it has spent more than the least energy
+to the tolerance found so far; it could not have been chosen, and the choice is the one the
+exhaustive search makes (``bound=False`` runs that, for comparison). Pure and seeded: nothing
+reads the wall clock.
 """
 
 from __future__ import annotations
@@ -164,10 +167,19 @@ class Planner:
         )
 
     def simulate(
-        self, gates_v: np.ndarray, schedule: Schedule, tol: float, *, horizon_s: float | None = None
+        self,
+        gates_v: np.ndarray,
+        schedule: Schedule,
+        tol: float,
+        *,
+        horizon_s: float | None = None,
+        energy_cap_j: float = np.inf,
     ) -> Prediction:
-        """Run ``schedule`` on the twin from ``gates_v`` until ``tol``, a stall or the horizon."""
-        pred, _ = self._run(gates_v, schedule, tol, horizon_s=horizon_s, branch_at=())
+        """Run ``schedule`` on the twin from ``gates_v`` until ``tol``, a stall, the horizon, or
+        more than ``energy_cap_j`` spent (then not reached)."""
+        pred, _ = self._run(
+            gates_v, schedule, tol, horizon_s=horizon_s, branch_at=(), energy_cap_j=energy_cap_j
+        )
         return pred
 
     def _run(
@@ -178,9 +190,11 @@ class Planner:
         *,
         horizon_s: float | None,
         branch_at: Sequence[float],
+        energy_cap_j: float = np.inf,
     ) -> tuple[Prediction, list[tuple[float, float, np.ndarray, int]]]:
         """Simulate; also the (t, energy, gates, sample index) where the error first falls to
-        each of ``branch_at`` (for branching further candidates off this trunk)."""
+        each of ``branch_at`` (for branching further candidates off this trunk). Stops, not
+        reached, once more than ``energy_cap_j`` is spent (no later branch could spend less)."""
         cfg = self.config
         horizon = cfg.horizon_s if horizon_s is None else horizon_s
         phase = 0
@@ -201,6 +215,8 @@ class Planner:
             while pending and errs[-1] <= pending[0]:
                 branches.append((t, ens[-1], np.array(r["gate_v"]), len(ts)))
                 pending.pop(0)
+            if ens[-1] > energy_cap_j:
+                break  # bounded: costs more than a candidate already found
             if errs[-1] <= tol:
                 reached = t
                 break
@@ -220,21 +236,43 @@ class Planner:
         )
         return pred, branches
 
-    def plan(self, gates_v: np.ndarray, tol: float) -> Plan:
-        """Every candidate from ``gates_v``; the least-energy one that reaches ``tol``."""
+    def plan(
+        self, gates_v: np.ndarray, tol: float, *, bound: bool = True, first: float | None = None
+    ) -> Plan:
+        """Candidates from ``gates_v``; the least-energy one that reaches ``tol``.
+
+        ``bound``: abandon a candidate once it has spent more than the best found so far (the
+        same choice, fewer simulated seconds); ``False``: simulate every candidate fully.
+        Abandoned candidates are listed, not reached; branches of an abandoned trunk past its
+        abandonment are not listed. ``first``: simulate the candidates of this lambda first (a
+        re-plan starts from the last plan's; a good first bound prunes the most).
+        """
         if not (np.isfinite(tol) and tol > 0):
             raise SteerConfigError(f"tolerance: expected a positive error in V^2, got {tol!r}")
         candidates: list[Prediction] = []
-        for lam in self.config.lams:
+        best_j = np.inf
+
+        def keep(candidate: Prediction) -> None:
+            nonlocal best_j
+            candidates.append(candidate)
+            if bound and candidate.energy_to_tol_j is not None:
+                best_j = min(best_j, candidate.energy_to_tol_j)
+
+        lams = sorted(self.config.lams, key=lambda lam: lam != first)  # stable: else in order
+        for lam in lams:
             direct: Schedule = (Phase(lam=lam, until_error=tol),)
             switches = [f * tol for f in self.config.switch_factors] if lam > 0 else []
-            trunk, branches = self._run(gates_v, direct, tol, horizon_s=None, branch_at=switches)
-            candidates.append(trunk)
+            trunk, branches = self._run(
+                gates_v, direct, tol, horizon_s=None, branch_at=switches, energy_cap_j=best_j
+            )
+            keep(trunk)
             for (t0, e0, gates, n), until in zip(branches, switches, strict=False):
                 schedule = (Phase(lam=lam, until_error=until), Phase(lam=0.0, until_error=tol))
                 horizon = self.config.horizon_s - t0
-                tail = self.simulate(gates, schedule[1:], tol, horizon_s=horizon)
-                candidates.append(_join(schedule, trunk, n, t0, e0, tail))
+                tail = self.simulate(
+                    gates, schedule[1:], tol, horizon_s=horizon, energy_cap_j=best_j - e0
+                )
+                keep(_join(schedule, trunk, n, t0, e0, tail))
         reaching = [c for c in candidates if c.energy_to_tol_j is not None]
         best = min(reaching, key=lambda c: c.energy_to_tol_j or 0.0) if reaching else None
         return Plan(best=best, candidates=tuple(candidates))

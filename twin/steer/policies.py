@@ -43,13 +43,22 @@ class Observation:
     """What the steerer knows at a decision point.
 
     ``t_s`` board time since steering began (s, summed across reboots), ``error`` the board's
-    measured error (V^2), ``gate_v`` its gates (V), ``lam`` the lambda in force.
+    measured error (V^2), ``gate_v`` its gates (V), ``lam`` the lambda in force, ``train_s``
+    the board's time spent training (s; ``None``: unknown, ``t_s`` stands in). A plan is
+    followed on ``train_s``: a board held while the twin plans keeps its clock running but does
+    not learn, so its board time runs ahead of the plan's.
     """
 
     t_s: float
     error: float
     gate_v: np.ndarray
     lam: float
+    train_s: float | None = None
+
+    @property
+    def clock_s(self) -> float:
+        """The clock plans are followed on: ``train_s``, else ``t_s``."""
+        return self.t_s if self.train_s is None else self.train_s
 
 
 class Policy(Protocol):
@@ -202,12 +211,19 @@ class PredictivePolicy:
             return None
         return self.plans[-1][1].best
 
+    def predicted_error(self, obs: Observation) -> float | None:
+        """The followed plan's predicted error at ``obs`` (``None`` without a plan)."""
+        best = self.current
+        return None if best is None else best.error_at(obs.clock_s - self._t0_s)
+
     def _replan(self, obs: Observation) -> float:
         if self.before_planning is not None:
             self.before_planning()
-        plan = self.planner.plan(obs.gate_v, self.tol)
+        last = self.plans[-1][1].best if self.plans else None
+        first = None if last is None else last.schedule[0].lam
+        plan = self.planner.plan(obs.gate_v, self.tol, first=first)
         self.plans.append((obs.t_s, plan))
-        self._t0_s, self._phase = obs.t_s, 0
+        self._t0_s, self._phase = obs.clock_s, 0
         if plan.best is None:
             self.fell_back = "no schedule predicted to reach the tolerance"
             return self.fallback.start(obs)
@@ -225,7 +241,7 @@ class PredictivePolicy:
             return self.fallback.decide(obs)
         best = self.current
         assert best is not None
-        predicted = best.error_at(obs.t_s - self._t0_s)
+        predicted = best.error_at(obs.clock_s - self._t0_s)
         if self.divergence.update(obs.t_s, obs.error, predicted):
             self.replans += 1
             if self.replans > self.max_replans:

@@ -132,6 +132,7 @@ def steer_board(
         emit=emit,
         dry_run=dry_run,
         seed=seed,
+        planner=policy.planner,
     )
     result = steerer.run()
     result.summary["twin"] = dict(twin.report, trusted=twin.trusted)

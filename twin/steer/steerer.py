@@ -30,7 +30,7 @@ import numpy as np
 
 from twin.board.contract import Board, BoardState, Resync, Snapshot
 from twin.board.errors import BridgeError
-from twin.documents import Dispatcher, Subscriber, energy_doc, sample_doc, start_doc, stop_doc
+from twin.documents import Dispatcher, Subscriber, sample_doc, start_doc, stop_doc
 from twin.physics.task import Task, task_from_dict
 from twin.simulation.edge import EdgeParams
 
@@ -38,8 +38,9 @@ from .client import CommandClient
 from .config import SteerConfig
 from .errors import BoardSilent, CommandUnanswered, SteerError
 from .meter import BoardMeter
-from .planner import Phase, Planner
+from .planner import Phase, Planner, PlannerConfig
 from .policies import Observation, Policy
+from .record import EnergyBook, record_prediction
 
 __all__ = ["SAFE_MODE", "PolicyFactory", "SteerContext", "SteerResult", "Steerer"]
 
@@ -100,6 +101,8 @@ class Steerer:
         Predict the lambda = 0 energy to the tolerance on the twin from the start state.
     seed
         Seed of the twin's noise keys.
+    planner
+        Candidates and resolution of the predictive planner (default :class:`PlannerConfig`).
     """
 
     def __init__(
@@ -113,7 +116,9 @@ class Steerer:
         dry_run: bool = False,
         baseline: bool = True,
         seed: int = 0,
+        planner: PlannerConfig | None = None,
     ) -> None:
+        self.planner_config = planner
         self.board = board
         self.make_policy = policy
         self.config = config
@@ -146,6 +151,9 @@ class Steerer:
         self._gates_start: np.ndarray | None = None
         self._meter: BoardMeter | None = None
         self._held_docs: list[Any] | None = []
+        self._energy = EnergyBook(self.dispatch, self.uid)
+        self._plan_runs: list[str] = []
+        self._run_params: dict[str, Any] = {}
 
     # ------------------------------------------------------------------ documents
 
@@ -264,11 +272,35 @@ class Steerer:
             self.training = not (ack is not None and ack.ok)
             self._await_idle()
 
+    def _record_plans(self, policy: Policy) -> None:
+        """Record the plans the policy made since the last call as twin runs (role ``plan``),
+        from the board time training resumed with them (now)."""
+        plans = getattr(policy, "plans", [])
+        for _, plan in plans[len(self._plan_runs) :]:
+            uid = ""
+            if plan.best is not None:
+                uid = record_prediction(
+                    self.dispatch,
+                    plan.best,
+                    role="plan",
+                    peer_run=self.uid,
+                    board=self.board.board_id,
+                    t0_s=self.t_s,
+                    params=self._run_params,
+                )
+            self._plan_runs.append(uid)
+
+    def _plan_error(self, policy: Policy, obs: Observation) -> float | None:
+        """The followed plan's predicted error at ``obs`` (None without one)."""
+        predicted = getattr(policy, "predicted_error", None)
+        return None if predicted is None else predicted(obs)
+
     def _decide(self, policy: Policy, obs: Observation) -> None:
         """The policy's lambda, sent; training restarted if a re-plan held the board."""
         self._set_lam(policy.decide(obs))
         if not self.training:
             self._start_training()
+        self._record_plans(policy)
 
     def _hold(self, meter: BoardMeter) -> None:
         """Stop training while the twin decides, so the plan starts from the board's state."""
@@ -308,6 +340,7 @@ class Steerer:
             eta=float(params.get("eta", snap.state.eta)),
             step_s=float(params.get("step_s", 1e-4)),
             seed=self.seed,
+            config=self.planner_config,
         )
         ctx = SteerContext(
             task=task,
@@ -322,17 +355,18 @@ class Steerer:
         if hasattr(policy, "before_planning"):
             policy.before_planning = self._pause
         gates0 = np.array(meter.latest.gate_v) if meter.latest is not None else snap.state.gate_v
+        self._run_params = {
+            "policy": policy.name,
+            "tolerance_v2": tol,
+            "dry_run": self.dry_run,
+            "budget_j": self.config.budget_j,
+            "max_time_s": self.config.max_time_s,
+        }
         self.dispatch(
             start_doc(
                 source="board",
                 kind="steer",
-                params={
-                    "policy": policy.name,
-                    "tolerance_v2": tol,
-                    "dry_run": self.dry_run,
-                    "budget_j": self.config.budget_j,
-                    "max_time_s": self.config.max_time_s,
-                },
+                params=self._run_params,
                 board=self.board.board_id,
                 uid=self.uid,
             )
@@ -364,21 +398,18 @@ class Steerer:
             else None
         )
         summary = self._summary(meter, policy, tol, e0, out, baseline)
-        booked = [(k, e_j) for k, e_j in sorted(meter.energy_j.items()) if e_j > 0]
-        for seq, ((phase, component), e_j) in enumerate(booked):
-            self.dispatch(
-                energy_doc(
-                    self.uid,
-                    seq,
-                    0.0,
-                    self.t_s,
-                    e_j,
-                    component=component,
-                    phase=phase,
-                    source="board",
-                    method="estimate",
-                )
+        self._energy.flush(self.t_s, meter.energy_j)
+        if baseline is not None:
+            summary["baseline_run"] = record_prediction(
+                self.dispatch,
+                baseline,
+                role="baseline",
+                peer_run=self.uid,
+                board=self.board.board_id,
+                t0_s=0.0,
+                params=self._run_params,
             )
+        summary["plan_runs"] = [uid for uid in self._plan_runs if uid]
         self.dispatch(stop_doc(self.uid, status=status, summary=summary, reason=out["reason"]))
         return SteerResult(summary=summary, uid=self.uid)
 
@@ -388,6 +419,7 @@ class Steerer:
         self._gates_start = obs.gate_v
         self._set_lam(policy.start(obs))
         self._start_training()
+        self._record_plans(policy)
         if self.dry_run:
             out["reason"] = "dry run: nothing sent"
             return
@@ -407,19 +439,23 @@ class Steerer:
                 self._await_idle()
                 self._set_lam(policy.start(self._observe(meter)))
                 self._start_training()
+                self._record_plans(policy)
                 continue
             if self.t_s < next_decision or not meter.ready:
                 continue
             next_decision = self.t_s + cfg.decision_s
             obs = self._observe(meter)
             self._last_error = obs.error
-            self._sample(
-                {
-                    "error": obs.error,
-                    "lam": self.lam_acked or 0.0,
-                    "energy_j": meter.training_energy_j,
-                }
-            )
+            reading = {
+                "error": obs.error,
+                "lam": self.lam_acked or 0.0,
+                "energy_j": meter.training_energy_j,
+            }
+            plan_error = self._plan_error(policy, obs)
+            if plan_error is not None:
+                reading["plan_error"] = plan_error
+            self._sample(reading)
+            self._energy.flush(self.t_s, meter.energy_j)
             if obs.error <= tol:
                 ok, measured, predicted = self._verify(meter, tol)
                 out.update(verified_error=measured, predicted_inference_error=predicted)
@@ -451,6 +487,7 @@ class Steerer:
             error=meter.error(),
             gate_v=np.array(latest.gate_v),
             lam=self.lam_acked if self.lam_acked is not None else float(latest.lam),
+            train_s=meter.training_s,
         )
 
     def _summary(

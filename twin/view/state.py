@@ -10,7 +10,11 @@ shadow or the simulation) and read by the page server's thread. Everything it ho
 - energy so far per source and component (a handful of sums);
 - the last ``max_events`` events (resyncs, restarts, alarms, run start and stop) and the last
   ``max_alarms`` alarms;
-- a status mapping (connection state, counters, lag, time of the last frame).
+- a status mapping (connection state, counters, lag, time of the last frame);
+- when steering (mode ``steer``), the last ``max_events`` commands sent (name, arguments, status,
+  attempts) and the count per status. The twin's series is then the plan being followed: the
+  samples of a twin run of role ``plan`` replace the previous plan's from the time it was made
+  (a re-plan), and the twin's lambda = 0 baseline (role ``baseline``) is not plotted.
 
 Each sample gets a sequence number, so a reader asks for what is new since its cursor
 (:meth:`LiveState.delta`) and a late-joining page gets the whole state (:meth:`LiveState.snapshot`).
@@ -73,7 +77,7 @@ class LiveState:
     max_events, max_alarms
         Events and alarms kept (older ones are dropped; their counts are kept).
     mode
-        ``shadow`` or ``simulate`` (what the page labels and which panels it shows).
+        ``shadow``, ``simulate`` or ``steer`` (what the page labels and which panels it shows).
     """
 
     def __init__(
@@ -96,6 +100,9 @@ class LiveState:
         self._alarms: deque[dict[str, Any]] = deque(maxlen=max_alarms)
         self._n_events = 0
         self._n_alarms = 0
+        self._commands: deque[dict[str, Any]] = deque(maxlen=max_events)
+        self._predictions: deque[str] = deque(maxlen=16)  # uids of plan and baseline runs
+        self._command_counts: dict[str, int] = {}
         self._status: dict[str, Any] = {"mode": mode, "run": "waiting"}
         self._layout: dict[str, Any] | None = None
         self._layout_version = 0
@@ -116,11 +123,27 @@ class LiveState:
                 self._on_energy(doc)
             elif kind == "stop":
                 self._on_stop(doc)
+            elif kind == "command":
+                self._on_command(doc)
             self._version += 1
 
     def _on_start(self, doc: Mapping[str, Any]) -> None:
         source = "board" if doc.get("source") == "board" else "twin"
+        params = doc.get("params") or {}
+        role = params.get("role") if isinstance(params, Mapping) else None
+        if role in ("plan", "baseline"):  # predictions: their stop does not end the run
+            self._predictions.append(str(doc["uid"]))
+        if role == "baseline":  # beside the run, not a series of the page
+            self._runs[str(doc["uid"])] = ""
+            return
         self._runs[str(doc["uid"])] = source
+        if role == "plan":  # a re-plan replaces the old plan from the time it was made
+            t0 = float(params.get("t0_s", 0.0))
+            kept = [p for p in self._series["twin"] if p[1] is not None and p[1] < t0]
+            self._series["twin"].clear()
+            self._series["twin"].extend(kept)
+            self._event_locked(t0, "plan", f"plan {str(doc['uid'])[:8]} from t = {t0:.3g} s")
+            return
         while len(self._runs) > 8:  # runs of this process only; keep the map bounded anyway
             del self._runs[next(iter(self._runs))]
         self._status["run"] = "running"
@@ -130,6 +153,8 @@ class LiveState:
 
     def _on_sample(self, doc: Mapping[str, Any]) -> None:
         source = self._runs.get(str(doc.get("run")), "twin")
+        if source not in self._series:
+            return
         data = doc.get("data", {})
         t_s = float(doc["t_s"])
         self._seq += 1
@@ -165,12 +190,31 @@ class LiveState:
         return [float(x) if math.isfinite(x) else None for x in k]
 
     def _on_energy(self, doc: Mapping[str, Any]) -> None:
+        if str(doc.get("run")) in self._predictions:  # predicted, not spent
+            return
         source = str(doc.get("source", "twin"))
         book = self._energy.setdefault(source, {})
         component = str(doc.get("component", "?"))
         book[component] = book.get(component, 0.0) + float(doc.get("energy_j", 0.0))
 
+    def _on_command(self, doc: Mapping[str, Any]) -> None:
+        status = str(doc.get("status", "?"))
+        self._command_counts[status] = self._command_counts.get(status, 0) + 1
+        args = doc.get("args") or {}
+        self._commands.append(
+            {
+                "seq": _plain(doc.get("seq")),
+                "t_s": _plain(doc.get("t_s")),
+                "name": str(doc.get("name", "?")),
+                "args": {str(k): _plain(v) for k, v in args.items() if not isinstance(v, list)},
+                "status": status,
+                "attempts": _plain(doc.get("attempts")),
+            }
+        )
+
     def _on_stop(self, doc: Mapping[str, Any]) -> None:
+        if str(doc.get("run")) in self._predictions:
+            return
         status = str(doc.get("status", "complete"))
         self._status["run"] = status
         self._event_locked(None, "stop", f"run {str(doc.get('run'))[:8]} {status}")
@@ -244,6 +288,8 @@ class LiveState:
             "alarms": list(self._alarms),
             "n_alarms": self._n_alarms,
             "n_events": self._n_events,
+            "commands": list(self._commands),
+            "command_counts": dict(self._command_counts),
         }
 
     def snapshot(self) -> dict[str, Any]:
@@ -298,6 +344,7 @@ class LiveState:
                 **{f"series_{s}": len(d) for s, d in self._series.items()},
                 "events": len(self._events),
                 "alarms": len(self._alarms),
+                "commands": len(self._commands),
                 "gates": sum(len(g) for g in self._gates.values()),
                 "conductance": sum(len(g) for g in self._conductance.values()),
                 "energy": sum(len(e) for e in self._energy.values()),

@@ -18,7 +18,8 @@
   window.liveView = {
     sizes: () => ({ board: view.series.board.length, twin: view.series.twin.length,
                     events: view.latest ? view.latest.events.length : 0,
-                    alarms: view.latest ? view.latest.alarms.length : 0, window: view.window }),
+                    alarms: view.latest ? view.latest.alarms.length : 0, window: view.window,
+                    commands: view.latest ? (view.latest.commands || []).length : 0 }),
     stats: () => Object.assign({}, view.stats),
     status: () => (view.latest ? view.latest.status : null),
     edges: () => ({ drawn: view.layout ? view.layout.n_edges : 0, coloured: view.coloured }),
@@ -224,6 +225,12 @@
       row("lost", "frames lost", st.lost ?? 0, st.lost > 0);
       row("score", "divergence score", num(st.score, 2), st.score > 1);
     }
+    if (view.mode === "steer") {
+      const c = view.latest.command_counts || {};
+      row("acked", "commands acked", c.acked ?? 0);
+      row("refused", "commands refused", c.refused ?? 0, c.refused > 0);
+      row("unanswered", "unanswered", c.unanswered ?? 0, c.unanswered > 0);
+    }
     row("lag_s", "lag", si(st.lag_s, "s"));
     if (view.mode === "shadow") row("lag_p99_s", "lag p99", si(st.lag_p99_s, "s"));
     const age = view.ageS;
@@ -246,6 +253,12 @@
       `<li class="alarm${a.end_s === null ? " active" : ""}">t=${num(a.raised_s, 2)} s, edges ${esc(list(a.edges, 6) || "–")}` +
       `${a.nodes && a.nodes.length ? ", nodes " + esc(list(a.nodes, 6)) : ""}, score max ${num(a.score_max, 1)}` +
       `${a.end_s === null ? " (active)" : `, ended ${num(a.end_s, 2)} s`}</li>`).join("");
+    const cmds = L.commands || [];
+    document.getElementById("n-commands").textContent = Object.values(L.command_counts || {}).reduce((a, b) => a + b, 0);
+    document.getElementById("commands").innerHTML = cmds.slice().reverse().map((c) =>
+      `<li class="${esc(c.status)}">t=${num(c.t_s, 3)} s: ${esc(c.name)}` +
+      `${Object.keys(c.args).length ? " " + esc(Object.entries(c.args).map(([k, v]) => `${k}=${typeof v === "number" ? Number(v).toPrecision(3) : v}`).join(" ")) : ""}` +
+      ` → ${esc(c.status)}${c.attempts > 1 ? ` (${c.attempts} attempts)` : ""}</li>`).join("");
     document.getElementById("events").innerHTML = L.events.slice().reverse().map((ev) =>
       `<li class="${esc(ev.kind)}">${ev.t_s === null ? "" : `t=${num(ev.t_s, 2)} s: `}${esc(ev.text)}</li>`).join("");
   }
@@ -289,13 +302,17 @@
       view.series = { board: msg.series.board, twin: msg.series.twin };
       view.latest = msg.latest; view.ageS = msg.latest.status.frame_age_s;
       document.body.className = msg.mode;
-      document.getElementById("mode").textContent = msg.mode === "shadow" ? "· shadow of a board" : "· simulation";
+      document.getElementById("mode").textContent = { shadow: "· shadow of a board", steer: "· steering a board" }[msg.mode] || "· simulation";
       dirty = true;
       return;
     }
     view.stats.updates += 1;
     for (const src of ["board", "twin"]) {
       const add = msg.series[src] || [];
+      if (add.length && src === "twin" && view.mode === "steer") {  // a re-plan replaces the plan from its start
+        const t0 = add[0][I.t];
+        view.series.twin = view.series.twin.filter((p) => p[I.t] < t0);
+      }
       if (add.length) { for (const p of add) view.series[src].push(p); trim(view.series[src]); dirty = true; }
     }
     if (msg.layout) { view.layout = msg.layout; dirty = true; }
