@@ -13,17 +13,16 @@ import click
 from ._common import FiniteRange, emit_json, print_summary, progress_bar
 from ._ledger import check_finite, recorded_dispatch
 
-__all__ = ["MAX_XY_WORK", "RESISTOR_ONLY", "XY_ONLY", "run_xy", "xy_options"]
+__all__ = ["RESISTOR_ONLY", "XY_ONLY", "run_xy", "xy_options"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-#: Work limit of one run, node-steps (epochs x examples x starts x phases x max steps x
-#: (nodes + couplings)): ~an hour at the kernel's ~10^8 per second; --force lifts it.
-MAX_XY_WORK = 3e11
 #: ``twin train`` options that only the resistor and spring trainer reads, and those only XY reads.
 RESISTOR_ONLY = ("lam", "label_noise", "control_tol", "rho", "p_exp", "lam0", "stop_tol", "eta",
                  "alpha", "kappa", "kmin", "kmax", "steps", "step_s", "realizations", "solver",
                  "solver_tol", "spring_solver", "prune")  # fmt: skip
+#: (twin.learning.xy_options.XY_OPTIONS, written out so that the CLI imports no numpy at start-up;
+#: a test keeps the two equal)
 XY_ONLY = ("beta", "symmetric", "lr", "optimizer", "epochs", "starts", "batch_size", "dt",
            "max_steps", "relax_tol", "eval_starts")  # fmt: skip
 
@@ -103,32 +102,19 @@ def run_xy(
     """Parse nothing more: build the graph and task, train, record, print."""
     import numpy as np
 
-    from ..learning.ep import EPConfig
-    from ..learning.ep_train import XYTrainConfig, train_xy
-    from ..physics.xy.relax import RelaxConfig
-    from ..physics.xy.spec import graph_from_spec
-    from ..physics.xy.tasks import task_from_spec
+    from ..learning.ep_train import train_xy
+    from ..learning.xy_options import MAX_XY_WORK, xy_config, xy_setup, xy_work
 
     if network is None:
         raise click.UsageError("--network is required with --physics xy "
                                "(e.g. all:6, layered:2,4,1, lattice:5x5:io=sides)")  # fmt: skip
     rng = np.random.default_rng(seed)
-    xy_task = task_from_spec(task, rng)
-    graph = graph_from_spec(network, xy_task.n_in, xy_task.n_out)
-    batch = len(xy_task.x_train) if xy["batch_size"] is None else xy["batch_size"]
-    phases = 3 if xy["symmetric"] else 2
-    work = (float(xy["epochs"]) * min(batch, len(xy_task.x_train)) * xy["starts"] * phases
-            * xy["max_steps"] * (graph.n_nodes + graph.n_edges))  # fmt: skip
+    graph, xy_task = xy_setup(network, task, rng)
+    work = xy_work(graph, xy_task, xy)
     if work > MAX_XY_WORK and not force:
         raise click.UsageError(f"train: {work:.2g} node-steps exceed the limit {MAX_XY_WORK:.0e} "
                                "(fewer --epochs, --starts or --max-steps, or --force)")  # fmt: skip
-    config = XYTrainConfig(
-        ep=EPConfig(beta=xy["beta"], symmetric=xy["symmetric"], starts=xy["starts"],
-                    relax=RelaxConfig(dt=xy["dt"], max_steps=xy["max_steps"],
-                                      tol=xy["relax_tol"])),
-        epochs=xy["epochs"], lr=xy["lr"], optimizer=xy["optimizer"],
-        batch_size=xy["batch_size"], eval_starts=xy["eval_starts"],
-    )  # fmt: skip
+    config = xy_config(xy)
     params = {"physics": "xy", "network": network, "task": task, "seed": seed, **xy}
     with recorded_dispatch(out, db, no_db, params=params) as dispatch:
         t0 = time.perf_counter()

@@ -17,6 +17,7 @@ from typing import Any
 import attrs
 
 from ..physics.estimate import (
+    BASE_BYTES,
     MAX_EDGE_EVENTS,
     MAX_EDGE_STEPS,
     Estimate,
@@ -49,8 +50,27 @@ def _twin_events(params: Mapping[str, Any], edges: int) -> tuple[float, float]:
     return edges * rate * duration, duration / max(sample_s, 1e-12)
 
 
+#: Node-steps per second of the XY relaxation kernel (twin.learning.xy_options.MAX_XY_WORK).
+XY_NODE_STEPS_PER_S = 1e8
+
+
+def _xy_work(params: Mapping[str, Any]) -> float | None:
+    """Node-steps of one realization of an xy cell (``None``: a network file not read yet)."""
+    if str(params.get("network", "")).startswith("file:"):
+        return None
+    from ._xy_cell import xy_cell_work
+
+    return xy_cell_work(params)
+
+
 def cell_estimate(kind: str, params: Mapping[str, Any], realizations: int) -> Estimate | None:
     """Peak memory and CPU time of one cell (``None``: its network size is not known yet)."""
+    if kind == "xy":
+        work = _xy_work(params)
+        if work is None:
+            return None
+        seconds = work / XY_NODE_STEPS_PER_S * realizations
+        return Estimate(memory_bytes=BASE_BYTES, time_s=seconds, parts=(("training", seconds),))
     size = _size(params)
     if size is None:
         return None
@@ -83,8 +103,18 @@ class CellWork:
 
 
 def cell_work(kind: str, params: Mapping[str, Any], realizations: int) -> CellWork | None:
-    """Edge-steps (trainer: steps x realizations x edges) or edge events of one realization
-    (twin: edges x edge rate x duration) of a cell, with its command's limit."""
+    """Edge-steps (trainer: steps x realizations x edges), edge events of one realization
+    (twin: edges x edge rate x duration) or node-steps of one realization (xy) of a cell, with its
+    command's limit."""
+    if kind == "xy":
+        from ..learning.xy_options import MAX_XY_WORK
+
+        work = _xy_work(params)
+        if work is None:
+            return None
+        unit = ("node-steps (epochs x examples x starts x phases x max steps x (nodes + "
+                "couplings)) in one realization")
+        return CellWork(work=work, limit=MAX_XY_WORK, unit=unit)
     size = _size(params)
     if size is None:
         return None

@@ -31,8 +31,14 @@ def _twin(params: Mapping[str, Any], seeds: Sequence[int]) -> list[dict[str, flo
     return evaluate_twin(params, seeds)
 
 
+def _xy(params: Mapping[str, Any], seeds: Sequence[int]) -> list[dict[str, float]]:
+    from ._xy_cell import evaluate_xy
+
+    return evaluate_xy(params, seeds)
+
+
 #: Evaluator of each cell kind.
-KINDS: dict[str, Evaluator] = {"trainer": _trainer, "twin": _twin}
+KINDS: dict[str, Evaluator] = {"trainer": _trainer, "twin": _twin, "xy": _xy}
 
 
 def check_cell(kind: str, params: Mapping[str, Any]) -> None:
@@ -42,6 +48,11 @@ def check_cell(kind: str, params: Mapping[str, Any]) -> None:
     and the task and network specs (:func:`twin.physics.task_spec.check_task_spec`: a misspelt
     task or a malformed network is refused here, not in a worker).
     """
+    if kind == "xy":  # its own networks and tasks (twin.learning.xy_options)
+        from ._xy_cell import check_params as check_xy
+
+        check_xy(params)
+        return
     from ..physics.task_spec import check_task_spec
 
     network = params.get("network")

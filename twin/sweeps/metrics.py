@@ -5,7 +5,7 @@ Kept apart from the evaluators so that reading results never imports the trainer
 
 from __future__ import annotations
 
-__all__ = ["METRICS", "TRAINER_METRICS", "TWIN_METRICS"]
+__all__ = ["METRICS", "TRAINER_METRICS", "TWIN_METRICS", "XY_METRICS"]
 
 #: Trainer cells; classification tasks add ``accuracy_train`` and ``accuracy_test``.
 TRAINER_METRICS = (
@@ -47,5 +47,19 @@ TWIN_METRICS = (
     "sim_time_s",  # board time of the run
     "cpu_s",
 )
+#: XY cells (:mod:`twin.sweeps._xy_cell`): dimensionless, the model has no joules.
+XY_METRICS = (
+    "accuracy_test",  # fraction of held-out examples and random starts classified right
+    "loss_test",  # mean (1 - cos) / 2 of the outputs at the free equilibrium
+    "accuracy_train",
+    "loss_train",
+    "converged_fraction",  # held-out free states relaxed below the force tolerance
+    "couplings",  # trainable couplings W_ij of the network
+    "cpu_ms_per_epoch",  # CPU time of training / epochs (evaluation excluded)
+)
 #: Metrics of each kind, in the order :func:`twin.sweeps.results_frame` shows them.
-METRICS: dict[str, tuple[str, ...]] = {"trainer": TRAINER_METRICS, "twin": TWIN_METRICS}
+METRICS: dict[str, tuple[str, ...]] = {
+    "trainer": TRAINER_METRICS,
+    "twin": TWIN_METRICS,
+    "xy": XY_METRICS,
+}

@@ -1,10 +1,11 @@
 """The parameter vocabulary of sweep cells, read from ``schemas/sweep.schema.json``.
 
-``$defs/trainer`` and ``$defs/twin`` of the sweep schema list every parameter a cell of that kind
-takes (the long option names of ``twin train`` / ``twin simulate`` with underscores), its JSON
-type, range and default. Adding a parameter is one line in the schema (then ``python
-schemas/codegen.py``) plus its use where the cell's configuration is built
-(:mod:`twin.sweeps._trainer_cell` or :mod:`twin.sweeps.twin_cells`).
+``$defs/trainer``, ``$defs/twin`` and ``$defs/xy`` of the sweep schema list every parameter a cell
+of that kind takes (the long option names of ``twin train`` / ``twin simulate`` / ``twin train
+--physics xy`` with underscores), its JSON type, range and default. Adding a parameter is one line
+in the schema (then ``python schemas/codegen.py``) plus its use where the cell's configuration is
+built (:mod:`twin.sweeps._trainer_cell`, :mod:`twin.sweeps.twin_cells` or
+:mod:`twin.sweeps._xy_cell`).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ __all__ = [
 
 SCHEMA_ID = "twin.sweep/1"
 #: Kinds of sweep cells.
-KIND_NAMES = ("trainer", "twin")
+KIND_NAMES = ("trainer", "twin", "xy")
 
 
 def parameters(kind: str) -> dict[str, dict[str, Any]]:

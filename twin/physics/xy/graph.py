@@ -105,7 +105,7 @@ def all_to_all(n_nodes: int, n_in: int, n_out: int, *, name: str = "") -> XYGrap
     standard deviation ``1 / sqrt(2 N)`` per coupling.
     """
     if n_in + n_out > n_nodes:
-        raise NetworkError(f"all: {n_nodes} nodes cannot hold {n_in} inputs and {n_out} outputs")
+        raise NetworkError(f"network: all:{n_nodes} cannot hold {n_in} inputs and {n_out} outputs")
     a, b = np.triu_indices(n_nodes, k=1)
     angle = 2 * np.pi * np.arange(n_nodes) / n_nodes
     return XYGraph(
@@ -184,9 +184,10 @@ def lattice(
     :data:`IO_PLACEMENTS`.
     """
     if rows < 1 or cols < 1 or rows * cols < n_in + n_out:
-        raise NetworkError(f"lattice: {rows}x{cols} cannot hold {n_in} inputs and {n_out} outputs")
+        raise NetworkError(f"network: lattice:{rows}x{cols} cannot hold {n_in} inputs and {n_out} "
+                           "outputs")
     if skip == 1 or skip < 0:
-        raise NetworkError(f"lattice: skip: expected 0 (none) or a length >= 2, got {skip}")
+        raise NetworkError(f"network: lattice skip: expected 0 (none) or a length >= 2, got {skip}")
     if not (0 <= w0 < 1e6):
         raise NetworkError(f"lattice: w0: expected a number in [0, 1e6), got {w0}")
     if io not in IO_PLACEMENTS:
