@@ -3,18 +3,30 @@
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
+from alembic import command
 
+from tests import ledger_support
 from tests.helpers import run_cli
 from twin.cli.train_xy import XY_ONLY
 from twin.learning.xy_options import XY_OPTIONS
-from twin.sweeps import load_spec
+from twin.ledger.db import alembic_config, resolve_url
+from twin.ledger.models import sweeps
+from twin.sweeps import SweepSpec, load_spec
 from twin.sweeps.cells import expand, realization_seeds
 from twin.sweeps.evaluate import evaluate_cell
 from twin.sweeps.metrics import XY_METRICS
 from twin.sweeps.params import parameters
+
+# the backends' fixtures (a fresh SQLite file; a fresh PostgreSQL schema, marker postgres)
+ledger_url = ledger_support.ledger_url
+sqlite_url = ledger_support.sqlite_url
+pg_url = ledger_support.pg_url
+pg_server = ledger_support.pg_server
 
 TINY = (
     'name = "tiny-xy"\nkind = "xy"\nrealizations = 2\nseed = 3\n'
@@ -43,13 +55,48 @@ def test_a_realization_is_twin_train_physics_xy_with_its_seed(capsys) -> None:
     assert row["couplings"] == summary["couplings"] == 6
 
 
-def load_spec_text(text: str, tmp: Path | None = None) -> object:
-    import tempfile
-
+def load_spec_text(text: str) -> SweepSpec:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "spec.toml"
         path.write_text(text)
         return load_spec(path)
+
+
+def _sweep_row(name: str, kind: str) -> dict[str, object]:
+    return {"name": name, "kind": kind, "spec": {}, "cells": 0, "code_version": "0",
+            "created_unix": 1.0, "updated_unix": 1.0}  # fmt: skip
+
+
+def _migrate(conn: sa.Connection, revision: str, *, down: bool = False) -> None:
+    cfg = alembic_config()
+    cfg.attributes["connection"] = conn
+    (command.downgrade if down else command.upgrade)(cfg, revision)
+
+
+def test_migration_0006_adds_the_xy_kind_and_keeps_the_check(ledger_url: str) -> None:
+    engine = sa.create_engine(resolve_url(ledger_url))
+    try:
+        with engine.begin() as conn:
+            _migrate(conn, "0005")
+            conn.execute(sa.insert(sweeps).values(_sweep_row("old", "trainer")))
+        with engine.begin() as conn, pytest.raises(sa.exc.IntegrityError):
+            conn.execute(sa.insert(sweeps).values(_sweep_row("early", "xy")))  # not yet
+        with engine.begin() as conn:
+            _migrate(conn, "0006")
+            conn.execute(sa.insert(sweeps).values(_sweep_row("x", "xy")))
+        with engine.begin() as conn, pytest.raises(sa.exc.IntegrityError):
+            conn.execute(sa.insert(sweeps).values(_sweep_row("bad", "bogus")))  # still checked
+        with engine.begin() as conn, pytest.raises(RuntimeError, match="xy sweeps"):
+            _migrate(conn, "0005", down=True)  # refused while an xy sweep is recorded
+        with engine.begin() as conn:
+            conn.execute(sa.text("DELETE FROM sweeps WHERE name = 'x'"))
+            _migrate(conn, "0005", down=True)
+        with engine.begin() as conn, pytest.raises(sa.exc.IntegrityError):
+            conn.execute(sa.insert(sweeps).values(_sweep_row("late", "xy")))
+        with engine.begin() as conn:
+            assert conn.execute(sa.text("SELECT kind FROM sweeps")).scalars().all() == ["trainer"]
+    finally:
+        engine.dispose()
 
 
 def test_an_xy_sweep_runs_resumes_and_reports(capsys, tmp_path: Path, db: str) -> None:

@@ -48,5 +48,6 @@ def replace_in_check(
     if op.get_bind().dialect.name == "sqlite":
         _sqlite_replace(table, name, in_list(column, old), in_list(column, new))
         return
-    op.drop_constraint(name, table, type_="check")
-    op.create_check_constraint(name, table, in_list(column, new))
+    # op.f: the name as given (the metadata's naming convention made it, and would prefix it again)
+    op.drop_constraint(op.f(name), table, type_="check")
+    op.create_check_constraint(op.f(name), table, in_list(column, new))

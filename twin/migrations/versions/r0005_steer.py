@@ -3,12 +3,9 @@
 ``twin steer`` records its runs with kind ``steer`` and the commands it sends (with their
 acknowledgements) as ``command`` documents, one row each in ``commands``.
 
-The run kinds are a CHECK constraint (``ck_runs_run_kind``). PostgreSQL drops and re-creates it.
-SQLite cannot alter a constraint, and rebuilding ``runs`` (the batch-mode copy) would need its
-foreign keys off, which a migration inside the ledger's transaction cannot do; so the constraint
-text is widened in place, SQLite's documented procedure for schema changes that leave every
-stored row valid (ALTER TABLE, section "Making Other Kinds Of Table Schema Changes"): the new
-CHECK accepts every row the old one did.
+The run kinds are a CHECK constraint (``ck_runs_run_kind``), widened by
+:func:`twin.ledger._checks.replace_in_check` (re-created on PostgreSQL, its text replaced in place
+on SQLite): the new CHECK accepts every row the old one did.
 
 Revision ID: 0005
 Revises: 0004
@@ -21,6 +18,8 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+
+from twin.ledger._checks import replace_in_check
 
 revision: str = "0005"
 down_revision: str | None = "0004"
@@ -73,37 +72,8 @@ _VIEW_SQL: dict[str, str] = {
 }
 
 
-def _in_list(values: tuple[str, ...]) -> str:
-    return "kind IN (" + ", ".join(f"'{v}'" for v in values) + ")"
-
-
-def _sqlite_widen(old: tuple[str, ...], new: tuple[str, ...]) -> None:
-    """Replace the run-kind CHECK of ``runs`` in SQLite's schema (rows are not touched)."""
-    conn = op.get_bind()
-    sql = conn.exec_driver_sql(
-        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'runs'"
-    ).scalar_one()
-    before = f"CONSTRAINT ck_runs_run_kind CHECK ({_in_list(old)})"
-    if sql.count(before) != 1:
-        raise RuntimeError(f"runs: run-kind constraint not found as {before!r}")
-    version = conn.exec_driver_sql("PRAGMA schema_version").scalar_one()
-    conn.exec_driver_sql("PRAGMA writable_schema = ON")
-    try:
-        conn.exec_driver_sql(
-            "UPDATE sqlite_master SET sql = ? WHERE type = 'table' AND name = 'runs'",
-            (sql.replace(before, f"CONSTRAINT ck_runs_run_kind CHECK ({_in_list(new)})"),),
-        )
-        conn.exec_driver_sql(f"PRAGMA schema_version = {int(version) + 1}")
-    finally:
-        conn.exec_driver_sql("PRAGMA writable_schema = OFF")
-
-
 def _run_kinds(old: tuple[str, ...], new: tuple[str, ...]) -> None:
-    if op.get_bind().dialect.name == "sqlite":
-        _sqlite_widen(old, new)
-        return
-    op.drop_constraint(op.f("ck_runs_run_kind"), "runs", type_="check")
-    op.create_check_constraint(op.f("ck_runs_run_kind"), "runs", _in_list(new))
+    replace_in_check("runs", "ck_runs_run_kind", "kind", old, new)
 
 
 def _enum(name: str, values: tuple[str, ...]) -> sa.Enum:

@@ -25,11 +25,27 @@ depends_on: str | Sequence[str] | None = None
 _OLD = ("trainer", "twin")
 _NEW = (*_OLD, "xy")
 _TABLES = ("sweeps", "sweep_cells")
+# The kind columns' comments (PostgreSQL keeps them; SQLite has none), before and after.
+_COMMENTS = {
+    "sweeps": ("trainer (synchronous, batched) or twin (event-driven).",
+               "trainer (synchronous, batched), twin (event-driven) or xy (XY oscillators, "
+               "equilibrium propagation)."),
+    "sweep_cells": ("trainer or twin.", "trainer, twin or xy."),
+}  # fmt: skip
+
+
+def _comments(before: int, after: int) -> None:
+    if op.get_bind().dialect.name != "postgresql":
+        return
+    for table, texts in _COMMENTS.items():
+        op.alter_column(table, "kind", existing_type=sa.String(length=8), existing_nullable=False,
+                        existing_comment=texts[before], comment=texts[after])  # fmt: skip
 
 
 def upgrade() -> None:
     for table in _TABLES:
         replace_in_check(table, f"ck_{table}_sweep_kind", "kind", _OLD, _NEW)
+    _comments(0, 1)
 
 
 def downgrade() -> None:
@@ -39,3 +55,4 @@ def downgrade() -> None:
             raise RuntimeError(f"{table}: xy sweeps are recorded; revision 0005 cannot hold them")
     for table in _TABLES:
         replace_in_check(table, f"ck_{table}_sweep_kind", "kind", _NEW, _OLD)
+    _comments(1, 0)
