@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from twin.board.contract import Board, BoardState, LinkCounters, Snapshot, Update
+from tests.boards import DelegatingBoard
+from twin.board.contract import Board, BoardState, Update
 from twin.board.emulator import BoardEmulator, EmulatorConfig
 from twin.board.inprocess import Fault, InProcessBoard
 from twin.board.variation import HiddenVariation
@@ -161,23 +162,12 @@ def test_restart_mid_run_resyncs_to_the_new_epoch() -> None:
     assert times == sorted(times)
 
 
-class LossyBoard:
+class LossyBoard(DelegatingBoard):
     """Drops every 10th frame without saying so (a broken link), to test the shadow's check."""
 
     def __init__(self, inner: InProcessBoard) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.dropped: list[int] = []
-
-    @property
-    def board_id(self) -> str:
-        return self.inner.board_id
-
-    @property
-    def counters(self) -> LinkCounters:
-        return self.inner.counters
-
-    def snapshot(self, timeout_s: float = 5.0) -> Snapshot:
-        return self.inner.snapshot(timeout_s)
 
     def poll(self, timeout_s: float) -> list[Update]:
         out: list[Update] = []
@@ -187,12 +177,6 @@ class LossyBoard:
                 continue
             out.append(u)
         return out
-
-    def command(self, command, timeout_s: float = 5.0):  # type: ignore[no-untyped-def]
-        return self.inner.command(command, timeout_s)
-
-    def close(self) -> None:
-        self.inner.close()
 
 
 def test_silent_loss_is_counted_as_undetected() -> None:

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from twin.board.contract import Ack, Command, LinkCounters, Snapshot, Update
+from tests.boards import DelegatingBoard
+from twin.board.contract import Ack, Command, Update
 from twin.board.errors import BridgeTimeout
 from twin.board.inprocess import InProcessBoard
 from twin.shadow.session import EmulationSpec, make_emulator
@@ -24,7 +25,7 @@ def board() -> InProcessBoard:
     return emulated()
 
 
-class Misbehaving:
+class Misbehaving(DelegatingBoard):
     """A Board wrapping another, misbehaving on cue.
 
     ``lose_ack(command)`` (applied, ack lost), ``drop(command)`` (never arrives), or
@@ -39,23 +40,12 @@ class Misbehaving:
         drop: Callable[[Command], bool] = lambda c: False,
         on_poll: Callable[[int], None] = lambda n: None,
     ) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.lose_ack = lose_ack
         self.drop = drop
         self.on_poll = on_poll
         self.polls = 0
         self.received: list[Command] = []
-
-    @property
-    def board_id(self) -> str:
-        return self.inner.board_id
-
-    @property
-    def counters(self) -> LinkCounters:
-        return self.inner.counters
-
-    def snapshot(self, timeout_s: float = 5.0) -> Snapshot:
-        return self.inner.snapshot(timeout_s)
 
     def poll(self, timeout_s: float) -> list[Update]:
         self.polls += 1
@@ -70,9 +60,6 @@ class Misbehaving:
         if self.lose_ack(command):
             raise BridgeTimeout(f"command {command.name}: no ack (lost)")
         return ack
-
-    def close(self) -> None:
-        self.inner.close()
 
 
 def collect() -> tuple[list[dict[str, Any]], Callable[[Any], None]]:
