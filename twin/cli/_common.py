@@ -27,6 +27,7 @@ __all__ = [
     "announce_compilation",
     "announce_estimate",
     "artifact_options",
+    "board_options",
     "check_non_negative",
     "check_output_path",
     "check_plot_path",
@@ -292,6 +293,33 @@ def artifact_options(save_help: str) -> Callable[[F], F]:
         return click.option(
             "--out", type=OutputFile(), default=None, help="Write run documents as JSON lines."
         )(func)
+
+    return decorate
+
+
+def board_options(verb: str) -> Callable[[F], F]:
+    """Which board a command works on, and what an emulated one hides: ``--emulate``,
+    ``--connect`` (parameter ``connect``), ``--seed``, ``--variation`` and ``--calibrate``
+    (parameter ``calibrate_first``). ``verb``: ``Shadow``, ``Steer``, ..."""
+    from ._types import Endpoint
+
+    options = [
+        click.option("--emulate", is_flag=True, help=f"{verb} an emulated board in this process."),
+        click.option("--connect", type=Endpoint(), metavar="ENDPOINT", default=None,
+                     help=f"{verb} a board at tcp://HOST:PORT (twin board, or any board speaking "
+                     "schemas/PROTOCOL.md)."),
+        click.option("--seed", type=SEED, default=0, show_default=True,
+                     help="Seed of the emulated board and of the twin."),
+        click.option("--variation", type=click.Choice(["none", "typical"]), default="typical",
+                     show_default=True, help="Hidden component variation of the emulated board."),
+        click.option("--calibrate", "calibrate_first", is_flag=True,
+                     help="Calibrate the twin on the emulated board first (6 s of board time)."),
+    ]  # fmt: skip
+
+    def decorate(func: F) -> F:
+        for option in reversed(options):
+            func = option(func)
+        return func
 
     return decorate
 

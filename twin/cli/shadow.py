@@ -11,9 +11,16 @@ from typing import Any
 import click
 
 from . import cli
-from ._common import MAX_REQUEST_S, PLOT_SUFFIXES, check_request, emit_json, print_summary
+from ._common import (
+    MAX_REQUEST_S,
+    PLOT_SUFFIXES,
+    board_options,
+    check_request,
+    emit_json,
+    print_summary,
+)
 from ._ledger import ledger_options, recorded_dispatch
-from ._types import DURATION_S, RATE_HZ, SEED, Endpoint, FaultSpec, FiniteRange, OutputFile
+from ._types import DURATION_S, RATE_HZ, FaultSpec, FiniteRange, OutputFile
 from ._view import maybe_live_view, view_options
 from .keys import client_curve, client_key_options
 
@@ -146,27 +153,13 @@ def _view_feed(view: Any, shadow: Any) -> Any:
 
 
 @cli.command("shadow")
-@click.option("--emulate", is_flag=True, help="Shadow an emulated board in this process.")
-@click.option(
-    "--connect",
-    type=Endpoint(),
-    default=None,
-    help="Shadow a remote board, tcp://HOST:PORT (a board must answer within 5 s).",
-)
+@board_options("Shadow")
 @click.option(
     "--duration",
     type=DURATION_S,
     default=10.0,
     show_default=True,
     help="Run time to shadow, s (board time).",
-)
-@click.option("--seed", type=SEED, default=0, show_default=True, help="Emulated board and twin.")
-@click.option(
-    "--variation",
-    type=click.Choice(["none", "typical"]),
-    default="typical",
-    show_default=True,
-    help="Hidden component variation of the emulated board.",
 )
 @click.option(
     "--adc-bits",
@@ -190,12 +183,6 @@ def _view_feed(view: Any, shadow: Any) -> Any:
     type=FaultSpec(),
     metavar="EDGE:KIND=VALUE@T",
     help="Inject a fault into the emulated board (e.g. 7:free_gain=3@10).",
-)
-@click.option(
-    "--calibrate",
-    "calibrate_first",
-    is_flag=True,
-    help="Calibrate the twin on the emulated board first (6 s of board time).",
 )
 @click.option(
     "--resync",

@@ -8,9 +8,9 @@ from pathlib import Path
 import click
 
 from . import cli
-from ._common import emit_json, print_summary
+from ._common import board_options, emit_json, print_summary
 from ._ledger import ledger_options, recorded_dispatch
-from ._types import DURATION_S, SEED, Endpoint, FiniteRange, OutputFile
+from ._types import DURATION_S, FiniteRange, OutputFile
 from ._view import maybe_live_view, view_options
 
 __all__ = ["steer_cmd"]
@@ -20,14 +20,7 @@ EXIT_INTERRUPTED = 130
 
 
 @cli.command("steer")
-@click.option("--emulate", is_flag=True, help="Steer an emulated board in this process.")
-@click.option(
-    "--connect",
-    type=Endpoint(),
-    metavar="ENDPOINT",
-    default=None,
-    help="Steer a board at tcp://HOST:PORT.",
-)
+@board_options("Steer")
 @click.option(
     "--tolerance",
     type=FiniteRange(0, 1e6, min_open=True),
@@ -69,22 +62,6 @@ EXIT_INTERRUPTED = 130
     help="Stop after this much board time, s.",
 )
 @click.option("--dry-run", is_flag=True, help="Show the commands that would be sent; send none.")
-@click.option(
-    "--seed", type=SEED, default=0, show_default=True, help="Emulated board and twin seed."
-)
-@click.option(
-    "--variation",
-    type=click.Choice(["none", "typical"]),
-    default="typical",
-    show_default=True,
-    help="Hidden component variation of the emulated board.",
-)
-@click.option(
-    "--calibrate",
-    "calibrate_first",
-    is_flag=True,
-    help="Calibrate the twin on a recording of the emulated board first (--emulate).",
-)
 @click.option(
     "--join-timeout-s",
     type=FiniteRange(0, 3600, min_open=True),
