@@ -103,8 +103,10 @@ def test_a_classifier_needs_two_labelled_targets() -> None:
 @pytest.mark.slow
 def test_overclamping_trains_a_biased_board_where_standard_clamping_stalls() -> None:
     """Over 6 lab-biased boards, 8 points on a circle of diameter 167 mV (the lab: overclamping
-    0 % training error, standard 12.5 %): overclamping ends with fewer errors on average, in
-    less learning time."""
+    0 % training error, standard 12.5 %): overclamping ends with no more errors on average (measured
+    8.3 % vs 10.4 %, one board of six apart) in less than half the learning time (median 0.49 s vs
+    1.18 s). At 83 mV this emulator does NOT reproduce the lab (overclamping 40 % vs standard 21 %
+    after 40 rounds), so no claim is made there."""
     task = circle_task(NET, 0.167)
     over, std, t_over, t_std = [], [], [], []
     for seed in range(6):
@@ -116,5 +118,5 @@ def test_overclamping_trains_a_biased_board_where_standard_clamping_stalls() -> 
         std.append(s.error_fraction[-1])
         t_over.append(r.learning_s)
         t_std.append(s.learning_s)
-    assert np.mean(over) < np.mean(std)
-    assert np.median(t_over) < np.median(t_std)
+    assert np.mean(over) <= np.mean(std)
+    assert np.median(t_over) < 0.5 * np.median(t_std)
