@@ -6,6 +6,7 @@ import it: :mod:`~twin.board.contract` (the ``Board`` Protocol with its state ty
 physics and command semantics), :mod:`~twin.board.emulator_config` (its settings and default task),
 :mod:`~twin.board.following` (a schedule it follows), :mod:`~twin.board.faults` (faults injected
 into it), :mod:`~twin.board.overclamp` (overclamping, a classifier trained in rounds),
+:mod:`~twin.board.bias` (each edge's learning bias estimated from board frames),
 :mod:`~twin.board.variation` (hidden per-edge variation, ADC),
 :mod:`~twin.board.circuit` (the board's circuit with per-edge device models),
 :mod:`~twin.board.commands` (command arguments), :mod:`~twin.board.inprocess` (the emulator as an
