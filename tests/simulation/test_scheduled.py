@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -92,9 +93,15 @@ def _schedule_file(tmp_path: Path, **doc: Any) -> Path:
 
 def test_twin_simulate_trains_on_a_schedule(capsys: Any, tmp_path: Path) -> None:
     path = _schedule_file(tmp_path, eta={"start": 32 / 129, "end": 64 / 129, "ramp_s": 0.008})
-    code, out, err = run_cli(capsys, "simulate", "--schedule", str(path), "--json", "--no-db")
+    run = tmp_path / "run.jsonl"
+    code, out, err = run_cli(
+        capsys, "simulate", "--schedule", str(path), "--json", "--no-db", "--out", str(run)
+    )
     assert code == 0, err
     summary = json.loads(out)
+    start = json.loads(run.read_text().splitlines()[0])
+    assert start["params"]["schedule"] == str(path)
+    assert start["params"]["schedule_sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
     assert summary["sim_time_s"] == 0.012
     assert summary["segments"] > 3  # task switches and eta steps
     assert summary["eta"] == pytest.approx(64 / 129)  # the ramp ends at its last ETA step

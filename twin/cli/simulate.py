@@ -346,8 +346,11 @@ def simulate_cmd(
         "window_s": window_s,
         "realtime": realtime,
     }
-    if schedule is not None:  # what the schedule set, not the options' defaults
-        params |= {"task": "schedule", "eta": schedule.eta.start}
+    if schedule is not None and schedule_path is not None:  # what it set, and which file it was
+        import hashlib
+
+        digest = hashlib.sha256(Path(schedule_path).read_bytes()).hexdigest()
+        params |= {"task": "schedule", "eta": schedule.eta.start, "schedule_sha256": digest}
     with (
         maybe_live_view(view, port, mode="simulate") as live,
         recorded_dispatch(out, db, no_db, params=params) as dispatch,
