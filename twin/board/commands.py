@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from twin.board.errors import CommandRefused
+from twin.physics.task import Task, task_from_dict
 
 __all__ = [
     "COMMAND_NAMES",
@@ -23,6 +24,7 @@ __all__ = [
     "eta_from_setting",
     "eta_setting",
     "parse_inference",
+    "parse_load_task",
     "parse_reset_gates",
     "parse_set_params",
     "parse_start_training",
@@ -116,6 +118,38 @@ def parse_set_params(args: Mapping[str, Any]) -> dict[str, float]:
                 f"rate_hz: expected at least {RATE_HZ_RANGE[0]:g} Hz, got {out['rate_hz']}",
             )
     return out
+
+
+def parse_load_task(args: Mapping[str, Any], own: Task) -> Task:
+    """The task of a ``load_task`` command, on the network of the board's task ``own``."""
+    if set(args) != {"task"}:
+        raise CommandRefused("invalid", "load_task: expected exactly one argument, task")
+    network = own.network
+    doc = args["task"]
+    net_doc = doc.get("network") if isinstance(doc, Mapping) else None
+    # The network must be the board's own, given inline: a spec (jammed:3000, file:PATH) would
+    # make the board generate or read a network while it should be publishing.
+    if not isinstance(net_doc, Mapping):
+        raise CommandRefused(
+            "invalid",
+            "task: network: expected the board's own network as a twin.network/1 "
+            "document (not a spec or file)",
+        )
+    if (
+        net_doc.get("nodes") != network.n_nodes
+        or len(net_doc.get("edges") or ()) != network.n_edges
+    ):
+        raise CommandRefused("invalid", "task: the network must be the board's own")
+    try:
+        task = task_from_dict(doc)
+    except ValueError as exc:
+        raise CommandRefused("invalid", f"task: {exc}") from None
+    net = task.network
+    if net.n_nodes != network.n_nodes or not np.array_equal(net.edges, network.edges):
+        raise CommandRefused("invalid", "task: the network must be the board's own")
+    if task.n_sources != own.n_sources:
+        raise CommandRefused("invalid", f"task: the board has {own.n_sources} sources")
+    return task
 
 
 def parse_start_training(args: Mapping[str, Any]) -> float | None:

@@ -13,39 +13,44 @@ given by whoever runs it). Commands (:meth:`BoardEmulator.command`) follow the c
 idempotent by key (a retry returns the first acknowledgement), versioned (a command carrying
 another desired-state version than the board's is refused with code ``stale``), applied at the
 current board time.
+
+Its settings (:class:`EmulatorConfig`, :func:`default_board_task`; re-exported here) live in
+:mod:`twin.board.emulator_config`, the schedule it follows in :mod:`twin.board.following`, and the
+faults it can be given in :mod:`twin.board.faults`.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-import attrs
 import numpy as np
 
-from twin._validators import positive
 from twin.board.circuit import BoardCircuit
 from twin.board.commands import (
     COMMAND_NAMES,
-    RATE_HZ_RANGE,
     eta_setting,
     parse_inference,
+    parse_load_task,
     parse_reset_gates,
     parse_set_params,
     parse_start_training,
 )
 from twin.board.contract import Ack, BoardConfig, BoardState, Command, Snapshot
-from twin.board.errors import BridgeConfigError, CommandRefused
+from twin.board.emulator_config import EmulatorConfig, default_board_task
+from twin.board.errors import CommandRefused
+from twin.board.faults import with_fault
+from twin.board.following import Following, check_schedule_network
+from twin.board.following import schedule_error_v2 as _schedule_error_v2
 from twin.board.track import TwinTrack
-from twin.board.variation import GATE_FULL_SCALE_V, Adc, HiddenVariation, draw_hidden_edges
-from twin.physics.network_io import network_from_spec, network_to_dict
-from twin.physics.task import Task, allostery_task, task_from_dict, task_to_dict
-from twin.simulation.devices import TransistorDevice
+from twin.board.variation import draw_hidden_edges
+from twin.physics.network_io import network_to_dict
+from twin.physics.task import Task, task_to_dict
 from twin.simulation.edge import EdgeParams
 from twin.simulation.noise import NoiseConfig
-from twin.simulation.schedule import Schedule, Segment, segments
+from twin.simulation.schedule import Schedule
 
 __all__ = ["BoardEmulator", "EmulatorConfig", "default_board_task"]
 
@@ -55,65 +60,6 @@ log = logging.getLogger("twin.board.emulator")
 READ_ONLY_COMMANDS = frozenset({"run_inference"})
 #: Acknowledgements remembered for idempotent retries.
 ACK_MEMORY = 4096
-
-
-def default_board_task(network: str = "lattice:4x4:periodic", seed: int = 2) -> Task:
-    """The board's allostery task on ``network`` (seed 2: a task the 4 x 4 board learns)."""
-    net = network_from_spec(network)
-    return allostery_task(net, rng=np.random.default_rng([seed, 0]))
-
-
-def _rate_in_range(_inst: object, _attr: object, value: float) -> None:
-    low, high = RATE_HZ_RANGE
-    if not low <= value <= high:
-        raise BridgeConfigError(f"rate_hz: expected {low:g} to {high:g} Hz, got {value!r}")
-
-
-@attrs.frozen(kw_only=True)
-class EmulatorConfig:
-    """Settings of an emulated board.
-
-    Parameters
-    ----------
-    board_id
-        Name the board publishes.
-    rate_hz
-        Frames published per second of board time.
-    eta, lam, step_s
-        Nudge, power weight and learning step (s) at boot.
-    variation
-        Hidden component variation.
-    node_adc, gate_adc
-        ADCs of the node voltages (full scale 0.4532 V) and of the gate voltages.
-    noise_delta_v2
-        Learning-rule white noise (V^2 per 0.1 ms).
-    reset_gate_v
-        Gate voltage at boot and of ``reset_gates`` without arguments, V.
-    inference_hold_s
-        Default hold time of ``run_inference``, s.
-    autostart
-        Boot into training (else idle).
-    """
-
-    board_id: str = "emulated-board"
-    rate_hz: float = attrs.field(
-        default=1000.0, validator=[positive(BridgeConfigError), _rate_in_range]
-    )
-    eta: float = attrs.field(default=0.22, validator=positive(BridgeConfigError))
-    lam: float = 0.0
-    step_s: float = attrs.field(default=1e-4, validator=positive(BridgeConfigError))
-    variation: HiddenVariation = attrs.field(factory=HiddenVariation)
-    node_adc: Adc = attrs.field(factory=lambda: Adc(bits=10, sigma_v=2e-4))
-    gate_adc: Adc = attrs.field(
-        factory=lambda: Adc(bits=12, full_scale_v=GATE_FULL_SCALE_V, sigma_v=1e-3)
-    )
-    noise_delta_v2: float = 0.0
-    reset_gate_v: float = 3.0
-    inference_hold_s: float = attrs.field(default=0.01, validator=positive(BridgeConfigError))
-    autostart: bool = True
-
-    def evolve(self, **changes: Any) -> EmulatorConfig:
-        return attrs.evolve(self, **changes)
 
 
 class BoardEmulator:
@@ -178,7 +124,7 @@ class BoardEmulator:
         self._frame_base_s, self._frame_n = 0.0, 0
         self._train_until_s = np.inf
         self._inference: dict[str, Any] | None = None
-        self._schedule: _Following | None = None
+        self._schedule: Following | None = None
         self._resume_mode = "idle"
         self.mode = "training" if self.config.autostart else "idle"
         self.circuit = BoardCircuit(self.task)
@@ -271,14 +217,9 @@ class BoardEmulator:
         command that changes the training (``stop_training``, ``reset_gates``, ``load_task``)
         abandons the schedule.
         """
-        own = self.task.network
-        for i, task in enumerate(schedule.tasks):
-            if task.network.n_nodes != own.n_nodes or not np.array_equal(
-                task.network.edges, own.edges
-            ):
-                raise BridgeConfigError(f"schedule.tasks[{i}]: must be on the board's network")
+        check_schedule_network(schedule, self.task.network)
         self._inference = None
-        self._schedule = _Following(schedule=schedule, t0_s=self.t_s, segments=segments(schedule))
+        self._schedule = Following.start(schedule, self.t_s)
         self._next_segment()
 
     def _next_segment(self) -> None:
@@ -299,20 +240,13 @@ class BoardEmulator:
             self.mode = "training"
             self.track.restart(self.t_s, task=task, eta=seg.eta, mode="training")
 
-    def _schedule_error_met(self, following: _Following) -> bool:
+    def _schedule_error_met(self, following: Following) -> bool:
         tol = following.schedule.stop_error_v2
         return tol is not None and self.schedule_error_v2(following.schedule) <= tol
 
     def schedule_error_v2(self, schedule: Schedule) -> float:
         """Mean over ``schedule``'s tasks of their training error (V^2) at the current gates."""
-        errors = []
-        gates = self.track.gates()
-        for task in schedule.tasks:
-            circuit = BoardCircuit(task)
-            for inputs, desired in zip(task.train.inputs, task.train.outputs, strict=True):
-                nodes, _ = circuit.free_response(self.edges.device, gates, inputs)
-                errors.append(float(np.sum((nodes[task.targets] - desired) ** 2)))
-        return float(np.mean(errors))
+        return _schedule_error_v2(schedule, self.edges, self.track.gates())
 
     # ------------------------------------------------------------------ measuring
 
@@ -411,30 +345,8 @@ class BoardEmulator:
         return Ack(key=command.key, ok=False, code=code, message=message, version=self.version)
 
     def _cmd_load_task(self, args: Mapping[str, Any]) -> dict[str, Any]:
-        if set(args) != {"task"}:
-            raise CommandRefused("invalid", "load_task: expected exactly one argument, task")
+        task = parse_load_task(args, self.task)
         own = self.task.network
-        doc = args["task"]
-        net_doc = doc.get("network") if isinstance(doc, Mapping) else None
-        # The network must be the board's own, given inline: a spec (jammed:3000, file:PATH) would
-        # make the board generate or read a network while it should be publishing.
-        if not isinstance(net_doc, Mapping):
-            raise CommandRefused(
-                "invalid",
-                "task: network: expected the board's own network as a twin.network/1 "
-                "document (not a spec or file)",
-            )
-        if net_doc.get("nodes") != own.n_nodes or len(net_doc.get("edges") or ()) != own.n_edges:
-            raise CommandRefused("invalid", "task: the network must be the board's own")
-        try:
-            task = task_from_dict(doc)
-        except ValueError as exc:
-            raise CommandRefused("invalid", f"task: {exc}") from None
-        net = task.network
-        if net.n_nodes != own.n_nodes or not np.array_equal(net.edges, own.edges):
-            raise CommandRefused("invalid", "task: the network must be the board's own")
-        if task.n_sources != self.task.n_sources:
-            raise CommandRefused("invalid", f"task: the board has {self.task.n_sources} sources")
         self.task = task
         self.circuit = BoardCircuit(task)
         self._inference = None
@@ -517,42 +429,9 @@ class BoardEmulator:
         """Change one edge's hidden circuit now (emulation only; not a protocol command).
 
         ``changes``: ``gain_factor`` (both amplifier gains), ``free_gain_factor``,
-        ``threshold_shift_v``, ``leak_tau_s`` (with the rest voltage ``v_rest_v``, default 0).
+        ``threshold_shift_v``, ``leak_tau_s`` (with the rest voltage ``v_rest_v``, default 0)
+        (:func:`twin.board.faults.with_fault`).
         """
-        n = self.task.network.n_edges
-        if not 0 <= edge < n:
-            raise BridgeConfigError(f"edge: expected 0..{n - 1}, got {edge}")
-        cols = self.edges.columns(n)
-        dev_vt = np.broadcast_to(self.edges.device.params(n)[:, 1], (n,)).copy()
-        factor = changes.pop("gain_factor", 1.0)
-        cols["a_free_per_v"][edge] *= factor * changes.pop("free_gain_factor", 1.0)
-        cols["a_clamp_per_v"][edge] *= factor
-        dev_vt[edge] += changes.pop("threshold_shift_v", 0.0)
-        if "leak_tau_s" in changes:
-            cols["tau_leak_s"][edge] = changes.pop("leak_tau_s")
-            cols["v_rest_v"][edge] = changes.pop("v_rest_v", 0.0)
-        if changes:
-            raise BridgeConfigError(f"inject_fault: unknown change(s) {sorted(changes)}")
-        dev = self.edges.device
-        if not isinstance(dev, TransistorDevice):
-            raise BridgeConfigError("inject_fault: the emulator's device is a transistor")
-        device = attrs.evolve(dev, v_t_v=dev_vt)
-        cols.pop("v_gate0_v")
-        self.edges = EdgeParams(device=device, **cols)
+        self.edges = with_fault(self.edges, self.task.network.n_edges, edge, **changes)
         self.track.restart(self.t_s, edges=self.edges)
         log.info("fault injected on edge %d at t=%.4f s", edge, self.t_s)
-
-
-@attrs.define
-class _Following:
-    """A schedule the emulator follows: its segments from board time ``t0_s`` on."""
-
-    schedule: Schedule
-    t0_s: float
-    segments: Iterator[Segment]
-    segment: Segment | None = None
-
-    @property
-    def end_s(self) -> float:
-        """Board time the current segment ends, s."""
-        return np.inf if self.segment is None else self.t0_s + self.segment.t1_s

@@ -30,6 +30,7 @@ from ._view import maybe_live_view, view_options
 
 if TYPE_CHECKING:
     from ..physics.estimate import Estimate, NetworkSize
+    from ..simulation.schedule import Schedule
 
 __all__ = ["MAX_CLOCK_HZ", "MAX_EVENTS", "MAX_SAMPLES", "simulate_cmd"]
 
@@ -78,6 +79,27 @@ def _check_memory(
     estimate = simulate_estimate(size, events=events, samples=duration / sample_s)
     check_request("simulate", estimate, force, quiet=True, max_time_s=None)
     return estimate
+
+
+#: Options a schedule replaces (refused beside ``--schedule``).
+_SCHEDULED = ("network", "task", "eta", "duration")
+
+
+def _schedule_or_none(path: str | None, engine: str) -> Schedule | None:
+    """The ``--schedule`` file, read and checked; options it replaces must be left out."""
+    if path is None:
+        return None
+    from ..simulation.schedule import load_schedule
+
+    ctx = click.get_current_context()
+    for name in _SCHEDULED:
+        if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT:
+            raise click.BadParameter(
+                f"the schedule sets it; leave out --{name} with --schedule", param_hint=f"--{name}"
+            )
+    if engine != "batched":
+        raise click.BadParameter("a schedule runs on the batched engine", param_hint="--engine")
+    return load_schedule(path)
 
 
 def _both(*updates: Callable[[float, float], None]) -> Callable[[float, float], None]:
@@ -175,6 +197,14 @@ def _both(*updates: Callable[[float, float], None]) -> Callable[[float, float], 
     help="Learning bias of every edge, V/s of gate while learning (arXiv 2505.22887 measured "
     "2-5.5 V/s on its two-edge network; 0: none).",
 )
+@click.option(
+    "--schedule",
+    "schedule_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Train on this twin.schedule/1 file (tasks in turn, eta ramp, stop rule): its tasks, "
+    "eta and duration replace --task, --network, --eta and --duration (batched engine only).",
+)
 @click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of task and noise.")
 @click.option(
     "--sample-s",
@@ -227,6 +257,7 @@ def simulate_cmd(
     offsets: float,
     leak: float | None,
     bias_v_per_s: float,
+    schedule_path: str | None,
     seed: int,
     sample_s: float | None,
     batch_s: float,
@@ -249,11 +280,16 @@ def simulate_cmd(
 
     from ..physics.network_io import save_network
     from ..simulation.realtime import realtime_environment
+    from ..simulation.scheduled import ScheduledTwin
     from ..simulation.twin import Twin
 
     if task == "iris":
         raise click.BadParameter("use allostery, regression or file:PATH", param_hint="--task")
     from ..simulation.options import MODELS, twin_config_from_options
+
+    schedule = _schedule_or_none(schedule_path, engine)
+    if schedule is not None:
+        duration = schedule.duration_s
 
     if model not in MODELS:
         raise click.BadParameter(
@@ -266,15 +302,18 @@ def simulate_cmd(
         bias_v_per_s=bias_v_per_s,
     )  # fmt: skip
     clock_cfg = config.clock
-    size = request_size(task, network)
+    size = request_size(task, network) if schedule is None else None
     if size is not None:  # refuse before generating anything
         _check_run_size(clock_cfg, size.edges, duration, config.sample_interval_s, batch_s, force)
         estimate = _check_memory(size, clock_cfg, duration, config.sample_interval_s, force)
         announce_estimate("simulate", estimate)
     build_s = estimate.seconds("network") if size is not None else 0.0
-    the_task = tasks_from_options(
-        task, network, seed=seed, realizations=1, progress=not as_json, estimate_s=build_s
-    )[0]
+    if schedule is not None:
+        the_task = schedule.tasks[0]
+    else:
+        the_task = tasks_from_options(
+            task, network, seed=seed, realizations=1, progress=not as_json, estimate_s=build_s
+        )[0]
     if size is None:  # a task file: its network is known now
         from ..physics.estimate import NetworkSize
 
@@ -301,11 +340,17 @@ def simulate_cmd(
         "offsets_v2": offsets,
         "tau_leak_s": leak,
         **({"bias_v_per_s": bias_v_per_s} if bias_v_per_s else {}),
+        **({"schedule": schedule_path} if schedule_path is not None else {}),
         "seed": seed,
         "engine": engine,
         "window_s": window_s,
         "realtime": realtime,
     }
+    if schedule is not None and schedule_path is not None:  # what it set, and which file it was
+        import hashlib
+
+        digest = hashlib.sha256(Path(schedule_path).read_bytes()).hexdigest()
+        params |= {"task": "schedule", "eta": schedule.eta.start, "schedule_sha256": digest}
     with (
         maybe_live_view(view, port, mode="simulate") as live,
         recorded_dispatch(out, db, no_db, params=params) as dispatch,
@@ -318,19 +363,33 @@ def simulate_cmd(
             feed = SimulationFeed(live.state, the_task.network, edges=config.edges)
         env: simpy.Environment = realtime_environment() if realtime else simpy.Environment()
         t0 = time.perf_counter()
-        twin = Twin(
-            env,
-            the_task,
-            config,
-            np.random.default_rng([seed, 1]),
-            emit=dispatch if dispatch else None,
-            params=params,
-        )
+        twin: Twin | ScheduledTwin
+        if schedule is None:
+            twin = Twin(
+                env,
+                the_task,
+                config,
+                np.random.default_rng([seed, 1]),
+                emit=dispatch if dispatch else None,
+                params=params,
+            )
+        else:
+            twin = ScheduledTwin(
+                env,
+                schedule,
+                config,
+                np.random.default_rng([seed, 1]),
+                emit=dispatch if dispatch else None,
+                params=params,
+            )
         if realtime:
             env.sync()  # type: ignore[attr-defined]  # start the wall clock now
         with progress_bar("simulating", duration, enabled=not as_json) as bar:
             update = bar if feed is None else _both(bar, feed)
-            result = twin.run(duration, progress=update)
+            if isinstance(twin, ScheduledTwin):
+                result = twin.run(progress=update)
+            else:
+                result = twin.run(duration, progress=update)
     summary = result.summary() | {"wall_total_s": time.perf_counter() - t0, "run": result.run_uid}
     check_finite(summary, "summary", params)
     if save is not None:

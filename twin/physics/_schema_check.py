@@ -24,8 +24,9 @@ KEYWORDS = frozenset(
         "propertyNames", "oneOf",
     }
 )  # fmt: skip
+#: Keywords that do not validate (``x-omit-default``: read by :mod:`twin.sweeps.params`).
 _ANNOTATIONS = frozenset(
-    {"$schema", "$id", "$defs", "title", "description", "x-expected", "default"}
+    {"$schema", "$id", "$defs", "title", "description", "x-expected", "default", "x-omit-default"}
 )
 
 Problem = tuple[list[Any], str]

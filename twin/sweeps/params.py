@@ -24,6 +24,7 @@ __all__ = [
     "canonical_params",
     "canonical_value",
     "defaults",
+    "omitted_at_default",
     "parameters",
 ]
 
@@ -78,9 +79,26 @@ def canonical_value(kind: str, name: str, value: Any, *, where: str) -> Any:
     return float(value)
 
 
+def omitted_at_default(kind: str) -> frozenset[str]:
+    """Parameters left out of a cell (and its id) at their default (schema ``x-omit-default``).
+
+    A parameter added after cells were computed is marked so: cells that do not set it keep the
+    parameters, and hence the ids, they had before it existed.
+    """
+    return frozenset(n for n, sch in parameters(kind).items() if sch.get("x-omit-default"))
+
+
 def canonical_params(kind: str, given: Mapping[str, Any], *, where: str) -> dict[str, Any]:
-    """Every parameter of a ``kind`` cell: ``given`` (checked, canonical) over the defaults."""
+    """Every parameter of a ``kind`` cell: ``given`` (checked, canonical) over the defaults.
+
+    Parameters marked ``x-omit-default`` appear only when set to another value than their
+    default (:func:`omitted_at_default`).
+    """
     out = defaults(kind)
     for name, value in given.items():
         out[name] = canonical_value(kind, name, value, where=f"{where}.{name}")
+    schemas = parameters(kind)
+    for name in omitted_at_default(kind):
+        if out[name] == schemas[name].get("default"):
+            del out[name]
     return out

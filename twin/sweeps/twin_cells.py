@@ -62,7 +62,10 @@ from ..physics.task import Task
 from ..physics.task_spec import build_tasks
 from ..simulation.clocks import Clock, parse_clock
 from ..simulation.edge import EdgeParams, board_edge_params
+from ..simulation.errors import ModelError
 from ..simulation.options import twin_config_from_options
+from ..simulation.schedule import Schedule, load_schedule
+from ..simulation.scheduled import ScheduledTwin
 from ..simulation.twin import Twin, TwinConfig, TwinResult
 from .metrics import TWIN_METRICS
 
@@ -167,6 +170,7 @@ class TwinCell:
     batch_s: float = attrs.field(default=0.01, converter=float)
     window_s: float = attrs.field(default=0.0, converter=float)
     engine: str = "batched"
+    schedule: str | None = None
 
     def __attrs_post_init__(self) -> None:
         checks = (
@@ -186,6 +190,11 @@ class TwinCell:
         for ok, message in checks:
             _check(ok, message)
         self.make_clock()  # a bad clock spec fails here, naming the clock
+        if self.schedule is not None:
+            given = [n for n in _SCHEDULED if getattr(self, n) != _DEFAULTS[n]]
+            _check(not given, f"schedule: it sets {', '.join(given)}; leave them at their defaults")
+            _check(self.engine == "batched", "schedule: a schedule runs on the batched engine")
+            return
         if self.updates_per_edge is None:
             _check(
                 math.isfinite(self.duration) and self.duration > 0,
@@ -211,8 +220,20 @@ class TwinCell:
         rate = float(self.make_clock().edge_rate_hz())
         return rate if math.isfinite(rate) else None
 
+    def load_schedule(self) -> Schedule | None:
+        """The cell's schedule, read and checked (``None`` without one)."""
+        if self.schedule is None:
+            return None
+        try:
+            return load_schedule(self.schedule)
+        except ModelError as exc:
+            raise TwinCellError(f"schedule: {exc}") from None
+
     def board_time_s(self) -> float:
-        """Duration of a run in board seconds."""
+        """Duration of a run in board seconds (a schedule's own duration)."""
+        schedule = self.load_schedule()
+        if schedule is not None:
+            return schedule.duration_s
         if self.updates_per_edge is None:
             return self.duration
         rate = self.edge_rate_hz()
@@ -262,6 +283,11 @@ class TwinCell:
     def make_task(self, seed: int) -> Task:
         """The task of realization ``seed`` (as ``twin simulate --seed``)."""
         return build_tasks(self.task, self.network, seed=int(seed), realizations=1)[0]
+
+
+#: What a schedule sets, and the defaults those parameters must keep beside one.
+_SCHEDULED = ("network", "task", "eta", "duration", "updates_per_edge")
+_DEFAULTS = {f.name: f.default for f in attrs.fields(TwinCell)}
 
 
 def cell_from_params(params: Mapping[str, Any]) -> TwinCell:
@@ -381,11 +407,18 @@ def metrics_of(
 def run_cell(cell: TwinCell, seed: int) -> tuple[dict[str, float], TwinResult]:
     """Run one realization of ``cell``; returns its metrics and the raw twin result."""
     cpu0 = time.process_time()
-    task = cell.make_task(seed)
+    schedule = cell.load_schedule()
+    task = cell.make_task(seed) if schedule is None else schedule.tasks[0]
     n_edges = task.network.n_edges
     config = cell.twin_config(n_edges, seed)
-    twin = Twin(simpy.Environment(), task, config, np.random.default_rng([seed, 1]))
-    result = twin.run(cell.board_time_s())
+    rng = np.random.default_rng([seed, 1])
+    if schedule is None:
+        twin = Twin(simpy.Environment(), task, config, rng)
+        result = twin.run(cell.board_time_s())
+    else:
+        scheduled = ScheduledTwin(simpy.Environment(), schedule, config, rng)
+        result = scheduled.run()
+        twin, task = scheduled.twin, scheduled.twin.task  # the segment trained last
     measured = _measured_error(twin, task, cell.adc(), seed)
     metrics = metrics_of(result, cell, n_edges, measured, time.process_time() - cpu0)
     return metrics, result

@@ -1,0 +1,85 @@
+"""Each edge's learning bias estimated from board frames (twin.board.bias)."""
+
+from __future__ import annotations
+
+import attrs
+import numpy as np
+import pytest
+
+from twin.board.bias import estimate_bias, measure_bias
+from twin.board.emulator import BoardEmulator, EmulatorConfig
+from twin.board.errors import BridgeConfigError
+from twin.board.variation import HiddenVariation
+
+
+def _board(seed: int, **variation: float) -> BoardEmulator:
+    config = EmulatorConfig(
+        variation=attrs.evolve(HiddenVariation.lab(), **variation), autostart=False
+    )
+    return BoardEmulator(config, rng=np.random.default_rng(seed))
+
+
+def _errors(seeds: range, hold_s: float, **kw: object) -> tuple[np.ndarray, np.ndarray]:
+    errors, stderrs = [], []
+    for seed in seeds:
+        emu = _board(seed)
+        est, _points = measure_bias(emu, hold_s=hold_s, **kw)  # type: ignore[arg-type]
+        errors.append(est.bias_v_per_s - emu.hidden["bias_v_per_s"])
+        stderrs.append(est.stderr_v_per_s)
+    return np.array(errors), np.array(stderrs)
+
+
+def test_the_protocol_recovers_the_hidden_bias_within_its_stated_error() -> None:
+    """3 lab boards (bias 0.5 +- 0.5 V/s, 5 % gain spread, leaks, offsets, ADC noise), 50 ms
+    holds at three input scales: per-edge error ~0.05 V/s rms (measured 0.044-0.052), and the
+    reported standard error is honest (error / stderr has rms ~1; 3 sigma covers ~all edges)."""
+    err, se = _errors(range(3), 0.05)
+    rms = np.sqrt(np.mean(err**2, axis=1))
+    assert np.all(rms < 0.08)  # vs a bias of ~0.7 V/s rms
+    z = err / se
+    assert 0.7 < np.sqrt(np.mean(z**2)) < 1.4
+    assert np.mean(np.abs(z) < 3) >= 0.97
+
+
+def test_the_drift_at_a_solution_holds_the_gain_mismatch() -> None:
+    """Training at a task's solution drives every edge with a drop by (a_F - a_C) dV^2 / RC: with
+    equal gains the drift there is the bias (the lab's measurement); with the typical 5 % gain
+    spread it is off by volts per second, and the fit over input scales removes it."""
+    equal = _board(0, gain_rel=0.0)
+    est, _ = measure_bias(equal, scales=(1.0,), hold_s=0.05)
+    assert np.sqrt(np.mean((est.bias_v_per_s - equal.hidden["bias_v_per_s"]) ** 2)) < 0.08
+    spread = _board(0)
+    est, points = measure_bias(spread, scales=(1.0,), hold_s=0.05)
+    assert np.sqrt(np.mean((est.bias_v_per_s - spread.hidden["bias_v_per_s"]) ** 2)) > 1.0
+    assert np.all(est.mismatch_per_v2_s == 0.0)  # one point: no line to fit
+    spread = _board(0)
+    fitted, points = measure_bias(spread, hold_s=0.05)
+    assert fitted.points == len(points) == 3
+    assert np.sqrt(np.mean((fitted.bias_v_per_s - spread.hidden["bias_v_per_s"]) ** 2)) < 0.08
+    assert np.any(np.abs(fitted.mismatch_per_v2_s) > 10.0)  # V/s per V^2 of drop
+
+
+def test_the_board_ends_idle_on_its_own_task() -> None:
+    emu = _board(1)
+    task = emu.task
+    measure_bias(emu, scales=(0.0,), hold_s=0.01)
+    assert emu.mode == "idle"
+    np.testing.assert_array_equal(emu.task.train.inputs, task.train.inputs)
+    with pytest.raises(BridgeConfigError, match="hold_s"):
+        measure_bias(emu, hold_s=0.0)
+    with pytest.raises(BridgeConfigError, match="points"):
+        estimate_bias([])
+
+
+@pytest.mark.slow
+def test_bias_calibration_error_per_edge_over_twelve_boards() -> None:
+    """12 lab boards (seeds 0-11). 100 ms holds: per-board rms error 0.017-0.052 V/s (median
+    0.031; bias 0.71 V/s rms), pooled per-edge |error| median 0.016, 95th percentile 0.069 V/s;
+    the stated standard error understates it here (error / stderr rms 1.9: the line over three
+    input scales is not exact at the larger drops). 50 ms holds: rms 0.040-0.073 (median 0.049),
+    error / stderr rms 1.1 (noise-limited)."""
+    err, _se = _errors(range(12), 0.1)
+    rms = np.sqrt(np.mean(err**2, axis=1))
+    assert np.median(rms) < 0.04
+    assert np.all(rms < 0.06)
+    assert abs(np.mean(err)) < 0.01  # no overall offset
