@@ -16,9 +16,11 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
 
 from twin.documents import energy_doc, sample_doc, start_doc, stop_doc
 from twin.ledger import Ledger, open_ledger, recording
+from twin.ledger.db import alembic_config
 
 PG_HOST, PG_PORT, PG_USER, PG_DB = "127.0.0.1", 5432, "postgres", "test"
 PG_BASE = f"postgresql+psycopg://{PG_USER}@{PG_HOST}:{PG_PORT}/{PG_DB}"
@@ -132,3 +134,10 @@ def hand_built_run(uid: str = "hand0001") -> list[dict[str, Any]]:
         seq += 1
     docs.append(dict(stop_doc(uid)))
     return docs
+
+
+def migrate(conn: sa.Connection, revision: str, *, down: bool = False) -> None:
+    """Take the database on ``conn`` up (or ``down``) to migration ``revision``."""
+    cfg = alembic_config()
+    cfg.attributes["connection"] = conn
+    (command.downgrade if down else command.upgrade)(cfg, revision)

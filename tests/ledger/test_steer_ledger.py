@@ -9,15 +9,14 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from alembic import command
 
 from tests import ledger_support
 from tests.helpers import run_cli
-from tests.ledger_support import scalar
+from tests.ledger_support import migrate, scalar
 from tests.steer.conftest import emulated
 from twin.documents import JsonLinesWriter
 from twin.ledger import import_file, open_ledger, recording, steer_runs
-from twin.ledger.db import VERSION_TABLE, alembic_config, head_revision, resolve_url
+from twin.ledger.db import VERSION_TABLE, head_revision, resolve_url
 from twin.ledger.models import runs
 from twin.steer import PolicySpec, SteerConfig, steer_board
 from twin.steer.planner import PlannerConfig
@@ -44,18 +43,12 @@ def _run_row(uid: str, kind: str) -> dict[str, Any]:
     }
 
 
-def _upgrade_to(conn: sa.Connection, revision: str, *, down: bool = False) -> None:
-    cfg = alembic_config()
-    cfg.attributes["connection"] = conn
-    (command.downgrade if down else command.upgrade)(cfg, revision)
-
-
 def test_migration_adds_the_steer_kind_and_keeps_the_check(ledger_url: str) -> None:
     engine = sa.create_engine(resolve_url(ledger_url))
 
     try:
         with engine.begin() as conn:
-            _upgrade_to(conn, "0004")
+            migrate(conn, "0004")
             conn.execute(sa.insert(runs).values(_run_row("old", "train")))
         with engine.begin() as conn, pytest.raises(sa.exc.IntegrityError):
             conn.execute(sa.insert(runs).values(_run_row("early", "steer")))  # not yet
@@ -75,10 +68,10 @@ def test_migration_adds_the_steer_kind_and_keeps_the_check(ledger_url: str) -> N
     engine = sa.create_engine(resolve_url(ledger_url))
     try:  # down again: refused while a steer run is recorded, then the old constraint is back
         with engine.begin() as conn, pytest.raises(RuntimeError, match="steer runs"):
-            _upgrade_to(conn, "0004", down=True)
+            migrate(conn, "0004", down=True)
         with engine.begin() as conn:
             conn.execute(sa.text("DELETE FROM runs WHERE uid = 's1'"))
-            _upgrade_to(conn, "0004", down=True)
+            migrate(conn, "0004", down=True)
         with engine.begin() as conn, pytest.raises(sa.exc.IntegrityError):
             conn.execute(sa.insert(runs).values(_run_row("late", "steer")))
     finally:

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from alembic import command
 
 from tests import ledger_support
 from tests.helpers import run_cli
+from tests.ledger_support import migrate
 from twin.cli.train_xy import XY_ONLY
 from twin.learning.xy_options import XY_OPTIONS
-from twin.ledger.db import alembic_config, resolve_url
+from twin.ledger.db import resolve_url
 from twin.ledger.models import sweeps
 from twin.sweeps import SweepSpec, load_spec
 from twin.sweeps.cells import expand, realization_seeds
@@ -67,30 +67,24 @@ def _sweep_row(name: str, kind: str) -> dict[str, object]:
             "created_unix": 1.0, "updated_unix": 1.0}  # fmt: skip
 
 
-def _migrate(conn: sa.Connection, revision: str, *, down: bool = False) -> None:
-    cfg = alembic_config()
-    cfg.attributes["connection"] = conn
-    (command.downgrade if down else command.upgrade)(cfg, revision)
-
-
 def test_migration_0006_adds_the_xy_kind_and_keeps_the_check(ledger_url: str) -> None:
     engine = sa.create_engine(resolve_url(ledger_url))
     try:
         with engine.begin() as conn:
-            _migrate(conn, "0005")
+            migrate(conn, "0005")
             conn.execute(sa.insert(sweeps).values(_sweep_row("old", "trainer")))
         with engine.begin() as conn, pytest.raises(sa.exc.IntegrityError):
             conn.execute(sa.insert(sweeps).values(_sweep_row("early", "xy")))  # not yet
         with engine.begin() as conn:
-            _migrate(conn, "0006")
+            migrate(conn, "0006")
             conn.execute(sa.insert(sweeps).values(_sweep_row("x", "xy")))
         with engine.begin() as conn, pytest.raises(sa.exc.IntegrityError):
             conn.execute(sa.insert(sweeps).values(_sweep_row("bad", "bogus")))  # still checked
         with engine.begin() as conn, pytest.raises(RuntimeError, match="xy sweeps"):
-            _migrate(conn, "0005", down=True)  # refused while an xy sweep is recorded
+            migrate(conn, "0005", down=True)  # refused while an xy sweep is recorded
         with engine.begin() as conn:
             conn.execute(sa.text("DELETE FROM sweeps WHERE name = 'x'"))
-            _migrate(conn, "0005", down=True)
+            migrate(conn, "0005", down=True)
         with engine.begin() as conn, pytest.raises(sa.exc.IntegrityError):
             conn.execute(sa.insert(sweeps).values(_sweep_row("late", "xy")))
         with engine.begin() as conn:
