@@ -33,6 +33,7 @@ def train_config(params: Mapping[str, Any], *, threads: int = 1) -> TrainConfig:
         steps=params["steps"],
         step_s=params["step_s"],
         stop_tol=params["stop_tol"],
+        mark_tol=params.get("mark_tol"),
         control=LambdaControl(
             tol=control_tol,
             rho=params.get("rho", 1.0),
@@ -84,9 +85,14 @@ def _time_to_tol(result: TrainResult, r: int, params: Mapping[str, Any]) -> floa
     """Time (s) at which realization ``r`` first reached the tolerance (NaN: never, or none set).
 
     Early stopping (``stop_tol``): exactly ``steps_done * step_s`` when the run stopped under it.
-    Dynamic control (``control_tol``): the first record point with error <= tol (resolution:
-    the log-spaced record schedule, ``n_records`` points).
+    A marked tolerance (``mark_tol``): the same, at the mark. Dynamic control (``control_tol``):
+    the first record point with error <= tol (resolution: the log-spaced record schedule,
+    ``n_records`` points).
     """
+    if result.tol_steps is not None and result.tol_error is not None:
+        if result.tol_error[r] <= params["mark_tol"]:
+            return float(result.tol_steps[r]) * params["step_s"]
+        return math.nan
     if params["stop_tol"] is not None:
         if result.error_final[r] <= params["stop_tol"]:
             return float(result.steps_done[r]) * params["step_s"]
@@ -97,6 +103,17 @@ def _time_to_tol(result: TrainResult, r: int, params: Mapping[str, Any]) -> floa
     errors = result.history["error"][:, r]
     hit = np.flatnonzero(errors <= tol)
     return float(result.history["t_s"][hit[0]]) if hit.size else math.nan
+
+
+def _energy_to_tol(result: TrainResult, r: int, params: Mapping[str, Any]) -> float:
+    """Training (free) energy (J) until the tolerance of ``stop_tol`` or ``mark_tol`` was first
+    reached (NaN: never, or neither set)."""
+    if result.tol_energy_j is not None and result.tol_error is not None:
+        reached = result.tol_error[r] <= params["mark_tol"]
+        return float(result.tol_energy_j[0, r]) if reached else math.nan
+    if params["stop_tol"] is not None and result.error_final[r] <= params["stop_tol"]:
+        return float(result.training_energy_j[r])
+    return math.nan
 
 
 def _in_units(row: dict[str, float], cost_name: str) -> dict[str, float]:
@@ -134,6 +151,7 @@ def evaluate_trainer(params: Mapping[str, Any], seeds: Sequence[int]) -> list[di
             "lam_final": float(result.lam_final[r]),
             "steps_done": float(result.steps_done[r]),
             "time_to_tol_s": _time_to_tol(result, r, params),
+            "energy_to_tol_j": _energy_to_tol(result, r, params),
             "test_error": float(test["error"][r]) if test else math.nan,
         }
         if "accuracy" in train:
