@@ -49,6 +49,8 @@ def cells_cpu_s(specs: Sequence[SweepSpec], db_url: str | None) -> float:
     from ...ledger.models import sweep_cells
 
     ids = list({c.cell_id for spec in specs for c in expand(spec)})
+    if not ids:  # a figure computed directly: nothing to read (the ledger may not exist yet)
+        return 0.0
     c = sweep_cells.c
     with open_ledger(db_url, read_only=True) as ledger, ledger.engine.connect() as conn:
         query = sa.select(sa.func.sum(c.cpu_s)).where(c.cell_id.in_(ids), c.status == "done")
