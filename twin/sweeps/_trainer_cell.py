@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -16,6 +17,11 @@ from ..physics.task_spec import build_tasks, reference_for_realization
 from .metrics import TRAINER_METRICS as METRICS
 
 __all__ = ["METRICS", "check_params", "evaluate_trainer", "train_config"]
+
+#: Reference-network tasks kept per worker process (a sweep's realizations, reused by its cells).
+TASK_CACHE = 256
+#: Largest jammed packing (disks) whose spring tasks are kept per process.
+SMALL_SPRINGS = 256
 
 
 def train_config(params: Mapping[str, Any], *, threads: int = 1) -> TrainConfig:
@@ -52,6 +58,30 @@ def check_params(params: Mapping[str, Any]) -> None:
     train_config(params)
 
 
+def _task(task: str, network: str | None, r: int, seed: int, label_noise: float) -> Any:
+    """Realization ``r``'s resistor task."""
+    spec = None if network is None else reference_for_realization(network, r)
+    return build_tasks(task, spec, seed=seed, realizations=1, label_noise=label_noise)[0]
+
+
+#: :func:`_task` once per process for the authors' reference networks (``ref:N``, a few hundred
+#: nodes at most): the cells of a sweep share their realizations' tasks (the same seeds in every
+#: cell), so a worker reads each network file and draws each task once, not once per cell.
+#: Tasks are immutable (read-only arrays), so sharing one between cells changes no number.
+_reference_task = functools.lru_cache(maxsize=TASK_CACHE)(_task)
+
+
+def _spring_task(task: str, network: str | None, seed: int) -> Any:
+    """The spring task of one realization (``twin train --physics springs --seed seed``)."""
+    return build_spring_tasks(task, network, seed=seed, realizations=1)[0]
+
+
+#: :func:`_spring_task` once per process for small generated packings (the default
+#: ``jammed:27``): drawing a rigid packing is half a spring cell's time, and the cells of a sweep
+#: share their realizations. Spring tasks are immutable (read-only arrays).
+_small_spring_task = functools.lru_cache(maxsize=TASK_CACHE)(_spring_task)
+
+
 def tasks_for(params: Mapping[str, Any], seeds: Sequence[int]) -> list[Any]:
     """One task per realization: realization ``r`` built as ``twin train --seed seeds[r]``.
 
@@ -61,20 +91,14 @@ def tasks_for(params: Mapping[str, Any], seeds: Sequence[int]) -> list[Any]:
     """
     network = params["network"]
     if params["task"] in SPRING_TASKS:
-        return [
-            build_spring_tasks(params["task"], network, seed=int(s), realizations=1)[0]
-            for s in seeds
-        ]
-    return [
-        build_tasks(
-            params["task"],
-            None if network is None else reference_for_realization(network, r),
-            seed=int(s),
-            realizations=1,
-            label_noise=params.get("label_noise", 0.0),
-        )[0]
-        for r, s in enumerate(seeds)
-    ]
+        small = network is None or (str(network).startswith("jammed:")
+                                    and str(network)[7:].isdigit()
+                                    and int(str(network)[7:]) <= SMALL_SPRINGS)  # fmt: skip
+        spring = _small_spring_task if small else _spring_task
+        return [spring(params["task"], network, int(s)) for s in seeds]
+    noise = float(params.get("label_noise", 0.0))
+    build = _reference_task if str(network).startswith("ref:") else _task
+    return [build(params["task"], network, r, int(s), noise) for r, s in enumerate(seeds)]
 
 
 def _ratio(a: float, b: float) -> float:
