@@ -246,9 +246,21 @@ def test_fig1_quick_reads_the_tolerance_marked_in_its_runs(tmp_path: Path) -> No
     specs = figure_module("fig1").specs(True)
     assert [s.name for s in specs] == ["fig1-kappa-quick", "fig1-kappa-tol-fixed-alpha-quick"]
     assert specs[0].base["mark_tol"] == 1e-4
+    assert 1.0 not in specs[1].to_dict()["axes"]["kappa"]  # alpha 0.1 at kappa 1: the run
     result = figure_module("fig1").render({"fig1-kappa-quick": pd.DataFrame(run)}, tmp_path)
     assert result.measured["kappa_at_energy_minimum"] == pytest.approx(0.1)
     assert "marked in the runs to the end" in result.markdown
+    # fixed alpha 0.1 (epochs): energy ~ k + 1e-4 / k, minimum at 1e-2; kappa 1 from the run
+    fixed = [{"kappa": k, "alpha": 0.1, "realization": r, "status": "done", "steps": 1000,
+              "step_s": 1e-4, "time_to_tol_s": 1e-4, "training_energy_j": k + 1e-4 / k}
+             for k in kappas[:-1] for r in range(3)]  # fmt: skip
+    for row in run:
+        if row["kappa"] == 1.0:
+            row.update(time_to_tol_s=1e-4, energy_to_tol_j=1.0 + 1e-4)
+    frames = {"fig1-kappa-quick": pd.DataFrame(run),
+              "fig1-kappa-tol-fixed-alpha-quick": pd.DataFrame(fixed)}  # fmt: skip
+    result = figure_module("fig1").render(frames, tmp_path)
+    assert result.measured["kappa_at_energy_minimum_fixed_alpha"] == pytest.approx(1e-2)
 
 
 def test_imperfection_renders_its_table_and_csv(tmp_path: Path) -> None:

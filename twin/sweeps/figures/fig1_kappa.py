@@ -82,12 +82,15 @@ def specs(quick: bool) -> list[SweepSpec]:
     tol_spec = {**common, "name": f"fig1-kappa-tol-{mode}", "realizations": tol_real,
                 "base": tol_base}  # fmt: skip
     tol_sweep = [] if quick else [spec_from_dict(tol_spec)]
+    # quick: where alpha = 0.1 kappa is the fixed alpha (kappa = 1) the marked run is that run
+    fixed_kappas = [k for k, a in zip(kappas, alphas, strict=True) if a != FIXED_ALPHA] \
+        if quick else kappas  # fmt: skip
     return [
         spec_from_dict({**common, "name": f"fig1-kappa-{mode}", "base": marked}),
         *tol_sweep,
         spec_from_dict({**common, "name": f"fig1-kappa-tol-fixed-alpha-{mode}",
                         "realizations": tol_real, "combine": "product",
-                        "axes": {"kappa": kappas},
+                        "axes": {"kappa": fixed_kappas},
                         "base": {**tol_base, "alpha": FIXED_ALPHA}}),
     ]  # fmt: skip
 
@@ -138,6 +141,12 @@ def render(frames: dict[str, pd.DataFrame], out_dir: Path) -> FigureResult:
     # no early-stopping sweep (quick): the runs to the end marked the tolerance (mark_tol)
     if tol is None:
         tol = run.assign(training_energy_j=run["energy_to_tol_j"])
+        if fixed is not None:  # the fixed-alpha kappas it left to the marked run (kappa = 1)
+            import pandas as pd
+
+            same = done_rows(tol)
+            same = same[(same["alpha"] == FIXED_ALPHA) & ~same["kappa"].isin(fixed["kappa"])]
+            fixed = pd.concat([done_rows(fixed), same], ignore_index=True)
     tol = _time_units(done_rows(tol))
     power = grouped(run, "kappa", "free_power_final_w")
     time_ = grouped(tol, "kappa", "time_units")
