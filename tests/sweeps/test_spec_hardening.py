@@ -149,5 +149,5 @@ def test_spring_task_cells_pass_the_parent_check() -> None:
     base = {"task": "allostery-strain", "steps": 10, "kappa": 1.0, "alpha": 10.0}
     check_cell("trainer", canonical_params("trainer", base, where="test"))
     bad = canonical_params("trainer", {**base, "kmin": 2.0, "kmax": 1.0}, where="test")
-    with pytest.raises(Exception, match="k_min|kmin"):
+    with pytest.raises(Exception, match=r"k_min|kmin"):
         check_cell("trainer", bad)
