@@ -230,6 +230,39 @@ def test_fig1_finds_the_minimum_in_both_time_conventions(tmp_path: Path) -> None
     assert "1/alpha epochs" in result.markdown
 
 
+def test_fig1_quick_reads_the_tolerance_marked_in_its_runs(tmp_path: Path) -> None:
+    """Quick set: no early-stopping sweep; the runs to the end carry time and energy to 1e-4
+    (mark_tol), from which the same minimum is found."""
+    kappas = [1e-3, 1e-2, 1e-1, 1.0]
+    run = []
+    for k in kappas:
+        for r in range(3):
+            steps = 100 + k**-2  # kappa/alpha units: energy ~ 100 k + 1/k, minimum at 0.1
+            run.append({"kappa": k, "alpha": 0.1 * k, "realization": r, "status": "done",
+                        "steps": 1000, "step_s": 1e-4, "mark_tol": 1e-4,
+                        "free_power_final_w": k**0.5, "training_energy_j": 1e3,
+                        "time_to_tol_s": steps * 1e-4,
+                        "energy_to_tol_j": steps * 1e-4 * k})  # fmt: skip
+    specs = figure_module("fig1").specs(True)
+    assert [s.name for s in specs] == ["fig1-kappa-quick", "fig1-kappa-tol-fixed-alpha-quick"]
+    assert specs[0].base["mark_tol"] == 1e-4
+    assert 1.0 not in specs[1].to_dict()["axes"]["kappa"]  # alpha 0.1 at kappa 1: the run
+    result = figure_module("fig1").render({"fig1-kappa-quick": pd.DataFrame(run)}, tmp_path)
+    assert result.measured["kappa_at_energy_minimum"] == pytest.approx(0.1)
+    assert "marked in the runs to the end" in result.markdown
+    # fixed alpha 0.1 (epochs): energy ~ k + 1e-4 / k, minimum at 1e-2; kappa 1 from the run
+    fixed = [{"kappa": k, "alpha": 0.1, "realization": r, "status": "done", "steps": 1000,
+              "step_s": 1e-4, "time_to_tol_s": 1e-4, "training_energy_j": k + 1e-4 / k}
+             for k in kappas[:-1] for r in range(3)]  # fmt: skip
+    for row in run:
+        if row["kappa"] == 1.0:
+            row.update(time_to_tol_s=1e-4, energy_to_tol_j=1.0 + 1e-4)
+    frames = {"fig1-kappa-quick": pd.DataFrame(run),
+              "fig1-kappa-tol-fixed-alpha-quick": pd.DataFrame(fixed)}  # fmt: skip
+    result = figure_module("fig1").render(frames, tmp_path)
+    assert result.measured["kappa_at_energy_minimum_fixed_alpha"] == pytest.approx(1e-2)
+
+
 def test_imperfection_renders_its_table_and_csv(tmp_path: Path) -> None:
     """From a small computed frame (two emulated periods of exp1): PNG, CSV and the ratios."""
     from twin.board.clln import compare_small_network

@@ -139,3 +139,15 @@ def test_dead_scheduler_fails_within_its_timeout(capsys: Any, tmp_path: Path) ->
     assert f"127.0.0.1:{port}" in err
     assert len(err.strip().splitlines()) == 1, err
     assert time.monotonic() - t0 < 25
+
+
+def test_spring_task_cells_pass_the_parent_check() -> None:
+    """allostery-strain is a trainer task of the spring substrate (Fig. 8's sweeps): the generic
+    task check must not refuse it, and a spring cell's bad settings are still refused."""
+    from twin.sweeps.evaluate import check_cell
+
+    base = {"task": "allostery-strain", "steps": 10, "kappa": 1.0, "alpha": 10.0}
+    check_cell("trainer", canonical_params("trainer", base, where="test"))
+    bad = canonical_params("trainer", {**base, "kmin": 2.0, "kmax": 1.0}, where="test")
+    with pytest.raises(Exception, match=r"k_min|kmin"):
+        check_cell("trainer", bad)

@@ -7,6 +7,7 @@ and lets :func:`twin.kernels.ordering.factor_layout` do the rest.
 
 from __future__ import annotations
 
+import weakref
 from collections import Counter
 from collections.abc import Sequence
 
@@ -57,6 +58,20 @@ def task_layout(task: Task, *, lanes: bool = False) -> FactorLayout:
     return factor_layout(n, ends, cidx, cval, lanes=lanes)
 
 
+#: Layouts of the task objects alive in this process (weak keys: a layout lives as long as its
+#: task). A sweep worker trains the same (immutable) tasks in many cells; their ordering and
+#: symbolic factorization are computed once.
+_LAYOUTS: weakref.WeakKeyDictionary[Task, dict[bool, FactorLayout]] = weakref.WeakKeyDictionary()
+
+
+def _cached_layout(task: Task, lanes: bool) -> FactorLayout:
+    """:func:`task_layout`, once per task object and lane flag."""
+    per_task = _LAYOUTS.setdefault(task, {})
+    if lanes not in per_task:
+        per_task[lanes] = task_layout(task, lanes=lanes)
+    return per_task[lanes]
+
+
 def _shared(tasks: Sequence[Task]) -> list[bool]:
     """Which tasks share their circuit (network and constrained edges or nodes) with another."""
     keys = [
@@ -77,7 +92,7 @@ def realizations(tasks: Sequence[Task]) -> Realizations:
     """
     few = bool(tasks) and tasks[0].n_sources + tasks[0].n_targets <= LANE_COLUMNS
     shared = _shared(tasks) if few else [False] * len(tasks)
-    layouts = [task_layout(t, lanes=s) for t, s in zip(tasks, shared, strict=True)]
+    layouts = [_cached_layout(t, s) for t, s in zip(tasks, shared, strict=True)]
     inputs = np.stack([t.train.inputs for t in tasks]).astype(float)
     desired = np.stack([t.train.outputs for t in tasks]).astype(float)
     return Realizations.from_layouts(layouts, inputs, desired)

@@ -13,6 +13,7 @@ from ..physics.springs.linear import SpringBatch
 from ..physics.springs.physics import SpringPhysics
 
 if TYPE_CHECKING:
+    from .tol_marks import ToleranceMarks
     from .trainer import Trainer
 
 __all__ = ["SpringKernelEngine", "row_nonzeros"]
@@ -63,6 +64,7 @@ class SpringKernelEngine:
         self.e_free, self.e_clamped, self.pending = self.energy[0], self.energy[1], self.energy[2:]
         self.status = np.zeros(rr, dtype=np.int64)
         self.chunk = 16
+        self.marks: ToleranceMarks | None = None  # mark_tol: resistor networks only
         s = batch.n_sources
         ridx, rval = row_nonzeros(batch.rigidity)
         cidx, cval = row_nonzeros(batch.constraints)

@@ -39,6 +39,7 @@ from ..physics.solver import CircuitBatch
 from ..physics.substrates import physics_for
 from ._compiled import realizations
 from .rules import LambdaControl, LearningRule, clip_conductance, contrast_update
+from .tol_marks import ToleranceMarks
 
 __all__ = [
     "PCG_MIN_EDGES",
@@ -101,6 +102,12 @@ class TrainConfig:
         Dynamic lambda control; ``None`` keeps lambda fixed at ``rule.lam``.
     stop_tol
         Early stopping: a realization stops learning once its training error is <= this (V^2).
+    mark_tol
+        Mark, without stopping, where each realization first has a training error <= this
+        (V^2): the step and the free and clamped energies there, exactly what a run with
+        ``stop_tol = mark_tol`` ends with (``TrainResult.tol_steps``, ``tol_energy_j``), while
+        the run itself is bit for bit the run without it (:mod:`twin.learning.tol_marks`).
+        Resistor substrate only; not with ``stop_tol``.
     n_records
         Number of log-spaced sample points.
     backend
@@ -139,6 +146,7 @@ class TrainConfig:
     step_s: float = attrs.field(default=1e-4, validator=positive(optional=True))
     control: LambdaControl | None = None
     stop_tol: float | None = attrs.field(default=None, validator=positive(optional=True))
+    mark_tol: float | None = attrs.field(default=None, validator=positive(optional=True))
     n_records: int = attrs.field(default=100, converter=int, validator=non_negative())
     backend: Backend = attrs.field(default="auto", validator=_backend)
     threads: int = attrs.field(default=0, converter=int, validator=non_negative())
@@ -148,6 +156,8 @@ class TrainConfig:
     def __attrs_post_init__(self) -> None:
         if self.solver == "pcg" and self.backend == "numpy":
             raise ConfigError("solver: 'pcg' needs the compiled backend, got backend 'numpy'")
+        if self.mark_tol is not None and self.stop_tol is not None:
+            raise ConfigError("mark_tol: give mark_tol or stop_tol, not both")
         if self.k_min is not None and self.k_max is not None and self.k_min >= self.k_max:
             raise ConfigError(f"kmin/kmax: need kmin < kmax, got {self.k_min} >= {self.k_max}")
 
@@ -175,6 +185,9 @@ class TrainResult:
         for the numpy backend.
     k_min_siemens, k_max_siemens : (R,) conductance bounds the run used (siemens): the configured
         ones or each network's own (``None`` when not known).
+    tol_steps, tol_energy_j, tol_error : with ``mark_tol``: per realization the step at which
+        the training error was first <= ``mark_tol`` (``-1``: never), the free and clamped
+        energies there ``(2, R)`` (J; NaN: never) and the error there (V^2); else ``None``.
     """
 
     k: np.ndarray
@@ -193,6 +206,9 @@ class TrainResult:
     k_min_siemens: np.ndarray | None = None
     k_max_siemens: np.ndarray | None = None
     cost_name: str = "power_w"
+    tol_steps: np.ndarray | None = None
+    tol_energy_j: np.ndarray | None = None
+    tol_error: np.ndarray | None = None
 
     def summary(self) -> dict[str, Any]:
         """JSON-ready summary: per-realization lists plus means (``*_mean``)."""
@@ -290,6 +306,7 @@ class _Engine(Protocol):
     e_clamped: np.ndarray
     pending: np.ndarray  # (2, R) free and clamped energy since the last sample, J
     chunk: int  # steps per advance call
+    marks: ToleranceMarks | None
 
     def quantities(self) -> dict[str, np.ndarray]: ...
 
@@ -315,6 +332,8 @@ class _NumpyEngine:
         self.e_clamped = np.zeros(rr)
         self.pending = np.zeros((2, rr))
         self.q = trainer.step_quantities(k, lam)
+        tol = trainer.config.mark_tol
+        self.marks = None if tol is None else ToleranceMarks(tol, rr)
 
     def quantities(self) -> dict[str, np.ndarray]:
         return self.q
@@ -326,6 +345,9 @@ class _NumpyEngine:
         """One step (``n_steps`` is always 1 here); returns 1."""
         cfg, t, q, active = self.trainer.config, self.trainer, self.q, self.active
         cost = t.physics.cost
+        if self.marks is not None:
+            self.marks.check(self.steps_done, np.stack([self.e_free, self.e_clamped]),
+                             q["error"])  # fmt: skip
         de_free = cost.update_energy_j(q["free_power_w"], cfg.step_s) * active
         de_clamped = cost.update_energy_j(q["clamped_power_w"], cfg.step_s) * active
         self.e_free += de_free
@@ -370,6 +392,8 @@ class _CompiledEngine:
         self.e_free, self.e_clamped = self.run.energy[0], self.run.energy[1]
         self.pending = self.run.energy[2:4]
         self.chunk = 16
+        tol = cfg.mark_tol
+        self.marks = None if tol is None else ToleranceMarks(tol, k.shape[0])
 
     def quantities(self) -> dict[str, np.ndarray]:
         return self.run.quantities()
@@ -380,7 +404,10 @@ class _CompiledEngine:
     def advance(self, n_steps: int) -> int:
         """Up to ``n_steps`` steps; fewer when every realization stopped. Adapts the chunk."""
         t0 = time.perf_counter()
-        done = self.run.advance(n_steps)
+        if self.marks is not None:
+            done = self.marks.advance(self.run, n_steps)
+        else:
+            done = self.run.advance(n_steps)
         per_step = (time.perf_counter() - t0) / max(done, 1)
         self.chunk = int(np.clip(CHUNK_SECONDS / max(per_step, 1e-9), 1, MAX_CHUNK_STEPS))
         return done
@@ -416,6 +443,8 @@ class Trainer:
         self.k0 = np.where(self.mask, np.clip(config.kappa, self.k_min, self.k_max), 1.0)
         self.shape = (rr, e)
         self.backend = _resolve_backend(config.backend, self.physics)
+        if self.physics.name != "resistors" and config.mark_tol is not None:
+            raise ConfigError(f"mark_tol: resistor networks only, not {self.physics.name}")
         if self.physics.name != "resistors" and config.solver == "pcg":
             raise ConfigError(f"solver: 'pcg' is not available for {self.physics.name}")
         self.solver = resolve_solver(config, e) if self.backend == "compiled" else "direct"
@@ -524,6 +553,10 @@ class Trainer:
             q = engine.quantities()
             if progress is not None:
                 progress(step, cfg.steps)
+        marks = engine.marks
+        if marks is not None:  # reached at the last step: where a stop_tol run ends too
+            marks.check(engine.steps_done, np.stack([engine.e_free, engine.e_clamped]),
+                        q["error"])  # fmt: skip
         return TrainResult(
             k=engine.k.copy(),
             steps_done=engine.steps_done.copy(),
@@ -541,6 +574,9 @@ class Trainer:
             k_min_siemens=self.k_min[:, 0].copy(),
             k_max_siemens=self.k_max[:, 0].copy(),
             cost_name=self.physics.cost.name,
+            tol_steps=None if marks is None else marks.steps.copy(),
+            tol_energy_j=None if marks is None else marks.energy_j.copy(),
+            tol_error=None if marks is None else marks.error.copy(),
         )
 
     @staticmethod

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -16,6 +17,11 @@ from ..physics.task_spec import build_tasks, reference_for_realization
 from .metrics import TRAINER_METRICS as METRICS
 
 __all__ = ["METRICS", "check_params", "evaluate_trainer", "train_config"]
+
+#: Reference-network tasks kept per worker process (a sweep's realizations, reused by its cells).
+TASK_CACHE = 256
+#: Largest jammed packing (disks) whose spring tasks are kept per process.
+SMALL_SPRINGS = 256
 
 
 def train_config(params: Mapping[str, Any], *, threads: int = 1) -> TrainConfig:
@@ -33,6 +39,7 @@ def train_config(params: Mapping[str, Any], *, threads: int = 1) -> TrainConfig:
         steps=params["steps"],
         step_s=params["step_s"],
         stop_tol=params["stop_tol"],
+        mark_tol=params.get("mark_tol"),
         control=LambdaControl(
             tol=control_tol,
             rho=params.get("rho", 1.0),
@@ -51,6 +58,30 @@ def check_params(params: Mapping[str, Any]) -> None:
     train_config(params)
 
 
+def _task(task: str, network: str | None, r: int, seed: int, label_noise: float) -> Any:
+    """Realization ``r``'s resistor task."""
+    spec = None if network is None else reference_for_realization(network, r)
+    return build_tasks(task, spec, seed=seed, realizations=1, label_noise=label_noise)[0]
+
+
+#: :func:`_task` once per process for the authors' reference networks (``ref:N``, a few hundred
+#: nodes at most): the cells of a sweep share their realizations' tasks (the same seeds in every
+#: cell), so a worker reads each network file and draws each task once, not once per cell.
+#: Tasks are immutable (read-only arrays), so sharing one between cells changes no number.
+_reference_task = functools.lru_cache(maxsize=TASK_CACHE)(_task)
+
+
+def _spring_task(task: str, network: str | None, seed: int) -> Any:
+    """The spring task of one realization (``twin train --physics springs --seed seed``)."""
+    return build_spring_tasks(task, network, seed=seed, realizations=1)[0]
+
+
+#: :func:`_spring_task` once per process for small generated packings (the default
+#: ``jammed:27``): drawing a rigid packing is half a spring cell's time, and the cells of a sweep
+#: share their realizations. Spring tasks are immutable (read-only arrays).
+_small_spring_task = functools.lru_cache(maxsize=TASK_CACHE)(_spring_task)
+
+
 def tasks_for(params: Mapping[str, Any], seeds: Sequence[int]) -> list[Any]:
     """One task per realization: realization ``r`` built as ``twin train --seed seeds[r]``.
 
@@ -60,20 +91,14 @@ def tasks_for(params: Mapping[str, Any], seeds: Sequence[int]) -> list[Any]:
     """
     network = params["network"]
     if params["task"] in SPRING_TASKS:
-        return [
-            build_spring_tasks(params["task"], network, seed=int(s), realizations=1)[0]
-            for s in seeds
-        ]
-    return [
-        build_tasks(
-            params["task"],
-            None if network is None else reference_for_realization(network, r),
-            seed=int(s),
-            realizations=1,
-            label_noise=params.get("label_noise", 0.0),
-        )[0]
-        for r, s in enumerate(seeds)
-    ]
+        small = network is None or (str(network).startswith("jammed:")
+                                    and str(network)[7:].isdigit()
+                                    and int(str(network)[7:]) <= SMALL_SPRINGS)  # fmt: skip
+        spring = _small_spring_task if small else _spring_task
+        return [spring(params["task"], network, int(s)) for s in seeds]
+    noise = float(params.get("label_noise", 0.0))
+    build = _reference_task if str(network).startswith("ref:") else _task
+    return [build(params["task"], network, r, int(s), noise) for r, s in enumerate(seeds)]
 
 
 def _ratio(a: float, b: float) -> float:
@@ -84,9 +109,14 @@ def _time_to_tol(result: TrainResult, r: int, params: Mapping[str, Any]) -> floa
     """Time (s) at which realization ``r`` first reached the tolerance (NaN: never, or none set).
 
     Early stopping (``stop_tol``): exactly ``steps_done * step_s`` when the run stopped under it.
-    Dynamic control (``control_tol``): the first record point with error <= tol (resolution:
-    the log-spaced record schedule, ``n_records`` points).
+    A marked tolerance (``mark_tol``): the same, at the mark. Dynamic control (``control_tol``):
+    the first record point with error <= tol (resolution: the log-spaced record schedule,
+    ``n_records`` points).
     """
+    if result.tol_steps is not None and result.tol_error is not None:
+        if result.tol_error[r] <= params["mark_tol"]:
+            return float(result.tol_steps[r]) * params["step_s"]
+        return math.nan
     if params["stop_tol"] is not None:
         if result.error_final[r] <= params["stop_tol"]:
             return float(result.steps_done[r]) * params["step_s"]
@@ -97,6 +127,17 @@ def _time_to_tol(result: TrainResult, r: int, params: Mapping[str, Any]) -> floa
     errors = result.history["error"][:, r]
     hit = np.flatnonzero(errors <= tol)
     return float(result.history["t_s"][hit[0]]) if hit.size else math.nan
+
+
+def _energy_to_tol(result: TrainResult, r: int, params: Mapping[str, Any]) -> float:
+    """Training (free) energy (J) until the tolerance of ``stop_tol`` or ``mark_tol`` was first
+    reached (NaN: never, or neither set)."""
+    if result.tol_energy_j is not None and result.tol_error is not None:
+        reached = result.tol_error[r] <= params["mark_tol"]
+        return float(result.tol_energy_j[0, r]) if reached else math.nan
+    if params["stop_tol"] is not None and result.error_final[r] <= params["stop_tol"]:
+        return float(result.training_energy_j[r])
+    return math.nan
 
 
 def _in_units(row: dict[str, float], cost_name: str) -> dict[str, float]:
@@ -134,6 +175,7 @@ def evaluate_trainer(params: Mapping[str, Any], seeds: Sequence[int]) -> list[di
             "lam_final": float(result.lam_final[r]),
             "steps_done": float(result.steps_done[r]),
             "time_to_tol_s": _time_to_tol(result, r, params),
+            "energy_to_tol_j": _energy_to_tol(result, r, params),
             "test_error": float(test["error"][r]) if test else math.nan,
         }
         if "accuracy" in train:

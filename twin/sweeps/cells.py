@@ -5,9 +5,11 @@
   of a sweep (paired comparisons along an axis).
 - The cell id (:func:`cell_id`) is the first 20 hex digits of the sha256 of the cell's canonical
   JSON: its kind, every parameter with defaults filled in, and its seeds (hence the number of
-  realizations). The code version is NOT part of it: it is recorded with each result as provenance,
-  and recomputing after a code change is an explicit decision (``twin sweep --rerun`` or a new
-  sweep name with a changed parameter).
+  realizations), except the parameters of :data:`LATER_PARAMS` while at their default (added
+  after cells were recorded: leaving them out keeps the ids of those cells, so a ledger's
+  finished cells stay reused). The code version is NOT part of it: it is recorded with each
+  result as provenance, and recomputing after a code change is an explicit decision (``twin
+  sweep --rerun`` or a new sweep name with a changed parameter).
 """
 
 from __future__ import annotations
@@ -24,7 +26,12 @@ import numpy as np
 from .params import canonical_params
 from .spec import SweepSpec
 
-__all__ = ["ID_HEX_DIGITS", "SEED_BITS", "Cell", "cell_id", "expand", "realization_seeds"]
+__all__ = ["ID_HEX_DIGITS", "LATER_PARAMS", "SEED_BITS", "Cell", "cell_id", "expand",
+           "realization_seeds"]  # fmt: skip
+
+#: Parameters added to a kind after cells of it were recorded, with their default: a cell id
+#: leaves such a parameter out while it has that value (the cells' ids from before it existed).
+LATER_PARAMS: dict[str, dict[str, Any]] = {"trainer": {"mark_tol": None}}
 
 #: Hex digits of the sha256 kept in a cell id (80 bits).
 ID_HEX_DIGITS = 20
@@ -87,7 +94,9 @@ def realization_seeds(root_seed: int, realizations: int) -> tuple[int, ...]:
 
 def canonical_json(kind: str, params: Mapping[str, Any], seeds: Sequence[int]) -> str:
     """The text hashed into a cell id: sorted keys, no spaces, floats in shortest repr."""
-    doc = {"kind": kind, "params": dict(params), "seeds": [int(s) for s in seeds]}
+    later = LATER_PARAMS.get(kind, {})
+    kept = {k: v for k, v in params.items() if not (k in later and v == later[k])}
+    doc = {"kind": kind, "params": kept, "seeds": [int(s) for s in seeds]}
     return json.dumps(doc, sort_keys=True, separators=(",", ":"), allow_nan=False)
 
 

@@ -53,9 +53,15 @@ def check_cell(kind: str, params: Mapping[str, Any]) -> None:
 
         check_xy(params)
         return
+    from ..physics.springs.task_spec import SPRING_TASKS
     from ..physics.task_spec import check_task_spec
 
     network = params.get("network")
+    if kind == "trainer" and params.get("task") in SPRING_TASKS:
+        from ._trainer_cell import check_params
+
+        check_params(params)  # a spring task: its network is checked when built (rigidity)
+        return
     check_task_spec(
         str(params.get("task", "allostery")),
         None if network is None else str(network),

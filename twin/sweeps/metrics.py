@@ -21,6 +21,7 @@ TRAINER_METRICS = (
     "lam_final",
     "steps_done",
     "time_to_tol_s",  # NaN when the tolerance was never reached (or none was set)
+    "energy_to_tol_j",  # training energy until then (stop_tol or mark_tol); NaN likewise
     "test_error",  # V^2 on the test examples; NaN when the task has none
 )
 #: Twin cells (:mod:`twin.sweeps.twin_cells`; ``twin simulate --json``'s quantities, the two

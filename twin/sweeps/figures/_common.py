@@ -209,8 +209,30 @@ def band(ax: Axes, stats: pd.DataFrame, *, label: str, color: str | None = None,
     )
 
 
+class _NotDrawn:
+    """Stands for a figure or axes while :data:`DRAWING` is false (the bootstrap's resamples):
+    every attribute, call and item is itself, so a render's plotting calls cost nothing. Nothing
+    a figure measures may be read back from its plot (the numbers come from the frames)."""
+
+    def __getattr__(self, name: str) -> _NotDrawn:
+        return self
+
+    def __call__(self, *args: Any, **kwargs: Any) -> _NotDrawn:
+        return self
+
+    def __getitem__(self, key: Any) -> _NotDrawn:
+        return self
+
+
 def new_figure(n_panels: int, *, title: str) -> tuple[Figure, list[Axes]]:
-    """A figure of ``n_panels`` side by side on an Agg canvas (no pyplot)."""
+    """A figure of ``n_panels`` side by side on an Agg canvas (no pyplot).
+
+    While :data:`DRAWING` is false, a stand-in that draws nothing (:func:`save_figure` writes
+    nothing then either): resampled renders skip matplotlib altogether.
+    """
+    if not DRAWING.get():
+        skipped: Any = _NotDrawn()
+        return skipped, [skipped] * n_panels
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 

@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from ..twin_cells import clock_kind_and_p, clock_spec
-from ._common import FigureResult, done_rows, fmt, measured_table, no_data, save_figure
+from ._common import DRAWING, FigureResult, done_rows, fmt, measured_table, no_data, save_figure
 from ._ensemble import quantile_table
 
 if TYPE_CHECKING:
@@ -200,6 +200,8 @@ def measure(
 
 
 def _plot(tables: dict[str, pd.DataFrame], path: Path) -> Path:
+    if not DRAWING.get():  # a bootstrap resample: nothing is drawn
+        return path
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 

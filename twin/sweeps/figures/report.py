@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import logging
 import os
 import resource
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..cells import expand
 from ..errors import SweepError
 from ..provenance import code_version
-from ..runner import results_frame, run_sweep
+from ..runner import results_frame, run_sweeps
 from . import FIGURES, figure_module
 from .spread import Spread, bootstrap
 
@@ -49,6 +51,8 @@ def cells_cpu_s(specs: Sequence[SweepSpec], db_url: str | None) -> float:
     from ...ledger.models import sweep_cells
 
     ids = list({c.cell_id for spec in specs for c in expand(spec)})
+    if not ids:  # a figure computed directly: nothing to read (the ledger may not exist yet)
+        return 0.0
     c = sweep_cells.c
     with open_ledger(db_url, read_only=True) as ledger, ledger.engine.connect() as conn:
         query = sa.select(sa.func.sum(c.cpu_s)).where(c.cell_id.in_(ids), c.status == "done")
@@ -62,6 +66,29 @@ def _cpu_s() -> float:
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
+def _in_background(fn: Callable[[], Any]) -> Callable[[], Any]:
+    """Start ``fn()`` in a daemon thread (an interrupted run does not wait for it); the returned
+    function waits for its result (re-raising its exception)."""
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = fn()
+        except BaseException as exc:  # handed to the caller below
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, name="figure-compute", daemon=True)
+    thread.start()
+
+    def result() -> Any:
+        thread.join()
+        if "error" in box:
+            raise box["error"]
+        return box["value"]
+
+    return result
+
+
 def make_figures(
     names: Sequence[str] | None = None,
     *,
@@ -73,8 +100,10 @@ def make_figures(
 ) -> Path:
     """Regenerate figures ``names`` (default: all of :data:`FIGURES`); returns the report's path.
 
-    Each figure's sweeps go through :func:`twin.sweeps.run_sweep` (cells already in the ledger at
-    ``db_url`` are reused), then its module renders ``out_dir/<name>.png`` and its section of
+    The sweeps of every chosen figure go through one :func:`twin.sweeps.run_sweeps` call (their
+    cells pooled, so no worker idles between sweeps; cells already in the ledger at ``db_url``
+    are reused), while the figures computed directly (``compute``) run in a thread of this
+    process. Then each module renders ``out_dir/<name>.png`` and its section of
     ``out_dir/report.md``. A figure whose cells failed is still rendered from the cells that are
     done; the report lists the failures.
 
@@ -91,19 +120,31 @@ def make_figures(
     numbers: dict[str, dict[str, dict[str, float | bool]]] = {}
     timings: list[tuple[str, float, float, float]] = []
     t_all, cpu_all = time.perf_counter(), _cpu_s()
+    specs = {module.NAME: module.specs(quick) for module in modules}
+    every = [spec for module in modules for spec in specs[module.NAME]]
+    computing = {
+        module.NAME: _in_background(functools.partial(module.compute, quick))
+        for module in modules
+        if getattr(module, "compute", None) is not None
+    }
+    update = None
+    if progress is not None:
+        label = f"cells of {len(every)} sweeps"
+
+        def update(done: int, total: int) -> None:
+            progress(label, done, total)
+
+    outcomes = {}
+    if every:
+        done = run_sweeps(every, db_url=db_url, executor=executor, progress=update)
+        outcomes = {o.name: o for o in done}
+    timings.append(("sweeps of all figures, pooled", time.perf_counter() - t_all,
+                    _cpu_s() - cpu_all, cells_cpu_s(every, db_url)))  # fmt: skip
     for module in modules:
         t0, cpu0 = time.perf_counter(), _cpu_s()
         frames, notes = {}, []
-        specs = module.specs(quick)
-        for spec in specs:
-            update = None
-            if progress is not None:
-                label = spec.name
-
-                def update(done: int, total: int, label: str = label) -> None:
-                    progress(label, done, total)
-
-            outcome = run_sweep(spec, db_url=db_url, executor=executor, progress=update)
+        for spec in specs[module.NAME]:
+            outcome = outcomes[spec.name]
             frames[spec.name] = results_frame(spec, db_url=db_url)
             failed = f", **{outcome.failed} failed**" if outcome.failed else ""
             notes.append(
@@ -112,22 +153,22 @@ def make_figures(
             )
             for cell_id, error in outcome.failures:
                 notes.append(f"failed cell `{cell_id}`: {error}")
-        compute = getattr(module, "compute", None)
-        if compute is not None:  # a figure computed directly, not from sweep cells
-            frames.update(compute(quick))
-            notes.append("computed directly (no sweep cells)")
+        if module.NAME in computing:  # a figure computed directly, not from sweep cells
+            frames.update(computing[module.NAME]())
+            notes.append("computed directly (no sweep cells), beside the sweeps")
         result = module.render(frames, out)
         spreads = bootstrap(module.render, frames, result, out)
         numbers[module.NAME] = {k: v.as_dict() for k, v in spreads.items()}
         wall_s, cpu_s = time.perf_counter() - t0, _cpu_s() - cpu0
-        cells_s = cells_cpu_s(specs, db_url)
+        cells_s = cells_cpu_s(specs[module.NAME], db_url)
         timings.append((module.NAME, wall_s, cpu_s, cells_s))
         sections.append(
             f"{result.markdown.rstrip()}\n\n{spread_table(spreads, result.published)}\n\n"
             f"{floor_line(frames)}*Sweeps:* "
             + "; ".join(notes)
-            + f". *Time:* {wall_s:.0f} s wall here; CPU of its cells as the ledger records it "
-            f"(whichever run computed them): {cells_s:.0f} s.\n"
+            + f". *Time:* {wall_s:.0f} s wall here (rendering, spreads; its cells ran in the "
+            f"pooled sweeps); CPU of its cells as the ledger records it (whichever run computed "
+            f"them): {cells_s:.0f} s.\n"
         )
     total_wall, total_cpu = time.perf_counter() - t_all, _cpu_s() - cpu_all
     report = out / REPORT_NAME
@@ -148,6 +189,8 @@ def _ledger_name(db_url: str | None) -> str:
     from ...ledger.db import resolve_url
 
     return sa.make_url(resolve_url(db_url)).render_as_string(hide_password=True)
+
+
 def floor_line(frames: Mapping[str, pd.DataFrame]) -> str:
     """The training energy against the Landauer floor of the updates, over every trainer row."""
     import numpy as np
