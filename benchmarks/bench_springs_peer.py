@@ -61,8 +61,8 @@ def _import_peer(path: str) -> tuple[Any, Any, Any]:
     sys.modules.setdefault("skimage", types.SimpleNamespace(filters=None))  # type: ignore[arg-type]
     sys.path.insert(0, path)
     import networkx as nx  # the reference's dependency
-    from allosteric_utils import Allosteric  # type: ignore[import-not-found]
-    from packing_utils import Packing  # type: ignore[import-not-found]
+    from allosteric_utils import Allosteric
+    from packing_utils import Packing
 
     return nx, Packing, Allosteric
 
