@@ -5,10 +5,11 @@ Modes (``--mode``, default ``speed``):
 
 ``speed``
     Microseconds per realization-update of ``twin.learning.trainer`` on spring physics (numpy
-    reference and compiled linear-response kernel) at N = 27 (R = 1 and 5) and N = 1000 (R = 1),
-    beside the compiled resistor trainer on the same N = 27 graph (equal edge count). Best of
-    ``--repeat`` runs, compilation excluded by a warm-up run; N = 1000 generation time printed
-    (N = 1000 runs the sparse numpy path: the compiled kernel is dense, for small networks).
+    reference and compiled linear-response kernel) at N = 27 (R = 1 and 5) and, unless
+    ``--no-large``, N = 1000 (R = 1), beside the compiled resistor trainer on the same N = 27
+    graph (equal edge count). Medians of ``--repeat`` runs (wall and process CPU time: on a loaded
+    machine the CPU time is the steadier), run setup subtracted, compilation excluded by a warm-up
+    run; N = 1000 generation time printed.
 ``tol``
     Wall time for each of ``--realizations`` N = 27 tasks to reach ``L / L0 <= 1e-3`` (early
     stopping at ``1e-3 L0``), compiled path, alpha 10, eta 1e-3: median and range. The first call
@@ -41,13 +42,15 @@ from twin.physics.task import allostery_task
 RULE = LearningRule(alpha=10.0, eta=1e-3)
 
 
-def _best(fn: Callable[[], None], repeat: int) -> float:
-    times = []
+def _times(fn: Callable[[], None], repeat: int) -> tuple[np.ndarray, np.ndarray]:
+    """Wall and CPU (process) seconds of ``repeat`` calls."""
+    wall, cpu = [], []
     for _ in range(repeat):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
+        wall.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    return np.array(wall), np.array(cpu)
 
 
 def _run(tasks: list, cfg: TrainConfig) -> None:
@@ -56,34 +59,42 @@ def _run(tasks: list, cfg: TrainConfig) -> None:
 
 def _per_update_us(
     tasks: list, backend: str, steps: int, repeat: int, rule: LearningRule = RULE
-) -> float:
+) -> tuple[float, float]:
+    """Median wall and median CPU microseconds per realization-update (setup subtracted)."""
     cfg = TrainConfig(steps=steps, backend=backend, n_records=2, rule=rule)  # type: ignore[arg-type]
     cfg0 = TrainConfig(steps=0, backend=backend, n_records=2, rule=rule)  # type: ignore[arg-type]
     Trainer(tasks, cfg).run()  # warm-up: compilation / cache load
-    full = _best(lambda: _run(tasks, cfg), repeat)
-    setup = _best(lambda: _run(tasks, cfg0), repeat)
-    return (full - setup) / steps / len(tasks) * 1e6
+    full_w, full_c = _times(lambda: _run(tasks, cfg), repeat)
+    setup_w, setup_c = _times(lambda: _run(tasks, cfg0), repeat)
+    scale = 1e6 / steps / len(tasks)
+    return (
+        float(np.median(full_w) - np.median(setup_w)) * scale,
+        float(np.median(full_c) - np.median(setup_c)) * scale,
+    )
 
 
-def speed(repeat: int) -> None:
+def speed(repeat: int, large: bool) -> None:
     for rr in (1, 5):
         tasks = build_spring_tasks("allostery-strain", None, seed=0, realizations=rr)
         for backend, steps in (("numpy", 300), ("compiled", 3000)):
-            us = _per_update_us(tasks, backend, steps, repeat)
-            print(f"springs N=27 (E={tasks[0].network.n_edges}) R={rr} {backend}: {us:.1f} us "
-                  "per realization-update")  # fmt: skip
+            wall, cpu = _per_update_us(tasks, backend, steps, repeat)
+            print(f"springs N=27 (E={tasks[0].network.n_edges}) R={rr} {backend}: {wall:.1f} us "
+                  f"wall, {cpu:.1f} us CPU per realization-update")  # fmt: skip
     net = build_spring_tasks("allostery-strain", None, seed=0, realizations=1)[0].network
     res = _resistor_task(net)
-    us = _per_update_us(res, "compiled", 3000, repeat, rule=LearningRule(alpha=0.5))
-    print(f"resistors, same N=27 graph (E={res[0].network.n_edges}) R=1 compiled: {us:.1f} us")
+    wall, cpu = _per_update_us(res, "compiled", 3000, repeat, rule=LearningRule(alpha=0.5))
+    print(f"resistors, same N=27 graph (E={res[0].network.n_edges}) R=1 compiled: {wall:.1f} us "
+          f"wall, {cpu:.1f} us CPU")  # fmt: skip
+    if not large:
+        return
     t0 = time.perf_counter()
     big = build_spring_tasks("allostery-strain", "jammed:1000", seed=0, realizations=1)
     print(f"N=1000: generated (rigid, E={big[0].network.n_edges}) in "
           f"{time.perf_counter() - t0:.1f} s")  # fmt: skip
-    # the compiled kernel factors H densely: above DENSE_MAX_DOF the trainer takes the sparse
-    # numpy path (a dense N=1000 run did not finish 60 updates in 20 minutes on 2 loaded cores)
-    us = _per_update_us(big, "numpy", 20, max(1, repeat // 2))
-    print(f"springs N=1000 R=1 numpy (sparse LU): {us / 1e3:.1f} ms per update")
+    for backend, steps in (("numpy", 10), ("compiled", 100)):
+        wall, cpu = _per_update_us(big, backend, steps, max(1, repeat // 2))
+        print(f"springs N=1000 R=1 {backend}: {wall / 1e3:.2f} ms wall, {cpu / 1e3:.2f} ms CPU "
+              "per update")  # fmt: skip
 
 
 def _resistor_task(net: object) -> list:
@@ -164,7 +175,8 @@ def fig8(realizations: int, steps: int, lam_min: float, lam_max: float, fit_max:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mode", choices=["speed", "tol", "fig8"], default="speed")
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--no-large", action="store_true", help="speed: skip N = 1000")
     parser.add_argument("--realizations", type=int, default=5)
     parser.add_argument("--steps", type=int, default=20_000)
     parser.add_argument("--lam-min", type=float, default=-10.0, help="log10 of the smallest")
@@ -172,7 +184,7 @@ def main() -> None:
     parser.add_argument("--fit-max", type=float, default=1e-6)
     args = parser.parse_args()
     if args.mode == "speed":
-        speed(args.repeat)
+        speed(args.repeat, not args.no_large)
     elif args.mode == "tol":
         time_to_tol(args.realizations)
     else:

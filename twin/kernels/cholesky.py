@@ -235,7 +235,11 @@ def basis(
     x: Arr,
     s: Arr,
 ) -> None:
-    """Basis solutions ``x = L^-1 C^T`` (volts per ampere; row ``n`` stays 0) and ``s = C x``."""
+    """Basis solutions ``x = L^-1 C^T`` (volts per ampere; row ``n`` stays 0) and ``s = C x``.
+
+    ``cidx, cval`` ``(c, w)``: each constraint row's terms (``w`` = 2 for a resistor network's
+    node pairs, 4 for a spring network's bond), index -1 for none.
+    """
     c = cidx.shape[0]
     cw = x.shape[1]
     nt = n - split
@@ -245,7 +249,7 @@ def basis(
         for j in range(cw):
             x[i, j] = 0.0
     for j in range(c):
-        for slot in range(2):
+        for slot in range(cidx.shape[1]):
             if cidx[j, slot] >= 0:
                 x[cidx[j, slot], j] += cval[j, slot]
     forward_dense(u, first - split, xt, cw)

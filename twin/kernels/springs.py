@@ -1,18 +1,23 @@
 """Compiled linear-response steps of spring networks (the fast path of
 :mod:`twin.physics.springs.linear`, step for step).
 
-Per realization and update: assemble ``H_F = R^T k R + K C_S^T C_S`` from the (at most four)
-nonzeros of each rigidity row, factor it (dense Cholesky), solve the basis ``X = H_F^-1 C^T``,
-form ``S = C X`` and ``G = R X``, the free state, the nudge's target forces (a ``t x t`` solve)
-and the rule's two terms, then update the stiffnesses (clipped) and lambda (dynamic control) and
-accumulate the elastic energies, for up to ``n_steps`` updates without returning to Python.
+Per realization and update: scatter ``H_F = R^T k R + K C_S^T C_S`` into the storage of its
+sparse Cholesky factor (:mod:`.spring_layout`: minimum-degree order, the constraint bonds'
+degrees of freedom last), factor it (:func:`.cholesky.factor_sparse` and
+:func:`.cholesky.factor_dense`), form the basis ``X = H_F^-1 C^T`` and ``S = C X``
+(:func:`.cholesky.basis`: the forward solve touches only the constraint block) and ``G = R X``,
+then the free state, the nudge's target forces (a ``t x t`` solve) and the rule's two terms,
+update the stiffnesses (clipped) and lambda (dynamic control) and accumulate the elastic
+energies, for up to ``n_steps`` updates without returning to Python.
 
-Arrays (``R`` realizations, ``E`` padded bonds, ``n`` padded degrees of freedom, ``c = s + t``
-constraint bonds, ``m`` examples): ``ridx, rval`` ``(R, E, 4)`` rigidity-row nonzeros (index -1
-for none); ``cidx, cval`` ``(R, c, 4)`` the constraint rows; ``hpin`` ``(R, n, n)`` the constant
-part of ``H_F`` (source pins, identity on padding); ``l0`` ``(R, c)`` m; ``pin`` ``(R,)`` N/m;
-``w_s`` ``(R, s, m)`` source pin forces (N); ``src_ext`` ``(R, s, m)`` source rest extensions
-``l0 eps`` (m); ``desired`` ``(R, m, t)`` target strains.
+Structure (``R`` realizations, ``E`` padded bonds, ``c = s + t`` constraint bonds, ``m``
+examples), from :func:`.spring_layout.stack_spring_layouts`: ``sizes`` ``(R, 4)``; the factor
+pattern ``colptr, rowind, rlptr, rlcol, rlpos, tstart``; ``ridx, rval`` ``(R, E, 4)``
+rigidity-row nonzeros in elimination order (index -1 for none); ``hpos`` ``(R, E, 4, 4)`` their
+storage positions; ``v0`` the constant part of ``H_F``; ``cidx, cval`` ``(R, c, 4)`` the
+constraint rows. Then ``l0`` ``(R, c)`` m; ``pin`` ``(R,)`` N/m; ``w_s`` ``(R, s, m)`` source pin
+forces (N); ``src_ext`` ``(R, s, m)`` source rest extensions ``l0 eps`` (m); ``desired``
+``(R, m, t)`` target strains.
 """
 
 from __future__ import annotations
@@ -22,57 +27,52 @@ import math
 import numpy as np
 
 from ._jit import Arr, jit
-from .small import chol_solve, dense_cholesky, solve_small
+from .cholesky import basis, factor_dense, factor_sparse
+from .small import solve_small
 
 __all__ = ["spring_quantities", "spring_steps"]
 
 
 @jit
 def spring_quantities(
-    r: int, kr: Arr, ridx: Arr, rval: Arr, cidx: Arr, cval: Arr, hpin: Arr, l0: Arr, pin: Arr,
-    w_s: Arr, src_ext: Arr, desired: Arr, eta: float, lam: float, alpha: float,
-    h: Arr, x: Arr, sm: Arr, g: Arr, ext: Arr, extc: Arr, y: Arr, dk: Arr, out: Arr,
+    r: int, kr: Arr, sizes: Arr, colptr: Arr, rowind: Arr, rlptr: Arr, rlcol: Arr, rlpos: Arr,
+    tstart: Arr, ridx: Arr, rval: Arr, hpos: Arr, v0: Arr, cidx: Arr, cval: Arr, l0: Arr,
+    pin: Arr, w_s: Arr, src_ext: Arr, desired: Arr, eta: float, lam: float, alpha: float,
+    v: Arr, pos: Arr, x: Arr, sm: Arr, g: Arr, ext: Arr, extc: Arr, y: Arr, dk: Arr, out: Arr,
 ) -> bool:  # fmt: skip
     """Error, free and clamped energy into ``out[:3]`` and the update into ``dk``; False if
-    ``H_F`` is not positive definite (a floppy mode)."""
-    n = h.shape[0]
+    ``H_F`` is not positive definite (a floppy mode).
+
+    ``v`` (stored values), ``pos`` (degrees of freedom) and ``x`` (``(n + 1, cw)``, ``cw`` the
+    constraint count rounded up to a multiple of 4) are scratch.
+    """
+    n, split, first, nv = sizes[r, 0], sizes[r, 1], sizes[r, 2], sizes[r, 3]
     ne = kr.shape[0]
     c = l0.shape[1]
     s = w_s.shape[1]
     m = w_s.shape[2]
     t = c - s
     kp = pin[r]
-    for i in range(n):
-        for j in range(n):
-            h[i, j] = hpin[r, i, j]
+    for p in range(nv):
+        v[p] = v0[r, p]
     for e in range(ne):
         ke = kr[e]
         for a in range(4):
-            ia = ridx[r, e, a]
-            if ia < 0:
+            if ridx[r, e, a] < 0:
                 continue
             va = ke * rval[r, e, a]
-            for b in range(4):
-                ib = ridx[r, e, b]
-                if ib >= 0:
-                    h[ia, ib] += va * rval[r, e, b]
-    if not dense_cholesky(h, n):
+            for b in range(a, 4):
+                hp = hpos[r, e, a, b]
+                if hp >= 0:
+                    v[hp] += va * rval[r, e, b]
+    nt = n - split
+    cp, ri = colptr[r], rowind[r]
+    if not factor_sparse(split, nt, cp, ri, rlptr[r], rlcol[r], rlpos[r], tstart[r], v, pos):
         return False
-    x[:, :] = 0.0
-    for j in range(c):
-        for a in range(4):
-            ia = cidx[r, j, a]
-            if ia >= 0:
-                x[ia, j] += cval[r, j, a]
-    chol_solve(h, n, x)
-    for i in range(c):
-        for j in range(c):
-            acc = 0.0
-            for a in range(4):
-                ia = cidx[r, i, a]
-                if ia >= 0:
-                    acc += cval[r, i, a] * x[ia, j]
-            sm[i, j] = acc
+    base = cp[split]
+    if not factor_dense(v[base : base + nt * nt].reshape((nt, nt))):
+        return False
+    basis(n, split, first, cp, ri, v, cidx[r], cval[r], x, sm)
     for e in range(ne):
         for j in range(c):
             acc = 0.0
@@ -150,8 +150,9 @@ def spring_quantities(
 @jit
 def spring_steps(
     n_steps: int, k: Arr, lam: Arr, active: Arr, steps_done: Arr, energy: Arr, q: Arr,
-    status: Arr, mask: Arr, k_min: Arr, k_max: Arr, ridx: Arr, rval: Arr, cidx: Arr, cval: Arr,
-    hpin: Arr, l0: Arr, pin: Arr, w_s: Arr, src_ext: Arr, desired: Arr, params: Arr,
+    status: Arr, mask: Arr, k_min: Arr, k_max: Arr, sizes: Arr, colptr: Arr, rowind: Arr,
+    rlptr: Arr, rlcol: Arr, rlpos: Arr, tstart: Arr, ridx: Arr, rval: Arr, hpos: Arr, v0: Arr,
+    cidx: Arr, cval: Arr, l0: Arr, pin: Arr, w_s: Arr, src_ext: Arr, desired: Arr, params: Arr,
 ) -> int:  # fmt: skip
     """Advance every active realization by up to ``n_steps`` updates; the most done.
 
@@ -164,12 +165,13 @@ def spring_steps(
     control = params[3] > 0.0
     ctl_tol, rho, p_exp, lam_max = params[4], params[5], params[6], params[7]
     rr, ne = k.shape
-    n = hpin.shape[1]
     c = l0.shape[1]
+    cw = 4 * ((c + 3) // 4)
     most = 0
     for r in range(rr):
-        h = np.empty((n, n))
-        x = np.empty((n, c))
+        v = np.empty(sizes[r, 3])
+        pos = np.empty(sizes[r, 0], dtype=np.int64)
+        x = np.zeros((sizes[r, 0] + 1, cw))
         sm = np.empty((c, c))
         g = np.empty((ne, c))
         ext = np.empty(ne)
@@ -180,8 +182,9 @@ def spring_steps(
         done = 0
         if not active[r] or status[r] != 0 or n_steps == 0:
             continue
-        if not spring_quantities(r, k[r], ridx, rval, cidx, cval, hpin, l0, pin, w_s,
-                                 src_ext, desired, eta, lam[r], alpha, h, x, sm, g, ext,
+        if not spring_quantities(r, k[r], sizes, colptr, rowind, rlptr, rlcol, rlpos,
+                                 tstart, ridx, rval, hpos, v0, cidx, cval, l0, pin, w_s,
+                                 src_ext, desired, eta, lam[r], alpha, v, pos, x, sm, g, ext,
                                  extc, y, dk, out):  # fmt: skip
             status[r] = 1
             continue
@@ -201,9 +204,10 @@ def spring_steps(
                 lam[r] = min(lam[r] * math.exp(rho * alpha * (ratio**p_exp - 1.0)), lam_max)
             steps_done[r] += 1
             done += 1
-            if not spring_quantities(r, k[r], ridx, rval, cidx, cval, hpin, l0, pin, w_s,
-                                     src_ext, desired, eta, lam[r], alpha, h, x, sm, g, ext,
-                                     extc, y, dk, out):  # fmt: skip
+            if not spring_quantities(r, k[r], sizes, colptr, rowind, rlptr, rlcol,
+                                     rlpos, tstart, ridx, rval, hpos, v0, cidx, cval, l0, pin,
+                                     w_s, src_ext, desired, eta, lam[r], alpha, v, pos, x, sm, g,
+                                     ext, extc, y, dk, out):  # fmt: skip
                 status[r] = 1
                 break
             q[r, 0] = out[0]

@@ -4,6 +4,7 @@ trainer's engine interface (the same one as the resistor engines of :mod:`.train
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
     from .tol_marks import ToleranceMarks
     from .trainer import Trainer
 
-__all__ = ["SpringKernelEngine", "row_nonzeros"]
+__all__ = ["SpringKernelEngine", "layouts", "row_nonzeros"]
 
 #: Longest run of compiled steps between two progress calls, and the wall time aimed at.
 MAX_CHUNK_STEPS = 1000
@@ -36,12 +37,27 @@ def row_nonzeros(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return idx, val
 
 
-def _constant_hessian(batch: SpringBatch) -> np.ndarray:
-    cs = batch.constraints[:, : batch.n_sources]
-    h = batch.pin[:, None, None] * (np.swapaxes(cs, 1, 2) @ cs)
-    rows = np.nonzero(batch.pad_dof)
-    h[rows[0], rows[1], rows[1]] = 1.0
-    return h
+def layouts(batch: SpringBatch) -> tuple[np.ndarray, ...]:
+    """The sparse factor layouts of every realization's ``H_F``, stacked for the kernel."""
+    from ..kernels.spring_layout import spring_layout, stack_spring_layouts
+
+    ridx, rval = row_nonzeros(batch.rigidity)
+    cidx, cval = row_nonzeros(batch.constraints)
+    n_dof = (~batch.pad_dof).sum(axis=1)
+    return stack_spring_layouts(
+        [
+            spring_layout(
+                int(n_dof[r]),
+                ridx[r],
+                rval[r],
+                cidx[r],
+                cval[r],
+                float(batch.pin[r]),
+                batch.n_sources,
+            )
+            for r in range(batch.realizations)
+        ]
+    )
 
 
 class SpringKernelEngine:
@@ -54,7 +70,7 @@ class SpringKernelEngine:
         assert isinstance(physics, SpringPhysics)
         batch = physics.batch
         cfg, ctl = trainer.config, trainer.config.control
-        self._steps = spring_steps
+        self._steps: Callable[..., int] = spring_steps
         rr = lam.size
         self.k = np.ascontiguousarray(k, dtype=float)
         self.lam = np.array(lam, dtype=float)
@@ -66,14 +82,8 @@ class SpringKernelEngine:
         self.chunk = 16
         self.marks: ToleranceMarks | None = None  # mark_tol: resistor networks only
         s = batch.n_sources
-        ridx, rval = row_nonzeros(batch.rigidity)
-        cidx, cval = row_nonzeros(batch.constraints)
-        self.struct = (
-            ridx,
-            rval,
-            cidx,
-            cval,
-            _constant_hessian(batch),
+        self.struct: tuple[np.ndarray, ...] = (
+            *layouts(batch),
             np.ascontiguousarray(batch.l0),
             np.ascontiguousarray(batch.pin, dtype=float),
             np.ascontiguousarray(batch.source_forces(trainer.inputs)),

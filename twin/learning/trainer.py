@@ -275,13 +275,13 @@ def _squared_error(outputs: np.ndarray, desired: np.ndarray) -> np.ndarray:
 
 def _resolve_backend(name: str, physics: Physics | None = None) -> str:
     """``numpy`` or ``compiled`` for a configured backend name (``auto`` is ``compiled`` where the
-    substrate has compiled kernels: resistors, and springs on the dense linear path)."""
+    substrate has compiled kernels: resistors, and springs on the linear path)."""
     if physics is not None and physics.name != "resistors":
         fast = bool(getattr(physics, "compiled", False))
         if name == "compiled" and not fast:
             mode = getattr(physics, "mode", "")
             raise ConfigError(f"backend: 'compiled' is not available for {physics.name} "
-                              f"({mode}, this size); use numpy")  # fmt: skip
+                              f"({mode}); use numpy")  # fmt: skip
         return "compiled" if fast and name != "numpy" else "numpy"
     return "numpy" if name == "numpy" else "compiled"
 

@@ -28,7 +28,6 @@ import numpy as np
 
 from ...errors import ConfigError
 from ..contract import ELASTIC_ENERGY, RuleTerms, State, local_terms
-from . import linear
 from .linear import LinearBasis, SpringBatch
 from .mechanics import SpringSet, relax
 from .network import check_rigid, fixed_coordinates
@@ -62,10 +61,9 @@ class SpringPhysics:
 
     @property
     def compiled(self) -> bool:
-        """Whether the compiled kernel serves this batch: the linear path with a dense Hessian
-        (at most :data:`~.linear.DENSE_MAX_DOF` degrees of freedom; larger networks use the
-        sparse numpy path)."""
-        return self.mode == "linear" and self.batch.n_dof <= linear.DENSE_MAX_DOF
+        """Whether the compiled kernel serves this batch: the linear path (any size; the kernel
+        factors ``H_F`` as a sparse matrix, :mod:`twin.kernels.spring_layout`)."""
+        return self.mode == "linear"
 
     @property
     def shape(self) -> tuple[int, int]:
