@@ -336,12 +336,15 @@ class CusumDetector:
         travel_v: np.ndarray,
         residual_v: np.ndarray,
         watched: np.ndarray | None = None,
+        extra_var_v2: np.ndarray | None = None,
     ) -> np.ndarray | None:
         """Feed one comparison at run time ``t_s``, ``tau_s`` after the last resync, the twin's
         gates ``travel_v`` (absolute, V) from where they were resynced.
 
         ``watched`` masks the edges whose residual is informative (an edge at a rail is not:
         board and twin clip at slightly different times); the others score ``z = 0``.
+        ``extra_var_v2`` (V^2 per edge) is added to the spread's variance: the uncertainty of a
+        prediction corrected with tracked parameters (:mod:`twin.shadow.tracker`).
 
         Returns the per-edge scores ``S_e / h`` when a sample was taken (``> 1``: divergent),
         else ``None``.
@@ -363,7 +366,10 @@ class CusumDetector:
             self.sums = np.zeros(residual_v.shape)
         if self.inflation.shape != residual_v.shape:
             self.inflation = np.ones(residual_v.shape)
-        z = residual_v / self.spread.sigma_v(tau_s, travel_v)
+        sigma = self.spread.sigma_v(tau_s, travel_v)
+        if extra_var_v2 is not None:
+            sigma = np.sqrt(sigma * sigma + np.maximum(extra_var_v2, 0.0))
+        z = residual_v / sigma
         if watched is not None:
             z = np.where(watched, z, 0.0)
         self.last_z = z
