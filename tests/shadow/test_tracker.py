@@ -161,3 +161,47 @@ def test_emulator_slow_drift_compounds_to_its_rate() -> None:
         assert total == pytest.approx(1.0 + rates[e] * 10.0, rel=1e-9)
     with pytest.raises(BridgeConfigError):
         slow_drift(3, duration_s=float("nan"), drift=drift, rng=rng)
+
+
+@pytest.mark.slow
+def test_shadow_absorbs_an_emulated_slow_drift_and_still_names_a_fault() -> None:
+    """A twin that knows the board at the start; the board's gains and thresholds then drift
+    (about 1 % and 0.4 mV per second, an hour's drift in a minute): the tracking shadow raises
+    no alarm over 12 s and tracks the gains, and a free gain x3 on edge 7 at 12 s is named."""
+    from twin.board.emulator import BoardEmulator, EmulatorConfig
+    from twin.board.inprocess import Fault, InProcessBoard
+    from twin.board.variation import HiddenVariation
+    from twin.shadow.shadow import Shadow, ShadowConfig
+
+    emu = BoardEmulator(
+        EmulatorConfig(variation=HiddenVariation.typical()), rng=np.random.default_rng(5)
+    )
+    n = emu.task.network.n_edges
+    drift = slow_drift(
+        n,
+        duration_s=14.0,
+        drift=SlowDrift(gain_rel_per_hour=36.0, threshold_v_per_hour=1.5, step_s=0.5),
+        rng=np.random.default_rng(6),
+    )
+    fault = Fault(t_s=12.0, edge=7, changes={"free_gain_factor": 3.0})
+    spread = SpreadModel(
+        floor_v=np.full(n, 2.5e-3), slope_v_per_s=np.full(n, 5e-3), rel=np.full(n, 5e-3)
+    )
+    alarms: list = []
+    sh = Shadow(
+        InProcessBoard(emu, faults=[*drift, fault]),
+        ShadowConfig(),
+        rng=np.random.default_rng(2),
+        on_alarm=alarms.append,
+        edges=emu.edges,
+        spread=spread,
+    )
+    sh.run(11.99)
+    assert alarms == []
+    tracked = sh.summary()["tracked_drift"]
+    assert tracked["updates"][7] > 0
+    sh.run(12.5)
+    raised = [a for a in alarms if a.end_s is None]
+    assert raised
+    assert 7 in raised[0].edges
+    assert raised[0].start_s <= 12.2 + sh.state.t_start_s
