@@ -24,11 +24,11 @@ its residual departs from its fault-free spread. The spread is refined online: e
 so a spread the calibration underestimated (a regime its recording did not visit) is absorbed
 over tens of seconds, while a fault, abrupt on that scale, is caught in a few samples (the mean
 of a slow drift or a persistent model error is taken out before, by the shadow's per-edge
-tracker, :mod:`twin.shadow.tracker`, whose uncertainty ``update`` adds to the spread). An edge is divergent while ``S_e > h``. The
-decision level ``h`` comes from a target mean time between false alarms: :class:`FalseAlarmCurve`
-holds the rate of level crossings per board-hour ``rate(h) = exp(a - b h)`` estimated by Monte
-Carlo over fault-free emulated seeds (``benchmarks/bench_false_alarms.py``), and
-:meth:`FalseAlarmCurve.level` inverts it.
+tracker, :mod:`twin.shadow.tracker`, whose uncertainty ``update`` adds to the spread). An edge
+is divergent while ``S_e > h``. The decision level ``h`` comes from a target mean time between
+false alarms: :class:`FalseAlarmCurve` holds the rate of level crossings per board-hour
+``rate(h) = exp(a - b h)`` estimated by Monte Carlo over fault-free emulated seeds
+(``benchmarks/bench_false_alarms.py``), and :meth:`FalseAlarmCurve.level` inverts it.
 """
 
 from __future__ import annotations

@@ -513,7 +513,7 @@ class Shadow:
             use &= (v > lo + RAIL_MARGIN_V) & (v < hi - RAIL_MARGIN_V)
         sums = self.detector.sums
         if sums.shape == use.shape:  # an edge the detector already doubts teaches nothing
-            use &= sums < 0.5 * self.detector.level
+            use &= sums < tracker.config.doubt_cusum
         tracker.update(board_gates_v - start, twin_gates_v - start, dt, use)
 
     def _compare(

@@ -69,18 +69,25 @@ class TrackerConfig:
     gate_sigma
         Innovations beyond this many standard deviations are a fault, not drift: not absorbed.
     gain_range, drift_range_v_per_s
-        Physical ranges of the tracked gain factor and extra drift (V/s).
+        Physical ranges of the tracked gain factor and extra drift (V/s). The gain factor may
+        reach 0: near a stable fixed point of the learning rule the twin relaxes quickly to its
+        own equilibrium while the board stays at its (slightly different) one, so the board
+        does not follow the twin's travel there.
+    doubt_cusum
+        An edge whose CUSUM (squared-score excess, the detector's units, whatever the decision
+        level in use) is above this teaches the tracker nothing until it falls back.
     """
 
     gain_sd: float = attrs.field(default=0.2, validator=positive(BridgeConfigError))
-    drift_sd_v_per_s: float = attrs.field(default=0.05, validator=positive(BridgeConfigError))
+    drift_sd_v_per_s: float = attrs.field(default=0.02, validator=positive(BridgeConfigError))
     gain_walk_per_sqrt_s: float = attrs.field(default=0.04, validator=positive(BridgeConfigError))
     drift_walk_v_per_s_per_sqrt_s: float = attrs.field(
-        default=0.01, validator=positive(BridgeConfigError)
+        default=0.005, validator=positive(BridgeConfigError)
     )
-    noise_v: float = attrs.field(default=1.5e-3, validator=positive(BridgeConfigError))
+    noise_v: float = attrs.field(default=0.7e-3, validator=positive(BridgeConfigError))
     gate_sigma: float = attrs.field(default=6.0, validator=positive(BridgeConfigError))
-    gain_range: tuple[float, float] = attrs.field(default=(0.5, 2.0), validator=_ordered)
+    gain_range: tuple[float, float] = attrs.field(default=(0.0, 2.0), validator=_ordered)
+    doubt_cusum: float = attrs.field(default=100.0, validator=positive(BridgeConfigError))
     drift_range_v_per_s: tuple[float, float] = attrs.field(default=(-0.5, 0.5), validator=_ordered)
 
 
