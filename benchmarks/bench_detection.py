@@ -53,8 +53,8 @@ FAULTS = {
     "both gains x0.5": {"gain_factor": 0.5},
     "threshold +0.1 V": {"threshold_shift_v": 0.1},
     "threshold +0.03 V": {"threshold_shift_v": 0.03},
-    "leak tau 1 s": {"leak_tau_s": 1.0, "v_rest_v": 0.0},
-    "leak tau 10 s": {"leak_tau_s": 10.0, "v_rest_v": 0.0},
+    "leak tau 1 s": {"leak_tau_s": 1.0},
+    "leak tau 10 s": {"leak_tau_s": 10.0},
 }
 
 
