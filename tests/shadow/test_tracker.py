@@ -205,3 +205,14 @@ def test_shadow_absorbs_an_emulated_slow_drift_and_still_names_a_fault() -> None
     assert raised
     assert 7 in raised[0].edges
     assert raised[0].start_s <= 12.2 + sh.state.t_start_s
+
+
+def test_detector_normalises_by_spread_and_tracked_uncertainty_together() -> None:
+    spread = _spread(2)
+    det = CusumDetector(spread, level=LEVEL, k=1.0, clip=50.0, every_s=EVERY_S)
+    res, travel = np.array([0.01, 0.01]), np.array([0.2, 0.2])
+    extra = np.array([0.0, 0.008**2])
+    det.update(0.0, 0.1, travel, res, None, extra)
+    sigma = spread.sigma_v(0.1, travel)
+    assert det.last_z[0] == pytest.approx(0.01 / sigma[0])
+    assert det.last_z[1] == pytest.approx(0.01 / np.sqrt(sigma[1] ** 2 + 0.008**2))
