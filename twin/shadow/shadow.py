@@ -578,12 +578,23 @@ class Shadow:
 
     def _off_rails(self, reported_v: np.ndarray, predicted_v: np.ndarray) -> np.ndarray:
         """Edges the detector watches: all but those pinned at one rail in both board and twin
-        (a pinned gate says nothing; one at a rail the other has not reached says a lot)."""
+        (a pinned gate says nothing; one at a rail the other has not reached says a lot), and
+        but those the board took off a rail where they were at the last resync while the twin's
+        stays there: when a pinned gate leaves its rail hangs on the threshold's exponential
+        tail, which no calibration pins down, so such an edge is compared again from the next
+        resync, which starts the twin's gate where the board's is (a board gate stuck at a rail
+        the twin leaves is still watched)."""
         lo, hi = self._rails_v
         rep = np.asarray(reported_v)
-        low = (rep < lo + RAIL_MARGIN_V) & (predicted_v < lo + RAIL_MARGIN_V)
-        high = (rep > hi - RAIL_MARGIN_V) & (predicted_v > hi - RAIL_MARGIN_V)
-        return ~(low | high)
+        rep_low, rep_high = rep < lo + RAIL_MARGIN_V, rep > hi - RAIL_MARGIN_V
+        twin_low, twin_high = predicted_v < lo + RAIL_MARGIN_V, predicted_v > hi - RAIL_MARGIN_V
+        watched = ~((rep_low & twin_low) | (rep_high & twin_high))
+        start = self.state.resync_gates_v
+        if start.shape == rep.shape:
+            left = (start < lo + RAIL_MARGIN_V) & twin_low & ~rep_low
+            left |= (start > hi - RAIL_MARGIN_V) & twin_high & ~rep_high
+            watched &= ~left
+        return watched
 
     def _alarm(self, alarm: Alarm) -> None:
         if alarm.end_s is None:
