@@ -53,15 +53,17 @@ FAULTS = {
     "both gains x0.5": {"gain_factor": 0.5},
     "threshold +0.1 V": {"threshold_shift_v": 0.1},
     "threshold +0.03 V": {"threshold_shift_v": 0.03},
-    "leak tau 1 s": {"leak_tau_s": 1.0, "v_rest_v": 0.0},
-    "leak tau 10 s": {"leak_tau_s": 10.0, "v_rest_v": 0.0},
+    "leak tau 1 s": {"leak_tau_s": 1.0},
+    "leak tau 10 s": {"leak_tau_s": 10.0},
 }
 
 
-def _shadow(emu, result, fault: Fault | None, duration_s: float, seed: int) -> dict:
+def _shadow(
+    emu, result, fault: Fault | None, duration_s: float, seed: int, track: bool = True
+) -> dict:
     sh = Shadow(
         InProcessBoard(emu, faults=[fault] if fault else []),
-        ShadowConfig(),
+        ShadowConfig(track_drift=track),
         rng=np.random.default_rng([seed, 3]),
         edges=result.edges,
         spread=result.spread,
@@ -72,9 +74,9 @@ def _shadow(emu, result, fault: Fault | None, duration_s: float, seed: int) -> d
     times: list[float] = []
     update = det.update
 
-    def timed(t_s, *args):
+    def timed(t_s, *args, **kwargs):
         n = len(det.trace or [])
-        out = update(t_s, *args)
+        out = update(t_s, *args, **kwargs)
         if len(det.trace or []) > n:
             times.append(t_s)
         return out
@@ -85,6 +87,17 @@ def _shadow(emu, result, fault: Fault | None, duration_s: float, seed: int) -> d
     return {"trace": det.trace, "times": times, "t0": sh.state.t_start_s or 0.0}
 
 
+def _clopper_pearson(k: int, n: int) -> tuple[float, float]:
+    """Exact two-sided 95 % interval of a detection probability from ``k`` of ``n``."""
+    from scipy.stats import beta
+
+    if n == 0:
+        return 0.0, 1.0
+    lo = float(beta.ppf(0.025, k, n - k + 1)) if k > 0 else 0.0
+    hi = float(beta.ppf(0.975, k + 1, n - k)) if k < n else 1.0
+    return lo, hi
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=3)
@@ -92,9 +105,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fault-at", type=float, default=3.0)
     ap.add_argument("--after", type=float, default=1.0)
     ap.add_argument("--false-alarm-hours", type=float, default=10.0)
+    ap.add_argument(
+        "--faults",
+        default=",".join(FAULTS),
+        help=f"comma-separated fault classes (default all: {', '.join(FAULTS)})",
+    )
+    ap.add_argument(
+        "--no-track", action="store_true", help="shadow without the online drift tracker"
+    )
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
-    runs: dict[str, list[dict]] = {name: [] for name in FAULTS}
+    chosen = [f.strip() for f in args.faults.split(",") if f.strip()]
+    unknown = sorted(set(chosen) - set(FAULTS))
+    if unknown:
+        ap.error(f"--faults: unknown class(es) {unknown}; expected some of {list(FAULTS)}")
+    runs: dict[str, list[dict]] = {name: [] for name in chosen}
     pinned = []
     t0 = time.perf_counter()
     for i, seed in enumerate(range(args.first_seed, args.first_seed + args.seeds)):
@@ -107,9 +132,18 @@ def main(argv: list[str] | None = None) -> int:
         pinned.append(int(gates.size - off.size))
         rng = np.random.default_rng([seed, 99])
         for name, changes in FAULTS.items():
-            edge = int(rng.choice(off))
+            edge = int(rng.choice(off))  # drawn for every class: the same edges whatever is run
+            if name not in runs:
+                continue
             fault = Fault(t_s=args.fault_at, edge=edge, changes=changes)
-            got = _shadow(make_emulator(spec), result, fault, args.fault_at + args.after, seed)
+            got = _shadow(
+                make_emulator(spec),
+                result,
+                fault,
+                args.fault_at + args.after,
+                seed,
+                track=not args.no_track,
+            )
             runs[name].append(
                 {"seed": seed, "edge": edge, "t_fault": got["t0"] + args.fault_at, **got}
             )
@@ -124,7 +158,8 @@ def main(argv: list[str] | None = None) -> int:
         f"level {level:.1f} ({args.false_alarm_hours:g} board-hours per false alarm)\n"
     )
     sys.stdout.write(
-        "fault                 detected  delay median/max (s)  right edge  false before\n"
+        "fault                 detected  95 % CI      delay median/max (s)  right edge  "
+        "false before\n"
     )
     for name, rs in runs.items():
         rows = []
@@ -149,8 +184,10 @@ def main(argv: list[str] | None = None) -> int:
         med = f"{np.median(delays):.3f}/{max(delays):.3f}" if delays else "-"
         right = sum(r["right_edge"] for r in rows)
         false = sum(r["false_before"] for r in rows)
+        lo, hi = _clopper_pearson(len(det), n)
         sys.stdout.write(
-            f"{name:20s} {len(det):3d}/{n:<3d}  {med:>20s}  {right:3d}/{n:<3d}   {false}\n"
+            f"{name:20s} {len(det):3d}/{n:<3d}  {lo:.2f}-{hi:.2f}  {med:>20s}  "
+            f"{right:3d}/{n:<3d}   {false}\n"
         )
         table[name] = rows
     if args.json:

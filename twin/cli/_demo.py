@@ -125,6 +125,16 @@ def _shadow_table(console: Console, s: dict[str, Any], duration_s: float) -> Non
         ),
         ("alarms", f"{s['alarms']}"),
     ]
+    drift = s.get("tracked_drift")
+    if drift:
+        rows.append(
+            (
+                "tracked drift (not alarmed)",
+                f"largest gain factor change {drift['largest_gain_change']:.3f} "
+                f"(edge {drift['largest_gain_change_edge']}), largest extra drift "
+                f"{drift['largest_drift_v_per_s'] * 1e3:.1f} mV/s",
+            )
+        )
     for alarm in s["alarm_list"]:
         end = alarm["end_s"]
         rows.append(

@@ -46,6 +46,9 @@ class ShadowConfig:
         Frames between rows of the plot history.
     silence_s
         :meth:`Shadow.run` gives up after this long (wall) without a frame, s.
+    track_drift
+        Track each edge's gain factor and extra drift online and correct the prediction with
+        them (:class:`~twin.shadow.tracker.DriftTracker`): slow drift is absorbed, not alarmed.
     """
 
     threshold: float = attrs.field(default=1.0, validator=positive(BridgeConfigError))
@@ -61,6 +64,7 @@ class ShadowConfig:
     silence_s: float = attrs.field(default=10.0, validator=positive(BridgeConfigError))
     false_alarm_hours: float = attrs.field(default=10.0, validator=positive(BridgeConfigError))
     warmup_s: float = attrs.field(default=2.0, validator=positive(BridgeConfigError))
+    track_drift: bool = True
 
     def evolve(self, **changes: Any) -> ShadowConfig:
         return attrs.evolve(self, **changes)

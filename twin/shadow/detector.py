@@ -21,13 +21,14 @@ learned at calibration from the calibrated twin's own prediction residuals
 which drifts down by ``k`` per sample while the edge is fault-free (``E z^2 = 1``) and climbs when
 its residual departs from its fault-free spread. The spread is refined online: each edge's
 ``z^2`` is divided by its running mean over ``adapt_s`` (an exponential average, never below 1),
-so a spread the calibration underestimated (a regime its recording did not visit) or a slow
-drift is absorbed over tens of seconds, while a fault, abrupt on that scale, is caught in a few
-samples. An edge is divergent while ``S_e > h``. The
-decision level ``h`` comes from a target mean time between false alarms: :class:`FalseAlarmCurve`
-holds the rate of level crossings per board-hour ``rate(h) = exp(a - b h)`` estimated by Monte
-Carlo over fault-free emulated seeds (``benchmarks/bench_false_alarms.py``), and
-:meth:`FalseAlarmCurve.level` inverts it.
+so a spread the calibration underestimated (a regime its recording did not visit) is absorbed
+over tens of seconds, while a fault, abrupt on that scale, is caught in a few samples (the mean
+of a slow drift or a persistent model error is taken out before, by the shadow's per-edge
+tracker, :mod:`twin.shadow.tracker`, whose uncertainty ``update`` adds to the spread). An edge
+is divergent while ``S_e > h``. The decision level ``h`` comes from a target mean time between
+false alarms: :class:`FalseAlarmCurve` holds the rate of level crossings per board-hour
+``rate(h) = exp(a - b h)`` estimated by Monte Carlo over fault-free emulated seeds
+(``benchmarks/bench_false_alarms.py``), and :meth:`FalseAlarmCurve.level` inverts it.
 """
 
 from __future__ import annotations
@@ -336,12 +337,15 @@ class CusumDetector:
         travel_v: np.ndarray,
         residual_v: np.ndarray,
         watched: np.ndarray | None = None,
+        extra_var_v2: np.ndarray | None = None,
     ) -> np.ndarray | None:
         """Feed one comparison at run time ``t_s``, ``tau_s`` after the last resync, the twin's
         gates ``travel_v`` (absolute, V) from where they were resynced.
 
         ``watched`` masks the edges whose residual is informative (an edge at a rail is not:
         board and twin clip at slightly different times); the others score ``z = 0``.
+        ``extra_var_v2`` (V^2 per edge) is added to the spread's variance: the uncertainty of a
+        prediction corrected with tracked parameters (:mod:`twin.shadow.tracker`).
 
         Returns the per-edge scores ``S_e / h`` when a sample was taken (``> 1``: divergent),
         else ``None``.
@@ -363,7 +367,10 @@ class CusumDetector:
             self.sums = np.zeros(residual_v.shape)
         if self.inflation.shape != residual_v.shape:
             self.inflation = np.ones(residual_v.shape)
-        z = residual_v / self.spread.sigma_v(tau_s, travel_v)
+        sigma = self.spread.sigma_v(tau_s, travel_v)
+        if extra_var_v2 is not None:
+            sigma = np.sqrt(sigma * sigma + np.maximum(extra_var_v2, 0.0))
+        z = residual_v / sigma
         if watched is not None:
             z = np.where(watched, z, 0.0)
         self.last_z = z

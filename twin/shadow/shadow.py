@@ -16,7 +16,12 @@ reported state:
    ``threshold``, naming the divergent edges). Without a learned spread (an uncalibrated twin)
    the spread is learned over the first ``warmup_s`` and the summary says so;
 4. optionally resyncs the twin's gates to the board's (``resync``: ``off``, ``periodic`` every
-   ``resync_interval_s`` of board time, or ``on_alarm``);
+   ``resync_interval_s`` of board time, or ``on_alarm``); at every resync the per-edge
+   :class:`~twin.shadow.tracker.DriftTracker` learns from the interval's board and twin gate
+   travel (``track_drift``), and the prediction of the next interval is corrected with its
+   gain factors and extra drifts, their uncertainty added to the detector's spread: slow drift
+   and persistent model error are absorbed and reported apart (``summary()["tracked_drift"]``),
+   an abrupt fault is not absorbed and still alarms;
 5. books energies for both sources and emits run documents (:mod:`twin.shadow.docs`).
 
 A :class:`~twin.board.contract.Resync` from the board (late join, gap, silence, restart) rebuilds
@@ -53,6 +58,7 @@ from twin.shadow.docs import ShadowRecorder
 from twin.shadow.output import ShadowOutput
 from twin.shadow.resync import RAIL_MARGIN_V, ResyncEstimator
 from twin.shadow.state import DesiredState, PredictedState, ShadowHistory, ShadowStats, TwinState
+from twin.shadow.tracker import DriftTracker
 from twin.simulation.edge import EdgeParams, board_edge_params
 
 __all__ = ["RAIL_MARGIN_V", "Shadow", "ShadowConfig"]
@@ -138,6 +144,12 @@ class Shadow:
         self.config_of_board: Mapping[str, Any] = {}
         self.state = TwinState()
         self.resync_estimator = ResyncEstimator()
+        #: Per-edge tracked gain factors and drifts (``None`` before the first snapshot or
+        #: without ``track_drift``); kept across rebuilds (they belong to the hardware).
+        self.tracker: DriftTracker | None = None
+        #: Whether the twin trained throughout the interval since the last resync (only such
+        #: intervals teach the tracker).
+        self._interval_clean = False
         self.output = ShadowOutput(
             board=board,
             recorder=self.recorder,
@@ -219,6 +231,7 @@ class Shadow:
         return self.output.summary() | {
             "calibrated": self.calibrated,
             "detector": self.detector_info(),
+            "tracked_drift": self.tracker.summary() if self.tracker is not None else None,
         }
 
     def detector_info(self) -> dict[str, Any]:
@@ -321,6 +334,15 @@ class Shadow:
         self.state.circuit = BoardCircuit(task)
         self.state.model = EdgeModel(self.edges, task.network.n_edges)
         self.state.check_task = True
+        n = task.network.n_edges
+        if self.config.track_drift and (self.tracker is None or self.tracker.n_edges != n):
+            spread = self.detector.spread
+            self.tracker = DriftTracker(
+                n,
+                gain_sd0=spread.rel if spread is not None else None,
+                drift_sd0_v_per_s=spread.slope_v_per_s if spread is not None else None,
+            )
+        self._interval_clean = True
         self.state.track = TwinTrack(
             task,
             self.edges,
@@ -355,10 +377,17 @@ class Shadow:
         track, reported = self.state.track, self.state.reported
         if track is None or reported is None:
             return
+        raw = track.gates()
         gates = self.resync_estimator.gates(
-            reported.t_s, track.gates(), reported.gate_v, self._rails_v, RAIL_MARGIN_V
+            reported.t_s,
+            self._corrected(raw, reported.t_s),
+            reported.gate_v,
+            self._rails_v,
+            RAIL_MARGIN_V,
         )
+        self._learn_interval(reported.t_s, raw, gates)
         track.restart(reported.t_s, gates_v=gates)
+        self._interval_clean = True
         self.state.version += 1
         self.state.last_resync_s = reported.t_s
         self.state.resync_gates_v = gates
@@ -411,8 +440,12 @@ class Shadow:
         readings = self.state.track.readings()
         self.output.book_twin_energy(first.mode, readings)
         self._accept(last)
-        self._compare(last, readings)
-        self.resync_estimator.add(run, last.t_s, readings["gate_v"])
+        if first.mode != "training":
+            self._interval_clean = False
+        raw = np.asarray(readings["gate_v"], dtype=float)
+        gates = self._corrected(raw, last.t_s)
+        self._compare(last, readings, raw, gates)
+        self.resync_estimator.add(run, last.t_s, gates)
         if self.config.resync == "periodic" and (
             last.t_s - self.state.last_resync_s >= self.config.resync_interval_s
         ):
@@ -445,11 +478,55 @@ class Shadow:
         if mode != track.mode or state.eta != track.eta or state.lam != track.lam:
             track.restart(prev.t_s, mode=mode, eta=state.eta, lam=state.lam)
             self.resync_estimator.reset()
+            self._interval_clean = False
 
-    def _compare(self, state: BoardState, readings: Mapping[str, Any]) -> None:
+    def _corrected(self, twin_gates_v: np.ndarray, t_s: float) -> np.ndarray:
+        """The shadow's prediction at board time ``t_s``: the twin's travel since the last
+        resync corrected with the tracked gain factors and drifts, within the rails."""
+        tracker, start, track = self.tracker, self.state.resync_gates_v, self.state.track
+        if tracker is None or start.shape != twin_gates_v.shape:
+            return twin_gates_v
+        if track is None or track.mode != "training":  # held gates: nothing learned drifts
+            return twin_gates_v
+        tau = t_s - self.state.last_resync_s
+        lo, hi = self._rails_v
+        return np.clip(start + tracker.correct(twin_gates_v - start, tau), lo, hi)
+
+    def _prediction_var_v2(self, twin_gates_v: np.ndarray, tau_s: float) -> np.ndarray | None:
+        tracker, start = self.tracker, self.state.resync_gates_v
+        if tracker is None or start.shape != twin_gates_v.shape:
+            return None
+        return tracker.variance_v2(twin_gates_v - start, tau_s)
+
+    def _learn_interval(
+        self, t_s: float, twin_gates_v: np.ndarray, board_gates_v: np.ndarray
+    ) -> None:
+        """Teach the tracker the interval ending at ``t_s``: the board's travel (resync estimate
+        to resync estimate) against the twin's, on edges off the rails and not divergent."""
+        tracker, start = self.tracker, self.state.resync_gates_v
+        dt = t_s - self.state.last_resync_s
+        if tracker is None or not self._interval_clean or start.shape != twin_gates_v.shape:
+            return
+        lo, hi = self._rails_v
+        use = np.ones(start.shape, dtype=bool)
+        for v in (start, twin_gates_v, board_gates_v):
+            use &= (v > lo + RAIL_MARGIN_V) & (v < hi - RAIL_MARGIN_V)
+        sums = self.detector.sums
+        if sums.shape == use.shape:  # an edge the detector already doubts teaches nothing
+            use &= sums < tracker.config.doubt_cusum
+        tracker.update(board_gates_v - start, twin_gates_v - start, dt, use)
+
+    def _compare(
+        self,
+        state: BoardState,
+        readings: Mapping[str, Any],
+        raw_gates_v: np.ndarray,
+        gates: np.ndarray,
+    ) -> None:
+        """Compare the board's state with the prediction ``gates`` (the twin's ``raw_gates_v``
+        corrected by the tracker)."""
         track = self.state.track
         assert track is not None
-        gates = np.asarray(readings["gate_v"])
         gate_res = np.asarray(state.gate_v) - gates
         self.stats.add_gate(gate_res)
         self.state.gate_res_v = gate_res
@@ -471,6 +548,7 @@ class Shadow:
                 np.abs(gates - self.state.resync_gates_v),
                 gate_res,
                 self._off_rails(state.gate_v, gates),
+                self._prediction_var_v2(raw_gates_v, tau_s),
             )
         if edge_scores is not None:
             self.state.score = float(np.max(edge_scores, initial=0.0))
@@ -500,12 +578,23 @@ class Shadow:
 
     def _off_rails(self, reported_v: np.ndarray, predicted_v: np.ndarray) -> np.ndarray:
         """Edges the detector watches: all but those pinned at one rail in both board and twin
-        (a pinned gate says nothing; one at a rail the other has not reached says a lot)."""
+        (a pinned gate says nothing; one at a rail the other has not reached says a lot), and
+        but those the board took off a rail where they were at the last resync while the twin's
+        stays there: when a pinned gate leaves its rail hangs on the threshold's exponential
+        tail, which no calibration pins down, so such an edge is compared again from the next
+        resync, which starts the twin's gate where the board's is (a board gate stuck at a rail
+        the twin leaves is still watched)."""
         lo, hi = self._rails_v
         rep = np.asarray(reported_v)
-        low = (rep < lo + RAIL_MARGIN_V) & (predicted_v < lo + RAIL_MARGIN_V)
-        high = (rep > hi - RAIL_MARGIN_V) & (predicted_v > hi - RAIL_MARGIN_V)
-        return ~(low | high)
+        rep_low, rep_high = rep < lo + RAIL_MARGIN_V, rep > hi - RAIL_MARGIN_V
+        twin_low, twin_high = predicted_v < lo + RAIL_MARGIN_V, predicted_v > hi - RAIL_MARGIN_V
+        watched = ~((rep_low & twin_low) | (rep_high & twin_high))
+        start = self.state.resync_gates_v
+        if start.shape == rep.shape:
+            left = (start < lo + RAIL_MARGIN_V) & twin_low & ~rep_low
+            left |= (start > hi - RAIL_MARGIN_V) & twin_high & ~rep_high
+            watched &= ~left
+        return watched
 
     def _alarm(self, alarm: Alarm) -> None:
         if alarm.end_s is None:
@@ -541,13 +630,14 @@ class Shadow:
             rng=np.random.default_rng(self.rng.integers(2**63)),
         )
         ahead.advance(now + horizon_s)
+        gates = self._corrected(ahead.gates(), now + horizon_s)
         v_free, v_clamped = ahead.node_voltages()
         return PredictedState(
             epoch=self.state.reported.epoch,
             version=self.state.version,
             t_s=now + horizon_s,
             mode=self.state.reported.mode,
-            gate_v=ahead.gates(),
+            gate_v=gates,
             v_free_v=v_free,
             v_clamped_v=v_clamped,
             eta=ahead.eta,
