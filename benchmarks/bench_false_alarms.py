@@ -158,7 +158,11 @@ def main(argv: list[str] | None = None) -> int:
         n, hours = out["false_alarms_at_level"], out["check_hours"]
         ok = n == 0 and out["shadow_alarms"] == 0 and hours >= 1.0
         seeds = out["seeds_checked"]
-        data = json.loads(OUT.read_text()) | {"validated": ok}
+        data = json.loads(OUT.read_text()) | {
+            "validated": ok,
+            "checked_hours": hours,
+            "checked_per_hour": out["rate_per_hour"],
+        }
         data["provenance"] += (
             f"; held-out check (seeds {min(seeds)}-{max(seeds)}, {len(seeds)} runs, "
             f"{hours:.3f} sampled board-hours): {n} false alarm(s) at the "

@@ -243,7 +243,9 @@ class FalseAlarmCurve:
     (beyond it, an extrapolation of the CUSUM's exponential tail).
 
     ``k`` and ``clip`` are the CUSUM's settings it was estimated with; ``provenance`` says how
-    (seeds, board-hours, command); ``validated`` whether a check on other seeds confirmed it.
+    (seeds, board-hours, command); ``validated`` whether a check on other seeds confirmed it;
+    ``checked_hours`` and ``checked_per_hour`` the last held-out check's board-hours and the false
+    alarms per board-hour it measured at the 10-hour level (``None``: no check yet).
     """
 
     log_rate0: float
@@ -254,6 +256,8 @@ class FalseAlarmCurve:
     fitted_range: tuple[float, float]
     provenance: str = ""
     validated: bool = False
+    checked_hours: float = 0.0
+    checked_per_hour: float | None = None
 
     def rate_per_hour(self, h: float) -> float:
         return math.exp(self.log_rate0 - self.decay_per_level * h)

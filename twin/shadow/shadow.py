@@ -255,6 +255,8 @@ class Shadow:
             "k": det.k,
             "every_s": det.every_s,
             "curve_validated": self.curve.validated,
+            "curve_checked_hours": self.curve.checked_hours,
+            "curve_checked_per_hour": self.curve.checked_per_hour,
             "curve": self.curve.provenance,
             "spread": det.spread.source if det.spread is not None else "warming up",
             "note": note,
