@@ -245,9 +245,7 @@ def examples_group(task: Task) -> Examples:
     b[:, :ns] = task.train.inputs
     return Examples(
         b=b,
-        # a fresh, writable copy: numba compiles a kernel once per array type, and read-only is
-        # part of the type (a task's frozen arrays and a test's plain ones cost two compilations)
-        desired=np.array(task.train.outputs, dtype=float, order="C"),
+        desired=np.ascontiguousarray(task.train.outputs, dtype=float),
         c_inf=np.zeros((m, c - ns)),
         out_f=np.zeros((m, c - ns)),
         mu_f=np.zeros((m, c)),

@@ -298,6 +298,14 @@ class State(NamedTuple):
     energy: Energy
 
 
+def _writable(value: Any) -> Any:
+    """``value``, or a writable copy of a read-only array: numba types read-only arrays apart, so a
+    caller's frozen array (a library task's) would compile every kernel a second time."""
+    if isinstance(value, np.ndarray) and not value.flags.writeable:
+        return value.copy()
+    return value
+
+
 def kernel_state(
     circuit: Circuit,
     factor: Factor,
@@ -313,7 +321,8 @@ def kernel_state(
     """The kernel struct of the groups (fresh counters, the first global tick 1; empty energy
     books at ``t = 0``) and the Python-side :class:`State` view of both."""
     groups = (circuit, factor, examples, edges, device, clock, noise, rule, solver, log)
-    values: list[Any] = [value for group in groups for value in group]
+    # a read-only array is copied for the kernel only: neither side can have written it
+    values: list[Any] = [_writable(value) for group in groups for value in group]
     values += [1, *([0] * (len(_COUNTER_FIELDS) - 1)), 0.0, 0.0]
     values += [0.0] * len(_ENERGY_FIELDS)
     kernel = _new_kernel_state(tuple(values))
