@@ -33,15 +33,11 @@ def xy_cell_work(params: Mapping[str, Any]) -> float:
 
 
 def check_params(params: Mapping[str, Any]) -> None:
-    """Raise what the run would: no or a malformed network, inputs and outputs that do not fit
-    the task, settings out of range, or work beyond :data:`MAX_XY_WORK` per realization."""
+    """Raise what the run would: no or a malformed network (or one that cannot hold the task's
+    inputs and outputs: :func:`twin.physics.xy.spec.graph_from_spec` sizes it for the task),
+    settings out of range, or work beyond :data:`MAX_XY_WORK` per realization."""
     xy_config(_options(params))
-    graph, task = xy_setup(params["network"], params["task"], np.random.default_rng(0))
-    if (task.n_in, task.n_out) != (len(graph.inputs), len(graph.outputs)):
-        raise ConfigError(f"network: {graph.name} has {len(graph.inputs)} inputs and "
-                          f"{len(graph.outputs)} outputs; task {task.name} needs "
-                          f"{task.n_in} and {task.n_out}")  # fmt: skip
-    work = xy_work(graph, task, _options(params))
+    work = xy_cell_work(params)
     if work > MAX_XY_WORK:
         raise ConfigError(f"epochs: {work:.2g} node-steps per realization exceed the limit "
                           f"{MAX_XY_WORK:.0e} (fewer epochs, starts or max_steps)")  # fmt: skip
