@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import tempfile
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -16,7 +16,7 @@ from twin.cli.train_xy import XY_ONLY
 from twin.learning.xy_options import XY_OPTIONS
 from twin.ledger.db import resolve_url
 from twin.ledger.models import sweeps
-from twin.sweeps import SweepSpec, load_spec
+from twin.sweeps import spec_from_dict
 from twin.sweeps.cells import expand, realization_seeds
 from twin.sweeps.evaluate import evaluate_cell
 from twin.sweeps.metrics import XY_METRICS
@@ -41,7 +41,7 @@ def test_the_xy_parameters_are_the_options_of_twin_train_physics_xy() -> None:
 
 
 def test_a_realization_is_twin_train_physics_xy_with_its_seed(capsys) -> None:
-    params = {**expand(load_spec_text(TINY))[0].params}
+    params = {**expand(spec_from_dict(tomllib.loads(TINY)))[0].params}
     seed = realization_seeds(3, 1)[0]
     (row,) = evaluate_cell("xy", params, [seed])
     assert set(row) == set(XY_METRICS)
@@ -53,13 +53,6 @@ def test_a_realization_is_twin_train_physics_xy_with_its_seed(capsys) -> None:
     assert row["accuracy_test"] == summary["accuracy"]
     assert row["loss_test"] == summary["loss"]
     assert row["couplings"] == summary["couplings"] == 6
-
-
-def load_spec_text(text: str) -> SweepSpec:
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "spec.toml"
-        path.write_text(text)
-        return load_spec(path)
 
 
 def _sweep_row(name: str, kind: str) -> dict[str, object]:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from ._types import MAX_SEED, SEED, FiniteRange, OutputFile, check_output_file
+from ._types import MAX_SEED, SEED, Endpoint, FiniteRange, OutputFile, check_output_file
 
 if TYPE_CHECKING:
     from ..physics.estimate import Estimate, NetworkSize
@@ -301,8 +301,6 @@ def board_options(verb: str) -> Callable[[F], F]:
     """Which board a command works on, and what an emulated one hides: ``--emulate``,
     ``--connect`` (parameter ``connect``), ``--seed``, ``--variation`` and ``--calibrate``
     (parameter ``calibrate_first``). ``verb``: ``Shadow``, ``Steer``, ..."""
-    from ._types import Endpoint
-
     options = [
         click.option("--emulate", is_flag=True, help=f"{verb} an emulated board in this process."),
         click.option("--connect", type=Endpoint(), metavar="ENDPOINT", default=None,
