@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -42,11 +41,13 @@ import attrs
 import numpy as np
 
 from twin.board.circuit import BoardCircuit, EdgeModel
-from twin.board.contract import Ack, Board, BoardState, Command, Resync, Snapshot, Update
-from twin.board.errors import BridgeConfigError, BridgeTimeout
+from twin.board.contract import Ack, Board, BoardState, Resync, Snapshot, Update
+from twin.board.errors import BridgeTimeout
 from twin.board.track import ENERGY_KEYS, TwinTrack
 from twin.physics.task import Task, task_from_dict
+from twin.shadow.ahead import predict_ahead
 from twin.shadow.alarms import Alarm, AlarmSink, DivergenceMonitor
+from twin.shadow.commands import Commander
 from twin.shadow.config import ShadowConfig
 from twin.shadow.detector import (
     CusumDetector,
@@ -59,6 +60,7 @@ from twin.shadow.output import ShadowOutput
 from twin.shadow.resync import RAIL_MARGIN_V, ResyncEstimator
 from twin.shadow.state import DesiredState, PredictedState, ShadowHistory, ShadowStats, TwinState
 from twin.shadow.tracker import DriftTracker
+from twin.shadow.watch import Watch
 from twin.simulation.edge import EdgeParams, board_edge_params
 
 __all__ = ["RAIL_MARGIN_V", "Shadow", "ShadowConfig"]
@@ -115,46 +117,25 @@ class Shadow:
         self.params = dict(params or {})
         self.recorder = ShadowRecorder(emit)
         cfg = self.config
-        self.monitor = DivergenceMonitor(
-            threshold=cfg.threshold, hold_s=cfg.hold_s, clear_s=cfg.clear_s
+        rails_v = (float(np.max(self.edges.v_min_v)), float(np.min(self.edges.v_max_v)))
+        self.state = TwinState()
+        self.watch = Watch(
+            cfg,
+            self.state,
+            rails_v=rails_v,
+            spread=spread,
+            curve=curve if curve is not None else default_false_alarm_curve(),
         )
-        self._rails_v = (
-            float(np.max(self.edges.v_min_v)),
-            float(np.min(self.edges.v_max_v)),
-        )
-        self.curve = curve if curve is not None else default_false_alarm_curve()
-        self.calibrated = spread is not None
-        self.detector = CusumDetector(
-            spread,
-            level=self.curve.level(cfg.false_alarm_hours),
-            k=self.curve.k,
-            clip=self.curve.clip,
-            every_s=self.curve.every_s,
-            warmup_s=cfg.warmup_s,
-        )
-        if spread is None:
-            log.warning(
-                "uncalibrated twin: residual spread learned over the first %g s; "
-                "its false-alarm rate is not established (calibrate first)",
-                cfg.warmup_s,
-            )
         self.stats = ShadowStats()
         self.history = ShadowHistory(cfg.history_every)
-        self.desired = DesiredState()
+        self.commander = Commander(board)
         self.config_of_board: Mapping[str, Any] = {}
-        self.state = TwinState()
         self.resync_estimator = ResyncEstimator()
-        #: Per-edge tracked gain factors and drifts (``None`` before the first snapshot or
-        #: without ``track_drift``); kept across rebuilds (they belong to the hardware).
-        self.tracker: DriftTracker | None = None
-        #: Whether the twin trained throughout the interval since the last resync (only such
-        #: intervals teach the tracker).
-        self._interval_clean = False
         self.output = ShadowOutput(
             board=board,
             recorder=self.recorder,
             stats=self.stats,
-            monitor=self.monitor,
+            monitor=self.watch.monitor,
             state=self.state,
         )
         self._started = False
@@ -226,40 +207,33 @@ class Shadow:
         """A live view: run time, frames, residuals, score, alarms, energies, lag."""
         return self.output.progress_info(duration_s)
 
+    @property
+    def monitor(self) -> DivergenceMonitor:
+        """The alarm monitor."""
+        return self.watch.monitor
+
+    @property
+    def detector(self) -> CusumDetector:
+        """The per-edge CUSUM detector."""
+        return self.watch.detector
+
+    @property
+    def tracker(self) -> DriftTracker | None:
+        """The per-edge drift tracker (``None`` before the first snapshot or untracked)."""
+        return self.watch.tracker
+
+    @property
+    def calibrated(self) -> bool:
+        """Whether the detector's spread was learned at calibration."""
+        return self.watch.calibrated
+
     def summary(self) -> dict[str, Any]:
         """The session's figures (the CLI's ``--json`` object), with the detector's settings."""
+        tracker = self.watch.tracker
         return self.output.summary() | {
-            "calibrated": self.calibrated,
-            "detector": self.detector_info(),
-            "tracked_drift": self.tracker.summary() if self.tracker is not None else None,
-        }
-
-    def detector_info(self) -> dict[str, Any]:
-        """What the alarms mean: the false-alarm setting, the level and where the spread
-        came from (an uncalibrated twin says so)."""
-        det = self.detector
-        if self.calibrated:
-            note = (
-                f"CUSUM of normalised gate residuals; level for one false alarm per "
-                f"{self.config.false_alarm_hours:g} board-hours on the stored curve "
-                f"({'validated' if self.curve.validated else 'NOT validated'} by Monte Carlo)"
-            )
-        else:
-            note = (
-                "uncalibrated twin: residual spread learned over the first "
-                f"{self.config.warmup_s:g} s of training; false-alarm rate not established"
-            )
-        return {
-            "false_alarm_hours": self.config.false_alarm_hours,
-            "level": det.level,
-            "k": det.k,
-            "every_s": det.every_s,
-            "curve_validated": self.curve.validated,
-            "curve_checked_hours": self.curve.checked_hours,
-            "curve_checked_per_hour": self.curve.checked_per_hour,
-            "curve": self.curve.provenance,
-            "spread": det.spread.source if det.spread is not None else "warming up",
-            "note": note,
+            "calibrated": self.watch.calibrated,
+            "detector": self.watch.info(),
+            "tracked_drift": tracker.summary() if tracker is not None else None,
         }
 
     # ------------------------------------------------------------------ driving
@@ -320,14 +294,14 @@ class Shadow:
         if new_epoch:
             self.stats.restarts += 1
             self._finish_alarm(self.state.run_t_s)
-            self.detector.reset()
+            self.watch.detector.reset()
             self.state.offset_s = self.state.run_t_s - state.t_s
             log.info("board %s restarted (epoch %d)", cfg.board_id, state.epoch)
         elif self.state.epoch is None:
             self.state.offset_s = -state.t_s
         self.state.epoch = state.epoch
         self.config_of_board = {"network": cfg.network, "task": cfg.task, "params": cfg.params}
-        self.desired = attrs.evolve(self.desired, version=cfg.version, params=dict(cfg.params))
+        self.commander.on_snapshot(cfg.version, cfg.params)
         self._build(task_from_dict(cfg.task), state, cfg.params)
         log.debug("resync (%s) at board t=%.4f s, seq %d", reason, state.t_s, state.seq)
 
@@ -336,15 +310,7 @@ class Shadow:
         self.state.circuit = BoardCircuit(task)
         self.state.model = EdgeModel(self.edges, task.network.n_edges)
         self.state.check_task = True
-        n = task.network.n_edges
-        if self.config.track_drift and (self.tracker is None or self.tracker.n_edges != n):
-            spread = self.detector.spread
-            self.tracker = DriftTracker(
-                n,
-                gain_sd0=spread.rel if spread is not None else None,
-                drift_sd0_v_per_s=spread.slope_v_per_s if spread is not None else None,
-            )
-        self._interval_clean = True
+        self.watch.on_build(task.network.n_edges)
         self.state.track = TwinTrack(
             task,
             self.edges,
@@ -382,14 +348,14 @@ class Shadow:
         raw = track.gates()
         gates = self.resync_estimator.gates(
             reported.t_s,
-            self._corrected(raw, reported.t_s),
+            self.watch.corrected(raw, reported.t_s),
             reported.gate_v,
-            self._rails_v,
+            self.watch.rails_v,
             RAIL_MARGIN_V,
         )
-        self._learn_interval(reported.t_s, raw, gates)
+        self.watch.learn_interval(reported.t_s, raw, gates)
         track.restart(reported.t_s, gates_v=gates)
-        self._interval_clean = True
+        self.watch.interval_clean = True
         self.state.version += 1
         self.state.last_resync_s = reported.t_s
         self.state.resync_gates_v = gates
@@ -443,9 +409,9 @@ class Shadow:
         self.output.book_twin_energy(first.mode, readings)
         self._accept(last)
         if first.mode != "training":
-            self._interval_clean = False
+            self.watch.interval_clean = False
         raw = np.asarray(readings["gate_v"], dtype=float)
-        gates = self._corrected(raw, last.t_s)
+        gates = self.watch.corrected(raw, last.t_s)
         self._compare(last, readings, raw, gates)
         self.resync_estimator.add(run, last.t_s, gates)
         if self.config.resync == "periodic" and (
@@ -480,43 +446,7 @@ class Shadow:
         if mode != track.mode or state.eta != track.eta or state.lam != track.lam:
             track.restart(prev.t_s, mode=mode, eta=state.eta, lam=state.lam)
             self.resync_estimator.reset()
-            self._interval_clean = False
-
-    def _corrected(self, twin_gates_v: np.ndarray, t_s: float) -> np.ndarray:
-        """The shadow's prediction at board time ``t_s``: the twin's travel since the last
-        resync corrected with the tracked gain factors and drifts, within the rails."""
-        tracker, start, track = self.tracker, self.state.resync_gates_v, self.state.track
-        if tracker is None or start.shape != twin_gates_v.shape:
-            return twin_gates_v
-        if track is None or track.mode != "training":  # held gates: nothing learned drifts
-            return twin_gates_v
-        tau = t_s - self.state.last_resync_s
-        lo, hi = self._rails_v
-        return np.clip(start + tracker.correct(twin_gates_v - start, tau), lo, hi)
-
-    def _prediction_var_v2(self, twin_gates_v: np.ndarray, tau_s: float) -> np.ndarray | None:
-        tracker, start = self.tracker, self.state.resync_gates_v
-        if tracker is None or start.shape != twin_gates_v.shape:
-            return None
-        return tracker.variance_v2(twin_gates_v - start, tau_s)
-
-    def _learn_interval(
-        self, t_s: float, twin_gates_v: np.ndarray, board_gates_v: np.ndarray
-    ) -> None:
-        """Teach the tracker the interval ending at ``t_s``: the board's travel (resync estimate
-        to resync estimate) against the twin's, on edges off the rails and not divergent."""
-        tracker, start = self.tracker, self.state.resync_gates_v
-        dt = t_s - self.state.last_resync_s
-        if tracker is None or not self._interval_clean or start.shape != twin_gates_v.shape:
-            return
-        lo, hi = self._rails_v
-        use = np.ones(start.shape, dtype=bool)
-        for v in (start, twin_gates_v, board_gates_v):
-            use &= (v > lo + RAIL_MARGIN_V) & (v < hi - RAIL_MARGIN_V)
-        sums = self.detector.sums
-        if sums.shape == use.shape:  # an edge the detector already doubts teaches nothing
-            use &= sums < tracker.config.doubt_cusum
-        tracker.update(board_gates_v - start, twin_gates_v - start, dt, use)
+            self.watch.interval_clean = False
 
     def _compare(
         self,
@@ -544,13 +474,8 @@ class Shadow:
         tau_s = state.t_s - self.state.last_resync_s
         edge_scores = None
         if state.mode == "training":  # idle and inference gates hold: nothing to learn from
-            edge_scores = self.detector.update(
-                self.state.run_t_s,
-                tau_s,
-                np.abs(gates - self.state.resync_gates_v),
-                gate_res,
-                self._off_rails(state.gate_v, gates),
-                self._prediction_var_v2(raw_gates_v, tau_s),
+            edge_scores = self.watch.edge_scores(
+                self.state.run_t_s, tau_s, np.asarray(state.gate_v), raw_gates_v, gates, gate_res
             )
         if edge_scores is not None:
             self.state.score = float(np.max(edge_scores, initial=0.0))
@@ -566,7 +491,7 @@ class Shadow:
             lam=track.lam,
         )
         if edge_scores is not None:
-            alarm = self.monitor.update(
+            alarm = self.watch.monitor.update(
                 self.state.run_t_s,
                 edge_scores,
                 np.zeros(0),
@@ -578,26 +503,6 @@ class Shadow:
         if self.history.due():
             self.history.add(self.output.row(state, readings), gate_res)
 
-    def _off_rails(self, reported_v: np.ndarray, predicted_v: np.ndarray) -> np.ndarray:
-        """Edges the detector watches: all but those pinned at one rail in both board and twin
-        (a pinned gate says nothing; one at a rail the other has not reached says a lot), and
-        but those the board took off a rail where they were at the last resync while the twin's
-        stays there: when a pinned gate leaves its rail hangs on the threshold's exponential
-        tail, which no calibration pins down, so such an edge is compared again from the next
-        resync, which starts the twin's gate where the board's is (a board gate stuck at a rail
-        the twin leaves is still watched)."""
-        lo, hi = self._rails_v
-        rep = np.asarray(reported_v)
-        rep_low, rep_high = rep < lo + RAIL_MARGIN_V, rep > hi - RAIL_MARGIN_V
-        twin_low, twin_high = predicted_v < lo + RAIL_MARGIN_V, predicted_v > hi - RAIL_MARGIN_V
-        watched = ~((rep_low & twin_low) | (rep_high & twin_high))
-        start = self.state.resync_gates_v
-        if start.shape == rep.shape:
-            left = (start < lo + RAIL_MARGIN_V) & twin_low & ~rep_low
-            left |= (start > hi - RAIL_MARGIN_V) & twin_high & ~rep_high
-            watched &= ~left
-        return watched
-
     def _alarm(self, alarm: Alarm) -> None:
         if alarm.end_s is None:
             log.warning("divergence alarm: edges %s nodes %s", list(alarm.edges), list(alarm.nodes))
@@ -607,44 +512,21 @@ class Shadow:
             self.on_alarm(alarm)
 
     def _finish_alarm(self, t_s: float) -> None:
-        done = self.monitor.finish(t_s)
+        done = self.watch.monitor.finish(t_s)
         if done is not None and self.on_alarm is not None:
             self.on_alarm(done)
 
     # ------------------------------------------------------------------ reading
 
     def predict(self, horizon_s: float) -> PredictedState:
-        """The twin's state ``horizon_s`` seconds of board time ahead (the twin is untouched)."""
-        if self.state.track is None or self.state.reported is None:
-            raise BridgeConfigError("predict: no board state yet (poll first)")
-        if not (np.isfinite(horizon_s) and horizon_s >= 0):
-            raise BridgeConfigError(f"horizon_s: expected a finite number >= 0, got {horizon_s}")
-        now = self.state.reported.t_s
-        ahead = TwinTrack(
-            self.state.track.task,
-            self.edges,
-            t_s=now,
-            gates_v=self.state.track.gates(),
-            mode=self.state.track.mode,
-            eta=self.state.track.eta,
-            lam=self.state.track.lam,
-            step_s=self.state.track.step_s,
-            rng=np.random.default_rng(self.rng.integers(2**63)),
-        )
-        ahead.advance(now + horizon_s)
-        gates = self._corrected(ahead.gates(), now + horizon_s)
-        v_free, v_clamped = ahead.node_voltages()
-        return PredictedState(
-            epoch=self.state.reported.epoch,
-            version=self.state.version,
-            t_s=now + horizon_s,
-            mode=self.state.reported.mode,
-            gate_v=gates,
-            v_free_v=v_free,
-            v_clamped_v=v_clamped,
-            eta=ahead.eta,
-            lam=ahead.lam,
-        )
+        """The twin's state ``horizon_s`` seconds of board time ahead (the twin is untouched;
+        :func:`~twin.shadow.ahead.predict_ahead`)."""
+        return predict_ahead(self.state, self.watch, self.edges, horizon_s, rng=self.rng)
+
+    @property
+    def desired(self) -> DesiredState:
+        """What users asked the board for (:class:`~twin.shadow.commands.Commander`)."""
+        return self.commander.desired
 
     def command(
         self,
@@ -654,26 +536,8 @@ class Shadow:
         key: str | None = None,
         timeout_s: float = 5.0,
     ) -> Ack:
-        """Send a command carrying the desired version last seen; track the desired state.
-
-        A refused command (``ack.ok`` False, e.g. ``stale``) leaves the desired state as it was.
-        """
-        cmd = Command(
-            name=name,
-            key=key or uuid.uuid4().hex,
-            args=dict(args or {}),
-            version=self.desired.version,
-        )
-        ack = self.board.command(cmd, timeout_s=timeout_s)
-        if ack.ok:
-            params = {
-                **self.desired.params,
-                **(ack.result if name == "set_params" else {}),
-            }
-            self.desired = DesiredState(
-                version=ack.version, params=params, last_key=cmd.key, last_command=name
-            )
-        return ack
+        """Send a command carrying the desired version last seen; track the desired state."""
+        return self.commander.send(name, args, key=key, timeout_s=timeout_s)
 
 
 def _same_setting(a: BoardState, b: BoardState) -> bool:

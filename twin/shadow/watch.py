@@ -1,0 +1,203 @@
+"""The shadow's watch: the tracker-corrected prediction and the divergence detector.
+
+:class:`Watch` owns what decides whether board and twin agree, apart from what runs the twin
+(:class:`~twin.shadow.shadow.Shadow`): the per-edge :class:`~twin.shadow.tracker.DriftTracker`
+that corrects the twin's gate travel since the last resync with tracked gain factors and drifts
+(volts, seconds), the per-edge :class:`~twin.shadow.detector.CusumDetector` on residuals
+normalised by their fault-free spread, and the :class:`~twin.shadow.alarms.DivergenceMonitor`
+that turns its scores into alarms. It reads the shadow's :class:`~twin.shadow.state.TwinState`
+(last resync time and gates, the twin's mode) and never changes it.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+
+from twin.shadow.alarms import DivergenceMonitor
+from twin.shadow.config import ShadowConfig
+from twin.shadow.detector import CusumDetector, FalseAlarmCurve, SpreadModel
+from twin.shadow.resync import RAIL_MARGIN_V
+from twin.shadow.state import TwinState
+from twin.shadow.tracker import DriftTracker
+
+__all__ = ["Watch"]
+
+log = logging.getLogger("twin.shadow.watch")
+
+
+class Watch:
+    """Prediction correction and divergence detection for one shadow.
+
+    Parameters
+    ----------
+    config
+        The shadow's settings (alarm threshold and hold, false-alarm hours, warm-up, drift
+        tracking).
+    state
+        The shadow's state, read for the last resync (``last_resync_s``, ``resync_gates_v``)
+        and the twin's mode.
+    rails_v
+        The gates' common range ``(low, high)``, V.
+    spread
+        Fault-free residual spread learned at calibration (``None``: learned over a warm-up).
+    curve
+        False-alarm rate against decision level.
+    """
+
+    def __init__(
+        self,
+        config: ShadowConfig,
+        state: TwinState,
+        *,
+        rails_v: tuple[float, float],
+        spread: SpreadModel | None,
+        curve: FalseAlarmCurve,
+    ) -> None:
+        self.config = config
+        self.state = state
+        self.rails_v = rails_v
+        self.curve = curve
+        self.calibrated = spread is not None
+        self.monitor = DivergenceMonitor(
+            threshold=config.threshold, hold_s=config.hold_s, clear_s=config.clear_s
+        )
+        self.detector = CusumDetector(
+            spread,
+            level=curve.level(config.false_alarm_hours),
+            k=curve.k,
+            clip=curve.clip,
+            every_s=curve.every_s,
+            warmup_s=config.warmup_s,
+        )
+        if spread is None:
+            log.warning(
+                "uncalibrated twin: residual spread learned over the first %g s; "
+                "its false-alarm rate is not established (calibrate first)",
+                config.warmup_s,
+            )
+        #: Per-edge tracked gain factors and drifts (``None`` before the first snapshot or
+        #: without ``track_drift``); kept across rebuilds (they belong to the hardware).
+        self.tracker: DriftTracker | None = None
+        #: Whether the twin trained throughout the interval since the last resync (only such
+        #: intervals teach the tracker).
+        self.interval_clean = False
+
+    def on_build(self, n_edges: int) -> None:
+        """A twin of ``n_edges`` edges was (re)built: make the tracker if it has none of that
+        size, and start a clean interval."""
+        if self.config.track_drift and (self.tracker is None or self.tracker.n_edges != n_edges):
+            spread = self.detector.spread
+            self.tracker = DriftTracker(
+                n_edges,
+                gain_sd0=spread.rel if spread is not None else None,
+                drift_sd0_v_per_s=spread.slope_v_per_s if spread is not None else None,
+            )
+        self.interval_clean = True
+
+    def corrected(self, twin_gates_v: np.ndarray, t_s: float) -> np.ndarray:
+        """The shadow's prediction at board time ``t_s``: the twin's travel since the last
+        resync corrected with the tracked gain factors and drifts, within the rails."""
+        tracker, start, track = self.tracker, self.state.resync_gates_v, self.state.track
+        if tracker is None or start.shape != twin_gates_v.shape:
+            return twin_gates_v
+        if track is None or track.mode != "training":  # held gates: nothing learned drifts
+            return twin_gates_v
+        tau = t_s - self.state.last_resync_s
+        lo, hi = self.rails_v
+        return np.clip(start + tracker.correct(twin_gates_v - start, tau), lo, hi)
+
+    def prediction_var_v2(self, twin_gates_v: np.ndarray, tau_s: float) -> np.ndarray | None:
+        """The tracked parameters' uncertainty on the prediction, V^2 per edge."""
+        tracker, start = self.tracker, self.state.resync_gates_v
+        if tracker is None or start.shape != twin_gates_v.shape:
+            return None
+        return tracker.variance_v2(twin_gates_v - start, tau_s)
+
+    def learn_interval(
+        self, t_s: float, twin_gates_v: np.ndarray, board_gates_v: np.ndarray
+    ) -> None:
+        """Teach the tracker the interval ending at ``t_s``: the board's travel (resync estimate
+        to resync estimate) against the twin's, on edges off the rails and not divergent."""
+        tracker, start = self.tracker, self.state.resync_gates_v
+        dt = t_s - self.state.last_resync_s
+        if tracker is None or not self.interval_clean or start.shape != twin_gates_v.shape:
+            return
+        lo, hi = self.rails_v
+        use = np.ones(start.shape, dtype=bool)
+        for v in (start, twin_gates_v, board_gates_v):
+            use &= (v > lo + RAIL_MARGIN_V) & (v < hi - RAIL_MARGIN_V)
+        sums = self.detector.sums
+        if sums.shape == use.shape:  # an edge the detector already doubts teaches nothing
+            use &= sums < tracker.config.doubt_cusum
+        tracker.update(board_gates_v - start, twin_gates_v - start, dt, use)
+
+    def edge_scores(
+        self,
+        run_t_s: float,
+        tau_s: float,
+        reported_v: np.ndarray,
+        raw_gates_v: np.ndarray,
+        gates_v: np.ndarray,
+        gate_res_v: np.ndarray,
+    ) -> np.ndarray | None:
+        """Per-edge CUSUM over its level for a training frame at ``tau_s`` after the last
+        resync (``None`` while the detector has no score to give)."""
+        return self.detector.update(
+            run_t_s,
+            tau_s,
+            np.abs(gates_v - self.state.resync_gates_v),
+            gate_res_v,
+            self.off_rails(reported_v, gates_v),
+            self.prediction_var_v2(raw_gates_v, tau_s),
+        )
+
+    def off_rails(self, reported_v: np.ndarray, predicted_v: np.ndarray) -> np.ndarray:
+        """Edges the detector watches: all but those pinned at one rail in both board and twin
+        (a pinned gate says nothing; one at a rail the other has not reached says a lot), and
+        but those the board took off a rail where they were at the last resync while the twin's
+        stays there: when a pinned gate leaves its rail hangs on the threshold's exponential
+        tail, which no calibration pins down, so such an edge is compared again from the next
+        resync, which starts the twin's gate where the board's is (a board gate stuck at a rail
+        the twin leaves is still watched)."""
+        lo, hi = self.rails_v
+        rep = np.asarray(reported_v)
+        rep_low, rep_high = rep < lo + RAIL_MARGIN_V, rep > hi - RAIL_MARGIN_V
+        twin_low, twin_high = predicted_v < lo + RAIL_MARGIN_V, predicted_v > hi - RAIL_MARGIN_V
+        watched = ~((rep_low & twin_low) | (rep_high & twin_high))
+        start = self.state.resync_gates_v
+        if start.shape == rep.shape:
+            left = (start < lo + RAIL_MARGIN_V) & twin_low & ~rep_low
+            left |= (start > hi - RAIL_MARGIN_V) & twin_high & ~rep_high
+            watched &= ~left
+        return watched
+
+    def info(self) -> dict[str, Any]:
+        """What the alarms mean: the false-alarm setting, the level and where the spread
+        came from (an uncalibrated twin says so)."""
+        det, cfg = self.detector, self.config
+        if self.calibrated:
+            note = (
+                f"CUSUM of normalised gate residuals; level for one false alarm per "
+                f"{cfg.false_alarm_hours:g} board-hours on the stored curve "
+                f"({'validated' if self.curve.validated else 'NOT validated'} by Monte Carlo)"
+            )
+        else:
+            note = (
+                "uncalibrated twin: residual spread learned over the first "
+                f"{cfg.warmup_s:g} s of training; false-alarm rate not established"
+            )
+        return {
+            "false_alarm_hours": cfg.false_alarm_hours,
+            "level": det.level,
+            "k": det.k,
+            "every_s": det.every_s,
+            "curve_validated": self.curve.validated,
+            "curve_checked_hours": self.curve.checked_hours,
+            "curve_checked_per_hour": self.curve.checked_per_hour,
+            "curve": self.curve.provenance,
+            "spread": det.spread.source if det.spread is not None else "warming up",
+            "note": note,
+        }
