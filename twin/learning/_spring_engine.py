@@ -12,16 +12,13 @@ import numpy as np
 from ..errors import SolverError
 from ..physics.springs.linear import SpringBatch
 from ..physics.springs.physics import SpringPhysics
+from ._engines import CHUNK_SECONDS, MAX_CHUNK_STEPS
 
 if TYPE_CHECKING:
     from .tol_marks import ToleranceMarks
     from .trainer import Trainer
 
 __all__ = ["SpringKernelEngine", "layouts", "row_nonzeros"]
-
-#: Longest run of compiled steps between two progress calls, and the wall time aimed at.
-MAX_CHUNK_STEPS = 1000
-CHUNK_SECONDS = 0.25
 
 
 def row_nonzeros(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -23,23 +23,20 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, Literal, Protocol
+from typing import Any
 
-import attrs
 import numpy as np
 
-from .._validators import non_negative, positive
 from ..documents import Run, Subscriber
 from ..errors import ConfigError
-from ..kernels.train_run import KernelRun, StepParams
 from ..physics.contract import Physics
 from ..physics.estimate import PCG_MIN_EDGES
 from ..physics.resistors import ResistorPhysics
 from ..physics.solver import CircuitBatch
 from ..physics.substrates import physics_for
-from ._compiled import realizations
-from .rules import LambdaControl, LearningRule, clip_conductance, contrast_update
-from .tol_marks import ToleranceMarks
+from ._engines import CompiledEngine, Engine, NumpyEngine
+from .rules import contrast_update
+from .train_types import TrainConfig, TrainResult, public_key
 
 __all__ = [
     "PCG_MIN_EDGES",
@@ -55,200 +52,6 @@ __all__ = [
 log = logging.getLogger("twin.trainer")
 
 Progress = Callable[[int, int], None]
-
-Backend = Literal["auto", "numpy", "compiled"]
-BACKENDS: tuple[str, ...] = ("auto", "numpy", "compiled")
-Solver = Literal["auto", "direct", "pcg"]
-SOLVERS: tuple[str, ...] = ("auto", "direct", "pcg")
-
-#: Longest run of compiled steps between two progress calls.
-MAX_CHUNK_STEPS = 1000
-#: Wall time aimed at per compiled chunk, seconds (keeps progress moving on large networks).
-CHUNK_SECONDS = 0.25
-
-
-def _backend(_inst: object, attr: attrs.Attribute[Any], value: str) -> None:
-    if value not in BACKENDS:
-        raise ConfigError(f"{attr.name}: expected one of {', '.join(BACKENDS)}, got {value!r}")
-
-
-def _solver(_inst: object, attr: attrs.Attribute[Any], value: str) -> None:
-    if value not in SOLVERS:
-        raise ConfigError(f"{attr.name}: expected one of {', '.join(SOLVERS)}, got {value!r}")
-
-
-def _solver_tol(_inst: object, attr: attrs.Attribute[Any], value: float) -> None:
-    if not 0.0 < value < 1.0:
-        raise ConfigError(f"{attr.name}: expected a number in (0, 1), got {value!r}")
-
-
-@attrs.frozen(kw_only=True)
-class TrainConfig:
-    """Settings of a synchronous training run.
-
-    Parameters
-    ----------
-    rule
-        Learning rule (alpha, eta, lambda).
-    kappa
-        Initial conductance of every edge, siemens (clipped to the bounds).
-    k_min, k_max
-        Conductance bounds, siemens; ``None`` takes each network's own bounds.
-    steps
-        Maximum number of learning steps.
-    step_s
-        Duration of one learning step, seconds.
-    control
-        Dynamic lambda control; ``None`` keeps lambda fixed at ``rule.lam``.
-    stop_tol
-        Early stopping: a realization stops learning once its training error is <= this (V^2).
-    mark_tol
-        Mark, without stopping, where each realization first has a training error <= this
-        (V^2): the step and the free and clamped energies there, exactly what a run with
-        ``stop_tol = mark_tol`` ends with (``TrainResult.tol_steps``, ``tol_energy_j``), while
-        the run itself is bit for bit the run without it (:mod:`twin.learning.tol_marks`).
-        Resistor substrate only; not with ``stop_tol``.
-    n_records
-        Number of log-spaced sample points.
-    backend
-        ``numpy`` (reference), ``compiled`` (numba kernels) or ``auto`` (= ``compiled``). From
-        the same conductances both compute the same update to rounding (within ~1e-15 of the
-        exact update relative to its largest entry, ``tests/learning/test_agreement.py``).
-        Trajectories agree to rounding over runs whose dynamics are not sensitive (relative
-        1e-10 over a few hundred steps in the tests), but not in general: where the dynamics
-        amplify rounding (e.g. the reference task at lambda 1e-5, near update 27,600) single
-        runs of the two backends can end in different outcomes; only the set of outcomes of an
-        ensemble of perturbed runs is the same.
-    threads
-        Worker threads of the compiled backend, one realization per thread at a time; ``0`` uses
-        every CPU available to the process. Results do not depend on it.
-    solver
-        How the compiled backend solves the circuit equations at each update. ``direct`` (the
-        reference): one sparse Cholesky factorization per update, exact to rounding. ``pcg``:
-        conjugate gradients warm-started from the previous updates' solutions and preconditioned
-        by a recent factorization, refactorizing only when the iteration count climbs
-        (:mod:`twin.kernels.pcg`). ``auto`` (default): ``pcg`` for networks of at least
-        :data:`PCG_MIN_EDGES` edges (where it is several times faster), ``direct`` below and
-        always with the numpy backend (which has no ``pcg``).
-    solver_tol
-        ``pcg`` only: bound on the relative error, in the energy norm ``sqrt(x^T L x)``, of each
-        basis solution of an update (the node voltages per unit constraint current, from which
-        every free and clamped node voltage is formed). The target outputs, the error and the
-        powers come from ``S = C X`` in a Galerkin form whose relative error is ``solver_tol^2``;
-        edge drops, hence the update ``dk``, carry the first-order ``solver_tol``.
-    """
-
-    rule: LearningRule = attrs.field(factory=LearningRule)
-    kappa: float = attrs.field(default=1.0, validator=positive(optional=True))
-    k_min: float | None = attrs.field(default=None, validator=positive(optional=True))
-    k_max: float | None = attrs.field(default=None, validator=positive(optional=True))
-    steps: int = attrs.field(default=10_000, converter=int, validator=non_negative())
-    step_s: float = attrs.field(default=1e-4, validator=positive(optional=True))
-    control: LambdaControl | None = None
-    stop_tol: float | None = attrs.field(default=None, validator=positive(optional=True))
-    mark_tol: float | None = attrs.field(default=None, validator=positive(optional=True))
-    n_records: int = attrs.field(default=100, converter=int, validator=non_negative())
-    backend: Backend = attrs.field(default="auto", validator=_backend)
-    threads: int = attrs.field(default=0, converter=int, validator=non_negative())
-    solver: Solver = attrs.field(default="auto", validator=_solver)
-    solver_tol: float = attrs.field(default=1e-6, converter=float, validator=_solver_tol)
-
-    def __attrs_post_init__(self) -> None:
-        if self.solver == "pcg" and self.backend == "numpy":
-            raise ConfigError("solver: 'pcg' needs the compiled backend, got backend 'numpy'")
-        if self.mark_tol is not None and self.stop_tol is not None:
-            raise ConfigError("mark_tol: give mark_tol or stop_tol, not both")
-        if self.k_min is not None and self.k_max is not None and self.k_min >= self.k_max:
-            raise ConfigError(f"kmin/kmax: need kmin < kmax, got {self.k_min} >= {self.k_max}")
-
-
-@attrs.frozen(eq=False)
-class TrainResult:
-    """Outcome of :func:`train`; arrays have one entry per realization.
-
-    Attributes
-    ----------
-    k : (R, E) final conductances (siemens; padding edges of smaller networks are meaningless).
-    steps_done : (R,) steps each realization learned for.
-    error_initial, error_final : (R,) training error, V^2 (mean over examples of the summed
-        squared target error).
-    free_power_initial_w, free_power_final_w : (R,) free power averaged over training examples, W.
-    training_energy_j : (R,) integral of the free power over learning, J.
-    clamped_energy_j : (R,) integral of the clamped-state power, J.
-    lam_final : (R,) lambda at the end.
-    history : log-spaced samples, each ``(n_samples, R)``; ``step``, ``t_s`` are ``(n_samples,)``.
-        Keys: step, t_s, error (V^2), error_normalized (L / L(t=0)), free_power_w,
-        clamped_power_w, lam, energy_j.
-    solver : the solver used (``direct`` or ``pcg``).
-    solver_stats : per realization ``(R,)``: ``iterations`` (CG iterations in all) and
-        ``refactorizations`` (sparse factorizations, one per evaluation with ``direct``); empty
-        for the numpy backend.
-    k_min_siemens, k_max_siemens : (R,) conductance bounds the run used (siemens): the configured
-        ones or each network's own (``None`` when not known).
-    tol_steps, tol_energy_j, tol_error : with ``mark_tol``: per realization the step at which
-        the training error was first <= ``mark_tol`` (``-1``: never), the free and clamped
-        energies there ``(2, R)`` (J; NaN: never) and the error there (V^2); else ``None``.
-    """
-
-    k: np.ndarray
-    steps_done: np.ndarray
-    error_initial: np.ndarray
-    error_final: np.ndarray
-    free_power_initial_w: np.ndarray
-    free_power_final_w: np.ndarray
-    training_energy_j: np.ndarray
-    clamped_energy_j: np.ndarray
-    lam_final: np.ndarray
-    history: dict[str, np.ndarray]
-    run_uid: str = ""
-    solver: str = "direct"
-    solver_stats: dict[str, np.ndarray] = attrs.field(factory=dict)
-    k_min_siemens: np.ndarray | None = None
-    k_max_siemens: np.ndarray | None = None
-    cost_name: str = "power_w"
-    tol_steps: np.ndarray | None = None
-    tol_energy_j: np.ndarray | None = None
-    tol_error: np.ndarray | None = None
-
-    def summary(self) -> dict[str, Any]:
-        """JSON-ready summary: per-realization lists plus means (``*_mean``)."""
-        out: dict[str, Any] = {}
-        fields = {
-            "error_initial": self.error_initial,
-            "error_final": self.error_final,
-            "free_power_initial_w": self.free_power_initial_w,
-            "free_power_final_w": self.free_power_final_w,
-            "training_energy_j": self.training_energy_j,
-            "clamped_energy_j": self.clamped_energy_j,
-            "lam_final": self.lam_final,
-        }
-        single = self.k.shape[0] == 1
-        for field, arr in fields.items():
-            name = public_key(field, self.cost_name)
-            out[name] = float(arr[0]) if single else [float(x) for x in arr]
-            if not single:
-                out[f"{name}_mean"] = float(np.mean(arr))
-        out["steps"] = int(self.steps_done[0]) if single else [int(s) for s in self.steps_done]
-        bounds = (("k_min_siemens", self.k_min_siemens), ("k_max_siemens", self.k_max_siemens))
-        for field, bound in bounds:
-            name = public_key(field, self.cost_name)
-            if bound is not None:  # one number when every realization shares it
-                same = bool(np.all(bound == bound[0]))
-                out[name] = float(bound[0]) if same else [float(x) for x in bound]
-        return out
-
-
-def public_key(key: str, cost_name: str) -> str:
-    """A reported key for a substrate whose cost is ``cost_name`` (:class:`~twin.physics.
-    contract.Cost`): ``free_power_initial_w`` reads ``free_energy_initial_j`` and
-    ``k_min_siemens`` reads ``k_min_n_per_m`` for springs."""
-    if cost_name == "power_w":
-        return key
-    if key.endswith("_siemens"):
-        return key.removesuffix("_siemens") + "_n_per_m"
-    if "power" not in key or not key.endswith("_w"):
-        return key
-    return key[:-2].replace("power", "energy") + "_j"
 
 
 def _history_arrays(
@@ -293,127 +96,6 @@ def resolve_solver(config: TrainConfig, n_edges: int) -> str:
     if _resolve_backend(config.backend) == "numpy" or n_edges < PCG_MIN_EDGES:
         return "direct"
     return "pcg"
-
-
-class _Engine(Protocol):
-    """Advances the training state; the run loop records and emits from its arrays."""
-
-    k: np.ndarray
-    lam: np.ndarray
-    active: np.ndarray
-    steps_done: np.ndarray
-    e_free: np.ndarray
-    e_clamped: np.ndarray
-    pending: np.ndarray  # (2, R) free and clamped energy since the last sample, J
-    chunk: int  # steps per advance call
-    marks: ToleranceMarks | None
-
-    def quantities(self) -> dict[str, np.ndarray]: ...
-
-    def solver_stats(self) -> dict[str, np.ndarray]: ...
-
-    def advance(self, n_steps: int) -> int: ...
-
-    def close(self) -> None: ...
-
-
-class _NumpyEngine:
-    """The reference path: one :meth:`Trainer.step_quantities` call per step."""
-
-    chunk = 1
-
-    def __init__(self, trainer: Trainer, k: np.ndarray, lam: np.ndarray) -> None:
-        rr = lam.size
-        self.trainer = trainer
-        self.k, self.lam = k, lam
-        self.active = np.ones(rr, dtype=bool)
-        self.steps_done = np.zeros(rr, dtype=np.int64)
-        self.e_free = np.zeros(rr)
-        self.e_clamped = np.zeros(rr)
-        self.pending = np.zeros((2, rr))
-        self.q = trainer.step_quantities(k, lam)
-        tol = trainer.config.mark_tol
-        self.marks = None if tol is None else ToleranceMarks(tol, rr)
-
-    def quantities(self) -> dict[str, np.ndarray]:
-        return self.q
-
-    def solver_stats(self) -> dict[str, np.ndarray]:
-        return {}
-
-    def advance(self, n_steps: int) -> int:
-        """One step (``n_steps`` is always 1 here); returns 1."""
-        cfg, t, q, active = self.trainer.config, self.trainer, self.q, self.active
-        cost = t.physics.cost
-        if self.marks is not None:
-            self.marks.check(self.steps_done, np.stack([self.e_free, self.e_clamped]),
-                             q["error"])  # fmt: skip
-        de_free = cost.update_energy_j(q["free_power_w"], cfg.step_s) * active
-        de_clamped = cost.update_energy_j(q["clamped_power_w"], cfg.step_s) * active
-        self.e_free += de_free
-        self.e_clamped += de_clamped
-        self.pending += (de_free, de_clamped)
-        k_new = clip_conductance(self.k + q["dk"], t.k_min, t.k_max)
-        self.k = np.where(active[:, None] & t.mask, k_new, self.k)
-        if cfg.control is not None:
-            self.lam = np.where(active, cfg.control.step(self.lam, q["error"], cfg.rule.alpha),
-                                self.lam)  # fmt: skip
-        self.steps_done += active
-        self.q = t.step_quantities(self.k, self.lam)
-        return 1
-
-    def close(self) -> None:
-        return None
-
-
-class _CompiledEngine:
-    """The numba path: :class:`twin.kernels.train_run.KernelRun` advances whole chunks of steps."""
-
-    def __init__(self, trainer: Trainer, k: np.ndarray, lam: np.ndarray) -> None:
-        cfg = trainer.config
-        ctl = cfg.control
-        params = StepParams(
-            alpha=cfg.rule.alpha,
-            eta=cfg.rule.eta,
-            step_s=cfg.step_s,
-            stop_tol=cfg.stop_tol or 0.0,
-            ctl_tol=ctl.tol if ctl is not None else 0.0,
-            rho=ctl.rho if ctl is not None else 1.0,
-            p=ctl.p if ctl is not None else 1.0,
-            lam_max=ctl.lam_max if ctl is not None else 1.0,
-            pcg=trainer.solver == "pcg",
-            solver_tol=cfg.solver_tol,
-        )
-        structure = realizations(trainer.tasks)
-        self.run = KernelRun(structure, params, k, lam, trainer.k_min, trainer.k_max,
-                             threads=cfg.threads)  # fmt: skip
-        self.k, self.lam, self.active = self.run.k, self.run.lam, self.run.active
-        self.steps_done = self.run.steps_done
-        self.e_free, self.e_clamped = self.run.energy[0], self.run.energy[1]
-        self.pending = self.run.energy[2:4]
-        self.chunk = 16
-        tol = cfg.mark_tol
-        self.marks = None if tol is None else ToleranceMarks(tol, k.shape[0])
-
-    def quantities(self) -> dict[str, np.ndarray]:
-        return self.run.quantities()
-
-    def solver_stats(self) -> dict[str, np.ndarray]:
-        return self.run.solver_stats()
-
-    def advance(self, n_steps: int) -> int:
-        """Up to ``n_steps`` steps; fewer when every realization stopped. Adapts the chunk."""
-        t0 = time.perf_counter()
-        if self.marks is not None:
-            done = self.marks.advance(self.run, n_steps)
-        else:
-            done = self.run.advance(n_steps)
-        per_step = (time.perf_counter() - t0) / max(done, 1)
-        self.chunk = int(np.clip(CHUNK_SECONDS / max(per_step, 1e-9), 1, MAX_CHUNK_STEPS))
-        return done
-
-    def close(self) -> None:
-        self.run.close()
 
 
 class Trainer:
@@ -501,7 +183,7 @@ class Trainer:
             run.summary = result.summary()
         return result
 
-    def _engine(self, k0: np.ndarray | None) -> _Engine:
+    def _engine(self, k0: np.ndarray | None) -> Engine:
         cfg = self.config
         rr, _ = self.shape
         k = self.k0.copy() if k0 is None else np.where(self.mask, np.asarray(k0, float), 1.0)
@@ -511,10 +193,10 @@ class Trainer:
 
             return SpringKernelEngine(self, k, lam)
         if self.backend == "compiled":
-            return _CompiledEngine(self, k, lam)
-        return _NumpyEngine(self, k, lam)
+            return CompiledEngine(self, k, lam)
+        return NumpyEngine(self, k, lam)
 
-    def _loop(self, engine: _Engine, run: Run, progress: Progress | None) -> TrainResult:
+    def _loop(self, engine: Engine, run: Run, progress: Progress | None) -> TrainResult:
         """Step to the end, sampling on the record schedule (identical for both backends)."""
         cfg = self.config
         schedule = record_steps(cfg.steps, cfg.n_records)
