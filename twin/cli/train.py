@@ -94,8 +94,8 @@ def _check_train(
     help="lattice:WxH[:periodic], jammed:N[:seed=S], ref:N[:i=K] or file:PATH. ref:N gives "
     "realization r the paper authors' N-disk network number r (mod 50; folder "
     "shipped with the package; $TWIN_REFERENCE_DIR overrides the folder). xy: all:N, "
-    "layered:A,B,..., lattice:RxC[:tri][:skip=L][:io=corner|sides][:w0=STD] or file:PATH "
-    "(JSON graph).",
+    "layered:A,B,..., lattice:RxC[:tri][:skip=L][:io=corner|sides][:w0=STD], "
+    "stack:LxRxC[:reach=K][:w0=STD] (L stacked R x C lattices) or file:PATH (JSON graph).",
 )
 @click.option(
     "--task",

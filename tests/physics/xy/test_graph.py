@@ -32,6 +32,44 @@ def test_lattice_couples_only_local_neighbours():
     assert g.degree().max() == 6 + 1  # inner rows: six triangular neighbours and one row skip
 
 
+def test_stacked_lattice_counts_and_locality():
+    # 3 layers of 3 x 3: 12 couplings in each layer, 9 straight up between each pair of layers
+    assert graph_from_spec("stack:3x3x3", 2, 1).n_edges == 3 * 12 + 2 * 9
+    # reach 1: a node links to the 3 x 3 patch above it (4 corners x 4, 4 sides x 6, centre 9)
+    g = graph_from_spec("stack:3x3x3:reach=1", 2, 1)
+    assert g.n_edges == 3 * 12 + 2 * (4 * 4 + 4 * 6 + 9)
+    layer, rc = np.divmod(g.edges, 9)
+    r, c = np.divmod(rc, 3)
+    dl = layer[:, 1] - layer[:, 0]
+    assert set(dl.tolist()) == {0, 1}
+    cheb = np.maximum(abs(r[:, 1] - r[:, 0]), abs(c[:, 1] - c[:, 0]))
+    assert cheb[dl == 0].tolist() == [1] * int(np.sum(dl == 0))  # in plane: nearest neighbours
+    assert cheb[dl == 1].max() == 1
+    assert not np.any((dl == 0) & (r[:, 1] != r[:, 0]) & (c[:, 1] != c[:, 0]))  # no diagonals
+
+
+def test_stacked_lattice_io_crosses_every_layer():
+    g = graph_from_spec("stack:4x3x3", 2, 1)
+    assert g.inputs.tolist() == [2, 6]  # spread over the first layer: (0, 2) and (2, 0)
+    assert g.outputs.tolist() == [3 * 9 + 4]  # the centre of the last layer
+    # graph distance from the inputs to the output: at least the 3 layer crossings
+    adj = [set() for _ in range(g.n_nodes)]
+    for a, b in g.edges.tolist():
+        adj[a].add(b)
+        adj[b].add(a)
+    dist = {int(i): 0 for i in g.inputs}
+    frontier = list(dist)
+    while frontier:
+        nxt = []
+        for a in frontier:
+            for b in adj[a] - dist.keys():
+                dist[b] = dist[a] + 1
+                nxt.append(b)
+        frontier = nxt
+    assert len(dist) == g.n_nodes  # connected
+    assert dist[int(g.outputs[0])] == 3 + 2  # 3 layer crossings, 2 in-plane hops to the centre
+
+
 def test_initial_coupling_spread():
     g = graph_from_spec("lattice:3x3:w0=0.25", 2, 1)
     np.testing.assert_array_equal(g.weight_std, 0.25)
@@ -70,6 +108,12 @@ def test_graph_from_file(tmp_path):
         ("all:2", "cannot hold"),
         ("all:99999", "at most"),
         ("ring:5", "expected all:N"),
+        ("stack:3x3", "expected stack:LxRxC"),
+        ("stack:1x3x3", "expected >= 2 layers"),
+        ("stack:2x1x1", "cannot hold"),
+        ("stack:2x3x3:reach=9", "reach: at most"),
+        ("stack:2x3x3:tri", "unknown stack option"),
+        ("stack:1000x1000x1000", "at most 100000 nodes"),
         ("file:/nonexistent.json", "no such file"),
     ],
 )

@@ -3,7 +3,9 @@
 An :class:`XYGraph` is an undirected coupling graph (each edge once, ``a < b``) with clamped input
 nodes, output nodes and the standard deviation each coupling is initialised with. Builders:
 :func:`all_to_all`, :func:`layered`, :func:`lattice` (square or triangular, open boundaries,
-optional skip connections of a chosen length) and :func:`from_edges` (graphs read from a file).
+optional skip connections of a chosen length), :func:`stacked` (square lattices stacked in
+layers with local links between consecutive layers) and :func:`from_edges` (graphs read from a
+file).
 """
 
 from __future__ import annotations
@@ -15,7 +17,15 @@ import numpy as np
 
 from ...errors import NetworkError
 
-__all__ = ["IO_PLACEMENTS", "XYGraph", "all_to_all", "from_edges", "lattice", "layered"]
+__all__ = [
+    "IO_PLACEMENTS",
+    "XYGraph",
+    "all_to_all",
+    "from_edges",
+    "lattice",
+    "layered",
+    "stacked",
+]
 
 #: Where a lattice's inputs and outputs sit: ``corner`` (row-major first inputs, last outputs:
 #: the predecessor code's placement, inputs and output in opposite corners), ``sides`` (inputs
@@ -184,8 +194,9 @@ def lattice(
     :data:`IO_PLACEMENTS`.
     """
     if rows < 1 or cols < 1 or rows * cols < n_in + n_out:
-        raise NetworkError(f"network: lattice:{rows}x{cols} cannot hold {n_in} inputs and {n_out} "
-                           "outputs")
+        raise NetworkError(
+            f"network: lattice:{rows}x{cols} cannot hold {n_in} inputs and {n_out} outputs"
+        )
     if skip == 1 or skip < 0:
         raise NetworkError(f"network: lattice skip: expected 0 (none) or a length >= 2, got {skip}")
     if not (0 <= w0 < 1e6):
@@ -211,6 +222,72 @@ def lattice(
         weight_std=np.full(len(edges), w0),
         positions=np.column_stack([cc, -rr]).astype(float),
         name=name or f"lattice:{rows}x{cols}",
+    )
+
+
+def _spread_in_plane(count: int, rows: int, cols: int) -> list[int]:
+    """``count`` distinct nodes of a ``rows x cols`` layer (row-major), spread evenly over it."""
+    return _spread(count, rows * cols)
+
+
+def stacked(
+    layers: int,
+    rows: int,
+    cols: int,
+    n_in: int,
+    n_out: int,
+    *,
+    reach: int = 0,
+    w0: float = 1.0,
+    name: str = "",
+) -> XYGraph:
+    """``layers`` square ``rows x cols`` lattices (open boundaries) stacked, with local links
+    between consecutive layers: a locally connected three-dimensional architecture.
+
+    Node ``(l, r, c)`` is number ``l rows cols + r cols + c``. Within a layer nearest
+    neighbours couple along rows and columns; between layers ``l`` and ``l + 1`` a node couples
+    to the nodes of the next layer within Chebyshev distance ``reach`` of its own position
+    (``reach = 0``: the node straight above; ``1``: the 3 x 3 patch above it). Inputs are spread
+    evenly over the first layer, outputs over the last (row-major order), so that every path
+    from an input to an output crosses every layer. Couplings start ~ ``N(0, w0^2)``, as for
+    :func:`lattice`.
+    """
+    if layers < 2:
+        raise NetworkError(f"network: stack: expected >= 2 layers, got {layers}")
+    per = rows * cols
+    if rows < 1 or cols < 1 or n_in > per or n_out > per:
+        raise NetworkError(f"network: stack:{layers}x{rows}x{cols}: a layer of {per} nodes cannot "
+                           f"hold {n_in} inputs or {n_out} outputs")  # fmt: skip
+    if not 0 <= reach <= max(rows, cols):
+        raise NetworkError(f"network: stack reach: expected 0 to {max(rows, cols)}, got {reach}")
+    if not (0 <= w0 < 1e6):
+        raise NetworkError(f"stack: w0: expected a number in [0, 1e6), got {w0}")
+    edges: list[tuple[int, int]] = []
+    for layer in range(layers):
+        base = layer * per
+        for dr, dc in ((0, 1), (1, 0)):
+            edges += [(base + r * cols + c, base + (r + dr) * cols + c + dc)
+                      for r in range(rows - dr) for c in range(cols - dc)]  # fmt: skip
+        if layer + 1 == layers:
+            continue
+        up = base + per
+        for r in range(rows):
+            for c in range(cols):
+                edges += [(base + r * cols + c, up + r2 * cols + c2)
+                          for r2 in range(max(r - reach, 0), min(r + reach + 1, rows))
+                          for c2 in range(max(c - reach, 0), min(c + reach + 1, cols))]  # fmt: skip
+    inputs = _spread_in_plane(n_in, rows, cols)
+    outputs = [(layers - 1) * per + i for i in _spread_in_plane(n_out, rows, cols)]
+    ll, rc = np.divmod(np.arange(layers * per), per)
+    rr, cc = np.divmod(rc, cols)
+    return XYGraph(
+        n_nodes=layers * per,
+        edges=np.array(edges).reshape(-1, 2),
+        inputs=inputs,
+        outputs=outputs,
+        weight_std=np.full(len(edges), w0),
+        positions=np.column_stack([ll * (cols + 1) + cc, -rr]).astype(float),
+        name=name or f"stack:{layers}x{rows}x{cols}",
     )
 
 

@@ -2,7 +2,9 @@
 
 ``all:N`` (all-to-all), ``layered:2,4,1``, ``lattice:RxC`` with options ``:tri`` (triangular),
 ``:skip=L`` (skip connections of length L), ``:io=corner|sides`` (:data:`.graph.IO_PLACEMENTS`)
-and ``:w0=STD`` (initial coupling spread, default 1),
+and ``:w0=STD`` (initial coupling spread, default 1), ``stack:LxRxC`` (L square R x C lattices
+stacked, inputs on the first layer, outputs on the last) with options ``:reach=K`` (links to
+the next layer within K of a node's position, default 0: straight above) and ``:w0=STD``,
 and ``file:PATH`` (a JSON graph: ``{"n_nodes": N, "edges": [[a, b], ...], "inputs": [...],
 "outputs": [...], "weight_std": s}``). The task fixes the number of inputs and outputs.
 """
@@ -16,7 +18,7 @@ import numpy as np
 
 from ...errors import NetworkError
 from ..file_checks import parse_count, read_json
-from .graph import XYGraph, all_to_all, from_edges, lattice, layered
+from .graph import XYGraph, all_to_all, from_edges, lattice, layered, stacked
 
 __all__ = ["MAX_ALL_NODES", "MAX_NODES", "graph_from_spec"]
 
@@ -58,6 +60,28 @@ def _lattice(args: list[str], n_in: int, n_out: int, spec: str) -> XYGraph:
     return lattice(rows, cols, n_in, n_out, name=spec, **opts)
 
 
+def _stacked(args: list[str], n_in: int, n_out: int, spec: str) -> XYGraph:
+    dims = args[0].lower().split("x")
+    if len(dims) != 3:
+        raise NetworkError(f"network: {spec!r}: expected stack:LxRxC[:reach=K][:w0=STD]")
+    layers, rows, cols = (parse_count(d, "network: stack size", MAX_NODES, NetworkError)
+                          for d in dims)  # fmt: skip
+    if layers * rows * cols > MAX_NODES:
+        raise NetworkError(f"network: stack size: at most {MAX_NODES} nodes, "
+                           f"got {layers * rows * cols}")  # fmt: skip
+    opts: dict[str, Any] = {}
+    for opt in args[1:]:
+        key, _, value = opt.partition("=")
+        if key == "reach":
+            opts["reach"] = parse_count(value, "network: reach", max(rows, cols), NetworkError)
+        elif key == "w0":
+            opts["w0"] = _number(value, "network: w0")
+        else:
+            raise NetworkError(f"network: {spec!r}: unknown stack option {opt!r} "
+                               "(expected reach=K or w0=STD)")  # fmt: skip
+    return stacked(layers, rows, cols, n_in, n_out, name=spec, **opts)
+
+
 def _file(path: Path, n_in: int, n_out: int, spec: str) -> XYGraph:
     doc = read_json(path, NetworkError, what="network")
     if not isinstance(doc, dict):
@@ -87,9 +111,7 @@ def _file(path: Path, n_in: int, n_out: int, spec: str) -> XYGraph:
         raise NetworkError(f"{path}: {exc}") from None
 
 
-def graph_from_spec(
-    spec: str, n_in: int, n_out: int, *, base_dir: Path | None = None
-) -> XYGraph:
+def graph_from_spec(spec: str, n_in: int, n_out: int, *, base_dir: Path | None = None) -> XYGraph:
     """The graph a spec string describes, with ``n_in`` inputs and ``n_out`` outputs."""
     kind, _, rest = spec.partition(":")
     if kind == "file":
@@ -110,6 +132,8 @@ def graph_from_spec(
         return layered(sizes, name=spec)
     if kind == "lattice":
         return _lattice(args, n_in, n_out, spec)
+    if kind == "stack":
+        return _stacked(args, n_in, n_out, spec)
     raise NetworkError(f"network: {spec!r}: expected all:N, layered:A,B,..., "
-                       "lattice:RxC[:tri][:skip=L][:io=corner|sides] or file:PATH")  # fmt: skip
-
+                       "lattice:RxC[:tri][:skip=L][:io=corner|sides], stack:LxRxC[:reach=K] "
+                       "or file:PATH")  # fmt: skip
