@@ -172,6 +172,34 @@ def test_fig1_and_fig5_render_fake_frames(tmp_path: Path) -> None:
     assert "| ~2 |" in result.markdown
 
 
+def test_xy_figure_counts_who_learns_with_wilson_intervals(tmp_path: Path) -> None:
+    from twin.sweeps.figures.xy_architectures import wilson
+
+    rows = []
+    learned = {"all:6": 6, "layered:2,4,1": 5, "lattice:3x3:skip=2": 4, "lattice:5x5": 0}
+    couplings = {"all:6": 15, "layered:2,4,1": 12, "lattice:3x3:skip=2": 18, "lattice:5x5": 40}
+    for network, k in learned.items():
+        for r in range(6):
+            rows.append({"network": network, "realization": r, "status": "done",
+                         "accuracy_test": 1.0 if r < k else 0.5,
+                         "couplings": couplings[network], "cpu_ms_per_epoch": 1.0})  # fmt: skip
+    result = figure_module("xy").render({"xy-architectures-quick": pd.DataFrame(rows)}, tmp_path)
+    assert result.png.read_bytes()[:4] == PNG
+    assert result.measured["learned_fraction_lattice_3x3_skip_2"] == pytest.approx(4 / 6)
+    assert result.measured["learned_fraction_lattice_5x5"] == 0.0
+    assert result.measured["median_accuracy_lattice_5x5"] == 0.5
+    assert result.measured["best_local_learned_fraction"] == pytest.approx(4 / 6)
+    # 4/6 has a Wilson interval [0.30, 0.90] that reaches the dense networks' 5/6: comparable
+    assert "**lattice:3x3:skip=2** learns in 4/6" in result.markdown
+    assert "comparable within" in result.markdown
+    assert "NOT comparable" not in result.markdown
+    lo, hi = wilson(4, 6)
+    assert (round(lo, 2), round(hi, 2)) == (0.3, 0.9)
+    assert wilson(0, 10)[0] == 0.0
+    assert wilson(10, 10)[1] == 1.0
+    assert wilson(5, 10) == pytest.approx((0.2366, 0.7634), abs=1e-4)  # textbook value
+
+
 @pytest.mark.parametrize("name", list(FIGURES))
 def test_a_figure_renders_before_any_cell_is_done(tmp_path: Path, name: str) -> None:
     """Frames of sweeps with nothing done (no metric columns yet) give a 'no data' figure."""

@@ -54,6 +54,7 @@ FIGURES: dict[str, str] = {
     "fig6": ".fig6_desync",
     "fig8": ".fig8_springs",
     "imperfection": ".imperfection",
+    "xy": ".xy_architectures",
 }
 
 
