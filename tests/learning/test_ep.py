@@ -109,3 +109,26 @@ def test_train_xy_learns_xor_on_all_to_all_and_handles_zero_epochs():
     assert result.history["loss"][-1] < 0.01 < result.history["loss"][0]
     empty = train_xy(graph, xor(), XYTrainConfig(epochs=0), np.random.default_rng(0))
     assert empty.summary()["epochs"] == 0
+
+
+def test_train_xy_shows_its_watch_the_sampled_epochs_without_changing_the_run():
+    from twin.learning.ep_train import XYTrainConfig, train_xy
+    from twin.physics.xy.tasks import xor
+
+    graph = layered([2, 4, 1])
+    config = XYTrainConfig(epochs=23, sample_every=5)
+    seen: list[tuple[int, np.ndarray, np.ndarray]] = []
+
+    def watch(epoch: int, params: XYParams, phi: np.ndarray) -> None:
+        seen.append((epoch, params.w.copy(), phi.copy()))
+
+    plain = train_xy(graph, xor(), config, np.random.default_rng(3))
+    watched = train_xy(graph, xor(), config, np.random.default_rng(3), watch=watch)
+    assert [e for e, *_ in seen] == [0, 5, 10, 15, 20, 22]  # every sampled epoch and the last
+    for _, w, phi in seen:
+        assert w.shape == (graph.n_edges,)
+        assert phi.shape == (graph.n_nodes,)
+        # a free state of an XOR example: its inputs clamped at the encoded bits, +-pi/2
+        np.testing.assert_allclose(np.abs(phi[graph.inputs]), np.pi / 2)
+    np.testing.assert_array_equal(seen[-1][1], watched.params.w)  # the parameters after the update
+    np.testing.assert_array_equal(watched.params.w, plain.params.w)  # watching changes nothing

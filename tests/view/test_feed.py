@@ -37,3 +37,47 @@ def test_feed_reports_link_restarts_and_alarms() -> None:
     assert latest["n_alarms"] >= 1  # the fault on edge 7 (board time 0.25 s after the restart)
     assert 7 in latest["alarms"][0]["edges"]
     driver.shadow.close()
+
+
+def test_xy_feed_draws_the_graph_and_shows_phases_couplings_and_loss() -> None:
+    import numpy as np
+
+    from twin.learning.ep_train import XYTrainConfig, train_xy
+    from twin.physics.xy.spec import graph_from_spec
+    from twin.physics.xy.tasks import xor
+    from twin.view import XYFeed
+
+    state = LiveState(window=50, mode="xy")
+    graph = graph_from_spec("lattice:3x3:skip=2", 2, 1)
+    feed = XYFeed(state, graph, epochs=40)
+    result = train_xy(graph, xor(), XYTrainConfig(epochs=40, sample_every=5),
+                      np.random.default_rng(0), emit=state, watch=feed)  # fmt: skip
+    snap = state.snapshot()
+    layout, latest = snap["layout"], snap["latest"]
+    assert (layout["n_nodes"], layout["n_edges"]) == (9, graph.n_edges)
+    xs = [p[0] for p in layout["nodes"][:3]]
+    assert xs == sorted(xs)  # row 0 left to right
+    assert layout["nodes"][0][1] < layout["nodes"][3][1]  # row 0 above row 1 (y down)
+    np.testing.assert_allclose(latest["edge_values"], result.params.w)
+    phases = np.array(latest["node_values"])
+    assert phases.shape == (9,)
+    assert np.all((phases > -np.pi - 1e-12) & (phases <= np.pi + 1e-12))
+    losses = [p[2] for p in snap["series"]["twin"]]  # the loss plays the error's part
+    assert losses == [float(x) for x in result.history["loss"][::5]] + [result.history["loss"][-1]]
+    assert latest["status"]["t_s"] == 39.0
+    assert latest["status"]["duration_s"] == 40.0
+    assert state.sizes()["values"] == 9 + graph.n_edges  # one value per node and edge
+
+
+def test_twin_train_view_serves_xy_networks_only(capsys) -> None:
+    from tests.helpers import run_cli
+
+    code, out, err = run_cli(capsys, "train", "--physics", "xy", "--network", "all:6",
+                             "--epochs", "20", "--view", "--json", "--no-db")  # fmt: skip
+    assert code == 0, err
+    assert "live view: http://127.0.0.1:" in err
+    assert '"epochs":20' in out.replace(" ", "")
+    code, _, err = run_cli(capsys, "train", "--steps", "2", "--view", "--no-db")
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1
+    assert "--physics xy" in err

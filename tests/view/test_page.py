@@ -175,3 +175,30 @@ def test_twin_simulate_view_serves_the_page(cli_run: Any, page: Any) -> None:
     expect(page.locator("#st-run")).to_have_text("complete", timeout=60_000)
     thread.join(60)
     assert result["code"] == 0
+
+
+def test_page_shows_an_xy_network_training(page: Any) -> None:
+    import numpy as np
+
+    from twin.learning.ep_train import XYTrainConfig, train_xy
+    from twin.physics.xy.spec import graph_from_spec
+    from twin.physics.xy.tasks import xor
+    from twin.view import LiveState, XYFeed
+
+    state = LiveState(window=200, mode="xy")
+    graph = graph_from_spec("lattice:3x3:skip=2", 2, 1)
+    with ViewServer(state, update_hz=20.0) as server:
+        feed = XYFeed(state, graph, epochs=60)
+        train_xy(graph, xor(), XYTrainConfig(epochs=60, sample_every=5),
+                 np.random.default_rng(0), emit=state, watch=feed)  # fmt: skip
+        page.goto(server.url)
+        page.wait_for_function("() => liveView.sizes().twin === 13")  # epochs 0, 5, ..., 55, 59
+        expect(page.locator("#mode")).to_contain_text("equilibrium propagation")
+        expect(page.locator("#title-error")).to_contain_text("Loss")
+        expect(page.locator("#st-t_s")).to_have_text("59 / 60")
+        page.wait_for_function("() => liveView.nodes().coloured === 9")
+        assert page.evaluate("() => liveView.edges()") == {"drawn": graph.n_edges,
+                                                           "coloured": graph.n_edges}  # fmt: skip
+        expect(page.locator("#plot-power")).to_be_hidden()  # an XY network has no watts
+        expect(page.locator("#energy")).to_be_hidden()
+        expect(page.locator("#cb-hi")).not_to_contain_text("V")  # couplings: model units

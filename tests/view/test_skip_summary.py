@@ -19,7 +19,7 @@ def test_a_run_without_chromium_says_how_many_browser_tests_it_skipped(tmp_path:
     assert done.returncode == 0, done.stdout + done.stderr
     lines = [line for line in done.stdout.splitlines() if line.startswith("browser tests:")]
     assert len(lines) == 1, done.stdout
-    assert lines[0].startswith("browser tests: 4 skipped: no Chromium at ")
+    assert lines[0].startswith("browser tests: 5 skipped: no Chromium at ")
     assert "apt-get" in lines[0]
 
 

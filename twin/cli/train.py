@@ -27,6 +27,7 @@ from ._common import (
     tasks_from_options,
 )
 from ._ledger import check_finite, ledger_options, recorded_dispatch
+from ._view import view_options
 from .train_xy import refuse_foreign, run_xy, xy_options
 
 __all__ = ["MAX_EDGE_STEPS", "MAX_REALIZATIONS", "MAX_STEPS", "train_cmd"]
@@ -257,6 +258,7 @@ def _check_train(
 @artifact_options("Save the trained network (realization 0) as JSON.")
 @ledger_options
 @xy_options
+@view_options
 @click.pass_context
 def train_cmd(
     ctx: click.Context,
@@ -290,15 +292,22 @@ def train_cmd(
     as_json: bool,
     db: str | None,
     no_db: bool,
+    view: bool,
+    port: int,
     **xy: Any,
 ) -> None:
     """Train networks with coupled learning (lambda = 0) or power-minimising coupled learning,
-    or XY oscillator networks by equilibrium propagation (--physics xy)."""
+    or XY oscillator networks by equilibrium propagation (--physics xy; --view: a live page of
+    the phases, couplings and loss)."""
     refuse_foreign(ctx, physics)
     if physics == "xy":
         run_xy(network=network, task=task or "xor", seed=seed, force=force, out=out,
-               plot=plot, save=save, as_json=as_json, db=db, no_db=no_db, **xy)  # fmt: skip
+               plot=plot, save=save, as_json=as_json, db=db, no_db=no_db, view=view, port=port,
+               **xy)  # fmt: skip
         return
+    if view or port:
+        raise click.UsageError("--view: twin train's live page shows XY networks (--physics xy); "
+                               "for a circuit's live page use twin simulate --view")  # fmt: skip
     if kmin is not None and kmax is not None and kmin >= kmax:
         raise click.BadParameter(f"must be > --kmin ({kmin:g}), got {kmax:g}", param_hint="--kmax")
     for name, value in (("--rho", rho), ("--p", p_exp), ("--lam0", lam0)):

@@ -12,6 +12,7 @@ import click
 
 from ._common import FiniteRange, emit_json, print_summary, progress_bar
 from ._ledger import check_finite, recorded_dispatch
+from ._view import maybe_live_view
 
 __all__ = ["RESISTOR_ONLY", "XY_ONLY", "run_xy", "xy_options"]
 
@@ -97,9 +98,10 @@ def _plot(path: Path, history: dict[str, list[float]], title: str) -> None:
 def run_xy(
     *, network: str | None, task: str, seed: int, force: bool, out: Path | None,
     plot: Path | None, save: Path | None, as_json: bool, db: str | None, no_db: bool,
-    **xy: Any,
+    view: bool = False, port: int = 0, **xy: Any,
 ) -> None:  # fmt: skip
-    """Parse nothing more: build the graph and task, train, record, print."""
+    """Parse nothing more: build the graph and task, train, record, print (``view``: a live
+    page of the phases, couplings and loss while it trains)."""
     import numpy as np
 
     from ..learning.ep_train import train_xy
@@ -116,7 +118,16 @@ def run_xy(
                                "(fewer --epochs, --starts or --max-steps, or --force)")  # fmt: skip
     config = xy_config(xy)
     params = {"physics": "xy", "network": network, "task": task, "seed": seed, **xy}
-    with recorded_dispatch(out, db, no_db, params=params) as dispatch:
+    with (
+        maybe_live_view(view, port, mode="xy") as live,
+        recorded_dispatch(out, db, no_db, params=params) as dispatch,
+    ):
+        watch = None
+        if live is not None:
+            from ..view import XYFeed
+
+            dispatch.subscribe(live.state)
+            watch = XYFeed(live.state, graph, epochs=xy["epochs"])
         t0 = time.perf_counter()
         with progress_bar("training", xy["epochs"], enabled=not as_json) as update:
             done = [0]
@@ -126,7 +137,7 @@ def run_xy(
                 update(done[0], xy["epochs"])
 
             result = train_xy(graph, xy_task, config, rng, emit=dispatch or None, progress=tick,
-                              run_params=params)  # fmt: skip
+                              run_params=params, watch=watch)  # fmt: skip
     wall_s = time.perf_counter() - t0
     summary = result.summary() | {"network": network, "task": task, "wall_s": wall_s,
                                   "run": result.run_uid}  # fmt: skip

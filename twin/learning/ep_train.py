@@ -5,7 +5,9 @@ Each epoch draws a batch of training examples (all of them by default), fresh ra
 ``sample`` every ``sample_every`` epochs, stop): the readings are the batch loss and accuracy at
 the free equilibrium and, in model units (dimensionless, never joules; names end in ``_model``),
 the mean free energy and the relaxation work of the free and nudged phases. XY runs have no
-seconds: a sample's ``t_s`` and ``step`` both carry the epoch number.
+seconds: a sample's ``t_s`` and ``step`` both carry the epoch number. At the same epochs an
+optional :data:`EpochWatch` (the live page) gets the parameters and the free equilibrium of the
+batch's first example and start.
 """
 
 from __future__ import annotations
@@ -24,7 +26,11 @@ from ..physics.xy.graph import XYGraph
 from ..physics.xy.tasks import XYTask
 from .ep import EPConfig, EPStep, ep_step, free_phase, random_starts
 
-__all__ = ["Evaluation", "XYTrainConfig", "XYTrainResult", "evaluate", "train_xy"]
+__all__ = ["EpochWatch", "Evaluation", "XYTrainConfig", "XYTrainResult", "evaluate", "train_xy"]
+
+#: Called at each sampled epoch with the epoch, the parameters after its update and the free
+#: equilibrium phases ``(N,)`` (radians) of the batch's first example and random start.
+EpochWatch = Callable[[int, XYParams, np.ndarray], None]
 
 
 def _lr(_: object, attribute: attrs.Attribute, value: float) -> None:
@@ -152,6 +158,7 @@ def train_xy(
     emit: Subscriber | None = None,
     progress: Callable[[int], None] | None = None,
     run_params: Mapping[str, Any] | None = None,
+    watch: EpochWatch | None = None,
 ) -> XYTrainResult:
     """Train ``graph`` on ``task`` (parameters from ``params0`` or :func:`init_params`)."""
     if (task.n_in, task.n_out) != (len(graph.inputs), len(graph.outputs)):
@@ -176,8 +183,11 @@ def train_xy(
             readings = _readings(step)
             for key, value in readings.items():
                 history.setdefault(key, []).append(value)
-            if run.recording and (epoch % config.sample_every == 0 or epoch == config.epochs - 1):
-                run.sample(float(epoch), {k: [v] for k, v in readings.items()}, step=epoch)
+            if epoch % config.sample_every == 0 or epoch == config.epochs - 1:
+                if run.recording:
+                    run.sample(float(epoch), {k: [v] for k, v in readings.items()}, step=epoch)
+                if watch is not None:
+                    watch(epoch, p, step.free.phi[0])
             if progress is not None:
                 progress(1)
         wall_s = time.perf_counter() - t0

@@ -3,10 +3,11 @@
 A presentation layer just below the CLI (nothing else imports it): :class:`LiveState` is a
 document subscriber keeping bounded rolling windows, :class:`ViewServer` serves the page
 (aiohttp, loopback, one WebSocket per page, assets from this package), :class:`ShadowFeed` and
-:class:`SimulationFeed` add the link status and alarms that are not in the documents.
+:class:`SimulationFeed` add the link status and alarms that are not in the documents, and
+:class:`XYFeed` an XY network's phases and couplings while it trains.
 """
 
-from .feed import ShadowFeed, SimulationFeed
+from .feed import ShadowFeed, SimulationFeed, XYFeed
 from .layout import network_layout
 from .server import ViewError, ViewServer
 from .session import LiveView, live_view
@@ -19,6 +20,7 @@ __all__ = [
     "SimulationFeed",
     "ViewError",
     "ViewServer",
+    "XYFeed",
     "live_view",
     "network_layout",
 ]

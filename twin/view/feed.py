@@ -1,4 +1,5 @@
-"""Feeding the live page from a run: a shadow's counters and alarms, a simulation's progress.
+"""Feeding the live page from a run: a shadow's counters and alarms, a simulation's progress,
+an XY network's phases and couplings while it trains.
 
 Documents reach :class:`~twin.view.state.LiveState` as a subscriber; these feeds add what is not
 in the documents: the link (frames, resyncs, restarts, gaps, lag, time of the last frame), the
@@ -12,7 +13,9 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from .layout import network_layout
+import numpy as np
+
+from .layout import graph_layout, network_layout
 from .state import LiveState
 
 if TYPE_CHECKING:
@@ -20,9 +23,11 @@ if TYPE_CHECKING:
     from twin.shadow.shadow import Shadow
 
     from ..physics.network import Network
+    from ..physics.xy.energy import XYParams
+    from ..physics.xy.graph import XYGraph
     from ..simulation.edge import EdgeParams
 
-__all__ = ["ShadowFeed", "SimulationFeed"]
+__all__ = ["ShadowFeed", "SimulationFeed", "XYFeed"]
 
 
 class ShadowFeed:
@@ -116,3 +121,30 @@ class SimulationFeed:
 
     def __call__(self, done_s: float, total_s: float) -> None:
         self.state.set_status(t_s=done_s, duration_s=total_s, last_frame_unix=time.time())
+
+
+class XYFeed:
+    """An XY network's training into ``state``: the graph drawn once, then at each sampled
+    epoch the node phases of one free equilibrium and the couplings
+    (a :data:`~twin.learning.ep_train.EpochWatch`).
+
+    Parameters
+    ----------
+    state
+        The live page's state.
+    graph
+        The XY network being trained.
+    epochs
+        Epochs of the run (the page's progress).
+    """
+
+    def __init__(self, state: LiveState, graph: XYGraph, *, epochs: int) -> None:
+        self.state = state
+        self.epochs = int(epochs)
+        state.set_layout(graph_layout(graph.name, graph.positions, graph.edges))
+        state.set_status(connected=True, board="twin (XY network)", duration_s=float(epochs))
+
+    def __call__(self, epoch: int, params: XYParams, phi: np.ndarray) -> None:
+        wrapped = np.angle(np.exp(1j * np.asarray(phi, dtype=float)))  # into (-pi, pi]
+        self.state.set_values(nodes=wrapped, edges=params.w)
+        self.state.set_status(t_s=float(epoch), last_frame_unix=time.time())

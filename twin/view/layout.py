@@ -16,7 +16,7 @@ import numpy as np
 
 from ..physics.network import Network
 
-__all__ = ["network_layout"]
+__all__ = ["graph_layout", "network_layout"]
 
 #: Fraction of the unit square left free on each side (room for the wrapped half edges).
 MARGIN = 0.12
@@ -61,7 +61,19 @@ def network_layout(net: Network) -> dict[str, Any]:
         box = np.array([net.box, net.box], dtype=float)
     elif net.positions is not None and net.name.endswith(":periodic"):
         box = np.ptp(pos, axis=0) + 1.0  # a rectangular periodic lattice: unit spacing
-    segs = _segments(pos, edges, box)
+    return _scaled(net.name, pos, _segments(pos, edges, box))
+
+
+def graph_layout(name: str, positions: np.ndarray, edges: np.ndarray) -> dict[str, Any]:
+    """The page's drawing of any graph given node ``positions`` ``(N, 2)`` (y up) and ``edges``
+    ``(E, 2)`` (an XY network, :class:`~twin.physics.xy.graph.XYGraph`): as
+    :func:`network_layout`, without periodic wrapping."""
+    pos = np.asarray(positions, dtype=float).reshape(-1, 2) * [1.0, -1.0]  # y down on the page
+    return _scaled(name, pos, _segments(pos, np.asarray(edges, dtype=int).reshape(-1, 2), None))
+
+
+def _scaled(name: str, pos: np.ndarray, segs: list[list[list[float]]]) -> dict[str, Any]:
+    """Nodes and segments scaled into the unit square, the aspect ratio kept."""
     pts = np.array([p for s in segs for seg in s for p in (seg[:2], seg[2:])] or [[0.0, 0.0]])
     lo = np.minimum(pts.min(axis=0), pos.min(axis=0))
     hi = np.maximum(pts.max(axis=0), pos.max(axis=0))
@@ -76,9 +88,9 @@ def network_layout(net: Network) -> dict[str, Any]:
         ]
 
     return {
-        "name": net.name,
-        "n_nodes": int(net.n_nodes),
-        "n_edges": len(edges),
+        "name": name,
+        "n_nodes": len(pos),
+        "n_edges": len(segs),
         "nodes": [tx(x, y) for x, y in pos],
         "edges": [[tx(s[0], s[1]) + tx(s[2], s[3]) for s in es] for es in segs],
     }

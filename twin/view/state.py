@@ -8,6 +8,9 @@ shadow or the simulation) and read by the page server's thread. Everything it ho
 - the latest gate voltage of every edge per source (one value per edge), and its conductance
   under the device model given by :meth:`LiveState.set_conductance` (the nominal model);
 - energy so far per source and component (a handful of sums);
+- for a network that is not a circuit (mode ``xy``: an XY network trained by equilibrium
+  propagation), the latest value of every node and every edge (:meth:`LiveState.set_values`:
+  phases in radians and couplings, one value each);
 - the last ``max_events`` events (resyncs, restarts, alarms, run start and stop) and the last
   ``max_alarms`` alarms;
 - a status mapping (connection state, counters, lag, time of the last frame);
@@ -77,7 +80,8 @@ class LiveState:
     max_events, max_alarms
         Events and alarms kept (older ones are dropped; their counts are kept).
     mode
-        ``shadow``, ``simulate`` or ``steer`` (what the page labels and which panels it shows).
+        ``shadow``, ``simulate``, ``steer`` or ``xy`` (what the page labels and which panels it
+        shows).
     """
 
     def __init__(
@@ -104,6 +108,7 @@ class LiveState:
         self._predictions: deque[str] = deque(maxlen=16)  # uids of plan and baseline runs
         self._command_counts: dict[str, int] = {}
         self._status: dict[str, Any] = {"mode": mode, "run": "waiting"}
+        self._values: dict[str, list[float | None]] = {"nodes": [], "edges": []}
         self._layout: dict[str, Any] | None = None
         self._layout_version = 0
         self.documents = 0
@@ -162,7 +167,7 @@ class LiveState:
         point: Point = [
             self._seq,
             t_s,
-            _first(data, "error"),
+            _first(data, "error") if "error" in data else _first(data, "loss"),
             _first(data, "free_power_w"),
             residual,
             _first(data, "divergence_score"),
@@ -260,6 +265,17 @@ class LiveState:
             self._layout_version += 1
             self._version += 1
 
+    def set_values(self, *, nodes: Any, edges: Any) -> None:
+        """The latest value of every node and edge (an XY network: phases in radians and
+        couplings, model units); one value each, so bounded by the network's size."""
+        clean = {
+            name: [_plain(float(x)) for x in np.asarray(values, dtype=float).reshape(-1)]
+            for name, values in (("nodes", nodes), ("edges", edges))
+        }
+        with self._lock:
+            self._values = clean
+            self._version += 1
+
     def set_conductance(self, fn: Callable[[np.ndarray], np.ndarray] | None) -> None:
         """How gate voltages (V) become conductances (S) on the page (None: not shown).
 
@@ -284,6 +300,8 @@ class LiveState:
             "gates": {k: list(v) for k, v in self._gates.items()},
             "conductance_siemens": {k: list(v) for k, v in self._conductance.items()},
             "energy_j": {k: dict(v) for k, v in self._energy.items()},
+            "node_values": list(self._values["nodes"]),
+            "edge_values": list(self._values["edges"]),
             "events": list(self._events),
             "alarms": list(self._alarms),
             "n_alarms": self._n_alarms,
@@ -348,4 +366,5 @@ class LiveState:
                 "gates": sum(len(g) for g in self._gates.values()),
                 "conductance": sum(len(g) for g in self._conductance.values()),
                 "energy": sum(len(e) for e in self._energy.values()),
+                "values": sum(len(v) for v in self._values.values()),
             }

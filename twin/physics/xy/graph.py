@@ -280,13 +280,15 @@ def stacked(
     outputs = [(layers - 1) * per + i for i in _spread_in_plane(n_out, rows, cols)]
     ll, rc = np.divmod(np.arange(layers * per), per)
     rr, cc = np.divmod(rc, cols)
+    # drawn as a stack seen obliquely: each layer shifted by less than one lattice spacing
+    shift = 1.0 / (layers + 1)
     return XYGraph(
         n_nodes=layers * per,
         edges=np.array(edges).reshape(-1, 2),
         inputs=inputs,
         outputs=outputs,
         weight_std=np.full(len(edges), w0),
-        positions=np.column_stack([ll * (cols + 1) + cc, -rr]).astype(float),
+        positions=np.column_stack([cc + shift * ll, -rr + 0.6 * shift * ll]).astype(float),
         name=name or f"stack:{layers}x{rows}x{cols}",
     )
 

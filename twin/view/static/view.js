@@ -12,7 +12,7 @@
   const view = {
     mode: "shadow", window: 600, layout: null,
     series: { board: [], twin: [] },
-    latest: null, ageS: null, lastMessageMs: 0, closed: true, coloured: 0,
+    latest: null, ageS: null, lastMessageMs: 0, closed: true, coloured: 0, nodesColoured: 0,
     stats: { messages: 0, snapshots: 0, updates: 0, bytes: 0, renders: 0, firstMs: 0, lastMs: 0 },
   };
   window.liveView = {
@@ -23,6 +23,7 @@
     stats: () => Object.assign({}, view.stats),
     status: () => (view.latest ? view.latest.status : null),
     edges: () => ({ drawn: view.layout ? view.layout.n_edges : 0, coloured: view.coloured }),
+    nodes: () => ({ drawn: view.layout ? view.layout.n_nodes : 0, coloured: view.nodesColoured }),
     lastT: () => { const s = view.series.board.concat(view.series.twin);
                    return s.length ? Math.max(...s.map((p) => p[I.t])) : null; },
   };
@@ -93,14 +94,15 @@
     ctx.lineWidth = 1; ctx.textAlign = "right";
     for (const v of niceTicks(rng.left[0], rng.left[1], 4)) {
       const y = Y(v, "left"); ctx.beginPath(); ctx.moveTo(m.l, y); ctx.lineTo(w - m.r, y); ctx.stroke();
-      ctx.fillText(si(v, unitL), m.l - 4, y + 4);
+      ctx.fillText(unitL ? si(v, unitL) : Number(v.toPrecision(3)).toString(), m.l - 4, y + 4);
     }
     if (unitR) {
       ctx.textAlign = "left";
       for (const v of niceTicks(rng.right[0], rng.right[1], 4)) ctx.fillText(num(v, 1), w - m.r + 4, Y(v, "right") + 4);
     }
     ctx.textAlign = "center";
-    for (const t of niceTicks(t0, t1, 6)) ctx.fillText(num(t, t1 - t0 < 2 ? 2 : 1) + " s", X(t), h - 6);
+    const xLabel = view.mode === "xy" ? (t) => num(t, 0) : (t) => num(t, t1 - t0 < 2 ? 2 : 1) + " s";
+    for (const t of niceTicks(t0, t1, 6)) ctx.fillText(xLabel(t), X(t), h - 6);
     // event markers (restarts, resyncs, alarms) inside the window
     if (view.latest) for (const ev of view.latest.events) {
       if (ev.t_s === null || ev.t_s < t0 || ev.t_s > t1 || !COL[ev.kind]) continue;
@@ -132,6 +134,10 @@
     return `rgb(${c[0]},${c[1]},${c[2]})`;
   }
   function edgeValues(mode) {
+    if (mode === "w") {
+      const w = view.latest ? view.latest.edge_values : null;
+      return w && w.some((v) => v !== null) ? w : null;
+    }
     const g = view.latest ? view.latest.gates : {};
     if (mode.startsWith("k-")) {
       const k = view.latest ? view.latest.conductance_siemens[mode.slice(2)] : null;
@@ -148,8 +154,9 @@
     const want = view.mode === "shadow"
       ? [["residual", "residual V (board − twin)"], ["board", "gate V (board)"], ["twin", "gate V (twin)"],
          ["k-board", "conductance S (board, nominal model)"], ["k-twin", "conductance S (twin)"]]
+      : view.mode === "xy" ? [["w", "coupling W (model units)"]]
       : [["twin", "gate V (twin)"], ["k-twin", "conductance S (twin)"]];
-    if (sel.options.length !== want.length) {
+    if (sel.options.length !== want.length || sel.options[0].value !== want[0][0]) {
       sel.innerHTML = want.map(([v, l]) => `<option value="${v}">${l}</option>`).join("");
     }
     return sel.value;
@@ -164,7 +171,7 @@
     const s = Math.min(w, h), ox = (w - s) / 2, oy = (h - s) / 2;
     let lo = Infinity, hi = -Infinity;
     if (vals) for (const v of vals) if (v !== null) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
-    const diverging = mode === "residual";
+    const diverging = mode === "residual" || mode === "w";
     if (diverging) { const a = Math.max(Math.abs(lo), Math.abs(hi), 1e-3); lo = -a; hi = a; }
     if (!(hi > lo)) { const d = isFinite(lo) ? Math.abs(lo) * 0.05 || 0.05 : 0.05; lo = isFinite(lo) ? lo - d : 0; hi = lo + 2 * d; }
     ctx.lineCap = "round";
@@ -177,11 +184,18 @@
         ctx.beginPath(); ctx.moveTo(ox + g[0] * s, oy + g[1] * s); ctx.lineTo(ox + g[2] * s, oy + g[3] * s); ctx.stroke();
       }
     });
-    ctx.fillStyle = "#343a40";
-    for (const p of lay.nodes) { ctx.beginPath(); ctx.arc(ox + p[0] * s, oy + p[1] * s, Math.max(2.5, s / 70), 0, 7); ctx.fill(); }
+    const phases = view.mode === "xy" && view.latest ? view.latest.node_values : null;
+    view.nodesColoured = 0;
+    lay.nodes.forEach((p, i) => {
+      const phi = phases ? phases[i] : null;
+      const known = phi !== null && phi !== undefined;
+      if (known) view.nodesColoured += 1;
+      ctx.fillStyle = known ? `hsl(${Math.round(((phi + Math.PI) / (2 * Math.PI)) * 360)}, 75%, 45%)` : "#343a40";
+      ctx.beginPath(); ctx.arc(ox + p[0] * s, oy + p[1] * s, Math.max(2.5, s / (phases ? 40 : 70)), 0, 7); ctx.fill();
+    });
     const bar = fit(document.getElementById("colorbar"));
     for (let x = 0; x < bar.w; x++) { bar.ctx.fillStyle = cmap(diverging ? DIV : SEQ, x / bar.w); bar.ctx.fillRect(x, 0, 1, bar.h); }
-    const unit = mode.startsWith("k-") ? "S" : "V";
+    const unit = mode.startsWith("k-") ? "S" : mode === "w" ? "" : "V";
     document.getElementById("cb-lo").textContent = si(lo, unit);
     document.getElementById("cb-hi").textContent = si(hi, unit);
   }
@@ -215,7 +229,8 @@
       row("epoch", "epoch", st.epoch === null || st.epoch === undefined ? "–" : "…" + String(st.epoch).slice(-6));
       row("board_mode", "board mode", st.board_mode || "–");
     }
-    row("t_s", "run time", st.duration_s ? `${num(st.t_s, 2)} / ${num(st.duration_s, 1)} s` : `${num(st.t_s, 2)} s`);
+    if (view.mode === "xy") row("t_s", "epoch", st.duration_s ? `${num(st.t_s, 0)} / ${num(st.duration_s, 0)}` : num(st.t_s, 0));
+    else row("t_s", "run time", st.duration_s ? `${num(st.t_s, 2)} / ${num(st.duration_s, 1)} s` : `${num(st.t_s, 2)} s`);
     if (view.mode === "shadow") {
       row("frames", "frames", st.frames ?? 0);
       row("resyncs", "resyncs", st.resyncs ?? 0, st.resyncs > 1);
@@ -231,7 +246,7 @@
       row("refused", "commands refused", c.refused ?? 0, c.refused > 0);
       row("unanswered", "unanswered", c.unanswered ?? 0, c.unanswered > 0);
     }
-    row("lag_s", "lag", si(st.lag_s, "s"));
+    if (view.mode !== "xy") row("lag_s", "lag", si(st.lag_s, "s"));
     if (view.mode === "shadow") row("lag_p99_s", "lag p99", si(st.lag_p99_s, "s"));
     const age = view.ageS;
     row("age", view.mode === "shadow" ? "last frame" : "last update", age === null ? "–" : `${age.toFixed(1)} s ago`, age !== null && age > STALL_S && st.run === "running");
@@ -273,14 +288,15 @@
       view.stats.renders += 1;
       const S = view.series;
       drawPlot(document.getElementById("plot-error"),
-        [{ pts: S.board, idx: I.err, color: COL.board, width: 3.2 }, { pts: S.twin, idx: I.err, color: COL.twin }], "V²");
+        [{ pts: S.board, idx: I.err, color: COL.board, width: 3.2 }, { pts: S.twin, idx: I.err, color: COL.twin }], view.mode === "xy" ? "" : "V²");
       drawPlot(document.getElementById("plot-power"),
         [{ pts: S.board, idx: I.pw, color: COL.board, width: 3.2 }, { pts: S.twin, idx: I.pw, color: COL.twin }], "W");
       if (view.mode === "shadow") drawPlot(document.getElementById("plot-residual"),
         [{ pts: S.twin, idx: I.res, color: COL.twin }, { pts: S.twin, idx: I.score, color: COL.score, axis: "right" }], "V", "score");
       drawNetwork(); statusTable(); energyTable(); logs();
       const st = view.latest.status;
-      document.getElementById("headline").textContent = st.board ? `${st.board} · t = ${num(st.t_s, 2)} s` : "";
+      document.getElementById("headline").textContent = !st.board ? ""
+        : view.mode === "xy" ? `${st.board} · epoch ${num(st.t_s, 0)}` : `${st.board} · t = ${num(st.t_s, 2)} s`;
     }
     document.body.dataset.link = state;
     requestAnimationFrame(render);
@@ -302,7 +318,9 @@
       view.series = { board: msg.series.board, twin: msg.series.twin };
       view.latest = msg.latest; view.ageS = msg.latest.status.frame_age_s;
       document.body.className = msg.mode;
-      document.getElementById("mode").textContent = { shadow: "· shadow of a board", steer: "· steering a board" }[msg.mode] || "· simulation";
+      document.getElementById("mode").textContent = { shadow: "· shadow of a board", steer: "· steering a board",
+        xy: "· XY network trained by equilibrium propagation" }[msg.mode] || "· simulation";
+      document.getElementById("title-error").textContent = msg.mode === "xy" ? "Loss (1 − cos Δφ)/2 against epoch" : "Error (V²)";
       dirty = true;
       return;
     }
