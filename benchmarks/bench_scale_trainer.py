@@ -33,7 +33,8 @@ import numpy as np
 
 from twin.learning.trainer import TrainConfig, Trainer
 from twin.physics.network import lattice
-from twin.physics.task import Task, allostery_task
+from twin.physics.task import Task
+from twin.physics.task_generators import allostery_task
 
 #: Steps timed per size (about a second per run with the direct solver).
 STEPS = {16: 4000, 32: 1500, 64: 400, 128: 60}

@@ -35,7 +35,8 @@ import numpy as np
 import simpy
 
 from twin.physics.network_io import network_from_spec
-from twin.physics.task import Task, allostery_task
+from twin.physics.task import Task
+from twin.physics.task_generators import allostery_task
 from twin.physics.task_spec import build_tasks
 from twin.simulation import NoiseConfig, SolverSettings, Twin, TwinConfig, board_edge_params
 

@@ -37,7 +37,7 @@ from twin.learning.rules import LearningRule
 from twin.learning.trainer import TrainConfig, Trainer, train
 from twin.physics.network import Network
 from twin.physics.springs.task_spec import build_spring_tasks
-from twin.physics.task import allostery_task
+from twin.physics.task_generators import allostery_task
 
 RULE = LearningRule(alpha=10.0, eta=1e-3)
 

@@ -29,7 +29,8 @@ from twin.learning.trainer import TrainConfig, Trainer
 from twin.physics.network import lattice
 from twin.physics.network_io import read_authors_txt
 from twin.physics.reference_networks import packaged_reference_dir
-from twin.physics.task import Task, allostery_task, load_task, regression_task
+from twin.physics.task import Task, load_task
+from twin.physics.task_generators import allostery_task, regression_task
 
 REFERENCE = packaged_reference_dir()
 JAMMED = REFERENCE / "jammed"

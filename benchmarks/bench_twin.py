@@ -27,7 +27,8 @@ import simpy
 
 from twin.physics.network_io import network_from_spec
 from twin.physics.solver import CircuitBatch, clamped_state, free_state, nudged_targets
-from twin.physics.task import Task, allostery_task
+from twin.physics.task import Task
+from twin.physics.task_generators import allostery_task
 from twin.physics.task_spec import build_tasks
 from twin.simulation import SolverSettings, TwinConfig, board_edge_params, simulate
 

@@ -42,7 +42,8 @@ def _valid_files(folder: Path) -> dict[str, Any]:
 
     from twin.physics.network import lattice
     from twin.physics.network_io import network_to_dict, write_authors_txt
-    from twin.physics.task import allostery_task, task_to_dict
+    from twin.physics.task import task_to_dict
+    from twin.physics.task_generators import allostery_task
 
     net = lattice(4, 4, periodic=True)
     task = task_to_dict(allostery_task(net, rng=np.random.default_rng(2)))

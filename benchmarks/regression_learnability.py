@@ -21,7 +21,7 @@ import numpy as np
 from twin.learning.rules import LearningRule
 from twin.learning.trainer import TrainConfig, train
 from twin.physics.network_io import network_from_spec
-from twin.physics.task import regression_task
+from twin.physics.task_generators import regression_task
 from twin.physics.task_spec import realization_rng
 
 

@@ -29,15 +29,8 @@ if TYPE_CHECKING:
     from .physics.network import Network, lattice
     from .physics.network_io import load_network, network_from_spec, save_network
     from .physics.solver import CircuitBatch
-    from .physics.task import (
-        Examples,
-        Task,
-        allostery_task,
-        iris_task,
-        load_task,
-        regression_task,
-        save_task,
-    )
+    from .physics.task import Examples, Task, load_task, save_task
+    from .physics.task_generators import allostery_task, iris_task, regression_task
 
 #: Where each lazily imported name lives.
 _LAZY = {
@@ -54,10 +47,10 @@ _LAZY = {
     "CircuitBatch": ".physics.solver",
     "Examples": ".physics.task",
     "Task": ".physics.task",
-    "allostery_task": ".physics.task",
-    "iris_task": ".physics.task",
+    "allostery_task": ".physics.task_generators",
+    "iris_task": ".physics.task_generators",
     "load_task": ".physics.task",
-    "regression_task": ".physics.task",
+    "regression_task": ".physics.task_generators",
     "save_task": ".physics.task",
 }
 

@@ -20,7 +20,8 @@ from hypothesis import strategies as st
 from tests.helpers import run_cli
 from twin.physics.network import lattice
 from twin.physics.network_io import network_to_dict, write_authors_txt
-from twin.physics.task import allostery_task, task_to_dict
+from twin.physics.task import task_to_dict
+from twin.physics.task_generators import allostery_task
 
 FUZZ = settings(
     deadline=None,

@@ -13,7 +13,8 @@ from twin.learning._compiled import realizations
 from twin.learning.rules import LearningRule
 from twin.learning.trainer import TrainConfig, train
 from twin.physics.network import lattice
-from twin.physics.task import Task, allostery_task, regression_task
+from twin.physics.task import Task
+from twin.physics.task_generators import allostery_task, regression_task
 
 
 def _tasks() -> list[Task]:

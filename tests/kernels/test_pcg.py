@@ -22,7 +22,8 @@ from twin.kernels.train_run import KernelRun, StepParams
 from twin.learning._compiled import realizations
 from twin.learning.trainer import PCG_MIN_EDGES, TrainConfig, Trainer, resolve_solver
 from twin.physics.network import lattice
-from twin.physics.task import Task, allostery_task, regression_task
+from twin.physics.task import Task
+from twin.physics.task_generators import allostery_task, regression_task
 
 ETA = 1e-3
 

@@ -20,7 +20,8 @@ from twin.learning.rules import LambdaControl, LearningRule
 from twin.learning.trainer import TrainConfig, Trainer, TrainResult, train
 from twin.physics.network import Network, lattice
 from twin.physics.network_io import read_authors_txt
-from twin.physics.task import Task, allostery_task, iris_task, load_task, regression_task
+from twin.physics.task import Task, load_task
+from twin.physics.task_generators import allostery_task, iris_task, regression_task
 
 REFERENCE_SETTING = {"rule": LearningRule(alpha=0.5, eta=1e-3), "k_min": 1e-4, "k_max": 1e6}
 RTOL = 1e-10  # agreement of the two backends over a few hundred steps

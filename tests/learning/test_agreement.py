@@ -30,7 +30,8 @@ from twin.learning._compiled import realizations
 from twin.learning.rules import LearningRule
 from twin.learning.trainer import TrainConfig, Trainer, train
 from twin.physics.network import lattice
-from twin.physics.task import Task, allostery_task, load_task
+from twin.physics.task import Task, load_task
+from twin.physics.task_generators import allostery_task
 from twin.simulation import Twin, trainer_equivalent
 from twin.simulation.network_state import circuit_structure
 

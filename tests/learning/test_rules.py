@@ -13,7 +13,8 @@ from twin.errors import ConfigError
 from twin.learning.rules import LambdaControl, LearningRule, clip_conductance, coupled_update
 from twin.physics.network import lattice
 from twin.physics.solver import CircuitBatch, clamped_state, free_state, nudged_targets
-from twin.physics.task import Task, regression_task
+from twin.physics.task import Task
+from twin.physics.task_generators import regression_task
 
 
 def _task(n_targets: int, seed: int = 4) -> tuple[Task, np.ndarray]:

@@ -13,7 +13,8 @@ from twin.learning.rules import LambdaControl, LearningRule
 from twin.learning.trainer import TrainConfig, Trainer, record_steps, train
 from twin.physics.network import lattice
 from twin.physics.network_io import read_authors_txt
-from twin.physics.task import allostery_task, iris_task, load_task, regression_task
+from twin.physics.task import load_task
+from twin.physics.task_generators import allostery_task, iris_task, regression_task
 
 REFERENCE_SETTING = {"rule": LearningRule(alpha=0.5, eta=1e-3), "k_min": 1e-4, "k_max": 1e6}
 

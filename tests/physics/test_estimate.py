@@ -28,7 +28,7 @@ from twin.physics import estimate as est
 from twin.physics.network import lattice
 from twin.physics.network_io import read_authors_txt
 from twin.physics.reference_networks import packaged_reference_dir
-from twin.physics.task import allostery_task
+from twin.physics.task_generators import allostery_task
 
 #: Estimated over measured peak RSS stays within this factor either way (measured: 0.9-1.4).
 MEMORY_FACTOR = 1.6

@@ -27,7 +27,8 @@ from twin.physics.network_io import (
     read_authors_txt,
     write_authors_txt,
 )
-from twin.physics.task import allostery_task, load_task, task_to_dict
+from twin.physics.task import load_task, task_to_dict
+from twin.physics.task_generators import allostery_task
 
 NET = lattice(3, 3, periodic=True)
 TASK = task_to_dict(allostery_task(NET, rng=np.random.default_rng(2)))

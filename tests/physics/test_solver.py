@@ -12,7 +12,8 @@ from tests.hypothesis_profiles import scaled
 from twin.errors import SolverError, TaskError
 from twin.physics.network import Network, lattice
 from twin.physics.solver import CircuitBatch, clamped_state, free_state, nudged_targets
-from twin.physics.task import Task, regression_task
+from twin.physics.task import Task
+from twin.physics.task_generators import regression_task
 
 
 def _free(task: Task, k: np.ndarray, inputs: np.ndarray | None = None):

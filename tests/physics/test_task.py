@@ -10,16 +10,8 @@ import pytest
 from twin.errors import TaskError
 from twin.physics.file_checks import check_document
 from twin.physics.network import lattice
-from twin.physics.task import (
-    TASK_SCHEMA_ID,
-    allostery_task,
-    iris_task,
-    load_task,
-    regression_task,
-    save_task,
-    task_from_dict,
-    task_to_dict,
-)
+from twin.physics.task import TASK_SCHEMA_ID, load_task, save_task, task_from_dict, task_to_dict
+from twin.physics.task_generators import allostery_task, iris_task, regression_task
 
 
 def test_regression_task_follows_the_seed_setup(rng) -> None:

@@ -8,7 +8,7 @@ import pytest
 from twin.errors import TaskError
 from twin.physics.network import lattice
 from twin.physics.network_io import network_from_spec
-from twin.physics.task import iris_task, regression_task
+from twin.physics.task_generators import iris_task, regression_task
 from twin.physics.task_spec import TaskSpecError, build_tasks
 
 

@@ -119,7 +119,7 @@ def test_error_rule_stops_at_a_cycle_end() -> None:
 
 def test_schedule_on_another_network_is_refused() -> None:
     from twin.physics.network_io import network_from_spec
-    from twin.physics.task import allostery_task
+    from twin.physics.task_generators import allostery_task
 
     other = allostery_task(network_from_spec("lattice:3x3"), rng=np.random.default_rng(0))
     emu = BoardEmulator(EmulatorConfig(), rng=np.random.default_rng(2))

@@ -17,7 +17,8 @@ import pytest
 import simpy
 
 from twin.physics.network_io import network_from_spec
-from twin.physics.task import Task, allostery_task
+from twin.physics.task import Task
+from twin.physics.task_generators import allostery_task
 from twin.simulation import (
     NoiseConfig,
     SolverSettings,

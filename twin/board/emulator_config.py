@@ -16,7 +16,8 @@ from twin.board.commands import RATE_HZ_RANGE
 from twin.board.errors import BridgeConfigError
 from twin.board.variation import GATE_FULL_SCALE_V, Adc, HiddenVariation
 from twin.physics.network_io import network_from_spec
-from twin.physics.task import Task, allostery_task
+from twin.physics.task import Task
+from twin.physics.task_generators import allostery_task
 
 __all__ = ["EmulatorConfig", "default_board_task"]
 

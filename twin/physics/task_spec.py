@@ -17,7 +17,8 @@ from ..errors import NetworkError, TaskError
 from .estimate import network_size
 from .network import Network
 from .network_io import SPEC_FORMS, network_from_spec
-from .task import Task, allostery_task, iris_task, load_task, regression_task
+from .task import Task, load_task
+from .task_generators import allostery_task, iris_task, regression_task
 
 __all__ = [
     "DEFAULT_NETWORKS",

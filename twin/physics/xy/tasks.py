@@ -13,7 +13,7 @@ import attrs
 import numpy as np
 
 from ...errors import TaskError
-from ..task import iris_data
+from ..task_generators import iris_data
 
 __all__ = ["TASKS", "XYTask", "digits", "task_from_spec", "xor"]
 
