@@ -1,9 +1,10 @@
 """Fig. 7 of the seed (here figure 5): Iris classification with label noise, accuracy and power.
 
 Iris (4 features push-pull + 2 bias nodes in, 3 class nodes out;
-:func:`twin.physics.task_generators.iris_task`) on the authors' N = 64 networks, label noise 1e-3 V on the desired training
-outputs, kappa = 1, alpha = 0.5, eta = 1e-3, bounds [1e-3, 10] S. Published: the trained free
-power falls ~2x at unchanged accuracy up to lambda ~ 1e-7 (the paper's axis).
+:func:`twin.physics.task_generators.iris_task`) on the authors' N = 64 networks, label noise
+1e-3 V on the desired training outputs, kappa = 1, alpha = 0.5, eta = 1e-3, bounds [1e-3, 10] S.
+Published: the trained free power falls ~2x at unchanged accuracy up to lambda ~ 1e-7 (the
+paper's axis).
 """
 
 from __future__ import annotations
