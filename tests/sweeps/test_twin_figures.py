@@ -171,7 +171,7 @@ def test_figure_sweeps_are_valid_specs(module, quick: bool) -> None:
     assert len({c.cell_id for c in cells}) == len(cells)
 
 
-@pytest.mark.parametrize("name", ["fig1", "fig2", "fig3", "fig4", "fig5", "fig6", "fig8"])
+@pytest.mark.parametrize("name", ["fig1", "fig2", "fig3", "fig4", "fig5", "fig6", "fig8", "xy"])
 def test_example_sweep_files_are_the_full_figure_sweeps(name: str) -> None:
     """``examples/sweeps/<name>.toml`` is each full sweep of every figure (drift test)."""
     from pathlib import Path
@@ -180,7 +180,7 @@ def test_example_sweep_files_are_the_full_figure_sweeps(name: str) -> None:
     from twin.sweeps.figures import FIGURES, figure_module
 
     assert sorted(FIGURES) == [
-        "fig1", "fig2", "fig3", "fig4", "fig5", "fig6", "fig8", "imperfection"
+        "fig1", "fig2", "fig3", "fig4", "fig5", "fig6", "fig8", "imperfection", "xy"
     ]  # fmt: skip
     module = figure_module(name)
 
