@@ -19,7 +19,9 @@ costs seconds. Squaring halves the digits that resolve a zero mode (rounding lea
 eigenvalue of ``D`` near 1e-16 of the largest), so there a mode is zero when its singular value is
 below ``SPARSE_ZERO_MODE_RTOL`` = 1e-6 of the largest: a mode between the two thresholds would
 leave the linear solves with a condition number above 1e12, and counts as floppy. The count is
-computed once per network and kept with it (:attr:`SpringNetwork.floppy_count`).
+computed once per network and kept with it (:attr:`SpringNetwork.floppy_count`). Dense SVDs run
+on one BLAS thread: threads cost 4-6x more CPU for these sizes (and more wall time on a loaded
+machine; ``benchmarks/bench_spring_rigidity.py``).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from typing import Any
 import attrs
 import numpy as np
 import scipy.sparse as sp
+from threadpoolctl import threadpool_limits
 
 from ...errors import NetworkError
 from ..network import Network
@@ -201,7 +204,8 @@ def sparse_rigidity_matrix(net: SpringNetwork) -> sp.csr_matrix:
 
 
 def _dense_zero_modes(net: SpringNetwork) -> int:
-    sv = np.linalg.svd(rigidity_matrix(net), compute_uv=False)
+    with threadpool_limits(limits=1, user_api="blas"):
+        sv = np.linalg.svd(rigidity_matrix(net), compute_uv=False)
     sv = np.concatenate([sv, np.zeros(max(0, 2 * net.n_nodes - sv.size))])
     return int(np.sum(sv <= ZERO_MODE_RTOL * sv.max()))
 
@@ -269,7 +273,8 @@ def check_rigid(net: SpringNetwork) -> None:
 
 def _self_stresses(net: SpringNetwork) -> np.ndarray:
     """Orthonormal basis ``(E, S)`` of the self-stresses (null space of ``R^T``)."""
-    u, sv, _ = np.linalg.svd(rigidity_matrix(net), full_matrices=True)
+    with threadpool_limits(limits=1, user_api="blas"):
+        u, sv, _ = np.linalg.svd(rigidity_matrix(net), full_matrices=True)
     rank = int(np.sum(sv > ZERO_MODE_RTOL * sv.max()))
     return u[:, rank:]
 
