@@ -30,6 +30,7 @@ import numpy as np
 
 from twin.physics.jammed import jammed_network
 from twin.physics.springs.network import (
+    SPARSE_ZERO_MODE_RTOL,
     ZERO_MODE_RTOL,
     SpringNetwork,
     floppy_modes,
@@ -52,11 +53,15 @@ def _median(fn: Callable[[], Any], repeat: int) -> tuple[Any, float, float]:
             float(np.median([r[2] for r in runs])))  # fmt: skip
 
 
-def _dense_floppy(net: SpringNetwork) -> int:
-    """The floppy-mode count by the dense SVD (the check before the sparse path)."""
+def _dense_floppy(net: SpringNetwork) -> tuple[int, float]:
+    """The floppy-mode count by the dense SVD (the check before the sparse path), and the
+    smallest singular value above the zero-mode threshold relative to the largest (the margin
+    to the sparse check's threshold, ``SPARSE_ZERO_MODE_RTOL``)."""
     sv = np.linalg.svd(rigidity_matrix(net), compute_uv=False)
     sv = np.concatenate([sv, np.zeros(max(0, 2 * net.n_nodes - sv.size))])
-    return max(0, int(np.sum(sv <= ZERO_MODE_RTOL * sv.max())) - rigid_body_modes(net))
+    zero = sv <= ZERO_MODE_RTOL * sv.max()
+    smallest = float(sv[~zero].min() / sv.max()) if (~zero).any() else float("nan")
+    return max(0, int(np.sum(zero)) - rigid_body_modes(net)), smallest
 
 
 @contextlib.contextmanager
@@ -88,8 +93,10 @@ def main() -> None:
         net = SpringNetwork.from_network(graph)
         print(f"seed {seed}: N={net.n_nodes} E={net.n_edges} z={net.coordination:.3f}")
         print(_line("jam", wall, cpu))
-        dense, wall, cpu = _median(lambda n=net: _dense_floppy(n), args.repeat)
+        (dense, margin), wall, cpu = _median(lambda n=net: _dense_floppy(n), args.repeat)
         print(_line("svd (default BLAS threads)", wall, cpu, f"floppy={dense}"))
+        print(f"  smallest nonzero singular value / largest: {margin:.3g} (sparse threshold "
+              f"{SPARSE_ZERO_MODE_RTOL:g})")  # fmt: skip
         with _one_thread() as limited:
             if limited:
                 _, wall, cpu = _median(lambda n=net: _dense_floppy(n), args.repeat)
