@@ -38,6 +38,7 @@ from twin.learning.trainer import TrainConfig, Trainer, train
 from twin.physics.network import Network
 from twin.physics.springs.task_spec import build_spring_tasks
 from twin.physics.task_generators import allostery_task
+from twin.sweeps.figures.fig8_springs import FIT_MAX_LAMBDA
 
 RULE = LearningRule(alpha=10.0, eta=1e-3)
 
@@ -181,7 +182,9 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20_000)
     parser.add_argument("--lam-min", type=float, default=-10.0, help="log10 of the smallest")
     parser.add_argument("--lam-max", type=float, default=-4.0, help="log10 of the largest")
-    parser.add_argument("--fit-max", type=float, default=1e-6)
+    parser.add_argument(
+        "--fit-max", type=float, default=FIT_MAX_LAMBDA, help="the figure's window by default"
+    )
     args = parser.parse_args()
     if args.mode == "speed":
         speed(args.repeat, not args.no_large)

@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 
 from twin.errors import ConfigError, NetworkError
-from twin.physics.jammed import JammingConfig, _forces, _jammed_packing, jammed_network
+from twin.physics.jammed import JammingConfig, jammed_network
+from twin.physics.jammed.contacts import _jammed_packing
+from twin.physics.jammed.packing import _forces
 from twin.physics.network import Network
 from twin.physics.network_io import network_from_spec, read_authors_txt
 from twin.physics.reference_networks import packaged_reference_dir

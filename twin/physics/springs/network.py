@@ -10,6 +10,18 @@ Rigidity matrix ``R`` (E x 2N): bond ``i`` with unit vector ``n_i`` (from ``u`` 
 displacements ``u``. The zero modes of ``R`` are the rigid motions (2 translations in a periodic
 box; 2 translations and a rotation in the plane) plus the floppy modes. A network is rigid when it
 has no floppy mode; :func:`floppy_modes` counts them and :func:`check_rigid` reports them.
+
+Counting zero modes: networks of at most ``DENSE_RIGIDITY_MAX`` coordinates take the dense
+singular values of ``R`` (a mode is zero below ``ZERO_MODE_RTOL`` times the largest). Larger ones
+take the few smallest eigenvalues of the sparse ``D = R^T R`` by shift-invert Lanczos (ARPACK on a
+sparse LU of ``D + tau I``), which costs milliseconds where the dense SVD of an N = 1000 network
+costs seconds. Squaring halves the digits that resolve a zero mode (rounding leaves a zero
+eigenvalue of ``D`` near 1e-16 of the largest), so there a mode is zero when its singular value is
+below ``SPARSE_ZERO_MODE_RTOL`` = 1e-6 of the largest: a mode between the two thresholds would
+leave the linear solves with a condition number above 1e12, and counts as floppy. The count is
+computed once per network and kept with it (:attr:`SpringNetwork.floppy_count`). Dense SVDs run
+on one BLAS thread: threads cost 4-6x more CPU for these sizes (and more wall time on a loaded
+machine; ``benchmarks/bench_spring_rigidity.py``).
 """
 
 from __future__ import annotations
@@ -18,6 +30,8 @@ from typing import Any
 
 import attrs
 import numpy as np
+import scipy.sparse as sp
+from threadpoolctl import threadpool_limits
 
 from ...errors import NetworkError
 from ..network import Network
@@ -34,13 +48,20 @@ __all__ = [
     "prune_to_coordination",
     "rigid_body_modes",
     "rigidity_matrix",
+    "sparse_rigidity_matrix",
 ]
 
 #: Stiffness bounds, N/m (the conductance bounds of the seed's text, carried over).
 DEFAULT_SPRING_K_MIN = 1e-3
 DEFAULT_SPRING_K_MAX = 1e1
-#: Relative singular-value threshold below which a mode of R counts as a zero mode.
+#: Relative singular-value threshold below which a mode of R counts as a zero mode (dense SVD).
 ZERO_MODE_RTOL = 1e-9
+#: Networks with at most this many coordinates (2N) are checked by the dense SVD.
+DENSE_RIGIDITY_MAX = 600
+#: The sparse check's relative singular-value threshold (it resolves eigenvalues of R^T R).
+SPARSE_ZERO_MODE_RTOL = 1e-6
+#: The sparse check looks for at most this many zero modes; more are counted by the dense SVD.
+SPARSE_MAX_ZERO_MODES = 64
 #: Shortest bond relative to the median bond length.
 MIN_RELATIVE_LENGTH = 1e-6
 
@@ -67,6 +88,8 @@ class SpringNetwork:
     k_min: float = DEFAULT_SPRING_K_MIN
     k_max: float = DEFAULT_SPRING_K_MAX
     name: str = ""
+    #: Memo of :func:`floppy_modes` (a function of the frozen geometry); ``evolve`` drops it.
+    _floppy: int | None = attrs.field(default=None, init=False, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         x, e, rest = self.positions, self.edges, self.rest_lengths
@@ -128,7 +151,13 @@ class SpringNetwork:
         return np.linalg.norm(bond_vectors(x, self.edges, self.box), axis=1)
 
     def evolve(self, **changes: Any) -> SpringNetwork:
+        """A copy with ``changes`` (its floppy-mode count is computed again when asked)."""
         return attrs.evolve(self, **changes)
+
+    @property
+    def floppy_count(self) -> int | None:
+        """The floppy-mode count if :func:`floppy_modes` has computed it, else None."""
+        return self._floppy
 
 
 def bond_vectors(x: np.ndarray, edges: np.ndarray, box: float | None) -> np.ndarray:
@@ -163,16 +192,70 @@ def isostatic_coordination(net: SpringNetwork) -> float:
     return 2.0 * (2 * net.n_nodes - rigid_body_modes(net)) / net.n_nodes
 
 
-def _singular_values(net: SpringNetwork) -> np.ndarray:
-    sv = np.linalg.svd(rigidity_matrix(net), compute_uv=False)
-    return np.concatenate([sv, np.zeros(max(0, 2 * net.n_nodes - sv.size))])
+def sparse_rigidity_matrix(net: SpringNetwork) -> sp.csr_matrix:
+    """:func:`rigidity_matrix` as a sparse ``(E, 2N)`` CSR matrix (4 entries per bond)."""
+    d = bond_vectors(net.positions, net.edges, net.box)
+    n = d / np.linalg.norm(d, axis=1)[:, None]
+    u, v = net.edges[:, 0], net.edges[:, 1]
+    rows = np.repeat(np.arange(net.n_edges), 4)
+    cols = np.stack([2 * v, 2 * v + 1, 2 * u, 2 * u + 1], axis=1).ravel()
+    vals = np.concatenate([n, -n], axis=1).ravel()
+    return sp.csr_matrix((vals, (rows, cols)), shape=(net.n_edges, 2 * net.n_nodes))
+
+
+def _dense_zero_modes(net: SpringNetwork) -> int:
+    with threadpool_limits(limits=1, user_api="blas"):
+        sv = np.linalg.svd(rigidity_matrix(net), compute_uv=False)
+    sv = np.concatenate([sv, np.zeros(max(0, 2 * net.n_nodes - sv.size))])
+    return int(np.sum(sv <= ZERO_MODE_RTOL * sv.max()))
+
+
+def _sparse_zero_modes(net: SpringNetwork) -> int | None:
+    """Zero modes of ``R`` from the smallest eigenvalues of ``D = R^T R``; None when there are
+    more than ``SPARSE_MAX_ZERO_MODES`` or ARPACK does not converge (count them densely)."""
+    from scipy.sparse.linalg import ArpackError, eigsh
+
+    r = sparse_rigidity_matrix(net)
+    d = (r.T @ r).tocsc()
+    size = d.shape[0]
+    # ARPACK's start vector, fixed so the check is deterministic; not uniform (a translation,
+    # in the null space of D, from which Lanczos cannot start)
+    start = np.cos(1.0 + np.arange(size))
+    try:
+        top = float(eigsh(d, k=1, which="LA", tol=1e-3, v0=start, return_eigenvectors=False)[0])
+        tau = SPARSE_ZERO_MODE_RTOL**2 * top
+        limit = min(SPARSE_MAX_ZERO_MODES, size - 2)  # ARPACK needs k < size - 1
+        k = min(rigid_body_modes(net) + 1, limit)
+        while True:
+            mu = eigsh(d, k=k, sigma=-tau, which="LM", v0=start, return_eigenvectors=False)
+            zero = int(np.sum(mu <= tau))
+            if zero < k:
+                return zero
+            if k == limit:
+                return None
+            k = min(2 * k, limit)
+    except ArpackError:
+        return None
+
+
+def _zero_modes(net: SpringNetwork) -> int:
+    if 2 * net.n_nodes <= DENSE_RIGIDITY_MAX:
+        return _dense_zero_modes(net)
+    zero = _sparse_zero_modes(net)
+    return _dense_zero_modes(net) if zero is None else zero
 
 
 def floppy_modes(net: SpringNetwork) -> int:
-    """Number of floppy modes: zero modes of ``R`` beyond the rigid motions."""
-    sv = _singular_values(net)
-    zero = int(np.sum(sv <= ZERO_MODE_RTOL * sv.max()))
-    return max(0, zero - rigid_body_modes(net))
+    """Number of floppy modes: zero modes of ``R`` beyond the rigid motions.
+
+    Computed once per network (dense SVD, or sparse Lanczos above ``DENSE_RIGIDITY_MAX``
+    coordinates: see the module docstring) and kept with it.
+    """
+    if net.floppy_count is None:
+        floppy = max(0, _zero_modes(net) - rigid_body_modes(net))
+        object.__setattr__(net, "_floppy", floppy)  # memo of a pure function of frozen data
+        return floppy
+    return net.floppy_count
 
 
 def check_rigid(net: SpringNetwork) -> None:
@@ -190,7 +273,8 @@ def check_rigid(net: SpringNetwork) -> None:
 
 def _self_stresses(net: SpringNetwork) -> np.ndarray:
     """Orthonormal basis ``(E, S)`` of the self-stresses (null space of ``R^T``)."""
-    u, sv, _ = np.linalg.svd(rigidity_matrix(net), full_matrices=True)
+    with threadpool_limits(limits=1, user_api="blas"):
+        u, sv, _ = np.linalg.svd(rigidity_matrix(net), full_matrices=True)
     rank = int(np.sum(sv > ZERO_MODE_RTOL * sv.max()))
     return u[:, rank:]
 
