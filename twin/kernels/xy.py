@@ -40,8 +40,8 @@ def _split_edges(free: Arr, n: int, ea: Arr, eb: Arr, w: Arr) -> tuple:
             n_ff += 1
         elif la >= 0 or lb >= 0:
             n_cf += 1
-    fa = np.empty(n_ff, dtype=np.int64)
-    fb = np.empty(n_ff, dtype=np.int64)
+    fa = np.empty(n_ff, dtype=np.uint64)  # unsigned: no negative-index wraparound per access
+    fb = np.empty(n_ff, dtype=np.uint64)
     fw = np.empty(n_ff)
     cj = np.empty(n_cf, dtype=np.int64)
     ci = np.empty(n_cf, dtype=np.int64)
