@@ -23,7 +23,8 @@ excluded on both sides (warm-up epochs first).
 The machine is shared (other jobs load both cores), so: the sides are interleaved (per case
 and repeat: ours fixed, peer Euler, ours tol, peer Tsit5), the time is process CPU time (all
 threads of the process; XLA may use both cores), wall time is shown too, and the figures are
-medians over ``--repeats`` with [min, max]. Ratio: the peer's Euler CPU median over the row's.
+medians over ``--repeats`` with [min, max]. Ratios: the peer's CPU median (Euler; Tsit5) over
+the row's.
 
     PYTHONPATH=. nice -n 10 python benchmarks/bench_xy_peer.py \\
         --peer-python /tmp/jaxenv/bin/python --peer-dir /tmp/xypeer/XY_EqProp [--tsit5]
@@ -167,19 +168,21 @@ def main() -> None:
                     got.setdefault(f"{side} {label}", []).append(res)
                     print(f"  {name} r{r} {side} {label}: cpu {res['cpu_ms']:.3f} ms, "
                           f"wall {res['wall_ms']:.3f} ms", file=sys.stderr, flush=True)
-            peer_cpu = _stats([b["cpu_ms"] for b in got["peer euler"]])[0]
+            peer_cpu = {s: _stats([b["cpu_ms"] for b in got[f"peer {s}"]])[0] for s in solvers}
             for row, res_list in got.items():
                 cpu = _stats([b["cpu_ms"] for b in res_list])
                 wall = _stats([b["wall_ms"] for b in res_list])
-                rows.append((name, row, cpu, wall, peer_cpu / cpu[0]))
+                rows.append((name, row, cpu, wall, [peer_cpu[s] / cpu[0] for s in solvers]))
     finally:
         for peer in peers.values():
             peer.close()
+    heads = "".join(f" {'peer ' + s + ' / row':>17s}" for s in solvers)
     print(f"{'case':24s} {'side / relaxation':18s} {'CPU ms/epoch median [min, max]':>34s} "
-          f"{'wall ms/epoch':>14s} {'peer Euler / row':>17s}")  # fmt: skip
-    for name, row, cpu, wall, ratio in rows:
+          f"{'wall ms/epoch':>14s}{heads}")  # fmt: skip
+    for name, row, cpu, wall, ratios in rows:
         span = f"{cpu[0]:.3f} [{cpu[1]:.3f}, {cpu[2]:.3f}]"
-        print(f"{name:24s} {row:18s} {span:>34s} {wall[0]:14.3f} {ratio:16.1f}x")
+        cols = "".join(f" {r:16.1f}x" for r in ratios)
+        print(f"{name:24s} {row:18s} {span:>34s} {wall[0]:14.3f}{cols}")
     if args.json:
         args.json.write_text(json.dumps(blocks, indent=1))
 
