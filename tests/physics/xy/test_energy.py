@@ -114,6 +114,24 @@ def test_compiled_relaxation_agrees_with_reference_step_by_step(rng):
     np.testing.assert_array_equal(phi0[:, graph.inputs], fast.phi[:, graph.inputs])
 
 
+@pytest.mark.parametrize("graph", GRAPHS[:2], ids=lambda g: g.name)
+def test_compiled_nudging_agrees_with_reference_near_and_far_from_anti_target(graph, rng):
+    # outputs from 1e-6 to 3 rad short of the anti-target (d = +-pi), where the kernel switches
+    # from sin d / (1 + cos d) to tan(d / 2) (NEAR_PI), and at random: one step and ten
+    p = _params(graph, rng)
+    gaps = np.array([1e-6, 1e-3, 0.02, 0.044, 0.046, 0.1, 1.0, 3.0])
+    phi0 = rng.uniform(-np.pi, np.pi, (2 * len(gaps), graph.n_nodes))
+    target = rng.uniform(-1.5, 1.5, (len(phi0), 1))
+    side = np.repeat([1.0, -1.0], len(gaps))
+    phi0[:, graph.outputs[0]] = target[:, 0] + side * (np.pi - np.tile(gaps, 2))
+    for steps in (1, 10):
+        cfg = RelaxConfig(dt=0.01, max_steps=steps, tol=1e-300)
+        fast = relax(graph, p, phi0, targets=target, beta=0.2, config=cfg)
+        ref = relax_reference(graph, p, phi0, targets=target, beta=0.2, config=cfg)
+        np.testing.assert_allclose(fast.phi, ref.phi, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(fast.work, ref.work, rtol=1e-10)
+
+
 def test_relaxation_stops_by_force_norm_at_a_minimum(rng):
     graph = GRAPHS[0]
     p = _params(graph, rng)
