@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from tests.boards import DelegatingBoard
-from twin.board.contract import Board, BoardState, Update
+from twin.board.contract import Board, BoardState, Resync, Update
 from twin.board.emulator import BoardEmulator, EmulatorConfig
 from twin.board.inprocess import Fault, InProcessBoard
 from twin.board.variation import HiddenVariation
@@ -274,3 +274,57 @@ def test_energy_compare_sets_board_and_twin_side_by_side_per_component(tmp_path)
         assert row["source"] == "board / twin"
     for comp in ("free_network", "clamped_network"):  # the nominal board: twin = board
         assert rows[comp]["ratio"] == pytest.approx(1.0, rel=0.02)
+
+
+class _LosesFrames(DelegatingBoard):
+    """Loses every ``every``-th poll's frames and resyncs as a ZeroMQ client does after a gap."""
+
+    def __init__(self, inner: Board, every: int) -> None:
+        super().__init__(inner)
+        self.every = every
+        self.polls = 0
+        self.lost = 0
+
+    def poll(self, timeout_s: float) -> list[Update]:
+        updates = self.inner.poll(timeout_s)
+        self.polls += 1
+        states = [u for u in updates if isinstance(u, BoardState)]
+        if self.polls % self.every or len(states) != len(updates) or not states:
+            return updates
+        self.lost += len(states)
+        return [Resync(snapshot=self.inner.snapshot(), reason="gap")]
+
+
+def test_a_loss_resyncs_the_twin_in_place_and_a_restart_rebuilds_it() -> None:
+    board = _LosesFrames(InProcessBoard(emulator()), every=7)
+    sh, _, _ = shadow(board)
+    sh.run(0.1)
+    track = sh.track
+    summary = sh.run(0.5)
+    assert board.lost > 0
+    assert summary["resyncs"] >= 1 + 5  # the join and the gaps
+    assert sh.track is track  # updated in place, never rebuilt
+    assert summary["gate_residual_rms_v"] < 5e-3  # still tracking the board
+    assert len(sh.stats.resync_cost_s["board"]) == summary["resyncs"]
+    board.inner.restart()  # type: ignore[attr-defined]
+    sh.step(1.0)
+    assert sh.track is not track  # a new epoch: a new twin
+
+
+def test_a_board_resync_in_place_leaves_the_twin_as_a_build_from_the_snapshot_would() -> None:
+    emu = emulator()
+    sh, _, _ = shadow(InProcessBoard(emu), resync="off")
+    sh.run(0.1)
+    track = sh.track
+    assert track is not None
+    emu.advance(emu.t_s + 0.004)  # frames the shadow never sees: a loss
+    snapshot = emu.snapshot()
+    sh.ingest(Resync(snapshot=snapshot, reason="gap"))
+    assert sh.track is track  # in place
+    built, _, _ = shadow(DelegatingBoard(InProcessBoard(emu)), resync="off")
+    built.ingest(Resync(snapshot=snapshot, reason="initial"))
+    assert built.track is not None
+    for twin in (track, built.track):
+        twin.advance(snapshot.state.t_s + 0.05)
+    np.testing.assert_allclose(track.gates(), built.track.gates(), rtol=0, atol=1e-9)
+    assert not np.allclose(track.gates(), snapshot.state.gate_v, atol=1e-3)  # they did learn

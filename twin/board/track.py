@@ -125,6 +125,14 @@ class TwinTrack:
         gates = np.broadcast_to(np.asarray(gates, dtype=float), (n,)).copy()
         self._start(t_s, gates)
 
+    def reset_gates(self, t_s: float, gates_v: np.ndarray) -> None:
+        """Set the gate voltages (V) at board time ``t_s`` in place, in the same segment (no new
+        twin: :meth:`twin.simulation.twin.Twin.reset_gates`); mode, eta and lambda stay."""
+        self.advance(t_s)
+        n = self.task.network.n_edges
+        gates = np.broadcast_to(np.asarray(gates_v, dtype=float), (n,))
+        self.twin.reset_gates(self.t_s - self.t0_s, gates)
+
     # ------------------------------------------------------------------ running
 
     def advance(self, t_s: float) -> None:

@@ -101,9 +101,9 @@ class Ingest:
         assert prev is not None
         assert self.state.track is not None
         self.stats.frames += len(run)
-        now = time.time()
-        # Receipt minus stamp; a stamp ahead of this host's clock (an uncorrected offset) is
-        # not a negative delay: the link's offset-corrected figures are preferred when it has them.
+        # Receipt minus the stamp on this host's clock (the board's stamp minus the link's
+        # estimated clock offset); what is left of the estimate's error is not a negative delay.
+        now = time.time() + self.state.clock_offset_s
         self.stats.lags_s.extend(max(now - s.wall_unix, 0.0) for s in run)
         if self._config_changed(prev, first):
             self.stats.config_changes += 1

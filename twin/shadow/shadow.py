@@ -24,11 +24,12 @@ reported state:
    an abrupt fault is not absorbed and still alarms;
 5. books energies for both sources and emits run documents (:mod:`twin.shadow.docs`).
 
-A :class:`~twin.board.contract.Resync` from the board (late join, gap, silence, restart) rebuilds
-the twin from the new snapshot (:class:`~twin.shadow.sync.TwinSync`); a new epoch counts as a
-restart. Frames are taken in runs of one setting (:class:`~twin.shadow.ingest.Ingest`). Run
-time (``t_s`` of the documents) is board time made continuous across restarts. Losses no board
-counter announced (a sequence jump without a Resync) are counted as ``undetected_loss``.
+A :class:`~twin.board.contract.Resync` from the board (late join, gap, silence, restart) brings
+the twin to the new snapshot, in place after a loss, rebuilt otherwise
+(:class:`~twin.shadow.sync.TwinSync`); a new epoch counts as a restart. Frames are taken in runs
+of one setting (:class:`~twin.shadow.ingest.Ingest`). Run time (``t_s`` of the documents) is
+board time made continuous across restarts. Losses no board counter announced (a sequence jump
+without a Resync) are counted as ``undetected_loss``.
 """
 
 from __future__ import annotations
@@ -146,6 +147,7 @@ class Shadow:
             edges=edges,
             rng=rng,
             finish_alarm=self._finish_alarm,
+            clock_offset=lambda: float(board.counters.clock_offset_s),
         )
         self.frames = Ingest(
             board=board,

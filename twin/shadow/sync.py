@@ -7,11 +7,20 @@ builds the twin from the snapshot's task and state (:meth:`TwinSync.build`). A *
 (:meth:`TwinSync.resync_state`, periodic or on alarm) resets the twin's gates to an estimate of
 the board's over the last frames. Both change the shadow's explicit
 :class:`~twin.shadow.state.TwinState`; volts, seconds.
+
+Neither rebuilds the twin when it can be updated in place
+(:meth:`~twin.board.track.TwinTrack.reset_gates`, tens of microseconds against a millisecond or
+more for a build, while frames queue): a state resync never does, a board Resync only when the
+epoch, network, task and learning step are unchanged and the board is at most
+:data:`CATCH_UP_S` of board time ahead of the twin (a loss); a late join, a restart, a changed
+task or a long silence build the twin anew. Each resync's wall time is kept
+(``ShadowStats.resync_cost_s``).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -27,7 +36,11 @@ from twin.shadow.state import ShadowStats, TwinState
 from twin.shadow.watch import Watch
 from twin.simulation.edge import EdgeParams
 
-__all__ = ["TwinSync", "track_mode"]
+__all__ = ["CATCH_UP_S", "TwinSync", "track_mode"]
+
+#: Longest stretch of board time (s) a board Resync runs the twin through to update it in place
+#: (about 0.1 ms of compute per ms); a longer one (a silence) rebuilds the twin at the snapshot.
+CATCH_UP_S = 0.02
 
 log = logging.getLogger("twin.shadow.sync")
 
@@ -52,6 +65,9 @@ class TwinSync:
         Source of the twin's random keys.
     finish_alarm
         Ends the active alarm at a run time (called when the board restarts).
+    clock_offset
+        The link's current estimate of the board's wall clock minus this host's, s (it changes
+        with snapshot exchanges, so it is read at each board Resync).
     """
 
     def __init__(
@@ -64,6 +80,7 @@ class TwinSync:
         edges: EdgeParams,
         rng: np.random.Generator,
         finish_alarm: Callable[[float], None],
+        clock_offset: Callable[[], float] = lambda: 0.0,
     ) -> None:
         self.state = state
         self.stats = stats
@@ -72,12 +89,15 @@ class TwinSync:
         self.edges = edges
         self.rng = rng
         self.finish_alarm = finish_alarm
+        self.clock_offset = clock_offset
         self.estimator = ResyncEstimator()
         #: The board's configuration as of the last snapshot (network, task, params).
         self.config_of_board: Mapping[str, Any] = {}
 
     def on_resync(self, snapshot: Snapshot, reason: str) -> None:
-        """Follow a board snapshot: epoch, run-time offset, desired version; build the twin."""
+        """Follow a board snapshot: epoch, run-time offset, desired version; the twin is
+        updated in place when it can be (:meth:`update`), else built anew."""
+        wall0 = time.perf_counter()
         self.stats.resyncs += 1
         state, cfg = snapshot.state, snapshot.config
         new_epoch = self.state.epoch is not None and state.epoch != self.state.epoch
@@ -90,10 +110,45 @@ class TwinSync:
         elif self.state.epoch is None:
             self.state.offset_s = -state.t_s
         self.state.epoch = state.epoch
+        self.state.clock_offset_s = float(self.clock_offset())
+        track = self.state.track
+        same = (
+            not new_epoch
+            and track is not None
+            and track.edges is self.edges
+            and cfg.task == self.config_of_board.get("task")
+            and cfg.network == self.config_of_board.get("network")
+            and cfg.params.get("step_s") == self.config_of_board.get("params", {}).get("step_s")
+        )
         self.config_of_board = {"network": cfg.network, "task": cfg.task, "params": cfg.params}
         self.commander.on_snapshot(cfg.version, cfg.params)
-        self.build(task_from_dict(cfg.task), state, cfg.params)
+        if not (same and self.update(state)):
+            self.build(task_from_dict(cfg.task), state, cfg.params)
+        self.stats.resync_cost_s["board"].append(time.perf_counter() - wall0)
         log.debug("resync (%s) at board t=%.4f s, seq %d", reason, state.t_s, state.seq)
+
+    def update(self, state: BoardState) -> bool:
+        """Bring the twin to the board's ``state`` in place (same task and learning step): run
+        it to the state's time, set its gates and mirror mode, eta and lambda; as a build does,
+        the twin's energy over the stretch is not booked (nor is the board's) and the interval
+        since the last resync starts again. ``False`` (nothing changed) when the board is behind
+        the twin or more than :data:`CATCH_UP_S` ahead."""
+        track = self.state.track
+        if track is None or not 0.0 <= state.t_s - track.t_s <= CATCH_UP_S:
+            return False
+        mode = track_mode(state.mode)
+        gates = np.array(state.gate_v, dtype=float)
+        if mode != track.mode or state.eta != track.eta or state.lam != track.lam:
+            track.restart(state.t_s, gates_v=gates, mode=mode, eta=state.eta, lam=state.lam)
+        else:
+            track.reset_gates(state.t_s, gates)
+        readings = track.readings()
+        self.state.twin_energy = {key: float(readings[key]) for key in ENERGY_KEYS}
+        self.state.check_task = True
+        self.watch.on_build(track.task.network.n_edges)
+        self._resynced(state.t_s, gates)
+        self.accept(state)
+        return True
 
     def build(self, task: Task, state: BoardState, params: Mapping[str, Any]) -> None:
         """Build the twin of ``task`` at the board's ``state``."""
@@ -113,10 +168,7 @@ class TwinSync:
             step_s=float(params.get("step_s", 1e-4)),
             rng=self.rng,
         )
-        self.state.version += 1
-        self.state.last_resync_s = state.t_s
-        self.state.resync_gates_v = np.array(state.gate_v, dtype=float)
-        self.estimator.reset(state.t_s, self.state.resync_gates_v)
+        self._resynced(state.t_s, np.array(state.gate_v, dtype=float))
         self.state.twin_energy = dict.fromkeys(ENERGY_KEYS, 0.0)
         self.accept(state)
         if self.state.t_start_s is None:
@@ -137,6 +189,7 @@ class TwinSync:
         track, reported = self.state.track, self.state.reported
         if track is None or reported is None:
             return
+        wall0 = time.perf_counter()
         raw = track.gates()
         gates = self.estimator.gates(
             reported.t_s,
@@ -146,13 +199,18 @@ class TwinSync:
             RAIL_MARGIN_V,
         )
         self.watch.learn_interval(reported.t_s, raw, gates)
-        track.restart(reported.t_s, gates_v=gates)
+        track.reset_gates(reported.t_s, gates)
         self.watch.interval_clean = True
-        self.state.version += 1
-        self.state.last_resync_s = reported.t_s
-        self.state.resync_gates_v = gates
-        self.estimator.reset(reported.t_s, gates)
+        self._resynced(reported.t_s, gates)
         self.stats.state_resyncs += 1
+        self.stats.resync_cost_s["state"].append(time.perf_counter() - wall0)
+
+    def _resynced(self, t_s: float, gates_v: np.ndarray) -> None:
+        """The twin's gates were set to ``gates_v`` at board time ``t_s``."""
+        self.state.version += 1
+        self.state.last_resync_s = t_s
+        self.state.resync_gates_v = gates_v
+        self.estimator.reset(t_s, gates_v)
 
 
 def track_mode(mode: str) -> str:
