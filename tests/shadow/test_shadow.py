@@ -257,8 +257,7 @@ def test_batched_board_powers_equal_the_single_state_ones() -> None:
 
 
 def test_energy_compare_sets_board_and_twin_side_by_side_per_component(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from twin.ledger import compare_runs, open_ledger
-    from twin.ledger.writer import recording
+    from twin.ledger import compare_runs, open_ledger, recording
 
     sh, docs, _ = shadow(InProcessBoard(emulator()))
     sh.run(0.3)
