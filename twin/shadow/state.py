@@ -122,9 +122,11 @@ class ShadowStats:
     edge_sq_v2: np.ndarray = attrs.field(factory=lambda: np.zeros(0))
     lags_s: list[float] = attrs.field(factory=list)
     board_time_s: float = 0.0
-    #: Wall time each resync took, s, by kind (``board``: a board Resync; ``state``: the
-    #: twin's gates reset to the board's).
-    resync_cost_s: dict[str, list[float]] = attrs.field(factory=lambda: {"board": [], "state": []})
+    #: Wall time each resync took, s, by kind (``board``: a board Resync updating the twin in
+    #: place; ``build``: one building it anew; ``state``: the twin's gates reset to the board's).
+    resync_cost_s: dict[str, list[float]] = attrs.field(
+        factory=lambda: {"board": [], "build": [], "state": []}
+    )
 
     def add_gate(self, residual_v: np.ndarray) -> None:
         if self.edge_sq_v2.shape != residual_v.shape:

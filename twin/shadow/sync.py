@@ -122,9 +122,11 @@ class TwinSync:
         )
         self.config_of_board = {"network": cfg.network, "task": cfg.task, "params": cfg.params}
         self.commander.on_snapshot(cfg.version, cfg.params)
+        kind = "board"
         if not (same and self.update(state)):
             self.build(task_from_dict(cfg.task), state, cfg.params)
-        self.stats.resync_cost_s["board"].append(time.perf_counter() - wall0)
+            kind = "build"
+        self.stats.resync_cost_s[kind].append(time.perf_counter() - wall0)
         log.debug("resync (%s) at board t=%.4f s, seq %d", reason, state.t_s, state.seq)
 
     def update(self, state: BoardState) -> bool:
