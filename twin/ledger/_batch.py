@@ -2,7 +2,8 @@
 
 The writer thread of :class:`~twin.ledger.writer.LedgerWriter` turns each batch of documents into
 one :class:`Batch` and executes it in one transaction: boards and runs (insert-or-ignore),
-energy entries, samples and commands (bulk, idempotent), stops (never downgrading a complete
+energy entries, samples and commands (bulk, idempotent), alarm episodes (one row each,
+updated when they end), stops (never downgrading a complete
 run) and the heartbeat of live runs.
 """
 
@@ -23,6 +24,7 @@ from ._bulk import (
     jsonable,
     sample_row,
 )
+from .alarm_record import alarm_row, upsert_alarms
 from .errors import LedgerError
 from .models import boards, insert_ignore, runs
 
@@ -39,6 +41,7 @@ class Batch:
         self.entries: list[tuple[Any, ...]] = []
         self.samples: list[tuple[Any, ...]] = []
         self.commands: list[dict[str, Any]] = []
+        self.alarms: list[dict[str, Any]] = []
         self.stops: list[dict[str, Any]] = []
 
     def add(self, doc: Mapping[str, Any]) -> None:
@@ -49,6 +52,8 @@ class Batch:
             self.samples.append(sample_row(doc))
         elif kind == "command":
             self.commands.append(command_row(doc))
+        elif kind == "alarm":
+            self.alarms.append(alarm_row(doc))
         elif kind == "start":
             self._add_start(doc)
         elif kind == "stop":
@@ -103,6 +108,7 @@ class Batch:
         insert_entries(conn, self.entries)
         insert_samples(conn, self.samples)
         insert_commands(conn, self.commands)
+        upsert_alarms(conn, self.alarms)
         if self.stops:
             # Never downgrade: a complete run stays complete (its stop time and reason too).
             conn.execute(

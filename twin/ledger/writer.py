@@ -11,7 +11,8 @@ one transaction per batch.
   transaction of work (0.25 s documented; ``benchmarks/bench_kill_window.py`` measures it).
 - The run row is committed synchronously: a ``start`` document returns once committed, so a run
   killed at any moment is in the ledger and :func:`~twin.ledger.repair_runs` marks it aborted. A
-  ``stop`` document also returns once committed. A stop never downgrades a ``complete`` run.
+  ``stop`` document also returns once committed, and so does an ``alarm`` (a shadow killed
+  mid-alarm leaves it in the ledger). A stop never downgrades a ``complete`` run.
 - Concurrency that degrades, never loses: a transaction that fails because the database is locked
   (SQLite writers queue for one lock) or unreachable is retried with jittered exponential backoff.
   After ``patience_s`` (locked) or ``unavailable_s`` (unreachable) the writer stops trying and
@@ -51,6 +52,7 @@ from ._batch import Batch
 from ._buffer import Buffer
 from ._bulk import check_entry, first_non_finite
 from ._retry import failure_kind
+from .alarm_record import alarm_row
 from .db import Ledger
 from .errors import LedgerError, NonFiniteError
 from .spool import Spool, spool_dir
@@ -163,7 +165,8 @@ class LedgerWriter:
     # ------------------------------------------------------------------ caller side
 
     def __call__(self, doc: Mapping[str, Any]) -> None:
-        """Queue one document; ``start`` and ``stop`` documents are committed before returning.
+        """Queue one document; ``start``, ``stop`` and ``alarm`` documents are committed before
+        returning (an alarm is in the ledger at once, whatever happens to the process next).
 
         Raises
         ------
@@ -195,8 +198,10 @@ class LedgerWriter:
             self._open.pop(doc["run"], None)
         elif kind == "start":
             self._open[doc["uid"]] = None
+        elif kind == "alarm":
+            alarm_row(doc)  # raises NonFiniteError naming the field, nothing is queued
         seq = self._buffer.put(doc, 1, self._thread.is_alive)
-        if kind in ("start", "stop"):
+        if kind in ("start", "stop", "alarm"):
             self._buffer.wait_done(seq, self._thread.is_alive)
             if self._error is not None:
                 raise self._failure()

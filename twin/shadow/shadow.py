@@ -22,7 +22,8 @@ reported state:
    gain factors and extra drifts, their uncertainty added to the detector's spread: slow drift
    and persistent model error are absorbed and reported apart (``summary()["tracked_drift"]``),
    an abrupt fault is not absorbed and still alarms;
-5. books energies for both sources and emits run documents (:mod:`twin.shadow.docs`).
+5. books energies for both sources and emits run documents (:mod:`twin.shadow.docs`), alarms
+   among them as they are raised and end.
 
 A :class:`~twin.board.contract.Resync` from the board (late join, gap, silence, restart) brings
 the twin to the new snapshot, in place after a loss, rebuilt otherwise
@@ -326,6 +327,7 @@ class Shadow:
         return self.sync.config_of_board
 
     def _alarm(self, alarm: Alarm) -> None:
+        self.recorder.alarm(alarm)
         if alarm.end_s is None:
             log.warning("divergence alarm: edges %s nodes %s", list(alarm.edges), list(alarm.nodes))
             if self.config.resync == "on_alarm":
@@ -335,7 +337,10 @@ class Shadow:
 
     def _finish_alarm(self, t_s: float) -> None:
         done = self.watch.monitor.finish(t_s)
-        if done is not None and self.on_alarm is not None:
+        if done is None:
+            return
+        self.recorder.alarm(done)
+        if self.on_alarm is not None:
             self.on_alarm(done)
 
     # ------------------------------------------------------------------ reading
