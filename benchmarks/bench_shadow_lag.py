@@ -28,8 +28,10 @@ Each scenario first shadows ``--warmup`` seconds unmeasured (join, kernels loade
 - ``cost``: in this process, no link: the wall time of a state resync and of a board Resync
   after a 4 ms loss (each ``--repeats`` times on a shadow of an emulated board), median and p99.
 
-Also printed: the shadow's resyncs by kind and the wall time each took (median, p99, max), and
-the load average (the machine is shared: lag tails follow the load).
+Also printed: board seconds shadowed per wall second and this process's CPU seconds per board
+second (below 1: one core keeps up; a loaded machine gives it less), the shadow's resyncs by
+kind and the wall time each took (median, p99, max), and the load average (the machine is
+shared: lag tails follow the load).
 """
 
 from __future__ import annotations
@@ -178,7 +180,7 @@ def _scenario(name: str, args: argparse.Namespace) -> dict[str, Any]:
         shadow.stats.lags_s.clear()  # the start-up backlog is not the shadow's lag
         for kept in getattr(shadow.stats, "resync_cost_s", {}).values():
             kept.clear()
-        board_t0, start = shadow.stats.board_time_s, time.monotonic()
+        board_t0, start, cpu0 = shadow.stats.board_time_s, time.monotonic(), time.process_time()
         muted = rebooted = False
         restarts0 = shadow.stats.restarts
         while (elapsed := time.monotonic() - start) < args.seconds or (
@@ -195,7 +197,7 @@ def _scenario(name: str, args: argparse.Namespace) -> dict[str, Any]:
                 board.wait()
                 board = _start_board(base, args.seconds + 300)
                 rebooted = True
-        wall_s = time.monotonic() - start
+        wall_s, cpu_s = time.monotonic() - start, time.process_time() - cpu0
         board_s = shadow.stats.board_time_s - board_t0
         summary = shadow.close()
         counters = link.counters
@@ -217,6 +219,7 @@ def _scenario(name: str, args: argparse.Namespace) -> dict[str, Any]:
         "frames_over_20ms": float(np.mean(np.asarray(shadow.stats.lags_s) > 0.02)),
         "wall_s": wall_s,
         "board_s_per_wall_s": board_s / wall_s,
+        "cpu_s_per_board_s": cpu_s / board_s if board_s > 0 else None,
         "resyncs": summary["resyncs"],
         "state_resyncs": summary["state_resyncs"],
         "restarts": summary["restarts"],
