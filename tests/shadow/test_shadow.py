@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import attrs
 import numpy as np
 import pytest
 
 from tests.boards import DelegatingBoard
-from twin.board.contract import Board, BoardState, Resync, Update
+from twin.board.contract import Board, BoardState, LinkCounters, Resync, Update
 from twin.board.emulator import BoardEmulator, EmulatorConfig
 from twin.board.inprocess import Fault, InProcessBoard
 from twin.board.variation import HiddenVariation
@@ -329,3 +330,32 @@ def test_a_board_resync_in_place_leaves_the_twin_as_a_build_from_the_snapshot_wo
         twin.advance(snapshot.state.t_s + 0.05)
     np.testing.assert_allclose(track.gates(), built.track.gates(), rtol=0, atol=1e-9)
     assert not np.allclose(track.gates(), snapshot.state.gate_v, atol=1e-3)  # they did learn
+
+
+class _ClockBehind(DelegatingBoard):
+    """A board whose wall clock is ``behind_s`` behind this host's, as its link estimated it."""
+
+    def __init__(self, inner: Board, behind_s: float) -> None:
+        super().__init__(inner)
+        self.behind_s = behind_s
+
+    @property
+    def counters(self) -> LinkCounters:
+        return attrs.evolve(self.inner.counters, clock_offset_s=-self.behind_s)
+
+    def poll(self, timeout_s: float) -> list[Update]:
+        return [
+            attrs.evolve(u, wall_unix=u.wall_unix - self.behind_s)
+            if isinstance(u, BoardState)
+            else u
+            for u in self.inner.poll(timeout_s)
+        ]
+
+
+def test_lag_is_corrected_by_the_links_clock_offset_and_never_negative() -> None:
+    sh, _, _ = shadow(_ClockBehind(InProcessBoard(emulator()), behind_s=0.5))
+    summary = sh.run(0.3)
+    lags = np.asarray(sh.stats.lags_s)
+    assert lags.size == summary["frames"] > 0
+    assert lags.min() >= 0.0
+    assert summary["lag_p99_s"] < 0.1  # not the 0.5 s the board's clock is behind
