@@ -60,3 +60,18 @@ def test_energy_up_to_the_reset_is_the_old_state_s() -> None:
     a, b = in_place.readings(), untouched.readings()
     for key in ENERGY_KEYS:
         np.testing.assert_allclose(a[key], b[key], rtol=1e-12)
+
+
+def test_a_reset_later_in_board_time_maps_it_onto_the_twins_clock() -> None:
+    in_place, restarted, new_gates = _tracks()
+    for track in (in_place, restarted):
+        track.advance(0.05)
+    in_place.reset_gates(0.08, new_gates)  # 30 ms the board ran unseen: not simulated
+    restarted.restart(0.08, gates_v=new_gates)
+    assert in_place.t_s == 0.08
+    for track in (in_place, restarted):
+        track.advance(0.18)
+    np.testing.assert_allclose(in_place.gates(), restarted.gates(), rtol=0, atol=1e-9)
+    in_place.reset_gates(0.01, new_gates)  # a reboot: board time starts again
+    in_place.advance(0.11)
+    np.testing.assert_allclose(in_place.gates(), restarted.gates(), rtol=0, atol=1e-9)

@@ -295,7 +295,7 @@ class _LosesFrames(DelegatingBoard):
         return [Resync(snapshot=self.inner.snapshot(), reason="gap")]
 
 
-def test_a_loss_resyncs_the_twin_in_place_and_a_restart_rebuilds_it() -> None:
+def test_losses_and_a_restart_resync_the_twin_in_place() -> None:
     board = _LosesFrames(InProcessBoard(emulator()), every=7)
     sh, _, _ = shadow(board)
     sh.run(0.1)
@@ -310,7 +310,14 @@ def test_a_loss_resyncs_the_twin_in_place_and_a_restart_rebuilds_it() -> None:
     assert len(costs["build"]) == 1
     board.inner.restart()  # type: ignore[attr-defined]
     sh.step(1.0)
-    assert sh.track is not track  # a new epoch: a new twin
+    assert sh.stats.restarts == 1
+    assert sh.track is track  # a new epoch, the same task: the twin follows in place
+    sq0, n0 = sh.stats.gate_sq_v2, sh.stats.compared
+    sh.run(1.0)
+    assert sh.stats.compared - n0 > 10
+    rms_v = np.sqrt((sh.stats.gate_sq_v2 - sq0) / (sh.stats.compared - n0))
+    assert rms_v < 5e-3  # still tracking, on the new epoch's time base
+    assert len(costs["build"]) == 1
 
 
 def test_a_board_resync_in_place_leaves_the_twin_as_a_build_from_the_snapshot_would() -> None:

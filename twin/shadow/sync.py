@@ -10,10 +10,9 @@ the board's over the last frames. Both change the shadow's explicit
 
 Neither rebuilds the twin when it can be updated in place
 (:meth:`~twin.board.track.TwinTrack.reset_gates`, tens of microseconds against a millisecond or
-more for a build, while frames queue): a state resync never does, a board Resync only when the
-epoch, network, task and learning step are unchanged and the board is at most
-:data:`CATCH_UP_S` of board time ahead of the twin (a loss); a late join, a restart, a changed
-task or a long silence build the twin anew. Each resync's wall time is kept
+more for a build, while frames queue): a state resync never does, a board Resync (a loss, a
+silence, a restart) only when the network, task, learning step and edge model are unchanged;
+the first snapshot and a new task build the twin. Each resync's wall time is kept
 (``ShadowStats.resync_cost_s``).
 """
 
@@ -36,11 +35,7 @@ from twin.shadow.state import ShadowStats, TwinState
 from twin.shadow.watch import Watch
 from twin.simulation.edge import EdgeParams
 
-__all__ = ["CATCH_UP_S", "TwinSync", "track_mode"]
-
-#: Longest stretch of board time (s) a board Resync runs the twin through to update it in place
-#: (about 0.1 ms of compute per ms); a longer one (a silence) rebuilds the twin at the snapshot.
-CATCH_UP_S = 0.02
+__all__ = ["TwinSync", "track_mode"]
 
 log = logging.getLogger("twin.shadow.sync")
 
@@ -113,8 +108,7 @@ class TwinSync:
         self.state.clock_offset_s = float(self.clock_offset())
         track = self.state.track
         same = (
-            not new_epoch
-            and track is not None
+            track is not None
             and track.edges is self.edges
             and cfg.task == self.config_of_board.get("task")
             and cfg.network == self.config_of_board.get("network")
@@ -123,25 +117,26 @@ class TwinSync:
         self.config_of_board = {"network": cfg.network, "task": cfg.task, "params": cfg.params}
         self.commander.on_snapshot(cfg.version, cfg.params)
         kind = "board"
-        if not (same and self.update(state)):
+        if same:
+            self.update(state)
+        else:
             self.build(task_from_dict(cfg.task), state, cfg.params)
             kind = "build"
         self.stats.resync_cost_s[kind].append(time.perf_counter() - wall0)
         log.debug("resync (%s) at board t=%.4f s, seq %d", reason, state.t_s, state.seq)
 
-    def update(self, state: BoardState) -> bool:
-        """Bring the twin to the board's ``state`` in place (same task and learning step): run
-        it to the state's time, set its gates and mirror mode, eta and lambda; as a build does,
-        the twin's energy over the stretch is not booked (nor is the board's) and the interval
-        since the last resync starts again. ``False`` (nothing changed) when the board is behind
-        the twin or more than :data:`CATCH_UP_S` ahead."""
+    def update(self, state: BoardState) -> None:
+        """Bring the twin to the board's ``state`` in place (same task and learning step): its
+        gates set at the state's time, mode, eta and lambda mirrored. As a build does, the
+        twin's energy over the stretch since the last frame is not booked (nor is the board's)
+        and the interval since the last resync starts again."""
         track = self.state.track
-        if track is None or not 0.0 <= state.t_s - track.t_s <= CATCH_UP_S:
-            return False
+        assert track is not None
         mode = track_mode(state.mode)
         gates = np.array(state.gate_v, dtype=float)
         if mode != track.mode or state.eta != track.eta or state.lam != track.lam:
-            track.restart(state.t_s, gates_v=gates, mode=mode, eta=state.eta, lam=state.lam)
+            track.reset_gates(state.t_s, gates)  # its time base follows the board's
+            track.restart(state.t_s, mode=mode, eta=state.eta, lam=state.lam)
         else:
             track.reset_gates(state.t_s, gates)
         readings = track.readings()
@@ -150,7 +145,6 @@ class TwinSync:
         self.watch.on_build(track.task.network.n_edges)
         self._resynced(state.t_s, gates)
         self.accept(state)
-        return True
 
     def build(self, task: Task, state: BoardState, params: Mapping[str, Any]) -> None:
         """Build the twin of ``task`` at the board's ``state``."""
