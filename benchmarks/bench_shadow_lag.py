@@ -24,6 +24,10 @@ Scenarios:
   shadow has followed it, the new board's start-up included).
 
 Each scenario first shadows ``--warmup`` seconds unmeasured (join, kernels loaded, backlog).
+The emulated board stamps a frame with its scheduled time; on a loaded machine the emulator
+runs late and every frame's lag includes its lateness (``board_s_per_wall_s`` below 1 shows
+it). ``--restamp`` has the relay stamp each update with the time it received it, so ``relay``
+and ``chaos`` then measure the hop and the shadow only.
 
 - ``cost``: in this process, no link: the wall time of a state resync and of a board Resync
   after a 4 ms loss (each ``--repeats`` times on a shadow of an emulated board), median and p99.
@@ -59,10 +63,11 @@ ROOT = Path(__file__).resolve().parents[1]
 _RELAY = textwrap.dedent(
     """
     import sys, threading, time
+    import msgpack
     import zmq
     from hw_bridge.codec import decode
 
-    upstream, loss_every = sys.argv[1], int(sys.argv[2])
+    upstream, loss_every, restamp = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1"
     ctx = zmq.Context()
     sub = ctx.socket(zmq.SUB)
     sub.setsockopt(zmq.SUBSCRIBE, b"")
@@ -88,6 +93,10 @@ _RELAY = textwrap.dedent(
             if seq % loss_every == 0:
                 dropped += 1
                 continue
+        if restamp and parts[0] == b"update":  # the stamp becomes this hop's receipt
+            header = msgpack.unpackb(parts[1])
+            header["wall_unix"] = time.time()
+            parts[1] = msgpack.packb(header)
         pub.send_multipart(parts)
     """
 )
@@ -156,6 +165,7 @@ def _scenario(name: str, args: argparse.Namespace) -> dict[str, Any]:
                     _RELAY,
                     base,
                     str(args.loss_every if name == "chaos" else 0),
+                    "1" if args.restamp else "0",
                 ],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
@@ -284,6 +294,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--silence-s", type=float, default=1.0, help="chaos: relay mute, s")
     parser.add_argument("--repeats", type=int, default=500, help="cost: resyncs of each kind")
     parser.add_argument("--warmup", type=float, default=5.0, help="wall seconds not measured")
+    parser.add_argument(
+        "--restamp",
+        action="store_true",
+        help="relay: stamp each update with its receipt there (leaves out a board that runs late)",
+    )
     args = parser.parse_args(argv)
     for name in args.scenarios:
         result = _costs(args) if name == "cost" else _scenario(name, args)
