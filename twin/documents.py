@@ -22,7 +22,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
-from ._generated import SCHEMAS, EnergyDoc, SampleDoc, StartDoc, StopDoc
+from ._generated import SCHEMAS, AlarmDoc, EnergyDoc, SampleDoc, StartDoc, StopDoc
 from .errors import TwinError
 
 __all__ = [
@@ -32,6 +32,7 @@ __all__ = [
     "JsonLinesWriter",
     "Run",
     "Subscriber",
+    "alarm_doc",
     "code_version",
     "energy_doc",
     "first_non_finite",
@@ -126,6 +127,33 @@ def energy_doc(
         "method": method,  # type: ignore[typeddict-item]
         "energy_j": float(energy_j),
         "realization": int(realization),
+    }
+
+
+def alarm_doc(
+    run: str,
+    seq: int,
+    t_s: float,
+    *,
+    severity: str,
+    code: str,
+    message: str,
+    end_s: float | None = None,
+    board: str | None = None,
+) -> AlarmDoc:
+    """An ``alarm`` document: episode ``seq`` of ``run``, started at run time ``t_s`` (s), ended
+    at ``end_s`` (``None``: still raised)."""
+    return {
+        "doc": "alarm",
+        "run": run,
+        "seq": int(seq),
+        "t_s": float(t_s),
+        "end_s": None if end_s is None else float(end_s),
+        "time_unix": time.time(),
+        "severity": severity,  # type: ignore[typeddict-item]
+        "code": code,
+        "message": message,
+        "board": board,
     }
 
 

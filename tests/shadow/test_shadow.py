@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import attrs
 import numpy as np
 import pytest
 
 from tests.boards import DelegatingBoard
-from twin.board.contract import Board, BoardState, Update
+from twin.board.contract import Board, BoardState, LinkCounters, Resync, Update
 from twin.board.emulator import BoardEmulator, EmulatorConfig
 from twin.board.inprocess import Fault, InProcessBoard
 from twin.board.variation import HiddenVariation
@@ -257,8 +258,7 @@ def test_batched_board_powers_equal_the_single_state_ones() -> None:
 
 
 def test_energy_compare_sets_board_and_twin_side_by_side_per_component(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from twin.ledger import compare_runs, open_ledger
-    from twin.ledger.writer import recording
+    from twin.ledger import compare_runs, open_ledger, recording
 
     sh, docs, _ = shadow(InProcessBoard(emulator()))
     sh.run(0.3)
@@ -274,3 +274,95 @@ def test_energy_compare_sets_board_and_twin_side_by_side_per_component(tmp_path)
         assert row["source"] == "board / twin"
     for comp in ("free_network", "clamped_network"):  # the nominal board: twin = board
         assert rows[comp]["ratio"] == pytest.approx(1.0, rel=0.02)
+
+
+class _LosesFrames(DelegatingBoard):
+    """Loses every ``every``-th poll's frames and resyncs as a ZeroMQ client does after a gap."""
+
+    def __init__(self, inner: Board, every: int) -> None:
+        super().__init__(inner)
+        self.every = every
+        self.polls = 0
+        self.lost = 0
+
+    def poll(self, timeout_s: float) -> list[Update]:
+        updates = self.inner.poll(timeout_s)
+        self.polls += 1
+        states = [u for u in updates if isinstance(u, BoardState)]
+        if self.polls % self.every or len(states) != len(updates) or not states:
+            return updates
+        self.lost += len(states)
+        return [Resync(snapshot=self.inner.snapshot(), reason="gap")]
+
+
+def test_losses_and_a_restart_resync_the_twin_in_place() -> None:
+    board = _LosesFrames(InProcessBoard(emulator()), every=7)
+    sh, _, _ = shadow(board)
+    sh.run(0.1)
+    track = sh.track
+    summary = sh.run(0.5)
+    assert board.lost > 0
+    assert summary["resyncs"] >= 1 + 5  # the join and the gaps
+    assert sh.track is track  # updated in place, never rebuilt
+    assert summary["gate_residual_rms_v"] < 5e-3  # still tracking the board
+    costs = sh.stats.resync_cost_s
+    assert len(costs["board"]) == summary["resyncs"] - 1  # in place; the join built the twin
+    assert len(costs["build"]) == 1
+    board.inner.restart()  # type: ignore[attr-defined]
+    sh.step(1.0)
+    assert sh.stats.restarts == 1
+    assert sh.track is track  # a new epoch, the same task: the twin follows in place
+    sq0, n0 = sh.stats.gate_sq_v2, sh.stats.compared
+    sh.run(1.0)
+    assert sh.stats.compared - n0 > 10
+    rms_v = np.sqrt((sh.stats.gate_sq_v2 - sq0) / (sh.stats.compared - n0))
+    assert rms_v < 5e-3  # still tracking, on the new epoch's time base
+    assert len(costs["build"]) == 1
+
+
+def test_a_board_resync_in_place_leaves_the_twin_as_a_build_from_the_snapshot_would() -> None:
+    emu = emulator()
+    sh, _, _ = shadow(InProcessBoard(emu), resync="off")
+    sh.run(0.1)
+    track = sh.track
+    assert track is not None
+    emu.advance(emu.t_s + 0.004)  # frames the shadow never sees: a loss
+    snapshot = emu.snapshot()
+    sh.ingest(Resync(snapshot=snapshot, reason="gap"))
+    assert sh.track is track  # in place
+    built, _, _ = shadow(DelegatingBoard(InProcessBoard(emu)), resync="off")
+    built.ingest(Resync(snapshot=snapshot, reason="initial"))
+    assert built.track is not None
+    for twin in (track, built.track):
+        twin.advance(snapshot.state.t_s + 0.05)
+    np.testing.assert_allclose(track.gates(), built.track.gates(), rtol=0, atol=1e-9)
+    assert not np.allclose(track.gates(), snapshot.state.gate_v, atol=1e-3)  # they did learn
+
+
+class _ClockBehind(DelegatingBoard):
+    """A board whose wall clock is ``behind_s`` behind this host's, as its link estimated it."""
+
+    def __init__(self, inner: Board, behind_s: float) -> None:
+        super().__init__(inner)
+        self.behind_s = behind_s
+
+    @property
+    def counters(self) -> LinkCounters:
+        return attrs.evolve(self.inner.counters, clock_offset_s=-self.behind_s)
+
+    def poll(self, timeout_s: float) -> list[Update]:
+        return [
+            attrs.evolve(u, wall_unix=u.wall_unix - self.behind_s)
+            if isinstance(u, BoardState)
+            else u
+            for u in self.inner.poll(timeout_s)
+        ]
+
+
+def test_lag_is_corrected_by_the_links_clock_offset_and_never_negative() -> None:
+    sh, _, _ = shadow(_ClockBehind(InProcessBoard(emulator()), behind_s=0.5))
+    summary = sh.run(0.3)
+    lags = np.asarray(sh.stats.lags_s)
+    assert lags.size == summary["frames"] > 0
+    assert lags.min() >= 0.0
+    assert summary["lag_p99_s"] < 0.1  # not the 0.5 s the board's clock is behind

@@ -125,6 +125,21 @@ class TwinTrack:
         gates = np.broadcast_to(np.asarray(gates, dtype=float), (n,)).copy()
         self._start(t_s, gates)
 
+    def reset_gates(self, t_s: float, gates_v: np.ndarray) -> None:
+        """Set the gate voltages (V) at board time ``t_s`` in place, in the same segment (no new
+        twin: :meth:`twin.simulation.twin.Twin.reset_gates`); mode, eta and lambda stay.
+
+        The twin's own clock goes on from the track's time and board time ``t_s`` is mapped onto
+        it: whatever the board did since (frames lost, a silence, a reboot's new time base) is
+        not simulated but replaced by the new gates.
+        """
+        n = self.task.network.n_edges
+        gates = np.broadcast_to(np.asarray(gates_v, dtype=float), (n,))
+        local_s = self.t_s - self.t0_s
+        self.twin.reset_gates(local_s, gates)
+        self.t0_s = float(t_s) - local_s
+        self.t_s = float(t_s)
+
     # ------------------------------------------------------------------ running
 
     def advance(self, t_s: float) -> None:

@@ -51,7 +51,9 @@ from .location import default_path, recording_disabled
 
 if TYPE_CHECKING:
     from .alarm_queries import list_alarms
+    from .alarm_record import record_alarm
     from .db import Ledger, open_ledger, resolve_url
+    from .lifecycle import TerminatedBySignal, flush_on_signals, recording
     from .queries import (
         compare_runs,
         energy_history,
@@ -64,13 +66,7 @@ if TYPE_CHECKING:
     from .repair import repair_runs
     from .replay import ImportFileError, ImportReport, import_file, import_spool
     from .steering import steer_runs
-    from .writer import (
-        LedgerWriter,
-        TerminatedBySignal,
-        flush_on_signals,
-        record_alarm,
-        recording,
-    )
+    from .writer import LedgerWriter
 
 #: Where each lazily imported name lives.
 _LAZY = {
@@ -92,10 +88,10 @@ _LAZY = {
     "import_spool": ".replay",
     "steer_runs": ".steering",
     "LedgerWriter": ".writer",
-    "TerminatedBySignal": ".writer",
-    "flush_on_signals": ".writer",
-    "record_alarm": ".writer",
-    "recording": ".writer",
+    "TerminatedBySignal": ".lifecycle",
+    "flush_on_signals": ".lifecycle",
+    "record_alarm": ".alarm_record",
+    "recording": ".lifecycle",
 }
 
 __all__ = [

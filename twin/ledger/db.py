@@ -151,9 +151,7 @@ def create_engine(url: str, *, read_only: bool = False) -> Engine:
             given = given if isinstance(given, str) else " ".join(given)
             options = f"{given} -c default_transaction_read_only=on".strip()
             parsed = parsed.difference_update_query(["options"])
-            return sa.create_engine(
-                parsed, pool_pre_ping=True, connect_args={"options": options}
-            )
+            return sa.create_engine(parsed, pool_pre_ping=True, connect_args={"options": options})
         return sa.create_engine(parsed, pool_pre_ping=True)
     assert parsed.database is not None
     if not read_only:

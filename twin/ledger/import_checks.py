@@ -126,6 +126,8 @@ def check_imported(doc: Mapping[str, Any]) -> None:
             raise ImportCheckError(
                 f"t0_s = {doc['t0_s']!r}, t1_s = {doc['t1_s']!r}: t0_s <= t1_s expected"
             )
+    elif kind == "alarm" and doc.get("board") is not None:
+        _name("board", doc["board"])
     elif kind == "sample":
         for key in doc["data"]:
             _name(f"data key {key!r}", key)

@@ -45,6 +45,7 @@ from ._bulk import (
     sample_row,
 )
 from ._retry import retry_locked
+from .alarm_record import alarm_row, upsert_alarms
 from .errors import LedgerError
 from .import_checks import check_imported
 from .models import boards, commands, insert_ignore, runs, samples
@@ -114,6 +115,8 @@ def _bad_reason(line: str) -> tuple[dict[str, Any] | None, str]:
             check_entry(doc)
         elif doc["doc"] == "command":
             command_row(doc)  # raises on what the commands table cannot hold
+        elif doc["doc"] == "alarm":
+            alarm_row(doc)
         check_imported(doc)
     except (DocumentError, LedgerError) as exc:
         return None, str(exc)
@@ -222,6 +225,9 @@ class _Import:
         insert_entries(self.conn, rows)
         self._samples(by_kind["sample"])
         self._commands(by_kind["command"])
+        alarm_rows = [alarm_row(doc) for _, doc in by_kind["alarm"]]
+        upsert_alarms(self.conn, alarm_rows)  # one row per episode: a replay adds nothing
+        self.recorded += len(alarm_rows)
         self._stops(by_kind["stop"])
 
     def _starts(self, starts: Numbered) -> None:

@@ -11,7 +11,8 @@ one transaction per batch.
   transaction of work (0.25 s documented; ``benchmarks/bench_kill_window.py`` measures it).
 - The run row is committed synchronously: a ``start`` document returns once committed, so a run
   killed at any moment is in the ledger and :func:`~twin.ledger.repair_runs` marks it aborted. A
-  ``stop`` document also returns once committed. A stop never downgrades a ``complete`` run.
+  ``stop`` document also returns once committed, and so does an ``alarm`` (a shadow killed
+  mid-alarm leaves it in the ledger). A stop never downgrades a ``complete`` run.
 - Concurrency that degrades, never loses: a transaction that fails because the database is locked
   (SQLite writers queue for one lock) or unreachable is retried with jittered exponential backoff.
   After ``patience_s`` (locked) or ``unavailable_s`` (unreachable) the writer stops trying and
@@ -23,10 +24,9 @@ one transaction per batch.
   number) are never swallowed: the next call (or ``flush``/``close``) raises
   :class:`~twin.ledger.LedgerError`, which stops the run.
 
-:func:`recording` wraps a writer for one block: it closes (flushes) it on exit and marks runs
-that did not get a stop document as aborted when the block raises. :func:`flush_on_signals` makes
-SIGTERM/SIGINT unwind the run like an exception, so the same path records them; the CLI installs
-it, importing this module installs nothing.
+:func:`~twin.ledger.lifecycle.recording` wraps a writer for one block
+(:mod:`twin.ledger.lifecycle`); the rows of one transaction are a
+:class:`~twin.ledger._batch.Batch`.
 """
 
 from __future__ import annotations
@@ -36,156 +36,30 @@ import logging
 import math
 import os
 import random
-import signal
 import socket
 import threading
 import time
 import weakref
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import ExitStack, contextmanager, suppress
+from collections.abc import Mapping
+from contextlib import suppress
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
 
 from ..documents import stop_doc, validate_document
+from ._batch import Batch
 from ._buffer import Buffer
-from ._bulk import (
-    check_entry,
-    command_row,
-    entry_row,
-    first_non_finite,
-    insert_commands,
-    insert_entries,
-    insert_samples,
-    jsonable,
-    sample_row,
-)
+from ._bulk import check_entry, first_non_finite
 from ._retry import failure_kind
+from .alarm_record import alarm_row
 from .db import Ledger
 from .errors import LedgerError, NonFiniteError
-from .models import alarms, boards, insert_ignore, runs
 from .spool import Spool, spool_dir
 
-__all__ = [
-    "LedgerWriter",
-    "TerminatedBySignal",
-    "flush_on_signals",
-    "record_alarm",
-    "recording",
-]
+__all__ = ["LedgerWriter"]
 
 log = logging.getLogger("twin.ledger")
-
-
-class TerminatedBySignal(SystemExit):
-    """Raised in the main thread on SIGTERM by :func:`flush_on_signals`; exit code 128 + signum."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(128 + signum)
-        self.signum = signum
-
-    def __str__(self) -> str:
-        return f"terminated by {signal.Signals(self.signum).name}"
-
-
-class _Batch:
-    """Rows of one transaction, grouped by statement."""
-
-    def __init__(self, host: str, pid: int, now: float) -> None:
-        self.host, self.pid, self.now = host, pid, now
-        self.boards: list[dict[str, Any]] = []
-        self.runs: list[dict[str, Any]] = []
-        self.entries: list[tuple[Any, ...]] = []
-        self.samples: list[tuple[Any, ...]] = []
-        self.commands: list[dict[str, Any]] = []
-        self.stops: list[dict[str, Any]] = []
-
-    def add(self, doc: Mapping[str, Any]) -> None:
-        kind = doc["doc"]
-        if kind == "energy":
-            self.entries.append(entry_row(doc))
-        elif kind == "sample":
-            self.samples.append(sample_row(doc))
-        elif kind == "command":
-            self.commands.append(command_row(doc))
-        elif kind == "start":
-            self._add_start(doc)
-        elif kind == "stop":
-            self.stops.append(
-                {
-                    "b_uid": doc["run"],
-                    "status": doc["status"],
-                    "stopped_unix": doc["time_unix"],
-                    "reason": doc.get("reason") or None,
-                    "summary": jsonable(doc["summary"]) if "summary" in doc else None,
-                }
-            )
-        else:
-            raise LedgerError(f"doc: cannot record a {kind!r} document")
-
-    def _add_start(self, doc: Mapping[str, Any]) -> None:
-        board = doc.get("board")
-        if board is not None:
-            self.boards.append({"name": board, "description": None, "created_unix": self.now})
-        self.runs.append(
-            {
-                "uid": doc["uid"],
-                "source": doc["source"],
-                "kind": doc["kind"],
-                "board": board,
-                "realizations": doc["realizations"],
-                "params": jsonable(doc["params"]),
-                "code_version": doc["code_version"],
-                "started_unix": doc["time_unix"],
-                "stopped_unix": None,
-                "status": "running",
-                "reason": None,
-                "summary": None,
-                "writer_host": self.host,
-                "writer_pid": self.pid,
-                "heartbeat_unix": self.now,
-            }
-        )
-
-    def execute(self, conn: Connection, live: Iterable[str]) -> None:
-        dialect = conn.dialect.name
-        if self.boards:
-            conn.execute(insert_ignore(dialect, boards), self.boards)
-        if self.runs:
-            conn.execute(insert_ignore(dialect, runs), self.runs)
-            # A replayed start of a run still marked running: this writer now owns it.
-            conn.execute(
-                sa.update(runs)
-                .where(runs.c.uid.in_([r["uid"] for r in self.runs]), runs.c.status == "running")
-                .values(writer_host=self.host, writer_pid=self.pid, heartbeat_unix=self.now)
-            )
-        insert_entries(conn, self.entries)
-        insert_samples(conn, self.samples)
-        insert_commands(conn, self.commands)
-        if self.stops:
-            # Never downgrade: a complete run stays complete (its stop time and reason too).
-            conn.execute(
-                sa.update(runs)
-                .where(runs.c.uid == sa.bindparam("b_uid"), runs.c.status != "complete")
-                .values(
-                    status=sa.bindparam("status"),
-                    stopped_unix=sa.bindparam("stopped_unix"),
-                    reason=sa.bindparam("reason"),
-                    summary=sa.bindparam("summary", type_=sa.JSON()),
-                    heartbeat_unix=self.now,
-                ),
-                self.stops,
-            )
-        live = list(live)
-        if live:
-            conn.execute(
-                sa.update(runs)
-                .where(runs.c.uid.in_(live), runs.c.status == "running")
-                .values(heartbeat_unix=self.now)
-            )
 
 
 class LedgerWriter:
@@ -291,7 +165,8 @@ class LedgerWriter:
     # ------------------------------------------------------------------ caller side
 
     def __call__(self, doc: Mapping[str, Any]) -> None:
-        """Queue one document; ``start`` and ``stop`` documents are committed before returning.
+        """Queue one document; ``start``, ``stop`` and ``alarm`` documents are committed before
+        returning (an alarm is in the ledger at once, whatever happens to the process next).
 
         Raises
         ------
@@ -323,8 +198,10 @@ class LedgerWriter:
             self._open.pop(doc["run"], None)
         elif kind == "start":
             self._open[doc["uid"]] = None
+        elif kind == "alarm":
+            alarm_row(doc)  # raises NonFiniteError naming the field, nothing is queued
         seq = self._buffer.put(doc, 1, self._thread.is_alive)
-        if kind in ("start", "stop"):
+        if kind in ("start", "stop", "alarm"):
             self._buffer.wait_done(seq, self._thread.is_alive)
             if self._error is not None:
                 raise self._failure()
@@ -425,7 +302,7 @@ class LedgerWriter:
             return  # the caller has been told; later documents are dropped, not half-written
         live = set(self._live)
         try:
-            batch = _Batch(self._host, self._pid, time.time())
+            batch = Batch(self._host, self._pid, time.time())
             for doc in docs:
                 batch.add(doc)
                 if doc["doc"] == "start":
@@ -445,7 +322,7 @@ class LedgerWriter:
             self._starts.pop(uid, None)
         self._live = live
 
-    def _commit(self, batch: _Batch, live: set[str], docs: list[Mapping[str, Any]]) -> None:
+    def _commit(self, batch: Batch, live: set[str], docs: list[Mapping[str, Any]]) -> None:
         """One transaction, retried on lock or connection failures; spool when out of patience."""
         t0 = time.monotonic()
         delay = 0.005
@@ -494,103 +371,3 @@ class LedgerWriter:
         for doc in docs:
             self._spool.write(doc)
         self._spool.sync()
-
-
-@contextmanager
-def flush_on_signals(
-    signums: Iterable[signal.Signals] = (signal.SIGTERM, signal.SIGINT),
-) -> Iterator[None]:
-    """Turn SIGTERM into :class:`TerminatedBySignal` and SIGINT into ``KeyboardInterrupt``.
-
-    The exception unwinds the run like any other: the trainer emits an ``aborted`` stop document
-    and :func:`recording` flushes the writer before the process exits (code 143 for SIGTERM).
-    Previous handlers are restored on exit. Outside the main thread this does nothing (Python
-    only delivers signals there).
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, _frame: FrameType | None) -> None:
-        if signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        raise TerminatedBySignal(signum)
-
-    previous = {s: signal.signal(s, handler) for s in signums}
-    try:
-        yield
-    finally:
-        for s, old in previous.items():
-            signal.signal(s, old)
-
-
-@contextmanager
-def recording(ledger: Ledger, *, signals: bool = False, **options: Any) -> Iterator[LedgerWriter]:
-    """A :class:`LedgerWriter` for one block; see the module docstring.
-
-    Parameters
-    ----------
-    ledger
-        The open ledger (stays open).
-    signals
-        Also install :func:`flush_on_signals` for the block (CLI commands do).
-    **options
-        :class:`LedgerWriter` settings.
-
-    On normal exit the writer is closed (everything committed; a failed write raises
-    :class:`~twin.ledger.LedgerError`). If the block raises, runs without a stop document are
-    marked ``aborted`` with the exception as reason, the writer is closed and the exception
-    propagates.
-    """
-    writer = LedgerWriter(ledger, **options)
-    with ExitStack() as stack:
-        if signals:
-            stack.enter_context(flush_on_signals())
-        try:
-            yield writer
-        except BaseException as exc:
-            reason = f"{type(exc).__name__}: {exc}"
-            if writer.open_runs:
-                log.warning("run(s) %s aborted: %s", ", ".join(writer.open_runs), reason)
-                with suppress(LedgerError):  # a broken writer is reported by close() below
-                    writer.abort_open_runs(reason)
-            try:
-                writer.close()
-            except LedgerError as err:
-                if exc.__cause__ is not err.__cause__:  # not the very error being raised
-                    log.error("%s", err)
-            raise
-        if writer.open_runs:
-            writer.abort_open_runs("the producer closed the writer without a stop document")
-        writer.close()
-
-
-def record_alarm(
-    ledger: Ledger,
-    *,
-    severity: str,
-    code: str,
-    message: str,
-    run_uid: str | None = None,
-    board: str | None = None,
-    t_s: float | None = None,
-) -> None:
-    """Append one alarm (``severity`` info, warning, error or critical) to the ledger now."""
-    now = time.time()
-    with ledger.write() as conn:
-        if board is not None:
-            conn.execute(
-                insert_ignore(ledger.dialect, boards),
-                [{"name": board, "description": None, "created_unix": now}],
-            )
-        conn.execute(
-            sa.insert(alarms).values(
-                run_uid=run_uid,
-                board=board,
-                t_unix=now,
-                t_s=t_s,
-                severity=severity,
-                code=code,
-                message=message,
-            )
-        )

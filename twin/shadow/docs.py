@@ -8,6 +8,8 @@ twin's exact energies). Each start document names its peer run (``params.peer_ru
 
 Energy entries are booked per sample interval and per phase (``training``, ``inference``,
 ``idle``: the board's mode), components ``free_network``, ``clamped_network``, ``gate_charging``.
+Divergence alarms are ``alarm`` documents of the twin's run, sent as they are raised and again
+when they end (one ``seq`` per episode), so a subscribed ledger holds them at once.
 """
 
 from __future__ import annotations
@@ -16,7 +18,16 @@ from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
 
-from twin.documents import Dispatcher, Subscriber, energy_doc, sample_doc, start_doc, stop_doc
+from twin.documents import (
+    Dispatcher,
+    Subscriber,
+    alarm_doc,
+    energy_doc,
+    sample_doc,
+    start_doc,
+    stop_doc,
+)
+from twin.shadow.alarms import ALARM_CODE, Alarm
 
 __all__ = ["COMPONENTS", "RunBook", "ShadowRecorder"]
 
@@ -94,8 +105,10 @@ class ShadowRecorder:
 
     def __init__(self, emit: Subscriber | None) -> None:
         dispatch = Dispatcher([emit] if emit is not None else [])
+        self.dispatch = dispatch
         self.board = RunBook(dispatch, "board", "estimate")
         self.twin = RunBook(dispatch, "twin", "integral")
+        self.alarm_seq = -1  # the episode being sent (raise and end share it)
 
     def start(self, *, board: str, params: Mapping[str, Any]) -> None:
         from uuid import uuid4
@@ -107,3 +120,21 @@ class ShadowRecorder:
     def stop(self, *, status: str, summary: Mapping[str, Any], reason: str = "") -> None:
         self.board.stop(status=status, summary=summary, reason=reason)
         self.twin.stop(status=status, summary=summary, reason=reason)
+
+    def alarm(self, alarm: Alarm) -> None:
+        """Send ``alarm`` (raised: ``end_s`` None; or ended) as a document of the twin's run."""
+        if alarm.end_s is None or self.alarm_seq < 0:
+            self.alarm_seq += 1
+        if self.dispatch:
+            self.dispatch(
+                alarm_doc(
+                    self.twin.uid,
+                    self.alarm_seq,
+                    alarm.start_s,
+                    severity="warning",
+                    code=ALARM_CODE,
+                    message=alarm.message(),
+                    end_s=alarm.end_s,
+                    board=alarm.board_id,
+                )
+            )

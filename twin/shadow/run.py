@@ -2,7 +2,8 @@
 
 The composition around :class:`~twin.shadow.shadow.Shadow` that every caller (``twin shadow``,
 ``twin demo``, a lab script) needs: open the shadow on a board, advance it for a stretch of board
-time, close the board and the run, store the alarms in the ledger and plot. Presentation stays
+time, close the board and the run and plot (the alarms go out as documents of the run as they
+happen: a subscribed ledger holds them at once). Presentation stays
 with the caller: the progress line and the live page are *watchers*, each called once with the
 opened shadow and returning a progress callback (or ``None``), so nothing here imports the CLI or
 the page.
@@ -22,12 +23,12 @@ import numpy as np
 from twin.board.contract import Board
 from twin.documents import Subscriber
 
-from .alarms import Alarm, ledger_alarm_sink
+from .alarms import Alarm
 from .config import ShadowConfig
 from .detector import SpreadModel
 from .shadow import Shadow
 
-__all__ = ["Progress", "ShadowRun", "ShadowWatcher", "run_shadow", "store_alarms"]
+__all__ = ["Progress", "ShadowRun", "ShadowWatcher", "run_shadow"]
 
 #: A progress callback: called with the shadow's progress info (``Shadow.progress_info``).
 Progress = Callable[[Mapping[str, Any]], None]
@@ -42,23 +43,6 @@ class ShadowRun:
     summary: dict[str, Any]
     alarms: list[Alarm]
     twin_uid: str
-
-
-def store_alarms(db: str | None, alarms: Sequence[Alarm], run_uid: str) -> int:
-    """Write finished alarms to the ledger's alarms table; the number written.
-
-    ``db`` is the ledger URL (``None``: the per-user default ledger, unless ``$TWIN_DB_URL`` turns
-    recording off; ``off``: nothing is written).
-    """
-    from twin.ledger import open_ledger, recording_disabled
-
-    if not alarms or recording_disabled(db) or (db is None and recording_disabled()):
-        return 0
-    with open_ledger(db) as ledger:
-        sink = ledger_alarm_sink(ledger, run_uid)
-        for alarm in alarms:
-            sink(alarm)
-    return len(alarms)
 
 
 def _fan_out(callbacks: Sequence[Progress]) -> Progress | None:

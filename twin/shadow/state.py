@@ -78,7 +78,8 @@ class TwinState:
     gates it set; ``next_sample_s`` the run time of
     the last sample documents. ``twin_energy`` holds the twin's cumulative energies already
     booked (J), ``gate_res_v``/``node_res_v`` the last residuals and ``score`` the last
-    divergence score; ``version`` counts the twin's builds and resyncs.
+    divergence score; ``version`` counts the twin's builds and resyncs; ``clock_offset_s`` is the
+    link's estimate of the board's wall clock minus this host's (0 in process).
     """
 
     task: Task | None = None
@@ -100,6 +101,7 @@ class TwinState:
     gate_res_v: np.ndarray = attrs.field(factory=lambda: np.zeros(0))
     node_res_v: np.ndarray = attrs.field(factory=lambda: np.zeros(0))
     check_task: bool = True
+    clock_offset_s: float = 0.0
 
 
 @attrs.define(kw_only=True)
@@ -120,6 +122,11 @@ class ShadowStats:
     edge_sq_v2: np.ndarray = attrs.field(factory=lambda: np.zeros(0))
     lags_s: list[float] = attrs.field(factory=list)
     board_time_s: float = 0.0
+    #: Wall time each resync took, s, by kind (``board``: a board Resync updating the twin in
+    #: place; ``build``: one building it anew; ``state``: the twin's gates reset to the board's).
+    resync_cost_s: dict[str, list[float]] = attrs.field(
+        factory=lambda: {"board": [], "build": [], "state": []}
+    )
 
     def add_gate(self, residual_v: np.ndarray) -> None:
         if self.edge_sq_v2.shape != residual_v.shape:

@@ -331,6 +331,8 @@ class Twin:
         self.emit = emit
         self.params = config.params() | (params or {})
         self.t0_s = float(env.now)
+        #: Energies (J: free, clamped, gate) the books owe after :meth:`reset_gates`.
+        self._energy_adjust_j = np.zeros(3)
         self.initial = self.readings(self.t0_s)
         self.run_uid = ""
 
@@ -356,6 +358,26 @@ class Twin:
         self.network.check()
         return done
 
+    def reset_gates(self, t_s: float, gates_v: np.ndarray) -> None:
+        """Set every gate voltage (V, clipped to its range) at twin time ``t_s`` in place.
+
+        ``t_s`` is at or after the last processed event (call :meth:`catch_up` first). The
+        conductances, the operating point, the powers and the held drives follow the new gates
+        as at the start of a run, with no rebuild: the clock, the noise streams and the energy
+        books carry on. The energy up to ``t_s`` stays that of the old state (the books are
+        corrected by what the kernel will book for the interval at the new powers).
+        """
+        t = float(t_s)
+        kernel, edges = self.kernel, self.state.edges
+        before = KE.pending_energy(kernel, t)  # old powers and drives up to t
+        edges.v_gate[:] = np.clip(np.asarray(gates_v, dtype=float), edges.v_min_v, edges.v_max_v)
+        edges.t_gate[:] = t  # the charging resistors' energy to t is in ``before``
+        self.state.noise.t_noise[:] = t  # the gates are set: no noise accumulated before t
+        KL.initialise(kernel, FIXED_POINT_ITERS, FIXED_POINT_TOL)
+        after = KE.pending_energy(kernel, t)  # what the kernel will book to t at the new state
+        self._energy_adjust_j += np.subtract(before, after)
+        self.network.check()
+
     def next_event_s(self) -> float:
         """Twin time of the next edge event (``inf`` if none)."""
         return float(KL.next_event_time(self.kernel))
@@ -365,7 +387,7 @@ class Twin:
     def readings(self, t_s: float) -> dict[str, Any]:
         """Probe readings at twin time ``t_s`` (read-only: looking never changes the run)."""
         st = self.state
-        pend = KE.pending_energy(self.kernel, float(t_s))
+        pend = np.add(KE.pending_energy(self.kernel, float(t_s)), self._energy_adjust_j)
         gates = np.empty(st.edges.v_gate.shape[0])
         KG.gates_at(self.kernel, float(t_s), gates)
         err = float(np.mean(np.sum((st.examples.out_f - st.examples.desired) ** 2, axis=-1)))
