@@ -6,8 +6,10 @@ import attrs
 import numpy as np
 import pytest
 
+from hw_bridge.desk import normalize_command
+from twin.board.contract import Command
 from twin.board.emulator import BoardEmulator, EmulatorConfig
-from twin.board.errors import BridgeConfigError
+from twin.board.errors import BridgeConfigError, CommandRefused
 from twin.board.overclamp import (
     ClampPolicy,
     circle_task,
@@ -18,7 +20,7 @@ from twin.board.overclamp import (
 )
 from twin.board.variation import HiddenVariation
 from twin.physics.network_io import network_from_spec
-from twin.physics.task import Examples, Task
+from twin.physics.task import Examples, Task, task_to_dict
 from twin.simulation.schedule import EtaRamp, Schedule
 
 NET = network_from_spec("lattice:4x4:periodic")
@@ -98,6 +100,94 @@ def test_a_classifier_needs_two_labelled_targets() -> None:
         )
     with pytest.raises(BridgeConfigError, match="epsilon"):
         circle_task(NET, 1.0)
+
+
+def _wire(emu: BoardEmulator, name: str, key: str, **args: object) -> dict[str, object]:
+    """Send one command as it arrives from the wire: schema-checked, then applied."""
+    ack = emu.command(normalize_command(Command(name=name, key=key, args=args)))
+    assert ack.ok, ack.message
+    return ack.result or {}
+
+
+def test_training_in_rounds_is_a_wire_command_equal_to_train_rounds() -> None:
+    """``start_training`` with ``rounds`` on a board that was sent the classifier task (and the
+    lab's ETA 32) trains exactly as :func:`train_rounds`: same rounds, same gates at the end; the
+    board goes idle by itself after the last round, its task the full one again."""
+    task = circle_task(NET, 0.167)
+    policy = ClampPolicy(round_s_per_point=5e-3, max_rounds=6)
+    ref = _board(task, HiddenVariation.lab(), seed=4)
+    expected = train_rounds(ref, task, policy)
+    assert expected.rounds >= 2  # the comparison covers rounds after the first
+    emu = _board(_regression_on(task), HiddenVariation.lab(), seed=4)
+    _wire(emu, "load_task", "k1", task=task_to_dict(task))
+    _wire(emu, "set_params", "k2", ETA=32)
+    first = _wire(
+        emu,
+        "start_training",
+        "k3",
+        rounds={"mode": "overclamp", "round_s_per_point": 5e-3, "max_rounds": 6},
+    )
+    assert first == {"error_fraction": expected.error_fraction[0], "perfect": False}
+    assert emu.mode == "training"
+    emu.advance(ref.t_s)  # the rounds end when the reference's did
+    assert emu.mode == "idle"
+    assert emu.rounds is None
+    assert emu.rounds_result == expected
+    assert task_to_dict(emu.task) == task_to_dict(task)
+    np.testing.assert_array_equal(emu.track.gates(), ref.track.gates())
+
+
+def _regression_on(task: Task) -> Task:
+    """A regression task on ``task``'s network and sources (what a board runs before a load)."""
+    return attrs.evolve(
+        task, train=Examples(inputs=task.train.inputs[:1], outputs=task.train.outputs[:1])
+    )
+
+
+def test_rounds_on_the_wire_are_checked_and_abandoned_by_stop_training() -> None:
+    task = circle_task(NET, 0.167)
+    emu = _board(task, HiddenVariation(), seed=4)  # no leak: an idle board's gates hold
+    for rounds, match in (
+        ({"mode": "sideways"}, "mode"),
+        ({"mode": "overclamp", "max_rounds": 0}, "max_rounds"),
+        ({"mode": "overclamp", "eta": 0.5}, "eta"),
+        ({}, "mode"),
+    ):
+        with pytest.raises(CommandRefused, match=match):
+            normalize_command(Command(name="start_training", key="x", args={"rounds": rounds}))
+        ack = emu.command(
+            Command(name="start_training", key=f"r{match}{len(rounds)}", args={"rounds": rounds})
+        )
+        assert not ack.ok
+        assert ack.code == "invalid"
+    ack = emu.command(
+        Command(
+            name="start_training",
+            key="both",
+            args={"duration_s": 1.0, "rounds": {"mode": "overclamp"}},
+        )
+    )
+    assert not ack.ok
+    assert "not both" in (ack.message or "")
+    unlabelled = attrs.evolve(task, train=attrs.evolve(task.train, labels=None))
+    _wire(emu, "load_task", "u", task=task_to_dict(unlabelled))
+    ack = emu.command(
+        Command(name="start_training", key="u2", args={"rounds": {"mode": "standard"}})
+    )
+    assert not ack.ok
+    assert "labels" in (ack.message or "")
+    _wire(emu, "load_task", "l", task=task_to_dict(task))
+    _wire(emu, "start_training", "go", rounds={"mode": "standard", "max_rounds": 50})
+    assert emu.rounds is not None
+    assert emu.mode == "training"
+    emu.advance(emu.t_s + 0.01)
+    _wire(emu, "stop_training", "stop")
+    assert emu.rounds is None
+    assert emu.mode == "idle"
+    assert task_to_dict(emu.task) == task_to_dict(task)  # the full task, not a round's points
+    g = emu.track.gates()
+    emu.advance(emu.t_s + 0.5)
+    np.testing.assert_array_equal(emu.track.gates(), g)
 
 
 @pytest.mark.slow
