@@ -192,12 +192,15 @@ def test_rounds_on_the_wire_are_checked_and_abandoned_by_stop_training() -> None
 
 @pytest.mark.slow
 def test_overclamping_trains_a_biased_board_where_standard_clamping_stalls() -> None:
-    """Over 6 lab-biased boards, 8 points on a circle of diameter 167 mV (the lab: overclamping
-    0 % training error, standard 12.5 %): overclamping ends with no more errors on average (measured
-    8.3 % vs 10.4 %, one board of six apart) in less than half the learning time (median 0.49 s vs
-    1.18 s). At 83 mV this emulator does NOT reproduce the lab (overclamping 40 % vs standard 21 %
-    after 40 rounds), so no claim is made there."""
-    task = circle_task(NET, 0.167)
+    """Over 6 lab boards, 8 points on a circle of diameter 417 mV (the lab: standard clamping
+    12.5 % training error, overclamping 0 %): overclamping ends with every point right on every
+    board (measured 0 %, median 0.17 s of learning) where standard clamping leaves one point of
+    eight wrong on five boards of six (10.4 %, 0.52 s). At 167 and 83 mV this emulator does NOT
+    reproduce the lab's advantage (``benchmarks/overclamp_table.py``: overclamping 18.8 % vs
+    standard 12.5 % at 167 mV, 52 % vs 35 % at 83 mV; the lab 0 % vs 12.5 %, 25 % vs 50 %), so no
+    claim is made there. (On the former lab(), 5 % gain spread at full gain: 167 mV gave 8.3 %
+    vs 10.4 %.)"""
+    task = circle_task(NET, 0.417)
     over, std, t_over, t_std = [], [], [], []
     for seed in range(6):
         a = _board(task, HiddenVariation.lab(), seed=seed, step_s=25e-6)
@@ -208,5 +211,6 @@ def test_overclamping_trains_a_biased_board_where_standard_clamping_stalls() -> 
         std.append(s.error_fraction[-1])
         t_over.append(r.learning_s)
         t_std.append(s.learning_s)
-    assert np.mean(over) <= np.mean(std)
+    assert max(over) == 0.0
+    assert np.mean(std) >= 0.1
     assert np.median(t_over) < 0.5 * np.median(t_std)
