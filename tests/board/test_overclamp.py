@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import attrs
 import numpy as np
 import pytest
@@ -102,7 +105,7 @@ def test_a_classifier_needs_two_labelled_targets() -> None:
         circle_task(NET, 1.0)
 
 
-def _wire(emu: BoardEmulator, name: str, key: str, **args: object) -> dict[str, object]:
+def _wire(emu: BoardEmulator, name: str, key: str, **args: object) -> Mapping[str, Any]:
     """Send one command as it arrives from the wire: schema-checked, then applied."""
     ack = emu.command(normalize_command(Command(name=name, key=key, args=args)))
     assert ack.ok, ack.message
