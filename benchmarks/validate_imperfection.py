@@ -18,7 +18,9 @@ Measured 2026-12-06 (branch h23, 6 boards, 3 s settling; lab in brackets), ``lab
 free/clamped gain spread, gains at half the nominal x10, bias 0.5 +- 0.5 V/s: span 61 mV
 [31, 114] (75 mV) at 20 ms, 0.61 V (0.57) at 0.2 s, 5.3 V (4.6) at 2 s; floor 3.5e-5 (4e-5) V^2
 at 20 ms, 1.2e-4 (6.5e-5) at 0.2 s, 1.3e-3 (7e-4) at 1.26 s: worst factor 1.88. At 0.8 ms
-(seeds 0-1, not steady after 20000 cycles): span 1.9-2.4 mV (5.8), floor 1.3-1.9e-5 (4e-5).
+(not steady after 20000 cycles; 2118 s on a loaded machine): span 2.7 mV [1.9, 5.1] (5.8,
+0.47x), floor 2.6e-5 [1.3e-5, 8.2e-5] (4e-5, 0.64x): worst factor 2.12 over every period.
+``--gain-rel 0`` (no gain spread): span 43 mV / 0.50 V, floor 1.2e-5 / 6.4e-5 at 20 ms / 0.2 s.
 The former ``lab()`` (``typical()``'s 5 % spread at full gain, same bias), same boards: span
 0.176 / 1.51 V at 20 ms / 0.2 s (2.35x / 2.65x), floor 2.2e-4 / 6.4e-4 / 2.1e-3 V^2 at 20 ms /
 0.2 s / 1.26 s (5.6x / 9.8x / 3.0x). Why these parameters: ``HiddenVariation.lab``'s docstring
