@@ -65,8 +65,10 @@ def test_zero_bias_is_the_board_of_before_bit_for_bit() -> None:
 
 
 def test_bias_draw_leaves_every_other_hidden_value_unchanged() -> None:
-    plain, hidden = draw_hidden_edges(32, np.random.default_rng(3), HiddenVariation.typical())
-    _, biased = draw_hidden_edges(32, np.random.default_rng(3), HiddenVariation.lab())
+    lab = HiddenVariation.lab()
+    unbiased = attrs.evolve(lab, bias_mean_v_per_s=0.0, bias_sigma_v_per_s=0.0)
+    plain, hidden = draw_hidden_edges(32, np.random.default_rng(3), unbiased)
+    _, biased = draw_hidden_edges(32, np.random.default_rng(3), lab)
     for name, value in hidden.items():
         if name != "bias_v_per_s":
             np.testing.assert_array_equal(biased[name], value)

@@ -100,6 +100,9 @@ def test_set_params_accepts_the_boards_integer_forms(board_and_handler) -> None:
         ("run_inference", {}, "inputs_v"),
         ("load_task", {"task": 3}, "task"),
         ("reset_gates", {"gate_v": "high"}, "gate_v"),
+        ("start_training", {"rounds": {"mode": "sideways"}}, "mode"),
+        ("start_training", {"rounds": {"mode": "overclamp", "max_rounds": 0}}, "max_rounds"),
+        ("start_training", {"rounds": {"mode": "overclamp", "eta": 0.5}}, "eta"),
     ],
 )
 def test_bad_arguments_are_refused_naming_the_field(board_and_handler, name, args, where) -> None:
@@ -207,3 +210,44 @@ def test_handler_results_are_sent_as_plain_values(board_and_handler) -> None:
     odd = board.command(Command(name="run_inference", key="odd", args={"inputs_v": [0.1]}))
     assert (odd.ok, odd.code) == (False, "failed")
     assert "cannot be sent" in odd.message
+
+
+def test_training_in_rounds_over_the_wire(make_publisher, make_client) -> None:
+    """An emulated lab board behind the publisher: the classifier task, ETA 32 and
+    ``start_training`` with ``rounds`` go over DEALER -> ROUTER (schema-checked, nested map
+    intact); the board overclamps round by round and goes idle by itself, every point right
+    (8 points on a 417 mV circle: 0 % on 6 lab boards of 6, benchmarks/overclamp_table.py)."""
+    import numpy as np
+
+    from twin.board.emulator import BoardEmulator, EmulatorConfig
+    from twin.board.overclamp import circle_task
+    from twin.board.variation import HiddenVariation
+    from twin.physics.network_io import network_from_spec
+    from twin.physics.task import task_to_dict
+
+    net = network_from_spec("lattice:4x4:periodic")
+    config = EmulatorConfig(
+        variation=HiddenVariation.lab(), autostart=False, step_s=25e-6, rate_hz=10.0
+    )
+    emu = BoardEmulator(config, rng=np.random.default_rng(0), task=circle_task(net, 0.2))
+    pub = make_publisher(handler=emu.execute)
+    pub.publish(SyntheticBoard().state())
+    board = make_client(pub.endpoints.base)
+    task = task_to_dict(circle_task(net, 0.417))
+    rounds = {"mode": "overclamp", "round_s_per_point": 0.01, "max_rounds": 40}
+    for name, args in (
+        ("load_task", {"task": task}),
+        ("set_params", {"ETA": 32}),
+        ("start_training", {"rounds": rounds}),
+    ):
+        ack = board.command(Command(name=name, key=f"oc-{name}", args=args))
+        assert ack.ok, ack.message
+    assert ack.result["error_fraction"] > 0
+    assert ack.result["perfect"] is False
+    assert emu.mode == "training"
+    while emu.rounds is not None and emu.t_s < 2.0:
+        emu.advance(emu.schedule_end_s)
+    assert emu.mode == "idle"
+    assert emu.rounds_result is not None
+    assert emu.rounds_result.perfect
+    assert emu.rounds_result.error_fraction[-1] == 0.0

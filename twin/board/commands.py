@@ -152,10 +152,45 @@ def parse_load_task(args: Mapping[str, Any], own: Task) -> Task:
     return task
 
 
-def parse_start_training(args: Mapping[str, Any]) -> float | None:
-    """Duration (s) of a ``start_training`` command, or ``None`` (until stopped)."""
-    _only(args, ("duration_s",), "start_training")
-    return _number(args, "duration_s") if "duration_s" in args else None
+#: Training in rounds (``start_training`` with ``rounds``): mode -> overclamp flag.
+ROUNDS_MODES = {"overclamp": True, "standard": False}
+
+
+def parse_start_training(
+    args: Mapping[str, Any],
+) -> tuple[float | None, dict[str, Any] | None]:
+    """Duration (s) of a ``start_training`` command (``None``: until stopped) and its rounds.
+
+    The rounds, when given, are :class:`~twin.board.overclamp.ClampPolicy` keywords
+    (``overclamp``, ``margin_v``, ``round_s_per_point``, ``max_rounds``; not ``eta``: the board's).
+    """
+    _only(args, ("duration_s", "rounds"), "start_training")
+    if "duration_s" in args and "rounds" in args:
+        raise CommandRefused("invalid", "start_training: give duration_s or rounds, not both")
+    if "rounds" not in args:
+        return (_number(args, "duration_s") if "duration_s" in args else None), None
+    rounds = args["rounds"]
+    if not isinstance(rounds, Mapping):
+        raise CommandRefused("invalid", f"rounds: expected an object, got {rounds!r}")
+    _only(rounds, ("mode", "margin_v", "round_s_per_point", "max_rounds"), "rounds")
+    mode = rounds.get("mode")
+    if mode not in ROUNDS_MODES:
+        raise CommandRefused(
+            "invalid", f"rounds.mode: expected overclamp or standard, got {mode!r}"
+        )
+    out: dict[str, Any] = {"overclamp": ROUNDS_MODES[mode]}
+    if "margin_v" in rounds:
+        out["margin_v"] = _number(rounds, "margin_v", high=1.0)
+    if "round_s_per_point" in rounds:
+        out["round_s_per_point"] = _number(rounds, "round_s_per_point", high=60.0)
+    if "max_rounds" in rounds:
+        value = rounds["max_rounds"]
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 10_000:
+            raise CommandRefused(
+                "invalid", f"rounds.max_rounds: expected an integer 1..10000, got {value!r}"
+            )
+        out["max_rounds"] = value
+    return None, out
 
 
 def parse_reset_gates(

@@ -40,10 +40,11 @@ from twin.board.commands import (
 )
 from twin.board.contract import Ack, BoardConfig, BoardState, Command, Snapshot
 from twin.board.emulator_config import EmulatorConfig, default_board_task
-from twin.board.errors import CommandRefused
+from twin.board.errors import BridgeConfigError, CommandRefused
 from twin.board.faults import with_fault
 from twin.board.following import Following, check_schedule_network
 from twin.board.following import schedule_error_v2 as _schedule_error_v2
+from twin.board.overclamp import ClampPolicy, RoundsResult, RoundsState
 from twin.board.track import TwinTrack
 from twin.board.variation import draw_hidden_edges
 from twin.physics.network_io import network_to_dict
@@ -105,6 +106,7 @@ class BoardEmulator:
         self.step_s = self.config.step_s
         self.rate_hz = self.config.rate_hz
         self._acks: OrderedDict[str, Ack] = OrderedDict()
+        self.rounds: RoundsState | None = None
         self.boot(boot_unix)
 
     # ------------------------------------------------------------------ boot
@@ -125,6 +127,10 @@ class BoardEmulator:
         self._train_until_s = np.inf
         self._inference: dict[str, Any] | None = None
         self._schedule: Following | None = None
+        if self.rounds is not None:  # a reboot abandons a training in rounds
+            self.task = self.rounds.task
+            self.rounds = None
+        self.rounds_result: RoundsResult | None = None
         self._resume_mode = "idle"
         self.mode = "training" if self.config.autostart else "idle"
         self.circuit = BoardCircuit(self.task)
@@ -215,9 +221,13 @@ class BoardEmulator:
         board goes idle when the schedule stops (its duration, or its error rule at the end of
         a cycle). Every task must be on the board's network with the board's source count. A
         command that changes the training (``stop_training``, ``reset_gates``, ``load_task``)
-        abandons the schedule.
+        abandons the schedule. It abandons a training in rounds (:meth:`start_rounds`).
         """
         check_schedule_network(schedule, self.task.network)
+        self._end_rounds()
+        self._follow(schedule)
+
+    def _follow(self, schedule: Schedule) -> None:
         self._inference = None
         self._schedule = Following.start(schedule, self.t_s)
         self._next_segment()
@@ -230,7 +240,8 @@ class BoardEmulator:
         seg = None if stop else next(following.segments, None)
         if seg is None:
             self._schedule = None
-            self._set_mode("idle")
+            if self.rounds is None or not self._next_round():
+                self._set_mode("idle")
             return
         following.segment = seg
         task = following.schedule.tasks[seg.task]
@@ -239,6 +250,49 @@ class BoardEmulator:
             self.circuit = BoardCircuit(task)
             self.mode = "training"
             self.track.restart(self.t_s, task=task, eta=seg.eta, mode="training")
+
+    @property
+    def schedule_end_s(self) -> float:
+        """Board time the schedule's current segment ends, s (``inf`` without a schedule)."""
+        return np.inf if self._schedule is None else self._schedule.end_s
+
+    def start_rounds(self, task: Task, policy: ClampPolicy) -> RoundsResult:
+        """Train the classifier ``task`` in rounds under ``policy`` from now on (overclamping).
+
+        Each round is a schedule the board follows (:class:`~twin.board.overclamp.RoundsState`);
+        the board goes idle when training ends, with :attr:`rounds_result` its outcome. Returns
+        the outcome so far (the first evaluation). A command that changes the training abandons
+        the rounds. Raises :class:`~twin.board.errors.BridgeConfigError` unless ``task`` is a
+        classifier on the board's network.
+        """
+        check_schedule_network(Schedule(tasks=[task]), self.task.network)
+        rounds = RoundsState.start(task, policy)
+        self._end_rounds()
+        self.rounds, self.rounds_result = rounds, None
+        if not self._next_round():
+            self._set_mode("idle")
+        return rounds.result()
+
+    def _next_round(self) -> bool:
+        """Start the next round; ``False`` (and the rounds closed) when training has ended."""
+        rounds = self.rounds
+        assert rounds is not None
+        sub = rounds.next_task(self.edges.device, self.track.gates())
+        if sub is None:
+            self._end_rounds()
+            return False
+        self._follow(rounds.schedule(sub))
+        return True
+
+    def _end_rounds(self) -> None:
+        """Close a training in rounds (ended or abandoned): the board's task is the full one."""
+        if self.rounds is None:
+            return
+        self.rounds_result = self.rounds.result()
+        self.task = self.rounds.task
+        self.circuit = BoardCircuit(self.task)
+        self.rounds = None
+        self.track.restart(self.t_s, task=self.task)
 
     def _schedule_error_met(self, following: Following) -> bool:
         tol = following.schedule.stop_error_v2
@@ -346,6 +400,7 @@ class BoardEmulator:
 
     def _cmd_load_task(self, args: Mapping[str, Any]) -> dict[str, Any]:
         task = parse_load_task(args, self.task)
+        self._end_rounds()
         own = self.task.network
         self.task = task
         self.circuit = BoardCircuit(task)
@@ -358,7 +413,19 @@ class BoardEmulator:
         return {}
 
     def _cmd_start_training(self, args: Mapping[str, Any]) -> dict[str, Any]:
-        duration = parse_start_training(args)
+        duration, rounds = parse_start_training(args)
+        if rounds is not None:
+            policy = ClampPolicy(eta=self.eta, **rounds)
+            self._train_until_s = np.inf
+            task = self.rounds.task if self.rounds is not None else self.task
+            try:
+                result = self.start_rounds(task, policy)
+            except BridgeConfigError as exc:
+                raise CommandRefused("invalid", f"rounds: {exc}") from None
+            return {"error_fraction": result.error_fraction[0], "perfect": result.perfect}
+        if self.rounds is not None:  # plain training of the full task instead
+            self._end_rounds()
+            self._schedule = None
         self._train_until_s = self.t_s + duration if duration is not None else np.inf
         if self._inference is not None:
             self._resume_mode = "training"
@@ -369,6 +436,7 @@ class BoardEmulator:
     def _cmd_stop_training(self, args: Mapping[str, Any]) -> dict[str, Any]:
         if args:
             raise CommandRefused("invalid", "stop_training: takes no arguments")
+        self._end_rounds()
         self._train_until_s = np.inf
         self._schedule = None
         if self._inference is not None:
@@ -398,6 +466,7 @@ class BoardEmulator:
         cols = self.edges.columns(self.task.network.n_edges)
         rails = (float(np.max(cols["v_min_v"])), float(np.min(cols["v_max_v"])))
         gates = parse_reset_gates(args, self.task.network.n_edges, rails, self.config.reset_gate_v)
+        self._end_rounds()
         self._train_until_s = np.inf
         self._inference = None
         self._schedule = None

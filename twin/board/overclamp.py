@@ -26,21 +26,27 @@ inputs in push-pull pairs, 2 outputs), two classes split by a line through the c
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import attrs
 import numpy as np
 
 from twin._validators import positive
 from twin.board.circuit import BoardCircuit
-from twin.board.emulator import BoardEmulator
 from twin.board.errors import BridgeConfigError
 from twin.board.variation import NODE_FULL_SCALE_V
 from twin.physics.network import Network
 from twin.physics.task import Examples, Task
+from twin.simulation.devices import Device
 from twin.simulation.schedule import EtaRamp, Schedule
+
+if TYPE_CHECKING:  # the emulator runs rounds (RoundsState): no import at run time
+    from twin.board.emulator import BoardEmulator
 
 __all__ = [
     "ClampPolicy",
     "RoundsResult",
+    "RoundsState",
     "circle_task",
     "free_outputs_v",
     "learning_targets_v",
@@ -117,16 +123,16 @@ def _signs(labels: np.ndarray) -> np.ndarray:
     return np.where(labels == 0, 1.0, -1.0)
 
 
+def _free_outputs_v(device: Device, gates_v: np.ndarray, task: Task) -> np.ndarray:
+    circuit = BoardCircuit(task)
+    return np.array(
+        [circuit.free_response(device, gates_v, x)[0][task.targets] for x in task.train.inputs]
+    )
+
+
 def free_outputs_v(emulator: BoardEmulator, task: Task) -> np.ndarray:
     """Free target voltages ``(m, 2)`` (V) of ``task``'s training points at the current gates."""
-    circuit = BoardCircuit(task)
-    gates = emulator.track.gates()
-    return np.array(
-        [
-            circuit.free_response(emulator.edges.device, gates, x)[0][task.targets]
-            for x in task.train.inputs
-        ]
-    )
+    return _free_outputs_v(emulator.edges.device, emulator.track.gates(), task)
 
 
 def output_differences_v(emulator: BoardEmulator, task: Task) -> np.ndarray:
@@ -152,49 +158,93 @@ def learning_targets_v(
     return mean + 0.5 * policy.margin_v * s * np.array([1.0, -1.0])
 
 
-def train_rounds(emulator: BoardEmulator, task: Task, policy: ClampPolicy) -> RoundsResult:
-    """Train ``emulator`` on the classification ``task`` round by round under ``policy``.
+@attrs.define
+class RoundsState:
+    """A board's training in rounds under way: the classifier ``task``, its ``policy``, progress.
 
-    The board must be on ``task``'s network with its source count. It is left idle at the end
-    (each round is a :class:`~twin.simulation.schedule.Schedule` the board follows).
+    The emulator runs it (:meth:`~twin.board.emulator.BoardEmulator.start_rounds`, the wire's
+    ``start_training`` with ``rounds``): at the start of each round :meth:`next_task` evaluates
+    every training point at the board's gates and returns the task of the points to learn, or
+    ``None`` when training ends (a perfect round, or ``max_rounds`` rounds done).
     """
-    labels = _check_classifier(task)
-    signs = _signs(labels)
-    errors: list[float] = []
-    learnt: list[int] = []
-    learning_s = 0.0
-    perfect = False
-    for _ in range(policy.max_rounds):
-        margins = signs * output_differences_v(emulator, task)
-        errors.append(float(np.mean(margins <= 0.0)))
-        learn = margins <= 0.0 if policy.overclamp else margins < policy.margin_v
+
+    task: Task
+    policy: ClampPolicy
+    labels: np.ndarray
+    errors: list[float] = attrs.field(factory=list)
+    learnt: list[int] = attrs.field(factory=list)
+    learning_s: float = 0.0
+    perfect: bool = False
+
+    @classmethod
+    def start(cls, task: Task, policy: ClampPolicy) -> RoundsState:
+        """Rounds on ``task`` (raises :class:`BridgeConfigError` unless it is a classifier)."""
+        return cls(task=task, policy=policy, labels=_check_classifier(task))
+
+    @property
+    def done(self) -> bool:
+        """Training has ended (a perfect round or the last round)."""
+        return self.perfect or len(self.errors) > len(self.learnt)
+
+    def next_task(self, device: Device, gates_v: np.ndarray) -> Task | None:
+        """The task of the next round at gates ``gates_v`` (V), or ``None``: training has ended.
+
+        Records the misclassified fraction at these gates (before the round, or the final one).
+        """
+        if self.done:
+            return None
+        signs = _signs(self.labels)
+        outputs = _free_outputs_v(device, gates_v, self.task)
+        margins = signs * (outputs[:, 0] - outputs[:, 1])
+        self.errors.append(float(np.mean(margins <= 0.0)))
+        learn = margins <= 0.0 if self.policy.overclamp else margins < self.policy.margin_v
         if not learn.any():
-            perfect = True
-            break
+            self.perfect = True
+            return None
+        if len(self.learnt) >= self.policy.max_rounds:
+            return None
         idx = np.flatnonzero(learn)
-        outputs = free_outputs_v(emulator, task)[idx]
-        sub = attrs.evolve(
-            task,
+        self.learnt.append(int(idx.size))
+        self.learning_s += self.round_s
+        return attrs.evolve(
+            self.task,
             train=Examples(
-                inputs=task.train.inputs[idx],
-                outputs=learning_targets_v(policy, labels[idx], outputs),
-                labels=labels[idx],
+                inputs=self.task.train.inputs[idx],
+                outputs=learning_targets_v(self.policy, self.labels[idx], outputs[idx]),
+                labels=self.labels[idx],
             ),
             test=None,
             extra={},
         )
-        duration = policy.round_s_per_point * idx.size
-        emulator.follow_schedule(
-            Schedule(tasks=[sub], eta=EtaRamp.constant(policy.eta), duration_s=duration)
-        )
-        emulator.advance(emulator.t_s + duration)
-        learnt.append(int(idx.size))
-        learning_s += duration
-    if not perfect:
-        errors.append(float(np.mean(signs * output_differences_v(emulator, task) <= 0.0)))
-    return RoundsResult(
-        error_fraction=errors, learnt=learnt, learning_s=learning_s, perfect=perfect
-    )
+
+    @property
+    def round_s(self) -> float:
+        """Learning time of the round under way, s (``round_s_per_point`` x its points)."""
+        return self.policy.round_s_per_point * (self.learnt[-1] if self.learnt else 0)
+
+    def schedule(self, sub: Task) -> Schedule:
+        """The schedule of one round: ``sub`` at the policy's eta for :attr:`round_s`."""
+        return Schedule(tasks=[sub], eta=EtaRamp.constant(self.policy.eta), duration_s=self.round_s)
+
+    def result(self) -> RoundsResult:
+        """The outcome so far."""
+        return RoundsResult(error_fraction=list(self.errors), learnt=list(self.learnt),
+                            learning_s=self.learning_s, perfect=self.perfect)  # fmt: skip
+
+
+def train_rounds(emulator: BoardEmulator, task: Task, policy: ClampPolicy) -> RoundsResult:
+    """Train ``emulator`` on the classification ``task`` round by round under ``policy``.
+
+    The board must be on ``task``'s network with its source count. It is left idle at the end
+    (each round is a :class:`~twin.simulation.schedule.Schedule` the board follows:
+    :meth:`~twin.board.emulator.BoardEmulator.start_rounds`).
+    """
+    emulator.start_rounds(task, policy)
+    while emulator.rounds is not None:
+        emulator.advance(emulator.schedule_end_s)
+    result = emulator.rounds_result
+    assert result is not None
+    return result
 
 
 def circle_task(
