@@ -61,6 +61,12 @@ EXIT_INTERRUPTED = 130
     show_default=True,
     help="Stop after this much board time, s.",
 )
+@click.option(
+    "--reset-gates",
+    is_flag=True,
+    help="Reset the board's gates before steering: steer its training from the start (a board "
+    "that trains from boot may already sit at its error floor).",
+)
 @click.option("--dry-run", is_flag=True, help="Show the commands that would be sent; send none.")
 @click.option(
     "--join-timeout-s",
@@ -87,6 +93,7 @@ def steer_cmd(
     lam: float,
     budget_j: float | None,
     max_time_s: float,
+    reset_gates: bool,
     dry_run: bool,
     seed: int,
     variation: str,
@@ -125,6 +132,7 @@ def steer_cmd(
         budget_j=budget_j,
         max_time_s=max_time_s,
         join_timeout_s=join_timeout_s,
+        reset_gates=reset_gates,
         limits=limits,
     )
     spec = EmulationSpec(seed=seed, variation=variation)

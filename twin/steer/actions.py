@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -34,12 +35,15 @@ from .errors import CommandUnanswered, SteerError
 from .meter import BoardMeter
 from .policies import Observation
 
-__all__ = ["SAFE_MODE", "BoardActions"]
+__all__ = ["RESET_TOL_V", "SAFE_MODE", "BoardActions"]
 
 log = logging.getLogger("twin.steer")
 
 #: The state a steering run leaves the board in, whatever ended it.
 SAFE_MODE = "idle: training stopped, gates held"
+
+#: A reported gate within this of the board's reset value counts as reset (gate ADC noise), V.
+RESET_TOL_V = 0.02
 
 
 class BoardActions:
@@ -95,6 +99,7 @@ class BoardActions:
         self._e_join_j = 0.0
         self._meter: BoardMeter | None = None
         self._held_docs: list[Any] | None = []
+        self._reboot_pending = False  # a reboot seen while catching up, for the loop to handle
 
     # ------------------------------------------------------------------ documents
 
@@ -125,6 +130,8 @@ class BoardActions:
         self._meter = meter
         self.client.new_epoch(snap.config.version)
         self._hold(meter)
+        if self.config.reset_gates and not self.dry_run:
+            self._reset_gates(meter, snap.config.params)
         meter.clear_window()  # the initial error is the held board's
         deadline = time.monotonic() + self.config.join_timeout_s
         while not meter.ready:
@@ -166,6 +173,66 @@ class BoardActions:
         key = "gaps" if resync.reason == "gap" else "lost_connections"
         self.counts[key] += 1
         return False
+
+    def _catch_up(self, meter: BoardMeter) -> None:
+        """Book the frames queued while the board was held (the twin planning), before training
+        resumes.
+
+        A real-time board publishes while the twin plans; unread, those frames would be booked
+        only after ``start_training``, and the first decision would come a whole backlog of
+        board time late (the board training on, unsteered, past the plan's switch points).
+        Frames are read up to the one a fresh snapshot names (the board's latest; a board that
+        makes its frames when polled is caught up at once), for at most ``join_timeout_s``. A
+        reboot seen here is left for the loop (:meth:`_take_reboot`).
+        """
+        if self.dry_run:
+            return
+        target = self.board.snapshot(self.config.join_timeout_s).state.seq
+        self._read_to(meter, lambda s: s.seq >= target)
+
+    def _read_to(self, meter: BoardMeter, done: Callable[[BoardState], bool]) -> bool:
+        """Poll (booking frames) until the latest frame is ``done``, a reboot, or
+        ``join_timeout_s``; whether it was reached (or a reboot, for the loop to handle)."""
+        deadline = time.monotonic() + self.config.join_timeout_s
+        while True:
+            latest = meter.latest
+            if self._reboot_pending or (latest is not None and done(latest)):
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            self._reboot_pending |= self._ingest(meter, self.board.poll(self.config.poll_s))
+
+    def _reset_gates(self, meter: BoardMeter, params: Mapping[str, Any]) -> None:
+        """Reset the held board's gates; return once its frames show them reset.
+
+        An acknowledgement does not mark the frames: a board may publish frames it made before
+        the command after acknowledging it (the emulator, behind real time, publishes in
+        batches). With the board's ``reset_gate_v`` known, the gates are set to it and the
+        frames are read until every reported gate is within ``RESET_TOL_V`` of it; otherwise
+        up to the frame a fresh snapshot names. Frames before are booked, and the window is
+        cleared after.
+        """
+        target = params.get("reset_gate_v")
+        args = {} if target is None else {"gate_v": float(target)}
+        ack = self.client.send("reset_gates", args, must=True)  # the board stays idle
+        if ack is None or not ack.ok:
+            return
+        after = (
+            -1 if target is not None else self.board.snapshot(self.config.join_timeout_s).state.seq
+        )
+
+        def done(state: BoardState) -> bool:
+            if target is None:
+                return state.seq >= after
+            return bool(np.all(np.abs(np.asarray(state.gate_v) - float(target)) <= RESET_TOL_V))
+
+        if not self._read_to(meter, done):
+            raise SteerError(f"board {self.board.board_id}: no frame after reset_gates in time")
+
+    def _take_reboot(self) -> bool:
+        """Whether a reboot was seen while catching up (cleared)."""
+        rebooted, self._reboot_pending = self._reboot_pending, False
+        return rebooted
 
     def _await_window(self, meter: BoardMeter) -> None:
         deadline = time.monotonic() + self.config.join_timeout_s

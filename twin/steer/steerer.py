@@ -136,12 +136,21 @@ class Steerer(BoardActions):
         predicted = getattr(policy, "predicted_error", None)
         return None if predicted is None else predicted(obs)
 
-    def _decide(self, policy: Policy, obs: Observation) -> None:
+    def _decide(self, meter: BoardMeter, policy: Policy, obs: Observation) -> None:
         """The policy's lambda, sent; training restarted if a re-plan held the board."""
         self._set_lam(policy.decide(obs))
         if not self.training:
-            self._start_training()
+            self._resume(meter, policy)
+
+    def _resume(self, meter: BoardMeter, policy: Policy) -> None:
+        """Restart training after a hold: first book the frames the board published while held
+        (:meth:`~twin.steer.actions.BoardActions._catch_up`) and record the plans made in it,
+        so the first decision comes one interval after training resumes, not a backlog later
+        (again after recording, which takes wall time too)."""
+        self._catch_up(meter)
         self._record_plans(policy)
+        self._catch_up(meter)
+        self._start_training()
 
     # ------------------------------------------------------------------ the run
 
@@ -247,8 +256,7 @@ class Steerer(BoardActions):
         obs = self._observe(meter)
         self._gates_start = obs.gate_v
         self._set_lam(policy.start(obs))
-        self._start_training()
-        self._record_plans(policy)
+        self._resume(meter, policy)
         if self.dry_run:
             out["reason"] = "dry run: nothing sent"
             return
@@ -260,15 +268,14 @@ class Steerer(BoardActions):
                 heard = time.monotonic()
             elif time.monotonic() - heard > cfg.join_timeout_s:
                 raise BoardSilent(f"no state from the board for {cfg.join_timeout_s:g} s")
-            if self._ingest(meter, updates):
+            if self._ingest(meter, updates) | self._take_reboot():
                 self.lam_acked = None  # the new epoch's settings are not ours
                 self._await_window(meter)
                 self.client.send("stop_training", must=True)  # hold while the policy restarts
                 self.training = False
                 self._await_idle()
                 self._set_lam(policy.start(self._observe(meter)))
-                self._start_training()
-                self._record_plans(policy)
+                self._resume(meter, policy)
                 continue
             if self.t_s < next_decision or not meter.ready:
                 continue
@@ -301,4 +308,4 @@ class Steerer(BoardActions):
                 out["reason"] = f"time limit {cfg.max_time_s:g} s of board time"
                 return
             else:
-                self._decide(policy, obs)
+                self._decide(meter, policy, obs)
