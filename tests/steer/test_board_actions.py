@@ -11,7 +11,8 @@ import attrs
 from tests.boards import DelegatingBoard
 from twin.board.contract import Ack, BoardState, Command, Snapshot, Update
 from twin.board.inprocess import InProcessBoard
-from twin.steer import PolicySpec, SteerConfig, steer_board
+from twin.steer import SAFE_MODE, PolicySpec, SteerConfig, steer_board
+from twin.steer.steerer import TIME_CHECK_S
 
 from .conftest import collect, emulated
 
@@ -127,3 +128,32 @@ def test_frames_published_while_the_twin_plans_are_booked_before_training_resume
     for t in starts:
         first = next(x for x in samples if x >= t)
         assert first - t <= 2 * cfg.decision_s, (t, first)
+
+
+def test_the_time_limit_counts_holds_and_stops_a_plan_in_progress() -> None:
+    """The board's clock runs while the twin plans (the board held); a limit passed then ends
+    the run during the plan, not at the next decision after it (training never started)."""
+    board = RunsOnWhileHeld(emulated())
+    docs, emit = collect()
+    cfg = SteerConfig(tolerance_rel=1e-2, max_time_s=0.1)
+    s = steer_board(board, policy=PolicySpec(name="predictive"), config=cfg, emit=emit).summary
+    assert not s["reached"]
+    assert s["reason"].startswith("time limit 0.1 s of board time (holds included)"), s["reason"]
+    assert "planning" in s["reason"]
+    names = [d["name"] for d in docs if d["doc"] == "command"]
+    assert "start_training" not in names  # stopped within the first plan
+    assert s["training_energy_j"] == 0.0  # (the board trained from boot until the join)
+    assert s["board_time_s"] < cfg.max_time_s + TIME_CHECK_S + 0.3
+    assert s["safe_mode"] == SAFE_MODE
+
+
+def test_a_board_clock_stopped_while_held_spends_no_board_time_planning() -> None:
+    """A board that makes its frames when polled (its clock stops while held) reaches the
+    tolerance under a limit shorter than the wall time its plans take."""
+    s = steer_board(
+        emulated(),
+        policy=PolicySpec(name="predictive"),
+        config=SteerConfig(tolerance_rel=1e-2, max_time_s=1.0),
+    ).summary
+    assert s["reached"], s
+    assert s["board_time_s"] < 1.0

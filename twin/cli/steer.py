@@ -59,7 +59,8 @@ EXIT_INTERRUPTED = 130
     type=DURATION_S,
     default=30.0,
     show_default=True,
-    help="Stop after this much board time, s.",
+    help="Stop after this much board time, s, the board's holds while the twin plans included "
+    "(checked during a plan too).",
 )
 @click.option(
     "--reset-gates",

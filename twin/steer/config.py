@@ -30,7 +30,9 @@ class SteerConfig:
     budget_j : float or None
         Stop (unreached) when the board's training energy reaches this, J.
     max_time_s : float
-        Stop (unreached) after this much board time, s.
+        Stop (unreached) after this much board time since steering began, s: the board's
+        holds while the twin plans count (its clock runs on), and the limit is checked during
+        a plan too (a plan in progress is abandoned).
     decision_s : float
         Board time between decisions, s.
     lam_rtol : float

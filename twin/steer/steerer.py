@@ -34,14 +34,14 @@ from twin.simulation.edge import EdgeParams
 
 from .actions import BoardActions
 from .config import SteerConfig
-from .errors import BoardSilent, CommandUnanswered
+from .errors import BoardSilent, CommandUnanswered, TimeLimitReached
 from .meter import BoardMeter
 from .planner import Phase, Planner, PlannerConfig
 from .policies import Observation, Policy
 from .record import EnergyBook, record_prediction
 from .report import SteerResult, summarize
 
-__all__ = ["PolicyFactory", "SteerContext", "Steerer"]
+__all__ = ["TIME_CHECK_S", "PolicyFactory", "SteerContext", "Steerer"]
 
 
 @attrs.frozen(kw_only=True, eq=False)
@@ -55,6 +55,9 @@ class SteerContext:
     edges: EdgeParams
     planner: Planner
 
+
+#: Wall time between two looks at the board's clock while the twin plans, s.
+TIME_CHECK_S = 0.2
 
 #: Builds the policy once the tolerance is known.
 PolicyFactory = Callable[[SteerContext], Policy]
@@ -110,6 +113,7 @@ class Steerer(BoardActions):
         self._energy = EnergyBook(self.dispatch, self.uid)
         self._plan_runs: list[str] = []
         self._run_params: dict[str, Any] = {}
+        self._time_checked = -np.inf
 
     # ------------------------------------------------------------------ plans
 
@@ -152,6 +156,29 @@ class Steerer(BoardActions):
         self._catch_up(meter)
         self._start_training()
 
+    # ------------------------------------------------------------------ the time limit
+
+    def _time_limit_reason(self) -> str:
+        return f"time limit {self.config.max_time_s:g} s of board time (holds included)"
+
+    def _time_up(self) -> bool:
+        """Whether the board-time limit has passed, asked while the twin plans (the board held,
+        its frames unread): the board's clock from a fresh snapshot, at most every
+        ``TIME_CHECK_S`` of wall time. A board whose clock stops while held (one that makes
+        its frames when polled) spends no board time planning."""
+        now = time.monotonic()
+        if now - self._time_checked < TIME_CHECK_S:
+            return False
+        self._time_checked = now
+        latest = self._meter.latest if self._meter is not None else None
+        try:
+            state = self.board.snapshot(self.config.poll_s).state
+        except BridgeError:
+            return False
+        if latest is None or state.epoch != latest.epoch:
+            return False
+        return self._t_base_s + state.t_s - self._t0_epoch_s >= self.config.max_time_s
+
     # ------------------------------------------------------------------ the run
 
     def run(self) -> SteerResult:
@@ -177,6 +204,7 @@ class Steerer(BoardActions):
             planner=planner,
         )
         self._step_s = planner.step_s
+        planner.should_stop = self._time_up
         policy = self.make_policy(ctx)
         if hasattr(policy, "before_planning"):
             policy.before_planning = self._pause
@@ -207,6 +235,8 @@ class Steerer(BoardActions):
         status = "complete"
         try:
             self._loop(meter, policy, tol, out)
+        except TimeLimitReached:
+            out["reason"] = f"{self._time_limit_reason()} (the twin was planning)"
         except KeyboardInterrupt:
             out["reason"] = "interrupted by the operator"
             status = "aborted"
@@ -214,6 +244,7 @@ class Steerer(BoardActions):
             out["reason"] = f"link lost: {exc}"
             status = "aborted"
         finally:
+            planner.should_stop = None  # the baseline below is the report's, not a plan
             out["safe_mode"] = self._stop_training()
         start_gates = gates0 if self._gates_start is None else self._gates_start
         baseline = (
@@ -277,6 +308,9 @@ class Steerer(BoardActions):
                 self._set_lam(policy.start(self._observe(meter)))
                 self._resume(meter, policy)
                 continue
+            if self.t_s >= cfg.max_time_s:  # every poll: holds count, and are not decisions
+                out["reason"] = self._time_limit_reason()
+                return
             if self.t_s < next_decision or not meter.ready:
                 continue
             next_decision = self.t_s + cfg.decision_s
@@ -303,9 +337,6 @@ class Steerer(BoardActions):
                 and meter.training_energy_j - self._e_join_j >= cfg.budget_j
             ):
                 out["reason"] = f"energy budget {cfg.budget_j:g} J spent"
-                return
-            elif self.t_s >= cfg.max_time_s:
-                out["reason"] = f"time limit {cfg.max_time_s:g} s of board time"
                 return
             else:
                 self._decide(meter, policy, obs)
