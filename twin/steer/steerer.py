@@ -186,6 +186,7 @@ class Steerer(BoardActions):
         snap, meter, task = self._join()
         params = snap.config.params
         e0 = meter.error()
+        floor = meter.noise_floor_v2()  # the held board's readings: what its error can show
         tol = self.config.tolerance(e0)
         planner = Planner(
             task,
@@ -234,7 +235,15 @@ class Steerer(BoardActions):
         }
         status = "complete"
         try:
-            self._loop(meter, policy, tol, out)
+            if tol < floor:
+                out["reason"] = (
+                    f"tolerance {tol:.3g} V^2 is below the board's measurement floor "
+                    f"{floor:.3g} V^2 (its readings' spread over {meter.window} frames): it "
+                    "cannot be seen; give a larger tolerance, or --reset-gates to steer "
+                    "from the start"
+                )
+            else:
+                self._loop(meter, policy, tol, out)
         except TimeLimitReached:
             out["reason"] = f"{self._time_limit_reason()} (the twin was planning)"
         except KeyboardInterrupt:
@@ -279,6 +288,7 @@ class Steerer(BoardActions):
                 params=self._run_params,
             )
         summary["plan_runs"] = [uid for uid in self._plan_runs if uid]
+        summary["measurement_floor_v2"] = floor if np.isfinite(floor) else None
         self.dispatch(stop_doc(self.uid, status=status, summary=summary, reason=out["reason"]))
         return SteerResult(summary=summary, uid=self.uid)
 
