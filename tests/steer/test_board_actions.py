@@ -192,3 +192,17 @@ def test_a_tolerance_below_the_boards_measurement_floor_ends_the_run_at_once() -
         emulated(), policy=PolicySpec(name="fixed"), config=SteerConfig(tolerance_rel=0.5)
     ).summary
     assert fresh["measurement_floor_v2"] < 1e-5 * fresh["error_initial"]
+
+
+def test_a_dry_run_with_reset_gates_sends_nothing() -> None:
+    board = _trained(emulated())
+    version = board.emulator.version
+    s = steer_board(
+        board,
+        policy=PolicySpec(name="predictive"),
+        config=SteerConfig(tolerance_rel=1e-2, reset_gates=True),
+        dry_run=True,
+    ).summary
+    assert board.emulator.version == version  # the board saw no command
+    assert s["commands_sent"] == 0
+    assert s["error_initial"] < 1e-6  # the trained board's error: its gates were not reset
