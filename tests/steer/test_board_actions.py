@@ -10,10 +10,10 @@ import attrs
 import pytest
 
 from tests.boards import DelegatingBoard
-from twin.board.contract import BoardState, Snapshot, Update
+from twin.board.contract import Ack, BoardState, Command, Snapshot, Update
 from twin.board.inprocess import InProcessBoard
 from twin.steer import SAFE_MODE, PolicySpec, SteerConfig, steer_board
-from twin.steer.planner import Planner
+from twin.steer.planner import Planner, PlannerConfig
 
 from .conftest import collect, emulated
 
@@ -206,3 +206,52 @@ def test_a_dry_run_with_reset_gates_sends_nothing() -> None:
     assert board.emulator.version == version  # the board saw no command
     assert s["commands_sent"] == 0
     assert s["error_initial"] < 1e-6  # the trained board's error: its gates were not reset
+
+
+class HostStalls(DelegatingBoard):
+    """The host stalls once, ``after`` polls into the first training: the board runs on for
+    ``stall_s`` meanwhile, and the next poll brings all its frames at once."""
+
+    def __init__(self, inner: InProcessBoard, *, after: int, stall_s: float) -> None:
+        super().__init__(inner)
+        self.inner: InProcessBoard = inner
+        self.after = after
+        self.stall_s = stall_s
+        self.polls_training: int | None = None
+
+    def command(self, command: Command, timeout_s: float = 5.0) -> Ack:
+        if command.name == "start_training" and self.polls_training is None:
+            self.polls_training = 0
+        return self.inner.command(command, timeout_s)
+
+    def poll(self, timeout_s: float) -> list[Update]:
+        if self.polls_training is not None:
+            self.polls_training += 1
+            if self.polls_training == self.after:
+                out: list[Update] = []
+                for _ in range(round(self.stall_s / self.inner.chunk_s)):
+                    out += self.inner.poll(0.0)
+                return out
+        return self.inner.poll(timeout_s)
+
+
+def test_the_board_stops_itself_at_the_plans_phase_end_when_the_host_stalls() -> None:
+    """Predictive training is started for the plan's time to the end of its phase (x1.25 plus
+    30 ms): a host that stalls for a second does not leave the board training unsteered for a
+    second; it finds the board stopped, and starts it again for the rest of the plan."""
+    board = HostStalls(emulated(), after=3, stall_s=1.0)
+    docs, emit = collect()
+    planner = PlannerConfig(lams=(0.0, 0.1), switch_factors=(30.0,))  # few candidates: fast
+    s = steer_board(
+        board,
+        policy=PolicySpec(name="predictive", planner=planner),
+        config=SteerConfig(tolerance_rel=1e-3),
+        emit=emit,
+    ).summary
+    assert s["reached"], s
+    starts = [d for d in docs if d["doc"] == "command" and d["name"] == "start_training"]
+    assert all("duration_s" in d["args"] for d in starts)
+    first = starts[0]["args"]["duration_s"]
+    assert first < 0.5  # the plan's first phase (~0.2 s), not the stall
+    assert s["training_time_s"] < 0.8  # without the board's own stop: > 1 s (the stall)
+    assert s["training_energy_j"] < 0.5 * s["baseline_energy_j"]

@@ -100,6 +100,8 @@ class BoardActions:
         self._meter: BoardMeter | None = None
         self._held_docs: list[Any] | None = []
         self._reboot_pending = False  # a reboot seen while catching up, for the loop to handle
+        self._armed = False  # training was started for a duration (the board stops itself)
+        self._saw_training = False
 
     # ------------------------------------------------------------------ documents
 
@@ -261,9 +263,31 @@ class BoardActions:
         if ack is not None and ack.ok:
             self.lam_acked = lam
 
-    def _start_training(self) -> None:
-        ack = self.client.send("start_training", must=True, patience_s=self.config.join_timeout_s)
+    def _start_training(self, duration_s: float | None = None) -> None:
+        """Training on; for at most ``duration_s`` of the board's own time when given (the
+        board stops itself there, whatever the host's lag; sent again to re-arm it)."""
+        args = {} if duration_s is None else {"duration_s": float(duration_s)}
+        ack = self.client.send(
+            "start_training", args, must=True, patience_s=self.config.join_timeout_s
+        )
         self.training = bool(ack is not None and ack.ok)
+        self._armed = self.training and duration_s is not None
+        self._saw_training = False
+
+    def _note_self_stop(self, updates: list[Any]) -> None:
+        """A board started for a duration stops itself: training once seen in its frames, an
+        idle frame after it means it did (then ``training`` is False, and the next decision
+        starts it again)."""
+        if not (self.training and self._armed):
+            return
+        for u in updates:
+            if not isinstance(u, BoardState):
+                continue
+            if u.mode == "training":
+                self._saw_training = True
+            elif u.mode == "idle" and self._saw_training:
+                self.training = False
+                return
 
     def _stop_training(self) -> str:
         """Leave the board in the safe mode; its description."""

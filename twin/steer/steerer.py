@@ -141,12 +141,22 @@ class Steerer(BoardActions):
         return None if predicted is None else predicted(obs)
 
     def _decide(self, meter: BoardMeter, policy: Policy, obs: Observation) -> None:
-        """The policy's lambda, sent; training restarted if a re-plan held the board."""
+        """The policy's lambda, sent; training restarted if a re-plan held the board (or the
+        board stopped itself at the end of its duration), re-armed when the lambda changed."""
+        lam = self.lam_acked
         self._set_lam(policy.decide(obs))
         if not self.training:
-            self._resume(meter, policy)
+            self._resume(meter, policy, obs)
+        elif self.lam_acked != lam and self._armed:
+            self._start_training(self._duration(policy, obs))
 
-    def _resume(self, meter: BoardMeter, policy: Policy) -> None:
+    def _duration(self, policy: Policy, obs: Observation) -> float | None:
+        """How long the board may train before it must hear from the steerer again: the
+        policy's (the plan's time to the end of its phase, with a margin), else unlimited."""
+        train_for = getattr(policy, "train_for_s", None)
+        return None if train_for is None else train_for(obs)
+
+    def _resume(self, meter: BoardMeter, policy: Policy, obs: Observation) -> None:
         """Restart training after a hold: first book the frames the board published while held
         (:meth:`~twin.steer.actions.BoardActions._catch_up`) and record the plans made in it,
         so the first decision comes one interval after training resumes, not a backlog later
@@ -154,7 +164,7 @@ class Steerer(BoardActions):
         self._catch_up(meter)
         self._record_plans(policy)
         self._catch_up(meter)
-        self._start_training()
+        self._start_training(self._duration(policy, obs))
 
     # ------------------------------------------------------------------ the time limit
 
@@ -297,7 +307,7 @@ class Steerer(BoardActions):
         obs = self._observe(meter)
         self._gates_start = obs.gate_v
         self._set_lam(policy.start(obs))
-        self._resume(meter, policy)
+        self._resume(meter, policy, obs)
         if self.dry_run:
             out["reason"] = "dry run: nothing sent"
             return
@@ -309,14 +319,16 @@ class Steerer(BoardActions):
                 heard = time.monotonic()
             elif time.monotonic() - heard > cfg.join_timeout_s:
                 raise BoardSilent(f"no state from the board for {cfg.join_timeout_s:g} s")
+            self._note_self_stop(updates)
             if self._ingest(meter, updates) | self._take_reboot():
                 self.lam_acked = None  # the new epoch's settings are not ours
                 self._await_window(meter)
                 self.client.send("stop_training", must=True)  # hold while the policy restarts
                 self.training = False
                 self._await_idle()
-                self._set_lam(policy.start(self._observe(meter)))
-                self._resume(meter, policy)
+                obs = self._observe(meter)
+                self._set_lam(policy.start(obs))
+                self._resume(meter, policy, obs)
                 continue
             if self.t_s >= cfg.max_time_s:  # every poll: holds count, and are not decisions
                 out["reason"] = self._time_limit_reason()
