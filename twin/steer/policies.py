@@ -235,6 +235,14 @@ class PredictivePolicy:
         remaining = max(t_end - (obs.clock_s - self._t0_s), 0.0)
         return TRAIN_MARGIN * remaining + TRAIN_SLACK_S
 
+    def _overdue(self, best: Prediction, obs: Observation) -> bool:
+        """The plan's time is up (``TRAIN_MARGIN`` x its time to the tolerance plus
+        ``TRAIN_SLACK_S``) and the board is not there: a board held near, not at, the
+        tolerance (e.g. at a lambda's error floor) would never diverge by the error ratio."""
+        if best.reached_s is None or obs.error <= self.tol:
+            return False
+        return obs.clock_s - self._t0_s > TRAIN_MARGIN * best.reached_s + TRAIN_SLACK_S
+
     def _replan(self, obs: Observation) -> float:
         if self.before_planning is not None:
             self.before_planning()
@@ -261,7 +269,8 @@ class PredictivePolicy:
         best = self.current
         assert best is not None
         predicted = best.error_at(obs.clock_s - self._t0_s)
-        if self.divergence.update(obs.t_s, obs.error, predicted):
+        diverged = self.divergence.update(obs.t_s, obs.error, predicted)
+        if diverged or self._overdue(best, obs):
             self.replans += 1
             if self.replans > self.max_replans:
                 self.fell_back = f"diverged from the twin {self.replans} times"
