@@ -107,3 +107,29 @@ def test_predictive_follows_the_plan_on_training_time_not_board_time() -> None:
     late.start(obs(0.0, 1e-2))
     late.decide(obs(8.1, 1e-2))
     assert late.replans == 1
+
+
+def test_predictive_replans_a_plan_whose_time_is_up() -> None:
+    """A board held near, not at, the tolerance (within the divergence factor of the plan's
+    last error) is re-planned once 1.25 x the plan's time to the tolerance + 30 ms has passed."""
+    pol, planner = _predictive(divergence=MonitorDivergence(factor=2.0, hold_s=0.0))
+    pol.start(obs(0.0, 1e-2))
+    assert pol.decide(obs(0.1, 1e-3)) == 0.0
+    pol.decide(obs(0.2, 1.5e-4))  # 1.5x the plan, not yet overdue (0.28 s)
+    assert pol.replans == 0
+    pol.decide(obs(0.3, 1.5e-4))
+    assert pol.replans == 1
+    assert planner.calls == 2
+
+
+def test_predictive_gives_the_board_the_plans_time_to_the_end_of_its_phase() -> None:
+    pol, _ = _predictive()
+    pol.start(obs(0.0, 1e-2))
+    # phase 1 (lam 0.1) ends at error 1e-3, 0.1 s into the plan: 1.25 x 0.1 + 0.03
+    assert pol.train_for_s(obs(0.0, 1e-2)) == pytest.approx(0.155)
+    pol.decide(obs(0.1, 1e-3))  # switched: phase 2 ends at the tolerance, 0.2 s in
+    assert pol.train_for_s(obs(0.1, 1e-3)) == pytest.approx(0.155)
+    assert pol.train_for_s(obs(0.5, 2e-4)) == pytest.approx(0.03)  # behind the plan
+    untrusted, _ = _predictive(trusted=False)
+    untrusted.start(obs(0.0, 1e-2))
+    assert untrusted.train_for_s(obs(0.0, 1e-2)) is None

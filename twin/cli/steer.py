@@ -59,7 +59,14 @@ EXIT_INTERRUPTED = 130
     type=DURATION_S,
     default=30.0,
     show_default=True,
-    help="Stop after this much board time, s.",
+    help="Stop after this much board time, s, the board's holds while the twin plans included "
+    "(checked during a plan too).",
+)
+@click.option(
+    "--reset-gates",
+    is_flag=True,
+    help="Reset the board's gates before steering: steer its training from the start (a board "
+    "that trains from boot may already sit at its error floor).",
 )
 @click.option("--dry-run", is_flag=True, help="Show the commands that would be sent; send none.")
 @click.option(
@@ -87,6 +94,7 @@ def steer_cmd(
     lam: float,
     budget_j: float | None,
     max_time_s: float,
+    reset_gates: bool,
     dry_run: bool,
     seed: int,
     variation: str,
@@ -125,6 +133,7 @@ def steer_cmd(
         budget_j=budget_j,
         max_time_s=max_time_s,
         join_timeout_s=join_timeout_s,
+        reset_gates=reset_gates,
         limits=limits,
     )
     spec = EmulationSpec(seed=seed, variation=variation)

@@ -30,7 +30,9 @@ class SteerConfig:
     budget_j : float or None
         Stop (unreached) when the board's training energy reaches this, J.
     max_time_s : float
-        Stop (unreached) after this much board time, s.
+        Stop (unreached) after this much board time since steering began, s: the board's
+        holds while the twin plans count (its clock runs on), and the limit is checked during
+        a plan too (a plan in progress is abandoned).
     decision_s : float
         Board time between decisions, s.
     lam_rtol : float
@@ -48,6 +50,11 @@ class SteerConfig:
     stop_patience_s : float
         How long the final ``stop_training`` is retried (same key) before the board's mode is
         reported unknown, s of wall time.
+    reset_gates : bool
+        Reset the board's gates (to its own reset value) while it is held at the join, so
+        steering starts from an untrained board rather than from wherever the board's own
+        training has taken it (a board that trains from boot may already sit at the
+        measurement floor of its error).
     limits : CommandLimits
         Argument ranges and the command rate.
     """
@@ -64,6 +71,7 @@ class SteerConfig:
     poll_s: float = 0.5
     command_timeout_s: float = 5.0
     stop_patience_s: float = 30.0
+    reset_gates: bool = False
     limits: CommandLimits = attrs.field(factory=CommandLimits)
 
     def __attrs_post_init__(self) -> None:

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from twin.errors import TwinError
 
-__all__ = ["BoardSilent", "CommandUnanswered", "SteerConfigError", "SteerError"]
+__all__ = [
+    "BoardSilent",
+    "CommandUnanswered",
+    "SteerConfigError",
+    "SteerError",
+    "TimeLimitReached",
+]
 
 
 class SteerError(TwinError):
@@ -21,3 +27,7 @@ class CommandUnanswered(SteerError, TimeoutError):
 
 class BoardSilent(SteerError, TimeoutError):
     """The board sent no state for longer than the steerer waits (the link is lost)."""
+
+
+class TimeLimitReached(SteerError, TimeoutError):
+    """The steering run's board-time limit passed while the twin planned (plan abandoned)."""

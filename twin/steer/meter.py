@@ -105,6 +105,16 @@ class BoardMeter:
             return float("nan")
         return self.error_of(self.outputs(np.mean(np.array(self._recent), axis=0)))
 
+    def noise_floor_v2(self) -> float:
+        """The readings' contribution to :meth:`error`, V^2: the summed variance of the task's
+        outputs over the window's frames (sample variance) over the window's length, the
+        expected excess of the window-mean error over the true error. Meaningful on a held
+        board (gates still); ``nan`` under two frames."""
+        if len(self._recent) < 2:
+            return float("nan")
+        outs = np.array([self.outputs(v) for v in self._recent])
+        return float(np.sum(np.var(outs, axis=0, ddof=1)) / len(self._recent))
+
     def clear_window(self) -> None:
         """Drop the window (after a change the old frames no longer describe the board)."""
         self._recent.clear()

@@ -19,7 +19,7 @@ reads the wall clock.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import attrs
 import numpy as np
@@ -29,9 +29,12 @@ from twin.physics.task import Task
 from twin.simulation.edge import EdgeParams
 from twin.simulation.noise import NoiseConfig
 
-from .errors import SteerConfigError
+from .errors import SteerConfigError, TimeLimitReached
 
 __all__ = ["Phase", "Plan", "Planner", "PlannerConfig", "Prediction", "Schedule"]
+
+#: Planner steps between two calls of :attr:`Planner.should_stop`.
+STOP_CHECK_STEPS = 20
 
 
 @attrs.frozen(kw_only=True)
@@ -151,6 +154,9 @@ class Planner:
         self.seed = int(seed)
         self.config = config if config is not None else PlannerConfig()
         self.simulated_s = 0.0
+        #: Asked every ``STOP_CHECK_STEPS`` steps; True abandons the plan
+        #: (:class:`~twin.steer.errors.TimeLimitReached`). The steerer's board-time limit.
+        self.should_stop: Callable[[], bool] | None = None
 
     def _track(self, gates_v: np.ndarray, lam: float) -> TwinTrack:
         return TwinTrack(
@@ -206,6 +212,9 @@ class Planner:
         reached: float | None = None
         n_stall = max(1, round(cfg.stall_s / cfg.dt_s))
         while ts[-1] < horizon:
+            stop = self.should_stop
+            if len(ts) % STOP_CHECK_STEPS == 0 and stop is not None and stop():
+                raise TimeLimitReached("the time limit passed while the twin planned")
             t = ts[-1] + cfg.dt_s
             track.advance(t)
             r = track.readings()

@@ -38,6 +38,12 @@ __all__ = [
 ]
 
 
+#: A plan's phase may train this many times its predicted time before the board stops itself.
+TRAIN_MARGIN = 1.25
+#: ... plus this, s of training (a few decision intervals).
+TRAIN_SLACK_S = 0.03
+
+
 @attrs.frozen(kw_only=True, eq=False)
 class Observation:
     """What the steerer knows at a decision point.
@@ -216,6 +222,27 @@ class PredictivePolicy:
         best = self.current
         return None if best is None else best.error_at(obs.clock_s - self._t0_s)
 
+    def train_for_s(self, obs: Observation) -> float | None:
+        """Training time the followed plan gives the current phase from ``obs`` (to its switch
+        error, or the tolerance), times ``TRAIN_MARGIN`` plus ``TRAIN_SLACK_S``, s: the board
+        stops itself there if the host falls behind (``None`` without a plan: unlimited)."""
+        best = self.current
+        if best is None:
+            return None
+        until = best.schedule[min(self._phase, len(best.schedule) - 1)].until_error
+        below = np.nonzero(best.error <= until)[0]
+        t_end = float(best.t_s[below[0]] if below.size else best.t_s[-1])
+        remaining = max(t_end - (obs.clock_s - self._t0_s), 0.0)
+        return TRAIN_MARGIN * remaining + TRAIN_SLACK_S
+
+    def _overdue(self, best: Prediction, obs: Observation) -> bool:
+        """The plan's time is up (``TRAIN_MARGIN`` x its time to the tolerance plus
+        ``TRAIN_SLACK_S``) and the board is not there: a board held near, not at, the
+        tolerance (e.g. at a lambda's error floor) would never diverge by the error ratio."""
+        if best.reached_s is None or obs.error <= self.tol:
+            return False
+        return obs.clock_s - self._t0_s > TRAIN_MARGIN * best.reached_s + TRAIN_SLACK_S
+
     def _replan(self, obs: Observation) -> float:
         if self.before_planning is not None:
             self.before_planning()
@@ -242,7 +269,8 @@ class PredictivePolicy:
         best = self.current
         assert best is not None
         predicted = best.error_at(obs.clock_s - self._t0_s)
-        if self.divergence.update(obs.t_s, obs.error, predicted):
+        diverged = self.divergence.update(obs.t_s, obs.error, predicted)
+        if diverged or self._overdue(best, obs):
             self.replans += 1
             if self.replans > self.max_replans:
                 self.fell_back = f"diverged from the twin {self.replans} times"

@@ -22,7 +22,8 @@ from .config import SteerConfig
 from .errors import SteerConfigError
 from .planner import PlannerConfig
 from .policies import ControlPolicy, FixedPolicy, Policy, PredictivePolicy
-from .steerer import PolicyFactory, SteerContext, Steerer, SteerResult
+from .report import SteerResult
+from .steerer import PolicyFactory, SteerContext, Steerer
 
 __all__ = [
     "POLICIES",

@@ -1,0 +1,174 @@
+"""Steering a board in another process from the CLI (issue 22): reach and energy per seed.
+
+For each seed: ``twin board --seed S --variation V`` on a random free loopback port (real time,
+training from boot), then ``twin steer --connect ... --policy P --tolerance-rel R --reset-gates
+--seed S --json --no-db`` as its own process. Reports per run and in total: reached (verified
+by inference) with a Wilson 95 % interval, training energy against the twin's lambda = 0
+prediction from the same start (``baseline_energy_j``) and against the followed plan's
+(``predicted_energy_j``), re-plans, fall-backs, board and wall time, and the machine's load
+average before and after (a real-time board and its steerer both fall behind on a loaded
+machine). Run by hand::
+
+    nice -n 10 python benchmarks/bench_steer_xproc.py --seeds 6 --tolerance-rel 1e-3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+
+
+def free_base_port() -> int:
+    """A loopback base port whose two successors are free too (the board binds three)."""
+    for _ in range(100):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            base = s.getsockname()[1]
+        if base > 65000:
+            continue
+        socks = [socket.socket() for _ in range(3)]
+        try:
+            for i, sk in enumerate(socks):
+                sk.bind(("127.0.0.1", base + i))
+        except OSError:
+            continue
+        finally:
+            for sk in socks:
+                sk.close()
+        return base
+    raise RuntimeError("no free port triple")
+
+
+def wait_listening(port: int, proc: subprocess.Popen[bytes], timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"twin board exited with code {proc.returncode}")
+        with socket.socket() as sock:
+            sock.settimeout(0.2)
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        threading.Event().wait(0.05)  # poll interval of a bounded wait
+    raise RuntimeError(f"twin board: nothing listens on port {port} after {timeout_s} s")
+
+
+def one_run(seed: int, args: argparse.Namespace) -> dict:
+    port = free_base_port()
+    endpoint = f"tcp://127.0.0.1:{port}"
+    py = [sys.executable, "-m", "twin"]
+    board = subprocess.Popen(
+        [
+            *py,
+            "board",
+            "--bind",
+            endpoint,
+            "--seed",
+            str(seed),
+            "--variation",
+            args.variation,
+            "--duration",
+            "600",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_listening(port, board)
+        steer = [
+            *py,
+            "steer",
+            "--connect",
+            endpoint,
+            "--policy",
+            args.policy,
+            "--tolerance-rel",
+            str(args.tolerance_rel),
+            "--seed",
+            str(seed),
+            "--json",
+            "--no-db",
+            "--join-timeout-s",
+            "60",
+            "--max-time-s",
+            str(args.max_time_s),
+        ]
+        if not args.no_reset:
+            steer.append("--reset-gates")
+        t0 = time.monotonic()
+        proc = subprocess.run(steer, capture_output=True, text=True, timeout=900)
+        wall = time.monotonic() - t0
+    finally:
+        board.terminate()
+        board.wait(timeout=30)
+    if proc.returncode != 0:
+        return {"seed": seed, "error": proc.stderr.strip()[-300:], "wall_s": wall}
+    s = json.loads(proc.stdout.strip().splitlines()[-1])
+    s["seed"], s["wall_s"] = seed, wall
+    return s
+
+
+def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    if n == 0:
+        return (0.0, 1.0)
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seeds", type=int, default=6)
+    ap.add_argument("--first-seed", type=int, default=0)
+    ap.add_argument("--tolerance-rel", type=float, default=1e-3)
+    ap.add_argument("--policy", default="predictive")
+    ap.add_argument("--variation", default="none", choices=["none", "typical"])
+    ap.add_argument("--max-time-s", type=float, default=120.0)
+    ap.add_argument("--no-reset", action="store_true", help="steer the board as it is (trained)")
+    args = ap.parse_args()
+    load0 = os.getloadavg()
+    runs = []
+    for seed in range(args.first_seed, args.first_seed + args.seeds):
+        r = one_run(seed, args)
+        runs.append(r)
+        if "error" in r:
+            print(f"seed {seed}: steer failed: {r['error']}", flush=True)
+            continue
+        base, pred = r.get("baseline_energy_j"), r.get("predicted_energy_j")
+        print(
+            f"seed {seed}: reached {r['reached']}, E {r['training_energy_j']:.3g} J, "
+            f"E/baseline {r['training_energy_j'] / base if base else float('nan'):.3f}, "
+            f"E/plan {r['training_energy_j'] / pred if pred else float('nan'):.2f}, "
+            f"replans {r['replans']}, fell back {r['fell_back']}, board {r['board_time_s']:.1f} s,"
+            f" training {r['training_time_s']:.2f} s, wall {r['wall_s']:.1f} s"
+            + ("" if r["reached"] else f", reason: {r['reason']}"),
+            flush=True,
+        )
+    load1 = os.getloadavg()
+    ok = [r for r in runs if r.get("reached")]
+    lo, hi = wilson(len(ok), len(runs))
+    print(
+        f"{args.policy} at {args.tolerance_rel:g} x e0 (variation {args.variation}, "
+        f"reset {not args.no_reset}): reached {len(ok)}/{len(runs)} (Wilson 95 % "
+        f"[{lo:.2f}, {hi:.2f}])"
+    )
+    ratios = [r["training_energy_j"] / r["baseline_energy_j"] for r in ok if r["baseline_energy_j"]]
+    if ratios:
+        print(
+            f"  training energy / lambda = 0 prediction, reached runs: median "
+            f"{statistics.median(ratios):.3f} [{min(ratios):.3f}, {max(ratios):.3f}]; "
+            f"below 1 in {sum(x < 1 for x in ratios)}/{len(ratios)}"
+        )
+    print(f"  load average (1/5/15 min) before {load0}, after {load1}")
+
+
+if __name__ == "__main__":
+    main()
