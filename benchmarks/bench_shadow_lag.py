@@ -3,7 +3,7 @@ silence and a reboot.
 
 Run by hand::
 
-    .venv/bin/python benchmarks/bench_shadow_lag.py [--seconds 20] [--scenarios cost clean chaos]
+    PYTHONPATH=. .venv/bin/python benchmarks/bench_shadow_lag.py [--seconds 20] [--scenarios cost clean chaos]
 
 The board is ``twin board`` (the emulated 32-edge transistor lattice, 1 kHz frames) in its own
 process on a random port. The shadow (:class:`~twin.shadow.shadow.Shadow` on a
@@ -43,7 +43,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import textwrap
@@ -56,6 +55,7 @@ import numpy as np
 
 from hw_bridge import Endpoints
 from hw_bridge.client import ZmqBoard
+from tests.ports import free_port_run, wait_listening
 from twin.shadow.shadow import Shadow, ShadowConfig
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -102,27 +102,6 @@ _RELAY = textwrap.dedent(
 )
 
 
-def _free_base_port() -> int:
-    """A base port whose two successors are free too (the board binds base, +1, +2)."""
-    for _ in range(50):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            base = int(s.getsockname()[1])
-        if base > 65000:
-            continue
-        socks = [socket.socket() for _ in range(3)]
-        try:
-            for i, sk in enumerate(socks):
-                sk.bind(("127.0.0.1", base + i))
-        except OSError:
-            continue
-        finally:
-            for sk in socks:
-                sk.close()
-        return base
-    raise RuntimeError("no free port triple")
-
-
 def _env() -> dict[str, str]:
     return dict(os.environ, PYTHONPATH=str(ROOT))
 
@@ -136,26 +115,12 @@ def _start_board(endpoint: str, seconds: float) -> subprocess.Popen[bytes]:
     )
 
 
-def _wait_listening(endpoint: str, proc: subprocess.Popen[bytes], timeout_s: float = 120) -> None:
-    host, port = endpoint.removeprefix("tcp://").rsplit(":", 1)
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"twin board exited with code {proc.returncode}")
-        with socket.socket() as sock:
-            sock.settimeout(0.2)
-            if sock.connect_ex((host, int(port))) == 0:
-                return
-        time.sleep(0.05)  # poll interval of a bounded wait
-    raise RuntimeError(f"twin board: nothing listens at {endpoint}")
-
-
 def _scenario(name: str, args: argparse.Namespace) -> dict[str, Any]:
-    base = f"tcp://127.0.0.1:{_free_base_port()}"
+    base = f"tcp://127.0.0.1:{free_port_run()}"
     board = _start_board(base, args.seconds + 120)
     relay: subprocess.Popen[str] | None = None
     try:
-        _wait_listening(base, board)
+        wait_listening(int(base.rsplit(":", 1)[1]), proc=board, timeout_s=120)
         endpoints = Endpoints.from_base(base)
         if name != "clean":
             relay = subprocess.Popen(

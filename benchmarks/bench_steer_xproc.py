@@ -9,7 +9,7 @@ prediction from the same start (``baseline_energy_j``) and against the followed 
 average before and after (a real-time board and its steerer both fall behind on a loaded
 machine). Run by hand::
 
-    nice -n 10 python benchmarks/bench_steer_xproc.py --seeds 6 --tolerance-rel 1e-3
+    PYTHONPATH=. nice -n 10 python benchmarks/bench_steer_xproc.py --seeds 6 --tolerance-rel 1e-3
 """
 
 from __future__ import annotations
@@ -18,50 +18,16 @@ import argparse
 import json
 import math
 import os
-import socket
 import statistics
 import subprocess
 import sys
-import threading
 import time
 
-
-def free_base_port() -> int:
-    """A loopback base port whose two successors are free too (the board binds three)."""
-    for _ in range(100):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            base = s.getsockname()[1]
-        if base > 65000:
-            continue
-        socks = [socket.socket() for _ in range(3)]
-        try:
-            for i, sk in enumerate(socks):
-                sk.bind(("127.0.0.1", base + i))
-        except OSError:
-            continue
-        finally:
-            for sk in socks:
-                sk.close()
-        return base
-    raise RuntimeError("no free port triple")
-
-
-def wait_listening(port: int, proc: subprocess.Popen[bytes], timeout_s: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"twin board exited with code {proc.returncode}")
-        with socket.socket() as sock:
-            sock.settimeout(0.2)
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        threading.Event().wait(0.05)  # poll interval of a bounded wait
-    raise RuntimeError(f"twin board: nothing listens on port {port} after {timeout_s} s")
+from tests.ports import free_port_run, wait_listening
 
 
 def one_run(seed: int, args: argparse.Namespace) -> dict:
-    port = free_base_port()
+    port = free_port_run()
     endpoint = f"tcp://127.0.0.1:{port}"
     py = [sys.executable, "-m", "twin"]
     board = subprocess.Popen(
@@ -81,7 +47,7 @@ def one_run(seed: int, args: argparse.Namespace) -> dict:
         stderr=subprocess.DEVNULL,
     )
     try:
-        wait_listening(port, board)
+        wait_listening(port, proc=board)
         steer = [
             *py,
             "steer",

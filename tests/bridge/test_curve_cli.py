@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -17,26 +16,10 @@ import pytest
 import zmq
 
 from tests.helpers import run_cli
+from tests.ports import free_port_run
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "TWIN_DB_URL": "off"}
-
-
-def _three_free_ports() -> int:
-    for _ in range(50):
-        with socket.socket() as a:
-            a.bind(("127.0.0.1", 0))
-            port = int(a.getsockname()[1])
-        if port > 65530:
-            continue
-        try:
-            with socket.socket() as b, socket.socket() as c:
-                b.bind(("127.0.0.1", port + 1))
-                c.bind(("127.0.0.1", port + 2))
-            return port
-        except OSError:
-            continue
-    raise RuntimeError("no three consecutive free ports")
 
 
 def test_keys_command(capsys: Any, tmp_path: Path) -> None:
@@ -75,7 +58,7 @@ def test_curve_across_processes(capsys: Any, tmp_path: Path) -> None:
     for name, folder in (("board", tmp_path), ("alice", allowed), ("mallory", tmp_path)):
         assert run_cli(capsys, "keys", name, "--out", str(folder))[0] == 0
     (allowed / "alice.key_secret").rename(tmp_path / "alice.key_secret")  # only publics allowed
-    port = _three_free_ports()
+    port = free_port_run()
     endpoint = f"tcp://127.0.0.1:{port}"
     board = subprocess.Popen(
         [sys.executable, "-m", "twin", "board", "--bind", endpoint, "--rate-hz", "200",

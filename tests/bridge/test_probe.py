@@ -14,6 +14,7 @@ import pytest
 
 from hw_bridge.probe import probe_endpoint
 from tests.helpers import run_cli
+from tests.ports import free_port
 from twin.board.errors import BridgeConfigError, BridgeError
 
 
@@ -52,12 +53,6 @@ def server() -> Iterator[Any]:
         sock.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _fails(endpoint: str, timeout_s: float, needle: str) -> None:
     t0 = time.monotonic()
     with pytest.raises(BridgeError) as info:
@@ -70,7 +65,7 @@ def _fails(endpoint: str, timeout_s: float, needle: str) -> None:
 
 
 def test_nothing_listening() -> None:
-    _fails(f"tcp://127.0.0.1:{_free_port()}", 2.0, "nothing listens")
+    _fails(f"tcp://127.0.0.1:{free_port()}", 2.0, "nothing listens")
 
 
 def test_a_silent_server_such_as_http(server: Any) -> None:
@@ -104,7 +99,7 @@ def test_ipc_is_not_probed() -> None:
 def test_commands_name_the_endpoint_in_one_line(
     capsys: Any, tmp_path: Path, command: str
 ) -> None:
-    endpoint = f"tcp://127.0.0.1:{_free_port()}"
+    endpoint = f"tcp://127.0.0.1:{free_port()}"
     out = tmp_path / "r.rec"
     args = ["--out", str(out)] if command == "record" else ["--no-db"]
     t0 = time.monotonic()

@@ -6,17 +6,15 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
 
 from tests.helpers import run_cli as run
+from tests.ports import free_port_run, wait_listening
 from twin.board.contract import Command
 
 
@@ -48,7 +46,7 @@ def test_bad_input_is_a_one_line_error(capsys, args, needle) -> None:
 
 
 def test_no_board_at_the_endpoint_is_a_one_line_error(capsys) -> None:
-    port = _free_base_port()
+    port = free_port_run()
     code, _, err = run(
         capsys,
         "steer",
@@ -64,31 +62,10 @@ def test_no_board_at_the_endpoint_is_a_one_line_error(capsys) -> None:
     assert len(err.strip().splitlines()) == 1
 
 
-def _free_base_port() -> int:
-    """A base port whose two successors are free too (the board binds base, +1, +2)."""
-    for _ in range(50):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            base = s.getsockname()[1]
-        if base > 65000:
-            continue
-        try:
-            socks = [socket.socket() for _ in range(3)]
-            for i, sk in enumerate(socks):
-                sk.bind(("127.0.0.1", base + i))
-        except OSError:
-            continue
-        finally:
-            for sk in socks:
-                sk.close()
-        return base
-    raise RuntimeError("no free port triple")
-
-
 @contextmanager
 def _board_process() -> Iterator[str]:
     """``twin board`` (no hidden variation) in another process on a random port; its endpoint."""
-    endpoint = f"tcp://127.0.0.1:{_free_base_port()}"
+    endpoint = f"tcp://127.0.0.1:{free_port_run()}"
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -107,7 +84,7 @@ def _board_process() -> Iterator[str]:
         env=dict(os.environ),
     )
     try:
-        _wait_listening(endpoint, proc)
+        wait_listening(int(endpoint.rsplit(":", 1)[1]), proc=proc)
         yield endpoint
     finally:
         proc.terminate()
@@ -126,21 +103,6 @@ def fresh_board_process() -> Iterator[str]:
     """A board process of its own (untrained when the test starts)."""
     with _board_process() as endpoint:
         yield endpoint
-
-
-def _wait_listening(endpoint: str, proc: subprocess.Popen[bytes], timeout_s: float = 60.0) -> None:
-    """Poll until the board accepts connections (``twin steer`` probes the endpoint first)."""
-    host, port = endpoint.removeprefix("tcp://").rsplit(":", 1)
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"twin board exited with code {proc.returncode}")
-        with socket.socket() as sock:
-            sock.settimeout(0.2)
-            if sock.connect_ex((host, int(port))) == 0:
-                return
-        threading.Event().wait(0.05)  # poll interval of a bounded wait, not synchronisation
-    raise AssertionError(f"twin board: nothing listens at {endpoint} after {timeout_s} s")
 
 
 @pytest.mark.slow  # a second interpreter boots the board

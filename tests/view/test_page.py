@@ -8,15 +8,14 @@ once, memory stays bounded over a long run, and ``--view`` works from ``twin sha
 from __future__ import annotations
 
 import re
-import socket
 import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from tests.helpers import run_cli
+from tests.ports import free_port, wait_listening
 from tests.view.driver import ShadowDriver
 from twin.documents import sample_doc, start_doc
 from twin.view import ViewServer
@@ -108,30 +107,13 @@ def test_memory_stays_bounded_over_a_long_run(served: ViewServer, page: Any) -> 
     assert after - before < 1_000_000, f"JS heap grew by {after - before} bytes"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_listening(port: int, timeout_s: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            sock.settimeout(0.2)
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        threading.Event().wait(0.05)  # poll interval of a bounded wait, not synchronisation
-    raise AssertionError(f"nothing listens on port {port} after {timeout_s} s")
-
-
 @pytest.fixture
 def cli_run(capsys: pytest.CaptureFixture[str]) -> Iterator[Any]:
     """Run ``twin ARGS --view --port P`` in a thread (in process: no start-up cost); the URL."""
     threads: list[tuple[threading.Thread, dict[str, Any]]] = []
 
     def start(*args: str) -> tuple[threading.Thread, dict[str, Any], str]:
-        port = _free_port()
+        port = free_port()
         result: dict[str, Any] = {}
 
         def run() -> None:
@@ -142,7 +124,7 @@ def cli_run(capsys: pytest.CaptureFixture[str]) -> Iterator[Any]:
         thread = threading.Thread(target=run, daemon=True)
         thread.start()
         threads.append((thread, result))
-        _wait_listening(port)
+        wait_listening(port)
         return thread, result, f"http://127.0.0.1:{port}/"
 
     yield start
