@@ -3,7 +3,8 @@ silence and a reboot.
 
 Run by hand::
 
-    PYTHONPATH=. .venv/bin/python benchmarks/bench_shadow_lag.py [--seconds 20] [--scenarios cost clean chaos]
+    PYTHONPATH=. .venv/bin/python benchmarks/bench_shadow_lag.py [--seconds 20] \
+        [--scenarios cost clean chaos]
 
 The board is ``twin board`` (the emulated 32-edge transistor lattice, 1 kHz frames) in its own
 process on a random port. The shadow (:class:`~twin.shadow.shadow.Shadow` on a
