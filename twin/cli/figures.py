@@ -61,7 +61,7 @@ def _compare(old: Path, new: Path) -> None:
 @click.option(
     "--quick",
     is_flag=True,
-    help="6-8 realizations, runs long enough to learn (all nine in ~175 s on 2 cores); default: "
+    help="6-8 realizations, runs long enough to learn (all nine in ~140 s on 2 cores); default: "
     "the paper's realization counts.",
 )
 @click.option(
