@@ -27,6 +27,9 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -66,6 +69,18 @@ def one(seed: int, duration_s: float, curve: FalseAlarmCurve, hours: float) -> d
     summary = sh.run(duration_s)
     sh.close()
     return {"trace": sh.detector.trace, "alarms": summary["alarms"], "t_s": summary["board_time_s"]}
+
+
+def _runs(
+    seeds: range, duration_s: float, curve: FalseAlarmCurve, hours: float, jobs: int
+) -> Iterator[tuple[int, dict]]:
+    """``(seed, one(seed))`` in seed order, ``jobs`` seeds at a time in worker processes."""
+    run = partial(one, duration_s=duration_s, curve=curve, hours=hours)
+    if jobs <= 1:
+        yield from ((seed, run(seed)) for seed in seeds)
+        return
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        yield from zip(seeds, pool.map(run, seeds), strict=True)
 
 
 def _hours(trace: list[np.ndarray]) -> float:
@@ -120,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         help="check only: mark the stored curve validated when these runs cover at least one "
         "board-hour with no false alarm at the level of --false-alarm-hours",
     )
+    ap.add_argument("--jobs", type=int, default=1, help="seeds run at a time (processes)")
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
     if args.write:
@@ -132,8 +148,10 @@ def main(argv: list[str] | None = None) -> int:
         records = [json.loads(line) for line in text if line.strip()]
     else:
         t0 = time.perf_counter()
-        for i, seed in enumerate(range(args.first_seed, args.first_seed + args.seeds)):
-            got = one(seed, args.duration, curve, args.false_alarm_hours)
+        seeds = range(args.first_seed, args.first_seed + args.seeds)
+        for i, (seed, got) in enumerate(
+            _runs(seeds, args.duration, curve, args.false_alarm_hours, args.jobs)
+        ):
             trace = [np.zeros(0), *got["trace"]]
             rec = {
                 "seed": seed,
@@ -196,8 +214,10 @@ def _write(args: argparse.Namespace) -> int:
     runs: list[list[np.ndarray]] = []
     board_s = 0.0
     t0 = time.perf_counter()
-    for i, seed in enumerate(range(args.first_seed, args.first_seed + args.seeds)):
-        got = one(seed, args.duration, curve, args.false_alarm_hours)
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
+    for i, (seed, got) in enumerate(
+        _runs(seeds, args.duration, curve, args.false_alarm_hours, args.jobs)
+    ):
         runs.append([np.zeros(0), *got["trace"]])
         board_s += got["t_s"]
         eta = (time.perf_counter() - t0) / (i + 1) * (args.seeds - i - 1)
