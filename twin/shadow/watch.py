@@ -165,9 +165,10 @@ class Watch:
             use &= (v > lo + CUTOFF_BAND_V) & (v < hi - RAIL_MARGIN_V)
         regime = self.regime_changed if self.regime_changed.shape == use.shape else None
         sums = self.detector.sums
-        if sums.shape == use.shape:  # an edge the detector already doubts teaches nothing,
-            # unless a neighbour's switch explains it
-            doubt = sums >= tracker.config.doubt_cusum
+        if sums.shape == use.shape:  # an edge the detector already doubts (its CUSUM half-way
+            # to the level, or above doubt_cusum) teaches nothing, unless a neighbour's switch
+            # explains it
+            doubt = sums >= min(tracker.config.doubt_cusum, 0.5 * self.detector.level)
             use &= ~doubt if regime is None else ~doubt | regime
         tracker.update(board_gates_v - start, twin_gates_v - start, dt, use, regime)
         if regime is not None:
