@@ -232,3 +232,14 @@ def test_detector_normalises_by_spread_and_tracked_uncertainty_together() -> Non
     sigma = spread.sigma_v(0.1, travel)
     assert det.last_z[0] == pytest.approx(0.01 / sigma[0])
     assert det.last_z[1] == pytest.approx(0.01 / np.sqrt(sigma[1] ** 2 + 0.008**2))
+
+
+def test_a_new_regime_is_learned_from_the_prior_whatever_its_size() -> None:
+    tracker = DriftTracker(2, gain_sd0=np.full(2, 0.01), drift_sd0_v_per_s=np.full(2, 1e-3))
+    u = np.array([0.2, 0.2])
+    nis = tracker.update(2.0 * u, u, INTERVAL_S, regime=np.array([False, True]))
+    assert abs(nis[0]) > tracker.config.gate_sigma  # a fault-sized jump: kept out
+    assert tracker.rejected.tolist() == [1, 0]
+    assert tracker.gain[0] == 1.0
+    assert tracker.gain[1] > 1.5  # learned from the prior's 0.2, not the tight 0.01
+    assert tracker.updates.tolist() == [0, 1]
