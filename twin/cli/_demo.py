@@ -197,8 +197,14 @@ def run_demo(
 
 
 def _not_validated(detector: dict[str, Any]) -> str:
-    """What the held-out check of the false-alarm curve measured, when it failed."""
+    """What the held-out check of the false-alarm curve measured, when it did not validate it
+    (false alarms seen, or too few board-hours to show the target)."""
     per_hour, hours = detector.get("curve_checked_per_hour"), detector.get("curve_checked_hours")
     if per_hour is None or not hours:
         return " (curve not validated)"
+    if per_hour == 0:
+        return (
+            f" (not validated: no false alarm over {hours:.2g} held-out board-hours, fewer than "
+            "the 1 needed)"
+        )
     return f" (NOT met: {per_hour:g} per board-hour measured over {hours:g} held-out board-hours)"

@@ -158,12 +158,18 @@ class DriftTracker:
         twin_travel_v: np.ndarray,
         dt_s: float,
         use: np.ndarray | None = None,
+        regime: np.ndarray | None = None,
     ) -> np.ndarray:
         """One resync interval of ``dt_s``: the board's travel and the twin's (signed, V).
 
         ``use`` masks the edges whose travels are informative (off the rails, not in alarm).
         Returns each edge's normalised innovation (0 where not used); those beyond
         ``gate_sigma`` are counted as rejected and not absorbed.
+
+        ``regime`` masks edges whose operating regime changed during the interval for a known
+        cause (a neighbouring edge crossed into or out of cutoff: the network around them is
+        no longer the one their parameters were learned in): their covariance returns to the
+        prior and their innovation is accepted whatever its size (a new regime, not a fault).
         """
         cfg = self.config
         if not (math.isfinite(dt_s) and dt_s > 0):
@@ -185,13 +191,20 @@ class DriftTracker:
             axis=1,
         )
         cov *= scale[:, :, None] * scale[:, None, :]
+        fresh = np.zeros(self.n_edges, dtype=bool)
+        if regime is not None:
+            fresh = ok & np.asarray(regime, bool)
+            prior = np.zeros_like(cov)
+            prior[:, 0, 0] = cfg.gain_sd**2
+            prior[:, 1, 1] = cfg.drift_sd_v_per_s**2
+            cov = np.where(fresh[:, None, None], prior, cov)
         u0 = np.where(ok, u, 0.0)
         px0 = cov[:, 0, 0] * u0 + cov[:, 0, 1] * dt_s
         px1 = cov[:, 1, 0] * u0 + cov[:, 1, 1] * dt_s
         s = u0 * px0 + dt_s * px1 + cfg.noise_v**2
         innov = np.where(ok, np.nan_to_num(y) - self.gain * u0 - self.drift_v_per_s * dt_s, 0.0)
         nis = innov / np.sqrt(s)
-        accept = ok & (np.abs(nis) <= cfg.gate_sigma)
+        accept = ok & ((np.abs(nis) <= cfg.gate_sigma) | fresh)
         k0, k1 = px0 / s, px1 / s
         self.gain = np.where(accept, self.gain + k0 * innov, self.gain)
         self.drift_v_per_s = np.where(accept, self.drift_v_per_s + k1 * innov, self.drift_v_per_s)

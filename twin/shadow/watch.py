@@ -23,9 +23,32 @@ from twin.shadow.resync import RAIL_MARGIN_V
 from twin.shadow.state import TwinState
 from twin.shadow.tracker import DriftTracker
 
-__all__ = ["Watch"]
+__all__ = ["CUTOFF_BAND_V", "CUTOFF_REL", "SWITCH_TRAVEL_V", "WARMUP_INTERVALS", "Watch"]
 
 log = logging.getLogger("twin.shadow.watch")
+
+#: Gates within this of the low rail are near cutoff, V: the edge's overdrive
+#: ``V_G - V_t - (V_a + V_b)/2`` is then at most a few tenths of a volt (``V_t`` about 0.62-0.7 V,
+#: node voltages up to 0.44 V, a 1.0 V low rail), so its conductance, and with it the gate's
+#: rate, hangs on the threshold and the subthreshold tail, which no calibration pins down.
+#: Measured (fault-free calibrated boards, seeds 0-20 x 30-60 s, residual over the larger of board
+#: and twin travel since the resync, 0.1-0.25 s after it): a relative rate error p90 of 0.36-1.4
+#: (p99 1.1-1.8) for gates 1.05-1.25 V, against p90 0.04-0.11 (p99 0.07-0.3) from 1.25 V up; one
+#: 0.05 V bin of margin on top.
+CUTOFF_BAND_V = 0.3
+#: Relative error of a near-cutoff gate's travel (its rate is known to its order of magnitude):
+#: the spread of such an edge's residual gains ``CUTOFF_REL x`` the larger of the board's and the
+#: prediction's travel since the resync.
+CUTOFF_REL = 1.0
+#: Resync intervals the tracker must have learned an edge from before it is scored. Measured
+#: (fault-free calibrated boards, seeds 1, 2, 5, 13, 14, 206, scored samples): |z| > 3 in 0.27 %
+#: of samples 0.25-0.5 s after start, against 0-0.02 % over 0-0.25 s and 0.5-5 s; seed 206's
+#: edge 21 rose twice as fast on the twin as on the board over 0.28-0.53 s (a CUSUM of 151,
+#: after one learned interval), and the demo's edge 8 alarmed at 0.40 s.
+WARMUP_INTERVALS = 2
+#: A near-cutoff gate that moved more than this since the resync (board or prediction) is
+#: switching, V (a gate held at a rail moves by the ADC's noise, about 1 mV).
+SWITCH_TRAVEL_V = 0.01
 
 
 class Watch:
@@ -84,6 +107,10 @@ class Watch:
         #: Whether the twin trained throughout the interval since the last resync (only such
         #: intervals teach the tracker).
         self.interval_clean = False
+        #: Edges sharing a node, ``(E, E)`` (set at every build).
+        self.adjacent = np.zeros((0, 0), dtype=bool)
+        #: Edges next to a switching near-cutoff edge at some comparison of this interval.
+        self.regime_changed = np.zeros(0, dtype=bool)
 
     def on_build(self, n_edges: int) -> None:
         """A twin of ``n_edges`` edges was (re)built: make the tracker if it has none of that
@@ -96,6 +123,17 @@ class Watch:
                 drift_sd0_v_per_s=spread.slope_v_per_s if spread is not None else None,
             )
         self.interval_clean = True
+        task = self.state.task
+        ends = np.asarray(task.network.edges) if task is not None else np.zeros((0, 2), int)
+        if ends.shape[0] == n_edges:
+            inc = np.zeros((n_edges, int(ends.max(initial=-1)) + 1), dtype=bool)
+            inc[np.arange(n_edges), ends[:, 0]] = True
+            inc[np.arange(n_edges), ends[:, 1]] = True
+            self.adjacent = (inc.astype(int) @ inc.T.astype(int)) > 0
+            np.fill_diagonal(self.adjacent, False)
+        else:
+            self.adjacent = np.zeros((n_edges, n_edges), dtype=bool)
+        self.regime_changed = np.zeros(n_edges, dtype=bool)
 
     def corrected(self, twin_gates_v: np.ndarray, t_s: float) -> np.ndarray:
         """The shadow's prediction at board time ``t_s``: the twin's travel since the last
@@ -120,7 +158,9 @@ class Watch:
         self, t_s: float, twin_gates_v: np.ndarray, board_gates_v: np.ndarray
     ) -> None:
         """Teach the tracker the interval ending at ``t_s``: the board's travel (resync estimate
-        to resync estimate) against the twin's, on edges off the rails and not divergent."""
+        to resync estimate) against the twin's, on edges off the rails and away from cutoff (a
+        near-cutoff gate's rate is no constant factor of the twin's: :data:`CUTOFF_BAND_V`) and
+        not divergent."""
         tracker, start = self.tracker, self.state.resync_gates_v
         dt = t_s - self.state.last_resync_s
         if tracker is None or not self.interval_clean or start.shape != twin_gates_v.shape:
@@ -128,11 +168,21 @@ class Watch:
         lo, hi = self.rails_v
         use = np.ones(start.shape, dtype=bool)
         for v in (start, twin_gates_v, board_gates_v):
-            use &= (v > lo + RAIL_MARGIN_V) & (v < hi - RAIL_MARGIN_V)
+            use &= (v > lo + CUTOFF_BAND_V) & (v < hi - RAIL_MARGIN_V)
+        # A new regime: a neighbour switched, or the edge is still warming up (the first
+        # intervals after start, or off a rail or out of cutoff for the first time), where the
+        # calibration's prediction is all there is.
+        regime = tracker.updates < WARMUP_INTERVALS
+        if self.regime_changed.shape == use.shape:
+            regime |= self.regime_changed
         sums = self.detector.sums
-        if sums.shape == use.shape:  # an edge the detector already doubts teaches nothing
-            use &= sums < tracker.config.doubt_cusum
-        tracker.update(board_gates_v - start, twin_gates_v - start, dt, use)
+        if sums.shape == use.shape:  # an edge the detector already doubts (its CUSUM half-way
+            # to the level, or above doubt_cusum) teaches nothing, unless a neighbour's switch
+            # explains it
+            doubt = sums >= min(tracker.config.doubt_cusum, 0.5 * self.detector.level)
+            use &= ~doubt | regime
+        tracker.update(board_gates_v - start, twin_gates_v - start, dt, use, regime)
+        self.regime_changed[:] = False
 
     def edge_scores(
         self,
@@ -144,15 +194,57 @@ class Watch:
         gate_res_v: np.ndarray,
     ) -> np.ndarray | None:
         """Per-edge CUSUM over its level for a training frame at ``tau_s`` after the last
-        resync (``None`` while the detector has no score to give)."""
+        resync (``None`` while the detector has no score to give).
+
+        With drift tracking, an edge is scored only once the tracker has learned it from
+        :data:`WARMUP_INTERVALS` resync intervals (off the rails and out of cutoff: 0.5 s at the
+        default 0.25 s resync); before that the prediction is the calibration's with at most
+        one interval's correction. The warm-up intervals are taken as a new regime
+        (:meth:`learn_interval`), so they are learned whatever their size."""
+        extra = self.cutoff_var_v2(reported_v, gates_v)
+        tracked = self.prediction_var_v2(raw_gates_v, tau_s)
+        if tracked is not None:
+            extra = extra + tracked
+        watched = self.off_rails(reported_v, gates_v)
+        tracker = self.tracker
+        if tracker is not None and tracker.n_edges == watched.size:
+            watched &= tracker.updates >= WARMUP_INTERVALS  # the warm-up (see above)
         return self.detector.update(
             run_t_s,
             tau_s,
             np.abs(gates_v - self.state.resync_gates_v),
             gate_res_v,
-            self.off_rails(reported_v, gates_v),
-            self.prediction_var_v2(raw_gates_v, tau_s),
+            watched,
+            extra,
         )
+
+    def cutoff_var_v2(self, reported_v: np.ndarray, predicted_v: np.ndarray) -> np.ndarray:
+        """Extra residual variance of edges near cutoff and of their neighbours (V^2 per edge).
+
+        A gate within :data:`CUTOFF_BAND_V` of the low rail at the resync, in the board's
+        reading or in the prediction moves at a rate known only to its order of magnitude, so
+        its residual's spread is :data:`CUTOFF_REL` times the larger of the two travels since
+        the resync. While such a gate switches (moves more than :data:`SWITCH_TRAVEL_V`: its
+        conductance turns on or off at a time no calibration pins down), the edges sharing a
+        node with it see a network the twin does not know either: their spread gets the same
+        term, and the interval is marked as a change of regime for the tracker
+        (:meth:`learn_interval`). Zero elsewhere."""
+        rep = np.asarray(reported_v, dtype=float)
+        pred = np.asarray(predicted_v, dtype=float)
+        start = self.state.resync_gates_v
+        if start.shape != rep.shape:
+            start = rep
+        low = self.rails_v[0] + CUTOFF_BAND_V
+        near = (rep < low) | (pred < low) | (start < low)
+        travel = np.maximum(np.abs(rep - start), np.abs(pred - start))
+        affected = near.copy()
+        if self.adjacent.shape == (rep.size, rep.size):
+            switching = near & (travel > SWITCH_TRAVEL_V)
+            neighbours = np.any(self.adjacent[:, switching], axis=1)
+            affected |= neighbours
+            if self.regime_changed.shape == neighbours.shape:
+                self.regime_changed |= neighbours & ~near
+        return np.where(affected, (CUTOFF_REL * travel) ** 2, 0.0)
 
     def off_rails(self, reported_v: np.ndarray, predicted_v: np.ndarray) -> np.ndarray:
         """Edges the detector watches: all but those pinned at one rail in both board and twin

@@ -1,0 +1,87 @@
+"""The watch's near-cutoff spread, its neighbours' change of regime and the warm-up."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from twin.shadow.config import ShadowConfig
+from twin.shadow.detector import FalseAlarmCurve, SpreadModel
+from twin.shadow.state import TwinState
+from twin.shadow.tracker import DriftTracker
+from twin.shadow.watch import CUTOFF_BAND_V, CUTOFF_REL, WARMUP_INTERVALS, Watch
+
+RAILS = (1.0, 5.5)
+#: A path of four edges 0-1-2-3-4: edge i joins nodes i and i + 1.
+EDGES = np.array([[0, 1], [1, 2], [2, 3], [3, 4]])
+
+
+def _watch() -> Watch:
+    n = EDGES.shape[0]
+    state = TwinState()
+    state.task = SimpleNamespace(network=SimpleNamespace(edges=EDGES))  # type: ignore[assignment]
+    spread = SpreadModel(
+        floor_v=np.full(n, 1.5e-3), slope_v_per_s=np.full(n, 0.01), rel=np.full(n, 0.02)
+    )
+    curve = FalseAlarmCurve(
+        log_rate0=5.0, decay_per_level=0.1, k=1.0, clip=50.0, every_s=0.01, fitted_range=(1, 40)
+    )
+    watch = Watch(ShadowConfig(), state, rails_v=RAILS, spread=spread, curve=curve)
+    watch.on_build(n)
+    return watch
+
+
+def test_adjacency_is_edges_sharing_a_node() -> None:
+    w = _watch()
+    expect = np.zeros((4, 4), dtype=bool)
+    for a, b in ((0, 1), (1, 2), (2, 3)):
+        expect[a, b] = expect[b, a] = True
+    assert np.array_equal(w.adjacent, expect)
+
+
+def test_near_cutoff_spread_is_its_travel_and_a_switch_spreads_to_neighbours_only() -> None:
+    w = _watch()
+    w.state.resync_gates_v = np.array([1.1, 3.0, 3.0, 3.0])
+    # edge 0 near cutoff and still (2 mV): only its own term
+    rep = np.array([1.102, 3.05, 3.02, 3.04])
+    pred = np.array([1.101, 3.04, 3.02, 3.03])
+    var = w.cutoff_var_v2(rep, pred)
+    assert var[0] == pytest.approx((CUTOFF_REL * 0.002) ** 2)
+    assert np.all(var[1:] == 0.0)
+    assert not w.regime_changed.any()
+    # edge 0 switches (board 60 mV up): its neighbour edge 1 gets its own travel's term
+    rep = np.array([1.16, 3.05, 3.02, 3.04])
+    var = w.cutoff_var_v2(rep, pred)
+    assert var[0] == pytest.approx((CUTOFF_REL * 0.06) ** 2)
+    assert var[1] == pytest.approx((CUTOFF_REL * 0.05) ** 2)
+    assert var[2] == 0.0
+    assert var[3] == 0.0
+    assert w.regime_changed.tolist() == [False, True, False, False]
+    # far from cutoff: nothing
+    w.state.resync_gates_v = np.full(4, 1.0 + CUTOFF_BAND_V + 0.2)
+    w.regime_changed[:] = False
+    far = np.full(4, 1.0 + CUTOFF_BAND_V + 0.3)
+    assert np.all(w.cutoff_var_v2(far, far) == 0.0)
+
+
+def test_edges_are_scored_only_after_the_warm_up_intervals() -> None:
+    w = _watch()
+    tracker = w.tracker
+    assert isinstance(tracker, DriftTracker)
+    w.state.resync_gates_v = np.full(4, 3.0)
+    gates = np.full(4, 3.1)
+    res = np.full(4, 0.05)  # 50 mV: far beyond the spread
+    for i in range(WARMUP_INTERVALS):
+        scores = w.edge_scores(0.01 * (i + 1), 0.1, gates, gates, gates, res)
+        assert scores is not None
+        assert np.all(scores == 0.0)
+        # the warm-up interval is learned whatever its size (a 2x gain error here)
+        w.learn_interval(0.25 * (i + 1), np.full(4, 3.1), np.full(4, 3.2))
+        w.state.last_resync_s = 0.25 * (i + 1)
+    assert np.all(tracker.updates == WARMUP_INTERVALS)
+    assert tracker.rejected.sum() == 0
+    scores = w.edge_scores(1.0, 0.1, gates, gates, gates, res)
+    assert scores is not None
+    assert np.all(scores > 0.0)
