@@ -190,8 +190,9 @@ def test_xy_figure_counts_who_learns_with_wilson_intervals(tmp_path: Path) -> No
     assert result.measured["median_accuracy_lattice_5x5"] == 0.5
     assert result.measured["best_local_learned_fraction"] == pytest.approx(4 / 6)
     # 4/6 has a Wilson interval [0.30, 0.90] that reaches the dense networks' 5/6: comparable
-    assert "**lattice:3x3:skip=2** learns in 4/6" in result.markdown
-    assert "comparable within" in result.markdown
+    assert "**lattice:3x3:skip=2**, learns in 4/6" in result.markdown
+    assert "all:6 6/6, layered:2,4,1 5/6 for the dense networks" in result.markdown
+    assert ": comparable (its interval reaches" in result.markdown
     assert "NOT comparable" not in result.markdown
     lo, hi = wilson(4, 6)
     assert (round(lo, 2), round(hi, 2)) == (0.3, 0.9)

@@ -118,12 +118,16 @@ def render(frames: dict[str, pd.DataFrame], out_dir: Path) -> FigureResult:
     ax_frac.set_xticks(xs, [f"{s['network']}\n[{fmt(s['couplings'], 3)}]" for s in stats],
                        rotation=60, fontsize=6)  # fmt: skip
     ax_frac.set(ylim=(0, 1.05), ylabel=f"fraction learned (test accuracy >= {LEARNED:g})")
-    for s, color in zip(stats, colors, strict=True):
+    markers = "osD^v<>ph*"
+    for i, s in enumerate(stats):
         jitter = np.linspace(-0.08, 0.08, max(s["acc"].size, 1))[: s["acc"].size]
-        ax_acc.scatter(s["couplings"] * (1 + jitter), s["acc"], s=10, color=color, alpha=0.6)
-        ax_acc.annotate(s["network"], (s["couplings"], 1.02), fontsize=5, rotation=60)
-    ax_acc.set(xscale="log", xlabel="trainable couplings", ylabel="test accuracy",
-               ylim=(0.3, 1.15))  # fmt: skip
+        label = f"{s['network']} [{s['couplings']:g}]"
+        ax_acc.scatter(s["couplings"] * (1 + jitter), s["acc"], s=12, alpha=0.5,
+                       marker=markers[i % len(markers)], label=label)  # fmt: skip
+    ax_acc.set(xscale="log", xlabel="trainable couplings (points jittered)",
+               ylabel="test accuracy", ylim=(0.3, 1.05))  # fmt: skip
+    if stats:
+        ax_acc.legend(fontsize=6, loc="lower right")
     png = save_figure(fig, out_dir / f"{NAME}.png")
 
     measured: dict[str, float] = {}
@@ -142,7 +146,8 @@ def render(frames: dict[str, pd.DataFrame], out_dir: Path) -> FigureResult:
                       f"accuracy {fmt(measured[f'median_accuracy_{key}'], 3)}, "
                       f"{fmt(s['ms'], 2)} CPU ms/epoch",
                       "dense reference" if dense else "comparable to dense", ""))  # fmt: skip
-    dense_frac = [s["k"] / s["n"] for s in stats if s["network"] in DENSE and s["n"]]
+    dense = [s for s in stats if s["network"] in DENSE and s["n"]]
+    dense_frac = [s["k"] / s["n"] for s in dense]
     local = [s for s in stats if s["network"] not in DENSE and s["n"]]
     best = max(local, key=lambda s: (s["k"] / s["n"], -s["couplings"]), default=None)
     if best is not None:
@@ -152,10 +157,12 @@ def render(frames: dict[str, pd.DataFrame], out_dir: Path) -> FigureResult:
     if best is not None and dense_frac:
         # comparable: the best local lattice's Wilson interval reaches the dense networks' worst
         ok = best["hi"] >= min(dense_frac)
-        verdict = (f"**{best['network']}** learns in {best['k']}/{best['n']} realizations "
-                   f"against {fmt(min(dense_frac), 2)}-{fmt(max(dense_frac), 2)} for the dense "
-                   f"networks: {'comparable' if ok else 'NOT comparable'} within its Wilson 95 % "
-                   "interval")  # fmt: skip
+        dense_text = ", ".join(f"{d['network']} {d['k']}/{d['n']}" for d in dense)
+        verdict = (f"the best local architecture, **{best['network']}**, learns in "
+                   f"{best['k']}/{best['n']} realizations (Wilson 95 % "
+                   f"[{fmt(best['lo'], 2)}, {fmt(best['hi'], 2)}]) against {dense_text} for the "
+                   f"dense networks: {'comparable' if ok else 'NOT comparable'} (its interval "
+                   f"{'reaches' if ok else 'stays below'} the dense networks' worst)")  # fmt: skip
     markdown = f"""## {TITLE}
 
 ![{NAME}]({png.name})
