@@ -146,8 +146,8 @@ def render(frames: dict[str, pd.DataFrame], out_dir: Path) -> FigureResult:
                       f"accuracy {fmt(measured[f'median_accuracy_{key}'], 3)}, "
                       f"{fmt(s['ms'], 2)} CPU ms/epoch",
                       "dense reference" if dense else "comparable to dense", ""))  # fmt: skip
-    dense = [s for s in stats if s["network"] in DENSE and s["n"]]
-    dense_frac = [s["k"] / s["n"] for s in dense]
+    dense_rows = [s for s in stats if s["network"] in DENSE and s["n"]]
+    dense_frac = [s["k"] / s["n"] for s in dense_rows]
     local = [s for s in stats if s["network"] not in DENSE and s["n"]]
     best = max(local, key=lambda s: (s["k"] / s["n"], -s["couplings"]), default=None)
     if best is not None:
@@ -157,7 +157,7 @@ def render(frames: dict[str, pd.DataFrame], out_dir: Path) -> FigureResult:
     if best is not None and dense_frac:
         # comparable: the best local lattice's Wilson interval reaches the dense networks' worst
         ok = best["hi"] >= min(dense_frac)
-        dense_text = ", ".join(f"{d['network']} {d['k']}/{d['n']}" for d in dense)
+        dense_text = ", ".join(f"{d['network']} {d['k']}/{d['n']}" for d in dense_rows)
         verdict = (f"the best local architecture, **{best['network']}**, learns in "
                    f"{best['k']}/{best['n']} realizations (Wilson 95 % "
                    f"[{fmt(best['lo'], 2)}, {fmt(best['hi'], 2)}]) against {dense_text} for the "
