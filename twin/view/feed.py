@@ -140,7 +140,6 @@ class XYFeed:
 
     def __init__(self, state: LiveState, graph: XYGraph, *, epochs: int) -> None:
         self.state = state
-        self.epochs = int(epochs)
         state.set_layout(graph_layout(graph.name, graph.positions, graph.edges))
         state.set_status(connected=True, board="twin (XY network)", duration_s=float(epochs))
 

@@ -225,11 +225,6 @@ def lattice(
     )
 
 
-def _spread_in_plane(count: int, rows: int, cols: int) -> list[int]:
-    """``count`` distinct nodes of a ``rows x cols`` layer (row-major), spread evenly over it."""
-    return _spread(count, rows * cols)
-
-
 def stacked(
     layers: int,
     rows: int,
@@ -276,8 +271,8 @@ def stacked(
                 edges += [(base + r * cols + c, up + r2 * cols + c2)
                           for r2 in range(max(r - reach, 0), min(r + reach + 1, rows))
                           for c2 in range(max(c - reach, 0), min(c + reach + 1, cols))]  # fmt: skip
-    inputs = _spread_in_plane(n_in, rows, cols)
-    outputs = [(layers - 1) * per + i for i in _spread_in_plane(n_out, rows, cols)]
+    inputs = _spread(n_in, per)  # row-major positions of one layer
+    outputs = [(layers - 1) * per + i for i in _spread(n_out, per)]
     ll, rc = np.divmod(np.arange(layers * per), per)
     rr, cc = np.divmod(rc, cols)
     # drawn as a stack seen obliquely: each layer shifted by less than one lattice spacing

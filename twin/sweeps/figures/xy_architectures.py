@@ -93,8 +93,9 @@ def render(frames: dict[str, pd.DataFrame], out_dir: Path) -> FigureResult:
     for name in ("accuracy_test", "couplings", "cpu_ms_per_epoch"):
         if name not in frame.columns:
             frame[name] = np.nan
-    order = [n for n in (*FULL_NETWORKS, *QUICK_NETWORKS) if n in set(frame["network"])]
-    order = list(dict.fromkeys(order)) + sorted(set(frame["network"]) - set(order))
+    present = set(frame["network"])
+    known = [n for n in dict.fromkeys((*FULL_NETWORKS, *QUICK_NETWORKS)) if n in present]
+    order = known + sorted(present - set(known))
     stats = []
     for network in order:
         rows = frame[frame["network"] == network]
@@ -112,7 +113,6 @@ def render(frames: dict[str, pd.DataFrame], out_dir: Path) -> FigureResult:
     xs = np.arange(len(stats))
     frac = np.array([s["k"] / s["n"] if s["n"] else math.nan for s in stats])
     err = np.array([[f - s["lo"], s["hi"] - f] for f, s in zip(frac, stats, strict=True)]).T
-    err = np.clip(err, 0.0, None)  # rounding: a Wilson bound at 0 or 1 may miss k/n by 1 ulp
     colors = ["tab:grey" if s["network"] in DENSE else "tab:blue" for s in stats]
     ax_frac.bar(xs, frac, color=colors, yerr=err if len(stats) else None, capsize=3)
     ax_frac.set_xticks(xs, [f"{s['network']}\n[{fmt(s['couplings'], 3)}]" for s in stats],
