@@ -7,6 +7,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from twin.physics.network import Network
 from twin.shadow.config import ShadowConfig
 from twin.shadow.detector import FalseAlarmCurve, SpreadModel
 from twin.shadow.state import TwinState
@@ -21,7 +22,8 @@ EDGES = np.array([[0, 1], [1, 2], [2, 3], [3, 4]])
 def _watch() -> Watch:
     n = EDGES.shape[0]
     state = TwinState()
-    state.task = SimpleNamespace(network=SimpleNamespace(edges=EDGES))  # type: ignore[assignment]
+    network = Network(n_nodes=5, edges=EDGES, name="path")
+    state.task = SimpleNamespace(network=network)  # type: ignore[assignment]
     spread = SpreadModel(
         floor_v=np.full(n, 1.5e-3), slope_v_per_s=np.full(n, 0.01), rel=np.full(n, 0.02)
     )
@@ -39,6 +41,18 @@ def test_adjacency_is_edges_sharing_a_node() -> None:
     for a, b in ((0, 1), (1, 2), (2, 3)):
         expect[a, b] = expect[b, a] = True
     assert np.array_equal(w.adjacent, expect)
+
+
+def test_adjacency_is_computed_again_only_for_another_network() -> None:
+    w = _watch()
+    first = w.adjacent
+    w.on_build(4)  # an in-place resync: the same network
+    assert w.adjacent is first
+    star = Network(n_nodes=4, edges=[[0, 1], [0, 2], [0, 3], [1, 2]])
+    w.state.task = SimpleNamespace(network=star)  # type: ignore[assignment]
+    w.on_build(4)
+    assert w.adjacent is not first
+    assert w.adjacent[0].tolist() == [False, True, True, True]  # all four edges meet at node 0
 
 
 def test_near_cutoff_spread_is_its_travel_and_a_switch_spreads_to_neighbours_only() -> None:

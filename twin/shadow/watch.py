@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from twin.physics.network import Network
 from twin.shadow.alarms import DivergenceMonitor
 from twin.shadow.config import ShadowConfig
 from twin.shadow.detector import CusumDetector, FalseAlarmCurve, SpreadModel
@@ -107,8 +108,10 @@ class Watch:
         #: Whether the twin trained throughout the interval since the last resync (only such
         #: intervals teach the tracker).
         self.interval_clean = False
-        #: Edges sharing a node, ``(E, E)`` (set at every build).
+        #: Edges sharing a node, ``(E, E)``, and the network it was computed for (computed
+        #: again only when a build brings another network).
         self.adjacent = np.zeros((0, 0), dtype=bool)
+        self._adjacent_of: Network | None = None
         #: Edges next to a switching near-cutoff edge at some comparison of this interval.
         self.regime_changed = np.zeros(0, dtype=bool)
 
@@ -124,15 +127,13 @@ class Watch:
             )
         self.interval_clean = True
         task = self.state.task
-        ends = np.asarray(task.network.edges) if task is not None else np.zeros((0, 2), int)
-        if ends.shape[0] == n_edges:
-            inc = np.zeros((n_edges, int(ends.max(initial=-1)) + 1), dtype=bool)
-            inc[np.arange(n_edges), ends[:, 0]] = True
-            inc[np.arange(n_edges), ends[:, 1]] = True
-            self.adjacent = (inc.astype(int) @ inc.T.astype(int)) > 0
+        if task is None or task.network.n_edges != n_edges:
+            self.adjacent, self._adjacent_of = np.zeros((n_edges, n_edges), dtype=bool), None
+        elif self._adjacent_of is not task.network:  # in-place resyncs keep the network
+            inc = abs(task.network.incidence())
+            self.adjacent = (inc @ inc.T).toarray() > 0
             np.fill_diagonal(self.adjacent, False)
-        else:
-            self.adjacent = np.zeros((n_edges, n_edges), dtype=bool)
+            self._adjacent_of = task.network
         self.regime_changed = np.zeros(n_edges, dtype=bool)
 
     def corrected(self, twin_gates_v: np.ndarray, t_s: float) -> np.ndarray:
