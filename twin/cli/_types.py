@@ -38,6 +38,7 @@ __all__ = [
     "check_output_dir",
     "check_output_file",
     "is_loopback",
+    "warn_if_exposed",
 ]
 
 #: Largest seed (int64), for every ``--seed``.
@@ -88,8 +89,8 @@ class Endpoint(click.ParamType):
     """A board's base endpoint, ``tcp://HOST:PORT``, ``ipc://PATH`` or ``inproc://NAME``.
 
     Checked by the wire's own parser (:meth:`hw_bridge._sockets.Endpoints.from_base`). ``bind``:
-    a wildcard host (``*``) and port 0 are allowed, and a non-loopback address warns on stderr
-    (the board's ports are then reachable from the network).
+    a wildcard host (``*``) and port 0 are allowed (a non-loopback address is warned about by
+    :func:`warn_if_exposed` once every option is checked).
     """
 
     name = "endpoint"
@@ -113,13 +114,19 @@ class Endpoint(click.ParamType):
         if host == "*" and not self.bind:
             self.fail(f"endpoint {text!r}: '*' only binds; connect to a host name or address",
                       param, ctx)  # fmt: skip
-        if self.bind and not is_loopback(text):
-            click.echo(
-                f"warning: {text} listens beyond this machine: anyone who can reach it can read "
-                "the board and send it commands unless --curve-secret is given",
-                err=True,
-            )
         return text
+
+
+def warn_if_exposed(endpoint: str) -> None:
+    """Warn on stderr when a bind endpoint is not loopback (the board's ports are then reachable
+    from the network). Called once every option has been checked, so a bad later option still
+    gives a single error line (found by the deep argv fuzzer)."""
+    if not is_loopback(endpoint):
+        click.echo(
+            f"warning: {endpoint} listens beyond this machine: anyone who can reach it can read "
+            "the board and send it commands unless --curve-secret is given",
+            err=True,
+        )
 
 
 class SchedulerAddress(click.ParamType):

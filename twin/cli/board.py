@@ -11,7 +11,7 @@ import click
 
 from . import cli
 from ._common import emit_json
-from ._types import DURATION_S, RATE_HZ, SEED, Endpoint
+from ._types import DURATION_S, RATE_HZ, SEED, Endpoint, warn_if_exposed
 from .keys import server_curve, server_key_options
 
 __all__ = ["board_cmd"]
@@ -75,6 +75,7 @@ def board_cmd(
     emulator = make_emulator(EmulationSpec(seed=seed, variation=variation, rate_hz=rate_hz))
     if schedule is not None:
         emulator.follow_schedule(schedule)
+    warn_if_exposed(bind)
     tty = sys.stderr.isatty()
 
     def show(frames: Sequence[Any]) -> None:
