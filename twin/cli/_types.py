@@ -23,6 +23,7 @@ from ..board.commands import RATE_HZ_RANGE
 
 __all__ = [
     "DURATION_S",
+    "LIMIT",
     "MAX_DURATION_S",
     "MAX_SEED",
     "PORT",
@@ -45,6 +46,8 @@ __all__ = [
 MAX_SEED = 2**63 - 1
 #: The ``--seed`` type: an integer in [0, 2^63 - 1].
 SEED = click.IntRange(0, MAX_SEED)
+#: Rows a query lists (0: all); bounded by what a database integer holds (2^63 - 1).
+LIMIT = click.IntRange(0, 2**63 - 1)
 #: Longest ``--duration`` of any command, s (about 116 days; each command's work estimate
 #: refuses far less unless forced).
 MAX_DURATION_S = 1e7

@@ -20,7 +20,7 @@ import click
 from . import cli
 from ._common import plain
 from ._ledger import DB_HELP
-from ._types import FiniteRange
+from ._types import LIMIT, FiniteRange
 
 if TYPE_CHECKING:
     from ..ledger import Ledger
@@ -139,7 +139,7 @@ def energy_grp() -> None:
 @click.option("--kind", type=click.Choice(_KINDS), default=None, help="Only runs of this kind.")
 @click.option("--status", type=click.Choice(_STATUSES), default=None, help="Only this status.")
 @click.option(
-    "--limit", type=click.IntRange(min=0), default=20, show_default=True, help="0 lists all."
+    "--limit", type=LIMIT, default=20, show_default=True, help="0 lists all."
 )
 @_query_options
 def runs_cmd(
@@ -211,7 +211,7 @@ def show_cmd(run: str, db: str | None, fmt: str, unit: str) -> None:
 @click.option("--board", default=None, help="Only runs of this board.")
 @click.option("--since", default=None, help="Started since DATE (ISO, UTC) or a duration ago (7d).")
 @click.option(
-    "--limit", type=click.IntRange(min=0), default=20, show_default=True, help="0 lists all."
+    "--limit", type=LIMIT, default=20, show_default=True, help="0 lists all."
 )
 @_query_options
 def steer_cmd(
@@ -345,7 +345,7 @@ def compare_cmd(run_a: str, run_b: str, db: str | None, fmt: str, unit: str) -> 
 @click.option("--until", default=None, help="Raised before DATE (ISO, UTC) or a duration ago.")
 @click.option("--code", default=None, help="Only this alarm code (shadow_divergence, ...).")
 @click.option(
-    "--limit", type=click.IntRange(min=0), default=50, show_default=True, help="0 lists all."
+    "--limit", type=LIMIT, default=50, show_default=True, help="0 lists all."
 )
 @_query_options
 def alarms_cmd(
