@@ -362,7 +362,7 @@ class _ClockBehind(DelegatingBoard):
 def test_lag_is_corrected_by_the_links_clock_offset_and_never_negative() -> None:
     sh, _, _ = shadow(_ClockBehind(InProcessBoard(emulator()), behind_s=0.5))
     summary = sh.run(0.3)
-    lags = np.asarray(sh.stats.lags_s)
-    assert lags.size == summary["frames"] > 0
-    assert lags.min() >= 0.0
+    lags = sh.stats.lags_s
+    assert len(lags) == summary["frames"] > 0
+    assert lags.quantile(0.0) >= 0.0
     assert summary["lag_p99_s"] < 0.1  # not the 0.5 s the board's clock is behind

@@ -146,7 +146,7 @@ class ShadowOutput:
             "gate_residual_rms_v": row["gate_residual_rms_v"],
             "node_residual_rms_v": row["node_residual_rms_v"],
             "divergence_score": self.state.score,
-            "lag_s": self.stats.lags_s[-1] if self.stats.lags_s else 0.0,
+            "lag_s": self.stats.lags_s.last_s or 0.0,
         }
         if self.state.predicted is not None:
             twin |= {f"gate_v_{i}": float(v) for i, v in enumerate(self.state.predicted.gate_v)}

@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import numpy as np
 
+from twin.shadow.durations import DurationStats
+
 if TYPE_CHECKING:
     from twin.board.circuit import BoardCircuit, EdgeModel
     from twin.board.contract import BoardState
@@ -120,12 +122,13 @@ class ShadowStats:
     node_sq_v2: float = 0.0
     gate_sq_v2: float = 0.0
     edge_sq_v2: np.ndarray = attrs.field(factory=lambda: np.zeros(0))
-    lags_s: list[float] = attrs.field(factory=list)
+    #: Board -> shadow latency of every frame taken, s (bounded memory: a log histogram).
+    lags_s: DurationStats = attrs.field(factory=DurationStats)
     board_time_s: float = 0.0
     #: Wall time each resync took, s, by kind (``board``: a board Resync updating the twin in
     #: place; ``build``: one building it anew; ``state``: the twin's gates reset to the board's).
-    resync_cost_s: dict[str, list[float]] = attrs.field(
-        factory=lambda: {"board": [], "build": [], "state": []}
+    resync_cost_s: dict[str, DurationStats] = attrs.field(
+        factory=lambda: {kind: DurationStats() for kind in ("board", "build", "state")}
     )
 
     def add_gate(self, residual_v: np.ndarray) -> None:
@@ -156,14 +159,15 @@ class ShadowStats:
 
     def lag_quantiles(self) -> tuple[float, float]:
         """p50 and p99 of board -> shadow latency, s (0 without frames)."""
-        if not self.lags_s:
-            return 0.0, 0.0
-        q = np.quantile(np.asarray(self.lags_s), [0.5, 0.99])
-        return float(q[0]), float(q[1])
+        return self.lags_s.quantile(0.5), self.lags_s.quantile(0.99)
 
 
 class ShadowHistory:
-    """A decimated record for plots: one row every ``every`` frames."""
+    """A decimated record for plots: one row every ``every`` frames, at most ``max_rows`` rows.
+
+    When full, every other row is dropped and the stride doubles, so an hour-long shadow keeps
+    rows evenly spread over the whole run in bounded memory (a row is 8 numbers and one
+    residual per edge: 100 kB per 1,000 rows on the 32-edge board)."""
 
     COLUMNS = (
         "t_s",
@@ -176,8 +180,9 @@ class ShadowHistory:
         "score",
     )
 
-    def __init__(self, every: int) -> None:
+    def __init__(self, every: int, *, max_rows: int = 4096) -> None:
         self.every = max(int(every), 1)
+        self.max_rows = max(int(max_rows), 2)
         self.rows: list[tuple[float, ...]] = []
         self.edge_rows: list[np.ndarray] = []
         self._count = 0
@@ -189,6 +194,9 @@ class ShadowHistory:
     def add(self, row: Mapping[str, float], edge_residual_v: np.ndarray) -> None:
         self.rows.append(tuple(float(row[c]) for c in self.COLUMNS))
         self.edge_rows.append(np.asarray(edge_residual_v, dtype=float).copy())
+        if len(self.rows) >= self.max_rows:  # keep the rows at multiples of 2 x every
+            del self.rows[0::2], self.edge_rows[0::2]
+            self.every *= 2
 
     def arrays(self) -> dict[str, np.ndarray]:
         data = np.array(self.rows, dtype=float).reshape(-1, len(self.COLUMNS))

@@ -122,7 +122,7 @@ class TwinSync:
         else:
             self.build(task_from_dict(cfg.task), state, cfg.params)
             kind = "build"
-        self.stats.resync_cost_s[kind].append(time.perf_counter() - wall0)
+        self.stats.resync_cost_s[kind].add(time.perf_counter() - wall0)
         log.debug("resync (%s) at board t=%.4f s, seq %d", reason, state.t_s, state.seq)
 
     def update(self, state: BoardState) -> None:
@@ -199,7 +199,7 @@ class TwinSync:
         self.watch.interval_clean = True
         self._resynced(reported.t_s, gates)
         self.stats.state_resyncs += 1
-        self.stats.resync_cost_s["state"].append(time.perf_counter() - wall0)
+        self.stats.resync_cost_s["state"].add(time.perf_counter() - wall0)
 
     def _resynced(self, t_s: float, gates_v: np.ndarray) -> None:
         """The twin's gates were set to ``gates_v`` at board time ``t_s``."""

@@ -77,7 +77,7 @@ class ShadowFeed:
             gaps=int(counters.gaps_detected),
             lost=stats.undetected_loss,
             out_of_order=stats.out_of_order,
-            lag_s=stats.lags_s[-1] if stats.lags_s else None,
+            lag_s=stats.lags_s.last_s,
             lag_p99_s=info.get("lag_p99_s"),
             score=sh.score,
             last_frame_unix=self._last_rx_unix,
