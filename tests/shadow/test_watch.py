@@ -12,7 +12,14 @@ from twin.shadow.config import ShadowConfig
 from twin.shadow.detector import FalseAlarmCurve, SpreadModel
 from twin.shadow.state import TwinState
 from twin.shadow.tracker import DriftTracker
-from twin.shadow.watch import CUTOFF_BAND_V, CUTOFF_REL, WARMUP_INTERVALS, Watch
+from twin.shadow.watch import (
+    CUTOFF_BAND_V,
+    CUTOFF_REL,
+    MODEL_ABS_V,
+    MODEL_REL,
+    WARMUP_INTERVALS,
+    Watch,
+)
 
 RAILS = (1.0, 5.5)
 #: A path of four edges 0-1-2-3-4: edge i joins nodes i and i + 1.
@@ -99,3 +106,62 @@ def test_edges_are_scored_only_after_the_warm_up_intervals() -> None:
     scores = w.edge_scores(1.0, 0.1, gates, gates, gates, res)
     assert scores is not None
     assert np.all(scores > 0.0)
+
+
+def _warmed() -> Watch:
+    w = _watch()
+    w.state.resync_gates_v = np.full(4, 3.0)
+    for i in range(WARMUP_INTERVALS):
+        w.learn_interval(0.25 * (i + 1), np.full(4, 3.1), np.full(4, 3.1))
+        w.state.last_resync_s = 0.25 * (i + 1)
+    return w
+
+
+def test_residuals_within_the_twins_stated_accuracy_score_nothing() -> None:
+    w = _warmed()
+    gates = np.full(4, 3.1)  # travelled 0.1 V since the resync at 3.0 V
+    margin = MODEL_ABS_V + MODEL_REL * 0.1
+    inside = np.array([0.9, -0.9, 0.5, 0.0]) * margin
+    for i in range(20):
+        scores = w.edge_scores(1.0 + 0.01 * i, 0.1, gates, gates, gates, inside)
+        assert scores is not None
+    assert np.all(w.detector.sums == 0.0)
+    assert np.all(w.detector.last_z == 0.0)
+    outside = inside + np.array([0.02, -0.02, 0.0, 0.0])  # 20 mV beyond the margin
+    w.edge_scores(2.0, 0.1, gates, gates, gates, outside)
+    z = w.detector.last_z
+    assert z[0] > 3.0
+    assert z[1] < -3.0
+    assert z[2] == z[3] == 0.0
+
+
+def test_an_edge_warms_up_again_after_a_stay_at_a_rail() -> None:
+    w = _warmed()
+    assert np.all(w.settled >= WARMUP_INTERVALS)
+    low = RAILS[0] + 0.01
+    board = np.array([low, 3.1, 3.1, 3.1])  # edge 0 sat at the low rail this interval
+    w.learn_interval(0.75, np.full(4, 3.1), board)
+    assert w.settled.tolist()[0] == 0
+    w.state.resync_gates_v = board
+    gates = np.array([1.5, 3.1, 3.1, 3.1])  # off the rail again, far from the twin
+    res = np.full(4, 0.05)
+    w.edge_scores(0.8, 0.05, gates, gates, gates, res)
+    z = w.detector.last_z
+    assert z[0] == 0.0  # warming up again: not scored
+    assert np.all(z[1:] != 0.0)
+
+
+def test_a_neighbours_switch_keeps_its_spread_for_the_next_interval() -> None:
+    w = _watch()
+    w.state.resync_gates_v = np.array([1.1, 3.0, 3.0, 3.0])
+    rep = np.array([1.16, 3.05, 3.02, 3.04])  # edge 0 switches near cutoff
+    w.cutoff_var_v2(rep, rep)
+    w.learn_interval(0.25, rep, rep)
+    w.state.resync_gates_v = rep.copy()
+    still = rep + np.array([0.0, 0.004, 0.0, 0.0])  # edge 0 has not moved since the resync
+    var = w.cutoff_var_v2(still, still)
+    assert var[1] == pytest.approx((CUTOFF_REL * 0.004) ** 2)  # held over from the switch
+    assert var[2] == 0.0
+    w.learn_interval(0.5, still, still)  # an interval with no switch ends the hold
+    w.state.resync_gates_v = still.copy()
+    assert w.cutoff_var_v2(still + 0.004, still + 0.004)[1] == 0.0

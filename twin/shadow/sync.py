@@ -99,7 +99,7 @@ class TwinSync:
         if new_epoch:
             self.stats.restarts += 1
             self.finish_alarm(self.state.run_t_s)
-            self.watch.detector.reset()
+            self.watch.on_restart()
             self.state.offset_s = self.state.run_t_s - state.t_s
             log.info("board %s restarted (epoch %d)", cfg.board_id, state.epoch)
         elif self.state.epoch is None:
