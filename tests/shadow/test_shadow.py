@@ -127,6 +127,8 @@ def test_fault_on_one_edge_raises_an_alarm_naming_it() -> None:
     assert len(raised) == 1
     assert raised[0].edges[0] == 7
     assert raised[0].start_s >= 1.0
+    assert raised[0].likely[0].startswith("edge 7: ")  # what its residual looks like
+    assert '"likely":["edge 7: ' in raised[0].message()
     sh.close()
     assert sh.monitor.alarms[0].end_s is not None
     assert sh.summary()["alarm_edges"][0] == 7 or 7 in sh.summary()["alarm_edges"]

@@ -35,9 +35,16 @@ class Alarm:
     edges: tuple[int, ...]
     nodes: tuple[int, ...]
     score_max: float
+    #: What the first named edges' residuals look like when the alarm is raised, one line each
+    #: (:mod:`twin.shadow.diagnose`: a gain error, a drift, a stuck gate).
+    likely: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
-        return attrs.asdict(self) | {"edges": list(self.edges), "nodes": list(self.nodes)}
+        return attrs.asdict(self) | {
+            "edges": list(self.edges),
+            "nodes": list(self.nodes),
+            "likely": list(self.likely),
+        }
 
     def message(self) -> str:
         """A one-line human-readable message carrying every field (JSON after the colon)."""
@@ -126,6 +133,13 @@ class DivergenceMonitor:
         if t_s - self._below_since < self.clear_s:
             return None
         return self.finish(self._below_since)
+
+    def annotate(self, likely: tuple[str, ...]) -> Alarm | None:
+        """Attach what the named edges' residuals look like to the active alarm (kept to its
+        end); returns it, or ``None`` without one."""
+        if self.active is not None:
+            self.active = attrs.evolve(self.active, likely=tuple(likely))
+        return self.active
 
     def _merge(self, edge_scores: np.ndarray, node_scores: np.ndarray) -> None:
         for target, scores in ((self._edges, edge_scores), (self._nodes, node_scores)):

@@ -205,6 +205,9 @@ class Ingest:
                 board_id=state.board_id,
                 epoch=state.epoch,
             )
+            if alarm is not None and alarm.end_s is None:  # raised: say what it looks like
+                found = self.watch.recent.diagnose(alarm.edges[:3])
+                alarm = self.watch.monitor.annotate(tuple(d.text() for d in found)) or alarm
             if alarm is not None:
                 self.alarm(alarm)
         if self.history.due():

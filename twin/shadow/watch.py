@@ -20,6 +20,7 @@ from twin.physics.network import Network
 from twin.shadow.alarms import DivergenceMonitor
 from twin.shadow.config import ShadowConfig
 from twin.shadow.detector import CusumDetector, FalseAlarmCurve, SpreadModel
+from twin.shadow.diagnose import RecentTravel
 from twin.shadow.resync import RAIL_MARGIN_V
 from twin.shadow.state import TwinState
 from twin.shadow.tracker import DriftTracker
@@ -150,6 +151,8 @@ class Watch:
         self.switched_nearby = np.zeros(0, dtype=bool)
         #: Consecutive learned intervals each edge spent off the rails and out of cutoff.
         self.settled = np.zeros(0, dtype=int)
+        #: The scored samples of this interval and the last, for an alarm's diagnosis.
+        self.recent = RecentTravel()
 
     def on_build(self, n_edges: int) -> None:
         """A twin of ``n_edges`` edges was (re)built: make the tracker if it has none of that
@@ -234,6 +237,7 @@ class Watch:
             use &= ~doubt | regime
         tracker.update(board_gates_v - start, twin_gates_v - start, dt, use, regime)
         self.regime_changed[:] = False
+        self.recent.new_interval()
 
     def edge_scores(
         self,
@@ -268,7 +272,11 @@ class Watch:
         both = np.maximum(travel, np.abs(np.asarray(reported_v, dtype=float) - start))
         margin = MODEL_ABS_V + MODEL_REL * both
         excess = np.sign(gate_res_v) * np.maximum(np.abs(gate_res_v) - margin, 0.0)
-        return self.detector.update(run_t_s, tau_s, travel, excess, watched, extra)
+        scores = self.detector.update(run_t_s, tau_s, travel, excess, watched, extra)
+        if scores is not None:  # a sample: kept for an alarm's diagnosis
+            rep = np.asarray(reported_v, dtype=float)
+            self.recent.add(tau_s, rep - start, gates_v - start, rep)
+        return scores
 
     def cutoff_var_v2(self, reported_v: np.ndarray, predicted_v: np.ndarray) -> np.ndarray:
         """Extra residual variance of edges near cutoff and of their neighbours (V^2 per edge).
