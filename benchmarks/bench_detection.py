@@ -49,8 +49,10 @@ def first_crossing(trace: list[np.ndarray], times: list[float], level: float) ->
 FAULTS = {
     "free gain x3": {"free_gain_factor": 3.0},
     "free gain x1.5": {"free_gain_factor": 1.5},
+    "clamped gain x1.5": {"gain_factor": 1.5, "free_gain_factor": 1.0 / 1.5},
     "both gains x2": {"gain_factor": 2.0},
     "both gains x0.5": {"gain_factor": 0.5},
+    "dead gate (gains x0)": {"gain_factor": 0.0},
     "threshold +0.1 V": {"threshold_shift_v": 0.1},
     "threshold +0.03 V": {"threshold_shift_v": 0.03},
     "leak tau 1 s": {"leak_tau_s": 1.0},
@@ -67,7 +69,7 @@ def _shadow(
         rng=np.random.default_rng([seed, 3]),
         edges=result.edges,
         spread=result.spread,
-        curve=PROVISIONAL,
+        curve=default_false_alarm_curve(),  # live alarms (and their diagnosis) at the level
     )
     det = sh.detector
     det.trace = []
@@ -84,7 +86,38 @@ def _shadow(
     det.update = timed  # type: ignore[method-assign]
     sh.run(duration_s)
     sh.close()
-    return {"trace": det.trace, "times": times, "t0": sh.state.t_start_s or 0.0}
+    raised = [
+        {"t_s": a.start_s, "edges": list(a.edges[:3]), "likely": list(a.likely)}
+        for a in sh.monitor.alarms
+    ]
+    return {"trace": det.trace, "times": times, "t0": sh.state.t_start_s or 0.0, "raised": raised}
+
+
+def _likely(run: dict, edge: int) -> str | None:
+    """The live alarm's signature of the faulty edge (the first alarm after the fault naming
+    it), e.g. ``gain``, ``drift``, ``stuck``, ``unexplained``; ``None`` if none named it."""
+    for alarm in run.get("raised", []):
+        if alarm["t_s"] < run["t_fault"] or edge not in alarm["edges"]:
+            continue
+        text = alarm["likely"][alarm["edges"].index(edge)] if alarm["likely"] else ""
+        for kind, marker in (
+            ("stuck", "stuck"),
+            ("gain", "as fast as"),
+            ("drift", "extra drift"),
+            ("unexplained", "neither"),
+        ):
+            if marker in text:
+                return kind
+        return "unknown"
+    return None
+
+
+def _kinds(rows: list[dict]) -> str:
+    counts: dict[str, int] = {}
+    for r in rows:
+        if r["likely"] is not None:
+            counts[r["likely"]] = counts.get(r["likely"], 0) + 1
+    return ", ".join(f"{k} {v}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1])) or "-"
 
 
 def _clopper_pearson(k: int, n: int) -> tuple[float, float]:
@@ -159,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     sys.stdout.write(
         "fault                 detected  95 % CI      delay median/max (s)  right edge  "
-        "false before\n"
+        "false before  signature of the faulty edge (live alarm)\n"
     )
     for name, rs in runs.items():
         rows = []
@@ -176,6 +209,7 @@ def main(argv: list[str] | None = None) -> int:
                     "delay_s": after[0][0] - r["t_fault"] if after else None,
                     "right_edge": bool(after) and after[0][1][0] == r["edge"],
                     "named": after[0][1][:4] if after else [],
+                    "likely": _likely(r, r["edge"]),
                 }
             )
         n = len(rows)
@@ -185,9 +219,10 @@ def main(argv: list[str] | None = None) -> int:
         right = sum(r["right_edge"] for r in rows)
         false = sum(r["false_before"] for r in rows)
         lo, hi = _clopper_pearson(len(det), n)
+        kinds = _kinds(rows)
         sys.stdout.write(
             f"{name:20s} {len(det):3d}/{n:<3d}  {lo:.2f}-{hi:.2f}  {med:>20s}  "
-            f"{right:3d}/{n:<3d}   {false}\n"
+            f"{right:3d}/{n:<3d}   {false}    {kinds}\n"
         )
         table[name] = rows
     if args.json:

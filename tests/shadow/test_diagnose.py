@@ -51,10 +51,22 @@ def test_recent_travel_is_bounded_and_falls_back_to_the_previous_interval() -> N
     recent = RecentTravel()
     for i in range(3 * MAX_SAMPLES):
         tau = 0.01 * (i % TAU.size + 1)
-        recent.add(tau, np.full(4, 1.5 * tau), np.full(4, tau), np.full(4, 2.0))
+        recent.add(tau, np.full(4, 1.5 * tau), np.full(4, tau), np.full(4, 2.0), 0.0)
     assert len(recent.samples()) == MAX_SAMPLES
     recent.new_interval()
-    recent.add(0.01, np.zeros(4), np.zeros(4), np.full(4, 2.0))  # one sample: too few
+    recent.add(0.01, np.zeros(4), np.zeros(4), np.full(4, 2.0), 0.0)  # one sample: too few
     found = recent.diagnose((2, 9))
     assert found[0].kind == "gain"  # from the previous interval
     assert found[1].kind == "unknown"  # no such edge
+
+
+def test_a_fault_that_starts_mid_interval_is_fitted_from_its_onset() -> None:
+    onset = 10  # the gate stops learning at the 11th sample: a dead gate
+    board = np.where(np.arange(TAU.size) < onset, PRED, PRED[onset - 1])
+    margin = 5e-3 + 0.3 * np.abs(PRED)
+    d = diagnose_edge(2, TAU, board, PRED, 2.0, margin)
+    assert d.kind in ("stuck", "gain")
+    assert d.gain < 0.1  # from the onset on, the board's gate does not follow the twin's
+    whole = diagnose_edge(2, TAU, board, PRED, 2.0, -np.inf)  # no onset: both mixed
+    assert whole.kind != "stuck"  # mixed with the samples before it, it reads otherwise
+    assert whole.gain > 0.3

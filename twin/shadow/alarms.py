@@ -35,8 +35,9 @@ class Alarm:
     edges: tuple[int, ...]
     nodes: tuple[int, ...]
     score_max: float
-    #: What the first named edges' residuals look like when the alarm is raised, one line each
-    #: (:mod:`twin.shadow.diagnose`: a gain error, a drift, a stuck gate).
+    #: What the first named edges' residuals look like, one line each (:mod:`twin.shadow.diagnose`:
+    #: a gain error, a drift, a stuck gate): as raised, then refined at every sample while the
+    #: alarm lasts (its end carries the last).
     likely: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:

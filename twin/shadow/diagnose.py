@@ -3,8 +3,10 @@
 While the detector watches, :class:`RecentTravel` keeps the samples of the current and the
 previous resync interval (bounded: :data:`MAX_SAMPLES` each): the time since the resync, the
 board's gate travel since then and the shadow's predicted travel (volts). When an alarm is
-raised, :func:`diagnose_edge` fits the board's travel ``b`` against the prediction's ``u`` by the
-two one-parameter models a fault of the board's hidden circuit produces within an interval,
+raised, :func:`diagnose_edge` fits the board's travel ``b`` against the prediction's ``u`` (from the
+last sample where they agreed to within the detector's margin, the onset: a fault that starts
+mid-interval is fitted from where it started) by the two one-parameter models a fault of the
+board's hidden circuit produces within an interval,
 
 - a *gain* error, ``b = g u`` (the gate learns ``g`` times as fast as the twin says: both
   amplifier gains scaled), and
@@ -72,13 +74,17 @@ class Diagnosis:
         return f"edge {e}: too few samples to say"
 
 
+#: One detector sample: (tau_s, board travel, predicted travel, board gates, margin), V per edge.
+Sample = tuple[float, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
 class RecentTravel:
     """The detector's samples of the current and the previous resync interval (bounded)."""
 
     def __init__(self, max_samples: int = MAX_SAMPLES) -> None:
         self.max_samples = int(max_samples)
-        self._current: list[tuple[float, np.ndarray, np.ndarray, np.ndarray]] = []
-        self._previous: list[tuple[float, np.ndarray, np.ndarray, np.ndarray]] = []
+        self._current: list[Sample] = []
+        self._previous: list[Sample] = []
 
     def add(
         self,
@@ -86,17 +92,27 @@ class RecentTravel:
         board_travel_v: np.ndarray,
         pred_travel_v: np.ndarray,
         gate_v: np.ndarray,
+        margin_v: np.ndarray | float,
     ) -> None:
+        """One detector sample: time since the resync (s), the board's and the prediction's
+        travel since then, the board's gates and the detector's margin (V, per edge)."""
         if len(self._current) < self.max_samples:
+            margin = np.broadcast_to(np.asarray(margin_v, dtype=float), board_travel_v.shape)
             self._current.append(
-                (float(tau_s), board_travel_v.copy(), pred_travel_v.copy(), gate_v.copy())
+                (
+                    float(tau_s),
+                    board_travel_v.copy(),
+                    pred_travel_v.copy(),
+                    gate_v.copy(),
+                    margin.copy(),
+                )
             )
 
     def new_interval(self) -> None:
         """A resync: the current interval becomes the previous one."""
         self._previous, self._current = self._current, []
 
-    def samples(self) -> list[tuple[float, np.ndarray, np.ndarray, np.ndarray]]:
+    def samples(self) -> list[Sample]:
         """The current interval's samples, or the previous one's if it has too few."""
         return self._current if len(self._current) >= MIN_SAMPLES else self._previous
 
@@ -108,8 +124,9 @@ class RecentTravel:
         board = np.array([r[1] for r in rows])
         pred = np.array([r[2] for r in rows])
         gate = np.array([r[3] for r in rows])
+        margin = np.array([r[4] for r in rows])
         return [
-            diagnose_edge(e, tau, board[:, e], pred[:, e], float(gate[-1, e]))
+            diagnose_edge(e, tau, board[:, e], pred[:, e], float(gate[-1, e]), margin[:, e])
             if e < board.shape[1]
             else Diagnosis(edge=e, kind="unknown")
             for e in edges
@@ -117,14 +134,25 @@ class RecentTravel:
 
 
 def diagnose_edge(
-    edge: int, tau_s: np.ndarray, board_v: np.ndarray, pred_v: np.ndarray, gate_v: float
+    edge: int,
+    tau_s: np.ndarray,
+    board_v: np.ndarray,
+    pred_v: np.ndarray,
+    gate_v: float,
+    margin_v: np.ndarray | float = 0.0,
 ) -> Diagnosis:
     """The signature of one edge's residual over one interval (see the module docstring).
 
     ``tau_s`` time since the resync (s), ``board_v`` and ``pred_v`` the board's and the
-    prediction's gate travel since then (V), ``gate_v`` the board's gate now (V).
+    prediction's gate travel since then (V), ``gate_v`` the board's gate now (V), ``margin_v``
+    the residual the detector tolerated at each sample (V): the fit starts at the last sample
+    within it (if at least :data:`MIN_SAMPLES` follow), on travels counted from there.
     """
     tau, b, u = (np.asarray(a, dtype=float) for a in (tau_s, board_v, pred_v))
+    within = np.flatnonzero(np.abs(b - u) <= np.broadcast_to(margin_v, b.shape))
+    if within.size and within[-1] <= tau.size - MIN_SAMPLES:
+        k = int(within[-1])  # the onset: travels from there
+        tau, b, u = tau[k:] - tau[k], b[k:] - b[k], u[k:] - u[k]
     n = int(tau.size)
     if n < MIN_SAMPLES:
         return Diagnosis(edge=edge, kind="unknown", gate_v=gate_v, samples=n)

@@ -205,9 +205,12 @@ class Ingest:
                 board_id=state.board_id,
                 epoch=state.epoch,
             )
-            if alarm is not None and alarm.end_s is None:  # raised: say what it looks like
-                found = self.watch.recent.diagnose(alarm.edges[:3])
-                alarm = self.watch.monitor.annotate(tuple(d.text() for d in found)) or alarm
+            monitor = self.watch.monitor
+            if monitor.active is not None:  # what it looks like, refined while it lasts
+                found = self.watch.recent.diagnose(monitor.active.edges[:3])
+                monitor.annotate(tuple(d.text() for d in found))
+                if alarm is not None and alarm.end_s is None:
+                    alarm = monitor.active
             if alarm is not None:
                 self.alarm(alarm)
         if self.history.due():

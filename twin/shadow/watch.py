@@ -275,7 +275,7 @@ class Watch:
         scores = self.detector.update(run_t_s, tau_s, travel, excess, watched, extra)
         if scores is not None:  # a sample: kept for an alarm's diagnosis
             rep = np.asarray(reported_v, dtype=float)
-            self.recent.add(tau_s, rep - start, gates_v - start, rep)
+            self.recent.add(tau_s, rep - start, gates_v - start, rep, margin)
         return scores
 
     def cutoff_var_v2(self, reported_v: np.ndarray, predicted_v: np.ndarray) -> np.ndarray:
