@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import chi2
 
+from twin.board.errors import BridgeConfigError
 from twin.board.inprocess import InProcessBoard
 from twin.shadow.detector import (
     FalseAlarmCurve,
@@ -241,20 +242,28 @@ def _write(args: argparse.Namespace) -> int:
     out: dict = {"seeds": args.seeds, "first_seed": args.first_seed, "board_hours": board_s / 3600}
     hours = _hours(fit_trace)
     counts = crossing_counts(fit_trace, levels)
-    curve = fit_false_alarm_curve(
-        levels,
-        counts,
-        hours,
-        k=K,
-        clip=CLIP,
-        every_s=EVERY_S,
-        provenance=(
-            f"benchmarks/bench_false_alarms.py --seeds {args.seeds} --first-seed "
-            f"{args.first_seed} --duration {args.duration:g} --write: the even-numbered "
-            f"runs, {hours:.3f} sampled board-hours of calibrated fault-free emulated boards"
-        ),
-    )
-    out |= {"fit_hours": hours, "curve": curve.as_dict(), "fit_crossings": counts.tolist()}
+    out |= {"fit_hours": hours, "fit_crossings": counts.tolist()}
+    if args.json:  # kept even when too few crossings leave nothing to fit
+        Path(args.json).write_text(json.dumps(out, indent=1))
+    try:
+        curve = fit_false_alarm_curve(
+            levels,
+            counts,
+            hours,
+            k=K,
+            clip=CLIP,
+            every_s=EVERY_S,
+            provenance=(
+                f"benchmarks/bench_false_alarms.py --seeds {args.seeds} --first-seed "
+                f"{args.first_seed} --duration {args.duration:g} --write: the even-numbered "
+                f"runs, {hours:.3f} sampled board-hours of calibrated fault-free emulated boards"
+            ),
+        )
+    except BridgeConfigError as exc:
+        crossed = ", ".join(f"{h:g}:{c}" for h, c in zip(levels, counts, strict=True) if c)
+        sys.stderr.write(f"{exc} over {hours:.3f} board-hours (level:count {crossed or 'none'})\n")
+        return 1
+    out |= {"curve": curve.as_dict()}
     hours = _hours(check_trace)
     level = curve.level(args.false_alarm_hours)
     n = int(crossing_counts(check_trace, np.array([level]))[0])
