@@ -3,10 +3,11 @@
 Modules, one concept each: :mod:`.clocks` (when edges update), :mod:`.edge` (the gate capacitor
 circuit), :mod:`.devices` (conductance curves), :mod:`.noise`, :mod:`.network_state` (the
 electrical state under rank-1 updates), :mod:`.probes` (sample and energy documents),
-:mod:`.agents` / :mod:`.batched` (the two engines), :mod:`.realtime`, :mod:`.twin` (assembly)
-and :mod:`.scheduled` (a twin trained on a schedule). The core takes a SimPy ``env`` and a
-``numpy.random.Generator``; it imports no zmq, sqlalchemy or matplotlib and keeps no module-level
-state.
+:mod:`.agents` / :mod:`.batched` (the two engines), :mod:`.realtime`, :mod:`.config` (settings),
+:mod:`.build` (the kernel state at t = 0), :mod:`.result` (a run's outcome), :mod:`.twin`
+(assembly) and :mod:`.scheduled` (a twin trained on a schedule). The core takes a SimPy ``env``
+and a ``numpy.random.Generator``; it imports no zmq, sqlalchemy or matplotlib and keeps no
+module-level state.
 """
 
 from .clocks import (
