@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
-from ..physics.estimate import MAX_EDGE_EVENTS
 from . import cli
 from ._common import (
     SEED,
@@ -17,8 +14,6 @@ from ._common import (
     announce_compilation,
     announce_estimate,
     artifact_options,
-    check_request,
-    check_work,
     emit_json,
     print_summary,
     progress_bar,
@@ -26,90 +21,19 @@ from ._common import (
     tasks_from_options,
 )
 from ._ledger import check_finite, ledger_options, recorded_dispatch
+from ._simulate_checks import (
+    MAX_CLOCK_HZ,
+    MAX_EVENTS,
+    MAX_SAMPLES,
+    NOISE_RANGE,
+    both,
+    check_memory,
+    check_run_size,
+    schedule_or_none,
+)
 from ._view import maybe_live_view, view_options
 
-if TYPE_CHECKING:
-    from ..physics.estimate import Estimate, NetworkSize
-    from ..simulation.schedule import Schedule
-
 __all__ = ["MAX_CLOCK_HZ", "MAX_EVENTS", "MAX_SAMPLES", "simulate_cmd"]
-
-#: Work limit of one run, edge events (edges x clock rate x duration, and batched wake-ups);
-#: --force lifts it.
-MAX_EVENTS = MAX_EDGE_EVENTS
-#: Largest number of probe samples (duration / --sample-s) a run keeps in memory.
-MAX_SAMPLES = 1e7
-#: Fastest learning clock, Hz (the board's is 10 kHz).
-MAX_CLOCK_HZ = 1e9
-#: Voltages and noise powers of the board are below a volt: ranges of the noise options.
-_NOISE = FiniteRange(0, 1)
-
-
-def _check_run_size(
-    clock: object, n_edges: int, duration: float, sample_s: float, batch_s: float, force: bool
-) -> None:
-    """Refuse (before the run) a clock, duration or interval that the machine cannot finish."""
-    rate_hz = float(getattr(clock, "rate_hz", 0.0))
-    if rate_hz > MAX_CLOCK_HZ:
-        raise click.BadParameter(
-            f"clock rate {rate_hz:g} Hz; expected at most {MAX_CLOCK_HZ:g} Hz", param_hint="--clock"
-        )
-    formula = "edge events (edges x clock rate x duration)"
-    check_work("simulate", n_edges * rate_hz * duration, MAX_EVENTS, formula, force)
-    if batch_s > 0:
-        check_work("simulate", duration / batch_s, MAX_EVENTS, "wake-ups (duration / batch-s)",
-                   force)  # fmt: skip
-    if duration / sample_s > MAX_SAMPLES:
-        raise click.BadParameter(
-            f"{duration / sample_s:.3g} probe samples (duration / sample-s); "
-            f"at most {MAX_SAMPLES:g}",
-            param_hint="--sample-s",
-        )
-
-
-def _check_memory(
-    size: NetworkSize, clock: object, duration: float, sample_s: float, force: bool
-) -> Estimate:
-    """Refuse a simulation from its estimated memory (its time is limited by the edge-events
-    limit, :func:`_check_run_size`; a real-time run lasts its duration); the estimate."""
-    from ..physics.estimate import simulate_estimate
-
-    rate_hz = float(getattr(clock, "rate_hz", 0.0))
-    events = size.edges * rate_hz * duration
-    estimate = simulate_estimate(size, events=events, samples=duration / sample_s)
-    check_request("simulate", estimate, force, quiet=True, max_time_s=None)
-    return estimate
-
-
-#: Options a schedule replaces (refused beside ``--schedule``).
-_SCHEDULED = ("network", "task", "eta", "duration")
-
-
-def _schedule_or_none(path: str | None, engine: str) -> Schedule | None:
-    """The ``--schedule`` file, read and checked; options it replaces must be left out."""
-    if path is None:
-        return None
-    from ..simulation.schedule import load_schedule
-
-    ctx = click.get_current_context()
-    for name in _SCHEDULED:
-        if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT:
-            raise click.BadParameter(
-                f"the schedule sets it; leave out --{name} with --schedule", param_hint=f"--{name}"
-            )
-    if engine != "batched":
-        raise click.BadParameter("a schedule runs on the batched engine", param_hint="--engine")
-    return load_schedule(path)
-
-
-def _both(*updates: Callable[[float, float], None]) -> Callable[[float, float], None]:
-    """One progress callback ``update(done_s, total_s)`` calling each of ``updates``."""
-
-    def update(done_s: float, total_s: float) -> None:
-        for each in updates:
-            each(done_s, total_s)
-
-    return update
 
 
 @cli.command("simulate")
@@ -163,21 +87,21 @@ def _both(*updates: Callable[[float, float], None]) -> Callable[[float, float], 
 )
 @click.option(
     "--noise",
-    type=_NOISE,
+    type=NOISE_RANGE,
     default=0.0,
     show_default=True,
     help="Learning-rule white noise delta, V^2 per 0.1 ms.",
 )
 @click.option(
     "--meas-noise",
-    type=_NOISE,
+    type=NOISE_RANGE,
     default=0.0,
     show_default=True,
     help="Measurement noise on each drop read, V.",
 )
 @click.option(
     "--offsets",
-    type=_NOISE,
+    type=NOISE_RANGE,
     default=0.0,
     show_default=True,
     help="Spread of fixed comparator offsets, V^2.",
@@ -287,7 +211,7 @@ def simulate_cmd(
         raise click.BadParameter("use allostery, regression or file:PATH", param_hint="--task")
     from ..simulation.options import MODELS, twin_config_from_options
 
-    schedule = _schedule_or_none(schedule_path, engine)
+    schedule = schedule_or_none(schedule_path, engine)
     if schedule is not None:
         duration = schedule.duration_s
 
@@ -304,8 +228,8 @@ def simulate_cmd(
     clock_cfg = config.clock
     size = request_size(task, network) if schedule is None else None
     if size is not None:  # refuse before generating anything
-        _check_run_size(clock_cfg, size.edges, duration, config.sample_interval_s, batch_s, force)
-        estimate = _check_memory(size, clock_cfg, duration, config.sample_interval_s, force)
+        check_run_size(clock_cfg, size.edges, duration, config.sample_interval_s, batch_s, force)
+        estimate = check_memory(size, clock_cfg, duration, config.sample_interval_s, force)
         announce_estimate("simulate", estimate)
     build_s = estimate.seconds("network") if size is not None else 0.0
     if schedule is not None:
@@ -318,9 +242,9 @@ def simulate_cmd(
         from ..physics.estimate import NetworkSize
 
         net = the_task.network
-        estimate = _check_memory(NetworkSize(nodes=net.n_nodes, edges=net.n_edges), clock_cfg,
+        estimate = check_memory(NetworkSize(nodes=net.n_nodes, edges=net.n_edges), clock_cfg,
                                  duration, config.sample_interval_s, force)  # fmt: skip
-    _check_run_size(
+    check_run_size(
         clock_cfg, the_task.network.n_edges, duration, config.sample_interval_s, batch_s, force
     )
     if size is None:
@@ -385,7 +309,7 @@ def simulate_cmd(
         if realtime:
             env.sync()  # type: ignore[attr-defined]  # start the wall clock now
         with progress_bar("simulating", duration, enabled=not as_json) as bar:
-            update = bar if feed is None else _both(bar, feed)
+            update = bar if feed is None else both(bar, feed)
             if isinstance(twin, ScheduledTwin):
                 result = twin.run(progress=update)
             else:
