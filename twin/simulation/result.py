@@ -16,8 +16,9 @@ class TwinResult:
 
     Attributes
     ----------
-    k : (E,) final conductances of the free network (example 0), siemens.
-    gate_v : (E,) final gate voltages, V.
+    k : (E,) final conductances of the free network (example 0), siemens (the contract twin,
+        :mod:`.physics_twin`: its agents' learning DOF, N/m for springs).
+    gate_v : (E,) final gate voltages, V (empty for the contract twin: it has no gates).
     history : sampled series: ``t_s``, ``error``, ``free_power_w``, ``clamped_power_w``,
         ``energy_j``, ``events``, ``gate_v`` ``(n_samples, E)``.
     stats : scalar outcomes (see :meth:`summary`).

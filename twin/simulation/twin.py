@@ -45,14 +45,13 @@ the result depends on those times to the same order; the default ``window_s = 0`
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import simpy
 
-from ..documents import Run, Subscriber
+from ..documents import Subscriber
 from ..kernels.events import energy as KE
 from ..kernels.events import gate as KG
 from ..kernels.events import loop as KL
@@ -226,28 +225,17 @@ class Twin:
 
     def run(self, duration_s: float, *, progress: Progress | None = None) -> TwinResult:
         """Drive the twin for ``duration_s`` simulated seconds; see :func:`simulate`."""
-        from .agents import start_agents
-        from .batched import start_batched
-        from .probes import Probe
+        from .driver import run_twin
 
-        if not (np.isfinite(duration_s) and duration_s >= 0):
-            raise ModelError(f"duration: must be a finite number >= 0 s, got {duration_s!r}")
-        with Run(self.emit, source="twin", kind="simulate", params=self.params) as run:
-            self.run_uid = run.uid
-            probe = Probe(self, run, progress=progress)
-            wall0 = time.perf_counter()
-            if self.config.engine == "agents":
-                start_agents(self.env, self, duration_s)
-            else:
-                start_batched(self.env, self, duration_s)
-            self.env.run(until=probe.start(duration_s))
-            wall_s = time.perf_counter() - wall0
-            result = self._result(probe, duration_s, wall_s)
-            run.summary = result.summary()
+        result = run_twin(
+            self, duration_s, emit=self.emit, params=self.params, progress=progress,
+            finish=lambda probe, wall_s: self._result(probe, duration_s, wall_s),
+            agents=self.config.engine == "agents",
+        )  # fmt: skip
         log.info(
             "simulated %.3g s in %.3g s wall (%.3gx real time), %d events",
             duration_s,
-            wall_s,
+            result.stats["wall_s"],
             result.stats["realtime_factor"],
             result.stats["events"],
         )
