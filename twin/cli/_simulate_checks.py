@@ -37,16 +37,23 @@ NOISE_RANGE = FiniteRange(0, 1)
 
 
 def check_run_size(
-    clock: object, n_edges: int, duration: float, sample_s: float, batch_s: float, force: bool
+    clock: object,
+    n_edges: int,
+    duration: float,
+    sample_s: float,
+    batch_s: float,
+    force: bool,
+    limit: float = MAX_EVENTS,
 ) -> None:
-    """Refuse (before the run) a clock, duration or interval that the machine cannot finish."""
+    """Refuse (before the run) a clock, duration or interval that the machine cannot finish
+    (``limit``: most edge events without ``force``)."""
     rate_hz = float(getattr(clock, "rate_hz", 0.0))
     if rate_hz > MAX_CLOCK_HZ:
         raise click.BadParameter(
             f"clock rate {rate_hz:g} Hz; expected at most {MAX_CLOCK_HZ:g} Hz", param_hint="--clock"
         )
     formula = "edge events (edges x clock rate x duration)"
-    check_work("simulate", n_edges * rate_hz * duration, MAX_EVENTS, formula, force)
+    check_work("simulate", n_edges * rate_hz * duration, limit, formula, force)
     if batch_s > 0:
         check_work("simulate", duration / batch_s, MAX_EVENTS, "wake-ups (duration / batch-s)",
                    force)  # fmt: skip

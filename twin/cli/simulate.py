@@ -43,7 +43,18 @@ __all__ = ["MAX_CLOCK_HZ", "MAX_EVENTS", "MAX_SAMPLES", "simulate_cmd"]
     help="lattice:WxH[:periodic], jammed:N[:seed=S] or file:PATH (default: the 4x4 board).",
 )
 @click.option(
-    "--task", default="allostery", show_default=True, help="allostery, regression or file:PATH."
+    "--task",
+    default=None,
+    help="allostery, regression or file:PATH (default allostery); allostery-strain with "
+    "--physics springs (its default).",
+)
+@click.option(
+    "--physics",
+    type=click.Choice(["resistors", "springs"]),
+    default="resistors",
+    show_default=True,
+    help="Substrate: the board's resistor (transistor) network, or a harmonic spring network "
+    "(seed App. D; network default jammed:27) whose stiffnesses (N/m) are the agents.",
 )
 @click.option(
     "--model",
@@ -55,14 +66,15 @@ __all__ = ["MAX_CLOCK_HZ", "MAX_EVENTS", "MAX_SAMPLES", "simulate_cmd"]
     "--clock",
     default="sync:10000",
     show_default=True,
-    help="sync:HZ, bernoulli:HZ:P, poisson:HZ, periodic:HZ:JITTER[:SPREAD] or continuous:DQ_V.",
+    help="sync:HZ, bernoulli:HZ:P, poisson:HZ, periodic:HZ:JITTER[:SPREAD] or continuous:DQ_V "
+    "(resistors).",
 )
 @click.option(
     "--duration",
     type=FiniteRange(0, 1e6),
-    default=20.0,
-    show_default=True,
-    help="Simulated time, s (edges x clock rate x duration at most 1e9 events without --force).",
+    default=None,
+    help="Simulated time, s (default 20; 0.5 for springs). Edges x clock rate x duration at most "
+    "1e9 events without --force (1e7 for springs).",
 )
 @click.option(
     "--lam",
@@ -74,9 +86,28 @@ __all__ = ["MAX_CLOCK_HZ", "MAX_EVENTS", "MAX_SAMPLES", "simulate_cmd"]
 @click.option(
     "--eta",
     type=FiniteRange(0, 1, min_open=True),
-    default=0.22,
+    default=None,
+    help="Nudge eta (default 0.22, the board's; 1e-3 for springs, the trainer's).",
+)
+@click.option(
+    "--alpha",
+    type=FiniteRange(0, 1e3, min_open=True),
+    default=None,
+    help="Springs: learning rate per 0.1 ms, as twin train's (default 10): dk/dt = alpha / "
+    "(eta 0.1 ms) x the held contrast.",
+)
+@click.option(
+    "--kappa",
+    type=FiniteRange(0, 1e6, min_open=True),
+    default=None,
+    help="Springs: initial stiffness, N/m (default 1; bounds 1e-3..10 N/m).",
+)
+@click.option(
+    "--spring-solver",
+    type=click.Choice(["linear", "nonlinear"]),
+    default="linear",
     show_default=True,
-    help="Nudge eta (the board's: 0.22).",
+    help="Springs: linear response (fast) or the exact nonlinear equilibrium per event.",
 )
 @click.option(
     "--tau-feedback",
@@ -90,7 +121,7 @@ __all__ = ["MAX_CLOCK_HZ", "MAX_EVENTS", "MAX_SAMPLES", "simulate_cmd"]
     type=NOISE_RANGE,
     default=0.0,
     show_default=True,
-    help="Learning-rule white noise delta, V^2 per 0.1 ms.",
+    help="Learning-rule white noise delta, V^2 per 0.1 ms (m^2 for springs).",
 )
 @click.option(
     "--meas-noise",
@@ -104,7 +135,7 @@ __all__ = ["MAX_CLOCK_HZ", "MAX_EVENTS", "MAX_SAMPLES", "simulate_cmd"]
     type=NOISE_RANGE,
     default=0.0,
     show_default=True,
-    help="Spread of fixed comparator offsets, V^2.",
+    help="Spread of fixed comparator offsets, V^2 (m^2 on the contrast for springs).",
 )
 @click.option(
     "--leak",
@@ -169,12 +200,16 @@ __all__ = ["MAX_CLOCK_HZ", "MAX_EVENTS", "MAX_SAMPLES", "simulate_cmd"]
 @ledger_options
 def simulate_cmd(
     network: str | None,
-    task: str,
+    task: str | None,
+    physics: str,
     model: str,
     clock: str,
-    duration: float,
+    duration: float | None,
     lam: float,
-    eta: float,
+    eta: float | None,
+    alpha: float | None,
+    kappa: float | None,
+    spring_solver: str,
     tau_feedback: float,
     noise: float,
     meas_noise: float,
@@ -198,7 +233,24 @@ def simulate_cmd(
     db: str | None,
     no_db: bool,
 ) -> None:
-    """Run the event-driven twin: asynchronous edge agents in continuous simulated time."""
+    """Run the event-driven twin: asynchronous edge agents in continuous simulated time
+    (--physics springs: spring agents learning their stiffnesses)."""
+    from ._simulate_springs import check_physics_options, run_springs
+
+    check_physics_options(click.get_current_context(), physics, engine)
+    if physics == "springs":
+        run_springs(network=network, task=task, clock=clock,
+                    duration=0.5 if duration is None else duration, lam=lam, eta=eta,
+                    noise=noise, offsets=offsets, alpha=alpha, kappa=kappa,
+                    spring_solver=spring_solver, seed=seed, sample_s=sample_s, batch_s=batch_s,
+                    realtime=realtime, force=force, out=out, plot=plot, as_json=as_json, db=db,
+                    no_db=no_db)  # fmt: skip
+        return
+    task = task or "allostery"
+    eta = 0.22 if eta is None else eta
+    duration = 20.0 if duration is None else duration
+    if task == "allostery-strain":
+        raise click.BadParameter("allostery-strain needs --physics springs", param_hint="--task")
     import numpy as np
     import simpy
 
