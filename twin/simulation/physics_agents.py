@@ -30,11 +30,12 @@ import numpy as np
 
 from ..kernels.events import clocks as KC
 from ..kernels.events.rng import S_NOISE, normal, stream_id
-from ..physics.contract import Physics, RuleTerms
+from ..physics.contract import Physics
 from .clocks import PeriodicClock
 from .errors import ModelError
 from .noise import comparator_offsets, run_keys
 from .physics_config import PhysicsTwinConfig
+from .spring_terms import terms_for
 
 __all__ = ["ContractAgents"]
 
@@ -61,7 +62,7 @@ class ContractAgents:
             raise ModelError(f"physics: the twin runs one realization, got {rr}")
         self.physics = physics
         self.config = config
-        self.inputs, self.desired = physics.examples("train")
+        self.solve = terms_for(physics, config.eta, config.lam, config.backend)
         lo = config.k_min if config.k_min is not None else float(physics.k_min[0])
         hi = config.k_max if config.k_max is not None else float(physics.k_max[0])
         if lo >= hi:
@@ -106,39 +107,27 @@ class ContractAgents:
 
     def _solve(self) -> None:
         """Phase 2: free and clamped states and the rule's terms for the current ``k``."""
-        terms: RuleTerms = self.physics.rule_terms(
-            self.k[None], self.inputs, self.desired, self.config.eta
-        )
-        self.terms = terms
-        err = np.mean(np.sum((terms.free.outputs - self.desired) ** 2, axis=-1), axis=-1)
-        self.error = float(err[0])
-        self.free_cost = float(terms.free.cost[0])
-        self.clamped_cost = float(terms.clamped.cost[0])
+        self.error, self.free_cost, self.clamped_cost, self.u = self.solve(self.k)
 
     def _measure(self, idx: np.ndarray) -> None:
         """Phase 3: agents ``idx`` hold ``u = -(contrast + lam free) + offset``."""
-        t = self.terms
-        self.drive[idx] = (
-            -(t.contrast[0, idx] + self.config.lam * t.free_term[0, idx]) + self.offsets[idx]
-        )
+        self.drive[idx] = self.u[idx] + self.offsets[idx]
 
-    def _stage(self, i: int, t: float) -> None:
-        """Phase 1: agent ``i``'s ``k`` moves to ``t`` under its held drive (bounds, noise)."""
-        v = self.k[i]
-        dt = t - self.t_k[i]
-        if dt > 0.0:
-            v = v + self.rate * self.drive[i] * dt
+    def _stage(self, idx: np.ndarray, t: float) -> None:
+        """Phase 1: agents ``idx``' ``k`` move to ``t`` under their held drives (bounds, noise)."""
+        v = self.k[idx] + self.rate * self.drive[idx] * np.maximum(t - self.t_k[idx], 0.0)
         if self.sig > 0.0:
-            gap = t - self.t_noise[i]
-            if gap > 0.0:
-                z = normal(self.noise_key, stream_id(S_NOISE, i), int(self.noise_draws[i]))
-                v = v + self.rate * self.sig * math.sqrt(gap) * z
-                self.noise_draws[i] += 1
-            self.t_noise[i] = t
-        self.k[i] = min(max(v, self.k_min), self.k_max)
-        self.t_k[i] = t
-        self.edge_events[i] += 1
-        self.events += 1
+            for j, i in enumerate(idx.tolist()):
+                gap = t - self.t_noise[i]
+                if gap > 0.0:
+                    z = normal(self.noise_key, stream_id(S_NOISE, i), int(self.noise_draws[i]))
+                    v[j] += self.rate * self.sig * math.sqrt(gap) * z
+                    self.noise_draws[i] += 1
+                self.t_noise[i] = t
+        self.k[idx] = np.clip(v, self.k_min, self.k_max)
+        self.t_k[idx] = t
+        self.edge_events[idx] += 1
+        self.events += int(idx.size)
 
     def _book(self, t: float) -> None:
         """Energy up to ``t`` (per-update cost: one update of the current state)."""
@@ -153,8 +142,7 @@ class ContractAgents:
     def _group(self, t: float, idx: np.ndarray) -> None:
         """One event group at ``t``: book, stage all, one solve, measure all."""
         self._book(t)
-        for i in idx:
-            self._stage(int(i), t)
+        self._stage(idx, t)
         self._solve()
         self._measure(idx)
         self.groups += 1

@@ -30,6 +30,7 @@ from ..kernels.events import clocks as KC
 from .clocks import Clock, SyncClock, parse_clock
 from .errors import ModelError
 from .noise import REFERENCE_STEP_S, NoiseConfig
+from .spring_terms import Backend
 
 __all__ = ["PhysicsTwinConfig", "physics_trainer_equivalent"]
 
@@ -50,6 +51,11 @@ def _clock(value: Clock | str) -> Clock:
 def _noise(_inst: object, _attr: object, value: NoiseConfig) -> None:
     if value.meas_sigma_v != 0:
         raise ModelError("meas_noise: not modelled for spring agents; expected 0")
+
+
+def _backend(_inst: object, _attr: object, value: str) -> None:
+    if value not in ("auto", "numpy", "compiled"):
+        raise ModelError(f"backend: expected auto, numpy or compiled, got {value!r}")
 
 
 def _bound(_inst: object, attr: attrs.Attribute[Any], value: float | None) -> None:
@@ -79,6 +85,10 @@ class PhysicsTwinConfig:
         Rule noise and offsets (see the module docstring).
     sample_interval_s, batch_s, per_edge_samples
         As :class:`~.config.TwinConfig`'s.
+    backend
+        The state solve after each event group: ``compiled`` (the spring trainer's kernel; spring
+        physics on the linear path), ``numpy`` (the Physics contract: any substrate and solver),
+        ``auto`` (compiled where it applies).
     """
 
     clock: Clock = attrs.field(factory=lambda: SyncClock(rate_hz=1e4), converter=_clock)
@@ -97,6 +107,7 @@ class PhysicsTwinConfig:
     )
     batch_s: float = attrs.field(default=1e-2, converter=float, validator=non_negative(ModelError))
     per_edge_samples: int = attrs.field(default=64, converter=int)
+    backend: Backend = attrs.field(default="auto", validator=_backend)
     #: The only engine: agents' events in time order, a wake-up every ``batch_s``.
     engine: Literal["batched"] = "batched"
 
@@ -127,6 +138,7 @@ class PhysicsTwinConfig:
             "sample_interval_s": self.sample_interval_s,
             "batch_s": self.batch_s,
             "engine": self.engine,
+            "backend": self.backend,
         }
 
 

@@ -169,6 +169,7 @@ class PhysicsTwin:
             "physics": self.physics.name,
             "clock": cfg.clock.spec,
             "engine": cfg.engine,
+            "backend": a.solve.name,
             "lam": cfg.lam,
             "eta": cfg.eta,
             "alpha": cfg.alpha,
