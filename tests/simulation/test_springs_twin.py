@@ -44,7 +44,7 @@ def task() -> SpringTask:
 
 def _config(clock: str | None = None, **changes: object) -> PhysicsTwinConfig:
     cfg = physics_trainer_equivalent(alpha=ALPHA, eta=ETA, lam=LAM, step_s=STEP_S, clock=clock)
-    return cfg.evolve(sample_interval_s=STEPS * STEP_S / 10, **changes)
+    return cfg.evolve(**({"sample_interval_s": STEPS * STEP_S / 10} | changes))
 
 
 @pytest.mark.parametrize("twin_backend", ["numpy", "compiled"])
