@@ -40,6 +40,7 @@ __all__ = [
 WORK_ENTRY_POINTS = (
     ("twin.learning.trainer", "Trainer"),
     ("twin.cli.simulate", "recorded_dispatch"),
+    ("twin.cli._simulate_springs", "recorded_dispatch"),
     ("twin.learning.inference", "infer"),
     ("twin.shadow.run", "run_shadow"),
     ("twin.shadow.session", "calibrate_emulator"),

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
-from ..physics.estimate import MAX_EDGE_EVENTS
 from . import cli
 from ._common import (
     SEED,
@@ -17,8 +14,6 @@ from ._common import (
     announce_compilation,
     announce_estimate,
     artifact_options,
-    check_request,
-    check_work,
     emit_json,
     print_summary,
     progress_bar,
@@ -26,90 +21,19 @@ from ._common import (
     tasks_from_options,
 )
 from ._ledger import check_finite, ledger_options, recorded_dispatch
+from ._simulate_checks import (
+    MAX_CLOCK_HZ,
+    MAX_EVENTS,
+    MAX_SAMPLES,
+    NOISE_RANGE,
+    both,
+    check_memory,
+    check_run_size,
+    schedule_or_none,
+)
 from ._view import maybe_live_view, view_options
 
-if TYPE_CHECKING:
-    from ..physics.estimate import Estimate, NetworkSize
-    from ..simulation.schedule import Schedule
-
 __all__ = ["MAX_CLOCK_HZ", "MAX_EVENTS", "MAX_SAMPLES", "simulate_cmd"]
-
-#: Work limit of one run, edge events (edges x clock rate x duration, and batched wake-ups);
-#: --force lifts it.
-MAX_EVENTS = MAX_EDGE_EVENTS
-#: Largest number of probe samples (duration / --sample-s) a run keeps in memory.
-MAX_SAMPLES = 1e7
-#: Fastest learning clock, Hz (the board's is 10 kHz).
-MAX_CLOCK_HZ = 1e9
-#: Voltages and noise powers of the board are below a volt: ranges of the noise options.
-_NOISE = FiniteRange(0, 1)
-
-
-def _check_run_size(
-    clock: object, n_edges: int, duration: float, sample_s: float, batch_s: float, force: bool
-) -> None:
-    """Refuse (before the run) a clock, duration or interval that the machine cannot finish."""
-    rate_hz = float(getattr(clock, "rate_hz", 0.0))
-    if rate_hz > MAX_CLOCK_HZ:
-        raise click.BadParameter(
-            f"clock rate {rate_hz:g} Hz; expected at most {MAX_CLOCK_HZ:g} Hz", param_hint="--clock"
-        )
-    formula = "edge events (edges x clock rate x duration)"
-    check_work("simulate", n_edges * rate_hz * duration, MAX_EVENTS, formula, force)
-    if batch_s > 0:
-        check_work("simulate", duration / batch_s, MAX_EVENTS, "wake-ups (duration / batch-s)",
-                   force)  # fmt: skip
-    if duration / sample_s > MAX_SAMPLES:
-        raise click.BadParameter(
-            f"{duration / sample_s:.3g} probe samples (duration / sample-s); "
-            f"at most {MAX_SAMPLES:g}",
-            param_hint="--sample-s",
-        )
-
-
-def _check_memory(
-    size: NetworkSize, clock: object, duration: float, sample_s: float, force: bool
-) -> Estimate:
-    """Refuse a simulation from its estimated memory (its time is limited by the edge-events
-    limit, :func:`_check_run_size`; a real-time run lasts its duration); the estimate."""
-    from ..physics.estimate import simulate_estimate
-
-    rate_hz = float(getattr(clock, "rate_hz", 0.0))
-    events = size.edges * rate_hz * duration
-    estimate = simulate_estimate(size, events=events, samples=duration / sample_s)
-    check_request("simulate", estimate, force, quiet=True, max_time_s=None)
-    return estimate
-
-
-#: Options a schedule replaces (refused beside ``--schedule``).
-_SCHEDULED = ("network", "task", "eta", "duration")
-
-
-def _schedule_or_none(path: str | None, engine: str) -> Schedule | None:
-    """The ``--schedule`` file, read and checked; options it replaces must be left out."""
-    if path is None:
-        return None
-    from ..simulation.schedule import load_schedule
-
-    ctx = click.get_current_context()
-    for name in _SCHEDULED:
-        if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT:
-            raise click.BadParameter(
-                f"the schedule sets it; leave out --{name} with --schedule", param_hint=f"--{name}"
-            )
-    if engine != "batched":
-        raise click.BadParameter("a schedule runs on the batched engine", param_hint="--engine")
-    return load_schedule(path)
-
-
-def _both(*updates: Callable[[float, float], None]) -> Callable[[float, float], None]:
-    """One progress callback ``update(done_s, total_s)`` calling each of ``updates``."""
-
-    def update(done_s: float, total_s: float) -> None:
-        for each in updates:
-            each(done_s, total_s)
-
-    return update
 
 
 @cli.command("simulate")
@@ -119,7 +43,18 @@ def _both(*updates: Callable[[float, float], None]) -> Callable[[float, float], 
     help="lattice:WxH[:periodic], jammed:N[:seed=S] or file:PATH (default: the 4x4 board).",
 )
 @click.option(
-    "--task", default="allostery", show_default=True, help="allostery, regression or file:PATH."
+    "--task",
+    default=None,
+    help="allostery, regression or file:PATH (default allostery); allostery-strain with "
+    "--physics springs (its default).",
+)
+@click.option(
+    "--physics",
+    type=click.Choice(["resistors", "springs"]),
+    default="resistors",
+    show_default=True,
+    help="Substrate: the board's resistor (transistor) network, or a harmonic spring network "
+    "(seed App. D; network default jammed:27) whose stiffnesses (N/m) are the agents.",
 )
 @click.option(
     "--model",
@@ -131,14 +66,15 @@ def _both(*updates: Callable[[float, float], None]) -> Callable[[float, float], 
     "--clock",
     default="sync:10000",
     show_default=True,
-    help="sync:HZ, bernoulli:HZ:P, poisson:HZ, periodic:HZ:JITTER[:SPREAD] or continuous:DQ_V.",
+    help="sync:HZ, bernoulli:HZ:P, poisson:HZ, periodic:HZ:JITTER[:SPREAD] or continuous:DQ_V "
+    "(resistors).",
 )
 @click.option(
     "--duration",
     type=FiniteRange(0, 1e6),
-    default=20.0,
-    show_default=True,
-    help="Simulated time, s (edges x clock rate x duration at most 1e9 events without --force).",
+    default=None,
+    help="Simulated time, s (default 20; 0.5 for springs). Edges x clock rate x duration at most "
+    "1e9 events without --force (1e7 for springs).",
 )
 @click.option(
     "--lam",
@@ -150,9 +86,28 @@ def _both(*updates: Callable[[float, float], None]) -> Callable[[float, float], 
 @click.option(
     "--eta",
     type=FiniteRange(0, 1, min_open=True),
-    default=0.22,
+    default=None,
+    help="Nudge eta (default 0.22, the board's; 1e-3 for springs, the trainer's).",
+)
+@click.option(
+    "--alpha",
+    type=FiniteRange(0, 1e3, min_open=True),
+    default=None,
+    help="Springs: learning rate per 0.1 ms, as twin train's (default 10): dk/dt = alpha / "
+    "(eta 0.1 ms) x the held contrast.",
+)
+@click.option(
+    "--kappa",
+    type=FiniteRange(0, 1e6, min_open=True),
+    default=None,
+    help="Springs: initial stiffness, N/m (default 1; bounds 1e-3..10 N/m).",
+)
+@click.option(
+    "--spring-solver",
+    type=click.Choice(["linear", "nonlinear"]),
+    default="linear",
     show_default=True,
-    help="Nudge eta (the board's: 0.22).",
+    help="Springs: linear response (fast) or the exact nonlinear equilibrium per event.",
 )
 @click.option(
     "--tau-feedback",
@@ -163,24 +118,24 @@ def _both(*updates: Callable[[float, float], None]) -> Callable[[float, float], 
 )
 @click.option(
     "--noise",
-    type=_NOISE,
+    type=NOISE_RANGE,
     default=0.0,
     show_default=True,
-    help="Learning-rule white noise delta, V^2 per 0.1 ms.",
+    help="Learning-rule white noise delta, V^2 per 0.1 ms (m^2 for springs).",
 )
 @click.option(
     "--meas-noise",
-    type=_NOISE,
+    type=NOISE_RANGE,
     default=0.0,
     show_default=True,
     help="Measurement noise on each drop read, V.",
 )
 @click.option(
     "--offsets",
-    type=_NOISE,
+    type=NOISE_RANGE,
     default=0.0,
     show_default=True,
-    help="Spread of fixed comparator offsets, V^2.",
+    help="Spread of fixed comparator offsets, V^2 (m^2 on the contrast for springs).",
 )
 @click.option(
     "--leak",
@@ -245,12 +200,16 @@ def _both(*updates: Callable[[float, float], None]) -> Callable[[float, float], 
 @ledger_options
 def simulate_cmd(
     network: str | None,
-    task: str,
+    task: str | None,
+    physics: str,
     model: str,
     clock: str,
-    duration: float,
+    duration: float | None,
     lam: float,
-    eta: float,
+    eta: float | None,
+    alpha: float | None,
+    kappa: float | None,
+    spring_solver: str,
     tau_feedback: float,
     noise: float,
     meas_noise: float,
@@ -274,7 +233,24 @@ def simulate_cmd(
     db: str | None,
     no_db: bool,
 ) -> None:
-    """Run the event-driven twin: asynchronous edge agents in continuous simulated time."""
+    """Run the event-driven twin: asynchronous edge agents in continuous simulated time
+    (--physics springs: spring agents learning their stiffnesses)."""
+    from ._simulate_springs import check_physics_options, run_springs
+
+    check_physics_options(click.get_current_context(), physics, engine)
+    if physics == "springs":
+        run_springs(network=network, task=task, clock=clock,
+                    duration=0.5 if duration is None else duration, lam=lam, eta=eta,
+                    noise=noise, offsets=offsets, alpha=alpha, kappa=kappa,
+                    spring_solver=spring_solver, seed=seed, sample_s=sample_s, batch_s=batch_s,
+                    realtime=realtime, force=force, out=out, plot=plot, as_json=as_json, db=db,
+                    no_db=no_db)  # fmt: skip
+        return
+    task = task or "allostery"
+    eta = 0.22 if eta is None else eta
+    duration = 20.0 if duration is None else duration
+    if task == "allostery-strain":
+        raise click.BadParameter("allostery-strain needs --physics springs", param_hint="--task")
     import numpy as np
     import simpy
 
@@ -287,7 +263,7 @@ def simulate_cmd(
         raise click.BadParameter("use allostery, regression or file:PATH", param_hint="--task")
     from ..simulation.options import MODELS, twin_config_from_options
 
-    schedule = _schedule_or_none(schedule_path, engine)
+    schedule = schedule_or_none(schedule_path, engine)
     if schedule is not None:
         duration = schedule.duration_s
 
@@ -304,8 +280,8 @@ def simulate_cmd(
     clock_cfg = config.clock
     size = request_size(task, network) if schedule is None else None
     if size is not None:  # refuse before generating anything
-        _check_run_size(clock_cfg, size.edges, duration, config.sample_interval_s, batch_s, force)
-        estimate = _check_memory(size, clock_cfg, duration, config.sample_interval_s, force)
+        check_run_size(clock_cfg, size.edges, duration, config.sample_interval_s, batch_s, force)
+        estimate = check_memory(size, clock_cfg, duration, config.sample_interval_s, force)
         announce_estimate("simulate", estimate)
     build_s = estimate.seconds("network") if size is not None else 0.0
     if schedule is not None:
@@ -318,9 +294,9 @@ def simulate_cmd(
         from ..physics.estimate import NetworkSize
 
         net = the_task.network
-        estimate = _check_memory(NetworkSize(nodes=net.n_nodes, edges=net.n_edges), clock_cfg,
+        estimate = check_memory(NetworkSize(nodes=net.n_nodes, edges=net.n_edges), clock_cfg,
                                  duration, config.sample_interval_s, force)  # fmt: skip
-    _check_run_size(
+    check_run_size(
         clock_cfg, the_task.network.n_edges, duration, config.sample_interval_s, batch_s, force
     )
     if size is None:
@@ -385,7 +361,7 @@ def simulate_cmd(
         if realtime:
             env.sync()  # type: ignore[attr-defined]  # start the wall clock now
         with progress_bar("simulating", duration, enabled=not as_json) as bar:
-            update = bar if feed is None else _both(bar, feed)
+            update = bar if feed is None else both(bar, feed)
             if isinstance(twin, ScheduledTwin):
                 result = twin.run(progress=update)
             else:

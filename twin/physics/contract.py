@@ -109,7 +109,7 @@ class Physics(Protocol):
     and :class:`twin.physics.springs.physics.SpringPhysics` (harmonic spring networks, seed
     App. D). The board's transistor networks are modelled only by the event-driven twin
     (:mod:`twin.simulation`, per-edge devices in compiled events), which does not go through
-    this contract yet.
+    this contract yet; the twin's spring agents (:mod:`twin.simulation.physics_twin`) do.
     """
 
     #: ``resistors`` or ``springs``.

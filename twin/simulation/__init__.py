@@ -3,10 +3,13 @@
 Modules, one concept each: :mod:`.clocks` (when edges update), :mod:`.edge` (the gate capacitor
 circuit), :mod:`.devices` (conductance curves), :mod:`.noise`, :mod:`.network_state` (the
 electrical state under rank-1 updates), :mod:`.probes` (sample and energy documents),
-:mod:`.agents` / :mod:`.batched` (the two engines), :mod:`.realtime`, :mod:`.twin` (assembly)
-and :mod:`.scheduled` (a twin trained on a schedule). The core takes a SimPy ``env`` and a
-``numpy.random.Generator``; it imports no zmq, sqlalchemy or matplotlib and keeps no module-level
-state.
+:mod:`.agents` / :mod:`.batched` (the two engines), :mod:`.realtime`, :mod:`.config` (settings),
+:mod:`.build` (the kernel state at t = 0), :mod:`.result` (a run's outcome), :mod:`.twin`
+(assembly), :mod:`.scheduled` (a twin trained on a schedule), :mod:`.driver` (documents, probe
+and engine around a run) and the spring agents over the Physics contract: :mod:`.physics_config`,
+:mod:`.physics_agents`, :mod:`.spring_terms` (their state solve) and :mod:`.physics_twin`. The
+core takes a SimPy ``env`` and a ``numpy.random.Generator``; it imports no zmq, sqlalchemy or
+matplotlib and keeps no module-level state.
 """
 
 from .clocks import (
@@ -24,6 +27,8 @@ from .edge import EdgeParams, board_edge_params, gate_voltage
 from .errors import ClockError, ModelError, SimError
 from .network_state import NetworkState, SolverSettings
 from .noise import NoiseConfig
+from .physics_config import PhysicsTwinConfig, physics_trainer_equivalent
+from .physics_twin import PhysicsTwin, simulate_physics
 from .realtime import lag_s, realtime_environment
 from .twin import Twin, TwinConfig, TwinResult, simulate, trainer_equivalent
 
@@ -38,6 +43,8 @@ __all__ = [
     "NetworkState",
     "NoiseConfig",
     "PeriodicClock",
+    "PhysicsTwin",
+    "PhysicsTwinConfig",
     "PoissonClock",
     "SimError",
     "SolverSettings",
@@ -52,7 +59,9 @@ __all__ = [
     "lag_s",
     "linear_for_bounds",
     "parse_clock",
+    "physics_trainer_equivalent",
     "realtime_environment",
     "simulate",
+    "simulate_physics",
     "trainer_equivalent",
 ]

@@ -15,6 +15,12 @@ at every change, the clamped power under a feedback loop is integrated in closed
 gate charging energy is ``sum u^2 / R * dt`` over the hold intervals (:mod:`.edge`). The probe
 adds the part since the last booking read-only, so sampling never perturbs the run.
 
+A twin over the :class:`~twin.physics.contract.Physics` contract (:mod:`.physics_twin`: spring
+networks) names its agent state (``stiffness_n_per_m`` for ``gate_v``) and its cost
+(``cost_name``: ``energy_j``, so ``free_power_w`` reads ``free_energy_j`` as in the trainer's
+documents, :func:`twin.learning.train_types.public_key`), and its readings hold only the energy
+components it books (no ``gate_charging``).
+
 Probe events are scheduled at a priority after every ordinary event of the same instant, so with
 either engine a sample at ``t`` includes every edge event at ``t``.
 """
@@ -29,6 +35,7 @@ import simpy
 from simpy.events import Event, EventPriority
 
 from ..documents import Run
+from ..learning.train_types import public_key
 from .contracts import ObservedTwin
 from .realtime import lag_s
 
@@ -83,6 +90,9 @@ class Probe:
         self.rows: list[dict[str, Any]] = []
         self.last: dict[str, Any] = dict(twin.initial)
         self.lag_max_s = 0.0
+        #: The agents' state (``gate_v``, or ``stiffness_n_per_m``) and the cost's key stem.
+        self.agent_key: str = getattr(twin, "agent_key", "gate_v")
+        self.cost_name: str = getattr(twin, "cost_name", "power_w")
 
     def start(self, duration_s: float) -> simpy.Process:
         """Start sampling for ``duration_s``; the returned process ends after the last sample."""
@@ -118,31 +128,36 @@ class Probe:
 
     def _emit(self, row: dict[str, Any], previous: dict[str, Any] | None) -> None:
         err0 = self.twin.initial["error"]
-        gates = row["gate_v"]
+        name = self.agent_key
+        gates = row[name]
         data: dict[str, list[float]] = {
-            key: [float(row[key])]
+            public_key(key, self.cost_name): [float(row[key])]
             for key in ("error", "free_power_w", "clamped_power_w", "lam", "energy_j", "events")
         }
         data["error_normalized"] = [row["error"] / err0 if err0 > 0 else 0.0]
-        data["gate_v_mean"] = [float(np.mean(gates))]
-        data["gate_v_min"] = [float(np.min(gates))]
-        data["gate_v_max"] = [float(np.max(gates))]
+        data[f"{name}_mean"] = [float(np.mean(gates))]
+        data[f"{name}_min"] = [float(np.min(gates))]
+        data[f"{name}_max"] = [float(np.max(gates))]
         if gates.size <= self.twin.config.per_edge_samples:
-            data.update({f"gate_v_{i}": [float(v)] for i, v in enumerate(gates)})
+            data.update({f"{name}_{i}": [float(v)] for i, v in enumerate(gates)})
         if "lag_s" in row:
             data["lag_s"] = [row["lag_s"]]
         self.run.sample(row["t_s"], data)
         if previous is None or row["t_s"] <= previous["t_s"]:
             return
         for component, key in ENERGY_COMPONENTS:
+            if key not in row:
+                continue
             e_j = max(row[key] - previous[key], 0.0)
             self.run.energy(previous["t_s"], row["t_s"], e_j, component=component)
 
     def history(self) -> dict[str, np.ndarray]:
-        """Sampled series as arrays (``gate_v`` is ``(n_samples, E)``)."""
+        """Sampled series as arrays (``gate_v``, or the agent state, is ``(n_samples, E)``)."""
         keys = ("t_s", "error", "free_power_w", "clamped_power_w", "energy_j", "events")
-        out = {key: np.array([r[key] for r in self.rows]) for key in keys}
-        out["gate_v"] = np.array([r["gate_v"] for r in self.rows])
+        out = {
+            public_key(key, self.cost_name): np.array([r[key] for r in self.rows]) for key in keys
+        }
+        out[self.agent_key] = np.array([r[self.agent_key] for r in self.rows])
         if self.rows and "lag_s" in self.rows[-1]:
             out["lag_s"] = np.array([r.get("lag_s", 0.0) for r in self.rows])
         return out

@@ -45,37 +45,22 @@ the result depends on those times to the same order; the default ``window_s = 0`
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
-import attrs
 import numpy as np
 import simpy
 
-from .._validators import non_negative, positive
-from ..documents import Run, Subscriber
-from ..kernels.events import clocks as KC
-from ..kernels.events import devices as KD
+from ..documents import Subscriber
 from ..kernels.events import energy as KE
 from ..kernels.events import gate as KG
 from ..kernels.events import loop as KL
-from ..kernels.events.state import EventLog, KernelState, Rule, State, kernel_state
-from ..learning.rules import LearningRule
 from ..physics.task import Task
-from .clocks import Clock, SyncClock, clock_group, parse_clock
-from .devices import device_group, linear_for_bounds
-from .edge import BOARD_V_MAX_V, BOARD_V_MIN_V, EdgeParams, board_edge_params
+from .build import FIXED_POINT_ITERS, FIXED_POINT_TOL, build_state
+from .config import TwinConfig, trainer_equivalent
 from .errors import ModelError
-from .network_state import (
-    NetworkState,
-    SolverSettings,
-    circuit_group,
-    circuit_structure,
-    examples_group,
-    solver_group,
-)
-from .noise import NoiseConfig, noise_group, run_keys
+from .network_state import NetworkState
+from .result import TwinResult
 
 if TYPE_CHECKING:
     from .probes import Probe
@@ -85,209 +70,6 @@ __all__ = ["Twin", "TwinConfig", "TwinResult", "simulate", "trainer_equivalent"]
 log = logging.getLogger("twin.sim")
 
 Progress = Callable[[float, float], None]
-Engine = Literal["batched", "agents"]
-
-#: Fixed-point iterations allowed at the start for the transistor's operating point.
-FIXED_POINT_ITERS = 50
-FIXED_POINT_TOL = 1e-12
-
-
-def _clock(value: Clock | str) -> Clock:
-    return parse_clock(value) if isinstance(value, str) else value
-
-
-def _engine(_inst: object, _attr: object, value: str) -> None:
-    if value not in ("batched", "agents"):
-        raise ModelError(f"engine: expected batched or agents, got {value!r}")
-
-
-def _window(inst: TwinConfig, _attr: object, value: float) -> None:
-    if not (np.isfinite(value) and value >= 0):
-        raise ModelError(f"window_s: expected a finite number >= 0 s, got {value!r}")
-    if value > 0 and inst.clock.kind not in (KC.POISSON, KC.PERIODIC):
-        raise ModelError(
-            f"window_s: applies to poisson and periodic clocks; got clock {inst.clock.spec}"
-        )
-    if value > 0 and inst.engine != "batched":
-        raise ModelError(f"window_s: needs the batched engine; got engine {inst.engine}")
-
-
-@attrs.frozen(kw_only=True)
-class TwinConfig:
-    """Settings of an event-driven twin (board defaults).
-
-    Parameters
-    ----------
-    clock
-        Clock config or spec string (``sync:10000``: the board's 0.1 ms learning step).
-    edges
-        Per-edge circuit parameters and conductance curve (board transistor).
-    lam
-        Power-minimisation weight lambda (the free measurement is weighted ``1 - lam``).
-    eta
-        Nudge amplitude of the clamped targets (0.22 on the board).
-    tau_feedback_s
-        Time constant of the clamp feedback loop, s (0: the targets follow instantly).
-    noise
-        Noise sources.
-    sample_interval_s
-        Simulated time between probe samples, s.
-    batch_s
-        Batched engine: simulated time between wake-ups, s (0: every event instant).
-    engine
-        ``batched`` (fast) or ``agents`` (one SimPy process per edge; the reference).
-    window_s
-        Commit window of per-edge clocks (Poisson, periodic), s: events within ``window_s`` of
-        the first pending one are committed together, one factorisation per window (see the
-        module docstring; an approximation of order ``window_s``). 0: every event on its own
-        (exact). Windows are also cut at every wake-up (``batch_s``; 0 wakes at each event, so
-        every window holds one instant) and probe sample.
-    solver
-        Incremental-solver settings.
-    per_edge_samples
-        Sample every edge's gate voltage (``gate_v_<i>``) when the network has at most this many
-        edges.
-    log_events
-        Keep the times and edges of the first ``log_events`` edge events (tests, statistics;
-        with ``window_s > 0`` a window's events are logged edge by edge).
-    """
-
-    clock: Clock = attrs.field(factory=lambda: SyncClock(rate_hz=1e4), converter=_clock)
-    edges: EdgeParams = attrs.field(factory=lambda: board_edge_params("transistor"))
-    lam: float = attrs.field(default=0.0, converter=float, validator=non_negative(ModelError))
-    eta: float = attrs.field(default=0.22, converter=float, validator=positive(ModelError))
-    tau_feedback_s: float = attrs.field(
-        default=0.0, converter=float, validator=non_negative(ModelError)
-    )
-    noise: NoiseConfig = attrs.field(factory=NoiseConfig)
-    sample_interval_s: float = attrs.field(
-        default=0.1, converter=float, validator=positive(ModelError)
-    )
-    batch_s: float = attrs.field(default=1e-2, converter=float, validator=non_negative(ModelError))
-    engine: Engine = attrs.field(default="batched", validator=_engine)
-    solver: SolverSettings = attrs.field(factory=SolverSettings)
-    per_edge_samples: int = attrs.field(default=64, converter=int)
-    log_events: int = attrs.field(default=0, converter=int)
-    window_s: float = attrs.field(default=0.0, converter=float, validator=_window)
-
-    def evolve(self, **changes: Any) -> TwinConfig:
-        return attrs.evolve(self, **changes)
-
-    def params(self) -> dict[str, Any]:
-        """Provenance for the start document."""
-        return {
-            "clock": self.clock.spec,
-            "model": self.edges.device.name,
-            "lam": self.lam,
-            "eta": self.eta,
-            "tau_feedback_s": self.tau_feedback_s,
-            "noise": attrs.asdict(self.noise),
-            "sample_interval_s": self.sample_interval_s,
-            "batch_s": self.batch_s,
-            "engine": self.engine,
-            "window_s": self.window_s,
-        }
-
-
-def trainer_equivalent(
-    rule: LearningRule,
-    *,
-    step_s: float = 1e-4,
-    k_min_siemens: float = 1e-3,
-    k_max_siemens: float = 1e1,
-    kappa_siemens: float = 1.0,
-    clock: Clock | str | None = None,
-) -> TwinConfig:
-    """The linear, noise-free twin that performs the synchronous trainer's rule.
-
-    The linear device maps the board's gate rails onto ``[k_min_siemens, k_max_siemens]``
-    (slope ``m``, S/V) and the gates start where ``k = kappa_siemens``. A sync tick of ``dt``
-    moves a gate by ``a * contrast * dt / (R C)``, so ``dk = m a dt / (R C) * contrast``; the
-    gains are chosen so that at ``dt = step_s`` this is the trainer's ``dk = (alpha / eta) *
-    ((1 - lam) dV_F^2 - dV_C^2)`` with the same eta and lambda. ``clock`` defaults to
-    ``sync:1/step_s`` (the same steps); a faster sync clock approaches the continuous-time limit
-    of the same dynamics.
-    """
-    device = linear_for_bounds(k_min_siemens, k_max_siemens, BOARD_V_MIN_V, BOARD_V_MAX_V)
-    slope = float(device.slope_siemens_per_v)
-    v0 = (
-        float(device.v_zero_v) + float(np.clip(kappa_siemens, k_min_siemens, k_max_siemens)) / slope
-    )
-    base = EdgeParams(device=device, v_gate0_v=min(max(v0, BOARD_V_MIN_V), BOARD_V_MAX_V))
-    gain = (rule.alpha / rule.eta) * float(base.rc_s) / (slope * step_s)
-    edges = base.evolve(a_free_per_v=gain, a_clamp_per_v=gain)
-    return TwinConfig(
-        clock=SyncClock(rate_hz=1.0 / step_s) if clock is None else _clock(clock),
-        edges=edges,
-        lam=rule.lam,
-        eta=rule.eta,
-    )
-
-
-@attrs.frozen(eq=False)
-class TwinResult:
-    """Outcome of a twin run (single realization).
-
-    Attributes
-    ----------
-    k : (E,) final conductances of the free network (example 0), siemens.
-    gate_v : (E,) final gate voltages, V.
-    history : sampled series: ``t_s``, ``error``, ``free_power_w``, ``clamped_power_w``,
-        ``energy_j``, ``events``, ``gate_v`` ``(n_samples, E)``.
-    stats : scalar outcomes (see :meth:`summary`).
-    """
-
-    k: np.ndarray
-    gate_v: np.ndarray
-    history: dict[str, np.ndarray]
-    stats: dict[str, float]
-    run_uid: str = ""
-
-    def summary(self) -> dict[str, Any]:
-        """JSON-ready summary (the CLI's ``--json`` object)."""
-        return dict(self.stats)
-
-
-def build_state(
-    task: Task, config: TwinConfig, rng: np.random.Generator
-) -> tuple[State, KernelState]:
-    """Allocate and initialise the kernel state of a twin (t = 0): groups and kernel handle.
-
-    Each concept module fills its own group; the draws from ``rng`` come in a fixed order (run
-    keys, comparator offsets, clock periods).
-    """
-    ends, cons, n = circuit_structure(task)
-    e = ends.shape[0]
-    clock = config.clock
-    noise_key, clock_key = run_keys(rng)
-    noise = noise_group(config.noise, e, noise_key, rng)
-    if np.any(config.edges.bias_v_per_s != 0):  # the learning bias rides on the offsets
-        noise.offset_v2[:] += config.edges.bias_offsets_v2(e)
-    clocks = clock_group(clock, e, clock_key, rng)
-    windowed = config.window_s > 0
-    solver, factor = solver_group(
-        config.solver, ends, cons, n, windowed or clock.kind in (KC.SYNC, KC.BERNOULLI),
-        config.window_s,
-    )  # fmt: skip
-    transistor = config.edges.device.kind == KD.TRANSISTOR
-    n_log = max(config.log_events, 0)
-    st, kst = kernel_state(
-        circuit=circuit_group(ends, cons, n, task.train.size, transistor, solver.sparse),
-        factor=factor,
-        examples=examples_group(task),
-        edges=config.edges.kernel_group(e),
-        device=device_group(config.edges.device, e),
-        clock=clocks,
-        noise=noise,
-        rule=Rule(lam=config.lam, eta=config.eta, tau_feedback_s=config.tau_feedback_s,
-                  n_sources=int(task.n_sources)),
-        solver=solver,
-        log=EventLog(t=np.zeros(n_log), edge=np.zeros(n_log, dtype=np.int64)),
-    )  # fmt: skip
-    iters = KL.initialise(kst, FIXED_POINT_ITERS, FIXED_POINT_TOL)
-    NetworkState(st, kst).check()
-    log.debug("initial operating point after %d fixed-point iteration(s)", iters)
-    return st, kst
 
 
 class Twin:
@@ -443,28 +225,17 @@ class Twin:
 
     def run(self, duration_s: float, *, progress: Progress | None = None) -> TwinResult:
         """Drive the twin for ``duration_s`` simulated seconds; see :func:`simulate`."""
-        from .agents import start_agents
-        from .batched import start_batched
-        from .probes import Probe
+        from .driver import run_twin
 
-        if not (np.isfinite(duration_s) and duration_s >= 0):
-            raise ModelError(f"duration: must be a finite number >= 0 s, got {duration_s!r}")
-        with Run(self.emit, source="twin", kind="simulate", params=self.params) as run:
-            self.run_uid = run.uid
-            probe = Probe(self, run, progress=progress)
-            wall0 = time.perf_counter()
-            if self.config.engine == "agents":
-                start_agents(self.env, self, duration_s)
-            else:
-                start_batched(self.env, self, duration_s)
-            self.env.run(until=probe.start(duration_s))
-            wall_s = time.perf_counter() - wall0
-            result = self._result(probe, duration_s, wall_s)
-            run.summary = result.summary()
+        result = run_twin(
+            self, duration_s, emit=self.emit, params=self.params, progress=progress,
+            finish=lambda probe, wall_s: self._result(probe, duration_s, wall_s),
+            agents=self.config.engine == "agents",
+        )  # fmt: skip
         log.info(
             "simulated %.3g s in %.3g s wall (%.3gx real time), %d events",
             duration_s,
-            wall_s,
+            result.stats["wall_s"],
             result.stats["realtime_factor"],
             result.stats["events"],
         )
