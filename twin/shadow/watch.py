@@ -334,7 +334,9 @@ class Watch:
         det, cfg = self.detector, self.config
         if self.calibrated:
             note = (
-                f"CUSUM of normalised gate residuals; level for one false alarm per "
+                f"CUSUM of normalised gate residuals beyond the twin's stated accuracy "
+                f"({MODEL_ABS_V * 1e3:g} mV + {MODEL_REL:.0%} of the gate's travel since the "
+                f"resync); level for one false alarm per "
                 f"{cfg.false_alarm_hours:g} board-hours on the stored curve "
                 f"({'validated' if self.curve.validated else 'NOT validated'} by Monte Carlo)"
             )
@@ -352,6 +354,8 @@ class Watch:
             "curve_checked_hours": self.curve.checked_hours,
             "curve_checked_per_hour": self.curve.checked_per_hour,
             "curve": self.curve.provenance,
+            "accuracy_v": MODEL_ABS_V,
+            "accuracy_rel": MODEL_REL,
             "spread": det.spread.source if det.spread is not None else "warming up",
             "note": note,
         }
