@@ -133,3 +133,23 @@ def test_predictive_gives_the_board_the_plans_time_to_the_end_of_its_phase() -> 
     untrusted, _ = _predictive(trusted=False)
     untrusted.start(obs(0.0, 1e-2))
     assert untrusted.train_for_s(obs(0.0, 1e-2)) is None
+
+
+def test_a_board_at_its_measurement_floor_does_not_diverge_from_a_plan_below_it() -> None:
+    """The twin models no reading noise: where the plan falls below the board's measurement
+    floor the board reads the floor. With the floor in the observation it is on plan; without,
+    the same readings look diverged (as a board at the ADC floor did across processes)."""
+
+    def at(t_s: float, error: float, floor_v2: float) -> Observation:
+        return Observation(t_s=t_s, error=error, gate_v=np.zeros(3), lam=0.0, floor_v2=floor_v2)
+
+    floor = 5e-4  # the plan reaches 1e-4 at 0.2 s; the board cannot read below 5e-4
+    pol, _ = _predictive(divergence=MonitorDivergence(factor=2.0, hold_s=0.0))
+    pol.start(at(0.0, 1e-2 + floor, floor))
+    for t_s in (0.15, 0.19):
+        pol.decide(at(t_s, floor + 1e-4, floor))
+    assert pol.replans == 0
+    blind, _ = _predictive(divergence=MonitorDivergence(factor=2.0, hold_s=0.0))
+    blind.start(at(0.0, 1e-2 + floor, 0.0))
+    blind.decide(at(0.19, floor + 1e-4, 0.0))
+    assert blind.replans == 1

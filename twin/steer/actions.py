@@ -94,6 +94,8 @@ class BoardActions:
         )
         self.counts = {"reboots": 0, "lost_connections": 0, "gaps": 0, "verifications": 0}
         self.lam_acked: float | None = None
+        #: The board's measurement floor (V^2) put in every observation (0: unknown).
+        self.floor_v2 = 0.0
         self.training = False
         self._samples = 0
         self._e_join_j = 0.0
@@ -250,6 +252,7 @@ class BoardActions:
             gate_v=np.array(latest.gate_v),
             lam=self.lam_acked if self.lam_acked is not None else float(latest.lam),
             train_s=meter.training_s,
+            floor_v2=self.floor_v2,
         )
 
     # ------------------------------------------------------------------ commands

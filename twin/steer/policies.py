@@ -52,7 +52,9 @@ class Observation:
     measured error (V^2), ``gate_v`` its gates (V), ``lam`` the lambda in force, ``train_s``
     the board's time spent training (s; ``None``: unknown, ``t_s`` stands in). A plan is
     followed on ``train_s``: a board held while the twin plans keeps its clock running but does
-    not learn, so its board time runs ahead of the plan's.
+    not learn, so its board time runs ahead of the plan's. ``floor_v2`` is the board's
+    measurement floor (V^2): what its measured error reads on top of the true error (the
+    readings' noise), which a noise-free twin's prediction does not contain.
     """
 
     t_s: float
@@ -60,6 +62,7 @@ class Observation:
     gate_v: np.ndarray
     lam: float
     train_s: float | None = None
+    floor_v2: float = 0.0
 
     @property
     def clock_s(self) -> float:
@@ -269,6 +272,8 @@ class PredictivePolicy:
         best = self.current
         assert best is not None
         predicted = best.error_at(obs.clock_s - self._t0_s)
+        if math.isfinite(obs.floor_v2) and obs.floor_v2 > 0:  # what the board's readings add
+            predicted += obs.floor_v2
         diverged = self.divergence.update(obs.t_s, obs.error, predicted)
         if diverged or self._overdue(best, obs):
             self.replans += 1

@@ -197,6 +197,7 @@ class Steerer(BoardActions):
         params = snap.config.params
         e0 = meter.error()
         floor = meter.noise_floor_v2()  # the held board's readings: what its error can show
+        self.floor_v2 = floor if np.isfinite(floor) else 0.0  # in every observation
         tol = self.config.tolerance(e0)
         planner = Planner(
             task,
