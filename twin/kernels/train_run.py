@@ -3,7 +3,8 @@
 :class:`~.train_arrays.Realizations` stacks the factor layouts (:mod:`.ordering`) and training
 examples of ``R`` realizations, padded to common sizes (it and :class:`~.train_arrays.StepParams`
 are re-exported here); :class:`KernelRun` owns every state array and calls
-:func:`twin.kernels.train_step.advance` on groups of realizations. Realizations that share one
+:func:`twin.kernels.train_step.advance` on groups of realizations (with the direct solver its
+lower-overhead equal, :func:`twin.kernels.direct.advance_direct`). Realizations that share one
 factor layout (the same network and constrained nodes) are advanced together in lanes by
 :func:`twin.kernels.train_lanes.advance_lanes` (direct solver, up to 4 constraint rows), with
 the same numbers bit for bit. The kernels release the GIL, so the work is split over threads
@@ -19,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from .direct import advance_direct
 from .lanes import LANES
 from .pcg import N_COUNTERS
 from .status import raise_for_status
@@ -160,7 +162,11 @@ class KernelRun:
         state = (self.k, self.dk, self.lam, self.active, self.steps_done, self.energy,
                  self.error, self.free_power, self.clamped_power)  # fmt: skip
         for idx, lws in units:
-            if lws is None:
+            if lws is None and self.par[8] == 0.0:  # the direct solver
+                advance_direct(idx, n_steps, initial, self.circ, self.work, self.par,
+                               self.kmin, self.kmax, state, self.iters, self.status,
+                               self.counters)  # fmt: skip
+            elif lws is None:
                 advance(idx, n_steps, initial, self.circ, self.work, self.par, self.kmin,
                         self.kmax, state, self.iters, self.status, self.pwork,
                         self.counters)  # fmt: skip
