@@ -21,6 +21,8 @@ $(WARM): $(STAMP) $(shell find twin/kernels -name '*.py')
 	TWIN_DB_URL=off $(BIN)/twin simulate --duration 0.002 --engine agents --json > /dev/null
 	TWIN_DB_URL=off $(BIN)/twin train --task file:twin/data/reference/tasks/regression_n64_r1.json \
 		--steps 2 --realizations 2 --json > /dev/null  # realizations sharing a circuit: lanes
+	TWIN_DB_URL=off $(BIN)/twin train --network lattice:32x32:periodic --steps 2 \
+		--json > /dev/null  # 2,048 edges: the pcg solver (train_step.advance)
 	TWIN_DB_URL=off $(BIN)/twin train --physics springs --steps 2 --json > /dev/null
 	TWIN_DB_URL=off $(BIN)/twin train --physics xy --network all:6 --task xor --epochs 1 \
 		--json > /dev/null

@@ -12,12 +12,27 @@ median of runs of 0 steps (set-up: ordering and symbolic factorization, reported
 numba compilation is excluded by a warm-up run. The machine may be shared: the load average is
 printed beside the numbers. Run: ``make bench`` or
 ``.venv/bin/python benchmarks/bench_trainer.py [--repeat 5] [--quick] [--compiled-only]``.
+
+``--update [--before TREE]`` (issue 21) times only the compiled update of the reference task
+(``KernelRun.advance``, CPU time from ``time.process_time``, median of ``--repeat`` runs of
+20,000 updates after 1,000 untimed ones) for 1 realization and for 8 in lanes; with ``--before``
+the same is timed for the source tree ``TREE`` (e.g. ``git archive <commit> | tar -x -C TREE``,
+then ``make warm`` there or one untimed run), each timing in its own subprocess, this tree's and
+``TREE``'s alternating, so that both see the same load. Beside them: the naive dense baseline,
+a numpy update that solves the free and the clamped state of every example with a dense KKT
+solve of its own (:func:`naive_dense_dk`), and the numpy backend (one dense factorization per
+update serving both states). The update's numbers are bit for bit those of ``TREE`` when the
+kernels only changed their overhead; ``--update`` prints the largest difference of ``k`` after
+the timed runs.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -109,13 +124,136 @@ CASES: list[tuple[str, Callable[[], list[Task]], int, int]] = [
 ]
 
 
+UPDATE_STEPS = 20_000
+
+
+def _update_child(realizations_count: int, repeat: int) -> None:
+    """Print the compiled update's CPU microseconds (median) and final ``k`` of the tree on the
+    import path, as one JSON line (run in a subprocess by :func:`update_us`)."""
+    from twin.kernels.train_run import KernelRun, StepParams
+    from twin.learning._compiled import realizations
+
+    tasks = reference_r1() * realizations_count
+    rr = len(tasks)
+    structure = realizations(tasks)
+    e = structure.ends.shape[1]
+    params = StepParams(alpha=0.5, eta=1e-3, step_s=1e-4)
+    run = KernelRun(structure, params, np.ones((rr, e)), np.zeros(rr), np.full((rr, e), 1e-4),
+                    np.full((rr, e), 1e6), threads=1)  # fmt: skip
+    run.advance(1000)
+    steps = UPDATE_STEPS // rr
+    times = []
+    for _ in range(repeat):
+        t0 = time.process_time()
+        run.advance(steps)
+        times.append(time.process_time() - t0)
+    us = float(np.median(times)) / (steps * rr) * 1e6
+    print(json.dumps({"us": us, "k": run.k[0].tolist()}))
+
+
+def update_us(tree: Path, realizations_count: int, repeat: int) -> tuple[float, np.ndarray]:
+    """CPU microseconds per realization-update of the source tree ``tree``, and its final ``k``."""
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    cmd = [sys.executable, __file__, "--update-child", str(realizations_count), "--repeat",
+           str(repeat)]  # fmt: skip
+    out = subprocess.run(cmd, env=env, cwd=tree, capture_output=True, text=True, check=True)
+    doc = json.loads(out.stdout.strip().splitlines()[-1])
+    return float(doc["us"]), np.array(doc["k"])
+
+
+def naive_dense_dk(task: Task, k: np.ndarray, alpha: float, eta: float) -> np.ndarray:
+    """One update computed naively: free and clamped state of each example by dense KKT solves.
+
+    ``[L C^T; C 0] [V; I] = [0; b]`` with ``L`` the dense reduced Laplacian, ``C`` the source
+    rows (free state) or all constraint rows with the nudged targets (clamped state); then
+    ``dk = -(alpha / eta) mean(dV_C^2 - dV_F^2)`` (lambda 0). No factorization is shared.
+    """
+    from twin.simulation.network_state import circuit_structure
+
+    ends, cons, n = circuit_structure(task)
+    d = np.zeros((ends.shape[0], n + 1))
+    d[np.arange(ends.shape[0]), ends[:, 0]] += 1.0
+    d[np.arange(ends.shape[0]), ends[:, 1]] -= 1.0
+    d = d[:, :n]
+    c_all = np.zeros((cons.shape[0], n + 1))
+    c_all[np.arange(cons.shape[0]), cons[:, 0]] += 1.0
+    c_all[np.arange(cons.shape[0]), cons[:, 1]] -= 1.0
+    c_all = c_all[:, :n]
+    ns = task.n_sources
+    lap = d.T @ (k[:, None] * d)
+    acc = np.zeros(ends.shape[0])
+    for b, y in zip(task.train.inputs, task.train.outputs, strict=True):
+        drops = []
+        for rows, rhs in ((c_all[:ns], b), (c_all, None)):
+            if rhs is None:  # clamped: targets nudged from the free outputs towards y
+                out = c_all[ns:] @ drops[0][1]
+                rhs = np.concatenate([b, out + eta * (y - out)])
+            c = rows.shape[0]
+            kkt = np.zeros((n + c, n + c))
+            kkt[:n, :n], kkt[:n, n:], kkt[n:, :n] = lap, rows.T, rows
+            volts = np.linalg.solve(kkt, np.concatenate([np.zeros(n), rhs]))[:n]
+            drops.append((d @ volts, volts))
+        acc += drops[1][0] ** 2 - drops[0][0] ** 2
+    return -(alpha / eta) * acc / task.train.inputs.shape[0]
+
+
+def naive_dense_us(task: Task, steps: int, repeat: int) -> float:
+    """CPU microseconds per update of :func:`naive_dense_dk` (clipped updates, lambda 0)."""
+    times = []
+    for _ in range(repeat):
+        k = np.ones(task.network.n_edges)
+        t0 = time.process_time()
+        for _ in range(steps):
+            k = np.clip(k + naive_dense_dk(task, k, 0.5, 1e-3), 1e-4, 1e6)
+        times.append(time.process_time() - t0)
+    return float(np.median(times)) / steps * 1e6
+
+
+def update_report(before: Path | None, repeat: int) -> None:
+    """The compiled update of the reference task: this tree, ``before``, the dense baselines."""
+    here = Path(__file__).resolve().parents[1]
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs at the start; CPU "
+          f"us per realization-update, median of {repeat} runs of {UPDATE_STEPS} "
+          "updates")  # fmt: skip
+    for rr in (1, 8):
+        now, before_us, k_now, k_before = [], [], None, None
+        for _ in range(3):  # alternate the trees, so that both see the same load
+            us, k_now = update_us(here, rr, repeat)
+            now.append(us)
+            if before is not None:
+                us, k_before = update_us(before, rr, repeat)
+                before_us.append(us)
+        line = f"N=64 R={rr}: this tree {np.median(now):.2f} us (runs {np.round(now, 2)})"
+        if before is not None and k_now is not None and k_before is not None:
+            diff = float(np.max(np.abs(k_now - k_before) / np.abs(k_before)))
+            ratio = np.median(before_us) / np.median(now)
+            line += (f"; before {np.median(before_us):.2f} us (runs {np.round(before_us, 2)}), "
+                     f"speed-up {ratio:.2f}x, max relative difference of k {diff:.1e}")  # fmt: skip
+        print(line)
+    task = reference_r1()[0]
+    print(f"naive dense baseline (dense KKT solve per state and example): "
+          f"{naive_dense_us(task, 20, repeat):.0f} us")  # fmt: skip
+    _, us_numpy = time_run([task], "numpy", 200, repeat)
+    print(f"numpy backend (one dense factorization per update): {us_numpy:.1f} us (wall)")
+    print(f"load average {os.getloadavg()[0]:.1f} at the end")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5, help="timed runs per figure (median)")
     parser.add_argument("--quick", action="store_true", help="a tenth of the steps")
     parser.add_argument("--compiled-only", action="store_true", help="skip the numpy backend")
     parser.add_argument("--only", default="", help="cases whose name contains this text")
+    parser.add_argument("--update", action="store_true", help="only the update (issue 21)")
+    parser.add_argument("--before", type=Path, help="with --update: a source tree to compare")
+    parser.add_argument("--update-child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.update_child:
+        _update_child(args.update_child, args.repeat)
+        return
+    if args.update:
+        update_report(args.before, args.repeat)
+        return
     scale = 0.1 if args.quick else 1.0
     t0 = time.perf_counter()
     time_run(reference_r1(), "compiled", 2, 1)  # compile or load the numba cache

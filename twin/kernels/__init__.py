@@ -3,10 +3,11 @@
 
 :mod:`._jit` (the decorator and its package-wide cache), :mod:`.ordering` (symbolic set-up of
 the sparse Cholesky), :mod:`.cholesky` (its numeric sparse + dense-block factorization and the
-constraint basis), :mod:`.small` (small dense solves), :mod:`.status` (kernel status codes ->
-:class:`twin.errors.SolverError`), :mod:`.train_step` / :mod:`.train_run` (the synchronous
-trainer's compiled steps and their driver) and :mod:`.events` (the twin's event loop). Nothing
-is imported here, so a command loads only the kernels it uses.
+constraint basis; general right-hand sides in :mod:`.triangular`), :mod:`.small` (small dense
+solves), :mod:`.status` (kernel status codes -> :class:`twin.errors.SolverError`),
+:mod:`.train_step` / :mod:`.train_run` (the synchronous trainer's compiled steps and their
+driver; the run's arrays in :mod:`.train_arrays`) and :mod:`.events` (the twin's event loop).
+Nothing is imported here, so a command loads only the kernels it uses.
 """
 
 __all__: list[str] = []

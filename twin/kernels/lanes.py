@@ -77,9 +77,10 @@ def lane_factor_sparse(
                 ok[w] = False
                 d = 1.0
             v[d0 + w] = np.sqrt(d)
-        for p in range(c0 + 1, c1):
-            for w in range(W):
-                v[p * W + w] *= 1.0 / v[d0 + w]
+        for w in range(W):  # one reciprocal per pivot, as the one-realization path
+            inv = 1.0 / v[d0 + w]
+            for p in range(c0 + 1, c1):
+                v[p * W + w] *= inv
         for p in range(tstart[j], c1):
             la = v[p * W : p * W + wl]
             row = base + rowind[p] * nt

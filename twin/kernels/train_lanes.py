@@ -121,7 +121,7 @@ def advance_lanes(
     ``idx`` has :data:`.lanes.LANES` entries: the group's realizations, then its first one
     repeated in unused lanes (computed, never written back). The other arguments are those of
     :func:`.train_step.advance` plus ``lws``, the group's lane workspace
-    (:meth:`twin.kernels.train_run.Realizations.lane_workspace`). Each lane follows the
+    (:meth:`twin.kernels.train_arrays.Realizations.lane_workspace`). Each lane follows the
     one-realization loop exactly; a lane leaves it when its realization stops or its circuit is
     singular, the group when every lane has left.
     """

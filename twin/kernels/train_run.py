@@ -1,8 +1,10 @@
 """Driver of the compiled trainer: the arrays of a run and the threads that advance them.
 
-:class:`Realizations` stacks the factor layouts (:mod:`.ordering`) and training examples of
-``R`` realizations, padded to common sizes; :class:`KernelRun` owns every state array and calls
-:func:`twin.kernels.train_step.advance` on groups of realizations. Realizations that share one
+:class:`~.train_arrays.Realizations` stacks the factor layouts (:mod:`.ordering`) and training
+examples of ``R`` realizations, padded to common sizes (it and :class:`~.train_arrays.StepParams`
+are re-exported here); :class:`KernelRun` owns every state array and calls
+:func:`twin.kernels.train_step.advance` on groups of realizations (with the direct solver its
+lower-overhead equal, :func:`twin.kernels.direct.advance_direct`). Realizations that share one
 factor layout (the same network and constrained nodes) are advanced together in lanes by
 :func:`twin.kernels.train_lanes.advance_lanes` (direct solver, up to 4 constraint rows), with
 the same numbers bit for bit. The kernels release the GIL, so the work is split over threads
@@ -13,17 +15,16 @@ whatever the thread count).
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import attrs
 import numpy as np
 
+from .direct import advance_direct
 from .lanes import LANES
-from .ordering import FactorLayout
 from .pcg import N_COUNTERS
 from .status import raise_for_status
+from .train_arrays import Realizations, StepParams
 from .train_lanes import LANE_COLUMNS, advance_lanes
 from .train_step import advance
 
@@ -31,218 +32,6 @@ __all__ = ["MAX_LANES", "KernelRun", "Realizations", "StepParams", "default_thre
 
 #: Most realizations factorized together in lanes.
 MAX_LANES = LANES
-
-
-def _pad(arrays: Sequence[np.ndarray], fill: float, dtype: Any) -> np.ndarray:
-    """Stack arrays whose first lengths differ into one array padded with ``fill``."""
-    length = max(1, *(a.shape[0] for a in arrays))
-    out = np.full((len(arrays), length, *arrays[0].shape[1:]), fill, dtype=dtype)
-    for r, a in enumerate(arrays):
-        out[r, : a.shape[0]] = a
-    return out
-
-
-@attrs.frozen(eq=False)
-class Realizations:
-    """Factor structures and training examples of ``R`` realizations, padded to common sizes.
-
-    Build with :meth:`from_layouts` (from tasks: :func:`twin.learning._compiled.realizations`).
-    Each realization keeps its own sizes: padding is stored, never computed.
-    """
-
-    sizes: np.ndarray  # (R, 5): reduced nodes, real edges, split, first constraint row, values
-    colptr: np.ndarray  # (R, split_max + 1)
-    rowind: np.ndarray  # (R, nnz_max)
-    rlptr: np.ndarray  # (R, split_max + 1)
-    rlcol: np.ndarray  # (R, rl_max)
-    rlpos: np.ndarray  # (R, rl_max)
-    tstart: np.ndarray  # (R, split_max)
-    diagpos: np.ndarray  # (R, n_max)
-    ends: np.ndarray  # (R, E, 2)
-    offdiag: np.ndarray  # (R, E)
-    cidx: np.ndarray  # (R, c, 2)
-    cval: np.ndarray  # (R, c, 2)
-    inputs: np.ndarray  # (R, m, s) volts
-    desired: np.ndarray  # (R, m, t) volts
-    input_moment: np.ndarray  # (R, s, s) sum over examples of b b^T, V^2
-
-    @classmethod
-    def from_layouts(
-        cls, layouts: Sequence[FactorLayout], inputs: np.ndarray, desired: np.ndarray
-    ) -> Realizations:
-        """Stack per-realization layouts and examples (``inputs`` ``(R, m, s)``, ``desired``
-        ``(R, m, t)``, volts; every realization has the same ``m``, ``s`` and ``t``)."""
-        ls = list(layouts)
-        inputs = np.asarray(inputs, dtype=float)
-        sizes = [(c.n, c.ends.shape[0], c.split, c.first, c.n_values) for c in ls]
-        return cls(
-            sizes=np.array(sizes, dtype=np.int64),
-            colptr=_pad([c.colptr for c in ls], 0, np.int64),
-            rowind=_pad([c.rowind for c in ls], 0, np.int64),
-            rlptr=_pad([c.rlptr for c in ls], 0, np.int64),
-            rlcol=_pad([c.rlcol for c in ls], 0, np.int64),
-            rlpos=_pad([c.rlpos for c in ls], 0, np.int64),
-            tstart=_pad([c.tstart for c in ls], 0, np.int64),
-            diagpos=_pad([c.diagpos for c in ls], 0, np.int64),
-            ends=_pad([c.ends for c in ls], 0, np.int64),
-            offdiag=_pad([c.offdiag for c in ls], -1, np.int64),
-            cidx=np.stack([c.cidx for c in ls]),
-            cval=np.stack([c.cval for c in ls]),
-            inputs=inputs,
-            desired=np.asarray(desired, dtype=float),
-            input_moment=np.einsum("rmi,rmj->rij", inputs, inputs),
-        )
-
-    def arrays(self) -> tuple[np.ndarray, ...]:
-        """The structure in the order the kernels unpack it."""
-        return (
-            self.sizes,
-            self.colptr,
-            self.rowind,
-            self.rlptr,
-            self.rlcol,
-            self.rlpos,
-            self.tstart,
-            self.diagpos,
-            self.ends,
-            self.offdiag,
-            self.cidx,
-            self.cval,
-            self.inputs,
-            self.desired,
-            self.input_moment,
-        )
-
-    def workspace(self) -> tuple[np.ndarray, ...]:
-        """Zeroed scratch arrays of every realization, in the order the kernels unpack them.
-
-        Factor values, position map, basis ``x`` and its product ``y`` (``cw`` columns: the
-        constraint count rounded up to a multiple of 4), ``S``, the rule's form ``Q`` and small
-        matrices of the coefficient algebra.
-        """
-        rr = self.realizations
-        n_max = int(self.sizes[:, 0].max())
-        c = self.cidx.shape[1]
-        cw = 4 * ((c + 3) // 4)
-        return (
-            np.zeros((rr, int(self.sizes[:, 4].max()))),
-            np.zeros((rr, n_max), dtype=np.int64),
-            np.zeros((rr, n_max + 1, cw)),
-            np.zeros((rr, n_max + 1, cw)),
-            np.zeros((rr, c, c)),
-            np.zeros((rr, cw, cw)),
-            np.zeros((rr, 12, c, c)),
-        )
-
-    def pcg_workspace(self, enabled: bool) -> tuple[np.ndarray, ...]:
-        """Arrays of the PCG solver (:func:`twin.kernels.pcg.pcg_basis`), in kernel order.
-
-        Inverse conductances of the stored factor, the two previous basis solutions, four
-        basis-shaped vectors and per-column scalars; placeholders of one row when ``enabled`` is
-        false.
-        """
-        rr = self.realizations
-        c = self.cidx.shape[1]
-        cw = 4 * ((c + 3) // 4)
-        m = int(self.sizes[:, 0].max()) + 1 if enabled else 1
-        e = self.ends.shape[1] if enabled else 1
-        return (
-            np.ones((rr, e)),
-            np.zeros((rr, 2, m, cw)),
-            *(np.zeros((rr, m, cw)) for _ in range(4)),
-            np.zeros((rr, 6, cw)),
-        )
-
-    @property
-    def realizations(self) -> int:
-        return int(self.sizes.shape[0])
-
-    def layout_groups(self, max_lanes: int) -> list[np.ndarray]:
-        """Realizations in groups of at most ``max_lanes`` sharing one factor layout.
-
-        Ordered by each group's first realization; a realization whose layout no other shares
-        is a group of one.
-        """
-        keyed: dict[bytes, list[int]] = {}
-        layout = self.arrays()[:12]
-        for r in range(self.realizations):
-            key = b"|".join(np.ascontiguousarray(a[r]).tobytes() for a in layout)
-            keyed.setdefault(key, []).append(r)
-        groups = []
-        for members in keyed.values():
-            for g in range(0, len(members), max(1, max_lanes)):
-                groups.append(np.array(members[g : g + max_lanes], dtype=np.int64))
-        return sorted(groups, key=lambda g: int(g[0]))
-
-    def lane_workspace(self, group: np.ndarray) -> tuple[np.ndarray, ...]:
-        """Scratch of one group of realizations computed in lanes, in kernel order.
-
-        With ``W`` = :data:`~.lanes.LANES`: factor values (flat ``(values, W)``), position map,
-        basis (flat ``(n + 1, 4, W)``), ``S`` ``(c, c, W)``, an accumulator ``(4 W)``, pivot
-        flags and the rates' coefficients and values ``(10 + E, W)``.
-        """
-        w = LANES
-        n, nvals = int(self.sizes[group[0], 0]), int(self.sizes[group[0], 4])
-        c = self.cidx.shape[1]
-        return (
-            np.zeros(nvals * w),
-            np.zeros(n, dtype=np.int64),
-            np.zeros((n + 1) * LANE_COLUMNS * w),
-            np.zeros((c, c, w)),
-            np.zeros(LANE_COLUMNS * w),
-            np.ones(w, dtype=np.bool_),
-            np.zeros((10 + self.ends.shape[1], w)),
-        )
-
-
-@attrs.frozen(kw_only=True)
-class StepParams:
-    """Scalar settings of a run (see :class:`twin.learning.trainer.TrainConfig`).
-
-    ``alpha`` (S/V^2 per step) and ``eta`` are the rule's, ``step_s`` the step duration in seconds,
-    ``stop_tol`` the early-stopping tolerance and ``ctl_tol`` the lambda-control tolerance (V^2;
-    ``<= 0`` disables either); ``rho``, ``p`` and ``lam_max`` are the control's constants.
-
-    ``pcg`` selects the basis solver (false: one factorization per update; true:
-    :func:`twin.kernels.pcg.pcg_basis`), ``solver_tol`` its relative energy-norm tolerance per
-    basis column, ``max_iters`` the iterations after which it refactorizes at once,
-    ``refactor_iters`` the iterations of one update above which the next update refactorizes,
-    and ``kappa_max`` the largest ratio ``max(k/k_f) / min(k/k_f)`` it iterates at.
-    """
-
-    alpha: float
-    eta: float
-    step_s: float
-    stop_tol: float = 0.0
-    ctl_tol: float = 0.0
-    rho: float = 1.0
-    p: float = 1.0
-    lam_max: float = 1.0
-    pcg: bool = False
-    solver_tol: float = 1e-6
-    max_iters: int = 8
-    refactor_iters: int = 2
-    kappa_max: float = 4.0
-
-    def array(self) -> np.ndarray:
-        """The settings in the order the kernels read them."""
-        return np.array(
-            [
-                self.alpha,
-                self.eta,
-                self.step_s,
-                self.stop_tol,
-                self.ctl_tol,
-                self.rho,
-                self.p,
-                self.lam_max,
-                1.0 if self.pcg else 0.0,
-                self.solver_tol,
-                self.max_iters,
-                self.refactor_iters,
-                self.kappa_max,
-            ]
-        )
 
 
 Unit = tuple[np.ndarray, tuple[np.ndarray, ...] | None]
@@ -373,7 +162,11 @@ class KernelRun:
         state = (self.k, self.dk, self.lam, self.active, self.steps_done, self.energy,
                  self.error, self.free_power, self.clamped_power)  # fmt: skip
         for idx, lws in units:
-            if lws is None:
+            if lws is None and self.par[8] == 0.0:  # the direct solver
+                advance_direct(idx, n_steps, initial, self.circ, self.work, self.par,
+                               self.kmin, self.kmax, state, self.iters, self.status,
+                               self.counters)  # fmt: skip
+            elif lws is None:
                 advance(idx, n_steps, initial, self.circ, self.work, self.par, self.kmin,
                         self.kmax, state, self.iters, self.status, self.pwork,
                         self.counters)  # fmt: skip

@@ -14,8 +14,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..kernels.ordering import FactorLayout, factor_layout
+from ..kernels.train_arrays import Realizations
 from ..kernels.train_lanes import LANE_COLUMNS
-from ..kernels.train_run import Realizations
 from ..physics.task import Task
 
 __all__ = ["constraint_terms", "realizations", "task_layout"]

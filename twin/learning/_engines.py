@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from ..kernels.train_run import KernelRun, StepParams
+from ..kernels.train_arrays import StepParams
+from ..kernels.train_run import KernelRun
 from ._compiled import realizations
 from .rules import clip_conductance
 from .tol_marks import ToleranceMarks

@@ -23,7 +23,8 @@ import numpy as np
 
 __all__ = ["ToleranceMarks"]
 
-#: Index of ``stop_tol`` in the kernels' settings (:meth:`twin.kernels.train_run.StepParams.array`).
+#: Index of ``stop_tol`` in the kernels' settings
+#: (:meth:`twin.kernels.train_arrays.StepParams.array`).
 _STOP_TOL = 3
 
 
