@@ -93,6 +93,48 @@ def _shadow(
     return {"trace": det.trace, "times": times, "t0": sh.state.t_start_s or 0.0, "raised": raised}
 
 
+def _table(runs: dict[str, list[dict]], level: float, *, live: bool) -> dict[str, list[dict]]:
+    """Print and return the detection table at ``level`` (the live alarms' signatures only at
+    the level they ran at)."""
+    table: dict[str, list[dict]] = {}
+    sys.stdout.write(
+        "fault                 detected  95 % CI      delay median/max (s)  right edge  "
+        "false before  signature of the faulty edge (live alarm)\n"
+    )
+    for name, rs in runs.items():
+        rows = []
+        for r in rs:
+            hits = first_crossing(r["trace"], r["times"], level)
+            before = [h for h in hits if h[0] < r["t_fault"]]
+            after = [h for h in hits if h[0] >= r["t_fault"]]
+            rows.append(
+                {
+                    "seed": r["seed"],
+                    "edge": r["edge"],
+                    "false_before": len(before),
+                    "detected": bool(after),
+                    "delay_s": after[0][0] - r["t_fault"] if after else None,
+                    "right_edge": bool(after) and after[0][1][0] == r["edge"],
+                    "named": after[0][1][:4] if after else [],
+                    "likely": _likely(r, r["edge"]) if live else None,
+                }
+            )
+        n = len(rows)
+        det = [r for r in rows if r["detected"]]
+        delays = [r["delay_s"] for r in det]
+        med = f"{np.median(delays):.3f}/{max(delays):.3f}" if delays else "-"
+        right = sum(r["right_edge"] for r in rows)
+        false = sum(r["false_before"] for r in rows)
+        lo, hi = _clopper_pearson(len(det), n)
+        kinds = _kinds(rows) if live else "-"
+        sys.stdout.write(
+            f"{name:20s} {len(det):3d}/{n:<3d}  {lo:.2f}-{hi:.2f}  {med:>20s}  "
+            f"{right:3d}/{n:<3d}   {false}    {kinds}\n"
+        )
+        table[name] = rows
+    return table
+
+
 def _likely(run: dict, edge: int) -> str | None:
     """The live alarm's signature of the faulty edge (the first alarm after the fault naming
     it), e.g. ``gain``, ``drift``, ``stuck``, ``unexplained``; ``None`` if none named it."""
@@ -146,6 +188,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--no-track", action="store_true", help="shadow without the online drift tracker"
     )
+    ap.add_argument(
+        "--also-levels",
+        default="",
+        help="comma-separated decision levels to tabulate besides the stored curve's",
+    )
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
     chosen = [f.strip() for f in args.faults.split(",") if f.strip()]
@@ -184,47 +231,17 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"seed {seed} done; ETA {eta:.0f} s\n")
     curve = default_false_alarm_curve()
     level = curve.level(args.false_alarm_hours)
-    table: dict[str, list[dict]] = {}
-    out = {"pinned_edges_at_fault_time": pinned, "level": level, "faults": table}
+    levels = [level, *(float(x) for x in args.also_levels.split(",") if x.strip())]
+    out: dict = {"pinned_edges_at_fault_time": pinned, "level": level, "faults": {}}
     sys.stdout.write(f"edges pinned at a rail at {args.fault_at:g} s (per seed): {pinned}\n")
-    sys.stdout.write(
-        f"level {level:.1f} ({args.false_alarm_hours:g} board-hours per false alarm)\n"
-    )
-    sys.stdout.write(
-        "fault                 detected  95 % CI      delay median/max (s)  right edge  "
-        "false before  signature of the faulty edge (live alarm)\n"
-    )
-    for name, rs in runs.items():
-        rows = []
-        for r in rs:
-            hits = first_crossing(r["trace"], r["times"], level)
-            before = [h for h in hits if h[0] < r["t_fault"]]
-            after = [h for h in hits if h[0] >= r["t_fault"]]
-            rows.append(
-                {
-                    "seed": r["seed"],
-                    "edge": r["edge"],
-                    "false_before": len(before),
-                    "detected": bool(after),
-                    "delay_s": after[0][0] - r["t_fault"] if after else None,
-                    "right_edge": bool(after) and after[0][1][0] == r["edge"],
-                    "named": after[0][1][:4] if after else [],
-                    "likely": _likely(r, r["edge"]),
-                }
-            )
-        n = len(rows)
-        det = [r for r in rows if r["detected"]]
-        delays = [r["delay_s"] for r in det]
-        med = f"{np.median(delays):.3f}/{max(delays):.3f}" if delays else "-"
-        right = sum(r["right_edge"] for r in rows)
-        false = sum(r["false_before"] for r in rows)
-        lo, hi = _clopper_pearson(len(det), n)
-        kinds = _kinds(rows)
-        sys.stdout.write(
-            f"{name:20s} {len(det):3d}/{n:<3d}  {lo:.2f}-{hi:.2f}  {med:>20s}  "
-            f"{right:3d}/{n:<3d}   {false}    {kinds}\n"
-        )
-        table[name] = rows
+    for i, h in enumerate(levels):
+        what = f"{args.false_alarm_hours:g} board-hours per false alarm" if i == 0 else "also"
+        sys.stdout.write(f"level {h:.1f} ({what})\n")
+        table = _table(runs, h, live=i == 0)
+        if i == 0:
+            out["faults"] = table
+        else:
+            out.setdefault("also", {})[f"{h:g}"] = table
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(out, fh, indent=1)

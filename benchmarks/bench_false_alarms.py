@@ -102,6 +102,8 @@ def _hours(trace: list[np.ndarray]) -> float:
 
 
 LEVELS = np.arange(1.0, 80.0, 0.5)
+#: ``--write --fine``: for a detector whose fault-free CUSUM rarely leaves 0.
+FINE_LEVELS = np.arange(0.1, 20.0, 0.1)
 
 
 def _check(records: list[dict], curve: FalseAlarmCurve, false_alarm_hours: float) -> dict:
@@ -133,6 +135,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--duration", type=float, default=30.0, help="board time per seed, s")
     ap.add_argument("--false-alarm-hours", type=float, default=10.0)
     ap.add_argument("--write", action="store_true", help="fit and write the default curve")
+    ap.add_argument(
+        "--fine",
+        action="store_true",
+        help="--write: fit over levels 0.1-20 in steps of 0.1 (a CUSUM that rarely leaves 0)",
+    )
     ap.add_argument(
         "--progress",
         default=None,
@@ -238,7 +245,7 @@ def _write(args: argparse.Namespace) -> int:
         sys.stderr.write(f"seed {seed}: ETA {eta:.0f} s\n")
     fit_trace = [s for run in runs[0::2] for s in run]
     check_trace = [s for run in runs[1::2] for s in run]
-    levels = LEVELS
+    levels = FINE_LEVELS if args.fine else LEVELS
     out: dict = {"seeds": args.seeds, "first_seed": args.first_seed, "board_hours": board_s / 3600}
     hours = _hours(fit_trace)
     counts = crossing_counts(fit_trace, levels)
