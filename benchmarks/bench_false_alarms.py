@@ -106,11 +106,22 @@ LEVELS = np.arange(1.0, 80.0, 0.5)
 FINE_LEVELS = np.arange(0.1, 20.0, 0.1)
 
 
+def _crossings_at(record: dict, level: float) -> int:
+    """A seed's crossings of ``level``: as counted in the run, or (a record of a run at another
+    level) on the grid level at or just below it, which counts at least as many."""
+    if abs(record["level"] - level) <= 1e-9:
+        return int(record["crossings_at_level"])
+    below = np.flatnonzero(level + 1e-9 >= LEVELS)
+    if below.size == 0:
+        raise SystemExit(f"level {level:g} is below the recorded grid ({LEVELS[0]:g}-)")
+    return int(record["crossings"][below[-1]])
+
+
 def _check(records: list[dict], curve: FalseAlarmCurve, false_alarm_hours: float) -> dict:
     """The held-out check from per-seed records (crossings counted per run, so they add)."""
     hours = sum(r["sampled_s"] for r in records) / 3600.0
     level = curve.level(false_alarm_hours)
-    n = sum(r["crossings_at_level"] for r in records)
+    n = sum(_crossings_at(r, level) for r in records)
     counts = np.sum([r["crossings"] for r in records], axis=0) if records else LEVELS * 0
     return {
         "seeds_checked": [r["seed"] for r in records],
