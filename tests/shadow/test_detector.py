@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
 from twin.board.errors import BridgeConfigError
+from twin.cli._demo import _held_out
 from twin.shadow.detector import (
     CusumDetector,
     FalseAlarmCurve,
@@ -98,3 +101,21 @@ def test_curve_rejects_a_rate_that_does_not_fall() -> None:
             np.array([1.0, 2.0]), np.array([5, 9]), 1.0, k=1, clip=50, every_s=0.01
         )
     assert isinstance(default_false_alarm_curve(), FalseAlarmCurve)
+
+
+def test_the_held_out_checks_upper_bound_is_poisson() -> None:
+    base = {"log_rate0": 5.0, "decay_per_level": 0.1, "k": 1.0, "clip": 50.0, "every_s": 0.01}
+    none = FalseAlarmCurve(**base, fitted_range=(1, 40))
+    assert none.checked_upper95_per_hour() is None
+    clean = FalseAlarmCurve(**base, fitted_range=(1, 40), checked_hours=1.0, checked_per_hour=0.0)
+    assert clean.checked_upper95_per_hour() == pytest.approx(-math.log(0.05))  # 3.0 per hour
+    seen = FalseAlarmCurve(**base, fitted_range=(1, 40), checked_hours=1.0, checked_per_hour=55.0)
+    assert seen.checked_upper95_per_hour() == pytest.approx(68.85, abs=0.01)  # as recorded
+    demo = _held_out(
+        {
+            "curve_checked_per_hour": 0.0,
+            "curve_checked_hours": 1.0,
+            "curve_checked_upper95_per_hour": clean.checked_upper95_per_hour(),
+        }
+    )
+    assert "0 in 1 board-hours, 95 % upper bound 3.0 per board-hour" in demo

@@ -121,7 +121,11 @@ def _shadow_table(console: Console, s: dict[str, Any], duration_s: float) -> Non
             f"CUSUM level {s['detector']['level']:.1f}: one false alarm per "
             f"{s['detector']['false_alarm_hours']:g} board-hours"
             + ("" if s["calibrated"] else " (uncalibrated: rate not established)")
-            + ("" if s["detector"].get("curve_validated") else _not_validated(s["detector"])),
+            + (
+                _held_out(s["detector"])
+                if s["detector"].get("curve_validated")
+                else _not_validated(s["detector"])
+            ),
         ),
         ("alarms", f"{s['alarms']}"),
     ]
@@ -194,6 +198,20 @@ def run_demo(
     _shadow_run(console, out, seed, duration_s, calibration_s)
     _trainer_runs(console, out, seed, realizations, steps)
     console.print(plain(f"plots and run documents: {out.resolve()}"))
+
+
+def _held_out(detector: dict[str, Any]) -> str:
+    """What the held-out check that validated the curve measured: its false alarms per
+    board-hour with their 95 % upper bound (Poisson)."""
+    per_hour, hours = detector.get("curve_checked_per_hour"), detector.get("curve_checked_hours")
+    upper = detector.get("curve_checked_upper95_per_hour")
+    if per_hour is None or not hours or upper is None:
+        return ""
+    n = round(per_hour * hours)
+    return (
+        f" (set; held out: {n} in {hours:g} board-hours, 95 % upper bound {upper:.1f} per "
+        "board-hour)"
+    )
 
 
 def _not_validated(detector: dict[str, Any]) -> str:

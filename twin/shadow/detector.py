@@ -259,6 +259,16 @@ class FalseAlarmCurve:
     checked_hours: float = 0.0
     checked_per_hour: float | None = None
 
+    def checked_upper95_per_hour(self) -> float | None:
+        """95 % upper bound (Poisson) of the false alarms per board-hour the held-out check
+        measured (``None``: no check)."""
+        if self.checked_per_hour is None or not self.checked_hours > 0:
+            return None
+        from scipy.stats import chi2
+
+        n = round(self.checked_per_hour * self.checked_hours)
+        return float(chi2.ppf(0.95, 2 * (n + 1)) / 2 / self.checked_hours)
+
     def rate_per_hour(self, h: float) -> float:
         return math.exp(self.log_rate0 - self.decay_per_level * h)
 

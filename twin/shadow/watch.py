@@ -338,7 +338,9 @@ class Watch:
                 f"({MODEL_ABS_V * 1e3:g} mV + {MODEL_REL:.0%} of the gate's travel since the "
                 f"resync); level for one false alarm per "
                 f"{cfg.false_alarm_hours:g} board-hours on the stored curve "
-                f"({'validated' if self.curve.validated else 'NOT validated'} by Monte Carlo)"
+                f"({'validated' if self.curve.validated else 'NOT validated'} by Monte Carlo: "
+                f"{self.curve.checked_per_hour} false alarms per board-hour over "
+                f"{self.curve.checked_hours:g} held-out board-hours)"
             )
         else:
             note = (
@@ -353,6 +355,7 @@ class Watch:
             "curve_validated": self.curve.validated,
             "curve_checked_hours": self.curve.checked_hours,
             "curve_checked_per_hour": self.curve.checked_per_hour,
+            "curve_checked_upper95_per_hour": self.curve.checked_upper95_per_hour(),
             "curve": self.curve.provenance,
             "accuracy_v": MODEL_ABS_V,
             "accuracy_rel": MODEL_REL,
