@@ -139,8 +139,10 @@ def test_an_edge_warms_up_again_after_a_stay_at_a_rail() -> None:
     w = _warmed()
     assert np.all(w.settled >= WARMUP_INTERVALS)
     low = RAILS[0] + 0.01
-    board = np.array([low, 3.1, 3.1, 3.1])  # edge 0 sat at the low rail this interval
+    board = np.array([low, 3.1, 3.1, 3.1])  # edge 0 alone went to the low rail: a departure
     w.learn_interval(0.75, np.full(4, 3.1), board)
+    assert w.settled.tolist()[0] == WARMUP_INTERVALS  # still scored (not warming up again)
+    w.learn_interval(1.0, board, board)  # board and twin at the rail: a shared stay
     assert w.settled.tolist()[0] == 0
     w.state.resync_gates_v = board
     gates = np.array([1.5, 3.1, 3.1, 3.1])  # off the rail again, far from the twin

@@ -179,10 +179,10 @@ class Watch:
             self.switched_nearby = np.zeros(n_edges, dtype=bool)
 
     def on_restart(self) -> None:
-        """The board restarted (a new epoch): the CUSUMs start again and every edge warms up
-        again (its gates start anew)."""
+        """The board restarted (a new epoch): the CUSUMs start again. The edges' warm-up is not
+        restarted (the tracker has learned them; a warm-up interval would learn a fault in it
+        as a new regime), only that of edges whose gates start at a rail or in cutoff."""
         self.detector.reset()
-        self.settled = np.zeros_like(self.settled)
         self.switched_nearby = np.zeros_like(self.switched_nearby)
 
     def corrected(self, twin_gates_v: np.ndarray, t_s: float) -> np.ndarray:
@@ -216,16 +216,18 @@ class Watch:
         if tracker is None or not self.interval_clean or start.shape != twin_gates_v.shape:
             return
         lo, hi = self.rails_v
-        use = np.ones(start.shape, dtype=bool)
-        for v in (start, twin_gates_v, board_gates_v):
-            use &= (v > lo + CUTOFF_BAND_V) & (v < hi - RAIL_MARGIN_V)
+        ok = [(v > lo + CUTOFF_BAND_V) & (v < hi - RAIL_MARGIN_V) for v in (start, twin_gates_v)]
+        shared = ok[0] & ok[1]  # the interval began (board = twin) and the twin ended in range
+        use = shared & (board_gates_v > lo + CUTOFF_BAND_V) & (board_gates_v < hi - RAIL_MARGIN_V)
         # A new regime: a neighbour switched, or the edge is still warming up (the first
-        # intervals after start, or after a stay at a rail or in cutoff), where the
-        # calibration's prediction is all there is.
+        # intervals after start, or after a stay at a rail or in cutoff that board and twin
+        # shared), where the calibration's prediction is all there is. A board gate that alone
+        # went to a rail or into cutoff departed from the twin: its warm-up is not restarted,
+        # so the departure stays scored.
         if self.settled.shape != use.shape:
             self.settled = np.zeros(use.shape, dtype=int)
         regime = self.settled < WARMUP_INTERVALS
-        self.settled = np.where(use, self.settled + 1, 0)
+        self.settled = np.where(use, self.settled + 1, np.where(shared, self.settled, 0))
         if self.regime_changed.shape == use.shape:
             regime |= self.regime_changed
             self.switched_nearby = self.regime_changed.copy()
