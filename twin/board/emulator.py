@@ -37,6 +37,7 @@ from twin.board.faults import with_fault
 from twin.board.following import Following, check_schedule_network
 from twin.board.following import schedule_error_v2 as _schedule_error_v2
 from twin.board.handlers import HANDLERS
+from twin.board.hinge import HingePolicy, check_classifier, check_hinge
 from twin.board.overclamp import ClampPolicy, RoundsResult, RoundsState
 from twin.board.rounds import end_rounds, next_round, start_rounds
 from twin.board.track import TwinTrack
@@ -193,15 +194,19 @@ class BoardEmulator:
         if self.inference is not None:
             out.append(self.inference["until_s"])
         if self.following is not None and self.inference is None:
-            out.append(self.following.end_s)
+            out += [self.following.end_s, self.following.next_check_s]
         return [t for t in out if np.isfinite(t)]
 
     def _scheduled_change(self, t_s: float) -> None:
         if self.following is not None and self.inference is None and t_s >= self.following.end_s:
             self._next_segment()
+        elif self.following is not None and t_s >= self.following.next_check_s:
+            check_hinge(self, self.following)
         elif self.inference is not None and t_s >= self.inference["until_s"]:
             self.inference = None
             self.set_mode(self.resume_mode)
+            if self.following is not None and self.following.hinge is not None:
+                check_hinge(self, self.following)  # its check time passed during the hold
         elif self.mode == "training" and t_s >= self.train_until_s:
             self.train_until_s = np.inf
             self.set_mode("idle")
@@ -212,7 +217,7 @@ class BoardEmulator:
 
     # ------------------------------------------------------------------ schedules
 
-    def follow_schedule(self, schedule: Schedule) -> None:
+    def follow_schedule(self, schedule: Schedule, *, hinge: HingePolicy | None = None) -> None:
         """Train on ``schedule`` from now on (emulation only, like a lab's training script).
 
         Tasks switch and eta steps happen at their board times without touching the gates; the
@@ -220,14 +225,20 @@ class BoardEmulator:
         a cycle). Every task must be on the board's network with the board's source count. A
         command that changes the training (``stop_training``, ``reset_gates``, ``load_task``)
         abandons the schedule. It abandons a training in rounds (:meth:`start_rounds`).
+        ``hinge``: the tasks are two-output classifiers trained with a hinge, the lab's
+        classification (:mod:`twin.board.hinge`: only points inside the margin are nudged).
         """
         check_schedule_network(schedule, self.task.network)
+        if hinge is not None:
+            for task in schedule.tasks:
+                check_classifier(task)
         end_rounds(self)
-        self.follow(schedule)
+        self.follow(schedule, hinge)
 
-    def follow(self, schedule: Schedule) -> None:
+    def follow(self, schedule: Schedule, hinge: HingePolicy | None = None) -> None:
+        """Follow ``schedule`` from now on (checked by the caller)."""
         self.inference = None
-        self.following = Following.start(schedule, self.t_s)
+        self.following = Following.start(schedule, self.t_s, hinge)
         self._next_segment()
 
     def _next_segment(self) -> None:
@@ -248,6 +259,8 @@ class BoardEmulator:
             self.circuit = BoardCircuit(task)
             self.mode = "training"
             self.track.restart(self.t_s, task=task, eta=seg.eta, mode="training")
+        if following.hinge is not None:
+            check_hinge(self, following)
 
     @property
     def schedule_end_s(self) -> float:
