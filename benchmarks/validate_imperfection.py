@@ -14,6 +14,20 @@ boards (``--seeds``, default 0-5) beside the lab's numbers, and the worst factor
 Run: ``nice -n 10 python benchmarks/validate_imperfection.py [--quick | --board [--seeds S ...]
 [--gain-rel R] [--gain-scale K] [--bias MEAN SIGMA] [--periods TAU ...]]``.
 
+``--board --task classification [--jobs N] [--margin-v M] [--label-v L]``: the lab's
+classification cycle instead (:func:`twin.board.hinge.grid_classifier_tasks`: its class-0 and
+class-1 points alternating every tau/2, hinge with margin and label 63 mV, eta ramped 32 -> 128
+/ 129 over 3 s), periods 0.02 0.12 0.5 2 5 s: span summed over edges beside the lab's 4.9 V/s x
+tau, hinge floor beside its 1.15e-3 V^2 (up to 0.12 s) and 2.8e-3 (from 5 s). Measured
+2026-12-06 (6 lab() boards, 10 s or 6 cycles; median [min, max], ratio to the lab): span
+0.127 V [0.066, 0.17] (1.29x) at 20 ms, 0.75 [0.35, 1.01] (1.28x) at 0.12 s, 2.28 [0.97, 3.38]
+(0.93x) at 0.5 s, 6.2 [1.9, 8.4] (0.64x) at 2 s, 10.0 [2.7, 11.7] (0.41x) at 5 s (D/tau 6.3,
+6.3, 4.6, 3.1, 2.0 V/s: linear to 0.12 s at 1.3x the lab's rate, then saturating near the
+regression's 11 V, which 4.9 V/s x 5 s = 24.5 V would exceed); hinge floor 6.2e-4 [4.1e-4,
+8.8e-4] (0.54x) at 20 ms, 6.8e-4 [4.5e-4, 1.05e-3] (0.59x) at 0.12 s, 1.1e-3 at 0.5 s, 2.6e-3
+at 2 s, 3.8e-3 [2.8e-3, 5.2e-3] (1.36x) at 5 s. Every median within 2x of the lab's but the
+saturated 5 s span; 1900 s wall with --jobs 2 on a loaded machine.
+
 Measured 2026-12-06 (branch h23, 6 boards, 3 s settling; lab in brackets), ``lab()`` = 1 %
 free/clamped gain spread, gains at half the nominal x10, bias 0.5 +- 0.5 V/s: span 61 mV
 [31, 114] (75 mV) at 20 ms, 0.61 V (0.57) at 0.2 s, 5.3 V (4.6) at 2 s; floor 3.5e-5 (4e-5) V^2
