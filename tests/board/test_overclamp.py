@@ -17,6 +17,7 @@ from twin.board.overclamp import (
     ClampPolicy,
     circle_task,
     free_outputs_v,
+    lab_circle_task,
     learning_targets_v,
     output_differences_v,
     train_rounds,
@@ -217,3 +218,17 @@ def test_overclamping_trains_a_biased_board_where_standard_clamping_stalls() -> 
     assert max(over) == 0.0
     assert np.mean(std) >= 0.1
     assert np.median(t_over) < 0.5 * np.median(t_std)
+
+
+def test_the_labs_circle_is_single_ended_with_two_fixed_sources() -> None:
+    """The lab's own circle: two inputs on a circle of diameter epsilon about mid-range, two fixed
+    sources (0.04 and 0.5 of the node range), points 0-3 class 1, at the lab's nodes."""
+    task = lab_circle_task(NET, 0.083)
+    x = task.train.inputs / 0.4532
+    np.testing.assert_allclose(np.hypot(x[:, 0] - 0.5, x[:, 1] - 0.5), 0.083 / 2 / 0.4532)
+    np.testing.assert_allclose(x[:, 2:], np.tile([0.04, 0.5], (8, 1)))
+    np.testing.assert_array_equal(task.train.labels, [1, 1, 1, 1, 0, 0, 0, 0])
+    assert task.sources.tolist() == [15, 13, 7, 5]
+    assert task.targets.tolist() == [10, 8]
+    with pytest.raises(BridgeConfigError, match="epsilon"):
+        lab_circle_task(NET, 0.5)

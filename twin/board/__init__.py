@@ -4,8 +4,9 @@ Below the wire (:mod:`hw_bridge`), the sweeps and the shadow (:mod:`twin.shadow`
 import it: :mod:`~twin.board.contract` (the ``Board`` Protocol with its state types),
 :mod:`~twin.board.errors` (the bridge's error hierarchy), :mod:`~twin.board.emulator` (the board's
 physics and command semantics), :mod:`~twin.board.emulator_config` (its settings and default task),
-:mod:`~twin.board.following` (a schedule it follows), :mod:`~twin.board.faults` (faults injected
-into it), :mod:`~twin.board.overclamp` (overclamping, a classifier trained in rounds),
+:mod:`~twin.board.following` (a schedule it follows), :mod:`~twin.board.handlers` (its command
+handlers), :mod:`~twin.board.rounds` (its training in rounds), :mod:`~twin.board.faults` (faults
+injected into it), :mod:`~twin.board.overclamp` (overclamping, a classifier trained in rounds),
 :mod:`~twin.board.bias` (each edge's learning bias estimated from board frames),
 :mod:`~twin.board.variation` (hidden per-edge variation, ADC),
 :mod:`~twin.board.circuit` (the board's circuit with per-edge device models),

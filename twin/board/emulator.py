@@ -15,36 +15,31 @@ another desired-state version than the board's is refused with code ``stale``), 
 current board time.
 
 Its settings (:class:`EmulatorConfig`, :func:`default_board_task`; re-exported here) live in
-:mod:`twin.board.emulator_config`, the schedule it follows in :mod:`twin.board.following`, and the
-faults it can be given in :mod:`twin.board.faults`.
+:mod:`twin.board.emulator_config`, the schedule it follows in :mod:`twin.board.following`, its
+training in rounds (overclamping) in :mod:`twin.board.rounds`, its command handlers in
+:mod:`twin.board.handlers`, and the faults it can be given in :mod:`twin.board.faults`.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
 from twin.board.circuit import BoardCircuit
-from twin.board.commands import (
-    COMMAND_NAMES,
-    eta_setting,
-    parse_inference,
-    parse_load_task,
-    parse_reset_gates,
-    parse_set_params,
-    parse_start_training,
-)
+from twin.board.commands import COMMAND_NAMES, eta_setting
 from twin.board.contract import Ack, BoardConfig, BoardState, Command, Snapshot
 from twin.board.emulator_config import EmulatorConfig, default_board_task
-from twin.board.errors import BridgeConfigError, CommandRefused
+from twin.board.errors import CommandRefused
 from twin.board.faults import with_fault
 from twin.board.following import Following, check_schedule_network
 from twin.board.following import schedule_error_v2 as _schedule_error_v2
+from twin.board.handlers import HANDLERS
+from twin.board.hinge import HingePolicy, check_classifier, check_hinge
 from twin.board.overclamp import ClampPolicy, RoundsResult, RoundsState
+from twin.board.rounds import end_rounds, next_round, start_rounds
 from twin.board.track import TwinTrack
 from twin.board.variation import draw_hidden_edges
 from twin.physics.network_io import network_to_dict
@@ -123,15 +118,15 @@ class BoardEmulator:
         self.seq = 0
         self.version = 0
         self._acks.clear()
-        self._frame_base_s, self._frame_n = 0.0, 0
-        self._train_until_s = np.inf
-        self._inference: dict[str, Any] | None = None
-        self._schedule: Following | None = None
+        self.restart_frames()
+        self.train_until_s = np.inf
+        self.inference: dict[str, Any] | None = None
+        self.following: Following | None = None
         if self.rounds is not None:  # a reboot abandons a training in rounds
             self.task = self.rounds.task
             self.rounds = None
         self.rounds_result: RoundsResult | None = None
-        self._resume_mode = "idle"
+        self.resume_mode = "idle"
         self.mode = "training" if self.config.autostart else "idle"
         self.circuit = BoardCircuit(self.task)
         self.track = self._new_track(np.full(self.task.network.n_edges, self.config.reset_gate_v))
@@ -155,6 +150,10 @@ class BoardEmulator:
         return "training" if self.mode == "training" else "idle"
 
     # ------------------------------------------------------------------ time
+
+    def restart_frames(self) -> None:
+        """Count frames from now on at ``rate_hz`` (at boot and when the rate changes)."""
+        self._frame_base_s, self._frame_n = self.t_s, 0
 
     @property
     def next_frame_s(self) -> float:
@@ -191,30 +190,34 @@ class BoardEmulator:
         self.t_s = max(self.t_s, t_s)
 
     def _pending_changes(self) -> list[float]:
-        out = [self._train_until_s] if self.mode == "training" else []
-        if self._inference is not None:
-            out.append(self._inference["until_s"])
-        if self._schedule is not None and self._inference is None:
-            out.append(self._schedule.end_s)
+        out = [self.train_until_s] if self.mode == "training" else []
+        if self.inference is not None:
+            out.append(self.inference["until_s"])
+        if self.following is not None and self.inference is None:
+            out += [self.following.end_s, self.following.next_check_s]
         return [t for t in out if np.isfinite(t)]
 
     def _scheduled_change(self, t_s: float) -> None:
-        if self._schedule is not None and self._inference is None and t_s >= self._schedule.end_s:
+        if self.following is not None and self.inference is None and t_s >= self.following.end_s:
             self._next_segment()
-        elif self._inference is not None and t_s >= self._inference["until_s"]:
-            self._inference = None
-            self._set_mode(self._resume_mode)
-        elif self.mode == "training" and t_s >= self._train_until_s:
-            self._train_until_s = np.inf
-            self._set_mode("idle")
+        elif self.following is not None and t_s >= self.following.next_check_s:
+            check_hinge(self, self.following)
+        elif self.inference is not None and t_s >= self.inference["until_s"]:
+            self.inference = None
+            self.set_mode(self.resume_mode)
+            if self.following is not None and self.following.hinge is not None:
+                check_hinge(self, self.following)  # its check time passed during the hold
+        elif self.mode == "training" and t_s >= self.train_until_s:
+            self.train_until_s = np.inf
+            self.set_mode("idle")
 
-    def _set_mode(self, mode: str) -> None:
+    def set_mode(self, mode: str) -> None:
         self.mode = mode
         self.track.restart(self.t_s, mode=self._track_mode())
 
     # ------------------------------------------------------------------ schedules
 
-    def follow_schedule(self, schedule: Schedule) -> None:
+    def follow_schedule(self, schedule: Schedule, *, hinge: HingePolicy | None = None) -> None:
         """Train on ``schedule`` from now on (emulation only, like a lab's training script).
 
         Tasks switch and eta steps happen at their board times without touching the gates; the
@@ -222,26 +225,32 @@ class BoardEmulator:
         a cycle). Every task must be on the board's network with the board's source count. A
         command that changes the training (``stop_training``, ``reset_gates``, ``load_task``)
         abandons the schedule. It abandons a training in rounds (:meth:`start_rounds`).
+        ``hinge``: the tasks are two-output classifiers trained with a hinge, the lab's
+        classification (:mod:`twin.board.hinge`: only points inside the margin are nudged).
         """
         check_schedule_network(schedule, self.task.network)
-        self._end_rounds()
-        self._follow(schedule)
+        if hinge is not None:
+            for task in schedule.tasks:
+                check_classifier(task)
+        end_rounds(self)
+        self.follow(schedule, hinge)
 
-    def _follow(self, schedule: Schedule) -> None:
-        self._inference = None
-        self._schedule = Following.start(schedule, self.t_s)
+    def follow(self, schedule: Schedule, hinge: HingePolicy | None = None) -> None:
+        """Follow ``schedule`` from now on (checked by the caller)."""
+        self.inference = None
+        self.following = Following.start(schedule, self.t_s, hinge)
         self._next_segment()
 
     def _next_segment(self) -> None:
-        following = self._schedule
+        following = self.following
         assert following is not None
         last = following.segment
         stop = last is not None and last.cycle_end and self._schedule_error_met(following)
         seg = None if stop else next(following.segments, None)
         if seg is None:
-            self._schedule = None
-            if self.rounds is None or not self._next_round():
-                self._set_mode("idle")
+            self.following = None
+            if self.rounds is None or not next_round(self):
+                self.set_mode("idle")
             return
         following.segment = seg
         task = following.schedule.tasks[seg.task]
@@ -250,49 +259,24 @@ class BoardEmulator:
             self.circuit = BoardCircuit(task)
             self.mode = "training"
             self.track.restart(self.t_s, task=task, eta=seg.eta, mode="training")
+        if following.hinge is not None:
+            check_hinge(self, following)
 
     @property
     def schedule_end_s(self) -> float:
         """Board time the schedule's current segment ends, s (``inf`` without a schedule)."""
-        return np.inf if self._schedule is None else self._schedule.end_s
+        return np.inf if self.following is None else self.following.end_s
 
     def start_rounds(self, task: Task, policy: ClampPolicy) -> RoundsResult:
         """Train the classifier ``task`` in rounds under ``policy`` from now on (overclamping).
 
-        Each round is a schedule the board follows (:class:`~twin.board.overclamp.RoundsState`);
-        the board goes idle when training ends, with :attr:`rounds_result` its outcome. Returns
-        the outcome so far (the first evaluation). A command that changes the training abandons
-        the rounds. Raises :class:`~twin.board.errors.BridgeConfigError` unless ``task`` is a
-        classifier on the board's network.
+        Each round is a schedule the board follows (:mod:`twin.board.rounds`); the board goes
+        idle when training ends, with :attr:`rounds_result` its outcome. Returns the outcome so
+        far (the first evaluation). A command that changes the training abandons the rounds.
+        Raises :class:`~twin.board.errors.BridgeConfigError` unless ``task`` is a classifier on
+        the board's network.
         """
-        check_schedule_network(Schedule(tasks=[task]), self.task.network)
-        rounds = RoundsState.start(task, policy)
-        self._end_rounds()
-        self.rounds, self.rounds_result = rounds, None
-        if not self._next_round():
-            self._set_mode("idle")
-        return rounds.result()
-
-    def _next_round(self) -> bool:
-        """Start the next round; ``False`` (and the rounds closed) when training has ended."""
-        rounds = self.rounds
-        assert rounds is not None
-        sub = rounds.next_task(self.edges.device, self.track.gates())
-        if sub is None:
-            self._end_rounds()
-            return False
-        self._follow(rounds.schedule(sub))
-        return True
-
-    def _end_rounds(self) -> None:
-        """Close a training in rounds (ended or abandoned): the board's task is the full one."""
-        if self.rounds is None:
-            return
-        self.rounds_result = self.rounds.result()
-        self.task = self.rounds.task
-        self.circuit = BoardCircuit(self.task)
-        self.rounds = None
-        self.track.restart(self.t_s, task=self.task)
+        return start_rounds(self, task, policy)
 
     def _schedule_error_met(self, following: Following) -> bool:
         tol = following.schedule.stop_error_v2
@@ -306,14 +290,14 @@ class BoardEmulator:
 
     def _measure(self) -> BoardState:
         gates = self.track.gates()
-        if self._inference is not None:
-            v_free = v_clamped = self._inference["nodes"]
-            inputs = self._inference["inputs"]
+        if self.inference is not None:
+            v_free = v_clamped = self.inference["nodes"]
+            inputs = self.inference["inputs"]
         else:
             v_free, v_clamped = self.track.node_voltages()
             inputs = self.task.train.inputs[0]
         n = v_free.size
-        nodes = self.config.node_adc.read(np.concatenate([v_free, v_clamped]), self._adc_rng)
+        nodes = self.read_nodes_v(np.concatenate([v_free, v_clamped]))
         return BoardState(
             board_id=self.config.board_id,
             epoch=self.epoch,
@@ -329,6 +313,10 @@ class BoardEmulator:
             eta=self.eta,
             lam=self.lam,
         )
+
+    def read_nodes_v(self, values_v: np.ndarray) -> np.ndarray:
+        """Node voltages ``values_v`` (V) as the node ADC reads them."""
+        return self.config.node_adc.read(values_v, self._adc_rng)
 
     def board_config(self) -> BoardConfig:
         """The configuration a late joiner needs (network, task, parameters, version)."""
@@ -389,7 +377,7 @@ class BoardEmulator:
         """
         if command.name not in COMMAND_NAMES:
             raise CommandRefused("unsupported", f"unknown command {command.name!r}")
-        result: dict[str, Any] = getattr(self, f"_cmd_{command.name}")(command.args)
+        result = HANDLERS[command.name](self, command.args)
         if command.name not in READ_ONLY_COMMANDS:
             self.version += 1
         log.debug("applied %s at t=%.4f s (version %d)", command.name, self.t_s, self.version)
@@ -397,100 +385,6 @@ class BoardEmulator:
 
     def _refuse(self, command: Command, code: str, message: str) -> Ack:
         return Ack(key=command.key, ok=False, code=code, message=message, version=self.version)
-
-    def _cmd_load_task(self, args: Mapping[str, Any]) -> dict[str, Any]:
-        task = parse_load_task(args, self.task)
-        self._end_rounds()
-        own = self.task.network
-        self.task = task
-        self.circuit = BoardCircuit(task)
-        self._inference = None
-        self._schedule = None
-        self.mode = "idle"
-        self.track.restart(
-            self.t_s, np.full(own.n_edges, self.config.reset_gate_v), task=task, mode="idle"
-        )
-        return {}
-
-    def _cmd_start_training(self, args: Mapping[str, Any]) -> dict[str, Any]:
-        duration, rounds = parse_start_training(args)
-        if rounds is not None:
-            policy = ClampPolicy(eta=self.eta, **rounds)
-            self._train_until_s = np.inf
-            task = self.rounds.task if self.rounds is not None else self.task
-            try:
-                result = self.start_rounds(task, policy)
-            except BridgeConfigError as exc:
-                raise CommandRefused("invalid", f"rounds: {exc}") from None
-            return {"error_fraction": result.error_fraction[0], "perfect": result.perfect}
-        if self.rounds is not None:  # plain training of the full task instead
-            self._end_rounds()
-            self._schedule = None
-        self._train_until_s = self.t_s + duration if duration is not None else np.inf
-        if self._inference is not None:
-            self._resume_mode = "training"
-        elif self.mode != "training":
-            self._set_mode("training")
-        return {}
-
-    def _cmd_stop_training(self, args: Mapping[str, Any]) -> dict[str, Any]:
-        if args:
-            raise CommandRefused("invalid", "stop_training: takes no arguments")
-        self._end_rounds()
-        self._train_until_s = np.inf
-        self._schedule = None
-        if self._inference is not None:
-            self._resume_mode = "idle"
-        elif self.mode != "idle":
-            self._set_mode("idle")
-        return {}
-
-    def _cmd_set_params(self, args: Mapping[str, Any]) -> dict[str, Any]:
-        values = parse_set_params(args)
-        self.eta = values.get("eta", self.eta)
-        self.lam = values.get("lam", self.lam)
-        self.step_s = values.get("step_s", self.step_s)
-        if "rate_hz" in values:
-            self.rate_hz = values["rate_hz"]
-            self._frame_base_s, self._frame_n = self.t_s, 0
-        self.track.restart(self.t_s, eta=self.eta, lam=self.lam, step_s=self.step_s)
-        return {
-            "eta": self.eta,
-            "ETA": eta_setting(self.eta),
-            "lam": self.lam,
-            "step_s": self.step_s,
-            "rate_hz": self.rate_hz,
-        }
-
-    def _cmd_reset_gates(self, args: Mapping[str, Any]) -> dict[str, Any]:
-        cols = self.edges.columns(self.task.network.n_edges)
-        rails = (float(np.max(cols["v_min_v"])), float(np.min(cols["v_max_v"])))
-        gates = parse_reset_gates(args, self.task.network.n_edges, rails, self.config.reset_gate_v)
-        self._end_rounds()
-        self._train_until_s = np.inf
-        self._inference = None
-        self._schedule = None
-        self.mode = "idle"
-        self.track.restart(self.t_s, gates, mode="idle")
-        return {}
-
-    def _cmd_run_inference(self, args: Mapping[str, Any]) -> dict[str, Any]:
-        inputs, hold_s = parse_inference(
-            args, self.task.n_sources, self.config.inference_hold_s, 1.0
-        )
-        if self._inference is None:
-            self._resume_mode = self.mode
-            self.mode = "inference"
-            self.track.restart(self.t_s, mode="idle")
-        nodes, power_w = self.circuit.free_response(self.edges.device, self.track.gates(), inputs)
-        self._inference = {"until_s": self.t_s + hold_s, "nodes": nodes, "inputs": inputs}
-        outputs = self.config.node_adc.read(nodes[self.task.targets], self._adc_rng)
-        return {
-            "outputs_v": outputs.tolist(),
-            "energy_j": power_w * hold_s,
-            "power_w": power_w,
-            "hold_s": hold_s,
-        }
 
     # ------------------------------------------------------------------ emulation only
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from twin.board.circuit import BoardCircuit
 from twin.board.errors import BridgeConfigError
+from twin.board.hinge import HingePolicy
 from twin.physics.network import Network
 from twin.simulation.edge import EdgeParams
 from twin.simulation.schedule import Schedule, Segment, segments
@@ -23,17 +24,23 @@ __all__ = ["Following", "check_schedule_network", "schedule_error_v2"]
 
 @attrs.define
 class Following:
-    """A schedule the emulator follows: its segments from board time ``t0_s`` on."""
+    """A schedule the emulator follows: its segments from board time ``t0_s`` on.
+
+    ``hinge``: its tasks are classifiers trained with a hinge (:mod:`twin.board.hinge`), the
+    points to nudge decided again at ``next_check_s``.
+    """
 
     schedule: Schedule
     t0_s: float
     segments: Iterator[Segment]
     segment: Segment | None = None
+    hinge: HingePolicy | None = None
+    next_check_s: float = np.inf
 
     @classmethod
-    def start(cls, schedule: Schedule, t0_s: float) -> Following:
+    def start(cls, schedule: Schedule, t0_s: float, hinge: HingePolicy | None = None) -> Following:
         """Follow ``schedule`` from board time ``t0_s`` (no segment entered yet)."""
-        return cls(schedule=schedule, t0_s=t0_s, segments=segments(schedule))
+        return cls(schedule=schedule, t0_s=t0_s, segments=segments(schedule), hinge=hinge)
 
     @property
     def end_s(self) -> float:

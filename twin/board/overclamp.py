@@ -49,6 +49,7 @@ __all__ = [
     "RoundsState",
     "circle_task",
     "free_outputs_v",
+    "lab_circle_task",
     "learning_targets_v",
     "output_differences_v",
     "train_rounds",
@@ -281,4 +282,46 @@ def circle_task(
         targets=list(nodes[5:7]),
         train=Examples(inputs=inputs, outputs=np.full((n_points, 2), center_v), labels=labels),
         description=f"{n_points} points on a circle of diameter {epsilon_v:g} V, two classes",
+    )
+
+
+def lab_circle_task(
+    network: Network,
+    epsilon_v: float,
+    *,
+    full_scale_v: float = NODE_FULL_SCALE_V,
+    nodes: tuple[int, ...] = (0, 15, 13, 7, 5, 10, 8),
+) -> Task:
+    """The lab's own 8-point circle (its overclamping runs, arXiv 2505.22887), single-ended.
+
+    Point ``j`` at ``phi_j = -2 pi j / 8`` drives two inputs ``full_scale_v (0.5 + r cos phi_j,
+    0.5 + r sin phi_j)``, ``r = epsilon_v / (2 full_scale_v)``, and two fixed sources at 0.04 and
+    0.5 of ``full_scale_v``; points 0-3 are class 1, points 4-7 class 0 (a line through the
+    centre between points). ``nodes``: ground (the lab's board has none; ours needs one), the
+    four sources and the two targets, at the lab's places on the 4 x 4 board. Unlike
+    :func:`circle_task` (push-pull, twice the differential drive), this is the task the lab's
+    table was measured on.
+    """
+    if not (np.isfinite(epsilon_v) and 0 < epsilon_v < full_scale_v):
+        raise BridgeConfigError(f"epsilon_v: expected 0 < epsilon < {full_scale_v:g} V")
+    if len(set(nodes)) != 7 or max(nodes) >= network.n_nodes:
+        raise BridgeConfigError("nodes: expected 7 distinct nodes of the network")
+    r = epsilon_v / (2 * full_scale_v)
+    phi = -2 * np.pi * np.arange(8) / 8
+    ones = np.ones(8)
+    fractions = np.stack([0.5 + r * np.cos(phi), 0.5 + r * np.sin(phi), 0.04 * ones, 0.5 * ones], 1)
+    return Task(
+        kind="custom",
+        network=network,
+        ground=[nodes[0]],
+        source_kind="nodes",
+        sources=list(nodes[1:5]),
+        target_kind="nodes",
+        targets=list(nodes[5:7]),
+        train=Examples(
+            inputs=full_scale_v * fractions,
+            outputs=np.full((8, 2), full_scale_v / 2),
+            labels=np.array([1, 1, 1, 1, 0, 0, 0, 0]),
+        ),
+        description=f"the lab's 8 points on a circle of diameter {epsilon_v:g} V, single-ended",
     )

@@ -156,6 +156,11 @@ class TwinTrack:
         """Free and clamped node voltages (V) at the track's current time (example 0)."""
         return self.twin.node_voltages(0)
 
+    def free_outputs_v(self, nodes: np.ndarray) -> np.ndarray:
+        """Free voltages (V) of ``nodes`` for every training example, ``(m, len(nodes))``."""
+        m = self.task.train.inputs.shape[0]
+        return np.array([self.twin.node_voltages(e)[0][nodes] for e in range(m)])
+
     def readings(self) -> dict[str, Any]:
         """The twin's readings at the current time, energies cumulative over the whole track."""
         r = dict(self.twin.readings(self.t_s - self.t0_s))
