@@ -47,24 +47,38 @@ def repair_cmd(stale_s: float, db: str | None) -> None:
 def import_cmd(files: tuple[str, ...], skip_bad_lines: bool, db: str | None) -> None:
     """Record run documents from JSON-lines FILES (twin train --out); never rewrites history.
 
-    Each file is imported whole or not at all: a torn or invalid line rejects the file unless
-    --skip-bad-lines. A finished run is never downgraded. An entry already recorded with other
-    joules is a conflict: the file is rolled back, the conflict named, and the exit code is 2.
+    Each file is imported whole or not at all: a torn or invalid line rejects the command
+    (every file is read before anything is written) unless --skip-bad-lines. A finished run
+    is never downgraded. An entry already recorded with other joules is a conflict: the file
+    is rolled back, the conflict named, and the exit code is 2. A refusal leaves no new
+    ledger file behind.
     Without FILES, only the spool files of writers that gave up on the database are imported.
     """
     from ..ledger import open_ledger
-    from ..ledger.replay import import_file, import_spool, summarize
+    from ..ledger.fresh import new_sqlite_file, remove_if_empty
+    from ..ledger.replay import import_documents, import_spool, read_documents, summarize
 
-    with open_ledger(db, repair=False) as ledger:
-        reports = import_spool(ledger)
-        for report in reports:
-            click.echo(_import_line(report, spool=True))
-        for path in files:
-            report = import_file(ledger, path, skip_bad_lines=skip_bad_lines)
-            reports.append(report)
-            click.echo(_import_line(report))
-            for message in report.conflicts[:10]:
-                click.echo(f"twin energy import: conflict: {message}", err=True)
+    # Every file is read and validated before the ledger is opened: a bad one refuses the
+    # command with nothing written (no ledger file created, an existing one untouched).
+    read = [(path, *read_documents(path, skip_bad_lines=skip_bad_lines)) for path in files]
+    new_file = new_sqlite_file(db)
+    try:
+        with open_ledger(db, repair=False) as ledger:
+            reports = import_spool(ledger)
+            for report in reports:
+                click.echo(_import_line(report, spool=True))
+            for path, docs, skipped in read:
+                report = import_documents(
+                    ledger, path, docs, skipped=skipped, skip_bad_lines=skip_bad_lines
+                )
+                reports.append(report)
+                click.echo(_import_line(report))
+                for message in report.conflicts[:10]:
+                    click.echo(f"twin energy import: conflict: {message}", err=True)
+    except BaseException:
+        if new_file is not None:
+            remove_if_empty(new_file)  # a refusal leaves no ledger behind
+        raise
     total = summarize(reports)
     click.echo(
         f"{total['recorded']} document(s) recorded, {total['already']} already there, "
@@ -72,6 +86,8 @@ def import_cmd(files: tuple[str, ...], skip_bad_lines: bool, db: str | None) -> 
         + (f"; {total['skipped_lines']} bad line(s) skipped" if total["skipped_lines"] else "")
     )
     if total["rejected_files"]:
+        if new_file is not None:
+            remove_if_empty(new_file)
         click.echo(
             f"twin energy import: error: {total['rejected_files']} file(s) not imported "
             "(conflicting entries)",

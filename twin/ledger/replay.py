@@ -55,6 +55,7 @@ from .spool import pending_spool_files
 __all__ = [
     "ImportFileError",
     "ImportReport",
+    "import_documents",
     "import_file",
     "import_spool",
     "read_documents",
@@ -367,8 +368,27 @@ def import_file(
     ImportFileError
         A bad line (unless ``skip_bad_lines``) or a document of an unknown run.
     """
-    shown = str(path)
     docs, skipped = read_documents(path, skip_bad_lines=skip_bad_lines)
+    return import_documents(ledger, path, docs, skipped=skipped, skip_bad_lines=skip_bad_lines)
+
+
+def import_documents(
+    ledger: Ledgerlike,
+    path: str | Path,
+    docs: Numbered,
+    *,
+    skipped: int = 0,
+    skip_bad_lines: bool = False,
+) -> ImportReport:
+    """Import the documents :func:`read_documents` read from ``path`` (``skipped`` bad lines).
+
+    Raises
+    ------
+    ImportFileError
+        A document of a run neither started in the file nor in the ledger (unless
+        ``skip_bad_lines``).
+    """
+    shown = str(path)
 
     def write() -> _Import:
         with ledger.write() as conn:
