@@ -209,3 +209,10 @@ def test_a_refused_import_leaves_an_existing_ledger_byte_for_byte(
         assert code == 2, (case, err)
         assert db.read_bytes() == before, case
         assert sorted(tmp_path.iterdir()) == listing, case
+
+
+def test_repair_creates_no_ledger(capsys, tmp_path: Path) -> None:
+    db = tmp_path / "absent.db"
+    code, _, err = run(capsys, "energy", "repair", "--db", f"sqlite:///{db}")
+    one_line_error(code, err, "no ledger at", str(db))
+    assert list(tmp_path.iterdir()) == []

@@ -28,9 +28,15 @@ __all__ = ["import_cmd", "repair_cmd"]
 )
 @click.option("--db", "db", metavar="URL", default=None, help=DB_HELP)
 def repair_cmd(stale_s: float, db: str | None) -> None:
-    """Mark running runs whose writer process is gone as aborted."""
-    from ..ledger import open_ledger, repair_runs
+    """Mark running runs whose writer process is gone as aborted (in an existing ledger)."""
+    from ..ledger import LedgerConnectionError, open_ledger, repair_runs
+    from ..ledger.fresh import new_sqlite_file
 
+    new_file = new_sqlite_file(db)
+    if new_file is not None:  # nothing to repair: do not create a ledger to say so
+        raise LedgerConnectionError(
+            f"db: no ledger at {new_file.path} (nothing recorded there yet?)"
+        )
     with open_ledger(db, repair=False) as ledger:
         fixed = repair_runs(ledger, stale_s=stale_s)
     click.echo(f"{len(fixed)} run(s) marked aborted" + (f": {', '.join(fixed)}" if fixed else ""))
