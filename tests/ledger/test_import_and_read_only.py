@@ -216,3 +216,14 @@ def test_repair_creates_no_ledger(capsys, tmp_path: Path) -> None:
     code, _, err = run(capsys, "energy", "repair", "--db", f"sqlite:///{db}")
     one_line_error(code, err, "no ledger at", str(db))
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("command", [("energy", "import"), ("energy", "repair")])
+def test_a_ledger_name_too_long_is_one_line(
+    capsys, tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    # found by the deep argv fuzzer: the check for a new ledger file raised ENAMETOOLONG
+    db = tmp_path / ("a" * 300)
+    code, _, err = run(capsys, *command, "--db", str(db))
+    one_line_error(code, err, "cannot open")
+    assert list(tmp_path.iterdir()) == []

@@ -11,6 +11,7 @@ anything was recorded in, by this process or another, is never removed.
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 from pathlib import Path
 
@@ -45,9 +46,13 @@ def new_sqlite_file(url: str | None) -> NewFile | None:
     if parsed.get_backend_name() != "sqlite" or not parsed.database:
         return None
     path = Path(parsed.database)
-    if path.exists() or path.is_symlink():
+    try:
+        os.lstat(path)
+    except FileNotFoundError:
+        return NewFile(path=path, folder_existed=path.parent.is_dir())
+    except OSError:  # a name too long, a parent that is a file...: opening the ledger says so
         return None
-    return NewFile(path=path, folder_existed=path.parent.is_dir())
+    return None
 
 
 def _holds_rows(path: Path) -> bool:
