@@ -40,6 +40,9 @@ COMMANDS = sorted(leaf_commands(cli))
 CASE_S = 6.0
 #: Cases of the deep run (make slow); $TWIN_FUZZ_EXAMPLES overrides.
 DEEP_EXAMPLES = int(os.environ.get("TWIN_FUZZ_EXAMPLES", "5000"))
+#: Wall time a deep run may take, s: thousands of cases on a shared machine outlast the suite's
+#: 300 s per test (each case still has its own bound, which catches a hang).
+DEEP_TIMEOUT_S = 1800
 STATS: dict[str, int] = {"cases": 0, "refused": 0, "started": 0, "ok": 0}
 
 
@@ -139,6 +142,7 @@ def test_argv_fuzz(data: st.DataObject, sandbox: tuple[Path, dict[str, Path]]) -
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(DEEP_TIMEOUT_S)
 @settings(FUZZ, max_examples=DEEP_EXAMPLES, derandomize=False)
 @given(data=st.data())
 def test_argv_fuzz_deep(data: st.DataObject, sandbox: tuple[Path, dict[str, Path]]) -> None:
