@@ -24,6 +24,7 @@ from tests.cli.argv_fuzz import (
     WORK_ENTRY_POINTS,
     Started,
     base_args,
+    gate_jammed_generation,
     import_everything,
     leaf_commands,
     make_sandbox,
@@ -62,6 +63,8 @@ def stubs(monkeypatch: pytest.MonkeyPatch, sandbox: tuple[Path, dict[str, Path]]
 
     for module, name in WORK_ENTRY_POINTS:
         monkeypatch.setattr(importlib.import_module(module), name, _stub)
+    jammed = importlib.import_module("twin.physics.jammed")
+    monkeypatch.setattr(jammed, "jammed_network", gate_jammed_generation(_stub))
     # Relative names a case draws (``--db x``, ``twin keys x``) land in the sandbox, where the
     # snapshot sees them, never in the directory pytest was started from.
     monkeypatch.chdir(sandbox[0])
@@ -153,3 +156,16 @@ def test_argv_fuzz_deep(data: st.DataObject, sandbox: tuple[Path, dict[str, Path
 def test_report_counts() -> None:
     """Printed with -s: how the cases of this session ended."""
     print(f"argv fuzz: {STATS}")  # noqa: T201
+
+
+@pytest.mark.parametrize(
+    "args",
+    [  # found by the deep run: generating jammed:3000 took 92 s before the stubbed trainer
+        ["train", "--steps", "1", "--no-db", "--network", "jammed:3000"],
+        ["simulate", "--duration", "0.001", "--no-db", "--network", "jammed:3000"],
+    ],
+)
+def test_a_long_network_generation_is_work(
+    args: list[str], sandbox: tuple[Path, dict[str, Path]]
+) -> None:
+    assert _check_case(args, sandbox[0]) == "started"
