@@ -20,7 +20,9 @@ database is created at the head revision and an older one is upgraded. Only writ
 only in an existing folder (the per-user default folder is created on first use):
 ``open_ledger(url, read_only=True)``, used by every query, opens an existing ledger without
 writing (SQLite ``mode=ro`` and ``query_only``; PostgreSQL read-only transactions), refuses a
-database that is not a ledger at this code's revision, and never creates a file, folder or table.
+database that is not a ledger at this code's revision, and never creates a ledger file, folder or
+table (SQLite itself adds the ``-wal`` (empty) and ``-shm`` (index) files a reader of a WAL database
+needs when no writer has them open; the ledger file's bytes are unchanged).
 A SQLite URL with ``?mode=ro`` is read-only: a writer refuses it. New revisions are made
 with ``alembic.command.revision(alembic_config(url), message=..., autogenerate=True)``.
 """
