@@ -22,11 +22,11 @@ from twin.board.errors import BridgeError, BridgeTimeout, DecodeError, ProtocolV
 
 _LAZY = {
     "BoardPublisher": ".server",
-    "ClientSettings": ".client",
+    "ClientSettings": ".settings",
     "CurveClient": "._sockets",
     "CurveServer": "._sockets",
     "Endpoints": "._sockets",
-    "PublisherSettings": ".server",
+    "PublisherSettings": ".settings",
     "Recorder": ".recorder",
     "Replayer": ".recorder",
     "ZmqBoard": ".client",

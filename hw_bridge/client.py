@@ -25,13 +25,12 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-import attrs
 import numpy as np
 import zmq
 
 from hw_bridge._requests import Requester
 from hw_bridge._sockets import CurveClient, Endpoints, configure
-from hw_bridge.codec import Limits, Message, decode, recv_frames
+from hw_bridge.codec import Message, decode, recv_frames
 from hw_bridge.protocol import (
     ack_from,
     encode_command,
@@ -41,6 +40,7 @@ from hw_bridge.protocol import (
     state_from,
 )
 from hw_bridge.sequencer import Sequencer
+from hw_bridge.settings import ClientSettings
 from twin.board.contract import Ack, Command, LinkCounters, Snapshot, Update
 from twin.board.errors import (
     BridgeClosed,
@@ -57,43 +57,6 @@ log = logging.getLogger("hw_bridge.client")
 #: Called with (source, frames, receive wall time) for every frame received: source is
 #: ``"sub"`` (updates, heartbeats) or ``"snapshot"`` (replies); the recorder is a tap.
 Tap = Callable[[str, list[bytes], float], None]
-
-
-@attrs.frozen(kw_only=True)
-class ClientSettings:
-    """Limits, timeouts and retry policy of a :class:`ZmqBoard`.
-
-    Attributes
-    ----------
-    rcvhwm : int
-        Frames ZeroMQ queues for this client between polls.
-    request_timeout_s : float
-        Wait for one snapshot or command reply before retrying on a fresh socket, seconds.
-    request_retries : int
-        Retries of a snapshot request or a command (same idempotency key) before giving up.
-    missed_heartbeats : float
-        Silence threshold, in heartbeat periods.
-    heartbeat_s : float
-        Heartbeat period assumed until the board's first heartbeat states its own, seconds.
-    backoff_s : tuple of float
-        First and largest wait between reconnection attempts, seconds (doubling).
-    lag_window : int
-        Number of recent lags the p50/p99 are computed over.
-    max_batch : int
-        Most frames one :meth:`ZmqBoard.poll` call reads.
-    limits : Limits
-        Bounds on the frames decoded.
-    """
-
-    rcvhwm: int = 100_000
-    request_timeout_s: float = 1.0
-    request_retries: int = 3
-    missed_heartbeats: float = 3.0
-    heartbeat_s: float = 0.1
-    backoff_s: tuple[float, float] = (0.05, 2.0)
-    lag_window: int = 4096
-    max_batch: int = 10_000
-    limits: Limits = attrs.field(factory=Limits)
 
 
 def _ms(seconds: float) -> int:

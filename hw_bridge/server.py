@@ -36,7 +36,7 @@ import zmq
 
 from hw_bridge._messages import PROTOCOL_VERSION
 from hw_bridge._sockets import CurveServer, bind_all, configure
-from hw_bridge.codec import Limits, decode, send_frames
+from hw_bridge.codec import decode, send_frames
 from hw_bridge.desk import CommandDesk, CommandHandler
 from hw_bridge.protocol import (
     command_from,
@@ -46,6 +46,7 @@ from hw_bridge.protocol import (
     encode_snapshot,
     encode_update,
 )
+from hw_bridge.settings import PublisherSettings
 from twin.board.contract import BoardConfig, BoardState, Command, Snapshot
 from twin.board.errors import (
     BridgeClosed,
@@ -57,34 +58,6 @@ from twin.board.errors import (
 __all__ = ["BoardPublisher", "PublisherSettings"]
 
 log = logging.getLogger("hw_bridge.server")
-
-
-@attrs.frozen(kw_only=True)
-class PublisherSettings:
-    """Limits and periods of a :class:`BoardPublisher`.
-
-    Attributes
-    ----------
-    heartbeat_s : float
-        Heartbeat period, seconds.
-    sndhwm, rcvhwm : int
-        ZeroMQ high-water marks, messages (a subscriber further behind than SNDHWM loses frames,
-        which it detects as a gap).
-    linger_s : float
-        How long close() keeps trying to deliver queued messages, seconds.
-    idempotency_cache : int
-        Number of acknowledgements remembered by key (a retry within this window is answered
-        from the cache, never applied twice).
-    limits : Limits
-        Bounds on the requests the board decodes.
-    """
-
-    heartbeat_s: float = 0.1
-    sndhwm: int = 10_000
-    rcvhwm: int = 1_000
-    linger_s: float = 0.2
-    idempotency_cache: int = 4096
-    limits: Limits = attrs.field(factory=lambda: Limits(max_frame_bytes=1 << 21))
 
 
 class BoardPublisher:

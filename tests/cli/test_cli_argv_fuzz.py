@@ -24,6 +24,7 @@ from tests.cli.argv_fuzz import (
     WORK_ENTRY_POINTS,
     Started,
     base_args,
+    gate_jammed_generation,
     import_everything,
     leaf_commands,
     make_sandbox,
@@ -40,6 +41,9 @@ COMMANDS = sorted(leaf_commands(cli))
 CASE_S = 6.0
 #: Cases of the deep run (make slow); $TWIN_FUZZ_EXAMPLES overrides.
 DEEP_EXAMPLES = int(os.environ.get("TWIN_FUZZ_EXAMPLES", "5000"))
+#: Wall time a deep run may take, s: thousands of cases on a shared machine outlast the suite's
+#: 300 s per test (each case still has its own bound, which catches a hang).
+DEEP_TIMEOUT_S = 1800
 STATS: dict[str, int] = {"cases": 0, "refused": 0, "started": 0, "ok": 0}
 
 
@@ -59,6 +63,8 @@ def stubs(monkeypatch: pytest.MonkeyPatch, sandbox: tuple[Path, dict[str, Path]]
 
     for module, name in WORK_ENTRY_POINTS:
         monkeypatch.setattr(importlib.import_module(module), name, _stub)
+    jammed = importlib.import_module("twin.physics.jammed")
+    monkeypatch.setattr(jammed, "jammed_network", gate_jammed_generation(_stub))
     # Relative names a case draws (``--db x``, ``twin keys x``) land in the sandbox, where the
     # snapshot sees them, never in the directory pytest was started from.
     monkeypatch.chdir(sandbox[0])
@@ -139,6 +145,7 @@ def test_argv_fuzz(data: st.DataObject, sandbox: tuple[Path, dict[str, Path]]) -
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(DEEP_TIMEOUT_S)
 @settings(FUZZ, max_examples=DEEP_EXAMPLES, derandomize=False)
 @given(data=st.data())
 def test_argv_fuzz_deep(data: st.DataObject, sandbox: tuple[Path, dict[str, Path]]) -> None:
@@ -149,3 +156,16 @@ def test_argv_fuzz_deep(data: st.DataObject, sandbox: tuple[Path, dict[str, Path
 def test_report_counts() -> None:
     """Printed with -s: how the cases of this session ended."""
     print(f"argv fuzz: {STATS}")  # noqa: T201
+
+
+@pytest.mark.parametrize(
+    "args",
+    [  # found by the deep run: generating jammed:3000 took 92 s before the stubbed trainer
+        ["train", "--steps", "1", "--no-db", "--network", "jammed:3000"],
+        ["simulate", "--duration", "0.001", "--no-db", "--network", "jammed:3000"],
+    ],
+)
+def test_a_long_network_generation_is_work(
+    args: list[str], sandbox: tuple[Path, dict[str, Path]]
+) -> None:
+    assert _check_case(args, sandbox[0]) == "started"

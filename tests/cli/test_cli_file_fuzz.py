@@ -27,6 +27,9 @@ _register()
 import_everything()  # before any stub: a module imported under a stub would keep it
 #: Cases of each deep run (make slow); $TWIN_FUZZ_EXAMPLES overrides.
 DEEP_EXAMPLES = int(os.environ.get("TWIN_FUZZ_EXAMPLES", "2000"))
+#: Wall time a deep run may take, s: thousands of cases on a shared machine outlast the suite's
+#: 300 s per test (each case still has its own bound, which catches a hang).
+DEEP_TIMEOUT_S = 1800
 
 VALID_SWEEP = """name = "fuzz"
 kind = "trainer"
@@ -138,6 +141,7 @@ def test_mutated_sweep_files(tmp_path_factory: pytest.TempPathFactory, text: str
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(DEEP_TIMEOUT_S)
 @settings(FUZZ, max_examples=DEEP_EXAMPLES, derandomize=False)
 @given(text=sweep_text())
 def test_mutated_sweep_files_deep(tmp_path_factory: pytest.TempPathFactory, text: str) -> None:
@@ -200,6 +204,7 @@ def test_mutated_recordings(tmp_path_factory: pytest.TempPathFactory, data: st.D
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(DEEP_TIMEOUT_S)
 @settings(FUZZ, max_examples=DEEP_EXAMPLES, derandomize=False)
 @given(data=st.data())
 def test_mutated_recordings_deep(
@@ -280,6 +285,7 @@ def test_mutated_imports(tmp_path_factory: pytest.TempPathFactory, data: st.Data
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(DEEP_TIMEOUT_S)
 @settings(FUZZ, max_examples=DEEP_EXAMPLES, derandomize=False)
 @given(data=st.data())
 def test_mutated_imports_deep(

@@ -80,8 +80,7 @@ def test_import_refuses_what_would_poison_the_ledger(
     db = tmp_path / "l.db"
     code, _, err = run(capsys, "energy", "import", str(path), "--db", str(db))
     one_line_error(code, err, f"{path}:{line}:", *needles)
-    code, out, err = run(capsys, "energy", "runs", "--db", str(db), "--format", "json")
-    assert (code, json.loads(out)) == (0, []), err  # nothing of the file was recorded
+    assert sorted(tmp_path.iterdir()) == [path]  # nothing recorded: no ledger file created
 
 
 def test_import_refuses_json_nested_too_deeply(capsys, tmp_path: Path) -> None:
@@ -168,3 +167,63 @@ def test_import_reads_are_bounded(tmp_path: Path) -> None:
         assert done.returncode == 2, done.stderr
         assert "not a regular file" in done.stderr
         assert len(done.stderr.strip().splitlines()) == 1
+
+
+def _refusals(tmp_path: Path) -> dict[str, list[Path]]:
+    """Import arguments that are refused whole (a bad file, or a good one and a bad one)."""
+    good = _write(tmp_path / "good.jsonl", _docs())
+    torn = tmp_path / "torn.jsonl"
+    torn.write_text(json.dumps(_docs()[0]) + "\n" + '{"doc": "sample", "ru\n')
+    orphan = _write(tmp_path / "orphan.jsonl", _docs(**{"start.uid": "r9"})[1:])
+    entry = _docs()[2]
+    twice = _write(tmp_path / "twice.jsonl", [*_docs()[:3], {**entry, "energy_j": 5e-3}])
+    return {"torn": [torn], "orphan": [orphan], "twice": [twice], "good+torn": [good, torn]}
+
+
+@pytest.mark.parametrize("case", ["torn", "orphan", "twice", "good+torn"])
+def test_a_refused_import_creates_no_ledger(capsys, tmp_path: Path, case: str) -> None:
+    files = _refusals(tmp_path)[case]
+    before = sorted(tmp_path.iterdir())
+    db = tmp_path / "new.db"
+    code, _, err = run(capsys, "energy", "import", *map(str, files), "--db", f"sqlite:///{db}")
+    assert code == 2, err
+    assert "Traceback" not in err
+    assert sorted(tmp_path.iterdir()) == before  # no ledger, -wal, -shm or -journal left
+    code, _, err = run(capsys, "energy", "runs", "--db", str(db))
+    one_line_error(code, err, "no ledger at")  # and the query does not create one either
+    assert not db.exists()
+
+
+def test_a_refused_import_leaves_an_existing_ledger_byte_for_byte(
+    capsys, tmp_path: Path
+) -> None:
+    db = tmp_path / "l.db"
+    first = _write(tmp_path / "first.jsonl", _docs())
+    assert run(capsys, "energy", "import", str(first), "--db", str(db))[0] == 0
+    other = _docs()[2]
+    clash = _write(tmp_path / "clash.jsonl", [{**other, "energy_j": 7e-3}])  # ledger has 2e-3
+    refusals = {**_refusals(tmp_path), "clash": [clash]}
+    listing, before = sorted(tmp_path.iterdir()), db.read_bytes()
+    for case, files in refusals.items():
+        code, _, err = run(capsys, "energy", "import", *map(str, files), "--db", str(db))
+        assert code == 2, (case, err)
+        assert db.read_bytes() == before, case
+        assert sorted(tmp_path.iterdir()) == listing, case
+
+
+def test_repair_creates_no_ledger(capsys, tmp_path: Path) -> None:
+    db = tmp_path / "absent.db"
+    code, _, err = run(capsys, "energy", "repair", "--db", f"sqlite:///{db}")
+    one_line_error(code, err, "no ledger at", str(db))
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("command", [("energy", "import"), ("energy", "repair")])
+def test_a_ledger_name_too_long_is_one_line(
+    capsys, tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    # found by the deep argv fuzzer: the check for a new ledger file raised ENAMETOOLONG
+    db = tmp_path / ("a" * 300)
+    code, _, err = run(capsys, *command, "--db", str(db))
+    one_line_error(code, err, "cannot open")
+    assert list(tmp_path.iterdir()) == []

@@ -60,6 +60,7 @@ _COMMAND_MODULES = (
     "train",
     "simulate",
     "energy",
+    "energy_writes",
     "infer",
     "board",
     "shadow",

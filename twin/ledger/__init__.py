@@ -54,18 +54,12 @@ if TYPE_CHECKING:
     from .alarm_record import record_alarm
     from .db import Ledger, open_ledger, resolve_url
     from .lifecycle import TerminatedBySignal, flush_on_signals, recording
-    from .queries import (
-        compare_runs,
-        energy_history,
-        energy_to_tolerance,
-        list_runs,
-        parse_duration,
-        parse_time,
-        show_run,
-    )
+    from .queries import compare_runs, energy_history, list_runs, show_run
+    from .query_args import parse_duration, parse_time
     from .repair import repair_runs
     from .replay import ImportFileError, ImportReport, import_file, import_spool
     from .steering import steer_runs
+    from .tolerance import energy_to_tolerance
     from .writer import LedgerWriter
 
 #: Where each lazily imported name lives.
@@ -75,11 +69,11 @@ _LAZY = {
     "resolve_url": ".db",
     "compare_runs": ".queries",
     "energy_history": ".queries",
-    "energy_to_tolerance": ".queries",
+    "energy_to_tolerance": ".tolerance",
     "list_alarms": ".alarm_queries",
     "list_runs": ".queries",
-    "parse_duration": ".queries",
-    "parse_time": ".queries",
+    "parse_duration": ".query_args",
+    "parse_time": ".query_args",
     "show_run": ".queries",
     "repair_runs": ".repair",
     "ImportFileError": ".replay",

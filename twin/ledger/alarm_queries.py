@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from .db import Ledger
 from .errors import LedgerQueryError
 from .models import ALARM_SEVERITY, alarms
-from .queries import _choice, iso_utc, parse_time, resolve_run
+from .query_args import _choice, iso_utc, parse_time, resolve_run
 
 __all__ = ["DIVERGENCE_FIELDS", "list_alarms"]
 

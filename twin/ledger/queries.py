@@ -1,4 +1,4 @@
-"""What the ledger answers: run lists, run details, history, energy to a tolerance, comparisons.
+"""What the ledger answers: run lists, run details, energy history, comparisons.
 
 Every function takes an open :class:`~twin.ledger.Ledger` and returns plain JSON-ready dicts and
 lists (joules, seconds, ISO-8601 UTC times), which the ``twin energy`` command prints as a table,
@@ -11,12 +11,7 @@ argument.
 
 from __future__ import annotations
 
-import json
-import math
-import re
-import time
 from collections import defaultdict
-from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -26,8 +21,10 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
 from .db import Ledger
-from .errors import LedgerQueryError, RunNotFoundError
+from .errors import LedgerQueryError
 from .models import ENERGY_PHASE, RUN_KIND, RUN_STATUS, entries, runs, samples
+from .query_args import _choice, iso_utc, parse_duration, parse_time, resolve_run
+from .tolerance import energy_to_tolerance
 
 __all__ = [
     "compare_runs",
@@ -40,64 +37,6 @@ __all__ = [
     "resolve_run",
     "show_run",
 ]
-
-_UNITS_S = {
-    "s": 1.0,
-    "sec": 1.0,
-    "m": 60.0,
-    "min": 60.0,
-    "h": 3600.0,
-    "d": 86400.0,
-    "w": 604800.0,
-}
-_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*([a-z]+)\s*$")
-
-
-def parse_duration(text: str, *, field: str = "every") -> float:
-    """Seconds in a duration such as ``30s``, ``15m``/``15min``, ``1h``, ``1d``, ``2w``.
-
-    Raises
-    ------
-    LedgerQueryError
-        Malformed, unknown unit, or not > 0.
-    """
-    m = _DURATION_RE.match(text.lower())
-    if not m or m.group(2) not in _UNITS_S or float(m.group(1)) <= 0:
-        raise LedgerQueryError(
-            f"{field}: expected a duration > 0 like 30s, 15m, 1h, 1d or 2w, got {text!r}"
-        )
-    return float(m.group(1)) * _UNITS_S[m.group(2)]
-
-
-def parse_time(text: str, *, field: str = "since", now: float | None = None) -> float:
-    """Unix seconds of an ISO date/time (naive means UTC) or of a duration ago (``30d``)."""
-    stripped = text.strip()
-    if _DURATION_RE.match(stripped.lower()):
-        ago = parse_duration(stripped, field=field)
-        return (time.time() if now is None else now) - ago
-    try:
-        when = datetime.fromisoformat(stripped.replace("Z", "+00:00"))
-    except ValueError:
-        raise LedgerQueryError(
-            f"{field}: expected an ISO date/time (2025-01-31, 2025-01-31T12:00) or a duration "
-            f"ago (30d, 12h), got {text!r}"
-        ) from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return when.timestamp()
-
-
-def iso_utc(unix: float | None) -> str | None:
-    """``2025-01-31T12:00:00Z`` for unix seconds (``None`` stays ``None``)."""
-    if unix is None:
-        return None
-    return datetime.fromtimestamp(unix, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _choice(value: str | None, allowed: tuple[str, ...], field: str) -> str | None:
-    if value is not None and value not in allowed:
-        raise LedgerQueryError(f"{field}: expected one of {', '.join(allowed)}, got {value!r}")
-    return value
 
 
 class _floor(FunctionElement[float]):
@@ -122,41 +61,6 @@ def _floor_sqlite(element: _floor, compiler: SQLCompiler, **kw: Any) -> str:
 
 
 # --------------------------------------------------------------------------- runs
-
-
-def resolve_run(conn: Connection, ref: str) -> str:
-    """The uid of the run ``ref`` names: a uid, a unique uid prefix, or ``last``.
-
-    Raises
-    ------
-    RunNotFoundError
-        No run matches.
-    LedgerQueryError
-        Empty, or a prefix matching several runs.
-    """
-    ref = ref.strip()
-    if not ref:
-        raise LedgerQueryError("run: empty run id")
-    if ref in ("last", "latest"):
-        uid = conn.execute(
-            sa.select(runs.c.uid).order_by(runs.c.started_unix.desc()).limit(1)
-        ).scalar()
-        if uid is None:
-            raise RunNotFoundError("run: the ledger has no runs yet")
-        return str(uid)
-    if conn.execute(sa.select(runs.c.uid).where(runs.c.uid == ref)).scalar() is not None:
-        return ref
-    pattern = ref.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    found = (
-        conn.execute(sa.select(runs.c.uid).where(runs.c.uid.like(pattern, escape="\\")).limit(3))
-        .scalars()
-        .all()
-    )
-    if not found:
-        raise RunNotFoundError(f"run: no run matches {ref!r}")
-    if len(found) > 1:
-        raise LedgerQueryError(f"run: {ref!r} is ambiguous (matches {', '.join(found[:2])}, ...)")
-    return str(found[0])
 
 
 def _run_totals() -> sa.Select[Any]:
@@ -356,134 +260,6 @@ def energy_history(
         {"bucket": iso_utc(float(r["bucket_unix"])), **{k: r[k] for k in r if k != "bucket_unix"}}
         for r in rows
     ]
-
-
-# --------------------------------------------------------------------------- energy to tolerance
-
-
-def _first_hits(
-    conn: Connection, uid: str, quantity: str, tol: float
-) -> tuple[dict[int, tuple[float, int | None, float]], dict[int, float | None]]:
-    """Per realization: (t_s, step, value) of the first sample <= tol, and the minimum value."""
-    s = samples
-    rows = conn.execute(
-        sa.select(s.c.t_s, s.c.step, s.c.data).where(s.c.run_uid == uid).order_by(s.c.t_s, s.c.seq)
-    ).all()
-    hits: dict[int, tuple[float, int | None, float]] = {}
-    lowest: dict[int, float | None] = {}
-    for t_s, step, data in rows:
-        values = _readings(data).get(quantity)
-        if values is None:
-            continue
-        for r, value in enumerate(values):
-            lowest.setdefault(r, None)
-            if value is None:
-                continue
-            low = lowest[r]
-            lowest[r] = value if low is None else min(low, value)
-            if r not in hits and value <= tol:
-                hits[r] = (t_s, step, value)
-    if not lowest:
-        raise LedgerQueryError(f"{quantity}: run {uid} has no {quantity!r} samples")
-    return hits, lowest
-
-
-def _readings(data: Any) -> dict[str, list[float | None]]:
-    """A sample row's readings (the driver may hand JSON back as text)."""
-    return dict(json.loads(data) if isinstance(data, str) else data)
-
-
-def _energy_until(
-    conn: Connection, uid: str, realization: int, phase: str, t_stop: float
-) -> dict[str, float]:
-    """Joules per component of ``phase`` entries up to run time ``t_stop`` (straddlers prorated)."""
-    e = entries
-    mine = (e.c.run_uid == uid, e.c.realization == realization, e.c.phase == phase)
-    out: dict[str, float] = defaultdict(float)
-    full = conn.execute(
-        sa.select(e.c.component, sa.func.sum(e.c.energy_j))
-        .where(*mine, e.c.t1_s <= t_stop)
-        .group_by(e.c.component)
-    ).all()
-    for comp, joules in full:
-        out[comp] += float(joules)
-    straddling = conn.execute(
-        sa.select(e.c.component, e.c.t0_s, e.c.t1_s, e.c.energy_j).where(
-            *mine, e.c.t0_s < t_stop, e.c.t1_s > t_stop
-        )
-    ).all()
-    for comp, t0, t1, joules in straddling:
-        out[comp] += float(joules) * (t_stop - t0) / (t1 - t0)
-    return dict(out)
-
-
-def energy_to_tolerance(
-    ledger: Ledger,
-    ref: str,
-    *,
-    error: float,
-    quantity: str = "error",
-    phase: str = "training",
-) -> dict[str, Any]:
-    """Energy a run spent until its error first reached a tolerance, per realization.
-
-    Definition: ``t*`` is the run time of the first sample whose ``quantity`` is ``<= error``
-    (the error is known only at samples, so ``t*`` is exact to the sampling resolution and never
-    earlier than the true crossing). The energy is the sum, per component, of the ``phase``
-    entries of that realization over ``[0, t*]``: entries ending by ``t*`` count in full; an entry
-    whose interval ``[t0_s, t1_s]`` straddles ``t*`` counts the fraction
-    ``(t* - t0_s) / (t1_s - t0_s)`` of its joules (linear in time, i.e. assuming constant power
-    within the entry). For the trainer, entries end exactly at sample times, so no proration
-    happens and the result is the exact integral of the power up to ``t*``.
-
-    Parameters
-    ----------
-    ref
-        Run uid, unique prefix or ``last``.
-    error
-        Tolerance, in the unit of ``quantity`` (V^2 for ``error``); > 0.
-    quantity
-        Sampled reading compared with the tolerance (``error_normalized`` for relative).
-    phase
-        Phase whose entries are summed.
-
-    Returns
-    -------
-    dict
-        ``run``, ``tolerance``, ``quantity``, ``phase``, ``realizations``: one dict each with
-        ``realization``, ``reached``, ``t_s``, ``step``, ``error`` (the value at ``t*``),
-        ``min_error``, ``components`` (joules per component; empty if not reached) and
-        ``energy_j`` (their sum; ``None`` if not reached).
-    """
-    if not (isinstance(error, int | float) and math.isfinite(error) and error > 0):
-        raise LedgerQueryError(f"error: tolerance must be a finite number > 0, got {error!r}")
-    _choice(phase, ENERGY_PHASE, "phase")
-    with ledger.read() as conn:
-        uid = resolve_run(conn, ref)
-        hits, lowest = _first_hits(conn, uid, quantity, float(error))
-        rows = []
-        for r in sorted(lowest):
-            hit = hits.get(r)
-            comps = _energy_until(conn, uid, r, phase, hit[0]) if hit else {}
-            rows.append(
-                {
-                    "realization": r,
-                    "reached": hit is not None,
-                    "t_s": hit[0] if hit else None,
-                    "step": hit[1] if hit else None,
-                    "error": hit[2] if hit else None,
-                    "min_error": lowest[r],
-                    "components": comps,
-                    "energy_j": float(sum(comps.values())) if hit else None,
-                }
-            )
-    return {
-        "run": uid,
-        "tolerance": float(error),
-        "quantity": quantity,
-        "phase": phase,
-        "realizations": rows,
-    }
 
 
 # --------------------------------------------------------------------------- compare

@@ -19,12 +19,10 @@
 
 from __future__ import annotations
 
-import itertools
-import json
 import logging
 import math
 from collections import defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -32,10 +30,7 @@ import attrs
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from .._files import NotARegularFileError, regular_file
-from ..documents import DocumentError, validate_document
 from ._bulk import (
-    check_entry,
     command_row,
     entry_row,
     insert_commands,
@@ -47,14 +42,16 @@ from ._bulk import (
 from ._retry import retry_locked
 from .alarm_record import alarm_row, upsert_alarms
 from .errors import LedgerError
-from .import_checks import check_imported
+from .import_reading import MAX_LINE_CHARS, ImportFileError, Numbered, read_documents
 from .models import boards, commands, insert_ignore, runs, samples
 from .repair import Transactions
 from .spool import pending_spool_files
 
 __all__ = [
+    "MAX_LINE_CHARS",
     "ImportFileError",
     "ImportReport",
+    "import_documents",
     "import_file",
     "import_spool",
     "read_documents",
@@ -64,8 +61,6 @@ __all__ = [
 log = logging.getLogger("twin.ledger")
 
 _SHOWN_CONFLICTS = 5
-#: Longest line read (a start document with large params, a sample of 10,000 realizations).
-MAX_LINE_CHARS = 64 << 20
 
 
 class Ledgerlike(Transactions, Protocol):
@@ -74,10 +69,6 @@ class Ledgerlike(Transactions, Protocol):
 
     @property
     def url(self) -> str: ...
-
-
-class ImportFileError(LedgerError, ValueError):
-    """A document file cannot be imported (a bad line, or a run the ledger does not know)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -95,86 +86,6 @@ class ImportReport:
     def rejected(self) -> bool:
         """True when conflicts rolled the file back (nothing of it was recorded)."""
         return bool(self.conflicts)
-
-
-Numbered = list[tuple[int, dict[str, Any]]]
-
-
-def _bad_reason(line: str) -> tuple[dict[str, Any] | None, str]:
-    try:
-        doc = json.loads(line)
-    except json.JSONDecodeError as exc:
-        return None, f"not a JSON document (torn line?): {exc.msg}"
-    except RecursionError:  # arrays or objects nested thousands deep (found by the import fuzzer)
-        return None, "not a run document: nested too deeply"
-    if not isinstance(doc, dict):
-        return None, "not a JSON object"
-    try:
-        validate_document(doc)
-        # first: integers beyond 64 bits and non-finite numbers, which the row checks below
-        # cannot even convert (an energy t0_s of 10^400 overflowed float(); found by the deep
-        # import fuzzer)
-        check_imported(doc)
-        if doc["doc"] == "energy":
-            check_entry(doc)
-        elif doc["doc"] == "command":
-            command_row(doc)  # raises on what the commands table cannot hold
-        elif doc["doc"] == "alarm":
-            alarm_row(doc)
-    except (DocumentError, LedgerError) as exc:
-        return None, str(exc)
-    return doc, ""
-
-
-def _lines(path: str | Path) -> Iterator[tuple[int, str]]:
-    """Numbered lines of a regular file, each at most :data:`MAX_LINE_CHARS` (bounded reads)."""
-    try:
-        if regular_file(path) is None:
-            raise ImportFileError(f"{path}: cannot read: no such file")
-    except NotARegularFileError as exc:
-        expected = "a JSON-lines file of run documents expected"
-        raise ImportFileError(f"{path}: {exc}; {expected}") from None
-    try:
-        with open(path, encoding="utf-8") as fh:
-            for lineno in itertools.count(1):
-                line = fh.readline(MAX_LINE_CHARS + 1)
-                if not line:
-                    return
-                if len(line) > MAX_LINE_CHARS:
-                    raise ImportFileError(
-                        f"{path}:{lineno}: a line longer than {MAX_LINE_CHARS:,} characters; "
-                        "a JSON-lines file of run documents expected"
-                    )
-                yield lineno, line
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ImportFileError(f"{path}: cannot read: {exc}") from None
-
-
-def read_documents(path: str | Path, *, skip_bad_lines: bool = False) -> tuple[Numbered, int]:
-    """The ``(line number, document)`` pairs of a JSON-lines file, and the bad lines skipped.
-
-    Raises
-    ------
-    ImportFileError
-        A line is torn, not JSON or not a valid document (unless ``skip_bad_lines``).
-    """
-    docs: Numbered = []
-    skipped = 0
-    for lineno, line in _lines(path):
-        if not line.strip():
-            continue
-        doc, why = _bad_reason(line)
-        if doc is not None:
-            docs.append((lineno, doc))
-        elif skip_bad_lines:
-            skipped += 1
-            log.warning("%s:%d: skipped: %s", path, lineno, why)
-        else:
-            raise ImportFileError(
-                f"{path}:{lineno}: {why}; nothing of the file was imported "
-                "(--skip-bad-lines imports the rest)"
-            )
-    return docs, skipped
 
 
 class _Conflicts(Exception):
@@ -367,8 +278,27 @@ def import_file(
     ImportFileError
         A bad line (unless ``skip_bad_lines``) or a document of an unknown run.
     """
-    shown = str(path)
     docs, skipped = read_documents(path, skip_bad_lines=skip_bad_lines)
+    return import_documents(ledger, path, docs, skipped=skipped, skip_bad_lines=skip_bad_lines)
+
+
+def import_documents(
+    ledger: Ledgerlike,
+    path: str | Path,
+    docs: Numbered,
+    *,
+    skipped: int = 0,
+    skip_bad_lines: bool = False,
+) -> ImportReport:
+    """Import the documents :func:`read_documents` read from ``path`` (``skipped`` bad lines).
+
+    Raises
+    ------
+    ImportFileError
+        A document of a run neither started in the file nor in the ledger (unless
+        ``skip_bad_lines``).
+    """
+    shown = str(path)
 
     def write() -> _Import:
         with ledger.write() as conn:

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from .db import Ledger
 from .errors import LedgerQueryError
-from .queries import iso_utc, parse_time
+from .query_args import iso_utc, parse_time
 
 __all__ = ["steer_runs"]
 
