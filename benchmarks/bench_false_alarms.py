@@ -34,15 +34,15 @@ from functools import partial
 from pathlib import Path
 
 import numpy as np
-from scipy.stats import chi2
 
 from twin.board.errors import BridgeConfigError
 from twin.board.inprocess import InProcessBoard
-from twin.shadow.detector import (
+from twin.shadow.alarm_curve import (
     FalseAlarmCurve,
     crossing_counts,
     default_false_alarm_curve,
     fit_false_alarm_curve,
+    upper95_per_hour,
 )
 from twin.shadow.session import EmulationSpec, calibrate_emulator, make_emulator
 from twin.shadow.shadow import Shadow, ShadowConfig
@@ -130,9 +130,7 @@ def _check(records: list[dict], curve: FalseAlarmCurve, false_alarm_hours: float
         "level": level,
         "false_alarms_at_level": n,
         "rate_per_hour": n / hours if hours else float("nan"),
-        "rate_upper95_per_hour": float(chi2.ppf(0.95, 2 * (n + 1)) / 2 / hours)
-        if hours
-        else float("inf"),
+        "rate_upper95_per_hour": upper95_per_hour(n, hours),
         "predicted_at_level_per_hour": curve.rate_per_hour(level),
         "shadow_alarms": sum(r["shadow_alarms"] for r in records),
         "check_crossings": [int(c) for c in counts],
@@ -289,7 +287,7 @@ def _write(args: argparse.Namespace) -> int:
         "level": level,
         "check_hours": hours,
         "false_alarms_at_level": n,
-        "rate_upper95_per_hour": float(chi2.ppf(0.95, 2 * (n + 1)) / 2 / hours),
+        "rate_upper95_per_hour": upper95_per_hour(n, hours),
         "predicted_at_level_per_hour": curve.rate_per_hour(level),
         "check_crossings": crossing_counts(check_trace, levels).tolist(),
     }

@@ -27,7 +27,18 @@ __all__ = [
     "crossing_counts",
     "default_false_alarm_curve",
     "fit_false_alarm_curve",
+    "upper95_per_hour",
 ]
+
+
+def upper95_per_hour(alarms: int, hours: float) -> float:
+    """Exact one-sided 95 % upper bound (Poisson) of a rate from ``alarms`` events seen over
+    ``hours`` (per hour; ``inf`` over no time): 3.0 / hours when none was seen."""
+    if not hours > 0:
+        return float("inf")
+    from scipy.stats import chi2
+
+    return float(chi2.ppf(0.95, 2 * (alarms + 1)) / 2 / hours)
 
 
 @attrs.frozen(kw_only=True)
@@ -58,10 +69,8 @@ class FalseAlarmCurve:
         measured (``None``: no check)."""
         if self.checked_per_hour is None or not self.checked_hours > 0:
             return None
-        from scipy.stats import chi2
-
         n = round(self.checked_per_hour * self.checked_hours)
-        return float(chi2.ppf(0.95, 2 * (n + 1)) / 2 / self.checked_hours)
+        return upper95_per_hour(n, self.checked_hours)
 
     def rate_per_hour(self, h: float) -> float:
         return math.exp(self.log_rate0 - self.decay_per_level * h)
