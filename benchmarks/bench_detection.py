@@ -23,6 +23,7 @@ import numpy as np
 
 from twin.board.inprocess import Fault, InProcessBoard
 from twin.shadow.detector import FalseAlarmCurve, default_false_alarm_curve
+from twin.shadow.diagnose import kind_of
 from twin.shadow.session import EmulationSpec, calibrate_emulator, make_emulator
 from twin.shadow.shadow import Shadow, ShadowConfig
 
@@ -141,16 +142,8 @@ def _likely(run: dict, edge: int) -> str | None:
     for alarm in run.get("raised", []):
         if alarm["t_s"] < run["t_fault"] or edge not in alarm["edges"]:
             continue
-        text = alarm["likely"][alarm["edges"].index(edge)] if alarm["likely"] else ""
-        for kind, marker in (
-            ("stuck", "stuck"),
-            ("gain", "as fast as"),
-            ("drift", "extra drift"),
-            ("unexplained", "neither"),
-        ):
-            if marker in text:
-                return kind
-        return "unknown"
+        at = alarm["edges"].index(edge)
+        return kind_of(alarm["likely"][at]) if at < len(alarm["likely"]) else "unknown"
     return None
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from twin.shadow.diagnose import MAX_SAMPLES, RecentTravel, diagnose_edge
+from twin.shadow.diagnose import MAX_SAMPLES, Diagnosis, RecentTravel, diagnose_edge, kind_of
 
 TAU = np.arange(1, 26) * 0.01  # one 0.25 s interval sampled every 10 ms
 #: The twin's predicted travel: a gate learning at 0.4 V/s, slowing down.
@@ -70,3 +70,9 @@ def test_a_fault_that_starts_mid_interval_is_fitted_from_its_onset() -> None:
     whole = diagnose_edge(2, TAU, board, PRED, 2.0, -np.inf)  # no onset: both mixed
     assert whole.kind != "stuck"  # mixed with the samples before it, it reads otherwise
     assert whole.gain > 0.3
+
+
+def test_the_signature_is_read_back_from_the_alarm_text() -> None:
+    for kind in ("gain", "drift", "stuck", "unexplained", "unknown"):
+        d = Diagnosis(edge=4, kind=kind, gain=1.5, drift_v_per_s=-0.3, gate_v=2.0)
+        assert kind_of(d.text()) == kind

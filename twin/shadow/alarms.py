@@ -135,12 +135,11 @@ class DivergenceMonitor:
             return None
         return self.finish(self._below_since)
 
-    def annotate(self, likely: tuple[str, ...]) -> Alarm | None:
-        """Attach what the named edges' residuals look like to the active alarm (kept to its
-        end); returns it, or ``None`` without one."""
+    def annotate(self, likely: tuple[str, ...]) -> None:
+        """Attach what the named edges' residuals look like to the active alarm, if any (kept
+        to its end)."""
         if self.active is not None:
             self.active = attrs.evolve(self.active, likely=tuple(likely))
-        return self.active
 
     def _merge(self, edge_scores: np.ndarray, node_scores: np.ndarray) -> None:
         for target, scores in ((self._edges, edge_scores), (self._nodes, node_scores)):

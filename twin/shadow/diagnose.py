@@ -25,7 +25,15 @@ from __future__ import annotations
 import attrs
 import numpy as np
 
-__all__ = ["EXPLAINED", "MAX_SAMPLES", "STUCK_V", "Diagnosis", "RecentTravel", "diagnose_edge"]
+__all__ = [
+    "EXPLAINED",
+    "MAX_SAMPLES",
+    "STUCK_V",
+    "Diagnosis",
+    "RecentTravel",
+    "diagnose_edge",
+    "kind_of",
+]
 
 #: Samples kept per resync interval (the detector samples every 10 ms; 0.25 s intervals).
 MAX_SAMPLES = 64
@@ -59,19 +67,36 @@ class Diagnosis:
     samples: int = 0
 
     def text(self) -> str:
-        """One line naming the signature and the faults that produce it."""
+        """One line naming the signature and the faults that produce it (:func:`kind_of`
+        reads the signature back)."""
         e = self.edge
         if self.kind == "stuck":
-            return f"edge {e}: gate held at {self.gate_v:.3f} V while the twin's moved (stuck gate)"
+            held = f"gate held at {self.gate_v:.3f} V while the twin's moved"
+            return f"edge {e}: {held} ({_SAYS['stuck']})"
         if self.kind == "gain":
-            return f"edge {e}: learns x{self.gain:.2f} as fast as the twin (amplifier gain)"
+            return f"edge {e}: learns x{self.gain:.2f} {_SAYS['gain']} (amplifier gain)"
         if self.kind == "drift":
             d = self.drift_v_per_s
             causes = "leak, comparator offset or clamped gain" if d < 0 else "free gain or offset"
-            return f"edge {e}: extra drift {d:+.2f} V/s ({causes})"
+            return f"edge {e}: {_SAYS['drift']} {d:+.2f} V/s ({causes})"
         if self.kind == "unexplained":
-            return f"edge {e}: rate error neither a gain nor a drift"
-        return f"edge {e}: too few samples to say"
+            return f"edge {e}: rate error {_SAYS['unexplained']}"
+        return f"edge {e}: {_SAYS['unknown']}"
+
+
+#: The words of :meth:`Diagnosis.text` that name each signature.
+_SAYS = {
+    "stuck": "stuck gate",
+    "gain": "as fast as the twin",
+    "drift": "extra drift",
+    "unexplained": "neither a gain nor a drift",
+    "unknown": "too few samples to say",
+}
+
+
+def kind_of(text: str) -> str:
+    """The signature (``kind``) a line of :meth:`Diagnosis.text` names (``unknown`` if none)."""
+    return next((kind for kind, words in _SAYS.items() if words in text), "unknown")
 
 
 #: One detector sample: (tau_s, board travel, predicted travel, board gates, margin), V per edge.
