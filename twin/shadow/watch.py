@@ -216,9 +216,13 @@ class Watch:
         if tracker is None or not self.interval_clean or start.shape != twin_gates_v.shape:
             return
         lo, hi = self.rails_v
-        ok = [(v > lo + CUTOFF_BAND_V) & (v < hi - RAIL_MARGIN_V) for v in (start, twin_gates_v)]
-        shared = ok[0] & ok[1]  # the interval began (board = twin) and the twin ended in range
-        use = shared & (board_gates_v > lo + CUTOFF_BAND_V) & (board_gates_v < hi - RAIL_MARGIN_V)
+
+        def in_range(v: np.ndarray) -> np.ndarray:  # off the rails and out of cutoff
+            return (v > lo + CUTOFF_BAND_V) & (v < hi - RAIL_MARGIN_V)
+
+        # the interval began in range (board = twin there) and the twin ended in range
+        shared = in_range(start) & in_range(twin_gates_v)
+        use = shared & in_range(board_gates_v)
         # A new regime: a neighbour switched, or the edge is still warming up (the first
         # intervals after start, or after a stay at a rail or in cutoff that board and twin
         # shared), where the calibration's prediction is all there is. A board gate that alone
