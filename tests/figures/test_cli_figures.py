@@ -126,3 +126,13 @@ def test_compare_of_a_missing_report_fails_in_one_line(capsys, tmp_path) -> None
     assert code == 2
     assert len(err.strip().splitlines()) == 1, err
     assert f"no such report '{tmp_path / 'a'}'" in err
+
+
+def test_compare_of_a_name_the_os_refuses_fails_in_one_line(capsys, tmp_path) -> None:
+    """Found by the deep argv fuzzer: a name longer than the OS allows raised OSError."""
+    long = tmp_path / ("n" * 300)
+    code, _, err = run(capsys, "figures", "--compare", str(long), str(tmp_path / "b"))
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1, err
+    assert "--compare" in err
+    assert "is not a figures report.json" in err

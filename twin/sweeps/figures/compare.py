@@ -55,8 +55,9 @@ def load_numbers(path: Path) -> dict[str, Any]:
     SweepError
         Missing, unreadable or not a figures report (one line naming the file).
     """
-    file = path / "report.json" if path.is_dir() else path
-    try:
+    file = path
+    try:  # is_dir itself raises for a name the OS refuses (too long)
+        file = path / "report.json" if path.is_dir() else path
         doc = json.loads(file.read_text())
     except FileNotFoundError:
         raise SweepError(
