@@ -7,6 +7,7 @@ the board's frames), :mod:`~twin.shadow.config`, :mod:`~twin.shadow.state`,
 :mod:`~twin.shadow.output`,
 :mod:`~twin.shadow.docs` (run documents), :mod:`~twin.shadow.alarms` (divergence monitor),
 :mod:`~twin.shadow.calibrate` (fitting the twin's per-edge parameters to a board),
+:mod:`~twin.shadow.calibration_runs` (recording a board's episodes and fitting them),
 :mod:`~twin.shadow.session` (the composition root: an emulator, a ZeroMQ link or a replayer) and
 :mod:`~twin.shadow.plots`.
 """

@@ -1,0 +1,209 @@
+"""Calibration runs: recording a board's training episodes and fitting the twin to them.
+
+:func:`calibrate_emulator` records an emulated board in process (fast, and with the hidden truth
+to compare against); :func:`calibrate_board` fits every training segment a finite board (a
+replayed recording) reports; both give the fitted :class:`~twin.shadow.calibrate.CalibrationResult`
+with the calibrated twin's fault-free residual spread, and a report of the held-out prediction
+errors of the nominal and calibrated twins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import attrs
+import numpy as np
+
+from twin.board.contract import Board, BoardState, Command
+from twin.board.emulator import BoardEmulator
+from twin.board.errors import BridgeConfigError
+from twin.shadow.calibrate import (
+    CalibrationResult,
+    calibrate,
+    parameter_errors,
+    prediction_error,
+    split_segments,
+)
+from twin.shadow.detector import learn_spread
+
+if TYPE_CHECKING:
+    from twin.physics.task import Task
+    from twin.simulation.edge import EdgeParams
+
+__all__ = ["PIECE_S", "calibrate_board", "calibrate_emulator"]
+
+
+def _record(emulator: BoardEmulator, episodes: int, episode_s: float, seed: int) -> list[Any]:
+    """Train from ``episodes`` random gate states for ``episode_s`` each; every frame."""
+    rng = np.random.default_rng([seed, 11])
+    n = emulator.task.network.n_edges
+    states: list[BoardState] = []
+    for ep in range(episodes):
+        gates = rng.uniform(2.0, 4.5, n).tolist()
+        for name, args in (("reset_gates", {"gate_v": gates}), ("start_training", {})):
+            ack = emulator.command(Command(name=name, key=f"cal-{seed}-{ep}-{name}", args=args))
+            if not ack.ok:
+                raise BridgeConfigError(f"calibration recording: {name} refused: {ack.message}")
+        states += emulator.advance(emulator.t_s + episode_s)
+    return states
+
+
+def calibrate_emulator(
+    emulator: BoardEmulator,
+    *,
+    episodes: int = 6,
+    held_out: int = 2,
+    episode_s: float = 1.0,
+    horizon_s: float = 0.25,
+    seed: int = 0,
+) -> tuple[CalibrationResult, dict[str, Any]]:
+    """Record an emulated board, calibrate on the first episodes, test on the held-out ones.
+
+    Returns the calibration and a report: held-out prediction errors (gate and node RMS, V) of
+    the nominal twin, the calibrated twin and the twin with the board's true hidden parameters
+    (the floor set by noise and quantisation), the improvement factors, and how close the fitted
+    per-edge values come to the hidden ones.
+    """
+    from twin.simulation.edge import board_edge_params
+
+    if not 0 < held_out < episodes:
+        raise BridgeConfigError("calibration: need 0 < held_out < episodes")
+    segments = split_segments(_record(emulator, episodes, episode_s, seed))
+    if len(segments) != episodes:
+        raise BridgeConfigError(f"calibration: expected {episodes} segments, got {len(segments)}")
+    train, test = segments[:-held_out], segments[-held_out:]
+    task = emulator.task
+    result = _with_spread(calibrate(train, task), segments, task, horizon_s, emulator.step_s)
+    nominal = board_edge_params("transistor")
+    report = _held_out_report(
+        result, test, task, nominal, horizon_s, emulator.step_s, hidden=emulator.edges
+    )
+    report["parameters"] = parameter_errors(result.fitted, emulator.hidden, nominal)
+    return result, report
+
+
+def _with_spread(
+    result: CalibrationResult,
+    segments: Sequence[Sequence[BoardState]],
+    task: Task,
+    horizon_s: float,
+    step_s: float,
+) -> CalibrationResult:
+    """The calibration with the calibrated twin's fault-free residual spread (all segments).
+
+    The spread seen in the recording is widened to what the fit's own uncertainty implies
+    where the recording did not exercise an edge: a relative gain error of one standard error
+    per volt of gate travel, a drift error of one standard error per second.
+    """
+    spread = learn_spread(segments, task, result.edges, horizon_s=horizon_s, step_s=step_s)
+    fit = result.fitted
+    with np.errstate(invalid="ignore", divide="ignore"):
+        gain_rel = np.fmax(
+            fit["a_free_se_per_v"] / fit["a_free_per_v"],
+            fit["a_clamp_se_per_v"] / fit["a_clamp_per_v"],
+        )
+    spread = attrs.evolve(
+        spread,
+        rel=np.fmax(spread.rel, np.nan_to_num(gain_rel, nan=0.0)),
+        slope_v_per_s=np.fmax(
+            spread.slope_v_per_s, np.nan_to_num(fit["drift_se_v_per_s"], nan=0.0)
+        ),
+    )
+    return attrs.evolve(result, spread=spread)
+
+
+def _held_out_report(
+    result: CalibrationResult,
+    test: Sequence[Sequence[BoardState]],
+    task: Task,
+    nominal: EdgeParams,
+    horizon_s: float,
+    step_s: float,
+    *,
+    hidden: EdgeParams | None = None,
+) -> dict[str, Any]:
+    """Held-out prediction errors (gate and node RMS, V) of the nominal and calibrated twins
+    (and of the twin with the true hidden parameters, when known) and the improvements."""
+    twins = {"nominal": nominal, "calibrated": result.edges}
+    if hidden is not None:
+        twins["hidden"] = hidden
+    errors = {
+        name: prediction_error(test, task, edges, horizon_s=horizon_s, step_s=step_s)
+        for name, edges in twins.items()
+    }
+    fit = result.fitted
+    with np.errstate(invalid="ignore", divide="ignore"):
+        uncertainty = {
+            "gain_free_rel_se_median": float(
+                np.nanmedian(fit["a_free_se_per_v"] / fit["a_free_per_v"])
+            ),
+            "gain_clamp_rel_se_median": float(
+                np.nanmedian(fit["a_clamp_se_per_v"] / fit["a_clamp_per_v"])
+            ),
+            "drift_se_v_per_s_median": float(np.nanmedian(fit["drift_se_v_per_s"])),
+            "edges_dynamics_fitted": int(np.sum(fit["dynamics_fitted"])),
+        }
+    return {
+        "uncertainty": uncertainty,
+        "frames_fit": result.frames,
+        "frames_held_out": int(sum(len(s) for s in test)),
+        "horizon_s": horizon_s,
+        "prediction": errors,
+        "gate_improvement": errors["nominal"]["gate_rms_v"] / errors["calibrated"]["gate_rms_v"],
+        "node_improvement": errors["nominal"]["node_rms_v"] / errors["calibrated"]["node_rms_v"],
+    }
+
+
+def _drain(board: Board, timeout_s: float) -> list[BoardState]:
+    """Every state a finite board (a replayed recording) reports, until it goes quiet."""
+    states: list[BoardState] = []
+    while True:
+        updates = board.poll(timeout_s)
+        if not updates:
+            return states
+        states += [u for u in updates if isinstance(u, BoardState)]
+
+
+#: A recording with too few training segments is cut into pieces of this much board time, s.
+PIECE_S = 1.0
+
+
+def _pieces(segments: list[list[BoardState]], held_out: int) -> list[list[BoardState]]:
+    """``segments``, or, when there are not more than ``held_out`` of them (a board that trained
+    without a break, as ``twin board`` does), the same frames cut into pieces of
+    :data:`PIECE_S`; an error saying how much training is needed when even that is short."""
+    if len(segments) > held_out:
+        return segments
+    pieces: list[list[BoardState]] = []
+    for seg in segments:
+        t0 = seg[0].t_s
+        cut: dict[int, list[BoardState]] = {}
+        for s in seg:
+            cut.setdefault(int((s.t_s - t0) // PIECE_S), []).append(s)
+        pieces += [p for p in cut.values() if len(p) > 1]
+    if len(pieces) <= held_out:
+        seconds = sum(seg[-1].t_s - seg[0].t_s for seg in segments)
+        raise BridgeConfigError(
+            f"record: {seconds:.2f} s of training frames in {len(segments)} segment(s); "
+            f"calibration needs more than {held_out + 1} segments or "
+            f"{(held_out + 1) * PIECE_S:g} s of training (record longer or lower --held-out)"
+        )
+    return pieces
+
+
+def calibrate_board(
+    board: Board, *, held_out: int = 1, horizon_s: float = 0.25, timeout_s: float = 1.0
+) -> tuple[CalibrationResult, dict[str, Any]]:
+    """Calibrate on every training segment a finite board reports but the last ``held_out``."""
+    from twin.physics.task import task_from_dict
+    from twin.simulation.edge import board_edge_params
+
+    snapshot = board.snapshot(timeout_s)
+    task = task_from_dict(snapshot.config.task)
+    step_s = float(snapshot.config.params.get("step_s", 1e-4))
+    segments = _pieces(split_segments(_drain(board, timeout_s)), held_out)
+    train, test = segments[:-held_out], segments[-held_out:]
+    result = _with_spread(calibrate(train, task), segments, task, horizon_s, step_s)
+    nominal = board_edge_params("transistor")
+    return result, _held_out_report(result, test, task, nominal, horizon_s, step_s)
