@@ -26,6 +26,7 @@ SCHEMA_FILES = (
     "ledger.schema.json",
     "sweep.schema.json",
     "schedule.schema.json",
+    "calibration.schema.json",
 )
 
 

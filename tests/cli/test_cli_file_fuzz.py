@@ -1,9 +1,9 @@
-"""File fuzzers: sweep files (TOML), board recordings and run-document imports (JSON lines)
-mutated at random and run through the commands that read them (``twin sweep``, ``twin sweep
-status``, ``twin replay``, ``twin calibrate --record``, ``twin energy import`` then ``twin energy
-runs`` / ``show``). Each case ends in exit 0 or 2 (one stderr line, no traceback) or at the
-start of its work (stubbed, tests/cli/argv_fuzz.py), within seconds, and the input file is never
-changed.
+"""File fuzzers: sweep files (TOML), board recordings, run-document imports (JSON lines) and
+calibration files mutated at random and run through the commands that read them (``twin sweep``,
+``twin sweep status``, ``twin replay``, ``twin calibrate --record``, ``twin energy import`` then
+``twin energy runs`` / ``show``, ``twin shadow --calibration``). Each case ends in exit 0 or 2
+(one stderr line, no traceback) or at the start of its work (stubbed, tests/cli/argv_fuzz.py),
+within seconds, and the input file is never changed.
 Default: a fixed, derandomized set; ``make slow``: many more.
 """
 
@@ -292,3 +292,57 @@ def test_mutated_imports_deep(
     tmp_path_factory: pytest.TempPathFactory, data: st.DataObject
 ) -> None:
     _import_case(tmp_path_factory, data)
+
+
+_VALID_CALIBRATION: list[str] = []
+
+
+def _valid_calibration() -> str:
+    """A twin.calibration/1 file of the 4 x 4 board (nominal values; one JSON line)."""
+    import json
+
+    if not _VALID_CALIBRATION:
+        n = 32
+        doc = {
+            "schema": "twin.calibration/1", "board_id": "emulated-board", "n_edges": n,
+            "created_unix": 1.8e9, "code_version": "0.1.0",
+            "source": {"kind": "emulator", "seed": "0", "episodes": 6, "episode_s": 1.0},
+            "edges": {"v_t_v": [0.65] * n, "a_free_per_v": [1.0] * n, "a_clamp_per_v": [1.0] * n,
+                      "tau_leak_s": [None] * (n - 1) + [50.0], "v_rest_v": [0.0] * n},
+            "fit": {"dynamics_fitted": [True] * n, "drift_v_per_s": [0.0] * n},
+            "spread": {"floor_v": [0.002] * n, "slope_v_per_s": [0.01] * n, "rel": [0.05] * n},
+            "report": {"prediction": {"calibrated": {"gate_rms_v": 0.004}}},
+        }  # fmt: skip
+        _VALID_CALIBRATION.append(json.dumps(doc) + "\n")
+    return _VALID_CALIBRATION[0]
+
+
+def _calibration_case(tmp_path_factory: pytest.TempPathFactory, data: st.DataObject) -> None:
+    folder = tmp_path_factory.mktemp("calibration-fuzz")
+    path = folder / "cal.json"
+    path.write_text(data.draw(import_text(_valid_calibration())))
+    _run(["shadow", "--emulate", "--calibration", str(path), "--duration", "1", "--no-db"], path)
+
+
+def test_the_valid_calibration_of_the_fuzzer_is_accepted(tmp_path: Path) -> None:
+    path = tmp_path / "cal.json"
+    path.write_text(_valid_calibration())
+    assert _run(["shadow", "--emulate", "--calibration", str(path), "--no-db"], path) == "started"
+
+
+@settings(FUZZ, max_examples=40)
+@given(data=st.data())
+def test_mutated_calibrations(
+    tmp_path_factory: pytest.TempPathFactory, data: st.DataObject
+) -> None:
+    _calibration_case(tmp_path_factory, data)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(DEEP_TIMEOUT_S)
+@settings(FUZZ, max_examples=DEEP_EXAMPLES, derandomize=False)
+@given(data=st.data())
+def test_mutated_calibrations_deep(
+    tmp_path_factory: pytest.TempPathFactory, data: st.DataObject
+) -> None:
+    _calibration_case(tmp_path_factory, data)

@@ -31,9 +31,18 @@ from twin.board.contract import Command
         (["--emulate", "--tolerance", "1e-5", "--policy", "fixed", "--lam", "3"], "--lam"),
         (["--connect", "garbage", "--tolerance", "1e-5"], "endpoint 'garbage'"),
         (["--tolerance", "1e-5"], "--emulate or --connect"),
+        (  # a dry run sends nothing, and calibrating trains the board
+            ["--connect", "tcp://127.0.0.1:5555", "--calibrate", "--dry-run", "--tolerance",
+             "1e-5"],
+            "--calibrate trains the board",
+        ),
         (
-            ["--connect", "tcp://127.0.0.1:5555", "--calibrate", "--tolerance", "1e-5"],
-            "--calibrate",
+            ["--emulate", "--calibrate", "--calibration", "c.json", "--tolerance", "1e-5"],
+            "at most one of --calibrate or --calibration",
+        ),
+        (
+            ["--emulate", "--calibration", "/nonexistent/c.json", "--tolerance", "1e-5"],
+            "/nonexistent/c.json",
         ),
     ],
 )

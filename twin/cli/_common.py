@@ -299,8 +299,8 @@ def artifact_options(save_help: str) -> Callable[[F], F]:
 
 def board_options(verb: str) -> Callable[[F], F]:
     """Which board a command works on, and what an emulated one hides: ``--emulate``,
-    ``--connect`` (parameter ``connect``), ``--seed``, ``--variation`` and ``--calibrate``
-    (parameter ``calibrate_first``). ``verb``: ``Shadow``, ``Steer``, ..."""
+    ``--connect`` (parameter ``connect``), ``--seed``, ``--variation``, ``--calibrate``
+    (parameter ``calibrate_first``) and ``--calibration FILE``. ``verb``: ``Shadow``, ..."""
     options = [
         click.option("--emulate", is_flag=True, help=f"{verb} an emulated board in this process."),
         click.option("--connect", type=Endpoint(), metavar="ENDPOINT", default=None,
@@ -311,7 +311,13 @@ def board_options(verb: str) -> Callable[[F], F]:
         click.option("--variation", type=click.Choice(["none", "typical"]), default="typical",
                      show_default=True, help="Hidden component variation of the emulated board."),
         click.option("--calibrate", "calibrate_first", is_flag=True,
-                     help="Calibrate the twin on the emulated board first (6 s of board time)."),
+                     help="Calibrate the twin on the board first, by training it for 6 s of "
+                     "board time from random gates (over --connect the board's gates are "
+                     "reset; it is left training)."),
+        click.option("--calibration", type=click.Path(dir_okay=False, path_type=Path),
+                     default=None, metavar="FILE",
+                     help="The twin's calibration saved by twin calibrate --save (it must be "
+                     "of this board and network)."),
     ]  # fmt: skip
 
     def decorate(func: F) -> F:

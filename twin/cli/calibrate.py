@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
+from typing import Any
 
 import click
 
 from . import cli
 from ._common import check_request, emit_json, print_summary
-from ._types import SEED, FiniteRange, OutputFile
+from ._types import SEED, Endpoint, FiniteRange, OutputFile
 
 __all__ = ["MAX_EPISODES", "calibrate_cmd"]
 
@@ -34,7 +34,21 @@ MAX_FRAMES = 1e7
     default=None,
     help="Calibrate on a recorded stream (twin record).",
 )
-@click.option("--seed", type=SEED, default=0, show_default=True, help="Emulated board.")
+@click.option(
+    "--connect",
+    type=Endpoint(),
+    metavar="ENDPOINT",
+    default=None,
+    help="Calibrate a live board at tcp://HOST:PORT by training it: --episodes episodes of "
+    "--episode-s from random gates (its gates are reset; it is left training).",
+)
+@click.option(
+    "--seed",
+    type=SEED,
+    default=0,
+    show_default=True,
+    help="Emulated board; the random starting gates of each episode.",
+)
 @click.option(
     "--episodes",
     type=click.IntRange(3, MAX_EPISODES),
@@ -60,13 +74,15 @@ MAX_FRAMES = 1e7
     "--save",
     type=OutputFile(),
     default=None,
-    help="Write the fitted per-edge values as JSON.",
+    help="Write the calibration (schemas/calibration.schema.json) for twin shadow / twin steer "
+    "--calibration FILE.",
 )
 @click.option("--force", is_flag=True, help="Run even when the estimated work exceeds the limits.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
 def calibrate_cmd(
     from_emulator: bool,
     record: Path | None,
+    connect: str | None,
     seed: int,
     episodes: int,
     held_out: int,
@@ -76,30 +92,39 @@ def calibrate_cmd(
     as_json: bool,
 ) -> None:
     """Fit per-edge thresholds, gains and leaks; report the held-out prediction error."""
+    from twin.shadow.calibration_file import calibration_document, save_calibration
     from twin.shadow.session import EmulationSpec, calibrate_emulator, make_emulator
 
     from ..physics.estimate import stream_estimate
 
-    if from_emulator == (record is not None):
-        raise click.UsageError("give exactly one of --from-emulator or --record FILE")
+    if sum((from_emulator, record is not None, connect is not None)) != 1:
+        raise click.UsageError("give exactly one of --from-emulator, --record FILE or --connect")
     if record is not None:
         from twin.shadow.session import calibrate_recording
 
         result, report = calibrate_recording(record, held_out=held_out)
+        source = {"kind": "recording", "path": str(record)[:4096], "held_out": held_out}
     else:
         if held_out >= episodes:
             raise click.BadParameter("must be below --episodes", param_hint="--held-out")
-        spec = EmulationSpec(seed=seed)
-        frames = episodes * episode_s * spec.rate_hz
+        frames = episodes * episode_s * EmulationSpec().rate_hz
         check_request("calibrate", stream_estimate(calibration_frames=frames), force,
                       quiet=as_json, work=(frames, MAX_FRAMES, "frames (episodes x episode-s x "
                                            "rate)"))  # fmt: skip
-        emulator = make_emulator(spec)
-        result, report = calibrate_emulator(
-            emulator, episodes=episodes, held_out=held_out, episode_s=episode_s, seed=seed
-        )
+        source = {"kind": "live" if connect else "emulator", "seed": seed, "episodes": episodes,
+                  "episode_s": episode_s, "held_out": held_out}  # fmt: skip
+        if connect is not None:
+            result, report = _calibrate_connected(connect, episodes, held_out, episode_s, seed)
+            source["endpoint"] = connect
+        else:
+            emulator = make_emulator(EmulationSpec(seed=seed))
+            result, report = calibrate_emulator(
+                emulator, episodes=episodes, held_out=held_out, episode_s=episode_s, seed=seed
+            )
     if save is not None:
-        save.write_text(json.dumps({k: v.tolist() for k, v in result.fitted.items()}) + "\n")
+        board_id = str(report.get("board_id", "emulated-board"))
+        doc = calibration_document(result, report, board_id=board_id, source=source)
+        save_calibration(save, doc)
     if as_json:
         emit_json(report)
         return
@@ -111,3 +136,19 @@ def calibrate_cmd(
     rows |= report.get("parameters", {})
     rows |= report.get("uncertainty", {})
     print_summary("twin calibrate (held-out prediction, V)", rows)
+
+
+def _calibrate_connected(
+    connect: str, episodes: int, held_out: int, episode_s: float, seed: int
+) -> tuple[Any, dict[str, Any]]:
+    """Calibrate the board at ``connect`` by training it (closed on return)."""
+    from twin.shadow.calibration_runs import calibrate_live
+    from twin.shadow.session import open_board
+
+    board = open_board(connect=connect)
+    try:
+        return calibrate_live(
+            board, episodes=episodes, held_out=held_out, episode_s=episode_s, seed=seed
+        )
+    finally:
+        board.close()

@@ -238,6 +238,7 @@ def shadow_cmd(
     realtime: bool,
     faults: tuple[Any, ...],
     calibrate_first: bool,
+    calibration: Path | None,
     resync: str,
     resync_s: float,
     hold_s: float,
@@ -254,13 +255,18 @@ def shadow_cmd(
     curve_server: Path | None,
 ) -> None:
     """Mirror a board with the twin: residuals, divergence alarms, energies of both."""
+    from twin.shadow.calibration_file import load_calibration
+    from twin.shadow.calibration_runs import calibrate_live
     from twin.shadow.session import EmulationSpec, calibrate_emulator, make_emulator, open_board
     from twin.shadow.shadow import ShadowConfig
 
     if emulate == (connect is not None):
         raise click.UsageError("give exactly one of --emulate or --connect")
-    if (faults or calibrate_first) and not emulate:
-        raise click.UsageError("--fault and --calibrate need --emulate")
+    if faults and not emulate:
+        raise click.UsageError("--fault needs --emulate")
+    if calibrate_first and calibration is not None:
+        raise click.UsageError("give at most one of --calibrate or --calibration FILE")
+    saved = load_calibration(calibration) if calibration is not None else None
     curve = client_curve(curve_secret, curve_server)
     if curve is not None and emulate:
         raise click.UsageError("--curve-secret and --curve-server need --connect")
@@ -286,16 +292,26 @@ def shadow_cmd(
         hold_s=hold_s,
         false_alarm_hours=false_alarm_hours,
     )
-    edges, spread, calibration = None, None, None
+    edges, spread, report = None, None, None
     if emulate:
         emulator = make_emulator(spec)
         if calibrate_first:
-            result, calibration = calibrate_emulator(emulator, seed=seed)
+            result, report = calibrate_emulator(emulator, seed=seed)
             edges, spread = result.edges, result.spread
             emulator.boot(0.0)  # the board restarts; the shadow joins the new epoch
         board = open_board(emulate=spec, emulator=emulator)
     else:
         board = open_board(connect=connect, curve=curve)
+    try:
+        if saved is not None:
+            saved.check_snapshot(board)
+            edges, spread, report = saved.edges, saved.spread, saved.summary()
+        elif calibrate_first and not emulate:
+            result, report = calibrate_live(board, seed=seed)
+            edges, spread = result.edges, result.spread
+    except BaseException:
+        board.close()
+        raise
     params = {
         "source": "emulate" if emulate else connect,
         "seed": seed,
@@ -303,7 +319,8 @@ def shadow_cmd(
         "adc_bits": int(adc_bits),
         "rate_hz": rate_hz,
         "faults": [fault_text(f) for f in faults],
-        "calibrated": calibrate_first,
+        "calibrated": edges is not None,
+        "calibration": str(calibration) if calibration is not None else None,
         "duration_s": duration,
     }
     with maybe_live_view(view, port, mode="shadow") as live:
@@ -322,8 +339,8 @@ def shadow_cmd(
             progress=not as_json,
             view=live,
         )
-    if calibration is not None:
-        summary["calibration"] = calibration
+    if report is not None:
+        summary["calibration"] = report
     if as_json:
         emit_json(summary)
     else:

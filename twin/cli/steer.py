@@ -99,6 +99,7 @@ def steer_cmd(
     seed: int,
     variation: str,
     calibrate_first: bool,
+    calibration: Path | None,
     join_timeout_s: float,
     out: Path | None,
     as_json: bool,
@@ -114,14 +115,22 @@ def steer_cmd(
     steering saved. ``--view`` serves a live page: the board's error against the twin's plan,
     and the commands sent.
     """
+    from twin.shadow.calibration_file import load_calibration
+    from twin.shadow.calibration_runs import calibrate_live
     from twin.shadow.session import EmulationSpec, open_board
     from twin.steer import PolicySpec, SteerConfig, calibrated_twin, nominal_twin, steer_board
     from twin.steer.limits import CommandLimits
+    from twin.steer.session import saved_twin, twin_of_calibration
 
     if emulate == (connect is not None):
         raise click.UsageError("give exactly one of --emulate or --connect")
-    if calibrate_first and not emulate:
-        raise click.UsageError("--calibrate needs --emulate")
+    if calibrate_first and calibration is not None:
+        raise click.UsageError("give at most one of --calibrate or --calibration FILE")
+    if calibrate_first and dry_run and not emulate:
+        raise click.UsageError(
+            "--calibrate trains the board, which --dry-run must not: use --calibration FILE"
+        )
+    saved = load_calibration(calibration) if calibration is not None else None
     limits = CommandLimits()
     if policy == "fixed" and not (0 <= lam <= limits.lam_max):
         raise click.BadParameter(
@@ -137,9 +146,14 @@ def steer_cmd(
         limits=limits,
     )
     spec = EmulationSpec(seed=seed, variation=variation)
-    twin = calibrated_twin(spec, seed=seed) if calibrate_first else nominal_twin()
+    twin = calibrated_twin(spec, seed=seed) if calibrate_first and emulate else nominal_twin()
     board = open_board(emulate=spec) if emulate else open_board(connect=connect)
     try:
+        if saved is not None:
+            saved.check_snapshot(board)
+            twin = saved_twin(saved)
+        elif calibrate_first and not emulate:
+            twin = twin_of_calibration(*calibrate_live(board, seed=seed))
         with (
             maybe_live_view(view, port, mode="steer") as live,
             recorded_dispatch(out, db, no_db) as dispatch,

@@ -162,7 +162,8 @@ def parse_json(text: str, source: str, error: type[Exception]) -> Any:
 
 @functools.cache
 def _checker(schema_id: str) -> Checker:
-    files = {sid: SCHEMAS[sid] for sid in ("twin.network/1", "twin.task/1", "twin.schedule/1")}
+    ids = ("twin.network/1", "twin.task/1", "twin.schedule/1", "twin.calibration/1")
+    files = {sid: SCHEMAS[sid] for sid in ids}
     return Checker(schema_id, files)
 
 

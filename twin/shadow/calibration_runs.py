@@ -9,6 +9,8 @@ errors of the nominal and calibrated twins.
 
 from __future__ import annotations
 
+import time
+import uuid
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +19,7 @@ import numpy as np
 
 from twin.board.contract import Board, BoardState, Command
 from twin.board.emulator import BoardEmulator
-from twin.board.errors import BridgeConfigError
+from twin.board.errors import BridgeConfigError, BridgeTimeout
 from twin.shadow.calibrate import (
     CalibrationResult,
     calibrate,
@@ -31,7 +33,7 @@ if TYPE_CHECKING:
     from twin.physics.task import Task
     from twin.simulation.edge import EdgeParams
 
-__all__ = ["PIECE_S", "calibrate_board", "calibrate_emulator"]
+__all__ = ["PIECE_S", "calibrate_board", "calibrate_emulator", "calibrate_live", "record_live"]
 
 
 def _record(emulator: BoardEmulator, episodes: int, episode_s: float, seed: int) -> list[Any]:
@@ -80,7 +82,7 @@ def calibrate_emulator(
         result, test, task, nominal, horizon_s, emulator.step_s, hidden=emulator.edges
     )
     report["parameters"] = parameter_errors(result.fitted, emulator.hidden, nominal)
-    return result, report
+    return result, {"board_id": emulator.config.board_id, **report}
 
 
 def _with_spread(
@@ -165,6 +167,8 @@ def _drain(board: Board, timeout_s: float) -> list[BoardState]:
         states += [u for u in updates if isinstance(u, BoardState)]
 
 
+#: Wall time spent discarding a live board's backlog before a calibration, s.
+DRAIN_S = 0.2
 #: A recording with too few training segments is cut into pieces of this much board time, s.
 PIECE_S = 1.0
 
@@ -192,18 +196,124 @@ def _pieces(segments: list[list[BoardState]], held_out: int) -> list[list[BoardS
     return pieces
 
 
+def _snapshot_task(board: Board, timeout_s: float) -> tuple[Task, float]:
+    """The task a board has loaded and its learning step (s); an error if none is loaded."""
+    from twin.physics.task import task_from_dict
+
+    snapshot = board.snapshot(timeout_s)
+    if not snapshot.config.task:
+        raise BridgeConfigError(
+            f"calibration: board {board.board_id} has no task loaded (load one first)"
+        )
+    return task_from_dict(snapshot.config.task), float(snapshot.config.params.get("step_s", 1e-4))
+
+
+def _fit_segments(
+    board: Board,
+    segments: list[list[BoardState]],
+    held_out: int,
+    task: Task,
+    step_s: float,
+    horizon_s: float,
+) -> tuple[CalibrationResult, dict[str, Any]]:
+    """The fit on all but the last ``held_out`` segments and the held-out report."""
+    from twin.simulation.edge import board_edge_params
+
+    train, test = segments[:-held_out], segments[-held_out:]
+    result = _with_spread(calibrate(train, task), segments, task, horizon_s, step_s)
+    nominal = board_edge_params("transistor")
+    report = _held_out_report(result, test, task, nominal, horizon_s, step_s)
+    return result, {"board_id": board.board_id, **report}
+
+
 def calibrate_board(
     board: Board, *, held_out: int = 1, horizon_s: float = 0.25, timeout_s: float = 1.0
 ) -> tuple[CalibrationResult, dict[str, Any]]:
     """Calibrate on every training segment a finite board reports but the last ``held_out``."""
-    from twin.physics.task import task_from_dict
-    from twin.simulation.edge import board_edge_params
-
-    snapshot = board.snapshot(timeout_s)
-    task = task_from_dict(snapshot.config.task)
-    step_s = float(snapshot.config.params.get("step_s", 1e-4))
+    task, step_s = _snapshot_task(board, timeout_s)
     segments = _pieces(split_segments(_drain(board, timeout_s)), held_out)
-    train, test = segments[:-held_out], segments[-held_out:]
-    result = _with_spread(calibrate(train, task), segments, task, horizon_s, step_s)
-    nominal = board_edge_params("transistor")
-    return result, _held_out_report(result, test, task, nominal, horizon_s, step_s)
+    return _fit_segments(board, segments, held_out, task, step_s, horizon_s)
+
+
+def _episode(board: Board, episode_s: float, timeout_s: float, deadline: float) -> list[BoardState]:
+    """The board's frames over ``episode_s`` of board time from the first one received."""
+    states: list[BoardState] = []
+    while not states or states[-1].t_s < states[0].t_s + episode_s:
+        if time.monotonic() > deadline:
+            raise BridgeTimeout(
+                f"calibration: board {board.board_id} did not report {episode_s:g} s of "
+                "training in time (is it paced far below real time?)"
+            )
+        updates = board.poll(timeout_s)
+        if not updates:
+            raise BridgeTimeout(
+                f"calibration: no frame from board {board.board_id} in {timeout_s:g} s"
+            )
+        states += [u for u in updates if isinstance(u, BoardState)]
+    return states
+
+
+def record_live(
+    board: Board, *, episodes: int, episode_s: float, seed: int, timeout_s: float = 5.0
+) -> list[BoardState]:
+    """Drive ``board`` through its commands: ``episodes`` training episodes of ``episode_s``
+    board seconds, each from random gates (2.0-4.5 V, drawn as :func:`calibrate_emulator`
+    draws them); every frame received from the first reset on.
+
+    Each command carries a fresh idempotency key, so a board that remembers keys from an
+    earlier calibration acts on these. Bounded: an episode may take at most 3 x ``episode_s``
+    + 10 x ``timeout_s`` of wall time.
+    """
+    rng = np.random.default_rng([seed, 11])
+    n = len(board.snapshot(timeout_s).state.gate_v)
+    tag = uuid.uuid4().hex[:12]
+    drained = time.monotonic() + DRAIN_S  # the backlog from before the calibration is not part
+    while time.monotonic() < drained and board.poll(0.0):  # of it (a board paced faster than
+        pass  # real time never runs dry: bounded)
+    states: list[BoardState] = []
+    for ep in range(episodes):
+        gates = rng.uniform(2.0, 4.5, n).tolist()
+        for name, args in (("reset_gates", {"gate_v": gates}), ("start_training", {})):
+            ack = board.command(Command(name=name, key=f"cal-{tag}-{ep}-{name}", args=args),
+                                timeout_s)  # fmt: skip
+            if not ack.ok:
+                raise BridgeConfigError(
+                    f"calibration: board {board.board_id} refused {name}: {ack.code} "
+                    f"{ack.message}".rstrip()
+                )
+        deadline = time.monotonic() + 3 * episode_s + 10 * timeout_s
+        states += _episode(board, episode_s, timeout_s, deadline)
+    return states
+
+
+def calibrate_live(
+    board: Board,
+    *,
+    episodes: int = 6,
+    held_out: int = 2,
+    episode_s: float = 1.0,
+    horizon_s: float = 0.25,
+    seed: int = 0,
+    timeout_s: float = 5.0,
+) -> tuple[CalibrationResult, dict[str, Any]]:
+    """Calibrate a live board (over the wire or in process) by training it: the episodes of
+    :func:`record_live`, the fit on all but the last ``held_out`` and the held-out report.
+
+    The board is left training from the last episode's state. Segments shorter than half an
+    episode (frames in flight from before a reset) are not used.
+    """
+    if not 0 < held_out < episodes:
+        raise BridgeConfigError("calibration: need 0 < held_out < episodes")
+    task, step_s = _snapshot_task(board, timeout_s)
+    frames = record_live(
+        board, episodes=episodes, episode_s=episode_s, seed=seed, timeout_s=timeout_s
+    )
+    segments = [
+        seg for seg in split_segments(frames) if seg[-1].t_s - seg[0].t_s >= 0.5 * episode_s
+    ]
+    if len(segments) <= held_out:
+        raise BridgeConfigError(
+            f"calibration: only {len(segments)} of {episodes} episodes of board "
+            f"{board.board_id} were usable (frames lost?); need more than {held_out}"
+        )
+    return _fit_segments(board, segments, held_out, task, step_s, horizon_s)

@@ -9,6 +9,7 @@ that has not been calibrated).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import attrs
@@ -32,7 +33,9 @@ __all__ = [
     "calibrated_twin",
     "make_policy",
     "nominal_twin",
+    "saved_twin",
     "steer_board",
+    "twin_of_calibration",
 ]
 
 POLICIES = ("control", "predictive", "fixed")
@@ -64,6 +67,15 @@ def calibrated_twin(emulation: Any, *, trust_gate_rms_v: float = 0.05, seed: int
     from twin.shadow.session import calibrate_emulator, make_emulator
 
     result, report = calibrate_emulator(make_emulator(emulation), seed=seed)
+    return twin_of_calibration(result, report, trust_gate_rms_v=trust_gate_rms_v)
+
+
+def twin_of_calibration(
+    result: Any, report: Mapping[str, Any], *, trust_gate_rms_v: float = 0.05
+) -> SteerTwin:
+    """The twin of a calibration ``result`` (a shadow ``CalibrationResult``) and its held-out
+    ``report``: trusted when the held-out gate prediction error is at most
+    ``trust_gate_rms_v``."""
     rms = float(report["prediction"]["calibrated"]["gate_rms_v"])
     summary = {
         "twin": "calibrated",
@@ -71,6 +83,16 @@ def calibrated_twin(emulation: Any, *, trust_gate_rms_v: float = 0.05, seed: int
         "gate_improvement": float(report["gate_improvement"]),
     }
     return SteerTwin(edges=result.edges, trusted=rms <= trust_gate_rms_v, report=summary)
+
+
+def saved_twin(saved: Any, *, trust_gate_rms_v: float = 0.05) -> SteerTwin:
+    """The twin of a saved calibration (a shadow ``SavedCalibration``), trusted as
+    :func:`twin_of_calibration` decides when its file holds the held-out report (else trusted
+    until the board departs from it, as the nominal twin)."""
+    summary = saved.summary()
+    rms = summary.get("held_out_gate_rms_v")
+    trusted = rms is None or float(rms) <= trust_gate_rms_v
+    return SteerTwin(edges=saved.edges, trusted=trusted, report={"twin": "saved", **summary})
 
 
 @attrs.frozen(kw_only=True)

@@ -1,0 +1,112 @@
+"""``twin calibrate --save`` and ``--calibration FILE`` from the command line: a calibration
+reaches a shadow in another process, and a board over the wire is calibrated by training it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.helpers import run_cli
+from tests.ports import free_port_run, wait_listening
+
+
+def _one_line(capsys: Any, *args: str) -> str:
+    code, _out, err = run_cli(capsys, *args)
+    assert code == 2, err
+    assert len(err.strip().splitlines()) == 1, err
+    assert "Traceback" not in err
+    return err
+
+
+def test_calibration_options_are_checked_before_any_work(capsys: Any, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"schema": "twin.calibration/1"}')
+    err = _one_line(capsys, "shadow", "--emulate", "--calibration", str(bad), "--no-db")
+    assert "bad.json" in err
+    err = _one_line(capsys, "shadow", "--emulate", "--calibrate", "--calibration", str(bad))
+    assert "at most one of --calibrate or --calibration" in err
+    assert "no such file" in _one_line(
+        capsys, "shadow", "--emulate", "--calibration", str(tmp_path / "none.json")
+    )
+    assert "exactly one of" in _one_line(capsys, "calibrate")
+    assert "exactly one of" in _one_line(
+        capsys, "calibrate", "--from-emulator", "--connect", "tcp://127.0.0.1:5555"
+    )
+
+
+def test_a_saved_calibration_calibrates_a_later_shadow(capsys: Any, tmp_path: Path) -> None:
+    path = tmp_path / "cal.json"
+    code, out, err = run_cli(
+        capsys, "calibrate", "--from-emulator", "--seed", "3", "--episodes", "3",
+        "--held-out", "1", "--episode-s", "0.4", "--save", str(path), "--json",
+    )  # fmt: skip
+    assert code == 0, err
+    report = json.loads(out.strip().splitlines()[-1])
+    doc = json.loads(path.read_text())
+    assert doc["schema"] == "twin.calibration/1"
+    assert doc["source"]["kind"] == "emulator"
+    assert doc["report"]["prediction"] == report["prediction"]
+    code, out, err = run_cli(
+        capsys, "shadow", "--emulate", "--seed", "3", "--calibration", str(path),
+        "--duration", "1", "--json", "--no-db",
+    )  # fmt: skip
+    assert code == 0, err
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert summary["calibrated"] is True
+    assert summary["calibration"]["file"] == str(path)
+    assert summary["calibration"]["held_out_gate_rms_v"] == report["prediction"]["calibrated"][
+        "gate_rms_v"
+    ]
+
+
+def _board(seed: int) -> Iterator[str]:
+    endpoint = f"tcp://127.0.0.1:{free_port_run()}"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "twin", "board", "--bind", endpoint, "--seed", str(seed),
+         "--variation", "typical", "--duration", "300"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ),
+    )  # fmt: skip
+    try:
+        wait_listening(int(endpoint.rsplit(":", 1)[1]), proc=proc)
+        yield endpoint
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+@pytest.fixture
+def typical_board() -> Iterator[str]:
+    """``twin board --variation typical`` in another process on a random port."""
+    yield from _board(seed=5)
+
+
+def _twin(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "twin", *args], capture_output=True, text=True, timeout=240,
+        env={**os.environ, "TWIN_DB_URL": "off"},
+    )  # fmt: skip
+
+
+@pytest.mark.slow  # two more interpreters, and a board in real time
+def test_a_board_over_the_wire_is_calibrated_then_shadowed(
+    typical_board: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "board.json"
+    done = _twin("calibrate", "--connect", typical_board, "--save", str(path), "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["gate_improvement"] > 10  # typical variation: the nominal twin is far off
+    assert json.loads(path.read_text())["source"]["endpoint"] == typical_board
+    done = _twin("shadow", "--connect", typical_board, "--calibration", str(path),
+                 "--duration", "5", "--json")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    assert summary["calibrated"] is True
+    assert summary["alarms"] == 0, summary["alarm_list"]
