@@ -10,6 +10,9 @@ average before and after (a real-time board and its steerer both fall behind on 
 machine). Run by hand::
 
     PYTHONPATH=. nice -n 10 python benchmarks/bench_steer_xproc.py --seeds 6 --tolerance-rel 1e-3
+
+``--calibration file`` calibrates each board over the wire first (``twin calibrate --connect
+--save``) and steers with ``--calibration FILE``, as a lab would a board it cannot see inside.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 from tests.ports import free_port_run, wait_listening
@@ -69,7 +73,21 @@ def one_run(seed: int, args: argparse.Namespace) -> dict:
         if not args.no_reset:
             steer.append("--reset-gates")
         t0 = time.monotonic()
-        proc = subprocess.run(steer, capture_output=True, text=True, timeout=900)
+        if args.calibration == "live":
+            steer.append("--calibrate")
+        elif args.calibration == "file":  # calibrated once by training it, kept in a file
+            with tempfile.TemporaryDirectory() as folder:
+                path = os.path.join(folder, "board.json")
+                cal = subprocess.run([*py, "calibrate", "--connect", endpoint, "--seed",
+                                      str(seed), "--save", path, "--json"],
+                                     capture_output=True, text=True, timeout=600)  # fmt: skip
+                if cal.returncode != 0:
+                    return {"seed": seed, "error": "calibrate: " + cal.stderr.strip()[-300:],
+                            "wall_s": time.monotonic() - t0}  # fmt: skip
+                proc = subprocess.run([*steer, "--calibration", path], capture_output=True,
+                                      text=True, timeout=900)  # fmt: skip
+        if args.calibration != "file":
+            proc = subprocess.run(steer, capture_output=True, text=True, timeout=900)
         wall = time.monotonic() - t0
     finally:
         board.terminate()
@@ -99,6 +117,10 @@ def main() -> None:
     ap.add_argument("--variation", default="none", choices=["none", "typical"])
     ap.add_argument("--max-time-s", type=float, default=120.0)
     ap.add_argument("--no-reset", action="store_true", help="steer the board as it is (trained)")
+    ap.add_argument("--calibration", default="none", choices=["none", "live", "file"],
+                    help="the steering twin: nominal; calibrated in place (twin steer "
+                    "--connect --calibrate); or by twin calibrate --connect --save first and "
+                    "twin steer --calibration FILE (wall time includes the calibration)")
     args = ap.parse_args()
     load0 = os.getloadavg()
     runs = []
@@ -123,8 +145,8 @@ def main() -> None:
     lo, hi = wilson(len(ok), len(runs))
     print(
         f"{args.policy} at {args.tolerance_rel:g} x e0 (variation {args.variation}, "
-        f"reset {not args.no_reset}): reached {len(ok)}/{len(runs)} (Wilson 95 % "
-        f"[{lo:.2f}, {hi:.2f}])"
+        f"reset {not args.no_reset}, calibration {args.calibration}): reached "
+        f"{len(ok)}/{len(runs)} (Wilson 95 % [{lo:.2f}, {hi:.2f}])"
     )
     ratios = [r["training_energy_j"] / r["baseline_energy_j"] for r in ok if r["baseline_energy_j"]]
     if ratios:

@@ -153,3 +153,29 @@ def test_a_board_at_its_measurement_floor_does_not_diverge_from_a_plan_below_it(
     blind.start(at(0.0, 1e-2 + floor, 0.0))
     blind.decide(at(0.19, floor + 1e-4, 0.0))
     assert blind.replans == 1
+
+
+class _FloorPlanner(_FixedPlanner):
+    """Every candidate stalls at an error floor of 3e-3 V^2 (above the tolerance 1e-4)."""
+
+    def plan(self, gates_v, tol, *, first=None):
+        self.calls += 1
+        stall = Prediction(
+            schedule=(Phase(lam=0.0, until_error=tol),),
+            t_s=np.array([0.0, 0.5, 1.0]),
+            error=np.array([1e-2, 4e-3, 3e-3]),
+            energy_j=np.array([0.0, 1.0, 2.0]),
+            reached_s=None,
+            energy_to_tol_j=None,
+        )
+        return Plan(best=None, candidates=(stall,))
+
+
+def test_an_unreachable_tolerance_says_how_low_the_twin_gets() -> None:
+    fallback = ControlPolicy(LambdaControl(tol=1e-4, lam0=0.02))
+    pol = PredictivePolicy(_FloorPlanner(), 1e-4, fallback)  # type: ignore[arg-type]
+    assert pol.start(obs(0.0, 1e-2)) == pytest.approx(0.02)  # Eq. 18 takes over
+    assert pol.fell_back == (
+        "no schedule predicted to reach the tolerance (lowest predicted error 0.003 V^2 "
+        "against 0.0001)"
+    )

@@ -167,6 +167,9 @@ def _drain(board: Board, timeout_s: float) -> list[BoardState]:
         states += [u for u in updates if isinstance(u, BoardState)]
 
 
+#: Wall time a calibration command may take with its retries (same key), s: a board on a
+#: loaded host answers late, and a calibration is not worth losing to that.
+COMMAND_TIMEOUT_S = 20.0
 #: Wall time spent discarding a live board's backlog before a calibration, s.
 DRAIN_S = 0.2
 #: A recording with too few training segments is cut into pieces of this much board time, s.
@@ -275,7 +278,7 @@ def record_live(
         gates = rng.uniform(2.0, 4.5, n).tolist()
         for name, args in (("reset_gates", {"gate_v": gates}), ("start_training", {})):
             ack = board.command(Command(name=name, key=f"cal-{tag}-{ep}-{name}", args=args),
-                                timeout_s)  # fmt: skip
+                                COMMAND_TIMEOUT_S)  # fmt: skip
             if not ack.ok:
                 raise BridgeConfigError(
                     f"calibration: board {board.board_id} refused {name}: {ack.code} "

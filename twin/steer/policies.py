@@ -255,7 +255,12 @@ class PredictivePolicy:
         self.plans.append((obs.t_s, plan))
         self._t0_s, self._phase = obs.clock_s, 0
         if plan.best is None:
-            self.fell_back = "no schedule predicted to reach the tolerance"
+            lows = [float(np.min(c.error)) for c in plan.candidates if c.error.size]
+            low = f"{min(lows):.3g}" if lows else "n/a"
+            self.fell_back = (
+                f"no schedule predicted to reach the tolerance (lowest predicted error {low} "
+                f"V^2 against {self.tol:.3g})"
+            )
             return self.fallback.start(obs)
         return plan.best.schedule[0].lam
 
