@@ -44,6 +44,9 @@ __all__ = [
 
 log = logging.getLogger("twin.shadow.session")
 
+#: Longest wall time the board's loop waits for a command to take the lock, s.
+HANDOFF_S = 0.05
+
 VARIATIONS = {"none": HiddenVariation, "typical": HiddenVariation.typical}
 
 
@@ -141,9 +144,12 @@ def serve_emulator(
         emulator.rate_hz = float(rate_hz)
     board = InProcessBoard(emulator, realtime=True)
     lock = threading.Lock()
+    waiting = threading.Event()  # a command waits for the lock: the loop lets it in first
 
     def handler(command: Command) -> dict[str, Any]:
+        waiting.set()
         with lock:
+            waiting.clear()
             return emulator.execute(command)
 
     publisher: Any = None
@@ -166,6 +172,9 @@ def serve_emulator(
     start = time.monotonic()
     try:
         while duration_s is None or time.monotonic() - start < duration_s:
+            handed = time.monotonic() + HANDOFF_S
+            while waiting.is_set() and time.monotonic() < handed:  # a lock is not fair: a loop
+                time.sleep(1e-4)  # behind real time would take it back at once, forever
             with lock:  # commands wait for at most one advance, never for the pacing
                 frames = [u for u in board.poll(0.0) if isinstance(u, BoardState)]
             if not frames:
