@@ -190,8 +190,11 @@ class ZmqBoard:
         frames = encode_command(command, board_id=self.board_id, client_unix=time.time())
         retries = self._settings.request_retries
         attempt_s = min(self._settings.request_timeout_s, timeout_s / (retries + 1))
-        for _ in range(retries + 1):
-            reply = self._requests["command"].ask(frames, "ack", command.key, attempt_s)
+        deadline, attempts = time.monotonic() + timeout_s, 0  # retries + 1, then until then
+        while attempts <= retries or (left := deadline - time.monotonic()) > 0.05 * attempt_s:
+            ask_s = attempt_s if attempts <= retries else min(attempt_s, left)
+            attempts += 1
+            reply = self._requests["command"].ask(frames, "ack", command.key, ask_s)
             if reply is not None:
                 return ack_from(reply)
         raise BridgeTimeout(

@@ -75,7 +75,7 @@ def test_board_runs_the_emulator(capsys) -> None:
             "fault edge: expected 0..31",
         ),
         (("shadow", "--emulate", "--resync", "sometimes"), "--resync"),
-        (("calibrate",), "exactly one of --from-emulator or --record"),
+        (("calibrate",), "exactly one of --from-emulator, --record FILE or --connect"),
         (("calibrate", "--record", "/nonexistent/rec.bin"), "no such file"),
         (("board", "--bind", "http://x"), "--bind"),
     ],

@@ -251,3 +251,14 @@ def test_training_in_rounds_over_the_wire(make_publisher, make_client) -> None:
     assert emu.rounds_result is not None
     assert emu.rounds_result.perfect
     assert emu.rounds_result.error_fraction[-1] == 0.0
+
+
+def test_a_slow_board_is_asked_again_until_the_timeout(board_and_handler) -> None:
+    """Retries go on, with the same key, for as long as ``timeout_s`` allows: a board that
+    takes 1 s to act is answered within a 3 s timeout even though the client's own retries
+    (2 attempts of 0.2 s) end sooner."""
+    settings = ClientSettings(request_timeout_s=0.2, request_retries=1)
+    _pub, board, handler = board_and_handler(Recorder(delay_first_s=1.0), settings)
+    ack = board.command(Command(name="stop_training", key="slow-2"), timeout_s=3.0)
+    assert ack.ok
+    assert len(handler.applied) == 1

@@ -123,7 +123,9 @@ class InProcessBoard:
     speed
         Board seconds per wall second when paced.
     chunk_s
-        Board time returned per :meth:`poll` when not paced, s.
+        Board time returned per :meth:`poll` when not paced, and at most per poll when paced
+        and behind the wall clock (a board catching up after a stall does so in chunks, so a
+        caller that serves commands between polls is never held for long), s.
     faults
         Faults to inject at given board times (:class:`Fault`; emulation only).
     """
@@ -202,7 +204,7 @@ class InProcessBoard:
         while True:
             due_s = self._board0 + (time.monotonic() - self._wall0) * self.speed
             if emu.next_frame_s <= due_s:
-                made = self._advance(due_s)
+                made = self._advance(min(due_s, emu.next_frame_s + self.chunk_s))
                 now = time.time()
                 return [attrs.evolve(f, wall_unix=min(f.wall_unix, now)) for f in made]
             wait_s = (emu.next_frame_s - due_s) / self.speed
