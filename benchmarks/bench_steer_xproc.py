@@ -136,7 +136,8 @@ def main() -> None:
             f"E/baseline {r['training_energy_j'] / base if base else float('nan'):.3f}, "
             f"E/plan {r['training_energy_j'] / pred if pred else float('nan'):.2f}, "
             f"replans {r['replans']}, fell back {r['fell_back']}, board {r['board_time_s']:.1f} s,"
-            f" training {r['training_time_s']:.2f} s, wall {r['wall_s']:.1f} s"
+            f" training {r['training_time_s']:.2f} s, wall {r['wall_s']:.1f} s, error "
+            f"{r['error_initial']:.3g} -> {r['error_final']:.3g} V^2"
             + ("" if r["reached"] else f", reason: {r['reason']}"),
             flush=True,
         )
