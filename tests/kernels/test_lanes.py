@@ -62,6 +62,20 @@ def test_lanes_give_the_numbers_of_one_realization_at_a_time(params: StepParams)
         assert len(set(lanes["steps"].tolist())) > 1  # lanes stopped at different steps
 
 
+def test_three_constraint_rows_in_lanes_give_the_numbers_of_one_at_a_time() -> None:
+    """Node constraints (c = 3: one of the four lane columns unused), lambda control."""
+    task = allostery_task(lattice(4, 4, periodic=True), rng=np.random.default_rng(1))
+    tasks = [task] * 5
+    e = realizations(tasks).ends.shape[1]
+    k0 = np.random.default_rng(2).uniform(0.3, 3.0, (5, e))
+    lam = np.array([1e-6, 1e-4, 0.0, 1e-3, 1e-8])
+    params = StepParams(alpha=0.5, eta=0.22, step_s=1e-4, ctl_tol=1e-4, p=0.5)
+    alone = _run(tasks, 1, params, k0, lam, [100, 300])
+    lanes = _run(tasks, LANES, params, k0, lam, [100, 300])
+    for key, value in alone.items():
+        assert np.array_equal(lanes[key], value), key  # bit for bit, not to rounding
+
+
 def test_lanes_agree_with_the_numpy_reference() -> None:
     task = allostery_task(lattice(4, 4, periodic=True), rng=np.random.default_rng(1))
     tasks = [task] * 3  # three constraint rows: one of the four lane columns unused

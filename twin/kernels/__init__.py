@@ -6,7 +6,9 @@ the sparse Cholesky), :mod:`.cholesky` (its numeric sparse + dense-block factori
 constraint basis; general right-hand sides in :mod:`.triangular`), :mod:`.small` (small dense
 solves), :mod:`.status` (kernel status codes -> :class:`twin.errors.SolverError`),
 :mod:`.train_step` / :mod:`.train_run` (the synchronous trainer's compiled steps and their
-driver; the run's arrays in :mod:`.train_arrays`) and :mod:`.events` (the twin's event loop).
+driver; the run's arrays in :mod:`.train_arrays`; realizations of one circuit in lanes in
+:mod:`.train_lanes`, :mod:`.lanes` and :mod:`.lane_rule`, whose rows of lanes are operated on by
+the vector instructions of :mod:`.simd`) and :mod:`.events` (the twin's event loop).
 Nothing is imported here, so a command loads only the kernels it uses.
 """
 

@@ -14,6 +14,7 @@ from typing import Any
 import attrs
 import numpy as np
 
+from .lane_rule import rule_rows
 from .lanes import LANES
 from .ordering import FactorLayout
 from .train_lanes import LANE_COLUMNS
@@ -165,22 +166,37 @@ class Realizations:
     def lane_workspace(self, group: np.ndarray) -> tuple[np.ndarray, ...]:
         """Scratch of one group of realizations computed in lanes, in kernel order.
 
-        With ``W`` = :data:`~.lanes.LANES`: factor values (flat ``(values, W)``), position map,
-        basis (flat ``(n + 1, 4, W)``), ``S`` ``(c, c, W)``, an accumulator ``(4 W)``, pivot
-        flags and the rates' coefficients and values ``(10 + E, W)``.
+        Rows of ``W`` = :data:`~.lanes.LANES` doubles (flat arrays, each aligned to 64 bytes):
+        factor values (one row per value), basis (rows ``(n + 1, 4)``), ``S`` (rows ``(c, c)``),
+        an accumulator (4 rows), the pivot flags (``W`` booleans), the rates' coefficients and
+        values (``11 + E`` rows), the conductances by edge (``E`` rows), the scratch of the
+        rule's coefficients (:func:`~.lane_rule.rule_rows`), the examples (inputs, outputs and
+        their moment: :func:`~.lane_rule.lane_examples`) and the lanes' lambdas (one row).
         """
         w = LANES
         n, nvals = int(self.sizes[group[0], 0]), int(self.sizes[group[0], 4])
-        c = self.cidx.shape[1]
+        c, e = self.cidx.shape[1], self.ends.shape[1]
+        m, ns, nt = self.inputs.shape[1], self.inputs.shape[2], self.desired.shape[2]
         return (
-            np.zeros(nvals * w),
-            np.zeros(n, dtype=np.int64),
-            np.zeros((n + 1) * LANE_COLUMNS * w),
-            np.zeros((c, c, w)),
-            np.zeros(LANE_COLUMNS * w),
+            _aligned_zeros(nvals * w),
+            _aligned_zeros((n + 1) * LANE_COLUMNS * w),
+            _aligned_zeros(c * c * w),
+            _aligned_zeros(LANE_COLUMNS * w),
             np.ones(w, dtype=np.bool_),
-            np.zeros((10 + self.ends.shape[1], w)),
+            _aligned_zeros((11 + e) * w),
+            _aligned_zeros(e * w),
+            _aligned_zeros(rule_rows(c) * w),
+            _aligned_zeros((m * (ns + nt) + ns * ns) * w),
+            _aligned_zeros(w),
         )
+
+
+def _aligned_zeros(size: int, align: int = 64) -> np.ndarray:
+    """A zeroed float64 array of ``size`` whose data starts at a multiple of ``align`` bytes
+    (a row of lanes is then one cache line: no vector load straddles two)."""
+    buf = np.zeros(size + align // 8)
+    skip = (-buf.ctypes.data % align) // 8
+    return buf[skip : skip + size]
 
 
 @attrs.frozen(kw_only=True)

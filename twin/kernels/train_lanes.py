@@ -3,11 +3,12 @@
 :func:`advance_lanes` is :func:`twin.kernels.train_step.advance` for a group of realizations with
 the same :class:`~.ordering.FactorLayout` (one network, the same constrained nodes) and the
 direct solver: their Laplacians are factorized together by :func:`.lanes.lane_sparse_basis`,
-then each lane's rule coefficients come from :func:`.train_step.coefficients` and its rates from
-the same written-out quadratic form as :func:`.train_step.edge_rates4`. Every realization's
-numbers are bit for bit those of :func:`.train_step.advance` (the tests compare whole runs); the
-per-update cost falls because each layout index is read once for all lanes and the innermost
-loops are vectorised across them.
+the rule's coefficients of all lanes by :func:`.lane_rule.lane_coefficients` and their rates
+from the written-out quadratic form of :func:`.train_step.edge_rates4`
+(:func:`.simd.lane_rate`). Every realization's numbers are bit for bit those of
+:func:`.train_step.advance` (the same operations in the same order; the tests compare whole
+runs); the per-update cost falls because each layout index is read once for all lanes and each
+operation is one vector instruction for all of them (:mod:`.simd`).
 """
 
 from __future__ import annotations
@@ -15,89 +16,72 @@ from __future__ import annotations
 import numpy as np
 
 from ._jit import Arr, jit
+from .direct import sparse_program
+from .lane_rule import lane_coefficients, lane_examples, lane_form, single_row
 from .lanes import LANES, lane_sparse_basis
 from .pcg import FACTORIZATIONS
+from .simd import lane_rate
 from .status import OK, SINGULAR
-from .train_step import Arrays, _layout, coefficients, control
+from .train_step import Arrays, control
 
-__all__ = ["LANE_COLUMNS", "advance_lanes", "lane_rates"]
+__all__ = ["LANE_COLUMNS", "advance_lanes", "lane_layout", "lane_rates"]
+
+W = LANES
 
 #: Basis columns the lane kernels handle (constraint rows rounded up to a multiple of 4).
 LANE_COLUMNS = 4
 
 
 @jit
-def lane_rates(
-    idx: Arr, running: Arr, ne: int, ends: Arr, x: Arr, qs: Arr, qc: Arr, scale: float, dk: Arr
-) -> None:
-    """``dk[r] = scale * g^T q_r g`` per edge for the running lanes (:func:`edge_rates4`).
+def lane_rates(idx: Arr, good: Arr, ne: int, ends: Arr, x: Arr, qc: Arr, dk: Arr) -> None:
+    """``dk[r] = scale * g^T q_r g`` per edge for the lanes ``good`` (:func:`edge_rates4`).
 
-    ``x`` is the lane basis (flat ``(n + 1, 4, LANES)``), ``qs[r]`` realization ``r``'s form
-    ``q`` (at least 4 x 4); ``qc`` ``(10 + E, LANES)`` scratch (coefficients, then rates).
+    ``x`` is the lane basis (rows ``(n + 1, 4)``), ``qc`` ``11 + E`` rows: the form's
+    coefficients and scale (:func:`.lane_rule.lane_form`), then room for the rates.
     """
-    wl = idx.shape[0]
-    stride = 4 * LANES
-    for w in range(wl):
-        q = qs[idx[w]]
-        qc[0, w], qc[1, w] = q[0, 0], 2.0 * q[0, 1]
-        qc[2, w], qc[3, w] = 2.0 * q[0, 2], 2.0 * q[0, 3]
-        qc[4, w], qc[5, w], qc[6, w] = q[1, 1], 2.0 * q[1, 2], 2.0 * q[1, 3]
-        qc[7, w], qc[8, w], qc[9, w] = q[2, 2], 2.0 * q[2, 3], q[3, 3]
-    q00, q01, q02, q03, q11 = qc[0], qc[1], qc[2], qc[3], qc[4]
-    q12, q13, q22, q23, q33 = qc[5], qc[6], qc[7], qc[8], qc[9]
     for e in range(ne):
-        xa = ends[e, 0] * stride
-        xb = ends[e, 1] * stride
-        a0, b0 = x[xa : xa + wl], x[xb : xb + wl]
-        a1, b1 = x[xa + LANES : xa + LANES + wl], x[xb + LANES : xb + LANES + wl]
-        a2, b2 = x[xa + 2 * LANES : xa + 2 * LANES + wl], x[xb + 2 * LANES : xb + 2 * LANES + wl]
-        a3, b3 = x[xa + 3 * LANES : xa + 3 * LANES + wl], x[xb + 3 * LANES : xb + 3 * LANES + wl]
-        out = qc[10 + e]
-        for w in range(wl):
-            g0 = a0[w] - b0[w]
-            g1 = a1[w] - b1[w]
-            g2 = a2[w] - b2[w]
-            g3 = a3[w] - b3[w]
-            quad = g0 * (q00[w] * g0 + q01[w] * g1 + q02[w] * g2 + q03[w] * g3)
-            quad += g1 * (q11[w] * g1 + q12[w] * g2 + q13[w] * g3)
-            out[w] = scale * (quad + g2 * (q22[w] * g2 + q23[w] * g3) + q33[w] * g3 * g3)
-    for w in range(wl):
-        if running[w]:
+        lane_rate(qc, 11 + e, x, ends[e, 0] * 4, x, ends[e, 1] * 4, qc, 0)
+    for w in range(idx.shape[0]):
+        if good[w]:
             r = idx[w]
             for e in range(ne):
-                dk[r, e] = qc[10 + e, w]
+                dk[r, e] = qc[(11 + e) * W + w]
+
+
+@jit
+def lane_layout(circ: Arrays, r: int) -> tuple[Arr, Arr, Arr, Arr, Arr, Arr, Arr, Arr]:
+    """Realization ``r``'s ``(colptr, rowind, tstart, diagpos, ends, offdiag, cidx, cval)``."""
+    return (circ[1][r], circ[2][r], circ[6][r], circ[7][r], circ[8][r], circ[9][r], circ[10][r],
+            circ[11][r])  # fmt: skip
 
 
 @jit
 def _evaluate(
-    idx: Arr, running: Arr, circ: Arrays, k: Arr, lam: Arr, par: Arr, work: Arrays, lws: Arrays,
-    counters: Arr, dk: Arr, out: Arr,
+    idx: Arr, running: Arr, circ: Arrays, k: Arr, lam: Arr, par: Arr, lws: Arrays,
+    program: tuple[Arr, Arr], counters: Arr, dk: Arr, out: Arr,
 ) -> None:  # fmt: skip
     """Step quantities of the running lanes into ``out`` ``(4, W)``: ok, error, P_F, P_C."""
     alpha, eta = par[0], par[1]
-    sizes, ends, inputs, desired, moment = circ[0], circ[8], circ[12], circ[13], circ[14]
-    s_all, q_all, sm_all = work[4], work[5], work[6]
+    sizes, ends, inputs = circ[0], circ[8], circ[12]
     r0 = idx[0]
-    lane_sparse_basis(k, idx, sizes[r0], _layout(circ, r0), lws)
-    _v, _pos, x, s, _acc, ok, qc = lws
-    c = s.shape[0]
+    lane_sparse_basis(k, idx, sizes[r0], lane_layout(circ, r0), program, lws)
+    x, s, ok, qc, z, ex, lam_l = lws[1], lws[2], lws[4], lws[5], lws[7], lws[8], lws[9]
+    c = circ[10].shape[1]
+    for w in range(idx.shape[0]):
+        lam_l[w] = lam[idx[w]]
+    lane_coefficients(s, c, inputs.shape[2], inputs.shape[1], ex, lam_l, eta, z)
+    good = single_row(c, 11)
     for w in range(idx.shape[0]):
         out[0, w] = 0.0
         if not running[w]:
             continue
-        r = idx[w]
-        counters[r, FACTORIZATIONS] += 1
-        if not ok[w]:
-            continue
-        s_r = s_all[r]
-        for i in range(c):
-            for j in range(c):
-                s_r[i, j] = s[i, j, w]
-        good, err, pf, pc = coefficients(s_r, inputs.shape[2], inputs[r], desired[r], moment[r],
-                                         lam[r], eta, sm_all[r], q_all[r])  # fmt: skip
-        if good:
-            out[0, w], out[1, w], out[2, w], out[3, w] = 1.0, err, pf, pc
-    lane_rates(idx, out[0] > 0.0, sizes[r0, 1], ends[r0], x, q_all, qc, -alpha / eta, dk)
+        counters[idx[w], FACTORIZATIONS] += 1
+        if ok[w] and z[good * W + w] > 0.0:
+            out[0, w] = 1.0
+            for t in range(1, 4):
+                out[t, w] = z[single_row(c, t + 1) * W + w]
+    lane_form(z, c, -alpha / eta, qc)
+    lane_rates(idx, out[0] > 0.0, sizes[r0, 1], ends[r0], x, qc, dk)
 
 
 @jit
@@ -106,7 +90,6 @@ def advance_lanes(
     n_steps: int,
     initial: bool,
     circ: Arrays,
-    work: Arrays,
     lws: Arrays,
     par: Arr,
     kmin: Arr,
@@ -120,15 +103,20 @@ def advance_lanes(
 
     ``idx`` has :data:`.lanes.LANES` entries: the group's realizations, then its first one
     repeated in unused lanes (computed, never written back). The other arguments are those of
-    :func:`.train_step.advance` plus ``lws``, the group's lane workspace
-    (:meth:`twin.kernels.train_arrays.Realizations.lane_workspace`). Each lane follows the
-    one-realization loop exactly; a lane leaves it when its realization stops or its circuit is
+    :func:`.train_step.advance` (but ``work`` and ``pwork``) plus ``lws``, the group's lane
+    workspace (:meth:`twin.kernels.train_arrays.Realizations.lane_workspace`). Each lane follows
+    the one-realization loop exactly; a lane leaves it when its realization stops or its circuit is
     singular, the group when every lane has left.
     """
     k, dk, lam, active, steps_done, energy, err, pf, pc = state
     step_s, stop_tol, ctl_tol = par[2], par[3], par[4]
     wg = idx.shape[0]
-    ne = circ[0][idx[0], 1]
+    r0 = idx[0]
+    ne, n, split = circ[0][r0, 1], circ[0][r0, 0], circ[0][r0, 2]
+    program = sparse_program(split, n - split, circ[1][r0], circ[2][r0], circ[3][r0],
+                             circ[4][r0], circ[5][r0], circ[6][r0],
+                             np.empty(n, dtype=np.int64))  # fmt: skip
+    lane_examples(idx, circ[12], circ[13], circ[14], lws[8])
     running = np.ones(wg, dtype=np.bool_)
     for w in range(1, wg):
         if idx[w] == idx[0]:
@@ -138,7 +126,7 @@ def advance_lanes(
         iters[idx[w]] = 0
         status[idx[w]] = OK
     if initial:
-        _evaluate(idx, running, circ, k, lam, par, work, lws, counters, dk, out)
+        _evaluate(idx, running, circ, k, lam, par, lws, program, counters, dk, out)
         for w in range(wg):
             r = idx[w]
             if not running[w]:
@@ -173,7 +161,7 @@ def advance_lanes(
             moved = True
         if not moved:
             break
-        _evaluate(idx, running, circ, k, lam, par, work, lws, counters, dk, out)
+        _evaluate(idx, running, circ, k, lam, par, lws, program, counters, dk, out)
         for w in range(wg):
             r = idx[w]
             if not running[w]:

@@ -171,7 +171,7 @@ class KernelRun:
                         self.kmax, state, self.iters, self.status, self.pwork,
                         self.counters)  # fmt: skip
             else:
-                advance_lanes(idx, n_steps, initial, self.circ, self.work, lws, self.par,
+                advance_lanes(idx, n_steps, initial, self.circ, lws, self.par,
                               self.kmin, self.kmax, state, self.iters, self.status,
                               self.counters)  # fmt: skip
 
