@@ -13,7 +13,8 @@ Outputs are the target strains ``(r - l0) / l0``. Two modes solve the states:
   (:mod:`.linear`), one factorization per update; the clamped-minus-free extensions are solved
   for directly.
 * ``nonlinear`` (the reference): the exact energy minimum of every state by Newton's method with a
-  line search (:mod:`.mechanics`), the clamped state relaxed from the free one. Its contrast is a
+  line search (:mod:`.mechanics`): the free state relaxed from the linear response about the
+  unstrained network, the clamped state from the free one. Its contrast is a
   difference of two solves, exact to the force tolerance.
 
 The two agree to second order in the strain (``tests/physics/springs``).
@@ -29,7 +30,7 @@ import numpy as np
 from ...errors import ConfigError
 from ..contract import ELASTIC_ENERGY, RuleTerms, State, local_terms
 from .linear import LinearBasis, SpringBatch
-from .mechanics import SpringSet, relax
+from .mechanics import SpringSet, linear_response, relax
 from .network import check_rigid, fixed_coordinates
 from .task import SpringTask
 
@@ -184,7 +185,8 @@ class SpringPhysics:
         free_springs = _with_pins(task, k_r, pins)
         tol = FORCE_RTOL * task.pin_stiffness * float(np.median(l0))
         fixed = fixed_coordinates(net)
-        x = relax(net.positions, free_springs, fixed, force_tol_n=tol).x
+        start = linear_response(net.positions, free_springs, fixed)
+        x = relax(start, free_springs, fixed, force_tol_n=tol).x
         if target_strain is None:
             return x, free_springs
         pins.append((task.targets, l0[task.targets] * (1.0 + target_strain)))
