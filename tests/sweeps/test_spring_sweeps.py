@@ -166,3 +166,25 @@ def test_bad_springs_cells_are_refused_in_one_line(capsys, tmp_path, db, base, e
     lines = [line for line in err.splitlines() if line.strip()]
     assert len(lines) == 1, err
     assert expected in err
+
+
+def test_a_springs_sweep_on_dask_matches_the_serial_run(db: str, tmp_path: Path) -> None:
+    distributed = pytest.importorskip("distributed")
+    from twin.sweeps import DaskExecutor, SerialExecutor, results_frame, run_sweep
+
+    spec = spec_from_dict(tomllib.loads(TINY))
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None,
+            scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+        ) as cluster,
+        distributed.Client(cluster, set_as_default=False) as client,
+    ):  # fmt: skip
+        outcome = run_sweep(spec, db_url=db, executor=DaskExecutor(client))
+    assert (outcome.computed, outcome.failed) == (2, 0)
+    ref = f"sqlite:///{tmp_path / 'ref.db'}"
+    run_sweep(spec, db_url=ref, executor=SerialExecutor())
+    a, b = results_frame(spec, db_url=db), results_frame(spec, db_url=ref)
+    columns = [c for c in a.columns if c != "code_version"]
+    assert a[columns].equals(b[columns])
+    assert a["training_energy_j"].gt(0).all()
