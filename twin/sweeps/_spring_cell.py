@@ -36,10 +36,10 @@ __all__ = [
 
 #: Networks whose rigidity is checked at submission have at most this many nodes.
 CHECK_NODES = 5000
-#: Seconds per update and realization of the nonlinear reference at N = 27 (57 bonds), measured
-#: on the default task (twin train --physics springs --spring-solver nonlinear: 18 ms); scaled
+#: CPU seconds per update and realization of the nonlinear reference at N = 27 (57 bonds),
+#: measured on the default task (3.7-3.8 ms, twin.physics.springs.physics.rule_terms); scaled
 #: with the bond count.
-NONLINEAR_S_PER_UPDATE_27 = 0.02
+NONLINEAR_S_PER_UPDATE_27 = 0.004
 
 
 def _network(params: Mapping[str, Any]) -> str:
