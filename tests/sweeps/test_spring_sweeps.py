@@ -18,7 +18,7 @@ from tests.ledger_support import migrate
 from twin.ledger.db import resolve_url
 from twin.ledger.models import sweep_cells, sweeps
 from twin.physics.estimate import JAMMED_EDGES_PER_NODE
-from twin.sweeps import spec_from_dict
+from twin.sweeps import results_frame, spec_from_dict
 from twin.sweeps.cells import expand, realization_seeds
 from twin.sweeps.estimate import cell_work
 from twin.sweeps.evaluate import evaluate_cell
@@ -122,6 +122,10 @@ def test_a_springs_sweep_runs_resumes_and_reports_joules(capsys, tmp_path: Path,
     rows = json.loads(out)
     assert len(rows) == 4
     assert {r["lam"] for r in rows} == {0.0, 1e-6}
+    frame = results_frame("tiny-springs", db_url=db)
+    for r, (_, f) in zip(rows, frame.iterrows(), strict=True):  # every digit (it kept 10 decimals)
+        expected = [None if math.isnan(f[m]) else f[m] for m in SPRING_METRICS]  # NaN: null
+        assert [r[m] for m in SPRING_METRICS] == expected
     for r in rows:
         assert r["spring_solver"] == "linear"
         assert r["status"] == "done"
@@ -170,7 +174,7 @@ def test_bad_springs_cells_are_refused_in_one_line(capsys, tmp_path, db, base, e
 
 def test_a_springs_sweep_on_dask_matches_the_serial_run(db: str, tmp_path: Path) -> None:
     distributed = pytest.importorskip("distributed")
-    from twin.sweeps import DaskExecutor, SerialExecutor, results_frame, run_sweep
+    from twin.sweeps import DaskExecutor, SerialExecutor, run_sweep
 
     spec = spec_from_dict(tomllib.loads(TINY))
     with (
