@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import signal
 import sys
 from collections.abc import Callable, Iterator
@@ -270,7 +269,9 @@ def results_cmd(sweep: str, db: str | None, fmt: str, out: Path | None) -> None:
     elif fmt == "csv":
         frame.to_csv(sys.stdout, index=False)
     elif fmt == "json":
-        emit_json(json.loads(frame.to_json(orient="records")))
+        # not frame.to_json: pandas' encoder writes 1e-16..1e-10 as 10 fixed decimals (an error
+        # floor of 1.3e-14 read 0.0); Python floats keep every digit, NaN becomes null
+        emit_json(frame.astype(object).where(frame.notna(), None).to_dict(orient="records"))
     else:
         name = target.name if not isinstance(target, str) else target
         _print_results_table(name, frame)

@@ -23,7 +23,7 @@ ENERGY_METHOD = ('integral', 'counter', 'estimate')
 ALARM_SEVERITY = ('info', 'warning', 'error', 'critical')
 COMMAND_NAME = ('load_task', 'start_training', 'stop_training', 'set_params', 'reset_gates', 'run_inference')
 COMMAND_STATUS = ('acked', 'refused', 'stale', 'unanswered', 'dry_run')
-SWEEP_KIND = ('trainer', 'twin', 'xy')
+SWEEP_KIND = ('trainer', 'twin', 'xy', 'springs')
 SWEEP_CELL_STATUS = ('pending', 'running', 'done', 'failed')
 
 
@@ -139,7 +139,7 @@ sweeps = sa.Table(
     'sweeps',
     metadata,
     sa.Column('name', sa.String(64), nullable=False, comment="Sweep name (the spec's name)."),
-    sa.Column('kind', sa.Enum(*SWEEP_KIND, name='sweep_kind', native_enum=False, create_constraint=True, length=8), nullable=False, comment='trainer (synchronous, batched), twin (event-driven) or xy (XY oscillators, equilibrium propagation).'),
+    sa.Column('kind', sa.Enum(*SWEEP_KIND, name='sweep_kind', native_enum=False, create_constraint=True, length=8), nullable=False, comment='trainer (synchronous, batched), twin (event-driven), xy (XY oscillators, equilibrium propagation) or springs (spring networks, synchronous).'),
     sa.Column('spec', sa.JSON(), nullable=False, comment='The sweep specification as last submitted.'),
     sa.Column('cells', sa.Integer(), nullable=False, comment='Number of cells of the specification.'),
     sa.Column('code_version', sa.String(64), nullable=False, comment='Code version that last submitted the sweep (provenance).'),
@@ -154,7 +154,7 @@ sweep_cells = sa.Table(
     'sweep_cells',
     metadata,
     sa.Column('cell_id', sa.String(32), nullable=False, comment='Cell id: hex prefix of the sha256 of the canonical parameters, seeds and kind.'),
-    sa.Column('kind', sa.Enum(*SWEEP_KIND, name='sweep_kind', native_enum=False, create_constraint=True, length=8), nullable=False, comment='trainer, twin or xy.'),
+    sa.Column('kind', sa.Enum(*SWEEP_KIND, name='sweep_kind', native_enum=False, create_constraint=True, length=8), nullable=False, comment='trainer, twin, xy or springs.'),
     sa.Column('params', sa.JSON(), nullable=False, comment='Every parameter of the cell, defaults filled in (canonical).'),
     sa.Column('seeds', sa.JSON(), nullable=False, comment='Seed of each realization, in order.'),
     sa.Column('realizations', sa.Integer(), nullable=False, comment='Number of realizations.'),

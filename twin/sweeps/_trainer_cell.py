@@ -12,11 +12,12 @@ import numpy as np
 from ..learning.energy_floor import energy_floors
 from ..learning.rules import LambdaControl, LearningRule
 from ..learning.trainer import TrainConfig, Trainer, TrainResult, public_key
+from ..physics.contract import Physics
 from ..physics.springs.task_spec import SPRING_TASKS, build_spring_tasks
 from ..physics.task_spec import build_tasks, reference_for_realization
 from .metrics import TRAINER_METRICS as METRICS
 
-__all__ = ["METRICS", "check_params", "evaluate_trainer", "train_config"]
+__all__ = ["METRICS", "check_params", "evaluate_trainer", "train_config", "trainer_rows"]
 
 #: Reference-network tasks kept per worker process (a sweep's realizations, reused by its cells).
 TASK_CACHE = 256
@@ -71,9 +72,10 @@ def _task(task: str, network: str | None, r: int, seed: int, label_noise: float)
 _reference_task = functools.lru_cache(maxsize=TASK_CACHE)(_task)
 
 
-def _spring_task(task: str, network: str | None, seed: int) -> Any:
-    """The spring task of one realization (``twin train --physics springs --seed seed``)."""
-    return build_spring_tasks(task, network, seed=seed, realizations=1)[0]
+def _spring_task(task: str, network: str | None, seed: int, prune: float | None = None) -> Any:
+    """The spring task of one realization (``twin train --physics springs --seed seed
+    [--prune prune]``)."""
+    return build_spring_tasks(task, network, seed=seed, realizations=1, prune=prune)[0]
 
 
 #: :func:`_spring_task` once per process for small generated packings (the default
@@ -95,7 +97,8 @@ def tasks_for(params: Mapping[str, Any], seeds: Sequence[int]) -> list[Any]:
                                     and str(network)[7:].isdigit()
                                     and int(str(network)[7:]) <= SMALL_SPRINGS)  # fmt: skip
         spring = _small_spring_task if small else _spring_task
-        return [spring(params["task"], network, int(s)) for s in seeds]
+        prune = params.get("prune")
+        return [spring(params["task"], network, int(s), prune) for s in seeds]
     noise = float(params.get("label_noise", 0.0))
     build = _reference_task if str(network).startswith("ref:") else _task
     return [build(params["task"], network, r, int(s), noise) for r, s in enumerate(seeds)]
@@ -152,8 +155,15 @@ def _in_units(row: dict[str, float], cost_name: str) -> dict[str, float]:
 
 def evaluate_trainer(params: Mapping[str, Any], seeds: Sequence[int]) -> list[dict[str, float]]:
     """Train every realization of a cell in one batched call; one metrics row per realization."""
-    tasks = tasks_for(params, seeds)
-    trainer = Trainer(tasks, train_config(params))
+    return trainer_rows(params, tasks_for(params, seeds))
+
+
+def trainer_rows(
+    params: Mapping[str, Any], tasks: Sequence[Any], physics: Physics | None = None
+) -> list[dict[str, float]]:
+    """Train ``tasks`` (one per realization) in one batched call on ``physics`` (default: the
+    tasks' own, :func:`twin.learning.trainer.physics_for`); one metrics row per realization."""
+    trainer = Trainer(tasks, train_config(params), physics=physics)
     result = trainer.run()
     floors = energy_floors(result, tasks, params["kappa"])
     has_test = all(t.test is not None for t in tasks)

@@ -1,12 +1,13 @@
 """The work of a sweep, estimated from its cells before anything is submitted.
 
 Each cell is estimated and limited as the command it stands for would be
-(:mod:`twin.physics.estimate`): a trainer cell as ``twin train`` of its realizations on one
-thread (at most :data:`~twin.physics.estimate.MAX_EDGE_STEPS` edge-steps), a twin cell as ``twin
-simulate`` of each realization (at most :data:`~twin.physics.estimate.MAX_EDGE_EVENTS` edge
-events each). Cells whose network size is only known once a file is read count as unknown (zero)
-work. The sweep's total is the sum of CPU time over its cells and its peak memory the largest
-cell's (a worker holds one cell).
+(:mod:`twin.physics.estimate`): a trainer or springs cell as ``twin train`` of its realizations
+on one thread (at most :data:`~twin.physics.estimate.MAX_EDGE_STEPS` edge-steps; a spring
+network's default is ``jammed:27``, and the nonlinear reference adds its Newton solves), a twin
+cell as ``twin simulate`` of each realization (at most
+:data:`~twin.physics.estimate.MAX_EDGE_EVENTS` edge events each). Cells whose network size is
+only known once a file is read count as unknown (zero) work. The sweep's total is the sum of CPU
+time over its cells and its peak memory the largest cell's (a worker holds one cell).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from ..physics.estimate import (
     simulate_estimate,
     train_estimate,
 )
+from ..physics.springs.task_spec import DEFAULT_SPRING_NETWORK, SPRING_TASKS
 from ..physics.task_spec import DEFAULT_NETWORKS
 from .cells import Cell
 
@@ -35,6 +37,8 @@ __all__ = ["CellWork", "cell_estimate", "cell_work", "sweep_estimate"]
 def _size(params: Mapping[str, Any]) -> NetworkSize | None:
     network = params.get("network")
     task = str(params.get("task", "allostery"))
+    if network is None and task in SPRING_TASKS:  # twin train --physics springs's default
+        network = DEFAULT_SPRING_NETWORK
     spec = network if network is not None else DEFAULT_NETWORKS.get(task)
     return network_size(str(spec)) if spec is not None else None
 
@@ -63,8 +67,26 @@ def _xy_work(params: Mapping[str, Any]) -> float | None:
     return xy_cell_work(params)
 
 
+def _spring_estimate(params: Mapping[str, Any], realizations: int) -> Estimate | None:
+    """``twin train --physics springs`` of the cell's realizations on one thread; the nonlinear
+    reference adds its Newton solves (:func:`twin.sweeps._spring_cell.nonlinear_seconds`)."""
+    from ._spring_cell import nonlinear_seconds, spring_cell_size
+
+    size = spring_cell_size(params)
+    if size is None:
+        return None
+    base = train_estimate(size, realizations=realizations, steps=int(params["steps"]), threads=1)
+    extra = nonlinear_seconds(params, realizations)
+    if not extra:
+        return base
+    return Estimate(memory_bytes=base.memory_bytes, time_s=base.time_s + extra,
+                    parts=(*base.parts, ("newton solves", extra)))  # fmt: skip
+
+
 def cell_estimate(kind: str, params: Mapping[str, Any], realizations: int) -> Estimate | None:
     """Peak memory and CPU time of one cell (``None``: its network size is not known yet)."""
+    if kind == "springs":
+        return _spring_estimate(params, realizations)
     if kind == "xy":
         work = _xy_work(params)
         if work is None:
@@ -104,8 +126,17 @@ class CellWork:
 
 def cell_work(kind: str, params: Mapping[str, Any], realizations: int) -> CellWork | None:
     """Edge-steps (trainer: steps x realizations x edges), edge events of one realization
-    (twin: edges x edge rate x duration) or node-steps of one realization (xy) of a cell, with its
-    command's limit."""
+    (twin: edges x edge rate x duration), node-steps of one realization (xy) or edge-steps of a
+    springs cell (as trainer, on its spring network: jammed:27 by default) with its command's
+    limit."""
+    if kind == "springs":
+        from ._spring_cell import spring_edge_steps
+
+        steps = spring_edge_steps(params, realizations)
+        if steps is None:
+            return None
+        return CellWork(work=steps, limit=MAX_EDGE_STEPS, unit="edge-steps (steps x "
+                        "realizations x edges) in one cell")  # fmt: skip
     if kind == "xy":
         from ..learning.xy_options import MAX_XY_WORK
 

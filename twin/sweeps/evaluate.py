@@ -37,8 +37,14 @@ def _xy(params: Mapping[str, Any], seeds: Sequence[int]) -> list[dict[str, float
     return evaluate_xy(params, seeds)
 
 
+def _springs(params: Mapping[str, Any], seeds: Sequence[int]) -> list[dict[str, float]]:
+    from ._spring_cell import evaluate_springs
+
+    return evaluate_springs(params, seeds)
+
+
 #: Evaluator of each cell kind.
-KINDS: dict[str, Evaluator] = {"trainer": _trainer, "twin": _twin, "xy": _xy}
+KINDS: dict[str, Evaluator] = {"trainer": _trainer, "twin": _twin, "xy": _xy, "springs": _springs}
 
 
 def check_cell(kind: str, params: Mapping[str, Any]) -> None:
@@ -52,6 +58,11 @@ def check_cell(kind: str, params: Mapping[str, Any]) -> None:
         from ._xy_cell import check_params as check_xy
 
         check_xy(params)
+        return
+    if kind == "springs":  # spring networks (twin.sweeps._spring_cell)
+        from ._spring_cell import check_params as check_springs
+
+        check_springs(params)
         return
     from ..physics.springs.task_spec import SPRING_TASKS
     from ..physics.task_spec import check_task_spec

@@ -5,7 +5,7 @@ Kept apart from the evaluators so that reading results never imports the trainer
 
 from __future__ import annotations
 
-__all__ = ["METRICS", "TRAINER_METRICS", "TWIN_METRICS", "XY_METRICS"]
+__all__ = ["METRICS", "SPRING_METRICS", "TRAINER_METRICS", "TWIN_METRICS", "XY_METRICS"]
 
 #: Trainer cells; classification tasks add ``accuracy_train`` and ``accuracy_test``.
 TRAINER_METRICS = (
@@ -58,9 +58,27 @@ XY_METRICS = (
     "couplings",  # trainable couplings W_ij of the network
     "cpu_ms_per_epoch",  # CPU time of training / epochs (evaluation excluded)
 )
+#: Springs cells (:mod:`twin.sweeps._spring_cell`): errors are squared strains; the free state's
+#: cost is its elastic energy (J), so its two readings and their ratio replace the powers.
+SPRING_METRICS = (
+    "error_initial",  # strain^2, squared target-strain error before learning
+    "error_final",  # strain^2
+    "error_ratio",  # error_final / error_initial
+    "free_energy_initial_j",  # elastic energy of the free state (pins included), J
+    "free_energy_final_j",
+    "free_energy_ratio",  # free_energy_final_j / free_energy_initial_j
+    "training_energy_j",  # the free states' energies summed over the updates (one per actuation)
+    "energy_floor_j",  # Landauer floor of writing the updates
+    "clamped_energy_j",  # the clamped states' energies summed likewise
+    "lam_final",
+    "steps_done",
+    "time_to_tol_s",  # NaN when the tolerance was never reached (or none was set)
+    "energy_to_tol_j",  # training energy until stop_tol was reached; NaN likewise
+)
 #: Metrics of each kind, in the order :func:`twin.sweeps.results_frame` shows them.
 METRICS: dict[str, tuple[str, ...]] = {
     "trainer": TRAINER_METRICS,
     "twin": TWIN_METRICS,
     "xy": XY_METRICS,
+    "springs": SPRING_METRICS,
 }

@@ -1,11 +1,12 @@
 """The parameter vocabulary of sweep cells, read from ``schemas/sweep.schema.json``.
 
-``$defs/trainer``, ``$defs/twin`` and ``$defs/xy`` of the sweep schema list every parameter a cell
-of that kind takes (the long option names of ``twin train`` / ``twin simulate`` / ``twin train
---physics xy`` with underscores), its JSON type, range and default. Adding a parameter is one line
-in the schema (then ``python schemas/codegen.py``) plus its use where the cell's configuration is
-built (:mod:`twin.sweeps._trainer_cell`, :mod:`twin.sweeps.twin_cells` or
-:mod:`twin.sweeps._xy_cell`).
+``$defs/trainer``, ``$defs/twin``, ``$defs/xy`` and ``$defs/springs`` of the sweep schema list
+every parameter a cell of that kind takes (the long option names of ``twin train`` / ``twin
+simulate`` / ``twin train --physics xy`` / ``twin train --physics springs`` with underscores), its
+JSON type, range and default. Adding a parameter is one line in the schema (then ``python
+schemas/codegen.py``) plus its use where the cell's configuration is built
+(:mod:`twin.sweeps._trainer_cell`, :mod:`twin.sweeps.twin_cells`, :mod:`twin.sweeps._xy_cell`
+or :mod:`twin.sweeps._spring_cell`).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ __all__ = [
 
 SCHEMA_ID = "twin.sweep/1"
 #: Kinds of sweep cells.
-KIND_NAMES = ("trainer", "twin", "xy")
+KIND_NAMES = ("trainer", "twin", "xy", "springs")
 
 
 def parameters(kind: str) -> dict[str, dict[str, Any]]:

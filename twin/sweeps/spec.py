@@ -47,7 +47,7 @@ MAX_DEPTH = 32
 #: Largest integer magnitude in a sweep document (int64).
 MAX_INT = 2**63 - 1
 
-Kind = Literal["trainer", "twin", "xy"]
+Kind = Literal["trainer", "twin", "xy", "springs"]
 Combine = Literal["product", "zip"]
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")

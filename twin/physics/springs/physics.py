@@ -13,7 +13,8 @@ Outputs are the target strains ``(r - l0) / l0``. Two modes solve the states:
   (:mod:`.linear`), one factorization per update; the clamped-minus-free extensions are solved
   for directly.
 * ``nonlinear`` (the reference): the exact energy minimum of every state by Newton's method with a
-  line search (:mod:`.mechanics`), the clamped state relaxed from the free one. Its contrast is a
+  line search (:mod:`.mechanics`): the free state relaxed from the linear response about the
+  unstrained network, the clamped state from the free one. Its contrast is a
   difference of two solves, exact to the force tolerance.
 
 The two agree to second order in the strain (``tests/physics/springs``).
@@ -29,7 +30,7 @@ import numpy as np
 from ...errors import ConfigError
 from ..contract import ELASTIC_ENERGY, RuleTerms, State, local_terms
 from .linear import LinearBasis, SpringBatch
-from .mechanics import SpringSet, relax
+from .mechanics import SpringSet, linear_response, relax
 from .network import check_rigid, fixed_coordinates
 from .task import SpringTask
 
@@ -93,9 +94,9 @@ class SpringPhysics:
     ) -> RuleTerms:
         """Free state, clamped state at ``eps_F + eta (eps_T - eps_F)`` and the rule's terms."""
         if self.mode == "nonlinear":
-            free, ext_free = self._nonlinear(k, inputs, None)
+            free, ext_free, x_free = self._nonlinear(k, inputs, None)
             clamp = free.outputs + eta * (desired - free.outputs)
-            clamped, ext_clamped = self._nonlinear(k, inputs, clamp)
+            clamped, ext_clamped, _ = self._nonlinear(k, inputs, clamp, x_free)
             delta = ext_clamped - ext_free
         else:
             batch = self.batch
@@ -145,23 +146,33 @@ class SpringPhysics:
     # ------------------------------------------------------------------ nonlinear path
 
     def _nonlinear(
-        self, k: np.ndarray, sources: np.ndarray, targets: np.ndarray | None
-    ) -> tuple[State, np.ndarray]:
-        """Exact minima per realization and example; also the extensions ``(R, E, m)``."""
+        self,
+        k: np.ndarray,
+        sources: np.ndarray,
+        targets: np.ndarray | None,
+        free_positions: list[list[np.ndarray]] | None = None,
+    ) -> tuple[State, np.ndarray, list[list[np.ndarray]]]:
+        """Exact minima per realization and example; also the extensions ``(R, E, m)`` and the
+        positions ``[r][j]``. With targets, ``free_positions`` (the free states' positions of
+        these stiffnesses and sources) saves relaxing the free states again."""
         rr, e = self.shape
         m = sources.shape[1]
         t_count = self.batch.n_targets
         ext = np.zeros((rr, e, m))
         outputs = np.zeros((rr, m, t_count))
         cost = np.zeros(rr)
+        positions: list[list[np.ndarray]] = []
         for r, task in enumerate(self.tasks):
+            positions.append([])
             for j in range(m):
                 x, springs = self._relax(
                     task,
                     k[r, : task.network.n_edges],
                     sources[r, j],
                     None if targets is None else targets[r, j],
+                    None if free_positions is None else free_positions[r][j],
                 )
+                positions[r].append(x)
                 net = task.network
                 lengths = net.lengths(x)
                 ext[r, : net.n_edges, j] = lengths - net.rest_lengths
@@ -169,7 +180,7 @@ class SpringPhysics:
                     net.rest_lengths[task.targets]
                 )
                 cost[r] += _energy(x, springs) / m
-        return State(drops=ext, outputs=outputs, cost=cost), ext
+        return State(drops=ext, outputs=outputs, cost=cost), ext, positions
 
     def _relax(
         self,
@@ -177,6 +188,7 @@ class SpringPhysics:
         k_r: np.ndarray,
         source_strain: np.ndarray,
         target_strain: np.ndarray | None,
+        x_free: np.ndarray | None = None,
     ) -> tuple[np.ndarray, SpringSet]:
         net = task.network
         l0 = net.rest_lengths
@@ -184,7 +196,11 @@ class SpringPhysics:
         free_springs = _with_pins(task, k_r, pins)
         tol = FORCE_RTOL * task.pin_stiffness * float(np.median(l0))
         fixed = fixed_coordinates(net)
-        x = relax(net.positions, free_springs, fixed, force_tol_n=tol).x
+        if target_strain is None or x_free is None:
+            start = linear_response(net.positions, free_springs, fixed)
+            x = relax(start, free_springs, fixed, force_tol_n=tol).x
+        else:
+            x = x_free
         if target_strain is None:
             return x, free_springs
         pins.append((task.targets, l0[task.targets] * (1.0 + target_strain)))
