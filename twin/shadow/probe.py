@@ -51,12 +51,14 @@ from __future__ import annotations
 
 import logging
 import math
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from twin.board.contract import Ack, BoardState
+from twin.board.contract import Ack, BoardState, Command
+from twin.board.errors import BridgeTimeout
 from twin.physics.task import Task
 from twin.shadow.alarms import Alarm, DivergenceMonitor
 from twin.shadow.commands import Commander
@@ -90,6 +92,8 @@ PROBE_TIMEOUT_S = 0.5
 #: inputs: this fraction of the predicted change (the gates moved in between). Measured like
 #: :data:`PROBE_MODEL_V`.
 PROBE_STEP_REL = 0.1
+#: Wall time the probe waits for the board's acknowledgement, s (then it counts as refused).
+PROBE_ACK_S = 2.0
 #: Edges named by an alarm, at most.
 NAMED_EDGES = 3
 #: Fraction of the residual's sum of squares one edge's threshold shift must explain to be named.
@@ -117,7 +121,8 @@ class InferenceProbe:
     state
         The shadow's state (twin, task, circuit, reported frames); read only.
     commander
-        Sends ``run_inference``.
+        Its board receives ``run_inference`` (sent without a desired-state version: the command
+        is read-only, and a probe is no user's desired state, so the commander's is untouched).
     """
 
     def __init__(
@@ -163,9 +168,17 @@ class InferenceProbe:
         rate = float(params.get("rate_hz", 0.0) or 0.0)
         hold = max(self.hold_s, 5.0 / rate) if rate > 0 else self.hold_s
         hold = min(hold, 60.0)
-        ack: Ack = self.commander.send(
-            "run_inference", {"inputs_v": [float(x) for x in inputs], "hold_s": hold}
+        cmd = Command(
+            name="run_inference",
+            key=uuid.uuid4().hex,
+            args={"inputs_v": [float(x) for x in inputs], "hold_s": hold},
         )
+        try:
+            ack: Ack = self.commander.board.command(cmd, timeout_s=PROBE_ACK_S)
+        except BridgeTimeout:
+            self.refused += 1
+            log.info("probe unanswered")
+            return
         if not ack.ok:
             self.refused += 1
             log.info("probe refused: %s %s", ack.code, ack.message)

@@ -4,8 +4,7 @@ Pure functions of arrays (volts), used by :class:`~twin.shadow.probe.InferencePr
 
 - :func:`read_spread`: the pooled standard deviation of repeated readings of a held state;
 - :func:`quantisation_bias`: how far the mean of quantised readings can sit from the truth, given
-  the noise that dithers them (the first Fourier term of the quantisation error under Gaussian
-  noise: ``lsb / pi x exp(-2 pi^2 sigma^2 / lsb^2)``, at most ``lsb / 2``);
+  the noise that dithers them (the harmonics of the rounding error, each damped by the noise);
 - :func:`gate_sensitivity`: ``dV_node / dV_gate`` of every node to every edge's gate at a free
   response, from the linearised Kirchhoff equations (the transistor's conductance
   ``k = S n ln(1 + exp((V_G - V_t - V_mid) / n))`` depends on the gate and on the mid-point
@@ -76,6 +75,11 @@ class ProbeResult:
         ) or (f"probe: node residual {self.z_max:.1f} sigma, no single edge explains it",)
 
 
+#: Harmonics of the rounding error summed by :func:`quantisation_bias` (beyond them the sum of
+#: the amplitudes reaches half an LSB anyway unless the noise damps them to nothing).
+BIAS_HARMONICS = 64
+
+
 def critical_z(every_s: float, false_alarm_hours: float, n_tests: int) -> float:
     """Two-sided Gaussian quantile giving at most one false alarm per ``false_alarm_hours``
     board-hours to probes every ``every_s`` s, each making ``n_tests`` tests (Bonferroni)."""
@@ -97,11 +101,17 @@ def read_spread(reads_v: np.ndarray) -> float:
 
 def quantisation_bias(sigma_v: float, lsb_v: float) -> float:
     """Largest error (V) of a mean of quantised readings dithered by Gaussian noise ``sigma_v``
-    (``lsb_v`` 0: no quantisation, no bias)."""
+    (``lsb_v`` 0: no quantisation, no bias).
+
+    The rounding error ``x - round(x)`` is a sawtooth, ``sum_k (-1)^(k+1) sin(2 pi k x) / (pi k)``
+    in LSB; Gaussian noise scales its k-th harmonic by ``exp(-2 pi^2 k^2 sigma^2 / lsb^2)``, so
+    the mean's error is at most the sum of those amplitudes, and never more than half an LSB."""
     if lsb_v <= 0:
         return 0.0
     ratio = sigma_v / lsb_v
-    return min(0.5 * lsb_v, lsb_v / math.pi * math.exp(-2.0 * math.pi**2 * ratio * ratio))
+    k = np.arange(1, BIAS_HARMONICS + 1)
+    total = float(np.sum(np.exp(-2.0 * np.pi**2 * k * k * ratio * ratio) / (np.pi * k)))
+    return lsb_v * min(0.5, total)
 
 
 def gate_sensitivity(
