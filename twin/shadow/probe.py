@@ -80,17 +80,19 @@ log = logging.getLogger("twin.shadow.probe")
 #: The calibrated twin's stated accuracy on a free node's voltage under a probe, V: how far its
 #: free response at the reported gates may sit from the board's before the absolute test starts.
 #: The calibration fits thresholds on gates between 2.0 and 4.5 V, so at gates pinned at a rail
-#: its node error can be persistent: measured (fault-free calibrated boards 300-303, 60 s each,
-#: probes every 1 s) node residuals up to 0.7, 0.4, 1.2 and 3.2 mV (board 303: 2.8 mV median,
-#: for the whole minute). A persistent error cancels in the step test, which carries the
-#: probe's sensitivity; the absolute test, which alone sees a fault older than the shadow, keeps
-#: this margin.
+#: its node error can be persistent: measured (``benchmarks/bench_probe.py --seeds 20
+#: --first-seed 300 --duration 60``: fault-free calibrated boards, probes every 1 s) node
+#: residuals up to 3.1 mV (board 303: 2.8 mV median, for the whole minute); the smallest margin
+#: that would have kept all 20 boards silent was 2.5 mV. A persistent error cancels in the step
+#: test, which carries the probe's sensitivity; the absolute test, which alone sees a fault
+#: older than the shadow, keeps this margin.
 PROBE_MODEL_V = 5.0e-3
 #: Board time after the hold's end by which its frames must have arrived, s (else it is missed).
 PROBE_TIMEOUT_S = 0.5
 #: The twin's stated accuracy on how a node's voltage *changes* between two probes at the same
 #: inputs: this fraction of the predicted change (the gates moved in between). Measured like
-#: :data:`PROBE_MODEL_V`.
+#: :data:`PROBE_MODEL_V`: the smallest fraction that would have kept the 20 boards silent was
+#: 1.0 %.
 PROBE_STEP_REL = 0.1
 #: Wall time the probe waits for the board's acknowledgement, s (then it counts as refused).
 PROBE_ACK_S = 2.0
@@ -359,6 +361,7 @@ class InferenceProbe:
             "hold_s": self.hold_s,
             "false_alarm_hours": self.false_alarm_hours,
             "accuracy_v": PROBE_MODEL_V,
+            "accuracy_step_rel": PROBE_STEP_REL,
             "sent": self.sent,
             "evaluated": len(self.results),
             "refused": self.refused,
