@@ -9,7 +9,13 @@ passive watcher: such edges are counted, not faulted). The shadow runs ``--after
 fault. Reported per fault: detections (an alarm raised at or after the fault), median and worst
 delay, how often the faulty edge is the first named, and alarms before the fault (false).
 
-Run: ``nice -n 10 python benchmarks/bench_detection.py --seeds 3 [--json out.json]``.
+With ``--probe-every S`` the shadow also runs the active probe (:mod:`twin.shadow.probe`) and
+each class gets a second row: the probe's detections, delay, right edge first named and false
+alarms before the fault, and how many runs either detector caught. ``--edges pinned`` faults an
+edge pinned at a rail at the fault time instead (``both``: both sets, the pinned rows marked).
+
+Run: ``nice -n 10 python benchmarks/bench_detection.py --seeds 3 [--probe-every 0.5]
+[--edges both] [--json out.json]``.
 """
 
 from __future__ import annotations
@@ -62,11 +68,17 @@ FAULTS = {
 
 
 def _shadow(
-    emu, result, fault: Fault | None, duration_s: float, seed: int, track: bool = True
+    emu,
+    result,
+    fault: Fault | None,
+    duration_s: float,
+    seed: int,
+    track: bool = True,
+    probe_every_s: float | None = None,
 ) -> dict:
     sh = Shadow(
         InProcessBoard(emu, faults=[fault] if fault else []),
-        ShadowConfig(track_drift=track),
+        ShadowConfig(track_drift=track, probe_every_s=probe_every_s),
         rng=np.random.default_rng([seed, 3]),
         edges=result.edges,
         spread=result.spread,
@@ -91,7 +103,17 @@ def _shadow(
         {"t_s": a.start_s, "edges": list(a.edges[:3]), "likely": list(a.likely)}
         for a in sh.monitor.alarms
     ]
-    return {"trace": det.trace, "times": times, "t0": sh.state.t_start_s or 0.0, "raised": raised}
+    probed = [
+        {"t_s": a.start_s, "edges": list(a.edges[:3]), "likely": list(a.likely)}
+        for a in (sh.probe.alarms if sh.probe is not None else [])
+    ]
+    return {
+        "trace": det.trace,
+        "times": times,
+        "t0": sh.state.t_start_s or 0.0,
+        "raised": raised,
+        "probed": probed,
+    }
 
 
 def _table(runs: dict[str, list[dict]], level: float, *, live: bool) -> dict[str, list[dict]]:
@@ -99,7 +121,7 @@ def _table(runs: dict[str, list[dict]], level: float, *, live: bool) -> dict[str
     the level they ran at)."""
     table: dict[str, list[dict]] = {}
     sys.stdout.write(
-        "fault                 detected  95 % CI      delay median/max (s)  right edge  "
+        "fault                           detected  95 % CI      delay median/max (s)  right edge  "
         "false before  signature of the faulty edge (live alarm)\n"
     )
     for name, rs in runs.items():
@@ -118,6 +140,7 @@ def _table(runs: dict[str, list[dict]], level: float, *, live: bool) -> dict[str
                     "right_edge": bool(after) and after[0][1][0] == r["edge"],
                     "named": after[0][1][:4] if after else [],
                     "likely": _likely(r, r["edge"]) if live else None,
+                    **_probe_row(r),
                 }
             )
         n = len(rows)
@@ -129,11 +152,49 @@ def _table(runs: dict[str, list[dict]], level: float, *, live: bool) -> dict[str
         lo, hi = _clopper_pearson(len(det), n)
         kinds = _kinds(rows) if live else "-"
         sys.stdout.write(
-            f"{name:20s} {len(det):3d}/{n:<3d}  {lo:.2f}-{hi:.2f}  {med:>20s}  "
+            f"{name:30s} {len(det):3d}/{n:<3d}  {lo:.2f}-{hi:.2f}  {med:>20s}  "
             f"{right:3d}/{n:<3d}   {false}    {kinds}\n"
         )
+        if rows and rows[0]["probe_run"]:
+            sys.stdout.write(_probe_line(rows) + "\n")
         table[name] = rows
     return table
+
+
+def _probe_row(run: dict) -> dict:
+    """The probe's verdict on one run: detected (an alarm raised at or after the fault), delay,
+    the faulty edge named first, probe alarms before the fault (false)."""
+    probed = run.get("probed")
+    if probed is None:
+        return {"probe_run": False}
+    after = [a for a in probed if a["t_s"] >= run["t_fault"]]
+    return {
+        "probe_run": True,
+        "probe_detected": bool(after),
+        "probe_delay_s": after[0]["t_s"] - run["t_fault"] if after else None,
+        "probe_right_edge": bool(after)
+        and bool(after[0]["edges"])
+        and after[0]["edges"][0] == run["edge"],
+        "probe_false_before": len(probed) - len(after),
+        "probe_likely": after[0]["likely"][:1] if after else [],
+    }
+
+
+def _probe_line(rows: list[dict]) -> str:
+    """One line: the probe's detections, delay, right edge, false alarms; and either detector's."""
+    n = len(rows)
+    det = [r for r in rows if r["probe_detected"]]
+    delays = [r["probe_delay_s"] for r in det]
+    med = f"{np.median(delays):.3f}/{max(delays):.3f}" if delays else "-"
+    lo, hi = _clopper_pearson(len(det), n)
+    either = sum(r["probe_detected"] or r["detected"] for r in rows)
+    elo, ehi = _clopper_pearson(either, n)
+    right = sum(r["probe_right_edge"] for r in rows)
+    false = sum(r["probe_false_before"] for r in rows)
+    return (
+        f"{'  + probe':30s} {len(det):3d}/{n:<3d}  {lo:.2f}-{hi:.2f}  {med:>20s}  "
+        f"{right:3d}/{n:<3d}   {false}    either detector {either}/{n} ({elo:.2f}-{ehi:.2f})"
+    )
 
 
 def _likely(run: dict, edge: int) -> str | None:
@@ -166,6 +227,11 @@ def _clopper_pearson(k: int, n: int) -> tuple[float, float]:
     return lo, hi
 
 
+def _label(name: str, where: str) -> str:
+    """A fault class's row name: its name, with ``[pinned]`` for an edge pinned at a rail."""
+    return name if where == "off" else f"{name} [pinned]"
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=3)
@@ -186,13 +252,29 @@ def main(argv: list[str] | None = None) -> int:
         default="",
         help="comma-separated decision levels to tabulate besides the stored curve's",
     )
+    ap.add_argument(
+        "--probe-every",
+        type=float,
+        default=None,
+        help="also run the active probe every this many board seconds (twin shadow "
+        "--probe-every) and tabulate its detections beside the passive detector's",
+    )
+    ap.add_argument(
+        "--edges",
+        choices=("off", "pinned", "both"),
+        default="off",
+        help="fault edges off the rails (the passive detector's case), pinned at a rail, or both",
+    )
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
+    if args.probe_every is not None and not args.probe_every > 0:
+        ap.error("--probe-every: expected a number of seconds > 0")
     chosen = [f.strip() for f in args.faults.split(",") if f.strip()]
     unknown = sorted(set(chosen) - set(FAULTS))
     if unknown:
         ap.error(f"--faults: unknown class(es) {unknown}; expected some of {list(FAULTS)}")
-    runs: dict[str, list[dict]] = {name: [] for name in chosen}
+    sets = ["off", "pinned"] if args.edges == "both" else [args.edges]
+    runs: dict[str, list[dict]] = {_label(name, where): [] for where in sets for name in chosen}
     pinned = []
     t0 = time.perf_counter()
     for i, seed in enumerate(range(args.first_seed, args.first_seed + args.seeds)):
@@ -203,23 +285,28 @@ def main(argv: list[str] | None = None) -> int:
         gates = probe.track.gates()
         off = np.flatnonzero((gates > 1.2) & (gates < 5.3))
         pinned.append(int(gates.size - off.size))
-        rng = np.random.default_rng([seed, 99])
-        for name, changes in FAULTS.items():
-            edge = int(rng.choice(off))  # drawn for every class: the same edges whatever is run
-            if name not in runs:
-                continue
-            fault = Fault(t_s=args.fault_at, edge=edge, changes=changes)
-            got = _shadow(
-                make_emulator(spec),
-                result,
-                fault,
-                args.fault_at + args.after,
-                seed,
-                track=not args.no_track,
-            )
-            runs[name].append(
-                {"seed": seed, "edge": edge, "t_fault": got["t0"] + args.fault_at, **got}
-            )
+        candidates = {"off": off, "pinned": np.flatnonzero((gates <= 1.2) | (gates >= 5.3))}
+        for where in sets:
+            rng = np.random.default_rng([seed, 99 if where == "off" else 98])
+            for name, changes in FAULTS.items():
+                # drawn for every class: the same edges whatever is run
+                edge = int(rng.choice(candidates[where])) if candidates[where].size else -1
+                label = _label(name, where)
+                if label not in runs or edge < 0:
+                    continue
+                fault = Fault(t_s=args.fault_at, edge=edge, changes=changes)
+                got = _shadow(
+                    make_emulator(spec),
+                    result,
+                    fault,
+                    args.fault_at + args.after,
+                    seed,
+                    track=not args.no_track,
+                    probe_every_s=args.probe_every,
+                )
+                runs[label].append(
+                    {"seed": seed, "edge": edge, "t_fault": got["t0"] + args.fault_at, **got}
+                )
         eta = (time.perf_counter() - t0) / (i + 1) * (args.seeds - i - 1)
         sys.stderr.write(f"seed {seed} done; ETA {eta:.0f} s\n")
     curve = default_false_alarm_curve()

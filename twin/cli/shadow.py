@@ -211,6 +211,23 @@ def _view_feed(view: Any, shadow: Any) -> Any:
     help="Target mean time between false alarms, board-hours (sets the detector's level).",
 )
 @click.option(
+    "--probe-every",
+    type=POSITIVE_S_OR_V,
+    default=None,
+    metavar="S",
+    help="Every S board seconds send a short inference (run_inference) whose held node "
+    "voltages the calibrated twin predicts; a mismatch is an alarm (reveals threshold faults "
+    "of gates pinned at a rail; not gain faults). Needs a calibrated twin.",
+)
+@click.option(
+    "--probe-hold",
+    type=FiniteRange(0, 60, min_open=True),
+    default=0.01,
+    show_default=True,
+    metavar="S",
+    help="Hold of each probe, s (the board's learning pauses that long).",
+)
+@click.option(
     "--out",
     type=OutputFile(),
     default=None,
@@ -243,6 +260,8 @@ def shadow_cmd(
     resync_s: float,
     hold_s: float,
     false_alarm_hours: float,
+    probe_every: float | None,
+    probe_hold: float,
     out: Path | None,
     plot: Path | None,
     force: bool,
@@ -257,6 +276,7 @@ def shadow_cmd(
     """Mirror a board with the twin: residuals, divergence alarms, energies of both."""
     from twin.shadow.calibration_file import load_calibration
     from twin.shadow.calibration_runs import calibrate_live
+    from twin.shadow.config import PROBE_DUTY
     from twin.shadow.session import EmulationSpec, calibrate_emulator, make_emulator, open_board
     from twin.shadow.shadow import ShadowConfig
 
@@ -267,6 +287,11 @@ def shadow_cmd(
     if calibrate_first and calibration is not None:
         raise click.UsageError("give at most one of --calibrate or --calibration FILE")
     saved = load_calibration(calibration) if calibration is not None else None
+    if probe_every is not None and probe_every < PROBE_DUTY * probe_hold:
+        raise click.UsageError(
+            f"--probe-every {probe_every:g}: expected at least {PROBE_DUTY:g} x --probe-hold "
+            f"({probe_hold:g} s), so the board learns most of the time"
+        )
     curve = client_curve(curve_secret, curve_server)
     if curve is not None and emulate:
         raise click.UsageError("--curve-secret and --curve-server need --connect")
@@ -291,6 +316,8 @@ def shadow_cmd(
         resync_interval_s=resync_s,
         hold_s=hold_s,
         false_alarm_hours=false_alarm_hours,
+        probe_every_s=probe_every,
+        probe_hold_s=probe_hold,
     )
     edges, spread, report = None, None, None
     if emulate:
@@ -322,6 +349,7 @@ def shadow_cmd(
         "calibrated": edges is not None,
         "calibration": str(calibration) if calibration is not None else None,
         "duration_s": duration,
+        "probe_every_s": probe_every,
     }
     with maybe_live_view(view, port, mode="shadow") as live:
         summary = run_shadow(

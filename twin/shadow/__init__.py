@@ -6,6 +6,7 @@ ledger; nothing below imports it. :mod:`~twin.shadow.shadow` (the shadow loop),
 the board's frames), :mod:`~twin.shadow.config`, :mod:`~twin.shadow.state`,
 :mod:`~twin.shadow.output`,
 :mod:`~twin.shadow.docs` (run documents), :mod:`~twin.shadow.alarms` (divergence monitor),
+:mod:`~twin.shadow.probe` (the active probe: a short inference the twin predicts),
 :mod:`~twin.shadow.calibrate` (fitting the twin's per-edge parameters to a board),
 :mod:`~twin.shadow.calibration_runs` (recording a board's episodes and fitting them),
 :mod:`~twin.shadow.session` (the composition root: an emulator, a ZeroMQ link or a replayer) and

@@ -39,6 +39,9 @@ class Alarm:
     #: a gain error, a drift, a stuck gate): as raised, then refined at every sample while the
     #: alarm lasts (its end carries the last).
     likely: tuple[str, ...] = ()
+    #: What raised it: ``gates`` (the passive CUSUM on gate residuals) or ``probe`` (an active
+    #: inference probe's node residual, :mod:`twin.shadow.probe`).
+    source: str = "gates"
 
     def as_dict(self) -> dict[str, Any]:
         return attrs.asdict(self) | {
@@ -72,9 +75,14 @@ class DivergenceMonitor:
         Time the score must stay above threshold before an alarm is raised, s.
     clear_s
         Time the score must stay below threshold before the alarm ends, s.
+    source
+        The alarms' ``source`` (what raised them).
     """
 
-    def __init__(self, *, threshold: float, hold_s: float, clear_s: float) -> None:
+    def __init__(
+        self, *, threshold: float, hold_s: float, clear_s: float, source: str = "gates"
+    ) -> None:
+        self.source = source
         self.threshold = float(threshold)
         self.hold_s = float(hold_s)
         self.clear_s = float(clear_s)
@@ -116,6 +124,7 @@ class DivergenceMonitor:
                 edges=tuple(self._edges),
                 nodes=tuple(self._nodes),
                 score_max=score,
+                source=self.source,
             )
             self._below_since = None
             return self.active

@@ -9,12 +9,21 @@ import attrs
 from twin._validators import positive
 from twin.board.errors import BridgeConfigError
 
-__all__ = ["ShadowConfig"]
+__all__ = ["PROBE_DUTY", "ShadowConfig"]
 
 
 def _resync_mode(_inst: object, _attr: object, value: str) -> None:
     if value not in ("off", "periodic", "on_alarm"):
         raise BridgeConfigError(f"resync: expected off, periodic or on_alarm, got {value!r}")
+
+
+#: A probe may hold the board at most one part in this many of the time.
+PROBE_DUTY = 10.0
+
+
+def _at_most_60(_inst: object, attr: Any, value: float) -> None:
+    if value > 60.0:
+        raise BridgeConfigError(f"{attr.name}: must be at most 60 s, got {value!r}")
 
 
 @attrs.frozen(kw_only=True)
@@ -46,6 +55,11 @@ class ShadowConfig:
         Frames between rows of the plot history.
     silence_s
         :meth:`Shadow.run` gives up after this long (wall) without a frame, s.
+    probe_every_s
+        Board time between active probes, s (``None``: no probe): a short ``run_inference``
+        whose held node voltages the calibrated twin predicts (:mod:`twin.shadow.probe`).
+    probe_hold_s
+        Hold of each probe, s (the board's learning pauses that long).
     track_drift
         Track each edge's gain factor and extra drift online and correct the prediction with
         them (:class:`~twin.shadow.tracker.DriftTracker`): slow drift is absorbed, not alarmed.
@@ -65,6 +79,20 @@ class ShadowConfig:
     false_alarm_hours: float = attrs.field(default=10.0, validator=positive(BridgeConfigError))
     warmup_s: float = attrs.field(default=2.0, validator=positive(BridgeConfigError))
     track_drift: bool = True
+    probe_every_s: float | None = attrs.field(
+        default=None, validator=positive(BridgeConfigError, optional=True)
+    )
+    probe_hold_s: float = attrs.field(
+        default=0.01, validator=[positive(BridgeConfigError), _at_most_60]
+    )
+
+    def __attrs_post_init__(self) -> None:
+        every = self.probe_every_s
+        if every is not None and every < PROBE_DUTY * self.probe_hold_s:
+            raise BridgeConfigError(
+                f"probe every {every:g} s: expected at least {PROBE_DUTY:g} x the probe's hold "
+                f"({self.probe_hold_s:g} s), so the board learns most of the time"
+            )
 
     def evolve(self, **changes: Any) -> ShadowConfig:
         return attrs.evolve(self, **changes)

@@ -108,7 +108,10 @@ class ShadowRecorder:
         self.dispatch = dispatch
         self.board = RunBook(dispatch, "board", "estimate")
         self.twin = RunBook(dispatch, "twin", "integral")
-        self.alarm_seq = -1  # the episode being sent (raise and end share it)
+        self.alarm_seq = -1  # the last episode number given (raise and end share one)
+        #: Episode numbers of the raised alarms not yet ended, by (source, start, raise time):
+        #: the probe's and the gates' episodes may overlap.
+        self._open_alarms: dict[tuple[str, float, float], int] = {}
 
     def start(self, *, board: str, params: Mapping[str, Any]) -> None:
         from uuid import uuid4
@@ -123,13 +126,18 @@ class ShadowRecorder:
 
     def alarm(self, alarm: Alarm) -> None:
         """Send ``alarm`` (raised: ``end_s`` None; or ended) as a document of the twin's run."""
-        if alarm.end_s is None or self.alarm_seq < 0:
+        key = (alarm.source, alarm.start_s, alarm.raised_s)
+        seq = self._open_alarms.pop(key, None)
+        if seq is None:  # a raise, or an end whose raise was never sent
             self.alarm_seq += 1
+            seq = self.alarm_seq
+        if alarm.end_s is None:
+            self._open_alarms[key] = seq
         if self.dispatch:
             self.dispatch(
                 alarm_doc(
                     self.twin.uid,
-                    self.alarm_seq,
+                    seq,
                     alarm.start_s,
                     severity="warning",
                     code=ALARM_CODE,

@@ -60,6 +60,7 @@ from twin.shadow.detector import (
 from twin.shadow.docs import ShadowRecorder
 from twin.shadow.ingest import Ingest
 from twin.shadow.output import ShadowOutput
+from twin.shadow.probe import InferenceProbe, probe_off
 from twin.shadow.resync import RAIL_MARGIN_V
 from twin.shadow.state import DesiredState, PredictedState, ShadowHistory, ShadowStats, TwinState
 from twin.shadow.sync import TwinSync
@@ -161,6 +162,20 @@ class Shadow:
             output=self.output,
             alarm=self._alarm,
         )
+        #: The active probe (``config.probe_every_s``; only for a calibrated twin, whose
+        #: conductance model's accuracy is established).
+        self.probe: InferenceProbe | None = None
+        if cfg.probe_every_s is not None:
+            if spread is None:
+                log.warning("probe off: uncalibrated twin (calibrate first)")
+            else:
+                self.probe = InferenceProbe(
+                    every_s=cfg.probe_every_s,
+                    hold_s=cfg.probe_hold_s,
+                    false_alarm_hours=cfg.false_alarm_hours,
+                    state=self.state,
+                    commander=self.commander,
+                )
         self._started = False
         self._closed = False
 
@@ -180,6 +195,10 @@ class Shadow:
             return self.summary()
         self._closed = True
         self._finish_alarm(self.state.run_t_s)
+        if self.probe is not None:
+            done = self.probe.monitor.finish(self.state.run_t_s)
+            if done is not None:
+                self._alarm(done)
         if self.state.reported is not None:
             self.output.flush(self.state.run_t_s)
         summary = self.summary()
@@ -232,8 +251,9 @@ class Shadow:
 
     @property
     def alarms(self) -> list[Alarm]:
-        """Finished alarms, oldest first (plus the active one, if any)."""
-        return self.output.alarms
+        """Finished alarms, oldest first (plus the active ones), the probe's among them."""
+        probed = self.probe.alarms if self.probe is not None else []
+        return sorted([*self.output.alarms, *probed], key=lambda a: a.start_s)
 
     def progress_info(self, duration_s: float | None = None) -> dict[str, Any]:
         """A live view: run time, frames, residuals, score, alarms, energies, lag."""
@@ -262,7 +282,14 @@ class Shadow:
     def summary(self) -> dict[str, Any]:
         """The session's figures (the CLI's ``--json`` object), with the detector's settings."""
         tracker = self.watch.tracker
-        return self.output.summary() | {
+        out = self.output.summary()
+        if self.probe is not None:
+            probed = self.probe.alarms
+            out["alarms"] += len(probed)
+            named = {e for a in probed for e in a.edges}
+            out["alarm_edges"] = sorted({*out["alarm_edges"], *named})
+        return out | {
+            "probe": self.probe.summary() if self.probe else probe_off(self.config.probe_every_s),
             "calibrated": self.watch.calibrated,
             "detector": self.watch.info(),
             "tracked_drift": tracker.summary() if tracker is not None else None,
@@ -316,6 +343,10 @@ class Shadow:
             else:
                 batch.append(update)
         self.frames.on_states(batch)
+        if self.probe is not None:  # evaluate a finished probe, then send one if it is due
+            params = self.sync.config_of_board.get("params", {})
+            states = [u for u in updates if isinstance(u, BoardState)]
+            self.probe.step(states, self.edges, params, self._alarm)
 
     def resync_state(self) -> None:
         """Reset the twin's gates to the board's (:class:`~twin.shadow.sync.TwinSync`)."""

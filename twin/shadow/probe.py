@@ -1,0 +1,389 @@
+"""The active probe: a short inference through the board's command path, checked against the twin.
+
+Passive watching compares the board's gates with the twin's learning rule; an edge whose gate is
+pinned at a rail, or held at a fixed point, says nothing there. An inference reveals what the
+*conductance* of each edge is at the gate it holds. Every ``every_s`` of board time
+:class:`InferenceProbe` sends ``run_inference`` (``schemas/PROTOCOL.md`` section 5) with one of
+the task's training inputs, held for ``hold_s``; the board publishes the held state (mode
+``inference``: gates, and every node voltage at the probe's inputs) and resumes what it was
+doing. The twin predicts the free nodes from the *reported* gates averaged over the hold and its
+calibrated device model (:meth:`~twin.board.circuit.BoardCircuit.free_response`), so the test
+is of the conductance model alone, not of the learning dynamics.
+
+**Tests and their false-alarm bound.** Over the hold each free node is read ``n`` times (the
+free and clamped readings count twice when they differ). Its standard error combines the reads'
+own pooled spread within the hold (at least the quantisation floor ``lsb / sqrt(12)``) over
+``sqrt(n)`` with the gate readings' noise carried into the prediction by the nodes' sensitivity
+to each gate (:func:`~twin.shadow.probe_stats.gate_sensitivity`). Two tests per node:
+
+- *absolute*: the residual (mean reading minus prediction) beyond the twin's stated accuracy,
+  :data:`PROBE_MODEL_V` plus the quantisation bias bound, in standard errors;
+- *step*: the change of the residual since the last clean probe at the same inputs, beyond
+  :data:`PROBE_STEP_REL` times the prediction's own change (the gates moved in between): the
+  twin's persistent error cancels, so a fault that appears between two probes shows at the
+  ADC's resolution, not the model's. A probe that alarms is no reference; the next clean one is.
+
+A probe alarms when any score passes ``z_crit``, the Gaussian quantile of ``alpha / (2 x 2m)``
+(``m`` free nodes, two tests each, Bonferroni) with ``alpha = every_s / (3600 x
+false_alarm_hours)``. While the twin's node error is within those stated accuracies and the
+noise is Gaussian, a fault-free board raises at most ``alpha`` false alarms per probe: one per
+``false_alarm_hours`` board-hours. That premise is measured, not assumed:
+``benchmarks/bench_probe.py`` counts the probe's alarms on fault-free calibrated boards and the
+smallest accuracies that would have kept them silent.
+
+**What it can and cannot reveal.** An inference holds the gates, so it sees the map from gate
+voltage to conductance and the readout: threshold (and transconductance) faults, at a rail or
+not, a node ADC offset, a gate ADC that misreports the gate. It cannot see how a gate *learns*:
+gain faults (free, clamped, both), a dead gate (gains x0) and leaks leave the conductance at the
+held gate as the twin says; those show only while the edge learns, to the passive detector. A
+dead gate pinned at a rail is invisible to both until the twin's rule would take it off.
+
+**Localisation.** On an alarm the residual is fitted, edge by edge, by a threshold shift of that
+edge alone (its sensitivity from finite differences of the twin's free response): the edges
+whose shift explains most of the residual are named, with the shift.
+
+**Effect on training.** The hold pauses the board's learning for ``hold_s`` (the twin mirrors
+the ``inference`` frames, so it pauses too); gates are held, not changed. The passive tracker
+does not learn from a resync interval with a probe in it.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from twin.board.contract import Ack, BoardState, Command
+from twin.board.errors import BridgeTimeout
+from twin.physics.task import Task
+from twin.shadow.alarms import Alarm, DivergenceMonitor
+from twin.shadow.commands import Commander
+from twin.shadow.probe_stats import (
+    ProbeResult,
+    critical_z,
+    gate_sensitivity,
+    quantisation_bias,
+    read_spread,
+    threshold_fit,
+)
+from twin.shadow.state import TwinState
+from twin.simulation.edge import EdgeParams
+
+__all__ = ["PROBE_MODEL_V", "PROBE_STEP_REL", "InferenceProbe", "ProbeResult", "probe_off"]
+
+log = logging.getLogger("twin.shadow.probe")
+
+#: The calibrated twin's stated accuracy on a free node's voltage under a probe, V: how far its
+#: free response at the reported gates may sit from the board's before the absolute test starts.
+#: The calibration fits thresholds on gates between 2.0 and 4.5 V, so at gates pinned at a rail
+#: its node error can be persistent: measured (``benchmarks/bench_probe.py --seeds 20
+#: --first-seed 300 --duration 60``: fault-free calibrated boards, probes every 1 s) node
+#: residuals up to 3.1 mV (board 303: 2.8 mV median, for the whole minute); the smallest margin
+#: that would have kept all 20 boards silent was 2.5 mV. A persistent error cancels in the step
+#: test, which carries the probe's sensitivity; the absolute test, which alone sees a fault
+#: older than the shadow, keeps this margin.
+PROBE_MODEL_V = 5.0e-3
+#: Board time after the hold's end by which its frames must have arrived, s (else it is missed).
+PROBE_TIMEOUT_S = 0.5
+#: The twin's stated accuracy on how a node's voltage *changes* between two probes at the same
+#: inputs: this fraction of the predicted change (the gates moved in between). Measured like
+#: :data:`PROBE_MODEL_V`: the smallest fraction that would have kept the 20 boards silent was
+#: 1.0 %.
+PROBE_STEP_REL = 0.1
+#: Wall time the probe waits for the board's acknowledgement, s (then it counts as refused).
+PROBE_ACK_S = 2.0
+#: Edges named by an alarm, at most.
+NAMED_EDGES = 3
+#: Fraction of the residual's sum of squares one edge's threshold shift must explain to be named.
+NAME_EXPLAINED = 0.5
+
+
+def probe_off(every_s: float | None) -> dict[str, Any] | None:
+    """The summary's probe entry of a shadow without a probe (``None`` when none was asked)."""
+    if every_s is None:
+        return None
+    return {"off": "uncalibrated twin: its conductance model is not established (calibrate)"}
+
+
+class InferenceProbe:
+    """Sends probes through ``commander`` and tests the board's held state against the twin.
+
+    Parameters
+    ----------
+    every_s
+        Board time between probes, s.
+    hold_s
+        Hold of each probe, s (lengthened to five frame periods of a slow board).
+    false_alarm_hours
+        Target mean time between the probe's false alarms, board-hours.
+    state
+        The shadow's state (twin, task, circuit, reported frames); read only.
+    commander
+        Its board receives ``run_inference`` (sent without a desired-state version: the command
+        is read-only, and a probe is no user's desired state, so the commander's is untouched).
+    """
+
+    def __init__(
+        self,
+        *,
+        every_s: float,
+        hold_s: float,
+        false_alarm_hours: float,
+        state: TwinState,
+        commander: Commander,
+    ) -> None:
+        self.every_s = float(every_s)
+        self.hold_s = float(hold_s)
+        self.false_alarm_hours = float(false_alarm_hours)
+        self.state = state
+        self.commander = commander
+        self.monitor = DivergenceMonitor(threshold=1.0, hold_s=0.0, clear_s=0.0, source="probe")
+        self.results: list[ProbeResult] = []
+        self.sent = self.refused = self.missed = 0
+        self._next_s: float | None = None
+        self._pending: dict[str, Any] | None = None
+        self._frames: list[BoardState] = []
+        self._count = 0
+        #: The last clean probe at each (epoch, inputs): nodes, residual, prediction, errors.
+        self._reference: dict[tuple[Any, ...], dict[str, Any]] = {}
+
+    # ------------------------------------------------------------------ sending
+
+    def maybe_send(self, params: Mapping[str, Any]) -> None:
+        """Send a probe if one is due at the last reported frame (training or idle board)."""
+        rep, task = self.state.reported, self.state.task
+        if rep is None or task is None or self.state.track is None or self._pending is not None:
+            return
+        if rep.mode == "inference":
+            return
+        if self._next_s is None:
+            self._next_s = rep.t_s + self.every_s
+        if rep.t_s < self._next_s - 1e-12:
+            return
+        self._next_s = rep.t_s + self.every_s
+        inputs = np.asarray(task.train.inputs[self._count % len(task.train.inputs)], dtype=float)
+        self._count += 1
+        rate = float(params.get("rate_hz", 0.0) or 0.0)
+        hold = max(self.hold_s, 5.0 / rate) if rate > 0 else self.hold_s
+        hold = min(hold, 60.0)
+        cmd = Command(
+            name="run_inference",
+            key=uuid.uuid4().hex,
+            args={"inputs_v": [float(x) for x in inputs], "hold_s": hold},
+        )
+        try:
+            ack: Ack = self.commander.board.command(cmd, timeout_s=PROBE_ACK_S)
+        except BridgeTimeout:
+            self.refused += 1
+            log.info("probe unanswered")
+            return
+        if not ack.ok:
+            self.refused += 1
+            log.info("probe refused: %s %s", ack.code, ack.message)
+            return
+        self.sent += 1
+        self._pending = {"t_s": rep.t_s, "epoch": rep.epoch, "inputs": inputs, "hold_s": hold}
+        self._frames = []
+
+    def step(
+        self,
+        states: Sequence[BoardState],
+        edges: EdgeParams,
+        params: Mapping[str, Any],
+        on_alarm: Callable[[Alarm], None],
+    ) -> None:
+        """Take the frames the shadow just ingested: evaluate a finished probe (an alarm raised or
+        ended goes to ``on_alarm``, the shadow's alarm path), then send the next if it is due."""
+        result = self.on_states(states, edges, params)
+        rep = self.state.reported
+        if result is not None and rep is not None:
+            t_run = result.t_s + self.state.offset_s
+            alarm = self.feed(result, t_run, rep.board_id, rep.epoch)
+            if alarm is not None:
+                on_alarm(alarm)
+        self.maybe_send(params)
+
+    # ------------------------------------------------------------------ receiving
+
+    def on_states(
+        self, states: Sequence[BoardState], edges: EdgeParams, params: Mapping[str, Any]
+    ) -> ProbeResult | None:
+        """Collect the pending probe's held frames from ``states``; evaluate it once the board
+        left the hold (or give it up after :data:`PROBE_TIMEOUT_S`)."""
+        pend = self._pending
+        if pend is None:
+            return None
+        done = False
+        for s in states:
+            if s.epoch != pend["epoch"]:
+                done = True
+                break
+            held = s.mode == "inference" and np.allclose(s.inputs_v, pend["inputs"])
+            if held:
+                self._frames.append(s)
+            elif self._frames or s.t_s > pend["t_s"] + pend["hold_s"] + PROBE_TIMEOUT_S:
+                done = True
+                break
+        if not done:
+            return None
+        self._pending = None
+        frames, self._frames = self._frames, []
+        if not frames:
+            self.missed += 1
+            return None
+        result = self.evaluate(frames, pend["inputs"], edges, params)
+        if result is None:
+            self.missed += 1
+        return result
+
+    def evaluate(
+        self,
+        frames: Sequence[BoardState],
+        inputs_v: np.ndarray,
+        edges: EdgeParams,
+        params: Mapping[str, Any],
+    ) -> ProbeResult | None:
+        """Test one probe's held ``frames`` at ``inputs_v`` against the twin's ``edges``."""
+        task, circuit = self.state.task, self.state.circuit
+        if task is None or circuit is None:
+            return None
+        free = _free_nodes(task)
+        reads = [np.asarray(f.v_free_v, dtype=float) for f in frames]
+        reads += [
+            np.asarray(f.v_clamped_v, dtype=float)
+            for f in frames
+            if not np.array_equal(f.v_clamped_v, f.v_free_v)  # a copy is no second reading
+        ]
+        stack = np.stack(reads)
+        gate_reads = np.stack([np.asarray(f.gate_v, dtype=float) for f in frames])
+        gates = gate_reads.mean(axis=0)
+        predicted, _ = circuit.free_response(edges.device, gates, inputs_v)
+        full_v = float(params.get("node_full_scale_v", 0.0) or 0.0)
+        bits = int(params.get("node_adc_bits", 0) or 0)
+        lsb = full_v / (2**bits - 1) if full_v > 0 and bits > 0 else 0.0
+        if full_v > 0:  # a reading clipped at either end of the ADC says nothing
+            inside = (predicted > 2 * lsb) & (predicted < full_v - 2 * lsb)
+            inside &= np.all((stack > 0.5 * lsb) & (stack < full_v - 0.5 * lsb), axis=0)
+            free = free[inside[free]]
+        if free.size == 0:
+            return None
+        # read noise of the nodes (dithering their quantisation) and of the gates, which the
+        # prediction inherits through the nodes' sensitivity to each gate
+        spread = read_spread(stack[:, free])
+        sigma = max(spread, lsb / math.sqrt(12.0), 1e-6)
+        sens = gate_sensitivity(circuit, edges.device, gates, predicted, free)
+        gate_var = read_spread(gate_reads) ** 2 / len(frames)
+        se = np.sqrt(sigma**2 / stack.shape[0] + gate_var * np.sum(sens * sens, axis=1))
+        bias = quantisation_bias(spread, lsb)
+        res = stack[:, free].mean(axis=0) - predicted[free]
+        z = np.maximum(np.abs(res) - PROBE_MODEL_V - bias, 0.0) / se
+        # the change since the last clean probe at these inputs, beyond the predicted change
+        key = (self.state.epoch, tuple(float(x) for x in inputs_v))
+        ref = self._reference.get(key)
+        z_step, step, moved, step_se = (np.zeros_like(z) for _ in range(4))
+        if ref is not None and np.array_equal(ref["nodes"], free):
+            step, moved = res - ref["res"], predicted[free] - ref["pred"]
+            step_se = np.hypot(se, ref["se"])
+            margin = PROBE_STEP_REL * np.abs(moved) + bias + ref["bias"]
+            z_step = np.maximum(np.abs(step) - margin, 0.0) / step_se
+        z_crit = critical_z(self.every_s, self.false_alarm_hours, 2 * free.size)
+        alarm = bool(max(np.max(z), np.max(z_step)) > z_crit)
+        named: tuple[tuple[int, float, float], ...] = ()
+        if alarm:  # fit what triggered it: the step when the step did, else the residual
+            fitted = step if np.max(z_step) > np.max(z) else res
+            shifts, explained = threshold_fit(sens, fitted)
+            order = np.argsort(-explained, kind="stable")[:NAMED_EDGES]
+            named = tuple(
+                (int(e), float(shifts[e]), float(explained[e]))
+                for e in order
+                if explained[e] >= NAME_EXPLAINED
+            )
+        else:  # a clean probe is the reference the next one's change is measured from
+            self._reference[key] = {
+                "nodes": free,
+                "res": res,
+                "pred": predicted[free],
+                "se": se,
+                "bias": bias,
+            }
+        result = ProbeResult(
+            t_s=frames[0].t_s,
+            inputs_v=tuple(float(x) for x in inputs_v),
+            nodes=tuple(int(i) for i in free),
+            residual_v=res,
+            sigma_v=se,
+            z=z,
+            z_step=z_step,
+            z_crit=z_crit,
+            step_v=step,
+            step_pred_v=moved,
+            step_se_v=step_se,
+            bias_v=bias,
+            reads=int(stack.shape[0]),
+            alarm=alarm,
+            edges=tuple(e for e, _, _ in named),
+            shifts_v=tuple(s for _, s, _ in named),
+            explained=tuple(x for _, _, x in named),
+        )
+        self.results.append(result)
+        return result
+
+    def feed(self, result: ProbeResult, run_t_s: float, board_id: str, epoch: int) -> Alarm | None:
+        """The probe's alarm path: an alarm is raised by a probe over ``z_crit`` (named edges
+        and nodes, the edges' threshold fits as ``likely``) and ends at the next clean probe."""
+        task = self.state.task
+        n_edges = task.network.n_edges if task is not None else 0
+        n_nodes = task.network.n_nodes if task is not None else 0
+        node_scores = np.zeros(n_nodes)
+        node_scores[list(result.nodes)] = np.maximum(result.z, result.z_step) / result.z_crit
+        edge_scores = np.zeros(n_edges)
+        top = float(np.max(node_scores, initial=0.0))
+        for rank, (e, x) in enumerate(zip(result.edges, result.explained, strict=True)):
+            edge_scores[e] = max(top * x, 1.0 + 1e-6 * (NAMED_EDGES - rank))
+        alarm = self.monitor.update(
+            run_t_s, edge_scores, node_scores, board_id=board_id, epoch=epoch
+        )
+        if self.monitor.active is not None and result.alarm:
+            self.monitor.annotate(result.likely())
+            if alarm is not None and alarm.end_s is None:
+                alarm = self.monitor.active
+        return alarm
+
+    def summary(self) -> dict[str, Any]:
+        """Probes sent, evaluated, refused, missed; alarms; the largest score and the setting."""
+        zs = [r.z_max / r.z_crit for r in self.results]
+        return {
+            "every_s": self.every_s,
+            "hold_s": self.hold_s,
+            "false_alarm_hours": self.false_alarm_hours,
+            "accuracy_v": PROBE_MODEL_V,
+            "accuracy_step_rel": PROBE_STEP_REL,
+            "sent": self.sent,
+            "evaluated": len(self.results),
+            "refused": self.refused,
+            "missed": self.missed,
+            "alarms": len(self.monitor.alarms) + (self.monitor.active is not None),
+            "score_max": max(zs, default=0.0),
+            "z_crit": self.results[-1].z_crit if self.results else None,
+            "reveals": "threshold/conductance faults at any gate (pinned ones too), node ADC",
+            "blind_to": "gain faults, dead gates and leaks (they show only while an edge learns)",
+        }
+
+    @property
+    def alarms(self) -> list[Alarm]:
+        """The probe's finished alarms, plus the active one."""
+        active = [self.monitor.active] if self.monitor.active is not None else []
+        return [*self.monitor.alarms, *active]
+
+
+def _free_nodes(task: Task) -> np.ndarray:
+    """Nodes no boundary condition holds in the free network (ground and source nodes held)."""
+    held = np.zeros(task.network.n_nodes, dtype=bool)
+    held[task.ground] = True
+    if task.source_kind == "nodes":
+        held[task.sources] = True
+    return np.flatnonzero(~held)
