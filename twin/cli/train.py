@@ -172,7 +172,6 @@ def train_cmd(
     from ..learning.trainer import TrainConfig, Trainer
     from ..physics.network_io import save_network
 
-    announce_compilation("train")
     control = None
     if control_tol is not None:
         control = LambdaControl(
@@ -219,6 +218,7 @@ def train_cmd(
     if springs:
         params |= {"spring_solver": spring_solver, "prune": prune}
     trainer = Trainer(tasks, config, physics=_physics(tasks, spring_solver) if springs else None)
+    announce_compilation("train")  # once the trainer accepted the request: a refusal is one line
     with recorded_dispatch(out, db, no_db, params=params) as dispatch:
         t0 = time.perf_counter()
         with progress_bar("training", steps, enabled=not as_json) as update:
