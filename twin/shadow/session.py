@@ -54,7 +54,11 @@ __all__ = [
 
 log = logging.getLogger("twin.shadow.session")
 
-VARIATIONS = {"none": HiddenVariation, "typical": HiddenVariation.typical}
+VARIATIONS = {
+    "none": HiddenVariation,
+    "typical": HiddenVariation.typical,
+    "lab": HiddenVariation.lab,  # as imperfect as the lab's board: a learning bias (issue 23)
+}
 
 
 @attrs.frozen(kw_only=True)
