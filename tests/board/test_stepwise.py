@@ -10,7 +10,8 @@ from twin.board.emulator import BoardEmulator, EmulatorConfig, default_board_tas
 from twin.board.errors import BridgeConfigError
 from twin.board.hinge import free_outputs_at_v
 from twin.board.overclamp import lab_circle_task
-from twin.board.stepwise import StepPolicy, plain_steps, step_train, train_stepwise
+from twin.board.stepwise import StepPolicy, plain_steps, step_train
+from twin.board.stepwise_board import start_stepwise, train_stepwise
 from twin.board.track import TwinTrack
 from twin.board.variation import HiddenVariation, draw_hidden_edges
 from twin.physics.network_io import network_from_spec
@@ -143,3 +144,73 @@ def test_deciding_by_the_adc_is_seeded_and_can_stop_on_a_misread() -> None:
     emu = BoardEmulator(config, rng=np.random.default_rng(0), task=task)
     with pytest.raises(BridgeConfigError, match="rng"):
         train_stepwise(emu, task, policy)
+
+
+def _lab_board(task: Task, seed: int = 0) -> BoardEmulator:
+    config = EmulatorConfig(variation=HiddenVariation.lab(), autostart=False, step_s=25e-6)
+    return BoardEmulator(config, rng=np.random.default_rng(seed), task=task)
+
+
+def test_the_training_mode_runs_with_board_time_as_the_block_does() -> None:
+    """As the board's training mode the run advances with board time, whole epochs per frame,
+    publishing the gates as they move; it resumes exactly where it left off, so it ends where
+    the block ends, bit for bit, and the board goes idle then."""
+    task = lab_circle_task(NET, 0.417)
+    block = _lab_board(task)
+    expected = train_stepwise(block, task, StepPolicy.lab_overclamp())
+    emu = _lab_board(task)
+    run = start_stepwise(emu, task, StepPolicy.lab_overclamp())
+    frames = []
+    while emu.rounds is not None:
+        frames += emu.advance(emu.t_s + 0.05)
+    assert emu.mode == "idle"
+    result = emu.rounds_result
+    assert isinstance(result, type(expected))
+    np.testing.assert_array_equal(run.gates, block.track.gates())  # where training ended
+    assert run.t0_s + result.board_s <= emu.t_s  # (then idle: the leak alone since)
+    np.testing.assert_array_equal(result.wrong_per_epoch, expected.wrong_per_epoch)
+    assert result.learning_s == expected.learning_s
+    training = [f for f in frames if f.mode == "training"]
+    assert len(training) >= int(expected.board_s / 1e-3) - 1  # one frame per ms while training
+    moved = np.abs(training[-1].gate_v - training[0].gate_v).max()
+    assert moved > 0.01
+    assert frames[-1].mode == "idle"
+
+
+STEP_OVERCLAMP = {"rounds": {"mode": "overclamp", "decide": "step"}}
+
+
+def test_the_training_mode_on_the_wire() -> None:
+    """``start_training`` with ``rounds: {decide: step}`` starts it (at the board's eta and
+    step); an inference hold is refused while it runs; ``stop_training`` abandons it; arguments
+    of the rounds that do not apply are refused."""
+    from twin.board.contract import Command
+
+    task = lab_circle_task(NET, 0.417)
+    emu = _lab_board(task)
+
+    emu.command(Command(key="eta", name="set_params", args={"eta": 32 / 129}))
+    ack = emu.command(Command(key="a", name="start_training", args=STEP_OVERCLAMP))
+    assert ack.ok
+    assert 0.0 < ack.result["error_fraction"] <= 1.0
+    assert emu.mode == "training"
+    ack = emu.command(Command(key="b", name="run_inference", args={"inputs_v": [0.2] * 4}))
+    assert not ack.ok
+    assert "point by point" in ack.message
+    emu.advance(emu.t_s + 0.01)
+    ack = emu.command(Command(key="c", name="stop_training", args={}))
+    assert ack.ok
+    assert emu.rounds is None
+    assert emu.mode == "idle"
+    for bad in ({"round_s_per_point": 0.01}, {"max_rounds": 5}, {"decide": "epoch"}):
+        rounds = {"mode": "standard", "decide": "step", **bad}
+        ack = emu.command(Command(key=f"x{bad}", name="start_training", args={"rounds": rounds}))
+        assert not ack.ok
+        assert ack.code == "invalid"
+    ack = emu.command(Command(key="d", name="start_training", args=STEP_OVERCLAMP))
+    assert ack.ok
+    while emu.rounds is not None:
+        emu.advance(emu.t_s + 0.05)
+    result = emu.rounds_result
+    assert result is not None
+    assert result.perfect

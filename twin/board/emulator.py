@@ -42,6 +42,8 @@ from twin.board.handlers import HANDLERS
 from twin.board.hinge import HingePolicy, check_classifier, check_hinge
 from twin.board.overclamp import ClampPolicy, RoundsResult, RoundsState
 from twin.board.rounds import end_rounds, next_round, start_rounds
+from twin.board.stepwise import StepResult, StepwiseRun
+from twin.board.stepwise_board import advance_stepwise
 from twin.board.track import TwinTrack
 from twin.board.variation import draw_hidden_edges
 from twin.physics.task import Task
@@ -102,7 +104,7 @@ class BoardEmulator:
         self.step_s = self.config.step_s
         self.rate_hz = self.config.rate_hz
         self._acks: OrderedDict[str, Ack] = OrderedDict()
-        self.rounds: RoundsState | None = None
+        self.rounds: RoundsState | StepwiseRun | None = None
         self.boot(boot_unix)
 
     # ------------------------------------------------------------------ boot
@@ -126,7 +128,7 @@ class BoardEmulator:
         if self.rounds is not None:  # a reboot abandons a training in rounds
             self.task = self.rounds.task
             self.rounds = None
-        self.rounds_result: RoundsResult | None = None
+        self.rounds_result: RoundsResult | StepResult | None = None
         self.resume_mode = "idle"
         self.mode = "training" if self.config.autostart else "idle"
         self.circuit = BoardCircuit(self.task)
@@ -179,6 +181,8 @@ class BoardEmulator:
         return self.last
 
     def _run_to(self, t_s: float) -> None:
+        if isinstance(self.rounds, StepwiseRun):  # training point by point (stepwise_board)
+            advance_stepwise(self, t_s)
         while True:
             due = [t for t in self._pending_changes() if self.t_s < t <= t_s]
             if not due:

@@ -14,27 +14,21 @@ loop (:mod:`twin.kernels.stepwise`) over one board's edge circuits:
   for ``step_s`` divided by the previous epoch's misclassified count (``NOR 1``); training stops
   after an epoch (one pass over the points) without a misclassified point (``KIL 1``).
 
-:func:`step_train` trains given edges from given gates (pure); :func:`train_stepwise` runs it on
-a :class:`~twin.board.emulator.BoardEmulator` (its hidden circuits and gates) and leaves the board
-idle on the task at the gates reached, its board time moved on by the time trained (frames are
-not published during the block: like ``follow_schedule``, an emulation-only training script).
-:func:`plain_steps` runs the same loop on a plain task (every example learnt at every step, the
-twin's scheme), which the tests compare with the event-driven twin step by step.
+:class:`StepwiseRun` is a training under way, resumable epoch by epoch; :func:`step_train` runs
+one to its end on given edges from given gates (pure). :mod:`twin.board.stepwise_board` runs it on
+a :class:`~twin.board.emulator.BoardEmulator`. :func:`plain_steps` runs the same loop on a plain
+task (every example learnt at every step, the twin's scheme), which the tests compare with the
+event-driven twin step by step.
 """
 
 from __future__ import annotations
-
-from typing import TYPE_CHECKING
 
 import attrs
 import numpy as np
 
 from twin._validators import positive
-from twin.board.circuit import BoardCircuit
 from twin.board.errors import BridgeConfigError
-from twin.board.following import check_schedule_network
 from twin.board.hinge import check_classifier, free_outputs_at_v
-from twin.board.rounds import end_rounds
 from twin.board.variation import NODE_FULL_SCALE_V, Adc
 from twin.errors import SolverError
 from twin.kernels import stepwise as KS
@@ -42,12 +36,8 @@ from twin.kernels.events.devices import LINEAR, TRANSISTOR
 from twin.physics.task import Task
 from twin.simulation.devices import LinearDevice
 from twin.simulation.edge import EdgeParams
-from twin.simulation.schedule import Schedule
 
-if TYPE_CHECKING:  # the emulator is trained here: no import at run time
-    from twin.board.emulator import BoardEmulator
-
-__all__ = ["StepPolicy", "StepResult", "plain_steps", "step_train", "train_stepwise"]
+__all__ = ["StepPolicy", "StepResult", "StepwiseRun", "plain_steps", "step_train"]
 
 #: The lab's hinge buffer and label in its standard runs of the circle (0.04 of the node range).
 LAB_CIRCLE_MARGIN_V = 0.04 * NODE_FULL_SCALE_V
@@ -183,51 +173,129 @@ def _edge_table(edges: EdgeParams, n_edges: int) -> np.ndarray:
     )
 
 
-def _run(
-    edges: EdgeParams, task: Task, gates_v: np.ndarray, *, rule: int, cycle: bool, eta: float,
-    lam: float, margin: float, label: float, rails: tuple[float, float], step_s: float,
-    normalise: bool, iters: int, tol: float, max_epochs: int, kill: bool,
-    adc: Adc | None = None, seed: int = 0,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
-    if task.source_kind != "nodes" or task.target_kind != "nodes":
-        raise BridgeConfigError("task: per-step training needs node sources and node targets")
-    n_edges = task.network.n_edges
-    ends = np.ascontiguousarray(task.network.edges, dtype=np.int64)
-    kind = LINEAR if isinstance(edges.device, LinearDevice) else TRANSISTOR
-    dev = np.ascontiguousarray(edges.device.params(n_edges))
-    table = _edge_table(edges, n_edges)
-    gates = np.clip(np.asarray(gates_v, dtype=float), table[:, 5], table[:, 6]).copy()
-    pos_f, unk_f = _layout(task, False)
-    pos_c, unk_c = _layout(task, True)
-    inputs = np.asarray(task.train.inputs, dtype=float)
-    desired = np.ascontiguousarray(task.train.outputs, dtype=float)
-    m = inputs.shape[0]
-    free = np.zeros((m, task.network.n_nodes))
-    free[:, task.sources] = inputs
-    clamped = free.copy()
-    targets = np.ascontiguousarray(task.targets, dtype=np.int64)
-    for p in range(m):  # the operating points the loop starts from
-        ok = KS.settle(gates, ends, dev, kind, free[p], pos_f, unk_f, 50)
-        vf = free[p, targets]
-        goal = desired[p] if rule == KS.PLAIN else vf
-        clamped[p] = free[p]
-        clamped[p, targets] = vf + eta * (goal - vf)
-        if not (ok and KS.settle(gates, ends, dev, kind, clamped[p], pos_c, unk_c, 50)):
-            raise SolverError("per-step training: singular network at the start")
-    signs = check_classifier(task) if rule != KS.PLAIN else np.ones(m)
-    wrong = np.full(max_epochs, -1, dtype=np.int64)
-    out = np.zeros(3)
-    done = KS.run_steps(
-        gates, ends, dev, kind, table, free, clamped, pos_f, unk_f, pos_c, unk_c, targets,
-        desired, signs, rule, cycle, float(eta), float(lam), float(margin), float(label),
-        float(rails[0]), float(rails[1]), float(step_s), normalise, int(iters), float(tol),
-        int(max_epochs), kill,
-        0.0 if adc is None else adc.sigma_v, 0.0 if adc is None else adc.lsb_v,
-        0 if adc is None else 2**adc.bits - 1, int(seed), wrong, out,
-    )  # fmt: skip
-    if out[2] == 1.0:
-        raise SolverError("per-step training: singular network")
-    return gates, wrong[:done], out
+class StepwiseRun:
+    """A per-step training under way on given edge circuits, resumable epoch by epoch.
+
+    Build one with :meth:`classifier` (standard or overclamping, :class:`StepPolicy`) or
+    :meth:`plain`; :meth:`run` trains a number of epochs (``m`` steps each for a classifier, one
+    step for a plain task), :attr:`gates` holds the gate voltages reached (V), :attr:`done` says
+    whether training has ended (a perfect epoch, or every epoch allowed run), :meth:`result`
+    gives the outcome so far.
+    """
+
+    def __init__(
+        self, edges: EdgeParams, task: Task, gates_v: np.ndarray, *, rule: int, cycle: bool,
+        eta: float, lam: float, margin: float, label: float, rails: tuple[float, float],
+        step_s: float, normalise: bool, iters: int, tol: float, max_epochs: int, kill: bool,
+        adc: Adc | None = None, seed: int = 0,
+    ) -> None:  # fmt: skip
+        if task.source_kind != "nodes" or task.target_kind != "nodes":
+            raise BridgeConfigError("task: per-step training needs node sources and node targets")
+        self.edges, self.task = edges, task
+        n_edges = task.network.n_edges
+        self._ends = np.ascontiguousarray(task.network.edges, dtype=np.int64)
+        self._kind = LINEAR if isinstance(edges.device, LinearDevice) else TRANSISTOR
+        self._dev = np.ascontiguousarray(edges.device.params(n_edges))
+        self._table = _edge_table(edges, n_edges)
+        lo, hi = self._table[:, 5], self._table[:, 6]
+        self.gates = np.clip(np.asarray(gates_v, dtype=float), lo, hi).copy()
+        self._pos_f, self._unk_f = _layout(task, False)
+        self._pos_c, self._unk_c = _layout(task, True)
+        inputs = np.asarray(task.train.inputs, dtype=float)
+        self._desired = np.ascontiguousarray(task.train.outputs, dtype=float)
+        m = inputs.shape[0]
+        self._free = np.zeros((m, task.network.n_nodes))
+        self._free[:, task.sources] = inputs
+        self._clamped = self._free.copy()
+        self._targets = np.ascontiguousarray(task.targets, dtype=np.int64)
+        self._settle(rule, eta)
+        self._signs = check_classifier(task) if rule != KS.PLAIN else np.ones(m)
+        self._rule, self._cycle, self._kill = rule, cycle, kill
+        self._floats = (eta, lam, margin, label, rails[0], rails[1], step_s)
+        self._normalise, self._iters, self._tol = normalise, iters, tol
+        self._adc = (0.0, 0.0, 0) if adc is None else (adc.sigma_v, adc.lsb_v, 2**adc.bits - 1)
+        self._seed = seed
+        self.epochs_left = int(max_epochs)
+        self.epoch_s = step_s * (m if cycle else 1)
+        self._out = np.zeros(5)
+        self._out[3] = m
+        self._wrong: list[np.ndarray] = []
+        self.epochs_run = 0
+        #: Board time the training started, s (set by whoever runs it on a board).
+        self.t0_s = 0.0
+
+    def _settle(self, rule: int, eta: float) -> None:
+        """The operating points the loop starts from (fixed points at the start gates)."""
+        g, t = self.gates, self._targets
+        for p in range(self._free.shape[0]):
+            ok = KS.settle(g, self._ends, self._dev, self._kind, self._free[p], self._pos_f,
+                           self._unk_f, 50)  # fmt: skip
+            vf = self._free[p, t]
+            goal = self._desired[p] if rule == KS.PLAIN else vf
+            self._clamped[p] = self._free[p]
+            self._clamped[p, t] = vf + eta * (goal - vf)
+            if not (ok and KS.settle(g, self._ends, self._dev, self._kind, self._clamped[p],
+                                     self._pos_c, self._unk_c, 50)):  # fmt: skip
+                raise SolverError("per-step training: singular network at the start")
+
+    @classmethod
+    def classifier(
+        cls, edges: EdgeParams, task: Task, gates_v: np.ndarray, policy: StepPolicy, *,
+        adc: Adc | None = None, seed: int = 0,
+    ) -> StepwiseRun:  # fmt: skip
+        """The training of the classifier ``task`` under ``policy`` (see :func:`step_train`)."""
+        check_classifier(task)
+        m = task.train.inputs.shape[0]
+        return cls(
+            edges, task, gates_v, rule=KS.OVERCLAMP if policy.overclamp else KS.HINGE,
+            cycle=True, eta=policy.eta, lam=0.0, margin=policy.margin_v, label=policy.label,
+            rails=policy.rails_v, step_s=policy.step_s, normalise=policy.normalise,
+            iters=policy.iters, tol=SETTLE_TOL_V,
+            max_epochs=max(int(np.ceil(policy.max_s / (policy.step_s * m) - 1e-9)), 1),
+            kill=policy.stops,
+            adc=(adc or Adc(bits=10, sigma_v=2e-4)) if policy.decide_by_adc else None, seed=seed,
+        )  # fmt: skip
+
+    @property
+    def done(self) -> bool:
+        """Training has ended (a perfect epoch with the stop rule, or no epoch left)."""
+        return self._out[2] == 2.0 or self.epochs_left <= 0
+
+    def run(self, epochs: int) -> int:
+        """Train up to ``epochs`` more epochs (fewer when training ends); the epochs run."""
+        n = min(int(epochs), self.epochs_left)
+        if n <= 0 or self.done:
+            return 0
+        wrong = np.full(n, -1, dtype=np.int64)
+        eta, lam, margin, label, lo, hi, step_s = self._floats
+        sigma, lsb, codes = self._adc
+        ran = KS.run_steps(
+            self.gates, self._ends, self._dev, self._kind, self._table, self._free,
+            self._clamped, self._pos_f, self._unk_f, self._pos_c, self._unk_c, self._targets,
+            self._desired, self._signs, self._rule, self._cycle, eta, lam, margin, label, lo,
+            hi, step_s, self._normalise, self._iters, self._tol, n, self._kill, sigma, lsb,
+            codes, self._seed, wrong, self._out,
+        )  # fmt: skip
+        if self._out[2] == 1.0:
+            raise SolverError("per-step training: singular network")
+        self._wrong.append(wrong[:ran])
+        self.epochs_left -= ran
+        self.epochs_run += ran
+        return int(ran)
+
+    def result(self) -> StepResult:
+        """The outcome so far (the error at the gates reached, settled)."""
+        outputs = free_outputs_at_v(self.edges.device, self.gates, self.task)
+        margins = self._signs * (outputs[:, 0] - outputs[:, 1])
+        wrong = np.concatenate(self._wrong) if self._wrong else np.zeros(0, dtype=np.int64)
+        return StepResult(
+            error_fraction=float(np.mean(margins <= 0.0)),
+            wrong_per_epoch=wrong,
+            learning_s=float(self._out[0]),
+            board_s=float(self._out[1]),
+            perfect=bool(self._out[2] == 2.0),
+            points=int(self.task.train.inputs.shape[0]),
+        )
 
 
 def step_train(
@@ -242,27 +310,9 @@ def step_train(
     :class:`~twin.board.errors.BridgeConfigError` unless ``task`` is a two-output classifier with
     node sources and targets.
     """
-    check_classifier(task)
-    m = task.train.inputs.shape[0]
-    max_epochs = max(int(np.ceil(policy.max_s / (policy.step_s * m) - 1e-9)), 1)
-    gates, wrong, out = _run(
-        edges, task, gates_v, rule=KS.OVERCLAMP if policy.overclamp else KS.HINGE, cycle=True,
-        eta=policy.eta, lam=0.0, margin=policy.margin_v, label=policy.label,
-        rails=policy.rails_v, step_s=policy.step_s, normalise=policy.normalise,
-        iters=policy.iters, tol=SETTLE_TOL_V, max_epochs=max_epochs, kill=policy.stops,
-        adc=(adc or Adc(bits=10, sigma_v=2e-4)) if policy.decide_by_adc else None, seed=seed,
-    )  # fmt: skip
-    outputs = free_outputs_at_v(edges.device, gates, task)
-    signs = check_classifier(task)
-    error = float(np.mean(signs * (outputs[:, 0] - outputs[:, 1]) <= 0.0))
-    return gates, StepResult(
-        error_fraction=error,
-        wrong_per_epoch=wrong,
-        learning_s=float(out[0]),
-        board_s=float(out[1]),
-        perfect=out[2] == 2.0,
-        points=int(task.train.inputs.shape[0]),
-    )
+    run = StepwiseRun.classifier(edges, task, gates_v, policy, adc=adc, seed=seed)
+    run.run(run.epochs_left)
+    return run.gates.copy(), run.result()
 
 
 def plain_steps(
@@ -274,42 +324,10 @@ def plain_steps(
     The twin's synchronous scheme (every example at every step, drive averaged; with ``iters``
     1 the lagged operating point of :mod:`twin.kernels.events.loop`), for comparison with it.
     """
-    gates, _, _ = _run(
+    run = StepwiseRun(
         edges, task, gates_v, rule=KS.PLAIN, cycle=False, eta=eta, lam=lam, margin=1.0,
         label=1.0, rails=(0.0, 1.0), step_s=step_s, normalise=False, iters=iters, tol=0.0,
         max_epochs=n_steps, kill=False,
     )  # fmt: skip
-    return gates
-
-
-def train_stepwise(
-    emu: BoardEmulator, task: Task, policy: StepPolicy, *, rng: np.random.Generator | None = None
-) -> StepResult:
-    """Train the emulated board on the classifier ``task`` point by point under ``policy``.
-
-    ``rng``: source of the ADC noise of the decisions (needed with ``policy.decide_by_adc``,
-    which reads the outputs through the board's node ADC).
-    Runs on the board's hidden circuits from its gates now; abandons any schedule, rounds or
-    inference hold. The board is left idle on ``task`` at the gates reached, its board time
-    moved on by :attr:`StepResult.board_s` (no frames are published for the block).
-    """
-    check_schedule_network(Schedule(tasks=[task]), emu.task.network)
-    end_rounds(emu)
-    emu.following = None
-    emu.inference = None
-    emu.train_until_s = np.inf
-    if policy.decide_by_adc and rng is None:
-        raise BridgeConfigError("rng: deciding by the ADC needs a generator for its noise")
-    seed = int(rng.integers(0, 2**31 - 1)) if rng is not None else 0
-    gates, result = step_train(
-        emu.edges, task, emu.track.gates(), policy, adc=emu.config.node_adc, seed=seed
-    )
-    t_end = emu.t_s + result.board_s
-    emu.track.reset_gates(t_end, gates)
-    emu.t_s = t_end
-    emu.task = task
-    emu.circuit = BoardCircuit(task)
-    emu.mode = "idle"
-    emu.track.restart(t_end, task=task, mode="idle")
-    emu.restart_frames()
-    return result
+    run.run(n_steps)
+    return run.gates.copy()

@@ -137,14 +137,15 @@ def run_steps(
     ``edge`` ``(E, 8)``: ``a_F, a_C, R C, tau_leak, v_rest, v_min, v_max, B`` per edge.
     ``free``/``clamped`` ``(m, N)``: each point's node voltages (held values in place, the last
     solution elsewhere). ``targets``: the two target nodes. ``wrong[e]``: misclassified points
-    seen in epoch ``e`` (``-1`` past the end). ``out``: learning time (s), board time (s), status
-    (0 ok, 1 singular, 2 perfect). The decisions read the two outputs as the node ADC does
-    (:func:`_read`: noise ``read_sigma`` V, then ``read_lsb`` V codes up to ``read_codes``; all 0:
-    the true voltages), its noise counter-based draws of the key ``seed``; the clamped network
-    nudges the true outputs.
+    seen in epoch ``e`` (``-1`` past the end). ``out`` (in and out, so a training resumes where
+    the last call left it): learning time (s), board time (s), status (0 ok, 1 singular, 2
+    perfect), the last epoch's misclassified count (``m`` before the first), noise draws made.
+    The decisions read the two outputs as the node ADC does (:func:`_read`: noise ``read_sigma``
+    V, then ``read_lsb`` V codes up to ``read_codes``; all 0: the true voltages), its noise
+    counter-based draws of the key ``seed``; the clamped network nudges the true outputs.
     """
     key = np.uint64(seed)
-    draws = 0
+    draws = int(out[4])
     m = free.shape[0]
     n_edges = ends.shape[0]
     nt = targets.shape[0]
@@ -160,9 +161,9 @@ def run_steps(
     none = np.zeros(0, dtype=np.int64)
     per_epoch = m if cycle else 1
     per_step = 1 if cycle else m
-    n_wrong_last = m
-    learn_s = 0.0
-    board_s = 0.0
+    n_wrong_last = int(out[3])
+    learn_s = out[0]
+    board_s = out[1]
     out[2] = 0.0
     for epoch in range(max_epochs):
         n_wrong = 0
@@ -242,11 +243,11 @@ def run_steps(
             board_s += step_s
         wrong[epoch] = n_wrong
         n_wrong_last = n_wrong
+        out[0] = learn_s
+        out[1] = board_s
+        out[3] = n_wrong_last
+        out[4] = draws
         if kill and rule != PLAIN and n_wrong == 0:
-            out[0] = learn_s
-            out[1] = board_s
             out[2] = 2.0
             return epoch + 1
-    out[0] = learn_s
-    out[1] = board_s
     return max_epochs
