@@ -214,3 +214,20 @@ def test_the_training_mode_on_the_wire() -> None:
     result = emu.rounds_result
     assert result is not None
     assert result.perfect
+
+
+def test_a_fault_injected_during_the_training_mode_applies_from_then_on() -> None:
+    """An edge whose amplifier dies mid-training stops learning (and drifting with its bias):
+    from then on its gate moves by its leak alone, while the others go on learning."""
+    task = lab_circle_task(NET, 0.083)
+    emu = _lab_board(task)
+    start_stepwise(emu, task, StepPolicy.lab_standard(max_s=0.2))
+    emu.advance(0.05)
+    emu.inject_fault(5, gain_factor=0.0)
+    g0 = emu.track.gates()
+    emu.advance(0.1)
+    moved = np.abs(emu.track.gates() - g0)
+    cols = emu.edges.columns(NET.n_edges)
+    leak = np.abs(g0[5] - cols["v_rest_v"][5]) * 0.05 / cols["tau_leak_s"][5]
+    assert moved[5] <= 1.01 * leak + 1e-12
+    assert np.median(np.delete(moved, 5)) > 20 * leak

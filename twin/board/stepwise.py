@@ -168,9 +168,8 @@ def _edge_table(edges: EdgeParams, n_edges: int) -> np.ndarray:
     cols = ("a_free_per_v", "a_clamp_per_v", "tau_leak_s", "v_rest_v", "v_min_v", "v_max_v")
     a_f, a_c, tau, v_rest, v_min, v_max = (c[k] for k in cols)
     rc = c["r_charge_ohm"] * c["c_gate_f"]
-    return np.ascontiguousarray(
-        np.stack([a_f, a_c, rc, tau, v_rest, v_min, v_max, c["bias_v_per_s"]], axis=1)
-    )
+    bias = np.where(a_f + a_c > 0, c["bias_v_per_s"], 0.0)  # an edge that cannot learn: no bias
+    return np.ascontiguousarray(np.stack([a_f, a_c, rc, tau, v_rest, v_min, v_max, bias], axis=1))
 
 
 class StepwiseRun:
@@ -191,12 +190,9 @@ class StepwiseRun:
     ) -> None:  # fmt: skip
         if task.source_kind != "nodes" or task.target_kind != "nodes":
             raise BridgeConfigError("task: per-step training needs node sources and node targets")
-        self.edges, self.task = edges, task
-        n_edges = task.network.n_edges
+        self.task = task
         self._ends = np.ascontiguousarray(task.network.edges, dtype=np.int64)
-        self._kind = LINEAR if isinstance(edges.device, LinearDevice) else TRANSISTOR
-        self._dev = np.ascontiguousarray(edges.device.params(n_edges))
-        self._table = _edge_table(edges, n_edges)
+        self.set_edges(edges)
         lo, hi = self._table[:, 5], self._table[:, 6]
         self.gates = np.clip(np.asarray(gates_v, dtype=float), lo, hi).copy()
         self._pos_f, self._unk_f = _layout(task, False)
@@ -223,6 +219,14 @@ class StepwiseRun:
         self.epochs_run = 0
         #: Board time the training started, s (set by whoever runs it on a board).
         self.t0_s = 0.0
+
+    def set_edges(self, edges: EdgeParams) -> None:
+        """Train on ``edges`` from now on (a fault changed the board's circuits)."""
+        n_edges = self.task.network.n_edges
+        self.edges = edges
+        self._kind = LINEAR if isinstance(edges.device, LinearDevice) else TRANSISTOR
+        self._dev = np.ascontiguousarray(edges.device.params(n_edges))
+        self._table = _edge_table(edges, n_edges)
 
     def _settle(self, rule: int, eta: float) -> None:
         """The operating points the loop starts from (fixed points at the start gates)."""

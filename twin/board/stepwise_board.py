@@ -9,7 +9,7 @@ from its gates now:
   epochs at a time; frames publish the gates as they go and the mode ``training``; the board goes
   idle when training ends, with ``rounds_result`` its :class:`~twin.board.stepwise.StepResult`.
   ``stop_training``, ``reset_gates``, ``load_task`` or another ``start_training`` abandon it; an
-  inference hold is refused while it runs;
+  inference hold is refused while it runs; a fault injected meanwhile applies from then on;
 - as one block (:func:`train_stepwise`, for benchmarks): the whole training at once, the board's
   time moved on by the time trained and no frames published for it (like ``follow_schedule``, an
   emulation-only training script).
@@ -78,6 +78,8 @@ def advance_stepwise(emu: BoardEmulator, t_s: float) -> None:
     """
     run = emu.rounds
     assert isinstance(run, StepwiseRun)
+    if run.edges is not emu.edges:  # a fault was injected
+        run.set_edges(emu.edges)
     epochs = int(np.floor((t_s - run.t0_s) / run.epoch_s + 1e-9)) - run.epochs_run
     if epochs > 0:
         run.run(epochs)
