@@ -19,10 +19,11 @@ board-hour is 30 seeds x 120 s: about 4-6 CPU minutes per seed on a loaded 2-cor
 
 ``--variation lab`` checks the stored curve on boards as imperfect as the lab's (a learning bias
 of 0.5 +- 0.5 V/s per edge, :meth:`twin.board.variation.HiddenVariation.lab`). Measured
-2026-12-06 (branch h23; ``--variation lab --first-seed 400 --seeds 10 --duration 60``): 10
-fault-free lab boards, 0.167 board-hours, 0 false alarms at the 10-hour level 33.95 (95 % upper
-bound 18 per board-hour: too short to confirm the 0.1 per hour target), no crossing of any grid
-level down to 1.0, no shadow alarm. A fraction of a board-hour only.
+2026-12-06 (branch h23; ``--variation lab --first-seed 400 --seeds 10 --duration 60 --progress
+F``, again from seed 410, summed with ``--from-progress F``): 20 fault-free lab boards, 0.333
+board-hours, 0 false alarms at the 10-hour level 33.95 (95 % upper bound 9.0 per board-hour: too
+short to confirm the 0.1 per hour target), no crossing of any grid level down to 1.0, no shadow
+alarm. A third of a board-hour only.
 
 Run: ``nice -n 10 python benchmarks/bench_false_alarms.py --seeds 8 --duration 30 --write``
 then ``nice -n 10 python benchmarks/bench_false_alarms.py --first-seed 100 --seeds 24
