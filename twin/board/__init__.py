@@ -7,6 +7,9 @@ physics and command semantics), :mod:`~twin.board.emulator_config` (its settings
 :mod:`~twin.board.following` (a schedule it follows), :mod:`~twin.board.handlers` (its command
 handlers), :mod:`~twin.board.rounds` (its training in rounds), :mod:`~twin.board.faults` (faults
 injected into it), :mod:`~twin.board.overclamp` (overclamping, a classifier trained in rounds),
+:mod:`~twin.board.stepwise` and :mod:`~twin.board.stepwise_board` (training decided at every
+step, as the lab's control loop, and as a board mode), :mod:`~twin.board.describe` (the board's
+configuration document), :mod:`~twin.board.hinge` (the lab's hinge classification),
 :mod:`~twin.board.bias` (each edge's learning bias estimated from board frames),
 :mod:`~twin.board.variation` (hidden per-edge variation, ADC),
 :mod:`~twin.board.circuit` (the board's circuit with per-edge device models),

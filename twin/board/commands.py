@@ -162,7 +162,10 @@ def parse_start_training(
     """Duration (s) of a ``start_training`` command (``None``: until stopped) and its rounds.
 
     The rounds, when given, are :class:`~twin.board.overclamp.ClampPolicy` keywords
-    (``overclamp``, ``margin_v``, ``round_s_per_point``, ``max_rounds``; not ``eta``: the board's).
+    (``overclamp``, ``margin_v``, ``round_s_per_point``, ``max_rounds``; not ``eta``: the board's),
+    or with ``decide: "step"`` (decisions at every learning step,
+    :class:`~twin.board.stepwise.StepPolicy`) ``overclamp``, ``margin_v``, ``max_s`` and
+    ``decide``.
     """
     _only(args, ("duration_s", "rounds"), "start_training")
     if "duration_s" in args and "rounds" in args:
@@ -172,7 +175,15 @@ def parse_start_training(
     rounds = args["rounds"]
     if not isinstance(rounds, Mapping):
         raise CommandRefused("invalid", f"rounds: expected an object, got {rounds!r}")
-    _only(rounds, ("mode", "margin_v", "round_s_per_point", "max_rounds"), "rounds")
+    _only(rounds, ("mode", "decide", "margin_v", "round_s_per_point", "max_rounds", "max_s"),
+          "rounds")  # fmt: skip
+    decide = rounds.get("decide", "round")
+    if decide not in ("round", "step"):
+        raise CommandRefused("invalid", f"rounds.decide: expected round or step, got {decide!r}")
+    wrong = ("round_s_per_point", "max_rounds") if decide == "step" else ("max_s",)
+    for key in wrong:
+        if key in rounds:
+            raise CommandRefused("invalid", f"rounds.{key}: not with decide {decide}")
     mode = rounds.get("mode")
     if mode not in ROUNDS_MODES:
         raise CommandRefused(
@@ -190,6 +201,10 @@ def parse_start_training(
                 "invalid", f"rounds.max_rounds: expected an integer 1..10000, got {value!r}"
             )
         out["max_rounds"] = value
+    if "max_s" in rounds:
+        out["max_s"] = _number(rounds, "max_s", high=3600.0)
+    if decide == "step":
+        out["decide"] = "step"
     return None, out
 
 

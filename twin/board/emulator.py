@@ -17,7 +17,8 @@ current board time.
 Its settings (:class:`EmulatorConfig`, :func:`default_board_task`; re-exported here) live in
 :mod:`twin.board.emulator_config`, the schedule it follows in :mod:`twin.board.following`, its
 training in rounds (overclamping) in :mod:`twin.board.rounds`, its command handlers in
-:mod:`twin.board.handlers`, and the faults it can be given in :mod:`twin.board.faults`.
+:mod:`twin.board.handlers`, its configuration document in :mod:`twin.board.describe`, and the
+faults it can be given in :mod:`twin.board.faults`.
 """
 
 from __future__ import annotations
@@ -29,8 +30,9 @@ from typing import Any
 import numpy as np
 
 from twin.board.circuit import BoardCircuit
-from twin.board.commands import COMMAND_NAMES, eta_setting
+from twin.board.commands import COMMAND_NAMES
 from twin.board.contract import Ack, BoardConfig, BoardState, Command, Snapshot
+from twin.board.describe import board_config
 from twin.board.emulator_config import EmulatorConfig, default_board_task
 from twin.board.errors import CommandRefused
 from twin.board.faults import with_fault
@@ -40,10 +42,11 @@ from twin.board.handlers import HANDLERS
 from twin.board.hinge import HingePolicy, check_classifier, check_hinge
 from twin.board.overclamp import ClampPolicy, RoundsResult, RoundsState
 from twin.board.rounds import end_rounds, next_round, start_rounds
+from twin.board.stepwise import StepResult, StepwiseRun
+from twin.board.stepwise_board import advance_stepwise
 from twin.board.track import TwinTrack
 from twin.board.variation import draw_hidden_edges
-from twin.physics.network_io import network_to_dict
-from twin.physics.task import Task, task_to_dict
+from twin.physics.task import Task
 from twin.simulation.edge import EdgeParams
 from twin.simulation.noise import NoiseConfig
 from twin.simulation.schedule import Schedule
@@ -101,7 +104,7 @@ class BoardEmulator:
         self.step_s = self.config.step_s
         self.rate_hz = self.config.rate_hz
         self._acks: OrderedDict[str, Ack] = OrderedDict()
-        self.rounds: RoundsState | None = None
+        self.rounds: RoundsState | StepwiseRun | None = None
         self.boot(boot_unix)
 
     # ------------------------------------------------------------------ boot
@@ -125,7 +128,7 @@ class BoardEmulator:
         if self.rounds is not None:  # a reboot abandons a training in rounds
             self.task = self.rounds.task
             self.rounds = None
-        self.rounds_result: RoundsResult | None = None
+        self.rounds_result: RoundsResult | StepResult | None = None
         self.resume_mode = "idle"
         self.mode = "training" if self.config.autostart else "idle"
         self.circuit = BoardCircuit(self.task)
@@ -178,6 +181,8 @@ class BoardEmulator:
         return self.last
 
     def _run_to(self, t_s: float) -> None:
+        if isinstance(self.rounds, StepwiseRun):  # training point by point (stepwise_board)
+            advance_stepwise(self, t_s)
         while True:
             due = [t for t in self._pending_changes() if self.t_s < t <= t_s]
             if not due:
@@ -320,26 +325,7 @@ class BoardEmulator:
 
     def board_config(self) -> BoardConfig:
         """The configuration a late joiner needs (network, task, parameters, version)."""
-        params = {
-            "eta": self.eta,
-            "ETA": eta_setting(self.eta),
-            "lam": self.lam,
-            "step_s": self.step_s,
-            "rate_hz": self.rate_hz,
-            "node_full_scale_v": self.config.node_adc.full_scale_v,
-            "node_adc_bits": self.config.node_adc.bits,
-            "gate_adc_bits": self.config.gate_adc.bits,
-            "reset_gate_v": self.config.reset_gate_v,
-            "model": "transistor",
-        }
-        return BoardConfig(
-            board_id=self.config.board_id,
-            epoch=self.epoch,
-            network=network_to_dict(self.task.network),
-            task=task_to_dict(self.task),
-            params=params,
-            version=self.version,
-        )
+        return board_config(self)
 
     def snapshot(self) -> Snapshot:
         """Configuration and the last published state (``seq`` 0 before the first frame)."""

@@ -26,6 +26,8 @@ from twin.board.commands import (
 from twin.board.errors import BridgeConfigError, CommandRefused
 from twin.board.overclamp import ClampPolicy
 from twin.board.rounds import end_rounds, start_rounds
+from twin.board.stepwise import StepPolicy, StepwiseRun
+from twin.board.stepwise_board import start_stepwise
 
 if TYPE_CHECKING:  # the emulator dispatches to these handlers: no import at run time
     from twin.board.emulator import BoardEmulator
@@ -53,11 +55,14 @@ def load_task(emu: BoardEmulator, args: Mapping[str, Any]) -> Result:
 def start_training(emu: BoardEmulator, args: Mapping[str, Any]) -> Result:
     duration, rounds = parse_start_training(args)
     if rounds is not None:
-        policy = ClampPolicy(eta=emu.eta, **rounds)
         emu.train_until_s = np.inf
         task = emu.rounds.task if emu.rounds is not None else emu.task
         try:
-            result = start_rounds(emu, task, policy)
+            if rounds.pop("decide", "round") == "step":
+                step = StepPolicy(eta=emu.eta, step_s=emu.step_s, **rounds)
+                run = start_stepwise(emu, task, step)
+                return {"error_fraction": run.result().error_fraction, "perfect": False}
+            result = start_rounds(emu, task, ClampPolicy(eta=emu.eta, **rounds))
         except BridgeConfigError as exc:
             raise CommandRefused("invalid", f"rounds: {exc}") from None
         return {"error_fraction": result.error_fraction[0], "perfect": result.perfect}
@@ -117,6 +122,8 @@ def reset_gates(emu: BoardEmulator, args: Mapping[str, Any]) -> Result:
 
 
 def run_inference(emu: BoardEmulator, args: Mapping[str, Any]) -> Result:
+    if isinstance(emu.rounds, StepwiseRun):
+        raise CommandRefused("invalid", "run_inference: the board is training point by point")
     inputs, hold_s = parse_inference(args, emu.task.n_sources, emu.config.inference_hold_s, 1.0)
     if emu.inference is None:
         emu.resume_mode = emu.mode

@@ -244,7 +244,7 @@ def train_rounds(emulator: BoardEmulator, task: Task, policy: ClampPolicy) -> Ro
     while emulator.rounds is not None:
         emulator.advance(emulator.schedule_end_s)
     result = emulator.rounds_result
-    assert result is not None
+    assert isinstance(result, RoundsResult)
     return result
 
 

@@ -1,5 +1,8 @@
 """An emulated board training a classifier in rounds (overclamping), moved out of the emulator.
 
+:func:`end_rounds` also closes a per-step training (:mod:`twin.board.stepwise_board`), which the
+board holds in the same ``rounds`` slot.
+
 :func:`start_rounds`, :func:`next_round` and :func:`end_rounds` drive a
 :class:`~twin.board.emulator.BoardEmulator` through a
 :class:`~twin.board.overclamp.RoundsState`: each round is a schedule the board follows, and the
@@ -42,7 +45,7 @@ def start_rounds(emu: BoardEmulator, task: Task, policy: ClampPolicy) -> RoundsR
 def next_round(emu: BoardEmulator) -> bool:
     """Start the next round; ``False`` (and the rounds closed) when training has ended."""
     rounds = emu.rounds
-    assert rounds is not None
+    assert isinstance(rounds, RoundsState)
     sub = rounds.next_task(emu.edges.device, emu.track.gates())
     if sub is None:
         end_rounds(emu)

@@ -47,7 +47,11 @@ log = logging.getLogger("twin.shadow.session")
 #: Longest wall time the board's loop waits for a command to take the lock, s.
 HANDOFF_S = 0.05
 
-VARIATIONS = {"none": HiddenVariation, "typical": HiddenVariation.typical}
+VARIATIONS = {
+    "none": HiddenVariation,
+    "typical": HiddenVariation.typical,
+    "lab": HiddenVariation.lab,  # as imperfect as the lab's board: a learning bias (issue 23)
+}
 
 
 @attrs.frozen(kw_only=True)

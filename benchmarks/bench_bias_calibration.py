@@ -1,0 +1,66 @@
+"""Issue 23: the learning-bias calibration's error per edge against the emulator's hidden truth.
+
+The calibration measures the bias as the lab does (:func:`twin.board.bias.measure_bias`: train one
+task at its own solution, read the gates' drift, minus the idle drift, at a few input scales, the
+drift's line against the squared drop extrapolated to no drop). Per lab board
+(``HiddenVariation.lab()``: bias 0.5 +- 0.5 V/s, 1 % gain spread at half gain, leaks, offsets,
+10-bit ADCs with noise), the fitted bias of every edge is compared with the hidden one.
+
+Prints per hold time: the pooled per-edge |error| (median, p90, p99, max, V/s), the per-board rms
+error (median and range), the hidden bias's rms (the scale), and the stated uncertainty's honesty:
+the rms of error / stated standard error (1 when honest) and the fraction of edges within 2 and 3
+stated standard errors (0.954 and 0.997 for a Gaussian).
+
+Run: ``nice -n 10 python benchmarks/bench_bias_calibration.py [--seeds 0 ... 11] [--holds 0.05
+0.1]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+from twin.board.bias import measure_bias
+from twin.board.emulator import BoardEmulator, EmulatorConfig
+from twin.board.variation import HiddenVariation
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=list(range(12)))
+    parser.add_argument("--holds", type=float, nargs="+", default=[0.05, 0.1], help="hold_s")
+    args = parser.parse_args()
+    print(
+        f"boards: HiddenVariation.lab(), seeds {args.seeds} ({len(args.seeds)} boards x 32 edges)"
+    )
+    for hold in args.holds:
+        t0 = time.perf_counter()
+        errors, stderrs, truths = [], [], []
+        for seed in args.seeds:
+            config = EmulatorConfig(variation=HiddenVariation.lab(), autostart=False)
+            emu = BoardEmulator(config, rng=np.random.default_rng(seed))
+            est, _points = measure_bias(emu, hold_s=hold)
+            truth = emu.hidden["bias_v_per_s"]
+            errors.append(est.bias_v_per_s - truth)
+            stderrs.append(est.stderr_v_per_s)
+            truths.append(truth)
+        err, se, truth = np.array(errors), np.array(stderrs), np.array(truths)
+        a = np.abs(err).ravel()
+        rms = np.sqrt(np.mean(err**2, axis=1))
+        z = (err / se).ravel()
+        print(
+            f"hold {hold:g} s: |error| per edge median {np.median(a):.4f}, p90 "
+            f"{np.quantile(a, 0.9):.4f}, p99 {np.quantile(a, 0.99):.4f}, max {a.max():.4f} V/s; "
+            f"per-board rms median {np.median(rms):.4f} [{rms.min():.4f}, {rms.max():.4f}] V/s; "
+            f"mean error {np.mean(err):+.4f} V/s; hidden bias rms {np.sqrt(np.mean(truth**2)):.3f}"
+            f" V/s; stated stderr median {np.median(se):.4f} V/s; error/stderr rms "
+            f"{np.sqrt(np.mean(z**2)):.2f}, within 2 sigma {np.mean(np.abs(z) < 2):.3f}, within "
+            f"3 sigma {np.mean(np.abs(z) < 3):.3f} ({time.perf_counter() - t0:.0f} s)",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()
