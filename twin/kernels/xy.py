@@ -81,12 +81,14 @@ def split_edges(free: Arr, n: int, ea: Arr, eb: Arr) -> tuple:
 
 @jit
 def _load(
-    phi: Arr, targets: Arr, r0: int, free: Arr, cj: Arr, ci: Arr, cw: Arr, hc0: Arr, hs0: Arr,
-    x: Arr, c: Arr, s: Arr, hc: Arr, hs: Arr, tc: Arr, ts: Arr, tg: Arr,
+    phi: Arr, targets: Arr, r0: int, free: Arr, clamped: Arr, cj: Arr, ci: Arr, cw: Arr,
+    hc0: Arr, hs0: Arr, cn: Arr, sn: Arr, x: Arr, c: Arr, s: Arr, hc: Arr, hs: Arr, tc: Arr,
+    ts: Arr, tg: Arr,
 ) -> int:  # fmt: skip
     """Lanes of states ``r0 ..`` of ``phi``: phases, their cos and sin, the fields (own plus
-    those of clamped neighbours) and the targets; a lane past the batch repeats the first.
-    Returns the number of real lanes."""
+    those of clamped neighbours: ``cn``, ``sn`` hold the cos and sin of each ``clamped`` node's
+    phase, once per state) and the targets; a lane past the batch repeats the first. Returns
+    the number of real lanes."""
     live = min(LANES, phi.shape[0] - r0)
     m = free.shape[0]
     for lane in range(LANES):
@@ -98,11 +100,13 @@ def _load(
             s[q] = math.sin(x[q])
             hc[q] = hc0[j]
             hs[q] = hs0[j]
+        for i in clamped:
+            cn[i] = math.cos(phi[r, i])
+            sn[i] = math.sin(phi[r, i])
         for k in range(cj.shape[0]):
-            xi = phi[r, ci[k]]
             q = cj[k] * LANES + lane
-            hc[q] += cw[k] * math.cos(xi)
-            hs[q] += cw[k] * math.sin(xi)
+            hc[q] += cw[k] * cn[ci[k]]
+            hs[q] += cw[k] * sn[ci[k]]
         for k in range(targets.shape[1]):
             q = k * LANES + lane
             tg[q] = targets[r, k]
@@ -223,6 +227,11 @@ def relax_batch(
     ``hs0 = h sin psi``; ``out`` the outputs' local indices)."""
     m = free.shape[0]
     n_out = targets.shape[1]
+    is_free = np.zeros(phi.shape[1], dtype=np.bool_)
+    for j in range(m):
+        is_free[free[j]] = True
+    clamped = np.flatnonzero(~is_free)
+    cn, sn = np.empty(phi.shape[1]), np.empty(phi.shape[1])
     size = m * LANES
     x, c, s, f, xs = np.empty(size), np.empty(size), np.empty(size), np.empty(size), np.empty(size)
     hc, hs = np.empty(size), np.empty(size)
@@ -230,7 +239,8 @@ def relax_batch(
     g_steps = np.empty(LANES, dtype=np.int64)
     g_res, g_work = np.empty(LANES), np.empty(LANES)
     for r0 in range(0, phi.shape[0], LANES):
-        live = _load(phi, targets, r0, free, cj, ci, cw, hc0, hs0, x, c, s, hc, hs, tc, ts, tg)
+        live = _load(phi, targets, r0, free, clamped, cj, ci, cw, hc0, hs0, cn, sn, x, c, s, hc,
+                     hs, tc, ts, tg)  # fmt: skip
         _relax_lanes(x, c, s, hc, hs, tc, ts, tg, fa, fb, fw, out, beta, dt, max_steps, tol,
                      live, f, xs, g_steps, g_res, g_work)  # fmt: skip
         for lane in range(live):
