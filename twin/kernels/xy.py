@@ -34,7 +34,8 @@ SMALL_ANGLE = 0.01
 #: below 1e-13), by ``tan`` itself nearer to ``d = +-pi``.
 NEAR_PI = 1e-3
 
-#: States relaxed together (one 256-bit vector of float64).
+#: States relaxed together (one 256-bit vector of float64). The coupling loop and the force norms
+#: of :func:`_relax_lanes` are written out for 4 lanes: change them with it.
 LANES = 4
 
 
