@@ -22,11 +22,12 @@ update (ours: Adam; the peer: its notebook's update for that network); ours run 
 time is excluded on both sides (warm-up epochs first).
 
 Both sides run the same epochs (``--epochs`` per block, the training going on from block to
-block): our time per epoch depends on the training state and the peer's does not. On XOR at
-lr 0.1, after about 7,000 epochs the couplings grow to |w| ~ 10-30, Euler steps of 0.1 turn
-phases by more than ``SMALL_ANGLE`` (cos and sin recomputed) and an epoch costs 3-7x more
-(measured: 0.15 ms at epochs 0-6,000, 0.5-1.1 ms at 9,000-20,000 on all:6); blocks that ran on
-for a fixed CPU time had measured that regime against the peer's first hundreds of epochs.
+block): our time per epoch depends on the training state (so does the peer's Tsit5's; its
+Euler's does not). On XOR at lr 0.1, after about 7,000 epochs the couplings grow to |w| ~
+10-30, Euler steps of 0.1 turn phases by more than ``SMALL_ANGLE`` (cos and sin recomputed) and
+an epoch costs 3-7x more (measured: 0.15 ms at epochs 0-6,000, 0.5-1.1 ms at 9,000-20,000 on
+all:6); blocks that ran on for a fixed CPU time had measured that regime against the peer's
+first hundreds of epochs.
 
 The machine is shared (other jobs load both cores), so: the sides are interleaved (per case
 and repeat: ours fixed, peer Euler, ours tol, peer Tsit5), the time is process CPU time (all
