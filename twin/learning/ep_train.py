@@ -1,7 +1,10 @@
 """Training XY networks by equilibrium propagation: epochs of EP steps with Adam or plain SGD.
 
 Each epoch draws a batch of training examples (all of them by default), fresh random starts, runs
-:func:`twin.learning.ep.ep_step` and applies the estimate. The run emits documents (start,
+the free and nudged phases and applies the estimate: :func:`twin.learning.ep.ep_step` and an
+optimizer step, computed in the compiled :func:`twin.kernels.xy_train.xy_epochs`, up to 100
+epochs per call (the starts drawn before each call, in the order an epoch at a time draws them).
+The run emits documents (start,
 ``sample`` every ``sample_every`` epochs, stop): the readings are the batch loss and accuracy at
 the free equilibrium and, in model units (dimensionless, never joules; names end in ``_model``),
 the mean free energy and the relaxation work of the free and nudged phases. XY runs have no
@@ -24,7 +27,8 @@ from ..errors import ConfigError
 from ..physics.xy.energy import XYParams, init_params, loss, predict
 from ..physics.xy.graph import XYGraph
 from ..physics.xy.tasks import XYTask
-from .ep import EPConfig, EPStep, ep_step, free_phase, random_starts
+from .ep import EPConfig, free_phase, random_starts
+from .xy_epochs import READINGS, XYEpochs
 
 __all__ = ["EpochWatch", "Evaluation", "XYTrainConfig", "XYTrainResult", "evaluate", "train_xy"]
 
@@ -116,38 +120,6 @@ def evaluate(
     )
 
 
-class _Adam:
-    """Adam on a flat parameter vector (or SGD when ``sgd``)."""
-
-    def __init__(self, size: int, lr: float, sgd: bool) -> None:
-        self.lr, self.sgd, self.t = lr, sgd, 0
-        self.m, self.v = np.zeros(size), np.zeros(size)
-
-    def step(self, theta: np.ndarray, grad: np.ndarray) -> np.ndarray:
-        if self.sgd:
-            return theta - self.lr * grad
-        self.t += 1
-        self.m = 0.9 * self.m + 0.1 * grad
-        self.v = 0.999 * self.v + 0.001 * grad**2
-        m_hat = self.m / (1 - 0.9**self.t)
-        v_hat = self.v / (1 - 0.999**self.t)
-        return theta - self.lr * m_hat / (np.sqrt(v_hat) + 1e-8)
-
-
-def _readings(step: EPStep) -> dict[str, float]:
-    work_nudged = step.nudged.work.mean()
-    if step.nudged_minus is not None:
-        work_nudged += step.nudged_minus.work.mean()
-    return {
-        "loss": step.loss,
-        "accuracy": step.accuracy,
-        "energy_free_model": step.energy_free,
-        "work_free_model": float(step.free.work.mean()),
-        "work_nudged_model": float(work_nudged),
-        "converged_fraction": float(step.free.converged.mean()),
-    }
-
-
 def train_xy(
     graph: XYGraph,
     task: XYTask,
@@ -166,30 +138,31 @@ def train_xy(
                           f"{len(graph.outputs)} outputs; task {task.name} needs "
                           f"{task.n_in} and {task.n_out}")  # fmt: skip
     p = params0 if params0 is not None else init_params(graph, rng)
-    theta = p.flat()
-    opt = _Adam(theta.size, config.lr, config.optimizer == "sgd")
-    history: dict[str, list[float]] = {}
-    m = len(task.x_train)
-    size = m if config.batch_size is None else min(config.batch_size, m)
+    state = XYEpochs(graph, task, config, p)
+    history: dict[str, list[float]] = {key: [] for key in READINGS} if config.epochs else {}
+    chunk = state.chunk
+    if watch is not None:  # the live page hears at least every sample_every epochs
+        chunk = min(chunk, config.sample_every)
+    last = config.epochs - 1
     t0 = time.perf_counter()
     with Run(emit, source="twin", kind="train", params=run_params or {}) as run:
-        for epoch in range(config.epochs):
-            idx = np.arange(m) if size == m else rng.choice(m, size, replace=False)
-            batch = random_starts(graph, task.x_train[idx], task.y_train[idx],
-                                  task.labels_train[idx], config.ep.starts, rng)  # fmt: skip
-            step = ep_step(graph, p, batch, config.ep)
-            theta = opt.step(theta, step.grad.flat())
-            p = p.unflat(theta)
-            readings = _readings(step)
-            for key, value in readings.items():
-                history.setdefault(key, []).append(value)
-            if epoch % config.sample_every == 0 or epoch == config.epochs - 1:
+        for first in range(0, config.epochs, chunk):
+            epochs = np.arange(first, min(first + chunk, config.epochs))
+            sampled = (epochs % config.sample_every == 0) | (epochs == last)
+            got = state.run(sampled, rng)
+            for key, column in zip(READINGS, got.readings.T, strict=True):
+                history[key].extend(column.tolist())
+            for i, k in enumerate(np.flatnonzero(sampled)):
+                epoch = int(epochs[k])
                 if run.recording:
-                    run.sample(float(epoch), {k: [v] for k, v in readings.items()}, step=epoch)
+                    values = {key: [float(v)] for key, v in zip(READINGS, got.readings[k],
+                                                                strict=True)}  # fmt: skip
+                    run.sample(float(epoch), values, step=epoch)
                 if watch is not None:
-                    watch(epoch, p, step.free.phi[0])
+                    watch(epoch, state.unflat(got.thetas[i]), got.first_free[k])
             if progress is not None:
-                progress(1)
+                progress(len(epochs))
+        p = state.params
         wall_s = time.perf_counter() - t0
         starts = config.eval_starts
         train = evaluate(graph, p, task.x_train, task.y_train, task.labels_train, config.ep,
