@@ -298,16 +298,18 @@ def calibrate_live(
     horizon_s: float = 0.25,
     seed: int = 0,
     timeout_s: float = 5.0,
+    join_timeout_s: float = 30.0,
 ) -> tuple[CalibrationResult, dict[str, Any]]:
     """Calibrate a live board (over the wire or in process) by training it: the episodes of
     :func:`record_live`, the fit on all but the last ``held_out`` and the held-out report.
 
     The board is left training from the last episode's state. Segments shorter than half an
-    episode (frames in flight from before a reset) are not used.
+    episode (frames in flight from before a reset) are not used. ``join_timeout_s``: the wait
+    for the board's first snapshot (a board just started may still be compiling), s.
     """
     if not 0 < held_out < episodes:
         raise BridgeConfigError("calibration: need 0 < held_out < episodes")
-    task, step_s = _snapshot_task(board, timeout_s)
+    task, step_s = _snapshot_task(board, join_timeout_s)
     frames = record_live(
         board, episodes=episodes, episode_s=episode_s, seed=seed, timeout_s=timeout_s
     )
