@@ -176,6 +176,6 @@ def test_an_unreachable_tolerance_says_how_low_the_twin_gets() -> None:
     pol = PredictivePolicy(_FloorPlanner(), 1e-4, fallback)  # type: ignore[arg-type]
     assert pol.start(obs(0.0, 1e-2)) == pytest.approx(0.02)  # Eq. 18 takes over
     assert pol.fell_back == (
-        "no schedule predicted to reach the tolerance (lowest predicted error 0.003 V^2 "
-        "against 0.0001)"
+        "no schedule predicted to reach the tolerance within 5 s (lowest predicted error "
+        "0.003 V^2 against 0.0001)"
     )

@@ -257,9 +257,10 @@ class PredictivePolicy:
         if plan.best is None:
             lows = [float(np.min(c.error)) for c in plan.candidates if c.error.size]
             low = f"{min(lows):.3g}" if lows else "n/a"
+            horizon = self.planner.config.horizon_s
             self.fell_back = (
-                f"no schedule predicted to reach the tolerance (lowest predicted error {low} "
-                f"V^2 against {self.tol:.3g})"
+                f"no schedule predicted to reach the tolerance within {horizon:g} s (lowest "
+                f"predicted error {low} V^2 against {self.tol:.3g})"
             )
             return self.fallback.start(obs)
         return plan.best.schedule[0].lam
