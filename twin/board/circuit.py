@@ -52,6 +52,7 @@ class EdgeModel:
         self.a_free_per_v = cols["a_free_per_v"]
         self.a_clamp_per_v = cols["a_clamp_per_v"]
         self.r_charge_ohm = cols["r_charge_ohm"]
+        self.c_gate_f = cols["c_gate_f"]
         dev = edges.device.params(n_edges)
         self.linear = isinstance(edges.device, LinearDevice)
         self._p0, self._p1 = dev[:, 0].copy(), dev[:, 1].copy()
@@ -100,6 +101,15 @@ class BoardCircuit:
     def drops(self, v_nodes_v: np.ndarray) -> np.ndarray:
         """Edge drops ``V_u - V_v`` (V), for ``(..., N)`` node voltages."""
         return v_nodes_v[..., self.u] - v_nodes_v[..., self.v]
+
+    def gross_drive_v_per_s(
+        self, model: EdgeModel, v_free_v: np.ndarray, v_clamped_v: np.ndarray, *, lam: float
+    ) -> np.ndarray:
+        """Each gate's two drive terms added instead of subtracted, as a gate rate (V/s):
+        ``((1 - lam) a_F dV_F^2 + a_C dV_C^2) / (R C)`` (their difference drives the gate)."""
+        free, clamped = self.drops(v_free_v), self.drops(v_clamped_v)
+        u = (1.0 - lam) * model.a_free_per_v * free**2 + model.a_clamp_per_v * clamped**2
+        return np.asarray(u / (model.r_charge_ohm * model.c_gate_f))
 
     def midpoints(self, v_nodes_v: np.ndarray) -> np.ndarray:
         """Edge mid-point voltages (V), for ``(..., N)`` node voltages."""

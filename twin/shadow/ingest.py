@@ -181,8 +181,13 @@ class Ingest:
         tau_s = state.t_s - self.state.last_resync_s
         edge_scores = None
         if state.mode == "training":  # idle and inference gates hold: nothing to learn from
+            circuit, model = self.state.circuit, self.state.model
+            gross = None
+            if circuit is not None and model is not None:
+                gross = circuit.gross_drive_v_per_s(model, v_free, v_clamped, lam=track.lam)
             edge_scores = self.watch.edge_scores(
-                self.state.run_t_s, tau_s, np.asarray(state.gate_v), raw_gates_v, gates, gate_res
+                self.state.run_t_s, tau_s, np.asarray(state.gate_v), raw_gates_v, gates, gate_res,
+                gross,
             )
         if edge_scores is not None:
             self.state.score = float(np.max(edge_scores, initial=0.0))

@@ -28,6 +28,7 @@ from twin.shadow.tracker import DriftTracker
 __all__ = [
     "CUTOFF_BAND_V",
     "CUTOFF_REL",
+    "DRIVE_REL",
     "MODEL_ABS_V",
     "MODEL_REL",
     "SWITCH_TRAVEL_V",
@@ -70,6 +71,16 @@ MODEL_REL = 0.3
 #: board's gate is itself good to a few LSB of the 12-bit gate ADC (1.3 mV). An offset this
 #: small cannot tell a gate held at a fixed point from a stuck one.
 MODEL_ABS_V = 5e-3
+#: The twin's stated accuracy on each of a gate's two drive terms (the free and the clamped
+#: squared drops times their gains), relative: the calibrated gains are good to about this
+#: (fit standard errors 1.5-2.5 %). Near a fixed point the two terms cancel, so the gate's travel
+#: is small while each term is not, and a gain error of a few percent moves the fixed point and
+#: with it the gate at that few percent of the *gross* drive: held-out board 314's edge 30 at
+#: 1.6-1.7 V, gains 3 % off (1.2 standard errors), twin and board parted at 0.2 V/s with a gross
+#: drive of ~10 V/s, against a net travel of tens of mV per interval; the twin with the hidden
+#: gains did not part. The margin gains this fraction of the gross drive's travel since the
+#: resync (its rate now times the time since the resync).
+DRIVE_REL = 0.05
 #: Resync intervals the tracker must have learned an edge from before it is scored. Measured
 #: (fault-free calibrated boards, seeds 1, 2, 5, 13, 14, 206, scored samples): |z| > 3 in 0.27 %
 #: of samples 0.25-0.5 s after start, against 0-0.02 % over 0-0.25 s and 0.5-5 s; seed 206's
@@ -253,13 +264,16 @@ class Watch:
         raw_gates_v: np.ndarray,
         gates_v: np.ndarray,
         gate_res_v: np.ndarray,
+        gross_v_per_s: np.ndarray | None = None,
     ) -> np.ndarray | None:
         """Per-edge CUSUM over its level for a training frame at ``tau_s`` after the last
         resync (``None`` while the detector has no score to give).
 
         The detector scores the residual beyond the twin's stated accuracy,
         :data:`MODEL_ABS_V` plus :data:`MODEL_REL` times the larger of the board's and the
-        prediction's travel since the resync. With drift tracking, an edge is scored only once
+        prediction's travel since the resync, plus :data:`DRIVE_REL` times the gross drive's
+        travel (``gross_v_per_s``: the sum of the two drive terms' rates, V/s, times ``tau_s``).
+        With drift tracking, an edge is scored only once
         the tracker has learned it from :data:`WARMUP_INTERVALS` consecutive resync intervals
         off the rails and out of cutoff (0.5 s at the default 0.25 s resync, after start and
         after every stay at a rail or in cutoff); before that the prediction is the
@@ -277,6 +291,8 @@ class Watch:
         travel = np.abs(gates_v - start)
         both = np.maximum(travel, np.abs(np.asarray(reported_v, dtype=float) - start))
         margin = MODEL_ABS_V + MODEL_REL * both
+        if gross_v_per_s is not None and gross_v_per_s.shape == margin.shape:
+            margin = margin + DRIVE_REL * gross_v_per_s * tau_s
         excess = np.sign(gate_res_v) * np.maximum(np.abs(gate_res_v) - margin, 0.0)
         scores = self.detector.update(run_t_s, tau_s, travel, excess, watched, extra)
         if scores is not None:  # a sample: kept for an alarm's diagnosis
