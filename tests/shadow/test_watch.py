@@ -141,14 +141,14 @@ def test_the_gross_drive_widens_the_margin_near_a_fixed_point() -> None:
     gain error on either moves it: DRIVE_REL of the gross drive's travel is within accuracy."""
     w = _warmed()
     gates = np.full(4, 3.0)  # no travel since the resync: a gate at its fixed point
-    gross = np.array([20.0, 20.0, 0.0, 0.0])  # V/s: edges 0 and 1 near a fixed point
     tau_s = 0.1
-    res = np.full(4, 0.9 * (MODEL_ABS_V + DRIVE_REL * 20.0 * tau_s))  # 95 mV
+    drive = 10 * MODEL_ABS_V / (DRIVE_REL * tau_s)  # V/s: a margin 10x the absolute term
+    gross = np.array([drive, drive, 0.0, 0.0])  # edges 0 and 1 near a fixed point
+    res = np.full(4, 0.9 * (MODEL_ABS_V + DRIVE_REL * drive * tau_s))  # 49.5 mV
     for i in range(20):
         w.edge_scores(1.0 + 0.01 * i, tau_s, gates, gates, gates, res, gross)
     assert np.all(w.detector.sums[:2] == 0.0)  # within the gross drive's margin
     assert np.all(w.detector.last_z[2:] > 3.0)  # the same residual on an undriven gate is not
-    assert DRIVE_REL * 20.0 * tau_s > 10 * MODEL_ABS_V
 
 
 def test_an_edge_warms_up_again_after_a_stay_at_a_rail() -> None:
