@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
 import numpy as np
 
-from twin.board.contract import Board, BoardState, Command
+from twin.board.contract import Ack, Board, BoardState, Command
 from twin.board.emulator import BoardEmulator
 from twin.board.errors import BridgeConfigError, BridgeTimeout
 from twin.shadow.calibrate import (
@@ -43,12 +43,22 @@ def _record(emulator: BoardEmulator, episodes: int, episode_s: float, seed: int)
     states: list[BoardState] = []
     for ep in range(episodes):
         gates = rng.uniform(2.0, 4.5, n).tolist()
-        for name, args in (("reset_gates", {"gate_v": gates}), ("start_training", {})):
-            ack = emulator.command(Command(name=name, key=f"cal-{seed}-{ep}-{name}", args=args))
-            if not ack.ok:
-                raise BridgeConfigError(f"calibration recording: {name} refused: {ack.message}")
+        _start_episode(emulator.command, f"cal-{seed}-{ep}", gates, "emulated board")
         states += emulator.advance(emulator.t_s + episode_s)
     return states
+
+
+def _start_episode(
+    send: Callable[[Command], Ack], key: str, gates_v: list[float], who: str
+) -> None:
+    """Reset the gates to ``gates_v`` (V) and start training, each command under its own key
+    (``key-NAME``); an error naming ``who`` if either is refused."""
+    for name, args in (("reset_gates", {"gate_v": gates_v}), ("start_training", {})):
+        ack = send(Command(name=name, key=f"{key}-{name}", args=args))
+        if not ack.ok:
+            raise BridgeConfigError(
+                f"calibration: {who} refused {name}: {ack.code} {ack.message}".rstrip()
+            )
 
 
 def calibrate_emulator(
@@ -276,14 +286,8 @@ def record_live(
     states: list[BoardState] = []
     for ep in range(episodes):
         gates = rng.uniform(2.0, 4.5, n).tolist()
-        for name, args in (("reset_gates", {"gate_v": gates}), ("start_training", {})):
-            ack = board.command(Command(name=name, key=f"cal-{tag}-{ep}-{name}", args=args),
-                                COMMAND_TIMEOUT_S)  # fmt: skip
-            if not ack.ok:
-                raise BridgeConfigError(
-                    f"calibration: board {board.board_id} refused {name}: {ack.code} "
-                    f"{ack.message}".rstrip()
-                )
+        _start_episode(lambda c: board.command(c, COMMAND_TIMEOUT_S), f"cal-{tag}-{ep}", gates,
+                       f"board {board.board_id}")  # fmt: skip
         deadline = time.monotonic() + 3 * episode_s + 10 * timeout_s
         states += _episode(board, episode_s, timeout_s, deadline)
     return states
