@@ -84,15 +84,11 @@ def calibrate_emulator(
     segments = split_segments(_record(emulator, episodes, episode_s, seed))
     if len(segments) != episodes:
         raise BridgeConfigError(f"calibration: expected {episodes} segments, got {len(segments)}")
-    train, test = segments[:-held_out], segments[-held_out:]
-    task = emulator.task
-    result = _with_spread(calibrate(train, task), segments, task, horizon_s, emulator.step_s)
+    result, report = _fit_segments(emulator.config.board_id, segments, held_out, emulator.task,
+                                   emulator.step_s, horizon_s, hidden=emulator.edges)  # fmt: skip
     nominal = board_edge_params("transistor")
-    report = _held_out_report(
-        result, test, task, nominal, horizon_s, emulator.step_s, hidden=emulator.edges
-    )
     report["parameters"] = parameter_errors(result.fitted, emulator.hidden, nominal)
-    return result, {"board_id": emulator.config.board_id, **report}
+    return result, report
 
 
 def _with_spread(
@@ -222,21 +218,24 @@ def _snapshot_task(board: Board, timeout_s: float) -> tuple[Task, float]:
 
 
 def _fit_segments(
-    board: Board,
+    board_id: str,
     segments: list[list[BoardState]],
     held_out: int,
     task: Task,
     step_s: float,
     horizon_s: float,
+    *,
+    hidden: EdgeParams | None = None,
 ) -> tuple[CalibrationResult, dict[str, Any]]:
-    """The fit on all but the last ``held_out`` segments and the held-out report."""
+    """The fit on all but the last ``held_out`` segments and the held-out report (with the
+    twin of the board's ``hidden`` edges beside it, when known)."""
     from twin.simulation.edge import board_edge_params
 
     train, test = segments[:-held_out], segments[-held_out:]
     result = _with_spread(calibrate(train, task), segments, task, horizon_s, step_s)
     nominal = board_edge_params("transistor")
-    report = _held_out_report(result, test, task, nominal, horizon_s, step_s)
-    return result, {"board_id": board.board_id, **report}
+    report = _held_out_report(result, test, task, nominal, horizon_s, step_s, hidden=hidden)
+    return result, {"board_id": board_id, **report}
 
 
 def calibrate_board(
@@ -245,7 +244,7 @@ def calibrate_board(
     """Calibrate on every training segment a finite board reports but the last ``held_out``."""
     task, step_s = _snapshot_task(board, timeout_s)
     segments = _pieces(split_segments(_drain(board, timeout_s)), held_out)
-    return _fit_segments(board, segments, held_out, task, step_s, horizon_s)
+    return _fit_segments(board.board_id, segments, held_out, task, step_s, horizon_s)
 
 
 def _episode(board: Board, episode_s: float, timeout_s: float, deadline: float) -> list[BoardState]:
@@ -325,4 +324,4 @@ def calibrate_live(
             f"calibration: only {len(segments)} of {episodes} episodes of board "
             f"{board.board_id} were usable (frames lost?); need more than {held_out}"
         )
-    return _fit_segments(board, segments, held_out, task, step_s, horizon_s)
+    return _fit_segments(board.board_id, segments, held_out, task, step_s, horizon_s)
