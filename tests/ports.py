@@ -3,12 +3,16 @@ waits for a listener (never a fixed port, never a sleep as synchronisation)."""
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
+import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-__all__ = ["free_port", "free_port_run", "wait_listening"]
+__all__ = ["board_process", "free_port", "free_port_run", "wait_listening"]
 
 HOST = "127.0.0.1"
 
@@ -58,3 +62,23 @@ def wait_listening(
                 return
         threading.Event().wait(0.05)  # poll interval of a bounded wait, not synchronisation
     raise AssertionError(f"nothing listens on {host}:{port} after {timeout_s} s")
+
+
+@contextmanager
+def board_process(
+    *, seed: int = 0, variation: str = "none", duration_s: float = 300
+) -> Iterator[str]:
+    """``twin board`` in another process on a random loopback port; its endpoint once it listens
+    (terminated on exit)."""
+    endpoint = f"tcp://{HOST}:{free_port_run()}"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "twin", "board", "--bind", endpoint, "--seed", str(seed),
+         "--variation", variation, "--duration", f"{duration_s:g}"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ),
+    )  # fmt: skip
+    try:
+        wait_listening(int(endpoint.rsplit(":", 1)[1]), proc=proc)
+        yield endpoint
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.helpers import run_cli
-from tests.ports import free_port_run, wait_listening
+from tests.ports import board_process
 
 
 def _one_line(capsys: Any, *args: str) -> str:
@@ -66,25 +66,11 @@ def test_a_saved_calibration_calibrates_a_later_shadow(capsys: Any, tmp_path: Pa
     ]
 
 
-def _board(seed: int) -> Iterator[str]:
-    endpoint = f"tcp://127.0.0.1:{free_port_run()}"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "twin", "board", "--bind", endpoint, "--seed", str(seed),
-         "--variation", "typical", "--duration", "300"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ),
-    )  # fmt: skip
-    try:
-        wait_listening(int(endpoint.rsplit(":", 1)[1]), proc=proc)
-        yield endpoint
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-
-
 @pytest.fixture
 def typical_board() -> Iterator[str]:
     """``twin board --variation typical`` in another process on a random port."""
-    yield from _board(seed=5)
+    with board_process(seed=5, variation="typical") as endpoint:
+        yield endpoint
 
 
 def _twin(*args: str) -> subprocess.CompletedProcess[str]:

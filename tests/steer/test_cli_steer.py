@@ -9,12 +9,11 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
 
 from tests.helpers import run_cli as run
-from tests.ports import free_port_run, wait_listening
+from tests.ports import board_process, free_port_run
 from twin.board.contract import Command
 
 
@@ -71,46 +70,17 @@ def test_no_board_at_the_endpoint_is_a_one_line_error(capsys) -> None:
     assert len(err.strip().splitlines()) == 1
 
 
-@contextmanager
-def _board_process() -> Iterator[str]:
-    """``twin board`` (no hidden variation) in another process on a random port; its endpoint."""
-    endpoint = f"tcp://127.0.0.1:{free_port_run()}"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "twin",
-            "board",
-            "--bind",
-            endpoint,
-            "--variation",
-            "none",
-            "--duration",
-            "300",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=dict(os.environ),
-    )
-    try:
-        wait_listening(int(endpoint.rsplit(":", 1)[1]), proc=proc)
-        yield endpoint
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-
-
-@pytest.fixture(scope="module")
-def board_process() -> Iterator[str]:
+@pytest.fixture(scope="module", name="board_process")
+def shared_board_process() -> Iterator[str]:
     """A board process shared by the module's tests."""
-    with _board_process() as endpoint:
+    with board_process() as endpoint:
         yield endpoint
 
 
 @pytest.fixture
 def fresh_board_process() -> Iterator[str]:
     """A board process of its own (untrained when the test starts)."""
-    with _board_process() as endpoint:
+    with board_process() as endpoint:
         yield endpoint
 
 
