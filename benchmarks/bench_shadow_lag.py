@@ -24,6 +24,11 @@ Scenarios:
   again on the same port at two thirds (a new epoch: a restart; the run goes on until the
   shadow has followed it, the new board's start-up included).
 
+On a shared machine the tails follow the other jobs' load; run the benchmark under a real-time
+policy (as root: ``chrt -f 10 python benchmarks/bench_shadow_lag.py ...``; the board process
+inherits it) to give board and shadow a core each as on a quiet lab host, and say so beside the
+numbers.
+
 Each scenario first shadows ``--warmup`` seconds unmeasured (join, kernels loaded, backlog).
 The emulated board stamps a frame with its scheduled time; on a loaded machine the emulator
 runs late and every frame's lag includes its lateness (``board_s_per_wall_s`` below 1 shows
@@ -191,6 +196,10 @@ def _scenario(name: str, args: argparse.Namespace) -> dict[str, Any]:
         "lag_p50_ms": lags.quantile(0.5) * 1e3,
         "lag_p99_ms": lags.quantile(0.99) * 1e3,
         "lag_max_ms": lags.max_s * 1e3,
+        # the link's own figure: the client's receipt of the frame from the socket, over its
+        # last ``lag_window`` frames (the shadow's lag adds the wait for the shadow to take it)
+        "link_lag_p50_ms": counters.lag_p50_s * 1e3,
+        "link_lag_p99_ms": counters.lag_p99_s * 1e3,
         "frames_over_20ms": lags.fraction_over(0.02),
         "wall_s": wall_s,
         "board_s_per_wall_s": board_s / wall_s,

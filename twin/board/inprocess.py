@@ -212,6 +212,11 @@ class InProcessBoard:
                 return []
             time.sleep(wait_s)  # pacing of the emulated board, not synchronisation
 
+    def due_in_s(self) -> float:
+        """Wall seconds until the next frame falls due (0 when it is due; paced boards only)."""
+        due_s = self._board0 + (time.monotonic() - self._wall0) * self.speed
+        return max(self.emulator.next_frame_s - due_s, 0.0) / self.speed
+
     def _advance(self, t_s: float) -> list[BoardState]:
         frames: list[BoardState] = []
         while self._faults and self._faults[0].t_s <= t_s:

@@ -181,8 +181,9 @@ def serve_emulator(
                 time.sleep(1e-4)  # behind real time would take it back at once, forever
             with lock:  # commands wait for at most one advance, never for the pacing
                 frames = [u for u in board.poll(0.0) if isinstance(u, BoardState)]
-            if not frames:
-                time.sleep(0.5 / emulator.rate_hz)  # pacing: the next frame is not due yet
+            if not frames:  # pacing: sleep until the next frame falls due (a sleep of a fixed
+                # fraction of the frame period would publish each frame that much late on average)
+                time.sleep(min(board.due_in_s(), 1.0 / emulator.rate_hz))
                 continue
             for frame in frames:
                 if publisher is not None:
