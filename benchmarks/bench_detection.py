@@ -14,13 +14,18 @@ each class gets a second row: the probe's detections, delay, right edge first na
 alarms before the fault, and how many runs either detector caught. ``--edges pinned`` faults an
 edge pinned at a rail at the fault time instead (``both``: both sets, the pinned rows marked).
 
+With ``--effect`` each run also measures the fault's effect: how far it moves its edge's true
+gate from a twin board without the fault (same hidden board, same noise), within ``--within``
+s and by the end; a second table gives detection against that effect, over every class.
+
 Run: ``nice -n 10 python benchmarks/bench_detection.py --seeds 3 [--probe-every 0.5]
-[--edges both] [--json out.json]``.
+[--edges both] [--effect] [--json out.json]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
 import time
@@ -103,10 +108,14 @@ def _shadow(
         {"t_s": a.start_s, "edges": list(a.edges[:3]), "likely": list(a.likely)}
         for a in sh.monitor.alarms
     ]
-    probed = [
-        {"t_s": a.start_s, "edges": list(a.edges[:3]), "likely": list(a.likely)}
-        for a in (sh.probe.alarms if sh.probe is not None else [])
-    ]
+    probed = (
+        [
+            {"t_s": a.start_s, "edges": list(a.edges[:3]), "likely": list(a.likely)}
+            for a in sh.probe.alarms
+        ]
+        if sh.probe is not None
+        else None
+    )  # no probe: no probe rows
     return {
         "trace": det.trace,
         "times": times,
@@ -114,6 +123,60 @@ def _shadow(
         "raised": raised,
         "probed": probed,
     }
+
+
+def _effect(spec: EmulationSpec, fault: Fault, t_end_s: float, within_s: float) -> dict:
+    """How far the fault moves its edge's true gate from where it would be without it, mV:
+    the largest difference within ``within_s`` after the fault and up to ``t_end_s``.
+
+    Two bare emulators of the same hidden board run frame by frame with the same calls; one
+    gets the fault, the other an empty one at the same time (the same restart of its model),
+    so the gate noise is the same draw and the difference is the fault's alone. A fault that
+    moves no gate beyond the ADC's resolution cannot be seen by a passive watcher.
+    """
+    faulty, clean = make_emulator(spec), make_emulator(spec)
+    for emu in (faulty, clean):
+        emu.advance(fault.t_s)
+    faulty.inject_fault(fault.edge, **dict(fault.changes))
+    clean.inject_fault(fault.edge)
+    early = late = 0.0
+    while faulty.next_frame_s <= t_end_s + 1e-12:
+        faulty.step()
+        clean.step()
+        d = abs(float(faulty.track.gates()[fault.edge] - clean.track.gates()[fault.edge]))
+        late = max(late, d)
+        if faulty.t_s <= fault.t_s + within_s + 1e-12:
+            early = max(early, d)
+    return {"effect_early_mv": 1e3 * early, "effect_mv": 1e3 * late}
+
+
+#: Bins of a fault's effect on its gate (mV) for the table of detection against effect.
+EFFECT_BINS_MV = (0.0, 5.0, 20.0, 50.0, 200.0, float("inf"))
+
+
+def _effect_table(table: dict[str, list[dict]], within_s: float) -> None:
+    """Detection against the fault's effect on its gate: within ``within_s`` (by the effect
+    there) and by the end of the run (by the largest effect), over every class together."""
+    rows = [r for rs in table.values() for r in rs if "effect_mv" in r]
+    if not rows:
+        return
+    sys.stdout.write(
+        f"detection against the fault's effect on its edge's true gate (every class; "
+        f"'early': caught within {within_s:g} s, by the effect then)\n"
+        "effect (mV)        early caught  95 % CI      by the end caught  95 % CI\n"
+    )
+    for lo_mv, hi_mv in itertools.pairwise(EFFECT_BINS_MV):
+        early = [r for r in rows if lo_mv <= r["effect_early_mv"] < hi_mv]
+        late = [r for r in rows if lo_mv <= r["effect_mv"] < hi_mv]
+        ke = sum(r["detected"] and r["delay_s"] <= within_s + 1e-9 for r in early)
+        kl = sum(r["detected"] for r in late)
+        el, eh = _clopper_pearson(ke, len(early))
+        ll, lh = _clopper_pearson(kl, len(late))
+        sys.stdout.write(
+            f"[{lo_mv:g}, {hi_mv:g})".ljust(18)
+            + f" {ke:3d}/{len(early):<3d}      {el:.2f}-{eh:.2f}    {kl:3d}/{len(late):<3d}"
+            f"            {ll:.2f}-{lh:.2f}\n"
+        )
 
 
 def _table(runs: dict[str, list[dict]], level: float, *, live: bool) -> dict[str, list[dict]]:
@@ -141,6 +204,7 @@ def _table(runs: dict[str, list[dict]], level: float, *, live: bool) -> dict[str
                     "named": after[0][1][:4] if after else [],
                     "likely": _likely(r, r["edge"]) if live else None,
                     **_probe_row(r),
+                    **{k: r[k] for k in ("effect_early_mv", "effect_mv") if k in r},
                 }
             )
         n = len(rows)
@@ -265,6 +329,18 @@ def main(argv: list[str] | None = None) -> int:
         default="off",
         help="fault edges off the rails (the passive detector's case), pinned at a rail, or both",
     )
+    ap.add_argument(
+        "--effect",
+        action="store_true",
+        help="also measure each fault's effect on its gate (a twin board without the fault "
+        "beside it) and tabulate detection against it",
+    )
+    ap.add_argument(
+        "--within",
+        type=float,
+        default=0.2,
+        help="the delay, s, of the effect table's 'early' columns (the issue's 0.2 s)",
+    )
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
     if args.probe_every is not None and not args.probe_every > 0:
@@ -304,8 +380,19 @@ def main(argv: list[str] | None = None) -> int:
                     track=not args.no_track,
                     probe_every_s=args.probe_every,
                 )
+                effect = (
+                    _effect(spec, fault, args.fault_at + args.after, args.within)
+                    if args.effect
+                    else {}
+                )
                 runs[label].append(
-                    {"seed": seed, "edge": edge, "t_fault": got["t0"] + args.fault_at, **got}
+                    {
+                        "seed": seed,
+                        "edge": edge,
+                        "t_fault": got["t0"] + args.fault_at,
+                        **got,
+                        **effect,
+                    }
                 )
         eta = (time.perf_counter() - t0) / (i + 1) * (args.seeds - i - 1)
         sys.stderr.write(f"seed {seed} done; ETA {eta:.0f} s\n")
@@ -318,6 +405,8 @@ def main(argv: list[str] | None = None) -> int:
         what = f"{args.false_alarm_hours:g} board-hours per false alarm" if i == 0 else "also"
         sys.stdout.write(f"level {h:.1f} ({what})\n")
         table = _table(runs, h, live=i == 0)
+        if args.effect:
+            _effect_table(table, args.within)
         if i == 0:
             out["faults"] = table
         else:
