@@ -18,7 +18,7 @@ from twin.board.variation import HiddenVariation
 from twin.documents import Collector, validate_document
 from twin.shadow.alarms import Alarm
 from twin.shadow.detector import SpreadModel
-from twin.shadow.probe import _free_nodes
+from twin.shadow.node_test import free_nodes
 from twin.shadow.probe_stats import (
     critical_z,
     gate_sensitivity,
@@ -64,7 +64,7 @@ def test_gate_sensitivity_matches_finite_differences() -> None:
     emu.advance(2.0)
     circuit, dev = BoardCircuit(emu.task), emu.edges.device
     gates, inputs = emu.track.gates(), np.asarray(emu.task.train.inputs[0])
-    free = _free_nodes(emu.task)
+    free = free_nodes(emu.task)
     base, _ = circuit.free_response(dev, gates, inputs)
     sens = gate_sensitivity(circuit, dev, gates, base, free)
     h = 1e-5
@@ -173,7 +173,7 @@ def pinned_edge(seed: int, t_s: float) -> int:
     circuit, dev = BoardCircuit(probe.task), probe.edges.device
     inputs = np.asarray(probe.task.train.inputs[0])
     nodes, _ = circuit.free_response(dev, gates, inputs)
-    sens = np.max(np.abs(gate_sensitivity(circuit, dev, gates, nodes, _free_nodes(probe.task))), 0)
+    sens = np.max(np.abs(gate_sensitivity(circuit, dev, gates, nodes, free_nodes(probe.task))), 0)
     pinned = np.flatnonzero(gates < 1.0 + 1e-3)
     assert pinned.size
     return int(pinned[np.argmax(sens[pinned])])

@@ -50,7 +50,6 @@ does not learn from a resync interval with a probe in it.
 from __future__ import annotations
 
 import logging
-import math
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -59,17 +58,10 @@ import numpy as np
 
 from twin.board.contract import Ack, BoardState, Command
 from twin.board.errors import BridgeTimeout
-from twin.physics.task import Task
 from twin.shadow.alarms import Alarm, DivergenceMonitor
 from twin.shadow.commands import Commander
-from twin.shadow.probe_stats import (
-    ProbeResult,
-    critical_z,
-    gate_sensitivity,
-    quantisation_bias,
-    read_spread,
-    threshold_fit,
-)
+from twin.shadow.node_test import PROBE_MODEL_V, PROBE_STEP_REL, NodeTester
+from twin.shadow.probe_stats import ProbeResult
 from twin.shadow.state import TwinState
 from twin.simulation.edge import EdgeParams
 
@@ -77,29 +69,10 @@ __all__ = ["PROBE_MODEL_V", "PROBE_STEP_REL", "InferenceProbe", "ProbeResult", "
 
 log = logging.getLogger("twin.shadow.probe")
 
-#: The calibrated twin's stated accuracy on a free node's voltage under a probe, V: how far its
-#: free response at the reported gates may sit from the board's before the absolute test starts.
-#: The calibration fits thresholds on gates between 2.0 and 4.5 V, so at gates pinned at a rail
-#: its node error can be persistent: measured (``benchmarks/bench_probe.py --seeds 20
-#: --first-seed 300 --duration 60``: fault-free calibrated boards, probes every 1 s) node
-#: residuals up to 3.1 mV (board 303: 2.8 mV median, for the whole minute); the smallest margin
-#: that would have kept all 20 boards silent was 2.5 mV. A persistent error cancels in the step
-#: test, which carries the probe's sensitivity; the absolute test, which alone sees a fault
-#: older than the shadow, keeps this margin.
-PROBE_MODEL_V = 5.0e-3
 #: Board time after the hold's end by which its frames must have arrived, s (else it is missed).
 PROBE_TIMEOUT_S = 0.5
-#: The twin's stated accuracy on how a node's voltage *changes* between two probes at the same
-#: inputs: this fraction of the predicted change (the gates moved in between). Measured like
-#: :data:`PROBE_MODEL_V`: the smallest fraction that would have kept the 20 boards silent was
-#: 1.0 %.
-PROBE_STEP_REL = 0.1
 #: Wall time the probe waits for the board's acknowledgement, s (then it counts as refused).
 PROBE_ACK_S = 2.0
-#: Edges named by an alarm, at most.
-NAMED_EDGES = 3
-#: Fraction of the residual's sum of squares one edge's threshold shift must explain to be named.
-NAME_EXPLAINED = 0.5
 
 
 def probe_off(every_s: float | None) -> dict[str, Any] | None:
@@ -141,15 +114,24 @@ class InferenceProbe:
         self.false_alarm_hours = float(false_alarm_hours)
         self.state = state
         self.commander = commander
-        self.monitor = DivergenceMonitor(threshold=1.0, hold_s=0.0, clear_s=0.0, source="probe")
-        self.results: list[ProbeResult] = []
+        self.tester = NodeTester(
+            every_s=every_s, false_alarm_hours=false_alarm_hours, state=state, source="probe"
+        )
         self.sent = self.refused = self.missed = 0
         self._next_s: float | None = None
         self._pending: dict[str, Any] | None = None
         self._frames: list[BoardState] = []
         self._count = 0
-        #: The last clean probe at each (epoch, inputs): nodes, residual, prediction, errors.
-        self._reference: dict[tuple[Any, ...], dict[str, Any]] = {}
+
+    @property
+    def monitor(self) -> DivergenceMonitor:
+        """The probe's alarm monitor (source ``probe``)."""
+        return self.tester.monitor
+
+    @property
+    def results(self) -> list[ProbeResult]:
+        """Every evaluated probe, oldest first."""
+        return self.tester.results
 
     # ------------------------------------------------------------------ sending
 
@@ -202,7 +184,7 @@ class InferenceProbe:
         rep = self.state.reported
         if result is not None and rep is not None:
             t_run = result.t_s + self.state.offset_s
-            alarm = self.feed(result, t_run, rep.board_id, rep.epoch)
+            alarm = self.tester.feed(result, t_run, rep.board_id, rep.epoch)
             if alarm is not None:
                 on_alarm(alarm)
         self.maybe_send(params)
@@ -235,123 +217,10 @@ class InferenceProbe:
         if not frames:
             self.missed += 1
             return None
-        result = self.evaluate(frames, pend["inputs"], edges, params)
+        result = self.tester.evaluate(frames, pend["inputs"], edges, params)
         if result is None:
             self.missed += 1
         return result
-
-    def evaluate(
-        self,
-        frames: Sequence[BoardState],
-        inputs_v: np.ndarray,
-        edges: EdgeParams,
-        params: Mapping[str, Any],
-    ) -> ProbeResult | None:
-        """Test one probe's held ``frames`` at ``inputs_v`` against the twin's ``edges``."""
-        task, circuit = self.state.task, self.state.circuit
-        if task is None or circuit is None:
-            return None
-        free = _free_nodes(task)
-        reads = [np.asarray(f.v_free_v, dtype=float) for f in frames]
-        reads += [
-            np.asarray(f.v_clamped_v, dtype=float)
-            for f in frames
-            if not np.array_equal(f.v_clamped_v, f.v_free_v)  # a copy is no second reading
-        ]
-        stack = np.stack(reads)
-        gate_reads = np.stack([np.asarray(f.gate_v, dtype=float) for f in frames])
-        gates = gate_reads.mean(axis=0)
-        predicted, _ = circuit.free_response(edges.device, gates, inputs_v)
-        full_v = float(params.get("node_full_scale_v", 0.0) or 0.0)
-        bits = int(params.get("node_adc_bits", 0) or 0)
-        lsb = full_v / (2**bits - 1) if full_v > 0 and bits > 0 else 0.0
-        if full_v > 0:  # a reading clipped at either end of the ADC says nothing
-            inside = (predicted > 2 * lsb) & (predicted < full_v - 2 * lsb)
-            inside &= np.all((stack > 0.5 * lsb) & (stack < full_v - 0.5 * lsb), axis=0)
-            free = free[inside[free]]
-        if free.size == 0:
-            return None
-        # read noise of the nodes (dithering their quantisation) and of the gates, which the
-        # prediction inherits through the nodes' sensitivity to each gate
-        spread = read_spread(stack[:, free])
-        sigma = max(spread, lsb / math.sqrt(12.0), 1e-6)
-        sens = gate_sensitivity(circuit, edges.device, gates, predicted, free)
-        gate_var = read_spread(gate_reads) ** 2 / len(frames)
-        se = np.sqrt(sigma**2 / stack.shape[0] + gate_var * np.sum(sens * sens, axis=1))
-        bias = quantisation_bias(spread, lsb)
-        res = stack[:, free].mean(axis=0) - predicted[free]
-        z = np.maximum(np.abs(res) - PROBE_MODEL_V - bias, 0.0) / se
-        # the change since the last clean probe at these inputs, beyond the predicted change
-        key = (self.state.epoch, tuple(float(x) for x in inputs_v))
-        ref = self._reference.get(key)
-        z_step, step, moved, step_se = (np.zeros_like(z) for _ in range(4))
-        if ref is not None and np.array_equal(ref["nodes"], free):
-            step, moved = res - ref["res"], predicted[free] - ref["pred"]
-            step_se = np.hypot(se, ref["se"])
-            margin = PROBE_STEP_REL * np.abs(moved) + bias + ref["bias"]
-            z_step = np.maximum(np.abs(step) - margin, 0.0) / step_se
-        z_crit = critical_z(self.every_s, self.false_alarm_hours, 2 * free.size)
-        alarm = bool(max(np.max(z), np.max(z_step)) > z_crit)
-        named: tuple[tuple[int, float, float], ...] = ()
-        if alarm:  # fit what triggered it: the step when the step did, else the residual
-            fitted = step if np.max(z_step) > np.max(z) else res
-            shifts, explained = threshold_fit(sens, fitted)
-            order = np.argsort(-explained, kind="stable")[:NAMED_EDGES]
-            named = tuple(
-                (int(e), float(shifts[e]), float(explained[e]))
-                for e in order
-                if explained[e] >= NAME_EXPLAINED
-            )
-        else:  # a clean probe is the reference the next one's change is measured from
-            self._reference[key] = {
-                "nodes": free,
-                "res": res,
-                "pred": predicted[free],
-                "se": se,
-                "bias": bias,
-            }
-        result = ProbeResult(
-            t_s=frames[0].t_s,
-            inputs_v=tuple(float(x) for x in inputs_v),
-            nodes=tuple(int(i) for i in free),
-            residual_v=res,
-            sigma_v=se,
-            z=z,
-            z_step=z_step,
-            z_crit=z_crit,
-            step_v=step,
-            step_pred_v=moved,
-            step_se_v=step_se,
-            bias_v=bias,
-            reads=int(stack.shape[0]),
-            alarm=alarm,
-            edges=tuple(e for e, _, _ in named),
-            shifts_v=tuple(s for _, s, _ in named),
-            explained=tuple(x for _, _, x in named),
-        )
-        self.results.append(result)
-        return result
-
-    def feed(self, result: ProbeResult, run_t_s: float, board_id: str, epoch: int) -> Alarm | None:
-        """The probe's alarm path: an alarm is raised by a probe over ``z_crit`` (named edges
-        and nodes, the edges' threshold fits as ``likely``) and ends at the next clean probe."""
-        task = self.state.task
-        n_edges = task.network.n_edges if task is not None else 0
-        n_nodes = task.network.n_nodes if task is not None else 0
-        node_scores = np.zeros(n_nodes)
-        node_scores[list(result.nodes)] = np.maximum(result.z, result.z_step) / result.z_crit
-        edge_scores = np.zeros(n_edges)
-        top = float(np.max(node_scores, initial=0.0))
-        for rank, (e, x) in enumerate(zip(result.edges, result.explained, strict=True)):
-            edge_scores[e] = max(top * x, 1.0 + 1e-6 * (NAMED_EDGES - rank))
-        alarm = self.monitor.update(
-            run_t_s, edge_scores, node_scores, board_id=board_id, epoch=epoch
-        )
-        if self.monitor.active is not None and result.alarm:
-            self.monitor.annotate(result.likely())
-            if alarm is not None and alarm.end_s is None:
-                alarm = self.monitor.active
-        return alarm
 
     def summary(self) -> dict[str, Any]:
         """Probes sent, evaluated, refused, missed; alarms; the largest score and the setting."""
@@ -378,12 +247,3 @@ class InferenceProbe:
         """The probe's finished alarms, plus the active one."""
         active = [self.monitor.active] if self.monitor.active is not None else []
         return [*self.monitor.alarms, *active]
-
-
-def _free_nodes(task: Task) -> np.ndarray:
-    """Nodes no boundary condition holds in the free network (ground and source nodes held)."""
-    held = np.zeros(task.network.n_nodes, dtype=bool)
-    held[task.ground] = True
-    if task.source_kind == "nodes":
-        held[task.sources] = True
-    return np.flatnonzero(~held)
