@@ -228,6 +228,15 @@ def _view_feed(view: Any, shadow: Any) -> Any:
     help="Hold of each probe, s (the board's learning pauses that long).",
 )
 @click.option(
+    "--node-every",
+    type=POSITIVE_S_OR_V,
+    default=None,
+    metavar="S",
+    help="Every S board seconds test the node voltages of the board's last 10 training frames "
+    "against the calibrated twin (passive: no command, no pause; reveals threshold faults of "
+    "conducting edges and node ADC faults; not gain faults). Needs a calibrated twin.",
+)
+@click.option(
     "--out",
     type=OutputFile(),
     default=None,
@@ -262,6 +271,7 @@ def shadow_cmd(
     false_alarm_hours: float,
     probe_every: float | None,
     probe_hold: float,
+    node_every: float | None,
     out: Path | None,
     plot: Path | None,
     force: bool,
@@ -318,6 +328,7 @@ def shadow_cmd(
         false_alarm_hours=false_alarm_hours,
         probe_every_s=probe_every,
         probe_hold_s=probe_hold,
+        node_every_s=node_every,
     )
     edges, spread, report = None, None, None
     if emulate:
@@ -350,6 +361,7 @@ def shadow_cmd(
         "calibration": str(calibration) if calibration is not None else None,
         "duration_s": duration,
         "probe_every_s": probe_every,
+        "node_every_s": node_every,
     }
     with maybe_live_view(view, port, mode="shadow") as live:
         summary = run_shadow(

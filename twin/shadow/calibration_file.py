@@ -192,8 +192,7 @@ def load_calibration(path: str | Path) -> SavedCalibration:
     if src.get("seed") is not None:
         if not (src["seed"].isascii() and src["seed"].isdigit()):
             raise BridgeConfigError(
-                f"{source}: source.seed: expected a seed as a string of digits, "
-                f"got {src['seed']!r}"
+                f"{source}: source.seed: expected a seed as a string of digits, got {src['seed']!r}"
             )
         src["seed"] = int(src["seed"])
     return SavedCalibration(

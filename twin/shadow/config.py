@@ -26,6 +26,11 @@ def _at_most_60(_inst: object, attr: Any, value: float) -> None:
         raise BridgeConfigError(f"{attr.name}: must be at most 60 s, got {value!r}")
 
 
+def _at_least_2(_inst: object, attr: Any, value: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not 2 <= value <= 10_000:
+        raise BridgeConfigError(f"{attr.name}: expected an integer 2..10000, got {value!r}")
+
+
 @attrs.frozen(kw_only=True)
 class ShadowConfig:
     """Settings of a shadow.
@@ -60,6 +65,12 @@ class ShadowConfig:
         whose held node voltages the calibrated twin predicts (:mod:`twin.shadow.probe`).
     probe_hold_s
         Hold of each probe, s (the board's learning pauses that long).
+    node_every_s
+        Board time between passive node checks, s (``None``: none): the last ``node_window``
+        training frames' free node readings against the calibrated twin
+        (:mod:`twin.shadow.node_watch`; no command, no pause).
+    node_window
+        Consecutive training frames per node check.
     track_drift
         Track each edge's gain factor and extra drift online and correct the prediction with
         them (:class:`~twin.shadow.tracker.DriftTracker`): slow drift is absorbed, not alarmed.
@@ -85,6 +96,10 @@ class ShadowConfig:
     probe_hold_s: float = attrs.field(
         default=0.01, validator=[positive(BridgeConfigError), _at_most_60]
     )
+    node_every_s: float | None = attrs.field(
+        default=None, validator=positive(BridgeConfigError, optional=True)
+    )
+    node_window: int = attrs.field(default=10, validator=_at_least_2)
 
     def __attrs_post_init__(self) -> None:
         every = self.probe_every_s

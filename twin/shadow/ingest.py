@@ -186,7 +186,12 @@ class Ingest:
             if circuit is not None and model is not None:
                 gross = circuit.gross_drive_v_per_s(model, v_free, v_clamped, lam=track.lam)
             edge_scores = self.watch.edge_scores(
-                self.state.run_t_s, tau_s, np.asarray(state.gate_v), raw_gates_v, gates, gate_res,
+                self.state.run_t_s,
+                tau_s,
+                np.asarray(state.gate_v),
+                raw_gates_v,
+                gates,
+                gate_res,
                 gross,
             )
         if edge_scores is not None:

@@ -85,6 +85,7 @@ class NodeTester:
         self.every_s = float(every_s)
         self.false_alarm_hours = float(false_alarm_hours)
         self.state = state
+        self.source = source
         self.monitor = DivergenceMonitor(threshold=1.0, hold_s=0.0, clear_s=0.0, source=source)
         self.results: list[ProbeResult] = []
         #: The last clean test at each (epoch, inputs): nodes, residual, prediction, errors.
@@ -96,8 +97,14 @@ class NodeTester:
         inputs_v: np.ndarray,
         edges: EdgeParams,
         params: Mapping[str, Any],
+        *,
+        clamped_reads: bool = True,
     ) -> ProbeResult | None:
-        """Test one probe's held ``frames`` at ``inputs_v`` against the twin's ``edges``."""
+        """Test ``frames`` (at ``inputs_v``) against the twin's ``edges``.
+
+        ``clamped_reads``: the frames' clamped node readings are second readings of the same
+        free network (a probe's hold: the board reads both copies); ``False`` for frames in
+        training, whose clamped network is nudged and is no reading of the free one."""
         task, circuit = self.state.task, self.state.circuit
         if task is None or circuit is None:
             return None
@@ -106,8 +113,8 @@ class NodeTester:
         reads += [
             np.asarray(f.v_clamped_v, dtype=float)
             for f in frames
-            if not np.array_equal(f.v_clamped_v, f.v_free_v)  # a copy is no second reading
-        ]
+            if clamped_reads and not np.array_equal(f.v_clamped_v, f.v_free_v)  # a copy is no
+        ]  # second reading
         stack = np.stack(reads)
         gate_reads = np.stack([np.asarray(f.gate_v, dtype=float) for f in frames])
         gates = gate_reads.mean(axis=0)
@@ -198,7 +205,7 @@ class NodeTester:
             run_t_s, edge_scores, node_scores, board_id=board_id, epoch=epoch
         )
         if self.monitor.active is not None and result.alarm:
-            self.monitor.annotate(result.likely())
+            self.monitor.annotate(result.likely(self.source))
             if alarm is not None and alarm.end_s is None:
                 alarm = self.monitor.active
         return alarm

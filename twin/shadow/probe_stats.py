@@ -66,13 +66,15 @@ class ProbeResult:
         """The larger score of the two tests (absolute residual, change since the reference)."""
         return float(max(np.max(self.z, initial=0.0), np.max(self.z_step, initial=0.0)))
 
-    def likely(self) -> tuple[str, ...]:
-        """One line per named edge (an alarm's ``likely``)."""
+    def likely(self, source: str = "probe") -> tuple[str, ...]:
+        """One line per named edge (an alarm's ``likely``); ``source`` names the test (``probe``,
+        or ``nodes``: the passive check at the training inputs)."""
+        where = "the probe" if source == "probe" else "the training inputs"
         return tuple(
-            f"probe: edge {e} conducts as if its threshold moved {s * 1e3:+.0f} mV "
-            f"(explains {x:.0%} of the node residual at the probe)"
+            f"{source}: edge {e} conducts as if its threshold moved {s * 1e3:+.0f} mV "
+            f"(explains {x:.0%} of the node residual at {where})"
             for e, s, x in zip(self.edges, self.shifts_v, self.explained, strict=True)
-        ) or (f"probe: node residual {self.z_max:.1f} sigma, no single edge explains it",)
+        ) or (f"{source}: node residual {self.z_max:.1f} sigma, no single edge explains it",)
 
 
 #: Harmonics of the rounding error summed by :func:`quantisation_bias` (beyond them the sum of

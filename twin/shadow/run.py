@@ -100,7 +100,7 @@ def run_shadow(
     wall_s = time.perf_counter() - t0
     summary["wall_s"] = wall_s
     summary["realtime_factor"] = summary["board_time_s"] / wall_s if wall_s > 0 else math.inf
-    alarms = shadow.monitor.alarms
+    alarms = shadow.alarms  # the detector's, the probe's and the node check's, oldest first
     summary["alarm_list"] = [a.as_dict() for a in alarms]
     if plot is not None:
         from .plots import plot_shadow

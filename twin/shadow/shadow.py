@@ -49,6 +49,7 @@ from twin.board.track import TwinTrack
 from twin.physics.task import Task
 from twin.shadow.ahead import predict_ahead
 from twin.shadow.alarms import Alarm, AlarmSink, DivergenceMonitor
+from twin.shadow.checks import build_checks, check_summaries
 from twin.shadow.commands import Commander
 from twin.shadow.config import ShadowConfig
 from twin.shadow.detector import (
@@ -59,8 +60,9 @@ from twin.shadow.detector import (
 )
 from twin.shadow.docs import ShadowRecorder
 from twin.shadow.ingest import Ingest
+from twin.shadow.node_watch import NodeWatch
 from twin.shadow.output import ShadowOutput
-from twin.shadow.probe import InferenceProbe, probe_off
+from twin.shadow.probe import InferenceProbe
 from twin.shadow.resync import RAIL_MARGIN_V
 from twin.shadow.state import DesiredState, PredictedState, ShadowHistory, ShadowStats, TwinState
 from twin.shadow.sync import TwinSync
@@ -162,20 +164,11 @@ class Shadow:
             output=self.output,
             alarm=self._alarm,
         )
-        #: The active probe (``config.probe_every_s``; only for a calibrated twin, whose
-        #: conductance model's accuracy is established).
-        self.probe: InferenceProbe | None = None
-        if cfg.probe_every_s is not None:
-            if spread is None:
-                log.warning("probe off: uncalibrated twin (calibrate first)")
-            else:
-                self.probe = InferenceProbe(
-                    every_s=cfg.probe_every_s,
-                    hold_s=cfg.probe_hold_s,
-                    false_alarm_hours=cfg.false_alarm_hours,
-                    state=self.state,
-                    commander=self.commander,
-                )
+        #: The active probe and the passive node check (``config.probe_every_s``,
+        #: ``node_every_s``; only for a calibrated twin, whose conductance model is established).
+        self.probe, self.nodes = build_checks(
+            cfg, calibrated=spread is not None, state=self.state, commander=self.commander
+        )
         self._started = False
         self._closed = False
 
@@ -195,8 +188,8 @@ class Shadow:
             return self.summary()
         self._closed = True
         self._finish_alarm(self.state.run_t_s)
-        if self.probe is not None:
-            done = self.probe.monitor.finish(self.state.run_t_s)
+        for check in self._checks:
+            done = check.monitor.finish(self.state.run_t_s)
             if done is not None:
                 self._alarm(done)
         if self.state.reported is not None:
@@ -251,9 +244,14 @@ class Shadow:
 
     @property
     def alarms(self) -> list[Alarm]:
-        """Finished alarms, oldest first (plus the active ones), the probe's among them."""
-        probed = self.probe.alarms if self.probe is not None else []
-        return sorted([*self.output.alarms, *probed], key=lambda a: a.start_s)
+        """Finished alarms, oldest first (plus the active ones), the probe's and the node
+        check's among them."""
+        checked = [a for check in self._checks for a in check.alarms]
+        return sorted([*self.output.alarms, *checked], key=lambda a: a.start_s)
+
+    @property
+    def _checks(self) -> list[InferenceProbe | NodeWatch]:
+        return [c for c in (self.probe, self.nodes) if c is not None]
 
     def progress_info(self, duration_s: float | None = None) -> dict[str, Any]:
         """A live view: run time, frames, residuals, score, alarms, energies, lag."""
@@ -283,13 +281,13 @@ class Shadow:
         """The session's figures (the CLI's ``--json`` object), with the detector's settings."""
         tracker = self.watch.tracker
         out = self.output.summary()
-        if self.probe is not None:
-            probed = self.probe.alarms
-            out["alarms"] += len(probed)
-            named = {e for a in probed for e in a.edges}
+        for check in self._checks:
+            checked = check.alarms
+            out["alarms"] += len(checked)
+            named = {e for a in checked for e in a.edges}
             out["alarm_edges"] = sorted({*out["alarm_edges"], *named})
         return out | {
-            "probe": self.probe.summary() if self.probe else probe_off(self.config.probe_every_s),
+            **check_summaries(self.config, self.probe, self.nodes),
             "calibrated": self.watch.calibrated,
             "detector": self.watch.info(),
             "tracked_drift": tracker.summary() if tracker is not None else None,
@@ -343,10 +341,11 @@ class Shadow:
             else:
                 batch.append(update)
         self.frames.on_states(batch)
-        if self.probe is not None:  # evaluate a finished probe, then send one if it is due
+        if self._checks:  # a finished probe evaluated, the next sent; the node check's window
             params = self.sync.config_of_board.get("params", {})
             states = [u for u in updates if isinstance(u, BoardState)]
-            self.probe.step(states, self.edges, params, self._alarm)
+            for check in self._checks:
+                check.step(states, self.edges, params, self._alarm)
 
     def resync_state(self) -> None:
         """Reset the twin's gates to the board's (:class:`~twin.shadow.sync.TwinSync`)."""

@@ -1,0 +1,145 @@
+"""The passive node check: the board's own training frames tested as a probe's hold would be.
+
+A board in training publishes every node of its free network at the task's training inputs with
+each frame (``v_free_v``): the same readings an inference at those inputs holds for the active
+probe (:mod:`twin.shadow.probe`), taken while the gates move slowly instead of held. Every
+``every_s`` of board time :class:`NodeWatch` tests the last ``window`` consecutive training frames
+with the probe's node test (:class:`~twin.shadow.node_test.NodeTester`: the twin's calibrated
+free response at the reported gates, mean over the window, absolute and step tests at a
+Bonferroni level for ``false_alarm_hours``), without sending a command or pausing learning.
+
+What it reveals is what the probe reveals, at the training inputs only: the map from gate to
+conductance and the readout (threshold faults of conducting edges, pinned at the upper rail or
+not; a node ADC's offset), not how a gate learns. An edge in cutoff carries no current at these
+inputs and is invisible to it; the active probe, at other inputs, may still see it.
+The gates' travel within the window adds to the reads' spread, which the test measures, so it
+widens the test rather than biasing it.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from twin.board.contract import BoardState
+from twin.shadow.alarms import Alarm, DivergenceMonitor
+from twin.shadow.node_test import PROBE_MODEL_V, PROBE_STEP_REL, NodeTester
+from twin.shadow.probe_stats import ProbeResult
+from twin.shadow.state import TwinState
+from twin.simulation.edge import EdgeParams
+
+__all__ = ["NodeWatch", "nodes_off"]
+
+
+def nodes_off(every_s: float | None) -> dict[str, Any] | None:
+    """The summary's entry of a shadow without the node check (``None`` when none was asked)."""
+    if every_s is None:
+        return None
+    return {"off": "uncalibrated twin: its conductance model is not established (calibrate)"}
+
+
+class NodeWatch:
+    """Tests the board's training frames' node readings against the twin every ``every_s``.
+
+    Parameters
+    ----------
+    every_s
+        Board time between tests, s.
+    window
+        Consecutive training frames per test (the probe's hold at 1 kHz is 10 frames).
+    false_alarm_hours
+        Target mean time between false alarms, board-hours.
+    state
+        The shadow's state (task, circuit, reported frames); read only.
+    """
+
+    def __init__(
+        self, *, every_s: float, window: int, false_alarm_hours: float, state: TwinState
+    ) -> None:
+        self.every_s = float(every_s)
+        self.window = int(window)
+        self.state = state
+        self.tester = NodeTester(
+            every_s=every_s, false_alarm_hours=false_alarm_hours, state=state, source="nodes"
+        )
+        self._frames: deque[BoardState] = deque(maxlen=self.window)
+        self._next_s: float | None = None
+        self.skipped = 0
+
+    @property
+    def monitor(self) -> DivergenceMonitor:
+        """The check's alarm monitor (source ``nodes``)."""
+        return self.tester.monitor
+
+    @property
+    def results(self) -> list[ProbeResult]:
+        """Every test made, oldest first."""
+        return self.tester.results
+
+    def step(
+        self,
+        states: Sequence[BoardState],
+        edges: EdgeParams,
+        params: Mapping[str, Any],
+        on_alarm: Callable[[Alarm], None],
+    ) -> None:
+        """Take the frames the shadow just ingested; test the window when a test is due (an
+        alarm raised or ended goes to ``on_alarm``, the shadow's alarm path)."""
+        for s in states:
+            last = self._frames[-1] if self._frames else None
+            if s.mode != "training":
+                self._frames.clear()
+                continue
+            if last is not None and (
+                s.epoch != last.epoch
+                or s.seq != last.seq + 1
+                or not np.array_equal(s.inputs_v, last.inputs_v)
+            ):
+                self._frames.clear()
+            self._frames.append(s)
+            if len(self._frames) < self.window:
+                continue
+            if self._next_s is None:
+                self._next_s = s.t_s
+            if s.t_s < self._next_s - 1e-12:
+                continue
+            self._next_s = s.t_s + self.every_s
+            frames = list(self._frames)
+            result = self.tester.evaluate(
+                frames, np.asarray(s.inputs_v, dtype=float), edges, params, clamped_reads=False
+            )
+            if result is None:
+                self.skipped += 1
+                continue
+            t_run = result.t_s + self.state.offset_s
+            alarm = self.tester.feed(result, t_run, s.board_id, s.epoch)
+            if alarm is not None:
+                on_alarm(alarm)
+
+    def summary(self) -> dict[str, Any]:
+        """Tests made and skipped, alarms, the largest score and the setting."""
+        zs = [r.z_max / r.z_crit for r in self.results]
+        return {
+            "every_s": self.every_s,
+            "window_frames": self.window,
+            "false_alarm_hours": self.tester.false_alarm_hours,
+            "accuracy_v": PROBE_MODEL_V,
+            "accuracy_step_rel": PROBE_STEP_REL,
+            "evaluated": len(self.results),
+            "skipped": self.skipped,
+            "alarms": len(self.alarms),
+            "score_max": max(zs, default=0.0),
+            "z_crit": self.results[-1].z_crit if self.results else None,
+            "reveals": "threshold/conductance faults of conducting edges at the training inputs, "
+            "node ADC",
+            "blind_to": "gain faults, dead gates and leaks; edges in cutoff at the training inputs",
+        }
+
+    @property
+    def alarms(self) -> list[Alarm]:
+        """The check's finished alarms, plus the active one."""
+        active = [self.monitor.active] if self.monitor.active is not None else []
+        return [*self.monitor.alarms, *active]
