@@ -9,8 +9,9 @@ passive watcher: such edges are counted, not faulted). The shadow runs ``--after
 fault. Reported per fault: detections (an alarm raised at or after the fault), median and worst
 delay, how often the faulty edge is the first named, and alarms before the fault (false).
 
-With ``--probe-every S`` the shadow also runs the active probe (:mod:`twin.shadow.probe`) and
-each class gets a second row: the probe's detections, delay, right edge first named and false
+With ``--probe-every S`` the shadow also runs the active probe (:mod:`twin.shadow.probe`), with
+``--node-every S`` the passive node check (:mod:`twin.shadow.node_watch`), and each class gets a
+second row (either check's alarms): the probe's detections, delay, right edge first named and false
 alarms before the fault, and how many runs either detector caught. ``--edges pinned`` faults an
 edge pinned at a rail at the fault time instead (``both``: both sets, the pinned rows marked).
 
@@ -80,10 +81,11 @@ def _shadow(
     seed: int,
     track: bool = True,
     probe_every_s: float | None = None,
+    node_every_s: float | None = None,
 ) -> dict:
     sh = Shadow(
         InProcessBoard(emu, faults=[fault] if fault else []),
-        ShadowConfig(track_drift=track, probe_every_s=probe_every_s),
+        ShadowConfig(track_drift=track, probe_every_s=probe_every_s, node_every_s=node_every_s),
         rng=np.random.default_rng([seed, 3]),
         edges=result.edges,
         spread=result.spread,
@@ -108,14 +110,18 @@ def _shadow(
         {"t_s": a.start_s, "edges": list(a.edges[:3]), "likely": list(a.likely)}
         for a in sh.monitor.alarms
     ]
-    probed = (
+    checks = [c for c in (sh.probe, sh.nodes) if c is not None]
+    probed = (  # the active probe's and the node check's alarms (no check: no check rows)
         [
             {"t_s": a.start_s, "edges": list(a.edges[:3]), "likely": list(a.likely)}
-            for a in sh.probe.alarms
+            for c in checks
+            for a in c.alarms
         ]
-        if sh.probe is not None
+        if checks
         else None
-    )  # no probe: no probe rows
+    )
+    if probed is not None:
+        probed.sort(key=lambda a: a["t_s"])
     return {
         "trace": det.trace,
         "times": times,
@@ -179,7 +185,9 @@ def _effect_table(table: dict[str, list[dict]], within_s: float) -> None:
         )
 
 
-def _table(runs: dict[str, list[dict]], level: float, *, live: bool) -> dict[str, list[dict]]:
+def _table(
+    runs: dict[str, list[dict]], level: float, *, live: bool, label: str = "  + probe"
+) -> dict[str, list[dict]]:
     """Print and return the detection table at ``level`` (the live alarms' signatures only at
     the level they ran at)."""
     table: dict[str, list[dict]] = {}
@@ -220,7 +228,7 @@ def _table(runs: dict[str, list[dict]], level: float, *, live: bool) -> dict[str
             f"{right:3d}/{n:<3d}   {false}    {kinds}\n"
         )
         if rows and rows[0]["probe_run"]:
-            sys.stdout.write(_probe_line(rows) + "\n")
+            sys.stdout.write(_probe_line(rows, label) + "\n")
         table[name] = rows
     return table
 
@@ -244,7 +252,7 @@ def _probe_row(run: dict) -> dict:
     }
 
 
-def _probe_line(rows: list[dict]) -> str:
+def _probe_line(rows: list[dict], label: str) -> str:
     """One line: the probe's detections, delay, right edge, false alarms; and either detector's."""
     n = len(rows)
     det = [r for r in rows if r["probe_detected"]]
@@ -256,7 +264,7 @@ def _probe_line(rows: list[dict]) -> str:
     right = sum(r["probe_right_edge"] for r in rows)
     false = sum(r["probe_false_before"] for r in rows)
     return (
-        f"{'  + probe':30s} {len(det):3d}/{n:<3d}  {lo:.2f}-{hi:.2f}  {med:>20s}  "
+        f"{label:30s} {len(det):3d}/{n:<3d}  {lo:.2f}-{hi:.2f}  {med:>20s}  "
         f"{right:3d}/{n:<3d}   {false}    either detector {either}/{n} ({elo:.2f}-{ehi:.2f})"
     )
 
@@ -324,6 +332,13 @@ def main(argv: list[str] | None = None) -> int:
         "--probe-every) and tabulate its detections beside the passive detector's",
     )
     ap.add_argument(
+        "--node-every",
+        type=float,
+        default=None,
+        help="also run the passive node check every this many board seconds (twin shadow "
+        "--node-every); its detections join the probe's row",
+    )
+    ap.add_argument(
         "--edges",
         choices=("off", "pinned", "both"),
         default="off",
@@ -343,8 +358,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
-    if args.probe_every is not None and not args.probe_every > 0:
-        ap.error("--probe-every: expected a number of seconds > 0")
+    for name in ("probe_every", "node_every"):
+        every = getattr(args, name)
+        if every is not None and not every > 0:
+            ap.error(f"--{name.replace('_', '-')}: expected a number of seconds > 0")
+    check_label = "  + " + " and ".join(
+        label
+        for label, every in (("probe", args.probe_every), ("node check", args.node_every))
+        if every is not None
+    )
     chosen = [f.strip() for f in args.faults.split(",") if f.strip()]
     unknown = sorted(set(chosen) - set(FAULTS))
     if unknown:
@@ -379,6 +401,7 @@ def main(argv: list[str] | None = None) -> int:
                     seed,
                     track=not args.no_track,
                     probe_every_s=args.probe_every,
+                    node_every_s=args.node_every,
                 )
                 effect = (
                     _effect(spec, fault, args.fault_at + args.after, args.within)
@@ -404,7 +427,7 @@ def main(argv: list[str] | None = None) -> int:
     for i, h in enumerate(levels):
         what = f"{args.false_alarm_hours:g} board-hours per false alarm" if i == 0 else "also"
         sys.stdout.write(f"level {h:.1f} ({what})\n")
-        table = _table(runs, h, live=i == 0)
+        table = _table(runs, h, live=i == 0, label=check_label)
         if args.effect:
             _effect_table(table, args.within)
         if i == 0:
