@@ -12,7 +12,7 @@ import pytest
 from tests.shadow.test_probe import KNOWN_BOARD, board, pinned_edge
 from twin.board.emulator import BoardEmulator
 from twin.board.errors import BridgeConfigError
-from twin.board.inprocess import Fault, InProcessBoard
+from twin.board.inprocess import Fault, InProcessBoard, NodeFault, fault_spec, parse_fault
 from twin.documents import Collector, validate_document
 from twin.shadow.shadow import Shadow, ShadowConfig
 
@@ -152,3 +152,65 @@ def test_the_cli_node_check_needs_a_calibrated_twin(capsys: pytest.CaptureFixtur
     code, _out, err = run_cli(capsys, "shadow", "--emulate", "--node-every", "0")
     assert code == 2
     assert "--node-every" in err
+
+
+def test_a_node_adc_offset_is_caught_and_named_as_the_channel() -> None:
+    """A node ADC fault changes no circuit, only a reading: the gates cannot show it, the node
+    check names the node, says no edge explains it, and the offset's size."""
+    emu = board(200)
+    node = 6
+    sh, _docs = watching_shadow(emu, [NodeFault(t_s=2.0, node=node, offset_v=0.02)])
+    sh.run(3.0)
+    sh.close()
+    caught = [a for a in sh.alarms if a.source == "nodes"]
+    assert [a for a in sh.alarms if a.source == "gates"] == []
+    assert caught
+    assert 2.0 <= caught[0].start_s <= 2.0 + 0.25 + 0.011
+    assert caught[0].nodes[0] == node
+    assert caught[0].likely[0].startswith(f"nodes: node {node} reads +20 mV off the twin")
+    assert "ADC channel" in caught[0].likely[0]
+
+
+def test_a_node_adc_offset_shifts_both_copies_of_the_reading() -> None:
+    emu, twin = board(5), board(5)
+    emu.inject_node_fault(3, 0.05)
+    a, b = emu.advance(0.01)[-1], twin.advance(0.01)[-1]
+    for got, want in ((a.v_free_v, b.v_free_v), (a.v_clamped_v, b.v_clamped_v)):
+        diff = np.asarray(got) - np.asarray(want)
+        assert abs(diff[3] - 0.05) < 0.01  # within the ADC's step and noise
+        assert np.all(np.abs(np.delete(diff, 3)) < 0.01)
+    np.testing.assert_array_equal(a.gate_v, b.gate_v)  # the circuit is unchanged
+
+
+@pytest.mark.parametrize(
+    ("spec", "want"),
+    [
+        ("n5:adc_offset=0.02@3", NodeFault(t_s=3.0, node=5, offset_v=0.02)),
+        ("n0:adc_offset=-1.5@0", NodeFault(t_s=0.0, node=0, offset_v=-1.5)),
+    ],
+)
+def test_node_faults_parse_and_print_back(spec: str, want: NodeFault) -> None:
+    got = parse_fault(spec)
+    assert got == want
+    assert parse_fault(fault_spec(got)) == want
+
+
+@pytest.mark.parametrize(
+    ("spec", "match"),
+    [
+        ("n5:adc_offset=9@3", "adc_offset: expected a number of volts"),
+        ("n5:adc_offset=nan@3", "adc_offset"),
+        ("n-1:adc_offset=0.1@3", "node: expected a node index >= 0"),
+        ("n5:gain=2@3", "expected EDGE:KIND=VALUE@T_S"),
+        ("5:adc_offset=0.1@3", "expected EDGE:KIND=VALUE@T_S"),
+        ("n5:adc_offset=0.1@-1", "time: expected a finite number of seconds"),
+    ],
+)
+def test_bad_node_faults_are_one_line_errors(spec: str, match: str) -> None:
+    with pytest.raises(BridgeConfigError, match=match):
+        parse_fault(spec)
+
+
+def test_a_node_fault_on_a_node_the_board_lacks_is_refused() -> None:
+    with pytest.raises(BridgeConfigError, match=r"fault node: expected 0\.\.15, got 16"):
+        InProcessBoard(board(1), faults=[NodeFault(t_s=0.0, node=16, offset_v=0.1)])

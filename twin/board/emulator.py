@@ -34,7 +34,7 @@ from twin.board.commands import COMMAND_NAMES
 from twin.board.contract import Ack, BoardConfig, BoardState, Command, Snapshot
 from twin.board.describe import board_config
 from twin.board.emulator_config import EmulatorConfig, default_board_task
-from twin.board.errors import CommandRefused
+from twin.board.errors import BridgeConfigError, CommandRefused
 from twin.board.faults import with_fault
 from twin.board.following import Following, check_schedule_network
 from twin.board.following import schedule_error_v2 as _schedule_error_v2
@@ -97,6 +97,8 @@ class BoardEmulator:
         else:
             self.edges = edges
             self.hidden = {"bias_v_per_s": edges.columns(n)["bias_v_per_s"]}
+        #: A node ADC's offset per node (V; emulation faults only, :meth:`inject_node_fault`).
+        self.node_offset_v: np.ndarray | None = None
         self._adc_rng = np.random.default_rng(rng.integers(0, 2**63))
         self._twin_rng = np.random.default_rng(rng.integers(0, 2**63))
         self.eta = self.config.eta
@@ -319,9 +321,15 @@ class BoardEmulator:
             lam=self.lam,
         )
 
-    def read_nodes_v(self, values_v: np.ndarray) -> np.ndarray:
-        """Node voltages ``values_v`` (V) as the node ADC reads them."""
-        return self.config.node_adc.read(values_v, self._adc_rng)
+    def read_nodes_v(self, values_v: np.ndarray, nodes: np.ndarray | None = None) -> np.ndarray:
+        """Node voltages ``values_v`` (V) of ``nodes`` (default: every node, repeated for each
+        network in turn) as the node ADC reads them (with any injected ADC offsets)."""
+        values = np.asarray(values_v, dtype=float)
+        if self.node_offset_v is not None:
+            n = self.task.network.n_nodes
+            idx = np.arange(values.size) % n if nodes is None else np.asarray(nodes)
+            values = values + self.node_offset_v[idx]
+        return self.config.node_adc.read(values, self._adc_rng)
 
     def board_config(self) -> BoardConfig:
         """The configuration a late joiner needs (network, task, parameters, version)."""
@@ -384,3 +392,14 @@ class BoardEmulator:
         self.edges = with_fault(self.edges, self.task.network.n_edges, edge, **changes)
         self.track.restart(self.t_s, edges=self.edges)
         log.info("fault injected on edge %d at t=%.4f s", edge, self.t_s)
+
+    def inject_node_fault(self, node: int, offset_v: float) -> None:
+        """Offset node ``node``'s ADC channel by ``offset_v`` volts from now (emulation only):
+        the circuit is unchanged, its reading is not (in the free and clamped copies alike)."""
+        n = self.task.network.n_nodes
+        if not 0 <= node < n:
+            raise BridgeConfigError(f"fault node: expected 0..{n - 1}, got {node}")
+        if self.node_offset_v is None:
+            self.node_offset_v = np.zeros(n)
+        self.node_offset_v[node] += offset_v
+        log.info("node ADC fault on node %d at t=%.4f s", node, self.t_s)

@@ -132,7 +132,7 @@ def run_inference(emu: BoardEmulator, args: Mapping[str, Any]) -> Result:
     nodes, power_w = emu.circuit.free_response(emu.edges.device, emu.track.gates(), inputs)
     emu.inference = {"until_s": emu.t_s + hold_s, "nodes": nodes, "inputs": inputs}
     return {
-        "outputs_v": emu.read_nodes_v(nodes[emu.task.targets]).tolist(),
+        "outputs_v": emu.read_nodes_v(nodes[emu.task.targets], emu.task.targets).tolist(),
         "energy_j": power_w * hold_s,
         "power_w": power_w,
         "hold_s": hold_s,

@@ -26,7 +26,7 @@ from twin.board.contract import Ack, BoardState, Command, LinkCounters, Resync, 
 from twin.board.emulator import BoardEmulator
 from twin.board.errors import BridgeClosed, BridgeConfigError
 
-__all__ = ["FAULT_RANGES", "Fault", "InProcessBoard", "fault_spec", "parse_fault"]
+__all__ = ["FAULT_RANGES", "Fault", "InProcessBoard", "NodeFault", "fault_spec", "parse_fault"]
 
 
 #: Physical ranges of a fault's changes: amplifier gain factors (x), the threshold shift (V, the
@@ -76,6 +76,34 @@ class Fault:
     changes: Mapping[str, float] = attrs.field(validator=_check_changes)
 
 
+def _check_node(_inst: object, _attr: object, node: int) -> None:
+    if isinstance(node, bool) or not isinstance(node, int) or node < 0:
+        raise BridgeConfigError(f"fault node: expected a node index >= 0, got {node!r}")
+
+
+def _check_offset(_inst: object, _attr: object, offset_v: float) -> None:
+    ok = isinstance(offset_v, int | float) and not isinstance(offset_v, bool)
+    if not (ok and math.isfinite(offset_v) and abs(offset_v) <= NODE_OFFSET_MAX_V):
+        raise BridgeConfigError(
+            f"fault adc_offset: expected a number of volts in [-{NODE_OFFSET_MAX_V:g}, "
+            f"{NODE_OFFSET_MAX_V:g}], got {offset_v!r}"
+        )
+
+
+#: Largest node ADC offset a fault may inject, V (the node voltages span the 0-5 V rails).
+NODE_OFFSET_MAX_V = 5.0
+
+
+@attrs.frozen(kw_only=True)
+class NodeFault:
+    """An offset of node ``node``'s ADC channel by ``offset_v`` volts from board time ``t_s``
+    (see ``inject_node_fault``): the circuit is unchanged, its reading is not."""
+
+    t_s: float = attrs.field(validator=_check_time)
+    node: int = attrs.field(validator=_check_node)
+    offset_v: float = attrs.field(validator=_check_offset)
+
+
 _FAULT_KEYS = {
     "gain": "gain_factor",
     "free_gain": "free_gain_factor",
@@ -84,31 +112,51 @@ _FAULT_KEYS = {
 }
 
 
-def fault_spec(fault: Fault) -> str:
-    """The ``EDGE:KIND=VALUE@T_S`` text of ``fault`` (what :func:`parse_fault` reads back)."""
+def fault_spec(fault: Fault | NodeFault) -> str:
+    """The ``EDGE:KIND=VALUE@T_S`` (or ``nNODE:adc_offset=VALUE@T_S``) text of ``fault`` (what
+    :func:`parse_fault` reads back)."""
+    if isinstance(fault, NodeFault):
+        return f"n{fault.node}:adc_offset={fault.offset_v:g}@{fault.t_s:g}"
     kinds = {key: kind for kind, key in _FAULT_KEYS.items()}
     changes = ",".join(f"{kinds.get(k, k)}={v:g}" for k, v in fault.changes.items())
     return f"{fault.edge}:{changes}@{fault.t_s:g}"
 
 
-def parse_fault(spec: str) -> Fault:
-    """``EDGE:KIND=VALUE@T_S`` (KIND gain, free_gain, threshold or leak), e.g. ``7:gain=3@10``;
-    values within :data:`FAULT_RANGES` (one-line :class:`BridgeConfigError` naming the value)."""
+def parse_fault(spec: str) -> Fault | NodeFault:
+    """``EDGE:KIND=VALUE@T_S`` (KIND gain, free_gain, threshold or leak), e.g. ``7:gain=3@10``,
+    or a node ADC offset ``nNODE:adc_offset=VOLTS@T_S``, e.g. ``n5:adc_offset=0.02@10``; values
+    within their ranges (one-line :class:`BridgeConfigError` naming the value)."""
     try:
         where, at = spec.split("@")
-        edge, change = where.split(":")
+        target, change = where.split(":")
         kind, value = change.split("=")
-        key = _FAULT_KEYS[kind]
-        parsed = (float(at), int(edge), float(value))
+        node = target.startswith("n") and kind == "adc_offset"
+        key = "adc_offset" if node else _FAULT_KEYS[kind]
+        parsed = (float(at), int(target[1:] if node else target), float(value))
     except (ValueError, KeyError):
         raise BridgeConfigError(
             f"fault {spec!r}: expected EDGE:KIND=VALUE@T_S with KIND one of "
-            f"{', '.join(_FAULT_KEYS)} (e.g. 7:gain=3@10)"
+            f"{', '.join(_FAULT_KEYS)} (e.g. 7:gain=3@10), or nNODE:adc_offset=VOLTS@T_S"
         ) from None
     try:
+        if node:
+            return NodeFault(t_s=parsed[0], node=parsed[1], offset_v=parsed[2])
         return Fault(t_s=parsed[0], edge=parsed[1], changes={key: parsed[2]})
     except BridgeConfigError as exc:
         raise BridgeConfigError(f"fault {spec!r}: {str(exc).removeprefix('fault ')}") from None
+
+
+def check_fault_targets(faults: Sequence[Fault | NodeFault], emulator: BoardEmulator) -> None:
+    """Refuse (one line) a fault whose edge or node the emulated board does not have."""
+    n_edges, n_nodes = emulator.task.network.n_edges, emulator.task.network.n_nodes
+    for fault in faults:
+        if isinstance(fault, NodeFault):
+            if not 0 <= fault.node < n_nodes:
+                raise BridgeConfigError(
+                    f"fault node: expected 0..{n_nodes - 1}, got {fault.node}"
+                )
+        elif not 0 <= fault.edge < n_edges:
+            raise BridgeConfigError(f"fault edge: expected 0..{n_edges - 1}, got {fault.edge}")
 
 
 class InProcessBoard:
@@ -137,7 +185,7 @@ class InProcessBoard:
         realtime: bool = False,
         speed: float = 1.0,
         chunk_s: float = 0.01,
-        faults: Sequence[Fault] = (),
+        faults: Sequence[Fault | NodeFault] = (),
     ) -> None:
         if not speed > 0 or not chunk_s > 0:
             raise BridgeConfigError("speed and chunk_s: must be > 0")
@@ -152,10 +200,7 @@ class InProcessBoard:
         self._board0 = 0.0
         self._joined = False
         self._faults = sorted(faults, key=lambda f: f.t_s)
-        n = emulator.task.network.n_edges
-        for fault in self._faults:
-            if not 0 <= fault.edge < n:
-                raise BridgeConfigError(f"fault edge: expected 0..{n - 1}, got {fault.edge}")
+        check_fault_targets(self._faults, emulator)
         self._restamp(time.time())
 
     def _restamp(self, now_unix: float) -> None:
@@ -222,7 +267,10 @@ class InProcessBoard:
         while self._faults and self._faults[0].t_s <= t_s:
             fault = self._faults.pop(0)
             frames += self.emulator.advance(fault.t_s)
-            self.emulator.inject_fault(fault.edge, **dict(fault.changes))
+            if isinstance(fault, NodeFault):
+                self.emulator.inject_node_fault(fault.node, fault.offset_v)
+            else:
+                self.emulator.inject_fault(fault.edge, **dict(fault.changes))
         return frames + self.emulator.advance(t_s)
 
     def _resync(self, reason: str) -> Resync:

@@ -155,16 +155,16 @@ SCHEDULER = SchedulerAddress()
 
 
 class FaultSpec(click.ParamType):
-    """``EDGE:KIND=VALUE@T_S``, parsed and range-checked by
+    """``EDGE:KIND=VALUE@T_S`` or ``nNODE:adc_offset=VOLTS@T_S``, parsed and range-checked by
     :func:`twin.board.inprocess.parse_fault`."""
 
     name = "fault"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         from twin.board.errors import BridgeConfigError
-        from twin.board.inprocess import Fault, parse_fault
+        from twin.board.inprocess import Fault, NodeFault, parse_fault
 
-        if isinstance(value, Fault):
+        if isinstance(value, Fault | NodeFault):
             return value
         try:
             return parse_fault(str(value))

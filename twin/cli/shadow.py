@@ -180,7 +180,8 @@ def _view_feed(view: Any, shadow: Any) -> Any:
     multiple=True,
     type=FaultSpec(),
     metavar="EDGE:KIND=VALUE@T",
-    help="Inject a fault into the emulated board (e.g. 7:free_gain=3@10).",
+    help="Inject a fault into the emulated board (e.g. 7:free_gain=3@10; a node ADC offset: "
+    "n5:adc_offset=0.02@10).",
 )
 @click.option(
     "--resync",

@@ -154,10 +154,13 @@ class NodeTester:
             fitted = step if np.max(z_step) > np.max(z) else res
             shifts, explained = threshold_fit(sens, fitted)
             order = np.argsort(-explained, kind="stable")[:NAMED_EDGES]
+            # a single node's reading (its ADC channel) is the rival explanation of every edge
+            total = float(fitted @ fitted)
+            one_node = float(np.max(fitted * fitted)) / total if total > 0 else 0.0
             named = tuple(
                 (int(e), float(shifts[e]), float(explained[e]))
                 for e in order
-                if explained[e] >= NAME_EXPLAINED
+                if explained[e] >= NAME_EXPLAINED and explained[e] > one_node
             )
         else:  # a clean probe is the reference the next one's change is measured from
             self._reference[key] = {

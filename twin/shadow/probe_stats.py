@@ -74,8 +74,25 @@ class ProbeResult:
             f"{source}: edge {e} conducts as if its threshold moved {s * 1e3:+.0f} mV "
             f"(explains {x:.0%} of the node residual at {where})"
             for e, s, x in zip(self.edges, self.shifts_v, self.explained, strict=True)
-        ) or (f"{source}: node residual {self.z_max:.1f} sigma, no single edge explains it",)
+        ) or (self._unexplained(source),)
 
+    def _unexplained(self, source: str) -> str:
+        """An alarm no edge explains: one node alone (its ADC channel, most likely), or not."""
+        fitted = self.step_v if np.max(self.z_step) > np.max(self.z) else self.residual_v
+        k = int(np.argmax(np.abs(fitted)))
+        total = float(fitted @ fitted)
+        if total > 0 and fitted[k] ** 2 >= ONE_NODE * total:
+            return (
+                f"{source}: node {self.nodes[k]} reads {fitted[k] * 1e3:+.0f} mV off the twin, "
+                f"alone ({fitted[k] ** 2 / total:.0%} of the node residual): its ADC channel, "
+                "no single edge explains it"
+            )
+        return f"{source}: node residual {self.z_max:.1f} sigma, no single edge explains it"
+
+
+#: Fraction of the node residual's sum of squares one node must hold for an alarm no edge
+#: explains to name that node's ADC channel.
+ONE_NODE = 0.8
 
 #: Harmonics of the rounding error summed by :func:`quantisation_bias` (beyond them the sum of
 #: the amplitudes reaches half an LSB anyway unless the noise damps them to nothing).

@@ -27,7 +27,7 @@ import numpy as np
 from twin.board.contract import Board, BoardState, Command
 from twin.board.emulator import BoardEmulator, EmulatorConfig
 from twin.board.errors import BridgeConfigError
-from twin.board.inprocess import Fault, InProcessBoard
+from twin.board.inprocess import Fault, InProcessBoard, NodeFault, check_fault_targets
 from twin.board.variation import Adc, HiddenVariation
 from twin.shadow.calibrate import CalibrationResult
 from twin.shadow.calibration_runs import calibrate_board, calibrate_emulator
@@ -64,7 +64,7 @@ class EmulationSpec:
     rate_hz: float = 1000.0
     realtime: bool = False
     speed: float = 1.0
-    faults: tuple[Fault, ...] = ()
+    faults: tuple[Fault | NodeFault, ...] = ()
     board_id: str = "emulated-board"
 
 
@@ -81,10 +81,7 @@ def make_emulator(spec: EmulationSpec) -> BoardEmulator:
         node_adc=Adc(bits=spec.adc_bits, sigma_v=2e-4),
     )
     emulator = BoardEmulator(config, rng=np.random.default_rng([spec.seed, 7]))
-    n = emulator.task.network.n_edges
-    for fault in spec.faults:  # before any calibration or run: the board's edge count is known
-        if not 0 <= fault.edge < n:
-            raise BridgeConfigError(f"fault edge: expected 0..{n - 1}, got {fault.edge}")
+    check_fault_targets(spec.faults, emulator)  # before any calibration or run
     return emulator
 
 
