@@ -33,9 +33,10 @@ import time
 
 import numpy as np
 
-from twin.board.inprocess import Fault, InProcessBoard
+from twin.board.inprocess import Fault, InProcessBoard, NodeFault
 from twin.shadow.detector import FalseAlarmCurve, default_false_alarm_curve
 from twin.shadow.diagnose import kind_of
+from twin.shadow.node_test import free_nodes
 from twin.shadow.session import EmulationSpec, calibrate_emulator, make_emulator
 from twin.shadow.shadow import Shadow, ShadowConfig
 
@@ -70,6 +71,9 @@ FAULTS = {
     "threshold +0.03 V": {"threshold_shift_v": 0.03},
     "leak tau 1 s": {"leak_tau_s": 1.0},
     "leak tau 10 s": {"leak_tau_s": 10.0},
+    # a node ADC channel's offset (NodeFault on a free node drawn per seed; the edge rows'
+    # "right edge" is then the right node, first named by the probe or the node check)
+    "node ADC +20 mV": {"node_adc_offset_v": 0.02},
 }
 
 
@@ -113,7 +117,12 @@ def _shadow(
     checks = [c for c in (sh.probe, sh.nodes) if c is not None]
     probed = (  # the active probe's and the node check's alarms (no check: no check rows)
         [
-            {"t_s": a.start_s, "edges": list(a.edges[:3]), "likely": list(a.likely)}
+            {
+                "t_s": a.start_s,
+                "edges": list(a.edges[:3]),
+                "nodes": list(a.nodes[:3]),
+                "likely": list(a.likely),
+            }
             for c in checks
             for a in c.alarms
         ]
@@ -245,8 +254,11 @@ def _probe_row(run: dict) -> dict:
         "probe_detected": bool(after),
         "probe_delay_s": after[0]["t_s"] - run["t_fault"] if after else None,
         "probe_right_edge": bool(after)
-        and bool(after[0]["edges"])
-        and after[0]["edges"][0] == run["edge"],
+        and (
+            bool(after[0]["edges"]) and after[0]["edges"][0] == run["edge"]
+            if run.get("node") is None
+            else bool(after[0]["nodes"]) and after[0]["nodes"][0] == run["node"]
+        ),
         "probe_false_before": len(probed) - len(after),
         "probe_likely": after[0]["likely"][:1] if after else [],
     }
@@ -392,7 +404,17 @@ def main(argv: list[str] | None = None) -> int:
                 label = _label(name, where)
                 if label not in runs or edge < 0:
                     continue
-                fault = Fault(t_s=args.fault_at, edge=edge, changes=changes)
+                node = None
+                fault: Fault | NodeFault
+                if "node_adc_offset_v" not in changes:
+                    fault = Fault(t_s=args.fault_at, edge=edge, changes=changes)
+                else:
+                    free = free_nodes(probe.task)
+                    node = int(np.random.default_rng([seed, 97]).choice(free))
+                    fault = NodeFault(
+                        t_s=args.fault_at, node=node, offset_v=changes["node_adc_offset_v"]
+                    )
+                    edge = -1
                 got = _shadow(
                     make_emulator(spec),
                     result,
@@ -403,15 +425,16 @@ def main(argv: list[str] | None = None) -> int:
                     probe_every_s=args.probe_every,
                     node_every_s=args.node_every,
                 )
-                effect = (
+                effect = (  # a node fault moves no gate: no effect to measure
                     _effect(spec, fault, args.fault_at + args.after, args.within)
-                    if args.effect
+                    if args.effect and isinstance(fault, Fault)
                     else {}
                 )
                 runs[label].append(
                     {
                         "seed": seed,
                         "edge": edge,
+                        "node": node,
                         "t_fault": got["t0"] + args.fault_at,
                         **got,
                         **effect,
