@@ -14,6 +14,8 @@ from twin.shadow.state import TwinState
 from twin.shadow.tracker import DriftTracker
 from twin.shadow.watch import (
     CUTOFF_BAND_V,
+    CUTOFF_CAP_FACTOR,
+    CUTOFF_CAP_V,
     CUTOFF_REL,
     DRIVE_REL,
     MODEL_ABS_V,
@@ -86,6 +88,22 @@ def test_near_cutoff_spread_is_its_travel_and_a_switch_spreads_to_neighbours_onl
     w.regime_changed[:] = False
     far = np.full(4, 1.0 + CUTOFF_BAND_V + 0.3)
     assert np.all(w.cutoff_var_v2(far, far) == 0.0)
+
+
+def test_a_board_gate_far_faster_than_the_twin_does_not_widen_its_own_spread() -> None:
+    """Near cutoff (or beside a switching gate) the spread follows the travel, but the board's
+    travel counts only up to ten times the twin's plus 50 mV: a fault that drives a gate 1 V
+    while the twin moves it 30 mV keeps a spread of 0.35 V, not 1 V."""
+    w = _watch()
+    w.state.resync_gates_v = np.array([1.1, 3.0, 3.0, 3.0])
+    pred = np.array([1.16, 3.03, 3.0, 3.0])  # edge 0 switching: edge 1 is its neighbour
+    rep = np.array([1.16, 4.03, 3.0, 3.0])  # edge 1's board gate: 1 V up
+    var = w.cutoff_var_v2(rep, pred)
+    assert var[1] == pytest.approx((CUTOFF_REL * (CUTOFF_CAP_FACTOR * 0.03 + CUTOFF_CAP_V)) ** 2)
+    assert np.sqrt(var[1]) < 0.4
+    # within the cap the board's travel still sets it (a fast board gate near cutoff is normal)
+    rep = np.array([1.16, 3.2, 3.0, 3.0])
+    assert w.cutoff_var_v2(rep, pred)[1] == pytest.approx((CUTOFF_REL * 0.2) ** 2)
 
 
 def test_edges_are_scored_only_after_the_warm_up_intervals() -> None:

@@ -51,6 +51,15 @@ CUTOFF_BAND_V = 0.3
 #: the spread of such an edge's residual gains ``CUTOFF_REL x`` the larger of the board's and the
 #: prediction's travel since the resync.
 CUTOFF_REL = 1.0
+#: The travel that sets that spread is the larger of the board's and the prediction's, but at
+#: most this many times the prediction's plus :data:`CUTOFF_CAP_V`: "known to its order of
+#: magnitude" covers a board gate ten times as fast as the twin's, not any speed. Without the
+#: cap a fault that drives a gate hard widened its own tolerance as fast as its residual grew
+#: (measured, ``bench_detection.py --effect``, seeds 200-207: a free gain x3 that moved edge 22
+#: of board 203 by 1.0 V within 0.1 s scored z = 0.66 and was missed).
+CUTOFF_CAP_FACTOR = 10.0
+#: See :data:`CUTOFF_CAP_FACTOR`, V.
+CUTOFF_CAP_V = 0.05
 #: The calibrated twin's stated accuracy on a gate's rate: board and twin agree while the gate
 #: residual is within this fraction of the larger of the board's and the prediction's travel
 #: since the resync, and the detector scores only the excess. Measured (fault-free calibrated
@@ -319,7 +328,9 @@ class Watch:
             start = rep
         low = self.rails_v[0] + CUTOFF_BAND_V
         near = (rep < low) | (pred < low) | (start < low)
-        travel = np.maximum(np.abs(rep - start), np.abs(pred - start))
+        predicted = np.abs(pred - start)
+        travel = np.maximum(np.abs(rep - start), predicted)
+        travel = np.minimum(travel, CUTOFF_CAP_FACTOR * predicted + CUTOFF_CAP_V)
         affected = near.copy()
         if self.switched_nearby.shape == near.shape:
             affected |= self.switched_nearby
