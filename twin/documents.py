@@ -52,8 +52,11 @@ class DocumentError(TwinError, ValueError):
     """A document does not follow ``schemas/documents.schema.json``."""
 
 
+@functools.cache
 def code_version() -> str:
-    """Installed version of the ``learning-twin`` distribution."""
+    """Installed version of the ``learning-twin`` distribution, read once per process (the code
+    running is the code imported, whatever is installed later; reading the metadata cost ~0.7 ms
+    per run, an eighth of a short spring run's time to 1e-3)."""
     try:
         return version("learning-twin")
     except PackageNotFoundError:  # running from a source tree without installation

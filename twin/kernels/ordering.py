@@ -184,16 +184,20 @@ def entry_positions(
     diag = np.arange(n, dtype=np.int64)
     dense = base + (diag - split) * (nt + 1)
     diagpos = np.where(diag < split, colptr[np.minimum(diag, split)], dense)
+    ends = np.asarray(ends, dtype=np.int64).reshape(-1, 2)
     offdiag = np.full(ends.shape[0], -1, dtype=np.int64)
-    for e, (a, b) in enumerate(ends):
-        if a >= n or b >= n:
-            continue
-        lo, hi = (a, b) if a < b else (b, a)
-        if lo < split:
-            seg = rowind[colptr[lo] + 1 : colptr[lo + 1]]
-            offdiag[e] = colptr[lo] + 1 + int(np.searchsorted(seg, hi))
-        else:
-            offdiag[e] = base + (lo - split) * nt + (hi - split)
+    lo, hi = ends.min(axis=1), ends.max(axis=1)
+    inside = hi < n  # neither end is ground
+    dense_e = inside & (lo >= split)
+    offdiag[dense_e] = base + (lo[dense_e] - split) * nt + (hi[dense_e] - split)
+    sparse_e = inside & (lo < split)
+    if np.any(sparse_e):
+        # the sparse columns' entries keyed (column, row): sorted, as each column's rows are
+        col = np.repeat(np.arange(split, dtype=np.int64), np.diff(colptr[: split + 1]))
+        keys = col * (n + 1) + rowind[: colptr[split]]
+        lo_s, hi_s = lo[sparse_e], hi[sparse_e]
+        # a self-loop (lo == hi) reads past the diagonal, as a search of the rows below it does
+        offdiag[sparse_e] = np.searchsorted(keys, lo_s * (n + 1) + hi_s) + (lo_s == hi_s)
     return diagpos.astype(np.int64), offdiag
 
 

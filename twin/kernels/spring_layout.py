@@ -15,11 +15,12 @@ is fixed), and the constant part (the source pins) already scattered into the fa
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import attrs
 import numpy as np
 
+from ..errors import SolverError
 from .ordering import FactorLayout, factor_layout
 
 __all__ = ["SpringLayout", "spring_layout", "stack_spring_layouts"]
@@ -61,37 +62,54 @@ def spring_layout(
         Leading constraint rows that are source pins (part of ``H_F``).
     """
     ridx = np.asarray(ridx, dtype=np.int64)
-    pairs: set[tuple[int, int]] = set()
-    for row in ridx:
-        nz = [int(a) for a in row if a >= 0]
-        pairs.update((a, b) for a in nz for b in nz if a < b)
-    ends = np.array(sorted(pairs), dtype=np.int64).reshape(-1, 2)
+    ia, ib = np.triu_indices(4, 1)  # the pairs of a row's terms
+    lo = np.minimum(ridx[:, ia], ridx[:, ib]).ravel()
+    hi = np.maximum(ridx[:, ia], ridx[:, ib]).ravel()
+    keys = np.unique((lo * n + hi)[(lo >= 0) & (lo < hi)])  # sorted as (lo, hi) pairs
+    ends = np.stack([keys // n, keys % n], axis=1).astype(np.int64)
     lay = factor_layout(n, ends, cidx, cval)
     iperm = np.empty(n, dtype=np.int64)
     iperm[lay.perm] = np.arange(n)
-    where = {
-        (int(min(a, b)), int(max(a, b))): int(p)
-        for (a, b), p in zip(lay.ends, lay.offdiag, strict=True)
-    }
-
-    def position(a: int, b: int) -> int:
-        return int(lay.diagpos[a]) if a == b else where[(min(a, b), max(a, b))]
-
     pidx = np.where(ridx >= 0, iperm[np.maximum(ridx, 0)], -1).astype(np.int64)
     hpos = np.full((ridx.shape[0], 4, 4), -1, dtype=np.int64)
-    for e, row in enumerate(pidx):
-        for a in range(4):
-            for b in range(a, 4):
-                if row[a] >= 0 and row[b] >= 0:
-                    hpos[e, a, b] = position(int(row[a]), int(row[b]))
+    position = _positions(n, lay)
+    for a in range(4):
+        for b in range(a, 4):
+            pa, pb = pidx[:, a], pidx[:, b]
+            ok = (pa >= 0) & (pb >= 0)
+            hpos[ok, a, b] = position(pa[ok], pb[ok])
+    ca, cb = np.triu_indices(4)  # (a, b >= a) in the loops' order
+    idx, val = lay.cidx[:n_sources], lay.cval[:n_sources]
+    ok = (idx[:, ca] >= 0) & (idx[:, cb] >= 0)
+    terms = (pin * val[:, ca] * val[:, cb])[ok]
     v0 = np.zeros(lay.n_values)
-    for j in range(n_sources):
-        idx, val = lay.cidx[j], lay.cval[j]
-        for a in range(4):
-            for b in range(a, 4):
-                if idx[a] >= 0 and idx[b] >= 0:
-                    v0[position(int(idx[a]), int(idx[b]))] += pin * val[a] * val[b]
+    np.add.at(v0, position(idx[:, ca][ok], idx[:, cb][ok]), terms)  # in order: the same sums
     return SpringLayout(factor=lay, ridx=pidx, rval=np.asarray(rval, dtype=float), hpos=hpos, v0=v0)
+
+
+def _positions(n: int, lay: FactorLayout) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """Storage positions of ``H[a, b]`` for arrays of permuted degrees of freedom ``a, b``: the
+    diagonal's where ``a == b``, else the off-diagonal entry of the pair (one of ``lay.ends``)."""
+    keys = np.minimum(lay.ends[:, 0], lay.ends[:, 1]) * n + np.maximum(
+        lay.ends[:, 0], lay.ends[:, 1]
+    )
+    order = np.argsort(keys, kind="stable")
+    sorted_keys = keys[order]
+
+    def position(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        out = lay.diagpos[a].astype(np.int64)
+        off = a != b
+        if np.any(off):
+            key = np.minimum(a[off], b[off]) * n + np.maximum(a[off], b[off])
+            at = np.minimum(np.searchsorted(sorted_keys, key), sorted_keys.size - 1)
+            if sorted_keys.size == 0 or np.any(sorted_keys[at] != key):
+                raise SolverError(
+                    "spring layout: a bond's degrees of freedom are not in the factor"
+                )
+            out[off] = lay.offdiag[order[at]]
+        return out
+
+    return position
 
 
 def _pad(arrays: Sequence[np.ndarray], fill: float, dtype: type) -> np.ndarray:
