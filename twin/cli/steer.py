@@ -68,6 +68,14 @@ EXIT_INTERRUPTED = 130
     help="Reset the board's gates before steering: steer its training from the start (a board "
     "that trains from boot may already sit at its error floor).",
 )
+@click.option(
+    "--no-eta",
+    "fixed_eta",
+    is_flag=True,
+    help="predictive: never change the board's nudge eta (by default, where the twin predicts "
+    "that no lambda schedule reaches the tolerance at the board's eta, it raises eta, up to 1, "
+    "and sets it back at the end).",
+)
 @click.option("--dry-run", is_flag=True, help="Show the commands that would be sent; send none.")
 @click.option(
     "--join-timeout-s",
@@ -95,6 +103,7 @@ def steer_cmd(
     budget_j: float | None,
     max_time_s: float,
     reset_gates: bool,
+    fixed_eta: bool,
     dry_run: bool,
     seed: int,
     variation: str,
@@ -118,7 +127,14 @@ def steer_cmd(
     from twin.shadow.calibration_file import load_calibration
     from twin.shadow.calibration_runs import calibrate_live
     from twin.shadow.session import EmulationSpec, open_board
-    from twin.steer import PolicySpec, SteerConfig, calibrated_twin, nominal_twin, steer_board
+    from twin.steer import (
+        PlannerConfig,
+        PolicySpec,
+        SteerConfig,
+        calibrated_twin,
+        nominal_twin,
+        steer_board,
+    )
     from twin.steer.limits import CommandLimits
     from twin.steer.session import saved_twin, twin_of_calibration
 
@@ -162,7 +178,11 @@ def steer_cmd(
                 dispatch.subscribe(live.state)
             result = steer_board(
                 board,
-                policy=PolicySpec(name=policy, lam=lam),
+                policy=PolicySpec(
+                    name=policy,
+                    lam=lam,
+                    planner=PlannerConfig(eta_factors=()) if fixed_eta else PlannerConfig(),
+                ),
                 config=config,
                 twin=twin,
                 emit=dispatch,

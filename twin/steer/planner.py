@@ -15,6 +15,11 @@ run only grows, so a candidate is abandoned as soon as it has spent more than th
 to the tolerance found so far; it could not have been chosen, and the choice is the one the
 exhaustive search makes (``bound=False`` runs that, for comparison). Pure and seeded: nothing
 reads the wall clock.
+
+The nudge eta is a second lever (:meth:`Planner.plan_eta`): the boards' free/clamped gain
+mismatch drives each gate by a term that does not scale with eta, while the learning signal
+does, so it floors the error like a per-edge lambda; where no lambda schedule is predicted to
+reach the tolerance at the board's eta, the planner tries raised ones (``eta_factors``).
 """
 
 from __future__ import annotations
@@ -31,7 +36,15 @@ from twin.simulation.noise import NoiseConfig
 
 from .errors import SteerConfigError, TimeLimitReached
 
-__all__ = ["Phase", "Plan", "Planner", "PlannerConfig", "Prediction", "Schedule"]
+__all__ = [
+    "Phase",
+    "Plan",
+    "Planner",
+    "PlannerConfig",
+    "Prediction",
+    "Schedule",
+    "lowest_error",
+]
 
 #: Planner steps between two calls of :attr:`Planner.should_stop`.
 STOP_CHECK_STEPS = 20
@@ -78,10 +91,11 @@ class Prediction:
 
 @attrs.frozen(kw_only=True, eq=False)
 class Plan:
-    """The chosen prediction and every candidate considered."""
+    """The chosen prediction and every candidate considered, at the nudge ``eta``."""
 
     best: Prediction | None
     candidates: tuple[Prediction, ...]
+    eta: float | None = None
 
 
 def _positive(name: str, values: Sequence[float]) -> None:
@@ -105,6 +119,14 @@ class PlannerConfig:
         Longest stretch simulated per candidate, s.
     stall_s : float
         A candidate whose error has not fallen by 1 % in this time is abandoned, s.
+    eta_factors : tuple of float
+        When no lambda schedule is predicted to reach the tolerance at the board's nudge eta,
+        the planner tries these multiples of it (ascending, each capped at ``eta_max``), then
+        ``eta_max``, and takes the first at which one does: the nudge signal grows with eta,
+        while the boards' free/clamped gain mismatch (a per-edge error floor) does not.
+        Empty: eta is never changed.
+    eta_max : float
+        Largest eta the planner proposes (the board's eta setting is at most 1).
     """
 
     lams: tuple[float, ...] = (0.0, 0.003, 0.01, 0.03, 0.1, 0.3)
@@ -112,8 +134,18 @@ class PlannerConfig:
     dt_s: float = 0.005
     horizon_s: float = 5.0
     stall_s: float = 0.5
+    eta_factors: tuple[float, ...] = (2.0, 4.0)
+    eta_max: float = 1.0
 
     def __attrs_post_init__(self) -> None:
+        if any(not (np.isfinite(f) and f > 1) for f in self.eta_factors):
+            raise SteerConfigError(
+                f"planner eta_factors: expected numbers > 1, got {self.eta_factors}"
+            )
+        if not (np.isfinite(self.eta_max) and 0 < self.eta_max <= 1):
+            raise SteerConfigError(
+                f"planner eta_max: expected a number in (0, 1], got {self.eta_max}"
+            )
         if any(not (0 <= v < 1) for v in self.lams):
             raise SteerConfigError(f"planner lams: expected numbers in [0, 1), got {self.lams}")
         _positive("planner switch_factors", self.switch_factors)
@@ -158,14 +190,25 @@ class Planner:
         #: (:class:`~twin.steer.errors.TimeLimitReached`). The steerer's board-time limit.
         self.should_stop: Callable[[], bool] | None = None
 
-    def _track(self, gates_v: np.ndarray, lam: float) -> TwinTrack:
+    def etas(self, *, at_least: float | None = None) -> list[float]:
+        """The nudges a plan may use, in the order tried: the board's, then the raised ones
+        (``eta_factors``, capped at ``eta_max``, then ``eta_max``); none below ``at_least``."""
+        cfg = self.config
+        raised = sorted({min(f * self.eta, cfg.eta_max) for f in cfg.eta_factors})
+        if raised:  # and the highest the board takes
+            raised.append(cfg.eta_max)
+        etas = [self.eta, *sorted({e for e in raised if e > self.eta * (1 + 1e-9)})]
+        low = self.eta if at_least is None else at_least
+        return [e for e in etas if e >= low * (1 - 1e-9)]
+
+    def _track(self, gates_v: np.ndarray, lam: float, eta: float) -> TwinTrack:
         return TwinTrack(
             self.task,
             self.edges,
             t_s=0.0,
             gates_v=np.asarray(gates_v, dtype=float),
             mode="training",
-            eta=self.eta,
+            eta=eta,
             lam=lam,
             step_s=self.step_s,
             noise=NoiseConfig(),
@@ -180,11 +223,19 @@ class Planner:
         *,
         horizon_s: float | None = None,
         energy_cap_j: float = np.inf,
+        eta: float | None = None,
     ) -> Prediction:
         """Run ``schedule`` on the twin from ``gates_v`` until ``tol``, a stall, the horizon, or
-        more than ``energy_cap_j`` spent (then not reached)."""
+        more than ``energy_cap_j`` spent (then not reached); at nudge ``eta`` (default the
+        board's)."""
         pred, _ = self._run(
-            gates_v, schedule, tol, horizon_s=horizon_s, branch_at=(), energy_cap_j=energy_cap_j
+            gates_v,
+            schedule,
+            tol,
+            horizon_s=horizon_s,
+            branch_at=(),
+            energy_cap_j=energy_cap_j,
+            eta=self.eta if eta is None else eta,
         )
         return pred
 
@@ -197,6 +248,7 @@ class Planner:
         horizon_s: float | None,
         branch_at: Sequence[float],
         energy_cap_j: float = np.inf,
+        eta: float,
     ) -> tuple[Prediction, list[tuple[float, float, np.ndarray, int]]]:
         """Simulate; also the (t, energy, gates, sample index) where the error first falls to
         each of ``branch_at`` (for branching further candidates off this trunk). Stops, not
@@ -204,7 +256,7 @@ class Planner:
         cfg = self.config
         horizon = cfg.horizon_s if horizon_s is None else horizon_s
         phase = 0
-        track = self._track(gates_v, schedule[0].lam)
+        track = self._track(gates_v, schedule[0].lam, eta)
         r = track.readings()
         ts, errs, ens = [0.0], [float(r["error"])], [float(r["energy_j"])]
         branches: list[tuple[float, float, np.ndarray, int]] = []
@@ -245,8 +297,33 @@ class Planner:
         )
         return pred, branches
 
+    def plan_eta(
+        self,
+        gates_v: np.ndarray,
+        tol: float,
+        *,
+        first: float | None = None,
+        at_least: float | None = None,
+    ) -> Plan:
+        """:meth:`plan` at the board's eta; if no schedule reaches ``tol`` there, at each raised
+        eta in turn (:meth:`etas`, none below ``at_least``), the first plan that reaches it.
+        Without one, the plan whose candidates get lowest (its ``eta``: where to fall back)."""
+        tried: list[tuple[float, Plan]] = []
+        for i, eta in enumerate(self.etas(at_least=at_least)):
+            plan = self.plan(gates_v, tol, first=first if i == 0 else None, eta=eta)
+            if plan.best is not None:
+                return plan
+            tried.append((lowest_error(plan), plan))
+        return min(tried, key=lambda lp: lp[0])[1]
+
     def plan(
-        self, gates_v: np.ndarray, tol: float, *, bound: bool = True, first: float | None = None
+        self,
+        gates_v: np.ndarray,
+        tol: float,
+        *,
+        bound: bool = True,
+        first: float | None = None,
+        eta: float | None = None,
     ) -> Plan:
         """Candidates from ``gates_v``; the least-energy one that reaches ``tol``.
 
@@ -254,8 +331,10 @@ class Planner:
         same choice, fewer simulated seconds); ``False``: simulate every candidate fully.
         Abandoned candidates are listed, not reached; branches of an abandoned trunk past its
         abandonment are not listed. ``first``: simulate the candidates of this lambda first (a
-        re-plan starts from the last plan's; a good first bound prunes the most).
+        re-plan starts from the last plan's; a good first bound prunes the most). ``eta``: the
+        nudge of every candidate (default the board's).
         """
+        eta = self.eta if eta is None else float(eta)
         if not (np.isfinite(tol) and tol > 0):
             raise SteerConfigError(f"tolerance: expected a positive error in V^2, got {tol!r}")
         candidates: list[Prediction] = []
@@ -272,19 +351,31 @@ class Planner:
             direct: Schedule = (Phase(lam=lam, until_error=tol),)
             switches = [f * tol for f in self.config.switch_factors] if lam > 0 else []
             trunk, branches = self._run(
-                gates_v, direct, tol, horizon_s=None, branch_at=switches, energy_cap_j=best_j
+                gates_v,
+                direct,
+                tol,
+                horizon_s=None,
+                branch_at=switches,
+                energy_cap_j=best_j,
+                eta=eta,
             )
             keep(trunk)
             for (t0, e0, gates, n), until in zip(branches, switches, strict=False):
                 schedule = (Phase(lam=lam, until_error=until), Phase(lam=0.0, until_error=tol))
                 horizon = self.config.horizon_s - t0
                 tail = self.simulate(
-                    gates, schedule[1:], tol, horizon_s=horizon, energy_cap_j=best_j - e0
+                    gates, schedule[1:], tol, horizon_s=horizon, energy_cap_j=best_j - e0, eta=eta
                 )
                 keep(_join(schedule, trunk, n, t0, e0, tail))
         reaching = [c for c in candidates if c.energy_to_tol_j is not None]
         best = min(reaching, key=lambda c: c.energy_to_tol_j or 0.0) if reaching else None
-        return Plan(best=best, candidates=tuple(candidates))
+        return Plan(best=best, candidates=tuple(candidates), eta=eta)
+
+
+def lowest_error(plan: Plan) -> float:
+    """The lowest error any of ``plan``'s candidates reaches, V^2 (inf without any)."""
+    lows = [float(np.min(c.error)) for c in plan.candidates if c.error.size]
+    return min(lows) if lows else float("inf")
 
 
 def _join(
