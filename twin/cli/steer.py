@@ -35,11 +35,12 @@ EXIT_INTERRUPTED = 130
 )
 @click.option(
     "--policy",
-    type=click.Choice(["control", "predictive", "fixed"]),
+    type=click.Choice(["control", "predictive", "fixed", "overclamp"]),
     default="control",
     show_default=True,
     help="control: seed Eq. 18 on the board's error; predictive: the twin's least-energy "
-    "schedule; fixed: hold --lam.",
+    "schedule; fixed: hold --lam; overclamp: a classifier board trained by overclamping "
+    "(arXiv 2505.22887) to a perfect pass, verified by inference (no tolerance).",
 )
 @click.option(
     "--lam",
@@ -160,6 +161,7 @@ def steer_cmd(
         join_timeout_s=join_timeout_s,
         reset_gates=reset_gates,
         limits=limits,
+        perfect=policy == "overclamp",
     )
     spec = EmulationSpec(seed=seed, variation=variation)
     twin = calibrated_twin(spec, seed=seed) if calibrate_first and emulate else nominal_twin()
