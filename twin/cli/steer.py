@@ -77,6 +77,14 @@ EXIT_INTERRUPTED = 130
     "that no lambda schedule reaches the tolerance at the board's eta, it raises eta, up to 1, "
     "and sets it back at the end).",
 )
+@click.option(
+    "--plan-budget-s",
+    type=FiniteRange(0, 3600, min_open=True),
+    default=10.0,
+    show_default=True,
+    help="predictive: wall time one plan may take, s (the board is held while the twin plans); "
+    "when it runs out the best schedule simulated by then is followed.",
+)
 @click.option("--dry-run", is_flag=True, help="Show the commands that would be sent; send none.")
 @click.option(
     "--join-timeout-s",
@@ -105,6 +113,7 @@ def steer_cmd(
     max_time_s: float,
     reset_gates: bool,
     fixed_eta: bool,
+    plan_budget_s: float,
     dry_run: bool,
     seed: int,
     variation: str,
@@ -183,7 +192,10 @@ def steer_cmd(
                 policy=PolicySpec(
                     name=policy,
                     lam=lam,
-                    planner=PlannerConfig(eta_factors=()) if fixed_eta else PlannerConfig(),
+                    planner=PlannerConfig(
+                        eta_factors=() if fixed_eta else PlannerConfig().eta_factors,
+                        budget_s=plan_budget_s,
+                    ),
                 ),
                 config=config,
                 twin=twin,

@@ -46,8 +46,12 @@ __all__ = [
     "lowest_error",
 ]
 
-#: Planner steps between two calls of :attr:`Planner.should_stop`.
+#: Planner steps between two calls of :attr:`Planner.should_stop` (and of its budget clock).
 STOP_CHECK_STEPS = 20
+
+
+class _BudgetSpent(Exception):
+    """A plan's wall-time budget ran out (internal: :meth:`Planner.plan` returns what it has)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -96,6 +100,8 @@ class Plan:
     best: Prediction | None
     candidates: tuple[Prediction, ...]
     eta: float | None = None
+    #: The plan's wall-time budget ran out: the best of the candidates simulated by then.
+    truncated: bool = False
 
 
 def _positive(name: str, values: Sequence[float]) -> None:
@@ -127,6 +133,11 @@ class PlannerConfig:
         Empty: eta is never changed.
     eta_max : float
         Largest eta the planner proposes (the board's eta setting is at most 1).
+    budget_s : float or None
+        Wall time one plan may take, s (``None``: unbounded), measured by the clock the planner
+        is given (:attr:`Planner.clock`; without one, unbounded): the board is held while the
+        twin plans, so on a loaded machine an unbounded plan can use up the run's time. When it
+        runs out, the plan is the best of the candidates simulated by then (``truncated``).
     """
 
     lams: tuple[float, ...] = (0.0, 0.003, 0.01, 0.03, 0.1, 0.3)
@@ -136,8 +147,13 @@ class PlannerConfig:
     stall_s: float = 0.5
     eta_factors: tuple[float, ...] = (2.0, 4.0)
     eta_max: float = 1.0
+    budget_s: float | None = 10.0
 
     def __attrs_post_init__(self) -> None:
+        if self.budget_s is not None and not (np.isfinite(self.budget_s) and self.budget_s > 0):
+            raise SteerConfigError(
+                f"planner budget_s: expected a positive time or None, got {self.budget_s}"
+            )
         if any(not (np.isfinite(f) and f > 1) for f in self.eta_factors):
             raise SteerConfigError(
                 f"planner eta_factors: expected numbers > 1, got {self.eta_factors}"
@@ -189,6 +205,10 @@ class Planner:
         #: Asked every ``STOP_CHECK_STEPS`` steps; True abandons the plan
         #: (:class:`~twin.steer.errors.TimeLimitReached`). The steerer's board-time limit.
         self.should_stop: Callable[[], bool] | None = None
+        #: Wall clock of the plan budget (``time.monotonic``; set by the steerer): the planner
+        #: itself reads no clock.
+        self.clock: Callable[[], float] | None = None
+        self._deadline: float | None = None
 
     def etas(self, *, at_least: float | None = None) -> list[float]:
         """The nudges a plan may use, in the order tried: the board's, then the raised ones
@@ -265,8 +285,11 @@ class Planner:
         n_stall = max(1, round(cfg.stall_s / cfg.dt_s))
         while ts[-1] < horizon:
             stop = self.should_stop
-            if len(ts) % STOP_CHECK_STEPS == 0 and stop is not None and stop():
-                raise TimeLimitReached("the time limit passed while the twin planned")
+            if len(ts) % STOP_CHECK_STEPS == 0:
+                if stop is not None and stop():
+                    raise TimeLimitReached("the time limit passed while the twin planned")
+                if self._over_budget():
+                    raise _BudgetSpent
             t = ts[-1] + cfg.dt_s
             track.advance(t)
             r = track.readings()
@@ -297,6 +320,18 @@ class Planner:
         )
         return pred, branches
 
+    def _over_budget(self) -> bool:
+        return (
+            self._deadline is not None and self.clock is not None and self.clock() > self._deadline
+        )
+
+    def _open_budget(self) -> bool:
+        """Start a plan's budget unless one is running; whether this call opened it."""
+        if self._deadline is not None or self.clock is None or self.config.budget_s is None:
+            return False
+        self._deadline = self.clock() + self.config.budget_s
+        return True
+
     def plan_eta(
         self,
         gates_v: np.ndarray,
@@ -308,13 +343,18 @@ class Planner:
         """:meth:`plan` at the board's eta; if no schedule reaches ``tol`` there, at each raised
         eta in turn (:meth:`etas`, none below ``at_least``), the first plan that reaches it.
         Without one, the plan whose candidates get lowest (its ``eta``: where to fall back)."""
-        tried: list[tuple[float, Plan]] = []
-        for i, eta in enumerate(self.etas(at_least=at_least)):
-            plan = self.plan(gates_v, tol, first=first if i == 0 else None, eta=eta)
-            if plan.best is not None:
-                return plan
-            tried.append((lowest_error(plan), plan))
-        return min(tried, key=lambda lp: lp[0])[1]
+        opened = self._open_budget()  # one budget for every eta tried
+        try:
+            tried: list[tuple[float, Plan]] = []
+            for i, eta in enumerate(self.etas(at_least=at_least)):
+                plan = self.plan(gates_v, tol, first=first if i == 0 else None, eta=eta)
+                if plan.best is not None or plan.truncated:
+                    return plan
+                tried.append((lowest_error(plan), plan))
+            return min(tried, key=lambda lp: lp[0])[1]
+        finally:
+            if opened:
+                self._deadline = None
 
     def plan(
         self,
@@ -347,29 +387,41 @@ class Planner:
                 best_j = min(best_j, candidate.energy_to_tol_j)
 
         lams = sorted(self.config.lams, key=lambda lam: lam != first)  # stable: else in order
-        for lam in lams:
-            direct: Schedule = (Phase(lam=lam, until_error=tol),)
-            switches = [f * tol for f in self.config.switch_factors] if lam > 0 else []
-            trunk, branches = self._run(
-                gates_v,
-                direct,
-                tol,
-                horizon_s=None,
-                branch_at=switches,
-                energy_cap_j=best_j,
-                eta=eta,
-            )
-            keep(trunk)
-            for (t0, e0, gates, n), until in zip(branches, switches, strict=False):
-                schedule = (Phase(lam=lam, until_error=until), Phase(lam=0.0, until_error=tol))
-                horizon = self.config.horizon_s - t0
-                tail = self.simulate(
-                    gates, schedule[1:], tol, horizon_s=horizon, energy_cap_j=best_j - e0, eta=eta
+        opened, truncated = self._open_budget(), False
+        try:
+            for lam in lams:
+                direct: Schedule = (Phase(lam=lam, until_error=tol),)
+                switches = [f * tol for f in self.config.switch_factors] if lam > 0 else []
+                trunk, branches = self._run(
+                    gates_v,
+                    direct,
+                    tol,
+                    horizon_s=None,
+                    branch_at=switches,
+                    energy_cap_j=best_j,
+                    eta=eta,
                 )
-                keep(_join(schedule, trunk, n, t0, e0, tail))
+                keep(trunk)
+                for (t0, e0, gates, n), until in zip(branches, switches, strict=False):
+                    schedule = (Phase(lam=lam, until_error=until), Phase(lam=0.0, until_error=tol))
+                    horizon = self.config.horizon_s - t0
+                    tail = self.simulate(
+                        gates,
+                        schedule[1:],
+                        tol,
+                        horizon_s=horizon,
+                        energy_cap_j=best_j - e0,
+                        eta=eta,
+                    )
+                    keep(_join(schedule, trunk, n, t0, e0, tail))
+        except _BudgetSpent:
+            truncated = True  # the best of what was simulated (lambda = 0 comes first)
+        finally:
+            if opened:
+                self._deadline = None
         reaching = [c for c in candidates if c.energy_to_tol_j is not None]
         best = min(reaching, key=lambda c: c.energy_to_tol_j or 0.0) if reaching else None
-        return Plan(best=best, candidates=tuple(candidates), eta=eta)
+        return Plan(best=best, candidates=tuple(candidates), eta=eta, truncated=truncated)
 
 
 def lowest_error(plan: Plan) -> float:

@@ -259,6 +259,12 @@ class PredictivePolicy:
         self._t0_s, self._phase = obs.clock_s, 0
         own = plan.eta is None or abs(plan.eta - self.planner.eta) <= 1e-9 * self.planner.eta
         self.eta = None if own else plan.eta
+        if plan.best is None and plan.truncated:
+            self.fell_back = (
+                f"the plan budget ({self.planner.config.budget_s:g} s of wall time) ran out "
+                "before any schedule was predicted to reach the tolerance"
+            )
+            return self.fallback.start(obs)
         if plan.best is None:
             low = lowest_error(plan)
             horizon = self.planner.config.horizon_s

@@ -127,6 +127,7 @@ def summarize(
         "commands_refused": c.refused,
         "commands": c.as_dict(),
         "replans": policy.replans,
+        "plans_truncated": sum(p.truncated for _, p in getattr(policy, "plans", [])),
         "board_time_s": board_time_s,
         "training_time_s": meter.training_s,
         "safe_mode": out.get("safe_mode", SAFE_MODE),

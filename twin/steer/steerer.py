@@ -227,6 +227,7 @@ class Steerer(BoardActions):
         self._step_s = planner.step_s
         self.board_eta = planner.eta
         planner.should_stop = self._time_up
+        planner.clock = time.monotonic  # the plan budget's wall clock
         policy = self.make_policy(ctx)
         if hasattr(policy, "before_planning"):
             policy.before_planning = self._pause
@@ -274,7 +275,7 @@ class Steerer(BoardActions):
             out["reason"] = f"link lost: {exc}"
             status = "aborted"
         finally:
-            planner.should_stop = None  # the baseline below is the report's, not a plan
+            planner.should_stop = planner.clock = None  # the baseline is the report's, no plan
             out["safe_mode"] = self._stop_training()
             out["eta_final"] = self._restore_eta()
         start_gates = gates0 if self._gates_start is None else self._gates_start
