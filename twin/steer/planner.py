@@ -291,21 +291,41 @@ class Planner:
         first: float | None = None,
         at_least: float | None = None,
     ) -> Plan:
-        """:meth:`plan` at the board's eta; if no schedule reaches ``tol`` there, at each raised
-        eta in turn (:meth:`etas`, none below ``at_least``), the first plan that reaches it.
-        Without one, the plan whose candidates get lowest (its ``eta``: where to fall back)."""
-        opened = self._open_budget()  # one budget for every eta tried
+        """:meth:`plan` at the first eta (:meth:`etas`: the board's, then the raised ones, none
+        below ``at_least``) at which lambda = 0 is predicted to reach ``tol``.
+
+        Each eta is probed with lambda = 0 alone first (a lambda > 0 adds a floor of its own,
+        so where lambda = 0 does not get there no schedule does): a full plan is made only at
+        the eta chosen, which keeps a plan on a board the twin says needs a raised eta about as
+        cheap as one that does not. Without any, a plan with no best whose ``eta`` is the one
+        that gets lowest (where to fall back). One budget covers every eta; when it runs out
+        after a probe reached, that probe (lambda = 0 at its eta) is the plan's best.
+        """
+        etas = self.etas(at_least=at_least)
+        if len(etas) == 1:
+            return self.plan(gates_v, tol, first=first, eta=etas[0])
+        opened = self._open_budget()
+        probes: list[Prediction] = []
         try:
-            tried: list[tuple[float, Plan]] = []
-            for i, eta in enumerate(self.etas(at_least=at_least)):
+            for i, eta in enumerate(etas):
+                probe = self.simulate(gates_v, (Phase(lam=0.0, until_error=tol),), tol, eta=eta)
+                if probe.reached_s is None:
+                    probes.append(probe)
+                    continue
                 plan = self.plan(gates_v, tol, first=first if i == 0 else None, eta=eta)
-                if plan.best is not None or plan.truncated:
-                    return plan
-                tried.append((lowest_error(plan), plan))
-            return min(tried, key=lambda lp: lp[0])[1]
+                if plan.best is None:  # the budget ran out before a candidate reached: the probe
+                    cands = (probe, *plan.candidates)
+                    plan = Plan(best=probe, candidates=cands, eta=eta, truncated=plan.truncated)
+                return plan
+            truncated = False
+        except _BudgetSpent:
+            truncated = True
         finally:
             if opened:
                 self._deadline = None
+        lows = [float(np.min(p.error)) if p.error.size else np.inf for p in probes]
+        eta = etas[int(np.argmin(lows))] if probes else self.eta
+        return Plan(best=None, candidates=tuple(probes), eta=eta, truncated=truncated)
 
     def plan(
         self,
