@@ -294,12 +294,16 @@ class Planner:
         """:meth:`plan` at the first eta (:meth:`etas`: the board's, then the raised ones, none
         below ``at_least``) at which lambda = 0 is predicted to reach ``tol``.
 
-        Each eta is probed with lambda = 0 alone first (a lambda > 0 adds a floor of its own,
-        so where lambda = 0 does not get there no schedule does): a full plan is made only at
-        the eta chosen, which keeps a plan on a board the twin says needs a raised eta about as
-        cheap as one that does not. Without any, a plan with no best whose ``eta`` is the one
-        that gets lowest (where to fall back). One budget covers every eta; when it runs out
-        after a probe reached, that probe (lambda = 0 at its eta) is the plan's best.
+        Each eta is probed with lambda = 0 alone first (a lambda > 0 adds a floor of its own):
+        a full plan is made at the first eta where the probe reaches, which keeps a plan on a
+        board the twin says needs a raised eta about as cheap as one that does not. The probe
+        is not a perfect test: lambda = 0 can stall on a plateau that a lambda > 0 schedule
+        gets past, so on some boards eta is raised where a lambda schedule at the board's eta
+        would have reached too (with less energy to the tolerance at the raised eta, as
+        measured). When no probe reaches, full plans at each eta in order. Without any, a plan
+        with no best whose ``eta`` is the one whose probe gets lowest (where to fall back). One
+        budget covers it all; when it runs out after a probe reached, that probe (lambda = 0 at
+        its eta) is the plan's best.
         """
         etas = self.etas(at_least=at_least)
         if len(etas) == 1:
@@ -317,6 +321,12 @@ class Planner:
                     cands = (probe, *plan.candidates)
                     plan = Plan(best=probe, candidates=cands, eta=eta, truncated=plan.truncated)
                 return plan
+            # lambda = 0 stalls everywhere (a plateau can outlast the stall test): full plans,
+            # in order, while the budget lasts (a lambda > 0 trunk may get past it)
+            for i, eta in enumerate(etas):
+                plan = self.plan(gates_v, tol, first=first if i == 0 else None, eta=eta)
+                if plan.best is not None or plan.truncated:
+                    return plan
             truncated = False
         except _BudgetSpent:
             truncated = True
