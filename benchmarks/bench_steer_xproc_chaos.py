@@ -5,10 +5,11 @@ boot); this process steers it (``steer_board``, predictive, ``--reset-gates``) o
 through a wrapper that loses ``--loss`` of command attempts (half the requests never sent, half
 the acks dropped after the board applied the command: the retry with the same key must not apply
 it twice) and reboots the board once: after ``--reboot-after`` training frames of steering it
-kills the board process and starts a new one on the same port (a new epoch, its gates back at boot; the
-steerer resumes from it). Reports reached (verified by inference) with a Wilson 95 % interval,
-training energy against the twin's lambda = 0 prediction from the same start, reboots seen,
-retries, unanswered commands, re-plans, board and wall time, and the load average. Run by hand::
+kills the board process and starts a new one on the same port (a new epoch, its gates back at
+boot; the steerer resumes from it). Reports reached (verified by inference) with a Wilson 95 %
+interval, training energy against the twin's lambda = 0 prediction from the same start, reboots
+seen, retries, unanswered commands, re-plans, board and wall time, and the load average. Run by
+hand::
 
     PYTHONPATH=. nice -n 10 python benchmarks/bench_steer_xproc_chaos.py --seeds 10
 """

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from twin.board.contract import Board
+from twin.board.contract import Board, BoardState
 from twin.board.errors import BridgeError
 from twin.documents import Subscriber, start_doc, stop_doc
 from twin.physics.task import Task
@@ -76,6 +76,7 @@ class OverclampRun(BoardActions):
         self.eta = eta
         self.max_attempts = int(max_attempts)
         self.attempts = 0
+        self._after_seq = 0
 
     # ------------------------------------------------------------------ classification
 
@@ -117,7 +118,17 @@ class OverclampRun(BoardActions):
         self.training = bool(ack is not None and ack.ok)
         if ack is not None and not ack.ok:
             raise SteerConfigError(f"start_training (overclamp) refused: {ack.message}")
-        self._armed, self._saw_training = self.training, False
+        # frames after the one a snapshot names now were made after the command: an idle one
+        # there means the board ended its training (a pass can end within one frame period,
+        # before any training frame is published)
+        self._after_seq = self.board.snapshot(self.config.join_timeout_s).state.seq
+
+    def _ended(self, updates: list[Any]) -> bool:
+        """Whether the board went idle (its training ended) in ``updates``."""
+        return any(
+            isinstance(u, BoardState) and u.seq > self._after_seq and u.mode == "idle"
+            for u in updates
+        )
 
     def _train(self, meter: BoardMeter) -> str:
         """Until the board goes idle by itself ("" ), or the reason the run must end."""
@@ -130,7 +141,8 @@ class OverclampRun(BoardActions):
                 heard = time.monotonic()
             elif time.monotonic() - heard > cfg.join_timeout_s:
                 raise BoardSilent(f"no state from the board for {cfg.join_timeout_s:g} s")
-            self._note_self_stop(updates)
+            if self._ended(updates):
+                self.training = False
             if self._ingest(meter, updates):  # a reboot abandoned the board's training
                 self.eta_acked = None
                 self._await_window(meter)
