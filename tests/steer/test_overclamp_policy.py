@@ -80,3 +80,25 @@ def test_an_overclamp_dry_run_sends_nothing() -> None:
     assert res.summary["commands"]["dry_run"] >= 2  # eta and the overclamped training
     assert not res.summary["reached"]
     board.close()
+
+
+def test_a_pass_the_board_reads_perfect_but_inference_does_not_ends_the_run_at_once() -> None:
+    """Seed 0's lab board ends its overclamping with points a few mV from the boundary: its own
+    pass is perfect, inference reads a point on the wrong side, and each new training ends
+    within a frame (nothing to learn on the board's side). The run says so and ends then, not
+    at the time limit (it used to wait for a training frame that never came)."""
+    inner = _lab_board(0.417, seed=0)
+    res = steer_board(
+        inner,
+        policy=PolicySpec(name="overclamp"),
+        config=SteerConfig(perfect=True, max_time_s=5.0),
+        twin=SteerTwin(edges=inner.emulator.edges, trusted=True),
+    )
+    s = res.summary
+    assert not s["reached"]
+    assert s["reason"] == "the board stopped without a pass inference confirms"
+    assert s["error_final"] > 0
+    assert s["trainings_started"] == 5
+    assert s["board_time_s"] < 2.0
+    assert inner.emulator.mode == "idle"
+    inner.close()
