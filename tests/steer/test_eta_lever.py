@@ -111,4 +111,8 @@ def test_steering_raises_eta_reaches_and_restores_the_boards_eta() -> None:
     assert s["baseline_energy_j"] is None
     assert "does not reach" in s["baseline_note"]
     assert s["baseline_at_eta_energy_j"] is not None
+    # the twin is the board: the plan at the raised eta is what the board then does
+    assert s["replans"] == 0
+    assert s["training_energy_j"] == pytest.approx(s["predicted_energy_j"], rel=0.15)
+    assert s["training_energy_j"] < s["baseline_at_eta_energy_j"]
     board.close()
