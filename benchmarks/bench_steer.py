@@ -23,7 +23,14 @@ import numpy as np
 from twin.board.contract import Ack, Command
 from twin.board.errors import BridgeTimeout
 from twin.shadow.session import EmulationSpec, open_board
-from twin.steer import PolicySpec, SteerConfig, calibrated_twin, nominal_twin, steer_board
+from twin.steer import (
+    PlannerConfig,
+    PolicySpec,
+    SteerConfig,
+    calibrated_twin,
+    nominal_twin,
+    steer_board,
+)
 
 
 class ChaosBoard:
@@ -69,6 +76,8 @@ POLICIES = {
     "b_fixed": PolicySpec(name="fixed", lam=0.01),
     "c_control": PolicySpec(name="control"),
     "d_predictive": PolicySpec(name="predictive"),
+    # (d) without the eta lever: lambda schedules at the board's own eta only
+    "d_predictive_lam_only": PolicySpec(name="predictive", planner=PlannerConfig(eta_factors=())),
 }
 
 
@@ -127,12 +136,25 @@ def one(
         "trusted": s["twin"]["trusted"],
         "error_initial": s["error_initial"],
         "error_final": s["error_final"],
+        "eta_steered": s["eta_steered"],
+        "baseline_note": s["baseline_note"],
     }
+
+
+def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """Wilson score 95 % interval of k successes in n trials."""
+    if n == 0:
+        return (0.0, 1.0)
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return (max(0.0, centre - half), min(1.0, centre + half))
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seeds", type=int, default=10)
+    ap.add_argument("--first-seed", type=int, default=0)
     ap.add_argument("--tolerances", type=float, nargs="+", default=[1e-3, 1e-4])
     ap.add_argument("--variation", default="none")
     ap.add_argument("--max-time-s", type=float, default=3.0)
@@ -146,7 +168,7 @@ def main() -> None:
     total = args.seeds * len(args.tolerances) * len(policies)
     start = time.perf_counter()
     for rel in args.tolerances:
-        for seed in range(args.seeds):
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
             for name in policies:
                 rows.append(
                     one(
@@ -163,7 +185,10 @@ def main() -> None:
         f"variation={args.variation} seeds={args.seeds} max_time_s={args.max_time_s} "
         f"chaos={args.chaos} calibrate={args.calibrate}"
     )
-    print("tol_rel  policy        reached  E_med(J)   t_med(s)  E/E_a(med)  wall_med(s)")
+    print(
+        "tol_rel  policy                 reached (Wilson 95 %)  E_med(J)   t_med(s)  E/E_a(med)"
+        "  E/E_base(med)  wall_med(s)"
+    )
     for rel in args.tolerances:
         base = {r["seed"]: r for r in rows if r["tol_rel"] == rel and r["policy"] == "a_lam0"}
         for name in policies:
@@ -175,13 +200,17 @@ def main() -> None:
                 if r["seed"] in base and base[r["seed"]]["reached"]
             ]
 
+            twin_ratios = [r["energy_j"] / r["baseline_j"] for r in ok if r["baseline_j"]]
+
             def med(xs):
                 return statistics.median(xs) if xs else float("nan")
 
+            lo, hi = wilson(len(ok), len(rs))
             print(
-                f"{rel:7.0e}  {name:12s}  {len(ok)}/{len(rs)}    "
+                f"{rel:7.0e}  {name:21s}  {len(ok):2d}/{len(rs):2d} [{lo:.2f}, {hi:.2f}]     "
                 f"{med([r['energy_j'] for r in ok]):.3e}  {med([r['time_s'] for r in ok]):7.3f}"
-                f"   {med(ratios):7.3f}     {med([r['wall_s'] for r in rs]):6.1f}"
+                f"   {med(ratios):7.3f}     {med(twin_ratios):7.3f}"
+                f"        {med([r['wall_s'] for r in rs]):6.1f}"
             )
 
 

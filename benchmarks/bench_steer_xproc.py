@@ -72,6 +72,8 @@ def one_run(seed: int, args: argparse.Namespace) -> dict:
         ]
         if not args.no_reset:
             steer.append("--reset-gates")
+        if args.no_eta:
+            steer.append("--no-eta")
         t0 = time.monotonic()
         if args.calibration == "live":
             steer.append("--calibrate")
@@ -117,6 +119,8 @@ def main() -> None:
     ap.add_argument("--variation", default="none", choices=["none", "typical"])
     ap.add_argument("--max-time-s", type=float, default=120.0)
     ap.add_argument("--no-reset", action="store_true", help="steer the board as it is (trained)")
+    ap.add_argument("--no-eta", action="store_true", help="never change the board's eta")
+    ap.add_argument("--out", default=None, help="append each run's summary as a JSON line")
     ap.add_argument("--calibration", default="none", choices=["none", "live", "file"],
                     help="the steering twin: nominal; calibrated in place (twin steer "
                     "--connect --calibrate); or by twin calibrate --connect --save first and "
@@ -127,15 +131,22 @@ def main() -> None:
     for seed in range(args.first_seed, args.first_seed + args.seeds):
         r = one_run(seed, args)
         runs.append(r)
+        if args.out:
+            with open(args.out, "a") as fh:
+                fh.write(json.dumps(r) + "\n")
         if "error" in r:
             print(f"seed {seed}: steer failed: {r['error']}", flush=True)
             continue
         base, pred = r.get("baseline_energy_j"), r.get("predicted_energy_j")
+        at_eta = r.get("baseline_at_eta_energy_j")
         print(
             f"seed {seed}: reached {r['reached']}, E {r['training_energy_j']:.3g} J, "
             f"E/baseline {r['training_energy_j'] / base if base else float('nan'):.3f}, "
             f"E/plan {r['training_energy_j'] / pred if pred else float('nan'):.2f}, "
-            f"replans {r['replans']}, fell back {r['fell_back']}, board {r['board_time_s']:.1f} s,"
+            f"E/(lambda = 0 at the raised eta) "
+            f"{r['training_energy_j'] / at_eta if at_eta else float('nan'):.3f}, "
+            f"replans {r['replans']}, eta {r.get('eta_steered')}, fell back {r['fell_back']}, "
+            f"board {r['board_time_s']:.1f} s,"
             f" training {r['training_time_s']:.2f} s, wall {r['wall_s']:.1f} s, error "
             f"{r['error_initial']:.3g} -> {r['error_final']:.3g} V^2"
             + ("" if r["reached"] else f", reason: {r['reason']}"),
@@ -146,7 +157,8 @@ def main() -> None:
     lo, hi = wilson(len(ok), len(runs))
     print(
         f"{args.policy} at {args.tolerance_rel:g} x e0 (variation {args.variation}, "
-        f"reset {not args.no_reset}, calibration {args.calibration}): reached "
+        f"reset {not args.no_reset}, calibration {args.calibration}, eta lever "
+        f"{not args.no_eta}): reached "
         f"{len(ok)}/{len(runs)} (Wilson 95 % [{lo:.2f}, {hi:.2f}])"
     )
     ratios = [r["training_energy_j"] / r["baseline_energy_j"] for r in ok if r["baseline_energy_j"]]

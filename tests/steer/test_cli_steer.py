@@ -30,6 +30,9 @@ from twin.board.contract import Command
         (["--emulate", "--tolerance", "1e-5", "--policy", "fixed", "--lam", "3"], "--lam"),
         (["--connect", "garbage", "--tolerance", "1e-5"], "endpoint 'garbage'"),
         (["--tolerance", "1e-5"], "--emulate or --connect"),
+        (["--emulate", "--policy", "overclamp", "--tolerance-rel", "1e-2"], "perfect pass"),
+        (["--emulate", "--policy", "overclamp", "--no-db"], "not a classifier"),
+        (["--emulate", "--tolerance", "1e-5", "--plan-budget-s", "0"], "--plan-budget-s"),
         (  # a dry run sends nothing, and calibrating trains the board
             ["--connect", "tcp://127.0.0.1:5555", "--calibrate", "--dry-run", "--tolerance",
              "1e-5"],

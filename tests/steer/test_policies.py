@@ -38,9 +38,14 @@ def test_control_time_unit_must_be_positive() -> None:
 class _FixedPlanner:
     """A planner stub returning one prediction: error 1e-2 -> 1e-4 in 0.2 s, lam 0.1 then 0."""
 
+    eta = 0.22
+
     def __init__(self) -> None:
         self.calls = 0
         self.config = PlannerConfig()
+
+    def plan_eta(self, gates_v, tol, *, first=None, at_least=None):
+        return self.plan(gates_v, tol, first=first)
 
     def plan(self, gates_v, tol, *, first=None):
         self.calls += 1

@@ -203,7 +203,7 @@ def test_bounded_planning_chooses_what_the_exhaustive_search_chooses(rel: float)
         )
 
     full = planner()
-    tol = rel * float(full._track(gates, 0.0).readings()["error"])
+    tol = rel * float(full._track(gates, 0.0, full.eta).readings()["error"])
     chosen = full.plan(gates, tol, bound=False).best
     assert chosen is not None
     for first in (None, 0.1):

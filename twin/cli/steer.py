@@ -35,11 +35,12 @@ EXIT_INTERRUPTED = 130
 )
 @click.option(
     "--policy",
-    type=click.Choice(["control", "predictive", "fixed"]),
+    type=click.Choice(["control", "predictive", "fixed", "overclamp"]),
     default="control",
     show_default=True,
     help="control: seed Eq. 18 on the board's error; predictive: the twin's least-energy "
-    "schedule; fixed: hold --lam.",
+    "schedule; fixed: hold --lam; overclamp: a classifier board trained by overclamping "
+    "(arXiv 2505.22887) to a perfect pass, verified by inference (no tolerance).",
 )
 @click.option(
     "--lam",
@@ -68,6 +69,22 @@ EXIT_INTERRUPTED = 130
     help="Reset the board's gates before steering: steer its training from the start (a board "
     "that trains from boot may already sit at its error floor).",
 )
+@click.option(
+    "--no-eta",
+    "fixed_eta",
+    is_flag=True,
+    help="predictive: never change the board's nudge eta (by default, where the twin predicts "
+    "that no lambda schedule reaches the tolerance at the board's eta, it raises eta, up to 1, "
+    "and sets it back at the end).",
+)
+@click.option(
+    "--plan-budget-s",
+    type=FiniteRange(0, 3600, min_open=True),
+    default=10.0,
+    show_default=True,
+    help="predictive: wall time one plan may take, s (the board is held while the twin plans); "
+    "when it runs out the best schedule simulated by then is followed.",
+)
 @click.option("--dry-run", is_flag=True, help="Show the commands that would be sent; send none.")
 @click.option(
     "--join-timeout-s",
@@ -95,6 +112,8 @@ def steer_cmd(
     budget_j: float | None,
     max_time_s: float,
     reset_gates: bool,
+    fixed_eta: bool,
+    plan_budget_s: float,
     dry_run: bool,
     seed: int,
     variation: str,
@@ -118,7 +137,14 @@ def steer_cmd(
     from twin.shadow.calibration_file import load_calibration
     from twin.shadow.calibration_runs import calibrate_live
     from twin.shadow.session import EmulationSpec, open_board
-    from twin.steer import PolicySpec, SteerConfig, calibrated_twin, nominal_twin, steer_board
+    from twin.steer import (
+        PlannerConfig,
+        PolicySpec,
+        SteerConfig,
+        calibrated_twin,
+        nominal_twin,
+        steer_board,
+    )
     from twin.steer.limits import CommandLimits
     from twin.steer.session import saved_twin, twin_of_calibration
 
@@ -144,6 +170,7 @@ def steer_cmd(
         join_timeout_s=join_timeout_s,
         reset_gates=reset_gates,
         limits=limits,
+        perfect=policy == "overclamp",
     )
     spec = EmulationSpec(seed=seed, variation=variation)
     twin = calibrated_twin(spec, seed=seed) if calibrate_first and emulate else nominal_twin()
@@ -162,7 +189,14 @@ def steer_cmd(
                 dispatch.subscribe(live.state)
             result = steer_board(
                 board,
-                policy=PolicySpec(name=policy, lam=lam),
+                policy=PolicySpec(
+                    name=policy,
+                    lam=lam,
+                    planner=PlannerConfig(
+                        eta_factors=() if fixed_eta else PlannerConfig().eta_factors,
+                        budget_s=plan_budget_s,
+                    ),
+                ),
                 config=config,
                 twin=twin,
                 emit=dispatch,

@@ -15,6 +15,7 @@ built on these actions is :class:`~twin.steer.steerer.Steerer`.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 import uuid
@@ -94,6 +95,10 @@ class BoardActions:
         )
         self.counts = {"reboots": 0, "lost_connections": 0, "gaps": 0, "verifications": 0}
         self.lam_acked: float | None = None
+        #: The eta the board was found at (its own), and the one steering set (None: its own).
+        self.board_eta: float | None = None
+        self.eta_acked: float | None = None
+        self.eta_highest: float | None = None  # the highest eta steering set (None: none)
         #: The board's measurement floor (V^2) put in every observation (0: unknown).
         self.floor_v2 = 0.0
         self.training = False
@@ -265,6 +270,33 @@ class BoardActions:
         ack = self.client.send("set_params", {"lam": lam})
         if ack is not None and ack.ok:
             self.lam_acked = lam
+
+    def _set_eta(self, eta: float | None) -> None:
+        """Train at ``eta`` (``None``: the board's own), capped at the limits' highest eta;
+        sent only when it differs from the one in force."""
+        own = self.board_eta
+        if own is None:
+            return
+        want = own if eta is None else min(float(eta), self.config.limits.eta_range[1])
+        current = own if self.eta_acked is None else self.eta_acked
+        if abs(want - current) <= 1e-9 * max(current, 1e-12):
+            return
+        ack = self.client.send("set_params", {"eta": want})
+        if ack is not None and ack.ok:
+            self.eta_acked = None if abs(want - own) <= 1e-9 * own else want
+            if self.eta_acked is not None:
+                self.eta_highest = max(self.eta_highest or 0.0, want)
+
+    def _restore_eta(self) -> str:
+        """Set the board's own eta back after steering raised it; what eta it is left at."""
+        own = self.board_eta
+        if own is None or self.eta_acked is None or self.dry_run:
+            return "unchanged"
+        with contextlib.suppress(CommandUnanswered, BridgeError):  # said below
+            self._set_eta(None)
+        if self.eta_acked is None:
+            return f"restored to {own:.4g}"
+        return f"left at {self.eta_acked:.4g} (restoring {own:.4g} was not acknowledged)"
 
     def _start_training(self, duration_s: float | None = None) -> None:
         """Training on; for at most ``duration_s`` of the board's own time when given (the

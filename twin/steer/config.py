@@ -57,6 +57,9 @@ class SteerConfig:
         measurement floor of its error).
     limits : CommandLimits
         Argument ranges and the command rate.
+    perfect : bool
+        The goal is a perfect pass of a classifier (``--policy overclamp``), not an error
+        tolerance: give neither tolerance.
     """
 
     tolerance_v2: float | None = None
@@ -73,9 +76,16 @@ class SteerConfig:
     stop_patience_s: float = 30.0
     reset_gates: bool = False
     limits: CommandLimits = attrs.field(factory=CommandLimits)
+    perfect: bool = False
 
     def __attrs_post_init__(self) -> None:
-        if (self.tolerance_v2 is None) == (self.tolerance_rel is None):
+        given = self.tolerance_v2 is not None or self.tolerance_rel is not None
+        if self.perfect and given:
+            raise SteerConfigError(
+                "tolerance: --policy overclamp trains to a perfect pass; give no --tolerance or "
+                "--tolerance-rel"
+            )
+        if not self.perfect and (self.tolerance_v2 is None) == (self.tolerance_rel is None):
             raise SteerConfigError("tolerance: give exactly one of --tolerance, --tolerance-rel")
         _positive_or_none("--tolerance (V^2)", self.tolerance_v2)
         rel = self.tolerance_rel
@@ -99,5 +109,6 @@ class SteerConfig:
         """The tolerance in V^2 for a board starting at ``error_initial``."""
         if self.tolerance_v2 is not None:
             return self.tolerance_v2
-        assert self.tolerance_rel is not None
+        if self.tolerance_rel is None:
+            raise SteerConfigError("tolerance: none for a run to a perfect pass")
         return self.tolerance_rel * error_initial

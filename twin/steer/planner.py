@@ -15,6 +15,11 @@ run only grows, so a candidate is abandoned as soon as it has spent more than th
 to the tolerance found so far; it could not have been chosen, and the choice is the one the
 exhaustive search makes (``bound=False`` runs that, for comparison). Pure and seeded: nothing
 reads the wall clock.
+
+The nudge eta is a second lever (:meth:`Planner.plan_eta`): the boards' free/clamped gain
+mismatch drives each gate by a term that does not scale with eta, while the learning signal
+does, so it floors the error like a per-edge lambda; where no lambda schedule is predicted to
+reach the tolerance at the board's eta, the planner tries raised ones (``eta_factors``).
 """
 
 from __future__ import annotations
@@ -30,58 +35,24 @@ from twin.simulation.edge import EdgeParams
 from twin.simulation.noise import NoiseConfig
 
 from .errors import SteerConfigError, TimeLimitReached
+from .plans import Phase, Plan, Prediction, Schedule, join_predictions, lowest_error
 
-__all__ = ["Phase", "Plan", "Planner", "PlannerConfig", "Prediction", "Schedule"]
+__all__ = [
+    "Phase",
+    "Plan",
+    "Planner",
+    "PlannerConfig",
+    "Prediction",
+    "Schedule",
+    "lowest_error",
+]
 
-#: Planner steps between two calls of :attr:`Planner.should_stop`.
+#: Planner steps between two calls of :attr:`Planner.should_stop` (and of its budget clock).
 STOP_CHECK_STEPS = 20
 
 
-@attrs.frozen(kw_only=True)
-class Phase:
-    """Hold ``lam`` until the error is at or below ``until_error`` (V^2)."""
-
-    lam: float
-    until_error: float
-
-
-Schedule = tuple[Phase, ...]
-
-
-@attrs.frozen(kw_only=True, eq=False)
-class Prediction:
-    """A simulated run of one schedule: trajectory and where it reaches the tolerance.
-
-    ``t_s``, ``error``, ``energy_j`` are sampled every planner step from the start (board time
-    since the plan, s; error V^2; cumulative free-network energy J). ``reached_s`` and
-    ``energy_to_tol_j`` are ``None`` when the tolerance was not reached within the horizon.
-    """
-
-    schedule: Schedule
-    t_s: np.ndarray
-    error: np.ndarray
-    energy_j: np.ndarray
-    reached_s: float | None
-    energy_to_tol_j: float | None
-
-    def error_at(self, t_s: float) -> float:
-        """Predicted error at plan time ``t_s`` (held at the last value past the end)."""
-        return float(np.interp(t_s, self.t_s, self.error))
-
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "schedule": [attrs.asdict(p) for p in self.schedule],
-            "reached_s": self.reached_s,
-            "energy_to_tol_j": self.energy_to_tol_j,
-        }
-
-
-@attrs.frozen(kw_only=True, eq=False)
-class Plan:
-    """The chosen prediction and every candidate considered."""
-
-    best: Prediction | None
-    candidates: tuple[Prediction, ...]
+class _BudgetSpent(Exception):
+    """A plan's wall-time budget ran out (internal: :meth:`Planner.plan` returns what it has)."""
 
 
 def _positive(name: str, values: Sequence[float]) -> None:
@@ -105,6 +76,19 @@ class PlannerConfig:
         Longest stretch simulated per candidate, s.
     stall_s : float
         A candidate whose error has not fallen by 1 % in this time is abandoned, s.
+    eta_factors : tuple of float
+        When no lambda schedule is predicted to reach the tolerance at the board's nudge eta,
+        the planner tries these multiples of it (ascending, each capped at ``eta_max``), then
+        ``eta_max``, and takes the first at which one does: the nudge signal grows with eta,
+        while the boards' free/clamped gain mismatch (a per-edge error floor) does not.
+        Empty: eta is never changed.
+    eta_max : float
+        Largest eta the planner proposes (the board's eta setting is at most 1).
+    budget_s : float or None
+        Wall time one plan may take, s (``None``: unbounded), measured by the clock the planner
+        is given (:attr:`Planner.clock`; without one, unbounded): the board is held while the
+        twin plans, so on a loaded machine an unbounded plan can use up the run's time. When it
+        runs out, the plan is the best of the candidates simulated by then (``truncated``).
     """
 
     lams: tuple[float, ...] = (0.0, 0.003, 0.01, 0.03, 0.1, 0.3)
@@ -112,8 +96,23 @@ class PlannerConfig:
     dt_s: float = 0.005
     horizon_s: float = 5.0
     stall_s: float = 0.5
+    eta_factors: tuple[float, ...] = (2.0, 4.0)
+    eta_max: float = 1.0
+    budget_s: float | None = 10.0
 
     def __attrs_post_init__(self) -> None:
+        if self.budget_s is not None and not (np.isfinite(self.budget_s) and self.budget_s > 0):
+            raise SteerConfigError(
+                f"planner budget_s: expected a positive time or None, got {self.budget_s}"
+            )
+        if any(not (np.isfinite(f) and f > 1) for f in self.eta_factors):
+            raise SteerConfigError(
+                f"planner eta_factors: expected numbers > 1, got {self.eta_factors}"
+            )
+        if not (np.isfinite(self.eta_max) and 0 < self.eta_max <= 1):
+            raise SteerConfigError(
+                f"planner eta_max: expected a number in (0, 1], got {self.eta_max}"
+            )
         if any(not (0 <= v < 1) for v in self.lams):
             raise SteerConfigError(f"planner lams: expected numbers in [0, 1), got {self.lams}")
         _positive("planner switch_factors", self.switch_factors)
@@ -157,15 +156,30 @@ class Planner:
         #: Asked every ``STOP_CHECK_STEPS`` steps; True abandons the plan
         #: (:class:`~twin.steer.errors.TimeLimitReached`). The steerer's board-time limit.
         self.should_stop: Callable[[], bool] | None = None
+        #: Wall clock of the plan budget (``time.monotonic``; set by the steerer): the planner
+        #: itself reads no clock.
+        self.clock: Callable[[], float] | None = None
+        self._deadline: float | None = None
 
-    def _track(self, gates_v: np.ndarray, lam: float) -> TwinTrack:
+    def etas(self, *, at_least: float | None = None) -> list[float]:
+        """The nudges a plan may use, in the order tried: the board's, then the raised ones
+        (``eta_factors``, capped at ``eta_max``, then ``eta_max``); none below ``at_least``."""
+        cfg = self.config
+        raised = sorted({min(f * self.eta, cfg.eta_max) for f in cfg.eta_factors})
+        if raised:  # and the highest the board takes
+            raised.append(cfg.eta_max)
+        etas = [self.eta, *sorted({e for e in raised if e > self.eta * (1 + 1e-9)})]
+        low = self.eta if at_least is None else at_least
+        return [e for e in etas if e >= low * (1 - 1e-9)]
+
+    def _track(self, gates_v: np.ndarray, lam: float, eta: float) -> TwinTrack:
         return TwinTrack(
             self.task,
             self.edges,
             t_s=0.0,
             gates_v=np.asarray(gates_v, dtype=float),
             mode="training",
-            eta=self.eta,
+            eta=eta,
             lam=lam,
             step_s=self.step_s,
             noise=NoiseConfig(),
@@ -180,11 +194,19 @@ class Planner:
         *,
         horizon_s: float | None = None,
         energy_cap_j: float = np.inf,
+        eta: float | None = None,
     ) -> Prediction:
         """Run ``schedule`` on the twin from ``gates_v`` until ``tol``, a stall, the horizon, or
-        more than ``energy_cap_j`` spent (then not reached)."""
+        more than ``energy_cap_j`` spent (then not reached); at nudge ``eta`` (default the
+        board's)."""
         pred, _ = self._run(
-            gates_v, schedule, tol, horizon_s=horizon_s, branch_at=(), energy_cap_j=energy_cap_j
+            gates_v,
+            schedule,
+            tol,
+            horizon_s=horizon_s,
+            branch_at=(),
+            energy_cap_j=energy_cap_j,
+            eta=self.eta if eta is None else eta,
         )
         return pred
 
@@ -197,6 +219,7 @@ class Planner:
         horizon_s: float | None,
         branch_at: Sequence[float],
         energy_cap_j: float = np.inf,
+        eta: float,
     ) -> tuple[Prediction, list[tuple[float, float, np.ndarray, int]]]:
         """Simulate; also the (t, energy, gates, sample index) where the error first falls to
         each of ``branch_at`` (for branching further candidates off this trunk). Stops, not
@@ -204,7 +227,7 @@ class Planner:
         cfg = self.config
         horizon = cfg.horizon_s if horizon_s is None else horizon_s
         phase = 0
-        track = self._track(gates_v, schedule[0].lam)
+        track = self._track(gates_v, schedule[0].lam, eta)
         r = track.readings()
         ts, errs, ens = [0.0], [float(r["error"])], [float(r["energy_j"])]
         branches: list[tuple[float, float, np.ndarray, int]] = []
@@ -213,8 +236,11 @@ class Planner:
         n_stall = max(1, round(cfg.stall_s / cfg.dt_s))
         while ts[-1] < horizon:
             stop = self.should_stop
-            if len(ts) % STOP_CHECK_STEPS == 0 and stop is not None and stop():
-                raise TimeLimitReached("the time limit passed while the twin planned")
+            if len(ts) % STOP_CHECK_STEPS == 0:
+                if stop is not None and stop():
+                    raise TimeLimitReached("the time limit passed while the twin planned")
+                if self._over_budget():
+                    raise _BudgetSpent
             t = ts[-1] + cfg.dt_s
             track.advance(t)
             r = track.readings()
@@ -245,8 +271,80 @@ class Planner:
         )
         return pred, branches
 
+    def _over_budget(self) -> bool:
+        return (
+            self._deadline is not None and self.clock is not None and self.clock() > self._deadline
+        )
+
+    def _open_budget(self) -> bool:
+        """Start a plan's budget unless one is running; whether this call opened it."""
+        if self._deadline is not None or self.clock is None or self.config.budget_s is None:
+            return False
+        self._deadline = self.clock() + self.config.budget_s
+        return True
+
+    def plan_eta(
+        self,
+        gates_v: np.ndarray,
+        tol: float,
+        *,
+        first: float | None = None,
+        at_least: float | None = None,
+    ) -> Plan:
+        """:meth:`plan` at the first eta (:meth:`etas`: the board's, then the raised ones, none
+        below ``at_least``) at which lambda = 0 is predicted to reach ``tol``.
+
+        Each eta is probed with lambda = 0 alone first (a lambda > 0 adds a floor of its own):
+        a full plan is made at the first eta where the probe reaches, which keeps a plan on a
+        board the twin says needs a raised eta about as cheap as one that does not. The probe
+        is not a perfect test: lambda = 0 can stall on a plateau that a lambda > 0 schedule
+        gets past, so on some boards eta is raised where a lambda schedule at the board's eta
+        would have reached too (with less energy to the tolerance at the raised eta, as
+        measured). When no probe reaches, full plans at each eta in order. Without any, a plan
+        with no best whose ``eta`` is the one whose probe gets lowest (where to fall back). One
+        budget covers it all; when it runs out after a probe reached, that probe (lambda = 0 at
+        its eta) is the plan's best.
+        """
+        etas = self.etas(at_least=at_least)
+        if len(etas) == 1:
+            return self.plan(gates_v, tol, first=first, eta=etas[0])
+        opened = self._open_budget()
+        probes: list[Prediction] = []
+        try:
+            for i, eta in enumerate(etas):
+                probe = self.simulate(gates_v, (Phase(lam=0.0, until_error=tol),), tol, eta=eta)
+                if probe.reached_s is None:
+                    probes.append(probe)
+                    continue
+                plan = self.plan(gates_v, tol, first=first if i == 0 else None, eta=eta)
+                if plan.best is None:  # the budget ran out before a candidate reached: the probe
+                    cands = (probe, *plan.candidates)
+                    plan = Plan(best=probe, candidates=cands, eta=eta, truncated=plan.truncated)
+                return plan
+            # lambda = 0 stalls everywhere (a plateau can outlast the stall test): full plans,
+            # in order, while the budget lasts (a lambda > 0 trunk may get past it)
+            for i, eta in enumerate(etas):
+                plan = self.plan(gates_v, tol, first=first if i == 0 else None, eta=eta)
+                if plan.best is not None or plan.truncated:
+                    return plan
+            truncated = False
+        except _BudgetSpent:
+            truncated = True
+        finally:
+            if opened:
+                self._deadline = None
+        lows = [float(np.min(p.error)) if p.error.size else np.inf for p in probes]
+        eta = etas[int(np.argmin(lows))] if probes else self.eta
+        return Plan(best=None, candidates=tuple(probes), eta=eta, truncated=truncated)
+
     def plan(
-        self, gates_v: np.ndarray, tol: float, *, bound: bool = True, first: float | None = None
+        self,
+        gates_v: np.ndarray,
+        tol: float,
+        *,
+        bound: bool = True,
+        first: float | None = None,
+        eta: float | None = None,
     ) -> Plan:
         """Candidates from ``gates_v``; the least-energy one that reaches ``tol``.
 
@@ -254,8 +352,10 @@ class Planner:
         same choice, fewer simulated seconds); ``False``: simulate every candidate fully.
         Abandoned candidates are listed, not reached; branches of an abandoned trunk past its
         abandonment are not listed. ``first``: simulate the candidates of this lambda first (a
-        re-plan starts from the last plan's; a good first bound prunes the most).
+        re-plan starts from the last plan's; a good first bound prunes the most). ``eta``: the
+        nudge of every candidate (default the board's).
         """
+        eta = self.eta if eta is None else float(eta)
         if not (np.isfinite(tol) and tol > 0):
             raise SteerConfigError(f"tolerance: expected a positive error in V^2, got {tol!r}")
         candidates: list[Prediction] = []
@@ -268,34 +368,38 @@ class Planner:
                 best_j = min(best_j, candidate.energy_to_tol_j)
 
         lams = sorted(self.config.lams, key=lambda lam: lam != first)  # stable: else in order
-        for lam in lams:
-            direct: Schedule = (Phase(lam=lam, until_error=tol),)
-            switches = [f * tol for f in self.config.switch_factors] if lam > 0 else []
-            trunk, branches = self._run(
-                gates_v, direct, tol, horizon_s=None, branch_at=switches, energy_cap_j=best_j
-            )
-            keep(trunk)
-            for (t0, e0, gates, n), until in zip(branches, switches, strict=False):
-                schedule = (Phase(lam=lam, until_error=until), Phase(lam=0.0, until_error=tol))
-                horizon = self.config.horizon_s - t0
-                tail = self.simulate(
-                    gates, schedule[1:], tol, horizon_s=horizon, energy_cap_j=best_j - e0
+        opened, truncated = self._open_budget(), False
+        try:
+            for lam in lams:
+                direct: Schedule = (Phase(lam=lam, until_error=tol),)
+                switches = [f * tol for f in self.config.switch_factors] if lam > 0 else []
+                trunk, branches = self._run(
+                    gates_v,
+                    direct,
+                    tol,
+                    horizon_s=None,
+                    branch_at=switches,
+                    energy_cap_j=best_j,
+                    eta=eta,
                 )
-                keep(_join(schedule, trunk, n, t0, e0, tail))
+                keep(trunk)
+                for (t0, e0, gates, n), until in zip(branches, switches, strict=False):
+                    schedule = (Phase(lam=lam, until_error=until), Phase(lam=0.0, until_error=tol))
+                    horizon = self.config.horizon_s - t0
+                    tail = self.simulate(
+                        gates,
+                        schedule[1:],
+                        tol,
+                        horizon_s=horizon,
+                        energy_cap_j=best_j - e0,
+                        eta=eta,
+                    )
+                    keep(join_predictions(schedule, trunk, n, t0, e0, tail))
+        except _BudgetSpent:
+            truncated = True  # the best of what was simulated (lambda = 0 comes first)
+        finally:
+            if opened:
+                self._deadline = None
         reaching = [c for c in candidates if c.energy_to_tol_j is not None]
         best = min(reaching, key=lambda c: c.energy_to_tol_j or 0.0) if reaching else None
-        return Plan(best=best, candidates=tuple(candidates))
-
-
-def _join(
-    schedule: Schedule, trunk: Prediction, n: int, t0: float, e0: float, tail: Prediction
-) -> Prediction:
-    """The trunk's first ``n`` samples then the tail shifted by ``(t0, e0)``."""
-    return Prediction(
-        schedule=schedule,
-        t_s=np.concatenate([trunk.t_s[:n], t0 + tail.t_s[1:]]),
-        error=np.concatenate([trunk.error[:n], tail.error[1:]]),
-        energy_j=np.concatenate([trunk.energy_j[:n], e0 + tail.energy_j[1:]]),
-        reached_s=None if tail.reached_s is None else t0 + tail.reached_s,
-        energy_to_tol_j=None if tail.energy_to_tol_j is None else e0 + tail.energy_to_tol_j,
-    )
+        return Plan(best=best, candidates=tuple(candidates), eta=eta, truncated=truncated)

@@ -25,7 +25,7 @@ from twin.learning.rules import LambdaControl
 from twin.shadow.alarms import DivergenceMonitor
 
 from .errors import SteerConfigError
-from .planner import Plan, Planner, Prediction
+from .planner import Plan, Planner, Prediction, lowest_error
 
 __all__ = [
     "ControlPolicy",
@@ -208,6 +208,9 @@ class PredictivePolicy:
         self.replans = 0
         self.plans: list[tuple[float, Plan]] = []
         self.fell_back: str | None = None if trusted else "twin not trusted"
+        #: The nudge eta the board should train at (``None``: the board's own): a plan's raised
+        #: eta where lambda alone is predicted not to reach the tolerance.
+        self.eta: float | None = None
         self._phase = 0
         self._t0_s = 0.0
         #: Called before each (re-)plan: the steerer holds the board while the twin plans.
@@ -251,16 +254,24 @@ class PredictivePolicy:
             self.before_planning()
         last = self.plans[-1][1].best if self.plans else None
         first = None if last is None else last.schedule[0].lam
-        plan = self.planner.plan(obs.gate_v, self.tol, first=first)
+        plan = self.planner.plan_eta(obs.gate_v, self.tol, first=first, at_least=self.eta)
         self.plans.append((obs.t_s, plan))
         self._t0_s, self._phase = obs.clock_s, 0
+        own = plan.eta is None or abs(plan.eta - self.planner.eta) <= 1e-9 * self.planner.eta
+        self.eta = None if own else plan.eta
+        if plan.best is None and plan.truncated:
+            self.fell_back = (
+                f"the plan budget ({self.planner.config.budget_s:g} s of wall time) ran out "
+                "before any schedule was predicted to reach the tolerance"
+            )
+            return self.fallback.start(obs)
         if plan.best is None:
-            lows = [float(np.min(c.error)) for c in plan.candidates if c.error.size]
-            low = f"{min(lows):.3g}" if lows else "n/a"
+            low = lowest_error(plan)
             horizon = self.planner.config.horizon_s
+            at = "" if own else f" at eta {plan.eta:.3g}"
             self.fell_back = (
                 f"no schedule predicted to reach the tolerance within {horizon:g} s (lowest "
-                f"predicted error {low} V^2 against {self.tol:.3g})"
+                f"predicted error {low:.3g} V^2{at} against {self.tol:.3g})"
             )
             return self.fallback.start(obs)
         return plan.best.schedule[0].lam

@@ -38,7 +38,7 @@ __all__ = [
     "twin_of_calibration",
 ]
 
-POLICIES = ("control", "predictive", "fixed")
+POLICIES = ("control", "predictive", "fixed", "overclamp")
 
 
 @attrs.frozen(kw_only=True)
@@ -98,7 +98,8 @@ def saved_twin(saved: Any, *, trust_gate_rms_v: float = 0.05) -> SteerTwin:
 @attrs.frozen(kw_only=True)
 class PolicySpec:
     """A policy by name with its settings (``lam`` for ``fixed``; Eq. 18's ``rho``, ``p``,
-    ``lam0`` and board time unit for ``control`` and the fallback of ``predictive``)."""
+    ``lam0`` and board time unit for ``control`` and the fallback of ``predictive``; the
+    ``overclamp_eta`` of ``overclamp``, ``None``: the board's own)."""
 
     name: str = "control"
     lam: float = 0.0
@@ -108,6 +109,7 @@ class PolicySpec:
     time_unit_s: float = 0.1
     planner: PlannerConfig = attrs.field(factory=PlannerConfig)
     max_replans: int = 3
+    overclamp_eta: float | None = 32 / 129
 
     def __attrs_post_init__(self) -> None:
         if self.name not in POLICIES:
@@ -147,6 +149,15 @@ def steer_board(
 ) -> SteerResult:
     """Steer ``board`` with ``policy`` (the board is not closed here)."""
     twin = twin if twin is not None else nominal_twin()
+    if policy.name == "overclamp":
+        from .overclamp import OverclampRun
+
+        run = OverclampRun(
+            board, config, edges=twin.edges, emit=emit, dry_run=dry_run, eta=policy.overclamp_eta
+        )
+        result = run.run()
+        result.summary["twin"] = dict(twin.report, trusted=twin.trusted)
+        return result
     steerer = Steerer(
         board,
         make_policy(policy, trusted=twin.trusted),

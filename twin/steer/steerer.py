@@ -36,10 +36,10 @@ from .actions import BoardActions
 from .config import SteerConfig
 from .errors import BoardSilent, CommandUnanswered, TimeLimitReached
 from .meter import BoardMeter
-from .planner import Phase, Planner, PlannerConfig
+from .planner import Planner, PlannerConfig
 from .policies import Observation, Policy
 from .record import EnergyBook, record_prediction
-from .report import SteerResult, summarize
+from .report import SteerResult, predict_baseline, summarize
 
 __all__ = ["TIME_CHECK_S", "PolicyFactory", "SteerContext", "Steerer"]
 
@@ -140,14 +140,23 @@ class Steerer(BoardActions):
         predicted = getattr(policy, "predicted_error", None)
         return None if predicted is None else predicted(obs)
 
+    def _start_policy(self, policy: Policy, obs: Observation) -> None:
+        """Start the policy from ``obs`` (a plan, for the predictive one) and send its eta and
+        lambda."""
+        lam = policy.start(obs)
+        self._set_eta(getattr(policy, "eta", None))
+        self._set_lam(lam)
+
     def _decide(self, meter: BoardMeter, policy: Policy, obs: Observation) -> None:
         """The policy's lambda, sent; training restarted if a re-plan held the board (or the
         board stopped itself at the end of its duration), re-armed when the lambda changed."""
-        lam = self.lam_acked
-        self._set_lam(policy.decide(obs))
+        lam, eta = self.lam_acked, self.eta_acked
+        new_lam = policy.decide(obs)
+        self._set_eta(getattr(policy, "eta", None))
+        self._set_lam(new_lam)
         if not self.training:
             self._resume(meter, policy, obs)
-        elif self.lam_acked != lam and self._armed:
+        elif (self.lam_acked != lam or self.eta_acked != eta) and self._armed:
             self._start_training(self._duration(policy, obs))
 
     def _duration(self, policy: Policy, obs: Observation) -> float | None:
@@ -216,7 +225,9 @@ class Steerer(BoardActions):
             planner=planner,
         )
         self._step_s = planner.step_s
+        self.board_eta = planner.eta
         planner.should_stop = self._time_up
+        planner.clock = time.monotonic  # the plan budget's wall clock
         policy = self.make_policy(ctx)
         if hasattr(policy, "before_planning"):
             policy.before_planning = self._pause
@@ -264,13 +275,18 @@ class Steerer(BoardActions):
             out["reason"] = f"link lost: {exc}"
             status = "aborted"
         finally:
-            planner.should_stop = None  # the baseline below is the report's, not a plan
+            planner.should_stop = planner.clock = None  # the baseline is the report's, no plan
             out["safe_mode"] = self._stop_training()
+            out["eta_final"] = self._restore_eta()
         start_gates = gates0 if self._gates_start is None else self._gates_start
-        baseline = (
-            planner.simulate(start_gates, (Phase(lam=0.0, until_error=tol),), tol)
-            if self.want_baseline and status == "complete"
-            else None
+        baseline = predict_baseline(
+            planner,
+            start_gates,
+            tol,
+            horizon_s=max(planner.config.horizon_s, self.config.max_time_s),
+            wanted=self.want_baseline,
+            status=status,
+            eta_steered=self.eta_highest,
         )
         summary = summarize(
             meter=meter,
@@ -288,10 +304,10 @@ class Steerer(BoardActions):
             dry_run=self.dry_run,
         )
         self._energy.flush(self.t_s, meter.energy_j)
-        if baseline is not None:
+        if baseline.prediction is not None:
             summary["baseline_run"] = record_prediction(
                 self.dispatch,
-                baseline,
+                baseline.prediction,
                 role="baseline",
                 peer_run=self.uid,
                 board=self.board.board_id,
@@ -300,6 +316,7 @@ class Steerer(BoardActions):
             )
         summary["plan_runs"] = [uid for uid in self._plan_runs if uid]
         summary["measurement_floor_v2"] = floor if np.isfinite(floor) else None
+        summary["eta_board"] = self.board_eta
         self.dispatch(stop_doc(self.uid, status=status, summary=summary, reason=out["reason"]))
         return SteerResult(summary=summary, uid=self.uid)
 
@@ -307,7 +324,7 @@ class Steerer(BoardActions):
         cfg = self.config
         obs = self._observe(meter)
         self._gates_start = obs.gate_v
-        self._set_lam(policy.start(obs))
+        self._start_policy(policy, obs)
         self._resume(meter, policy, obs)
         if self.dry_run:
             out["reason"] = "dry run: nothing sent"
@@ -322,13 +339,13 @@ class Steerer(BoardActions):
                 raise BoardSilent(f"no state from the board for {cfg.join_timeout_s:g} s")
             self._note_self_stop(updates)
             if self._ingest(meter, updates) | self._take_reboot():
-                self.lam_acked = None  # the new epoch's settings are not ours
+                self.lam_acked = self.eta_acked = None  # the new epoch's settings are not ours
                 self._await_window(meter)
                 self.client.send("stop_training", must=True)  # hold while the policy restarts
                 self.training = False
                 self._await_idle()
                 obs = self._observe(meter)
-                self._set_lam(policy.start(obs))
+                self._start_policy(policy, obs)
                 self._resume(meter, policy, obs)
                 continue
             if self.t_s >= cfg.max_time_s:  # every poll: holds count, and are not decisions

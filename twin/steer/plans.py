@@ -1,0 +1,83 @@
+"""What the planner deals in: phases, schedules, predictions and plans (data, no simulation).
+
+A :class:`Schedule` is a sequence of :class:`Phase` objects; a :class:`Prediction` is one
+schedule simulated on the twin; a :class:`Plan` the chosen prediction and every candidate.
+:mod:`~twin.steer.planner` makes them.
+"""
+
+from __future__ import annotations
+
+import attrs
+import numpy as np
+
+__all__ = ["Phase", "Plan", "Prediction", "Schedule", "join_predictions", "lowest_error"]
+
+
+@attrs.frozen(kw_only=True)
+class Phase:
+    """Hold ``lam`` until the error is at or below ``until_error`` (V^2)."""
+
+    lam: float
+    until_error: float
+
+
+Schedule = tuple[Phase, ...]
+
+
+@attrs.frozen(kw_only=True, eq=False)
+class Prediction:
+    """A simulated run of one schedule: trajectory and where it reaches the tolerance.
+
+    ``t_s``, ``error``, ``energy_j`` are sampled every planner step from the start (board time
+    since the plan, s; error V^2; cumulative free-network energy J). ``reached_s`` and
+    ``energy_to_tol_j`` are ``None`` when the tolerance was not reached within the horizon.
+    """
+
+    schedule: Schedule
+    t_s: np.ndarray
+    error: np.ndarray
+    energy_j: np.ndarray
+    reached_s: float | None
+    energy_to_tol_j: float | None
+
+    def error_at(self, t_s: float) -> float:
+        """Predicted error at plan time ``t_s`` (held at the last value past the end)."""
+        return float(np.interp(t_s, self.t_s, self.error))
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "schedule": [attrs.asdict(p) for p in self.schedule],
+            "reached_s": self.reached_s,
+            "energy_to_tol_j": self.energy_to_tol_j,
+        }
+
+
+@attrs.frozen(kw_only=True, eq=False)
+class Plan:
+    """The chosen prediction and every candidate considered, at the nudge ``eta``."""
+
+    best: Prediction | None
+    candidates: tuple[Prediction, ...]
+    eta: float | None = None
+    #: The plan's wall-time budget ran out: the best of the candidates simulated by then.
+    truncated: bool = False
+
+
+def lowest_error(plan: Plan) -> float:
+    """The lowest error any of ``plan``'s candidates reaches, V^2 (inf without any)."""
+    lows = [float(np.min(c.error)) for c in plan.candidates if c.error.size]
+    return min(lows) if lows else float("inf")
+
+
+def join_predictions(
+    schedule: Schedule, trunk: Prediction, n: int, t0: float, e0: float, tail: Prediction
+) -> Prediction:
+    """The trunk's first ``n`` samples then the tail shifted by ``(t0, e0)``."""
+    return Prediction(
+        schedule=schedule,
+        t_s=np.concatenate([trunk.t_s[:n], t0 + tail.t_s[1:]]),
+        error=np.concatenate([trunk.error[:n], tail.error[1:]]),
+        energy_j=np.concatenate([trunk.energy_j[:n], e0 + tail.energy_j[1:]]),
+        reached_s=None if tail.reached_s is None else t0 + tail.reached_s,
+        energy_to_tol_j=None if tail.energy_to_tol_j is None else e0 + tail.energy_to_tol_j,
+    )
