@@ -12,8 +12,9 @@ from typing import Any
 
 from twin.shadow.commands import Commander
 from twin.shadow.config import ShadowConfig
-from twin.shadow.node_watch import NodeWatch, nodes_off
-from twin.shadow.probe import InferenceProbe, probe_off
+from twin.shadow.node_test import check_off
+from twin.shadow.node_watch import NodeWatch
+from twin.shadow.probe import InferenceProbe
 from twin.shadow.state import TwinState
 
 __all__ = ["build_checks", "check_summaries"]
@@ -55,6 +56,6 @@ def check_summaries(
 ) -> dict[str, Any]:
     """The summary's ``probe`` and ``nodes`` entries (``None``: not asked; ``off``: why)."""
     return {
-        "probe": probe.summary() if probe is not None else probe_off(config.probe_every_s),
-        "nodes": nodes.summary() if nodes is not None else nodes_off(config.node_every_s),
+        "probe": probe.summary() if probe is not None else check_off(config.probe_every_s),
+        "nodes": nodes.summary() if nodes is not None else check_off(config.node_every_s),
     }

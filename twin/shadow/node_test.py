@@ -36,7 +36,9 @@ __all__ = [
     "NAME_EXPLAINED",
     "PROBE_MODEL_V",
     "PROBE_STEP_REL",
+    "NodeCheck",
     "NodeTester",
+    "check_off",
     "free_nodes",
 ]
 
@@ -212,6 +214,37 @@ class NodeTester:
             if alarm is not None and alarm.end_s is None:
                 alarm = self.monitor.active
         return alarm
+
+
+def check_off(every_s: float | None) -> dict[str, Any] | None:
+    """The summary's entry of a check that a shadow without calibration does not run (``None``
+    when none was asked)."""
+    if every_s is None:
+        return None
+    return {"off": "uncalibrated twin: its conductance model is not established (calibrate)"}
+
+
+class NodeCheck:
+    """What the probe and the node check share: their :class:`NodeTester`, its monitor, results
+    and alarms."""
+
+    tester: NodeTester
+
+    @property
+    def monitor(self) -> DivergenceMonitor:
+        """The check's alarm monitor."""
+        return self.tester.monitor
+
+    @property
+    def results(self) -> list[ProbeResult]:
+        """Every evaluated test, oldest first."""
+        return self.tester.results
+
+    @property
+    def alarms(self) -> list[Alarm]:
+        """The check's finished alarms, plus the active one."""
+        active = [self.monitor.active] if self.monitor.active is not None else []
+        return [*self.monitor.alarms, *active]
 
 
 def free_nodes(task: Task) -> np.ndarray:

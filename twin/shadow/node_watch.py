@@ -25,23 +25,15 @@ from typing import Any
 import numpy as np
 
 from twin.board.contract import BoardState
-from twin.shadow.alarms import Alarm, DivergenceMonitor
-from twin.shadow.node_test import PROBE_MODEL_V, PROBE_STEP_REL, NodeTester
-from twin.shadow.probe_stats import ProbeResult
+from twin.shadow.alarms import Alarm
+from twin.shadow.node_test import PROBE_MODEL_V, PROBE_STEP_REL, NodeCheck, NodeTester
 from twin.shadow.state import TwinState
 from twin.simulation.edge import EdgeParams
 
-__all__ = ["NodeWatch", "nodes_off"]
+__all__ = ["NodeWatch"]
 
 
-def nodes_off(every_s: float | None) -> dict[str, Any] | None:
-    """The summary's entry of a shadow without the node check (``None`` when none was asked)."""
-    if every_s is None:
-        return None
-    return {"off": "uncalibrated twin: its conductance model is not established (calibrate)"}
-
-
-class NodeWatch:
+class NodeWatch(NodeCheck):
     """Tests the board's training frames' node readings against the twin every ``every_s``.
 
     Parameters
@@ -68,16 +60,6 @@ class NodeWatch:
         self._frames: deque[BoardState] = deque(maxlen=self.window)
         self._next_s: float | None = None
         self.skipped = 0
-
-    @property
-    def monitor(self) -> DivergenceMonitor:
-        """The check's alarm monitor (source ``nodes``)."""
-        return self.tester.monitor
-
-    @property
-    def results(self) -> list[ProbeResult]:
-        """Every test made, oldest first."""
-        return self.tester.results
 
     def step(
         self,
@@ -137,9 +119,3 @@ class NodeWatch:
             "node ADC",
             "blind_to": "gain faults, dead gates and leaks; edges in cutoff at the training inputs",
         }
-
-    @property
-    def alarms(self) -> list[Alarm]:
-        """The check's finished alarms, plus the active one."""
-        active = [self.monitor.active] if self.monitor.active is not None else []
-        return [*self.monitor.alarms, *active]

@@ -58,9 +58,9 @@ import numpy as np
 
 from twin.board.contract import Ack, BoardState, Command
 from twin.board.errors import BridgeTimeout
-from twin.shadow.alarms import Alarm, DivergenceMonitor
+from twin.shadow.alarms import Alarm
 from twin.shadow.commands import Commander
-from twin.shadow.node_test import PROBE_MODEL_V, PROBE_STEP_REL, NodeTester
+from twin.shadow.node_test import PROBE_MODEL_V, PROBE_STEP_REL, NodeCheck, NodeTester, check_off
 from twin.shadow.probe_stats import ProbeResult
 from twin.shadow.state import TwinState
 from twin.simulation.edge import EdgeParams
@@ -75,14 +75,11 @@ PROBE_TIMEOUT_S = 0.5
 PROBE_ACK_S = 2.0
 
 
-def probe_off(every_s: float | None) -> dict[str, Any] | None:
-    """The summary's probe entry of a shadow without a probe (``None`` when none was asked)."""
-    if every_s is None:
-        return None
-    return {"off": "uncalibrated twin: its conductance model is not established (calibrate)"}
+#: The summary's probe entry of a shadow without a probe.
+probe_off = check_off
 
 
-class InferenceProbe:
+class InferenceProbe(NodeCheck):
     """Sends probes through ``commander`` and tests the board's held state against the twin.
 
     Parameters
@@ -122,16 +119,6 @@ class InferenceProbe:
         self._pending: dict[str, Any] | None = None
         self._frames: list[BoardState] = []
         self._count = 0
-
-    @property
-    def monitor(self) -> DivergenceMonitor:
-        """The probe's alarm monitor (source ``probe``)."""
-        return self.tester.monitor
-
-    @property
-    def results(self) -> list[ProbeResult]:
-        """Every evaluated probe, oldest first."""
-        return self.tester.results
 
     # ------------------------------------------------------------------ sending
 
@@ -241,9 +228,3 @@ class InferenceProbe:
             "reveals": "threshold/conductance faults at any gate (pinned ones too), node ADC",
             "blind_to": "gain faults, dead gates and leaks (they show only while an edge learns)",
         }
-
-    @property
-    def alarms(self) -> list[Alarm]:
-        """The probe's finished alarms, plus the active one."""
-        active = [self.monitor.active] if self.monitor.active is not None else []
-        return [*self.monitor.alarms, *active]
