@@ -43,6 +43,7 @@ from pathlib import Path
 
 import numpy as np
 
+from twin.board.commands import VARIATION_NAMES
 from twin.board.errors import BridgeConfigError
 from twin.board.inprocess import InProcessBoard
 from twin.shadow.alarm_curve import (
@@ -52,7 +53,7 @@ from twin.shadow.alarm_curve import (
     fit_false_alarm_curve,
     upper95_per_hour,
 )
-from twin.shadow.session import VARIATIONS, EmulationSpec, calibrate_emulator, make_emulator
+from twin.shadow.session import EmulationSpec, calibrate_emulator, make_emulator
 from twin.shadow.shadow import Shadow, ShadowConfig
 
 K, CLIP, EVERY_S = 1.0, 50.0, 0.01
@@ -179,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jobs", type=int, default=1, help="seeds run at a time (processes)")
     ap.add_argument(
         "--variation",
-        choices=sorted(VARIATIONS),
+        choices=VARIATION_NAMES,
         default="typical",
         help="check only: the boards' hidden variation (lab: with the lab's learning bias); "
         "the stored curve is fitted and validated on typical boards",

@@ -21,6 +21,7 @@ __all__ = [
     "COMMAND_NAMES",
     "ETA_DIVISOR",
     "RATE_HZ_RANGE",
+    "VARIATION_NAMES",
     "eta_from_setting",
     "eta_setting",
     "parse_inference",
@@ -45,6 +46,12 @@ RATE_HZ_RANGE = (1e-2, 1e5)
 
 #: The board's nudge setting: eta = ETA / 129 (ETA an 8-bit integer).
 ETA_DIVISOR = 129
+
+#: The emulated board's hidden-variation presets by name (``twin.board.variation.HiddenVariation``
+#: ``.named``): ``none`` the nominal board, ``typical`` the shadow's calibration board, ``lab``
+#: as imperfect as the lab's 4 x 4 board (a learning bias; issue 23). Here, not beside the
+#: presets, so the command line lists them without loading the board's physics.
+VARIATION_NAMES = ("none", "typical", "lab")
 
 
 def eta_from_setting(eta_int: int) -> float:

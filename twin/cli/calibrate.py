@@ -9,7 +9,7 @@ import click
 
 from . import cli
 from ._common import check_request, emit_json, print_summary
-from ._types import SEED, Endpoint, FiniteRange, OutputFile
+from ._types import SEED, VARIATION, VARIATION_HELP, Endpoint, FiniteRange, OutputFile
 
 __all__ = ["MAX_EPISODES", "calibrate_cmd"]
 
@@ -50,6 +50,12 @@ MAX_FRAMES = 1e7
     help="Emulated board; the random starting gates of each episode.",
 )
 @click.option(
+    "--variation",
+    type=VARIATION,
+    default=None,
+    help=VARIATION_HELP + " With --from-emulator only [default: typical].",
+)
+@click.option(
     "--episodes",
     type=click.IntRange(3, MAX_EPISODES),
     default=6,
@@ -84,6 +90,7 @@ def calibrate_cmd(
     record: Path | None,
     connect: str | None,
     seed: int,
+    variation: str | None,
     episodes: int,
     held_out: int,
     episode_s: float,
@@ -99,6 +106,8 @@ def calibrate_cmd(
 
     if sum((from_emulator, record is not None, connect is not None)) != 1:
         raise click.UsageError("give exactly one of --from-emulator, --record FILE or --connect")
+    if variation is not None and not from_emulator:
+        raise click.UsageError("--variation needs --from-emulator (it is the emulated board's)")
     if record is not None:
         from twin.shadow.session import calibrate_recording
 
@@ -117,7 +126,8 @@ def calibrate_cmd(
             result, report = _calibrate_connected(connect, episodes, held_out, episode_s, seed)
             source["endpoint"] = connect
         else:
-            emulator = make_emulator(EmulationSpec(seed=seed))
+            source["variation"] = variation = variation or "typical"
+            emulator = make_emulator(EmulationSpec(seed=seed, variation=variation))
             result, report = calibrate_emulator(
                 emulator, episodes=episodes, held_out=held_out, episode_s=episode_s, seed=seed
             )
