@@ -64,10 +64,15 @@ OUT = Path(__file__).resolve().parents[1] / "twin" / "shadow" / "false_alarms.js
 
 
 def one(
-    seed: int, duration_s: float, curve: FalseAlarmCurve, hours: float, variation: str = "typical"
+    seed: int,
+    duration_s: float,
+    curve: FalseAlarmCurve,
+    hours: float,
+    variation: str = "typical",
+    idle_s: float = 0.0,
 ) -> dict:
     emu = make_emulator(EmulationSpec(seed=seed, variation=variation))
-    result, _ = calibrate_emulator(emu, seed=seed)
+    result, _ = calibrate_emulator(emu, seed=seed, idle_s=idle_s)
     emu.boot(0.0)
     config = ShadowConfig(false_alarm_hours=hours)
     sh = Shadow(
@@ -93,10 +98,12 @@ def _runs(
     *,
     ordered: bool = True,
     variation: str = "typical",
+    idle_s: float = 0.0,
 ) -> Iterator[tuple[int, dict]]:
     """``(seed, one(seed))``, ``jobs`` seeds at a time in worker processes: in seed order, or
     (``ordered=False``) as they finish, so a ``--progress`` file holds every finished seed."""
-    run = partial(one, duration_s=duration_s, curve=curve, hours=hours, variation=variation)
+    run = partial(one, duration_s=duration_s, curve=curve, hours=hours, variation=variation,
+                  idle_s=idle_s)  # fmt: skip
     if jobs <= 1:
         yield from ((seed, run(seed)) for seed in seeds)
         return
@@ -185,10 +192,19 @@ def main(argv: list[str] | None = None) -> int:
         help="check only: the boards' hidden variation (lab: with the lab's learning bias); "
         "the stored curve is fitted and validated on typical boards",
     )
+    ap.add_argument(
+        "--idle-s",
+        type=float,
+        default=0.0,
+        help="check only: calibrate with each episode held idle this long first, s (the fit "
+        "then separates each edge's learning bias from its leak)",
+    )
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
     if args.variation != "typical" and (args.write or args.mark_validated):
         ap.error("--variation: --write and --mark-validated are for the typical boards only")
+    if args.idle_s and (args.write or args.mark_validated):
+        ap.error("--idle-s: --write and --mark-validated use the default calibration")
     if args.write:
         return _write(args)
     curve = default_false_alarm_curve()
@@ -209,6 +225,7 @@ def main(argv: list[str] | None = None) -> int:
                 args.jobs,
                 ordered=False,
                 variation=args.variation,
+                idle_s=args.idle_s,
             )
         ):
             trace = [np.zeros(0), *got["trace"]]

@@ -20,6 +20,17 @@ Gate dynamics (integrated, errors in variables)
     :data:`MIN_LEAK_TAU_S`), with standard errors. The fitted ``g`` become gains at the nominal
     ``R C``, ``r`` a leak time constant and ``c / r`` its rest voltage; a negligible leak keeps
     the fitted drift (at :data:`DRIFT_REF_V`).
+Learning bias (arXiv 2505.22887)
+    A gate drifts at ``B`` V/s while its edge learns, whatever the drops; training frames alone
+    cannot tell that from the leak's pull to a rest voltage off the nominal one (``c`` is both).
+    Frames of the board held idle can (:mod:`twin.shadow.calibrate_dynamics`: the idle windows
+    give the leak's own constant ``c_0``, and ``B = c - c_0``, as the lab reads learning drift
+    minus idle drift). Without them ``B = c - r v_0`` (``v_0`` the nominal rest voltage): the
+    drift beyond the leak's pull to it, which on an emulated board is the bias plus its comparator
+    offset's ``o / (R C)``, and carries the leak's error extrapolated from the gates' range to
+    ``v_0``. Either way the twin carries ``B`` as :attr:`EdgeParams.bias_v_per_s` and the leak the
+    rest: while training it drifts at ``c - r V`` as before, a held gate (idle, inference, probes)
+    with the leak alone, as a biased board's does.
 
 :func:`prediction_error` measures how well a twin predicts held-out segments (resynced every
 ``horizon_s``, as the shadow does); :func:`calibration_report` runs the whole experiment on an
@@ -68,8 +79,10 @@ JUMP_V = 0.3
 @attrs.frozen(kw_only=True, eq=False)
 class CalibrationResult:
     """Fitted edges and the per-edge values (``a_free_per_v``, ``a_clamp_per_v``, ``v_t_v``,
-    ``tau_leak_s``, ``v_rest_v``, ``drift_v_per_s`` at :data:`DRIFT_REF_V`) with their standard
-    errors (``a_free_se_per_v``, ``a_clamp_se_per_v``, ``drift_se_v_per_s``, ``leak_per_s_se``;
+    ``tau_leak_s``, ``v_rest_v``, ``drift_v_per_s`` at :data:`DRIFT_REF_V`, the learning bias
+    ``bias_v_per_s`` and ``bias_from_idle``, whether idle frames separated it from the leak) with
+    their standard errors (``a_free_se_per_v``, ``a_clamp_se_per_v``, ``drift_se_v_per_s``,
+    ``leak_per_s_se``, ``bias_se_v_per_s``;
     NaN where an edge kept its nominal values), the fits' final costs, and the fault-free residual
     spread of the calibrated twin (``spread``, :func:`twin.shadow.detector.learn_spread`)."""
 
@@ -81,14 +94,15 @@ class CalibrationResult:
 
 
 def split_segments(
-    states: Iterable[BoardState], *, jump_v: float = JUMP_V
+    states: Iterable[BoardState], *, jump_v: float = JUMP_V, mode: str = "training"
 ) -> list[list[BoardState]]:
-    """Runs of consecutive training frames: same epoch, consecutive seq, same eta and lambda,
-    and no gate jumping by more than ``jump_v`` in one frame (a reset)."""
+    """Runs of consecutive frames in ``mode`` (``training``; ``idle``: the board held): same
+    epoch, consecutive seq, same eta and lambda, and no gate jumping by more than ``jump_v`` in
+    one frame (a reset)."""
     segments: list[list[BoardState]] = []
     run: list[BoardState] = []
     for s in states:
-        prev = run[-1] if run and s.mode == "training" else None
+        prev = run[-1] if run and s.mode == mode else None
         if prev is not None and (
             s.epoch == prev.epoch
             and s.seq == prev.seq + 1
@@ -99,7 +113,7 @@ def split_segments(
             continue
         if len(run) > 1:
             segments.append(run)
-        run = [s] if s.mode == "training" else []
+        run = [s] if s.mode == mode else []
     if len(run) > 1:
         segments.append(run)
     return segments
@@ -170,8 +184,12 @@ def calibrate(
     *,
     base: EdgeParams | None = None,
     window_s: float = 0.005,
+    idle: Sequence[Sequence[BoardState]] = (),
 ) -> CalibrationResult:
-    """Fit thresholds and gate dynamics per edge; the twin's calibrated :class:`EdgeParams`."""
+    """Fit thresholds and gate dynamics per edge; the twin's calibrated :class:`EdgeParams`.
+
+    ``idle``: runs of frames of the board held idle (:func:`split_segments` with ``mode``
+    ``"idle"``), which separate each edge's learning bias from its leak (module docstring)."""
     base = base if base is not None else board_edge_params("transistor")
     segments = [s for s in segments if len(s) > 1]
     if not segments:
@@ -180,7 +198,10 @@ def calibrate(
     cols = base.columns(n)
     rails = (float(np.max(cols["v_min_v"])), float(np.min(cols["v_max_v"])))
     vt, cost_vt = fit_thresholds(segments, task, base)
-    dyn, cost_dyn = fit_gate_dynamics(segments, task, window_s=window_s, rails_v=rails)
+    idle = [s for s in idle if len(s) > 1]
+    dyn, cost_dyn = fit_gate_dynamics(
+        segments, task, window_s=window_s, rails_v=rails, idle=idle
+    )
     rc = cols["r_charge_ohm"] * cols["c_gate_f"]
     nominal = dyn["fitted"] == 0
     dyn["g_free"][nominal] = cols["a_free_per_v"][nominal] / rc[nominal]
@@ -192,7 +213,17 @@ def calibrate(
     c_eff = dyn["c_v_per_s"] + (r_eff - leak) * DRIFT_REF_V
     nominal_cols = ~dyn["fitted"].astype(bool)
     tau = np.where(nominal_cols, cols["tau_leak_s"], 1.0 / r_eff)
-    v_rest = np.where(nominal_cols, cols["v_rest_v"], c_eff / r_eff)
+    # c_eff = B + c0_eff: the leak's constant from the idle windows where there were some, else
+    # its pull to the nominal rest voltage v0; the bias is the rest.
+    v0 = cols["v_rest_v"]
+    from_idle = dyn["idle_fitted"].astype(bool)
+    c0_eff = np.where(from_idle, c_eff - np.nan_to_num(dyn["bias_v_per_s"]), r_eff * v0)
+    bias = np.where(nominal_cols, 0.0, c_eff - c0_eff)
+    at = np.where(leak >= MIN_LEAK_PER_S, v0, DRIFT_REF_V)  # d bias / d r = -at (without idle)
+    bias_var = dyn["c_v_per_s_se"] ** 2 + at**2 * dyn["leak_per_s_se"] ** 2
+    bias_var -= 2 * at * dyn["c_leak_cov"]
+    bias_se = np.where(from_idle, dyn["bias_se_v_per_s"], np.sqrt(np.maximum(bias_var, 0.0)))
+    v_rest = np.where(nominal_cols, cols["v_rest_v"], c0_eff / r_eff)
     fitted = {
         "a_free_per_v": dyn["g_free"] * rc,
         "a_clamp_per_v": dyn["g_clamp"] * rc,
@@ -205,6 +236,9 @@ def calibrate(
         "drift_v_per_s": np.where(nominal_cols, 0.0, dyn["c_v_per_s"] - leak * DRIFT_REF_V),
         "drift_se_v_per_s": dyn["drift_se_v_per_s"],
         "leak_per_s_se": dyn["leak_per_s_se"],
+        "bias_v_per_s": bias,
+        "bias_se_v_per_s": np.where(nominal_cols, np.nan, bias_se),
+        "bias_from_idle": from_idle,
     }
     assert isinstance(base.device, TransistorDevice)
     edges = base.evolve(
@@ -213,6 +247,7 @@ def calibrate(
         a_clamp_per_v=fitted["a_clamp_per_v"],
         tau_leak_s=tau,
         v_rest_v=v_rest,
+        bias_v_per_s=bias,
     )
     frames = sum(len(s) for s in segments)
     return CalibrationResult(

@@ -3,6 +3,11 @@
 Per edge, ``dV_G/dt = g_F (1 - lam) dV_F^2 - g_C dV_C^2 + c - r V_G`` integrated over windows and
 fitted by bounded two-stage least squares (the integrals from the window's other frames as
 instruments); see :func:`fit_gate_dynamics` and the docstring of :mod:`twin.shadow.calibrate`.
+
+Frames of the board held idle (gates held, amplifiers off) add windows of ``dV_G/dt = c_0 - r
+V_G``: the leak alone. With them the constant splits into the leak's ``c_0`` and the learning bias
+``B = c - c_0`` (arXiv 2505.22887: the drift a gate has only while its edge learns), each with its
+standard error, as the lab reads it (learning drift minus idle drift) but from the same fit.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ __all__ = [
     "DRIFT_REF_V",
     "GAIN_RANGE",
     "MAX_DRIFT_V_PER_S",
+    "MIN_IDLE_WINDOWS",
     "MIN_LEAK_PER_S",
     "MIN_LEAK_TAU_S",
     "MIN_WINDOWS",
@@ -36,12 +42,15 @@ MIN_LEAK_TAU_S = 20.0
 MIN_LEAK_PER_S = 1e-4
 #: Fitted gains stay within nominal / GAIN_RANGE .. nominal x GAIN_RANGE.
 GAIN_RANGE = 4.0
-#: Largest constant gate drift a fit may give, V/s (a comparator offset of ~4 mV over RC).
-MAX_DRIFT_V_PER_S = 2.0
+#: Largest constant gate drift a fit may give, V/s: a learning bias (the lab's two-transistor
+#: network measured 4.72 V/s on one edge; arXiv 2505.22887) or a comparator offset over RC.
+MAX_DRIFT_V_PER_S = 10.0
 #: Gate voltage at which a fitted drift is kept when the leak is negligible, V (mid-range).
 DRIFT_REF_V = 3.0
 #: Fewer usable windows than this leave an edge at its nominal dynamics.
 MIN_WINDOWS = 6
+#: Fewer idle windows than this leave an edge's bias unseparated from its leak's constant.
+MIN_IDLE_WINDOWS = 4
 #: Gates within this of a rail are clipped: windows touching them are not used.
 RAIL_MARGIN_V = 0.02
 
@@ -72,8 +81,13 @@ def fit_gate_dynamics(
     window_s: float = 0.005,
     rails_v: tuple[float, float] = (1.0, 5.5),
     g_nominal_per_v_s: float = 10.0 / 2.2e-3,
+    idle: Sequence[Sequence[BoardState]] = (),
 ) -> tuple[dict[str, np.ndarray], float]:
     """Per-edge ``g_F``, ``g_C`` (1/(V s)), ``c`` (V/s) and leak rate ``r`` (1/s); the cost.
+
+    ``idle``: runs of frames of the board held idle. An edge with at least
+    :data:`MIN_IDLE_WINDOWS` idle windows also gets its learning bias ``bias_v_per_s`` (``c``
+    less the idle constant ``c_0``) and ``bias_se_v_per_s`` (``idle_fitted`` 1); the others NaN.
 
     An errors-in-variables-aware fit (two-stage least squares): the regressors (integrals of
     squared drops and of the gate over windows of ``window_s``) are computed from noisy readings,
@@ -87,15 +101,19 @@ def fit_gate_dynamics(
     circuit = BoardCircuit(task)
     n = task.network.n_edges
     rows: list[list[np.ndarray]] = [[] for _ in range(n)]
-    for seg in segments:
+    idle_rows: list[list[np.ndarray]] = [[] for _ in range(n)]
+    for seg, learning in [(s, True) for s in segments] + [(s, False) for s in idle]:
         t = stack(seg, "t_s")
         if len(t) < 5:
             continue
         window = max(2 * round(window_s / float(np.median(np.diff(t))) / 2), 2)
         gates = stack(seg, "gate_v")
-        lam = seg[0].lam
-        x_f = (1.0 - lam) * circuit.drops(stack(seg, "v_free_v")) ** 2
-        x_c = circuit.drops(stack(seg, "v_clamped_v")) ** 2
+        if learning:
+            lam = seg[0].lam
+            x_f = (1.0 - lam) * circuit.drops(stack(seg, "v_free_v")) ** 2
+            x_c = circuit.drops(stack(seg, "v_clamped_v")) ** 2
+        else:  # held: no drive
+            x_f = x_c = np.zeros_like(gates)
         for a in range(0, len(seg) - window, window):
             b = a + window
             near = (np.min(gates[a : b + 1], 0) < rails_v[0] + RAIL_MARGIN_V) | (
@@ -109,29 +127,60 @@ def fit_gate_dynamics(
             inst = np.stack([xf_o, -xc_o, span, -v_o], axis=1)
             target = gates[b] - gates[a]
             for e in np.flatnonzero(~near):
-                rows[e].append(np.concatenate([feats[e], inst[e], [target[e]]]))
+                (rows if learning else idle_rows)[e].append(
+                    np.concatenate([feats[e], inst[e], [target[e]]])
+                )
     names = ("g_free", "g_clamp", "c_v_per_s", "leak_per_s")
     out = {name: np.zeros(n) for name in names}
     out |= {f"{name}_se": np.full(n, np.nan) for name in names}
-    out["drift_se_v_per_s"] = np.full(n, np.nan)
+    for name in ("drift_se_v_per_s", "c_leak_cov", "bias_v_per_s", "bias_se_v_per_s"):
+        out[name] = np.full(n, np.nan)
     out["fitted"] = np.zeros(n)
-    lo = np.array([g_nominal_per_v_s / GAIN_RANGE] * 2 + [-MAX_DRIFT_V_PER_S, 0.0])
-    hi = np.array([g_nominal_per_v_s * GAIN_RANGE] * 2 + [MAX_DRIFT_V_PER_S, 1 / MIN_LEAK_TAU_S])
+    out["idle_fitted"] = np.zeros(n)
+    g_lo, g_hi = g_nominal_per_v_s / GAIN_RANGE, g_nominal_per_v_s * GAIN_RANGE
+    lo = np.array([g_lo, g_lo, -MAX_DRIFT_V_PER_S, 0.0])
+    hi = np.array([g_hi, g_hi, MAX_DRIFT_V_PER_S, 1 / MIN_LEAK_TAU_S])
     cost = 0.0
     for i in range(n):
         if len(rows[i]) < MIN_WINDOWS:  # pinned at a rail all along: keep the nominal gains
             out["g_free"][i] = out["g_clamp"][i] = np.nan
             continue
         data = np.array(rows[i])
-        p, cov, c_i = _fit_2sls(data[:, :4], data[:, 4:8], data[:, 8], lo, hi)
+        if len(idle_rows[i]) < MIN_IDLE_WINDOWS:
+            p, cov, c_i = _fit_2sls(data[:, :4], data[:, 4:8], data[:, 8], lo, hi)
+            grad = np.array([0.0, 0.0, 1.0, -DRIFT_REF_V])  # d(c - r V_ref)
+        else:  # (g_F, g_C, B, c_0, r): the constant splits into the bias and the leak's
+            p, cov, c_i = _fit_with_idle(data, np.array(idle_rows[i]), lo, hi)
+            out["idle_fitted"][i] = 1.0
+            out["bias_v_per_s"][i], out["bias_se_v_per_s"][i] = p[2], np.sqrt(cov[2, 2])
+            to_c = np.array([[1, 0, 0, 0, 0], [0, 1, 0, 0, 0], [0, 0, 1, 1, 0], [0, 0, 0, 0, 1]])
+            p, cov = to_c @ p, to_c @ cov @ to_c.T  # as (g_F, g_C, c = B + c_0, r)
+            grad = np.array([0.0, 0.0, 1.0, -DRIFT_REF_V])
         out["fitted"][i] = 1.0
         for k, name in enumerate(names):
             out[name][i] = p[k]
             out[f"{name}_se"][i] = np.sqrt(cov[k, k])
-        grad = np.array([0.0, 0.0, 1.0, -DRIFT_REF_V])  # d(c - r V_ref)
         out["drift_se_v_per_s"][i] = float(np.sqrt(grad @ cov @ grad))
+        out["c_leak_cov"][i] = cov[2, 3]
         cost += c_i
     return out, cost
+
+
+def _fit_with_idle(
+    learning: np.ndarray, held: np.ndarray, lo: np.ndarray, hi: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """:func:`_fit_2sls` of ``(g_F, g_C, B, c_0, r)`` on learning and idle windows (rows of 4
+    regressors, 4 instruments and the target): the constant of a learning window is ``B + c_0``,
+    of an idle one ``c_0``."""
+    data = np.concatenate([learning, held])
+    on = np.concatenate([np.ones(len(learning)), np.zeros(len(held))])
+
+    def split(cols: np.ndarray) -> np.ndarray:
+        return np.stack([cols[:, 0], cols[:, 1], cols[:, 2] * on, cols[:, 2], cols[:, 3]], axis=1)
+
+    lo5 = np.array([lo[0], lo[1], lo[2], lo[2], lo[3]])
+    hi5 = np.array([hi[0], hi[1], hi[2], hi[2], hi[3]])
+    return _fit_2sls(split(data[:, :4]), split(data[:, 4:8]), data[:, 8], lo5, hi5)
 
 
 def _fit_2sls(
