@@ -148,3 +148,24 @@ def test_calibrate_cli_reports_and_saves_the_bias(capsys: Any, tmp_path: Path) -
     code, _, err = run_cli(capsys, "calibrate", "--record", "x.rec", "--idle-s", "1")
     assert code == 2
     assert "--idle-s needs" in err
+
+
+def test_a_live_board_is_held_idle_before_each_episode() -> None:
+    """Over the Board contract (here in process) the idle holds are commands too: stop, reset,
+    hold, train; every fitted edge gets its bias from its idle frames."""
+    from twin.shadow.calibration_runs import calibrate_live
+    from twin.shadow.session import open_board
+
+    board = open_board(emulate=EmulationSpec(seed=7, variation="lab"))
+    try:
+        result, report = calibrate_live(
+            board, episodes=3, held_out=1, episode_s=0.4, seed=1, idle_s=0.1
+        )
+    finally:
+        board.close()
+    fit = result.fitted
+    assert fit["bias_from_idle"].sum() >= 28
+    assert report["uncertainty"]["edges_bias_from_idle"] == fit["bias_from_idle"].sum()
+    truth = make_emulator(EmulationSpec(seed=7, variation="lab")).hidden["bias_v_per_s"]
+    ok = fit["bias_from_idle"]
+    assert np.median(np.abs(fit["bias_v_per_s"] - truth)[ok]) < 0.05 * _rms(truth)
