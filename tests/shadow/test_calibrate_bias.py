@@ -138,6 +138,10 @@ def test_calibrate_cli_reports_and_saves_the_bias(capsys: Any, tmp_path: Path) -
     assert code == 0, err
     report = json.loads(out.strip().splitlines()[-1])
     assert report["uncertainty"]["edges_bias_from_idle"] >= 28
+    assert len(report["bias_v_per_s"]) == len(report["bias_se_v_per_s"]) == 32
+    params = report["parameters"]
+    # 2 fitted episodes of 0.4 s: 0.18 V/s rms against 0.72, set by a few edges (median below)
+    assert params["bias_rms_error_v_per_s"] < 0.35 * params["bias_rms_hidden_v_per_s"]
     doc = json.loads(save.read_text())
     assert doc["source"]["variation"] == "lab"
     assert doc["source"]["idle_s"] == 0.2

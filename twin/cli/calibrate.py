@@ -159,7 +159,9 @@ def calibrate_cmd(
     pred = report["prediction"]
     rows = {f"{name} {key}": value for name, errs in pred.items() for key, value in errs.items()}
     rows |= {
-        k: v for k, v in report.items() if k not in ("prediction", "parameters", "uncertainty")
+        k: v
+        for k, v in report.items()
+        if k not in ("prediction", "parameters", "uncertainty", "bias_se_v_per_s")
     }
     rows |= report.get("parameters", {})
     rows |= report.get("uncertainty", {})

@@ -309,6 +309,10 @@ def parameter_errors(
         name = key.split("_")[1]
         out[f"gain_{name}_rel_rms_fitted"] = float(np.sqrt(np.mean((fit / hid - 1) ** 2)))
         out[f"gain_{name}_rel_rms_nominal"] = float(np.sqrt(np.mean((nom / hid - 1) ** 2)))
+    if "bias_v_per_s" in fitted and "bias_v_per_s" in hidden:
+        err = fitted["bias_v_per_s"][ok] - hidden["bias_v_per_s"][ok]
+        out["bias_rms_error_v_per_s"] = float(np.sqrt(np.mean(err**2)))
+        out["bias_rms_hidden_v_per_s"] = float(np.sqrt(np.mean(hidden["bias_v_per_s"] ** 2)))
     vt_nom = np.broadcast_to(nominal.device.v_t_v, (n,))
     out["v_t_rms_fitted_v"] = float(np.sqrt(np.mean((fitted["v_t_v"] - hidden["v_t_v"]) ** 2)))
     out["v_t_rms_nominal_v"] = float(np.sqrt(np.mean((vt_nom - hidden["v_t_v"]) ** 2)))

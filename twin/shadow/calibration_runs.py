@@ -197,6 +197,8 @@ def _held_out_report(
         "edges_bias_from_idle": int(np.sum(fit["bias_from_idle"])),
     }
     return {
+        "bias_v_per_s": _listed(fit["bias_v_per_s"]),
+        "bias_se_v_per_s": _listed(fit["bias_se_v_per_s"]),
         "uncertainty": uncertainty | bias,
         "frames_fit": result.frames,
         "frames_held_out": int(sum(len(s) for s in test)),
@@ -205,6 +207,11 @@ def _held_out_report(
         "gate_improvement": errors["nominal"]["gate_rms_v"] / errors["calibrated"]["gate_rms_v"],
         "node_improvement": errors["nominal"]["node_rms_v"] / errors["calibrated"]["node_rms_v"],
     }
+
+
+def _listed(values: np.ndarray) -> list[float | None]:
+    """Per-edge values as JSON data (``None`` where not finite: an edge kept nominal)."""
+    return [float(v) if np.isfinite(v) else None for v in values]
 
 
 def _drain(board: Board, timeout_s: float) -> list[BoardState]:
