@@ -25,6 +25,12 @@ board-hours, 0 false alarms at the 10-hour level 33.95 (95 % upper bound 9.0 per
 short to confirm the 0.1 per hour target), no crossing of any grid level down to 1.0, no shadow
 alarm. A third of a board-hour only.
 
+``--idle-s S`` calibrates with each episode held idle ``S`` s first (the bias separated from the
+leak; the twin carries it). Measured 2026-12-06 (branch h23, ``--variation lab --idle-s 0.2
+--first-seed 600 --seeds 30 --duration 60 --jobs 2``, load 11-19 on 2 cores): 30 fault-free lab
+boards, 0.5 board-hours, 0 false alarms at the 10-hour level 33.95 (95 % upper bound 6.0 per
+board-hour), no crossing of any grid level down to 1.0, no shadow alarm.
+
 Run: ``nice -n 10 python benchmarks/bench_false_alarms.py --seeds 8 --duration 30 --write``
 then ``nice -n 10 python benchmarks/bench_false_alarms.py --first-seed 100 --seeds 24
 --duration 150 --progress /tmp/fa.jsonl --mark-validated``.
