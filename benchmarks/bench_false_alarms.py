@@ -29,7 +29,10 @@ alarm. A third of a board-hour only.
 leak; the twin carries it). Measured 2026-12-06 (branch h23, ``--variation lab --idle-s 0.2
 --first-seed 600 --seeds 30 --duration 60 --jobs 2``, load 11-19 on 2 cores): 30 fault-free lab
 boards, 0.5 board-hours, 0 false alarms at the 10-hour level 33.95 (95 % upper bound 6.0 per
-board-hour), no crossing of any grid level down to 1.0, no shadow alarm.
+board-hour), no crossing of any grid level down to 1.0, no shadow alarm. The default
+calibration (no idle holds: the bias then also holds the comparator offsets) on 30 more lab
+boards (``--variation lab --first-seed 630 --seeds 30 --duration 60 --jobs 2``): 0.5
+board-hours, 0 false alarms (95 % upper bound 6.0 per board-hour), no crossing down to 1.0.
 
 Run: ``nice -n 10 python benchmarks/bench_false_alarms.py --seeds 8 --duration 30 --write``
 then ``nice -n 10 python benchmarks/bench_false_alarms.py --first-seed 100 --seeds 24
