@@ -10,7 +10,7 @@ from twin.board.emulator import BoardEmulator, EmulatorConfig, default_board_tas
 from twin.board.errors import BridgeConfigError
 from twin.board.hinge import free_outputs_at_v
 from twin.board.overclamp import lab_circle_task
-from twin.board.stepwise import StepPolicy, plain_steps, step_train
+from twin.board.stepwise import StepPolicy, StepResult, plain_steps, step_train
 from twin.board.stepwise_board import start_stepwise, train_stepwise
 from twin.board.track import TwinTrack
 from twin.board.variation import HiddenVariation, draw_hidden_edges
@@ -231,3 +231,39 @@ def test_a_fault_injected_during_the_training_mode_applies_from_then_on() -> Non
     leak = np.abs(g0[5] - cols["v_rest_v"][5]) * 0.05 / cols["tau_leak_s"][5]
     assert moved[5] <= 1.01 * leak + 1e-12
     assert np.median(np.delete(moved, 5)) > 20 * leak
+
+
+def _wire_run(task: Task, rounds: dict, seed: int = 0) -> tuple[np.ndarray, StepResult]:
+    from twin.board.contract import Command
+
+    emu = _lab_board(task, seed)
+    emu.command(Command(key="eta", name="set_params", args={"eta": 32 / 129}))
+    ack = emu.command(Command(key="go", name="start_training", args={"rounds": rounds}))
+    assert ack.ok, ack.message
+    while emu.rounds is not None:
+        emu.advance(emu.t_s + 0.05)
+    assert emu.rounds_result is not None
+    return emu.track.gates(), emu.rounds_result
+
+
+def test_the_wire_decides_by_the_adc_when_asked() -> None:
+    """``rounds: {decide: step, adc: true}``: decisions from the node ADC's readings, their noise
+    from the board's own seeded stream (the same board runs the same), and not the decisions
+    from the true voltages; ``adc`` without ``decide: step`` or not a boolean is refused."""
+    from twin.board.contract import Command
+
+    task = lab_circle_task(NET, 0.083)
+    rounds = {"mode": "overclamp", "decide": "step", "max_s": 0.5}
+    by_adc = [_wire_run(task, rounds | {"adc": True}) for _ in range(2)]
+    np.testing.assert_array_equal(by_adc[0][0], by_adc[1][0])
+    np.testing.assert_array_equal(by_adc[0][1].wrong_per_epoch, by_adc[1][1].wrong_per_epoch)
+    true_v = _wire_run(task, rounds | {"adc": False})
+    plain = _wire_run(task, rounds)
+    np.testing.assert_array_equal(true_v[0], plain[0])  # adc false is the default
+    assert not np.array_equal(by_adc[0][0], true_v[0])
+    emu = _lab_board(task)
+    for bad in ({"mode": "overclamp", "adc": True}, {**rounds, "adc": "yes"}):
+        ack = emu.command(Command(key=f"x{bad}", name="start_training", args={"rounds": bad}))
+        assert not ack.ok
+        assert ack.code == "invalid"
+        assert "rounds.adc" in ack.message

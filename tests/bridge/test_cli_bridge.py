@@ -63,6 +63,29 @@ def test_board_runs_the_emulator(capsys) -> None:
     assert summary["frames"] >= 20
 
 
+def test_lab_variation_on_the_command_line(capsys, tmp_path) -> None:
+    """``--variation lab`` serves and shadows a board with the lab's learning bias."""
+    from twin.shadow.session import EmulationSpec, make_emulator
+
+    code, out, err = run(
+        capsys, "board", "--bind", "tcp://127.0.0.1:0", "--duration", "0.3", "--rate-hz", "200",
+        "--variation", "lab", "--json",
+    )  # fmt: skip
+    assert code == 0, err
+    assert json.loads(out.strip().splitlines()[-1])["frames"] >= 20
+    code, out, err = run(
+        capsys, "shadow", "--emulate", "--duration", "0.3", "--no-db", "--json",
+        "--variation", "lab", "--seed", "5", "--out", str(tmp_path / "r.jsonl"),
+    )  # fmt: skip
+    assert code == 0, err
+    docs = [json.loads(line) for line in (tmp_path / "r.jsonl").read_text().splitlines()]
+    assert {d["params"]["variation"] for d in docs if d["doc"] == "start"} == {"lab"}
+    bias = make_emulator(EmulationSpec(seed=5, variation="lab")).hidden["bias_v_per_s"]
+    assert 0.2 < float(abs(bias).mean()) < 2.0  # the lab's 0.5 +- 0.5 V/s, not typical()'s 0
+    typical = make_emulator(EmulationSpec(seed=5, variation="typical")).hidden["bias_v_per_s"]
+    assert not typical.any()
+
+
 @pytest.mark.parametrize(
     ("args", "needle"),
     [

@@ -58,6 +58,11 @@ BAD = [
     (["sweep", "run", "x.toml", "--scheduler", "tcp://host"], "--scheduler"),
     (["figures", "--scheduler", "nonsense"], "--scheduler"),
     (["energy", "to-tolerance", "r", "--error", "nan"], "--error"),
+    (["board", "--variation", "lab2"], "--variation"),
+    (["shadow", "--emulate", "--variation", "LAB"], "--variation"),
+    (["steer", "--emulate", "--tolerance", "1e-3", "--variation", "real"], "--variation"),
+    (["calibrate", "--from-emulator", "--variation", ""], "--variation"),
+    (["calibrate", "--record", "x.rec", "--variation", "lab"], "--variation needs --from-emulator"),
 ]
 
 
@@ -154,6 +159,21 @@ def test_set_params_rate_range_is_the_cli_range() -> None:
     with pytest.raises(CommandRefused):
         parse_set_params({"rate_hz": 1e-300})
     assert parse_set_params({"rate_hz": 50.0}) == {"rate_hz": 50.0}
+
+
+def test_variation_choices_are_the_library_presets() -> None:
+    from twin.board.commands import VARIATION_NAMES
+    from twin.board.variation import HiddenVariation
+    from twin.cli._types import VARIATION
+
+    assert tuple(VARIATION.choices) == VARIATION_NAMES == ("none", "typical", "lab")
+    assert HiddenVariation.named("none") == HiddenVariation()
+    assert HiddenVariation.named("typical") == HiddenVariation.typical()
+    assert HiddenVariation.named("lab") == HiddenVariation.lab()
+    assert HiddenVariation.named("lab").has_bias
+    assert not HiddenVariation.named("typical").has_bias
+    with pytest.raises(BridgeConfigError, match="expected one of none, typical, lab"):
+        HiddenVariation.named("lab ")
 
 
 WORK = [

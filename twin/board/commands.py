@@ -21,6 +21,7 @@ __all__ = [
     "COMMAND_NAMES",
     "ETA_DIVISOR",
     "RATE_HZ_RANGE",
+    "VARIATION_NAMES",
     "eta_from_setting",
     "eta_setting",
     "parse_inference",
@@ -45,6 +46,12 @@ RATE_HZ_RANGE = (1e-2, 1e5)
 
 #: The board's nudge setting: eta = ETA / 129 (ETA an 8-bit integer).
 ETA_DIVISOR = 129
+
+#: The emulated board's hidden-variation presets by name (``twin.board.variation.HiddenVariation``
+#: ``.named``): ``none`` the nominal board, ``typical`` the shadow's calibration board, ``lab``
+#: as imperfect as the lab's 4 x 4 board (a learning bias; issue 23). Here, not beside the
+#: presets, so the command line lists them without loading the board's physics.
+VARIATION_NAMES = ("none", "typical", "lab")
 
 
 def eta_from_setting(eta_int: int) -> float:
@@ -164,8 +171,8 @@ def parse_start_training(
     The rounds, when given, are :class:`~twin.board.overclamp.ClampPolicy` keywords
     (``overclamp``, ``margin_v``, ``round_s_per_point``, ``max_rounds``; not ``eta``: the board's),
     or with ``decide: "step"`` (decisions at every learning step,
-    :class:`~twin.board.stepwise.StepPolicy`) ``overclamp``, ``margin_v``, ``max_s`` and
-    ``decide``.
+    :class:`~twin.board.stepwise.StepPolicy`) ``overclamp``, ``margin_v``, ``max_s``,
+    ``decide_by_adc`` (the wire's ``adc``: decisions from the node ADC's readings) and ``decide``.
     """
     _only(args, ("duration_s", "rounds"), "start_training")
     if "duration_s" in args and "rounds" in args:
@@ -175,12 +182,12 @@ def parse_start_training(
     rounds = args["rounds"]
     if not isinstance(rounds, Mapping):
         raise CommandRefused("invalid", f"rounds: expected an object, got {rounds!r}")
-    _only(rounds, ("mode", "decide", "margin_v", "round_s_per_point", "max_rounds", "max_s"),
-          "rounds")  # fmt: skip
+    _only(rounds, ("mode", "decide", "margin_v", "round_s_per_point", "max_rounds", "max_s",
+                   "adc"), "rounds")  # fmt: skip
     decide = rounds.get("decide", "round")
     if decide not in ("round", "step"):
         raise CommandRefused("invalid", f"rounds.decide: expected round or step, got {decide!r}")
-    wrong = ("round_s_per_point", "max_rounds") if decide == "step" else ("max_s",)
+    wrong = ("round_s_per_point", "max_rounds") if decide == "step" else ("max_s", "adc")
     for key in wrong:
         if key in rounds:
             raise CommandRefused("invalid", f"rounds.{key}: not with decide {decide}")
@@ -203,6 +210,11 @@ def parse_start_training(
         out["max_rounds"] = value
     if "max_s" in rounds:
         out["max_s"] = _number(rounds, "max_s", high=3600.0)
+    if "adc" in rounds:
+        if not isinstance(rounds["adc"], bool):
+            raise CommandRefused("invalid", f"rounds.adc: expected true or false, got "
+                                 f"{rounds['adc']!r}")  # fmt: skip
+        out["decide_by_adc"] = rounds["adc"]
     if decide == "step":
         out["decide"] = "step"
     return None, out

@@ -382,6 +382,11 @@ class BoardEmulator:
 
     # ------------------------------------------------------------------ emulation only
 
+    def decision_rng(self) -> np.random.Generator:
+        """A generator of the read noise of decisions taken from node-ADC readings (per-step
+        training with ``adc``), drawn from the board's ADC stream: seeded with the board."""
+        return np.random.default_rng(self._adc_rng.integers(0, 2**63))
+
     def inject_fault(self, edge: int, **changes: float) -> None:
         """Change one edge's hidden circuit now (emulation only; not a protocol command).
 

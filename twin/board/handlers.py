@@ -60,7 +60,8 @@ def start_training(emu: BoardEmulator, args: Mapping[str, Any]) -> Result:
         try:
             if rounds.pop("decide", "round") == "step":
                 step = StepPolicy(eta=emu.eta, step_s=emu.step_s, **rounds)
-                run = start_stepwise(emu, task, step)
+                rng = emu.decision_rng() if step.decide_by_adc else None
+                run = start_stepwise(emu, task, step, rng=rng)
                 return {"error_fraction": run.result().error_fraction, "perfect": False}
             result = start_rounds(emu, task, ClampPolicy(eta=emu.eta, **rounds))
         except BridgeConfigError as exc:

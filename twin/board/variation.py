@@ -22,10 +22,13 @@ imperfect as the lab's 4 x 4 board: its measured cycle spans and error floors.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import attrs
 import numpy as np
 
 from twin._validators import finite, non_negative, positive
+from twin.board.commands import VARIATION_NAMES
 from twin.board.errors import BridgeConfigError
 from twin.simulation.devices import TransistorDevice
 from twin.simulation.edge import EdgeParams, board_edge_params
@@ -134,6 +137,22 @@ class HiddenVariation:
             bias_mean_v_per_s=0.5,
             bias_sigma_v_per_s=0.5,
         )
+
+    @classmethod
+    def named(cls, name: str) -> HiddenVariation:
+        """The preset called ``name`` (:data:`twin.board.commands.VARIATION_NAMES`): ``none``
+        (the nominal board), ``typical`` or ``lab``; an error naming the presets otherwise."""
+        presets: dict[str, Callable[[], HiddenVariation]] = {
+            "none": cls,
+            "typical": cls.typical,
+            "lab": cls.lab,
+        }
+        assert tuple(presets) == VARIATION_NAMES
+        if name not in presets:
+            raise BridgeConfigError(
+                f"variation: expected one of {', '.join(VARIATION_NAMES)}, got {name!r}"
+            )
+        return presets[name]()
 
     @property
     def has_bias(self) -> bool:

@@ -14,7 +14,16 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from ._types import MAX_SEED, SEED, Endpoint, FiniteRange, OutputFile, check_output_file
+from ._types import (
+    MAX_SEED,
+    SEED,
+    VARIATION,
+    VARIATION_HELP,
+    Endpoint,
+    FiniteRange,
+    OutputFile,
+    check_output_file,
+)
 
 if TYPE_CHECKING:
     from ..physics.estimate import Estimate, NetworkSize
@@ -308,8 +317,8 @@ def board_options(verb: str) -> Callable[[F], F]:
                      "schemas/PROTOCOL.md)."),
         click.option("--seed", type=SEED, default=0, show_default=True,
                      help="Seed of the emulated board and of the twin."),
-        click.option("--variation", type=click.Choice(["none", "typical"]), default="typical",
-                     show_default=True, help="Hidden component variation of the emulated board."),
+        click.option("--variation", type=VARIATION, default="typical", show_default=True,
+                     help=VARIATION_HELP),
         click.option("--calibrate", "calibrate_first", is_flag=True,
                      help="Calibrate the twin on the board first, by training it for 6 s of "
                      "board time from random gates (over --connect the board's gates are "

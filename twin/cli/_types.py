@@ -19,7 +19,7 @@ from typing import Any
 
 import click
 
-from ..board.commands import RATE_HZ_RANGE
+from ..board.commands import RATE_HZ_RANGE, VARIATION_NAMES
 
 __all__ = [
     "DURATION_S",
@@ -30,6 +30,8 @@ __all__ = [
     "RATE_HZ",
     "SCHEDULER",
     "SEED",
+    "VARIATION",
+    "VARIATION_HELP",
     "Endpoint",
     "FaultSpec",
     "FiniteRange",
@@ -46,6 +48,16 @@ __all__ = [
 MAX_SEED = 2**63 - 1
 #: The ``--seed`` type: an integer in [0, 2^63 - 1].
 SEED = click.IntRange(0, MAX_SEED)
+#: Every ``--variation`` of an emulated board: a preset of
+#: :meth:`twin.board.variation.HiddenVariation.named` (the library's list of names).
+VARIATION = click.Choice(VARIATION_NAMES)
+#: Its help: what each preset hides.
+VARIATION_HELP = (
+    "Hidden component variation of the emulated board: none (nominal), typical (5 % gains, "
+    "20 mV thresholds, 10 % capacitors, 20-200 s leaks, comparator offsets) or lab (as imperfect "
+    "as the lab's 4x4 board: typical with a learning bias of 0.5 +- 0.5 V/s per edge, 1 % gain "
+    "spread at half gain)."
+)
 #: Rows a query lists (0: all); bounded by what a database integer holds (2^63 - 1).
 LIMIT = click.IntRange(0, 2**63 - 1)
 #: Longest ``--duration`` of any command, s (about 116 days; each command's work estimate

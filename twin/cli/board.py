@@ -11,7 +11,7 @@ import click
 
 from . import cli
 from ._common import emit_json
-from ._types import DURATION_S, RATE_HZ, SEED, Endpoint, warn_if_exposed
+from ._types import DURATION_S, RATE_HZ, SEED, VARIATION, VARIATION_HELP, Endpoint, warn_if_exposed
 from .keys import server_curve, server_key_options
 
 __all__ = ["board_cmd"]
@@ -35,10 +35,10 @@ __all__ = ["board_cmd"]
 @click.option("--seed", type=SEED, default=0, show_default=True, help="Board (hidden variation).")
 @click.option(
     "--variation",
-    type=click.Choice(["none", "typical"]),
+    type=VARIATION,
     default="typical",
     show_default=True,
-    help="Hidden component variation.",
+    help=VARIATION_HELP,
 )
 @click.option(
     "--duration",

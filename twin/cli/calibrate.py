@@ -9,7 +9,7 @@ import click
 
 from . import cli
 from ._common import check_request, emit_json, print_summary
-from ._types import SEED, Endpoint, FiniteRange, OutputFile
+from ._types import SEED, VARIATION, VARIATION_HELP, Endpoint, FiniteRange, OutputFile
 
 __all__ = ["MAX_EPISODES", "calibrate_cmd"]
 
@@ -50,6 +50,12 @@ MAX_FRAMES = 1e7
     help="Emulated board; the random starting gates of each episode.",
 )
 @click.option(
+    "--variation",
+    type=VARIATION,
+    default=None,
+    help=VARIATION_HELP + " With --from-emulator only [default: typical].",
+)
+@click.option(
     "--episodes",
     type=click.IntRange(3, MAX_EPISODES),
     default=6,
@@ -71,6 +77,15 @@ MAX_FRAMES = 1e7
     help="Board time per episode, s.",
 )
 @click.option(
+    "--idle-s",
+    type=FiniteRange(0.0, 3600.0),
+    default=0.0,
+    show_default=True,
+    help="Hold the board idle this long before each episode, s (with --from-emulator or "
+    "--connect): the fit then separates each edge's learning bias from its leak (0: the bias "
+    "is the drift beyond the leak's pull to the nominal rest voltage).",
+)
+@click.option(
     "--save",
     type=OutputFile(),
     default=None,
@@ -84,14 +99,17 @@ def calibrate_cmd(
     record: Path | None,
     connect: str | None,
     seed: int,
+    variation: str | None,
     episodes: int,
     held_out: int,
     episode_s: float,
+    idle_s: float,
     save: Path | None,
     force: bool,
     as_json: bool,
 ) -> None:
-    """Fit per-edge thresholds, gains and leaks; report the held-out prediction error."""
+    """Fit per-edge thresholds, gains, leaks and learning biases; report the held-out
+    prediction error."""
     from twin.shadow.calibration_file import calibration_document, save_calibration
     from twin.shadow.session import EmulationSpec, calibrate_emulator, make_emulator
 
@@ -99,6 +117,10 @@ def calibrate_cmd(
 
     if sum((from_emulator, record is not None, connect is not None)) != 1:
         raise click.UsageError("give exactly one of --from-emulator, --record FILE or --connect")
+    if variation is not None and not from_emulator:
+        raise click.UsageError("--variation needs --from-emulator (it is the emulated board's)")
+    if idle_s and record is not None:
+        raise click.UsageError("--idle-s needs --from-emulator or --connect (a recording is as is)")
     if record is not None:
         from twin.shadow.session import calibrate_recording
 
@@ -107,19 +129,25 @@ def calibrate_cmd(
     else:
         if held_out >= episodes:
             raise click.BadParameter("must be below --episodes", param_hint="--held-out")
-        frames = episodes * episode_s * EmulationSpec().rate_hz
+        frames = episodes * (episode_s + idle_s) * EmulationSpec().rate_hz
         check_request("calibrate", stream_estimate(calibration_frames=frames), force,
                       quiet=as_json, work=(frames, MAX_FRAMES, "frames (episodes x episode-s x "
                                            "rate)"))  # fmt: skip
         source = {"kind": "live" if connect else "emulator", "seed": seed, "episodes": episodes,
                   "episode_s": episode_s, "held_out": held_out}  # fmt: skip
+        if idle_s:
+            source["idle_s"] = idle_s
         if connect is not None:
-            result, report = _calibrate_connected(connect, episodes, held_out, episode_s, seed)
+            result, report = _calibrate_connected(
+                connect, episodes, held_out, episode_s, seed, idle_s
+            )
             source["endpoint"] = connect
         else:
-            emulator = make_emulator(EmulationSpec(seed=seed))
+            source["variation"] = variation = variation or "typical"
+            emulator = make_emulator(EmulationSpec(seed=seed, variation=variation))
             result, report = calibrate_emulator(
-                emulator, episodes=episodes, held_out=held_out, episode_s=episode_s, seed=seed
+                emulator, episodes=episodes, held_out=held_out, episode_s=episode_s, seed=seed,
+                idle_s=idle_s,
             )
     if save is not None:
         board_id = str(report.get("board_id", "emulated-board"))
@@ -131,7 +159,9 @@ def calibrate_cmd(
     pred = report["prediction"]
     rows = {f"{name} {key}": value for name, errs in pred.items() for key, value in errs.items()}
     rows |= {
-        k: v for k, v in report.items() if k not in ("prediction", "parameters", "uncertainty")
+        k: v
+        for k, v in report.items()
+        if k not in ("prediction", "parameters", "uncertainty", "bias_se_v_per_s")
     }
     rows |= report.get("parameters", {})
     rows |= report.get("uncertainty", {})
@@ -139,7 +169,7 @@ def calibrate_cmd(
 
 
 def _calibrate_connected(
-    connect: str, episodes: int, held_out: int, episode_s: float, seed: int
+    connect: str, episodes: int, held_out: int, episode_s: float, seed: int, idle_s: float
 ) -> tuple[Any, dict[str, Any]]:
     """Calibrate the board at ``connect`` by training it (closed on return)."""
     from twin.shadow.calibration_runs import calibrate_live
@@ -148,7 +178,8 @@ def _calibrate_connected(
     board = open_board(connect=connect)
     try:
         return calibrate_live(
-            board, episodes=episodes, held_out=held_out, episode_s=episode_s, seed=seed
+            board, episodes=episodes, held_out=held_out, episode_s=episode_s, seed=seed,
+            idle_s=idle_s,
         )
     finally:
         board.close()

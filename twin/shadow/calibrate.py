@@ -20,6 +20,17 @@ Gate dynamics (integrated, errors in variables)
     :data:`MIN_LEAK_TAU_S`), with standard errors. The fitted ``g`` become gains at the nominal
     ``R C``, ``r`` a leak time constant and ``c / r`` its rest voltage; a negligible leak keeps
     the fitted drift (at :data:`DRIFT_REF_V`).
+Learning bias (arXiv 2505.22887)
+    A gate drifts at ``B`` V/s while its edge learns, whatever the drops; training frames alone
+    cannot tell that from the leak's pull to a rest voltage off the nominal one (``c`` is both).
+    Frames of the board held idle can (:mod:`twin.shadow.calibrate_dynamics`: the idle windows
+    give the leak's own constant ``c_0``, and ``B = c - c_0``, as the lab reads learning drift
+    minus idle drift). Without them ``B = c - r v_0`` (``v_0`` the nominal rest voltage): the
+    drift beyond the leak's pull to it, which on an emulated board is the bias plus its comparator
+    offset's ``o / (R C)``, and carries the leak's error extrapolated from the gates' range to
+    ``v_0``. Either way the twin carries ``B`` as :attr:`EdgeParams.bias_v_per_s` and the leak the
+    rest: while training it drifts at ``c - r V`` as before, a held gate (idle, inference, probes)
+    with the leak alone, as a biased board's does.
 
 :func:`prediction_error` measures how well a twin predicts held-out segments (resynced every
 ``horizon_s``, as the shadow does); :func:`calibration_report` runs the whole experiment on an
@@ -32,12 +43,18 @@ from collections.abc import Iterable, Sequence
 
 import attrs
 import numpy as np
-from scipy.optimize import least_squares, lsq_linear
+from scipy.optimize import least_squares
 
 from twin.board.circuit import BoardCircuit, EdgeModel
 from twin.board.contract import Board, BoardState, Resync
 from twin.board.errors import BridgeConfigError
 from twin.physics.task import Task
+from twin.shadow.calibrate_dynamics import (
+    DRIFT_REF_V,
+    MIN_LEAK_PER_S,
+    fit_gate_dynamics,
+    stack,
+)
 from twin.shadow.detector import SpreadModel, predict_horizons
 from twin.simulation.devices import TransistorDevice
 from twin.simulation.edge import EdgeParams, board_edge_params
@@ -53,33 +70,19 @@ __all__ = [
     "split_segments",
 ]
 
-#: Shortest leak time a fit may give, s: the board has no drain resistor, its capacitors'
-#: dielectric leaks over 20-200 s (``HiddenVariation.typical``); a faster fitted leak is a
-#: drift or gain error in disguise.
-MIN_LEAK_TAU_S = 20.0
-#: Leak rates below this (1/s) are represented at this rate, with the fitted drift kept.
-MIN_LEAK_PER_S = 1e-4
-#: Fitted gains stay within nominal / GAIN_RANGE .. nominal x GAIN_RANGE.
-GAIN_RANGE = 4.0
-#: Largest constant gate drift a fit may give, V/s (a comparator offset of ~4 mV over RC).
-MAX_DRIFT_V_PER_S = 2.0
-#: Gate voltage at which a fitted drift is kept when the leak is negligible, V (mid-range).
-DRIFT_REF_V = 3.0
 #: Fitted thresholds stay within this of the nominal threshold, V.
 THRESHOLD_RANGE_V = 0.3
-#: Fewer usable windows than this leave an edge at its nominal dynamics.
-MIN_WINDOWS = 6
 #: A gate moving more than this in one frame was reset (V).
 JUMP_V = 0.3
-#: Gates within this of a rail are clipped: windows touching them are not used.
-RAIL_MARGIN_V = 0.02
 
 
 @attrs.frozen(kw_only=True, eq=False)
 class CalibrationResult:
     """Fitted edges and the per-edge values (``a_free_per_v``, ``a_clamp_per_v``, ``v_t_v``,
-    ``tau_leak_s``, ``v_rest_v``, ``drift_v_per_s`` at :data:`DRIFT_REF_V`) with their standard
-    errors (``a_free_se_per_v``, ``a_clamp_se_per_v``, ``drift_se_v_per_s``, ``leak_per_s_se``;
+    ``tau_leak_s``, ``v_rest_v``, ``drift_v_per_s`` at :data:`DRIFT_REF_V`, the learning bias
+    ``bias_v_per_s`` and ``bias_from_idle``, whether idle frames separated it from the leak) with
+    their standard errors (``a_free_se_per_v``, ``a_clamp_se_per_v``, ``drift_se_v_per_s``,
+    ``leak_per_s_se``, ``bias_se_v_per_s``;
     NaN where an edge kept its nominal values), the fits' final costs, and the fault-free residual
     spread of the calibrated twin (``spread``, :func:`twin.shadow.detector.learn_spread`)."""
 
@@ -91,14 +94,15 @@ class CalibrationResult:
 
 
 def split_segments(
-    states: Iterable[BoardState], *, jump_v: float = JUMP_V
+    states: Iterable[BoardState], *, jump_v: float = JUMP_V, mode: str = "training"
 ) -> list[list[BoardState]]:
-    """Runs of consecutive training frames: same epoch, consecutive seq, same eta and lambda,
-    and no gate jumping by more than ``jump_v`` in one frame (a reset)."""
+    """Runs of consecutive frames in ``mode`` (``training``; ``idle``: the board held): same
+    epoch, consecutive seq, same eta and lambda, and no gate jumping by more than ``jump_v`` in
+    one frame (a reset)."""
     segments: list[list[BoardState]] = []
     run: list[BoardState] = []
     for s in states:
-        prev = run[-1] if run and s.mode == "training" else None
+        prev = run[-1] if run and s.mode == mode else None
         if prev is not None and (
             s.epoch == prev.epoch
             and s.seq == prev.seq + 1
@@ -109,7 +113,7 @@ def split_segments(
             continue
         if len(run) > 1:
             segments.append(run)
-        run = [s] if s.mode == "training" else []
+        run = [s] if s.mode == mode else []
     if len(run) > 1:
         segments.append(run)
     return segments
@@ -134,10 +138,6 @@ def collect_segments(board: Board, duration_s: float, timeout_s: float = 1.0) ->
     return states
 
 
-def _stack(states: Sequence[BoardState], name: str) -> np.ndarray:
-    return np.array([getattr(s, name) for s in states])
-
-
 def fit_thresholds(
     segments: Sequence[Sequence[BoardState]],
     task: Task,
@@ -150,9 +150,9 @@ def fit_thresholds(
     circuit = BoardCircuit(task)
     states = [s for seg in segments for s in seg]
     pick = np.linspace(0, len(states) - 1, min(frames, len(states))).astype(int)
-    gates = _stack([states[i] for i in pick], "gate_v")
-    v_f = _stack([states[i] for i in pick], "v_free_v")
-    v_c = _stack([states[i] for i in pick], "v_clamped_v")
+    gates = stack([states[i] for i in pick], "gate_v")
+    v_f = stack([states[i] for i in pick], "v_free_v")
+    v_c = stack([states[i] for i in pick], "v_clamped_v")
     dev = base.device
     if not isinstance(dev, TransistorDevice):
         raise BridgeConfigError("calibrate: thresholds need the transistor model")
@@ -178,120 +178,18 @@ def fit_thresholds(
     return fit.x, float(fit.cost)
 
 
-def _grid_integrals(x: np.ndarray, t: np.ndarray, a: int, b: int) -> tuple[np.ndarray, np.ndarray]:
-    """Integrals over ``[t_a, t_b]`` (``b - a`` even) from two disjoint sets of frames.
-
-    The even frames ``a, a+2, ..., b`` by the trapezoid rule and the odd frames
-    ``a+1, ..., b-1`` by the midpoint rule: both second order, with independent reading noise.
-    """
-    even = x[a : b + 1 : 2]
-    te = t[a : b + 1 : 2]
-    dte = np.diff(te)[:, None]
-    int_even = np.sum(0.5 * (even[1:] + even[:-1]) * dte, axis=0)
-    int_odd = np.sum(x[a + 1 : b : 2] * dte, axis=0)
-    return int_even, int_odd
-
-
-def fit_gate_dynamics(
-    segments: Sequence[Sequence[BoardState]],
-    task: Task,
-    *,
-    window_s: float = 0.005,
-    rails_v: tuple[float, float] = (1.0, 5.5),
-    g_nominal_per_v_s: float = 10.0 / 2.2e-3,
-) -> tuple[dict[str, np.ndarray], float]:
-    """Per-edge ``g_F``, ``g_C`` (1/(V s)), ``c`` (V/s) and leak rate ``r`` (1/s); the cost.
-
-    An errors-in-variables-aware fit (two-stage least squares): the regressors (integrals of
-    squared drops and of the gate over windows of ``window_s``) are computed from noisy readings,
-    which biases ordinary least squares towards zero gain; the same integrals from the *other*
-    frames of each window (independent reading noise, same signal) are the instruments. The
-    solution is bounded to physical ranges (:data:`GAIN_RANGE` times nominal, leak time at least
-    :data:`MIN_LEAK_TAU_S`, drift within :data:`MAX_DRIFT_V_PER_S`). Standard errors
-    (``*_se``) come from the 2SLS covariance. ``fitted`` is 1 for the edges fitted, 0 for those
-    with too few windows off the rails (their ``g`` are NaN: the caller keeps the nominal values).
-    """
-    circuit = BoardCircuit(task)
-    n = task.network.n_edges
-    rows: list[list[np.ndarray]] = [[] for _ in range(n)]
-    for seg in segments:
-        t = _stack(seg, "t_s")
-        if len(t) < 5:
-            continue
-        window = max(2 * round(window_s / float(np.median(np.diff(t))) / 2), 2)
-        gates = _stack(seg, "gate_v")
-        lam = seg[0].lam
-        x_f = (1.0 - lam) * circuit.drops(_stack(seg, "v_free_v")) ** 2
-        x_c = circuit.drops(_stack(seg, "v_clamped_v")) ** 2
-        for a in range(0, len(seg) - window, window):
-            b = a + window
-            near = (np.min(gates[a : b + 1], 0) < rails_v[0] + RAIL_MARGIN_V) | (
-                np.max(gates[a : b + 1], 0) > rails_v[1] - RAIL_MARGIN_V
-            )
-            (xf_e, xf_o), (xc_e, xc_o), (v_e, v_o) = (
-                _grid_integrals(x, t, a, b) for x in (x_f, x_c, gates)
-            )
-            span = np.full(n, t[b] - t[a])
-            feats = np.stack([xf_e, -xc_e, span, -v_e], axis=1)
-            inst = np.stack([xf_o, -xc_o, span, -v_o], axis=1)
-            target = gates[b] - gates[a]
-            for e in np.flatnonzero(~near):
-                rows[e].append(np.concatenate([feats[e], inst[e], [target[e]]]))
-    names = ("g_free", "g_clamp", "c_v_per_s", "leak_per_s")
-    out = {name: np.zeros(n) for name in names}
-    out |= {f"{name}_se": np.full(n, np.nan) for name in names}
-    out["drift_se_v_per_s"] = np.full(n, np.nan)
-    out["fitted"] = np.zeros(n)
-    lo = np.array([g_nominal_per_v_s / GAIN_RANGE] * 2 + [-MAX_DRIFT_V_PER_S, 0.0])
-    hi = np.array([g_nominal_per_v_s * GAIN_RANGE] * 2 + [MAX_DRIFT_V_PER_S, 1 / MIN_LEAK_TAU_S])
-    cost = 0.0
-    for i in range(n):
-        if len(rows[i]) < MIN_WINDOWS:  # pinned at a rail all along: keep the nominal gains
-            out["g_free"][i] = out["g_clamp"][i] = np.nan
-            continue
-        data = np.array(rows[i])
-        p, cov, c_i = _fit_2sls(data[:, :4], data[:, 4:8], data[:, 8], lo, hi)
-        out["fitted"][i] = 1.0
-        for k, name in enumerate(names):
-            out[name][i] = p[k]
-            out[f"{name}_se"][i] = np.sqrt(cov[k, k])
-        grad = np.array([0.0, 0.0, 1.0, -DRIFT_REF_V])  # d(c - r V_ref)
-        out["drift_se_v_per_s"][i] = float(np.sqrt(grad @ cov @ grad))
-        cost += c_i
-    return out, cost
-
-
-def _fit_2sls(
-    x: np.ndarray, z: np.ndarray, y: np.ndarray, lo: np.ndarray, hi: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, float]:
-    """Bounded two-stage least squares of ``y ~ x`` with instruments ``z``.
-
-    Minimises ``|P_z (x p - y)|^2`` within ``[lo, hi]``; returns the parameters, their
-    covariance (``s^2 (x' P_z x)^-1``, ``s^2`` the residual variance) and the cost.
-    """
-    scale = np.maximum(np.sqrt(np.mean(x**2, axis=0)), 1e-30)
-    xs, zs = x / scale, z / np.maximum(np.sqrt(np.mean(z**2, axis=0)), 1e-30)
-    q, _ = np.linalg.qr(zs)
-    a_mat, b_vec = q.T @ xs, q.T @ y
-    fit = lsq_linear(a_mat, b_vec, bounds=(lo * scale, hi * scale), method="bvls")
-    p = fit.x / scale
-    resid = y - x @ p
-    dof = max(len(y) - x.shape[1], 1)
-    s2 = float(resid @ resid) / dof
-    info = a_mat.T @ a_mat
-    cov_s = s2 * np.linalg.pinv(info)
-    cov = cov_s / np.outer(scale, scale)
-    return p, cov, 0.5 * float(resid @ resid)
-
-
 def calibrate(
     segments: Sequence[Sequence[BoardState]],
     task: Task,
     *,
     base: EdgeParams | None = None,
     window_s: float = 0.005,
+    idle: Sequence[Sequence[BoardState]] = (),
 ) -> CalibrationResult:
-    """Fit thresholds and gate dynamics per edge; the twin's calibrated :class:`EdgeParams`."""
+    """Fit thresholds and gate dynamics per edge; the twin's calibrated :class:`EdgeParams`.
+
+    ``idle``: runs of frames of the board held idle (:func:`split_segments` with ``mode``
+    ``"idle"``), which separate each edge's learning bias from its leak (module docstring)."""
     base = base if base is not None else board_edge_params("transistor")
     segments = [s for s in segments if len(s) > 1]
     if not segments:
@@ -300,7 +198,10 @@ def calibrate(
     cols = base.columns(n)
     rails = (float(np.max(cols["v_min_v"])), float(np.min(cols["v_max_v"])))
     vt, cost_vt = fit_thresholds(segments, task, base)
-    dyn, cost_dyn = fit_gate_dynamics(segments, task, window_s=window_s, rails_v=rails)
+    idle = [s for s in idle if len(s) > 1]
+    dyn, cost_dyn = fit_gate_dynamics(
+        segments, task, window_s=window_s, rails_v=rails, idle=idle
+    )
     rc = cols["r_charge_ohm"] * cols["c_gate_f"]
     nominal = dyn["fitted"] == 0
     dyn["g_free"][nominal] = cols["a_free_per_v"][nominal] / rc[nominal]
@@ -312,7 +213,17 @@ def calibrate(
     c_eff = dyn["c_v_per_s"] + (r_eff - leak) * DRIFT_REF_V
     nominal_cols = ~dyn["fitted"].astype(bool)
     tau = np.where(nominal_cols, cols["tau_leak_s"], 1.0 / r_eff)
-    v_rest = np.where(nominal_cols, cols["v_rest_v"], c_eff / r_eff)
+    # c_eff = B + c0_eff: the leak's constant from the idle windows where there were some, else
+    # its pull to the nominal rest voltage v0; the bias is the rest.
+    v0 = cols["v_rest_v"]
+    from_idle = dyn["idle_fitted"].astype(bool)
+    c0_eff = np.where(from_idle, c_eff - np.nan_to_num(dyn["bias_v_per_s"]), r_eff * v0)
+    bias = np.where(nominal_cols, 0.0, c_eff - c0_eff)
+    at = np.where(leak >= MIN_LEAK_PER_S, v0, DRIFT_REF_V)  # d bias / d r = -at (without idle)
+    bias_var = dyn["c_v_per_s_se"] ** 2 + at**2 * dyn["leak_per_s_se"] ** 2
+    bias_var -= 2 * at * dyn["c_leak_cov"]
+    bias_se = np.where(from_idle, dyn["bias_se_v_per_s"], np.sqrt(np.maximum(bias_var, 0.0)))
+    v_rest = np.where(nominal_cols, cols["v_rest_v"], c0_eff / r_eff)
     fitted = {
         "a_free_per_v": dyn["g_free"] * rc,
         "a_clamp_per_v": dyn["g_clamp"] * rc,
@@ -325,6 +236,9 @@ def calibrate(
         "drift_v_per_s": np.where(nominal_cols, 0.0, dyn["c_v_per_s"] - leak * DRIFT_REF_V),
         "drift_se_v_per_s": dyn["drift_se_v_per_s"],
         "leak_per_s_se": dyn["leak_per_s_se"],
+        "bias_v_per_s": bias,
+        "bias_se_v_per_s": np.where(nominal_cols, np.nan, bias_se),
+        "bias_from_idle": from_idle,
     }
     assert isinstance(base.device, TransistorDevice)
     edges = base.evolve(
@@ -333,6 +247,7 @@ def calibrate(
         a_clamp_per_v=fitted["a_clamp_per_v"],
         tau_leak_s=tau,
         v_rest_v=v_rest,
+        bias_v_per_s=bias,
     )
     frames = sum(len(s) for s in segments)
     return CalibrationResult(
@@ -394,6 +309,10 @@ def parameter_errors(
         name = key.split("_")[1]
         out[f"gain_{name}_rel_rms_fitted"] = float(np.sqrt(np.mean((fit / hid - 1) ** 2)))
         out[f"gain_{name}_rel_rms_nominal"] = float(np.sqrt(np.mean((nom / hid - 1) ** 2)))
+    if "bias_v_per_s" in fitted and "bias_v_per_s" in hidden:
+        err = fitted["bias_v_per_s"][ok] - hidden["bias_v_per_s"][ok]
+        out["bias_rms_error_v_per_s"] = float(np.sqrt(np.mean(err**2)))
+        out["bias_rms_hidden_v_per_s"] = float(np.sqrt(np.mean(hidden["bias_v_per_s"] ** 2)))
     vt_nom = np.broadcast_to(nominal.device.v_t_v, (n,))
     out["v_t_rms_fitted_v"] = float(np.sqrt(np.mean((fitted["v_t_v"] - hidden["v_t_v"]) ** 2)))
     out["v_t_rms_nominal_v"] = float(np.sqrt(np.mean((vt_nom - hidden["v_t_v"]) ** 2)))

@@ -39,14 +39,16 @@ __all__ = [
 ]
 
 CALIBRATION_SCHEMA = "twin.calibration/1"
-#: The per-edge circuit values a calibration fits (the rest of the edge stays nominal).
-EDGE_FIELDS = ("v_t_v", "a_free_per_v", "a_clamp_per_v", "tau_leak_s", "v_rest_v")
+#: The per-edge circuit values a calibration fits (the rest of the edge stays nominal);
+#: ``bias_v_per_s`` is optional on reading (files from before it: no bias).
+EDGE_FIELDS = ("v_t_v", "a_free_per_v", "a_clamp_per_v", "tau_leak_s", "v_rest_v", "bias_v_per_s")
 _FIT_FIELDS = (
     "a_free_se_per_v",
     "a_clamp_se_per_v",
     "drift_v_per_s",
     "drift_se_v_per_s",
     "leak_per_s_se",
+    "bias_se_v_per_s",
 )
 
 
@@ -130,7 +132,7 @@ def calibration_document(
         "created_unix": time.time(),
         "code_version": code_version()[:64],
         "source": _plain(src),
-        "edges": {k: _plain(np.asarray(fit[k], dtype=float)) for k in EDGE_FIELDS},
+        "edges": {k: _plain(np.asarray(fit[k], dtype=float)) for k in EDGE_FIELDS if k in fit},
         "fit": {
             "dynamics_fitted": _plain(np.asarray(fit["dynamics_fitted"], dtype=bool)),
             **{k: _plain(np.asarray(fit[k], dtype=float)) for k in _FIT_FIELDS if k in fit},
@@ -175,7 +177,8 @@ def load_calibration(path: str | Path) -> SavedCalibration:
     doc = read_json(path, BridgeConfigError, what="calibration")
     check_document(doc, CALIBRATION_SCHEMA, BridgeConfigError, source=source)
     n = int(doc["n_edges"])
-    cols = {k: _column(doc, "edges", k, n, source) for k in EDGE_FIELDS}
+    cols = {k: _column(doc, "edges", k, n, source) for k in EDGE_FIELDS if k in doc["edges"]}
+    cols.setdefault("bias_v_per_s", np.zeros(n))
     if np.isnan(cols["v_t_v"]).any() or np.isnan(cols["v_rest_v"]).any():
         raise BridgeConfigError(f"{source}: edges: v_t_v and v_rest_v expected numbers, got null")
     spread = {k: _column(doc, "spread", k, n, source) for k in ("floor_v", "slope_v_per_s", "rel")}
@@ -187,6 +190,7 @@ def load_calibration(path: str | Path) -> SavedCalibration:
         a_clamp_per_v=cols["a_clamp_per_v"],
         tau_leak_s=np.where(np.isnan(cols["tau_leak_s"]), np.inf, cols["tau_leak_s"]),
         v_rest_v=cols["v_rest_v"],
+        bias_v_per_s=cols["bias_v_per_s"],
     )
     src = dict(doc["source"])
     if src.get("seed") is not None:

@@ -36,16 +36,44 @@ if TYPE_CHECKING:
 __all__ = ["PIECE_S", "calibrate_board", "calibrate_emulator", "calibrate_live", "record_live"]
 
 
-def _record(emulator: BoardEmulator, episodes: int, episode_s: float, seed: int) -> list[Any]:
-    """Train from ``episodes`` random gate states for ``episode_s`` each; every frame."""
+def _record(
+    emulator: BoardEmulator, episodes: int, episode_s: float, seed: int, idle_s: float = 0.0
+) -> list[Any]:
+    """Train from ``episodes`` random gate states for ``episode_s`` each (each after ``idle_s``
+    held idle at those gates, when > 0); every frame."""
     rng = np.random.default_rng([seed, 11])
     n = emulator.task.network.n_edges
     states: list[BoardState] = []
     for ep in range(episodes):
         gates = rng.uniform(2.0, 4.5, n).tolist()
-        _start_episode(emulator.command, f"cal-{seed}-{ep}", gates, "emulated board")
+        key = f"cal-{seed}-{ep}"
+        if idle_s > 0:
+            _send(emulator.command, key, _HOLD, gates, "emulated board")
+            states += emulator.advance(emulator.t_s + idle_s)
+            _send(emulator.command, key, _TRAIN, gates, "emulated board")
+        else:
+            _start_episode(emulator.command, key, gates, "emulated board")
         states += emulator.advance(emulator.t_s + episode_s)
     return states
+
+
+#: The commands that start an episode: reset and train; or hold idle at the reset gates first.
+_START = ("reset_gates", "start_training")
+_HOLD, _TRAIN = ("stop_training", "reset_gates"), ("start_training",)
+
+
+def _send(
+    send: Callable[[Command], Ack], key: str, names: tuple[str, ...], gates_v: list[float], who: str
+) -> None:
+    """Send ``names`` in turn (``reset_gates`` to ``gates_v``, V), each under its own key
+    (``key-NAME``); an error naming ``who`` if one is refused."""
+    for name in names:
+        args = {"gate_v": gates_v} if name == "reset_gates" else {}
+        ack = send(Command(name=name, key=f"{key}-{name}", args=args))
+        if not ack.ok:
+            raise BridgeConfigError(
+                f"calibration: {who} refused {name}: {ack.code} {ack.message}".rstrip()
+            )
 
 
 def _start_episode(
@@ -53,12 +81,15 @@ def _start_episode(
 ) -> None:
     """Reset the gates to ``gates_v`` (V) and start training, each command under its own key
     (``key-NAME``); an error naming ``who`` if either is refused."""
-    for name, args in (("reset_gates", {"gate_v": gates_v}), ("start_training", {})):
-        ack = send(Command(name=name, key=f"{key}-{name}", args=args))
-        if not ack.ok:
-            raise BridgeConfigError(
-                f"calibration: {who} refused {name}: {ack.code} {ack.message}".rstrip()
-            )
+    _send(send, key, _START, gates_v, who)
+
+
+def _idle_before(
+    idle: list[list[BoardState]], segments: Sequence[Sequence[BoardState]], held_out: int
+) -> list[list[BoardState]]:
+    """The idle runs that end before the first held-out training segment starts."""
+    t_test = segments[-held_out][0].t_s
+    return [seg for seg in idle if seg[-1].t_s < t_test]
 
 
 def calibrate_emulator(
@@ -69,8 +100,12 @@ def calibrate_emulator(
     episode_s: float = 1.0,
     horizon_s: float = 0.25,
     seed: int = 0,
+    idle_s: float = 0.0,
 ) -> tuple[CalibrationResult, dict[str, Any]]:
     """Record an emulated board, calibrate on the first episodes, test on the held-out ones.
+
+    ``idle_s`` > 0: each episode first holds the board idle that long at its starting gates;
+    the fit then separates each edge's learning bias from its leak (:func:`calibrate`).
 
     Returns the calibration and a report: held-out prediction errors (gate and node RMS, V) of
     the nominal twin, the calibrated twin and the twin with the board's true hidden parameters
@@ -81,11 +116,15 @@ def calibrate_emulator(
 
     if not 0 < held_out < episodes:
         raise BridgeConfigError("calibration: need 0 < held_out < episodes")
-    segments = split_segments(_record(emulator, episodes, episode_s, seed))
+    if not (np.isfinite(idle_s) and idle_s >= 0):
+        raise BridgeConfigError(f"idle_s: expected a time >= 0 s, got {idle_s!r}")
+    frames = _record(emulator, episodes, episode_s, seed, idle_s)
+    segments = split_segments(frames)
     if len(segments) != episodes:
         raise BridgeConfigError(f"calibration: expected {episodes} segments, got {len(segments)}")
     result, report = _fit_segments(emulator.config.board_id, segments, held_out, emulator.task,
-                                   emulator.step_s, horizon_s, hidden=emulator.edges)  # fmt: skip
+                                   emulator.step_s, horizon_s, hidden=emulator.edges,
+                                   idle=split_segments(frames, mode="idle"))  # fmt: skip
     nominal = board_edge_params("transistor")
     report["parameters"] = parameter_errors(result.fitted, emulator.hidden, nominal)
     return result, report
@@ -152,8 +191,15 @@ def _held_out_report(
             "drift_se_v_per_s_median": float(np.nanmedian(fit["drift_se_v_per_s"])),
             "edges_dynamics_fitted": int(np.sum(fit["dynamics_fitted"])),
         }
+    bias = {
+        "bias_rms_v_per_s": float(np.sqrt(np.nanmean(fit["bias_v_per_s"] ** 2))),
+        "bias_se_v_per_s_median": float(np.nanmedian(fit["bias_se_v_per_s"])),
+        "edges_bias_from_idle": int(np.sum(fit["bias_from_idle"])),
+    }
     return {
-        "uncertainty": uncertainty,
+        "bias_v_per_s": _listed(fit["bias_v_per_s"]),
+        "bias_se_v_per_s": _listed(fit["bias_se_v_per_s"]),
+        "uncertainty": uncertainty | bias,
         "frames_fit": result.frames,
         "frames_held_out": int(sum(len(s) for s in test)),
         "horizon_s": horizon_s,
@@ -161,6 +207,11 @@ def _held_out_report(
         "gate_improvement": errors["nominal"]["gate_rms_v"] / errors["calibrated"]["gate_rms_v"],
         "node_improvement": errors["nominal"]["node_rms_v"] / errors["calibrated"]["node_rms_v"],
     }
+
+
+def _listed(values: np.ndarray) -> list[float | None]:
+    """Per-edge values as JSON data (``None`` where not finite: an edge kept nominal)."""
+    return [float(v) if np.isfinite(v) else None for v in values]
 
 
 def _drain(board: Board, timeout_s: float) -> list[BoardState]:
@@ -226,13 +277,15 @@ def _fit_segments(
     horizon_s: float,
     *,
     hidden: EdgeParams | None = None,
+    idle: list[list[BoardState]] | None = None,
 ) -> tuple[CalibrationResult, dict[str, Any]]:
-    """The fit on all but the last ``held_out`` segments and the held-out report (with the
-    twin of the board's ``hidden`` edges beside it, when known)."""
+    """The fit on all but the last ``held_out`` segments (and the ``idle`` runs before them) and
+    the held-out report (with the twin of the board's ``hidden`` edges beside it, when known)."""
     from twin.simulation.edge import board_edge_params
 
     train, test = segments[:-held_out], segments[-held_out:]
-    result = _with_spread(calibrate(train, task), segments, task, horizon_s, step_s)
+    held = _idle_before(idle or [], segments, held_out)
+    result = _with_spread(calibrate(train, task, idle=held), segments, task, horizon_s, step_s)
     nominal = board_edge_params("transistor")
     report = _held_out_report(result, test, task, nominal, horizon_s, step_s, hidden=hidden)
     return result, {"board_id": board_id, **report}
@@ -243,8 +296,10 @@ def calibrate_board(
 ) -> tuple[CalibrationResult, dict[str, Any]]:
     """Calibrate on every training segment a finite board reports but the last ``held_out``."""
     task, step_s = _snapshot_task(board, timeout_s)
-    segments = _pieces(split_segments(_drain(board, timeout_s)), held_out)
-    return _fit_segments(board.board_id, segments, held_out, task, step_s, horizon_s)
+    frames = _drain(board, timeout_s)
+    segments = _pieces(split_segments(frames), held_out)
+    return _fit_segments(board.board_id, segments, held_out, task, step_s, horizon_s,
+                         idle=split_segments(frames, mode="idle"))  # fmt: skip
 
 
 def _episode(board: Board, episode_s: float, timeout_s: float, deadline: float) -> list[BoardState]:
@@ -266,11 +321,18 @@ def _episode(board: Board, episode_s: float, timeout_s: float, deadline: float) 
 
 
 def record_live(
-    board: Board, *, episodes: int, episode_s: float, seed: int, timeout_s: float = 5.0
+    board: Board,
+    *,
+    episodes: int,
+    episode_s: float,
+    seed: int,
+    timeout_s: float = 5.0,
+    idle_s: float = 0.0,
 ) -> list[BoardState]:
     """Drive ``board`` through its commands: ``episodes`` training episodes of ``episode_s``
     board seconds, each from random gates (2.0-4.5 V, drawn as :func:`calibrate_emulator`
-    draws them); every frame received from the first reset on.
+    draws them; held idle there for ``idle_s`` first when > 0); every frame received from the
+    first reset on.
 
     Each command carries a fresh idempotency key, so a board that remembers keys from an
     earlier calibration acts on these. Bounded: an episode may take at most 3 x ``episode_s``
@@ -285,8 +347,18 @@ def record_live(
     states: list[BoardState] = []
     for ep in range(episodes):
         gates = rng.uniform(2.0, 4.5, n).tolist()
-        _start_episode(lambda c: board.command(c, COMMAND_TIMEOUT_S), f"cal-{tag}-{ep}", gates,
-                       f"board {board.board_id}")  # fmt: skip
+        key, who = f"cal-{tag}-{ep}", f"board {board.board_id}"
+
+        def send(c: Command) -> Ack:
+            return board.command(c, COMMAND_TIMEOUT_S)
+
+        if idle_s > 0:
+            _send(send, key, _HOLD, gates, who)
+            deadline = time.monotonic() + 3 * idle_s + 10 * timeout_s
+            states += _episode(board, idle_s, timeout_s, deadline)
+            _send(send, key, _TRAIN, gates, who)
+        else:
+            _start_episode(send, key, gates, who)
         deadline = time.monotonic() + 3 * episode_s + 10 * timeout_s
         states += _episode(board, episode_s, timeout_s, deadline)
     return states
@@ -302,6 +374,7 @@ def calibrate_live(
     seed: int = 0,
     timeout_s: float = 5.0,
     join_timeout_s: float = 30.0,
+    idle_s: float = 0.0,
 ) -> tuple[CalibrationResult, dict[str, Any]]:
     """Calibrate a live board (over the wire or in process) by training it: the episodes of
     :func:`record_live`, the fit on all but the last ``held_out`` and the held-out report.
@@ -313,9 +386,8 @@ def calibrate_live(
     if not 0 < held_out < episodes:
         raise BridgeConfigError("calibration: need 0 < held_out < episodes")
     task, step_s = _snapshot_task(board, join_timeout_s)
-    frames = record_live(
-        board, episodes=episodes, episode_s=episode_s, seed=seed, timeout_s=timeout_s
-    )
+    frames = record_live(board, episodes=episodes, episode_s=episode_s, seed=seed,
+                         timeout_s=timeout_s, idle_s=idle_s)  # fmt: skip
     segments = [
         seg for seg in split_segments(frames) if seg[-1].t_s - seg[0].t_s >= 0.5 * episode_s
     ]
@@ -324,4 +396,5 @@ def calibrate_live(
             f"calibration: only {len(segments)} of {episodes} episodes of board "
             f"{board.board_id} were usable (frames lost?); need more than {held_out}"
         )
-    return _fit_segments(board.board_id, segments, held_out, task, step_s, horizon_s)
+    return _fit_segments(board.board_id, segments, held_out, task, step_s, horizon_s,
+                         idle=split_segments(frames, mode="idle"))  # fmt: skip

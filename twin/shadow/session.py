@@ -47,12 +47,6 @@ log = logging.getLogger("twin.shadow.session")
 #: Longest wall time the board's loop waits for a command to take the lock, s.
 HANDOFF_S = 0.05
 
-VARIATIONS = {
-    "none": HiddenVariation,
-    "typical": HiddenVariation.typical,
-    "lab": HiddenVariation.lab,  # as imperfect as the lab's board: a learning bias (issue 23)
-}
-
 
 @attrs.frozen(kw_only=True)
 class EmulationSpec:
@@ -70,14 +64,11 @@ class EmulationSpec:
 
 def make_emulator(spec: EmulationSpec) -> BoardEmulator:
     """The emulator of ``spec`` (hidden variation drawn from ``seed``)."""
-    if spec.variation not in VARIATIONS:
-        raise BridgeConfigError(
-            f"variation: expected one of {', '.join(VARIATIONS)}, got {spec.variation!r}"
-        )
+    variation = HiddenVariation.named(spec.variation)
     config = EmulatorConfig(
         board_id=spec.board_id,
         rate_hz=spec.rate_hz,
-        variation=VARIATIONS[spec.variation](),
+        variation=variation,
         node_adc=Adc(bits=spec.adc_bits, sigma_v=2e-4),
     )
     emulator = BoardEmulator(config, rng=np.random.default_rng([spec.seed, 7]))
