@@ -123,10 +123,14 @@ class KernelRun:
         self.clamped_power = np.zeros(rr)
         self.iters = np.zeros(rr, dtype=np.int64)
         self.status = np.zeros(rr, dtype=np.int64)
-        units = self._units(max_lanes)
-        n_threads = min(threads or default_threads(), len(units))
-        self._groups = [_merge_single(units[g::n_threads], self.alpha)
-                        for g in range(n_threads)]  # fmt: skip
+        c = structure.cidx.shape[1]
+        lanes_ok = not bool(self.par[8]) and c <= LANE_COLUMNS and max_lanes > 1
+        self._layout = structure.layout_groups(min(max_lanes, LANES) if lanes_ok else 1)
+        self._lane_ws: dict[tuple[int, ...], tuple[np.ndarray, ...]] = {}
+        self._plans: dict[bytes, list[list[Unit]]] = {}
+        n_threads = min(threads or default_threads(), len(self._layout))
+        self._threads = n_threads
+        self._groups = self._plan()
         self._pool = ThreadPoolExecutor(n_threads) if n_threads > 1 else None
         try:
             self._map(self._advance, 0, True)
@@ -146,21 +150,41 @@ class KernelRun:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _units(self, max_lanes: int) -> list[Unit]:
-        """Units of work: a group in lanes with its workspace, or one realization alone."""
-        c = self.structure.cidx.shape[1]
-        lanes_ok = not bool(self.par[8]) and c <= LANE_COLUMNS and max_lanes > 1
+    def _units(self) -> list[Unit]:
+        """Units of work of the active realizations: the active members of a layout group in
+        lanes with their workspace (two or more), or one realization alone.
+
+        A group whose members stopped (early stopping) leaves its last running ones alone: a lane
+        group costs ~2.5 updates of one realization however few lanes run, and a realization's
+        numbers are the same alone or in lanes (the same operations in the same order).
+        """
         units: list[Unit] = []
-        for group in self.structure.layout_groups(min(max_lanes, LANES) if lanes_ok else 1):
-            if group.size > 1:
-                lanes = np.full(LANES, group[0], dtype=np.int64)
-                lanes[: group.size] = group
-                lws = self.structure.lane_workspace(group)
-                lws[10][:] = self.alpha[lanes]
-                units.append((lanes, lws))
-            else:
-                units.append((group, None))
+        for group in self._layout:
+            members = group[self.active[group]]
+            if members.size > 1:
+                lanes = np.full(LANES, members[0], dtype=np.int64)
+                lanes[: members.size] = members
+                key = tuple(members.tolist())
+                if key not in self._lane_ws:
+                    lws = self.structure.lane_workspace(members)
+                    lws[10][:] = self.alpha[lanes]
+                    self._lane_ws[key] = lws
+                units.append((lanes, self._lane_ws[key]))
+            elif members.size:
+                units.append((members, None))
         return units
+
+    def _plan(self) -> list[list[Unit]]:
+        """Each thread's units for the current active set (kept per set: tolerance marks switch
+        between a few)."""
+        key = self.active.tobytes()
+        if key not in self._plans:
+            units = self._units()
+            n = self._threads
+            if len(self._plans) > 16:
+                self._plans.clear()
+            self._plans[key] = [_merge_single(units[g::n], self.alpha) for g in range(n)]
+        return self._plans[key]
 
     def _map(self, fn: Any, *args: Any) -> None:
         """Run ``fn(group, *args)`` for every thread's group of realizations; check status."""
@@ -205,6 +229,7 @@ class KernelRun:
             Steps until the last realization stopped (``n_steps`` if any is still active).
         """
         self.iters[:] = 0
+        self._groups = self._plan()
         self._map(self._advance, int(n_steps))
         return int(self.iters.max(initial=0))
 
