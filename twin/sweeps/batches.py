@@ -10,7 +10,7 @@ kappa, alpha and lambda (:class:`twin.learning.trainer.RealizationSettings`), so
 bit (``tests/sweeps/test_batches.py``), and each cell keeps its id and ledger rows.
 
 Only cells whose circuits the lanes take are batched (a reference network ``ref:N``, at most
-:data:`~twin.kernels.train_lanes.LANE_COLUMNS` sources and targets, the direct solver), and not
+:data:`~twin.physics.estimate.LANE_MAX_CONSTRAINTS` sources and targets, the direct solver), and not
 with lambda control (its time step is alpha): elsewhere a batch would only take the cells off
 the other workers.
 """
@@ -43,14 +43,13 @@ Unit = tuple[Cell, ...]
 @functools.lru_cache(maxsize=64)
 def _lanes_take(task: str, network: str, seed: int, label_noise: float) -> bool:
     """Whether realization 0's circuit goes in lanes: few constraint rows, the direct solver."""
-    from ..kernels.train_lanes import LANE_COLUMNS
-    from ..physics.estimate import PCG_MIN_EDGES
+    from ..physics.estimate import LANE_MAX_CONSTRAINTS, PCG_MIN_EDGES  # no numba import
     from ..physics.task_spec import build_tasks, reference_for_realization
 
     spec = reference_for_realization(network, 0)
     (built,) = build_tasks(task, spec, seed=seed, realizations=1, label_noise=label_noise)
     rows = built.n_sources + built.n_targets
-    return bool(rows <= LANE_COLUMNS and built.network.n_edges < PCG_MIN_EDGES)
+    return bool(rows <= LANE_MAX_CONSTRAINTS and built.network.n_edges < PCG_MIN_EDGES)
 
 
 def batch_key(cell: Cell) -> str | None:
