@@ -62,7 +62,7 @@ def _compare(old: Path, new: Path) -> None:
     "--quick",
     is_flag=True,
     help="6-8 realizations, runs long enough to learn, Fig. 1's tolerance runs at the seed's 1e6 "
-    "steps (all nine: ~300 CPU s, ~150 s on 2 idle cores); default: the paper's realization "
+    "steps (all nine: 150 s wall, 147 CPU s on 2 cores); default: the paper's realization "
     "counts.",
 )
 @click.option(
