@@ -259,9 +259,36 @@ def test_fig1_finds_the_minimum_in_both_time_conventions(tmp_path: Path) -> None
     assert "1/alpha epochs" in result.markdown
 
 
+def test_fig1_quick_runs_the_tolerance_sweeps_at_the_seeds_steps() -> None:
+    specs = figure_module("fig1").specs(True)
+    assert [s.name for s in specs] == ["fig1-kappa-quick", "fig1-kappa-tol-quick",
+                                       "fig1-kappa-tol-fixed-alpha-quick"]  # fmt: skip
+    for spec in specs[1:]:
+        assert spec.base["steps"] == 1_000_000
+        assert spec.base["stop_tol"] == 1e-4
+        assert spec.realizations == 8
+        assert max(spec.to_dict()["axes"]["kappa"]) == pytest.approx(0.1)
+    assert specs[0].base["steps"] == 100_000
+
+
+def test_fig1_minimum_lies_between_grid_points_where_the_energies_say_so(tmp_path: Path) -> None:
+    """The vertex of the parabola in log-log: energy ~ k + 1e-4 / k has its minimum at 1e-2;
+    on the grid 1e-3, 3e-3, 3e-2, 0.1 (1e-2 left out) it is found near 1e-2, not at 3e-3."""
+    kappas = [1e-3, 3e-3, 3e-2, 1e-1, 1.0]
+    fixed = [{"kappa": k, "alpha": 0.1, "realization": r, "status": "done", "steps": 1000,
+              "step_s": 1e-4, "time_to_tol_s": 1e-4, "training_energy_j": k + 1e-4 / k}
+             for k in kappas for r in range(3)]  # fmt: skip
+    run = [{**row, "alpha": 0.1 * row["kappa"], "free_power_final_w": 1.0} for row in fixed]
+    frames = {"fig1-kappa-full": pd.DataFrame(run),
+              "fig1-kappa-tol-fixed-alpha-full": pd.DataFrame(fixed)}  # fmt: skip
+    result = figure_module("fig1").render(frames, tmp_path)
+    got = result.measured["kappa_at_energy_minimum_fixed_alpha"]
+    assert 6e-3 < got < 1.6e-2
+
+
 def test_fig1_quick_reads_the_tolerance_marked_in_its_runs(tmp_path: Path) -> None:
-    """Quick set: no early-stopping sweep; the runs to the end carry time and energy to 1e-4
-    (mark_tol), from which the same minimum is found."""
+    """An earlier quick set: no early-stopping sweep; the runs to the end carry time and energy
+    to 1e-4 (mark_tol), from which the same minimum is found."""
     kappas = [1e-3, 1e-2, 1e-1, 1.0]
     run = []
     for k in kappas:
@@ -272,10 +299,6 @@ def test_fig1_quick_reads_the_tolerance_marked_in_its_runs(tmp_path: Path) -> No
                         "free_power_final_w": k**0.5, "training_energy_j": 1e3,
                         "time_to_tol_s": steps * 1e-4,
                         "energy_to_tol_j": steps * 1e-4 * k})  # fmt: skip
-    specs = figure_module("fig1").specs(True)
-    assert [s.name for s in specs] == ["fig1-kappa-quick", "fig1-kappa-tol-fixed-alpha-quick"]
-    assert specs[0].base["mark_tol"] == 1e-4
-    assert 1.0 not in specs[1].to_dict()["axes"]["kappa"]  # alpha 0.1 at kappa 1: the run
     result = figure_module("fig1").render({"fig1-kappa-quick": pd.DataFrame(run)}, tmp_path)
     assert result.measured["kappa_at_energy_minimum"] == pytest.approx(0.1)
     assert "marked in the runs to the end" in result.markdown

@@ -89,3 +89,21 @@ def test_a_singular_lane_is_named() -> None:
     k0[2, :6] = -1.0
     with pytest.raises(SolverError, match="realization 2"):
         train(tasks, TrainConfig(backend="compiled", solver="direct", steps=5), k0=k0)
+
+
+def test_a_group_whose_lanes_stopped_leaves_its_last_realization_alone() -> None:
+    """Early stopping: once one member of a lane group is left running it is advanced alone
+    (a lane group costs the same however few lanes run), with the same numbers."""
+    tasks = _tasks()
+    params = StepParams(alpha=0.5, eta=1e-3, step_s=1e-4, stop_tol=3e-2)
+    structure = realizations(tasks)
+    e = structure.ends.shape[1]
+    k0 = np.repeat(np.array([[1.0], [0.5], [0.05], [3.0]]), e, axis=1)
+    lam = np.array([1e-6, 0.0, 1e-4, 1e-8])
+    kmin, kmax = np.full((4, e), 1e-3), np.full((4, e), 10.0)
+    with KernelRun(structure, params, k0, lam, kmin, kmax, threads=1) as run:
+        assert any(lws is not None for unit in run._groups for _, lws in unit)
+        run.active[:] = [True, True, False, False]  # realizations 2 and 3 stopped
+        run.advance(10)
+        assert all(lws is None for unit in run._groups for _, lws in unit)
+        assert sorted(int(r) for unit in run._groups for idx, _ in unit for r in idx) == [0, 1]

@@ -231,3 +231,22 @@ def test_refusal_in_a_fresh_process_costs_no_numba_import() -> None:
     assert "estimated" in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1
     assert cpu_s < 0.5, cpu_s
+
+
+def test_realizations_of_one_circuit_are_estimated_in_lane_groups() -> None:
+    """Eight realizations of one circuit cost one lane-group update per step, not eight."""
+    from twin.kernels.train_lanes import LANE_COLUMNS
+
+    assert est.LANE_MAX_CONSTRAINTS == LANE_COLUMNS
+    size = est.NetworkSize(nodes=64, edges=150)
+    alone = est.train_estimate(size, realizations=16, steps=1000, threads=1)
+    lanes = est.train_estimate(size, realizations=16, steps=1000, threads=1, shared=8)
+    ratio = lanes.seconds("training") / alone.seconds("training")
+    assert ratio == pytest.approx(est.LANE_GROUP_UPDATES / est.LANE_WIDTH)
+    pcg = est.train_estimate(size, realizations=16, steps=1000, threads=1, shared=8, solver="pcg")
+    assert pcg.seconds("training") > lanes.seconds("training")  # no lanes with PCG
+    task = allostery_task(lattice(4, 4), rng=np.random.default_rng(0))  # 1 source, 2 targets
+    assert est.shared_circuits([task] * 5) == 5
+    other = allostery_task(lattice(4, 4), rng=np.random.default_rng(1))
+    assert est.shared_circuits([task, other]) == 1
+    assert est.shared_circuits([task]) == 1

@@ -62,15 +62,16 @@ def _physics(tasks: list[Any], spring_solver: str) -> Any:
 
 
 def _check_train(
-    size: NetworkSize, realizations: int, steps: int, solver: str, force: bool
+    size: NetworkSize, realizations: int, steps: int, solver: str, force: bool, shared: int = 1
 ) -> Estimate:
     """Refuse a training request from its estimated memory, time and edge-steps (steps x
-    realizations x edges, :data:`MAX_EDGE_STEPS`); the estimate."""
+    realizations x edges, :data:`MAX_EDGE_STEPS`); the estimate. ``shared``: realizations per
+    circuit run in lanes (:func:`twin.physics.estimate.shared_circuits`)."""
     from ..physics.estimate import train_estimate
 
     threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
     estimate = train_estimate(size, realizations=realizations, steps=steps, solver=solver,
-                              threads=threads)  # fmt: skip
+                              threads=threads, shared=shared)  # fmt: skip
     edge_steps = float(steps) * realizations * size.edges
     work = (edge_steps, MAX_EDGE_STEPS, "edge-steps (steps x realizations x edges)")
     check_request("train", estimate, force, quiet=True, work=work)
@@ -163,9 +164,11 @@ def train_cmd(
             label_noise=label_noise,
         )
     if size is None:  # a task file: its network is known now
+        from ..physics.estimate import shared_circuits
+
         net = tasks[0].network
         estimate = _check_train(NetworkSize(nodes=net.n_nodes, edges=net.n_edges), realizations,
-                                steps, solver, force)  # fmt: skip
+                                steps, solver, force, shared_circuits(tasks))  # fmt: skip
         announce_estimate("train", estimate)
     # the trainer loads numba: imported once the request is accepted (a refusal takes ms)
     from ..learning.rules import LambdaControl, LearningRule

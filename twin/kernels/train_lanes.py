@@ -60,7 +60,10 @@ def _evaluate(
     idx: Arr, running: Arr, circ: Arrays, k: Arr, lam: Arr, par: Arr, lws: Arrays,
     program: tuple[Arr, Arr], counters: Arr, dk: Arr, out: Arr,
 ) -> None:  # fmt: skip
-    """Step quantities of the running lanes into ``out`` ``(4, W)``: ok, error, P_F, P_C."""
+    """Step quantities of the running lanes into ``out`` ``(4, W)``: ok, error, P_F, P_C.
+
+    The rates' scale is each lane's ``-alpha / eta`` (``alpha`` of lane ``w``: ``lws[10][w]``).
+    """
     alpha, eta = par[0], par[1]
     sizes, ends, inputs = circ[0], circ[8], circ[12]
     r0 = idx[0]
@@ -81,6 +84,9 @@ def _evaluate(
             for t in range(1, 4):
                 out[t, w] = z[single_row(c, t + 1) * W + w]
     lane_form(z, c, -alpha / eta, qc)
+    alphas = lws[10]
+    for w in range(idx.shape[0]):  # each lane's own learning rate (the cells of one batch)
+        qc[10 * W + w] = -alphas[w] / eta
     lane_rates(idx, out[0] > 0.0, sizes[r0, 1], ends[r0], x, qc, dk)
 
 
@@ -104,7 +110,10 @@ def advance_lanes(
     ``idx`` has :data:`.lanes.LANES` entries: the group's realizations, then its first one
     repeated in unused lanes (computed, never written back). The other arguments are those of
     :func:`.train_step.advance` (but ``work`` and ``pwork``) plus ``lws``, the group's lane
-    workspace (:meth:`twin.kernels.train_arrays.Realizations.lane_workspace`). Each lane follows
+    workspace (:meth:`twin.kernels.train_arrays.Realizations.lane_workspace`), whose last row
+    holds each lane's learning rate alpha (``par[0]`` is not read for the rates: the lanes may
+    be cells of one batch at different alphas; with lambda control every lane must have
+    ``par[0]``, the control's time step). Each lane follows
     the one-realization loop exactly; a lane leaves it when its realization stops or its circuit is
     singular, the group when every lane has left.
     """

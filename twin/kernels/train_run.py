@@ -37,12 +37,15 @@ MAX_LANES = LANES
 Unit = tuple[np.ndarray, tuple[np.ndarray, ...] | None]
 
 
-def _merge_single(units: list[Unit]) -> list[Unit]:
-    """One thread's units with its lone realizations in one call (in realization order)."""
+def _merge_single(units: list[Unit], alpha: np.ndarray) -> list[Unit]:
+    """One thread's units with its lone realizations of one learning rate ``alpha[r]`` in one
+    call (in realization order)."""
     single = [idx for idx, lws in units if lws is None]
     merged: list[Unit] = [(g, w) for g, w in units if w is not None]
     if single:
-        merged.append((np.sort(np.concatenate(single)), None))
+        alone = np.sort(np.concatenate(single))
+        for a in dict.fromkeys(alpha[alone].tolist()):
+            merged.append((alone[alpha[alone] == a], None))
     return merged
 
 
@@ -74,6 +77,11 @@ class KernelRun:
     max_lanes
         Most realizations of one layout advanced together in lanes (``1``: none; at most
         :data:`~.lanes.LANES`).
+    alpha
+        ``(R,)`` learning rate of each realization (S/V^2 per step), default ``params.alpha``
+        for all: realizations of several sweep cells trained in one run (one lane group per
+        network, :func:`twin.sweeps.batches`). Not with lambda control, whose time step is
+        ``params.alpha``.
     """
 
     def __init__(
@@ -86,6 +94,7 @@ class KernelRun:
         kmax: np.ndarray,
         threads: int = 0,
         max_lanes: int = MAX_LANES,
+        alpha: np.ndarray | None = None,
     ) -> None:
         rr = structure.realizations
         self.structure = structure
@@ -95,6 +104,11 @@ class KernelRun:
         #: per realization: CG iterations, factorizations, stored solutions, refactor flag, latest
         self.counters = np.zeros((rr, N_COUNTERS), dtype=np.int64)
         self.par = params.array()
+        self.alpha = np.full(rr, params.alpha) if alpha is None else np.array(alpha, dtype=float)
+        if self.alpha.shape != (rr,):
+            raise ValueError(f"alpha: expected shape ({rr},), got {self.alpha.shape}")
+        if params.ctl_tol > 0.0 and np.any(self.alpha != params.alpha):
+            raise ValueError("alpha: one learning rate for all realizations with lambda control")
         self.k = np.ascontiguousarray(k, dtype=float).copy()
         self.lam = np.ascontiguousarray(lam, dtype=float).copy()
         self.kmin = np.ascontiguousarray(kmin, dtype=float)
@@ -109,9 +123,14 @@ class KernelRun:
         self.clamped_power = np.zeros(rr)
         self.iters = np.zeros(rr, dtype=np.int64)
         self.status = np.zeros(rr, dtype=np.int64)
-        units = self._units(max_lanes)
-        n_threads = min(threads or default_threads(), len(units))
-        self._groups = [_merge_single(units[g::n_threads]) for g in range(n_threads)]
+        c = structure.cidx.shape[1]
+        lanes_ok = not bool(self.par[8]) and c <= LANE_COLUMNS and max_lanes > 1
+        self._layout = structure.layout_groups(min(max_lanes, LANES) if lanes_ok else 1)
+        self._lane_ws: dict[tuple[int, ...], tuple[np.ndarray, ...]] = {}
+        self._plans: dict[bytes, list[list[Unit]]] = {}
+        n_threads = min(threads or default_threads(), len(self._layout))
+        self._threads = n_threads
+        self._groups = self._plan()
         self._pool = ThreadPoolExecutor(n_threads) if n_threads > 1 else None
         try:
             self._map(self._advance, 0, True)
@@ -131,19 +150,41 @@ class KernelRun:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _units(self, max_lanes: int) -> list[Unit]:
-        """Units of work: a group in lanes with its workspace, or one realization alone."""
-        c = self.structure.cidx.shape[1]
-        lanes_ok = not bool(self.par[8]) and c <= LANE_COLUMNS and max_lanes > 1
+    def _units(self) -> list[Unit]:
+        """Units of work of the active realizations: the active members of a layout group in
+        lanes with their workspace (two or more), or one realization alone.
+
+        A group whose members stopped (early stopping) leaves its last running ones alone: a lane
+        group costs ~2.5 updates of one realization however few lanes run, and a realization's
+        numbers are the same alone or in lanes (the same operations in the same order).
+        """
         units: list[Unit] = []
-        for group in self.structure.layout_groups(min(max_lanes, LANES) if lanes_ok else 1):
-            if group.size > 1:
-                lanes = np.full(LANES, group[0], dtype=np.int64)
-                lanes[: group.size] = group
-                units.append((lanes, self.structure.lane_workspace(group)))
-            else:
-                units.append((group, None))
+        for group in self._layout:
+            members = group[self.active[group]]
+            if members.size > 1:
+                lanes = np.full(LANES, members[0], dtype=np.int64)
+                lanes[: members.size] = members
+                key = tuple(members.tolist())
+                if key not in self._lane_ws:
+                    lws = self.structure.lane_workspace(members)
+                    lws[10][:] = self.alpha[lanes]
+                    self._lane_ws[key] = lws
+                units.append((lanes, self._lane_ws[key]))
+            elif members.size:
+                units.append((members, None))
         return units
+
+    def _plan(self) -> list[list[Unit]]:
+        """Each thread's units for the current active set (kept per set: tolerance marks switch
+        between a few)."""
+        key = self.active.tobytes()
+        if key not in self._plans:
+            units = self._units()
+            n = self._threads
+            if len(self._plans) > 16:
+                self._plans.clear()
+            self._plans[key] = [_merge_single(units[g::n], self.alpha) for g in range(n)]
+        return self._plans[key]
 
     def _map(self, fn: Any, *args: Any) -> None:
         """Run ``fn(group, *args)`` for every thread's group of realizations; check status."""
@@ -162,12 +203,16 @@ class KernelRun:
         state = (self.k, self.dk, self.lam, self.active, self.steps_done, self.energy,
                  self.error, self.free_power, self.clamped_power)  # fmt: skip
         for idx, lws in units:
-            if lws is None and self.par[8] == 0.0:  # the direct solver
-                advance_direct(idx, n_steps, initial, self.circ, self.work, self.par,
+            par = self.par
+            if lws is None and self.alpha[idx[0]] != par[0]:  # lone cells of a batch
+                par = par.copy()
+                par[0] = self.alpha[idx[0]]
+            if lws is None and par[8] == 0.0:  # the direct solver
+                advance_direct(idx, n_steps, initial, self.circ, self.work, par,
                                self.kmin, self.kmax, state, self.iters, self.status,
                                self.counters)  # fmt: skip
             elif lws is None:
-                advance(idx, n_steps, initial, self.circ, self.work, self.par, self.kmin,
+                advance(idx, n_steps, initial, self.circ, self.work, par, self.kmin,
                         self.kmax, state, self.iters, self.status, self.pwork,
                         self.counters)  # fmt: skip
             else:
@@ -184,6 +229,7 @@ class KernelRun:
             Steps until the last realization stopped (``n_steps`` if any is still active).
         """
         self.iters[:] = 0
+        self._groups = self._plan()
         self._map(self._advance, int(n_steps))
         return int(self.iters.max(initial=0))
 

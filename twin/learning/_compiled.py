@@ -83,15 +83,26 @@ def _shared(tasks: Sequence[Task]) -> list[bool]:
     return [count[key] > 1 for key in keys]
 
 
-def realizations(tasks: Sequence[Task]) -> Realizations:
+def realizations(tasks: Sequence[Task], *, runs_of: int | None = None) -> Realizations:
     """Structures of ``tasks`` (same numbers of sources, targets and training examples).
 
     Tasks that share a circuit with another get the lane layout (their steps are computed
     together in lanes, :mod:`twin.kernels.train_lanes`) when they have at most
     :data:`~twin.kernels.train_lanes.LANE_COLUMNS` constraint rows.
+
+    ``runs_of``: ``tasks`` are runs of this many, one sweep cell's realizations each (a batch of
+    cells, :class:`twin.learning.trainer.RealizationSettings`): each task gets the layout it
+    has in its own cell's run, so its numbers are that run's bit for bit (the lanes compute any
+    layout exactly as one realization does; only the split of the dense block differs).
     """
     few = bool(tasks) and tasks[0].n_sources + tasks[0].n_targets <= LANE_COLUMNS
-    shared = _shared(tasks) if few else [False] * len(tasks)
+    if few and runs_of:
+        if len(tasks) % runs_of:
+            raise ValueError(f"runs_of: {len(tasks)} tasks are not runs of {runs_of}")
+        shared = [s for i in range(0, len(tasks), runs_of)
+                  for s in _shared(tasks[i : i + runs_of])]  # fmt: skip
+    else:
+        shared = _shared(tasks) if few else [False] * len(tasks)
     layouts = [_cached_layout(t, s) for t, s in zip(tasks, shared, strict=True)]
     inputs = np.stack([t.train.inputs for t in tasks]).astype(float)
     desired = np.stack([t.train.outputs for t in tasks]).astype(float)

@@ -121,9 +121,12 @@ class CompiledEngine:
             pcg=trainer.solver == "pcg",
             solver_tol=cfg.solver_tol,
         )
-        structure = realizations(trainer.tasks)
+        settings = trainer.settings
+        runs_of = settings.cell_realizations if settings is not None else None
+        structure = realizations(trainer.tasks, runs_of=runs_of or None)
         self.run = KernelRun(structure, params, k, lam, trainer.k_min, trainer.k_max,
-                             threads=cfg.threads)  # fmt: skip
+                             threads=cfg.threads,
+                             alpha=None if settings is None else settings.alpha)  # fmt: skip
         self.k, self.lam, self.active = self.run.k, self.run.lam, self.run.active
         self.steps_done = self.run.steps_done
         self.e_free, self.e_clamped = self.run.energy[0], self.run.energy[1]

@@ -21,9 +21,15 @@ from .trainer import TrainResult
 __all__ = ["energy_floors", "floor_summary"]
 
 
-def energy_floors(result: TrainResult, tasks: Sequence[Task], kappa: float) -> np.ndarray:
-    """``(R,)`` Landauer floor of each realization's updates, joules (NaN: bounds unknown)."""
+def energy_floors(
+    result: TrainResult, tasks: Sequence[Task], kappa: float | np.ndarray
+) -> np.ndarray:
+    """``(R,)`` Landauer floor of each realization's updates, joules (NaN: bounds unknown).
+
+    ``kappa``: the initial conductance, one for all or ``(R,)`` one per realization.
+    """
     rr = result.k.shape[0]
+    kappas = np.broadcast_to(np.asarray(kappa, dtype=float), (rr,))
     kmin = result.k_min_siemens if result.k_min_siemens is not None else np.full(rr, np.nan)
     kmax = result.k_max_siemens if result.k_max_siemens is not None else np.full(rr, np.nan)
     out = np.full(rr, math.nan)
@@ -32,7 +38,7 @@ def energy_floors(result: TrainResult, tasks: Sequence[Task], kappa: float) -> n
         lo, hi = float(kmin[r]), float(kmax[r])
         if not (math.isfinite(lo) and math.isfinite(hi)):
             continue
-        k0 = np.full(e, min(max(kappa, lo), hi))
+        k0 = np.full(e, min(max(float(kappas[r]), lo), hi))
         out[r] = landauer_floor_j(k0, result.k[r, :e], int(result.steps_done[r]), lo, hi)
     return out
 

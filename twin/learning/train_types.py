@@ -13,7 +13,8 @@ from .._validators import non_negative, positive
 from ..errors import ConfigError
 from .rules import LambdaControl, LearningRule
 
-__all__ = ["BACKENDS", "SOLVERS", "Backend", "Solver", "TrainConfig", "TrainResult", "public_key"]
+__all__ = ["BACKENDS", "SOLVERS", "Backend", "RealizationSettings", "Solver", "TrainConfig",
+           "TrainResult", "public_key"]  # fmt: skip
 
 Backend = Literal["auto", "numpy", "compiled"]
 BACKENDS: tuple[str, ...] = ("auto", "numpy", "compiled")
@@ -114,6 +115,38 @@ class TrainConfig:
             raise ConfigError("mark_tol: give mark_tol or stop_tol, not both")
         if self.k_min is not None and self.k_max is not None and self.k_min >= self.k_max:
             raise ConfigError(f"kmin/kmax: need kmin < kmax, got {self.k_min} >= {self.k_max}")
+
+
+def _column(value: Any) -> np.ndarray:
+    out = np.array(value, dtype=float)
+    out.flags.writeable = False
+    return out
+
+
+@attrs.frozen(kw_only=True, eq=False)
+class RealizationSettings:
+    """Per-realization initial conductance ``kappa`` (S), learning rate ``alpha`` and lambda
+    ``lam``, ``(R,)`` each, in place of the configuration's: the realizations of several sweep
+    cells that differ only in these, trained in one run so that the realizations sharing a
+    network share one lane group (:mod:`twin.kernels.train_lanes`). Each realization's numbers
+    are those of a run with its own values in the configuration (bit for bit, compiled backend;
+    ``tests/sweeps/test_batches.py``: each realization keeps the factor layout of its own
+    cell's run). Not with lambda control; a learning rate that differs between realizations
+    needs the compiled backend."""
+
+    kappa: np.ndarray = attrs.field(converter=_column)
+    alpha: np.ndarray = attrs.field(converter=_column)
+    lam: np.ndarray = attrs.field(converter=_column)
+    #: Realizations of one cell: the run's realizations are runs of this many, each laid out as
+    #: in its own cell's run (:func:`twin.learning._compiled.realizations`); 0: all one cell.
+    cell_realizations: int = attrs.field(default=0, converter=int)
+
+    def __attrs_post_init__(self) -> None:
+        shapes = {self.kappa.shape, self.alpha.shape, self.lam.shape}
+        if len(shapes) != 1 or len(self.kappa.shape) != 1:
+            raise ConfigError(f"realization settings: expected three (R,) arrays, got {shapes}")
+        if not (np.all(self.kappa > 0) and np.all(self.alpha > 0)):
+            raise ConfigError("realization settings: kappa and alpha must be > 0")
 
 
 @attrs.frozen(eq=False)

@@ -36,10 +36,11 @@ from ..physics.solver import CircuitBatch
 from ..physics.substrates import physics_for
 from ._engines import CompiledEngine, Engine, NumpyEngine
 from .rules import contrast_update
-from .train_types import TrainConfig, TrainResult, public_key
+from .train_types import RealizationSettings, TrainConfig, TrainResult, public_key
 
 __all__ = [
     "PCG_MIN_EDGES",
+    "RealizationSettings",
     "TrainConfig",
     "TrainResult",
     "Trainer",
@@ -104,11 +105,17 @@ class Trainer:
     joules for springs, reported as ``*energy_j``: :func:`public_key`).
 
     Use :func:`train` for the common case; the class is for callers that evaluate or step by hand
-    (the event-driven twin's tests, sweeps).
+    (the event-driven twin's tests, sweeps). ``settings``: per-realization kappa, alpha and lambda
+    in place of the configuration's (:class:`RealizationSettings`).
     """
 
     def __init__(
-        self, tasks: Sequence[Any], config: TrainConfig, *, physics: Physics | None = None
+        self,
+        tasks: Sequence[Any],
+        config: TrainConfig,
+        *,
+        physics: Physics | None = None,
+        settings: RealizationSettings | None = None,
     ) -> None:
         self.tasks = list(tasks)
         self.config = config
@@ -122,14 +129,30 @@ class Trainer:
         if np.any(self.k_min >= self.k_max):
             raise ConfigError("kmin/kmax: need kmin < kmax for every network")
         self.mask = self.physics.edge_mask
-        self.k0 = np.where(self.mask, np.clip(config.kappa, self.k_min, self.k_max), 1.0)
+        self.settings = settings
+        kappa = config.kappa if settings is None else settings.kappa[:, None]
+        self.k0 = np.where(self.mask, np.clip(kappa, self.k_min, self.k_max), 1.0)
         self.shape = (rr, e)
         self.backend = _resolve_backend(config.backend, self.physics)
+        if settings is not None:
+            self._check_settings(settings)
         if self.physics.name != "resistors" and config.mark_tol is not None:
             raise ConfigError(f"mark_tol: resistor networks only, not {self.physics.name}")
         if self.physics.name != "resistors" and config.solver == "pcg":
             raise ConfigError(f"solver: 'pcg' is not available for {self.physics.name}")
         self.solver = resolve_solver(config, e) if self.backend == "compiled" else "direct"
+
+    def _check_settings(self, settings: RealizationSettings) -> None:
+        rr = self.shape[0]
+        if settings.kappa.shape != (rr,):
+            raise ConfigError(f"realization settings: expected {rr} values each, got "
+                              f"{settings.kappa.shape[0]}")  # fmt: skip
+        if self.config.control is not None:
+            raise ConfigError("realization settings: not with lambda control")
+        one_alpha = bool(np.all(settings.alpha == self.config.rule.alpha))
+        if not one_alpha and (self.backend != "compiled" or self.physics.name != "resistors"):
+            raise ConfigError("realization settings: alphas that differ need the compiled "
+                              "resistor trainer")  # fmt: skip
 
     @property
     def batch(self) -> CircuitBatch:
@@ -188,6 +211,8 @@ class Trainer:
         rr, _ = self.shape
         k = self.k0.copy() if k0 is None else np.where(self.mask, np.asarray(k0, float), 1.0)
         lam = np.full(rr, cfg.control.lam0 if cfg.control and cfg.rule.lam == 0 else cfg.rule.lam)
+        if self.settings is not None:
+            lam = self.settings.lam.copy()
         if self.backend == "compiled" and self.physics.name == "springs":
             from ._spring_engine import SpringKernelEngine
 

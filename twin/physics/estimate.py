@@ -17,7 +17,10 @@ against measured peak RSS):
 - freed after each network, so counted once: the allostery task's sparse LU and the symbolic
   set-up's Python sets, per factor value; a jammed packing's generator arrays, per disk;
 - time: jammed generation ``~ N^1.5``, the symbolic set-up ``~ n^1.93``, one update of the direct
-  solver ``~ n^1.7`` and of PCG ``~ n^1.1``, per realization (realizations run on ``threads``).
+  solver ``~ n^1.7`` and of PCG ``~ n^1.1``, per realization (realizations run on ``threads``);
+  realizations that share one circuit (``shared``: a task file's realizations, a batch of sweep
+  cells) run in lane groups of up to 8, each update of a group costing
+  :data:`LANE_GROUP_UPDATES` updates of one realization.
 
 Pure: functions of sizes and of the machine's memory (:func:`available_memory_bytes`).
 """
@@ -32,6 +35,9 @@ from pathlib import Path
 import attrs
 
 __all__ = [
+    "LANE_GROUP_UPDATES",
+    "LANE_MAX_CONSTRAINTS",
+    "LANE_WIDTH",
     "MAX_EDGE_EVENTS",
     "MAX_EDGE_STEPS",
     "PCG_MIN_EDGES",
@@ -42,6 +48,7 @@ __all__ = [
     "format_bytes",
     "format_seconds",
     "network_size",
+    "shared_circuits",
     "simulate_estimate",
     "stream_estimate",
     "train_estimate",
@@ -87,6 +94,13 @@ LAYOUT_S_4096, LAYOUT_EXPONENT = 0.5, 1.93
 DIRECT_S_4096, DIRECT_EXPONENT = 2.8e-3, 1.7
 PCG_S_4096, PCG_EXPONENT = 0.5e-3, 1.1
 UPDATE_FLOOR_S = 2e-6
+#: Realizations of one circuit computed together (twin.kernels.lanes.LANES) and the cost of one
+#: update of such a lane group, in updates of one realization, whatever its fill: 1.65 us per
+#: realization in full groups against 4.76 us alone on the N = 64 reference task (2.8), 1.6-1.9
+#: against 5.7 us in batches of 8 figure cells on a loaded 2-core machine (2.2-2.6; issue 21).
+LANE_WIDTH, LANE_GROUP_UPDATES = 8, 2.5
+#: Most sources plus targets of a circuit the lanes take (twin.kernels.train_lanes.LANE_COLUMNS).
+LANE_MAX_CONSTRAINTS = 4
 #: Largest dense trailing block of the factor, rows (twin.kernels.ordering.MAX_DENSE_BLOCK).
 DENSE_BLOCK = 1024
 #: The twin: edge events per second (10^5-10^6 measured) and bytes per probe sample and edge.
@@ -214,6 +228,7 @@ def train_estimate(
     networks: int | None = None,
     threads: int = 2,
     solver: str = "auto",
+    shared: int = 1,
 ) -> Estimate:
     """Peak memory and time of ``twin train`` on ``realizations`` networks of ``size``.
 
@@ -225,6 +240,9 @@ def train_estimate(
         Worker threads of the compiled trainer (realizations run in parallel).
     solver
         ``auto``, ``direct`` or ``pcg`` (``auto``: PCG from :data:`PCG_MIN_EDGES` edges).
+    shared
+        Realizations per circuit that run together in lanes (1: each alone; the lanes need the
+        direct solver and at most 4 sources and targets, which the caller knows).
     """
     rr = max(int(realizations), 1)
     build_s = _build_s(size, rr if networks is None else networks)
@@ -234,12 +252,26 @@ def train_estimate(
         per_update = PCG_S_4096 * (size.nodes / 4096.0) ** PCG_EXPONENT
     else:
         per_update = DIRECT_S_4096 * (size.nodes / 4096.0) ** DIRECT_EXPONENT
-    lanes = max(1, min(threads, rr))
-    train_s = steps * math.ceil(rr / lanes) * (per_update + UPDATE_FLOOR_S)
+    units, cost = rr, 1.0  # units of work per update, each costing ``cost`` single updates
+    if shared > 1 and not pcg:
+        circuits = math.ceil(rr / shared)
+        units = circuits * math.ceil(min(shared, rr) / LANE_WIDTH)
+        cost = LANE_GROUP_UPDATES
+    parallel = max(1, min(threads, units))
+    train_s = steps * math.ceil(units / parallel) * cost * (per_update + UPDATE_FLOOR_S)
     parts = (("network", build_s), ("set-up", layout_s), ("training", train_s))
     return Estimate(
         memory_bytes=_memory(size, rr, BASE_BYTES), time_s=build_s + layout_s + train_s, parts=parts
     )
+
+
+def shared_circuits(tasks: list[object]) -> int:
+    """Realizations per circuit that the trainer runs in lanes: all of them for one task (a task
+    file's realizations) of at most :data:`LANE_MAX_CONSTRAINTS` sources and targets, else 1."""
+    first = tasks[0] if tasks else None
+    rows = getattr(first, "n_sources", 99) + getattr(first, "n_targets", 99)
+    same = all(t is first for t in tasks)
+    return len(tasks) if same and len(tasks) > 1 and rows <= LANE_MAX_CONSTRAINTS else 1
 
 
 def simulate_estimate(size: NetworkSize, *, events: float, samples: float) -> Estimate:

@@ -11,13 +11,20 @@ import numpy as np
 
 from ..learning.energy_floor import energy_floors
 from ..learning.rules import LambdaControl, LearningRule
-from ..learning.trainer import TrainConfig, Trainer, TrainResult, public_key
+from ..learning.trainer import (
+    RealizationSettings,
+    TrainConfig,
+    Trainer,
+    TrainResult,
+    public_key,
+)
 from ..physics.contract import Physics
 from ..physics.springs.task_spec import SPRING_TASKS, build_spring_tasks
 from ..physics.task_spec import build_tasks, reference_for_realization
 from .metrics import TRAINER_METRICS as METRICS
 
-__all__ = ["METRICS", "check_params", "evaluate_trainer", "train_config", "trainer_rows"]
+__all__ = ["METRICS", "batch_rows", "check_params", "evaluate_trainer", "evaluate_trainer_batch",
+           "train_config", "trainer_rows"]  # fmt: skip
 
 #: Reference-network tasks kept per worker process (a sweep's realizations, reused by its cells).
 TASK_CACHE = 256
@@ -158,39 +165,80 @@ def evaluate_trainer(params: Mapping[str, Any], seeds: Sequence[int]) -> list[di
     return trainer_rows(params, tasks_for(params, seeds))
 
 
+def evaluate_trainer_batch(
+    cells: Sequence[Mapping[str, Any]], seeds: Sequence[int]
+) -> list[list[dict[str, float]]]:
+    """The rows of each cell of a batch (cells that differ only in lambda, kappa and alpha,
+    :mod:`twin.sweeps.batches`): every cell's realizations trained in one run."""
+    return batch_rows(cells, tasks_for(cells[0], seeds))
+
+
 def trainer_rows(
     params: Mapping[str, Any], tasks: Sequence[Any], physics: Physics | None = None
 ) -> list[dict[str, float]]:
     """Train ``tasks`` (one per realization) in one batched call on ``physics`` (default: the
     tasks' own, :func:`twin.learning.trainer.physics_for`); one metrics row per realization."""
-    trainer = Trainer(tasks, train_config(params), physics=physics)
-    result = trainer.run()
-    floors = energy_floors(result, tasks, params["kappa"])
-    has_test = all(t.test is not None for t in tasks)
-    test = trainer.evaluate(result.k, "test") if has_test else {}
-    classify = all(t.train.labels is not None for t in tasks)
-    train = trainer.evaluate(result.k, "train") if classify else {}
-    rows = []
-    for r in range(len(tasks)):
-        row: dict[str, float] = {
-            "error_initial": float(result.error_initial[r]),
-            "error_final": float(result.error_final[r]),
-            "error_ratio": _ratio(result.error_final[r], result.error_initial[r]),
-            "free_power_initial_w": float(result.free_power_initial_w[r]),
-            "free_power_final_w": float(result.free_power_final_w[r]),
-            "power_ratio": _ratio(result.free_power_final_w[r], result.free_power_initial_w[r]),
-            "training_energy_j": float(result.training_energy_j[r]),
-            "energy_floor_j": float(floors[r]),
-            "clamped_energy_j": float(result.clamped_energy_j[r]),
-            "lam_final": float(result.lam_final[r]),
-            "steps_done": float(result.steps_done[r]),
-            "time_to_tol_s": _time_to_tol(result, r, params),
-            "energy_to_tol_j": _energy_to_tol(result, r, params),
-            "test_error": float(test["error"][r]) if test else math.nan,
-        }
-        if "accuracy" in train:
-            row["accuracy_train"] = float(train["accuracy"][r])
-        if "accuracy" in test:
-            row["accuracy_test"] = float(test["accuracy"][r])
-        rows.append(_in_units(row, result.cost_name))
+    (rows,) = batch_rows([params], tasks, physics)
     return rows
+
+
+def batch_rows(
+    cells: Sequence[Mapping[str, Any]], tasks: Sequence[Any], physics: Physics | None = None
+) -> list[list[dict[str, float]]]:
+    """:func:`trainer_rows` of several cells that differ only in lambda, kappa and alpha, on the
+    same ``tasks``, in one run (realization ``r`` of cell ``i`` is run realization
+    ``i * len(tasks) + r``): each cell's rows are those :func:`trainer_rows` gives it alone."""
+    n = len(tasks)
+    every = [t for _ in cells for t in tasks]
+    settings = None
+    if len(cells) > 1:
+        if physics is not None:
+            raise ValueError("batch_rows: several cells build their own physics")
+        settings = RealizationSettings(
+            kappa=[c["kappa"] for c in cells for _ in range(n)],
+            alpha=[c["alpha"] for c in cells for _ in range(n)],
+            lam=[c["lam"] for c in cells for _ in range(n)],
+            cell_realizations=n,
+        )
+    trainer = Trainer(every, train_config(cells[0]), physics=physics, settings=settings)
+    result = trainer.run()
+    kappas = settings.kappa if settings is not None else cells[0]["kappa"]
+    floors = energy_floors(result, every, kappas)
+    has_test = all(t.test is not None for t in every)
+    test = trainer.evaluate(result.k, "test") if has_test else {}
+    classify = all(t.train.labels is not None for t in every)
+    train = trainer.evaluate(result.k, "train") if classify else {}
+    return [[_row(result, i * n + r, params, floors, test, train) for r in range(n)]
+            for i, params in enumerate(cells)]  # fmt: skip
+
+
+def _row(
+    result: TrainResult,
+    r: int,
+    params: Mapping[str, Any],
+    floors: Any,
+    test: Mapping[str, Any],
+    train: Mapping[str, Any],
+) -> dict[str, float]:
+    """The metrics of run realization ``r`` (of the cell ``params``)."""
+    row: dict[str, float] = {
+        "error_initial": float(result.error_initial[r]),
+        "error_final": float(result.error_final[r]),
+        "error_ratio": _ratio(result.error_final[r], result.error_initial[r]),
+        "free_power_initial_w": float(result.free_power_initial_w[r]),
+        "free_power_final_w": float(result.free_power_final_w[r]),
+        "power_ratio": _ratio(result.free_power_final_w[r], result.free_power_initial_w[r]),
+        "training_energy_j": float(result.training_energy_j[r]),
+        "energy_floor_j": float(floors[r]),
+        "clamped_energy_j": float(result.clamped_energy_j[r]),
+        "lam_final": float(result.lam_final[r]),
+        "steps_done": float(result.steps_done[r]),
+        "time_to_tol_s": _time_to_tol(result, r, params),
+        "energy_to_tol_j": _energy_to_tol(result, r, params),
+        "test_error": float(test["error"][r]) if test else math.nan,
+    }
+    if "accuracy" in train:
+        row["accuracy_train"] = float(train["accuracy"][r])
+    if "accuracy" in test:
+        row["accuracy_test"] = float(test["accuracy"][r])
+    return _in_units(row, result.cost_name)

@@ -12,7 +12,7 @@ time over its cells and its peak memory the largest cell's (a worker holds one c
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -31,7 +31,7 @@ from ..physics.springs.task_spec import DEFAULT_SPRING_NETWORK, SPRING_TASKS
 from ..physics.task_spec import DEFAULT_NETWORKS
 from .cells import Cell
 
-__all__ = ["CellWork", "cell_estimate", "cell_work", "sweep_estimate"]
+__all__ = ["CellWork", "batch_estimate", "cell_estimate", "cell_work", "sweep_estimate"]
 
 
 def _size(params: Mapping[str, Any]) -> NetworkSize | None:
@@ -158,16 +158,35 @@ def cell_work(kind: str, params: Mapping[str, Any], realizations: int) -> CellWo
                     "rate x duration) in one realization")  # fmt: skip
 
 
+def batch_estimate(unit: Sequence[Cell]) -> Estimate | None:
+    """Peak memory and CPU time of a unit of work: one cell, or a batch of cells computed
+    together (:mod:`twin.sweeps.batches`: realization ``r`` of each cell in one lane group)."""
+    first = unit[0]
+    if len(unit) == 1:
+        return cell_estimate(first.kind, first.params, first.realizations)
+    size = _size(first.params)
+    if size is None:
+        return None
+    return train_estimate(size, realizations=len(unit) * first.realizations,
+                          steps=int(first.params.get("steps", 0)),
+                          networks=first.realizations, threads=1, shared=len(unit))  # fmt: skip
+
+
 def sweep_estimate(cells: Iterable[Cell]) -> tuple[Estimate, CellWork | None]:
-    """Total CPU time over ``cells`` with the peak memory of the largest one, and the work of
-    the cell nearest to (or furthest beyond) its limit."""
+    """Total CPU time over ``cells`` (as the runner submits them: batched where it batches)
+    with the peak memory of the largest unit, and the work of the cell nearest to (or furthest
+    beyond) its limit."""
+    from .batches import batches
+
     memory, total = 0.0, 0.0
     worst: CellWork | None = None
-    for cell in cells:
-        estimate = cell_estimate(cell.kind, cell.params, cell.realizations)
+    cells = list(cells)
+    for unit in batches(cells):
+        estimate = batch_estimate(unit)
         if estimate is not None:
             memory = max(memory, estimate.memory_bytes)
             total += estimate.time_s
+    for cell in cells:
         work = cell_work(cell.kind, cell.params, cell.realizations)
         if work is not None and (worst is None or work.ratio > worst.ratio):
             worst = attrs.evolve(work, position=cell.position)

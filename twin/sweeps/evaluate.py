@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-__all__ = ["KINDS", "check_cell", "evaluate_cell", "run_cell"]
+__all__ = ["KINDS", "check_cell", "evaluate_batch", "evaluate_cell", "run_cell"]
 
 Evaluator = Callable[[Mapping[str, Any], Sequence[int]], list[dict[str, float]]]
 
@@ -99,16 +99,38 @@ def evaluate_cell(
     return rows
 
 
+def evaluate_batch(
+    kind: str, cells: Sequence[Mapping[str, Any]], seeds: Sequence[int]
+) -> list[list[dict[str, float]]]:
+    """The rows of each cell of a batch (:mod:`twin.sweeps.batches`: trainer cells that differ
+    only in lambda, kappa and alpha), computed in one training run."""
+    from .errors import CellError
+
+    if kind != "trainer":
+        raise CellError(f"batch: only trainer cells are batched, got {kind!r}")
+    from ._trainer_cell import evaluate_trainer_batch
+
+    out = evaluate_trainer_batch(cells, seeds)
+    if len(out) != len(cells) or any(len(rows) != len(seeds) for rows in out):
+        raise CellError(f"batch of {len(cells)} cells: rows do not match the cells and seeds")
+    return out
+
+
 def run_cell(kind: str, params: Mapping[str, Any], seeds: Sequence[int]) -> dict[str, Any]:
     """Evaluate a cell and say where, how long and with which code.
 
     Returns ``{rows, host, pid, elapsed_s, cpu_s, code_version}`` (the worker's code version: on
-    a cluster it may differ from the sweep process's).
+    a cluster it may differ from the sweep process's). Kind ``batch`` (``params``: ``{"kind",
+    "cells"}``, :func:`twin.sweeps.batches.unit_params`): ``rows`` holds each cell's rows.
     """
     from .provenance import code_version
 
     wall0, cpu0 = time.perf_counter(), time.process_time()
-    rows = evaluate_cell(kind, params, seeds)
+    rows: Any
+    if kind == "batch":
+        rows = evaluate_batch(params["kind"], params["cells"], seeds)
+    else:
+        rows = evaluate_cell(kind, params, seeds)
     return {
         "rows": rows,
         "code_version": code_version(),

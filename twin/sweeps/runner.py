@@ -14,6 +14,10 @@ own state is never relied on.
   its timeout is resubmitted, at most ``max_attempts`` submissions in all, then recorded failed.
 - ``rerun=True`` recomputes every cell (after a code change: the code version is provenance, not
   part of the cell id).
+- Trainer cells that differ only in lambda, kappa or alpha are submitted together, up to 8 at a
+  time (:mod:`twin.sweeps.batches`: one run, their realizations on one network in one lane
+  group); each is recorded on its own, with the rows it gets alone. A batch that raises is
+  submitted again cell by cell, so a failure is recorded against its own cell.
 
 :func:`sweep_status` and :func:`results_frame` (:mod:`twin.sweeps.results`) read sweeps back.
 """
@@ -33,6 +37,7 @@ from ..errors import TwinError
 from ..ledger.db import Ledger, open_ledger
 from ..ledger.errors import LedgerConnectionError
 from . import store
+from .batches import Unit, batches, split_outcome, unit_params
 from .cells import Cell, expand
 from .errors import SweepError, SweepSpecError
 from .evaluate import check_cell
@@ -113,55 +118,73 @@ class _Loop:
         self.timeouts, self.max_attempts, self.progress = timeouts, max_attempts, progress
         self.owner = store.Owner()
         self.version = code_version()
-        self.inflight: dict[Any, tuple[Cell, float, int]] = {}  # future -> cell, deadline, try
+        self.inflight: dict[Any, tuple[Unit, float, int]] = {}  # future -> unit, deadline, try
         self.computed: set[str] = set()
         self.failed: dict[str, str] = {}  # cell id -> error
         self.resubmitted: Counter[str] = Counter()
+        self.queue: list[Unit] = []  # units still to submit, the next one last
 
-    def submit(self, cell: Cell, attempt: int) -> None:
-        store.claim(self.ledger, [cell.cell_id], self.owner)  # running, counts the attempt
-        fut = self.executor.submit(cell.kind, cell.params, list(cell.seeds), f"cell-{cell.cell_id}")
-        timeout = self.timeouts.get(cell.cell_id)
+    def timeout(self, unit: Unit) -> float | None:
+        """A unit's timeout: its cells' summed (none if any cell has none)."""
+        each = [self.timeouts.get(c.cell_id) for c in unit]
+        return None if any(not t for t in each) else float(sum(t or 0.0 for t in each))
+
+    def submit(self, unit: Unit, attempt: int) -> None:
+        ids = [c.cell_id for c in unit]
+        store.claim(self.ledger, ids, self.owner)  # running, counts the attempt
+        kind, params = unit_params(unit)
+        fut = self.executor.submit(kind, params, list(unit[0].seeds), f"cell-{ids[0]}")
+        timeout = self.timeout(unit)
         deadline = time.monotonic() + timeout if timeout else float("inf")
-        self.inflight[fut] = (cell, deadline, attempt)
+        self.inflight[fut] = (unit, deadline, attempt)
 
-    def retry_or_fail(self, cell: Cell, attempt: int, why: str) -> None:
+    def retry_or_fail(self, unit: Unit, attempt: int, why: str) -> None:
         if attempt < self.max_attempts:
-            log.warning("cell %s: %s; resubmitting (attempt %d)", cell.cell_id, why, attempt + 1)
-            self.resubmitted[cell.cell_id] += 1
-            self.submit(cell, attempt + 1)
+            ids = ", ".join(c.cell_id for c in unit)
+            log.warning("cell %s: %s; resubmitting (attempt %d)", ids, why, attempt + 1)
+            for cell in unit:
+                self.resubmitted[cell.cell_id] += 1
+            self.submit(unit, attempt + 1)
         else:
-            self.fail(cell, f"{why} (after {attempt} attempts)")
+            self.fail(unit, f"{why} (after {attempt} attempts)")
 
-    def fail(self, cell: Cell, error: str) -> None:
-        store.record_failure(self.ledger, cell, error, self.version)
-        self.failed[cell.cell_id] = error
+    def fail(self, unit: Unit, error: str) -> None:
+        for cell in unit:
+            store.record_failure(self.ledger, cell, error, self.version)
+            self.failed[cell.cell_id] = error
 
     def collect(self, fut: Any) -> None:
-        cell, _, attempt = self.inflight.pop(fut)
+        unit, _, attempt = self.inflight.pop(fut)
         try:
             outcome = self.executor.outcome(fut)
         except WorkerLost as exc:
-            self.retry_or_fail(cell, attempt, f"worker lost: {exc}")
+            self.retry_or_fail(unit, attempt, f"worker lost: {exc}")
             return
         except Exception as exc:
-            log.warning("cell %s failed: %s", cell.cell_id, _error_text(exc))
-            self.fail(cell, _error_text(exc))
+            if len(unit) > 1:  # each cell alone: the failure is recorded against its own cell
+                log.warning("batch of %d cells failed (%s); submitting them one by one",
+                            len(unit), _error_text(exc))  # fmt: skip
+                self.queue.extend((cell,) for cell in reversed(unit))
+                return
+            log.warning("cell %s failed: %s", unit[0].cell_id, _error_text(exc))
+            self.fail(unit, _error_text(exc))
             return
-        store.finish(self.ledger, cell, outcome, self.version)
-        self.computed.add(cell.cell_id)
+        for cell, part in zip(unit, split_outcome(unit, outcome), strict=True):
+            store.finish(self.ledger, cell, part, self.version)
+            self.computed.add(cell.cell_id)
 
     def expire(self) -> None:
         now = time.monotonic()
-        for fut, (cell, deadline, attempt) in list(self.inflight.items()):
+        for fut, (unit, deadline, attempt) in list(self.inflight.items()):
             if now >= deadline and fut in self.inflight:
                 del self.inflight[fut]
                 self.executor.abandon(fut)
-                why = f"no result within {self.timeouts[cell.cell_id]:g} s"
-                self.retry_or_fail(cell, attempt, why)
+                why = f"no result within {self.timeout(unit):g} s"
+                self.retry_or_fail(unit, attempt, why)
 
     def run(self, todo: list[Cell]) -> None:
-        queue = list(reversed(todo))
+        self.queue = list(reversed(batches(todo)))
+        queue = self.queue
         total = len(todo)
         last_beat = time.monotonic()
         while queue or self.inflight:

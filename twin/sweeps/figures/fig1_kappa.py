@@ -7,11 +7,14 @@ units of ``1/(alpha/kappa)`` steps (the seed's ``tau = 1/alpha`` epochs at kappa
 is ``alpha/kappa = 0.1`` time units. Three sweeps: one runs every realization to the end (trained
 power), one stops each at the tolerance (training time and training energy to it), and one stops
 at the tolerance with the other time convention: alpha fixed at :data:`FIXED_ALPHA` for every
-kappa, time in ``1/alpha`` epochs (issue 21). The tolerance sweeps of the full set run the seed's
-1e6 steps on :data:`TOL_REALIZATIONS` realizations (the seed's minimum near kappa ~ 2e-2 needs
-the slow low-kappa runs to finish; at 1e5 steps most of them do not). The quick set runs the
-first two as one: its runs to the end mark the tolerance (``mark_tol``), which gives exactly the
-time and energy to it that an early-stopping run of the same steps gives.
+kappa, time in ``1/alpha`` epochs (issue 21). The tolerance sweeps run the seed's 1e6 steps
+(the seed's minimum near kappa ~ 2e-2 needs the slow low-kappa runs to finish; at 1e5 steps most
+of them do not): the full set on :data:`TOL_REALIZATIONS` realizations and its nine kappas, the
+quick set on :data:`QUICK_REALIZATIONS` and the five half decades up to 0.1. (Before, the quick
+set ran 1e5 steps and marked the tolerance in its runs to the end, ``mark_tol``; ``render``
+still reads such frames.) The kappa of the minimum is the vertex of the parabola, in log energy
+against log kappa, through the grid's lowest median and its two neighbours (a kappa between grid
+points, so that its spread over resamples is not the grid's half-decade step).
 """
 
 from __future__ import annotations
@@ -52,6 +55,9 @@ MOST_REACHED = 0.5
 FIXED_ALPHA = 0.1
 #: Steps and realizations of the full set's tolerance sweeps (the seed ran 1e6 steps).
 TOL_STEPS, TOL_REALIZATIONS = 1_000_000, 50
+#: Realizations of the quick set's tolerance sweeps (1e6 steps too: at 1e5 too few low-kappa
+#: runs reach the tolerance for a minimum).
+QUICK_REALIZATIONS = 8
 
 #: How the report says the quick set got its time and energy to the tolerance.
 _MARKED = "marked in the runs to the end: the numbers of an early-stopping run"
@@ -66,32 +72,37 @@ def _kappas(quick: bool) -> list[float]:
     return log_grid(-3, 1, 9)
 
 
+def _tol_kappas(quick: bool) -> list[float]:
+    """Kappas of the tolerance sweeps: the quick set's half decades up to 0.1 (the minimum and
+    the slow low-kappa runs; above 0.1 the energy only rises, ~kappa)."""
+    return log_grid(-3, -1, 5) if quick else log_grid(-3, 1, 9)
+
+
 def specs(quick: bool) -> list[SweepSpec]:
-    """Zipped (kappa, alpha = 0.1 kappa) sweeps to the end and to 1e-4 V^2; fixed alpha to it."""
-    kappas = _kappas(quick)
+    """Zipped (kappa, alpha = 0.1 kappa) sweeps to the end and to 1e-4 V^2; fixed alpha to it.
+
+    Both sets run the tolerance sweeps at the seed's 1e6 steps (the quick set: 8 realizations,
+    kappa <= 0.1; its cells that differ only in kappa and alpha are computed together in lanes,
+    :mod:`twin.sweeps.batches`); the runs to the end (trained power) run 1e5 steps.
+    """
+    kappas, tol_kappas = _kappas(quick), _tol_kappas(quick)
     alphas = [min(ALPHA_PER_KAPPA * k, 1.0) for k in kappas]
+    tol_alphas = [min(ALPHA_PER_KAPPA * k, 1.0) for k in tol_kappas]
     steps, realizations = (100_000, 8) if quick else (100_000, 50)
-    tol_steps, tol_real = (steps, realizations) if quick else (TOL_STEPS, TOL_REALIZATIONS)
+    tol_real = QUICK_REALIZATIONS if quick else TOL_REALIZATIONS
     mode = "quick" if quick else "full"
     common = {"kind": "trainer", "realizations": realizations, "seed": 0, "combine": "zip",
               "axes": {"kappa": kappas, "alpha": alphas}, "description": TITLE}  # fmt: skip
-    tol_base = {**BASE, "steps": tol_steps, "stop_tol": TOLERANCE_V2, "n_records": 2}
+    tol_base = {**BASE, "steps": TOL_STEPS, "stop_tol": TOLERANCE_V2, "n_records": 2}
     run_base = {**BASE, "steps": steps, "n_records": 20}
-    # quick: the tolerance sweep has the run's steps, so the run marks the tolerance instead
-    # (the same numbers, one run instead of two: tests/sweeps/test_mark_tol_cells.py)
-    marked = {**run_base, "mark_tol": TOLERANCE_V2} if quick else run_base
-    tol_spec = {**common, "name": f"fig1-kappa-tol-{mode}", "realizations": tol_real,
-                "base": tol_base}  # fmt: skip
-    tol_sweep = [] if quick else [spec_from_dict(tol_spec)]
-    # quick: where alpha = 0.1 kappa is the fixed alpha (kappa = 1) the marked run is that run
-    fixed_kappas = [k for k, a in zip(kappas, alphas, strict=True) if a != FIXED_ALPHA] \
-        if quick else kappas  # fmt: skip
     return [
-        spec_from_dict({**common, "name": f"fig1-kappa-{mode}", "base": marked}),
-        *tol_sweep,
+        spec_from_dict({**common, "name": f"fig1-kappa-{mode}", "base": run_base}),
+        spec_from_dict({**common, "name": f"fig1-kappa-tol-{mode}", "realizations": tol_real,
+                        "axes": {"kappa": tol_kappas, "alpha": tol_alphas},
+                        "base": tol_base}),
         spec_from_dict({**common, "name": f"fig1-kappa-tol-fixed-alpha-{mode}",
                         "realizations": tol_real, "combine": "product",
-                        "axes": {"kappa": fixed_kappas},
+                        "axes": {"kappa": tol_kappas},
                         "base": {**tol_base, "alpha": FIXED_ALPHA}}),
     ]  # fmt: skip
 
@@ -111,9 +122,26 @@ def _energy_minimum(tol: pd.DataFrame) -> tuple[float, float, float, pd.DataFram
     kappa_min_e = math.nan
     if len(most) >= 3:
         i = int(most["median"].idxmin())
-        kappa_min_e = float(most.loc[i, "x"]) if 0 < i < len(most) - 1 else math.nan
+        if 0 < i < len(most) - 1:
+            kappa_min_e = _vertex(most["x"].to_numpy()[i - 1 : i + 2],
+                                  most["median"].to_numpy()[i - 1 : i + 2])  # fmt: skip
     lo, hi = (float(most["x"].min()), float(most["x"].max())) if len(most) else (math.nan,) * 2
     return kappa_min_e, lo, hi, energy, reached
+
+
+def _vertex(x: np.ndarray, y: np.ndarray) -> float:
+    """Where the parabola through three points (log10 x, log10 y), the middle one lowest, has
+    its minimum (within the outer two; the middle x if the points are collinear)."""
+    lx, ly = np.log10(x), np.log10(y)
+    if not np.all(np.isfinite(ly)):
+        return float(x[1])
+    d1 = (ly[1] - ly[0]) / (lx[1] - lx[0])
+    d2 = (ly[2] - ly[1]) / (lx[2] - lx[1])
+    curv = (d2 - d1) / (lx[2] - lx[0])  # half the second derivative
+    if not curv > 0:
+        return float(x[1])
+    at = 0.5 * (lx[0] + lx[1]) - d1 / (2.0 * curv)
+    return float(10 ** min(max(at, lx[0]), lx[2]))
 
 
 def _time_units(tol: pd.DataFrame) -> pd.DataFrame:
@@ -199,8 +227,9 @@ def render(frames: dict[str, pd.DataFrame], out_dir: Path) -> FigureResult:
          "yes", ""),
         ("trained power, largest / smallest kappa", fmt(measured[
             "trained_power_ratio_high_to_low_kappa"]), "(shape only)", ""),
-        (f"kappa of the training-energy minimum (interior; kappas where >= {MOST_REACHED:.0%} "
-         f"reached 1e-4: {fmt(eligible[0], 2)}..{fmt(eligible[1], 2)})",
+        (f"kappa of the training-energy minimum (interior, parabola vertex in log-log through "
+         f"the grid minimum and its neighbours; kappas where >= {MOST_REACHED:.0%} reached "
+         f"1e-4: {fmt(eligible[0], 2)}..{fmt(eligible[1], 2)})",
          fmt(kappa_min_e, 2), "~2e-2",
          f"x {fmt(kappa_min_e / 2e-2, 2)}" if math.isfinite(kappa_min_e) else "n/a"),
         (f"the same with alpha = {FIXED_ALPHA:g} at every kappa (time in 1/alpha epochs)",
