@@ -61,9 +61,8 @@ def _compare(old: Path, new: Path) -> None:
 @click.option(
     "--quick",
     is_flag=True,
-    help="6-8 realizations, runs long enough to learn, Fig. 1's tolerance runs at the seed's 1e6 "
-    "steps (all nine: 150 s wall, 147 CPU s on 2 cores); default: the paper's realization "
-    "counts.",
+    help="6-8 realizations, runs long enough to learn (all nine in ~150 s on 2 cores; Fig. 1's "
+    "tolerance runs at the seed's 1e6 steps); default: the paper's realization counts.",
 )
 @click.option(
     "--out",
