@@ -11,7 +11,7 @@ import click
 if TYPE_CHECKING:
     from ..view import LiveView
 
-__all__ = ["maybe_live_view", "view_options"]
+__all__ = ["check_view", "maybe_live_view", "view_options"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -30,12 +30,17 @@ def view_options(func: F) -> F:
     )(func)
 
 
+def check_view(enabled: bool, port: int) -> None:
+    """Refuse ``--port`` without ``--view`` (one line, exit 2), before any work starts."""
+    if port and not enabled:
+        raise click.UsageError("--port needs --view")
+
+
 @contextmanager
 def maybe_live_view(enabled: bool, port: int, *, mode: str) -> Iterator[LiveView | None]:
     """A served live page while the block runs (its URL on stderr), or None without ``--view``."""
+    check_view(enabled, port)
     if not enabled:
-        if port:
-            raise click.UsageError("--port needs --view")
         yield None
         return
     from ..view import live_view

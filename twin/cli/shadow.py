@@ -21,7 +21,7 @@ from ._common import (
 )
 from ._ledger import ledger_options, recorded_dispatch
 from ._types import DURATION_S, RATE_HZ, FaultSpec, FiniteRange, OutputFile
-from ._view import maybe_live_view, view_options
+from ._view import check_view, maybe_live_view, view_options
 from .keys import client_curve, client_key_options
 
 __all__ = ["progress_printer", "run_shadow", "shadow_cmd"]
@@ -293,6 +293,7 @@ def shadow_cmd(
 
     if emulate == (connect is not None):
         raise click.UsageError("give exactly one of --emulate or --connect")
+    check_view(view, port)  # before a calibration's seconds
     if faults and not emulate:
         raise click.UsageError("--fault needs --emulate")
     if calibrate_first and calibration is not None:

@@ -31,7 +31,7 @@ from ._simulate_checks import (
     check_run_size,
     schedule_or_none,
 )
-from ._view import maybe_live_view, view_options
+from ._view import check_view, maybe_live_view, view_options
 
 __all__ = ["MAX_CLOCK_HZ", "MAX_EVENTS", "MAX_SAMPLES", "simulate_cmd"]
 
@@ -238,6 +238,7 @@ def simulate_cmd(
     from ._simulate_springs import check_physics_options, run_springs
 
     check_physics_options(click.get_current_context(), physics, engine)
+    check_view(view, port)  # before any work (a compile notice, a run) starts
     if physics == "springs":
         run_springs(network=network, task=task, clock=clock,
                     duration=0.5 if duration is None else duration, lam=lam, eta=eta,
@@ -301,7 +302,6 @@ def simulate_cmd(
     )
     if size is None:
         announce_estimate("simulate", estimate)
-    announce_compilation("simulate")
     params = {
         "network": network or the_task.network.name,
         "task": task,
@@ -337,8 +337,9 @@ def simulate_cmd(
 
             dispatch.subscribe(live.state)
             feed = SimulationFeed(live.state, the_task.network, edges=config.edges)
+        announce_compilation("simulate")  # once the ledger and the page accepted: a refusal
         env: simpy.Environment = realtime_environment() if realtime else simpy.Environment()
-        t0 = time.perf_counter()
+        t0 = time.perf_counter()  # before this is one line
         twin: Twin | ScheduledTwin
         if schedule is None:
             twin = Twin(

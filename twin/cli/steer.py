@@ -11,7 +11,7 @@ from . import cli
 from ._common import board_options, emit_json, print_summary
 from ._ledger import ledger_options, recorded_dispatch
 from ._types import DURATION_S, FiniteRange, OutputFile
-from ._view import maybe_live_view, view_options
+from ._view import check_view, maybe_live_view, view_options
 
 __all__ = ["steer_cmd"]
 
@@ -137,6 +137,8 @@ def steer_cmd(
     from twin.shadow.calibration_file import load_calibration
     from twin.shadow.calibration_runs import calibrate_live
     from twin.shadow.session import EmulationSpec, open_board
+
+    check_view(view, port)  # before a calibration's or a plan's seconds
     from twin.steer import (
         PlannerConfig,
         PolicySpec,

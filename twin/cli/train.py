@@ -221,8 +221,9 @@ def train_cmd(
     if springs:
         params |= {"spring_solver": spring_solver, "prune": prune}
     trainer = Trainer(tasks, config, physics=_physics(tasks, spring_solver) if springs else None)
-    announce_compilation("train")  # once the trainer accepted the request: a refusal is one line
     with recorded_dispatch(out, db, no_db, params=params) as dispatch:
+        # once the trainer and the ledger accepted the request: a refusal before is one line
+        announce_compilation("train")
         t0 = time.perf_counter()
         with progress_bar("training", steps, enabled=not as_json) as update:
             result = trainer.run(
