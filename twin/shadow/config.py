@@ -26,7 +26,7 @@ def _at_most_60(_inst: object, attr: Any, value: float) -> None:
         raise BridgeConfigError(f"{attr.name}: must be at most 60 s, got {value!r}")
 
 
-def _at_least_2(_inst: object, attr: Any, value: int) -> None:
+def _window_frames(_inst: object, attr: Any, value: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or not 2 <= value <= 10_000:
         raise BridgeConfigError(f"{attr.name}: expected an integer 2..10000, got {value!r}")
 
@@ -99,7 +99,7 @@ class ShadowConfig:
     node_every_s: float | None = attrs.field(
         default=None, validator=positive(BridgeConfigError, optional=True)
     )
-    node_window: int = attrs.field(default=10, validator=_at_least_2)
+    node_window: int = attrs.field(default=10, validator=_window_frames)
 
     def __attrs_post_init__(self) -> None:
         every = self.probe_every_s

@@ -12,6 +12,7 @@ monitor the results feed.
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -26,12 +27,14 @@ from twin.shadow.probe_stats import (
     gate_sensitivity,
     quantisation_bias,
     read_spread,
+    single_node,
     threshold_fit,
 )
 from twin.shadow.state import TwinState
 from twin.simulation.edge import EdgeParams
 
 __all__ = [
+    "KEPT_RESULTS",
     "NAMED_EDGES",
     "NAME_EXPLAINED",
     "PROBE_MODEL_V",
@@ -66,6 +69,11 @@ NAMED_EDGES = 3
 NAME_EXPLAINED = 0.5
 
 
+#: Results a tester keeps (its counters cover every test): 10 h of tests every 0.25 s would
+#: otherwise be 144,000 results, arrays and all.
+KEPT_RESULTS = 4096
+
+
 class NodeTester:
     """Tests node readings against the twin: results, step references and the alarm monitor.
 
@@ -89,7 +97,12 @@ class NodeTester:
         self.state = state
         self.source = source
         self.monitor = DivergenceMonitor(threshold=1.0, hold_s=0.0, clear_s=0.0, source=source)
-        self.results: list[ProbeResult] = []
+        #: The latest results (at most :data:`KEPT_RESULTS`: a shadow runs for hours).
+        self.results: deque[ProbeResult] = deque(maxlen=KEPT_RESULTS)
+        #: Tests evaluated, the largest score over ``z_crit`` and the last ``z_crit``, over all.
+        self.evaluated = 0
+        self.score_max = 0.0
+        self.z_crit: float | None = None
         #: The last clean test at each (epoch, inputs): nodes, residual, prediction, errors.
         self._reference: dict[tuple[Any, ...], dict[str, Any]] = {}
 
@@ -157,8 +170,7 @@ class NodeTester:
             shifts, explained = threshold_fit(sens, fitted)
             order = np.argsort(-explained, kind="stable")[:NAMED_EDGES]
             # a single node's reading (its ADC channel) is the rival explanation of every edge
-            total = float(fitted @ fitted)
-            one_node = float(np.max(fitted * fitted)) / total if total > 0 else 0.0
+            _, one_node = single_node(fitted)
             named = tuple(
                 (int(e), float(shifts[e]), float(explained[e]))
                 for e in order
@@ -192,6 +204,9 @@ class NodeTester:
             explained=tuple(x for _, _, x in named),
         )
         self.results.append(result)
+        self.evaluated += 1
+        self.score_max = max(self.score_max, result.z_max / result.z_crit)
+        self.z_crit = result.z_crit
         return result
 
     def feed(self, result: ProbeResult, run_t_s: float, board_id: str, epoch: int) -> Alarm | None:
@@ -236,8 +251,8 @@ class NodeCheck:
         return self.tester.monitor
 
     @property
-    def results(self) -> list[ProbeResult]:
-        """Every evaluated test, oldest first."""
+    def results(self) -> deque[ProbeResult]:
+        """The latest evaluated tests, oldest first (at most :data:`KEPT_RESULTS`)."""
         return self.tester.results
 
     @property

@@ -103,18 +103,17 @@ class NodeWatch(NodeCheck):
 
     def summary(self) -> dict[str, Any]:
         """Tests made and skipped, alarms, the largest score and the setting."""
-        zs = [r.z_max / r.z_crit for r in self.results]
         return {
             "every_s": self.every_s,
             "window_frames": self.window,
             "false_alarm_hours": self.tester.false_alarm_hours,
             "accuracy_v": PROBE_MODEL_V,
             "accuracy_step_rel": PROBE_STEP_REL,
-            "evaluated": len(self.results),
+            "evaluated": self.tester.evaluated,
             "skipped": self.skipped,
             "alarms": len(self.alarms),
-            "score_max": max(zs, default=0.0),
-            "z_crit": self.results[-1].z_crit if self.results else None,
+            "score_max": self.tester.score_max,
+            "z_crit": self.tester.z_crit,
             "reveals": "threshold/conductance faults of conducting edges at the training inputs, "
             "node ADC",
             "blind_to": "gain faults, dead gates and leaks; edges in cutoff at the training inputs",

@@ -211,7 +211,6 @@ class InferenceProbe(NodeCheck):
 
     def summary(self) -> dict[str, Any]:
         """Probes sent, evaluated, refused, missed; alarms; the largest score and the setting."""
-        zs = [r.z_max / r.z_crit for r in self.results]
         return {
             "every_s": self.every_s,
             "hold_s": self.hold_s,
@@ -219,12 +218,12 @@ class InferenceProbe(NodeCheck):
             "accuracy_v": PROBE_MODEL_V,
             "accuracy_step_rel": PROBE_STEP_REL,
             "sent": self.sent,
-            "evaluated": len(self.results),
+            "evaluated": self.tester.evaluated,
             "refused": self.refused,
             "missed": self.missed,
             "alarms": len(self.monitor.alarms) + (self.monitor.active is not None),
-            "score_max": max(zs, default=0.0),
-            "z_crit": self.results[-1].z_crit if self.results else None,
+            "score_max": self.tester.score_max,
+            "z_crit": self.tester.z_crit,
             "reveals": "threshold/conductance faults at any gate (pinned ones too), node ADC",
             "blind_to": "gain faults, dead gates and leaks (they show only while an edge learns)",
         }

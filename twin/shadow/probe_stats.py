@@ -33,6 +33,7 @@ __all__ = [
     "gate_sensitivity",
     "quantisation_bias",
     "read_spread",
+    "single_node",
     "threshold_fit",
 ]
 
@@ -79,15 +80,23 @@ class ProbeResult:
     def _unexplained(self, source: str) -> str:
         """An alarm no edge explains: one node alone (its ADC channel, most likely), or not."""
         fitted = self.step_v if np.max(self.z_step) > np.max(self.z) else self.residual_v
-        k = int(np.argmax(np.abs(fitted)))
-        total = float(fitted @ fitted)
-        if total > 0 and fitted[k] ** 2 >= ONE_NODE * total:
+        k, share = single_node(fitted)
+        if share >= ONE_NODE:
             return (
                 f"{source}: node {self.nodes[k]} reads {fitted[k] * 1e3:+.0f} mV off the twin, "
-                f"alone ({fitted[k] ** 2 / total:.0%} of the node residual): its ADC channel, "
+                f"alone ({share:.0%} of the node residual): its ADC channel, "
                 "no single edge explains it"
             )
         return f"{source}: node residual {self.z_max:.1f} sigma, no single edge explains it"
+
+
+def single_node(residual_v: np.ndarray) -> tuple[int, float]:
+    """The node with the largest residual and its share of the residual's sum of squares (0
+    for a zero residual): how well one node's reading alone (its ADC channel) explains it."""
+    r = np.asarray(residual_v, dtype=float)
+    k = int(np.argmax(np.abs(r)))
+    total = float(r @ r)
+    return k, (float(r[k] ** 2) / total if total > 0 else 0.0)
 
 
 #: Fraction of the node residual's sum of squares one node must hold for an alarm no edge
