@@ -12,6 +12,11 @@ distort): 5x means one twin keeps up with five boards. Three twins: the nominal 
 large, the board has hidden variation), the calibrated one (the board's true edge parameters,
 the best a calibration can do) and, for the cost of the emulator itself, the emulator's
 frames per second.
+
+With ``--node-every S`` two more rows give the cost of the passive node check (``twin shadow
+--node-every``) on the shadow's hot path: a twin calibrated as ``twin shadow --calibrate`` does
+(its fitted edges and residual spread, which the checks need), without and with the check every
+``S`` board seconds, in the same interleaved repeats.
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ import numpy as np
 from twin.board.contract import Ack, BoardState, Command, LinkCounters, Resync, Snapshot, Update
 from twin.board.emulator import BoardEmulator, EmulatorConfig
 from twin.board.variation import HiddenVariation
+from twin.shadow.detector import SpreadModel
+from twin.shadow.session import EmulationSpec, calibrate_emulator, make_emulator
 from twin.shadow.shadow import Shadow, ShadowConfig
 from twin.simulation.edge import EdgeParams
 
@@ -74,13 +81,17 @@ def _shadow_margin(
     edges: EdgeParams | None,
     seconds: float,
     chunk: int = 10,
+    *,
+    spread: SpreadModel | None = None,
+    node_every_s: float | None = None,
 ) -> tuple[float, dict[str, float]]:
     board = FrameList(snapshot, frames, chunk)
     shadow = Shadow(
         board,
-        ShadowConfig(resync="periodic", resync_interval_s=0.25),
+        ShadowConfig(resync="periodic", resync_interval_s=0.25, node_every_s=node_every_s),
         rng=np.random.default_rng(1),
         edges=edges,
+        spread=spread,
     )
     t0, c0 = time.perf_counter(), time.process_time()
     summary = shadow.run(seconds - 0.01)
@@ -98,7 +109,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--chunk", type=int, default=10, help="frames per poll (10: the twin compares at 100 Hz)"
     )
+    parser.add_argument(
+        "--node-every",
+        type=float,
+        default=None,
+        help="also time a calibrated twin without and with the passive node check every S s",
+    )
     args = parser.parse_args(argv)
+    if args.node_every is not None:
+        _node_check_cost(args)
+        return
     emu = BoardEmulator(
         EmulatorConfig(variation=HiddenVariation.typical()), rng=np.random.default_rng(0)
     )
@@ -128,6 +148,51 @@ def main(argv: Sequence[str] | None = None) -> None:
             f"(best {max(margins):.1f}x), {np.median(cpu):.1f}x per CPU second; "
             f"node residual {summary['residual_rms_v'] * 1e3:.2f} mV, alarms {summary['alarms']}"
         )
+
+
+def _node_check_cost(args: argparse.Namespace) -> None:
+    """CPU margin of a calibrated shadow without and with the node check (interleaved)."""
+    spec = EmulationSpec(seed=0)
+    result, _ = calibrate_emulator(make_emulator(spec), seed=0)
+    emu = make_emulator(spec)
+    emu.boot(0.0)
+    snapshot = emu.snapshot()
+    frames = emu.advance(emu.t_s + args.seconds)
+    print(f"node check cost: {len(frames)} frames, calibrated twin (seed 0), interleaved repeats")
+    _shadow_margin(snapshot, frames[:200], result.edges, 0.2, spread=result.spread)  # warm up
+    rows: dict[str, list[float]] = {"without": [], "with": []}
+    alarms: dict[str, int] = {"without": 0, "with": 0}
+    tests = 0
+    for _ in range(args.repeats):
+        for label, every in (("without", None), ("with", args.node_every)):
+            _, summary = _shadow_margin(
+                snapshot,
+                frames,
+                result.edges,
+                args.seconds,
+                args.chunk,
+                spread=result.spread,
+                node_every_s=every,
+            )
+            rows[label].append(summary["cpu_margin"])
+            alarms[label] += int(summary["alarms"])
+            nodes = summary.get("nodes")
+            if isinstance(nodes, dict):
+                tests = max(tests, int(nodes.get("evaluated", 0)))
+    per_s = {k: 1e3 / np.median(v) for k, v in rows.items()}  # CPU ms per board second
+    print(f"  (load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
+    for label in rows:
+        print(
+            f"  {label:<7} node check every {args.node_every:g} s: median "
+            f"{np.median(rows[label]):.1f}x real time per CPU second "
+            f"({per_s[label]:.1f} CPU ms per board second), alarms {alarms[label]}"
+        )
+    print(f"  node tests per run with the check: {tests}")
+    extra = per_s["with"] - per_s["without"]
+    print(
+        f"  the check costs {extra:+.2f} CPU ms per board second "
+        f"({extra / per_s['without']:+.1%} of the shadow's own)"
+    )
 
 
 if __name__ == "__main__":

@@ -76,6 +76,22 @@ def test_gate_sensitivity_matches_finite_differences() -> None:
         np.testing.assert_allclose(sens[:, e], fd, atol=2e-4 * np.max(np.abs(sens)) + 1e-9)
 
 
+def test_an_operating_point_started_near_the_answer_is_the_same_fixed_point() -> None:
+    """The node test starts each prediction from its last one: the same answer as from 0 V."""
+    emu = board(201)
+    emu.advance(1.0)
+    circuit, dev = BoardCircuit(emu.task), emu.edges.device
+    inputs = np.asarray(emu.task.train.inputs[0])
+    before, _ = circuit.free_response(dev, emu.track.gates(), inputs)
+    emu.advance(1.25)
+    gates = emu.track.gates()
+    cold, p_cold = circuit.free_response(dev, gates, inputs)
+    warm, p_warm = circuit.free_response(dev, gates, inputs, start_nodes_v=before)
+    assert np.max(np.abs(cold - before)) > 1e-3  # the gates moved: a different answer
+    np.testing.assert_allclose(warm, cold, rtol=0, atol=1e-10)
+    assert p_warm == pytest.approx(p_cold, rel=1e-9)
+
+
 def test_threshold_fit_recovers_a_single_edge_shift() -> None:
     rng = np.random.default_rng(0)
     sens = rng.normal(size=(14, 32))

@@ -72,6 +72,8 @@ NAME_EXPLAINED = 0.5
 #: Results a tester keeps (its counters cover every test): 10 h of tests every 0.25 s would
 #: otherwise be 144,000 results, arrays and all.
 KEPT_RESULTS = 4096
+#: Operating points kept to start the next prediction from, one per (epoch, inputs).
+KEPT_STARTS = 64
 
 
 class NodeTester:
@@ -105,6 +107,9 @@ class NodeTester:
         self.z_crit: float | None = None
         #: The last clean test at each (epoch, inputs): nodes, residual, prediction, errors.
         self._reference: dict[tuple[Any, ...], dict[str, Any]] = {}
+        #: The last predicted nodes at each (epoch, inputs), where the next prediction's
+        #: operating-point iteration starts (at most :data:`KEPT_STARTS`).
+        self._last_nodes: dict[tuple[Any, ...], np.ndarray] = {}
 
     def evaluate(
         self,
@@ -133,7 +138,13 @@ class NodeTester:
         stack = np.stack(reads)
         gate_reads = np.stack([np.asarray(f.gate_v, dtype=float) for f in frames])
         gates = gate_reads.mean(axis=0)
-        predicted, _ = circuit.free_response(edges.device, gates, inputs_v)
+        key = (self.state.epoch, tuple(float(x) for x in inputs_v))
+        predicted, _ = circuit.free_response(
+            edges.device, gates, inputs_v, start_nodes_v=self._last_nodes.get(key)
+        )
+        if len(self._last_nodes) >= KEPT_STARTS and key not in self._last_nodes:
+            self._last_nodes.pop(next(iter(self._last_nodes)))  # bounded: the oldest goes
+        self._last_nodes[key] = predicted
         full_v = float(params.get("node_full_scale_v", 0.0) or 0.0)
         bits = int(params.get("node_adc_bits", 0) or 0)
         lsb = full_v / (2**bits - 1) if full_v > 0 and bits > 0 else 0.0
@@ -154,7 +165,6 @@ class NodeTester:
         res = stack[:, free].mean(axis=0) - predicted[free]
         z = np.maximum(np.abs(res) - PROBE_MODEL_V - bias, 0.0) / se
         # the change since the last clean probe at these inputs, beyond the predicted change
-        key = (self.state.epoch, tuple(float(x) for x in inputs_v))
         ref = self._reference.get(key)
         z_step, step, moved, step_se = (np.zeros_like(z) for _ in range(4))
         if ref is not None and np.array_equal(ref["nodes"], free):

@@ -71,16 +71,9 @@ class NodeWatch(NodeCheck):
         """Take the frames the shadow just ingested; test the window when a test is due (an
         alarm raised or ended goes to ``on_alarm``, the shadow's alarm path)."""
         for s in states:
-            last = self._frames[-1] if self._frames else None
             if s.mode != "training":
                 self._frames.clear()
                 continue
-            if last is not None and (
-                s.epoch != last.epoch
-                or s.seq != last.seq + 1
-                or not np.array_equal(s.inputs_v, last.inputs_v)
-            ):
-                self._frames.clear()
             self._frames.append(s)
             if len(self._frames) < self.window:
                 continue
@@ -88,8 +81,16 @@ class NodeWatch(NodeCheck):
                 self._next_s = s.t_s
             if s.t_s < self._next_s - 1e-12:
                 continue
-            self._next_s = s.t_s + self.every_s
+            # a window is consecutive training frames of one epoch at one input: checked only
+            # when a test is due (not on every frame, the shadow's hot path); frames up to the
+            # last break are dropped and the test waits for a whole window after it
             frames = list(self._frames)
+            cut = _last_break(frames)
+            if cut:
+                for _ in range(cut):
+                    self._frames.popleft()
+                continue
+            self._next_s = s.t_s + self.every_s
             result = self.tester.evaluate(
                 frames, np.asarray(s.inputs_v, dtype=float), edges, params, clamped_reads=False
             )
@@ -118,3 +119,13 @@ class NodeWatch(NodeCheck):
             "node ADC",
             "blind_to": "gain faults, dead gates and leaks; edges in cutoff at the training inputs",
         }
+
+
+def _last_break(frames: Sequence[BoardState]) -> int:
+    """How many leading frames precede the last break in ``frames`` (another epoch, a missing
+    sequence number or other inputs than the frame before): 0 when they are consecutive."""
+    for i in range(len(frames) - 1, 0, -1):
+        a, b = frames[i - 1], frames[i]
+        if b.epoch != a.epoch or b.seq != a.seq + 1 or not np.array_equal(b.inputs_v, a.inputs_v):
+            return i
+    return 0
