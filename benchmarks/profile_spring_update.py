@@ -6,7 +6,9 @@ compiled loop and timed in CPU seconds (``time.process_time``); the figure is th
 scattering ``H_F`` into the factor storage, the sparse columns' factorization (the loops of
 :func:`twin.kernels.cholesky.factor_sparse`, and the flat program of
 :func:`twin.kernels.direct.factor_sparse_flat` that the resistor trainer uses), the dense block's
-factorization, the basis ``X = H_F^-1 C^T``, ``G = R X``, and the whole update. With ``--split S``
+factorization, the constraint block's forward solve with ``S``
+(:func:`twin.kernels.springs.constraint_block`), the back solve of one example's two right-hand
+sides (:func:`twin.kernels.springs.back_pair`), and the whole update. With ``--split S``
 the factor layout's dense block starts at ``S`` (at most the constraint block's first row)
 instead of where the cost model puts it.
 
@@ -32,8 +34,8 @@ STAGES = {
     2: "scatter + factor_sparse (loops)",
     3: "scatter + factor_sparse (flat program)",
     4: "scatter + flat + factor_dense",
-    5: "basis",
-    6: "G = R X",
+    5: "constraint block (forward solve, S)",
+    6: "back solve of one pair of right-hand sides",
     7: "spring_quantities (whole update)",
 }
 
@@ -42,7 +44,7 @@ STAGES = {
 def _stage(level, m, k, st, ws, uptr, ops):  # type: ignore[no-untyped-def]
     (sizes, colptr, rowind, rlptr, rlcol, rlpos, tstart, ridx, rval, hpos, v0, cidx, cval, l0,
      pin, w_s, src_ext, desired) = st  # fmt: skip
-    v, pos, x, sm, g, ext, extc, y, dk, out = ws
+    v, pos, x, sm, z, extc, y, dk, out = ws
     n, split, first, nv = sizes[0, 0], sizes[0, 1], sizes[0, 2], sizes[0, 3]
     nt = n - split
     kr = k[0]
@@ -68,20 +70,14 @@ def _stage(level, m, k, st, ws, uptr, ops):  # type: ignore[no-untyped-def]
             if level == 4:
                 ch.factor_dense(u)
         elif level == 5:
-            ch.basis(n, split, first, cp, ri, v, cidx[0], cval[0], x, sm)
+            sk.constraint_block(n, split, first, u, cidx[0], cval[0], x, sm)
         elif level == 6:
-            for e in range(kr.shape[0]):
-                for j in range(sm.shape[0]):
-                    a2 = 0.0
-                    for a in range(4):
-                        if ridx[0, e, a] >= 0:
-                            a2 += rval[0, e, a] * x[ridx[0, e, a], j]
-                    g[e, j] = a2
+            sk.back_pair(n, split, first, cp, ri, v, z, 0)
         elif level == 7:
             sk.spring_quantities(
                 0, kr, sizes, colptr, rowind, rlptr, rlcol, rlpos, tstart, ridx, rval, hpos, v0,
-                cidx, cval, l0, pin, w_s, src_ext, desired, 1e-3, 0.0, 10.0, v, pos, x, sm, g,
-                ext, extc, y, dk, out,
+                cidx, cval, l0, pin, w_s, src_ext, desired, 1e-3, 0.0, 10.0, v, pos, x, sm, z,
+                extc, y, dk, out,
             )  # fmt: skip
             acc += out[0]
     return acc
@@ -107,7 +103,7 @@ def main() -> None:
     n, split, first, nv = (int(a) for a in st[0][0])
     c, e = st[13].shape[1], eng.k.shape[1]
     ws = (np.empty(nv), np.empty(n, dtype=np.int64), np.zeros((n + 1, 4 * ((c + 3) // 4))),
-          np.empty((c, c)), np.empty((e, c)), np.empty(e), np.empty(c), np.empty(c), np.empty(e),
+          np.empty((c, c)), np.zeros((n + 1, 2)), np.empty(c), np.empty(c), np.empty(e),
           np.empty(3))  # fmt: skip
     uptr, ops = direct.sparse_program(split, n - split, *(a[0] for a in st[1:7]), ws[1])
     for level in STAGES:
@@ -129,8 +125,8 @@ def main() -> None:
         "factor_sparse (loops)": us[2] - us[1],
         "factor_sparse (flat program)": us[3] - us[1],
         "factor_dense": us[4] - us[3],
-        "basis": us[5],
-        "G = R X": us[6],
+        "constraint block (forward, S)": us[5],
+        "back solve (one pair)": us[6],
         "whole update": us[7],
     }
     for name, value in derived.items():

@@ -84,8 +84,7 @@ class CompiledSpringTerms:
             np.empty(int(sizes[0, 0]), dtype=np.int64),
             np.zeros((int(sizes[0, 0]) + 1, 4 * ((c + 3) // 4))),
             np.empty((c, c)),
-            np.empty((e, c)),
-            np.empty(e),
+            np.zeros((int(sizes[0, 0]) + 1, 2 * inputs.shape[1])),
             np.empty(c),
             np.empty(c),
         )
