@@ -2,8 +2,8 @@
 :mod:`twin.physics.springs.linear`, step for step).
 
 Per realization and update: scatter ``H_F = R^T k R + K C_S^T C_S`` into the storage of its
-sparse Cholesky factor (:mod:`.spring_layout`: minimum-degree order, the constraint bonds'
-degrees of freedom last), factor it (:func:`.cholesky.factor_sparse` and
+block Cholesky factor (:mod:`.spring_layout`: ``2 x 2`` node blocks, minimum-degree order of the
+nodes, the constraint bonds' nodes last), factor it (:func:`.spring_blocks.factor_blocks` and
 :func:`.cholesky.factor_dense`), solve forward for the constraint block only,
 ``Y = F^-1 C^T`` and ``S = C H_F^-1 C^T = Y^T Y`` (:func:`constraint_block`), then per example
 the free state's constraint extensions and the nudge's target forces (a ``t x t`` solve), one back
@@ -13,13 +13,14 @@ lambda (dynamic control) and accumulate the elastic energies, for up to ``n_step
 without returning to Python.
 
 Structure (``R`` realizations, ``E`` padded bonds, ``c = s + t`` constraint bonds, ``m``
-examples), from :func:`.spring_layout.stack_spring_layouts`: ``sizes`` ``(R, 4)``; the factor
-pattern ``colptr, rowind, rlptr, rlcol, rlpos, tstart``; ``ridx, rval`` ``(R, E, 4)``
-rigidity-row nonzeros in elimination order (index -1 for none); ``hpos`` ``(R, E, 4, 4)`` their
-storage positions; ``v0`` the constant part of ``H_F``; ``cidx, cval`` ``(R, c, 4)`` the
-constraint rows. Then ``l0`` ``(R, c)`` m; ``pin`` ``(R,)`` N/m; ``w_s`` ``(R, s, m)`` source pin
-forces (N); ``src_ext`` ``(R, s, m)`` source rest extensions ``l0 eps`` (m); ``desired``
-``(R, m, t)`` target strains.
+examples), from :func:`.spring_layout.stack_spring_layouts`: ``sizes`` ``(R, 4)`` (nodes, the node
+split, the constraint block's first node, stored values); the node factor's pattern ``colptr,
+rowind, rlptr, rlcol, rlpos, tstart``; ``ridx, rval`` ``(R, E, 4)`` rigidity-row nonzeros
+(degrees of freedom ``2 p + axis`` in elimination order, -1 for none); ``hpos``
+``(R, E, 4, 4)`` their storage positions; ``v0`` the constant part of ``H_F``; ``cidx, cval``
+``(R, c, 4)`` the constraint rows. Then ``l0`` ``(R, c)`` m; ``pin`` ``(R,)`` N/m; ``w_s``
+``(R, s, m)`` source pin forces (N); ``src_ext`` ``(R, s, m)`` source rest extensions ``l0 eps``
+(m); ``desired`` ``(R, m, t)`` target strains.
 """
 
 from __future__ import annotations
@@ -29,8 +30,9 @@ import math
 import numpy as np
 
 from ._jit import Arr, jit
-from .cholesky import factor_dense, factor_sparse, forward_dense
+from .cholesky import factor_dense, forward_dense
 from .small import solve_small
+from .spring_blocks import back_blocks, factor_blocks
 
 __all__ = ["back_pair", "constraint_block", "spring_quantities", "spring_steps"]
 
@@ -60,19 +62,18 @@ def constraint_block(n: int, split: int, first: int, u: Arr, cidx: Arr, cval: Ar
 
 
 @jit
-def back_pair(n: int, split: int, first: int, colptr: Arr, rowind: Arr, v: Arr, z: Arr,
+def back_pair(split: int, first: int, colptr: Arr, rowind: Arr, v: Arr, u: Arr, z: Arr,
               j0: int) -> None:  # fmt: skip
     """Solve ``F^T x = y`` in place for columns ``j0, j0 + 1`` of ``z`` (``y`` is 0 in rows
-    before ``first``): the dense block's rows, then the sparse columns'.
+    before ``first``): the dense block ``u``'s rows (degrees of freedom from ``2 split``), then
+    the sparse node columns' (:func:`.spring_blocks.back_blocks`).
 
-    Each row's sum runs over two interleaved partial sums per column (even and odd terms), which
-    halves the chain of dependent multiply-adds that bounds these short dot products.
+    Each dense row's sum runs over two interleaved partial sums per column (even and odd terms),
+    which halves the chain of dependent multiply-adds that bounds these short dot products.
     """
-    nt = n - split
-    base = colptr[split]
-    u = v[base : base + nt * nt].reshape((nt, nt))
-    zt = z[split:n]
-    f0 = first - split
+    nt = u.shape[0]
+    zt = z[2 * split : 2 * split + nt]
+    f0 = first - 2 * split
     for i in range(nt - 1, -1, -1):
         if i >= f0:
             a0, a1 = zt[i, j0], zt[i, j0 + 1]
@@ -94,27 +95,7 @@ def back_pair(n: int, split: int, first: int, colptr: Arr, rowind: Arr, v: Arr, 
         d = u[i, i]
         zt[i, j0] = (a0 + b0) / d
         zt[i, j0 + 1] = (a1 + b1) / d
-    for i in range(split - 1, -1, -1):
-        c0 = colptr[i]
-        c1 = colptr[i + 1]
-        a0 = a1 = b0 = b1 = 0.0
-        p = c0 + 1
-        while p + 1 < c1:
-            r, r2 = rowind[p], rowind[p + 1]
-            f, g = v[p], v[p + 1]
-            a0 -= f * z[r, j0]
-            a1 -= f * z[r, j0 + 1]
-            b0 -= g * z[r2, j0]
-            b1 -= g * z[r2, j0 + 1]
-            p += 2
-        if p < c1:
-            r = rowind[p]
-            f = v[p]
-            a0 -= f * z[r, j0]
-            a1 -= f * z[r, j0 + 1]
-        d = v[c0]
-        z[i, j0] = (a0 + b0) / d
-        z[i, j0 + 1] = (a1 + b1) / d
+    back_blocks(split, colptr, rowind, v, z, j0)
 
 
 @jit
@@ -134,7 +115,8 @@ def spring_quantities(
     nudge's ``Y_T y``, so that ``z`` ends as the free displacements and the clamped-minus-free
     displacements (m), and the extensions are ``R z``.
     """
-    n, split, first, nv = sizes[r, 0], sizes[r, 1], sizes[r, 2], sizes[r, 3]
+    nn, split, nv = sizes[r, 0], sizes[r, 1], sizes[r, 3]
+    n, first = 2 * nn, 2 * sizes[r, 2]  # degrees of freedom, the constraint block's first
     ne = kr.shape[0]
     c = l0.shape[1]
     s = w_s.shape[1]
@@ -153,15 +135,16 @@ def spring_quantities(
                 hp = hpos[r, e, a, b]
                 if hp >= 0:
                     v[hp] += va * rval[r, e, b]
-    nt = n - split
     cp, ri = colptr[r], rowind[r]
-    if not factor_sparse(split, nt, cp, ri, rlptr[r], rlcol[r], rlpos[r], tstart[r], v, pos):
+    if not factor_blocks(split, nn - split, cp, ri, rlptr[r], rlcol[r], rlpos[r], tstart[r], v,
+                         pos):  # fmt: skip
         return False
-    base = cp[split]
+    nt = n - 2 * split
+    base = 4 * cp[split]
     u = v[base : base + nt * nt].reshape((nt, nt))
     if not factor_dense(u):
         return False
-    constraint_block(n, split, first, u, cidx[r], cval[r], x, sm)
+    constraint_block(n, 2 * split, first, u, cidx[r], cval[r], x, sm)
     err = 0.0
     amat = np.empty((t, t))
     rhs = np.empty(t)
@@ -211,7 +194,7 @@ def spring_quantities(
                 a1 += x[i, s + tt] * y[tt]
             z[i, 2 * q] = a0
             z[i, 2 * q + 1] = a1
-        back_pair(n, split, first, cp, ri, v, z, 2 * q)
+        back_pair(split, first, cp, ri, v, u, z, 2 * q)
     e_free = 0.0
     e_clamped = 0.0
     for e in range(ne):
@@ -267,9 +250,9 @@ def spring_steps(
     for r in range(rr):
         v = np.empty(sizes[r, 3])
         pos = np.empty(sizes[r, 0], dtype=np.int64)
-        x = np.zeros((sizes[r, 0] + 1, cw))
+        x = np.zeros((2 * sizes[r, 0] + 1, cw))
         sm = np.empty((c, c))
-        z = np.zeros((sizes[r, 0] + 1, 2 * m))
+        z = np.zeros((2 * sizes[r, 0] + 1, 2 * m))
         extc = np.empty(c)
         y = np.empty(c)
         dk = np.empty(ne)

@@ -8,7 +8,7 @@ offset, ``u = -(contrast + lam free)`` (:mod:`twin.physics.contract`).
 :meth:`~twin.physics.contract.Physics.rule_terms`: any substrate, either spring solver (~0.5 ms
 per solve at N = 27). :class:`CompiledSpringTerms` (``compiled``; spring physics on the linear
 path) calls the spring trainer's compiled update, :func:`twin.kernels.springs.spring_quantities`
-(sparse Cholesky of ``H_F``, the free state, the nudge, the two terms) with ``alpha = eta``, so
+(block Cholesky of ``H_F``, the free state, the nudge, the two terms) with ``alpha = eta``, so
 its update is exactly ``u`` (``-(alpha / eta) = -1``). Both agree to rounding
 (``tests/simulation/test_springs_twin.py``).
 """
@@ -82,9 +82,9 @@ class CompiledSpringTerms:
         self.scratch = (
             np.empty(int(sizes[0, 3])),
             np.empty(int(sizes[0, 0]), dtype=np.int64),
-            np.zeros((int(sizes[0, 0]) + 1, 4 * ((c + 3) // 4))),
+            np.zeros((2 * int(sizes[0, 0]) + 1, 4 * ((c + 3) // 4))),
             np.empty((c, c)),
-            np.zeros((int(sizes[0, 0]) + 1, 2 * inputs.shape[1])),
+            np.zeros((2 * int(sizes[0, 0]) + 1, 2 * inputs.shape[1])),
             np.empty(c),
             np.empty(c),
         )
