@@ -42,7 +42,7 @@ STAGES = {
 def _stage(level, m, k, st, ws):  # type: ignore[no-untyped-def]
     (sizes, colptr, rowind, rlptr, rlcol, rlpos, tstart, ridx, rval, hpos, v0, cidx, cval, l0,
      pin, w_s, src_ext, desired) = st  # fmt: skip
-    v, pos, x, sm, z, extc, y, dk, out = ws
+    v, pos, x, sm, z, extc, work, dk, out = ws
     nn, split, first, nv = sizes[0, 0], sizes[0, 1], sizes[0, 2], sizes[0, 3]
     nt = 2 * (nn - split)
     kr = k[0]
@@ -75,7 +75,7 @@ def _stage(level, m, k, st, ws):  # type: ignore[no-untyped-def]
             sk.spring_quantities(
                 0, kr, sizes, colptr, rowind, rlptr, rlcol, rlpos, tstart, ridx, rval, hpos, v0,
                 cidx, cval, l0, pin, w_s, src_ext, desired, 1e-3, 0.0, 10.0, v, pos, x, sm, z,
-                extc, y, dk, out,
+                extc, work, dk, out,
             )  # fmt: skip
             acc += out[0]
     return acc
@@ -100,9 +100,10 @@ def main() -> None:
     st = eng.struct
     nn, split, first, nv = (int(a) for a in st[0][0])
     c, e = st[13].shape[1], eng.k.shape[1]
+    s, m = st[15].shape[1:]
     ws = (np.empty(nv), np.empty(nn, dtype=np.int64), np.zeros((2 * nn + 1, 4 * ((c + 3) // 4))),
-          np.empty((c, c)), np.zeros((2 * nn + 1, 2)), np.empty(c), np.empty(c), np.empty(e),
-          np.empty(3))  # fmt: skip
+          np.empty((c, c)), np.zeros((2 * nn + 1, 2 * m)), np.empty(c), sk.workspace(c, s, m),
+          np.empty(e), np.empty(3))  # fmt: skip
     for level in STAGES:
         _stage(level, 2, eng.k, st, ws)
     times: dict[int, list[float]] = {level: [] for level in STAGES}

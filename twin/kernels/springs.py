@@ -34,15 +34,14 @@ from .cholesky import factor_dense, forward_dense
 from .small import solve_small
 from .spring_blocks import back_blocks, factor_blocks
 
-__all__ = ["back_pair", "constraint_block", "spring_quantities", "spring_steps"]
+__all__ = ["back_pair", "constraint_block", "spring_quantities", "spring_steps", "workspace"]
 
 
 @jit
 def constraint_block(n: int, split: int, first: int, u: Arr, cidx: Arr, cval: Arr, x: Arr,
                      sm: Arr) -> None:  # fmt: skip
     """``Y = F^-1 C^T`` into rows ``first..n-1`` of ``x`` (the rows where it is non-zero) and
-    ``S = C H_F^-1 C^T = Y^T Y`` into ``sm`` (m/N): the forward half of :func:`.cholesky.basis`,
-    the same operations."""
+    ``S = C H_F^-1 C^T = Y^T Y`` into ``sm`` (m/N): the forward half of :func:`.cholesky.basis`."""
     c = cidx.shape[0]
     cw = x.shape[1]
     for i in range(first, n):
@@ -53,12 +52,19 @@ def constraint_block(n: int, split: int, first: int, u: Arr, cidx: Arr, cval: Ar
             if cidx[j, slot] >= 0:
                 x[cidx[j, slot], j] += cval[j, slot]
     forward_dense(u, first - split, x[split:n], cw)
-    for a in range(c):
-        for b in range(c):
+    for a in range(c):  # symmetric; two partial sums (even and odd rows) halve the chains
+        for b in range(a, c):
             acc = 0.0
-            for i in range(first, n):
+            acc2 = 0.0
+            i = first
+            while i + 1 < n:
                 acc += x[i, a] * x[i, b]
-            sm[a, b] = acc
+                acc2 += x[i + 1, a] * x[i + 1, b]
+                i += 2
+            if i < n:
+                acc += x[i, a] * x[i, b]
+            sm[a, b] = acc + acc2
+            sm[b, a] = acc + acc2
 
 
 @jit
@@ -99,21 +105,32 @@ def back_pair(split: int, first: int, colptr: Arr, rowind: Arr, v: Arr, u: Arr, 
 
 
 @jit
+def workspace(c: int, s: int, m: int) -> tuple[Arr, Arr, Arr, Arr, Arr]:
+    """Scratch of :func:`spring_quantities`' nudge: ``(I + K S_TT)`` ``(t, t)``, its right-hand
+    side and solution ``(t,)``, :func:`.small.solve_small`'s ``(t, t + 1)``, and the pins'
+    energies ``(2, m)``."""
+    t = c - s
+    return np.empty((t, t)), np.empty(t), np.empty(t), np.empty((t, t + 1)), np.empty((2, m))
+
+
+@jit
 def spring_quantities(
     r: int, kr: Arr, sizes: Arr, colptr: Arr, rowind: Arr, rlptr: Arr, rlcol: Arr, rlpos: Arr,
     tstart: Arr, ridx: Arr, rval: Arr, hpos: Arr, v0: Arr, cidx: Arr, cval: Arr, l0: Arr,
     pin: Arr, w_s: Arr, src_ext: Arr, desired: Arr, eta: float, lam: float, alpha: float,
-    v: Arr, pos: Arr, x: Arr, sm: Arr, z: Arr, extc: Arr, y: Arr, dk: Arr, out: Arr,
+    v: Arr, pos: Arr, x: Arr, sm: Arr, z: Arr, extc: Arr, work: tuple[Arr, Arr, Arr, Arr, Arr],
+    dk: Arr, out: Arr,
 ) -> bool:  # fmt: skip
     """Error, free and clamped energy into ``out[:3]`` and the update into ``dk``; False if
     ``H_F`` is not positive definite (a floppy mode).
 
     ``v`` (stored values), ``pos`` (degrees of freedom), ``x`` (``(n + 1, cw)``, ``cw`` the
-    constraint count rounded up to a multiple of 4) and ``z`` (``(n + 1, 2 m)``, ``m`` examples)
-    are scratch. Only the constraint block's forward solve runs per constraint; the back solve
-    runs per example on two combinations of its columns, the free state's ``Y_S w_S`` and the
-    nudge's ``Y_T y``, so that ``z`` ends as the free displacements and the clamped-minus-free
-    displacements (m), and the extensions are ``R z``.
+    constraint count rounded up to a multiple of 4), ``z`` (``(n + 1, 2 m)``, ``m`` examples),
+    ``extc`` (``c``) and ``work`` (:func:`workspace`) are scratch. Only the constraint block's
+    forward solve runs per constraint; the back solve runs per example on two combinations of
+    its columns, the free state's ``Y_S w_S`` and the nudge's ``Y_T y``, so that ``z`` ends as
+    the free displacements and the clamped-minus-free displacements (m), and the extensions are
+    ``R z``.
     """
     nn, split, nv = sizes[r, 0], sizes[r, 1], sizes[r, 3]
     n, first = 2 * nn, 2 * sizes[r, 2]  # degrees of freedom, the constraint block's first
@@ -146,11 +163,7 @@ def spring_quantities(
         return False
     constraint_block(n, 2 * split, first, u, cidx[r], cval[r], x, sm)
     err = 0.0
-    amat = np.empty((t, t))
-    rhs = np.empty(t)
-    sol = np.empty(t)
-    scratch = np.empty((t, t + 1))
-    pins = np.empty((2, m))  # the pins' free and clamped energies of each example (J)
+    amat, rhs, y, scratch, pins = work  # pins: their free and clamped energies per example (J)
     for q in range(m):
         for i in range(c):  # constraint extensions of the free state
             acc = 0.0
@@ -169,10 +182,8 @@ def spring_quantities(
             rhs[tt] = kp * l0[r, s + tt] * eta * diff
             for uu in range(t):
                 amat[tt, uu] = kp * sm[s + tt, s + uu] + (1.0 if tt == uu else 0.0)
-        if not solve_small(amat, rhs, t, sol, scratch):
+        if not solve_small(amat, rhs, t, y, scratch):
             return False
-        for tt in range(t):
-            y[tt] = sol[tt]
         energy = 0.0
         for i in range(c):
             acc = extc[i]
@@ -254,7 +265,7 @@ def spring_steps(
         sm = np.empty((c, c))
         z = np.zeros((2 * sizes[r, 0] + 1, 2 * m))
         extc = np.empty(c)
-        y = np.empty(c)
+        work = workspace(c, w_s.shape[1], m)
         dk = np.empty(ne)
         out = np.empty(3)
         done = 0
@@ -263,7 +274,7 @@ def spring_steps(
         if not spring_quantities(r, k[r], sizes, colptr, rowind, rlptr, rlcol, rlpos,
                                  tstart, ridx, rval, hpos, v0, cidx, cval, l0, pin, w_s,
                                  src_ext, desired, eta, lam[r], alpha, v, pos, x, sm, z,
-                                 extc, y, dk, out):  # fmt: skip
+                                 extc, work, dk, out):  # fmt: skip
             status[r] = 1
             continue
         for _ in range(n_steps):
@@ -285,7 +296,7 @@ def spring_steps(
             if not spring_quantities(r, k[r], sizes, colptr, rowind, rlptr, rlcol,
                                      rlpos, tstart, ridx, rval, hpos, v0, cidx, cval, l0, pin,
                                      w_s, src_ext, desired, eta, lam[r], alpha, v, pos, x, sm, z,
-                                     extc, y, dk, out):  # fmt: skip
+                                     extc, work, dk, out):  # fmt: skip
                 status[r] = 1
                 break
             q[r, 0] = out[0]

@@ -58,7 +58,10 @@ class CompiledSpringTerms:
     name = "compiled"
 
     def __init__(self, physics: Physics, eta: float, lam: float) -> None:
-        from ..kernels.springs import spring_quantities  # numba: loaded once a run is built
+        from ..kernels.springs import (  # numba: loaded once a run is built
+            spring_quantities,
+            workspace,
+        )
         from ..learning._spring_engine import layouts
         from ..physics.springs.physics import SpringPhysics
 
@@ -86,7 +89,7 @@ class CompiledSpringTerms:
             np.empty((c, c)),
             np.zeros((2 * int(sizes[0, 0]) + 1, 2 * inputs.shape[1])),
             np.empty(c),
-            np.empty(c),
+            workspace(c, s, inputs.shape[1]),
         )
         self.u = np.empty(e)
         self.out = np.empty(3)
