@@ -6,36 +6,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from tests.helpers import triangular_springs
 from twin.kernels.cholesky import factor_dense
 from twin.kernels.spring_blocks import factor_blocks
 from twin.kernels.spring_layout import SpringLayout, spring_layout
 from twin.kernels.springs import back_pair, constraint_block
 from twin.learning._spring_engine import row_nonzeros
 from twin.physics.springs.linear import SpringBatch
-from twin.physics.springs.network import SpringNetwork
 from twin.physics.springs.task import allostery_strain_task
 from twin.physics.springs.task_spec import build_spring_tasks
-
-
-def _triangular(rows: int, cols: int) -> SpringNetwork:
-    """A triangular lattice in the open plane: node 0 and one coordinate of a neighbour fixed."""
-    x = np.array(
-        [[c + 0.5 * (r % 2), r * np.sqrt(3) / 2] for r in range(rows) for c in range(cols)]
-    )
-    edges = []
-    for r in range(rows):
-        for c in range(cols):
-            a = r * cols + c
-            if c + 1 < cols:
-                edges.append((a, a + 1))
-            if r + 1 < rows:
-                edges.append((a, a + cols))
-                c2 = c + 1 if r % 2 else c - 1
-                if 0 <= c2 < cols:
-                    edges.append((a, (r + 1) * cols + c2))
-    e = np.array(edges)
-    rest = np.linalg.norm(x[e[:, 1]] - x[e[:, 0]], axis=1)
-    return SpringNetwork(positions=x, edges=e, rest_lengths=rest)
 
 
 def _batches() -> list[SpringBatch]:
@@ -43,7 +22,7 @@ def _batches() -> list[SpringBatch]:
         SpringBatch(build_spring_tasks("allostery-strain", spec, seed=seed, realizations=1))
         for spec, seed in ((None, 0), (None, 3), ("jammed:16", 2))
     ]
-    open_task = allostery_strain_task(_triangular(5, 6), rng=np.random.default_rng(4))
+    open_task = allostery_strain_task(triangular_springs(5, 6), rng=np.random.default_rng(4))
     return [*out, SpringBatch([open_task])]
 
 
