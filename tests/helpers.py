@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from twin.physics.network import Network
+from twin.physics.springs.network import SpringNetwork
 from twin.physics.task import Examples, Task
 
 
@@ -67,3 +68,24 @@ def one_line_error(code: int, err: str, *needles: str) -> None:
     assert "Traceback" not in err
     for needle in needles:
         assert needle in err, err
+
+
+def triangular_springs(rows: int, cols: int) -> SpringNetwork:
+    """A rigid triangular spring lattice in the open plane (unit bonds, rest lengths equal)."""
+    x = np.array(
+        [[c + 0.5 * (r % 2), r * np.sqrt(3) / 2] for r in range(rows) for c in range(cols)]
+    )
+    edges = []
+    for r in range(rows):
+        for c in range(cols):
+            a = r * cols + c
+            if c + 1 < cols:
+                edges.append((a, a + 1))
+            if r + 1 < rows:
+                edges.append((a, a + cols))
+                c2 = c + 1 if r % 2 else c - 1
+                if 0 <= c2 < cols:
+                    edges.append((a, (r + 1) * cols + c2))
+    e = np.array(edges)
+    rest = np.linalg.norm(x[e[:, 1]] - x[e[:, 0]], axis=1)
+    return SpringNetwork(positions=x, edges=e, rest_lengths=rest)

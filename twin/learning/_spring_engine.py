@@ -35,16 +35,15 @@ def row_nonzeros(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def layouts(batch: SpringBatch) -> tuple[np.ndarray, ...]:
-    """The sparse factor layouts of every realization's ``H_F``, stacked for the kernel."""
+    """The block factor layouts of every realization's ``H_F``, stacked for the kernel."""
     from ..kernels.spring_layout import spring_layout, stack_spring_layouts
 
     ridx, rval = row_nonzeros(batch.rigidity)
     cidx, cval = row_nonzeros(batch.constraints)
-    n_dof = (~batch.pad_dof).sum(axis=1)
     return stack_spring_layouts(
         [
             spring_layout(
-                int(n_dof[r]),
+                batch.coords[r],
                 ridx[r],
                 rval[r],
                 cidx[r],

@@ -8,7 +8,7 @@ offset, ``u = -(contrast + lam free)`` (:mod:`twin.physics.contract`).
 :meth:`~twin.physics.contract.Physics.rule_terms`: any substrate, either spring solver (~0.5 ms
 per solve at N = 27). :class:`CompiledSpringTerms` (``compiled``; spring physics on the linear
 path) calls the spring trainer's compiled update, :func:`twin.kernels.springs.spring_quantities`
-(sparse Cholesky of ``H_F``, the free state, the nudge, the two terms) with ``alpha = eta``, so
+(block Cholesky of ``H_F``, the free state, the nudge, the two terms) with ``alpha = eta``, so
 its update is exactly ``u`` (``-(alpha / eta) = -1``). Both agree to rounding
 (``tests/simulation/test_springs_twin.py``).
 """
@@ -58,7 +58,10 @@ class CompiledSpringTerms:
     name = "compiled"
 
     def __init__(self, physics: Physics, eta: float, lam: float) -> None:
-        from ..kernels.springs import spring_quantities  # numba: loaded once a run is built
+        from ..kernels.springs import (  # numba: loaded once a run is built
+            spring_quantities,
+            workspace,
+        )
         from ..learning._spring_engine import layouts
         from ..physics.springs.physics import SpringPhysics
 
@@ -82,12 +85,11 @@ class CompiledSpringTerms:
         self.scratch = (
             np.empty(int(sizes[0, 3])),
             np.empty(int(sizes[0, 0]), dtype=np.int64),
-            np.zeros((int(sizes[0, 0]) + 1, 4 * ((c + 3) // 4))),
+            np.zeros((2 * int(sizes[0, 0]) + 1, 4 * ((c + 3) // 4))),
             np.empty((c, c)),
-            np.empty((e, c)),
-            np.empty(e),
+            np.zeros((2 * int(sizes[0, 0]) + 1, 2 * inputs.shape[1])),
             np.empty(c),
-            np.empty(c),
+            workspace(c, s, inputs.shape[1]),
         )
         self.u = np.empty(e)
         self.out = np.empty(3)

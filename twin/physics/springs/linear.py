@@ -62,10 +62,13 @@ class SpringBatch:
         rr = len(tasks)
         self.n_edges = max(task.network.n_edges for task in tasks)
         reduced = []
+        #: per realization, the flat coordinate ``2 node + axis`` of each free degree of freedom
+        self.coords: list[np.ndarray] = []
         for task in tasks:
             free = np.ones(2 * task.network.n_nodes, dtype=bool)
             free[fixed_coordinates(task.network)] = False
             reduced.append(rigidity_matrix(task.network)[:, free])
+            self.coords.append(np.flatnonzero(free))
         self.n_dof = max(m.shape[1] for m in reduced)
         self.edge_mask = np.zeros((rr, self.n_edges), dtype=bool)
         self.rigidity = np.zeros((rr, self.n_edges, self.n_dof))

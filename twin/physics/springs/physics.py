@@ -63,7 +63,7 @@ class SpringPhysics:
     @property
     def compiled(self) -> bool:
         """Whether the compiled kernel serves this batch: the linear path (any size; the kernel
-        factors ``H_F`` as a sparse matrix, :mod:`twin.kernels.spring_layout`)."""
+        factors ``H_F`` on 2 x 2 node blocks, :mod:`twin.kernels.spring_layout`)."""
         return self.mode == "linear"
 
     @property
