@@ -42,6 +42,15 @@ gate reading gives on its own (2 sigma^2 per edge in D^2, 32 edges) -- the quant
 12-bit reading over the 9.97 V of its ``GATEMULT`` (``Experiment2.m``; the ADC's bits are not in
 its code) is 0.70 mV -- so the lab's 0.8 ms span is most likely its readout floor; that floor
 bounds the read error and cannot lift the 20 ms norm (8.9 mV per reading would be needed).
+Classification (``--task classification --periods 0.02 0.12``, 6 boards, 833 s wall), repeating
+the run below digit for digit: span as the norm 61 mV [37, 94] (0.62x of 4.9 V/s x tau) at 20 ms,
+0.36 V [0.20, 0.56] (0.61x) at 0.12 s. A candidate for the lab's D, not adopted (seeds 0-2,
+``--gain-scale 1.25 --bias 1.25 1.25``): norm 69 mV (0.92x) at 20 ms and 0.64 V (1.11x) at
+0.2 s, floor 2.8e-5 (0.69x) at 20 ms but 4.3e-4 (6.7x) at 0.2 s: learning fast enough for the
+short-period floor forgets too much by 0.2 s on these tasks. They are not the lab's regression:
+its cycle (``memorycyclewhole_A_06``, ``makeFig1.m``) alternates two points of one regression
+(one input, the difference of two targets), where these are two allostery tasks with different
+sources and targets.
 
 ``--board --task classification [--jobs N] [--margin-v M] [--label-v L]``: the lab's
 classification cycle instead (:func:`twin.board.hinge.grid_classifier_tasks`: its class-0 and
