@@ -185,3 +185,26 @@ def test_twin_options_carry_a_uniform_bias() -> None:
     plain, biased = config(0.0), config(3.0)
     assert not np.any(plain.edges.bias_v_per_s)
     np.testing.assert_allclose(biased.edges.bias_offsets_v2(32), 3.0 * 2.2e-3 / 10.0)
+
+
+def test_settle_cycle_reports_every_measured_cycle() -> None:
+    """``settle_cycle(on_cycle=...)`` sees each cycle it measures, in order, the last one being
+    the cycle it returns (the span on the way to the steady cycle)."""
+    from twin.board.clln import settle_cycle
+    from twin.board.variation import Adc
+    from twin.simulation.schedule import EtaRamp, Schedule
+
+    tau = 0.02
+    a, b = default_board_task(seed=2), default_board_task(seed=5)
+    config = EmulatorConfig(variation=HiddenVariation.lab(), rate_hz=1 / tau,
+                            node_adc=Adc(bits=0), gate_adc=Adc(bits=0))  # fmt: skip
+    emu = BoardEmulator(config, rng=np.random.default_rng(0))
+    emu.follow_schedule(Schedule(tasks=[a, b], period_s=tau, eta=EtaRamp.constant(128 / 129),
+                                 duration_s=10.0))  # fmt: skip
+    seen: list[tuple[int, np.ndarray, np.ndarray]] = []
+    start, half, k = settle_cycle(emu, tau, settle_s=0.1, min_cycles=5, max_cycles=9,
+                                  on_cycle=lambda *c: seen.append(c))  # fmt: skip
+    assert [c[0] for c in seen] == list(range(5, k + 1))
+    np.testing.assert_array_equal(seen[-1][1], start)
+    np.testing.assert_array_equal(seen[-1][2], half)
+    assert float(np.abs(half - start).sum()) > 0

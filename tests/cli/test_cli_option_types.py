@@ -63,6 +63,14 @@ BAD = [
     (["steer", "--emulate", "--tolerance", "1e-3", "--variation", "real"], "--variation"),
     (["calibrate", "--from-emulator", "--variation", ""], "--variation"),
     (["calibrate", "--record", "x.rec", "--variation", "lab"], "--variation needs --from-emulator"),
+    (["calibrate", "--from-emulator", "--idle-s", "-0.1"], "--idle-s"),
+    (["calibrate", "--from-emulator", "--idle-s", "inf"], "--idle-s"),
+    (["shadow", "--emulate", "--calibrate", "--idle-s", "-1"], "--idle-s"),
+    (["shadow", "--emulate", "--calibrate", "--idle-s", "nan"], "--idle-s"),
+    (["shadow", "--emulate", "--calibrate", "--idle-s", "3601"], "--idle-s"),
+    (["shadow", "--emulate", "--calibrate", "--idle-s", "long"], "--idle-s"),
+    (["shadow", "--emulate", "--idle-s", "0.2"], "--idle-s needs --calibrate"),
+    (["shadow", "--connect", "tcp://127.0.0.1:5555", "--idle-s", "1"], "--idle-s needs"),
 ]
 
 

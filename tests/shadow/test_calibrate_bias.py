@@ -173,3 +173,17 @@ def test_a_live_board_is_held_idle_before_each_episode() -> None:
     truth = make_emulator(EmulationSpec(seed=7, variation="lab")).hidden["bias_v_per_s"]
     ok = fit["bias_from_idle"]
     assert np.median(np.abs(fit["bias_v_per_s"] - truth)[ok]) < 0.05 * _rms(truth)
+
+
+def test_shadow_calibrates_with_idle_holds(capsys: Any) -> None:
+    """``twin shadow --calibrate --idle-s`` holds the board idle before each calibration
+    episode, as ``twin calibrate --idle-s`` does: the biases come from the idle holds (without
+    the option none does: :func:`test_without_idle_frames_the_bias_holds_the_offsets_too`)."""
+    code, out, err = run_cli(
+        capsys, "shadow", "--emulate", "--variation", "lab", "--seed", "7", "--calibrate",
+        "--idle-s", "0.2", "--duration", "0.2", "--json", "--no-db",
+    )  # fmt: skip
+    assert code == 0, err
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert summary["calibrated"] is True
+    assert summary["calibration"]["uncertainty"]["edges_bias_from_idle"] >= 28

@@ -107,6 +107,22 @@ def test_board_variation_is_drawn_per_realization_and_changes_the_run() -> None:
     assert again["error_final"] == varied["error_final"]
 
 
+def test_lab_variation_carries_the_lab_boards_learning_bias() -> None:
+    """``variation = "lab"``: :meth:`HiddenVariation.lab` drawn per realization (a learning bias
+    of 0.5 +- 0.5 V/s per edge that the twin applies while learning); ``typical`` has none."""
+    lab, other, typical = (TwinCell(duration=0.2, variation=v).edges(32, s)
+                           for v, s in (("lab", 2), ("lab", 3), ("typical", 2)))  # fmt: skip
+    bias = lab.columns(32)["bias_v_per_s"]
+    assert not typical.columns(32)["bias_v_per_s"].any()
+    assert 0.1 < float(np.mean(bias)) < 1.0
+    assert 0.2 < float(np.std(bias)) < 1.0
+    assert not np.array_equal(bias, other.columns(32)["bias_v_per_s"])
+    runs = [evaluate_twin({"duration": 0.2, "variation": v}, [2])[0] for v in ("typical", "lab")]
+    assert runs[1]["error_final"] != runs[0]["error_final"]
+    again = evaluate_twin({"duration": 0.2, "variation": "lab"}, [2])[0]
+    assert again["error_final"] == runs[1]["error_final"]
+
+
 def _edge_counts(spec: str, duration_s: float, seed: int = 0) -> np.ndarray:
     cell = TwinCell(clock=spec, duration=duration_s)
     task = cell.make_task(2)
@@ -170,6 +186,8 @@ def test_time_to_tolerance_interpolates_in_log_error() -> None:
     [
         ({"duration": 1, "bogus": 1}, "bogus"),
         ({"duration": 1, "variation": "typical", "model": "linear"}, "variation"),
+        ({"duration": 1, "variation": "lab", "model": "linear"}, "variation"),
+        ({"duration": 1, "variation": "LAB"}, "variation"),
         ({"duration": 1, "adc_bits": 9}, "adc_bits"),
         ({"clock": "continuous:0.01", "updates_per_edge": 10}, "updates_per_edge"),
         ({"duration": 1, "clock": "sync:fast"}, "clock"),

@@ -126,12 +126,15 @@ def settle_cycle(
     min_cycles: int = 12,
     max_cycles: int = 100_000,
     rel_tol: float = 1e-3,
+    on_cycle: Callable[[int, np.ndarray, np.ndarray], None] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """Run an emulator that has just started a schedule of period ``tau_s`` until steady.
 
     Runs at least ``settle_s`` seconds and ``min_cycles`` cycles, then until both switch points
     move less than ``rel_tol`` times the span from one cycle to the next. Returns the gates (V)
     at the start of the last cycle and at its half, and the number of cycles run.
+    ``on_cycle(k, start, half)`` is called for every cycle measured (from the first after
+    settling), e.g. to follow the span on the way to the steady cycle.
     """
     t0 = emu.t_s
 
@@ -144,9 +147,13 @@ def settle_cycle(
     k = min(max(min_cycles, int(np.ceil(settle_s / tau_s))), max_cycles - 1)
     prev = points(k)
     start, half = prev
+    if on_cycle is not None:
+        on_cycle(k, start, half)
     while k < max_cycles:
         k += 1
         start, half = points(k)
+        if on_cycle is not None:
+            on_cycle(k, start, half)
         scale = max(float(np.linalg.norm(half - start)), 1e-6)
         if max(np.linalg.norm(start - prev[0]), np.linalg.norm(half - prev[1])) < rel_tol * scale:
             break

@@ -23,6 +23,8 @@ from ..board.commands import RATE_HZ_RANGE, VARIATION_NAMES
 
 __all__ = [
     "DURATION_S",
+    "IDLE_S",
+    "IDLE_S_HELP",
     "LIMIT",
     "MAX_DURATION_S",
     "MAX_SEED",
@@ -81,6 +83,15 @@ class FiniteRange(click.FloatRange):
 
 #: Every ``--duration`` (board, simulated or wall seconds): finite, > 0, at most 1e7 s.
 DURATION_S = FiniteRange(0, MAX_DURATION_S, min_open=True)
+#: Every calibration's ``--idle-s`` (twin calibrate, twin shadow --calibrate): idle hold before
+#: each episode, s, in [0, 3600].
+IDLE_S = FiniteRange(0.0, 3600.0)
+#: Its help.
+IDLE_S_HELP = (
+    "Hold the board idle this long before each calibration episode, s: the fit then separates "
+    "each edge's learning bias from its leak (0: the bias is the drift beyond the leak's pull to "
+    "the nominal rest voltage)."
+)
 #: Every frame rate (``--rate-hz``): a board publishes between 0.01 Hz and 100 kHz.
 RATE_HZ = FiniteRange(*RATE_HZ_RANGE)
 #: A TCP port (0: any free port).

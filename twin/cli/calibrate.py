@@ -9,7 +9,16 @@ import click
 
 from . import cli
 from ._common import check_request, emit_json, print_summary
-from ._types import SEED, VARIATION, VARIATION_HELP, Endpoint, FiniteRange, OutputFile
+from ._types import (
+    IDLE_S,
+    IDLE_S_HELP,
+    SEED,
+    VARIATION,
+    VARIATION_HELP,
+    Endpoint,
+    FiniteRange,
+    OutputFile,
+)
 
 __all__ = ["MAX_EPISODES", "calibrate_cmd"]
 
@@ -78,12 +87,10 @@ MAX_FRAMES = 1e7
 )
 @click.option(
     "--idle-s",
-    type=FiniteRange(0.0, 3600.0),
+    type=IDLE_S,
     default=0.0,
     show_default=True,
-    help="Hold the board idle this long before each episode, s (with --from-emulator or "
-    "--connect): the fit then separates each edge's learning bias from its leak (0: the bias "
-    "is the drift beyond the leak's pull to the nominal rest voltage).",
+    help=IDLE_S_HELP + " With --from-emulator or --connect only.",
 )
 @click.option(
     "--save",

@@ -20,7 +20,7 @@ from ._common import (
     print_summary,
 )
 from ._ledger import ledger_options, recorded_dispatch
-from ._types import DURATION_S, RATE_HZ, FaultSpec, FiniteRange, OutputFile
+from ._types import DURATION_S, IDLE_S, IDLE_S_HELP, RATE_HZ, FaultSpec, FiniteRange, OutputFile
 from ._view import check_view, maybe_live_view, view_options
 from .keys import client_curve, client_key_options
 
@@ -34,7 +34,8 @@ POSITIVE_S_OR_V = FiniteRange(0, 1e6, min_open=True)
 
 #: A remote board's frame rate assumed by the work estimate, Hz (the lab board's).
 NOMINAL_RATE_HZ = 1000.0
-#: Board seconds --calibrate records (6 episodes of 1 s).
+#: Board seconds --calibrate records (6 episodes of 1 s), each after an --idle-s hold.
+CALIBRATION_EPISODES = 6
 CALIBRATION_S = 6.0
 
 
@@ -160,6 +161,13 @@ def _view_feed(view: Any, shadow: Any) -> Any:
     help="Run time to shadow, s (board time).",
 )
 @click.option(
+    "--idle-s",
+    type=IDLE_S,
+    default=0.0,
+    show_default=True,
+    help=IDLE_S_HELP + " With --calibrate only.",
+)
+@click.option(
     "--adc-bits",
     type=click.Choice(["8", "10", "12"]),
     default="10",
@@ -260,6 +268,7 @@ def shadow_cmd(
     duration: float,
     seed: int,
     variation: str,
+    idle_s: float,
     adc_bits: str,
     rate_hz: float,
     realtime: bool,
@@ -298,6 +307,8 @@ def shadow_cmd(
         raise click.UsageError("--fault needs --emulate")
     if calibrate_first and calibration is not None:
         raise click.UsageError("give at most one of --calibrate or --calibration FILE")
+    if idle_s and not calibrate_first:
+        raise click.UsageError("--idle-s needs --calibrate (it holds the calibration's board idle)")
     saved = load_calibration(calibration) if calibration is not None else None
     if probe_every is not None and probe_every < PROBE_DUTY * probe_hold:
         raise click.UsageError(
@@ -310,7 +321,7 @@ def shadow_cmd(
     check_shadow_work(
         duration_s=duration,
         rate_hz=rate_hz if emulate else NOMINAL_RATE_HZ,
-        calibration_s=CALIBRATION_S if calibrate_first else 0.0,
+        calibration_s=CALIBRATION_S + CALIBRATION_EPISODES * idle_s if calibrate_first else 0.0,
         paced=realtime or not emulate,
         force=force,
         quiet=as_json,
@@ -336,7 +347,9 @@ def shadow_cmd(
     if emulate:
         emulator = make_emulator(spec)
         if calibrate_first:
-            result, report = calibrate_emulator(emulator, seed=seed)
+            result, report = calibrate_emulator(
+                emulator, episodes=CALIBRATION_EPISODES, seed=seed, idle_s=idle_s
+            )
             edges, spread = result.edges, result.spread
             emulator.boot(0.0)  # the board restarts; the shadow joins the new epoch
         board = open_board(emulate=spec, emulator=emulator)
@@ -347,7 +360,9 @@ def shadow_cmd(
             saved.check_snapshot(board)
             edges, spread, report = saved.edges, saved.spread, saved.summary()
         elif calibrate_first and not emulate:
-            result, report = calibrate_live(board, seed=seed)
+            result, report = calibrate_live(
+                board, episodes=CALIBRATION_EPISODES, seed=seed, idle_s=idle_s
+            )
             edges, spread = result.edges, result.spread
     except BaseException:
         board.close()
@@ -360,6 +375,7 @@ def shadow_cmd(
         "rate_hz": rate_hz,
         "faults": [fault_text(f) for f in faults],
         "calibrated": edges is not None,
+        "calibration_idle_s": idle_s if calibrate_first else None,
         "calibration": str(calibration) if calibration is not None else None,
         "duration_s": duration,
         "probe_every_s": probe_every,

@@ -39,7 +39,7 @@ __all__ = [
 ]
 
 CLOCK_KINDS = ("sync", "bernoulli", "poisson", "periodic")
-VARIATIONS = ("none", "typical")
+VARIATIONS = ("none", "typical", "lab")
 #: Parameters of a sweep cell that describe the cell, not the twin (ignored here).
 META_KEYS = frozenset({"kind", "seed", "seeds", "realizations"})
 
@@ -94,10 +94,10 @@ class TwinCell:
     The names are ``twin simulate``'s long options with underscores (``duration`` s, ``noise``
     delta V^2 per 0.1 ms, ``meas_noise`` V, ``offsets`` V^2, ``leak`` s, ``tau_feedback`` s),
     plus ``updates_per_edge`` (when set, the duration is ``updates_per_edge`` over the clock's
-    mean rate per edge and ``duration`` is not used), ``variation`` (``none`` or ``typical``:
-    the emulated board's hidden component variation), ``adc_bits`` and ``adc_noise`` (V: the
-    node ADC of ``error_measured``), ``tol`` (V^2: tolerance of ``time_to_tol_s``) and
-    ``tail_fraction``.
+    mean rate per edge and ``duration`` is not used), ``variation`` (``none``, ``typical`` or
+    ``lab``: the emulated board's hidden component variation, :meth:`HiddenVariation.named`),
+    ``adc_bits`` and ``adc_noise`` (V: the node ADC of ``error_measured``), ``tol`` (V^2:
+    tolerance of ``time_to_tol_s``) and ``tail_fraction``.
     """
 
     network: str | None = None
@@ -129,7 +129,7 @@ class TwinCell:
             (self.model in ("linear", "transistor"),
              f"model: expected linear or transistor, got {self.model!r}"),
             (self.variation in VARIATIONS,
-             f"variation: expected none or typical, got {self.variation!r}"),
+             f"variation: expected one of {', '.join(VARIATIONS)}, got {self.variation!r}"),
             (self.variation == "none" or self.model == "transistor",
              "variation: the board's component variation needs model = transistor"),
             (self.adc_bits in (0, 8, 10, 12, 14, 16),
@@ -194,9 +194,9 @@ class TwinCell:
 
     def edges(self, n_edges: int, seed: int) -> EdgeParams:
         """The edge circuits of realization ``seed`` (the board's variation, if any)."""
-        if self.variation == "typical":
+        if self.variation != "none":
             edges, _hidden = draw_hidden_edges(
-                n_edges, np.random.default_rng([seed, 2]), HiddenVariation.typical()
+                n_edges, np.random.default_rng([seed, 2]), HiddenVariation.named(self.variation)
             )
         else:
             edges = board_edge_params(self.model)
