@@ -83,9 +83,12 @@ class Policy(Protocol):
 
 @attrs.define(kw_only=True)
 class FixedPolicy:
-    """Hold ``lam`` throughout (``0``: coupled learning stopped at the tolerance)."""
+    """Hold ``lam`` throughout (``0``: coupled learning stopped at the tolerance), at the nudge
+    ``eta`` (``None``: the board's own; the steerer sets it and sets the board's back at the
+    end)."""
 
     lam: float = 0.0
+    eta: float | None = None
     name: str = "fixed"
     replans: int = 0
 
@@ -261,8 +264,8 @@ class PredictivePolicy:
         self.eta = None if own else plan.eta
         if plan.best is None and plan.truncated:
             self.fell_back = (
-                f"the plan budget ({self.planner.config.budget_s:g} s of wall time) ran out "
-                "before any schedule was predicted to reach the tolerance"
+                f"the plan budget ({self._budget_text()}) ran out before any schedule was "
+                "predicted to reach the tolerance"
             )
             return self.fallback.start(obs)
         if plan.best is None:
@@ -275,6 +278,13 @@ class PredictivePolicy:
             )
             return self.fallback.start(obs)
         return plan.best.schedule[0].lam
+
+    def _budget_text(self) -> str:
+        cfg = self.planner.config
+        parts = [] if cfg.budget_sim_s is None else [f"{cfg.budget_sim_s:g} s of twin time"]
+        if cfg.budget_s is not None:
+            parts.append(f"{cfg.budget_s:g} s of wall time")
+        return " or ".join(parts)
 
     def start(self, obs: Observation) -> float:
         """Plan from ``obs`` (again after a reboot: counted as a re-plan)."""

@@ -276,6 +276,7 @@ class Steerer(BoardActions):
             status = "aborted"
         finally:
             planner.should_stop = planner.clock = None  # the baseline is the report's, no plan
+            plan_simulated_s = planner.simulated_s
             out["safe_mode"] = self._stop_training()
             out["eta_final"] = self._restore_eta()
         start_gates = gates0 if self._gates_start is None else self._gates_start
@@ -317,6 +318,7 @@ class Steerer(BoardActions):
         summary["plan_runs"] = [uid for uid in self._plan_runs if uid]
         summary["measurement_floor_v2"] = floor if np.isfinite(floor) else None
         summary["eta_board"] = self.board_eta
+        summary["plan_simulated_s"] = plan_simulated_s  # twin time the plans simulated, s
         self.dispatch(stop_doc(self.uid, status=status, summary=summary, reason=out["reason"]))
         return SteerResult(summary=summary, uid=self.uid)
 
