@@ -42,6 +42,9 @@ __all__ = [
 TRAIN_MARGIN = 1.25
 #: ... plus this, s of training (a few decision intervals).
 TRAIN_SLACK_S = 0.03
+#: Once the plan has reached the tolerance, a board reading within this factor of it is
+#: verified by inference (:meth:`PredictivePolicy.verify_due`).
+VERIFY_NEAR = 2.0
 
 
 @attrs.frozen(kw_only=True, eq=False)
@@ -216,6 +219,7 @@ class PredictivePolicy:
         self.eta: float | None = None
         self._phase = 0
         self._t0_s = 0.0
+        self._verified_early = 0  # the plan (count) verified early, once each
         #: Called before each (re-)plan: the steerer holds the board while the twin plans.
         self.before_planning: Callable[[], None] | None = None
 
@@ -243,6 +247,21 @@ class PredictivePolicy:
         t_end = float(best.t_s[below[0]] if below.size else best.t_s[-1])
         remaining = max(t_end - (obs.clock_s - self._t0_s), 0.0)
         return TRAIN_MARGIN * remaining + TRAIN_SLACK_S
+
+    def verify_due(self, obs: Observation) -> bool:
+        """Whether to verify by inference now although the board's error reads above the
+        tolerance: the followed plan has reached it by now and the board reads within
+        ``VERIFY_NEAR`` of it. The board's error is the mean of a window of frames, which lags
+        a fast fall: a board that passes through the tolerance (e.g. at the bottom of a valley
+        under lambda > 0) can be there before its window shows it, and past it after. Once per
+        plan; the inference decides, as for any stop."""
+        best = self.current
+        if best is None or best.reached_s is None or self._verified_early == len(self.plans):
+            return False
+        if obs.clock_s - self._t0_s < best.reached_s or obs.error > VERIFY_NEAR * self.tol:
+            return False
+        self._verified_early = len(self.plans)
+        return True
 
     def _overdue(self, best: Prediction, obs: Observation) -> bool:
         """The plan's time is up (``TRAIN_MARGIN`` x its time to the tolerance plus
