@@ -33,6 +33,7 @@ from twin.board.contract import Command
         (["--emulate", "--policy", "overclamp", "--tolerance-rel", "1e-2"], "perfect pass"),
         (["--emulate", "--policy", "overclamp", "--no-db"], "not a classifier"),
         (["--emulate", "--tolerance", "1e-5", "--plan-budget-s", "0"], "--plan-budget-s"),
+        (["--emulate", "--tolerance", "1e-5", "--plan-budget-sim-s", "0"], "--plan-budget-sim-s"),
         (  # a dry run sends nothing, and calibrating trains the board
             ["--connect", "tcp://127.0.0.1:5555", "--calibrate", "--dry-run", "--tolerance",
              "1e-5"],

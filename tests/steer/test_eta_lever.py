@@ -116,3 +116,25 @@ def test_steering_raises_eta_reaches_and_restores_the_boards_eta() -> None:
     assert s["training_energy_j"] == pytest.approx(s["predicted_energy_j"], rel=0.15)
     assert s["training_energy_j"] < s["baseline_at_eta_energy_j"]
     board.close()
+
+
+def test_a_fixed_lambda_trains_at_a_given_eta_and_the_boards_is_restored() -> None:
+    """``PolicySpec(eta=...)`` for ``fixed``: the benchmark's lambda = 0 baseline at a raised
+    eta (seed 0 gets to 1 % at 0.88, not at its own 0.22: see the floor test above)."""
+    inner = _typical_board()
+    board = Misbehaving(inner)
+    twin = SteerTwin(edges=inner.emulator.edges, trusted=True)
+    res = steer_board(
+        board,
+        policy=PolicySpec(name="fixed", lam=0.0, eta=0.88),
+        config=SteerConfig(tolerance_rel=REL, max_time_s=3.0),
+        twin=twin,
+    )
+    s = res.summary
+    assert s["reached"], s
+    assert s["eta_steered"] == pytest.approx(0.88)
+    sent = [c.args["eta"] for c in board.received if c.name == "set_params" and "eta" in c.args]
+    assert sent == pytest.approx([0.88, 0.22])  # set, then the board's own restored
+    assert s["eta_final"] == "restored to 0.22"
+    assert inner.emulator.eta == pytest.approx(0.22)
+    board.close()

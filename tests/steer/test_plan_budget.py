@@ -1,17 +1,19 @@
-"""The plan budget: a plan that would take longer than its wall time is cut short, and the
-board follows the best schedule simulated by then (the board is held while the twin plans)."""
+"""The plan budget: a plan that would simulate more twin time (by default) or take longer than
+its wall time (opt-in) is cut short, and the board follows the best schedule simulated by then
+(the board is held while the twin plans)."""
 
 from __future__ import annotations
 
 import itertools
 
+import attrs
 import numpy as np
 import pytest
 
 from twin.physics.task import task_from_dict
 from twin.simulation.edge import board_edge_params
 from twin.steer.errors import SteerConfigError
-from twin.steer.planner import Planner, PlannerConfig
+from twin.steer.planner import STOP_CHECK_STEPS, Planner, PlannerConfig
 
 from .conftest import emulated
 
@@ -73,7 +75,7 @@ def test_a_budget_spent_before_any_schedule_reaches_falls_back_and_says_so() -> 
     from twin.learning.rules import LambdaControl
     from twin.steer.policies import ControlPolicy, Observation, PredictivePolicy
 
-    planner, gates, tol = _planner(PlannerConfig(lams=(0.0, 0.1), budget_s=1.0))
+    planner, gates, tol = _planner(PlannerConfig(lams=(0.0, 0.1), budget_s=1.0, budget_sim_s=None))
     planner.clock = _ticking(100.0)  # out at the first look
     control = ControlPolicy(LambdaControl(tol=tol, lam0=0.02))
     pol = PredictivePolicy(planner, tol, control)
@@ -82,3 +84,49 @@ def test_a_budget_spent_before_any_schedule_reaches_falls_back_and_says_so() -> 
     assert pol.plans[-1][1].truncated
     assert pol.fell_back is not None
     assert "plan budget (1 s of wall time) ran out" in pol.fell_back
+
+
+def test_a_budget_in_twin_time_cuts_the_plan_the_same_way_at_any_load() -> None:
+    """The default budget counts simulated twin time, not wall time: where a plan is cut, and
+    so what it chooses, is the same however slowly the machine runs (here: whatever the clock
+    says, it is not read)."""
+    cfg = PlannerConfig(lams=(0.0, 0.03, 0.1), switch_factors=(30.0, 10.0), budget_sim_s=None)
+    full_planner, gates, tol = _planner(cfg)
+    full = full_planner.plan(gates, tol)
+    assert not full.truncated
+    budget = 0.5 * full_planner.simulated_s
+    plans = []
+    for tick in (0.0, 1e3):  # an idle machine, and one where every look at the clock is late
+        planner, _, _ = _planner(attrs.evolve(cfg, budget_sim_s=budget))
+        planner.clock = _ticking(tick)
+        plans.append((planner.plan(gates, tol), planner.simulated_s))
+    (cut, sim), (cut_late, sim_late) = plans
+    assert cut.truncated
+    assert cut_late.truncated
+    assert sim == sim_late
+    # the budget is checked every STOP_CHECK_STEPS steps: at most that much past it
+    assert budget < sim <= budget + STOP_CHECK_STEPS * cfg.dt_s + 1e-9
+    assert [c.as_dict() for c in cut.candidates] == [c.as_dict() for c in cut_late.candidates]
+    assert len(cut.candidates) < len(full.candidates)
+
+
+def test_the_default_budget_is_in_twin_time_and_wall_time_is_opt_in() -> None:
+    cfg = PlannerConfig()
+    assert cfg.budget_sim_s is not None
+    assert cfg.budget_s is None
+    with pytest.raises(SteerConfigError, match="budget_sim_s"):
+        PlannerConfig(budget_sim_s=-1.0)
+
+
+def test_a_twin_time_budget_spent_before_any_schedule_reaches_says_so() -> None:
+    from twin.learning.rules import LambdaControl
+    from twin.steer.policies import ControlPolicy, Observation, PredictivePolicy
+
+    planner, gates, tol = _planner(PlannerConfig(lams=(0.1,), budget_sim_s=0.05))
+    control = ControlPolicy(LambdaControl(tol=tol, lam0=0.02))
+    pol = PredictivePolicy(planner, tol, control)
+    lam = pol.start(Observation(t_s=0.0, error=50 * tol, gate_v=gates, lam=0.0))
+    assert lam == pytest.approx(0.02)
+    assert pol.plans[-1][1].truncated
+    assert pol.fell_back is not None
+    assert "plan budget (0.05 s of twin time) ran out" in pol.fell_back

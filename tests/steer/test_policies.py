@@ -184,3 +184,21 @@ def test_an_unreachable_tolerance_says_how_low_the_twin_gets() -> None:
         "no schedule predicted to reach the tolerance within 5 s (lowest predicted error "
         "0.003 V^2 against 0.0001)"
     )
+
+
+def test_a_board_near_the_tolerance_once_the_plan_is_there_is_verified_once_per_plan() -> None:
+    """The board's error is a window mean that lags a fast fall: once the plan has reached the
+    tolerance (0.2 s here, tol 1e-4), a board reading within 2x of it is verified by inference,
+    once per plan; before the plan gets there, or further off, it is not."""
+    pol, planner = _predictive(divergence=MonitorDivergence(factor=2.0, hold_s=0.0))
+    pol.start(obs(0.0, 1e-2))
+    assert not pol.verify_due(obs(0.15, 1.5e-4))  # the plan is not there yet
+    assert not pol.verify_due(obs(0.2, 3e-4))  # the plan is, the board reads 3x off
+    assert pol.verify_due(obs(0.2, 1.5e-4))
+    assert not pol.verify_due(obs(0.21, 1.2e-4))  # once per plan
+    pol.decide(obs(0.3, 1.5e-4))  # overdue: re-planned, a new plan may be verified again
+    assert planner.calls == 2
+    assert pol.verify_due(obs(0.5, 1.5e-4))
+    fallen, _ = _predictive(trusted=False)
+    fallen.start(obs(0.0, 1e-2))
+    assert not fallen.verify_due(obs(0.5, 1.5e-4))  # no plan followed: the window decides

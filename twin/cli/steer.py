@@ -78,12 +78,19 @@ EXIT_INTERRUPTED = 130
     "and sets it back at the end).",
 )
 @click.option(
+    "--plan-budget-sim-s",
+    type=FiniteRange(0, 1e6, min_open=True),
+    default=None,
+    help="predictive: twin time one plan may simulate, s summed over its candidates (default "
+    "300; the board is held while the twin plans); when it runs out the best schedule "
+    "simulated by then is followed. Counted in simulated work: a plan does not depend on the "
+    "machine's load.",
+)
+@click.option(
     "--plan-budget-s",
     type=FiniteRange(0, 3600, min_open=True),
-    default=10.0,
-    show_default=True,
-    help="predictive: wall time one plan may take, s (the board is held while the twin plans); "
-    "when it runs out the best schedule simulated by then is followed.",
+    default=None,
+    help="predictive: also a wall time one plan may take, s (default: none; load-dependent).",
 )
 @click.option("--dry-run", is_flag=True, help="Show the commands that would be sent; send none.")
 @click.option(
@@ -113,7 +120,8 @@ def steer_cmd(
     max_time_s: float,
     reset_gates: bool,
     fixed_eta: bool,
-    plan_budget_s: float,
+    plan_budget_sim_s: float | None,
+    plan_budget_s: float | None,
     dry_run: bool,
     seed: int,
     variation: str,
@@ -197,6 +205,11 @@ def steer_cmd(
                     planner=PlannerConfig(
                         eta_factors=() if fixed_eta else PlannerConfig().eta_factors,
                         budget_s=plan_budget_s,
+                        budget_sim_s=(
+                            PlannerConfig().budget_sim_s
+                            if plan_budget_sim_s is None
+                            else plan_budget_sim_s
+                        ),
                     ),
                 ),
                 config=config,

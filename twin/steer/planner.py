@@ -49,10 +49,12 @@ __all__ = [
 
 #: Planner steps between two calls of :attr:`Planner.should_stop` (and of its budget clock).
 STOP_CHECK_STEPS = 20
+#: Default twin time one plan may simulate, s (:attr:`PlannerConfig.budget_sim_s`).
+DEFAULT_BUDGET_SIM_S = 300.0
 
 
 class _BudgetSpent(Exception):
-    """A plan's wall-time budget ran out (internal: :meth:`Planner.plan` returns what it has)."""
+    """A plan's budget ran out (internal: :meth:`Planner.plan` returns what it has)."""
 
 
 def _positive(name: str, values: Sequence[float]) -> None:
@@ -84,11 +86,17 @@ class PlannerConfig:
         Empty: eta is never changed.
     eta_max : float
         Largest eta the planner proposes (the board's eta setting is at most 1).
+    budget_sim_s : float or None
+        Twin time one plan may simulate, s of board time summed over its candidates and probes
+        (``None``: unbounded). Counted in simulated work, not wall time, so where a plan is
+        cut, and so what it chooses, does not depend on the machine's load: the same board and
+        seed give the same plan. When it runs out, the plan is the best of the candidates
+        simulated by then (``truncated``).
     budget_s : float or None
-        Wall time one plan may take, s (``None``: unbounded), measured by the clock the planner
-        is given (:attr:`Planner.clock`; without one, unbounded): the board is held while the
-        twin plans, so on a loaded machine an unbounded plan can use up the run's time. When it
-        runs out, the plan is the best of the candidates simulated by then (``truncated``).
+        Wall time one plan may take, s (``None``: unbounded, the default), measured by the
+        clock the planner is given (:attr:`Planner.clock`; without one, unbounded): for a
+        board whose clock runs on while it is held, an upper bound on the hold. Load-dependent:
+        prefer ``budget_sim_s``.
     """
 
     lams: tuple[float, ...] = (0.0, 0.003, 0.01, 0.03, 0.1, 0.3)
@@ -98,13 +106,16 @@ class PlannerConfig:
     stall_s: float = 0.5
     eta_factors: tuple[float, ...] = (2.0, 4.0)
     eta_max: float = 1.0
-    budget_s: float | None = 10.0
+    budget_sim_s: float | None = DEFAULT_BUDGET_SIM_S
+    budget_s: float | None = None
 
     def __attrs_post_init__(self) -> None:
-        if self.budget_s is not None and not (np.isfinite(self.budget_s) and self.budget_s > 0):
-            raise SteerConfigError(
-                f"planner budget_s: expected a positive time or None, got {self.budget_s}"
-            )
+        for name in ("budget_s", "budget_sim_s"):
+            value = getattr(self, name)
+            if value is not None and not (np.isfinite(value) and value > 0):
+                raise SteerConfigError(
+                    f"planner {name}: expected a positive time or None, got {value}"
+                )
         if any(not (np.isfinite(f) and f > 1) for f in self.eta_factors):
             raise SteerConfigError(
                 f"planner eta_factors: expected numbers > 1, got {self.eta_factors}"
@@ -160,6 +171,10 @@ class Planner:
         #: itself reads no clock.
         self.clock: Callable[[], float] | None = None
         self._deadline: float | None = None
+        #: Twin time simulated so far, s, counted every step (``simulated_s`` per candidate).
+        self._work_s = 0.0
+        self._work_deadline: float | None = None
+        self._budget_open = False
 
     def etas(self, *, at_least: float | None = None) -> list[float]:
         """The nudges a plan may use, in the order tried: the board's, then the raised ones
@@ -242,6 +257,7 @@ class Planner:
                 if self._over_budget():
                     raise _BudgetSpent
             t = ts[-1] + cfg.dt_s
+            self._work_s += cfg.dt_s
             track.advance(t)
             r = track.readings()
             ts.append(t)
@@ -272,16 +288,28 @@ class Planner:
         return pred, branches
 
     def _over_budget(self) -> bool:
+        if self._work_deadline is not None and self._work_s > self._work_deadline:
+            return True
         return (
             self._deadline is not None and self.clock is not None and self.clock() > self._deadline
         )
 
     def _open_budget(self) -> bool:
-        """Start a plan's budget unless one is running; whether this call opened it."""
-        if self._deadline is not None or self.clock is None or self.config.budget_s is None:
+        """Start a plan's budgets (simulated work; wall time with a clock) unless they are
+        running; whether this call opened them."""
+        if self._budget_open:
             return False
-        self._deadline = self.clock() + self.config.budget_s
+        self._budget_open = True
+        cfg = self.config
+        if cfg.budget_sim_s is not None:
+            self._work_deadline = self._work_s + cfg.budget_sim_s
+        if self.clock is not None and cfg.budget_s is not None:
+            self._deadline = self.clock() + cfg.budget_s
         return True
+
+    def _close_budget(self) -> None:
+        self._budget_open = False
+        self._deadline = self._work_deadline = None
 
     def plan_eta(
         self,
@@ -332,7 +360,7 @@ class Planner:
             truncated = True
         finally:
             if opened:
-                self._deadline = None
+                self._close_budget()
         lows = [float(np.min(p.error)) if p.error.size else np.inf for p in probes]
         eta = etas[int(np.argmin(lows))] if probes else self.eta
         return Plan(best=None, candidates=tuple(probes), eta=eta, truncated=truncated)
@@ -399,7 +427,7 @@ class Planner:
             truncated = True  # the best of what was simulated (lambda = 0 comes first)
         finally:
             if opened:
-                self._deadline = None
+                self._close_budget()
         reaching = [c for c in candidates if c.energy_to_tol_j is not None]
         best = min(reaching, key=lambda c: c.energy_to_tol_j or 0.0) if reaching else None
         return Plan(best=best, candidates=tuple(candidates), eta=eta, truncated=truncated)

@@ -42,6 +42,9 @@ __all__ = [
 TRAIN_MARGIN = 1.25
 #: ... plus this, s of training (a few decision intervals).
 TRAIN_SLACK_S = 0.03
+#: Once the plan has reached the tolerance, a board reading within this factor of it is
+#: verified by inference (:meth:`PredictivePolicy.verify_due`).
+VERIFY_NEAR = 2.0
 
 
 @attrs.frozen(kw_only=True, eq=False)
@@ -83,9 +86,12 @@ class Policy(Protocol):
 
 @attrs.define(kw_only=True)
 class FixedPolicy:
-    """Hold ``lam`` throughout (``0``: coupled learning stopped at the tolerance)."""
+    """Hold ``lam`` throughout (``0``: coupled learning stopped at the tolerance), at the nudge
+    ``eta`` (``None``: the board's own; the steerer sets it and sets the board's back at the
+    end)."""
 
     lam: float = 0.0
+    eta: float | None = None
     name: str = "fixed"
     replans: int = 0
 
@@ -213,6 +219,7 @@ class PredictivePolicy:
         self.eta: float | None = None
         self._phase = 0
         self._t0_s = 0.0
+        self._verified_early = 0  # the plan (count) verified early, once each
         #: Called before each (re-)plan: the steerer holds the board while the twin plans.
         self.before_planning: Callable[[], None] | None = None
 
@@ -241,6 +248,21 @@ class PredictivePolicy:
         remaining = max(t_end - (obs.clock_s - self._t0_s), 0.0)
         return TRAIN_MARGIN * remaining + TRAIN_SLACK_S
 
+    def verify_due(self, obs: Observation) -> bool:
+        """Whether to verify by inference now although the board's error reads above the
+        tolerance: the followed plan has reached it by now and the board reads within
+        ``VERIFY_NEAR`` of it. The board's error is the mean of a window of frames, which lags
+        a fast fall: a board that passes through the tolerance (e.g. at the bottom of a valley
+        under lambda > 0) can be there before its window shows it, and past it after. Once per
+        plan; the inference decides, as for any stop."""
+        best = self.current
+        if best is None or best.reached_s is None or self._verified_early == len(self.plans):
+            return False
+        if obs.clock_s - self._t0_s < best.reached_s or obs.error > VERIFY_NEAR * self.tol:
+            return False
+        self._verified_early = len(self.plans)
+        return True
+
     def _overdue(self, best: Prediction, obs: Observation) -> bool:
         """The plan's time is up (``TRAIN_MARGIN`` x its time to the tolerance plus
         ``TRAIN_SLACK_S``) and the board is not there: a board held near, not at, the
@@ -261,8 +283,8 @@ class PredictivePolicy:
         self.eta = None if own else plan.eta
         if plan.best is None and plan.truncated:
             self.fell_back = (
-                f"the plan budget ({self.planner.config.budget_s:g} s of wall time) ran out "
-                "before any schedule was predicted to reach the tolerance"
+                f"the plan budget ({self._budget_text()}) ran out before any schedule was "
+                "predicted to reach the tolerance"
             )
             return self.fallback.start(obs)
         if plan.best is None:
@@ -275,6 +297,13 @@ class PredictivePolicy:
             )
             return self.fallback.start(obs)
         return plan.best.schedule[0].lam
+
+    def _budget_text(self) -> str:
+        cfg = self.planner.config
+        parts = [] if cfg.budget_sim_s is None else [f"{cfg.budget_sim_s:g} s of twin time"]
+        if cfg.budget_s is not None:
+            parts.append(f"{cfg.budget_s:g} s of wall time")
+        return " or ".join(parts)
 
     def start(self, obs: Observation) -> float:
         """Plan from ``obs`` (again after a reboot: counted as a re-plan)."""

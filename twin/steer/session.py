@@ -99,7 +99,8 @@ def saved_twin(saved: Any, *, trust_gate_rms_v: float = 0.05) -> SteerTwin:
 class PolicySpec:
     """A policy by name with its settings (``lam`` for ``fixed``; Eq. 18's ``rho``, ``p``,
     ``lam0`` and board time unit for ``control`` and the fallback of ``predictive``; the
-    ``overclamp_eta`` of ``overclamp``, ``None``: the board's own)."""
+    ``overclamp_eta`` of ``overclamp``, ``None``: the board's own; ``eta`` the nudge ``fixed``
+    trains at, ``None``: the board's own)."""
 
     name: str = "control"
     lam: float = 0.0
@@ -110,6 +111,7 @@ class PolicySpec:
     planner: PlannerConfig = attrs.field(factory=PlannerConfig)
     max_replans: int = 3
     overclamp_eta: float | None = 32 / 129
+    eta: float | None = None
 
     def __attrs_post_init__(self) -> None:
         if self.name not in POLICIES:
@@ -127,7 +129,7 @@ def make_policy(spec: PolicySpec, *, trusted: bool = True) -> PolicyFactory:
             time_unit_s=spec.time_unit_s,
         )
         if spec.name == "fixed":
-            return FixedPolicy(lam=spec.lam)
+            return FixedPolicy(lam=spec.lam, eta=spec.eta)
         if spec.name == "control":
             return control
         return PredictivePolicy(

@@ -276,6 +276,7 @@ class Steerer(BoardActions):
             status = "aborted"
         finally:
             planner.should_stop = planner.clock = None  # the baseline is the report's, no plan
+            plan_simulated_s = planner.simulated_s
             out["safe_mode"] = self._stop_training()
             out["eta_final"] = self._restore_eta()
         start_gates = gates0 if self._gates_start is None else self._gates_start
@@ -317,6 +318,7 @@ class Steerer(BoardActions):
         summary["plan_runs"] = [uid for uid in self._plan_runs if uid]
         summary["measurement_floor_v2"] = floor if np.isfinite(floor) else None
         summary["eta_board"] = self.board_eta
+        summary["plan_simulated_s"] = plan_simulated_s  # twin time the plans simulated, s
         self.dispatch(stop_doc(self.uid, status=status, summary=summary, reason=out["reason"]))
         return SteerResult(summary=summary, uid=self.uid)
 
@@ -366,7 +368,8 @@ class Steerer(BoardActions):
                 reading["plan_error"] = plan_error
             self._sample(reading)
             self._energy.flush(self.t_s, meter.energy_j)
-            if obs.error <= tol:
+            due = getattr(policy, "verify_due", None)  # the plan says it is there: look
+            if obs.error <= tol or (due is not None and due(obs)):
                 ok, measured, predicted = self._verify(meter, tol)
                 out.update(verified_error=measured, predicted_inference_error=predicted)
                 if ok:
