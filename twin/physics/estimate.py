@@ -40,7 +40,9 @@ __all__ = [
     "LANE_WIDTH",
     "MAX_EDGE_EVENTS",
     "MAX_EDGE_STEPS",
+    "MAX_SPRING_EVENTS",
     "PCG_MIN_EDGES",
+    "SPRING_EVENT_S_57",
     "Estimate",
     "NetworkSize",
     "available_memory_bytes",
@@ -66,6 +68,13 @@ MAX_EDGE_STEPS = 1e10
 #: Work limit of one twin run, edge events (edges x clock rate x duration): ~hours at the twin's
 #: 10^5-10^6 events per second (``twin simulate``, each realization of a twin sweep cell).
 MAX_EDGE_EVENTS = 1e9
+#: Work limit of one spring twin run, agent events (edges x clock rate x duration): each event
+#: group is a network solve (``twin simulate --physics springs``, each realization of a twin
+#: sweep cell of springs).
+MAX_SPRING_EVENTS = 1e7
+#: CPU seconds per agent event of the spring twin at N = 27 (57 bonds; 30-70 us measured on a
+#: Poisson clock: ``benchmarks/bench_springs_twin.py``, the sweep cell); scaled with the bonds.
+SPRING_EVENT_S_57 = 7e-5
 
 #: Resident memory of a process that imported the trainer or the twin (numpy, scipy, numba,
 #: kernels), bytes: 222-229 MB measured for small trainer runs, ~250 MB for the twin.

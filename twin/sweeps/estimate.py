@@ -5,9 +5,11 @@ Each cell is estimated and limited as the command it stands for would be
 on one thread (at most :data:`~twin.physics.estimate.MAX_EDGE_STEPS` edge-steps; a spring
 network's default is ``jammed:27``, and the nonlinear reference adds its Newton solves), a twin
 cell as ``twin simulate`` of each realization (at most
-:data:`~twin.physics.estimate.MAX_EDGE_EVENTS` edge events each). Cells whose network size is
-only known once a file is read count as unknown (zero) work. The sweep's total is the sum of CPU
-time over its cells and its peak memory the largest cell's (a worker holds one cell).
+:data:`~twin.physics.estimate.MAX_EDGE_EVENTS` edge events each, or
+:data:`~twin.physics.estimate.MAX_SPRING_EVENTS` for spring agents, whose events are solves).
+Cells whose network size is only known once a file is read count as unknown (zero) work. The
+sweep's total is the sum of CPU time over its cells and its peak memory the largest cell's (a
+worker holds one cell).
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from ..physics.estimate import (
     BASE_BYTES,
     MAX_EDGE_EVENTS,
     MAX_EDGE_STEPS,
+    MAX_SPRING_EVENTS,
+    SPRING_EVENT_S_57,
     Estimate,
     NetworkSize,
     network_size,
@@ -102,6 +106,10 @@ def cell_estimate(kind: str, params: Mapping[str, Any], realizations: int) -> Es
         )
     events, samples = _twin_events(params, size.edges)
     one = simulate_estimate(size, events=events, samples=samples)
+    if params.get("physics") == "springs":  # each agent event is a network solve
+        run_s = events * SPRING_EVENT_S_57 * size.edges / 57
+        one = Estimate(memory_bytes=one.memory_bytes, time_s=one.time_s + run_s,
+                       parts=(*one.parts, ("spring solves", run_s)))  # fmt: skip
     return Estimate(
         memory_bytes=one.memory_bytes,
         time_s=one.time_s * realizations,
@@ -154,8 +162,10 @@ def cell_work(kind: str, params: Mapping[str, Any], realizations: int) -> CellWo
         return CellWork(work=work, limit=MAX_EDGE_STEPS, unit="edge-steps (steps x "
                         "realizations x edges) in one cell")  # fmt: skip
     events, _samples = _twin_events(params, size.edges)
-    return CellWork(work=events, limit=MAX_EDGE_EVENTS, unit="edge events (edges x clock "
-                    "rate x duration) in one realization")  # fmt: skip
+    springs = params.get("physics") == "springs"  # twin simulate --physics springs's limit
+    unit = "edge events (edges x clock rate x duration) in one realization"
+    limit = MAX_SPRING_EVENTS if springs else MAX_EDGE_EVENTS
+    return CellWork(work=events, limit=limit, unit=unit)
 
 
 def batch_estimate(unit: Sequence[Cell]) -> Estimate | None:
