@@ -13,7 +13,12 @@ import numpy as np
 import pytest
 
 from tests.helpers import run_cli
-from twin.physics.estimate import MAX_EDGE_EVENTS, MAX_SPRING_EVENTS
+from twin.physics.estimate import (
+    JAMMED_EDGES_PER_NODE,
+    MAX_EDGE_EVENTS,
+    MAX_SPRING_EVENTS,
+    SPRING_GROUP_S_57,
+)
 from twin.sweeps import results_frame, spec_from_dict
 from twin.sweeps.cells import cell_id, expand, realization_seeds
 from twin.sweeps.estimate import cell_estimate, cell_work
@@ -134,9 +139,17 @@ def test_work_is_bounded_as_twin_simulate_physics_springs_bounds_it() -> None:
     circuit = cell_work("twin", {"duration": 0.02}, 1)
     assert circuit is not None
     assert circuit.limit == MAX_EDGE_EVENTS
-    spring_s = cell_estimate("twin", cell.params, 2)
-    assert spring_s is not None
-    assert dict(spring_s.parts)["spring solves"] > 0
+    sync_cell, poisson_cell = expand(spec_from_dict(tomllib.loads(TINY)))
+    sync = cell_estimate("twin", sync_cell.params, 2)
+    poisson = cell_estimate("twin", poisson_cell.params, 2)
+    assert sync is not None
+    assert poisson is not None
+    assert "simulation" not in dict(sync.parts)  # the circuit twin's per-edge-event cost
+    bonds = math.ceil(JAMMED_EDGES_PER_NODE * 27)
+    per_group = SPRING_GROUP_S_57 * bonds / 57  # one network solve
+    ticks, events = 2 * 0.02 * 1e4, 2 * 0.02 * 5000 * bonds  # a solve per tick; per event
+    assert dict(sync.parts)["spring solves"] == pytest.approx(ticks * per_group)
+    assert dict(poisson.parts)["spring solves"] == pytest.approx(events * per_group)
 
 
 @pytest.mark.parametrize(

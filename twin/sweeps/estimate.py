@@ -19,12 +19,13 @@ from typing import Any
 
 import attrs
 
+from ..kernels.events.clocks import BERNOULLI, SYNC
 from ..physics.estimate import (
     BASE_BYTES,
     MAX_EDGE_EVENTS,
     MAX_EDGE_STEPS,
     MAX_SPRING_EVENTS,
-    SPRING_EVENT_S_57,
+    SPRING_GROUP_S_57,
     Estimate,
     NetworkSize,
     network_size,
@@ -56,6 +57,18 @@ def _twin_events(params: Mapping[str, Any], edges: int) -> tuple[float, float]:
     rate = cell.edge_rate_hz() or 0.0  # continuous clock: no discrete events
     sample_s = cell.sample_s if cell.sample_s is not None else duration / 200
     return edges * rate * duration, duration / max(sample_s, 1e-12)
+
+
+def _spring_groups(params: Mapping[str, Any], edges: int) -> float:
+    """Event groups (network solves) of one realization of a spring twin cell: a tick of a sync
+    or Bernoulli clock, or one event of a per-spring clock."""
+    from .twin_cells import cell_from_params
+
+    cell = cell_from_params(params)
+    clock = cell.make_clock()
+    ticks_hz = float(getattr(clock, "rate_hz", 0.0))
+    rate = ticks_hz if clock.kind in (SYNC, BERNOULLI) else (cell.edge_rate_hz() or 0.0) * edges
+    return rate * cell.board_time_s()
 
 
 #: Node-steps per second of the XY relaxation kernel (twin.learning.xy_options.MAX_XY_WORK).
@@ -106,10 +119,11 @@ def cell_estimate(kind: str, params: Mapping[str, Any], realizations: int) -> Es
         )
     events, samples = _twin_events(params, size.edges)
     one = simulate_estimate(size, events=events, samples=samples)
-    if params.get("physics") == "springs":  # each agent event is a network solve
-        run_s = events * SPRING_EVENT_S_57 * size.edges / 57
-        one = Estimate(memory_bytes=one.memory_bytes, time_s=one.time_s + run_s,
-                       parts=(*one.parts, ("spring solves", run_s)))  # fmt: skip
+    if params.get("physics") == "springs":  # each event group is a network solve
+        run_s = _spring_groups(params, size.edges) * SPRING_GROUP_S_57 * size.edges / 57
+        parts = (*(p for p in one.parts if p[0] != "simulation"), ("spring solves", run_s))
+        one = Estimate(memory_bytes=one.memory_bytes, time_s=sum(t for _, t in parts),
+                       parts=parts)  # fmt: skip
     return Estimate(
         memory_bytes=one.memory_bytes,
         time_s=one.time_s * realizations,
