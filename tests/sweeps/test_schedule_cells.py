@@ -38,6 +38,7 @@ PINNED = {
     "fig6-updates.toml": ("twin", 10, "0e1813c7b13014d2"),
     "fig8-springs-full.toml": ("trainer", 14, "85ec03f471b1f6f8"),  # log_grid
     "lambda.toml": ("trainer", 5, "23c5d83aa2a39402"),
+    "springs-clocks-twin.toml": ("twin", 4, "5925d6804447af0c"),  # came with spring twin cells
     "springs-solvers.toml": ("springs", 4, "47cb509a00764902"),
     "xy-architectures.toml": ("xy", 6, "5612ec5b36bc6d8a"),
     "xy-architectures-full.toml": ("xy", 7, "d3556837ea0d2861"),

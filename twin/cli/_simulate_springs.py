@@ -15,6 +15,7 @@ from typing import Any
 
 import click
 
+from ..physics.estimate import MAX_SPRING_EVENTS
 from ._common import (
     announce_estimate,
     emit_json,
@@ -34,8 +35,6 @@ __all__ = [
     "run_springs",
 ]
 
-#: Work limit of a spring run, agent events (each is a numpy solve, 0.1-0.4 ms at N = 27).
-MAX_SPRING_EVENTS = 1e7
 #: Parameters of the resistor twin only (refused beside ``--physics springs`` when given).
 RESISTOR_ONLY = ("model", "tau_feedback", "meas_noise", "leak", "bias_v_per_s", "schedule_path",
                  "window_s", "view", "port", "save")  # fmt: skip

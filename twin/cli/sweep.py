@@ -291,12 +291,12 @@ def _print_results_table(name: str, frame: Any) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from ..sweeps.metrics import METRICS
+    from ..sweeps.metrics import REPORTED
 
     if frame.empty:
         click.echo(f"sweep {name}: no cells")
         return
-    metrics = [m for kind in METRICS.values() for m in kind if m in frame.columns]
+    metrics = [m for kind in REPORTED.values() for m in kind if m in frame.columns]
     metrics = list(dict.fromkeys(metrics))
     fixed = {"cell_id", "position", "realization", "seed", "status", "code_version", *metrics}
     varied = [c for c in frame.columns if c not in fixed and frame[c].nunique(dropna=False) > 1]

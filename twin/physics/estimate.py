@@ -40,7 +40,9 @@ __all__ = [
     "LANE_WIDTH",
     "MAX_EDGE_EVENTS",
     "MAX_EDGE_STEPS",
+    "MAX_SPRING_EVENTS",
     "PCG_MIN_EDGES",
+    "SPRING_GROUP_S_57",
     "Estimate",
     "NetworkSize",
     "available_memory_bytes",
@@ -66,6 +68,17 @@ MAX_EDGE_STEPS = 1e10
 #: Work limit of one twin run, edge events (edges x clock rate x duration): ~hours at the twin's
 #: 10^5-10^6 events per second (``twin simulate``, each realization of a twin sweep cell).
 MAX_EDGE_EVENTS = 1e9
+#: Work limit of one spring twin run, agent events (edges x clock rate x duration): each event
+#: group is a network solve (``twin simulate --physics springs``, each realization of a twin
+#: sweep cell of springs).
+MAX_SPRING_EVENTS = 1e7
+#: CPU seconds per event group of the spring twin (one network solve: a sync or Bernoulli tick,
+#: one event of a per-spring clock) at N = 27, 57 bonds; scaled with the bonds. Measured on
+#: ``examples/sweeps/springs-clocks-twin.toml`` (CPU per realization over groups, load 12):
+#: 26 us per Poisson or periodic event, 60-90 us per Bernoulli or sync tick (set-up included;
+#: the example's estimate is 4.5 CPU s per poisson cell against 3.3 measured, 0.8 per sync cell
+#: against 0.9).
+SPRING_GROUP_S_57 = 3e-5
 
 #: Resident memory of a process that imported the trainer or the twin (numpy, scipy, numba,
 #: kernels), bytes: 222-229 MB measured for small trainer runs, ~250 MB for the twin.

@@ -17,18 +17,22 @@ import numpy as np
 from twin.board.variation import NODE_FULL_SCALE_V, Adc, HiddenVariation, draw_hidden_edges
 
 from ..errors import ConfigError
+from ..physics.springs.task_spec import SPRING_TASKS
 from ..physics.task import Task
 from ..physics.task_spec import build_tasks
 from ..simulation.clocks import Clock, parse_clock
 from ..simulation.edge import EdgeParams, board_edge_params
 from ..simulation.errors import ModelError
+from ..simulation.noise import NoiseConfig
 from ..simulation.options import twin_config_from_options
+from ..simulation.physics_config import PhysicsTwinConfig
 from ..simulation.schedule import Schedule, load_schedule
 from ..simulation.twin import TwinConfig
 
 __all__ = [
     "CLOCK_KINDS",
     "META_KEYS",
+    "PHYSICS",
     "VARIATIONS",
     "TwinCell",
     "TwinCellError",
@@ -40,6 +44,13 @@ __all__ = [
 
 CLOCK_KINDS = ("sync", "bernoulli", "poisson", "periodic")
 VARIATIONS = ("none", "typical", "lab")
+#: Substrates of a twin cell: the board's circuit, or asynchronous spring agents.
+PHYSICS = ("resistors", "springs")
+#: Parameters of the board's circuit only (refused off their defaults beside springs).
+_RESISTOR_ONLY = ("model", "tau_feedback", "meas_noise", "leak", "variation", "adc_bits",
+                  "adc_noise", "window_s", "schedule", "engine")  # fmt: skip
+#: Parameters of spring agents only (refused off their defaults without springs).
+_SPRING_ONLY = ("alpha", "kappa", "spring_solver")
 #: Parameters of a sweep cell that describe the cell, not the twin (ignored here).
 META_KEYS = frozenset({"kind", "seed", "seeds", "realizations"})
 
@@ -98,6 +109,12 @@ class TwinCell:
     ``lab``: the emulated board's hidden component variation, :meth:`HiddenVariation.named`),
     ``adc_bits`` and ``adc_noise`` (V: the node ADC of ``error_measured``), ``tol`` (V^2:
     tolerance of ``time_to_tol_s``) and ``tail_fraction``.
+
+    ``physics = "springs"`` runs ``twin simulate --physics springs`` instead: spring agents
+    (stiffness N/m) with ``alpha`` (learning rate per 0.1 ms step; null: 10), ``kappa`` (initial
+    stiffness, N/m; null: 1) and ``spring_solver``; the task is ``allostery-strain``, ``eta`` the
+    strain nudge, ``noise``/``offsets`` in strain^2 and ``tol`` in strain^2. The board's
+    parameters (:data:`_RESISTOR_ONLY`) must stay at their defaults.
     """
 
     network: str | None = None
@@ -123,8 +140,35 @@ class TwinCell:
     window_s: float = attrs.field(default=0.0, converter=float)
     engine: str = "batched"
     schedule: str | None = None
+    physics: str = "resistors"
+    alpha: float | None = attrs.field(default=None, converter=_opt_float)
+    kappa: float | None = attrs.field(default=None, converter=_opt_float)
+    spring_solver: str = "linear"
+
+    @property
+    def springs(self) -> bool:
+        """Whether the cell runs spring agents (``physics = "springs"``)."""
+        return self.physics == "springs"
+
+    def _check_physics(self) -> None:
+        _check(self.physics in PHYSICS,
+               f"physics: expected resistors or springs, got {self.physics!r}")  # fmt: skip
+        solver = self.spring_solver
+        _check(solver in ("linear", "nonlinear"),
+               f"spring_solver: expected linear or nonlinear, got {solver!r}")  # fmt: skip
+        names = _RESISTOR_ONLY if self.springs else _SPRING_ONLY
+        given = [n for n in names if getattr(self, n) != _DEFAULTS[n]]
+        why = "not available with physics = springs" if self.springs else "needs physics = springs"
+        _check(not given, f"{given[0] if given else ''}: {why}")
+        if self.springs:
+            _check(self.task in SPRING_TASKS,
+                   f"task: springs have the task allostery-strain, got {self.task!r}")  # fmt: skip
+        else:
+            _check(self.task not in SPRING_TASKS,
+                   f"task: {self.task} needs physics = springs")  # fmt: skip
 
     def __attrs_post_init__(self) -> None:
+        self._check_physics()
         checks = (
             (self.model in ("linear", "transistor"),
              f"model: expected linear or transistor, got {self.model!r}"),
@@ -236,6 +280,21 @@ class TwinCell:
         """The task of realization ``seed`` (as ``twin simulate --seed``)."""
         return build_tasks(self.task, self.network, seed=int(seed), realizations=1)[0]
 
+    def spring_config(self) -> PhysicsTwinConfig:
+        """The spring agents' settings (``twin simulate --physics springs``'s)."""
+        duration = self.board_time_s()
+        try:
+            return PhysicsTwinConfig(
+                clock=self.clock, alpha=10.0 if self.alpha is None else self.alpha, lam=self.lam,
+                eta=self.eta, kappa=1.0 if self.kappa is None else self.kappa,
+                noise=NoiseConfig(delta_v2=self.noise, offset_sigma_v2=self.offsets),
+                batch_s=min(self.batch_s, duration),
+                sample_interval_s=self.sample_s if self.sample_s is not None
+                else max(duration / 200, 1e-6),
+            )  # fmt: skip
+        except ModelError as exc:
+            raise TwinCellError(str(exc)) from None
+
 
 #: What a schedule sets, and the defaults those parameters must keep beside one.
 _SCHEDULED = ("network", "task", "eta", "duration", "updates_per_edge")
@@ -265,6 +324,9 @@ def cell_from_params(params: Mapping[str, Any]) -> TwinCell:
 def check_params(params: Mapping[str, Any]) -> None:
     """Raise a one-line error if the parameters cannot make a twin (without running it)."""
     cell = cell_from_params(params)
+    if cell.springs:
+        cell.spring_config()  # the network's rigidity: twin_cells.check_params
+        return
     if cell.task == "iris":
         raise TwinCellError("task: the twin runs allostery, regression or file:PATH, not iris")
     cell.twin_config(1, 0)  # the clock, model and noise exactly as a run builds them

@@ -14,7 +14,7 @@ from .metrics import TWIN_METRICS
 if TYPE_CHECKING:
     from ._twin_cell import TwinCell
 
-__all__ = ["METRICS", "metrics_of", "time_to_tolerance"]
+__all__ = ["METRICS", "metrics_of", "ratio", "tail_mean", "time_to_tolerance"]
 
 #: Metric names of one realization, in order (:data:`twin.sweeps.metrics.TWIN_METRICS`).
 METRICS = TWIN_METRICS
@@ -42,11 +42,12 @@ def time_to_tolerance(
     return t, energy
 
 
-def _ratio(a: float, b: float) -> float:
+def ratio(a: float, b: float) -> float:
+    """``a / b`` (NaN unless ``b > 0``)."""
     return a / b if b > 0 else math.nan
 
 
-def _tail_mean(t_s: np.ndarray, values: np.ndarray, fraction: float) -> float:
+def tail_mean(t_s: np.ndarray, values: np.ndarray, fraction: float) -> float:
     """Mean of the samples in the last ``fraction`` of the run (at least one sample)."""
     start = t_s[-1] - fraction * (t_s[-1] - t_s[0])
     sel = t_s >= start
@@ -68,13 +69,13 @@ def metrics_of(
     out = {
         "error_initial": float(st["error_initial"]),
         "error_final": float(st["error_final"]),
-        "error_ratio": _ratio(float(st["error_final"]), float(st["error_initial"])),
-        "error_tail": _tail_mean(t, err, cell.tail_fraction),
+        "error_ratio": ratio(float(st["error_final"]), float(st["error_initial"])),
+        "error_tail": tail_mean(t, err, cell.tail_fraction),
         "error_measured": error_measured,
         "free_power_initial_w": float(st["free_power_initial_w"]),
         "free_power_final_w": float(st["free_power_final_w"]),
-        "power_ratio": _ratio(float(st["free_power_final_w"]), float(st["free_power_initial_w"])),
-        "free_power_tail_w": _tail_mean(t, power, cell.tail_fraction),
+        "power_ratio": ratio(float(st["free_power_final_w"]), float(st["free_power_initial_w"])),
+        "free_power_tail_w": tail_mean(t, power, cell.tail_fraction),
         "clamped_power_final_w": float(st["clamped_power_final_w"]),
         "training_energy_j": free,
         "clamped_energy_j": clamped,

@@ -5,9 +5,11 @@ Each cell is estimated and limited as the command it stands for would be
 on one thread (at most :data:`~twin.physics.estimate.MAX_EDGE_STEPS` edge-steps; a spring
 network's default is ``jammed:27``, and the nonlinear reference adds its Newton solves), a twin
 cell as ``twin simulate`` of each realization (at most
-:data:`~twin.physics.estimate.MAX_EDGE_EVENTS` edge events each). Cells whose network size is
-only known once a file is read count as unknown (zero) work. The sweep's total is the sum of CPU
-time over its cells and its peak memory the largest cell's (a worker holds one cell).
+:data:`~twin.physics.estimate.MAX_EDGE_EVENTS` edge events each, or
+:data:`~twin.physics.estimate.MAX_SPRING_EVENTS` for spring agents, whose events are solves).
+Cells whose network size is only known once a file is read count as unknown (zero) work. The
+sweep's total is the sum of CPU time over its cells and its peak memory the largest cell's (a
+worker holds one cell).
 """
 
 from __future__ import annotations
@@ -17,10 +19,13 @@ from typing import Any
 
 import attrs
 
+from ..kernels.events.clocks import BERNOULLI, SYNC
 from ..physics.estimate import (
     BASE_BYTES,
     MAX_EDGE_EVENTS,
     MAX_EDGE_STEPS,
+    MAX_SPRING_EVENTS,
+    SPRING_GROUP_S_57,
     Estimate,
     NetworkSize,
     network_size,
@@ -52,6 +57,18 @@ def _twin_events(params: Mapping[str, Any], edges: int) -> tuple[float, float]:
     rate = cell.edge_rate_hz() or 0.0  # continuous clock: no discrete events
     sample_s = cell.sample_s if cell.sample_s is not None else duration / 200
     return edges * rate * duration, duration / max(sample_s, 1e-12)
+
+
+def _spring_groups(params: Mapping[str, Any], edges: int) -> float:
+    """Event groups (network solves) of one realization of a spring twin cell: a tick of a sync
+    or Bernoulli clock, or one event of a per-spring clock."""
+    from .twin_cells import cell_from_params
+
+    cell = cell_from_params(params)
+    clock = cell.make_clock()
+    ticks_hz = float(getattr(clock, "rate_hz", 0.0))
+    rate = ticks_hz if clock.kind in (SYNC, BERNOULLI) else (cell.edge_rate_hz() or 0.0) * edges
+    return rate * cell.board_time_s()
 
 
 #: Node-steps per second of the XY relaxation kernel (twin.learning.xy_options.MAX_XY_WORK).
@@ -102,6 +119,11 @@ def cell_estimate(kind: str, params: Mapping[str, Any], realizations: int) -> Es
         )
     events, samples = _twin_events(params, size.edges)
     one = simulate_estimate(size, events=events, samples=samples)
+    if params.get("physics") == "springs":  # each event group is a network solve
+        run_s = _spring_groups(params, size.edges) * SPRING_GROUP_S_57 * size.edges / 57
+        parts = (*(p for p in one.parts if p[0] != "simulation"), ("spring solves", run_s))
+        one = Estimate(memory_bytes=one.memory_bytes, time_s=sum(t for _, t in parts),
+                       parts=parts)  # fmt: skip
     return Estimate(
         memory_bytes=one.memory_bytes,
         time_s=one.time_s * realizations,
@@ -154,8 +176,10 @@ def cell_work(kind: str, params: Mapping[str, Any], realizations: int) -> CellWo
         return CellWork(work=work, limit=MAX_EDGE_STEPS, unit="edge-steps (steps x "
                         "realizations x edges) in one cell")  # fmt: skip
     events, _samples = _twin_events(params, size.edges)
-    return CellWork(work=events, limit=MAX_EDGE_EVENTS, unit="edge events (edges x clock "
-                    "rate x duration) in one realization")  # fmt: skip
+    springs = params.get("physics") == "springs"  # twin simulate --physics springs's limit
+    unit = "edge events (edges x clock rate x duration) in one realization"
+    limit = MAX_SPRING_EVENTS if springs else MAX_EDGE_EVENTS
+    return CellWork(work=events, limit=limit, unit=unit)
 
 
 def batch_estimate(unit: Sequence[Cell]) -> Estimate | None:

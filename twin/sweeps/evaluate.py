@@ -68,6 +68,12 @@ def check_cell(kind: str, params: Mapping[str, Any]) -> None:
     from ..physics.task_spec import check_task_spec
 
     network = params.get("network")
+    springs = params.get("physics") == "springs" or params.get("task") in SPRING_TASKS
+    if kind == "twin" and springs:
+        from .twin_cells import check_params as check_twin  # spring agents (rigidity when built)
+
+        check_twin(params)
+        return
     if kind == "trainer" and params.get("task") in SPRING_TASKS:
         from ._trainer_cell import check_params
 

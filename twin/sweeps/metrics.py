@@ -5,7 +5,18 @@ Kept apart from the evaluators so that reading results never imports the trainer
 
 from __future__ import annotations
 
-__all__ = ["METRICS", "SPRING_METRICS", "TRAINER_METRICS", "TWIN_METRICS", "XY_METRICS"]
+from collections.abc import Iterable
+
+__all__ = [
+    "METRICS",
+    "REPORTED",
+    "SPRING_METRICS",
+    "SPRING_TWIN_METRICS",
+    "TRAINER_METRICS",
+    "TWIN_METRICS",
+    "XY_METRICS",
+    "metric_order",
+]
 
 #: Trainer cells; classification tasks add ``accuracy_train`` and ``accuracy_test``.
 TRAINER_METRICS = (
@@ -75,6 +86,28 @@ SPRING_METRICS = (
     "time_to_tol_s",  # NaN when the tolerance was never reached (or none was set)
     "energy_to_tol_j",  # training energy until stop_tol was reached; NaN likewise
 )
+#: Twin cells of spring networks (``physics = "springs"``, :mod:`twin.sweeps._spring_twin_cell`):
+#: errors are squared strains, the free and clamped states' costs elastic energies (J).
+SPRING_TWIN_METRICS = (
+    "error_initial",  # strain^2, squared target-strain error before learning
+    "error_final",  # strain^2, at the end of the run
+    "error_ratio",  # error_final / error_initial
+    "error_tail",  # strain^2, time average over the last tail_fraction of the run
+    "free_energy_initial_j",  # elastic energy of the free state (pins included), J
+    "free_energy_final_j",
+    "free_energy_ratio",  # free_energy_final_j / free_energy_initial_j
+    "free_energy_tail_j",  # time average over the last tail_fraction of the run
+    "clamped_energy_final_j",  # elastic energy of the clamped state at the end, J
+    "training_energy_j",  # free states' energies summed over the event groups (one per actuation)
+    "clamped_energy_j",  # clamped states' energies summed likewise
+    "total_energy_j",  # sum of the two
+    "time_to_tol_s",  # first sampled crossing of tol (strain^2); NaN if never
+    "energy_to_tol_j",  # free-state energy until then
+    "mean_updates_per_edge",  # agent events per spring
+    "events",
+    "sim_time_s",  # twin time of the run, s
+    "cpu_s",
+)
 #: Metrics of each kind, in the order :func:`twin.sweeps.results_frame` shows them.
 METRICS: dict[str, tuple[str, ...]] = {
     "trainer": TRAINER_METRICS,
@@ -82,3 +115,18 @@ METRICS: dict[str, tuple[str, ...]] = {
     "xy": XY_METRICS,
     "springs": SPRING_METRICS,
 }
+#: Metrics the cells of each kind may report (a twin cell of springs reports
+#: :data:`SPRING_TWIN_METRICS`), in the order results show them.
+REPORTED: dict[str, tuple[str, ...]] = METRICS | {
+    "twin": tuple(dict.fromkeys((*TWIN_METRICS, *SPRING_TWIN_METRICS))),
+}
+
+
+def metric_order(kind: str, columns: Iterable[str]) -> list[str]:
+    """The metrics among ``columns`` in the order results show them: the metric set of the
+    kind's substrate that ``columns`` hold most of (springs' or circuits' for twin cells) first,
+    then any other the kind may report."""
+    present = set(columns)
+    sets = (SPRING_TWIN_METRICS, TWIN_METRICS) if kind == "twin" else (METRICS[kind],)
+    first = max(sets, key=lambda names: len(present.intersection(names)))
+    return [m for m in dict.fromkeys((*first, *REPORTED[kind])) if m in present]

@@ -11,7 +11,7 @@ from ..ledger.db import open_ledger
 from . import store
 from .cells import expand
 from .errors import SweepError
-from .metrics import METRICS
+from .metrics import metric_order
 from .spec import SweepSpec, spec_from_dict
 
 if TYPE_CHECKING:
@@ -100,6 +100,6 @@ def results_frame(spec_or_name: SweepSpec | str, *, db_url: str | None = None) -
     if not cells:
         return frame
     front = ["cell_id", "position", "realization", "seed", *cells[0].params]
-    known = [m for m in METRICS[spec.kind] if m in frame.columns]
+    known = metric_order(spec.kind, frame.columns)
     extra = sorted(set(frame.columns) - {*front, *known, "status", "code_version"})
     return frame[[*front, *known, *extra, "status", "code_version"]]

@@ -40,6 +40,12 @@ Metrics per realization (floats; NaN where undefined)
     ``tol``, log-interpolated between samples; free-network energy up to then);
     ``mean_updates_per_edge`` (edge events per edge), ``events``, ``sim_time_s``, ``cpu_s``.
 
+Spring networks (``physics = "springs"``; :mod:`twin.sweeps._spring_twin_cell`)
+    ``twin simulate --physics springs`` per realization: asynchronous spring agents on the same
+    clocks, with ``alpha``, ``kappa`` and ``spring_solver``; metrics named by their unit
+    (:data:`twin.sweeps.metrics.SPRING_TWIN_METRICS`: strain^2 and J, ``free_energy_*_j`` where
+    circuits report ``free_power_*_w``).
+
 Seeds: realization ``s`` uses the task of ``build_tasks(task, network, seed=s,
 realizations=1)`` (the same task as ``twin simulate --seed s``), the twin's randomness from
 ``default_rng([s, 1])`` (as ``twin simulate``), the board variation from ``default_rng([s, 2])``
@@ -60,6 +66,7 @@ from twin.board.variation import Adc
 from ..physics.task import Task
 from ..simulation.scheduled import ScheduledTwin
 from ..simulation.twin import Twin, TwinResult
+from ._spring_twin_cell import check_spring_cell, run_spring_cell
 from ._twin_cell import (
     CLOCK_KINDS,
     META_KEYS,
@@ -67,10 +74,10 @@ from ._twin_cell import (
     TwinCell,
     TwinCellError,
     cell_from_params,
-    check_params,
     clock_kind_and_p,
     clock_spec,
 )
+from ._twin_cell import check_params as check_circuit_params
 from ._twin_metrics import METRICS, metrics_of, time_to_tolerance
 
 __all__ = [
@@ -107,8 +114,20 @@ def _measured_error(twin: Twin, task: Task, adc: Adc | None, seed: int) -> float
     return total / desired.shape[0]
 
 
+def check_params(params: Mapping[str, Any]) -> None:
+    """Raise a one-line error if the parameters cannot make a twin (without running it); a
+    spring cell's network is built once where it does not depend on the seed (rigidity)."""
+    cell = cell_from_params(params)
+    if cell.springs:
+        check_spring_cell(cell)
+        return
+    check_circuit_params(params)
+
+
 def run_cell(cell: TwinCell, seed: int) -> tuple[dict[str, float], TwinResult]:
     """Run one realization of ``cell``; returns its metrics and the raw twin result."""
+    if cell.springs:
+        return run_spring_cell(cell, seed)
     cpu0 = time.process_time()
     schedule = cell.load_schedule()
     task = cell.make_task(seed) if schedule is None else schedule.tasks[0]
