@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from tests.helpers import triangular_springs
 from twin.errors import NetworkError
 from twin.physics.network_io import network_from_spec
 from twin.physics.springs.network import (
@@ -22,25 +23,13 @@ from twin.physics.springs.network import (
 
 def _triangular(rows: int, cols: int, *, drop: int | None = None) -> SpringNetwork:
     """A triangular lattice in the open plane (rigid), less bond ``drop`` if given."""
-    x = np.array(
-        [[c + 0.5 * (r % 2), r * np.sqrt(3) / 2] for r in range(rows) for c in range(cols)]
+    net = triangular_springs(rows, cols)
+    if drop is None:
+        return net
+    keep = np.delete(np.arange(len(net.edges)), drop)
+    return SpringNetwork(
+        positions=net.positions, edges=net.edges[keep], rest_lengths=net.rest_lengths[keep]
     )
-    edges = []
-    for r in range(rows):
-        for c in range(cols):
-            a = r * cols + c
-            if c + 1 < cols:
-                edges.append((a, a + 1))
-            if r + 1 < rows:
-                edges.append((a, a + cols))
-                c2 = c + 1 if r % 2 else c - 1
-                if 0 <= c2 < cols:
-                    edges.append((a, (r + 1) * cols + c2))
-    e = np.array(edges)
-    if drop is not None:
-        e = np.delete(e, drop, axis=0)
-    rest = np.linalg.norm(x[e[:, 1]] - x[e[:, 0]], axis=1)
-    return SpringNetwork(positions=x, edges=e, rest_lengths=rest)
 
 
 def _networks(jammed27: SpringNetwork) -> list[SpringNetwork]:
