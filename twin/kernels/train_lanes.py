@@ -113,12 +113,15 @@ def advance_lanes(
     workspace (:meth:`twin.kernels.train_arrays.Realizations.lane_workspace`), whose last row
     holds each lane's learning rate alpha (``par[0]`` is not read for the rates: the lanes may
     be cells of one batch at different alphas; with lambda control every lane must have
-    ``par[0]``, the control's time step). Each lane follows
+    ``par[0]``, the control's time step), and the row after it each lane's early-stopping
+    tolerance (``par[3]`` is not read: the cells of one batch may stop at different tolerances;
+    0: none). Each lane follows
     the one-realization loop exactly; a lane leaves it when its realization stops or its circuit is
     singular, the group when every lane has left.
     """
     k, dk, lam, active, steps_done, energy, err, pf, pc = state
-    step_s, stop_tol, ctl_tol = par[2], par[3], par[4]
+    step_s, ctl_tol = par[2], par[4]
+    stops = lws[11]
     wg = idx.shape[0]
     r0 = idx[0]
     ne, n, split = circ[0][r0, 1], circ[0][r0, 0], circ[0][r0, 2]
@@ -151,7 +154,7 @@ def advance_lanes(
             r = idx[w]
             if not running[w]:
                 continue
-            if stop_tol > 0.0 and active[r] and not err[r] > stop_tol:
+            if stops[w] > 0.0 and active[r] and not err[r] > stops[w]:
                 active[r] = False
             if not active[r]:
                 running[w] = False

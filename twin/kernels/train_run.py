@@ -37,15 +37,16 @@ MAX_LANES = LANES
 Unit = tuple[np.ndarray, tuple[np.ndarray, ...] | None]
 
 
-def _merge_single(units: list[Unit], alpha: np.ndarray) -> list[Unit]:
-    """One thread's units with its lone realizations of one learning rate ``alpha[r]`` in one
-    call (in realization order)."""
+def _merge_single(units: list[Unit], alpha: np.ndarray, stop_tol: np.ndarray) -> list[Unit]:
+    """One thread's units with its lone realizations of one learning rate ``alpha[r]`` and
+    stopping tolerance ``stop_tol[r]`` in one call (in realization order)."""
     single = [idx for idx, lws in units if lws is None]
     merged: list[Unit] = [(g, w) for g, w in units if w is not None]
     if single:
         alone = np.sort(np.concatenate(single))
-        for a in dict.fromkeys(alpha[alone].tolist()):
-            merged.append((alone[alpha[alone] == a], None))
+        pairs = list(zip(alpha[alone].tolist(), stop_tol[alone].tolist(), strict=True))
+        for a, t in dict.fromkeys(pairs):
+            merged.append((alone[(alpha[alone] == a) & (stop_tol[alone] == t)], None))
     return merged
 
 
@@ -82,6 +83,10 @@ class KernelRun:
         for all: realizations of several sweep cells trained in one run (one lane group per
         network, :func:`twin.sweeps.batches`). Not with lambda control, whose time step is
         ``params.alpha``.
+    stop_tol
+        ``(R,)`` early-stopping tolerance of each realization (V^2, 0: none), default
+        ``params.stop_tol`` for all (which :class:`twin.learning.tol_marks.ToleranceMarks`
+        changes between calls; with ``stop_tol`` given it must not).
     """
 
     def __init__(
@@ -95,6 +100,7 @@ class KernelRun:
         threads: int = 0,
         max_lanes: int = MAX_LANES,
         alpha: np.ndarray | None = None,
+        stop_tol: np.ndarray | None = None,
     ) -> None:
         rr = structure.realizations
         self.structure = structure
@@ -109,6 +115,9 @@ class KernelRun:
             raise ValueError(f"alpha: expected shape ({rr},), got {self.alpha.shape}")
         if params.ctl_tol > 0.0 and np.any(self.alpha != params.alpha):
             raise ValueError("alpha: one learning rate for all realizations with lambda control")
+        self.stop_tol = None if stop_tol is None else np.array(stop_tol, dtype=float)
+        if self.stop_tol is not None and self.stop_tol.shape != (rr,):
+            raise ValueError(f"stop_tol: expected shape ({rr},), got {self.stop_tol.shape}")
         self.k = np.ascontiguousarray(k, dtype=float).copy()
         self.lam = np.ascontiguousarray(lam, dtype=float).copy()
         self.kmin = np.ascontiguousarray(kmin, dtype=float)
@@ -183,7 +192,9 @@ class KernelRun:
             n = self._threads
             if len(self._plans) > 16:
                 self._plans.clear()
-            self._plans[key] = [_merge_single(units[g::n], self.alpha) for g in range(n)]
+            stops = np.zeros(self.alpha.shape) if self.stop_tol is None else self.stop_tol
+            self._plans[key] = [_merge_single(units[g::n], self.alpha, stops)
+                                for g in range(n)]  # fmt: skip
         return self._plans[key]
 
     def _map(self, fn: Any, *args: Any) -> None:
@@ -202,11 +213,17 @@ class KernelRun:
     ) -> None:  # fmt: skip
         state = (self.k, self.dk, self.lam, self.active, self.steps_done, self.energy,
                  self.error, self.free_power, self.clamped_power)  # fmt: skip
+        stops = self.stop_tol
         for idx, lws in units:
             par = self.par
-            if lws is None and self.alpha[idx[0]] != par[0]:  # lone cells of a batch
-                par = par.copy()
+            if lws is None and (self.alpha[idx[0]] != par[0]
+                                or (stops is not None and stops[idx[0]] != par[3])):  # fmt: skip
+                par = par.copy()  # lone cells of a batch
                 par[0] = self.alpha[idx[0]]
+                if stops is not None:
+                    par[3] = stops[idx[0]]
+            if lws is not None:  # each lane's stopping tolerance
+                lws[11][:] = par[3] if stops is None else stops[idx]
             if lws is None and par[8] == 0.0:  # the direct solver
                 advance_direct(idx, n_steps, initial, self.circ, self.work, par,
                                self.kmin, self.kmax, state, self.iters, self.status,

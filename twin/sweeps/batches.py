@@ -1,11 +1,13 @@
-"""Cells computed together: trainer cells that differ only in lambda, kappa or alpha, in lanes.
+"""Cells computed together: trainer cells that differ only in lambda, kappa, alpha or the
+early-stopping tolerance, in lanes.
 
 The cells of a figure's sweep share their realizations' networks (realization ``r`` of every
 cell trains on the same task, :func:`twin.sweeps.cells.realization_seeds`), but one cell's
 realizations are on different networks, so alone they never share a lane group of the compiled
 trainer (:mod:`twin.kernels.train_lanes`). :func:`batches` puts up to :data:`BATCH_CELLS` such
 cells in one unit of work: one training run of every cell's realizations, with a per-realization
-kappa, alpha and lambda (:class:`twin.learning.trainer.RealizationSettings`), so realization
+kappa, alpha, lambda and stopping tolerance (:class:`twin.learning.trainer.RealizationSettings`;
+a realization that stops leaves its lane group, the others go on), so realization
 ``r`` of the batch's cells is one lane group. Every cell's rows are those it gets alone, bit for
 bit (``tests/sweeps/test_batches.py``), and each cell keeps its id and ledger rows.
 
@@ -29,7 +31,7 @@ __all__ = ["BATCH_CELLS", "BATCH_PARAMS", "MIN_BATCH", "Unit", "batch_key", "bat
            "split_evenly", "split_outcome", "unit_params"]  # fmt: skip
 
 #: Parameters that may differ between the cells of one batch.
-BATCH_PARAMS = ("lam", "kappa", "alpha")
+BATCH_PARAMS = ("lam", "kappa", "alpha", "stop_tol")
 #: Most cells in one batch: the lanes of one group (:data:`twin.kernels.lanes.LANES`).
 BATCH_CELLS = 8
 #: Fewest cells in one batch: a lane group costs ~2.5 updates of one realization whatever its
