@@ -2,11 +2,12 @@
 
 A batch (:mod:`twin.sweeps.batches`) is the cells of a figure's sweep that differ only in lambda,
 kappa, alpha or the early-stopping tolerance, trained in one run so that realization ``r`` of
-every cell (the same network) is one lane group. Three batches of the reference task
+every cell (the same network) is one lane group. Four batches of the reference task
 (``ref:64``, regression, realizations on the authors' networks): Fig. 2's lambdas (8 cells,
 kappa 1, alpha 0.5), Fig. 1's kappas (5 cells, alpha = 0.1 kappa) and Fig. 4's early stopping
 (5 cells, L~ = 1e-4..1e-2, kappa 1e-3, alpha 0.03, ``--stop-steps`` steps at most: each
-realization stops at its own tolerance and leaves its lane group). Each is timed as one batch
+realization stops at its own tolerance and leaves its lane group) and lambda control (the same
+5 tolerances, each lane controlled to its own). Each is timed as one batch
 and as its cells one after another, in CPU seconds (``time.process_time``) per
 realization-update done (early stopping: the updates made before stopping), median of
 ``--repeat`` interleaved rounds; the rows of both are checked equal to the last bit.
@@ -37,6 +38,8 @@ BATCHES = {
                     for k in (1e-3, 1e-2, 3.1622776601683794e-2, 0.1, 1.0)],
     "fig4 stopping": [{"kappa": 1e-3, "alpha": 0.03, "lam": 0.0, "stop_tol": tol}
                       for tol in (1e-4, 3e-4, 1e-3, 3e-3, 1e-2)],
+    "fig4 control": [{"kappa": 1e-3, "alpha": 0.03, "lam": 0.0, "control_tol": tol, "rho": 1.0,
+                      "p": 0.02} for tol in (1e-4, 3e-4, 1e-3, 3e-3, 1e-2)],
 }  # fmt: skip
 #: Batches whose runs last ``--stop-steps`` (they stop early).
 STOPPING = ("fig4 stopping",)
@@ -55,6 +58,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=3000)
     ap.add_argument("--stop-steps", type=int, default=100_000)
+    ap.add_argument("--only", action="append", choices=sorted(BATCHES), help="this batch only")
     ap.add_argument("--realizations", type=int, default=8)
     ap.add_argument("--repeat", type=int, default=5)
     args = ap.parse_args()
@@ -62,6 +66,8 @@ def main() -> None:
     print(f"load {os.getloadavg()[0]:.2f}; {args.steps} steps, {args.realizations} "
           f"realizations, median of {args.repeat}")  # fmt: skip
     for name, values in BATCHES.items():
+        if args.only and name not in args.only:
+            continue
         steps = args.stop_steps if name in STOPPING else args.steps
         cells: list[Any] = [canonical_params("trainer", {**BASE, **v, "steps": steps},
                                              where=name) for v in values]  # fmt: skip

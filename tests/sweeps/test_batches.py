@@ -49,6 +49,9 @@ def _same(a: dict[str, float], b: dict[str, float]) -> bool:
 GROUPS = {
     "stop-tol": [_cell(kappa=1e-3, alpha=0.03, lam=0.0, stop_tol=tol)
                  for tol in (None, 0.1, 0.03, 0.015)],
+    # Fig. 4's control cells: lambda from 1e-8 (lam0, as alone), each cell to its own tolerance
+    "control-tol": [_cell(kappa=1e-3, alpha=0.03, lam=0.0, control_tol=tol, rho=1.0, p=0.02)
+                    for tol in (0.1, 0.03, 0.015)],
     "lambda": [_cell(kappa=1.0, alpha=0.5, lam=lam) for lam in (0.0, 1e-8, 1e-6)],
     "kappa-alpha": [_cell(kappa=k, alpha=0.1 * k, lam=0.0, mark_tol=1e-2)
                     for k in (1e-2, 0.1, 1.0, 3.0)],
@@ -93,7 +96,11 @@ def test_batches_group_only_cells_that_differ_in_lambda_kappa_or_alpha() -> None
                          axes={"steps": [100, 200]}))  # fmt: skip
     assert [len(u) for u in batches(steps)] == [1, 1]  # steps differ: alone
     control = expand(_spec("c", base={**BASE, "kappa": 1.0, "alpha": 0.5, "control_tol": 1e-3}))
-    assert batch_key(control[0]) is None  # lambda control: alone
+    fixed = expand(_spec("c2", base={**BASE, "kappa": 1.0, "alpha": 0.5}))
+    faster = expand(_spec("c3", base={**BASE, "kappa": 1.0, "alpha": 0.6, "control_tol": 1e-3}))
+    assert batch_key(control[0]) == batch_key(control[1])  # lambda control: with each other,
+    assert batch_key(control[0]) != batch_key(fixed[0])  # not with fixed lambda,
+    assert batch_key(control[0]) != batch_key(faster[0])  # and at one alpha
     iris = expand(_spec("d", base={**BASE, "task": "iris", "kappa": 1.0, "alpha": 0.5}))
     assert batch_key(iris[0]) is None  # 7 constraint rows: no lanes, so no batch
     assert [len(u) for u in batches(cells, most=1)] == [1] * 11
@@ -184,3 +191,12 @@ def test_the_runner_submits_the_longest_units_first(db: str) -> None:
     executor = _Recording()
     run_sweep(spec, db_url=db, executor=executor)
     assert [p["steps"] for p in executor.params] == [400, 100, 20]
+
+
+def test_a_batch_controls_each_realization_to_its_own_tolerance() -> None:
+    cells = GROUPS["control-tol"]
+    rows = evaluate_batch("trainer", cells, SEEDS)
+    lam = [[r["lam_final"] for r in cell] for cell in rows]
+    assert len({x for cell in lam for x in cell}) == 9  # every lambda its own
+    for r in range(len(SEEDS)):  # a looser tolerance lets lambda grow more (from 1e-8)
+        assert lam[0][r] > lam[1][r] > lam[2][r]

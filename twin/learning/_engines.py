@@ -127,7 +127,9 @@ class CompiledEngine:
         self.run = KernelRun(structure, params, k, lam, trainer.k_min, trainer.k_max,
                              threads=cfg.threads,
                              alpha=None if settings is None else settings.alpha,
-                             stop_tol=None if settings is None else settings.stop_tol)  # fmt: skip
+                             stop_tol=None if settings is None else settings.stop_tol,
+                             ctl_tol=None if settings is None else settings.control_tol,
+                             )  # fmt: skip
         self.k, self.lam, self.active = self.run.k, self.run.lam, self.run.active
         self.steps_done = self.run.steps_done
         self.e_free, self.e_clamped = self.run.energy[0], self.run.energy[1]

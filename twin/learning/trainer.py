@@ -147,9 +147,17 @@ class Trainer:
         if settings.kappa.shape != (rr,):
             raise ConfigError(f"realization settings: expected {rr} values each, got "
                               f"{settings.kappa.shape[0]}")  # fmt: skip
-        if self.config.control is not None:
-            raise ConfigError("realization settings: not with lambda control")
         one_alpha = bool(np.all(settings.alpha == self.config.rule.alpha))
+        if self.config.control is not None and not one_alpha:
+            raise ConfigError("realization settings: with lambda control, one alpha for all "
+                              "(the control's time step)")  # fmt: skip
+        if settings.control_tol is not None:
+            if self.config.control is None:
+                raise ConfigError("realization settings: control_tol needs lambda control in "
+                                  "the configuration")  # fmt: skip
+            if self.backend != "compiled" or self.physics.name != "resistors":
+                raise ConfigError("realization settings: control tolerances per realization "
+                                  "need the compiled resistor trainer")  # fmt: skip
         if not one_alpha and (self.backend != "compiled" or self.physics.name != "resistors"):
             raise ConfigError("realization settings: alphas that differ need the compiled "
                               "resistor trainer")  # fmt: skip

@@ -14,10 +14,11 @@ own state is never relied on.
   its timeout is resubmitted, at most ``max_attempts`` submissions in all, then recorded failed.
 - ``rerun=True`` recomputes every cell (after a code change: the code version is provenance, not
   part of the cell id).
-- Trainer cells that differ only in lambda, kappa, alpha or stop_tol are submitted together,
-  up to 8 at a time (:mod:`twin.sweeps.batches`: one run, their realizations on one network in
-  one lane group); each is recorded on its own, with the rows it gets alone. A batch that raises
-  is submitted again cell by cell, so a failure is recorded against its own cell.
+- Trainer cells that differ only in lambda, kappa, alpha, stop_tol or control_tol (at one alpha)
+  are submitted together, up to 8 at a time (:mod:`twin.sweeps.batches`: one run, their
+  realizations on one network in one lane group); each is recorded on its own, with the rows it
+  gets alone. A batch that raises is submitted again cell by cell, so a failure is recorded
+  against its own cell.
 - Units of work are submitted longest first by their estimates
   (:func:`twin.sweeps.estimate.longest_first`), so that the workers finish together.
 
