@@ -128,6 +128,27 @@ def test_early_stopping_stops_each_realization_at_tolerance() -> None:
     assert np.all(result.training_energy_j[reached] < long.training_energy_j[reached])
 
 
+def test_a_stopping_tolerance_per_realization_is_each_run_alone() -> None:
+    from twin.learning.trainer import RealizationSettings
+
+    (task,) = _board_tasks(1)
+    rule = LearningRule(alpha=0.5, eta=0.22)
+    tols = [1e-2, 1e-3, 0.0]  # 0: none; one circuit, so the three run in one lane group
+    # each laid out as alone (cell_realizations=1), as in a batch of sweep cells
+    settings = RealizationSettings(kappa=[1.0] * 3, alpha=[0.5] * 3, lam=[0.0] * 3,
+                                   cell_realizations=1, stop_tol=tols)  # fmt: skip
+    together = Trainer([task] * 3, TrainConfig(rule=rule, steps=5_000), settings=settings).run()
+    assert len(set(together.steps_done.tolist())) == 3  # each stopped at its own step
+    for r, tol in enumerate(tols):
+        alone = train(task, TrainConfig(rule=rule, steps=5_000, stop_tol=tol or None))
+        assert alone.steps_done[0] == together.steps_done[r]
+        assert alone.error_final[0] == together.error_final[r]
+        assert alone.training_energy_j[0] == together.training_energy_j[r]
+        assert np.array_equal(alone.k[0], together.k[r])
+    with pytest.raises(ConfigError, match="mark_tol"):
+        Trainer([task] * 3, TrainConfig(rule=rule, mark_tol=1e-3), settings=settings)
+
+
 def test_power_minimisation_trades_error_for_power() -> None:
     tasks = _board_tasks(6, seed=1)
     out = {}

@@ -22,6 +22,7 @@ from twin.sweeps.batches import (
     unit_params,
 )
 from twin.sweeps.cells import expand, realization_seeds
+from twin.sweeps.estimate import longest_first
 from twin.sweeps.evaluate import evaluate_batch, evaluate_cell, run_cell
 from twin.sweeps.params import canonical_params
 
@@ -41,9 +42,16 @@ def _same(a: dict[str, float], b: dict[str, float]) -> bool:
     )
 
 
-# the cells of Fig. 2 (lambda), of Fig. 1 (kappa with alpha = 0.1 kappa, marking a tolerance)
-# and of its fixed-alpha sweep (stopping at it)
+# the cells of Fig. 2 (lambda), of Fig. 1 (kappa with alpha = 0.1 kappa, marking a tolerance),
+# of its fixed-alpha sweep (stopping at it) and of Fig. 4's early stopping (stopping at different
+# tolerances: in 400 steps the errors fall from ~0.2 to 0.013-0.056 V^2, so each network's lanes
+# stop at different steps, one never, and the last one running goes on alone)
 GROUPS = {
+    "stop-tol": [_cell(kappa=1e-3, alpha=0.03, lam=0.0, stop_tol=tol)
+                 for tol in (None, 0.1, 0.03, 0.015)],
+    # Fig. 4's control cells: lambda from 1e-8 (lam0, as alone), each cell to its own tolerance
+    "control-tol": [_cell(kappa=1e-3, alpha=0.03, lam=0.0, control_tol=tol, rho=1.0, p=0.02)
+                    for tol in (0.1, 0.03, 0.015)],
     "lambda": [_cell(kappa=1.0, alpha=0.5, lam=lam) for lam in (0.0, 1e-8, 1e-6)],
     "kappa-alpha": [_cell(kappa=k, alpha=0.1 * k, lam=0.0, mark_tol=1e-2)
                     for k in (1e-2, 0.1, 1.0, 3.0)],
@@ -88,11 +96,29 @@ def test_batches_group_only_cells_that_differ_in_lambda_kappa_or_alpha() -> None
                          axes={"steps": [100, 200]}))  # fmt: skip
     assert [len(u) for u in batches(steps)] == [1, 1]  # steps differ: alone
     control = expand(_spec("c", base={**BASE, "kappa": 1.0, "alpha": 0.5, "control_tol": 1e-3}))
-    assert batch_key(control[0]) is None  # lambda control: alone
+    fixed = expand(_spec("c2", base={**BASE, "kappa": 1.0, "alpha": 0.5}))
+    faster = expand(_spec("c3", base={**BASE, "kappa": 1.0, "alpha": 0.6, "control_tol": 1e-3}))
+    assert batch_key(control[0]) == batch_key(control[1])  # lambda control: with each other,
+    assert batch_key(control[0]) != batch_key(fixed[0])  # not with fixed lambda,
+    assert batch_key(control[0]) != batch_key(faster[0])  # and at one alpha
     iris = expand(_spec("d", base={**BASE, "task": "iris", "kappa": 1.0, "alpha": 0.5}))
     assert batch_key(iris[0]) is None  # 7 constraint rows: no lanes, so no batch
     assert [len(u) for u in batches(cells, most=1)] == [1] * 11
     assert [len(u) for u in batches(cells[:2])] == [1, 1]  # two cells: cheaper alone
+    stops = expand(_spec("g", axes={"stop_tol": [1e-4, 1e-3, 1e-2]}))
+    assert [len(u) for u in batches(stops)] == [3]  # stopping tolerances: one batch
+
+
+def test_a_batch_stops_each_realization_at_its_own_tolerance() -> None:
+    cells = GROUPS["stop-tol"]
+    rows = evaluate_batch("trainer", cells, SEEDS)
+    steps = [[r["steps_done"] for r in cell] for cell in rows]
+    assert steps[0] == [400.0] * 3  # no tolerance: to the end
+    assert all(s < 400 for s in steps[1])  # 0.1: all reached it early
+    assert len({s for cell in steps for s in cell}) > 6  # stops at many different steps
+    for params, cell in zip(cells[1:], rows[1:], strict=True):
+        for r in cell:  # stopped where the error first was <= its own cell's tolerance
+            assert r["error_final"] <= params["stop_tol"] or r["steps_done"] == 400
 
 
 def test_split_evenly_and_split_outcome() -> None:
@@ -118,10 +144,12 @@ class _Recording(SerialExecutor):
 
     def __init__(self, fail_batches: bool = False) -> None:
         self.kinds: list[str] = []
+        self.params: list[dict[str, Any]] = []
         self.fail_batches = fail_batches
 
     def submit(self, kind: str, params: dict[str, Any], seeds: list[int], key: str) -> Any:
         self.kinds.append(kind)
+        self.params.append(params)
         if kind == "batch" and self.fail_batches:
             return super().submit("no-such-kind", params, seeds, key)
         return super().submit(kind, params, seeds, key)
@@ -148,3 +176,27 @@ def test_a_failing_batch_is_run_again_cell_by_cell(db: str) -> None:
     outcome = run_sweep(_spec("h"), db_url=db, executor=executor)
     assert executor.kinds == ["batch", "trainer", "trainer", "trainer"]
     assert (outcome.computed, outcome.failed) == (3, 0)
+
+
+def test_the_runner_submits_the_longest_units_first(db: str) -> None:
+    base = {k: v for k, v in BASE.items() if k != "steps"}
+    spec = _spec("i", base={**base, "kappa": 1.0, "alpha": 0.5, "lam": 0.0},
+                 axes={"steps": [20, 400, 100]})  # fmt: skip
+    cells = expand(spec)
+    order = longest_first([(c,) for c in cells])
+    assert [cells[i].params["steps"] for i in order] == [400, 100, 20]
+    unknown = expand(_spec("j", base={**BASE, "network": "file:/no/such/net.txt", "kappa": 1.0,
+                                      "alpha": 0.5}))[0]  # fmt: skip
+    assert longest_first([(cells[0],), (unknown,)]) == [1, 0]  # unknown: possibly the longest
+    executor = _Recording()
+    run_sweep(spec, db_url=db, executor=executor)
+    assert [p["steps"] for p in executor.params] == [400, 100, 20]
+
+
+def test_a_batch_controls_each_realization_to_its_own_tolerance() -> None:
+    cells = GROUPS["control-tol"]
+    rows = evaluate_batch("trainer", cells, SEEDS)
+    lam = [[r["lam_final"] for r in cell] for cell in rows]
+    assert len({x for cell in lam for x in cell}) == 9  # every lambda its own
+    for r in range(len(SEEDS)):  # a looser tolerance lets lambda grow more (from 1e-8)
+        assert lam[0][r] > lam[1][r] > lam[2][r]

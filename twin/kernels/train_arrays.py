@@ -172,7 +172,8 @@ class Realizations:
         values (``11 + E`` rows), the conductances by edge (``E`` rows), the scratch of the
         rule's coefficients (:func:`~.lane_rule.rule_rows`), the examples (inputs, outputs and
         their moment: :func:`~.lane_rule.lane_examples`), the lanes' lambdas (one row) and
-        their learning rates alpha (one row, zero here: :class:`~.train_run.KernelRun` fills it).
+        their learning rates alpha, early-stopping tolerances and lambda-control tolerances
+        (one row each, zero here: :class:`~.train_run.KernelRun` fills them).
         """
         w = LANES
         n, nvals = int(self.sizes[group[0], 0]), int(self.sizes[group[0], 4])
@@ -188,6 +189,8 @@ class Realizations:
             _aligned_zeros(e * w),
             _aligned_zeros(rule_rows(c) * w),
             _aligned_zeros((m * (ns + nt) + ns * ns) * w),
+            _aligned_zeros(w),
+            _aligned_zeros(w),
             _aligned_zeros(w),
             _aligned_zeros(w),
         )

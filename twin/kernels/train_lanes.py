@@ -22,7 +22,7 @@ from .lanes import LANES, lane_sparse_basis
 from .pcg import FACTORIZATIONS
 from .simd import lane_rate
 from .status import OK, SINGULAR
-from .train_step import Arrays, control
+from .train_step import Arrays, control_to
 
 __all__ = ["LANE_COLUMNS", "advance_lanes", "lane_layout", "lane_rates"]
 
@@ -113,12 +113,16 @@ def advance_lanes(
     workspace (:meth:`twin.kernels.train_arrays.Realizations.lane_workspace`), whose last row
     holds each lane's learning rate alpha (``par[0]`` is not read for the rates: the lanes may
     be cells of one batch at different alphas; with lambda control every lane must have
-    ``par[0]``, the control's time step). Each lane follows
+    ``par[0]``, the control's time step), and the row after it each lane's early-stopping
+    tolerance (``par[3]`` is not read: the cells of one batch may stop at different tolerances;
+    0: none), and the row after that each lane's lambda-control tolerance (``par[4]`` is not
+    read; 0: no control). Each lane follows
     the one-realization loop exactly; a lane leaves it when its realization stops or its circuit is
     singular, the group when every lane has left.
     """
     k, dk, lam, active, steps_done, energy, err, pf, pc = state
-    step_s, stop_tol, ctl_tol = par[2], par[3], par[4]
+    step_s = par[2]
+    stops, ctls = lws[11], lws[12]
     wg = idx.shape[0]
     r0 = idx[0]
     ne, n, split = circ[0][r0, 1], circ[0][r0, 0], circ[0][r0, 2]
@@ -151,7 +155,7 @@ def advance_lanes(
             r = idx[w]
             if not running[w]:
                 continue
-            if stop_tol > 0.0 and active[r] and not err[r] > stop_tol:
+            if stops[w] > 0.0 and active[r] and not err[r] > stops[w]:
                 active[r] = False
             if not active[r]:
                 running[w] = False
@@ -164,8 +168,8 @@ def advance_lanes(
             energy[3, r] += de_clamped
             for e in range(ne):
                 k[r, e] = min(max(k[r, e] + dk[r, e], kmin[r, e]), kmax[r, e])
-            if ctl_tol > 0.0:
-                lam[r] = control(lam[r], err[r], par)
+            if ctls[w] > 0.0:
+                lam[r] = control_to(lam[r], err[r], par, ctls[w])
             steps_done[r] += 1
             moved = True
         if not moved:

@@ -37,15 +37,15 @@ MAX_LANES = LANES
 Unit = tuple[np.ndarray, tuple[np.ndarray, ...] | None]
 
 
-def _merge_single(units: list[Unit], alpha: np.ndarray) -> list[Unit]:
-    """One thread's units with its lone realizations of one learning rate ``alpha[r]`` in one
-    call (in realization order)."""
+def _merge_single(units: list[Unit], settings: np.ndarray) -> list[Unit]:
+    """One thread's units with its lone realizations of the same ``settings[r]`` (rows: learning
+    rate, stopping and control tolerances) in one call (in realization order)."""
     single = [idx for idx, lws in units if lws is None]
     merged: list[Unit] = [(g, w) for g, w in units if w is not None]
     if single:
         alone = np.sort(np.concatenate(single))
-        for a in dict.fromkeys(alpha[alone].tolist()):
-            merged.append((alone[alpha[alone] == a], None))
+        for key in dict.fromkeys(map(tuple, settings[alone].tolist())):
+            merged.append((alone[np.all(settings[alone] == key, axis=1)], None))
     return merged
 
 
@@ -82,6 +82,13 @@ class KernelRun:
         for all: realizations of several sweep cells trained in one run (one lane group per
         network, :func:`twin.sweeps.batches`). Not with lambda control, whose time step is
         ``params.alpha``.
+    stop_tol
+        ``(R,)`` early-stopping tolerance of each realization (V^2, 0: none), default
+        ``params.stop_tol`` for all (which :class:`twin.learning.tol_marks.ToleranceMarks`
+        changes between calls; with ``stop_tol`` given it must not).
+    ctl_tol
+        ``(R,)`` lambda-control tolerance of each realization (V^2, 0: none), default
+        ``params.ctl_tol`` for all; with control, one learning rate for all.
     """
 
     def __init__(
@@ -95,6 +102,8 @@ class KernelRun:
         threads: int = 0,
         max_lanes: int = MAX_LANES,
         alpha: np.ndarray | None = None,
+        stop_tol: np.ndarray | None = None,
+        ctl_tol: np.ndarray | None = None,
     ) -> None:
         rr = structure.realizations
         self.structure = structure
@@ -107,7 +116,15 @@ class KernelRun:
         self.alpha = np.full(rr, params.alpha) if alpha is None else np.array(alpha, dtype=float)
         if self.alpha.shape != (rr,):
             raise ValueError(f"alpha: expected shape ({rr},), got {self.alpha.shape}")
-        if params.ctl_tol > 0.0 and np.any(self.alpha != params.alpha):
+        self.stop_tol = None if stop_tol is None else np.array(stop_tol, dtype=float)
+        if self.stop_tol is not None and self.stop_tol.shape != (rr,):
+            raise ValueError(f"stop_tol: expected shape ({rr},), got {self.stop_tol.shape}")
+        self.ctl_tol = None if ctl_tol is None else np.array(ctl_tol, dtype=float)
+        if self.ctl_tol is not None and self.ctl_tol.shape != (rr,):
+            raise ValueError(f"ctl_tol: expected shape ({rr},), got {self.ctl_tol.shape}")
+        controlled = (params.ctl_tol > 0.0 if self.ctl_tol is None
+                      else bool(np.any(self.ctl_tol > 0)))  # fmt: skip
+        if controlled and np.any(self.alpha != params.alpha):
             raise ValueError("alpha: one learning rate for all realizations with lambda control")
         self.k = np.ascontiguousarray(k, dtype=float).copy()
         self.lam = np.ascontiguousarray(lam, dtype=float).copy()
@@ -183,7 +200,10 @@ class KernelRun:
             n = self._threads
             if len(self._plans) > 16:
                 self._plans.clear()
-            self._plans[key] = [_merge_single(units[g::n], self.alpha) for g in range(n)]
+            zero = np.zeros(self.alpha.shape)
+            rows = np.stack([self.alpha, zero if self.stop_tol is None else self.stop_tol,
+                             zero if self.ctl_tol is None else self.ctl_tol], axis=1)  # fmt: skip
+            self._plans[key] = [_merge_single(units[g::n], rows) for g in range(n)]
         return self._plans[key]
 
     def _map(self, fn: Any, *args: Any) -> None:
@@ -202,11 +222,21 @@ class KernelRun:
     ) -> None:  # fmt: skip
         state = (self.k, self.dk, self.lam, self.active, self.steps_done, self.energy,
                  self.error, self.free_power, self.clamped_power)  # fmt: skip
+        stops, ctls = self.stop_tol, self.ctl_tol
         for idx, lws in units:
             par = self.par
-            if lws is None and self.alpha[idx[0]] != par[0]:  # lone cells of a batch
-                par = par.copy()
+            if lws is None and (self.alpha[idx[0]] != par[0]
+                                or (stops is not None and stops[idx[0]] != par[3])
+                                or (ctls is not None and ctls[idx[0]] != par[4])):  # fmt: skip
+                par = par.copy()  # lone cells of a batch
                 par[0] = self.alpha[idx[0]]
+                if stops is not None:
+                    par[3] = stops[idx[0]]
+                if ctls is not None:
+                    par[4] = ctls[idx[0]]
+            if lws is not None:  # each lane's stopping and control tolerances
+                lws[11][:] = par[3] if stops is None else stops[idx]
+                lws[12][:] = par[4] if ctls is None else ctls[idx]
             if lws is None and par[8] == 0.0:  # the direct solver
                 advance_direct(idx, n_steps, initial, self.circ, self.work, par,
                                self.kmin, self.kmax, state, self.iters, self.status,

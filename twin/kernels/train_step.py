@@ -276,7 +276,13 @@ def pcg_workspace(pwork: Arrays, r: int, n: int) -> Arrays:
 @jit
 def control(lam: float, error: float, par: Arr) -> float:
     """Dynamic lambda control: :meth:`twin.learning.rules.LambdaControl.step`, ``dt = alpha``."""
-    alpha, tol, rho, p, lam_max = par[0], par[4], par[5], par[6], par[7]
+    return control_to(lam, error, par, par[4])
+
+
+@jit
+def control_to(lam: float, error: float, par: Arr, tol: float) -> float:
+    """:func:`control` to the tolerance ``tol`` (V^2) in place of ``par[4]``."""
+    alpha, rho, p, lam_max = par[0], par[5], par[6], par[7]
     ratio = tol / max(error, np.finfo(np.float64).tiny)
     growth = rho * alpha * (ratio**p - 1.0)
     return min(lam * np.exp(growth), lam_max)

@@ -126,7 +126,10 @@ class CompiledEngine:
         structure = realizations(trainer.tasks, runs_of=runs_of or None)
         self.run = KernelRun(structure, params, k, lam, trainer.k_min, trainer.k_max,
                              threads=cfg.threads,
-                             alpha=None if settings is None else settings.alpha)  # fmt: skip
+                             alpha=None if settings is None else settings.alpha,
+                             stop_tol=None if settings is None else settings.stop_tol,
+                             ctl_tol=None if settings is None else settings.control_tol,
+                             )  # fmt: skip
         self.k, self.lam, self.active = self.run.k, self.run.lam, self.run.active
         self.steps_done = self.run.steps_done
         self.e_free, self.e_clamped = self.run.energy[0], self.run.energy[1]

@@ -125,14 +125,18 @@ def _column(value: Any) -> np.ndarray:
 
 @attrs.frozen(kw_only=True, eq=False)
 class RealizationSettings:
-    """Per-realization initial conductance ``kappa`` (S), learning rate ``alpha`` and lambda
-    ``lam``, ``(R,)`` each, in place of the configuration's: the realizations of several sweep
-    cells that differ only in these, trained in one run so that the realizations sharing a
-    network share one lane group (:mod:`twin.kernels.train_lanes`). Each realization's numbers
-    are those of a run with its own values in the configuration (bit for bit, compiled backend;
+    """Per-realization initial conductance ``kappa`` (S), learning rate ``alpha``, initial lambda
+    ``lam``, early-stopping tolerance ``stop_tol`` and lambda-control tolerance ``control_tol``
+    (V^2), ``(R,)`` each, in place of the
+    configuration's: the realizations of several sweep cells that differ only in these, trained
+    in one run so that the realizations sharing a network share one lane group
+    (:mod:`twin.kernels.train_lanes`). Each realization's numbers are those of a run with its
+    own values in the configuration (bit for bit, compiled backend;
     ``tests/sweeps/test_batches.py``: each realization keeps the factor layout of its own
-    cell's run). Not with lambda control; a learning rate that differs between realizations
-    needs the compiled backend."""
+    cell's run). With lambda control (the configuration's, whose tolerance ``control_tol``
+    replaces), one learning rate for all (the control's time step); a learning rate or a control
+    tolerance that differs between realizations needs the compiled resistor trainer, a stopping
+    tolerance the resistor trainer."""
 
     kappa: np.ndarray = attrs.field(converter=_column)
     alpha: np.ndarray = attrs.field(converter=_column)
@@ -140,13 +144,30 @@ class RealizationSettings:
     #: Realizations of one cell: the run's realizations are runs of this many, each laid out as
     #: in its own cell's run (:func:`twin.learning._compiled.realizations`); 0: all one cell.
     cell_realizations: int = attrs.field(default=0, converter=int)
+    #: Early-stopping tolerance of each realization, V^2 (0: none); ``None``: the
+    #: configuration's ``stop_tol`` for all.
+    stop_tol: np.ndarray | None = attrs.field(
+        default=None, converter=attrs.converters.optional(_column)
+    )
+    #: Lambda-control tolerance of each realization, V^2 (0: fixed lambda); ``None``: the
+    #: configuration's control for all.
+    control_tol: np.ndarray | None = attrs.field(
+        default=None, converter=attrs.converters.optional(_column)
+    )
 
     def __attrs_post_init__(self) -> None:
         shapes = {self.kappa.shape, self.alpha.shape, self.lam.shape}
+        for tols in (self.stop_tol, self.control_tol):
+            if tols is not None:
+                shapes.add(tols.shape)
         if len(shapes) != 1 or len(self.kappa.shape) != 1:
-            raise ConfigError(f"realization settings: expected three (R,) arrays, got {shapes}")
+            raise ConfigError(f"realization settings: expected (R,) arrays, got {shapes}")
         if not (np.all(self.kappa > 0) and np.all(self.alpha > 0)):
             raise ConfigError("realization settings: kappa and alpha must be > 0")
+        for name in ("stop_tol", "control_tol"):
+            tols = getattr(self, name)
+            if tols is not None and not np.all(tols >= 0):
+                raise ConfigError(f"realization settings: {name} must be >= 0 (0: none)")
 
 
 @attrs.frozen(eq=False)

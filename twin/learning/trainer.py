@@ -147,12 +147,33 @@ class Trainer:
         if settings.kappa.shape != (rr,):
             raise ConfigError(f"realization settings: expected {rr} values each, got "
                               f"{settings.kappa.shape[0]}")  # fmt: skip
-        if self.config.control is not None:
-            raise ConfigError("realization settings: not with lambda control")
         one_alpha = bool(np.all(settings.alpha == self.config.rule.alpha))
+        if self.config.control is not None and not one_alpha:
+            raise ConfigError("realization settings: with lambda control, one alpha for all "
+                              "(the control's time step)")  # fmt: skip
+        if settings.control_tol is not None:
+            if self.config.control is None:
+                raise ConfigError("realization settings: control_tol needs lambda control in "
+                                  "the configuration")  # fmt: skip
+            if self.backend != "compiled" or self.physics.name != "resistors":
+                raise ConfigError("realization settings: control tolerances per realization "
+                                  "need the compiled resistor trainer")  # fmt: skip
         if not one_alpha and (self.backend != "compiled" or self.physics.name != "resistors"):
             raise ConfigError("realization settings: alphas that differ need the compiled "
                               "resistor trainer")  # fmt: skip
+        if settings.stop_tol is not None:
+            if self.config.mark_tol is not None:
+                raise ConfigError("realization settings: stop_tol, not with mark_tol")
+            if self.backend == "compiled" and self.physics.name != "resistors":
+                raise ConfigError("realization settings: stopping tolerances per realization "
+                                  "need the resistor trainer or the numpy backend")  # fmt: skip
+
+    @property
+    def stop_tols(self) -> np.ndarray:
+        """Each realization's early-stopping tolerance, V^2 (0: none)."""
+        if self.settings is not None and self.settings.stop_tol is not None:
+            return self.settings.stop_tol
+        return np.full(self.shape[0], self.config.stop_tol or 0.0)
 
     @property
     def batch(self) -> CircuitBatch:
@@ -242,9 +263,11 @@ class Trainer:
         err0, p0 = q["error"].copy(), q["free_power_w"].copy()
         last_t = 0.0
         step = 0
+        stops = self.stop_tols
+        stopping = stops > 0.0
         while True:
-            if cfg.stop_tol is not None:
-                engine.active &= q["error"] > cfg.stop_tol
+            if stopping.any():  # the kernels' test: a NaN error stops
+                engine.active &= ~stopping | (q["error"] > stops)
             if step in records or not engine.active.any():
                 t_s = step * cfg.step_s
                 self._record(hist, step, t_s, q, engine.lam, engine.e_free)

@@ -168,7 +168,8 @@ def evaluate_trainer(params: Mapping[str, Any], seeds: Sequence[int]) -> list[di
 def evaluate_trainer_batch(
     cells: Sequence[Mapping[str, Any]], seeds: Sequence[int]
 ) -> list[list[dict[str, float]]]:
-    """The rows of each cell of a batch (cells that differ only in lambda, kappa and alpha,
+    """The rows of each cell of a batch (cells that differ only in lambda, kappa, alpha and
+    ``stop_tol``,
     :mod:`twin.sweeps.batches`): every cell's realizations trained in one run."""
     return batch_rows(cells, tasks_for(cells[0], seeds))
 
@@ -185,20 +186,25 @@ def trainer_rows(
 def batch_rows(
     cells: Sequence[Mapping[str, Any]], tasks: Sequence[Any], physics: Physics | None = None
 ) -> list[list[dict[str, float]]]:
-    """:func:`trainer_rows` of several cells that differ only in lambda, kappa and alpha, on the
-    same ``tasks``, in one run (realization ``r`` of cell ``i`` is run realization
-    ``i * len(tasks) + r``): each cell's rows are those :func:`trainer_rows` gives it alone."""
+    """:func:`trainer_rows` of several cells that differ only in lambda, kappa, alpha and the
+    early-stopping or lambda-control tolerance, on the same ``tasks``, in one run (realization
+    ``r`` of cell ``i`` is run realization ``i * len(tasks) + r``): each cell's rows are those
+    :func:`trainer_rows` gives it alone."""
     n = len(tasks)
     every = [t for _ in cells for t in tasks]
     settings = None
     if len(cells) > 1:
         if physics is not None:
             raise ValueError("batch_rows: several cells build their own physics")
+        stops = [c["stop_tol"] or 0.0 for c in cells for _ in range(n)]
+        controls = [c["control_tol"] or 0.0 for c in cells for _ in range(n)]
         settings = RealizationSettings(
             kappa=[c["kappa"] for c in cells for _ in range(n)],
             alpha=[c["alpha"] for c in cells for _ in range(n)],
-            lam=[c["lam"] for c in cells for _ in range(n)],
+            lam=[_initial_lam(c) for c in cells for _ in range(n)],
             cell_realizations=n,
+            stop_tol=None if len(set(stops)) == 1 else stops,
+            control_tol=None if len(set(controls)) == 1 else controls,
         )
     trainer = Trainer(every, train_config(cells[0]), physics=physics, settings=settings)
     result = trainer.run()
@@ -210,6 +216,15 @@ def batch_rows(
     train = trainer.evaluate(result.k, "train") if classify else {}
     return [[_row(result, i * n + r, params, floors, test, train) for r in range(n)]
             for i, params in enumerate(cells)]  # fmt: skip
+
+
+def _initial_lam(params: Mapping[str, Any]) -> float:
+    """Lambda a cell's run starts from (:meth:`twin.learning.trainer.Trainer.run`: the
+    control's ``lam0`` when lambda is 0 under control)."""
+    config = train_config(params)
+    if config.control is not None and config.rule.lam == 0:
+        return float(config.control.lam0)
+    return float(config.rule.lam)
 
 
 def _row(

@@ -1,18 +1,21 @@
-"""Cells computed together: trainer cells that differ only in lambda, kappa or alpha, in lanes.
+"""Cells computed together: trainer cells that differ only in lambda, kappa, alpha or the
+early-stopping or lambda-control tolerance, in lanes.
 
 The cells of a figure's sweep share their realizations' networks (realization ``r`` of every
 cell trains on the same task, :func:`twin.sweeps.cells.realization_seeds`), but one cell's
 realizations are on different networks, so alone they never share a lane group of the compiled
 trainer (:mod:`twin.kernels.train_lanes`). :func:`batches` puts up to :data:`BATCH_CELLS` such
 cells in one unit of work: one training run of every cell's realizations, with a per-realization
-kappa, alpha and lambda (:class:`twin.learning.trainer.RealizationSettings`), so realization
+kappa, alpha, lambda and stopping or control tolerance
+(:class:`twin.learning.trainer.RealizationSettings`; a realization that stops leaves its lane
+group, the others go on), so realization
 ``r`` of the batch's cells is one lane group. Every cell's rows are those it gets alone, bit for
 bit (``tests/sweeps/test_batches.py``), and each cell keeps its id and ledger rows.
 
 Only cells whose circuits the lanes take are batched (a reference network ``ref:N``, at most
-:data:`~twin.physics.estimate.LANE_MAX_CONSTRAINTS` sources and targets, the direct solver), and not
-with lambda control (its time step is alpha): elsewhere a batch would only take the cells off
-the other workers.
+:data:`~twin.physics.estimate.LANE_MAX_CONSTRAINTS` sources and targets, the direct solver):
+elsewhere a batch would only take the cells off the other workers. Cells under lambda control
+batch only with each other and at one alpha (the control's time step).
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ __all__ = ["BATCH_CELLS", "BATCH_PARAMS", "MIN_BATCH", "Unit", "batch_key", "bat
            "split_evenly", "split_outcome", "unit_params"]  # fmt: skip
 
 #: Parameters that may differ between the cells of one batch.
-BATCH_PARAMS = ("lam", "kappa", "alpha")
+BATCH_PARAMS = ("lam", "kappa", "alpha", "stop_tol", "control_tol")
 #: Most cells in one batch: the lanes of one group (:data:`twin.kernels.lanes.LANES`).
 BATCH_CELLS = 8
 #: Fewest cells in one batch: a lane group costs ~2.5 updates of one realization whatever its
@@ -56,15 +59,16 @@ def batch_key(cell: Cell) -> str | None:
     """What the cells of one batch share (``None``: this cell is computed alone)."""
     p = cell.params
     network = p.get("network")
-    if cell.kind != "trainer" or p.get("control_tol") is not None or cell.realizations < 1:
+    if cell.kind != "trainer" or cell.realizations < 1:
         return None
     if not (isinstance(network, str) and network.startswith("ref:")):
         return None
     noise = float(p.get("label_noise") or 0.0)
     if not _lanes_take(str(p["task"]), network, int(cell.seeds[0]), noise):
         return None
-    rest = {k: v for k, v in p.items() if k not in BATCH_PARAMS}
-    return json.dumps([cell.kind, rest, list(cell.seeds)], sort_keys=True)
+    control = p.get("control_tol") is not None
+    rest = {k: v for k, v in p.items() if k not in BATCH_PARAMS or (control and k == "alpha")}
+    return json.dumps([cell.kind, control, rest, list(cell.seeds)], sort_keys=True)
 
 
 def split_evenly(items: Sequence[Any], most: int) -> list[list[Any]]:

@@ -7,13 +7,17 @@ network's default is ``jammed:27``, and the nonlinear reference adds its Newton 
 cell as ``twin simulate`` of each realization (at most
 :data:`~twin.physics.estimate.MAX_EDGE_EVENTS` edge events each, or
 :data:`~twin.physics.estimate.MAX_SPRING_EVENTS` for spring agents, whose events are solves).
-Cells whose network size is only known once a file is read count as unknown (zero) work. The
-sweep's total is the sum of CPU time over its cells and its peak memory the largest cell's (a
-worker holds one cell).
+Cells whose network size is only known once a file is read count as unknown (zero) work, but for
+the authors' reference networks (``ref:N``: realization 0's file is read, a few hundred nodes at
+most). The sweep's total is the sum of CPU time over its cells and its peak memory the largest
+cell's (a worker holds one cell). :func:`longest_first` orders units of work by their estimates
+(the runner submits the longest first, so that the workers finish together).
 """
 
 from __future__ import annotations
 
+import functools
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -36,7 +40,22 @@ from ..physics.springs.task_spec import DEFAULT_SPRING_NETWORK, SPRING_TASKS
 from ..physics.task_spec import DEFAULT_NETWORKS
 from .cells import Cell
 
-__all__ = ["CellWork", "batch_estimate", "cell_estimate", "cell_work", "sweep_estimate"]
+__all__ = ["CellWork", "batch_estimate", "cell_estimate", "cell_work", "longest_first",
+           "sweep_estimate", "unit_seconds"]  # fmt: skip
+
+
+@functools.lru_cache(maxsize=32)
+def _reference_size(spec: str) -> NetworkSize | None:
+    """Size of realization 0's network of ``ref:N`` (its file read; ``None``: no such files)."""
+    from ..errors import TwinError
+    from ..physics.network_io import network_from_spec
+    from ..physics.task_spec import reference_for_realization
+
+    try:
+        net = network_from_spec(reference_for_realization(spec, 0))
+    except TwinError:
+        return None  # the network parser reports it when the cell runs
+    return NetworkSize(nodes=net.n_nodes, edges=net.n_edges)
 
 
 def _size(params: Mapping[str, Any]) -> NetworkSize | None:
@@ -45,7 +64,11 @@ def _size(params: Mapping[str, Any]) -> NetworkSize | None:
     if network is None and task in SPRING_TASKS:  # twin train --physics springs's default
         network = DEFAULT_SPRING_NETWORK
     spec = network if network is not None else DEFAULT_NETWORKS.get(task)
-    return network_size(str(spec)) if spec is not None else None
+    if spec is None:
+        return None
+    if str(spec).startswith("ref:") and str(spec)[4:].isdigit():
+        return _reference_size(str(spec))
+    return network_size(str(spec))
 
 
 def _twin_events(params: Mapping[str, Any], edges: int) -> tuple[float, float]:
@@ -194,6 +217,29 @@ def batch_estimate(unit: Sequence[Cell]) -> Estimate | None:
     return train_estimate(size, realizations=len(unit) * first.realizations,
                           steps=int(first.params.get("steps", 0)),
                           networks=first.realizations, threads=1, shared=len(unit))  # fmt: skip
+
+
+def unit_seconds(unit: Sequence[Cell]) -> float:
+    """Estimated CPU seconds of a unit of work (``inf``: unknown, possibly the longest)."""
+    estimate = batch_estimate(unit)
+    return math.inf if estimate is None else float(estimate.time_s)
+
+
+def longest_first(units: Sequence[Sequence[Cell]]) -> list[int]:
+    """Indices of ``units`` by estimated CPU time, longest (or unknown) first, ties in order.
+
+    With the longest units submitted first, the last ones to start are short, so the workers
+    run out of work at about the same time. The estimates are meant to be right within a factor
+    of ~2 (:mod:`twin.physics.estimate`), enough to start an hour-long unit before minute-long
+    ones; an estimate that fails counts as unknown.
+    """
+    seconds = []
+    for unit in units:
+        try:
+            seconds.append(unit_seconds(unit))
+        except Exception:  # an ordering hint only: the cell reports its own error when run
+            seconds.append(math.inf)
+    return sorted(range(len(units)), key=lambda i: -seconds[i])
 
 
 def sweep_estimate(cells: Iterable[Cell]) -> tuple[Estimate, CellWork | None]:

@@ -109,7 +109,7 @@ def evaluate_batch(
     kind: str, cells: Sequence[Mapping[str, Any]], seeds: Sequence[int]
 ) -> list[list[dict[str, float]]]:
     """The rows of each cell of a batch (:mod:`twin.sweeps.batches`: trainer cells that differ
-    only in lambda, kappa and alpha), computed in one training run."""
+    only in lambda, kappa, alpha, stop_tol and control_tol), computed in one training run."""
     from .errors import CellError
 
     if kind != "trainer":

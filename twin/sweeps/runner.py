@@ -14,10 +14,13 @@ own state is never relied on.
   its timeout is resubmitted, at most ``max_attempts`` submissions in all, then recorded failed.
 - ``rerun=True`` recomputes every cell (after a code change: the code version is provenance, not
   part of the cell id).
-- Trainer cells that differ only in lambda, kappa or alpha are submitted together, up to 8 at a
-  time (:mod:`twin.sweeps.batches`: one run, their realizations on one network in one lane
-  group); each is recorded on its own, with the rows it gets alone. A batch that raises is
-  submitted again cell by cell, so a failure is recorded against its own cell.
+- Trainer cells that differ only in lambda, kappa, alpha, stop_tol or control_tol (at one alpha)
+  are submitted together, up to 8 at a time (:mod:`twin.sweeps.batches`: one run, their
+  realizations on one network in one lane group); each is recorded on its own, with the rows it
+  gets alone. A batch that raises is submitted again cell by cell, so a failure is recorded
+  against its own cell.
+- Units of work are submitted longest first by their estimates
+  (:func:`twin.sweeps.estimate.longest_first`), so that the workers finish together.
 
 :func:`sweep_status` and :func:`results_frame` (:mod:`twin.sweeps.results`) read sweeps back.
 """
@@ -40,6 +43,7 @@ from . import store
 from .batches import Unit, batches, split_outcome, unit_params
 from .cells import Cell, expand
 from .errors import SweepError, SweepSpecError
+from .estimate import longest_first
 from .evaluate import check_cell
 from .executors import Executor, LocalExecutor, WorkerLost
 from .provenance import code_version
@@ -183,7 +187,8 @@ class _Loop:
                 self.retry_or_fail(unit, attempt, why)
 
     def run(self, todo: list[Cell]) -> None:
-        self.queue = list(reversed(batches(todo)))
+        units = batches(todo)
+        self.queue = [units[i] for i in reversed(longest_first(units))]
         queue = self.queue
         total = len(todo)
         last_beat = time.monotonic()
