@@ -26,6 +26,12 @@ $(WARM): $(STAMP) $(shell find twin/kernels -name '*.py')
 	TWIN_DB_URL=off $(BIN)/twin train --physics springs --steps 2 --json > /dev/null
 	TWIN_DB_URL=off $(BIN)/twin train --physics xy --network all:6 --task xor --epochs 1 \
 		--json > /dev/null
+	$(BIN)/python -c "import numpy as np; \
+		from twin.board.emulator import default_board_task as t; \
+		from twin.board.variation import HiddenVariation as H, draw_hidden_edges as d; \
+		from twin.board.stepwise import plain_steps as p; task = t(); n = task.network.n_edges; \
+		p(d(n, np.random.default_rng(0), H.lab())[0], task, np.full(n, 3.0), eta=0.22, \
+		step_s=1e-4, n_steps=2)"  # the board's per-step control loop (twin.kernels.stepwise)
 	touch $(WARM)
 
 warm: $(WARM)  ## compile the kernels into their cache (done by demo and test)
