@@ -219,9 +219,11 @@ class NodeTester:
         self.z_crit = result.z_crit
         return result
 
-    def feed(self, result: ProbeResult, run_t_s: float, board_id: str, epoch: int) -> Alarm | None:
+    def feed(self, result: ProbeResult, board_id: str, epoch: int) -> Alarm | None:
         """The probe's alarm path: an alarm is raised by a probe over ``z_crit`` (named edges
-        and nodes, the edges' threshold fits as ``likely``) and ends at the next clean probe."""
+        and nodes, the edges' threshold fits as ``likely``) and ends at the next clean probe.
+        It is stamped with the result's run time (its board time plus the shadow's offset)."""
+        run_t_s = result.t_s + self.state.offset_s
         task = self.state.task
         n_edges = task.network.n_edges if task is not None else 0
         n_nodes = task.network.n_nodes if task is not None else 0

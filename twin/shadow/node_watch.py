@@ -97,8 +97,7 @@ class NodeWatch(NodeCheck):
             if result is None:
                 self.skipped += 1
                 continue
-            t_run = result.t_s + self.state.offset_s
-            alarm = self.tester.feed(result, t_run, s.board_id, s.epoch)
+            alarm = self.tester.feed(result, s.board_id, s.epoch)
             if alarm is not None:
                 on_alarm(alarm)
 

@@ -170,8 +170,7 @@ class InferenceProbe(NodeCheck):
         result = self.on_states(states, edges, params)
         rep = self.state.reported
         if result is not None and rep is not None:
-            t_run = result.t_s + self.state.offset_s
-            alarm = self.tester.feed(result, t_run, rep.board_id, rep.epoch)
+            alarm = self.tester.feed(result, rep.board_id, rep.epoch)
             if alarm is not None:
                 on_alarm(alarm)
         self.maybe_send(params)
