@@ -226,6 +226,20 @@ def backward_sparse(split: int, colptr: Arr, rowind: Arr, v: Arr, x: Arr, cw: in
 
 
 @jit
+def constraint_columns(first: int, n: int, cidx: Arr, cval: Arr, x: Arr) -> None:
+    """``C^T`` into rows ``first..n-1`` of ``x`` (rows of the constrained nodes; the rest of those
+    rows 0): the right-hand sides whose forward solve starts :func:`basis` and
+    :func:`.springs.constraint_block`. ``cidx, cval`` ``(c, w)`` as in :func:`basis`."""
+    for i in range(first, n):
+        for j in range(x.shape[1]):
+            x[i, j] = 0.0
+    for j in range(cidx.shape[0]):
+        for slot in range(cidx.shape[1]):
+            if cidx[j, slot] >= 0:
+                x[cidx[j, slot], j] += cval[j, slot]
+
+
+@jit
 def basis(
     n: int,
     split: int,
@@ -248,13 +262,7 @@ def basis(
     nt = n - split
     u = v[colptr[split] : colptr[split] + nt * nt].reshape((nt, nt))
     xt = x[split:n]
-    for i in range(first, n):
-        for j in range(cw):
-            x[i, j] = 0.0
-    for j in range(c):
-        for slot in range(cidx.shape[1]):
-            if cidx[j, slot] >= 0:
-                x[cidx[j, slot], j] += cval[j, slot]
+    constraint_columns(first, n, cidx, cval, x)
     forward_dense(u, first - split, xt, cw)
     for a in range(c):
         for b in range(c):

@@ -30,7 +30,7 @@ import math
 import numpy as np
 
 from ._jit import Arr, jit
-from .cholesky import factor_dense, forward_dense
+from .cholesky import constraint_columns, factor_dense, forward_dense
 from .small import solve_small
 from .spring_blocks import back_blocks, factor_blocks
 
@@ -44,13 +44,7 @@ def constraint_block(n: int, split: int, first: int, u: Arr, cidx: Arr, cval: Ar
     ``S = C H_F^-1 C^T = Y^T Y`` into ``sm`` (m/N): the forward half of :func:`.cholesky.basis`."""
     c = cidx.shape[0]
     cw = x.shape[1]
-    for i in range(first, n):
-        for j in range(cw):
-            x[i, j] = 0.0
-    for j in range(c):
-        for slot in range(cidx.shape[1]):
-            if cidx[j, slot] >= 0:
-                x[cidx[j, slot], j] += cval[j, slot]
+    constraint_columns(first, n, cidx, cval, x)
     forward_dense(u, first - split, x[split:n], cw)
     for a in range(c):  # symmetric; two partial sums (even and odd rows) halve the chains
         for b in range(a, c):
