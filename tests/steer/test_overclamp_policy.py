@@ -3,6 +3,8 @@ pass, verified by inference, left idle at its own eta."""
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 
@@ -71,14 +73,21 @@ def test_overclamp_needs_a_classifier_and_no_tolerance() -> None:
 
 
 def test_an_overclamp_dry_run_sends_nothing() -> None:
+    """... and does not wait for an inference it never sent (it used to sit out the join
+    timeout, 10 s, for the board to report the idle that follows one)."""
     inner = _lab_board(0.417)
     board = Misbehaving(inner)
+    t0 = time.monotonic()
     res = steer_board(
-        board, policy=PolicySpec(name="overclamp"), config=SteerConfig(perfect=True), dry_run=True
+        board,
+        policy=PolicySpec(name="overclamp"),
+        config=SteerConfig(perfect=True, max_time_s=1.0),
+        dry_run=True,
     )
     assert board.received == []
     assert res.summary["commands"]["dry_run"] >= 2  # eta and the overclamped training
     assert not res.summary["reached"]
+    assert time.monotonic() - t0 < SteerConfig(perfect=True).join_timeout_s
     board.close()
 
 
