@@ -12,7 +12,7 @@ from twin.documents import read_jsonl, validate_document
 
 def test_xy_train_json_reports_accuracy_and_loss(capsys, tmp_path) -> None:
     out = tmp_path / "run.jsonl"
-    args = ["--physics", "xy", "--network", "all:6", "--epochs", "30", "--seed", "1"]
+    args = ["--physics", "xy", "--network", "all:6", "--epochs", "3", "--seed", "1"]
     code, stdout, err = run(capsys, "train", *args, "--out", str(out), "--json")
     assert code == 0, err
     summary = json.loads(stdout.strip().splitlines()[-1])
