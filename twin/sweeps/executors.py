@@ -217,6 +217,28 @@ class LocalExecutor:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
 
+def _refuse_if_nobody_listens(scheduler: str, timeout_s: float) -> None:
+    """A ``tcp://HOST:PORT`` scheduler whose port refuses the connection fails at once: Dask's
+    client would retry it until its whole connect timeout has passed."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(scheduler)
+    try:
+        host, port = parts.hostname, parts.port
+    except ValueError:  # a port that is not a number: the client's own error names it
+        return
+    if parts.scheme != "tcp" or host is None or port is None:
+        return
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s):
+            pass
+    except ConnectionRefusedError as exc:
+        raise SweepError(f"scheduler: cannot connect to {scheduler}: {exc}") from None
+    except OSError:  # unreachable, unresolved, slow: left to the client and its timeout
+        return
+
+
 class DaskExecutor:
     """Cells on a Dask distributed cluster: ``scheduler`` is ``tcp://HOST:PORT`` or a ``Client``.
 
@@ -238,6 +260,7 @@ class DaskExecutor:
         if isinstance(scheduler, Client):
             self.client, self._own = scheduler, False
         else:
+            _refuse_if_nobody_listens(scheduler, connect_timeout_s)
             try:
                 self.client = Client(scheduler, timeout=connect_timeout_s, set_as_default=False)
             except (OSError, TimeoutError) as exc:
