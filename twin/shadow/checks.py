@@ -40,6 +40,7 @@ def build_checks(
             false_alarm_hours=config.false_alarm_hours,
             state=state,
             commander=commander,
+            track=config.track_thresholds,
         )
     if config.node_every_s is not None:
         nodes = NodeWatch(
@@ -47,6 +48,7 @@ def build_checks(
             window=config.node_window,
             false_alarm_hours=config.false_alarm_hours,
             state=state,
+            track=config.track_thresholds,
         )
     return probe, nodes
 

@@ -8,6 +8,7 @@ import attrs
 
 from twin._validators import positive
 from twin.board.errors import BridgeConfigError
+from twin.shadow.threshold_track import ThresholdTrackConfig
 
 __all__ = ["PROBE_DUTY", "ShadowConfig"]
 
@@ -74,6 +75,11 @@ class ShadowConfig:
     track_drift
         Track each edge's gain factor and extra drift online and correct the prediction with
         them (:class:`~twin.shadow.tracker.DriftTracker`): slow drift is absorbed, not alarmed.
+    track_thresholds
+        How the probe and the node check track each edge's threshold from their clean tests
+        (:class:`~twin.shadow.threshold_track.ThresholdTracker`: slow threshold drift and the
+        calibration's threshold error absorbed, not alarmed); ``None``: they test against the
+        calibration's thresholds.
     """
 
     threshold: float = attrs.field(default=1.0, validator=positive(BridgeConfigError))
@@ -100,6 +106,7 @@ class ShadowConfig:
         default=None, validator=positive(BridgeConfigError, optional=True)
     )
     node_window: int = attrs.field(default=10, validator=_window_frames)
+    track_thresholds: ThresholdTrackConfig | None = attrs.field(factory=ThresholdTrackConfig)
 
     def __attrs_post_init__(self) -> None:
         every = self.probe_every_s

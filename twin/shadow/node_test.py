@@ -31,6 +31,7 @@ from twin.shadow.probe_stats import (
     threshold_fit,
 )
 from twin.shadow.state import TwinState
+from twin.shadow.threshold_track import ThresholdTrackConfig, ThresholdTracker
 from twin.simulation.edge import EdgeParams
 
 __all__ = [
@@ -89,12 +90,24 @@ class NodeTester:
         The shadow's state (task, circuit, epoch); read only.
     source
         The alarms' ``source`` (``probe``: the active probe).
+    track
+        Track every edge's threshold from the clean tests
+        (:class:`~twin.shadow.threshold_track.ThresholdTracker`) and test the residual beyond
+        it; ``None``: test against the calibration's thresholds.
     """
 
     def __init__(
-        self, *, every_s: float, false_alarm_hours: float, state: TwinState, source: str
+        self,
+        *,
+        every_s: float,
+        false_alarm_hours: float,
+        state: TwinState,
+        source: str,
+        track: ThresholdTrackConfig | None = None,
     ) -> None:
         self.every_s = float(every_s)
+        self.track = track
+        self.tracker: ThresholdTracker | None = None
         self.false_alarm_hours = float(false_alarm_hours)
         self.state = state
         self.source = source
@@ -162,13 +175,19 @@ class NodeTester:
         gate_var = read_spread(gate_reads) ** 2 / len(frames)
         se = np.sqrt(sigma**2 / stack.shape[0] + gate_var * np.sum(sens * sens, axis=1))
         bias = quantisation_bias(spread, lsb)
-        res = stack[:, free].mean(axis=0) - predicted[free]
-        z = np.maximum(np.abs(res) - PROBE_MODEL_V - bias, 0.0) / se
+        raw = stack[:, free].mean(axis=0) - predicted[free]
+        res, se_abs = raw, se
+        if self.track is not None:  # the residual beyond the tracked thresholds
+            if self.tracker is None:
+                self.tracker = ThresholdTracker(task.network.n_edges, self.track)
+            shift, var = self.tracker.correction(sens)
+            res, se_abs = raw - shift, np.sqrt(se * se + var)
+        z = np.maximum(np.abs(res) - PROBE_MODEL_V - bias, 0.0) / se_abs
         # the change since the last clean probe at these inputs, beyond the predicted change
         ref = self._reference.get(key)
         z_step, step, moved, step_se = (np.zeros_like(z) for _ in range(4))
         if ref is not None and np.array_equal(ref["nodes"], free):
-            step, moved = res - ref["res"], predicted[free] - ref["pred"]
+            step, moved = raw - ref["res"], predicted[free] - ref["pred"]
             step_se = np.hypot(se, ref["se"])
             margin = PROBE_STEP_REL * np.abs(moved) + bias + ref["bias"]
             z_step = np.maximum(np.abs(step) - margin, 0.0) / step_se
@@ -189,7 +208,7 @@ class NodeTester:
         else:  # a clean probe is the reference the next one's change is measured from
             self._reference[key] = {
                 "nodes": free,
-                "res": res,
+                "res": raw,
                 "pred": predicted[free],
                 "se": se,
                 "bias": bias,
@@ -199,7 +218,7 @@ class NodeTester:
             inputs_v=tuple(float(x) for x in inputs_v),
             nodes=tuple(int(i) for i in free),
             residual_v=res,
-            sigma_v=se,
+            sigma_v=se_abs,
             z=z,
             z_step=z_step,
             z_crit=z_crit,
@@ -213,6 +232,8 @@ class NodeTester:
             shifts_v=tuple(s for _, s, _ in named),
             explained=tuple(x for _, _, x in named),
         )
+        if self.tracker is not None and result.z_max < self.tracker.config.learn_below * z_crit:
+            self.tracker.update(frames[-1].t_s, sens, raw, se)
         self.results.append(result)
         self.evaluated += 1
         self.score_max = max(self.score_max, result.z_max / result.z_crit)

@@ -28,6 +28,7 @@ from twin.board.contract import BoardState
 from twin.shadow.alarms import Alarm
 from twin.shadow.node_test import PROBE_MODEL_V, PROBE_STEP_REL, NodeCheck, NodeTester
 from twin.shadow.state import TwinState
+from twin.shadow.threshold_track import ThresholdTrackConfig
 from twin.simulation.edge import EdgeParams
 
 __all__ = ["NodeWatch"]
@@ -46,16 +47,29 @@ class NodeWatch(NodeCheck):
         Target mean time between false alarms, board-hours.
     state
         The shadow's state (task, circuit, reported frames); read only.
+    track
+        Track each edge's threshold from the clean tests (``None``: test against the
+        calibration's thresholds): see :class:`~twin.shadow.node_test.NodeTester`.
     """
 
     def __init__(
-        self, *, every_s: float, window: int, false_alarm_hours: float, state: TwinState
+        self,
+        *,
+        every_s: float,
+        window: int,
+        false_alarm_hours: float,
+        state: TwinState,
+        track: ThresholdTrackConfig | None = None,
     ) -> None:
         self.every_s = float(every_s)
         self.window = int(window)
         self.state = state
         self.tester = NodeTester(
-            every_s=every_s, false_alarm_hours=false_alarm_hours, state=state, source="nodes"
+            every_s=every_s,
+            false_alarm_hours=false_alarm_hours,
+            state=state,
+            source="nodes",
+            track=track,
         )
         self._frames: deque[BoardState] = deque(maxlen=self.window)
         self._next_s: float | None = None
@@ -117,6 +131,9 @@ class NodeWatch(NodeCheck):
             "reveals": "threshold/conductance faults of conducting edges at the training inputs, "
             "node ADC",
             "blind_to": "gain faults, dead gates and leaks; edges in cutoff at the training inputs",
+            "thresholds_tracked": (
+                self.tester.tracker.summary() if self.tester.tracker is not None else None
+            ),
         }
 
 

@@ -63,6 +63,7 @@ from twin.shadow.commands import Commander
 from twin.shadow.node_test import PROBE_MODEL_V, PROBE_STEP_REL, NodeCheck, NodeTester, check_off
 from twin.shadow.probe_stats import ProbeResult
 from twin.shadow.state import TwinState
+from twin.shadow.threshold_track import ThresholdTrackConfig
 from twin.simulation.edge import EdgeParams
 
 __all__ = ["PROBE_MODEL_V", "PROBE_STEP_REL", "InferenceProbe", "ProbeResult", "probe_off"]
@@ -105,6 +106,7 @@ class InferenceProbe(NodeCheck):
         false_alarm_hours: float,
         state: TwinState,
         commander: Commander,
+        track: ThresholdTrackConfig | None = None,
     ) -> None:
         self.every_s = float(every_s)
         self.hold_s = float(hold_s)
@@ -112,7 +114,11 @@ class InferenceProbe(NodeCheck):
         self.state = state
         self.commander = commander
         self.tester = NodeTester(
-            every_s=every_s, false_alarm_hours=false_alarm_hours, state=state, source="probe"
+            every_s=every_s,
+            false_alarm_hours=false_alarm_hours,
+            state=state,
+            source="probe",
+            track=track,
         )
         self.sent = self.refused = self.missed = 0
         self._next_s: float | None = None
@@ -225,4 +231,7 @@ class InferenceProbe(NodeCheck):
             "z_crit": self.tester.z_crit,
             "reveals": "threshold/conductance faults at any gate (pinned ones too), node ADC",
             "blind_to": "gain faults, dead gates and leaks (they show only while an edge learns)",
+            "thresholds_tracked": (
+                self.tester.tracker.summary() if self.tester.tracker is not None else None
+            ),
         }
