@@ -30,10 +30,16 @@ from twin.board.inprocess import InProcessBoard
 from twin.shadow.alarm_curve import upper95_per_hour
 from twin.shadow.session import EmulationSpec, calibrate_emulator, make_emulator
 from twin.shadow.shadow import Shadow, ShadowConfig
+from twin.shadow.threshold_track import ThresholdTrackConfig
 
 
 def one_seed(
-    seed: int, duration_s: float, every_s: float, hours: float, passive: bool = False
+    seed: int,
+    duration_s: float,
+    every_s: float,
+    hours: float,
+    passive: bool = False,
+    track: bool = True,
 ) -> dict:
     spec = EmulationSpec(seed=seed)
     result, _ = calibrate_emulator(make_emulator(spec), seed=seed)
@@ -43,6 +49,7 @@ def one_seed(
             probe_every_s=None if passive else every_s,
             node_every_s=every_s if passive else None,
             false_alarm_hours=hours,
+            track_thresholds=ThresholdTrackConfig() if track else None,
         ),
         rng=np.random.default_rng([seed, 3]),
         edges=result.edges,
@@ -100,6 +107,11 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="the passive node check (twin shadow --node-every) instead of the probe",
     )
+    ap.add_argument(
+        "--no-threshold-tracking",
+        action="store_true",
+        help="test against the calibration's thresholds (ShadowConfig.track_thresholds=None)",
+    )
     ap.add_argument("--json", default=None, help="write the rows and totals (after every seed)")
     args = ap.parse_args(argv)
     rows = []
@@ -109,7 +121,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     for i, seed in enumerate(range(args.first_seed, args.first_seed + args.seeds)):
         row = one_seed(
-            seed, args.duration, args.probe_every, args.false_alarm_hours, passive=args.passive
+            seed,
+            args.duration,
+            args.probe_every,
+            args.false_alarm_hours,
+            passive=args.passive,
+            track=not args.no_threshold_tracking,
         )
         rows.append(row)
         sys.stdout.write(
