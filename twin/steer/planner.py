@@ -57,6 +57,12 @@ class _BudgetSpent(Exception):
     """A plan's budget ran out (internal: :meth:`Planner.plan` returns what it has)."""
 
 
+def _plan_energy_j(plan: Plan) -> float:
+    """The predicted energy to the tolerance of ``plan``'s best, J (inf without one)."""
+    best = plan.best
+    return np.inf if best is None or best.energy_to_tol_j is None else best.energy_to_tol_j
+
+
 def _positive(name: str, values: Sequence[float]) -> None:
     if not values or any(not (np.isfinite(v) and v > 0) for v in values):
         raise SteerConfigError(f"{name}: expected positive numbers, got {list(values)!r}")
@@ -81,11 +87,17 @@ class PlannerConfig:
     eta_factors : tuple of float
         When no lambda schedule is predicted to reach the tolerance at the board's nudge eta,
         the planner tries these multiples of it (ascending, each capped at ``eta_max``), then
-        ``eta_max``, and takes the first at which one does: the nudge signal grows with eta,
+        ``eta_max``, and takes the cheapest at which one does (:meth:`Planner.plan_eta`,
+        ``eta_saving``): the nudge signal grows with eta,
         while the boards' free/clamped gain mismatch (a per-edge error floor) does not.
         Empty: eta is never changed.
     eta_max : float
         Largest eta the planner proposes (the board's eta setting is at most 1).
+    eta_saving : float
+        Of two raised etas, the higher is chosen only when its plan is predicted to save at
+        least this fraction of the lower one's energy (the twin is calibrated at the board's
+        eta, and predicts less well the further eta is raised; a change of the board's
+        settings should pay for itself).
     budget_sim_s : float or None
         Twin time one plan may simulate, s of board time summed over its candidates and probes
         (``None``: unbounded). Counted in simulated work, not wall time, so where a plan is
@@ -106,6 +118,7 @@ class PlannerConfig:
     stall_s: float = 0.5
     eta_factors: tuple[float, ...] = (2.0, 4.0)
     eta_max: float = 1.0
+    eta_saving: float = 0.1
     budget_sim_s: float | None = DEFAULT_BUDGET_SIM_S
     budget_s: float | None = None
 
@@ -119,6 +132,10 @@ class PlannerConfig:
         if any(not (np.isfinite(f) and f > 1) for f in self.eta_factors):
             raise SteerConfigError(
                 f"planner eta_factors: expected numbers > 1, got {self.eta_factors}"
+            )
+        if not (np.isfinite(self.eta_saving) and 0 <= self.eta_saving < 1):
+            raise SteerConfigError(
+                f"planner eta_saving: expected a fraction in [0, 1), got {self.eta_saving}"
             )
         if not (np.isfinite(self.eta_max) and 0 < self.eta_max <= 1):
             raise SteerConfigError(
@@ -319,48 +336,74 @@ class Planner:
         first: float | None = None,
         at_least: float | None = None,
     ) -> Plan:
-        """:meth:`plan` at the first eta (:meth:`etas`: the board's, then the raised ones, none
-        below ``at_least``) at which lambda = 0 is predicted to reach ``tol``.
+        """:meth:`plan` at the nudge eta predicted cheapest (:meth:`etas`: the board's, then
+        the raised ones, none below ``at_least``).
 
-        Each eta is probed with lambda = 0 alone first (a lambda > 0 adds a floor of its own):
-        a full plan is made at the first eta where the probe reaches, which keeps a plan on a
-        board the twin says needs a raised eta about as cheap as one that does not. The probe
-        is not a perfect test: lambda = 0 can stall on a plateau that a lambda > 0 schedule
-        gets past, so on some boards eta is raised where a lambda schedule at the board's eta
-        would have reached too (with less energy to the tolerance at the raised eta, as
-        measured). When no probe reaches, full plans at each eta in order. Without any, a plan
-        with no best whose ``eta`` is the one whose probe gets lowest (where to fall back). One
-        budget covers it all; when it runs out after a probe reached, that probe (lambda = 0 at
-        its eta) is the plan's best.
+        Each eta is probed with lambda = 0 alone first (a lambda > 0 adds a floor of its own).
+        Where the probe reaches at the first eta (the board's own, or on a re-plan the one in
+        force), the plan is made there and eta is left alone. Otherwise a full plan is made at
+        every raised eta whose probe reaches, and the one predicted to reach the tolerance with
+        the least training energy is taken (a higher eta only when it saves at least
+        ``eta_saving`` of the lower's): the search is bounded across etas (a candidate is
+        abandoned once it has spent more than the best found at any eta), so the choice is
+        among the cheapest candidates of all etas, not the first eta that gets there. The
+        probe is not a perfect test: lambda = 0 can stall on a plateau that a lambda > 0
+        schedule gets past. When no probe reaches, full plans at each eta in order (the first
+        that reaches). Without any, a plan with no best whose ``eta`` is the one whose probe
+        gets lowest (where to fall back). One budget covers it all; when it runs out, the
+        cheapest plan found by then (``truncated``); a probe that reached counts as a plan
+        (lambda = 0 at its eta).
         """
         etas = self.etas(at_least=at_least)
         if len(etas) == 1:
             return self.plan(gates_v, tol, first=first, eta=etas[0])
         opened = self._open_budget()
         probes: list[Prediction] = []
+        plans: list[Plan] = []
+        best_j = np.inf
+        truncated = False
         try:
             for i, eta in enumerate(etas):
-                probe = self.simulate(gates_v, (Phase(lam=0.0, until_error=tol),), tol, eta=eta)
+                lam0 = (Phase(lam=0.0, until_error=tol),)
+                probe = self.simulate(gates_v, lam0, tol, eta=eta)  # whether it gets there
                 if probe.reached_s is None:
                     probes.append(probe)
                     continue
-                plan = self.plan(gates_v, tol, first=first if i == 0 else None, eta=eta)
-                if plan.best is None:  # the budget ran out before a candidate reached: the probe
+                plan = self.plan(
+                    gates_v, tol, first=first if i == 0 else None, eta=eta, bound_j=best_j
+                )
+                if (
+                    plan.best is None
+                    and probe.energy_to_tol_j is not None
+                    and (probe.energy_to_tol_j <= best_j)
+                ):  # the budget ran out first: the probe
                     cands = (probe, *plan.candidates)
                     plan = Plan(best=probe, candidates=cands, eta=eta, truncated=plan.truncated)
-                return plan
-            # lambda = 0 stalls everywhere (a plateau can outlast the stall test): full plans,
-            # in order, while the budget lasts (a lambda > 0 trunk may get past it)
-            for i, eta in enumerate(etas):
-                plan = self.plan(gates_v, tol, first=first if i == 0 else None, eta=eta)
-                if plan.best is not None or plan.truncated:
-                    return plan
-            truncated = False
+                if i == 0 or plan.truncated:  # the eta in force reaches: kept; or out of budget
+                    plans.append(plan)
+                    truncated = plan.truncated
+                    break
+                plans.append(plan)
+                best_j = min(best_j, _plan_energy_j(plan))
+            if not plans:
+                # lambda = 0 stalls everywhere (a plateau can outlast the stall test): full
+                # plans, in order, while the budget lasts (a lambda > 0 trunk may get past it)
+                for i, eta in enumerate(etas):
+                    plan = self.plan(gates_v, tol, first=first if i == 0 else None, eta=eta)
+                    if plan.best is not None or plan.truncated:
+                        return plan
         except _BudgetSpent:
             truncated = True
         finally:
             if opened:
                 self._close_budget()
+        reaching = [p for p in plans if p.best is not None]
+        if reaching:
+            cheapest = reaching[0]
+            for later in reaching[1:]:  # a higher eta must save at least eta_saving
+                if _plan_energy_j(later) < (1 - self.config.eta_saving) * _plan_energy_j(cheapest):
+                    cheapest = later
+            return attrs.evolve(cheapest, truncated=truncated or cheapest.truncated)
         lows = [float(np.min(p.error)) if p.error.size else np.inf for p in probes]
         eta = etas[int(np.argmin(lows))] if probes else self.eta
         return Plan(best=None, candidates=tuple(probes), eta=eta, truncated=truncated)
@@ -373,6 +416,7 @@ class Planner:
         bound: bool = True,
         first: float | None = None,
         eta: float | None = None,
+        bound_j: float = np.inf,
     ) -> Plan:
         """Candidates from ``gates_v``; the least-energy one that reaches ``tol``.
 
@@ -381,13 +425,15 @@ class Planner:
         Abandoned candidates are listed, not reached; branches of an abandoned trunk past its
         abandonment are not listed. ``first``: simulate the candidates of this lambda first (a
         re-plan starts from the last plan's; a good first bound prunes the most). ``eta``: the
-        nudge of every candidate (default the board's).
+        nudge of every candidate (default the board's). ``bound_j``: an energy to the tolerance
+        already found elsewhere (another eta), J: candidates spending more are abandoned (with
+        ``bound``), and none may be best.
         """
         eta = self.eta if eta is None else float(eta)
         if not (np.isfinite(tol) and tol > 0):
             raise SteerConfigError(f"tolerance: expected a positive error in V^2, got {tol!r}")
         candidates: list[Prediction] = []
-        best_j = np.inf
+        best_j = bound_j if bound else np.inf
 
         def keep(candidate: Prediction) -> None:
             nonlocal best_j
