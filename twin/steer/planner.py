@@ -51,6 +51,9 @@ __all__ = [
 STOP_CHECK_STEPS = 20
 #: Default twin time one plan may simulate, s (:attr:`PlannerConfig.budget_sim_s`).
 DEFAULT_BUDGET_SIM_S = 300.0
+#: Default board time one plan may hold a board whose clock runs on while held, s
+#: (:attr:`PlannerConfig.budget_hold_s`).
+DEFAULT_BUDGET_HOLD_S = 30.0
 
 
 class _BudgetSpent(Exception):
@@ -109,6 +112,13 @@ class PlannerConfig:
         clock the planner is given (:attr:`Planner.clock`; without one, unbounded): for a
         board whose clock runs on while it is held, an upper bound on the hold. Load-dependent:
         prefer ``budget_sim_s``.
+    budget_hold_s : float or None
+        Board time one plan may hold the board, s (``None``: unbounded), read from the board's
+        own clock (:attr:`Planner.board_clock`, set by the steerer; without one, unbounded). A
+        board whose clock stops while it is held (an emulator that makes its frames when
+        polled) is never cut by it, so plans on it stay load-independent; a board that runs in
+        real time is held, idle, at most this long per plan (plus a look's delay), however
+        loaded the host: a real board's gates leak while held, and its time limit runs.
     """
 
     lams: tuple[float, ...] = (0.0, 0.003, 0.01, 0.03, 0.1, 0.3)
@@ -121,9 +131,10 @@ class PlannerConfig:
     eta_saving: float = 0.1
     budget_sim_s: float | None = DEFAULT_BUDGET_SIM_S
     budget_s: float | None = None
+    budget_hold_s: float | None = DEFAULT_BUDGET_HOLD_S
 
     def __attrs_post_init__(self) -> None:
-        for name in ("budget_s", "budget_sim_s"):
+        for name in ("budget_s", "budget_sim_s", "budget_hold_s"):
             value = getattr(self, name)
             if value is not None and not (np.isfinite(value) and value > 0):
                 raise SteerConfigError(
@@ -188,6 +199,14 @@ class Planner:
         #: itself reads no clock.
         self.clock: Callable[[], float] | None = None
         self._deadline: float | None = None
+        #: The board's clock (s since steering began; ``None`` when it cannot be read), read
+        #: while the twin plans (set by the steerer): ``budget_hold_s`` counts on it.
+        self.board_clock: Callable[[], float | None] | None = None
+        self._hold_deadline: float | None = None
+        self._hold_start: float | None = None
+        #: Board time each plan held the board, s, as the board's clock read it (plans made
+        #: with a board clock only).
+        self.holds_s: list[float] = []
         #: Twin time simulated so far, s, counted every step (``simulated_s`` per candidate).
         self._work_s = 0.0
         self._work_deadline: float | None = None
@@ -307,6 +326,10 @@ class Planner:
     def _over_budget(self) -> bool:
         if self._work_deadline is not None and self._work_s > self._work_deadline:
             return True
+        if self._hold_deadline is not None and self.board_clock is not None:
+            now = self.board_clock()
+            if now is not None and now > self._hold_deadline:
+                return True
         return (
             self._deadline is not None and self.clock is not None and self.clock() > self._deadline
         )
@@ -322,11 +345,20 @@ class Planner:
             self._work_deadline = self._work_s + cfg.budget_sim_s
         if self.clock is not None and cfg.budget_s is not None:
             self._deadline = self.clock() + cfg.budget_s
+        if self.board_clock is not None:
+            self._hold_start = self.board_clock()
+            if self._hold_start is not None and cfg.budget_hold_s is not None:
+                self._hold_deadline = self._hold_start + cfg.budget_hold_s
         return True
 
     def _close_budget(self) -> None:
         self._budget_open = False
-        self._deadline = self._work_deadline = None
+        self._deadline = self._work_deadline = self._hold_deadline = None
+        if self.board_clock is not None and self._hold_start is not None:
+            now = self.board_clock()
+            if now is not None:
+                self.holds_s.append(max(now - self._hold_start, 0.0))
+        self._hold_start = None
 
     def plan_eta(
         self,

@@ -303,6 +303,8 @@ class PredictivePolicy:
         parts = [] if cfg.budget_sim_s is None else [f"{cfg.budget_sim_s:g} s of twin time"]
         if cfg.budget_s is not None:
             parts.append(f"{cfg.budget_s:g} s of wall time")
+        if cfg.budget_hold_s is not None and self.planner.board_clock is not None:
+            parts.append(f"{cfg.budget_hold_s:g} s of the held board's time")
         return " or ".join(parts)
 
     def start(self, obs: Observation) -> float:
