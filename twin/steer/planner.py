@@ -111,6 +111,8 @@ class Planner:
         #: Board time each plan held the board, s, as the board's clock read it (plans made
         #: with a board clock only).
         self.holds_s: list[float] = []
+        #: The budget that cut the last plan cut short ("" before any).
+        self.cut_by = ""
         #: Twin time simulated so far, s, counted every step (``simulated_s`` per candidate).
         self._work_s = 0.0
         self._work_deadline: float | None = None
@@ -228,15 +230,20 @@ class Planner:
         return pred, branches
 
     def _over_budget(self) -> bool:
+        """Whether a budget ran out; which one is kept in :attr:`cut_by`."""
+        cfg = self.config
         if self._work_deadline is not None and self._work_s > self._work_deadline:
+            self.cut_by = f"{cfg.budget_sim_s:g} s of twin time"
             return True
         if self._hold_deadline is not None and self.board_clock is not None:
             now = self.board_clock()
             if now is not None and now > self._hold_deadline:
+                self.cut_by = f"{cfg.budget_hold_s:g} s of the held board's time"
                 return True
-        return (
-            self._deadline is not None and self.clock is not None and self.clock() > self._deadline
-        )
+        if self._deadline is not None and self.clock is not None and self.clock() > self._deadline:
+            self.cut_by = f"{cfg.budget_s:g} s of wall time"
+            return True
+        return False
 
     def _open_budget(self) -> bool:
         """Start a plan's budgets (simulated work; wall time with a clock) unless they are

@@ -283,8 +283,8 @@ class PredictivePolicy:
         self.eta = None if own else plan.eta
         if plan.best is None and plan.truncated:
             self.fell_back = (
-                f"the plan budget ({self._budget_text()}) ran out before any schedule was "
-                "predicted to reach the tolerance"
+                f"the plan budget ({self.planner.cut_by or self._budget_text()}) ran out before "
+                "any schedule was predicted to reach the tolerance"
             )
             return self.fallback.start(obs)
         if plan.best is None:
