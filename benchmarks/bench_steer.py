@@ -98,12 +98,16 @@ POLICIES = {
 _TWINS: dict = {}
 
 
+#: Nudges the calibration's episodes train at in turn (``--calibrate-etas``; empty: the board's).
+_CAL_ETAS: list[float] = []
+
+
 def twin_for(spec: EmulationSpec, calibrate: bool):
     """The twin used to steer: calibrated on a recording of the same hidden board, or nominal."""
     if not calibrate:
         return nominal_twin()
     if spec.seed not in _TWINS:
-        _TWINS[spec.seed] = calibrated_twin(spec, seed=spec.seed)
+        _TWINS[spec.seed] = calibrated_twin(spec, seed=spec.seed, etas=tuple(_CAL_ETAS))
     return _TWINS[spec.seed]
 
 
@@ -258,6 +262,13 @@ def main() -> None:
     ap.add_argument("--max-time-s", type=float, default=3.0)
     ap.add_argument("--out", default=None, help="JSON lines of every run")
     ap.add_argument("--calibrate", action="store_true", help="steer with a calibrated twin")
+    ap.add_argument(
+        "--calibrate-etas",
+        type=float,
+        nargs="+",
+        default=[],
+        help="the calibration's episodes train at these nudges in turn (default: the board's)",
+    )
     ap.add_argument("--policies", nargs="+", default=list(POLICIES), choices=list(POLICIES))
     ap.add_argument("--chaos", action="store_true", help="5 %% command loss and a reboot mid-run")
     ap.add_argument(
@@ -271,6 +282,7 @@ def main() -> None:
         "the planner's)",
     )
     args = ap.parse_args()
+    _CAL_ETAS[:] = args.calibrate_etas
     policies = args.policies
     if args.budget_sim_s is not None:
         budget = args.budget_sim_s or None
@@ -304,7 +316,7 @@ def main() -> None:
                         fh.write(json.dumps(rows[-1]) + "\n")
     print(
         f"variation={args.variation} seeds={args.seeds} max_time_s={args.max_time_s} "
-        f"chaos={args.chaos} calibrate={args.calibrate}"
+        f"chaos={args.chaos} calibrate={args.calibrate} calibrate_etas={args.calibrate_etas}"
     )
     report(rows, args.tolerances, policies)
 

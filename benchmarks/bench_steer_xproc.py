@@ -80,8 +80,9 @@ def one_run(seed: int, args: argparse.Namespace) -> dict:
         elif args.calibration == "file":  # calibrated once by training it, kept in a file
             with tempfile.TemporaryDirectory() as folder:
                 path = os.path.join(folder, "board.json")
+                etas = [a for e in args.calibrate_etas for a in ("--episode-eta", str(e))]
                 cal = subprocess.run([*py, "calibrate", "--connect", endpoint, "--seed",
-                                      str(seed), "--save", path, "--json"],
+                                      str(seed), "--save", path, "--json", *etas],
                                      capture_output=True, text=True, timeout=600)  # fmt: skip
                 if cal.returncode != 0:
                     return {"seed": seed, "error": "calibrate: " + cal.stderr.strip()[-300:],
@@ -125,6 +126,9 @@ def main() -> None:
                     help="the steering twin: nominal; calibrated in place (twin steer "
                     "--connect --calibrate); or by twin calibrate --connect --save first and "
                     "twin steer --calibration FILE (wall time includes the calibration)")
+    ap.add_argument("--calibrate-etas", type=float, nargs="+", default=[],
+                    help="with --calibration file: the calibration's episodes train at these "
+                    "nudges in turn (twin calibrate --episode-eta)")  # fmt: skip
     args = ap.parse_args()
     load0 = os.getloadavg()
     runs = []
@@ -158,7 +162,7 @@ def main() -> None:
     print(
         f"{args.policy} at {args.tolerance_rel:g} x e0 (variation {args.variation}, "
         f"reset {not args.no_reset}, calibration {args.calibration}, eta lever "
-        f"{not args.no_eta}): reached "
+        f"{not args.no_eta}, calibration etas {args.calibrate_etas or 'own'}): reached "
         f"{len(ok)}/{len(runs)} (Wilson 95 % [{lo:.2f}, {hi:.2f}])"
     )
     ratios = [r["training_energy_j"] / r["baseline_energy_j"] for r in ok if r["baseline_energy_j"]]

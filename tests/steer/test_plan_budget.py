@@ -130,3 +130,20 @@ def test_a_twin_time_budget_spent_before_any_schedule_reaches_says_so() -> None:
     assert pol.plans[-1][1].truncated
     assert pol.fell_back is not None
     assert "plan budget (0.05 s of twin time) ran out" in pol.fell_back
+
+
+def test_the_hold_budget_counts_on_the_boards_clock_and_says_it_cut_the_plan() -> None:
+    """``budget_hold_s`` reads the board's clock (here one board second per look, as a board
+    running in real time would show while held): the plan is cut after ~5 looks and the
+    planner names the budget that cut it; the holds are recorded per plan."""
+    cfg = PlannerConfig(lams=(0.0, 0.03, 0.1), switch_factors=(30.0, 10.0), budget_hold_s=5.0)
+    planner, gates, tol = _planner(cfg)
+    planner.board_clock = _ticking(1.0)
+    cut = planner.plan(gates, tol)
+    assert cut.truncated
+    assert planner.cut_by == "5 s of the held board's time"
+    assert len(planner.holds_s) == 1
+    assert 5.0 < planner.holds_s[0] <= 7.0  # a look past the deadline, and the closing look
+    planner.board_clock = _ticking(0.0)  # a board whose clock stops while held
+    assert not planner.plan(gates, tol).truncated
+    assert planner.holds_s[-1] == 0.0

@@ -93,6 +93,15 @@ MAX_FRAMES = 1e7
     help=IDLE_S_HELP + " With --from-emulator or --connect only.",
 )
 @click.option(
+    "--episode-eta",
+    "etas",
+    type=FiniteRange(0, 1, min_open=True),
+    multiple=True,
+    help="Train the episodes at these nudges in turn (repeatable; default: the board's own "
+    "eta, set back after). A twin that twin steer will use at a raised eta should see it: "
+    "e.g. --episode-eta 0.22 --episode-eta 0.88. With --from-emulator or --connect only.",
+)
+@click.option(
     "--save",
     type=OutputFile(),
     default=None,
@@ -111,6 +120,7 @@ def calibrate_cmd(
     held_out: int,
     episode_s: float,
     idle_s: float,
+    etas: tuple[float, ...],
     save: Path | None,
     force: bool,
     as_json: bool,
@@ -144,17 +154,24 @@ def calibrate_cmd(
                   "episode_s": episode_s, "held_out": held_out}  # fmt: skip
         if idle_s:
             source["idle_s"] = idle_s
+        if etas:
+            source["etas"] = list(etas)
         if connect is not None:
             result, report = _calibrate_connected(
-                connect, episodes, held_out, episode_s, seed, idle_s
+                connect, episodes, held_out, episode_s, seed, idle_s, etas
             )
             source["endpoint"] = connect
         else:
             source["variation"] = variation = variation or "typical"
             emulator = make_emulator(EmulationSpec(seed=seed, variation=variation))
             result, report = calibrate_emulator(
-                emulator, episodes=episodes, held_out=held_out, episode_s=episode_s, seed=seed,
+                emulator,
+                episodes=episodes,
+                held_out=held_out,
+                episode_s=episode_s,
+                seed=seed,
                 idle_s=idle_s,
+                etas=etas,
             )
     if save is not None:
         board_id = str(report.get("board_id", "emulated-board"))
@@ -176,7 +193,13 @@ def calibrate_cmd(
 
 
 def _calibrate_connected(
-    connect: str, episodes: int, held_out: int, episode_s: float, seed: int, idle_s: float
+    connect: str,
+    episodes: int,
+    held_out: int,
+    episode_s: float,
+    seed: int,
+    idle_s: float,
+    etas: tuple[float, ...] = (),
 ) -> tuple[Any, dict[str, Any]]:
     """Calibrate the board at ``connect`` by training it (closed on return)."""
     from twin.shadow.calibration_runs import calibrate_live
@@ -185,8 +208,13 @@ def _calibrate_connected(
     board = open_board(connect=connect)
     try:
         return calibrate_live(
-            board, episodes=episodes, held_out=held_out, episode_s=episode_s, seed=seed,
+            board,
+            episodes=episodes,
+            held_out=held_out,
+            episode_s=episode_s,
+            seed=seed,
             idle_s=idle_s,
+            etas=etas,
         )
     finally:
         board.close()

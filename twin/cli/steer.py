@@ -92,6 +92,15 @@ EXIT_INTERRUPTED = 130
     default=None,
     help="predictive: also a wall time one plan may take, s (default: none; load-dependent).",
 )
+@click.option(
+    "--plan-budget-hold-s",
+    type=FiniteRange(0, 3600, min_open=True),
+    default=None,
+    help="predictive: board time one plan may hold the board, s, read from the board's clock "
+    "(default 30). While the twin plans the board is held idle (training stopped, gates held); "
+    "past this it follows the best schedule simulated by then, or Eq. 18 control if none "
+    "reached. A board whose clock stops while held is not cut by it.",
+)
 @click.option("--dry-run", is_flag=True, help="Show the commands that would be sent; send none.")
 @click.option(
     "--join-timeout-s",
@@ -122,6 +131,7 @@ def steer_cmd(
     fixed_eta: bool,
     plan_budget_sim_s: float | None,
     plan_budget_s: float | None,
+    plan_budget_hold_s: float | None,
     dry_run: bool,
     seed: int,
     variation: str,
@@ -205,6 +215,11 @@ def steer_cmd(
                     planner=PlannerConfig(
                         eta_factors=() if fixed_eta else PlannerConfig().eta_factors,
                         budget_s=plan_budget_s,
+                        budget_hold_s=(
+                            PlannerConfig().budget_hold_s
+                            if plan_budget_hold_s is None
+                            else plan_budget_hold_s
+                        ),
                         budget_sim_s=(
                             PlannerConfig().budget_sim_s
                             if plan_budget_sim_s is None

@@ -37,16 +37,25 @@ __all__ = ["PIECE_S", "calibrate_board", "calibrate_emulator", "calibrate_live",
 
 
 def _record(
-    emulator: BoardEmulator, episodes: int, episode_s: float, seed: int, idle_s: float = 0.0
+    emulator: BoardEmulator,
+    episodes: int,
+    episode_s: float,
+    seed: int,
+    idle_s: float = 0.0,
+    etas: Sequence[float] = (),
 ) -> list[Any]:
     """Train from ``episodes`` random gate states for ``episode_s`` each (each after ``idle_s``
-    held idle at those gates, when > 0); every frame."""
+    held idle at those gates, when > 0; episode ``k`` at nudge ``etas[k % len(etas)]`` when
+    given, the board's own eta set back after); every frame."""
     rng = np.random.default_rng([seed, 11])
     n = emulator.task.network.n_edges
     states: list[BoardState] = []
+    own = emulator.eta
     for ep in range(episodes):
         gates = rng.uniform(2.0, 4.5, n).tolist()
         key = f"cal-{seed}-{ep}"
+        if etas:
+            _set_eta(emulator.command, key, etas[ep % len(etas)], "emulated board")
         if idle_s > 0:
             _send(emulator.command, key, _HOLD, gates, "emulated board")
             states += emulator.advance(emulator.t_s + idle_s)
@@ -54,7 +63,23 @@ def _record(
         else:
             _start_episode(emulator.command, key, gates, "emulated board")
         states += emulator.advance(emulator.t_s + episode_s)
+    if etas:
+        _set_eta(emulator.command, f"cal-{seed}-end", own, "emulated board")
     return states
+
+
+def _set_eta(send: Callable[[Command], Ack], key: str, eta: float, who: str) -> None:
+    """Set the board's nudge to ``eta`` (key ``key-eta``); an error naming ``who`` if refused."""
+    ack = send(Command(name="set_params", key=f"{key}-eta", args={"eta": float(eta)}))
+    if not ack.ok:
+        raise BridgeConfigError(
+            f"calibration: {who} refused eta {eta:g}: {ack.code} {ack.message}".rstrip()
+        )
+
+
+def _check_etas(etas: Sequence[float]) -> None:
+    if any(not (np.isfinite(e) and 0 < e <= 1) for e in etas):
+        raise BridgeConfigError(f"calibration etas: expected numbers in (0, 1], got {list(etas)}")
 
 
 #: The commands that start an episode: reset and train; or hold idle at the reset gates first.
@@ -101,11 +126,16 @@ def calibrate_emulator(
     horizon_s: float = 0.25,
     seed: int = 0,
     idle_s: float = 0.0,
+    etas: Sequence[float] = (),
 ) -> tuple[CalibrationResult, dict[str, Any]]:
     """Record an emulated board, calibrate on the first episodes, test on the held-out ones.
 
     ``idle_s`` > 0: each episode first holds the board idle that long at its starting gates;
     the fit then separates each edge's learning bias from its leak (:func:`calibrate`).
+    ``etas``: episode ``k`` trains at nudge ``etas[k % len(etas)]`` (the board's own eta set
+    back after): at the board's small eta the free and clamped drops hardly differ, so the
+    fit separates the free and clamped gains poorly, and a twin that must predict training at
+    a raised eta (``twin steer``'s eta lever) should see it.
 
     Returns the calibration and a report: held-out prediction errors (gate and node RMS, V) of
     the nominal twin, the calibrated twin and the twin with the board's true hidden parameters
@@ -118,7 +148,8 @@ def calibrate_emulator(
         raise BridgeConfigError("calibration: need 0 < held_out < episodes")
     if not (np.isfinite(idle_s) and idle_s >= 0):
         raise BridgeConfigError(f"idle_s: expected a time >= 0 s, got {idle_s!r}")
-    frames = _record(emulator, episodes, episode_s, seed, idle_s)
+    _check_etas(etas)
+    frames = _record(emulator, episodes, episode_s, seed, idle_s, etas)
     segments = split_segments(frames)
     if len(segments) != episodes:
         raise BridgeConfigError(f"calibration: expected {episodes} segments, got {len(segments)}")
@@ -328,18 +359,21 @@ def record_live(
     seed: int,
     timeout_s: float = 5.0,
     idle_s: float = 0.0,
+    etas: Sequence[float] = (),
 ) -> list[BoardState]:
     """Drive ``board`` through its commands: ``episodes`` training episodes of ``episode_s``
     board seconds, each from random gates (2.0-4.5 V, drawn as :func:`calibrate_emulator`
-    draws them; held idle there for ``idle_s`` first when > 0); every frame received from the
-    first reset on.
+    draws them; held idle there for ``idle_s`` first when > 0; at nudge ``etas[k % len(etas)]``
+    when given, the board's own eta set back after); every frame received from the first reset
+    on.
 
     Each command carries a fresh idempotency key, so a board that remembers keys from an
     earlier calibration acts on these. Bounded: an episode may take at most 3 x ``episode_s``
     + 10 x ``timeout_s`` of wall time.
     """
     rng = np.random.default_rng([seed, 11])
-    n = len(board.snapshot(timeout_s).state.gate_v)
+    snap = board.snapshot(timeout_s)
+    n, own = len(snap.state.gate_v), float(snap.config.params.get("eta", snap.state.eta))
     tag = uuid.uuid4().hex[:12]
     drained = time.monotonic() + DRAIN_S  # the backlog from before the calibration is not part
     while time.monotonic() < drained and board.poll(0.0):  # of it (a board paced faster than
@@ -352,6 +386,8 @@ def record_live(
         def send(c: Command) -> Ack:
             return board.command(c, COMMAND_TIMEOUT_S)
 
+        if etas:
+            _set_eta(send, key, etas[ep % len(etas)], who)
         if idle_s > 0:
             _send(send, key, _HOLD, gates, who)
             deadline = time.monotonic() + 3 * idle_s + 10 * timeout_s
@@ -361,6 +397,9 @@ def record_live(
             _start_episode(send, key, gates, who)
         deadline = time.monotonic() + 3 * episode_s + 10 * timeout_s
         states += _episode(board, episode_s, timeout_s, deadline)
+    if etas:
+        _set_eta(lambda c: board.command(c, COMMAND_TIMEOUT_S), f"cal-{tag}-end", own,
+                 f"board {board.board_id}")  # fmt: skip
     return states
 
 
@@ -375,6 +414,7 @@ def calibrate_live(
     timeout_s: float = 5.0,
     join_timeout_s: float = 30.0,
     idle_s: float = 0.0,
+    etas: Sequence[float] = (),
 ) -> tuple[CalibrationResult, dict[str, Any]]:
     """Calibrate a live board (over the wire or in process) by training it: the episodes of
     :func:`record_live`, the fit on all but the last ``held_out`` and the held-out report.
@@ -385,9 +425,10 @@ def calibrate_live(
     """
     if not 0 < held_out < episodes:
         raise BridgeConfigError("calibration: need 0 < held_out < episodes")
+    _check_etas(etas)
     task, step_s = _snapshot_task(board, join_timeout_s)
     frames = record_live(board, episodes=episodes, episode_s=episode_s, seed=seed,
-                         timeout_s=timeout_s, idle_s=idle_s)  # fmt: skip
+                         timeout_s=timeout_s, idle_s=idle_s, etas=etas)  # fmt: skip
     segments = [
         seg for seg in split_segments(frames) if seg[-1].t_s - seg[0].t_s >= 0.5 * episode_s
     ]

@@ -35,6 +35,7 @@ from twin.simulation.edge import EdgeParams
 from twin.simulation.noise import NoiseConfig
 
 from .errors import SteerConfigError, TimeLimitReached
+from .planner_config import PlannerConfig
 from .plans import Phase, Plan, Prediction, Schedule, join_predictions, lowest_error
 
 __all__ = [
@@ -49,85 +50,16 @@ __all__ = [
 
 #: Planner steps between two calls of :attr:`Planner.should_stop` (and of its budget clock).
 STOP_CHECK_STEPS = 20
-#: Default twin time one plan may simulate, s (:attr:`PlannerConfig.budget_sim_s`).
-DEFAULT_BUDGET_SIM_S = 300.0
 
 
 class _BudgetSpent(Exception):
     """A plan's budget ran out (internal: :meth:`Planner.plan` returns what it has)."""
 
 
-def _positive(name: str, values: Sequence[float]) -> None:
-    if not values or any(not (np.isfinite(v) and v > 0) for v in values):
-        raise SteerConfigError(f"{name}: expected positive numbers, got {list(values)!r}")
-
-
-@attrs.frozen(kw_only=True)
-class PlannerConfig:
-    """Candidates and resolution of the planner.
-
-    Attributes
-    ----------
-    lams : tuple of float
-        Lambdas held from the start (0 included: the early-stopping candidate).
-    switch_factors : tuple of float
-        A high lambda is held until the error is ``factor x tolerance``, then ``lam = 0``.
-    dt_s : float
-        Simulation step between readings, s of board time.
-    horizon_s : float
-        Longest stretch simulated per candidate, s.
-    stall_s : float
-        A candidate whose error has not fallen by 1 % in this time is abandoned, s.
-    eta_factors : tuple of float
-        When no lambda schedule is predicted to reach the tolerance at the board's nudge eta,
-        the planner tries these multiples of it (ascending, each capped at ``eta_max``), then
-        ``eta_max``, and takes the first at which one does: the nudge signal grows with eta,
-        while the boards' free/clamped gain mismatch (a per-edge error floor) does not.
-        Empty: eta is never changed.
-    eta_max : float
-        Largest eta the planner proposes (the board's eta setting is at most 1).
-    budget_sim_s : float or None
-        Twin time one plan may simulate, s of board time summed over its candidates and probes
-        (``None``: unbounded). Counted in simulated work, not wall time, so where a plan is
-        cut, and so what it chooses, does not depend on the machine's load: the same board and
-        seed give the same plan. When it runs out, the plan is the best of the candidates
-        simulated by then (``truncated``).
-    budget_s : float or None
-        Wall time one plan may take, s (``None``: unbounded, the default), measured by the
-        clock the planner is given (:attr:`Planner.clock`; without one, unbounded): for a
-        board whose clock runs on while it is held, an upper bound on the hold. Load-dependent:
-        prefer ``budget_sim_s``.
-    """
-
-    lams: tuple[float, ...] = (0.0, 0.003, 0.01, 0.03, 0.1, 0.3)
-    switch_factors: tuple[float, ...] = (300.0, 100.0, 30.0, 10.0)
-    dt_s: float = 0.005
-    horizon_s: float = 5.0
-    stall_s: float = 0.5
-    eta_factors: tuple[float, ...] = (2.0, 4.0)
-    eta_max: float = 1.0
-    budget_sim_s: float | None = DEFAULT_BUDGET_SIM_S
-    budget_s: float | None = None
-
-    def __attrs_post_init__(self) -> None:
-        for name in ("budget_s", "budget_sim_s"):
-            value = getattr(self, name)
-            if value is not None and not (np.isfinite(value) and value > 0):
-                raise SteerConfigError(
-                    f"planner {name}: expected a positive time or None, got {value}"
-                )
-        if any(not (np.isfinite(f) and f > 1) for f in self.eta_factors):
-            raise SteerConfigError(
-                f"planner eta_factors: expected numbers > 1, got {self.eta_factors}"
-            )
-        if not (np.isfinite(self.eta_max) and 0 < self.eta_max <= 1):
-            raise SteerConfigError(
-                f"planner eta_max: expected a number in (0, 1], got {self.eta_max}"
-            )
-        if any(not (0 <= v < 1) for v in self.lams):
-            raise SteerConfigError(f"planner lams: expected numbers in [0, 1), got {self.lams}")
-        _positive("planner switch_factors", self.switch_factors)
-        _positive("planner dt_s/horizon_s/stall_s", (self.dt_s, self.horizon_s, self.stall_s))
+def _plan_energy_j(plan: Plan) -> float:
+    """The predicted energy to the tolerance of ``plan``'s best, J (inf without one)."""
+    best = plan.best
+    return np.inf if best is None or best.energy_to_tol_j is None else best.energy_to_tol_j
 
 
 class Planner:
@@ -171,6 +103,16 @@ class Planner:
         #: itself reads no clock.
         self.clock: Callable[[], float] | None = None
         self._deadline: float | None = None
+        #: The board's clock (s since steering began; ``None`` when it cannot be read), read
+        #: while the twin plans (set by the steerer): ``budget_hold_s`` counts on it.
+        self.board_clock: Callable[[], float | None] | None = None
+        self._hold_deadline: float | None = None
+        self._hold_start: float | None = None
+        #: Board time each plan held the board, s, as the board's clock read it (plans made
+        #: with a board clock only).
+        self.holds_s: list[float] = []
+        #: The budget that cut the last plan cut short ("" before any).
+        self.cut_by = ""
         #: Twin time simulated so far, s, counted every step (``simulated_s`` per candidate).
         self._work_s = 0.0
         self._work_deadline: float | None = None
@@ -288,11 +230,20 @@ class Planner:
         return pred, branches
 
     def _over_budget(self) -> bool:
+        """Whether a budget ran out; which one is kept in :attr:`cut_by`."""
+        cfg = self.config
         if self._work_deadline is not None and self._work_s > self._work_deadline:
+            self.cut_by = f"{cfg.budget_sim_s:g} s of twin time"
             return True
-        return (
-            self._deadline is not None and self.clock is not None and self.clock() > self._deadline
-        )
+        if self._hold_deadline is not None and self.board_clock is not None:
+            now = self.board_clock()
+            if now is not None and now > self._hold_deadline:
+                self.cut_by = f"{cfg.budget_hold_s:g} s of the held board's time"
+                return True
+        if self._deadline is not None and self.clock is not None and self.clock() > self._deadline:
+            self.cut_by = f"{cfg.budget_s:g} s of wall time"
+            return True
+        return False
 
     def _open_budget(self) -> bool:
         """Start a plan's budgets (simulated work; wall time with a clock) unless they are
@@ -305,11 +256,20 @@ class Planner:
             self._work_deadline = self._work_s + cfg.budget_sim_s
         if self.clock is not None and cfg.budget_s is not None:
             self._deadline = self.clock() + cfg.budget_s
+        if self.board_clock is not None:
+            self._hold_start = self.board_clock()
+            if self._hold_start is not None and cfg.budget_hold_s is not None:
+                self._hold_deadline = self._hold_start + cfg.budget_hold_s
         return True
 
     def _close_budget(self) -> None:
         self._budget_open = False
-        self._deadline = self._work_deadline = None
+        self._deadline = self._work_deadline = self._hold_deadline = None
+        if self.board_clock is not None and self._hold_start is not None:
+            now = self.board_clock()
+            if now is not None:
+                self.holds_s.append(max(now - self._hold_start, 0.0))
+        self._hold_start = None
 
     def plan_eta(
         self,
@@ -319,48 +279,74 @@ class Planner:
         first: float | None = None,
         at_least: float | None = None,
     ) -> Plan:
-        """:meth:`plan` at the first eta (:meth:`etas`: the board's, then the raised ones, none
-        below ``at_least``) at which lambda = 0 is predicted to reach ``tol``.
+        """:meth:`plan` at the nudge eta predicted cheapest (:meth:`etas`: the board's, then
+        the raised ones, none below ``at_least``).
 
-        Each eta is probed with lambda = 0 alone first (a lambda > 0 adds a floor of its own):
-        a full plan is made at the first eta where the probe reaches, which keeps a plan on a
-        board the twin says needs a raised eta about as cheap as one that does not. The probe
-        is not a perfect test: lambda = 0 can stall on a plateau that a lambda > 0 schedule
-        gets past, so on some boards eta is raised where a lambda schedule at the board's eta
-        would have reached too (with less energy to the tolerance at the raised eta, as
-        measured). When no probe reaches, full plans at each eta in order. Without any, a plan
-        with no best whose ``eta`` is the one whose probe gets lowest (where to fall back). One
-        budget covers it all; when it runs out after a probe reached, that probe (lambda = 0 at
-        its eta) is the plan's best.
+        Each eta is probed with lambda = 0 alone first (a lambda > 0 adds a floor of its own).
+        Where the probe reaches at the first eta (the board's own, or on a re-plan the one in
+        force), the plan is made there and eta is left alone. Otherwise a full plan is made at
+        every raised eta whose probe reaches, and the one predicted to reach the tolerance with
+        the least training energy is taken (a higher eta only when it saves at least
+        ``eta_saving`` of the lower's): the search is bounded across etas (a candidate is
+        abandoned once it has spent more than the best found at any eta), so the choice is
+        among the cheapest candidates of all etas, not the first eta that gets there. The
+        probe is not a perfect test: lambda = 0 can stall on a plateau that a lambda > 0
+        schedule gets past. When no probe reaches, full plans at each eta in order (the first
+        that reaches). Without any, a plan with no best whose ``eta`` is the one whose probe
+        gets lowest (where to fall back). One budget covers it all; when it runs out, the
+        cheapest plan found by then (``truncated``); a probe that reached counts as a plan
+        (lambda = 0 at its eta).
         """
         etas = self.etas(at_least=at_least)
         if len(etas) == 1:
             return self.plan(gates_v, tol, first=first, eta=etas[0])
         opened = self._open_budget()
         probes: list[Prediction] = []
+        plans: list[Plan] = []
+        best_j = np.inf
+        truncated = False
         try:
             for i, eta in enumerate(etas):
-                probe = self.simulate(gates_v, (Phase(lam=0.0, until_error=tol),), tol, eta=eta)
+                lam0 = (Phase(lam=0.0, until_error=tol),)
+                probe = self.simulate(gates_v, lam0, tol, eta=eta)  # whether it gets there
                 if probe.reached_s is None:
                     probes.append(probe)
                     continue
-                plan = self.plan(gates_v, tol, first=first if i == 0 else None, eta=eta)
-                if plan.best is None:  # the budget ran out before a candidate reached: the probe
+                plan = self.plan(
+                    gates_v, tol, first=first if i == 0 else None, eta=eta, bound_j=best_j
+                )
+                if (
+                    plan.best is None
+                    and probe.energy_to_tol_j is not None
+                    and (probe.energy_to_tol_j <= best_j)
+                ):  # the budget ran out first: the probe
                     cands = (probe, *plan.candidates)
                     plan = Plan(best=probe, candidates=cands, eta=eta, truncated=plan.truncated)
-                return plan
-            # lambda = 0 stalls everywhere (a plateau can outlast the stall test): full plans,
-            # in order, while the budget lasts (a lambda > 0 trunk may get past it)
-            for i, eta in enumerate(etas):
-                plan = self.plan(gates_v, tol, first=first if i == 0 else None, eta=eta)
-                if plan.best is not None or plan.truncated:
-                    return plan
-            truncated = False
+                if i == 0 or plan.truncated:  # the eta in force reaches: kept; or out of budget
+                    plans.append(plan)
+                    truncated = plan.truncated
+                    break
+                plans.append(plan)
+                best_j = min(best_j, _plan_energy_j(plan))
+            if not plans:
+                # lambda = 0 stalls everywhere (a plateau can outlast the stall test): full
+                # plans, in order, while the budget lasts (a lambda > 0 trunk may get past it)
+                for i, eta in enumerate(etas):
+                    plan = self.plan(gates_v, tol, first=first if i == 0 else None, eta=eta)
+                    if plan.best is not None or plan.truncated:
+                        return plan
         except _BudgetSpent:
             truncated = True
         finally:
             if opened:
                 self._close_budget()
+        reaching = [p for p in plans if p.best is not None]
+        if reaching:
+            cheapest = reaching[0]
+            for later in reaching[1:]:  # a higher eta must save at least eta_saving
+                if _plan_energy_j(later) < (1 - self.config.eta_saving) * _plan_energy_j(cheapest):
+                    cheapest = later
+            return attrs.evolve(cheapest, truncated=truncated or cheapest.truncated)
         lows = [float(np.min(p.error)) if p.error.size else np.inf for p in probes]
         eta = etas[int(np.argmin(lows))] if probes else self.eta
         return Plan(best=None, candidates=tuple(probes), eta=eta, truncated=truncated)
@@ -373,6 +359,7 @@ class Planner:
         bound: bool = True,
         first: float | None = None,
         eta: float | None = None,
+        bound_j: float = np.inf,
     ) -> Plan:
         """Candidates from ``gates_v``; the least-energy one that reaches ``tol``.
 
@@ -381,13 +368,15 @@ class Planner:
         Abandoned candidates are listed, not reached; branches of an abandoned trunk past its
         abandonment are not listed. ``first``: simulate the candidates of this lambda first (a
         re-plan starts from the last plan's; a good first bound prunes the most). ``eta``: the
-        nudge of every candidate (default the board's).
+        nudge of every candidate (default the board's). ``bound_j``: an energy to the tolerance
+        already found elsewhere (another eta), J: candidates spending more are abandoned (with
+        ``bound``), and none may be best.
         """
         eta = self.eta if eta is None else float(eta)
         if not (np.isfinite(tol) and tol > 0):
             raise SteerConfigError(f"tolerance: expected a positive error in V^2, got {tol!r}")
         candidates: list[Prediction] = []
-        best_j = np.inf
+        best_j = bound_j if bound else np.inf
 
         def keep(candidate: Prediction) -> None:
             nonlocal best_j

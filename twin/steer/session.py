@@ -57,16 +57,23 @@ def nominal_twin() -> SteerTwin:
     )
 
 
-def calibrated_twin(emulation: Any, *, trust_gate_rms_v: float = 0.05, seed: int = 0) -> SteerTwin:
+def calibrated_twin(
+    emulation: Any,
+    *,
+    trust_gate_rms_v: float = 0.05,
+    seed: int = 0,
+    etas: tuple[float, ...] = (),
+) -> SteerTwin:
     """Calibrate the twin of the emulated board ``emulation`` (a shadow ``EmulationSpec``).
 
     The recording runs on a second emulator of the same seed (the same hidden board), so the
     board to steer starts untouched. Trusted when the calibrated twin's held-out gate
-    prediction error is at most ``trust_gate_rms_v``.
+    prediction error is at most ``trust_gate_rms_v``. ``etas``: the calibration's episodes
+    train at these nudges in turn (default: the board's own).
     """
     from twin.shadow.session import calibrate_emulator, make_emulator
 
-    result, report = calibrate_emulator(make_emulator(emulation), seed=seed)
+    result, report = calibrate_emulator(make_emulator(emulation), seed=seed, etas=etas)
     return twin_of_calibration(result, report, trust_gate_rms_v=trust_gate_rms_v)
 
 

@@ -41,7 +41,7 @@ from .policies import Observation, Policy
 from .record import EnergyBook, record_prediction
 from .report import SteerResult, predict_baseline, summarize
 
-__all__ = ["TIME_CHECK_S", "PolicyFactory", "SteerContext", "Steerer"]
+__all__ = ["TIME_CHECK_S", "WHILE_PLANNING", "PolicyFactory", "SteerContext", "Steerer"]
 
 
 @attrs.frozen(kw_only=True, eq=False)
@@ -58,6 +58,13 @@ class SteerContext:
 
 #: Wall time between two looks at the board's clock while the twin plans, s.
 TIME_CHECK_S = 0.2
+
+#: What the board does while the twin plans (the summary's ``while_planning``).
+WHILE_PLANNING = (
+    "held in the safe mode (training stopped, gates held) for at most the plan's hold budget "
+    "of board time; then it follows the best schedule simulated by then, or Eq. 18 control "
+    "if none reached"
+)
 
 #: Builds the policy once the tolerance is known.
 PolicyFactory = Callable[[SteerContext], Policy]
@@ -114,6 +121,7 @@ class Steerer(BoardActions):
         self._plan_runs: list[str] = []
         self._run_params: dict[str, Any] = {}
         self._time_checked = -np.inf
+        self._clock_read: float | None = None
 
     # ------------------------------------------------------------------ plans
 
@@ -180,23 +188,31 @@ class Steerer(BoardActions):
     def _time_limit_reason(self) -> str:
         return f"time limit {self.config.max_time_s:g} s of board time (holds included)"
 
-    def _time_up(self) -> bool:
-        """Whether the board-time limit has passed, asked while the twin plans (the board held,
-        its frames unread): the board's clock from a fresh snapshot, at most every
-        ``TIME_CHECK_S`` of wall time. A board whose clock stops while held (one that makes
-        its frames when polled) spends no board time planning."""
+    def _board_clock(self) -> float | None:
+        """Steering's board time (s) while the twin plans (the board held, its frames unread):
+        the board's clock from a fresh snapshot, read at most every ``TIME_CHECK_S`` of wall
+        time (the last reading in between); ``None`` when unreadable or in another epoch. A
+        board whose clock stops while held (one that makes its frames when polled) spends no
+        board time planning."""
         now = time.monotonic()
         if now - self._time_checked < TIME_CHECK_S:
-            return False
+            return self._clock_read
         self._time_checked = now
         latest = self._meter.latest if self._meter is not None else None
         try:
             state = self.board.snapshot(self.config.poll_s).state
         except BridgeError:
-            return False
-        if latest is None or state.epoch != latest.epoch:
-            return False
-        return self._t_base_s + state.t_s - self._t0_epoch_s >= self.config.max_time_s
+            state = None
+        if state is None or latest is None or state.epoch != latest.epoch:
+            self._clock_read = None
+        else:
+            self._clock_read = self._t_base_s + state.t_s - self._t0_epoch_s
+        return self._clock_read
+
+    def _time_up(self) -> bool:
+        """Whether the board-time limit has passed, asked while the twin plans."""
+        t_s = self._board_clock()
+        return t_s is not None and t_s >= self.config.max_time_s
 
     # ------------------------------------------------------------------ the run
 
@@ -228,6 +244,7 @@ class Steerer(BoardActions):
         self.board_eta = planner.eta
         planner.should_stop = self._time_up
         planner.clock = time.monotonic  # the plan budget's wall clock
+        planner.board_clock = self._board_clock  # the hold budget's
         policy = self.make_policy(ctx)
         if hasattr(policy, "before_planning"):
             policy.before_planning = self._pause
@@ -275,7 +292,8 @@ class Steerer(BoardActions):
             out["reason"] = f"link lost: {exc}"
             status = "aborted"
         finally:
-            planner.should_stop = planner.clock = None  # the baseline is the report's, no plan
+            # the baseline is the report's, no plan
+            planner.should_stop = planner.clock = planner.board_clock = None
             plan_simulated_s = planner.simulated_s
             out["safe_mode"] = self._stop_training()
             out["eta_final"] = self._restore_eta()
@@ -319,6 +337,8 @@ class Steerer(BoardActions):
         summary["measurement_floor_v2"] = floor if np.isfinite(floor) else None
         summary["eta_board"] = self.board_eta
         summary["plan_simulated_s"] = plan_simulated_s  # twin time the plans simulated, s
+        summary["plan_holds_s"] = list(planner.holds_s)  # board time each plan held it, s
+        summary["while_planning"] = WHILE_PLANNING
         self.dispatch(stop_doc(self.uid, status=status, summary=summary, reason=out["reason"]))
         return SteerResult(summary=summary, uid=self.uid)
 

@@ -1,0 +1,110 @@
+"""Candidates, resolution and budgets of the predictive planner (:class:`PlannerConfig`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import attrs
+import numpy as np
+
+from .errors import SteerConfigError
+
+__all__ = ["DEFAULT_BUDGET_HOLD_S", "DEFAULT_BUDGET_SIM_S", "PlannerConfig"]
+
+#: Default twin time one plan may simulate, s (:attr:`PlannerConfig.budget_sim_s`).
+DEFAULT_BUDGET_SIM_S = 300.0
+#: Default board time one plan may hold a board whose clock runs on while held, s
+#: (:attr:`PlannerConfig.budget_hold_s`).
+DEFAULT_BUDGET_HOLD_S = 30.0
+
+
+def _positive(name: str, values: Sequence[float]) -> None:
+    if not values or any(not (np.isfinite(v) and v > 0) for v in values):
+        raise SteerConfigError(f"{name}: expected positive numbers, got {list(values)!r}")
+
+
+@attrs.frozen(kw_only=True)
+class PlannerConfig:
+    """Candidates and resolution of the planner.
+
+    Attributes
+    ----------
+    lams : tuple of float
+        Lambdas held from the start (0 included: the early-stopping candidate).
+    switch_factors : tuple of float
+        A high lambda is held until the error is ``factor x tolerance``, then ``lam = 0``.
+    dt_s : float
+        Simulation step between readings, s of board time.
+    horizon_s : float
+        Longest stretch simulated per candidate, s.
+    stall_s : float
+        A candidate whose error has not fallen by 1 % in this time is abandoned, s.
+    eta_factors : tuple of float
+        When no lambda schedule is predicted to reach the tolerance at the board's nudge eta,
+        the planner tries these multiples of it (ascending, each capped at ``eta_max``), then
+        ``eta_max``, and takes the cheapest at which one does (:meth:`Planner.plan_eta`,
+        ``eta_saving``): the nudge signal grows with eta,
+        while the boards' free/clamped gain mismatch (a per-edge error floor) does not.
+        Empty: eta is never changed.
+    eta_max : float
+        Largest eta the planner proposes (the board's eta setting is at most 1).
+    eta_saving : float
+        Of two raised etas, the higher is chosen only when its plan is predicted to save at
+        least this fraction of the lower one's energy (the twin is calibrated at the board's
+        eta, and predicts less well the further eta is raised; a change of the board's
+        settings should pay for itself).
+    budget_sim_s : float or None
+        Twin time one plan may simulate, s of board time summed over its candidates and probes
+        (``None``: unbounded). Counted in simulated work, not wall time, so where a plan is
+        cut, and so what it chooses, does not depend on the machine's load: the same board and
+        seed give the same plan. When it runs out, the plan is the best of the candidates
+        simulated by then (``truncated``).
+    budget_s : float or None
+        Wall time one plan may take, s (``None``: unbounded, the default), measured by the
+        clock the planner is given (:attr:`Planner.clock`; without one, unbounded): for a
+        board whose clock runs on while it is held, an upper bound on the hold. Load-dependent:
+        prefer ``budget_sim_s``.
+    budget_hold_s : float or None
+        Board time one plan may hold the board, s (``None``: unbounded), read from the board's
+        own clock (:attr:`Planner.board_clock`, set by the steerer; without one, unbounded). A
+        board whose clock stops while it is held (an emulator that makes its frames when
+        polled) is never cut by it, so plans on it stay load-independent; a board that runs in
+        real time is held, idle, at most this long per plan (plus a look's delay), however
+        loaded the host: a real board's gates leak while held, and its time limit runs.
+    """
+
+    lams: tuple[float, ...] = (0.0, 0.003, 0.01, 0.03, 0.1, 0.3)
+    switch_factors: tuple[float, ...] = (300.0, 100.0, 30.0, 10.0)
+    dt_s: float = 0.005
+    horizon_s: float = 5.0
+    stall_s: float = 0.5
+    eta_factors: tuple[float, ...] = (2.0, 4.0)
+    eta_max: float = 1.0
+    eta_saving: float = 0.1
+    budget_sim_s: float | None = DEFAULT_BUDGET_SIM_S
+    budget_s: float | None = None
+    budget_hold_s: float | None = DEFAULT_BUDGET_HOLD_S
+
+    def __attrs_post_init__(self) -> None:
+        for name in ("budget_s", "budget_sim_s", "budget_hold_s"):
+            value = getattr(self, name)
+            if value is not None and not (np.isfinite(value) and value > 0):
+                raise SteerConfigError(
+                    f"planner {name}: expected a positive time or None, got {value}"
+                )
+        if any(not (np.isfinite(f) and f > 1) for f in self.eta_factors):
+            raise SteerConfigError(
+                f"planner eta_factors: expected numbers > 1, got {self.eta_factors}"
+            )
+        if not (np.isfinite(self.eta_saving) and 0 <= self.eta_saving < 1):
+            raise SteerConfigError(
+                f"planner eta_saving: expected a fraction in [0, 1), got {self.eta_saving}"
+            )
+        if not (np.isfinite(self.eta_max) and 0 < self.eta_max <= 1):
+            raise SteerConfigError(
+                f"planner eta_max: expected a number in (0, 1], got {self.eta_max}"
+            )
+        if any(not (0 <= v < 1) for v in self.lams):
+            raise SteerConfigError(f"planner lams: expected numbers in [0, 1), got {self.lams}")
+        _positive("planner switch_factors", self.switch_factors)
+        _positive("planner dt_s/horizon_s/stall_s", (self.dt_s, self.horizon_s, self.stall_s))
