@@ -14,10 +14,12 @@ from twin.board.hinge import (
     LAB_MARGIN_V,
     HingePolicy,
     check_classifier,
+    difference_error_v2,
     free_outputs_at_v,
     grid_classifier_tasks,
     hinge_error_v2,
     hinge_targets_v,
+    regression_cycle_tasks,
 )
 from twin.board.overclamp import circle_task, output_differences_v
 from twin.board.variation import NODE_FULL_SCALE_V, Adc, HiddenVariation
@@ -131,6 +133,26 @@ def test_the_labs_classification_cycle_is_its_two_classes_points() -> None:
     assert pytest.approx(0.0634, abs=1e-4) == LAB_MARGIN_V
     with pytest.raises(BridgeConfigError, match="distinct"):
         grid_classifier_tasks(NET, ground=10)
+
+
+def test_the_labs_regression_cycle_is_two_points_of_one_regression() -> None:
+    """Two one-point tasks on the same nodes, input ``v1`` 0.4 and 0.6 of the range pushed-pulled,
+    target differences -0.137 and +0.048 of it about mid-range; the error is the difference's."""
+    a, b = regression_cycle_tasks(NET)
+    for task, (v1, d) in zip((a, b), ((0.40, -0.137), (0.60, 0.048)), strict=True):
+        assert task.train.size == 1
+        x, y = task.train.inputs[0] / NODE_FULL_SCALE_V, task.train.outputs[0] / NODE_FULL_SCALE_V
+        np.testing.assert_allclose(x, [v1, 0.5, 1 - v1, 0.5, 0.316, 0.684])
+        np.testing.assert_allclose([y[0] - y[1], y[0] + y[1]], [d, 1.0])
+    np.testing.assert_array_equal(a.sources, b.sources)
+    np.testing.assert_array_equal(a.targets, b.targets)
+    # only the difference counts: a common shift of both outputs costs nothing
+    targets = np.array([[0.20, 0.25], [0.24, 0.21]])
+    assert difference_error_v2(targets + 0.03, targets) == pytest.approx(0.0, abs=1e-15)
+    off = np.array([[0.01, 0.0], [0.0, 0.03]])
+    assert difference_error_v2(targets + off, targets) == pytest.approx((0.01**2 + 0.03**2) / 2)
+    with pytest.raises(BridgeConfigError, match="distinct"):
+        regression_cycle_tasks(NET, ground=10)
 
 
 @pytest.mark.slow
