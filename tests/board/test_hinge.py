@@ -158,8 +158,10 @@ def test_the_labs_regression_cycle_is_two_points_of_one_regression() -> None:
 @pytest.mark.slow
 def test_a_lab_board_cycles_its_classes_with_the_labs_span_and_hinge_floor() -> None:
     """On a lab() board, the lab's classification cycle at tau 0.12 s settles into a limit cycle
-    whose span summed over edges is within 2x of the lab's 4.9 V/s x tau and whose hinge error is
-    within 2x of its 1.15e-3 V^2 (one board; benchmarks/validate_imperfection.py measures six)."""
+    whose span D is within 2x of the lab's 4.9 V/s x tau and whose hinge error is within 2x of its
+    1.15e-3 V^2 (one board; benchmarks/validate_imperfection.py measures six). D as the lab
+    computes it (``DELTAG`` in its ``ExperimentGroup.m``): the Euclidean norm of the gates' change
+    over the half period, not the sum over edges."""
     tau, policy = 0.12, HingePolicy(margin_v=LAB_MARGIN_V, check_s=0.12 / 8)
     a, b = grid_classifier_tasks(NET)
     config = EmulatorConfig(variation=HiddenVariation.lab(), rate_hz=1 / tau, node_adc=Adc(bits=0),
@@ -170,5 +172,5 @@ def test_a_lab_board_cycles_its_classes_with_the_labs_span_and_hinge_floor() -> 
     start, half, _ = settle_cycle(emu, tau, settle_s=6.0, min_cycles=4, max_cycles=84)
     floor = np.mean([hinge_error_v2(check_classifier(t), free_outputs_at_v(emu.edges.device, g, t),
                                     policy) for t in (a, b) for g in (start, half)])  # fmt: skip
-    assert 0.5 < np.abs(half - start).sum() / (4.9 * tau) < 2.0
+    assert 0.5 < np.linalg.norm(half - start) / (4.9 * tau) < 2.0
     assert 0.5 < floor / 1.15e-3 < 2.0
