@@ -23,24 +23,27 @@ earlier runs. Run: ``nice -n 10 python benchmarks/validate_imperfection.py [--qu
 [--task regression|classification|both] [--jobs N] [--seeds S ...] [--gain-rel R] [--gain-scale K]
 [--bias MEAN SIGMA] [--periods TAU ...] [--class-periods TAU ...] [--from-log FILE ...]]``.
 
-Measured 2026-12-07 (branch h23), the lab's regression cycle (``--cycle lab``), seeds 0-5,
-median [min, max] (ratio to the lab). A candidate ``lab()`` for the lab's D, ``--gain-scale 3
---bias 0.9 0.9 --periods 0.02 0.2 1.26 2 5`` (649 s wall with --jobs 2 at load ~8): D (norm)
-0.10 V [0.029, 0.143] (1.33x) at 20 ms, 0.42 [0.13, 0.56] (0.73x) at 0.2 s, 2.9 [0.5, 4.2]
-(0.63x) at 2 s; floor 7.7e-5 [2.7e-5, 1.5e-4] (1.92x) at 20 ms, 1.0e-4 [3.1e-5, 9.0e-4] (1.55x)
-at 0.2 s, 4.2e-4 [8.7e-5, 1.7e-3] (0.61x) at 1.26 s, 1.07e-3 [1.7e-4, 2.7e-3] (0.21x of ~5e-3)
-at 5 s: within 2x but the 5 s floor (this cycle forgets less than the lab's at long periods).
-Bias 1 +- 1 V/s at the same gains (6 boards): 20 ms floor 9.3e-5 (2.3x), the rest within 2x.
-The current ``lab()`` (gains 0.5, bias 0.5 +- 0.5 V/s) on this cycle, seed 0: D 48 mV (0.64x),
-floor 3.5e-4 (8.7x) at 20 ms; without its bias 12 mV, 5.9e-5: it learns too slowly for a cycle
-whose two points share their nodes (floor / D^2 at 20 ms 0.15 against the lab's 7.1e-3). Gains
-1 / 2 / 3 / 4 x nominal (seed 0, bias 0.8 / 0.8 / 0.5 / 0.4): floor 6.7x / 4.5x / 0.72x /
-0.37x at 20 ms. Not adopted as ``lab()``: on the candidate the shadow's bias calibration
-(``calibrate_emulator``, idle holds 0.2 s, seed 7) errs by 0.63 V/s rms against 1.29 (0.052 on
-the current ``lab()`` with the same bias; 0.14 / 0.55 at gains 1 / 2), and ``twin steer --policy
-overclamp`` stops without a verified perfect pass (417 mV, seed 1): see ``HiddenVariation.lab``.
-The cycle's nodes, fixed sources and target voltages are assumptions (the lab's run files are
-not in its public snapshot), so the gain it implies is too.
+Measured 2026-12-07 (branch h23), the lab's regression cycle (``--cycle lab``), seeds 0-5, median
+[min, max] (ratio to the lab). A candidate ``lab()`` for the lab's D, ``--gain-scale 3 --bias 0.9
+0.9 --periods 0.02 0.2 1.26 2 5`` (649 s wall with --jobs 2 at load ~8): D (norm) 0.10 V [0.029,
+0.143] (1.33x) at 20 ms, 0.42 [0.13, 0.56] (0.73x) at 0.2 s, 2.9 [0.5, 4.2] (0.63x) at 2 s; floor
+7.7e-5 [2.7e-5, 1.5e-4] (1.92x) at 20 ms, 1.0e-4 [3.1e-5, 9.0e-4] (1.55x) at 0.2 s, 4.2e-4 [8.7e-5,
+1.7e-3] (0.61x) at 1.26 s, 1.07e-3 [1.7e-4, 2.7e-3] (0.21x of ~5e-3) at 5 s: within 2x but the 5 s
+floor (this cycle forgets less than the lab's at long periods). Bias 1 +- 1 V/s at the same gains (6
+boards): 20 ms floor 9.3e-5 (2.3x), the rest within 2x. The current ``lab()`` (gains 0.5, bias 0.5
++- 0.5 V/s) on this cycle (``--seeds 0 1 2 --periods 0.02 0.2 2``): D 47 mV [7.3, 48] (0.62x) at 20
+ms, 0.11 V [0.073, 0.28] (0.19x) at 0.2 s, 1.36 V [0.21, 2.16] (0.30x) at 2 s; floor 6.3e-5 [5.4e-5,
+3.5e-4] (1.56x) at 20 ms, 8.7e-5 [5.5e-5, 3.8e-4] (1.34x) at 0.2 s. A larger bias lifts D but the
+floors too: gains 1.25 and bias 1.25 +- 1.25 (seeds 0-2) D 1.10x / 1.03x, floor 4.4x / 2.8x at 20 ms
+/ 0.2 s; gains 2, bias 1.2 +- 1.2: D 1.29x / 0.40x, floor 2.2x / 1.4x. The candidate in
+classification (``--task classification --periods 0.02 0.12``, 6 boards): D 0.22 V [0.08, 0.33]
+(2.21x of 4.9 V/s x tau) at 20 ms, 1.01 V [0.59, 2.01] (1.72x) at 0.12 s; hinge floor 5.4e-4
+(0.47x), 1.1e-3 (0.97x). Not adopted as ``lab()``: on the candidate the shadow's bias calibration
+(``calibrate_emulator``, idle holds 0.2 s, seed 7) errs by 0.63 V/s rms against 1.29 (0.052 on the
+current ``lab()`` with the same bias; 0.14 / 0.55 at gains 1 / 2), and ``twin steer --policy
+overclamp`` stops without a verified perfect pass (417 mV, seed 1): see ``HiddenVariation.lab``. The
+cycle's nodes, fixed sources and target voltages are assumptions (the lab's run files are not in its
+public snapshot), so the gain it implies is too.
 
 Measured 2026-12-06 (branch h23, 6 lab() boards, seeds 0-5, ``--cycle allostery``; ``--board
 --periods 0.0008`` and ``--periods 0.02 0.2 1.26 2 5 10``, 1406 s and ~1800 s wall beside each other
