@@ -41,7 +41,15 @@ classification (``--task classification --periods 0.02 0.12``, 6 boards): D 0.22
 (0.47x), 1.1e-3 (0.97x). Not adopted as ``lab()``: on the candidate the shadow's bias calibration
 (``calibrate_emulator``, idle holds 0.2 s, seed 7) errs by 0.63 V/s rms against 1.29 (0.052 on the
 current ``lab()`` with the same bias; 0.14 / 0.55 at gains 1 / 2), and ``twin steer --policy
-overclamp`` stops without a verified perfect pass (417 mV, seed 1): see ``HiddenVariation.lab``. The
+overclamp`` stops without a verified perfect pass (417 mV, seed 1). Other dependants on the
+candidate (patched ``lab()``, not committed): the lab-style bias estimate
+(``bench_bias_calibration.py --holds 0.1``, 12 boards) errs by 0.046 V/s rms per board [0.020,
+0.081] against 0.016 [0.013, 0.020], stated errors 2.8x too small (0.97 on ``lab()``); the shadow's
+(``--method shadow --idle-s 0.2``, seeds 600-605) by 0.196 [0.162, 0.370] against 0.024 [0.018,
+0.042], held-out gate error 10.6 mV against 2.2; overclamping (``overclamp_table.py --decide step
+--task lab``, seeds 0-3) 0 / 0 / 3.1 % at 417 / 167 / 83 mV in 0.011 / 0.025 / 0.057 s of learning
+(lab 0 / 0 / 25 % in 0.4-6.8 s), standard 0 / 6.2 / 12.5 % (lab 12.5 / 12.5 / 50 %): the candidate
+learns the lab's circle far faster and better than the lab's board. See ``HiddenVariation.lab``. The
 cycle's nodes, fixed sources and target voltages are assumptions (the lab's run files are not in its
 public snapshot), so the gain it implies is too.
 

@@ -141,8 +141,12 @@ class HiddenVariation:
         0.21x; ``benchmarks/validate_imperfection.py``) but not the classification cycle's D
         (2.2x at 20 ms), and are not adopted: the shadow's bias calibration then errs by
         0.63 V/s rms (0.052 at these gains with the same bias; seed 7), the lab-style estimate's
-        stated errors turn 2.8x too small, and the overclamping steer policy stops without a
-        verified perfect pass (2026-12-07, issue 23).
+        stated errors turn 2.8x too small, the overclamping steer policy stops without a
+        verified perfect pass, and the board learns the lab's circle far faster and better than
+        the lab's: overclamping in 0.011-0.067 s (lab 0.4-6.8 s), standard clamping to 0 / 6 /
+        12.5 % at 417 / 167 / 83 mV (lab 12.5 / 12.5 / 50 %; 4 boards) (2026-12-07, issue 23).
+        The lab's slow overclamping says its learning rate is low, its 20 ms floor that it is
+        high on the cycle as rebuilt here: the rebuilt cycle (its nodes) is the likelier error.
 
         The lab's two-transistor network measured biases of (2.87, 4.72) V/s (exp1) and
         (-0.29, 2.00) V/s (exp2) (:mod:`twin.board.clln` configures the emulator as that network
