@@ -31,18 +31,18 @@ Measured 2026-12-07 (branch h23), the lab's regression cycle (``--cycle lab``), 
 1.7e-3] (0.61x) at 1.26 s, 1.07e-3 [1.7e-4, 2.7e-3] (0.21x of ~5e-3) at 5 s: within 2x but the 5 s
 floor (this cycle forgets less than the lab's at long periods). Bias 1 +- 1 V/s at the same gains (6
 boards): 20 ms floor 9.3e-5 (2.3x), the rest within 2x. The current ``lab()`` (gains 0.5, bias 0.5
-+- 0.5 V/s) on this cycle (``--seeds 0 1 2 --periods 0.02 0.2 2``): D 47 mV [7.3, 48] (0.62x) at 20
-ms, 0.11 V [0.073, 0.28] (0.19x) at 0.2 s, 1.36 V [0.21, 2.16] (0.30x) at 2 s; floor 6.3e-5 [5.4e-5,
-3.5e-4] (1.56x) at 20 ms, 8.7e-5 [5.5e-5, 3.8e-4] (1.34x) at 0.2 s. A larger bias lifts D but the
-floors too: gains 1.25 and bias 1.25 +- 1.25 (seeds 0-2) D 1.10x / 1.03x, floor 4.4x / 2.8x at 20 ms
-/ 0.2 s; gains 2, bias 1.2 +- 1.2: D 1.29x / 0.40x, floor 2.2x / 1.4x. The candidate in
-classification (``--task classification --periods 0.02 0.12``, 6 boards): D 0.22 V [0.08, 0.33]
-(2.21x of 4.9 V/s x tau) at 20 ms, 1.01 V [0.59, 2.01] (1.72x) at 0.12 s; hinge floor 5.4e-4
-(0.47x), 1.1e-3 (0.97x). Not adopted as ``lab()``: on the candidate the shadow's bias calibration
-(``calibrate_emulator``, idle holds 0.2 s, seed 7) errs by 0.63 V/s rms against 1.29 (0.052 on the
-current ``lab()`` with the same bias; 0.14 / 0.55 at gains 1 / 2), and ``twin steer --policy
-overclamp`` stops without a verified perfect pass (417 mV, seed 1). Other dependants on the
-candidate (patched ``lab()``, not committed): the lab-style bias estimate
++- 0.5 V/s) on this cycle (``--periods 0.02 0.2 2``, seeds 0-2 and 3-5, table by ``--from-log``): D
+48 mV [7.3, 70] (0.63x) at 20 ms, 0.19 V [0.073, 0.37] (0.34x) at 0.2 s, 1.6 V [0.21, 2.2] (0.35x)
+at 2 s; floor 1.9e-4 [5.4e-5, 3.5e-4] (4.8x) at 20 ms, 2.3e-4 [5.5e-5, 7.9e-4] (3.6x) at 0.2 s: it
+learns too slowly for this cycle. A larger bias lifts D but the floors too: gains 1.25 and bias 1.25
++- 1.25 (seeds 0-2) D 1.10x / 1.03x, floor 4.4x / 2.8x at 20 ms / 0.2 s; gains 2, bias 1.2 +- 1.2: D
+1.29x / 0.40x, floor 2.2x / 1.4x. The candidate in classification (``--task classification --periods
+0.02 0.12``, 6 boards): D 0.22 V [0.08, 0.33] (2.21x of 4.9 V/s x tau) at 20 ms, 1.01 V [0.59, 2.01]
+(1.72x) at 0.12 s; hinge floor 5.4e-4 (0.47x), 1.1e-3 (0.97x). Not adopted as ``lab()``: on the
+candidate the shadow's bias calibration (``calibrate_emulator``, idle holds 0.2 s, seed 7) errs by
+0.63 V/s rms against 1.29 (0.052 at the current gains with the same bias; 0.14 / 0.55 at gains 1 /
+2), and ``twin steer --policy overclamp`` stops without a verified perfect pass (417 mV, seed 1).
+Other dependants on the candidate (patched ``lab()``, not committed): the lab-style bias estimate
 (``bench_bias_calibration.py --holds 0.1``, 12 boards) errs by 0.046 V/s rms per board [0.020,
 0.081] against 0.016 [0.013, 0.020], stated errors 2.8x too small (0.97 on ``lab()``); the shadow's
 (``--method shadow --idle-s 0.2``, seeds 600-605) by 0.196 [0.162, 0.370] against 0.024 [0.018,
