@@ -14,10 +14,12 @@ from twin.board.hinge import (
     LAB_MARGIN_V,
     HingePolicy,
     check_classifier,
+    difference_error_v2,
     free_outputs_at_v,
     grid_classifier_tasks,
     hinge_error_v2,
     hinge_targets_v,
+    regression_cycle_tasks,
 )
 from twin.board.overclamp import circle_task, output_differences_v
 from twin.board.variation import NODE_FULL_SCALE_V, Adc, HiddenVariation
@@ -133,11 +135,33 @@ def test_the_labs_classification_cycle_is_its_two_classes_points() -> None:
         grid_classifier_tasks(NET, ground=10)
 
 
+def test_the_labs_regression_cycle_is_two_points_of_one_regression() -> None:
+    """Two one-point tasks on the same nodes, input ``v1`` 0.4 and 0.6 of the range pushed-pulled,
+    target differences -0.137 and +0.048 of it about mid-range; the error is the difference's."""
+    a, b = regression_cycle_tasks(NET)
+    for task, (v1, d) in zip((a, b), ((0.40, -0.137), (0.60, 0.048)), strict=True):
+        assert task.train.size == 1
+        x, y = task.train.inputs[0] / NODE_FULL_SCALE_V, task.train.outputs[0] / NODE_FULL_SCALE_V
+        np.testing.assert_allclose(x, [v1, 0.5, 1 - v1, 0.5, 0.316, 0.684])
+        np.testing.assert_allclose([y[0] - y[1], y[0] + y[1]], [d, 1.0])
+    np.testing.assert_array_equal(a.sources, b.sources)
+    np.testing.assert_array_equal(a.targets, b.targets)
+    # only the difference counts: a common shift of both outputs costs nothing
+    targets = np.array([[0.20, 0.25], [0.24, 0.21]])
+    assert difference_error_v2(targets + 0.03, targets) == pytest.approx(0.0, abs=1e-15)
+    off = np.array([[0.01, 0.0], [0.0, 0.03]])
+    assert difference_error_v2(targets + off, targets) == pytest.approx((0.01**2 + 0.03**2) / 2)
+    with pytest.raises(BridgeConfigError, match="distinct"):
+        regression_cycle_tasks(NET, ground=10)
+
+
 @pytest.mark.slow
 def test_a_lab_board_cycles_its_classes_with_the_labs_span_and_hinge_floor() -> None:
     """On a lab() board, the lab's classification cycle at tau 0.12 s settles into a limit cycle
-    whose span summed over edges is within 2x of the lab's 4.9 V/s x tau and whose hinge error is
-    within 2x of its 1.15e-3 V^2 (one board; benchmarks/validate_imperfection.py measures six)."""
+    whose span D is within 2x of the lab's 4.9 V/s x tau and whose hinge error is within 2x of its
+    1.15e-3 V^2 (one board; benchmarks/validate_imperfection.py measures six). D as the lab
+    computes it (``DELTAG`` in its ``ExperimentGroup.m``): the Euclidean norm of the gates' change
+    over the half period, not the sum over edges."""
     tau, policy = 0.12, HingePolicy(margin_v=LAB_MARGIN_V, check_s=0.12 / 8)
     a, b = grid_classifier_tasks(NET)
     config = EmulatorConfig(variation=HiddenVariation.lab(), rate_hz=1 / tau, node_adc=Adc(bits=0),
@@ -148,5 +172,5 @@ def test_a_lab_board_cycles_its_classes_with_the_labs_span_and_hinge_floor() -> 
     start, half, _ = settle_cycle(emu, tau, settle_s=6.0, min_cycles=4, max_cycles=84)
     floor = np.mean([hinge_error_v2(check_classifier(t), free_outputs_at_v(emu.edges.device, g, t),
                                     policy) for t in (a, b) for g in (start, half)])  # fmt: skip
-    assert 0.5 < np.abs(half - start).sum() / (4.9 * tau) < 2.0
+    assert 0.5 < np.linalg.norm(half - start) / (4.9 * tau) < 2.0
     assert 0.5 < floor / 1.15e-3 < 2.0

@@ -18,6 +18,8 @@ for class 0 (sign ``s = +1``), ``< 0`` for class 1 (``s = -1``), as in :mod:`twi
 - :func:`hinge_targets_v`: each point's clamping targets from its free outputs.
 - :func:`hinge_error_v2`: the lab's hinge error, mean over points of ``(d - s label)^2`` for the
   points inside the margin (V^2).
+- :func:`regression_cycle_tasks`, :func:`difference_error_v2`: the lab's regression cycle (two
+  points of one regression, one input, the targets read as a difference) and its error.
 - :func:`retarget`: what a board following a schedule with a hinge does at the start of each
   segment and every ``check_s`` (:meth:`~twin.board.emulator.BoardEmulator.follow_schedule`):
   reads every point's free outputs at its gates and clamps the task's points at their hinge
@@ -48,10 +50,12 @@ __all__ = [
     "HingePolicy",
     "check_classifier",
     "check_hinge",
+    "difference_error_v2",
     "free_outputs_at_v",
     "grid_classifier_tasks",
     "hinge_error_v2",
     "hinge_targets_v",
+    "regression_cycle_tasks",
     "retarget",
 ]
 
@@ -218,3 +222,58 @@ def grid_classifier_tasks(
             )
         )
     return tasks[0], tasks[1]
+
+
+#: The lab's regression cycle (``memorycyclewhole_A_06`` in its ``makeFig1.m``): two points of one
+#: regression, input ``V_1`` and target difference ``out_0 - out_1``, on the 0-1 node scale. Read
+#: from the figure script's point labels (``ABlocs``: ``[.40, -.137; .6, .048]``); its run files
+#: (``Experiments.zip``) are not in the public repository's snapshot, so the fixed sources and the
+#: nodes below are assumptions (the classification cycle's layout with ``v2`` held at 0.5).
+REGRESSION_POINTS = ((0.40, -0.137), (0.60, 0.048))
+
+
+def regression_cycle_tasks(
+    network: Network,
+    *,
+    full_scale_v: float = NODE_FULL_SCALE_V,
+    points: tuple[tuple[float, float], ...] = REGRESSION_POINTS,
+    sources: tuple[int, ...] = (15, 13, 7, 5, 2, 8),
+    targets: tuple[int, int] = (10, 0),
+    ground: int = 12,
+) -> tuple[Task, ...]:
+    """The lab's regression cycle on the 4 x 4 board: one task per point of one regression.
+
+    Point ``(v1, d)`` (0-1 node scale) drives the six sources with ``(v1, 0.5, 1 - v1, 0.5,
+    0.316, 0.684)`` x ``full_scale_v`` and asks for the output difference ``out_0 - out_1 =
+    d x full_scale_v`` around the middle of the range (targets ``(1 +- d) / 2`` x full scale).
+    The lab alternates the points every tau/2 (two training points, no training groups); its
+    error is the difference's squared error (:func:`difference_error_v2`).
+    """
+    if len({*sources, *targets, ground}) != 9 or max(*sources, *targets, ground) >= network.n_nodes:
+        raise BridgeConfigError("nodes: expected 9 distinct nodes of the network")
+    tasks = []
+    for v1, d in points:
+        inputs = full_scale_v * np.array([[v1, 0.5, 1 - v1, 0.5, 0.316, 0.684]])
+        outputs = full_scale_v * np.array([[(1 + d) / 2, (1 - d) / 2]])
+        tasks.append(
+            Task(
+                kind="custom",
+                network=network,
+                ground=[ground],
+                source_kind="nodes",
+                sources=list(sources),
+                target_kind="nodes",
+                targets=list(targets),
+                train=Examples(inputs=inputs, outputs=outputs),
+                description=f"arXiv 2505.22887 regression cycle, point v1 = {v1:g}",
+            )
+        )
+    return tuple(tasks)
+
+
+def difference_error_v2(outputs_v: np.ndarray, targets_v: np.ndarray) -> float:
+    """The lab's error with outputs read as a difference (its ``TrainMSE`` with ``DEL`` > 0):
+    mean over points of ``((out_0 - out_1) - (target_0 - target_1))^2`` (V^2)."""
+    outputs_v, targets_v = np.asarray(outputs_v, dtype=float), np.asarray(targets_v, dtype=float)
+    d = (outputs_v[:, 0] - outputs_v[:, 1]) - (targets_v[:, 0] - targets_v[:, 1])
+    return float(np.mean(d**2))
