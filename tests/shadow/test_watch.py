@@ -10,6 +10,12 @@ import pytest
 from twin.physics.network import Network
 from twin.shadow.config import ShadowConfig
 from twin.shadow.detector import FalseAlarmCurve, SpreadModel
+from twin.shadow.drive_margin import (
+    DRIVE_SIGMAS,
+    drive_margin_v_per_s,
+    drive_sd_v_per_s,
+    gain_covariance,
+)
 from twin.shadow.state import TwinState
 from twin.shadow.tracker import DriftTracker
 from twin.shadow.watch import (
@@ -254,3 +260,61 @@ def test_a_neighbours_switch_keeps_its_spread_for_the_next_interval() -> None:
     w.learn_interval(0.5, still, still)  # an interval with no switch ends the hold
     w.state.resync_gates_v = still.copy()
     assert w.cutoff_var_v2(still + 0.004, still + 0.004)[1] == 0.0
+
+
+def test_the_drive_sd_is_the_net_drives_error_from_the_gains_covariance() -> None:
+    """sd(da_F X_F - da_C X_C) / RC against a Monte Carlo of correlated gain errors."""
+    rng = np.random.default_rng(5)
+    se = np.array([[0.02, 0.021], [0.05, 0.01]])
+    rho = np.array([0.999, 0.3])
+    cov = gain_covariance(se[:, 0], se[:, 1], rho * se[:, 0] * se[:, 1])
+    xf, xc, rc = np.array([2.0, 1.0]), np.array([2.1, 3.0]), np.array([0.5, 2.0])
+    sd = drive_sd_v_per_s(cov, xf, xc, rc)
+    for e in range(2):
+        c = np.array([[cov[e, 0], cov[e, 2]], [cov[e, 2], cov[e, 1]]])
+        da = rng.multivariate_normal(np.zeros(2), c, size=50_000)
+        mc = np.std((da[:, 0] * xf[e] - da[:, 1] * xc[e]) / rc[e])
+        assert sd[e] == pytest.approx(mc, rel=0.02)
+    # nominal edges (NaN) keep the flat margin; fitted ones take DRIVE_SIGMAS sd
+    rate = drive_margin_v_per_s(np.array([100.0, 100.0]), np.array([0.1, np.nan]))
+    assert rate.tolist() == pytest.approx([DRIVE_SIGMAS * 0.1, DRIVE_REL * 100.0])
+
+
+def test_a_leak_near_a_fixed_point_is_caught_with_the_gains_covariance() -> None:
+    """Mask 2's miss (board 215, edge 28, leak tau 1 s; bench_detection.py --effect): a gate near
+    its fixed point with two drive terms of ~128 V/s each (gross ~257 V/s) falls 0.36 V in 0.2 s.
+    The flat margin (1 % of the gross drive's travel: 0.51 V at 0.2 s) hides it; the fitted
+    gains' covariance (correlation 0.99, sd 1 % each) leaves a net-drive sd of ~0.1 % of the
+    gross drive, so the margin is 3 sd of it and the fall is caught. A residual within that
+    margin (board 314's fault-free 1.2 sd) still scores nothing."""
+    xf = xc = np.full(4, 1.0)  # squared drops, V^2; rc 1 s: a gain is a rate per V^2
+    a = 128.0
+    se = np.full(4, 0.01 * a)
+    cov = 0.99 * se * se
+    gross = np.full(4, 2 * a)  # V/s
+    w = _warmed()
+    w.set_gain_covariance(se, se, cov)
+    assert w.gain_cov is not None
+    sd = drive_sd_v_per_s(w.gain_cov, xf, xc, np.ones(4))
+    assert np.all(sd < 0.002 * gross)
+    gates = np.full(4, 3.0)  # a gate at its fixed point: no net travel in the twin
+    w.state.resync_gates_v = gates.copy()
+    caught_at = None
+    for i in range(1, 21):
+        tau = 0.01 * i
+        # edge 0 leaks (0.36 V in 0.2 s); edge 1 parts at 1.2 sd of its net drive (board 314)
+        res = np.array([-0.36 * tau / 0.2, -1.2 * sd[1] * tau, 0.0, 0.0])
+        scores = w.edge_scores(1.0 + tau, tau, gates + res, gates, gates, res, gross, sd)
+        assert scores is not None
+        assert scores[1] == 0.0
+        if caught_at is None and scores[0] > 1.0:
+            caught_at = tau
+    assert caught_at is not None
+    assert caught_at <= 0.2
+    flat = _warmed()  # the flat margin: the same fall is hidden
+    flat.state.resync_gates_v = gates.copy()
+    for i in range(1, 21):
+        tau = 0.01 * i
+        res = np.array([-0.36, 0.0, 0.0, 0.0]) * tau / 0.2
+        flat.edge_scores(1.0 + tau, tau, gates + res, gates, gates, res, gross)
+    assert flat.detector.sums[0] == 0.0
