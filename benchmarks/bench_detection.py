@@ -40,6 +40,9 @@ from twin.shadow.node_test import free_nodes
 from twin.shadow.session import EmulationSpec, calibrate_emulator, make_emulator
 from twin.shadow.shadow import Shadow, ShadowConfig
 
+#: The calibration's gain uncertainty, for ``--drive-margin se``.
+GAIN_COV_KEYS = ("a_free_se_per_v", "a_clamp_se_per_v", "a_free_clamp_cov_per_v2")
+
 #: The runs record the detector's increments, so any level is evaluated afterwards: the one of
 #: ``--false-alarm-hours`` on the stored curve, read when the runs are done.
 PROVISIONAL = FalseAlarmCurve(
@@ -86,6 +89,7 @@ def _shadow(
     track: bool = True,
     probe_every_s: float | None = None,
     node_every_s: float | None = None,
+    drive_margin: str = "flat",
 ) -> dict:
     sh = Shadow(
         InProcessBoard(emu, faults=[fault] if fault else []),
@@ -95,6 +99,8 @@ def _shadow(
         spread=result.spread,
         curve=default_false_alarm_curve(),  # live alarms (and their diagnosis) at the level
     )
+    if drive_margin == "se":
+        sh.watch.set_gain_covariance(*(result.fitted[k] for k in GAIN_COV_KEYS))
     det = sh.detector
     det.trace = []
     times: list[float] = []
@@ -368,6 +374,13 @@ def main(argv: list[str] | None = None) -> int:
         default=0.2,
         help="the delay, s, of the effect table's 'early' columns (the issue's 0.2 s)",
     )
+    ap.add_argument(
+        "--drive-margin",
+        choices=("flat", "se"),
+        default="flat",
+        help="the gross-drive margin: flat (DRIVE_REL of the gross drive, the default) or se "
+        "(DRIVE_SIGMAS sd of the net drive from the fitted gains' covariance, opt-in)",
+    )
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
     for name in ("probe_every", "node_every"):
@@ -424,6 +437,7 @@ def main(argv: list[str] | None = None) -> int:
                     track=not args.no_track,
                     probe_every_s=args.probe_every,
                     node_every_s=args.node_every,
+                    drive_margin=args.drive_margin,
                 )
                 effect = (  # a node fault moves no gate: no effect to measure
                     _effect(spec, fault, args.fault_at + args.after, args.within)

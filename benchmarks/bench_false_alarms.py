@@ -79,6 +79,7 @@ def one(
     hours: float,
     variation: str = "typical",
     idle_s: float = 0.0,
+    drive_margin: str = "flat",
 ) -> dict:
     emu = make_emulator(EmulationSpec(seed=seed, variation=variation))
     result, _ = calibrate_emulator(emu, seed=seed, idle_s=idle_s)
@@ -92,6 +93,9 @@ def one(
         spread=result.spread,
         curve=curve,
     )
+    if drive_margin == "se":  # opt-in: the gross-drive margin from the fitted gains' covariance
+        keys = ("a_free_se_per_v", "a_clamp_se_per_v", "a_free_clamp_cov_per_v2")
+        sh.watch.set_gain_covariance(*(result.fitted[k] for k in keys))
     sh.detector.trace = []
     summary = sh.run(duration_s)
     sh.close()
@@ -108,11 +112,12 @@ def _runs(
     ordered: bool = True,
     variation: str = "typical",
     idle_s: float = 0.0,
+    drive_margin: str = "flat",
 ) -> Iterator[tuple[int, dict]]:
     """``(seed, one(seed))``, ``jobs`` seeds at a time in worker processes: in seed order, or
     (``ordered=False``) as they finish, so a ``--progress`` file holds every finished seed."""
     run = partial(one, duration_s=duration_s, curve=curve, hours=hours, variation=variation,
-                  idle_s=idle_s)  # fmt: skip
+                  idle_s=idle_s, drive_margin=drive_margin)  # fmt: skip
     if jobs <= 1:
         yield from ((seed, run(seed)) for seed in seeds)
         return
@@ -208,10 +213,19 @@ def main(argv: list[str] | None = None) -> int:
         help="check only: calibrate with each episode held idle this long first, s (the fit "
         "then separates each edge's learning bias from its leak)",
     )
+    ap.add_argument(
+        "--drive-margin",
+        choices=("flat", "se"),
+        default="flat",
+        help="check only: the gross-drive margin, flat (DRIVE_REL, the default) or se (from the "
+        "fitted gains' covariance, twin.shadow.drive_margin; opt-in)",
+    )
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
     if args.variation != "typical" and (args.write or args.mark_validated):
         ap.error("--variation: --write and --mark-validated are for the typical boards only")
+    if args.drive_margin != "flat" and (args.write or args.mark_validated):
+        ap.error("--drive-margin: --write and --mark-validated are for the default (flat) only")
     if args.idle_s and (args.write or args.mark_validated):
         ap.error("--idle-s: --write and --mark-validated use the default calibration")
     if args.write:
@@ -235,6 +249,7 @@ def main(argv: list[str] | None = None) -> int:
                 ordered=False,
                 variation=args.variation,
                 idle_s=args.idle_s,
+                drive_margin=args.drive_margin,
             )
         ):
             trace = [np.zeros(0), *got["trace"]]

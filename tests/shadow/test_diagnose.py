@@ -76,3 +76,22 @@ def test_the_signature_is_read_back_from_the_alarm_text() -> None:
     for kind in ("gain", "drift", "stuck", "unexplained", "unknown"):
         d = Diagnosis(edge=4, kind=kind, gain=1.5, drift_v_per_s=-0.3, gate_v=2.0)
         assert kind_of(d.text()) == kind
+
+
+def test_a_signature_names_the_causes_it_cannot_tell_apart_not_one() -> None:
+    """Within one interval a free-gain rise reads as a drift, a stuck gate or a scale, a leak as
+    a scale (bench_detection.py): the text names the signature's causes and says so."""
+    texts = {
+        kind: Diagnosis(edge=4, kind=kind, gain=1.5, drift_v_per_s=0.3, gate_v=2.0).text()
+        for kind in ("gain", "drift", "stuck")
+    }
+    for text in texts.values():
+        assert "cannot tell which" in text
+        assert "amplifier gain)" not in text
+    assert "scale" in texts["gain"]
+    assert "balance" in texts["gain"]
+    assert "leak" in texts["gain"]
+    assert "balance" in texts["drift"]
+    assert "leak" in texts["drift"]
+    assert "free gain or offset" not in texts["drift"]  # the sign names no cause
+    assert "dead" in texts["stuck"]

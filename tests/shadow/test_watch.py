@@ -10,6 +10,12 @@ import pytest
 from twin.physics.network import Network
 from twin.shadow.config import ShadowConfig
 from twin.shadow.detector import FalseAlarmCurve, SpreadModel
+from twin.shadow.drive_margin import (
+    DRIVE_SIGMAS,
+    drive_margin_v_per_s,
+    drive_sd_v_per_s,
+    gain_covariance,
+)
 from twin.shadow.state import TwinState
 from twin.shadow.tracker import DriftTracker
 from twin.shadow.watch import (
@@ -20,6 +26,7 @@ from twin.shadow.watch import (
     DRIVE_REL,
     MODEL_ABS_V,
     MODEL_REL,
+    NEIGHBOUR_CAP_FACTOR,
     WARMUP_INTERVALS,
     Watch,
 )
@@ -91,19 +98,71 @@ def test_near_cutoff_spread_is_its_travel_and_a_switch_spreads_to_neighbours_onl
 
 
 def test_a_board_gate_far_faster_than_the_twin_does_not_widen_its_own_spread() -> None:
-    """Near cutoff (or beside a switching gate) the spread follows the travel, but the board's
-    travel counts only up to ten times the twin's plus 50 mV: a fault that drives a gate 1 V
-    while the twin moves it 30 mV keeps a spread of 0.35 V, not 1 V."""
+    """Near cutoff the spread follows the travel, but the board's travel counts only up to ten
+    times the twin's plus 50 mV; beside a switching gate (out of cutoff itself) only up to
+    twice the twin's plus 50 mV: a fault that drives a neighbour 1 V while the twin moves it
+    30 mV keeps a spread of 0.11 V, not 0.35 V (the old cap) or 1 V."""
     w = _watch()
     w.state.resync_gates_v = np.array([1.1, 3.0, 3.0, 3.0])
-    pred = np.array([1.16, 3.03, 3.0, 3.0])  # edge 0 switching: edge 1 is its neighbour
-    rep = np.array([1.16, 4.03, 3.0, 3.0])  # edge 1's board gate: 1 V up
+    pred = np.array([1.13, 3.03, 3.0, 3.0])  # edge 0 switching: edge 1 is its neighbour
+    rep = np.array([1.63, 4.03, 3.0, 3.0])  # both board gates far ahead of the twin's
     var = w.cutoff_var_v2(rep, pred)
-    assert var[1] == pytest.approx((CUTOFF_REL * (CUTOFF_CAP_FACTOR * 0.03 + CUTOFF_CAP_V)) ** 2)
-    assert np.sqrt(var[1]) < 0.4
-    # within the cap the board's travel still sets it (a fast board gate near cutoff is normal)
-    rep = np.array([1.16, 3.2, 3.0, 3.0])
-    assert w.cutoff_var_v2(rep, pred)[1] == pytest.approx((CUTOFF_REL * 0.2) ** 2)
+    assert var[0] == pytest.approx((CUTOFF_REL * (CUTOFF_CAP_FACTOR * 0.03 + CUTOFF_CAP_V)) ** 2)
+    cap = NEIGHBOUR_CAP_FACTOR * 0.03 + CUTOFF_CAP_V
+    assert var[1] == pytest.approx((CUTOFF_REL * cap) ** 2)
+    assert np.sqrt(var[1]) < 0.15
+    # within the caps the board's travel still sets them (a fast board gate near cutoff is
+    # normal, and so is a neighbour's moderate change of rate)
+    rep = np.array([1.3, 3.08, 3.0, 3.0])
+    var = w.cutoff_var_v2(rep, pred)
+    assert var[0] == pytest.approx((CUTOFF_REL * 0.2) ** 2)
+    assert var[1] == pytest.approx((CUTOFF_REL * 0.08) ** 2)
+
+
+def test_a_fault_beside_a_switching_gate_is_caught_within_0_2_s() -> None:
+    """Mask 1's miss (board 205, edge 23, free gain x1.5; bench_detection.py --effect, seeds
+    200-215): the edge is out of cutoff, its neighbour switches near cutoff, the twin moves it
+    40 mV in 0.2 s while the faulty board moves it 1 V. The old neighbour spread (its own board
+    travel up to 10x the twin's + 50 mV, 0.45 V) kept its CUSUM below the level; the twin's
+    travel (2x + 50 mV) does not."""
+    w = _warmed()
+    start = np.array([1.1, 3.0, 3.0, 3.0])
+    w.state.resync_gates_v = start.copy()
+    w.state.last_resync_s = 1.0
+    crossed_at = None
+    for i in range(1, 21):  # every 10 ms for 0.2 s
+        tau = 0.01 * i
+        pred = start + np.array([0.3, 0.04, 0.01, 0.01]) * tau / 0.2  # edge 0 switches
+        rep = pred + np.array([0.0, 0.96, 0.0, 0.0]) * tau / 0.2  # edge 1: the fault
+        res = rep - pred
+        scores = w.edge_scores(1.0 + tau, tau, rep, pred, pred, res)
+        assert scores is not None
+        assert np.all(scores[2:] == 0.0)
+        if crossed_at is None and scores[1] > 1.0:
+            crossed_at = tau
+    assert crossed_at is not None, f"edge 1 scored {w.detector.sums[1] / w.detector.level:.2f}"
+    assert crossed_at <= 0.2
+
+
+def test_a_doubted_edge_is_not_taught_its_fault_as_a_neighbours_new_regime() -> None:
+    """Mask 1's absorption: an edge whose CUSUM is half-way to the level, out of cutoff itself,
+    learned its interval as a new regime whenever a neighbour switched, so the fault became its
+    tracked gain at the next resync (board 205's edge 23). It now teaches the tracker nothing;
+    an edge in doubt still learns during its warm-up (there is nothing else to predict with)."""
+    w = _warmed()
+    tracker = w.tracker
+    assert isinstance(tracker, DriftTracker)
+    before = tracker.updates.copy()
+    gain = tracker.gain.copy()
+    w.detector.sums = np.array([0.0, 0.6, 0.0, 0.0]) * w.detector.level  # edge 1 in doubt
+    w.regime_changed[:] = [False, True, True, False]  # a neighbour of both switched
+    w.state.resync_gates_v = np.full(4, 3.0)
+    w.state.last_resync_s = 1.0
+    w.learn_interval(1.25, np.full(4, 3.1), np.array([3.1, 3.4, 3.15, 3.1]))
+    assert tracker.updates[1] == before[1]  # the doubted edge: not learned
+    assert tracker.gain[1] == gain[1]
+    assert tracker.updates[2] == before[2] + 1  # not in doubt: its new regime is learned
+    assert tracker.gain[2] > gain[2] + 0.1  # whatever its size (1.5x)
 
 
 def test_edges_are_scored_only_after_the_warm_up_intervals() -> None:
@@ -201,3 +260,61 @@ def test_a_neighbours_switch_keeps_its_spread_for_the_next_interval() -> None:
     w.learn_interval(0.5, still, still)  # an interval with no switch ends the hold
     w.state.resync_gates_v = still.copy()
     assert w.cutoff_var_v2(still + 0.004, still + 0.004)[1] == 0.0
+
+
+def test_the_drive_sd_is_the_net_drives_error_from_the_gains_covariance() -> None:
+    """sd(da_F X_F - da_C X_C) / RC against a Monte Carlo of correlated gain errors."""
+    rng = np.random.default_rng(5)
+    se = np.array([[0.02, 0.021], [0.05, 0.01]])
+    rho = np.array([0.999, 0.3])
+    cov = gain_covariance(se[:, 0], se[:, 1], rho * se[:, 0] * se[:, 1])
+    xf, xc, rc = np.array([2.0, 1.0]), np.array([2.1, 3.0]), np.array([0.5, 2.0])
+    sd = drive_sd_v_per_s(cov, xf, xc, rc)
+    for e in range(2):
+        c = np.array([[cov[e, 0], cov[e, 2]], [cov[e, 2], cov[e, 1]]])
+        da = rng.multivariate_normal(np.zeros(2), c, size=50_000)
+        mc = np.std((da[:, 0] * xf[e] - da[:, 1] * xc[e]) / rc[e])
+        assert sd[e] == pytest.approx(mc, rel=0.02)
+    # nominal edges (NaN) keep the flat margin; fitted ones take DRIVE_SIGMAS sd
+    rate = drive_margin_v_per_s(np.array([100.0, 100.0]), np.array([0.1, np.nan]))
+    assert rate.tolist() == pytest.approx([DRIVE_SIGMAS * 0.1, DRIVE_REL * 100.0])
+
+
+def test_a_leak_near_a_fixed_point_is_caught_with_the_gains_covariance() -> None:
+    """Mask 2's miss (board 215, edge 28, leak tau 1 s; bench_detection.py --effect): a gate near
+    its fixed point with two drive terms of ~128 V/s each (gross ~257 V/s) falls 0.36 V in 0.2 s.
+    The flat margin (1 % of the gross drive's travel: 0.51 V at 0.2 s) hides it; the fitted
+    gains' covariance (correlation 0.99, sd 1 % each) leaves a net-drive sd of ~0.1 % of the
+    gross drive, so the margin is 3 sd of it and the fall is caught. A residual within that
+    margin (board 314's fault-free 1.2 sd) still scores nothing."""
+    xf = xc = np.full(4, 1.0)  # squared drops, V^2; rc 1 s: a gain is a rate per V^2
+    a = 128.0
+    se = np.full(4, 0.01 * a)
+    cov = 0.99 * se * se
+    gross = np.full(4, 2 * a)  # V/s
+    w = _warmed()
+    w.set_gain_covariance(se, se, cov)
+    assert w.gain_cov is not None
+    sd = drive_sd_v_per_s(w.gain_cov, xf, xc, np.ones(4))
+    assert np.all(sd < 0.002 * gross)
+    gates = np.full(4, 3.0)  # a gate at its fixed point: no net travel in the twin
+    w.state.resync_gates_v = gates.copy()
+    caught_at = None
+    for i in range(1, 21):
+        tau = 0.01 * i
+        # edge 0 leaks (0.36 V in 0.2 s); edge 1 parts at 1.2 sd of its net drive (board 314)
+        res = np.array([-0.36 * tau / 0.2, -1.2 * sd[1] * tau, 0.0, 0.0])
+        scores = w.edge_scores(1.0 + tau, tau, gates + res, gates, gates, res, gross, sd)
+        assert scores is not None
+        assert scores[1] == 0.0
+        if caught_at is None and scores[0] > 1.0:
+            caught_at = tau
+    assert caught_at is not None
+    assert caught_at <= 0.2
+    flat = _warmed()  # the flat margin: the same fall is hidden
+    flat.state.resync_gates_v = gates.copy()
+    for i in range(1, 21):
+        tau = 0.01 * i
+        res = np.array([-0.36, 0.0, 0.0, 0.0]) * tau / 0.2
+        flat.edge_scores(1.0 + tau, tau, gates + res, gates, gates, res, gross)
+    assert flat.detector.sums[0] == 0.0

@@ -81,7 +81,8 @@ class CalibrationResult:
     """Fitted edges and the per-edge values (``a_free_per_v``, ``a_clamp_per_v``, ``v_t_v``,
     ``tau_leak_s``, ``v_rest_v``, ``drift_v_per_s`` at :data:`DRIFT_REF_V`, the learning bias
     ``bias_v_per_s`` and ``bias_from_idle``, whether idle frames separated it from the leak) with
-    their standard errors (``a_free_se_per_v``, ``a_clamp_se_per_v``, ``drift_se_v_per_s``,
+    their standard errors (``a_free_se_per_v``, ``a_clamp_se_per_v``, the two gains' covariance
+    ``a_free_clamp_cov_per_v2``, ``drift_se_v_per_s``,
     ``leak_per_s_se``, ``bias_se_v_per_s``;
     NaN where an edge kept its nominal values), the fits' final costs, and the fault-free residual
     spread of the calibrated twin (``spread``, :func:`twin.shadow.detector.learn_spread`)."""
@@ -199,9 +200,7 @@ def calibrate(
     rails = (float(np.max(cols["v_min_v"])), float(np.min(cols["v_max_v"])))
     vt, cost_vt = fit_thresholds(segments, task, base)
     idle = [s for s in idle if len(s) > 1]
-    dyn, cost_dyn = fit_gate_dynamics(
-        segments, task, window_s=window_s, rails_v=rails, idle=idle
-    )
+    dyn, cost_dyn = fit_gate_dynamics(segments, task, window_s=window_s, rails_v=rails, idle=idle)
     rc = cols["r_charge_ohm"] * cols["c_gate_f"]
     nominal = dyn["fitted"] == 0
     dyn["g_free"][nominal] = cols["a_free_per_v"][nominal] / rc[nominal]
@@ -233,6 +232,7 @@ def calibrate(
         "dynamics_fitted": dyn["fitted"].astype(bool),
         "a_free_se_per_v": dyn["g_free_se"] * rc,
         "a_clamp_se_per_v": dyn["g_clamp_se"] * rc,
+        "a_free_clamp_cov_per_v2": dyn["g_free_clamp_cov"] * rc * rc,
         "drift_v_per_s": np.where(nominal_cols, 0.0, dyn["c_v_per_s"] - leak * DRIFT_REF_V),
         "drift_se_v_per_s": dyn["drift_se_v_per_s"],
         "leak_per_s_se": dyn["leak_per_s_se"],

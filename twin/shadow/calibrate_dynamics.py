@@ -133,7 +133,13 @@ def fit_gate_dynamics(
     names = ("g_free", "g_clamp", "c_v_per_s", "leak_per_s")
     out = {name: np.zeros(n) for name in names}
     out |= {f"{name}_se": np.full(n, np.nan) for name in names}
-    for name in ("drift_se_v_per_s", "c_leak_cov", "bias_v_per_s", "bias_se_v_per_s"):
+    for name in (
+        "drift_se_v_per_s",
+        "c_leak_cov",
+        "g_free_clamp_cov",
+        "bias_v_per_s",
+        "bias_se_v_per_s",
+    ):
         out[name] = np.full(n, np.nan)
     out["fitted"] = np.zeros(n)
     out["idle_fitted"] = np.zeros(n)
@@ -162,6 +168,7 @@ def fit_gate_dynamics(
             out[f"{name}_se"][i] = np.sqrt(cov[k, k])
         out["drift_se_v_per_s"][i] = float(np.sqrt(grad @ cov @ grad))
         out["c_leak_cov"][i] = cov[2, 3]
+        out["g_free_clamp_cov"][i] = cov[0, 1]
         cost += c_i
     return out, cost
 

@@ -17,7 +17,9 @@ board's hidden circuit produces within an interval,
 and a *stuck* gate (the board's gate held within a few ADC steps while the prediction moved).
 The model that explains most of the residual ``b - u`` names the signature; when neither explains
 at least :data:`EXPLAINED` of it the residual is *unexplained*. Which fault classes produce which
-signature is measured, not assumed: ``benchmarks/bench_detection.py`` tabulates it.
+signature is measured, not assumed: ``benchmarks/bench_detection.py`` tabulates it. A signature
+is not a cause: the text says which causes give it (a scale of the drive, a balance between the
+two gains, a leak or offset, a stuck or dead gate) and that one interval cannot tell them apart.
 """
 
 from __future__ import annotations
@@ -72,18 +74,31 @@ class Diagnosis:
         e = self.edge
         if self.kind == "stuck":
             held = f"gate held at {self.gate_v:.3f} V while the twin's moved"
-            return f"edge {e}: {held} ({_SAYS['stuck']})"
+            causes = f"{_SAYS['stuck']}, a dead one, or its two drive terms in balance"
+            return f"edge {e}: {held} ({causes}; {_WHICH})"
         if self.kind == "gain":
-            return f"edge {e}: learns x{self.gain:.2f} {_SAYS['gain']} (amplifier gain)"
+            return (
+                f"edge {e}: learns x{self.gain:.2f} {_SAYS['gain']} (a scale of its drive: both "
+                f"gains, or their balance or a leak acting in step with it; {_WHICH})"
+            )
         if self.kind == "drift":
             d = self.drift_v_per_s
-            causes = "leak, comparator offset or clamped gain" if d < 0 else "free gain or offset"
-            return f"edge {e}: {_SAYS['drift']} {d:+.2f} V/s ({causes})"
+            return (
+                f"edge {e}: {_SAYS['drift']} {d:+.2f} V/s (a balance between its free and "
+                f"clamped gains, a leak or an offset; {_WHICH})"
+            )
         if self.kind == "unexplained":
             return f"edge {e}: rate error {_SAYS['unexplained']}"
         return f"edge {e}: {_SAYS['unknown']}"
 
 
+#: What every signature's text adds: within one resync interval a signature does not name its
+#: fault. Near a fixed point the two drive terms nearly cancel, so a free-gain rise and a
+#: clamped-gain fall give the same residual, and a leak pulls at a nearly constant rate
+#: (measured, ``bench_detection.py``, seeds 200-215, the faulty edge's live alarms: free gain
+#: x1.5 read as drift 5, scale 2, unexplained 1, stuck 1; clamped gain x1.5 as stuck 5, drift 4,
+#: unexplained 2, scale 2; leak tau 1 s as scale 9, unexplained 3, drift 1).
+_WHICH = "one interval cannot tell which"
 #: The words of :meth:`Diagnosis.text` that name each signature.
 _SAYS = {
     "stuck": "stuck gate",

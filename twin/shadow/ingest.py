@@ -18,6 +18,7 @@ import numpy as np
 from twin.board.contract import Board, BoardState
 from twin.shadow.alarms import Alarm
 from twin.shadow.config import ShadowConfig
+from twin.shadow.drive_margin import drive_sd_v_per_s
 from twin.shadow.output import ShadowOutput
 from twin.shadow.state import PredictedState, ShadowHistory, ShadowStats, TwinState
 from twin.shadow.sync import TwinSync, track_mode
@@ -182,9 +183,17 @@ class Ingest:
         edge_scores = None
         if state.mode == "training":  # idle and inference gates hold: nothing to learn from
             circuit, model = self.state.circuit, self.state.model
-            gross = None
+            gross = drive_sd = None
             if circuit is not None and model is not None:
                 gross = circuit.gross_drive_v_per_s(model, v_free, v_clamped, lam=track.lam)
+                cov = self.watch.gain_cov
+                if cov is not None and cov.shape[0] == gross.size:
+                    drive_sd = drive_sd_v_per_s(
+                        cov,
+                        (1.0 - track.lam) * circuit.drops(v_free) ** 2,
+                        circuit.drops(v_clamped) ** 2,
+                        model.r_charge_ohm * model.c_gate_f,
+                    )
             edge_scores = self.watch.edge_scores(
                 self.state.run_t_s,
                 tau_s,
@@ -193,6 +202,7 @@ class Ingest:
                 gates,
                 gate_res,
                 gross,
+                drive_sd,
             )
         if edge_scores is not None:
             self.state.score = float(np.max(edge_scores, initial=0.0))
