@@ -15,6 +15,7 @@ import pytest
 
 from tests.helpers import run_cli
 from tests.ports import board_process
+from twin.shadow.config import DEFAULT_NODE_EVERY_S
 
 
 def _one_line(capsys: Any, *args: str) -> str:
@@ -64,6 +65,27 @@ def test_a_saved_calibration_calibrates_a_later_shadow(capsys: Any, tmp_path: Pa
     assert summary["calibration"]["held_out_gate_rms_v"] == report["prediction"]["calibrated"][
         "gate_rms_v"
     ]
+    # a calibrated twin runs the passive node check unless told not to
+    assert summary["nodes"]["every_s"] == DEFAULT_NODE_EVERY_S
+    assert summary["nodes"]["evaluated"] >= 1
+    code, out, err = run_cli(
+        capsys, "shadow", "--emulate", "--seed", "3", "--calibration", str(path),
+        "--duration", "1", "--json", "--no-db", "--no-node-check",
+    )  # fmt: skip
+    assert code == 0, err
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert summary["nodes"] is None
+    # uncalibrated, nothing to check with: off, and no warning about a check nobody asked for
+    code, out, err = run_cli(
+        capsys, "shadow", "--emulate", "--seed", "3", "--duration", "0.5", "--json", "--no-db"
+    )
+    assert code == 0, err
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert summary["nodes"] is None
+    assert "node check off" not in err
+    assert "at most one of --node-every and --no-node-check" in _one_line(
+        capsys, "shadow", "--emulate", "--node-every", "1", "--no-node-check"
+    )
 
 
 @pytest.fixture

@@ -40,6 +40,7 @@ def _shadow_run(
     console: Console, out: Path, seed: int, duration_s: float, episode_s: float
 ) -> None:
     from twin.board.inprocess import parse_fault
+    from twin.shadow.config import DEFAULT_NODE_EVERY_S
     from twin.shadow.session import EmulationSpec, calibrate_emulator, make_emulator, open_board
     from twin.shadow.shadow import ShadowConfig
 
@@ -73,7 +74,9 @@ def _shadow_run(
     summary = run_shadow(
         board,
         duration_s=duration_s,
-        shadow_config=ShadowConfig(resync="periodic", resync_interval_s=0.25),
+        shadow_config=ShadowConfig(
+            resync="periodic", resync_interval_s=0.25, node_every_s=DEFAULT_NODE_EVERY_S
+        ),
         seed=seed,
         edges=result.edges,
         spread=result.spread,
@@ -129,6 +132,16 @@ def _shadow_table(console: Console, s: dict[str, Any], duration_s: float) -> Non
         ),
         ("alarms", f"{s['alarms']}"),
     ]
+    nodes = s.get("nodes")
+    if isinstance(nodes, dict) and "evaluated" in nodes:
+        rows.insert(
+            -1,
+            (
+                "passive node check",
+                f"every {nodes['every_s']:g} s: {nodes['evaluated']} tests, "
+                f"{nodes['alarms']} alarms, largest score {nodes['score_max']:.2f} of the level",
+            ),
+        )
     drift = s.get("tracked_drift")
     if drift:
         rows.append(

@@ -243,7 +243,13 @@ def _view_feed(view: Any, shadow: Any) -> Any:
     metavar="S",
     help="Every S board seconds test the node voltages of the board's last 10 training frames "
     "against the calibrated twin (passive: no command, no pause; reveals threshold faults of "
-    "conducting edges and node ADC faults; not gain faults). Needs a calibrated twin.",
+    "conducting edges and node ADC faults; not gain faults). Needs a calibrated twin; "
+    "default 0.25 with one (--calibrate or --calibration).",
+)
+@click.option(
+    "--no-node-check",
+    is_flag=True,
+    help="Do not run the passive node check (on by default with a calibrated twin).",
 )
 @click.option(
     "--out",
@@ -282,6 +288,7 @@ def shadow_cmd(
     probe_every: float | None,
     probe_hold: float,
     node_every: float | None,
+    no_node_check: bool,
     out: Path | None,
     plot: Path | None,
     force: bool,
@@ -296,7 +303,7 @@ def shadow_cmd(
     """Mirror a board with the twin: residuals, divergence alarms, energies of both."""
     from twin.shadow.calibration_file import load_calibration
     from twin.shadow.calibration_runs import calibrate_live
-    from twin.shadow.config import PROBE_DUTY
+    from twin.shadow.config import DEFAULT_NODE_EVERY_S, PROBE_DUTY
     from twin.shadow.session import EmulationSpec, calibrate_emulator, make_emulator, open_board
     from twin.shadow.shadow import ShadowConfig
 
@@ -309,6 +316,10 @@ def shadow_cmd(
         raise click.UsageError("give at most one of --calibrate or --calibration FILE")
     if idle_s and not calibrate_first:
         raise click.UsageError("--idle-s needs --calibrate (it holds the calibration's board idle)")
+    if no_node_check and node_every is not None:
+        raise click.UsageError("give at most one of --node-every and --no-node-check")
+    if node_every is None and not no_node_check and (calibrate_first or calibration is not None):
+        node_every = DEFAULT_NODE_EVERY_S  # passive and cheap: on wherever it can run
     saved = load_calibration(calibration) if calibration is not None else None
     if probe_every is not None and probe_every < PROBE_DUTY * probe_hold:
         raise click.UsageError(

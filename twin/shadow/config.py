@@ -20,6 +20,9 @@ def _resync_mode(_inst: object, _attr: object, value: str) -> None:
 
 #: A probe may hold the board at most one part in this many of the time.
 PROBE_DUTY = 10.0
+#: Board time between passive node checks when a calibrated twin shadows from the command line
+#: and ``--node-every`` is not given, s (``--no-node-check`` turns it off).
+DEFAULT_NODE_EVERY_S = 0.25
 
 
 def _at_most_60(_inst: object, attr: Any, value: float) -> None:
