@@ -195,8 +195,7 @@ def grid_classifier_tasks(
     alternates the two classes' points as two tasks (its training groups). Its board has no
     grounded node; ours needs one (``ground``, a node the lab leaves free).
     """
-    if len({*sources, *targets, ground}) != 9 or max(*sources, *targets, ground) >= network.n_nodes:
-        raise BridgeConfigError("nodes: expected 9 distinct nodes of the network")
+    _check_nodes(network, sources, targets, ground)
     points = np.array([(v1, v2) for v1 in GRID_V1 for v2 in GRID_V2])
     v1, v2 = points[:, 0], points[:, 1]
     inputs = full_scale_v * np.stack([v1, v2, 1 - v1, 1 - v2, 0.316 + 0 * v1, 0.684 + 0 * v1], 1)
@@ -204,24 +203,41 @@ def grid_classifier_tasks(
     tasks = []
     for cls in (0, 1):
         idx = np.flatnonzero(labels == cls)
-        tasks.append(
-            Task(
-                kind="custom",
-                network=network,
-                ground=[ground],
-                source_kind="nodes",
-                sources=list(sources),
-                target_kind="nodes",
-                targets=list(targets),
-                train=Examples(
-                    inputs=inputs[idx],
-                    outputs=np.full((idx.size, 2), full_scale_v / 2),
-                    labels=labels[idx],
-                ),
-                description=f"arXiv 2505.22887 classification cycle, class {cls} points",
-            )
+        train = Examples(
+            inputs=inputs[idx], outputs=np.full((idx.size, 2), full_scale_v / 2), labels=labels[idx]
         )
+        what = f"arXiv 2505.22887 classification cycle, class {cls} points"
+        tasks.append(_board_task(network, sources, targets, ground, train, what))
     return tasks[0], tasks[1]
+
+
+def _check_nodes(
+    network: Network, sources: tuple[int, ...], targets: tuple[int, int], ground: int
+) -> None:
+    if len({*sources, *targets, ground}) != 9 or max(*sources, *targets, ground) >= network.n_nodes:
+        raise BridgeConfigError("nodes: expected 9 distinct nodes of the network")
+
+
+def _board_task(
+    network: Network,
+    sources: tuple[int, ...],
+    targets: tuple[int, int],
+    ground: int,
+    train: Examples,
+    description: str,
+) -> Task:
+    """A task of the lab's cycles: node sources and targets, one grounded node."""
+    return Task(
+        kind="custom",
+        network=network,
+        ground=[ground],
+        source_kind="nodes",
+        sources=list(sources),
+        target_kind="nodes",
+        targets=list(targets),
+        train=train,
+        description=description,
+    )
 
 
 #: The lab's regression cycle (``memorycyclewhole_A_06`` in its ``makeFig1.m``): two points of one
@@ -249,25 +265,14 @@ def regression_cycle_tasks(
     The lab alternates the points every tau/2 (two training points, no training groups); its
     error is the difference's squared error (:func:`difference_error_v2`).
     """
-    if len({*sources, *targets, ground}) != 9 or max(*sources, *targets, ground) >= network.n_nodes:
-        raise BridgeConfigError("nodes: expected 9 distinct nodes of the network")
+    _check_nodes(network, sources, targets, ground)
     tasks = []
     for v1, d in points:
         inputs = full_scale_v * np.array([[v1, 0.5, 1 - v1, 0.5, 0.316, 0.684]])
         outputs = full_scale_v * np.array([[(1 + d) / 2, (1 - d) / 2]])
-        tasks.append(
-            Task(
-                kind="custom",
-                network=network,
-                ground=[ground],
-                source_kind="nodes",
-                sources=list(sources),
-                target_kind="nodes",
-                targets=list(targets),
-                train=Examples(inputs=inputs, outputs=outputs),
-                description=f"arXiv 2505.22887 regression cycle, point v1 = {v1:g}",
-            )
-        )
+        train = Examples(inputs=inputs, outputs=outputs)
+        what = f"arXiv 2505.22887 regression cycle, point v1 = {v1:g}"
+        tasks.append(_board_task(network, sources, targets, ground, train, what))
     return tuple(tasks)
 
 
