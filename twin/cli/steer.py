@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -152,6 +153,8 @@ def steer_cmd(
     steering saved. ``--view`` serves a live page: the board's error against the twin's plan,
     and the commands sent.
     """
+    import attrs
+
     from twin.shadow.calibration_file import load_calibration
     from twin.shadow.calibration_runs import calibrate_live
     from twin.shadow.session import EmulationSpec, open_board
@@ -201,6 +204,14 @@ def steer_cmd(
             twin = saved_twin(saved)
         elif calibrate_first and not emulate:
             twin = twin_of_calibration(*calibrate_live(board, seed=seed))
+        # the planner's defaults where an option is not given (--no-eta: no raised eta)
+        planner_changes: dict[str, Any] = {"budget_s": plan_budget_s}
+        if fixed_eta:
+            planner_changes["eta_factors"] = ()
+        if plan_budget_hold_s is not None:
+            planner_changes["budget_hold_s"] = plan_budget_hold_s
+        if plan_budget_sim_s is not None:
+            planner_changes["budget_sim_s"] = plan_budget_sim_s
         with (
             maybe_live_view(view, port, mode="steer") as live,
             recorded_dispatch(out, db, no_db) as dispatch,
@@ -212,20 +223,7 @@ def steer_cmd(
                 policy=PolicySpec(
                     name=policy,
                     lam=lam,
-                    planner=PlannerConfig(
-                        eta_factors=() if fixed_eta else PlannerConfig().eta_factors,
-                        budget_s=plan_budget_s,
-                        budget_hold_s=(
-                            PlannerConfig().budget_hold_s
-                            if plan_budget_hold_s is None
-                            else plan_budget_hold_s
-                        ),
-                        budget_sim_s=(
-                            PlannerConfig().budget_sim_s
-                            if plan_budget_sim_s is None
-                            else plan_budget_sim_s
-                        ),
-                    ),
+                    planner=attrs.evolve(PlannerConfig(), **planner_changes),
                 ),
                 config=config,
                 twin=twin,
