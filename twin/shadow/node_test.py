@@ -294,6 +294,11 @@ class NodeCheck:
         active = [self.monitor.active] if self.monitor.active is not None else []
         return [*self.monitor.alarms, *active]
 
+    def thresholds_tracked(self) -> dict[str, Any] | None:
+        """The summary's ``thresholds_tracked``: the threshold tracker's (``None``: none)."""
+        tracker = self.tester.tracker
+        return tracker.summary() if tracker is not None else None
+
 
 def free_nodes(task: Task) -> np.ndarray:
     """Nodes no boundary condition holds in the free network (ground and source nodes held)."""

@@ -131,9 +131,7 @@ class NodeWatch(NodeCheck):
             "reveals": "threshold/conductance faults of conducting edges at the training inputs, "
             "node ADC",
             "blind_to": "gain faults, dead gates and leaks; edges in cutoff at the training inputs",
-            "thresholds_tracked": (
-                self.tester.tracker.summary() if self.tester.tracker is not None else None
-            ),
+            "thresholds_tracked": self.thresholds_tracked(),
         }
 
 

@@ -231,7 +231,5 @@ class InferenceProbe(NodeCheck):
             "z_crit": self.tester.z_crit,
             "reveals": "threshold/conductance faults at any gate (pinned ones too), node ADC",
             "blind_to": "gain faults, dead gates and leaks (they show only while an edge learns)",
-            "thresholds_tracked": (
-                self.tester.tracker.summary() if self.tester.tracker is not None else None
-            ),
+            "thresholds_tracked": self.thresholds_tracked(),
         }
