@@ -283,7 +283,7 @@ class PredictivePolicy:
         self.eta = None if own else plan.eta
         if plan.best is None and plan.truncated:
             self.fell_back = (
-                f"the plan budget ({self.planner.cut_by or self._budget_text()}) ran out before "
+                f"the plan budget ({self.planner.cut_by}) ran out before "
                 "any schedule was predicted to reach the tolerance"
             )
             return self.fallback.start(obs)
@@ -297,15 +297,6 @@ class PredictivePolicy:
             )
             return self.fallback.start(obs)
         return plan.best.schedule[0].lam
-
-    def _budget_text(self) -> str:
-        cfg = self.planner.config
-        parts = [] if cfg.budget_sim_s is None else [f"{cfg.budget_sim_s:g} s of twin time"]
-        if cfg.budget_s is not None:
-            parts.append(f"{cfg.budget_s:g} s of wall time")
-        if cfg.budget_hold_s is not None and self.planner.board_clock is not None:
-            parts.append(f"{cfg.budget_hold_s:g} s of the held board's time")
-        return " or ".join(parts)
 
     def start(self, obs: Observation) -> float:
         """Plan from ``obs`` (again after a reboot: counted as a re-plan)."""
