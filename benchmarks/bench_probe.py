@@ -13,6 +13,9 @@ With ``--passive`` the shadow runs the passive node check instead (:mod:`twin.sh
 ``twin shadow --node-every``: the same node test on the last 10 training frames, no command) every
 ``--probe-every`` s, and the rows count its tests and alarms.
 
+Columns: ``check_alarms`` are the alarms of the check under test (the probe, or with ``--passive``
+the node check), ``gate_alarms`` the gates' detector's (``Alarm.source == "gates"``).
+
 Run: ``nice -n 10 python benchmarks/bench_probe.py --seeds 20 --duration 60 [--passive]
 [--json out.json]``.
 """
@@ -76,11 +79,11 @@ def one_seed(
     return {
         "seed": seed,
         "board_s": duration_s,
-        "probes": probe.tester.evaluated,
+        "tests": probe.tester.evaluated,
         "sent": getattr(probe, "sent", probe.tester.evaluated),  # the node check sends nothing
         "missed": getattr(probe, "missed", 0),
-        "probe_alarms": len(probe.alarms),
-        "passive_alarms": len([a for a in sh.alarms if a.source == "gates"]),
+        "check_alarms": len(probe.alarms),
+        "gate_alarms": len([a for a in sh.alarms if a.source == "gates"]),
         "score_max": probe.tester.score_max,
         "score_abs_max": max((float(np.max(r.z)) / r.z_crit for r in probe.results), default=0.0),
         "residual_max_v": max(res, default=0.0),
@@ -117,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     t0 = time.perf_counter()
     sys.stdout.write(
-        "seed  probes  probe alarms  passive alarms  score max (abs)  residual max/p50 (mV)\n"
+        "seed  tests  check alarms  gate alarms  score max (abs)  residual max/p50 (mV)\n"
     )
     for i, seed in enumerate(range(args.first_seed, args.first_seed + args.seeds)):
         row = one_seed(
@@ -130,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         rows.append(row)
         sys.stdout.write(
-            f"{seed:4d}  {row['probes']:6d}  {row['probe_alarms']:12d}  {row['passive_alarms']:14d}"
+            f"{seed:4d}  {row['tests']:5d}  {row['check_alarms']:12d}  {row['gate_alarms']:11d}"
             f"  {row['score_max']:6.2f} ({row['score_abs_max']:.2f})"
             f"  {row['residual_max_v'] * 1e3:8.3f}/{row['residual_p50_v'] * 1e3:.3f}"
             f"  needed {row['model_v_needed'] * 1e3:.3f} mV, rel {row['step_rel_needed']:.3f}\n"
@@ -151,20 +154,20 @@ def _totals(rows: list[dict]) -> dict:
     from scipy.stats import beta
 
     hours = sum(r["board_s"] for r in rows) / 3600.0
-    probes = sum(r["probes"] for r in rows)
-    alarms = sum(r["probe_alarms"] for r in rows)
-    passive = sum(r["passive_alarms"] for r in rows)
-    per_probe_hi = float(beta.ppf(0.95, alarms + 1, max(probes - alarms, 1))) if probes else 1.0
+    tests = sum(r["tests"] for r in rows)
+    alarms = sum(r["check_alarms"] for r in rows)
+    passive = sum(r["gate_alarms"] for r in rows)
+    per_test_hi = float(beta.ppf(0.95, alarms + 1, max(tests - alarms, 1))) if tests else 1.0
     return {
         "seeds": len(rows),
         "board_hours": hours,
-        "probes": probes,
-        "probe_alarms": alarms,
-        "probe_alarms_per_hour": alarms / hours if hours else None,
-        "probe_alarms_per_hour_upper95": upper95_per_hour(alarms, hours),
-        "probe_alarm_per_probe_upper95": per_probe_hi,
-        "passive_alarms": passive,
-        "passive_alarms_per_hour_upper95": upper95_per_hour(passive, hours),
+        "tests": tests,
+        "check_alarms": alarms,
+        "check_alarms_per_hour": alarms / hours if hours else None,
+        "check_alarms_per_hour_upper95": upper95_per_hour(alarms, hours),
+        "check_alarm_per_test_upper95": per_test_hi,
+        "gate_alarms": passive,
+        "gate_alarms_per_hour_upper95": upper95_per_hour(passive, hours),
         "score_max": max((r["score_max"] for r in rows), default=0.0),
         "residual_max_v": max((r["residual_max_v"] for r in rows), default=0.0),
         "model_v_needed": max((r["model_v_needed"] for r in rows), default=0.0),
