@@ -8,20 +8,22 @@ their ratio (emulated / measured) and the linearised model's (no rails). Target:
 within a factor of 2. ``--quick`` runs 4 periods per experiment.
 
 ``--board``: the 4 x 4 board instead (``HiddenVariation.lab()``, eta 128/129, no ADC) in the lab's
-regression cycle (``--cycle lab``, the default: two points of one regression alternating every
-tau/2, :func:`twin.board.hinge.regression_cycle_tasks`, floor the lab's error of the output
-difference) or two allostery tasks with different source and target nodes (``--cycle allostery``,
-this benchmark's cycle before 2026-12-07, floor their error per target node), printing per period
-the cycle span summed over the 32 edges, the span as the Euclidean norm over the edges (the lab's D:
-``DELTAG`` in its ``ExperimentGroup.m`` is ``sqrt(mean over pairs of sum over edges of dG^2)``, from
-the gate readings half a period apart) and the error floor: median [min, max] over the boards
-(``--seeds``, default 0-5) beside the lab's numbers, the span on the way to the steady cycle (per
-board, stderr) and, where the emulated span is below the lab's, the read noise per gate reading that
-would lift it there; then one table of every number (``--task both``: regression and
-classification). ``--from-log FILE ...`` prints that table from the per-board lines (stderr) of
-earlier runs. Run: ``nice -n 10 python benchmarks/validate_imperfection.py [--quick | --board
-[--task regression|classification|both] [--jobs N] [--seeds S ...] [--gain-rel R] [--gain-scale K]
-[--bias MEAN SIGMA] [--periods TAU ...] [--class-periods TAU ...] [--from-log FILE ...]]``.
+regression cycle (``--cycle lab``, the default: its two training points alternating every tau/2,
+:func:`twin.board.hinge.regression_cycle_tasks`, from its run files; floor the lab's error of the
+output difference) or two allostery tasks with different source and target nodes (``--cycle
+allostery``, this benchmark's cycle before 2026-12-07, floor their error per target node). Per
+period (``--periods``: any of the lab's measured periods, default 0.8 ms, 20 ms, 0.2 s, 1.262 s,
+2 s) it prints the cycle span D, the Euclidean norm over the 32 edges of ``|G(tau/2) - G(0)|``, and
+the error floor: median [min, max] over the boards (``--seeds``, default 0-5) beside the median of
+the lab's replicates at that period (``twin/data/clln/lab-regression-curves.csv``, one row per run
+file: 3 replicates up to 20 ms, 1 above), the lab's replicates, the span summed over edges, the
+span on the way to the steady cycle (per board, stderr) and, where the emulated D is below the
+lab's, the read noise per gate reading that would lift it there; then one table of every number
+(``--task both``: regression and classification). ``--from-log FILE ...`` prints that table from
+the per-board lines (stderr) of earlier runs. Run: ``nice -n 10 python
+benchmarks/validate_imperfection.py [--quick | --board [--task regression|classification|both]
+[--jobs N] [--seeds S ...] [--gain-rel R] [--gain-scale K] [--bias MEAN SIGMA] [--periods TAU ...]
+[--class-periods TAU ...] [--from-log FILE ...]]``.
 
 Measurements: ``docs/imperfection-measurements.md`` (the record, newest first).
 
@@ -35,11 +37,13 @@ beside its 1.15e-3 V^2 (up to 0.12 s) and 2.8e-3 (from 5 s).
 from __future__ import annotations
 
 import argparse
+import csv
 import math
 import re
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
+from importlib import resources
 
 import attrs
 import numpy as np
@@ -67,20 +71,52 @@ def _fmt(x: float) -> str:
     return "n/a" if math.isnan(x) else f"{x:.3g}"
 
 
-#: The lab's 4 x 4 board (issue 23): period (s) -> (span summed over edges, V; floor, V^2);
-#: ``None`` where the lab gives no number at that period. 5 and 10 s (``--periods``): the floor
-#: "about 5e-3 from 5 s" and the span "saturating near 11 V".
-BOARD_LAB: dict[float, tuple[float | None, float | None]] = {
-    0.0008: (5.8e-3, 4e-5),
-    0.02: (0.075, 4e-5),
-    0.2: (0.57, 6.5e-5),
-    1.26: (None, 7e-4),
-    2.0: (4.6, None),
-    5.0: (None, 5e-3),
-    10.0: (11.0, 5e-3),
-}
+@attrs.frozen
+class LabCycle:
+    """The lab's regression cycle at one period: its replicates' floor and span."""
+
+    tau_s: float
+    floors_v2: tuple[float, ...]  #: the error floor per replicate, V^2
+    spans_v: tuple[float, ...]  #: the span D (Euclidean norm over the 32 edges) per replicate, V
+
+    @property
+    def floor_v2(self) -> float:
+        return float(np.median(self.floors_v2))
+
+    @property
+    def span_v(self) -> float:
+        return float(np.median(self.spans_v))
+
+
+def lab_regression_curves() -> dict[float, LabCycle]:
+    """The lab's measured regression cycle per period (``twin/data/clln/lab-regression-curves.csv``,
+    one row per run file, provenance in the folder's README): floor and span per replicate."""
+    ref = resources.files("twin") / "data" / "clln" / "lab-regression-curves.csv"
+    rows = list(csv.DictReader(ref.read_text().splitlines()))
+    taus = sorted({float(r["tau_s"]) for r in rows})
+    return {
+        tau: LabCycle(
+            tau_s=tau,
+            floors_v2=tuple(float(r["floor_v2"]) for r in rows if float(r["tau_s"]) == tau),
+            spans_v=tuple(float(r["span_norm_v"]) for r in rows if float(r["tau_s"]) == tau),
+        )
+        for tau in taus
+    }
+
+
+BOARD_LAB = lab_regression_curves()
 #: Periods ``--board`` runs unless ``--periods`` names others (the long ones cost the most).
-BOARD_DEFAULT_PERIODS = (0.0008, 0.02, 0.2, 1.26, 2.0)
+BOARD_DEFAULT_PERIODS = (0.0008, 0.02, 0.2, 1.262, 2.0)
+
+
+def lab_period(tau_s: float) -> float:
+    """The lab's measured period within 2 % of ``tau_s``; exits naming them if none."""
+    near = [t for t in BOARD_LAB if abs(t - tau_s) <= 0.02 * t]
+    if not near:
+        sys.exit(
+            f"--periods: {tau_s:g} s is not a measured period ({', '.join(map(str, BOARD_LAB))})"
+        )
+    return near[0]
 
 
 @attrs.frozen
@@ -145,27 +181,6 @@ def board_point(seed: int, tau_s: float, variation: HiddenVariation, settle_s: f
                      f"{err:.3g} V^2, {k} cycles; span on the way (cycle: V) {way}\n")  # fmt: skip
     sys.stderr.flush()
     return BoardPoint(float(d_edges.sum()), err, k, tuple(trace), d_edges)
-
-
-def read_noise_to_reach(d_edges_v: np.ndarray, target_v: float) -> float:
-    """The read noise per gate reading (V, Gaussian) that lifts the expected span summed over
-    edges, each edge's span the difference of two readings, from ``d_edges_v`` to ``target_v``
-    (bisection; ``nan`` if the span is already above the target)."""
-
-    def expected(sigma: float) -> float:
-        s = math.sqrt(2.0) * sigma  # the difference of two readings
-        if s == 0:
-            return float(d_edges_v.sum())
-        return sum(s * math.sqrt(2 / math.pi) * math.exp(-(x * x) / (2 * s * s))
-                   + x * math.erf(x / (s * math.sqrt(2))) for x in d_edges_v)  # fmt: skip
-
-    if expected(0.0) >= target_v:
-        return math.nan
-    lo, hi = 0.0, 1.0
-    for _ in range(60):
-        mid = 0.5 * (lo + hi)
-        lo, hi = (mid, hi) if expected(mid) < target_v else (lo, mid)
-    return 0.5 * (lo + hi)
 
 
 #: The lab's 4 x 4 board in classification (issue 23): span rate D / tau (V/s) and hinge error
@@ -278,51 +293,43 @@ def board(seeds: list[int], settle_s: float, variation: HiddenVariation,
           periods: list[float], jobs: int = 1, cycle: str = "lab") -> list[Row]:  # fmt: skip
     """The 4 x 4 board's span and floor per period over ``seeds``, beside the lab's.
 
-    Prints the median [min, max] over seeds and the median's ratio to the lab's number, the span
-    rate D / tau, and the span on the way to the steady cycle (median over boards, at a tenth,
-    half and all of the cycles); at a period where the emulated span is below the lab's, the
-    read noise per gate reading that would lift it to the lab's. Returns the table's rows.
+    Prints the span D (norm over the edges) and the floor, median [min, max] over seeds, beside
+    the median of the lab's replicates at that period (:func:`lab_regression_curves`) and the
+    ratio, the span rate D / tau, the lab's replicates, the span summed over edges, the span on
+    the way to the steady cycle; at a period where the emulated span is below the lab's, the read
+    noise per gate reading that would lift it to the lab's. Returns the table's rows.
     """
     print(f"variation: {variation}\nseeds: {seeds}\nregression cycle: {cycle}")
-    print("tau_s   D_sum median [min, max] / lab (ratio), V   "
+    print("tau_s   D (norm) median [min, max] / lab (ratio), V   "
           "floor median [min, max] / lab (ratio), V^2   D/tau (V/s)   cycles (median)")  # fmt: skip
-    taus = [tau for tau in BOARD_LAB if tau in (periods or BOARD_DEFAULT_PERIODS)]
+    taus = [lab_period(t) for t in (periods or BOARD_DEFAULT_PERIODS)]
     args = [(s, tau, variation, settle_s, cycle) for tau in taus for s in seeds]
     rows: list[Row] = []
     with ProcessPoolExecutor(max_workers=jobs) as pool:
         results = pool.map(board_point, *zip(*args, strict=True))
         for tau in taus:
-            d_lab, floor_lab = BOARD_LAB[tau]
+            lab = BOARD_LAB[tau]
             points: list[BoardPoint] = [next(results) for _ in seeds]
-            d_values = [p.d_sum_v for p in points]
-            f_values = [p.floor_v2 for p in points]
-            d_text, d_ratio = _spread_text(d_values, d_lab)
-            f_text, _ = _spread_text(f_values, floor_lab)
-            if d_lab is not None:
-                name = "regression span (saturation)" if tau >= 10 else "regression span"
-                rows.append((name + " summed over edges, V", tau, d_lab, d_values))
-                rows.append((name + " D = norm, V", tau, d_lab, [p.d_norm_v for p in points]))
-            if floor_lab is not None:
-                rows.append(("regression floor, V^2", tau, floor_lab, f_values))
-            cycles = int(np.median([p.cycles for p in points]))
-            rate = float(np.median(d_values)) / tau
-            print(f"{tau:7.4f}  {d_text}   {f_text}   {rate:.3g}   {cycles}", flush=True)
-            first = np.median([p.trace[0][1] / p.d_sum_v for p in points if p.trace])
-            print(f"         span at the first traced cycle (a tenth of the most cycles) / final, "
-                  f"median: {first:.3f}", flush=True)  # fmt: skip
             norms = [p.d_norm_v for p in points]
-            n_text = _spread_text(norms, d_lab)[0]
-            print(f"         D = norm over edges (the lab's DELTAG): {n_text}; D_sum / D_norm "
-                  f"{np.median(np.divide(d_values, norms)):.2f}", flush=True)  # fmt: skip
-            if d_lab is not None and d_ratio is not None and d_ratio < 1:
-                noise = [read_noise_to_reach(p.d_edges_v, d_lab) for p in points]
-                print(f"         read noise per gate reading lifting the summed span to the lab's:"
-                      f" {np.nanmedian(noise) * 1e3:.3g} mV [{np.nanmin(noise) * 1e3:.3g}, "
-                      f"{np.nanmax(noise) * 1e3:.3g}] (boards below the lab's)",
-                      flush=True)  # fmt: skip
-            if d_lab is not None and float(np.median(norms)) < d_lab:
+            f_values = [p.floor_v2 for p in points]
+            rows.append(("regression span D (norm over edges), V", tau, lab.span_v, norms))
+            rows.append(("regression floor, V^2", tau, lab.floor_v2, f_values))
+            cycles = int(np.median([p.cycles for p in points]))
+            rate = float(np.median(norms)) / tau
+            print(f"{tau:7.4f}  {_spread_text(norms, lab.span_v)[0]}   "
+                  f"{_spread_text(f_values, lab.floor_v2)[0]}   {rate:.3g}   {cycles}",
+                  flush=True)  # fmt: skip
+            print(f"         lab's replicates: D {', '.join(f'{x:.3g}' for x in lab.spans_v)} V; "
+                  f"floor {', '.join(f'{x:.3g}' for x in lab.floors_v2)} V^2; emulated span "
+                  f"summed over edges {_spread_text([p.d_sum_v for p in points], None)[0]}",
+                  flush=True)  # fmt: skip
+            traced = [p.trace[0][1] / p.d_sum_v for p in points if p.trace]
+            if traced:
+                print(f"         span at the first traced cycle (a tenth of the most cycles) / "
+                      f"final, median: {np.median(traced):.3f}", flush=True)  # fmt: skip
+            if float(np.median(norms)) < lab.span_v:
                 # a Gaussian read error sigma adds 2 sigma^2 per edge to the squared norm
-                noise = [math.sqrt(max(d_lab**2 - n**2, 0.0) / (2 * len(p.d_edges_v)))
+                noise = [math.sqrt(max(lab.span_v**2 - n**2, 0.0) / (2 * len(p.d_edges_v)))
                          for n, p in zip(norms, points, strict=True)]  # fmt: skip
                 print(f"         read noise per gate reading lifting the norm to the lab's: "
                       f"{np.median(noise) * 1e3:.3g} mV [{min(noise) * 1e3:.3g}, "
@@ -351,16 +358,12 @@ def table_from_logs(paths: list[str], seeds: list[int]) -> list[Row]:
                     into.setdefault(float(m[2]), {})[int(m[3])] = (
                         float(m[4]), float(m[5]), float(m[6]))  # fmt: skip
     rows: list[Row] = []
-    for tau, (d_lab, floor_lab) in BOARD_LAB.items():
-        got = list(reg.get(tau, {}).values())
-        if not got:
-            continue
-        name = "regression span (saturation)" if tau >= 10 else "regression span"
-        if d_lab is not None:
-            rows.append((name + " summed over edges, V", tau, d_lab, [g[0] for g in got]))
-            rows.append((name + " D = norm, V", tau, d_lab, [g[1] for g in got]))
-        if floor_lab is not None:
-            rows.append(("regression floor, V^2", tau, floor_lab, [g[2] for g in got]))
+    for logged in sorted(reg):
+        got = list(reg[logged].values())
+        lab = BOARD_LAB[lab_period(logged)]
+        rows.append(("regression span D (norm over edges), V", lab.tau_s, lab.span_v,
+                     [g[1] for g in got]))  # fmt: skip
+        rows.append(("regression floor, V^2", lab.tau_s, lab.floor_v2, [g[2] for g in got]))
     for tau in sorted(cls):
         got = list(cls[tau].values())
         lab = CLASS_SPAN_RATE_V_PER_S * tau
