@@ -18,6 +18,9 @@ licence; commit c909cb5, ``big network/Experiments.zip``). Writes the values the
   ``Experiment2.capacitors`` writes every edge into two cells, so ``DELTAG = sqrt(2) x`` the norm
   over the 32 edges, also written).
 
+``--gates`` also prints, per run, the gate voltages (mean of the last 40 measurements) and each
+gate's share of D^2, and how much of D^2 the gates below 1.4 V or above 4.6 V carry.
+
 Run (a venv with mat-io):
 ``/tmp/matvenv/bin/python benchmarks/extract_lab_regression_cycle.py DIR [--out twin/data/clln]``.
 """
@@ -67,7 +70,7 @@ def cycle_numbers(p: dict) -> dict:
     steps = dotest[avg] - 1
     avg = avg[steps == np.round(steps / half) * half]
     used: set[int] = set()
-    d2, errs = [], []
+    d2, errs, edges = [], [], []
     for ks in avg:
         hit = np.flatnonzero(dotest == dotest[ks] + half)
         if hit.size == 0:
@@ -76,7 +79,8 @@ def cycle_numbers(p: dict) -> dict:
         if pair[0] in used or pair[1] in used:
             continue
         used.update(pair)
-        d2.append(float(np.sum((gates[pair[1]] - gates[pair[0]]) ** 2)))
+        edges.append((gates[pair[1]] - gates[pair[0]]) ** 2)
+        d2.append(float(np.sum(edges[-1])))
         errs.append(float(err[list(pair)].sum() / 2))
     if not d2:
         raise ValueError("no pair half a period apart in the last 40 measurements")
@@ -90,8 +94,16 @@ def cycle_numbers(p: dict) -> dict:
         "span_norm_v": norm,
         "pairs": len(d2),
         "measurements": mes,
-        "run_s": float(dotest[-1] * step_s),  # steps learned in the whole run (DOTEST's last)
+        "run_s": float(dotest[-1] * step_s),
+        # --gates: where the span lives (gates within 0.4 V of the ends of the observed range)
+        "gates_v": gates[-LAST:].mean(axis=0),
+        "edge_d2_v2": np.mean(edges, axis=0),  # steps learned in the whole run (DOTEST's last)
     }
+
+
+def _gate_text(gates_v: np.ndarray, edge_d2_v2: np.ndarray) -> str:
+    pairs = sorted(zip(gates_v, edge_d2_v2, strict=True))
+    return " ".join(f"{g:.2f}: {d * 1e6:.0f}" for g, d in pairs)
 
 
 def cycle_settings(p: dict) -> dict:
@@ -122,6 +134,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("dir", type=pathlib.Path)
     ap.add_argument("--out", type=pathlib.Path, default=pathlib.Path("twin/data/clln"))
+    ap.add_argument("--gates", action="store_true", help="print where each run's span lives")
     args = ap.parse_args()
     files = sorted(args.dir.glob(STEM + "*.mat"))
     rows, settings = [], None
@@ -136,8 +149,17 @@ def main() -> None:
             settings = s
         elif s != settings:
             raise SystemExit(f"{f.name}: settings differ from the first file's")
-        rows.append({"file_date": f.stem.removeprefix(STEM), **cycle_numbers(p)})
+        numbers = cycle_numbers(p)
+        gates, edge_d2 = numbers.pop("gates_v"), numbers.pop("edge_d2_v2")
+        rows.append({"file_date": f.stem.removeprefix(STEM), **numbers})
         print(f.name, rows[-1])
+        if args.gates:
+            near = (gates < 1.4) | (gates > 4.6)
+            print(
+                f"  tau {numbers['tau_s']:g} s: {near.sum()} of {gates.size} gates below 1.4 V or "
+                f"above 4.6 V, carrying {edge_d2[near].sum() / edge_d2.sum():.2f} of D^2; gates "
+                f"(V: mean dG^2 in mV^2) {_gate_text(gates, edge_d2)}"
+            )
     if settings is None:
         raise SystemExit(f"no {STEM}*.mat in {args.dir}")
     rows.sort(key=lambda r: (r["half_period_steps"], r["file_date"]))
