@@ -144,12 +144,13 @@ class HiddenVariation:
         bias calibration and the overclamping times. Closest: no gain spread (``gain_rel`` 0) and a
         bias of 1.5 +- 1.5 V/s, within 2.2x from 20 ms to 2 s (D 0.64-0.98x, floor 1.28-2.17x; 4
         boards), overclamping the lab's circle to 0 / 0 / 22 % at 417 / 167 / 83 mV (lab 0 / 0 / 25
-        %), but two seed-specific tests of the overclamp steer policy fail on it and its other
-        dependants are unchecked (``docs/imperfection-measurements.md``). The lab's board holds ~30
-        of its 32 gates near the ends of its range, and they keep moving with the cycle; on one of
-        these boards (seed 0, 20 ms) 23 gates sit motionless at the hard 1.0 / 5.5 V rails and the
-        span comes from the other 9: a wall model that lets those gates move may explain part of the
-        mismatch (not tested).
+        %), classifying with D and hinge floor 1.1-1.2x the lab's and leaving the shadow's bias
+        calibration as good, but two seed-specific tests of the overclamp steer policy fail on it
+        and standard clamping and false alarms are unchecked
+        (``docs/imperfection-measurements.md``). The lab's board holds ~30 of its 32 gates near the
+        ends of its range, and they keep moving with the cycle; on one of these boards (seed 0, 20
+        ms) 23 gates sit motionless at the hard 1.0 / 5.5 V rails and the span comes from the other
+        9: a wall model that lets those gates move may explain part of the mismatch (not tested).
 
         The lab's two-transistor network measured biases of (2.87, 4.72) V/s (exp1) and
         (-0.29, 2.00) V/s (exp2) (:mod:`twin.board.clln` configures the emulator as that network
