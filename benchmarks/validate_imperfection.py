@@ -8,117 +8,42 @@ their ratio (emulated / measured) and the linearised model's (no rails). Target:
 within a factor of 2. ``--quick`` runs 4 periods per experiment.
 
 ``--board``: the 4 x 4 board instead (``HiddenVariation.lab()``, eta 128/129, no ADC) in the lab's
-regression cycle (``--cycle lab``, the default: two points of one regression alternating every
-tau/2, :func:`twin.board.hinge.regression_cycle_tasks`, floor the lab's error of the output
-difference) or two allostery tasks with different source and target nodes (``--cycle allostery``,
-this benchmark's cycle before 2026-12-07, floor their error per target node), printing per period
-the cycle span summed over the 32 edges, the span as the Euclidean norm over the edges (the lab's D:
-``DELTAG`` in its ``ExperimentGroup.m`` is ``sqrt(mean over pairs of sum over edges of dG^2)``, from
-the gate readings half a period apart) and the error floor: median [min, max] over the boards
-(``--seeds``, default 0-5) beside the lab's numbers, the span on the way to the steady cycle (per
-board, stderr) and, where the emulated span is below the lab's, the read noise per gate reading that
-would lift it there; then one table of every number (``--task both``: regression and
-classification). ``--from-log FILE ...`` prints that table from the per-board lines (stderr) of
-earlier runs. Run: ``nice -n 10 python benchmarks/validate_imperfection.py [--quick | --board
-[--task regression|classification|both] [--jobs N] [--seeds S ...] [--gain-rel R] [--gain-scale K]
-[--bias MEAN SIGMA] [--periods TAU ...] [--class-periods TAU ...] [--from-log FILE ...]]``.
+regression cycle (``--cycle lab``, the default: its two training points alternating every tau/2,
+:func:`twin.board.hinge.regression_cycle_tasks`, from its run files; floor the lab's error of the
+output difference) or two allostery tasks with different source and target nodes (``--cycle
+allostery``, this benchmark's cycle before 2026-12-07, floor their error per target node). Per
+period (``--periods``: any of the lab's measured periods, default 0.8 ms, 20 ms, 0.2 s, 1.262 s,
+2 s) it prints the cycle span D, the Euclidean norm over the 32 edges of ``|G(tau/2) - G(0)|``, and
+the error floor: median [min, max] over the boards (``--seeds``, default 0-5) beside the median of
+the lab's replicates at that period (``twin/data/clln/lab-regression-curves.csv``, one row per run
+file: 3 replicates up to 20 ms, 1 above), the lab's replicates, the span summed over edges, the
+span on the way to the steady cycle (per board, stderr) and, where the emulated D is below the
+lab's, the read noise per gate reading that would lift it there; then one table of every number
+(``--task both``: regression and classification). ``--from-log FILE ...`` prints that table from
+the per-board lines (stderr) of earlier runs. Run: ``nice -n 10 python
+benchmarks/validate_imperfection.py [--quick | --board [--task regression|classification|both]
+[--jobs N] [--seeds S ...] [--gain-rel R] [--gain-scale K] [--bias MEAN SIGMA] [--periods TAU ...]
+[--class-periods TAU ...] [--from-log FILE ...]]``.
 
-Measured 2026-12-07 (branch h23), the lab's regression cycle (``--cycle lab``), seeds 0-5, median
-[min, max] (ratio to the lab). A candidate ``lab()`` for the lab's D, ``--gain-scale 3 --bias 0.9
-0.9 --periods 0.02 0.2 1.26 2 5`` (649 s wall with --jobs 2 at load ~8): D (norm) 0.10 V [0.029,
-0.143] (1.33x) at 20 ms, 0.42 [0.13, 0.56] (0.73x) at 0.2 s, 2.9 [0.5, 4.2] (0.63x) at 2 s; floor
-7.7e-5 [2.7e-5, 1.5e-4] (1.92x) at 20 ms, 1.0e-4 [3.1e-5, 9.0e-4] (1.55x) at 0.2 s, 4.2e-4 [8.7e-5,
-1.7e-3] (0.61x) at 1.26 s, 1.07e-3 [1.7e-4, 2.7e-3] (0.21x of ~5e-3) at 5 s: within 2x but the 5 s
-floor (this cycle forgets less than the lab's at long periods). Bias 1 +- 1 V/s at the same gains (6
-boards): 20 ms floor 9.3e-5 (2.3x), the rest within 2x. The current ``lab()`` (gains 0.5, bias 0.5
-+- 0.5 V/s) on this cycle (``--periods 0.02 0.2 2``, seeds 0-2 and 3-5, table by ``--from-log``): D
-48 mV [7.3, 70] (0.63x) at 20 ms, 0.19 V [0.073, 0.37] (0.34x) at 0.2 s, 1.6 V [0.21, 2.2] (0.35x)
-at 2 s; floor 1.9e-4 [5.4e-5, 3.5e-4] (4.8x) at 20 ms, 2.3e-4 [5.5e-5, 7.9e-4] (3.6x) at 0.2 s: it
-learns too slowly for this cycle. A larger bias lifts D but the floors too: gains 1.25 and bias 1.25
-+- 1.25 (seeds 0-2) D 1.10x / 1.03x, floor 4.4x / 2.8x at 20 ms / 0.2 s; gains 2, bias 1.2 +- 1.2: D
-1.29x / 0.40x, floor 2.2x / 1.4x. The candidate in classification (``--task classification --periods
-0.02 0.12``, 6 boards): D 0.22 V [0.08, 0.33] (2.21x of 4.9 V/s x tau) at 20 ms, 1.01 V [0.59, 2.01]
-(1.72x) at 0.12 s; hinge floor 5.4e-4 (0.47x), 1.1e-3 (0.97x). Not adopted as ``lab()``: on the
-candidate the shadow's bias calibration (``calibrate_emulator``, idle holds 0.2 s, seed 7) errs by
-0.63 V/s rms against 1.29 (0.052 at the current gains with the same bias; 0.14 / 0.55 at gains 1 /
-2), and ``twin steer --policy overclamp`` stops without a verified perfect pass (417 mV, seed 1).
-Other dependants on the candidate (patched ``lab()``, not committed): the lab-style bias estimate
-(``bench_bias_calibration.py --holds 0.1``, 12 boards) errs by 0.046 V/s rms per board [0.020,
-0.081] against 0.016 [0.013, 0.020], stated errors 2.8x too small (0.97 on ``lab()``); the shadow's
-(``--method shadow --idle-s 0.2``, seeds 600-605) by 0.196 [0.162, 0.370] against 0.024 [0.018,
-0.042], held-out gate error 10.6 mV against 2.2; overclamping (``overclamp_table.py --decide step
---task lab``, seeds 0-3) 0 / 0 / 3.1 % at 417 / 167 / 83 mV in 0.011 / 0.025 / 0.057 s of learning
-(lab 0 / 0 / 25 % in 0.4-6.8 s), standard 0 / 6.2 / 12.5 % (lab 12.5 / 12.5 / 50 %): the candidate
-learns the lab's circle far faster and better than the lab's board. See ``HiddenVariation.lab``. The
-cycle's nodes, fixed sources and target voltages are assumptions (the lab's run files are not in its
-public snapshot), so the gain it implies is too.
-
-Measured 2026-12-06 (branch h23, 6 lab() boards, seeds 0-5, ``--cycle allostery``; ``--board
---periods 0.0008`` and ``--periods 0.02 0.2 1.26 2 5 10``, 1406 s and ~1800 s wall beside each other
-at load 8-10 on 2 cores; table by ``--from-log``), median [min, max] / lab (ratio): span summed over
-edges 2.74 mV [1.92, 5.09] / 5.8 (0.47x) at 0.8 ms, 61 mV [31, 114] / 75 (0.81x) at 20 ms, 0.61 V
-[0.56, 1.16] / 0.57 (1.07x) at 0.2 s, 5.33 V [3.28, 11.8] / 4.6 (1.16x) at 2 s, 18.4 V [9.75, 31] /
-11 (1.68x) at 10 s; as the norm (the lab's D) 1.17 mV (0.20x), 23 mV (0.31x), 0.25 V (0.44x), 2.06 V
-(0.45x), 6.9 V [5.1, 9.8] (0.63x); floor 2.57e-5 (0.64x of 4e-5) at 0.8 ms, 3.44e-5 (0.86x) at 20
-ms, 1.19e-4 (1.83x of 6.5e-5) at 0.2 s, 1.32e-3 (1.88x of 7e-4) at 1.26 s, 5.06e-3 [2.97e-3,
-8.29e-3] (1.01x of 5e-3) at 5 s, 9.8e-3 [7.6e-3, 1.5e-2] (1.95x) at 10 s. The 20 ms to 1.26 s
-numbers repeat the earlier run below digit for digit. Every floor is within 2x; the spans summed
-over edges are within 2x from 20 ms on (0.47x at 0.8 ms), but the lab's D is the norm, and in the
-norm the emulated spans are 0.31-0.45x the lab's from 20 ms to 2 s (0.20x at 0.8 ms): the bias of
-``lab()`` was set against the summed reading and is ~2.5x too small for the lab's D. At 0.8 ms no
-board is steady after 20000 cycles (16 s): the span on the way falls from 4.2-6.9 mV at 4000 cycles
-(3.2 s; median 1.8x the last) to 1.9-5.1 mV; the span rate is 3.4 V/s against 3.05 at 20 ms (linear
-in tau, as the model's ``|B| tau``), where the lab's rate is 7.3 V/s at 0.8 ms against 3.75 at 20
-ms. The lab's 5.8 mV is what a read error of 0.71 mV [0.69, 0.72] per gate reading gives on its own
-(2 sigma^2 per edge in D^2, 32 edges) -- the quantisation of a 12-bit reading over the 9.97 V of its
-``GATEMULT`` (``Experiment2.m``; the ADC's bits are not in its code) is 0.70 mV -- so the lab's 0.8
-ms span is most likely its readout floor; that floor bounds the read error and cannot lift the 20 ms
-norm (8.9 mV per reading would be needed). Classification (``--task classification --periods 0.02
-0.12``, 6 boards, 833 s wall), repeating the run below digit for digit: span as the norm 61 mV [37,
-94] (0.62x of 4.9 V/s x tau) at 20 ms, 0.36 V [0.20, 0.56] (0.61x) at 0.12 s. A candidate for the
-lab's D, not adopted (seeds 0-2, ``--gain-scale 1.25 --bias 1.25 1.25``): norm 69 mV (0.92x) at 20
-ms and 0.64 V (1.11x) at 0.2 s, floor 2.8e-5 (0.69x) at 20 ms but 4.3e-4 (6.7x) at 0.2 s: learning
-fast enough for the short-period floor forgets too much by 0.2 s on these tasks. They are not the
-lab's regression: its cycle (``memorycyclewhole_A_06``, ``makeFig1.m``) alternates two points of one
-regression (one input, the difference of two targets), where these are two allostery tasks with
-different sources and targets.
+Measurements: ``docs/imperfection-measurements.md`` (the record, newest first).
 
 ``--board --task classification [--jobs N] [--margin-v M] [--label-v L]``: the lab's
 classification cycle instead (:func:`twin.board.hinge.grid_classifier_tasks`: its class-0 and
 class-1 points alternating every tau/2, hinge with margin and label 63 mV, eta ramped 32 -> 128
-/ 129 over 3 s), periods 0.02 0.12 0.5 2 5 s: span summed over edges beside the lab's 4.9 V/s x
-tau, hinge floor beside its 1.15e-3 V^2 (up to 0.12 s) and 2.8e-3 (from 5 s). Measured
-2026-12-06 (6 lab() boards, 10 s or 6 cycles; median [min, max], ratio to the lab): span
-0.127 V [0.066, 0.17] (1.29x) at 20 ms, 0.75 [0.35, 1.01] (1.28x) at 0.12 s, 2.28 [0.97, 3.38]
-(0.93x) at 0.5 s, 6.2 [1.9, 8.4] (0.64x) at 2 s, 10.0 [2.7, 11.7] (0.41x) at 5 s (D/tau 6.3,
-6.3, 4.6, 3.1, 2.0 V/s: linear to 0.12 s at 1.3x the lab's rate, then saturating near the
-regression's 11 V, which 4.9 V/s x 5 s = 24.5 V would exceed); hinge floor 6.2e-4 [4.1e-4,
-8.8e-4] (0.54x) at 20 ms, 6.8e-4 [4.5e-4, 1.05e-3] (0.59x) at 0.12 s, 1.1e-3 at 0.5 s, 2.6e-3
-at 2 s, 3.8e-3 [2.8e-3, 5.2e-3] (1.36x) at 5 s. Every median within 2x of the lab's but the
-saturated 5 s span; 1900 s wall with --jobs 2 on a loaded machine.
-
-Earlier (2026-12-06, branch h23, 6 boards, 3 s settling; lab in brackets), ``lab()`` = 1 %
-free/clamped gain spread, gains at half the nominal x10, bias 0.5 +- 0.5 V/s: span 61 mV
-[31, 114] (75 mV) at 20 ms, 0.61 V (0.57) at 0.2 s, 5.3 V (4.6) at 2 s; floor 3.5e-5 (4e-5) V^2
-at 20 ms, 1.2e-4 (6.5e-5) at 0.2 s, 1.3e-3 (7e-4) at 1.26 s: worst factor 1.88. At 0.8 ms
-(not steady after 20000 cycles; 2118 s on a loaded machine): span 2.7 mV [1.9, 5.1] (5.8,
-0.47x), floor 2.6e-5 [1.3e-5, 8.2e-5] (4e-5, 0.64x): worst factor 2.12 over every period.
-``--gain-rel 0`` (no gain spread): span 43 mV / 0.50 V, floor 1.2e-5 / 6.4e-5 at 20 ms / 0.2 s.
-The former ``lab()`` (``typical()``'s 5 % spread at full gain, same bias), same boards: span
-0.176 / 1.51 V at 20 ms / 0.2 s (2.35x / 2.65x), floor 2.2e-4 / 6.4e-4 / 2.1e-3 V^2 at 20 ms /
-0.2 s / 1.26 s (5.6x / 9.8x / 3.0x). Why these parameters: ``HiddenVariation.lab``'s docstring
-(the floor / span^2 ratio at a short period measures the learning rate; the bias then sets the
-spans; a 5 % gain mismatch alone makes the floor 5-20x the lab's).
+/ 129 over 3 s), periods 0.02 0.12 0.5 2 5 s: span beside the lab's 4.9 V/s x tau, hinge floor
+beside its 1.15e-3 V^2 (up to 0.12 s) and 2.8e-3 (from 5 s).
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import math
 import re
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
+from importlib import resources
 
 import attrs
 import numpy as np
@@ -146,20 +71,52 @@ def _fmt(x: float) -> str:
     return "n/a" if math.isnan(x) else f"{x:.3g}"
 
 
-#: The lab's 4 x 4 board (issue 23): period (s) -> (span summed over edges, V; floor, V^2);
-#: ``None`` where the lab gives no number at that period. 5 and 10 s (``--periods``): the floor
-#: "about 5e-3 from 5 s" and the span "saturating near 11 V".
-BOARD_LAB: dict[float, tuple[float | None, float | None]] = {
-    0.0008: (5.8e-3, 4e-5),
-    0.02: (0.075, 4e-5),
-    0.2: (0.57, 6.5e-5),
-    1.26: (None, 7e-4),
-    2.0: (4.6, None),
-    5.0: (None, 5e-3),
-    10.0: (11.0, 5e-3),
-}
+@attrs.frozen
+class LabCycle:
+    """The lab's regression cycle at one period: its replicates' floor and span."""
+
+    tau_s: float
+    floors_v2: tuple[float, ...]  #: the error floor per replicate, V^2
+    spans_v: tuple[float, ...]  #: the span D (Euclidean norm over the 32 edges) per replicate, V
+
+    @property
+    def floor_v2(self) -> float:
+        return float(np.median(self.floors_v2))
+
+    @property
+    def span_v(self) -> float:
+        return float(np.median(self.spans_v))
+
+
+def lab_regression_curves() -> dict[float, LabCycle]:
+    """The lab's measured regression cycle per period (``twin/data/clln/lab-regression-curves.csv``,
+    one row per run file, provenance in the folder's README): floor and span per replicate."""
+    ref = resources.files("twin") / "data" / "clln" / "lab-regression-curves.csv"
+    rows = list(csv.DictReader(ref.read_text().splitlines()))
+    taus = sorted({float(r["tau_s"]) for r in rows})
+    return {
+        tau: LabCycle(
+            tau_s=tau,
+            floors_v2=tuple(float(r["floor_v2"]) for r in rows if float(r["tau_s"]) == tau),
+            spans_v=tuple(float(r["span_norm_v"]) for r in rows if float(r["tau_s"]) == tau),
+        )
+        for tau in taus
+    }
+
+
+BOARD_LAB = lab_regression_curves()
 #: Periods ``--board`` runs unless ``--periods`` names others (the long ones cost the most).
-BOARD_DEFAULT_PERIODS = (0.0008, 0.02, 0.2, 1.26, 2.0)
+BOARD_DEFAULT_PERIODS = (0.0008, 0.02, 0.2, 1.262, 2.0)
+
+
+def lab_period(tau_s: float) -> float:
+    """The lab's measured period within 2 % of ``tau_s``; exits naming them if none."""
+    near = [t for t in BOARD_LAB if abs(t - tau_s) <= 0.02 * t]
+    if not near:
+        sys.exit(
+            f"--periods: {tau_s:g} s is not a measured period ({', '.join(map(str, BOARD_LAB))})"
+        )
+    return near[0]
 
 
 @attrs.frozen
@@ -224,27 +181,6 @@ def board_point(seed: int, tau_s: float, variation: HiddenVariation, settle_s: f
                      f"{err:.3g} V^2, {k} cycles; span on the way (cycle: V) {way}\n")  # fmt: skip
     sys.stderr.flush()
     return BoardPoint(float(d_edges.sum()), err, k, tuple(trace), d_edges)
-
-
-def read_noise_to_reach(d_edges_v: np.ndarray, target_v: float) -> float:
-    """The read noise per gate reading (V, Gaussian) that lifts the expected span summed over
-    edges, each edge's span the difference of two readings, from ``d_edges_v`` to ``target_v``
-    (bisection; ``nan`` if the span is already above the target)."""
-
-    def expected(sigma: float) -> float:
-        s = math.sqrt(2.0) * sigma  # the difference of two readings
-        if s == 0:
-            return float(d_edges_v.sum())
-        return sum(s * math.sqrt(2 / math.pi) * math.exp(-(x * x) / (2 * s * s))
-                   + x * math.erf(x / (s * math.sqrt(2))) for x in d_edges_v)  # fmt: skip
-
-    if expected(0.0) >= target_v:
-        return math.nan
-    lo, hi = 0.0, 1.0
-    for _ in range(60):
-        mid = 0.5 * (lo + hi)
-        lo, hi = (mid, hi) if expected(mid) < target_v else (lo, mid)
-    return 0.5 * (lo + hi)
 
 
 #: The lab's 4 x 4 board in classification (issue 23): span rate D / tau (V/s) and hinge error
@@ -357,51 +293,43 @@ def board(seeds: list[int], settle_s: float, variation: HiddenVariation,
           periods: list[float], jobs: int = 1, cycle: str = "lab") -> list[Row]:  # fmt: skip
     """The 4 x 4 board's span and floor per period over ``seeds``, beside the lab's.
 
-    Prints the median [min, max] over seeds and the median's ratio to the lab's number, the span
-    rate D / tau, and the span on the way to the steady cycle (median over boards, at a tenth,
-    half and all of the cycles); at a period where the emulated span is below the lab's, the
-    read noise per gate reading that would lift it to the lab's. Returns the table's rows.
+    Prints the span D (norm over the edges) and the floor, median [min, max] over seeds, beside
+    the median of the lab's replicates at that period (:func:`lab_regression_curves`) and the
+    ratio, the span rate D / tau, the lab's replicates, the span summed over edges, the span on
+    the way to the steady cycle; at a period where the emulated span is below the lab's, the read
+    noise per gate reading that would lift it to the lab's. Returns the table's rows.
     """
     print(f"variation: {variation}\nseeds: {seeds}\nregression cycle: {cycle}")
-    print("tau_s   D_sum median [min, max] / lab (ratio), V   "
+    print("tau_s   D (norm) median [min, max] / lab (ratio), V   "
           "floor median [min, max] / lab (ratio), V^2   D/tau (V/s)   cycles (median)")  # fmt: skip
-    taus = [tau for tau in BOARD_LAB if tau in (periods or BOARD_DEFAULT_PERIODS)]
+    taus = [lab_period(t) for t in (periods or BOARD_DEFAULT_PERIODS)]
     args = [(s, tau, variation, settle_s, cycle) for tau in taus for s in seeds]
     rows: list[Row] = []
     with ProcessPoolExecutor(max_workers=jobs) as pool:
         results = pool.map(board_point, *zip(*args, strict=True))
         for tau in taus:
-            d_lab, floor_lab = BOARD_LAB[tau]
+            lab = BOARD_LAB[tau]
             points: list[BoardPoint] = [next(results) for _ in seeds]
-            d_values = [p.d_sum_v for p in points]
-            f_values = [p.floor_v2 for p in points]
-            d_text, d_ratio = _spread_text(d_values, d_lab)
-            f_text, _ = _spread_text(f_values, floor_lab)
-            if d_lab is not None:
-                name = "regression span (saturation)" if tau >= 10 else "regression span"
-                rows.append((name + " summed over edges, V", tau, d_lab, d_values))
-                rows.append((name + " D = norm, V", tau, d_lab, [p.d_norm_v for p in points]))
-            if floor_lab is not None:
-                rows.append(("regression floor, V^2", tau, floor_lab, f_values))
-            cycles = int(np.median([p.cycles for p in points]))
-            rate = float(np.median(d_values)) / tau
-            print(f"{tau:7.4f}  {d_text}   {f_text}   {rate:.3g}   {cycles}", flush=True)
-            first = np.median([p.trace[0][1] / p.d_sum_v for p in points if p.trace])
-            print(f"         span at the first traced cycle (a tenth of the most cycles) / final, "
-                  f"median: {first:.3f}", flush=True)  # fmt: skip
             norms = [p.d_norm_v for p in points]
-            n_text = _spread_text(norms, d_lab)[0]
-            print(f"         D = norm over edges (the lab's DELTAG): {n_text}; D_sum / D_norm "
-                  f"{np.median(np.divide(d_values, norms)):.2f}", flush=True)  # fmt: skip
-            if d_lab is not None and d_ratio is not None and d_ratio < 1:
-                noise = [read_noise_to_reach(p.d_edges_v, d_lab) for p in points]
-                print(f"         read noise per gate reading lifting the summed span to the lab's:"
-                      f" {np.nanmedian(noise) * 1e3:.3g} mV [{np.nanmin(noise) * 1e3:.3g}, "
-                      f"{np.nanmax(noise) * 1e3:.3g}] (boards below the lab's)",
-                      flush=True)  # fmt: skip
-            if d_lab is not None and float(np.median(norms)) < d_lab:
+            f_values = [p.floor_v2 for p in points]
+            rows.append(("regression span D (norm over edges), V", tau, lab.span_v, norms))
+            rows.append(("regression floor, V^2", tau, lab.floor_v2, f_values))
+            cycles = int(np.median([p.cycles for p in points]))
+            rate = float(np.median(norms)) / tau
+            print(f"{tau:7.4f}  {_spread_text(norms, lab.span_v)[0]}   "
+                  f"{_spread_text(f_values, lab.floor_v2)[0]}   {rate:.3g}   {cycles}",
+                  flush=True)  # fmt: skip
+            print(f"         lab's replicates: D {', '.join(f'{x:.3g}' for x in lab.spans_v)} V; "
+                  f"floor {', '.join(f'{x:.3g}' for x in lab.floors_v2)} V^2; emulated span "
+                  f"summed over edges {_spread_text([p.d_sum_v for p in points], None)[0]}",
+                  flush=True)  # fmt: skip
+            traced = [p.trace[0][1] / p.d_sum_v for p in points if p.trace]
+            if traced:
+                print(f"         span at the first traced cycle (a tenth of the most cycles) / "
+                      f"final, median: {np.median(traced):.3f}", flush=True)  # fmt: skip
+            if float(np.median(norms)) < lab.span_v:
                 # a Gaussian read error sigma adds 2 sigma^2 per edge to the squared norm
-                noise = [math.sqrt(max(d_lab**2 - n**2, 0.0) / (2 * len(p.d_edges_v)))
+                noise = [math.sqrt(max(lab.span_v**2 - n**2, 0.0) / (2 * len(p.d_edges_v)))
                          for n, p in zip(norms, points, strict=True)]  # fmt: skip
                 print(f"         read noise per gate reading lifting the norm to the lab's: "
                       f"{np.median(noise) * 1e3:.3g} mV [{min(noise) * 1e3:.3g}, "
@@ -430,16 +358,12 @@ def table_from_logs(paths: list[str], seeds: list[int]) -> list[Row]:
                     into.setdefault(float(m[2]), {})[int(m[3])] = (
                         float(m[4]), float(m[5]), float(m[6]))  # fmt: skip
     rows: list[Row] = []
-    for tau, (d_lab, floor_lab) in BOARD_LAB.items():
-        got = list(reg.get(tau, {}).values())
-        if not got:
-            continue
-        name = "regression span (saturation)" if tau >= 10 else "regression span"
-        if d_lab is not None:
-            rows.append((name + " summed over edges, V", tau, d_lab, [g[0] for g in got]))
-            rows.append((name + " D = norm, V", tau, d_lab, [g[1] for g in got]))
-        if floor_lab is not None:
-            rows.append(("regression floor, V^2", tau, floor_lab, [g[2] for g in got]))
+    for logged in sorted(reg):
+        got = list(reg[logged].values())
+        lab = BOARD_LAB[lab_period(logged)]
+        rows.append(("regression span D (norm over edges), V", lab.tau_s, lab.span_v,
+                     [g[1] for g in got]))  # fmt: skip
+        rows.append(("regression floor, V^2", lab.tau_s, lab.floor_v2, [g[2] for g in got]))
     for tau in sorted(cls):
         got = list(cls[tau].values())
         lab = CLASS_SPAN_RATE_V_PER_S * tau

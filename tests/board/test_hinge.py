@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from importlib import resources
+
 import attrs
 import numpy as np
 import pytest
@@ -135,17 +138,26 @@ def test_the_labs_classification_cycle_is_its_two_classes_points() -> None:
         grid_classifier_tasks(NET, ground=10)
 
 
-def test_the_labs_regression_cycle_is_two_points_of_one_regression() -> None:
-    """Two one-point tasks on the same nodes, input ``v1`` 0.4 and 0.6 of the range pushed-pulled,
-    target differences -0.137 and +0.048 of it about mid-range; the error is the difference's."""
+def test_the_labs_regression_cycle_is_the_one_in_its_run_files() -> None:
+    """Two one-point tasks on the same nodes with the sources and targets of the lab's run files
+    (``twin/data/clln/lab-regression-cycle.json``: ``(v1, v2, 1 - v1, 1 - v2, 0.5, 0.5)`` with
+    ``v1`` 0.04 / 0.96, ``v2`` 0.96; targets 0.5 and 0.362 / 0.546, a difference of +0.138 /
+    -0.046 of the range); the error is the difference's."""
+    lab = json.loads((resources.files("twin") / "data/clln/lab-regression-cycle.json").read_text())
+    assert lab["network"] == "4x4"
+    assert lab["periodic"] == [True, True]
+    assert lab["outputs_as_difference"]
+    assert lab["node_full_scale_v"] == pytest.approx(NODE_FULL_SCALE_V, abs=1e-4)
     a, b = regression_cycle_tasks(NET)
-    for task, (v1, d) in zip((a, b), ((0.40, -0.137), (0.60, 0.048)), strict=True):
+    for k, task in enumerate((a, b)):
         assert task.train.size == 1
+        np.testing.assert_array_equal(task.sources, lab["source_nodes"])
+        np.testing.assert_array_equal(task.targets, lab["target_nodes"])
         x, y = task.train.inputs[0] / NODE_FULL_SCALE_V, task.train.outputs[0] / NODE_FULL_SCALE_V
-        np.testing.assert_allclose(x, [v1, 0.5, 1 - v1, 0.5, 0.316, 0.684])
-        np.testing.assert_allclose([y[0] - y[1], y[0] + y[1]], [d, 1.0])
-    np.testing.assert_array_equal(a.sources, b.sources)
-    np.testing.assert_array_equal(a.targets, b.targets)
+        np.testing.assert_allclose(x, lab["points_sources"][k], atol=1e-12)
+        np.testing.assert_allclose(y, lab["points_targets"][k], atol=1e-12)
+    diffs = [t.train.outputs[0, 0] - t.train.outputs[0, 1] for t in (a, b)]
+    np.testing.assert_allclose(np.array(diffs) / NODE_FULL_SCALE_V, [0.138, -0.046], atol=1e-12)
     # only the difference counts: a common shift of both outputs costs nothing
     targets = np.array([[0.20, 0.25], [0.24, 0.21]])
     assert difference_error_v2(targets + 0.03, targets) == pytest.approx(0.0, abs=1e-15)
@@ -153,6 +165,8 @@ def test_the_labs_regression_cycle_is_two_points_of_one_regression() -> None:
     assert difference_error_v2(targets + off, targets) == pytest.approx((0.01**2 + 0.03**2) / 2)
     with pytest.raises(BridgeConfigError, match="distinct"):
         regression_cycle_tasks(NET, ground=10)
+    with pytest.raises(BridgeConfigError, match="6 source and 2 target"):
+        regression_cycle_tasks(NET, points=(((0.5,) * 5, (0.5, 0.5)),))
 
 
 @pytest.mark.slow

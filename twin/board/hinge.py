@@ -19,7 +19,7 @@ for class 0 (sign ``s = +1``), ``< 0`` for class 1 (``s = -1``), as in :mod:`twi
 - :func:`hinge_error_v2`: the lab's hinge error, mean over points of ``(d - s label)^2`` for the
   points inside the margin (V^2).
 - :func:`regression_cycle_tasks`, :func:`difference_error_v2`: the lab's regression cycle (two
-  points of one regression, one input, the targets read as a difference) and its error.
+  points of one regression, the targets read as a difference) and its error.
 - :func:`retarget`: what a board following a schedule with a hinge does at the start of each
   segment and every ``check_s`` (:meth:`~twin.board.emulator.BoardEmulator.follow_schedule`):
   reads every point's free outputs at its gates and clamps the task's points at their hinge
@@ -240,38 +240,47 @@ def _board_task(
     )
 
 
-#: The lab's regression cycle (``memorycyclewhole_A_06`` in its ``makeFig1.m``): two points of one
-#: regression, input ``V_1`` and target difference ``out_0 - out_1``, on the 0-1 node scale. Read
-#: from the figure script's point labels (``ABlocs``: ``[.40, -.137; .6, .048]``); its run files
-#: (``Experiments.zip``) are not in the public repository's snapshot, so the fixed sources and the
-#: nodes below are assumptions (the classification cycle's layout with ``v2`` held at 0.5).
-REGRESSION_POINTS = ((0.40, -0.137), (0.60, 0.048))
+#: The lab's regression cycle (``memorycyclewhole_A_06``, its ``makeFig1.m``): two training points,
+#: each the six sources' values and the two targets' values on the 0-1 node scale, the targets read
+#: as a difference. From its run files (``TRAIN``, ``SLOC``, ``TLOC``; every one of the 39 runs
+#: with data holds the same), ``twin/data/clln/lab-regression-cycle.json``: the classification
+#: cycle's layout ``(v1, v2, 1 - v1, 1 - v2)`` with ``v2`` 0.96 at both points, both bias sources at
+#: 0.5, and target 0 fixed at mid-range.
+REGRESSION_POINTS: tuple[tuple[tuple[float, ...], tuple[float, float]], ...] = (
+    ((0.04, 0.96, 0.96, 0.04, 0.5, 0.5), (0.5, 0.362)),
+    ((0.96, 0.96, 0.04, 0.04, 0.5, 0.5), (0.5, 0.546)),
+)
 
 
 def regression_cycle_tasks(
     network: Network,
     *,
     full_scale_v: float = NODE_FULL_SCALE_V,
-    points: tuple[tuple[float, float], ...] = REGRESSION_POINTS,
+    points: tuple[tuple[tuple[float, ...], tuple[float, float]], ...] = REGRESSION_POINTS,
     sources: tuple[int, ...] = (15, 13, 7, 5, 2, 8),
     targets: tuple[int, int] = (10, 0),
     ground: int = 12,
 ) -> tuple[Task, ...]:
     """The lab's regression cycle on the 4 x 4 board: one task per point of one regression.
 
-    Point ``(v1, d)`` (0-1 node scale) drives the six sources with ``(v1, 0.5, 1 - v1, 0.5,
-    0.316, 0.684)`` x ``full_scale_v`` and asks for the output difference ``out_0 - out_1 =
-    d x full_scale_v`` around the middle of the range (targets ``(1 +- d) / 2`` x full scale).
+    Point ``(s, t)`` (0-1 node scale) drives the six ``sources`` with ``s`` x ``full_scale_v``
+    and clamps the two ``targets`` towards ``t`` x ``full_scale_v``; only their difference
+    ``out_0 - out_1`` counts (the lab's ``DEL``; 0.138 and -0.046 of the range at its two points).
     The lab alternates the points every tau/2 (two training points, no training groups); its
-    error is the difference's squared error (:func:`difference_error_v2`).
+    error is the difference's squared error (:func:`difference_error_v2`). Its board has no
+    grounded node; ours needs one (``ground``, a node the lab leaves free).
     """
     _check_nodes(network, sources, targets, ground)
     tasks = []
-    for v1, d in points:
-        inputs = full_scale_v * np.array([[v1, 0.5, 1 - v1, 0.5, 0.316, 0.684]])
-        outputs = full_scale_v * np.array([[(1 + d) / 2, (1 - d) / 2]])
+    for k, (src, tgt) in enumerate(points):
+        if len(src) != len(sources) or len(tgt) != 2:
+            raise BridgeConfigError(
+                f"points: expected {len(sources)} source and 2 target values per point"
+            )
+        inputs = full_scale_v * np.array([src], dtype=float)
+        outputs = full_scale_v * np.array([tgt], dtype=float)
         train = Examples(inputs=inputs, outputs=outputs)
-        what = f"arXiv 2505.22887 regression cycle, point v1 = {v1:g}"
+        what = f"arXiv 2505.22887 regression cycle, point {k + 1}"
         tasks.append(_board_task(network, sources, targets, ground, train, what))
     return tuple(tasks)
 
