@@ -21,6 +21,17 @@ SHA-256 digest and its largest value, the long path's tracker and node-check fig
 ``--compare FILE`` checks them against a recorded run, field by field, exactly (exit 1 on any
 difference). The system load (1-minute average) is printed before and after.
 
+Measured 2026-12-07 (2-core VM shared with other agents, 1-minute load 5-10 throughout; old =
+ac4085a, new = this branch; numba cache warm in both): false-alarm path, seed 100 x 60 s, three
+alternating old/new pairs, one process each: old 0.486 / 0.512 / 0.552, new 0.383 / 0.373 / 0.377
+shadow CPU s per board second (medians 0.512 and 0.377: 1.36x); seed 100 x 120 s: old 0.533 /
+0.459 (two repeats), new 0.371 / 0.367 / 0.379 (median 0.371), results identical field by field
+with the same CUSUM digest. Long path, seed 950 x 120 s: old 0.518 / 0.537 / 0.573, new 0.453 /
+0.456 / 0.451 (medians 0.537 and 0.453: 1.18x), identical (617 values, alarms none). Calibration
+4-6 CPU s per seed either way. What is left is the event kernel of the two twins (the board's and
+the shadow's, 10 kHz sync clock: about 80 % of the shadow's CPU by py-spy), which no change that
+keeps the results bit for bit makes several times cheaper.
+
 Run (old code exported with ``git archive ac4085a | tar -x -C /tmp/hfa_old``)::
 
     PYTHONPATH=/tmp/hfa_old nice -n 10 python benchmarks/bench_shadow_cost.py --path long \
