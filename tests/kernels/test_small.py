@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -54,3 +56,49 @@ def test_status_codes_become_solver_errors() -> None:
         raise_for_status(SINGULAR, "realization 3")
     with pytest.raises(ArithmeticError):  # SolverError is also the built-in it really is
         raise_for_status(SINGULAR, "x")
+
+
+def _reference_solve(f: np.ndarray, nn: int, y: np.ndarray) -> None:
+    """``chol_solve`` a column at a time, in Python floats (the order of operations it keeps)."""
+    for col in range(y.shape[1]):
+        for r in range(nn):
+            acc = float(y[r, col])
+            for p in range(r):
+                acc -= float(f[r, p]) * float(y[p, col])
+            y[r, col] = acc / float(f[r, r])
+        for r in range(nn - 1, -1, -1):
+            acc = float(y[r, col])
+            for p in range(r + 1, nn):
+                acc -= float(f[p, r]) * float(y[p, col])
+            y[r, col] = acc / float(f[r, r])
+
+
+def _reference_cholesky(a: np.ndarray, nn: int) -> None:
+    """The left-looking factor a row at a time, in Python floats."""
+    for j in range(nn):
+        d = float(a[j, j])
+        for p in range(j):
+            d -= float(a[j, p]) * float(a[j, p])
+        d = math.sqrt(d)
+        a[j, j] = d
+        for r in range(j + 1, nn):
+            acc = float(a[r, j])
+            for p in range(j):
+                acc -= float(a[r, p]) * float(a[j, p])
+            a[r, j] = acc / d
+
+
+@pytest.mark.parametrize("n", [1, 3, 15, 16])
+@pytest.mark.parametrize("cols", [1, 2, 3, 4, 7])
+def test_cholesky_and_solve_are_bit_for_bit_a_column_at_a_time(n: int, cols: int) -> None:
+    """Rows and columns accumulated side by side keep each sum's order: the same bits."""
+    a = _spd(n, seed=n + cols)
+    f, ref = a.copy(), a.copy()
+    assert small.dense_cholesky(f, n)
+    _reference_cholesky(ref, n)
+    assert np.array_equal(np.tril(f), np.tril(ref))
+    y = np.random.default_rng(cols).standard_normal((n + 1, cols))
+    out, expected = y.copy(), y.copy()
+    small.chol_solve(f, n, out)
+    _reference_solve(f, n, expected)
+    assert np.array_equal(out, expected)

@@ -104,6 +104,18 @@ class BoardState:
     eta: float
     lam: float
 
+    def restamped(self, wall_unix: float) -> BoardState:
+        """This state stamped ``wall_unix``: what ``attrs.evolve(self, wall_unix=...)`` gives
+        (the same read-only arrays, shared), without running the array converters again."""
+        new = object.__new__(BoardState)
+        for name in _STATE_FIELDS:
+            object.__setattr__(new, name, getattr(self, name))
+        object.__setattr__(new, "wall_unix", wall_unix)
+        return new
+
+
+_STATE_FIELDS = tuple(f.name for f in attrs.fields(BoardState))
+
 
 @attrs.frozen(kw_only=True)
 class BoardConfig:

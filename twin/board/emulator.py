@@ -106,6 +106,7 @@ class BoardEmulator:
         self.step_s = self.config.step_s
         self.rate_hz = self.config.rate_hz
         self._acks: OrderedDict[str, Ack] = OrderedDict()
+        self._rows_of: tuple[Task, np.ndarray, np.ndarray] | None = None
         self.rounds: RoundsState | StepwiseRun | None = None
         self.boot(boot_unix)
 
@@ -302,9 +303,11 @@ class BoardEmulator:
             inputs = self.inference["inputs"]
         else:
             v_free, v_clamped = self.track.node_voltages()
-            inputs = self.task.train.inputs[0]
+            inputs = self._task_rows()[0]
         n = v_free.size
         nodes = self.read_nodes_v(np.concatenate([v_free, v_clamped]))
+        gate_v = self.config.gate_adc.read(gates, self._adc_rng)
+        gate_v.setflags(write=False)  # a fresh array of its own: the state keeps it, no copy
         return BoardState(
             board_id=self.config.board_id,
             epoch=self.epoch,
@@ -312,14 +315,28 @@ class BoardEmulator:
             t_s=self.t_s,
             wall_unix=self.boot_unix + self.t_s,
             mode=self.mode,
-            gate_v=self.config.gate_adc.read(gates, self._adc_rng),
+            gate_v=gate_v,
             v_free_v=nodes[:n],
             v_clamped_v=nodes[n:],
             inputs_v=inputs,
-            targets_v=self.task.train.outputs[0],
+            targets_v=self._task_rows()[1],
             eta=self.eta,
             lam=self.lam,
         )
+
+    def _task_rows(self) -> tuple[np.ndarray, np.ndarray]:
+        """The task's first training inputs and targets (V) as read-only copies, made once per
+        task (every frame carries them: no copy per frame)."""
+        cached = self._rows_of
+        if cached is None or cached[0] is not self.task:
+            rows = tuple(
+                np.array(a[0], dtype=np.float64)
+                for a in (self.task.train.inputs, self.task.train.outputs)
+            )
+            for row in rows:
+                row.setflags(write=False)
+            cached = self._rows_of = (self.task, rows[0], rows[1])
+        return cached[1], cached[2]
 
     def read_nodes_v(self, values_v: np.ndarray, nodes: np.ndarray | None = None) -> np.ndarray:
         """Node voltages ``values_v`` (V) of ``nodes`` (default: every node, repeated for each

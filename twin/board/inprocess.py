@@ -244,14 +244,14 @@ class InProcessBoard:
             # As fast as polled: stamp the frames with the wall time they are made at.
             made = self._advance(emu.t_s + self.chunk_s)
             now = time.time()
-            return [attrs.evolve(f, wall_unix=now) for f in made]
+            return [f.restamped(now) for f in made]
         deadline = time.monotonic() + max(timeout_s, 0.0)
         while True:
             due_s = self._board0 + (time.monotonic() - self._wall0) * self.speed
             if emu.next_frame_s <= due_s:
                 made = self._advance(min(due_s, emu.next_frame_s + self.chunk_s))
                 now = time.time()
-                return [attrs.evolve(f, wall_unix=min(f.wall_unix, now)) for f in made]
+                return [f.restamped(min(f.wall_unix, now)) for f in made]
             wait_s = (emu.next_frame_s - due_s) / self.speed
             if time.monotonic() + wait_s > deadline:
                 return []

@@ -150,7 +150,7 @@ class TwinTrack:
 
     def gates(self) -> np.ndarray:
         """Gate voltages (V) at the track's current time."""
-        return np.asarray(self.twin.readings(self.t_s - self.t0_s)["gate_v"])
+        return self.twin.gates(self.t_s - self.t0_s)
 
     def node_voltages(self) -> tuple[np.ndarray, np.ndarray]:
         """Free and clamped node voltages (V) at the track's current time (example 0)."""

@@ -23,7 +23,12 @@ LAPACK_ABOVE = 96
 
 @jit
 def _cholesky_lower(a: Arr, nn: int) -> bool:
-    """In-place lower Cholesky factor of ``a[:nn, :nn]`` (left-looking; upper part left as is)."""
+    """In-place lower Cholesky factor of ``a[:nn, :nn]`` (left-looking; upper part left as is).
+
+    The rows below a pivot are independent sums: four are accumulated side by side (each in
+    its own order, the one of a row at a time, so the factor is the same bit for bit; the
+    processor overlaps their chains of dependent subtractions).
+    """
     for j in range(nn):
         d = a[j, j]
         for p in range(j):
@@ -32,11 +37,23 @@ def _cholesky_lower(a: Arr, nn: int) -> bool:
             return False
         d = math.sqrt(d)
         a[j, j] = d
-        for r in range(j + 1, nn):
+        r = j + 1
+        while r + 3 < nn:
+            acc0, acc1, acc2, acc3 = a[r, j], a[r + 1, j], a[r + 2, j], a[r + 3, j]
+            for p in range(j):
+                ajp = a[j, p]
+                acc0 -= a[r, p] * ajp
+                acc1 -= a[r + 1, p] * ajp
+                acc2 -= a[r + 2, p] * ajp
+                acc3 -= a[r + 3, p] * ajp
+            a[r, j], a[r + 1, j], a[r + 2, j], a[r + 3, j] = acc0 / d, acc1 / d, acc2 / d, acc3 / d
+            r += 4
+        while r < nn:
             acc = a[r, j]
             for p in range(j):
                 acc -= a[r, p] * a[j, p]
             a[r, j] = acc / d
+            r += 1
     return True
 
 
@@ -99,8 +116,16 @@ def dense_cholesky(a: Arr, nn: int) -> bool:
 
 @jit
 def chol_solve(f: Arr, nn: int, y: Arr) -> None:
-    """Solve ``F F^T z = y`` in place for the columns of ``y[:nn, :]`` (``F`` lower, in ``f``)."""
-    for col in range(y.shape[1]):
+    """Solve ``F F^T z = y`` in place for the columns of ``y[:nn, :]`` (``F`` lower, in ``f``).
+
+    Three columns at a time, side by side (each column's sums in the order of a column at a
+    time, so the solution is the same bit for bit), then the rest one by one.
+    """
+    done = 0
+    while done + 2 < y.shape[1]:
+        _chol_solve3(f, nn, y, done)
+        done += 3
+    for col in range(done, y.shape[1]):
         for r in range(nn):
             acc = y[r, col]
             for p in range(r):
@@ -111,6 +136,30 @@ def chol_solve(f: Arr, nn: int, y: Arr) -> None:
             for p in range(r + 1, nn):
                 acc -= f[p, r] * y[p, col]
             y[r, col] = acc / f[r, r]
+
+
+@jit
+def _chol_solve3(f: Arr, nn: int, y: Arr, c0: int) -> None:
+    """:func:`chol_solve` of columns ``c0``, ``c0 + 1``, ``c0 + 2`` of ``y`` together."""
+    c1, c2 = c0 + 1, c0 + 2
+    for r in range(nn):
+        a0, a1, a2 = y[r, c0], y[r, c1], y[r, c2]
+        for p in range(r):
+            frp = f[r, p]
+            a0 -= frp * y[p, c0]
+            a1 -= frp * y[p, c1]
+            a2 -= frp * y[p, c2]
+        frr = f[r, r]
+        y[r, c0], y[r, c1], y[r, c2] = a0 / frr, a1 / frr, a2 / frr
+    for r in range(nn - 1, -1, -1):
+        a0, a1, a2 = y[r, c0], y[r, c1], y[r, c2]
+        for p in range(r + 1, nn):
+            fpr = f[p, r]
+            a0 -= fpr * y[p, c0]
+            a1 -= fpr * y[p, c1]
+            a2 -= fpr * y[p, c2]
+        frr = f[r, r]
+        y[r, c0], y[r, c1], y[r, c2] = a0 / frr, a1 / frr, a2 / frr
 
 
 @jit

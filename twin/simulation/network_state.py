@@ -41,7 +41,7 @@ import attrs
 import numpy as np
 
 from ..kernels.events import circuit as KC
-from ..kernels.events.state import Circuit, Examples, Factor, SolverGroup, State
+from ..kernels.events.state import Circuit, Examples, Factor, SolverGroup, State, kernel_status
 from ..kernels.ordering import factor_layout
 from ..kernels.status import raise_for_status
 from ..physics.solver import CircuitBatch
@@ -308,7 +308,7 @@ class NetworkState:
 
     def check(self) -> None:
         """Raise :class:`twin.errors.SolverError` if a kernel flagged a failed solve."""
-        raise_for_status(int(self._st.counters.status), "the twin's network")
+        raise_for_status(int(kernel_status(self._k)), "the twin's network")
 
     @property
     def stats(self) -> dict[str, float]:

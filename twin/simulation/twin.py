@@ -166,12 +166,18 @@ class Twin:
 
     # ------------------------------------------------------------------ readings
 
+    def gates(self, t_s: float) -> np.ndarray:
+        """Gate voltages (V) at twin time ``t_s``: the ``gate_v`` of :meth:`readings` alone
+        (read-only; no energies, error or powers)."""
+        gates = np.empty(self.state.edges.v_gate.shape[0])
+        KG.gates_at(self.kernel, float(t_s), gates)
+        return gates
+
     def readings(self, t_s: float) -> dict[str, Any]:
         """Probe readings at twin time ``t_s`` (read-only: looking never changes the run)."""
         st = self.state
         pend = np.add(KE.pending_energy(self.kernel, float(t_s)), self._energy_adjust_j)
-        gates = np.empty(st.edges.v_gate.shape[0])
-        KG.gates_at(self.kernel, float(t_s), gates)
+        gates = self.gates(t_s)
         err = float(np.mean(np.sum((st.examples.out_f - st.examples.desired) ** 2, axis=-1)))
         en = st.energy
         return {

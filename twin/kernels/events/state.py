@@ -41,6 +41,7 @@ __all__ = [
     "SolverGroup",
     "State",
     "kernel_state",
+    "kernel_status",
 ]
 
 
@@ -229,6 +230,13 @@ else:
         """
 
     structref.define_proxy(KernelState, KernelStateType, list(KERNEL_FIELDS))
+
+
+@jit
+def kernel_status(st: Any) -> int:
+    """The run's status code alone (``counters.status``, :mod:`twin.kernels.status`): what a
+    check after every call reads, without the other counters."""
+    return st.counters_status
 
 
 @jit
