@@ -82,3 +82,41 @@ def test_a_board_whose_clock_stops_while_held_is_not_resynced() -> None:
     board.close()
     assert res.summary["resyncs"] == 0
     assert res.summary["resync_gate_moves_v"] == []
+
+
+def _idle_residual_v(edges: object, seed: int, hold_s: float) -> tuple[float, float]:
+    """(rms gate move, rms of the move less the twin's prediction), V, of a typical board held
+    ``hold_s`` idle after 0.3 s of training at eta 0.88 (``benchmarks/bench_hold_drift.py``)."""
+    from twin.board.contract import Command
+    from twin.simulation.edge import gate_voltage
+
+    emu = make_emulator(EmulationSpec(seed=seed, variation="typical"))
+    emu.command(Command(name="set_params", key="eta", args={"eta": 0.88}))
+    emu.command(Command(name="start_training", key="train"))
+    emu.advance(0.3)
+    emu.command(Command(name="stop_training", key="stop"))
+    g0 = emu.track.gates()
+    emu.advance(emu.t_s + hold_s)
+    move = emu.track.gates() - g0
+    n = g0.size
+    pred = gate_voltage(edges, g0, np.full(n, hold_s), np.zeros(n)) - g0  # type: ignore[arg-type]
+    return float(np.sqrt(np.mean(move**2))), float(np.sqrt(np.mean((move - pred) ** 2)))
+
+
+@pytest.mark.slow  # ~20 s: two calibrations
+def test_a_twin_calibrated_with_idle_holds_predicts_the_held_drift() -> None:
+    """``calibrated_twin(idle_s=...)`` (``twin steer --calibrate --idle-s``): the held board's
+    gates drift by their leak and comparator offsets; a calibration without idle holds folds
+    the offsets into the learning bias, which a held gate does not feel, and mispredicts the
+    drift as badly as no prediction (seeds 0-2: residual 0.8-1.1x the move after 1 s); with
+    0.2 s idle holds the residual is ~0.1x the move."""
+    from twin.steer import calibrated_twin
+
+    spec = EmulationSpec(seed=0, variation="typical")
+    plain = calibrated_twin(spec, seed=0)
+    idle = calibrated_twin(spec, seed=0, idle_s=0.2)
+    move, res_plain = _idle_residual_v(plain.edges, 0, 1.0)
+    _, res_idle = _idle_residual_v(idle.edges, 0, 1.0)
+    assert move > 0.05  # the held gates do drift
+    assert res_plain > 0.5 * move
+    assert res_idle < 0.25 * move

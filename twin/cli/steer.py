@@ -11,7 +11,7 @@ import click
 from . import cli
 from ._common import board_options, emit_json, print_summary
 from ._ledger import ledger_options, recorded_dispatch
-from ._types import DURATION_S, FiniteRange, OutputFile
+from ._types import DURATION_S, IDLE_S, IDLE_S_HELP, FiniteRange, OutputFile
 from ._view import check_view, maybe_live_view, view_options
 
 __all__ = ["steer_cmd"]
@@ -104,6 +104,13 @@ EXIT_INTERRUPTED = 130
 )
 @click.option("--dry-run", is_flag=True, help="Show the commands that would be sent; send none.")
 @click.option(
+    "--idle-s",
+    type=IDLE_S,
+    default=0.0,
+    show_default=True,
+    help=IDLE_S_HELP + " With --calibrate only: the twin then predicts a held board's drift.",
+)
+@click.option(
     "--join-timeout-s",
     type=FiniteRange(0, 3600, min_open=True),
     default=10.0,
@@ -134,6 +141,7 @@ def steer_cmd(
     plan_budget_s: float | None,
     plan_budget_hold_s: float | None,
     dry_run: bool,
+    idle_s: float,
     seed: int,
     variation: str,
     calibrate_first: bool,
@@ -179,6 +187,8 @@ def steer_cmd(
         raise click.UsageError(
             "--calibrate trains the board, which --dry-run must not: use --calibration FILE"
         )
+    if idle_s and not calibrate_first:
+        raise click.UsageError("--idle-s needs --calibrate (it holds the calibration's board idle)")
     saved = load_calibration(calibration) if calibration is not None else None
     limits = CommandLimits()
     if policy == "fixed" and not (0 <= lam <= limits.lam_max):
@@ -196,14 +206,16 @@ def steer_cmd(
         perfect=policy == "overclamp",
     )
     spec = EmulationSpec(seed=seed, variation=variation)
-    twin = calibrated_twin(spec, seed=seed) if calibrate_first and emulate else nominal_twin()
+    twin = nominal_twin()
+    if calibrate_first and emulate:
+        twin = calibrated_twin(spec, seed=seed, idle_s=idle_s)
     board = open_board(emulate=spec) if emulate else open_board(connect=connect)
     try:
         if saved is not None:
             saved.check_snapshot(board)
             twin = saved_twin(saved)
         elif calibrate_first and not emulate:
-            twin = twin_of_calibration(*calibrate_live(board, seed=seed))
+            twin = twin_of_calibration(*calibrate_live(board, seed=seed, idle_s=idle_s))
         # the planner's defaults where an option is not given (--no-eta: no raised eta)
         planner_changes: dict[str, Any] = {"budget_s": plan_budget_s}
         if fixed_eta:
