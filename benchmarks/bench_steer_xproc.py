@@ -74,6 +74,8 @@ def one_run(seed: int, args: argparse.Namespace) -> dict:
             steer.append("--reset-gates")
         if args.no_eta:
             steer.append("--no-eta")
+        if args.plan_budget_hold_s is not None:
+            steer += ["--plan-budget-hold-s", str(args.plan_budget_hold_s)]
         t0 = time.monotonic()
         if args.calibration == "live":
             steer.append("--calibrate")
@@ -122,6 +124,9 @@ def main() -> None:
     ap.add_argument("--no-reset", action="store_true", help="steer the board as it is (trained)")
     ap.add_argument("--no-eta", action="store_true", help="never change the board's eta")
     ap.add_argument("--out", default=None, help="append each run's summary as a JSON line")
+    ap.add_argument(
+        "--plan-budget-hold-s", type=float, default=None, help="twin steer --plan-budget-hold-s"
+    )
     ap.add_argument("--calibration", default="none", choices=["none", "live", "file"],
                     help="the steering twin: nominal; calibrated in place (twin steer "
                     "--connect --calibrate); or by twin calibrate --connect --save first and "
