@@ -5,6 +5,8 @@ is when training resumes (``PredictivePolicy.resync``), not from where the hold 
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -47,19 +49,12 @@ def _holds_while_planning(monkeypatch: pytest.MonkeyPatch, board: InProcessBoard
 def test_a_plan_is_followed_from_where_the_held_board_drifted(
     monkeypatch, seed, tolerance_rel
 ) -> None:
-    """The twin is the board's own hidden circuit, so only the hold's drift can part them. On
-    the old steerer the plan, made from the gates when the hold began, was followed from the
-    drifted state (the largest gate 0.52 and 0.78 V away): the board diverged from it and
-    re-planned once, and spent 2.5x and 2.2x the energy the first plan predicted."""
-    board = _drifting_board(seed)
-    moves = _holds_while_planning(monkeypatch, board)
-    res = steer_board(
-        board,
-        policy=PolicySpec(name="predictive", planner=PLANNER),
-        config=SteerConfig(tolerance_rel=tolerance_rel, max_time_s=2 * HOLD_S + 3.0),
-        twin=SteerTwin(edges=board.emulator.edges, trusted=True),
-    )
-    board.close()
+    """With ``restore_gates`` off. The twin is the board's own hidden circuit, so only the
+    hold's drift can part them. On the old steerer the plan, made from the gates when the hold
+    began, was followed from the drifted state (the largest gate 0.52 and 0.78 V away): the
+    board diverged from it and re-planned once, and spent 2.5x and 2.2x the energy the first
+    plan predicted."""
+    res, moves = _steer_drifting(monkeypatch, seed, tolerance_rel, restore=False)
     s = res.summary
     assert moves, "no plan was made"
     assert min(moves) > RESYNC_GATE_V, moves  # the held gates did move
@@ -67,7 +62,42 @@ def test_a_plan_is_followed_from_where_the_held_board_drifted(
     assert s["replans"] == 0, s
     assert s["training_energy_j"] == pytest.approx(s["predicted_energy_j"], rel=0.2), s
     assert s["resyncs"] == 1, s
+    assert s["gate_restores"] == 0, s
     assert s["resync_gate_moves_v"][0] == pytest.approx(moves[0], abs=0.02)
+
+
+@pytest.mark.parametrize(("seed", "tolerance_rel"), [(0, 1e-3), (1, 1e-2)])
+def test_the_held_board_is_put_back_where_the_plan_starts(monkeypatch, seed, tolerance_rel) -> None:
+    """By default the gates the plan was made from are written back to the drifted board (one
+    reset_gates value per edge), so board and plan start together: no re-sync, no re-plan, the
+    energy the plan predicted (on the old steerer: one re-plan, 2.2-2.5x the plan's energy)."""
+    res, moves = _steer_drifting(monkeypatch, seed, tolerance_rel, restore=True)
+    s = res.summary
+    assert moves, "no plan was made"
+    assert min(moves) > RESYNC_GATE_V, moves
+    assert s["reached"], s
+    assert s["replans"] == 0, s
+    assert s["training_energy_j"] == pytest.approx(s["predicted_energy_j"], rel=0.2), s
+    assert s["gate_restores"] == 1, s
+    assert s["resyncs"] == 0, s
+
+
+def _steer_drifting(
+    monkeypatch: pytest.MonkeyPatch, seed: int, tolerance_rel: float, *, restore: bool
+) -> tuple[Any, list[float]]:
+    board = _drifting_board(seed)
+    moves = _holds_while_planning(monkeypatch, board)
+    config = SteerConfig(
+        tolerance_rel=tolerance_rel, max_time_s=2 * HOLD_S + 3.0, restore_gates=restore
+    )
+    res = steer_board(
+        board,
+        policy=PolicySpec(name="predictive", planner=PLANNER),
+        config=config,
+        twin=SteerTwin(edges=board.emulator.edges, trusted=True),
+    )
+    board.close()
+    return res, moves
 
 
 def test_a_board_whose_clock_stops_while_held_is_not_resynced() -> None:

@@ -102,6 +102,13 @@ EXIT_INTERRUPTED = 130
     "past this it follows the best schedule simulated by then, or Eq. 18 control if none "
     "reached. A board whose clock stops while held is not cut by it.",
 )
+@click.option(
+    "--no-restore-gates",
+    is_flag=True,
+    help="predictive: when training resumes after a plan, follow the plan from wherever the "
+    "held board's gates drifted (the schedule simulated again) instead of writing the plan's "
+    "start gates back to the board (reset_gates with one value per edge).",
+)
 @click.option("--dry-run", is_flag=True, help="Show the commands that would be sent; send none.")
 @click.option(
     "--idle-s",
@@ -141,6 +148,7 @@ def steer_cmd(
     plan_budget_s: float | None,
     plan_budget_hold_s: float | None,
     dry_run: bool,
+    no_restore_gates: bool,
     idle_s: float,
     seed: int,
     variation: str,
@@ -202,6 +210,7 @@ def steer_cmd(
         max_time_s=max_time_s,
         join_timeout_s=join_timeout_s,
         reset_gates=reset_gates,
+        restore_gates=not no_restore_gates,
         limits=limits,
         perfect=policy == "overclamp",
     )

@@ -220,6 +220,7 @@ class PredictivePolicy:
         #: gate move (V) each found since its plan's start.
         self.resyncs: list[float] = []
         self._plan_gates: np.ndarray | None = None
+        self._fresh = False  # a plan made, training not yet resumed with it
         self.plans: list[tuple[float, Plan]] = []
         self.fell_back: str | None = None if trusted else "twin not trusted"
         #: The nudge eta the board should train at (``None``: the board's own): a plan's raised
@@ -237,6 +238,12 @@ class PredictivePolicy:
         if self.fell_back is not None or not self.plans:
             return None
         return self.plans[-1][1].best
+
+    @property
+    def start_gates_v(self) -> np.ndarray | None:
+        """The gates (V) the plan just made starts from (``None`` once training went on with it,
+        or fallen back)."""
+        return None if self.current is None or not self._fresh else self._plan_gates
 
     def predicted_error(self, obs: Observation) -> float | None:
         """The followed plan's predicted error at ``obs`` (``None`` without a plan)."""
@@ -287,6 +294,7 @@ class PredictivePolicy:
         plan = self.planner.plan_eta(obs.gate_v, self.tol, first=first, at_least=self.eta)
         self.plans.append((obs.t_s, plan))
         self._plan_gates = np.array(obs.gate_v, dtype=float)
+        self._fresh = True
         self._t0_s, self._phase = obs.clock_s, 0
         own = plan.eta is None or abs(plan.eta - self.planner.eta) <= 1e-9 * self.planner.eta
         self.eta = None if own else plan.eta
@@ -318,10 +326,12 @@ class PredictivePolicy:
         simulated again from ``obs``'s gates (one run, not a new search) and followed from
         there; if it no longer reaches the tolerance, a new plan is made (a re-plan). Returns
         the lambda to hold (``None``: the board is where the plan started, nothing changed).
-        A board whose clock stops while held (the in-process emulator) is never re-synced.
+        Only before training resumes with a new plan (a board that trained on, e.g. until it
+        stopped itself, is not re-synced); a board whose clock stops while held (the
+        in-process emulator) never is.
         """
         best = self.current
-        if best is None or self._plan_gates is None:
+        if best is None or self._plan_gates is None or not self._fresh:
             return None
         moved = float(np.max(np.abs(np.asarray(obs.gate_v, dtype=float) - self._plan_gates)))
         if not moved > RESYNC_GATE_V:
@@ -348,6 +358,7 @@ class PredictivePolicy:
         return self._replan(obs)
 
     def decide(self, obs: Observation) -> float:
+        self._fresh = False  # training went on with the plan
         if self.fell_back is not None:
             return self.fallback.decide(obs)
         best = self.current

@@ -35,6 +35,7 @@ from twin.simulation.edge import EdgeParams
 from .actions import BoardActions
 from .config import SteerConfig
 from .errors import BoardSilent, CommandUnanswered, TimeLimitReached
+from .hold import rejoin_plan
 from .meter import BoardMeter
 from .planner import Planner, PlannerConfig
 from .policies import Observation, Policy
@@ -63,10 +64,9 @@ TIME_CHECK_S = 0.2
 WHILE_PLANNING = (
     "held in the safe mode (training stopped, gates held) for at most the plan's hold budget "
     "of board time; then it follows the best schedule simulated by then, or Eq. 18 control "
-    "if none reached, from the state the held board drifted to (the schedule simulated again)"
+    "if none reached, from the gates the plan was made from (written back to the board), "
+    "else from where the held board drifted to (the schedule simulated again)"
 )
-#: Re-syncs of a plan to the held board at most per resume (each re-simulation holds it too).
-RESYNC_ROUNDS = 3
 
 #: Builds the policy once the tolerance is known.
 PolicyFactory = Callable[[SteerContext], Policy]
@@ -163,7 +163,7 @@ class Steerer(BoardActions):
         so the first decision comes one interval after training resumes, not a backlog later
         (again after recording, which takes wall time too)."""
         self._catch_up(meter)
-        self._resync_plan(meter, policy)
+        rejoin_plan(self, meter, policy, restore=self.config.restore_gates)
         self._plan_runs += record_plans(
             self.dispatch,
             getattr(policy, "plans", [])[len(self._plan_runs) :],
@@ -174,18 +174,6 @@ class Steerer(BoardActions):
         )
         self._catch_up(meter)
         self._start_training(self._duration(policy, obs))
-
-    def _resync_plan(self, meter: BoardMeter, policy: Policy) -> None:
-        """Follow the plan from the held board's state now (``PredictivePolicy.resync``), again
-        after each re-simulation (which holds a real-time board too), ``RESYNC_ROUNDS`` at most."""
-        resync = getattr(policy, "resync", None)
-        for _ in range(RESYNC_ROUNDS if resync is not None else 0):
-            lam = resync(self._observe(meter))  # type: ignore[misc]
-            if lam is None:
-                return
-            self._set_eta(getattr(policy, "eta", None))
-            self._set_lam(lam)
-            self._catch_up(meter)
 
     # ------------------------------------------------------------------ the time limit
 
