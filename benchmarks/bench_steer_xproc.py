@@ -154,12 +154,13 @@ def main() -> None:
             f"E/plan {r['training_energy_j'] / pred if pred else float('nan'):.2f}, "
             f"E/(lambda = 0 at the raised eta) "
             f"{r['training_energy_j'] / at_eta if at_eta else float('nan'):.3f}, "
-            f"replans {r['replans']}, resyncs {r.get('resync_gate_moves_v')}, "
+            f"replans {r['replans']}, restores {r.get('gate_restores')}, "
+            f"resyncs {r.get('resync_gate_moves_v')}, "
             f"eta {r.get('eta_steered')}, fell back {r['fell_back']}, "
             f"holds {[round(h, 1) for h in r.get('plan_holds_s', [])]} s, "
             f"board {r['board_time_s']:.1f} s,"
             f" training {r['training_time_s']:.2f} s, wall {r['wall_s']:.1f} s, error "
-            f"{r['error_initial']:.3g} -> {r['error_final']:.3g} V^2"
+            f"{r['error_initial']:.3g} -> {r['error_final'] or float('nan'):.3g} V^2"
             + ("" if r["reached"] else f", reason: {r['reason']}"),
             flush=True,
         )

@@ -35,11 +35,14 @@ RESTORE_TOL_V = 0.02
 
 
 def restore_gates(actions: BoardActions, meter: BoardMeter, gates_v: np.ndarray) -> bool:
-    """Write ``gates_v`` (V, one per edge) to the held board when a gate has moved more than
-    ``RESYNC_GATE_V`` from it; read on until its frames show them, then refill the error
+    """Write ``gates_v`` (V, one per edge, clipped to the twin's rails: a reading at a rail may
+    lie a little beyond it) to the held board when a gate has moved more than
+    ``RESYNC_GATE_V`` from them; read on until its frames show them, then refill the error
     window. Whether the board is there now by it (counted in ``gate_restores``)."""
     latest = meter.latest
-    target = np.asarray(gates_v, dtype=float)
+    cols = actions.edges.columns(len(gates_v))  # within the rails (readings may overshoot)
+    low, high = float(np.max(cols["v_min_v"])), float(np.min(cols["v_max_v"]))
+    target = np.clip(np.asarray(gates_v, dtype=float), low, high)
     if actions.dry_run or latest is None:
         return False
     if not float(np.max(np.abs(np.asarray(latest.gate_v) - target))) > RESYNC_GATE_V:
@@ -68,8 +71,8 @@ def rejoin_plan(actions: BoardActions, meter: BoardMeter, policy: Any, *, restor
     if resync is None:
         return
     start = getattr(policy, "start_gates_v", None)
-    if restore and start is not None:
-        restore_gates(actions, meter, start)
+    if restore and start is not None and restore_gates(actions, meter, start):
+        return  # the board is where the plan starts (within RESTORE_TOL_V)
     for _ in range(RESYNC_ROUNDS):
         lam = resync(actions._observe(meter))
         if lam is None:
