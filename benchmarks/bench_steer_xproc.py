@@ -74,6 +74,8 @@ def one_run(seed: int, args: argparse.Namespace) -> dict:
             steer.append("--reset-gates")
         if args.no_eta:
             steer.append("--no-eta")
+        if args.plan_budget_hold_s is not None:
+            steer += ["--plan-budget-hold-s", str(args.plan_budget_hold_s)]
         t0 = time.monotonic()
         if args.calibration == "live":
             steer.append("--calibrate")
@@ -122,6 +124,9 @@ def main() -> None:
     ap.add_argument("--no-reset", action="store_true", help="steer the board as it is (trained)")
     ap.add_argument("--no-eta", action="store_true", help="never change the board's eta")
     ap.add_argument("--out", default=None, help="append each run's summary as a JSON line")
+    ap.add_argument(
+        "--plan-budget-hold-s", type=float, default=None, help="twin steer --plan-budget-hold-s"
+    )
     ap.add_argument("--calibration", default="none", choices=["none", "live", "file"],
                     help="the steering twin: nominal; calibrated in place (twin steer "
                     "--connect --calibrate); or by twin calibrate --connect --save first and "
@@ -149,10 +154,13 @@ def main() -> None:
             f"E/plan {r['training_energy_j'] / pred if pred else float('nan'):.2f}, "
             f"E/(lambda = 0 at the raised eta) "
             f"{r['training_energy_j'] / at_eta if at_eta else float('nan'):.3f}, "
-            f"replans {r['replans']}, eta {r.get('eta_steered')}, fell back {r['fell_back']}, "
+            f"replans {r['replans']}, restores {r.get('gate_restores')}, "
+            f"resyncs {r.get('resync_gate_moves_v')}, "
+            f"eta {r.get('eta_steered')}, fell back {r['fell_back']}, "
+            f"holds {[round(h, 1) for h in r.get('plan_holds_s', [])]} s, "
             f"board {r['board_time_s']:.1f} s,"
             f" training {r['training_time_s']:.2f} s, wall {r['wall_s']:.1f} s, error "
-            f"{r['error_initial']:.3g} -> {r['error_final']:.3g} V^2"
+            f"{r['error_initial']:.3g} -> {r['error_final'] or float('nan'):.3g} V^2"
             + ("" if r["reached"] else f", reason: {r['reason']}"),
             flush=True,
         )

@@ -11,7 +11,7 @@ import click
 from . import cli
 from ._common import board_options, emit_json, print_summary
 from ._ledger import ledger_options, recorded_dispatch
-from ._types import DURATION_S, FiniteRange, OutputFile
+from ._types import DURATION_S, IDLE_S, IDLE_S_HELP, FiniteRange, OutputFile
 from ._view import check_view, maybe_live_view, view_options
 
 __all__ = ["steer_cmd"]
@@ -102,7 +102,21 @@ EXIT_INTERRUPTED = 130
     "past this it follows the best schedule simulated by then, or Eq. 18 control if none "
     "reached. A board whose clock stops while held is not cut by it.",
 )
+@click.option(
+    "--no-restore-gates",
+    is_flag=True,
+    help="predictive: when training resumes after a plan, follow the plan from wherever the "
+    "held board's gates drifted (the schedule simulated again) instead of writing the plan's "
+    "start gates back to the board (reset_gates with one value per edge).",
+)
 @click.option("--dry-run", is_flag=True, help="Show the commands that would be sent; send none.")
+@click.option(
+    "--idle-s",
+    type=IDLE_S,
+    default=0.0,
+    show_default=True,
+    help=IDLE_S_HELP + " With --calibrate only: the twin then predicts a held board's drift.",
+)
 @click.option(
     "--join-timeout-s",
     type=FiniteRange(0, 3600, min_open=True),
@@ -134,6 +148,8 @@ def steer_cmd(
     plan_budget_s: float | None,
     plan_budget_hold_s: float | None,
     dry_run: bool,
+    no_restore_gates: bool,
+    idle_s: float,
     seed: int,
     variation: str,
     calibrate_first: bool,
@@ -179,6 +195,8 @@ def steer_cmd(
         raise click.UsageError(
             "--calibrate trains the board, which --dry-run must not: use --calibration FILE"
         )
+    if idle_s and not calibrate_first:
+        raise click.UsageError("--idle-s needs --calibrate (it holds the calibration's board idle)")
     saved = load_calibration(calibration) if calibration is not None else None
     limits = CommandLimits()
     if policy == "fixed" and not (0 <= lam <= limits.lam_max):
@@ -192,18 +210,21 @@ def steer_cmd(
         max_time_s=max_time_s,
         join_timeout_s=join_timeout_s,
         reset_gates=reset_gates,
+        restore_gates=not no_restore_gates,
         limits=limits,
         perfect=policy == "overclamp",
     )
     spec = EmulationSpec(seed=seed, variation=variation)
-    twin = calibrated_twin(spec, seed=seed) if calibrate_first and emulate else nominal_twin()
+    twin = nominal_twin()
+    if calibrate_first and emulate:
+        twin = calibrated_twin(spec, seed=seed, idle_s=idle_s)
     board = open_board(emulate=spec) if emulate else open_board(connect=connect)
     try:
         if saved is not None:
             saved.check_snapshot(board)
             twin = saved_twin(saved)
         elif calibrate_first and not emulate:
-            twin = twin_of_calibration(*calibrate_live(board, seed=seed))
+            twin = twin_of_calibration(*calibrate_live(board, seed=seed, idle_s=idle_s))
         # the planner's defaults where an option is not given (--no-eta: no raised eta)
         planner_changes: dict[str, Any] = {"budget_s": plan_budget_s}
         if fixed_eta:

@@ -93,7 +93,13 @@ class BoardActions:
             timeout_s=config.command_timeout_s,
             clock=lambda: self.t_s,
         )
-        self.counts = {"reboots": 0, "lost_connections": 0, "gaps": 0, "verifications": 0}
+        self.counts = {
+            "reboots": 0,
+            "lost_connections": 0,
+            "gaps": 0,
+            "verifications": 0,
+            "gate_restores": 0,
+        }
         self.lam_acked: float | None = None
         #: The eta the board was found at (its own), and the one steering set (None: its own).
         self.board_eta: float | None = None

@@ -55,6 +55,10 @@ class SteerConfig:
         steering starts from an untrained board rather than from wherever the board's own
         training has taken it (a board that trains from boot may already sit at the
         measurement floor of its error).
+    restore_gates : bool
+        When training resumes after the board was held while the twin planned, write the gates
+        the plan was made from back to the board if they drifted meanwhile
+        (:mod:`twin.steer.hold`); ``False``: follow the plan from the drifted gates instead.
     limits : CommandLimits
         Argument ranges and the command rate.
     perfect : bool
@@ -75,6 +79,7 @@ class SteerConfig:
     command_timeout_s: float = 5.0
     stop_patience_s: float = 30.0
     reset_gates: bool = False
+    restore_gates: bool = True
     limits: CommandLimits = attrs.field(factory=CommandLimits)
     perfect: bool = False
 

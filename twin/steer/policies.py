@@ -45,6 +45,10 @@ TRAIN_SLACK_S = 0.03
 #: Once the plan has reached the tolerance, a board reading within this factor of it is
 #: verified by inference (:meth:`PredictivePolicy.verify_due`).
 VERIFY_NEAR = 2.0
+#: A gate that moved more than this (V, two steps of the board's 10-bit gate ADC over 5.5 V)
+#: while the board was held has left the plan's start: the plan is re-synced
+#: (:meth:`PredictivePolicy.resync`).
+RESYNC_GATE_V = 0.01
 
 
 @attrs.frozen(kw_only=True, eq=False)
@@ -212,6 +216,11 @@ class PredictivePolicy:
         self.divergence = divergence if divergence is not None else MonitorDivergence()
         self.max_replans = int(max_replans)
         self.replans = 0
+        #: Plans re-started from the board's state at resume (:meth:`resync`), and the largest
+        #: gate move (V) each found since its plan's start.
+        self.resyncs: list[float] = []
+        self._plan_gates: np.ndarray | None = None
+        self._fresh = False  # a plan made, training not yet resumed with it
         self.plans: list[tuple[float, Plan]] = []
         self.fell_back: str | None = None if trusted else "twin not trusted"
         #: The nudge eta the board should train at (``None``: the board's own): a plan's raised
@@ -229,6 +238,12 @@ class PredictivePolicy:
         if self.fell_back is not None or not self.plans:
             return None
         return self.plans[-1][1].best
+
+    @property
+    def start_gates_v(self) -> np.ndarray | None:
+        """The gates (V) the plan just made starts from (``None`` once training went on with it,
+        or fallen back)."""
+        return None if self.current is None or not self._fresh else self._plan_gates
 
     def predicted_error(self, obs: Observation) -> float | None:
         """The followed plan's predicted error at ``obs`` (``None`` without a plan)."""
@@ -278,6 +293,8 @@ class PredictivePolicy:
         first = None if last is None else last.schedule[0].lam
         plan = self.planner.plan_eta(obs.gate_v, self.tol, first=first, at_least=self.eta)
         self.plans.append((obs.t_s, plan))
+        self._plan_gates = np.array(obs.gate_v, dtype=float)
+        self._fresh = True
         self._t0_s, self._phase = obs.clock_s, 0
         own = plan.eta is None or abs(plan.eta - self.planner.eta) <= 1e-9 * self.planner.eta
         self.eta = None if own else plan.eta
@@ -298,6 +315,41 @@ class PredictivePolicy:
             return self.fallback.start(obs)
         return plan.best.schedule[0].lam
 
+    def resync(self, obs: Observation) -> float | None:
+        """Start the followed plan from the board's state ``obs`` when training resumes.
+
+        A board that runs in real time is held while the twin plans, and a held board is not at
+        rest: its leak and comparator offsets move its gates (on a typical board the largest
+        gate moves ~0.27 V in a second held, ``benchmarks/bench_hold_drift.py``), so a plan
+        made at the start of a hold of seconds starts from a state the board has left. When a
+        gate moved more than ``RESYNC_GATE_V`` since the plan's start, the chosen schedule is
+        simulated again from ``obs``'s gates (one run, not a new search) and followed from
+        there; if it no longer reaches the tolerance, a new plan is made (a re-plan). Returns
+        the lambda to hold (``None``: the board is where the plan started, nothing changed).
+        Only before training resumes with a new plan (a board that trained on, e.g. until it
+        stopped itself, is not re-synced); a board whose clock stops while held (the
+        in-process emulator) never is.
+        """
+        best = self.current
+        if best is None or self._plan_gates is None or not self._fresh:
+            return None
+        moved = float(np.max(np.abs(np.asarray(obs.gate_v, dtype=float) - self._plan_gates)))
+        if not moved > RESYNC_GATE_V:
+            return None
+        self.resyncs.append(moved)
+        pred = self.planner.simulate(obs.gate_v, best.schedule, self.tol, eta=self.eta)
+        if pred.reached_s is None:
+            self.replans += 1
+            if self.replans > self.max_replans:
+                self.fell_back = f"diverged from the twin {self.replans} times"
+                return self.fallback.start(obs)
+            return self._replan(obs)
+        t_s, plan = self.plans[-1]
+        self.plans[-1] = (t_s, attrs.evolve(plan, best=pred))
+        self._plan_gates = np.array(obs.gate_v, dtype=float)
+        self._t0_s, self._phase = obs.clock_s, 0
+        return pred.schedule[0].lam
+
     def start(self, obs: Observation) -> float:
         """Plan from ``obs`` (again after a reboot: counted as a re-plan)."""
         if self.fell_back is not None:
@@ -306,6 +358,7 @@ class PredictivePolicy:
         return self._replan(obs)
 
     def decide(self, obs: Observation) -> float:
+        self._fresh = False  # training went on with the plan
         if self.fell_back is not None:
             return self.fallback.decide(obs)
         best = self.current

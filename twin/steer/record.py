@@ -20,16 +20,16 @@ ledger's phase totals are the meter's totals. The twin's predictions are runs of
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from twin.documents import Dispatcher, energy_doc, sample_doc, start_doc, stop_doc
 
-from .planner import Prediction
+from .planner import Plan, Prediction
 
-__all__ = ["PHASES", "EnergyBook", "record_prediction"]
+__all__ = ["PHASES", "EnergyBook", "record_plans", "record_prediction"]
 
 #: Ledger phase of each board mode.
 PHASES = {"training": "training", "inference": "inference", "idle": "idle"}
@@ -117,3 +117,32 @@ def record_prediction(
     reason = "" if prediction.reached_s is not None else "tolerance not reached within the horizon"
     dispatch(stop_doc(uid, status="complete", summary=summary, reason=reason))
     return str(uid)
+
+
+def record_plans(
+    dispatch: Dispatcher,
+    plans: Sequence[tuple[float, Plan]],
+    *,
+    peer_run: str,
+    board: str,
+    t0_s: float,
+    params: Mapping[str, Any],
+) -> list[str]:
+    """Record ``plans`` (a policy's new ``(board time, plan)`` pairs) as twin runs (role
+    ``plan``) from board time ``t0_s`` (when training resumes with them); their uids, ``""``
+    for a plan without a chosen schedule."""
+    uids = []
+    for _, plan in plans:
+        uid = ""
+        if plan.best is not None:
+            uid = record_prediction(
+                dispatch,
+                plan.best,
+                role="plan",
+                peer_run=peer_run,
+                board=board,
+                t0_s=t0_s,
+                params=params,
+            )
+        uids.append(uid)
+    return uids

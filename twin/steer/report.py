@@ -127,6 +127,8 @@ def summarize(
         "commands_refused": c.refused,
         "commands": c.as_dict(),
         "replans": policy.replans,
+        "resyncs": len(getattr(policy, "resyncs", [])),
+        "resync_gate_moves_v": list(getattr(policy, "resyncs", [])),
         "plans_truncated": sum(p.truncated for _, p in getattr(policy, "plans", [])),
         "board_time_s": board_time_s,
         "training_time_s": meter.training_s,

@@ -63,17 +63,21 @@ def calibrated_twin(
     trust_gate_rms_v: float = 0.05,
     seed: int = 0,
     etas: tuple[float, ...] = (),
+    idle_s: float = 0.0,
 ) -> SteerTwin:
     """Calibrate the twin of the emulated board ``emulation`` (a shadow ``EmulationSpec``).
 
     The recording runs on a second emulator of the same seed (the same hidden board), so the
     board to steer starts untouched. Trusted when the calibrated twin's held-out gate
     prediction error is at most ``trust_gate_rms_v``. ``etas``: the calibration's episodes
-    train at these nudges in turn (default: the board's own).
+    train at these nudges in turn (default: the board's own); ``idle_s`` > 0: each is held idle
+    that long first, so the fit separates the drift of a held gate (leak, comparator offsets)
+    from the learning bias, and the twin predicts a held board's drift.
     """
     from twin.shadow.session import calibrate_emulator, make_emulator
 
-    result, report = calibrate_emulator(make_emulator(emulation), seed=seed, etas=etas)
+    emulator = make_emulator(emulation)
+    result, report = calibrate_emulator(emulator, seed=seed, etas=etas, idle_s=idle_s)
     return twin_of_calibration(result, report, trust_gate_rms_v=trust_gate_rms_v)
 
 

@@ -35,10 +35,11 @@ from twin.simulation.edge import EdgeParams
 from .actions import BoardActions
 from .config import SteerConfig
 from .errors import BoardSilent, CommandUnanswered, TimeLimitReached
+from .hold import rejoin_plan
 from .meter import BoardMeter
 from .planner import Planner, PlannerConfig
 from .policies import Observation, Policy
-from .record import EnergyBook, record_prediction
+from .record import EnergyBook, record_plans, record_prediction
 from .report import SteerResult, predict_baseline, summarize
 
 __all__ = ["TIME_CHECK_S", "WHILE_PLANNING", "PolicyFactory", "SteerContext", "Steerer"]
@@ -63,7 +64,8 @@ TIME_CHECK_S = 0.2
 WHILE_PLANNING = (
     "held in the safe mode (training stopped, gates held) for at most the plan's hold budget "
     "of board time; then it follows the best schedule simulated by then, or Eq. 18 control "
-    "if none reached"
+    "if none reached, from the gates the plan was made from (written back to the board), "
+    "else from where the held board drifted to (the schedule simulated again)"
 )
 
 #: Builds the policy once the tolerance is known.
@@ -125,24 +127,6 @@ class Steerer(BoardActions):
 
     # ------------------------------------------------------------------ plans
 
-    def _record_plans(self, policy: Policy) -> None:
-        """Record the plans the policy made since the last call as twin runs (role ``plan``),
-        from the board time training resumed with them (now)."""
-        plans = getattr(policy, "plans", [])
-        for _, plan in plans[len(self._plan_runs) :]:
-            uid = ""
-            if plan.best is not None:
-                uid = record_prediction(
-                    self.dispatch,
-                    plan.best,
-                    role="plan",
-                    peer_run=self.uid,
-                    board=self.board.board_id,
-                    t0_s=self.t_s,
-                    params=self._run_params,
-                )
-            self._plan_runs.append(uid)
-
     def _plan_error(self, policy: Policy, obs: Observation) -> float | None:
         """The followed plan's predicted error at ``obs`` (None without one)."""
         predicted = getattr(policy, "predicted_error", None)
@@ -179,7 +163,15 @@ class Steerer(BoardActions):
         so the first decision comes one interval after training resumes, not a backlog later
         (again after recording, which takes wall time too)."""
         self._catch_up(meter)
-        self._record_plans(policy)
+        rejoin_plan(self, meter, policy, restore=self.config.restore_gates)
+        self._plan_runs += record_plans(
+            self.dispatch,
+            getattr(policy, "plans", [])[len(self._plan_runs) :],
+            peer_run=self.uid,
+            board=self.board.board_id,
+            t0_s=self.t_s,
+            params=self._run_params,
+        )
         self._catch_up(meter)
         self._start_training(self._duration(policy, obs))
 
