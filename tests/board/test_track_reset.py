@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
+from twin.board.contract import Command
 from twin.board.emulator import BoardEmulator, EmulatorConfig
 from twin.board.track import ENERGY_KEYS, TwinTrack
 from twin.simulation.edge import board_edge_params
@@ -75,3 +77,36 @@ def test_a_reset_later_in_board_time_maps_it_onto_the_twins_clock() -> None:
     in_place.reset_gates(0.01, new_gates)  # a reboot: board time starts again
     in_place.advance(0.11)
     np.testing.assert_allclose(in_place.gates(), restarted.gates(), rtol=0, atol=1e-9)
+
+
+def test_a_gate_write_books_the_charging_a_resync_does_not() -> None:
+    """A board's gate write (``write_gates``: the ``reset_gates`` command) charges every
+    capacitor through its resistor from a driver stepped to the new voltage: C dV^2 / 2 each,
+    booked as gate energy; a shadow's resync (``reset_gates``) moves the model, not the board."""
+    written, resynced, new_gates = _tracks()
+    for track in (written, resynced):
+        track.advance(0.05)
+    old = written.gates().copy()
+    before = written.readings()["gate_energy_j"], resynced.readings()["gate_energy_j"]
+    write_j = written.write_gates(0.05, new_gates, mode="idle")
+    resynced.reset_gates(0.05, new_gates)
+    c_f = 2.2e-6  # the board's gate capacitor (PHYSICS.md section 8)
+    expect_j = float(np.sum(0.5 * c_f * (new_gates - old) ** 2))
+    assert write_j == pytest.approx(expect_j, rel=1e-12)
+    assert expect_j > 1e-6  # gates moved ~1 V each: a write of a few microjoules
+    after = written.readings()["gate_energy_j"], resynced.readings()["gate_energy_j"]
+    assert after[0] - before[0] == pytest.approx(expect_j, rel=1e-9)
+    assert after[1] - before[1] == pytest.approx(0.0, abs=1e-15)
+    assert written.mode == "idle"
+    np.testing.assert_allclose(written.gates(), new_gates, atol=1e-12)
+
+
+def test_the_boards_reset_gates_command_books_its_charging() -> None:
+    emu = BoardEmulator(EmulatorConfig(), rng=np.random.default_rng(0))
+    emu.advance(0.02)
+    old = emu.track.gates().copy()
+    before = emu.track.readings()["gate_energy_j"]
+    target = np.full(old.shape, 2.0)
+    assert emu.command(Command(name="reset_gates", key="w", args={"gate_v": list(target)})).ok
+    jump = emu.track.readings()["gate_energy_j"] - before
+    assert jump == pytest.approx(float(np.sum(0.5 * 2.2e-6 * (target - old) ** 2)), rel=1e-9)

@@ -63,6 +63,7 @@ def test_a_plan_is_followed_from_where_the_held_board_drifted(
     assert s["training_energy_j"] == pytest.approx(s["predicted_energy_j"], rel=0.2), s
     assert s["resyncs"] == 1, s
     assert s["gate_restores"] == 0, s
+    assert s["gate_restore_energy_j"] == 0.0, s
     assert s["resync_gate_moves_v"][0] == pytest.approx(moves[0], abs=0.02)
 
 
@@ -80,6 +81,9 @@ def test_the_held_board_is_put_back_where_the_plan_starts(monkeypatch, seed, tol
     assert s["training_energy_j"] == pytest.approx(s["predicted_energy_j"], rel=0.2), s
     assert s["gate_restores"] == 1, s
     assert s["resyncs"] == 0, s
+    # the write is booked (C dV^2 / 2 per gate): at least the largest gate's move, past the
+    # re-sync threshold; well under the training it saves
+    assert 0.5 * 2.2e-6 * RESYNC_GATE_V**2 < s["gate_restore_energy_j"] < s["training_energy_j"]
 
 
 def _steer_drifting(
@@ -150,3 +154,22 @@ def test_a_twin_calibrated_with_idle_holds_predicts_the_held_drift() -> None:
     assert move > 0.05  # the held gates do drift
     assert res_plain > 0.5 * move
     assert res_idle < 0.25 * move
+
+
+def test_the_meter_books_a_gate_write_as_idle_gate_charging() -> None:
+    """C dV^2 / 2 per gate (2.2 uF), in the idle gate-charging book the ledger receives."""
+    from twin.board.emulator import BoardEmulator, EmulatorConfig
+    from twin.simulation.edge import board_edge_params
+    from twin.steer.meter import BoardMeter
+
+    task = BoardEmulator(EmulatorConfig(), rng=np.random.default_rng(0)).task
+    meter = BoardMeter(task, board_edge_params("transistor"))
+    n = task.network.n_edges
+    before, after = np.full(n, 3.0), np.full(n, 3.0)
+    after[:4] = (3.5, 2.5, 3.1, 5.0)
+    expect_j = 0.5 * 2.2e-6 * (0.25 + 0.25 + 0.01 + 4.0)
+    assert meter.book_gate_write(before, after) == pytest.approx(expect_j, rel=1e-12)
+    meter.book_gate_write(after, after)  # no move, no energy
+    assert meter.energy_j[("idle", "gate_charging")] == pytest.approx(expect_j, rel=1e-12)
+    assert meter.gate_write_j == pytest.approx(expect_j, rel=1e-12)
+    assert meter.training_energy_j == 0.0  # the training energy is the free network's alone

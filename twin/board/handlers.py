@@ -118,7 +118,7 @@ def reset_gates(emu: BoardEmulator, args: Mapping[str, Any]) -> Result:
     emu.inference = None
     emu.following = None
     emu.mode = "idle"
-    emu.track.restart(emu.t_s, gates, mode="idle")
+    emu.track.write_gates(emu.t_s, gates, mode="idle")  # books the charging: C dV^2 / 2
     return {}
 
 

@@ -125,6 +125,25 @@ class TwinTrack:
         gates = np.broadcast_to(np.asarray(gates, dtype=float), (n,)).copy()
         self._start(t_s, gates)
 
+    def write_gates(self, t_s: float, gates_v: np.ndarray, **changes: Any) -> float:
+        """Charge every gate to ``gates_v`` (V) at board time ``t_s``, as a board's gate write
+        does, and start a new segment from them (:meth:`restart` with ``changes``).
+
+        Each capacitor is charged through its charging resistor from a driver stepped to the new
+        voltage, which dissipates ``C dV^2 / 2`` in the resistor whatever its value (``C`` the
+        gate capacitance, ``dV`` the gate's move): booked as gate energy and returned (J). A
+        shadow's resync (:meth:`reset_gates`) moves the model, not the board, and books nothing.
+        """
+        self.advance(t_s)
+        n = self.task.network.n_edges
+        old = self.twin.gates(self.t_s - self.t0_s)
+        new = np.broadcast_to(np.asarray(gates_v, dtype=float), (n,))
+        c_f = np.broadcast_to(self.edges.columns(n)["c_gate_f"], (n,))
+        write_j = float(np.sum(0.5 * c_f * (new - old) ** 2))
+        self._offset["gate_energy_j"] += write_j
+        self.restart(t_s, new, **changes)
+        return write_j
+
     def reset_gates(self, t_s: float, gates_v: np.ndarray) -> None:
         """Set the gate voltages (V) at board time ``t_s`` in place, in the same segment (no new
         twin: :meth:`twin.simulation.twin.Twin.reset_gates`); mode, eta and lambda stay.

@@ -54,6 +54,7 @@ def restore_gates(actions: BoardActions, meter: BoardMeter, gates_v: np.ndarray)
     if not actions._read_to(meter, lambda state: state.seq >= after):
         return False
     actions.counts["gate_restores"] += 1
+    meter.book_gate_write(latest.gate_v, target)  # C dV^2 / 2 per gate, from the last reading
     meter.clear_window()  # the frames before describe the drifted board
     actions._await_window(meter)
     return True

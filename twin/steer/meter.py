@@ -48,6 +48,8 @@ class BoardMeter:
         self.energy_j: dict[tuple[str, str], float] = defaultdict(float)
         self.training_s = 0.0
         self.latest: BoardState | None = None
+        self.gate_write_j = 0.0
+        self._c_gate_f = np.broadcast_to(self.model.c_gate_f, (task.network.n_edges,))
 
     def outputs(self, v_free_v: np.ndarray) -> np.ndarray:
         """The task's outputs (V) of free node voltages: target nodes or target edge drops."""
@@ -60,6 +62,18 @@ class BoardMeter:
         """Error (V^2) of outputs against the desired values of the applied example."""
         desired = np.asarray(self.task.train.outputs[0])
         return float(np.sum((np.asarray(outputs_v) - desired) ** 2))
+
+    def book_gate_write(self, before_v: np.ndarray, after_v: np.ndarray) -> float:
+        """Book a write of every gate from ``before_v`` to ``after_v`` (V) on a held board
+        (``reset_gates``): each capacitor charged through its resistor from a driver stepped to
+        the new voltage dissipates ``C dV^2 / 2`` whatever the resistor, booked as idle gate
+        charging (and in ``gate_write_j``); the frames cannot show it (the gates jump between
+        two frames). Returns the energy, J."""
+        dv = np.asarray(after_v, dtype=float) - np.asarray(before_v, dtype=float)
+        write_j = float(np.sum(0.5 * self._c_gate_f * dv**2))
+        self.energy_j[("idle", "gate_charging")] += write_j
+        self.gate_write_j += write_j
+        return write_j
 
     def restart(self) -> None:
         """A new epoch: forget the window and the last frame (energy totals are kept)."""

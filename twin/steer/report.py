@@ -113,6 +113,7 @@ def summarize(
         "predicted_inference_error": out["predicted_inference_error"],
         "training_energy_j": meter.training_energy_j - e_join_j,
         "pre_steer_energy_j": e_join_j,
+        "gate_restore_energy_j": meter.gate_write_j,
         "baseline_energy_j": None if base is None else base.energy_to_tol_j,
         "baseline_time_s": None if base is None else base.reached_s,
         "baseline_reached": None if base is None else base.reached_s is not None,
