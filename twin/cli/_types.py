@@ -42,6 +42,7 @@ __all__ = [
     "SchedulerAddress",
     "check_output_dir",
     "check_output_file",
+    "idle_s_option",
     "is_loopback",
     "warn_if_exposed",
 ]
@@ -92,6 +93,16 @@ IDLE_S_HELP = (
     "each edge's learning bias from its leak (0: the bias is the drift beyond the leak's pull to "
     "the nominal rest voltage)."
 )
+
+
+def idle_s_option(scope: str) -> Any:
+    """The ``--idle-s`` option of a calibration (``IDLE_S``, default 0), its help ended by
+    ``scope`` (which other options it needs)."""
+    return click.option(
+        "--idle-s", type=IDLE_S, default=0.0, show_default=True, help=f"{IDLE_S_HELP} {scope}"
+    )
+
+
 #: Every frame rate (``--rate-hz``): a board publishes between 0.01 Hz and 100 kHz.
 RATE_HZ = FiniteRange(*RATE_HZ_RANGE)
 #: A TCP port (0: any free port).

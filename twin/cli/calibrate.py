@@ -10,14 +10,13 @@ import click
 from . import cli
 from ._common import check_request, emit_json, print_summary
 from ._types import (
-    IDLE_S,
-    IDLE_S_HELP,
     SEED,
     VARIATION,
     VARIATION_HELP,
     Endpoint,
     FiniteRange,
     OutputFile,
+    idle_s_option,
 )
 
 __all__ = ["MAX_EPISODES", "calibrate_cmd"]
@@ -85,13 +84,7 @@ MAX_FRAMES = 1e7
     show_default=True,
     help="Board time per episode, s.",
 )
-@click.option(
-    "--idle-s",
-    type=IDLE_S,
-    default=0.0,
-    show_default=True,
-    help=IDLE_S_HELP + " With --from-emulator or --connect only.",
-)
+@idle_s_option("With --from-emulator or --connect only.")
 @click.option(
     "--episode-eta",
     "etas",

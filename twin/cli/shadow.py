@@ -20,7 +20,14 @@ from ._common import (
     print_summary,
 )
 from ._ledger import ledger_options, recorded_dispatch
-from ._types import DURATION_S, IDLE_S, IDLE_S_HELP, RATE_HZ, FaultSpec, FiniteRange, OutputFile
+from ._types import (
+    DURATION_S,
+    RATE_HZ,
+    FaultSpec,
+    FiniteRange,
+    OutputFile,
+    idle_s_option,
+)
 from ._view import check_view, maybe_live_view, view_options
 from .keys import client_curve, client_key_options
 
@@ -160,13 +167,7 @@ def _view_feed(view: Any, shadow: Any) -> Any:
     show_default=True,
     help="Run time to shadow, s (board time).",
 )
-@click.option(
-    "--idle-s",
-    type=IDLE_S,
-    default=0.0,
-    show_default=True,
-    help=IDLE_S_HELP + " With --calibrate only.",
-)
+@idle_s_option("With --calibrate only.")
 @click.option(
     "--adc-bits",
     type=click.Choice(["8", "10", "12"]),

@@ -11,7 +11,7 @@ import click
 from . import cli
 from ._common import board_options, emit_json, print_summary
 from ._ledger import ledger_options, recorded_dispatch
-from ._types import DURATION_S, IDLE_S, IDLE_S_HELP, FiniteRange, OutputFile
+from ._types import DURATION_S, FiniteRange, OutputFile, idle_s_option
 from ._view import check_view, maybe_live_view, view_options
 
 __all__ = ["steer_cmd"]
@@ -110,13 +110,7 @@ EXIT_INTERRUPTED = 130
     "start gates back to the board (reset_gates with one value per edge).",
 )
 @click.option("--dry-run", is_flag=True, help="Show the commands that would be sent; send none.")
-@click.option(
-    "--idle-s",
-    type=IDLE_S,
-    default=0.0,
-    show_default=True,
-    help=IDLE_S_HELP + " With --calibrate only: the twin then predicts a held board's drift.",
-)
+@idle_s_option("With --calibrate only: the twin then predicts a held board's drift.")
 @click.option(
     "--join-timeout-s",
     type=FiniteRange(0, 3600, min_open=True),
