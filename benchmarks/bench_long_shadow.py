@@ -54,6 +54,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--gain-rel-per-hour", type=float, default=SlowDrift().gain_rel_per_hour)
     ap.add_argument("--threshold-v-per-hour", type=float, default=SlowDrift().threshold_v_per_hour)
     ap.add_argument("--false-alarm-hours", type=float, default=10.0)
+    ap.add_argument(
+        "--drive-margin",
+        choices=("flat", "se"),
+        default="flat",
+        help="the gross-drive margin: flat (DRIVE_REL) or se (from the fitted gains' covariance, "
+        "twin.shadow.drive_margin)",
+    )
     ap.add_argument("--out", required=True, help="JSON lines, one per --every board seconds")
     args = ap.parse_args(argv)
     if not (args.duration > 0 and args.every > 0 and args.node_every >= 0):
@@ -82,6 +89,9 @@ def main(argv: list[str] | None = None) -> int:
         edges=result.edges,
         spread=result.spread,
     )
+    if args.drive_margin == "se":
+        keys = ("a_free_se_per_v", "a_clamp_se_per_v", "a_free_clamp_cov_per_v2")
+        sh.watch.set_gain_covariance(*(result.fitted[k] for k in keys))
     det, peak = sh.detector, [0.0]
     update = det.update
 
@@ -125,6 +135,7 @@ def _row(
         drifts = np.asarray(tracker.drift_v_per_s, dtype=float)
     return {
         "seed": args.seed,
+        "drive_margin": args.drive_margin,
         "board_s": board_s,
         "gain_rel_per_hour": args.gain_rel_per_hour,
         "threshold_v_per_hour": args.threshold_v_per_hour,
