@@ -56,10 +56,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--false-alarm-hours", type=float, default=10.0)
     ap.add_argument(
         "--drive-margin",
-        choices=("flat", "se"),
-        default="flat",
-        help="the gross-drive margin: flat (DRIVE_REL) or se (from the fitted gains' covariance, "
-        "twin.shadow.drive_margin)",
+        choices=("fit", "flat"),
+        default=ShadowConfig().drive_margin,
+        help="the gross-drive margin (ShadowConfig.drive_margin): fit (from the calibration's "
+        "fitted gains' covariance, twin.shadow.drive_margin) or flat (DRIVE_REL); default: the "
+        "product's",
     )
     ap.add_argument("--out", required=True, help="JSON lines, one per --every board seconds")
     args = ap.parse_args(argv)
@@ -84,14 +85,12 @@ def main(argv: list[str] | None = None) -> int:
         ShadowConfig(
             false_alarm_hours=args.false_alarm_hours,
             node_every_s=args.node_every or None,
+            drive_margin=args.drive_margin,
         ),
         rng=np.random.default_rng([args.seed, 3]),
         edges=result.edges,
         spread=result.spread,
     )
-    if args.drive_margin == "se":
-        keys = ("a_free_se_per_v", "a_clamp_se_per_v", "a_free_clamp_cov_per_v2")
-        sh.watch.set_gain_covariance(*(result.fitted[k] for k in keys))
     det, peak = sh.detector, [0.0]
     update = det.update
 

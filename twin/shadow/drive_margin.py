@@ -11,14 +11,22 @@ of the net drive's error.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
+
+if TYPE_CHECKING:
+    from twin.shadow.detector import SpreadModel
 
 __all__ = [
     "DRIVE_REL",
     "DRIVE_SIGMAS",
+    "GAIN_COV_KEYS",
     "drive_margin_v_per_s",
     "drive_sd_v_per_s",
     "gain_covariance",
+    "margin_covariance",
+    "margin_text",
 ]
 
 #: The twin's stated accuracy on a gate's gross drive, relative: the free and clamped drive terms
@@ -45,6 +53,11 @@ DRIVE_REL = 0.01
 #: divergence (~0.2 V/s against the sd's 0.18 V/s) is 1.2 sd. Not the default: it has no
 #: fault-free board-hour yet.
 DRIVE_SIGMAS = 3.0
+
+
+#: The calibration's fitted values :func:`gain_covariance` takes, in order (standard errors of
+#: the free and clamped gains, 1/V, and their covariance, 1/V^2).
+GAIN_COV_KEYS = ("a_free_se_per_v", "a_clamp_se_per_v", "a_free_clamp_cov_per_v2")
 
 
 def gain_covariance(
@@ -78,3 +91,28 @@ def drive_margin_v_per_s(
         return flat
     sd = np.asarray(drive_sd, float)
     return np.where(np.isfinite(sd), DRIVE_SIGMAS * sd, flat)
+
+
+def margin_covariance(choice: str, spread: SpreadModel | None) -> np.ndarray | None:
+    """The gains' covariance the detector sizes its margin with: the calibration's
+    (``spread.gain_cov``) when ``choice`` is ``fit``, else ``None`` (the flat margin)."""
+    return spread.gain_cov if choice == "fit" and spread is not None else None
+
+
+def margin_text(gain_cov: np.ndarray | None, choice: str, calibrated: bool) -> str:
+    """What a run's summary says about the gross-drive margin it used, and why."""
+    flat = f"flat: {DRIVE_REL:.0%} of the gross drive"
+    if gain_cov is not None:
+        fitted = int(np.isfinite(gain_cov).all(axis=1).sum())
+        return (
+            f"fit: {DRIVE_SIGMAS:g} sd of the net drive's error from the calibration's fitted "
+            f"gains' covariance ({fitted} of {len(gain_cov)} edges; the rest {flat[6:]})"
+        )
+    if choice == "flat":
+        return f"{flat} (drive_margin flat)"
+    if not calibrated:
+        return f"{flat} (uncalibrated twin: no fitted gains)"
+    return (
+        f"{flat} (the calibration carries no gains' covariance, e.g. a file written before it: "
+        "recalibrate for the fitted margin)"
+    )
