@@ -200,13 +200,13 @@ def test_the_gains_covariance_reaches_the_detector_through_the_file(tmp_path: Pa
     assert saved.spread.gain_cov is not None
     np.testing.assert_array_equal(saved.spread.gain_cov, result.spread.gain_cov)
     assert saved.summary()["gain_covariance"] == "stored"
-    watch = _watch(saved.spread)
+    watch = _watch(saved.spread, drive_margin="fit")
     assert watch.gain_cov is saved.spread.gain_cov
     assert watch.info()["drive_margin"].startswith("fit: 3 sd")
-    flat = _watch(saved.spread, drive_margin="flat")  # asked for the flat margin: no covariance
+    flat = _watch(saved.spread)  # the default (opt-in until its board-hours are in): flat
     assert flat.gain_cov is None
-    assert "drive_margin flat" in flat.info()["drive_margin"]
-    assert "uncalibrated" in _watch(None).info()["drive_margin"]
+    assert "(the default;" in flat.info()["drive_margin"]
+    assert "uncalibrated" in _watch(None, drive_margin="fit").info()["drive_margin"]
 
 
 def test_a_file_without_the_gains_covariance_loads_with_the_margin_flat(tmp_path: Path) -> None:
@@ -219,7 +219,7 @@ def test_a_file_without_the_gains_covariance_loads_with_the_margin_flat(tmp_path
     saved = load_calibration(path)
     assert saved.spread.gain_cov is None
     assert saved.summary()["gain_covariance"].startswith("absent (a file written before it)")
-    watch = _watch(saved.spread)
+    watch = _watch(saved.spread, drive_margin="fit")
     assert watch.gain_cov is None
     assert watch.info()["drive_margin"].startswith("flat: 1% of the gross drive")
     assert "no gains' covariance" in watch.info()["drive_margin"]

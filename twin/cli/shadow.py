@@ -220,6 +220,14 @@ def _view_feed(view: Any, shadow: Any) -> Any:
     help="Target mean time between false alarms, board-hours (sets the detector's level).",
 )
 @click.option(
+    "--drive-margin",
+    type=click.Choice(["fit", "flat"]),
+    default="flat",
+    show_default=True,
+    help="The detector's margin for a gate's gross drive: 1 %% of it (flat) or, opt-in, 3 sd of "
+    "the net drive's error from the calibration's fitted gains' covariance (fit).",
+)
+@click.option(
     "--probe-every",
     type=POSITIVE_S_OR_V,
     default=None,
@@ -285,6 +293,7 @@ def shadow_cmd(
     resync_s: float,
     hold_s: float,
     false_alarm_hours: float,
+    drive_margin: str,
     probe_every: float | None,
     probe_hold: float,
     node_every: float | None,
@@ -350,6 +359,7 @@ def shadow_cmd(
         resync_interval_s=resync_s,
         hold_s=hold_s,
         false_alarm_hours=false_alarm_hours,
+        drive_margin=drive_margin,  # type: ignore[arg-type]  # click.Choice checked it
         probe_every_s=probe_every,
         probe_hold_s=probe_hold,
         node_every_s=node_every,
@@ -391,6 +401,7 @@ def shadow_cmd(
         "duration_s": duration,
         "probe_every_s": probe_every,
         "node_every_s": node_every,
+        "drive_margin": drive_margin,
     }
     with maybe_live_view(view, port, mode="shadow") as live:
         summary = run_shadow(

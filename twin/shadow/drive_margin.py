@@ -41,7 +41,9 @@ __all__ = [
 #: both-gain faults (0/8 each on seeds 200-207), whose residual is the net travel.
 DRIVE_REL = 0.01
 #: With the calibration's covariance of each edge's two fitted gains (opt-in:
-#: :meth:`twin.shadow.watch.Watch.set_gain_covariance`), the gross-drive margin is instead this
+#: ``ShadowConfig(drive_margin="fit")``, ``twin shadow --drive-margin fit``; the calibration
+#: carries it in :attr:`twin.shadow.detector.SpreadModel.gain_cov` and its file in
+#: ``fit.a_free_clamp_cov_per_v2``), the gross-drive margin is instead this
 #: many standard deviations of the net drive's error those gains leave,
 #: ``sd(da_F X_F - da_C X_C) / (R C)`` (``X`` the squared drops), times the time since the
 #: resync. The two gains' errors are almost perfectly correlated (a common scale, which
@@ -109,7 +111,7 @@ def margin_text(gain_cov: np.ndarray | None, choice: str, calibrated: bool) -> s
             f"gains' covariance ({fitted} of {len(gain_cov)} edges; the rest {flat[6:]})"
         )
     if choice == "flat":
-        return f"{flat} (drive_margin flat)"
+        return f"{flat} (the default; --drive-margin fit sizes it from the calibration's gains)"
     if not calibrated:
         return f"{flat} (uncalibrated twin: no fitted gains)"
     return (
