@@ -52,8 +52,9 @@ DRIVE_REL = 0.01
 #: 0.991-0.99997 and a net-drive sd of 0.03-0.07 % of the gross drive on board 314's edge 30
 #: and on the two edges whose faults the flat 1 % hid (board 209's edge 11, 215's edge 28); over
 #: all driven edges of those boards median 0.07-0.08 %, p90 0.2-0.4 %, p99 0.5-0.6 %. Board 314's
-#: divergence (~0.2 V/s against the sd's 0.18 V/s) is 1.2 sd. Not the default: it has no
-#: fault-free board-hour yet.
+#: divergence (~0.2 V/s against the sd's 0.18 V/s) is 1.2 sd. Not the default: 0 false alarms
+#: in one fault-free board-hour (seeds 2100-2129), but the drifting board-hour and a second
+#: fault-free hour with it are not finished (README, "the detector's two masks").
 DRIVE_SIGMAS = 3.0
 
 
