@@ -203,9 +203,10 @@ def test_the_gains_covariance_reaches_the_detector_through_the_file(tmp_path: Pa
     watch = _watch(saved.spread, drive_margin="fit")
     assert watch.gain_cov is saved.spread.gain_cov
     assert watch.info()["drive_margin"].startswith("fit: 3 sd")
-    flat = _watch(saved.spread)  # the default (opt-in until its board-hours are in): flat
+    assert _watch(saved.spread).gain_cov is saved.spread.gain_cov  # the default: fit
+    flat = _watch(saved.spread, drive_margin="flat")  # asked for the flat margin
     assert flat.gain_cov is None
-    assert "(the default;" in flat.info()["drive_margin"]
+    assert "(--drive-margin flat)" in flat.info()["drive_margin"]
     assert "uncalibrated" in _watch(None, drive_margin="fit").info()["drive_margin"]
 
 

@@ -68,17 +68,17 @@ def test_a_saved_calibration_calibrates_a_later_shadow(capsys: Any, tmp_path: Pa
     # a calibrated twin runs the passive node check unless told not to
     assert summary["nodes"]["every_s"] == DEFAULT_NODE_EVERY_S
     assert summary["nodes"]["evaluated"] >= 1
-    # the file carries the gains' covariance; the flat gross-drive margin is the default
+    # the file carries the gains' covariance, which sizes the gross-drive margin by default
     assert summary["calibration"]["gain_covariance"] == "stored"
-    assert "(the default;" in summary["detector"]["drive_margin"]
+    assert summary["detector"]["drive_margin"].startswith("fit: 3 sd")
     code, out, err = run_cli(
         capsys, "shadow", "--emulate", "--seed", "3", "--calibration", str(path),
-        "--duration", "1", "--json", "--no-db", "--no-node-check", "--drive-margin", "fit",
+        "--duration", "1", "--json", "--no-db", "--no-node-check", "--drive-margin", "flat",
     )  # fmt: skip
     assert code == 0, err
     summary = json.loads(out.strip().splitlines()[-1])
     assert summary["nodes"] is None
-    assert summary["detector"]["drive_margin"].startswith("fit: 3 sd")  # sized from the file
+    assert "(--drive-margin flat)" in summary["detector"]["drive_margin"]
     old = tmp_path / "old.json"  # a file from before the covariance was stored: margin flat
     del doc["fit"]["a_free_clamp_cov_per_v2"]
     old.write_text(json.dumps(doc))

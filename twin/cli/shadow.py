@@ -222,10 +222,10 @@ def _view_feed(view: Any, shadow: Any) -> Any:
 @click.option(
     "--drive-margin",
     type=click.Choice(["fit", "flat"]),
-    default="flat",
+    default="fit",
     show_default=True,
-    help="The detector's margin for a gate's gross drive: 1 %% of it (flat) or, opt-in, 3 sd of "
-    "the net drive's error from the calibration's fitted gains' covariance (fit).",
+    help="The detector's margin for a gate's gross drive: 3 sd of the net drive's error from the "
+    "calibration's fitted gains' covariance where it has one (fit), or 1 %% of it (flat).",
 )
 @click.option(
     "--probe-every",

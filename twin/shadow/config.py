@@ -91,9 +91,8 @@ class ShadowConfig:
     drive_margin
         The detector's margin for a gate's gross drive (:mod:`twin.shadow.drive_margin`):
         ``fit``, sized per edge from the calibration's fitted gains' covariance where the
-        calibration carries it (else flat); ``flat``, a fixed fraction of the gross drive (the
-        default: ``fit`` has 0 false alarms in one fault-free board-hour, not yet the drifting
-        board-hour and the second fault-free one a default needs).
+        calibration carries it (else flat; the default: 0 false alarms in two fault-free
+        board-hours and one drifting board-hour); ``flat``, a fixed fraction of the gross drive.
     """
 
     threshold: float = attrs.field(default=1.0, validator=positive(BridgeConfigError))
@@ -121,7 +120,7 @@ class ShadowConfig:
     )
     node_window: int = attrs.field(default=10, validator=_window_frames)
     track_thresholds: ThresholdTrackConfig | None = attrs.field(factory=ThresholdTrackConfig)
-    drive_margin: Literal["fit", "flat"] = attrs.field(default="flat", validator=_drive_margin)
+    drive_margin: Literal["fit", "flat"] = attrs.field(default="fit", validator=_drive_margin)
 
     def __attrs_post_init__(self) -> None:
         every = self.probe_every_s

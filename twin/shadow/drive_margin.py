@@ -40,7 +40,7 @@ __all__ = [
 #: 1, 2 and 5 % that removes its alarm (all three do); 5 % cost the detection of dead gates and
 #: both-gain faults (0/8 each on seeds 200-207), whose residual is the net travel.
 DRIVE_REL = 0.01
-#: With the calibration's covariance of each edge's two fitted gains (opt-in:
+#: With the calibration's covariance of each edge's two fitted gains (the default,
 #: ``ShadowConfig(drive_margin="fit")``, ``twin shadow --drive-margin fit``; the calibration
 #: carries it in :attr:`twin.shadow.detector.SpreadModel.gain_cov` and its file in
 #: ``fit.a_free_clamp_cov_per_v2``), the gross-drive margin is instead this
@@ -52,9 +52,9 @@ DRIVE_REL = 0.01
 #: 0.991-0.99997 and a net-drive sd of 0.03-0.07 % of the gross drive on board 314's edge 30
 #: and on the two edges whose faults the flat 1 % hid (board 209's edge 11, 215's edge 28); over
 #: all driven edges of those boards median 0.07-0.08 %, p90 0.2-0.4 %, p99 0.5-0.6 %. Board 314's
-#: divergence (~0.2 V/s against the sd's 0.18 V/s) is 1.2 sd. Not the default: 0 false alarms
-#: in one fault-free board-hour (seeds 2100-2129), but the drifting board-hour and a second
-#: fault-free hour with it are not finished (README, "the detector's two masks").
+#: divergence (~0.2 V/s against the sd's 0.18 V/s) is 1.2 sd. The default (``drive_margin``
+#: ``fit``): 0 false alarms in two fault-free board-hours (seeds 2100-2129, 2200-2229) and in
+#: the drifting board-hour of seed 950.
 DRIVE_SIGMAS = 3.0
 
 
@@ -112,7 +112,7 @@ def margin_text(gain_cov: np.ndarray | None, choice: str, calibrated: bool) -> s
             f"gains' covariance ({fitted} of {len(gain_cov)} edges; the rest {flat[6:]})"
         )
     if choice == "flat":
-        return f"{flat} (the default; --drive-margin fit sizes it from the calibration's gains)"
+        return f"{flat} (--drive-margin flat)"
     if not calibrated:
         return f"{flat} (uncalibrated twin: no fitted gains)"
     return (
