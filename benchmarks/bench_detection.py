@@ -40,9 +40,6 @@ from twin.shadow.node_test import free_nodes
 from twin.shadow.session import EmulationSpec, calibrate_emulator, make_emulator
 from twin.shadow.shadow import Shadow, ShadowConfig
 
-#: The calibration's gain uncertainty, for ``--drive-margin se``.
-GAIN_COV_KEYS = ("a_free_se_per_v", "a_clamp_se_per_v", "a_free_clamp_cov_per_v2")
-
 #: The runs record the detector's increments, so any level is evaluated afterwards: the one of
 #: ``--false-alarm-hours`` on the stored curve, read when the runs are done.
 PROVISIONAL = FalseAlarmCurve(
@@ -89,18 +86,21 @@ def _shadow(
     track: bool = True,
     probe_every_s: float | None = None,
     node_every_s: float | None = None,
-    drive_margin: str = "flat",
+    drive_margin: str = "fit",
 ) -> dict:
     sh = Shadow(
         InProcessBoard(emu, faults=[fault] if fault else []),
-        ShadowConfig(track_drift=track, probe_every_s=probe_every_s, node_every_s=node_every_s),
+        ShadowConfig(
+            track_drift=track,
+            probe_every_s=probe_every_s,
+            node_every_s=node_every_s,
+            drive_margin=drive_margin,  # type: ignore[arg-type]  # argparse checked it
+        ),
         rng=np.random.default_rng([seed, 3]),
         edges=result.edges,
         spread=result.spread,
         curve=default_false_alarm_curve(),  # live alarms (and their diagnosis) at the level
     )
-    if drive_margin == "se":
-        sh.watch.set_gain_covariance(*(result.fitted[k] for k in GAIN_COV_KEYS))
     det = sh.detector
     det.trace = []
     times: list[float] = []
@@ -376,10 +376,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument(
         "--drive-margin",
-        choices=("flat", "se"),
-        default="flat",
-        help="the gross-drive margin: flat (DRIVE_REL of the gross drive, the default) or se "
-        "(DRIVE_SIGMAS sd of the net drive from the fitted gains' covariance, opt-in)",
+        choices=("fit", "flat"),
+        default=ShadowConfig().drive_margin,
+        help="the gross-drive margin (ShadowConfig.drive_margin): fit (DRIVE_SIGMAS sd of the net "
+        "drive from the calibration's fitted gains' covariance) or flat (DRIVE_REL of the gross "
+        "drive); default: the product's",
     )
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)

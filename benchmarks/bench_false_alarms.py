@@ -79,12 +79,12 @@ def one(
     hours: float,
     variation: str = "typical",
     idle_s: float = 0.0,
-    drive_margin: str = "flat",
+    drive_margin: str = "fit",
 ) -> dict:
     emu = make_emulator(EmulationSpec(seed=seed, variation=variation))
     result, _ = calibrate_emulator(emu, seed=seed, idle_s=idle_s)
     emu.boot(0.0)
-    config = ShadowConfig(false_alarm_hours=hours)
+    config = ShadowConfig(false_alarm_hours=hours, drive_margin=drive_margin)  # type: ignore[arg-type]
     sh = Shadow(
         InProcessBoard(emu),
         config,
@@ -93,9 +93,6 @@ def one(
         spread=result.spread,
         curve=curve,
     )
-    if drive_margin == "se":  # opt-in: the gross-drive margin from the fitted gains' covariance
-        keys = ("a_free_se_per_v", "a_clamp_se_per_v", "a_free_clamp_cov_per_v2")
-        sh.watch.set_gain_covariance(*(result.fitted[k] for k in keys))
     sh.detector.trace = []
     summary = sh.run(duration_s)
     sh.close()
@@ -112,7 +109,7 @@ def _runs(
     ordered: bool = True,
     variation: str = "typical",
     idle_s: float = 0.0,
-    drive_margin: str = "flat",
+    drive_margin: str = "fit",
 ) -> Iterator[tuple[int, dict]]:
     """``(seed, one(seed))``, ``jobs`` seeds at a time in worker processes: in seed order, or
     (``ordered=False``) as they finish, so a ``--progress`` file holds every finished seed."""
@@ -215,17 +212,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument(
         "--drive-margin",
-        choices=("flat", "se"),
-        default="flat",
-        help="check only: the gross-drive margin, flat (DRIVE_REL, the default) or se (from the "
-        "fitted gains' covariance, twin.shadow.drive_margin; opt-in)",
+        choices=("fit", "flat"),
+        default=ShadowConfig().drive_margin,
+        help="check only: the gross-drive margin (ShadowConfig.drive_margin), fit (from the "
+        "calibration's fitted gains' covariance, twin.shadow.drive_margin) or flat (DRIVE_REL); "
+        "default: the product's",
     )
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
     if args.variation != "typical" and (args.write or args.mark_validated):
         ap.error("--variation: --write and --mark-validated are for the typical boards only")
-    if args.drive_margin != "flat" and (args.write or args.mark_validated):
-        ap.error("--drive-margin: --write and --mark-validated are for the default (flat) only")
+    if args.drive_margin != ShadowConfig().drive_margin and (args.write or args.mark_validated):
+        ap.error("--drive-margin: --write and --mark-validated are for the product's default only")
     if args.idle_s and (args.write or args.mark_validated):
         ap.error("--idle-s: --write and --mark-validated use the default calibration")
     if args.write:

@@ -54,6 +54,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--gain-rel-per-hour", type=float, default=SlowDrift().gain_rel_per_hour)
     ap.add_argument("--threshold-v-per-hour", type=float, default=SlowDrift().threshold_v_per_hour)
     ap.add_argument("--false-alarm-hours", type=float, default=10.0)
+    ap.add_argument(
+        "--drive-margin",
+        choices=("fit", "flat"),
+        default=ShadowConfig().drive_margin,
+        help="the gross-drive margin (ShadowConfig.drive_margin): fit (from the calibration's "
+        "fitted gains' covariance, twin.shadow.drive_margin) or flat (DRIVE_REL); default: the "
+        "product's",
+    )
     ap.add_argument("--out", required=True, help="JSON lines, one per --every board seconds")
     args = ap.parse_args(argv)
     if not (args.duration > 0 and args.every > 0 and args.node_every >= 0):
@@ -77,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         ShadowConfig(
             false_alarm_hours=args.false_alarm_hours,
             node_every_s=args.node_every or None,
+            drive_margin=args.drive_margin,
         ),
         rng=np.random.default_rng([args.seed, 3]),
         edges=result.edges,
@@ -125,6 +134,7 @@ def _row(
         drifts = np.asarray(tracker.drift_v_per_s, dtype=float)
     return {
         "seed": args.seed,
+        "drive_margin": args.drive_margin,
         "board_s": board_s,
         "gain_rel_per_hour": args.gain_rel_per_hour,
         "threshold_v_per_hour": args.threshold_v_per_hour,

@@ -20,7 +20,12 @@ from twin.shadow.calibration_file import (
     save_calibration,
 )
 from twin.shadow.calibration_runs import calibrate_live
+from twin.shadow.config import ShadowConfig
+from twin.shadow.detector import default_false_alarm_curve
+from twin.shadow.drive_margin import GAIN_COV_KEYS, gain_covariance
 from twin.shadow.session import EmulationSpec, calibrate_emulator, open_board
+from twin.shadow.state import TwinState
+from twin.shadow.watch import Watch
 
 _CACHE: dict[str, Any] = {}
 
@@ -170,3 +175,52 @@ def test_every_fitted_field_is_in_the_file() -> None:
     doc = calibration_document(result, report, board_id="b", source={"kind": "emulator"})
     assert set(doc["edges"]) == set(EDGE_FIELDS)
     assert len(doc["fit"]["dynamics_fitted"]) == 32
+
+
+def _watch(spread: Any, **config: Any) -> Watch:
+    return Watch(
+        ShadowConfig(**config),
+        TwinState(),
+        rails_v=(1.0, 5.5),
+        spread=spread,
+        curve=default_false_alarm_curve(),
+    )
+
+
+def test_the_gains_covariance_reaches_the_detector_through_the_file(tmp_path: Path) -> None:
+    """The calibration carries its fitted gains' covariance in its spread, the file stores it
+    bit for bit, and a shadow's detector sizes its gross-drive margin from it."""
+    result, _ = _calibrated()
+    assert result.spread is not None
+    assert result.spread.gain_cov is not None
+    expect = gain_covariance(*(result.fitted[k] for k in GAIN_COV_KEYS))
+    np.testing.assert_array_equal(result.spread.gain_cov, expect)
+    assert np.isfinite(expect).all(axis=1).sum() >= 16  # most edges' gains were fitted
+    saved = load_calibration(_saved(tmp_path))
+    assert saved.spread.gain_cov is not None
+    np.testing.assert_array_equal(saved.spread.gain_cov, result.spread.gain_cov)
+    assert saved.summary()["gain_covariance"] == "stored"
+    watch = _watch(saved.spread, drive_margin="fit")
+    assert watch.gain_cov is saved.spread.gain_cov
+    assert watch.info()["drive_margin"].startswith("fit: 3 sd")
+    assert _watch(saved.spread).gain_cov is saved.spread.gain_cov  # the default: fit
+    flat = _watch(saved.spread, drive_margin="flat")  # asked for the flat margin
+    assert flat.gain_cov is None
+    assert "(--drive-margin flat)" in flat.info()["drive_margin"]
+    assert "uncalibrated" in _watch(None, drive_margin="fit").info()["drive_margin"]
+
+
+def test_a_file_without_the_gains_covariance_loads_with_the_margin_flat(tmp_path: Path) -> None:
+    """A file written before the covariance was stored still loads; the margin is then the flat
+    one, and both the calibration's summary and the detector's say so."""
+    path = _saved(tmp_path)
+    doc = json.loads(path.read_text())
+    del doc["fit"]["a_free_clamp_cov_per_v2"]
+    path.write_text(json.dumps(doc))
+    saved = load_calibration(path)
+    assert saved.spread.gain_cov is None
+    assert saved.summary()["gain_covariance"].startswith("absent (a file written before it)")
+    watch = _watch(saved.spread, drive_margin="fit")
+    assert watch.gain_cov is None
+    assert watch.info()["drive_margin"].startswith("flat: 1% of the gross drive")
+    assert "no gains' covariance" in watch.info()["drive_margin"]

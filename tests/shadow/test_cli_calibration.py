@@ -68,13 +68,29 @@ def test_a_saved_calibration_calibrates_a_later_shadow(capsys: Any, tmp_path: Pa
     # a calibrated twin runs the passive node check unless told not to
     assert summary["nodes"]["every_s"] == DEFAULT_NODE_EVERY_S
     assert summary["nodes"]["evaluated"] >= 1
+    # the file carries the gains' covariance, which sizes the gross-drive margin by default
+    assert summary["calibration"]["gain_covariance"] == "stored"
+    assert summary["detector"]["drive_margin"].startswith("fit: 3 sd")
     code, out, err = run_cli(
         capsys, "shadow", "--emulate", "--seed", "3", "--calibration", str(path),
-        "--duration", "1", "--json", "--no-db", "--no-node-check",
+        "--duration", "1", "--json", "--no-db", "--no-node-check", "--drive-margin", "flat",
     )  # fmt: skip
     assert code == 0, err
     summary = json.loads(out.strip().splitlines()[-1])
     assert summary["nodes"] is None
+    assert "(--drive-margin flat)" in summary["detector"]["drive_margin"]
+    old = tmp_path / "old.json"  # a file from before the covariance was stored: margin flat
+    del doc["fit"]["a_free_clamp_cov_per_v2"]
+    old.write_text(json.dumps(doc))
+    code, out, err = run_cli(
+        capsys, "shadow", "--emulate", "--seed", "3", "--calibration", str(old),
+        "--duration", "0.5", "--json", "--no-db", "--no-node-check", "--drive-margin", "fit",
+    )  # fmt: skip
+    assert code == 0, err
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert summary["calibration"]["gain_covariance"].startswith("absent")
+    assert summary["detector"]["drive_margin"].startswith("flat: 1% of the gross drive")
+    assert "no gains' covariance" in summary["detector"]["drive_margin"]
     # uncalibrated, nothing to check with: off, and no warning about a check nobody asked for
     code, out, err = run_cli(
         capsys, "shadow", "--emulate", "--seed", "3", "--duration", "0.5", "--json", "--no-db"

@@ -293,7 +293,7 @@ def test_a_leak_near_a_fixed_point_is_caught_with_the_gains_covariance() -> None
     cov = 0.99 * se * se
     gross = np.full(4, 2 * a)  # V/s
     w = _warmed()
-    w.set_gain_covariance(se, se, cov)
+    w.gain_cov = gain_covariance(se, se, cov)
     assert w.gain_cov is not None
     sd = drive_sd_v_per_s(w.gain_cov, xf, xc, np.ones(4))
     assert np.all(sd < 0.002 * gross)

@@ -221,6 +221,14 @@ def _view_feed(view: Any, shadow: Any) -> Any:
     help="Target mean time between false alarms, board-hours (sets the detector's level).",
 )
 @click.option(
+    "--drive-margin",
+    type=click.Choice(["fit", "flat"]),
+    default="fit",
+    show_default=True,
+    help="The detector's margin for a gate's gross drive: 3 sd of the net drive's error from the "
+    "calibration's fitted gains' covariance where it has one (fit), or 1 %% of it (flat).",
+)
+@click.option(
     "--probe-every",
     type=POSITIVE_S_OR_V,
     default=None,
@@ -286,6 +294,7 @@ def shadow_cmd(
     resync_s: float,
     hold_s: float,
     false_alarm_hours: float,
+    drive_margin: str,
     probe_every: float | None,
     probe_hold: float,
     node_every: float | None,
@@ -351,6 +360,7 @@ def shadow_cmd(
         resync_interval_s=resync_s,
         hold_s=hold_s,
         false_alarm_hours=false_alarm_hours,
+        drive_margin=drive_margin,  # type: ignore[arg-type]  # click.Choice checked it
         probe_every_s=probe_every,
         probe_hold_s=probe_hold,
         node_every_s=node_every,
@@ -392,6 +402,7 @@ def shadow_cmd(
         "duration_s": duration,
         "probe_every_s": probe_every,
         "node_every_s": node_every,
+        "drive_margin": drive_margin,
     }
     with maybe_live_view(view, port, mode="shadow") as live:
         summary = run_shadow(

@@ -27,6 +27,7 @@ from twin.documents import code_version
 from twin.physics.file_checks import check_document, read_json
 from twin.shadow.calibrate import CalibrationResult
 from twin.shadow.detector import SpreadModel
+from twin.shadow.drive_margin import GAIN_COV_KEYS, gain_covariance
 from twin.simulation.edge import EdgeParams, TransistorDevice, board_edge_params
 
 __all__ = [
@@ -45,6 +46,7 @@ EDGE_FIELDS = ("v_t_v", "a_free_per_v", "a_clamp_per_v", "tau_leak_s", "v_rest_v
 _FIT_FIELDS = (
     "a_free_se_per_v",
     "a_clamp_se_per_v",
+    "a_free_clamp_cov_per_v2",
     "drift_v_per_s",
     "drift_se_v_per_s",
     "leak_per_s_se",
@@ -91,6 +93,12 @@ class SavedCalibration:
         calibrated = pred.get("calibrated") if isinstance(pred, Mapping) else None
         if isinstance(calibrated, Mapping) and "gate_rms_v" in calibrated:
             out["held_out_gate_rms_v"] = calibrated["gate_rms_v"]
+        out["gain_covariance"] = (
+            "stored"
+            if self.spread.gain_cov is not None
+            else "absent (a file written before it): the detector's gross-drive margin stays "
+            "flat; recalibrate for the fitted margin"
+        )
         return out
 
 
@@ -182,6 +190,10 @@ def load_calibration(path: str | Path) -> SavedCalibration:
     if np.isnan(cols["v_t_v"]).any() or np.isnan(cols["v_rest_v"]).any():
         raise BridgeConfigError(f"{source}: edges: v_t_v and v_rest_v expected numbers, got null")
     spread = {k: _column(doc, "spread", k, n, source) for k in ("floor_v", "slope_v_per_s", "rel")}
+    fit = doc.get("fit", {})
+    gain_cov = None  # files from before it: the detector keeps its flat gross-drive margin
+    if all(k in fit for k in GAIN_COV_KEYS):
+        gain_cov = gain_covariance(*(_column(doc, "fit", k, n, source) for k in GAIN_COV_KEYS))
     base = board_edge_params("transistor")
     assert isinstance(base.device, TransistorDevice)
     edges = base.evolve(
@@ -201,7 +213,9 @@ def load_calibration(path: str | Path) -> SavedCalibration:
         src["seed"] = int(src["seed"])
     return SavedCalibration(
         edges=edges,
-        spread=SpreadModel(source=doc["spread"].get("source", "calibration"), **spread),
+        spread=SpreadModel(
+            source=doc["spread"].get("source", "calibration"), gain_cov=gain_cov, **spread
+        ),
         board_id=doc["board_id"],
         n_edges=n,
         source=src,

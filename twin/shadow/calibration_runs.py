@@ -28,6 +28,7 @@ from twin.shadow.calibrate import (
     split_segments,
 )
 from twin.shadow.detector import learn_spread
+from twin.shadow.drive_margin import GAIN_COV_KEYS, gain_covariance
 
 if TYPE_CHECKING:
     from twin.physics.task import Task
@@ -172,7 +173,8 @@ def _with_spread(
 
     The spread seen in the recording is widened to what the fit's own uncertainty implies
     where the recording did not exercise an edge: a relative gain error of one standard error
-    per volt of gate travel, a drift error of one standard error per second.
+    per volt of gate travel, a drift error of one standard error per second. It carries the
+    fitted gains' covariance, which sizes the detector's gross-drive margin.
     """
     spread = learn_spread(segments, task, result.edges, horizon_s=horizon_s, step_s=step_s)
     fit = result.fitted
@@ -187,6 +189,7 @@ def _with_spread(
         slope_v_per_s=np.fmax(
             spread.slope_v_per_s, np.nan_to_num(fit["drift_se_v_per_s"], nan=0.0)
         ),
+        gain_cov=gain_covariance(*(fit[k] for k in GAIN_COV_KEYS)),
     )
     return attrs.evolve(result, spread=spread)
 

@@ -25,6 +25,11 @@ PROBE_DUTY = 10.0
 DEFAULT_NODE_EVERY_S = 0.25
 
 
+def _drive_margin(_inst: object, _attr: object, value: str) -> None:
+    if value not in ("fit", "flat"):
+        raise BridgeConfigError(f"drive_margin: expected fit or flat, got {value!r}")
+
+
 def _at_most_60(_inst: object, attr: Any, value: float) -> None:
     if value > 60.0:
         raise BridgeConfigError(f"{attr.name}: must be at most 60 s, got {value!r}")
@@ -83,6 +88,11 @@ class ShadowConfig:
         (:class:`~twin.shadow.threshold_track.ThresholdTracker`: slow threshold drift and the
         calibration's threshold error absorbed, not alarmed); ``None``: they test against the
         calibration's thresholds.
+    drive_margin
+        The detector's margin for a gate's gross drive (:mod:`twin.shadow.drive_margin`):
+        ``fit``, sized per edge from the calibration's fitted gains' covariance where the
+        calibration carries it (else flat; the default: 0 false alarms in two fault-free
+        board-hours and one drifting board-hour); ``flat``, a fixed fraction of the gross drive.
     """
 
     threshold: float = attrs.field(default=1.0, validator=positive(BridgeConfigError))
@@ -110,6 +120,7 @@ class ShadowConfig:
     )
     node_window: int = attrs.field(default=10, validator=_window_frames)
     track_thresholds: ThresholdTrackConfig | None = attrs.field(factory=ThresholdTrackConfig)
+    drive_margin: Literal["fit", "flat"] = attrs.field(default="fit", validator=_drive_margin)
 
     def __attrs_post_init__(self) -> None:
         every = self.probe_every_s

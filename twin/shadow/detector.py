@@ -77,13 +77,20 @@ class SpreadModel:
     """Fault-free gate-residual spread per edge: ``floor_v`` (V), ``slope_v_per_s`` (V/s) and
     ``rel`` (per volt of gate travel since the resync).
 
-    ``source`` says where it was learned (``calibration`` or ``warm-up``).
+    ``source`` says where it was learned (``calibration`` or ``warm-up``). ``gain_cov``: per
+    edge ``(var a_F, var a_C, cov(a_F, a_C))`` of the calibration's fitted gains, 1/V^2,
+    ``(E, 3)`` (NaN where an edge kept its nominal gains), which sizes the detector's gross-drive
+    margin (:mod:`twin.shadow.drive_margin`); ``None``: not known (a warm-up, or a calibration
+    file written before it), the flat margin.
     """
 
     floor_v: np.ndarray = attrs.field(converter=lambda a: np.asarray(a, dtype=float))
     slope_v_per_s: np.ndarray = attrs.field(converter=lambda a: np.asarray(a, dtype=float))
     rel: np.ndarray = attrs.field(converter=lambda a: np.asarray(a, dtype=float))
     source: str = "calibration"
+    gain_cov: np.ndarray | None = attrs.field(
+        default=None, converter=lambda a: None if a is None else np.asarray(a, dtype=float)
+    )
 
     def sigma_v(self, tau_s: float, travel_v: np.ndarray) -> np.ndarray:
         """Spread of each edge's residual ``tau_s`` after a resync, the gate ``travel_v`` away

@@ -21,7 +21,12 @@ from twin.shadow.alarms import DivergenceMonitor
 from twin.shadow.config import ShadowConfig
 from twin.shadow.detector import CusumDetector, FalseAlarmCurve, SpreadModel
 from twin.shadow.diagnose import RecentTravel
-from twin.shadow.drive_margin import DRIVE_REL, drive_margin_v_per_s, gain_covariance
+from twin.shadow.drive_margin import (
+    DRIVE_REL,
+    drive_margin_v_per_s,
+    margin_covariance,
+    margin_text,
+)
 from twin.shadow.resync import RAIL_MARGIN_V
 from twin.shadow.state import TwinState
 from twin.shadow.tracker import DriftTracker
@@ -173,16 +178,9 @@ class Watch:
         self.settled = np.zeros(0, dtype=int)
         #: The scored samples of this interval and the last, for an alarm's diagnosis.
         self.recent = RecentTravel()
-        #: Per-edge ``(var a_F, var a_C, cov)`` of the fitted gains, 1/V^2 (``None``: the flat
-        #: :data:`DRIVE_REL` margin).
-        self.gain_cov: np.ndarray | None = None
-
-    def set_gain_covariance(
-        self, a_free_se_per_v: np.ndarray, a_clamp_se_per_v: np.ndarray, cov_per_v2: np.ndarray
-    ) -> None:
-        """Size each edge's gross-drive margin from its fitted gains' covariance
-        (:data:`~twin.shadow.drive_margin.DRIVE_SIGMAS`; NaN edges keep :data:`DRIVE_REL`)."""
-        self.gain_cov = gain_covariance(a_free_se_per_v, a_clamp_se_per_v, cov_per_v2)
+        #: Per-edge ``(var a_F, var a_C, cov)`` of the fitted gains, 1/V^2, which size the
+        #: gross-drive margin (``None``: the flat :data:`DRIVE_REL`; ``config.drive_margin``).
+        self.gain_cov = margin_covariance(config.drive_margin, spread)
 
     def on_build(self, n_edges: int) -> None:
         """A twin of ``n_edges`` edges was (re)built: make the tracker if it has none of that
@@ -413,5 +411,6 @@ class Watch:
             "accuracy_v": MODEL_ABS_V,
             "accuracy_rel": MODEL_REL,
             "spread": det.spread.source if det.spread is not None else "warming up",
+            "drive_margin": margin_text(self.gain_cov, cfg.drive_margin, self.calibrated),
             "note": note,
         }
