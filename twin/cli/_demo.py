@@ -45,7 +45,7 @@ def _shadow_run(
     from twin.shadow.shadow import ShadowConfig
 
     from ..ledger import open_ledger, show_run
-    from .shadow import run_shadow
+    from ._shadow_run import run_shadow
 
     fault = parse_fault(DEMO_FAULT)
     faults = (fault,) if fault.t_s < duration_s else ()
