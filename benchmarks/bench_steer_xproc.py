@@ -127,10 +127,14 @@ def main() -> None:
     ap.add_argument(
         "--plan-budget-hold-s", type=float, default=None, help="twin steer --plan-budget-hold-s"
     )
-    ap.add_argument("--calibration", default="none", choices=["none", "live", "file"],
-                    help="the steering twin: nominal; calibrated in place (twin steer "
-                    "--connect --calibrate); or by twin calibrate --connect --save first and "
-                    "twin steer --calibration FILE (wall time includes the calibration)")
+    ap.add_argument(
+        "--calibration",
+        default="none",
+        choices=["none", "live", "file"],
+        help="the steering twin: nominal; calibrated in place (twin steer "
+        "--connect --calibrate); or by twin calibrate --connect --save first and "
+        "twin steer --calibration FILE (wall time includes the calibration)",
+    )
     ap.add_argument("--calibrate-etas", type=float, nargs="+", default=[],
                     help="with --calibration file: the calibration's episodes train at these "
                     "nudges in turn (twin calibrate --episode-eta)")  # fmt: skip

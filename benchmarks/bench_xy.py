@@ -81,8 +81,7 @@ def main() -> None:
         for label, tol in (("tol 1e-6", 1e-6), ("fixed 1000", 1e-300)):
             compiled, per_epoch = _case(spec, n_in, n_out, x, y, labels, epochs, tol)
             for path, (cpu, wall) in (("compiled", compiled), ("ep_step", per_epoch)):
-                print(f"{name:26s} {label:>12s} {path:>10s} {cpu:13.3f} {wall:14.3f}",
-                      flush=True)
+                print(f"{name:26s} {label:>12s} {path:>10s} {cpu:13.3f} {wall:14.3f}", flush=True)
 
 
 if __name__ == "__main__":

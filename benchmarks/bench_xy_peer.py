@@ -172,8 +172,12 @@ def main() -> None:
                     res.update(case=key, side=side, relaxation=label, repeat=r)
                     blocks.append(res)
                     got.setdefault(f"{side} {label}", []).append(res)
-                    print(f"  {name} r{r} {side} {label}: cpu {res['cpu_ms']:.3f} ms, "
-                          f"wall {res['wall_ms']:.3f} ms", file=sys.stderr, flush=True)
+                    print(
+                        f"  {name} r{r} {side} {label}: cpu {res['cpu_ms']:.3f} ms, "
+                        f"wall {res['wall_ms']:.3f} ms",
+                        file=sys.stderr,
+                        flush=True,
+                    )
             peer_cpu = {s: _stats([b["cpu_ms"] for b in got[f"peer {s}"]])[0] for s in solvers}
             for row, res_list in got.items():
                 cpu = _stats([b["cpu_ms"] for b in res_list])

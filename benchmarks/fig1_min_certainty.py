@@ -35,22 +35,28 @@ def main() -> None:
     ap.add_argument("--sizes", type=int, nargs="+", default=[8, 16, 50, 100, 200, 400, 800])
     ap.add_argument("--draws", type=int, default=200)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--fixed-alpha", action="store_true",
-                    help="time in 1/alpha epochs (the fixed-alpha sweep's convention)")
+    ap.add_argument(
+        "--fixed-alpha",
+        action="store_true",
+        help="time in 1/alpha epochs (the fixed-alpha sweep's convention)",
+    )
     args = ap.parse_args()
     frame = done_rows(results_frame(args.sweep, db_url=args.db))
     tol = fig1._epochs(frame.copy()) if args.fixed_alpha else fig1._time_units(frame.copy())
     ids = np.array(sorted(tol["realization"].unique()))
     rows = {r: np.flatnonzero(tol["realization"].to_numpy() == r) for r in ids}
     kappa, lo, hi, energy, reached = fig1._energy_minimum(tol)
-    print(f"{args.sweep}: {len(ids)} realizations, {tol['kappa'].nunique()} kappas; "
-          f"kappa of the minimum {kappa:.3g} (eligible {lo:.3g}..{hi:.3g})")
+    print(
+        f"{args.sweep}: {len(ids)} realizations, {tol['kappa'].nunique()} kappas; "
+        f"kappa of the minimum {kappa:.3g} (eligible {lo:.3g}..{hi:.3g})"
+    )
     for x, med, n in zip(energy["x"], energy["median"], energy["n"], strict=True):
-        print(f"  kappa {x:.3g}: median energy {med:.4g} ({n} reached, "
-              f"{100 * reached[x]:.0f} %)")
+        print(f"  kappa {x:.3g}: median energy {med:.4g} ({n} reached, {100 * reached[x]:.0f} %)")
     rng = np.random.default_rng(args.seed)
-    print(f"{'n':>5} {'interior':>9} {'16 %':>9} {'84 %':>9} {'84/16':>6}  verdict "
-          f"(certain: >= {100 * MIN_FINITE:.0f} % interior, 84/16 <= {MAX_FACTOR:g})")
+    print(
+        f"{'n':>5} {'interior':>9} {'16 %':>9} {'84 %':>9} {'84/16':>6}  verdict "
+        f"(certain: >= {100 * MIN_FINITE:.0f} % interior, 84/16 <= {MAX_FACTOR:g})"
+    )
     for n in args.sizes:
         found = []
         for _ in range(args.draws):
@@ -64,8 +70,10 @@ def main() -> None:
         q16, q84 = np.quantile(ok, [0.16, 0.84]) if ok.size else (math.nan, math.nan)
         ratio = q84 / q16 if ok.size and q16 > 0 else math.nan
         certain = share >= MIN_FINITE and ratio <= MAX_FACTOR
-        print(f"{n:5d} {100 * share:8.0f} % {q16:9.3g} {q84:9.3g} {ratio:6.2f}  "
-              f"{'certain' if certain else 'too uncertain'}")
+        print(
+            f"{n:5d} {100 * share:8.0f} % {q16:9.3g} {q84:9.3g} {ratio:6.2f}  "
+            f"{'certain' if certain else 'too uncertain'}"
+        )
 
 
 if __name__ == "__main__":

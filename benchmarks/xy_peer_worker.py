@@ -118,10 +118,12 @@ class All6:
 
     def epoch(self) -> None:
         ns, k = self.ns, self.k
-        phase_0 = ns["jax_init_phase"](self.phase_form, self.input_index, self.x,
-                                       self.batch_form, k, False)
-        gW, gh, cost, _ = ns["EP_param_gradient"](self.W, self.bias, phase_0, self.y,
-                                                  (BETA, LR), self.model_paras)
+        phase_0 = ns["jax_init_phase"](
+            self.phase_form, self.input_index, self.x, self.batch_form, k, False
+        )
+        gW, gh, cost, _ = ns["EP_param_gradient"](
+            self.W, self.bias, phase_0, self.y, (BETA, LR), self.model_paras
+        )
         self.W = ns["gradient_descent_update"](self.W, gW, LR, k)
         self.bias = ns["gradient_descent_update"](self.bias, gh, LR, k)
         _block((self.W, self.bias, cost))
@@ -136,16 +138,28 @@ class Lattice5:
         w0 = rng.standard_normal((dim[0] - 1, dim[1]))
         w1 = rng.standard_normal((dim[0], dim[1] - 1))
         zr, zc = np.zeros([1, dim[1]]), np.zeros([dim[0], 1])
-        self.W = jnp.asarray([np.concatenate((w0, zr), 0), np.concatenate((zr, w0), 0),
-                              np.concatenate((w1, zc), 1), np.concatenate((zc, w1), 1)])
+        self.W = jnp.asarray(
+            [
+                np.concatenate((w0, zr), 0),
+                np.concatenate((zr, w0), 0),
+                np.concatenate((w1, zc), 1),
+                np.concatenate((zc, w1), 1),
+            ]
+        )
         b = np.zeros([2, *dim])
         b[0] = rng.standard_normal(dim)
         b[1] = 2 * np.pi * (rng.random(dim) - 0.5)
         self.bias = jnp.asarray(b)
         n = dim[0] * dim[1]
         self.input_index = np.arange(0, 2)
-        self.model_paras = (n_ev, dt, jnp.zeros(dim), self.input_index, np.arange(2, n),
-                            np.arange(n - 1, n))
+        self.model_paras = (
+            n_ev,
+            dt,
+            jnp.zeros(dim),
+            self.input_index,
+            np.arange(2, n),
+            np.arange(n - 1, n),
+        )
         self.phase_form = jnp.zeros([4, *dim])
         self.batch_form = jnp.zeros(1)
         self.x, self.y = jnp.asarray(XOR_X), jnp.asarray(XOR_Y)
@@ -155,10 +169,12 @@ class Lattice5:
 
     def epoch(self) -> None:
         ns, k = self.ns, self.k
-        phase_0 = ns["lattice_jax_init_phase"](self.phase_form, self.input_index, self.x,
-                                               self.batch_form, k**2, False)
+        phase_0 = ns["lattice_jax_init_phase"](
+            self.phase_form, self.input_index, self.x, self.batch_form, k**2, False
+        )
         gW, gh, cost, _ = ns["SquareLattice_EP_param_gradient"](
-            self.W, self.bias, phase_0, self.y, (BETA, LR), self.model_paras)
+            self.W, self.bias, phase_0, self.y, (BETA, LR), self.model_paras
+        )
         self.W, self.sW, self.rW = ns["Adam_update"](self.W, gW, LR, k, self.sW, self.rW)
         self.bias, self.sh, self.rh = ns["Adam_update"](self.bias, gh, LR, k, self.sh, self.rh)
         _block((self.W, self.bias, cost))
@@ -229,8 +245,17 @@ def main() -> None:
         for _ in range(n):
             c.epoch()
         cpu, wall = (time.process_time() - cpu0) / n, (time.perf_counter() - wall0) / n
-        print(json.dumps({"cpu_ms": cpu * 1e3, "wall_ms": wall * 1e3, "compile_s": compile_s,
-                          "jax": jax.__version__}), flush=True)
+        print(
+            json.dumps(
+                {
+                    "cpu_ms": cpu * 1e3,
+                    "wall_ms": wall * 1e3,
+                    "compile_s": compile_s,
+                    "jax": jax.__version__,
+                }
+            ),
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -96,9 +96,7 @@ def test_ipc_is_not_probed() -> None:
 
 
 @pytest.mark.parametrize("command", ["shadow", "record"])
-def test_commands_name_the_endpoint_in_one_line(
-    capsys: Any, tmp_path: Path, command: str
-) -> None:
+def test_commands_name_the_endpoint_in_one_line(capsys: Any, tmp_path: Path, command: str) -> None:
     endpoint = f"tcp://127.0.0.1:{free_port()}"
     out = tmp_path / "r.rec"
     args = ["--out", str(out)] if command == "record" else ["--no-db"]

@@ -243,5 +243,3 @@ def import_everything() -> None:
             if ".migrations" in info.name or info.name.endswith(("__main__", ".examples")):
                 continue  # alembic's env.py runs a migration on import; __main__ runs the CLI
             importlib.import_module(info.name)
-
-

@@ -194,9 +194,7 @@ def test_a_refused_import_creates_no_ledger(capsys, tmp_path: Path, case: str) -
     assert not db.exists()
 
 
-def test_a_refused_import_leaves_an_existing_ledger_byte_for_byte(
-    capsys, tmp_path: Path
-) -> None:
+def test_a_refused_import_leaves_an_existing_ledger_byte_for_byte(capsys, tmp_path: Path) -> None:
     db = tmp_path / "l.db"
     first = _write(tmp_path / "first.jsonl", _docs())
     assert run(capsys, "energy", "import", str(first), "--db", str(db))[0] == 0

@@ -39,7 +39,10 @@ def test_every_data_file_is_matched_by_a_package_data_pattern() -> None:
     ]["twin"]
     data = [p.relative_to(ROOT / "twin").as_posix() for p in (ROOT / "twin" / "data").rglob("*")]
     missed = [
-        p for p in data if "." in p.rsplit("/", 1)[-1] and not any(
+        p
+        for p in data
+        if "." in p.rsplit("/", 1)[-1]
+        and not any(
             fnmatch.fnmatchcase(p, pat) and p.count("/") == pat.count("/") for pat in patterns
         )
     ]

@@ -63,9 +63,9 @@ def test_a_saved_calibration_reads_back_bit_for_bit(tmp_path: Path) -> None:
     for name in ("floor_v", "slope_v_per_s", "rel"):
         np.testing.assert_array_equal(getattr(saved.spread, name), getattr(result.spread, name))
     assert saved.source["seed"] == 2**63 - 1  # written as digits: no JSON integer limit
-    assert saved.summary()["held_out_gate_rms_v"] == report["prediction"]["calibrated"][
-        "gate_rms_v"
-    ]
+    assert (
+        saved.summary()["held_out_gate_rms_v"] == report["prediction"]["calibrated"]["gate_rms_v"]
+    )
     assert not [p for p in tmp_path.iterdir() if p.name != "cal.json"]  # no temporary left
 
 

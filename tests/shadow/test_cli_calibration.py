@@ -62,9 +62,10 @@ def test_a_saved_calibration_calibrates_a_later_shadow(capsys: Any, tmp_path: Pa
     summary = json.loads(out.strip().splitlines()[-1])
     assert summary["calibrated"] is True
     assert summary["calibration"]["file"] == str(path)
-    assert summary["calibration"]["held_out_gate_rms_v"] == report["prediction"]["calibrated"][
-        "gate_rms_v"
-    ]
+    assert (
+        summary["calibration"]["held_out_gate_rms_v"]
+        == report["prediction"]["calibrated"]["gate_rms_v"]
+    )
     # a calibrated twin runs the passive node check unless told not to
     assert summary["nodes"]["every_s"] == DEFAULT_NODE_EVERY_S
     assert summary["nodes"]["evaluated"] >= 1

@@ -37,8 +37,14 @@ from twin.board.contract import Command
         (["--emulate", "--tolerance", "1e-5", "--idle-s", "0.2"], "--idle-s needs --calibrate"),
         (["--emulate", "--calibrate", "--tolerance", "1e-5", "--idle-s", "-1"], "--idle-s"),
         (  # a dry run sends nothing, and calibrating trains the board
-            ["--connect", "tcp://127.0.0.1:5555", "--calibrate", "--dry-run", "--tolerance",
-             "1e-5"],
+            [
+                "--connect",
+                "tcp://127.0.0.1:5555",
+                "--calibrate",
+                "--dry-run",
+                "--tolerance",
+                "1e-5",
+            ],
             "--calibrate trains the board",
         ),
         (

@@ -81,8 +81,14 @@ def test_a_batch_puts_each_network_in_one_lane_group() -> None:
 
 
 def _spec(name: str, **over: Any) -> Any:
-    doc = {"name": name, "kind": "trainer", "realizations": 2, "seed": 0,
-           "base": {**BASE, "kappa": 1.0, "alpha": 0.5}, "axes": {"lam": [0.0, 1e-8, 1e-6]}}
+    doc = {
+        "name": name,
+        "kind": "trainer",
+        "realizations": 2,
+        "seed": 0,
+        "base": {**BASE, "kappa": 1.0, "alpha": 0.5},
+        "axes": {"lam": [0.0, 1e-8, 1e-6]},
+    }
     return spec_from_dict({**doc, **over})  # fmt: skip
 
 

@@ -39,7 +39,10 @@ def test_a_local_cluster_runs_the_sweep_like_the_serial_reference(db: str, tmp_p
     spec = tiny_spec()
     with (
         distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None,
+            n_workers=2,
+            threads_per_worker=1,
+            processes=False,
+            dashboard_address=None,
             scheduler_kwargs=NO_FIXED_HTTP_PORT,
         ) as cluster,
         distributed.Client(cluster, set_as_default=False) as client,
@@ -63,7 +66,10 @@ def test_a_worker_killed_mid_cell_is_resubmitted_and_the_cell_completes(db: str)
     with (
         dask.config.set({"distributed.scheduler.allowed-failures": 0}),
         distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
             scheduler_kwargs=NO_FIXED_HTTP_PORT,
         ) as cluster,
         distributed.Client(cluster, set_as_default=False) as client,
@@ -169,7 +175,10 @@ def test_an_overdue_cell_is_resubmitted_then_failed(db: str) -> None:
     fast = tiny_spec(name="fast")
     with (
         distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None,
+            n_workers=2,
+            threads_per_worker=1,
+            processes=False,
+            dashboard_address=None,
             scheduler_kwargs=NO_FIXED_HTTP_PORT,
         ) as cluster,
         distributed.Client(cluster, set_as_default=False) as client,

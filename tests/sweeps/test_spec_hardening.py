@@ -35,7 +35,9 @@ BAD_FILES = [
     (HEAD + "x = " + "[" * 20000 + "]" * 20000 + "\n", "nested"),
     (HEAD + "x = " + "[" * 200 + "]" * 200 + "\n", "nested"),
     (
-        HEAD + "[axes]\n" + "".join(
+        HEAD
+        + "[axes]\n"
+        + "".join(
             f"{name} = [{', '.join(str(v) for v in values)}]\n"
             for name, values in (
                 ("steps", range(1, 1001)),

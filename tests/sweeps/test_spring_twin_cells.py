@@ -126,9 +126,9 @@ def test_a_spring_twin_sweep_runs_and_reports_joules(capsys, tmp_path: Path, db:
         assert r["error_final"] < r["error_initial"]
     by = {(r["clock"], r["realization"]): r for r in rows}
     for real in (0, 1):  # the same network and task in both cells (paired realizations)
-        assert by[("sync:10000", real)]["error_initial"] == by[("poisson:5000", real)][
-            "error_initial"
-        ]
+        assert (
+            by[("sync:10000", real)]["error_initial"] == by[("poisson:5000", real)]["error_initial"]
+        )
 
 
 def test_work_is_bounded_as_twin_simulate_physics_springs_bounds_it() -> None:

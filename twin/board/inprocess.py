@@ -152,9 +152,7 @@ def check_fault_targets(faults: Sequence[Fault | NodeFault], emulator: BoardEmul
     for fault in faults:
         if isinstance(fault, NodeFault):
             if not 0 <= fault.node < n_nodes:
-                raise BridgeConfigError(
-                    f"fault node: expected 0..{n_nodes - 1}, got {fault.node}"
-                )
+                raise BridgeConfigError(f"fault node: expected 0..{n_nodes - 1}, got {fault.node}")
         elif not 0 <= fault.edge < n_edges:
             raise BridgeConfigError(f"fault edge: expected 0..{n_edges - 1}, got {fault.edge}")
 

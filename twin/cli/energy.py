@@ -33,9 +33,7 @@ def energy_grp() -> None:
 @click.option("--since", default=None, help="Started since DATE (ISO, UTC) or a duration ago (7d).")
 @click.option("--kind", type=click.Choice(_KINDS), default=None, help="Only runs of this kind.")
 @click.option("--status", type=click.Choice(_STATUSES), default=None, help="Only this status.")
-@click.option(
-    "--limit", type=LIMIT, default=20, show_default=True, help="0 lists all."
-)
+@click.option("--limit", type=LIMIT, default=20, show_default=True, help="0 lists all.")
 @query_options
 def runs_cmd(
     board: str | None,
@@ -105,9 +103,7 @@ def show_cmd(run: str, db: str | None, fmt: str, unit: str) -> None:
 @energy_grp.command("steer")
 @click.option("--board", default=None, help="Only runs of this board.")
 @click.option("--since", default=None, help="Started since DATE (ISO, UTC) or a duration ago (7d).")
-@click.option(
-    "--limit", type=LIMIT, default=20, show_default=True, help="0 lists all."
-)
+@click.option("--limit", type=LIMIT, default=20, show_default=True, help="0 lists all.")
 @query_options
 def steer_cmd(
     board: str | None, since: str | None, limit: int, db: str | None, fmt: str, unit: str
@@ -239,9 +235,7 @@ def compare_cmd(run_a: str, run_b: str, db: str | None, fmt: str, unit: str) -> 
 @click.option("--since", default=None, help="Raised since DATE (ISO, UTC) or a duration ago (7d).")
 @click.option("--until", default=None, help="Raised before DATE (ISO, UTC) or a duration ago.")
 @click.option("--code", default=None, help="Only this alarm code (shadow_divergence, ...).")
-@click.option(
-    "--limit", type=LIMIT, default=50, show_default=True, help="0 lists all."
-)
+@click.option("--limit", type=LIMIT, default=50, show_default=True, help="0 lists all.")
 @query_options
 def alarms_cmd(
     run: str | None,

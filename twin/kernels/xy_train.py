@@ -21,6 +21,7 @@ from .xy import fields, relax_batch, split_edges
 
 __all__ = ["xy_epochs"]
 
+
 @jit
 def _grads(phi: Arr, ea: Arr, eb: Arr, h: Arr, psi: Arr, g: Arr) -> None:
     """``g = (dE/dw, dE/dh, dE/dpsi)`` averaged over the rows of ``phi``: ``-cos(phi_a -

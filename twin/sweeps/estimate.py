@@ -188,8 +188,10 @@ def cell_work(kind: str, params: Mapping[str, Any], realizations: int) -> CellWo
         work = _xy_work(params)
         if work is None:
             return None
-        unit = ("node-steps (epochs x examples x starts x phases x max steps x (nodes + "
-                "couplings)) in one realization")
+        unit = (
+            "node-steps (epochs x examples x starts x phases x max steps x (nodes + "
+            "couplings)) in one realization"
+        )
         return CellWork(work=work, limit=MAX_XY_WORK, unit=unit)
     size = _size(params)
     if size is None:
