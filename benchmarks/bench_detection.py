@@ -34,6 +34,7 @@ import time
 import numpy as np
 
 from twin.board.inprocess import Fault, InProcessBoard, NodeFault
+from twin.shadow.config import DRIVE_MARGINS
 from twin.shadow.detector import FalseAlarmCurve, default_false_alarm_curve
 from twin.shadow.diagnose import kind_of
 from twin.shadow.node_test import free_nodes
@@ -376,7 +377,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument(
         "--drive-margin",
-        choices=("fit", "flat"),
+        choices=DRIVE_MARGINS,
         default=ShadowConfig().drive_margin,
         help="the gross-drive margin (ShadowConfig.drive_margin): fit (DRIVE_SIGMAS sd of the net "
         "drive from the calibration's fitted gains' covariance) or flat (DRIVE_REL of the gross "

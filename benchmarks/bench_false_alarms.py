@@ -62,6 +62,7 @@ from twin.shadow.alarm_curve import (
     fit_false_alarm_curve,
     upper95_per_hour,
 )
+from twin.shadow.config import DRIVE_MARGINS
 from twin.shadow.session import EmulationSpec, calibrate_emulator, make_emulator
 from twin.shadow.shadow import Shadow, ShadowConfig
 
@@ -212,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument(
         "--drive-margin",
-        choices=("fit", "flat"),
+        choices=DRIVE_MARGINS,
         default=ShadowConfig().drive_margin,
         help="check only: the gross-drive margin (ShadowConfig.drive_margin), fit (from the "
         "calibration's fitted gains' covariance, twin.shadow.drive_margin) or flat (DRIVE_REL); "

@@ -31,6 +31,7 @@ import numpy as np
 
 from twin.board.drift import SlowDrift, slow_drift
 from twin.board.inprocess import InProcessBoard
+from twin.shadow.config import DRIVE_MARGINS
 from twin.shadow.session import EmulationSpec, calibrate_emulator, make_emulator
 from twin.shadow.shadow import Shadow, ShadowConfig
 
@@ -56,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--false-alarm-hours", type=float, default=10.0)
     ap.add_argument(
         "--drive-margin",
-        choices=("fit", "flat"),
+        choices=DRIVE_MARGINS,
         default=ShadowConfig().drive_margin,
         help="the gross-drive margin (ShadowConfig.drive_margin): fit (from the calibration's "
         "fitted gains' covariance, twin.shadow.drive_margin) or flat (DRIVE_REL); default: the "

@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from ..shadow.config import DRIVE_MARGINS
 from . import cli
 from ._common import (
     PLOT_SUFFIXES,
@@ -104,7 +105,7 @@ CALIBRATION_S = 6.0
 )
 @click.option(
     "--drive-margin",
-    type=click.Choice(["fit", "flat"]),
+    type=click.Choice(DRIVE_MARGINS),
     default="fit",
     show_default=True,
     help="The detector's margin for a gate's gross drive: 3 sd of the net drive's error from the "

@@ -10,7 +10,7 @@ from twin._validators import positive
 from twin.board.errors import BridgeConfigError
 from twin.shadow.threshold_track import ThresholdTrackConfig
 
-__all__ = ["PROBE_DUTY", "ShadowConfig"]
+__all__ = ["DRIVE_MARGINS", "PROBE_DUTY", "ShadowConfig"]
 
 
 def _resync_mode(_inst: object, _attr: object, value: str) -> None:
@@ -25,8 +25,12 @@ PROBE_DUTY = 10.0
 DEFAULT_NODE_EVERY_S = 0.25
 
 
+#: The detector's gross-drive margins (``ShadowConfig.drive_margin``, ``--drive-margin``).
+DRIVE_MARGINS = ("fit", "flat")
+
+
 def _drive_margin(_inst: object, _attr: object, value: str) -> None:
-    if value not in ("fit", "flat"):
+    if value not in DRIVE_MARGINS:
         raise BridgeConfigError(f"drive_margin: expected fit or flat, got {value!r}")
 
 
