@@ -21,7 +21,7 @@ import simpy
 
 from twin.physics.task import Task
 from twin.simulation.clocks import SyncClock
-from twin.simulation.edge import EdgeParams
+from twin.simulation.edge import EdgeParams, gate_write_energy_j
 from twin.simulation.noise import NoiseConfig
 from twin.simulation.twin import Twin, TwinConfig
 
@@ -138,8 +138,7 @@ class TwinTrack:
         n = self.task.network.n_edges
         old = self.twin.gates(self.t_s - self.t0_s)
         new = np.broadcast_to(np.asarray(gates_v, dtype=float), (n,))
-        c_f = np.broadcast_to(self.edges.columns(n)["c_gate_f"], (n,))
-        write_j = float(np.sum(0.5 * c_f * (new - old) ** 2))
+        write_j = gate_write_energy_j(self.edges.columns(n)["c_gate_f"], old, new)
         self._offset["gate_energy_j"] += write_j
         self.restart(t_s, new, **changes)
         return write_j

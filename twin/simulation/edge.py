@@ -55,6 +55,7 @@ __all__ = [
     "EdgeParams",
     "board_edge_params",
     "gate_voltage",
+    "gate_write_energy_j",
 ]
 
 #: Gate capacitor of the board, farads (2.2 uF).
@@ -67,6 +68,14 @@ BOARD_GAIN_PER_V = 10.0
 BOARD_V_MIN_V, BOARD_V_MAX_V = 1.0, 5.5
 #: Initial gate voltage (mid-range conductance), volts.
 BOARD_V_GATE0_V = 3.0
+
+
+def gate_write_energy_j(c_gate_f: Any, before_v: Any, after_v: Any) -> float:
+    """Energy (J) a write of gates from ``before_v`` to ``after_v`` (V) dissipates: each
+    capacitor (``c_gate_f``, F) charged through its resistor from a driver stepped to the new
+    voltage loses ``C dV^2 / 2`` in the resistor, whatever its value; summed over the gates."""
+    dv = np.asarray(after_v, dtype=float) - np.asarray(before_v, dtype=float)
+    return float(np.sum(0.5 * np.asarray(c_gate_f, dtype=float) * dv**2))
 
 
 def _array(value: Any) -> np.ndarray:

@@ -18,7 +18,7 @@ import numpy as np
 from twin.board.circuit import BoardCircuit, EdgeModel
 from twin.board.contract import BoardState
 from twin.physics.task import Task
-from twin.simulation.edge import EdgeParams
+from twin.simulation.edge import EdgeParams, gate_write_energy_j
 
 __all__ = ["COMPONENTS", "BoardMeter"]
 
@@ -49,7 +49,6 @@ class BoardMeter:
         self.training_s = 0.0
         self.latest: BoardState | None = None
         self.gate_write_j = 0.0
-        self._c_gate_f = np.broadcast_to(self.model.c_gate_f, (task.network.n_edges,))
 
     def outputs(self, v_free_v: np.ndarray) -> np.ndarray:
         """The task's outputs (V) of free node voltages: target nodes or target edge drops."""
@@ -65,12 +64,11 @@ class BoardMeter:
 
     def book_gate_write(self, before_v: np.ndarray, after_v: np.ndarray) -> float:
         """Book a write of every gate from ``before_v`` to ``after_v`` (V) on a held board
-        (``reset_gates``): each capacitor charged through its resistor from a driver stepped to
-        the new voltage dissipates ``C dV^2 / 2`` whatever the resistor, booked as idle gate
-        charging (and in ``gate_write_j``); the frames cannot show it (the gates jump between
-        two frames). Returns the energy, J."""
-        dv = np.asarray(after_v, dtype=float) - np.asarray(before_v, dtype=float)
-        write_j = float(np.sum(0.5 * self._c_gate_f * dv**2))
+        (``reset_gates``): ``C dV^2 / 2`` per gate
+        (:func:`~twin.simulation.edge.gate_write_energy_j`), booked as idle gate charging (and
+        in ``gate_write_j``); the frames cannot show it (the gates jump between two frames).
+        Returns the energy, J."""
+        write_j = gate_write_energy_j(self.model.c_gate_f, before_v, after_v)
         self.energy_j[("idle", "gate_charging")] += write_j
         self.gate_write_j += write_j
         return write_j
