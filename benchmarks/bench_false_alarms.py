@@ -45,127 +45,32 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from functools import partial
 from pathlib import Path
 
 import numpy as np
 
+from benchmarks.fa_runs import (
+    CLIP,
+    EVERY_S,
+    FINE_LEVELS,
+    LEVELS,
+    OUT,
+    PROVISIONAL,
+    K,
+    check,
+    runs,
+    sampled_hours,
+)
 from twin.board.commands import VARIATION_NAMES
 from twin.board.errors import BridgeConfigError
-from twin.board.inprocess import InProcessBoard
 from twin.shadow.alarm_curve import (
-    FalseAlarmCurve,
     crossing_counts,
     default_false_alarm_curve,
     fit_false_alarm_curve,
     upper95_per_hour,
 )
 from twin.shadow.config import DRIVE_MARGINS
-from twin.shadow.session import EmulationSpec, calibrate_emulator, make_emulator
-from twin.shadow.shadow import Shadow, ShadowConfig
-
-K, CLIP, EVERY_S = 1.0, 50.0, 0.01
-PROVISIONAL = FalseAlarmCurve(
-    log_rate0=0.0, decay_per_level=1.0, k=K, clip=CLIP, every_s=EVERY_S, fitted_range=(0, 0)
-)
-OUT = Path(__file__).resolve().parents[1] / "twin" / "shadow" / "false_alarms.json"
-
-
-def one(
-    seed: int,
-    duration_s: float,
-    curve: FalseAlarmCurve,
-    hours: float,
-    variation: str = "typical",
-    idle_s: float = 0.0,
-    drive_margin: str = "fit",
-) -> dict:
-    emu = make_emulator(EmulationSpec(seed=seed, variation=variation))
-    result, _ = calibrate_emulator(emu, seed=seed, idle_s=idle_s)
-    emu.boot(0.0)
-    config = ShadowConfig(false_alarm_hours=hours, drive_margin=drive_margin)  # type: ignore[arg-type]
-    sh = Shadow(
-        InProcessBoard(emu),
-        config,
-        rng=np.random.default_rng([seed, 3]),
-        edges=result.edges,
-        spread=result.spread,
-        curve=curve,
-    )
-    sh.detector.trace = []
-    summary = sh.run(duration_s)
-    sh.close()
-    return {"trace": sh.detector.trace, "alarms": summary["alarms"], "t_s": summary["board_time_s"]}
-
-
-def _runs(
-    seeds: range,
-    duration_s: float,
-    curve: FalseAlarmCurve,
-    hours: float,
-    jobs: int,
-    *,
-    ordered: bool = True,
-    variation: str = "typical",
-    idle_s: float = 0.0,
-    drive_margin: str = "fit",
-) -> Iterator[tuple[int, dict]]:
-    """``(seed, one(seed))``, ``jobs`` seeds at a time in worker processes: in seed order, or
-    (``ordered=False``) as they finish, so a ``--progress`` file holds every finished seed."""
-    run = partial(one, duration_s=duration_s, curve=curve, hours=hours, variation=variation,
-                  idle_s=idle_s, drive_margin=drive_margin)  # fmt: skip
-    if jobs <= 1:
-        yield from ((seed, run(seed)) for seed in seeds)
-        return
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
-        if ordered:
-            yield from zip(seeds, pool.map(run, seeds), strict=True)
-            return
-        futures = {pool.submit(run, seed): seed for seed in seeds}
-        for done in as_completed(futures):
-            yield futures[done], done.result()
-
-
-def _hours(trace: list[np.ndarray]) -> float:
-    return sum(s.size > 0 for s in trace) * EVERY_S / 3600.0
-
-
-LEVELS = np.arange(1.0, 80.0, 0.5)
-#: ``--write --fine``: for a detector whose fault-free CUSUM rarely leaves 0.
-FINE_LEVELS = np.arange(0.1, 20.0, 0.1)
-
-
-def _crossings_at(record: dict, level: float) -> int:
-    """A seed's crossings of ``level``: as counted in the run, or (a record of a run at another
-    level) on the grid level at or just below it, which counts at least as many."""
-    if abs(record["level"] - level) <= 1e-9:
-        return int(record["crossings_at_level"])
-    below = np.flatnonzero(level + 1e-9 >= LEVELS)
-    if below.size == 0:
-        raise SystemExit(f"level {level:g} is below the recorded grid ({LEVELS[0]:g}-)")
-    return int(record["crossings"][below[-1]])
-
-
-def _check(records: list[dict], curve: FalseAlarmCurve, false_alarm_hours: float) -> dict:
-    """The held-out check from per-seed records (crossings counted per run, so they add)."""
-    hours = sum(r["sampled_s"] for r in records) / 3600.0
-    level = curve.level(false_alarm_hours)
-    n = sum(_crossings_at(r, level) for r in records)
-    counts = np.sum([r["crossings"] for r in records], axis=0) if records else LEVELS * 0
-    return {
-        "seeds_checked": [r["seed"] for r in records],
-        "board_hours": sum(r["board_s"] for r in records) / 3600.0,
-        "check_hours": hours,
-        "level": level,
-        "false_alarms_at_level": n,
-        "rate_per_hour": n / hours if hours else float("nan"),
-        "rate_upper95_per_hour": upper95_per_hour(n, hours),
-        "predicted_at_level_per_hour": curve.rate_per_hour(level),
-        "shadow_alarms": sum(r["shadow_alarms"] for r in records),
-        "check_crossings": [int(c) for c in counts],
-    }
+from twin.shadow.shadow import ShadowConfig
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -239,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         seeds = range(args.first_seed, args.first_seed + args.seeds)
         for i, (seed, got) in enumerate(
-            _runs(
+            runs(
                 seeds,
                 args.duration,
                 curve,
@@ -255,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
             rec = {
                 "seed": seed,
                 "board_s": got["t_s"],
-                "sampled_s": _hours(trace) * 3600.0,
+                "sampled_s": sampled_hours(trace) * 3600.0,
                 "shadow_alarms": got["alarms"],
                 "level": level,
                 "crossings_at_level": int(crossing_counts(trace, np.array([level]))[0]),
@@ -270,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"seed {seed}: {got['alarms']} alarm(s), {rec['crossings_at_level']} crossing(s)"
                 f" of {level:.2f}; ETA {eta:.0f} s\n"
             )
-    out = _check(records, curve, args.false_alarm_hours)
+    out = check(records, curve, args.false_alarm_hours)
     if args.mark_validated:
         n, hours = out["false_alarms_at_level"], out["check_hours"]
         ok = n == 0 and out["shadow_alarms"] == 0 and hours >= 1.0
@@ -315,7 +220,7 @@ def _write(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     seeds = range(args.first_seed, args.first_seed + args.seeds)
     for i, (seed, got) in enumerate(
-        _runs(seeds, args.duration, curve, args.false_alarm_hours, args.jobs)
+        runs(seeds, args.duration, curve, args.false_alarm_hours, args.jobs)
     ):
         runs.append([np.zeros(0), *got["trace"]])
         board_s += got["t_s"]
@@ -325,7 +230,7 @@ def _write(args: argparse.Namespace) -> int:
     check_trace = [s for run in runs[1::2] for s in run]
     levels = FINE_LEVELS if args.fine else LEVELS
     out: dict = {"seeds": args.seeds, "first_seed": args.first_seed, "board_hours": board_s / 3600}
-    hours = _hours(fit_trace)
+    hours = sampled_hours(fit_trace)
     counts = crossing_counts(fit_trace, levels)
     out |= {"fit_hours": hours, "fit_crossings": counts.tolist()}
     if args.json:  # kept even when too few crossings leave nothing to fit
@@ -349,7 +254,7 @@ def _write(args: argparse.Namespace) -> int:
         sys.stderr.write(f"{exc} over {hours:.3f} board-hours (level:count {crossed or 'none'})\n")
         return 1
     out |= {"curve": curve.as_dict()}
-    hours = _hours(check_trace)
+    hours = sampled_hours(check_trace)
     level = curve.level(args.false_alarm_hours)
     n = int(crossing_counts(check_trace, np.array([level]))[0])
     out |= {
