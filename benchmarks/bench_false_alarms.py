@@ -17,6 +17,12 @@ check is summed with ``--from-progress FILE``, and resumed with a later ``--firs
 board-hour with no false alarm. ``--jobs N`` runs N seeds at a time in worker processes (a
 board-hour is 30 seeds x 120 s: about 4-6 CPU minutes per seed on a loaded 2-core machine).
 
+``--evidence`` keeps each checked seed's record, with the behavioural fingerprint of the code
+that ran it, in ``benchmarks/evidence/false_alarms/`` (committed; ``benchmarks/fa_evidence.py``);
+``--pooled`` runs nothing and sums the kept evidence whose fingerprint and settings are this
+code's, so fault-free board-hours from several sessions add up for as long as no change moves a
+number the shadow computes on the reference board; ``--fingerprint`` prints it.
+
 ``--variation lab`` checks the stored curve on boards as imperfect as the lab's (a learning bias
 of 0.5 +- 0.5 V/s per edge, :meth:`twin.board.variation.HiddenVariation.lab`). Measured
 2026-12-06 (branch h23; ``--variation lab --first-seed 400 --seeds 10 --duration 60 --progress
@@ -45,10 +51,12 @@ import argparse
 import json
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
+from benchmarks.fa_evidence import EvidenceWriter, fingerprint, pooled_records, read_evidence
 from benchmarks.fa_runs import (
     CLIP,
     EVERY_S,
@@ -58,6 +66,7 @@ from benchmarks.fa_runs import (
     PROVISIONAL,
     K,
     check,
+    make_shadow,
     runs,
     sampled_hours,
 )
@@ -124,6 +133,24 @@ def main(argv: list[str] | None = None) -> int:
         "calibration's fitted gains' covariance, twin.shadow.drive_margin) or flat (DRIVE_REL); "
         "default: the product's",
     )
+    ap.add_argument(
+        "--evidence",
+        action="store_true",
+        help="check only: keep each seed's record, with the fingerprint of this code, in "
+        "benchmarks/evidence/false_alarms/ (benchmarks/fa_evidence.py)",
+    )
+    ap.add_argument(
+        "--pooled",
+        action="store_true",
+        help="check only: no runs, sum the kept evidence whose fingerprint is this code's",
+    )
+    ap.add_argument("--fingerprint", action="store_true", help="print this code's fingerprint")
+    ap.add_argument(
+        "--ran-on",
+        default=None,
+        help="--from-progress --evidence: the fingerprint of the code that ran the file's "
+        "records (printed there by --fingerprint); it must be this code's",
+    )
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
     if args.variation != "typical" and (args.write or args.mark_validated):
@@ -132,14 +159,46 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--drive-margin: --write and --mark-validated are for the product's default only")
     if args.idle_s and (args.write or args.mark_validated):
         ap.error("--idle-s: --write and --mark-validated use the default calibration")
+    if args.write and (args.evidence or args.pooled):
+        ap.error("--evidence, --pooled: for checks; --write fits the curve")
     if args.write:
         return _write(args)
     curve = default_false_alarm_curve()
     level = curve.level(args.false_alarm_hours)
     records: list[dict] = []
-    if args.from_progress:
+    settings = {
+        "variation": args.variation,
+        "idle_s": args.idle_s,
+        "drive_margin": args.drive_margin,
+    }
+    fp, writer = None, None
+    if args.fingerprint or args.pooled or args.evidence:
+        fp = fingerprint(
+            partial(make_shadow, curve=curve, hours=args.false_alarm_hours, **settings)
+        )
+        sys.stderr.write(f"fingerprint of this code ({settings}): {fp}\n")
+        if args.fingerprint:
+            sys.stdout.write(fp + "\n")
+            return 0
+        writer = EvidenceWriter(fp, settings, args.first_seed) if args.evidence else None
+    if args.pooled:
+        records = pooled_records(str(fp), settings, read_evidence())
+        if not records:
+            sys.stderr.write(f"no evidence recorded with fingerprint {fp} and {settings}\n")
+            return 1
+    elif args.from_progress:
         text = Path(args.from_progress).read_text().splitlines()
         records = [json.loads(line) for line in text if line.strip()]
+        if writer is not None:  # every record checked before any is kept
+            ran_on = {rec["seed"]: rec.get("fingerprint", args.ran_on) for rec in records}
+            for seed, other in ran_on.items():
+                if other != fp:
+                    ap.error(
+                        f"--from-progress: seed {seed} was run by code with fingerprint "
+                        f"{other}, not this code's {fp} (see --ran-on)"
+                    )
+            for rec in records:
+                writer.add({k: v for k, v in rec.items() if k != "fingerprint"})
     else:
         t0 = time.perf_counter()
         seeds = range(args.first_seed, args.first_seed + args.seeds)
@@ -167,6 +226,9 @@ def main(argv: list[str] | None = None) -> int:
                 "crossings": crossing_counts(trace, LEVELS).tolist(),
             }
             records.append(rec)
+            if writer is not None:
+                writer.add(rec)
+                rec = rec | {"fingerprint": fp}
             if args.progress:
                 with open(args.progress, "a") as fh:
                     fh.write(json.dumps(rec) + "\n")
@@ -176,6 +238,8 @@ def main(argv: list[str] | None = None) -> int:
                 f" of {level:.2f}; ETA {eta:.0f} s\n"
             )
     out = check(records, curve, args.false_alarm_hours)
+    if fp is not None:
+        out["fingerprint"] = fp
     if args.mark_validated:
         n, hours = out["false_alarms_at_level"], out["check_hours"]
         ok = n == 0 and out["shadow_alarms"] == 0 and hours >= 1.0

@@ -26,6 +26,7 @@ __all__ = [
     "K",
     "check",
     "crossings_at",
+    "make_shadow",
     "one",
     "runs",
     "sampled_hours",
@@ -38,6 +39,30 @@ PROVISIONAL = FalseAlarmCurve(
 OUT = Path(__file__).resolve().parents[1] / "twin" / "shadow" / "false_alarms.json"
 
 
+def make_shadow(
+    seed: int,
+    curve: FalseAlarmCurve,
+    hours: float,
+    variation: str = "typical",
+    idle_s: float = 0.0,
+    drive_margin: str = "fit",
+) -> Shadow:
+    """A new fault-free emulated board ``seed``, calibrated as ``twin shadow --calibrate`` does,
+    rebooted, and its shadow, not yet run (what :func:`one` runs)."""
+    emu = make_emulator(EmulationSpec(seed=seed, variation=variation))
+    result, _ = calibrate_emulator(emu, seed=seed, idle_s=idle_s)
+    emu.boot(0.0)
+    config = ShadowConfig(false_alarm_hours=hours, drive_margin=drive_margin)  # type: ignore[arg-type]
+    return Shadow(
+        InProcessBoard(emu),
+        config,
+        rng=np.random.default_rng([seed, 3]),
+        edges=result.edges,
+        spread=result.spread,
+        curve=curve,
+    )
+
+
 def one(
     seed: int,
     duration_s: float,
@@ -47,18 +72,7 @@ def one(
     idle_s: float = 0.0,
     drive_margin: str = "fit",
 ) -> dict:
-    emu = make_emulator(EmulationSpec(seed=seed, variation=variation))
-    result, _ = calibrate_emulator(emu, seed=seed, idle_s=idle_s)
-    emu.boot(0.0)
-    config = ShadowConfig(false_alarm_hours=hours, drive_margin=drive_margin)  # type: ignore[arg-type]
-    sh = Shadow(
-        InProcessBoard(emu),
-        config,
-        rng=np.random.default_rng([seed, 3]),
-        edges=result.edges,
-        spread=result.spread,
-        curve=curve,
-    )
+    sh = make_shadow(seed, curve, hours, variation, idle_s, drive_margin)
     sh.detector.trace = []
     summary = sh.run(duration_s)
     sh.close()

@@ -1,0 +1,157 @@
+"""Pooled false-alarm evidence: fault-free board-hours from any session, summed only where the
+shadow behaves identically.
+
+A 10-hour mean time between false alarms needs about 30 fault-free board-hours with none (the
+Poisson 95 % upper bound is 3/T per board-hour), about 7 core-hours: more than one session on
+this machine gives. So every checked seed is kept as evidence (one JSON line, what
+``bench_false_alarms.py`` records per seed) with the **behavioural fingerprint** of the code that
+ran it, and a later check sums the evidence whose fingerprint equals the current one.
+
+The fingerprint (:func:`fingerprint`) is a SHA-256 of everything the shadow's detector computes
+on a short reference run under the same settings (variation, calibration idle time, drive
+margin): each sample's time, the twin's travel, the residual beyond the margin, the watched
+mask, the extra variance and the scores (``CusumDetector.update``), the board's readings, the
+twin's prediction and the margin itself (``RecentTravel.add``), and the run's alarms. A change
+that moves any of these on the reference run (the detector, the calibration, the emulated board,
+the twin) changes the fingerprint and starts the evidence again; a move of code that changes no
+number (a file split, a rename) keeps it. It is exact bytes: a machine whose compiled kernels
+round differently has another fingerprint (evidence is then not pooled, never wrongly pooled).
+A change that leaves the reference run bit for bit identical but would act on other boards is
+not caught: the reference board is one calibrated board over :data:`REFERENCE_S` s.
+
+Evidence lives in :data:`EVIDENCE_DIR`, one file per check (no merge conflicts between
+branches), named by its fingerprint, first seed and start time. Seeds are counted once per
+fingerprint (the first record of a seed wins).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "EVIDENCE_DIR",
+    "REFERENCE_S",
+    "REFERENCE_SEED",
+    "EvidenceWriter",
+    "fingerprint",
+    "pooled_records",
+    "read_evidence",
+]
+
+ROOT = Path(__file__).resolve().parents[1]
+#: Where the evidence is kept (committed: later sessions pool it).
+EVIDENCE_DIR = ROOT / "benchmarks" / "evidence" / "false_alarms"
+#: The reference board (a seed no check uses: checks start at 100) and its board time, s.
+REFERENCE_SEED = 7
+REFERENCE_S = 4.0
+#: The settings that select evidence besides the fingerprint (it already depends on them).
+SETTINGS = ("variation", "idle_s", "drive_margin")
+
+
+class _Hasher:
+    """Feeds arrays and numbers to one SHA-256 as exact bytes (float64, or bool as uint8)."""
+
+    def __init__(self) -> None:
+        self.sha = hashlib.sha256()
+        self.samples = 0
+
+    def feed(self, *items: Any) -> None:
+        for item in items:
+            if item is None:
+                self.sha.update(b"\x00none")
+                continue
+            a = np.asarray(item)
+            a = a.astype(np.uint8) if a.dtype == bool else a.astype(np.float64)
+            self.sha.update(str(a.shape).encode())
+            self.sha.update(np.ascontiguousarray(a).tobytes())
+
+
+def fingerprint(make_shadow: Callable[[int], Any], *, seed: int = REFERENCE_SEED,
+                duration_s: float = REFERENCE_S) -> str:  # fmt: skip
+    """The behavioural fingerprint of the shadow ``make_shadow(seed)`` builds (a calibrated
+    :class:`twin.shadow.shadow.Shadow` on a fault-free board, as a check builds it), run for
+    ``duration_s`` s of board time: 16 hex digits of the SHA-256 described in the module
+    docstring. Raises ``RuntimeError`` if the run took no detector sample (nothing would be
+    fingerprinted)."""
+    shadow = make_shadow(seed)
+    h = _Hasher()
+    watch = shadow.watch
+    update, add = watch.detector.update, watch.recent.add
+
+    def hashed_update(t_s, tau_s, travel_v, residual_v, watched=None, extra_var_v2=None):  # type: ignore[no-untyped-def]
+        scores = update(t_s, tau_s, travel_v, residual_v, watched, extra_var_v2)
+        h.feed(t_s, tau_s, travel_v, residual_v, watched, extra_var_v2, scores)
+        h.samples += scores is not None
+        return scores
+
+    def hashed_add(tau_s, board_travel_v, pred_travel_v, gate_v, margin_v):  # type: ignore[no-untyped-def]
+        h.feed(tau_s, board_travel_v, pred_travel_v, gate_v, margin_v)
+        add(tau_s, board_travel_v, pred_travel_v, gate_v, margin_v)
+
+    watch.detector.update = hashed_update
+    watch.recent.add = hashed_add
+    try:
+        summary = shadow.run(duration_s)
+    finally:
+        shadow.close()
+    if h.samples == 0:
+        raise RuntimeError("fingerprint: the reference run took no detector sample")
+    h.sha.update(json.dumps(summary["alarms"], sort_keys=True, default=str).encode())
+    h.feed(summary["board_time_s"])
+    return h.sha.hexdigest()[:16]
+
+
+class EvidenceWriter:
+    """Appends one check's per-seed records, each with the fingerprint and settings, to a new
+    file of :data:`EVIDENCE_DIR` (flushed per seed: a killed check keeps its finished seeds)."""
+
+    def __init__(self, fp: str, settings: dict[str, Any], first_seed: int,
+                 directory: Path = EVIDENCE_DIR) -> None:  # fmt: skip
+        directory.mkdir(parents=True, exist_ok=True)
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+        self.path = directory / f"{fp}-s{first_seed}-{stamp}.jsonl"
+        self.fingerprint = fp
+        self.settings = {k: settings[k] for k in SETTINGS}
+
+    def add(self, record: dict[str, Any]) -> None:
+        row = (
+            record
+            | self.settings
+            | {
+                "fingerprint": self.fingerprint,
+                "recorded": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            }
+        )
+        with open(self.path, "a") as fh:
+            fh.write(json.dumps(row) + "\n")
+
+
+def read_evidence(directory: Path = EVIDENCE_DIR) -> Iterator[dict[str, Any]]:
+    """Every evidence record (files in name order, lines in file order)."""
+    for path in sorted(directory.glob("*.jsonl")) if directory.is_dir() else ():
+        for line in path.read_text().splitlines():
+            if line.strip():
+                yield json.loads(line)
+
+
+def pooled_records(
+    fp: str, settings: dict[str, Any], rows: Iterable[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The records of ``rows`` with fingerprint ``fp`` and these settings, each seed once."""
+    seen: set[int] = set()
+    out = []
+    for row in rows:
+        if row.get("fingerprint") != fp or any(row.get(k) != settings[k] for k in SETTINGS):
+            continue
+        if row["seed"] in seen:
+            continue
+        seen.add(row["seed"])
+        out.append(row)
+    return out

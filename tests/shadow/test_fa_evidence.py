@@ -1,0 +1,117 @@
+"""Pooled false-alarm evidence (``benchmarks/fa_evidence.py``): records kept per seed with the
+fingerprint of the code that ran them, pooled only under the same fingerprint and settings, each
+seed once; the fingerprint follows every number the detector computes."""
+
+from __future__ import annotations
+
+import json
+from functools import partial
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import pytest
+
+from benchmarks.fa_evidence import EvidenceWriter, fingerprint, pooled_records, read_evidence
+
+SETTINGS = {"variation": "typical", "idle_s": 0.0, "drive_margin": "fit"}
+
+
+def _record(seed: int, crossings: int = 0) -> dict[str, Any]:
+    return {"seed": seed, "board_s": 120.0, "sampled_s": 119.0, "shadow_alarms": 0,
+            "level": 33.95, "crossings_at_level": crossings, "crossings": [crossings]}  # fmt: skip
+
+
+def test_evidence_pools_only_its_fingerprint_and_settings_and_each_seed_once(
+    tmp_path: Path,
+) -> None:
+    a = EvidenceWriter("aaaa", SETTINGS, 100, directory=tmp_path)
+    for seed in (100, 101):
+        a.add(_record(seed))
+    lab = EvidenceWriter("aaaa", SETTINGS | {"variation": "lab"}, 100, directory=tmp_path)
+    lab.add(_record(102))
+    other = EvidenceWriter("bbbb", SETTINGS, 103, directory=tmp_path)
+    other.add(_record(103, crossings=1))
+    again = EvidenceWriter("aaaa", SETTINGS, 101, directory=tmp_path / "later")
+    again.add(_record(101, crossings=5))  # the same seed checked again: counted once
+    again.add(_record(104))
+    rows = [*read_evidence(tmp_path), *read_evidence(tmp_path / "later")]
+    pooled = pooled_records("aaaa", SETTINGS, rows)
+    assert [r["seed"] for r in pooled] == [100, 101, 104]
+    assert all(r["crossings_at_level"] == 0 for r in pooled)  # the first record of 101 wins
+    assert {r["fingerprint"] for r in pooled} == {"aaaa"}
+    assert [r["seed"] for r in pooled_records("aaaa", SETTINGS | {"variation": "lab"}, rows)] == [
+        102
+    ]
+    assert [r["seed"] for r in pooled_records("bbbb", SETTINGS, rows)] == [103]
+
+
+def test_each_record_is_on_disk_once_added(tmp_path: Path) -> None:
+    """A killed check keeps the seeds it finished: each is a complete line when ``add`` returns."""
+    w = EvidenceWriter("cccc", SETTINGS, 7, directory=tmp_path)
+    w.add(_record(7))
+    lines = w.path.read_text().splitlines()
+    assert len(lines) == 1
+    assert json.loads(lines[0])["seed"] == 7
+    assert w.path.name.startswith("cccc-s7-")
+
+
+class _FakeShadow:
+    """Calls the detector's ``update`` and the recent-travel ``add`` as the shadow does."""
+
+    def __init__(self, residual_v: float, samples: int = 3) -> None:
+        self.residual_v, self.samples = residual_v, samples
+        self.watch = SimpleNamespace(
+            detector=SimpleNamespace(update=self._update), recent=SimpleNamespace(add=self._add)
+        )
+        self.added: list[np.ndarray] = []
+
+    def _update(self, t_s, tau_s, travel_v, residual_v, watched=None, extra_var_v2=None):  # type: ignore[no-untyped-def]
+        return np.abs(residual_v)
+
+    def _add(self, tau_s, board_v, pred_v, gate_v, margin_v):  # type: ignore[no-untyped-def]
+        self.added.append(margin_v)
+
+    def run(self, duration_s: float) -> dict[str, Any]:
+        d, r = self.watch.detector, self.watch.recent
+        for i in range(self.samples):
+            x = np.full(3, self.residual_v)
+            d.update(0.01 * i, 0.01 * i, x, x, np.ones(3, bool), None)
+            r.add(0.01 * i, x, x, x, 0.005)
+        return {"alarms": [], "board_time_s": duration_s}
+
+    def close(self) -> None:
+        pass
+
+
+def test_the_fingerprint_follows_every_number_and_refuses_an_empty_run() -> None:
+    fake: list[_FakeShadow] = []
+
+    def make(residual_v: float, samples: int, seed: int) -> _FakeShadow:
+        fake.append(_FakeShadow(residual_v, samples))
+        return fake[-1]
+
+    first = fingerprint(partial(make, 1e-3, 3), seed=0, duration_s=1.0)
+    assert fingerprint(partial(make, 1e-3, 3), seed=0, duration_s=1.0) == first
+    assert fingerprint(partial(make, 1e-3 + 1e-15, 3), seed=0, duration_s=1.0) != first
+    assert fingerprint(partial(make, 1e-3, 4), seed=0, duration_s=1.0) != first
+    assert fingerprint(partial(make, 1e-3, 3), seed=0, duration_s=2.0) != first
+    assert len(fake[0].added) == 3  # the wrapped calls still reach the shadow's own
+    with pytest.raises(RuntimeError, match="no detector sample"):
+        fingerprint(partial(make, 1e-3, 0), seed=0, duration_s=1.0)
+
+
+@pytest.mark.slow
+def test_the_fingerprint_of_a_real_shadow_is_reproducible_and_sees_a_margin_change(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import twin.shadow.watch as watch
+    from benchmarks.fa_runs import make_shadow
+    from twin.shadow.alarm_curve import default_false_alarm_curve
+
+    make = partial(make_shadow, curve=default_false_alarm_curve(), hours=10.0)
+    first = fingerprint(make, duration_s=1.0)
+    assert fingerprint(make, duration_s=1.0) == first
+    monkeypatch.setattr(watch, "MODEL_REL", watch.MODEL_REL * 1.01)
+    assert fingerprint(make, duration_s=1.0) != first
