@@ -11,7 +11,8 @@ The fingerprint (:func:`fingerprint`) is a SHA-256 of everything the shadow's de
 on a short reference run under the same settings (variation, calibration idle time, drive
 margin): each sample's time, the twin's travel, the residual beyond the margin, the watched
 mask, the extra variance and the scores (``CusumDetector.update``), the board's readings, the
-twin's prediction and the margin itself (``RecentTravel.add``), and the run's alarms. A change
+twin's prediction and the margin itself (``RecentTravel.add``), every result of the passive
+node check where it runs (``NodeTester.feed``), and the run's alarms. A change
 that moves any of these on the reference run (the detector, the calibration, the emulated board,
 the twin) changes the fingerprint and starts the evidence again; a move of code that changes no
 number (a file split, a rename) keeps it. It is exact bytes: a machine whose compiled kernels
@@ -33,6 +34,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+import attrs
 import numpy as np
 
 __all__ = [
@@ -97,6 +99,16 @@ def fingerprint(make_shadow: Callable[[int], Any], *, seed: int = REFERENCE_SEED
 
     watch.detector.update = hashed_update
     watch.recent.add = hashed_add
+    nodes = getattr(shadow, "nodes", None)
+    if nodes is not None:  # the passive node check: every test's result
+        feed = nodes.tester.feed
+
+        def hashed_feed(result, board_id, epoch):  # type: ignore[no-untyped-def]
+            fields = attrs.asdict(result, recurse=False)
+            h.feed(*(fields[k] for k in sorted(fields) if not isinstance(fields[k], str)))
+            return feed(result, board_id, epoch)
+
+        nodes.tester.feed = hashed_feed
     try:
         summary = shadow.run(duration_s)
     finally:
