@@ -35,10 +35,12 @@ from twin.simulation.edge import EdgeParams
 from twin.simulation.noise import NoiseConfig
 
 from .errors import SteerConfigError, TimeLimitReached
+from .plan_budget import STOP_CHECK_STEPS, PlanBudget, _BudgetSpent
 from .planner_config import PlannerConfig
 from .plans import Phase, Plan, Prediction, Schedule, join_predictions, lowest_error
 
 __all__ = [
+    "STOP_CHECK_STEPS",
     "Phase",
     "Plan",
     "Planner",
@@ -48,13 +50,6 @@ __all__ = [
     "lowest_error",
 ]
 
-#: Planner steps between two calls of :attr:`Planner.should_stop` (and of its budget clock).
-STOP_CHECK_STEPS = 20
-
-
-class _BudgetSpent(Exception):
-    """A plan's budget ran out (internal: :meth:`Planner.plan` returns what it has)."""
-
 
 def _plan_energy_j(plan: Plan) -> float:
     """The predicted energy to the tolerance of ``plan``'s best, J (inf without one)."""
@@ -62,7 +57,7 @@ def _plan_energy_j(plan: Plan) -> float:
     return np.inf if best is None or best.energy_to_tol_j is None else best.energy_to_tol_j
 
 
-class Planner:
+class Planner(PlanBudget):
     """Simulates schedules on the twin (see the module docstring).
 
     Parameters
@@ -228,48 +223,6 @@ class Planner:
             energy_to_tol_j=ens[-1] if reached is not None else None,
         )
         return pred, branches
-
-    def _over_budget(self) -> bool:
-        """Whether a budget ran out; which one is kept in :attr:`cut_by`."""
-        cfg = self.config
-        if self._work_deadline is not None and self._work_s > self._work_deadline:
-            self.cut_by = f"{cfg.budget_sim_s:g} s of twin time"
-            return True
-        if self._hold_deadline is not None and self.board_clock is not None:
-            now = self.board_clock()
-            if now is not None and now > self._hold_deadline:
-                self.cut_by = f"{cfg.budget_hold_s:g} s of the held board's time"
-                return True
-        if self._deadline is not None and self.clock is not None and self.clock() > self._deadline:
-            self.cut_by = f"{cfg.budget_s:g} s of wall time"
-            return True
-        return False
-
-    def _open_budget(self) -> bool:
-        """Start a plan's budgets (simulated work; wall time with a clock) unless they are
-        running; whether this call opened them."""
-        if self._budget_open:
-            return False
-        self._budget_open = True
-        cfg = self.config
-        if cfg.budget_sim_s is not None:
-            self._work_deadline = self._work_s + cfg.budget_sim_s
-        if self.clock is not None and cfg.budget_s is not None:
-            self._deadline = self.clock() + cfg.budget_s
-        if self.board_clock is not None:
-            self._hold_start = self.board_clock()
-            if self._hold_start is not None and cfg.budget_hold_s is not None:
-                self._hold_deadline = self._hold_start + cfg.budget_hold_s
-        return True
-
-    def _close_budget(self) -> None:
-        self._budget_open = False
-        self._deadline = self._work_deadline = self._hold_deadline = None
-        if self.board_clock is not None and self._hold_start is not None:
-            now = self.board_clock()
-            if now is not None:
-                self.holds_s.append(max(now - self._hold_start, 0.0))
-        self._hold_start = None
 
     def plan_eta(
         self,
