@@ -37,7 +37,7 @@ from twin.simulation.noise import NoiseConfig
 from .errors import SteerConfigError, TimeLimitReached
 from .plan_budget import STOP_CHECK_STEPS, PlanBudget, _BudgetSpent
 from .planner_config import PlannerConfig
-from .plans import Phase, Plan, Prediction, Schedule, join_predictions, lowest_error
+from .plans import Phase, Plan, Prediction, Schedule, capped, join_predictions, lowest_error
 
 __all__ = [
     "STOP_CHECK_STEPS",
@@ -211,8 +211,8 @@ class Planner(PlanBudget):
             while phase + 1 < len(schedule) and errs[-1] <= schedule[phase].until_error:
                 phase += 1
                 track.restart(t, lam=schedule[phase].lam)
-            if len(errs) > n_stall and errs[-1] > 0.99 * errs[-1 - n_stall] and not pending:
-                break  # stalled: this schedule does not get there
+            if len(errs) > n_stall and errs[-1] > 0.99 * errs[-1 - n_stall]:
+                break  # stalled: this schedule (and any branch still ahead) does not get there
         self.simulated_s += ts[-1]
         pred = Prediction(
             schedule=schedule,
@@ -266,7 +266,12 @@ class Planner(PlanBudget):
                     probes.append(probe)
                     continue
                 plan = self.plan(
-                    gates_v, tol, first=first if i == 0 else None, eta=eta, bound_j=best_j
+                    gates_v,
+                    tol,
+                    first=first if i == 0 else None,
+                    eta=eta,
+                    bound_j=best_j,
+                    lam0=probe,
                 )
                 if (
                     plan.best is None
@@ -284,8 +289,11 @@ class Planner(PlanBudget):
             if not plans:
                 # lambda = 0 stalls everywhere (a plateau can outlast the stall test): full
                 # plans, in order, while the budget lasts (a lambda > 0 trunk may get past it)
+                stalled = dict(zip(etas, probes, strict=True))  # every probe: none reached
                 for i, eta in enumerate(etas):
-                    plan = self.plan(gates_v, tol, first=first if i == 0 else None, eta=eta)
+                    plan = self.plan(
+                        gates_v, tol, first=first if i == 0 else None, eta=eta, lam0=stalled[eta]
+                    )
                     if plan.best is not None or plan.truncated:
                         return plan
         except _BudgetSpent:
@@ -313,6 +321,7 @@ class Planner(PlanBudget):
         first: float | None = None,
         eta: float | None = None,
         bound_j: float = np.inf,
+        lam0: Prediction | None = None,
     ) -> Plan:
         """Candidates from ``gates_v``; the least-energy one that reaches ``tol``.
 
@@ -323,7 +332,10 @@ class Planner(PlanBudget):
         re-plan starts from the last plan's; a good first bound prunes the most). ``eta``: the
         nudge of every candidate (default the board's). ``bound_j``: an energy to the tolerance
         already found elsewhere (another eta), J: candidates spending more are abandoned (with
-        ``bound``), and none may be best.
+        ``bound``), and none may be best. ``lam0``: lambda = 0 held to ``tol`` at this eta from
+        ``gates_v``, already simulated (:meth:`plan_eta`'s probe): taken as that candidate, cut
+        where it spends more than the bound as its run would have been, instead of simulating it
+        again (the twin is deterministic: the same run).
         """
         eta = self.eta if eta is None else float(eta)
         if not (np.isfinite(tol) and tol > 0):
@@ -342,6 +354,9 @@ class Planner(PlanBudget):
         try:
             for lam in lams:
                 direct: Schedule = (Phase(lam=lam, until_error=tol),)
+                if lam == 0 and lam0 is not None and lam0.schedule == direct:
+                    keep(capped(lam0, best_j))
+                    continue
                 switches = [f * tol for f in self.config.switch_factors] if lam > 0 else []
                 trunk, branches = self._run(
                     gates_v,
