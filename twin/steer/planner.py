@@ -35,10 +35,12 @@ from twin.simulation.edge import EdgeParams
 from twin.simulation.noise import NoiseConfig
 
 from .errors import SteerConfigError, TimeLimitReached
+from .plan_budget import STOP_CHECK_STEPS, PlanBudget, _BudgetSpent
 from .planner_config import PlannerConfig
-from .plans import Phase, Plan, Prediction, Schedule, join_predictions, lowest_error
+from .plans import Phase, Plan, Prediction, Schedule, capped, join_predictions, lowest_error
 
 __all__ = [
+    "STOP_CHECK_STEPS",
     "Phase",
     "Plan",
     "Planner",
@@ -48,13 +50,6 @@ __all__ = [
     "lowest_error",
 ]
 
-#: Planner steps between two calls of :attr:`Planner.should_stop` (and of its budget clock).
-STOP_CHECK_STEPS = 20
-
-
-class _BudgetSpent(Exception):
-    """A plan's budget ran out (internal: :meth:`Planner.plan` returns what it has)."""
-
 
 def _plan_energy_j(plan: Plan) -> float:
     """The predicted energy to the tolerance of ``plan``'s best, J (inf without one)."""
@@ -62,7 +57,7 @@ def _plan_energy_j(plan: Plan) -> float:
     return np.inf if best is None or best.energy_to_tol_j is None else best.energy_to_tol_j
 
 
-class Planner:
+class Planner(PlanBudget):
     """Simulates schedules on the twin (see the module docstring).
 
     Parameters
@@ -216,8 +211,8 @@ class Planner:
             while phase + 1 < len(schedule) and errs[-1] <= schedule[phase].until_error:
                 phase += 1
                 track.restart(t, lam=schedule[phase].lam)
-            if len(errs) > n_stall and errs[-1] > 0.99 * errs[-1 - n_stall] and not pending:
-                break  # stalled: this schedule does not get there
+            if len(errs) > n_stall and errs[-1] > 0.99 * errs[-1 - n_stall]:
+                break  # stalled: this schedule (and any branch still ahead) does not get there
         self.simulated_s += ts[-1]
         pred = Prediction(
             schedule=schedule,
@@ -228,48 +223,6 @@ class Planner:
             energy_to_tol_j=ens[-1] if reached is not None else None,
         )
         return pred, branches
-
-    def _over_budget(self) -> bool:
-        """Whether a budget ran out; which one is kept in :attr:`cut_by`."""
-        cfg = self.config
-        if self._work_deadline is not None and self._work_s > self._work_deadline:
-            self.cut_by = f"{cfg.budget_sim_s:g} s of twin time"
-            return True
-        if self._hold_deadline is not None and self.board_clock is not None:
-            now = self.board_clock()
-            if now is not None and now > self._hold_deadline:
-                self.cut_by = f"{cfg.budget_hold_s:g} s of the held board's time"
-                return True
-        if self._deadline is not None and self.clock is not None and self.clock() > self._deadline:
-            self.cut_by = f"{cfg.budget_s:g} s of wall time"
-            return True
-        return False
-
-    def _open_budget(self) -> bool:
-        """Start a plan's budgets (simulated work; wall time with a clock) unless they are
-        running; whether this call opened them."""
-        if self._budget_open:
-            return False
-        self._budget_open = True
-        cfg = self.config
-        if cfg.budget_sim_s is not None:
-            self._work_deadline = self._work_s + cfg.budget_sim_s
-        if self.clock is not None and cfg.budget_s is not None:
-            self._deadline = self.clock() + cfg.budget_s
-        if self.board_clock is not None:
-            self._hold_start = self.board_clock()
-            if self._hold_start is not None and cfg.budget_hold_s is not None:
-                self._hold_deadline = self._hold_start + cfg.budget_hold_s
-        return True
-
-    def _close_budget(self) -> None:
-        self._budget_open = False
-        self._deadline = self._work_deadline = self._hold_deadline = None
-        if self.board_clock is not None and self._hold_start is not None:
-            now = self.board_clock()
-            if now is not None:
-                self.holds_s.append(max(now - self._hold_start, 0.0))
-        self._hold_start = None
 
     def plan_eta(
         self,
@@ -313,7 +266,12 @@ class Planner:
                     probes.append(probe)
                     continue
                 plan = self.plan(
-                    gates_v, tol, first=first if i == 0 else None, eta=eta, bound_j=best_j
+                    gates_v,
+                    tol,
+                    first=first if i == 0 else None,
+                    eta=eta,
+                    bound_j=best_j,
+                    lam0=probe,
                 )
                 if (
                     plan.best is None
@@ -331,8 +289,11 @@ class Planner:
             if not plans:
                 # lambda = 0 stalls everywhere (a plateau can outlast the stall test): full
                 # plans, in order, while the budget lasts (a lambda > 0 trunk may get past it)
+                stalled = dict(zip(etas, probes, strict=True))  # every probe: none reached
                 for i, eta in enumerate(etas):
-                    plan = self.plan(gates_v, tol, first=first if i == 0 else None, eta=eta)
+                    plan = self.plan(
+                        gates_v, tol, first=first if i == 0 else None, eta=eta, lam0=stalled[eta]
+                    )
                     if plan.best is not None or plan.truncated:
                         return plan
         except _BudgetSpent:
@@ -360,6 +321,7 @@ class Planner:
         first: float | None = None,
         eta: float | None = None,
         bound_j: float = np.inf,
+        lam0: Prediction | None = None,
     ) -> Plan:
         """Candidates from ``gates_v``; the least-energy one that reaches ``tol``.
 
@@ -370,7 +332,10 @@ class Planner:
         re-plan starts from the last plan's; a good first bound prunes the most). ``eta``: the
         nudge of every candidate (default the board's). ``bound_j``: an energy to the tolerance
         already found elsewhere (another eta), J: candidates spending more are abandoned (with
-        ``bound``), and none may be best.
+        ``bound``), and none may be best. ``lam0``: lambda = 0 held to ``tol`` at this eta from
+        ``gates_v``, already simulated (:meth:`plan_eta`'s probe): taken as that candidate, cut
+        where it spends more than the bound as its run would have been, instead of simulating it
+        again (the twin is deterministic: the same run).
         """
         eta = self.eta if eta is None else float(eta)
         if not (np.isfinite(tol) and tol > 0):
@@ -389,6 +354,9 @@ class Planner:
         try:
             for lam in lams:
                 direct: Schedule = (Phase(lam=lam, until_error=tol),)
+                if lam == 0 and lam0 is not None and lam0.schedule == direct:
+                    keep(capped(lam0, best_j))
+                    continue
                 switches = [f * tol for f in self.config.switch_factors] if lam > 0 else []
                 trunk, branches = self._run(
                     gates_v,

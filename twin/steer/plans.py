@@ -10,7 +10,15 @@ from __future__ import annotations
 import attrs
 import numpy as np
 
-__all__ = ["Phase", "Plan", "Prediction", "Schedule", "join_predictions", "lowest_error"]
+__all__ = [
+    "Phase",
+    "Plan",
+    "Prediction",
+    "Schedule",
+    "capped",
+    "join_predictions",
+    "lowest_error",
+]
 
 
 @attrs.frozen(kw_only=True)
@@ -80,4 +88,22 @@ def join_predictions(
         energy_j=np.concatenate([trunk.energy_j[:n], e0 + tail.energy_j[1:]]),
         reached_s=None if tail.reached_s is None else t0 + tail.reached_s,
         energy_to_tol_j=None if tail.energy_to_tol_j is None else e0 + tail.energy_to_tol_j,
+    )
+
+
+def capped(pred: Prediction, cap_j: float) -> Prediction:
+    """``pred`` as the planner's run of it would end with ``energy_cap_j=cap_j``: at the first
+    sample that has spent more than ``cap_j`` (then not reached; the cap is checked before the
+    tolerance), else unchanged."""
+    over = np.flatnonzero(pred.energy_j[1:] > cap_j)  # the start is never checked
+    if over.size == 0:
+        return pred
+    n = int(over[0]) + 2
+    return Prediction(
+        schedule=pred.schedule,
+        t_s=pred.t_s[:n],
+        error=pred.error[:n],
+        energy_j=pred.energy_j[:n],
+        reached_s=None,
+        energy_to_tol_j=None,
     )
