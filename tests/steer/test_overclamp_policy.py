@@ -63,7 +63,7 @@ def test_overclamp_reaches_a_verified_perfect_pass_on_most_lab_boards(
 ) -> None:
     """The lab's overclamping learns its 417 mV circle to 0 %. Over lab boards the policy ends with
     a pass inference confirms on most (measured 5 of seeds 0-7 and 5 of seeds 8-15: 10/16, Wilson
-    95 % [0.39, 0.82]; the same 10/16 on the former ``lab()`` with 0.5 +- 0.5 V/s and a 1 % gain
+    95 % [0.39, 0.82]; 5 of seeds 0-7 on the former ``lab()``, 0.5 +- 0.5 V/s with a 1 % gain
     spread); the others end with a pass the board reads perfect and inference does not (its last
     point learnt sits microvolts from the line). Every run ends on one of the two within 2 s of
     board time, never at its 5 s limit. Without the re-started trainings (``max_attempts`` 1)
