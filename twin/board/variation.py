@@ -119,14 +119,16 @@ class HiddenVariation:
         ======= ==================== ===== ===== ======================== ======= =====
 
         Every lab floor lies inside the boards' range (its own 20 ms replicates: 1.26e-5, 4.15e-5,
-        1.27e-5 V^2). The lab's classification cycle (``--task classification``, 4 boards): D
-        1.23x / 1.10x of 4.9 V/s x tau and hinge floor 1.12x / 1.21x of 1.15e-3 V^2 at 20 ms /
-        0.12 s. The lab's circle (``benchmarks/overclamp_table.py --decide step --task lab
-        --modes standard overclamp``, 8 boards; ``docs/imperfection-measurements.md``): mean
-        training error at 417 / 167 / 83 mV overclamping 0 / 1.6 / 20 % (lab 0 / 0 / 25 %),
-        standard clamping 19 / 42 / 48 % (lab 12.5 / 12.5 / 50 %: not matched at 167 mV, where
-        no board ends at the lab's 12.5 %; with a third of the bias it ends at 10.9 %, without
-        bias at 0 %: that result asks for a smaller bias than the span does).
+        1.27e-5 V^2). The lab's classification cycle (``--task classification --periods 0.02 0.12``,
+        the same 8 boards): D (norm) 0.121 V [0.078, 0.151] and 0.69 V [0.45, 0.81], 1.24x / 1.17x
+        of 4.9 V/s x tau, hinge floor 1.17e-3 [7.1e-4, 3.5e-3] and 1.25e-3 [8.0e-4, 4.2e-3] V^2,
+        1.02x / 1.09x of 1.15e-3, at 20 ms / 0.12 s. The lab's circle
+        (``benchmarks/overclamp_table.py --decide step --task lab --modes standard overclamp``, 8
+        boards; ``docs/imperfection-measurements.md``): mean training error at 417 / 167 / 83 mV
+        overclamping 0 / 1.6 / 20 % (lab 0 / 0 / 25 %), standard clamping 19 / 42 / 48 % (lab 12.5 /
+        12.5 / 50 %: not matched at 167 mV, where no board ends at the lab's 12.5 %; with a third of
+        the bias it ends at 10.9 %, without bias at 0 %: that result asks for a smaller bias than
+        the span does).
 
         Why: in the linearised model ``dG/dt = -M_i (G - G_i*) + B`` the span grows as ``|B| tau``
         at short periods and the floor is the static offset ``~ B^2 / (c^2 lambda)`` (``c`` the
