@@ -3,8 +3,8 @@
 The calibration measures the bias as the lab does (:func:`twin.board.bias.measure_bias`: train one
 task at its own solution, read the gates' drift, minus the idle drift, at a few input scales, the
 drift's line against the squared drop extrapolated to no drop). Per lab board
-(``HiddenVariation.lab()``: bias 0.5 +- 0.5 V/s, 1 % gain spread at half gain, leaks, offsets,
-10-bit ADCs with noise), the fitted bias of every edge is compared with the hidden one.
+(``HiddenVariation.lab()``: bias 1.5 +- 1.5 V/s, equal free/clamped gains at half gain, leaks,
+offsets, 10-bit ADCs with noise), the fitted bias of every edge is compared with the hidden one.
 
 Prints per hold time: the pooled per-edge |error| (median, p90, p99, max, V/s), the per-board rms
 error (median and range), the hidden bias's rms (the scale), and the stated uncertainty's honesty:

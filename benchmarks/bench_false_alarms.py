@@ -23,13 +23,15 @@ that ran it, in ``benchmarks/evidence/false_alarms/`` (committed; ``benchmarks/f
 code's, so fault-free board-hours from several sessions add up for as long as no change moves a
 number the shadow computes on the reference board; ``--fingerprint`` prints it.
 
-``--variation lab`` checks the stored curve on boards as imperfect as the lab's (a learning bias
-of 0.5 +- 0.5 V/s per edge, :meth:`twin.board.variation.HiddenVariation.lab`). Measured
-2026-12-06 (branch h23; ``--variation lab --first-seed 400 --seeds 10 --duration 60 --progress
-F``, again from seed 410, summed with ``--from-progress F``): 20 fault-free lab boards, 0.333
-board-hours, 0 false alarms at the 10-hour level 33.95 (95 % upper bound 9.0 per board-hour: too
-short to confirm the 0.1 per hour target), no crossing of any grid level down to 1.0, no shadow
-alarm. A third of a board-hour only.
+``--variation lab`` checks the stored curve on boards as imperfect as the lab's
+(:meth:`twin.board.variation.HiddenVariation.lab`; since 2026-12-07 a learning bias of 1.5 +- 1.5
+V/s per edge with equal free and clamped gains, not yet measured here; the numbers below are of
+the former ``lab()``, 0.5 +- 0.5 V/s with a 1 % gain spread). Measured 2026-12-06 (branch h23;
+``--variation lab --first-seed 400 --seeds 10 --duration 60 --progress F``, again from seed
+410, summed with ``--from-progress F``): 20 fault-free lab boards, 0.333 board-hours, 0 false
+alarms at the 10-hour level 33.95 (95 % upper bound 9.0 per board-hour: too short to confirm
+the 0.1 per hour target), no crossing of any grid level down to 1.0, no shadow alarm. A third of
+a board-hour only.
 
 ``--idle-s S`` calibrates with each episode held idle ``S`` s first (the bias separated from the
 leak; the twin carries it). Measured 2026-12-06 (branch h23, ``--variation lab --idle-s 0.2

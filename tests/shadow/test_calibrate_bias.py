@@ -22,7 +22,7 @@ _CACHE: dict[float, Any] = {}
 
 
 def _lab(idle_s: float) -> tuple[BoardEmulator, CalibrationResult, dict[str, Any]]:
-    """A lab board (bias 0.5 +- 0.5 V/s per edge) calibrated with ``idle_s`` holds (cached)."""
+    """A lab board (bias 1.5 +- 1.5 V/s per edge) calibrated with ``idle_s`` holds (cached)."""
     if idle_s not in _CACHE:
         emu = make_emulator(EmulationSpec(seed=7, variation="lab"))
         result, report = calibrate_emulator(

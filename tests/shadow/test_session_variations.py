@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from twin.board.errors import BridgeConfigError
+from twin.board.variation import HiddenVariation
 from twin.shadow.session import EmulationSpec, make_emulator
 
 
@@ -14,7 +15,8 @@ def test_the_shadow_session_builds_lab_boards() -> None:
     lab's learning bias; an unknown variation is a one-line error."""
     emu = make_emulator(EmulationSpec(seed=1, variation="lab"))
     bias = emu.hidden["bias_v_per_s"]
-    assert 0.2 < np.mean(bias) < 0.8
+    lab = HiddenVariation.lab()
+    assert abs(np.mean(bias) - lab.bias_mean_v_per_s) < 4 * lab.bias_sigma_v_per_s / np.sqrt(32)
     assert np.all(make_emulator(EmulationSpec(seed=1)).hidden["bias_v_per_s"] == 0.0)
     with pytest.raises(BridgeConfigError, match="variation"):
         make_emulator(EmulationSpec(seed=1, variation="lab2"))

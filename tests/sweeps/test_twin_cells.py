@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import simpy
 
+from twin.board.variation import HiddenVariation
 from twin.simulation import Twin
 from twin.simulation.edge import BOARD_C_GATE_F, BOARD_R_CHARGE_OHM
 from twin.sweeps.twin_cells import (
@@ -109,13 +110,15 @@ def test_board_variation_is_drawn_per_realization_and_changes_the_run() -> None:
 
 def test_lab_variation_carries_the_lab_boards_learning_bias() -> None:
     """``variation = "lab"``: :meth:`HiddenVariation.lab` drawn per realization (a learning bias
-    of 0.5 +- 0.5 V/s per edge that the twin applies while learning); ``typical`` has none."""
+    of 1.5 +- 1.5 V/s per edge that the twin applies while learning); ``typical`` has none."""
     lab, other, typical = (TwinCell(duration=0.2, variation=v).edges(32, s)
                            for v, s in (("lab", 2), ("lab", 3), ("typical", 2)))  # fmt: skip
     bias = lab.columns(32)["bias_v_per_s"]
     assert not typical.columns(32)["bias_v_per_s"].any()
-    assert 0.1 < float(np.mean(bias)) < 1.0
-    assert 0.2 < float(np.std(bias)) < 1.0
+    preset = HiddenVariation.lab()
+    mean, sigma = preset.bias_mean_v_per_s, preset.bias_sigma_v_per_s
+    assert abs(float(np.mean(bias)) - mean) < 4 * sigma / np.sqrt(32)
+    assert 0.5 * sigma < float(np.std(bias)) < 1.5 * sigma
     assert not np.array_equal(bias, other.columns(32)["bias_v_per_s"])
     runs = [evaluate_twin({"duration": 0.2, "variation": v}, [2])[0] for v in ("typical", "lab")]
     assert runs[1]["error_final"] != runs[0]["error_final"]

@@ -58,8 +58,8 @@ VARIATION = click.Choice(VARIATION_NAMES)
 VARIATION_HELP = (
     "Hidden component variation of the emulated board: none (nominal), typical (5 % gains, "
     "20 mV thresholds, 10 % capacitors, 20-200 s leaks, comparator offsets) or lab (as imperfect "
-    "as the lab's 4x4 board: typical with a learning bias of 0.5 +- 0.5 V/s per edge, 1 % gain "
-    "spread at half gain)."
+    "as the lab's 4x4 board: typical with a learning bias of 1.5 +- 1.5 V/s per edge, equal free "
+    "and clamped gains at half gain)."
 )
 #: Rows a query lists (0: all); bounded by what a database integer holds (2^63 - 1).
 LIMIT = click.IntRange(0, 2**63 - 1)

@@ -25,7 +25,8 @@ The board's noise model (reused, not re-implemented)
     (:class:`twin.board.variation.HiddenVariation`: gains of the free and clamped channels,
     thresholds, capacitors, leaks, comparator offsets on the drive), transistor model only;
     ``variation = "lab"``: as imperfect as the lab's 4 x 4 board (``HiddenVariation.lab()``:
-    typical plus a learning bias of 0.5 +- 0.5 V/s per edge, 1 % gain spread at half gain);
+    typical plus a learning bias of 1.5 +- 1.5 V/s per edge, equal free and clamped gains at
+    half gain);
     ``adc_bits``/``adc_noise``: the board's node ADC (:class:`twin.board.variation.Adc`, full
     scale 0.4532 V) through which the final target voltages are read for ``error_measured``.
 
