@@ -243,7 +243,11 @@ class Watch:
 
         The detector scores the residual beyond the twin's stated accuracy,
         :data:`MODEL_ABS_V` plus :data:`MODEL_REL` times the larger of the board's and the
-        prediction's travel since the resync, plus :data:`DRIVE_REL` times the gross drive's
+        prediction's travel since the resync, the board's counted at most up to the
+        prediction's over ``1 - MODEL_REL`` (a board gate that fast is already outside the
+        stated accuracy; counted further, a fault that drives its gate hard widened its own
+        tolerance: board 205's edge 23, leak tau 1 s, moved 0.54 V in 0.2 s while the twin's
+        moved 0.04 V, for 0.17 V of margin), plus :data:`DRIVE_REL` times the gross drive's
         travel (``gross_v_per_s``: the sum of the two drive terms' rates, V/s, times ``tau_s``),
         or, where ``drive_sd_v_per_s`` (V/s) is finite,
         :data:`~twin.shadow.drive_margin.DRIVE_SIGMAS` times it.
@@ -263,7 +267,10 @@ class Watch:
             watched &= self.settled >= WARMUP_INTERVALS  # the warm-up (see above)
         start = self.state.resync_gates_v
         travel = np.abs(gates_v - start)
-        both = np.maximum(travel, np.abs(np.asarray(reported_v, dtype=float) - start))
+        board = np.abs(np.asarray(reported_v, dtype=float) - start)
+        # the board's travel counts only up to what the stated accuracy allows beside the
+        # prediction's: a faulty gate's own travel must not widen its tolerance
+        both = np.maximum(travel, np.minimum(board, travel / (1.0 - MODEL_REL)))
         margin = MODEL_ABS_V + MODEL_REL * both
         if gross_v_per_s is not None and gross_v_per_s.shape == margin.shape:
             margin = margin + drive_margin_v_per_s(gross_v_per_s, drive_sd_v_per_s) * tau_s
