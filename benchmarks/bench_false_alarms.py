@@ -25,6 +25,11 @@ board-hours, 0 false alarms at the 10-hour level 33.95 (95 % upper bound 9.0 per
 short to confirm the 0.1 per hour target), no crossing of any grid level down to 1.0, no shadow
 alarm. A third of a board-hour only.
 
+The shadow runs as ``twin shadow --calibrate`` does by default, with the passive node check
+(:func:`twin.shadow.config.default_node_every_s`); ``shadow_alarms`` counts both detectors'
+alarms, ``node_alarms`` the node check's (``--no-node-check``: the gates' detector alone, as
+every run before 2026-12-07 was).
+
 ``--idle-s S`` calibrates with each episode held idle ``S`` s first (the bias separated from the
 leak; the twin carries it). Measured 2026-12-06 (branch h23, ``--variation lab --idle-s 0.2
 --first-seed 600 --seeds 30 --duration 60 --jobs 2``, load 11-19 on 2 cores): 30 fault-free lab
@@ -62,7 +67,7 @@ from twin.shadow.alarm_curve import (
     fit_false_alarm_curve,
     upper95_per_hour,
 )
-from twin.shadow.config import DRIVE_MARGINS
+from twin.shadow.config import DRIVE_MARGINS, default_node_every_s
 from twin.shadow.session import EmulationSpec, calibrate_emulator, make_emulator
 from twin.shadow.shadow import Shadow, ShadowConfig
 
@@ -81,11 +86,16 @@ def one(
     variation: str = "typical",
     idle_s: float = 0.0,
     drive_margin: str = "fit",
+    node_check: bool = True,
 ) -> dict:
     emu = make_emulator(EmulationSpec(seed=seed, variation=variation))
     result, _ = calibrate_emulator(emu, seed=seed, idle_s=idle_s)
     emu.boot(0.0)
-    config = ShadowConfig(false_alarm_hours=hours, drive_margin=drive_margin)  # type: ignore[arg-type]
+    config = ShadowConfig(
+        false_alarm_hours=hours,
+        drive_margin=drive_margin,  # type: ignore[arg-type]  # argparse checked it
+        node_every_s=default_node_every_s(calibrated=True) if node_check else None,
+    )
     sh = Shadow(
         InProcessBoard(emu),
         config,
@@ -97,7 +107,15 @@ def one(
     sh.detector.trace = []
     summary = sh.run(duration_s)
     sh.close()
-    return {"trace": sh.detector.trace, "alarms": summary["alarms"], "t_s": summary["board_time_s"]}
+    nodes = summary["nodes"] if isinstance(summary["nodes"], dict) else {}
+    return {
+        "trace": sh.detector.trace,
+        "alarms": summary["alarms"],
+        "t_s": summary["board_time_s"],
+        "node_alarms": nodes.get("alarms", 0),
+        "node_tests": nodes.get("evaluated", 0),
+        "node_score_max": nodes.get("score_max"),
+    }
 
 
 def _runs(
@@ -111,11 +129,12 @@ def _runs(
     variation: str = "typical",
     idle_s: float = 0.0,
     drive_margin: str = "fit",
+    node_check: bool = True,
 ) -> Iterator[tuple[int, dict]]:
     """``(seed, one(seed))``, ``jobs`` seeds at a time in worker processes: in seed order, or
     (``ordered=False``) as they finish, so a ``--progress`` file holds every finished seed."""
     run = partial(one, duration_s=duration_s, curve=curve, hours=hours, variation=variation,
-                  idle_s=idle_s, drive_margin=drive_margin)  # fmt: skip
+                  idle_s=idle_s, drive_margin=drive_margin, node_check=node_check)  # fmt: skip
     if jobs <= 1:
         yield from ((seed, run(seed)) for seed in seeds)
         return
@@ -164,6 +183,8 @@ def _check(records: list[dict], curve: FalseAlarmCurve, false_alarm_hours: float
         "rate_upper95_per_hour": upper95_per_hour(n, hours),
         "predicted_at_level_per_hour": curve.rate_per_hour(level),
         "shadow_alarms": sum(r["shadow_alarms"] for r in records),
+        "node_alarms": sum(r.get("node_alarms", 0) for r in records),
+        "node_tests": sum(r.get("node_tests", 0) for r in records),
         "check_crossings": [int(c) for c in counts],
     }
 
@@ -219,12 +240,20 @@ def main(argv: list[str] | None = None) -> int:
         "calibration's fitted gains' covariance, twin.shadow.drive_margin) or flat (DRIVE_REL); "
         "default: the product's",
     )
+    ap.add_argument(
+        "--no-node-check",
+        action="store_true",
+        help="check only: the gates' detector alone (default: the product's, which also runs the "
+        "passive node check with a calibrated twin, twin.shadow.config.default_node_every_s)",
+    )
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
     if args.variation != "typical" and (args.write or args.mark_validated):
         ap.error("--variation: --write and --mark-validated are for the typical boards only")
     if args.drive_margin != ShadowConfig().drive_margin and (args.write or args.mark_validated):
         ap.error("--drive-margin: --write and --mark-validated are for the product's default only")
+    if args.no_node_check and args.mark_validated:
+        ap.error("--no-node-check: --mark-validated is for the product's default only")
     if args.idle_s and (args.write or args.mark_validated):
         ap.error("--idle-s: --write and --mark-validated use the default calibration")
     if args.write:
@@ -249,6 +278,7 @@ def main(argv: list[str] | None = None) -> int:
                 variation=args.variation,
                 idle_s=args.idle_s,
                 drive_margin=args.drive_margin,
+                node_check=not args.no_node_check,
             )
         ):
             trace = [np.zeros(0), *got["trace"]]
@@ -257,6 +287,9 @@ def main(argv: list[str] | None = None) -> int:
                 "board_s": got["t_s"],
                 "sampled_s": _hours(trace) * 3600.0,
                 "shadow_alarms": got["alarms"],
+                "node_alarms": got["node_alarms"],
+                "node_tests": got["node_tests"],
+                "node_score_max": got["node_score_max"],
                 "level": level,
                 "crossings_at_level": int(crossing_counts(trace, np.array([level]))[0]),
                 "crossings": crossing_counts(trace, LEVELS).tolist(),
@@ -267,7 +300,8 @@ def main(argv: list[str] | None = None) -> int:
                     fh.write(json.dumps(rec) + "\n")
             eta = (time.perf_counter() - t0) / (i + 1) * (args.seeds - i - 1)
             sys.stderr.write(
-                f"seed {seed}: {got['alarms']} alarm(s), {rec['crossings_at_level']} crossing(s)"
+                f"seed {seed}: {got['alarms']} alarm(s) ({got['node_alarms']} by the node check"
+                f" in {got['node_tests']} tests), {rec['crossings_at_level']} crossing(s)"
                 f" of {level:.2f}; ETA {eta:.0f} s\n"
             )
     out = _check(records, curve, args.false_alarm_hours)
