@@ -33,6 +33,11 @@ alarms at the 10-hour level 33.95 (95 % upper bound 9.0 per board-hour: too shor
 the 0.1 per hour target), no crossing of any grid level down to 1.0, no shadow alarm. A third of
 a board-hour only.
 
+The shadow runs as ``twin shadow --calibrate`` does by default, with the passive node check
+(:func:`twin.shadow.config.default_node_every_s`); ``shadow_alarms`` counts both detectors'
+alarms, ``node_alarms`` the node check's (``--no-node-check``: the gates' detector alone, as
+every run before 2026-12-07 was).
+
 ``--idle-s S`` calibrates with each episode held idle ``S`` s first (the bias separated from the
 leak; the twin carries it). Measured 2026-12-06 (branch h23, ``--variation lab --idle-s 0.2
 --first-seed 600 --seeds 30 --duration 60 --jobs 2``, load 11-19 on 2 cores): 30 fault-free lab
@@ -136,6 +141,12 @@ def main(argv: list[str] | None = None) -> int:
         "default: the product's",
     )
     ap.add_argument(
+        "--no-node-check",
+        action="store_true",
+        help="check only: the gates' detector alone (default: the product's, which also runs the "
+        "passive node check with a calibrated twin, twin.shadow.config.default_node_every_s)",
+    )
+    ap.add_argument(
         "--evidence",
         action="store_true",
         help="check only: keep each seed's record, with the fingerprint of this code, in "
@@ -159,6 +170,8 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--variation: --write and --mark-validated are for the typical boards only")
     if args.drive_margin != ShadowConfig().drive_margin and (args.write or args.mark_validated):
         ap.error("--drive-margin: --write and --mark-validated are for the product's default only")
+    if args.no_node_check and args.mark_validated:
+        ap.error("--no-node-check: --mark-validated is for the product's default only")
     if args.idle_s and (args.write or args.mark_validated):
         ap.error("--idle-s: --write and --mark-validated use the default calibration")
     if args.write and (args.evidence or args.pooled):
@@ -172,6 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         "variation": args.variation,
         "idle_s": args.idle_s,
         "drive_margin": args.drive_margin,
+        "node_check": not args.no_node_check,
     }
     fp, writer = None, None
     if args.fingerprint or args.pooled or args.evidence:
@@ -215,6 +229,7 @@ def main(argv: list[str] | None = None) -> int:
                 variation=args.variation,
                 idle_s=args.idle_s,
                 drive_margin=args.drive_margin,
+                node_check=not args.no_node_check,
             )
         ):
             trace = [np.zeros(0), *got["trace"]]
@@ -223,6 +238,9 @@ def main(argv: list[str] | None = None) -> int:
                 "board_s": got["t_s"],
                 "sampled_s": sampled_hours(trace) * 3600.0,
                 "shadow_alarms": got["alarms"],
+                "node_alarms": got["node_alarms"],
+                "node_tests": got["node_tests"],
+                "node_score_max": got["node_score_max"],
                 "level": level,
                 "crossings_at_level": int(crossing_counts(trace, np.array([level]))[0]),
                 "crossings": crossing_counts(trace, LEVELS).tolist(),
@@ -236,7 +254,8 @@ def main(argv: list[str] | None = None) -> int:
                     fh.write(json.dumps(rec) + "\n")
             eta = (time.perf_counter() - t0) / (i + 1) * (args.seeds - i - 1)
             sys.stderr.write(
-                f"seed {seed}: {got['alarms']} alarm(s), {rec['crossings_at_level']} crossing(s)"
+                f"seed {seed}: {got['alarms']} alarm(s) ({got['node_alarms']} by the node check"
+                f" in {got['node_tests']} tests), {rec['crossings_at_level']} crossing(s)"
                 f" of {level:.2f}; ETA {eta:.0f} s\n"
             )
     out = check(records, curve, args.false_alarm_hours)

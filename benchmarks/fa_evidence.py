@@ -54,7 +54,7 @@ EVIDENCE_DIR = ROOT / "benchmarks" / "evidence" / "false_alarms"
 REFERENCE_SEED = 7
 REFERENCE_S = 4.0
 #: The settings that select evidence besides the fingerprint (it already depends on them).
-SETTINGS = ("variation", "idle_s", "drive_margin")
+SETTINGS = ("variation", "idle_s", "drive_margin", "node_check")
 
 
 class _Hasher:

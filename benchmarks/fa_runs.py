@@ -13,6 +13,7 @@ import numpy as np
 
 from twin.board.inprocess import InProcessBoard
 from twin.shadow.alarm_curve import FalseAlarmCurve, upper95_per_hour
+from twin.shadow.config import default_node_every_s
 from twin.shadow.session import EmulationSpec, calibrate_emulator, make_emulator
 from twin.shadow.shadow import Shadow, ShadowConfig
 
@@ -46,13 +47,18 @@ def make_shadow(
     variation: str = "typical",
     idle_s: float = 0.0,
     drive_margin: str = "fit",
+    node_check: bool = True,
 ) -> Shadow:
     """A new fault-free emulated board ``seed``, calibrated as ``twin shadow --calibrate`` does,
     rebooted, and its shadow, not yet run (what :func:`one` runs)."""
     emu = make_emulator(EmulationSpec(seed=seed, variation=variation))
     result, _ = calibrate_emulator(emu, seed=seed, idle_s=idle_s)
     emu.boot(0.0)
-    config = ShadowConfig(false_alarm_hours=hours, drive_margin=drive_margin)  # type: ignore[arg-type]
+    config = ShadowConfig(
+        false_alarm_hours=hours,
+        drive_margin=drive_margin,  # type: ignore[arg-type]  # argparse checked it
+        node_every_s=default_node_every_s(calibrated=True) if node_check else None,
+    )
     return Shadow(
         InProcessBoard(emu),
         config,
@@ -71,12 +77,21 @@ def one(
     variation: str = "typical",
     idle_s: float = 0.0,
     drive_margin: str = "fit",
+    node_check: bool = True,
 ) -> dict:
-    sh = make_shadow(seed, curve, hours, variation, idle_s, drive_margin)
+    sh = make_shadow(seed, curve, hours, variation, idle_s, drive_margin, node_check)
     sh.detector.trace = []
     summary = sh.run(duration_s)
     sh.close()
-    return {"trace": sh.detector.trace, "alarms": summary["alarms"], "t_s": summary["board_time_s"]}
+    nodes = summary["nodes"] if isinstance(summary["nodes"], dict) else {}
+    return {
+        "trace": sh.detector.trace,
+        "alarms": summary["alarms"],
+        "t_s": summary["board_time_s"],
+        "node_alarms": nodes.get("alarms", 0),
+        "node_tests": nodes.get("evaluated", 0),
+        "node_score_max": nodes.get("score_max"),
+    }
 
 
 def runs(
@@ -90,11 +105,12 @@ def runs(
     variation: str = "typical",
     idle_s: float = 0.0,
     drive_margin: str = "fit",
+    node_check: bool = True,
 ) -> Iterator[tuple[int, dict]]:
     """``(seed, one(seed))``, ``jobs`` seeds at a time in worker processes: in seed order, or
     (``ordered=False``) as they finish, so a ``--progress`` file holds every finished seed."""
     run = partial(one, duration_s=duration_s, curve=curve, hours=hours, variation=variation,
-                  idle_s=idle_s, drive_margin=drive_margin)  # fmt: skip
+                  idle_s=idle_s, drive_margin=drive_margin, node_check=node_check)  # fmt: skip
     if jobs <= 1:
         yield from ((seed, run(seed)) for seed in seeds)
         return
@@ -143,5 +159,7 @@ def check(records: list[dict], curve: FalseAlarmCurve, false_alarm_hours: float)
         "rate_upper95_per_hour": upper95_per_hour(n, hours),
         "predicted_at_level_per_hour": curve.rate_per_hour(level),
         "shadow_alarms": sum(r["shadow_alarms"] for r in records),
+        "node_alarms": sum(r.get("node_alarms", 0) for r in records),
+        "node_tests": sum(r.get("node_tests", 0) for r in records),
         "check_crossings": [int(c) for c in counts],
     }

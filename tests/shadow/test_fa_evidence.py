@@ -15,7 +15,7 @@ import pytest
 
 from benchmarks.fa_evidence import EvidenceWriter, fingerprint, pooled_records, read_evidence
 
-SETTINGS = {"variation": "typical", "idle_s": 0.0, "drive_margin": "fit"}
+SETTINGS = {"variation": "typical", "idle_s": 0.0, "drive_margin": "fit", "node_check": True}
 
 
 def _record(seed: int, crossings: int = 0) -> dict[str, Any]:

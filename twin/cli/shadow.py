@@ -196,7 +196,7 @@ def shadow_cmd(
     """Mirror a board with the twin: residuals, divergence alarms, energies of both."""
     from twin.shadow.calibration_file import load_calibration
     from twin.shadow.calibration_runs import calibrate_live
-    from twin.shadow.config import DEFAULT_NODE_EVERY_S, PROBE_DUTY
+    from twin.shadow.config import PROBE_DUTY, default_node_every_s
     from twin.shadow.session import EmulationSpec, calibrate_emulator, make_emulator, open_board
     from twin.shadow.shadow import ShadowConfig
 
@@ -211,8 +211,8 @@ def shadow_cmd(
         raise click.UsageError("--idle-s needs --calibrate (it holds the calibration's board idle)")
     if no_node_check and node_every is not None:
         raise click.UsageError("give at most one of --node-every and --no-node-check")
-    if node_every is None and not no_node_check and (calibrate_first or calibration is not None):
-        node_every = DEFAULT_NODE_EVERY_S  # passive and cheap: on wherever it can run
+    if node_every is None and not no_node_check:  # passive and cheap: on wherever it can run
+        node_every = default_node_every_s(calibrate_first or calibration is not None)
     saved = load_calibration(calibration) if calibration is not None else None
     if probe_every is not None and probe_every < PROBE_DUTY * probe_hold:
         raise click.UsageError(

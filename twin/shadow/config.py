@@ -25,6 +25,13 @@ PROBE_DUTY = 10.0
 DEFAULT_NODE_EVERY_S = 0.25
 
 
+def default_node_every_s(calibrated: bool) -> float | None:
+    """The node check's period when none is asked, s: :data:`DEFAULT_NODE_EVERY_S` for a
+    calibrated twin (the check needs its conductance model), ``None`` (off) otherwise. The CLI
+    and the false-alarm benchmark both take it from here."""
+    return DEFAULT_NODE_EVERY_S if calibrated else None
+
+
 #: The detector's gross-drive margins (``ShadowConfig.drive_margin``, ``--drive-margin``).
 DRIVE_MARGINS = ("fit", "flat")
 
