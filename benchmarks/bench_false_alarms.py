@@ -61,6 +61,7 @@ import time
 from functools import partial
 from pathlib import Path
 
+import attrs
 import numpy as np
 
 from benchmarks.fa_evidence import EvidenceWriter, fingerprint, pooled_records, read_evidence
@@ -71,6 +72,7 @@ from benchmarks.fa_runs import (
     LEVELS,
     OUT,
     PROVISIONAL,
+    CheckSettings,
     K,
     check,
     make_shadow,
@@ -181,16 +183,17 @@ def main(argv: list[str] | None = None) -> int:
     curve = default_false_alarm_curve()
     level = curve.level(args.false_alarm_hours)
     records: list[dict] = []
-    settings = {
-        "variation": args.variation,
-        "idle_s": args.idle_s,
-        "drive_margin": args.drive_margin,
-        "node_check": not args.no_node_check,
-    }
+    checked = CheckSettings(
+        variation=args.variation,
+        idle_s=args.idle_s,
+        drive_margin=args.drive_margin,
+        node_check=not args.no_node_check,
+    )
+    settings = attrs.asdict(checked)
     fp, writer = None, None
     if args.fingerprint or args.pooled or args.evidence:
         fp = fingerprint(
-            partial(make_shadow, curve=curve, hours=args.false_alarm_hours, **settings)
+            partial(make_shadow, curve=curve, hours=args.false_alarm_hours, settings=checked)
         )
         sys.stderr.write(f"fingerprint of this code ({settings}): {fp}\n")
         if args.fingerprint:
@@ -226,10 +229,7 @@ def main(argv: list[str] | None = None) -> int:
                 args.false_alarm_hours,
                 args.jobs,
                 ordered=False,
-                variation=args.variation,
-                idle_s=args.idle_s,
-                drive_margin=args.drive_margin,
-                node_check=not args.no_node_check,
+                settings=checked,
             )
         ):
             trace = [np.zeros(0), *got["trace"]]

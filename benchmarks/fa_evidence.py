@@ -37,6 +37,8 @@ from typing import Any
 import attrs
 import numpy as np
 
+from benchmarks.fa_runs import CheckSettings
+
 __all__ = [
     "EVIDENCE_DIR",
     "REFERENCE_S",
@@ -54,7 +56,7 @@ EVIDENCE_DIR = ROOT / "benchmarks" / "evidence" / "false_alarms"
 REFERENCE_SEED = 7
 REFERENCE_S = 4.0
 #: The settings that select evidence besides the fingerprint (it already depends on them).
-SETTINGS = ("variation", "idle_s", "drive_margin", "node_check")
+SETTINGS = tuple(field.name for field in attrs.fields(CheckSettings))
 
 
 class _Hasher:

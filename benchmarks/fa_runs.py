@@ -9,6 +9,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from functools import partial
 from pathlib import Path
 
+import attrs
 import numpy as np
 
 from twin.board.inprocess import InProcessBoard
@@ -24,6 +25,7 @@ __all__ = [
     "LEVELS",
     "OUT",
     "PROVISIONAL",
+    "CheckSettings",
     "K",
     "check",
     "crossings_at",
@@ -40,24 +42,30 @@ PROVISIONAL = FalseAlarmCurve(
 OUT = Path(__file__).resolve().parents[1] / "twin" / "shadow" / "false_alarms.json"
 
 
+@attrs.frozen(kw_only=True)
+class CheckSettings:
+    """What a check runs besides its seeds (the product's defaults): the boards' hidden
+    ``variation``, the calibration's idle hold ``idle_s`` (s), the gross-drive margin
+    ``drive_margin`` and whether the passive node check runs (``node_check``)."""
+
+    variation: str = "typical"
+    idle_s: float = 0.0
+    drive_margin: str = "fit"
+    node_check: bool = True
+
+
 def make_shadow(
-    seed: int,
-    curve: FalseAlarmCurve,
-    hours: float,
-    variation: str = "typical",
-    idle_s: float = 0.0,
-    drive_margin: str = "fit",
-    node_check: bool = True,
+    seed: int, curve: FalseAlarmCurve, hours: float, settings: CheckSettings = CheckSettings()
 ) -> Shadow:
     """A new fault-free emulated board ``seed``, calibrated as ``twin shadow --calibrate`` does,
     rebooted, and its shadow, not yet run (what :func:`one` runs)."""
-    emu = make_emulator(EmulationSpec(seed=seed, variation=variation))
-    result, _ = calibrate_emulator(emu, seed=seed, idle_s=idle_s)
+    emu = make_emulator(EmulationSpec(seed=seed, variation=settings.variation))
+    result, _ = calibrate_emulator(emu, seed=seed, idle_s=settings.idle_s)
     emu.boot(0.0)
     config = ShadowConfig(
         false_alarm_hours=hours,
-        drive_margin=drive_margin,  # type: ignore[arg-type]  # argparse checked it
-        node_every_s=default_node_every_s(calibrated=True) if node_check else None,
+        drive_margin=settings.drive_margin,  # type: ignore[arg-type]  # argparse checked it
+        node_every_s=default_node_every_s(calibrated=True) if settings.node_check else None,
     )
     return Shadow(
         InProcessBoard(emu),
@@ -74,12 +82,9 @@ def one(
     duration_s: float,
     curve: FalseAlarmCurve,
     hours: float,
-    variation: str = "typical",
-    idle_s: float = 0.0,
-    drive_margin: str = "fit",
-    node_check: bool = True,
+    settings: CheckSettings = CheckSettings(),
 ) -> dict:
-    sh = make_shadow(seed, curve, hours, variation, idle_s, drive_margin, node_check)
+    sh = make_shadow(seed, curve, hours, settings)
     sh.detector.trace = []
     summary = sh.run(duration_s)
     sh.close()
@@ -102,15 +107,11 @@ def runs(
     jobs: int,
     *,
     ordered: bool = True,
-    variation: str = "typical",
-    idle_s: float = 0.0,
-    drive_margin: str = "fit",
-    node_check: bool = True,
+    settings: CheckSettings = CheckSettings(),
 ) -> Iterator[tuple[int, dict]]:
     """``(seed, one(seed))``, ``jobs`` seeds at a time in worker processes: in seed order, or
     (``ordered=False``) as they finish, so a ``--progress`` file holds every finished seed."""
-    run = partial(one, duration_s=duration_s, curve=curve, hours=hours, variation=variation,
-                  idle_s=idle_s, drive_margin=drive_margin, node_check=node_check)  # fmt: skip
+    run = partial(one, duration_s=duration_s, curve=curve, hours=hours, settings=settings)
     if jobs <= 1:
         yield from ((seed, run(seed)) for seed in seeds)
         return
