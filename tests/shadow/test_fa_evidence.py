@@ -68,7 +68,7 @@ class _FakeShadow:
         self.added: list[np.ndarray] = []
 
     def _update(self, t_s, tau_s, travel_v, residual_v, watched=None, extra_var_v2=None):  # type: ignore[no-untyped-def]
-        return np.abs(residual_v)
+        return np.zeros(3)  # scores that do not show the residual: it must be hashed itself
 
     def _add(self, tau_s, board_v, pred_v, gate_v, margin_v):  # type: ignore[no-untyped-def]
         self.added.append(margin_v)
@@ -76,9 +76,9 @@ class _FakeShadow:
     def run(self, duration_s: float) -> dict[str, Any]:
         d, r = self.watch.detector, self.watch.recent
         for i in range(self.samples):
-            x = np.full(3, self.residual_v)
-            d.update(0.01 * i, 0.01 * i, x, x, np.ones(3, bool), None)
-            r.add(0.01 * i, x, x, x, 0.005)
+            x, same = np.full(3, self.residual_v), np.full(3, 0.1)
+            d.update(0.01 * i, 0.01 * i, same, x, np.ones(3, bool), None)
+            r.add(0.01 * i, same, same, same, 0.005)
         return {"alarms": [], "board_time_s": duration_s}
 
     def close(self) -> None:
