@@ -62,6 +62,10 @@ class HiddenVariation:
         Spread of the comparator offsets on the charging drive, V (needs a leak).
     bias_mean_v_per_s, bias_sigma_v_per_s
         Mean and spread of the per-edge learning bias, V/s of gate voltage while learning.
+    soft_wall_v
+        Width of a soft wall at each gate rail, V (0: hard rails, every preset): charging toward
+        a rail slows linearly to 0 over its last ``soft_wall_v`` volts
+        (:attr:`twin.simulation.edge.EdgeParams.soft_wall_v`). Draws nothing.
     """
 
     gain_rel: float = attrs.field(default=0.0, validator=non_negative(BridgeConfigError))
@@ -72,6 +76,7 @@ class HiddenVariation:
     offset_v: float = attrs.field(default=0.0, validator=non_negative(BridgeConfigError))
     bias_mean_v_per_s: float = attrs.field(default=0.0, validator=finite(BridgeConfigError))
     bias_sigma_v_per_s: float = attrs.field(default=0.0, validator=non_negative(BridgeConfigError))
+    soft_wall_v: float = attrs.field(default=0.0, validator=non_negative(BridgeConfigError))
 
     def __attrs_post_init__(self) -> None:
         if self.leak_tau_s is not None:
@@ -224,6 +229,7 @@ def draw_hidden_edges(
         tau_leak_s=tau,
         v_rest_v=v_rest,
         bias_v_per_s=bias,
+        soft_wall_v=variation.soft_wall_v,
     )
     hidden = {
         "a_free_per_v": a_f,
