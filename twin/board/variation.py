@@ -149,6 +149,9 @@ class HiddenVariation:
         (bands 1.0-1.4 V and 4.7-5.2 V) and they keep moving with the cycle, where the emulator's
         hard 1.0 / 5.5 V rails freeze gates that reach them: on these boards 18-23 of 32 sit
         motionless at 5.5 V and 7-11 carry the span (``docs/imperfection-measurements.md``).
+        A soft wall (:attr:`soft_wall_v`, off here) frees most of them but does not close the
+        gap: at this bias the span is unchanged, at a third of it the span reaches 0.4-0.46x
+        of the lab's while standard clamping at 167 mV rises to 25-34 % (same record).
         The lab's two-transistor network measured biases of (2.87, 4.72) V/s (exp1) and (-0.29,
         2.00) V/s (exp2) (:mod:`twin.board.clln` configures the emulator as that network).
         :meth:`typical` stays the shadow's calibration board.
