@@ -116,6 +116,9 @@ def main() -> None:
         default="round",
         help="step: the lab's per-step decisions (twin.board.stepwise)",
     )
+    parser.add_argument(
+        "--soft-wall", type=float, default=0.0, help="--decide step: soft-wall width, V (0: hard)"
+    )
     parser.add_argument("--standard-s", type=float, default=60.0, help="--decide step: s")
     parser.add_argument("--adc", action="store_true", help="--decide step: decide by the ADC")
     parser.add_argument(
@@ -180,6 +183,7 @@ def per_step(args: argparse.Namespace) -> None:
         lab,
         bias_mean_v_per_s=args.bias_scale * lab.bias_mean_v_per_s,
         bias_sigma_v_per_s=args.bias_scale * lab.bias_sigma_v_per_s,
+        soft_wall_v=args.soft_wall,
     )
     print(f"policies: {policies}\nvariation: {variation}")
     t0 = time.perf_counter()

@@ -22,8 +22,8 @@ lab's, the read noise per gate reading that would lift it there; then one table 
 (``--task both``: regression and classification). ``--from-log FILE ...`` prints that table from
 the per-board lines (stderr) of earlier runs. Run: ``nice -n 10 python
 benchmarks/validate_imperfection.py [--quick | --board [--task regression|classification|both]
-[--jobs N] [--seeds S ...] [--gain-rel R] [--gain-scale K] [--bias MEAN SIGMA] [--periods TAU ...]
-[--class-periods TAU ...] [--from-log FILE ...]]``.
+[--jobs N] [--seeds S ...] [--gain-rel R] [--gain-scale K] [--bias MEAN SIGMA]
+[--soft-wall WIDTH_V] [--periods TAU ...] [--class-periods TAU ...] [--from-log FILE ...]]``.
 
 Measurements: ``docs/imperfection-measurements.md`` (the record, newest first).
 
@@ -140,6 +140,20 @@ class BoardPoint:
 CYCLES = ("lab", "allostery")
 
 
+def gate_census(start: np.ndarray, half: np.ndarray) -> str:
+    """Where a steady cycle's gates sit: still at a rail (within 10 mV of 1.0 / 5.5 V, moving
+    under 0.1 mV over the half period), moving more than 0.1 mV, in the lab's bands (1.0-1.4 V,
+    4.7-5.2 V at the cycle's start)."""
+    moved = np.abs(half - start)
+    still = moved < 1e-4
+    low = still & (np.minimum(start, half) < 1.01)
+    high = still & (np.maximum(start, half) > 5.49)
+    bands = ((start >= 1.0) & (start <= 1.4)) | ((start >= 4.7) & (start <= 5.2))
+    return (f"{int(low.sum() + high.sum())} still at a rail ({int(high.sum())} at 5.5 V), "
+            f"{int((~still).sum())} moving > 0.1 mV, {int(bands.sum())} in the lab's bands, "
+            f"{int((start > 5.2).sum())} above 5.2 V, max {float(start.max()):.3f} V")  # fmt: skip
+
+
 def board_point(seed: int, tau_s: float, variation: HiddenVariation, settle_s: float,
                 cycle: str = "lab") -> BoardPoint:  # fmt: skip
     """One emulated 4 x 4 board's steady cycle (span, floor, cycles, the span on the way).
@@ -179,6 +193,7 @@ def board_point(seed: int, tau_s: float, variation: HiddenVariation, settle_s: f
     sys.stderr.write(f"  tau {tau_s:g} s, seed {seed}: D_sum {d_edges.sum():.3g} V, "
                      f"D_norm {np.sqrt(np.sum(d_edges**2)):.3g} V, floor "
                      f"{err:.3g} V^2, {k} cycles; span on the way (cycle: V) {way}\n")  # fmt: skip
+    sys.stderr.write(f"    gates: {gate_census(start, half)}\n")
     sys.stderr.flush()
     return BoardPoint(float(d_edges.sum()), err, k, tuple(trace), d_edges)
 
@@ -435,6 +450,13 @@ def main() -> None:
         help="--board: learning bias per edge, V/s (lab(): 0.5 0.5)",
     )
     parser.add_argument(
+        "--soft-wall",
+        type=float,
+        default=None,
+        metavar="WIDTH_V",
+        help="--board: soft wall of this width at each gate rail, V (lab(): 0, hard rails)",
+    )
+    parser.add_argument(
         "--periods",
         type=float,
         nargs="+",
@@ -470,6 +492,8 @@ def main() -> None:
             variation = attrs.evolve(
                 variation, bias_mean_v_per_s=args.bias[0], bias_sigma_v_per_s=args.bias[1]
             )
+        if args.soft_wall is not None:
+            variation = attrs.evolve(variation, soft_wall_v=args.soft_wall)
         policy = HingePolicy(margin_v=args.margin_v, label_v=args.label_v)
         table: list[Row] = []
         t0 = time.perf_counter()

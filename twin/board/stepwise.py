@@ -169,7 +169,10 @@ def _edge_table(edges: EdgeParams, n_edges: int) -> np.ndarray:
     a_f, a_c, tau, v_rest, v_min, v_max = (c[k] for k in cols)
     rc = c["r_charge_ohm"] * c["c_gate_f"]
     bias = np.where(a_f + a_c > 0, c["bias_v_per_s"], 0.0)  # an edge that cannot learn: no bias
-    return np.ascontiguousarray(np.stack([a_f, a_c, rc, tau, v_rest, v_min, v_max, bias], axis=1))
+    table = [a_f, a_c, rc, tau, v_rest, v_min, v_max, bias]
+    if np.any(c["soft_wall_v"] > 0):
+        table.append(c["soft_wall_v"])
+    return np.ascontiguousarray(np.stack(table, axis=1))
 
 
 class StepwiseRun:

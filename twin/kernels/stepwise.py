@@ -134,7 +134,8 @@ def run_steps(
 ) -> int:  # fmt: skip
     """Train from ``gates`` (V, in place) for at most ``max_epochs`` epochs; epochs run.
 
-    ``edge`` ``(E, 8)``: ``a_F, a_C, R C, tau_leak, v_rest, v_min, v_max, B`` per edge.
+    ``edge`` ``(E, 8)`` or ``(E, 9)``: ``a_F, a_C, R C, tau_leak, v_rest, v_min, v_max, B`` per edge
+    and the soft-wall width (V; 0 or absent: hard rails).
     ``free``/``clamped`` ``(m, N)``: each point's node voltages (held values in place, the last
     solution elsewhere). ``targets``: the two target nodes. ``wrong[e]``: misclassified points
     seen in epoch ``e`` (``-1`` past the end). ``out`` (in and out, so a training resumes where
@@ -231,6 +232,11 @@ def run_steps(
                 rate = 0.0
                 if n_learn > 0:
                     rate = drive[i] / n_learn / edge[i, 2] + edge[i, 7]
+                    if edge.shape[1] > 8 and edge[i, 8] > 0.0:  # soft wall (EdgeParams)
+                        if rate > 0.0:
+                            rate *= min(max((edge[i, 6] - g) / edge[i, 8], 0.0), 1.0)
+                        elif rate < 0.0:
+                            rate *= min(max((g - edge[i, 5]) / edge[i, 8], 0.0), 1.0)
                 tau = edge[i, 3]
                 if math.isfinite(tau):  # the closed form of twin.kernels.events.gate
                     v_inf = edge[i, 4] + tau * rate

@@ -110,6 +110,13 @@ class EdgeParams:
         Learning bias, V/s: the drift of the gate while the edge learns, whatever the drops (an
         offset on the charging drive after the amplifier, ``bias R C`` volts; arXiv 2505.22887).
         It acts only while the amplifier drives the gate (gains > 0): a held gate does not drift.
+    soft_wall_v
+        Width of a soft wall at each rail, V (0: hard rails only, the default). Within
+        ``soft_wall_v`` of a rail the charging toward that rail is scaled by the distance to the
+        rail over the width (falling linearly to 0 at the rail); motion away from it is not
+        (issue 23: the lab's gates keep moving near the ends of their range). The factor is taken
+        at the start of each advance, exact in the limit of short advances (the board's 100 us
+        ticks move a gate well under a mV); the continuous clock's crossing times ignore it.
     """
 
     device: Device
@@ -142,6 +149,9 @@ class EdgeParams:
     )
     bias_v_per_s: np.ndarray = attrs.field(
         default=_array(0.0), converter=_array, validator=finite(ModelError)
+    )
+    soft_wall_v: np.ndarray = attrs.field(
+        default=_array(0.0), converter=_array, validator=non_negative(ModelError)
     )
 
     def __attrs_post_init__(self) -> None:
@@ -208,6 +218,7 @@ class EdgeParams:
             v_rest_v=cols["v_rest_v"],
             v_min_v=cols["v_min_v"],
             v_max_v=cols["v_max_v"],
+            wall_v=cols["soft_wall_v"],
             v_gate=v0.copy(),
             t_gate=np.zeros(n_edges),
             drive=np.zeros(n_edges),

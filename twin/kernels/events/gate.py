@@ -22,6 +22,7 @@ __all__ = [
     "gate_noise_std",
     "gates_at",
     "pending_gate_energy",
+    "wall_factor",
 ]
 
 
@@ -95,6 +96,22 @@ def crossing_time(
 
 
 @jit
+def wall_factor(v: float, drive_v: float, v_min: float, v_max: float, wall_v: float) -> float:
+    """Scale of the drive of a gate at ``v`` inside a soft wall of width ``wall_v`` (V).
+
+    Charging toward a rail falls linearly to 0 over the last ``wall_v`` volts before it; motion
+    away from the rail is not scaled (:attr:`twin.simulation.edge.EdgeParams.soft_wall_v`).
+    """
+    if drive_v > 0.0:
+        room = v_max - v
+    elif drive_v < 0.0:
+        room = v - v_min
+    else:
+        return 1.0
+    return min(max(room / wall_v, 0.0), 1.0)
+
+
+@jit
 def advance_gate(st: KernelState, i: int, t: float, noisy: bool) -> None:
     """Move edge ``i``'s capacitor to time ``t`` under its held drive (closed form, rails).
 
@@ -107,6 +124,8 @@ def advance_gate(st: KernelState, i: int, t: float, noisy: bool) -> None:
     r_ohm = st.edges_r_charge_ohm[i]
     c_f = st.edges_c_gate_f[i]
     tau_s = st.edges_tau_leak_s[i]
+    if st.edges_wall_v[i] > 0.0:
+        u *= wall_factor(v, u, st.edges_v_min_v[i], st.edges_v_max_v[i], st.edges_wall_v[i])
     if dt > 0.0:
         v = gate_advance(v, dt, u, c_f, r_ohm, tau_s, st.edges_v_rest_v[i])
         st.energy_gate_j += u * u / r_ohm * dt
@@ -130,10 +149,15 @@ def advance_gate(st: KernelState, i: int, t: float, noisy: bool) -> None:
 def gates_at(st: KernelState, t: float, out: np.ndarray) -> None:
     """Deterministic gate voltages (V) at ``t`` (read-only; noise since last draw excluded)."""
     for i in range(st.edges_drive.shape[0]):
+        u = st.edges_drive[i]
+        if st.edges_wall_v[i] > 0.0:
+            u *= wall_factor(
+                st.edges_v_gate[i], u, st.edges_v_min_v[i], st.edges_v_max_v[i], st.edges_wall_v[i]
+            )
         v = gate_advance(
             st.edges_v_gate[i],
             max(t - st.edges_t_gate[i], 0.0),
-            st.edges_drive[i],
+            u,
             st.edges_c_gate_f[i],
             st.edges_r_charge_ohm[i],
             st.edges_tau_leak_s[i],

@@ -113,6 +113,7 @@ class Edges(NamedTuple):
     v_rest_v: np.ndarray
     v_min_v: np.ndarray
     v_max_v: np.ndarray
+    wall_v: np.ndarray  # (E,) soft-wall width, V (0: hard rails only)
     v_gate: np.ndarray  # (E,) gate voltage at t_gate, V
     t_gate: np.ndarray  # (E,) time the gate was last advanced, s
     drive: np.ndarray  # (E,) held charging drive (voltage across R_charge), V
