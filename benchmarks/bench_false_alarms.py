@@ -276,6 +276,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{args.false_alarm_hours:g}-hour level {out['level']:.2f} (95 % upper bound "
             f"{out['rate_upper95_per_hour']:.2f} per board-hour), shadow alarms "
             f"{out['shadow_alarms']}"
+            + (f", evidence of fingerprint {fp} (benchmarks/evidence/false_alarms/)" if fp else "")
         )
         OUT.write_text(json.dumps(data, indent=1) + "\n")
         out["validated"] = ok
