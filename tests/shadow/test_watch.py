@@ -127,22 +127,32 @@ def test_a_fault_beside_a_switching_gate_is_caught_within_0_2_s() -> None:
     travel up to 10x the twin's + 50 mV, 0.45 V) kept its CUSUM below the level; the twin's
     travel (2x + 50 mV) does not."""
     w = _warmed()
+    # edge 0 switches (+0.3 V), edge 1's twin moves +0.04 V, the faulty board 0.96 V more
+    crossed_at = _first_crossing(w, twin_v=(0.3, 0.04, 0.01, 0.01), fault_v=0.96)
+    assert crossed_at is not None, f"edge 1 scored {w.detector.sums[1] / w.detector.level:.2f}"
+    assert crossed_at <= 0.2
+
+
+def _first_crossing(
+    w: Watch, *, twin_v: tuple[float, ...], fault_v: float, gross: np.ndarray | None = None
+) -> float | None:
+    """Edge 1's first crossing of the level (s after the resync, ``None``: none) over 0.2 s
+    sampled every 10 ms, the twin's gates moving ``twin_v`` and the board's edge 1 ``fault_v``
+    more (V, linear in time) from a resync at gates 1.1, 3, 3, 3 V; edges 2 and 3 never score."""
     start = np.array([1.1, 3.0, 3.0, 3.0])
     w.state.resync_gates_v = start.copy()
     w.state.last_resync_s = 1.0
     crossed_at = None
-    for i in range(1, 21):  # every 10 ms for 0.2 s
+    for i in range(1, 21):
         tau = 0.01 * i
-        pred = start + np.array([0.3, 0.04, 0.01, 0.01]) * tau / 0.2  # edge 0 switches
-        rep = pred + np.array([0.0, 0.96, 0.0, 0.0]) * tau / 0.2  # edge 1: the fault
-        res = rep - pred
-        scores = w.edge_scores(1.0 + tau, tau, rep, pred, pred, res)
+        pred = start + np.array(twin_v) * tau / 0.2
+        rep = pred + np.array([0.0, fault_v, 0.0, 0.0]) * tau / 0.2
+        scores = w.edge_scores(1.0 + tau, tau, rep, pred, pred, rep - pred, gross)
         assert scores is not None
         assert np.all(scores[2:] == 0.0)
         if crossed_at is None and scores[1] > 1.0:
             crossed_at = tau
-    assert crossed_at is not None, f"edge 1 scored {w.detector.sums[1] / w.detector.level:.2f}"
-    assert crossed_at <= 0.2
+    return crossed_at
 
 
 def test_a_leak_beside_a_switching_gate_is_caught_within_0_2_s() -> None:
@@ -155,20 +165,9 @@ def test_a_leak_beside_a_switching_gate_is_caught_within_0_2_s() -> None:
     travel counts only up to the twin's / 0.7: crossed at 0.16 s (the old margin: 0.35 of the
     level at 0.2 s)."""
     w = _warmed(default_false_alarm_curve())
-    start = np.array([1.1, 3.0, 3.0, 3.0])
-    w.state.resync_gates_v = start.copy()
-    w.state.last_resync_s = 1.0
     gross = np.array([0.0, 0.07 / (DRIVE_REL * 0.2), 0.0, 0.0])  # 70 mV of margin at 0.2 s
-    crossed_at = None
-    for i in range(1, 21):  # every 10 ms for 0.2 s
-        tau = 0.01 * i
-        pred = start + np.array([0.3, -0.04, 0.01, 0.01]) * tau / 0.2  # edge 0 switches
-        rep = pred + np.array([0.0, -0.50, 0.0, 0.0]) * tau / 0.2  # edge 1: the leak
-        scores = w.edge_scores(1.0 + tau, tau, rep, pred, pred, rep - pred, gross)
-        assert scores is not None
-        assert np.all(scores[2:] == 0.0)
-        if crossed_at is None and scores[1] > 1.0:
-            crossed_at = tau
+    # edge 0 switches (+0.3 V), edge 1's twin moves -0.04 V, the leaking board 0.50 V more
+    crossed_at = _first_crossing(w, twin_v=(0.3, -0.04, 0.01, 0.01), fault_v=-0.50, gross=gross)
     assert crossed_at is not None, f"edge 1 scored {w.detector.sums[1] / w.detector.level:.2f}"
     assert crossed_at <= 0.2
 
