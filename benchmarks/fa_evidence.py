@@ -52,7 +52,8 @@ __all__ = [
 ROOT = Path(__file__).resolve().parents[1]
 #: Where the evidence is kept (committed: later sessions pool it).
 EVIDENCE_DIR = ROOT / "benchmarks" / "evidence" / "false_alarms"
-#: The reference board (a seed no check uses: checks start at 100) and its board time, s.
+#: The reference board and its board time, s (a seed of the --write fit, 0-7, never a held-out
+#: check's: the reference is not evidence, only a probe of what the code computes).
 REFERENCE_SEED = 7
 REFERENCE_S = 4.0
 #: The settings that select evidence besides the fingerprint (it already depends on them).
