@@ -19,9 +19,11 @@ board-hour is 30 seeds x 120 s: about 4-6 CPU minutes per seed on a loaded 2-cor
 
 ``--evidence`` keeps each checked seed's record, with the behavioural fingerprint of the code
 that ran it, in ``benchmarks/evidence/false_alarms/`` (committed; ``benchmarks/fa_evidence.py``);
-``--pooled`` runs nothing and sums the kept evidence whose fingerprint and settings are this
-code's, so fault-free board-hours from several sessions add up for as long as no change moves a
-number the shadow computes on the reference board; ``--fingerprint`` prints it.
+``--pooled`` runs nothing and sums the kept evidence whose settings are this check's and whose
+fingerprint is this code's on this machine or whose code identity (the machine-independent source
+hash, ``benchmarks/source_hash.py``) is this code's, so fault-free board-hours from several
+sessions add up for as long as the code does not change; ``--fingerprint`` prints the
+fingerprint.
 
 ``--variation lab`` checks the stored curve on boards as imperfect as the lab's
 (:meth:`twin.board.variation.HiddenVariation.lab`; since 2026-12-07 a learning bias of 1.5 +- 1.5
@@ -64,7 +66,15 @@ from pathlib import Path
 import attrs
 import numpy as np
 
-from benchmarks.fa_evidence import EvidenceWriter, fingerprint, pooled_records, read_evidence
+from benchmarks.fa_evidence import (
+    EvidenceWriter,
+    code_identity,
+    environment,
+    fingerprint,
+    pooled_records,
+    read_aliases,
+    read_evidence,
+)
 from benchmarks.fa_runs import (
     CLIP,
     EVERY_S,
@@ -190,21 +200,36 @@ def main(argv: list[str] | None = None) -> int:
         node_check=not args.no_node_check,
     )
     settings = attrs.asdict(checked)
-    fp, writer = None, None
+    fp, code, writer = None, None, None
     if args.fingerprint or args.pooled or args.evidence:
         fp = fingerprint(
             partial(make_shadow, curve=curve, hours=args.false_alarm_hours, settings=checked)
         )
-        sys.stderr.write(f"fingerprint of this code ({settings}): {fp}\n")
+        code = code_identity(curve)
+        sys.stderr.write(f"fingerprint of this code ({settings}): {fp}, code identity {code}\n")
         if args.fingerprint:
             sys.stdout.write(fp + "\n")
             return 0
-        writer = EvidenceWriter(fp, settings, args.first_seed) if args.evidence else None
+        if args.evidence:
+            writer = EvidenceWriter(fp, settings, args.first_seed, code=code, env=environment())
     if args.pooled:
-        records = pooled_records(str(fp), settings, read_evidence())
+        records = pooled_records(
+            str(fp), settings, read_evidence(), code=code, aliases=read_aliases()
+        )
         if not records:
-            sys.stderr.write(f"no evidence recorded with fingerprint {fp} and {settings}\n")
+            sys.stderr.write(
+                f"no evidence recorded with fingerprint {fp} or code identity {code} and "
+                f"{settings}\n"
+            )
             return 1
+        by_fp: dict[str, float] = {}
+        for rec in records:
+            by_fp[rec["fingerprint"]] = by_fp.get(rec["fingerprint"], 0.0) + rec["sampled_s"]
+        sys.stderr.write(
+            "pooled sampled board-hours by fingerprint (machine): "
+            + ", ".join(f"{k} {v / 3600:.2f}" for k, v in sorted(by_fp.items()))
+            + "\n"
+        )
     elif args.from_progress:
         text = Path(args.from_progress).read_text().splitlines()
         records = [json.loads(line) for line in text if line.strip()]
@@ -217,7 +242,9 @@ def main(argv: list[str] | None = None) -> int:
                         f"{other}, not this code's {fp} (see --ran-on)"
                     )
             for rec in records:
-                writer.add({k: v for k, v in rec.items() if k != "fingerprint"})
+                writer.add(
+                    {k: v for k, v in rec.items() if k not in ("fingerprint", "code", "env")}
+                )
     else:
         t0 = time.perf_counter()
         seeds = range(args.first_seed, args.first_seed + args.seeds)
@@ -260,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
             )
     out = check(records, curve, args.false_alarm_hours)
     if fp is not None:
-        out["fingerprint"] = fp
+        out["fingerprint"], out["code_identity"] = fp, code
     if args.mark_validated:
         n, hours = out["false_alarms_at_level"], out["check_hours"]
         ok = n == 0 and out["shadow_alarms"] == 0 and hours >= 1.0
@@ -276,7 +303,12 @@ def main(argv: list[str] | None = None) -> int:
             f"{args.false_alarm_hours:g}-hour level {out['level']:.2f} (95 % upper bound "
             f"{out['rate_upper95_per_hour']:.2f} per board-hour), shadow alarms "
             f"{out['shadow_alarms']}"
-            + (f", evidence of fingerprint {fp} (benchmarks/evidence/false_alarms/)" if fp else "")
+            + (
+                f", evidence of fingerprint {fp} or code identity {code} "
+                "(benchmarks/evidence/false_alarms/)"
+                if fp
+                else ""
+            )
         )
         OUT.write_text(json.dumps(data, indent=1) + "\n")
         out["validated"] = ok

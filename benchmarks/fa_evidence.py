@@ -5,7 +5,8 @@ A 10-hour mean time between false alarms needs about 30 fault-free board-hours w
 Poisson 95 % upper bound is 3/T per board-hour), about 7 core-hours: more than one session on
 this machine gives. So every checked seed is kept as evidence (one JSON line, what
 ``bench_false_alarms.py`` records per seed) with the **behavioural fingerprint** of the code that
-ran it, and a later check sums the evidence whose fingerprint equals the current one.
+ran it, and a later check sums the evidence whose fingerprint equals the current one (or whose
+code identity does, below).
 
 The fingerprint (:func:`fingerprint`) is a SHA-256 of everything the shadow's detector computes
 on a short reference run under the same settings (variation, calibration idle time, drive
@@ -15,20 +16,32 @@ twin's prediction and the margin itself (``RecentTravel.add``), every result of 
 node check where it runs (``NodeTester.feed``), and the run's alarms. A change
 that moves any of these on the reference run (the detector, the calibration, the emulated board,
 the twin) changes the fingerprint and starts the evidence again; a move of code that changes no
-number (a file split, a rename) keeps it. It is exact bytes: a machine whose compiled kernels
-round differently has another fingerprint (evidence is then not pooled, never wrongly pooled).
+number (a file split, a rename) keeps it. It is exact bytes: the same code on a machine whose
+BLAS kernels round differently has another fingerprint.
 A change that leaves the reference run bit for bit identical but would act on other boards is
 not caught: the reference board is one calibrated board over :data:`REFERENCE_S` s.
 
+The same code on another machine is another fingerprint (OpenBLAS picks kernels by CPU, and a
+last-bit difference grows into another run), so evidence would never add up across sessions that
+land on different machines. Each record therefore also carries the **code identity**
+(:func:`code_identity`: the machine-independent source hash of everything the check imports,
+``benchmarks/source_hash.py``, with the numbers of the false-alarm curve it reads) and the
+environment that ran it (:func:`environment`: versions, CPU, BLAS kernels). Evidence pools where
+the fingerprint is this machine's or the code identity is this code's: the same detector, run
+where floating point rounds otherwise, which is a fault-free board-hour of it all the same (the
+product runs on the users' machines, not on ours). Records kept before the code identity existed
+name it through :data:`ALIASES_FILE` (fingerprint -> code identity, each with how it is known).
+
 Evidence lives in :data:`EVIDENCE_DIR`, one file per check (no merge conflicts between
-branches), named by its fingerprint, first seed and start time. Seeds are counted once per
-fingerprint (the first record of a seed wins).
+branches), named by its fingerprint, first seed and start time. Seeds are counted once (the
+first record of a seed wins).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import platform
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -38,14 +51,20 @@ import attrs
 import numpy as np
 
 from benchmarks.fa_runs import CheckSettings
+from benchmarks.source_hash import source_hash
 
 __all__ = [
+    "ALIASES_FILE",
+    "CURVE_NUMBERS",
     "EVIDENCE_DIR",
     "REFERENCE_S",
     "REFERENCE_SEED",
     "EvidenceWriter",
+    "code_identity",
+    "environment",
     "fingerprint",
     "pooled_records",
+    "read_aliases",
     "read_evidence",
 ]
 
@@ -58,6 +77,55 @@ REFERENCE_SEED = 7
 REFERENCE_S = 4.0
 #: The settings that select evidence besides the fingerprint (it already depends on them).
 SETTINGS = tuple(field.name for field in attrs.fields(CheckSettings))
+#: Fingerprint -> code identity of evidence kept before records carried their code identity.
+ALIASES_FILE = EVIDENCE_DIR / "aliases.json"
+#: The false-alarm curve's numbers a check reads (its CUSUM's k and clip, the level's fit); its
+#: provenance and validation marks are not code.
+CURVE_NUMBERS = ("log_rate0", "decay_per_level", "k", "clip", "every_s", "fitted_range")
+#: The module a check runs (its imports, direct or not, are the code identity's source).
+ENTRY = "benchmarks.fa_runs"
+
+
+def code_identity(curve: Any, entry: str = ENTRY) -> str:
+    """16 hex digits naming the code a check runs, the same on every machine: the source hash
+    of ``entry`` and what it imports (``benchmarks/source_hash.py``) with the numbers of the
+    false-alarm curve it reads (:data:`CURVE_NUMBERS` of ``curve.as_dict()``)."""
+    numbers = {k: v for k, v in curve.as_dict().items() if k in CURVE_NUMBERS}
+    text = source_hash(entry) + json.dumps(numbers, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def environment() -> dict[str, Any]:
+    """What ran a check, for the record: Python and library versions, the CPU, the BLAS and
+    its kernels (what a fingerprint differs by between machines running the same code)."""
+    import numba
+    import scipy
+
+    env: dict[str, Any] = {
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "numba": numba.__version__,
+        "machine": platform.machine(),
+    }
+    try:
+        with open("/proc/cpuinfo") as fh:
+            env["cpu"] = next(
+                (line.split(":", 1)[1].strip() for line in fh if line.startswith("model name")),
+                "",
+            )
+    except OSError:
+        env["cpu"] = platform.processor()
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return env
+    env["blas"] = sorted(
+        f"{i.get('internal_api')} {i.get('version')} {i.get('architecture')}"
+        for i in threadpool_info()
+        if i.get("user_api") == "blas"
+    )
+    return env
 
 
 class _Hasher:
@@ -128,12 +196,14 @@ class EvidenceWriter:
     file of :data:`EVIDENCE_DIR` (flushed per seed: a killed check keeps its finished seeds)."""
 
     def __init__(self, fp: str, settings: dict[str, Any], first_seed: int,
-                 directory: Path = EVIDENCE_DIR) -> None:  # fmt: skip
+                 directory: Path = EVIDENCE_DIR, *, code: str | None = None,
+                 env: dict[str, Any] | None = None) -> None:  # fmt: skip
         directory.mkdir(parents=True, exist_ok=True)
         stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
         self.path = directory / f"{fp}-s{first_seed}-{stamp}.jsonl"
         self.fingerprint = fp
         self.settings = {k: settings[k] for k in SETTINGS}
+        self.identity = ({"code": code} if code else {}) | ({"env": env} if env else {})
 
     def add(self, record: dict[str, Any]) -> None:
         row = (
@@ -143,6 +213,7 @@ class EvidenceWriter:
                 "fingerprint": self.fingerprint,
                 "recorded": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             }
+            | self.identity
         )
         with open(self.path, "a") as fh:
             fh.write(json.dumps(row) + "\n")
@@ -156,14 +227,32 @@ def read_evidence(directory: Path = EVIDENCE_DIR) -> Iterator[dict[str, Any]]:
                 yield json.loads(line)
 
 
+def read_aliases(path: Path = ALIASES_FILE) -> dict[str, str]:
+    """Fingerprint -> code identity of :data:`ALIASES_FILE` (empty when there is none)."""
+    if not path.is_file():
+        return {}
+    return {fp: entry["code"] for fp, entry in json.loads(path.read_text()).items()}
+
+
 def pooled_records(
-    fp: str, settings: dict[str, Any], rows: Iterable[dict[str, Any]]
+    fp: str,
+    settings: dict[str, Any],
+    rows: Iterable[dict[str, Any]],
+    *,
+    code: str | None = None,
+    aliases: dict[str, str] | None = None,
 ) -> list[dict[str, Any]]:
-    """The records of ``rows`` with fingerprint ``fp`` and these settings, each seed once."""
+    """The records of ``rows`` with these settings that ran this code, each seed once: the
+    fingerprint ``fp``, or (given ``code``) the code identity ``code``, their own or named for
+    their fingerprint by ``aliases``."""
+    aliases = aliases or {}
     seen: set[int] = set()
     out = []
     for row in rows:
-        if row.get("fingerprint") != fp or any(row.get(k) != settings[k] for k in SETTINGS):
+        if any(row.get(k) != settings[k] for k in SETTINGS):
+            continue
+        ran = row.get("code") or aliases.get(row.get("fingerprint", ""))
+        if row.get("fingerprint") != fp and (code is None or ran != code):
             continue
         if row["seed"] in seen:
             continue

@@ -10,10 +10,20 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import attrs
 import numpy as np
 import pytest
 
-from benchmarks.fa_evidence import EvidenceWriter, fingerprint, pooled_records, read_evidence
+from benchmarks.fa_evidence import (
+    ALIASES_FILE,
+    EvidenceWriter,
+    code_identity,
+    environment,
+    fingerprint,
+    pooled_records,
+    read_aliases,
+    read_evidence,
+)
 
 SETTINGS = {"variation": "typical", "idle_s": 0.0, "drive_margin": "fit", "node_check": True}
 
@@ -45,6 +55,50 @@ def test_evidence_pools_only_its_fingerprint_and_settings_and_each_seed_once(
         102
     ]
     assert [r["seed"] for r in pooled_records("bbbb", SETTINGS, rows)] == [103]
+
+
+def test_evidence_of_the_same_code_on_another_machine_pools_by_its_code_identity(
+    tmp_path: Path,
+) -> None:
+    """Another machine's fingerprint pools where the record's code identity, its own or named
+    for its fingerprint by an alias, is this code's; another code's never does."""
+    here = EvidenceWriter("aaaa", SETTINGS, 100, directory=tmp_path, code="C1", env={"cpu": "x"})
+    here.add(_record(100))
+    there = EvidenceWriter("bbbb", SETTINGS, 101, directory=tmp_path, code="C1")
+    there.add(_record(101))
+    old = EvidenceWriter("dddd", SETTINGS, 102, directory=tmp_path)  # kept before code identity
+    old.add(_record(102))
+    other = EvidenceWriter("eeee", SETTINGS, 103, directory=tmp_path, code="C2")
+    other.add(_record(103))
+    lab = EvidenceWriter(
+        "ffff", SETTINGS | {"variation": "lab"}, 104, directory=tmp_path, code="C1"
+    )
+    lab.add(_record(104))
+    rows = list(read_evidence(tmp_path))
+    assert rows[0]["code"] == "C1"
+    assert rows[0]["env"] == {"cpu": "x"}
+    assert [r["seed"] for r in pooled_records("aaaa", SETTINGS, rows)] == [100]
+    seeds = [r["seed"] for r in pooled_records("aaaa", SETTINGS, rows, code="C1")]
+    assert seeds == [100, 101]
+    aliases = {"dddd": "C1", "eeee": "C1"}  # an alias never overrides a record's own identity
+    seeds = [r["seed"] for r in pooled_records("zzzz", SETTINGS, rows, code="C1", aliases=aliases)]
+    assert seeds == [100, 101, 102]
+
+
+def test_the_kept_aliases_read_and_the_code_identity_follows_the_curve_numbers_only() -> None:
+    from twin.shadow.alarm_curve import default_false_alarm_curve
+
+    curve = default_false_alarm_curve()
+    aliases = read_aliases()
+    assert ALIASES_FILE.is_file()
+    assert aliases
+    first = code_identity(curve)
+    assert code_identity(curve) == first
+    relabelled = attrs.evolve(curve, provenance="another history")
+    assert code_identity(relabelled) == first  # provenance is not code
+    assert code_identity(attrs.evolve(curve, k=curve.k * 1.01)) != first
+    env = environment()
+    assert {"python", "numpy", "scipy", "numba", "cpu"} <= set(env)
 
 
 def test_each_record_is_on_disk_once_added(tmp_path: Path) -> None:
