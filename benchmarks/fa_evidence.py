@@ -27,7 +27,9 @@ land on different machines. Each record therefore also carries the **code identi
 (:func:`code_identity`: the machine-independent source hash of everything the check imports,
 ``benchmarks/source_hash.py``, with the numbers of the false-alarm curve it reads) and the
 environment that ran it (:func:`environment`: versions, CPU, BLAS kernels). Evidence pools where
-the fingerprint is this machine's or the code identity is this code's: the same detector, run
+the fingerprint is this machine's or the code identity is this code's, or that of evidence with
+this machine's fingerprint (code that computed the same numbers here: a move of code or a
+speed-up keeps the evidence of the code before it, from every machine): the same detector, run
 where floating point rounds otherwise, which is a fault-free board-hour of it all the same (the
 product runs on the users' machines, not on ours). Records kept before the code identity existed
 name it through :data:`ALIASES_FILE` (fingerprint -> code identity, each with how it is known).
@@ -243,16 +245,24 @@ def pooled_records(
     aliases: dict[str, str] | None = None,
 ) -> list[dict[str, Any]]:
     """The records of ``rows`` with these settings that ran this code, each seed once: the
-    fingerprint ``fp``, or (given ``code``) the code identity ``code``, their own or named for
-    their fingerprint by ``aliases``."""
+    fingerprint ``fp``, or (given ``code``) a code identity, their own or named for their
+    fingerprint by ``aliases``, that is ``code`` or that of a record with the fingerprint ``fp``
+    (code that computed every number of this code's reference run on this machine: a change
+    that only moves code, or makes it faster, keeps the evidence of the code before it)."""
     aliases = aliases or {}
+    rows = list(rows)
+
+    def ran(row: dict[str, Any]) -> str | None:
+        return row.get("code") or aliases.get(row.get("fingerprint", ""))
+
+    same = {code} | {ran(r) for r in rows if r.get("fingerprint") == fp} if code else set()
+    same.discard(None)
     seen: set[int] = set()
     out = []
     for row in rows:
         if any(row.get(k) != settings[k] for k in SETTINGS):
             continue
-        ran = row.get("code") or aliases.get(row.get("fingerprint", ""))
-        if row.get("fingerprint") != fp and (code is None or ran != code):
+        if row.get("fingerprint") != fp and ran(row) not in same:
             continue
         if row["seed"] in seen:
             continue

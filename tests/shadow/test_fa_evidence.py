@@ -83,6 +83,11 @@ def test_evidence_of_the_same_code_on_another_machine_pools_by_its_code_identity
     aliases = {"dddd": "C1", "eeee": "C1"}  # an alias never overrides a record's own identity
     seeds = [r["seed"] for r in pooled_records("zzzz", SETTINGS, rows, code="C1", aliases=aliases)]
     assert seeds == [100, 101, 102]
+    # New code (C3) that computes every number of the reference run as C1 did on this machine
+    # (fingerprint aaaa) pools C1's evidence from any machine; C2's stays out.
+    seeds = [r["seed"] for r in pooled_records("aaaa", SETTINGS, rows, code="C3", aliases=aliases)]
+    assert seeds == [100, 101, 102]
+    assert [r["seed"] for r in pooled_records("zzzz", SETTINGS, rows, code="C3")] == []
 
 
 def test_the_kept_aliases_read_and_the_code_identity_follows_the_curve_numbers_only() -> None:
