@@ -188,6 +188,10 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--idle-s: --write and --mark-validated use the default calibration")
     if args.write and (args.evidence or args.pooled):
         ap.error("--evidence, --pooled: for checks; --write fits the curve")
+    if args.ran_on and not (args.evidence and args.from_progress):
+        ap.error("--ran-on: only with --from-progress --evidence (it names who ran that file)")
+    if args.pooled and (args.from_progress or args.evidence):
+        ap.error("--pooled: sums the kept evidence; it takes no --from-progress or --evidence")
     if args.write:
         return _write(args)
     curve = default_false_alarm_curve()

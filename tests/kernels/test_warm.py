@@ -29,4 +29,8 @@ def test_make_warm_compiles_every_kernel_module() -> None:
         importlib.import_module(name)
     assert len(names) >= 10
     cold = cold_kernel_modules("twin.kernels")
-    assert cold == [], f"cold after make warm: {cold}; add a command that compiles them to it"
+    assert cold == [], (
+        f"cold after make warm: {cold}; if a kernel was edited since (or this is a worktree with "
+        "its own kernels), run make warm again; otherwise add a command that compiles them to "
+        "the Makefile's warm target"
+    )
