@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from twin.physics.springs.mechanics import SpringSet, energy, gradient, hessian, relax
+from twin.physics.springs.mechanics import (
+    ENERGY_RESOLUTION_RTOL,
+    SpringSet,
+    energy,
+    gradient,
+    hessian,
+    relax,
+)
 from twin.physics.springs.network import SpringNetwork, fixed_coordinates
 from twin.physics.springs.physics import SpringPhysics, _with_pins
 from twin.physics.springs.task import SpringTask
@@ -97,9 +104,19 @@ def test_zero_net_force_at_the_minimum(relaxed: tuple[np.ndarray, SpringSet, np.
 def test_energy_decreases_along_the_solver_path(
     relaxed: tuple[np.ndarray, SpringSet, np.ndarray],
 ) -> None:
+    """The solver's contract (``twin.physics.springs.mechanics``): the energy falls wherever it
+    resolves the step, and changes by less than its resolution (``ENERGY_RESOLUTION_RTOL`` of the
+    energy) where the force norm judges the step. At the minimum the last change is rounding:
+    +1.4e-17 J on an energy of 5.6e-2 J on one machine (OpenBLAS Haswell kernels), where a test
+    of ``<= 0`` failed though it passed on the machines before."""
     _, _, energies = relaxed
     assert energies.size > 3  # a real path, from the unstrained state
-    assert np.all(np.diff(energies) <= 0.0)
+    change = np.diff(energies)
+    resolution = ENERGY_RESOLUTION_RTOL * np.abs(energies[:-1])
+    assert np.all(change <= resolution)
+    resolved = np.abs(change) > resolution
+    assert resolved.sum() >= energies.size // 2  # most of the path is a resolved fall
+    assert np.all(change[resolved] < 0.0)
     assert energies[-1] < 1e-2 * energies[0]
 
 
