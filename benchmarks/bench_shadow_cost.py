@@ -3,10 +3,13 @@
 Two paths, each as its benchmark runs it:
 
 ``false_alarms``
-    :func:`bench_false_alarms.one`'s: an emulated board with typical hidden variation,
-    calibrated (:func:`twin.shadow.session.calibrate_emulator`), rebooted and shadowed with
-    ``ShadowConfig(false_alarm_hours=10)`` (no node check: that benchmark does not ask for it)
-    and the detector's per-sample CUSUM increments recorded.
+    ``bench_false_alarms.py``'s (:func:`fa_runs.one`, built by :func:`fa_runs.make_shadow`
+    with the default curve, the 10-hour level and the default :class:`fa_runs.CheckSettings`,
+    ``--variation`` aside): an emulated board with typical hidden variation, calibrated
+    (:func:`twin.shadow.session.calibrate_emulator`), rebooted and shadowed with the passive
+    node check at its calibrated default, the detector's per-sample CUSUM increments recorded.
+    Its "calibration" CPU is :func:`fa_runs.make_shadow`'s (the calibration and the shadow's
+    construction).
 ``long``
     ``bench_long_shadow.py``'s: a fresh emulator of the seed drifting slowly
     (:func:`twin.board.drift.slow_drift`, :class:`~twin.board.drift.SlowDrift`'s defaults),
@@ -54,6 +57,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.fa_runs import CheckSettings, make_shadow
 from twin.board.drift import SlowDrift, slow_drift
 from twin.board.inprocess import InProcessBoard
 from twin.shadow.alarm_curve import default_false_alarm_curve
@@ -123,16 +127,13 @@ def _warm_up(seed: int) -> None:
     sh.close()
 
 
-def run_false_alarms(seed: int, duration_s: float) -> tuple[dict[str, Any], float, float]:
-    """:func:`bench_false_alarms.one`'s path; (results, calibration CPU s, shadow CPU s)."""
+def run_false_alarms(
+    seed: int, duration_s: float, variation: str = "typical"
+) -> tuple[dict[str, Any], float, float]:
+    """:func:`fa_runs.one`'s path; (results, calibration CPU s, shadow CPU s)."""
     c0 = time.process_time()
-    emu = make_emulator(EmulationSpec(seed=seed))
-    result, _ = calibrate_emulator(emu, seed=seed)
+    sh = make_shadow(seed, default_false_alarm_curve(), 10.0, CheckSettings(variation=variation))
     c1 = time.process_time()
-    emu.boot(0.0)
-    sh = Shadow(InProcessBoard(emu), ShadowConfig(false_alarm_hours=10.0),
-                rng=np.random.default_rng([seed, 3]), edges=result.edges,
-                spread=result.spread, curve=default_false_alarm_curve())  # fmt: skip
     sh.detector.trace = []
     summary = sh.run(duration_s)
     sh.close()
@@ -195,6 +196,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--path", choices=("false_alarms", "long"), default="false_alarms")
     ap.add_argument("--seed", type=int, default=100)
+    ap.add_argument("--variation", choices=("typical", "lab"), default="typical",
+                    help="false_alarms path: the boards' hidden variation")  # fmt: skip
     ap.add_argument("--duration", type=float, default=120.0, help="board seconds shadowed")
     ap.add_argument("--every", type=float, default=60.0, help="long path: board s per piece")
     ap.add_argument("--repeats", type=int, default=1)
@@ -208,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.path == "long":
             res, cal, cpu = run_long(args.seed, args.duration, args.every)
         else:
-            res, cal, cpu = run_false_alarms(args.seed, args.duration)
+            res, cal, cpu = run_false_alarms(args.seed, args.duration, args.variation)
         if results is not None and res != results:
             for d in _differences(results, res)[:20]:
                 sys.stderr.write(f"repeats differ: {d}\n")
