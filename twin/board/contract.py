@@ -117,6 +117,16 @@ class BoardState:
 _STATE_FIELDS = tuple(f.name for f in attrs.fields(BoardState))
 
 
+def prebuilt_state(**fields: Any) -> BoardState:
+    """``BoardState(**fields)`` for a publisher whose arrays are already read-only float64
+    that nobody writes (the emulator's frames): the same state, without running the array
+    converters."""
+    new = object.__new__(BoardState)
+    for name in _STATE_FIELDS:
+        object.__setattr__(new, name, fields[name])
+    return new
+
+
 @attrs.frozen(kw_only=True)
 class BoardConfig:
     """What a late joiner needs besides the state: topology, task and parameters.

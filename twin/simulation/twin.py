@@ -214,6 +214,34 @@ class Twin:
             out.append(v[self._node_index])
         return out[0], out[1]
 
+    def sample(self, times_s: list[float], gates_out: np.ndarray, nodes_out: np.ndarray) -> None:
+        """At each twin time of ``times_s`` (increasing) in turn: :meth:`catch_up` to it, then
+        row ``k`` of ``gates_out`` ``(K, E)`` gets :meth:`gates` and row ``k`` of ``nodes_out``
+        ``(K, 2N)`` the free then the clamped :meth:`node_voltages` of example 0 (V): the same
+        numbers as those calls, with one call per frame group instead of four per frame."""
+        if self.config.engine == "agents":
+            for k, t in enumerate(times_s):
+                self.catch_up(t)
+                gates_out[k] = self.gates(t)
+                nodes_out[k] = np.concatenate(self.node_voltages(0))
+            return
+        kernel, cir, ex, index = (
+            self.kernel,
+            self.state.circuit,
+            self.state.examples,
+            self._node_index,
+        )
+        n, nn = cir.x.shape[1] - 1, index.size
+        v = np.zeros(n + 1)
+        for k, t in enumerate(times_s):
+            KL.run_until(kernel, t, 2**62)
+            self.network.check()
+            KG.gates_at(kernel, t, gates_out[k])
+            v[:n] = cir.x[int(cir.free_q[0]), :n] @ ex.mu_f[0]
+            v.take(index, out=nodes_out[k, :nn])
+            v[:n] = cir.x[int(cir.clamp_q[0]), :n] @ ex.mu_c[0]
+            v.take(index, out=nodes_out[k, nn:])
+
     @property
     def conductance(self) -> np.ndarray:
         """Conductances of the free network of example 0, siemens ``(E,)``."""
