@@ -88,3 +88,12 @@ def test_frames_a_group_at_a_time_are_the_frames_step_by_step() -> None:
     assert grouped.last is frames[-1]
     assert (grouped.t_s, grouped.seq) == (stepped.t_s, stepped.seq)
     _same_frames(grouped.advance(0.08), stepped.advance(0.08))  # and the noise goes on alike
+
+
+def test_a_kernel_view_read_at_once_is_its_attributes() -> None:
+    emu = _emulator()
+    emu.advance(0.02)
+    st = emu.track.twin.state
+    for view in (st.energy, st.counters):
+        values = view.as_dict()
+        assert values == {name: getattr(view, name) for name in type(view)._names}

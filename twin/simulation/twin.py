@@ -179,15 +179,15 @@ class Twin:
         pend = np.add(KE.pending_energy(self.kernel, float(t_s)), self._energy_adjust_j)
         gates = self.gates(t_s)
         err = float(np.mean(np.sum((st.examples.out_f - st.examples.desired) ** 2, axis=-1)))
-        en = st.energy
+        en = st.energy.as_dict()
         return {
             "error": err,
-            "free_power_w": float(en.free_power_w),
-            "clamped_power_w": float(en.clamped_power_w),
+            "free_power_w": float(en["free_power_w"]),
+            "clamped_power_w": float(en["clamped_power_w"]),
             "lam": self.config.lam,
-            "energy_j": float(en.free_j + pend[0]),
-            "clamped_energy_j": float(en.clamped_j + pend[1]),
-            "gate_energy_j": float(en.gate_j + pend[2]),
+            "energy_j": float(en["free_j"] + pend[0]),
+            "clamped_energy_j": float(en["clamped_j"] + pend[1]),
+            "gate_energy_j": float(en["gate_j"] + pend[2]),
             "events": int(st.counters.events),
             "gate_v": gates,
         }
@@ -233,13 +233,14 @@ class Twin:
         )
         n, nn = cir.x.shape[1] - 1, index.size
         v = np.zeros(n + 1)
+        mu_f, mu_c, check = ex.mu_f[0], ex.mu_c[0], self.network.check
         for k, t in enumerate(times_s):
             KL.run_until(kernel, t, 2**62)
-            self.network.check()
+            check()
             KG.gates_at(kernel, t, gates_out[k])
-            v[:n] = cir.x[int(cir.free_q[0]), :n] @ ex.mu_f[0]
+            v[:n] = cir.x[int(cir.free_q[0]), :n] @ mu_f
             v.take(index, out=nodes_out[k, :nn])
-            v[:n] = cir.x[int(cir.clamp_q[0]), :n] @ ex.mu_c[0]
+            v[:n] = cir.x[int(cir.clamp_q[0]), :n] @ mu_c
             v.take(index, out=nodes_out[k, nn:])
 
     @property
