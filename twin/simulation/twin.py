@@ -232,16 +232,18 @@ class Twin:
             self._node_index,
         )
         n, nn = cir.x.shape[1] - 1, index.size
-        v = np.zeros(n + 1)
+        v = np.zeros((len(times_s), 2, n + 1))  # reduced voltages, then ground's 0
+        # the example's circuits are fixed when the twin is built; their state changes in place
+        x_f, x_c = cir.x[int(cir.free_q[0]), :n], cir.x[int(cir.clamp_q[0]), :n]
         mu_f, mu_c, check = ex.mu_f[0], ex.mu_c[0], self.network.check
         for k, t in enumerate(times_s):
             KL.run_until(kernel, t, 2**62)
             check()
             KG.gates_at(kernel, t, gates_out[k])
-            v[:n] = cir.x[int(cir.free_q[0]), :n] @ mu_f
-            v.take(index, out=nodes_out[k, :nn])
-            v[:n] = cir.x[int(cir.clamp_q[0]), :n] @ mu_c
-            v.take(index, out=nodes_out[k, nn:])
+            v[k, 0, :n] = x_f @ mu_f
+            v[k, 1, :n] = x_c @ mu_c
+        nodes_out[:, :nn] = v[:, 0, index]
+        nodes_out[:, nn:] = v[:, 1, index]
 
     @property
     def conductance(self) -> np.ndarray:
