@@ -35,6 +35,21 @@ with the same CUSUM digest. Long path, seed 950 x 120 s: old 0.518 / 0.537 / 0.5
 the shadow's, 10 kHz sync clock: about 80 % of the shadow's CPU by py-spy), which no change that
 keeps the results bit for bit makes several times cheaper.
 
+Measured 2026-12-07 again, on ``fa_runs.one``'s path (with the passive node check; old = c39ce6e,
+new = this branch: emulator frames a group at a time, the shadow's hot path trimmed, every
+number the same): seed 100 x 60 s, nine alternating old/new pairs, one process each, 1-minute
+load 2.4-4.4 (the machine shared with two other jobs, which makes single runs vary by 15 %).
+First three pairs (an intermediate commit): old 0.422 / 0.476 / 0.424, new 0.341 / 0.380 /
+0.302 shadow CPU s per board second (medians 0.424 and 0.341: 1.24x). The final code, six
+pairs: old 0.359 / 0.374 / 0.378 / 0.398 / 0.390 / 0.378, new 0.318 / 0.360 / 0.278 / 0.321 /
+0.277 / 0.328 (medians 0.378 and 0.320: 1.18x; pair ratios 1.04-1.41, median 1.20). Every run
+identical to the old record field by field (same CUSUM digest, node-check figures). Calibration
+(``make_shadow``) 4.1-5.4 CPU s old, 3.3-4.4 new: unchanged in substance (a least-squares SVD
+and the board's twin). Long path, seed 950 x 30 s (``--every 10``): old 0.407, new 0.366,
+identical. By thread-CPU instrumentation of the final code, a 10 ms poll costs about 3.2 ms of
+CPU, of which the two twins' event kernels take 1.6 ms (the board's 0.8 ms at 10 calls, the
+shadow's 0.8 ms at one): no change that keeps the results bit for bit makes that part cheaper.
+
 Run (old code exported with ``git archive ac4085a | tar -x -C /tmp/hfa_old``)::
 
     PYTHONPATH=/tmp/hfa_old nice -n 10 python benchmarks/bench_shadow_cost.py --path long \
