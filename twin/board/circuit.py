@@ -154,9 +154,10 @@ class BoardCircuit:
         """Free, clamped and gate powers (W, ``(F, 3)``) of ``F`` measured states at once."""
         f = gate_v.shape[0]
         both = np.concatenate([v_free_v, v_clamped_v])  # free and clamped in one pass
-        d = self.drops(both)
+        at_u, at_v = both[:, self.u], both[:, self.v]  # what drops and midpoints index
+        d = at_u - at_v
         d2 = d * d
-        k = model.conductance(np.concatenate([gate_v, gate_v]), self.midpoints(both))
+        k = model.conductance(np.concatenate([gate_v, gate_v]), 0.5 * (at_u + at_v))
         p = np.sum(k * d2, axis=-1)
         u = (1.0 - lam)[:, None] * model.a_free_per_v * d2[:f] - model.a_clamp_per_v * d2[f:]
         p_g = np.where(training, (u * u) @ (1.0 / model.r_charge_ohm), 0.0)

@@ -16,6 +16,7 @@ Arrays are float64, read-only.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Mapping
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -108,13 +109,25 @@ class BoardState:
         """This state stamped ``wall_unix``: what ``attrs.evolve(self, wall_unix=...)`` gives
         (the same read-only arrays, shared), without running the array converters again."""
         new = object.__new__(BoardState)
-        for name in _STATE_FIELDS:
-            object.__setattr__(new, name, getattr(self, name))
-        object.__setattr__(new, "wall_unix", wall_unix)
+        for name, value in zip(_STATE_FIELDS, _state_values(self), strict=True):
+            _set(new, name, value)
+        _set(new, "wall_unix", wall_unix)
         return new
 
 
 _STATE_FIELDS = tuple(f.name for f in attrs.fields(BoardState))
+_state_values = operator.attrgetter(*_STATE_FIELDS)
+_set = object.__setattr__
+
+
+def prebuilt_state(**fields: Any) -> BoardState:
+    """``BoardState(**fields)`` for a publisher whose arrays are already read-only float64
+    that nobody writes (the emulator's frames): the same state, without running the array
+    converters."""
+    new = object.__new__(BoardState)
+    for name in _STATE_FIELDS:
+        _set(new, name, fields[name])
+    return new
 
 
 @attrs.frozen(kw_only=True)

@@ -38,6 +38,7 @@ from twin.board.errors import BridgeConfigError, CommandRefused
 from twin.board.faults import with_fault
 from twin.board.following import Following, check_schedule_network
 from twin.board.following import schedule_error_v2 as _schedule_error_v2
+from twin.board.frames import quick_frames
 from twin.board.handlers import HANDLERS
 from twin.board.hinge import HingePolicy, check_classifier, check_hinge
 from twin.board.overclamp import ClampPolicy, RoundsResult, RoundsState
@@ -168,9 +169,9 @@ class BoardEmulator:
 
     def advance(self, t_s: float) -> list[BoardState]:
         """Run to board time ``t_s``; return the frames published on the way, in order."""
-        frames = []
+        frames: list[BoardState] = []
         while self.next_frame_s <= t_s + 1e-12:
-            frames.append(self.step())
+            frames += quick_frames(self, t_s) or [self.step()]
         self._run_to(max(t_s, self.t_s))
         return frames
 

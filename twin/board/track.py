@@ -166,6 +166,14 @@ class TwinTrack:
             self.twin.catch_up(t_s - self.t0_s)
             self.t_s = t_s
 
+    def sample(self, times_s: list[float], gates_out: np.ndarray, nodes_out: np.ndarray) -> None:
+        """:meth:`advance` to each board time of ``times_s`` (increasing, each after the track's
+        time) in turn; row ``k`` of ``gates_out`` ``(K, E)`` gets the :meth:`gates` there and
+        row ``k`` of ``nodes_out`` ``(K, 2N)`` the free then the clamped :meth:`node_voltages`
+        (:meth:`twin.simulation.Twin.sample`)."""
+        self.twin.sample([t - self.t0_s for t in times_s], gates_out, nodes_out)
+        self.t_s = times_s[-1]
+
     def gates(self) -> np.ndarray:
         """Gate voltages (V) at the track's current time."""
         return self.twin.gates(self.t_s - self.t0_s)

@@ -33,7 +33,13 @@ from twin.board.errors import BridgeConfigError
 from twin.simulation.devices import TransistorDevice
 from twin.simulation.edge import EdgeParams, board_edge_params
 
-__all__ = ["NODE_FULL_SCALE_V", "Adc", "HiddenVariation", "draw_hidden_edges"]
+__all__ = [
+    "NODE_FULL_SCALE_V",
+    "Adc",
+    "HiddenVariation",
+    "draw_hidden_edges",
+    "read_interleaved",
+]
 
 #: Full scale of the board's node-voltage ADC, volts (PHYSICS.md section 8).
 NODE_FULL_SCALE_V = 0.4532
@@ -279,9 +285,34 @@ class Adc:
         out = np.array(values_v, dtype=float)
         if self.sigma_v > 0:
             out += self.sigma_v * rng.standard_normal(out.shape)
+        return self._quantise(out)
+
+    def _quantise(self, out: np.ndarray) -> np.ndarray:
+        """``out`` (noisy values, V) quantised in place; returns it."""
         if self.bits:
             lsb = self.lsb_v
             np.rint(out * (1.0 / lsb), out=out)
             np.minimum(np.maximum(out, 0.0, out=out), 2**self.bits - 1, out=out)
             out *= lsb
         return out
+
+
+def read_interleaved(
+    blocks: list[tuple[Adc, np.ndarray]], rng: np.random.Generator
+) -> list[np.ndarray]:
+    """Each ``(adc, values_v)`` block (``(K, w)``, one row per frame) read by its ADC: for every
+    row ``k`` in turn, row ``k`` of each block in turn, exactly what ``adc.read(values_v[k],
+    rng)`` gives called in that order (the noise of all of them in one draw: a Generator's
+    normals are the same drawn at once or one call after another)."""
+    widths = [values.shape[1] for adc, values in blocks if adc.sigma_v > 0]
+    noise = rng.standard_normal((blocks[0][1].shape[0], sum(widths))) if widths else None
+    outs, col = [], 0
+    for adc, values in blocks:
+        out = np.array(values, dtype=float)
+        if adc.sigma_v > 0:
+            assert noise is not None
+            w = values.shape[1]
+            out += adc.sigma_v * noise[:, col : col + w]
+            col += w
+        outs.append(adc._quantise(out))
+    return outs

@@ -117,6 +117,10 @@ class CircuitBatch:
     free_index: np.ndarray  # (R, N_max) reduced index per node, n for ground/padding
     n_nodes: np.ndarray  # (R,) real node counts
     pad_nodes: np.ndarray  # (R, n) True where a reduced row is padding
+    #: :meth:`laplacian`'s scatter of the conductances, made at its first call (structure only)
+    _scatter: tuple[np.ndarray, tuple[np.ndarray, ...]] | None = attrs.field(
+        init=False, default=None, repr=False
+    )
 
     @classmethod
     def from_tasks(cls, tasks: Sequence[Task]) -> CircuitBatch:
@@ -172,26 +176,36 @@ class CircuitBatch:
     def laplacian(self, k: np.ndarray) -> np.ndarray:
         """Dense reduced Laplacians ``(R, n, n)`` for conductances ``k`` ``(R, E)`` (siemens)."""
         rr, n = self.realizations, self.n_free
-        u, v = self.ends[..., 0], self.ends[..., 1]
-        base = (np.arange(rr) * n * n)[:, None]
         trash = rr * n * n
-        ok_u, ok_v = u < n, v < n
-        both = ok_u & ok_v
-        idx = np.stack(
-            [
-                np.where(ok_u, base + u * n + u, trash),
-                np.where(ok_v, base + v * n + v, trash),
-                np.where(both, base + u * n + v, trash),
-                np.where(both, base + v * n + u, trash),
-            ],
-            axis=-1,
-        )
+        idx, rows = self._laplacian_scatter()
         w = np.stack([k, k, -k, -k], axis=-1)
-        flat = np.bincount(idx.ravel(), weights=w.ravel(), minlength=trash + 1)[:trash]
+        flat = np.bincount(idx, weights=w.ravel(), minlength=trash + 1)[:trash]
         lap = flat.reshape(rr, n, n)
-        rows = np.nonzero(self.pad_nodes)
         lap[rows[0], rows[1], rows[1]] = 1.0
         return lap
+
+    def _laplacian_scatter(self) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
+        """Where each edge's ``k, k, -k, -k`` go in the flattened Laplacians (``R n^2`` for
+        ground or inert ends) and the padding rows: the structure alone, so made once."""
+        if self._scatter is None:
+            rr, n = self.realizations, self.n_free
+            u, v = self.ends[..., 0], self.ends[..., 1]
+            base = (np.arange(rr) * n * n)[:, None]
+            trash = rr * n * n
+            ok_u, ok_v = u < n, v < n
+            both = ok_u & ok_v
+            idx = np.stack(
+                [
+                    np.where(ok_u, base + u * n + u, trash),
+                    np.where(ok_v, base + v * n + v, trash),
+                    np.where(both, base + u * n + v, trash),
+                    np.where(both, base + v * n + u, trash),
+                ],
+                axis=-1,
+            )
+            object.__setattr__(self, "_scatter", (idx.ravel(), np.nonzero(self.pad_nodes)))
+        assert self._scatter is not None
+        return self._scatter
 
     def sparse_laplacian(self, k_r: np.ndarray, r: int) -> sp.csc_matrix:
         """Sparse reduced Laplacian of realization ``r`` (padding rows are identity)."""

@@ -53,9 +53,8 @@ class DurationStats:
         v = v[np.isfinite(v)]
         if v.size == 0:
             return
-        v = np.maximum(v, 0.0)
-        with np.errstate(divide="ignore"):
-            idx = np.floor((np.log(np.maximum(v, LO_S * 0.5)) - _LOG_LO) / _LOG_STEP) + 1
+        v = np.maximum(v, 0.0)  # finite and >= 0, so the log below sees >= LO_S / 2 only
+        idx = np.floor((np.log(np.maximum(v, LO_S * 0.5)) - _LOG_LO) / _LOG_STEP) + 1
         idx = np.clip(idx, 0, N_BINS - 1).astype(np.int64)
         self.counts += np.bincount(idx, minlength=N_BINS)
         self.count += int(v.size)

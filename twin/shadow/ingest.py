@@ -243,6 +243,6 @@ def _same_setting(a: BoardState, b: BoardState) -> bool:
         a.mode == b.mode
         and a.eta == b.eta
         and a.lam == b.lam
-        and a.targets_v.tobytes() == b.targets_v.tobytes()
-        and a.inputs_v.tobytes() == b.inputs_v.tobytes()
+        and (a.targets_v is b.targets_v or a.targets_v.tobytes() == b.targets_v.tobytes())
+        and (a.inputs_v is b.inputs_v or a.inputs_v.tobytes() == b.inputs_v.tobytes())
     )

@@ -75,8 +75,10 @@ class ShadowOutput:
         energy = powers * np.maximum(dt, 0.0)[:, None]
         modes = [s.mode for s in head]
         book = self.recorder.board
-        for mode in set(modes):
-            rows = energy[[m == mode for m in modes]].sum(axis=0)
+        kinds = set(modes)
+        for mode in kinds:
+            # one mode: every row (the selection would be a copy of the same rows)
+            rows = (energy if len(kinds) == 1 else energy[[m == mode for m in modes]]).sum(axis=0)
             for component, e_j in zip(COMPONENTS, rows, strict=True):
                 book.add_energy(mode, component, float(e_j))
 

@@ -72,18 +72,19 @@ class ResyncEstimator:
         twin = np.asarray(twin_gates_v, dtype=float)
         prev = self._prev
         self._prev = (float(t_s), twin.copy())
-        for frame in frames:
-            if prev is None or t_s <= prev[0]:
-                if frame.t_s != t_s:
-                    continue
-                at = twin
-            else:
-                w = (frame.t_s - prev[0]) / (t_s - prev[0])
-                if not 0.0 <= w <= 1.0:
-                    continue
-                at = prev[1] + w * (twin - prev[1])
-            self._t.append(frame.t_s)
-            self._res.append(np.asarray(frame.gate_v, dtype=float) - at)
+        if prev is None or t_s <= prev[0]:
+            for frame in frames:
+                if frame.t_s == t_s:
+                    self._t.append(frame.t_s)
+                    self._res.append(np.asarray(frame.gate_v, dtype=float) - twin)
+        else:  # every frame's interpolation at once (row by row the same numbers)
+            w = [(frame.t_s - prev[0]) / (t_s - prev[0]) for frame in frames]
+            kept = [k for k, wk in enumerate(w) if 0.0 <= wk <= 1.0]
+            if kept:
+                at = prev[1] + np.array([w[k] for k in kept])[:, None] * (twin - prev[1])
+                reported = np.array([frames[k].gate_v for k in kept], dtype=float)
+                self._t += [frames[k].t_s for k in kept]
+                self._res += list(reported - at)
         cut = t_s - 2.0 * self.fit_s  # keep what a fit can use
         if self._t and self._t[0] < cut:
             keep = int(np.searchsorted(np.asarray(self._t), cut))

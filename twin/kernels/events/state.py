@@ -269,6 +269,10 @@ class _View:
             raise AttributeError(name)
         return self._values()[self._names.index(name)]
 
+    def as_dict(self) -> dict[str, Any]:
+        """Every value of the group at once (one read of the kernel instead of one per name)."""
+        return dict(zip(self._names, self._values(), strict=True))
+
 
 class Counters(_View):
     """Run counters (``tick``, ``events``, ``groups``, ``rank1``, ``refactors``, ``since``,
