@@ -26,10 +26,10 @@ last-bit difference grows into another run), so evidence would never add up acro
 land on different machines. Each record therefore also carries the **code identity**
 (:func:`code_identity`: the machine-independent source hash of everything the check imports,
 ``benchmarks/source_hash.py``, with the numbers of the false-alarm curve it reads) and the
-environment that ran it (:func:`environment`: versions, CPU, BLAS kernels). Evidence pools where
-the fingerprint is this machine's or the code identity is this code's, or that of evidence with
-this machine's fingerprint (code that computed the same numbers here: a move of code or a
-speed-up keeps the evidence of the code before it, from every machine): the same detector, run
+environment that ran it (:func:`environment`: versions, CPU, BLAS kernels). Evidence pools over
+the class of this code (:func:`pooled_records`): each record joins the fingerprint it gave to the
+code that gave it, so code that computes the same numbers as earlier code on one machine (a move
+of code, a speed-up) keeps that code's evidence from every machine: the same detector, run
 where floating point rounds otherwise, which is a fault-free board-hour of it all the same (the
 product runs on the users' machines, not on ours). Records kept before the code identity existed
 name it through :data:`ALIASES_FILE` (fingerprint -> code identity, each with how it is known).
@@ -244,25 +244,35 @@ def pooled_records(
     code: str | None = None,
     aliases: dict[str, str] | None = None,
 ) -> list[dict[str, Any]]:
-    """The records of ``rows`` with these settings that ran this code, each seed once: the
-    fingerprint ``fp``, or (given ``code``) a code identity, their own or named for their
-    fingerprint by ``aliases``, that is ``code`` or that of a record with the fingerprint ``fp``
-    (code that computed every number of this code's reference run on this machine: a change
-    that only moves code, or makes it faster, keeps the evidence of the code before it)."""
+    """The records of ``rows`` with these settings that ran this code, each seed once.
+
+    Without ``code``: those with the fingerprint ``fp``. With it: those of the class of this
+    code, joined through the records (and ``aliases``, fingerprint -> code identity, for records
+    kept before they carried their code identity): a record joins the fingerprint it gave (one
+    code's numbers on one machine) to the code that gave it, so two codes with one fingerprint
+    computed the same numbers on one machine (a move of code, a speed-up), and one code's
+    fingerprints on several machines are the same code. The class of ``code`` and ``fp`` is
+    everything joined to them, however many steps away."""
     aliases = aliases or {}
-    rows = list(rows)
+    rows = [r for r in rows if all(r.get(k) == settings[k] for k in SETTINGS)]
 
     def ran(row: dict[str, Any]) -> str | None:
         return row.get("code") or aliases.get(row.get("fingerprint", ""))
 
-    same = {code} | {ran(r) for r in rows if r.get("fingerprint") == fp} if code else set()
-    same.discard(None)
+    fps, codes = {fp}, ({code} if code else set())
+    links = [(r.get("fingerprint"), ran(r)) for r in rows] + list(aliases.items())
+    grew = bool(code)
+    while grew:
+        grew = False
+        for f, c in links:
+            if f is not None and c is not None and (f in fps) != (c in codes):
+                fps.add(f)
+                codes.add(c)
+                grew = True
     seen: set[int] = set()
     out = []
     for row in rows:
-        if any(row.get(k) != settings[k] for k in SETTINGS):
-            continue
-        if row.get("fingerprint") != fp and ran(row) not in same:
+        if row.get("fingerprint") not in fps and ran(row) not in codes:
             continue
         if row["seed"] in seen:
             continue

@@ -80,7 +80,7 @@ def test_evidence_of_the_same_code_on_another_machine_pools_by_its_code_identity
     assert [r["seed"] for r in pooled_records("aaaa", SETTINGS, rows)] == [100]
     seeds = [r["seed"] for r in pooled_records("aaaa", SETTINGS, rows, code="C1")]
     assert seeds == [100, 101]
-    aliases = {"dddd": "C1", "eeee": "C1"}  # an alias never overrides a record's own identity
+    aliases = {"dddd": "C1"}  # dddd's records ran C1
     seeds = [r["seed"] for r in pooled_records("zzzz", SETTINGS, rows, code="C1", aliases=aliases)]
     assert seeds == [100, 101, 102]
     # New code (C3) that computes every number of the reference run as C1 did on this machine
@@ -88,6 +88,21 @@ def test_evidence_of_the_same_code_on_another_machine_pools_by_its_code_identity
     seeds = [r["seed"] for r in pooled_records("aaaa", SETTINGS, rows, code="C3", aliases=aliases)]
     assert seeds == [100, 101, 102]
     assert [r["seed"] for r in pooled_records("zzzz", SETTINGS, rows, code="C3")] == []
+
+
+def test_the_class_of_a_code_is_joined_through_every_record() -> None:
+    """C1 ran on machine A (seed 1) and B (seed 3); C3, a speed-up of it, ran on A with A's
+    numbers (seed 2): a third machine running C3 pools all three, and nothing of C9."""
+    rows = [
+        _record(1) | SETTINGS | {"fingerprint": "A", "code": "C1"},
+        _record(2) | SETTINGS | {"fingerprint": "A", "code": "C3"},
+        _record(3) | SETTINGS | {"fingerprint": "B", "code": "C1"},
+        _record(4) | SETTINGS | {"fingerprint": "D", "code": "C9"},
+        _record(5) | SETTINGS | {"variation": "lab", "fingerprint": "D", "code": "C3"},
+    ]
+    assert [r["seed"] for r in pooled_records("Z", SETTINGS, rows, code="C3")] == [1, 2, 3]
+    assert [r["seed"] for r in pooled_records("Z", SETTINGS, rows, code="C9")] == [4]
+    assert [r["seed"] for r in pooled_records("B", SETTINGS, rows)] == [3]  # no code: no class
 
 
 def test_the_kept_aliases_read_and_the_code_identity_follows_the_curve_numbers_only() -> None:
