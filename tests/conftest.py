@@ -7,15 +7,33 @@ from __future__ import annotations
 import os
 import platform
 
-#: OpenBLAS picks its kernels by CPU, and their roundings differ: a seeded board's training, a
-#: calibration and a plan are long, branching runs in which a last-bit difference grows (seed 0's
-#: lambda = 0 floor at its eta: 4.1 % of its initial error with OpenBLAS's generic x86-64
-#: kernels, 1.6 % with its Haswell ones). The tests that state one board's outcome would pass or
-#: fail by the machine, so the suite runs on the generic kernels on every x86-64 machine (set
-#: before numpy loads; ``tests/test_blas_kernels.py`` checks it took). The product is not pinned.
-BLAS_KERNELS = "Prescott"
-if platform.machine().lower() in ("x86_64", "amd64"):
+#: OpenBLAS picks its kernels by CPU, and numpy its float64 exp/log loops (AVX-512 where the CPU
+#: has it), and their roundings differ: a seeded board's training, a calibration and a plan are
+#: long, branching runs in which a last-bit difference grows (seed 0's lambda = 0 floor at its
+#: eta: 1.6 % of its initial error with OpenBLAS's Haswell kernels, 4.1 % with its generic ones).
+#: The tests that state one board's outcome would pass or fail by the machine, so on every x86-64
+#: machine with AVX2 and FMA the suite runs OpenBLAS's Haswell kernels and numpy without its
+#: AVX-512 loops, what the suite is checked on (set before numpy loads;
+#: ``tests/test_blas_kernels.py`` checks that it took). The product is not pinned.
+BLAS_KERNELS = "Haswell"
+NUMPY_WITHOUT = "X86_V4,AVX512_ICL,AVX512_SPR"  # numpy 2.4's names of its AVX-512 dispatch targets
+
+
+def _pinnable() -> bool:
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        return False
+    try:
+        with open("/proc/cpuinfo") as fh:
+            flags = next((line.split() for line in fh if line.startswith("flags")), [])
+    except OSError:
+        return False
+    return {"avx2", "fma"} <= set(flags)
+
+
+PINNED = _pinnable()
+if PINNED:
     os.environ.setdefault("OPENBLAS_CORETYPE", BLAS_KERNELS)
+    os.environ.setdefault("NPY_DISABLE_CPU_FEATURES", NUMPY_WITHOUT)
 
 from collections import Counter  # noqa: E402
 from pathlib import Path  # noqa: E402
