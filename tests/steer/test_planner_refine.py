@@ -41,6 +41,8 @@ def test_the_refinement_is_the_midpoints_of_the_positive_lambdas() -> None:
     assert PlannerConfig(refine_lams=()).refinement() == ()
     with pytest.raises(SteerConfigError, match="refine_lams"):
         PlannerConfig(refine_lams=(0.0,))
+    with pytest.raises(SteerConfigError, match="refine_margin"):
+        PlannerConfig(refine_margin=0.0)
 
 
 def test_a_board_reached_only_between_two_lambdas_gets_a_plan() -> None:
@@ -54,8 +56,32 @@ def test_a_board_reached_only_between_two_lambdas_gets_a_plan() -> None:
     assert plan.best.schedule[0].lam == pytest.approx(np.sqrt(0.03 * 0.1))
     assert plan.eta is not None
     assert plan.eta > planner.eta
-    again = planner.simulate(gates, plan.best.schedule, tol, eta=plan.eta)
+    # planned with a margin: its schedule runs to half the tolerance, and the twin gets there
+    low = CONFIG.refine_margin * tol
+    assert plan.best.schedule[-1].until_error == pytest.approx(low)
+    assert plan.best.error[-1] <= low
+    again = planner.simulate(gates, plan.best.schedule, low, eta=plan.eta)
     assert again.reached_s == pytest.approx(plan.best.reached_s)
+
+
+def test_a_refined_lambda_that_only_touches_the_tolerance_is_not_a_plan() -> None:
+    """Seed 19, its own circuit from boot: lambda 0.17 (the midpoint of 0.1 and 0.3) at eta
+    0.88 dips to 0.9x the tolerance for under 10 ms at the bottom of a valley and climbs back.
+    Without a margin (``refine_margin=1``) it is the plan; a board passes through such a
+    valley before it can be stopped there (in process, steering then diverged from it and fell
+    back to Eq. 18, which missed the tolerance in 10 s). With the default margin: no plan."""
+    config = PlannerConfig(lams=(0.0, 0.1, 0.3), switch_factors=(10.0,), eta_factors=(4.0,))
+    planner, gates, tol = _start(19, attrs.evolve(config, refine_margin=1.0))
+    touching = planner.plan_eta(gates, tol)
+    assert touching.best is not None
+    assert touching.best.schedule[0].lam == pytest.approx(np.sqrt(0.1 * 0.3))
+    on = planner.simulate(
+        gates, touching.best.schedule, 1e-3 * tol, eta=touching.eta, horizon_s=1.0
+    )
+    assert np.min(on.error) > 0.5 * tol  # the valley's bottom
+    assert on.error[-1] > tol  # and back above it
+    planner, gates, tol = _start(19, config)
+    assert planner.plan_eta(gates, tol).best is None
 
 
 def test_without_the_refinement_the_board_has_no_plan() -> None:

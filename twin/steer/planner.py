@@ -249,10 +249,10 @@ class Planner(PlanBudget):
         schedule gets past. When no probe reaches, full plans at each eta in order (the first
         that reaches). Where still none does, the refinement lambdas
         (:meth:`PlannerConfig.refinement`, between those of ``lams``) at each eta in order (the
-        first that reaches). Without any, a plan with no best whose ``eta`` is the one whose
-        probe gets lowest (where to fall back). One budget covers it all; when it runs out, the
-        cheapest plan found by then (``truncated``); a probe that reached counts as a plan
-        (lambda = 0 at its eta).
+        first that reaches ``refine_margin x tol``: its schedule ends there). Without any, a
+        plan with no best whose ``eta`` is the one whose probe gets lowest (where to fall
+        back). One budget covers it all; when it runs out, the cheapest plan found by then
+        (``truncated``); a probe that reached counts as a plan (lambda = 0 at its eta).
         """
         etas = self.etas(at_least=at_least)
         if len(etas) == 1:
@@ -330,13 +330,14 @@ class Planner(PlanBudget):
 
     def _refined(self, gates_v: np.ndarray, tol: float, etas: list[float], unreached: Plan) -> Plan:
         """No candidate of ``lams`` reaches ``tol`` at any of ``etas``: plans with the
-        :meth:`PlannerConfig.refinement` lambdas at each eta in turn, the first that reaches
-        (or whose budget ran out); else ``unreached``. Within an open budget."""
+        :meth:`PlannerConfig.refinement` lambdas to ``refine_margin x tol`` at each eta in turn,
+        the first that reaches (or whose budget ran out); else ``unreached``. Within an open
+        budget."""
         lams = self.config.refinement()
         if not lams:
             return unreached
         for eta in etas:
-            plan = self.plan(gates_v, tol, eta=eta, lams=lams)
+            plan = self.plan(gates_v, self.config.refine_margin * tol, eta=eta, lams=lams)
             if plan.best is not None or plan.truncated:
                 return plan
         return unreached
