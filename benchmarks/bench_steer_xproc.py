@@ -74,6 +74,9 @@ def one_run(seed: int, args: argparse.Namespace) -> dict:
             steer.append("--reset-gates")
         if args.no_eta:
             steer.append("--no-eta")
+        if args.docs is not None:  # the run's documents, one file per seed
+            os.makedirs(args.docs, exist_ok=True)
+            steer += ["--out", os.path.join(args.docs, f"seed-{seed}.jsonl")]
         if args.plan_budget_hold_s is not None:
             steer += ["--plan-budget-hold-s", str(args.plan_budget_hold_s)]
         t0 = time.monotonic()
@@ -124,6 +127,11 @@ def main() -> None:
     ap.add_argument("--no-reset", action="store_true", help="steer the board as it is (trained)")
     ap.add_argument("--no-eta", action="store_true", help="never change the board's eta")
     ap.add_argument("--out", default=None, help="append each run's summary as a JSON line")
+    ap.add_argument(
+        "--docs",
+        default=None,
+        help="write each run's documents to DIR/seed-S.jsonl (twin steer --out)",
+    )
     ap.add_argument(
         "--plan-budget-hold-s", type=float, default=None, help="twin steer --plan-budget-hold-s"
     )

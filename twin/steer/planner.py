@@ -19,7 +19,9 @@ reads the wall clock.
 The nudge eta is a second lever (:meth:`Planner.plan_eta`): the boards' free/clamped gain
 mismatch drives each gate by a term that does not scale with eta, while the learning signal
 does, so it floors the error like a per-edge lambda; where no lambda schedule is predicted to
-reach the tolerance at the board's eta, the planner tries raised ones (``eta_factors``).
+reach the tolerance at the board's eta, the planner tries raised ones (``eta_factors``). Where
+none of ``lams`` reaches at any eta, lambdas between them (``refine_lams``): the band of lambda
+that reaches can be narrow.
 """
 
 from __future__ import annotations
@@ -245,14 +247,24 @@ class Planner(PlanBudget):
         among the cheapest candidates of all etas, not the first eta that gets there. The
         probe is not a perfect test: lambda = 0 can stall on a plateau that a lambda > 0
         schedule gets past. When no probe reaches, full plans at each eta in order (the first
-        that reaches). Without any, a plan with no best whose ``eta`` is the one whose probe
-        gets lowest (where to fall back). One budget covers it all; when it runs out, the
-        cheapest plan found by then (``truncated``); a probe that reached counts as a plan
-        (lambda = 0 at its eta).
+        that reaches). Where still none does, the refinement lambdas
+        (:meth:`PlannerConfig.refinement`, between those of ``lams``) at each eta in order (the
+        first that reaches ``refine_margin x tol``: its schedule ends there). Without any, a
+        plan with no best whose ``eta`` is the one whose probe gets lowest (where to fall
+        back). One budget covers it all; when it runs out, the cheapest plan found by then
+        (``truncated``); a probe that reached counts as a plan (lambda = 0 at its eta).
         """
         etas = self.etas(at_least=at_least)
         if len(etas) == 1:
-            return self.plan(gates_v, tol, first=first, eta=etas[0])
+            opened = self._open_budget()
+            try:
+                plan = self.plan(gates_v, tol, first=first, eta=etas[0])
+                if plan.best is None and not plan.truncated:
+                    return self._refined(gates_v, tol, etas, plan)
+                return plan
+            finally:
+                if opened:
+                    self._close_budget()
         opened = self._open_budget()
         probes: list[Prediction] = []
         plans: list[Plan] = []
@@ -296,6 +308,10 @@ class Planner(PlanBudget):
                     )
                     if plan.best is not None or plan.truncated:
                         return plan
+                lows = [float(np.min(p.error)) if p.error.size else np.inf for p in probes]
+                low_eta = etas[int(np.argmin(lows))] if probes else self.eta
+                unreached = Plan(best=None, candidates=tuple(probes), eta=low_eta)
+                return self._refined(gates_v, tol, etas, unreached)
         except _BudgetSpent:
             truncated = True
         finally:
@@ -312,6 +328,20 @@ class Planner(PlanBudget):
         eta = etas[int(np.argmin(lows))] if probes else self.eta
         return Plan(best=None, candidates=tuple(probes), eta=eta, truncated=truncated)
 
+    def _refined(self, gates_v: np.ndarray, tol: float, etas: list[float], unreached: Plan) -> Plan:
+        """No candidate of ``lams`` reaches ``tol`` at any of ``etas``: plans with the
+        :meth:`PlannerConfig.refinement` lambdas to ``refine_margin x tol`` at each eta in turn,
+        the first that reaches (or whose budget ran out); else ``unreached``. Within an open
+        budget."""
+        lams = self.config.refinement()
+        if not lams:
+            return unreached
+        for eta in etas:
+            plan = self.plan(gates_v, self.config.refine_margin * tol, eta=eta, lams=lams)
+            if plan.best is not None or plan.truncated:
+                return plan
+        return unreached
+
     def plan(
         self,
         gates_v: np.ndarray,
@@ -322,6 +352,7 @@ class Planner(PlanBudget):
         eta: float | None = None,
         bound_j: float = np.inf,
         lam0: Prediction | None = None,
+        lams: Sequence[float] | None = None,
     ) -> Plan:
         """Candidates from ``gates_v``; the least-energy one that reaches ``tol``.
 
@@ -335,7 +366,8 @@ class Planner(PlanBudget):
         ``bound``), and none may be best. ``lam0``: lambda = 0 held to ``tol`` at this eta from
         ``gates_v``, already simulated (:meth:`plan_eta`'s probe): taken as that candidate, cut
         where it spends more than the bound as its run would have been, instead of simulating it
-        again (the twin is deterministic: the same run).
+        again (the twin is deterministic: the same run). ``lams``: the lambdas of the candidates
+        (default the config's ``lams``).
         """
         eta = self.eta if eta is None else float(eta)
         if not (np.isfinite(tol) and tol > 0):
@@ -349,7 +381,8 @@ class Planner(PlanBudget):
             if bound and candidate.energy_to_tol_j is not None:
                 best_j = min(best_j, candidate.energy_to_tol_j)
 
-        lams = sorted(self.config.lams, key=lambda lam: lam != first)  # stable: else in order
+        given = self.config.lams if lams is None else tuple(lams)
+        lams = sorted(given, key=lambda lam: lam != first)  # stable: else in order
         opened, truncated = self._open_budget(), False
         try:
             for lam in lams:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import attrs
@@ -64,6 +65,20 @@ class PlannerConfig:
         clock the planner is given (:attr:`Planner.clock`; without one, unbounded): for a
         board whose clock runs on while it is held, an upper bound on the hold. Load-dependent:
         prefer ``budget_sim_s``.
+    refine_lams : tuple of float or None
+        Lambdas tried as well when no candidate of ``lams`` is predicted to reach the tolerance
+        at any eta (each held to the tolerance, and branched to ``lam = 0`` at the switch points,
+        at each eta in turn: :meth:`Planner.plan_eta`): the band of lambda that reaches can lie
+        between two of ``lams`` (a typical board, seed 10, its own circuit from boot: lambda
+        0.05 and 0.07 reach 1e-3 of the initial error at eta 0.44-1, 0.03 and 0.1 do not).
+        ``None``: the geometric midpoints of consecutive positive ``lams``
+        (:meth:`refinement`); ``()``: none. Boards where ``lams`` reaches plan as without it.
+    refine_margin : float
+        A refinement candidate counts only where it is predicted to reach this fraction of the
+        tolerance (it is planned to ``refine_margin x tolerance``): where the candidates of
+        ``lams`` all fail, the one that gets there often only touches the tolerance at the
+        bottom of a valley (seed 19: lambda 0.17 at eta 0.88 dips to 0.9x the tolerance for
+        under 10 ms), which a board passes through before it can be stopped there.
     budget_hold_s : float or None
         Board time one plan may hold the board, s (``None``: unbounded), read from the board's
         own clock (:attr:`Planner.board_clock`, set by the steerer; without one, unbounded). A
@@ -81,6 +96,8 @@ class PlannerConfig:
     eta_factors: tuple[float, ...] = (2.0, 4.0)
     eta_max: float = 1.0
     eta_saving: float = 0.1
+    refine_lams: tuple[float, ...] | None = None
+    refine_margin: float = 0.5
     budget_sim_s: float | None = DEFAULT_BUDGET_SIM_S
     budget_s: float | None = None
     budget_hold_s: float | None = DEFAULT_BUDGET_HOLD_S
@@ -106,5 +123,23 @@ class PlannerConfig:
             )
         if any(not (0 <= v < 1) for v in self.lams):
             raise SteerConfigError(f"planner lams: expected numbers in [0, 1), got {self.lams}")
+        if self.refine_lams is not None and any(not (0 < v < 1) for v in self.refine_lams):
+            raise SteerConfigError(
+                f"planner refine_lams: expected numbers in (0, 1), got {self.refine_lams}"
+            )
+        if not (0 < self.refine_margin <= 1):
+            raise SteerConfigError(
+                f"planner refine_margin: expected a fraction in (0, 1], got {self.refine_margin}"
+            )
         _positive("planner switch_factors", self.switch_factors)
         _positive("planner dt_s/horizon_s/stall_s", (self.dt_s, self.horizon_s, self.stall_s))
+
+    def refinement(self) -> tuple[float, ...]:
+        """The lambdas tried when none of ``lams`` reaches (:attr:`refine_lams`; by default the
+        geometric midpoints of consecutive positive ``lams``), without those in ``lams``."""
+        if self.refine_lams is not None:
+            extra = self.refine_lams
+        else:
+            pos = sorted({v for v in self.lams if v > 0})
+            extra = tuple(float(np.sqrt(a * b)) for a, b in itertools.pairwise(pos))
+        return tuple(v for v in extra if v not in self.lams)

@@ -241,9 +241,13 @@ class PredictivePolicy:
 
     @property
     def start_gates_v(self) -> np.ndarray | None:
-        """The gates (V) the plan just made starts from (``None`` once training went on with it,
-        or fallen back)."""
-        return None if self.current is None or not self._fresh else self._plan_gates
+        """The gates (V) the plan just made starts from (``None`` once training went on with it).
+        Also when that plan fell back to control (no schedule reaches, or its budget ran out):
+        the board was held while the twin planned, and control goes on from where the hold
+        began, not from where the held board drifted (across processes, seed 8: a re-plan held
+        the board 9 s, its error rose from 1.6x the tolerance to 120x, and Eq. 18 started from
+        there)."""
+        return self._plan_gates if self._fresh else None
 
     def predicted_error(self, obs: Observation) -> float | None:
         """The followed plan's predicted error at ``obs`` (``None`` without a plan)."""
@@ -353,6 +357,7 @@ class PredictivePolicy:
     def start(self, obs: Observation) -> float:
         """Plan from ``obs`` (again after a reboot: counted as a re-plan)."""
         if self.fell_back is not None:
+            self._fresh = False  # no plan made here: nothing to put the board back to
             return self.fallback.start(obs)
         self.replans += bool(self.plans)
         return self._replan(obs)
