@@ -15,8 +15,9 @@ from twin.steer.planner import Phase, Planner, PlannerConfig, lowest_error
 
 from .conftest import Misbehaving
 
-#: Seed 0's board with typical hidden variation: at its eta 0.22, lambda = 0 floors near 4 % of
-#: the initial error on its own circuits (the gain mismatch), well above 1 %.
+#: Seed 0's board with typical hidden variation: at its eta 0.22, lambda = 0 floors at 1.6 % of
+#: the initial error on its own circuits (the gain mismatch) over 3 s, above 1 % (with the suite's
+#: pinned kernels, tests/conftest.py; 4.1 % with OpenBLAS's generic ones: a long branching run).
 SEED = 0
 REL = 1e-2
 
@@ -40,7 +41,7 @@ def test_the_gain_mismatch_floor_falls_as_eta_rises() -> None:
         float(np.min(planner.simulate(gates, lam0, 1e-9, horizon_s=3.0, eta=eta).error))
         for eta in (0.22, 0.44, 0.88)
     ]
-    assert floors[0] > 2 * REL * e0  # the board's own eta cannot get to 1 %
+    assert floors[0] > REL * e0  # the board's own eta cannot get to 1 %
     assert floors[1] < floors[0] / 2
     assert floors[2] < floors[1] / 2
     # a mismatch-free twin of the same board has no such floor at the board's eta
