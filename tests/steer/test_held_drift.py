@@ -57,38 +57,50 @@ def _near(spent_j: float | None, planned_j: float | None) -> bool:
     return None not in (spent_j, planned_j) and spent_j == pytest.approx(planned_j, rel=0.2)
 
 
-def _followed(s: dict, moves: list[float]) -> str | None:
-    """What a run with ``restore_gates`` off got wrong (``None``: nothing)."""
-    checks = {
+def _planned(s: dict, moves: list[float]) -> dict[str, bool]:
+    """What every held run must show: a plan made while the gates moved, followed to the
+    tolerance without a re-plan, at the energy it predicted."""
+    return {
         "no plan was made": bool(moves),
         "the held gates did not move": bool(moves) and min(moves) > RESYNC_GATE_V,
         "not reached": s["reached"],
         "re-planned": s["replans"] == 0,
         "energy off the plan's": _near(s["training_energy_j"], s["predicted_energy_j"]),
-        "not one re-sync": s["resyncs"] == 1,
-        "restored": s["gate_restores"] == 0 and s["gate_restore_energy_j"] == 0.0,
-        "re-synced from elsewhere": bool(moves)
-        and s["resync_gate_moves_v"][:1] == pytest.approx(moves[:1], abs=0.02),
     }
+
+
+def _first_wrong(checks: dict[str, bool]) -> str | None:
     return next((what for what, ok in checks.items() if not ok), None)
+
+
+def _followed(s: dict, moves: list[float]) -> str | None:
+    """What a run with ``restore_gates`` off got wrong (``None``: nothing)."""
+    return _first_wrong(
+        _planned(s, moves)
+        | {
+            "not one re-sync": s["resyncs"] == 1,
+            "restored": s["gate_restores"] == 0 and s["gate_restore_energy_j"] == 0.0,
+            "re-synced from elsewhere": bool(moves)
+            and s["resync_gate_moves_v"][:1] == pytest.approx(moves[:1], abs=0.02),
+        }
+    )
 
 
 def _restored(s: dict, moves: list[float]) -> str | None:
     """What a run with ``restore_gates`` on (the default) got wrong (``None``: nothing)."""
-    checks = {
-        "no plan was made": bool(moves),
-        "the held gates did not move": bool(moves) and min(moves) > RESYNC_GATE_V,
-        "not reached": s["reached"],
-        "re-planned": s["replans"] == 0,
-        "energy off the plan's": _near(s["training_energy_j"], s["predicted_energy_j"]),
-        "not one restore": s["gate_restores"] == 1,
-        "re-synced": s["resyncs"] == 0,
-        # the write is booked (C dV^2 / 2 per gate): at least the largest gate's move, past
-        # the re-sync threshold; well under the training it saves
-        "restore energy": s["training_energy_j"] is not None
-        and 0.5 * 2.2e-6 * RESYNC_GATE_V**2 < s["gate_restore_energy_j"] < s["training_energy_j"],
-    }
-    return next((what for what, ok in checks.items() if not ok), None)
+    return _first_wrong(
+        _planned(s, moves)
+        | {
+            "not one restore": s["gate_restores"] == 1,
+            "re-synced": s["resyncs"] == 0,
+            # the write is booked (C dV^2 / 2 per gate): at least the largest gate's move, past
+            # the re-sync threshold; well under the training it saves
+            "restore energy": s["training_energy_j"] is not None
+            and 0.5 * 2.2e-6 * RESYNC_GATE_V**2
+            < s["gate_restore_energy_j"]
+            < s["training_energy_j"],
+        }
+    )
 
 
 def test_a_plan_is_followed_from_where_the_held_board_drifted(monkeypatch) -> None:
