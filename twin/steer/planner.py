@@ -308,9 +308,9 @@ class Planner(PlanBudget):
                     )
                     if plan.best is not None or plan.truncated:
                         return plan
-                lows = [float(np.min(p.error)) if p.error.size else np.inf for p in probes]
-                low_eta = etas[int(np.argmin(lows))] if probes else self.eta
-                unreached = Plan(best=None, candidates=tuple(probes), eta=low_eta)
+                unreached = Plan(
+                    best=None, candidates=tuple(probes), eta=self._lowest_eta(etas, probes)
+                )
                 return self._refined(gates_v, tol, etas, unreached)
         except _BudgetSpent:
             truncated = True
@@ -324,9 +324,14 @@ class Planner(PlanBudget):
                 if _plan_energy_j(later) < (1 - self.config.eta_saving) * _plan_energy_j(cheapest):
                     cheapest = later
             return attrs.evolve(cheapest, truncated=truncated or cheapest.truncated)
-        lows = [float(np.min(p.error)) if p.error.size else np.inf for p in probes]
-        eta = etas[int(np.argmin(lows))] if probes else self.eta
+        eta = self._lowest_eta(etas, probes)
         return Plan(best=None, candidates=tuple(probes), eta=eta, truncated=truncated)
+
+    def _lowest_eta(self, etas: list[float], probes: list[Prediction]) -> float:
+        """The eta whose lambda = 0 probe got lowest (where to fall back); the planner's own
+        without probes. ``probes`` are those of ``etas``, in order."""
+        lows = [float(np.min(p.error)) if p.error.size else np.inf for p in probes]
+        return etas[int(np.argmin(lows))] if probes else self.eta
 
     def _refined(self, gates_v: np.ndarray, tol: float, etas: list[float], unreached: Plan) -> Plan:
         """No candidate of ``lams`` reaches ``tol`` at any of ``etas``: plans with the
