@@ -3,7 +3,10 @@ simulated twin time, the held board's time and wall time (:class:`PlannerConfig`
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import attrs
 
 from .planner_config import PlannerConfig
 
@@ -15,6 +18,13 @@ STOP_CHECK_STEPS = 20
 
 class _BudgetSpent(Exception):
     """A plan's budget ran out (internal: :meth:`Planner.plan` returns what it has)."""
+
+
+@attrs.define
+class Spent:
+    """Whether a budget ran out within a :meth:`PlanBudget._budget` block."""
+
+    truncated: bool = False
 
 
 class PlanBudget:
@@ -64,6 +74,20 @@ class PlanBudget:
             if self._hold_start is not None and cfg.budget_hold_s is not None:
                 self._hold_deadline = self._hold_start + cfg.budget_hold_s
         return True
+
+    @contextmanager
+    def _budget(self) -> Iterator[Spent]:
+        """The plan's budgets over the block: opened unless they are running (a plan within a
+        plan shares its caller's) and closed by the block that opened them. A budget that runs
+        out ends the block (:class:`_BudgetSpent`), and the yielded :class:`Spent` says so."""
+        opened, spent = self._open_budget(), Spent()
+        try:
+            yield spent
+        except _BudgetSpent:
+            spent.truncated = True
+        finally:
+            if opened:
+                self._close_budget()
 
     def _close_budget(self) -> None:
         self._budget_open = False

@@ -256,21 +256,16 @@ class Planner(PlanBudget):
         """
         etas = self.etas(at_least=at_least)
         if len(etas) == 1:
-            opened = self._open_budget()
-            try:
+            with self._budget():  # plan() returns what it has when the budget runs out
                 plan = self.plan(gates_v, tol, first=first, eta=etas[0])
                 if plan.best is None and not plan.truncated:
-                    return self._refined(gates_v, tol, etas, plan)
-                return plan
-            finally:
-                if opened:
-                    self._close_budget()
-        opened = self._open_budget()
+                    plan = self._refined(gates_v, tol, etas, plan)
+            return plan
         probes: list[Prediction] = []
         plans: list[Plan] = []
         best_j = np.inf
         truncated = False
-        try:
+        with self._budget() as spent:
             for i, eta in enumerate(etas):
                 lam0 = (Phase(lam=0.0, until_error=tol),)
                 probe = self.simulate(gates_v, lam0, tol, eta=eta)  # whether it gets there
@@ -312,11 +307,7 @@ class Planner(PlanBudget):
                     best=None, candidates=tuple(probes), eta=self._lowest_eta(etas, probes)
                 )
                 return self._refined(gates_v, tol, etas, unreached)
-        except _BudgetSpent:
-            truncated = True
-        finally:
-            if opened:
-                self._close_budget()
+        truncated = truncated or spent.truncated
         reaching = [p for p in plans if p.best is not None]
         if reaching:
             cheapest = reaching[0]
@@ -388,8 +379,7 @@ class Planner(PlanBudget):
 
         given = self.config.lams if lams is None else tuple(lams)
         lams = sorted(given, key=lambda lam: lam != first)  # stable: else in order
-        opened, truncated = self._open_budget(), False
-        try:
+        with self._budget() as spent:  # out of budget: the best of what was simulated
             for lam in lams:
                 direct: Schedule = (Phase(lam=lam, until_error=tol),)
                 if lam == 0 and lam0 is not None and lam0.schedule == direct:
@@ -418,11 +408,7 @@ class Planner(PlanBudget):
                         eta=eta,
                     )
                     keep(join_predictions(schedule, trunk, n, t0, e0, tail))
-        except _BudgetSpent:
-            truncated = True  # the best of what was simulated (lambda = 0 comes first)
-        finally:
-            if opened:
-                self._close_budget()
+        truncated = spent.truncated  # lambda = 0 comes first
         reaching = [c for c in candidates if c.energy_to_tol_j is not None]
         best = min(reaching, key=lambda c: c.energy_to_tol_j or 0.0) if reaching else None
         return Plan(best=best, candidates=tuple(candidates), eta=eta, truncated=truncated)
