@@ -8,7 +8,7 @@ import pytest
 from tests.boards import DelegatingBoard
 from twin.board.contract import Ack, Board, Command
 from twin.board.errors import BridgeConfigError
-from twin.shadow.calibration_runs import record_live
+from twin.shadow.episodes import record_live
 from twin.shadow.session import EmulationSpec, calibrate_emulator, make_emulator, open_board
 
 

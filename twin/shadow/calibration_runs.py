@@ -9,17 +9,15 @@ errors of the nominal and calibrated twins.
 
 from __future__ import annotations
 
-import time
-import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
 import numpy as np
 
-from twin.board.contract import Ack, Board, BoardState, Command
+from twin.board.contract import Board, BoardState
 from twin.board.emulator import BoardEmulator
-from twin.board.errors import BridgeConfigError, BridgeTimeout
+from twin.board.errors import BridgeConfigError
 from twin.shadow.calibrate import (
     CalibrationResult,
     calibrate,
@@ -29,12 +27,13 @@ from twin.shadow.calibrate import (
 )
 from twin.shadow.detector import learn_spread
 from twin.shadow.drive_margin import GAIN_COV_KEYS, gain_covariance
+from twin.shadow.episodes import check_etas, record_episodes, record_live
 
 if TYPE_CHECKING:
     from twin.physics.task import Task
     from twin.simulation.edge import EdgeParams
 
-__all__ = ["PIECE_S", "calibrate_board", "calibrate_emulator", "calibrate_live", "record_live"]
+__all__ = ["PIECE_S", "calibrate_board", "calibrate_emulator", "calibrate_live"]
 
 
 def _record(
@@ -44,70 +43,22 @@ def _record(
     seed: int,
     idle_s: float = 0.0,
     etas: Sequence[float] = (),
-) -> list[Any]:
-    """Train from ``episodes`` random gate states for ``episode_s`` each (each after ``idle_s``
-    held idle at those gates, when > 0; episode ``k`` at nudge ``etas[k % len(etas)]`` when
-    given, the board's own eta set back after); every frame."""
-    rng = np.random.default_rng([seed, 11])
-    n = emulator.task.network.n_edges
-    states: list[BoardState] = []
-    own = emulator.eta
-    for ep in range(episodes):
-        gates = rng.uniform(2.0, 4.5, n).tolist()
-        key = f"cal-{seed}-{ep}"
-        if etas:
-            _set_eta(emulator.command, key, etas[ep % len(etas)], "emulated board")
-        if idle_s > 0:
-            _send(emulator.command, key, _HOLD, gates, "emulated board")
-            states += emulator.advance(emulator.t_s + idle_s)
-            _send(emulator.command, key, _TRAIN, gates, "emulated board")
-        else:
-            _start_episode(emulator.command, key, gates, "emulated board")
-        states += emulator.advance(emulator.t_s + episode_s)
-    if etas:
-        _set_eta(emulator.command, f"cal-{seed}-end", own, "emulated board")
-    return states
-
-
-def _set_eta(send: Callable[[Command], Ack], key: str, eta: float, who: str) -> None:
-    """Set the board's nudge to ``eta`` (key ``key-eta``); an error naming ``who`` if refused."""
-    ack = send(Command(name="set_params", key=f"{key}-eta", args={"eta": float(eta)}))
-    if not ack.ok:
-        raise BridgeConfigError(
-            f"calibration: {who} refused eta {eta:g}: {ack.code} {ack.message}".rstrip()
-        )
-
-
-def _check_etas(etas: Sequence[float]) -> None:
-    if any(not (np.isfinite(e) and 0 < e <= 1) for e in etas):
-        raise BridgeConfigError(f"calibration etas: expected numbers in (0, 1], got {list(etas)}")
-
-
-#: The commands that start an episode: reset and train; or hold idle at the reset gates first.
-_START = ("reset_gates", "start_training")
-_HOLD, _TRAIN = ("stop_training", "reset_gates"), ("start_training",)
-
-
-def _send(
-    send: Callable[[Command], Ack], key: str, names: tuple[str, ...], gates_v: list[float], who: str
-) -> None:
-    """Send ``names`` in turn (``reset_gates`` to ``gates_v``, V), each under its own key
-    (``key-NAME``); an error naming ``who`` if one is refused."""
-    for name in names:
-        args = {"gate_v": gates_v} if name == "reset_gates" else {}
-        ack = send(Command(name=name, key=f"{key}-{name}", args=args))
-        if not ack.ok:
-            raise BridgeConfigError(
-                f"calibration: {who} refused {name}: {ack.code} {ack.message}".rstrip()
-            )
-
-
-def _start_episode(
-    send: Callable[[Command], Ack], key: str, gates_v: list[float], who: str
-) -> None:
-    """Reset the gates to ``gates_v`` (V) and start training, each command under its own key
-    (``key-NAME``); an error naming ``who`` if either is refused."""
-    _send(send, key, _START, gates_v, who)
+) -> list[BoardState]:
+    """The episodes of :func:`~twin.shadow.episodes.record_episodes` on an emulated board,
+    advanced in process; every frame."""
+    return record_episodes(
+        emulator.command,
+        lambda s: emulator.advance(emulator.t_s + s),
+        n_edges=emulator.task.network.n_edges,
+        episodes=episodes,
+        episode_s=episode_s,
+        seed=seed,
+        key=f"cal-{seed}",
+        who="emulated board",
+        own_eta=emulator.eta,
+        idle_s=idle_s,
+        etas=etas,
+    )
 
 
 def _idle_before(
@@ -149,7 +100,7 @@ def calibrate_emulator(
         raise BridgeConfigError("calibration: need 0 < held_out < episodes")
     if not (np.isfinite(idle_s) and idle_s >= 0):
         raise BridgeConfigError(f"idle_s: expected a time >= 0 s, got {idle_s!r}")
-    _check_etas(etas)
+    check_etas(etas)
     frames = _record(emulator, episodes, episode_s, seed, idle_s, etas)
     segments = split_segments(frames)
     if len(segments) != episodes:
@@ -258,11 +209,6 @@ def _drain(board: Board, timeout_s: float) -> list[BoardState]:
         states += [u for u in updates if isinstance(u, BoardState)]
 
 
-#: Wall time a calibration command may take with its retries (same key), s: a board on a
-#: loaded host answers late, and a calibration is not worth losing to that.
-COMMAND_TIMEOUT_S = 20.0
-#: Wall time spent discarding a live board's backlog before a calibration, s.
-DRAIN_S = 0.2
 #: A recording with too few training segments is cut into pieces of this much board time, s.
 PIECE_S = 1.0
 
@@ -336,76 +282,6 @@ def calibrate_board(
                          idle=split_segments(frames, mode="idle"))  # fmt: skip
 
 
-def _episode(board: Board, episode_s: float, timeout_s: float, deadline: float) -> list[BoardState]:
-    """The board's frames over ``episode_s`` of board time from the first one received."""
-    states: list[BoardState] = []
-    while not states or states[-1].t_s < states[0].t_s + episode_s:
-        if time.monotonic() > deadline:
-            raise BridgeTimeout(
-                f"calibration: board {board.board_id} did not report {episode_s:g} s of "
-                "training in time (is it paced far below real time?)"
-            )
-        updates = board.poll(timeout_s)
-        if not updates:
-            raise BridgeTimeout(
-                f"calibration: no frame from board {board.board_id} in {timeout_s:g} s"
-            )
-        states += [u for u in updates if isinstance(u, BoardState)]
-    return states
-
-
-def record_live(
-    board: Board,
-    *,
-    episodes: int,
-    episode_s: float,
-    seed: int,
-    timeout_s: float = 5.0,
-    idle_s: float = 0.0,
-    etas: Sequence[float] = (),
-) -> list[BoardState]:
-    """Drive ``board`` through its commands: ``episodes`` training episodes of ``episode_s``
-    board seconds, each from random gates (2.0-4.5 V, drawn as :func:`calibrate_emulator`
-    draws them; held idle there for ``idle_s`` first when > 0; at nudge ``etas[k % len(etas)]``
-    when given, the board's own eta set back after); every frame received from the first reset
-    on.
-
-    Each command carries a fresh idempotency key, so a board that remembers keys from an
-    earlier calibration acts on these. Bounded: an episode may take at most 3 x ``episode_s``
-    + 10 x ``timeout_s`` of wall time.
-    """
-    rng = np.random.default_rng([seed, 11])
-    snap = board.snapshot(timeout_s)
-    n, own = len(snap.state.gate_v), float(snap.config.params.get("eta", snap.state.eta))
-    tag = uuid.uuid4().hex[:12]
-    drained = time.monotonic() + DRAIN_S  # the backlog from before the calibration is not part
-    while time.monotonic() < drained and board.poll(0.0):  # of it (a board paced faster than
-        pass  # real time never runs dry: bounded)
-    states: list[BoardState] = []
-    for ep in range(episodes):
-        gates = rng.uniform(2.0, 4.5, n).tolist()
-        key, who = f"cal-{tag}-{ep}", f"board {board.board_id}"
-
-        def send(c: Command) -> Ack:
-            return board.command(c, COMMAND_TIMEOUT_S)
-
-        if etas:
-            _set_eta(send, key, etas[ep % len(etas)], who)
-        if idle_s > 0:
-            _send(send, key, _HOLD, gates, who)
-            deadline = time.monotonic() + 3 * idle_s + 10 * timeout_s
-            states += _episode(board, idle_s, timeout_s, deadline)
-            _send(send, key, _TRAIN, gates, who)
-        else:
-            _start_episode(send, key, gates, who)
-        deadline = time.monotonic() + 3 * episode_s + 10 * timeout_s
-        states += _episode(board, episode_s, timeout_s, deadline)
-    if etas:
-        _set_eta(lambda c: board.command(c, COMMAND_TIMEOUT_S), f"cal-{tag}-end", own,
-                 f"board {board.board_id}")  # fmt: skip
-    return states
-
-
 def calibrate_live(
     board: Board,
     *,
@@ -428,7 +304,7 @@ def calibrate_live(
     """
     if not 0 < held_out < episodes:
         raise BridgeConfigError("calibration: need 0 < held_out < episodes")
-    _check_etas(etas)
+    check_etas(etas)
     task, step_s = _snapshot_task(board, join_timeout_s)
     frames = record_live(board, episodes=episodes, episode_s=episode_s, seed=seed,
                          timeout_s=timeout_s, idle_s=idle_s, etas=etas)  # fmt: skip
