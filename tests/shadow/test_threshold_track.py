@@ -84,18 +84,26 @@ def test_settings_must_be_positive(field: str) -> None:
         ThresholdTrackConfig(**{field: 0.0})
 
 
-def _drifting_shadow(track: ThresholdTrackConfig | None, duration_s: float) -> list[object]:
-    """Board 11 (true edges: a perfect calibration) whose thresholds ramp at 4 V per board-hour
-    (sd over edges; 200 times :class:`~twin.board.drift.SlowDrift`'s 20 mV so that 40 s drift as
-    far as 2.2 board-hours would), shadowed with the node check every 0.25 s: its node alarms."""
+#: Boards of the drifting-threshold check and the board seconds each is shadowed.
+DRIFT_BOARDS, DRIFT_S = (11, 12, 13), 60.0
+
+
+def _drifting_shadow(
+    seed: int, track: ThresholdTrackConfig | None, *, until_alarm: bool = False
+) -> list[object]:
+    """Board ``seed`` (true edges: a perfect calibration) whose thresholds ramp at 4 V per
+    board-hour (sd over edges; 200 times :class:`~twin.board.drift.SlowDrift`'s 20 mV so that
+    60 s drift as far as 3.3 board-hours would), shadowed with the node check every 0.25 s for
+    :data:`DRIFT_S` (``until_alarm``: or until the first node alarm, 5 s at a time): its node
+    alarms."""
     from tests.shadow.test_probe import KNOWN_BOARD, board
     from twin.board.drift import SlowDrift, slow_drift
     from twin.board.inprocess import InProcessBoard
     from twin.shadow.shadow import Shadow, ShadowConfig
 
-    emu = board(11)
+    emu = board(seed)
     drift = SlowDrift(gain_rel_per_hour=0.0, threshold_v_per_hour=4.0, step_s=0.05)
-    faults = slow_drift(32, duration_s=duration_s + 1, drift=drift, rng=np.random.default_rng(11))
+    faults = slow_drift(32, duration_s=DRIFT_S + 1, drift=drift, rng=np.random.default_rng(seed))
     sh = Shadow(
         InProcessBoard(emu, faults=faults),
         ShadowConfig(node_every_s=0.25, track_thresholds=track),
@@ -103,14 +111,21 @@ def _drifting_shadow(track: ThresholdTrackConfig | None, duration_s: float) -> l
         edges=emu.edges,
         spread=KNOWN_BOARD,
     )
-    sh.run(duration_s)
+    for until_s in np.arange(5.0, DRIFT_S + 1.0, 5.0) if until_alarm else [DRIFT_S]:
+        sh.run(float(until_s))
+        if until_alarm and any(a.source == "nodes" for a in sh.alarms):
+            break
     sh.close()
     return [a for a in sh.alarms if a.source == "nodes"]
 
 
 @pytest.mark.slow
 def test_a_node_check_that_tracks_thresholds_does_not_alarm_on_their_drift() -> None:
-    """The long run's false alarm (a drifting threshold held against the calibration's), in 40
-    board seconds: alarms without tracking, none with the default tracker."""
-    assert _drifting_shadow(None, 40.0)
-    assert _drifting_shadow(ThresholdTrackConfig(), 40.0) == []
+    """The long run's false alarm (a drifting threshold held against the calibration's), as a
+    rate over three boards of 60 board seconds: without tracking the node check alarms on most
+    (6 of 6 boards 11-16 measured, first at 5.8-46 s: where differs by board and by the BLAS
+    kernels), with the default tracker on none (0 of 4 measured, boards 11-14)."""
+    untracked = [bool(_drifting_shadow(seed, None, until_alarm=True)) for seed in DRIFT_BOARDS]
+    assert sum(untracked) >= 2, untracked
+    tracked = [len(_drifting_shadow(seed, ThresholdTrackConfig())) for seed in DRIFT_BOARDS]
+    assert tracked == [0] * len(DRIFT_BOARDS)
