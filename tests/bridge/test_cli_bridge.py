@@ -97,6 +97,10 @@ def test_lab_variation_on_the_command_line(capsys, tmp_path) -> None:
             ("shadow", "--emulate", "--fault", "99:gain=2@0.1", "--duration", "0.2", "--no-db"),
             "fault edge: expected 0..31",
         ),
+        (  # found by make fuzz: the work estimate was announced before the fault was checked
+            ("shadow", "--emulate", "--calibrate", "--fault", "99:leak=1@0", "--no-db"),
+            "fault edge: expected 0..31",
+        ),
         (("shadow", "--emulate", "--resync", "sometimes"), "--resync"),
         (("calibrate",), "exactly one of --from-emulator, --record FILE or --connect"),
         (("calibrate", "--record", "/nonexistent/rec.bin"), "no such file"),

@@ -222,14 +222,6 @@ def shadow_cmd(
     curve = client_curve(curve_secret, curve_server)
     if curve is not None and emulate:
         raise click.UsageError("--curve-secret and --curve-server need --connect")
-    check_shadow_work(
-        duration_s=duration,
-        rate_hz=rate_hz if emulate else NOMINAL_RATE_HZ,
-        calibration_s=CALIBRATION_S + CALIBRATION_EPISODES * idle_s if calibrate_first else 0.0,
-        paced=realtime or not emulate,
-        force=force,
-        quiet=as_json,
-    )
     spec = EmulationSpec(
         seed=seed,
         variation=variation,
@@ -237,6 +229,17 @@ def shadow_cmd(
         rate_hz=rate_hz,
         realtime=realtime,
         faults=faults,
+    )
+    # the emulated board is small: made (and its faults' edges and nodes checked, one line)
+    # before the work is estimated and announced
+    emulator = make_emulator(spec) if emulate else None
+    check_shadow_work(
+        duration_s=duration,
+        rate_hz=rate_hz if emulate else NOMINAL_RATE_HZ,
+        calibration_s=CALIBRATION_S + CALIBRATION_EPISODES * idle_s if calibrate_first else 0.0,
+        paced=realtime or not emulate,
+        force=force,
+        quiet=as_json,
     )
     config = ShadowConfig(
         resync=resync,  # type: ignore[arg-type]  # click.Choice checked it
@@ -249,8 +252,7 @@ def shadow_cmd(
         node_every_s=node_every,
     )
     edges, spread, report = None, None, None
-    if emulate:
-        emulator = make_emulator(spec)
+    if emulator is not None:
         if calibrate_first:
             result, report = calibrate_emulator(
                 emulator, episodes=CALIBRATION_EPISODES, seed=seed, idle_s=idle_s
