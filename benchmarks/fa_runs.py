@@ -14,7 +14,7 @@ import numpy as np
 
 from twin.board.inprocess import InProcessBoard
 from twin.shadow.alarm_curve import FalseAlarmCurve, upper95_per_hour
-from twin.shadow.config import default_node_every_s
+from twin.shadow.config import default_node_every_s, detector_hours
 from twin.shadow.session import EmulationSpec, calibrate_emulator, make_emulator
 from twin.shadow.shadow import Shadow, ShadowConfig
 
@@ -29,10 +29,12 @@ __all__ = [
     "K",
     "check",
     "crossings_at",
+    "cusum_hours",
     "make_shadow",
     "one",
     "runs",
     "sampled_hours",
+    "shadow_config",
 ]
 
 K, CLIP, EVERY_S = 1.0, 50.0, 0.01
@@ -54,6 +56,22 @@ class CheckSettings:
     node_check: bool = True
 
 
+def shadow_config(hours: float, settings: CheckSettings = CheckSettings()) -> ShadowConfig:
+    """The calibrated shadow's settings a check runs with, for a shadow-wide target of one
+    false alarm per ``hours`` board-hours."""
+    return ShadowConfig(
+        false_alarm_hours=hours,
+        drive_margin=settings.drive_margin,  # type: ignore[arg-type]  # argparse checked it
+        node_every_s=default_node_every_s(calibrated=True) if settings.node_check else None,
+    )
+
+
+def cusum_hours(hours: float, settings: CheckSettings = CheckSettings()) -> float:
+    """The gates' CUSUM's share of a shadow-wide target of ``hours`` board-hours between false
+    alarms (:func:`twin.shadow.config.detector_hours`): its level is the curve's for this."""
+    return detector_hours(shadow_config(hours, settings), calibrated=True)
+
+
 def make_shadow(
     seed: int, curve: FalseAlarmCurve, hours: float, settings: CheckSettings = CheckSettings()
 ) -> Shadow:
@@ -62,14 +80,9 @@ def make_shadow(
     emu = make_emulator(EmulationSpec(seed=seed, variation=settings.variation))
     result, _ = calibrate_emulator(emu, seed=seed, idle_s=settings.idle_s)
     emu.boot(0.0)
-    config = ShadowConfig(
-        false_alarm_hours=hours,
-        drive_margin=settings.drive_margin,  # type: ignore[arg-type]  # argparse checked it
-        node_every_s=default_node_every_s(calibrated=True) if settings.node_check else None,
-    )
     return Shadow(
         InProcessBoard(emu),
-        config,
+        shadow_config(hours, settings),
         rng=np.random.default_rng([seed, 3]),
         edges=result.edges,
         spread=result.spread,
@@ -144,23 +157,36 @@ def crossings_at(record: dict, level: float) -> int:
     return int(record["crossings"][below[-1]])
 
 
-def check(records: list[dict], curve: FalseAlarmCurve, false_alarm_hours: float) -> dict:
-    """The held-out check from per-seed records (crossings counted per run, so they add)."""
+def check(
+    records: list[dict],
+    curve: FalseAlarmCurve,
+    false_alarm_hours: float,
+    settings: CheckSettings = CheckSettings(),
+) -> dict:
+    """The held-out check from per-seed records (crossings counted per run, so they add) of a
+    shadow-wide target of one false alarm per ``false_alarm_hours``: the gates' CUSUM crossings
+    of the level of its share (:func:`cusum_hours`) and the node check's alarms are the shadow's
+    false alarms (``false_alarms``; their rate per board-hour and its 95 % upper bound)."""
     hours = sum(r["sampled_s"] for r in records) / 3600.0
-    level = curve.level(false_alarm_hours)
+    level = curve.level(cusum_hours(false_alarm_hours, settings))
     n = sum(crossings_at(r, level) for r in records)
     counts = np.sum([r["crossings"] for r in records], axis=0) if records else LEVELS * 0
+    node_alarms = sum(r.get("node_alarms", 0) for r in records)
+    total = n + node_alarms
     return {
         "seeds_checked": [r["seed"] for r in records],
         "board_hours": sum(r["board_s"] for r in records) / 3600.0,
         "check_hours": hours,
+        "false_alarm_hours": false_alarm_hours,
+        "cusum_hours": cusum_hours(false_alarm_hours, settings),
         "level": level,
         "false_alarms_at_level": n,
-        "rate_per_hour": n / hours if hours else float("nan"),
-        "rate_upper95_per_hour": upper95_per_hour(n, hours),
+        "false_alarms": total,
+        "rate_per_hour": total / hours if hours else float("nan"),
+        "rate_upper95_per_hour": upper95_per_hour(total, hours),
         "predicted_at_level_per_hour": curve.rate_per_hour(level),
         "shadow_alarms": sum(r["shadow_alarms"] for r in records),
-        "node_alarms": sum(r.get("node_alarms", 0) for r in records),
+        "node_alarms": node_alarms,
         "node_tests": sum(r.get("node_tests", 0) for r in records),
         "check_crossings": [int(c) for c in counts],
     }

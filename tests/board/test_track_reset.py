@@ -110,3 +110,33 @@ def test_the_boards_reset_gates_command_books_its_charging() -> None:
     assert emu.command(Command(name="reset_gates", key="w", args={"gate_v": list(target)})).ok
     jump = emu.track.readings()["gate_energy_j"] - before
     assert jump == pytest.approx(float(np.sum(0.5 * 2.2e-6 * (target - old) ** 2)), rel=1e-9)
+
+
+def test_held_gates_stay_put_while_the_rest_learn_and_the_next_reset_frees_them() -> None:
+    held_track, free_track, new_gates = _tracks()
+    for track in (held_track, free_track):
+        track.advance(0.05)
+    hold = np.zeros(new_gates.size, dtype=bool)
+    hold[[0, 5, 9]] = True
+    held_track.reset_gates(0.05, new_gates, hold=hold)
+    free_track.reset_gates(0.05, new_gates)
+    np.testing.assert_array_equal(held_track.gates_ahead(0.1)[hold], new_gates[hold])
+    for track in (held_track, free_track):
+        track.advance(0.15)
+    held, free = held_track.gates(), free_track.gates()
+    np.testing.assert_array_equal(held[hold], new_gates[hold])  # exactly where they were set
+    assert np.all(np.abs(free[hold] - new_gates[hold]) > 1e-4)  # they would have moved
+    assert np.all(np.abs(held[~hold] - new_gates[~hold]) > 1e-6)  # the others learn on
+    held_track.reset_gates(0.15, held)  # no hold: every gate has its own rails again
+    held_track.advance(0.25)
+    assert np.all(np.abs(held_track.gates()[hold] - held[hold]) > 1e-6)
+
+
+def test_gates_ahead_reads_without_advancing() -> None:
+    track, _, _ = _tracks()
+    track.advance(0.05)
+    before = track.gates()
+    ahead = track.gates_ahead(1e-3)
+    assert track.t_s == 0.05
+    np.testing.assert_array_equal(track.gates(), before)
+    assert np.any(ahead != before)

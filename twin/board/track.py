@@ -143,18 +143,21 @@ class TwinTrack:
         self.restart(t_s, new, **changes)
         return write_j
 
-    def reset_gates(self, t_s: float, gates_v: np.ndarray) -> None:
+    def reset_gates(
+        self, t_s: float, gates_v: np.ndarray, *, hold: np.ndarray | None = None
+    ) -> None:
         """Set the gate voltages (V) at board time ``t_s`` in place, in the same segment (no new
         twin: :meth:`twin.simulation.twin.Twin.reset_gates`); mode, eta and lambda stay.
 
         The twin's own clock goes on from the track's time and board time ``t_s`` is mapped onto
         it: whatever the board did since (frames lost, a silence, a reboot's new time base) is
-        not simulated but replaced by the new gates.
+        not simulated but replaced by the new gates. ``hold`` (one boolean per edge) keeps those
+        gates where they are set until the next reset (a new segment releases them too).
         """
         n = self.task.network.n_edges
         gates = np.broadcast_to(np.asarray(gates_v, dtype=float), (n,))
         local_s = self.t_s - self.t0_s
-        self.twin.reset_gates(local_s, gates)
+        self.twin.reset_gates(local_s, gates, hold=hold)
         self.t0_s = float(t_s) - local_s
         self.t_s = float(t_s)
 
@@ -177,6 +180,12 @@ class TwinTrack:
     def gates(self) -> np.ndarray:
         """Gate voltages (V) at the track's current time."""
         return self.twin.gates(self.t_s - self.t0_s)
+
+    def gates_ahead(self, dt_s: float) -> np.ndarray:
+        """Gate voltages (V) ``dt_s`` after the track's current time under the drives held now
+        (read-only: nothing is advanced; the network's response to the moving gates is not
+        followed, so keep ``dt_s`` short)."""
+        return self.twin.gates(self.t_s - self.t0_s + float(dt_s))
 
     def node_voltages(self) -> tuple[np.ndarray, np.ndarray]:
         """Free and clamped node voltages (V) at the track's current time (example 0)."""

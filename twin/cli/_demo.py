@@ -15,6 +15,7 @@ Everything lands in ``--out``: PNG plots, the run documents (JSON lines) and ``l
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -122,7 +123,8 @@ def _shadow_table(console: Console, s: dict[str, Any], duration_s: float) -> Non
         (
             "detector",
             f"CUSUM level {s['detector']['level']:.1f}: one false alarm per "
-            f"{s['detector']['false_alarm_hours']:g} board-hours"
+            f"{s['detector']['detector_hours']:g} board-hours (its share of the shadow's one "
+            f"per {s['detector']['false_alarm_hours']:g})"
             + ("" if s["calibrated"] else " (uncalibrated: rate not established)")
             + (
                 _held_out(s["detector"])
@@ -234,8 +236,9 @@ def _not_validated(detector: dict[str, Any]) -> str:
     if per_hour is None or not hours:
         return " (curve not validated)"
     if per_hour == 0:
+        needed = -math.log(0.05) * float(detector.get("false_alarm_hours", 10.0))
         return (
-            f" (not validated: no false alarm over {hours:.2g} held-out board-hours, fewer than "
-            "the 1 needed)"
+            f" (not validated: no false alarm over {hours:.3g} held-out board-hours, fewer than "
+            f"the {needed:.0f} needed for the 95 % upper bound to reach the target)"
         )
     return f" (NOT met: {per_hour:g} per board-hour measured over {hours:g} held-out board-hours)"

@@ -11,7 +11,7 @@ import logging
 from typing import Any
 
 from twin.shadow.commands import Commander
-from twin.shadow.config import ShadowConfig
+from twin.shadow.config import ShadowConfig, detector_hours
 from twin.shadow.node_test import check_off
 from twin.shadow.node_watch import NodeWatch
 from twin.shadow.probe import InferenceProbe
@@ -26,18 +26,20 @@ def build_checks(
     config: ShadowConfig, *, calibrated: bool, state: TwinState, commander: Commander
 ) -> tuple[InferenceProbe | None, NodeWatch | None]:
     """The probe (``config.probe_every_s``) and the node check (``config.node_every_s``) asked
-    for, when the twin is calibrated (else none, with a warning)."""
+    for, when the twin is calibrated (else none, with a warning), each at its share of the
+    shadow's false-alarm budget (:func:`~twin.shadow.config.detector_hours`)."""
     asked = config.probe_every_s is not None or config.node_every_s is not None
     if not calibrated:
         if asked:
             log.warning("probe and node check off: uncalibrated twin (calibrate first)")
         return None, None
     probe = nodes = None
+    hours = detector_hours(config, calibrated=True)  # each check's share of the budget
     if config.probe_every_s is not None:
         probe = InferenceProbe(
             every_s=config.probe_every_s,
             hold_s=config.probe_hold_s,
-            false_alarm_hours=config.false_alarm_hours,
+            false_alarm_hours=hours,
             state=state,
             commander=commander,
             track=config.track_thresholds,
@@ -46,7 +48,7 @@ def build_checks(
         nodes = NodeWatch(
             every_s=config.node_every_s,
             window=config.node_window,
-            false_alarm_hours=config.false_alarm_hours,
+            false_alarm_hours=hours,
             state=state,
             track=config.track_thresholds,
         )

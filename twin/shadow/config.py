@@ -10,7 +10,7 @@ from twin._validators import positive
 from twin.board.errors import BridgeConfigError
 from twin.shadow.threshold_track import ThresholdTrackConfig
 
-__all__ = ["DRIVE_MARGINS", "PROBE_DUTY", "ShadowConfig"]
+__all__ = ["DRIVE_MARGINS", "PROBE_DUTY", "ShadowConfig", "detector_hours"]
 
 
 def _resync_mode(_inst: object, _attr: object, value: str) -> None:
@@ -30,6 +30,18 @@ def default_node_every_s(calibrated: bool) -> float | None:
     calibrated twin (the check needs its conductance model), ``None`` (off) otherwise. The CLI
     and the false-alarm benchmark both take it from here."""
     return DEFAULT_NODE_EVERY_S if calibrated else None
+
+
+def detector_hours(config: ShadowConfig, *, calibrated: bool) -> float:
+    """Each detector's share of the shadow's false-alarm budget, board-hours between false
+    alarms: ``config.false_alarm_hours`` times the number of detectors that may alarm (the
+    gates' CUSUM; with a calibrated twin also the active probe and the passive node check,
+    each when asked for). Their false-alarm rates add (a union bound), so each detector set to
+    one per ``n T`` hours keeps the shadow as a whole to one per ``T``."""
+    n = 1
+    if calibrated:
+        n += (config.probe_every_s is not None) + (config.node_every_s is not None)
+    return config.false_alarm_hours * n
 
 
 #: The detector's gross-drive margins (``ShadowConfig.drive_margin``, ``--drive-margin``).
@@ -64,8 +76,10 @@ class ShadowConfig:
         Board time above threshold before an alarm, below before it ends, s (the CUSUM
         already integrates: no hold by default).
     false_alarm_hours
-        Target mean time between false alarms, board-hours: sets the CUSUM's decision level
-        (:class:`~twin.shadow.detector.FalseAlarmCurve`).
+        Target mean time between false alarms of the shadow as a whole, board-hours: shared
+        between the detectors that may alarm (:func:`detector_hours`), it sets the CUSUM's
+        decision level (:class:`~twin.shadow.detector.FalseAlarmCurve`) and the probe's and the
+        node check's Bonferroni levels.
     warmup_s
         Board time over which an uncalibrated shadow learns its residuals' spread, s (no
         alarm before; its false-alarm rate is not established).

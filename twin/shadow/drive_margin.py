@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
+    from twin.board.circuit import BoardCircuit, EdgeModel
     from twin.shadow.detector import SpreadModel
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "GAIN_COV_KEYS",
     "drive_margin_v_per_s",
     "drive_sd_v_per_s",
+    "edge_drive_sd_v_per_s",
     "gain_covariance",
     "margin_covariance",
     "margin_text",
@@ -82,6 +84,28 @@ def drive_sd_v_per_s(
     xf, xc = np.asarray(free_x_v2, float), np.asarray(clamped_x_v2, float)
     var = xf * xf * c[:, 0] + xc * xc * c[:, 1] - 2.0 * xf * xc * c[:, 2]
     return np.asarray(np.sqrt(np.maximum(var, 0.0)) / rc_s)
+
+
+def edge_drive_sd_v_per_s(
+    circuit: BoardCircuit,
+    model: EdgeModel,
+    gain_cov: np.ndarray | None,
+    v_free_v: np.ndarray,
+    v_clamped_v: np.ndarray,
+    *,
+    lam: float,
+) -> np.ndarray | None:
+    """:func:`drive_sd_v_per_s` of every edge at the node voltages ``v_free_v`` and
+    ``v_clamped_v`` (V) and power weight ``lam``; ``None`` without a covariance of the
+    circuit's edges (an uncalibrated twin, a flat margin)."""
+    if gain_cov is None or gain_cov.shape[0] != circuit.n_edges:
+        return None
+    return drive_sd_v_per_s(
+        gain_cov,
+        (1.0 - lam) * circuit.drops(v_free_v) ** 2,
+        circuit.drops(v_clamped_v) ** 2,
+        model.r_charge_ohm * model.c_gate_f,
+    )
 
 
 def drive_margin_v_per_s(

@@ -18,7 +18,7 @@ import numpy as np
 from twin.board.contract import Board, BoardState
 from twin.shadow.alarms import Alarm
 from twin.shadow.config import ShadowConfig
-from twin.shadow.drive_margin import drive_sd_v_per_s
+from twin.shadow.drive_margin import edge_drive_sd_v_per_s
 from twin.shadow.output import ShadowOutput
 from twin.shadow.state import PredictedState, ShadowHistory, ShadowStats, TwinState
 from twin.shadow.sync import TwinSync, track_mode
@@ -186,14 +186,9 @@ class Ingest:
             gross = drive_sd = None
             if circuit is not None and model is not None:
                 gross = circuit.gross_drive_v_per_s(model, v_free, v_clamped, lam=track.lam)
-                cov = self.watch.gain_cov
-                if cov is not None and cov.shape[0] == gross.size:
-                    drive_sd = drive_sd_v_per_s(
-                        cov,
-                        (1.0 - track.lam) * circuit.drops(v_free) ** 2,
-                        circuit.drops(v_clamped) ** 2,
-                        model.r_charge_ohm * model.c_gate_f,
-                    )
+                drive_sd = edge_drive_sd_v_per_s(
+                    circuit, model, self.watch.gain_cov, v_free, v_clamped, lam=track.lam
+                )
             edge_scores = self.watch.edge_scores(
                 self.state.run_t_s,
                 tau_s,

@@ -191,6 +191,7 @@ class ShadowOutput:
             "resyncs": self.stats.resyncs,
             "restarts": self.stats.restarts,
             "state_resyncs": self.stats.state_resyncs,
+            "pinned_holds": self.stats.pinned_holds,
             "undetected_loss": self.stats.undetected_loss,
             "out_of_order": self.stats.out_of_order,
             "decode_errors": int(counters.decode_errors),

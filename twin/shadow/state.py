@@ -115,6 +115,9 @@ class ShadowStats:
     resyncs: int = 0
     restarts: int = 0
     state_resyncs: int = 0
+    #: Gates held at a rail through a state resync's interval, summed over resyncs
+    #: (:mod:`twin.shadow.pinned`).
+    pinned_holds: int = 0
     undetected_loss: int = 0
     out_of_order: int = 0
     config_changes: int = 0

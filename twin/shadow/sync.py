@@ -30,6 +30,8 @@ from twin.board.contract import BoardState, Snapshot
 from twin.board.track import ENERGY_KEYS, TwinTrack
 from twin.physics.task import Task, task_from_dict
 from twin.shadow.commands import Commander
+from twin.shadow.drive_margin import edge_drive_sd_v_per_s
+from twin.shadow.pinned import RATE_PROBE_S, pinned_holds
 from twin.shadow.resync import RAIL_MARGIN_V, ResyncEstimator
 from twin.shadow.state import ShadowStats, TwinState
 from twin.shadow.watch import Watch
@@ -181,7 +183,9 @@ class TwinSync:
         """Reset the twin's gate voltages to the board's: to the twin's own gates plus the
         residual fitted over the last frames (:class:`~twin.shadow.resync.ResyncEstimator`;
         one reading's noise would offset every prediction until the next resync), or to the
-        last reported ones at a rail and when no frame is held."""
+        last reported ones at a rail and when no frame is held. A gate the board reports at a
+        rail whose direction the twin cannot tell is held there until the next resync
+        (:mod:`twin.shadow.pinned`)."""
         track, reported = self.state.track, self.state.reported
         if track is None or reported is None:
             return
@@ -196,10 +200,31 @@ class TwinSync:
         )
         self.watch.learn_interval(reported.t_s, raw, gates)
         track.reset_gates(reported.t_s, gates)
+        hold = self._pinned(track, reported.gate_v)
+        if hold is not None:
+            track.reset_gates(reported.t_s, gates, hold=hold)
+            self.stats.pinned_holds += int(hold.sum())
         self.watch.interval_clean = True
         self._resynced(reported.t_s, gates)
         self.stats.state_resyncs += 1
         self.stats.resync_cost_s["state"].add(time.perf_counter() - wall0)
+
+    def _pinned(self, track: TwinTrack, reported_v: np.ndarray) -> np.ndarray | None:
+        """The gates to hold through the next interval (:func:`~twin.shadow.pinned.pinned_holds`:
+        at a rail on the board, of unknown direction in the calibrated twin just resynced);
+        ``None`` when there are none or the twin does not train."""
+        circuit, model = self.state.circuit, self.state.model
+        if track.mode != "training" or circuit is None or model is None:
+            return None
+        v_free, v_clamped = track.node_voltages()
+        sd = edge_drive_sd_v_per_s(
+            circuit, model, self.watch.gain_cov, v_free, v_clamped, lam=track.lam
+        )
+        if sd is None:
+            return None
+        rate = (track.gates_ahead(RATE_PROBE_S) - track.gates()) / RATE_PROBE_S
+        hold = pinned_holds(reported_v, self.watch.rails_v, RAIL_MARGIN_V, rate, sd)
+        return hold if hold.any() else None
 
     def _resynced(self, t_s: float, gates_v: np.ndarray) -> None:
         """The twin's gates were set to ``gates_v`` at board time ``t_s``."""

@@ -18,7 +18,7 @@ import numpy as np
 
 from twin.physics.network import Network
 from twin.shadow.alarms import DivergenceMonitor
-from twin.shadow.config import ShadowConfig
+from twin.shadow.config import ShadowConfig, detector_hours
 from twin.shadow.detector import CusumDetector, FalseAlarmCurve, SpreadModel
 from twin.shadow.diagnose import RecentTravel
 from twin.shadow.drive_margin import (
@@ -97,7 +97,7 @@ class Watch:
         )
         self.detector = CusumDetector(
             spread,
-            level=curve.level(config.false_alarm_hours),
+            level=curve.level(detector_hours(config, calibrated=spread is not None)),
             k=curve.k,
             clip=curve.clip,
             every_s=curve.every_s,
@@ -341,12 +341,13 @@ class Watch:
         """What the alarms mean: the false-alarm setting, the level and where the spread
         came from (an uncalibrated twin says so)."""
         det, cfg = self.detector, self.config
+        share = detector_hours(cfg, calibrated=self.calibrated)
         if self.calibrated:
             note = (
                 f"CUSUM of normalised gate residuals beyond the twin's stated accuracy "
                 f"({MODEL_ABS_V * 1e3:g} mV + {MODEL_REL:.0%} of the gate's travel since the "
-                f"resync); level for one false alarm per "
-                f"{cfg.false_alarm_hours:g} board-hours on the stored curve "
+                f"resync); level for one false alarm per {share:g} board-hours (its share of "
+                f"the shadow's one per {cfg.false_alarm_hours:g}) on the stored curve "
                 f"({'validated' if self.curve.validated else 'NOT validated'} by Monte Carlo: "
                 f"{self.curve.checked_per_hour} false alarms per board-hour over "
                 f"{self.curve.checked_hours:g} held-out board-hours)"
@@ -358,6 +359,7 @@ class Watch:
             )
         return {
             "false_alarm_hours": cfg.false_alarm_hours,
+            "detector_hours": share,
             "level": det.level,
             "k": det.k,
             "every_s": det.every_s,

@@ -216,8 +216,8 @@ class EdgeParams:
             a_clamp_per_v=cols["a_clamp_per_v"],
             tau_leak_s=cols["tau_leak_s"],
             v_rest_v=cols["v_rest_v"],
-            v_min_v=cols["v_min_v"],
-            v_max_v=cols["v_max_v"],
+            v_min_v=cols["v_min_v"].copy(),  # writable: a resync may hold a gate (Twin)
+            v_max_v=cols["v_max_v"].copy(),
             wall_v=cols["soft_wall_v"],
             v_gate=v0.copy(),
             t_gate=np.zeros(n_edges),

@@ -115,6 +115,8 @@ class Twin:
         self.t0_s = float(env.now)
         #: Energies (J: free, clamped, gate) the books owe after :meth:`reset_gates`.
         self._energy_adjust_j = np.zeros(3)
+        #: Each edge's own rails (V); :meth:`reset_gates` may narrow them to hold a gate.
+        self._rails_v = (self.state.edges.v_min_v.copy(), self.state.edges.v_max_v.copy())
         self.initial = self.readings(self.t0_s)
         self.run_uid = ""
 
@@ -140,7 +142,9 @@ class Twin:
         self.network.check()
         return done
 
-    def reset_gates(self, t_s: float, gates_v: np.ndarray) -> None:
+    def reset_gates(
+        self, t_s: float, gates_v: np.ndarray, *, hold: np.ndarray | None = None
+    ) -> None:
         """Set every gate voltage (V, clipped to its range) at twin time ``t_s`` in place.
 
         ``t_s`` is at or after the last processed event (call :meth:`catch_up` first). The
@@ -148,11 +152,24 @@ class Twin:
         as at the start of a run, with no rebuild: the clock, the noise streams and the energy
         books carry on. The energy up to ``t_s`` stays that of the old state (the books are
         corrected by what the kernel will book for the interval at the new powers).
+
+        ``hold`` (boolean, one per edge) keeps those gates at their new voltage until the next
+        reset: their rails are narrowed to it, so they do not move whatever their drive (a
+        shadow holds a gate the board reports pinned at a rail where the twin cannot tell
+        which way its drive points). Every other gate, and every gate at the next reset, has
+        its own rails again.
         """
         t = float(t_s)
         kernel, edges = self.kernel, self.state.edges
+        if self.config.engine == "agents" and hold is not None:
+            raise ModelError("reset_gates: hold needs the kernel engine, not agents")
         before = KE.pending_energy(kernel, t)  # old powers and drives up to t
+        edges.v_min_v[:], edges.v_max_v[:] = self._rails_v
         edges.v_gate[:] = np.clip(np.asarray(gates_v, dtype=float), edges.v_min_v, edges.v_max_v)
+        if hold is not None:
+            held = np.asarray(hold, dtype=bool)
+            edges.v_min_v[held] = edges.v_gate[held]
+            edges.v_max_v[held] = edges.v_gate[held]
         edges.t_gate[:] = t  # the charging resistors' energy to t is in ``before``
         self.state.noise.t_noise[:] = t  # the gates are set: no noise accumulated before t
         KL.initialise(kernel, FIXED_POINT_ITERS, FIXED_POINT_TOL)
