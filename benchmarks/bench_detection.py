@@ -34,7 +34,7 @@ import time
 import numpy as np
 
 from twin.board.inprocess import Fault, InProcessBoard, NodeFault
-from twin.shadow.config import DRIVE_MARGINS
+from twin.shadow.config import DRIVE_MARGINS, detector_hours
 from twin.shadow.detector import FalseAlarmCurve, default_false_alarm_curve
 from twin.shadow.diagnose import kind_of
 from twin.shadow.node_test import free_nodes
@@ -88,10 +88,12 @@ def _shadow(
     probe_every_s: float | None = None,
     node_every_s: float | None = None,
     drive_margin: str = "fit",
+    false_alarm_hours: float = 10.0,
 ) -> dict:
     sh = Shadow(
         InProcessBoard(emu, faults=[fault] if fault else []),
         ShadowConfig(
+            false_alarm_hours=false_alarm_hours,
             track_drift=track,
             probe_every_s=probe_every_s,
             node_every_s=node_every_s,
@@ -440,6 +442,7 @@ def main(argv: list[str] | None = None) -> int:
                     probe_every_s=args.probe_every,
                     node_every_s=args.node_every,
                     drive_margin=args.drive_margin,
+                    false_alarm_hours=args.false_alarm_hours,
                 )
                 effect = (  # a node fault moves no gate: no effect to measure
                     _effect(spec, fault, args.fault_at + args.after, args.within)
@@ -459,12 +462,25 @@ def main(argv: list[str] | None = None) -> int:
         eta = (time.perf_counter() - t0) / (i + 1) * (args.seeds - i - 1)
         sys.stderr.write(f"seed {seed} done; ETA {eta:.0f} s\n")
     curve = default_false_alarm_curve()
-    level = curve.level(args.false_alarm_hours)
+    share = detector_hours(  # the CUSUM's share of the shadow's budget, as the shadow ran
+        ShadowConfig(
+            false_alarm_hours=args.false_alarm_hours,
+            probe_every_s=args.probe_every,
+            node_every_s=args.node_every,
+        ),
+        calibrated=True,
+    )
+    level = curve.level(share)
     levels = [level, *(float(x) for x in args.also_levels.split(",") if x.strip())]
     out: dict = {"pinned_edges_at_fault_time": pinned, "level": level, "faults": {}}
     sys.stdout.write(f"edges pinned at a rail at {args.fault_at:g} s (per seed): {pinned}\n")
     for i, h in enumerate(levels):
-        what = f"{args.false_alarm_hours:g} board-hours per false alarm" if i == 0 else "also"
+        what = (
+            f"the CUSUM's share, {share:g} board-hours per false alarm, of the shadow's "
+            f"{args.false_alarm_hours:g}"
+            if i == 0
+            else "also"
+        )
         sys.stdout.write(f"level {h:.1f} ({what})\n")
         table = _table(runs, h, live=i == 0, label=check_label)
         if args.effect:

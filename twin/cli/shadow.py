@@ -101,7 +101,9 @@ CALIBRATION_S = 6.0
     type=FiniteRange(0, 1e9, min_open=True),
     default=10.0,
     show_default=True,
-    help="Target mean time between false alarms, board-hours (sets the detector's level).",
+    help="Target mean time between false alarms of the shadow, board-hours, shared between its "
+    "detectors (n detectors each get n times this: the CUSUM, and with a calibrated twin the "
+    "node check and the probe when on).",
 )
 @click.option(
     "--drive-margin",
