@@ -92,6 +92,9 @@ POLICIES = {
     "d_predictive": PolicySpec(name="predictive"),
     # (d) without the eta lever: lambda schedules at the board's own eta only
     "d_predictive_lam_only": PolicySpec(name="predictive", planner=PlannerConfig(eta_factors=())),
+    # (d) where no schedule is predicted to reach: Eq. 18, not the one predicted lowest (the
+    # former default)
+    "d_predictive_control": PolicySpec(name="predictive", planner=PlannerConfig(no_plan="control")),
 }
 
 
@@ -159,6 +162,7 @@ def one(
         "baseline_at_eta_j": s["baseline_at_eta_energy_j"],
         "eta_board": s["eta_board"],
         "plans_truncated": s["plans_truncated"],
+        "plans_lowest": s.get("plans_lowest"),
         "plan_simulated_s": s["plan_simulated_s"],
     }
 

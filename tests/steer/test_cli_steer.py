@@ -34,6 +34,7 @@ from twin.board.contract import Command
         (["--emulate", "--policy", "overclamp", "--no-db"], "not a classifier"),
         (["--emulate", "--tolerance", "1e-5", "--plan-budget-s", "0"], "--plan-budget-s"),
         (["--emulate", "--tolerance", "1e-5", "--plan-budget-sim-s", "0"], "--plan-budget-sim-s"),
+        (["--emulate", "--tolerance", "1e-5", "--no-plan", "hope"], "--no-plan"),
         (["--emulate", "--tolerance", "1e-5", "--idle-s", "0.2"], "--idle-s needs --calibrate"),
         (["--emulate", "--calibrate", "--tolerance", "1e-5", "--idle-s", "-1"], "--idle-s"),
         (  # a dry run sends nothing, and calibrating trains the board

@@ -178,7 +178,9 @@ class _FloorPlanner(_FixedPlanner):
 
 def test_an_unreachable_tolerance_says_how_low_the_twin_gets() -> None:
     fallback = ControlPolicy(LambdaControl(tol=1e-4, lam0=0.02))
-    pol = PredictivePolicy(_FloorPlanner(), 1e-4, fallback)  # type: ignore[arg-type]
+    planner = _FloorPlanner()
+    planner.config = PlannerConfig(no_plan="control")  # (the default follows the lowest)
+    pol = PredictivePolicy(planner, 1e-4, fallback)  # type: ignore[arg-type]
     assert pol.start(obs(0.0, 1e-2)) == pytest.approx(0.02)  # Eq. 18 takes over
     assert pol.fell_back == (
         "no schedule predicted to reach the tolerance within 5 s (lowest predicted error "

@@ -109,6 +109,14 @@ EXIT_INTERRUPTED = 130
     "held board's gates drifted (the schedule simulated again) instead of writing the plan's "
     "start gates back to the board (reset_gates with one value per edge).",
 )
+@click.option(
+    "--no-plan",
+    type=click.Choice(["control", "lowest"]),
+    default=None,
+    help="predictive: where no schedule is predicted to reach the tolerance, lowest: follow the "
+    "schedule the twin predicts lowest, at its eta, stopping on the tolerance (verified by "
+    "inference; the default); control: Eq. 18 control on the board's error.",
+)
 @click.option("--dry-run", is_flag=True, help="Show the commands that would be sent; send none.")
 @idle_s_option("With --calibrate only: the twin then predicts a held board's drift.")
 @click.option(
@@ -141,6 +149,7 @@ def steer_cmd(
     plan_budget_sim_s: float | None,
     plan_budget_s: float | None,
     plan_budget_hold_s: float | None,
+    no_plan: str | None,
     dry_run: bool,
     no_restore_gates: bool,
     idle_s: float,
@@ -227,6 +236,8 @@ def steer_cmd(
             planner_changes["budget_hold_s"] = plan_budget_hold_s
         if plan_budget_sim_s is not None:
             planner_changes["budget_sim_s"] = plan_budget_sim_s
+        if no_plan is not None:
+            planner_changes["no_plan"] = no_plan
         with (
             maybe_live_view(view, port, mode="steer") as live,
             recorded_dispatch(out, db, no_db) as dispatch,

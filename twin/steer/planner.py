@@ -37,9 +37,10 @@ from twin.simulation.edge import EdgeParams
 from twin.simulation.noise import NoiseConfig
 
 from .errors import SteerConfigError, TimeLimitReached
+from .lowest import lowest_error, lowest_eta
 from .plan_budget import STOP_CHECK_STEPS, PlanBudget, _BudgetSpent
 from .planner_config import PlannerConfig
-from .plans import Phase, Plan, Prediction, Schedule, capped, join_predictions, lowest_error
+from .plans import Phase, Plan, Prediction, Schedule, capped, join_predictions, plan_energy_j
 
 __all__ = [
     "STOP_CHECK_STEPS",
@@ -51,12 +52,6 @@ __all__ = [
     "Schedule",
     "lowest_error",
 ]
-
-
-def _plan_energy_j(plan: Plan) -> float:
-    """The predicted energy to the tolerance of ``plan``'s best, J (inf without one)."""
-    best = plan.best
-    return np.inf if best is None or best.energy_to_tol_j is None else best.energy_to_tol_j
 
 
 class Planner(PlanBudget):
@@ -223,6 +218,7 @@ class Planner(PlanBudget):
             energy_j=np.array(ens),
             reached_s=reached,
             energy_to_tol_j=ens[-1] if reached is not None else None,
+            eta=eta,
         )
         return pred, branches
 
@@ -250,9 +246,9 @@ class Planner(PlanBudget):
         that reaches). Where still none does, the refinement lambdas
         (:meth:`PlannerConfig.refinement`, between those of ``lams``) at each eta in order (the
         first that reaches ``refine_margin x tol``: its schedule ends there). Without any, a
-        plan with no best whose ``eta`` is the one whose probe gets lowest (where to fall
-        back). One budget covers it all; when it runs out, the cheapest plan found by then
-        (``truncated``); a probe that reached counts as a plan (lambda = 0 at its eta).
+        plan with no best: every schedule simulated its candidates, its ``eta`` the one whose
+        probe gets lowest. One budget covers it all; when it runs out, the cheapest plan found
+        by then (``truncated``); a probe that reached counts as a plan (lambda = 0 at its eta).
         """
         etas = self.etas(at_least=at_least)
         if len(etas) == 1:
@@ -292,19 +288,21 @@ class Planner(PlanBudget):
                     truncated = plan.truncated
                     break
                 plans.append(plan)
-                best_j = min(best_j, _plan_energy_j(plan))
+                best_j = min(best_j, plan_energy_j(plan))
             if not plans:
                 # lambda = 0 stalls everywhere (a plateau can outlast the stall test): full
                 # plans, in order, while the budget lasts (a lambda > 0 trunk may get past it)
                 stalled = dict(zip(etas, probes, strict=True))  # every probe: none reached
+                tried = list(probes)  # every candidate is kept (none reached: the lowest)
                 for i, eta in enumerate(etas):
                     plan = self.plan(
                         gates_v, tol, first=first if i == 0 else None, eta=eta, lam0=stalled[eta]
                     )
                     if plan.best is not None or plan.truncated:
                         return plan
+                    tried += plan.candidates
                 unreached = Plan(
-                    best=None, candidates=tuple(probes), eta=self._lowest_eta(etas, probes)
+                    best=None, candidates=tuple(tried), eta=lowest_eta(etas, probes, self.eta)
                 )
                 return self._refined(gates_v, tol, etas, unreached)
         truncated = truncated or spent.truncated
@@ -312,31 +310,28 @@ class Planner(PlanBudget):
         if reaching:
             cheapest = reaching[0]
             for later in reaching[1:]:  # a higher eta must save at least eta_saving
-                if _plan_energy_j(later) < (1 - self.config.eta_saving) * _plan_energy_j(cheapest):
+                if plan_energy_j(later) < (1 - self.config.eta_saving) * plan_energy_j(cheapest):
                     cheapest = later
             return attrs.evolve(cheapest, truncated=truncated or cheapest.truncated)
-        eta = self._lowest_eta(etas, probes)
+        eta = lowest_eta(etas, probes, self.eta)
         return Plan(best=None, candidates=tuple(probes), eta=eta, truncated=truncated)
-
-    def _lowest_eta(self, etas: list[float], probes: list[Prediction]) -> float:
-        """The eta whose lambda = 0 probe got lowest (where to fall back); the planner's own
-        without probes. ``probes`` are those of ``etas``, in order."""
-        lows = [float(np.min(p.error)) if p.error.size else np.inf for p in probes]
-        return etas[int(np.argmin(lows))] if probes else self.eta
 
     def _refined(self, gates_v: np.ndarray, tol: float, etas: list[float], unreached: Plan) -> Plan:
         """No candidate of ``lams`` reaches ``tol`` at any of ``etas``: plans with the
         :meth:`PlannerConfig.refinement` lambdas to ``refine_margin x tol`` at each eta in turn,
-        the first that reaches (or whose budget ran out); else ``unreached``. Within an open
+        the first that reaches (or whose budget ran out); else ``unreached`` with every candidate
+        simulated (:func:`~twin.steer.lowest.lowest_plan` picks among them). Within an open
         budget."""
         lams = self.config.refinement()
         if not lams:
             return unreached
+        tried = list(unreached.candidates)
         for eta in etas:
             plan = self.plan(gates_v, self.config.refine_margin * tol, eta=eta, lams=lams)
             if plan.best is not None or plan.truncated:
                 return plan
-        return unreached
+            tried += plan.candidates
+        return attrs.evolve(unreached, candidates=tuple(tried))
 
     def plan(
         self,

@@ -17,7 +17,7 @@ __all__ = [
     "Schedule",
     "capped",
     "join_predictions",
-    "lowest_error",
+    "plan_energy_j",
 ]
 
 
@@ -39,6 +39,7 @@ class Prediction:
     ``t_s``, ``error``, ``energy_j`` are sampled every planner step from the start (board time
     since the plan, s; error V^2; cumulative free-network energy J). ``reached_s`` and
     ``energy_to_tol_j`` are ``None`` when the tolerance was not reached within the horizon.
+    ``eta`` is the nudge it was simulated at (``None``: not said).
     """
 
     schedule: Schedule
@@ -47,6 +48,7 @@ class Prediction:
     energy_j: np.ndarray
     reached_s: float | None
     energy_to_tol_j: float | None
+    eta: float | None = None
 
     def error_at(self, t_s: float) -> float:
         """Predicted error at plan time ``t_s`` (held at the last value past the end)."""
@@ -71,10 +73,10 @@ class Plan:
     truncated: bool = False
 
 
-def lowest_error(plan: Plan) -> float:
-    """The lowest error any of ``plan``'s candidates reaches, V^2 (inf without any)."""
-    lows = [float(np.min(c.error)) for c in plan.candidates if c.error.size]
-    return min(lows) if lows else float("inf")
+def plan_energy_j(plan: Plan) -> float:
+    """The predicted energy to the tolerance of ``plan``'s best, J (inf without one)."""
+    best = plan.best
+    return np.inf if best is None or best.energy_to_tol_j is None else best.energy_to_tol_j
 
 
 def join_predictions(
@@ -88,6 +90,7 @@ def join_predictions(
         energy_j=np.concatenate([trunk.energy_j[:n], e0 + tail.energy_j[1:]]),
         reached_s=None if tail.reached_s is None else t0 + tail.reached_s,
         energy_to_tol_j=None if tail.energy_to_tol_j is None else e0 + tail.energy_to_tol_j,
+        eta=trunk.eta,
     )
 
 
@@ -106,4 +109,5 @@ def capped(pred: Prediction, cap_j: float) -> Prediction:
         energy_j=pred.energy_j[:n],
         reached_s=None,
         energy_to_tol_j=None,
+        eta=pred.eta,
     )

@@ -9,7 +9,8 @@ its gates) and answers with the lambda to hold. Three policies:
 - :class:`PredictivePolicy`: follows the least-energy schedule the :class:`~.planner.Planner`
   predicts on the twin, re-plans when the board departs from the prediction (a
   :class:`Divergence` detector: today the shadow's hold-time monitor) and falls back to control
-  when the twin is not trusted or keeps diverging.
+  when the twin is not trusted or keeps diverging; where no schedule is predicted to reach, it
+  falls back too, or follows the one predicted lowest (``PlannerConfig.no_plan``).
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from twin.learning.rules import LambdaControl
 from twin.shadow.alarms import DivergenceMonitor
 
 from .errors import SteerConfigError
-from .planner import Plan, Planner, Prediction, lowest_error
+from .lowest import describe_lowest, lowest_at_s, lowest_plan
+from .planner import Plan, Planner, Prediction
 
 __all__ = [
     "ControlPolicy",
@@ -189,8 +191,9 @@ class PredictivePolicy:
     tol
         Tolerance, V^2.
     fallback
-        The control used when the twin is not trusted, no plan reaches the tolerance, or more
-        than ``max_replans`` re-plans were needed.
+        The control used when the twin is not trusted, no plan reaches the tolerance (unless
+        the planner's ``no_plan`` is ``"lowest"``: the schedule predicted lowest is followed),
+        or more than ``max_replans`` re-plans were needed.
     trusted
         Whether the twin is trusted at the start (e.g. its calibration's held-out error).
     divergence
@@ -265,19 +268,23 @@ class PredictivePolicy:
         below = np.nonzero(best.error <= until)[0]
         t_end = float(best.t_s[below[0]] if below.size else best.t_s[-1])
         remaining = max(t_end - (obs.clock_s - self._t0_s), 0.0)
+        if best.reached_s is None:  # the lowest schedule, held on: its predicted length each time
+            remaining = max(remaining, float(best.t_s[-1]))
         return TRAIN_MARGIN * remaining + TRAIN_SLACK_S
 
     def verify_due(self, obs: Observation) -> bool:
         """Whether to verify by inference now although the board's error reads above the
-        tolerance: the followed plan has reached it by now and the board reads within
-        ``VERIFY_NEAR`` of it. The board's error is the mean of a window of frames, which lags
-        a fast fall: a board that passes through the tolerance (e.g. at the bottom of a valley
-        under lambda > 0) can be there before its window shows it, and past it after. Once per
-        plan; the inference decides, as for any stop."""
+        tolerance: the followed plan has reached it by now (one that does not reach: got to
+        its lowest) and the board reads within ``VERIFY_NEAR`` of it. The board's error is the
+        mean of a window of frames, which lags a fast fall: a board that passes through the
+        tolerance (e.g. at the bottom of a valley under lambda > 0) can be there before its
+        window shows it, and past it after. Once per plan; the inference decides, as for any
+        stop."""
         best = self.current
-        if best is None or best.reached_s is None or self._verified_early == len(self.plans):
+        if best is None or self._verified_early == len(self.plans):
             return False
-        if obs.clock_s - self._t0_s < best.reached_s or obs.error > VERIFY_NEAR * self.tol:
+        there_s = lowest_at_s(best) if best.reached_s is None else best.reached_s
+        if obs.clock_s - self._t0_s < there_s or obs.error > VERIFY_NEAR * self.tol:
             return False
         self._verified_early = len(self.plans)
         return True
@@ -296,6 +303,9 @@ class PredictivePolicy:
         last = self.plans[-1][1].best if self.plans else None
         first = None if last is None else last.schedule[0].lam
         plan = self.planner.plan_eta(obs.gate_v, self.tol, first=first, at_least=self.eta)
+        lowest = describe_lowest(plan, own_eta=self.planner.eta)  # before any is followed
+        if plan.best is None and not plan.truncated and self.planner.config.no_plan == "lowest":
+            plan = lowest_plan(plan)  # none reaches: the schedule predicted lowest, at its eta
         self.plans.append((obs.t_s, plan))
         self._plan_gates = np.array(obs.gate_v, dtype=float)
         self._fresh = True
@@ -309,12 +319,10 @@ class PredictivePolicy:
             )
             return self.fallback.start(obs)
         if plan.best is None:
-            low = lowest_error(plan)
             horizon = self.planner.config.horizon_s
-            at = "" if own else f" at eta {plan.eta:.3g}"
             self.fell_back = (
-                f"no schedule predicted to reach the tolerance within {horizon:g} s (lowest "
-                f"predicted error {low:.3g} V^2{at} against {self.tol:.3g})"
+                f"no schedule predicted to reach the tolerance within {horizon:g} s "
+                f"({lowest} against {self.tol:.3g})"
             )
             return self.fallback.start(obs)
         return plan.best.schedule[0].lam
@@ -328,7 +336,8 @@ class PredictivePolicy:
         made at the start of a hold of seconds starts from a state the board has left. When a
         gate moved more than ``RESYNC_GATE_V`` since the plan's start, the chosen schedule is
         simulated again from ``obs``'s gates (one run, not a new search) and followed from
-        there; if it no longer reaches the tolerance, a new plan is made (a re-plan). Returns
+        there; if it no longer reaches the tolerance, a new plan is made (a re-plan; a followed
+        lowest schedule, which never reaches, is followed as re-simulated). Returns
         the lambda to hold (``None``: the board is where the plan started, nothing changed).
         Only before training resumes with a new plan (a board that trained on, e.g. until it
         stopped itself, is not re-synced); a board whose clock stops while held (the
@@ -342,7 +351,7 @@ class PredictivePolicy:
             return None
         self.resyncs.append(moved)
         pred = self.planner.simulate(obs.gate_v, best.schedule, self.tol, eta=self.eta)
-        if pred.reached_s is None:
+        if pred.reached_s is None and best.reached_s is not None:  # (the lowest never reaches)
             self.replans += 1
             if self.replans > self.max_replans:
                 self.fell_back = f"diverged from the twin {self.replans} times"

@@ -131,6 +131,9 @@ def summarize(
         "resyncs": len(getattr(policy, "resyncs", [])),
         "resync_gate_moves_v": list(getattr(policy, "resyncs", [])),
         "plans_truncated": sum(p.truncated for _, p in getattr(policy, "plans", [])),
+        "plans_lowest": sum(  # no schedule reached: the one predicted lowest followed
+            p.best is not None and p.best.reached_s is None for _, p in getattr(policy, "plans", [])
+        ),
         "board_time_s": board_time_s,
         "training_time_s": meter.training_s,
         "safe_mode": out.get("safe_mode", SAFE_MODE),
