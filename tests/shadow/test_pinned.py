@@ -32,12 +32,18 @@ def test_only_board_pinned_gates_whose_twin_direction_is_uncertain_are_held() ->
             +100.0,  # gains not fitted (sd NaN): direction unknown, held
         ]
     )
-    got = pinned_holds(reported, RAILS, 0.05, rate, sd)
+    got = pinned_holds(reported, reported, RAILS, 0.05, rate, sd)
     np.testing.assert_array_equal(got, [True, False, False, True, False, False, True])
+    arriving = reported.copy()
+    arriving[[0, 3]] = [1.136, 5.2]  # at the last resync off the rail: arriving, not pinned
+    got = pinned_holds(reported, arriving, RAILS, 0.05, rate, sd)
+    np.testing.assert_array_equal(got, [False, False, False, False, False, False, True])
+    assert not pinned_holds(reported, np.zeros(0), RAILS, 0.05, rate, sd).any()  # no resync yet
 
 
 def test_a_gate_at_rest_is_not_held() -> None:
-    got = pinned_holds(np.array([1.0, 5.5]), RAILS, 0.05, np.zeros(2), np.ones(2))
+    at = np.array([1.0, 5.5])
+    got = pinned_holds(at, at, RAILS, 0.05, np.zeros(2), np.ones(2))
     assert not got.any()
 
 
@@ -77,7 +83,7 @@ def test_held_gates_are_pinned_on_the_board_and_stay_put_in_the_twin(
     monkeypatch.setattr(TwinTrack, "reset_gates", spy)
     total = 0
     for seed in (0, 3):
-        shadow = _shadow(seed)
+        shadow = _shadow(seed, hold_pinned=True)
         summary = shadow.run(10.0)
         shadow.close()
         total += summary["pinned_holds"]
@@ -89,7 +95,14 @@ def test_held_gates_are_pinned_on_the_board_and_stay_put_in_the_twin(
 
 
 def test_the_flat_margin_knows_no_direction_error_and_holds_nothing() -> None:
-    shadow = _shadow(0, drive_margin="flat")
+    shadow = _shadow(0, drive_margin="flat", hold_pinned=True)
+    summary = shadow.run(10.0)
+    shadow.close()
+    assert summary["pinned_holds"] == 0
+
+
+def test_the_shadow_holds_nothing_by_default() -> None:
+    shadow = _shadow(0)
     summary = shadow.run(10.0)
     shadow.close()
     assert summary["pinned_holds"] == 0

@@ -113,6 +113,10 @@ class ShadowConfig:
         (:class:`~twin.shadow.threshold_track.ThresholdTracker`: slow threshold drift and the
         calibration's threshold error absorbed, not alarmed); ``None``: they test against the
         calibration's thresholds.
+    hold_pinned
+        Hold a gate the board reports pinned at a rail where the calibrated twin cannot tell
+        its drive's direction, through each state resync's interval (:mod:`twin.shadow.pinned`).
+        Off by default: on fault-free boards it raised more false alarms than it removed.
     drive_margin
         The detector's margin for a gate's gross drive (:mod:`twin.shadow.drive_margin`):
         ``fit``, sized per edge from the calibration's fitted gains' covariance where the
@@ -146,6 +150,7 @@ class ShadowConfig:
     node_window: int = attrs.field(default=10, validator=_window_frames)
     track_thresholds: ThresholdTrackConfig | None = attrs.field(factory=ThresholdTrackConfig)
     drive_margin: Literal["fit", "flat"] = attrs.field(default="fit", validator=_drive_margin)
+    hold_pinned: bool = False
 
     def __attrs_post_init__(self) -> None:
         every = self.probe_every_s

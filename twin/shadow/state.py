@@ -98,6 +98,8 @@ class TwinState:
     t_start_s: float | None = None
     last_resync_s: float = 0.0
     resync_gates_v: np.ndarray = attrs.field(factory=lambda: np.zeros(0))
+    #: Edges the twin holds at a rail since the last resync (:mod:`twin.shadow.pinned`).
+    held: np.ndarray = attrs.field(factory=lambda: np.zeros(0, dtype=bool))
     next_sample_s: float = 0.0
     twin_energy: dict[str, float] = attrs.field(factory=dict)
     gate_res_v: np.ndarray = attrs.field(factory=lambda: np.zeros(0))

@@ -183,9 +183,9 @@ class TwinSync:
         """Reset the twin's gate voltages to the board's: to the twin's own gates plus the
         residual fitted over the last frames (:class:`~twin.shadow.resync.ResyncEstimator`;
         one reading's noise would offset every prediction until the next resync), or to the
-        last reported ones at a rail and when no frame is held. A gate the board reports at a
-        rail whose direction the twin cannot tell is held there until the next resync
-        (:mod:`twin.shadow.pinned`)."""
+        last reported ones at a rail and when no frame is held. With
+        ``ShadowConfig.hold_pinned``, a gate the board reports pinned at a rail whose direction
+        the twin cannot tell is held there until the next resync (:mod:`twin.shadow.pinned`)."""
         track, reported = self.state.track, self.state.reported
         if track is None or reported is None:
             return
@@ -206,6 +206,8 @@ class TwinSync:
             self.stats.pinned_holds += int(hold.sum())
         self.watch.interval_clean = True
         self._resynced(reported.t_s, gates)
+        if hold is not None:
+            self.state.held = hold
         self.stats.state_resyncs += 1
         self.stats.resync_cost_s["state"].add(time.perf_counter() - wall0)
 
@@ -214,6 +216,8 @@ class TwinSync:
         at a rail on the board, of unknown direction in the calibrated twin just resynced);
         ``None`` when there are none or the twin does not train."""
         circuit, model = self.state.circuit, self.state.model
+        if not self.watch.config.hold_pinned:
+            return None
         if track.mode != "training" or circuit is None or model is None:
             return None
         v_free, v_clamped = track.node_voltages()
@@ -223,11 +227,14 @@ class TwinSync:
         if sd is None:
             return None
         rate = (track.gates_ahead(RATE_PROBE_S) - track.gates()) / RATE_PROBE_S
-        hold = pinned_holds(reported_v, self.watch.rails_v, RAIL_MARGIN_V, rate, sd)
+        before = self.state.resync_gates_v  # the last resync's (set after this one)
+        hold = pinned_holds(reported_v, before, self.watch.rails_v, RAIL_MARGIN_V, rate, sd)
         return hold if hold.any() else None
 
     def _resynced(self, t_s: float, gates_v: np.ndarray) -> None:
-        """The twin's gates were set to ``gates_v`` at board time ``t_s``."""
+        """The twin's gates were set to ``gates_v`` at board time ``t_s`` (no gate held unless
+        :meth:`resync_state` holds some after)."""
+        self.state.held = np.zeros(np.shape(gates_v), dtype=bool)
         self.state.version += 1
         self.state.last_resync_s = t_s
         self.state.resync_gates_v = gates_v

@@ -223,6 +223,13 @@ class Watch:
             # at the next resync). Only its warm-up is learned whatever its size.
             doubt = sums >= min(tracker.config.doubt_cusum, 0.5 * self.detector.level)
             use &= ~doubt | warming
+        held = self.state.held
+        if held.shape == use.shape and held.any():  # the twin was held beside them: its
+            # travel is not the model's (board 3046: edge 25's gain learned as 0.43)
+            near = held.copy()
+            if self.adjacent.shape == (held.size, held.size):
+                near |= np.any(self.adjacent[:, held], axis=1)
+            use &= ~near
         tracker.update(board_gates_v - start, twin_gates_v - start, dt, use, regime)
         self.regime_changed[:] = False
         self.recent.new_interval()
