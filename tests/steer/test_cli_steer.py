@@ -263,3 +263,13 @@ def test_predictive_cli_steers_a_board_in_another_process(fresh_board_process) -
     # board itself falls behind and applies commands late (it publishes in batches), so it
     # overshoots the plan by a load-dependent amount (9x the baseline once at load 16 on 2
     # cores, 0.32-0.34x on a quieter one). Measured: benchmarks/bench_steer_xproc.py.
+
+
+def test_the_no_plan_choices_are_the_planners() -> None:
+    """The CLI spells ``--no-plan``'s choices out (importing ``twin.steer`` at start-up would
+    load the planner for ``twin --help``): they must stay ``PlannerConfig``'s."""
+    from twin.cli.steer import steer_cmd as command
+    from twin.steer.planner_config import NO_PLAN
+
+    (option,) = [p for p in command.params if p.name == "no_plan"]
+    assert tuple(option.type.choices) == NO_PLAN
