@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from twin.board.errors import BridgeConfigError
-from twin.cli._demo import _held_out
+from twin.cli._demo import _held_out, _not_validated
 from twin.shadow.detector import (
     CusumDetector,
     FalseAlarmCurve,
@@ -119,3 +119,33 @@ def test_the_held_out_checks_upper_bound_is_poisson() -> None:
         }
     )
     assert "0 in 1 board-hours, 95 % upper bound 3.0 per board-hour" in demo
+
+
+def test_a_check_with_false_alarms_is_not_met_only_when_its_interval_is_above_the_target() -> None:
+    """One false alarm in 7.4 board-hours (0.135 per hour, 90 % interval 0.0069-0.64) holds a
+    target of one per 10 h: not validated, not "NOT met"; 5 in 7.4 h (lower bound 0.27) is
+    above it."""
+    base = {"log_rate0": 5.0, "decay_per_level": 0.1, "k": 1.0, "clip": 50.0, "every_s": 0.01}
+
+    def verdict(per_hour: float, hours: float) -> str:
+        curve = FalseAlarmCurve(
+            **base, fitted_range=(1, 40), checked_hours=hours, checked_per_hour=per_hour
+        )
+        return _not_validated(
+            {
+                "false_alarm_hours": 10.0,
+                "curve_checked_per_hour": per_hour,
+                "curve_checked_hours": hours,
+                "curve_checked_lower95_per_hour": curve.checked_lower95_per_hour(),
+                "curve_checked_upper95_per_hour": curve.checked_upper95_per_hour(),
+            }
+        )
+
+    one = verdict(1 / 7.4, 7.4)
+    assert "not validated: 1 false alarm(s) in 7.4 held-out board-hours" in one
+    assert "90 % interval 0.0069-0.64" in one
+    assert "NOT met" not in one
+    five = verdict(5 / 7.4, 7.4)
+    assert five.startswith(" (NOT met: 5 false alarm(s)")
+    assert "interval 0.27-" in five
+    assert "no false alarm over 7.4" in verdict(0.0, 7.4)

@@ -230,15 +230,28 @@ def _held_out(detector: dict[str, Any]) -> str:
 
 
 def _not_validated(detector: dict[str, Any]) -> str:
-    """What the held-out check of the false-alarm curve measured, when it did not validate it
-    (false alarms seen, or too few board-hours to show the target)."""
+    """What the held-out check of the false-alarm curve measured, when it did not validate it:
+    too few board-hours to show the target, or false alarms whose 90 % interval (Poisson) holds
+    the target (not validated yet), or lies above it (the target is NOT met)."""
     per_hour, hours = detector.get("curve_checked_per_hour"), detector.get("curve_checked_hours")
     if per_hour is None or not hours:
         return " (curve not validated)"
+    target_hours = float(detector.get("false_alarm_hours", 10.0))
     if per_hour == 0:
-        needed = -math.log(0.05) * float(detector.get("false_alarm_hours", 10.0))
+        needed = -math.log(0.05) * target_hours
         return (
             f" (not validated: no false alarm over {hours:.3g} held-out board-hours, fewer than "
             f"the {needed:.0f} needed for the 95 % upper bound to reach the target)"
         )
-    return f" (NOT met: {per_hour:g} per board-hour measured over {hours:g} held-out board-hours)"
+    n = round(per_hour * hours)
+    lower = detector.get("curve_checked_lower95_per_hour")
+    upper = detector.get("curve_checked_upper95_per_hour")
+    if lower is None or upper is None:
+        return f" (not validated: {n} false alarm(s) in {hours:.3g} held-out board-hours)"
+    seen = (
+        f"{n} false alarm(s) in {hours:.3g} held-out board-hours, {per_hour:.2g} per "
+        f"board-hour (90 % interval {lower:.2g}-{upper:.2g})"
+    )
+    if lower > 1.0 / target_hours:
+        return f" (NOT met: {seen}, above one per {target_hours:g})"
+    return f" (not validated: {seen}, which holds the target of one per {target_hours:g})"

@@ -27,6 +27,7 @@ __all__ = [
     "crossing_counts",
     "default_false_alarm_curve",
     "fit_false_alarm_curve",
+    "lower95_per_hour",
     "upper95_per_hour",
 ]
 
@@ -39,6 +40,16 @@ def upper95_per_hour(alarms: int, hours: float) -> float:
     from scipy.stats import chi2
 
     return float(chi2.ppf(0.95, 2 * (alarms + 1)) / 2 / hours)
+
+
+def lower95_per_hour(alarms: int, hours: float) -> float:
+    """Exact one-sided 95 % lower bound (Poisson) of a rate from ``alarms`` events seen over
+    ``hours`` (per hour): 0 when none was seen; with :func:`upper95_per_hour`, a 90 % interval."""
+    if alarms <= 0 or not hours > 0:
+        return 0.0
+    from scipy.stats import chi2
+
+    return float(chi2.ppf(0.05, 2 * alarms) / 2 / hours)
 
 
 @attrs.frozen(kw_only=True)
@@ -71,6 +82,15 @@ class FalseAlarmCurve:
             return None
         n = round(self.checked_per_hour * self.checked_hours)
         return upper95_per_hour(n, self.checked_hours)
+
+    def checked_lower95_per_hour(self) -> float | None:
+        """95 % lower bound (Poisson) of the false alarms per board-hour the held-out check
+        measured (``None``: no check)."""
+        if self.checked_per_hour is None or not self.checked_hours > 0:
+            return None
+        return lower95_per_hour(
+            round(self.checked_per_hour * self.checked_hours), self.checked_hours
+        )
 
     def rate_per_hour(self, h: float) -> float:
         return math.exp(self.log_rate0 - self.decay_per_level * h)

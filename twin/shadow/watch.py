@@ -374,6 +374,7 @@ class Watch:
             "curve_checked_hours": self.curve.checked_hours,
             "curve_checked_per_hour": self.curve.checked_per_hour,
             "curve_checked_upper95_per_hour": self.curve.checked_upper95_per_hour(),
+            "curve_checked_lower95_per_hour": self.curve.checked_lower95_per_hour(),
             "curve": self.curve.provenance,
             "accuracy_v": MODEL_ABS_V,
             "accuracy_rel": MODEL_REL,
