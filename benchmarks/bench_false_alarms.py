@@ -13,13 +13,15 @@ Without ``--write`` every run checks the stored curve on held-out seeds: the fal
 level of ``--false-alarm-hours`` per board-hour with a 95 % upper bound (Poisson; 3.0/T when
 none is seen). ``--progress FILE`` appends each seed's counts as it finishes (an interrupted
 check is summed with ``--from-progress FILE``, and resumed with a later ``--first-seed``);
-``--mark-validated`` marks the curve validated only when the check saw no false alarm of the
-shadow (no crossing of the CUSUM's level, no node-check alarm) over enough board-hours for the
-rate's 95 % upper bound to reach the target (about 30 board-hours for one per 10; before
-2026-12-07, one board-hour sufficed). The target is the shadow's as a whole: each of its two
-detectors gets half (:func:`twin.shadow.config.detector_hours`). ``--jobs N`` runs N seeds at
-a time in worker processes (a board-hour is 30 seeds x 120 s: about 20 CPU s per seed on an
-idle AMD EPYC of 2026-12-07, 4-6 CPU minutes on a loaded 2-core machine before).
+``--mark-validated`` marks the curve validated only when the rate of the shadow's false alarms
+(crossings of the CUSUM's level and node-check alarms) has its 95 % upper bound at the target
+(:func:`validated`: about 30 board-hours with none for one per 10, 47 with one, 63 with two;
+at first one board-hour with none sufficed, and until the evening of 2026-12-07 any false
+alarm barred validation however many board-hours followed). The target is the shadow's as a
+whole: each of its two detectors gets half (:func:`twin.shadow.config.detector_hours`).
+``--jobs N`` runs N seeds at a time in worker processes (a board-hour is 30 seeds x 120 s:
+about 20 CPU s per seed on an idle AMD EPYC of 2026-12-07, 4-6 CPU minutes on a loaded 2-core
+machine before).
 
 ``--evidence`` keeps each checked seed's record, with the behavioural fingerprint of the code
 that ran it, in ``benchmarks/evidence/false_alarms/`` (committed; ``benchmarks/fa_evidence.py``);
@@ -131,9 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--mark-validated",
         action="store_true",
-        help="check only: mark the stored curve validated when these runs saw no false alarm "
-        "of the shadow over enough board-hours for the 95 %% upper bound of its rate to reach "
-        "one per --false-alarm-hours",
+        help="check only: mark the stored curve validated when the 95 %% upper bound of the "
+        "shadow's false-alarm rate over these runs reaches one per --false-alarm-hours",
     )
     ap.add_argument("--jobs", type=int, default=1, help="seeds run at a time (processes)")
     ap.add_argument(
@@ -300,13 +301,7 @@ def main(argv: list[str] | None = None) -> int:
         out["fingerprint"], out["code_identity"] = fp, code
     if args.mark_validated:
         n, hours = out["false_alarms"], out["check_hours"]
-        # validated when none was seen over enough board-hours for the rate's 95 % upper bound
-        # to reach the target (about 30 board-hours for one false alarm per 10)
-        ok = (
-            n == 0
-            and out["shadow_alarms"] == 0
-            and out["rate_upper95_per_hour"] <= 1.0 / args.false_alarm_hours
-        )
+        ok = validated(n, out["shadow_alarms"], hours, args.false_alarm_hours)
         seeds = out["seeds_checked"]
         data = json.loads(OUT.read_text()) | {
             "validated": ok,
@@ -334,6 +329,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=1))
     return 0
+
+
+def validated(false_alarms: int, shadow_alarms: int, hours: float, target_hours: float) -> bool:
+    """Whether a check shows the target: the 95 % upper bound (Poisson) of the shadow's false
+    alarms per board-hour (the larger count of the check's and of the shadow's own alarms) over
+    ``hours`` is at most one per ``target_hours``. With none seen that takes about 3 x the target
+    in board-hours, with one 4.7 x, with two 6.3 x: a detector that runs at its share of the
+    budget sees some, and evidence that pools across sessions must not be barred for good by
+    the first."""
+    n = max(int(false_alarms), int(shadow_alarms))
+    return upper95_per_hour(n, hours) <= 1.0 / target_hours
 
 
 def _report(out: dict) -> None:
