@@ -13,7 +13,9 @@ on a short reference run under the same settings (variation, calibration idle ti
 margin): each sample's time, the twin's travel, the residual beyond the margin, the watched
 mask, the extra variance and the scores (``CusumDetector.update``), the board's readings, the
 twin's prediction and the margin itself (``RecentTravel.add``), every result of the passive
-node check where it runs (``NodeTester.feed``), and the run's alarms. A change
+node check where it runs (``NodeTester.feed``), the run's alarms and the shadow's settings
+(its ``ShadowConfig``: since 2026-12-07 evening, after the opt-in pinned-gate hold, which acts on
+no gate of the reference board, shared a fingerprint with the default). A change
 that moves any of these on the reference run (the detector, the calibration, the emulated board,
 the twin) changes the fingerprint and starts the evidence again; a move of code that changes no
 number (a file split, a rename) keeps it. It is exact bytes: the same code on a machine whose
@@ -190,6 +192,9 @@ def fingerprint(make_shadow: Callable[[int], Any], *, seed: int = REFERENCE_SEED
         raise RuntimeError("fingerprint: the reference run took no detector sample")
     h.sha.update(json.dumps(summary["alarms"], sort_keys=True, default=str).encode())
     h.feed(summary["board_time_s"])
+    config = getattr(shadow, "config", None)
+    if config is not None:  # a setting the reference board never exercises still counts
+        h.sha.update(json.dumps(attrs.asdict(config), sort_keys=True, default=str).encode())
     return h.sha.hexdigest()[:16]
 
 

@@ -176,6 +176,22 @@ def test_the_fingerprint_follows_every_number_and_refuses_an_empty_run() -> None
         fingerprint(partial(make, 1e-3, 0), seed=0, duration_s=1.0)
 
 
+def test_the_fingerprint_follows_a_setting_the_reference_run_never_exercises() -> None:
+    """Two shadows that compute the same numbers on the reference board but are set otherwise
+    (the pinned-gate hold on and off, which holds no gate there) have two fingerprints."""
+    from twin.shadow.shadow import ShadowConfig
+
+    def make(config: ShadowConfig, seed: int) -> _FakeShadow:
+        fake = _FakeShadow(1e-3)
+        fake.config = config  # type: ignore[attr-defined]
+        return fake
+
+    off = fingerprint(partial(make, ShadowConfig()), seed=0, duration_s=1.0)
+    assert fingerprint(partial(make, ShadowConfig()), seed=0, duration_s=1.0) == off
+    held = fingerprint(partial(make, ShadowConfig(hold_pinned=True)), seed=0, duration_s=1.0)
+    assert held != off
+
+
 @pytest.mark.slow
 def test_the_fingerprint_of_a_real_shadow_is_reproducible_and_sees_a_margin_change(
     monkeypatch: pytest.MonkeyPatch,
