@@ -157,6 +157,9 @@ def _row(
         "tracked_gain_rel_sd": float(np.std(gains)) if gains is not None else None,
         "tracked_gain_rel_max": float(np.max(np.abs(gains - 1.0))) if gains is not None else None,
         "tracked_drift_v_per_s_max": float(np.max(np.abs(drifts))) if drifts is not None else None,
+        "tracked_saturated_edges": (
+            [int(e) for e in np.flatnonzero(tracker.saturated())] if tracker is not None else None
+        ),
         "rss_mb": _rss_mb(),
         "wall_s": wall,
         "cpu_s": cpu,

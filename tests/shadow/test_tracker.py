@@ -76,6 +76,29 @@ def test_tracker_recovers_a_known_gain_and_drift() -> None:
     assert tracker.variance_v2(u, tau) == pytest.approx(expect)
 
 
+def test_travel_of_the_wrong_sign_saturates_the_gain_and_is_reported_apart() -> None:
+    """A board that travels against the twin (a calibration error a gain factor cannot fix)
+    drives the gain factor to its lower bound: the summary names that edge as saturated
+    (model error) and the largest change among the others stays the drift it tracked."""
+    rng = np.random.default_rng(2)
+    g = np.array([1.05, -0.5, 1.0])  # edge 1: the board goes the other way
+    tracker = DriftTracker(3)
+    for _ in range(400):
+        u = rng.uniform(-0.05, 0.05, 3)
+        tracker.update(g * u + rng.normal(0, 3e-4, 3), u, INTERVAL_S)
+    out = tracker.summary()
+    assert tracker.gain[1] == 0.0
+    assert out["saturated_edges"] == [1]
+    assert out["largest_gain_change"] == pytest.approx(1.0)
+    assert out["largest_gain_change_unsaturated"] == pytest.approx(0.05, abs=0.02)
+    assert DriftTracker(3).summary()["saturated_edges"] == []
+    from twin.cli._demo import _saturated
+
+    assert "1 edge(s) at the tracker's bounds [1]" in _saturated(out)
+    assert "model error, not drift; largest change elsewhere 0.0" in _saturated(out)
+    assert _saturated(DriftTracker(3).summary()) == ""
+
+
 def test_abrupt_gain_change_is_not_absorbed_and_is_detected_within_0_2_s() -> None:
     n = 4
     fault_at = 120  # intervals (30 s)

@@ -151,7 +151,7 @@ def _shadow_table(console: Console, s: dict[str, Any], duration_s: float) -> Non
                 "tracked drift (not alarmed)",
                 f"largest gain factor change {drift['largest_gain_change']:.3f} "
                 f"(edge {drift['largest_gain_change_edge']}), largest extra drift "
-                f"{drift['largest_drift_v_per_s'] * 1e3:.1f} mV/s",
+                f"{drift['largest_drift_v_per_s'] * 1e3:.1f} mV/s" + _saturated(drift),
             )
         )
     for alarm in s["alarm_list"]:
@@ -213,6 +213,18 @@ def run_demo(
     _shadow_run(console, out, seed, duration_s, calibration_s)
     _trainer_runs(console, out, seed, realizations, steps)
     console.print(plain(f"plots and run documents: {out.resolve()}"))
+
+
+def _saturated(drift: dict[str, Any]) -> str:
+    """The tracked-drift row's note on edges at the tracker's bounds (model error, not drift)."""
+    edges = drift.get("saturated_edges") or []
+    if not edges:
+        return ""
+    return (
+        f"; {len(edges)} edge(s) at the tracker's bounds {edges[:6]} (the twin's travel does not "
+        "explain the board's there: model error, not drift; largest change elsewhere "
+        f"{drift['largest_gain_change_unsaturated']:.3f})"
+    )
 
 
 def _held_out(detector: dict[str, Any]) -> str:

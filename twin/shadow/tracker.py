@@ -230,6 +230,7 @@ class DriftTracker:
         gain_sd = np.sqrt(self.cov[:, 0, 0])
         drift_sd = np.sqrt(self.cov[:, 1, 1])
         dev = np.abs(self.gain - 1.0)
+        saturated = self.saturated()
         return {
             "model": "board travel = g x twin travel + d x dt per resync interval (Kalman)",
             "gain": [round(float(v), 5) for v in self.gain],
@@ -241,4 +242,21 @@ class DriftTracker:
             "largest_gain_change": float(np.max(dev, initial=0.0)),
             "largest_gain_change_edge": int(np.argmax(dev)) if dev.size else -1,
             "largest_drift_v_per_s": float(np.max(np.abs(self.drift_v_per_s), initial=0.0)),
+            "saturated_edges": [int(e) for e in np.flatnonzero(saturated)],
+            "largest_gain_change_unsaturated": float(np.max(dev[~saturated], initial=0.0)),
         }
+
+    def saturated(self) -> np.ndarray:
+        """Edges whose gain factor or extra drift sits at a bound of its physical range: there
+        the tracked model does not explain the board's travel (the twin's travel of the wrong
+        sign, say, which no gain factor fixes): model error to report apart, not drift."""
+        cfg = self.config
+        return _at_bound(self.gain, cfg.gain_range) | _at_bound(
+            self.drift_v_per_s, cfg.drift_range_v_per_s
+        )
+
+
+def _at_bound(values: np.ndarray, bounds: tuple[float, float]) -> np.ndarray:
+    """Which ``values`` sit at either end of ``bounds`` (within 1e-9)."""
+    lo, hi = bounds
+    return (values <= lo + 1e-9) | (values >= hi - 1e-9)
