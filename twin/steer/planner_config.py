@@ -99,8 +99,9 @@ class PlannerConfig:
     reach_margin : float
         Plans are made to ``reach_margin x tolerance`` where any schedule gets there, else to
         the tolerance (:func:`~twin.steer.margin.plan_with_margin`): a schedule predicted to
-        only touch the tolerance (the bottom of a valley) often misses it on the board. 1: to
-        the tolerance.
+        only touch the tolerance (the bottom of a valley) often misses it on the board (typical
+        boards in process at 1e-4 of the initial error, seeds 0-99: 82/100 reached against
+        73/100 with 1, 10 gained and 1 lost). 1: to the tolerance.
     """
 
     lams: tuple[float, ...] = (0.0, 0.003, 0.01, 0.03, 0.1, 0.3)
