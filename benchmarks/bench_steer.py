@@ -95,6 +95,11 @@ POLICIES = {
     # (d) where no schedule is predicted to reach: Eq. 18, not the one predicted lowest (the
     # former default)
     "d_predictive_control": PolicySpec(name="predictive", planner=PlannerConfig(no_plan="control")),
+    # (d) planned to the tolerance itself, not to half of it where a schedule gets there (the
+    # former default)
+    "d_predictive_no_margin": PolicySpec(
+        name="predictive", planner=PlannerConfig(reach_margin=1.0)
+    ),
 }
 
 

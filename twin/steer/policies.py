@@ -27,6 +27,7 @@ from twin.shadow.alarms import DivergenceMonitor
 
 from .errors import SteerConfigError
 from .lowest import describe_lowest, lowest_at_s, lowest_plan
+from .margin import plan_with_margin
 from .planner import Plan, Planner, Prediction
 
 __all__ = [
@@ -302,7 +303,7 @@ class PredictivePolicy:
             self.before_planning()
         last = self.plans[-1][1].best if self.plans else None
         first = None if last is None else last.schedule[0].lam
-        plan = self.planner.plan_eta(obs.gate_v, self.tol, first=first, at_least=self.eta)
+        plan = plan_with_margin(self.planner, obs.gate_v, self.tol, first=first, at_least=self.eta)
         lowest = describe_lowest(plan, own_eta=self.planner.eta)  # before any is followed
         if plan.best is None and not plan.truncated and self.planner.config.no_plan == "lowest":
             plan = lowest_plan(plan)  # none reaches: the schedule predicted lowest, at its eta
