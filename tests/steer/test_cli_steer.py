@@ -35,6 +35,9 @@ from twin.board.contract import Command
         (["--emulate", "--tolerance", "1e-5", "--plan-budget-s", "0"], "--plan-budget-s"),
         (["--emulate", "--tolerance", "1e-5", "--plan-budget-sim-s", "0"], "--plan-budget-sim-s"),
         (["--emulate", "--tolerance", "1e-5", "--no-plan", "hope"], "--no-plan"),
+        (["--emulate", "--tolerance", "1e-5", "--reach-margin", "0"], "--reach-margin"),
+        (["--emulate", "--tolerance", "1e-5", "--reach-margin", "1.5"], "--reach-margin"),
+        (["--emulate", "--tolerance", "1e-5", "--reach-margin", "nan"], "--reach-margin"),
         (["--emulate", "--tolerance", "1e-5", "--idle-s", "0.2"], "--idle-s needs --calibrate"),
         (["--emulate", "--calibrate", "--tolerance", "1e-5", "--idle-s", "-1"], "--idle-s"),
         (  # a dry run sends nothing, and calibrating trains the board
@@ -273,3 +276,24 @@ def test_the_no_plan_choices_are_the_planners() -> None:
 
     (option,) = [p for p in command.params if p.name == "no_plan"]
     assert tuple(option.type.choices) == NO_PLAN
+
+
+@pytest.mark.parametrize(("argv", "margin"), [([], 0.5), (["--reach-margin", "1"], 1.0)])
+def test_the_reach_margin_reaches_the_planner(capsys, monkeypatch, argv, margin) -> None:
+    """``--reach-margin`` sets ``PlannerConfig.reach_margin`` of the policy steered with (the
+    planner's own default without it)."""
+    import twin.steer
+
+    seen = []
+
+    class Stop(Exception):
+        pass
+
+    def fake_steer_board(board, *, policy, **kwargs):  # type: ignore[no-untyped-def]
+        seen.append(policy.planner.reach_margin)
+        raise Stop
+
+    monkeypatch.setattr(twin.steer, "steer_board", fake_steer_board)
+    with pytest.raises(Stop):
+        run(capsys, "steer", "--emulate", "--tolerance", "1e-5", "--no-db", *argv)
+    assert seen == [margin]

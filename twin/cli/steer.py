@@ -117,6 +117,15 @@ EXIT_INTERRUPTED = 130
     "schedule the twin predicts lowest, at its eta, stopping on the tolerance (verified by "
     "inference; the default); control: Eq. 18 control on the board's error.",
 )
+@click.option(
+    "--reach-margin",
+    type=FiniteRange(0, 1, min_open=True),
+    default=None,
+    help="predictive: plan to this fraction of the tolerance where a schedule is predicted to "
+    "get there, else to the tolerance itself (default 0.5: a schedule predicted only to touch "
+    "the tolerance often misses it on the board; 1: plan to the tolerance). The board is "
+    "stopped at the tolerance either way.",
+)
 @click.option("--dry-run", is_flag=True, help="Show the commands that would be sent; send none.")
 @idle_s_option("With --calibrate only: the twin then predicts a held board's drift.")
 @click.option(
@@ -150,6 +159,7 @@ def steer_cmd(
     plan_budget_s: float | None,
     plan_budget_hold_s: float | None,
     no_plan: str | None,
+    reach_margin: float | None,
     dry_run: bool,
     no_restore_gates: bool,
     idle_s: float,
@@ -238,6 +248,8 @@ def steer_cmd(
             planner_changes["budget_sim_s"] = plan_budget_sim_s
         if no_plan is not None:
             planner_changes["no_plan"] = no_plan
+        if reach_margin is not None:
+            planner_changes["reach_margin"] = reach_margin
         with (
             maybe_live_view(view, port, mode="steer") as live,
             recorded_dispatch(out, db, no_db) as dispatch,
