@@ -24,7 +24,7 @@ import jsonschema
 
 from hw_bridge._messages import SCHEMA
 from hw_bridge.protocol import encode_ack
-from twin.board.commands import ETA_DIVISOR
+from twin.board.commands import ETA_DIVISOR, READ_ONLY_COMMANDS
 from twin.board.contract import Ack, BoardConfig, Command
 from twin.board.errors import CommandRefused, EncodeError
 
@@ -32,8 +32,6 @@ __all__ = ["ETA_DIVISOR", "CommandDesk", "CommandHandler", "normalize_command"]
 
 log = logging.getLogger("hw_bridge.server")
 
-#: Commands that do not change the desired state (so do not bump its version).
-_READ_ONLY_COMMANDS = frozenset({"run_inference"})
 _ARG_VALIDATORS = {
     name: jsonschema.Draft202012Validator(SCHEMA["$defs"][f"{name}_args"])
     for name in SCHEMA["$defs"]["command"]["properties"]["name"]["enum"]
@@ -158,7 +156,7 @@ class CommandDesk:
         """Record an applied command in the configuration; the new desired-state version."""
         with self._lock:
             cfg = self._config
-            if command.name in _READ_ONLY_COMMANDS:
+            if command.name in READ_ONLY_COMMANDS:
                 return cfg.version
             task = command.args["task"] if command.name == "load_task" else cfg.task
             params = {**cfg.params, **command.args} if command.name == "set_params" else cfg.params

@@ -21,6 +21,7 @@ __all__ = [
     "COMMAND_NAMES",
     "ETA_DIVISOR",
     "RATE_HZ_RANGE",
+    "READ_ONLY_COMMANDS",
     "VARIATION_NAMES",
     "eta_from_setting",
     "eta_setting",
@@ -39,6 +40,9 @@ COMMAND_NAMES = (
     "reset_gates",
     "run_inference",
 )
+
+#: Commands that do not change the desired state (no version bump).
+READ_ONLY_COMMANDS = frozenset({"run_inference"})
 
 #: Frame rates a board publishes at, Hz (``set_params`` and every ``--rate-hz``): from one frame
 #: every 100 s to 100 kHz (the lab board's ADC reads at most ~10 kHz).

@@ -17,8 +17,9 @@ current board time.
 Its settings (:class:`EmulatorConfig`, :func:`default_board_task`; re-exported here) live in
 :mod:`twin.board.emulator_config`, the schedule it follows in :mod:`twin.board.following`, its
 training in rounds (overclamping) in :mod:`twin.board.rounds`, its command handlers in
-:mod:`twin.board.handlers`, its configuration document in :mod:`twin.board.describe`, and the
-faults it can be given in :mod:`twin.board.faults`.
+:mod:`twin.board.handlers`, its configuration document in :mod:`twin.board.describe`, the
+frames it publishes in :mod:`twin.board.frames`, and the faults it can be given in
+:mod:`twin.board.faults`.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from twin.board.circuit import BoardCircuit
-from twin.board.commands import COMMAND_NAMES
+from twin.board.commands import COMMAND_NAMES, READ_ONLY_COMMANDS
 from twin.board.contract import Ack, BoardConfig, BoardState, Command, Snapshot
 from twin.board.describe import board_config
 from twin.board.emulator_config import EmulatorConfig, default_board_task
@@ -38,7 +39,7 @@ from twin.board.errors import BridgeConfigError, CommandRefused
 from twin.board.faults import with_fault
 from twin.board.following import Following, check_schedule_network
 from twin.board.following import schedule_error_v2 as _schedule_error_v2
-from twin.board.frames import quick_frames
+from twin.board.frames import measure, quick_frames
 from twin.board.handlers import HANDLERS
 from twin.board.hinge import HingePolicy, check_classifier, check_hinge
 from twin.board.overclamp import ClampPolicy, RoundsResult, RoundsState
@@ -56,8 +57,6 @@ __all__ = ["BoardEmulator", "EmulatorConfig", "default_board_task"]
 
 log = logging.getLogger("twin.board.emulator")
 
-#: Commands that do not change the desired state (no version bump).
-READ_ONLY_COMMANDS = frozenset({"run_inference"})
 #: Acknowledgements remembered for idempotent retries.
 ACK_MEMORY = 4096
 
@@ -137,7 +136,7 @@ class BoardEmulator:
         self.mode = "training" if self.config.autostart else "idle"
         self.circuit = BoardCircuit(self.task)
         self.track = self._new_track(np.full(self.task.network.n_edges, self.config.reset_gate_v))
-        self.last: BoardState = self._measure()
+        self.last: BoardState = measure(self)
 
     def _new_track(self, gates_v: np.ndarray) -> TwinTrack:
         return TwinTrack(
@@ -181,7 +180,7 @@ class BoardEmulator:
         self._run_to(t)
         self._frame_n += 1
         self.seq += 1
-        self.last = self._measure()
+        self.last = measure(self)
         return self.last
 
     def _run_to(self, t_s: float) -> None:
@@ -296,48 +295,6 @@ class BoardEmulator:
         return _schedule_error_v2(schedule, self.edges, self.track.gates())
 
     # ------------------------------------------------------------------ measuring
-
-    def _measure(self) -> BoardState:
-        gates = self.track.gates()
-        if self.inference is not None:
-            v_free = v_clamped = self.inference["nodes"]
-            inputs = self.inference["inputs"]
-        else:
-            v_free, v_clamped = self.track.node_voltages()
-            inputs = self._task_rows()[0]
-        n = v_free.size
-        nodes = self.read_nodes_v(np.concatenate([v_free, v_clamped]))
-        gate_v = self.config.gate_adc.read(gates, self._adc_rng)
-        gate_v.setflags(write=False)  # a fresh array of its own: the state keeps it, no copy
-        return BoardState(
-            board_id=self.config.board_id,
-            epoch=self.epoch,
-            seq=self.seq,
-            t_s=self.t_s,
-            wall_unix=self.boot_unix + self.t_s,
-            mode=self.mode,
-            gate_v=gate_v,
-            v_free_v=nodes[:n],
-            v_clamped_v=nodes[n:],
-            inputs_v=inputs,
-            targets_v=self._task_rows()[1],
-            eta=self.eta,
-            lam=self.lam,
-        )
-
-    def _task_rows(self) -> tuple[np.ndarray, np.ndarray]:
-        """The task's first training inputs and targets (V) as read-only copies, made once per
-        task (every frame carries them: no copy per frame)."""
-        cached = self._rows_of
-        if cached is None or cached[0] is not self.task:
-            rows = tuple(
-                np.array(a[0], dtype=np.float64)
-                for a in (self.task.train.inputs, self.task.train.outputs)
-            )
-            for row in rows:
-                row.setflags(write=False)
-            cached = self._rows_of = (self.task, rows[0], rows[1])
-        return cached[1], cached[2]
 
     def read_nodes_v(self, values_v: np.ndarray, nodes: np.ndarray | None = None) -> np.ndarray:
         """Node voltages ``values_v`` (V) of ``nodes`` (default: every node, repeated for each

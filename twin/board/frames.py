@@ -1,11 +1,11 @@
-"""The emulator's frames a group at a time (:func:`quick_frames`).
+"""The emulator's frames: one (:func:`measure`) and a group at a time (:func:`quick_frames`).
 
 :meth:`BoardEmulator.step <twin.board.emulator.BoardEmulator.step>` publishes one frame: it runs
 the board's twin to the frame time, reads the gates and the node voltages there through the
-ADCs and builds the :class:`~twin.board.contract.BoardState`. Between scheduled changes (no
-training end, schedule segment, hinge check or inference hold due) the frames of a poll are
-independent of each other but for the twin's state and the ADC's noise stream, so
-:func:`quick_frames` runs the twin to each frame time in one call
+ADCs and builds the :class:`~twin.board.contract.BoardState` (:func:`measure`, moved here from
+the emulator). Between scheduled changes (no training end, schedule segment, hinge check or
+inference hold due) the frames of a poll are independent of each other but for the twin's state
+and the ADC's noise stream, so :func:`quick_frames` runs the twin to each frame time in one call
 (:meth:`~twin.board.track.TwinTrack.sample`), reads every frame through the ADCs in one draw
 (:func:`~twin.board.variation.read_interleaved`, the same normals in the same order) and builds
 the states without re-validating the arrays it made: the same frames as ``step`` after
@@ -25,7 +25,7 @@ from twin.board.variation import read_interleaved
 if TYPE_CHECKING:  # the emulator runs this function: no import at run time
     from twin.board.emulator import BoardEmulator
 
-__all__ = ["quick_frames"]
+__all__ = ["measure", "quick_frames", "task_rows"]
 
 
 def _frame_times(emu: BoardEmulator, t_s: float) -> list[float]:
@@ -62,7 +62,7 @@ def quick_frames(emu: BoardEmulator, t_s: float) -> list[BoardState]:
     )
     nodes.setflags(write=False)
     gates.setflags(write=False)
-    inputs, targets = emu._task_rows()
+    inputs, targets = task_rows(emu)
     frames = []
     for k, t in enumerate(times):
         emu.t_s = t
@@ -87,3 +87,49 @@ def quick_frames(emu: BoardEmulator, t_s: float) -> list[BoardState]:
         )
     emu.last = frames[-1]
     return frames
+
+
+def measure(emu: BoardEmulator) -> BoardState:
+    """The frame the board publishes now: its gates and nodes through the ADCs (the held
+    inference's nodes and inputs during an inference)."""
+    gates = emu.track.gates()
+    if emu.inference is not None:
+        v_free = v_clamped = emu.inference["nodes"]
+        inputs = emu.inference["inputs"]
+    else:
+        v_free, v_clamped = emu.track.node_voltages()
+        inputs = task_rows(emu)[0]
+    n = v_free.size
+    nodes = emu.read_nodes_v(np.concatenate([v_free, v_clamped]))
+    gate_v = emu.config.gate_adc.read(gates, emu._adc_rng)
+    gate_v.setflags(write=False)  # a fresh array of its own: the state keeps it, no copy
+    return BoardState(
+        board_id=emu.config.board_id,
+        epoch=emu.epoch,
+        seq=emu.seq,
+        t_s=emu.t_s,
+        wall_unix=emu.boot_unix + emu.t_s,
+        mode=emu.mode,
+        gate_v=gate_v,
+        v_free_v=nodes[:n],
+        v_clamped_v=nodes[n:],
+        inputs_v=inputs,
+        targets_v=task_rows(emu)[1],
+        eta=emu.eta,
+        lam=emu.lam,
+    )
+
+
+def task_rows(emu: BoardEmulator) -> tuple[np.ndarray, np.ndarray]:
+    """The task's first training inputs and targets (V) as read-only copies, made once per
+    task (every frame carries them: no copy per frame)."""
+    cached = emu._rows_of
+    if cached is None or cached[0] is not emu.task:
+        rows = tuple(
+            np.array(a[0], dtype=np.float64)
+            for a in (emu.task.train.inputs, emu.task.train.outputs)
+        )
+        for row in rows:
+            row.setflags(write=False)
+        cached = emu._rows_of = (emu.task, rows[0], rows[1])
+    return cached[1], cached[2]
