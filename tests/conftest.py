@@ -65,7 +65,14 @@ def reference_dir() -> Path:
 
 
 #: What a test session may add to the repository's top folder: caches, nothing else.
-_CACHES = {".pytest_cache", ".hypothesis", ".mypy_cache", ".ruff_cache", "__pycache__"}
+_CACHES = {
+    ".pytest_cache",
+    ".hypothesis",
+    ".mypy_cache",
+    ".ruff_cache",
+    ".import_linter_cache",
+    "__pycache__",
+}
 _ROOT_BEFORE = pytest.StashKey[set[str]]()
 
 
