@@ -105,7 +105,7 @@ class PlannerConfig:
     lowest_tries : int
         Where no schedule is predicted to reach and the lowest is followed (``no_plan``
         ``"lowest"``), the candidates predicted lowest tried on the board in turn, one per
-        first lambda and eta, the plan's start gates written back before each next
+        first lambda, the plan's start gates written back before each next
         (:mod:`twin.steer.tries`). 1: the lowest alone, held on.
     lowest_try_factor : float
         Each try but the last is given this many times its predicted time to its lowest error
