@@ -103,6 +103,10 @@ POLICIES = {
     # (d) where no schedule is predicted to reach: the 3 candidates predicted lowest tried in
     # turn, the start gates written back between tries (twin/steer/tries.py)
     "d_predictive_tries3": PolicySpec(name="predictive", planner=PlannerConfig(lowest_tries=3)),
+    # ... each try given 5x, not 2x, its predicted time to its lowest
+    "d_predictive_tries3_f5": PolicySpec(
+        name="predictive", planner=PlannerConfig(lowest_tries=3, lowest_try_factor=5.0)
+    ),
 }
 
 
