@@ -106,7 +106,10 @@ class PlannerConfig:
         Where no schedule is predicted to reach and the lowest is followed (``no_plan``
         ``"lowest"``), the candidates predicted lowest tried on the board in turn, one per
         first lambda, the plan's start gates written back before each next
-        (:mod:`twin.steer.tries`). 1: the lowest alone, held on.
+        (:mod:`twin.steer.tries`). 1 (the default): the lowest alone, held on. 3 measured no
+        better (typical boards in process at 1e-4, 42 seeds: 2 gained, 4 lost, the twin's
+        ranking near the tolerance too far off, and a try cutting short a lowest schedule that
+        reaches when held on; ``benchmarks/evidence/steer_tries/``).
     lowest_try_factor : float
         Each try but the last is given this many times its predicted time to its lowest error
         of training (at least :data:`~twin.steer.tries.TRY_MIN_S`).
