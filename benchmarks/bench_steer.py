@@ -100,6 +100,13 @@ POLICIES = {
     "d_predictive_no_margin": PolicySpec(
         name="predictive", planner=PlannerConfig(reach_margin=1.0)
     ),
+    # (d) where no schedule is predicted to reach: the 3 candidates predicted lowest tried in
+    # turn, the start gates written back between tries (twin/steer/tries.py)
+    "d_predictive_tries3": PolicySpec(name="predictive", planner=PlannerConfig(lowest_tries=3)),
+    # ... each try given 5x, not 2x, its predicted time to its lowest
+    "d_predictive_tries3_f5": PolicySpec(
+        name="predictive", planner=PlannerConfig(lowest_tries=3, lowest_try_factor=5.0)
+    ),
 }
 
 
@@ -168,6 +175,9 @@ def one(
         "eta_board": s["eta_board"],
         "plans_truncated": s["plans_truncated"],
         "plans_lowest": s.get("plans_lowest"),
+        "lowest_switches": s.get("lowest_switches"),
+        "gate_restores": s.get("gate_restores"),
+        "gate_restore_j": s.get("gate_restore_energy_j"),
         "plan_simulated_s": s["plan_simulated_s"],
     }
 

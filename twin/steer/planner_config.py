@@ -102,6 +102,17 @@ class PlannerConfig:
         only touch the tolerance (the bottom of a valley) often misses it on the board (typical
         boards in process at 1e-4 of the initial error, seeds 0-99: 82/100 reached against
         73/100 with 1, 10 gained and 1 lost). 1: to the tolerance.
+    lowest_tries : int
+        Where no schedule is predicted to reach and the lowest is followed (``no_plan``
+        ``"lowest"``), the candidates predicted lowest tried on the board in turn, one per
+        first lambda, the plan's start gates written back before each next
+        (:mod:`twin.steer.tries`). 1 (the default): the lowest alone, held on. 3 measured no
+        better (typical boards in process at 1e-4, 42 seeds: 2 gained, 4 lost, the twin's
+        ranking near the tolerance too far off, and a try cutting short a lowest schedule that
+        reaches when held on; ``benchmarks/evidence/steer_tries/``).
+    lowest_try_factor : float
+        Each try but the last is given this many times its predicted time to its lowest error
+        of training (at least :data:`~twin.steer.tries.TRY_MIN_S`).
     """
 
     lams: tuple[float, ...] = (0.0, 0.003, 0.01, 0.03, 0.1, 0.3)
@@ -119,6 +130,8 @@ class PlannerConfig:
     budget_hold_s: float | None = DEFAULT_BUDGET_HOLD_S
     no_plan: str = "lowest"
     reach_margin: float = 0.5
+    lowest_tries: int = 1
+    lowest_try_factor: float = 2.0
 
     def __attrs_post_init__(self) -> None:
         for name in ("budget_s", "budget_sim_s", "budget_hold_s"):
@@ -152,6 +165,14 @@ class PlannerConfig:
         if not (0 < self.reach_margin <= 1):
             raise SteerConfigError(
                 f"planner reach_margin: expected a fraction in (0, 1], got {self.reach_margin}"
+            )
+        if type(self.lowest_tries) is not int or not 1 <= self.lowest_tries <= 10:
+            raise SteerConfigError(
+                f"planner lowest_tries: expected an integer in 1..10, got {self.lowest_tries!r}"
+            )
+        if not (np.isfinite(self.lowest_try_factor) and self.lowest_try_factor >= 1):
+            raise SteerConfigError(
+                f"planner lowest_try_factor: expected a number >= 1, got {self.lowest_try_factor}"
             )
         if self.no_plan not in NO_PLAN:
             raise SteerConfigError(

@@ -23,12 +23,13 @@ import attrs
 import numpy as np
 
 from twin.learning.rules import LambdaControl
-from twin.shadow.alarms import DivergenceMonitor
 
+from .divergence import Divergence, MonitorDivergence
 from .errors import SteerConfigError
 from .lowest import describe_lowest, lowest_at_s, lowest_plan
 from .margin import plan_with_margin
 from .planner import Plan, Planner, Prediction
+from .tries import ranked_lowest, try_time_s
 
 __all__ = [
     "ControlPolicy",
@@ -145,43 +146,6 @@ class ControlPolicy:
         return self._lam
 
 
-class Divergence(Protocol):
-    """Board-versus-plan divergence: fed the error ratio, says when to re-plan.
-
-    The seam for the shadow's detector: any object with this method will do.
-    """
-
-    def update(self, t_s: float, board_error: float, predicted_error: float) -> bool: ...
-
-
-class MonitorDivergence:
-    """The shadow's alarm logic on one score: ``|log(board/predicted)| / log(factor)``.
-
-    An alarm (score above 1 for ``hold_s`` of board time) asks for a re-plan; the monitor is
-    reset after each.
-    """
-
-    def __init__(self, *, factor: float = 2.0, hold_s: float = 0.03) -> None:
-        if not factor > 1:
-            raise SteerConfigError(f"divergence factor: expected > 1, got {factor!r}")
-        self.factor = float(factor)
-        self.hold_s = float(hold_s)
-        self.monitor = self._new()
-
-    def _new(self) -> DivergenceMonitor:
-        return DivergenceMonitor(threshold=1.0, hold_s=self.hold_s, clear_s=self.hold_s)
-
-    def update(self, t_s: float, board_error: float, predicted_error: float) -> bool:
-        tiny = np.finfo(float).tiny
-        score = abs(math.log(max(board_error, tiny) / max(predicted_error, tiny)))
-        score /= math.log(self.factor)
-        alarm = self.monitor.update(t_s, np.array([score]), np.array([]), board_id="", epoch=0)
-        if alarm is not None and alarm.end_s is None:
-            self.monitor = self._new()
-            return True
-        return False
-
-
 class PredictivePolicy:
     """Follow the twin's least-energy plan; re-plan on divergence; else fall back to control.
 
@@ -233,6 +197,11 @@ class PredictivePolicy:
         self._phase = 0
         self._t0_s = 0.0
         self._verified_early = 0  # the plan (count) verified early, once each
+        #: Lowest candidates still to try, and the gates their plan started from (tries.py).
+        self._tries: tuple[Prediction, ...] = ()
+        self._try_gates: np.ndarray | None = None
+        #: Tries switched to (a next lowest candidate, the start gates written back first).
+        self.lowest_switches = 0
         #: Called before each (re-)plan: the steerer holds the board while the twin plans.
         self.before_planning: Callable[[], None] | None = None
 
@@ -305,8 +274,11 @@ class PredictivePolicy:
         first = None if last is None else last.schedule[0].lam
         plan = plan_with_margin(self.planner, obs.gate_v, self.tol, first=first, at_least=self.eta)
         lowest = describe_lowest(plan, own_eta=self.planner.eta)  # before any is followed
+        self._tries = ()
         if plan.best is None and not plan.truncated and self.planner.config.no_plan == "lowest":
             plan = lowest_plan(plan)  # none reaches: the schedule predicted lowest, at its eta
+            self._tries = ranked_lowest(plan, self.planner.config.lowest_tries)[1:]
+            self._try_gates = np.array(obs.gate_v, dtype=float)
         self.plans.append((obs.t_s, plan))
         self._plan_gates = np.array(obs.gate_v, dtype=float)
         self._fresh = True
@@ -327,6 +299,29 @@ class PredictivePolicy:
             )
             return self.fallback.start(obs)
         return plan.best.schedule[0].lam
+
+    def _next_try(self, best: Prediction, obs: Observation) -> float | None:
+        """Switch to the next lowest candidate when the one followed has had its time
+        (:func:`~twin.steer.tries.try_time_s`) and the board is not at the tolerance: a new
+        plan entry from the first plan's start gates, the board held so that they are
+        written back before training resumes (:func:`~twin.steer.hold.rejoin_plan`). The
+        lambda to hold (``None``: no switch)."""
+        factor = self.planner.config.lowest_try_factor
+        if not self._tries or obs.error <= self.tol:
+            return None
+        if obs.clock_s - self._t0_s <= try_time_s(best, factor):
+            return None
+        nxt, self._tries = self._tries[0], self._tries[1:]
+        plan = self.plans[-1][1]
+        self.plans.append((obs.t_s, attrs.evolve(plan, best=nxt, eta=nxt.eta or plan.eta)))
+        self.lowest_switches += 1
+        if self.before_planning is not None:
+            self.before_planning()  # hold: training resumes after the gates are written back
+        self._plan_gates, self._fresh = self._try_gates, True
+        self._t0_s, self._phase = obs.clock_s, 0
+        own = nxt.eta is None or abs(nxt.eta - self.planner.eta) <= 1e-9 * self.planner.eta
+        self.eta = None if own else nxt.eta
+        return nxt.schedule[0].lam
 
     def resync(self, obs: Observation) -> float | None:
         """Start the followed plan from the board's state ``obs`` when training resumes.
@@ -378,6 +373,9 @@ class PredictivePolicy:
             return self.fallback.decide(obs)
         best = self.current
         assert best is not None
+        lam = self._next_try(best, obs)
+        if lam is not None:
+            return lam
         predicted = best.error_at(obs.clock_s - self._t0_s)
         if math.isfinite(obs.floor_v2) and obs.floor_v2 > 0:  # what the board's readings add
             predicted += obs.floor_v2

@@ -134,6 +134,7 @@ def summarize(
         "plans_lowest": sum(  # no schedule reached: the one predicted lowest followed
             p.best is not None and p.best.reached_s is None for _, p in getattr(policy, "plans", [])
         ),
+        "lowest_switches": getattr(policy, "lowest_switches", 0),  # next lowest tried (tries.py)
         "board_time_s": board_time_s,
         "training_time_s": meter.training_s,
         "safe_mode": out.get("safe_mode", SAFE_MODE),
