@@ -53,9 +53,10 @@ import sys
 from concurrent.futures import ProcessPoolExecutor
 from statistics import NormalDist
 
+import attrs
 import numpy as np
 
-from benchmarks.fa_runs import cusum_hours, make_shadow
+from benchmarks.fa_runs import CheckSettings, cusum_hours, make_shadow
 from twin.shadow.alarm_curve import default_false_alarm_curve, lower95_per_hour, upper95_per_hour
 from twin.shadow.config import default_node_every_s
 from twin.shadow.probe_stats import critical_z
@@ -141,7 +142,7 @@ def _runs(args: argparse.Namespace) -> dict:
 def _from_evidence(args: argparse.Namespace) -> dict:
     from benchmarks.fa_evidence import pooled_records, read_aliases, read_evidence
 
-    settings = {"variation": "typical", "idle_s": 0.0, "drive_margin": "fit", "node_check": True}
+    settings = attrs.asdict(CheckSettings())  # the product's defaults, as the evidence keeps them
     rows = pooled_records(args.fingerprint, settings, read_evidence(), code=args.code,
                           aliases=read_aliases())  # fmt: skip
     rows = [r for r in rows if r.get("node_score_max") is not None and r.get("node_tests")]
