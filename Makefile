@@ -39,9 +39,14 @@ warm: $(WARM)  ## compile the kernels into their cache (done by demo and test)
 demo: $(WARM)  ## the main job: the board's event-driven twin with its energy ledger, and the trainer
 	$(BIN)/twin demo --out out/demo
 
+# The default suite runs on every core (pytest-xdist, one worker per CPU; `PYTEST_WORKERS=1` for
+# one process): its tests are independent (temporary folders, random ports, a PostgreSQL schema
+# each), and most of its time is single-threaded simulation.
+PYTEST_WORKERS ?= auto
+
 test: $(WARM) check  ## lint, type-check and the default test suite (with Chromium if it can be installed)
 	.ci/chromium
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist worksteal
 
 check: lint typecheck
 

@@ -77,6 +77,8 @@ _ROOT_BEFORE = pytest.StashKey[set[str]]()
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
+    if hasattr(session.config, "workerinput"):
+        return  # a pytest-xdist worker: the controlling process checks the whole session
     session.stash[_ROOT_BEFORE] = {p.name for p in session.config.rootpath.iterdir()}
 
 
