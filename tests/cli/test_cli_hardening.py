@@ -56,6 +56,12 @@ def _clean_error(capsys: Any, *args: str) -> str:
         (["simulate", "--noise", "1e308"], "--noise"),
         (["simulate", "--seed", "-1"], "--seed"),
         (["simulate", "--network", ""], "empty spec"),
+        # an empty --task is a bad spec, not the default task (it once trained allostery)
+        (["train", "--task", ""], "unknown task ''"),
+        (["simulate", "--task", ""], "unknown task ''"),
+        (["train", "--physics", "springs", "--task", ""], "got ''"),
+        (["simulate", "--physics", "springs", "--task", ""], "got ''"),
+        (["train", "--physics", "xy", "--network", "all:6", "--task", ""], "got ''"),
         (["infer", "--network", "file:/nonexistent.json"], "no such file"),
         (["infer", "--network", "file:x.json", "--hold-s", "1e308"], "--hold-s"),
     ],

@@ -89,7 +89,7 @@ def run_springs(
     no_db: bool,
 ) -> None:
     """Run the spring twin from ``twin simulate``'s options; print or emit its summary."""
-    task = task or "allostery-strain"
+    task = "allostery-strain" if task is None else task
     if task != "allostery-strain":
         raise click.BadParameter(f"springs have the task allostery-strain, got {task!r}",
                                  param_hint="--task")  # fmt: skip

@@ -247,7 +247,7 @@ def simulate_cmd(
                     realtime=realtime, force=force, out=out, plot=plot, as_json=as_json, db=db,
                     no_db=no_db)  # fmt: skip
         return
-    task = task or "allostery"
+    task = "allostery" if task is None else task  # "" is a bad spec, not the default
     eta = 0.22 if eta is None else eta
     duration = 20.0 if duration is None else duration
     if task == "allostery-strain":

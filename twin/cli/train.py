@@ -126,9 +126,9 @@ def train_cmd(
     the phases, couplings and loss)."""
     refuse_foreign(ctx, physics)
     if physics == "xy":
-        run_xy(network=network, task=task or "xor", seed=seed, force=force, out=out,
-               plot=plot, save=save, as_json=as_json, db=db, no_db=no_db, view=view, port=port,
-               **xy)  # fmt: skip
+        run_xy(network=network, task="xor" if task is None else task, seed=seed, force=force,
+               out=out, plot=plot, save=save, as_json=as_json, db=db, no_db=no_db, view=view,
+               port=port, **xy)  # fmt: skip
         return
     if view or port:
         raise click.UsageError("--view: twin train's live page shows XY networks (--physics xy); "
@@ -141,7 +141,8 @@ def train_cmd(
                 "needs --control-tol (dynamic lambda control)", param_hint=name
             )
     springs = physics == "springs"
-    task = task or ("allostery-strain" if springs else "allostery")
+    if task is None:  # an empty --task is a bad spec, not the default
+        task = "allostery-strain" if springs else "allostery"
     alpha = alpha if alpha is not None else (10.0 if springs else 0.5)
     _check_physics_options(physics, task, alpha, spring_solver, prune, save)
     size = request_size(task, network if network or not springs else "jammed:27")
