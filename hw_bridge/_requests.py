@@ -71,8 +71,10 @@ class Requester:
             self._sock = self._make_socket()
             self._sock.connect(self._endpoint)
         sock = self._sock
-        sock.send_multipart(frames)
         deadline = time.monotonic() + timeout_s
+        if not _send_by(sock, frames, deadline):
+            self.close()
+            return None
         while (remaining := deadline - time.monotonic()) > 0:
             if not sock.poll(max(0, math.ceil(remaining * 1000))):
                 break
@@ -111,3 +113,17 @@ class Requester:
             return None
         matches = header.get("request_id", header.get("key")) == key
         return msg if matches else None
+
+
+def _send_by(sock: zmq.Socket, frames: list[bytes], deadline: float) -> bool:
+    """Send ``frames`` unless the socket cannot take them by ``deadline`` (monotonic s): a
+    DEALER with no live peer (a board whose CURVE handshake refused this client, or not there
+    yet) blocks a plain send for ever. False: not sent."""
+    while True:
+        try:
+            sock.send_multipart(frames, flags=zmq.NOBLOCK)
+            return True
+        except zmq.Again:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not sock.poll(max(1, math.ceil(remaining * 1000)), zmq.POLLOUT):
+                return False

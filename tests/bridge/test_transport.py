@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections import Counter
@@ -275,6 +276,37 @@ def test_curve_authentication(tmp_path, make_publisher, make_client) -> None:
             pub.endpoints.base,
             curve=CurveClient(secret_file=tmp_path / "missing", server_public_file=server_public),
         ).snapshot(1.0)
+
+
+def test_a_request_to_a_board_that_never_takes_it_times_out_instead_of_blocking() -> None:
+    """A DEALER with no live peer (a CURVE handshake refused, or no board there) blocks a plain
+    send for ever; the request gives up at its timeout (a wrong client key once hung the suite)."""
+    from hw_bridge._requests import Requester
+    from twin.board.contract import LinkCounters
+
+    ctx = zmq.Context.instance()
+
+    def make_socket() -> zmq.Socket:
+        sock = ctx.socket(zmq.DEALER)
+        sock.setsockopt(zmq.IMMEDIATE, 1)  # queue only to completed connections: none will be
+        sock.setsockopt(zmq.LINGER, 0)
+        return sock
+
+    with socket.socket() as hold:  # a port of this host that nothing listens on
+        hold.bind(("127.0.0.1", 0))
+        port = hold.getsockname()[1]
+        requester = Requester(make_socket, f"tcp://127.0.0.1:{port}", limits=Limits(),
+                              counters=LinkCounters())  # fmt: skip
+        result: list[object] = []
+        worker = threading.Thread(
+            target=lambda: result.append(requester.ask([b"snapshot"], "snapshot", "k1", 0.2)),
+            daemon=True,
+        )
+        worker.start()
+        worker.join(timeout=30.0)
+    assert not worker.is_alive(), "the request blocked past its timeout"
+    assert result == [None]
+    requester.close()
 
 
 @pytest.mark.slow
