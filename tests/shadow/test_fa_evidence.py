@@ -208,13 +208,14 @@ def test_the_fingerprint_of_a_real_shadow_is_reproducible_and_sees_a_margin_chan
 
 
 def test_the_check_counts_the_shadows_false_alarms_at_the_cusums_share() -> None:
-    """The CUSUM's level is the curve's for its share of the budget (twice the shadow's with the
-    node check on), and the node check's alarms count with its crossings."""
+    """The CUSUM's level is the curve's for a third of its share of the budget (six times the
+    shadow's target with the node check on), and the node check's alarms count with its
+    crossings."""
     from benchmarks.fa_runs import LEVELS, CheckSettings, check, cusum_hours
     from twin.shadow.detector import default_false_alarm_curve
 
     curve = default_false_alarm_curve()
-    share = curve.level(20.0)
+    share = curve.level(60.0)
     below = int(np.flatnonzero(share >= LEVELS)[-1])
     crossings = [0] * len(LEVELS)
     crossings[below] = 1  # one crossing of the share's level
@@ -224,14 +225,14 @@ def test_the_check_counts_the_shadows_false_alarms_at_the_cusums_share() -> None
         {"seed": 2, "board_s": 120.0, "sampled_s": 3600.0, "shadow_alarms": 1, "node_alarms": 1,
          "level": share, "crossings_at_level": 0, "crossings": [0] * len(LEVELS)},
     ]  # fmt: skip
-    assert cusum_hours(10.0) == 20.0
-    assert cusum_hours(10.0, CheckSettings(node_check=False)) == 10.0
+    assert cusum_hours(10.0) == 60.0
+    assert cusum_hours(10.0, CheckSettings(node_check=False)) == 30.0
     out = check(recs, curve, 10.0)
     assert out["level"] == pytest.approx(share)
     assert (out["false_alarms_at_level"], out["node_alarms"], out["false_alarms"]) == (1, 1, 2)
     assert out["rate_per_hour"] == pytest.approx(1.0)  # 2 in 2 sampled hours
     alone = check(recs, curve, 10.0, CheckSettings(node_check=False))
-    assert alone["level"] == pytest.approx(curve.level(10.0))
+    assert alone["level"] == pytest.approx(curve.level(30.0))
 
 
 def test_validation_needs_the_rates_upper_bound_at_the_target_whatever_was_seen() -> None:

@@ -112,23 +112,24 @@ def test_the_shadow_holds_nothing_by_default() -> None:
 
 
 def test_the_false_alarm_budget_is_shared_between_the_detectors_that_may_alarm() -> None:
-    from twin.shadow.config import detector_hours
+    from twin.shadow.config import DESIGN_MARGIN, detector_hours
 
+    assert DESIGN_MARGIN == 3.0  # each detector a third below its share: the count can confirm it
     both = ShadowConfig(false_alarm_hours=10.0, node_every_s=0.25)
-    assert detector_hours(both, calibrated=True) == 20.0
-    assert detector_hours(both, calibrated=False) == 10.0  # no node check without calibration
+    assert detector_hours(both, calibrated=True) == 60.0
+    assert detector_hours(both, calibrated=False) == 30.0  # no node check without calibration
     three = ShadowConfig(false_alarm_hours=10.0, node_every_s=0.25, probe_every_s=1.0)
-    assert detector_hours(three, calibrated=True) == 30.0
-    assert detector_hours(ShadowConfig(false_alarm_hours=5.0), calibrated=True) == 5.0
+    assert detector_hours(three, calibrated=True) == 90.0
+    assert detector_hours(ShadowConfig(false_alarm_hours=5.0), calibrated=True) == 15.0
 
 
 def test_the_shadow_sets_each_detector_at_its_share() -> None:
     shadow = _shadow(0, false_alarm_hours=10.0, node_every_s=0.25)
     assert shadow.nodes is not None
-    assert shadow.nodes.tester.false_alarm_hours == 20.0
+    assert shadow.nodes.tester.false_alarm_hours == 60.0
     curve = shadow.watch.curve
-    assert shadow.watch.detector.level == pytest.approx(curve.level(20.0))
-    assert shadow.watch.detector.level > curve.level(10.0)
+    assert shadow.watch.detector.level == pytest.approx(curve.level(60.0))
+    assert shadow.watch.detector.level > curve.level(20.0)
     info = shadow.watch.info()
-    assert (info["false_alarm_hours"], info["detector_hours"]) == (10.0, 20.0)
+    assert (info["false_alarm_hours"], info["detector_hours"]) == (10.0, 60.0)
     shadow.close()

@@ -123,8 +123,8 @@ def _shadow_table(console: Console, s: dict[str, Any], duration_s: float) -> Non
         (
             "detector",
             f"CUSUM level {s['detector']['level']:.1f}: one false alarm per "
-            f"{s['detector']['detector_hours']:g} board-hours (its share of the shadow's one "
-            f"per {s['detector']['false_alarm_hours']:g})"
+            f"{s['detector']['detector_hours']:g} board-hours (a third of its share of the "
+            f"shadow's one per {s['detector']['false_alarm_hours']:g})"
             + ("" if s["calibrated"] else " (uncalibrated: rate not established)")
             + (
                 _held_out(s["detector"])

@@ -353,8 +353,8 @@ class Watch:
             note = (
                 f"CUSUM of normalised gate residuals beyond the twin's stated accuracy "
                 f"({MODEL_ABS_V * 1e3:g} mV + {MODEL_REL:.0%} of the gate's travel since the "
-                f"resync); level for one false alarm per {share:g} board-hours (its share of "
-                f"the shadow's one per {cfg.false_alarm_hours:g}) on the stored curve "
+                f"resync); level for one false alarm per {share:g} board-hours (a third of its "
+                f"share of the shadow's one per {cfg.false_alarm_hours:g}) on the stored curve "
                 f"({'validated' if self.curve.validated else 'NOT validated'} by Monte Carlo: "
                 f"{self.curve.checked_per_hour} false alarms per board-hour over "
                 f"{self.curve.checked_hours:g} held-out board-hours)"
