@@ -93,12 +93,12 @@ def measure(emu: BoardEmulator) -> BoardState:
     """The frame the board publishes now: its gates and nodes through the ADCs (the held
     inference's nodes and inputs during an inference)."""
     gates = emu.track.gates()
+    inputs, targets = task_rows(emu)
     if emu.inference is not None:
         v_free = v_clamped = emu.inference["nodes"]
         inputs = emu.inference["inputs"]
     else:
         v_free, v_clamped = emu.track.node_voltages()
-        inputs = task_rows(emu)[0]
     n = v_free.size
     nodes = emu.read_nodes_v(np.concatenate([v_free, v_clamped]))
     gate_v = emu.config.gate_adc.read(gates, emu._adc_rng)
@@ -114,7 +114,7 @@ def measure(emu: BoardEmulator) -> BoardState:
         v_free_v=nodes[:n],
         v_clamped_v=nodes[n:],
         inputs_v=inputs,
-        targets_v=task_rows(emu)[1],
+        targets_v=targets,
         eta=emu.eta,
         lam=emu.lam,
     )

@@ -75,22 +75,23 @@ class FalseAlarmCurve:
     checked_hours: float = 0.0
     checked_per_hour: float | None = None
 
+    def checked_false_alarms(self) -> int | None:
+        """The false alarms the held-out check counted (``None``: no check)."""
+        if self.checked_per_hour is None or not self.checked_hours > 0:
+            return None
+        return round(self.checked_per_hour * self.checked_hours)
+
     def checked_upper95_per_hour(self) -> float | None:
         """95 % upper bound (Poisson) of the false alarms per board-hour the held-out check
         measured (``None``: no check)."""
-        if self.checked_per_hour is None or not self.checked_hours > 0:
-            return None
-        n = round(self.checked_per_hour * self.checked_hours)
-        return upper95_per_hour(n, self.checked_hours)
+        n = self.checked_false_alarms()
+        return None if n is None else upper95_per_hour(n, self.checked_hours)
 
     def checked_lower95_per_hour(self) -> float | None:
         """95 % lower bound (Poisson) of the false alarms per board-hour the held-out check
         measured (``None``: no check)."""
-        if self.checked_per_hour is None or not self.checked_hours > 0:
-            return None
-        return lower95_per_hour(
-            round(self.checked_per_hour * self.checked_hours), self.checked_hours
-        )
+        n = self.checked_false_alarms()
+        return None if n is None else lower95_per_hour(n, self.checked_hours)
 
     def rate_per_hour(self, h: float) -> float:
         return math.exp(self.log_rate0 - self.decay_per_level * h)
