@@ -15,6 +15,18 @@ taken from the emulator's hidden truth (``gains``: ``a_free_per_v``, ``a_clamp_p
 edges of ``--true-edges`` (default every edge). ``--episodes`` instead shadows the whole
 ``--to`` seconds and lists every episode of an edge's CUSUM above 1.
 
+``--fault KEY=VALUE@T`` injects a fault into ``--edge`` (the changes of
+``bench_detection.py``'s classes, e.g. ``gain_factor=0@3``, a dead gate at 3 s) to trace why a
+fault is missed. The three >= 200 mV misses of ``bench_detection.py --effect`` on seeds 200-215
+(2026-12-07, either design level): board 200 edge 20, dead gate (``--seed 200 --edge 20 --fault
+gain_factor=0@3 --from 2.9 --to 4``): residual +291 mV at the first resync, z 0.49 (the
+tracker's prior gain uncertainty, 0.2 of the gate's 0.29 V twin travel, widens the spread), and
+at the next resync the tracker absorbs it (innovation 5.4 sd, under its 6: gain factor 1 -> 0,
+after which the prediction follows the dead gate); board 205 edge 29, dead gate near cutoff:
+residuals of 245-285 mV under a cutoff spread of 293-314 mV (the twin drives the gate into
+cutoff, the board's stays); board 200 edge 2, both gains x2: +265 mV under a neighbour spread
+of 652 mV, then the tracker learns gain factor 1.64 in one interval.
+
 Board 2314's episode (edge 1, 9.2 s; see the README's false-alarm section):
 ``nice -n 10 python benchmarks/diag_fa_episode.py --seed 2314 --edge 1 --from 8.9 --to 9.3``,
 then the same with ``--true gains --true-edges 4``.
@@ -29,7 +41,7 @@ import attrs
 import numpy as np
 from fa_runs import CheckSettings
 
-from twin.board.inprocess import InProcessBoard
+from twin.board.inprocess import Fault, InProcessBoard
 from twin.shadow.alarm_curve import default_false_alarm_curve
 from twin.shadow.config import default_node_every_s
 from twin.shadow.session import EmulationSpec, calibrate_emulator, make_emulator
@@ -72,6 +84,12 @@ def main() -> None:
     ap.add_argument("--true", default="", help="gains,capacitors,drift,thresholds or all")
     ap.add_argument("--true-edges", default="all", help="comma-separated edges, or all")
     ap.add_argument("--episodes", action="store_true", help="list CUSUM episodes above 1")
+    ap.add_argument(
+        "--fault",
+        default="",
+        help="inject a fault into --edge: KEY=VALUE[,KEY=VALUE...]@T (Fault changes, e.g. "
+        "gain_factor=0@3, a dead gate at 3 s, as bench_detection.py's classes)",
+    )
     args = ap.parse_args()
 
     settings = CheckSettings()
@@ -85,8 +103,13 @@ def main() -> None:
         drive_margin=settings.drive_margin,  # type: ignore[arg-type]
         node_every_s=default_node_every_s(calibrated=True),
     )
+    faults = []
+    if args.fault:
+        changes, at = args.fault.rsplit("@", 1)
+        kv = {k: float(v) for k, v in (item.split("=", 1) for item in changes.split(","))}
+        faults = [Fault(t_s=float(at), edge=args.edge, changes=kv)]
     sh = Shadow(
-        InProcessBoard(emu),
+        InProcessBoard(emu, faults=faults),
         config,
         rng=np.random.default_rng([args.seed, 3]),
         edges=edges,
