@@ -28,8 +28,16 @@ Run: ``PYTHONPATH=. nice -n 10 python benchmarks/learning_noise_trials.py regres
 --seeds 0 1 2 3 4 5 6 7 --periods 0.02 0.2`` and ``... circle --noise 0.03 --seeds 0 1 2 3 4 5 6
 7 --epsilons 0.417 0.167 0.083 --modes standard overclamp``. ``bound``: the lab's own short-period
 spans bound the diffusion (no fit of the emulator; ``D^2 = a + b tau + c tau^2`` over tau <= 20
-ms, ``b = 16 D_noise^2`` for 32 edges each diffusing over tau/2). Results:
-``docs/imperfection-measurements.md``.
+ms, ``b = 16 D_noise^2`` for 32 edges each diffusing over tau/2).
+
+Measured 2026-12-07 (branch h23e, 8 boards per point, nice 10 on a 2-core host at load ~3-4; the
+circle table 5-15 min per setting, the regression ~1 min): the lab's spans bound the noise at
+~0.045 V/sqrt(s) per edge; at that bound every point of ``lab()``'s table is unchanged (167 mV
+standard 42.2 % on the same boards, 83 mV overclamping 20.3 %, D 0.85x / 0.99x, floor 2.56x /
+2.31x); no level tried (0.03-0.3 V/sqrt(s), 4.5e-4-1.5e-3 V per step, with ``lab()``'s or the
+drop-signed bias) fits the 83 mV pair (drop-signed with 0.3: 167 mV 12.5 %, 83 mV standard
+18.8 %, overclamping 0 % on 8/8, D 2.2x at 20 ms). Full record and commands:
+``docs/imperfection-measurements.md``, ``benchmarks/evidence/learning_noise/README.md``.
 """
 
 from __future__ import annotations
