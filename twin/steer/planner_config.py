@@ -113,6 +113,13 @@ class PlannerConfig:
     lowest_try_factor : float
         Each try but the last is given this many times its predicted time to its lowest error
         of training (at least :data:`~twin.steer.tries.TRY_MIN_S`).
+    stop_at_plan : bool
+        The board is started for a training duration that ends where the followed plan gets
+        there (its reach, or the lowest point of a schedule predicted not to reach), and
+        verified there by inference whatever its lagging error window reads, once per plan
+        (:mod:`twin.steer.timed_stop`): a steep valley under a lambda > 0 is passed before the
+        window shows it. ``False`` (the default): the board stops itself at 1.25x the plan's
+        time, and is verified early only when it reads within 2x the tolerance.
     """
 
     lams: tuple[float, ...] = (0.0, 0.003, 0.01, 0.03, 0.1, 0.3)
@@ -132,6 +139,7 @@ class PlannerConfig:
     reach_margin: float = 0.5
     lowest_tries: int = 1
     lowest_try_factor: float = 2.0
+    stop_at_plan: bool = False
 
     def __attrs_post_init__(self) -> None:
         for name in ("budget_s", "budget_sim_s", "budget_hold_s"):
