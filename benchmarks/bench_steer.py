@@ -111,6 +111,18 @@ POLICIES = {
     # (d) the board stopped where the followed plan gets there and verified there, whatever
     # its lagging error window reads (twin/steer/timed_stop.py)
     "d_predictive_timed": PolicySpec(name="predictive", planner=PlannerConfig(stop_at_plan=True)),
+    # ... stopped 10 ms short of it, then up to 15 bursts of 2 ms, each verified (seek.py)
+    "d_predictive_seek": PolicySpec(
+        name="predictive", planner=PlannerConfig(stop_at_plan=True, seek_bursts=15)
+    ),
+    # ... and a finer grid of refinement lambdas where none of the candidates reaches (on the
+    # misses' own circuits 0.12-0.26 reach where the grid's 0.1, 0.173 and 0.3 do not)
+    "d_predictive_timed_fine": PolicySpec(
+        name="predictive",
+        planner=PlannerConfig(
+            stop_at_plan=True, refine_lams=(0.0055, 0.017, 0.055, 0.12, 0.15, 0.2, 0.23, 0.26)
+        ),
+    ),
 }
 
 

@@ -1,6 +1,7 @@
 """The timed stop (``PlannerConfig.stop_at_plan``, :mod:`twin.steer.timed_stop`): the board is
 given a training duration that ends where the followed plan gets there, and is verified there by
-inference whatever its lagging error window reads; off by default (the old behaviour)."""
+inference whatever its lagging error window reads; off by default (the old behaviour). Seeking
+(``seek_bursts``, :mod:`twin.steer.seek`): stopped short of it, bursts each verified."""
 
 from __future__ import annotations
 
@@ -8,8 +9,11 @@ import numpy as np
 import pytest
 
 from twin.learning.rules import LambdaControl
+from twin.steer.config import SteerConfig
+from twin.steer.errors import SteerConfigError
 from twin.steer.planner import Phase, Plan, PlannerConfig, Prediction
 from twin.steer.policies import ControlPolicy, Observation, PredictivePolicy
+from twin.steer.seek import SEEK_BURST_S, SEEK_LEAD_S, seek_valley
 from twin.steer.timed_stop import plan_there_s, stop_in_s
 
 TOL = 1e-4
@@ -107,3 +111,72 @@ def test_a_lowest_schedule_is_stopped_at_its_lowest() -> None:
     old.start(obs(0.0, 1e-2))
     assert old.train_for_s(obs(0.0, 1e-2)) == pytest.approx(1.25 * 1.0 + 0.03)
     assert not old.verify_due(obs(0.5, 5 * TOL))
+
+
+class _Actions:
+    """A board stopped short of a valley: each burst it trains ``burst_s`` and stops itself;
+    each inference reads the next error of ``errors`` (V^2)."""
+
+    def __init__(self, errors: list[float]) -> None:
+        self.errors = list(errors)
+        self.config = SteerConfig(tolerance_rel=1e-4)
+        self.training = False
+        self._reboot_pending = False
+        self.counts: dict[str, int] = {}
+        self.trained_s = 0.0
+        self.board = self
+
+    def poll(self, timeout_s: float) -> list:
+        self.training = False  # the burst is over: an idle frame
+        return []
+
+    def _start_training(self, duration_s: float | None = None) -> None:
+        assert duration_s is not None
+        self.trained_s += duration_s
+        self.training = True
+
+    def _note_self_stop(self, updates: list) -> None:
+        pass
+
+    def _await_idle(self) -> bool:
+        return True
+
+    def _ingest(self, meter: object, updates: list) -> bool:
+        return False
+
+    def _verify(self, meter: object, tol: float) -> tuple[bool, float, float]:
+        measured = self.errors.pop(0)
+        return measured <= tol, measured, 0.0
+
+
+def test_seeking_creeps_on_in_bursts_until_an_inference_shows_the_tolerance() -> None:
+    acts = _Actions([5 * TOL, 2 * TOL, 0.4 * TOL, 3 * TOL])
+    ok, measured, _ = seek_valley(acts, None, TOL, 8 * TOL, bursts=15)  # type: ignore[arg-type]
+    assert ok
+    assert measured == pytest.approx(0.4 * TOL)
+    assert acts.counts["seek_bursts"] == 3
+    assert acts.trained_s == pytest.approx(3 * SEEK_BURST_S)
+
+
+def test_seeking_ends_past_the_valley_or_after_its_bursts() -> None:
+    passed = _Actions([5 * TOL, 2 * TOL, 1.5 * TOL, 7 * TOL, 1e3 * TOL])
+    ok, measured, _ = seek_valley(passed, None, TOL, 8 * TOL, bursts=15)  # type: ignore[arg-type]
+    assert not ok
+    assert measured == pytest.approx(7 * TOL)  # 7x > 4x the lowest (1.5x), and rising: past
+    assert passed.counts["seek_bursts"] == 4
+    spent = _Actions([8 * TOL] * 20)
+    ok, _, _ = seek_valley(spent, None, TOL, 8 * TOL, bursts=5)  # type: ignore[arg-type]
+    assert not ok
+    assert spent.counts["seek_bursts"] == 5
+    assert spent.trained_s == pytest.approx(5 * SEEK_BURST_S)
+
+
+def test_seeking_stops_the_board_short_of_the_moment_and_needs_the_timed_stop() -> None:
+    with pytest.raises(SteerConfigError, match="seek_bursts"):
+        PlannerConfig(seek_bursts=5)
+    planner = _Planner(PlannerConfig(stop_at_plan=True, seek_bursts=15), _valley())
+    pol = PredictivePolicy(planner, TOL, ControlPolicy(LambdaControl(tol=TOL)))  # type: ignore[arg-type]
+    pol.start(obs(0.0, 1e-2))
+    assert pol.train_for_s(obs(0.0, 1e-2)) == pytest.approx(0.09 - SEEK_LEAD_S)
+    assert not pol.verify_due(obs(0.07, 20 * TOL))
+    assert pol.verify_due(obs(0.08, 20 * TOL))

@@ -120,6 +120,11 @@ class PlannerConfig:
         (:mod:`twin.steer.timed_stop`): a steep valley under a lambda > 0 is passed before the
         window shows it. ``False`` (the default): the board stops itself at 1.25x the plan's
         time, and is verified early only when it reads within 2x the tolerance.
+    seek_bursts : int
+        With ``stop_at_plan``: the board is stopped a little before the plan's moment and,
+        where the inference there does not show the tolerance, trains on in up to this many
+        short bursts, each verified by inference (:mod:`twin.steer.seek`). 0 (the default):
+        no seeking.
     """
 
     lams: tuple[float, ...] = (0.0, 0.003, 0.01, 0.03, 0.1, 0.3)
@@ -140,6 +145,7 @@ class PlannerConfig:
     lowest_tries: int = 1
     lowest_try_factor: float = 2.0
     stop_at_plan: bool = False
+    seek_bursts: int = 0
 
     def __attrs_post_init__(self) -> None:
         for name in ("budget_s", "budget_sim_s", "budget_hold_s"):
@@ -182,6 +188,12 @@ class PlannerConfig:
             raise SteerConfigError(
                 f"planner lowest_try_factor: expected a number >= 1, got {self.lowest_try_factor}"
             )
+        if type(self.seek_bursts) is not int or not 0 <= self.seek_bursts <= 100:
+            raise SteerConfigError(
+                f"planner seek_bursts: expected an integer in 0..100, got {self.seek_bursts!r}"
+            )
+        if self.seek_bursts and not self.stop_at_plan:
+            raise SteerConfigError("planner seek_bursts: needs stop_at_plan")
         if self.no_plan not in NO_PLAN:
             raise SteerConfigError(
                 f"planner no_plan: expected one of {', '.join(NO_PLAN)}, got {self.no_plan!r}"

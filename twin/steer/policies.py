@@ -29,6 +29,7 @@ from .errors import SteerConfigError
 from .lowest import describe_lowest, lowest_plan
 from .margin import plan_with_margin
 from .planner import Plan, Planner, Prediction
+from .seek import SEEK_LEAD_S
 from .timed_stop import plan_there_s, stop_in_s
 from .tries import ranked_lowest, try_time_s
 
@@ -242,10 +243,15 @@ class PredictivePolicy:
         if best.reached_s is None:  # the lowest schedule, held on: its predicted length each time
             remaining = max(remaining, float(best.t_s[-1]))
         train_s = TRAIN_MARGIN * remaining + TRAIN_SLACK_S
-        stop = stop_in_s(best, obs.clock_s - self._t0_s)  # timed_stop.py: at the plan's moment
+        stop = stop_in_s(best, obs.clock_s - self._t0_s, lead_s=self._lead_s)  # timed_stop.py
         if self.planner.config.stop_at_plan and stop is not None:
             return min(train_s, stop)
         return train_s
+
+    @property
+    def _lead_s(self) -> float:
+        """How long before the plan's moment a timed stop comes (:mod:`~twin.steer.seek`)."""
+        return SEEK_LEAD_S if self.planner.config.seek_bursts else 0.0
 
     def verify_due(self, obs: Observation) -> bool:
         """Whether to verify by inference now although the board's error reads above the
@@ -261,7 +267,7 @@ class PredictivePolicy:
             return False
         elapsed = obs.clock_s - self._t0_s
         if self.planner.config.stop_at_plan:  # stopped there: whatever the lagging window reads
-            if stop_in_s(best, elapsed) is not None:
+            if stop_in_s(best, elapsed, lead_s=self._lead_s) is not None:
                 return False
         elif elapsed < plan_there_s(best) or obs.error > VERIFY_NEAR * self.tol:
             return False

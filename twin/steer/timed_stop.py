@@ -36,8 +36,8 @@ def plan_there_s(best: Prediction) -> float:
     return lowest_at_s(best) if best.reached_s is None else float(best.reached_s)
 
 
-def stop_in_s(best: Prediction, elapsed_s: float) -> float | None:
-    """Training time left until ``best``'s moment (:func:`plan_there_s`) from ``elapsed_s`` of
-    plan time, s; ``None`` once it has passed (within :data:`THERE_EPS_S`)."""
-    left = plan_there_s(best) - elapsed_s
+def stop_in_s(best: Prediction, elapsed_s: float, *, lead_s: float = 0.0) -> float | None:
+    """Training time left until ``lead_s`` before ``best``'s moment (:func:`plan_there_s`) from
+    ``elapsed_s`` of plan time, s; ``None`` once it has passed (within :data:`THERE_EPS_S`)."""
+    left = plan_there_s(best) - lead_s - elapsed_s
     return left if left > THERE_EPS_S else None
