@@ -5,6 +5,8 @@ inference whatever its lagging error window reads; off by default (the old behav
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
@@ -124,7 +126,14 @@ class _Actions:
         self._reboot_pending = False
         self.counts: dict[str, int] = {}
         self.trained_s = 0.0
+        self.t_s = 0.0
         self.board = self
+        self.client = self
+        self.sent: list[str] = []
+
+    def send(self, name: str, args: object = None, **kw: object) -> object:
+        self.sent.append(name)
+        return SimpleNamespace(ok=True)
 
     def poll(self, timeout_s: float) -> list:
         self.training = False  # the burst is over: an idle frame
@@ -156,6 +165,7 @@ def test_seeking_creeps_on_in_bursts_until_an_inference_shows_the_tolerance() ->
     assert measured == pytest.approx(0.4 * TOL)
     assert acts.counts["seek_bursts"] == 3
     assert acts.trained_s == pytest.approx(3 * SEEK_BURST_S)
+    assert acts.sent == ["stop_training"] * 3  # each burst from a board held idle
 
 
 def test_seeking_ends_past_the_valley_or_after_its_bursts() -> None:
@@ -169,6 +179,10 @@ def test_seeking_ends_past_the_valley_or_after_its_bursts() -> None:
     assert not ok
     assert spent.counts["seek_bursts"] == 5
     assert spent.trained_s == pytest.approx(5 * SEEK_BURST_S)
+    late = _Actions([8 * TOL] * 20)
+    late.t_s = late.config.max_time_s - 0.001  # no burst past the time limit
+    assert not seek_valley(late, None, TOL, 8 * TOL, bursts=5)[0]  # type: ignore[arg-type]
+    assert late.trained_s == 0.0
 
 
 def test_seeking_stops_the_board_short_of_the_moment_and_needs_the_timed_stop() -> None:

@@ -37,10 +37,15 @@ MAX_POLLS = 50
 
 
 def _burst(actions: BoardActions, meter: BoardMeter, burst_s: float) -> bool:
-    """Train for ``burst_s`` (the board stops itself) once the inference before has ended (a
-    board started while it infers would spend its duration inferring); False on a reboot, a
-    refusal, or a board that did not stop itself within :data:`MAX_POLLS` polls."""
-    if not actions._await_idle():
+    """Train for ``burst_s`` (the board stops itself) from a board held idle once the inference
+    before has ended (a board started while it infers would spend its duration inferring, and
+    one verified while still training would train on after it); False on a reboot, a refusal,
+    the time limit, or a board that did not stop itself within :data:`MAX_POLLS` polls."""
+    ack = actions.client.send("stop_training", must=True)
+    actions.training = False
+    if ack is None or not ack.ok or not actions._await_idle():
+        return False
+    if actions.t_s + burst_s >= actions.config.max_time_s:
         return False
     actions._start_training(burst_s)
     for _ in range(MAX_POLLS):
