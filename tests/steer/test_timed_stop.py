@@ -187,7 +187,13 @@ def test_seeking_ends_past_the_valley_or_after_its_bursts() -> None:
 
 def test_seeking_stops_the_board_short_of_the_moment_and_needs_the_timed_stop() -> None:
     with pytest.raises(SteerConfigError, match="seek_bursts"):
-        PlannerConfig(seek_bursts=5)
+        PlannerConfig(seek_bursts=-1)
+    assert not PlannerConfig(stop_at_plan=False, seek_bursts=5).seeks()
+    assert PlannerConfig(stop_at_plan=True, seek_bursts=5).seeks()
+    no_seek = _Planner(PlannerConfig(stop_at_plan=True, seek_bursts=0), _valley())
+    at_it = PredictivePolicy(no_seek, TOL, ControlPolicy(LambdaControl(tol=TOL)))  # type: ignore[arg-type]
+    at_it.start(obs(0.0, 1e-2))
+    assert at_it.train_for_s(obs(0.0, 1e-2)) == pytest.approx(0.09)  # no lead without seeking
     planner = _Planner(PlannerConfig(stop_at_plan=True, seek_bursts=15), _valley())
     pol = PredictivePolicy(planner, TOL, ControlPolicy(LambdaControl(tol=TOL)))  # type: ignore[arg-type]
     pol.start(obs(0.0, 1e-2))

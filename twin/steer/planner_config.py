@@ -121,10 +121,9 @@ class PlannerConfig:
         window shows it. ``False`` (the default): the board stops itself at 1.25x the plan's
         time, and is verified early only when it reads within 2x the tolerance.
     seek_bursts : int
-        With ``stop_at_plan``: the board is stopped a little before the plan's moment and,
-        where the inference there does not show the tolerance, trains on in up to this many
-        short bursts, each verified by inference (:mod:`twin.steer.seek`). 0 (the default):
-        no seeking.
+        With ``stop_at_plan`` (only): the board is stopped a little before the plan's moment
+        and, where the inference there does not show the tolerance, trains on in up to this
+        many short bursts, each verified by inference (:mod:`twin.steer.seek`). 0: no seeking.
     """
 
     lams: tuple[float, ...] = (0.0, 0.003, 0.01, 0.03, 0.1, 0.3)
@@ -192,14 +191,16 @@ class PlannerConfig:
             raise SteerConfigError(
                 f"planner seek_bursts: expected an integer in 0..100, got {self.seek_bursts!r}"
             )
-        if self.seek_bursts and not self.stop_at_plan:
-            raise SteerConfigError("planner seek_bursts: needs stop_at_plan")
         if self.no_plan not in NO_PLAN:
             raise SteerConfigError(
                 f"planner no_plan: expected one of {', '.join(NO_PLAN)}, got {self.no_plan!r}"
             )
         _positive("planner switch_factors", self.switch_factors)
         _positive("planner dt_s/horizon_s/stall_s", (self.dt_s, self.horizon_s, self.stall_s))
+
+    def seeks(self) -> bool:
+        """Whether a timed stop short of the plan's moment seeks on in bursts."""
+        return self.stop_at_plan and self.seek_bursts > 0
 
     def refinement(self) -> tuple[float, ...]:
         """The lambdas tried when none of ``lams`` reaches (:attr:`refine_lams`; by default the

@@ -251,7 +251,7 @@ class PredictivePolicy:
     @property
     def _lead_s(self) -> float:
         """How long before the plan's moment a timed stop comes (:mod:`~twin.steer.seek`)."""
-        return SEEK_LEAD_S if self.planner.config.seek_bursts else 0.0
+        return SEEK_LEAD_S if self.planner.config.seeks() else 0.0
 
     def verify_due(self, obs: Observation) -> bool:
         """Whether to verify by inference now although the board's error reads above the

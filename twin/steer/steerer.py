@@ -385,7 +385,7 @@ class Steerer(BoardActions):
             timed = obs.error > tol and due is not None and due(obs)
             if obs.error <= tol or timed:
                 ok, measured, predicted = self._verify(meter, tol)
-                if not ok and timed and self.planner_config and self.planner_config.seek_bursts:
+                if not ok and timed and self.planner_config and self.planner_config.seeks():
                     bursts = self.planner_config.seek_bursts  # seek.py: short of it, creep on
                     ok, measured, predicted = seek_valley(self, meter, tol, measured, bursts=bursts)
                 out.update(verified_error=measured, predicted_inference_error=predicted)
