@@ -108,10 +108,18 @@ POLICIES = {
     "d_predictive_tries3_f5": PolicySpec(
         name="predictive", planner=PlannerConfig(lowest_tries=3, lowest_try_factor=5.0)
     ),
+    # (d) stopped by its 1.25x self-stop, verified early only within 2x the tolerance (the
+    # former default: no timed stop, no seeking)
+    "d_predictive_untimed": PolicySpec(
+        name="predictive", planner=PlannerConfig(stop_at_plan=False, seek_bursts=0)
+    ),
     # (d) the board stopped where the followed plan gets there and verified there, whatever
-    # its lagging error window reads (twin/steer/timed_stop.py)
-    "d_predictive_timed": PolicySpec(name="predictive", planner=PlannerConfig(stop_at_plan=True)),
-    # ... stopped 10 ms short of it, then up to 15 bursts of 2 ms, each verified (seek.py)
+    # its lagging error window reads (twin/steer/timed_stop.py), no seeking
+    "d_predictive_timed": PolicySpec(
+        name="predictive", planner=PlannerConfig(stop_at_plan=True, seek_bursts=0)
+    ),
+    # ... stopped 10 ms short of it, then up to 15 bursts of 2 ms, each verified (seek.py):
+    # the default since h22f (the same as d_predictive)
     "d_predictive_seek": PolicySpec(
         name="predictive", planner=PlannerConfig(stop_at_plan=True, seek_bursts=15)
     ),

@@ -1,7 +1,8 @@
 """The timed stop (``PlannerConfig.stop_at_plan``, :mod:`twin.steer.timed_stop`): the board is
 given a training duration that ends where the followed plan gets there, and is verified there by
-inference whatever its lagging error window reads; off by default (the old behaviour). Seeking
-(``seek_bursts``, :mod:`twin.steer.seek`): stopped short of it, bursts each verified."""
+inference whatever its lagging error window reads; and seeking (``seek_bursts``,
+:mod:`twin.steer.seek`): stopped short of it, bursts each verified. Both on by default;
+``stop_at_plan=False`` is the old behaviour."""
 
 from __future__ import annotations
 
@@ -67,13 +68,14 @@ class _Planner:
 
 
 def _policy(stop_at_plan: bool, best: Prediction) -> PredictivePolicy:
-    planner = _Planner(PlannerConfig(stop_at_plan=stop_at_plan), best)
+    planner = _Planner(PlannerConfig(stop_at_plan=stop_at_plan, seek_bursts=0), best)
     fallback = ControlPolicy(LambdaControl(tol=TOL, lam0=0.01))
     return PredictivePolicy(planner, TOL, fallback)  # type: ignore[arg-type]
 
 
-def test_off_by_default() -> None:
-    assert PlannerConfig().stop_at_plan is False
+def test_on_by_default_with_seeking() -> None:
+    assert PlannerConfig().stop_at_plan is True
+    assert PlannerConfig().seeks()
 
 
 def test_the_moment_is_the_reach_else_the_lowest() -> None:

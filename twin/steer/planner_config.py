@@ -118,12 +118,16 @@ class PlannerConfig:
         there (its reach, or the lowest point of a schedule predicted not to reach), and
         verified there by inference whatever its lagging error window reads, once per plan
         (:mod:`twin.steer.timed_stop`): a steep valley under a lambda > 0 is passed before the
-        window shows it. ``False`` (the default): the board stops itself at 1.25x the plan's
-        time, and is verified early only when it reads within 2x the tolerance.
+        window shows it. The default, with ``seek_bursts`` 15 (typical boards in process at 1e-4
+        of the initial error, seeds 0-99: 81/100 reached against 66/100 without either, 16
+        gained and 1 lost, McNemar exact p = 0.0003; ``benchmarks/evidence/steer_timed/``).
+        ``False``: the board stops itself at 1.25x the plan's time, and is verified early only
+        when it reads within 2x the tolerance.
     seek_bursts : int
         With ``stop_at_plan`` (only): the board is stopped a little before the plan's moment
         and, where the inference there does not show the tolerance, trains on in up to this
-        many short bursts, each verified by inference (:mod:`twin.steer.seek`). 0: no seeking.
+        many short bursts, each verified by inference (:mod:`twin.steer.seek`; the timed stop
+        alone, 0, reached 76/100 on the seeds above). 0: no seeking.
     """
 
     lams: tuple[float, ...] = (0.0, 0.003, 0.01, 0.03, 0.1, 0.3)
@@ -143,8 +147,8 @@ class PlannerConfig:
     reach_margin: float = 0.5
     lowest_tries: int = 1
     lowest_try_factor: float = 2.0
-    stop_at_plan: bool = False
-    seek_bursts: int = 0
+    stop_at_plan: bool = True
+    seek_bursts: int = 15
 
     def __attrs_post_init__(self) -> None:
         for name in ("budget_s", "budget_sim_s", "budget_hold_s"):
