@@ -31,11 +31,12 @@ import numpy as np
 
 from twin.board.contract import Ack, Command
 from twin.board.errors import BridgeTimeout
-from twin.shadow.session import EmulationSpec, open_board
+from twin.shadow.session import EmulationSpec, make_emulator, open_board
 from twin.steer import (
     PlannerConfig,
     PolicySpec,
     SteerConfig,
+    SteerTwin,
     calibrated_twin,
     nominal_twin,
     steer_board,
@@ -107,6 +108,29 @@ POLICIES = {
     "d_predictive_tries3_f5": PolicySpec(
         name="predictive", planner=PlannerConfig(lowest_tries=3, lowest_try_factor=5.0)
     ),
+    # (d) stopped by its 1.25x self-stop, verified early only within 2x the tolerance (the
+    # former default: no timed stop, no seeking)
+    "d_predictive_untimed": PolicySpec(
+        name="predictive", planner=PlannerConfig(stop_at_plan=False, seek_bursts=0)
+    ),
+    # (d) the board stopped where the followed plan gets there and verified there, whatever
+    # its lagging error window reads (twin/steer/timed_stop.py), no seeking
+    "d_predictive_timed": PolicySpec(
+        name="predictive", planner=PlannerConfig(stop_at_plan=True, seek_bursts=0)
+    ),
+    # ... stopped 10 ms short of it, then up to 15 bursts of 2 ms, each verified (seek.py):
+    # the default since h22f (the same as d_predictive)
+    "d_predictive_seek": PolicySpec(
+        name="predictive", planner=PlannerConfig(stop_at_plan=True, seek_bursts=15)
+    ),
+    # ... and a finer grid of refinement lambdas where none of the candidates reaches (on the
+    # misses' own circuits 0.12-0.26 reach where the grid's 0.1, 0.173 and 0.3 do not)
+    "d_predictive_timed_fine": PolicySpec(
+        name="predictive",
+        planner=PlannerConfig(
+            stop_at_plan=True, refine_lams=(0.0055, 0.017, 0.055, 0.12, 0.15, 0.2, 0.23, 0.26)
+        ),
+    ),
 }
 
 
@@ -117,8 +141,17 @@ _TWINS: dict = {}
 _CAL_ETAS: list[float] = []
 
 
+#: Steer with the board's own hidden circuit as the twin (``--own-twin``): what a perfect
+#: calibration could do, an upper bound of any better calibration (a diagnosis, not a product).
+_OWN_TWIN: list[bool] = [False]
+
+
 def twin_for(spec: EmulationSpec, calibrate: bool):
-    """The twin used to steer: calibrated on a recording of the same hidden board, or nominal."""
+    """The twin used to steer: calibrated on a recording of the same hidden board, or nominal;
+    with ``--own-twin`` the board's own hidden edges."""
+    if _OWN_TWIN[0]:
+        edges = make_emulator(spec).edges
+        return SteerTwin(edges=edges, trusted=True, report={"twin": "own hidden circuit"})
     if not calibrate:
         return nominal_twin()
     if spec.seed not in _TWINS:
@@ -289,6 +322,12 @@ def main() -> None:
         help="the calibration's episodes train at these nudges in turn (default: the board's)",
     )
     ap.add_argument("--policies", nargs="+", default=list(POLICIES), choices=list(POLICIES))
+    ap.add_argument(
+        "--own-twin",
+        action="store_true",
+        help="steer with the board's own hidden circuit as the twin (an upper bound of any "
+        "calibration; a diagnosis)",
+    )
     ap.add_argument("--chaos", action="store_true", help="5 %% command loss and a reboot mid-run")
     ap.add_argument(
         "--report", nargs="+", default=None, help="only print the table of these JSON lines files"
@@ -302,6 +341,7 @@ def main() -> None:
     )
     args = ap.parse_args()
     _CAL_ETAS[:] = args.calibrate_etas
+    _OWN_TWIN[0] = args.own_twin
     policies = args.policies
     if args.budget_sim_s is not None:
         budget = args.budget_sim_s or None
@@ -335,7 +375,8 @@ def main() -> None:
                         fh.write(json.dumps(rows[-1]) + "\n")
     print(
         f"variation={args.variation} seeds={args.seeds} max_time_s={args.max_time_s} "
-        f"chaos={args.chaos} calibrate={args.calibrate} calibrate_etas={args.calibrate_etas}"
+        f"chaos={args.chaos} calibrate={args.calibrate} calibrate_etas={args.calibrate_etas} "
+        f"own_twin={args.own_twin}"
     )
     report(rows, args.tolerances, policies)
 

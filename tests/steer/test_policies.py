@@ -128,7 +128,8 @@ def test_predictive_replans_a_plan_whose_time_is_up() -> None:
 
 
 def test_predictive_gives_the_board_the_plans_time_to_the_end_of_its_phase() -> None:
-    pol, _ = _predictive()
+    pol, planner = _predictive()
+    planner.config = PlannerConfig(stop_at_plan=False)  # the default stops at the plan's reach
     pol.start(obs(0.0, 1e-2))
     # phase 1 (lam 0.1) ends at error 1e-3, 0.1 s into the plan: 1.25 x 0.1 + 0.03
     assert pol.train_for_s(obs(0.0, 1e-2)) == pytest.approx(0.155)
@@ -138,6 +139,11 @@ def test_predictive_gives_the_board_the_plans_time_to_the_end_of_its_phase() -> 
     untrusted, _ = _predictive(trusted=False)
     untrusted.start(obs(0.0, 1e-2))
     assert untrusted.train_for_s(obs(0.0, 1e-2)) is None
+    timed, _ = _predictive()  # the default: to 10 ms short of the reach at 0.2 s, then seek
+    timed.start(obs(0.0, 1e-2))
+    assert timed.train_for_s(obs(0.0, 1e-2)) == pytest.approx(0.155)
+    timed.decide(obs(0.1, 1e-3))
+    assert timed.train_for_s(obs(0.1, 1e-3)) == pytest.approx(0.2 - 0.1 - 0.01)
 
 
 def test_a_board_at_its_measurement_floor_does_not_diverge_from_a_plan_below_it() -> None:
@@ -191,8 +197,11 @@ def test_an_unreachable_tolerance_says_how_low_the_twin_gets() -> None:
 def test_a_board_near_the_tolerance_once_the_plan_is_there_is_verified_once_per_plan() -> None:
     """The board's error is a window mean that lags a fast fall: once the plan has reached the
     tolerance (0.2 s here, tol 1e-4), a board reading within 2x of it is verified by inference,
-    once per plan; before the plan gets there, or further off, it is not."""
+    once per plan; before the plan gets there, or further off, it is not (without the timed
+    stop; with it, the default, at the plan's moment whatever the board reads:
+    ``test_timed_stop.py``)."""
     pol, planner = _predictive(divergence=MonitorDivergence(factor=2.0, hold_s=0.0))
+    planner.config = PlannerConfig(stop_at_plan=False)
     pol.start(obs(0.0, 1e-2))
     assert not pol.verify_due(obs(0.15, 1.5e-4))  # the plan is not there yet
     assert not pol.verify_due(obs(0.2, 3e-4))  # the plan is, the board reads 3x off

@@ -26,9 +26,11 @@ from twin.learning.rules import LambdaControl
 
 from .divergence import Divergence, MonitorDivergence
 from .errors import SteerConfigError
-from .lowest import describe_lowest, lowest_at_s, lowest_plan
+from .lowest import describe_lowest, lowest_plan
 from .margin import plan_with_margin
 from .planner import Plan, Planner, Prediction
+from .seek import SEEK_LEAD_S
+from .timed_stop import plan_there_s, stop_in_s
 from .tries import ranked_lowest, try_time_s
 
 __all__ = [
@@ -240,12 +242,22 @@ class PredictivePolicy:
         remaining = max(t_end - (obs.clock_s - self._t0_s), 0.0)
         if best.reached_s is None:  # the lowest schedule, held on: its predicted length each time
             remaining = max(remaining, float(best.t_s[-1]))
-        return TRAIN_MARGIN * remaining + TRAIN_SLACK_S
+        train_s = TRAIN_MARGIN * remaining + TRAIN_SLACK_S
+        stop = stop_in_s(best, obs.clock_s - self._t0_s, lead_s=self._lead_s)  # timed_stop.py
+        if self.planner.config.stop_at_plan and stop is not None:
+            return min(train_s, stop)
+        return train_s
+
+    @property
+    def _lead_s(self) -> float:
+        """How long before the plan's moment a timed stop comes (:mod:`~twin.steer.seek`)."""
+        return SEEK_LEAD_S if self.planner.config.seeks() else 0.0
 
     def verify_due(self, obs: Observation) -> bool:
         """Whether to verify by inference now although the board's error reads above the
         tolerance: the followed plan has reached it by now (one that does not reach: got to
-        its lowest) and the board reads within ``VERIFY_NEAR`` of it. The board's error is the
+        its lowest) and the board reads within ``VERIFY_NEAR`` of it (``stop_at_plan``: whatever
+        it reads, :mod:`~twin.steer.timed_stop`). The board's error is the
         mean of a window of frames, which lags a fast fall: a board that passes through the
         tolerance (e.g. at the bottom of a valley under lambda > 0) can be there before its
         window shows it, and past it after. Once per plan; the inference decides, as for any
@@ -253,8 +265,11 @@ class PredictivePolicy:
         best = self.current
         if best is None or self._verified_early == len(self.plans):
             return False
-        there_s = lowest_at_s(best) if best.reached_s is None else best.reached_s
-        if obs.clock_s - self._t0_s < there_s or obs.error > VERIFY_NEAR * self.tol:
+        elapsed = obs.clock_s - self._t0_s
+        if self.planner.config.stop_at_plan:  # stopped there: whatever the lagging window reads
+            if stop_in_s(best, elapsed, lead_s=self._lead_s) is not None:
+                return False
+        elif elapsed < plan_there_s(best) or obs.error > VERIFY_NEAR * self.tol:
             return False
         self._verified_early = len(self.plans)
         return True

@@ -41,6 +41,7 @@ from .planner import Planner, PlannerConfig
 from .policies import Observation, Policy
 from .record import EnergyBook, record_plans, record_prediction
 from .report import SteerResult, predict_baseline, summarize
+from .seek import seek_valley
 
 __all__ = ["TIME_CHECK_S", "WHILE_PLANNING", "PolicyFactory", "SteerContext", "Steerer"]
 
@@ -381,8 +382,12 @@ class Steerer(BoardActions):
             self._sample(reading)
             self._energy.flush(self.t_s, meter.energy_j)
             due = getattr(policy, "verify_due", None)  # the plan says it is there: look
-            if obs.error <= tol or (due is not None and due(obs)):
+            timed = obs.error > tol and due is not None and due(obs)
+            if obs.error <= tol or timed:
                 ok, measured, predicted = self._verify(meter, tol)
+                if not ok and timed and self.planner_config and self.planner_config.seeks():
+                    bursts = self.planner_config.seek_bursts  # seek.py: short of it, creep on
+                    ok, measured, predicted = seek_valley(self, meter, tol, measured, bursts=bursts)
                 out.update(verified_error=measured, predicted_inference_error=predicted)
                 if ok:
                     out.update(reached=True, reason="tolerance reached (verified by inference)")
