@@ -153,8 +153,10 @@ def _plain(task: Task, edges: Any, gates_v: np.ndarray) -> S.StepwiseRun:
     )  # fmt: skip
 
 
-def regression_point(seed: int, tau_s: float, variation: HiddenVariation) -> tuple[float, float]:
-    """One board's steady regression cycle: span D (norm, V) and floor (V^2); stderr per board."""
+def cycle_runs(seed: int, tau_s: float, variation: HiddenVariation) -> tuple[Any, ...]:
+    """A board of the regression cycle (no ADC): its emulator, the two tasks, their per-step
+    runs from the board's boot gates (eta 128/129, 100 us steps) and ``cycle()``, which runs one
+    period (each task for tau/2) and returns the gates at its start and at its half."""
     a, b = regression_cycle_tasks(network_from_spec("lattice:4x4:periodic"))
     config = EmulatorConfig(variation=variation, node_adc=Adc(bits=0), gate_adc=Adc(bits=0))
     emu = BoardEmulator(config, rng=np.random.default_rng(seed))
@@ -171,6 +173,12 @@ def regression_point(seed: int, tau_s: float, variation: HiddenVariation) -> tup
         run_a.gates[:] = run_b.gates
         return start, half
 
+    return emu, a, b, run_a, run_b, cycle
+
+
+def regression_point(seed: int, tau_s: float, variation: HiddenVariation) -> tuple[float, float]:
+    """One board's steady regression cycle: span D (norm, V) and floor (V^2); stderr per board."""
+    emu, a, b, _run_a, _run_b, cycle = cycle_runs(seed, tau_s, variation)
     k = max(12, math.ceil(3.0 / tau_s))  # as settle_cycle with validate_imperfection's settle_s
     max_cycles = min(20_000, max(40, math.ceil(200.0 / tau_s)))
     for _ in range(k):

@@ -60,18 +60,16 @@ from bias_form_trials import (
     _PATCHES,
     LAB_CIRCLE,
     LAB_REGRESSION,
-    _plain,
     circle_point,
+    cycle_runs,
     install,
     regression_point,
 )
 
 import twin.board.stepwise as S
 import twin.kernels.stepwise as KS
-from twin.board.emulator import BoardEmulator, EmulatorConfig
-from twin.board.hinge import difference_error_v2, free_outputs_at_v, regression_cycle_tasks
-from twin.board.variation import Adc, HiddenVariation
-from twin.physics.network_io import network_from_spec
+from twin.board.hinge import difference_error_v2, free_outputs_at_v
+from twin.board.variation import HiddenVariation
 
 _NOISE_PATCHES = [  # after bias_form_trials' patches: columns 11 (V/sqrt(s)) and 12 (V per step)
     ("                gates[i] = min(max(g, edge[i, 5]), edge[i, 6])\n",
@@ -119,22 +117,8 @@ def regression_noisy(
     seed: int, tau_s: float, variation: HiddenVariation, settle_s: float, measure: int
 ) -> tuple[float, float]:
     """One board's regression cycle under noise: D (norm, V) and floor (V^2), cycle averages."""
-    a, b = regression_cycle_tasks(network_from_spec("lattice:4x4:periodic"))
-    config = EmulatorConfig(variation=variation, node_adc=Adc(bits=0), gate_adc=Adc(bits=0))
-    emu = BoardEmulator(config, rng=np.random.default_rng(seed))
-    gates0 = emu.track.gates().copy()
-    run_a, run_b = _plain(a, emu.edges, gates0), _plain(b, emu.edges, gates0)
+    emu, a, b, run_a, run_b, cycle = cycle_runs(seed, tau_s, variation)
     run_a._seed, run_b._seed = 2 * seed + 1, 2 * seed + 2  # the noise's keys, one per task
-    half_steps = max(1, round(tau_s / 2 / 1e-4))
-
-    def cycle() -> tuple[np.ndarray, np.ndarray]:
-        start = run_a.gates.copy()
-        run_a.run(half_steps)
-        half = run_a.gates.copy()
-        run_b.gates[:] = half
-        run_b.run(half_steps)
-        run_a.gates[:] = run_b.gates
-        return start, half
 
     for _ in range(max(12, math.ceil(settle_s / tau_s))):
         cycle()
