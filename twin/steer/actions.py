@@ -34,7 +34,7 @@ from .client import CommandClient
 from .config import SteerConfig
 from .errors import CommandUnanswered, SteerError
 from .meter import BoardMeter
-from .policies import Observation
+from .observation import Observation
 
 __all__ = ["RESET_TOL_V", "SAFE_MODE", "BoardActions"]
 

@@ -10,8 +10,8 @@ import numpy as np
 from .actions import SAFE_MODE
 from .client import CommandCounters
 from .meter import BoardMeter
+from .observation import Policy
 from .planner import Phase, Planner, Prediction
-from .policies import Policy
 
 __all__ = ["Baseline", "SteerResult", "predict_baseline", "summarize"]
 

@@ -37,8 +37,8 @@ from .config import SteerConfig
 from .errors import BoardSilent, CommandUnanswered, TimeLimitReached
 from .hold import rejoin_plan
 from .meter import BoardMeter
+from .observation import Observation, Policy
 from .planner import Planner, PlannerConfig
-from .policies import Observation, Policy
 from .record import EnergyBook, record_plans, record_prediction
 from .report import SteerResult, predict_baseline, summarize
 from .seek import seek_valley
