@@ -58,7 +58,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 slow: $(STAMP)  ## physics validations that take minutes, then the deeper property-test run
-	$(BIN)/pytest -q -m slow
+	$(BIN)/pytest -q -m slow -n $(PYTEST_WORKERS) --dist worksteal
 	$(MAKE) fuzz
 
 # The property tests (Hypothesis marks them `hypothesis`) with 10x their examples
