@@ -152,6 +152,11 @@ class _Actions:
     def _await_idle(self) -> bool:
         return True
 
+    def _hold(self, meter: object) -> bool:  # as BoardActions._hold: stop, then await idle
+        self.send("stop_training")
+        self.training = False
+        return self._await_idle()
+
     def _ingest(self, meter: object, updates: list) -> bool:
         return False
 

@@ -367,13 +367,15 @@ class BoardActions:
             self.training = not (ack is not None and ack.ok)
             self._await_idle()
 
-    def _hold(self, meter: BoardMeter) -> None:
-        """Stop training while the twin decides, so the plan starts from the board's state."""
+    def _hold(self, meter: BoardMeter) -> bool:
+        """Stop training while the twin decides, so the plan starts from the board's state
+        (``training`` cleared); whether the board acknowledged it and reported itself idle
+        (a dry run sends nothing: False)."""
         if self.dry_run:
-            return
+            return False
         ack = self.client.send("stop_training", must=True)
-        if ack is not None and ack.ok:
-            self._await_idle()
+        self.training = False
+        return bool(ack is not None and ack.ok and self._await_idle())
 
     def _verify(self, meter: BoardMeter, tol: float) -> tuple[bool, float, float]:
         """Inference on the training input: (error <= tol, measured error, predicted error)."""

@@ -206,9 +206,10 @@ class PredictivePolicy:
         if best.reached_s is None:  # the lowest schedule, held on: its predicted length each time
             remaining = max(remaining, float(best.t_s[-1]))
         train_s = TRAIN_MARGIN * remaining + TRAIN_SLACK_S
-        stop = stop_in_s(best, obs.clock_s - self._t0_s, lead_s=self._lead_s)  # timed_stop.py
-        if self.planner.config.stop_at_plan and stop is not None:
-            return min(train_s, stop)
+        if self.planner.config.stop_at_plan:  # timed_stop.py: end where the plan gets there
+            stop = stop_in_s(best, obs.clock_s - self._t0_s, lead_s=self._lead_s)
+            if stop is not None:
+                return min(train_s, stop)
         return train_s
 
     @property

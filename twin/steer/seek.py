@@ -41,9 +41,7 @@ def _burst(actions: BoardActions, meter: BoardMeter, burst_s: float) -> bool:
     before has ended (a board started while it infers would spend its duration inferring, and
     one verified while still training would train on after it); False on a reboot, a refusal,
     the time limit, or a board that did not stop itself within :data:`MAX_POLLS` polls."""
-    ack = actions.client.send("stop_training", must=True)
-    actions.training = False
-    if ack is None or not ack.ok or not actions._await_idle():
+    if not actions._hold(meter):
         return False
     if actions.t_s + burst_s >= actions.config.max_time_s:
         return False
