@@ -28,6 +28,7 @@ from ..learning.rules import LearningRule
 from ..learning.trainer import TrainConfig, train
 from ..physics.task_spec import build_tasks
 from ..plots import plot_history
+from ..shadow.config import share_words
 from ._common import plain, progress_bar
 
 __all__ = ["run_demo"]
@@ -123,8 +124,8 @@ def _shadow_table(console: Console, s: dict[str, Any], duration_s: float) -> Non
         (
             "detector",
             f"CUSUM level {s['detector']['level']:.1f}: one false alarm per "
-            f"{s['detector']['detector_hours']:g} board-hours (a third of its share of the "
-            f"shadow's one per {s['detector']['false_alarm_hours']:g})"
+            f"{s['detector']['detector_hours']:g} board-hours "
+            f"({share_words(s['detector']['false_alarm_hours'])})"
             + ("" if s["calibrated"] else " (uncalibrated: rate not established)")
             + (
                 _held_out(s["detector"])

@@ -10,7 +10,14 @@ from twin._validators import positive
 from twin.board.errors import BridgeConfigError
 from twin.shadow.threshold_track import ThresholdTrackConfig
 
-__all__ = ["DESIGN_MARGIN", "DRIVE_MARGINS", "PROBE_DUTY", "ShadowConfig", "detector_hours"]
+__all__ = [
+    "DESIGN_MARGIN",
+    "DRIVE_MARGINS",
+    "PROBE_DUTY",
+    "ShadowConfig",
+    "detector_hours",
+    "share_words",
+]
 
 
 def _resync_mode(_inst: object, _attr: object, value: str) -> None:
@@ -51,6 +58,12 @@ def detector_hours(config: ShadowConfig, *, calibrated: bool) -> float:
     if calibrated:
         n += (config.probe_every_s is not None) + (config.node_every_s is not None)
     return config.false_alarm_hours * n * DESIGN_MARGIN
+
+
+def share_words(false_alarm_hours: float) -> str:
+    """A detector's setting beside the shadow's target, in words (``detector.note``, the demo's
+    detector row), from :data:`DESIGN_MARGIN`."""
+    return f"1/{DESIGN_MARGIN:g} of its share of the shadow's one per {false_alarm_hours:g}"
 
 
 #: The detector's gross-drive margins (``ShadowConfig.drive_margin``, ``--drive-margin``).

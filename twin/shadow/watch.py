@@ -18,7 +18,7 @@ import numpy as np
 
 from twin.physics.network import Network
 from twin.shadow.alarms import DivergenceMonitor
-from twin.shadow.config import ShadowConfig, detector_hours
+from twin.shadow.config import ShadowConfig, detector_hours, share_words
 from twin.shadow.detector import CusumDetector, FalseAlarmCurve, SpreadModel
 from twin.shadow.diagnose import RecentTravel
 from twin.shadow.drive_margin import (
@@ -353,8 +353,8 @@ class Watch:
             note = (
                 f"CUSUM of normalised gate residuals beyond the twin's stated accuracy "
                 f"({MODEL_ABS_V * 1e3:g} mV + {MODEL_REL:.0%} of the gate's travel since the "
-                f"resync); level for one false alarm per {share:g} board-hours (a third of its "
-                f"share of the shadow's one per {cfg.false_alarm_hours:g}) on the stored curve "
+                f"resync); level for one false alarm per {share:g} board-hours "
+                f"({share_words(cfg.false_alarm_hours)}) on the stored curve "
                 f"({'validated' if self.curve.validated else 'NOT validated'} by Monte Carlo: "
                 f"{self.curve.checked_per_hour} false alarms per board-hour over "
                 f"{self.curve.checked_hours:g} held-out board-hours)"
