@@ -279,6 +279,7 @@ def main(argv: list[str] | None = None) -> int:
                 "node_alarms": got["node_alarms"],
                 "node_tests": got["node_tests"],
                 "node_score_max": got["node_score_max"],
+                "node_z_max": got["node_z_max"],
                 "level": level,
                 "crossings_at_level": int(crossing_counts(trace, np.array([level]))[0]),
                 "crossings": crossing_counts(trace, LEVELS).tolist(),

@@ -56,6 +56,7 @@ import numpy as np
 
 from benchmarks.fa_runs import CheckSettings
 from benchmarks.source_hash import source_hash
+from twin.shadow.node_tail import default_node_tail
 
 __all__ = [
     "ALIASES_FILE",
@@ -86,15 +87,22 @@ ALIASES_FILE = EVIDENCE_DIR / "aliases.json"
 #: The false-alarm curve's numbers a check reads (its CUSUM's k and clip, the level's fit); its
 #: provenance and validation marks are not code.
 CURVE_NUMBERS = ("log_rate0", "decay_per_level", "k", "clip", "every_s", "fitted_range")
+#: The node check's measured tail's numbers a check reads (the node level's fit); its sample,
+#: provenance and sources are not code.
+TAIL_NUMBERS = ("threshold_z", "exceed_fraction", "shape", "scale_z", "node_tests", "every_s",
+                "window_frames")  # fmt: skip
 #: The module a check runs (its imports, direct or not, are the code identity's source).
 ENTRY = "benchmarks.fa_runs"
 
 
-def code_identity(curve: Any, entry: str = ENTRY) -> str:
+def code_identity(curve: Any, entry: str = ENTRY, tail: Any = None) -> str:
     """16 hex digits naming the code a check runs, the same on every machine: the source hash
     of ``entry`` and what it imports (``benchmarks/source_hash.py``) with the numbers of the
-    false-alarm curve it reads (:data:`CURVE_NUMBERS` of ``curve.as_dict()``)."""
+    false-alarm curve it reads (:data:`CURVE_NUMBERS` of ``curve.as_dict()``) and of the node
+    check's tail (:data:`TAIL_NUMBERS` of ``tail``, default the stored one)."""
     numbers = {k: v for k, v in curve.as_dict().items() if k in CURVE_NUMBERS}
+    tail = tail if tail is not None else default_node_tail()
+    numbers |= {f"node_tail.{k}": v for k, v in tail.as_dict().items() if k in TAIL_NUMBERS}
     text = source_hash(entry) + json.dumps(numbers, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 

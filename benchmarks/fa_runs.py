@@ -109,6 +109,7 @@ def one(
         "node_alarms": nodes.get("alarms", 0),
         "node_tests": nodes.get("evaluated", 0),
         "node_score_max": nodes.get("score_max"),
+        "node_z_max": nodes.get("z_max"),
     }
 
 

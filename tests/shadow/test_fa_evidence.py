@@ -117,6 +117,11 @@ def test_the_kept_aliases_read_and_the_code_identity_follows_the_curve_numbers_o
     relabelled = attrs.evolve(curve, provenance="another history")
     assert code_identity(relabelled) == first  # provenance is not code
     assert code_identity(attrs.evolve(curve, k=curve.k * 1.01)) != first
+    from twin.shadow.node_tail import default_node_tail
+
+    tail = default_node_tail()
+    assert code_identity(curve, tail=attrs.evolve(tail, provenance="another")) == first
+    assert code_identity(curve, tail=attrs.evolve(tail, scale_z=tail.scale_z * 1.01)) != first
     env = environment()
     assert {"python", "numpy", "scipy", "numba", "cpu"} <= set(env)
 

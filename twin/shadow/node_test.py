@@ -21,6 +21,7 @@ import numpy as np
 from twin.board.contract import BoardState
 from twin.physics.task import Task
 from twin.shadow.alarms import Alarm, DivergenceMonitor
+from twin.shadow.node_tail import NodeTail
 from twin.shadow.probe_stats import (
     ProbeResult,
     critical_z,
@@ -83,7 +84,7 @@ class NodeTester:
     Parameters
     ----------
     every_s
-        Board time between tests, s (sets the Bonferroni level with ``false_alarm_hours``).
+        Board time between tests, s (sets the level with ``false_alarm_hours``).
     false_alarm_hours
         Target mean time between false alarms, board-hours.
     state
@@ -94,6 +95,9 @@ class NodeTester:
         Track every edge's threshold from the clean tests
         (:class:`~twin.shadow.threshold_track.ThresholdTracker`) and test the residual beyond
         it; ``None``: test against the calibration's thresholds.
+    tail
+        The measured tail of the tests' largest statistics the level is set from
+        (:class:`~twin.shadow.node_tail.NodeTail`); ``None``: the Gaussian Bonferroni level.
     """
 
     def __init__(
@@ -104,9 +108,11 @@ class NodeTester:
         state: TwinState,
         source: str,
         track: ThresholdTrackConfig | None = None,
+        tail: NodeTail | None = None,
     ) -> None:
         self.every_s = float(every_s)
         self.track = track
+        self.tail = tail
         self.tracker: ThresholdTracker | None = None
         self.false_alarm_hours = float(false_alarm_hours)
         self.state = state
@@ -114,9 +120,11 @@ class NodeTester:
         self.monitor = DivergenceMonitor(threshold=1.0, hold_s=0.0, clear_s=0.0, source=source)
         #: The latest results (at most :data:`KEPT_RESULTS`: a shadow runs for hours).
         self.results: deque[ProbeResult] = deque(maxlen=KEPT_RESULTS)
-        #: Tests evaluated, the largest score over ``z_crit`` and the last ``z_crit``, over all.
+        #: Tests evaluated, the largest score over ``z_crit``, the largest statistic (standard
+        #: errors) and the last ``z_crit``, over all.
         self.evaluated = 0
         self.score_max = 0.0
+        self.z_max = 0.0
         self.z_crit: float | None = None
         #: The last clean test at each (epoch, inputs): nodes, residual, prediction, errors.
         self._reference: dict[tuple[Any, ...], dict[str, Any]] = {}
@@ -191,7 +199,7 @@ class NodeTester:
             step_se = np.hypot(se, ref["se"])
             margin = PROBE_STEP_REL * np.abs(moved) + bias + ref["bias"]
             z_step = np.maximum(np.abs(step) - margin, 0.0) / step_se
-        z_crit = critical_z(self.every_s, self.false_alarm_hours, 2 * free.size)
+        z_crit = self.level(free.size)
         alarm = bool(max(np.max(z), np.max(z_step)) > z_crit)
         named: tuple[tuple[int, float, float], ...] = ()
         if alarm:  # fit what triggered it: the step when the step did, else the residual
@@ -237,8 +245,16 @@ class NodeTester:
         self.results.append(result)
         self.evaluated += 1
         self.score_max = max(self.score_max, result.z_max / result.z_crit)
+        self.z_max = max(self.z_max, result.z_max)
         self.z_crit = result.z_crit
         return result
+
+    def level(self, n_nodes: int) -> float:
+        """The decision level (standard errors) of a test of ``n_nodes`` free nodes: from the
+        measured tail where there is one, else Bonferroni over two Gaussian tests per node."""
+        if self.tail is not None:
+            return self.tail.level_z(self.every_s, self.false_alarm_hours, n_nodes)
+        return critical_z(self.every_s, self.false_alarm_hours, 2 * n_nodes)
 
     def feed(self, result: ProbeResult, board_id: str, epoch: int) -> Alarm | None:
         """The probe's alarm path: an alarm is raised by a probe over ``z_crit`` (named edges

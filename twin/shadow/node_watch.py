@@ -5,8 +5,9 @@ each frame (``v_free_v``): the same readings an inference at those inputs holds 
 probe (:mod:`twin.shadow.probe`), taken while the gates move slowly instead of held. Every
 ``every_s`` of board time :class:`NodeWatch` tests the last ``window`` consecutive training frames
 with the probe's node test (:class:`~twin.shadow.node_test.NodeTester`: the twin's calibrated
-free response at the reported gates, mean over the window, absolute and step tests at a
-Bonferroni level for ``false_alarm_hours``), without sending a command or pausing learning.
+free response at the reported gates, mean over the window, absolute and step tests at a level
+for ``false_alarm_hours`` set from the measured tail of their largest statistics on fault-free
+boards, :mod:`twin.shadow.node_tail`), without sending a command or pausing learning.
 
 What it reveals is what the probe reveals, at the training inputs only: the map from gate to
 conductance and the readout (threshold faults of conducting edges, pinned at the upper rail or
@@ -26,6 +27,7 @@ import numpy as np
 
 from twin.board.contract import BoardState
 from twin.shadow.alarms import Alarm
+from twin.shadow.node_tail import NodeTail, default_node_tail
 from twin.shadow.node_test import PROBE_MODEL_V, PROBE_STEP_REL, NodeCheck, NodeTester
 from twin.shadow.state import TwinState
 from twin.shadow.threshold_track import ThresholdTrackConfig
@@ -50,6 +52,9 @@ class NodeWatch(NodeCheck):
     track
         Track each edge's threshold from the clean tests (``None``: test against the
         calibration's thresholds): see :class:`~twin.shadow.node_test.NodeTester`.
+    tail
+        The measured tail the level is set from (default: the emulated board's,
+        :func:`~twin.shadow.node_tail.default_node_tail`).
     """
 
     def __init__(
@@ -60,6 +65,7 @@ class NodeWatch(NodeCheck):
         false_alarm_hours: float,
         state: TwinState,
         track: ThresholdTrackConfig | None = None,
+        tail: NodeTail | None = None,
     ) -> None:
         self.every_s = float(every_s)
         self.window = int(window)
@@ -70,6 +76,7 @@ class NodeWatch(NodeCheck):
             state=state,
             source="nodes",
             track=track,
+            tail=tail if tail is not None else default_node_tail(),
         )
         self._frames: deque[BoardState] = deque(maxlen=self.window)
         self._next_s: float | None = None
@@ -127,7 +134,12 @@ class NodeWatch(NodeCheck):
             "skipped": self.skipped,
             "alarms": len(self.alarms),
             "score_max": self.tester.score_max,
+            "z_max": self.tester.z_max,
             "z_crit": self.tester.z_crit,
+            "level_from": "the measured tail of fault-free boards' largest statistics "
+            f"({self.tester.tail.boards} boards, twin/shadow/node_tail.json)"
+            if self.tester.tail is not None
+            else "Bonferroni over Gaussian statistics",
             "reveals": "threshold/conductance faults of conducting edges at the training inputs, "
             "node ADC",
             "blind_to": "gain faults, dead gates and leaks; edges in cutoff at the training inputs",
