@@ -187,7 +187,7 @@ def test_close_leaves_no_threads_or_sockets(zctx, make_publisher) -> None:
 
     from .conftest import FAST, lattice_4x4
 
-    before = threading.active_count()
+    before = set(threading.enumerate())  # not a count: an earlier test's thread may end meanwhile
     pub = BoardPublisher("b", network=lattice_4x4(), settings=FAST)
     pub.publish(SyntheticBoard().state())
     board = ZmqBoard(pub.endpoints.base, context=zctx, settings=FAST_CLIENT)
@@ -197,7 +197,7 @@ def test_close_leaves_no_threads_or_sockets(zctx, make_publisher) -> None:
     board.close()
     pub.close()
     pub.close()
-    assert threading.active_count() == before
+    assert [t.name for t in threading.enumerate() if t not in before] == []
     with pytest.raises(BridgeClosed):
         pub.publish(SyntheticBoard().state())
     with pytest.raises(BridgeClosed):
