@@ -101,8 +101,8 @@ class ShadowConfig:
         Target mean time between false alarms of the shadow as a whole, board-hours: shared
         between the detectors that may alarm, each set at a third of its share
         (:func:`detector_hours`, :data:`DESIGN_MARGIN`), it sets the CUSUM's
-        decision level (:class:`~twin.shadow.detector.FalseAlarmCurve`) and the probe's and the
-        node check's Bonferroni levels.
+        decision level (:class:`~twin.shadow.detector.FalseAlarmCurve`), the probe's Bonferroni
+        level and the node check's level (from its measured tail, :mod:`twin.shadow.node_tail`).
     warmup_s
         Board time over which an uncalibrated shadow learns its residuals' spread, s (no
         alarm before; its false-alarm rate is not established).
