@@ -81,6 +81,12 @@ class ChaosBoard:
         self.inner.close()
 
 
+#: Refinement lambdas chosen after seeing the own circuits of h22f's misses among seeds 0-34
+#: (``evidence/steer_timed/twin_error_misses.jsonl``); note 0.173, a default refinement, is
+#: not among them.
+FINE_LAMS = (0.0055, 0.017, 0.055, 0.12, 0.15, 0.2, 0.23, 0.26)
+
+
 POLICIES = {
     "a_lam0": PolicySpec(name="fixed", lam=0.0),
     # (a) at the raised etas the predictive planner may choose (the emulated board's is 0.22:
@@ -123,13 +129,18 @@ POLICIES = {
     "d_predictive_seek": PolicySpec(
         name="predictive", planner=PlannerConfig(stop_at_plan=True, seek_bursts=15)
     ),
-    # ... and a finer grid of refinement lambdas where none of the candidates reaches (on the
-    # misses' own circuits 0.12-0.26 reach where the grid's 0.1, 0.173 and 0.3 do not)
+    # the timed stop (no seeking) with a finer grid of refinement lambdas where none of the
+    # candidates reaches (on the misses' own circuits 0.12-0.26 reach where the grid's 0.1,
+    # 0.173 and 0.3 do not): the exploratory arm of 67d1287 (steer_timed/timed_fine_12.jsonl),
+    # run when seek_bursts defaulted to 0, so 0 here
     "d_predictive_timed_fine": PolicySpec(
         name="predictive",
-        planner=PlannerConfig(
-            stop_at_plan=True, refine_lams=(0.0055, 0.017, 0.055, 0.12, 0.15, 0.2, 0.23, 0.26)
-        ),
+        planner=PlannerConfig(stop_at_plan=True, seek_bursts=0, refine_lams=FINE_LAMS),
+    ),
+    # the default since h22f (timed stop, 15 seek bursts) with those refinement lambdas
+    "d_predictive_fine": PolicySpec(
+        name="predictive",
+        planner=PlannerConfig(stop_at_plan=True, seek_bursts=15, refine_lams=FINE_LAMS),
     ),
 }
 
