@@ -117,17 +117,20 @@ POLICIES = {
     # (d) stopped by its 1.25x self-stop, verified early only within 2x the tolerance (the
     # former default: no timed stop, no seeking)
     "d_predictive_untimed": PolicySpec(
-        name="predictive", planner=PlannerConfig(stop_at_plan=False, seek_bursts=0)
+        name="predictive",
+        planner=PlannerConfig(stop_at_plan=False, seek_bursts=0, refine_lams=None),
     ),
     # (d) the board stopped where the followed plan gets there and verified there, whatever
     # its lagging error window reads (twin/steer/timed_stop.py), no seeking
     "d_predictive_timed": PolicySpec(
-        name="predictive", planner=PlannerConfig(stop_at_plan=True, seek_bursts=0)
+        name="predictive",
+        planner=PlannerConfig(stop_at_plan=True, seek_bursts=0, refine_lams=None),
     ),
     # ... stopped 10 ms short of it, then up to 15 bursts of 2 ms, each verified (seek.py):
-    # the default since h22f (the same as d_predictive)
+    # the default of h22f (refine_lams None: the midpoints of the lambdas), the former default
     "d_predictive_seek": PolicySpec(
-        name="predictive", planner=PlannerConfig(stop_at_plan=True, seek_bursts=15)
+        name="predictive",
+        planner=PlannerConfig(stop_at_plan=True, seek_bursts=15, refine_lams=None),
     ),
     # the timed stop (no seeking) with a finer grid of refinement lambdas where none of the
     # candidates reaches (on the misses' own circuits 0.12-0.26 reach where the grid's 0.1,
@@ -137,7 +140,8 @@ POLICIES = {
         name="predictive",
         planner=PlannerConfig(stop_at_plan=True, seek_bursts=0, refine_lams=FINE_LAMS),
     ),
-    # the default since h22f (timed stop, 15 seek bursts) with those refinement lambdas
+    # the default of h22f (timed stop, 15 seek bursts) with those refinement lambdas: the
+    # default since h22g (the same as d_predictive)
     "d_predictive_fine": PolicySpec(
         name="predictive",
         planner=PlannerConfig(stop_at_plan=True, seek_bursts=15, refine_lams=FINE_LAMS),
