@@ -81,6 +81,12 @@ class ChaosBoard:
         self.inner.close()
 
 
+#: Refinement lambdas chosen after seeing the own circuits of h22f's misses among seeds 0-34
+#: (``evidence/steer_timed/twin_error_misses.jsonl``); note 0.173, a default refinement, is
+#: not among them.
+FINE_LAMS = (0.0055, 0.017, 0.055, 0.12, 0.15, 0.2, 0.23, 0.26)
+
+
 POLICIES = {
     "a_lam0": PolicySpec(name="fixed", lam=0.0),
     # (a) at the raised etas the predictive planner may choose (the emulated board's is 0.22:
@@ -111,24 +117,43 @@ POLICIES = {
     # (d) stopped by its 1.25x self-stop, verified early only within 2x the tolerance (the
     # former default: no timed stop, no seeking)
     "d_predictive_untimed": PolicySpec(
-        name="predictive", planner=PlannerConfig(stop_at_plan=False, seek_bursts=0)
+        name="predictive",
+        planner=PlannerConfig(stop_at_plan=False, seek_bursts=0, refine_lams=None),
     ),
     # (d) the board stopped where the followed plan gets there and verified there, whatever
     # its lagging error window reads (twin/steer/timed_stop.py), no seeking
     "d_predictive_timed": PolicySpec(
-        name="predictive", planner=PlannerConfig(stop_at_plan=True, seek_bursts=0)
+        name="predictive",
+        planner=PlannerConfig(stop_at_plan=True, seek_bursts=0, refine_lams=None),
     ),
     # ... stopped 10 ms short of it, then up to 15 bursts of 2 ms, each verified (seek.py):
-    # the default since h22f (the same as d_predictive)
+    # the default of h22f (refine_lams None: the midpoints of the lambdas), the former default
     "d_predictive_seek": PolicySpec(
-        name="predictive", planner=PlannerConfig(stop_at_plan=True, seek_bursts=15)
+        name="predictive",
+        planner=PlannerConfig(stop_at_plan=True, seek_bursts=15, refine_lams=None),
     ),
-    # ... and a finer grid of refinement lambdas where none of the candidates reaches (on the
-    # misses' own circuits 0.12-0.26 reach where the grid's 0.1, 0.173 and 0.3 do not)
+    # the timed stop (no seeking) with a finer grid of refinement lambdas where none of the
+    # candidates reaches (on the misses' own circuits 0.12-0.26 reach where the grid's 0.1,
+    # 0.173 and 0.3 do not): the exploratory arm of 67d1287 (steer_timed/timed_fine_12.jsonl),
+    # run when seek_bursts defaulted to 0, so 0 here
     "d_predictive_timed_fine": PolicySpec(
         name="predictive",
+        planner=PlannerConfig(stop_at_plan=True, seek_bursts=0, refine_lams=FINE_LAMS),
+    ),
+    # the default of h22f (timed stop, 15 seek bursts) with those refinement lambdas: the
+    # default since h22g (the same as d_predictive)
+    "d_predictive_fine": PolicySpec(
+        name="predictive",
+        planner=PlannerConfig(stop_at_plan=True, seek_bursts=15, refine_lams=FINE_LAMS),
+    ),
+    # ... with the default refinement's sqrt(0.1 x 0.3) = 0.173 kept among them (chosen after
+    # seeing held-out seed 100 lost for its want: steer_fine/README.md)
+    "d_predictive_fine173": PolicySpec(
+        name="predictive",
         planner=PlannerConfig(
-            stop_at_plan=True, refine_lams=(0.0055, 0.017, 0.055, 0.12, 0.15, 0.2, 0.23, 0.26)
+            stop_at_plan=True,
+            seek_bursts=15,
+            refine_lams=tuple(sorted((*FINE_LAMS, float(np.sqrt(0.1 * 0.3))))),
         ),
     ),
 }

@@ -1,6 +1,7 @@
 """Paired comparison of two ``bench_steer.py`` arms over the seeds both ran: reach (Wilson 95 %),
 gained / lost, McNemar exact p (two-sided), and the median energy ratio on seeds both reached,
-training energy alone and with the gate restores' energy added. Run by hand::
+training energy alone and with the gate restores' energy added (its quartiles, range and sums),
+and each arm's wall time and twin time simulated by its plans. Run by hand::
 
     python benchmarks/steer_paired.py --before d_predictive --after d_predictive_tries3 F.jsonl ...
 """
@@ -66,6 +67,21 @@ def main() -> None:
         print(
             f"reached both {len(both)} ({same} identical): median energy ratio {ratio:.3g},"
             f" with restores {ratio_t:.3g}"
+        )
+    if len(both) > 1:
+        rs = sorted(ra["energy_j"] / rb["energy_j"] for rb, ra in both)
+        q = statistics.quantiles(rs, n=4)
+        eb, ea = sum(rb["energy_j"] for rb, _ in both), sum(ra["energy_j"] for _, ra in both)
+        print(
+            f"  ratio quartiles {q[0]:.3g}, {q[2]:.3g}; range {rs[0]:.3g}-{rs[-1]:.3g};"
+            f" sum {eb:.3g} -> {ea:.3g} J"
+        )
+    for name, rs in ((args.before, b), (args.after, a)):
+        wall = [r["wall_s"] for r in rs]
+        sim = [r.get("plan_simulated_s") or 0.0 for r in rs]
+        print(
+            f"  {name}: wall median {statistics.median(wall):.1f} s, sum {sum(wall):.0f} s;"
+            f" twin time simulated median {statistics.median(sim):.1f} s, sum {sum(sim):.0f} s"
         )
     for s, ra in zip(seeds, a, strict=True):
         if s in gained:

@@ -172,8 +172,11 @@ def test_a_board_with_no_plan_keeps_every_candidate_of_every_eta() -> None:
 
 def test_the_refined_candidates_are_kept_too() -> None:
     """Seed 19 with the refinement (lambda 0.17 only touches the tolerance): no plan, and the
-    refined candidates are among those kept; the one that touches is the lowest."""
-    config = PlannerConfig(lams=(0.0, 0.1, 0.3), switch_factors=(10.0,), eta_factors=(4.0,))
+    refined candidates are among those kept; the one that touches is the lowest (the refinement
+    the midpoints, ``refine_lams=None``)."""
+    config = PlannerConfig(
+        lams=(0.0, 0.1, 0.3), switch_factors=(10.0,), eta_factors=(4.0,), refine_lams=None
+    )
     planner, gates, tol = _start(19, config)
     plan = planner.plan_eta(gates, tol)
     assert plan.best is None

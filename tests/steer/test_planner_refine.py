@@ -15,10 +15,14 @@ from twin.board.inprocess import InProcessBoard
 from twin.shadow.session import EmulationSpec, make_emulator
 from twin.steer.errors import SteerConfigError
 from twin.steer.planner import Planner, PlannerConfig
+from twin.steer.planner_config import REFINE_LAMS
 
 REL = 1e-3
-#: Candidates either side of the band (their midpoint, 0.055, is in it); etas 0.22, 0.88, 1.
-CONFIG = PlannerConfig(lams=(0.0, 0.03, 0.1), switch_factors=(10.0,), eta_factors=(4.0,))
+#: Candidates either side of the band (their midpoint, 0.055, is in it, the refinement being
+#: the midpoints: ``refine_lams=None``, the default before REFINE_LAMS); etas 0.22, 0.88, 1.
+CONFIG = PlannerConfig(
+    lams=(0.0, 0.03, 0.1), switch_factors=(10.0,), eta_factors=(4.0,), refine_lams=None
+)
 
 
 def _start(seed: int, config: PlannerConfig) -> tuple[Planner, np.ndarray, float]:
@@ -33,7 +37,8 @@ def _start(seed: int, config: PlannerConfig) -> tuple[Planner, np.ndarray, float
 
 def test_the_refinement_is_the_midpoints_of_the_positive_lambdas() -> None:
     assert CONFIG.refinement() == pytest.approx((np.sqrt(0.03 * 0.1),))
-    cfg = PlannerConfig()
+    assert PlannerConfig().refinement() == REFINE_LAMS  # the default: none of them in lams
+    cfg = PlannerConfig(refine_lams=None)
     assert cfg.refinement() == pytest.approx(
         tuple(np.sqrt(a * b) for a, b in [(0.003, 0.01), (0.01, 0.03), (0.03, 0.1), (0.1, 0.3)])
     )
@@ -70,7 +75,9 @@ def test_a_refined_lambda_that_only_touches_the_tolerance_is_not_a_plan() -> Non
     Without a margin (``refine_margin=1``) it is the plan; a board passes through such a
     valley before it can be stopped there (in process, steering then diverged from it and fell
     back to Eq. 18, which missed the tolerance in 10 s). With the default margin: no plan."""
-    config = PlannerConfig(lams=(0.0, 0.1, 0.3), switch_factors=(10.0,), eta_factors=(4.0,))
+    config = PlannerConfig(
+        lams=(0.0, 0.1, 0.3), switch_factors=(10.0,), eta_factors=(4.0,), refine_lams=None
+    )
     planner, gates, tol = _start(19, attrs.evolve(config, refine_margin=1.0))
     touching = planner.plan_eta(gates, tol)
     assert touching.best is not None

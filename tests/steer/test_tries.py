@@ -134,11 +134,17 @@ def test_a_board_at_the_tolerance_is_not_switched_and_a_replan_starts_the_tries_
 
 def _steer(tries: int, rel: float = 1e-6) -> dict:
     """A board the twin knows (no hidden variation), its own circuit as the twin, lambda 0.2 or
-    0.3 only, to 1e-6 of its initial error: no schedule is predicted to reach within 0.5 s."""
+    0.3 only (and their midpoint, ``refine_lams=None``), to 1e-6 of its initial error: no
+    schedule is predicted to reach within 0.5 s."""
     board = emulated(seed=3)
     twin = SteerTwin(edges=board.emulator.edges, trusted=True)
     planner = PlannerConfig(
-        lams=(0.2, 0.3), switch_factors=(1.01,), eta_factors=(), horizon_s=0.5, lowest_tries=tries
+        lams=(0.2, 0.3),
+        switch_factors=(1.01,),
+        eta_factors=(),
+        horizon_s=0.5,
+        lowest_tries=tries,
+        refine_lams=None,
     )
     try:
         res = steer_board(
