@@ -56,7 +56,7 @@ import numpy as np
 
 from benchmarks.fa_runs import CheckSettings
 from benchmarks.source_hash import source_hash
-from twin.shadow.node_tail import default_node_tail
+from twin.shadow.node_tail import NodeTail, default_node_tail
 
 __all__ = [
     "ALIASES_FILE",
@@ -95,7 +95,7 @@ TAIL_NUMBERS = ("threshold_z", "exceed_fraction", "shape", "scale_z", "node_test
 ENTRY = "benchmarks.fa_runs"
 
 
-def code_identity(curve: Any, entry: str = ENTRY, tail: Any = None) -> str:
+def code_identity(curve: Any, entry: str = ENTRY, tail: NodeTail | None = None) -> str:
     """16 hex digits naming the code a check runs, the same on every machine: the source hash
     of ``entry`` and what it imports (``benchmarks/source_hash.py``) with the numbers of the
     false-alarm curve it reads (:data:`CURVE_NUMBERS` of ``curve.as_dict()``) and of the node
@@ -249,6 +249,11 @@ def read_aliases(path: Path = ALIASES_FILE) -> dict[str, str]:
     return {fp: entry["code"] for fp, entry in json.loads(path.read_text()).items()}
 
 
+def with_settings(rows: Iterable[dict[str, Any]], settings: dict[str, Any]) -> list[dict[str, Any]]:
+    """The records of ``rows`` run with ``settings`` (the :data:`SETTINGS` of a check)."""
+    return [r for r in rows if all(r.get(k) == settings[k] for k in SETTINGS)]
+
+
 def pooled_records(
     fp: str,
     settings: dict[str, Any],
@@ -267,7 +272,7 @@ def pooled_records(
     fingerprints on several machines are the same code. The class of ``code`` and ``fp`` is
     everything joined to them, however many steps away."""
     aliases = aliases or {}
-    rows = [r for r in rows if all(r.get(k) == settings[k] for k in SETTINGS)]
+    rows = with_settings(rows, settings)
 
     def ran(row: dict[str, Any]) -> str | None:
         return row.get("code") or aliases.get(row.get("fingerprint", ""))

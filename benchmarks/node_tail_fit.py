@@ -33,9 +33,11 @@ import sys
 from pathlib import Path
 from statistics import NormalDist
 
+import attrs
 import numpy as np
 
-from benchmarks.fa_evidence import EVIDENCE_DIR
+from benchmarks.fa_evidence import EVIDENCE_DIR, with_settings
+from benchmarks.fa_runs import CheckSettings
 from twin.shadow.alarm_curve import default_false_alarm_curve
 from twin.shadow.config import DEFAULT_NODE_EVERY_S
 from twin.shadow.node_tail import fit_node_tail
@@ -60,16 +62,13 @@ def fit_records(files: list[Path]) -> tuple[np.ndarray, list[int], list[str]]:
     """The largest statistics of the typical, product-default boards in ``files`` (each seed
     once), their seeds and the names of the files that held any."""
     curve = default_false_alarm_curve()
+    settings = attrs.asdict(CheckSettings())  # the product's defaults, as the evidence keeps them
     z, seeds, seen, used = [], [], set(), []
     for path in files:
-        for line in path.read_text().splitlines():
-            r = json.loads(line)
-            ok = (r.get("variation"), r.get("drive_margin"), r.get("node_check")) == (
-                "typical", "fit", True
-            )  # fmt: skip
-            ok = ok and not r.get("idle_s") and r.get("node_tests") == TESTS
-            ok = ok and r.get("board_s") == BOARD_S and r.get("node_score_max") is not None
-            if not ok or r["seed"] in seen:
+        rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        for r in with_settings(rows, settings):
+            ok = r.get("node_tests") == TESTS and r.get("board_s") == BOARD_S
+            if not ok or r.get("node_score_max") is None or r["seed"] in seen:
                 continue
             seen.add(r["seed"])
             z.append(board_z(r, curve.log_rate0, curve.decay_per_level))

@@ -70,13 +70,14 @@ class NodeWatch(NodeCheck):
         self.every_s = float(every_s)
         self.window = int(window)
         self.state = state
+        self.tail = tail if tail is not None else default_node_tail()
         self.tester = NodeTester(
             every_s=every_s,
             false_alarm_hours=false_alarm_hours,
             state=state,
             source="nodes",
             track=track,
-            tail=tail if tail is not None else default_node_tail(),
+            tail=self.tail,
         )
         self._frames: deque[BoardState] = deque(maxlen=self.window)
         self._next_s: float | None = None
@@ -137,9 +138,7 @@ class NodeWatch(NodeCheck):
             "z_max": self.tester.z_max,
             "z_crit": self.tester.z_crit,
             "level_from": "the measured tail of fault-free boards' largest statistics "
-            f"({self.tester.tail.boards} boards, twin/shadow/node_tail.json)"
-            if self.tester.tail is not None
-            else "Bonferroni over Gaussian statistics",
+            f"({self.tail.boards} boards, twin/shadow/node_tail.json)",
             "reveals": "threshold/conductance faults of conducting edges at the training inputs, "
             "node ADC",
             "blind_to": "gain faults, dead gates and leaks; edges in cutoff at the training inputs",
